@@ -1,0 +1,49 @@
+"""Writing the audit log. Call inside the same transaction as the change it records."""
+
+from typing import Any
+
+from accounts import request_context
+from accounts.models import AuditLog
+
+REDACTED = "[redacted]"
+_SECRET_WORDS = ("password", "secret", "token", "key", "card", "cvc", "iban")
+
+
+def redact(values: dict | None) -> dict:
+    """Drop secrets from old/new values before they reach the log."""
+    if not values:
+        return {}
+    clean = {}
+    for name, value in values.items():
+        lowered = str(name).lower()
+        if any(word in lowered for word in _SECRET_WORDS) and lowered != "prefix":
+            clean[name] = REDACTED
+        elif isinstance(value, dict):
+            clean[name] = redact(value)
+        else:
+            plain = isinstance(value, str | int | float | bool | None)
+            clean[name] = value if plain else str(value)
+    return clean
+
+
+def record(*, actor, action: str, resource: Any = None, resource_type: str = "",
+           resource_id: Any = "", old: dict | None = None, new: dict | None = None,
+           **context) -> AuditLog:
+    """Append one audit row. ``resource`` may be a model instance (type and id taken from it)."""
+    if resource is not None:
+        resource_type = resource_type or resource._meta.label
+        resource_id = resource_id or resource.pk
+    info = request_context.current()
+    actor_obj = actor if getattr(actor, "pk", None) else None
+    return AuditLog.objects.create(
+        actor=actor_obj,
+        actor_email=getattr(actor_obj, "email", "") or "",
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id or ""),
+        old_values=redact(old),
+        new_values=redact(new),
+        context=redact(context),
+        ip_address=info.ip_address,
+        user_agent=info.user_agent,
+    )

@@ -1,0 +1,95 @@
+"""What every API endpoint shares: the error format, pagination, and domain errors.
+
+Errors are always ``{"code": "...", "detail": "...", "fields": {...}}``. Services raise
+``DomainError`` subclasses with a stable ``code``; views never build error bodies themselves.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """A refusal by a service: stable machine code, human message, HTTP status for the API."""
+
+    code = "invalid"
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, **extra):
+        self.message = message or self.default_message
+        if code:
+            self.code = code
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Not found."
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "The request conflicts with the current state."
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ParseError: "parse_error",
+}
+
+
+def _first_message(value) -> str:
+    if isinstance(value, list | tuple) and value:
+        return _first_message(value[0])
+    if isinstance(value, dict) and value:
+        return _first_message(next(iter(value.values())))
+    return str(value)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        body = {"code": exc.code, "detail": exc.message, "fields": {}}
+        body.update(exc.extra)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        data = exc.detail
+        fields = data if isinstance(data, dict) else {"non_field_errors": data}
+        message = _first_message(fields)
+        response.data = {"code": "invalid", "detail": message, "fields": fields}
+        return response
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    detail = getattr(exc, "detail", str(exc))
+    response.data = {"code": code, "detail": str(detail), "fields": {}}
+    return response

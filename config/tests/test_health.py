@@ -1,0 +1,49 @@
+import pytest
+from django.test import override_settings
+
+
+@pytest.mark.django_db
+def test_healthz_reports_every_check_ok(client):
+    response = client.get("/healthz/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {"status": "ok",
+                    "checks": {"database": "ok", "broker": "ok", "migrations": "ok"}}
+
+
+@pytest.mark.django_db
+def test_healthz_answers_503_when_the_broker_is_unreachable(client):
+    from config.celery import app
+
+    # A port nothing listens on: the broker check must fail, and the page must say which.
+    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
+        app.conf.broker_url = "redis://127.0.0.1:1/0"
+        try:
+            response = client.get("/healthz/")
+        finally:
+            app.conf.broker_url = "memory://"
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_healthz_reaches_real_redis_broker(client, redis_url):
+    from config.celery import app
+
+    app.conf.broker_url = redis_url
+    try:
+        response = client.get("/healthz/")
+    finally:
+        app.conf.broker_url = "memory://"
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["broker"] == "ok"
+
+
+def test_healthz_refuses_post(client):
+    assert client.post("/healthz/").status_code == 405

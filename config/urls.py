@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import health
+
+# Each app owns two URL modules: `urls` (server-rendered pages) and `api_urls` (REST, /api/v1/).
+APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics"]
+
+api_patterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+for app in APPS:
+    api_patterns.append(path("", include(f"{app}.api_urls")))
+
+urlpatterns = [
+    path("healthz/", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_patterns, "api"))),
+    path("accounts/", include("allauth.urls")),
+]
+for app in APPS:
+    urlpatterns.append(path("", include(f"{app}.urls")))

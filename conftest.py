@@ -1,0 +1,102 @@
+"""Fixtures every app's tests share: the four kinds of user, API clients, real services."""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.factories import TEST_PASSWORD, AdminFactory, StaffFactory, UserFactory
+
+
+@pytest.fixture
+def password():
+    return TEST_PASSWORD
+
+
+@pytest.fixture
+def customer(db):
+    return UserFactory(email="customer@example.com", first_name="Cara", last_name="Customer")
+
+
+@pytest.fixture
+def other_customer(db):
+    return UserFactory(email="other@example.com", first_name="Otto", last_name="Other")
+
+
+@pytest.fixture
+def support_agent(db):
+    return StaffFactory(email="agent@example.com", first_name="Sam", last_name="Support")
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory(email="admin@example.com", first_name="Ada", last_name="Admin")
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def _client_for(user):
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def customer_api(customer):
+    return _client_for(customer)
+
+
+@pytest.fixture
+def other_customer_api(other_customer):
+    return _client_for(other_customer)
+
+
+@pytest.fixture
+def staff_api(support_agent):
+    return _client_for(support_agent)
+
+
+@pytest.fixture
+def admin_api(admin_user):
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def customer_client(client, customer):
+    client.force_login(customer)
+    return client
+
+
+@pytest.fixture
+def admin_client_user(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def _service_or_skip(url: str, name: str) -> str:
+    """Return ``url`` if the service answers; else skip, or fail when REQUIRE_SERVICES=1."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=1):
+            pass
+    except OSError as exc:
+        message = f"{name} at {url} does not answer ({exc})"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{message}; REQUIRE_SERVICES=1 requires it")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("REDIS_URL is not set; REQUIRE_SERVICES=1 requires Redis")
+        pytest.skip("REDIS_URL is not set: tests that need Redis are skipped")
+    return _service_or_skip(url, "Redis")
