@@ -1,0 +1,118 @@
+"""Demo data for `make run`: users, then each app's own seed command. Safe to run again.
+
+Passwords are taken from options or the environment (DEMO_ADMIN_PASSWORD,
+DEMO_CUSTOMER_PASSWORD, DEMO_SUPPORT_PASSWORD), or generated once and kept in
+.data/demo-credentials.json (readable only by you), so they are never fixed in code and the
+same ones are printed on every run.
+"""
+
+import json
+import os
+import secrets
+
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, Status, User
+from config.env import DATA_DIR
+
+CREDENTIALS_FILE = DATA_DIR / "demo-credentials.json"
+
+DEMO_USERS = [
+    {"email": "admin@demo.example", "role": Role.ADMIN, "first_name": "Ada",
+     "last_name": "Admin", "password_key": "admin"},
+    {"email": "support@demo.example", "role": Role.SUPPORT, "first_name": "Sam",
+     "last_name": "Support", "password_key": "support"},
+    {"email": "alice@demo.example", "role": Role.CUSTOMER, "first_name": "Alice",
+     "last_name": "Anders", "password_key": "customer"},
+    {"email": "bob@demo.example", "role": Role.CUSTOMER, "first_name": "Bob",
+     "last_name": "Brown", "password_key": "customer"},
+]
+
+# Each app's seed command, run in this order when it exists (apps land one by one).
+APP_SEEDS = ["seed_catalog", "seed_credits", "seed_billing", "seed_support", "seed_analytics"]
+
+
+def _stored_credentials() -> dict:
+    if CREDENTIALS_FILE.exists():
+        return json.loads(CREDENTIALS_FILE.read_text())
+    return {}
+
+
+def _save_credentials(values: dict) -> None:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    CREDENTIALS_FILE.write_text(json.dumps(values, indent=2))
+    CREDENTIALS_FILE.chmod(0o600)
+
+
+class Command(BaseCommand):
+    help = "Create demo users and demo data for every app (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--admin-password")
+        parser.add_argument("--customer-password")
+        parser.add_argument("--support-password")
+        parser.add_argument("--skip-apps", action="store_true",
+                            help="Only the users; skip each app's seed command.")
+
+    def handle(self, *args, **options):
+        passwords = self._passwords(options)
+        users = {}
+        for spec in DEMO_USERS:
+            users[spec["email"]] = self._ensure_user(spec, passwords[spec["password_key"]])
+
+        if not options["skip_apps"]:
+            available = get_commands()
+            for name in APP_SEEDS:
+                if name in available:
+                    self.stdout.write(f"→ {name}")
+                    call_command(name, stdout=self.stdout, stderr=self.stderr)
+        call_command("setup_periodic_tasks", stdout=self.stdout)
+        self._print_summary(passwords)
+
+    def _passwords(self, options) -> dict:
+        stored = _stored_credentials()
+        resolved = {}
+        for key in ("admin", "customer", "support"):
+            resolved[key] = (options.get(f"{key}_password")
+                             or os.environ.get(f"DEMO_{key.upper()}_PASSWORD")
+                             or stored.get(key)
+                             or secrets.token_urlsafe(12))
+        if resolved != stored:
+            _save_credentials(resolved)
+        return resolved
+
+    @transaction.atomic
+    def _ensure_user(self, spec: dict, password: str) -> User:
+        from allauth.account.models import EmailAddress
+
+        user = User.all_objects.filter(email=spec["email"]).first()
+        if user is None:
+            from accounts.services import register_user
+
+            user = register_user(email=spec["email"], password=password,
+                                 first_name=spec["first_name"], last_name=spec["last_name"])
+        elif not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        user.role = spec["role"]
+        user.status = Status.ACTIVE
+        user.is_active = True
+        user.email_verified = True
+        user.email_verified_at = user.email_verified_at or timezone.now()
+        user.save(update_fields=["role", "status", "is_active", "email_verified",
+                                 "email_verified_at", "updated_at"])
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+        return user
+
+    def _print_summary(self, passwords: dict) -> None:
+        self.stdout.write(self.style.SUCCESS("\nDemo data is ready. Log in at "
+                                             "http://127.0.0.1:8000/accounts/login/ with:"))
+        for spec in DEMO_USERS:
+            password = passwords[spec["password_key"]]
+            self.stdout.write(f"  {spec['role']:<9} {spec['email']:<24} password: {password}")
+        self.stdout.write(f"(kept in {CREDENTIALS_FILE}; set DEMO_*_PASSWORD to choose your own)")

@@ -1,0 +1,74 @@
+"""Loads each app's periodic tasks (``<app>/schedules.py: SCHEDULES``) into django-celery-beat.
+
+Beat reads its schedule from the database, so staff can pause or retime a task in the admin.
+Loading is an upsert by name: a task a staff member disabled stays disabled, and re-running
+never duplicates rows.
+"""
+
+import importlib
+import json
+
+from django.apps import apps
+from django.db import transaction
+
+LOCAL_APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics"]
+
+
+def declared_schedules() -> list[dict]:
+    found = []
+    for label in LOCAL_APPS:
+        if not apps.is_installed(label):
+            continue
+        try:
+            module = importlib.import_module(f"{label}.schedules")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{label}.schedules":
+                raise
+            continue
+        found.extend(getattr(module, "SCHEDULES", []))
+    return found
+
+
+def _schedule_for(entry: dict) -> dict:
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule
+
+    if "crontab" in entry:
+        fields = {"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*",
+                  "month_of_year": "*", **entry["crontab"]}
+        crontab, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **fields)
+        return {"crontab": crontab, "interval": None}
+    if "interval_seconds" in entry:
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=int(entry["interval_seconds"]), period=IntervalSchedule.SECONDS
+        )
+        return {"interval": interval, "crontab": None}
+    raise ValueError(f"Schedule {entry.get('name')!r} needs 'crontab' or 'interval_seconds'")
+
+
+def sync_periodic_tasks() -> tuple[int, int]:
+    """Create missing periodic tasks and update changed ones. Returns (created, updated)."""
+    from django_celery_beat.models import PeriodicTask
+
+    created = updated = 0
+    with transaction.atomic():
+        for entry in declared_schedules():
+            schedule = _schedule_for(entry)
+            defaults = {
+                "task": entry["task"],
+                "kwargs": json.dumps(entry.get("kwargs", {})),
+                "description": entry.get("description", ""),
+                **schedule,
+            }
+            task, was_created = PeriodicTask.objects.get_or_create(
+                name=entry["name"], defaults=defaults
+            )
+            if was_created:
+                created += 1
+                continue
+            changed = [k for k, v in defaults.items() if getattr(task, k) != v]
+            if changed:
+                for key in changed:
+                    setattr(task, key, defaults[key])
+                task.save()
+                updated += 1
+    return created, updated
