@@ -34,6 +34,11 @@ def database_config() -> dict:
 
         url = embedded_database_url()
     config = environ.Env.db_url_config(url)
+    # A Unix-socket URL (postgresql://user@/db?host=/dir) arrives as OPTIONS["host"]; HOST is
+    # where Django and tools look for it, so move it there.
+    socket_dir = config.get("OPTIONS", {}).pop("host", None)
+    if socket_dir and not config.get("HOST"):
+        config["HOST"] = socket_dir
     if config.get("ENGINE") != "django.db.backends.postgresql":
         raise ConfigurationError(
             f"DATABASE_URL must point at PostgreSQL (got engine {config.get('ENGINE')!r})"
