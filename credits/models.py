@@ -1,1 +1,207 @@
-from django.db import models  # noqa: F401
+"""Prepaid credits: what operations cost, balances, lots (grants) and the append-only ledger.
+
+Invariant at every moment, for every user (checked by ``services.check_invariant``):
+
+    CreditBalance.balance = SUM(CreditTransaction.amount) = SUM(CreditGrant.remaining
+                                                                 WHERE expired_at IS NULL)
+
+A lot whose ``expires_at`` has passed still counts until the system expires it (the hourly
+task, or lazily the next time the user consumes); expiring writes an EXPIRE row and sets the
+lot's remaining to 0 in the same transaction, so the three figures move together.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from config.models import TimeStampedModel
+
+OPERATION_KEY = RegexValidator(
+    r"^[A-Z][A-Z0-9_]{0,63}$",
+    "Use capital letters, digits and underscores, starting with a letter (e.g. AI_TEXT_CHAT).",
+)
+
+
+class FeatureCost(TimeStampedModel):
+    """What one unit of a metered operation costs, in credits. Plans may override ``cost``."""
+
+    operation = models.CharField(max_length=64, unique=True, validators=[OPERATION_KEY])
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["operation"]
+        constraints = [
+            models.CheckConstraint(condition=Q(cost__gt=0), name="credits_featurecost_cost_gt_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.operation} ({self.cost})"
+
+
+class CreditBalance(TimeStampedModel):
+    """The user's spendable credits. Every movement locks this row first (the lock order)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                related_name="credit_balance")
+    balance = models.IntegerField(default=0)
+    # Set when the low-balance e-mail goes out; cleared when the balance is back at or above
+    # the threshold, so each crossing sends exactly one e-mail.
+    low_balance_notified = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0),
+                                   name="credits_creditbalance_balance_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.balance}"
+
+
+class GrantSource(models.TextChoices):
+    SIGNUP_BONUS = "SIGNUP_BONUS", "Signup bonus"
+    PLAN = "PLAN", "Plan renewal"
+    PURCHASE = "PURCHASE", "Credit pack purchase"
+    ADJUSTMENT = "ADJUSTMENT", "Staff adjustment"
+    REFUND = "REFUND", "Refund"
+    TRIAL = "TRIAL", "Trial"
+    PROMO = "PROMO", "Promotion"
+
+
+class CreditGrant(TimeStampedModel):
+    """A lot of credits. Consumption draws from the live lot that expires first."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="credit_grants")
+    source = models.CharField(max_length=16, choices=GrantSource.choices)
+    amount = models.IntegerField()
+    remaining = models.IntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    source_ref = models.CharField(max_length=120, blank=True,
+                                  help_text='Where the lot came from, e.g. "order:ORD-123".')
+    idempotency_key = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0),
+                                   name="credits_creditgrant_amount_gt_0"),
+            models.CheckConstraint(condition=Q(remaining__gte=0, remaining__lte=models.F("amount")),
+                                   name="credits_creditgrant_remaining_in_range"),
+            models.CheckConstraint(condition=Q(expired_at__isnull=True) | Q(remaining=0),
+                                   name="credits_creditgrant_expired_has_nothing_left"),
+            models.UniqueConstraint(fields=["user", "idempotency_key"],
+                                    condition=~Q(idempotency_key=""),
+                                    name="credits_creditgrant_unique_key_per_user"),
+        ]
+        indexes = [
+            # The lots consumption draws from: live, in expiry order.
+            models.Index(fields=["user", "expires_at", "id"],
+                         condition=Q(expired_at__isnull=True, remaining__gt=0),
+                         name="credits_grant_live_idx"),
+            # The lots the hourly expiry task looks for.
+            models.Index(fields=["expires_at"],
+                         condition=Q(expired_at__isnull=True, expires_at__isnull=False),
+                         name="credits_grant_expiring_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_source_display()} {self.remaining}/{self.amount}"
+
+    def is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (self.expired_at is None and self.remaining > 0
+                and (self.expires_at is None or self.expires_at > now))
+
+
+class TransactionKind(models.TextChoices):
+    GRANT = "GRANT", "Grant"
+    CONSUME = "CONSUME", "Consume"
+    REFUND = "REFUND", "Refund"
+    EXPIRE = "EXPIRE", "Expire"
+    ADJUST = "ADJUST", "Adjustment"
+
+
+class CreditTransaction(models.Model):
+    """The ledger. Append-only: PostgreSQL refuses UPDATE and DELETE (migration 0002)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="credit_transactions")
+    kind = models.CharField(max_length=8, choices=TransactionKind.choices)
+    operation = models.CharField(max_length=64, blank=True)
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    amount = models.IntegerField()
+    balance_after = models.IntegerField()
+    details = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    # The CONSUME row a REFUND row gives back; unique, so a consumption is refunded once.
+    refund_of = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="refunded_by")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                              blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    grants = models.ManyToManyField(CreditGrant, through="TransactionLot", related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0),
+                                   name="credits_credittransaction_amount_not_0"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0),
+                                   name="credits_credittransaction_balance_after_gte_0"),
+            models.CheckConstraint(
+                condition=(Q(kind__in=["GRANT", "REFUND"], amount__gt=0)
+                           | Q(kind__in=["CONSUME", "EXPIRE"], amount__lt=0)
+                           | Q(kind="ADJUST")),
+                name="credits_credittransaction_sign_matches_kind",
+            ),
+            models.UniqueConstraint(fields=["user", "idempotency_key"],
+                                    condition=~Q(idempotency_key=""),
+                                    name="credits_credittransaction_unique_key_per_user"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="credits_txn_user_time_idx"),
+            models.Index(fields=["user", "kind", "created_at"], name="credits_txn_user_kind_idx"),
+            models.Index(fields=["user", "operation", "created_at"],
+                         condition=~Q(operation=""), name="credits_txn_user_op_idx"),
+            models.Index(fields=["kind", "created_at"], name="credits_txn_kind_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount:+d} → {self.balance_after}"
+
+    @property
+    def credits_charged(self) -> int:
+        return -self.amount if self.kind == TransactionKind.CONSUME else 0
+
+
+class TransactionLot(models.Model):
+    """How much of one ledger row came from (negative) or went to (positive) one lot.
+
+    Append-only like the ledger. ``refund_consumption`` reads it to give credits back to the
+    lots they were drawn from; ``check_invariant`` checks each lot against it.
+    """
+
+    transaction = models.ForeignKey(CreditTransaction, on_delete=models.PROTECT,
+                                    related_name="lots")
+    grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="movements")
+    amount = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0),
+                                   name="credits_transactionlot_amount_not_0"),
+            models.UniqueConstraint(fields=["transaction", "grant"],
+                                    name="credits_transactionlot_unique"),
+        ]
+
+    def __str__(self):
+        return f"txn {self.transaction_id} · lot {self.grant_id} · {self.amount:+d}"

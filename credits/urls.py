@@ -1,3 +1,9 @@
+from django.urls import path
+
+from credits import views
+
 app_name = "credits"
 
-urlpatterns = []
+urlpatterns = [
+    path("credits/", views.credits_page, name="page"),
+]

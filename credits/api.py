@@ -1,0 +1,148 @@
+"""REST API for a customer's own credits: summary, ledger, costs, and consuming."""
+
+import json
+
+import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from credits import selectors, services
+from credits.models import CreditGrant, CreditTransaction, TransactionKind
+
+MAX_DETAILS_BYTES = 4096
+# Keys from the API live in their own namespace, so a client can never take a key the
+# system uses for grants ("signup-bonus", "order:...").
+API_KEY_PREFIX = "api:"
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer in JSON: refuses "3", 3.0 and true, which IntegerField would accept."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ConsumeInput(serializers.Serializer):
+    operation = serializers.CharField(max_length=64)
+    quantity = StrictIntegerField(min_value=1, max_value=services.MAX_QUANTITY, default=1)
+    details = serializers.JSONField(required=False, default=dict)
+
+    def validate_details(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("details must be a JSON object.")
+        if len(json.dumps(value)) > MAX_DETAILS_BYTES:
+            raise serializers.ValidationError(f"details must be under {MAX_DETAILS_BYTES} bytes.")
+        return value
+
+
+class ConsumeOutput(serializers.Serializer):
+    transaction_id = serializers.IntegerField(source="pk")
+    operation = serializers.CharField()
+    credits_charged = serializers.IntegerField()
+    balance = serializers.IntegerField(source="balance_after")
+
+
+class LotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CreditGrant
+        fields = ["id", "source", "amount", "remaining", "expires_at", "source_ref",
+                  "created_at"]
+
+
+class SummarySerializer(serializers.Serializer):
+    balance = serializers.IntegerField()
+    lots = LotSerializer(many=True)
+    expiring_soon = LotSerializer(many=True)
+    runway_days = serializers.FloatField(allow_null=True)
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CreditTransaction
+        fields = ["id", "kind", "operation", "quantity", "amount", "balance_after", "details",
+                  "refund_of", "created_at"]
+
+
+class CostSerializer(serializers.Serializer):
+    operation = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    cost = serializers.IntegerField()
+    base_cost = serializers.IntegerField()
+    overridden = serializers.BooleanField()
+
+
+class LedgerCursor(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class TransactionFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=TransactionKind.choices)
+    operation = django_filters.CharFilter()
+
+    class Meta:
+        model = CreditTransaction
+        fields = ["kind", "operation"]
+
+
+class CreditSummaryView(APIView):
+    @extend_schema(responses=SummarySerializer, summary="Balance, live lots and runway")
+    def get(self, request):
+        return Response(SummarySerializer(selectors.credit_summary(user=request.user)).data)
+
+
+class TransactionListView(ListAPIView):
+    serializer_class = TransactionSerializer
+    pagination_class = LedgerCursor
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TransactionFilter
+
+    def get_queryset(self):
+        return selectors.transactions_for(user=self.request.user)
+
+
+class CostListView(APIView):
+    @extend_schema(responses=CostSerializer(many=True), summary="My cost per operation")
+    def get(self, request):
+        return Response(CostSerializer(selectors.costs_for_user(user=request.user),
+                                       many=True).data)
+
+
+class ConsumeView(APIView):
+    @extend_schema(
+        request=ConsumeInput,
+        responses={201: ConsumeOutput,
+                   400: inline_serializer("CreditsError", {"code": serializers.CharField(),
+                                                           "detail": serializers.CharField()}),
+                   402: inline_serializer("InsufficientCredits", {
+                       "code": serializers.CharField(), "detail": serializers.CharField(),
+                       "balance": serializers.IntegerField(),
+                       "cost": serializers.IntegerField()}),
+                   422: OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                                     description="Replays return the first result.")],
+        summary="Consume credits for an operation",
+    )
+    def post(self, request):
+        data = ConsumeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        header = request.headers.get("Idempotency-Key", "").strip()
+        row = services.consume_credits(
+            user=request.user, operation=data.validated_data["operation"],
+            quantity=data.validated_data["quantity"],
+            details=data.validated_data["details"],
+            idempotency_key=API_KEY_PREFIX + header if header else None)
+        # A replay answers exactly as the first request did (status and body).
+        return Response(ConsumeOutput(row).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,37 @@
+"""Geometry for the usage chart: a stacked bar per day, one colour per operation.
+
+Computed here so the template only draws rectangles; the same numbers are shown in a table
+next to the chart for screen readers and for anyone who prefers figures.
+"""
+
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 40, 24, 10
+PALETTE = ["#4f46e5", "#0e9384", "#dc6803", "#c11574", "#2e90fa", "#7a5af8", "#667085",
+           "#15b79e"]
+
+
+def usage_chart(usage: dict) -> dict:
+    days, series = usage["days"], usage["series"]
+    peak = max(usage["max"], 1)
+    plot_height = HEIGHT - BOTTOM - TOP
+    step = (WIDTH - LEFT) / max(len(days), 1)
+    bar_width = max(step * 0.7, 1)
+    colours = {op: PALETTE[i % len(PALETTE)] for i, op in enumerate(usage["operations"])}
+    bars = []
+    for index, day in enumerate(days):
+        y = HEIGHT - BOTTOM
+        for operation in usage["operations"]:
+            value = series[operation][index]
+            if value <= 0:
+                continue
+            height = value / peak * plot_height
+            y -= height
+            bars.append({"x": round(LEFT + index * step, 1), "y": round(y, 1),
+                         "width": round(bar_width, 1), "height": round(height, 1),
+                         "colour": colours[operation],
+                         "label": f"{day:%b %d}: {operation} {value} credits"})
+    label_every = max(len(days) // 6, 1)
+    x_labels = [{"x": round(LEFT + i * step + bar_width / 2, 1), "text": f"{day:%b %d}"}
+                for i, day in enumerate(days) if i % label_every == 0]
+    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "peak": usage["max"],
+            "left": LEFT, "top": TOP, "baseline": HEIGHT - BOTTOM, "x_labels": x_labels,
+            "legend": [{"operation": op, "colour": c} for op, c in colours.items()]}

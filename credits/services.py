@@ -1,0 +1,567 @@
+"""Every movement of credits. One service per movement, one transaction each.
+
+Locking protocol (READ COMMITTED): every service that changes a user's credits first locks
+that user's CreditBalance row (``SELECT ... FOR UPDATE``), then the lots it touches. The
+balance lock serialises all writers of one user, so lot locks never wait on each other and
+no two services can deadlock; different users never contend. Counters are changed with
+``UPDATE ... SET x = x + %s`` while the lock is held, and CHECK constraints (balance >= 0,
+0 <= remaining <= amount) are the last line of defence.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import AuditAction
+from accounts.system_config import get_config
+from credits.errors import (
+    AdjustmentBelowZero,
+    GrantNotFound,
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidCreditAmount,
+    NotRefundable,
+    StaffOnly,
+)
+from credits.models import (
+    CreditBalance,
+    CreditGrant,
+    CreditTransaction,
+    GrantSource,
+    TransactionKind,
+    TransactionLot,
+)
+from credits.selectors import cost_for
+
+logger = logging.getLogger(__name__)
+
+SIGNUP_BONUS_KEY = "signup-bonus"
+# Credits refunded from a lot that has expired since they were drawn go to a new REFUND lot
+# that lives this long: the customer gets them back, but cannot keep them forever.
+REFUND_GRACE = timedelta(days=7)
+MAX_QUANTITY = 10_000
+MAX_KEY_LENGTH = 200
+
+
+# --- building blocks (callers hold a transaction) -------------------------------------------
+
+def _lock_balance(user_id: int) -> CreditBalance:
+    """Lock the user's balance row, creating it on first use (two first uses may race: the
+    ON CONFLICT DO NOTHING insert waits for the other and then finds its row)."""
+    row = CreditBalance.objects.select_for_update().filter(user_id=user_id).first()
+    if row is None:
+        CreditBalance.objects.bulk_create([CreditBalance(user_id=user_id)],
+                                          ignore_conflicts=True)
+        row = CreditBalance.objects.select_for_update().get(user_id=user_id)
+    return row
+
+
+def _change_balance(balance: CreditBalance, delta: int) -> int:
+    """Add ``delta`` to the locked balance row; keep the low-balance flag; return the new value.
+
+    The e-mail is queued after commit and only when this change takes the balance below the
+    threshold while the flag is clear: one e-mail per crossing.
+    """
+    new_value = balance.balance + delta
+    threshold = get_config("low_balance_threshold")
+    flag = balance.low_balance_notified
+    notify = delta < 0 and new_value < threshold and not flag
+    if notify:
+        flag = True
+    elif new_value >= threshold:
+        flag = False
+    CreditBalance.objects.filter(pk=balance.pk).update(
+        balance=F("balance") + delta, low_balance_notified=flag, updated_at=timezone.now())
+    balance.balance, balance.low_balance_notified = new_value, flag
+    if notify:
+        from credits.tasks import send_low_balance_email
+
+        user_id = balance.user_id
+        transaction.on_commit(lambda: send_low_balance_email.delay(user_id))
+    return new_value
+
+
+def _write_ledger(*, balance: CreditBalance, kind: str, movements: list[tuple[int, int]],
+                  **fields) -> CreditTransaction:
+    """Apply ``movements`` [(grant_id, signed amount)] to the balance and write the ledger row
+    and its lot rows. Lots' ``remaining`` must already be changed by the caller."""
+    amount = sum(part for _, part in movements)
+    new_value = _change_balance(balance, amount)
+    row = CreditTransaction.objects.create(user_id=balance.user_id, kind=kind, amount=amount,
+                                           balance_after=new_value, **fields)
+    TransactionLot.objects.bulk_create(
+        [TransactionLot(transaction=row, grant_id=grant_id, amount=part)
+         for grant_id, part in movements])
+    return row
+
+
+def _new_lot(*, user_id: int, amount: int, source: str, expires_at=None, source_ref: str = "",
+             idempotency_key: str = "") -> CreditGrant:
+    return CreditGrant.objects.create(
+        user_id=user_id, source=source, amount=amount, remaining=amount, expires_at=expires_at,
+        source_ref=source_ref, idempotency_key=idempotency_key)
+
+
+def _expire_locked_lots(balance: CreditBalance, lots: list[CreditGrant], now: datetime) -> int:
+    """Expire lots already locked by the caller: one EXPIRE row per lot with credits left."""
+    expired = 0
+    for lot in lots:
+        CreditGrant.objects.filter(pk=lot.pk).update(remaining=0, expired_at=now, updated_at=now)
+        if lot.remaining:
+            _write_ledger(balance=balance, kind=TransactionKind.EXPIRE,
+                          movements=[(lot.pk, -lot.remaining)],
+                          idempotency_key=f"expire:lot:{lot.pk}", created_at=now,
+                          details={"grant_id": lot.pk, "source": lot.source,
+                                   "expires_at": lot.expires_at.isoformat()})
+            expired += 1
+        lot.remaining, lot.expired_at = 0, now
+    return expired
+
+
+def _lock_live_lots(balance: CreditBalance, now: datetime) -> list[CreditGrant]:
+    """Lock the user's unexpired lots in drawing order (expiry first, nulls last, then id).
+    Lots past their date are expired on the spot, so nothing is drawn from them."""
+    lots = list(CreditGrant.objects.select_for_update()
+                .filter(user_id=balance.user_id, expired_at__isnull=True, remaining__gt=0)
+                .order_by(F("expires_at").asc(nulls_last=True), "id"))
+    overdue = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= now]
+    if overdue:
+        _expire_locked_lots(balance, overdue, now)
+    return [lot for lot in lots if lot.expired_at is None]
+
+
+def _draw(lots: list[CreditGrant], amount: int, now: datetime) -> list[tuple[int, int]]:
+    """Take ``amount`` from the locked lots in order; returns the negative movements."""
+    movements, left = [], amount
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        CreditGrant.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take,
+                                                     updated_at=now)
+        lot.remaining -= take
+        movements.append((lot.pk, -take))
+        left -= take
+    if left:
+        # Unreachable while the invariant holds; refuse rather than let the ledger diverge.
+        raise RuntimeError(f"credits: balance {amount} not backed by live lots "
+                           f"for user {lots[0].user_id if lots else '?'}")
+    return movements
+
+
+def _check_key(key: str | None) -> str:
+    key = (key or "").strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidCreditAmount(f"Idempotency keys are at most {MAX_KEY_LENGTH} characters.",
+                                  code="invalid_idempotency_key")
+    return key
+
+
+def _check_positive_int(value, *, name: str, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidCreditAmount(f"{name} must be a whole number of at least 1.")
+    if maximum is not None and value > maximum:
+        raise InvalidCreditAmount(f"{name} must be at most {maximum}.")
+    return value
+
+
+def _first_with_key(*, user_id: int, key: str) -> CreditTransaction | None:
+    return CreditTransaction.objects.filter(user_id=user_id, idempotency_key=key).first()
+
+
+# --- consuming -------------------------------------------------------------------------------
+
+def _replay_consume(*, user, key: str, operation: str, quantity: int) -> CreditTransaction | None:
+    first = _first_with_key(user_id=user.pk, key=key)
+    if first is None:
+        return None
+    if (first.kind != TransactionKind.CONSUME or first.operation != operation
+            or first.quantity != quantity):
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a different request.",
+            operation=first.operation, quantity=first.quantity)
+    return first
+
+
+def consume_credits(*, user, operation: str, quantity: int = 1,
+                    idempotency_key: str | None = None,
+                    details: dict | None = None) -> CreditTransaction:
+    """Charge ``quantity`` units of ``operation`` at this user's cost; return the CONSUME row.
+
+    Locks the user's CreditBalance row, then their live lots (expiry order); lots past their
+    date are expired first. Draws from the lots that expire first and writes one ledger row.
+    Raises UnknownOperation (missing or inactive operation), InvalidCreditAmount (quantity not
+    an int in 1..10000), InsufficientCredits (with ``balance`` and ``cost``; writes nothing),
+    IdempotencyConflict (the key was used for another operation or quantity). Safe to call
+    twice with the same ``idempotency_key``: the second call returns the first row, including
+    when both arrive at once (the lock serialises them; a unique-key violation is re-read).
+    """
+    _check_positive_int(quantity, name="quantity", maximum=MAX_QUANTITY)
+    key = _check_key(idempotency_key)
+    if key and (first := _replay_consume(user=user, key=key, operation=operation,
+                                         quantity=quantity)):
+        return first
+    cost = cost_for(user=user, operation=operation) * quantity
+    try:
+        return _consume(user=user, operation=operation, quantity=quantity, cost=cost, key=key,
+                        details=details or {})
+    except IntegrityError:
+        first = key and _replay_consume(user=user, key=key, operation=operation,
+                                        quantity=quantity)
+        if not first:
+            raise
+        return first
+
+
+@transaction.atomic
+def _consume(*, user, operation: str, quantity: int, cost: int, key: str,
+             details: dict) -> CreditTransaction:
+    balance = _lock_balance(user.pk)
+    now = timezone.now()  # after the lock wait, so time order matches ledger order
+    # A request with the same key may have committed while we waited for the lock.
+    if key and (first := _replay_consume(user=user, key=key, operation=operation,
+                                         quantity=quantity)):
+        return first
+    lots = _lock_live_lots(balance, now)
+    if balance.balance < cost:
+        raise InsufficientCredits(
+            f"This needs {cost} credits; the balance is {balance.balance}.",
+            balance=balance.balance, cost=cost)
+    return _write_ledger(balance=balance, kind=TransactionKind.CONSUME,
+                         movements=_draw(lots, cost, now), operation=operation,
+                         quantity=quantity, idempotency_key=key, details=details,
+                         created_at=now)
+
+
+# --- granting --------------------------------------------------------------------------------
+
+def _kind_for_source(source: str) -> str:
+    return TransactionKind.ADJUST if source == GrantSource.ADJUSTMENT else TransactionKind.GRANT
+
+
+def grant_credits(*, user, amount: int, source: str, expires_at: datetime | None = None,
+                  idempotency_key: str | None = None, actor=None, details: dict | None = None,
+                  source_ref: str = "") -> CreditTransaction:
+    """Add a lot of ``amount`` credits from ``source``; return its GRANT (ADJUST for
+    ADJUSTMENT) ledger row.
+
+    Locks the user's CreditBalance row. Raises InvalidCreditAmount (amount not an int >= 1,
+    unknown source, expiry in the past) and IdempotencyConflict (the key was used for another
+    amount or source). Safe to call twice with the same ``idempotency_key`` (the lot also
+    carries the key, for ``claw_back_grant``). Audited as CREDIT_GRANT when ``actor`` is given.
+    """
+    _check_positive_int(amount, name="amount")
+    if source not in GrantSource.values:
+        raise InvalidCreditAmount(f"Unknown grant source {source!r}.", code="invalid_source")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidCreditAmount("A grant's expiry must be in the future.",
+                                  code="invalid_expiry")
+    key = _check_key(idempotency_key)
+    try:
+        return _grant(user=user, amount=amount, source=source, expires_at=expires_at, key=key,
+                      actor=actor, details=details or {}, source_ref=source_ref)
+    except IntegrityError:
+        first = key and _replay_grant(user=user, key=key, amount=amount, source=source)
+        if not first:
+            raise
+        return first
+
+
+def _replay_grant(*, user, key: str, amount: int, source: str) -> CreditTransaction | None:
+    first = _first_with_key(user_id=user.pk, key=key)
+    if first is None:
+        return None
+    if (first.kind not in (TransactionKind.GRANT, TransactionKind.ADJUST)
+            or first.amount != amount or first.details.get("source") != source):
+        raise IdempotencyConflict("This idempotency key was already used for another grant.")
+    return first
+
+
+@transaction.atomic
+def _grant(*, user, amount, source, expires_at, key, actor, details, source_ref):
+    balance = _lock_balance(user.pk)
+    if key and (first := _replay_grant(user=user, key=key, amount=amount, source=source)):
+        return first
+    lot = _new_lot(user_id=user.pk, amount=amount, source=source, expires_at=expires_at,
+                   source_ref=source_ref, idempotency_key=key)
+    row = _write_ledger(
+        balance=balance, kind=_kind_for_source(source), movements=[(lot.pk, amount)],
+        idempotency_key=key, actor=actor if getattr(actor, "pk", None) else None,
+        details={**details, "source": source, "grant_id": lot.pk, "source_ref": source_ref,
+                 "expires_at": expires_at.isoformat() if expires_at else None})
+    if getattr(actor, "pk", None):
+        audit.record(actor=actor, action=AuditAction.CREDIT_GRANT, resource=row,
+                     new={"amount": amount, "source": source, "balance": row.balance_after},
+                     user_id=user.pk)
+    return row
+
+
+def grant_signup_bonus(*, user) -> CreditTransaction | None:
+    """Grant the signup bonus (SystemConfig ``signup_bonus_credits``, default 100) once.
+
+    Locks the user's CreditBalance row. Safe to call twice: the key "signup-bonus" makes the
+    second call return the first row. Returns None when the bonus is configured as 0.
+    """
+    amount = get_config("signup_bonus_credits")
+    existing = _first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
+    if existing is not None:
+        return existing
+    if amount <= 0:
+        return None
+    try:
+        return grant_credits(user=user, amount=amount, source=GrantSource.SIGNUP_BONUS,
+                             idempotency_key=SIGNUP_BONUS_KEY)
+    except IdempotencyConflict:
+        # The configured amount changed between two concurrent calls: the first one stands.
+        return _first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
+
+
+# --- taking back, refunding, adjusting ---------------------------------------------------------
+
+def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = None,
+                    reason: str, actor=None, idempotency_key: str) -> CreditTransaction | None:
+    """Remove credits from the one lot granted with ``grant_idempotency_key`` (order refunds).
+
+    Takes min(``amount`` or the lot's amount, what the lot still has); credits already spent
+    stay spent. Writes an ADJUST row with a negative amount and audits it (CREDIT_ADJUST).
+    Locks the user's CreditBalance row, then the lot. Raises GrantNotFound and
+    InvalidCreditAmount (amount < 1). Returns None when the lot has nothing left (nothing is
+    written). Safe to call twice with the same ``idempotency_key``.
+    """
+    if amount is not None:
+        _check_positive_int(amount, name="amount")
+    key = _check_key(idempotency_key)
+    if not key:
+        raise InvalidCreditAmount("A claw-back needs an idempotency key.",
+                                  code="invalid_idempotency_key")
+    with transaction.atomic():
+        balance = _lock_balance(user.pk)
+        first = _first_with_key(user_id=user.pk, key=key)
+        if first is not None:
+            return first
+        lot = (CreditGrant.objects.select_for_update()
+               .filter(user_id=user.pk, idempotency_key=grant_idempotency_key).first())
+        if lot is None:
+            raise GrantNotFound(f"No credit grant with key {grant_idempotency_key!r}.")
+        take = min(amount or lot.amount, lot.remaining)
+        if take <= 0:
+            return None
+        CreditGrant.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take,
+                                                     updated_at=timezone.now())
+        old = balance.balance
+        row = _write_ledger(balance=balance, kind=TransactionKind.ADJUST,
+                            movements=[(lot.pk, -take)], idempotency_key=key,
+                            actor=actor if getattr(actor, "pk", None) else None,
+                            details={"reason": reason, "claw_back_of": grant_idempotency_key,
+                                     "grant_id": lot.pk, "requested": amount})
+        audit.record(actor=actor, action=AuditAction.CREDIT_ADJUST, resource=row,
+                     old={"balance": old}, new={"balance": row.balance_after},
+                     reason=reason, user_id=user.pk)
+        return row
+
+
+def refund_consumption(*, transaction: CreditTransaction, reason: str,
+                       actor=None) -> CreditTransaction:
+    """Give back the credits of one CONSUME row, to the lots they were drawn from; return the
+    REFUND row.
+
+    Credits whose lot has expired since (or is past its date) are not revived into that lot:
+    they go into one new REFUND lot that expires after REFUND_GRACE (7 days). Locks the user's
+    CreditBalance row, then the lots. Raises NotRefundable for anything but a CONSUME row.
+    Safe to call twice: a consumption is refunded exactly once (the REFUND row's ``refund_of``
+    is unique), a second call returns the first refund. Audited as REFUND when ``actor`` is
+    given.
+    """
+    consumed = transaction
+    if consumed.kind != TransactionKind.CONSUME:
+        raise NotRefundable()
+    try:
+        return _refund(consumed=consumed, reason=reason, actor=actor)
+    except IntegrityError:
+        first = CreditTransaction.objects.filter(refund_of=consumed).first()
+        if first is None:
+            raise
+        return first
+
+
+def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransaction:
+    with transaction.atomic():
+        balance = _lock_balance(consumed.user_id)
+        now = timezone.now()
+        first = CreditTransaction.objects.filter(refund_of=consumed).first()
+        if first is not None:
+            return first
+        drawn = {m.grant_id: -m.amount for m in consumed.lots.all()}
+        lots = CreditGrant.objects.select_for_update().filter(pk__in=drawn).order_by("id")
+        movements, lapsed = [], 0
+        for lot in lots:
+            if lot.expired_at is None and (lot.expires_at is None or lot.expires_at > now):
+                CreditGrant.objects.filter(pk=lot.pk).update(
+                    remaining=F("remaining") + drawn[lot.pk], updated_at=now)
+                movements.append((lot.pk, drawn[lot.pk]))
+            else:
+                lapsed += drawn[lot.pk]
+        if lapsed:
+            fresh = _new_lot(user_id=consumed.user_id, amount=lapsed, source=GrantSource.REFUND,
+                             expires_at=now + REFUND_GRACE,
+                             source_ref=f"refund-of:{consumed.pk}")
+            movements.append((fresh.pk, lapsed))
+        row = _write_ledger(balance=balance, kind=TransactionKind.REFUND, movements=movements,
+                            operation=consumed.operation, quantity=consumed.quantity,
+                            refund_of=consumed, created_at=now,
+                            actor=actor if getattr(actor, "pk", None) else None,
+                            details={"reason": reason, "refund_of": consumed.pk})
+        if getattr(actor, "pk", None):
+            audit.record(actor=actor, action=AuditAction.REFUND, resource=row,
+                         new={"amount": row.amount, "balance": row.balance_after},
+                         reason=reason, refund_of=consumed.pk, user_id=consumed.user_id)
+        return row
+
+
+def adjust_credits(*, user, amount: int, reason: str, actor,
+                   idempotency_key: str | None = None) -> CreditTransaction:
+    """A staff correction of ``amount`` credits (positive or negative); return the ADJUST row.
+
+    Positive: a new ADJUSTMENT lot without expiry. Negative: drawn from the live lots like a
+    consumption, never below zero. Locks the user's CreditBalance row, then their lots. Raises
+    StaffOnly (actor is not staff), InvalidCreditAmount (zero, not an int, no reason) and
+    AdjustmentBelowZero. Audited as CREDIT_ADJUST in the same transaction. Not idempotent
+    unless ``idempotency_key`` is given (then safe to call twice).
+    """
+    if not getattr(actor, "is_staff", False):
+        raise StaffOnly()
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise InvalidCreditAmount("amount must be a non-zero whole number.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidCreditAmount("A reason is required.", code="reason_required")
+    key = _check_key(idempotency_key)
+    with transaction.atomic():
+        balance = _lock_balance(user.pk)
+        now = timezone.now()
+        if key and (first := _first_with_key(user_id=user.pk, key=key)):
+            if first.kind != TransactionKind.ADJUST or first.amount != amount:
+                raise IdempotencyConflict()
+            return first
+        old = balance.balance
+        if amount > 0:
+            lot = _new_lot(user_id=user.pk, amount=amount, source=GrantSource.ADJUSTMENT,
+                           source_ref=f"staff:{actor.pk}")
+            movements = [(lot.pk, amount)]
+        else:
+            lots = _lock_live_lots(balance, now)
+            if balance.balance + amount < 0:
+                raise AdjustmentBelowZero(
+                    f"The balance is {balance.balance}; it cannot go below zero.",
+                    balance=balance.balance)
+            movements = _draw(lots, -amount, now)
+        row = _write_ledger(balance=balance, kind=TransactionKind.ADJUST, movements=movements,
+                            actor=actor, idempotency_key=key, created_at=now,
+                            details={"reason": reason, "source": GrantSource.ADJUSTMENT})
+        audit.record(actor=actor, action=AuditAction.CREDIT_ADJUST, resource=row,
+                     old={"balance": old}, new={"balance": row.balance_after},
+                     reason=reason, amount=amount, user_id=user.pk)
+        return row
+
+
+# --- expiry -------------------------------------------------------------------------------------
+
+def expire_credits(*, now: datetime | None = None) -> int:
+    """Expire every lot past its date; return how many EXPIRE rows were written.
+
+    One short transaction per user: lock the CreditBalance row, then the user's overdue lots
+    (the same order as consume_credits, so the two can race safely), write one EXPIRE row per
+    lot that still had credits. Safe to run twice or concurrently: a lot is re-read under the
+    lock and skipped once expired, and each EXPIRE row carries the unique key
+    "expire:lot:<id>".
+    """
+    now = now or timezone.now()
+    user_ids = (CreditGrant.objects
+                .filter(expired_at__isnull=True, expires_at__isnull=False, expires_at__lte=now)
+                .order_by("user_id").values_list("user_id", flat=True).distinct())
+    return sum(_expire_for_user(user_id=user_id, now=now) for user_id in list(user_ids))
+
+
+@transaction.atomic
+def _expire_for_user(*, user_id: int, now: datetime) -> int:
+    balance = _lock_balance(user_id)
+    lots = list(CreditGrant.objects.select_for_update()
+                .filter(user_id=user_id, expired_at__isnull=True, expires_at__isnull=False,
+                        expires_at__lte=now)
+                .order_by(F("expires_at").asc(nulls_last=True), "id"))
+    return _expire_locked_lots(balance, lots, now)
+
+
+# --- the invariant -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Violation:
+    user_id: int | None
+    grant_id: int | None
+    problem: str
+    values: dict
+
+
+_USER_INVARIANT_SQL = """
+WITH ledger AS (
+    SELECT user_id, SUM(amount) AS total FROM credits_credittransaction GROUP BY user_id
+), last_row AS (
+    SELECT DISTINCT ON (user_id) user_id, balance_after FROM credits_credittransaction
+    ORDER BY user_id, id DESC
+), lots AS (
+    SELECT user_id, SUM(remaining) AS total FROM credits_creditgrant
+    WHERE expired_at IS NULL GROUP BY user_id
+), users AS (
+    SELECT user_id FROM credits_creditbalance UNION SELECT user_id FROM ledger
+    UNION SELECT user_id FROM lots
+)
+SELECT u.user_id, COALESCE(b.balance, 0), COALESCE(l.total, 0), COALESCE(g.total, 0),
+       COALESCE(r.balance_after, 0)
+FROM users u
+LEFT JOIN credits_creditbalance b ON b.user_id = u.user_id
+LEFT JOIN ledger l ON l.user_id = u.user_id
+LEFT JOIN lots g ON g.user_id = u.user_id
+LEFT JOIN last_row r ON r.user_id = u.user_id
+WHERE (%(user_id)s::bigint IS NULL OR u.user_id = %(user_id)s::bigint)
+  AND NOT (COALESCE(b.balance, 0) = COALESCE(l.total, 0)
+           AND COALESCE(l.total, 0) = COALESCE(g.total, 0)
+           AND COALESCE(r.balance_after, 0) = COALESCE(b.balance, 0))
+ORDER BY u.user_id
+"""
+
+_LOT_INVARIANT_SQL = """
+SELECT g.id, g.user_id, g.remaining, COALESCE(SUM(m.amount), 0)
+FROM credits_creditgrant g
+LEFT JOIN credits_transactionlot m ON m.grant_id = g.id
+WHERE (%(user_id)s::bigint IS NULL OR g.user_id = %(user_id)s::bigint)
+GROUP BY g.id
+HAVING g.remaining <> COALESCE(SUM(m.amount), 0)
+ORDER BY g.id
+"""
+
+
+def check_invariant(*, user=None) -> list[Violation]:
+    """Every way the books disagree, for one user or all; an empty list means they agree.
+
+    Per user: balance = sum of the ledger = sum of unexpired lots' remaining = the last ledger
+    row's balance_after. Per lot: remaining = the sum of its lot movements. Two grouped
+    queries, whatever the number of users. Takes no locks: run it when nothing is moving, or
+    read a violation as "check again" (a snapshot per statement under READ COMMITTED).
+    """
+    params = {"user_id": getattr(user, "pk", None)}
+    violations = []
+    with connection.cursor() as cursor:
+        cursor.execute(_USER_INVARIANT_SQL, params)
+        for user_id, balance, ledger, lots, last in cursor.fetchall():
+            violations.append(Violation(user_id, None, "balance_mismatch", {
+                "balance": balance, "ledger": ledger, "lots": lots, "last_balance_after": last}))
+        cursor.execute(_LOT_INVARIANT_SQL, params)
+        for grant_id, user_id, remaining, moved in cursor.fetchall():
+            violations.append(Violation(user_id, grant_id, "lot_mismatch",
+                                        {"remaining": remaining, "movements": moved}))
+    return violations

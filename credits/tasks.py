@@ -1,0 +1,55 @@
+"""Celery tasks: take ids, call one service, safe to run twice."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from credits import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="credits.tasks.expire_credits")
+def expire_credits() -> int:
+    """Hourly: expire lots past their date (idempotent; see services.expire_credits)."""
+    return services.expire_credits()
+
+
+@shared_task(name="credits.tasks.check_invariant")
+def check_invariant() -> int:
+    """Nightly: balance = ledger = live lots for every user. Violations are logged as errors."""
+    violations = services.check_invariant()
+    for violation in violations:
+        logger.error("CREDITS INVARIANT VIOLATED: user=%s grant=%s %s %s", violation.user_id,
+                     violation.grant_id, violation.problem, violation.values)
+    if violations:
+        logger.critical("credits: %d invariant violation(s); the ledger needs a look",
+                        len(violations))
+    return len(violations)
+
+
+@shared_task(name="credits.tasks.send_low_balance_email", autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
+def send_low_balance_email(user_id: int) -> bool:
+    """Tell the user their balance fell below the threshold. Queued once per crossing by the
+    service (the balance row's flag), after commit; a retry after a network error may repeat
+    the e-mail, which is accepted (never lose it, rarely send it twice)."""
+    from accounts.models import User
+    from accounts.system_config import get_config
+    from credits.selectors import balance_of
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.email:
+        return False
+    context = {"user": user, "balance": balance_of(user=user),
+               "threshold": get_config("low_balance_threshold"),
+               "business_name": get_config("business_name"),
+               "credits_url": f"{settings.SITE_URL}/credits/",
+               "buy_url": f"{settings.SITE_URL}/catalog/?type=CREDIT_PACK"}
+    send_mail(subject=render_to_string("credits/email/low_balance_subject.txt", context).strip(),
+              message=render_to_string("credits/email/low_balance.txt", context),
+              from_email=None, recipient_list=[user.email])
+    return True
