@@ -1,20 +1,151 @@
 """Writes for accounts: registration, status changes, sessions, API keys, data rights."""
 
+import json
+from typing import Any
+
+from django.contrib.auth import password_validation
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, data_export, system_config
+from accounts.errors import AccountDeleted, EmailTaken, NotAllowed, WeakPassword, WrongPassword
 from accounts.models import (
     SIGN_IN_STATUSES,
     ApiKey,
     AuditAction,
     LoginSession,
+    Role,
     Status,
+    SystemConfig,
     User,
     generate_api_key,
     hash_api_key,
+    normalize_email,
 )
+from accounts.profile import clean_profile
+
+
+def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",
+                  request=None) -> User:
+    """Create a CUSTOMER account, unverified. Used by the signup page and the signup API.
+
+    Validates the e-mail and the password (Django's validators); raises EmailTaken for an
+    address already in use in any letter case, WeakPassword, or ValidationError for a bad
+    address. Not idempotent: a second call with the same e-mail raises EmailTaken.
+    """
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": exc.messages}) from exc
+    if User.all_objects.filter(email=email).exists():
+        raise EmailTaken()
+    candidate = User(email=email, first_name=first_name or "", last_name=last_name or "")
+    try:
+        password_validation.validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise WeakPassword(exc.messages) from exc
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email, password, first_name=first_name or "",
+                                            last_name=last_name or "")
+            audit.record(actor=user, action=AuditAction.CREATE, resource=user,
+                         new={"email": email, "role": user.role}, via="signup")
+    except IntegrityError as exc:
+        # Two signups for one address at the same moment: the unique index decides.
+        raise EmailTaken() from exc
+    return user
+
+
+def send_signup_confirmation(*, request, user: User) -> None:
+    """Give an API-created user allauth's address row and mail the confirmation link (the
+    signup page does both itself). Call after commit: it sends e-mail."""
+    from allauth.account.internal.flows.email_verification import (
+        send_verification_email_to_address,
+    )
+    from allauth.account.models import EmailAddress
+
+    address, _ = EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"primary": True, "verified": False}
+    )
+    if not address.verified:
+        send_verification_email_to_address(request, address, signup=True)
+
+
+def mark_email_verified(*, user: User) -> User:
+    """Record that ``user`` confirmed their e-mail address. Safe to call twice."""
+    with transaction.atomic():
+        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        if not locked.email_verified:
+            locked.email_verified = True
+            locked.email_verified_at = timezone.now()
+            locked.save(update_fields=["email_verified", "email_verified_at", "updated_at"])
+            audit.record(actor=locked, action=AuditAction.UPDATE, resource=locked,
+                         old={"email_verified": False}, new={"email_verified": True})
+    user.email_verified, user.email_verified_at = locked.email_verified, locked.email_verified_at
+    return locked
+
+
+def _audit_value(value: Any) -> Any:
+    if isinstance(value, dict | list | str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+# Personal data is encrypted at rest; the audit log must not hold it in plaintext either.
+_PERSONAL_FIELDS = {"phone", "date_of_birth", "billing_address", "tax_id"}
+
+
+def update_profile(*, user: User, data: dict, actor: User | None) -> User:
+    """Change profile fields of ``user`` (see accounts.profile.PROFILE_FIELDS).
+
+    Raises ValidationError({field: [...]}) for bad values or fields that are not part of the
+    profile (role, status, e-mail...): nothing is written then. Locks the user row. Safe to
+    call twice with the same data (the second call changes and audits nothing).
+    """
+    cleaned = clean_profile(data)
+    with transaction.atomic():
+        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        if locked.deleted_at is not None:
+            raise AccountDeleted()
+        old, new = {}, {}
+        for name, value in cleaned.items():
+            current = getattr(locked, name)
+            if current == value or (current in (None, "") and value in (None, "")):
+                continue
+            hidden = name in _PERSONAL_FIELDS
+            old[name] = "[changed]" if hidden else _audit_value(current)
+            new[name] = "[changed]" if hidden else _audit_value(value)
+            setattr(locked, name, value)
+        if new:
+            locked.save(update_fields=[*new, "updated_at"])
+            audit.record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
+                         new=new)
+    for name in cleaned:
+        setattr(user, name, getattr(locked, name))
+    return locked
+
+
+def change_role(*, user: User, role: str, actor: User) -> User:
+    """Give ``user`` another role. Only an ADMIN may; raises NotAllowed otherwise."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f"Unknown role {role!r}."]})
+    if actor is None or not actor.is_admin:
+        raise NotAllowed("Only administrators can change roles.")
+    with transaction.atomic():
+        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        if locked.role != role:
+            old = locked.role
+            locked.role = role
+            locked.save(update_fields=["role", "updated_at"])
+            audit.record(actor=actor, action=AuditAction.ROLE_CHANGE, resource=locked,
+                         old={"role": old}, new={"role": role})
+    user.role = locked.role
+    return locked
 
 
 def start_login_session(*, user: User, request) -> LoginSession:
@@ -73,6 +204,9 @@ def change_status(*, user: User, status: str, actor: User | None, reason: str = 
         raise ValueError(f"Unknown status {status!r}")
     with transaction.atomic():
         locked = User.all_objects.select_for_update().get(pk=user.pk)
+        if locked.deleted_at is not None:
+            # Undeleting would need the anonymised personal data back: it is gone.
+            raise AccountDeleted()
         old = locked.status
         locked.status = status
         locked.is_active = status in SIGN_IN_STATUSES
@@ -106,3 +240,93 @@ def revoke_api_key(*, user: User, key_id: int, actor: User) -> ApiKey:
             audit.record(actor=actor, action=AuditAction.DELETE, resource=key,
                          new={"revoked": True})
     return key
+
+
+def force_logout(*, user: User, actor: User | None) -> int:
+    """End every browser session of ``user`` now (API keys stay valid). Returns how many."""
+    with transaction.atomic():
+        ended = end_all_sessions(user=user)
+        audit.record(actor=actor, action=AuditAction.LOGOUT, resource=user,
+                     new={"sessions_ended": ended}, scope="everywhere")
+    return ended
+
+
+def export_user_data(*, user: User) -> dict:
+    """Everything we hold about ``user``, one JSON-able document, with every registered
+    section (accounts.data_export). Audited as EXPORT. Read-only apart from the audit row."""
+    document = {
+        "format": "billing-back-office.user-export",
+        "version": 1,
+        "exported_at": timezone.now().isoformat(),
+        "user_id": user.pk,
+    }
+    for section, fn in data_export.sections().items():
+        # Round-trip through JSON so a section returning dates or Decimals still exports.
+        document[section] = json.loads(json.dumps(fn(user), cls=DjangoJSONEncoder))
+    with transaction.atomic():
+        audit.record(actor=user, action=AuditAction.EXPORT, resource=user,
+                     new={"sections": sorted(data_export.sections())})
+    return document
+
+
+def check_password_or_raise(*, user: User, password: str) -> None:
+    if not password or not user.check_password(password):
+        raise WrongPassword()
+
+
+def delete_account(*, user: User, actor: User | None) -> None:
+    """Close ``user``'s account: anonymise personal data, end all sessions, revoke API keys.
+
+    Financial records (orders, invoices, payments, credit ledgers) keep pointing at the row,
+    which stays, anonymised, with status DELETED. Locks the user row. Raises AccountDeleted
+    if it was already deleted. Callers confirm the password first (check_password_or_raise).
+    """
+    from allauth.account.models import EmailAddress
+
+    now = timezone.now()
+    with transaction.atomic():
+        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        if locked.deleted_at is not None:
+            raise AccountDeleted()
+        old_email, old_status = locked.email, locked.status
+        locked.email = f"deleted-{locked.pk}@invalid"
+        for name in ("first_name", "last_name", "display_name", "avatar_url", "gender"):
+            setattr(locked, name, "")
+        locked.phone = locked.date_of_birth = locked.billing_address = locked.tax_id = None
+        locked.external_id = None
+        locked.email_verified, locked.email_verified_at = False, None
+        locked.set_unusable_password()
+        locked.status, locked.is_active, locked.deleted_at = Status.DELETED, False, now
+        locked.save()
+        EmailAddress.objects.filter(user=locked).delete()
+        ApiKey.objects.filter(user=locked, revoked_at=None).update(revoked_at=now,
+                                                                   updated_at=now)
+        locked.stored_files.filter(deleted_at=None).update(deleted_at=now, updated_at=now)
+        ended = end_all_sessions(user=locked)
+        audit.record(actor=actor, action=AuditAction.DELETE, resource=locked,
+                     old={"status": old_status}, new={"status": Status.DELETED},
+                     anonymised=True, sessions_ended=ended,
+                     by_self=bool(actor and actor.pk == locked.pk),
+                     email_domain=old_email.rpartition("@")[2])
+    user.refresh_from_db()
+
+
+def set_config(*, key: str, value: Any, actor: User | None) -> SystemConfig:
+    """Set a run-time setting. Validates against its declared type (ValidationError), writes,
+    audits CONFIG_CHANGE with old and new values, and clears the cache after commit."""
+    typed = system_config.coerce(key, value)
+    stored = system_config.to_json(typed)
+    with transaction.atomic():
+        row = SystemConfig.objects.select_for_update().filter(key=key).first()
+        old = row.value if row is not None else system_config.to_json(
+            system_config.REGISTRY[key].default)
+        if row is None:
+            row = SystemConfig.objects.create(key=key, value=stored, updated_by=actor)
+        else:
+            row.value, row.updated_by = stored, actor
+            row.save(update_fields=["value", "updated_by", "updated_at"])
+        audit.record(actor=actor, action=AuditAction.CONFIG_CHANGE, resource=row,
+                     old={"value": old}, new={"value": stored}, setting=key)
+        transaction.on_commit(lambda: system_config.forget(key))
+    system_config.forget(key)
+    return row

@@ -1,0 +1,289 @@
+"""The staff console for accounts. Every change goes through accounts.services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.utils.html import format_html
+
+from accounts import services, system_config
+from accounts.errors import AccountDeleted, NotAllowed
+from accounts.models import (
+    ApiKey,
+    AuditLog,
+    LoginSession,
+    Role,
+    Status,
+    StoredFile,
+    SystemConfig,
+    User,
+)
+from accounts.profile import PROFILE_FIELDS, clean_profile
+
+admin.site.site_header = "Billing back office: staff console"
+admin.site.site_title = "Staff console"
+
+
+class UserAdminForm(forms.ModelForm):
+    avatar_url = forms.URLField(label="Avatar URL", max_length=500, required=False,
+                                assume_scheme="https")
+
+    class Meta:
+        model = User
+        fields = [*PROFILE_FIELDS, "role"]
+        field_classes = {"billing_address": forms.JSONField}
+
+    def clean(self):
+        cleaned = super().clean()
+        profile = {name: cleaned[name] for name in PROFILE_FIELDS if name in cleaned}
+        try:
+            cleaned.update(clean_profile(profile))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+
+def _confirm_then(request, queryset, *, title, verb, apply, button):
+    """Show a confirmation page first; on the confirmed POST call ``apply`` for each user."""
+    if request.POST.get("confirmed") != "yes":
+        return render(request, "accounts/admin_confirm_action.html", {
+            "title": title, "button": button, "users": queryset,
+            "action": request.POST.get("action"), "opts": User._meta,
+            "select_across": request.POST.get("select_across", "0"),
+            "ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        })
+    done = 0
+    for user in queryset:
+        try:
+            apply(user)
+            done += 1
+        except (AccountDeleted, NotAllowed, ValueError) as exc:
+            messages.error(request, f"{user}: {getattr(exc, 'message', exc)}")
+    messages.success(request, f"{verb}: {done} user{'s' if done != 1 else ''}.")
+    return None
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    form = UserAdminForm
+    list_display = ["email", "name", "role", "status", "email_verified", "created_at",
+                    "last_login"]
+    list_filter = ["role", "status", "email_verified", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["email", "first_name", "last_name", "display_name"]
+    ordering = ["-created_at"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["email", "status", "email_verified", "email_verified_at", "last_login",
+                       "created_at", "updated_at", "deleted_at", "external_id"]
+    fieldsets = [
+        (None, {"fields": ["email", "role", "status", "email_verified", "email_verified_at"]}),
+        ("Profile", {"fields": ["first_name", "last_name", "display_name", "avatar_url",
+                                "gender", "timezone", "language"]}),
+        ("Personal data (encrypted at rest)", {"fields": ["phone", "date_of_birth",
+                                                          "billing_address", "tax_id"]}),
+        ("History", {"fields": ["external_id", "last_login", "created_at", "updated_at",
+                                "deleted_at"]}),
+    ]
+    actions = ["suspend_users", "reactivate_users", "force_logout_users"]
+
+    def get_queryset(self, request):
+        # Staff see soft-deleted (anonymised) users too, e.g. to follow an old invoice.
+        return User.all_objects.all()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if not request.user.is_admin:
+            fields.append("role")
+        if obj is not None and obj.deleted_at is not None:
+            fields += [*PROFILE_FIELDS, "role"]
+        return fields
+
+    def has_add_permission(self, request):
+        # Customers sign up themselves; staff accounts come from `manage.py create_admin`.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Users are never hard-deleted: financial records point at them.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changed = set(form.changed_data)
+        profile = {name: form.cleaned_data[name] for name in PROFILE_FIELDS if name in changed}
+        if profile:
+            services.update_profile(user=obj, data=profile, actor=request.user)
+        if "role" in changed and "role" in form.cleaned_data:
+            services.change_role(user=obj, role=form.cleaned_data["role"], actor=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        """No related objects are edited here."""
+
+    @admin.action(description="Suspend selected users (signs them out everywhere)",
+                  permissions=["change"])
+    def suspend_users(self, request, queryset):
+        def apply(user):
+            if user.pk == request.user.pk:
+                raise ValueError("you cannot suspend yourself")
+            if user.role == Role.ADMIN and not request.user.is_admin:
+                raise NotAllowed("Only administrators can suspend administrators.")
+            services.change_status(user=user, status=Status.SUSPENDED, actor=request.user,
+                                   reason="staff console")
+
+        return _confirm_then(request, queryset, title="Suspend users", verb="Suspended",
+                             apply=apply, button="Yes, suspend them")
+
+    @admin.action(description="Reactivate selected users", permissions=["change"])
+    def reactivate_users(self, request, queryset):
+        def apply(user):
+            services.change_status(user=user, status=Status.ACTIVE, actor=request.user,
+                                   reason="staff console")
+
+        return _confirm_then(request, queryset, title="Reactivate users", verb="Reactivated",
+                             apply=apply, button="Yes, reactivate them")
+
+    @admin.action(description="Force logout (end all browser sessions)",
+                  permissions=["change"])
+    def force_logout_users(self, request, queryset):
+        def apply(user):
+            services.force_logout(user=user, actor=request.user)
+
+        return _confirm_then(request, queryset, title="Force logout", verb="Signed out",
+                             apply=apply, button="Yes, sign them out everywhere")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "resource_type", "resource_id", "actor_email",
+                    "ip_address"]
+    list_filter = [("actor", admin.RelatedOnlyFieldListFilter), "action", "resource_type"]
+    search_fields = ["resource_id", "actor_email", "resource_type"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor"]
+
+
+@admin.register(LoginSession)
+class LoginSessionAdmin(ReadOnlyAdmin):
+    list_display = ["user", "ip_address", "user_agent", "created_at", "last_seen_at",
+                    "expires_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__email", "ip_address"]
+    exclude = ["session_key"]
+    list_select_related = ["user"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "user__email"]
+    exclude = ["hashed_key"]  # never shown, not even hashed
+    list_select_related = ["user"]
+
+
+class SystemConfigForm(forms.ModelForm):
+    key = forms.ChoiceField(choices=())
+    value = forms.CharField(
+        max_length=2000, strip=False,
+        help_text="Typed by the setting's declaration: whole numbers, decimals (e.g. 0.20), "
+                  "true/false, or text.",
+    )
+
+    class Meta:
+        model = SystemConfig
+        fields = ["key", "value"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [
+            (key, key) for key in sorted(system_config.REGISTRY)
+        ]
+        if self.instance.pk:
+            self.initial["value"] = str(self.instance.value)
+
+    def clean_value(self):
+        key = self.cleaned_data.get("key") or self.instance.key
+        try:
+            typed = system_config.coerce(key, self.cleaned_data["value"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return system_config.to_json(typed)
+
+    def clean_key(self):
+        key = self.cleaned_data["key"]
+        exists = SystemConfig.objects.filter(key=key).exclude(pk=self.instance.pk).exists()
+        if exists:
+            raise forms.ValidationError("This setting already has a value: edit that row.")
+        return key
+
+
+@admin.register(SystemConfig)
+class SystemConfigAdmin(admin.ModelAdmin):
+    form = SystemConfigForm
+    list_display = ["key", "value", "description", "updated_by", "updated_at"]
+    search_fields = ["key"]
+
+    def get_fields(self, request, obj=None):
+        return ["key", "value", "description", "declared_type", "default"]
+
+    def get_readonly_fields(self, request, obj=None):
+        info = ["description", "declared_type", "default"]
+        return ["key", *info] if obj is not None else info
+
+    @admin.display(description="What it does")
+    def description(self, obj):
+        entry = system_config.REGISTRY.get(getattr(obj, "key", ""))
+        return entry.description if entry else "—"
+
+    @admin.display(description="Type")
+    def declared_type(self, obj):
+        entry = system_config.REGISTRY.get(getattr(obj, "key", ""))
+        return entry.type.__name__ if entry else "—"
+
+    @admin.display(description="Default")
+    def default(self, obj):
+        entry = system_config.REGISTRY.get(getattr(obj, "key", ""))
+        return format_html("<code>{}</code>", entry.default) if entry else "—"
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would silently fall back to the default without an audit trail.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        row = services.set_config(key=obj.key, value=form.cleaned_data["value"],
+                                  actor=request.user)
+        obj.pk, obj.value = row.pk, row.value
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+        form.base_fields.pop("key", None)
+        return form
+
+
+@admin.register(StoredFile)
+class StoredFileAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "provider", "content_type", "size_bytes", "created_at",
+                    "deleted_at"]
+    list_filter = ["provider", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "owner__email", "path"]
+    list_select_related = ["owner"]
+    raw_id_fields = ["owner"]
+
+    def get_queryset(self, request):
+        return StoredFile.all_objects.select_related("owner")
+
+    def has_delete_permission(self, request, obj=None):
+        # Files are soft-deleted so storage quotas and audits keep their history.
+        return False
+

@@ -1,0 +1,310 @@
+"""REST endpoints for accounts: signup, tokens (API keys), /me and its sessions and keys."""
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.backends import LOCKOUT_MESSAGE
+from accounts.errors import (
+    AccountDisabled,
+    EmailNotVerified,
+    InvalidCredentials,
+    LockedOut,
+)
+from accounts.models import ApiKey, LoginSession, User, normalize_email
+from accounts.profile import GENDER_CHOICES
+from config.api import NotFound
+
+READ_ONLY_ME_FIELDS = ("email", "role", "status", "email_verified", "email_verified_at", "id")
+
+
+# --- serializers ---------------------------------------------------------------------------
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable error code.")
+    detail = serializers.CharField(help_text="Human-readable message.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Per-field messages, for validation errors.",
+    )
+
+
+def _errors(*codes: int, **described: str) -> dict:
+    text = {400: "Invalid input (code `invalid`, or a specific code such as `email_taken`).",
+            401: "Not authenticated.", 403: "Not allowed.", 404: "Not found.",
+            429: "Too many failed sign-in attempts (`locked_out`)."}
+    text.update({int(k.strip("_")): v for k, v in described.items()})
+    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+
+
+class AddressSerializer(serializers.Serializer):
+    line1 = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    line2 = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    city = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    region = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    postal_code = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    country = serializers.CharField(required=False, allow_blank=True, max_length=2,
+                                    help_text="ISO 3166-1 alpha-2, e.g. GB.")
+
+
+class UserSerializer(serializers.ModelSerializer):
+    billing_address = AddressSerializer(allow_null=True)
+    name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "email_verified", "email_verified_at", "name", "first_name",
+                  "last_name", "display_name", "avatar_url", "phone", "date_of_birth",
+                  "gender", "timezone", "language", "billing_address", "tax_id", "role",
+                  "status", "created_at", "last_login"]
+        read_only_fields = fields
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    """PATCH /me: only profile fields. Role, status, e-mail and verification are refused."""
+
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    display_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    avatar_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                  max_length=32)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    gender = serializers.ChoiceField(choices=GENDER_CHOICES, required=False, allow_blank=True)
+    timezone = serializers.CharField(required=False, max_length=64)
+    language = serializers.CharField(required=False, max_length=16)
+    billing_address = AddressSerializer(required=False, allow_null=True)
+    tax_id = serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                   max_length=32)
+
+    def validate(self, attrs):
+        errors = {
+            name: ["This field cannot be changed."]
+            for name in self.initial_data if name in READ_ONLY_ME_FIELDS
+        }
+        unknown = set(self.initial_data) - set(self.fields) - set(errors)
+        errors.update({name: ["Unknown field."] for name in unknown})
+        if errors:
+            raise serializers.ValidationError(errors, code="read_only")
+        return attrs
+
+
+class SignupSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, trim_whitespace=False,
+                                     style={"input_type": "password"})
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                 help_text="A label for the key, e.g. the client's name.")
+
+
+class NewApiKeySerializer(serializers.ModelSerializer):
+    key = serializers.CharField(read_only=True, help_text="The secret. Shown only this once.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "key", "prefix", "name", "scopes", "created_at", "expires_at"]
+        read_only_fields = fields
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "prefix", "name", "scopes", "created_at", "last_used_at", "expires_at"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class LoginSessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LoginSession
+        fields = ["id", "ip_address", "user_agent", "created_at", "last_seen_at",
+                  "expires_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, obj) -> bool:
+        request = self.context.get("request")
+        session = getattr(request, "session", None)
+        return bool(session is not None and session.session_key == obj.session_key)
+
+
+class DeleteMeSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"},
+                                     help_text="The account's current password, to confirm.")
+
+
+def _new_key_body(key: ApiKey, raw: str) -> dict:
+    data = NewApiKeySerializer(key).data
+    data["key"] = raw
+    return data
+
+
+# --- views -----------------------------------------------------------------------------------
+
+class SignupView(APIView):
+    # No authentication classes: no session, hence no CSRF check for JSON clients.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(tags=["auth"], request=SignupSerializer,
+                   responses={201: UserSerializer, **_errors(400)},
+                   summary="Create an account (sends an e-mail confirmation link)")
+    def post(self, request):
+        payload = SignupSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = services.register_user(request=request._request, **payload.validated_data)
+        transaction.on_commit(lambda: services.send_signup_confirmation(
+            request=request._request, user=user))
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["auth"], request=TokenRequestSerializer,
+        responses={201: NewApiKeySerializer,
+                   **_errors(400, 401, 429, _403="Account suspended or closed "
+                             "(`account_disabled`) or e-mail not confirmed "
+                             "(`email_not_verified`).")},
+        summary="Exchange e-mail and password for a new API key",
+    )
+    def post(self, request):
+        payload = TokenRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        email = normalize_email(payload.validated_data["email"])
+        password = payload.validated_data["password"]
+        django_request = request._request
+        # Through Django's authenticate so django-axes counts failures and enforces lockout.
+        user = authenticate(request=django_request, email=email, password=password)
+        if getattr(django_request, "axes_locked_out", False):
+            raise LockedOut(LOCKOUT_MESSAGE)
+        if user is None:
+            refused = User.objects.filter(email=email, is_active=False).first()
+            if refused is not None and refused.check_password(password):
+                raise AccountDisabled()
+            raise InvalidCredentials()
+        if not user.email_verified:
+            raise EmailNotVerified()
+        key, raw = services.create_api_key(user=user, name=payload.validated_data.get("name")
+                                           or "API token")
+        return Response(_new_key_body(key, raw), status=status.HTTP_201_CREATED)
+
+
+class MeView(APIView):
+    @extend_schema(tags=["me"], responses={200: UserSerializer, **_errors(401)})
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(tags=["me"], request=ProfileUpdateSerializer,
+                   responses={200: UserSerializer, **_errors(400, 401)},
+                   summary="Change profile fields (role, status, e-mail are not writable)")
+    def patch(self, request):
+        payload = ProfileUpdateSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        if data.get("billing_address") is not None:
+            data["billing_address"] = dict(data["billing_address"])
+        user = services.update_profile(user=request.user, data=data, actor=request.user)
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(tags=["me"], request=DeleteMeSerializer,
+                   responses={204: None, **_errors(400, 401)},
+                   summary="Delete my account: anonymise personal data, sign out everywhere")
+    def delete(self, request):
+        payload = DeleteMeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.check_password_or_raise(user=request.user,
+                                         password=payload.validated_data["password"])
+        services.delete_account(user=request.user, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeExportView(APIView):
+    @extend_schema(tags=["me"], responses={
+        200: inline_serializer("UserExport", {
+            "format": serializers.CharField(), "version": serializers.IntegerField(),
+            "exported_at": serializers.DateTimeField(), "user_id": serializers.IntegerField(),
+            "profile": serializers.DictField(),
+        }), **_errors(401)},
+        summary="All my data as one JSON document (one key per section)")
+    def get(self, request):
+        return Response(services.export_user_data(user=request.user))
+
+
+class MySessionsView(generics.ListAPIView):
+    serializer_class = LoginSessionSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.active_sessions_for(user=self.request.user)
+
+    @extend_schema(tags=["me"], responses={200: LoginSessionSerializer(many=True),
+                                           **_errors(401)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class MySessionView(APIView):
+    @extend_schema(tags=["me"], responses={204: None, **_errors(401, 404)},
+                   summary="Sign out one of my sessions")
+    def delete(self, request, session_id: int):
+        if not selectors.active_sessions_for(user=request.user).filter(pk=session_id).exists():
+            raise_not_found()
+        services.revoke_login_session(user=request.user, session_id=session_id,
+                                      actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyApiKeysView(generics.ListAPIView):
+    serializer_class = ApiKeySerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.api_keys_for(user=self.request.user)
+
+    @extend_schema(tags=["me"], responses={200: ApiKeySerializer(many=True), **_errors(401)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(tags=["me"], request=ApiKeyCreateSerializer,
+                   responses={201: NewApiKeySerializer, **_errors(400, 401)},
+                   summary="Create an API key (the secret is in this response only)")
+    def post(self, request):
+        payload = ApiKeyCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        key, raw = services.create_api_key(user=request.user,
+                                           name=payload.validated_data.get("name", ""))
+        return Response(_new_key_body(key, raw), status=status.HTTP_201_CREATED)
+
+
+class MyApiKeyView(APIView):
+    @extend_schema(tags=["me"], responses={204: None, **_errors(401, 404)},
+                   summary="Revoke one of my API keys")
+    def delete(self, request, key_id: int):
+        if not selectors.api_keys_for(user=request.user).filter(pk=key_id).exists():
+            raise_not_found()
+        services.revoke_api_key(user=request.user, key_id=key_id, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def raise_not_found():
+    # Another user's row and a missing row answer the same: 404.
+    raise NotFound()
