@@ -39,7 +39,8 @@ def _errors(*codes: int, **described: str) -> dict:
             401: "Not authenticated.", 403: "Not allowed.", 404: "Not found.",
             429: "Too many failed sign-in attempts (`locked_out`)."}
     text.update({int(k.strip("_")): v for k, v in described.items()})
-    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+    wanted = sorted({*codes, *(int(k.strip("_")) for k in described)})
+    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in wanted}
 
 
 class AddressSerializer(serializers.Serializer):

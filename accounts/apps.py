@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self):
-        from accounts import config_keys, signals  # noqa: F401
+        from accounts import config_keys, data_export, schema, signals  # noqa: F401
