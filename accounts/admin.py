@@ -204,9 +204,8 @@ class SystemConfigForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["key"].choices = [
-            (key, key) for key in sorted(system_config.REGISTRY)
-        ]
+        if "key" in self.fields:  # only on "add": a row's key never changes
+            self.fields["key"].choices = [(key, key) for key in sorted(system_config.REGISTRY)]
         if self.instance.pk:
             self.initial["value"] = str(self.instance.value)
 
