@@ -51,6 +51,7 @@ class LowBalanceFilter(admin.SimpleListFilter):
 class AdjustCreditsForm(forms.Form):
     amount = forms.IntegerField(help_text="Credits to add; negative to remove (not below zero).")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=500,
+                             error_messages={"required": "A reason is required."},
                              help_text="Required; stored in the ledger and the audit log.")
 
     def clean_amount(self):
