@@ -1,0 +1,8 @@
+from accounts.system_config import define
+
+define("billing.bank_transfer_instructions", type=str,
+       default="Pay by bank transfer to Acme Cloud Ltd, IBAN GB00 EXAM 0000 0000 0000 00, "
+               "BIC EXAMGB00. Write the payment reference on the transfer.",
+       description="Shown to customers who choose to pay an order by bank transfer.")
+define("billing.invoice_due_days", type=int, default=14, min_value=1, max_value=365,
+       description="Days a customer has to pay a bank-transfer invoice.")

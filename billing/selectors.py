@@ -1,0 +1,51 @@
+"""Billing reads other apps (and our own views) use."""
+
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from billing.models import Order, OrderItem, OrderStatus, Subscription, SubscriptionStatus
+
+# A PAST_DUE subscription keeps its plan this long after it became past due, while Stripe
+# retries the payment (Stripe's own smart-retry window is of this order).
+PAST_DUE_GRACE = timedelta(days=7)
+PAID_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
+
+
+def current_subscription(*, user) -> Subscription | None:
+    """The user's subscription that grants a plan now: ACTIVE or TRIALING, or PAST_DUE
+    within the grace period. The most recently started wins if there are several."""
+    if not getattr(user, "pk", None):
+        return None
+    grace_start = timezone.now() - PAST_DUE_GRACE
+    return (Subscription.objects.filter(user=user)
+            .filter(Q(status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING])
+                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__gte=grace_start)
+                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__isnull=True,
+                        current_period_end__gte=grace_start))
+            .select_related("plan").order_by("-current_period_start", "-id").first())
+
+
+def plan_for_user(*, user):
+    """The catalog Plan of the user's current subscription, or None (see current_subscription)."""
+    subscription = current_subscription(user=user)
+    return subscription.plan if subscription else None
+
+
+def customer_has_completed_order(*, user, product) -> bool:
+    """Whether the user paid for ``product`` (a completed, not fully refunded order)."""
+    product_id = getattr(product, "pk", product)
+    return OrderItem.objects.filter(order__user=user, product_id=product_id,
+                                    order__status__in=PAID_ORDER_STATUSES).exists()
+
+
+def orders_for_user(*, user) -> QuerySet[Order]:
+    return (Order.objects.filter(user=user).prefetch_related("items")
+            .order_by("-created_at", "-id"))
+
+
+def order_for_user(*, user, number: str) -> Order | None:
+    return (Order.objects.filter(user=user, number=number)
+            .prefetch_related("items", "items__product", "refunds", "payments")
+            .select_related("invoice").first())

@@ -1,0 +1,141 @@
+"""The customer's cart: add, change, remove lines, apply a discount code, and price it."""
+
+from django.db import transaction
+from django.db.models import F
+
+from billing import errors
+from billing.models import Cart, CartItem
+from billing.pricing import Quote, build_quote, resolve_line
+from billing.services.discounts import find_discount, validate_discount
+
+MAX_QUANTITY = 10_000
+
+
+def get_cart(*, user) -> Cart:
+    cart, _ = Cart.objects.get_or_create(user=user)
+    return cart
+
+
+def _load_catalog(*, product_id, price_id=None, variant_id=None):
+    from catalog.models import Price, Product, Variant
+
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        raise errors.ProductUnavailable(field="product_id")
+    price = variant = None
+    if price_id is not None:
+        price = Price.objects.filter(pk=price_id, product=product).first()
+        if price is None:
+            raise errors.PriceMismatch(field="price_id")
+    if variant_id is not None:
+        variant = Variant.objects.filter(pk=variant_id, product=product).first()
+        if variant is None:
+            raise errors.PriceMismatch(field="variant_id")
+    return product, price, variant
+
+
+def _check_quantity(product, quantity: int) -> None:
+    if quantity < 1 or quantity > MAX_QUANTITY:
+        raise errors.ProductUnavailable(f"Quantity must be between 1 and {MAX_QUANTITY}.",
+                                        code="invalid_quantity")
+    if product.track_inventory and product.stock_quantity < quantity:
+        raise errors.InsufficientStock(available=product.stock_quantity)
+
+
+def add_item(*, user, product_id: int, quantity: int = 1, price_id: int | None = None,
+             variant_id: int | None = None) -> CartItem:
+    """Add a product (optionally a given price or variant); the same line again adds up.
+
+    Raises ProductUnavailable, PriceMismatch, InsufficientStock, MixedCurrencies; writes
+    nothing when it raises.
+    """
+    product, price, variant = _load_catalog(product_id=product_id, price_id=price_id,
+                                            variant_id=variant_id)
+    line = resolve_line(product=product, quantity=max(quantity, 1), price=price,
+                        variant=variant)
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().get(pk=get_cart(user=user).pk)
+        existing = cart.items.filter(product=product, price=price, variant=variant).first()
+        new_quantity = quantity + (existing.quantity if existing else 0)
+        _check_quantity(product, new_quantity)
+        other_currencies = {_line_for(item).currency for item in
+                            cart.items.exclude(pk=getattr(existing, "pk", None))}
+        if other_currencies - {line.currency}:
+            raise errors.MixedCurrencies()
+        if existing:
+            CartItem.objects.filter(pk=existing.pk).update(quantity=F("quantity") + quantity)
+            existing.refresh_from_db()
+            return existing
+        return CartItem.objects.create(cart=cart, product=product, price=price, variant=variant,
+                                       quantity=quantity)
+
+
+def _owned_item(user, item_id) -> CartItem:
+    item = CartItem.objects.filter(pk=item_id, cart__user=user).select_related("product").first()
+    if item is None:
+        raise errors.CartItemNotFound()
+    return item
+
+
+def update_item(*, user, item_id: int, quantity: int) -> CartItem:
+    item = _owned_item(user, item_id)
+    _check_quantity(item.product, quantity)
+    item.quantity = quantity
+    item.save(update_fields=["quantity", "updated_at"])
+    return item
+
+
+def remove_item(*, user, item_id: int) -> None:
+    _owned_item(user, item_id).delete()
+
+
+def clear(*, user) -> None:
+    Cart.objects.filter(user=user).update(discount=None)
+    CartItem.objects.filter(cart__user=user).delete()
+
+
+def _line_for(item: CartItem):
+    line = resolve_line(product=item.product, quantity=item.quantity, price=item.price,
+                        variant=item.variant)
+    line.cart_item_id = item.pk
+    return line
+
+
+def cart_lines(*, user) -> list:
+    items = (CartItem.objects.filter(cart__user=user)
+             .select_related("product", "product__default_price", "price", "variant"))
+    return [_line_for(item) for item in items]
+
+
+def apply_code(*, user, code: str) -> Quote:
+    """Validate ``code`` against the cart as it is and remember it. Raises a DiscountError
+    with its own code (nothing saved) when it cannot apply."""
+    discount = find_discount(code)
+    lines = cart_lines(user=user)
+    quote = build_quote(lines)
+    validate_discount(discount, user=user, lines=lines, currency=quote.currency)
+    cart = get_cart(user=user)
+    cart.discount = discount
+    cart.save(update_fields=["discount", "updated_at"])
+    return build_quote(cart_lines(user=user), discount=discount)
+
+
+def remove_code(*, user) -> None:
+    Cart.objects.filter(user=user).update(discount=None)
+
+
+def cart_quote(*, user) -> tuple[Quote | None, errors.DiscountError | None]:
+    """The cart priced now. A remembered code that no longer applies is left out and its
+    refusal returned, so the page can say why. (None, None) for an empty cart."""
+    lines = cart_lines(user=user)
+    if not lines:
+        return None, None
+    cart = get_cart(user=user)
+    discount, problem = cart.discount, None
+    if discount is not None:
+        base = build_quote(cart_lines(user=user))
+        try:
+            validate_discount(discount, user=user, lines=lines, currency=base.currency)
+        except errors.DiscountError as exc:
+            discount, problem = None, exc
+    return build_quote(lines, discount=discount), problem

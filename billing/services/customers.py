@@ -1,0 +1,39 @@
+"""The user's Stripe customer: created once, on first Stripe checkout."""
+
+from django.db import transaction
+
+from billing import errors, stripe_client
+from billing.models import CustomerBillingProfile
+
+
+def get_profile(*, user) -> CustomerBillingProfile:
+    profile, _ = CustomerBillingProfile.objects.get_or_create(
+        user=user, defaults={"billing_email": user.email})
+    return profile
+
+
+def ensure_stripe_customer(*, user) -> str:
+    """Return the user's Stripe customer id, creating the customer at Stripe the first time.
+
+    Never holds a lock during the API call. The idempotency key is per user, so two
+    concurrent first checkouts (or a retry after a timeout) get the same Stripe customer back
+    from Stripe instead of creating a second one; the conditional UPDATE keeps the first id.
+    Raises StripeNotConfigured or PaymentProviderError.
+    """
+    profile = get_profile(user=user)
+    if profile.stripe_customer_id:
+        return profile.stripe_customer_id
+    if not stripe_client.is_configured():
+        raise errors.StripeNotConfigured()
+    try:
+        customer = stripe_client.create_customer(
+            email=user.email, name=getattr(user, "name", "") or "", user_id=user.pk,
+            idempotency_key=f"customer-create-user-{user.pk}")
+    except stripe_client.stripe.StripeError as exc:
+        raise errors.PaymentProviderError() from exc
+    with transaction.atomic():
+        CustomerBillingProfile.objects.filter(
+            pk=profile.pk, stripe_customer_id__isnull=True
+        ).update(stripe_customer_id=customer["id"])
+    profile.refresh_from_db()
+    return profile.stripe_customer_id

@@ -1,0 +1,85 @@
+"""Discount codes: look-up, every validity rule with its own refusal, and redemption that
+holds its limits under concurrent checkouts."""
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing import errors
+from billing.models import Discount, DiscountType, DiscountUsage, Order, OrderStatus
+from billing.pricing import eligible_lines
+
+PAID_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
+
+
+def find_discount(code: str) -> Discount:
+    code = (code or "").strip()
+    discount = Discount.objects.filter(code__iexact=code).first() if code else None
+    if discount is None:
+        raise errors.DiscountNotFound(field="code")
+    return discount
+
+
+def validate_discount(discount: Discount, *, user, lines, currency: str, now=None) -> None:
+    """Raise the DiscountError that explains why ``discount`` cannot apply to these lines.
+
+    Reads usage counts without a lock: checkout repeats the check under the Discount row
+    lock before it redeems, so this is advisory for the cart and authoritative at checkout.
+    """
+    now = now or timezone.now()
+    if not discount.active:
+        raise errors.DiscountInactive()
+    if discount.valid_from and now < discount.valid_from:
+        raise errors.DiscountNotStarted()
+    if discount.valid_until and now >= discount.valid_until:
+        raise errors.DiscountExpired()
+    if discount.max_uses is not None and discount.uses_count >= discount.max_uses:
+        raise errors.DiscountExhausted()
+    if discount.max_uses_per_customer is not None:
+        used = DiscountUsage.objects.filter(discount=discount, user=user).count()
+        if used >= discount.max_uses_per_customer:
+            raise errors.DiscountCustomerLimit()
+    if discount.type == DiscountType.FIXED_AMOUNT and discount.currency != currency:
+        raise errors.DiscountCurrencyMismatch()
+    eligible = eligible_lines(discount, lines)
+    if not eligible:
+        raise errors.DiscountNotApplicable()
+    if sum(line.line_total for line in lines) < discount.minimum_amount:
+        raise errors.DiscountMinimumNotMet(minimum_amount=discount.minimum_amount)
+    if discount.first_time_only and Order.objects.filter(
+            user=user, status__in=PAID_STATUSES).exists():
+        raise errors.DiscountFirstOrderOnly()
+
+
+def lock_and_validate(*, discount_id: int, user, lines, currency: str) -> Discount:
+    """Inside checkout's transaction: lock the Discount row, then validate with fresh counts.
+
+    The row lock serialises every checkout using this code, so the per-customer count and
+    first-order check cannot race either.
+    """
+    discount = Discount.objects.select_for_update().get(pk=discount_id)
+    validate_discount(discount, user=user, lines=lines, currency=currency)
+    return discount
+
+
+def redeem(*, discount: Discount, order: Order, user, amount_saved: int) -> DiscountUsage:
+    """Count one use (a conditional UPDATE: never past max_uses) and record it for the order.
+
+    Must run inside the transaction that holds the Discount row lock from lock_and_validate.
+    """
+    updated = Discount.objects.filter(
+        Q(max_uses__isnull=True) | Q(uses_count__lt=F("max_uses")), pk=discount.pk,
+    ).update(uses_count=F("uses_count") + 1, updated_at=timezone.now())
+    if not updated:
+        raise errors.DiscountExhausted()
+    return DiscountUsage.objects.create(discount=discount, user=user, order=order,
+                                        amount_saved=amount_saved, currency=order.currency)
+
+
+def release(*, order: Order) -> None:
+    """Give the use back when an unpaid order is cancelled (inside the caller's transaction)."""
+    usage = DiscountUsage.objects.filter(order=order).first()
+    if usage is None:
+        return
+    Discount.objects.filter(pk=usage.discount_id, uses_count__gt=0).update(
+        uses_count=F("uses_count") - 1, updated_at=timezone.now())
+    usage.delete()

@@ -1,0 +1,180 @@
+"""Payment outcomes: an order is paid (exactly once) and fulfilled, fails, or is cancelled."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import AuditAction
+from billing import errors
+from billing.models import (
+    BillingSource,
+    Invoice,
+    InvoiceStatus,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+)
+from billing.services import discounts
+
+CREDIT_SOURCE_PURCHASE = "PURCHASE"
+
+
+def _lock_order(order_id: int) -> Order:
+    return Order.objects.select_for_update().get(pk=order_id)
+
+
+def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: int,
+                    currency: str, actor=None, paid_at=None, method: dict | None = None,
+                    payment_intent_id: str | None = None) -> Order:
+    """Record the payment of an order and fulfil it. Safe to call any number of times.
+
+    Locks the Order row. An order already paid is returned unchanged (duplicate webhooks,
+    several success events for one checkout, a double click on "mark paid"); the unique
+    "one succeeded payment per order" constraint backs this. Raises PaymentAmountMismatch
+    when the amount or currency differs from the order's total, OrderNotPayable for a
+    manual payment of a cancelled order.
+    """
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if order.payment_status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+            return order
+        if amount != order.total or currency.lower() != order.currency:
+            raise errors.PaymentAmountMismatch(expected=order.total, received=amount)
+        if order.status == OrderStatus.CANCELLED and provider == BillingSource.MANUAL:
+            raise errors.OrderNotPayable()
+        now = paid_at or timezone.now()
+        method = method or {}
+        payment = None
+        if amount > 0:
+            payment = Payment.objects.create(
+                user=order.user, order=order, invoice=Invoice.objects.filter(order=order).first(),
+                provider=provider, provider_id=provider_id or "", amount=amount,
+                currency=order.currency, status=Payment.Status.SUCCEEDED, paid_at=now,
+                method_type=method.get("type", ""), method_brand=method.get("brand", ""),
+                method_last4=method.get("last4", ""),
+                recorded_by=actor if getattr(actor, "pk", None) else None)
+        if order.status == OrderStatus.CANCELLED:
+            # Money arrived (e.g. Stripe) after the order was cancelled: the customer paid,
+            # so they get what they paid for; staff see why in the internal notes.
+            order.internal_notes += "\nPaid after cancellation; order re-opened and fulfilled."
+            order.cancelled_at = None
+        old = {"status": order.status, "payment_status": order.payment_status}
+        order.status = OrderStatus.COMPLETED
+        order.payment_status = PaymentStatus.SUCCEEDED
+        order.completed_at = now
+        if payment_intent_id and not order.stripe_payment_intent_id:
+            order.stripe_payment_intent_id = payment_intent_id
+        order.save()
+        Invoice.objects.filter(order=order).update(
+            status=InvoiceStatus.PAID, amount_paid=F("total"), amount_due=0, paid_at=now,
+            updated_at=now)
+        _fulfil(order, now=now, actor=actor)
+        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=order, old=old,
+                     new={"status": order.status, "payment_status": order.payment_status},
+                     operation="order_paid", provider=provider,
+                     payment_id=getattr(payment, "pk", None))
+    return order
+
+
+def _fulfil(order: Order, *, now, actor) -> None:
+    """Stock, download entitlements and credits, inside the payment's transaction."""
+    from catalog.models import Product, ProductType
+
+    shortfalls = []
+    for item in order.items.select_related("product").order_by("id"):
+        product = item.product
+        if product.track_inventory:
+            # Never below zero: the conditional UPDATE decrements only if enough is left.
+            taken = Product.all_objects.filter(
+                pk=product.pk, track_inventory=True, stock_quantity__gte=item.quantity
+            ).update(stock_quantity=F("stock_quantity") - item.quantity)
+            if not taken:
+                shortfalls.append({"item": item.pk, "product": product.pk,
+                                   "quantity": item.quantity})
+        if product.type == ProductType.DIGITAL_DOWNLOAD or product.download_file_id:
+            expires = (now + timedelta(days=product.access_duration_days)
+                       if product.access_duration_days else None)
+            OrderItem.objects.filter(pk=item.pk).update(access_expires_at=expires,
+                                                        download_limit=product.download_limit)
+        if product.type == ProductType.CREDIT_PACK and item.credits_granted > 0:
+            # Imported here: credits is its own app and may be deployed after billing.
+            from credits.services import grant_credits
+
+            grant_credits(user=order.user, amount=item.credits_granted,
+                          source=CREDIT_SOURCE_PURCHASE,
+                          idempotency_key=item.grant_idempotency_key, actor=actor,
+                          details={"order": order.number, "order_item": item.pk},
+                          source_ref=order.number)
+    if shortfalls:
+        # Paid but not enough stock: the sale stands and staff must act; never negative stock.
+        order.metadata = {**order.metadata, "stock_shortfall": shortfalls}
+        order.internal_notes += "\nStock ran out before payment; see metadata.stock_shortfall."
+        order.save(update_fields=["metadata", "internal_notes", "updated_at"])
+
+
+def mark_paid_manually(*, order_id: int, actor, reference: str = "") -> Order:
+    """Staff confirm a bank transfer for a manual order (full amount)."""
+    order = Order.objects.get(pk=order_id)
+    if order.billing_source != BillingSource.MANUAL:
+        raise errors.OrderNotPayable("Only manual (bank transfer) orders can be marked paid.")
+    if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.COMPLETED):
+        raise errors.OrderNotPayable()
+    return mark_order_paid(order_id=order.pk, provider=BillingSource.MANUAL,
+                           provider_id=reference or f"manual-{order.number}",
+                           amount=order.total, currency=order.currency, actor=actor,
+                           method={"type": "bank_transfer"})
+
+
+def record_payment_failed(*, order_id: int, final: bool = False) -> Order:
+    """A payment attempt failed. Never downgrades an order that has been paid (events may
+    arrive late). ``final`` (e.g. async payment failed) cancels the order."""
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if order.status != OrderStatus.PENDING and order.status != OrderStatus.PROCESSING:
+            return order
+        order.payment_status = PaymentStatus.FAILED
+        order.save(update_fields=["payment_status", "updated_at"])
+    if final:
+        return cancel_order(order_id=order_id, actor=None, reason="Payment failed.")
+    return order
+
+
+def mark_processing(*, order_id: int) -> Order:
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if order.status == OrderStatus.PENDING:
+            order.status = OrderStatus.PROCESSING
+            order.payment_status = PaymentStatus.PROCESSING
+            order.save(update_fields=["status", "payment_status", "updated_at"])
+    return order
+
+
+def cancel_order(*, order_id: int, actor, reason: str = "") -> Order:
+    """Cancel an unpaid order: its discount use is given back, its invoice voided.
+    Raises OrderNotCancellable unless the order is PENDING or PROCESSING and unpaid."""
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if order.status == OrderStatus.CANCELLED:
+            return order
+        if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING) or \
+                order.payment_status == PaymentStatus.SUCCEEDED:
+            raise errors.OrderNotCancellable()
+        old = {"status": order.status}
+        order.status = OrderStatus.CANCELLED
+        if order.payment_status != PaymentStatus.FAILED:
+            order.payment_status = PaymentStatus.CANCELLED
+        order.cancelled_at = timezone.now()
+        if reason:
+            order.internal_notes = (order.internal_notes + f"\nCancelled: {reason}").strip()
+        order.save()
+        discounts.release(order=order)
+        Invoice.objects.filter(order=order, status=InvoiceStatus.OPEN).update(
+            status=InvoiceStatus.VOID, updated_at=timezone.now())
+        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=order, old=old,
+                     new={"status": order.status}, operation="order_cancelled", reason=reason)
+    return order

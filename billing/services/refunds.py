@@ -1,0 +1,232 @@
+"""Refunds: never more than what is left, Stripe called outside any lock.
+
+The amount is *reserved* first: under the Order row lock a PENDING Refund row is inserted and
+``Order.refunded_amount`` is raised by it (the ``refunded <= total`` constraint is the last
+line of defence). Stripe is called after that commits, with the refund's idempotency key;
+its answer (or a later ``refund.updated``/``charge.refunded`` event) settles the row. A refund
+that fails gives its reservation back. So ``refunded_amount`` is "refunded or being refunded".
+"""
+
+import logging
+import uuid
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import AuditAction
+from billing import errors, stripe_client
+from billing.models import (
+    BillingSource,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundReason,
+)
+
+logger = logging.getLogger(__name__)
+
+REFUNDABLE_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
+STRIPE_REASONS = {RefundReason.DUPLICATE: "duplicate", RefundReason.FRAUDULENT: "fraudulent",
+                  RefundReason.REQUESTED_BY_CUSTOMER: "requested_by_customer"}
+STRIPE_STATUS = {"succeeded": Refund.Status.SUCCEEDED, "pending": Refund.Status.PENDING,
+                 "requires_action": Refund.Status.PENDING, "failed": Refund.Status.FAILED,
+                 "canceled": Refund.Status.CANCELED}
+# Stripe errors worth retrying later; anything else is a definite refusal.
+RETRYABLE = (stripe_client.stripe.APIConnectionError, stripe_client.stripe.RateLimitError,
+             stripe_client.stripe.APIError)
+
+
+def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str = "") -> Refund:
+    """Refund ``amount`` minor units of a paid order (full or partial).
+
+    Locks the Order row to reserve the amount. Manual orders are settled at once (the money
+    goes back by bank transfer); Stripe orders get a PENDING refund that a task sends to
+    Stripe after commit. Raises RefundAmountInvalid, RefundNotAllowed,
+    RefundExceedsRemaining (nothing written). Each call is a new refund: not idempotent.
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise errors.RefundAmountInvalid(field="amount")
+    if reason not in RefundReason.values:
+        raise errors.RefundAmountInvalid("Choose a refund reason.", code="refund_reason_invalid",
+                                         field="reason")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in REFUNDABLE_STATUSES or order.total == 0:
+            raise errors.RefundNotAllowed()
+        remaining = order.total - order.refunded_amount
+        if amount > remaining:
+            raise errors.RefundExceedsRemaining(remaining=remaining, field="amount")
+        payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).first()
+        refund = Refund.objects.create(
+            order=order, payment=payment, amount=amount, currency=order.currency,
+            reason=reason, notes=notes, provider=order.billing_source,
+            idempotency_key=f"refund-{uuid.uuid4().hex}",
+            requested_by=actor if getattr(actor, "pk", None) else None)
+        order.refunded_amount += amount
+        order.save(update_fields=["refunded_amount", "updated_at"])
+        audit.record(actor=actor, action=AuditAction.REFUND, resource=order,
+                     old={"refunded_amount": order.refunded_amount - amount},
+                     new={"refunded_amount": order.refunded_amount}, refund_id=refund.pk,
+                     amount=amount, currency=order.currency, reason=reason, notes=notes)
+        if order.billing_source == BillingSource.MANUAL:
+            _settle(order, refund, Refund.Status.SUCCEEDED, actor=actor)
+        else:
+            from billing.tasks import process_stripe_refund
+
+            transaction.on_commit(lambda: process_stripe_refund.delay(refund.pk))
+    refund.refresh_from_db()
+    return refund
+
+
+def submit_stripe_refund(*, refund_id: int) -> Refund:
+    """Send a PENDING refund to Stripe (no lock held) and record the answer. Safe to call
+    twice: the idempotency key makes Stripe return the same refund."""
+    refund = Refund.objects.select_related("order").get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING or refund.stripe_refund_id:
+        return refund
+    order = refund.order
+    try:
+        result = stripe_client.create_refund(
+            payment_intent=order.stripe_payment_intent_id, amount=refund.amount,
+            reason=STRIPE_REASONS.get(refund.reason),
+            metadata={"refund_id": str(refund.pk), "order_number": order.number},
+            idempotency_key=refund.idempotency_key)
+    except RETRYABLE as exc:
+        Refund.objects.filter(pk=refund.pk).update(failure_reason=f"Will retry: {exc}"[:2000])
+        raise
+    except stripe_client.stripe.StripeError as exc:
+        return apply_refund_status(refund_id=refund.pk, status=Refund.Status.FAILED,
+                                   failure_reason=str(exc)[:2000])
+    return apply_refund_status(refund_id=refund.pk, stripe_refund_id=result["id"],
+                               status=STRIPE_STATUS.get(result.get("status"),
+                                                        Refund.Status.PENDING))
+
+
+def apply_refund_status(*, refund_id: int, status: str, stripe_refund_id: str | None = None,
+                        failure_reason: str = "", actor=None) -> Refund:
+    """Move a refund to ``status`` if that is a step forward; stale events change nothing.
+
+    Locks the Order then the Refund (always in that order). PENDING may become anything;
+    SUCCEEDED may still become FAILED (Stripe reports late failures); FAILED and CANCELED
+    are final. Leaving PENDING/SUCCEEDED for a failure gives the reservation back.
+    """
+    with transaction.atomic():
+        order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if stripe_refund_id and not refund.stripe_refund_id:
+            refund.stripe_refund_id = stripe_refund_id
+            refund.save(update_fields=["stripe_refund_id", "updated_at"])
+        allowed = {Refund.Status.PENDING: {Refund.Status.SUCCEEDED, Refund.Status.FAILED,
+                                           Refund.Status.CANCELED},
+                   Refund.Status.SUCCEEDED: {Refund.Status.FAILED}}
+        if status in allowed.get(refund.status, set()):
+            _settle(order, refund, status, actor=actor, failure_reason=failure_reason)
+    refund.refresh_from_db()
+    return refund
+
+
+def _settle(order: Order, refund: Refund, status: str, *, actor, failure_reason: str = ""):
+    """Apply a refund's new status to it and its order (both rows locked by the caller)."""
+    was = refund.status
+    refund.status = status
+    refund.processed_at = timezone.now()
+    refund.failure_reason = failure_reason or refund.failure_reason
+    refund.save(update_fields=["status", "processed_at", "failure_reason", "updated_at"])
+    if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
+        order.refunded_amount -= refund.amount
+    succeeded = (Refund.objects.filter(order=order, status=Refund.Status.SUCCEEDED)
+                 .aggregate(total=Sum("amount"))["total"] or 0)
+    if succeeded >= order.total:
+        order.status, order.payment_status = OrderStatus.REFUNDED, PaymentStatus.REFUNDED
+    elif succeeded > 0:
+        order.status, order.payment_status = (OrderStatus.PARTIALLY_REFUNDED,
+                                              PaymentStatus.SUCCEEDED)
+    else:
+        order.status, order.payment_status = OrderStatus.COMPLETED, PaymentStatus.SUCCEEDED
+    order.save(update_fields=["status", "payment_status", "refunded_amount", "updated_at"])
+    if status == Refund.Status.SUCCEEDED and was == Refund.Status.PENDING:
+        _claw_back_credits(order, refund, actor=actor, full=order.status == OrderStatus.REFUNDED)
+    audit.record(actor=actor, action=AuditAction.REFUND, resource=refund,
+                 old={"status": was}, new={"status": status}, order=order.number)
+
+
+def _claw_back_credits(order: Order, refund: Refund, *, actor, full: bool) -> None:
+    """Take back the credits a refunded credit pack granted, in proportion to the refund
+    (everything left when the order is fully refunded), up to what is still unspent."""
+    items = [item for item in order.items.order_by("id") if item.credits_granted > 0]
+    if not items:
+        return
+    from credits.services import claw_back_grant
+
+    for item in items:
+        amount = None if full else item.credits_granted * refund.amount // order.total
+        if amount == 0:
+            continue
+        claw_back_grant(user=order.user, grant_idempotency_key=item.grant_idempotency_key,
+                        amount=amount, reason=f"Refund of order {order.number}", actor=actor,
+                        idempotency_key=f"refund-{refund.pk}-item-{item.pk}")
+
+
+def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None) -> Refund | None:
+    """Bring one Stripe refund object into our record (from refund.* or charge.refunded).
+
+    Known refunds get the state change if it is a step forward. A refund made in Stripe's
+    dashboard is recorded as a new Refund, bounded by what is left like any other.
+    """
+    status = STRIPE_STATUS.get(refund_obj.get("status"), Refund.Status.PENDING)
+    stripe_id = refund_obj["id"]
+    metadata = refund_obj.get("metadata") or {}
+    refund = (Refund.objects.filter(stripe_refund_id=stripe_id).first()
+              or Refund.objects.filter(pk=_int(metadata.get("refund_id")),
+                                       stripe_refund_id__isnull=True).first())
+    if refund is not None:
+        return apply_refund_status(refund_id=refund.pk, status=status, stripe_refund_id=stripe_id,
+                                   failure_reason=refund_obj.get("failure_reason") or "")
+    order = order or Order.objects.filter(
+        stripe_payment_intent_id=refund_obj.get("payment_intent") or "-").first()
+    if order is None:
+        return None
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if Refund.objects.filter(stripe_refund_id=stripe_id).exists():
+            return Refund.objects.get(stripe_refund_id=stripe_id)
+        amount = int(refund_obj["amount"])
+        if amount > order.total - order.refunded_amount:
+            raise errors.RefundExceedsRemaining(remaining=order.total - order.refunded_amount)
+        refund = Refund.objects.create(
+            order=order, payment=Payment.objects.filter(order=order).first(), amount=amount,
+            currency=order.currency, reason=RefundReason.OTHER, provider=BillingSource.STRIPE,
+            stripe_refund_id=stripe_id, idempotency_key=f"stripe-{stripe_id}",
+            notes="Refund made outside the product (Stripe dashboard).")
+        order.refunded_amount += amount
+        order.save(update_fields=["refunded_amount", "updated_at"])
+        if status != Refund.Status.PENDING:
+            _settle(order, refund, status, actor=None)
+    return refund
+
+
+def retry_pending_refunds() -> int:
+    """Resubmit Stripe refunds whose API call failed with a retryable error."""
+    count = 0
+    for refund_id in Refund.objects.filter(
+            status=Refund.Status.PENDING, provider=BillingSource.STRIPE,
+            stripe_refund_id__isnull=True).values_list("id", flat=True):
+        try:
+            submit_stripe_refund(refund_id=refund_id)
+        except RETRYABLE:
+            logger.warning("Stripe refund %s still failing; will retry", refund_id)
+            continue
+        count += 1
+    return count
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,94 @@
+"""Billing test fixtures: the local Stripe double, signed webhook delivery, catalog rows."""
+
+import json
+
+import pytest
+import stripe
+
+from billing.tests.stripe_double import StripeDouble
+from billing.webhooks import sign_header
+
+WEBHOOK_SECRET = "whsec_test_billing_double"
+WEBHOOK_URL = "/webhooks/stripe/"
+
+
+@pytest.fixture(scope="session")
+def _stripe_server():
+    double = StripeDouble().start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def stripe_double(_stripe_server, settings):
+    """Stripe configured and pointed at the local double; nothing reaches the network."""
+    _stripe_server.reset()
+    settings.STRIPE = {"secret_key": "sk_test_double", "publishable_key": "pk_test_double",
+                       "webhook_secret": WEBHOOK_SECRET, "api_base": _stripe_server.url,
+                       "live_mode": False}
+    settings.STRIPE_TEST_SECRET_KEY = "sk_test_double"
+    settings.DJSTRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    previous = (stripe.api_key, stripe.api_base)
+    stripe.api_key, stripe.api_base = "sk_test_double", _stripe_server.url
+    yield _stripe_server
+    stripe.api_key, stripe.api_base = previous
+
+
+@pytest.fixture
+def no_stripe(settings):
+    """No Stripe keys at all, as in `make run` without configuration."""
+    settings.STRIPE = {"secret_key": "", "publishable_key": "", "webhook_secret": "",
+                       "api_base": "", "live_mode": False}
+
+
+@pytest.fixture
+def webhook_secret(settings):
+    settings.STRIPE = {**settings.STRIPE, "webhook_secret": WEBHOOK_SECRET}
+    return WEBHOOK_SECRET
+
+
+def signed_post(client, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp=None,
+                body: bytes | None = None, header: str | None = None):
+    """POST ``event`` to the real webhook URL with Stripe's signature header."""
+    body = body if body is not None else json.dumps(event).encode()
+    header = header if header is not None else sign_header(secret=secret, body=body,
+                                                           timestamp=timestamp)
+    return client.post(WEBHOOK_URL, data=body, content_type="application/json",
+                       HTTP_STRIPE_SIGNATURE=header)
+
+
+@pytest.fixture
+def product(db):
+    """A published one-time product at 19.00 USD, no tax."""
+    from catalog.factories import PriceFactory, ProductFactory
+
+    item = ProductFactory(name="Widget")
+    item.default_price = PriceFactory(product=item, unit_amount=1900, currency="usd")
+    item.save(update_fields=["default_price"])
+    return item
+
+
+@pytest.fixture
+def digital_product(db):
+    from accounts.models import StoredFile
+    from catalog.factories import PriceFactory, ProductFactory
+    from catalog.models import ProductType
+
+    stored = StoredFile.objects.create(name="ebook.pdf", provider=StoredFile.Provider.URL,
+                                       url="https://files.example.com/ebook.pdf",
+                                       content_type="application/pdf", size_bytes=1000)
+    item = ProductFactory(name="E-book", type=ProductType.DIGITAL_DOWNLOAD,
+                          download_file=stored, download_limit=2, access_duration_days=30)
+    item.default_price = PriceFactory(product=item, unit_amount=1000, currency="usd")
+    item.save(update_fields=["default_price"])
+    return item
+
+
+@pytest.fixture
+def credit_pack(db):
+    from catalog.factories import CreditPackFactory, PriceFactory
+
+    item = CreditPackFactory(name="100 credits", credits_granted=100)
+    item.default_price = PriceFactory(product=item, unit_amount=900, currency="usd")
+    item.save(update_fields=["default_price"])
+    return item

@@ -1,0 +1,255 @@
+"""A local stand-in for Stripe's HTTP API, for tests.
+
+A threading ``http.server`` on 127.0.0.1 (random port) that the ``stripe`` library reaches
+through ``stripe.api_base``. Objects start from Stripe's published examples
+(fixtures/stripe_objects.json, MIT, see fixtures/STRIPE_LICENSE) with ids, amounts and
+states changed. Every request is recorded (method, path, form params as nested dicts,
+Idempotency-Key) so tests can assert what Stripe received. Like Stripe, a POST repeated
+with the same Idempotency-Key returns the first response and creates nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
+
+
+def example(resource: str, **changes) -> dict:
+    """A deep copy of Stripe's example ``resource`` with ``changes`` applied."""
+    obj = copy.deepcopy(FIXTURES[resource])
+    if resource == "customer":
+        obj["discount"] = None
+    obj.update(changes)
+    return obj
+
+
+def wrap_event(obj: dict, event_type: str, *, event_id: str | None = None,
+               created: int | None = None) -> dict:
+    """An event around ``obj``, as Stripe's README for the fixtures describes."""
+    return {"id": event_id or f"evt_{next(_ids):012d}", "object": "event", "type": event_type,
+            "api_version": "2026-08-21.dahlia", "created": created or int(time.time()),
+            "livemode": False, "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None}, "data": {"object": obj}}
+
+
+_ids = itertools.count(1)
+
+
+def _nest(pairs: list[tuple[str, str]]) -> dict:
+    """Turn Stripe's form encoding (``a[b][0][c]=x``) back into nested dicts and lists."""
+    root: dict = {}
+    for key, value in pairs:
+        parts = re.findall(r"[^\[\]]+", key)
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return _listify(root)
+
+
+def _listify(node):
+    if not isinstance(node, dict):
+        return node
+    node = {k: _listify(v) for k, v in node.items()}
+    if node and all(k.isdigit() for k in node):
+        return [node[k] for k in sorted(node, key=int)]
+    return node
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict
+    idempotency_key: str | None
+    headers: dict = field(default_factory=dict)
+
+
+class StripeDouble:
+    def __init__(self):
+        self.requests: list[Recorded] = []
+        self.objects: dict[str, dict[str, dict]] = {}
+        self._idempotent: dict[str, tuple[int, dict]] = {}
+        self._lock = threading.Lock()
+        # Stripe serialises requests that share an idempotency key; so does the double.
+        self._post_lock = threading.Lock()
+        self.refund_status = "succeeded"
+        self.fail_next: list[tuple[int, dict]] = []  # (HTTP status, error body) to answer next
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> StripeDouble:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.objects.clear()
+            self._idempotent.clear()
+            self.fail_next.clear()
+            self.refund_status = "succeeded"
+
+    # --- what tests use ----------------------------------------------------------------
+    def calls(self, method: str, path_prefix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
+    def put(self, kind: str, obj: dict) -> dict:
+        with self._lock:
+            self.objects.setdefault(kind, {})[obj["id"]] = obj
+        return obj
+
+    def get(self, kind: str, object_id: str) -> dict | None:
+        return self.objects.get(kind, {}).get(object_id)
+
+    # --- the API -----------------------------------------------------------------------
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_test_{next(_ids):08d}"
+
+    def handle(self, method: str, path: str, params: dict) -> tuple[int, dict]:
+        routes = [
+            ("POST", r"/v1/customers$", self._create_customer),
+            ("GET", r"/v1/customers/(?P<id>[^/]+)$", self._getter("customer")),
+            ("POST", r"/v1/checkout/sessions$", self._create_session),
+            ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)$", self._getter("checkout.session")),
+            ("GET", r"/v1/payment_intents/(?P<id>[^/]+)$", self._getter("payment_intent")),
+            ("POST", r"/v1/refunds$", self._create_refund),
+            ("GET", r"/v1/refunds$", self._list("refund", "charge")),
+            ("GET", r"/v1/refunds/(?P<id>[^/]+)$", self._getter("refund")),
+            ("GET", r"/v1/charges/(?P<id>[^/]+)$", self._getter("charge")),
+            ("GET", r"/v1/payment_methods/(?P<id>[^/]+)$", self._getter("payment_method")),
+            ("GET", r"/v1/events$", self._list("event", None)),
+            ("GET", r"/v1/events/(?P<id>[^/]+)$", self._getter("event")),
+        ]
+        for verb, pattern, fn in routes:
+            match = re.match(pattern, path)
+            if verb == method and match:
+                return fn(params, **match.groupdict())
+        return 404, _error("invalid_request_error", f"Unrecognized request URL ({method} {path})")
+
+    def _getter(self, kind):
+        def get(params, id):
+            obj = self.get(kind, id)
+            if obj is None:
+                return 404, _error("invalid_request_error", f"No such {kind}: '{id}'",
+                                   code="resource_missing")
+            return 200, obj
+        return get
+
+    def _list(self, kind, filter_field):
+        def list_(params):
+            data = list(self.objects.get(kind, {}).values())
+            if filter_field and params.get(filter_field):
+                data = [o for o in data if o.get(filter_field) == params[filter_field]]
+            return 200, {"object": "list", "data": data, "has_more": False,
+                         "url": f"/v1/{kind}s"}
+        return list_
+
+    def _create_customer(self, params):
+        customer = example("customer", id=self._new_id("cus"), email=params.get("email"),
+                           name=params.get("name"), metadata=params.get("metadata") or {},
+                           created=int(time.time()))
+        return 200, self.put("customer", customer)
+
+    def _create_session(self, params):
+        items = params.get("line_items") or []
+        total = sum(int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1))
+                    for i in items)
+        currency = items[0]["price_data"]["currency"] if items else "usd"
+        session_id = self._new_id("cs")
+        intent = self.put("payment_intent", example(
+            "payment_intent", id=self._new_id("pi"), amount=total, currency=currency,
+            customer=params.get("customer"), status="requires_payment_method",
+            metadata=(params.get("payment_intent_data") or {}).get("metadata") or {},
+            created=int(time.time()), canceled_at=None, last_payment_error=None))
+        session = example(
+            "checkout.session", id=session_id, mode=params.get("mode"),
+            customer=params.get("customer"), client_reference_id=params.get("client_reference_id"),
+            metadata=params.get("metadata") or {}, amount_subtotal=total, amount_total=total,
+            currency=currency, payment_intent=intent["id"], payment_status="unpaid",
+            status="open", success_url=params.get("success_url"),
+            cancel_url=params.get("cancel_url"), created=int(time.time()),
+            url=f"https://checkout.stripe.test/c/pay/{session_id}")
+        return 200, self.put("checkout.session", session)
+
+    def _create_refund(self, params):
+        intent = self.get("payment_intent", params.get("payment_intent", ""))
+        if intent is None:
+            return 404, _error("invalid_request_error", "No such payment_intent",
+                               code="resource_missing")
+        amount = int(params.get("amount") or intent["amount"])
+        charge_id = intent.get("latest_charge") or f"ch_for_{intent['id']}"
+        refund = example("refund", id=self._new_id("re"), amount=amount,
+                         currency=intent["currency"], payment_intent=intent["id"],
+                         charge=charge_id, status=self.refund_status,
+                         metadata=params.get("metadata") or {}, reason=params.get("reason"),
+                         created=int(time.time()))
+        return 200, self.put("refund", refund)
+
+    def _handler_class(self):
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, method):
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                params = _nest(parse_qsl(body or url.query, keep_blank_values=True))
+                key = self.headers.get("Idempotency-Key")
+                double.requests.append(Recorded(method, url.path, params, key,
+                                                dict(self.headers.items())))
+                with double._lock:
+                    failure = double.fail_next.pop(0) if double.fail_next else None
+                if failure:
+                    status, payload = failure
+                elif method == "POST":
+                    with double._post_lock:
+                        if key and key in double._idempotent:
+                            status, payload = double._idempotent[key]
+                        else:
+                            status, payload = double.handle(method, url.path, params)
+                            if key and status < 500:
+                                double._idempotent[key] = (status, payload)
+                else:
+                    status, payload = double.handle(method, url.path, params)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", f"req_{next(_ids)}")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                self._serve("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._serve("POST")
+
+            def do_DELETE(self):  # noqa: N802
+                self._serve("DELETE")
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+def _error(kind: str, message: str, code: str | None = None) -> dict:
+    return {"error": {"type": kind, "message": message, "code": code}}

@@ -1,0 +1,198 @@
+"""What each Stripe event means for our records. One handler per event type.
+
+Handlers run inside the inbox's transaction, may run more than once (replay, retries) and
+may see events out of order, so each one either applies only forward moves (paid is final,
+refunds only move forward) or compares the event's time with what is stored.
+"""
+
+import logging
+from collections.abc import Callable
+
+from django.utils import timezone
+
+from billing.models import (
+    BillingSource,
+    CustomerBillingProfile,
+    Order,
+    PaymentMethod,
+    WebhookEvent,
+)
+from billing.services import payments, refunds
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[WebhookEvent, dict], None]
+HANDLERS: dict[str, list[Handler]] = {}
+
+
+def handles(*event_types: str):
+    def register(fn: Handler) -> Handler:
+        for event_type in event_types:
+            HANDLERS.setdefault(event_type, []).append(fn)
+        return fn
+    return register
+
+
+def dispatch(event: WebhookEvent) -> None:
+    """Run every handler registered for the event's type. Unknown types are recorded only."""
+    obj = (event.payload.get("data") or {}).get("object") or {}
+    for handler in HANDLERS.get(event.type, []):
+        handler(event, obj)
+
+
+def _order_for(obj: dict) -> Order | None:
+    """Find our order from a session or payment intent: our metadata first, then ids."""
+    metadata = obj.get("metadata") or {}
+    order_id = metadata.get("order_id")
+    if order_id and str(order_id).isdigit():
+        order = Order.objects.filter(pk=int(order_id)).first()
+        if order is not None:
+            return order
+    if obj.get("object") == "checkout.session":
+        return Order.objects.filter(stripe_checkout_session_id=obj.get("id")).first()
+    if obj.get("object") == "payment_intent":
+        return Order.objects.filter(stripe_payment_intent_id=obj.get("id")).first()
+    return None
+
+
+def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
+    payments.mark_order_paid(order_id=order.pk, provider=BillingSource.STRIPE,
+                             provider_id=payment_intent or "", amount=int(amount or 0),
+                             currency=currency or order.currency,
+                             payment_intent_id=payment_intent)
+
+
+@handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
+def checkout_session_paid(event: WebhookEvent, session: dict) -> None:
+    if session.get("mode") != "payment":
+        return
+    order = _order_for(session)
+    if order is None:
+        logger.info("Checkout session %s has no order here", session.get("id"))
+        return
+    if session.get("payment_status") in ("paid", "no_payment_required"):
+        _pay(order, amount=session.get("amount_total"), currency=session.get("currency"),
+             payment_intent=session.get("payment_intent"))
+    else:
+        # An asynchronous method (bank debit): the money comes later, in another event.
+        payments.mark_processing(order_id=order.pk)
+
+
+@handles("checkout.session.async_payment_failed")
+def checkout_session_failed(event: WebhookEvent, session: dict) -> None:
+    order = _order_for(session)
+    if order is not None:
+        payments.record_payment_failed(order_id=order.pk, final=True)
+
+
+@handles("payment_intent.succeeded")
+def payment_intent_succeeded(event: WebhookEvent, intent: dict) -> None:
+    order = _order_for(intent)
+    if order is not None:
+        _pay(order, amount=intent.get("amount_received") or intent.get("amount"),
+             currency=intent.get("currency"), payment_intent=intent.get("id"))
+
+
+@handles("payment_intent.payment_failed")
+def payment_intent_failed(event: WebhookEvent, intent: dict) -> None:
+    order = _order_for(intent)
+    if order is not None:
+        # Not final: the customer may try another card on the same Checkout Session.
+        payments.record_payment_failed(order_id=order.pk, final=False)
+
+
+@handles("refund.updated", "refund.created", "refund.failed")
+def refund_changed(event: WebhookEvent, refund: dict) -> None:
+    refunds.sync_stripe_refund(refund_obj=refund)
+
+
+@handles("charge.refunded")
+def charge_refunded(event: WebhookEvent, charge: dict) -> None:
+    order = Order.objects.filter(stripe_payment_intent_id=charge.get("payment_intent") or
+                                 "-").first()
+    if order is None:
+        return
+    listed = (charge.get("refunds") or {}).get("data")
+    if listed is None:
+        # Since API 2022-11-15 a charge does not embed its refunds: ask Stripe for them.
+        from billing import stripe_client
+
+        listed = stripe_client.client().Refund.list(charge=charge["id"], limit=100)["data"]
+    for refund_obj in listed:
+        refunds.sync_stripe_refund(refund_obj=dict(refund_obj), order=order)
+
+
+@handles("charge.dispute.created")
+def dispute_created(event: WebhookEvent, dispute: dict) -> None:
+    from accounts import audit
+    from accounts.models import AuditAction
+
+    order = Order.objects.filter(stripe_payment_intent_id=dispute.get("payment_intent") or
+                                 "-").select_for_update().first()
+    if order is None:
+        return
+    disputes = dict(order.metadata.get("disputes") or {})
+    if dispute["id"] in disputes:
+        return
+    disputes[dispute["id"]] = {"amount": dispute.get("amount"), "reason": dispute.get("reason"),
+                               "status": dispute.get("status"), "event": event.stripe_event_id}
+    order.metadata = {**order.metadata, "disputes": disputes}
+    order.internal_notes = (order.internal_notes + f"\nDispute {dispute['id']} opened "
+                            f"({dispute.get('reason')}).").strip()
+    order.save(update_fields=["metadata", "internal_notes", "updated_at"])
+    audit.record(actor=None, action=AuditAction.OTHER, resource=order, operation="dispute",
+                 dispute=dispute["id"], reason=dispute.get("reason") or "")
+
+
+def _event_time(event: WebhookEvent):
+    return event.event_created or timezone.now()
+
+
+@handles("customer.updated")
+def customer_updated(event: WebhookEvent, customer: dict) -> None:
+    profile = (CustomerBillingProfile.objects.select_for_update()
+               .filter(stripe_customer_id=customer.get("id")).first())
+    if profile is None:
+        return
+    when = _event_time(event)
+    if profile.stripe_updated_at and profile.stripe_updated_at >= when:
+        return  # an older event than the state we hold
+    profile.billing_email = customer.get("email") or profile.billing_email
+    profile.billing_name = customer.get("name") or ""
+    profile.billing_address = customer.get("address") or {}
+    profile.stripe_updated_at = when
+    profile.djstripe_customer = _mirror_customer(customer) or profile.djstripe_customer
+    profile.save()
+
+
+def _mirror_customer(customer: dict):
+    """Keep dj-stripe's mirror in step from the payload (no API call for a plain customer)."""
+    from djstripe.models import Customer
+
+    data = {**customer, "discount": None, "default_source": None}
+    return Customer.sync_from_stripe_data(data)
+
+
+def _user_for_customer(customer_id: str | None):
+    profile = CustomerBillingProfile.objects.filter(stripe_customer_id=customer_id or "-").first()
+    return profile.user if profile else None
+
+
+@handles("payment_method.attached", "payment_method.detached", "payment_method.updated")
+def payment_method_changed(event: WebhookEvent, method: dict) -> None:
+    """Attach and detach may arrive in either order, so neither payload is believed: the
+    current object is read back from Stripe and our row made to match it."""
+    from billing import stripe_client
+
+    current = stripe_client.client().PaymentMethod.retrieve(method["id"])
+    user = _user_for_customer(current.get("customer"))
+    if user is None:
+        PaymentMethod.objects.filter(stripe_payment_method_id=method["id"]).delete()
+        return
+    card = current.get("card") or {}
+    PaymentMethod.objects.update_or_create(
+        stripe_payment_method_id=method["id"],
+        defaults={"user": user, "type": current.get("type") or "card",
+                  "brand": card.get("brand") or "", "last4": card.get("last4") or "",
+                  "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year"),
+                  "billing_details": dict(current.get("billing_details") or {})})
