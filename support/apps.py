@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class SupportConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "support"
+    verbose_name = "Support desk"
+
+    def ready(self):
+        from accounts import data_export
+        from support import approvals, config_keys, selectors  # noqa: F401
+
+        # Tickets (public thread only: never internal notes) and help-bot conversations.
+        data_export.register("support", selectors.export_customer_data)

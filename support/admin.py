@@ -1,0 +1,361 @@
+"""The staff console for the support desk.
+
+Ticket fields are read-only in the form: every change (reply, internal note, status, priority,
+assignment, merge, approvals) goes through ``support.services`` / ``support.approvals`` from
+the small forms on the ticket page and the list actions, so the state machine, audit log and
+e-mails apply exactly as they do everywhere else.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from accounts.models import STAFF_ROLES, User
+from config.api import DomainError
+from support import approvals, kb, panel, selectors, services
+from support.models import (
+    TRANSITIONS,
+    ApprovalRequest,
+    ApprovalStatus,
+    Article,
+    ArticleStatus,
+    ChatMessage,
+    Conversation,
+    Ticket,
+    TicketPriority,
+    TicketStatus,
+)
+
+
+def staff_users():
+    return User.objects.filter(role__in=STAFF_ROLES, is_active=True).order_by("email")
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        return [("me", "Assigned to me"), ("none", "Unassigned")] + [
+            (str(u.pk), u.name) for u in staff_users()
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "me":
+            return queryset.filter(assignee=request.user)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("active", "Active (open, in progress, waiting)"),
+            ("waiting", "Waiting on customer"),
+            ("breaching", "Breaching SLA"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.active()
+        if self.value() == "waiting":
+            return queryset.filter(status=TicketStatus.WAITING_ON_CUSTOMER)
+        if self.value() == "breaching":
+            return queryset.breaching_sla(timezone.now())
+        return queryset
+
+
+class TicketActionForm(forms.Form):
+    """The forms on the ticket page; each posts to ``act/`` with an ``operation``."""
+
+    operation = forms.ChoiceField(choices=[(o, o) for o in
+                                           ("reply", "note", "status", "priority", "assign")])
+    body = forms.CharField(required=False, max_length=20_000)
+    status = forms.ChoiceField(required=False, choices=TicketStatus.choices)
+    priority = forms.ChoiceField(required=False, choices=TicketPriority.choices)
+    assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_users()
+
+
+class CreditActionForm(forms.Form):
+    amount = forms.IntegerField(help_text="Positive grants credits, negative removes them.")
+    reason = forms.CharField(max_length=500)
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    change_form_template = "support/admin/ticket_change_form.html"
+    list_display = ("number", "subject", "customer", "status_badge", "priority", "assignee",
+                    "sla_flag", "created_at", "updated_at")
+    list_filter = (QueueFilter, "status", "priority", AssigneeFilter)
+    search_fields = ("number", "subject", "customer__email")
+    list_select_related = ("customer", "assignee")
+    ordering = ("-created_at",)
+    actions = ["assign_to_me", "assign_to_agent", "merge_tickets"]
+    readonly_fields = ("number", "customer", "assignee", "subject", "description", "status",
+                       "priority", "metadata", "first_response_at", "first_response_due_at",
+                       "resolved_at", "resolution_due_at", "closed_at", "merged_into",
+                       "created_at", "updated_at")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        # Customers open tickets from the site, the API or the help bot (with their consent
+        # to what is sent); staff do not create them here.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return obj.get_status_display()
+
+    @admin.display(description="SLA", boolean=True)
+    def sla_flag(self, obj):
+        # True = within SLA; False = breaching (shown as a red cross).
+        return not obj.sla_breached
+
+    # --- the ticket page ------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/act/", self.admin_site.admin_view(self.act_view),
+                 name="support_ticket_act"),
+            path("<int:pk>/credits/", self.admin_site.admin_view(self.credits_view),
+                 name="support_ticket_credits"),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = get_object_or_404(Ticket, pk=object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "thread": selectors.staff_thread(ticket),
+            "next_statuses": [(s, TicketStatus(s).label) for s in TicketStatus.values
+                              if s in TRANSITIONS[ticket.status]],
+            "priorities": TicketPriority.choices,
+            "agents": staff_users(),
+            "ticket": ticket,
+            "billing_panel": panel.billing_panel(ticket.customer),
+            "approvals": ticket.approval_requests.select_related("requested_by", "approved_by"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def act_view(self, request, pk):
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        ticket = get_object_or_404(Ticket, pk=pk)
+        form = TicketActionForm(request.POST)
+        back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
+        if not form.is_valid():
+            self.message_user(request, "Please fill in the form correctly.", messages.ERROR)
+            return back
+        data, user = form.cleaned_data, request.user
+        try:
+            operation = data["operation"]
+            if operation in ("reply", "note") and not data["body"].strip():
+                raise DomainError("Write a message first.", code="body_required")
+            if operation == "reply":
+                services.reply(ticket=ticket, author=user, body=data["body"])
+            elif operation == "note":
+                services.add_internal_note(ticket=ticket, author=user, body=data["body"])
+            elif operation == "status":
+                services.change_status(ticket=ticket, status=data["status"], actor=user)
+            elif operation == "priority":
+                services.change_priority(ticket=ticket, priority=data["priority"], actor=user)
+            elif operation == "assign":
+                services.assign(ticket=ticket, assignee=data["assignee"], actor=user)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, "Done.", messages.SUCCESS)
+        return back
+
+    def credits_view(self, request, pk):
+        """Request a credit adjustment for the ticket's customer (may need approval)."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        ticket = get_object_or_404(Ticket, pk=pk)
+        form = CreditActionForm(request.POST)
+        back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
+        if not form.is_valid():
+            self.message_user(request, "Enter a whole amount and a reason.", messages.ERROR)
+            return back
+        amount = form.cleaned_data["amount"]
+        payload = {"user_id": ticket.customer_id, "amount": amount,
+                   "reason": f"{form.cleaned_data['reason']} (ticket {ticket.number})"}
+        try:
+            approval = approvals.request_action(
+                action_key="credits.adjust", payload=payload,
+                amount=approvals.credits_amount(payload), requested_by=request.user,
+                ticket=ticket, reason=form.cleaned_data["reason"],
+            )
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            if approval.status == ApprovalStatus.PENDING:
+                self.message_user(request, "Above the approval threshold: waiting for a second "
+                                           "staff member to approve.", messages.WARNING)
+            else:
+                self.message_user(request, "Credits adjusted.", messages.SUCCESS)
+        return back
+
+    # --- list actions ---------------------------------------------------------------------
+
+    @admin.action(description="Assign to me")
+    def assign_to_me(self, request, queryset):
+        self._assign_all(request, queryset, request.user)
+
+    def _assign_all(self, request, queryset, agent):
+        done = 0
+        for ticket in queryset:
+            try:
+                services.assign(ticket=ticket, assignee=agent, actor=request.user)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{ticket.number}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{done} ticket(s) assigned to {agent.name}.")
+
+    @admin.action(description="Assign to an agent…")
+    def assign_to_agent(self, request, queryset):
+        if "agent" in request.POST:
+            agent = staff_users().filter(pk=request.POST.get("agent")).first()
+            if agent is None:
+                self.message_user(request, "Choose a SUPPORT or ADMIN agent.", messages.ERROR)
+                return None
+            self._assign_all(request, queryset, agent)
+            return None
+        return TemplateResponse(request, "support/admin/assign.html", {
+            **self.admin_site.each_context(request), "tickets": queryset,
+            "agents": staff_users(), "action": "assign_to_agent",
+            "title": "Assign tickets", "opts": self.model._meta,
+        })
+
+    @admin.action(description="Merge duplicates into one ticket…")
+    def merge_tickets(self, request, queryset):
+        tickets = list(queryset.select_related("customer"))
+        if len(tickets) < 2:
+            self.message_user(request, "Select at least two tickets to merge.", messages.ERROR)
+            return None
+        if "target" in request.POST and request.POST.get("confirm") == "yes":
+            target = next((t for t in tickets if str(t.pk) == request.POST["target"]), None)
+            if target is None:
+                self.message_user(request, "Choose the ticket to keep.", messages.ERROR)
+                return None
+            merged = 0
+            for source in tickets:
+                if source.pk == target.pk:
+                    continue
+                try:
+                    services.merge(source=source, target=target, actor=request.user)
+                    merged += 1
+                except DomainError as exc:
+                    self.message_user(request, f"{source.number}: {exc.message}",
+                                      messages.ERROR)
+            self.message_user(request, f"{merged} ticket(s) merged into {target.number}.")
+            return None
+        return TemplateResponse(request, "support/admin/merge.html", {
+            **self.admin_site.each_context(request), "tickets": tickets,
+            "action": "merge_tickets", "title": "Merge tickets", "opts": self.model._meta,
+        })
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "content_type", "status", "updated_at")
+    list_filter = ("status", "content_type")
+    search_fields = ("title", "slug", "body")
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("preview", "published_at", "created_at", "updated_at")
+    fields = ("title", "slug", "summary", "content_type", "status", "tags", "body", "preview",
+              "published_at", "created_at", "updated_at")
+
+    @admin.display(description="Preview (as customers see it)")
+    def preview(self, obj):
+        if not obj or not obj.body:
+            return "Save to see a preview."
+        return format_html('<div class="article-preview">{}</div>', kb.render_markdown(obj.body))
+
+    def save_model(self, request, obj, form, change):
+        if obj.status == ArticleStatus.PUBLISHED and obj.published_at is None:
+            obj.published_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+
+class ChatMessageInline(admin.TabularInline):
+    model = ChatMessage
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "role", "body", "answered", "helpful")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("pk", "customer", "created_at", "resolved", "handed_off_ticket")
+    list_filter = ("resolved", ("handed_off_ticket", admin.EmptyFieldListFilter))
+    search_fields = ("customer__email", "messages__body")
+    readonly_fields = ("customer", "resolved", "handed_off_ticket", "handed_off_at",
+                       "created_at")
+    fields = readonly_fields
+    inlines = [ChatMessageInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(admin.ModelAdmin):
+    list_display = ("pk", "action_key", "amount", "currency", "status", "requested_by",
+                    "approved_by", "ticket", "created_at")
+    list_filter = ("status", "action_key")
+    readonly_fields = ("action_key", "payload", "amount", "currency", "reason", "status",
+                       "requested_by", "approved_by", "decided_at", "executed_at", "result",
+                       "ticket", "created_at")
+    fields = readonly_fields
+    actions = ["approve_selected", "reject_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _decide(self, request, queryset, decide, verb):
+        for approval in queryset.filter(Q(status=ApprovalStatus.PENDING)):
+            try:
+                decide(approval=approval, approver=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"#{approval.pk}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"#{approval.pk} {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve (and run) selected requests")
+    def approve_selected(self, request, queryset):
+        self._decide(request, queryset, approvals.approve, "approved and executed")
+
+    @admin.action(description="Reject selected requests")
+    def reject_selected(self, request, queryset):
+        self._decide(request, queryset, approvals.reject, "rejected")

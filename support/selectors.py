@@ -1,0 +1,119 @@
+"""Reads for pages, the API, the staff console and other apps (analytics, data export)."""
+
+import statistics
+from datetime import date
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+
+from support.models import (
+    ChatMessage,
+    ChatRole,
+    Conversation,
+    Ticket,
+    TicketMessage,
+)
+
+
+def customer_tickets(user) -> QuerySet:
+    return Ticket.objects.for_customer(user).select_related("assignee")
+
+
+def customer_ticket(user, pk) -> Ticket | None:
+    """The customer's own ticket with its PUBLIC thread prefetched, or None (-> 404)."""
+    return (
+        customer_tickets(user)
+        .prefetch_related(Prefetch(
+            "messages",
+            queryset=TicketMessage.objects.public().select_related("author")
+            .prefetch_related("attachments"),
+            to_attr="public_messages",
+        ))
+        .filter(pk=pk).first()
+    )
+
+
+def staff_thread(ticket: Ticket) -> QuerySet:
+    """Every message including internal notes: only for the staff console."""
+    return ticket.messages.select_related("author").prefetch_related("attachments")
+
+
+def breaching_tickets(now=None) -> QuerySet:
+    return Ticket.objects.breaching_sla(now)
+
+
+def customer_conversation(user, pk) -> Conversation | None:
+    return (Conversation.objects.filter(customer=user, pk=pk)
+            .prefetch_related("messages__cited_articles").first())
+
+
+def ticket_stats_for_day(day: date) -> dict:
+    """Tickets opened and resolved on ``day`` (UTC), and the median seconds to first staff
+    response of tickets first answered that day (None when there were none)."""
+    opened = Ticket.objects.filter(created_at__date=day).count()
+    resolved = Ticket.objects.filter(resolved_at__date=day).count()
+    waits = [
+        (first - created).total_seconds()
+        for created, first in Ticket.objects.filter(first_response_at__date=day)
+        .values_list("created_at", "first_response_at")
+    ]
+    return {
+        "opened": opened,
+        "resolved": resolved,
+        "first_responses": len(waits),
+        "median_first_response_seconds": statistics.median(waits) if waits else None,
+    }
+
+
+def bot_stats_for_day(day: date) -> dict:
+    """The help bot on ``day`` (UTC): conversations started, of those how many got at least
+    one answer from the knowledge base, conversations handed to a human that day, and the
+    thumbs up/down given that day (a re-rated answer counts once, as last rated)."""
+    answered_exists = Exists(ChatMessage.objects.filter(
+        conversation=OuterRef("pk"), role=ChatRole.BOT, answered=True))
+    started = Conversation.objects.filter(created_at__date=day)
+    ratings = ChatMessage.objects.filter(rated_at__date=day).aggregate(
+        up=Count("pk", filter=Q(helpful=True)), down=Count("pk", filter=Q(helpful=False)))
+    conversations = started.count()
+    answered = started.filter(answered_exists).count()
+    return {
+        "conversations": conversations,
+        "answered": answered,
+        "handed_off": Conversation.objects.filter(handed_off_at__date=day).count(),
+        "thumbs_up": ratings["up"],
+        "thumbs_down": ratings["down"],
+    }
+
+
+def export_customer_data(user) -> dict:
+    """The customer's support data for their data export: tickets with the PUBLIC thread only
+    (internal notes are never exported) and their help-bot conversations."""
+    tickets = []
+    for ticket in Ticket.objects.for_customer(user).order_by("created_at"):
+        tickets.append({
+            "number": ticket.number,
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "created_at": ticket.created_at.isoformat(),
+            "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+            "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
+            "messages": [
+                {
+                    "from": "you" if m.author_id == user.pk else "support",
+                    "body": m.body,
+                    "created_at": m.created_at.isoformat(),
+                    "attachments": [f.name for f in m.attachments.all()],
+                }
+                for m in ticket.messages.public().prefetch_related("attachments")
+            ],
+        })
+    conversations = [
+        {
+            "id": c.pk,
+            "created_at": c.created_at.isoformat(),
+            "messages": [{"role": m.role, "body": m.body, "helpful": m.helpful,
+                          "created_at": m.created_at.isoformat()} for m in c.messages.all()],
+        }
+        for c in Conversation.objects.filter(customer=user).prefetch_related("messages")
+    ]
+    return {"tickets": tickets, "help_bot_conversations": conversations}

@@ -1,0 +1,67 @@
+"""E-mails about tickets, queued after the commit that caused them.
+
+Each task takes ids, reads the current rows and sends one e-mail. A message that is an
+internal note is never sent, whatever asked for it: notes must not reach the customer.
+"""
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from support.models import Ticket, TicketMessage, TicketStatus
+
+
+def _ticket_url(ticket: Ticket) -> str:
+    return f"{settings.SITE_URL}/support/tickets/{ticket.pk}/"
+
+
+def _send(template: str, subject: str, to: str, context: dict) -> None:
+    body = render_to_string(f"support/email/{template}.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notify_customer_of_reply(message_id: int) -> bool:
+    message = (TicketMessage.objects.public().select_related("ticket__customer", "author")
+               .filter(pk=message_id).first())
+    if message is None:
+        return False
+    ticket = message.ticket
+    _send("staff_reply", f"[{ticket.number}] New reply: {ticket.subject}", ticket.customer.email,
+          {"ticket": ticket, "message": message, "url": _ticket_url(ticket)})
+    return True
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notify_customer_of_status(ticket_id: int, status: str) -> bool:
+    ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
+    if ticket is None or not ticket.customer.email:
+        return False
+    _send("status_change", f"[{ticket.number}] {TicketStatus(status).label}: {ticket.subject}",
+          ticket.customer.email,
+          {"ticket": ticket, "status_label": TicketStatus(status).label,
+           "url": _ticket_url(ticket)})
+    return True
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notify_assignee_of_reply(message_id: int) -> bool:
+    message = (TicketMessage.objects.public()
+               .select_related("ticket__assignee", "ticket__customer", "author")
+               .filter(pk=message_id).first())
+    if message is None or message.ticket.assignee is None:
+        return False
+    ticket = message.ticket
+    _send("customer_reply", f"[{ticket.number}] Customer replied: {ticket.subject}",
+          ticket.assignee.email,
+          {"ticket": ticket, "message": message,
+           "url": f"{settings.SITE_URL}/admin/support/ticket/{ticket.pk}/change/"})
+    return True
+
+
+@shared_task
+def auto_close_resolved_tickets() -> int:
+    from support import services
+
+    return services.auto_close_resolved()
