@@ -355,7 +355,8 @@ class Collection(TimeStampedModel):
 
 class CollectionItem(TimeStampedModel):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE,
+                                related_name="collection_items")
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -427,6 +428,32 @@ class Plan(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        for field, interval in (("monthly_price", Interval.MONTH), ("yearly_price", Interval.YEAR)):
+            price = getattr(self, field)
+            if price is None:
+                continue
+            if self.product_id and price.product_id != self.product_id:
+                errors[field] = "Choose a price of this plan's product."
+            elif price.type != PriceType.RECURRING or price.interval != interval:
+                errors[field] = f"Choose a recurring price billed every {interval}."
+        if self.product_id and self.product.type != ProductType.SUBSCRIPTION:
+            errors["product"] = "A plan sells a SUBSCRIPTION product."
+        if not isinstance(self.entitlements, list):
+            errors["entitlements"] = 'A JSON list, e.g. ["api_access"].'
+        overrides = self.feature_cost_overrides
+        if not isinstance(overrides, dict) or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in overrides.values()
+        ):
+            errors["feature_cost_overrides"] = (
+                'A JSON object of whole, non-negative credit costs, e.g. {"AI_TEXT_CHAT": 1}.'
+            )
+        if errors:
+            raise ValidationError(errors)
 
     def price_for_interval(self, interval: str) -> "Price | None":
         return {Interval.MONTH: self.monthly_price, Interval.YEAR: self.yearly_price}.get(
