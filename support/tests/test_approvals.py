@@ -1,0 +1,141 @@
+import threading
+
+import pytest
+
+from accounts.factories import StaffFactory
+from accounts.models import SystemConfig
+from credits.selectors import balance_of
+from support import approvals
+from support.errors import ApprovalRefused, SelfApprovalRefused, StaffOnly, UnknownAction
+from support.models import ApprovalRequest, ApprovalStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(agent, customer, amount, ticket=None):
+    payload = {"user_id": customer.pk, "amount": amount, "reason": "goodwill"}
+    return approvals.request_action(action_key="credits.adjust", payload=payload,
+                                    amount=approvals.credits_amount(payload),
+                                    requested_by=agent, ticket=ticket)
+
+
+def test_small_adjustment_runs_at_once(support_agent, customer, ticket):
+    approval = _request(support_agent, customer, 500, ticket)
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.EXECUTED
+    assert approval.approved_by is None
+    assert approval.result["balance_after"] == 500
+    assert balance_of(user=customer) == 500
+
+
+def test_large_adjustment_waits_and_the_requester_cannot_approve_it(support_agent, admin_user,
+                                                                    customer):
+    approval = _request(support_agent, customer, 5000)
+    assert approval.status == ApprovalStatus.PENDING
+    assert balance_of(user=customer) == 0
+
+    with pytest.raises(SelfApprovalRefused) as excinfo:
+        approvals.approve(approval=approval, approver=support_agent)
+    assert excinfo.value.code == "self_approval_refused"
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.PENDING and approval.approved_by is None
+    assert balance_of(user=customer) == 0
+
+    approvals.approve(approval=approval, approver=admin_user)
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.EXECUTED
+    assert approval.approved_by == admin_user
+    assert balance_of(user=customer) == 5000
+    with pytest.raises(ApprovalRefused):
+        approvals.approve(approval=approval, approver=StaffFactory())
+    assert balance_of(user=customer) == 5000
+
+
+def test_threshold_is_a_system_setting(support_agent, customer):
+    SystemConfig.objects.create(key="support_credit_approval_threshold", value=10)
+    assert _request(support_agent, customer, 11).status == ApprovalStatus.PENDING
+    assert _request(support_agent, customer, 10).status == ApprovalStatus.EXECUTED
+    assert _request(support_agent, customer, -10).status == ApprovalStatus.EXECUTED
+    assert _request(support_agent, customer, -11).status == ApprovalStatus.PENDING
+    assert balance_of(user=customer) == 0
+
+
+def test_rejected_request_never_runs(support_agent, admin_user, customer):
+    approval = _request(support_agent, customer, 5000)
+    approvals.reject(approval=approval, approver=admin_user, reason="too much")
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.REJECTED
+    with pytest.raises(ApprovalRefused):
+        approvals.approve(approval=approval, approver=admin_user)
+    assert balance_of(user=customer) == 0
+
+
+def test_customers_cannot_request_or_approve(customer, support_agent):
+    with pytest.raises(StaffOnly):
+        _request(customer, customer, 10)
+    approval = _request(support_agent, customer, 5000)
+    with pytest.raises(StaffOnly):
+        approvals.approve(approval=approval, approver=customer)
+    assert not ApprovalRequest.objects.filter(status=ApprovalStatus.EXECUTED).exists()
+
+
+def test_unknown_action_is_refused(support_agent):
+    with pytest.raises(UnknownAction):
+        approvals.request_action(action_key="nope", payload={}, amount=1,
+                                 requested_by=support_agent)
+    assert not ApprovalRequest.objects.exists()
+
+
+def test_failed_execution_keeps_nothing(support_agent, customer):
+    # Removing credits the customer does not have: the adjustment refuses, nothing is kept.
+    from credits.errors import AdjustmentBelowZero
+
+    with pytest.raises(AdjustmentBelowZero):
+        _request(support_agent, customer, -5)
+    assert not ApprovalRequest.objects.exists()
+
+
+def test_self_approval_refused_in_the_staff_console(client, support_agent, customer, ticket):
+    client.force_login(support_agent)
+    response = client.post(f"/admin/support/ticket/{ticket.pk}/credits/",
+                           {"amount": 5000, "reason": "outage"}, follow=True)
+    assert "waiting for a second staff member" in response.content.decode()
+    approval = ApprovalRequest.objects.get()
+    assert approval.ticket == ticket and approval.status == ApprovalStatus.PENDING
+    response = client.post("/admin/support/approvalrequest/", {
+        "action": "approve_selected", "_selected_action": [approval.pk]}, follow=True)
+    assert "cannot approve your own request" in response.content.decode()
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.PENDING
+    assert balance_of(user=customer) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvers_at_once_execute_the_action_once():
+    from accounts.factories import AdminFactory, UserFactory
+
+    requester, first, second = StaffFactory(), StaffFactory(), AdminFactory()
+    customer = UserFactory()
+    approval = _request(requester, customer, 5000)
+    results = []
+    barrier = threading.Barrier(2)
+
+    def approve(user):
+        from django.db import connection
+
+        try:
+            barrier.wait()
+            approvals.approve(approval=approval, approver=user)
+            results.append("ok")
+        except ApprovalRefused as exc:
+            results.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(u,)) for u in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["approval_not_pending", "ok"]
+    assert balance_of(user=customer) == 5000

@@ -1,0 +1,57 @@
+import pytest
+
+from billing.factories import OrderFactory, SubscriptionFactory
+from support.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/tickets/"
+
+
+def test_customer_links_their_own_order_and_subscription(customer_api, customer):
+    order = OrderFactory(user=customer)
+    subscription = SubscriptionFactory(user=customer)
+    response = customer_api.post(URL, {
+        "subject": "Refund please", "description": "Order was wrong",
+        "related_order": order.number, "related_subscription": subscription.pk,
+    }, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["related_order"] == order.number
+    assert response.json()["related_subscription"] == subscription.pk
+    ticket = Ticket.objects.get()
+    assert ticket.related_order == order and ticket.related_subscription == subscription
+
+
+def test_another_customers_order_or_subscription_cannot_be_linked(customer_api, other_customer):
+    order = OrderFactory(user=other_customer)
+    subscription = SubscriptionFactory(user=other_customer)
+    for extra in ({"related_order": order.number},
+                  {"related_subscription": subscription.pk}):
+        response = customer_api.post(URL, {"subject": "x", "description": "y", **extra},
+                                     format="json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "related_object_invalid"
+    assert not Ticket.objects.exists()
+
+
+def test_page_refuses_another_customers_order_with_a_form_error(customer_client, other_customer):
+    order = OrderFactory(user=other_customer)
+    response = customer_client.post("/support/new/", {
+        "subject": "x", "description": "y", "priority": "LOW", "related_order": order.number})
+    assert response.status_code == 200
+    assert "could not find that order" in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
+def test_billing_panel_shows_plan_orders_and_credits(client, support_agent, customer, ticket):
+    from credits.services import adjust_credits
+
+    subscription = SubscriptionFactory(user=customer)
+    order = OrderFactory(user=customer)
+    adjust_credits(user=customer, amount=250, reason="welcome", actor=support_agent)
+    client.force_login(support_agent)
+    html = client.get(f"/admin/support/ticket/{ticket.pk}/change/").content.decode()
+    assert str(subscription.plan) in html
+    assert "Active" in html
+    assert order.number in html
+    assert "Credits: balance 250" in html
