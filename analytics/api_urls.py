@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from analytics import api
+
+urlpatterns = [
+    path("analytics/metrics/", api.MetricsView.as_view(), name="analytics-metrics"),
+]

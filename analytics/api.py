@@ -1,0 +1,58 @@
+"""GET /api/v1/analytics/metrics/: one metric's daily rollups over a bounded date range."""
+
+from rest_framework import permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import selectors
+from analytics.metrics import family_of
+from analytics.models import DailyMetric
+
+
+class IsAdminRole(permissions.BasePermission):
+    """Revenue figures are for the ADMIN role only (support agents and customers: 403)."""
+
+    message = "Only administrators can read analytics."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated
+                    and getattr(request.user, "is_admin", False))
+
+
+class DailyMetricSerializer(serializers.ModelSerializer):
+    value = serializers.DecimalField(max_digits=24, decimal_places=6, coerce_to_string=True)
+
+    class Meta:
+        model = DailyMetric
+        fields = ["date", "dimension", "value", "metadata", "definition_version",
+                  "computed_at"]
+
+
+class MetricsView(APIView):
+    """Query: ``metric`` (required), ``from`` and ``to`` (YYYY-MM-DD, at most 366 days
+    inclusive), ``dimension`` (optional: a currency or operation; empty string = totals)."""
+
+    permission_classes = [IsAdminRole]
+
+    def get(self, request):
+        params = request.query_params
+        metric = selectors.check_metric(params.get("metric"))
+        start = selectors.parse_day(params.get("from"), "from")
+        end = selectors.parse_day(params.get("to"), "to")
+        selectors.check_range(start, end)
+        dimension = params.get("dimension")
+        rows = selectors.metric_rows(metric.key, start, end, dimension)
+        family = family_of(metric.key)
+        return Response({
+            "metric": metric.key,
+            "label": metric.label,
+            "unit": metric.unit,
+            "family": family.key,
+            "definition": " ".join(family.definition.split()),
+            "version": family.version,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "dimension": dimension,
+            "count": len(rows),
+            "results": DailyMetricSerializer(rows, many=True).data,
+        })

@@ -1,0 +1,246 @@
+"""Subscription metrics: MRR/ARR, MRR movements, subscription counts and churn.
+
+Billing keeps each subscription's current state, not its history, so a subscription's state
+at an instant T is reconstructed from its timestamps:
+
+* it exists from ``created_at``;
+* it has ENDED at ``ended_at`` when its status is CANCELED: the end of the paid period for a
+  cancel-at-period-end cancellation (``current_period_end``), otherwise ``canceled_at``
+  (``updated_at`` when neither is set);
+* while it exists and has not ended it is TRIALING if ``trial_end`` is after T (or its status
+  is still TRIALING), otherwise it is PAYING when its status is ACTIVE, PAST_DUE or CANCELED.
+  UNPAID, PAUSED and INCOMPLETE(_EXPIRED) subscriptions never count as paying.
+
+A price or quantity change made in place is seen from the moment it is stored: days rolled up
+before the change keep the figures computed then, a re-run uses the current price.
+"""
+
+from decimal import Decimal
+
+from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
+from analytics.metrics.base import dec, fetch, ratio
+
+# Monthly normalisation of one price: amount × quantity × NUM / (DEN × interval_count).
+# Kept as an exact numeric fraction so rounding happens once, on the per-currency total.
+MONTHLY_AMOUNT = """
+    (s.quantity * p.unit_amount)::numeric
+    * (CASE p.interval WHEN 'year' THEN 1 WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END)
+    / ((CASE p.interval WHEN 'month' THEN 1 ELSE 12 END) * p.interval_count)
+"""
+
+ENDED_AT = """
+    (CASE WHEN s.status = 'CANCELED' THEN
+        CASE WHEN s.cancel_at_period_end AND s.current_period_end IS NOT NULL
+             THEN s.current_period_end
+             ELSE COALESCE(s.canceled_at, s.current_period_end, s.updated_at) END
+     END)
+"""
+
+# The subscription rows that can matter for an instant in [start, end]: still live, or ended
+# at or after start. A snapshot: the scan covers live subscriptions and the day's
+# cancellations, not every subscription that ever ended.
+RELEVANT = f"""
+    s.created_at < %(end)s
+    AND (s.status IN ('ACTIVE', 'PAST_DUE', 'TRIALING')
+         OR (s.status = 'CANCELED' AND {ENDED_AT} >= %(start)s))
+"""
+
+
+def _alive(at: str) -> str:
+    return f"(s.created_at < {at} AND ({ENDED_AT} IS NULL OR {ENDED_AT} >= {at}))"
+
+
+def _trialing(at: str) -> str:
+    return (f"({_alive(at)} AND ((s.trial_end IS NOT NULL AND s.trial_end > {at})"
+            " OR s.status = 'TRIALING'))")
+
+
+def _paying(at: str) -> str:
+    return (f"({_alive(at)} AND NOT {_trialing(at)}"
+            " AND s.status IN ('ACTIVE', 'PAST_DUE', 'CANCELED'))")
+
+
+# When a subscription started paying: at creation, or when its trial ended.
+PAYING_FROM = "GREATEST(s.created_at, COALESCE(s.trial_end, s.created_at))"
+
+
+def sql_parts() -> dict:
+    from billing.models import Subscription
+    from catalog.models import Plan, Price
+
+    return {
+        "subs": Subscription, "plans": Plan, "prices": Price,
+        "monthly": MONTHLY_AMOUNT, "ended_at": ENDED_AT, "relevant": RELEVANT,
+        "paying_start": _paying("%(start)s"), "paying_end": _paying("%(end)s"),
+        "trialing_end": _trialing("%(end)s"),
+    }
+
+
+# --- MRR and ARR ----------------------------------------------------------------------------
+
+MRR_DEFINITION = """
+Monthly recurring revenue at the end of the day (UTC), per currency, in minor units: the sum
+over subscriptions that are paying at that moment (ACTIVE or PAST_DUE, or CANCELED but not yet
+ended; never TRIALING) of the price's unit amount × quantity, normalised to a month: monthly
+÷ interval count, yearly ÷ 12, weekly × 52 ÷ 12, daily × 365 ÷ 12. The price is the
+subscription's price, or its plan's monthly price when none is recorded. Discounts are not
+subtracted: billing does not link a subscription to a discount. Rounded once, on the currency
+total, to two decimals of a minor unit (half away from zero): a $29/month and a $290/year
+subscription give 2900 + 2416.67 = 5316.67. ARR = MRR × 12. Paying customers = distinct
+customers with a paying subscription; ARPU = MRR ÷ paying customers.
+"""
+
+
+def compute_mrr(day) -> list[Row]:
+    start, end = day_bounds(day)
+    template = """
+        SELECT p.currency, SUM({monthly}), COUNT(DISTINCT s.user_id), COUNT(*)
+        FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
+        JOIN {prices} p ON p.id = COALESCE(s.price_id, pl.monthly_price_id)
+        WHERE {relevant} AND {paying_end}
+        GROUP BY p.currency ORDER BY p.currency
+    """
+    rows = []
+    found = fetch(template, {"start": start, "end": end}, **sql_parts())
+    for currency, mrr, customers, subscriptions in found:
+        meta = {"subscriptions": subscriptions, "paying_customers": customers}
+        rows += [
+            Row("mrr", dec(mrr), currency, meta),
+            Row("arr", dec(mrr * 12), currency, meta),
+            Row("paying_customers", Decimal(customers), currency),
+            Row("arpu", dec(mrr / customers), currency, meta),
+        ]
+    return rows
+
+
+MRR = register(MetricFamily(
+    key="mrr", title="MRR and ARR", version=1, definition=MRR_DEFINITION,
+    metrics=(
+        Metric("mrr", "MRR", Unit.MONEY, "currency"),
+        Metric("arr", "ARR", Unit.MONEY, "currency"),
+        Metric("paying_customers", "Paying customers", Unit.COUNT, "currency"),
+        Metric("arpu", "ARPU", Unit.MONEY, "currency"),
+    ),
+    compute=compute_mrr,
+))
+
+
+# --- MRR movements --------------------------------------------------------------------------
+
+MOVEMENTS_DEFINITION = """
+How MRR changed during the day, per currency, in minor units. For every customer and currency
+we compare the customer's MRR at the start of the day (00:00 UTC) with their MRR at its end
+(24:00 UTC), each computed as for MRR. A customer going from 0 to more than 0 is NEW, or a
+REACTIVATION when they had a paying subscription that had ended before the day began; from
+more than 0 to a higher amount is EXPANSION (the increase); to a lower amount above 0 is
+CONTRACTION (the decrease); from more than 0 to 0 is CHURNED (the amount lost). Net new MRR =
+new + reactivation + expansion − contraction − churned, which equals the day's change in MRR.
+The metadata holds the number of customers in each movement.
+"""
+
+MOVEMENT_KEYS = ("new", "expansion", "contraction", "churned", "reactivation")
+
+
+def compute_mrr_movements(day) -> list[Row]:
+    start, end = day_bounds(day)
+    template = """
+        WITH per_customer AS (
+            SELECT s.user_id, p.currency,
+                   COALESCE(SUM({monthly}) FILTER (WHERE {paying_start}), 0) AS b,
+                   COALESCE(SUM({monthly}) FILTER (WHERE {paying_end}), 0) AS e
+            FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
+            JOIN {prices} p ON p.id = COALESCE(s.price_id, pl.monthly_price_id)
+            WHERE {relevant}
+            GROUP BY s.user_id, p.currency
+        ), classified AS (
+            SELECT currency, b, e,
+                   CASE
+                     WHEN b = 0 AND e > 0 AND EXISTS (
+                         SELECT 1 FROM {subs} s WHERE s.user_id = c.user_id
+                         AND s.status = 'CANCELED' AND {ended_at} < %(start)s
+                         AND (s.trial_end IS NULL OR s.trial_end < {ended_at}))
+                       THEN 'reactivation'
+                     WHEN b = 0 AND e > 0 THEN 'new'
+                     WHEN b > 0 AND e = 0 THEN 'churned'
+                     WHEN b > 0 AND e > b THEN 'expansion'
+                     WHEN b > 0 AND e < b THEN 'contraction'
+                   END AS movement
+            FROM per_customer c
+        )
+        SELECT currency, movement, SUM(ABS(e - b)), COUNT(*)
+        FROM classified WHERE movement IS NOT NULL
+        GROUP BY currency, movement ORDER BY currency, movement
+    """
+    found = {(cur, mov): (amount, n)
+             for cur, mov, amount, n in fetch(template, {"start": start, "end": end},
+                                                 **sql_parts())}
+    rows = []
+    for currency in sorted({cur for cur, _ in found}):
+        for movement in MOVEMENT_KEYS:
+            amount, n = found.get((currency, movement), (0, 0))
+            rows.append(Row(f"mrr_{movement}", dec(amount), currency, {"customers": n}))
+    return rows
+
+
+MRR_MOVEMENTS = register(MetricFamily(
+    key="mrr_movements", title="MRR movements", version=1, definition=MOVEMENTS_DEFINITION,
+    metrics=tuple(Metric(f"mrr_{m}", f"{m.title()} MRR", Unit.MONEY, "currency")
+                  for m in MOVEMENT_KEYS),
+    compute=compute_mrr_movements,
+))
+
+
+# --- subscription counts and churn ---------------------------------------------------------
+
+COUNTS_DEFINITION = """
+Counts of subscriptions, all currencies together. ACTIVE = paying at the end of the day (as
+for MRR); TRIALING = in a trial at the end of the day. NEW = subscriptions that started paying
+during the day (created that day without a trial, or whose trial ended that day). CHURNED =
+paying subscriptions that ended during the day (an ended trial is not churn). Subscriber churn
+rate = churned ÷ (paying at the start of the day + new); over a range the dashboard uses
+Σ churned ÷ (paying at the start of the range + Σ new).
+"""
+
+
+def compute_subscription_counts(day) -> list[Row]:
+    start, end = day_bounds(day)
+    template = """
+        SELECT
+          COUNT(*) FILTER (WHERE {paying_end}),
+          COUNT(*) FILTER (WHERE {trialing_end}),
+          COUNT(*) FILTER (WHERE {paying_start}),
+          COUNT(*) FILTER (WHERE s.status IN ('ACTIVE', 'PAST_DUE', 'CANCELED')
+                           AND {paying_from} >= %(start)s AND {paying_from} < %(end)s
+                           AND ({ended_at} IS NULL OR {ended_at} > {paying_from})),
+          COUNT(*) FILTER (WHERE {ended_at} >= %(start)s AND {ended_at} < %(end)s
+                           AND {paying_from} < {ended_at})
+        FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
+        JOIN {prices} p ON p.id = COALESCE(s.price_id, pl.monthly_price_id)
+        WHERE {relevant}
+    """
+    active, trialing, at_start, new, churned = fetch(
+        template, {"start": start, "end": end}, paying_from=PAYING_FROM, **sql_parts())[0]
+    churn_meta = {"churned": churned, "active_at_start": at_start, "new": new}
+    return [
+        Row("active_subscriptions", Decimal(active)),
+        Row("trialing_subscriptions", Decimal(trialing)),
+        Row("active_subscriptions_at_start", Decimal(at_start)),
+        Row("new_subscriptions", Decimal(new)),
+        Row("churned_subscriptions", Decimal(churned)),
+        Row("subscriber_churn_rate", ratio(churned, at_start + new), "", churn_meta),
+    ]
+
+
+SUBSCRIPTION_COUNTS = register(MetricFamily(
+    key="subscriptions", title="Subscriptions and churn", version=1,
+    definition=COUNTS_DEFINITION,
+    metrics=(
+        Metric("active_subscriptions", "Active subscriptions", Unit.COUNT),
+        Metric("trialing_subscriptions", "Trialing subscriptions", Unit.COUNT),
+        Metric("active_subscriptions_at_start", "Active at start of day", Unit.COUNT),
+        Metric("new_subscriptions", "New subscriptions", Unit.COUNT),
+        Metric("churned_subscriptions", "Churned subscriptions", Unit.COUNT),
+        Metric("subscriber_churn_rate", "Subscriber churn rate", Unit.RATIO),
+    ),
+    compute=compute_subscription_counts,
+))
