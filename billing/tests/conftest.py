@@ -10,6 +10,8 @@ from billing.webhooks import sign_header
 
 WEBHOOK_SECRET = "whsec_test_billing_double"
 WEBHOOK_URL = "/webhooks/stripe/"
+# dj-stripe checks the key's shape (prefix and 24+ characters).
+SECRET_KEY = "sk_test_51DoubleLocalStripeDoubleKey"
 
 
 @pytest.fixture(scope="session")
@@ -23,13 +25,13 @@ def _stripe_server():
 def stripe_double(_stripe_server, settings):
     """Stripe configured and pointed at the local double; nothing reaches the network."""
     _stripe_server.reset()
-    settings.STRIPE = {"secret_key": "sk_test_double", "publishable_key": "pk_test_double",
+    settings.STRIPE = {"secret_key": SECRET_KEY, "publishable_key": "pk_test_double",
                        "webhook_secret": WEBHOOK_SECRET, "api_base": _stripe_server.url,
                        "live_mode": False}
-    settings.STRIPE_TEST_SECRET_KEY = "sk_test_double"
+    settings.STRIPE_TEST_SECRET_KEY = SECRET_KEY
     settings.DJSTRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     previous = (stripe.api_key, stripe.api_base)
-    stripe.api_key, stripe.api_base = "sk_test_double", _stripe_server.url
+    stripe.api_key, stripe.api_base = SECRET_KEY, _stripe_server.url
     yield _stripe_server
     stripe.api_key, stripe.api_base = previous
 

@@ -135,6 +135,7 @@ class StripeDouble:
             ("GET", r"/v1/charges/(?P<id>[^/]+)$", self._getter("charge")),
             ("GET", r"/v1/payment_methods/(?P<id>[^/]+)$", self._getter("payment_method")),
             ("GET", r"/v1/events$", self._list("event", None)),
+            ("GET", r"/v1/account$", self._account),
             ("GET", r"/v1/events/(?P<id>[^/]+)$", self._getter("event")),
         ]
         for verb, pattern, fn in routes:
@@ -160,6 +161,10 @@ class StripeDouble:
             return 200, {"object": "list", "data": data, "has_more": False,
                          "url": f"/v1/{kind}s"}
         return list_
+
+    def _account(self, params):
+        return 200, example("account", id="acct_double", settings=None,
+                            business_profile={"name": "Double", "url": None})
 
     def _create_customer(self, params):
         customer = example("customer", id=self._new_id("cus"), email=params.get("email"),

@@ -1,0 +1,370 @@
+"""The webhook inbox: signatures, deduplication, exactly-once processing, retries, order."""
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import AuditLog
+from billing.factories import CustomerBillingProfileFactory, OrderFactory, OrderItemFactory
+from billing.models import (
+    BillingSource,
+    CustomerBillingProfile,
+    OrderStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    WebhookEvent,
+)
+from billing.services import inbox
+from billing.tasks import retry_webhook_events
+from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
+from billing.tests.stripe_double import example, wrap_event
+from billing.webhooks import sign_header
+
+
+def _customer_event(customer_id="cus_hook", **changes):
+    return wrap_event(example("customer", id=customer_id, **changes), "customer.updated")
+
+
+def _stripe_order(user=None, total=1900):
+    order = OrderFactory(billing_source=BillingSource.STRIPE, subtotal=total,
+                         stripe_payment_intent_id=f"pi_{time.time_ns()}",
+                         stripe_checkout_session_id=f"cs_{time.time_ns()}",
+                         **({"user": user} if user else {}))
+    OrderItemFactory(order=order, unit_amount=total)
+    return order
+
+
+def _session_completed(order, **changes):
+    session = example("checkout.session", id=order.stripe_checkout_session_id, mode="payment",
+                      payment_status="paid", status="complete", amount_total=order.total,
+                      currency=order.currency, payment_intent=order.stripe_payment_intent_id,
+                      metadata={"order_id": str(order.pk)})
+    session.update(changes)
+    return session
+
+
+# --- signatures ------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", ["missing", "forged", "stale", "future", "altered",
+                                  "wrong_secret", "malformed"])
+def test_bad_signature_answers_400_and_writes_nothing(client, webhook_secret, case):
+    event = _customer_event()
+    body = json.dumps(event).encode()
+    header = sign_header(secret=WEBHOOK_SECRET, body=body)
+    if case == "missing":
+        response = client.post(WEBHOOK_URL, data=body, content_type="application/json")
+    else:
+        if case == "forged":
+            header = f"t={int(time.time())},v1={'0' * 64}"
+        elif case == "stale":
+            header = sign_header(secret=WEBHOOK_SECRET, body=body,
+                                 timestamp=int(time.time()) - 301)
+        elif case == "future":
+            header = sign_header(secret=WEBHOOK_SECRET, body=body,
+                                 timestamp=int(time.time()) + 301)
+        elif case == "altered":
+            body = body.replace(b"cus_hook", b"cus_evil")
+        elif case == "wrong_secret":
+            header = sign_header(secret="whsec_other", body=body)
+        elif case == "malformed":
+            header = "v1=abc"
+        response = signed_post(client, event, body=body, header=header)
+
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_any_v1_signature_may_match_during_secret_rotation(client, webhook_secret):
+    event = _customer_event()
+    body = json.dumps(event).encode()
+    good = sign_header(secret=WEBHOOK_SECRET, body=body).split(",")[1]
+    header = f"t={int(time.time())},v1={'f' * 64},{good}"
+
+    assert signed_post(client, event, body=body, header=header).status_code == 200
+    assert WebhookEvent.objects.filter(stripe_event_id=event["id"]).exists()
+
+
+@pytest.mark.django_db
+def test_webhook_refuses_everything_without_a_configured_secret(client, no_stripe):
+    response = signed_post(client, _customer_event(), secret="")
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_signed_non_event_body_is_refused(client, webhook_secret):
+    response = signed_post(client, {}, body=b'{"hello": "world"}')
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_valid_event_is_recorded_and_processed(client, webhook_secret, stripe_double,
+                                               django_capture_on_commit_callbacks):
+    profile = CustomerBillingProfileFactory(stripe_customer_id="cus_hook")
+    event = _customer_event(email="new@example.com", name="New Name")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_post(client, event)
+
+    assert response.status_code == 200
+    row = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert row.type == "customer.updated" and row.payload == event
+    assert row.status == WebhookEvent.Status.PROCESSED and row.attempts == 1
+    assert row.processed_at is not None and row.event_created is not None
+    profile.refresh_from_db()
+    assert profile.billing_email == "new@example.com" and profile.billing_name == "New Name"
+    # dj-stripe's mirror is kept in step from the payload.
+    assert profile.djstripe_customer.id == "cus_hook"
+
+
+@pytest.mark.django_db
+def test_duplicate_delivery_answers_200_and_changes_nothing(client, webhook_secret,
+                                                            django_capture_on_commit_callbacks):
+    event = _customer_event()
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_post(client, event)
+    before = WebhookEvent.objects.values().get()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = signed_post(client, event)
+
+    assert response.status_code == 200
+    assert callbacks == []
+    assert WebhookEvent.objects.values().get() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_event_delivered_five_times_concurrently_has_one_effect(webhook_secret):
+    order = _stripe_order()
+    event = wrap_event(_session_completed(order), "checkout.session.completed")
+    barrier = threading.Barrier(5)
+    statuses = []
+
+    def deliver():
+        try:
+            barrier.wait()
+            statuses.append(signed_post(Client(), event).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * 5
+    row = WebhookEvent.objects.get()
+    assert row.status == WebhookEvent.Status.PROCESSED and row.attempts == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    assert Payment.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_process_an_event_once():
+    order = _stripe_order()
+    row = WebhookEvent.objects.create(
+        stripe_event_id="evt_claim", type="checkout.session.completed",
+        payload=wrap_event(_session_completed(order), "checkout.session.completed"))
+    results = []
+    barrier = threading.Barrier(4)
+
+    def work():
+        try:
+            barrier.wait()
+            results.append(inbox.process_event(event_id=row.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == ["processed", "skipped", "skipped", "skipped"]
+    assert Payment.objects.filter(order=order).count() == 1
+
+
+# --- failures, retries, replay ---------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_failing_event_records_error_and_retries_with_backoff_until_fixed(
+        client, webhook_secret, django_capture_on_commit_callbacks):
+    order = _stripe_order(total=1900)
+    # Stripe says 1000 were paid for a 1900 order: refused, never completes the order.
+    event = wrap_event(_session_completed(order, amount_total=1000),
+                       "checkout.session.completed")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signed_post(client, event).status_code == 200
+
+    row = WebhookEvent.objects.get()
+    assert row.status == WebhookEvent.Status.FAILED and row.attempts == 1
+    assert "PaymentAmountMismatch" in row.last_error
+    assert row.next_attempt_at > timezone.now()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING and not Payment.objects.exists()
+
+    # Not due yet: the periodic task leaves it alone.
+    assert retry_webhook_events() == 0
+    # Once due, it is retried; a fixed payload (as after staff correct data) then succeeds.
+    WebhookEvent.objects.filter(pk=row.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+        payload=wrap_event(_session_completed(order), "checkout.session.completed"))
+    assert retry_webhook_events() == 1
+    row.refresh_from_db()
+    assert row.status == WebhookEvent.Status.PROCESSED and row.attempts == 2
+    assert row.last_error == ""
+
+
+@pytest.mark.django_db
+def test_attempts_are_bounded():
+    order = _stripe_order()
+    row = WebhookEvent.objects.create(
+        stripe_event_id="evt_bounded", type="checkout.session.completed",
+        payload=wrap_event(_session_completed(order, amount_total=1), "x"),
+        status=WebhookEvent.Status.FAILED, attempts=inbox.MAX_ATTEMPTS - 1,
+        next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    assert retry_webhook_events() == 1
+    row.refresh_from_db()
+    assert row.attempts == inbox.MAX_ATTEMPTS and row.status == WebhookEvent.Status.FAILED
+    assert row.next_attempt_at is None
+    assert retry_webhook_events() == 0
+
+
+@pytest.mark.django_db
+def test_stuck_processing_rows_are_picked_up_again():
+    profile = CustomerBillingProfileFactory(stripe_customer_id="cus_stuck")
+    row = WebhookEvent.objects.create(
+        stripe_event_id="evt_stuck", type="customer.updated",
+        payload=_customer_event("cus_stuck", email="stuck@example.com"),
+        status=WebhookEvent.Status.PROCESSING, attempts=1,
+        processing_started_at=timezone.now() - inbox.STUCK_AFTER - timedelta(minutes=1))
+
+    assert retry_webhook_events() == 1
+    row.refresh_from_db()
+    profile.refresh_from_db()
+    assert row.status == WebhookEvent.Status.PROCESSED and row.attempts == 2
+    assert profile.billing_email == "stuck@example.com"
+
+
+@pytest.mark.django_db
+def test_staff_can_filter_failed_events_and_replay_them(admin_client_user, admin_user,
+                                                        django_capture_on_commit_callbacks):
+    order = _stripe_order()
+    failed = WebhookEvent.objects.create(
+        stripe_event_id="evt_failed", type="checkout.session.completed",
+        payload=wrap_event(_session_completed(order), "checkout.session.completed"),
+        status=WebhookEvent.Status.FAILED, attempts=inbox.MAX_ATTEMPTS,
+        last_error="Boom")
+    WebhookEvent.objects.create(stripe_event_id="evt_ok", type="customer.updated",
+                                payload={}, status=WebhookEvent.Status.PROCESSED)
+
+    listing = admin_client_user.get("/admin/billing/webhookevent/?status__exact=failed")
+    assert listing.status_code == 200
+    assert "evt_failed" in listing.content.decode()
+    assert "evt_ok" not in listing.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_user.post("/admin/billing/webhookevent/", {
+            "action": "action_replay", "_selected_action": [failed.pk]})
+
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    order.refresh_from_db()
+    assert failed.status == WebhookEvent.Status.PROCESSED
+    assert order.status == OrderStatus.COMPLETED
+    assert AuditLog.objects.filter(resource_id=str(failed.pk),
+                                   context__operation="webhook_replay").exists()
+
+
+# --- events in any order -----------------------------------------------------------------------
+
+def _deliver(client, event, capture):
+    with capture(execute=True):
+        assert signed_post(client, event).status_code == 200
+
+
+@pytest.mark.django_db
+def test_late_payment_failed_event_does_not_undo_a_completed_order(
+        client, webhook_secret, django_capture_on_commit_callbacks):
+    order = _stripe_order()
+    now = int(time.time())
+    succeeded = wrap_event(_session_completed(order), "checkout.session.completed", created=now)
+    failed_intent = example("payment_intent", id=order.stripe_payment_intent_id,
+                            status="requires_payment_method", metadata={"order_id": str(order.pk)})
+    failed = wrap_event(failed_intent, "payment_intent.payment_failed", created=now - 60)
+
+    # Delivered newest first.
+    _deliver(client, succeeded, django_capture_on_commit_callbacks)
+    _deliver(client, failed, django_capture_on_commit_callbacks)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    assert order.payment_status == PaymentStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_older_customer_update_is_ignored(client, webhook_secret,
+                                          django_capture_on_commit_callbacks):
+    profile = CustomerBillingProfileFactory(stripe_customer_id="cus_order")
+    now = int(time.time())
+    newer = wrap_event(example("customer", id="cus_order", email="new@example.com",
+                               discount=None), "customer.updated", created=now)
+    older = wrap_event(example("customer", id="cus_order", email="old@example.com",
+                               discount=None), "customer.updated", created=now - 100)
+
+    _deliver(client, newer, django_capture_on_commit_callbacks)
+    _deliver(client, older, django_capture_on_commit_callbacks)
+
+    profile.refresh_from_db()
+    assert profile.billing_email == "new@example.com"
+    assert WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count() == 2
+
+
+@pytest.mark.django_db
+def test_payment_method_events_in_reverse_order_follow_stripes_current_state(
+        client, stripe_double, customer, django_capture_on_commit_callbacks):
+    CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_pm")
+    method = example("payment_method", id="pm_reverse", customer=None)
+    stripe_double.put("payment_method", method)  # Stripe now: detached
+    attached = wrap_event({**method, "customer": "cus_pm"}, "payment_method.attached")
+    detached = wrap_event(method, "payment_method.detached")
+
+    _deliver(client, detached, django_capture_on_commit_callbacks)
+    _deliver(client, attached, django_capture_on_commit_callbacks)
+    assert not PaymentMethod.objects.filter(stripe_payment_method_id="pm_reverse").exists()
+
+    stripe_double.put("payment_method", {**method, "customer": "cus_pm"})
+    _deliver(client, wrap_event(method, "payment_method.attached"),
+             django_capture_on_commit_callbacks)
+    saved = PaymentMethod.objects.get(stripe_payment_method_id="pm_reverse")
+    assert saved.user == customer and saved.brand == "visa" and saved.last4 == "4242"
+
+
+@pytest.mark.django_db
+def test_dispute_is_noted_on_the_order_once(client, webhook_secret,
+                                            django_capture_on_commit_callbacks):
+    order = _stripe_order()
+    dispute = example("dispute", id="dp_1", payment_intent=order.stripe_payment_intent_id,
+                      reason="fraudulent")
+    event = wrap_event(dispute, "charge.dispute.created")
+    _deliver(client, event, django_capture_on_commit_callbacks)
+    WebhookEvent.objects.update(status=WebhookEvent.Status.FAILED)
+    inbox.process_event(event_id=WebhookEvent.objects.get().pk)  # replayed: no second note
+
+    order.refresh_from_db()
+    assert list(order.metadata["disputes"]) == ["dp_1"]
+    assert order.internal_notes.count("Dispute dp_1") == 1
