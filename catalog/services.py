@@ -1,0 +1,213 @@
+"""Changes to the catalog. Each is one transaction and writes its audit row inside it."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.audit import record
+from accounts.models import AuditAction
+from catalog.models import Price, Product, ProductStatus, Review
+from catalog.selectors import visible_products
+from config.api import DomainError, NotFound
+
+
+class AlreadyReviewed(DomainError):
+    code = "already_reviewed"
+    default_message = "You have already reviewed this product."
+
+
+class InvalidRating(DomainError):
+    code = "invalid_rating"
+    default_message = "A rating is a whole number from 1 to 5."
+
+
+def _locked(product: Product) -> Product:
+    # all_objects: staff may act on a soft-deleted product from the console.
+    return Product.all_objects.select_for_update().get(pk=product.pk)
+
+
+def _set_status(*, product: Product, status: str, actor) -> Product:
+    with transaction.atomic():
+        locked = _locked(product)
+        old = {"status": locked.status, "published_at": locked.published_at}
+        if locked.status == status:
+            return locked
+        locked.status = status
+        fields = ["status", "updated_at"]
+        if status == ProductStatus.PUBLISHED:
+            # The first publication date stays: re-publishing an archived product keeps it.
+            locked.published_at = locked.published_at or timezone.now()
+            fields.append("published_at")
+        locked.save(update_fields=fields)
+        record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=locked, old=old,
+               new={"status": locked.status, "published_at": locked.published_at})
+    return locked
+
+
+def publish_product(*, product: Product, actor) -> Product:
+    """Make the product visible to customers; sets ``published_at`` the first time.
+    Locks the product row. Safe to call twice (the second call changes nothing)."""
+    return _set_status(product=product, status=ProductStatus.PUBLISHED, actor=actor)
+
+
+def archive_product(*, product: Product, actor) -> Product:
+    """Hide the product from customers (existing orders keep pointing at it). Idempotent."""
+    return _set_status(product=product, status=ProductStatus.ARCHIVED, actor=actor)
+
+
+def unpublish_product(*, product: Product, actor) -> Product:
+    """Back to DRAFT. Idempotent."""
+    return _set_status(product=product, status=ProductStatus.DRAFT, actor=actor)
+
+
+def set_featured(*, product: Product, featured: bool, actor) -> Product:
+    """Feature or unfeature a product. Idempotent."""
+    with transaction.atomic():
+        locked = _locked(product)
+        if locked.featured == featured:
+            return locked
+        old = {"featured": locked.featured}
+        locked.featured = featured
+        locked.save(update_fields=["featured", "updated_at"])
+        record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
+               new={"featured": featured})
+    return locked
+
+
+def soft_delete_product(*, product: Product, actor) -> Product:
+    """Set ``deleted_at``: the product disappears everywhere but its rows (and every order
+    pointing at them) stay. Idempotent."""
+    with transaction.atomic():
+        locked = _locked(product)
+        if locked.deleted_at is not None:
+            return locked
+        locked.deleted_at = timezone.now()
+        locked.save(update_fields=["deleted_at", "updated_at"])
+        record(actor=actor, action=AuditAction.DELETE, resource=locked,
+               old={"deleted_at": None}, new={"deleted_at": locked.deleted_at})
+    return locked
+
+
+def restore_product(*, product: Product, actor) -> Product:
+    with transaction.atomic():
+        locked = _locked(product)
+        if locked.deleted_at is None:
+            return locked
+        old = {"deleted_at": locked.deleted_at}
+        locked.deleted_at = None
+        locked.save(update_fields=["deleted_at", "updated_at"])
+        record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
+               new={"deleted_at": None}, reason="restored")
+    return locked
+
+
+def _free_slug(base: str) -> str:
+    candidate, n = f"{base}-copy", 2
+    while Product.all_objects.filter(slug=candidate).exists():
+        candidate, n = f"{base}-copy-{n}", n + 1
+    return candidate[:220]
+
+
+def _free_sku(base: str) -> str:
+    from catalog.models import Variant
+
+    candidate, n = f"{base}-COPY", 2
+    while Variant.objects.filter(sku=candidate).exists():
+        candidate, n = f"{base}-COPY{n}", n + 1
+    return candidate[:64]
+
+
+def duplicate_product(*, product: Product, actor) -> Product:
+    """A DRAFT copy with its categories, prices (and tiers) and variants, under a free slug
+    and SKUs. Stripe ids are not copied: the copy is a different Stripe product. Not
+    idempotent by design: each call makes one more copy."""
+    with transaction.atomic():
+        source = Product.all_objects.prefetch_related(
+            "categories", "prices__tiers", "variants").get(pk=product.pk)
+        copy = Product.all_objects.get(pk=source.pk)
+        copy.pk = copy.id = None
+        copy._state.adding = True
+        copy.name = f"{source.name} (copy)"[:200]
+        copy.slug = _free_slug(source.slug)
+        copy.status = ProductStatus.DRAFT
+        copy.featured = False
+        copy.published_at = None
+        copy.deleted_at = None
+        copy.stripe_product_id = None
+        copy.stripe_synced_at = None
+        copy.default_price = None
+        copy.save()
+        copy.categories.set(source.categories.all())
+        for price in source.prices.all():
+            tiers = list(price.tiers.all())
+            new_price = Price.objects.get(pk=price.pk)
+            new_price.pk = new_price.id = None
+            new_price._state.adding = True
+            new_price.product = copy
+            new_price.stripe_price_id = None
+            new_price.stripe_synced_at = None
+            new_price.lookup_key = None
+            new_price.save()
+            if source.default_price_id == price.pk:
+                copy.default_price = new_price
+            for tier in tiers:
+                tier.pk = tier.id = None
+                tier._state.adding = True
+                tier.price = new_price
+                tier.save()
+        for variant in source.variants.all():
+            variant.pk = variant.id = None
+            variant._state.adding = True
+            variant.product = copy
+            variant.sku = _free_sku(variant.sku)
+            variant.stripe_price_id = None
+            variant.save()
+        if copy.default_price_id:
+            copy.save(update_fields=["default_price"])
+        record(actor=actor, action=AuditAction.CREATE, resource=copy,
+               new={"slug": copy.slug, "status": copy.status}, duplicated_from=source.pk)
+    return copy
+
+
+def _has_completed_order(*, user, product: Product) -> bool:
+    """Whether billing holds a completed order of ``product`` by ``user``.
+
+    Imported here, not at module level: billing depends on the catalog, not the reverse.
+    """
+    try:
+        from billing.selectors import customer_has_completed_order
+    except ImportError:
+        # Until billing ships this selector there is no order model to complete, so no
+        # review can be a verified purchase.
+        return False
+
+    return customer_has_completed_order(user=user, product=product)
+
+
+def create_review(*, author, product: Product, rating, title: str = "",
+                  body: str = "") -> Review:
+    """Write ``author``'s one review of a visible ``product``.
+
+    ``verified`` is decided here from the author's completed orders; nothing the author sends
+    can set it. Raises NotFound (product not visible), InvalidRating, AlreadyReviewed (also
+    when a concurrent request wins the unique constraint). Not idempotent: a second call
+    raises AlreadyReviewed.
+    """
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise InvalidRating(fields={"rating": [InvalidRating.default_message]})
+    if not visible_products().filter(pk=product.pk).exists():
+        raise NotFound("Product not found.")
+    if Review.objects.filter(author=author, product=product).exists():
+        raise AlreadyReviewed()
+    verified = _has_completed_order(user=author, product=product)
+    try:
+        with transaction.atomic():
+            review = Review.objects.create(author=author, product=product, rating=rating,
+                                           title=title.strip(), body=body.strip(),
+                                           verified=verified)
+            record(actor=author, action=AuditAction.CREATE, resource=review,
+                   new={"product": product.pk, "rating": rating, "verified": verified})
+    except IntegrityError as exc:
+        if Review.objects.filter(author=author, product=product).exists():
+            raise AlreadyReviewed() from exc
+        raise
+    return review
