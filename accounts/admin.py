@@ -24,14 +24,17 @@ admin.site.site_header = "Billing back office: staff console"
 admin.site.site_title = "Staff console"
 
 
-class UserAdminForm(forms.ModelForm):
-    avatar_url = forms.URLField(label="Avatar URL", max_length=500, required=False,
-                                assume_scheme="https")
+class HttpsURLField(forms.URLField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("assume_scheme", "https")
+        super().__init__(**kwargs)
 
+
+class UserAdminForm(forms.ModelForm):
     class Meta:
         model = User
         fields = [*PROFILE_FIELDS, "role"]
-        field_classes = {"billing_address": forms.JSONField}
+        field_classes = {"billing_address": forms.JSONField, "avatar_url": HttpsURLField}
 
     def clean(self):
         cleaned = super().clean()

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.factories import LoginSessionFactory, UserFactory
-from accounts.models import ApiKey, AuditLog, LoginSession, Role, Status, User, hash_api_key
+from accounts.models import ApiKey, AuditLog, Role, Status, User, hash_api_key
 from accounts.tests.helpers import api_url
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,8 @@ def token(client, email, password, **extra):
 
 # --- signup -------------------------------------------------------------------------------
 
-def test_signup_creates_an_unverified_customer_and_mails_a_confirmation(django_capture_on_commit_callbacks):
+def test_signup_creates_an_unverified_customer_and_mails_a_confirmation(
+        django_capture_on_commit_callbacks):
     client = APIClient(enforce_csrf_checks=True)  # JSON clients send no CSRF token
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(api_url("auth-signup"), {
@@ -424,7 +425,8 @@ def test_openapi_schema_describes_the_accounts_endpoints(api_client):
     schema = response.json()
     paths = schema["paths"]
     for path in ("/api/v1/auth/signup/", "/api/v1/auth/token/", "/api/v1/me/",
-                 "/api/v1/me/export/", "/api/v1/me/sessions/", "/api/v1/me/sessions/{session_id}/", "/api/v1/me/api-keys/",
+                 "/api/v1/me/export/", "/api/v1/me/sessions/",
+                 "/api/v1/me/sessions/{session_id}/", "/api/v1/me/api-keys/",
                  "/api/v1/me/api-keys/{key_id}/"):
         assert path in paths, path
     token_post = paths["/api/v1/auth/token/"]["post"]
