@@ -174,8 +174,28 @@ class AuditLogAdmin(ReadOnlyAdmin):
     list_select_related = ["actor"]
 
 
+class RevocableAdmin(ReadOnlyAdmin):
+    """Rows staff may only end (revoke), through the service, never edit."""
+
+    actions = ["revoke_selected"]
+
+    def has_revoke_permission(self, request):
+        return request.user.is_staff
+
+    def revoke_one(self, request, obj):
+        raise NotImplementedError
+
+    @admin.action(description="Revoke selected (takes effect at once)", permissions=["revoke"])
+    def revoke_selected(self, request, queryset):
+        revoked = 0
+        for obj in queryset.filter(revoked_at=None).select_related("user"):
+            self.revoke_one(request, obj)
+            revoked += 1
+        messages.success(request, f"Revoked {revoked}.")
+
+
 @admin.register(LoginSession)
-class LoginSessionAdmin(ReadOnlyAdmin):
+class LoginSessionAdmin(RevocableAdmin):
     list_display = ["user", "ip_address", "user_agent", "created_at", "last_seen_at",
                     "expires_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
@@ -183,14 +203,20 @@ class LoginSessionAdmin(ReadOnlyAdmin):
     exclude = ["session_key"]
     list_select_related = ["user"]
 
+    def revoke_one(self, request, obj):
+        services.revoke_login_session(user=obj.user, session_id=obj.pk, actor=request.user)
+
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdmin):
+class ApiKeyAdmin(RevocableAdmin):
     list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["prefix", "name", "user__email"]
     exclude = ["hashed_key"]  # never shown, not even hashed
     list_select_related = ["user"]
+
+    def revoke_one(self, request, obj):
+        services.revoke_api_key(user=obj.user, key_id=obj.pk, actor=request.user)
 
 
 class SystemConfigForm(forms.ModelForm):
@@ -208,7 +234,10 @@ class SystemConfigForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "key" in self.fields:  # only on "add": a row's key never changes
-            self.fields["key"].choices = [(key, key) for key in sorted(system_config.REGISTRY)]
+            self.fields["key"].choices = [
+                (key, f"{key}: {entry.description}")
+                for key, entry in sorted(system_config.REGISTRY.items())
+            ]
         if self.instance.pk:
             self.initial["value"] = str(self.instance.value)
 

@@ -193,8 +193,9 @@ def end_all_sessions(*, user: User) -> int:
     keys = list(LoginSession.objects.filter(user=user, revoked_at=None)
                 .values_list("session_key", flat=True))
     LoginSession.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
-    # Sessions created before LoginSession existed (or by other paths) are found by scanning
-    # the user's own decoded sessions only when no record exists; records cover normal logins.
+    # Every login is recorded (user_logged_in -> start_login_session), so the records name
+    # every browser session. A session without a record cannot outlive a suspension either:
+    # Django loads no user whose is_active is false.
     return Session.objects.filter(session_key__in=keys).delete()[0]
 
 

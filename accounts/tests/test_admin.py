@@ -321,3 +321,31 @@ def test_set_config_service_rejects_unknown_keys_and_bad_types(admin_user):
 def test_api_key_admin_has_no_add(admin_client):
     assert admin_client.get("/admin/accounts/apikey/add/").status_code == 403
     assert ApiKey.objects.count() == 0
+
+
+def test_staff_can_revoke_a_session_from_admin(support_client, support_agent, client, customer,
+                                               password):
+    browser = type(client)()
+    page_login(browser, customer.email, password)
+    session = LoginSession.objects.get(user=customer)
+
+    response = support_client.post("/admin/accounts/loginsession/", {
+        "action": "revoke_selected", ACTION_CHECKBOX_NAME: [session.pk], "index": 0})
+
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.revoked_at is not None
+    assert browser.get("/account/").status_code == 302
+    assert AuditLog.objects.filter(action="LOGOUT", actor=support_agent).exists()
+
+
+def test_admin_can_revoke_an_api_key(admin_client, admin_user, customer):
+    key, raw = services.create_api_key(user=customer)
+
+    admin_client.post("/admin/accounts/apikey/", {
+        "action": "revoke_selected", ACTION_CHECKBOX_NAME: [key.pk], "index": 0})
+
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert AuditLog.objects.filter(action="DELETE", actor=admin_user,
+                                   resource_id=str(key.pk)).exists()
