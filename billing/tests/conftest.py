@@ -37,6 +37,16 @@ def stripe_double(_stripe_server, settings):
 
 
 @pytest.fixture
+def staff_console(admin_user):
+    """A separate browser for staff, so a test can also use the customer's ``client``."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(admin_user)
+    return browser
+
+
+@pytest.fixture
 def no_stripe(settings):
     """No Stripe keys at all, as in `make run` without configuration."""
     settings.STRIPE = {"secret_key": "", "publishable_key": "", "webhook_secret": "",
