@@ -44,6 +44,17 @@ class ProfileForm(forms.Form):
                                       required=False)
     tax_id = forms.CharField(label="Tax id (VAT number)", max_length=32, required=False)
 
+    GROUPS = [
+        ("About you", ["first_name", "last_name", "display_name", "avatar_url", "gender"]),
+        ("Contact and preferences", ["phone", "date_of_birth", "timezone", "language"]),
+        ("Billing details", ["billing_line1", "billing_line2", "billing_city",
+                             "billing_region", "billing_postal_code", "billing_country",
+                             "tax_id"]),
+    ]
+
+    def groups(self):
+        return [(legend, [self[name] for name in names]) for legend, names in self.GROUPS]
+
     @classmethod
     def initial_for(cls, user) -> dict:
         values = profile_values(user)

@@ -231,3 +231,23 @@ def test_unverified_user_is_sent_to_confirm_their_email_on_login(client, passwor
     assert response["Location"] == "/accounts/confirm-email/"
     assert logged_in_user_id(client) is None
     assert ApiKey.objects.count() == 0
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/accounts/signup/",
+                                 "/accounts/password/reset/", "/accounts/password/reset/done/",
+                                 "/accounts/password/reset/key/done/", "/accounts/inactive/",
+                                 "/accounts/confirm-email/", "/accounts/confirm-email/bogus/"])
+def test_anonymous_account_pages_render_in_the_site_layout(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert b'class="site-header"' in response.content and b"<h1>" in response.content
+
+
+@pytest.mark.parametrize("url", ["/accounts/email/", "/accounts/password/change/",
+                                 "/accounts/logout/"])
+def test_signed_in_account_pages_render_in_the_site_layout(customer_client, url):
+    response = customer_client.get(url)
+
+    assert response.status_code == 200
+    assert b'class="site-header"' in response.content
