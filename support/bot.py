@@ -14,6 +14,7 @@ from support import kb, services
 from support.models import ChatMessage, ChatRole, Conversation, Ticket, TicketPriority
 
 MAX_CITATIONS = 3
+RELATIVE_CUTOFF = Decimal("0.4")
 NOT_KNOWN = (
     "I could not find an answer to that in our help centre. I can hand this conversation to "
     "our support team: they will open a ticket with it and reply by e-mail."
@@ -25,13 +26,16 @@ def find_answer(question: str) -> list[dict]:
     paragraph that matches best. Empty when the bot does not know."""
     threshold = Decimal(get_config("support_bot_min_rank"))
     citations = []
-    for article in kb.search_articles(question)[:MAX_CITATIONS]:
-        if Decimal(str(article.rank)) < threshold:
+    for article in kb.search_articles(question, mode="any")[:MAX_CITATIONS]:
+        rank = Decimal(str(article.rank))
+        # Below the absolute threshold the bot does not know; well below the best hit an
+        # article is noise next to it (it matched a common word), so it is not cited.
+        if rank < threshold or (citations and rank < citations[0]["rank"] * RELATIVE_CUTOFF):
             break
         citations.append({
             "article": article,
             "passage": kb.best_passage(article, question),
-            "rank": float(article.rank),
+            "rank": rank,
         })
     return citations
 

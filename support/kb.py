@@ -49,25 +49,32 @@ def words(text: str) -> list[str]:
 
 def any_words_tsquery(text: str) -> str:
     """A to_tsquery string: the text's words OR-ed, each as a prefix. Only letters and digits
-    reach it, so it cannot be malformed."""
-    return " | ".join(f"{w}:*" for w in words(text))
+    reach it, so it cannot be malformed. One- and two-letter words are left out: as prefixes
+    they would match nearly everything."""
+    return " | ".join(f"{w}:*" for w in words(text) if len(w) > 2)
 
 
-def _queries(text: str):
-    yield SearchQuery(text, search_type="websearch", config=CONFIG)
+def _queries(text: str, mode: str):
+    if mode == "auto":
+        yield SearchQuery(text, search_type="websearch", config=CONFIG)
     raw = any_words_tsquery(text)
     if raw:
         yield SearchQuery(raw, search_type="raw", config=CONFIG)
 
 
-def search_articles(text: str, *, queryset: QuerySet | None = None) -> QuerySet:
+def search_articles(text: str, *, queryset: QuerySet | None = None,
+                    mode: str = "auto") -> QuerySet:
     """Published articles matching ``text``, best first, each annotated with ``rank`` and
-    ``headline`` (pass it to ``snippet_html``). Empty or garbage input gives no rows."""
+    ``headline`` (pass it to ``snippet_html``). Empty or garbage input gives no rows.
+
+    ``mode="auto"`` (search box): every word must match, falling back to any word.
+    ``mode="any"`` (the bot's questions): any word, ranked by how many and where they match.
+    """
     qs = queryset if queryset is not None else Article.objects.published()
     text = (text or "").strip()[:MAX_QUERY_CHARS]
     if not words(text):
         return qs.none()
-    for query in _queries(text):
+    for query in _queries(text, mode):
         hits = (
             qs.filter(search_vector=query)
             .annotate(rank=SearchRank(F("search_vector"), query))
