@@ -93,3 +93,34 @@ def test_export_serialises_dates_of_birth(customer):
     document = services.export_user_data(user=customer)
 
     assert document["profile"]["date_of_birth"] == "1990-01-02"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_signups_for_one_address_create_one_account():
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def signup(email):
+        try:
+            barrier.wait()
+            services.register_user(email=email, password=STRONG)
+            outcomes.append("created")
+        except EmailTaken:
+            outcomes.append("taken")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=signup, args=(email,))
+               for email in ("race@example.com", "RACE@example.com")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["created", "taken"]
+    assert User.all_objects.filter(email="race@example.com").count() == 1
+    assert AuditLog.objects.filter(action="CREATE").count() == 1
