@@ -4,6 +4,8 @@ collections, the plans the pricing page shows, and customer reviews.
 Money is an integer amount of minor units plus a lower-case ISO-4217 code, as Stripe holds it.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -103,7 +105,8 @@ class Product(TimeStampedModel):
     seo_description = models.CharField(max_length=320, blank=True)
     # A fraction: 0.2000 is 20 %. Applied by billing at checkout.
     tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0,
-                                   validators=[MinValueValidator(0), MaxValueValidator(0.9999)])
+                                   validators=[MinValueValidator(Decimal("0")),
+                                               MaxValueValidator(Decimal("0.9999"))])
     # The price checkout uses when the buyer picks none (as Stripe's product.default_price).
     default_price = models.ForeignKey("Price", on_delete=models.SET_NULL, null=True, blank=True,
                                       related_name="+")

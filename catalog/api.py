@@ -1,0 +1,393 @@
+"""Public, read-only catalog API (plus writing one's own review).
+
+Every product query starts from ``selectors.visible_products()``; list endpoints prefetch or
+annotate everything they show, so their query count does not grow with the page size.
+"""
+
+import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import filters, generics, permissions, serializers, status
+from rest_framework.response import Response
+
+from catalog import selectors, services
+from catalog.models import (
+    Category,
+    Collection,
+    Plan,
+    Price,
+    PricingTier,
+    Product,
+    ProductType,
+    Review,
+    Variant,
+)
+from catalog.money import format_money
+from config.api import NotFound
+
+# --- serializers ----------------------------------------------------------------------------
+
+
+class MoneySerializer(serializers.Serializer):
+    amount = serializers.IntegerField(help_text="Minor units (cents; yen for JPY).")
+    currency = serializers.CharField(help_text="Lower-case ISO-4217 code.")
+    display = serializers.CharField(help_text="Formatted for people, e.g. $19.00.")
+
+
+def money(amount, currency) -> dict | None:
+    if amount is None or not currency:
+        return None
+    return {"amount": amount, "currency": currency, "display": format_money(amount, currency)}
+
+
+class CategoryRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["slug", "name"]
+
+
+class RatingSerializer(serializers.Serializer):
+    average = serializers.FloatField(allow_null=True)
+    count = serializers.IntegerField()
+
+
+class RatingSummarySerializer(RatingSerializer):
+    distribution = serializers.DictField(child=serializers.IntegerField(),
+                                         help_text='Keys "1".."5": number of reviews.')
+
+
+class ProductListSerializer(serializers.ModelSerializer):
+    categories = CategoryRefSerializer(many=True, read_only=True)
+    from_price = serializers.SerializerMethodField(
+        help_text="Cheapest active flat price or available variant.")
+    rating = serializers.SerializerMethodField()
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "slug", "name", "short_description", "type", "tags", "featured",
+                  "images", "from_price", "categories", "rating", "credits_granted",
+                  "published_at", "url"]
+
+    @extend_schema_field(MoneySerializer(allow_null=True))
+    def get_from_price(self, obj):
+        return money(getattr(obj, "from_amount", None), getattr(obj, "from_currency", None))
+
+    @extend_schema_field(RatingSerializer)
+    def get_rating(self, obj):
+        average = getattr(obj, "rating_average", None)
+        return {"average": round(average, 2) if average is not None else None,
+                "count": getattr(obj, "rating_count", 0)}
+
+
+class TierSerializer(serializers.ModelSerializer):
+    up_to = serializers.IntegerField(allow_null=True, help_text="null means infinity.")
+
+    class Meta:
+        model = PricingTier
+        fields = ["up_to", "unit_amount", "flat_amount"]
+
+
+class PriceSerializer(serializers.ModelSerializer):
+    tiers = TierSerializer(many=True, read_only=True)
+    display = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Price
+        fields = ["id", "nickname", "unit_amount", "currency", "type", "interval",
+                  "interval_count", "tiers_mode", "tiers", "display"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_display(self, obj):
+        return str(obj)
+
+
+class VariantSerializer(serializers.ModelSerializer):
+    price = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Variant
+        fields = ["id", "name", "sku", "license_type", "seats", "price", "available"]
+
+    @extend_schema_field(MoneySerializer)
+    def get_price(self, obj):
+        return money(obj.price_amount, obj.currency)
+
+
+class ProductDetailSerializer(ProductListSerializer):
+    prices = PriceSerializer(many=True, read_only=True)
+    variants = VariantSerializer(many=True, read_only=True)
+    rating_summary = serializers.SerializerMethodField()
+    in_stock = serializers.SerializerMethodField()
+
+    class Meta(ProductListSerializer.Meta):
+        fields = [*ProductListSerializer.Meta.fields, "description", "seo_title",
+                  "seo_description", "tax_rate", "trial_days", "download_limit",
+                  "access_duration_days", "in_stock", "prices", "variants",
+                  "rating_summary"]
+
+    @extend_schema_field(RatingSummarySerializer)
+    def get_rating_summary(self, obj):
+        return selectors.rating_summary(obj)
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_in_stock(self, obj):
+        return not obj.track_inventory or obj.stock_quantity > 0
+
+
+class CategoryTreeSerializer(serializers.ModelSerializer):
+    children = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "name", "description", "children"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_children(self, obj):
+        return CategoryTreeSerializer(getattr(obj, "tree_children", []), many=True).data
+
+
+class CollectionProductSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["slug", "name", "short_description", "type", "images", "url"]
+
+
+class CollectionSerializer(serializers.ModelSerializer):
+    products = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Collection
+        fields = ["id", "slug", "name", "description", "products"]
+
+    @extend_schema_field(CollectionProductSerializer(many=True))
+    def get_products(self, obj):
+        items = getattr(obj, "visible_items", [])
+        return CollectionProductSerializer([item.product for item in items], many=True).data
+
+
+class PlanPriceSerializer(MoneySerializer):
+    id = serializers.IntegerField()
+    interval = serializers.CharField()
+    interval_count = serializers.IntegerField()
+
+
+class SavingSerializer(MoneySerializer):
+    percent = serializers.IntegerField()
+
+
+class CtaSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Plan.CtaType.choices)
+    label = serializers.CharField()
+    url = serializers.CharField(help_text="For the monthly interval.")
+    yearly_url = serializers.CharField()
+
+
+def plan_price(price: Price | None) -> dict | None:
+    if price is None:
+        return None
+    return {"id": price.pk, **money(price.unit_amount, price.currency),
+            "interval": price.interval, "interval_count": price.interval_count}
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    product = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    monthly_price = serializers.SerializerMethodField()
+    yearly_price = serializers.SerializerMethodField()
+    yearly_saving = serializers.SerializerMethodField()
+    cta = serializers.SerializerMethodField()
+    trial_days = serializers.IntegerField(source="product.trial_days", read_only=True)
+
+    class Meta:
+        model = Plan
+        fields = ["id", "slug", "name", "tagline", "product", "monthly_price", "yearly_price",
+                  "yearly_saving", "credits_per_period", "trial_credits", "trial_days",
+                  "entitlements", "feature_cost_overrides", "storage_quota_bytes",
+                  "billing_source", "badge", "highlight", "cta", "sort_order"]
+
+    @extend_schema_field(PlanPriceSerializer(allow_null=True))
+    def get_monthly_price(self, obj):
+        return plan_price(obj.monthly_price)
+
+    @extend_schema_field(PlanPriceSerializer(allow_null=True))
+    def get_yearly_price(self, obj):
+        return plan_price(obj.yearly_price)
+
+    @extend_schema_field(SavingSerializer(allow_null=True))
+    def get_yearly_saving(self, obj):
+        saving = selectors.yearly_saving(obj)
+        if saving is None:
+            return None
+        return {**money(saving, obj.yearly_price.currency),
+                "percent": selectors.yearly_saving_percent(obj)}
+
+    @extend_schema_field(CtaSerializer)
+    def get_cta(self, obj):
+        monthly = selectors.plan_cta(obj, "month")
+        return {**monthly, "yearly_url": selectors.plan_cta(obj, "year")["url"]}
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    author_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Review
+        fields = ["id", "rating", "title", "body", "verified", "helpful_votes", "author_name",
+                  "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_author_name(self, obj):
+        # First name and initial only: a public page is no place for a customer's full name.
+        author = obj.author
+        if author.first_name:
+            initial = f" {author.last_name[:1]}." if author.last_name else ""
+            return f"{author.first_name}{initial}"
+        return "Customer"
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    body = serializers.CharField(max_length=5000, required=False, allow_blank=True,
+                                 default="")
+
+    def validate_rating(self, value):
+        if isinstance(self.initial_data.get("rating"), bool | float):
+            raise serializers.ValidationError("A rating is a whole number from 1 to 5.")
+        return value
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+class ProductFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", max_length=200,
+                                       help_text="Full-text search; the last word is a prefix.")
+    category = django_filters.CharFilter(method="filter_category",
+                                         help_text="Category slug; includes its descendants.")
+    type = django_filters.ChoiceFilter(choices=ProductType.choices)
+    tag = django_filters.CharFilter(method="filter_tag", max_length=50)
+    featured = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_featured")
+    min_price = django_filters.NumberFilter(field_name="from_amount", lookup_expr="gte",
+                                            min_value=0,
+                                            help_text="Minor units, against the from-price.")
+    max_price = django_filters.NumberFilter(field_name="from_amount", lookup_expr="lte",
+                                            min_value=0, help_text="Minor units.")
+
+    class Meta:
+        model = Product
+        fields = ["search", "category", "type", "tag", "featured", "min_price", "max_price"]
+
+    def filter_search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return selectors.search_products(queryset, value)
+
+    def filter_category(self, queryset, name, value):
+        category = Category.objects.filter(slug=value).first()
+        if category is None:
+            return queryset.none()
+        return selectors.products_in_category(queryset, category)
+
+    def filter_featured(self, queryset, name, value):
+        return queryset.filter(featured=value == "true")
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(tags__contains=[value])
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+class PublicMixin:
+    permission_classes = [permissions.AllowAny]
+
+
+class ProductListView(PublicMixin, generics.ListAPIView):
+    """Published products. Without ``ordering``: best match first when searching, else
+    featured then newest."""
+
+    serializer_class = ProductListSerializer
+    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
+    filterset_class = ProductFilter
+    ordering_fields = ["name", "published_at", "from_amount", "rating_average"]
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+
+class ProductDetailView(PublicMixin, generics.RetrieveAPIView):
+    serializer_class = ProductDetailSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return selectors.product_detail_queryset()
+
+
+class CategoryTreeView(PublicMixin, generics.GenericAPIView):
+    serializer_class = CategoryTreeSerializer
+    pagination_class = None
+
+    @extend_schema(responses=CategoryTreeSerializer(many=True))
+    def get(self, request):
+        return Response(self.get_serializer(selectors.category_tree(), many=True).data)
+
+
+class CollectionListView(PublicMixin, generics.ListAPIView):
+    serializer_class = CollectionSerializer
+
+    def get_queryset(self):
+        return selectors.visible_collections()
+
+
+class CollectionDetailView(PublicMixin, generics.RetrieveAPIView):
+    serializer_class = CollectionSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return selectors.visible_collections()
+
+
+class PlanListView(PublicMixin, generics.ListAPIView):
+    """Active plans in pricing-page order; unpaginated (a pricing page shows them all)."""
+
+    serializer_class = PlanSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.active_plans()
+
+
+class ProductReviewsView(generics.ListCreateAPIView):
+    """Reviews of a published product; POST writes the caller's one review of it."""
+
+    serializer_class = ReviewSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [permissions.IsAuthenticated()]
+        return [permissions.AllowAny()]
+
+    def get_product(self) -> Product:
+        product = selectors.visible_products().filter(slug=self.kwargs["slug"]).first()
+        if product is None:
+            raise NotFound("Product not found.")
+        return product
+
+    def get_queryset(self):
+        return selectors.product_reviews(self.get_product())
+
+    @extend_schema(request=ReviewInputSerializer, responses={201: ReviewSerializer})
+    def post(self, request, slug):
+        product = self.get_product()
+        data = ReviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.create_review(author=request.user, product=product,
+                                        **data.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
