@@ -1,6 +1,6 @@
 """Reads of the rollups for the API, the dashboard and the CSV export."""
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import Max, QuerySet
@@ -68,27 +68,6 @@ def latest_day() -> date | None:
 def currencies() -> list[str]:
     return sorted(DailyMetric.objects.filter(metric__in=["mrr", "gross_revenue"])
                   .exclude(dimension="").values_list("dimension", flat=True).distinct())
-
-
-def kpi_values(day: date, metrics: list[tuple[str, str]]) -> dict:
-    """{(metric, dimension): {"now": Decimal|None, "before": Decimal|None, "change": float}}
-    for ``day`` against 30 days earlier."""
-    before = day - timedelta(days=30)
-    wanted = {key for key in metrics}
-    found = {}
-    for metric, dim, when, value in DailyMetric.objects.filter(
-            date__in=[day, before], metric__in=[m for m, _ in metrics]).values_list(
-            "metric", "dimension", "date", "value"):
-        if (metric, dim) in wanted:
-            found[(metric, dim, when)] = value
-    result = {}
-    for metric, dim in metrics:
-        now, then = found.get((metric, dim, day)), found.get((metric, dim, before))
-        change = None
-        if now is not None and then:
-            change = float((now - then) / then * 100)
-        result[(metric, dim)] = {"now": now, "before": then, "change": change}
-    return result
 
 
 DRILLDOWN_SQL = """

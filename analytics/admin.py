@@ -1,0 +1,64 @@
+"""The staff console's analytics: the dashboard at /admin/analytics/ and the raw rollups.
+
+The dashboard is the analytics app index page (the admin renders
+``admin/analytics/app_index.html``, which this app provides), so it sits at /admin/analytics/
+behind the admin's own login and staff check. The "Dashboard" proxy puts it on the admin
+index; its URLs add the MRR drill-down and the CSV export.
+"""
+
+from django.contrib import admin
+from django.urls import path
+
+from analytics import views
+from analytics.models import DailyMetric, Dashboard
+
+
+def _staff(request) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return _staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _staff(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("", wrap(views.dashboard_redirect), name="analytics_dashboard_changelist"),
+            path("mrr/", wrap(views.drilldown), name="analytics_dashboard_drilldown"),
+            path("export/", wrap(views.export_csv), name="analytics_dashboard_export"),
+        ]
+
+
+@admin.register(DailyMetric)
+class DailyMetricAdmin(admin.ModelAdmin):
+    """Rollups are written by rollup_day only: read-only here."""
+
+    list_display = ["date", "metric", "dimension", "value", "definition_version",
+                    "computed_at"]
+    list_filter = ["metric", "definition_version"]
+    search_fields = ["metric", "dimension"]
+    date_hierarchy = "date"
+    ordering = ["-date", "metric", "dimension"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
