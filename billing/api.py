@@ -2,6 +2,8 @@
 
 from django.http import FileResponse, HttpResponseRedirect
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -39,6 +41,38 @@ class CheckoutIn(serializers.Serializer):
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     billing_address = serializers.DictField(required=False)
     # Anything else the client sends (totals, prices) is ignored: the server prices the cart.
+
+
+class CartLineOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    price_id = serializers.IntegerField(allow_null=True)
+    variant_id = serializers.IntegerField(allow_null=True)
+    description = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_amount = serializers.IntegerField()
+    line_total = serializers.IntegerField()
+    discount_amount = serializers.IntegerField()
+    tax_rate = serializers.DecimalField(max_digits=7, decimal_places=4)
+    tax = serializers.IntegerField()
+
+
+class ErrorOut(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class CartOut(serializers.Serializer):
+    """Amounts are integer minor units of ``currency``."""
+
+    items = CartLineOut(many=True)
+    currency = serializers.CharField(allow_null=True)
+    subtotal = serializers.IntegerField()
+    discount_amount = serializers.IntegerField()
+    tax = serializers.IntegerField()
+    total = serializers.IntegerField()
+    discount_code = serializers.CharField(allow_null=True)
+    discount_error = ErrorOut(allow_null=True)
 
 
 def cart_payload(user) -> dict:
@@ -101,18 +135,42 @@ class OrderOut(serializers.ModelSerializer):
 # --- views -----------------------------------------------------------------------------------
 
 
+class InvoiceSummaryOut(serializers.Serializer):
+    number = serializers.CharField()
+    total = serializers.IntegerField()
+    currency = serializers.CharField()
+    due_date = serializers.DateField()
+    payment_reference = serializers.CharField()
+
+
+class CheckoutOut(serializers.Serializer):
+    order = OrderOut()
+    redirect_url = serializers.CharField(help_text="Stripe Checkout URL; empty for manual.")
+    invoice = InvoiceSummaryOut(allow_null=True)
+
+
+class OrderPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OrderOut(many=True)
+
+
 class CartView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=CartOut, operation_id="cart_retrieve")
     def get(self, request):
         return Response(cart_payload(request.user))
 
+    @extend_schema(request=AddItemIn, responses={201: CartOut}, operation_id="cart_add_item")
     def post(self, request):
         data = AddItemIn(data=request.data)
         data.is_valid(raise_exception=True)
         cart_service.add_item(user=request.user, **data.validated_data)
         return Response(cart_payload(request.user), status=201)
 
+    @extend_schema(request=CodeIn, responses=CartOut, operation_id="cart_set_discount_code")
     def patch(self, request):
         data = CodeIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -123,6 +181,7 @@ class CartView(APIView):
             cart_service.remove_code(user=request.user)
         return Response(cart_payload(request.user))
 
+    @extend_schema(responses={204: None}, operation_id="cart_clear")
     def delete(self, request):
         cart_service.clear(user=request.user)
         return Response(status=204)
@@ -131,12 +190,14 @@ class CartView(APIView):
 class CartItemView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=CartLineOut, operation_id="cart_item_retrieve")
     def get(self, request, item_id):
         if not CartItem.objects.filter(pk=item_id, cart__user=request.user).exists():
             raise errors.CartItemNotFound()
         payload = cart_payload(request.user)
         return Response(next(i for i in payload["items"] if i["id"] == item_id))
 
+    @extend_schema(request=QuantityIn, responses=CartOut, operation_id="cart_item_update")
     def patch(self, request, item_id):
         data = QuantityIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -144,6 +205,7 @@ class CartItemView(APIView):
                                  quantity=data.validated_data["quantity"])
         return Response(cart_payload(request.user))
 
+    @extend_schema(responses={204: None}, operation_id="cart_item_remove")
     def delete(self, request, item_id):
         cart_service.remove_item(user=request.user, item_id=item_id)
         return Response(status=204)
@@ -152,6 +214,7 @@ class CartItemView(APIView):
 class CheckoutView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=CheckoutIn, responses={201: CheckoutOut}, operation_id="checkout")
     def post(self, request):
         data = CheckoutIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -177,6 +240,7 @@ class CheckoutView(APIView):
 class OrderListView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=OrderPageOut, operation_id="orders_list")
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.orders_for_user(user=request.user), request,
@@ -187,6 +251,7 @@ class OrderListView(APIView):
 class OrderDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=OrderOut, operation_id="orders_retrieve")
     def get(self, request, number):
         order = selectors.order_for_user(user=request.user, number=number)
         if order is None:
@@ -207,6 +272,10 @@ def download_response(stored):
 class DownloadView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={302: OpenApiResponse(description="Redirect to the file."),
+                              200: OpenApiResponse(OpenApiTypes.BINARY,
+                                                   description="The file itself.")},
+                   operation_id="orders_item_download")
     def get(self, request, number, item_id):
         stored = register_download(user=request.user, order_number=number, item_id=item_id)
         return download_response(stored)
