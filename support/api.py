@@ -6,6 +6,7 @@ through ``TicketMessage.objects.public()`` only.
 """
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -29,7 +30,7 @@ class AttachmentOut(serializers.Serializer):
     size_bytes = serializers.IntegerField()
     url = serializers.SerializerMethodField()
 
-    def get_url(self, obj):
+    def get_url(self, obj) -> str:
         return reverse("support:attachment", args=[self.context["ticket_id"], obj.pk])
 
 
@@ -41,11 +42,12 @@ class MessageOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
     attachments = serializers.SerializerMethodField()
 
-    def get_author_name(self, obj):
+    def get_author_name(self, obj) -> str:
         if obj.author is None:
             return "Support"
         return obj.author.name
 
+    @extend_schema_field(AttachmentOut(many=True))
     def get_attachments(self, obj):
         return AttachmentOut(obj.attachments.all(), many=True,
                              context={"ticket_id": obj.ticket_id}).data
@@ -63,10 +65,12 @@ class TicketOut(serializers.Serializer):
     first_response_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField()
-    related_order = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    related_subscription = serializers.PrimaryKeyRelatedField(read_only=True)
+    related_order = serializers.CharField(source="related_order.number", read_only=True,
+                                          allow_null=True, default=None)
+    related_subscription = serializers.IntegerField(source="related_subscription_id",
+                                                    read_only=True, allow_null=True)
 
-    def get_assignee_name(self, obj):
+    def get_assignee_name(self, obj) -> str | None:
         return obj.assignee.name if obj.assignee_id else None
 
 
@@ -74,6 +78,7 @@ class TicketDetailOut(TicketOut):
     description = serializers.CharField()
     messages = serializers.SerializerMethodField()
 
+    @extend_schema_field(MessageOut(many=True))
     def get_messages(self, obj):
         return MessageOut(obj.public_messages, many=True).data
 
@@ -108,6 +113,8 @@ def _files(data) -> list:
 class TicketListCreate(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
+    @extend_schema(tags=["support"], summary="My tickets, newest first (?status= filters)",
+                   responses={200: TicketOut(many=True)})
     def get(self, request):
         qs = selectors.customer_tickets(request.user)
         wanted = request.query_params.get("status")
@@ -117,6 +124,8 @@ class TicketListCreate(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TicketOut(page, many=True).data)
 
+    @extend_schema(tags=["support"], summary="Open a ticket (JSON or multipart with files)",
+                   request=TicketIn, responses={201: TicketDetailOut})
     def post(self, request):
         data = TicketIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -142,6 +151,8 @@ def _own_ticket(request, pk):
 
 
 class TicketDetail(APIView):
+    @extend_schema(tags=["support"], summary="One of my tickets with its thread",
+                   responses={200: TicketDetailOut})
     def get(self, request, pk):
         return Response(TicketDetailOut(_own_ticket(request, pk)).data)
 
@@ -149,6 +160,8 @@ class TicketDetail(APIView):
 class TicketMessageCreate(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
+    @extend_schema(tags=["support"], summary="Reply on my ticket (reopens a resolved one)",
+                   request=MessageIn, responses={201: MessageOut})
     def post(self, request, pk):
         ticket = _own_ticket(request, pk)
         data = MessageIn(data=request.data)
@@ -160,6 +173,8 @@ class TicketMessageCreate(APIView):
 
 
 class TicketClose(APIView):
+    @extend_schema(tags=["support"], summary="Close my ticket", request=None,
+                   responses={200: TicketDetailOut})
     def post(self, request, pk):
         ticket = _own_ticket(request, pk)
         services.close(ticket=ticket, actor=request.user)
@@ -183,7 +198,7 @@ class ArticleHitOut(ArticleOut):
     rank = serializers.FloatField(required=False)
     snippet = serializers.SerializerMethodField()
 
-    def get_snippet(self, obj):
+    def get_snippet(self, obj) -> str:
         return str(kb.snippet_html(getattr(obj, "headline", None) or obj.summary))
 
 
@@ -191,7 +206,7 @@ class ArticleDetailOut(ArticleOut):
     body = serializers.CharField()
     html = serializers.SerializerMethodField()
 
-    def get_html(self, obj):
+    def get_html(self, obj) -> str:
         return str(kb.render_markdown(obj.body))
 
 
@@ -217,6 +232,8 @@ class ArticleList(ListAPIView):
 class ArticleDetail(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(tags=["help"], summary="A published help article",
+                   responses={200: ArticleDetailOut})
     def get(self, request, slug):
         article = Article.objects.published().filter(slug=slug).first()
         if article is None:
@@ -234,6 +251,23 @@ class ChatIn(serializers.Serializer):
 
 class RateIn(serializers.Serializer):
     helpful = serializers.BooleanField()
+
+
+CHAT_MESSAGE_OUT = inline_serializer("ChatMessage", {
+    "id": serializers.IntegerField(), "role": serializers.CharField(),
+    "body": serializers.CharField(), "answered": serializers.BooleanField(allow_null=True),
+    "helpful": serializers.BooleanField(allow_null=True),
+    "created_at": serializers.DateTimeField(),
+    "citations": inline_serializer("ChatCitation", {
+        "title": serializers.CharField(), "slug": serializers.CharField(),
+        "url": serializers.CharField(), "passage": serializers.CharField(allow_null=True),
+    }, many=True),
+})
+CHAT_OUT = inline_serializer("ChatAnswer", {
+    "conversation_id": serializers.IntegerField(), "question": CHAT_MESSAGE_OUT,
+    "answer": CHAT_MESSAGE_OUT, "handoff_available": serializers.BooleanField(),
+    "handoff_url": serializers.CharField(),
+})
 
 
 def chat_message_out(message, citations=None) -> dict:
@@ -262,6 +296,8 @@ def _own_conversation(request, pk):
 
 
 class Chat(APIView):
+    @extend_schema(tags=["help bot"], summary="Ask the help bot", request=ChatIn,
+                   responses={201: CHAT_OUT})
     def post(self, request):
         data = ChatIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -281,6 +317,8 @@ class Chat(APIView):
 
 
 class ChatHandoff(APIView):
+    @extend_schema(tags=["help bot"], summary="Hand the conversation to a human (opens a ticket)",
+                   request=None, responses={201: TicketDetailOut})
     def post(self, request, pk):
         conversation = _own_conversation(request, pk)
         ticket = bot.handoff(conversation=conversation, customer=request.user)
@@ -289,6 +327,8 @@ class ChatHandoff(APIView):
 
 
 class ChatRate(APIView):
+    @extend_schema(tags=["help bot"], summary="Rate one of the bot's answers", request=RateIn,
+                   responses={200: CHAT_MESSAGE_OUT})
     def post(self, request, pk, mid):
         conversation = _own_conversation(request, pk)
         data = RateIn(data=request.data)

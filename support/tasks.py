@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from accounts.system_config import get_config
 from support.models import Ticket, TicketMessage, TicketStatus
 
 
@@ -41,7 +42,8 @@ def notify_customer_of_status(ticket_id: int, status: str) -> bool:
     _send("status_change", f"[{ticket.number}] {TicketStatus(status).label}: {ticket.subject}",
           ticket.customer.email,
           {"ticket": ticket, "status_label": TicketStatus(status).label,
-           "url": _ticket_url(ticket)})
+           "url": _ticket_url(ticket),
+           "reopen_days": get_config("support_reopen_window_days")})
     return True
 
 

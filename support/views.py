@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.system_config import get_config
 from config.api import DomainError
 from support import kb, selectors, services
 from support.forms import ReplyForm, TicketForm
@@ -18,6 +19,11 @@ from support.models import Article, ArticleType, TicketMessage
 from support.related import clean_related
 
 PAGE_SIZE = 20
+
+
+def _thread_context(ticket, form) -> dict:
+    return {"ticket": ticket, "thread": ticket.public_messages, "form": form,
+            "reopen_days": get_config("support_reopen_window_days")}
 
 
 def _own_ticket_or_404(request, pk):
@@ -67,8 +73,7 @@ def ticket_new(request):
 @login_required
 def ticket_detail(request, pk):
     ticket = _own_ticket_or_404(request, pk)
-    return render(request, "support/ticket_detail.html",
-                  {"ticket": ticket, "thread": ticket.public_messages, "form": ReplyForm()})
+    return render(request, "support/ticket_detail.html", _thread_context(ticket, ReplyForm()))
 
 
 @login_required
@@ -85,8 +90,7 @@ def ticket_reply(request, pk):
         else:
             messages.success(request, "Reply sent.")
             return redirect("support:ticket", pk=ticket.pk)
-    return render(request, "support/ticket_detail.html",
-                  {"ticket": ticket, "thread": ticket.public_messages, "form": form},
+    return render(request, "support/ticket_detail.html", _thread_context(ticket, form),
                   status=400)
 
 

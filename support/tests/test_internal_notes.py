@@ -84,3 +84,11 @@ def test_note_attachment_is_not_downloadable_by_the_customer(customer_client, ti
     note.attachments.add(stored)
     response = customer_client.get(f"/support/tickets/{ticket.pk}/attachments/{stored.pk}/")
     assert response.status_code == 404
+
+
+def test_note_is_not_in_the_accounts_export_endpoint(customer_api, noted_ticket):
+    response = customer_api.get("/api/v1/me/export/")
+    assert response.status_code == 200
+    dumped = json.dumps(response.json(), default=str)
+    assert "We are on it." in dumped
+    assert SECRET not in dumped

@@ -22,6 +22,7 @@ def test_customer_opens_a_ticket_and_lists_only_their_own(customer_api, other_cu
     body = response.json()
     assert body["status"] == "OPEN" and body["priority"] == "HIGH"
     assert body["number"].startswith("T")
+    assert body["related_order"] is None and body["related_subscription"] is None
     assert body["messages"][0]["body"] == "The PDF link fails."
     services.open_ticket(customer=other_customer, subject="Theirs", description="x")
 
