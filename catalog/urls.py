@@ -1,3 +1,15 @@
+from django.urls import path
+
+from catalog import views
+
 app_name = "catalog"
 
-urlpatterns = []
+urlpatterns = [
+    path("catalog/", views.catalog_list, name="list"),
+    path("catalog/category/<slug:slug>/", views.category_page, name="category"),
+    path("catalog/<slug:slug>/", views.product_detail, name="product"),
+    path("catalog/<slug:slug>/reviews/", views.review_create, name="review-create"),
+    path("collections/", views.collection_list, name="collections"),
+    path("collections/<slug:slug>/", views.collection_page, name="collection"),
+    path("pricing/", views.pricing, name="pricing"),
+]
