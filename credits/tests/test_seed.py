@@ -19,3 +19,13 @@ def test_seed_credits_is_idempotent_and_gives_every_customer_the_bonus(customer)
     assert FeatureCost.objects.filter(active=True).count() == 5
     assert CreditBalance.objects.get(user=customer).balance == 100
     assert CreditTransaction.objects.filter(user=demo, kind="CONSUME").exists()
+
+
+def test_periodic_tasks_name_registered_tasks():
+    from config.celery import app
+    from credits.schedules import SCHEDULES
+
+    app.loader.import_default_modules()
+    assert {entry["task"] for entry in SCHEDULES} <= set(app.tasks)
+    assert {entry["name"] for entry in SCHEDULES} == {"credits.expire_credits",
+                                                      "credits.check_invariant"}
