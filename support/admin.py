@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import STAFF_ROLES, User
+from billing.models import Order, RefundReason
 from config.api import DomainError
 from support import approvals, kb, panel, selectors, services
 from support.models import (
@@ -94,6 +95,13 @@ class TicketActionForm(forms.Form):
         self.fields["assignee"].queryset = staff_users()
 
 
+class RefundActionForm(forms.Form):
+    order = forms.IntegerField()
+    amount = forms.IntegerField(min_value=1, help_text="Minor units (cents).")
+    reason = forms.ChoiceField(choices=RefundReason.choices)
+    notes = forms.CharField(max_length=500, required=False)
+
+
 class CreditActionForm(forms.Form):
     amount = forms.IntegerField(help_text="Positive grants credits, negative removes them.")
     reason = forms.CharField(max_length=500)
@@ -140,6 +148,8 @@ class TicketAdmin(admin.ModelAdmin):
                  name="support_ticket_act"),
             path("<int:pk>/credits/", self.admin_site.admin_view(self.credits_view),
                  name="support_ticket_credits"),
+            path("<int:pk>/refund/", self.admin_site.admin_view(self.refund_view),
+                 name="support_ticket_refund"),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -153,6 +163,7 @@ class TicketAdmin(admin.ModelAdmin):
             "agents": staff_users(),
             "ticket": ticket,
             "billing_panel": panel.billing_panel(ticket.customer),
+            "refund_reasons": RefundReason.choices,
             "approvals": ticket.approval_requests.select_related("requested_by", "approved_by"),
         }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -200,21 +211,48 @@ class TicketAdmin(admin.ModelAdmin):
         amount = form.cleaned_data["amount"]
         payload = {"user_id": ticket.customer_id, "amount": amount,
                    "reason": f"{form.cleaned_data['reason']} (ticket {ticket.number})"}
+        self._request(request, "credits.adjust", payload, approvals.credits_amount(payload),
+                      ticket, form.cleaned_data["reason"], done="Credits adjusted.")
+        return back
+
+    def refund_view(self, request, pk):
+        """Request a refund of one of the ticket customer's orders (may need approval)."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        ticket = get_object_or_404(Ticket, pk=pk)
+        form = RefundActionForm(request.POST)
+        back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
+        if not form.is_valid():
+            self.message_user(request, "Choose an order, an amount and a reason.",
+                              messages.ERROR)
+            return back
+        data = form.cleaned_data
+        order = Order.objects.filter(pk=data["order"], user=ticket.customer).first()
+        if order is None:
+            self.message_user(request, "That order does not belong to this customer.",
+                              messages.ERROR)
+            return back
+        payload = {"user_id": ticket.customer_id, "order_id": order.pk,
+                   "amount": data["amount"], "reason": data["reason"],
+                   "notes": f"{data['notes']} (ticket {ticket.number})".strip()}
+        self._request(request, "billing.refund", payload, data["amount"], ticket,
+                      data["notes"], currency=order.currency, done="Refund issued.")
+        return back
+
+    def _request(self, request, action_key, payload, amount, ticket, reason, *, currency="",
+                 done="Done."):
         try:
             approval = approvals.request_action(
-                action_key="credits.adjust", payload=payload,
-                amount=approvals.credits_amount(payload), requested_by=request.user,
-                ticket=ticket, reason=form.cleaned_data["reason"],
-            )
+                action_key=action_key, payload=payload, amount=amount,
+                requested_by=request.user, ticket=ticket, reason=reason, currency=currency)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
+            return
+        if approval.status == ApprovalStatus.PENDING:
+            self.message_user(request, "Above the approval threshold: waiting for a second "
+                                       "staff member to approve.", messages.WARNING)
         else:
-            if approval.status == ApprovalStatus.PENDING:
-                self.message_user(request, "Above the approval threshold: waiting for a second "
-                                           "staff member to approve.", messages.WARNING)
-            else:
-                self.message_user(request, "Credits adjusted.", messages.SUCCESS)
-        return back
+            self.message_user(request, done, messages.SUCCESS)
 
     # --- list actions ---------------------------------------------------------------------
 

@@ -153,3 +153,25 @@ def credits_amount(payload) -> int:
 
 register("credits.adjust", adjust_credits_executor,
          threshold_key="support_credit_approval_threshold", label="Adjust credits")
+
+
+def refund_order_executor(*, payload, actor, approval) -> dict:
+    """Refund part or all of the ticket customer's order through billing's own service
+    (which reserves the amount under the order lock and calls Stripe only after commit).
+    The order must belong to ``payload["user_id"]``: a payload naming someone else's order
+    is refused."""
+    from billing.models import Order
+    from billing.services.refunds import create_refund
+
+    order_id = int(payload["order_id"])
+    if not Order.objects.filter(pk=order_id, user_id=payload["user_id"]).exists():
+        raise ApprovalRefused("That order does not belong to this customer.",
+                              code="order_not_customers")
+    refund = create_refund(order_id=order_id, amount=int(payload["amount"]),
+                           reason=payload["reason"], actor=actor,
+                           notes=payload.get("notes") or f"Support approval {approval.pk}")
+    return {"refund_id": refund.pk, "refund_status": refund.status}
+
+
+register("billing.refund", refund_order_executor, label="Refund an order")
+

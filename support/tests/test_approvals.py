@@ -139,3 +139,64 @@ def test_two_approvers_at_once_execute_the_action_once():
         t.join()
     assert sorted(results) == ["approval_not_pending", "ok"]
     assert balance_of(user=customer) == 5000
+
+
+def _paid_order(user, total=5000):
+    from billing.factories import OrderFactory
+    from billing.models import BillingSource, OrderStatus, PaymentStatus
+
+    return OrderFactory(user=user, subtotal=total, status=OrderStatus.COMPLETED,
+                        payment_status=PaymentStatus.SUCCEEDED,
+                        billing_source=BillingSource.MANUAL)
+
+
+def test_refund_from_the_ticket_page_within_threshold_runs_and_is_linked(client, support_agent,
+                                                                         customer, ticket):
+    from accounts.models import AuditLog
+
+    order = _paid_order(customer)
+    client.force_login(support_agent)
+    response = client.post(f"/admin/support/ticket/{ticket.pk}/refund/", {
+        "order": order.pk, "amount": 1500, "reason": "REQUESTED_BY_CUSTOMER"}, follow=True)
+    assert "Refund issued." in response.content.decode()
+    order.refresh_from_db()
+    assert order.refunded_amount == 1500
+    approval = ApprovalRequest.objects.get()
+    assert approval.status == ApprovalStatus.EXECUTED and approval.ticket == ticket
+    assert approval.currency == order.currency
+    assert AuditLog.objects.filter(action="APPROVAL", context__ticket_id=ticket.pk).exists()
+
+
+def test_large_refund_needs_a_second_staff_member(support_agent, admin_user, customer, ticket):
+    SystemConfig.objects.create(key="support_approval_threshold", value=1000)
+    order = _paid_order(customer)
+    payload = {"user_id": customer.pk, "order_id": order.pk, "amount": 4000,
+               "reason": "DUPLICATE"}
+    approval = approvals.request_action(action_key="billing.refund", payload=payload,
+                                        amount=4000, requested_by=support_agent, ticket=ticket)
+    assert approval.status == ApprovalStatus.PENDING
+    with pytest.raises(SelfApprovalRefused):
+        approvals.approve(approval=approval, approver=support_agent)
+    order.refresh_from_db()
+    assert order.refunded_amount == 0
+    approvals.approve(approval=approval, approver=admin_user)
+    order.refresh_from_db()
+    assert order.refunded_amount == 4000
+
+
+def test_refund_of_another_customers_order_is_refused(client, support_agent, customer,
+                                                     other_customer, ticket):
+    order = _paid_order(other_customer)
+    client.force_login(support_agent)
+    response = client.post(f"/admin/support/ticket/{ticket.pk}/refund/", {
+        "order": order.pk, "amount": 100, "reason": "OTHER"}, follow=True)
+    assert "does not belong to this customer" in response.content.decode()
+    order.refresh_from_db()
+    assert order.refunded_amount == 0
+    assert not ApprovalRequest.objects.exists()
+    with pytest.raises(ApprovalRefused):
+        approvals.request_action(action_key="billing.refund", requested_by=support_agent,
+                                 amount=100, payload={"user_id": customer.pk,
+                                                      "order_id": order.pk, "amount": 100,
+                                                      "reason": "OTHER"})
+    assert not ApprovalRequest.objects.exists()
