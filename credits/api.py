@@ -65,10 +65,21 @@ class SummarySerializer(serializers.Serializer):
 
 
 class TransactionSerializer(serializers.ModelSerializer):
+    source = serializers.SerializerMethodField()
+    details = serializers.SerializerMethodField()
+
     class Meta:
         model = CreditTransaction
-        fields = ["id", "kind", "operation", "quantity", "amount", "balance_after", "details",
-                  "refund_of", "created_at"]
+        fields = ["id", "kind", "operation", "quantity", "amount", "balance_after", "source",
+                  "details", "refund_of", "created_at"]
+
+    def get_source(self, row) -> str | None:
+        return row.details.get("source")
+
+    def get_details(self, row) -> dict:
+        # The client's own details on a consumption; staff notes (adjustment and refund
+        # reasons) stay in the staff console.
+        return row.details if row.kind == TransactionKind.CONSUME else {}
 
 
 class CostSerializer(serializers.Serializer):

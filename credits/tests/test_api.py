@@ -227,7 +227,7 @@ def test_transactions_filter_by_kind_and_operation(chat, video, customer, custom
         "/api/v1/credits/transactions/?operation=AI_VIDEO_GENERATION").json()["results"]
     bad = customer_api.get("/api/v1/credits/transactions/?kind=STEAL")
 
-    assert [r["amount"] for r in by_kind] == [200]
+    assert [(r["amount"], r["source"], r["details"]) for r in by_kind] == [(200, "PROMO", {})]
     assert [r["amount"] for r in by_op] == [-40]
     assert bad.status_code == 400
     assert bad.json()["code"] == "invalid"
@@ -307,3 +307,14 @@ def test_schema_documents_the_credits_endpoints():
                                     "/api/v1/credits/costs/", "/api/v1/credits/consume/"}
     consume = schema["paths"]["/api/v1/credits/consume/"]["post"]
     assert {"201", "400", "402", "422"} <= set(consume["responses"])
+
+
+@pytest.mark.django_db
+def test_staff_reasons_are_not_shown_to_the_customer(customer, admin_user, customer_api):
+    services.adjust_credits(user=customer, amount=10, reason="internal: suspected fraud",
+                            actor=admin_user)
+
+    body = customer_api.get("/api/v1/credits/transactions/").json()
+
+    assert [(r["kind"], r["amount"]) for r in body["results"]] == [("ADJUST", 10)]
+    assert "suspected fraud" not in str(body)
