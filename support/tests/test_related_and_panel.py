@@ -47,6 +47,8 @@ def test_billing_panel_shows_plan_orders_and_credits(client, support_agent, cust
     from credits.services import adjust_credits
 
     subscription = SubscriptionFactory(user=customer)
+    subscription.price = subscription.plan.monthly_price
+    subscription.save()
     order = OrderFactory(user=customer)
     adjust_credits(user=customer, amount=250, reason="welcome", actor=support_agent)
     client.force_login(support_agent)
@@ -55,3 +57,25 @@ def test_billing_panel_shows_plan_orders_and_credits(client, support_agent, cust
     assert "Active" in html
     assert order.number in html
     assert "Credits: balance 250" in html
+    assert "1000 USD (minor units) per month" in html
+
+
+@pytest.mark.parametrize("price_attr,quantity,expected", [
+    ("monthly_price", 1, 1000),
+    ("monthly_price", 3, 3000),
+    ("yearly_price", 1, 833),  # 10000 / 12, rounded half up
+])
+def test_mrr_contribution_normalises_to_a_month(customer, price_attr, quantity, expected):
+    from support.panel import mrr_contribution
+
+    subscription = SubscriptionFactory(user=customer, quantity=quantity)
+    subscription.price = getattr(subscription.plan, price_attr)
+    assert mrr_contribution(subscription) == {"amount": expected, "currency": "usd"}
+
+
+def test_trialing_subscription_adds_no_mrr(customer):
+    from support.panel import mrr_contribution
+
+    subscription = SubscriptionFactory(user=customer, status="TRIALING")
+    subscription.price = subscription.plan.monthly_price
+    assert mrr_contribution(subscription) is None
