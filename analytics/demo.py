@@ -1,0 +1,348 @@
+"""Twelve months of demo history for the dashboard (``manage.py seed_analytics``).
+
+Customers join (more each month), subscribe to the seeded paid plans (some after a trial,
+some yearly), renew monthly or yearly (one Payment per renewal), churn, come back or add a
+second plan; a few payments are refunded; subscribers use credits every week; tickets and
+help-bot chats arrive every day. Everything is backdated, which only demo history may do.
+
+Deterministic (one seeded ``random.Random``) and idempotent: the demo customers'
+e-mail domain is the marker, so a second run adds nothing.
+
+The credits ledger is append-only (no UPDATE), and its services stamp rows with the current
+time, so the backdated history is written here with the same rules the services keep:
+lots consumed in order, ``balance_after`` running, and balance = Σ ledger = Σ lots remaining
+at the end (``credits.services.check_invariant`` passes for every demo customer).
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+MARKER_DOMAIN = "analytics-demo.example"
+SEED = 20261122
+DAYS = 365
+CUSTOMERS = 150
+FIRST_NAMES = ["Ana", "Ben", "Chloé", "Dev", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jun",
+               "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara"]
+LAST_NAMES = ["Nguyen", "Smith", "Okafor", "Garcia", "Kim", "Rossi", "Dubois", "Novak",
+              "Haddad", "Silva"]
+
+
+@dataclass
+class Stats:
+    customers: int = 0
+    subscriptions: int = 0
+    payments: int = 0
+    refunds: int = 0
+    ledger_rows: int = 0
+    tickets: int = 0
+    conversations: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def already_seeded() -> bool:
+    from accounts.models import User
+
+    return User.all_objects.filter(email__endswith="@" + MARKER_DOMAIN).exists()
+
+
+def _moment(rng: random.Random, day: date) -> datetime:
+    return datetime.combine(day, time(rng.randrange(7, 22), rng.randrange(60)), tzinfo=UTC)
+
+
+def _backdate(model, pk_to_when: dict, field_name: str = "created_at") -> None:
+    # One UPDATE per row: a few thousand rows, well inside the time budget.
+    for pk, when in pk_to_when.items():
+        model.objects.filter(pk=pk).update(**{field_name: when})
+
+
+def seed(*, today: date | None = None) -> Stats:
+    """Create the history (once). Returns what was created."""
+    today = today or timezone.now().date()
+    rng = random.Random(SEED)
+    stats = Stats()
+    first_day = today - timedelta(days=DAYS)
+    with transaction.atomic():
+        customers = _customers(rng, first_day, stats)
+        subs = _subscriptions(rng, customers, today, stats)
+        _payments(rng, subs, today, stats)
+        _credits(rng, subs, today, stats)
+        _support(rng, customers, first_day, today, stats)
+    return stats
+
+
+def _customers(rng, first_day: date, stats: Stats) -> list:
+    from accounts.models import Role, User
+
+    users = []
+    joined = {}
+    for n in range(CUSTOMERS):
+        # Growth: later days are likelier (square-root spread towards today).
+        offset = int(DAYS * (rng.random() ** 0.6))
+        join = first_day + timedelta(days=min(offset, DAYS - 1))
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        user = User.objects.create_user(
+            email=f"{first.lower()}.{last.lower()}.{n:03d}@{MARKER_DOMAIN}", password=None,
+            first_name=first, last_name=last, role=Role.CUSTOMER)
+        joined[user.pk] = _moment(rng, join)
+        user.joined = joined[user.pk]
+        users.append(user)
+    _backdate(User, joined)
+    stats.customers = len(users)
+    return users
+
+
+@dataclass
+class DemoSub:
+    sub: object
+    price: object
+    start: datetime  # paying from (after any trial)
+    end: datetime | None  # ended (canceled) at, or None
+
+
+def paid_plans():
+    from catalog.models import Plan
+
+    return list(Plan.objects.filter(active=True, monthly_price__unit_amount__gt=0)
+                .select_related("monthly_price", "yearly_price").order_by("sort_order", "id"))
+
+
+def _subscriptions(rng, customers, today: date, stats: Stats) -> list[DemoSub]:
+    from billing.models import BillingSource, Subscription, SubscriptionStatus
+
+    plans = paid_plans()
+    if not plans:
+        stats.notes.append("no paid catalog plans (run seed_catalog): no subscriptions")
+        return []
+    now = datetime.combine(today, time(0), tzinfo=UTC)
+    made: list[DemoSub] = []
+
+    def create(user, created: datetime, *, second: bool = False):
+        plan = rng.choice(plans[1:] if second and len(plans) > 1 else plans)
+        yearly = plan.yearly_price_id and rng.random() < 0.25
+        price = plan.yearly_price if yearly else plan.monthly_price
+        trial = (not second) and rng.random() < 0.3
+        start = created + timedelta(days=14) if trial else created
+        # Monthly churn hazard ~4 %: draw the lifetime in days.
+        life = int(rng.expovariate(0.04 / 30))
+        end = start + timedelta(days=life, hours=rng.randrange(24))
+        if yearly:  # yearly subscribers leave at a renewal
+            end = start + timedelta(days=365 * max(1, round(life / 365)))
+        ended = end < now
+        status = (SubscriptionStatus.CANCELED if ended else
+                  SubscriptionStatus.TRIALING if start > now else SubscriptionStatus.ACTIVE)
+        sub = Subscription.objects.create(
+            user=user, plan=plan, price=price, quantity=1 if rng.random() < 0.9 else 3,
+            status=status, billing_source=BillingSource.MANUAL,
+            trial_start=created if trial else None, trial_end=start if trial else None,
+            canceled_at=end if ended else None, current_period_start=start,
+            metadata={"demo": "analytics"})
+        made.append(DemoSub(sub, price, start, end if ended else None))
+        return made[-1]
+
+    for user in customers:
+        if rng.random() > 0.7:
+            continue
+        first = create(user, user.joined + timedelta(hours=rng.randrange(1, 72)))
+        if first.end and rng.random() < 0.15:  # comes back later
+            back = first.end + timedelta(days=rng.randrange(10, 90))
+            if back < now:
+                create(user, back)
+        elif not first.end and rng.random() < 0.12:  # adds a second plan: expansion
+            extra = first.start + timedelta(days=rng.randrange(20, 200))
+            if extra < now:
+                create(user, extra, second=True)
+    _backdate(Subscription, {d.sub.pk: min(d.sub.trial_start or d.start, d.start) for d in made})
+    stats.subscriptions = len(made)
+    return made
+
+
+def _renewals(demo: DemoSub, now: datetime):
+    step_months = 12 if demo.price.interval == "year" else demo.price.interval_count
+    moment, n = demo.start, 0
+    stop = min(demo.end or now, now)
+    while moment < stop:
+        yield n, moment
+        n += 1
+        month = moment.month - 1 + step_months
+        year = moment.year + month // 12
+        moment = moment.replace(year=year, month=month % 12 + 1, day=min(moment.day, 28))
+
+
+def _payments(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
+    from billing.models import (
+        BillingSource,
+        Order,
+        OrderStatus,
+        Payment,
+        PaymentStatus,
+        Refund,
+        RefundReason,
+    )
+
+    now = datetime.combine(today, time(0), tzinfo=UTC)
+    stamps = {}
+    for demo in subs:
+        sub = demo.sub
+        amount = demo.price.unit_amount * sub.quantity
+        for n, moment in _renewals(demo, now):
+            refund = rng.random() < 0.03
+            order = None
+            if refund:
+                order = Order.objects.create(
+                    number=f"AD-{sub.pk}-{n}", user_id=sub.user_id,
+                    status=OrderStatus.REFUNDED, payment_status=PaymentStatus.REFUNDED,
+                    billing_source=BillingSource.MANUAL, currency=demo.price.currency,
+                    subtotal=amount, total=amount, refunded_amount=amount,
+                    completed_at=moment)
+            payment = Payment.objects.create(
+                user_id=sub.user_id, order=order, provider=BillingSource.MANUAL,
+                provider_id=f"analytics-demo-{sub.pk}-{n}", amount=amount,
+                currency=demo.price.currency, paid_at=moment, metadata={"demo": "analytics"})
+            stamps[payment.pk] = moment
+            stats.payments += 1
+            if refund:
+                Refund.objects.create(
+                    order=order, payment=payment, amount=amount, currency=payment.currency,
+                    reason=RefundReason.REQUESTED_BY_CUSTOMER, status=Refund.Status.SUCCEEDED,
+                    provider=BillingSource.MANUAL, idempotency_key=f"analytics-demo-{payment.pk}",
+                    processed_at=min(moment + timedelta(days=2), now - timedelta(hours=1)))
+                stats.refunds += 1
+    _backdate(Payment, stamps)
+
+
+def _credits(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
+    from credits.models import FeatureCost
+
+    operations = list(FeatureCost.objects.filter(active=True).values_list("operation", "cost"))
+    if not operations:
+        stats.notes.append("no feature costs (run seed_credits): no credit usage")
+        return
+    now = datetime.combine(today, time(0), tzinfo=UTC)
+    users = {}
+    for demo in subs:
+        users.setdefault(demo.sub.user_id, []).append(demo)
+    for user_id, demos in sorted(users.items()):
+        events = []
+        for demo in demos:
+            credits = demo.sub.plan.credits_per_period or 500
+            for _, moment in _renewals(demo, now):
+                events.append((moment, "grant", credits))
+            day = demo.start
+            stop = min(demo.end or now, now)
+            while day < stop:
+                op, cost = rng.choice(operations)
+                quantity = rng.randrange(1, 6)
+                events.append((day + timedelta(hours=rng.randrange(1, 20)), op, cost * quantity,
+                               quantity))
+                day += timedelta(days=rng.randrange(2, 9))
+        stats.ledger_rows += _write_ledger(user_id, sorted(events, key=lambda e: e[0]))
+
+
+def _write_ledger(user_id: int, events: list) -> int:
+    """Lots and ledger rows for one user's backdated history: grants open lots, consumption
+    draws from the oldest lots first and is skipped when the balance cannot cover it."""
+    from credits.models import (
+        CreditBalance,
+        CreditGrant,
+        CreditTransaction,
+        GrantSource,
+        TransactionKind,
+        TransactionLot,
+    )
+
+    lots: list[list] = []  # [CreditGrant, remaining]
+    balance = 0
+    rows, movements = [], []
+    for event in events:
+        moment, kind = event[0], event[1]
+        if kind == "grant":
+            lot = CreditGrant.objects.create(user_id=user_id, source=GrantSource.PLAN,
+                                             amount=event[2], remaining=event[2],
+                                             source_ref="analytics-demo")
+            lots.append([lot, event[2]])
+            balance += event[2]
+            rows.append(CreditTransaction(user_id=user_id, kind=TransactionKind.GRANT,
+                                          amount=event[2], balance_after=balance,
+                                          created_at=moment, details={"demo": "analytics"}))
+            movements.append([(lot, event[2])])
+            continue
+        cost, quantity = event[2], event[3]
+        if cost > balance:
+            continue
+        draw, need = [], cost
+        for entry in lots:
+            if need == 0:
+                break
+            part = min(entry[1], need)
+            if part:
+                entry[1] -= part
+                need -= part
+                draw.append((entry[0], -part))
+        balance -= cost
+        rows.append(CreditTransaction(user_id=user_id, kind=TransactionKind.CONSUME,
+                                      operation=kind, quantity=quantity, amount=-cost,
+                                      balance_after=balance, created_at=moment,
+                                      details={"demo": "analytics"}))
+        movements.append(draw)
+    CreditTransaction.objects.bulk_create(rows)
+    TransactionLot.objects.bulk_create([
+        TransactionLot(transaction=row, grant=lot, amount=part)
+        for row, parts in zip(rows, movements, strict=True) for lot, part in parts])
+    for lot, remaining in lots:
+        if remaining != lot.amount:
+            CreditGrant.objects.filter(pk=lot.pk).update(remaining=remaining)
+    CreditBalance.objects.update_or_create(user_id=user_id, defaults={"balance": balance})
+    return len(rows)
+
+
+def _support(rng, customers, first_day: date, today: date, stats: Stats) -> None:
+    from support.models import (
+        ChatMessage,
+        ChatRole,
+        Conversation,
+        Ticket,
+        TicketPriority,
+        TicketStatus,
+    )
+
+    now = datetime.combine(today, time(0), tzinfo=UTC)
+    ticket_stamps, chat_stamps = {}, {}
+    for offset in range(DAYS):
+        day = first_day + timedelta(days=offset)
+        present = [c for c in customers if c.joined.date() <= day]
+        if not present:
+            continue
+        for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            opened = _moment(rng, day)
+            first = opened + timedelta(minutes=rng.randrange(5, 600))
+            resolved = first + timedelta(hours=rng.randrange(1, 72))
+            done = resolved < now
+            ticket = Ticket.objects.create(
+                customer=rng.choice(present), subject=rng.choice(
+                    ["Invoice question", "Cannot export", "Card declined", "Feature request",
+                     "Login trouble", "Credits missing"]),
+                description="Demo ticket.", priority=rng.choice(TicketPriority.values),
+                status=TicketStatus.RESOLVED if done else TicketStatus.IN_PROGRESS,
+                first_response_at=first if first < now else None,
+                resolved_at=resolved if done else None, metadata={"demo": "analytics"})
+            ticket_stamps[ticket.pk] = opened
+            stats.tickets += 1
+        for _ in range(rng.choice([1, 2, 3, 4])):
+            started = _moment(rng, day)
+            conversation = Conversation.objects.create(customer=rng.choice(present))
+            answered = rng.random() < 0.75
+            ChatMessage.objects.create(conversation=conversation, role=ChatRole.CUSTOMER,
+                                       body="How do I change my plan?")
+            ChatMessage.objects.create(conversation=conversation, role=ChatRole.BOT,
+                                       body="Here is how to change your plan.",
+                                       answered=answered)
+            if not answered or rng.random() < 0.1:
+                Conversation.objects.filter(pk=conversation.pk).update(handed_off_at=started)
+            chat_stamps[conversation.pk] = started
+            stats.conversations += 1
+    _backdate(Ticket, ticket_stamps)
+    _backdate(Conversation, chat_stamps)
