@@ -5,8 +5,8 @@ through the billing and credits apps' own selectors and models."""
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing import selectors as billing_selectors
-from billing.pricing import amount_for
 from billing.models import Invoice, InvoiceStatus, Subscription
+from billing.pricing import amount_for
 from credits import selectors as credit_selectors
 
 PANEL_ROWS = 5
