@@ -1,6 +1,5 @@
 """REST endpoints for accounts: signup, tokens (API keys), /me and its sessions and keys."""
 
-from django.contrib.auth import authenticate
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -9,14 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.backends import LOCKOUT_MESSAGE
-from accounts.errors import (
-    AccountDisabled,
-    EmailNotVerified,
-    InvalidCredentials,
-    LockedOut,
-)
-from accounts.models import ApiKey, LoginSession, User, normalize_email
+from accounts.models import ApiKey, LoginSession, User
 from accounts.profile import GENDER_CHOICES
 from config.api import NotFound
 
@@ -190,22 +182,11 @@ class TokenView(APIView):
     def post(self, request):
         payload = TokenRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        email = normalize_email(payload.validated_data["email"])
-        password = payload.validated_data["password"]
-        django_request = request._request
-        # Through Django's authenticate so django-axes counts failures and enforces lockout.
-        user = authenticate(request=django_request, email=email, password=password)
-        if getattr(django_request, "axes_locked_out", False):
-            raise LockedOut(LOCKOUT_MESSAGE)
-        if user is None:
-            refused = User.objects.filter(email=email, is_active=False).first()
-            if refused is not None and refused.check_password(password):
-                raise AccountDisabled()
-            raise InvalidCredentials()
-        if not user.email_verified:
-            raise EmailNotVerified()
-        key, raw = services.create_api_key(user=user, name=payload.validated_data.get("name")
-                                           or "API token")
+        key, raw = services.issue_api_token(
+            request=request._request,  # the Django request: django-axes tracks it
+            email=payload.validated_data["email"], password=payload.validated_data["password"],
+            name=payload.validated_data.get("name", ""),
+        )
         return Response(_new_key_body(key, raw), status=status.HTTP_201_CREATED)
 
 

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -12,7 +12,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import audit, data_export, system_config
-from accounts.errors import AccountDeleted, EmailTaken, NotAllowed, WeakPassword, WrongPassword
+from accounts.backends import LOCKOUT_MESSAGE
+from accounts.errors import (
+    AccountDeleted,
+    AccountDisabled,
+    EmailNotVerified,
+    EmailTaken,
+    InvalidCredentials,
+    LockedOut,
+    NotAllowed,
+    WeakPassword,
+    WrongPassword,
+)
 from accounts.models import (
     SIGN_IN_STATUSES,
     ApiKey,
@@ -230,6 +241,29 @@ def create_api_key(*, user: User, name: str = "", scopes: list[str] | None = Non
         audit.record(actor=user, action=AuditAction.CREATE, resource=key,
                      new={"name": name, "prefix": prefix})
     return key, raw
+
+
+def issue_api_token(*, request, email: str, password: str, name: str = ""
+                    ) -> tuple[ApiKey, str]:
+    """Trade e-mail and password for a new API key (POST /api/v1/auth/token/).
+
+    ``request`` is the Django HttpRequest: the check goes through django.contrib.auth's
+    ``authenticate`` so django-axes counts failures and enforces its lockout. Raises LockedOut,
+    AccountDisabled (right password, suspended or closed account), EmailNotVerified or
+    InvalidCredentials. Each successful call creates a new key.
+    """
+    email = normalize_email(email)
+    user = authenticate(request=request, email=email, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise LockedOut(LOCKOUT_MESSAGE)
+    if user is None:
+        refused = User.objects.filter(email=email, is_active=False).first()
+        if refused is not None and refused.check_password(password):
+            raise AccountDisabled()
+        raise InvalidCredentials()
+    if not user.email_verified:
+        raise EmailNotVerified()
+    return create_api_key(user=user, name=name or "API token")
 
 
 def revoke_api_key(*, user: User, key_id: int, actor: User) -> ApiKey:
