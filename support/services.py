@@ -133,7 +133,7 @@ def reply(*, ticket: Ticket, author, body: str, files=()) -> TicketMessage:
         if files:
             message.attachments.set(attachment_files.store(owner=ticket.customer, files=files))
         if staff and ticket.first_response_at is None:
-            ticket.first_response_at = now
+            ticket.first_response_at = message.created_at
             ticket.save(update_fields=["first_response_at", "updated_at"])
         else:
             ticket.save(update_fields=["updated_at"])
