@@ -73,16 +73,21 @@ class CartOut(serializers.Serializer):
     total = serializers.IntegerField()
     discount_code = serializers.CharField(allow_null=True)
     discount_error = ErrorOut(allow_null=True)
+    unavailable_items = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Cart item ids that can no longer be bought; checkout refuses until removed.")
 
 
 def cart_payload(user) -> dict:
     quote, problem = cart_service.cart_quote(user=user)
     cart = cart_service.get_cart(user=user)
+    unavailable = [item.pk for item in cart_service.unavailable_items(user=user)]
     if quote is None:
         return {"items": [], "currency": None, "subtotal": 0, "discount_amount": 0, "tax": 0,
                 "total": 0, "discount_code": cart.discount.code if cart.discount else None,
-                "discount_error": None}
+                "discount_error": None, "unavailable_items": unavailable}
     return {
+        "unavailable_items": unavailable,
         "items": [{"id": line.cart_item_id, "product_id": line.product.pk,
                    "price_id": getattr(line.price, "pk", None),
                    "variant_id": getattr(line.variant, "pk", None),

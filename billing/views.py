@@ -45,6 +45,7 @@ def _cart_context(user):
     quote, problem = cart_service.cart_quote(user=user)
     cart = cart_service.get_cart(user=user)
     return {"quote": quote, "discount_problem": problem, "cart": cart,
+            "unavailable": cart_service.unavailable_items(user=user),
             "stripe_available": stripe_client.is_configured()}
 
 

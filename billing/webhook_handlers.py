@@ -164,6 +164,12 @@ def customer_updated(event: WebhookEvent, customer: dict) -> None:
     profile.stripe_updated_at = when
     profile.djstripe_customer = _mirror_customer(customer) or profile.djstripe_customer
     profile.save()
+    default = (customer.get("invoice_settings") or {}).get("default_payment_method")
+    PaymentMethod.objects.filter(user=profile.user).exclude(
+        stripe_payment_method_id=default or "").update(is_default=False)
+    if default:
+        PaymentMethod.objects.filter(user=profile.user,
+                                     stripe_payment_method_id=default).update(is_default=True)
 
 
 def _mirror_customer(customer: dict):

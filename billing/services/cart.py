@@ -101,23 +101,40 @@ def _line_for(item: CartItem):
     return line
 
 
-def cart_lines(*, user) -> list:
+def cart_lines(*, user, strict: bool = True) -> list:
+    """The cart's lines priced from the catalog as it is now. ``strict`` raises for an item
+    that can no longer be bought (checkout); otherwise such items are left out (display;
+    see unavailable_items)."""
     items = (CartItem.objects.filter(cart__user=user)
              .select_related("product", "product__default_price", "price", "variant"))
-    return [_line_for(item) for item in items]
+    lines = []
+    for item in items:
+        try:
+            lines.append(_line_for(item))
+        except (errors.ProductUnavailable, errors.PriceMismatch):
+            if strict:
+                raise
+    return lines
+
+
+def unavailable_items(*, user) -> list[CartItem]:
+    """Items whose product, price or variant was withdrawn since they were added."""
+    available = {line.cart_item_id for line in cart_lines(user=user, strict=False)}
+    return [item for item in CartItem.objects.filter(cart__user=user).select_related("product")
+            if item.pk not in available]
 
 
 def apply_code(*, user, code: str) -> Quote:
     """Validate ``code`` against the cart as it is and remember it. Raises a DiscountError
     with its own code (nothing saved) when it cannot apply."""
     discount = find_discount(code)
-    lines = cart_lines(user=user)
+    lines = cart_lines(user=user, strict=False)
     quote = build_quote(lines)
     validate_discount(discount, user=user, lines=lines, currency=quote.currency)
     cart = get_cart(user=user)
     cart.discount = discount
     cart.save(update_fields=["discount", "updated_at"])
-    return build_quote(cart_lines(user=user), discount=discount)
+    return build_quote(cart_lines(user=user, strict=False), discount=discount)
 
 
 def remove_code(*, user) -> None:
@@ -127,13 +144,13 @@ def remove_code(*, user) -> None:
 def cart_quote(*, user) -> tuple[Quote | None, errors.DiscountError | None]:
     """The cart priced now. A remembered code that no longer applies is left out and its
     refusal returned, so the page can say why. (None, None) for an empty cart."""
-    lines = cart_lines(user=user)
+    lines = cart_lines(user=user, strict=False)
     if not lines:
         return None, None
     cart = get_cart(user=user)
     discount, problem = cart.discount, None
     if discount is not None:
-        base = build_quote(cart_lines(user=user))
+        base = build_quote(cart_lines(user=user, strict=False))
         try:
             validate_discount(discount, user=user, lines=lines, currency=base.currency)
         except errors.DiscountError as exc:

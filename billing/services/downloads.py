@@ -27,10 +27,13 @@ def register_download(*, user, order_number: str, item_id: int):
     if item.order.status not in DOWNLOADABLE_ORDER_STATUSES:
         raise errors.DownloadNotPaid()
     now = timezone.now()
+    # Only columns of this row in the WHERE: a join (e.g. on the order's status) would make
+    # Django write ``id IN (subquery)``, which PostgreSQL does not re-check after waiting for
+    # a concurrent update, and two clicks could both pass the limit.
     counted = OrderItem.objects.filter(
         Q(download_limit__isnull=True) | Q(download_count__lt=F("download_limit")),
         Q(access_expires_at__isnull=True) | Q(access_expires_at__gt=now),
-        pk=item.pk, order__status__in=DOWNLOADABLE_ORDER_STATUSES,
+        pk=item.pk,
     ).update(download_count=F("download_count") + 1, updated_at=now)
     if not counted:
         item.refresh_from_db()
