@@ -1,5 +1,7 @@
 """GET /api/v1/analytics/metrics/: one metric's daily rollups over a bounded date range."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,12 +30,39 @@ class DailyMetricSerializer(serializers.ModelSerializer):
                   "computed_at"]
 
 
+class MetricSeriesSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    family = serializers.CharField()
+    definition = serializers.CharField()
+    version = serializers.IntegerField()
+    from_ = serializers.DateField(source="from")
+    to = serializers.DateField()
+    dimension = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+    results = DailyMetricSerializer(many=True)
+
+
 class MetricsView(APIView):
     """Query: ``metric`` (required), ``from`` and ``to`` (YYYY-MM-DD, at most 366 days
     inclusive), ``dimension`` (optional: a currency or operation; empty string = totals)."""
 
     permission_classes = [IsAdminRole]
 
+    @extend_schema(
+        tags=["analytics"],
+        parameters=[
+            OpenApiParameter("metric", OpenApiTypes.STR, required=True,
+                             description="A metric key, e.g. mrr, gross_revenue."),
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True,
+                             description="Inclusive; at most 366 days after from."),
+            OpenApiParameter("dimension", OpenApiTypes.STR,
+                             description="A currency or operation key; empty = totals."),
+        ],
+        responses={200: MetricSeriesSerializer},
+    )
     def get(self, request):
         params = request.query_params
         metric = selectors.check_metric(params.get("metric"))
