@@ -39,10 +39,16 @@ ENDED_AT = """
 # The subscription rows that can matter for an instant in [start, end]: still live, or ended
 # at or after start. A snapshot: the scan covers live subscriptions and the day's
 # cancellations, not every subscription that ever ended.
+# The first three conditions of the CANCELED branch are implied by ended_at >= start (each
+# case of ENDED_AT is one of them); they are there so that partial indexes on canceled_at and
+# current_period_end (WHERE status = 'CANCELED') can bound the scan: see the report to billing.
 RELEVANT = f"""
     s.created_at < %(end)s
     AND (s.status IN ('ACTIVE', 'PAST_DUE', 'TRIALING')
-         OR (s.status = 'CANCELED' AND {ENDED_AT} >= %(start)s))
+         OR (s.status = 'CANCELED'
+             AND (s.canceled_at >= %(start)s OR s.current_period_end >= %(start)s
+                  OR s.canceled_at IS NULL)
+             AND {ENDED_AT} >= %(start)s))
 """
 
 
