@@ -173,12 +173,7 @@ def _has_completed_order(*, user, product: Product) -> bool:
 
     Imported here, not at module level: billing depends on the catalog, not the reverse.
     """
-    try:
-        from billing.selectors import customer_has_completed_order
-    except ImportError:
-        # Until billing ships this selector there is no order model to complete, so no
-        # review can be a verified purchase.
-        return False
+    from billing.selectors import customer_has_completed_order
 
     return customer_has_completed_order(user=user, product=product)
 

@@ -298,3 +298,14 @@ def test_openapi_schema_describes_the_catalog_endpoints(admin_api):
     params = {p["name"] for p in paths["/api/v1/products/"]["get"]["parameters"]}
     assert {"search", "category", "type", "tag", "featured", "min_price", "max_price",
             "ordering", "page"} <= params
+
+
+def test_api_review_is_verified_only_from_a_completed_order(customer_api, customer):
+    from billing.factories import OrderFactory, OrderItemFactory
+
+    product = ProductFactory(slug="p")
+    OrderItemFactory(order=OrderFactory(user=customer, status="COMPLETED"), product=product)
+    response = customer_api.post(f"{LIST}p/reviews/", {"rating": 4})
+    assert response.status_code == 201
+    assert response.json()["verified"] is True
+    assert Review.objects.get(product=product, author=customer).verified is True

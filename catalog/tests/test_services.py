@@ -186,3 +186,29 @@ def test_rating_summary_counts_distribution_and_average():
                                        "distribution": {1: 1, 2: 0, 3: 0, 4: 1, 5: 2}}
     assert rating_summary(ProductFactory()) == {
         "average": None, "count": 0, "distribution": {1: 0, 2: 0, 3: 0, 4: 0, 5: 0}}
+
+
+def _completed_order(user, product, status="COMPLETED"):
+    from billing.factories import OrderFactory, OrderItemFactory
+
+    order = OrderFactory(user=user, status=status)
+    OrderItemFactory(order=order, product=product)
+    return order
+
+
+def test_review_is_verified_when_the_author_has_a_completed_order(customer):
+    product = ProductFactory()
+    _completed_order(customer, product)
+    review = services.create_review(author=customer, product=product, rating=5)
+    review.refresh_from_db()
+    assert review.verified is True
+
+
+def test_review_is_not_verified_for_pending_or_other_peoples_orders(customer, other_customer):
+    product = ProductFactory()
+    _completed_order(customer, product, status="PENDING")
+    _completed_order(other_customer, product)
+    _completed_order(customer, ProductFactory())  # a completed order of another product
+    review = services.create_review(author=customer, product=product, rating=5)
+    review.refresh_from_db()
+    assert review.verified is False
