@@ -22,6 +22,7 @@ class RangeForm(forms.Form):
         self.latest = latest or date.today()
         self.fields["currency"].choices = [(c, c.upper()) for c in currencies] or [("", "—")]
         self.currencies = currencies
+        self.initial = {**self.defaults(), **self.initial}
 
     def clean(self):
         data = super().clean()

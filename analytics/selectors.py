@@ -67,7 +67,8 @@ def latest_day() -> date | None:
 
 def currencies() -> list[str]:
     return sorted(DailyMetric.objects.filter(metric__in=["mrr", "gross_revenue"])
-                  .exclude(dimension="").values_list("dimension", flat=True).distinct())
+                  .exclude(dimension="").order_by("dimension")
+                  .values_list("dimension", flat=True).distinct())
 
 
 DRILLDOWN_SQL = """

@@ -125,3 +125,19 @@ def test_csv_export_refuses_a_bad_range(admin_client_, history):
                                           "end": "2026-03-01"}, follow=True)
     assert "must be on or after" in response.content.decode()
     assert DailyMetric.objects.filter(metric="mrr").count() == 41  # days with subscriptions
+
+
+def test_currency_selector_lists_each_currency_once_and_switches_the_money_charts(
+        staff_client, history):
+    payment(UserFactory(), 1500, when=at(DAY, 9), currency="eur")
+    rollup_day(DAY, ["revenue"])
+    response = staff_client.get(DASHBOARD, {"currency": "eur"})
+    html = response.content.decode()
+    assert html.count('<option value="usd"') == 1 and html.count('<option value="eur"') == 1
+    charts = {c["spec"].key: c["data"] for c in response.context["dash"]["charts"]}
+    revenue = {d["metric"]: d for d in charts["revenue"]["datasets"]}
+    assert revenue["gross_revenue"]["dimension"] == "eur"
+    assert revenue["gross_revenue"]["data"][-1] == 1500.0
+    assert charts["mrr"]["empty"]  # no eur subscriptions
+    # Unbound, the range inputs show the default range ending on the latest rolled-up day.
+    assert f'value="{DAY.isoformat()}"' in staff_client.get(DASHBOARD).content.decode()
