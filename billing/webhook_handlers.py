@@ -14,6 +14,7 @@ from billing.models import (
     BillingSource,
     CustomerBillingProfile,
     Order,
+    OrderStatus,
     PaymentMethod,
     WebhookEvent,
 )
@@ -83,6 +84,15 @@ def checkout_session_failed(event: WebhookEvent, session: dict) -> None:
     order = _order_for(session)
     if order is not None:
         payments.record_payment_failed(order_id=order.pk, final=True)
+
+
+@handles("checkout.session.expired")
+def checkout_session_expired(event: WebhookEvent, session: dict) -> None:
+    """The customer never paid: cancel the order so its discount use is given back."""
+    order = _order_for(session)
+    if order is not None and order.status == OrderStatus.PENDING:
+        payments.cancel_order(order_id=order.pk, actor=None,
+                              reason="Stripe Checkout Session expired unpaid.")
 
 
 @handles("payment_intent.succeeded")

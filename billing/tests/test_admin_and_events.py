@@ -233,3 +233,22 @@ def test_withdrawn_product_is_flagged_in_cart_and_blocks_checkout(customer_api, 
                                  format="json")
     assert response.status_code == 400 and response.json()["code"] == "product_unavailable"
     assert Order.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_expired_session_cancels_pending_order_but_never_a_paid_one(
+        client, webhook_secret, customer, other_customer, django_capture_on_commit_callbacks):
+    pending = _stripe_order(customer)
+    paid = _stripe_order(other_customer)
+    mark_order_paid(order_id=paid.pk, provider="stripe", provider_id="pi_x", amount=paid.total,
+                    currency="usd")
+    for order in (pending, paid):
+        session = example("checkout.session", id=order.stripe_checkout_session_id,
+                          mode="payment", status="expired", payment_status="unpaid",
+                          metadata={"order_id": str(order.pk)})
+        _deliver(client, wrap_event(session, "checkout.session.expired"),
+                 django_capture_on_commit_callbacks)
+    pending.refresh_from_db()
+    paid.refresh_from_db()
+    assert pending.status == OrderStatus.CANCELLED
+    assert paid.status == OrderStatus.COMPLETED

@@ -42,6 +42,10 @@ def test_cart_api_add_change_remove(customer_api, product):
     assert customer_api.delete(f"/api/v1/cart/items/{item_id}/").status_code == 204
     assert customer_api.get("/api/v1/cart/").json()["items"] == []
 
+    customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
+    assert customer_api.delete("/api/v1/cart/").status_code == 204
+    assert customer_api.get("/api/v1/cart/").json()["items"] == []
+
 
 @pytest.mark.django_db
 def test_cart_items_of_another_customer_are_404(customer_api, other_customer_api, product):

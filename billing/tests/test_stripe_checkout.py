@@ -110,3 +110,29 @@ def test_without_stripe_keys_stripe_checkout_is_refused_and_manual_is_default(
     assert manual.status_code == 201
     assert manual.json()["order"]["billing_source"] == "manual"
     assert manual.json()["invoice"]["total"] == 1900
+
+
+@pytest.mark.django_db
+def test_stripe_purchase_of_a_credit_pack_grants_credits_once_whatever_events_arrive(
+        stripe_double, customer_api, customer, credit_pack, client,
+        django_capture_on_commit_callbacks):
+    from credits.models import CreditBalance
+
+    _add(customer_api, credit_pack, quantity=2)
+    number = customer_api.post("/api/v1/checkout/", {}, format="json").json()["order"]["number"]
+    order = Order.objects.get(number=number)
+    intent = dict(stripe_double.get("payment_intent", order.stripe_payment_intent_id))
+    events = [
+        wrap_event({**intent, "status": "succeeded", "amount_received": order.total},
+                   "payment_intent.succeeded"),
+        _paid_session_event(stripe_double, order),
+    ]
+    for event in events + events:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert signed_post(client, event).status_code == 200
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    assert Payment.objects.filter(order=order).count() == 1
+    assert CreditBalance.objects.get(user=customer).balance == 200
+    assert WebhookEvent.objects.count() == 2
