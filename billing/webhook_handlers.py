@@ -161,18 +161,20 @@ def _event_time(event: WebhookEvent):
 
 @handles("customer.updated")
 def customer_updated(event: WebhookEvent, customer: dict) -> None:
-    profile = (CustomerBillingProfile.objects.select_for_update()
-               .filter(stripe_customer_id=customer.get("id")).first())
-    if profile is None:
-        return
+    profile = CustomerBillingProfile.objects.filter(stripe_customer_id=customer.get("id")).first()
     when = _event_time(event)
+    if profile is None or (profile.stripe_updated_at and profile.stripe_updated_at >= when):
+        return  # not ours, or an older event than the state we hold
+    # dj-stripe may call Stripe (it looks up the account): do it before taking the row lock.
+    mirror = _mirror_customer(customer)
+    profile = CustomerBillingProfile.objects.select_for_update().get(pk=profile.pk)
     if profile.stripe_updated_at and profile.stripe_updated_at >= when:
-        return  # an older event than the state we hold
+        return
     profile.billing_email = customer.get("email") or profile.billing_email
     profile.billing_name = customer.get("name") or ""
     profile.billing_address = customer.get("address") or {}
     profile.stripe_updated_at = when
-    profile.djstripe_customer = _mirror_customer(customer) or profile.djstripe_customer
+    profile.djstripe_customer = mirror or profile.djstripe_customer
     profile.save()
     default = (customer.get("invoice_settings") or {}).get("default_payment_method")
     PaymentMethod.objects.filter(user=profile.user).exclude(
