@@ -17,7 +17,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.models import STAFF_ROLES, User
+from accounts import audit
+from accounts.models import STAFF_ROLES, AuditAction, User
 from billing.models import Order, RefundReason
 from config.api import DomainError
 from support import approvals, kb, panel, selectors, services
@@ -331,9 +332,15 @@ class ArticleAdmin(admin.ModelAdmin):
         return format_html('<div class="article-preview">{}</div>', kb.render_markdown(obj.body))
 
     def save_model(self, request, obj, form, change):
+        # The admin wraps this in its transaction, so the audit row commits with the change.
         if obj.status == ArticleStatus.PUBLISHED and obj.published_at is None:
             obj.published_at = timezone.now()
         super().save_model(request, obj, form, change)
+        audit.record(actor=request.user,
+                     action=AuditAction.UPDATE if change else AuditAction.CREATE,
+                     resource=obj, new={name: str(form.cleaned_data.get(name))
+                                        for name in form.changed_data if name != "body"},
+                     body_changed="body" in form.changed_data)
 
 
 class ChatMessageInline(admin.TabularInline):

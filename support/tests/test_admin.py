@@ -147,3 +147,22 @@ def test_customers_cannot_use_the_staff_actions(customer_client, ticket):
     assert response.status_code == 302 and "/admin/login/" in response.url
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.OPEN
+
+
+def test_publishing_an_article_in_the_admin_is_audited_and_searchable(agent_client):
+    from accounts.models import AuditLog
+    from support import kb
+    from support.models import Article
+
+    response = agent_client.post("/admin/support/article/add/", {
+        "title": "Pausing a subscription", "slug": "pause", "summary": "",
+        "content_type": "guide", "status": "published", "tags": "pause,subscriptions",
+        "body": "You can pause billing for up to three months.",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    article = Article.objects.get(slug="pause")
+    assert article.published_at is not None
+    assert article.tags == ["pause", "subscriptions"]
+    assert AuditLog.objects.filter(resource_type="support.Article",
+                                   resource_id=str(article.pk), action="CREATE").exists()
+    assert [a.slug for a in kb.search_articles("pause")] == ["pause"]
