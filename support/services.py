@@ -180,8 +180,10 @@ def _transition(ticket: Ticket, target: str, *, actor, reason: str = "") -> None
     ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
     audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=ticket,
                  old={"status": current}, new={"status": target}, reason=reason)
-    ticket_id = ticket.pk
-    transaction.on_commit(lambda: tasks.notify_customer_of_status.delay(ticket_id, target))
+    if getattr(actor, "pk", None) != ticket.customer_id:
+        # The customer is told about changes others make, not about their own close/reopen.
+        ticket_id = ticket.pk
+        transaction.on_commit(lambda: tasks.notify_customer_of_status.delay(ticket_id, target))
 
 
 def change_status(*, ticket: Ticket, status: str, actor) -> Ticket:

@@ -112,3 +112,12 @@ def test_chat_page_renders_for_a_customer(customer_client):
     response = customer_client.get("/support/chat/")
     assert response.status_code == 200
     assert "support/chat.js" in response.content.decode()
+
+
+def test_ticket_list_is_paginated(customer_client, customer):
+    for n in range(21):
+        services.open_ticket(customer=customer, subject=f"Ticket {n:02d}", description="x")
+    first = customer_client.get("/support/").content.decode()
+    assert "Page 1 of 2" in first and "Ticket 20" in first and "Ticket 00" not in first
+    second = customer_client.get("/support/?page=2").content.decode()
+    assert "Ticket 00" in second

@@ -64,3 +64,22 @@ def test_no_email_is_sent_when_the_transaction_rolls_back(ticket, support_agent,
             pass
     assert mail.outbox == []
     assert not ticket.messages.filter(body="Oops").exists()
+
+
+def test_customer_is_not_emailed_about_their_own_close(ticket, customer,
+                                                       django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.close(ticket=ticket, actor=customer)
+    assert mail.outbox == []
+
+
+def test_customer_is_emailed_when_auto_close_closes_their_ticket(
+        ticket, support_agent, django_capture_on_commit_callbacks):
+    services.change_status(ticket=ticket, status="RESOLVED", actor=support_agent)
+    Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - timedelta(days=9))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.auto_close_resolved()
+    assert [m.to for m in mail.outbox] == [["customer@example.com"]]
+    assert "Closed" in mail.outbox[0].subject
