@@ -67,12 +67,18 @@ def _confirm_then(request, queryset, *, title, verb, apply, button):
     return None
 
 
+class JoinedFilter(admin.DateFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "joined"
+
+
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
     form = UserAdminForm
     list_display = ["email", "name", "role", "status", "email_verified", "created_at",
                     "last_login"]
-    list_filter = ["role", "status", "email_verified", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["role", "status", "email_verified", ("created_at", JoinedFilter)]
     search_fields = ["email", "first_name", "last_name", "display_name"]
     ordering = ["-created_at"]
     date_hierarchy = "created_at"

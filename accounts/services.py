@@ -338,6 +338,10 @@ def delete_account(*, user: User, actor: User | None) -> None:
                                                                    updated_at=now)
         locked.stored_files.filter(deleted_at=None).update(deleted_at=now, updated_at=now)
         ended = end_all_sessions(user=locked)
+        # Where and with what browser they signed in is personal data too. (Audit rows keep
+        # theirs: the log is append-only by design and kept for accountability.)
+        LoginSession.objects.filter(user=locked).update(ip_address=None, user_agent="",
+                                                        updated_at=now)
         audit.record(actor=actor, action=AuditAction.DELETE, resource=locked,
                      old={"status": old_status}, new={"status": Status.DELETED},
                      anonymised=True, sessions_ended=ended,

@@ -238,6 +238,8 @@ def test_delete_account_anonymises_and_logs_out_everywhere(client, customer, pas
     assert not user.is_active and not user.has_usable_password()
     assert not User.objects.filter(pk=user.pk).exists()  # hidden from the default manager
     assert LoginSession.objects.filter(user=user, revoked_at=None).count() == 0
+    assert not LoginSession.objects.filter(user=user).exclude(ip_address=None).exists()
+    assert not LoginSession.objects.filter(user=user).exclude(user_agent="").exists()
     assert logged_in_user_id(client) is None
     assert other_browser.get("/account/").status_code == 302
     key.refresh_from_db()

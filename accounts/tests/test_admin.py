@@ -78,6 +78,8 @@ def test_user_filters_by_role_status_and_verified(admin_client, customer, suppor
     unverified = admin_client.get(USERS, {"email_verified__exact": "0"}).context["cl"]
 
     assert list(support) == [support_agent]
+    joined = admin_client.get(USERS, {"created_at__gte": "2000-01-01 00:00:00+00:00"})
+    assert joined.status_code == 200 and b"joined" in joined.content
     assert [u.email for u in unverified.result_list] == ["nov@example.com"]
 
 
