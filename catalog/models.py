@@ -399,6 +399,8 @@ class Plan(TimeStampedModel):
                                       related_name="+")
     yearly_price = models.ForeignKey(Price, on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="+")
+    # Granted at the start of each billing period of the subscribed price: every month on the
+    # monthly price, once a year on the yearly one (the pricing page says which).
     credits_per_period = models.PositiveIntegerField(default=0)
     trial_credits = models.PositiveIntegerField(default=0)
     # ["priority_support", "api_access", ...]

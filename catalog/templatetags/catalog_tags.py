@@ -45,8 +45,25 @@ def bytes_label(value):
     return f"{size:.0f} TB"
 
 
+# How known entitlement keys read on the pricing page; other keys are spelled out from the key.
+ENTITLEMENT_LABELS = {
+    "ai_text_chat": "AI text chat",
+    "ai_image_generation": "AI image generation",
+    "ai_video_generation": "AI video generation",
+    "shorts": "Shorts scripts and media",
+    "api_access": "API access",
+    "sso": "Single sign-on (SSO)",
+    "priority_support": "Priority support",
+    "community_support": "Community support",
+    "invoice_billing": "Pay by invoice",
+}
+
+
 @register.filter
 def key_label(value):
-    """"priority_support" -> "Priority support"."""
-    text = str(value or "").replace("_", " ").strip()
+    """"priority_support" -> "Priority support" (known keys have a hand-written label)."""
+    key = str(value or "").strip()
+    if key in ENTITLEMENT_LABELS:
+        return ENTITLEMENT_LABELS[key]
+    text = key.replace("_", " ")
     return text[:1].upper() + text[1:].lower() if text else ""
