@@ -56,11 +56,31 @@ def _order_for(obj: dict) -> Order | None:
     return None
 
 
+def _method_summary(payment_intent: str | None) -> dict:
+    """Card brand and last4 from the intent's charge (never more). Read before any lock."""
+    from billing import stripe_client
+
+    if not payment_intent or not stripe_client.is_configured():
+        return {}
+    intent = stripe_client.client().PaymentIntent.retrieve(
+        payment_intent, expand=["latest_charge"]).to_dict()
+    charge = intent.get("latest_charge")
+    details = (charge or {}).get("payment_method_details") if isinstance(charge, dict) else None
+    if not details:
+        return {}
+    card = details.get(details.get("type") or "", {}) or {}
+    return {"type": details.get("type") or "", "brand": card.get("brand") or "",
+            "last4": card.get("last4") or ""}
+
+
 def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
+    if order.payment_status == "SUCCEEDED":
+        return  # already paid: skip the API call; mark_order_paid would be a no-op anyway
     payments.mark_order_paid(order_id=order.pk, provider=BillingSource.STRIPE,
                              provider_id=payment_intent or "", amount=int(amount or 0),
                              currency=currency or order.currency,
-                             payment_intent_id=payment_intent)
+                             payment_intent_id=payment_intent,
+                             method=_method_summary(payment_intent))
 
 
 @handles("checkout.session.completed", "checkout.session.async_payment_succeeded")

@@ -99,8 +99,8 @@ def _fulfil(order: Order, *, now, actor) -> None:
         if product.type == ProductType.DIGITAL_DOWNLOAD or product.download_file_id:
             expires = (now + timedelta(days=product.access_duration_days)
                        if product.access_duration_days else None)
-            OrderItem.objects.filter(pk=item.pk).update(access_expires_at=expires,
-                                                        download_limit=product.download_limit)
+            # The download limit was snapshotted at checkout; access starts when paid.
+            OrderItem.objects.filter(pk=item.pk).update(access_expires_at=expires)
         if product.type == ProductType.CREDIT_PACK and item.credits_granted > 0:
             # Imported here: credits is its own app and may be deployed after billing.
             from credits.services import grant_credits

@@ -128,7 +128,7 @@ class StripeDouble:
             ("GET", r"/v1/customers/(?P<id>[^/]+)$", self._getter("customer")),
             ("POST", r"/v1/checkout/sessions$", self._create_session),
             ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)$", self._getter("checkout.session")),
-            ("GET", r"/v1/payment_intents/(?P<id>[^/]+)$", self._getter("payment_intent")),
+            ("GET", r"/v1/payment_intents/(?P<id>[^/]+)$", self._get_intent),
             ("POST", r"/v1/refunds$", self._create_refund),
             ("GET", r"/v1/refunds$", self._list("refund", "charge")),
             ("GET", r"/v1/refunds/(?P<id>[^/]+)$", self._getter("refund")),
@@ -161,6 +161,13 @@ class StripeDouble:
             return 200, {"object": "list", "data": data, "has_more": False,
                          "url": f"/v1/{kind}s"}
         return list_
+
+    def _get_intent(self, params, id):
+        status, intent = self._getter("payment_intent")(params, id)
+        if status == 200 and "latest_charge" in (params.get("expand") or []):
+            charge = self.get("charge", intent.get("latest_charge") or "")
+            intent = {**intent, "latest_charge": charge}
+        return status, intent
 
     def _account(self, params):
         return 200, example("account", id="acct_double", settings=None,

@@ -183,7 +183,8 @@ def test_concurrent_first_checkouts_create_one_stripe_customer(stripe_double, cu
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_download_clicks_never_exceed_the_limit(customer, digital_product):
     order = OrderFactory(user=customer, subtotal=1000)
-    item = OrderItemFactory(order=order, product=digital_product, unit_amount=1000)
+    item = OrderItemFactory(order=order, product=digital_product, unit_amount=1000,
+                            download_limit=digital_product.download_limit)
     mark_order_paid(order_id=order.pk, provider="manual", provider_id="b", amount=1000,
                     currency="usd")
     url = f"/api/v1/orders/{order.number}/items/{item.pk}/download/"

@@ -11,7 +11,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import wrap_event
+from billing.tests.stripe_double import example, wrap_event
 
 
 def _add(api, product, quantity=1):
@@ -49,6 +49,12 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert stripe_double.calls("POST", "/v1/customers")[0].idempotency_key == \
         f"customer-create-user-{customer.pk}"
 
+    # The customer pays: Stripe now holds a charge for the intent.
+    charge = stripe_double.put("charge", example("charge", id="ch_paid", amount=3800,
+                                                 payment_intent=order.stripe_payment_intent_id))
+    stripe_double.put("payment_intent", {
+        **stripe_double.get("payment_intent", order.stripe_payment_intent_id),
+        "status": "succeeded", "amount_received": 3800, "latest_charge": charge["id"]})
     event = _paid_session_event(stripe_double, order)
     for _ in range(2):  # Stripe may deliver twice
         with django_capture_on_commit_callbacks(execute=True):
@@ -57,7 +63,10 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
     assert order.payment_status == PaymentStatus.SUCCEEDED
-    assert Payment.objects.filter(order=order).count() == 1
+    payment = Payment.objects.get(order=order)
+    assert (payment.amount, payment.provider_id) == (3800, order.stripe_payment_intent_id)
+    assert (payment.method_type, payment.method_brand, payment.method_last4) == \
+        ("card", "visa", "4242")
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
     assert customer_api.get("/api/v1/cart/").json()["items"] == []
 
