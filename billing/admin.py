@@ -16,6 +16,27 @@ from catalog.money import currency_exponent, format_money
 from config.api import DomainError
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Staff edits made in the console are written to the audit log in the same transaction."""
+
+    def save_model(self, request, obj, form, change):
+        from django.db import transaction
+
+        from accounts import audit
+        from accounts.models import AuditAction
+
+        with transaction.atomic():
+            old = {}
+            if change:
+                before = type(obj).objects.get(pk=obj.pk)
+                old = {name: getattr(before, name, None) for name in form.changed_data}
+            super().save_model(request, obj, form, change)
+            audit.record(actor=request.user,
+                         action=AuditAction.UPDATE if change else AuditAction.CREATE,
+                         resource=obj, old=old,
+                         new={name: form.cleaned_data.get(name) for name in form.changed_data})
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -73,7 +94,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(models.Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AuditedAdmin):
     list_display = ["number", "user", "status", "payment_status", "billing_source", "total_display",
                     "refunded_display", "created_at"]
     list_filter = ["status", "payment_status", "billing_source", "created_at",
@@ -183,7 +204,7 @@ class DiscountUsageInline(ReadOnlyInline):
 
 
 @admin.register(models.Discount)
-class DiscountAdmin(admin.ModelAdmin):
+class DiscountAdmin(AuditedAdmin):
     list_display = ["code", "name", "type", "percent_off", "amount_off", "currency", "uses_count",
                     "max_uses", "valid_from", "valid_until", "active"]
     list_filter = ["active", "type", "first_time_only"]
@@ -202,7 +223,7 @@ class InvoiceAdmin(PaymentAdmin):
 
 
 @admin.register(models.Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(AuditedAdmin):
     list_display = ["id", "user", "plan", "status", "current_period_end", "billing_source"]
     list_filter = ["status", "billing_source"]
     search_fields = ["user__email", "stripe_subscription_id"]

@@ -253,3 +253,36 @@ def test_expired_session_cancels_pending_order_but_never_a_paid_one(
     paid.refresh_from_db()
     assert pending.status == OrderStatus.CANCELLED
     assert paid.status == OrderStatus.COMPLETED
+
+
+@pytest.mark.django_db
+def test_staff_edits_are_audited(staff_console, admin_user, customer):
+    from accounts.models import AuditLog
+
+    order = OrderFactory(user=customer)
+    response = staff_console.post(f"/admin/billing/order/{order.pk}/change/", {
+        "internal_notes": "Called the customer",
+        "items-TOTAL_FORMS": "0", "items-INITIAL_FORMS": "0",
+        "payments-TOTAL_FORMS": "0", "payments-INITIAL_FORMS": "0",
+        "refunds-TOTAL_FORMS": "0", "refunds-INITIAL_FORMS": "0"})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.internal_notes == "Called the customer"
+    entry = AuditLog.objects.get(resource_id=str(order.pk), action="UPDATE")
+    assert entry.actor == admin_user
+    assert entry.new_values == {"internal_notes": "Called the customer"}
+
+    response = staff_console.post("/admin/billing/discount/add/", {
+        "code": "STAFF10", "name": "Staff", "type": "PERCENTAGE", "percent_off": "10",
+        "minimum_amount": "0", "active": "on",
+        "usages-TOTAL_FORMS": "0", "usages-INITIAL_FORMS": "0"})
+    assert response.status_code == 302
+    assert AuditLog.objects.filter(action="CREATE", resource_type="billing.Discount").exists()
+
+
+@pytest.mark.django_db
+def test_order_list_is_paginated(customer_api, customer):
+    for _ in range(3):
+        OrderFactory(user=customer)
+    body = customer_api.get("/api/v1/orders/?page_size=2").json()
+    assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
