@@ -294,3 +294,14 @@ def test_cart_and_checkout_pages(customer_client, product):
 def test_pages_need_login(client):
     for url in ("/cart/", "/checkout/", "/orders/"):
         assert client.get(url).status_code == 302
+
+
+@pytest.mark.django_db
+def test_checkout_page_shows_refusals_as_form_errors(no_stripe, customer_client, product):
+    customer_client.post("/cart/", {"action": "add", "product_id": product.pk, "quantity": 1})
+    response = customer_client.post("/checkout/", {"payment_method": "stripe"})
+    assert response.status_code == 400
+    assert "Card payment through Stripe is not available" in response.content.decode()
+    assert Order.objects.count() == 0
+    empty = customer_client.get("/checkout/")
+    assert empty.status_code == 200  # the cart is still there
