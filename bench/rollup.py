@@ -1,0 +1,291 @@
+"""Benchmark: one day's analytics rollup against a hand-written GROUP BY, and against history.
+
+    .venv/bin/python bench/rollup.py [--rows 1000000] [--subscriptions 20000]
+                                     [--customers 20000] [--days 365] [--repeat 5] [--keep]
+
+What it does, in a database of its own (``bench_analytics_rollup``, created from a migrated
+template ``bench_analytics_rollup_tpl`` that is kept between runs so the ~2 minute migration
+is paid once; the working database is dropped at the end unless ``--keep``):
+
+1. Generates ``--customers`` customers, ``--subscriptions`` subscriptions on one plan
+   (monthly usd, yearly usd and monthly eur prices; ~70 % live, the rest canceled during the
+   history) and ``--rows`` credit-ledger rows spread evenly over ``--days`` days ending on the
+   benchmark day D. Rows are made by the server with INSERT ... SELECT generate_series (a bulk
+   insert: no Python loop over rows).
+2. Times ``rollup_day(D, ["credits", "mrr"])`` (the real code: two grouped queries, the
+   delete and the insert, in its transaction) against the same figures written by hand as one
+   GROUP BY each over the raw tables, median of ``--repeat`` runs; checks the figures agree and
+   prints the ratio.
+3. Doubles the history: as many ledger rows again and as many canceled subscriptions again,
+   all BEFORE the existing history (D itself gains nothing), ANALYZE, and times D's rollup
+   again. The ledger family's time stays flat (index range scan on kind + created_at); the
+   output prints both and the ratio, plus EXPLAIN for the ledger query.
+
+Not part of the test suite. Needs the embedded PostgreSQL (or DATABASE_URL) as the app does.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+
+DB = "bench_analytics_rollup"
+TEMPLATE = DB + "_tpl"
+DAY = date(2026, 6, 30)  # the benchmark day D
+
+
+def _use(name: str) -> None:
+    connection.close()
+    connections["default"].settings_dict["NAME"] = name
+
+
+def _exists(cursor, name: str) -> bool:
+    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+    return cursor.fetchone() is not None
+
+
+def prepare_database() -> str:
+    """A fresh, migrated database for this run; returns the server's default DB name."""
+    original = connections["default"].settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        if not _exists(cursor, TEMPLATE):
+            print(f"Creating and migrating {TEMPLATE} (once; kept for later runs)…")
+            cursor.execute(f'CREATE DATABASE "{TEMPLATE}"')
+            _use(TEMPLATE)
+            call_command("migrate", verbosity=0)
+            _use(original)
+    with connection.cursor() as cursor:
+        if _exists(cursor, DB):
+            cursor.execute(f'DROP DATABASE "{DB}"')
+        cursor.execute(f'CREATE DATABASE "{DB}" TEMPLATE "{TEMPLATE}"')
+    _use(DB)
+    return original
+
+
+def _filler_insert(table: str, count: int, values: dict[str, str], start: int = 1) -> None:
+    """INSERT ... SELECT over generate_series(start, start + count - 1) AS g. ``values`` maps
+    columns to SQL expressions in g; other NOT NULL columns get a neutral value by type."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT column_name, data_type FROM information_schema.columns
+            WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL
+        """, [table])
+        neutral = {"text": "''", "character varying": "''", "boolean": "false",
+                   "integer": "0", "bigint": "0", "smallint": "0", "numeric": "0",
+                   "jsonb": "'{}'::jsonb", "timestamp with time zone": "now()",
+                   "date": "current_date", "ARRAY": "'{}'"}
+        columns = dict(values)
+        for name, data_type in cursor.fetchall():
+            if name not in columns and name != "id":
+                columns[name] = neutral[data_type]
+        names = ", ".join(f'"{c}"' for c in columns)
+        exprs = ", ".join(columns.values())
+        # No parameters: the expressions use % (modulo) literally.
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {exprs} "
+                       f"FROM generate_series({int(start)}, {int(start + count - 1)}) AS g")
+
+
+def generate(args) -> dict:
+    from catalog.factories import PlanFactory, RecurringPriceFactory
+    from credits.models import CreditTransaction
+
+    end_of_day = f"timestamptz '{DAY + timedelta(days=1)} 00:00+00'"
+    _filler_insert("accounts_user", args.customers, {
+        "email": "'bench' || g || '@example.com'", "password": "'!'", "role": "'CUSTOMER'",
+        "status": "'ACTIVE'", "is_active": "true", "timezone": "'UTC'", "language": "'en'",
+        "created_at": f"{end_of_day} - interval '800 days'",
+        "updated_at": f"{end_of_day} - interval '800 days'"})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM accounts_user")
+        first_user = cursor.fetchone()[0]
+
+    plan = PlanFactory(monthly_price__unit_amount=2900, yearly_price__unit_amount=29000)
+    eur = RecurringPriceFactory(product=plan.product, unit_amount=1900, currency="eur")
+    prices = f"ARRAY[{plan.monthly_price_id}, {plan.yearly_price_id}, {eur.pk}]"
+    history = args.days * 86400
+
+    def subscriptions(count: int, start: int, offset_seconds: int) -> None:
+        # The first batch: ~70 % live, 30 % canceled during the history. Later batches
+        # (offset further back): all canceled a day after they started, long before D.
+        _filler_insert("billing_subscription", count, {
+            "user_id": f"{first_user} + (g % {args.customers})", "plan_id": str(plan.pk),
+            "price_id": f"({prices})[1 + g % 3]", "quantity": "1",
+            "status": f"CASE WHEN g % 10 < 7 AND g <= {args.subscriptions} THEN 'ACTIVE' "
+                      "ELSE 'CANCELED' END",
+            "created_at": f"{end_of_day} - make_interval(secs => {offset_seconds} + "
+                          f"{history}::numeric * ((g * 7919) % 1000 + 1000) / 2000.0 + 86400)",
+            "updated_at": "now()", "billing_source": "'manual'", "metadata": "'{}'::jsonb",
+            "cancel_at_period_end": "false"}, start=start)
+        ends = ("created_at + interval '1 day'" if offset_seconds else
+                f"created_at + ({end_of_day} - interval '1 day' - created_at) "
+                "* ((id * 31) % 100) / 100.0")
+        with connection.cursor() as cursor:
+            cursor.execute(f"""
+                UPDATE billing_subscription SET canceled_at = {ends}
+                WHERE status = 'CANCELED' AND canceled_at IS NULL""")
+
+    def ledger(count: int, start: int) -> None:
+        step = history / args.rows  # same density per day whatever the history length
+        _filler_insert(CreditTransaction._meta.db_table, count, {
+            "user_id": f"{first_user} + (g % {args.customers})",
+            "kind": "CASE WHEN g % 10 = 0 THEN 'GRANT' ELSE 'CONSUME' END",
+            "operation": "CASE WHEN g % 10 = 0 THEN '' ELSE (ARRAY['AI_TEXT_CHAT', "
+                         "'AI_IMAGE_GENERATION', 'AI_VIDEO_GENERATION', 'SHORTS_SCRIPT', "
+                         "'SHORTS_MEDIA'])[1 + g % 5] END",
+            "quantity": "1",
+            "amount": "CASE WHEN g % 10 = 0 THEN 100 ELSE -(1 + g % 7) END",
+            "balance_after": "50", "details": "'{}'::jsonb", "idempotency_key": "''",
+            "created_at": f"{end_of_day} - make_interval(secs => g * {step})"}, start=start)
+
+    t0 = time.perf_counter()
+    subscriptions(args.subscriptions, 1, 0)
+    ledger(args.rows, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"Generated {args.customers:,} customers, {args.subscriptions:,} subscriptions, "
+          f"{args.rows:,} ledger rows over {args.days} days in {time.perf_counter() - t0:.1f}s")
+    return {"subscriptions": subscriptions, "ledger": ledger}
+
+
+# What billing would add (proposed in the analytics report): the canceled subscriptions that
+# can still matter for a day are found by index, not by scanning every canceled row.
+SUBSCRIPTION_INDEXES = [
+    "CREATE INDEX bench_sub_canceled_at ON billing_subscription (canceled_at) "
+    "WHERE status = 'CANCELED'",
+    "CREATE INDEX bench_sub_canceled_period_end ON billing_subscription (current_period_end) "
+    "WHERE status = 'CANCELED'",
+    "CREATE INDEX bench_sub_canceled_no_date ON billing_subscription (id) "
+    "WHERE status = 'CANCELED' AND canceled_at IS NULL",
+]
+
+HAND_LEDGER = """
+    SELECT kind, operation, SUM(ABS(amount)) FROM credits_credittransaction
+    WHERE created_at >= %(start)s AND created_at < %(end)s
+      AND kind IN ('GRANT', 'CONSUME', 'REFUND', 'EXPIRE')
+    GROUP BY kind, operation
+"""
+# Today's MRR written the naive way: live subscriptions, no history reconstruction.
+HAND_MRR = """
+    SELECT p.currency, ROUND(SUM(s.quantity * p.unit_amount::numeric
+        * CASE p.interval WHEN 'year' THEN 1 / 12.0 ELSE 1 END / p.interval_count), 2)
+    FROM billing_subscription s JOIN catalog_price p ON p.id = s.price_id
+    WHERE s.status IN ('ACTIVE', 'PAST_DUE') GROUP BY p.currency
+"""
+
+
+def _median_seconds(fn, repeat: int) -> float:
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+def _hand(start, end):
+    with connection.cursor() as cursor:
+        cursor.execute(HAND_LEDGER, {"start": start, "end": end})
+        ledger = cursor.fetchall()
+        cursor.execute(HAND_MRR)
+        mrr = cursor.fetchall()
+    return ledger, mrr
+
+
+def measure(args, label: str) -> float:
+    from analytics.metrics.base import day_bounds
+    from analytics.models import DailyMetric
+    from analytics.rollup import rollup_day
+
+    start, end = day_bounds(DAY)
+    from analytics.metrics import REGISTRY
+
+    rollup = _median_seconds(lambda: rollup_day(DAY, ["credits", "mrr"]), args.repeat)
+    ledger_q = _median_seconds(lambda: REGISTRY["credits"].compute(DAY), args.repeat)
+    mrr_q = _median_seconds(lambda: REGISTRY["mrr"].compute(DAY), args.repeat)
+    queries = ledger_q + mrr_q
+    hand = _median_seconds(lambda: _hand(start, end), args.repeat)
+    ledger, mrr = _hand(start, end)
+    stored = {(r.metric, r.dimension): r.value for r in DailyMetric.objects.filter(date=DAY)}
+    consumed = sum(v for kind, _, v in ledger if kind == "CONSUME")
+    agree = (stored[("credits_consumed", "")] == consumed
+             and all(stored[("mrr", cur)] == value for cur, value in mrr))
+    print(f"[{label}] rollup_day(D, credits+mrr): {rollup * 1000:8.1f} ms   "
+          f"hand-written GROUP BY: {hand * 1000:8.1f} ms   ratio {rollup / hand:5.2f}x   "
+          f"figures agree: {agree}")
+    print(f"[{label}]   of which the two families' queries alone: {queries * 1000:8.1f} ms "
+          f"(ratio {queries / hand:5.2f}x; the rest is the transaction: lock, delete, insert)")
+    print(f"[{label}]   credits family {ledger_q * 1000:6.1f} ms, "
+          f"mrr family {mrr_q * 1000:6.1f} ms")
+    if not agree:
+        raise SystemExit("The rollup and the hand-written SQL disagree.")
+    return rollup
+
+
+def explain_ledger() -> None:
+    from analytics.metrics.base import day_bounds
+
+    start, end = day_bounds(DAY)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + HAND_LEDGER,
+                       {"start": start, "end": end})
+        print("  " + "\n  ".join(row[0] for row in cursor.fetchall()[:8]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--subscriptions", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+    parser.add_argument("--subscription-indexes", action="store_true",
+                        help="Add the partial indexes on canceled subscriptions proposed to "
+                             "billing, to see the MRR family's scan stop growing with history.")
+    args = parser.parse_args()
+
+    original = prepare_database()
+    try:
+        make = generate(args)
+        if args.subscription_indexes:
+            with connection.cursor() as cursor:
+                for sql in SUBSCRIPTION_INDEXES:
+                    cursor.execute(sql)
+                cursor.execute("ANALYZE billing_subscription")
+        base = measure(args, f"history {args.days} days")
+        print("  ledger query plan for D:")
+        explain_ledger()
+
+        t0 = time.perf_counter()
+        make["ledger"](args.rows, args.rows + 1)  # the same again, before the history
+        make["subscriptions"](args.subscriptions, args.subscriptions + 1, args.days * 86400)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print(f"Doubled the history ({2 * args.rows:,} ledger rows, "
+              f"{2 * args.subscriptions:,} subscriptions) in {time.perf_counter() - t0:.1f}s")
+        doubled = measure(args, f"history {2 * args.days} days")
+        print(f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
+              f"(2.00x would mean the cost follows history).")
+    finally:
+        _use(original)
+        if not args.keep:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{DB}"')
+
+
+if __name__ == "__main__":
+    main()
