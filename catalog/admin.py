@@ -44,6 +44,22 @@ class AuditedAdmin(admin.ModelAdmin):
                        action=AuditAction.UPDATE if change else AuditAction.CREATE,
                        resource=obj, old=old, new=new, via="admin")
 
+    def save_formset(self, request, form, formset, change):
+        # Inline rows (prices, variants, tiers, collection items) are audited like the parent.
+        with transaction.atomic():
+            instances = formset.save(commit=False)
+            for obj in formset.deleted_objects:
+                record(actor=request.user, action=AuditAction.DELETE, resource=obj,
+                       old={"repr": str(obj)}, via="admin")
+                obj.delete()
+            for obj in instances:
+                adding = obj.pk is None
+                obj.save()
+                record(actor=request.user,
+                       action=AuditAction.CREATE if adding else AuditAction.UPDATE,
+                       resource=obj, new={"repr": str(obj)}, via="admin")
+            formset.save_m2m()
+
     def delete_model(self, request, obj):
         with transaction.atomic():
             record(actor=request.user, action=AuditAction.DELETE, resource=obj,

@@ -257,6 +257,14 @@ class Price(TimeStampedModel):
             return f"{label}: {amount} / {self.interval_label}"
         return f"{label}: {amount}"
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.type == PriceType.RECURRING and not self.interval:
+            raise ValidationError({"interval": "A recurring price needs an interval."})
+        if self.type == PriceType.ONE_TIME and self.interval:
+            raise ValidationError({"interval": "A one-time price has no interval."})
+
     @property
     def is_recurring(self) -> bool:
         return self.type == PriceType.RECURRING

@@ -132,3 +132,46 @@ def test_plan_admin_refuses_a_price_of_another_product(admin_client_user):
 def test_customers_cannot_open_the_catalog_console(customer_client):
     response = customer_client.get(CHANGELIST)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_adding_a_price_inline_is_audited(admin_client_user, admin_user):
+    product = DraftProductFactory(slug="kit")
+    data = {
+        "name": product.name, "slug": "kit", "type": "ONE_TIME",
+        "short_description": product.short_description, "description": product.description,
+        "tags": "", "images": "[]", "files": "[]", "metadata": "{}", "seo_title": "",
+        "seo_description": "", "tax_rate": "0", "credits_granted": "0", "trial_days": "0",
+        "stock_quantity": "0", "low_stock_threshold": "0",
+        "prices-TOTAL_FORMS": "1", "prices-INITIAL_FORMS": "0",
+        "prices-0-nickname": "Std", "prices-0-unit_amount": "2500", "prices-0-currency": "usd",
+        "prices-0-type": "ONE_TIME", "prices-0-interval_count": "1", "prices-0-active": "on",
+        "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0",
+    }
+    response = admin_client_user.post(f"{CHANGELIST}{product.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    price = product.prices.get()
+    assert price.unit_amount == 2500
+    assert AuditLog.objects.filter(action="CREATE", resource_type="catalog.Price",
+                                   resource_id=str(price.pk), actor=admin_user).exists()
+
+
+def test_negative_price_in_the_console_is_a_form_error(admin_client_user):
+    product = DraftProductFactory(slug="kit")
+    response = admin_client_user.post("/admin/catalog/price/add/", {
+        "product": product.pk, "nickname": "", "unit_amount": "-1", "currency": "usd",
+        "type": "ONE_TIME", "interval_count": "1", "active": "on",
+        "tiers-TOTAL_FORMS": "0", "tiers-INITIAL_FORMS": "0"})
+    assert response.status_code == 200
+    assert "greater than or equal to 0" in response.content.decode()
+    assert not product.prices.exists()
+
+
+def test_recurring_price_without_interval_is_a_form_error_not_a_crash(admin_client_user):
+    product = DraftProductFactory(slug="kit")
+    response = admin_client_user.post("/admin/catalog/price/add/", {
+        "product": product.pk, "nickname": "", "unit_amount": "100", "currency": "usd",
+        "type": "RECURRING", "interval": "", "interval_count": "1", "active": "on",
+        "tiers-TOTAL_FORMS": "0", "tiers-INITIAL_FORMS": "0"})
+    assert response.status_code == 200
+    assert "A recurring price needs an interval." in response.content.decode()
+    assert not product.prices.exists()
