@@ -21,6 +21,7 @@ from catalog.models import (
     PricingTier,
     Product,
     Review,
+    ReviewVote,
     Variant,
 )
 from catalog.money import format_money
@@ -387,3 +388,18 @@ class ReviewAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product", "author")
+
+
+@admin.register(ReviewVote)
+class ReviewVoteAdmin(admin.ModelAdmin):
+    """Votes are cast by customers only; staff can look."""
+
+    list_display = ["review", "voter", "created_at"]
+    search_fields = ["voter__email", "review__product__name"]
+    list_filter = ["created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

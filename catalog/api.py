@@ -394,3 +394,24 @@ class ProductReviewsView(generics.ListCreateAPIView):
                                         **data.validated_data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
+
+
+class HelpfulVoteSerializer(serializers.Serializer):
+    helpful_votes = serializers.IntegerField()
+    counted = serializers.BooleanField(help_text="False when this user had already voted.")
+
+
+class ReviewHelpfulView(generics.GenericAPIView):
+    """Mark a review helpful: once per user, never one's own review."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = HelpfulVoteSerializer
+    queryset = Review.objects.all()
+
+    @extend_schema(request=None, responses={200: HelpfulVoteSerializer})
+    def post(self, request, pk):
+        review = Review.objects.filter(pk=pk).first()
+        if review is None:
+            raise NotFound("Review not found.")
+        review, counted = services.mark_review_helpful(review=review, voter=request.user)
+        return Response({"helpful_votes": review.helpful_votes, "counted": counted})

@@ -8,6 +8,8 @@ urlpatterns = [
          name="catalog-product-detail"),
     path("products/<slug:slug>/reviews/", api.ProductReviewsView.as_view(),
          name="catalog-product-reviews"),
+    path("reviews/<int:pk>/helpful/", api.ReviewHelpfulView.as_view(),
+         name="catalog-review-helpful"),
     path("categories/", api.CategoryTreeView.as_view(), name="catalog-categories"),
     path("collections/", api.CollectionListView.as_view(), name="catalog-collection-list"),
     path("collections/<slug:slug>/", api.CollectionDetailView.as_view(),

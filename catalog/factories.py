@@ -17,6 +17,7 @@ from catalog.models import (
     ProductStatus,
     ProductType,
     Review,
+    ReviewVote,
     Variant,
 )
 
@@ -155,3 +156,11 @@ class ReviewFactory(factory.django.DjangoModelFactory):
     rating = 5
     title = "Great"
     body = "Does what it says."
+
+
+class ReviewVoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReviewVote
+
+    review = factory.SubFactory(ReviewFactory)
+    voter = factory.SubFactory(UserFactory)

@@ -510,3 +510,19 @@ class Review(TimeStampedModel):
     def __str__(self):
         return f"{self.rating}★ {self.product_id} by {self.author_id}"
 
+
+
+class ReviewVote(TimeStampedModel):
+    """One "helpful" vote by one user on one review; ``Review.helpful_votes`` counts them."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="review_votes")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "voter"], name="review_vote_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.voter_id} found review {self.review_id} helpful"

@@ -1,11 +1,12 @@
 """Changes to the catalog. Each is one transaction and writes its audit row inside it."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import record
 from accounts.models import AuditAction
-from catalog.models import Price, Product, ProductStatus, Review
+from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
 from catalog.selectors import visible_products
 from config.api import DomainError, NotFound
 
@@ -13,6 +14,11 @@ from config.api import DomainError, NotFound
 class AlreadyReviewed(DomainError):
     code = "already_reviewed"
     default_message = "You have already reviewed this product."
+
+
+class OwnReview(DomainError):
+    code = "own_review"
+    default_message = "You cannot vote for your own review."
 
 
 class InvalidRating(DomainError):
@@ -206,3 +212,31 @@ def create_review(*, author, product: Product, rating, title: str = "",
             raise AlreadyReviewed() from exc
         raise
     return review
+
+
+def mark_review_helpful(*, review: Review, voter) -> tuple[Review, bool]:
+    """Count ``voter``'s "helpful" vote on ``review`` once; returns (review, counted now).
+
+    The unique (review, voter) row decides who voted; the counter moves with an F()
+    update in the same transaction, so concurrent votes never lose or double a count.
+    Safe to call twice: the second call counts nothing. Raises NotFound when the review's
+    product is not visible, OwnReview for the author's own review.
+    """
+    if not visible_products().filter(pk=review.product_id).exists():
+        raise NotFound("Review not found.")
+    if review.author_id == voter.pk:
+        raise OwnReview()
+    try:
+        with transaction.atomic():
+            vote = ReviewVote.objects.create(review=review, voter=voter)
+            Review.objects.filter(pk=review.pk).update(helpful_votes=F("helpful_votes") + 1)
+            record(actor=voter, action=AuditAction.CREATE, resource=vote,
+                   new={"review": review.pk})
+    except IntegrityError:
+        if not ReviewVote.objects.filter(review=review, voter=voter).exists():
+            raise
+        counted = False
+    else:
+        counted = True
+    review.refresh_from_db(fields=["helpful_votes"])
+    return review, counted

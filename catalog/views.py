@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from catalog import selectors, services
 from catalog.forms import CatalogFilterForm, ReviewForm
-from catalog.models import Category, Collection, ProductType
+from catalog.models import Category, Collection, ProductType, Review
 from catalog.pricing import tier_rows
 from config.api import DomainError
 
@@ -121,6 +121,21 @@ def review_create(request, slug):
             return redirect(f"{product.get_absolute_url()}#reviews")
     return render(request, "catalog/detail.html", _product_context(request, product, form),
                   status=400)
+
+
+@login_required
+@require_POST
+def review_helpful(request, slug, pk):
+    product = _visible_or_404(slug)
+    review = get_object_or_404(Review, pk=pk, product=product)
+    try:
+        _, counted = services.mark_review_helpful(review=review, voter=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Thanks for your vote." if counted
+                         else "You already marked this review helpful.")
+    return redirect(f"{product.get_absolute_url()}#review-{review.pk}")
 
 
 def pricing(request):
