@@ -5,6 +5,8 @@ Status, featuring, duplication and deletion of products go through ``catalog.ser
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseInlineFormSet
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -269,8 +271,32 @@ class ProductAdmin(AuditedAdmin):
         services.soft_delete_product(product=obj, actor=request.user)
 
 
+class TierFormSet(BaseInlineFormSet):
+    """A tiered price needs tiers ending in one open-ended tier ("and above"), as Stripe
+    requires ``up_to=inf``; a per-unit price has none. Otherwise price_for_quantity refuses
+    quantities past the last tier."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [f.cleaned_data for f in self.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        tiers_mode = self.instance.tiers_mode
+        if not tiers_mode:
+            if kept:
+                raise ValidationError("Set the tiers mode (graduated or volume) to use tiers.")
+            return
+        open_ended = [row for row in kept if row.get("up_to") is None]
+        if len(open_ended) != 1:
+            raise ValidationError(
+                "A tiered price needs exactly one last tier with an empty “up to” "
+                "(it covers every larger quantity).")
+
+
 class TierInline(admin.TabularInline):
     model = PricingTier
+    formset = TierFormSet
     fields = ["up_to", "unit_amount", "flat_amount"]
     extra = 1
 

@@ -175,3 +175,36 @@ def test_recurring_price_without_interval_is_a_form_error_not_a_crash(admin_clie
     assert response.status_code == 200
     assert "A recurring price needs an interval." in response.content.decode()
     assert not product.prices.exists()
+
+
+def _price_form(product, tiers_mode, tiers):
+    data = {"product": product.pk, "nickname": "Tiered", "unit_amount": "0",
+            "currency": "usd", "type": "ONE_TIME", "interval_count": "1", "active": "on",
+            "tiers_mode": tiers_mode, "tiers-TOTAL_FORMS": str(len(tiers)),
+            "tiers-INITIAL_FORMS": "0"}
+    for i, (up_to, unit_amount) in enumerate(tiers):
+        data |= {f"tiers-{i}-up_to": up_to, f"tiers-{i}-unit_amount": unit_amount,
+                 f"tiers-{i}-flat_amount": "0"}
+    return data
+
+
+def test_tiered_price_must_end_with_an_open_ended_tier(admin_client_user):
+    product = DraftProductFactory(slug="kit")
+    response = admin_client_user.post("/admin/catalog/price/add/",
+                                      _price_form(product, "volume", [("5", "500")]))
+    assert response.status_code == 200
+    assert "exactly one last tier" in response.content.decode()
+    assert not product.prices.exists()
+    response = admin_client_user.post("/admin/catalog/price/add/", _price_form(
+        product, "volume", [("5", "500"), ("", "400")]))
+    assert response.status_code == 302
+    assert product.prices.get().tiers.count() == 2
+
+
+def test_tiers_without_a_tiers_mode_are_refused(admin_client_user):
+    product = DraftProductFactory(slug="kit")
+    response = admin_client_user.post("/admin/catalog/price/add/",
+                                      _price_form(product, "", [("", "400")]))
+    assert response.status_code == 200
+    assert "Set the tiers mode" in response.content.decode()
+    assert not product.prices.exists()
