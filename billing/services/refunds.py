@@ -36,8 +36,9 @@ STRIPE_STATUS = {"succeeded": Refund.Status.SUCCEEDED, "pending": Refund.Status.
                  "requires_action": Refund.Status.PENDING, "failed": Refund.Status.FAILED,
                  "canceled": Refund.Status.CANCELED}
 # Stripe errors worth retrying later; anything else is a definite refusal.
+# (StripeUnavailable: keys removed from the deployment; the refund waits until they return.)
 RETRYABLE = (stripe_client.stripe.APIConnectionError, stripe_client.stripe.RateLimitError,
-             stripe_client.stripe.APIError)
+             stripe_client.stripe.APIError, stripe_client.StripeUnavailable)
 
 
 def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str = "") -> Refund:

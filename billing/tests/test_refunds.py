@@ -287,3 +287,22 @@ def test_refunding_a_credit_pack_claws_back_credits(customer, admin_user, credit
     create_refund(order_id=order.pk, amount=500, reason=RefundReason.OTHER, actor=admin_user)
     assert CreditBalance.objects.get(user=customer).balance == 0
     assert Order.objects.get(pk=order.pk).status == OrderStatus.REFUNDED
+
+
+@pytest.mark.django_db
+def test_stripe_refund_waits_while_stripe_is_not_configured(
+        stripe_double, settings, customer, admin_user, django_capture_on_commit_callbacks):
+    order = _paid_stripe_order(stripe_double, customer, total=1000)
+    configured = settings.STRIPE
+    settings.STRIPE = {**configured, "secret_key": ""}
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = create_refund(order_id=order.pk, amount=100, reason=RefundReason.OTHER,
+                               actor=admin_user)
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
+    assert stripe_double.calls("POST", "/v1/refunds") == []
+
+    settings.STRIPE = configured
+    assert retry_pending_refunds() == 1
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
