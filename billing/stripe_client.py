@@ -53,9 +53,13 @@ def create_refund(*, payment_intent: str, amount: int, reason: str | None, metad
     return client().Refund.create(**kwargs, idempotency_key=idempotency_key)
 
 
-def retrieve_payment_intent(payment_intent_id: str):
-    return client().PaymentIntent.retrieve(payment_intent_id)
+def retrieve_payment_intent(payment_intent_id: str, *, expand: list[str] | None = None) -> dict:
+    return client().PaymentIntent.retrieve(payment_intent_id, expand=expand or []).to_dict()
 
 
-def retrieve_checkout_session(session_id: str):
-    return client().checkout.Session.retrieve(session_id)
+def retrieve_payment_method(payment_method_id: str) -> dict:
+    return client().PaymentMethod.retrieve(payment_method_id).to_dict()
+
+
+def list_refunds_for_charge(charge_id: str) -> list[dict]:
+    return client().Refund.list(charge=charge_id, limit=100).to_dict()["data"]

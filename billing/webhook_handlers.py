@@ -62,8 +62,7 @@ def _method_summary(payment_intent: str | None) -> dict:
 
     if not payment_intent or not stripe_client.is_configured():
         return {}
-    intent = stripe_client.client().PaymentIntent.retrieve(
-        payment_intent, expand=["latest_charge"]).to_dict()
+    intent = stripe_client.retrieve_payment_intent(payment_intent, expand=["latest_charge"])
     charge = intent.get("latest_charge")
     details = (charge or {}).get("payment_method_details") if isinstance(charge, dict) else None
     if not details:
@@ -147,8 +146,7 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
         # Since API 2022-11-15 a charge does not embed its refunds: ask Stripe for them.
         from billing import stripe_client
 
-        listed = stripe_client.client().Refund.list(charge=charge["id"], limit=100).to_dict()
-        listed = listed["data"]
+        listed = stripe_client.list_refunds_for_charge(charge["id"])
     for refund_obj in listed:
         refunds.sync_stripe_refund(refund_obj=refund_obj, order=order)
 
@@ -229,7 +227,7 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
     current object is read back from Stripe and our row made to match it."""
     from billing import stripe_client
 
-    current = stripe_client.client().PaymentMethod.retrieve(method["id"]).to_dict()
+    current = stripe_client.retrieve_payment_method(method["id"])
     user = _user_for_customer(current.get("customer"))
     if user is None:
         PaymentMethod.objects.filter(stripe_payment_method_id=method["id"]).delete()
