@@ -22,6 +22,22 @@ is paid once; the working database is dropped at the end unless ``--keep``):
    output prints both and the ratio, plus EXPLAIN for the ledger query.
 
 Not part of the test suite. Needs the embedded PostgreSQL (or DATABASE_URL) as the app does.
+
+Sample run (defaults, a shared and busy 2-core machine, 22 Nov 2026):
+
+    Generated 20,000 customers, 20,000 subscriptions, 1,000,000 ledger rows ... in 50.0s
+    [history 365 days] rollup_day(D, credits+mrr):  67.1 ms   hand-written GROUP BY: 24.2 ms
+    [history 365 days]   of which the two families' queries alone: 31.0 ms (1.28x)
+    Doubled the history (2,000,000 ledger rows, 40,000 subscriptions) in 66.1s
+    [history 730 days] rollup_day(D, credits+mrr):  73.4 ms   hand-written GROUP BY: 16.6 ms
+    Doubling history changed D's rollup time by 1.09x
+
+The credits family stays under ~1 ms whatever the ledger's length (an index range scan over
+the day's rows). The MRR family is a snapshot of the live subscriptions plus the canceled ones
+that might still count; billing has no index on the cancellation columns, so canceled history
+adds ~15 % per doubling (50,000 → 100,000 subscriptions: 66 → 76 ms). ``--subscription-indexes``
+tries partial indexes on those columns; on the sample machine the planner did not profit
+(noise dominated), so nothing is claimed for them.
 """
 
 import argparse
