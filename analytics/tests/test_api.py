@@ -78,13 +78,16 @@ def test_a_full_year_of_366_days_is_allowed(admin_api):
     assert response.json()["results"] == []
 
 
-@pytest.mark.parametrize("client_fixture, status", [
-    ("api_client", 403), ("customer_api", 403), ("staff_api", 403),
+@pytest.mark.parametrize("client_fixture, status, code", [
+    ("api_client", 401, "not_authenticated"),
+    ("customer_api", 403, "permission_denied"),
+    ("staff_api", 403, "permission_denied"),  # SUPPORT: staff, but not ADMIN
 ])
-def test_only_admins_may_read_analytics(request, client_fixture, status, rolled_up):
+def test_only_admins_may_read_analytics(request, client_fixture, status, code, rolled_up):
     client = request.getfixturevalue(client_fixture)
     response = client.get(URL, {"metric": "mrr", "from": DAY.isoformat(),
                                 "to": DAY.isoformat()})
-    assert response.status_code in (status, 401)
+    assert response.status_code == status
+    assert response.json()["code"] == code
     assert "results" not in response.json()
     assert DailyMetric.objects.filter(date=DAY).exists()

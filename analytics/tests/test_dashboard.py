@@ -141,3 +141,20 @@ def test_currency_selector_lists_each_currency_once_and_switches_the_money_chart
     assert charts["mrr"]["empty"]  # no eur subscriptions
     # Unbound, the range inputs show the default range ending on the latest rolled-up day.
     assert f'value="{DAY.isoformat()}"' in staff_client.get(DASHBOARD).content.decode()
+
+
+def test_drilldown_empty_state_for_a_currency_without_subscriptions(staff_client, history):
+    response = staff_client.get(DRILL, {"day": DAY.isoformat(), "currency": "eur"})
+    assert response.status_code == 200
+    assert "No paying subscription in this currency" in response.content.decode()
+    assert response.context["count"] == 0
+
+
+def test_rollups_are_read_only_in_the_admin(staff_client, history):
+    assert staff_client.get("/admin/analytics/dailymetric/").status_code == 200
+    assert staff_client.get("/admin/analytics/dailymetric/add/").status_code == 403
+    row = DailyMetric.objects.filter(metric="mrr").first()
+    response = staff_client.post(f"/admin/analytics/dailymetric/{row.pk}/delete/",
+                                 {"post": "yes"})
+    assert response.status_code == 403
+    assert DailyMetric.objects.filter(pk=row.pk).exists()
