@@ -9,6 +9,34 @@ from rest_framework.test import APIClient
 
 from accounts.factories import TEST_PASSWORD, AdminFactory, StaffFactory, UserFactory
 
+_DB_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences",
+                "django_db_serialized_rollback")
+
+
+@pytest.fixture(autouse=True)
+def _credits_invariant_holds_after_each_test(request):
+    """balance = sum(ledger) = sum(live lots) for every user, after every test of every app.
+
+    Billing, support and analytics all move credits through the credits services; checking
+    after each database test (rather than once at the end, when the test database has been
+    rolled back) proves none of them breaks the ledger.
+    """
+    uses_db = request.node.get_closest_marker("django_db") is not None or any(
+        name in request.fixturenames for name in _DB_FIXTURES
+    )
+    if not uses_db:
+        yield
+        return
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    from credits.services import check_invariant
+
+    assert check_invariant() == [], "the credits ledger invariant is broken after this test"
+
 
 @pytest.fixture
 def password():

@@ -46,7 +46,8 @@ def register_user(*, email: str, password: str, first_name: str = "", last_name:
 
     Validates the e-mail and the password (Django's validators); raises EmailTaken for an
     address already in use in any letter case, WeakPassword, or ValidationError for a bad
-    address. Not idempotent: a second call with the same e-mail raises EmailTaken.
+    address. Grants the signup bonus in the same transaction.
+    Not idempotent: a second call with the same e-mail raises EmailTaken.
     """
     email = normalize_email(email)
     try:
@@ -66,6 +67,11 @@ def register_user(*, email: str, password: str, first_name: str = "", last_name:
                                             last_name=last_name or "")
             audit.record(actor=user, action=AuditAction.CREATE, resource=user,
                          new={"email": email, "role": user.role}, via="signup")
+            # The signup bonus is part of creating the account: same transaction, so a
+            # failed signup never leaves credits behind and a new user always has them.
+            from credits.services import grant_signup_bonus
+
+            grant_signup_bonus(user=user)
     except IntegrityError as exc:
         # Two signups for one address at the same moment: the unique index decides.
         raise EmailTaken() from exc
