@@ -178,12 +178,13 @@ else:
                           "LOCATION": str(DATA_DIR / "cache")}}
     CELERY_BROKER_URL = "filesystem://"
     _queue_dir = DATA_DIR / "celery" / "queue"
-    for _folder in (_queue_dir, DATA_DIR / "celery" / "processed"):
+    for _folder in (_queue_dir, DATA_DIR / "celery" / "processed", DATA_DIR / "celery" / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(DATA_DIR / "celery" / "processed"),
+        "control_folder": str(DATA_DIR / "celery" / "control"),  # broadcast (remote control)
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -93,15 +94,19 @@ def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        body = None
+        body = last_answer = None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and body is None:
             assert process.poll() is None, (tmp_path / "run_all.log").read_text()
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/", timeout=2) as r:
                     body = json.loads(r.read())
+            except urllib.error.HTTPError as exc:  # a 503 names the failing check
+                last_answer = exc.read().decode()
+                time.sleep(0.5)
             except OSError:
                 time.sleep(0.5)
+        assert body is not None, f"no healthy answer in 90 s; last: {last_answer}"
         assert body == {"status": "ok",
                         "checks": {"database": "ok", "broker": "ok", "migrations": "ok"}}
         children = psutil.Process(process.pid).children(recursive=True)
