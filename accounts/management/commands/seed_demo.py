@@ -33,6 +33,16 @@ DEMO_USERS = [
 
 # Each app's seed command, run in this order when it exists (apps land one by one).
 APP_SEEDS = ["seed_catalog", "seed_credits", "seed_billing", "seed_support", "seed_analytics"]
+APP_SEED_ARGS = {
+    "seed_support": ["--customer-email", "alice@demo.example", "--customer-email",
+                     "bob@demo.example", "--staff-email", "support@demo.example"],
+}
+DEMO_DISCOUNTS = [
+    {"code": "WELCOME10", "name": "10% off your first order", "type": "PERCENTAGE",
+     "percent_off": 10, "first_time_only": True},
+    {"code": "SAVE5", "name": "$5 off orders of $20 or more", "type": "FIXED_AMOUNT",
+     "amount_off": 500, "currency": "usd", "minimum_amount": 2000},
+]
 
 
 def _stored_credentials() -> dict:
@@ -68,7 +78,10 @@ class Command(BaseCommand):
             for name in APP_SEEDS:
                 if name in available:
                     self.stdout.write(f"→ {name}")
-                    call_command(name, stdout=self.stdout, stderr=self.stderr)
+                    call_command(name, *APP_SEED_ARGS.get(name, []),
+                                 stdout=self.stdout, stderr=self.stderr)
+                    if name == "seed_catalog":
+                        self._seed_billing(users)
         call_command("setup_periodic_tasks", stdout=self.stdout)
         self._print_summary(passwords)
 
@@ -108,6 +121,42 @@ class Command(BaseCommand):
             user=user, email=user.email, defaults={"verified": True, "primary": True}
         )
         return user
+
+    def _seed_billing(self, users: dict) -> None:
+        """Demo discount codes, a completed order for Alice, an unpaid invoice for Bob.
+
+        Orders go through the real cart, checkout and payment services (manual billing), so
+        the demo shows exactly what a customer's purchase produces.
+        """
+        from billing.models import Discount, Order
+        from billing.services import cart, checkout, payments
+        from catalog.models import ProductType
+        from catalog.selectors import visible_products
+
+        for spec in DEMO_DISCOUNTS:
+            code = spec["code"]
+            fields = {k: v for k, v in spec.items() if k != "code"}
+            if not Discount.objects.filter(code__iexact=code).exists():
+                Discount.objects.create(code=code, **fields)
+
+        admin = users["admin@demo.example"]
+        pack = visible_products().filter(type=ProductType.CREDIT_PACK).order_by("id").first()
+        digital = (visible_products().filter(type=ProductType.DIGITAL_DOWNLOAD)
+                   .order_by("id").first())
+        for email, product, paid in (("alice@demo.example", pack, True),
+                                     ("bob@demo.example", digital, False)):
+            user = users[email]
+            if product is None or Order.objects.filter(user=user).exists():
+                continue
+            cart.clear(user=user)
+            cart.add_item(user=user, product_id=product.pk, quantity=1)
+            result = checkout.checkout(user=user, method="manual",
+                                       notes="Demo order created by seed_demo")
+            if paid:
+                payments.mark_paid_manually(order_id=result.order.pk, actor=admin,
+                                            reference="DEMO-BANK-TRANSFER")
+            self.stdout.write(f"  demo order {result.order.number} for {email}"
+                              f" ({'paid' if paid else 'awaiting bank transfer'})")
 
     def _print_summary(self, passwords: dict) -> None:
         self.stdout.write(self.style.SUCCESS("\nDemo data is ready. Log in at "
