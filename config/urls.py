@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
@@ -15,6 +16,8 @@ for app in APPS:
     api_patterns.append(path("", include(f"{app}.api_urls")))
 
 urlpatterns = [
+    # The shop front is the catalog; there is no separate marketing page.
+    path("", RedirectView.as_view(pattern_name="catalog:list"), name="home"),
     path("healthz/", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_patterns, "api"))),

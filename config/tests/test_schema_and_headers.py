@@ -40,3 +40,14 @@ def test_api_errors_use_the_shared_shape(api_client):
     assert unauthenticated.status_code in (401, 403)
     assert set(unauthenticated.json()) >= ERROR_KEYS
     assert unauthenticated.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+def test_home_leads_to_the_catalog_and_the_layout_links_every_customer_area(customer_client):
+    assert customer_client.get("/").url == "/catalog/"
+
+    page = customer_client.get("/catalog/").content.decode()
+    for href in ("/cart/", "/orders/", "/billing/subscription/", "/credits/", "/support/",
+                 "/account/", "/pricing/", "/help/"):
+        assert f'href="{href}"' in page, href
+    assert 'href="/admin/"' not in page  # staff link only for staff
