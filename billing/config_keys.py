@@ -6,3 +6,8 @@ define("billing.bank_transfer_instructions", type=str,
        description="Shown to customers who choose to pay an order by bank transfer.")
 define("billing.invoice_due_days", type=int, default=14, min_value=1, max_value=365,
        description="Days a customer has to pay a bank-transfer invoice.")
+define("billing.manual_unpaid_after_days", type=int, default=30, min_value=1, max_value=365,
+       description="Days a manual subscription may stay past due before it becomes unpaid "
+                   "(and loses its plan).")
+define("billing.invoice_reminder_days", type=int, default=3, min_value=0, max_value=60,
+       description="Days before a manual invoice's due date when the reminder e-mail is sent.")

@@ -158,3 +158,67 @@ class DownloadExpired(DomainError):
     code = "download_expired"
     status_code = status.HTTP_403_FORBIDDEN
     default_message = "Access to this download has expired."
+
+
+# --- subscriptions and invoices (Billing II) ---------------------------------------------------
+
+
+class PlanNotFound(NotFound):
+    code = "plan_not_found"
+    default_message = "This plan does not exist."
+
+
+class PlanNotAvailable(DomainError):
+    code = "plan_unavailable"
+    default_message = "This plan cannot be subscribed to with this billing interval."
+
+
+class SubscriptionExists(Conflict):
+    code = "subscription_exists"
+    default_message = ("You already have a subscription. Change its plan or cancel it instead of "
+                       "subscribing again.")
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"
+    default_message = "This subscription does not exist."
+
+
+class SubscriptionNotCancelable(Conflict):
+    code = "subscription_not_cancelable"
+    default_message = "This subscription has already ended or never started."
+
+
+class SubscriptionNotResumable(Conflict):
+    code = "subscription_not_resumable"
+    default_message = "Only a subscription set to end at the period end can be resumed."
+
+
+class SubscriptionNotChangeable(Conflict):
+    code = "subscription_not_changeable"
+    default_message = "The plan of this subscription cannot be changed in its current state."
+
+
+class PlanChangeInvalid(DomainError):
+    code = "plan_change_invalid"
+    default_message = "Choose a different plan or interval."
+
+
+class NoPaymentProfile(DomainError):
+    code = "no_payment_profile"
+    default_message = "There is no card on file to update: you have never paid through Stripe."
+
+
+class InvoiceNotFound(NotFound):
+    code = "invoice_not_found"
+    default_message = "This invoice does not exist."
+
+
+class InvoiceStateInvalid(Conflict):
+    code = "invoice_state_invalid"
+    default_message = "This invoice cannot do that in its current state."
+
+
+class TrialExtensionInvalid(DomainError):
+    code = "trial_extension_invalid"
+    default_message = "Only a trialing subscription can have its trial extended (1–90 days)."

@@ -338,10 +338,27 @@ class Subscription(TimeStampedModel):
                                       default=BillingSource.STRIPE)
     stripe_subscription_id = models.CharField(max_length=255, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The Stripe event time (or API read time) of the state held here: older events are
+    # ignored so out-of-order deliveries never move the subscription backwards.
+    stripe_state_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    discount = models.ForeignKey("Discount", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="subscriptions")
+    credit_balance = models.BigIntegerField(
+        default=0, help_text="Manual billing: minor units owed to the customer (a downgrade's "
+                             "unused time), taken off the next invoice.")
+    checkout_session_id = models.CharField(max_length=255, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+
+    LIVE_STATUSES = ("TRIALING", "ACTIVE", "PAST_DUE", "UNPAID", "PAUSED")
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "status"]),
+                   models.Index(fields=["status", "current_period_end"])]
         constraints = [
+            models.CheckConstraint(condition=Q(credit_balance__gte=0),
+                                   name="subscription_credit_balance_gte_0"),
             models.UniqueConstraint(fields=["stripe_subscription_id"],
                                     condition=Q(stripe_subscription_id__isnull=False),
                                     name="subscription_stripe_id_unique"),
@@ -351,6 +368,82 @@ class Subscription(TimeStampedModel):
 
     def __str__(self):
         return f"{self.user} on {self.plan_id} ({self.status})"
+
+    @property
+    def interval(self) -> str:
+        return getattr(self.price, "interval", "") or ""
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE_STATUSES
+
+
+class SubscriptionEvent(models.Model):
+    """One step in a subscription's life. Append-only: PostgreSQL refuses UPDATE/DELETE."""
+
+    class Type(models.TextChoices):
+        CREATED = "CREATED", "Created"
+        TRIAL_STARTED = "TRIAL_STARTED", "Trial started"
+        TRIAL_WILL_END = "TRIAL_WILL_END", "Trial ending soon"
+        TRIAL_EXTENDED = "TRIAL_EXTENDED", "Trial extended"
+        ACTIVATED = "ACTIVATED", "Activated"
+        RENEWED = "RENEWED", "Renewed"
+        STATUS_CHANGED = "STATUS_CHANGED", "Status changed"
+        PLAN_CHANGED = "PLAN_CHANGED", "Plan changed"
+        CANCEL_SCHEDULED = "CANCEL_SCHEDULED", "Cancellation scheduled"
+        RESUMED = "RESUMED", "Resumed"
+        CANCELED = "CANCELED", "Canceled"
+        PAUSED = "PAUSED", "Paused"
+        UNPAUSED = "UNPAUSED", "Unpaused"
+        INVOICE_CREATED = "INVOICE_CREATED", "Invoice created"
+        INVOICE_PAID = "INVOICE_PAID", "Invoice paid"
+        INVOICE_VOIDED = "INVOICE_VOIDED", "Invoice voided"
+        PAYMENT_FAILED = "PAYMENT_FAILED", "Payment failed"
+        PAYMENT_ACTION_REQUIRED = "PAYMENT_ACTION_REQUIRED", "Payment needs confirmation"
+        UNCOLLECTIBLE = "UNCOLLECTIBLE", "Invoice uncollectible"
+        CREDITS_GRANTED = "CREDITS_GRANTED", "Credits granted"
+        PERIOD_COMPED = "PERIOD_COMPED", "Period given free"
+
+    class Source(models.TextChoices):
+        STRIPE = "stripe", "Stripe"
+        CUSTOMER = "customer", "Customer"
+        STAFF = "staff", "Staff"
+        SYSTEM = "system", "System"
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT,
+                                     related_name="events")
+    type = models.CharField(max_length=32, choices=Type.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    message = models.CharField(max_length=300, help_text="Plain words, shown to the customer.")
+    payload = models.JSONField(default=dict, blank=True)
+    stripe_event_id = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                              blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_type_display()}: {self.message}"
+
+
+class StripeDrift(TimeStampedModel):
+    """A difference between our record and Stripe's, found by the daily reconciliation."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, null=True,
+                                     blank=True, related_name="drifts")
+    object_id = models.CharField(max_length=255)
+    field = models.CharField(max_length=64)
+    local_value = models.CharField(max_length=255, blank=True)
+    stripe_value = models.CharField(max_length=255, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.object_id}.{self.field}: {self.local_value} != {self.stripe_value}"
 
 
 class InvoiceStatus(models.TextChoices):
@@ -388,6 +481,14 @@ class Invoice(TimeStampedModel):
     payment_reference = models.CharField(max_length=64, blank=True,
                                          help_text="What the customer writes on the transfer.")
     stripe_invoice_id = models.CharField(max_length=255, null=True, blank=True)
+    stripe_number = models.CharField(max_length=64, blank=True)
+    hosted_invoice_url = models.URLField(max_length=2000, blank=True)
+    billing_reason = models.CharField(max_length=40, blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    stripe_state_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -443,6 +544,9 @@ class Payment(TimeStampedModel):
             # "mark paid") cannot insert a second row.
             models.UniqueConstraint(fields=["order"], condition=Q(status="SUCCEEDED"),
                                     name="payment_one_success_per_order"),
+            # Likewise an invoice (subscription or manual) is paid once.
+            models.UniqueConstraint(fields=["invoice"], condition=Q(status="SUCCEEDED"),
+                                    name="payment_one_success_per_invoice"),
             models.UniqueConstraint(fields=["provider", "provider_id"],
                                     condition=~Q(provider_id=""),
                                     name="payment_provider_id_unique"),

@@ -49,3 +49,46 @@ def order_for_user(*, user, number: str) -> Order | None:
     return (Order.objects.filter(user=user, number=number)
             .prefetch_related("items", "items__product", "refunds", "payments")
             .select_related("invoice").first())
+
+
+def live_subscriptions_granting_plan(*, user) -> QuerySet[Subscription]:
+    """Every subscription of ``user`` that grants its plan now (see current_subscription)."""
+    grace_start = timezone.now() - PAST_DUE_GRACE
+    return (Subscription.objects.filter(user=user)
+            .filter(Q(status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING])
+                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__gte=grace_start)
+                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__isnull=True,
+                        current_period_end__gte=grace_start))
+            .select_related("plan"))
+
+
+def entitlements_for(*, user) -> set[str]:
+    """What the customer may use now: the union of the entitlements of the plans of their
+    active or trialing subscriptions, and past-due ones within the grace period.
+    "premium" is exactly this set being non-empty (seeds use it)."""
+    if not getattr(user, "pk", None):
+        return set()
+    result: set[str] = set()
+    for subscription in live_subscriptions_granting_plan(user=user):
+        result.update(str(e) for e in (subscription.plan.entitlements or []))
+    return result
+
+
+def past_due_subscription(*, user) -> Subscription | None:
+    """The user's subscription whose payment failed (for the fix-payment banner)."""
+    if not getattr(user, "pk", None):
+        return None
+    return (Subscription.objects.filter(user=user, status__in=[SubscriptionStatus.PAST_DUE,
+                                                               SubscriptionStatus.UNPAID])
+            .select_related("plan").order_by("-past_due_since", "-id").first())
+
+
+def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
+    return (Subscription.objects.filter(user=user).select_related("plan", "price")
+            .order_by("-created_at", "-id"))
+
+
+def invoices_for_user(*, user):
+    from billing.models import Invoice
+
+    return Invoice.objects.filter(user=user).order_by("-created_at", "-id")

@@ -63,3 +63,69 @@ def retrieve_payment_method(payment_method_id: str) -> dict:
 
 def list_refunds_for_charge(charge_id: str) -> list[dict]:
     return client().Refund.list(charge=charge_id, limit=100).to_dict()["data"]
+
+
+# --- subscriptions (Billing II) ----------------------------------------------------------------
+
+
+def retrieve_subscription(subscription_id: str) -> dict:
+    return client().Subscription.retrieve(subscription_id).to_dict()
+
+
+def update_subscription(subscription_id: str, *, idempotency_key: str, **params) -> dict:
+    return client().Subscription.modify(subscription_id, **params,
+                                        idempotency_key=idempotency_key).to_dict()
+
+
+def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> dict:
+    return client().Subscription.cancel(subscription_id,
+                                        idempotency_key=idempotency_key).to_dict()
+
+
+def preview_invoice(*, customer: str, subscription: str, items: list[dict],
+                    proration_date: int) -> dict:
+    """Stripe's invoice preview for changing ``subscription`` to ``items`` now."""
+    return client().Invoice.create_preview(
+        customer=customer, subscription=subscription,
+        subscription_details={"items": items, "proration_behavior": "always_invoice",
+                              "proration_date": proration_date},
+    ).to_dict()
+
+
+def create_portal_session(*, customer: str, return_url: str) -> dict:
+    return client().billing_portal.Session.create(customer=customer,
+                                                  return_url=return_url).to_dict()
+
+
+def create_coupon(*, idempotency_key: str, **params) -> dict:
+    return client().Coupon.create(**params, idempotency_key=idempotency_key).to_dict()
+
+
+def list_products():
+    """Every Stripe product (auto-paginated iterator of dicts)."""
+    for product in client().Product.list(limit=100).auto_paging_iter():
+        yield product.to_dict()
+
+
+def list_prices():
+    for price in client().Price.list(limit=100).auto_paging_iter():
+        yield price.to_dict()
+
+
+def create_product(*, idempotency_key: str, **params) -> dict:
+    return client().Product.create(**params, idempotency_key=idempotency_key).to_dict()
+
+
+def update_product(product_id: str, *, idempotency_key: str, **params) -> dict:
+    return client().Product.modify(product_id, **params,
+                                   idempotency_key=idempotency_key).to_dict()
+
+
+def create_price(*, idempotency_key: str, **params) -> dict:
+    return client().Price.create(**params, idempotency_key=idempotency_key).to_dict()
+
+
+def list_events(*, created_gte: int):
+    for event in client().Event.list(created={"gte": created_gte},
+                                     limit=100).auto_paging_iter():
+        yield event.to_dict()

@@ -37,3 +37,28 @@ def retry_pending_refunds() -> int:
     from billing.services.refunds import retry_pending_refunds as retry
 
     return retry()
+
+
+@shared_task(name="billing.tasks.renew_manual_subscriptions")
+def renew_manual_subscriptions() -> dict:
+    from billing.services.invoices import renew_manual_subscriptions as renew
+
+    return renew()
+
+
+@shared_task(name="billing.tasks.sync_stripe_catalog")
+def sync_stripe_catalog() -> dict:
+    from billing import stripe_client, sync
+
+    if not stripe_client.is_configured():
+        return {"skipped": "stripe not configured"}
+    return sync.sync_catalog().as_dict()
+
+
+@shared_task(name="billing.tasks.reconcile_stripe")
+def reconcile_stripe() -> dict:
+    from billing import stripe_client, sync
+
+    if not stripe_client.is_configured():
+        return {"skipped": "stripe not configured"}
+    return sync.reconcile().as_dict()

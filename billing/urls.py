@@ -1,6 +1,7 @@
 from django.urls import path
 
 from billing import views
+from billing import views_subscriptions as subs
 
 app_name = "billing"
 
@@ -15,4 +16,17 @@ urlpatterns = [
     path("orders/<str:number>/invoice/", views.invoice_page, name="invoice"),
     path("orders/<str:number>/items/<int:item_id>/download/", views.download,
          name="download"),
+    path("billing/subscribe/<slug:slug>/", subs.subscribe_page, name="subscribe"),
+    path("billing/subscription/", subs.subscription_page, name="subscription"),
+    path("billing/subscriptions/<str:pk>/cancel/", subs.cancel_view,
+         name="subscription-cancel"),
+    path("billing/subscriptions/<str:pk>/resume/", subs.resume_view,
+         name="subscription-resume"),
+    path("billing/subscriptions/<str:pk>/change-plan/", subs.change_plan_view,
+         name="subscription-change-plan"),
+    path("billing/subscriptions/<str:pk>/payment-method/", subs.payment_method_view,
+         name="subscription-payment-method"),
+    path("billing/invoices/", subs.invoice_list, name="invoices"),
+    path("billing/invoices/<str:number>/", subs.invoice_detail, name="subscription-invoice"),
+    path("billing/invoices/<str:number>/pdf/", subs.invoice_pdf, name="invoice-pdf"),
 ]

@@ -239,3 +239,7 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
                   "brand": card.get("brand") or "", "last4": card.get("last4") or "",
                   "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year"),
                   "billing_details": current.get("billing_details") or {}})
+
+
+# Subscription and invoice events (Billing II) register themselves on import.
+from billing import subscription_handlers  # noqa: E402, F401

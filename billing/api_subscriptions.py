@@ -1,0 +1,224 @@
+"""Subscriptions, invoices and entitlements over REST. Thin: validate, one service, serialize."""
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import selectors
+from billing.models import Invoice, Subscription, SubscriptionEvent
+from billing.services import invoices as invoice_service
+from billing.services import subscriptions as service
+from config.api import Pagination
+
+
+class SubscribeIn(serializers.Serializer):
+    plan = serializers.SlugField(max_length=120)
+    interval = serializers.ChoiceField(choices=service.INTERVALS)
+    discount_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class CancelIn(serializers.Serializer):
+    at_period_end = serializers.BooleanField()
+
+
+class ChangePlanIn(serializers.Serializer):
+    plan = serializers.SlugField(max_length=120)
+    interval = serializers.ChoiceField(choices=service.INTERVALS)
+    preview = serializers.BooleanField(default=True)
+    proration_date = serializers.IntegerField(required=False, min_value=0,
+                                              help_text="From the preview, so the charge "
+                                                        "matches what was shown.")
+
+
+class TimelineOut(serializers.ModelSerializer):
+    class Meta:
+        model = SubscriptionEvent
+        fields = ["type", "message", "created_at"]
+
+
+class SubscriptionOut(serializers.ModelSerializer):
+    plan = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    plan_name = serializers.CharField(source="plan.name", read_only=True)
+    interval = serializers.CharField(read_only=True)
+    amount = serializers.IntegerField(source="price.unit_amount", read_only=True)
+    currency = serializers.CharField(source="price.currency", read_only=True)
+    timeline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "plan", "plan_name", "interval", "amount", "currency", "quantity",
+                  "status", "billing_source", "current_period_start", "current_period_end",
+                  "cancel_at_period_end", "canceled_at", "trial_start", "trial_end",
+                  "checkout_url", "credit_balance", "created_at", "timeline"]
+
+    def get_timeline(self, subscription) -> list[dict]:
+        return TimelineOut(subscription.events.all()[:50], many=True).data
+
+
+class InvoiceOut(serializers.ModelSerializer):
+    subscription = serializers.PrimaryKeyRelatedField(read_only=True)
+    html_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invoice
+        fields = ["number", "status", "billing_source", "subscription", "currency", "lines",
+                  "subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due",
+                  "period_start", "period_end", "due_date", "paid_at", "payment_reference",
+                  "hosted_invoice_url", "created_at", "html_url"]
+
+    def get_html_url(self, invoice) -> str:
+        return reverse("billing:subscription-invoice", kwargs={"number": invoice.number})
+
+
+class SubscribeOut(serializers.Serializer):
+    subscription = SubscriptionOut()
+    redirect_url = serializers.CharField()
+    invoice = InvoiceOut(allow_null=True)
+
+
+class PreviewOut(serializers.Serializer):
+    plan = serializers.CharField()
+    interval = serializers.CharField()
+    currency = serializers.CharField()
+    amount_due = serializers.IntegerField(help_text="Charged now, minor units.")
+    credit = serializers.IntegerField(help_text="Owed to the customer, minor units.")
+    lines = serializers.ListField(child=serializers.DictField())
+    proration_date = serializers.IntegerField(allow_null=True)
+    applied = serializers.BooleanField()
+    subscription = SubscriptionOut(required=False)
+
+
+class PortalOut(serializers.Serializer):
+    url = serializers.URLField()
+
+
+class EntitlementsOut(serializers.Serializer):
+    entitlements = serializers.ListField(child=serializers.CharField())
+
+
+class SubscriptionListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=SubscriptionOut(many=True), operation_id="subscriptions_list")
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.subscriptions_for_user(user=request.user),
+                                           request, view=self)
+        return paginator.get_paginated_response(SubscriptionOut(page, many=True).data)
+
+    @extend_schema(request=SubscribeIn, responses={201: SubscribeOut},
+                   operation_id="subscriptions_create")
+    def post(self, request):
+        data = SubscribeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = service.subscribe(
+            user=request.user, plan=values["plan"], interval=values["interval"],
+            discount_code=values.get("discount_code") or None,
+            success_url=request.build_absolute_uri(reverse("billing:subscription"))
+            + "?checkout=success",
+            cancel_url=request.build_absolute_uri(
+                reverse("billing:subscribe", kwargs={"slug": values["plan"]}))
+            + f"?interval={values['interval']}")
+        return Response({"subscription": SubscriptionOut(result.subscription).data,
+                         "redirect_url": result.redirect_url,
+                         "invoice": InvoiceOut(result.invoice).data if result.invoice else None},
+                        status=201)
+
+
+class SubscriptionDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=SubscriptionOut, operation_id="subscriptions_retrieve")
+    def get(self, request, pk):
+        return Response(SubscriptionOut(service.subscription_for_user(
+            user=request.user, subscription_id=pk)).data)
+
+
+class CancelView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=CancelIn, responses=SubscriptionOut,
+                   operation_id="subscriptions_cancel")
+    def post(self, request, pk):
+        subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
+        data = CancelIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = service.cancel(subscription=subscription,
+                                at_period_end=data.validated_data["at_period_end"],
+                                actor=request.user)
+        return Response(SubscriptionOut(result).data)
+
+
+class ResumeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=SubscriptionOut, operation_id="subscriptions_resume")
+    def post(self, request, pk):
+        subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
+        return Response(SubscriptionOut(service.resume(subscription=subscription,
+                                                       actor=request.user)).data)
+
+
+class ChangePlanView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ChangePlanIn, responses=PreviewOut,
+                   operation_id="subscriptions_change_plan")
+    def post(self, request, pk):
+        subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
+        data = ChangePlanIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = service.change_plan(subscription=subscription, plan=values["plan"],
+                                     interval=values["interval"], preview=values["preview"],
+                                     actor=request.user,
+                                     proration_date=values.get("proration_date"))
+        body = result.as_dict()
+        if result.applied:
+            body["subscription"] = SubscriptionOut(result.subscription).data
+        return Response(body)
+
+
+class PaymentMethodView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=PortalOut,
+                   operation_id="subscriptions_update_payment_method")
+    def post(self, request, pk):
+        service.subscription_for_user(user=request.user, subscription_id=pk)
+        url = service.billing_portal_url(
+            user=request.user,
+            return_url=request.build_absolute_uri(reverse("billing:subscription")))
+        return Response({"url": url})
+
+
+class InvoiceListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=InvoiceOut(many=True), operation_id="invoices_list")
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.invoices_for_user(user=request.user),
+                                           request, view=self)
+        return paginator.get_paginated_response(InvoiceOut(page, many=True).data)
+
+
+class InvoiceDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=InvoiceOut, operation_id="invoices_retrieve")
+    def get(self, request, number):
+        return Response(InvoiceOut(invoice_service.invoice_for_user(user=request.user,
+                                                                    number=number)).data)
+
+
+class EntitlementsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=EntitlementsOut, operation_id="entitlements_retrieve")
+    def get(self, request):
+        return Response({"entitlements": sorted(selectors.entitlements_for(user=request.user))})

@@ -1,0 +1,374 @@
+"""Subscription invoices: Stripe's mirrored, manual ones made here; payment grants credits.
+
+Every paid subscription period grants the plan's credits exactly once: the credits
+service's idempotency key is the invoice's id (Stripe's, or our number for manual ones), and
+the grant happens in the same transaction that first marks the invoice paid.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import AuditAction
+from accounts.system_config import get_config
+from billing import errors
+from billing.models import (
+    BillingSource,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Subscription,
+    SubscriptionStatus,
+)
+from billing.pricing import round_minor
+from billing.services import timeline
+from billing.services.numbers import next_number
+from billing.services.timeline import EventType, Source
+
+logger = logging.getLogger(__name__)
+
+S = SubscriptionStatus
+PERIOD_REASONS = ("subscription_create", "subscription_cycle")
+# Invoices only move forward: a late "finalized" never reopens a paid or void invoice.
+RANK = {InvoiceStatus.DRAFT: 0, InvoiceStatus.OPEN: 1, InvoiceStatus.UNCOLLECTIBLE: 2,
+        InvoiceStatus.PAID: 3, InvoiceStatus.VOID: 3}
+
+
+def invoice_for_user(*, user, number: str) -> Invoice:
+    invoice = Invoice.objects.filter(user=user, number=number).select_related(
+        "subscription", "subscription__plan").first()
+    if invoice is None:
+        raise errors.InvoiceNotFound()
+    return invoice
+
+
+def _due_date(now=None):
+    now = now or timezone.now()
+    return (now + timedelta(days=get_config("billing.invoice_due_days"))).date()
+
+
+# --- manual invoices ---------------------------------------------------------------------
+
+
+def create_period_invoice(subscription: Subscription, *, period_start, period_end,
+                          billing_reason: str) -> Invoice:
+    """The invoice for one period of a manual subscription (call inside a transaction).
+
+    The discount applies to the first invoice only; a credit balance (unused time from a
+    downgrade) is taken off, never below zero. A $0 invoice is paid at once.
+    """
+    existing = Invoice.objects.filter(subscription=subscription, period_start=period_start,
+                                      billing_reason__in=PERIOD_REASONS).first()
+    if existing is not None:
+        return existing  # one invoice per period, whatever retries happen
+    from billing.pricing import discount_total
+
+    price, plan = subscription.price, subscription.plan
+    amount = price.unit_amount * subscription.quantity
+    lines = [{"description": f"{plan.name} ({price.interval}ly), "
+                             f"{period_start:%d %b %Y} – {period_end:%d %b %Y}",
+              "quantity": subscription.quantity, "unit_amount": price.unit_amount,
+              "amount": amount}]
+    discount_amount = 0
+    if (subscription.discount_id and billing_reason == "subscription_create"):
+        discount_amount = discount_total(subscription.discount, amount)
+        lines.append({"description": f"Discount {subscription.discount.code}",
+                      "amount": -discount_amount})
+    credit_used = min(subscription.credit_balance, amount - discount_amount)
+    if credit_used:
+        lines.append({"description": "Credit for unused time", "amount": -credit_used})
+        Subscription.objects.filter(pk=subscription.pk).update(
+            credit_balance=subscription.credit_balance - credit_used)
+        subscription.credit_balance -= credit_used
+    return _create(subscription, lines=lines, subtotal=amount,
+                   discount_amount=discount_amount + credit_used, period_start=period_start,
+                   period_end=period_end, billing_reason=billing_reason)
+
+
+def create_change_invoice(subscription: Subscription, *, lines: list[dict], charge: int,
+                          credit: int) -> Invoice:
+    """The invoice for an upgrade's prorated difference (manual billing)."""
+    return _create(subscription, lines=lines, subtotal=charge, discount_amount=credit,
+                   period_start=timezone.now(), period_end=subscription.current_period_end,
+                   billing_reason="subscription_update")
+
+
+def _create(subscription, *, lines, subtotal, discount_amount, period_start, period_end,
+            billing_reason) -> Invoice:
+    rate = Decimal(subscription.plan.product.tax_rate)
+    net = subtotal - discount_amount
+    tax = round_minor(Decimal(net) * rate)
+    if tax:
+        lines = [*lines, {"description": f"Tax ({rate * 100:.2f}%)", "amount": tax}]
+    total = net + tax
+    now = timezone.now()
+    invoice = Invoice.objects.create(
+        number=next_number("INV"), user=subscription.user, subscription=subscription,
+        status=InvoiceStatus.OPEN, billing_source=BillingSource.MANUAL,
+        currency=subscription.price.currency, lines=lines, subtotal=subtotal,
+        discount_amount=discount_amount, tax=tax, total=total, amount_due=total,
+        period_start=period_start, period_end=period_end, due_date=_due_date(now),
+        billing_reason=billing_reason, finalized_at=now)
+    Invoice.objects.filter(pk=invoice.pk).update(payment_reference=invoice.number)
+    invoice.payment_reference = invoice.number
+    timeline.add(subscription, EventType.INVOICE_CREATED,
+                 f"Invoice {invoice.number} for {total / 100:,.2f} "
+                 f"{invoice.currency.upper()} is due on {invoice.due_date:%d %B %Y}.",
+                 source=Source.SYSTEM, payload={"invoice": invoice.number})
+    if total == 0:
+        _settle(invoice, actor=None, paid_at=now, payment=None)
+    return invoice
+
+
+def email_new_invoice_on_commit(invoice: Invoice) -> None:
+    if invoice.status != InvoiceStatus.OPEN:
+        return
+    timeline.email_on_commit(
+        user=invoice.user, subject=f"Invoice {invoice.number}",
+        body=(f"Your invoice {invoice.number} for {invoice.total / 100:,.2f} "
+              f"{invoice.currency.upper()} is due on {invoice.due_date:%d %B %Y}.\n"
+              f"{get_config('billing.bank_transfer_instructions')}\n"
+              f"Payment reference: {invoice.payment_reference}\n"
+              f"{settings.SITE_URL}/billing/invoices/{invoice.number}/"))
+
+
+def _lock(invoice_id: int) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice_id)
+
+
+def _manual_only(invoice: Invoice) -> None:
+    if invoice.billing_source == BillingSource.STRIPE:
+        raise errors.InvoiceStateInvalid("Stripe invoices are managed in Stripe.")
+
+
+def finalize_invoice(*, invoice_id: int, actor) -> Invoice:
+    with transaction.atomic():
+        invoice = _lock(invoice_id)
+        _manual_only(invoice)
+        if invoice.status != InvoiceStatus.DRAFT:
+            raise errors.InvoiceStateInvalid("Only a draft invoice can be finalised.")
+        invoice.status, invoice.finalized_at = InvoiceStatus.OPEN, timezone.now()
+        invoice.due_date = invoice.due_date or _due_date()
+        invoice.save()
+        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
+                     old={"status": "DRAFT"}, new={"status": "OPEN"}, operation="finalize")
+    return invoice
+
+
+def mark_invoice_paid(*, invoice_id: int, actor, reference: str = "", paid_at=None) -> Invoice:
+    """Staff record a bank transfer for a manual invoice: a Payment row, the invoice PAID,
+    the period's credits granted once, a past-due subscription active again. Safe to repeat
+    (an invoice already paid is returned unchanged)."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.order_id:
+        from billing.services.payments import mark_paid_manually
+
+        mark_paid_manually(order_id=invoice.order_id, actor=actor, reference=reference)
+        invoice.refresh_from_db()
+        return invoice
+    with transaction.atomic():
+        invoice = _lock(invoice_id)
+        _manual_only(invoice)
+        if invoice.status == InvoiceStatus.PAID:
+            return invoice
+        if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+            raise errors.InvoiceStateInvalid("Only an open invoice can be marked paid.")
+        now = paid_at or timezone.now()
+        payment = None
+        if invoice.total > 0:
+            payment = Payment.objects.create(
+                user=invoice.user, invoice=invoice, provider=BillingSource.MANUAL,
+                provider_id=reference or f"manual-{invoice.number}", amount=invoice.total,
+                currency=invoice.currency, status=Payment.Status.SUCCEEDED, paid_at=now,
+                method_type="bank_transfer",
+                recorded_by=actor if getattr(actor, "pk", None) else None)
+        _settle(invoice, actor=actor, paid_at=now, payment=payment)
+        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
+                     old={"status": "OPEN"}, new={"status": "PAID"}, operation="invoice_paid",
+                     payment_id=getattr(payment, "pk", None))
+    return invoice
+
+
+def _settle(invoice: Invoice, *, actor, paid_at, payment) -> None:
+    invoice.status, invoice.paid_at = InvoiceStatus.PAID, paid_at
+    invoice.amount_paid, invoice.amount_due = invoice.total, 0
+    invoice.save()
+    sub = invoice.subscription
+    if sub is None:
+        return
+    sub = Subscription.objects.select_for_update().select_related("plan", "user").get(
+        pk=sub.pk)
+    timeline.add(sub, EventType.INVOICE_PAID, f"Invoice {invoice.number} was paid. Thank you.",
+                 source=Source.STAFF if actor else Source.SYSTEM, actor=actor,
+                 payload={"invoice": invoice.number})
+    grant_period_credits(invoice=invoice, subscription=sub)
+    if sub.status in (S.PAST_DUE, S.UNPAID) and not sub.invoices.filter(
+            status=InvoiceStatus.OPEN, due_date__lt=timezone.now().date()).exists():
+        old = sub.status
+        sub.status, sub.past_due_since = S.ACTIVE, None
+        sub.save(update_fields=["status", "past_due_since", "updated_at"])
+        timeline.add(sub, EventType.STATUS_CHANGED, "Your subscription is active again.",
+                     source=Source.SYSTEM, payload={"old": old})
+
+
+def grant_period_credits(*, invoice: Invoice, subscription: Subscription) -> None:
+    """The plan's credits for the period ``invoice`` paid, once (key: the invoice id),
+    expiring at the period end. Trial ($0) and plan-change invoices grant nothing here."""
+    from billing.services.subscriptions import CREDIT_SOURCE_PLAN
+    from credits.services import grant_credits
+
+    amount = subscription.plan.credits_per_period
+    if not amount or invoice.billing_reason not in PERIOD_REASONS:
+        return
+    if (invoice.total == 0 and subscription.trial_end and invoice.period_end
+            and invoice.period_end <= subscription.trial_end + timedelta(minutes=1)):
+        return  # Stripe's $0 invoice for a trial: the trial allowance covers it
+    expires = invoice.period_end
+    if expires is None or expires <= timezone.now():
+        logger.warning("Invoice %s paid after its period ended; no plan credits", invoice.pk)
+        return
+    key = f"plan-credits-{invoice.stripe_invoice_id or invoice.number}"
+    grant_credits(user=subscription.user, amount=amount, source=CREDIT_SOURCE_PLAN,
+                  expires_at=expires, idempotency_key=key,
+                  details={"subscription": subscription.pk, "invoice": invoice.number,
+                           "plan": subscription.plan.slug},
+                  source_ref=invoice.number)
+    timeline.add(subscription, EventType.CREDITS_GRANTED,
+                 f"{amount:,} credits added, valid until {expires:%d %B %Y}.",
+                 source=Source.SYSTEM, payload={"invoice": invoice.number, "amount": amount})
+
+
+def void_invoice(*, invoice_id: int, actor) -> Invoice:
+    with transaction.atomic():
+        invoice = _lock(invoice_id)
+        _manual_only(invoice)
+        if invoice.status == InvoiceStatus.VOID:
+            return invoice
+        if invoice.status not in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN,
+                                  InvoiceStatus.UNCOLLECTIBLE):
+            raise errors.InvoiceStateInvalid("A paid invoice cannot be voided; refund it.")
+        old = invoice.status
+        invoice.status, invoice.voided_at, invoice.amount_due = (InvoiceStatus.VOID,
+                                                                 timezone.now(), 0)
+        invoice.save()
+        if invoice.subscription_id:
+            timeline.add(invoice.subscription, EventType.INVOICE_VOIDED,
+                         f"Invoice {invoice.number} was cancelled.", source=Source.STAFF,
+                         actor=actor)
+        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
+                     old={"status": old}, new={"status": "VOID"}, operation="invoice_void")
+    return invoice
+
+
+def send_invoice(*, invoice_id: int, actor) -> Invoice:
+    with transaction.atomic():
+        invoice = _lock(invoice_id)
+        if invoice.status != InvoiceStatus.OPEN:
+            raise errors.InvoiceStateInvalid("Only an open invoice can be sent.")
+        invoice.sent_at = timezone.now()
+        invoice.save(update_fields=["sent_at", "updated_at"])
+        email_new_invoice_on_commit(invoice)
+        audit.record(actor=actor, action=AuditAction.OTHER, resource=invoice,
+                     operation="invoice_sent")
+    return invoice
+
+
+# --- manual renewals (Celery beat) ---------------------------------------------------------
+
+
+def renew_manual_subscriptions(*, now=None) -> dict:
+    """One pass of manual billing: renew ended periods (new invoice), end subscriptions set
+    to cancel, send reminders, move overdue ones to PAST_DUE and long-overdue to UNPAID.
+    Each subscription is handled in its own transaction under its row lock; safe to rerun."""
+    from billing.services.subscriptions import STATUS_WORDS, add_interval, email_past_due
+
+    now = now or timezone.now()
+    counts = {"renewed": 0, "ended": 0, "reminded": 0, "past_due": 0, "unpaid": 0}
+    due = (Subscription.objects.filter(billing_source=BillingSource.MANUAL,
+                                       status__in=[S.ACTIVE, S.TRIALING, S.PAST_DUE],
+                                       current_period_end__lte=now)
+           .values_list("pk", flat=True))
+    for pk in list(due):
+        with transaction.atomic():
+            sub = Subscription.objects.select_for_update().select_related(
+                "plan", "price", "user").get(pk=pk)
+            if (sub.current_period_end is None or sub.current_period_end > now
+                    or sub.status not in (S.ACTIVE, S.TRIALING, S.PAST_DUE)):
+                continue
+            if sub.cancel_at_period_end:
+                sub.status, sub.ended_at, sub.canceled_at = S.CANCELED, sub.current_period_end, now
+                sub.save()
+                timeline.add(sub, EventType.CANCELED, STATUS_WORDS[S.CANCELED],
+                             source=Source.SYSTEM)
+                counts["ended"] += 1
+                continue
+            start = sub.current_period_end
+            end = add_interval(start, sub.price.interval, sub.price.interval_count)
+            was_trial = sub.status == S.TRIALING
+            sub.current_period_start, sub.current_period_end = start, end
+            if was_trial:
+                sub.status = S.ACTIVE
+            sub.save()
+            if was_trial:
+                timeline.add(sub, EventType.ACTIVATED, "Your trial ended; your subscription "
+                             "is now active.", source=Source.SYSTEM)
+            else:
+                timeline.add(sub, EventType.RENEWED, f"Renewed until {end:%d %B %Y}.",
+                             source=Source.SYSTEM)
+            invoice = create_period_invoice(
+                sub, period_start=start, period_end=end,
+                billing_reason="subscription_create" if was_trial else "subscription_cycle")
+            email_new_invoice_on_commit(invoice)
+            counts["renewed"] += 1
+    today = now.date()
+    reminder_day = today + timedelta(days=get_config("billing.invoice_reminder_days"))
+    for invoice in Invoice.objects.filter(billing_source=BillingSource.MANUAL,
+                                          status=InvoiceStatus.OPEN, reminded_at__isnull=True,
+                                          due_date__lte=reminder_day, due_date__gte=today):
+        with transaction.atomic():
+            if Invoice.objects.filter(pk=invoice.pk, reminded_at__isnull=True).update(
+                    reminded_at=now):
+                timeline.email_on_commit(
+                    user=invoice.user, subject=f"Reminder: invoice {invoice.number} is due",
+                    body=f"Invoice {invoice.number} ({invoice.total / 100:,.2f} "
+                         f"{invoice.currency.upper()}) is due on {invoice.due_date:%d %B %Y}.\n"
+                         f"{settings.SITE_URL}/billing/invoices/{invoice.number}/")
+                counts["reminded"] += 1
+    overdue_subs = (Invoice.objects.filter(billing_source=BillingSource.MANUAL,
+                                           status=InvoiceStatus.OPEN, due_date__lt=today,
+                                           subscription__status=S.ACTIVE)
+                    .values_list("subscription_id", flat=True).distinct())
+    for pk in list(overdue_subs):
+        with transaction.atomic():
+            sub = Subscription.objects.select_for_update().select_related("plan", "user").get(
+                pk=pk)
+            if sub.status != S.ACTIVE:
+                continue
+            sub.status, sub.past_due_since = S.PAST_DUE, now
+            sub.save(update_fields=["status", "past_due_since", "updated_at"])
+            timeline.add(sub, EventType.PAYMENT_FAILED,
+                         "Your invoice is overdue; please pay it to keep your plan.",
+                         source=Source.SYSTEM)
+            email_past_due(sub)
+            counts["past_due"] += 1
+    limit = now - timedelta(days=get_config("billing.manual_unpaid_after_days"))
+    for pk in list(Subscription.objects.filter(billing_source=BillingSource.MANUAL,
+                                               status=S.PAST_DUE, past_due_since__lt=limit)
+                   .values_list("pk", flat=True)):
+        with transaction.atomic():
+            sub = Subscription.objects.select_for_update().get(pk=pk)
+            if sub.status != S.PAST_DUE:
+                continue
+            sub.status = S.UNPAID
+            sub.save(update_fields=["status", "updated_at"])
+            timeline.add(sub, EventType.STATUS_CHANGED, STATUS_WORDS[S.UNPAID],
+                         source=Source.SYSTEM)
+            counts["unpaid"] += 1
+    return counts

@@ -1,0 +1,222 @@
+"""Stripe subscription and invoice events (registered into webhook_handlers.HANDLERS).
+
+Subscription events apply the subscription object as of the event's ``created`` time (older
+states are ignored). Invoice events mirror the invoice (its status only moves forward) and:
+``invoice.paid`` grants the period's plan credits once and recovers a past-due subscription;
+``invoice.payment_failed`` moves it to PAST_DUE (one e-mail). An invoice whose subscription
+we have not seen yet is resolved by reading the subscription back from Stripe.
+"""
+
+import logging
+
+from django.utils import timezone
+
+from billing import stripe_client
+from billing.models import (
+    BillingSource,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Subscription,
+    SubscriptionStatus,
+    WebhookEvent,
+)
+from billing.services import subscriptions, timeline
+from billing.services.invoices import RANK, grant_period_credits
+from billing.services.numbers import next_number
+from billing.services.timeline import EventType, Source
+from billing.webhook_handlers import handles
+
+logger = logging.getLogger(__name__)
+S = SubscriptionStatus
+
+
+def _when(event: WebhookEvent):
+    return event.event_created or timezone.now()
+
+
+@handles("customer.subscription.created", "customer.subscription.updated",
+         "customer.subscription.deleted", "customer.subscription.paused",
+         "customer.subscription.resumed")
+def subscription_changed(event: WebhookEvent, obj: dict) -> None:
+    subscriptions.apply_stripe_subscription(obj, state_at=_when(event),
+                                            stripe_event_id=event.stripe_event_id)
+
+
+@handles("customer.subscription.trial_will_end")
+def trial_will_end(event: WebhookEvent, obj: dict) -> None:
+    sub = subscriptions.apply_stripe_subscription(obj, state_at=_when(event),
+                                                  stripe_event_id=event.stripe_event_id)
+    if sub is None or sub.events.filter(stripe_event_id=event.stripe_event_id,
+                                        type=EventType.TRIAL_WILL_END).exists():
+        return
+    end = sub.trial_end
+    timeline.add(sub, EventType.TRIAL_WILL_END,
+                 f"Your trial ends on {end:%d %B %Y}." if end else "Your trial ends soon.",
+                 source=Source.STRIPE, stripe_event_id=event.stripe_event_id)
+
+
+@handles("checkout.session.completed")
+def subscription_checkout_completed(event: WebhookEvent, session: dict) -> None:
+    """The customer finished Checkout: read the new subscription back from Stripe."""
+    if session.get("mode") != "subscription" or not session.get("subscription"):
+        return
+    sub_id = session["subscription"]
+    sub_id = sub_id["id"] if isinstance(sub_id, dict) else sub_id
+    if Subscription.objects.filter(stripe_subscription_id=sub_id).exists():
+        return
+    remote = stripe_client.retrieve_subscription(sub_id)
+    subscriptions.apply_stripe_subscription(remote, state_at=_when(event),
+                                            stripe_event_id=event.stripe_event_id)
+
+
+@handles("checkout.session.expired")
+def subscription_checkout_expired(event: WebhookEvent, session: dict) -> None:
+    if session.get("mode") != "subscription":
+        return
+    local_id = (session.get("metadata") or {}).get("subscription_id")
+    if local_id and str(local_id).isdigit():
+        from billing.services.subscriptions import _release_discount
+
+        for sub in Subscription.objects.select_for_update().filter(
+                pk=int(local_id), status=S.INCOMPLETE, stripe_subscription_id__isnull=True):
+            sub.status = S.INCOMPLETE_EXPIRED
+            sub.save(update_fields=["status", "updated_at"])
+            _release_discount(sub)
+            timeline.add(sub, EventType.STATUS_CHANGED, subscriptions.STATUS_WORDS[
+                S.INCOMPLETE_EXPIRED], source=Source.STRIPE,
+                stripe_event_id=event.stripe_event_id)
+
+
+def _subscription_id(invoice: dict) -> str | None:
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    value = details.get("subscription") or invoice.get("subscription")
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value or None
+
+
+def _subscription_for(invoice: dict, event: WebhookEvent) -> Subscription | None:
+    sub_id = _subscription_id(invoice)
+    if not sub_id:
+        return None
+    sub = Subscription.objects.filter(stripe_subscription_id=sub_id).first()
+    if sub is None and stripe_client.is_configured():
+        # The invoice arrived before the subscription's own events: read it back.
+        remote = stripe_client.retrieve_subscription(sub_id)
+        sub = subscriptions.apply_stripe_subscription(remote, state_at=_when(event),
+                                                      stripe_event_id=event.stripe_event_id)
+    return sub
+
+
+def _ts(value):
+    return subscriptions._ts(value)
+
+
+def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
+    """Create or update our copy of a Stripe invoice. Returns (invoice, old_status)."""
+    lines = (obj.get("lines") or {}).get("data") or []
+    periods = [line.get("period") or {} for line in lines]
+    taxes = sum(int(t.get("amount") or 0) for t in (obj.get("total_taxes") or []))
+    discounts = sum(int(d.get("amount") or 0) for d in (obj.get("total_discount_amounts") or []))
+    status = (obj.get("status") or "draft").upper()
+    status = status if status in InvoiceStatus.values else InvoiceStatus.DRAFT
+    total = max(0, int(obj.get("total") or 0))
+    transitions = obj.get("status_transitions") or {}
+    values = {
+        "user": sub.user, "subscription": sub, "billing_source": BillingSource.STRIPE,
+        "currency": obj.get("currency") or sub.price.currency,
+        "lines": [{"description": line.get("description") or "",
+                   "quantity": line.get("quantity") or 1, "amount": int(line.get("amount") or 0),
+                   "period": line.get("period") or {}} for line in lines],
+        "subtotal": max(0, int(obj.get("subtotal") or 0)), "discount_amount": discounts,
+        "tax": taxes, "total": total,
+        "amount_paid": min(total, int(obj.get("amount_paid") or 0)),
+        "amount_due": max(0, int(obj.get("amount_due") or 0)),
+        "period_start": _ts(min((p.get("start") or 0 for p in periods), default=0)),
+        "period_end": _ts(max((p.get("end") or 0 for p in periods), default=0)),
+        "due_date": (_ts(obj.get("due_date")).date() if obj.get("due_date") else None),
+        "paid_at": _ts(transitions.get("paid_at")),
+        "finalized_at": _ts(transitions.get("finalized_at")),
+        "voided_at": _ts(transitions.get("voided_at")),
+        "stripe_number": obj.get("number") or "",
+        "hosted_invoice_url": obj.get("hosted_invoice_url") or "",
+        "billing_reason": obj.get("billing_reason") or "",
+    }
+    invoice = Invoice.objects.select_for_update().filter(stripe_invoice_id=obj["id"]).first()
+    if invoice is None:
+        invoice = Invoice.objects.create(number=next_number("INV"), stripe_invoice_id=obj["id"],
+                                         status=status, stripe_state_at=_when(event), **values)
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        return invoice, None
+    old = invoice.status
+    if RANK[status] < RANK[InvoiceStatus(old)] or (
+            invoice.stripe_state_at and _when(event) < invoice.stripe_state_at
+            and RANK[status] == RANK[InvoiceStatus(old)]):
+        return invoice, old  # an older state: keep what we hold
+    for name, value in values.items():
+        setattr(invoice, name, value)
+    invoice.status, invoice.stripe_state_at = status, _when(event)
+    invoice.save()
+    return invoice, old
+
+
+@handles("invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_succeeded",
+         "invoice.payment_failed", "invoice.payment_action_required",
+         "invoice.marked_uncollectible", "invoice.voided", "invoice.updated")
+def invoice_changed(event: WebhookEvent, obj: dict) -> None:
+    sub = _subscription_for(obj, event)
+    if sub is None:
+        return
+    invoice, old = _mirror_invoice(obj, sub, event)
+    sub = Subscription.objects.select_for_update().select_related("plan", "user").get(pk=sub.pk)
+    eid = event.stripe_event_id
+
+    def add(type_, message):
+        timeline.add(sub, type_, message, source=Source.STRIPE, stripe_event_id=eid,
+                     payload={"invoice": invoice.number})
+
+    amount = f"{invoice.total / 100:,.2f} {invoice.currency.upper()}"
+    if old is None and invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
+        add(EventType.INVOICE_CREATED, f"Invoice {invoice.number} for {amount} was issued.")
+    if invoice.status == InvoiceStatus.PAID and old != InvoiceStatus.PAID:
+        if invoice.amount_paid > 0:
+            Payment.objects.get_or_create(
+                provider=BillingSource.STRIPE, provider_id=obj["id"],
+                defaults={"user": sub.user, "invoice": invoice, "amount": invoice.amount_paid,
+                          "currency": invoice.currency, "paid_at": invoice.paid_at or _when(event),
+                          "status": Payment.Status.SUCCEEDED})
+        add(EventType.INVOICE_PAID, f"Invoice {invoice.number} ({amount}) was paid.")
+        grant_period_credits(invoice=invoice, subscription=sub)
+        if sub.status in (S.PAST_DUE, S.UNPAID) and not (
+                sub.stripe_state_at and _when(event) < sub.stripe_state_at):
+            old_status = sub.status
+            sub.status, sub.past_due_since, sub.stripe_state_at = S.ACTIVE, None, _when(event)
+            sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
+            timeline.add(sub, EventType.STATUS_CHANGED, "Payment received: your subscription "
+                         "is active again.", source=Source.STRIPE, stripe_event_id=eid,
+                         payload={"old": old_status})
+    elif event.type == "invoice.payment_failed" and invoice.status != InvoiceStatus.PAID:
+        if not sub.events.filter(stripe_event_id=eid, type=EventType.PAYMENT_FAILED).exists():
+            add(EventType.PAYMENT_FAILED, f"The payment of invoice {invoice.number} ({amount}) "
+                "failed. Please update your payment method.")
+        if sub.status in (S.ACTIVE, S.TRIALING) and not (
+                sub.stripe_state_at and _when(event) < sub.stripe_state_at):
+            old_status = sub.status
+            sub.status, sub.stripe_state_at = S.PAST_DUE, _when(event)
+            sub.past_due_since = sub.past_due_since or _when(event)
+            sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
+            timeline.add(sub, EventType.STATUS_CHANGED, subscriptions.STATUS_WORDS[S.PAST_DUE],
+                         source=Source.STRIPE, stripe_event_id=eid,
+                         payload={"old": old_status})
+            subscriptions.email_past_due(sub)
+    elif event.type == "invoice.payment_action_required" and old != invoice.status or (
+            event.type == "invoice.payment_action_required"
+            and not sub.events.filter(stripe_event_id=eid).exists()):
+        add(EventType.PAYMENT_ACTION_REQUIRED, f"Your bank asks you to confirm the payment of "
+            f"invoice {invoice.number}.")
+    elif invoice.status == InvoiceStatus.UNCOLLECTIBLE and old != InvoiceStatus.UNCOLLECTIBLE:
+        add(EventType.UNCOLLECTIBLE, f"Invoice {invoice.number} could not be collected.")
+    elif invoice.status == InvoiceStatus.VOID and old != InvoiceStatus.VOID:
+        add(EventType.INVOICE_VOIDED, f"Invoice {invoice.number} was cancelled.")

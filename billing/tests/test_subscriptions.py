@@ -1,0 +1,418 @@
+"""Stripe subscriptions end to end: the API, the Stripe double, and signed webhooks."""
+
+import time
+
+import pytest
+from django.core import mail
+
+from billing.models import (
+    CustomerBillingProfile,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
+from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
+from credits.models import CreditGrant
+
+S = SubscriptionStatus
+
+
+@pytest.fixture
+def plan(db):
+    from catalog.factories import PlanFactory
+
+    plan = PlanFactory(slug="pro", name="Pro", credits_per_period=1000, trial_credits=50,
+                       entitlements=["api_access", "priority_support"])
+    plan.product.trial_days = 14
+    plan.product.save(update_fields=["trial_days"])
+    return plan
+
+
+@pytest.fixture
+def big_plan(db):
+    from catalog.factories import PlanFactory
+
+    plan = PlanFactory(slug="team", name="Team", credits_per_period=5000)
+    plan.monthly_price.unit_amount = 3000
+    plan.monthly_price.save(update_fields=["unit_amount"])
+    return plan
+
+
+def _subscribe(api, slug="pro", interval="month", **extra):
+    return api.post("/api/v1/subscriptions/", {"plan": slug, "interval": interval, **extra},
+                    format="json")
+
+
+def _plan_grants(user):
+    return list(CreditGrant.objects.filter(user=user, source="PLAN").order_by("id"))
+
+
+def _started(stripe_double, customer_api, customer, slug="pro"):
+    """Subscribe through the API; return (local row, Stripe customer id, Stripe price id)."""
+    response = _subscribe(customer_api, slug)
+    assert response.status_code == 201, response.json()
+    local = Subscription.objects.get(pk=response.json()["subscription"]["id"])
+    cus = CustomerBillingProfile.objects.get(user=customer).stripe_customer_id
+    local.price.refresh_from_db()
+    return local, cus, local.price.stripe_price_id
+
+
+def _active(stripe_double, client, capture, local, cus, price_id, *, sub_id="sub_A",
+            created=None):
+    now = int(time.time())
+    obj = stripe_subscription(stripe_double, sub_id=sub_id, customer=cus, price_id=price_id,
+                              start=now - DAY, end=now + 29 * DAY,
+                              metadata={"subscription_id": str(local.pk)})
+    deliver(client, capture, obj, "customer.subscription.created", created=created or now - 60)
+    local.refresh_from_db()
+    return obj
+
+
+@pytest.mark.django_db
+def test_subscribe_starts_stripe_checkout_in_subscription_mode_with_product_trial(
+        stripe_double, customer_api, customer, plan):
+    response = _subscribe(customer_api, discount_code="")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["redirect_url"].startswith("https://checkout.stripe.test/c/pay/cs_test_")
+    local = Subscription.objects.get(pk=body["subscription"]["id"])
+    assert (local.status, local.user, local.plan, local.price) == (
+        S.INCOMPLETE, customer, plan, plan.monthly_price)
+    [session] = stripe_double.calls("POST", "/v1/checkout/sessions")
+    plan.monthly_price.refresh_from_db()
+    assert session.params["mode"] == "subscription"
+    assert session.params["line_items"] == [{"price": plan.monthly_price.stripe_price_id,
+                                             "quantity": "1"}]
+    assert session.params["subscription_data"]["trial_period_days"] == "14"
+    assert session.params["subscription_data"]["metadata"]["subscription_id"] == str(local.pk)
+    assert session.idempotency_key == f"checkout-subscription-{local.pk}"
+    # The plan's price was pushed to Stripe once, with keys per catalog row.
+    [price_call] = stripe_double.calls("POST", "/v1/prices")
+    assert price_call.params["recurring"] == {"interval": "month", "interval_count": "1"}
+    assert price_call.idempotency_key == f"catalog-price-push-{plan.monthly_price.pk}"
+
+
+@pytest.mark.django_db
+def test_subscribe_refuses_bad_input_with_stable_codes(stripe_double, customer_api, plan):
+    assert _subscribe(customer_api, slug="nope").json()["code"] == "plan_not_found"
+    response = _subscribe(customer_api, interval="week")
+    assert response.status_code == 400
+    assert "interval" in response.json()["fields"]
+    plan.yearly_price = None
+    plan.save(update_fields=["yearly_price"])
+    response = _subscribe(customer_api, interval="year")
+    assert (response.status_code, response.json()["code"]) == (400, "plan_unavailable")
+    response = _subscribe(customer_api, discount_code="NOSUCH")
+    assert (response.status_code, response.json()["code"]) == (400, "discount_not_found")
+    assert not Subscription.objects.exclude(status=S.INCOMPLETE_EXPIRED).exists()
+
+
+@pytest.mark.django_db
+def test_second_live_subscription_is_refused(stripe_double, customer_api, customer, plan,
+                                             client, django_capture_on_commit_callbacks):
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)
+    assert local.status == S.ACTIVE
+
+    response = _subscribe(customer_api)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "subscription_exists"
+    assert response.json()["subscription"] == local.pk
+    assert Subscription.objects.filter(user=customer).count() == 1
+
+
+@pytest.mark.django_db
+def test_abandoned_checkout_does_not_block_a_new_one(stripe_double, customer_api, customer,
+                                                     plan):
+    first = _subscribe(customer_api).json()["subscription"]["id"]
+    second = _subscribe(customer_api)
+    assert second.status_code == 201
+    assert Subscription.objects.get(pk=first).status == S.INCOMPLETE_EXPIRED
+
+
+@pytest.mark.django_db
+def test_full_lifecycle_trial_active_renewal_past_due_recovered_canceled(
+        stripe_double, customer_api, customer, plan, client, customer_client,
+        django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    now = int(time.time())
+    t = now - 3000
+
+    # 1. Checkout completed: a trialing subscription (trial credits once).
+    trial = stripe_subscription(stripe_double, sub_id="sub_L", customer=cus, price_id=price_id,
+                                status="trialing", start=now - DAY, end=now + 13 * DAY,
+                                trial_end=now + 13 * DAY,
+                                metadata={"subscription_id": str(local.pk)})
+    deliver(client, capture, trial, "customer.subscription.created", created=t)
+    deliver(client, capture, trial, "customer.subscription.updated", created=t + 1)
+    local.refresh_from_db()
+    assert (local.status, local.stripe_subscription_id) == (S.TRIALING, "sub_L")
+    assert local.trial_end is not None
+    [trial_lot] = CreditGrant.objects.filter(user=customer, source="TRIAL")
+    assert (trial_lot.amount, trial_lot.expires_at) == (50, local.trial_end)
+    trial_invoice = stripe_invoice(inv_id="in_trial", sub_id="sub_L", customer=cus, amount=0,
+                                   status="paid", billing_reason="subscription_create",
+                                   start=now - DAY, end=now + 13 * DAY, paid_at=t + 2)
+    deliver(client, capture, trial_invoice, "invoice.paid", created=t + 2)
+    assert _plan_grants(customer) == []  # the trial's $0 invoice grants no plan credits
+
+    # 2. Trial ends: active, first paid period grants the plan's credits.
+    p1 = (now, now + 30 * DAY)
+    active = stripe_subscription(stripe_double, sub_id="sub_L", customer=cus, price_id=price_id,
+                                 start=p1[0], end=p1[1], metadata={"subscription_id":
+                                                                   str(local.pk)})
+    deliver(client, capture, active, "customer.subscription.updated", created=t + 10)
+    paid1 = stripe_invoice(inv_id="in_p1", sub_id="sub_L", customer=cus, amount=1000,
+                           status="paid", billing_reason="subscription_cycle", start=p1[0],
+                           end=p1[1], paid_at=t + 11)
+    event = deliver(client, capture, paid1, "invoice.paid", created=t + 11)
+    local.refresh_from_db()
+    assert local.status == S.ACTIVE
+    [grant] = _plan_grants(customer)
+    assert (grant.amount, int(grant.expires_at.timestamp())) == (1000, p1[1])
+    invoice = Invoice.objects.get(stripe_invoice_id="in_p1")
+    assert (invoice.status, invoice.total, invoice.amount_paid, invoice.subscription) == (
+        InvoiceStatus.PAID, 1000, 1000, local)
+    assert Payment.objects.get(invoice=invoice).amount == 1000
+
+    # 3. The same renewal delivered again (same event, and as a second event type).
+    deliver(client, capture, paid1, "invoice.paid", created=t + 11, event_id=event["id"])
+    deliver(client, capture, paid1, "invoice.payment_succeeded", created=t + 12)
+    assert len(_plan_grants(customer)) == 1
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+    # 4. Next renewal: credits for the new period, once.
+    p2 = (p1[1], p1[1] + 30 * DAY)
+    renewed = stripe_subscription(stripe_double, sub_id="sub_L", customer=cus,
+                                  price_id=price_id, start=p2[0], end=p2[1])
+    deliver(client, capture, renewed, "customer.subscription.updated", created=t + 20)
+    paid2 = stripe_invoice(inv_id="in_p2", sub_id="sub_L", customer=cus, amount=1000,
+                           status="paid", start=p2[0], end=p2[1], paid_at=t + 21)
+    deliver(client, capture, paid2, "invoice.paid", created=t + 21)
+    assert [g.amount for g in _plan_grants(customer)] == [1000, 1000]
+    local.refresh_from_db()
+    assert int(local.current_period_end.timestamp()) == p2[1]
+
+    # 5. The next payment fails: past due, one e-mail, a banner with a fix-payment link.
+    mail.outbox.clear()
+    p3 = (p2[1], p2[1] + 30 * DAY)
+    failed = stripe_invoice(inv_id="in_p3", sub_id="sub_L", customer=cus, amount=1000,
+                            status="open", start=p3[0], end=p3[1])
+    deliver(client, capture, failed, "invoice.payment_failed", created=t + 30)
+    deliver(client, capture, failed, "invoice.payment_failed", created=t + 31)
+    local.refresh_from_db()
+    assert local.status == S.PAST_DUE and local.past_due_since is not None
+    assert len(mail.outbox) == 1 and "payment failed" in mail.outbox[0].subject.lower()
+    page = customer_client.get("/billing/subscription/")
+    assert "Fix your payment" in page.content.decode()
+    from billing.selectors import entitlements_for
+    assert entitlements_for(user=customer) == {"api_access", "priority_support"}  # grace
+
+    # 6. Recovered: the retry succeeds.
+    paid3 = {**failed, "status": "paid", "amount_paid": 1000, "amount_due": 1000}
+    deliver(client, capture, paid3, "invoice.paid", created=t + 40)
+    local.refresh_from_db()
+    assert (local.status, local.past_due_since) == (S.ACTIVE, None)
+    assert len(_plan_grants(customer)) == 3
+
+    # 7. Canceled; a late, older "active" update does not revive it.
+    ended = {**renewed, "status": "canceled", "canceled_at": now, "ended_at": now}
+    deliver(client, capture, ended, "customer.subscription.deleted", created=t + 50)
+    deliver(client, capture, renewed, "customer.subscription.updated", created=t + 45)
+    local.refresh_from_db()
+    assert local.status == S.CANCELED
+    assert entitlements_for(user=customer) == set()
+    types = list(local.events.order_by("id").values_list("type", flat=True))
+    for expected in ("CREATED", "TRIAL_STARTED", "ACTIVATED", "INVOICE_PAID",
+                     "CREDITS_GRANTED", "RENEWED", "PAYMENT_FAILED", "CANCELED"):
+        assert expected in types
+    # The customer reads the timeline in plain words.
+    detail = customer_api.get(f"/api/v1/subscriptions/{local.pk}/").json()
+    assert any("credits added" in row["message"] for row in detail["timeline"])
+
+
+@pytest.mark.django_db
+def test_events_in_reverse_order_never_move_backwards(stripe_double, customer_api, customer,
+                                                      plan, client,
+                                                      django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    now = int(time.time())
+    trialing = stripe_subscription(stripe_double, sub_id="sub_R", customer=cus,
+                                   price_id=price_id, status="trialing", trial_end=now + DAY,
+                                   metadata={"subscription_id": str(local.pk)})
+    active = {**trialing, "status": "active", "trial_end": now - 10}
+    past_due = {**trialing, "status": "past_due"}
+
+    deliver(client, capture, active, "customer.subscription.updated", created=now - 10)
+    deliver(client, capture, past_due, "customer.subscription.updated", created=now - 20)
+    deliver(client, capture, trialing, "customer.subscription.created", created=now - 30)
+
+    local.refresh_from_db()
+    assert local.status == S.ACTIVE
+    assert local.stripe_state_at.timestamp() == now - 10
+    assert not CreditGrant.objects.filter(user=customer, source="TRIAL").exists()
+
+
+@pytest.mark.django_db
+def test_invoice_before_its_subscription_reads_the_subscription_from_stripe(
+        stripe_double, customer_api, customer, plan, client,
+        django_capture_on_commit_callbacks):
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    now = int(time.time())
+    stripe_subscription(stripe_double, sub_id="sub_E", customer=cus, price_id=price_id,
+                        start=now, end=now + 30 * DAY,
+                        metadata={"subscription_id": str(local.pk)})
+    paid = stripe_invoice(inv_id="in_E", sub_id="sub_E", customer=cus, amount=1000,
+                          status="paid", billing_reason="subscription_create", start=now,
+                          end=now + 30 * DAY, paid_at=now)
+
+    deliver(client, django_capture_on_commit_callbacks, paid, "invoice.paid", created=now)
+
+    local.refresh_from_db()
+    assert (local.status, local.stripe_subscription_id) == (S.ACTIVE, "sub_E")
+    assert [g.amount for g in _plan_grants(customer)] == [1000]
+
+
+@pytest.mark.django_db
+def test_cancel_at_period_end_resume_and_cancel_now(stripe_double, customer_api, customer, plan,
+                                                    client, django_capture_on_commit_callbacks):
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)
+    url = f"/api/v1/subscriptions/{local.pk}"
+
+    assert customer_api.post(f"{url}/resume/").json()["code"] == "subscription_not_resumable"
+    response = customer_api.post(f"{url}/cancel/", {"at_period_end": True}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["cancel_at_period_end"] is True
+    [call] = stripe_double.calls("POST", "/v1/subscriptions/sub_A")
+    assert call.params["cancel_at_period_end"] == "true"
+    local.refresh_from_db()
+    assert (local.status, local.cancel_at_period_end) == (S.ACTIVE, True)
+
+    response = customer_api.post(f"{url}/resume/")
+    assert response.status_code == 200 and response.json()["cancel_at_period_end"] is False
+
+    response = customer_api.post(f"{url}/cancel/", {"at_period_end": False}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "CANCELED"
+    assert stripe_double.calls("DELETE", "/v1/subscriptions/sub_A")
+    response = customer_api.post(f"{url}/cancel/", {"at_period_end": False}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409,
+                                                                 "subscription_not_cancelable")
+    bad = customer_api.post(f"{url}/cancel/", {"at_period_end": "maybe"}, format="json")
+    assert bad.status_code == 400
+    types = set(local.events.values_list("type", flat=True))
+    assert {"CANCEL_SCHEDULED", "RESUMED", "CANCELED"} <= types
+
+
+@pytest.mark.django_db
+def test_plan_change_preview_then_confirm_charges_what_was_previewed(
+        stripe_double, customer_api, customer, plan, big_plan, client,
+        django_capture_on_commit_callbacks):
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    obj = _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus,
+                  price_id)
+    url = f"/api/v1/subscriptions/{local.pk}/change-plan/"
+
+    response = customer_api.post(url, {"plan": "team", "interval": "month", "preview": True},
+                                 format="json")
+
+    assert response.status_code == 200, response.json()
+    preview = response.json()
+    item = obj["items"]["data"][0]
+    start, end = item["current_period_start"], item["current_period_end"]
+    left = (end - preview["proration_date"]) / (end - start)
+    assert preview["amount_due"] == round(3000 * left) - round(1000 * left)
+    assert [line["amount"] for line in preview["lines"]] == [-round(1000 * left),
+                                                            round(3000 * left)]
+    assert preview["applied"] is False
+    local.refresh_from_db()
+    assert local.plan == plan  # a preview changes nothing
+    assert not stripe_double.calls("POST", "/v1/subscriptions/")
+
+    response = customer_api.post(url, {"plan": "team", "interval": "month", "preview": False,
+                                       "proration_date": preview["proration_date"]},
+                                 format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["applied"] is True
+    [update] = stripe_double.calls("POST", "/v1/subscriptions/sub_A")
+    big_plan.monthly_price.refresh_from_db()
+    assert update.params["items"] == [{"id": item["id"],
+                                       "price": big_plan.monthly_price.stripe_price_id}]
+    assert update.params["proration_behavior"] == "always_invoice"
+    assert update.params["proration_date"] == str(preview["proration_date"])
+    local.refresh_from_db()
+    assert (local.plan, local.price) == (big_plan, big_plan.monthly_price)
+    assert local.events.filter(type="PLAN_CHANGED").exists()
+
+    same = customer_api.post(url, {"plan": "team", "interval": "month"}, format="json")
+    assert (same.status_code, same.json()["code"]) == (400, "plan_change_invalid")
+
+
+@pytest.mark.django_db
+def test_update_payment_method_opens_the_billing_portal(stripe_double, customer_api, customer,
+                                                        plan, client,
+                                                        django_capture_on_commit_callbacks):
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    response = customer_api.post(f"/api/v1/subscriptions/{local.pk}/payment-method/")
+    assert response.status_code == 200
+    assert response.json()["url"].startswith("https://billing.stripe.test/p/session/")
+    [call] = stripe_double.calls("POST", "/v1/billing_portal/sessions")
+    assert call.params["customer"] == cus
+
+
+@pytest.mark.django_db
+def test_discount_code_becomes_a_one_time_stripe_coupon(stripe_double, customer_api, plan):
+    from billing.models import Discount
+
+    code = Discount.objects.create(code="HALF", type="PERCENTAGE", percent_off=50, max_uses=5)
+    response = _subscribe(customer_api, discount_code="half")
+    assert response.status_code == 201, response.json()
+    [coupon] = stripe_double.calls("POST", "/v1/coupons")
+    assert (coupon.params["percent_off"], coupon.params["duration"]) == ("50.00", "once")
+    [session] = stripe_double.calls("POST", "/v1/checkout/sessions")
+    assert session.params["discounts"][0]["coupon"].startswith("co_test_")
+    code.refresh_from_db()
+    assert code.uses_count == 1
+
+
+@pytest.mark.django_db
+def test_idor_every_subscription_and_invoice_endpoint_answers_404(
+        stripe_double, customer_api, other_customer_api, customer, plan, client,
+        django_capture_on_commit_callbacks, other_customer):
+    from django.test import Client
+
+    local, cus, price_id = _started(stripe_double, customer_api, customer)
+    _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)
+    invoice = Invoice.objects.create(number="INV-TEST-1", user=customer, subscription=local,
+                                     currency="usd", subtotal=1000, total=1000, amount_due=1000)
+    base = f"/api/v1/subscriptions/{local.pk}"
+    assert other_customer_api.get(f"{base}/").status_code == 404
+    for path, body in ((f"{base}/cancel/", {"at_period_end": True}), (f"{base}/resume/", {}),
+                       (f"{base}/change-plan/", {"plan": "pro", "interval": "year"}),
+                       (f"{base}/payment-method/", {})):
+        response = other_customer_api.post(path, body, format="json")
+        assert response.status_code == 404, path
+        assert response.json()["code"] == "subscription_not_found"
+    assert other_customer_api.get("/api/v1/subscriptions/").json()["results"] == []
+    assert other_customer_api.get(f"/api/v1/invoices/{invoice.number}/").status_code == 404
+    assert other_customer_api.get("/api/v1/invoices/").json()["results"] == []
+    browser = Client()
+    browser.force_login(other_customer)
+    for path in (f"/billing/subscriptions/{local.pk}/cancel/",
+                 f"/billing/subscriptions/{local.pk}/resume/",
+                 f"/billing/subscriptions/{local.pk}/payment-method/"):
+        assert browser.post(path).status_code == 404, path
+    assert browser.get(f"/billing/subscriptions/{local.pk}/change-plan/").status_code == 404
+    assert browser.get(f"/billing/invoices/{invoice.number}/").status_code == 404
+    assert browser.get(f"/billing/invoices/{invoice.number}/pdf/").status_code == 404
+    local.refresh_from_db()
+    assert (local.status, local.cancel_at_period_end) == (S.ACTIVE, False)
+    assert SubscriptionEvent.objects.filter(subscription=local, source="customer").count() == 1
