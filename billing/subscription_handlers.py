@@ -170,7 +170,7 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     if sub is None:
         return
     invoice, old = _mirror_invoice(obj, sub, event)
-    sub = Subscription.objects.select_for_update().select_related("plan", "user").get(pk=sub.pk)
+    sub = _locked_subscriptions().select_related("plan", "user").get(pk=sub.pk)
     eid = event.stripe_event_id
 
     def add(type_, message):
@@ -220,3 +220,9 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
         add(EventType.UNCOLLECTIBLE, f"Invoice {invoice.number} could not be collected.")
     elif invoice.status == InvoiceStatus.VOID and old != InvoiceStatus.VOID:
         add(EventType.INVOICE_VOIDED, f"Invoice {invoice.number} was cancelled.")
+
+
+def _locked_subscriptions():
+    """Subscriptions for update; only the subscription row is locked (its price may be null,
+    and PostgreSQL cannot lock the nullable side of an outer join)."""
+    return Subscription.objects.select_for_update(of=("self",))

@@ -203,7 +203,7 @@ def _settle(invoice: Invoice, *, actor, paid_at, payment) -> None:
     sub = invoice.subscription
     if sub is None:
         return
-    sub = Subscription.objects.select_for_update().select_related("plan", "user").get(
+    sub = _locked_subscriptions().select_related("plan", "user").get(
         pk=sub.pk)
     timeline.add(sub, EventType.INVOICE_PAID, f"Invoice {invoice.number} was paid. Thank you.",
                  source=Source.STAFF if actor else Source.SYSTEM, actor=actor,
@@ -297,7 +297,7 @@ def renew_manual_subscriptions(*, now=None) -> dict:
            .values_list("pk", flat=True))
     for pk in list(due):
         with transaction.atomic():
-            sub = Subscription.objects.select_for_update().select_related(
+            sub = _locked_subscriptions().select_related(
                 "plan", "price", "user").get(pk=pk)
             if (sub.current_period_end is None or sub.current_period_end > now
                     or sub.status not in (S.ACTIVE, S.TRIALING, S.PAST_DUE)):
@@ -347,7 +347,7 @@ def renew_manual_subscriptions(*, now=None) -> dict:
                     .values_list("subscription_id", flat=True).distinct())
     for pk in list(overdue_subs):
         with transaction.atomic():
-            sub = Subscription.objects.select_for_update().select_related("plan", "user").get(
+            sub = _locked_subscriptions().select_related("plan", "user").get(
                 pk=pk)
             if sub.status != S.ACTIVE:
                 continue
@@ -372,3 +372,9 @@ def renew_manual_subscriptions(*, now=None) -> dict:
                          source=Source.SYSTEM)
             counts["unpaid"] += 1
     return counts
+
+
+def _locked_subscriptions():
+    """Subscriptions for update; only the subscription row is locked (its price may be null,
+    and PostgreSQL cannot lock the nullable side of an outer join)."""
+    return Subscription.objects.select_for_update(of=("self",))

@@ -353,7 +353,7 @@ def apply_stripe_subscription(obj: dict, *, state_at: datetime, source: str = So
     found = _local_for_stripe(obj)
     if found is None:
         return None
-    sub = Subscription.objects.select_for_update().select_related("plan", "user").get(
+    sub = _locked_subscriptions().select_related("plan", "user").get(
         pk=found.pk)
     if sub.stripe_state_at and state_at < sub.stripe_state_at:
         logger.info("Ignoring an older state of %s (%s < %s)", obj["id"], state_at,
@@ -678,14 +678,23 @@ def _change_manual(sub, plan, price, interval, *, preview, actor):
     if calc["charge"]:
         lines.append({"description": f"{plan.name} ({interval}ly) from today",
                       "amount": calc["charge"]})
+    tax = 0
+    if net > 0:
+        from decimal import Decimal
+
+        from billing.pricing import round_minor
+
+        tax = round_minor(Decimal(net) * Decimal(plan.product.tax_rate))
+        if tax:
+            lines.append({"description": "Tax", "amount": tax})
     result = ChangePreview(plan=plan, price=price, interval=interval,
-                           currency=price.currency, amount_due=max(net, 0),
+                           currency=price.currency, amount_due=max(net, 0) + tax,
                            credit=max(-net, 0), lines=lines,
                            proration_date=int(now.timestamp()), subscription=sub)
     if preview:
         return result
     with transaction.atomic():
-        locked = Subscription.objects.select_for_update().select_related("plan", "price").get(
+        locked = _locked_subscriptions().select_related("plan", "price").get(
             pk=sub.pk)
         if locked.price_id != sub.price_id or locked.status not in (S.ACTIVE, S.TRIALING):
             raise errors.SubscriptionNotChangeable()
@@ -702,7 +711,9 @@ def _change_manual(sub, plan, price, interval, *, preview, actor):
                      payload={**old, "net": net})
         invoice = None
         if net > 0:
-            invoice = invoices.create_change_invoice(locked, lines=lines, charge=calc["charge"],
+            # The invoice adds its own tax line from the same rate and net amount.
+            invoice = invoices.create_change_invoice(locked, lines=lines[:2] if tax else lines,
+                                                     charge=calc["charge"],
                                                      credit=calc["credit"])
         audit.record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
                      new={"plan": plan.pk, "price": price.pk}, operation="plan_change",
@@ -802,3 +813,9 @@ def comp_period(*, subscription: Subscription, actor) -> Subscription:
         audit.record(actor=actor, action=AuditAction.UPDATE, resource=sub,
                      operation="comp_period", until=new_end.isoformat())
     return sub
+
+
+def _locked_subscriptions():
+    """Subscriptions for update; only the subscription row is locked (its price may be null,
+    and PostgreSQL cannot lock the nullable side of an outer join)."""
+    return Subscription.objects.select_for_update(of=("self",))
