@@ -117,7 +117,10 @@ def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
         assert process.wait(timeout=30) == 0
         gone, alive = psutil.wait_procs(children, timeout=15)
         assert alive == [], f"still running after Ctrl-C: {alive}"
+        assert "exited with 'signal 15" not in (tmp_path / "run_all.log").read_text()
     finally:
         if process.poll() is None:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
             os.killpg(process.pid, signal.SIGKILL)
         log.close()

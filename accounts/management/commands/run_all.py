@@ -4,6 +4,8 @@
 stopped too, so a broken worker is never hidden behind a running web server.
 """
 
+import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -14,6 +16,14 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 STOP_GRACE_SECONDS = 10
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """Runs in each child before exec: if run_all is killed outright, its children follow."""
+    # Not Linux (no libc.so.6): Ctrl-C still stops everything; only a SIGKILL of run_all won't.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -50,7 +60,8 @@ class Command(BaseCommand):
         children = {}
         for name, command in commands.items():
             # Each child gets its own process group, so Ctrl-C here is handled once, by us.
-            children[name] = subprocess.Popen(command, env=env, start_new_session=True)
+            children[name] = subprocess.Popen(command, env=env, start_new_session=True,
+                                              preexec_fn=_die_with_parent)
             self.stdout.write(f"started {name} (pid {children[name].pid})")
         self.stdout.write(self.style.SUCCESS(
             f"\nThe product runs at http://{host}:{port}/ — admin at /admin/, "
@@ -82,9 +93,10 @@ class Command(BaseCommand):
         self.stdout.write("All stopped.")
 
     def _stop(self, children):
+        # SIGTERM to each main process only: Celery then stops its own pool (warm shutdown).
         for child in children.values():
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for name, child in children.items():
             try:
