@@ -2,19 +2,26 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test venv migrate seed lint check stop-db clean
+.PHONY: run test venv venv-dev migrate seed lint check stop-db clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) requirements.txt requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+# `make run` needs only the runtime requirements; tests and linters add the dev ones.
+$(RUNTIME_STAMP): $(PY) requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(RUNTIME_STAMP)
 
-venv: $(STAMP)
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+venv: $(RUNTIME_STAMP)
+
+venv-dev: $(DEV_STAMP)
 
 migrate: venv
 	$(PY) manage.py migrate --noinput
@@ -27,10 +34,10 @@ run: seed
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py run_all
 
-test: venv
+test: venv-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: venv-dev
 	$(VENV)/bin/ruff check .
 
 check: venv
