@@ -214,20 +214,292 @@ class DiscountAdmin(AuditedAdmin):
     inlines = [DiscountUsageInline]
 
 
+class InvoicePaymentInline(ReadOnlyInline):
+    model = models.Payment
+    fk_name = "invoice"
+    fields = ["provider", "provider_id", "amount", "currency", "status", "paid_at",
+              "recorded_by"]
+    readonly_fields = fields
+
+
+def _run(modeladmin, request, queryset, fn, label):
+    """Call a service per row; report each outcome (refusals are messages, not 500s)."""
+    for obj in queryset:
+        try:
+            fn(obj)
+            modeladmin.message_user(request, f"{obj}: {label}.", messages.SUCCESS)
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+
+
 @admin.register(models.Invoice)
 class InvoiceAdmin(PaymentAdmin):
-    list_display = ["number", "user", "order", "status", "total", "amount_due", "currency",
-                    "due_date", "paid_at"]
+    list_display = ["number", "user", "order", "subscription", "billing_source", "status",
+                    "total", "amount_due", "currency", "due_date", "paid_at"]
     list_filter = ["status", "billing_source", "due_date"]
     search_fields = ["number", "user__email", "order__number", "stripe_invoice_id"]
+    inlines = [InvoicePaymentInline]
+    actions = ["action_finalize", "action_mark_paid", "action_void", "action_send"]
+
+    @admin.action(description="Finalise draft invoices")
+    def action_finalize(self, request, queryset):
+        from billing.services.invoices import finalize_invoice
+
+        _run(self, request, queryset,
+             lambda i: finalize_invoice(invoice_id=i.pk, actor=request.user), "finalised")
+
+    @admin.action(description="Mark paid (bank transfer received)")
+    def action_mark_paid(self, request, queryset):
+        from billing.services.invoices import mark_invoice_paid
+
+        _run(self, request, queryset,
+             lambda i: mark_invoice_paid(invoice_id=i.pk, actor=request.user), "marked paid")
+
+    @admin.action(description="Void invoices")
+    def action_void(self, request, queryset):
+        from billing.services.invoices import void_invoice
+
+        _run(self, request, queryset,
+             lambda i: void_invoice(invoice_id=i.pk, actor=request.user), "voided")
+
+    @admin.action(description="Send invoices by e-mail")
+    def action_send(self, request, queryset):
+        from billing.services.invoices import send_invoice
+
+        _run(self, request, queryset,
+             lambda i: send_invoice(invoice_id=i.pk, actor=request.user), "sent")
+
+
+class SubscriptionEventInline(ReadOnlyInline):
+    model = models.SubscriptionEvent
+    show_change_link = False
+    fields = ["created_at", "type", "source", "message", "actor", "stripe_event_id"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+
+
+class RenewingSoonFilter(admin.SimpleListFilter):
+    title = "renewal"
+    parameter_name = "renewing"
+
+    def lookups(self, request, model_admin):
+        return [("7", "Renewing within 7 days"), ("30", "Renewing within 30 days")]
+
+    def queryset(self, request, queryset):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        if self.value() in ("7", "30"):
+            now = timezone.now()
+            return queryset.filter(status__in=["ACTIVE", "TRIALING"], cancel_at_period_end=False,
+                                   current_period_end__gte=now,
+                                   current_period_end__lte=now + timedelta(
+                                       days=int(self.value())))
+        return queryset
+
+
+class ExtendTrialForm(forms.Form):
+    days = forms.IntegerField(min_value=1, max_value=90, initial=7,
+                              help_text="Days added to the trial (1–90).")
+
+
+def amount_at_risk(queryset):
+    from django.db.models import Q, Sum
+    from django.db.models.functions import Coalesce
+
+    return queryset.annotate(at_risk=Coalesce(
+        Sum("invoices__amount_due", filter=Q(invoices__status="OPEN")), 0))
 
 
 @admin.register(models.Subscription)
 class SubscriptionAdmin(AuditedAdmin):
-    list_display = ["id", "user", "plan", "status", "current_period_end", "billing_source"]
-    list_filter = ["status", "billing_source"]
+    list_display = ["id", "user", "plan", "status", "billing_source", "current_period_end",
+                    "cancel_at_period_end", "at_risk_display"]
+    list_filter = ["status", "plan", "billing_source", RenewingSoonFilter, "cancel_at_period_end"]
     search_fields = ["user__email", "stripe_subscription_id"]
     raw_id_fields = ["user"]
+    inlines = [SubscriptionEventInline]
+    actions = ["action_cancel_now", "action_cancel_at_end", "action_extend_trial",
+               "action_comp_period", "action_issue_invoice"]
+    readonly_fields = ["status", "stripe_subscription_id", "stripe_state_at", "past_due_since",
+                       "current_period_start", "current_period_end", "trial_start",
+                       "trial_end", "canceled_at", "ended_at", "credit_balance",
+                       "checkout_session_id", "checkout_url"]
+
+    def get_queryset(self, request):
+        return amount_at_risk(super().get_queryset(request).select_related("plan", "user"))
+
+    @admin.display(description="Amount at risk", ordering="at_risk")
+    def at_risk_display(self, obj):
+        currency = obj.price.currency if obj.price_id else "usd"
+        return format_money(getattr(obj, "at_risk", 0) or 0, currency)
+
+    @admin.action(description="Cancel now")
+    def action_cancel_now(self, request, queryset):
+        from billing.services.subscriptions import cancel
+
+        _run(self, request, queryset, lambda s: cancel(subscription=s, at_period_end=False,
+                                                       actor=request.user), "cancelled")
+
+    @admin.action(description="Cancel at period end")
+    def action_cancel_at_end(self, request, queryset):
+        from billing.services.subscriptions import cancel
+
+        _run(self, request, queryset, lambda s: cancel(subscription=s, at_period_end=True,
+                                                       actor=request.user),
+             "will end at the period end")
+
+    @admin.action(description="Give the next period free (comp)")
+    def action_comp_period(self, request, queryset):
+        from billing.services.subscriptions import comp_period
+
+        _run(self, request, queryset,
+             lambda s: comp_period(subscription=s, actor=request.user), "next period free")
+
+    @admin.action(description="Issue the current period's invoice (manual billing)")
+    def action_issue_invoice(self, request, queryset):
+        from django.db import transaction
+
+        from billing import errors
+        from billing.services.invoices import create_period_invoice
+
+        def issue(s):
+            if s.billing_source != "manual" or not s.current_period_end or not s.is_live:
+                raise errors.InvoiceStateInvalid("Only a live manual subscription is invoiced "
+                                                 "here.")
+            with transaction.atomic():
+                create_period_invoice(s, period_start=s.current_period_start,
+                                      period_end=s.current_period_end,
+                                      billing_reason="subscription_cycle")
+
+        _run(self, request, queryset, issue, "invoice issued")
+
+    @admin.action(description="Extend trial (opens a form)")
+    def action_extend_trial(self, request, queryset):
+        from billing.services.subscriptions import extend_trial
+
+        if "apply" in request.POST:
+            form = ExtendTrialForm(request.POST)
+            if form.is_valid():
+                days = form.cleaned_data["days"]
+                _run(self, request, queryset,
+                     lambda s: extend_trial(subscription=s, days=days, actor=request.user),
+                     f"trial extended by {days} days")
+                return None
+        else:
+            form = ExtendTrialForm()
+        return TemplateResponse(request, "billing/admin/extend_trial.html", {
+            **self.admin_site.each_context(request), "form": form, "queryset": queryset,
+            "action": "action_extend_trial", "title": "Extend trial",
+            "opts": self.model._meta})
+
+
+@admin.register(models.PastDueSubscription)
+class PastDueSubscriptionAdmin(admin.ModelAdmin):
+    """Dunning: every past-due or unpaid subscription with what is owed."""
+
+    list_display = ["id", "user", "plan", "status", "billing_source", "past_due_since",
+                    "at_risk_display"]
+    list_filter = ["status", "billing_source", "plan"]
+    search_fields = ["user__email", "stripe_subscription_id"]
+    ordering = ["past_due_since"]
+
+    def get_queryset(self, request):
+        return amount_at_risk(super().get_queryset(request).filter(
+            status__in=["PAST_DUE", "UNPAID"]).select_related("plan", "user", "price"))
+
+    @admin.display(description="Amount at risk", ordering="at_risk")
+    def at_risk_display(self, obj):
+        owed = getattr(obj, "at_risk", 0) or 0
+        if not owed and obj.price_id:
+            owed = obj.price.unit_amount * obj.quantity  # no invoice mirrored yet
+        return format_money(owed, obj.price.currency if obj.price_id else "usd")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _plan_count(status: str):
+    """Subscribers of the row's plan in ``status`` (one subquery, no query per row)."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    counted = (models.Subscription.objects.filter(plan_id=OuterRef("pk"), status=status)
+               .order_by().values("plan_id").annotate(n=Count("id")).values("n")[:1])
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+@admin.register(models.PlanSubscribers)
+class PlanSubscribersAdmin(admin.ModelAdmin):
+    """How many customers each plan has, by status that grants the plan."""
+
+    list_display = ["name", "slug", "billing_source", "active", "live_count", "trialing_count",
+                    "past_due_count"]
+    actions = ["action_push_to_stripe", "action_pull_from_stripe"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            live=_plan_count("ACTIVE"), trialing=_plan_count("TRIALING"),
+            past_due=_plan_count("PAST_DUE"))
+
+    @admin.display(description="Active", ordering="live")
+    def live_count(self, obj):
+        return obj.live
+
+    @admin.display(description="Trialing", ordering="trialing")
+    def trialing_count(self, obj):
+        return obj.trialing
+
+    @admin.display(description="Past due", ordering="past_due")
+    def past_due_count(self, obj):
+        return obj.past_due
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Push to Stripe")
+    def action_push_to_stripe(self, request, queryset):
+        from billing import sync
+
+        report = sync.push_products(products=[plan.product for plan in queryset])
+        self.message_user(request, f"Pushed {report.pushed}, failed {report.failed}.",
+                          messages.ERROR if report.failed else messages.SUCCESS)
+
+    @admin.action(description="Pull the catalog from Stripe")
+    def action_pull_from_stripe(self, request, queryset):
+        from billing import sync
+
+        report = sync.pull_catalog()
+        self.message_user(request, f"Created {report.created}, updated {report.updated}, "
+                                   f"failed {report.failed}.",
+                          messages.ERROR if report.failed else messages.SUCCESS)
+
+
+@admin.register(models.StripeDrift)
+class StripeDriftAdmin(admin.ModelAdmin):
+    list_display = ["object_id", "field", "local_value", "stripe_value", "created_at",
+                    "resolved_at"]
+    list_filter = ["field", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["object_id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(models.CustomerBillingProfile)

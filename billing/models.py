@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from catalog.models import Plan
 from config.models import TimeStampedModel
 
 CURRENCY_LENGTH = 3
@@ -426,6 +427,23 @@ class SubscriptionEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_type_display()}: {self.message}"
+
+
+class PastDueSubscription(Subscription):
+    """Admin list of subscriptions in dunning (past due or unpaid)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "past-due subscription"
+
+
+class PlanSubscribers(Plan):
+    """Admin list of plans with their subscriber counts (catalog owns Plan itself)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "plan subscribers"
+        verbose_name_plural = "plan subscribers"
 
 
 class StripeDrift(TimeStampedModel):

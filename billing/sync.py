@@ -266,9 +266,14 @@ def check_drift(*, progress=_noop, report: SyncReport | None = None) -> SyncRepo
     from billing.services.subscriptions import map_status
 
     report = report or SyncReport()
+    from django.db.models import Q
+
+    # Live ones, and ended ones whose drift is still open (so it can be marked resolved).
     subscriptions = (Subscription.objects.filter(billing_source=BillingSource.STRIPE,
                                                  stripe_subscription_id__isnull=False)
-                     .exclude(status__in=["CANCELED", "INCOMPLETE_EXPIRED"]).order_by("id"))
+                     .filter(~Q(status__in=["CANCELED", "INCOMPLETE_EXPIRED"])
+                             | Q(drifts__resolved_at__isnull=True, drifts__isnull=False))
+                     .distinct().order_by("id"))
     for subscription in progress(list(subscriptions), desc="drift"):
         try:
             remote = stripe_client.retrieve_subscription(subscription.stripe_subscription_id)
