@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing import errors
-from catalog.models import Price, PricingTier, Product, ProductStatus, ProductType
+from catalog.models import Price, Product, ProductStatus, ProductType
 
 
 def round_minor(value: Decimal) -> int:
@@ -61,35 +61,20 @@ class Quote:
         return self.subtotal - self.discount_amount + self.tax
 
 
-def _tiered_amount(price: Price, quantity: int) -> int:
-    """Stripe's tiers: volume = the whole quantity at the reached tier; graduated = each
-    unit at the tier it falls in. Flat amounts are added once per tier used."""
-    tiers = list(PricingTier.objects.filter(price=price))
-    if not tiers:
-        return price.unit_amount * quantity
-    if price.tiers_mode == Price.TiersMode.VOLUME:
-        tier = next((t for t in tiers if t.up_to is None or quantity <= t.up_to), tiers[-1])
-        return tier.unit_amount * quantity + tier.flat_amount
-    total, lower = 0, 0
-    for tier in tiers:
-        upper = quantity if tier.up_to is None else min(quantity, tier.up_to)
-        if upper > lower:
-            total += tier.unit_amount * (upper - lower) + tier.flat_amount
-            lower = upper
-        if lower >= quantity:
-            break
-    return total
-
-
 def amount_for(price: Price, quantity: int) -> int:
-    """The price of ``quantity`` units; catalog's own tier logic when it provides one."""
-    if not price.tiers_mode:
-        return price.unit_amount * quantity
+    """The price of ``quantity`` units by catalog's tier logic (the only copy of it).
+
+    Catalog raises ValueError when the tiers cannot price the quantity (no open-ended last
+    tier, no tiers): that is a catalog the customer cannot buy from, refused as PriceMismatch
+    (400), never a 500.
+    """
+    from catalog.pricing import price_for_quantity
+
     try:
-        from catalog.pricing import price_for_quantity
-    except ImportError:
-        return _tiered_amount(price, quantity)
-    return int(price_for_quantity(price, quantity))
+        return int(price_for_quantity(price, quantity))
+    except ValueError as exc:
+        raise errors.PriceMismatch("This price cannot be computed for this quantity.",
+                                   price=price.pk) from exc
 
 
 def _default_price(product: Product) -> Price | None:
