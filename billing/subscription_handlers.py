@@ -9,6 +9,7 @@ we have not seen yet is resolved by reading the subscription back from Stripe.
 
 import logging
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import stripe_client
@@ -146,10 +147,16 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
     }
     invoice = Invoice.objects.select_for_update().filter(stripe_invoice_id=obj["id"]).first()
     if invoice is None:
-        invoice = Invoice.objects.create(number=next_number("INV"), stripe_invoice_id=obj["id"],
-                                         status=status, stripe_state_at=_when(event), **values)
-        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        return invoice, None
+        try:
+            with transaction.atomic():
+                invoice = Invoice.objects.create(
+                    number=next_number("INV"), stripe_invoice_id=obj["id"], status=status,
+                    stripe_state_at=_when(event), **values)
+            return invoice, None
+        except IntegrityError:
+            # Another event for the same invoice inserted it first (and has committed, since
+            # the unique index made us wait): continue as an update under its row lock.
+            invoice = Invoice.objects.select_for_update().get(stripe_invoice_id=obj["id"])
     old = invoice.status
     if RANK[status] < RANK[InvoiceStatus(old)] or (
             invoice.stripe_state_at and _when(event) < invoice.stripe_state_at
