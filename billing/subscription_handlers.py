@@ -218,9 +218,8 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
                          source=Source.STRIPE, stripe_event_id=eid,
                          payload={"old": old_status})
             subscriptions.email_past_due(sub)
-    elif event.type == "invoice.payment_action_required" and old != invoice.status or (
-            event.type == "invoice.payment_action_required"
-            and not sub.events.filter(stripe_event_id=eid).exists()):
+    elif event.type == "invoice.payment_action_required" and not sub.events.filter(
+            stripe_event_id=eid, type=EventType.PAYMENT_ACTION_REQUIRED).exists():
         add(EventType.PAYMENT_ACTION_REQUIRED, f"Your bank asks you to confirm the payment of "
             f"invoice {invoice.number}.")
     elif invoice.status == InvoiceStatus.UNCOLLECTIBLE and old != InvoiceStatus.UNCOLLECTIBLE:
