@@ -274,3 +274,20 @@ def test_subscribe_page_change_plan_page_and_printable_invoice(no_stripe, custom
     listing = customer_client.get("/billing/invoices/").content.decode()
     assert invoice.number in listing
     assert customer_client.get("/billing/subscribe/nope/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_seed_billing_subscribes_demo_users_once(no_stripe, manual_plan, free_plan, admin_user):
+    import io
+
+    from django.core.management import call_command
+
+    from accounts.factories import UserFactory
+
+    alice = UserFactory(email="alice@demo.example")
+    bob = UserFactory(email="bob@demo.example")
+    for _ in range(2):
+        call_command("seed_billing", "--paid-plan", "office", stdout=io.StringIO())
+    alice_sub = Subscription.objects.get(user=alice)
+    assert alice_sub.status == S.ACTIVE and alice_sub.invoices.get().status == "PAID"
+    assert Subscription.objects.get(user=bob).plan == free_plan
