@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.api_fields import StrictCharField
 from accounts.models import ApiKey, LoginSession, User
 from accounts.profile import GENDER_CHOICES
 from config.api import NotFound
@@ -20,10 +21,8 @@ READ_ONLY_ME_FIELDS = ("email", "role", "status", "email_verified", "email_verif
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable machine-readable error code.")
     detail = serializers.CharField(help_text="Human-readable message.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Per-field messages, for validation errors.",
-    )
+    # Values are lists of messages, or the same shape per item for nested input (address).
+    fields = serializers.DictField(help_text="Per-field messages, for validation errors.")
 
 
 def _errors(*codes: int, **described: str) -> dict:
@@ -48,6 +47,8 @@ class AddressSerializer(serializers.Serializer):
 class UserSerializer(serializers.ModelSerializer):
     billing_address = AddressSerializer(allow_null=True)
     name = serializers.CharField(read_only=True)
+    # Not `format: uri`: it is empty until the user sets one.
+    avatar_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
 
     class Meta:
         model = User
@@ -119,7 +120,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    name = StrictCharField(required=False, allow_blank=True, max_length=100)
 
 
 class LoginSessionSerializer(serializers.ModelSerializer):

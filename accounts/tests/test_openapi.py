@@ -1,0 +1,49 @@
+"""The schema tells the truth about error answers and string inputs (found by the API fuzzer)."""
+
+import json
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+
+from accounts.models import ApiKey
+from accounts.openapi import ERROR_COMPONENT, document_error_responses
+
+
+def _schema():
+    raw = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(raw))
+
+
+def test_error_hook_documents_401_everywhere_and_404_for_path_parameters():
+    schema = document_error_responses(_schema(), None, None, True)
+    cart = schema["paths"]["/api/v1/cart/"]["get"]["responses"]
+    assert {"401", "403"} <= set(cart)
+    assert cart["401"]["content"]["application/json"]["schema"] == {
+        "$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+    ticket = schema["paths"]["/api/v1/tickets/{id}/"]["get"]["responses"]
+    assert set(ticket["404"]["content"]) == {"application/json", "text/html"}
+    products = schema["paths"]["/api/v1/products/"]["get"]["responses"]
+    assert {"400", "401", "404"} <= set(products)  # query parameters; a page past the end
+    assert "403" not in products  # public read
+
+
+def test_error_hook_keeps_what_a_view_declared():
+    schema = _schema()
+    declared = schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]["429"]
+    documented = document_error_responses(schema, None, None, True)
+    assert documented["paths"]["/api/v1/auth/token/"]["post"]["responses"]["429"] == declared
+
+
+def test_avatar_url_is_a_plain_string_in_the_schema_because_it_may_be_empty():
+    user = _schema()["components"]["schemas"]["User"]["properties"]["avatar_url"]
+    assert "format" not in user
+
+
+@pytest.mark.django_db
+def test_api_key_name_must_be_a_string_not_a_number(customer_api, customer):
+    response = customer_api.post("/api/v1/me/api-keys/", {"name": 0}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "name" in response.json()["fields"]
+    assert not ApiKey.objects.filter(user=customer).exists()
