@@ -216,6 +216,42 @@ def end_all_sessions(*, user: User) -> int:
     return Session.objects.filter(session_key__in=keys).delete()[0]
 
 
+def end_other_sessions(*, user: User, request) -> int:
+    """After a password change, sign ``user`` out of every browser but the one in ``request``.
+
+    Django already refuses the other sessions on their next request (the password hash they
+    hold no longer matches); this deletes them too and marks their records revoked, so the
+    sessions page does not list dead sessions as active. ``update_session_auth_hash`` gave
+    the current browser a new session key, so its record (under the old key) is revoked and
+    a record under the new key takes its place. Returns how many other sessions were ended;
+    safe to call twice.
+    """
+    from accounts.request_context import info_from_request
+
+    # After a reset from an e-mailed link the browser is not signed in: nothing is kept.
+    here = getattr(request, "user", None)
+    signed_in_here = bool(here and here.is_authenticated and here.pk == user.pk)
+    if signed_in_here and request.session.session_key is None:
+        request.session.save()
+    current = request.session.session_key if signed_in_here else None
+    with transaction.atomic():
+        others = list(LoginSession.objects.select_for_update()
+                      .filter(user=user, revoked_at=None).exclude(session_key=current)
+                      .order_by("pk"))
+        keys = [row.session_key for row in others]
+        LoginSession.objects.filter(pk__in=[row.pk for row in others]).update(
+            revoked_at=timezone.now())
+        ended = Session.objects.filter(session_key__in=keys).delete()[0]
+        if current is not None:
+            info = info_from_request(request)
+            LoginSession.objects.get_or_create(session_key=current, defaults={
+                "user": user, "ip_address": info.ip_address, "user_agent": info.user_agent,
+                "expires_at": request.session.get_expiry_date()})
+        audit.record(actor=user, action=AuditAction.LOGOUT, resource=user,
+                     new={"other_sessions_ended": ended, "reason": "password changed"})
+    return ended
+
+
 def change_status(*, user: User, status: str, actor: User | None, reason: str = "") -> User:
     """Move ``user`` to ``status``; suspending or deleting ends their sessions at once."""
     if status not in Status.values:
