@@ -6,7 +6,12 @@ through ``TicketMessage.objects.public()`` only.
 """
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -14,6 +19,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api import ErrorSerializer
+from accounts.api_fields import StrictCharField
 from config.api import NotFound, Pagination
 from support import bot, kb, selectors, services
 from support.models import Article, ArticleType, TicketStatus
@@ -62,9 +69,9 @@ class TicketOut(serializers.Serializer):
     assignee_name = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-    first_response_at = serializers.DateTimeField()
-    resolved_at = serializers.DateTimeField()
-    closed_at = serializers.DateTimeField()
+    first_response_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
     related_order = serializers.CharField(source="related_order.number", read_only=True,
                                           allow_null=True, default=None)
     related_subscription = serializers.IntegerField(source="related_subscription_id",
@@ -84,20 +91,20 @@ class TicketDetailOut(TicketOut):
 
 
 class TicketIn(serializers.Serializer):
-    subject = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=20_000)
+    subject = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=20_000)
     priority = serializers.ChoiceField(
         choices=[p.value for p in CUSTOMER_PRIORITIES] + ["URGENT"], default="MEDIUM")
     attachments = serializers.ListField(child=serializers.FileField(), required=False,
                                         default=list)
-    related_order = serializers.CharField(max_length=32, required=False, allow_blank=True,
+    related_order = StrictCharField(max_length=32, required=False, allow_blank=True,
                                           help_text="The number of one of your orders.")
     related_subscription = serializers.IntegerField(required=False, allow_null=True,
                                                     help_text="The id of your subscription.")
 
 
 class MessageIn(serializers.Serializer):
-    body = serializers.CharField(max_length=20_000)
+    body = StrictCharField(max_length=20_000)
     attachments = serializers.ListField(child=serializers.FileField(), required=False,
                                         default=list)
 
@@ -110,11 +117,19 @@ def _files(data) -> list:
 # --- tickets -----------------------------------------------------------------------------
 
 
+TICKET_PAGE = inline_serializer("PaginatedTicketOutList", {
+    "count": serializers.IntegerField(),
+    "next": serializers.CharField(allow_null=True),
+    "previous": serializers.CharField(allow_null=True),
+    "results": TicketOut(many=True),
+})
+
+
 class TicketListCreate(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(tags=["support"], summary="My tickets, newest first (?status= filters)",
-                   responses={200: TicketOut(many=True)})
+                   operation_id="tickets_list", responses={200: TICKET_PAGE})
     def get(self, request):
         qs = selectors.customer_tickets(request.user)
         wanted = request.query_params.get("status")
@@ -245,7 +260,7 @@ class ArticleDetail(APIView):
 
 
 class ChatIn(serializers.Serializer):
-    message = serializers.CharField(max_length=2000)
+    message = StrictCharField(max_length=2000)
     conversation_id = serializers.IntegerField(required=False, allow_null=True)
 
 
@@ -297,7 +312,8 @@ def _own_conversation(request, pk):
 
 class Chat(APIView):
     @extend_schema(tags=["help bot"], summary="Ask the help bot", request=ChatIn,
-                   responses={201: CHAT_OUT})
+                   responses={201: CHAT_OUT, 404: OpenApiResponse(
+                       ErrorSerializer, description="conversation_id is not one of yours.")})
     def post(self, request):
         data = ChatIn(data=request.data)
         data.is_valid(raise_exception=True)
