@@ -98,9 +98,27 @@ class LedgerCursor(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request):
+        # CursorPagination quietly falls back to 25 on ?page_size=abc; the schema says integer.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):
+            raise serializers.ValidationError(
+                {self.page_size_query_param: ["A positive whole number is required."]})
+        return super().get_page_size(request)
+
+
+class StrictChoiceFilter(django_filters.ChoiceFilter):
+    """Refuses ``?kind=`` (empty), which ChoiceFilter reads as "no filter" though the schema
+    lists only the choices."""
+
+    def filter(self, qs, value):
+        if value in ("", None) and self.field_name in self.parent.data:
+            raise serializers.ValidationError({self.field_name: ["Choose one of the kinds."]})
+        return super().filter(qs, value)
+
 
 class TransactionFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=TransactionKind.choices)
+    kind = StrictChoiceFilter(choices=TransactionKind.choices)
     operation = django_filters.CharFilter()
 
     class Meta:
