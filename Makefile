@@ -48,3 +48,12 @@ stop-db: venv
 
 clean:
 	rm -rf $(VENV)
+
+# Browser tests (issue 9): Debian's Chromium driven by Playwright against a live server.
+# Never `playwright install`: the apt package is the browser. Screenshots: artifacts/e2e/.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: test-e2e
+test-e2e: venv
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	$(PY) -m pytest e2e -m e2e $(PYTEST_ARGS)
