@@ -322,10 +322,17 @@ class SubscriptionAdmin(AuditedAdmin):
     inlines = [SubscriptionEventInline]
     actions = ["action_cancel_now", "action_cancel_at_end", "action_extend_trial",
                "action_comp_period", "action_issue_invoice"]
-    readonly_fields = ["status", "stripe_subscription_id", "stripe_state_at", "past_due_since",
-                       "current_period_start", "current_period_end", "trial_start",
-                       "trial_end", "canceled_at", "ended_at", "credit_balance",
-                       "checkout_session_id", "checkout_url"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Money and lifecycle fields change only through the actions (services, audited,
+        # Stripe kept in step); staff may annotate metadata.
+        return [f.name for f in self.model._meta.fields if f.name != "metadata"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_queryset(self, request):
         return amount_at_risk(super().get_queryset(request).select_related("plan", "user"))

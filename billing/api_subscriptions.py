@@ -14,9 +14,16 @@ from billing.services import subscriptions as service
 from config.api import Pagination
 
 
+def _check_interval(value: str) -> str:
+    if value not in service.INTERVALS:
+        raise serializers.ValidationError('Choose "month" or "year".')
+    return value
+
+
 class SubscribeIn(serializers.Serializer):
     plan = serializers.SlugField(max_length=120)
-    interval = serializers.ChoiceField(choices=service.INTERVALS)
+    interval = serializers.CharField(max_length=8, validators=[_check_interval],
+                                     help_text='"month" or "year".')
     discount_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
@@ -26,7 +33,8 @@ class CancelIn(serializers.Serializer):
 
 class ChangePlanIn(serializers.Serializer):
     plan = serializers.SlugField(max_length=120)
-    interval = serializers.ChoiceField(choices=service.INTERVALS)
+    interval = serializers.CharField(max_length=8, validators=[_check_interval],
+                                     help_text='"month" or "year".')
     preview = serializers.BooleanField(default=True)
     proration_date = serializers.IntegerField(required=False, min_value=0,
                                               help_text="From the preview, so the charge "
@@ -43,6 +51,7 @@ class SubscriptionOut(serializers.ModelSerializer):
     plan = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     plan_name = serializers.CharField(source="plan.name", read_only=True)
     interval = serializers.CharField(read_only=True)
+    billing_source = serializers.CharField(read_only=True, help_text='"stripe" or "manual".')
     amount = serializers.IntegerField(source="price.unit_amount", read_only=True)
     currency = serializers.CharField(source="price.currency", read_only=True)
     timeline = serializers.SerializerMethodField()
@@ -60,6 +69,7 @@ class SubscriptionOut(serializers.ModelSerializer):
 
 class InvoiceOut(serializers.ModelSerializer):
     subscription = serializers.PrimaryKeyRelatedField(read_only=True)
+    billing_source = serializers.CharField(read_only=True, help_text='"stripe" or "manual".')
     html_url = serializers.SerializerMethodField()
 
     class Meta:

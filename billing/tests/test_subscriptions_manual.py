@@ -291,3 +291,43 @@ def test_seed_billing_subscribes_demo_users_once(no_stripe, manual_plan, free_pl
     alice_sub = Subscription.objects.get(user=alice)
     assert alice_sub.status == S.ACTIVE and alice_sub.invoices.get().status == "PAID"
     assert Subscription.objects.get(user=bob).plan == free_plan
+
+
+@pytest.mark.django_db
+def test_pages_cancel_resume_and_confirm_plan_change(no_stripe, customer, customer_client,
+                                                     manual_plan):
+    sub = service.subscribe(user=customer, plan="office", interval="month").subscription
+    response = customer_client.post(f"/billing/subscriptions/{sub.pk}/cancel/",
+                                    {"when": "period_end"})
+    assert response.status_code == 302
+    sub.refresh_from_db()
+    assert sub.cancel_at_period_end is True
+    assert "Resume subscription" in customer_client.get("/billing/subscription/").content.decode()
+    customer_client.post(f"/billing/subscriptions/{sub.pk}/resume/")
+    sub.refresh_from_db()
+    assert sub.cancel_at_period_end is False
+    # Without Stripe there is no card to update: a message, nothing else.
+    response = customer_client.post(f"/billing/subscriptions/{sub.pk}/payment-method/")
+    assert response.status_code == 302 and response["Location"] == "/billing/subscription/"
+    response = customer_client.post(f"/billing/subscriptions/{sub.pk}/change-plan/",
+                                    {"plan": "office", "interval": "year", "confirm": "1"})
+    assert response.status_code == 302
+    sub.refresh_from_db()
+    assert sub.price == manual_plan.yearly_price
+    response = customer_client.post(f"/billing/subscriptions/{sub.pk}/cancel/", {"when": "now"})
+    sub.refresh_from_db()
+    assert sub.status == S.CANCELED
+
+
+@pytest.mark.django_db
+def test_subscription_timeline_is_append_only(no_stripe, customer, manual_plan):
+    from django.db import DatabaseError, transaction
+
+    sub = service.subscribe(user=customer, plan="office", interval="month").subscription
+    event = sub.events.first()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        type(event).objects.filter(pk=event.pk).update(message="rewritten")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        type(event).objects.filter(pk=event.pk).delete()
+    event.refresh_from_db()
+    assert event.message != "rewritten"
