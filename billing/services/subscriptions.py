@@ -406,7 +406,8 @@ def _record_changes(sub: Subscription, old: dict, *, source: str, stripe_event_i
         if old["status"] == S.PAUSED and sub.status == S.ACTIVE:
             type_ = EventType.UNPAUSED
         add(type_, STATUS_WORDS.get(sub.status, sub.status), old=old["status"], new=sub.status)
-        if sub.status == S.TRIALING:
+        if sub.status == S.TRIALING and old["status"] in (S.INCOMPLETE, S.INCOMPLETE_EXPIRED):
+            # Only a trial at the start: a comp (staff) also uses Stripe's trial mechanism.
             grant_trial_credits(sub)
         if sub.status == S.PAST_DUE:
             email_past_due(sub)

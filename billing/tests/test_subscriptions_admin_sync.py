@@ -203,3 +203,20 @@ def test_sync_command_without_stripe_says_so(no_stripe):
 
     with pytest.raises(CommandError, match="not configured"):
         call_command("sync_stripe", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_plan_admin_push_and_pull_actions_use_the_double(stripe_double, staff_console):
+    from catalog.factories import PlanFactory
+
+    plan = PlanFactory(slug="cloud", name="Cloud")
+    response = staff_console.post("/admin/billing/plansubscribers/", {
+        "action": "action_push_to_stripe", "_selected_action": [plan.pk]})
+    assert response.status_code == 302
+    plan.monthly_price.refresh_from_db()
+    plan.yearly_price.refresh_from_db()
+    assert plan.monthly_price.stripe_price_id and plan.yearly_price.stripe_price_id
+    response = staff_console.post("/admin/billing/plansubscribers/", {
+        "action": "action_pull_from_stripe", "_selected_action": [plan.pk]})
+    assert response.status_code == 302
+    assert len(stripe_double.calls("POST", "/v1/prices")) == 2

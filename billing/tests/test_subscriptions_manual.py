@@ -331,3 +331,32 @@ def test_subscription_timeline_is_append_only(no_stripe, customer, manual_plan):
         type(event).objects.filter(pk=event.pk).delete()
     event.refresh_from_db()
     assert event.message != "rewritten"
+
+
+@pytest.mark.django_db
+def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, customer,
+                                                                manual_plan):
+    from billing.models import Discount
+
+    code = Discount.objects.create(code="WELCOME", type="PERCENTAGE", percent_off=50,
+                                   max_uses_per_customer=1)
+    with time_machine.travel(START, tick=False):
+        sub = service.subscribe(user=customer, plan="office", interval="month",
+                                discount_code="welcome").subscription
+    first = sub.invoices.get()
+    # 10.00 − 50 % = 5.00, then 20 % tax on the net: 1.00.
+    assert (first.subtotal, first.discount_amount, first.tax, first.total) == (1000, 500, 100,
+                                                                               600)
+    code.refresh_from_db()
+    assert code.uses_count == 1
+    with time_machine.travel(START + timedelta(days=31), tick=False):
+        invoice_service.renew_manual_subscriptions()
+    second = sub.invoices.exclude(pk=first.pk).get()
+    assert (second.discount_amount, second.total) == (0, 1200)
+    # The per-customer limit counts subscriptions too.
+    from billing import errors
+
+    service.cancel(subscription=sub, at_period_end=False, actor=customer)
+    with pytest.raises(errors.DiscountCustomerLimit):
+        service.subscribe(user=customer, plan="office", interval="month",
+                          discount_code="WELCOME")
