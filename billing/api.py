@@ -200,7 +200,11 @@ class CartItemView(APIView):
         if not CartItem.objects.filter(pk=item_id, cart__user=request.user).exists():
             raise errors.CartItemNotFound()
         payload = cart_payload(request.user)
-        return Response(next(i for i in payload["items"] if i["id"] == item_id))
+        line = next((i for i in payload["items"] if i["id"] == item_id), None)
+        if line is None:
+            # The line's product can no longer be priced (unpublished, no active price).
+            raise errors.ProductUnavailable(cart_item=item_id)
+        return Response(line)
 
     @extend_schema(request=QuantityIn, responses=CartOut, operation_id="cart_item_update")
     def patch(self, request, item_id):

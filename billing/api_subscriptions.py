@@ -1,7 +1,7 @@
 """Subscriptions, invoices and entitlements over REST. Thin: validate, one service, serialize."""
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -109,17 +109,47 @@ class EntitlementsOut(serializers.Serializer):
     entitlements = serializers.ListField(child=serializers.CharField())
 
 
+class SubscriptionPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = SubscriptionOut(many=True)
+
+
+class InvoicePageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = InvoiceOut(many=True)
+
+
+class BillingErrorOut(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(required=False)
+
+
+def _errors(*statuses: int) -> dict:
+    words = {400: "Invalid input or a refused plan/discount (see code).",
+             404: "No such plan, subscription or invoice for this user.",
+             409: "Refused in the subscription's current state (see code).",
+             502: "Stripe could not be reached; nothing changed."}
+    return {status: OpenApiResponse(BillingErrorOut, description=words[status])
+            for status in statuses}
+
+
 class SubscriptionListView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=SubscriptionOut(many=True), operation_id="subscriptions_list")
+    @extend_schema(responses=SubscriptionPageOut, operation_id="subscriptions_list")
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.subscriptions_for_user(user=request.user),
                                            request, view=self)
         return paginator.get_paginated_response(SubscriptionOut(page, many=True).data)
 
-    @extend_schema(request=SubscribeIn, responses={201: SubscribeOut},
+    @extend_schema(request=SubscribeIn, responses={201: SubscribeOut,
+                                                   **_errors(400, 404, 409, 502)},
                    operation_id="subscriptions_create")
     def post(self, request):
         data = SubscribeIn(data=request.data)
@@ -151,7 +181,8 @@ class SubscriptionDetailView(APIView):
 class CancelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=CancelIn, responses=SubscriptionOut,
+    @extend_schema(request=CancelIn, responses={200: SubscriptionOut,
+                                                **_errors(400, 404, 409, 502)},
                    operation_id="subscriptions_cancel")
     def post(self, request, pk):
         subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
@@ -166,7 +197,8 @@ class CancelView(APIView):
 class ResumeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=SubscriptionOut, operation_id="subscriptions_resume")
+    @extend_schema(request=None, responses={200: SubscriptionOut, **_errors(404, 409, 502)},
+                   operation_id="subscriptions_resume")
     def post(self, request, pk):
         subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
         return Response(SubscriptionOut(service.resume(subscription=subscription,
@@ -176,7 +208,8 @@ class ResumeView(APIView):
 class ChangePlanView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=ChangePlanIn, responses=PreviewOut,
+    @extend_schema(request=ChangePlanIn, responses={200: PreviewOut,
+                                                    **_errors(400, 404, 409, 502)},
                    operation_id="subscriptions_change_plan")
     def post(self, request, pk):
         subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
@@ -196,7 +229,7 @@ class ChangePlanView(APIView):
 class PaymentMethodView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=PortalOut,
+    @extend_schema(request=None, responses={200: PortalOut, **_errors(400, 404, 502)},
                    operation_id="subscriptions_update_payment_method")
     def post(self, request, pk):
         service.subscription_for_user(user=request.user, subscription_id=pk)
@@ -209,7 +242,7 @@ class PaymentMethodView(APIView):
 class InvoiceListView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=InvoiceOut(many=True), operation_id="invoices_list")
+    @extend_schema(responses=InvoicePageOut, operation_id="invoices_list")
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.invoices_for_user(user=request.user),

@@ -36,3 +36,16 @@ def test_quantity_beyond_a_closed_last_tier_is_refused_with_price_invalid(custom
     assert response.status_code == 400
     assert response.json()["code"] == "price_invalid"
     assert not CartItem.objects.filter(cart__user=customer).exists()
+
+
+@pytest.mark.django_db
+def test_reading_a_cart_line_that_can_no_longer_be_priced_is_a_400_not_a_500(customer_api,
+                                                                            customer):
+    from billing.models import Cart
+    from catalog.factories import ProductFactory
+
+    item = CartItem.objects.create(cart=Cart.objects.create(user=customer),
+                                   product=ProductFactory(), quantity=1)
+    response = customer_api.get(f"/api/v1/cart/items/{item.pk}/")
+    assert response.status_code == 400
+    assert response.json()["code"] == "product_unavailable"
