@@ -8,6 +8,7 @@ class BillingConfig(AppConfig):
     def ready(self):
         from accounts import data_export
         from billing import config_keys  # noqa: F401
-        from billing.data_export import orders_section
+        from billing.data_export import orders_section, subscriptions_section
 
         data_export.register("orders", orders_section)
+        data_export.register("subscriptions", subscriptions_section)

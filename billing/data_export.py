@@ -19,3 +19,25 @@ def orders_section(user) -> list[dict]:
                       "reason": r.reason, "created_at": r.created_at} for r in o.refunds.all()]}
         for o in Order.objects.filter(user=user).prefetch_related("items", "payments", "refunds")
     ]
+
+
+def subscriptions_section(user) -> list[dict]:
+    """The customer's subscriptions with their timeline (plain words) and invoices."""
+    from billing.models import Subscription
+
+    return [
+        {"id": s.pk, "plan": s.plan.slug, "status": s.status,
+         "billing_source": s.billing_source, "current_period_start": s.current_period_start,
+         "current_period_end": s.current_period_end,
+         "cancel_at_period_end": s.cancel_at_period_end, "canceled_at": s.canceled_at,
+         "trial_start": s.trial_start, "trial_end": s.trial_end, "created_at": s.created_at,
+         "timeline": [{"type": e.type, "message": e.message, "at": e.created_at}
+                      for e in s.events.all()],
+         "invoices": [{"number": i.number, "status": i.status, "currency": i.currency,
+                       "subtotal": i.subtotal, "discount": i.discount_amount, "tax": i.tax,
+                       "total": i.total, "amount_paid": i.amount_paid,
+                       "due_date": i.due_date, "paid_at": i.paid_at}
+                      for i in s.invoices.all()]}
+        for s in Subscription.objects.filter(user=user).select_related("plan")
+        .prefetch_related("events", "invoices")
+    ]

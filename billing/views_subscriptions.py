@@ -37,7 +37,7 @@ def subscribe_page(request, slug):
         interval = "month"
     price = plan.price_for_interval(interval)
     context = {"plan": plan, "interval": interval, "price": price,
-               "trial_days": plan.product.trial_days,
+               "trial_days": service.trial_days_for(user=request.user, plan=plan),
                "existing": service.live_subscription(user=request.user), **past_due(request),
                "stripe_available": stripe_client.is_configured()}
     if request.method == "POST":

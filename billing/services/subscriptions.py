@@ -147,7 +147,8 @@ def _release_discount(subscription: Subscription) -> None:
             uses_count=F("uses_count") - 1)
 
 
-def _trial_days(*, user, plan) -> int:
+def trial_days_for(*, user, plan) -> int:
+    """Trial days this customer would get on ``plan`` now (one trial per product)."""
     days = plan.product.trial_days or 0
     if days and Subscription.objects.filter(user=user, plan__product=plan.product,
                                             trial_start__isnull=False).exists():
@@ -194,7 +195,7 @@ def subscribe(*, user, plan, interval: str, discount_code: str | None = None,
                          source=Source.SYSTEM)
         discount = (_discount_for(code=discount_code, user=user, plan=plan, price=price)
                     if discount_code and not is_free else None)
-        trial_days = 0 if is_free else _trial_days(user=user, plan=plan)
+        trial_days = 0 if is_free else trial_days_for(user=user, plan=plan)
         subscription = Subscription.objects.create(
             user=user, plan=plan, price=price, discount=discount,
             billing_source=BillingSource.STRIPE if not (is_free or manual)

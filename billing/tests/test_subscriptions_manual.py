@@ -360,3 +360,15 @@ def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, custo
     with pytest.raises(errors.DiscountCustomerLimit):
         service.subscribe(user=customer, plan="office", interval="month",
                           discount_code="WELCOME")
+
+
+@pytest.mark.django_db
+def test_data_export_includes_subscriptions_timeline_and_invoices(no_stripe, customer,
+                                                                  manual_plan):
+    from accounts import data_export
+
+    service.subscribe(user=customer, plan="office", interval="month")
+    [row] = data_export.sections()["subscriptions"](customer)
+    assert row["plan"] == "office" and row["status"] == S.ACTIVE
+    assert row["invoices"][0]["total"] == 1200
+    assert row["timeline"] and all("message" in e for e in row["timeline"])
