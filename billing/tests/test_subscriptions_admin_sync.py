@@ -220,3 +220,20 @@ def test_plan_admin_push_and_pull_actions_use_the_double(stripe_double, staff_co
         "action": "action_pull_from_stripe", "_selected_action": [plan.pk]})
     assert response.status_code == 302
     assert len(stripe_double.calls("POST", "/v1/prices")) == 2
+
+
+@pytest.mark.django_db
+def test_admin_issue_invoice_action_is_once_per_period_and_tasks_run(no_stripe, customer,
+                                                                     manual_plan, staff_console):
+    from billing import tasks
+
+    sub = service.subscribe(user=customer, plan="office", interval="month").subscription
+    for _ in range(2):
+        _post_action(staff_console, "subscription", "action_issue_invoice", [sub.pk])
+    assert sub.invoices.count() == 1  # the period's invoice already exists: not issued twice
+    page = staff_console.get(f"/admin/billing/subscription/{sub.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="status"' not in page.content  # lifecycle fields are read-only here
+    assert tasks.renew_manual_subscriptions.delay().get()["renewed"] == 0
+    assert tasks.sync_stripe_catalog.delay().get() == {"skipped": "stripe not configured"}
+    assert tasks.reconcile_stripe.delay().get() == {"skipped": "stripe not configured"}
