@@ -79,3 +79,20 @@ def test_concurrent_subscribes_start_exactly_one_subscription(no_stripe, custome
     assert {code for status, code in results if status == 409} == {"subscription_exists"}
     assert Subscription.objects.filter(user=customer).count() == 1
     assert Invoice.objects.filter(user=customer).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_mark_paid_records_one_payment_and_one_grant(no_stripe, customer, admin_user):
+    from billing.services import invoices, subscriptions
+    from catalog.factories import PlanFactory
+
+    PlanFactory(slug="office", billing_source="manual", credits_per_period=300)
+    sub = subscriptions.subscribe(user=customer, plan="office", interval="month").subscription
+    invoice = sub.invoices.get()
+
+    results = _run_together(lambda i: invoices.mark_invoice_paid(
+        invoice_id=invoice.pk, actor=admin_user, reference=f"BANK-{i}").status, 4)
+
+    assert results == ["PAID"] * 4
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+    assert [g.amount for g in CreditGrant.objects.filter(user=customer, source="PLAN")] == [300]
