@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.site",
                 "credits.context_processors.low_balance",
+                "billing.context_processors.past_due",
             ],
         },
     },

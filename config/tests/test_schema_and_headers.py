@@ -47,7 +47,20 @@ def test_home_leads_to_the_catalog_and_the_layout_links_every_customer_area(cust
     assert customer_client.get("/").url == "/catalog/"
 
     page = customer_client.get("/catalog/").content.decode()
-    for href in ("/cart/", "/orders/", "/billing/subscription/", "/credits/", "/support/",
+    for href in ("/cart/", "/orders/", "/billing/subscription/", "/billing/invoices/",
+                 "/credits/", "/support/",
                  "/account/", "/pricing/", "/help/"):
         assert f'href="{href}"' in page, href
     assert 'href="/admin/"' not in page  # staff link only for staff
+
+
+@pytest.mark.django_db
+def test_layout_shows_the_past_due_and_low_balance_banners_once(customer_client, customer):
+    from billing.factories import SubscriptionFactory
+    from billing.models import SubscriptionStatus
+
+    SubscriptionFactory(user=customer, status=SubscriptionStatus.PAST_DUE)
+    page = customer_client.get("/credits/").content.decode()
+
+    assert page.count("Fix your payment") == 1
+    assert page.count('data-testid="low-balance-banner"') == 1  # a fresh customer has 0 credits
