@@ -8,6 +8,7 @@ rejected.
 """
 
 import json
+import os
 
 import pytest
 import schemathesis
@@ -35,7 +36,9 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
-MAX_EXAMPLES = 6
+# Bounded for CI (the whole module runs in about 80 s on 2 cores); FUZZ_MAX_EXAMPLES=50 digs
+# deeper by hand.
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "6"))
 
 HOOK = "accounts.openapi.document_error_responses"
 
@@ -76,29 +79,19 @@ FUZZ_SETTINGS = settings(
 )
 
 
-_PAGE_SIZE = (
-    "config/api.py Pagination (PageNumberPagination, page_size_query_param='page_size') "
-    "falls back to the default page size on a non-integer ?page_size=null instead of "
-    "answering 400; the schema declares an integer (lead: config/)"
-)
-_BILLING_PAGE = (
-    "billing/api.py: the list is paginated ({count,next,previous,results}) but documented "
-    "as a bare array (responses=...(many=True) on an APIView; billing owner)"
-)
-# Known failures outside the finished apps, by (role, operation); strict, so each one that
-# starts passing fails the suite until it is taken off this list.
-KNOWN_FAILURES = {
-    **{(role, f"GET /api/v1/{path}"): _PAGE_SIZE
-       for role in ("anonymous", "customer", "staff")
-       for path in ("collections/", "kb/articles/", "products/")},
-    **{(role, f"GET /api/v1/{path}"): _PAGE_SIZE
-       for role in ("customer", "staff") for path in ("me/api-keys/", "me/sessions/")},
-    **{(role, "GET /api/v1/invoices/"): _BILLING_PAGE for role in ("customer", "staff")},
-    **{(role, "GET /api/v1/subscriptions/"): _BILLING_PAGE for role in ("customer", "staff")},
-    **{(role, "POST /api/v1/subscriptions/"): (
-        "billing/api.py SubscriptionListView.post answers 404 (unknown plan/price id in the "
-        "body) but documents no 404 (billing owner)") for role in ("customer", "staff")},
+# Known gaps outside the finished apps. Each is proven by a strict xfail below that makes
+# the exact request; the fuzzer skips only that one check for that one operation, and still
+# runs every other check on it.
+_PAGE_SIZE_PATHS = ["/api/v1/collections/", "/api/v1/kb/articles/", "/api/v1/products/",
+                    "/api/v1/me/api-keys/", "/api/v1/me/sessions/"]
+KNOWN_GAPS = {
+    f"GET {path}": negative_data_rejection for path in _PAGE_SIZE_PATHS
 }
+
+
+def _call(case, headers=None):
+    gap = KNOWN_GAPS.get(case.operation.label)
+    case.call_and_validate(checks=[c for c in CHECKS if c is not gap], headers=headers)
 
 
 @pytest.fixture(autouse=True)
@@ -138,21 +131,36 @@ def staff_headers(support_agent):
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_as_anonymous(case, fuzz_data):
-    case.call_and_validate(checks=CHECKS)
+    _call(case)
 
 
 @pytest.mark.django_db
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_as_customer(case, fuzz_data, customer_headers):
-    case.call_and_validate(checks=CHECKS, headers=customer_headers)
+    _call(case, customer_headers)
 
 
 @pytest.mark.django_db
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_as_staff(case, fuzz_data, staff_headers):
-    case.call_and_validate(checks=CHECKS, headers=staff_headers)
+    _call(case, staff_headers)
+
+
+# --- the known gaps, request by request ------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", _PAGE_SIZE_PATHS)
+@pytest.mark.xfail(strict=True, reason=(
+    "config/api.py Pagination (PageNumberPagination, page_size_query_param='page_size') "
+    "ignores ?page_size=null and answers 200 with the default page size; the schema declares "
+    "an integer, so it should answer 400 (lead: config/)"))
+def test_a_page_size_that_is_not_a_number_is_refused(path, client, customer_headers):
+    response = client.get(path, {"page_size": "null"},
+                          HTTP_AUTHORIZATION=customer_headers["Authorization"])
+    assert response.status_code == 400
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -35,8 +35,8 @@ class Route:
 
     @property
     def params(self) -> list[str]:
-        return re.findall(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>", self.route) and [
-            a or b for a, b in re.findall(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>", self.route)]
+        found = re.findall(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>", self.route)
+        return [converter or regex for converter, regex in found]
 
 
 def all_routes(patterns=None, prefix="", namespace=None) -> list[Route]:
@@ -377,3 +377,33 @@ def test_a_revoked_api_key_and_a_suspended_user_cannot_call_the_api(customer):
     assert api.get("/api/v1/me/").status_code == 200
     change_status(user=other, status="SUSPENDED", actor=None, reason="test")
     assert api.get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_token_endpoint_locks_out_after_five_failures(customer, password):
+    api = APIClient()
+    statuses = [api.post("/api/v1/auth/token/", {"email": customer.email,
+                                                 "password": "wrong-password"},
+                         format="json").status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]  # the fifth failure locks the account out
+    response = api.post("/api/v1/auth/token/", {"email": customer.email, "password": password},
+                        format="json")
+    assert response.status_code == 429
+    assert response.json()["code"] == "locked_out"
+    assert not ApiKey.objects.filter(user=customer).exists()
+
+
+@pytest.mark.django_db
+def test_owner_reading_a_cart_line_without_a_price_gets_an_answer_not_a_500(customer):
+    from billing.models import Cart, CartItem
+    from catalog.factories import ProductFactory
+
+    item = CartItem.objects.create(cart=Cart.objects.create(user=customer),
+                                   product=ProductFactory(), quantity=1)
+    api = APIClient(raise_request_exception=False)
+    _, raw = create_api_key(user=customer)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = api.get(f"/api/v1/cart/items/{item.pk}/")
+    # Found by this suite (StopIteration -> 500); billing answers 400 since 592646b.
+    assert response.status_code == 400
+    assert response.json()["code"]
