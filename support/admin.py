@@ -55,7 +55,8 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee=request.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value and value.isdigit():
+        # isascii(): "²".isdigit() is true but int("²") raises (a 500 found by fuzzing).
+        if value and value.isascii() and value.isdigit():
             return queryset.filter(assignee_id=int(value))
         return queryset
 
