@@ -3,6 +3,7 @@
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +15,11 @@ from accounts.profile import GENDER_CHOICES
 from config.api import NotFound
 
 READ_ONLY_ME_FIELDS = ("email", "role", "status", "email_verified", "email_verified_at", "id")
+
+
+# The account API reads JSON bodies only: multipart and form parsers drop a part they cannot
+# read and carried on with what was left (found by fuzzing PATCH /me/ with a malformed body).
+JSON_ONLY = [JSONParser]
 
 
 # --- serializers ---------------------------------------------------------------------------
@@ -152,6 +158,7 @@ def _new_key_body(key: ApiKey, raw: str) -> dict:
 # --- views -----------------------------------------------------------------------------------
 
 class SignupView(APIView):
+    parser_classes = JSON_ONLY
     # No authentication classes: no session, hence no CSRF check for JSON clients.
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -169,6 +176,7 @@ class SignupView(APIView):
 
 
 class TokenView(APIView):
+    parser_classes = JSON_ONLY
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -192,6 +200,7 @@ class TokenView(APIView):
 
 
 class MeView(APIView):
+    parser_classes = JSON_ONLY
     @extend_schema(tags=["me"], responses={200: UserSerializer, **_errors(401)})
     def get(self, request):
         return Response(UserSerializer(request.user).data)
@@ -257,6 +266,7 @@ class MySessionView(APIView):
 
 
 class MyApiKeysView(generics.ListAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = ApiKeySerializer
     filter_backends: list = []
 

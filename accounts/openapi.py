@@ -34,6 +34,7 @@ _DESCRIPTIONS = {
     401: "Not authenticated, or the credentials sent are not valid.",
     403: "Not allowed for this user (or a session write without the CSRF token).",
     404: "No such object for this user (another customer's object answers 404 too).",
+    415: "The body's Content-Type is not one this operation reads, or it cannot be parsed.",
 }
 
 
@@ -66,6 +67,8 @@ def error_statuses(path: str, method: str, operation: dict) -> set[int]:
         statuses.add(404)
     if operation.get("requestBody") or query:
         statuses.add(400)
+    if operation.get("requestBody"):
+        statuses.add(415)
     return statuses
 
 

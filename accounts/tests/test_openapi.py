@@ -26,6 +26,8 @@ def test_error_hook_documents_401_everywhere_and_404_for_path_parameters():
     products = schema["paths"]["/api/v1/products/"]["get"]["responses"]
     assert {"400", "401", "404"} <= set(products)  # query parameters; a page past the end
     assert "403" not in products  # public read
+    assert "415" in schema["paths"]["/api/v1/tickets/"]["post"]["responses"]
+    assert "415" not in products
 
 
 def test_error_hook_keeps_what_a_view_declared():
@@ -47,3 +49,18 @@ def test_api_key_name_must_be_a_string_not_a_number(customer_api, customer):
     assert response.json()["code"] == "invalid"
     assert "name" in response.json()["fields"]
     assert not ApiKey.objects.filter(user=customer).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), [("patch", "/api/v1/me/"),
+                                              ("post", "/api/v1/me/api-keys/")])
+def test_account_api_reads_json_only(customer_api, customer, method, path):
+    before = (customer.first_name, ApiKey.objects.filter(user=customer).count())
+    response = getattr(customer_api, method)(path, {"first_name": "Form", "name": "form"},
+                                             format="multipart")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    customer.refresh_from_db()
+    assert (customer.first_name, ApiKey.objects.filter(user=customer).count()) == before
+    schema = _schema()["paths"][path][method]["requestBody"]["content"]
+    assert set(schema) == {"application/json"}
