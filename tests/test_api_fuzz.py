@@ -163,6 +163,25 @@ def test_a_page_size_that_is_not_a_number_is_refused(path, client, customer_head
     assert response.status_code == 400
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [
+    "/api/v1/subscriptions/\u00b2/", "/api/v1/subscriptions/\u00b2/cancel/",
+    "/api/v1/subscriptions/\u00b9/change-plan/", "/billing/subscriptions/\u00b2/cancel/",
+])
+@pytest.mark.xfail(strict=True, reason=(
+    "billing/services/subscriptions.py:80 subscription_for_user checks "
+    "str(subscription_id).isdigit(), which is true for '\u00b2', then the pk lookup does "
+    "int('\u00b2'): ValueError -> 500 (found with FUZZ_MAX_EXAMPLES=40; billing: use "
+    "isascii() and isdigit(), or an <int:pk> converter)"))
+def test_a_subscription_id_with_a_superscript_digit_answers_404(path, customer):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(customer)
+    method = client.get if path.endswith("\u00b2/") else client.post
+    assert method(path).status_code == 404
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "config/settings/base.py SPECTACULAR_SETTINGS does not register "
     "accounts.openapi.document_error_responses in POSTPROCESSING_HOOKS, so the served "
