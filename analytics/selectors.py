@@ -72,23 +72,29 @@ def currencies() -> list[str]:
 
 
 DRILLDOWN_SQL = """
-    SELECT s.id, ROUND({monthly}, 2) AS monthly
+    SELECT s.id, ROUND({monthly_end}, 2) AS monthly, pe.id,
+           COALESCE((pe_ev.payload ->> 'plan')::bigint, s.plan_id)
     FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
-    JOIN {prices} p ON p.id = COALESCE(s.price_id, pl.monthly_price_id)
-    WHERE {relevant} AND {paying_end} AND p.currency = %(currency)s
+    {price_at_end}
+    WHERE {relevant} AND {paying_end} AND pe.currency = %(currency)s
     ORDER BY monthly DESC, s.id
 """
 
 
 def mrr_subscriptions(day: date, currency: str) -> list[dict]:
     """The subscriptions behind ``day``'s MRR in ``currency``, as the MRR family counts them
-    (same predicate), with each one's monthly amount, largest first."""
+    (same predicate, same price as of the end of the day), with each one's monthly amount,
+    largest first, and the plan and price it had then (``plan``, ``price``)."""
     from billing.models import Subscription
+    from catalog.models import Plan, Price
 
     start, end = day_bounds(day)
     found = fetch(DRILLDOWN_SQL, {"start": start, "end": end, "currency": currency},
                   **sql_parts())
     subs = Subscription.objects.select_related("user", "plan", "price", "plan__monthly_price")
-    by_id = subs.in_bulk([sid for sid, _ in found])
-    return [{"subscription": by_id[sid], "monthly": Decimal(monthly)} for sid, monthly in found
-            if sid in by_id]
+    by_id = subs.in_bulk([row[0] for row in found])
+    prices = Price.objects.in_bulk({row[2] for row in found})
+    plans = Plan.objects.in_bulk({row[3] for row in found})
+    return [{"subscription": by_id[sid], "monthly": Decimal(monthly), "price": prices[price_id],
+             "plan": plans[plan_id]}
+            for sid, monthly, price_id, plan_id in found if sid in by_id]

@@ -61,6 +61,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def _part(value) -> sql.Composable:
+    if isinstance(value, sql.Composable):
+        return value
     if isinstance(value, type) and issubclass(value, models.Model):
         return sql.Identifier(value._meta.db_table)
     return sql.SQL(value)
@@ -70,7 +72,7 @@ def fetch(template: str, params: dict, **parts) -> list[tuple]:
     """Run ``template`` with its ``{name}`` parts filled in, values always bound as params.
 
     A model class becomes its quoted table name; a string is one of this package's own SQL
-    fragments (constants, never input)."""
+    fragments (constants, never input); a ``psycopg.sql`` composable is used as it is."""
     query = sql.SQL(template).format(**{name: _part(v) for name, v in parts.items()})
     with connection.cursor() as cursor:
         cursor.execute(query, params)

@@ -1,36 +1,85 @@
 """Subscription metrics: MRR/ARR, MRR movements, subscription counts and churn.
 
-Billing keeps each subscription's current state, not its history, so a subscription's state
-at an instant T is reconstructed from its timestamps:
+A subscription's state at an instant T is reconstructed as follows.
+
+Its life, from its timestamps:
 
 * it exists from ``created_at``;
-* it has ENDED at ``ended_at`` when its status is CANCELED: the end of the paid period for a
-  cancel-at-period-end cancellation (``current_period_end``), otherwise ``canceled_at``
-  (``updated_at`` when neither is set);
+* it has ENDED at ``ended_at`` when its status is CANCELED: billing's ``ended_at`` when set,
+  otherwise the end of the paid period for a cancel-at-period-end cancellation
+  (``current_period_end``), otherwise ``canceled_at`` (``updated_at`` when neither is set);
 * while it exists and has not ended it is TRIALING if ``trial_end`` is after T (or its status
   is still TRIALING), otherwise it is PAYING when its status is ACTIVE, PAST_DUE or CANCELED.
   UNPAID, PAUSED and INCOMPLETE(_EXPIRED) subscriptions never count as paying.
 
-A price or quantity change made in place is seen from the moment it is stored: days rolled up
-before the change keep the figures computed then, a re-run uses the current price.
+Its price, from billing's append-only timeline (``billing.SubscriptionEvent``): every
+PLAN_CHANGED event records the plan and price the subscription had BEFORE the change
+(payload ``{"plan": id, "price": id, ...}``, written by ``change_plan``). So the price at T is
+the "before" price of the first PLAN_CHANGED event at or after T, and the subscription's
+current price when no change happened at or after T (which covers subscriptions without any
+event: seeds and older rows). Equivalently: the state after the last change before T. Each
+lookup is one LATERAL index probe per live subscription (no Python loop over rows).
+
+What the timeline does not record is not reconstructed: the quantity is always the current
+one (no event carries it), and a PLAN_CHANGED event without a ``price`` in its payload (the
+Stripe webhook path writes ``old_plan``/``new_plan`` only) falls back to the current price.
 """
 
 from decimal import Decimal
 
+from psycopg import sql
+
 from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
 from analytics.metrics.base import dec, fetch, ratio
 
-# Monthly normalisation of one price: amount × quantity × NUM / (DEN × interval_count).
-# Kept as an exact numeric fraction so rounding happens once, on the per-currency total.
-MONTHLY_AMOUNT = """
-    (s.quantity * p.unit_amount)::numeric
-    * (CASE p.interval WHEN 'year' THEN 1 WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END)
-    / ((CASE p.interval WHEN 'month' THEN 1 ELSE 12 END) * p.interval_count)
+
+def monthly_amount(p: str) -> str:
+    """Monthly normalisation of the price aliased ``p``: amount × quantity × NUM / (DEN ×
+    interval_count). Kept as an exact numeric fraction so rounding happens once, on the
+    per-currency total."""
+    return f"""
+    (s.quantity * {p}.unit_amount)::numeric
+    * (CASE {p}.interval WHEN 'year' THEN 1 WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END)
+    / ((CASE {p}.interval WHEN 'month' THEN 1 ELSE 12 END) * {p}.interval_count)
 """
+
+
+MONTHLY_AMOUNT = monthly_amount("p")
+
+
+# The joins giving the price row {p} the subscription ``s`` (joined to its current plan ``pl``)
+# had at the instant {at}: the "before" price of the first PLAN_CHANGED event at or after
+# {at}, else the current price (the plan's monthly price when none is stored). Billing's
+# index on the events' subscription_id bounds each probe to one subscription's events.
+PRICE_AS_OF = """
+    LEFT JOIN LATERAL (
+        SELECT e.payload FROM {events} e
+        WHERE e.subscription_id = s.id AND e.type = 'PLAN_CHANGED' AND e.created_at >= {at}
+        ORDER BY e.created_at, e.id LIMIT 1
+    ) {ev} ON true
+    LEFT JOIN {plans} {old_plan} ON {old_plan}.id = ({ev}.payload ->> 'plan')::bigint
+    JOIN {prices} {p} ON {p}.id = COALESCE(
+        ({ev}.payload ->> 'price')::bigint,
+        {old_plan}.monthly_price_id, s.price_id, pl.monthly_price_id)
+"""
+
+
+def price_as_of(alias: str, at: str) -> sql.Composable:
+    """``PRICE_AS_OF`` for the price alias ``alias`` at the bound parameter named ``at``."""
+    from billing.models import SubscriptionEvent
+    from catalog.models import Plan, Price
+
+    return sql.SQL(PRICE_AS_OF).format(
+        events=sql.Identifier(SubscriptionEvent._meta.db_table),
+        plans=sql.Identifier(Plan._meta.db_table), prices=sql.Identifier(Price._meta.db_table),
+        at=sql.Placeholder(at), ev=sql.Identifier(f"{alias}_ev"),
+        old_plan=sql.Identifier(f"{alias}_plan"), p=sql.Identifier(alias))
+
 
 ENDED_AT = """
     (CASE WHEN s.status = 'CANCELED' THEN
-        CASE WHEN s.cancel_at_period_end AND s.current_period_end IS NOT NULL
+        CASE WHEN s.ended_at IS NOT NULL THEN s.ended_at
+             WHEN s.cancel_at_period_end AND s.current_period_end IS NOT NULL
              THEN s.current_period_end
              ELSE COALESCE(s.canceled_at, s.current_period_end, s.updated_at) END
      END)
@@ -39,7 +88,7 @@ ENDED_AT = """
 # The subscription rows that can matter for an instant in [start, end]: still live, or ended
 # at or after start. A snapshot: the scan covers live subscriptions and the day's
 # cancellations, not every subscription that ever ended.
-# The first three conditions of the CANCELED branch are implied by ended_at >= start (each
+# The first four conditions of the CANCELED branch are implied by ended_at >= start (each
 # case of ENDED_AT is one of them); they are there so that partial indexes on canceled_at and
 # current_period_end (WHERE status = 'CANCELED') can bound the scan: see the report to billing.
 RELEVANT = f"""
@@ -47,7 +96,7 @@ RELEVANT = f"""
     AND (s.status IN ('ACTIVE', 'PAST_DUE', 'TRIALING')
          OR (s.status = 'CANCELED'
              AND (s.canceled_at >= %(start)s OR s.current_period_end >= %(start)s
-                  OR s.canceled_at IS NULL)
+                  OR s.ended_at >= %(start)s OR s.canceled_at IS NULL)
              AND {ENDED_AT} >= %(start)s))
 """
 
@@ -76,6 +125,9 @@ def sql_parts() -> dict:
 
     return {
         "subs": Subscription, "plans": Plan, "prices": Price,
+        "price_at_start": price_as_of("ps", "start"),
+        "price_at_end": price_as_of("pe", "end"),
+        "monthly_start": monthly_amount("ps"), "monthly_end": monthly_amount("pe"),
         "monthly": MONTHLY_AMOUNT, "ended_at": ENDED_AT, "relevant": RELEVANT,
         "paying_start": _paying("%(start)s"), "paying_end": _paying("%(end)s"),
         "trialing_end": _trialing("%(end)s"),
@@ -88,9 +140,13 @@ MRR_DEFINITION = """
 Monthly recurring revenue at the end of the day (UTC), per currency, in minor units: the sum
 over subscriptions that are paying at that moment (ACTIVE or PAST_DUE, or CANCELED but not yet
 ended; never TRIALING) of the price's unit amount × quantity, normalised to a month: monthly
-÷ interval count, yearly ÷ 12, weekly × 52 ÷ 12, daily × 365 ÷ 12. The price is the
-subscription's price, or its plan's monthly price when none is recorded. Discounts are not
-subtracted: billing does not link a subscription to a discount. Rounded once, on the currency
+÷ interval count, yearly ÷ 12, weekly × 52 ÷ 12, daily × 365 ÷ 12. The price is the one the
+subscription had at that moment, read from billing's timeline: a plan or interval change
+(PLAN_CHANGED event) made later records the price before it, so a past day keeps the price of
+that day when it is recomputed; without a later change it is the subscription's price (its
+plan's monthly price when none is recorded). The quantity is the current one: billing's
+timeline does not record quantity changes. Discounts are not subtracted: billing's discounts
+apply to the first invoice only, never to every month. Rounded once, on the currency
 total, to two decimals of a minor unit (half away from zero): a $29/month and a $290/year
 subscription give 2900 + 2416.67 = 5316.67. ARR = MRR × 12. Paying customers = distinct
 customers with a paying subscription; ARPU = MRR ÷ paying customers.
@@ -100,11 +156,11 @@ customers with a paying subscription; ARPU = MRR ÷ paying customers.
 def compute_mrr(day) -> list[Row]:
     start, end = day_bounds(day)
     template = """
-        SELECT p.currency, SUM({monthly}), COUNT(DISTINCT s.user_id), COUNT(*)
+        SELECT pe.currency, SUM({monthly_end}), COUNT(DISTINCT s.user_id), COUNT(*)
         FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
-        JOIN {prices} p ON p.id = COALESCE(s.price_id, pl.monthly_price_id)
+        {price_at_end}
         WHERE {relevant} AND {paying_end}
-        GROUP BY p.currency ORDER BY p.currency
+        GROUP BY pe.currency ORDER BY pe.currency
     """
     rows = []
     found = fetch(template, {"start": start, "end": end}, **sql_parts())
@@ -120,7 +176,7 @@ def compute_mrr(day) -> list[Row]:
 
 
 MRR = register(MetricFamily(
-    key="mrr", title="MRR and ARR", version=1, definition=MRR_DEFINITION,
+    key="mrr", title="MRR and ARR", version=2, definition=MRR_DEFINITION,
     metrics=(
         Metric("mrr", "MRR", Unit.MONEY, "currency"),
         Metric("arr", "ARR", Unit.MONEY, "currency"),
@@ -136,7 +192,10 @@ MRR = register(MetricFamily(
 MOVEMENTS_DEFINITION = """
 How MRR changed during the day, per currency, in minor units. For every customer and currency
 we compare the customer's MRR at the start of the day (00:00 UTC) with their MRR at its end
-(24:00 UTC), each computed as for MRR. A customer going from 0 to more than 0 is NEW, or a
+(24:00 UTC), each computed as for MRR with the price each subscription had at that moment
+(from billing's timeline), so a plan or interval change made in place during the day counts:
+$10 → $30 a month is 2000 of expansion, $30 a month → $300 a year (2500 a month) is 500 of
+contraction. A customer going from 0 to more than 0 is NEW, or a
 REACTIVATION when they had a paying subscription that had ended before the day began; from
 more than 0 to a higher amount is EXPANSION (the increase); to a lower amount above 0 is
 CONTRACTION (the decrease); from more than 0 to 0 is CHURNED (the amount lost). Net new MRR =
@@ -151,13 +210,17 @@ def compute_mrr_movements(day) -> list[Row]:
     start, end = day_bounds(day)
     template = """
         WITH per_customer AS (
-            SELECT s.user_id, p.currency,
-                   COALESCE(SUM({monthly}) FILTER (WHERE {paying_start}), 0) AS b,
-                   COALESCE(SUM({monthly}) FILTER (WHERE {paying_end}), 0) AS e
+            SELECT s.user_id, amounts.currency,
+                   COALESCE(SUM(amounts.b), 0) AS b, COALESCE(SUM(amounts.e), 0) AS e
             FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
-            JOIN {prices} p ON p.id = COALESCE(s.price_id, pl.monthly_price_id)
+            {price_at_start}
+            {price_at_end}
+            CROSS JOIN LATERAL (VALUES
+                (ps.currency, CASE WHEN {paying_start} THEN {monthly_start} END, NULL::numeric),
+                (pe.currency, NULL::numeric, CASE WHEN {paying_end} THEN {monthly_end} END)
+            ) AS amounts (currency, b, e)
             WHERE {relevant}
-            GROUP BY s.user_id, p.currency
+            GROUP BY s.user_id, amounts.currency
         ), classified AS (
             SELECT currency, b, e,
                    CASE
@@ -189,7 +252,7 @@ def compute_mrr_movements(day) -> list[Row]:
 
 
 MRR_MOVEMENTS = register(MetricFamily(
-    key="mrr_movements", title="MRR movements", version=1, definition=MOVEMENTS_DEFINITION,
+    key="mrr_movements", title="MRR movements", version=2, definition=MOVEMENTS_DEFINITION,
     metrics=tuple(Metric(f"mrr_{m}", f"{m.title()} MRR", Unit.MONEY, "currency")
                   for m in MOVEMENT_KEYS),
     compute=compute_mrr_movements,
@@ -202,7 +265,9 @@ COUNTS_DEFINITION = """
 Counts of subscriptions, all currencies together. ACTIVE = paying at the end of the day (as
 for MRR); TRIALING = in a trial at the end of the day. NEW = subscriptions that started paying
 during the day (created that day without a trial, or whose trial ended that day). CHURNED =
-paying subscriptions that ended during the day (an ended trial is not churn). Subscriber churn
+paying subscriptions that ended during the day (an ended trial is not churn); a subscription
+ends at billing's ended_at when recorded, else at its period end (cancel at period end) or
+when it was canceled. Subscriber churn
 rate = churned ÷ (paying at the start of the day + new); over a range the dashboard uses
 Σ churned ÷ (paying at the start of the range + Σ new).
 """
@@ -238,7 +303,7 @@ def compute_subscription_counts(day) -> list[Row]:
 
 
 SUBSCRIPTION_COUNTS = register(MetricFamily(
-    key="subscriptions", title="Subscriptions and churn", version=1,
+    key="subscriptions", title="Subscriptions and churn", version=2,
     definition=COUNTS_DEFINITION,
     metrics=(
         Metric("active_subscriptions", "Active subscriptions", Unit.COUNT),
