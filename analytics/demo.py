@@ -2,18 +2,23 @@
 
 Customers join (more each month), subscribe to the seeded paid plans (some after a trial,
 some yearly), renew monthly or yearly (one Payment per renewal), churn, come back or add a
-second plan; a few payments are refunded; subscribers use credits every week; tickets and
+second plan; some move to another plan in place (up or down, same interval: a PLAN_CHANGED
+event on billing's timeline, in billing's payload shape, so MRR movements show expansion and
+contraction); a few payments are refunded; subscribers use credits every week; tickets and
 help-bot chats arrive every day. Everything is backdated, which only demo history may do.
 
-Deterministic (one seeded ``random.Random``) and idempotent: the demo customers'
+Deterministic (seeded ``random.Random`` generators) and idempotent: the demo customers'
 e-mail domain is the marker, so a second run adds nothing.
 
-The credits ledger is append-only (no UPDATE), and its services stamp rows with the current
-time, so the backdated history is written here with the same rules the services keep:
-lots consumed in order, ``balance_after`` running, and balance = Σ ledger = Σ lots remaining
-at the end (``credits.services.check_invariant`` passes for every demo customer).
+The subscription timeline is append-only too and stamps ``created_at`` itself, so the demo's
+plan-change events are inserted with their moment in one INSERT. The credits ledger is
+append-only (no UPDATE), and its services stamp rows with the current time, so the backdated
+history is written here with the same rules the services keep: lots consumed in order,
+``balance_after`` running, and balance = Σ ledger = Σ lots remaining at the end
+(``credits.services.check_invariant`` passes for every demo customer).
 """
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,6 +40,7 @@ LAST_NAMES = ["Nguyen", "Smith", "Okafor", "Garcia", "Kim", "Rossi", "Dubois", "
 class Stats:
     customers: int = 0
     subscriptions: int = 0
+    plan_changes: int = 0
     payments: int = 0
     refunds: int = 0
     ledger_rows: int = 0
@@ -101,6 +107,13 @@ class DemoSub:
     price: object
     start: datetime  # paying from (after any trial)
     end: datetime | None  # ended (canceled) at, or None
+    # An in-place plan change: (moment, new price). ``price`` is the price before it.
+    change: tuple | None = None
+
+    def price_at(self, moment: datetime):
+        if self.change and moment >= self.change[0]:
+            return self.change[1]
+        return self.price
 
 
 def paid_plans():
@@ -157,7 +170,57 @@ def _subscriptions(rng, customers, today: date, stats: Stats) -> list[DemoSub]:
                 create(user, extra, second=True)
     _backdate(Subscription, {d.sub.pk: min(d.sub.trial_start or d.start, d.start) for d in made})
     stats.subscriptions = len(made)
+    stats.plan_changes = _plan_changes(plans, made, now)
     return made
+
+
+# Share of subscriptions paying for at least two months that change plan once, in place.
+PLAN_CHANGE_SHARE = 0.3
+
+
+def _plan_changes(plans, made: list[DemoSub], now: datetime) -> int:
+    """Move some subscriptions to another plan's price of the same interval and currency, at
+    a moment inside their paying life, as billing's ``change_plan`` would: the row keeps the
+    new plan and price, and one PLAN_CHANGED event holds the plan and price before it.
+
+    A random generator of its own, so the rest of the history (payments, credits, support)
+    is drawn exactly as without plan changes. The credits history is not touched: it keeps
+    the grants of the plan first subscribed (``DemoSub.sub`` is not reloaded)."""
+    from django.db import connection
+    from psycopg import sql
+
+    from billing.models import Subscription, SubscriptionEvent
+
+    rng = random.Random(SEED + 1)
+    events = []
+    for demo in made:
+        stop = min(demo.end or now, now)
+        if (stop - demo.start).days < 60 or rng.random() >= PLAN_CHANGE_SHARE:
+            continue
+        interval = demo.price.interval
+        targets = [(p, p.yearly_price if interval == "year" else p.monthly_price)
+                   for p in plans if p.pk != demo.sub.plan_id]
+        targets = [(p, price) for p, price in targets
+                   if price is not None and price.currency == demo.price.currency]
+        if not targets:
+            continue
+        plan, price = rng.choice(targets)
+        moment = demo.start + timedelta(days=rng.randrange(30, (stop - demo.start).days),
+                                        hours=rng.randrange(24))
+        if moment >= stop:
+            continue
+        Subscription.objects.filter(pk=demo.sub.pk).update(plan=plan, price=price)
+        demo.change = (moment, price)
+        events.append((demo.sub.pk, SubscriptionEvent.Type.PLAN_CHANGED,
+                       SubscriptionEvent.Source.CUSTOMER,
+                       f"Your plan is now {plan.name} ({interval}ly).",
+                       json.dumps({"plan": demo.sub.plan_id, "price": demo.price.pk}), moment))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql.SQL(
+            "INSERT INTO {} (subscription_id, type, source, message, payload, stripe_event_id,"
+            " created_at) VALUES (%s, %s, %s, %s, %s::jsonb, '', %s)").format(
+                sql.Identifier(SubscriptionEvent._meta.db_table)), events)
+    return len(events)
 
 
 def _renewals(demo: DemoSub, now: datetime):
@@ -187,8 +250,8 @@ def _payments(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
     stamps = {}
     for demo in subs:
         sub = demo.sub
-        amount = demo.price.unit_amount * sub.quantity
         for n, moment in _renewals(demo, now):
+            amount = demo.price_at(moment).unit_amount * sub.quantity
             refund = rng.random() < 0.03
             order = None
             if refund:

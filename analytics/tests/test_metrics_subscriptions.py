@@ -137,3 +137,18 @@ def test_a_day_without_subscriptions_has_zero_counts_and_no_mrr_rows():
     assert values("mrr_new") == {}
     assert values("active_subscriptions") == {"": 0}
     assert values("subscriber_churn_rate") == {"": Decimal("0")}
+
+
+def test_billing_ended_at_is_when_a_canceled_subscription_ends():
+    """Stripe records the cancel request (canceled_at) and the real end (ended_at) apart."""
+    sub = subscribe(price_obj=price(2900), created=at(BEFORE))
+    from billing.models import Subscription
+
+    Subscription.objects.filter(pk=sub.pk).update(
+        status=S.CANCELED, canceled_at=at(DAY - timedelta(days=5)), ended_at=at(DAY, 18))
+    rollup_day(DAY - timedelta(days=1), ["mrr", "subscriptions"])
+    rollup_day(DAY, ["mrr", "mrr_movements", "subscriptions"])
+    assert values("mrr", DAY - timedelta(days=1)) == {"usd": Decimal("2900.00")}
+    assert values("mrr") == {}
+    assert values("mrr_churned") == {"usd": Decimal("2900.00")}
+    assert values("churned_subscriptions") == {"": 1}

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from analytics.models import DailyMetric
-from billing.models import Payment, Subscription
+from billing.models import Payment, Subscription, SubscriptionEvent
+from catalog.models import Price
 from credits.models import CreditTransaction
 from credits.services import check_invariant
 from support.models import Ticket
@@ -34,6 +35,16 @@ def test_seed_creates_a_year_of_history_once_and_the_dashboard_shows_it(client, 
                  "--no-progress", stdout=StringIO())
     assert DailyMetric.objects.filter(metric="mrr", value__gt=0).count() == 60
     assert DailyMetric.objects.filter(metric="credits_consumed").exclude(dimension="").exists()
+    # In-place plan changes (PLAN_CHANGED events) move MRR both ways within the range.
+    changes = SubscriptionEvent.objects.filter(type=SubscriptionEvent.Type.PLAN_CHANGED,
+                                               subscription__metadata__demo="analytics")
+    assert f"({changes.count()} plan changes)" in out.getvalue() and changes.exists()
+    for event in changes.select_related("subscription__price"):
+        before = Price.objects.get(pk=event.payload["price"])  # billing's payload shape
+        assert before != event.subscription.price
+        assert before.interval == event.subscription.price.interval
+    for movement in ("mrr_expansion", "mrr_contraction"):
+        assert DailyMetric.objects.filter(metric=movement, value__gt=0).exists(), movement
 
     client.force_login(admin_user)
     response = client.get("/admin/analytics/")

@@ -23,7 +23,8 @@ class Command(BaseCommand):
             call_command("seed_catalog", stdout=self.stdout)
         stats = demo.seed()
         self.stdout.write(
-            f"analytics: {stats.customers} customers, {stats.subscriptions} subscriptions, "
+            f"analytics: {stats.customers} customers, {stats.subscriptions} subscriptions "
+            f"({stats.plan_changes} plan changes), "
             f"{stats.payments} payments, {stats.refunds} refunds, {stats.ledger_rows} ledger "
             f"rows, {stats.tickets} tickets, {stats.conversations} bot conversations.")
         for note in stats.notes:
