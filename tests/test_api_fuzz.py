@@ -108,11 +108,53 @@ def _keep_test_connection():
 
 @pytest.fixture
 def fuzz_data(customer, other_customer):
-    """Rows the generated ids may land on, owned by someone else than the caller."""
-    from catalog.factories import ProductFactory
+    """Rows for every list to show, so response schemas are checked on real items, not [].
 
-    ProductFactory()
-    return None
+    The customer owns one of each kind of row; other_customer owns a ticket too, which the
+    generated ids may land on (and must then answer 404)."""
+    from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
+    from billing.models import Cart, CartItem, Invoice
+    from catalog.factories import (
+        CategoryFactory,
+        CollectionFactory,
+        CollectionItemFactory,
+        PlanFactory,
+        PriceFactory,
+        ProductFactory,
+        ReviewFactory,
+        VariantFactory,
+    )
+    from credits.factories import FeatureCostFactory
+    from credits.services import consume_credits, grant_credits
+    from support.factories import (
+        ArticleFactory,
+        ChatMessageFactory,
+        ConversationFactory,
+        TicketFactory,
+        TicketMessageFactory,
+    )
+
+    product = ProductFactory(tags=["fuzz"])
+    product.categories.add(CategoryFactory())
+    price = PriceFactory(product=product)
+    VariantFactory(product=product)
+    ReviewFactory(product=product, author=other_customer)
+    CollectionItemFactory(collection=CollectionFactory(), product=product)
+    plan = PlanFactory()
+    order = OrderFactory(user=customer)
+    OrderItemFactory(order=order, product=product)
+    CartItem.objects.create(cart=Cart.objects.create(user=customer), product=product,
+                            price=price, quantity=1)
+    subscription = SubscriptionFactory(user=customer, plan=plan, price=plan.monthly_price)
+    Invoice.objects.create(number="INV-FUZZ-1", user=customer, subscription=subscription,
+                           currency="usd", subtotal=1000, total=1000, amount_due=1000)
+    grant_credits(user=customer, amount=100, source="PROMO")
+    FeatureCostFactory(operation="AI_TEXT_CHAT", cost=2)
+    consume_credits(user=customer, operation="AI_TEXT_CHAT")
+    TicketMessageFactory(ticket=TicketFactory(customer=customer), author=customer)
+    TicketFactory(customer=other_customer)
+    ChatMessageFactory(conversation=ConversationFactory(customer=customer))
+    ArticleFactory()
 
 
 @pytest.fixture
