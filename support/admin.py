@@ -21,7 +21,7 @@ from accounts import audit
 from accounts.models import STAFF_ROLES, AuditAction, User
 from billing.models import Order, RefundReason
 from config.api import DomainError
-from support import approvals, kb, panel, selectors, services
+from support import approvals, embeddings, kb, panel, selectors, services
 from support.models import (
     TRANSITIONS,
     ApprovalRequest,
@@ -342,6 +342,8 @@ class ArticleAdmin(admin.ModelAdmin):
                      resource=obj, new={name: str(form.cleaned_data.get(name))
                                         for name in form.changed_data if name != "body"},
                      body_changed="body" in form.changed_data)
+        # Its semantic vector follows the new text once this commits (no-op without pgvector).
+        embeddings.queue_article(obj.pk)
 
 
 class ChatMessageInline(admin.TabularInline):

@@ -24,7 +24,8 @@ define("support_reopen_window_days", type=int, default=14, min_value=0,
 define("support_auto_close_days", type=int, default=7, min_value=1,
        description="Days after resolution at which a resolved ticket is closed automatically.")
 define("support_bot_min_rank", type=Decimal, default=Decimal("0.1"), min_value=Decimal("0"),
-       description="Full-text rank below which the help bot says it does not know.")
+       description="Search rank (0-1: full text, blended with meaning where pgvector is "
+                   "available) below which the help bot says it does not know.")
 define("support_approval_threshold", type=int, default=10_000, min_value=0,
        description="Staff actions with an amount above this (minor units or credits) need a "
        "second staff member's approval.")

@@ -5,9 +5,17 @@ title match ranks above a body match. Queries from users go through ``websearch_
 (never raises on any input); when that finds nothing, a forgiving OR-of-prefixes query built
 from the words alone is tried, which suits questions typed to the bot or half-typed subjects.
 
-pgvector: the embedded PostgreSQL ships the extension, but embedding articles needs a local
-model far larger than this project installs, so ranking is full-text only (no error, no
-blending) until an embedding model is added.
+Semantic blend (support/embeddings.py): where PostgreSQL has pgvector and the local model
+loads, every article with a stored vector is ranked by
+
+    rank = 0.6 * min(ts_rank, 1) + 0.4 * max(cosine similarity to the query, 0)
+
+and the nearest articles by meaning (cosine >= ``MIN_SIMILARITY``) join the full-text hits, so
+a question sharing no word with an article ("get my money back") still finds it. An article
+without a vector yet keeps ``rank = min(ts_rank, 1)``, the same scale. Without pgvector or the
+model, ranking is full text alone (no error; logged once). Both parts lie in [0, 1] and a
+title match scores far above a body match in ``ts_rank`` (weights A=1.0 vs C=0.2), so title
+matches still rank first unless meaning strongly disagrees.
 """
 
 import re
@@ -16,10 +24,13 @@ import markdown as markdown_lib
 import nh3
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Greatest, Least
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from support import embeddings
 from support.models import Article
 
 CONFIG = "english"
@@ -29,6 +40,12 @@ _MARK_START = "\ue000"
 _MARK_END = "\ue001"
 _WORD = re.compile(r"[^\W_]+")
 MAX_QUERY_CHARS = 200
+FTS_WEIGHT = 0.6
+SEMANTIC_WEIGHT = 0.4
+# Cosine similarity from which an article with no matching word is still a hit; unrelated
+# questions score below 0.2 against help articles with this model, paraphrases above 0.4.
+MIN_SIMILARITY = 0.35
+MAX_NEIGHBOURS = 20
 
 
 def render_markdown(text: str) -> SafeString:
@@ -62,31 +79,63 @@ def _queries(text: str, mode: str):
         yield SearchQuery(raw, search_type="raw", config=CONFIG)
 
 
+def _query_vector(text: str) -> list[float] | None:
+    """The query's semantic vector, or None when this database or process has no embeddings."""
+    if not embeddings.available():
+        return None
+    return embeddings.embed(text)
+
+
 def search_articles(text: str, *, queryset: QuerySet | None = None,
                     mode: str = "auto") -> QuerySet:
-    """Published articles matching ``text``, best first, each annotated with ``rank`` and
+    """Published articles matching ``text``, best first, each annotated with ``rank`` (the
+    blend described above), ``semantic`` (cosine similarity, None without a vector) and
     ``headline`` (pass it to ``snippet_html``). Empty or garbage input gives no rows.
 
     ``mode="auto"`` (search box): every word must match, falling back to any word.
     ``mode="any"`` (the bot's questions): any word, ranked by how many and where they match.
+    Articles close in meaning are hits in both modes when embeddings are available.
     """
     qs = queryset if queryset is not None else Article.objects.published()
     text = (text or "").strip()[:MAX_QUERY_CHARS]
     if not words(text):
         return qs.none()
-    for query in _queries(text, mode):
-        hits = (
-            qs.filter(search_vector=query)
-            .annotate(rank=SearchRank(F("search_vector"), query))
-            .annotate(headline=SearchHeadline(
-                "body", query, config=CONFIG, start_sel=_MARK_START, stop_sel=_MARK_END,
-                max_words=35, min_words=15, max_fragments=2, fragment_delimiter=" … ",
-            ))
-            .order_by("-rank", "title")
-        )
-        if hits.exists():
-            return hits
-    return qs.none()
+    fts_query = next((q for q in _queries(text, mode) if qs.filter(search_vector=q).exists()),
+                     None)
+    vector = _query_vector(text)
+    near = (embeddings.neighbours(vector, limit=MAX_NEIGHBOURS, min_similarity=MIN_SIMILARITY)
+            if vector is not None else {})
+    if fts_query is None and not near:
+        return qs.none()
+    condition = Q(pk__in=list(near))
+    if fts_query is not None:
+        condition |= Q(search_vector=fts_query)
+    query = fts_query or SearchQuery(text, search_type="websearch", config=CONFIG)
+    fts = (Least(SearchRank(F("search_vector"), query), Value(1.0))
+           if fts_query is not None else Value(0.0, output_field=FloatField()))
+    if vector is not None:
+        # Table and column names are constants; the vector and model name are parameters.
+        semantic = RawSQL(  # noqa: S611
+            f"SELECT 1 - (e.embedding <=> %s::vector) FROM {embeddings.TABLE} e "  # noqa: S608
+            f"WHERE e.article_id = {Article._meta.db_table}.id AND e.model = %s",
+            [embeddings.to_sql(vector), embeddings.MODEL_NAME], output_field=FloatField())
+    else:
+        semantic = Value(None, output_field=FloatField())
+    return (
+        qs.filter(condition)
+        .annotate(fts_rank=fts, semantic=semantic)
+        .annotate(rank=Case(
+            When(semantic__isnull=True, then=F("fts_rank")),
+            default=(FTS_WEIGHT * F("fts_rank")
+                     + SEMANTIC_WEIGHT * Greatest(F("semantic"), Value(0.0))),
+            output_field=FloatField(),
+        ))
+        .annotate(headline=SearchHeadline(
+            "body", query, config=CONFIG, start_sel=_MARK_START, stop_sel=_MARK_END,
+            max_words=35, min_words=15, max_fragments=2, fragment_delimiter=" … ",
+        ))
+        .order_by("-rank", "title")
+    )
 
 
 def with_snippets(articles):
@@ -102,8 +151,8 @@ def paragraphs(body: str) -> list[str]:
 
 
 def best_passage(article: Article, text: str) -> str:
-    """The paragraph of ``article`` that best matches ``text`` (ranked by PostgreSQL);
-    the first paragraph when none matches (the hit was in the title or tags)."""
+    """The paragraph of ``article`` that best matches ``text`` (ranked by PostgreSQL); when
+    none shares a word, the one closest in meaning (embeddings) or else the first."""
     blocks = paragraphs(article.body)
     if not blocks:
         return article.summary
@@ -124,4 +173,11 @@ def best_passage(article: Article, text: str) -> str:
             row = cursor.fetchone()
         if row:
             return blocks[row[0] - 1]
+    # No paragraph shares a word (the article was found by meaning, or by its title or tags):
+    # with embeddings, the paragraph closest in meaning; otherwise the first.
+    vector = _query_vector(text) if len(blocks) > 1 else None
+    if vector is not None:
+        scores = [sum(a * b for a, b in zip(vector, block, strict=True))
+                  for block in embeddings.encoder().encode(blocks)]
+        return blocks[scores.index(max(scores))]
     return blocks[0]

@@ -67,3 +67,12 @@ def auto_close_resolved_tickets() -> int:
     from support import services
 
     return services.auto_close_resolved()
+
+
+@shared_task
+def embed_article_task(article_id: int) -> bool:
+    """(Re)compute an article's semantic vector; a no-op without pgvector or the model, and
+    when the text has not changed since the last run (idempotent)."""
+    from support import embeddings
+
+    return embeddings.embed_article(article_id)

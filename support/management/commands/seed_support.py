@@ -7,6 +7,7 @@ the given users exist, demo users are created with unusable passwords (no one ca
 them until an admin sets a password).
 """
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -58,6 +59,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created, updated = self._articles()
         self.stdout.write(f"Help articles: {created} created, {updated} updated.")
+        # Semantic vectors for the articles (changed ones only; says so and skips without
+        # pgvector or the model).
+        call_command("embed_articles", verbosity=options["verbosity"], stdout=self.stdout,
+                     stderr=self.stderr)
         if options["articles_only"]:
             return
         customer = self._customer(options["customer_emails"]
