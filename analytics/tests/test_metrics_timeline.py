@@ -193,3 +193,13 @@ def test_a_stripe_style_event_without_a_price_falls_back_to_the_current_price(pl
     roll(DAY - timedelta(days=1), DAY)
     assert mrr(DAY - timedelta(days=1)) == mrr(DAY) == {"usd": Decimal("3000.00")}
     assert movements(DAY) == {}
+
+
+def test_a_change_at_midnight_belongs_to_the_day_it_opens(plans):
+    """Days are [00:00, 24:00) UTC: a change stamped exactly 00:00 on DAY moves DAY's MRR,
+    and DAY-1 ends on the old price."""
+    change(start(plans["basic"], at(BEFORE)), plans["pro"], at(DAY, 0))
+    roll(DAY - timedelta(days=1), DAY)
+    assert mrr(DAY - timedelta(days=1)) == {"usd": Decimal("1000.00")}
+    assert movements(DAY - timedelta(days=1)) == {}
+    assert movements(DAY) == {"mrr_expansion": (Decimal("2000.00"), 1)}
