@@ -27,6 +27,7 @@ from billing.services.invoices import RANK, grant_period_credits
 from billing.services.numbers import next_number
 from billing.services.timeline import EventType, Source
 from billing.webhook_handlers import handles
+from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
 S = SubscriptionStatus
@@ -75,8 +76,8 @@ def subscription_checkout_completed(event: WebhookEvent, session: dict) -> None:
 def subscription_checkout_expired(event: WebhookEvent, session: dict) -> None:
     if session.get("mode") != "subscription":
         return
-    local_id = (session.get("metadata") or {}).get("subscription_id")
-    if local_id and str(local_id).isdigit():
+    local_id = parse_id((session.get("metadata") or {}).get("subscription_id"))
+    if local_id:
         from billing.services.subscriptions import _release_discount
 
         for sub in Subscription.objects.select_for_update().filter(

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import stripe_client
+from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +139,9 @@ def _pull_product(remote: dict) -> tuple:
 
     local = Product.all_objects.filter(stripe_product_id=remote["id"]).first()
     if local is None:
-        catalog_id = (remote.get("metadata") or {}).get("catalog_product_id")
-        if catalog_id and str(catalog_id).isdigit():
-            local = Product.all_objects.filter(pk=int(catalog_id),
+        catalog_id = parse_id((remote.get("metadata") or {}).get("catalog_product_id"))
+        if catalog_id:
+            local = Product.all_objects.filter(pk=catalog_id,
                                                stripe_product_id__isnull=True).first()
     if local is None:
         base = slugify(remote.get("name") or remote["id"])[:200] or "product"
@@ -181,9 +182,9 @@ def _pull_price(remote: dict) -> tuple | None:
     }
     local = Price.objects.filter(stripe_price_id=remote["id"]).first()
     if local is None:
-        catalog_id = (remote.get("metadata") or {}).get("catalog_price_id")
-        if catalog_id and str(catalog_id).isdigit():
-            local = Price.objects.filter(pk=int(catalog_id), stripe_price_id__isnull=True).first()
+        catalog_id = parse_id((remote.get("metadata") or {}).get("catalog_price_id"))
+        if catalog_id:
+            local = Price.objects.filter(pk=catalog_id, stripe_price_id__isnull=True).first()
     if local is None:
         return Price.objects.create(stripe_price_id=remote["id"], **values), True
     # Stripe prices are immutable apart from active/nickname: only those follow Stripe.

@@ -14,6 +14,7 @@ from billing.context_processors import past_due
 from billing.services import invoices as invoice_service
 from billing.services import subscriptions as service
 from config.api import DomainError
+from config.ids import parse_id
 
 REFUND_POLICY = ("Cancelling now ends your plan immediately; the unused part of the current "
                  "period is not refunded. Cancel at the period end to keep your plan until then.")
@@ -142,7 +143,7 @@ def change_plan_view(request, pk):
             result = service.change_plan(
                 subscription=subscription, plan=source["plan"],
                 interval=context["chosen_interval"], preview=not confirm, actor=request.user,
-                proration_date=int(proration_date) if str(proration_date).isdigit() else None)
+                proration_date=parse_id(proration_date))
         except DomainError as exc:
             context.update(form_error=exc.message, form_error_code=exc.code)
             return render(request, "billing/change_plan.html", context, status=400)

@@ -19,6 +19,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import payments, refunds
+from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,9 @@ def dispatch(event: WebhookEvent) -> None:
 def _order_for(obj: dict) -> Order | None:
     """Find our order from a session or payment intent: our metadata first, then ids."""
     metadata = obj.get("metadata") or {}
-    order_id = metadata.get("order_id")
-    if order_id and str(order_id).isdigit():
-        order = Order.objects.filter(pk=int(order_id)).first()
+    order_id = parse_id(metadata.get("order_id"))
+    if order_id:
+        order = Order.objects.filter(pk=order_id).first()
         if order is not None:
             return order
     if obj.get("object") == "checkout.session":

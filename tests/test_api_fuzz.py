@@ -15,7 +15,6 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from drf_spectacular.settings import spectacular_settings
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -26,7 +25,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.openapi import document_error_responses
 from accounts.services import create_api_key
 
 CHECKS = [
@@ -40,9 +38,6 @@ CHECKS = [
 # deeper by hand.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "6"))
 
-HOOK = "accounts.openapi.document_error_responses"
-
-
 def _served_schema() -> dict:
     """What GET /api/v1/schema/ serves, generated in-process by drf-spectacular."""
     from drf_spectacular.generators import SchemaGenerator
@@ -52,16 +47,7 @@ def _served_schema() -> dict:
     return json.loads(OpenApiJsonRenderer().render(raw))
 
 
-def _schema_under_test() -> dict:
-    served = _served_schema()
-    if HOOK not in spectacular_settings.POSTPROCESSING_HOOKS:
-        # Until config registers the hook (test_served_schema_documents_error_answers below
-        # fails strictly until then), fuzz the schema as it will be served once it does.
-        document_error_responses(served, None, None, True)
-    return served
-
-
-schema = schemathesis.openapi.from_dict(_schema_under_test())
+schema = schemathesis.openapi.from_dict(_served_schema())
 schema.app = get_wsgi_application()
 schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
@@ -79,19 +65,12 @@ FUZZ_SETTINGS = settings(
 )
 
 
-# Known gaps outside the finished apps. Each is proven by a strict xfail below that makes
-# the exact request; the fuzzer skips only that one check for that one operation, and still
-# runs every other check on it.
 _PAGE_SIZE_PATHS = ["/api/v1/collections/", "/api/v1/kb/articles/", "/api/v1/products/",
                     "/api/v1/me/api-keys/", "/api/v1/me/sessions/"]
-KNOWN_GAPS = {
-    f"GET {path}": negative_data_rejection for path in _PAGE_SIZE_PATHS
-}
 
 
 def _call(case, headers=None):
-    gap = KNOWN_GAPS.get(case.operation.label)
-    case.call_and_validate(checks=[c for c in CHECKS if c is not gap], headers=headers)
+    case.call_and_validate(checks=CHECKS, headers=headers)
 
 
 @pytest.fixture(autouse=True)
@@ -190,19 +169,18 @@ def test_api_as_staff(case, fuzz_data, staff_headers):
     _call(case, staff_headers)
 
 
-# --- the known gaps, request by request ------------------------------------------------------
+# --- what the fuzzer found, kept as exact regression requests --------------------------------
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", _PAGE_SIZE_PATHS)
-@pytest.mark.xfail(strict=True, reason=(
-    "config/api.py Pagination (PageNumberPagination, page_size_query_param='page_size') "
-    "ignores ?page_size=null and answers 200 with the default page size; the schema declares "
-    "an integer, so it should answer 400 (lead: config/)"))
-def test_a_page_size_that_is_not_a_number_is_refused(path, client, customer_headers):
-    response = client.get(path, {"page_size": "null"},
+@pytest.mark.parametrize("page_size", ["null", "0", "101", "\u00b2", "-1"])
+def test_a_page_size_outside_1_to_100_is_refused(path, page_size, client, customer_headers):
+    response = client.get(path, {"page_size": page_size},
                           HTTP_AUTHORIZATION=customer_headers["Authorization"])
     assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "page_size" in response.json()["fields"]
 
 
 @pytest.mark.django_db
@@ -210,11 +188,6 @@ def test_a_page_size_that_is_not_a_number_is_refused(path, client, customer_head
     "/api/v1/subscriptions/\u00b2/", "/api/v1/subscriptions/\u00b2/cancel/",
     "/api/v1/subscriptions/\u00b9/change-plan/", "/billing/subscriptions/\u00b2/cancel/",
 ])
-@pytest.mark.xfail(strict=True, reason=(
-    "billing/services/subscriptions.py:80 subscription_for_user checks "
-    "str(subscription_id).isdigit(), which is true for '\u00b2', then the pk lookup does "
-    "int('\u00b2'): ValueError -> 500 (found with FUZZ_MAX_EXAMPLES=40; billing: use "
-    "isascii() and isdigit(), or an <int:pk> converter)"))
 def test_a_subscription_id_with_a_superscript_digit_answers_404(path, customer):
     from django.test import Client
 
@@ -224,10 +197,6 @@ def test_a_subscription_id_with_a_superscript_digit_answers_404(path, customer):
     assert method(path).status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config/settings/base.py SPECTACULAR_SETTINGS does not register "
-    "accounts.openapi.document_error_responses in POSTPROCESSING_HOOKS, so the served "
-    "schema omits the 400/401/403/404 answers every operation can give (lead: config/)"))
 def test_served_schema_documents_error_answers():
     served = _served_schema()
     assert "401" in served["paths"]["/api/v1/cart/"]["get"]["responses"]

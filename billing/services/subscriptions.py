@@ -26,6 +26,7 @@ from billing import errors, stripe_client
 from billing.models import BillingSource, Subscription, SubscriptionStatus
 from billing.services import timeline
 from billing.services.timeline import EventType, Source
+from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +76,9 @@ def _money(amount: int, currency: str) -> str:
 
 def subscription_for_user(*, user, subscription_id) -> Subscription:
     """The user's own subscription or SubscriptionNotFound (404): never another's."""
-    subscription = (Subscription.objects.filter(pk=subscription_id, user=user)
-                    .select_related("plan", "price").first()
-                    if str(subscription_id).isdigit() else None)
+    pk = parse_id(subscription_id)
+    subscription = (Subscription.objects.filter(pk=pk, user=user)
+                    .select_related("plan", "price").first() if pk else None)
     if subscription is None:
         raise errors.SubscriptionNotFound()
     return subscription
@@ -311,9 +312,9 @@ def _local_for_stripe(obj: dict) -> Subscription | None:
         return found
     profile = CustomerBillingProfile.objects.filter(
         stripe_customer_id=obj.get("customer") or "-").select_related("user").first()
-    local_id = (obj.get("metadata") or {}).get("subscription_id")
-    if local_id and str(local_id).isdigit():
-        found = Subscription.objects.filter(pk=int(local_id),
+    local_id = parse_id((obj.get("metadata") or {}).get("subscription_id"))
+    if local_id:
+        found = Subscription.objects.filter(pk=local_id,
                                             stripe_subscription_id__isnull=True).first()
         if found is not None and (profile is None or profile.user_id == found.user_id):
             return found
@@ -337,9 +338,9 @@ def _catalog_price(obj: dict):
     price = Price.objects.filter(stripe_price_id=price_id or "-").first()
     plan = Plan.objects.filter(product_id=price.product_id).first() if price else None
     if plan is None:
-        plan_id = (obj.get("metadata") or {}).get("plan_id")
-        if plan_id and str(plan_id).isdigit():
-            plan = Plan.objects.filter(pk=int(plan_id)).first()
+        plan_id = parse_id((obj.get("metadata") or {}).get("plan_id"))
+        if plan_id:
+            plan = Plan.objects.filter(pk=plan_id).first()
     return price, plan
 
 
@@ -364,6 +365,7 @@ def apply_stripe_subscription(obj: dict, *, state_at: datetime, source: str = So
     if sub.status in TERMINAL and sub.stripe_subscription_id and new_status != sub.status:
         return sub
     old = {"status": sub.status, "plan": sub.plan_id, "price": sub.price_id,
+           "quantity": sub.quantity,
            "cancel_at_period_end": sub.cancel_at_period_end,
            "period_end": sub.current_period_end}
     item = ((obj.get("items") or {}).get("data") or [{}])[0]
@@ -412,10 +414,15 @@ def _record_changes(sub: Subscription, old: dict, *, source: str, stripe_event_i
             grant_trial_credits(sub)
         if sub.status == S.PAST_DUE:
             email_past_due(sub)
-    if old["plan"] != sub.plan_id or old["price"] != sub.price_id:
+    if (old["plan"] != sub.plan_id or old["price"] != sub.price_id
+            or old["quantity"] != sub.quantity):
+        # The payload holds the state BEFORE the change, in the same shape as a manual plan
+        # change, so analytics can price any past day from the timeline.
+        seats = f", {sub.quantity} seats" if sub.quantity != 1 else ""
         add(EventType.PLAN_CHANGED, f"Your plan is now {sub.plan.name}"
-            f"{' (' + sub.interval + 'ly)' if sub.interval else ''}.",
-            old_plan=old["plan"], new_plan=sub.plan_id)
+            f"{' (' + sub.interval + 'ly)' if sub.interval else ''}{seats}.",
+            plan=old["plan"], price=old["price"], quantity=old["quantity"],
+            new_plan=sub.plan_id, new_price=sub.price_id)
     if old["cancel_at_period_end"] != sub.cancel_at_period_end and sub.status not in TERMINAL:
         if sub.cancel_at_period_end:
             end = sub.current_period_end
@@ -700,7 +707,7 @@ def _change_manual(sub, plan, price, interval, *, preview, actor):
             pk=sub.pk)
         if locked.price_id != sub.price_id or locked.status not in (S.ACTIVE, S.TRIALING):
             raise errors.SubscriptionNotChangeable()
-        old = {"plan": locked.plan_id, "price": locked.price_id}
+        old = {"plan": locked.plan_id, "price": locked.price_id, "quantity": locked.quantity}
         locked.plan, locked.price = plan, price
         locked.current_period_start = calc["period_start"]
         locked.current_period_end = calc["period_end"]

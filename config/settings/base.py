@@ -147,6 +147,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # The shared error answers (400/401/403/404/415) every operation can give.
+        "accounts.openapi.document_error_responses",
+    ],
 }
 
 # --- static, media, i18n ------------------------------------------------------------------
