@@ -264,6 +264,13 @@ class ReviewInputSerializer(serializers.Serializer):
 # --- filters --------------------------------------------------------------------------------
 
 
+
+# spectacular would take the type (boolean) from the model field and the values from the
+# choices (strings): a schema that contradicts itself. The query value is the string.
+@extend_schema_field({"type": "string", "enum": ["true", "false"]})
+class TrueFalseFilter(django_filters.ChoiceFilter):
+    pass
+
 class ProductFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", max_length=200,
                                        help_text="Full-text search; the last word is a prefix.")
@@ -271,8 +278,9 @@ class ProductFilter(django_filters.FilterSet):
                                          help_text="Category slug; includes its descendants.")
     type = django_filters.ChoiceFilter(choices=ProductType.choices)
     tag = django_filters.CharFilter(method="filter_tag", max_length=50)
-    featured = django_filters.ChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], method="filter_featured")
+    featured = TrueFalseFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_featured",
+        help_text="true or false.")
     min_price = django_filters.NumberFilter(field_name="from_amount", lookup_expr="gte",
                                             min_value=0,
                                             help_text="Minor units, against the from-price.")
