@@ -424,6 +424,12 @@ class SubscriptionEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["subscription", "created_at"], name="subevent_sub_created"),
+            # Analytics prices a past day from the first plan change after it: one probe each.
+            models.Index(fields=["subscription", "created_at", "id"],
+                         condition=Q(type="PLAN_CHANGED"), name="subevent_plan_changes"),
+        ]
 
     def __str__(self):
         return f"{self.get_type_display()}: {self.message}"

@@ -21,8 +21,9 @@ event: seeds and older rows). Equivalently: the state after the last change befo
 lookup is one LATERAL index probe per live subscription (no Python loop over rows).
 
 What the timeline does not record is not reconstructed: the quantity is always the current
-one (no event carries it), and a PLAN_CHANGED event without a ``price`` in its payload (the
-Stripe webhook path writes ``old_plan``/``new_plan`` only) falls back to the current price.
+one (events carry the old quantity since 22 Nov 2026, not read yet), and a PLAN_CHANGED event
+without a ``price`` in its payload (Stripe-path events written before that date) falls back
+to the current price.
 """
 
 from decimal import Decimal

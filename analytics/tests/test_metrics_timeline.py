@@ -82,7 +82,8 @@ def test_an_upgrade_made_in_place_is_expansion_on_its_day_and_past_days_keep_the
     sub = change(start(plans["basic"], at(BEFORE)), plans["pro"], at(DAY, 12))
     assert list(sub.events.filter(type=SubscriptionEvent.Type.PLAN_CHANGED)
                 .values_list("payload", flat=True)) == [
-        {"plan": plans["basic"].pk, "price": plans["basic"].monthly_price_id, "net": 571}]
+        {"plan": plans["basic"].pk, "price": plans["basic"].monthly_price_id, "quantity": 1,
+         "net": 571}]
     # billing's proration: (3000 - 1000) × 8 of the period's 28 days left = 571.
     assert sub.price_id == plans["pro"].monthly_price_id  # billing keeps the current state only
 
@@ -179,10 +180,10 @@ def test_the_drilldown_lists_the_plan_and_price_of_that_day(plans):
 
 
 def test_a_stripe_style_event_without_a_price_falls_back_to_the_current_price(plans):
-    """Billing's Stripe webhook path records a plan change as {"old_plan", "new_plan"} with
-    no price: analytics does not guess the old price, it keeps the current one (reported to
-    billing). The event is written with billing's timeline service, as the webhook path does,
-    at a chosen moment."""
+    """Events written by billing's Stripe path before it recorded the old price carry only
+    {"old_plan", "new_plan"}: analytics does not guess the old price, it keeps the current
+    one. The event is written with billing's timeline service, as the webhook path does, at a
+    chosen moment."""
     from billing.services import timeline
 
     sub = start(plans["pro"], at(BEFORE))
