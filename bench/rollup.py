@@ -80,9 +80,11 @@ def prepare_database() -> str:
         if not _exists(cursor, TEMPLATE):
             print(f"Creating and migrating {TEMPLATE} (once; kept for later runs)…")
             cursor.execute(f'CREATE DATABASE "{TEMPLATE}"')
-            _use(TEMPLATE)
-            call_command("migrate", verbosity=0)
-            _use(original)
+    # Migrate the kept template every run: it may predate migrations added since (a no-op
+    # when it is current), and a database cloned from it must match the code.
+    _use(TEMPLATE)
+    call_command("migrate", verbosity=0)
+    _use(original)
     with connection.cursor() as cursor:
         if _exists(cursor, DB):
             cursor.execute(f'DROP DATABASE "{DB}"')
