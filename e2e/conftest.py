@@ -22,11 +22,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "e2e"
 
 
-def pytest_configure(config):
-    # Registered here so `pytest e2e -m e2e` works under --strict-markers; the lead may move
-    # it to pytest.ini.
-    config.addinivalue_line("markers", "e2e: browser tests (headless Chromium, live server)")
-
 
 @pytest.fixture(scope="session")
 def browser():
