@@ -40,7 +40,9 @@ class Conflict(DomainError):
     default_message = "The request conflicts with the current state."
 
 
-class Pagination(PageNumberPagination):
+class StrictPageSize:
+    """For any DRF paginator: ``page_size`` outside 1..max_page_size is a 400, not ignored."""
+
     page_size_query_param = "page_size"
     max_page_size = 100
 
@@ -62,6 +64,10 @@ class Pagination(PageNumberPagination):
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size})
         return parameters
+
+
+class Pagination(StrictPageSize, PageNumberPagination):
+    pass
 
 
 def api_not_found(request, exception=None):

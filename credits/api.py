@@ -12,6 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import StrictPageSize
 from credits import selectors, services
 from credits.models import CreditGrant, CreditTransaction, TransactionKind
 
@@ -92,19 +93,10 @@ class CostSerializer(serializers.Serializer):
     overridden = serializers.BooleanField()
 
 
-class LedgerCursor(CursorPagination):
+class LedgerCursor(StrictPageSize, CursorPagination):
+    # CursorPagination alone quietly falls back to 25 on ?page_size=abc.
     ordering = ("-created_at", "-id")
     page_size = 25
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-    def get_page_size(self, request):
-        # CursorPagination quietly falls back to 25 on ?page_size=abc; the schema says integer.
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):
-            raise serializers.ValidationError(
-                {self.page_size_query_param: ["A positive whole number is required."]})
-        return super().get_page_size(request)
 
 
 class StrictChoiceFilter(django_filters.ChoiceFilter):

@@ -21,6 +21,7 @@ from accounts import audit
 from accounts.models import STAFF_ROLES, AuditAction, User
 from billing.models import Order, RefundReason
 from config.api import DomainError
+from config.ids import parse_id
 from support import approvals, embeddings, kb, panel, selectors, services
 from support.models import (
     TRANSITIONS,
@@ -55,9 +56,9 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee=request.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        # isascii(): "²".isdigit() is true but int("²") raises (a 500 found by fuzzing).
-        if value and value.isascii() and value.isdigit():
-            return queryset.filter(assignee_id=int(value))
+        assignee_id = parse_id(value)  # "²" passes isdigit() but not int(): a 500 once
+        if assignee_id:
+            return queryset.filter(assignee_id=assignee_id)
         return queryset
 
 

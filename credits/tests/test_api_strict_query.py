@@ -5,8 +5,8 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("value", ["abc", "null", "0", "-3", "1.5"])
-def test_transactions_refuse_a_page_size_that_is_not_a_positive_whole_number(customer_api, value):
+@pytest.mark.parametrize("value", ["abc", "null", "0", "-3", "1.5", "\u00b2", "101"])
+def test_transactions_refuse_a_page_size_outside_1_to_100(customer_api, value):
     response = customer_api.get("/api/v1/credits/transactions/", {"page_size": value})
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
