@@ -211,6 +211,8 @@ if STRIPE_LIVE_MODE:
 else:
     STRIPE_TEST_SECRET_KEY = STRIPE["secret_key"]
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+# dj-stripe's migrations are read from our package (see its docstring).
+MIGRATION_MODULES = {"djstripe": "config.djstripe_migrations"}
 DJSTRIPE_WEBHOOK_SECRET = STRIPE["webhook_secret"]
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 

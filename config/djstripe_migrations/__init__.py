@@ -1,0 +1,1 @@
+"""dj-stripe's migrations, as this project applies them (settings.MIGRATION_MODULES)."""
