@@ -16,6 +16,29 @@ from catalog.money import currency_exponent, format_money
 from config.api import DomainError
 
 
+def confirm_first(question: str, button: str):
+    """An admin action that changes money or access asks once before it runs.
+
+    The first POST (from the changelist's action menu) renders a page listing the selected
+    rows with a confirm button; only a POST carrying ``confirm`` runs the action.
+    """
+    def decorate(action):
+        def wrapper(modeladmin, request, queryset):
+            if request.POST.get("confirm") != "yes":
+                opts = modeladmin.model._meta
+                return TemplateResponse(request, "billing/admin/confirm_action.html", {
+                    **modeladmin.admin_site.each_context(request), "opts": opts,
+                    "title": question, "question": question, "button": button,
+                    "queryset": queryset, "action": action.__name__,
+                    "changelist": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+                })
+            return action(modeladmin, request, queryset)
+        wrapper.__name__ = action.__name__
+        wrapper.__doc__ = action.__doc__
+        return wrapper
+    return decorate
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Staff edits made in the console are written to the audit log in the same transaction."""
 
@@ -126,6 +149,7 @@ class OrderAdmin(AuditedAdmin):
                      name="billing_order_refund")] + super().get_urls()
 
     @admin.action(description="Mark paid (bank transfer received)")
+    @confirm_first("Mark these orders paid?", "Yes, mark paid")
     def action_mark_paid(self, request, queryset):
         for order in queryset:
             try:
@@ -135,6 +159,7 @@ class OrderAdmin(AuditedAdmin):
                 self.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
 
     @admin.action(description="Cancel unpaid orders")
+    @confirm_first("Cancel these orders?", "Yes, cancel the orders")
     def action_cancel(self, request, queryset):
         for order in queryset:
             try:
@@ -242,6 +267,8 @@ class InvoiceAdmin(PaymentAdmin):
     actions = ["action_finalize", "action_mark_paid", "action_void", "action_send"]
 
     @admin.action(description="Finalise draft invoices")
+    @confirm_first("Finalise these invoices? Their numbers and amounts are then fixed.",
+                   "Yes, finalise")
     def action_finalize(self, request, queryset):
         from billing.services.invoices import finalize_invoice
 
@@ -249,6 +276,7 @@ class InvoiceAdmin(PaymentAdmin):
              lambda i: finalize_invoice(invoice_id=i.pk, actor=request.user), "finalised")
 
     @admin.action(description="Mark paid (bank transfer received)")
+    @confirm_first("Mark these invoices paid?", "Yes, mark paid")
     def action_mark_paid(self, request, queryset):
         from billing.services.invoices import mark_invoice_paid
 
@@ -256,6 +284,8 @@ class InvoiceAdmin(PaymentAdmin):
              lambda i: mark_invoice_paid(invoice_id=i.pk, actor=request.user), "marked paid")
 
     @admin.action(description="Void invoices")
+    @confirm_first("Void these invoices? A voided invoice cannot be paid or reopened.",
+                   "Yes, void")
     def action_void(self, request, queryset):
         from billing.services.invoices import void_invoice
 
@@ -343,6 +373,8 @@ class SubscriptionAdmin(AuditedAdmin):
         return format_money(getattr(obj, "at_risk", 0) or 0, currency)
 
     @admin.action(description="Cancel now")
+    @confirm_first("Cancel these subscriptions now? Access ends immediately.",
+                   "Yes, cancel now")
     def action_cancel_now(self, request, queryset):
         from billing.services.subscriptions import cancel
 
@@ -350,6 +382,8 @@ class SubscriptionAdmin(AuditedAdmin):
                                                        actor=request.user), "cancelled")
 
     @admin.action(description="Cancel at period end")
+    @confirm_first("Cancel these subscriptions at the end of their period?",
+                   "Yes, cancel at period end")
     def action_cancel_at_end(self, request, queryset):
         from billing.services.subscriptions import cancel
 
@@ -358,6 +392,7 @@ class SubscriptionAdmin(AuditedAdmin):
              "will end at the period end")
 
     @admin.action(description="Give the next period free (comp)")
+    @confirm_first("Give these subscriptions their next period free?", "Yes, comp the period")
     def action_comp_period(self, request, queryset):
         from billing.services.subscriptions import comp_period
 

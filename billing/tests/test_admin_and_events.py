@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts.models import AuditLog
 from billing.factories import (
     DiscountFactory,
     OrderFactory,
@@ -67,7 +68,8 @@ def test_staff_cancel_action_cancels_pending_and_refuses_paid(staff_console, cus
                     currency="usd")
 
     response = staff_console.post("/admin/billing/order/", {
-        "action": "action_cancel", "_selected_action": [pending.pk, paid.pk]}, follow=True)
+        "action": "action_cancel", "_selected_action": [pending.pk, paid.pk],
+        "confirm": "yes"}, follow=True)
 
     assert "Only a pending order can be cancelled." in response.content.decode()
     pending.refresh_from_db()
@@ -75,6 +77,27 @@ def test_staff_cancel_action_cancels_pending_and_refuses_paid(staff_console, cus
     assert pending.status == OrderStatus.CANCELLED and pending.cancelled_at
     assert paid.status == OrderStatus.COMPLETED
 
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model, action, question", [
+    ("order", "action_cancel", "Cancel these orders?"),
+    ("order", "action_mark_paid", "Mark these orders paid?"),
+])
+def test_order_actions_ask_for_confirmation_before_changing_anything(
+        staff_console, customer, model, action, question):
+    pending = OrderFactory(user=customer)
+
+    asked = staff_console.post(f"/admin/billing/{model}/", {
+        "action": action, "_selected_action": [pending.pk]})
+
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert question in page and str(pending) in page
+    assert 'name="confirm" value="yes"' in page and "No, go back" in page
+    pending.refresh_from_db()
+    assert pending.status == OrderStatus.PENDING
+    assert not AuditLog.objects.filter(resource_id=str(pending.pk)).exists()
 
 def _stripe_order(customer):
     order = OrderFactory(user=customer, billing_source=BillingSource.STRIPE,

@@ -179,7 +179,8 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
 
     with django_capture_on_commit_callbacks(execute=True):
         marked = staff_console.post("/admin/billing/order/", {
-            "action": "action_mark_paid", "_selected_action": [order.pk]})
+            "action": "action_mark_paid", "_selected_action": [order.pk],
+            "confirm": "yes"})
     assert marked.status_code == 302
 
     order.refresh_from_db()
@@ -201,7 +202,8 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
 
     # Marking paid twice changes nothing.
     staff_console.post("/admin/billing/order/", {"action": "action_mark_paid",
-                                                      "_selected_action": [order.pk]})
+                                                      "_selected_action": [order.pk],
+                                                      "confirm": "yes"})
     assert Payment.objects.filter(order=order).count() == 1
 
 

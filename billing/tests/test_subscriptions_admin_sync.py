@@ -32,8 +32,9 @@ def manual_plan(db):
 
 
 def _post_action(browser, model, action, ids, **extra):
-    return browser.post(f"/admin/billing/{model}/", {"action": action,
-                                                      "_selected_action": ids, **extra})
+    """Run an admin action as staff do: confirmed (actions without a confirm step ignore it)."""
+    return browser.post(f"/admin/billing/{model}/", {"action": action, "_selected_action": ids,
+                                                      "confirm": "yes", **extra})
 
 
 @pytest.mark.django_db
