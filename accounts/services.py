@@ -107,6 +107,20 @@ def mark_email_verified(*, user: User) -> User:
     return locked
 
 
+def record_email_change(*, user: User, old_email: str, new_email: str) -> None:
+    """Audit a sign-in e-mail change made on allauth's e-mail page (it saves the user itself).
+
+    allauth only makes a verified address primary, so the new address is verified too.
+    """
+    with transaction.atomic():
+        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        if not locked.email_verified:
+            locked.email_verified, locked.email_verified_at = True, timezone.now()
+            locked.save(update_fields=["email_verified", "email_verified_at", "updated_at"])
+        audit.record(actor=locked, action=AuditAction.UPDATE, resource=locked,
+                     old={"email": old_email}, new={"email": new_email}, via="email_page")
+
+
 def _audit_value(value: Any) -> Any:
     if isinstance(value, dict | list | str | int | float | bool) or value is None:
         return value

@@ -1,6 +1,11 @@
-"""Connects Django's login signals to the login-session service (bookkeeping only)."""
+"""Connects Django's and allauth's account signals to our services (sessions, audit)."""
 
-from allauth.account.signals import password_changed, password_reset, password_set
+from allauth.account.signals import (
+    email_changed,
+    password_changed,
+    password_reset,
+    password_set,
+)
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
@@ -29,3 +34,11 @@ def _password_changed(sender, request, user, **kwargs):
 
     if request is not None and hasattr(request, "session"):
         end_other_sessions(user=user, request=request)
+
+
+@receiver(email_changed, dispatch_uid="accounts.email_changed_is_audited")
+def _email_changed(sender, request, user, from_email_address, to_email_address, **kwargs):
+    from accounts.services import record_email_change
+
+    record_email_change(user=user, old_email=from_email_address.email if from_email_address
+                        else "", new_email=to_email_address.email)
