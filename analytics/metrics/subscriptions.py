@@ -20,10 +20,10 @@ current price when no change happened at or after T (which covers subscriptions 
 event: seeds and older rows). Equivalently: the state after the last change before T. Each
 lookup is one LATERAL index probe per live subscription (no Python loop over rows).
 
-What the timeline does not record is not reconstructed: the quantity is always the current
-one (events carry the old quantity since 22 Nov 2026, not read yet), and a PLAN_CHANGED event
-without a ``price`` in its payload (Stripe-path events written before that date) falls back
-to the current price.
+The quantity (seats) at T comes from the same event: its payload's ``quantity`` (recorded on
+both the manual and the Stripe path since 22 Nov 2026), else the current quantity. A
+PLAN_CHANGED event without a ``price`` in its payload (Stripe-path events written before that
+date) falls back to the current price.
 """
 
 from decimal import Decimal
@@ -34,12 +34,12 @@ from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, regis
 from analytics.metrics.base import dec, fetch, ratio
 
 
-def monthly_amount(p: str) -> str:
+def monthly_amount(p: str, quantity: str = "s.quantity") -> str:
     """Monthly normalisation of the price aliased ``p``: amount × quantity × NUM / (DEN ×
     interval_count). Kept as an exact numeric fraction so rounding happens once, on the
     per-currency total."""
     return f"""
-    (s.quantity * {p}.unit_amount)::numeric
+    ({quantity} * {p}.unit_amount)::numeric
     * (CASE {p}.interval WHEN 'year' THEN 1 WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END)
     / ((CASE {p}.interval WHEN 'month' THEN 1 ELSE 12 END) * {p}.interval_count)
 """
@@ -76,6 +76,12 @@ def price_as_of(alias: str, at: str) -> sql.Composable:
         at=sql.Placeholder(at), ev=sql.Identifier(f"{alias}_ev"),
         old_plan=sql.Identifier(f"{alias}_plan"), p=sql.Identifier(alias))
 
+
+
+def quantity_as_of(alias: str) -> str:
+    """The quantity the subscription had at the instant of ``price_as_of(alias, ...)``: the
+    "before" quantity of the same PLAN_CHANGED event, else the current one."""
+    return f"COALESCE(({alias}_ev.payload ->> 'quantity')::integer, s.quantity)"
 
 ENDED_AT = """
     (CASE WHEN s.status = 'CANCELED' THEN
@@ -128,7 +134,8 @@ def sql_parts() -> dict:
         "subs": Subscription, "plans": Plan, "prices": Price,
         "price_at_start": price_as_of("ps", "start"),
         "price_at_end": price_as_of("pe", "end"),
-        "monthly_start": monthly_amount("ps"), "monthly_end": monthly_amount("pe"),
+        "monthly_start": monthly_amount("ps", quantity_as_of("ps")),
+        "monthly_end": monthly_amount("pe", quantity_as_of("pe")),
         "monthly": MONTHLY_AMOUNT, "ended_at": ENDED_AT, "relevant": RELEVANT,
         "paying_start": _paying("%(start)s"), "paying_end": _paying("%(end)s"),
         "trialing_end": _trialing("%(end)s"),
@@ -145,12 +152,13 @@ ended; never TRIALING) of the price's unit amount × quantity, normalised to a m
 subscription had at that moment, read from billing's timeline: a plan or interval change
 (PLAN_CHANGED event) made later records the price before it, so a past day keeps the price of
 that day when it is recomputed; without a later change it is the subscription's price (its
-plan's monthly price when none is recorded). The quantity is the current one: billing's
-timeline does not record quantity changes. Discounts are not subtracted: billing's discounts
-apply to the first invoice only, never to every month. Rounded once, on the currency
-total, to two decimals of a minor unit (half away from zero): a $29/month and a $290/year
-subscription give 2900 + 2416.67 = 5316.67. ARR = MRR × 12. Paying customers = distinct
-customers with a paying subscription; ARPU = MRR ÷ paying customers.
+plan's monthly price when none is recorded). The quantity is read the same way: the
+quantity recorded with that later change, else the current one. Discounts are not
+subtracted: billing's discounts apply to the first invoice only, never to every month.
+Rounded once, on the currency total, to two decimals of a minor unit (half away from zero): a
+$29/month and a $290/year subscription give 2900 + 2416.67 = 5316.67. ARR = MRR × 12.
+Paying customers = distinct customers with a paying subscription; ARPU = MRR ÷ paying
+customers.
 """
 
 
@@ -177,7 +185,7 @@ def compute_mrr(day) -> list[Row]:
 
 
 MRR = register(MetricFamily(
-    key="mrr", title="MRR and ARR", version=2, definition=MRR_DEFINITION,
+    key="mrr", title="MRR and ARR", version=3, definition=MRR_DEFINITION,
     metrics=(
         Metric("mrr", "MRR", Unit.MONEY, "currency"),
         Metric("arr", "ARR", Unit.MONEY, "currency"),
@@ -253,7 +261,7 @@ def compute_mrr_movements(day) -> list[Row]:
 
 
 MRR_MOVEMENTS = register(MetricFamily(
-    key="mrr_movements", title="MRR movements", version=2, definition=MOVEMENTS_DEFINITION,
+    key="mrr_movements", title="MRR movements", version=3, definition=MOVEMENTS_DEFINITION,
     metrics=tuple(Metric(f"mrr_{m}", f"{m.title()} MRR", Unit.MONEY, "currency")
                   for m in MOVEMENT_KEYS),
     compute=compute_mrr_movements,

@@ -31,7 +31,7 @@ def test_admin_reads_a_metric_over_a_range(admin_api, rolled_up):
                                    "to": DAY.isoformat()})
     assert response.status_code == 200
     body = response.json()
-    assert body["metric"] == "mrr" and body["unit"] == "money" and body["version"] == 2
+    assert body["metric"] == "mrr" and body["unit"] == "money" and body["version"] == 3
     assert "monthly-normalised" in body["definition"] or "normalised" in body["definition"]
     assert body["count"] == 3
     assert [(r["date"], r["dimension"], r["value"]) for r in body["results"]] == [

@@ -45,7 +45,7 @@ def test_mrr_normalises_intervals_and_rounds_once_per_currency():
     assert values("arpu") == {"usd": Decimal("2658.33"), "eur": Decimal("4236.11")}
     row = DailyMetric.objects.get(date=DAY, metric="mrr", dimension="usd")
     assert row.metadata == {"subscriptions": 2, "paying_customers": 2}
-    assert row.definition_version == 2
+    assert row.definition_version == 3
 
 
 def test_mrr_uses_the_plan_monthly_price_when_the_subscription_has_none():

@@ -95,7 +95,7 @@ def test_an_upgrade_made_in_place_is_expansion_on_its_day_and_past_days_keep_the
     assert movements(DAY) == {"mrr_expansion": (Decimal("2000.00"), 1)}
     assert movements(DAY + timedelta(days=1)) == {}
     row = DailyMetric.objects.get(date=DAY, metric="mrr_expansion")
-    assert row.definition_version == 2
+    assert row.definition_version == 3
 
 
 def test_a_downgrade_is_contraction(plans):
@@ -204,3 +204,41 @@ def test_a_change_at_midnight_belongs_to_the_day_it_opens(plans):
     assert mrr(DAY - timedelta(days=1)) == {"usd": Decimal("1000.00")}
     assert movements(DAY - timedelta(days=1)) == {}
     assert movements(DAY) == {"mrr_expansion": (Decimal("2000.00"), 1)}
+
+
+def test_a_seat_change_synced_from_stripe_keeps_past_days_at_the_old_quantity():
+    """Stripe is where a quantity changes (billing has no manual seat service): the webhook
+    path's ``apply_stripe_subscription`` records the quantity before the change in its
+    PLAN_CHANGED event, so the day before keeps 1 seat and the day of the change is 2000 of
+    expansion (1 → 3 seats of $10)."""
+    from billing.factories import SubscriptionFactory
+    from billing.services.subscriptions import apply_stripe_subscription
+    from billing.tests.stripe_double import example
+
+    plan = PlanFactory()  # Stripe-billed, $10/month
+    price = plan.monthly_price
+    price.stripe_price_id = "price_seats"
+    price.save(update_fields=["stripe_price_id"])
+    with time_machine.travel(at(BEFORE), tick=False):
+        sub = SubscriptionFactory(plan=plan, price=price, quantity=1,
+                                  stripe_subscription_id="sub_seats")
+    obj = example("subscription", id="sub_seats", status="active", cancel_at_period_end=False,
+                  cancel_at=None, canceled_at=None, ended_at=None, trial_start=None,
+                  trial_end=None, metadata={})
+    obj["items"] = {"object": "list", "has_more": False, "url": "/v1/subscription_items",
+                    "data": [{**obj["items"]["data"][0], "price": {"id": "price_seats"},
+                              "quantity": 3}]}
+
+    with time_machine.travel(at(DAY, 12), tick=False):  # the webhook arrives then
+        apply_stripe_subscription(obj, state_at=at(DAY, 12))
+
+    sub.refresh_from_db()
+    assert sub.quantity == 3
+    event = sub.events.get(type=SubscriptionEvent.Type.PLAN_CHANGED)
+    assert event.payload["quantity"] == 1 and event.payload["price"] == price.pk
+    roll(DAY - timedelta(days=1), DAY)
+    assert mrr(DAY - timedelta(days=1)) == {"usd": Decimal("1000.00")}
+    assert mrr(DAY) == {"usd": Decimal("3000.00")}
+    assert movements(DAY) == {"mrr_expansion": (Decimal("2000.00"), 1)}
+    drilldown = mrr_subscriptions(DAY - timedelta(days=1), "usd")
+    assert [row["monthly"] for row in drilldown] == [Decimal("1000.00")]
