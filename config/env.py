@@ -46,6 +46,16 @@ def database_config() -> dict:
     return config
 
 
+def broker_visibility_timeout() -> int:
+    """Seconds Redis waits for a task's ack before redelivering it (``REDIS_VISIBILITY_TIMEOUT``,
+    default 2 hours). It bounds how late the task of a killed worker runs again, and must stay
+    longer than the longest task time limit and countdown, or long tasks run twice."""
+    seconds = env.int("REDIS_VISIBILITY_TIMEOUT", default=2 * 60 * 60)
+    if seconds <= 0:
+        raise ConfigurationError("REDIS_VISIBILITY_TIMEOUT must be a positive number of seconds")
+    return seconds
+
+
 def stripe_settings() -> dict:
     """Stripe keys; all optional. Without a secret key, Stripe checkout is unavailable."""
     secret = env.str("STRIPE_SECRET_KEY", default="")

@@ -11,7 +11,7 @@ import json
 from django.apps import apps
 from django.db import transaction
 
-LOCAL_APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics"]
+LOCAL_APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics", "config.outbox"]
 
 
 def declared_schedules() -> list[dict]:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditAction
 from accounts.system_config import get_config
+from config import outbox
 from credits.errors import (
     AdjustmentBelowZero,
     GrantNotFound,
@@ -81,8 +82,7 @@ def _change_balance(balance: CreditBalance, delta: int) -> int:
     if notify:
         from credits.tasks import send_low_balance_email
 
-        user_id = balance.user_id
-        transaction.on_commit(lambda: send_low_balance_email.delay(user_id))
+        outbox.enqueue(send_low_balance_email, balance.user_id)
     return new_value
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from config import outbox
+
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
@@ -270,7 +272,7 @@ def queue_article(article_id: int) -> None:
     """Embed the article after the current transaction commits (Celery; eager in tests)."""
     from support.tasks import embed_article_task
 
-    transaction.on_commit(lambda: embed_article_task.delay(article_id))
+    outbox.enqueue(embed_article_task, article_id)
 
 
 def neighbours(vector: list[float], *, limit: int, min_similarity: float) -> dict[int, float]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import STAFF_ROLES, AuditAction
 from accounts.system_config import get_config
+from config import outbox
 from config.api import NotFound
 from support import attachments as attachment_files
 from support import tasks
@@ -140,9 +141,9 @@ def reply(*, ticket: Ticket, author, body: str, files=()) -> TicketMessage:
         audit.record(actor=author, action=AuditAction.CREATE, resource=message,
                      ticket_id=ticket.pk, internal=False)
         if staff:
-            transaction.on_commit(lambda: tasks.notify_customer_of_reply.delay(message.pk))
+            outbox.enqueue(tasks.notify_customer_of_reply, message.pk)
         elif ticket.assignee_id:
-            transaction.on_commit(lambda: tasks.notify_assignee_of_reply.delay(message.pk))
+            outbox.enqueue(tasks.notify_assignee_of_reply, message.pk)
     return message
 
 
@@ -182,8 +183,7 @@ def _transition(ticket: Ticket, target: str, *, actor, reason: str = "") -> None
                  old={"status": current}, new={"status": target}, reason=reason)
     if getattr(actor, "pk", None) != ticket.customer_id:
         # The customer is told about changes others make, not about their own close/reopen.
-        ticket_id = ticket.pk
-        transaction.on_commit(lambda: tasks.notify_customer_of_status.delay(ticket_id, target))
+        outbox.enqueue(tasks.notify_customer_of_status, ticket.pk, target)
 
 
 def change_status(*, ticket: Ticket, status: str, actor) -> Ticket:

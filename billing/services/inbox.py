@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.models import WebhookEvent
+from config import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def record_event(*, body: bytes) -> tuple[WebhookEvent, bool]:
     if created:
         from billing.tasks import process_webhook_event
 
-        transaction.on_commit(lambda: process_webhook_event.delay(row.pk))
+        outbox.enqueue(process_webhook_event, row.pk)
     return row, created
 
 
@@ -149,5 +150,5 @@ def replay(*, event_ids, actor=None) -> int:
             audit.record(actor=actor, action=AuditAction.OTHER,
                          resource_type="billing.WebhookEvent", resource_id=pk,
                          operation="webhook_replay")
-            transaction.on_commit(lambda pk=pk: process_webhook_event.delay(pk))
+            outbox.enqueue(process_webhook_event, pk)
     return len(ids)

@@ -26,6 +26,7 @@ from billing.models import (
     Refund,
     RefundReason,
 )
+from config import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str 
         else:
             from billing.tasks import process_stripe_refund
 
-            transaction.on_commit(lambda: process_stripe_refund.delay(refund.pk))
+            outbox.enqueue(process_stripe_refund, refund.pk)
     refund.refresh_from_db()
     return refund
 

@@ -2,7 +2,14 @@
 
 from datetime import timedelta
 
-from config.env import BASE_DIR, DATA_DIR, database_config, env, stripe_settings
+from config.env import (
+    BASE_DIR,
+    DATA_DIR,
+    broker_visibility_timeout,
+    database_config,
+    env,
+    stripe_settings,
+)
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -33,6 +40,7 @@ INSTALLED_APPS = [
     "credits",
     "support",
     "analytics",
+    "config.outbox",
 ]
 
 MIDDLEWARE = [
@@ -48,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -174,9 +183,22 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
 # --- Redis, cache, Celery -----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    # A Redis outage makes the cache answer misses (config.cache) instead of failing requests.
+    CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
                           "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # With acks_late, a message stays "unacked" in Redis while its task runs; Redis hands
+        # it to another worker after this many seconds without an ack. That is how the task of
+        # a worker killed with SIGKILL is redelivered, so it must be longer than any task's
+        # time limit (the rollups: 30 min) and any countdown/ETA (retry backoff: 10 min at
+        # most), or a healthy long task would run twice. See config.env.
+        "visibility_timeout": broker_visibility_timeout(),
+        # Publishing (config.outbox) tries the broker once, without a backoff loop, so a
+        # request is not held up while Redis is away; the outbox relay publishes later.
+        "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+        "socket_connect_timeout": 2,
+    }
 else:
     # No server needed: a file cache shared by web, worker and beat, and kombu's filesystem
     # transport, so `make run` runs a real worker on a bare machine.

@@ -1,0 +1,14 @@
+"""Transactional outbox: Celery work is written to the database in the caller's transaction
+and published to the broker after the commit, by the request itself when the broker answers,
+else by the relay (beat every 30 s, each worker at start-up, ``manage.py relay_outbox``).
+
+No task is ever published only from memory, so a broker outage delays work but loses none.
+Delivery is at least once: every task queued here must be safe to run twice.
+"""
+
+
+def enqueue(task, *args, **kwargs):
+    """``outbox.enqueue(task, *args, **kwargs)``: see config.outbox.services.enqueue."""
+    from config.outbox.services import enqueue as enqueue_task
+
+    return enqueue_task(task, *args, **kwargs)

@@ -1,0 +1,46 @@
+"""Staff can see queued work, and what is stuck and why; rows change only through the relay."""
+
+from django.contrib import admin
+from django.db.models import F
+
+from config.outbox.models import OutboxMessage
+
+
+class PublishedFilter(admin.SimpleListFilter):
+    title = "published"
+    parameter_name = "published"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not yet (waiting for the broker)"), ("yes", "Published")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(published_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(published_at__isnull=False)
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "task", "created_at", "published_at", "attempts", "short_error"]
+    list_filter = [PublishedFilter, "task"]
+    search_fields = ["task", "last_error"]
+    # Unpublished (stuck or waiting) first, then the newest.
+    ordering = [F("published_at").asc(nulls_first=True), "-id"]
+    readonly_fields = ["task", "args", "kwargs", "created_at", "published_at", "claimed_until",
+                       "attempts", "last_error"]
+    show_full_result_count = False
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return obj.last_error[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

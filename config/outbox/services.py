@@ -1,0 +1,140 @@
+"""Write a task to the outbox with the change that causes it; publish it after the commit.
+
+``enqueue`` inserts the row in the caller's transaction, so the task exists if and only if the
+change committed. After the commit the same process tries to publish it once, with no retry
+loop, so a broker outage costs a request a few milliseconds and not a failure. Whatever could
+not be published is left for ``relay``. Delivery is at least once (a process may die between
+the publish and the write that records it); tasks queued here must be safe to run twice.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from celery import Task
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from config.outbox.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+# How long a process may hold a row while publishing it. A process that dies holding it only
+# delays that row until the lease ends; the relay skips rows under a live lease.
+CLAIM_FOR = timedelta(minutes=5)
+RELAY_BATCH = 200
+KEEP_PUBLISHED = timedelta(days=7)
+PRUNE_BATCH = 5000
+# After the broker refused a publish, requests of this process leave their rows to the relay
+# for this long instead of each waiting on a dead broker (up to its connect timeout).
+SKIP_AFTER_FAILURE = 5.0
+_skip_until = 0.0
+
+
+class UnknownTask(LookupError):
+    """The row names a task this code base no longer has (renamed or removed)."""
+
+
+def enqueue(task: Task, *args, **kwargs) -> OutboxMessage:
+    """Queue ``task(*args, **kwargs)`` to run after the current transaction commits (at once
+    outside a transaction). Arguments must be JSON values (ids, strings). Nothing is queued for
+    a transaction that rolls back."""
+    row = OutboxMessage.objects.create(task=task.name, args=list(args), kwargs=kwargs)
+    transaction.on_commit(lambda: publish(row.pk))
+    return row
+
+
+def _claimable(now):
+    return Q(published_at__isnull=True) & (Q(claimed_until__isnull=True) |
+                                           Q(claimed_until__lt=now))
+
+
+def publish(message_id: int) -> bool:
+    """Publish one row now if nobody else is: claim it with a conditional UPDATE, send it,
+    record the outcome. Returns True when it reached the broker."""
+    global _skip_until
+    if time.monotonic() < _skip_until:
+        return False
+    now = timezone.now()
+    claimed = OutboxMessage.objects.filter(_claimable(now), pk=message_id).update(
+        claimed_until=now + CLAIM_FOR)
+    if not claimed:
+        return False
+    outcome = _send(OutboxMessage.objects.get(pk=message_id))
+    if outcome == BROKER_DOWN:
+        _skip_until = time.monotonic() + SKIP_AFTER_FAILURE
+    return outcome == PUBLISHED
+
+
+def _task(name: str) -> Task:
+    from config.celery import app
+
+    task = app.tasks.get(name)
+    if task is None:
+        # A process that never imported the module (the relay command): load every app's tasks.
+        app.loader.import_default_modules()
+        task = app.tasks.get(name)
+    if task is None:
+        raise UnknownTask(f"No task named {name!r} is registered")
+    return task
+
+
+PUBLISHED, BROKER_DOWN, BROKEN = "published", "broker_down", "broken"
+
+
+def _send(row: OutboxMessage) -> str:
+    """Publish a row this process has claimed; returns PUBLISHED, BROKER_DOWN or BROKEN (the
+    row names an unknown task). Failures are recorded on the row, which is released for the
+    relay. Under eager settings (tests) the task runs here, and its own errors propagate as
+    they would from ``.delay()``."""
+    try:
+        task = _task(row.task)
+        # retry=False: one attempt (see CELERY_BROKER_TRANSPORT_OPTIONS); the relay retries.
+        task.apply_async(args=row.args, kwargs=row.kwargs, task_id=row.task_id, retry=False)
+    except (OperationalError, OSError, UnknownTask) as exc:
+        OutboxMessage.objects.filter(pk=row.pk).update(
+            claimed_until=None, attempts=F("attempts") + 1,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        logger.warning("Outbox message %s (%s) not published: %s", row.pk, row.task, exc)
+        return BROKEN if isinstance(exc, UnknownTask) else BROKER_DOWN
+    OutboxMessage.objects.filter(pk=row.pk).update(
+        published_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1,
+        last_error="")
+    return PUBLISHED
+
+
+def relay(*, limit: int = RELAY_BATCH) -> dict:
+    """Publish up to ``limit`` unpublished rows, oldest first. Rows are claimed under
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` (two relays never take the same row) and published
+    after that short transaction, so no lock is held during a network call. Stops at the
+    first broker error and releases the rest of the batch. Safe to run concurrently."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(OutboxMessage.objects.select_for_update(skip_locked=True)
+                   .filter(_claimable(now)).order_by("id")
+                   .values_list("id", flat=True)[:limit])
+        OutboxMessage.objects.filter(pk__in=ids).update(claimed_until=now + CLAIM_FOR)
+    published = failed = 0
+    for index, row in enumerate(OutboxMessage.objects.filter(pk__in=ids).order_by("id")):
+        outcome = _send(row)
+        if outcome == PUBLISHED:
+            published += 1
+            continue
+        failed += 1
+        if outcome == BROKER_DOWN:
+            # The rest would fail the same way: give them back at once rather than at lease end.
+            OutboxMessage.objects.filter(pk__in=ids[index + 1:]).update(claimed_until=None)
+            break
+    return {"published": published, "failed": failed,
+            "pending": OutboxMessage.objects.filter(published_at__isnull=True).count()}
+
+
+def prune(*, now=None, keep: timedelta = KEEP_PUBLISHED) -> int:
+    """Delete rows published more than ``keep`` ago (a bounded batch per call)."""
+    cutoff = (now or timezone.now()) - keep
+    ids = list(OutboxMessage.objects.filter(published_at__lt=cutoff).order_by("id")
+               .values_list("id", flat=True)[:PRUNE_BATCH])
+    deleted, _ = OutboxMessage.objects.filter(pk__in=ids).delete()
+    return deleted
