@@ -19,9 +19,10 @@ from django.utils.html import format_html
 
 from accounts import audit
 from accounts.models import STAFF_ROLES, AuditAction, User
-from billing.models import Order, RefundReason
+from accounts.system_config import get_config
+from billing.models import Order, RefundReason, Subscription
 from config.api import DomainError
-from config.ids import parse_id
+from config.ids import BIGINT_MAX, parse_id
 from support import approvals, embeddings, kb, panel, selectors, services
 from support.models import (
     TRANSITIONS,
@@ -110,6 +111,24 @@ class CreditActionForm(forms.Form):
     reason = forms.CharField(max_length=500)
 
 
+class ExtendTrialActionForm(forms.Form):
+    # Whose subscription it is and whether it is trialing is the approval's check
+    # (approvals.check_trial_extension), so the page and any other caller refuse alike.
+    subscription = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
+    days = forms.IntegerField(min_value=1, max_value=approvals.TRIAL_EXTENSION_MAX_DAYS)
+    reason = forms.CharField(max_length=500)
+
+
+def form_errors(form) -> str:
+    """A bound form's errors as one line for the message shown on the ticket page."""
+    parts = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = (field.label or name.replace("_", " ").capitalize()) if field else ""
+        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+    return " ".join(parts)
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     change_form_template = "support/admin/ticket_change_form.html"
@@ -153,6 +172,8 @@ class TicketAdmin(admin.ModelAdmin):
                  name="support_ticket_credits"),
             path("<int:pk>/refund/", self.admin_site.admin_view(self.refund_view),
                  name="support_ticket_refund"),
+            path("<int:pk>/extend-trial/", self.admin_site.admin_view(self.extend_trial_view),
+                 name="support_ticket_extend_trial"),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -167,6 +188,8 @@ class TicketAdmin(admin.ModelAdmin):
             "ticket": ticket,
             "billing_panel": panel.billing_panel(ticket.customer),
             "refund_reasons": RefundReason.choices,
+            "trial_max_days": approvals.TRIAL_EXTENSION_MAX_DAYS,
+            "trial_threshold_days": get_config("support_trial_approval_threshold_days"),
             "approvals": ticket.approval_requests.select_related("requested_by", "approved_by"),
         }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -242,6 +265,29 @@ class TicketAdmin(admin.ModelAdmin):
                       data["notes"], currency=order.currency, done="Refund issued.")
         return back
 
+    def extend_trial_view(self, request, pk):
+        """Request a trial extension for one of the ticket customer's trialing subscriptions
+        (longer ones need approval). Bad input changes nothing and says why on the page."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        ticket = get_object_or_404(Ticket, pk=pk)
+        form = ExtendTrialActionForm(request.POST)
+        back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
+        if not form.is_valid():
+            self.message_user(request, f"Could not extend the trial. {form_errors(form)}",
+                              messages.ERROR)
+            return back
+        data = form.cleaned_data
+        subscription = Subscription.objects.filter(pk=data["subscription"],
+                                                   user=ticket.customer).first()
+        trial_end = getattr(subscription, "trial_end", None)
+        payload = {"user_id": ticket.customer_id, "subscription_id": data["subscription"],
+                   "days": data["days"], "trial_end": trial_end and trial_end.isoformat(),
+                   "reason": f"{data['reason']} (ticket {ticket.number})"}
+        self._request(request, "billing.extend_trial", payload, data["days"], ticket,
+                      data["reason"], done=f"Trial extended by {data['days']} days.")
+        return back
+
     def _request(self, request, action_key, payload, amount, ticket, reason, *, currency="",
                  done="Done."):
         try:
@@ -249,7 +295,9 @@ class TicketAdmin(admin.ModelAdmin):
                 action_key=action_key, payload=payload, amount=amount,
                 requested_by=request.user, ticket=ticket, reason=reason, currency=currency)
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            # A note says when the request was kept for a second staff member to retry.
+            self.message_user(request, " ".join([exc.message, *getattr(exc, "__notes__", [])]),
+                              messages.ERROR)
             return
         if approval.status == ApprovalStatus.PENDING:
             self.message_user(request, "Above the approval threshold: waiting for a second "
@@ -397,7 +445,9 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             try:
                 decide(approval=approval, approver=request.user)
             except DomainError as exc:
-                self.message_user(request, f"#{approval.pk}: {exc.message}", messages.ERROR)
+                notes = " ".join(getattr(exc, "__notes__", []))
+                self.message_user(request, f"#{approval.pk}: {exc.message} {notes}".strip(),
+                                  messages.ERROR)
             else:
                 self.message_user(request, f"#{approval.pk} {verb}.", messages.SUCCESS)
 

@@ -7,19 +7,26 @@ An app registers an executor for an action key::
 ``request_action`` records an ApprovalRequest. At or below the threshold (a SystemConfig key)
 the action runs at once; above it the request waits until ANOTHER staff member approves it
 (the requester cannot approve their own; a database constraint backs the rule). Executors take
-``(payload, actor, approval)``, run inside the approval's transaction, return a JSON-able
-result, and must not call the network (the approval row is locked while they run).
+``(payload, actor, approval)`` and return a JSON-able result. By default they run inside the
+approval's transaction and must not call the network (the approval row is locked while they
+run). An executor registered with ``calls_network=True`` (it calls Stripe synchronously) runs
+after the decision has committed instead: the request is first claimed (APPROVED, so no one
+else can run it), then executed outside any lock, then marked EXECUTED; if it fails it goes
+back to PENDING, with the failure in the audit log, for a second staff member to retry or
+reject. An optional ``check(payload)`` refuses a bad payload before anything is recorded.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
-from accounts.system_config import get_config
+from accounts.system_config import define, get_config
+from config.ids import parse_id
 from support.errors import ApprovalRefused, SelfApprovalRefused, UnknownAction
 from support.models import ApprovalRequest, ApprovalStatus
 from support.services import require_staff
@@ -30,14 +37,18 @@ class Executor:
     fn: Callable
     threshold_key: str
     label: str
+    check: Callable | None = None
+    calls_network: bool = False
 
 
 _EXECUTORS: dict[str, Executor] = {}
 
 
 def register(action_key: str, fn: Callable, *,
-             threshold_key: str = "support_approval_threshold", label: str = "") -> None:
-    _EXECUTORS[action_key] = Executor(fn, threshold_key, label or action_key)
+             threshold_key: str = "support_approval_threshold", label: str = "",
+             check: Callable | None = None, calls_network: bool = False) -> None:
+    _EXECUTORS[action_key] = Executor(fn, threshold_key, label or action_key, check,
+                                      calls_network)
 
 
 def executors() -> dict[str, Executor]:
@@ -54,42 +65,87 @@ def _executor(action_key: str) -> Executor:
 def _execute(approval: ApprovalRequest, actor) -> None:
     result = _executor(approval.action_key).fn(payload=approval.payload, actor=actor,
                                                approval=approval)
+    _mark_executed(approval, actor, result)
+
+
+def _mark_executed(approval: ApprovalRequest, actor, result) -> None:
+    # The audit context names the action "approval_action": the audit log redacts any name
+    # containing "key", so "action_key" was stored as "[redacted]".
     approval.status = ApprovalStatus.EXECUTED
     approval.executed_at = timezone.now()
     approval.result = result or {}
     approval.save(update_fields=["status", "executed_at", "result", "updated_at"])
     audit.record(actor=actor, action=AuditAction.APPROVAL, resource=approval,
                  new={"status": approval.status, "result": approval.result},
-                 action_key=approval.action_key, ticket_id=approval.ticket_id)
+                 approval_action=approval.action_key, ticket_id=approval.ticket_id)
+
+
+def _execute_after_commit(approval: ApprovalRequest, actor) -> None:
+    """Run a ``calls_network`` executor for an approval already claimed (status APPROVED and
+    committed, so no second approver can run it too), holding no lock. On failure the request
+    returns to PENDING and the failure is audited; the error is raised again."""
+    try:
+        result = _executor(approval.action_key).fn(payload=approval.payload, actor=actor,
+                                                   approval=approval)
+    except Exception as exc:
+        with transaction.atomic():
+            ApprovalRequest.objects.filter(pk=approval.pk).update(
+                status=ApprovalStatus.PENDING, approved_by=None, decided_at=None,
+                updated_at=timezone.now())
+            audit.record(actor=actor, action=AuditAction.APPROVAL, resource=approval,
+                         new={"status": ApprovalStatus.PENDING},
+                         failed=getattr(exc, "code", type(exc).__name__),
+                         message=getattr(exc, "message", str(exc)),
+                         approval_action=approval.action_key, ticket_id=approval.ticket_id)
+        approval.refresh_from_db()
+        exc.add_note(f"Request #{approval.pk} is kept pending: another staff member can "
+                     "approve it to try again, or reject it.")
+        raise
+    with transaction.atomic():
+        _mark_executed(approval, actor, result)
 
 
 def request_action(*, action_key: str, payload: dict, amount: int, requested_by,
                    ticket=None, currency: str = "", reason: str = "") -> ApprovalRequest:
     """Record a staff action; run it now when ``amount`` is within its threshold, otherwise
     leave it PENDING for a second staff member. Raises StaffOnly, UnknownAction,
-    ApprovalRefused (bad amount) and whatever the executor raises (nothing is kept then)."""
+    ApprovalRefused (bad amount), whatever the executor's ``check`` raises (nothing is
+    recorded then) and whatever the executor raises (nothing is kept then, except for a
+    ``calls_network`` executor: its request stays PENDING, see ``_execute_after_commit``)."""
     require_staff(requested_by)
     executor = _executor(action_key)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise ApprovalRefused("The amount must be a whole number of at least 0.",
                               code="invalid_amount")
+    if executor.check is not None:
+        executor.check(payload)
     with transaction.atomic():
+        runs_now = amount <= get_config(executor.threshold_key)
+        # A network executor's request is committed already claimed, so that no second
+        # staff member can approve (and run) it while it runs outside the transaction.
+        claimed = runs_now and executor.calls_network
         approval = ApprovalRequest.objects.create(
             action_key=action_key, payload=payload, amount=amount, currency=currency,
             reason=reason, requested_by=requested_by, ticket=ticket,
+            status=ApprovalStatus.APPROVED if claimed else ApprovalStatus.PENDING,
+            decided_at=timezone.now() if claimed else None,
         )
         audit.record(actor=requested_by, action=AuditAction.APPROVAL, resource=approval,
                      new={"status": approval.status, "amount": amount, "payload": payload},
-                     action_key=action_key, ticket_id=getattr(ticket, "pk", None))
-        if amount <= get_config(executor.threshold_key):
+                     approval_action=action_key, ticket_id=getattr(ticket, "pk", None))
+        if runs_now and not claimed:
             _execute(approval, requested_by)
+    if claimed:
+        _execute_after_commit(approval, requested_by)
     return approval
 
 
 def approve(*, approval: ApprovalRequest, approver) -> ApprovalRequest:
     """A second staff member approves and the action runs. The requester cannot approve
     their own request (SelfApprovalRefused); only PENDING requests can be decided. Locks the
-    approval row; safe against two approvers at once (the second sees it decided)."""
+    approval row; safe against two approvers at once (the second sees it decided). A
+    ``calls_network`` executor runs after the decision commits (see ``_execute_after_commit``).
+    """
     require_staff(approver)
     with transaction.atomic():
         approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
@@ -102,7 +158,15 @@ def approve(*, approval: ApprovalRequest, approver) -> ApprovalRequest:
         approval.approved_by = approver
         approval.decided_at = timezone.now()
         approval.save(update_fields=["status", "approved_by", "decided_at", "updated_at"])
-        _execute(approval, approver)
+        executor = _executor(approval.action_key)
+        if executor.calls_network:
+            audit.record(actor=approver, action=AuditAction.APPROVAL, resource=approval,
+                         new={"status": approval.status}, approval_action=approval.action_key,
+                         ticket_id=approval.ticket_id)
+        else:
+            _execute(approval, approver)
+    if executor.calls_network:
+        _execute_after_commit(approval, approver)
     return approval
 
 
@@ -175,3 +239,75 @@ def refund_order_executor(*, payload, actor, approval) -> dict:
 
 register("billing.refund", refund_order_executor, label="Refund an order")
 
+
+# Trial extensions are sized in days. Up to this many run at once; a longer extension waits
+# for a second staff member, as a large refund or credit grant does. 0 = always a second one.
+define("support_trial_approval_threshold_days", type=int, default=7, min_value=0,
+       description="Trial extensions made from a ticket longer than this many days need a "
+       "second staff member's approval.")
+# billing.services.subscriptions.extend_trial refuses anything outside 1..90 days.
+TRIAL_EXTENSION_MAX_DAYS = 90
+
+
+def check_trial_extension(payload) -> None:
+    """Refuse a trial extension billing would refuse, before anything is recorded: the
+    subscription must be the customer's (``payload["user_id"]``) and trialing, the days a
+    whole number in 1..TRIAL_EXTENSION_MAX_DAYS, and its trial must still end where it did
+    when the request was made (``payload["trial_end"]``), so that a request approved late, or
+    retried after Stripe accepted it, never extends the same trial twice."""
+    _trialing_subscription(payload)
+
+
+def _trialing_subscription(payload):
+    from billing.models import Subscription, SubscriptionStatus
+
+    days = payload.get("days")
+    if isinstance(days, bool) or not isinstance(days, int) or not (
+            1 <= days <= TRIAL_EXTENSION_MAX_DAYS):
+        raise ApprovalRefused(f"A trial is extended by 1 to {TRIAL_EXTENSION_MAX_DAYS} days.",
+                              code="invalid_trial_days")
+    subscription_id = payload.get("subscription_id")
+    subscription = None
+    if (isinstance(subscription_id, int) and not isinstance(subscription_id, bool)
+            and parse_id(subscription_id)):
+        subscription = Subscription.objects.filter(
+            pk=subscription_id, user_id=payload.get("user_id")).first()
+    if subscription is None:
+        raise ApprovalRefused("That subscription does not belong to this customer.",
+                              code="subscription_not_customers")
+    if subscription.status != SubscriptionStatus.TRIALING or subscription.trial_end is None:
+        raise ApprovalRefused(
+            f"Subscription #{subscription.pk} is {subscription.get_status_display()}, not in "
+            "a trial: only a trialing subscription can have its trial extended.",
+            code="subscription_not_trialing")
+    try:
+        requested_end = datetime.fromisoformat(payload["trial_end"])
+    except (KeyError, TypeError, ValueError):
+        raise ApprovalRefused("The request must say where the trial ended when it was made.",
+                              code="invalid_payload") from None
+    if requested_end != subscription.trial_end:
+        raise ApprovalRefused(
+            f"Subscription #{subscription.pk}'s trial end changed since this was requested "
+            f"(now {subscription.trial_end:%Y-%m-%d %H:%M} UTC): request the extension again.",
+            code="trial_changed")
+    return subscription
+
+
+def extend_trial_executor(*, payload, actor, approval) -> dict:
+    """Extend the ticket customer's trial through billing's own service, which validates
+    again, records the TRIAL_EXTENDED timeline event and its audit row, and, for a
+    Stripe-managed subscription, updates Stripe first (synchronously: hence
+    ``calls_network``, so this runs after the approval's decision commits, holding no lock)."""
+    from billing.services.subscriptions import extend_trial
+
+    subscription = _trialing_subscription(payload)
+    old_end = subscription.trial_end
+    subscription = extend_trial(subscription=subscription, days=payload["days"], actor=actor)
+    return {"subscription_id": subscription.pk, "days": payload["days"],
+            "old_trial_end": old_end.isoformat(),
+            "trial_end": subscription.trial_end.isoformat() if subscription.trial_end else None}
+
+
+register("billing.extend_trial", extend_trial_executor,
+         threshold_key="support_trial_approval_threshold_days", label="Extend a trial",
+         check=check_trial_extension, calls_network=True)

@@ -5,7 +5,7 @@ through the billing and credits apps' own selectors and models."""
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing import selectors as billing_selectors
-from billing.models import Invoice, InvoiceStatus, Subscription
+from billing.models import Invoice, InvoiceStatus, Subscription, SubscriptionStatus
 from billing.pricing import amount_for
 from credits import selectors as credit_selectors
 
@@ -38,6 +38,11 @@ def billing_panel(user) -> dict:
         "mrr": mrr_contribution(current),
         "subscriptions": list(Subscription.objects.filter(user=user)
                               .select_related("plan").order_by("-created_at")[:3]),
+        # What "Extend a trial" offers: every trial of this customer's, not only the last few.
+        "trialing_subscriptions": list(
+            Subscription.objects.filter(user=user, status=SubscriptionStatus.TRIALING,
+                                        trial_end__isnull=False)
+            .select_related("plan").order_by("trial_end")),
         "orders": list(billing_selectors.orders_for_user(user=user)[:PANEL_ROWS]),
         "unpaid_invoices": list(
             Invoice.objects.filter(user=user, status__in=[InvoiceStatus.OPEN,

@@ -1,6 +1,9 @@
 import pytest
 from django.core.cache import cache
 
+# The billing app's local Stripe double (an HTTP server; nothing reaches Stripe), for the
+# ticket panel's actions on Stripe-managed subscriptions.
+from billing.tests.conftest import _stripe_server, stripe_double  # noqa: F401
 from support import services
 from support.models import TicketPriority
 
