@@ -1,0 +1,94 @@
+"""A database that stops answering in the middle of a request is a 503, not a 500.
+
+PostgreSQL can drop a connection under a running request: a restart or failover, an operator's
+``pg_terminate_backend``, a network cut. Requests do not run in one big transaction
+(``ATOMIC_REQUESTS`` is off); every service writes inside its own ``transaction.atomic()``, so
+the server discards whatever the interrupted transaction had written when its connection ends.
+What is left to do is here: answer a clean 503 that the client may retry (JSON in the shared
+error shape under /api/, the 503 page elsewhere) and make sure the broken connection is not used
+again, neither by the rest of this request (session save) nor by the next one on this thread.
+
+API views reach the same answer through ``config.api.exception_handler``; this middleware covers
+the server-rendered pages and any non-DRF view.
+"""
+
+import logging
+
+from django.db import InterfaceError, OperationalError, connections
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+# OperationalError also covers what PostgreSQL reports for a deadlock, a lock or statement
+# timeout and a serialization failure: all transient, all rolled back, all worth a retry.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+CODE = "service_unavailable"
+MESSAGE = ("The service is briefly unavailable and this request was not completed. "
+           "Please try again in a moment.")
+RETRY_AFTER_SECONDS = 5
+
+
+def discard_broken_connections() -> None:
+    """Close every connection the failure left unusable; the next query opens a new one.
+
+    A connection still inside an atomic block is left to that block: when its rollback fails,
+    Django closes the connection itself on the way out.
+    """
+    for connection in connections.all(initialized_only=True):
+        if (connection.connection is not None and not connection.in_atomic_block
+                and not connection.is_usable()):
+            connection.close()
+
+
+def report(request, exception: Exception) -> None:
+    logger.error("Database unavailable during %s %s: %s", request.method, request.path,
+                 exception.__class__.__name__, exc_info=exception)
+
+
+def _business_name() -> str:
+    # The page must not query the database that just failed: the configured name when the
+    # cache holds it, otherwise the declared default.
+    from django.core.cache import cache
+
+    from accounts.system_config import CACHE_PREFIX, REGISTRY, coerce
+
+    try:
+        cached = cache.get(CACHE_PREFIX + "business_name")
+    except Exception:  # the cache may be down too; the page still renders
+        cached = None
+    return coerce("business_name", cached["value"]) if cached else (
+        REGISTRY["business_name"].default)
+
+
+def unavailable_response(request) -> HttpResponse:
+    """The 503 answer for ``request``: the shared JSON error under /api/, else the page.
+
+    The page is rendered without the request, so no context processor runs a query.
+    """
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"code": CODE, "detail": MESSAGE, "fields": {}}, status=503)
+    else:
+        retry_url = request.get_full_path() if request.method == "GET" else ""
+        page = render_to_string("503.html", {"business_name": _business_name(),
+                                             "message": MESSAGE, "retry_url": retry_url})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a lost database connection raised by a view into the 503 answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        report(request, exception)
+        discard_broken_connections()
+        return unavailable_response(request)
