@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditAction
 from accounts.system_config import define, get_config
+from billing.services.subscriptions import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
 from config.ids import parse_id
 from support.errors import ApprovalRefused, SelfApprovalRefused, UnknownAction
 from support.models import ApprovalRequest, ApprovalStatus
@@ -245,8 +246,6 @@ register("billing.refund", refund_order_executor, label="Refund an order")
 define("support_trial_approval_threshold_days", type=int, default=7, min_value=0,
        description="Trial extensions made from a ticket longer than this many days need a "
        "second staff member's approval.")
-# billing.services.subscriptions.extend_trial refuses anything outside 1..90 days.
-TRIAL_EXTENSION_MAX_DAYS = 90
 
 
 def check_trial_extension(payload) -> None:

@@ -750,15 +750,33 @@ def billing_portal_url(*, user, return_url: str) -> str:
 # --- staff actions ------------------------------------------------------------------------
 
 
+TRIAL_EXTENSION_MAX_DAYS = 90
+
+
+def _trial_extensible(sub: Subscription, days: int) -> bool:
+    return (sub.status == S.TRIALING and sub.trial_end is not None
+            and 1 <= days <= TRIAL_EXTENSION_MAX_DAYS)
+
+
 def extend_trial(*, subscription: Subscription, days: int, actor) -> Subscription:
-    if subscription.status != S.TRIALING or not subscription.trial_end or not 1 <= days <= 90:
+    """Move a trialing subscription's trial end ``days`` later (1..TRIAL_EXTENSION_MAX_DAYS).
+
+    Stripe-billed: Stripe is asked for the new absolute trial end, with an idempotency key
+    derived from the current end and the days, so a retried call cannot extend twice; our row
+    then follows Stripe's answer. Manual: the row is locked and re-checked, then moved.
+    Either way a TRIAL_EXTENDED timeline event and an audit row (old and new end) are
+    written. Raises TrialExtensionInvalid when the subscription is not in a trial.
+    """
+    if not _trial_extensible(subscription, days):
         raise errors.TrialExtensionInvalid()
-    new_end = subscription.trial_end + timedelta(days=days)
+    old = subscription.trial_end
+    new_end = old + timedelta(days=days)
     if subscription.billing_source == BillingSource.STRIPE and subscription.stripe_subscription_id:
+        key = f"subscription-{subscription.pk}-extend-trial-{int(old.timestamp())}-{days}"
         remote = _stripe_call(stripe_client.update_subscription,
                               subscription.stripe_subscription_id,
                               trial_end=int(new_end.timestamp()), proration_behavior="none",
-                              idempotency_key=_key(subscription, "extend-trial"))
+                              idempotency_key=key)
         with transaction.atomic():
             sub = apply_stripe_subscription(remote, state_at=timezone.now(), source=Source.STAFF,
                                             actor=actor)
@@ -766,10 +784,14 @@ def extend_trial(*, subscription: Subscription, days: int, actor) -> Subscriptio
                          f"Your trial was extended until {new_end:%d %B %Y}.",
                          source=Source.STAFF, actor=actor, payload={"days": days})
             audit.record(actor=actor, action=AuditAction.UPDATE, resource=sub,
-                         operation="extend_trial", days=days)
+                         old={"trial_end": old.isoformat()},
+                         new={"trial_end": new_end.isoformat()}, operation="extend_trial",
+                         days=days)
         return sub
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if not _trial_extensible(sub, days):  # it changed while we waited for the lock
+            raise errors.TrialExtensionInvalid()
         old = sub.trial_end
         sub.trial_end = sub.trial_end + timedelta(days=days)
         sub.current_period_end = sub.trial_end

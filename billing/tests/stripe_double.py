@@ -256,6 +256,15 @@ class StripeDouble:
                     item["price"] = price
         if params.get("metadata"):
             sub["metadata"] = {**sub.get("metadata", {}), **params["metadata"]}
+        if params.get("trial_end"):
+            # As Stripe does: "now" ends the trial; a timestamp makes the subscription trial
+            # until then, and the current period ends with the trial.
+            if params["trial_end"] == "now":
+                sub["trial_end"], sub["status"] = int(time.time()), "active"
+            else:
+                sub["trial_end"], sub["status"] = int(params["trial_end"]), "trialing"
+                for item in sub["items"]["data"]:
+                    item["current_period_end"] = sub["trial_end"]
         return 200, self.put("subscription", sub)
 
     def _cancel_subscription(self, params, id):

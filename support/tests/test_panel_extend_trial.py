@@ -325,8 +325,11 @@ def test_stripe_managed_trial_is_extended_on_stripe_after_approval(
     assert approval.status == ApprovalStatus.EXECUTED and approval.approved_by == admin_user
     event = _extensions(stripe_trial).get()
     assert (event.source, event.actor, event.payload) == ("staff", admin_user, {"days": 10})
-    # The local trial end is whatever Stripe answers; billing's double does not apply
-    # trial_end updates yet, so it is not asserted here.
+    # Our row follows Stripe's answer: the double applies trial_end as Stripe does.
+    stripe_trial.refresh_from_db()
+    assert stripe_trial.trial_end == old_end + timedelta(days=10)
+    assert stripe_trial.current_period_end == old_end + timedelta(days=10)
+    assert stripe_trial.status == "TRIALING"
 
 
 def test_stripe_refusal_keeps_the_request_pending_for_a_second_staff_member_to_retry(
