@@ -138,7 +138,7 @@ def outbox_without_backoff(monkeypatch):
     monkeypatch.setattr(services, "SKIP_AFTER_FAILURE", 0.0)
 
 
-def _wait_for(predicate, *, timeout: float, what: str):
+def wait_for(predicate, *, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -203,11 +203,11 @@ def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_return
         assert sorted(h["id"] for h in queued) == sorted(m.task_id for m in pending)
 
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
-            _wait_for(lambda: WebhookEvent.objects.get(pk=inbox_row.pk).status ==
+            wait_for(lambda: WebhookEvent.objects.get(pk=inbox_row.pk).status ==
                       WebhookEvent.Status.PROCESSED and
                       any("running low" in m.subject for m in mail.outbox),
                       timeout=20, what="the worker to process the queued tasks")
-            _wait_for(lambda: redis_server.client().llen("celery") == 0, timeout=10,
+            wait_for(lambda: redis_server.client().llen("celery") == 0, timeout=10,
                       what="an empty queue")
 
     inbox_row.refresh_from_db()

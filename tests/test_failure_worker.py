@@ -1,0 +1,249 @@
+"""Failure injection: a Celery worker killed with SIGKILL in the middle of webhook events and
+a multi-day rollup.
+
+A real worker (``celery -A config worker``, prefork, concurrency 1) runs against a private
+Redis and this test's database. With ``acks_late`` and ``task_reject_on_worker_lost`` the task
+a dead process was running is delivered again: at once when only the pool child dies (the main
+process rejects it back to the queue), after Redis's visibility timeout when the main process
+dies too. Every task is idempotent, so the end state has each event's effect once and each
+day's rollup once, equal to a clean recomputation.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import AuditLog
+from analytics.models import DailyMetric
+from analytics.rollup import rollup_day
+from analytics.tasks import rollup_date
+from billing.factories import OrderFactory, OrderItemFactory
+from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
+from billing.services import inbox
+from billing.tasks import retry_webhook_events
+from billing.tests.stripe_double import example, wrap_event
+from config import outbox
+from config.outbox.models import OutboxMessage
+from tests.test_failure_redis import celery_broker, redis_server, wait_for  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = 24
+DAYS = 24
+VISIBILITY_TIMEOUT = 3  # seconds; only for the worker whose main process is killed
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    name = connection.settings_dict["NAME"]  # the test database
+    host = db.get("HOST") or ""
+    if host.startswith("/"):
+        return f"postgresql://{db['USER']}:@/{name}?host={host}"
+    return (f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:"
+            f"{db.get('PORT') or 5432}/{name}")
+
+
+class Worker:
+    """``celery -A config worker`` in its own session, logging to a file."""
+
+    def __init__(self, redis_url: str, log_path: Path, **extra_env):
+        self.log_path = log_path
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
+                    "DATABASE_URL": _database_url(), "REDIS_URL": redis_url,
+                    "DEBUG": "false", "PYTHONUNBUFFERED": "1", **extra_env}
+        # The handlers used here never call Stripe; without keys nothing can reach it.
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE"):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._log = self.log_path.open("a")
+        # Our fixed command line; pyproject's "*/tests/*" S603 exemption misses top-level tests/.
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
+             "-c", "1", "-l", "INFO", "--without-heartbeat", "--without-mingle",
+             "--without-gossip", "-n", f"failure-{os.getpid()}-{time.time_ns()}@%h"],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        wait_for(lambda: " ready." in self.log_path.read_text() or
+                  self.process.poll() is not None, timeout=60, what="the worker to start")
+        assert self.process.poll() is None, self.log_path.read_text()
+
+    def pool_children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def kill_everything(self) -> None:
+        """SIGKILL the main process and its pool, as a crash or an OOM kill of the host
+        would; nothing gets to ack, reject or clean up."""
+        if self.process is None:
+            return
+        try:
+            processes = [psutil.Process(self.process.pid), *self.pool_children()]
+        except psutil.NoSuchProcess:
+            processes = []
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(processes, timeout=10)
+        self.process.wait(timeout=10)
+        self.process = None
+        self._log.close()
+
+
+@pytest.fixture
+def workers(redis_server, tmp_path, transactional_db):  # noqa: F811
+    """Start workers on demand; every one still running is killed at the end (before the
+    test database is flushed)."""
+    started: list[Worker] = []
+
+    def start(**extra_env) -> Worker:
+        worker = Worker(redis_server.url, tmp_path / f"worker-{len(started)}.log", **extra_env)
+        started.append(worker)
+        worker.start()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill_everything()
+
+
+def _queue_work(customer) -> tuple[list, list]:
+    """EVENTS paid Stripe checkouts and DAYS rollup days, interleaved, through the outbox as
+    the webhook view and the rollup command would queue them."""
+    orders, days = [], []
+    today = timezone.now().date()
+    for n in range(max(EVENTS, DAYS)):
+        if n < EVENTS:
+            order = OrderFactory(user=customer, billing_source=BillingSource.STRIPE,
+                                 subtotal=1900, stripe_payment_intent_id=f"pi_kill_{n}",
+                                 stripe_checkout_session_id=f"cs_kill_{n}")
+            OrderItemFactory(order=order, unit_amount=1900)
+            session = example("checkout.session", id=order.stripe_checkout_session_id,
+                              mode="payment", payment_status="paid", status="complete",
+                              amount_total=order.total, currency=order.currency,
+                              payment_intent=order.stripe_payment_intent_id,
+                              metadata={"order_id": str(order.pk)})
+            event = wrap_event(session, "checkout.session.completed", event_id=f"evt_kill_{n}")
+            inbox.record_event(body=json.dumps(event).encode())
+            orders.append(order)
+        if n < DAYS:
+            day = today - timedelta(days=DAYS + 1 - n)
+            outbox.enqueue(rollup_date, day.isoformat())
+            days.append(day)
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
+    return orders, days
+
+
+def _progress() -> int:
+    return (WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count()
+            + DailyMetric.objects.values("date").distinct().count())
+
+
+def _all_done(redis_server, days) -> bool:  # noqa: F811
+    client = redis_server.client()
+    drained = client.llen("celery") == 0 and client.hlen("unacked") == 0
+    settled = not WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.RECEIVED,
+                                                          WebhookEvent.Status.FAILED]).exists()
+    rolled = DailyMetric.objects.filter(date__in=days).values("date").distinct().count()
+    return drained and settled and rolled == len(days)
+
+
+def _finish_rows_left_processing() -> int:
+    """An event whose worker died between the inbox's claim (committed) and the end of its
+    handlers' transaction (rolled back) stays PROCESSING; the redelivered task finds nothing
+    to claim. The inbox's sweep (beat, every minute) hands such rows back after STUCK_AFTER:
+    make that time pass for them and run the sweep through the worker."""
+    stuck = WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSING)
+    count = stuck.update(processing_started_at=timezone.now() - inbox.STUCK_AFTER
+                         - timedelta(seconds=1))
+    if count:
+        outbox.enqueue(retry_webhook_events)
+    return count
+
+
+def _assert_each_task_took_effect_once(orders, days):
+    events = WebhookEvent.objects.filter(stripe_event_id__startswith="evt_kill_")
+    assert events.count() == EVENTS
+    assert set(events.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
+    for order in orders:
+        order.refresh_from_db()
+        assert (order.status, order.payment_status) == (OrderStatus.COMPLETED, "SUCCEEDED")
+        assert Payment.objects.filter(order=order).count() == 1
+        assert Payment.objects.get(order=order).amount == 1900
+        assert AuditLog.objects.filter(resource_id=str(order.pk),
+                                       context__operation="order_paid").count() == 1
+    # One row per (day, metric, dimension) (also a unique constraint), and the values are
+    # what a clean recomputation of each day gives.
+    written = {(m.date, m.metric, m.dimension): (m.value, m.metadata)
+               for m in DailyMetric.objects.filter(date__in=days)}
+    assert len(written) == DailyMetric.objects.filter(date__in=days).count()
+    assert {day for day, _, _ in written} == set(days)
+    for day in days:
+        rollup_day(day)
+    recomputed = {(m.date, m.metric, m.dimension): (m.value, m.metadata)
+                  for m in DailyMetric.objects.filter(date__in=days)}
+    assert written == recomputed
+
+
+def _run_to_the_end(redis_server, days, worker):  # noqa: F811
+    wait_for(lambda: _all_done(redis_server, days) or worker.process.poll() is not None,
+              timeout=60, what="the queue to drain")
+    assert worker.process.poll() is None, worker.log_path.read_text()
+    if _finish_rows_left_processing():
+        wait_for(lambda: _all_done(redis_server, days) and not WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.PROCESSING).exists(), timeout=30,
+            what="the inbox sweep")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigkill_of_the_pool_child_mid_batch_redelivers_and_every_task_takes_effect_once(
+        redis_server, workers, customer):  # noqa: F811
+    with celery_broker(redis_server.url):
+        orders, days = _queue_work(customer)
+        worker = workers()
+        wait_for(lambda: _progress() >= (EVENTS + DAYS) // 3, timeout=60,
+                  what="the worker to get through a third of the batch")
+        (child,) = worker.pool_children()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        done_at_kill = _progress()
+
+        _run_to_the_end(redis_server, days, worker)
+
+    assert done_at_kill < EVENTS + DAYS, "the kill came after the work: nothing was tested"
+    assert "WorkerLostError" in worker.log_path.read_text()  # the child really died mid-task
+    _assert_each_task_took_effect_once(orders, days)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigkill_of_the_whole_worker_mid_batch_is_redelivered_after_the_visibility_timeout(
+        redis_server, workers, customer):  # noqa: F811
+    short = {"REDIS_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
+    with celery_broker(redis_server.url, visibility_timeout=VISIBILITY_TIMEOUT):
+        orders, days = _queue_work(customer)
+        first = workers(**short)
+        wait_for(lambda: _progress() >= (EVENTS + DAYS) // 3, timeout=60,
+                  what="the worker to get through a third of the batch")
+        first.kill_everything()
+        done_at_kill = _progress()
+        in_flight = redis_server.client().hlen("unacked")
+
+        # Redis gives unacked messages back only after the visibility timeout.
+        time.sleep(VISIBILITY_TIMEOUT + 0.5)
+        second = workers(**short)
+        _run_to_the_end(redis_server, days, second)
+
+    assert done_at_kill < EVENTS + DAYS, "the kill came after the work: nothing was tested"
+    assert in_flight == 1  # prefetch 1, concurrency 1: the task being run when it died
+    _assert_each_task_took_effect_once(orders, days)
