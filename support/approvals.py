@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
-from accounts.system_config import define, get_config
+from accounts.system_config import get_config
 from billing.services.subscriptions import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
 from config.ids import parse_id
 from support.errors import ApprovalRefused, SelfApprovalRefused, UnknownAction
@@ -241,11 +241,7 @@ def refund_order_executor(*, payload, actor, approval) -> dict:
 register("billing.refund", refund_order_executor, label="Refund an order")
 
 
-# Trial extensions are sized in days. Up to this many run at once; a longer extension waits
-# for a second staff member, as a large refund or credit grant does. 0 = always a second one.
-define("support_trial_approval_threshold_days", type=int, default=7, min_value=0,
-       description="Trial extensions made from a ticket longer than this many days need a "
-       "second staff member's approval.")
+# Trial extensions are sized in days (support_trial_approval_threshold_days, config_keys).
 
 
 def check_trial_extension(payload) -> None:

@@ -32,3 +32,8 @@ define("support_approval_threshold", type=int, default=10_000, min_value=0,
 define("support_credit_approval_threshold", type=int, default=1_000, min_value=0,
        description="Credit grants or adjustments made from a ticket above this many credits "
        "need a second staff member's approval.")
+# Trial extensions are sized in days. Up to this many run at once; a longer extension waits
+# for a second staff member, as a large refund or credit grant does. 0 = always a second one.
+define("support_trial_approval_threshold_days", type=int, default=7, min_value=0,
+       description="Trial extensions made from a ticket longer than this many days need a "
+       "second staff member's approval.")
