@@ -98,9 +98,8 @@ def redis_server(tmp_path):
 
 def _reset_connection_pools(app) -> None:
     # Celery keeps its broker connections and producers in lazily built pools; after the
-    # broker URL changes they must be rebuilt (as Celery itself does after a fork).
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # broker URL changes they must be looked up again (as Celery itself does after a fork).
+    # kombu keeps one pool per URL for the whole process, so they are dropped, not closed.
     app._pool = None
     app.amqp._producer_pool = None
 
