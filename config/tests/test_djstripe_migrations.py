@@ -1,8 +1,8 @@
 """dj-stripe's squashed migration (config/djstripe_migrations/0001_squashed_2_11.py).
 
 The squash must build exactly the state dj-stripe's own migrations build, and a database that
-recorded those originals must see it as applied. States are compared without rendering models
-or touching the database, so these tests take about a second.
+recorded those originals must see it as applied. States are compared without touching the
+database, so these tests take a few seconds.
 """
 
 import pkgutil
@@ -10,11 +10,13 @@ import pkgutil
 import djstripe.migrations
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, migrations, models
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
+
+from config.djstripe_migrations._one_pass import CreateModelsInOnePass
 
 SQUASH = ("djstripe", "0001_squashed_2_11")
 UPSTREAM_NAMES = sorted(
@@ -86,6 +88,50 @@ def test_squash_keeps_foreign_keys_on_the_configured_to_field_and_subscriber_mod
     assert owner["to_field"] == settings.DJSTRIPE_FOREIGN_KEY_TO_FIELD
     # Migration state spells model references in lower case.
     assert subscriber["to"] == settings.AUTH_USER_MODEL.lower()
+
+
+def _relations(apps, keys):
+    described = {}
+    for key in keys:
+        model = apps.get_model(*key)
+        if model._meta.swapped:
+            # auth.User, replaced by AUTH_USER_MODEL: Django's own CreateModel leaves it
+            # pointing at earlier classes too, and nothing uses it.
+            continue
+        fields = []
+        for field in model._meta.get_fields(include_hidden=True):
+            target = field.related_model
+            if target is not None:
+                # A stale class left over from an earlier render would fail this.
+                assert target is apps.get_model(target._meta.label_lower), (key, field.name)
+                target = target._meta.label_lower
+            fields.append((field.name, target))
+        described[key] = sorted(fields)
+    return described
+
+
+def test_one_pass_leaves_the_rendered_models_a_fresh_render_builds():
+    # During migrate the state is rendered, and the operation must render the new models
+    # itself; loading a state (as above) never takes that path.
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    before = loader.project_state(SQUASH, at_end=False)
+    assert before.apps.get_model(settings.AUTH_USER_MODEL)
+
+    after = loader.graph.nodes[SQUASH].mutate_state(before, preserve=True)
+    fresh = loader.project_state(SQUASH).apps
+
+    assert sum(app == "djstripe" for app, name in after.models) > 50
+    assert _relations(after.apps, after.models) == _relations(fresh, after.models)
+
+
+def test_one_pass_refuses_operations_it_would_not_apply_faithfully():
+    create = migrations.CreateModel("Thing", [("id", models.AutoField(primary_key=True))])
+    add_elsewhere = migrations.AddField("other", "note", models.TextField(default=""))
+
+    with pytest.raises(ValueError, match="RunSQL is not supported"):
+        CreateModelsInOnePass([create, migrations.RunSQL("SELECT 1")])
+    with pytest.raises(ValueError, match="only AddField on a model created here"):
+        CreateModelsInOnePass([create, add_elsewhere])
 
 
 def _record_only(recorded):
