@@ -12,6 +12,7 @@ day's rollup once, equal to a clean recomputation.
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -206,23 +207,43 @@ def _run_to_the_end(redis_server, days, worker):  # noqa: F811
             what="the inbox sweep")
 
 
+def _kill_the_pool_child_during_a_task(worker, *, tries: int = 5) -> int:
+    """SIGKILL the pool child until one kill lands while it runs a task (a kill between two
+    tasks loses nothing and proves nothing). Returns the work done at that kill."""
+    for _ in range(tries):
+        progress = _progress()
+        wait_for(lambda seen=progress: _progress() > seen, timeout=30,
+                 what="the worker to progress")
+        lost_before = worker.log_path.read_text().count("WorkerLostError")
+        (child,) = worker.pool_children()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        done_at_kill = _progress()
+        # The main process reports the lost task once it has reaped the child.
+        wait_for(lambda dead=child.pid: [c.pid for c in worker.pool_children()] not in
+                 ([], [dead]), timeout=15, what="a new pool child")
+        time.sleep(0.2)
+        if worker.log_path.read_text().count("WorkerLostError") > lost_before:
+            return done_at_kill
+    raise AssertionError(f"no kill in {tries} landed during a task")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sigkill_of_the_pool_child_mid_batch_redelivers_and_every_task_takes_effect_once(
         redis_server, workers, customer):  # noqa: F811
     with celery_broker(redis_server.url):
         orders, days = _queue_work(customer)
         worker = workers()
-        wait_for(lambda: _progress() >= (EVENTS + DAYS) // 3, timeout=60,
-                  what="the worker to get through a third of the batch")
-        (child,) = worker.pool_children()
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-        done_at_kill = _progress()
+        wait_for(lambda: _progress() >= (EVENTS + DAYS) // 4, timeout=60,
+                 what="the worker to get through a quarter of the batch")
+        done_at_kill = _kill_the_pool_child_during_a_task(worker)
 
         _run_to_the_end(redis_server, days, worker)
 
     assert done_at_kill < EVENTS + DAYS, "the kill came after the work: nothing was tested"
-    assert "WorkerLostError" in worker.log_path.read_text()  # the child really died mid-task
+    # Each worker relays the outbox when it starts (config.celery), without beat.
+    assert re.search(r"Task config\.outbox\.tasks\.relay_outbox\[[^\]]+\] succeeded",
+                     worker.log_path.read_text())
     _assert_each_task_took_effect_once(orders, days)
 
 
@@ -235,6 +256,9 @@ def test_sigkill_of_the_whole_worker_mid_batch_is_redelivered_after_the_visibili
         first = workers(**short)
         wait_for(lambda: _progress() >= (EVENTS + DAYS) // 3, timeout=60,
                   what="the worker to get through a third of the batch")
+        # Kill while a message is out (delivered, not acked): a task is running.
+        wait_for(lambda: redis_server.client().hlen("unacked") == 1, timeout=10,
+                 what="a task in flight")
         first.kill_everything()
         done_at_kill = _progress()
         in_flight = redis_server.client().hlen("unacked")
@@ -247,3 +271,23 @@ def test_sigkill_of_the_whole_worker_mid_batch_is_redelivered_after_the_visibili
     assert done_at_kill < EVENTS + DAYS, "the kill came after the work: nothing was tested"
     assert in_flight == 1  # prefetch 1, concurrency 1: the task being run when it died
     _assert_each_task_took_effect_once(orders, days)
+
+
+@pytest.mark.django_db  # celery's Django fixup runs system checks, and dj-stripe's read the DB
+def test_default_visibility_timeout_outlasts_every_task_limit_and_retry_countdown(monkeypatch):
+    """Redis redelivers a message not acked within the visibility timeout, even when its
+    worker is alive: a task that may run (time limit) or wait (retry countdown) longer than
+    that would run twice. The default must outlast them all."""
+    from config.celery import app
+    from config.env import broker_visibility_timeout
+
+    app.loader.import_default_modules()
+    longest_run = max((task.time_limit or settings.CELERY_TASK_TIME_LIMIT)
+                      for name, task in app.tasks.items() if not name.startswith("celery."))
+    longest_wait = max((getattr(task, "retry_backoff_max", 600)
+                        if getattr(task, "retry_backoff", False) else task.default_retry_delay)
+                       for name, task in app.tasks.items() if not name.startswith("celery."))
+    monkeypatch.delenv("REDIS_VISIBILITY_TIMEOUT", raising=False)
+    default = broker_visibility_timeout()
+
+    assert default > longest_run and default > longest_wait
