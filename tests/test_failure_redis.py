@@ -215,3 +215,44 @@ def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_return
     assert len(low_balance) == 1 and low_balance[0].to == [customer.email]
     assert "15 left" in low_balance[0].subject
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
+
+
+def test_cache_answers_misses_while_redis_is_down_and_recovers_when_it_returns(
+        redis_server, monkeypatch, caplog):
+    from config import cache as resilient
+
+    monkeypatch.setattr(resilient, "RETRY_AFTER", 0.0)  # try Redis again on the next call
+    cache = resilient.ResilientRedisCache(redis_server.url, {})
+    cache.set("plan", {"credits": 5})
+    assert cache.get("plan") == {"credits": 5}
+
+    redis_server.stop()
+    started = time.monotonic()
+    assert cache.get("plan", "fallback") == "fallback"
+    assert cache.get_many(["plan"]) == {}
+    assert cache.add("new", 1) is False and cache.has_key("plan") is False
+    cache.set("plan", {"credits": 9})  # dropped, no error
+    assert cache.delete("plan") is False
+    with pytest.raises(ValueError, match="not found"):
+        cache.incr("counter")
+    assert time.monotonic() - started < 2  # no retry loop per call
+    assert sum("Redis unavailable" in r.getMessage() for r in caplog.records) >= 6
+
+    redis_server.start()  # empty: this server keeps nothing on disk
+    assert cache.get("plan") is None
+    cache.set("plan", {"credits": 7})
+    assert cache.get("plan") == {"credits": 7}
+    cache.close()
+
+
+def test_after_an_outage_the_cache_leaves_redis_alone_for_a_few_seconds(redis_server):
+    from config.cache import ResilientRedisCache
+
+    cache = ResilientRedisCache(redis_server.url, {})
+    redis_server.stop()
+    assert cache.get("k") is None  # the failure that opens the pause
+    redis_server.start()
+    redis_server.client().set(cache.make_and_validate_key("k"), b"1")
+
+    assert cache.get("k", "paused") == "paused"  # not asked within RETRY_AFTER
+    cache.close()
