@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -119,6 +119,19 @@ def workers(redis_server, tmp_path, transactional_db):  # noqa: F811
         worker.kill_everything()
 
 
+def _payments_on(n: int) -> int:
+    return n % 3  # 0, 1 or 2 payments of 10.00 USD on the n-th rolled-up day
+
+
+def _seed_payments(customer, day, *, count: int) -> None:
+    """Past payments, so each day's revenue rollup has a known answer."""
+    noon = timezone.make_aware(datetime.combine(day, datetime.min.time())) + timedelta(hours=12)
+    for _ in range(count):
+        payment = Payment.objects.create(user=customer, provider=BillingSource.MANUAL,
+                                         amount=1000, currency="usd", paid_at=noon)
+        Payment.objects.filter(pk=payment.pk).update(created_at=noon)
+
+
 def _queue_work(customer) -> tuple[list, list]:
     """EVENTS paid Stripe checkouts and DAYS rollup days, interleaved, through the outbox as
     the webhook view and the rollup command would queue them."""
@@ -140,6 +153,7 @@ def _queue_work(customer) -> tuple[list, list]:
             orders.append(order)
         if n < DAYS:
             day = today - timedelta(days=DAYS + 1 - n)
+            _seed_payments(customer, day, count=_payments_on(n))
             outbox.enqueue(rollup_date, day.isoformat())
             days.append(day)
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
@@ -190,6 +204,11 @@ def _assert_each_task_took_effect_once(orders, days):
                for m in DailyMetric.objects.filter(date__in=days)}
     assert len(written) == DailyMetric.objects.filter(date__in=days).count()
     assert {day for day, _, _ in written} == set(days)
+    for n, day in enumerate(days):
+        gross = written.get((day, "gross_revenue", "usd"))
+        actual = (gross[0], gross[1]["payments"]) if gross else None
+        count = _payments_on(n)
+        assert actual == ((1000 * count, count) if count else None), day
     for day in days:
         rollup_day(day)
     recomputed = {(m.date, m.metric, m.dimension): (m.value, m.metadata)
