@@ -2,14 +2,13 @@
 
 Run from the project root:
 
-    .venv/bin/python bench/credits.py [--seconds 8] [--workers 8]
+    .venv/bin/python -m bench.credits [--seconds 8] [--workers 8] [--json OUT]
 
 What it does, in one run (about a minute with the defaults):
 
-1. Picks its own database: ``bench_credits`` on the embedded PostgreSQL server (created if
-   missing), or, when ``DATABASE_URL`` is set, that database, which must be a scratch
-   database: the bench migrates it, adds users and credits, and creates pgbench's tables.
-   Settings are ``config.settings.local`` unless DJANGO_SETTINGS_MODULE says otherwise.
+1. Works in a scratch database ``bench_credits``, cloned from the migrated template (see
+   bench.common) on the server the settings use (embedded, or ``DATABASE_URL``'s) and dropped
+   at the end: users, credits and pgbench's tables go with it. Settings: ``bench.settings``.
 2. ``distinct``: ``--workers`` threads, each consuming for its own user through
    ``credits.services.consume_credits`` (lock, draw, ledger row, commit) for ``--seconds``.
 3. ``hot``: the same threads all consuming for ONE user, so every call queues on that user's
@@ -23,7 +22,7 @@ What it does, in one run (about a minute with the defaults):
    database (balance = ledger = live lots for every user).
 
 Exit status is 1 if there was an overdraft or an invariant violation. This is not a test in
-the suite: timings depend on the machine.
+the suite: timings depend on the machine. ``python -m bench`` runs it with ``--seconds 5``.
 """
 
 import argparse
@@ -38,38 +37,29 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+if __package__ in (None, ""):  # run as a file: python bench/credits.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    Result,
+    run_main,
+    scratch_database,
+    setup_django,
+    write_results,
+)
 
 BENCH_DATABASE = "bench_credits"
 OPERATION = "BENCH_OPERATION"
 
 
-def _choose_database() -> None:
-    if not os.environ.get("DATABASE_URL"):
-        from config.embedded_db import embedded_database_url
-
-        os.environ["DATABASE_URL"] = embedded_database_url(BENCH_DATABASE)
-
-
-def _setup_django() -> None:
+def _prepare() -> None:
     import logging
 
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    from django.test.utils import override_settings
-
-    # A private cache: the shared one holds SystemConfig values the dev server reads, and the
-    # bench turns the low-balance e-mail off in ITS database (no task is queued for a worker).
-    override_settings(CACHES={"default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}).enable()
-    logging.getLogger("credits").setLevel(logging.ERROR)
-    call_command("migrate", verbosity=0, interactive=False)
     from accounts.services import set_config
 
+    # The bench settings' cache is per process; the low-balance e-mail is off in the scratch
+    # database, so consuming queues no task.
+    logging.getLogger("credits").setLevel(logging.ERROR)
     set_config(key="low_balance_threshold", value=0, actor=None)
 
 
@@ -139,9 +129,9 @@ def _pgbench_binary() -> str:
 
 
 def _pgbench(workers: int, seconds: int) -> float:
-    from django.conf import settings
+    from django.db import connection
 
-    db = settings.DATABASES["default"]
+    db = connection.settings_dict
     env = {**os.environ, "PGDATABASE": db["NAME"], "PGUSER": db.get("USER") or "",
            "PGHOST": str(db.get("HOST") or ""), "PGPORT": str(db.get("PORT") or ""),
            "PGPASSWORD": db.get("PASSWORD") or ""}
@@ -158,28 +148,19 @@ def _pgbench(workers: int, seconds: int) -> float:
     return float(match.group(1))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each timed phase")
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--overdraft-credits", type=int, default=100)
-    args = parser.parse_args()
-
-    _choose_database()
-    _setup_django()
-    from django.conf import settings
-
+def run(args) -> tuple[list[Result], int]:
+    """The three timed phases and the overdraft race; returns the rows and the exit status."""
     from credits.models import CreditBalance, FeatureCost
     from credits.services import check_invariant
 
+    _prepare()
     FeatureCost.objects.update_or_create(operation=OPERATION, defaults={
         "name": "Benchmark operation", "cost": 1, "active": True})
     tag = uuid.uuid4().hex[:6]
     plenty = 10_000_000
     distinct = _make_users(args.workers, plenty, f"{tag}-d")
     hot = _make_users(1, plenty, f"{tag}-h")
-    print(f"database {settings.DATABASES['default']['NAME']}, {args.workers} workers, "
-          f"{args.seconds:g} s per phase")
+    print(f"credits: {args.workers} workers, {args.seconds:g} s per phase", flush=True)
 
     _consume_for(distinct, args.workers, 1.0)  # warm-up: connections, caches, plans
     d_ops, _, d_time = _consume_for(distinct, args.workers, args.seconds)
@@ -192,19 +173,38 @@ def main() -> int:
     overdrafts += CreditBalance.objects.filter(balance__lt=0).count()
     violations = check_invariant()
 
-    rows = [("consume, 8 distinct users" if args.workers == 8 else "consume, distinct users",
-             d_ops / d_time), ("consume, one hot user", h_ops / h_time),
-            ("pgbench -N (simple update)", tps)]
-    print(f"\n{'workload':<32}{'ops/s':>12}{'vs pgbench':>12}")
-    for name, rate in rows:
-        print(f"{name:<32}{rate:>12.0f}{rate / tps:>12.2f}")
-    print(f"\noverdraft race: {o_ok} consumed, {o_refused} refused of a {args.overdraft_credits}"
-          f"-credit balance -> overdrafts: {overdrafts}")
-    print(f"invariant: {'OK' if not violations else f'{len(violations)} VIOLATION(S)'}")
+    rows = [(f"consume, {args.workers} distinct users", d_ops / d_time),
+            ("consume, one hot user", h_ops / h_time)]
+    print(f"  {'workload':<32}{'ops/s':>12}{'vs pgbench':>12}")
+    for name, rate in [*rows, ("pgbench -N (simple update)", tps)]:
+        print(f"  {name:<32}{rate:>12.0f}{rate / tps:>12.2f}")
+    print(f"  overdraft race: {o_ok} consumed, {o_refused} refused of a "
+          f"{args.overdraft_credits}-credit balance -> overdrafts: {overdrafts}")
+    print(f"  invariant: {'OK' if not violations else f'{len(violations)} VIOLATION(S)'}")
     for violation in violations[:10]:
-        print(f"  {violation}")
-    return 1 if overdrafts or violations else 0
+        print(f"    {violation}")
+    results = [Result("credits", name, rate, tps, "ops/s",
+                      f"pgbench -N, {args.workers} clients") for name, rate in rows]
+    return results, 1 if overdrafts or violations else 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each timed phase")
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--overdraft-credits", type=int, default=100)
+    parser.add_argument("--json", help="also write the result rows to this file")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    setup_django()
+    with scratch_database(BENCH_DATABASE):
+        results, status = run(args)
+    write_results(args.json, results)
+    return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

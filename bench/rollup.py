@@ -1,11 +1,13 @@
 """Benchmark: one day's analytics rollup against a hand-written GROUP BY, and against history.
 
-    .venv/bin/python bench/rollup.py [--rows 1000000] [--subscriptions 20000]
+    .venv/bin/python -m bench.rollup [--rows 1000000] [--subscriptions 20000]
                                      [--customers 20000] [--days 365] [--repeat 5] [--keep]
 
-What it does, in a database of its own (``bench_analytics_rollup``, created from a migrated
-template ``bench_analytics_rollup_tpl`` that is kept between runs so the ~2 minute migration
-is paid once; the working database is dropped at the end unless ``--keep``):
+``python -m bench`` runs it smaller (200,000 rows, 5,000 customers and subscriptions) to
+stay within its time budget; run it alone with the defaults for the full-size figures below.
+
+What it does, in a database of its own (``bench_analytics_rollup``, cloned from the migrated
+template that bench.common keeps between runs; dropped at the end unless ``--keep``):
 
 1. Generates ``--customers`` customers, ``--subscriptions`` subscriptions on one plan
    (monthly usd, yearly usd and monthly eur prices; ~70 % live, the rest canceled during the
@@ -41,56 +43,27 @@ tries partial indexes on those columns; on the sample machine the planner did no
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+if __package__ in (None, ""):  # run as a file: python bench/rollup.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
+from django.db import connection  # noqa: E402
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from bench.common import (  # noqa: E402
+    Result,
+    run_main,
+    scratch_database,
+    setup_django,
+    write_results,
+)
 
 DB = "bench_analytics_rollup"
-TEMPLATE = DB + "_tpl"
 DAY = date(2026, 6, 30)  # the benchmark day D
-
-
-def _use(name: str) -> None:
-    connection.close()
-    connections["default"].settings_dict["NAME"] = name
-
-
-def _exists(cursor, name: str) -> bool:
-    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-    return cursor.fetchone() is not None
-
-
-def prepare_database() -> str:
-    """A fresh, migrated database for this run; returns the server's default DB name."""
-    original = connections["default"].settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        if not _exists(cursor, TEMPLATE):
-            print(f"Creating and migrating {TEMPLATE} (once; kept for later runs)…")
-            cursor.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    # Migrate the kept template every run: it may predate migrations added since (a no-op
-    # when it is current), and a database cloned from it must match the code.
-    _use(TEMPLATE)
-    call_command("migrate", verbosity=0)
-    _use(original)
-    with connection.cursor() as cursor:
-        if _exists(cursor, DB):
-            cursor.execute(f'DROP DATABASE "{DB}"')
-        cursor.execute(f'CREATE DATABASE "{DB}" TEMPLATE "{TEMPLATE}"')
-    _use(DB)
-    return original
 
 
 def _filler_insert(table: str, count: int, values: dict[str, str], start: int = 1) -> None:
@@ -223,7 +196,7 @@ def _hand(start, end):
     return ledger, mrr
 
 
-def measure(args, label: str) -> float:
+def measure(args, label: str) -> tuple[float, float]:
     from analytics.metrics.base import day_bounds
     from analytics.models import DailyMetric
     from analytics.rollup import rollup_day
@@ -250,7 +223,7 @@ def measure(args, label: str) -> float:
           f"mrr family {mrr_q * 1000:6.1f} ms")
     if not agree:
         raise SystemExit("The rollup and the hand-written SQL disagree.")
-    return rollup
+    return rollup, hand
 
 
 def explain_ledger() -> None:
@@ -261,6 +234,35 @@ def explain_ledger() -> None:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + HAND_LEDGER,
                        {"start": start, "end": end})
         print("  " + "\n  ".join(row[0] for row in cursor.fetchall()[:8]))
+
+
+def run(args) -> list[Result]:
+    make = generate(args)
+    if args.subscription_indexes:
+        with connection.cursor() as cursor:
+            for sql in SUBSCRIPTION_INDEXES:
+                cursor.execute(sql)
+            cursor.execute("ANALYZE billing_subscription")
+    base, hand = measure(args, f"history {args.days} days")
+    print("  ledger query plan for D:")
+    explain_ledger()
+
+    t0 = time.perf_counter()
+    make["ledger"](args.rows, args.rows + 1)  # the same again, before the history
+    make["subscriptions"](args.subscriptions, args.subscriptions + 1, args.days * 86400)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"Doubled the history ({2 * args.rows:,} ledger rows, "
+          f"{2 * args.subscriptions:,} subscriptions) in {time.perf_counter() - t0:.1f}s")
+    doubled, _ = measure(args, f"history {2 * args.days} days")
+    print(f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
+          f"(2.00x would mean the cost follows history).", flush=True)
+    return [
+        Result("rollup", f"rollup_day, {args.rows:,} ledger rows", base * 1000, hand * 1000,
+               "ms", "hand-written GROUP BY", higher_is_better=False),
+        Result("rollup", "rollup_day after doubling history", doubled * 1000, base * 1000,
+               "ms", "rollup_day before doubling", higher_is_better=False),
+    ]
 
 
 def main() -> None:
@@ -274,36 +276,13 @@ def main() -> None:
     parser.add_argument("--subscription-indexes", action="store_true",
                         help="Add the partial indexes on canceled subscriptions proposed to "
                              "billing, to see the MRR family's scan stop growing with history.")
+    parser.add_argument("--json", help="also write the result rows to this file")
     args = parser.parse_args()
-
-    original = prepare_database()
-    try:
-        make = generate(args)
-        if args.subscription_indexes:
-            with connection.cursor() as cursor:
-                for sql in SUBSCRIPTION_INDEXES:
-                    cursor.execute(sql)
-                cursor.execute("ANALYZE billing_subscription")
-        base = measure(args, f"history {args.days} days")
-        print("  ledger query plan for D:")
-        explain_ledger()
-
-        t0 = time.perf_counter()
-        make["ledger"](args.rows, args.rows + 1)  # the same again, before the history
-        make["subscriptions"](args.subscriptions, args.subscriptions + 1, args.days * 86400)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        print(f"Doubled the history ({2 * args.rows:,} ledger rows, "
-              f"{2 * args.subscriptions:,} subscriptions) in {time.perf_counter() - t0:.1f}s")
-        doubled = measure(args, f"history {2 * args.days} days")
-        print(f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
-              f"(2.00x would mean the cost follows history).")
-    finally:
-        _use(original)
-        if not args.keep:
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{DB}"')
+    setup_django()
+    with scratch_database(DB, keep=args.keep):
+        results = run(args)
+    write_results(args.json, results)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

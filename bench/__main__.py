@@ -1,0 +1,129 @@
+"""Every benchmark in one run and one table: ``python -m bench`` (``make bench``).
+
+Each suite runs in a process of its own (``python -m bench.<suite> --json ...``): it gets a
+fresh Django, its own scratch database and its own servers, and cleans them up itself when
+it ends, fails or is interrupted (Ctrl-C reaches it too; this process waits for its cleanup).
+A suite that fails is reported and the others still run; the exit status is then 1.
+
+Durations are bounded by the options below (defaults: about four minutes on a 2-core
+machine). ``make bench BENCH_ARGS="--seconds 3 --suites api,webhooks"`` passes options.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import (
+    DEFAULT_CONN_MAX_AGE,
+    ROOT,
+    die_with_parent,
+    ensure_template,
+    format_table,
+    machine_info,
+    postgres_version,
+    read_results,
+    run_main,
+    setup_django,
+)
+
+SUITES = ["credits", "rollup", "api", "webhooks", "seeding"]
+
+
+def suite_commands(args) -> dict[str, list[str]]:
+    seconds = str(args.seconds)
+    return {
+        "credits": ["--seconds", seconds, "--workers", "8"],
+        "rollup": ["--rows", str(args.rollup_rows), "--customers", str(args.rollup_rows // 40),
+                   "--subscriptions", str(args.rollup_rows // 40), "--repeat", "9"],
+        "api": ["--seconds", seconds, "--warmup", "2", "--users", str(args.users),
+                "--conn-max-age", str(args.conn_max_age)],
+        "webhooks": ["--seconds", str(args.seconds * 2), "--rate", str(args.rate),
+                     "--conn-max-age", str(args.conn_max_age)],
+        "seeding": [],
+    }
+
+
+def run_suite(name: str, options: list[str], out: Path) -> int:
+    command = [sys.executable, "-m", f"bench.{name}", "--json", str(out), *options]
+    process = subprocess.Popen(command, cwd=ROOT, preexec_fn=die_with_parent)
+    try:
+        return process.wait()
+    except (KeyboardInterrupt, SystemExit) as stop:
+        if isinstance(stop, SystemExit):  # SIGTERM for us alone: pass it on
+            process.send_signal(signal.SIGTERM)
+        # (Ctrl-C reached the suite too.) Give it time to drop its database, stop servers.
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suites", default=",".join(SUITES),
+                        help=f"comma-separated, in this order: {','.join(SUITES)}")
+    parser.add_argument("--seconds", type=float,
+                        default=float(os.environ.get("BENCH_SECONDS", "5")),
+                        help="measured seconds per phase (credits, api; webhooks send for "
+                             "twice this); env BENCH_SECONDS")
+    parser.add_argument("--rate", type=float, default=100.0, help="webhook events per second")
+    parser.add_argument("--users", type=int, default=10, help="locust users for the API suite")
+    parser.add_argument("--conn-max-age", type=int, default=DEFAULT_CONN_MAX_AGE,
+                        help="DB_CONN_MAX_AGE for the API and webhook suites' gunicorn "
+                             "(0: a new connection per request, the settings' default)")
+    parser.add_argument("--rollup-rows", type=int, default=200_000,
+                        help="ledger rows for the rollup suite (customers: rows / 40)")
+    args = parser.parse_args()
+    chosen = [name.strip() for name in args.suites.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SUITES))
+    if unknown:
+        parser.error(f"unknown suite(s): {', '.join(unknown)}")
+
+    setup_django()
+    from django.db import connection
+
+    print("Preparing the migrated template database…", flush=True)
+    ensure_template()
+    info = machine_info(postgres_version())
+    connection.close()
+
+    commands = suite_commands(args)
+    results, failed = [], []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        for index, name in enumerate(chosen, 1):
+            print(f"\n[{index}/{len(chosen)}] {name} "
+                  f"(elapsed {time.perf_counter() - started:.0f}s)", flush=True)
+            out = Path(folder) / f"{name}.json"
+            suite_started = time.perf_counter()
+            try:
+                status = run_suite(name, commands[name], out)
+            except (KeyboardInterrupt, SystemExit):
+                print(f"\nInterrupted during {name}; it cleaned up its database and servers.")
+                return 130
+            if status != 0 or not out.exists():
+                failed.append(f"{name} (exit status {status})")
+                continue
+            results.extend(read_results(out))
+            print(f"[{index}/{len(chosen)}] {name} done in "
+                  f"{time.perf_counter() - suite_started:.0f}s", flush=True)
+
+    print(f"\n{info}; total {time.perf_counter() - started:.0f}s")
+    print("ratio = ours / baseline. For ops/s, req/s and rows/s higher is better; for ms "
+          "lower is better.\n")
+    print(format_table(results))
+    if failed:
+        print(f"\nFailed: {', '.join(failed)} (see its output above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,151 @@
+"""API throughput: locust against gunicorn on loopback, ours vs a bare WSGI app.
+
+    .venv/bin/python -m bench.api [--seconds 8] [--warmup 2] [--users 10] [--workers N]
+
+1. A scratch database ``bench_api`` (cloned from the migrated template): the demo catalog
+   (``seed_catalog``), the metered operations (``seed_credits``), one customer with an API
+   key and ten million credits; the low-balance e-mail is off there, so no task is queued.
+2. gunicorn serves ``config.wsgi`` with the bench settings (DEBUG off, as in production) on a
+   free 127.0.0.1 port, ``--workers`` sync workers (default 2 x cores + 1, gunicorn's own
+   advice), database connections kept for ``--conn-max-age`` seconds (DB_CONN_MAX_AGE,
+   default 60; 0 is the settings' default, a new connection per request).
+3. locust (``bench.locust_driver``, its own process) runs ``--users`` closed-loop users
+   against one endpoint at a time: the catalog's product list, the credits summary and a
+   consume (a write: lock, draw, ledger row), all with ``Authorization: Bearer <key>``.
+4. Baseline: the same locust settings against ``bench.hello`` (a bare WSGI app) under the
+   same gunicorn settings: the ceiling of gunicorn + loopback + generator here. The ratio
+   is the share of that ceiling each endpoint reaches.
+
+The generator shares the machine's cores with gunicorn and PostgreSQL; on 2 cores that costs
+every figure (the baseline's too), which is why only ratios are compared between machines.
+"""
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: python bench/api.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    ROOT,
+    Gunicorn,
+    Result,
+    add_server_arguments,
+    default_gunicorn_workers,
+    die_with_parent,
+    run_main,
+    scratch_database,
+    server_env,
+    setup_django,
+    write_results,
+)
+
+DATABASE = "bench_api"
+OPERATION = "AI_TEXT_CHAT"
+
+
+def seed() -> str:
+    """The catalog, the costs and one customer with credits; returns the raw API key."""
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from accounts.services import create_api_key, set_config
+    from credits.models import GrantSource
+    from credits.services import grant_credits
+
+    call_command("seed_catalog", verbosity=0, stdout=io.StringIO())
+    call_command("seed_credits", verbosity=0, stdout=io.StringIO())
+    set_config(key="low_balance_threshold", value=0, actor=None)
+    user = User.objects.create_user("api-bench@bench.test", None)
+    grant_credits(user=user, amount=10_000_000, source=GrantSource.PROMO,
+                  idempotency_key="bench:api")
+    _key, raw = create_api_key(user=user, name="bench")
+    return raw
+
+
+def targets(raw_key: str) -> list[dict]:
+    auth = {"Authorization": f"Bearer {raw_key}"}
+    return [
+        {"name": "GET /api/v1/products/", "method": "GET", "path": "/api/v1/products/",
+         "headers": auth, "expect": 200},
+        {"name": "GET /api/v1/credits/", "method": "GET", "path": "/api/v1/credits/",
+         "headers": auth, "expect": 200},
+        {"name": "POST /api/v1/credits/consume/", "method": "POST",
+         "path": "/api/v1/credits/consume/",
+         "headers": {**auth, "Content-Type": "application/json"},
+         "body": {"operation": OPERATION, "quantity": 1}, "expect": 201},
+    ]
+
+
+def drive(host: str, target_list: list[dict], args) -> list[dict]:
+    """Run locust in its own process against ``host``; one result per target."""
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
+        spec_path, out_path = Path(folder) / "spec.json", Path(folder) / "out.json"
+        spec_path.write_text(json.dumps({"host": host, "users": args.users,
+                                         "warmup": args.warmup, "seconds": args.seconds,
+                                         "targets": target_list}))
+        subprocess.run([sys.executable, "-m", "bench.locust_driver", str(spec_path),
+                        str(out_path)], cwd=ROOT, check=True, preexec_fn=die_with_parent)
+        return json.loads(out_path.read_text())
+
+
+def _print(measured: dict) -> None:
+    print(f"  {measured['name']:<32} {measured['rps']:8.0f} req/s   p50 {measured['p50_ms']:5.0f}"
+          f" ms  p95 {measured['p95_ms']:5.0f} ms  p99 {measured['p99_ms']:5.0f} ms   "
+          f"{measured['requests']} requests, {measured['failures']} failed", flush=True)
+    for error in measured["errors"]:
+        print(f"    error: {error}")
+
+
+def run(args) -> list[Result]:
+    workers = args.workers or default_gunicorn_workers()
+    print(f"api: gunicorn {workers} sync workers (DB_CONN_MAX_AGE={args.conn_max_age}), "
+          f"locust {args.users} users, {args.warmup:g}+{args.seconds:g} s per endpoint",
+          flush=True)
+    with scratch_database(DATABASE) as url:
+        raw_key = seed()
+        env = server_env(url, conn_max_age=args.conn_max_age)
+        with Gunicorn("bench.hello:application", env=env, workers=workers) as hello:
+            (base,) = drive(hello.url, [{"name": "bare WSGI app", "method": "GET",
+                                         "path": "/", "expect": 200}], args)
+        _print(base)
+        with Gunicorn("config.wsgi:application", env=env, workers=workers,
+                      ready_path="/healthz/") as app:
+            measured = drive(app.url, targets(raw_key), args)
+    failures = 0
+    results = []
+    for row in measured:
+        _print(row)
+        failures += row["failures"]
+        results.append(Result("api", f"{row['name']} throughput", row["rps"], base["rps"],
+                              "req/s", "bare WSGI app, same gunicorn"))
+        results.append(Result("api", f"{row['name']} p95", row["p95_ms"], base["p95_ms"],
+                              "ms", "bare WSGI app, same gunicorn", higher_is_better=False))
+    if failures or base["failures"]:
+        raise SystemExit(f"api: {failures + base['failures']} requests failed; see above")
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured time per endpoint")
+    parser.add_argument("--warmup", type=float, default=2.0, help="discarded time per endpoint")
+    parser.add_argument("--users", type=int, default=10, help="concurrent locust users")
+    add_server_arguments(parser)
+    parser.add_argument("--json", help="also write the result rows to this file")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    setup_django()
+    write_results(args.json, run(args))
+
+
+if __name__ == "__main__":
+    run_main(main)

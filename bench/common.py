@@ -1,0 +1,384 @@
+"""What the suites share: a scratch database per run, a gunicorn on loopback, the result rows
+and the one table ``python -m bench`` prints.
+
+Databases: every suite works in a database of its own, cloned from ``bench_template`` (a
+migrated, otherwise empty database kept between runs so the ~2 minute migration is paid once,
+and migrated again each run in case the code gained migrations). The clone is dropped when
+the suite ends, also after an error or Ctrl-C.
+
+Nothing here imports Django at module level: the table and percentile functions are used by
+``python -m bench`` and the smoke test without a database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import http.client
+import json
+import math
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = "bench.settings"
+TEMPLATE = "bench_template"
+PR_SET_PDEATHSIG = 1
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C does (``finally`` blocks drop databases, stop servers)."""
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for our child processes: if we are killed outright (SIGKILL), the child
+    gets SIGTERM instead of running on unattended."""
+    # Not Linux (no libc.so.6): then only a SIGKILL of the parent leaves the child running.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_main(main) -> None:
+    """A suite's entry point: Ctrl-C ends it with status 130 after its cleanup, no traceback."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print(f"\n{Path(sys.argv[0]).stem}: interrupted; cleaned up.", file=sys.stderr)
+        sys.exit(130)
+
+
+def setup_django() -> None:
+    """Setup for a suite's own process: the bench settings, and SIGTERM handled."""
+    exit_on_sigterm()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    import django
+
+    django.setup()
+
+
+# --- results and the table ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Result:
+    """One row of the table: our figure, the baseline's, measured in the same run."""
+
+    suite: str
+    metric: str
+    ours: float
+    baseline: float
+    unit: str
+    baseline_name: str
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float:
+        return ratio(self.ours, self.baseline)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def ratio(ours: float, baseline: float) -> float:
+    """ours / baseline; NaN when the baseline is zero (nothing to compare against)."""
+    if not baseline:
+        return math.nan
+    return ours / baseline
+
+
+def percentile(values, q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between the closest ranks,
+    as numpy's default; NaN for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    position = (len(ordered) - 1) * q / 100
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def format_number(value: float) -> str:
+    """Three significant figures at most, thousands separated; big numbers keep their units."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def format_ratio(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.2f}x" if value >= 0.01 else f"{value:.4f}x"
+
+
+TABLE_HEADERS = ("suite", "metric", "ours", "baseline", "ratio", "baseline is")
+
+
+def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
+    return [(r.suite, r.metric, f"{format_number(r.ours)} {r.unit}",
+             f"{format_number(r.baseline)} {r.unit}", format_ratio(r.ratio), r.baseline_name)
+            for r in results]
+
+
+def format_table(results: list[Result]) -> str:
+    """A Markdown table (readable in a terminal, pasted as is into the README)."""
+    rows = [TABLE_HEADERS, *table_rows(results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADERS))]
+    right = {2, 3, 4}  # numbers line up on the right
+
+    def line(row):
+        cells = [cell.rjust(w) if i in right else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        return "| " + " | ".join(cells) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else ("-" * (w + 2))
+                          for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+
+def write_results(path: str | None, results: list[Result]) -> None:
+    if path:
+        Path(path).write_text(json.dumps([r.to_json() for r in results]))
+
+
+def read_results(path: Path) -> list[Result]:
+    return [Result(**row) for row in json.loads(path.read_text())]
+
+
+def machine_info(postgres_version: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for text in Path("/proc/cpuinfo").read_text().splitlines():
+            if text.startswith("model name"):
+                cpu = text.split(":", 1)[1].strip()
+                break
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{when}; {os.cpu_count()} cores ({cpu}); PostgreSQL {postgres_version}; "
+            f"Python {platform.python_version()}; {platform.system()} {platform.release()}")
+
+
+# --- databases ------------------------------------------------------------------------------
+
+def _exists(cursor, name: str) -> bool:
+    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+    return cursor.fetchone() is not None
+
+
+def _use(name: str) -> None:
+    from django.db import connection, connections
+
+    connection.close()
+    connections["default"].settings_dict["NAME"] = name
+
+
+def ensure_template() -> None:
+    """Create ``bench_template`` if missing and bring it up to the code's migrations (a
+    fraction of a second when it is current)."""
+    from django.core.management import call_command
+    from django.db import connection, connections
+
+    original = connections["default"].settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        if not _exists(cursor, TEMPLATE):
+            print(f"Creating and migrating {TEMPLATE} (once; kept for later runs)…", flush=True)
+            cursor.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    _use(TEMPLATE)
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+    finally:
+        _use(original)
+
+
+def database_url(name: str) -> str:
+    """The URL of database ``name`` on the server the settings use (for child processes)."""
+    from config.env import env
+
+    base = env.str("DATABASE_URL", default="")
+    if not base:
+        from config.embedded_db import embedded_database_url
+
+        base = embedded_database_url()
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_database(name: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # FORCE ends connections a killed gunicorn worker may have left behind.
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def scratch_database(name: str, *, keep: bool = False):
+    """A fresh clone of the migrated template, used by this process's Django connection
+    while the block runs; dropped afterwards unless ``keep``. Yields its URL."""
+    from django.db import connection, connections
+
+    if not re.fullmatch(r"bench_[a-z0-9_]+", name):
+        raise ValueError(f"scratch database names start with bench_: {name!r}")
+    ensure_template()
+    original = connections["default"].settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        if _exists(cursor, name):
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    _use(name)
+    try:
+        yield database_url(name)
+    finally:
+        _use(original)
+        if not keep:
+            drop_database(name)
+
+
+def postgres_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+def bench_queue_messages() -> int:
+    """Messages waiting in the bench's own broker folder (see bench.settings)."""
+    from django.conf import settings
+
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_out"])
+    return sum(1 for _ in folder.glob("*.msg"))
+
+
+def empty_bench_queue() -> None:
+    """Delete what the bench queued: no worker ever runs on the bench's broker folder."""
+    from django.conf import settings
+
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    if settings.CELERY_BROKER_URL != "filesystem://" or "bench" not in options["data_folder_out"]:
+        raise RuntimeError("empty_bench_queue only empties the bench settings' own folder")
+    for key in ("data_folder_out", "processed_folder"):
+        for message in Path(options[key]).glob("*.msg"):
+            message.unlink(missing_ok=True)
+
+
+# --- gunicorn on loopback ---------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def default_gunicorn_workers() -> int:
+    # gunicorn's documented starting point: (2 x cores) + 1 sync workers.
+    return 2 * (os.cpu_count() or 1) + 1
+
+
+class Gunicorn:
+    """``gunicorn APP`` on 127.0.0.1:<free port> with the given environment; a context manager
+    that waits until ``ready_path`` answers and stops the server (and its workers) on exit."""
+
+    def __init__(self, app: str, *, env: dict, workers: int, ready_path: str = "/",
+                 extra_args: tuple[str, ...] = ()):
+        self.app, self.env, self.workers = app, env, workers
+        self.ready_path, self.extra_args = ready_path, extra_args
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Gunicorn:
+        command = [sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
+                   "--workers", str(self.workers), "--worker-class", "sync",
+                   "--log-level", "warning", "--timeout", "60", *self.extra_args]
+        # Its own session: the terminal's Ctrl-C reaches the suite, which stops the server
+        # after its last request, rather than the server mid-request.
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env,
+                                        start_new_session=True, preexec_fn=die_with_parent)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn {self.app} exited with {self.process.returncode}")
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                connection.request("GET", self.ready_path)
+                if connection.getresponse().status == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            finally:
+                connection.close()
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn {self.app} did not answer {self.ready_path} in {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        # Its own session: SIGTERM to the arbiter's group reaches every worker too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# Persistent database connections for the bench's gunicorn. The settings' default (0: a new
+# connection, so a new PostgreSQL backend process, per request) is what DB_CONN_MAX_AGE is
+# there to change in a deployment; at 0 this 2-core machine acknowledged ~30 webhooks/s
+# instead of 100 (see README, Benchmarks). ``--conn-max-age 0`` measures the default.
+DEFAULT_CONN_MAX_AGE = 60
+
+
+def add_server_arguments(parser) -> None:
+    parser.add_argument("--workers", type=int, default=0,
+                        help="gunicorn sync workers (default 2 x cores + 1)")
+    parser.add_argument("--conn-max-age", type=int, default=DEFAULT_CONN_MAX_AGE,
+                        help="DB_CONN_MAX_AGE for gunicorn, seconds (0: a connection per "
+                             f"request, the settings' default; default {DEFAULT_CONN_MAX_AGE})")
+
+
+def server_env(database_url_: str, *, conn_max_age: int, **extra: str) -> dict:
+    """The environment a bench gunicorn gets: the bench settings on the scratch database."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "DATABASE_URL": database_url_,
+           "DB_CONN_MAX_AGE": str(conn_max_age), "PYTHONPATH": str(ROOT)}
+    env.update(extra)
+    return env

@@ -1,0 +1,30 @@
+"""Settings for the benchmarks: the local ones with DEBUG off (as production runs), and a
+broker folder and cache of their own, so nothing a bench queues or caches reaches the
+developer's `make run` (whose worker would otherwise pick up the bench's webhook tasks).
+
+The broker stays kombu's filesystem transport whatever REDIS_URL says: tasks a bench queues
+(webhook processing) are only written, never run, and the folder is emptied after each suite.
+"""
+
+from config.env import DATA_DIR, env
+
+env.ENVIRON["DEBUG"] = "false"
+
+from config.settings.local import *  # noqa: E402,F403
+
+BENCH_DIR = DATA_DIR / "bench"
+_queue = BENCH_DIR / "celery" / "queue"
+for _folder in (_queue, BENCH_DIR / "celery" / "processed", BENCH_DIR / "celery" / "control"):
+    _folder.mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL = "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "data_folder_in": str(_queue),
+    "data_folder_out": str(_queue),
+    "processed_folder": str(BENCH_DIR / "celery" / "processed"),
+    "control_folder": str(BENCH_DIR / "celery" / "control"),
+    "store_processed": False,
+}
+# Per process: cached SystemConfig values are read again from each bench's own database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Refused webhooks and the like would otherwise print a line per request under load.
+LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": "WARNING"}}  # noqa: F405

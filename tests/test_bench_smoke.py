@@ -1,0 +1,143 @@
+"""The benchmark harness computes what it reports, and its webhooks are ones we accept.
+
+Not a benchmark run: the arithmetic, the table, the open-loop sender against a tiny local
+server, and the webhook bench's signed delivery through the real view.
+"""
+
+import math
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bench import openloop
+from bench.common import (
+    Result,
+    format_number,
+    format_table,
+    percentile,
+    ratio,
+    read_results,
+    write_results,
+)
+from bench.seeding import grown
+from bench.webhooks import WEBHOOK_PATH, signed_delivery, stripe_event
+from billing.models import WebhookEvent
+
+SECRET = f"whsec_{secrets.token_hex(16)}"
+
+
+def test_percentile_interpolates_between_ranks_like_numpy():
+    values = [15, 20, 35, 40, 50]
+    assert percentile(values, 0) == 15
+    assert percentile(values, 100) == 50
+    assert percentile(values, 50) == 35
+    assert percentile(values, 40) == pytest.approx(29.0)  # numpy.percentile(values, 40)
+    assert percentile([4, 1, 3, 2], 50) == 2.5  # unsorted input
+    assert percentile([7], 99) == 7
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_ratio_is_ours_over_baseline_and_undefined_without_a_baseline():
+    assert ratio(50, 200) == 0.25
+    assert Result("s", "m", 30.0, 10.0, "ms", "b", higher_is_better=False).ratio == 3.0
+    assert math.isnan(ratio(5, 0))
+
+
+def test_table_has_one_aligned_row_per_result_with_units_and_ratio():
+    results = [Result("api", "GET /x throughput", 123.456, 1234.5, "req/s", "bare WSGI app"),
+               Result("webhooks", "ack latency p95", 8.25, 4.0, "ms", "GET /healthz/",
+                      higher_is_better=False)]
+    lines = format_table(results).splitlines()
+    assert [cell.strip() for cell in lines[0].split("|")[1:-1]] == [
+        "suite", "metric", "ours", "baseline", "ratio", "baseline is"]
+    assert set(lines[1]) <= {"|", "-", ":"}
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[2:]]
+    assert cells == [
+        ["api", "GET /x throughput", "123 req/s", "1,234 req/s", "0.10x", "bare WSGI app"],
+        ["webhooks", "ack latency p95", "8.25 ms", "4.00 ms", "2.06x", "GET /healthz/"],
+    ]
+    assert len({len(line) for line in lines}) == 1  # every column lines up
+
+
+def test_numbers_keep_three_significant_figures():
+    assert [format_number(v) for v in (73570.4, 883.2, 42.42, 3.14159, 0.01234)] == [
+        "73,570", "883", "42.4", "3.14", "0.0123"]
+    assert format_number(math.nan) == "n/a"
+
+
+def test_results_survive_the_trip_through_the_suite_json_file(tmp_path):
+    rows = [Result("seeding", "seed_demo", 883.0, 73570.0, "rows/s", "COPY")]
+    path = tmp_path / "seeding.json"
+    write_results(str(path), rows)
+    assert read_results(path) == rows
+
+
+def test_grown_counts_only_tables_that_gained_rows():
+    assert grown({"a": 1, "b": 5, "c": 2}, {"a": 4, "b": 5, "c": 1, "d": 3}) == {"a": 3, "d": 3}
+
+
+class _Answer(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as gunicorn's clients would see it
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        status = 400 if self.path == "/bad" else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+def test_open_loop_sender_sends_every_request_at_its_rate_and_counts_failures():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        requests = [openloop.Request("POST", "/bad" if i % 10 == 9 else "/ok", b"{}")
+                    for i in range(40)]
+        outcome = openloop.run(f"http://127.0.0.1:{server.server_port}", requests, rate=200,
+                               senders=4)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.planned == 40 and len(outcome.latencies_ms) == 40
+    assert outcome.statuses == {200: 36, 400: 4}
+    assert outcome.ok == 36 and outcome.failed == 4 and not outcome.errors
+    # The last request is due 39 / 200 s after the first: open loop, the run cannot be shorter
+    # (how much longer depends on the machine's load, so no upper bound is asserted).
+    assert outcome.seconds >= 0.195
+    assert outcome.achieved_rate <= 40 / 0.195
+    assert all(latency > 0 for latency in outcome.latencies_ms)
+
+
+@pytest.mark.django_db
+def test_the_webhook_bench_delivery_is_accepted_and_stored_by_the_real_view(client, settings):
+    settings.STRIPE = {**settings.STRIPE, "webhook_secret": SECRET}
+    event = stripe_event(3, "smoke")
+    delivery = signed_delivery(event, secret=SECRET)
+
+    response = client.post(WEBHOOK_PATH, data=delivery.body, content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"])
+
+    assert response.status_code == 200
+    stored = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert stored.type == "customer.subscription.updated"
+    assert stored.payload == event
+
+
+@pytest.mark.django_db
+def test_a_bench_delivery_signed_with_another_secret_is_refused(client, settings):
+    settings.STRIPE = {**settings.STRIPE, "webhook_secret": SECRET}
+    delivery = signed_delivery(stripe_event(0, "smoke"), secret=f"whsec_{secrets.token_hex(16)}")
+
+    response = client.post(WEBHOOK_PATH, data=delivery.body, content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"])
+
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
