@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import WebhookEvent
@@ -75,46 +75,50 @@ def record_event(*, body: bytes) -> tuple[WebhookEvent, bool]:
     return row, created
 
 
-def claim(event_id: int, *, now=None) -> bool:
-    """Move a received/failed row to processing. Exactly one caller wins."""
-    now = now or timezone.now()
-    return bool(
-        WebhookEvent.objects.filter(
-            pk=event_id, status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED]
-        ).update(status=WebhookEvent.Status.PROCESSING, attempts=F("attempts") + 1,
-                 processing_started_at=now, next_attempt_at=None, updated_at=now)
-    )
+# Rows a worker may take. PROCESSING is included: while a worker handles a row it holds the
+# row's lock, so an unlocked PROCESSING row is one whose worker died (or a row written by the
+# earlier claim-then-process code); the lock, not the status, says who is working.
+CLAIMABLE = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED,
+             WebhookEvent.Status.PROCESSING)
 
 
 def process_event(*, event_id: int) -> str:
-    """Claim and handle one inbox row. Safe to call twice: a second call finds nothing to claim.
+    """Claim and handle one inbox row. Safe to call twice, and from several workers at once.
 
-    The handlers run in one transaction; on failure it rolls back and the error, attempt
-    count and next retry time are written to the row (no retry after MAX_ATTEMPTS).
-    Returns the row's final status, or "skipped" when another worker had it.
+    The row is locked (SKIP LOCKED: a row another worker holds is "skipped") for the whole
+    of one transaction: the attempt is counted, the handlers run in a savepoint, and the row
+    ends PROCESSED, or FAILED with the error and the next retry time (no retry after
+    MAX_ATTEMPTS) when a handler raises. A worker killed mid-way rolls back everything,
+    attempt included, so the redelivered task processes the event at once.
+    Returns the row's final status, or "skipped".
     """
     from billing.webhook_handlers import dispatch
 
-    if not claim(event_id):
-        return "skipped"
-    event = WebhookEvent.objects.get(pk=event_id)
-    try:
-        with transaction.atomic():
-            dispatch(event)
-            WebhookEvent.objects.filter(pk=event_id).update(
-                status=WebhookEvent.Status.PROCESSED, processed_at=timezone.now(),
-                last_error="", updated_at=timezone.now())
-        return WebhookEvent.Status.PROCESSED
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
-        logger.exception("Stripe event %s failed", event.stripe_event_id)
-        retry = event.attempts < MAX_ATTEMPTS
-        WebhookEvent.objects.filter(pk=event_id).update(
-            status=WebhookEvent.Status.FAILED,
-            last_error=f"{type(exc).__name__}: {exc}"[:4000],
-            next_attempt_at=timezone.now() + backoff(event.attempts) if retry else None,
-            updated_at=timezone.now(),
-        )
-        return WebhookEvent.Status.FAILED
+    with transaction.atomic():
+        event = (WebhookEvent.objects.select_for_update(skip_locked=True)
+                 .filter(pk=event_id, status__in=CLAIMABLE).first())
+        if event is None:
+            return "skipped"
+        now = timezone.now()
+        event.status, event.processing_started_at = WebhookEvent.Status.PROCESSING, now
+        event.attempts, event.next_attempt_at = event.attempts + 1, None
+        try:
+            with transaction.atomic():
+                dispatch(event)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+            logger.exception("Stripe event %s failed", event.stripe_event_id)
+            retry = event.attempts < MAX_ATTEMPTS
+            event.status = WebhookEvent.Status.FAILED
+            event.last_error = f"{type(exc).__name__}: {exc}"[:4000]
+            event.next_attempt_at = timezone.now() + backoff(event.attempts) if retry else None
+        else:
+            event.status, event.processed_at = WebhookEvent.Status.PROCESSED, timezone.now()
+            event.last_error = ""
+        event.updated_at = timezone.now()
+        event.save(update_fields=["status", "processing_started_at", "attempts",
+                                  "next_attempt_at", "processed_at", "last_error",
+                                  "updated_at"])
+        return event.status
 
 
 def due_event_ids(*, now=None) -> list[int]:
