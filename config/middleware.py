@@ -9,7 +9,8 @@ error shape under /api/, the 503 page elsewhere) and make sure the broken connec
 again, neither by the rest of this request (session save) nor by the next one on this thread.
 
 API views reach the same answer through ``config.api.exception_handler``; this middleware covers
-the server-rendered pages and any non-DRF view.
+the server-rendered pages and any non-DRF view; ``server_error`` (as ``handler500``) covers a
+failure in a middleware before the view runs.
 """
 
 import logging
@@ -75,6 +76,23 @@ def unavailable_response(request) -> HttpResponse:
         response = HttpResponse(page, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def server_error(request):
+    """``handler500``: a lost database raised outside any view, e.g. while a middleware loads
+    the session when the server is down, is the same 503; anything else is Django's 500.
+
+    Django calls this handler from inside its ``except`` block, so the exception is at hand;
+    it logs the answer itself ("Service Unavailable", with the traceback).
+    """
+    import sys
+
+    from django.views.defaults import server_error as django_server_error
+
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        discard_broken_connections()
+        return unavailable_response(request)
+    return django_server_error(request)
 
 
 class DatabaseUnavailableMiddleware:

@@ -22,6 +22,7 @@ from accounts.factories import UserFactory
 from accounts.models import AuditLog
 from billing.models import Cart, CartItem, Invoice, Order, OrderItem
 from catalog.factories import PriceFactory, ProductFactory
+from config.urls import urlpatterns as project_urlpatterns
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, TransactionKind
 
@@ -223,3 +224,39 @@ def test_a_connection_killed_between_requests_is_a_503_once_then_replaced():
     # discarded before the failed request ends, and the next request opens a new one.
     assert pids[1] is None
     assert pids[2] not in (None, pids[0])
+
+
+# Served by the next test: the project's URLs with config.middleware.server_error as handler500.
+urlpatterns = project_urlpatterns
+handler500 = "config.middleware.server_error"
+
+
+@pytest.mark.urls("tests.test_failure_db")
+def test_a_database_lost_before_the_view_runs_is_the_503_page_too():
+    """The session is loaded by a middleware, before any view: there the failure reaches
+    Django's handler500, which answers the same 503 page and discards the connection."""
+    user = funded_user(credits=10)
+    browser = Client(raise_request_exception=False)
+    browser.force_login(user)
+    pids = []
+
+    def credits_page():
+        response = browser.get("/credits/")
+        pids.append(backend_pid())
+        return response
+
+    thread = RequestThread(credits_page, lambda: (credits_page(), credits_page()))
+    thread.start()
+    assert thread.first_done.wait(WAIT_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s, %s)", [pids[0], WAIT_SECONDS * 1000])
+    first, (killed, replaced) = thread.finish()
+
+    assert first.status_code == 200
+    assert killed.status_code == 503
+    assert killed["Retry-After"] == "5"
+    page = killed.content.decode()
+    assert "<h1>Temporarily unavailable</h1>" in page
+    assert 'href="/credits/">Try again</a>' in page  # a GET may simply be repeated
+    assert pids[1] is None
+    assert replaced.status_code == 200
