@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from config import outbox
 from credits import services
 
 logger = logging.getLogger(__name__)
@@ -33,10 +34,11 @@ def check_invariant() -> int:
 
 @shared_task(name="credits.tasks.send_low_balance_email", autoretry_for=(OSError,),
              retry_backoff=True, max_retries=5)
+@outbox.effect_once
 def send_low_balance_email(user_id: int) -> bool:
     """Tell the user their balance fell below the threshold. Queued once per crossing by the
-    service (the balance row's flag), after commit; a retry after a network error may repeat
-    the e-mail, which is accepted (never lose it, rarely send it twice)."""
+    service (the balance row's flag), through the outbox; a redelivered copy does nothing
+    (effect_once), a run that died mid-send may repeat the e-mail (never lost, rarely twice)."""
     from accounts.models import User
     from accounts.system_config import get_config
     from credits.selectors import balance_of

@@ -10,6 +10,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from accounts.system_config import get_config
+from config import outbox
 from support.models import Ticket, TicketMessage, TicketStatus
 
 
@@ -23,6 +24,7 @@ def _send(template: str, subject: str, to: str, context: dict) -> None:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@outbox.effect_once
 def notify_customer_of_reply(message_id: int) -> bool:
     message = (TicketMessage.objects.public().select_related("ticket__customer", "author")
                .filter(pk=message_id).first())
@@ -35,6 +37,7 @@ def notify_customer_of_reply(message_id: int) -> bool:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@outbox.effect_once
 def notify_customer_of_status(ticket_id: int, status: str) -> bool:
     ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
     if ticket is None or not ticket.customer.email:
@@ -48,6 +51,7 @@ def notify_customer_of_status(ticket_id: int, status: str) -> bool:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@outbox.effect_once
 def notify_assignee_of_reply(message_id: int) -> bool:
     message = (TicketMessage.objects.public()
                .select_related("ticket__assignee", "ticket__customer", "author")

@@ -12,3 +12,10 @@ def enqueue(task, *args, **kwargs):
     from config.outbox.services import enqueue as enqueue_task
 
     return enqueue_task(task, *args, **kwargs)
+
+
+def effect_once(fn):
+    """``@outbox.effect_once``: see config.outbox.services.effect_once."""
+    from config.outbox.services import effect_once as wrap
+
+    return wrap(fn)

@@ -17,6 +17,9 @@ class OutboxMessage(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Set by tasks wrapped in ``effect_once`` when they finished: a redelivered copy of the
+    # message (worker lost, relay after an unrecorded publish) then does nothing.
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -7,11 +7,12 @@ not be published is left for ``relay``. Delivery is at least once (a process may
 the publish and the write that records it); tasks queued here must be safe to run twice.
 """
 
+import functools
 import logging
 import time
 from datetime import timedelta
 
-from celery import Task
+from celery import Task, current_task
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -149,3 +150,32 @@ def prune(*, now=None, keep: timedelta = KEEP_PUBLISHED) -> int:
                .values_list("id", flat=True)[:PRUNE_BATCH])
     deleted, _ = OutboxMessage.objects.filter(pk__in=ids).delete()
     return deleted
+
+
+def _message_pk(task_id: str | None) -> int | None:
+    if not task_id or not task_id.startswith("outbox-"):
+        return None
+    rest = task_id.removeprefix("outbox-")
+    return int(rest) if rest.isdigit() else None
+
+
+def effect_once(fn):
+    """For tasks whose effect cannot be taken back (an e-mail): run at most once per outbox
+    message. Delivery is at least once, so a copy of a message can arrive after the first one
+    finished; the first run marks the row ``completed_at`` and later copies return None.
+    A run that dies before marking the row is run again (the e-mail may then go twice: never
+    lost, rarely repeated). Calls that do not come from the outbox run as before.
+    Put it under ``@shared_task``."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        request = getattr(current_task, "request", None)
+        pk = _message_pk(getattr(request, "id", None))
+        if pk is None:
+            return fn(*args, **kwargs)
+        if OutboxMessage.objects.filter(pk=pk, completed_at__isnull=False).exists():
+            logger.info("Outbox message %s already carried out; this copy does nothing", pk)
+            return None
+        result = fn(*args, **kwargs)
+        OutboxMessage.objects.filter(pk=pk).update(completed_at=timezone.now())
+        return result
+    return run
