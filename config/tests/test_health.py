@@ -47,3 +47,21 @@ def test_healthz_reaches_real_redis_broker(client, redis_url):
 
 def test_healthz_refuses_post(client):
     assert client.post("/healthz/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_migration_that_is_not_applied(client, monkeypatch):
+    """The recorder forgets one applied migration (inside the test's transaction): the check
+    names it until it is applied again; an ok answer is then kept for the process."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from config import health
+
+    monkeypatch.setattr(health, "_migrations_applied", False)
+    MigrationRecorder.Migration.objects.filter(app="credits").order_by("-id").first().delete()
+
+    response = client.get("/healthz/")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["migrations"] == "error: 1 migration(s) not applied"
+    assert health._migrations_applied is False
