@@ -12,6 +12,10 @@ if DEBUG:
     raise RuntimeError("DEBUG must be off in production settings")
 
 SECRET_KEY = require("SECRET_KEY")
+# Keep database connections between requests (bench: webhook acks 31/s with 0, 100/s with
+# 60); a connection that died meanwhile is checked and replaced before use.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
