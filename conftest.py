@@ -139,11 +139,11 @@ def pytest_configure(config):
 
     from tests.secret_scan import SecretScanPlugin
 
-    if not config.getoption("log_file"):
+    if not config.getoption("log_file", default=None):  # None also under -p no:logging
         suffix = os.environ.get("TEST_DB_SUFFIX", "")
         config.option.log_file = str(Path(config.rootpath, "artifacts", "test-logs",
                                           f"pytest{suffix}.log"))
-    log_file = Path(config.getoption("log_file"))
+    log_file = Path(config.option.log_file) if config.pluginmanager.has_plugin("logging") else None
     config.pluginmanager.register(SecretScanPlugin(python_log=log_file), "secret-scan")
 
 

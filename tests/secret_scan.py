@@ -398,7 +398,7 @@ class SecretScanPlugin:
     """Registered by the root conftest; its ``django_db_setup`` calls ``watch_database`` once
     the test database exists and ``scan_database`` before it goes away."""
 
-    python_log: Path
+    python_log: Path | None  # None: pytest's logging plugin is off (-p no:logging)
     findings: list[Finding] = field(default_factory=list)
     scanned: list[str] = field(default_factory=list)
     unscanned: list[str] = field(default_factory=list)
@@ -457,7 +457,9 @@ class SecretScanPlugin:
     @pytest.hookimpl(trylast=True)  # after the session's fixtures (the database) are torn down
     def pytest_sessionfinish(self, session):
         started = time.monotonic()
-        if self.python_log.exists():
+        if self.python_log is None:
+            self.unscanned.append("the Python log: pytest's logging plugin is disabled")
+        elif self.python_log.exists():
             self.findings += scan_file(self.python_log)
             self.scanned.append(f"the Python log {self.python_log}")
         else:
