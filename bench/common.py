@@ -277,7 +277,8 @@ def empty_bench_queue() -> None:
     from django.conf import settings
 
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    if settings.CELERY_BROKER_URL != "filesystem://" or "bench" not in options["data_folder_out"]:
+    if (not settings.CELERY_BROKER_URL.startswith("filesystem://")
+            or "bench" not in options["data_folder_out"]):
         raise RuntimeError("empty_bench_queue only empties the bench settings' own folder")
     for key in ("data_folder_out", "processed_folder"):
         for message in Path(options[key]).glob("*.msg"):

@@ -16,7 +16,7 @@ BENCH_DIR = DATA_DIR / "bench"
 _queue = BENCH_DIR / "celery" / "queue"
 for _folder in (_queue, BENCH_DIR / "celery" / "processed", BENCH_DIR / "celery" / "control"):
     _folder.mkdir(parents=True, exist_ok=True)
-CELERY_BROKER_URL = "filesystem://"
+CELERY_BROKER_URL = "filesystem://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(_queue),
     "data_folder_out": str(_queue),

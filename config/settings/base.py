@@ -204,7 +204,8 @@ else:
     # transport, so `make run` runs a real worker on a bare machine.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(DATA_DIR / "cache")}}
-    CELERY_BROKER_URL = "filesystem://"
+    # The host is unused by this transport; naming one keeps kombu from warning on each connect.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     _queue_dir = DATA_DIR / "celery" / "queue"
     for _folder in (_queue_dir, DATA_DIR / "celery" / "processed", DATA_DIR / "celery" / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
