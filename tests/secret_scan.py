@@ -24,6 +24,7 @@ What counts as a finding:
 Findings are reported with their exact place and the value masked, and fail the session.
 """
 
+import logging
 import os
 import re
 import time
@@ -154,6 +155,7 @@ _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _NEEDLES = (b"0" * 13, b"0000 0000 0000", b"0000-0000-0000", b"0000 000000 0000",
             b"0000-000000-0000", b"k_test_", b"k_live_", b"whsec_", b"bk_")
 _WORD = frozenset(b"0abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_NOT_WORD = re.compile(rb"[^0a-zA-Z_]")
 _REACH = 160  # bytes around a needle: the longest secret, a card's groups and its context
 
 
@@ -168,14 +170,17 @@ def find_in_bytes(data: bytes) -> list[tuple[int, Hit, str]]:
             at = masked.find(needle, at + len(needle))
     windows: list[list[int]] = []
     for at in sorted(places):
-        start, end = max(0, at - _REACH), min(len(data), at + _REACH)
+        covered = windows[-1][1] if windows else 0
+        if at < covered:  # inside the last window, which already reaches the end of its word
+            continue
         # Widen to whole words, so a window never starts or ends inside a longer run.
-        while start > 0 and masked[start - 1] in _WORD:
+        start = max(covered, at - _REACH)
+        while start > covered and masked[start - 1] in _WORD:
             start -= 1
-        while end < len(data) and masked[end] in _WORD:
-            end += 1
-        if windows and start <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], end)
+        boundary = _NOT_WORD.search(masked, min(len(data), at + _REACH))
+        end = boundary.start() if boundary else len(data)
+        if windows and start <= covered:
+            windows[-1][1] = end
         else:
             windows.append([start, end])
     results = []
@@ -403,6 +408,7 @@ class SecretScanPlugin:
     scanned: list[str] = field(default_factory=list)
     unscanned: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reattached: int = 0
     database: str | None = None
     server_log: ServerLog | None = None
 
@@ -454,6 +460,30 @@ class SecretScanPlugin:
         self.scanned.append(f"committed rows of {tables} tables in {self.database}")
         self.seconds += time.monotonic() - started
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        self._keep_python_log(item.config)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item):
+        self._keep_python_log(item.config)
+
+    def _keep_python_log(self, config) -> None:
+        """django.setup() run again (get_wsgi_application() does, e.g. in a test module)
+        re-applies LOGGING: dictConfig closes every handler and empties the root logger's, so
+        pytest's log file would silently stop. Reopen it (appending) and put it back."""
+        plugin = config.pluginmanager.get_plugin("logging-plugin")
+        handler = getattr(plugin, "log_file_handler", None)
+        if self.python_log is None or handler is None:
+            return
+        root = logging.getLogger()
+        if handler.stream is None:
+            handler.setStream(open(self.python_log, "a", encoding="utf-8"))  # noqa: SIM115
+            self.reattached += 1
+        if handler not in root.handlers:
+            root.addHandler(handler)
+            self.reattached += 1
+
     @pytest.hookimpl(trylast=True)  # after the session's fixtures (the database) are torn down
     def pytest_sessionfinish(self, session):
         started = time.monotonic()
@@ -461,7 +491,9 @@ class SecretScanPlugin:
             self.unscanned.append("the Python log: pytest's logging plugin is disabled")
         elif self.python_log.exists():
             self.findings += scan_file(self.python_log)
-            self.scanned.append(f"the Python log {self.python_log}")
+            again = (f" (its handler, dropped by a logging reconfiguration, was put back "
+                     f"{self.reattached} time(s))" if self.reattached else "")
+            self.scanned.append(f"the Python log {self.python_log}{again}")
         else:
             self.unscanned.append(f"the Python log: {self.python_log} was not written")
         if self.database is None:

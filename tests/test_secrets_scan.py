@@ -123,6 +123,17 @@ def test_a_large_file_is_scanned_through_its_candidates_only(tmp_path):
                      ("webhook_secret", f"{path}:12346"), ("stripe_secret_key", f"{path}:20000")]
 
 
+def test_long_runs_of_digits_and_words_are_read_once(tmp_path):
+    """Fuzzers write megabytes of digits without a break: every candidate inside one run is
+    covered by the first window, so the scan stays linear (it took minutes when each
+    candidate re-read the run)."""
+    path = tmp_path / "fuzz.log"
+    path.write_bytes(b"body=" + b"7" * 1_000_000 + b" then " + VISA.encode() + b" and "
+                     + b"a1" * 500_000 + VISA.encode() + b"\n")
+    assert [(f.kind, f.place) for f in secret_scan.scan_file(path)] == [
+        ("card_number", f"{path}:1")]
+
+
 LOG = """\
 2026-11-22 06:00:00.001 UTC [101] postgres@test_billinge LOG:  statement: INSERT INTO "t" \
 ("note") VALUES ('card {card}')
