@@ -398,7 +398,7 @@ def scan_database(cursor) -> tuple[list[Finding], int]:
 MAX_SHOWN = 25
 
 
-@dataclass
+@dataclass(eq=False)  # pluggy keeps plugins in sets: hashed by identity
 class SecretScanPlugin:
     """Registered by the root conftest; its ``django_db_setup`` calls ``watch_database`` once
     the test database exists and ``scan_database`` before it goes away."""
