@@ -33,6 +33,11 @@ def test_luhn_valid_card_numbers_are_found(number):
     assert kinds(f"VALUES ('{number}', 1)") == ["card_number"]
 
 
+def test_card_numbers_in_urls_outside_the_path_segments_are_found():
+    assert kinds(f"GET /checkout/?pan={VISA} HTTP/1.1") == ["card_number"]
+    assert kinds(f"/orders/{VISA}-x/") == ["card_number"]  # not a whole segment
+
+
 @pytest.mark.parametrize("written", [
     "4242 4242 4242 4242", "4242-4242-4242-4242", "3782 822463 10005", "3782-822463-10005",
     "6200-0000-0000-0000-000",
@@ -62,6 +67,8 @@ def test_digit_runs_that_are_not_card_numbers(text):
     "0000000000000", "0000000000000000018",  # zero-padded counters
     "123e4567-e89b-12d3-a456-426614174000", "12345678-1234-1234-1234-123456789012",  # UUIDs
     "ORD-2026-000123", "2026-11-22 06:00:00.123456+00",
+    f"Not Found: /api/v1/chat/{VISA}/messages/", f"Not Found: /api/v1/orders/{VISA}",
+    f"GET /api/v1/orders/{VISA}?page=2 HTTP/1.1",  # ids in URL paths (the fuzzer's bigints)
 ])
 def test_non_card_contexts_are_excluded(text):
     digits = re.sub(r"\D", "", text)
