@@ -204,17 +204,17 @@ def customer_updated(event: WebhookEvent, customer: dict) -> None:
 
 
 def _mirror_customer(customer: dict):
-    """Keep dj-stripe's mirror in step from the payload. dj-stripe needs a secret key (it
-    looks up the owning account), so without Stripe configured only our profile changes."""
-    from djstripe.models import Customer
-
+    """Keep dj-stripe's mirror in step from the payload, without its owner-account lookup
+    (which would store the secret key: see StripeCustomerMirror). Without Stripe configured
+    only our profile changes."""
     from billing import stripe_client
+    from billing.models import StripeCustomerMirror
 
     if not stripe_client.is_configured():
         return None
 
     data = {**customer, "discount": None, "default_source": None}
-    return Customer.sync_from_stripe_data(data)
+    return StripeCustomerMirror.sync_from_stripe_data(data)
 
 
 def _user_for_customer(customer_id: str | None):

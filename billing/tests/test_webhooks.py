@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from djstripe.models import APIKey
 
 from accounts.models import AuditLog
 from billing.factories import CustomerBillingProfileFactory, OrderFactory, OrderItemFactory
@@ -123,8 +124,10 @@ def test_valid_event_is_recorded_and_processed(client, webhook_secret, stripe_do
     assert row.processed_at is not None and row.event_created is not None
     profile.refresh_from_db()
     assert profile.billing_email == "new@example.com" and profile.billing_name == "New Name"
-    # dj-stripe's mirror is kept in step from the payload.
+    # dj-stripe's mirror is kept in step from the payload, and the secret key is not stored
+    # on the way (dj-stripe's owner-account lookup would keep it in djstripe_apikey).
     assert profile.djstripe_customer.id == "cus_hook"
+    assert not APIKey.objects.exists()
 
 
 @pytest.mark.django_db
