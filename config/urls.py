@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config import health
 
 handler404 = "config.api.api_not_found"
+handler500 = "config.middleware.server_error"
 
 # Each app owns two URL modules: `urls` (server-rendered pages) and `api_urls` (REST, /api/v1/).
 APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics"]

@@ -22,7 +22,6 @@ from accounts.factories import UserFactory
 from accounts.models import AuditLog
 from billing.models import Cart, CartItem, Invoice, Order, OrderItem
 from catalog.factories import PriceFactory, ProductFactory
-from config.urls import urlpatterns as project_urlpatterns
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, TransactionKind
 
@@ -226,12 +225,6 @@ def test_a_connection_killed_between_requests_is_a_503_once_then_replaced():
     assert pids[2] not in (None, pids[0])
 
 
-# Served by the next test: the project's URLs with config.middleware.server_error as handler500.
-urlpatterns = project_urlpatterns
-handler500 = "config.middleware.server_error"
-
-
-@pytest.mark.urls("tests.test_failure_db")
 def test_a_database_lost_before_the_view_runs_is_the_503_page_too():
     """The session is loaded by a middleware, before any view: there the failure reaches
     Django's handler500, which answers the same 503 page and discards the connection."""

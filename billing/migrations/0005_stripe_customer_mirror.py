@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0004_subscription_event_indexes'),
-        ('djstripe', '0001_squashed_2_11'),
+        ('djstripe', '0003_2_11'),  # dj-stripe's last migration; resolves to our squash too
     ]
 
     operations = [
