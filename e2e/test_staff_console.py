@@ -1,5 +1,7 @@
 """Staff in the admin console: sign in, take a payment, refund it, adjust credits, analytics."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -12,12 +14,17 @@ from credits.services import grant_credits
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def _run_action(page, changelist: str, pk: int, action: str):
+def _run_action(page, changelist: str, pk: int, action: str, confirm: str | None = None):
     page.goto(changelist)
     page.check(f'input[name="_selected_action"][value="{pk}"]')
     page.select_option('select[name="action"]', action)
     page.get_by_role("button", name="Go").click()
     page.wait_for_load_state()
+    if confirm:  # actions that change money or access ask first
+        expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"\?$"))
+        page.get_by_role("button", name=confirm).click()
+        # The confirm page posts to the changelist's own URL: wait for its outcome message.
+        expect(page.locator(".messagelist")).to_be_visible()
 
 
 def test_staff_signs_in_refunds_an_order_adjusts_credits_and_reads_analytics(page):
@@ -38,7 +45,8 @@ def test_staff_signs_in_refunds_an_order_adjusts_credits_and_reads_analytics(pag
     shots("admin-index")
 
     # The bank transfer arrived: mark the order paid, then refund part of it.
-    _run_action(page, "/admin/billing/order/", order.pk, "action_mark_paid")
+    _run_action(page, "/admin/billing/order/", order.pk, "action_mark_paid",
+                confirm="Yes, mark paid")
     shots("order-paid")
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED

@@ -333,7 +333,7 @@ class TicketAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "support/admin/assign.html", {
             **self.admin_site.each_context(request), "tickets": queryset,
             "agents": staff_users(), "action": "assign_to_agent",
-            "title": "Assign tickets", "opts": self.model._meta,
+            "title": f"Assign {len(queryset)} ticket(s)", "opts": self.model._meta,
         })
 
     @admin.action(description="Merge duplicates into one ticket…")
@@ -361,7 +361,8 @@ class TicketAdmin(admin.ModelAdmin):
             return None
         return TemplateResponse(request, "support/admin/merge.html", {
             **self.admin_site.each_context(request), "tickets": tickets,
-            "action": "merge_tickets", "title": "Merge tickets", "opts": self.model._meta,
+            "action": "merge_tickets", "title": f"Merge {len(tickets)} tickets",
+            "opts": self.model._meta,
         })
 
 
