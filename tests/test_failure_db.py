@@ -192,6 +192,26 @@ def test_checkout_page_cut_off_mid_transaction_shows_the_503_page_and_writes_not
     assert Cart.objects.filter(user=user).count() == 1
 
 
+def _kill_the_idle_connection_between(request):
+    """Make ``request`` three times on one thread; between the first and the second, the
+    server ends that thread's idle connection. Returns the three responses and the backend
+    pid each request left behind (None once the connection was discarded)."""
+    pids = []
+
+    def once():
+        response = request()
+        pids.append(backend_pid())
+        return response
+
+    thread = RequestThread(once, lambda: (once(), once()))
+    thread.start()
+    assert thread.first_done.wait(WAIT_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s, %s)", [pids[0], WAIT_SECONDS * 1000])
+    first, (killed, replaced) = thread.finish()
+    return (first, killed, replaced), pids
+
+
 def test_a_connection_killed_between_requests_is_a_503_once_then_replaced():
     """A kept-alive connection that the server ended while idle (CONN_MAX_AGE > 0, a restart):
     the first query fails outside any transaction; the request answers 503 and the next one
@@ -200,19 +220,8 @@ def test_a_connection_killed_between_requests_is_a_503_once_then_replaced():
     user = funded_user(credits=50)
     client = APIClient()
     client.force_authenticate(user=user)
-    pids = []
-
-    def summary():
-        response = client.get("/api/v1/credits/")
-        pids.append(backend_pid())
-        return response
-
-    thread = RequestThread(summary, lambda: (summary(), summary()))
-    thread.start()
-    assert thread.first_done.wait(WAIT_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s, %s)", [pids[0], WAIT_SECONDS * 1000])
-    first, (killed, replaced) = thread.finish()
+    (first, killed, replaced), pids = _kill_the_idle_connection_between(
+        lambda: client.get("/api/v1/credits/"))
 
     assert first.status_code == 200
     assert killed.status_code == 503
@@ -231,19 +240,8 @@ def test_a_database_lost_before_the_view_runs_is_the_503_page_too():
     user = funded_user(credits=10)
     browser = Client(raise_request_exception=False)
     browser.force_login(user)
-    pids = []
-
-    def credits_page():
-        response = browser.get("/credits/")
-        pids.append(backend_pid())
-        return response
-
-    thread = RequestThread(credits_page, lambda: (credits_page(), credits_page()))
-    thread.start()
-    assert thread.first_done.wait(WAIT_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s, %s)", [pids[0], WAIT_SECONDS * 1000])
-    first, (killed, replaced) = thread.finish()
+    (first, killed, replaced), pids = _kill_the_idle_connection_between(
+        lambda: browser.get("/credits/"))
 
     assert first.status_code == 200
     assert killed.status_code == 503
