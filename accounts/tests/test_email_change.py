@@ -1,13 +1,12 @@
 """Changing the sign-in e-mail on allauth's page is verified first and lands in the audit log."""
 
-import re
-
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
 from django.test import Client
 
 from accounts.models import AuditAction, AuditLog, User
+from accounts.tests.helpers import link_in_last_mail, page_login
 
 pytestmark = pytest.mark.django_db
 NEW_EMAIL = "cara.new@example.com"
@@ -15,8 +14,7 @@ NEW_EMAIL = "cara.new@example.com"
 
 def _signed_in(user, password) -> Client:
     browser = Client()
-    response = browser.post("/accounts/login/", {"login": user.email, "password": password})
-    assert response.status_code == 302
+    assert page_login(browser, user.email, password).status_code == 302
     return browser
 
 
@@ -33,10 +31,8 @@ def test_new_address_becomes_the_login_only_after_verification_and_is_audited(cu
     assert not AuditLog.objects.filter(resource_id=str(customer.pk),
                                        context__via="email_page").exists()
 
-    link = re.search(r"https?://[^\s]+/accounts/confirm-email/[^\s]+", mail.outbox[-1].body)
-    assert link, mail.outbox[-1].body
-    path = link.group(0).split("://", 1)[1].split("/", 1)[1]
-    assert browser.post("/" + path).status_code == 302
+    confirm = link_in_last_mail(r"/accounts/confirm-email/[^\s]+")
+    assert browser.post(confirm).status_code == 302
     assert EmailAddress.objects.get(email=NEW_EMAIL).verified
 
     made_primary = browser.post("/accounts/email/", {"action_primary": "", "email": NEW_EMAIL})
@@ -49,5 +45,4 @@ def test_new_address_becomes_the_login_only_after_verification_and_is_audited(cu
     assert entry.old_values == {"email": customer.email}
     assert entry.new_values == {"email": NEW_EMAIL}
     # The new address signs in.
-    assert Client().post("/accounts/login/", {"login": NEW_EMAIL,
-                                              "password": password}).status_code == 302
+    assert page_login(Client(), NEW_EMAIL, password).status_code == 302
