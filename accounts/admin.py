@@ -19,6 +19,7 @@ from accounts.models import (
     User,
 )
 from accounts.profile import PROFILE_FIELDS, clean_profile
+from config.admin import ReadOnlyAdmin
 
 admin.site.site_header = "Billing back office: staff console"
 admin.site.site_title = "Staff console"
@@ -157,17 +158,6 @@ class UserAdmin(admin.ModelAdmin):
 
         return _confirm_then(request, queryset, title="Force logout", verb="Signed out",
                              apply=apply, button="Yes, sign them out everywhere")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditLog)

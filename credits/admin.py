@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from accounts.system_config import get_config
+from config.admin import ReadOnlyAdmin
 from config.api import DomainError
 from credits import services
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, FeatureCost
@@ -17,19 +18,6 @@ class FeatureCostAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     list_editable = ["cost", "active"]
     search_fields = ["operation", "name", "tags"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by services: staff can look, never add, edit or delete."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LowBalanceFilter(admin.SimpleListFilter):

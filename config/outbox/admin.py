@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.db.models import F
 
+from config.admin import ReadOnlyAdmin
 from config.outbox.models import OutboxMessage
 
 
@@ -22,7 +23,7 @@ class PublishedFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["id", "task", "created_at", "published_at", "attempts", "short_error"]
     list_filter = [PublishedFilter, "task"]
     search_fields = ["task", "last_error"]
@@ -35,12 +36,3 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     @admin.display(description="last error")
     def short_error(self, obj):
         return obj.last_error[:120]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
