@@ -1,4 +1,3 @@
-import threading
 
 import pytest
 
@@ -8,6 +7,7 @@ from credits.selectors import balance_of
 from support import approvals
 from support.errors import ApprovalRefused, SelfApprovalRefused, StaffOnly, UnknownAction
 from support.models import ApprovalRequest, ApprovalStatus
+from support.tests.helpers import approve_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -117,27 +117,7 @@ def test_two_approvers_at_once_execute_the_action_once():
     requester, first, second = StaffFactory(), StaffFactory(), AdminFactory()
     customer = UserFactory()
     approval = _request(requester, customer, 5000)
-    results = []
-    barrier = threading.Barrier(2)
-
-    def approve(user):
-        from django.db import connection
-
-        try:
-            barrier.wait()
-            approvals.approve(approval=approval, approver=user)
-            results.append("ok")
-        except ApprovalRefused as exc:
-            results.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=approve, args=(u,)) for u in (first, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["approval_not_pending", "ok"]
+    assert approve_at_once(approval, [first, second]) == ["approval_not_pending", "ok"]
     assert balance_of(user=customer) == 5000
 
 

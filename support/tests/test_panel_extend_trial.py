@@ -1,7 +1,6 @@
 """"Extend a trial" from the ticket's billing panel: through billing's own service and the
 same second-approver rule as refunds and credit adjustments."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from billing.models import BillingSource, Subscription, SubscriptionEvent, Subsc
 from support import approvals
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
+from support.tests.helpers import approve_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -375,27 +375,7 @@ def test_two_approvers_at_once_extend_the_trial_once():
     approval = approvals.request_action(
         action_key="billing.extend_trial", payload=_payload(customer, subscription, 30),
         amount=30, requested_by=requester)
-    results = []
-    barrier = threading.Barrier(2)
-
-    def approve(user):
-        from django.db import connection
-
-        try:
-            barrier.wait()
-            approvals.approve(approval=approval, approver=user)
-            results.append("ok")
-        except ApprovalRefused as exc:
-            results.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=approve, args=(u,)) for u in (first, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["approval_not_pending", "ok"]
+    assert approve_at_once(approval, [first, second]) == ["approval_not_pending", "ok"]
     subscription.refresh_from_db()
     assert subscription.trial_end == trial_end + timedelta(days=30)
     assert _extensions(subscription).count() == 1
