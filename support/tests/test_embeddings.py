@@ -1,8 +1,7 @@
 """Semantic search blended with full text (pgvector + the bundled MiniLM model), and the
 full-text fallback where pgvector is missing. Runs on the embedded PostgreSQL, which ships
-pgvector; on a server without the extension the semantic tests are skipped, or fail under
-REQUIRE_SERVICES=1 (CI), and the
-fallback is what every other test exercises)."""
+pgvector; on a server without the extension the semantic tests are skipped (they fail under
+REQUIRE_SERVICES=1, as in CI), and the fallback is what every other test exercises."""
 
 import logging
 import os
