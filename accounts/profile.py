@@ -64,13 +64,19 @@ def _clean_date_of_birth(value):
     return value
 
 
-def _clean_address(value):
+def clean_address(value, *, drop_unknown: bool = False) -> dict | None:
+    """A billing address as the profile keeps it: only the ADDRESS_KEYS, trimmed, at most 200
+    characters each, the country an upper-case two-letter code; None when nothing is left.
+
+    Other keys are refused (ValidationError), or with ``drop_unknown`` silently left out:
+    an order copies the address fields of whatever a client sends and nothing else.
+    """
     if value in (None, "", {}):
         return None
     if not isinstance(value, dict):
         raise ValidationError("The billing address must be an object.", code="invalid")
     unknown = set(value) - set(ADDRESS_KEYS)
-    if unknown:
+    if unknown and not drop_unknown:
         raise ValidationError(
             f"Unknown address fields: {', '.join(sorted(unknown))}.", code="unknown_field"
         )
@@ -121,7 +127,7 @@ def _clean_one(name: str, value):
                                   code="invalid_language")
         return value
     if name == "billing_address":
-        return _clean_address(value)
+        return clean_address(value)
     if name == "tax_id":
         value = _clean_text(name, value, 32)
         if value and not TAX_ID_RE.match(value):

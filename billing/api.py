@@ -9,6 +9,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api import AddressSerializer
+from accounts.profile import ADDRESS_KEYS
 from billing import errors, selectors
 from billing.models import BillingSource, CartItem, Order, OrderItem
 from billing.services import cart as cart_service
@@ -39,7 +41,10 @@ class CheckoutIn(serializers.Serializer):
     payment_method = serializers.ChoiceField(choices=BillingSource.values, required=False)
     discount_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    billing_address = serializers.DictField(required=False)
+    billing_address = serializers.DictField(
+        required=False,
+        help_text=f"Only {', '.join(ADDRESS_KEYS)} are kept (country: a two-letter ISO code); "
+                  "other keys are dropped.")
     # Anything else the client sends (totals, prices) is ignored: the server prices the cart.
 
 
@@ -122,6 +127,7 @@ class OrderItemOut(serializers.ModelSerializer):
 
 class OrderOut(serializers.ModelSerializer):
     items = OrderItemOut(many=True, read_only=True)
+    billing_address = AddressSerializer(read_only=True, allow_null=True)
     invoice_number = serializers.SerializerMethodField()
 
     class Meta:

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from djstripe.models import Customer as DjstripeCustomer
 
+from accounts.fields import EncryptedJSONField
 from catalog.models import Plan
 from config.models import TimeStampedModel
 
@@ -235,7 +236,9 @@ class Order(TimeStampedModel):
     refunded_amount = models.BigIntegerField(default=0)
     discount = models.ForeignKey(Discount, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="orders")
-    billing_address = models.JSONField(default=dict, blank=True)
+    # Personal data: encrypted at rest like the user's own address; only the address fields
+    # (accounts.profile.ADDRESS_KEYS) are kept. Erased when the account is deleted.
+    billing_address = EncryptedJSONField(blank=True, null=True)
     shipping_address = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
     internal_notes = models.TextField(blank=True, help_text="Staff only; never shown to the "

@@ -5,11 +5,13 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
+from accounts.profile import clean_address
 from accounts.system_config import get_config
 from billing import errors, stripe_client
 from billing.models import (
@@ -54,7 +56,7 @@ def _create_order(*, user, quote: Quote, source: str, notes: str, billing_addres
         number=next_number("ORD"), user=user, billing_source=source, currency=quote.currency,
         subtotal=quote.subtotal, discount_amount=quote.discount_amount, tax=quote.tax,
         total=quote.total, discount=quote.discount, notes=notes,
-        billing_address=billing_address or {},
+        billing_address=billing_address,
     )
     OrderItem.objects.bulk_create([
         OrderItem(order=order, product=line.product, price=line.price, variant=line.variant,
@@ -84,6 +86,14 @@ def _create_invoice(order: Order, quote: Quote) -> Invoice:
     )
 
 
+def _order_billing_address(value) -> dict | None:
+    """What an order keeps of a billing address a client sent: the address fields only."""
+    try:
+        return clean_address(value, drop_unknown=True)
+    except ValidationError as exc:
+        raise ValidationError({"billing_address": exc.messages}) from exc
+
+
 def checkout(*, user, method: str | None = None, discount_code: str | None = None,
              notes: str = "", billing_address: dict | None = None, success_url: str = "",
              cancel_url: str = "") -> CheckoutResult:
@@ -92,10 +102,13 @@ def checkout(*, user, method: str | None = None, discount_code: str | None = Non
     ``method`` is "stripe" or "manual" (default: Stripe when configured). The discount row is
     locked while its limits are checked and its use counted, so concurrent checkouts cannot
     exceed them. Stripe is called after that transaction commits; if it fails the order is
-    cancelled (its discount use released) and the cart is kept. Raises CartEmpty,
-    DiscountError subclasses, InsufficientStock, StripeNotConfigured, PaymentProviderError.
+    cancelled (its discount use released) and the cart is kept. ``billing_address`` keeps
+    only the address fields (other keys are dropped), validated as the profile validates the
+    user's own. Raises CartEmpty, DiscountError subclasses, InsufficientStock,
+    StripeNotConfigured, PaymentProviderError, or ValidationError for a bad address.
     Not idempotent: each call makes a new order.
     """
+    billing_address = _order_billing_address(billing_address)
     method = method or (BillingSource.STRIPE if stripe_client.is_configured()
                         else BillingSource.MANUAL)
     if method == BillingSource.STRIPE and not stripe_client.is_configured():
