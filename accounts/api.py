@@ -218,8 +218,11 @@ class MeView(APIView):
         return Response(UserSerializer(user).data)
 
     @extend_schema(tags=["me"], request=DeleteMeSerializer,
-                   responses={204: None, **_errors(400, 401)},
-                   summary="Delete my account: anonymise personal data, sign out everywhere")
+                   responses={204: None, **_errors(
+                       400, 401, _502="The payment provider could not cancel a subscription "
+                                      "(`payment_provider_error`): nothing was deleted.")},
+                   summary="Delete my account: cancel subscriptions and void open invoices, "
+                           "anonymise personal data, sign out everywhere")
     def delete(self, request):
         payload = DeleteMeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

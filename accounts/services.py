@@ -368,12 +368,21 @@ def check_password_or_raise(*, user: User, password: str) -> None:
 def delete_account(*, user: User, actor: User | None) -> None:
     """Close ``user``'s account: anonymise personal data, end all sessions, revoke API keys.
 
+    First every app settles what the account still has running (accounts.deletion: billing
+    cancels its subscriptions and voids its open invoices), outside the transaction because
+    that may call a payment provider; if that raises (a DomainError, e.g. the provider is
+    unreachable), nothing is anonymised and the call can be repeated.
     Financial records (orders, invoices, payments, credit ledgers) keep pointing at the row,
     which stays, anonymised, with status DELETED. Locks the user row. Raises AccountDeleted
     if it was already deleted. Callers confirm the password first (check_password_or_raise).
     """
     from allauth.account.models import EmailAddress
 
+    from accounts import deletion
+
+    if User.all_objects.filter(pk=user.pk, deleted_at__isnull=False).exists():
+        raise AccountDeleted()
+    deletion.settle(user)
     now = timezone.now()
     with transaction.atomic():
         locked = User.all_objects.select_for_update().get(pk=user.pk)

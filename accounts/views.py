@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import selectors, services
+from accounts import deletion, selectors, services
 from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
 from accounts.models import ApiKey, LoginSession
+from config.api import DomainError
 
 PAGE_SIZE = 20
 
@@ -144,10 +145,20 @@ def export_download(request):
 @require_http_methods(["GET", "POST"])
 def delete_account(request):
     form = DeleteAccountForm(request.POST or None, user=request.user)
+    status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
-        services.delete_account(user=request.user, actor=request.user)
-        logout(request)
-        messages.success(request, "Your account was closed and your personal data erased.")
-        return redirect("/")
-    return render(request, "accounts/delete.html", {"form": form},
-                  status=400 if form.errors else 200)
+        try:
+            services.delete_account(user=request.user, actor=request.user)
+        except DomainError as exc:
+            # E.g. the payment provider could not cancel a subscription: nothing was erased.
+            form.add_error(None, f"Your account was not deleted. {exc.message}")
+            status = exc.status_code
+        else:
+            logout(request)
+            messages.success(request, "Your account was closed and your personal data erased.")
+            return redirect("/")
+    # What else deleting the account does (subscriptions cancelled, invoices voided), listed
+    # by the apps that hold it, so the customer reads it before confirming.
+    return render(request, "accounts/delete.html",
+                  {"form": form, "consequences": deletion.preview(request.user)},
+                  status=status)

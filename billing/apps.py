@@ -6,9 +6,13 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
-        from accounts import data_export
+        from accounts import data_export, deletion
         from billing import config_keys  # noqa: F401
         from billing.data_export import orders_section, subscriptions_section
+        from billing.services.closure import deletion_preview, settle_for_account_deletion
 
         data_export.register("orders", orders_section)
         data_export.register("subscriptions", subscriptions_section)
+        # Deleting an account cancels its subscriptions and voids its open invoices first.
+        deletion.register("billing", preview=deletion_preview,
+                          settle=settle_for_account_deletion)

@@ -82,6 +82,14 @@ def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> dict:
                                         idempotency_key=idempotency_key).to_dict()
 
 
+def retrieve_invoice(invoice_id: str) -> dict:
+    return client().Invoice.retrieve(invoice_id).to_dict()
+
+
+def void_invoice(invoice_id: str, *, idempotency_key: str) -> dict:
+    return client().Invoice.void_invoice(invoice_id, idempotency_key=idempotency_key).to_dict()
+
+
 def preview_invoice(*, customer: str, subscription: str, items: list[dict],
                     proration_date: int) -> dict:
     """Stripe's invoice preview for changing ``subscription`` to ``items`` now."""

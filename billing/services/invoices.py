@@ -245,7 +245,9 @@ def grant_period_credits(*, invoice: Invoice, subscription: Subscription) -> Non
                  source=Source.SYSTEM, payload={"invoice": invoice.number, "amount": amount})
 
 
-def void_invoice(*, invoice_id: int, actor) -> Invoice:
+def void_invoice(*, invoice_id: int, actor, reason: str = "") -> Invoice:
+    """Cancel a manual invoice nobody paid: VOID, nothing left due. ``reason`` goes into the
+    audit row. Safe to repeat; raises InvoiceStateInvalid for a paid or a Stripe invoice."""
     with transaction.atomic():
         invoice = _lock(invoice_id)
         _manual_only(invoice)
@@ -260,10 +262,11 @@ def void_invoice(*, invoice_id: int, actor) -> Invoice:
         invoice.save()
         if invoice.subscription_id:
             timeline.add(invoice.subscription, EventType.INVOICE_VOIDED,
-                         f"Invoice {invoice.number} was cancelled.", source=Source.STAFF,
-                         actor=actor)
+                         f"Invoice {invoice.number} was cancelled.",
+                         source=Source.STAFF if actor else Source.SYSTEM, actor=actor)
         audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
-                     old={"status": old}, new={"status": "VOID"}, operation="invoice_void")
+                     old={"status": old}, new={"status": "VOID"}, operation="invoice_void",
+                     reason=reason)
     return invoice
 
 

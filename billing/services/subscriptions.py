@@ -480,9 +480,11 @@ def _source_for(actor, sub) -> str:
     return Source.CUSTOMER if actor.pk == sub.user_id else Source.STAFF
 
 
-def cancel(*, subscription: Subscription, at_period_end: bool, actor) -> Subscription:
+def cancel(*, subscription: Subscription, at_period_end: bool, actor,
+           reason: str = "") -> Subscription:
     """Cancel at the period end (access until then) or now (access ends at once; no refund
-    for the unused part of the period). Raises SubscriptionNotCancelable."""
+    for the unused part of the period). ``reason`` goes into the audit row. Raises
+    SubscriptionNotCancelable."""
     if subscription.status not in Subscription.LIVE_STATUSES and not (
             subscription.status == S.INCOMPLETE and not at_period_end):
         raise errors.SubscriptionNotCancelable()
@@ -502,7 +504,8 @@ def cancel(*, subscription: Subscription, at_period_end: bool, actor) -> Subscri
             sub = apply_stripe_subscription(remote, state_at=timezone.now(), source=source,
                                             actor=actor)
             audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=sub,
-                         operation="subscription_cancel", at_period_end=at_period_end)
+                         operation="subscription_cancel", at_period_end=at_period_end,
+                         reason=reason)
         return sub
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
@@ -525,7 +528,8 @@ def cancel(*, subscription: Subscription, at_period_end: bool, actor) -> Subscri
             timeline.add(sub, EventType.CANCELED, STATUS_WORDS[S.CANCELED], source=source,
                          actor=actor, payload={"old": old})
         audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=sub,
-                     operation="subscription_cancel", at_period_end=at_period_end)
+                     operation="subscription_cancel", at_period_end=at_period_end,
+                     reason=reason)
     return sub
 
 

@@ -25,7 +25,10 @@ def add(subscription: Subscription, type: str, message: str, *, source: str,
 
 def email_on_commit(*, user, subject: str, body: str) -> None:
     """Send one e-mail to ``user`` once the surrounding transaction commits (never for a
-    change that rolled back)."""
+    change that rolled back). A deleted account gets none: its address is gone."""
+    if getattr(user, "deleted_at", None) is not None:
+        logger.info("No billing e-mail for deleted account %s: %s", user.pk, subject)
+        return
     address = user.email
 
     def send():

@@ -142,6 +142,7 @@ class StripeDouble:
             ("DELETE", r"/v1/subscriptions/(?P<id>[^/]+)$", self._cancel_subscription),
             ("GET", r"/v1/invoices/(?P<id>[^/]+)$", self._getter("invoice")),
             ("POST", r"/v1/invoices/create_preview$", self._preview_invoice),
+            ("POST", r"/v1/invoices/(?P<id>[^/]+)/void$", self._void_invoice),
             ("POST", r"/v1/billing_portal/sessions$", self._create_portal_session),
             ("POST", r"/v1/coupons$", self._create_coupon),
             ("GET", r"/v1/products$", self._list("product", None)),
@@ -275,6 +276,21 @@ class StripeDouble:
         now = int(time.time())
         sub = {**copy.deepcopy(sub), "status": "canceled", "canceled_at": now, "ended_at": now}
         return 200, self.put("subscription", sub)
+
+    def _void_invoice(self, params, id):
+        invoice = self.get("invoice", id)
+        if invoice is None:
+            return 404, _error("invalid_request_error", f"No such invoice: '{id}'",
+                               code="resource_missing")
+        if invoice.get("status") not in ("open", "uncollectible"):
+            return 400, _error("invalid_request_error",
+                               "You can only void invoices that are open or uncollectible.",
+                               code="invoice_not_open")
+        now = int(time.time())
+        invoice = {**copy.deepcopy(invoice), "status": "void", "amount_remaining": 0,
+                   "status_transitions": {**(invoice.get("status_transitions") or {}),
+                                          "voided_at": now}}
+        return 200, self.put("invoice", invoice)
 
     def _preview_invoice(self, params):
         """Proration the way Stripe computes it: unused time of the old price credited,
