@@ -3,7 +3,6 @@
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +12,7 @@ from accounts.api_fields import StrictCharField
 from accounts.models import ApiKey, LoginSession, User
 from accounts.profile import GENDER_CHOICES
 from config.api import NotFound
+from config.parsers import JSONParser
 
 READ_ONLY_ME_FIELDS = ("email", "role", "status", "email_verified", "email_verified_at", "id")
 

@@ -4,9 +4,9 @@ Errors are always ``{"code": "...", "detail": "...", "fields": {...}}``. Service
 ``DomainError`` subclasses with a stable ``code``; views never build error bodies themselves.
 """
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -73,15 +73,57 @@ class Pagination(StrictPageSize, PageNumberPagination):
     pass
 
 
+# --- Django's own error answers ------------------------------------------------------------
+# Errors raised outside DRF (an unmatched URL, a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a
+# failed CSRF check, an unhandled exception) reach Django's handlers, which answer HTML pages.
+# Under /api/ these answer JSON in the shared shape instead; elsewhere Django's pages stay.
+
+
+def is_api_request(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(code: str, detail: str, status_code: int) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail, "fields": {}}, status=status_code)
+
+
 def api_not_found(request, exception=None):
-    """Django's 404 for unmatched URLs: JSON in the shared shape under /api/, HTML elsewhere."""
-    from django.http import JsonResponse
+    """``handler404``: JSON in the shared shape under /api/, HTML elsewhere."""
     from django.views.defaults import page_not_found
 
-    if request.path.startswith("/api/"):
-        return JsonResponse({"code": "not_found", "detail": "Not found.", "fields": {}},
-                            status=404)
+    if is_api_request(request):
+        return error_response("not_found", "Not found.", 404)
     return page_not_found(request, exception)
+
+
+def api_bad_request(request, exception=None):
+    """``handler400``: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 under /api/."""
+    from django.views.defaults import bad_request
+
+    if not is_api_request(request):
+        return bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return error_response("request_too_large", "The request body is too large.", 413)
+    return error_response("bad_request", "The request could not be understood.", 400)
+
+
+def api_permission_denied(request, exception=None):
+    """``handler403``."""
+    from django.views.defaults import permission_denied
+
+    if is_api_request(request):
+        return error_response("permission_denied",
+                              str(exceptions.PermissionDenied.default_detail), 403)
+    return permission_denied(request, exception)
+
+
+def api_csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: the same answer DRF's session authentication gives."""
+    from django.views.csrf import csrf_failure
+
+    if is_api_request(request):
+        return error_response("permission_denied", f"CSRF Failed: {reason}", 403)
+    return csrf_failure(request, reason=reason)
 
 
 _DRF_CODES = {

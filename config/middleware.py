@@ -80,7 +80,8 @@ def unavailable_response(request) -> HttpResponse:
 
 def server_error(request):
     """``handler500``: a lost database raised outside any view, e.g. while a middleware loads
-    the session when the server is down, is the same 503; anything else is Django's 500.
+    the session when the server is down, is the same 503; anything else is a 500: JSON in the
+    shared error shape under /api/, Django's page elsewhere.
 
     Django calls this handler from inside its ``except`` block, so the exception is at hand;
     it logs the answer itself ("Service Unavailable", with the traceback).
@@ -92,6 +93,9 @@ def server_error(request):
     if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
         discard_broken_connections()
         return unavailable_response(request)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "server_error", "detail": "A server error occurred.",
+                             "fields": {}}, status=500)
     return django_server_error(request)
 
 

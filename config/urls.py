@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
 
+# Under /api/ every error answer is JSON in the shared shape (config.api), HTML elsewhere.
+handler400 = "config.api.api_bad_request"
+handler403 = "config.api.api_permission_denied"
 handler404 = "config.api.api_not_found"
 handler500 = "config.middleware.server_error"
 

@@ -14,7 +14,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from accounts.api import ErrorSerializer
 from accounts.api_fields import StrictCharField
 from config.api import NotFound, Pagination
+from config.parsers import JSONParser
 from support import bot, kb, selectors, services
 from support.models import Article, ArticleType, TicketStatus
 from support.related import clean_related
