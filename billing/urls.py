@@ -7,6 +7,9 @@ app_name = "billing"
 
 urlpatterns = [
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+    # Also without the slash (`stripe listen --forward-to host/webhooks/stripe`): APPEND_SLASH
+    # cannot redirect a POST.
+    path("webhooks/stripe", views.stripe_webhook, name="stripe-webhook-no-slash"),
     path("cart/", views.cart_page, name="cart"),
     path("checkout/", views.checkout_page, name="checkout"),
     path("checkout/success/", views.checkout_success, name="checkout-success"),

@@ -36,6 +36,8 @@ def _parse(body: bytes) -> dict:
         event = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidEvent("The body is not JSON.") from exc
+    except RecursionError:
+        raise InvalidEvent("The body is nested too deeply.") from None
     if not isinstance(event, dict) or not str(event.get("id", "")).startswith("evt_"):
         raise InvalidEvent("The body is not a Stripe event.")
     if not event.get("type") or not isinstance(event.get("data"), dict):
