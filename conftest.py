@@ -7,7 +7,13 @@ from urllib.parse import urlparse
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.factories import TEST_PASSWORD, AdminFactory, StaffFactory, UserFactory
+from accounts.factories import (
+    TEST_PASSWORD,
+    AdminFactory,
+    FinanceFactory,
+    StaffFactory,
+    UserFactory,
+)
 
 _DB_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences",
                 "django_db_serialized_rollback")
@@ -56,6 +62,11 @@ def other_customer(db):
 @pytest.fixture
 def support_agent(db):
     return StaffFactory(email="agent@example.com", first_name="Sam", last_name="Support")
+
+
+@pytest.fixture
+def finance_user(db):
+    return FinanceFactory(email="finance@example.com", first_name="Fran", last_name="Finance")
 
 
 @pytest.fixture

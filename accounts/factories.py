@@ -40,6 +40,10 @@ class StaffFactory(UserFactory):
     role = Role.SUPPORT
 
 
+class FinanceFactory(UserFactory):
+    role = Role.FINANCE
+
+
 class AdminFactory(UserFactory):
     role = Role.ADMIN
 

@@ -18,6 +18,7 @@ from config.models import AliveManager, TimeStampedModel
 
 class Role(models.TextChoices):
     ADMIN = "ADMIN", "Admin"
+    FINANCE = "FINANCE", "Finance"
     SUPPORT = "SUPPORT", "Support"
     CUSTOMER = "CUSTOMER", "Customer"
 
@@ -32,7 +33,9 @@ class Status(models.TextChoices):
 # Statuses whose users may sign in and call the API. `is_active` mirrors this, enforced by a
 # constraint, so Django's own checks (admin, auth backends, session loading) apply it too.
 SIGN_IN_STATUSES = (Status.ACTIVE, Status.INACTIVE)
-STAFF_ROLES = (Role.ADMIN, Role.SUPPORT)
+STAFF_ROLES = (Role.ADMIN, Role.FINANCE, Role.SUPPORT)
+# Who works the support desk: tickets are assigned to these roles.
+SUPPORT_DESK_ROLES = (Role.ADMIN, Role.SUPPORT)
 
 
 class UserManager(BaseUserManager.from_queryset(models.QuerySet)):
@@ -159,17 +162,21 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
             return False
         if self.role == Role.ADMIN:
             return True
-        if self.role == Role.SUPPORT:
-            from accounts.permissions import support_has_perm
+        if self.role in STAFF_ROLES:
+            from accounts.permissions import role_has_perm  # permissions imports this module
 
-            return support_has_perm(perm)
+            return role_has_perm(self.role, perm)
         return super().has_perm(perm, obj)
 
     def has_module_perms(self, app_label):
         if not self.is_active:
             return False
-        if self.role in STAFF_ROLES:
+        if self.role == Role.ADMIN:
             return True
+        if self.role in STAFF_ROLES:
+            from accounts.permissions import role_sees_app  # permissions imports this module
+
+            return role_sees_app(self.role, app_label)
         return super().has_module_perms(app_label)
 
 

@@ -1,21 +1,64 @@
-"""What the SUPPORT role may do in the staff console.
+"""Django's model permissions for the staff roles, kept consistent with the staff policy.
 
-Support agents see everything (view permissions) and work tickets, but cannot change roles,
-users' status beyond what admin actions allow, money settings or the audit log. ADMIN may do
-everything; CUSTOMER nothing.
+ADMIN may do everything. FINANCE and SUPPORT see the apps of their work (the admin's menus
+show only those) and edit only the models their work needs; everything that moves money or
+access is an action of the staff policy (``accounts.authority``), which the admin and every
+service check. CUSTOMER has no model permissions.
 """
 
-# App labels whose models support agents may add and change (not delete).
-SUPPORT_EDITABLE_APPS = {"support"}
-SUPPORT_EXTRA_PERMISSIONS = {
-    "accounts.change_user",  # edit profile fields; the role field stays read-only for them
+from accounts.authority import may
+from accounts.models import Role
+
+# Apps each role sees in the staff console (view permission on their models).
+VISIBLE_APPS = {
+    Role.FINANCE: {"accounts", "billing", "credits", "catalog", "support", "analytics",
+                   "outbox"},
+    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support"},
 }
+# Models a role may not even see inside a visible app.
+HIDDEN_MODELS = {
+    Role.FINANCE: set(),
+    Role.SUPPORT: {"accounts.systemconfig", "billing.webhookevent", "billing.stripedrift",
+                   "billing.plansubscribers", "outbox.outboxmessage"},
+}
+# Models a role may add or change through the admin's own forms ("add_"/"change_").
+EDITABLE_MODELS = {
+    Role.FINANCE: {"billing.discount", "billing.order", "billing.subscription",
+                   "credits.featurecost"},
+    Role.SUPPORT: {"support.*", "accounts.user"},
+}
+# Revenue lives in the analytics app: visible to the roles the policy lets see revenue.
+REVENUE_APPS = {"analytics"}
 
 
-def support_has_perm(perm: str) -> bool:
+class _Actor:
+    """A stand-in with just a role, to ask the policy about a role rather than a user."""
+
+    is_active = True
+
+    def __init__(self, role):
+        self.role = role
+
+
+def role_sees_app(role: str, app_label: str) -> bool:
+    if role == Role.ADMIN:
+        return True
+    if app_label in REVENUE_APPS and not may(_Actor(role), "analytics.view_revenue"):
+        return False
+    return app_label in VISIBLE_APPS.get(role, set())
+
+
+def role_has_perm(role: str, perm: str) -> bool:
+    if role == Role.ADMIN:
+        return True
     app_label, _, codename = perm.partition(".")
-    if codename.startswith("view_"):
+    action, _, model = codename.partition("_")
+    label = f"{app_label}.{model}"
+    if not role_sees_app(role, app_label) or label in HIDDEN_MODELS.get(role, set()):
+        return False
+    if action == "view":
         return True
-    if perm in SUPPORT_EXTRA_PERMISSIONS:
-        return True
-    return app_label in SUPPORT_EDITABLE_APPS and codename.startswith(("add_", "change_"))
+    if action in ("add", "change"):
+        editable = EDITABLE_MODELS.get(role, set())
+        return label in editable or f"{app_label}.*" in editable
+    return False

@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import audit, data_export, system_config
+from accounts import audit, authority, data_export, system_config
 from accounts.backends import LOCKOUT_MESSAGE
 from accounts.errors import (
     AccountDeleted,
@@ -165,8 +165,9 @@ def change_role(*, user: User, role: str, actor: User) -> User:
     """Give ``user`` another role. Only an ADMIN may; raises NotAllowed otherwise."""
     if role not in Role.values:
         raise ValidationError({"role": [f"Unknown role {role!r}."]})
-    if actor is None or not actor.is_admin:
+    if actor is None:
         raise NotAllowed("Only administrators can change roles.")
+    authority.require(actor, "accounts.user.change_role")
     with transaction.atomic():
         locked = User.all_objects.select_for_update().get(pk=user.pk)
         if locked.role != role:
@@ -270,6 +271,7 @@ def change_status(*, user: User, status: str, actor: User | None, reason: str = 
     """Move ``user`` to ``status``; suspending or deleting ends their sessions at once."""
     if status not in Status.values:
         raise ValueError(f"Unknown status {status!r}")
+    authority.require(actor, "accounts.user.change_status")
     with transaction.atomic():
         locked = User.all_objects.select_for_update().get(pk=user.pk)
         if locked.deleted_at is not None:
@@ -418,6 +420,7 @@ def delete_account(*, user: User, actor: User | None) -> None:
 def set_config(*, key: str, value: Any, actor: User | None) -> SystemConfig:
     """Set a run-time setting. Validates against its declared type (ValidationError), writes,
     audits CONFIG_CHANGE with old and new values, and clears the cache after commit."""
+    authority.require(actor, "config.change")
     typed = system_config.coerce(key, value)
     stored = system_config.to_json(typed)
     with transaction.atomic():

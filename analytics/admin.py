@@ -9,21 +9,25 @@ index; its URLs add the MRR drill-down and the CSV export.
 from django.contrib import admin
 from django.urls import path
 
+from accounts import authority
 from analytics import views
 from analytics.models import DailyMetric, Dashboard
 
 
-def _staff(request) -> bool:
-    return request.user.is_active and request.user.is_staff
+def _sees_revenue(request) -> bool:
+    return authority.may(request.user, "analytics.view_revenue")
 
 
 @admin.register(Dashboard)
 class DashboardAdmin(admin.ModelAdmin):
+    policy_urls = {"analytics_dashboard_drilldown": "analytics.view_revenue",
+                   "analytics_dashboard_export": "analytics.export_revenue"}
+
     def has_module_permission(self, request):
-        return _staff(request)
+        return _sees_revenue(request)
 
     def has_view_permission(self, request, obj=None):
-        return _staff(request)
+        return _sees_revenue(request)
 
     def has_add_permission(self, request):
         return False

@@ -6,19 +6,21 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import authority
 from analytics import selectors
 from analytics.metrics import family_of
 from analytics.models import DailyMetric
 
 
-class IsAdminRole(permissions.BasePermission):
-    """Revenue figures are for the ADMIN role only (support agents and customers: 403)."""
+class SeesRevenue(permissions.BasePermission):
+    """Revenue figures follow the staff policy's ``analytics.view_revenue``, like the
+    dashboard (support agents and customers: 403)."""
 
-    message = "Only administrators can read analytics."
+    message = "Your role may not read revenue figures."
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated
-                    and getattr(request.user, "is_admin", False))
+                    and authority.may(request.user, "analytics.view_revenue"))
 
 
 class DailyMetricSerializer(serializers.ModelSerializer):
@@ -48,7 +50,7 @@ class MetricsView(APIView):
     """Query: ``metric`` (required), ``from`` and ``to`` (YYYY-MM-DD, at most 366 days
     inclusive), ``dimension`` (optional: a currency or operation; empty string = totals)."""
 
-    permission_classes = [IsAdminRole]
+    permission_classes = [SeesRevenue]
 
     @extend_schema(
         tags=["analytics"],

@@ -1,6 +1,6 @@
 """The staff console for billing. Actions call services; money rows are read-only here."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -8,11 +8,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from billing import models
+from accounts import authority
+from billing import models, stripe_client
 from billing.services import inbox
-from billing.services.payments import cancel_order, mark_paid_manually
-from billing.services.refunds import create_refund
-from catalog.money import currency_exponent, format_money
+from billing.services.payments import cancel_order
+from catalog.money import format_money, to_minor_units
+from config.admin import REFUSED, perform, policy_action
 from config.api import DomainError
 
 
@@ -105,15 +106,10 @@ class RefundForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_amount(self):
-        exponent = currency_exponent(self.order.currency)
         try:
-            minor = self.cleaned_data["amount"].scaleb(exponent)
-        except InvalidOperation as exc:
-            raise forms.ValidationError("Enter an amount.") from exc
-        if minor != minor.to_integral_value():
-            raise forms.ValidationError(f"Use at most {exponent} decimals for "
-                                        f"{self.order.currency.upper()}.")
-        return int(minor)
+            return to_minor_units(self.cleaned_data["amount"], self.order.currency)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 @admin.register(models.Order)
@@ -129,6 +125,7 @@ class OrderAdmin(AuditedAdmin):
     readonly_fields = [f.name for f in models.Order._meta.fields if f.name != "internal_notes"]
     actions = ["action_mark_paid", "action_cancel", "action_refund"]
     list_select_related = ["user"]
+    policy_urls = {"billing_order_refund": "billing.refund"}
 
     def has_add_permission(self, request):
         return False
@@ -148,17 +145,15 @@ class OrderAdmin(AuditedAdmin):
         return [path("<int:order_id>/refund/", self.admin_site.admin_view(self.refund_view),
                      name="billing_order_refund")] + super().get_urls()
 
-    @admin.action(description="Mark paid (bank transfer received)")
+    @policy_action("billing.order.mark_paid", description="Mark paid (bank transfer received)")
     @confirm_first("Mark these orders paid?", "Yes, mark paid")
     def action_mark_paid(self, request, queryset):
         for order in queryset:
-            try:
-                mark_paid_manually(order_id=order.pk, actor=request.user)
-                self.message_user(request, f"{order.number} marked paid.", messages.SUCCESS)
-            except DomainError as exc:
-                self.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
+            perform(self, request, action="billing.order.mark_paid", subject=order.number,
+                    payload={"order_id": order.pk}, amount=order.total,
+                    currency=order.currency, done="marked paid")
 
-    @admin.action(description="Cancel unpaid orders")
+    @policy_action("billing.order.cancel", description="Cancel unpaid orders")
     @confirm_first("Cancel these orders?", "Yes, cancel the orders")
     def action_cancel(self, request, queryset):
         for order in queryset:
@@ -168,7 +163,7 @@ class OrderAdmin(AuditedAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
 
-    @admin.action(description="Refund (opens a form)")
+    @policy_action("billing.refund", description="Refund (opens a form)")
     def action_refund(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one order to refund.", messages.ERROR)
@@ -179,17 +174,16 @@ class OrderAdmin(AuditedAdmin):
         order = get_object_or_404(models.Order, pk=order_id)
         form = RefundForm(request.POST or None, order=order)
         if request.method == "POST" and form.is_valid():
-            try:
-                refund = create_refund(order_id=order.pk, amount=form.cleaned_data["amount"],
-                                       reason=form.cleaned_data["reason"],
-                                       notes=form.cleaned_data["notes"], actor=request.user)
-            except DomainError as exc:
-                form.add_error(None, exc.message)
-            else:
-                shown = format_money(refund.amount, refund.currency)
-                self.message_user(request, f"Refund of {shown} recorded "
-                                  f"({refund.get_status_display()}).", messages.SUCCESS)
+            amount = form.cleaned_data["amount"]
+            payload = {"user_id": order.user_id, "order_id": order.pk, "amount": amount,
+                       "reason": form.cleaned_data["reason"],
+                       "notes": form.cleaned_data["notes"]}
+            outcome = perform(self, request, action="billing.refund", subject=order.number,
+                              payload=payload, amount=amount, currency=order.currency,
+                              done=f"refund of {format_money(amount, order.currency)} recorded")
+            if outcome != REFUSED:
                 return redirect(reverse("admin:billing_order_change", args=[order.pk]))
+            form.add_error(None, "The refund was not made: see the message above.")
         context = {**self.admin_site.each_context(request), "order": order, "form": form,
                    "remaining": format_money(order.total - order.refunded_amount,
                                              order.currency),
@@ -238,6 +232,15 @@ class DiscountAdmin(AuditedAdmin):
     filter_horizontal = ["products"]
     inlines = [DiscountUsageInline]
 
+    def has_add_permission(self, request):
+        return authority.may(request.user, "billing.discount.change")
+
+    def has_change_permission(self, request, obj=None):
+        return authority.may(request.user, "billing.discount.change")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # past orders point at their discount: deactivate it instead
+
 
 class InvoicePaymentInline(ReadOnlyInline):
     model = models.Payment
@@ -266,7 +269,7 @@ class InvoiceAdmin(PaymentAdmin):
     inlines = [InvoicePaymentInline]
     actions = ["action_finalize", "action_mark_paid", "action_void", "action_send"]
 
-    @admin.action(description="Finalise draft invoices")
+    @policy_action("billing.invoice.finalize", description="Finalise draft invoices")
     @confirm_first("Finalise these invoices? Their numbers and amounts are then fixed.",
                    "Yes, finalise")
     def action_finalize(self, request, queryset):
@@ -275,15 +278,15 @@ class InvoiceAdmin(PaymentAdmin):
         _run(self, request, queryset,
              lambda i: finalize_invoice(invoice_id=i.pk, actor=request.user), "finalised")
 
-    @admin.action(description="Mark paid (bank transfer received)")
+    @policy_action("billing.invoice.mark_paid", description="Mark paid (bank transfer received)")
     @confirm_first("Mark these invoices paid?", "Yes, mark paid")
     def action_mark_paid(self, request, queryset):
-        from billing.services.invoices import mark_invoice_paid
+        for invoice in queryset:
+            perform(self, request, action="billing.invoice.mark_paid", subject=invoice.number,
+                    payload={"invoice_id": invoice.pk}, amount=invoice.amount_due,
+                    currency=invoice.currency, done="marked paid")
 
-        _run(self, request, queryset,
-             lambda i: mark_invoice_paid(invoice_id=i.pk, actor=request.user), "marked paid")
-
-    @admin.action(description="Void invoices")
+    @policy_action("billing.invoice.void", description="Void invoices")
     @confirm_first("Void these invoices? A voided invoice cannot be paid or reopened.",
                    "Yes, void")
     def action_void(self, request, queryset):
@@ -292,7 +295,7 @@ class InvoiceAdmin(PaymentAdmin):
         _run(self, request, queryset,
              lambda i: void_invoice(invoice_id=i.pk, actor=request.user), "voided")
 
-    @admin.action(description="Send invoices by e-mail")
+    @policy_action("billing.invoice.send", description="Send invoices by e-mail")
     def action_send(self, request, queryset):
         from billing.services.invoices import send_invoice
 
@@ -372,7 +375,7 @@ class SubscriptionAdmin(AuditedAdmin):
         currency = obj.price.currency if obj.price_id else "usd"
         return format_money(getattr(obj, "at_risk", 0) or 0, currency)
 
-    @admin.action(description="Cancel now")
+    @policy_action("billing.subscription.cancel_now", description="Cancel now")
     @confirm_first("Cancel these subscriptions now? Access ends immediately.",
                    "Yes, cancel now")
     def action_cancel_now(self, request, queryset):
@@ -381,7 +384,7 @@ class SubscriptionAdmin(AuditedAdmin):
         _run(self, request, queryset, lambda s: cancel(subscription=s, at_period_end=False,
                                                        actor=request.user), "cancelled")
 
-    @admin.action(description="Cancel at period end")
+    @policy_action("billing.subscription.cancel_at_end", description="Cancel at period end")
     @confirm_first("Cancel these subscriptions at the end of their period?",
                    "Yes, cancel at period end")
     def action_cancel_at_end(self, request, queryset):
@@ -391,43 +394,42 @@ class SubscriptionAdmin(AuditedAdmin):
                                                        actor=request.user),
              "will end at the period end")
 
-    @admin.action(description="Give the next period free (comp)")
+    @policy_action("billing.subscription.comp_period",
+                   description="Give the next period free (comp)")
     @confirm_first("Give these subscriptions their next period free?", "Yes, comp the period")
     def action_comp_period(self, request, queryset):
-        from billing.services.subscriptions import comp_period
+        for sub in queryset.select_related("price"):
+            amount = sub.price.unit_amount * sub.quantity if sub.price_id else 0
+            perform(self, request, action="billing.subscription.comp_period", subject=str(sub),
+                    payload={"subscription_id": sub.pk}, amount=amount,
+                    currency=sub.price.currency if sub.price_id else "",
+                    done="next period free")
+
+    @policy_action("billing.invoice.issue",
+                   description="Issue the current period's invoice (manual billing)")
+    def action_issue_invoice(self, request, queryset):
+        from billing.services.invoices import issue_period_invoice
 
         _run(self, request, queryset,
-             lambda s: comp_period(subscription=s, actor=request.user), "next period free")
+             lambda s: issue_period_invoice(subscription=s, actor=request.user),
+             "invoice issued")
 
-    @admin.action(description="Issue the current period's invoice (manual billing)")
-    def action_issue_invoice(self, request, queryset):
-        from django.db import transaction
-
-        from billing import errors
-        from billing.services.invoices import create_period_invoice
-
-        def issue(s):
-            if s.billing_source != "manual" or not s.current_period_end or not s.is_live:
-                raise errors.InvoiceStateInvalid("Only a live manual subscription is invoiced "
-                                                 "here.")
-            with transaction.atomic():
-                create_period_invoice(s, period_start=s.current_period_start,
-                                      period_end=s.current_period_end,
-                                      billing_reason="subscription_cycle")
-
-        _run(self, request, queryset, issue, "invoice issued")
-
-    @admin.action(description="Extend trial (opens a form)")
+    @policy_action("billing.subscription.extend_trial",
+                   description="Extend trial (opens a form)")
     def action_extend_trial(self, request, queryset):
-        from billing.services.subscriptions import extend_trial
-
         if "apply" in request.POST:
             form = ExtendTrialForm(request.POST)
             if form.is_valid():
                 days = form.cleaned_data["days"]
-                _run(self, request, queryset,
-                     lambda s: extend_trial(subscription=s, days=days, actor=request.user),
-                     f"trial extended by {days} days")
+                for sub in queryset:
+                    trial_end = sub.trial_end
+                    perform(self, request, action="billing.subscription.extend_trial",
+                            subject=str(sub), amount=days,
+                            payload={"user_id": sub.user_id, "subscription_id": sub.pk,
+                                     "days": days,
+                                     "trial_end": trial_end and trial_end.isoformat(),
+                                     "reason": "Extended by staff from the admin."},
+                            done=f"trial extended by {days} days")
                 return None
         else:
             form = ExtendTrialForm()
@@ -512,19 +514,24 @@ class PlanSubscribersAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Push to Stripe")
+    @policy_action("billing.stripe.sync", description="Push to Stripe")
     def action_push_to_stripe(self, request, queryset):
         from billing import sync
 
-        report = sync.push_products(products=[plan.product for plan in queryset])
+        report = sync.push_products(products=[plan.product for plan in queryset],
+                                    actor=request.user)
         self.message_user(request, f"Pushed {report.pushed}, failed {report.failed}.",
                           messages.ERROR if report.failed else messages.SUCCESS)
 
-    @admin.action(description="Pull the catalog from Stripe")
+    @policy_action("billing.stripe.sync", description="Pull the catalog from Stripe")
     def action_pull_from_stripe(self, request, queryset):
         from billing import sync
 
-        report = sync.pull_catalog()
+        try:
+            report = sync.pull_catalog(actor=request.user)
+        except (stripe_client.StripeUnavailable, stripe_client.stripe.StripeError) as exc:
+            self.message_user(request, f"Could not read Stripe's catalog: {exc}", messages.ERROR)
+            return
         self.message_user(request, f"Created {report.created}, updated {report.updated}, "
                                    f"failed {report.failed}.",
                           messages.ERROR if report.failed else messages.SUCCESS)
@@ -576,9 +583,16 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Replay selected events")
+    @policy_action("billing.webhook.replay", description="Replay selected events")
     def action_replay(self, request, queryset):
         count = inbox.replay(event_ids=list(queryset.values_list("id", flat=True)),
                              actor=request.user)
         self.message_user(request, f"{count} event(s) queued for processing again.",
                           messages.SUCCESS)
+
+
+# dj-stripe mirrors Stripe's objects for reconciliation; its own admin pages would duplicate
+# ours (a second "Invoices", "Subscriptions") and offer actions that call Stripe outside the
+# staff policy, so they are not part of the staff console.
+for _model in [model for model in admin.site._registry if model._meta.app_label == "djstripe"]:
+    admin.site.unregister(_model)

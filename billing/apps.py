@@ -7,7 +7,7 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         from accounts import data_export, deletion
-        from billing import config_keys  # noqa: F401
+        from billing import config_keys, executors  # noqa: F401
         from billing.data_export import orders_section, subscriptions_section
         from billing.services.closure import deletion_preview, settle_for_account_deletion
 
@@ -16,3 +16,4 @@ class BillingConfig(AppConfig):
         # Deleting an account cancels its subscriptions and voids its open invoices first.
         deletion.register("billing", preview=deletion_preview,
                           settle=settle_for_account_deletion)
+        executors.register()

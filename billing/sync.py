@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import authority
 from billing import stripe_client
 from config.ids import parse_id
 
@@ -103,8 +104,10 @@ def products_to_push():
             .order_by("id"))
 
 
-def push_products(*, products=None, progress=_noop, report: SyncReport | None = None):
+def push_products(*, products=None, progress=_noop, report: SyncReport | None = None,
+                  actor=None):
     """Create at Stripe every marked product and its active prices that lack a Stripe id."""
+    authority.require(actor, "billing.stripe.sync")
     from catalog.models import Price
 
     report = report or SyncReport()
@@ -195,7 +198,11 @@ def _pull_price(remote: dict) -> tuple | None:
     return local, False
 
 
-def pull_catalog(*, progress=_noop, report: SyncReport | None = None) -> SyncReport:
+def pull_catalog(*, progress=_noop, report: SyncReport | None = None,
+                 actor=None) -> SyncReport:
+    """Create or update local products and prices from Stripe's catalog. Staff need the
+    policy's ``billing.stripe.sync`` (NotAuthorized)."""
+    authority.require(actor, "billing.stripe.sync")
     report = report or SyncReport()
     for kind, lister, apply in (("product", stripe_client.list_products, _pull_product),
                                 ("price", stripe_client.list_prices, _pull_price)):

@@ -27,6 +27,7 @@ from catalog.models import (
     Variant,
 )
 from catalog.money import format_money
+from config.admin import policy_action
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -220,43 +221,44 @@ class ProductAdmin(AuditedAdmin):
             done += 1
         self.message_user(request, f"{label}: {done} product(s).", messages.SUCCESS)
 
-    @admin.action(description="Publish selected products")
+    @policy_action("catalog.manage", description="Publish selected products")
     def publish(self, request, queryset):
         self._each(request, queryset, "Published",
                    lambda p: services.publish_product(product=p, actor=request.user))
 
-    @admin.action(description="Archive selected products")
+    @policy_action("catalog.manage", description="Archive selected products")
     def archive(self, request, queryset):
         self._each(request, queryset, "Archived",
                    lambda p: services.archive_product(product=p, actor=request.user))
 
-    @admin.action(description="Move selected products back to draft")
+    @policy_action("catalog.manage", description="Move selected products back to draft")
     def unpublish(self, request, queryset):
         self._each(request, queryset, "Back to draft",
                    lambda p: services.unpublish_product(product=p, actor=request.user))
 
-    @admin.action(description="Feature selected products")
+    @policy_action("catalog.manage", description="Feature selected products")
     def feature(self, request, queryset):
         self._each(request, queryset, "Featured",
                    lambda p: services.set_featured(product=p, featured=True, actor=request.user))
 
-    @admin.action(description="Unfeature selected products")
+    @policy_action("catalog.manage", description="Unfeature selected products")
     def unfeature(self, request, queryset):
         self._each(request, queryset, "Unfeatured",
                    lambda p: services.set_featured(product=p, featured=False,
                                                    actor=request.user))
 
-    @admin.action(description="Duplicate selected products (as drafts)")
+    @policy_action("catalog.manage", description="Duplicate selected products (as drafts)")
     def duplicate(self, request, queryset):
         self._each(request, queryset, "Duplicated",
                    lambda p: services.duplicate_product(product=p, actor=request.user))
 
-    @admin.action(description="Delete selected products (soft: orders keep them)")
+    @policy_action("catalog.manage",
+                   description="Delete selected products (soft: orders keep them)")
     def soft_delete(self, request, queryset):
         self._each(request, queryset, "Deleted",
                    lambda p: services.soft_delete_product(product=p, actor=request.user))
 
-    @admin.action(description="Restore selected deleted products")
+    @policy_action("catalog.manage", description="Restore selected deleted products")
     def restore(self, request, queryset):
         self._each(request, queryset, "Restored",
                    lambda p: services.restore_product(product=p, actor=request.user))

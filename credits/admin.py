@@ -2,13 +2,11 @@
 and change only through the services (the "adjust credits" action calls adjust_credits)."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.template.response import TemplateResponse
 
 from accounts.system_config import get_config
-from config.admin import ReadOnlyAdmin
-from config.api import DomainError
-from credits import services
+from config.admin import ReadOnlyAdmin, perform, policy_action
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, FeatureCost
 
 
@@ -62,21 +60,16 @@ class CreditBalanceAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     actions = ["adjust_credits"]
 
-    @admin.action(description="Adjust credits (with a reason)")
+    @policy_action("credits.adjust", description="Adjust credits (with a reason)")
     def adjust_credits(self, request, queryset):
         form = AdjustCreditsForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            done = 0
+            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
             for row in queryset.select_related("user").order_by("pk"):
-                try:
-                    services.adjust_credits(user=row.user, actor=request.user,
-                                            amount=form.cleaned_data["amount"],
-                                            reason=form.cleaned_data["reason"])
-                    done += 1
-                except DomainError as error:
-                    self.message_user(request, f"{row.user}: {error.message}", messages.ERROR)
-            if done:
-                self.message_user(request, f"Adjusted {done} balance(s).", messages.SUCCESS)
+                # Removing counts like granting against the staff member's limit.
+                perform(self, request, action="credits.adjust", subject=str(row.user),
+                        payload={"user_id": row.user_id, "amount": amount, "reason": reason},
+                        amount=abs(amount), done=f"{amount:+,} credits adjusted")
             return None
         return TemplateResponse(request, "credits/admin/adjust_credits.html", {
             **self.admin_site.each_context(request), "title": "Adjust credits", "form": form,

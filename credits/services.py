@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import AuditAction
 from accounts.system_config import get_config
 from config import outbox
@@ -333,6 +333,7 @@ def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = No
     InvalidCreditAmount (amount < 1). Returns None when the lot has nothing left (nothing is
     written). Safe to call twice with the same ``idempotency_key``.
     """
+    authority.require(actor, "credits.claw_back")
     if amount is not None:
         _check_positive_int(amount, name="amount")
     key = _check_key(idempotency_key)
@@ -437,6 +438,8 @@ def adjust_credits(*, user, amount: int, reason: str, actor,
         raise StaffOnly()
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise InvalidCreditAmount("amount must be a non-zero whole number.")
+    # A removal counts like a grant against the role's limit.
+    authority.require(actor, "credits.adjust", amount=abs(amount))
     reason = (reason or "").strip()
     if not reason:
         raise InvalidCreditAmount("A reason is required.", code="reason_required")

@@ -6,6 +6,8 @@ the small forms on the ticket page and the list actions, so the state machine, a
 e-mails apply exactly as they do everywhere else.
 """
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -18,9 +20,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import audit
-from accounts.models import STAFF_ROLES, AuditAction, User
+from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
 from accounts.system_config import get_config
 from billing.models import Order, RefundReason, Subscription
+from catalog.money import to_minor_units
+from config.admin import policy_action
 from config.api import DomainError
 from config.ids import BIGINT_MAX, parse_id
 from support import approvals, embeddings, kb, panel, selectors, services
@@ -39,7 +43,7 @@ from support.models import (
 
 
 def staff_users():
-    return User.objects.filter(role__in=STAFF_ROLES, is_active=True).order_by("email")
+    return User.objects.filter(role__in=SUPPORT_DESK_ROLES, is_active=True).order_by("email")
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -100,8 +104,9 @@ class TicketActionForm(forms.Form):
 
 
 class RefundActionForm(forms.Form):
-    order = forms.IntegerField()
-    amount = forms.IntegerField(min_value=1, help_text="Minor units (cents).")
+    order = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
+    amount = forms.DecimalField(min_value=Decimal("0.001"), max_digits=15, decimal_places=3,
+                                help_text="In the order's currency, e.g. 12.50.")
     reason = forms.ChoiceField(choices=RefundReason.choices)
     notes = forms.CharField(max_length=500, required=False)
 
@@ -139,6 +144,14 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ("customer", "assignee")
     ordering = ("-created_at",)
     actions = ["assign_to_me", "assign_to_agent", "merge_tickets"]
+    # The billing panel's actions are ticket work and a money action at once.
+    policy_urls = {
+        "support_ticket_act": "support.ticket.work",
+        "support_ticket_credits": ("support.ticket.work", "credits.adjust"),
+        "support_ticket_refund": ("support.ticket.work", "billing.refund"),
+        "support_ticket_extend_trial": ("support.ticket.work",
+                                        "billing.subscription.extend_trial"),
+    }
     readonly_fields = ("number", "customer", "assignee", "subject", "description", "status",
                        "priority", "metadata", "first_response_at", "first_response_due_at",
                        "resolved_at", "resolution_due_at", "closed_at", "merged_into",
@@ -258,10 +271,15 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, "That order does not belong to this customer.",
                               messages.ERROR)
             return back
+        try:
+            amount = to_minor_units(data["amount"], order.currency)
+        except ValueError as exc:
+            self.message_user(request, f"Amount: {exc}", messages.ERROR)
+            return back
         payload = {"user_id": ticket.customer_id, "order_id": order.pk,
-                   "amount": data["amount"], "reason": data["reason"],
+                   "amount": amount, "reason": data["reason"],
                    "notes": f"{data['notes']} (ticket {ticket.number})".strip()}
-        self._request(request, "billing.refund", payload, data["amount"], ticket,
+        self._request(request, "billing.refund", payload, amount, ticket,
                       data["notes"], currency=order.currency, done="Refund issued.")
         return back
 
@@ -284,7 +302,7 @@ class TicketAdmin(admin.ModelAdmin):
         payload = {"user_id": ticket.customer_id, "subscription_id": data["subscription"],
                    "days": data["days"], "trial_end": trial_end and trial_end.isoformat(),
                    "reason": f"{data['reason']} (ticket {ticket.number})"}
-        self._request(request, "billing.extend_trial", payload, data["days"], ticket,
+        self._request(request, "billing.subscription.extend_trial", payload, data["days"], ticket,
                       data["reason"], done=f"Trial extended by {data['days']} days.")
         return back
 
@@ -307,7 +325,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     # --- list actions ---------------------------------------------------------------------
 
-    @admin.action(description="Assign to me")
+    @policy_action("support.ticket.work", description="Assign to me")
     def assign_to_me(self, request, queryset):
         self._assign_all(request, queryset, request.user)
 
@@ -321,7 +339,7 @@ class TicketAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{ticket.number}: {exc.message}", messages.ERROR)
         self.message_user(request, f"{done} ticket(s) assigned to {agent.name}.")
 
-    @admin.action(description="Assign to an agent…")
+    @policy_action("support.ticket.work", description="Assign to an agent…")
     def assign_to_agent(self, request, queryset):
         if "agent" in request.POST:
             agent = staff_users().filter(pk=request.POST.get("agent")).first()
@@ -336,7 +354,7 @@ class TicketAdmin(admin.ModelAdmin):
             "title": f"Assign {len(queryset)} ticket(s)", "opts": self.model._meta,
         })
 
-    @admin.action(description="Merge duplicates into one ticket…")
+    @policy_action("support.ticket.work", description="Merge duplicates into one ticket…")
     def merge_tickets(self, request, queryset):
         tickets = list(queryset.select_related("customer"))
         if len(tickets) < 2:
@@ -452,10 +470,10 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"#{approval.pk} {verb}.", messages.SUCCESS)
 
-    @admin.action(description="Approve (and run) selected requests")
+    @policy_action("support.approval.decide", description="Approve (and run) selected requests")
     def approve_selected(self, request, queryset):
         self._decide(request, queryset, approvals.approve, "approved and executed")
 
-    @admin.action(description="Reject selected requests")
+    @policy_action("support.approval.decide", description="Reject selected requests")
     def reject_selected(self, request, queryset):
         self._decide(request, queryset, approvals.reject, "rejected")

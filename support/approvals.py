@@ -1,12 +1,12 @@
-"""Staff actions that may need a second pair of eyes.
+"""Staff actions that may need a second pair of eyes: the staff policy's approval requests.
 
-An app registers an executor for an action key::
-
-    approvals.register("credits.adjust", fn, threshold_key="support_credit_approval_threshold")
-
-``request_action`` records an ApprovalRequest. At or below the threshold (a SystemConfig key)
-the action runs at once; above it the request waits until ANOTHER staff member approves it
-(the requester cannot approve their own; a database constraint backs the rule). Executors take
+The app that owns an action registers its executor with ``accounts.authority`` (by the
+policy's action key); staff pages call ``authority.perform``, which lands in
+``request_action`` here. ``request_action`` records an ApprovalRequest. Within the
+requester's limit for that action (``accounts.authority.POLICY``) the action runs at once;
+above it the request waits until ANOTHER staff member whose own limit covers the amount
+approves it (the requester cannot approve their own; a database constraint backs the rule).
+Executors take
 ``(payload, actor, approval)`` and return a JSON-able result. By default they run inside the
 approval's transaction and must not call the network (the approval row is locked while they
 run). An executor registered with ``calls_network=True`` (it calls Stripe synchronously) runs
@@ -16,51 +16,21 @@ back to PENDING, with the failure in the audit log, for a second staff member to
 reject. An optional ``check(payload)`` refuses a bad payload before anything is recorded.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import AuditAction
-from accounts.system_config import get_config
 from billing.services.subscriptions import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
 from config.ids import parse_id
-from support.errors import ApprovalRefused, SelfApprovalRefused, UnknownAction
+from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
-from support.services import require_staff
 
 
-@dataclass(frozen=True)
-class Executor:
-    fn: Callable
-    threshold_key: str
-    label: str
-    check: Callable | None = None
-    calls_network: bool = False
-
-
-_EXECUTORS: dict[str, Executor] = {}
-
-
-def register(action_key: str, fn: Callable, *,
-             threshold_key: str = "support_approval_threshold", label: str = "",
-             check: Callable | None = None, calls_network: bool = False) -> None:
-    _EXECUTORS[action_key] = Executor(fn, threshold_key, label or action_key, check,
-                                      calls_network)
-
-
-def executors() -> dict[str, Executor]:
-    return dict(_EXECUTORS)
-
-
-def _executor(action_key: str) -> Executor:
-    try:
-        return _EXECUTORS[action_key]
-    except KeyError:
-        raise UnknownAction(f"No executor is registered for {action_key!r}.") from None
+def _executor(action_key: str) -> authority.Executor:
+    return authority.executor(action_key)
 
 
 def _execute(approval: ApprovalRequest, actor) -> None:
@@ -113,15 +83,17 @@ def request_action(*, action_key: str, payload: dict, amount: int, requested_by,
     ApprovalRefused (bad amount), whatever the executor's ``check`` raises (nothing is
     recorded then) and whatever the executor raises (nothing is kept then, except for a
     ``calls_network`` executor: its request stays PENDING, see ``_execute_after_commit``)."""
-    require_staff(requested_by)
+    authority.rule(action_key)
     executor = _executor(action_key)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise ApprovalRefused("The amount must be a whole number of at least 0.",
                               code="invalid_amount")
     if executor.check is not None:
         executor.check(payload)
+    # NotAuthorized when the requester's role may not take the action at all.
+    decision = authority.decide(requested_by, action_key, amount)
     with transaction.atomic():
-        runs_now = amount <= get_config(executor.threshold_key)
+        runs_now = decision == authority.ALLOWED
         # A network executor's request is committed already claimed, so that no second
         # staff member can approve (and run) it while it runs outside the transaction.
         claimed = runs_now and executor.calls_network
@@ -146,8 +118,9 @@ def approve(*, approval: ApprovalRequest, approver) -> ApprovalRequest:
     their own request (SelfApprovalRefused); only PENDING requests can be decided. Locks the
     approval row; safe against two approvers at once (the second sees it decided). A
     ``calls_network`` executor runs after the decision commits (see ``_execute_after_commit``).
+    The approver's role must allow the action and their own limit cover its amount
+    (NotAuthorized, ApprovalRefused with code ``approval_limit``).
     """
-    require_staff(approver)
     with transaction.atomic():
         approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
         if approval.status != ApprovalStatus.PENDING:
@@ -155,6 +128,12 @@ def approve(*, approval: ApprovalRequest, approver) -> ApprovalRequest:
                                   code="approval_not_pending")
         if approval.requested_by_id == approver.pk:
             raise SelfApprovalRefused()
+        if authority.decide(approver, approval.action_key, approval.amount) != authority.ALLOWED:
+            shown = authority.describe_amount(approval.action_key, approval.amount,
+                                              approval.currency)
+            raise ApprovalRefused(f"This amount is above your own limit too: someone whose "
+                                  f"limit covers {shown} must approve it.",
+                                  code="approval_limit")
         approval.status = ApprovalStatus.APPROVED
         approval.approved_by = approver
         approval.decided_at = timezone.now()
@@ -172,10 +151,12 @@ def approve(*, approval: ApprovalRequest, approver) -> ApprovalRequest:
 
 
 def reject(*, approval: ApprovalRequest, approver, reason: str = "") -> ApprovalRequest:
-    """Turn a PENDING request down (the requester may withdraw their own). Locks the row."""
-    require_staff(approver)
+    """Turn a PENDING request down (the requester may withdraw their own; anyone else needs a
+    role the action allows: NotAuthorized). Locks the row."""
     with transaction.atomic():
         approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
+        if approval.requested_by_id != getattr(approver, "pk", None):
+            authority.limit_for(approver, approval.action_key)
         if approval.status != ApprovalStatus.PENDING:
             raise ApprovalRefused(f"This request is already {approval.get_status_display()}.",
                                   code="approval_not_pending")
@@ -216,8 +197,7 @@ def credits_amount(payload) -> int:
     return abs(int(payload["amount"]))
 
 
-register("credits.adjust", adjust_credits_executor,
-         threshold_key="support_credit_approval_threshold", label="Adjust credits")
+authority.register_executor("credits.adjust", adjust_credits_executor)
 
 
 def refund_order_executor(*, payload, actor, approval) -> dict:
@@ -238,7 +218,7 @@ def refund_order_executor(*, payload, actor, approval) -> dict:
     return {"refund_id": refund.pk, "refund_status": refund.status}
 
 
-register("billing.refund", refund_order_executor, label="Refund an order")
+authority.register_executor("billing.refund", refund_order_executor)
 
 
 # Trial extensions are sized in days (support_trial_approval_threshold_days, config_keys).
@@ -303,6 +283,8 @@ def extend_trial_executor(*, payload, actor, approval) -> dict:
             "trial_end": subscription.trial_end.isoformat() if subscription.trial_end else None}
 
 
-register("billing.extend_trial", extend_trial_executor,
-         threshold_key="support_trial_approval_threshold_days", label="Extend a trial",
-         check=check_trial_extension, calls_network=True)
+authority.register_executor("billing.subscription.extend_trial", extend_trial_executor,
+                            check=check_trial_extension, calls_network=True)
+
+# Staff pages reach every action that may need a second person through ``authority.perform``.
+authority.set_approval_gateway(request_action)

@@ -2,6 +2,7 @@
 
 from rest_framework import status
 
+from accounts import authority
 from config.api import DomainError
 
 
@@ -62,6 +63,4 @@ class SelfApprovalRefused(ApprovalRefused):
     default_message = "You cannot approve your own request: another staff member must approve it."
 
 
-class UnknownAction(DomainError):
-    code = "unknown_action"
-    default_message = "No executor is registered for this action."
+UnknownAction = authority.UnknownAction  # an action the staff policy does not know

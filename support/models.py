@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import STAFF_ROLES
+from accounts.models import STAFF_ROLES, SUPPORT_DESK_ROLES
 from config.models import TimeStampedModel
 
 
@@ -78,7 +78,7 @@ class Ticket(TimeStampedModel):
                                  related_name="support_tickets")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="assigned_tickets", limit_choices_to={"role__in": STAFF_ROLES},
+        related_name="assigned_tickets", limit_choices_to={"role__in": SUPPORT_DESK_ROLES},
     )
     subject = models.CharField(max_length=200)
     description = models.TextField()

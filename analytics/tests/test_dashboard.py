@@ -30,8 +30,9 @@ def history():
 
 
 @pytest.fixture
-def staff_client(client, support_agent):
-    client.force_login(support_agent)
+def staff_client(client, finance_user):
+    # Revenue is for the roles the staff policy lets see it: FINANCE (and ADMIN).
+    client.force_login(finance_user)
     return client
 
 
@@ -158,3 +159,17 @@ def test_rollups_are_read_only_in_the_admin(staff_client, history):
                                  {"post": "yes"})
     assert response.status_code == 403
     assert DailyMetric.objects.filter(pk=row.pk).exists()
+
+
+def test_support_sees_no_revenue_anywhere(client, support_agent, history):
+    """The staff policy keeps revenue from SUPPORT: no dashboard, drill-down, export, rollup
+    list or admin-index link, and the metrics API answers 403 by the same rule."""
+    client.force_login(support_agent)
+    for url in (DASHBOARD, f"{DRILL}?day={DAY}&currency=usd",
+                f"{EXPORT}?metric=mrr&start={DAY}&end={DAY}", "/admin/analytics/dailymetric/"):
+        assert client.get(url).status_code in (403, 404), url
+    index = client.get("/admin/").content.decode()
+    assert "/admin/analytics/" not in index
+    api = client.get("/api/v1/analytics/metrics/", {"metric": "mrr", "from": str(DAY),
+                                                     "to": str(DAY)})
+    assert api.status_code == 403

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import authority
 from billing.models import WebhookEvent
 from config import outbox
 
@@ -141,7 +142,9 @@ def due_event_ids(*, now=None) -> list[int]:
 
 def replay(*, event_ids, actor=None) -> int:
     """Staff replay: put events back in the queue whatever their state (handlers are
-    idempotent), and process them after commit. Returns how many were queued."""
+    idempotent), and process them after commit. Returns how many were queued. Raises
+    NotAuthorized for staff whose role may not replay."""
+    authority.require(actor, "billing.webhook.replay")
     from accounts import audit
     from accounts.models import AuditAction
     from billing.tasks import process_webhook_event

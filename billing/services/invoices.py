@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import AuditAction
 from accounts.system_config import get_config
 from billing import errors
@@ -92,6 +92,22 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
                    period_end=period_end, billing_reason=billing_reason)
 
 
+def issue_period_invoice(*, subscription: Subscription, actor) -> Invoice:
+    """Staff issue the current period's invoice of a live manual subscription now. Raises
+    NotAuthorized (staff policy) and InvoiceStateInvalid."""
+    authority.require(actor, "billing.invoice.issue")
+    if (subscription.billing_source != BillingSource.MANUAL
+            or not subscription.current_period_end or not subscription.is_live):
+        raise errors.InvoiceStateInvalid("Only a live manual subscription is invoiced here.")
+    with transaction.atomic():
+        invoice = create_period_invoice(
+            subscription, period_start=subscription.current_period_start,
+            period_end=subscription.current_period_end, billing_reason="subscription_cycle")
+        audit.record(actor=actor, action=AuditAction.CREATE, resource=invoice,
+                     operation="invoice_issued", subscription_id=subscription.pk)
+    return invoice
+
+
 def create_change_invoice(subscription: Subscription, *, lines: list[dict], charge: int,
                           credit: int) -> Invoice:
     """The invoice for an upgrade's prorated difference (manual billing)."""
@@ -133,7 +149,8 @@ def email_new_invoice_on_commit(invoice: Invoice) -> None:
     timeline.email_on_commit(
         user=invoice.user, subject=f"Invoice {invoice.number}",
         body=(f"Your invoice {invoice.number} for {invoice.total / 100:,.2f} "
-              f"{invoice.currency.upper()} is due on {invoice.due_date:%d %B %Y}.\n"
+              f"{invoice.currency.upper()} is due "
+              f"{f'on {invoice.due_date:%d %B %Y}' if invoice.due_date else 'on receipt'}.\n"
               f"{get_config('billing.bank_transfer_instructions')}\n"
               f"Payment reference: {invoice.payment_reference}\n"
               f"{settings.SITE_URL}/billing/invoices/{invoice.number}/"))
@@ -149,6 +166,7 @@ def _manual_only(invoice: Invoice) -> None:
 
 
 def finalize_invoice(*, invoice_id: int, actor) -> Invoice:
+    authority.require(actor, "billing.invoice.finalize")
     with transaction.atomic():
         invoice = _lock(invoice_id)
         _manual_only(invoice)
@@ -167,6 +185,7 @@ def mark_invoice_paid(*, invoice_id: int, actor, reference: str = "", paid_at=No
     the period's credits granted once, a past-due subscription active again. Safe to repeat
     (an invoice already paid is returned unchanged)."""
     invoice = Invoice.objects.get(pk=invoice_id)
+    authority.require(actor, "billing.invoice.mark_paid", amount=invoice.amount_due)
     if invoice.order_id:
         from billing.services.payments import mark_paid_manually
 
@@ -248,6 +267,7 @@ def grant_period_credits(*, invoice: Invoice, subscription: Subscription) -> Non
 def void_invoice(*, invoice_id: int, actor, reason: str = "") -> Invoice:
     """Cancel a manual invoice nobody paid: VOID, nothing left due. ``reason`` goes into the
     audit row. Safe to repeat; raises InvoiceStateInvalid for a paid or a Stripe invoice."""
+    authority.require(actor, "billing.invoice.void")
     with transaction.atomic():
         invoice = _lock(invoice_id)
         _manual_only(invoice)
@@ -271,6 +291,7 @@ def void_invoice(*, invoice_id: int, actor, reason: str = "") -> Invoice:
 
 
 def send_invoice(*, invoice_id: int, actor) -> Invoice:
+    authority.require(actor, "billing.invoice.send")
     with transaction.atomic():
         invoice = _lock(invoice_id)
         if invoice.status != InvoiceStatus.OPEN:

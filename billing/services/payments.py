@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import AuditAction
 from billing import errors
 from billing.models import (
@@ -120,6 +120,7 @@ def _fulfil(order: Order, *, now, actor) -> None:
 def mark_paid_manually(*, order_id: int, actor, reference: str = "") -> Order:
     """Staff confirm a bank transfer for a manual order (full amount)."""
     order = Order.objects.get(pk=order_id)
+    authority.require(actor, "billing.order.mark_paid", amount=order.total)
     if order.billing_source != BillingSource.MANUAL:
         raise errors.OrderNotPayable("Only manual (bank transfer) orders can be marked paid.")
     if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.COMPLETED):
@@ -159,6 +160,7 @@ def cancel_order(*, order_id: int, actor, reason: str = "") -> Order:
     Raises OrderNotCancellable unless the order is PENDING or PROCESSING and unpaid."""
     with transaction.atomic():
         order = _lock_order(order_id)
+        authority.require(actor, "billing.order.cancel", owner_id=order.user_id)
         if order.status == OrderStatus.CANCELLED:
             return order
         if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING) or \

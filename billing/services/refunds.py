@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import AuditAction
 from billing import errors, stripe_client
 from billing.models import (
@@ -55,6 +55,7 @@ def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str 
     if reason not in RefundReason.values:
         raise errors.RefundAmountInvalid("Choose a refund reason.", code="refund_reason_invalid",
                                          field="reason")
+    authority.require(actor, "billing.refund", amount=amount)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.status not in REFUNDABLE_STATUSES or order.total == 0:

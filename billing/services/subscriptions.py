@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import AuditAction
 from billing import errors, stripe_client
 from billing.models import BillingSource, Subscription, SubscriptionStatus
@@ -484,7 +484,10 @@ def cancel(*, subscription: Subscription, at_period_end: bool, actor,
            reason: str = "") -> Subscription:
     """Cancel at the period end (access until then) or now (access ends at once; no refund
     for the unused part of the period). ``reason`` goes into the audit row. Raises
-    SubscriptionNotCancelable."""
+    SubscriptionNotCancelable, and NotAuthorized for staff whose role may not (the customer
+    may cancel their own)."""
+    authority.require(actor, "billing.subscription.cancel_at_end" if at_period_end
+                      else "billing.subscription.cancel_now", owner_id=subscription.user_id)
     if subscription.status not in Subscription.LIVE_STATUSES and not (
             subscription.status == S.INCOMPLETE and not at_period_end):
         raise errors.SubscriptionNotCancelable()
@@ -769,8 +772,10 @@ def extend_trial(*, subscription: Subscription, days: int, actor) -> Subscriptio
     derived from the current end and the days, so a retried call cannot extend twice; our row
     then follows Stripe's answer. Manual: the row is locked and re-checked, then moved.
     Either way a TRIAL_EXTENDED timeline event and an audit row (old and new end) are
-    written. Raises TrialExtensionInvalid when the subscription is not in a trial.
+    written. Raises TrialExtensionInvalid when the subscription is not in a trial, and
+    NotAuthorized / ApprovalRequired per the staff policy (the amount is the days).
     """
+    authority.require(actor, "billing.subscription.extend_trial", amount=days)
     if not _trial_extensible(subscription, days):
         raise errors.TrialExtensionInvalid()
     old = subscription.trial_end
@@ -818,6 +823,9 @@ def comp_period(*, subscription: Subscription, actor) -> Subscription:
         raise errors.SubscriptionNotChangeable("Only an active subscription can be given a "
                                                "free period.")
     price = subscription.price
+    # The size of the gift is what the free period would have cost.
+    authority.require(actor, "billing.subscription.comp_period",
+                      amount=price.unit_amount * subscription.quantity)
     start = subscription.current_period_end
     new_end = add_interval(start, price.interval, price.interval_count)
     if subscription.billing_source == BillingSource.STRIPE and subscription.stripe_subscription_id:

@@ -14,6 +14,8 @@ from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
 from support.tests.helpers import approve_at_once
 
+EXTEND_TRIAL = "billing.subscription.extend_trial"
+
 pytestmark = pytest.mark.django_db
 
 S = SubscriptionStatus
@@ -73,14 +75,14 @@ def test_short_extension_from_the_ticket_page_runs_at_once_and_links_the_ticket(
     assert billing_audit.new_values == {"trial_end": subscription.trial_end.isoformat()}
 
     approval = ApprovalRequest.objects.get()
-    assert approval.action_key == "billing.extend_trial"
+    assert approval.action_key == "billing.subscription.extend_trial"
     assert approval.status == ApprovalStatus.EXECUTED and approval.approved_by is None
     assert approval.ticket == ticket and approval.amount == 5
     assert approval.reason == "outage during the trial"
     assert approval.result["trial_end"] == subscription.trial_end.isoformat()
     assert AuditLog.objects.filter(
         action="APPROVAL", resource_id=str(approval.pk), context__ticket_id=ticket.pk,
-        context__approval_action="billing.extend_trial", new_values__status="executed").exists()
+        context__approval_action=EXTEND_TRIAL, new_values__status="executed").exists()
 
 
 def test_long_extension_waits_and_the_requester_cannot_approve_it(client, support_agent,
@@ -94,7 +96,7 @@ def test_long_extension_waits_and_the_requester_cannot_approve_it(client, suppor
     approval = ApprovalRequest.objects.get()
     assert approval.status == ApprovalStatus.PENDING and approval.ticket == ticket
     _assert_nothing_changed(subscription, trial_end)
-    assert f"#{approval.pk} billing.extend_trial · 30 days · Pending" in \
+    assert f"#{approval.pk} billing.subscription.extend_trial · 30 days · Pending" in \
         client.get(f"/admin/support/ticket/{ticket.pk}/change/").content.decode()
 
     response = client.post("/admin/support/approvalrequest/", {
@@ -129,7 +131,7 @@ def test_threshold_is_a_system_setting_in_days(support_agent, customer, ticket):
     subscription = _trialing(customer)
     SystemConfig.objects.create(key="support_trial_approval_threshold_days", value=0)
     approval = approvals.request_action(
-        action_key="billing.extend_trial", payload=_payload(customer, subscription, 1),
+        action_key=EXTEND_TRIAL, payload=_payload(customer, subscription, 1),
         amount=1, requested_by=support_agent, ticket=ticket)
     assert approval.status == ApprovalStatus.PENDING
     _assert_nothing_changed(subscription, subscription.trial_end)
@@ -148,7 +150,7 @@ def test_another_customers_subscription_is_refused(client, support_agent, custom
     assert not ApprovalRequest.objects.exists()
     # The approval refuses it too, whoever builds the payload.
     with pytest.raises(ApprovalRefused) as excinfo:
-        approvals.request_action(action_key="billing.extend_trial",
+        approvals.request_action(action_key=EXTEND_TRIAL,
                                  payload=_payload(customer, theirs, 3), amount=3,
                                  requested_by=support_agent, ticket=ticket)
     assert excinfo.value.code == "subscription_not_customers"
@@ -208,7 +210,7 @@ def test_the_approval_refuses_bad_days_in_a_payload(support_agent, customer, day
     subscription = _trialing(customer)
     payload = {**_payload(customer, subscription, 3), "days": days}
     with pytest.raises(ApprovalRefused) as excinfo:
-        approvals.request_action(action_key="billing.extend_trial", payload=payload, amount=1,
+        approvals.request_action(action_key=EXTEND_TRIAL, payload=payload, amount=1,
                                  requested_by=support_agent)
     assert excinfo.value.code == "invalid_trial_days"
     _assert_nothing_changed(subscription, subscription.trial_end)
@@ -221,7 +223,7 @@ def test_a_request_approved_after_the_trial_moved_is_refused_and_extends_nothing
 
     subscription = _trialing(customer)
     approval = approvals.request_action(
-        action_key="billing.extend_trial", payload=_payload(customer, subscription, 20),
+        action_key=EXTEND_TRIAL, payload=_payload(customer, subscription, 20),
         amount=20, requested_by=support_agent, ticket=ticket)
     extend_trial(subscription=subscription, days=2, actor=admin_user)  # from billing's admin
     subscription.refresh_from_db()
@@ -311,7 +313,7 @@ def test_stripe_managed_trial_is_extended_on_stripe_after_approval(
         stripe_double, stripe_trial, support_agent, admin_user, customer, ticket):
     old_end = stripe_trial.trial_end
     approval = approvals.request_action(
-        action_key="billing.extend_trial", payload=_payload(customer, stripe_trial, 10),
+        action_key=EXTEND_TRIAL, payload=_payload(customer, stripe_trial, 10),
         amount=10, requested_by=support_agent, ticket=ticket)
     assert approval.status == ApprovalStatus.PENDING
     assert _stripe_trial_updates(stripe_double) == []
@@ -366,14 +368,15 @@ def test_stripe_refusal_keeps_the_request_pending_for_a_second_staff_member_to_r
 
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_at_once_extend_the_trial_once():
-    from accounts.factories import AdminFactory, StaffFactory, UserFactory
+    from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
 
-    requester, first, second = StaffFactory(), StaffFactory(), AdminFactory()
+    # Both approvers' limits cover the request: only the race decides who runs it.
+    requester, first, second = StaffFactory(), FinanceFactory(), AdminFactory()
     customer = UserFactory()
     subscription = _trialing(customer)
     trial_end = subscription.trial_end
     approval = approvals.request_action(
-        action_key="billing.extend_trial", payload=_payload(customer, subscription, 30),
+        action_key=EXTEND_TRIAL, payload=_payload(customer, subscription, 30),
         amount=30, requested_by=requester)
     assert approve_at_once(approval, [first, second]) == ["approval_not_pending", "ok"]
     subscription.refresh_from_db()
