@@ -1,4 +1,5 @@
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -8,7 +9,8 @@ from billing.models import Discount, Order, OrderStatus
 from credits.selectors import balance_of
 
 PASSWORDS = ["--admin-password", "admin-Demo-pass-1", "--customer-password",
-             "customer-Demo-pass-1", "--support-password", "support-Demo-pass-1"]
+             "customer-Demo-pass-1", "--support-password", "support-Demo-pass-1",
+             "--finance-password", "finance-Demo-pass-1"]
 
 
 @pytest.fixture
@@ -35,12 +37,18 @@ def test_seed_demo_creates_staff_and_customers_who_can_log_in(client, credential
                  .values_list("email", "role"))
     assert roles["admin@demo.example"] == Role.ADMIN
     assert roles["support@demo.example"] == Role.SUPPORT
+    assert roles["finance@demo.example"] == Role.FINANCE
     assert roles["alice@demo.example"] == roles["bob@demo.example"] == Role.CUSTOMER
     assert "alice@demo.example" in output and "customer-Demo-pass-1" in output
     assert _log_in(client, "alice@demo.example", "customer-Demo-pass-1")
     assert client.get("/admin/").status_code == 302  # a customer is sent away from admin
     client.logout()
     assert _log_in(client, "admin@demo.example", "admin-Demo-pass-1")
+    assert client.get("/admin/").status_code == 200
+    client.logout()
+    finance_line = [line for line in output.splitlines() if "finance@demo" in line][0]
+    assert "FINANCE" in finance_line and "finance-Demo-pass-1" in finance_line
+    assert _log_in(client, "finance@demo.example", "finance-Demo-pass-1")
     assert client.get("/admin/").status_code == 200
 
 
@@ -82,5 +90,21 @@ def test_generated_passwords_are_kept_private_and_reused(credentials_file):
     out_again = io.StringIO()
     call_command("seed_demo", "--skip-apps", stdout=out_again)
     assert credentials_file.read_text() == stored
-    admin_line = [line for line in out.getvalue().splitlines() if "admin@demo" in line][0]
-    assert admin_line in out_again.getvalue()
+    assert set(json.loads(stored)) == {"admin", "customer", "support", "finance"}
+    for email in ("admin@demo", "finance@demo"):
+        line = [line for line in out.getvalue().splitlines() if email in line][0]
+        assert line in out_again.getvalue()
+
+
+@pytest.mark.django_db
+def test_finance_password_comes_from_the_environment_and_is_kept(credentials_file,
+                                                                monkeypatch):
+    monkeypatch.setenv("DEMO_FINANCE_PASSWORD", "finance-from-env-1")
+    out = io.StringIO()
+    call_command("seed_demo", "--skip-apps", stdout=out)
+
+    finance = User.objects.get(email="finance@demo.example")
+    assert (finance.role, finance.first_name) == (Role.FINANCE, "Fran")
+    assert finance.check_password("finance-from-env-1")
+    assert json.loads(credentials_file.read_text())["finance"] == "finance-from-env-1"
+    assert "finance-from-env-1" in out.getvalue()

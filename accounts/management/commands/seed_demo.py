@@ -1,9 +1,9 @@
 """Demo data for `make run`: users, then each app's own seed command. Safe to run again.
 
 Passwords are taken from options or the environment (DEMO_ADMIN_PASSWORD,
-DEMO_CUSTOMER_PASSWORD, DEMO_SUPPORT_PASSWORD), or generated once and kept in
-.data/demo-credentials.json (readable only by you), so they are never fixed in code and the
-same ones are printed on every run.
+DEMO_CUSTOMER_PASSWORD, DEMO_SUPPORT_PASSWORD, DEMO_FINANCE_PASSWORD), or generated once and
+kept in .data/demo-credentials.json (readable only by you), so they are never fixed in code
+and the same ones are printed on every run.
 """
 
 import json
@@ -25,6 +25,8 @@ DEMO_USERS = [
      "last_name": "Admin", "password_key": "admin"},
     {"email": "support@demo.example", "role": Role.SUPPORT, "first_name": "Sam",
      "last_name": "Support", "password_key": "support"},
+    {"email": "finance@demo.example", "role": Role.FINANCE, "first_name": "Fran",
+     "last_name": "Finance", "password_key": "finance"},
     {"email": "alice@demo.example", "role": Role.CUSTOMER, "first_name": "Alice",
      "last_name": "Anders", "password_key": "customer"},
     {"email": "bob@demo.example", "role": Role.CUSTOMER, "first_name": "Bob",
@@ -64,6 +66,7 @@ class Command(BaseCommand):
         parser.add_argument("--admin-password")
         parser.add_argument("--customer-password")
         parser.add_argument("--support-password")
+        parser.add_argument("--finance-password")
         parser.add_argument("--skip-apps", action="store_true",
                             help="Only the users; skip each app's seed command.")
 
@@ -88,7 +91,7 @@ class Command(BaseCommand):
     def _passwords(self, options) -> dict:
         stored = _stored_credentials()
         resolved = {}
-        for key in ("admin", "customer", "support"):
+        for key in ("admin", "customer", "support", "finance"):
             resolved[key] = (options.get(f"{key}_password")
                              or os.environ.get(f"DEMO_{key.upper()}_PASSWORD")
                              or stored.get(key)
