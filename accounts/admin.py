@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.utils.html import format_html
 
-from accounts import services, system_config
+from accounts import authority, services, system_config
 from accounts.errors import AccountDeleted, NotAllowed
 from accounts.models import (
     ApiKey,
@@ -180,7 +180,7 @@ class RevocableAdmin(ReadOnlyAdmin):
     actions = ["revoke_selected"]
 
     def has_revoke_permission(self, request):
-        return request.user.is_staff
+        return authority.may(request.user, "accounts.user.end_sessions")
 
     def revoke_one(self, request, obj):
         raise NotImplementedError

@@ -129,9 +129,10 @@ POLICY: dict[str, Rule] = {
     "config.change": _rule("Change system settings"),
     "accounts.user.change_role": _rule("Change a user's role"),
     "accounts.user.change_status": _rule("Suspend or reactivate a user"),
-    "accounts.user.edit_profile": _rule("Edit a customer's profile", support=None),
+    "accounts.user.edit_profile": _rule("Edit a customer's profile", support=None,
+                                        self_service=True),
     "accounts.user.end_sessions": _rule("Sign a user out, revoke a session or API key",
-                                        support=None),
+                                        support=None, self_service=True),
     "accounts.email.verify": _rule("Mark an e-mail address verified"),
     "catalog.manage": _rule("Publish, archive or change products"),
     # The support desk.

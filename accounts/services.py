@@ -136,8 +136,10 @@ def update_profile(*, user: User, data: dict, actor: User | None) -> User:
 
     Raises ValidationError({field: [...]}) for bad values or fields that are not part of the
     profile (role, status, e-mail...): nothing is written then. Locks the user row. Safe to
-    call twice with the same data (the second call changes and audits nothing).
+    call twice with the same data (the second call changes and audits nothing). Someone
+    else's profile needs the staff policy's ``accounts.user.edit_profile`` (NotAuthorized).
     """
+    authority.require(actor, "accounts.user.edit_profile", owner_id=user.pk)
     cleaned = clean_profile(data)
     with transaction.atomic():
         locked = User.all_objects.select_for_update().get(pk=user.pk)
@@ -209,6 +211,7 @@ def end_login_session(*, user: User, session_key: str | None) -> None:
 
 def revoke_login_session(*, user: User, session_id: int, actor: User) -> LoginSession:
     """End one of ``user``'s sessions at once. Raises LoginSession.DoesNotExist for others'."""
+    authority.require(actor, "accounts.user.end_sessions", owner_id=user.pk)
     with transaction.atomic():
         session = LoginSession.objects.select_for_update().get(pk=session_id, user=user)
         if session.revoked_at is None:
@@ -325,6 +328,7 @@ def issue_api_token(*, request, email: str, password: str, name: str = ""
 
 
 def revoke_api_key(*, user: User, key_id: int, actor: User) -> ApiKey:
+    authority.require(actor, "accounts.user.end_sessions", owner_id=user.pk)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key_id, user=user)
         if key.revoked_at is None:
@@ -336,7 +340,9 @@ def revoke_api_key(*, user: User, key_id: int, actor: User) -> ApiKey:
 
 
 def force_logout(*, user: User, actor: User | None) -> int:
-    """End every browser session of ``user`` now (API keys stay valid). Returns how many."""
+    """End every browser session of ``user`` now (API keys stay valid). Returns how many.
+    Someone else's sessions need the policy's ``accounts.user.end_sessions``."""
+    authority.require(actor, "accounts.user.end_sessions", owner_id=user.pk)
     with transaction.atomic():
         ended = end_all_sessions(user=user)
         audit.record(actor=actor, action=AuditAction.LOGOUT, resource=user,

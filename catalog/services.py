@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts import authority
 from accounts.audit import record
 from accounts.models import AuditAction
 from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
@@ -32,6 +33,7 @@ def _locked(product: Product) -> Product:
 
 
 def _set_status(*, product: Product, status: str, actor) -> Product:
+    authority.require(actor, "catalog.manage")
     with transaction.atomic():
         locked = _locked(product)
         old = {"status": locked.status, "published_at": locked.published_at}
@@ -67,6 +69,7 @@ def unpublish_product(*, product: Product, actor) -> Product:
 
 def set_featured(*, product: Product, featured: bool, actor) -> Product:
     """Feature or unfeature a product. Idempotent."""
+    authority.require(actor, "catalog.manage")
     with transaction.atomic():
         locked = _locked(product)
         if locked.featured == featured:
@@ -82,6 +85,7 @@ def set_featured(*, product: Product, featured: bool, actor) -> Product:
 def soft_delete_product(*, product: Product, actor) -> Product:
     """Set ``deleted_at``: the product disappears everywhere but its rows (and every order
     pointing at them) stay. Idempotent."""
+    authority.require(actor, "catalog.manage")
     with transaction.atomic():
         locked = _locked(product)
         if locked.deleted_at is not None:
@@ -94,6 +98,7 @@ def soft_delete_product(*, product: Product, actor) -> Product:
 
 
 def restore_product(*, product: Product, actor) -> Product:
+    authority.require(actor, "catalog.manage")
     with transaction.atomic():
         locked = _locked(product)
         if locked.deleted_at is None:
@@ -126,6 +131,7 @@ def duplicate_product(*, product: Product, actor) -> Product:
     """A DRAFT copy with its categories, prices (and tiers) and variants, under a free slug
     and SKUs. Stripe ids are not copied: the copy is a different Stripe product. Not
     idempotent by design: each call makes one more copy."""
+    authority.require(actor, "catalog.manage")
     with transaction.atomic():
         source = Product.all_objects.prefetch_related(
             "categories", "prices__tiers", "variants").get(pk=product.pk)

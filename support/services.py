@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import STAFF_ROLES, AuditAction
 from accounts.system_config import get_config
 from config import outbox
@@ -43,8 +43,11 @@ def is_staff(user) -> bool:
 
 
 def require_staff(user) -> None:
+    """Staff work on tickets: a staff role the policy lets work tickets (StaffOnly for
+    customers, NotAuthorized for other staff roles, e.g. FINANCE)."""
     if not is_staff(user):
         raise StaffOnly()
+    authority.require(user, "support.ticket.work")
 
 
 def sla_deadlines(priority: str, start) -> tuple:
@@ -116,6 +119,8 @@ def reply(*, ticket: Ticket, author, body: str, files=()) -> TicketMessage:
     files = list(files or [])
     attachment_files.validate(files)
     staff = is_staff(author)
+    if staff:
+        authority.require(author, "support.ticket.work")
     with transaction.atomic():
         ticket = _lock(ticket)
         if ticket.status == TicketStatus.CLOSED:
