@@ -9,6 +9,8 @@ from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from accounts import audit, authority
+from accounts.models import AuditAction
 from analytics import selectors
 from analytics.dashboard import CHARTS, chart_payload, kpi_tiles
 from analytics.errors import InvalidDateRange
@@ -92,6 +94,12 @@ def export_csv(request):
         return HttpResponseRedirect(dashboard_url())
     data = form.cleaned_data
     dimension = data["dimension"] or None  # empty: every dimension's rows
+    # Revenue leaving the product is an audited staff action (the policy's export_revenue).
+    authority.require(request.user, "analytics.export_revenue")
+    audit.record(actor=request.user, action=AuditAction.EXPORT,
+                 resource_type="analytics.DailyMetric", resource_id=data["metric"],
+                 new={"start": data["start"].isoformat(), "end": data["end"].isoformat(),
+                      "dimension": dimension or ""})
     rows = selectors.metric_rows(data["metric"], data["start"], data["end"], dimension)
     writer = csv.writer(_Echo())
     header = ["date", "metric", "dimension", "value", "definition_version", "computed_at",
