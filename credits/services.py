@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -548,17 +548,18 @@ ORDER BY g.id
 """
 
 
-def check_invariant(*, user=None) -> list[Violation]:
+def check_invariant(*, user=None, using: str = DEFAULT_DB_ALIAS) -> list[Violation]:
     """Every way the books disagree, for one user or all; an empty list means they agree.
 
     Per user: balance = sum of the ledger = sum of unexpired lots' remaining = the last ledger
     row's balance_after. Per lot: remaining = the sum of its lot movements. Two grouped
     queries, whatever the number of users. Takes no locks: run it when nothing is moving, or
     read a violation as "check again" (a snapshot per statement under READ COMMITTED).
+    ``using``: another database alias (a restored backup being verified).
     """
     params = {"user_id": getattr(user, "pk", None)}
     violations = []
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(_USER_INVARIANT_SQL, params)
         for user_id, balance, ledger, lots, last in cursor.fetchall():
             violations.append(Violation(user_id, None, "balance_mismatch", {

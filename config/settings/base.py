@@ -5,6 +5,7 @@ from datetime import timedelta
 from config.env import (
     BASE_DIR,
     DATA_DIR,
+    backup_settings,
     broker_visibility_timeout,
     database_config,
     env,
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "support",
     "analytics",
     "config.outbox",
+    "config.backups",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +236,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
+
+# --- backups (config.backups: manage.py backup / restore / verify_backup) ------------------
+_backups = backup_settings()
+BACKUP_DIR = _backups["BACKUP_DIR"]  # default .data/backups; the /ops page reads manifests here
+BACKUP_STORAGE = _backups["BACKUP_STORAGE"]  # BACKUP_STORAGE_URL; None: files in BACKUP_DIR
+BACKUP_KEEP_DAILY = _backups["BACKUP_KEEP_DAILY"]
+BACKUP_KEEP_WEEKLY = _backups["BACKUP_KEEP_WEEKLY"]
+PG_BIN_DIR = _backups["PG_BIN_DIR"]
 
 # --- Stripe (dj-stripe) -------------------------------------------------------------------
 STRIPE = stripe_settings()
