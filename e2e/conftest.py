@@ -47,21 +47,46 @@ class Shots:
             old.unlink()
         self.count = 0
 
-    def __call__(self, label: str) -> None:
+    def __call__(self, label: str, page=None) -> None:
         self.count += 1
-        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}.png"),
-                             full_page=True)
+        (page or self.page).screenshot(path=str(self.folder / f"{self.count:02d}-{label}.png"),
+                                       full_page=True)
+
+
+def _new_page(browser, base_url: str, errors: list, who: str = ""):
+    """A page in a browser context of its own (its own cookies: one person's browser)."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"{who}: {exc}" if who else str(exc)))
+    return page
 
 
 @pytest.fixture
 def page(browser, live_server, request):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280,
-                                                                      "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
     errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = _new_page(browser, live_server.url, errors)
     page.shots = Shots(page, request.node.name)
     yield page
-    context.close()
+    page.context.close()
+    assert errors == [], f"JavaScript errors on the pages: {errors}"
+
+
+@pytest.fixture
+def person_page(browser, live_server, request):
+    """For tests where several people act at once: ``person_page("support")`` opens that
+    person's own browser context. The test's screenshots are one numbered sequence, each
+    named after whose page it shows (``page.shots("ticket")`` -> NN-support-ticket.png)."""
+    errors, pages = [], []
+    shots = Shots(None, request.node.name)
+
+    def open_page(who: str):
+        page = _new_page(browser, live_server.url, errors, who)
+        page.shots = lambda label: shots(f"{who}-{label}", page)
+        pages.append(page)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.context.close()
     assert errors == [], f"JavaScript errors on the pages: {errors}"
