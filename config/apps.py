@@ -5,3 +5,8 @@ class StaffAdminConfig(AdminConfig):
     """Django's admin with the staff console's site (every model admin follows the policy)."""
 
     default_site = "config.admin.StaffSite"
+
+    def ready(self):
+        super().ready()
+        # The config package has no app of its own; its system checks register with the admin's.
+        from config import checks  # noqa: F401

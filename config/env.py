@@ -19,11 +19,12 @@ class ConfigurationError(RuntimeError):
     """A setting from the environment is missing or malformed."""
 
 
-def require(name: str) -> str:
+def require(name: str, why: str = "") -> str:
     """Return a variable that has no default in this environment (production secrets)."""
     value = env.str(name, default="")
     if not value:
-        raise ConfigurationError(f"{name} must be set in the environment")
+        raise ConfigurationError(f"{name} must be set in the environment" +
+                                 (f" ({why})" if why else ""))
     return value
 
 

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Values from outside come only through config.env."""
 
 from datetime import timedelta
+from pathlib import Path
 
 from config.env import (
     BASE_DIR,
@@ -176,7 +177,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- static, media, i18n ------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
@@ -212,7 +213,8 @@ if REDIS_URL:
     }
 else:
     # No server needed: a file cache shared by web, worker and beat, and kombu's filesystem
-    # transport, so `make run` runs a real worker on a bare machine.
+    # transport, so `make run` runs a real worker on a bare machine. Local and test settings
+    # only: production settings require REDIS_URL.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(DATA_DIR / "cache")}}
     # The host is unused by this transport; naming one keeps kombu from warning on each connect.

@@ -1,8 +1,17 @@
-"""Production: every secret from the environment, no defaults; HTTPS everywhere."""
+"""Production: every secret from the environment, no defaults; HTTPS everywhere.
+
+Production runs on its real services: ``DATABASE_URL`` and ``REDIS_URL`` are required, so the
+embedded PostgreSQL server and the file broker and cache of local and test settings (the
+fallbacks in base.py when they are unset) can never start here. ``check --deploy`` also
+fails while the static files manifest is missing (config.checks).
+"""
 
 from config.env import env, require
 
 env.ENVIRON.setdefault("DEBUG", "false")
+env.ENVIRON.setdefault("LOG_FORMAT", "json")  # one JSON object per line (config.logs)
+require("DATABASE_URL", "production settings never start the embedded PostgreSQL server")
+require("REDIS_URL", "production settings never use the file broker and cache")
 require("FIELD_ENCRYPTION_KEYS")
 
 from config.settings.base import *  # noqa: E402,F403
