@@ -31,7 +31,9 @@ class ResilientRedisCache(RedisCache):
     def __init__(self, server, params):
         options = {
             # One quick attempt: a cache miss costs one database read, a retry loop costs the
-            # request seconds. redis-py's default retries three times with backoff.
+            # request seconds. redis-py's default retries three times with backoff. The
+            # settings pass CACHE_SOCKET_TIMEOUT and CACHE_SOCKET_CONNECT_TIMEOUT in OPTIONS;
+            # without a timeout a hung Redis would hold the request forever.
             "socket_connect_timeout": 1,
             "socket_timeout": 1,
             "retry": Retry(NoBackoff(), 0),

@@ -64,6 +64,23 @@ def broker_visibility_timeout() -> int:
     return seconds
 
 
+def redis_url() -> str:
+    """``REDIS_URL``: the Celery broker and the cache. Production settings require it; local
+    and test settings use a file broker and cache without it."""
+    url = env.str("REDIS_URL", default="")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigurationError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    return url
+
+
+def seconds(name: str, default: float) -> float:
+    """A positive number of seconds from ``name`` (a timeout)."""
+    value = env.float(name, default=default)
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds")
+    return value
+
+
 def backup_settings() -> dict:
     """Where ``manage.py backup`` writes and how many backups it keeps (config.backups)."""
     keep = {}

@@ -10,6 +10,8 @@ from config.env import (
     broker_visibility_timeout,
     database_config,
     env,
+    redis_url,
+    seconds,
     stripe_settings,
 )
 
@@ -193,11 +195,16 @@ globals().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
 
 # --- Redis, cache, Celery -----------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = redis_url()
 if REDIS_URL:
     # A Redis outage makes the cache answer misses (config.cache) instead of failing requests.
+    # A cache call gives up quickly (a miss costs one database read); see config.cache.
     CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
-                          "LOCATION": REDIS_URL}}
+                          "LOCATION": REDIS_URL,
+                          "OPTIONS": {
+                              "socket_timeout": seconds("CACHE_SOCKET_TIMEOUT", 1),
+                              "socket_connect_timeout": seconds("CACHE_SOCKET_CONNECT_TIMEOUT",
+                                                                1)}}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # With acks_late, a message stays "unacked" in Redis while its task runs; Redis hands
@@ -209,7 +216,10 @@ if REDIS_URL:
         # Publishing (config.outbox) tries the broker once, without a backoff loop, so a
         # request is not held up while Redis is away; the outbox relay publishes later.
         "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
-        "socket_connect_timeout": 2,
+        # Without these a Redis that stops answering (not refusing: a hung server, a dropped
+        # network path) blocks a publish or a worker's read forever.
+        "socket_connect_timeout": seconds("REDIS_SOCKET_CONNECT_TIMEOUT", 2),
+        "socket_timeout": seconds("REDIS_SOCKET_TIMEOUT", 5),
     }
 else:
     # No server needed: a file cache shared by web, worker and beat, and kombu's filesystem
