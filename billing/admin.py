@@ -1,19 +1,27 @@
-"""The staff console for billing. Actions call services; money rows are read-only here."""
+"""The staff console for billing. Actions call services; money rows are read-only here.
 
-from decimal import Decimal
+Money is shown as people read it, in major units with its currency (``$711.00``, ``¥5,000``,
+through ``catalog.money.format_money``), and typed the same way (``config.admin.MoneyField``).
+"""
+
+import functools
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from accounts import authority
+from accounts.system_config import get_config
 from billing import models, stripe_client
 from billing.services import inbox
 from billing.services.payments import cancel_order
-from catalog.money import format_money, to_minor_units
-from config.admin import REFUSED, perform, policy_action
+from catalog.money import format_money, to_major_units
+from config.admin import REFUSED, MoneyField, perform, policy_action
 from config.api import DomainError
 
 
@@ -38,6 +46,74 @@ def confirm_first(question: str, button: str):
         wrapper.__doc__ = action.__doc__
         return wrapper
     return decorate
+
+
+# --- money as people read it -----------------------------------------------------------------
+
+
+def currency_of(obj, path: str = "currency") -> str:
+    """The currency at ``path`` ("currency", "order.currency", "price.currency") of ``obj``;
+    the default currency when there is none (a percentage discount, a subscription without
+    a price)."""
+    value = obj
+    for name in path.split("."):
+        value = getattr(value, name, None)
+        if value is None:
+            break
+    return value or get_config("default_currency")
+
+
+@functools.cache
+def money_column(field: str, currency: str = "currency", label: str = ""):
+    """A list or detail column showing the model field ``field`` (minor units) in major units
+    with the row's currency (at ``currency``, see ``currency_of``). One function per
+    arguments, so the admin recognises it as the same read-only field on every call."""
+    def shown(obj):
+        value = getattr(obj, field)
+        return None if value is None else format_money(value, currency_of(obj, currency))
+    shown.__name__ = f"{field}_shown"
+    return admin.display(description=label or field.replace("_", " ").capitalize(),
+                         ordering=field)(shown)
+
+
+class MoneyAdminMixin:
+    """Shows the model's money fields (``money_fields``, minor units) in major units with
+    their currency (at ``money_currency``): a read-only money field is replaced by its
+    ``money_column`` on the detail page, and so is every money field of a view-only page.
+    A money field the admin's form declares (typed in major units, ``MoneyField``) stays
+    editable for those who may change the row."""
+
+    money_fields: tuple[str, ...] = ()
+    money_currency = "currency"
+
+    def _shown(self, name):
+        return money_column(name, self.money_currency)
+
+    def _typed(self, request, obj) -> set[str]:
+        if not self.has_change_permission(request, obj):
+            return set()
+        return {name for name in self.money_fields if name in self.form.declared_fields}
+
+    def get_exclude(self, request, obj=None):
+        return [*(super().get_exclude(request, obj) or ()),
+                *(name for name in self.money_fields if name not in self.form.declared_fields)]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.with_money(request, obj, super().get_readonly_fields(request, obj))
+
+    def with_money(self, request, obj, readonly) -> list:
+        """``readonly`` with each money field shown as money (for an admin that lists its
+        read-only fields itself)."""
+        typed = self._typed(request, obj)
+        fields = [self._shown(name) if name in self.money_fields else name for name in readonly]
+        return fields + [self._shown(name) for name in self.money_fields
+                         if name not in typed and self._shown(name) not in fields]
+
+    def get_fields(self, request, obj=None):
+        typed = self._typed(request, obj)
+        return [name for name in super().get_fields(request, obj)
+                if not (isinstance(name, str) and name in self.money_fields
+                        and name not in typed)]
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -75,28 +151,29 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderItemInline(ReadOnlyInline):
     model = models.OrderItem
-    fields = ["description", "product", "variant", "price", "quantity", "unit_amount",
-              "line_total", "discount_amount", "tax", "download_count", "download_limit",
+    fields = ["description", "product", "variant", "price", "quantity",
+              money_column("unit_amount", "order.currency"),
+              money_column("line_total", "order.currency"),
+              money_column("discount_amount", "order.currency", "Discount"),
+              money_column("tax", "order.currency"), "download_count", "download_limit",
               "access_expires_at"]
     readonly_fields = fields
 
 
 class PaymentInline(ReadOnlyInline):
     model = models.Payment
-    fields = ["provider", "provider_id", "amount", "currency", "status", "paid_at"]
+    fields = ["provider", "provider_id", money_column("amount"), "status", "paid_at"]
     readonly_fields = fields
 
 
 class RefundInline(ReadOnlyInline):
     model = models.Refund
-    fields = ["amount", "currency", "reason", "status", "stripe_refund_id", "notes",
+    fields = [money_column("amount"), "reason", "status", "stripe_refund_id", "notes",
               "requested_by", "created_at"]
     readonly_fields = fields
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(min_value=Decimal("0.001"), decimal_places=3,
-                                help_text="In the order's currency, e.g. 12.50.")
     reason = forms.ChoiceField(choices=models.RefundReason.choices)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
                             max_length=2000)
@@ -104,18 +181,179 @@ class RefundForm(forms.Form):
     def __init__(self, *args, order, **kwargs):
         self.order = order
         super().__init__(*args, **kwargs)
+        self.fields = {"amount": MoneyField(
+            currency=order.currency,
+            help_text=f"In the order's currency ({order.currency.upper()}), e.g. 12.50 for "
+                      f"{format_money(1250, order.currency)} where it has cents."),
+            **self.fields}
 
     def clean_amount(self):
-        try:
-            return to_minor_units(self.cleaned_data["amount"], self.order.currency)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
+        amount, remaining = self.cleaned_data["amount"], self.order.refundable_amount
+        if amount > remaining:
+            raise forms.ValidationError(
+                f"This is larger than what is left to refund: "
+                f"{format_money(remaining, self.order.currency)}.")
+        return amount
+
+
+# --- "mark paid": what was received, when, with which bank reference --------------------------
+
+
+class MarkPaidForm(forms.Form):
+    """One bank transfer: the amount received (major units; an invoice may be paid in parts),
+    the day it came in and its bank reference."""
+
+    paid_on = forms.DateField(label="Date received",
+                              widget=forms.DateInput(attrs={"type": "date"}),
+                              help_text="The day the money reached the bank account.")
+    reference = forms.CharField(label="Bank reference", max_length=255, required=False,
+                                help_text="As on the bank statement. Needed for a part "
+                                          "payment, so the same transfer is never recorded "
+                                          "twice.")
+
+    def __init__(self, *args, due: int, currency: str, parts: bool, **kwargs):
+        self.due, self.currency = due, currency
+        super().__init__(*args, **kwargs)
+        self.fields["paid_on"].initial = timezone.localdate
+        if parts:
+            self.fields = {"amount": MoneyField(
+                currency=currency, min_minor=None, label="Amount received",
+                initial=to_major_units(due, currency),
+                help_text=f"{format_money(due, currency)} is due. Less records a part payment; "
+                          "the rest stays due."), **self.fields}
+
+    def defaults(self) -> dict:
+        """What each field holds when the page is shown: what a submit that leaves a field
+        out entirely (rather than empty) stands for."""
+        values = {name: field.initial() if callable(field.initial) else field.initial
+                  for name, field in self.fields.items()}
+        return {self.add_prefix(name): "" if value is None else str(value)
+                for name, value in values.items()}
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount <= 0:
+            raise forms.ValidationError("Enter the amount received: more than zero.")
+        if amount > self.due:
+            raise forms.ValidationError(
+                f"That is more than the {format_money(self.due, self.currency)} due: record at "
+                "most what is due.")
+        return amount
+
+    def clean_paid_on(self):
+        day = self.cleaned_data["paid_on"]
+        if day > timezone.localdate():
+            raise forms.ValidationError("The date received cannot be in the future.")
+        return day
+
+    def clean(self):
+        data = super().clean()
+        amount = data.get("amount", self.due)
+        if amount is not None and amount < self.due and not data.get("reference", "").strip():
+            self.add_error("reference", "Enter the bank reference of this part payment.")
+        return data
+
+
+@dataclass
+class PaymentRow:
+    """A selected order or invoice on the mark-paid page: what is due, or why it cannot be
+    marked paid (then it has no form)."""
+
+    obj: object
+    payload: dict
+    due: int
+    currency: str
+    parts: bool  # the amount may be less than is due (the row has an invoice)
+    refusal: str = ""
+    form: MarkPaidForm | None = None
+
+    @property
+    def due_shown(self) -> str:
+        return format_money(self.due, self.currency)
+
+
+def record_payments(modeladmin, request, rows: list[PaymentRow], *, action: str, action_name: str,
+                    title: str):
+    """The mark-paid page of an admin action, and its submit: each payable row's form, all
+    valid, goes to ``perform`` (within the staff member's limit for the amount received, or
+    as an approval request); any error shows the page again with the errors beside their
+    fields and nothing recorded."""
+    confirmed = request.POST.get("confirm") == "yes"
+    for row in rows:
+        if row.refusal:
+            continue
+        form = MarkPaidForm(prefix=f"paid-{row.obj.pk}", due=row.due, currency=row.currency,
+                            parts=row.parts)
+        if confirmed:
+            data = request.POST.copy()
+            for key, value in form.defaults().items():
+                data.setdefault(key, value)
+            form = MarkPaidForm(data, prefix=form.prefix, due=row.due, currency=row.currency,
+                                parts=row.parts)
+        row.form = form
+    payable = [row for row in rows if row.form is not None]
+    if not payable or (confirmed and all([row.form.is_valid() for row in payable])):
+        for row in rows:
+            if row.refusal:
+                modeladmin.message_user(request, f"{row.obj}: {row.refusal}", messages.WARNING)
+        for row in payable:
+            data = row.form.cleaned_data
+            amount = data.get("amount", row.due)
+            rest = row.due - amount
+            done = (f"{format_money(amount, row.currency)} received, "
+                    f"{format_money(rest, row.currency)} still due" if rest
+                    else f"marked paid ({format_money(amount, row.currency)} received)")
+            perform(modeladmin, request, action=action, subject=str(row.obj), amount=amount,
+                    currency=row.currency, done=done,
+                    payload={**row.payload, "amount": amount,
+                             "paid_on": data["paid_on"].isoformat(),
+                             "reference": data["reference"].strip()})
+        return None
+    opts = modeladmin.model._meta
+    return TemplateResponse(request, "billing/admin/mark_paid.html", {
+        **modeladmin.admin_site.each_context(request), "opts": opts, "title": title,
+        "rows": rows, "action": action_name,
+        "changelist": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+    }, status=400 if confirmed else 200)
+
+
+def invoice_payment_row(invoice, payload: dict) -> PaymentRow:
+    refusal = ""
+    if invoice.billing_source != models.BillingSource.MANUAL:
+        refusal = "Stripe invoices are managed in Stripe."
+    elif invoice.status == models.InvoiceStatus.PAID:
+        refusal = "already paid."
+    elif invoice.status not in (models.InvoiceStatus.OPEN, models.InvoiceStatus.UNCOLLECTIBLE):
+        refusal = "only an open invoice can be marked paid."
+    return PaymentRow(obj=invoice, payload=payload, due=invoice.amount_due,
+                      currency=invoice.currency, parts=True, refusal=refusal)
+
+
+def order_payment_row(order) -> PaymentRow:
+    invoice = order.invoice_or_none
+    payload = {"order_id": order.pk}
+    if (invoice is not None and order.billing_source == models.BillingSource.MANUAL
+            and order.payment_status not in (models.PaymentStatus.SUCCEEDED,
+                                             models.PaymentStatus.REFUNDED)):
+        row = invoice_payment_row(invoice, payload)
+        row.obj = order
+    else:
+        row = PaymentRow(obj=order, payload=payload, due=order.total, currency=order.currency,
+                         parts=False)
+    if order.billing_source != models.BillingSource.MANUAL:
+        row.refusal = "only manual (bank transfer) orders can be marked paid."
+    elif order.payment_status in (models.PaymentStatus.SUCCEEDED, models.PaymentStatus.REFUNDED):
+        row.refusal = "already paid."
+    elif order.status not in (models.OrderStatus.PENDING, models.OrderStatus.PROCESSING):
+        row.refusal = "this order cannot be marked as paid in its current state."
+    return row
 
 
 @admin.register(models.Order)
-class OrderAdmin(AuditedAdmin):
-    list_display = ["number", "user", "status", "payment_status", "billing_source", "total_display",
-                    "refunded_display", "created_at"]
+class OrderAdmin(MoneyAdminMixin, AuditedAdmin):
+    list_display = ["number", "user", "status", "payment_status", "billing_source",
+                    money_column("total"), money_column("refunded_amount", label="Refunded"),
+                    "created_at"]
     list_filter = ["status", "payment_status", "billing_source", "created_at",
                    ("user", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["number", "user__email", "stripe_checkout_session_id",
@@ -123,6 +361,7 @@ class OrderAdmin(AuditedAdmin):
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, PaymentInline, RefundInline]
     readonly_fields = [f.name for f in models.Order._meta.fields if f.name != "internal_notes"]
+    money_fields = ("subtotal", "discount_amount", "tax", "total", "refunded_amount")
     actions = ["action_mark_paid", "action_cancel", "action_refund"]
     list_select_related = ["user"]
     policy_urls = {"billing_order_refund": "billing.refund"}
@@ -133,25 +372,17 @@ class OrderAdmin(AuditedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Total")
-    def total_display(self, obj):
-        return format_money(obj.total, obj.currency)
-
-    @admin.display(description="Refunded")
-    def refunded_display(self, obj):
-        return format_money(obj.refunded_amount, obj.currency)
-
     def get_urls(self):
         return [path("<int:order_id>/refund/", self.admin_site.admin_view(self.refund_view),
                      name="billing_order_refund")] + super().get_urls()
 
-    @policy_action("billing.order.mark_paid", description="Mark paid (bank transfer received)")
-    @confirm_first("Mark these orders paid?", "Yes, mark paid")
+    @policy_action("billing.order.mark_paid",
+                   description="Mark paid (bank transfer received: opens a form)")
     def action_mark_paid(self, request, queryset):
-        for order in queryset:
-            perform(self, request, action="billing.order.mark_paid", subject=order.number,
-                    payload={"order_id": order.pk}, amount=order.total,
-                    currency=order.currency, done="marked paid")
+        rows = [order_payment_row(order) for order in queryset.select_related("invoice")]
+        return record_payments(self, request, rows, action="billing.order.mark_paid",
+                               action_name="action_mark_paid",
+                               title="Mark these orders paid?")
 
     @policy_action("billing.order.cancel", description="Cancel unpaid orders")
     @confirm_first("Cancel these orders?", "Yes, cancel the orders")
@@ -185,21 +416,19 @@ class OrderAdmin(AuditedAdmin):
                 return redirect(reverse("admin:billing_order_change", args=[order.pk]))
             form.add_error(None, "The refund was not made: see the message above.")
         context = {**self.admin_site.each_context(request), "order": order, "form": form,
-                   "remaining": format_money(order.total - order.refunded_amount,
-                                             order.currency),
+                   "remaining": format_money(order.refundable_amount, order.currency),
                    "title": f"Refund order {order.number}", "opts": self.model._meta}
         return TemplateResponse(request, "billing/admin/refund_form.html", context,
                                 status=400 if request.method == "POST" else 200)
 
 
-@admin.register(models.Payment)
-class PaymentAdmin(admin.ModelAdmin):
-    list_display = ["id", "order", "user", "provider", "amount", "currency", "status", "paid_at"]
-    list_filter = ["provider", "status", "paid_at"]
-    search_fields = ["order__number", "user__email", "provider_id"]
-
+class AllReadOnlyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+
+class RecordAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
+    """Rows written by the services: every field read-only, money in major units."""
 
     def has_add_permission(self, request):
         return False
@@ -208,27 +437,73 @@ class PaymentAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(models.Payment)
+class PaymentAdmin(RecordAdmin):
+    list_display = ["id", "order", "invoice", "user", "provider", money_column("amount"),
+                    "status", "paid_at"]
+    list_filter = ["provider", "status", "paid_at"]
+    search_fields = ["order__number", "invoice__number", "user__email", "provider_id"]
+    money_fields = ("amount",)
+
+
 @admin.register(models.Refund)
-class RefundAdmin(PaymentAdmin):
-    list_display = ["id", "order", "amount", "currency", "reason", "status", "provider",
+class RefundAdmin(RecordAdmin):
+    list_display = ["id", "order", money_column("amount"), "reason", "status", "provider",
                     "requested_by", "created_at"]
     list_filter = ["status", "reason", "provider", "created_at"]
     search_fields = ["order__number", "order__user__email", "stripe_refund_id"]
+    money_fields = ("amount",)
 
 
 class DiscountUsageInline(ReadOnlyInline):
     model = models.DiscountUsage
-    fields = ["order", "user", "amount_saved", "currency", "created_at"]
+    fields = ["order", "user", money_column("amount_saved"), "created_at"]
     readonly_fields = fields
 
 
+class DiscountForm(forms.ModelForm):
+    """A discount's amounts typed in major units: the amount off in the discount's currency,
+    the minimum order amount in it too (the default currency for a percentage discount)."""
+
+    amount_off = MoneyField(required=False, label="Amount off",
+                            help_text="For a fixed-amount discount: in its currency, e.g. "
+                                      "5.00.")
+    minimum_amount = MoneyField(required=False, min_minor=0, label="Minimum order amount",
+                                help_text="In the discount's currency (the default currency "
+                                          "for a percentage discount), e.g. 50.00. Empty: no "
+                                          "minimum.")
+
+    class Meta:
+        model = models.Discount
+        fields = "__all__"  # noqa: DJ007 - the admin's own fieldsets and read-only fields apply
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        currency = self.instance.currency
+        if self.is_bound:
+            currency = str(self.data.get(self.add_prefix("currency")) or "").strip().lower()
+        currency = currency or get_config("default_currency")
+        for name in ("amount_off", "minimum_amount"):
+            if name in self.fields:
+                self.fields[name].set_currency(currency)
+                value = getattr(self.instance, name, None)
+                if self.instance.pk and value is not None:
+                    self.initial[name] = to_major_units(value, currency)
+
+    def clean_minimum_amount(self):
+        return self.cleaned_data["minimum_amount"] or 0
+
+
 @admin.register(models.Discount)
-class DiscountAdmin(AuditedAdmin):
-    list_display = ["code", "name", "type", "percent_off", "amount_off", "currency", "uses_count",
+class DiscountAdmin(MoneyAdminMixin, AuditedAdmin):
+    form = DiscountForm
+    list_display = ["code", "name", "type", "percent_off", money_column("amount_off"),
+                    money_column("minimum_amount", label="Minimum amount"), "uses_count",
                     "max_uses", "valid_from", "valid_until", "active"]
     list_filter = ["active", "type", "first_time_only"]
     search_fields = ["code", "name"]
     readonly_fields = ["uses_count"]
+    money_fields = ("amount_off", "minimum_amount")
     filter_horizontal = ["products"]
     inlines = [DiscountUsageInline]
 
@@ -245,7 +520,7 @@ class DiscountAdmin(AuditedAdmin):
 class InvoicePaymentInline(ReadOnlyInline):
     model = models.Payment
     fk_name = "invoice"
-    fields = ["provider", "provider_id", "amount", "currency", "status", "paid_at",
+    fields = ["provider", "provider_id", money_column("amount"), "status", "paid_at",
               "recorded_by"]
     readonly_fields = fields
 
@@ -260,14 +535,41 @@ def _run(modeladmin, request, queryset, fn, label):
             modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
 
 
+@admin.display(description="Lines")
+def invoice_lines(invoice):
+    """The invoice's lines as a small table, amounts in the invoice's currency."""
+    def money(value):
+        return "" if value in (None, "") else format_money(int(value), invoice.currency)
+
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((line.get("description", ""), line.get("quantity", ""),
+          money(line.get("unit_amount")), money(line.get("amount")))
+         for line in invoice.lines or [] if isinstance(line, dict)))
+    if not rows:
+        return None
+    return format_html('<table><thead><tr><th>Description</th><th>Quantity</th>'
+                       '<th>Unit amount</th><th>Amount</th></tr></thead><tbody>{}</tbody>'
+                       '</table>', rows)
+
+
 @admin.register(models.Invoice)
-class InvoiceAdmin(PaymentAdmin):
+class InvoiceAdmin(RecordAdmin):
     list_display = ["number", "user", "order", "subscription", "billing_source", "status",
-                    "total", "amount_due", "currency", "due_date", "paid_at"]
+                    money_column("total"), money_column("amount_paid", label="Paid"),
+                    money_column("amount_due", label="Due"), "due_date", "paid_at"]
     list_filter = ["status", "billing_source", "due_date"]
     search_fields = ["number", "user__email", "order__number", "stripe_invoice_id"]
+    money_fields = ("subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due")
     inlines = [InvoicePaymentInline]
     actions = ["action_finalize", "action_mark_paid", "action_void", "action_send"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [invoice_lines if name == "lines" else name
+                for name in super().get_readonly_fields(request, obj)]
+
+    def get_exclude(self, request, obj=None):
+        return [*super().get_exclude(request, obj), "lines"]
 
     @policy_action("billing.invoice.finalize", description="Finalise draft invoices")
     @confirm_first("Finalise these invoices? Their numbers and amounts are then fixed.",
@@ -278,13 +580,14 @@ class InvoiceAdmin(PaymentAdmin):
         _run(self, request, queryset,
              lambda i: finalize_invoice(invoice_id=i.pk, actor=request.user), "finalised")
 
-    @policy_action("billing.invoice.mark_paid", description="Mark paid (bank transfer received)")
-    @confirm_first("Mark these invoices paid?", "Yes, mark paid")
+    @policy_action("billing.invoice.mark_paid",
+                   description="Mark paid (bank transfer received: opens a form)")
     def action_mark_paid(self, request, queryset):
-        for invoice in queryset:
-            perform(self, request, action="billing.invoice.mark_paid", subject=invoice.number,
-                    payload={"invoice_id": invoice.pk}, amount=invoice.amount_due,
-                    currency=invoice.currency, done="marked paid")
+        rows = [invoice_payment_row(invoice, {"invoice_id": invoice.pk})
+                for invoice in queryset]
+        return record_payments(self, request, rows, action="billing.invoice.mark_paid",
+                               action_name="action_mark_paid",
+                               title="Mark these invoices paid?")
 
     @policy_action("billing.invoice.void", description="Void invoices")
     @confirm_first("Void these invoices? A voided invoice cannot be paid or reopened.",
@@ -346,20 +649,23 @@ def amount_at_risk(queryset):
 
 
 @admin.register(models.Subscription)
-class SubscriptionAdmin(AuditedAdmin):
+class SubscriptionAdmin(MoneyAdminMixin, AuditedAdmin):
     list_display = ["id", "user", "plan", "status", "billing_source", "current_period_end",
                     "cancel_at_period_end", "at_risk_display"]
     list_filter = ["status", "plan", "billing_source", RenewingSoonFilter, "cancel_at_period_end"]
     search_fields = ["user__email", "stripe_subscription_id"]
     raw_id_fields = ["user"]
     inlines = [SubscriptionEventInline]
+    money_fields = ("credit_balance",)
+    money_currency = "price.currency"
     actions = ["action_cancel_now", "action_cancel_at_end", "action_extend_trial",
                "action_comp_period", "action_issue_invoice"]
 
     def get_readonly_fields(self, request, obj=None):
         # Money and lifecycle fields change only through the actions (services, audited,
         # Stripe kept in step); staff may annotate metadata.
-        return [f.name for f in self.model._meta.fields if f.name != "metadata"]
+        return self.with_money(request, obj, [f.name for f in self.model._meta.fields
+                                              if f.name != "metadata"])
 
     def has_add_permission(self, request):
         return False
@@ -372,8 +678,7 @@ class SubscriptionAdmin(AuditedAdmin):
 
     @admin.display(description="Amount at risk", ordering="at_risk")
     def at_risk_display(self, obj):
-        currency = obj.price.currency if obj.price_id else "usd"
-        return format_money(getattr(obj, "at_risk", 0) or 0, currency)
+        return format_money(getattr(obj, "at_risk", 0) or 0, currency_of(obj, "price.currency"))
 
     @policy_action("billing.subscription.cancel_now", description="Cancel now")
     @confirm_first("Cancel these subscriptions now? Access ends immediately.",
@@ -440,8 +745,11 @@ class SubscriptionAdmin(AuditedAdmin):
 
 
 @admin.register(models.PastDueSubscription)
-class PastDueSubscriptionAdmin(admin.ModelAdmin):
+class PastDueSubscriptionAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
     """Dunning: every past-due or unpaid subscription with what is owed."""
+
+    money_fields = ("credit_balance",)
+    money_currency = "price.currency"
 
     list_display = ["id", "user", "plan", "status", "billing_source", "past_due_since",
                     "at_risk_display"]
@@ -458,7 +766,7 @@ class PastDueSubscriptionAdmin(admin.ModelAdmin):
         owed = getattr(obj, "at_risk", 0) or 0
         if not owed and obj.price_id:
             owed = obj.price.unit_amount * obj.quantity  # no invoice mirrored yet
-        return format_money(owed, obj.price.currency if obj.price_id else "usd")
+        return format_money(owed, currency_of(obj, "price.currency"))
 
     def has_add_permission(self, request):
         return False
@@ -484,14 +792,25 @@ def _plan_count(status: str):
 class PlanSubscribersAdmin(admin.ModelAdmin):
     """How many customers each plan has, by status that grants the plan."""
 
-    list_display = ["name", "slug", "billing_source", "active", "live_count", "trialing_count",
-                    "past_due_count"]
+    list_display = ["name", "slug", "billing_source", "active", "monthly", "yearly",
+                    "live_count", "trialing_count", "past_due_count"]
     actions = ["action_push_to_stripe", "action_pull_from_stripe"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
+        return super().get_queryset(request).select_related(
+            "monthly_price", "yearly_price").annotate(
             live=_plan_count("ACTIVE"), trialing=_plan_count("TRIALING"),
             past_due=_plan_count("PAST_DUE"))
+
+    @admin.display(description="Monthly price")
+    def monthly(self, obj):
+        price = obj.monthly_price
+        return format_money(price.unit_amount, price.currency) if price else None
+
+    @admin.display(description="Yearly price")
+    def yearly(self, obj):
+        price = obj.yearly_price
+        return format_money(price.unit_amount, price.currency) if price else None
 
     @admin.display(description="Active", ordering="live")
     def live_count(self, obj):
@@ -559,7 +878,7 @@ class CustomerBillingProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.PaymentMethod)
-class PaymentMethodAdmin(PaymentAdmin):
+class PaymentMethodAdmin(RecordAdmin):
     list_display = ["stripe_payment_method_id", "user", "brand", "last4", "exp_month",
                     "exp_year", "is_default"]
     list_filter = ["type", "brand"]

@@ -121,6 +121,27 @@ class PaymentAmountMismatch(Conflict):
     default_message = "The amount paid does not match the order total."
 
 
+class PaymentAmountInvalid(DomainError):
+    code = "payment_amount_invalid"
+    default_message = "The amount received must be more than zero and at most what is due."
+
+
+class PaymentDateInvalid(DomainError):
+    code = "payment_date_invalid"
+    default_message = "The date received cannot be in the future."
+
+
+class PaymentReferenceRequired(DomainError):
+    code = "payment_reference_required"
+    default_message = ("A part payment needs its bank reference, so that the same transfer is "
+                       "never recorded twice.")
+
+
+class PaymentReferenceUsed(Conflict):
+    code = "payment_reference_used"
+    default_message = "This bank reference is already recorded for another payment."
+
+
 class RefundNotAllowed(Conflict):
     code = "refund_not_allowed"
     default_message = "This order has no completed payment to refund."

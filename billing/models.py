@@ -12,6 +12,7 @@ from djstripe.models import Customer as DjstripeCustomer
 
 from accounts.fields import EncryptedJSONField
 from catalog.models import Plan
+from catalog.money import format_money
 from config.models import TimeStampedModel
 
 CURRENCY_LENGTH = 3
@@ -585,20 +586,25 @@ class Payment(TimeStampedModel):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
-            # An order is paid once: a second success (duplicate webhook, double click on
-            # "mark paid") cannot insert a second row.
-            models.UniqueConstraint(fields=["order"], condition=Q(status="SUCCEEDED"),
-                                    name="payment_one_success_per_order"),
-            # Likewise an invoice (subscription or manual) is paid once.
-            models.UniqueConstraint(fields=["invoice"], condition=Q(status="SUCCEEDED"),
-                                    name="payment_one_success_per_invoice"),
+            # Stripe pays an order or an invoice once: a second success (a duplicate
+            # webhook, several success events for one checkout) cannot insert a second row.
+            # A bank transfer may come in parts (billing.services.invoices), each its own
+            # row under the invoice's lock, with its own bank reference (the unique
+            # provider id below).
+            models.UniqueConstraint(fields=["order"],
+                                    condition=Q(status="SUCCEEDED", provider="stripe"),
+                                    name="payment_one_stripe_success_per_order"),
+            models.UniqueConstraint(fields=["invoice"],
+                                    condition=Q(status="SUCCEEDED", provider="stripe"),
+                                    name="payment_one_stripe_success_per_invoice"),
             models.UniqueConstraint(fields=["provider", "provider_id"],
                                     condition=~Q(provider_id=""),
                                     name="payment_provider_id_unique"),
         ]
 
     def __str__(self):
-        return f"{self.provider} {self.amount} {self.currency}"
+        return (f"{self.get_provider_display()} payment of "
+                f"{format_money(self.amount, self.currency)}")
 
 
 class RefundReason(models.TextChoices):
@@ -643,7 +649,7 @@ class Refund(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"Refund {self.amount} {self.currency} on {self.order_id}"
+        return f"Refund of {format_money(self.amount, self.currency)} on order {self.order_id}"
 
 
 class DiscountUsage(TimeStampedModel):

@@ -14,16 +14,37 @@ def to_major_units(amount_minor: int, currency: str) -> Decimal:
     return Decimal(int(amount_minor)).scaleb(-currency_exponent(currency))
 
 
+# The largest amount a money column holds: PostgreSQL's bigint, in minor units.
+MINOR_UNITS_MAX = 2**63 - 1
+
+
 def to_minor_units(amount: Decimal, currency: str) -> int:
-    """``Decimal("12.50")`` USD -> 1250. Raises ValueError when ``amount`` has more decimals
-    than the currency has (``"0.001"`` USD, ``"1.5"`` JPY) or is not a finite number."""
+    """``Decimal("12.50")`` USD -> 1250. Raises ValueError, with a message for people, when
+    ``amount`` has more decimals than the currency has (``"0.001"`` USD, ``"1.5"`` JPY), is
+    not a finite number, or is too large for a money column (``MINOR_UNITS_MAX``)."""
     exponent = currency_exponent(currency)
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise ValueError("Enter an amount.")
-    minor = amount.scaleb(exponent)
-    if minor != minor.to_integral_value():
+    # Read the digits exactly (no arithmetic, so no rounding to the context's precision and
+    # no huge integer built from an exponent such as 1E+999999999).
+    sign, digits, power = amount.as_tuple()
+    if not any(digits):
+        return 0
+    while power < 0 and digits[-1] == 0:  # 12.50 has one meaningful decimal
+        digits, power = digits[:-1], power + 1
+    if -power > exponent:
         raise ValueError(f"Use at most {exponent} decimals for {(currency or '').upper()}.")
-    return int(minor)
+    if amount.adjusted() + exponent > len(str(MINOR_UNITS_MAX)):
+        raise _too_large(currency)
+    minor = int(Decimal((sign, digits, power + exponent)))
+    if abs(minor) > MINOR_UNITS_MAX:
+        raise _too_large(currency)
+    return minor
+
+
+def _too_large(currency: str) -> ValueError:
+    return ValueError(f"This amount is too large: at most "
+                      f"{format_money(MINOR_UNITS_MAX, currency)}.")
 
 
 def format_money(amount_minor: int | None, currency: str, locale: str = "en") -> str:

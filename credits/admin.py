@@ -7,7 +7,13 @@ from django.template.response import TemplateResponse
 
 from accounts.system_config import get_config
 from config.admin import ReadOnlyAdmin, perform, policy_action
-from credits.models import CreditBalance, CreditGrant, CreditTransaction, FeatureCost
+from credits.models import (
+    CREDITS_MAX,
+    CreditBalance,
+    CreditGrant,
+    CreditTransaction,
+    FeatureCost,
+)
 
 
 @admin.register(FeatureCost)
@@ -34,16 +40,48 @@ class LowBalanceFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CreditAmountField(forms.IntegerField):
+    """A whole number of credits to add (positive) or remove (negative), within what a
+    credits column holds (``CREDITS_MAX``): a larger number is a message next to the field,
+    not a database error."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", -CREDITS_MAX)
+        kwargs.setdefault("max_value", CREDITS_MAX)
+        kwargs.setdefault("error_messages", {
+            "invalid": "Enter a whole number of credits.",
+            "min_value": f"Remove at most {CREDITS_MAX:,} credits at a time.",
+            "max_value": f"Add at most {CREDITS_MAX:,} credits at a time.",
+        })
+        super().__init__(**kwargs)
+
+
+def check_room(amount: int, balances) -> None:
+    """Refuse adding ``amount`` credits where a balance would pass ``CREDITS_MAX``;
+    ``balances`` are (whose, balance) pairs."""
+    full = [f"{whose} has {balance:,}" for whose, balance in balances
+            if amount > 0 and balance + amount > CREDITS_MAX]
+    if full:
+        raise forms.ValidationError(
+            f"A balance holds at most {CREDITS_MAX:,} credits: {'; '.join(full)}.")
+
+
 class AdjustCreditsForm(forms.Form):
-    amount = forms.IntegerField(help_text="Credits to add; negative to remove (not below zero).")
+    amount = CreditAmountField(help_text="Credits to add; negative to remove (not below zero).")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=500,
                              error_messages={"required": "A reason is required."},
                              help_text="Required; stored in the ledger and the audit log.")
 
+    def __init__(self, *args, balances=(), **kwargs):
+        self.balances = list(balances)
+        super().__init__(*args, **kwargs)
+
     def clean_amount(self):
-        if self.cleaned_data["amount"] == 0:
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
             raise forms.ValidationError("Enter a non-zero number of credits.")
-        return self.cleaned_data["amount"]
+        check_room(amount, self.balances)
+        return amount
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()
@@ -62,10 +100,12 @@ class CreditBalanceAdmin(ReadOnlyAdmin):
 
     @policy_action("credits.adjust", description="Adjust credits (with a reason)")
     def adjust_credits(self, request, queryset):
-        form = AdjustCreditsForm(request.POST if "apply" in request.POST else None)
+        rows = list(queryset.select_related("user").order_by("pk"))
+        form = AdjustCreditsForm(request.POST if "apply" in request.POST else None,
+                                 balances=[(row.user.email, row.balance) for row in rows])
         if form.is_valid():
             amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
-            for row in queryset.select_related("user").order_by("pk"):
+            for row in rows:
                 # Removing counts like granting against the staff member's limit.
                 perform(self, request, action="credits.adjust", subject=str(row.user),
                         payload={"user_id": row.user_id, "amount": amount, "reason": reason},
@@ -73,7 +113,7 @@ class CreditBalanceAdmin(ReadOnlyAdmin):
             return None
         return TemplateResponse(request, "credits/admin/adjust_credits.html", {
             **self.admin_site.each_context(request), "title": "Adjust credits", "form": form,
-            "balances": queryset.select_related("user"), "opts": self.model._meta,
+            "balances": rows, "opts": self.model._meta,
             "action_name": "adjust_credits",
             "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
         })

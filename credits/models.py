@@ -45,6 +45,10 @@ class FeatureCost(TimeStampedModel):
         return f"{self.operation} ({self.cost})"
 
 
+# The most credits one row holds (balances, lots and ledger amounts are PostgreSQL integers).
+CREDITS_MAX = 2**31 - 1
+
+
 class CreditBalance(TimeStampedModel):
     """The user's spendable credits. Every movement locks this row first (the lock order)."""
 

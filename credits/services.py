@@ -30,6 +30,7 @@ from credits.errors import (
     StaffOnly,
 )
 from credits.models import (
+    CREDITS_MAX,
     CreditBalance,
     CreditGrant,
     CreditTransaction,
@@ -452,6 +453,11 @@ def adjust_credits(*, user, amount: int, reason: str, actor,
                 raise IdempotencyConflict()
             return first
         old = balance.balance
+        if amount > 0 and balance.balance + amount > CREDITS_MAX:
+            raise InvalidCreditAmount(
+                f"The balance is {balance.balance:,}: adding {amount:,} credits would pass the "
+                f"most a balance holds ({CREDITS_MAX:,}).", code="balance_too_large",
+                balance=balance.balance)
         if amount > 0:
             lot = _new_lot(user_id=user.pk, amount=amount, source=GrantSource.ADJUSTMENT,
                            source_ref=f"staff:{actor.pk}")

@@ -6,7 +6,7 @@ the small forms on the ticket page and the list actions, so the state machine, a
 e-mails apply exactly as they do everywhere else.
 """
 
-from decimal import Decimal
+import copy
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,16 +17,18 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from accounts import audit
+from accounts import audit, authority
 from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
 from accounts.system_config import get_config
 from billing.models import Order, RefundReason, Subscription
-from catalog.money import to_minor_units
-from config.admin import policy_action
+from catalog.money import format_money
+from config.admin import MoneyField, policy_action
 from config.api import DomainError
 from config.ids import BIGINT_MAX, parse_id
+from credits import selectors as credit_selectors
+from credits.admin import CreditAmountField, check_room
 from support import approvals, embeddings, kb, panel, selectors, services
 from support.models import (
     TRANSITIONS,
@@ -104,16 +106,50 @@ class TicketActionForm(forms.Form):
 
 
 class RefundActionForm(forms.Form):
-    order = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
-    amount = forms.DecimalField(min_value=Decimal("0.001"), max_digits=15, decimal_places=3,
-                                help_text="In the order's currency, e.g. 12.50.")
+    """A refund from the ticket page: one of the ticket customer's orders, an amount in major
+    units of the order's currency (at most what is left to refund), a reason."""
+
+    order = forms.IntegerField(min_value=1, max_value=BIGINT_MAX,
+                               error_messages={"required": "Choose an order."})
+    amount = MoneyField(help_text="In the order's currency, e.g. 12.50.")
     reason = forms.ChoiceField(choices=RefundReason.choices)
     notes = forms.CharField(max_length=500, required=False)
 
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = Order.objects.filter(pk=parse_id(self.data.get("order")),
+                                          user=customer).first()
+        if self.order is not None:
+            self.fields["amount"].set_currency(self.order.currency)
+
+    def clean_order(self):
+        if self.order is None:
+            raise forms.ValidationError("That order does not belong to this customer.")
+        return self.order
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if self.order is not None and amount > self.order.refundable_amount:
+            raise forms.ValidationError(
+                f"This is larger than what is left to refund on {self.order.number}: "
+                f"{format_money(self.order.refundable_amount, self.order.currency)}.")
+        return amount
+
 
 class CreditActionForm(forms.Form):
-    amount = forms.IntegerField(help_text="Positive grants credits, negative removes them.")
+    amount = CreditAmountField(help_text="Positive grants credits, negative removes them.")
     reason = forms.CharField(max_length=500)
+
+    def __init__(self, *args, balance: int, customer, **kwargs):
+        self.balance, self.customer = balance, customer
+        super().__init__(*args, **kwargs)
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError("Enter a non-zero number of credits.")
+        check_room(amount, [(self.customer.email, self.balance)])
+        return amount
 
 
 class ExtendTrialActionForm(forms.Form):
@@ -237,51 +273,54 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, "Done.", messages.SUCCESS)
         return back
 
+    def _with_errors(self, request, ticket, **panel_forms):
+        """The ticket page again, answering 400: the refused panel form keeps what was typed
+        and shows each error beside its field; nothing was changed."""
+        page_request = copy.copy(request)
+        page_request.method = "GET"  # show the page; the POST was the panel form's
+        response = self.change_view(page_request, str(ticket.pk),
+                                    form_url=reverse("admin:support_ticket_change",
+                                                     args=[ticket.pk]),
+                                    extra_context=panel_forms)
+        response.status_code = 400
+        return response
+
     def credits_view(self, request, pk):
         """Request a credit adjustment for the ticket's customer (may need approval)."""
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
         ticket = get_object_or_404(Ticket, pk=pk)
-        form = CreditActionForm(request.POST)
-        back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
+        form = CreditActionForm(request.POST, customer=ticket.customer,
+                                balance=credit_selectors.balance_of(user=ticket.customer))
         if not form.is_valid():
-            self.message_user(request, "Enter a whole amount and a reason.", messages.ERROR)
-            return back
+            self.message_user(request, "The credits were not adjusted: see the form.",
+                              messages.ERROR)
+            return self._with_errors(request, ticket, credits_form=form)
         amount = form.cleaned_data["amount"]
         payload = {"user_id": ticket.customer_id, "amount": amount,
                    "reason": f"{form.cleaned_data['reason']} (ticket {ticket.number})"}
         self._request(request, "credits.adjust", payload, approvals.credits_amount(payload),
                       ticket, form.cleaned_data["reason"], done="Credits adjusted.")
-        return back
+        return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
 
     def refund_view(self, request, pk):
         """Request a refund of one of the ticket customer's orders (may need approval)."""
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
         ticket = get_object_or_404(Ticket, pk=pk)
-        form = RefundActionForm(request.POST)
-        back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
+        form = RefundActionForm(request.POST, customer=ticket.customer)
         if not form.is_valid():
-            self.message_user(request, "Choose an order, an amount and a reason.",
-                              messages.ERROR)
-            return back
+            self.message_user(request, "No refund was made: see the form.", messages.ERROR)
+            return self._with_errors(request, ticket, refund_form=form)
         data = form.cleaned_data
-        order = Order.objects.filter(pk=data["order"], user=ticket.customer).first()
-        if order is None:
-            self.message_user(request, "That order does not belong to this customer.",
-                              messages.ERROR)
-            return back
-        try:
-            amount = to_minor_units(data["amount"], order.currency)
-        except ValueError as exc:
-            self.message_user(request, f"Amount: {exc}", messages.ERROR)
-            return back
+        order, amount = data["order"], data["amount"]
         payload = {"user_id": ticket.customer_id, "order_id": order.pk,
                    "amount": amount, "reason": data["reason"],
                    "notes": f"{data['notes']} (ticket {ticket.number})".strip()}
         self._request(request, "billing.refund", payload, amount, ticket,
-                      data["notes"], currency=order.currency, done="Refund issued.")
-        return back
+                      data["notes"], currency=order.currency,
+                      done="Refund issued.")
+        return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
 
     def extend_trial_view(self, request, pk):
         """Request a trial extension for one of the ticket customer's trialing subscriptions
@@ -442,16 +481,58 @@ class ConversationAdmin(admin.ModelAdmin):
         return False
 
 
+class ApprovalActionFilter(admin.SimpleListFilter):
+    """Requests by action, named in the staff policy's words."""
+
+    title = "action"
+    parameter_name = "action_key"
+
+    def lookups(self, request, model_admin):
+        keys = model_admin.get_queryset(request).order_by().values_list(
+            "action_key", flat=True).distinct()
+        return sorted(((key, authority.POLICY[key].label if key in authority.POLICY else key)
+                       for key in keys), key=lambda choice: choice[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action_key=self.value()) if self.value() else queryset
+
+
 @admin.register(ApprovalRequest)
 class ApprovalRequestAdmin(admin.ModelAdmin):
-    list_display = ("pk", "action_key", "amount", "currency", "status", "requested_by",
+    list_display = ("pk", "action", "amount_in_unit", "status", "requested_by",
                     "approved_by", "ticket", "created_at")
-    list_filter = ("status", "action_key")
-    readonly_fields = ("action_key", "payload", "amount", "currency", "reason", "status",
+    list_filter = ("status", ApprovalActionFilter)
+    readonly_fields = ("action", "amount_in_unit", "details", "reason", "status",
                        "requested_by", "approved_by", "decided_at", "executed_at", "result",
                        "ticket", "created_at")
     fields = readonly_fields
     actions = ["approve_selected", "reject_selected"]
+
+    @admin.display(description="Action", ordering="action_key")
+    def action(self, obj):
+        return obj.action_label
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_in_unit(self, obj):
+        return obj.amount_shown
+
+    @admin.display(description="Details")
+    def details(self, obj):
+        """What was asked for, its amount in the action's unit (the stored payload holds
+        minor units)."""
+        payload = obj.payload if isinstance(obj.payload, dict) else {}
+        if not payload:
+            return None
+
+        def shown(key, value):
+            if (key == "amount" and isinstance(value, int) and not isinstance(value, bool)
+                    and obj.action_key in authority.POLICY):
+                return authority.describe_amount(obj.action_key, value, obj.currency)
+            return value
+
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", (
+            (key.replace("_", " ").capitalize(), shown(key, value))
+            for key, value in payload.items())))
 
     def has_add_permission(self, request):
         return False

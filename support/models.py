@@ -309,4 +309,22 @@ class ApprovalRequest(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"{self.action_key} ({self.amount}) {self.status}"
+        return f"#{self.pk} {self.action_label}: {self.amount_shown} ({self.get_status_display()})"
+
+    @property
+    def action_label(self) -> str:
+        """The staff policy's words for the action ("Refund a payment"), not its key."""
+        from accounts import authority
+
+        entry = authority.POLICY.get(self.action_key)
+        return entry.label if entry else self.action_key
+
+    @property
+    def amount_shown(self) -> str:
+        """The amount in the action's unit: money in its currency ("$50.00"), credits
+        ("5,000 credits"), days ("30 days")."""
+        from accounts import authority
+
+        if self.action_key not in authority.POLICY:
+            return str(self.amount)
+        return authority.describe_amount(self.action_key, self.amount, self.currency)

@@ -23,7 +23,10 @@ from billing.models import (
     BillingSource,
     Invoice,
     InvoiceStatus,
+    Order,
+    OrderStatus,
     Payment,
+    PaymentStatus,
     Subscription,
     SubscriptionStatus,
 )
@@ -31,6 +34,7 @@ from billing.pricing import round_minor
 from billing.services import timeline
 from billing.services.numbers import next_number
 from billing.services.timeline import EventType, Source
+from catalog.money import format_money
 
 logger = logging.getLogger(__name__)
 
@@ -180,35 +184,100 @@ def finalize_invoice(*, invoice_id: int, actor) -> Invoice:
     return invoice
 
 
-def mark_invoice_paid(*, invoice_id: int, actor, reference: str = "", paid_at=None) -> Invoice:
-    """Staff record a bank transfer for a manual invoice: a Payment row, the invoice PAID,
-    the period's credits granted once, a past-due subscription active again. Safe to repeat
-    (an invoice already paid is returned unchanged)."""
-    invoice = Invoice.objects.get(pk=invoice_id)
-    authority.require(actor, "billing.invoice.mark_paid", amount=invoice.amount_due)
-    if invoice.order_id:
-        from billing.services.payments import mark_paid_manually
+def mark_invoice_paid(*, invoice_id: int, actor, reference: str = "", paid_at=None,
+                      amount: int | None = None) -> Invoice:
+    """Staff record a bank transfer for a manual invoice: ``amount`` minor units received
+    (None: all that is due) on ``paid_at`` (None: now) with the bank ``reference``.
 
-        mark_paid_manually(order_id=invoice.order_id, actor=actor, reference=reference)
-        invoice.refresh_from_db()
-        return invoice
+    Less than is due is a part payment: a Payment row, ``amount_paid`` up and ``amount_due``
+    down, the invoice still OPEN (no plan credits, no order fulfilment yet). The payment that
+    covers the rest settles it: PAID, the period's credits granted once, a past-due
+    subscription active again, an order's goods fulfilled. Safe to repeat: an invoice
+    already paid, or a transfer whose reference is already recorded on it, is returned
+    unchanged. Raises NotAuthorized / ApprovalRequired (staff policy, sized by the amount
+    received), InvoiceStateInvalid and the payment refusals of ``record_bank_transfer``."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    authority.require(actor, "billing.invoice.mark_paid",
+                      amount=invoice.amount_due if amount is None else amount)
+    return record_bank_transfer(invoice_id=invoice_id, actor=actor, reference=reference,
+                                paid_at=paid_at, amount=amount)
+
+
+def record_bank_transfer(*, invoice_id: int, actor, reference: str = "", paid_at=None,
+                         amount: int | None = None) -> Invoice:
+    """``mark_invoice_paid`` once the caller has checked the staff policy (it, or
+    ``payments.mark_paid_manually`` for an order's invoice). Locks the invoice's order first
+    (as paying or cancelling an order does), then the invoice. Raises PaymentAmountInvalid
+    (zero, negative, more than is due), PaymentDateInvalid (in the future),
+    PaymentReferenceRequired (a part payment without one), PaymentReferenceUsed (the
+    reference is another invoice's payment), InvoiceStateInvalid and OrderNotPayable."""
+    from billing.services.payments import complete_paid_order
+
+    reference = (reference or "").strip()
+    now = timezone.now()
+    if paid_at is not None and paid_at > now:
+        raise errors.PaymentDateInvalid(field="paid_at")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+        raise errors.PaymentAmountInvalid(field="amount")
+    order_id = Invoice.objects.filter(pk=invoice_id).values_list("order_id", flat=True).get()
     with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id) if order_id else None
         invoice = _lock(invoice_id)
         _manual_only(invoice)
-        if invoice.status == InvoiceStatus.PAID:
+        if invoice.status == InvoiceStatus.PAID or (
+                order is not None and order.payment_status in (PaymentStatus.SUCCEEDED,
+                                                                PaymentStatus.REFUNDED)):
             return invoice
         if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
             raise errors.InvoiceStateInvalid("Only an open invoice can be marked paid.")
-        now = paid_at or timezone.now()
+        if order is not None and (order.billing_source != BillingSource.MANUAL
+                                  or order.status not in (OrderStatus.PENDING,
+                                                          OrderStatus.PROCESSING)):
+            raise errors.OrderNotPayable()
+        if reference:
+            earlier = Payment.objects.filter(provider=BillingSource.MANUAL,
+                                             provider_id=reference).first()
+            if earlier is not None and earlier.invoice_id == invoice.pk:
+                return invoice  # this transfer is recorded already (a repeated submit)
+            if earlier is not None:
+                raise errors.PaymentReferenceUsed(field="reference")
+        due = invoice.amount_due
+        amount = due if amount is None else amount
+        if (amount <= 0 < due) or amount < 0 or amount > due:
+            raise errors.PaymentAmountInvalid(
+                f"The amount received must be more than zero and at most the "
+                f"{format_money(due, invoice.currency)} due.", field="amount", due=due)
+        settles = amount == due
+        if not settles and not reference:
+            raise errors.PaymentReferenceRequired(field="reference")
+        paid_on = paid_at or now
         payment = None
-        if invoice.total > 0:
+        if amount > 0:
+            earlier_count = invoice.payments.count()
+            base = f"manual-{order.number if order else invoice.number}"
             payment = Payment.objects.create(
-                user=invoice.user, invoice=invoice, provider=BillingSource.MANUAL,
-                provider_id=reference or f"manual-{invoice.number}", amount=invoice.total,
-                currency=invoice.currency, status=Payment.Status.SUCCEEDED, paid_at=now,
-                method_type="bank_transfer",
+                user=invoice.user, invoice=invoice, order=order, provider=BillingSource.MANUAL,
+                provider_id=reference or (f"{base}-{earlier_count + 1}" if earlier_count
+                                          else base),
+                amount=amount, currency=invoice.currency, status=Payment.Status.SUCCEEDED,
+                paid_at=paid_on, method_type="bank_transfer",
                 recorded_by=actor if getattr(actor, "pk", None) else None)
-        _settle(invoice, actor=actor, paid_at=now, payment=payment)
+        if not settles:
+            old = {"amount_paid": invoice.amount_paid, "amount_due": invoice.amount_due}
+            invoice.amount_paid, invoice.amount_due = invoice.amount_paid + amount, due - amount
+            invoice.save(update_fields=["amount_paid", "amount_due", "updated_at"])
+            audit.record(actor=actor, action=AuditAction.UPDATE, resource=invoice, old=old,
+                         new={"amount_paid": invoice.amount_paid,
+                              "amount_due": invoice.amount_due},
+                         operation="invoice_part_paid", payment_id=payment.pk, amount=amount,
+                         currency=invoice.currency)
+            return invoice
+        if order is not None:
+            complete_paid_order(order, now=paid_on, actor=actor, provider=BillingSource.MANUAL,
+                                payment=payment)
+            invoice.refresh_from_db()
+            return invoice
+        _settle(invoice, actor=actor, paid_at=paid_on, payment=payment)
         audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
                      old={"status": "OPEN"}, new={"status": "PAID"}, operation="invoice_paid",
                      payment_id=getattr(payment, "pk", None))

@@ -34,8 +34,9 @@ def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: i
     """Record the payment of an order and fulfil it. Safe to call any number of times.
 
     Locks the Order row. An order already paid is returned unchanged (duplicate webhooks,
-    several success events for one checkout, a double click on "mark paid"); the unique
-    "one succeeded payment per order" constraint backs this. Raises PaymentAmountMismatch
+    several success events for one checkout, a double click on "mark paid"); for Stripe the
+    unique "one succeeded Stripe payment per order" constraint backs this, for a bank transfer
+    the unique bank reference (``provider_id``). Raises PaymentAmountMismatch
     when the amount or currency differs from the order's total, OrderNotPayable for a
     manual payment of a cancelled order.
     """
@@ -58,27 +59,36 @@ def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: i
                 method_type=method.get("type", ""), method_brand=method.get("brand", ""),
                 method_last4=method.get("last4", ""),
                 recorded_by=actor if getattr(actor, "pk", None) else None)
-        if order.status == OrderStatus.CANCELLED:
-            # Money arrived (e.g. Stripe) after the order was cancelled: the customer paid,
-            # so they get what they paid for; staff see why in the internal notes.
-            order.internal_notes += "\nPaid after cancellation; order re-opened and fulfilled."
-            order.cancelled_at = None
-        old = {"status": order.status, "payment_status": order.payment_status}
-        order.status = OrderStatus.COMPLETED
-        order.payment_status = PaymentStatus.SUCCEEDED
-        order.completed_at = now
-        if payment_intent_id and not order.stripe_payment_intent_id:
-            order.stripe_payment_intent_id = payment_intent_id
-        order.save()
-        Invoice.objects.filter(order=order).update(
-            status=InvoiceStatus.PAID, amount_paid=F("total"), amount_due=0, paid_at=now,
-            updated_at=now)
-        _fulfil(order, now=now, actor=actor)
-        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=order, old=old,
-                     new={"status": order.status, "payment_status": order.payment_status},
-                     operation="order_paid", provider=provider,
-                     payment_id=getattr(payment, "pk", None))
+        complete_paid_order(order, now=now, actor=actor, provider=provider, payment=payment,
+                            payment_intent_id=payment_intent_id)
     return order
+
+
+def complete_paid_order(order: Order, *, now, actor, provider: str, payment,
+                        payment_intent_id: str | None = None) -> None:
+    """``order`` (locked by the caller, inside its transaction) is now paid in full: it is
+    completed, its invoice PAID, its goods fulfilled, and the change audited. ``payment`` is
+    the row that settled it (None for a free order)."""
+    if order.status == OrderStatus.CANCELLED:
+        # Money arrived (e.g. Stripe) after the order was cancelled: the customer paid,
+        # so they get what they paid for; staff see why in the internal notes.
+        order.internal_notes += "\nPaid after cancellation; order re-opened and fulfilled."
+        order.cancelled_at = None
+    old = {"status": order.status, "payment_status": order.payment_status}
+    order.status = OrderStatus.COMPLETED
+    order.payment_status = PaymentStatus.SUCCEEDED
+    order.completed_at = now
+    if payment_intent_id and not order.stripe_payment_intent_id:
+        order.stripe_payment_intent_id = payment_intent_id
+    order.save()
+    Invoice.objects.filter(order=order).update(
+        status=InvoiceStatus.PAID, amount_paid=F("total"), amount_due=0, paid_at=now,
+        updated_at=now)
+    _fulfil(order, now=now, actor=actor)
+    audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=order, old=old,
+                 new={"status": order.status, "payment_status": order.payment_status},
+                 operation="order_paid", provider=provider,
+                 payment_id=getattr(payment, "pk", None))
 
 
 def _fulfil(order: Order, *, now, actor) -> None:
@@ -117,18 +127,42 @@ def _fulfil(order: Order, *, now, actor) -> None:
         order.save(update_fields=["metadata", "internal_notes", "updated_at"])
 
 
-def mark_paid_manually(*, order_id: int, actor, reference: str = "") -> Order:
-    """Staff confirm a bank transfer for a manual order (full amount)."""
+def mark_paid_manually(*, order_id: int, actor, reference: str = "", paid_at=None,
+                       amount: int | None = None) -> Order:
+    """Staff confirm a bank transfer for a manual order: ``amount`` minor units received
+    (None: all that is due) on ``paid_at`` (None: now) with the bank ``reference``.
+
+    An order with an invoice (every manual checkout has one) is paid through it
+    (``invoices.mark_invoice_paid``'s rules: a part payment leaves the order pending and the
+    invoice open for the rest; the last one completes and fulfils the order). An order
+    without an invoice is paid in full only. Safe to repeat. Raises NotAuthorized /
+    ApprovalRequired (staff policy, sized by the amount received), OrderNotPayable and the
+    payment refusals of ``mark_invoice_paid``."""
     order = Order.objects.get(pk=order_id)
-    authority.require(actor, "billing.order.mark_paid", amount=order.total)
+    invoice = order.invoice_or_none
+    due = invoice.amount_due if invoice is not None else order.total
+    authority.require(actor, "billing.order.mark_paid", amount=due if amount is None else amount)
     if order.billing_source != BillingSource.MANUAL:
         raise errors.OrderNotPayable("Only manual (bank transfer) orders can be marked paid.")
     if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.COMPLETED):
         raise errors.OrderNotPayable()
+    if invoice is not None:
+        from billing.services.invoices import record_bank_transfer
+
+        record_bank_transfer(invoice_id=invoice.pk, actor=actor, reference=reference,
+                             paid_at=paid_at, amount=amount)
+        order.refresh_from_db()
+        return order
+    if amount is not None and amount != order.total:
+        raise errors.PaymentAmountInvalid(
+            "This order has no invoice to pay in parts: it is marked paid in full only.",
+            field="amount")
+    if paid_at is not None and paid_at > timezone.now():
+        raise errors.PaymentDateInvalid(field="paid_at")
     return mark_order_paid(order_id=order.pk, provider=BillingSource.MANUAL,
                            provider_id=reference or f"manual-{order.number}",
                            amount=order.total, currency=order.currency, actor=actor,
-                           method={"type": "bank_transfer"})
+                           paid_at=paid_at, method={"type": "bank_transfer"})
 
 
 def record_payment_failed(*, order_id: int, final: bool = False) -> Order:

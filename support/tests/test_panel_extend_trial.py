@@ -96,7 +96,7 @@ def test_long_extension_waits_and_the_requester_cannot_approve_it(client, suppor
     approval = ApprovalRequest.objects.get()
     assert approval.status == ApprovalStatus.PENDING and approval.ticket == ticket
     _assert_nothing_changed(subscription, trial_end)
-    assert f"#{approval.pk} billing.subscription.extend_trial · 30 days · Pending" in \
+    assert f"#{approval.pk} Extend a trial · 30 days · Pending" in \
         client.get(f"/admin/support/ticket/{ticket.pk}/change/").content.decode()
 
     response = client.post("/admin/support/approvalrequest/", {

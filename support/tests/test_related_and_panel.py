@@ -57,7 +57,7 @@ def test_billing_panel_shows_plan_orders_and_credits(client, support_agent, cust
     assert "Active" in html
     assert order.number in html
     assert "Credits: balance 250" in html
-    assert "1000 USD (minor units) per month" in html
+    assert "$10.00 per month" in html and "minor units" not in html
 
 
 @pytest.mark.parametrize("price_attr,quantity,expected", [
