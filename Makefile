@@ -34,7 +34,10 @@ run: seed
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py run_all
 
+# The embedded server's log grows 15-20 MB a run: its last 16 MB go to .data/postgres-log.1 and
+# it is emptied first, unless another test session is reading it (config/embedded_log.py).
 test: venv-dev
+	$(PY) -m config.embedded_log
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv-dev

@@ -145,10 +145,15 @@ def redis_url():
 
 def pytest_configure(config):
     """Keep the session's Python log (one file per test database, so parallel runs do not
-    share one) and register the end-of-session scan of logs and database."""
+    share one) and register the end-of-session scan of logs and database. The session holds a
+    shared lock on the embedded server's log until it ends, so ``make test`` started beside it
+    does not empty the log its scan reads (config.embedded_log)."""
     from pathlib import Path
 
+    from config.embedded_log import hold_for_reading
     from tests.secret_scan import SecretScanPlugin
+
+    config._server_log_lock = hold_for_reading()
 
     if not config.getoption("log_file", default=None):  # None also under -p no:logging
         suffix = os.environ.get("TEST_DB_SUFFIX", "")
