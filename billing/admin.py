@@ -183,8 +183,8 @@ class RefundForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields = {"amount": MoneyField(
             currency=order.currency,
-            help_text=f"In the order's currency ({order.currency.upper()}), e.g. 12.50 for "
-                      f"{format_money(1250, order.currency)} where it has cents."),
+            help_text=f"In the order's currency ({order.currency.upper()}), e.g. "
+                      f"{to_major_units(1250, order.currency)}."),
             **self.fields}
 
     def clean_amount(self):
