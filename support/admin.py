@@ -541,6 +541,11 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         return False
 
     def _decide(self, request, queryset, decide, verb):
+        # A request decided already (by someone else, or a second click) is said so, once.
+        for approval in queryset.exclude(status=ApprovalStatus.PENDING):
+            self.message_user(request, f"#{approval.pk} is already "
+                              f"{approval.get_status_display().lower()}: nothing was done.",
+                              messages.WARNING)
         for approval in queryset.filter(Q(status=ApprovalStatus.PENDING)):
             try:
                 decide(approval=approval, approver=request.user)

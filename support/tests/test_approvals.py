@@ -182,3 +182,17 @@ def test_refund_of_another_customers_order_is_refused(client, support_agent, cus
                                                       "order_id": order.pk, "amount": 100,
                                                       "reason": "OTHER"})
     assert not ApprovalRequest.objects.exists()
+
+
+def test_approving_a_request_already_executed_says_so_and_does_nothing(
+        client, support_agent, finance_user, customer):
+    approval = _request(support_agent, customer, 5000)
+    client.force_login(finance_user)
+    changelist = "/admin/support/approvalrequest/"
+    first = client.post(changelist, {"action": "approve_selected",
+                                     "_selected_action": [approval.pk]}, follow=True)
+    assert f"#{approval.pk} approved and executed." in first.content.decode()
+    again = client.post(changelist, {"action": "approve_selected",
+                                     "_selected_action": [approval.pk]}, follow=True)
+    assert f"#{approval.pk} is already executed: nothing was done." in again.content.decode()
+    assert balance_of(user=customer) == 5000
