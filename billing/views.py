@@ -22,23 +22,49 @@ from billing.services.downloads import register_download
 from billing.services.inbox import InvalidEvent, record_event
 from billing.webhooks import SignatureError, verify_signature
 from config.api import DomainError
+from config.outbox.services import publish
 
 logger = logging.getLogger(__name__)
+
+
+class _ThenResponse(HttpResponse):
+    """An answer that runs ``then()`` once the server has sent it: a WSGI server calls
+    ``close()`` after the last byte, so the sender no longer waits for ``then``."""
+
+    def __init__(self, *args, then, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._then = then
+
+    def close(self):
+        then, self._then = self._then, None
+        if then is not None:
+            # Before super().close(): its request_finished signal may close the connection.
+            try:
+                then()
+            except Exception:  # noqa: BLE001 - the answer is sent; the relay retries
+                logger.exception("Work after the response failed")
+        super().close()
 
 
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
-    """Verify, record, answer. Processing happens later in a task (see services.inbox)."""
+    """Verify, record, answer; then publish the processing task. The event and its outbox row
+    commit together (services.inbox.record_event), so the task cannot be lost; publishing
+    after the answer keeps the broker off Stripe's wait, and a failed publish is left to the
+    outbox relay."""
     body = request.body
     try:
         verify_signature(body=body, header=request.headers.get("Stripe-Signature", ""),
                          secret=settings.STRIPE.get("webhook_secret", ""))
-        record_event(body=body)
+        recorded = record_event(body=body, publish=False)
     except (SignatureError, InvalidEvent) as exc:
         logger.warning("Stripe webhook refused: %s", exc)
         return HttpResponse(str(exc), status=400, content_type="text/plain")
-    return HttpResponse("ok", content_type="text/plain")
+    if recorded.message_id is None:  # a duplicate delivery: nothing new to process
+        return HttpResponse("ok", content_type="text/plain")
+    return _ThenResponse("ok", content_type="text/plain",
+                         then=lambda: publish(recorded.message_id))
 
 
 def _cart_context(user):

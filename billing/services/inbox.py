@@ -6,21 +6,29 @@ task and claims the row with a conditional UPDATE so two workers never handle it
 
 import json
 import logging
+import re
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts import authority
 from billing.models import WebhookEvent
 from config import outbox
+from config.outbox import services as outbox_services
+from config.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 # A row left in "processing" longer than this belongs to a worker that died.
 STUCK_AFTER = timedelta(minutes=10)
+# The Celery task that processes one inbox row (billing.tasks), queued by name.
+PROCESS_TASK = "billing.tasks.process_webhook_event"
+# A \u0000 escape (not an escaped backslash followed by "u0000"): jsonb cannot store NUL.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class InvalidEvent(ValueError):
@@ -32,9 +40,16 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
+def _refuse_constant(name: str):
+    raise InvalidEvent(f"The body contains {name}, which is not JSON.")
+
+
 def _parse(body: bytes) -> dict:
     try:
-        event = json.loads(body)
+        # NaN and Infinity are Python's extensions to JSON; PostgreSQL's jsonb refuses them.
+        event = json.loads(body, parse_constant=_refuse_constant)
+    except InvalidEvent:
+        raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidEvent("The body is not JSON.") from exc
     except RecursionError:
@@ -46,36 +61,78 @@ def _parse(body: bytes) -> dict:
     return event
 
 
-def record_event(*, body: bytes) -> tuple[WebhookEvent, bool]:
-    """Insert the verified event keyed by its Stripe id; queue processing once, on commit.
+class Recorded(NamedTuple):
+    """What ``record_event`` did: the outbox row queuing the event's processing (None for a
+    duplicate delivery) and whether the event was new."""
 
-    Returns ``(row, created)``. A duplicate delivery returns the existing row untouched.
-    Raises InvalidEvent for a body that is not a Stripe event (nothing written).
+    message_id: int | None
+    created: bool
+
+
+# One statement: the event row and the outbox row that queues its processing are written
+# together or not at all, in one round trip and one commit. A duplicate event id inserts
+# nothing (ON CONFLICT DO NOTHING returns no row), so no outbox row is written either.
+# The outbox row is written here rather than through ``outbox.enqueue`` for that reason;
+# its columns are the ones ``enqueue`` would fill.
+_RECORD_SQL = """
+    WITH event AS (
+        INSERT INTO {events} (stripe_event_id, type, livemode, api_version, object_id,
+                              payload, event_created, status, attempts, last_error,
+                              received_at, created_at, updated_at)
+        VALUES (%(stripe_event_id)s, %(type)s, %(livemode)s, %(api_version)s, %(object_id)s,
+                %(payload)s::jsonb, %(event_created)s, %(status)s, 0, '',
+                %(now)s, %(now)s, %(now)s)
+        ON CONFLICT (stripe_event_id) DO NOTHING
+        RETURNING id
+    )
+    INSERT INTO {outbox} (task, args, kwargs, created_at, attempts, last_error)
+    SELECT %(task)s, jsonb_build_array(event.id), '{{}}'::jsonb, %(now)s, 0, ''
+    FROM event
+    RETURNING id
+"""
+
+
+def record_event(*, body: bytes, publish: bool = True) -> Recorded:
+    """Insert the verified event keyed by its Stripe id, with the outbox row that queues its
+    processing, in one statement (so one transaction: both or neither).
+
+    A duplicate delivery writes nothing and returns ``Recorded(None, False)``; concurrent
+    deliveries of one event insert it once (the unique event id decides). With ``publish``
+    the task is published after the commit, as ``outbox.enqueue`` does; without it the
+    caller publishes ``message_id`` itself (the webhook view does, after its answer has
+    gone out) or leaves it to the relay. Raises InvalidEvent for a body that is not a
+    Stripe event (nothing written). Safe to call twice.
     """
     event = _parse(body)
     obj = event["data"].get("object") or {}
     created_ts = event.get("created")
-    defaults = {
-        "type": event["type"],
+    payload = json.dumps(event)
+    if _NUL_ESCAPE.search(payload):
+        raise InvalidEvent("The body contains a NUL character, which jsonb cannot store.")
+    params = {
+        "stripe_event_id": str(event["id"])[:255],
+        "type": str(event["type"])[:100],
         "livemode": bool(event.get("livemode")),
-        "api_version": event.get("api_version") or "",
-        "object_id": str(obj.get("id") or "")[:255],
-        "payload": event,
+        "api_version": str(event.get("api_version") or "")[:64],
+        "object_id": str(obj.get("id") or "")[:255] if isinstance(obj, dict) else "",
+        "payload": payload,
         "event_created": (datetime.fromtimestamp(created_ts, tz=UTC)
                           if isinstance(created_ts, int) else None),
+        "status": WebhookEvent.Status.RECEIVED,
+        "now": timezone.now(),
+        "task": PROCESS_TASK,
     }
-    try:
-        with transaction.atomic():
-            row, created = WebhookEvent.objects.get_or_create(
-                stripe_event_id=event["id"], defaults=defaults)
-    except IntegrityError:
-        # A concurrent delivery of the same event inserted first.
-        return WebhookEvent.objects.get(stripe_event_id=event["id"]), False
-    if created:
-        from billing.tasks import process_webhook_event
-
-        outbox.enqueue(process_webhook_event, row.pk)
-    return row, created
+    sql = _RECORD_SQL.format(events=WebhookEvent._meta.db_table,
+                             outbox=OutboxMessage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return Recorded(None, False)
+    message_id = row[0]
+    if publish:
+        transaction.on_commit(lambda: outbox_services.publish(message_id))
+    return Recorded(message_id, True)
 
 
 # Rows a worker may take. PROCESSING is included: while a worker handles a row it holds the

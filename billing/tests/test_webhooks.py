@@ -4,12 +4,15 @@ import json
 import threading
 import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.utils import timezone
 from djstripe.models import APIKey
+from psycopg import sql as psycopg_sql
 
 from accounts.models import AuditLog
 from billing.factories import CustomerBillingProfileFactory, OrderFactory, OrderItemFactory
@@ -26,7 +29,9 @@ from billing.services import inbox
 from billing.tasks import retry_webhook_events
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
 from billing.tests.stripe_double import example, wrap_event
+from billing.views import stripe_webhook
 from billing.webhooks import sign_header
+from config.outbox.models import OutboxMessage
 
 
 def _customer_event(customer_id="cus_hook", **changes):
@@ -198,6 +203,134 @@ def test_concurrent_claims_process_an_event_once():
 
     assert sorted(results) == ["processed", "skipped", "skipped", "skipped"]
     assert Payment.objects.filter(order=order).count() == 1
+
+
+# --- acknowledgement: one statement, publishing after the answer ------------------------------
+
+@pytest.mark.django_db
+def test_duplicate_delivery_is_acknowledged_and_writes_no_event_and_no_task(
+        client, webhook_secret, django_capture_on_commit_callbacks):
+    event = _customer_event()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signed_post(client, event).status_code == 200
+    events_before = list(WebhookEvent.objects.values())
+    tasks_before = list(OutboxMessage.objects.values())
+
+    response = signed_post(client, event)
+
+    assert response.status_code == 200 and response.content == b"ok"
+    assert list(WebhookEvent.objects.values()) == events_before
+    assert list(OutboxMessage.objects.values()) == tasks_before
+    assert len(tasks_before) == 1
+
+
+@pytest.mark.django_db
+def test_the_processing_task_is_published_after_the_answer_is_complete(rf, webhook_secret,
+                                                                       settings):
+    # The view's answer is built and readable before anything reaches the broker; the
+    # publish runs when the server closes the response (after sending its last byte).
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    event = _customer_event()
+    body = json.dumps(event).encode()
+    request = rf.post(WEBHOOK_URL, data=body, content_type="application/json",
+                      HTTP_STRIPE_SIGNATURE=sign_header(secret=WEBHOOK_SECRET, body=body))
+
+    response = stripe_webhook(request)
+
+    assert response.status_code == 200 and response.content == b"ok"
+    row = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    message = OutboxMessage.objects.get()
+    assert (message.task, message.args) == (inbox.PROCESS_TASK, [row.pk])
+    assert message.published_at is None and message.attempts == 0
+
+    # As Django's test client does: the server's close() without closing the test's
+    # database connection (request_finished would).
+    request_finished.disconnect(close_old_connections)
+    try:
+        with mock.patch("celery.app.task.Task.apply_async") as send:  # the broker, outside us
+            response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+    send.assert_called_once()
+    assert send.call_args.kwargs["args"] == [row.pk]
+    message.refresh_from_db()
+    assert message.published_at is not None and message.attempts == 1
+
+
+_REFUSE_OUTBOX_INSERT = """
+    CREATE FUNCTION test_refuse_outbox_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'outbox insert refused by the test'; END $$;
+    CREATE TRIGGER test_refuse_outbox_insert BEFORE INSERT ON outbox_outboxmessage
+        FOR EACH ROW EXECUTE FUNCTION test_refuse_outbox_insert();
+"""
+_ALLOW_OUTBOX_INSERT = """
+    DROP TRIGGER IF EXISTS test_refuse_outbox_insert ON outbox_outboxmessage;
+    DROP FUNCTION IF EXISTS test_refuse_outbox_insert();
+"""
+
+
+def _as_schema_owner(statements: str) -> None:
+    """Run DDL as the session's login (the schema's owner), whatever role the tests act as."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, session_user")
+        current, session = cursor.fetchone()
+        cursor.execute("RESET ROLE")
+        try:
+            cursor.execute(statements)
+        finally:
+            if current != session:
+                cursor.execute(psycopg_sql.SQL("SET ROLE {}").format(
+                    psycopg_sql.Identifier(current)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_is_never_stored_without_its_processing_task(webhook_secret):
+    # The outbox insert fails inside the database (a trigger): the event row must not stay
+    # behind without the task that would process it. Stripe gets an error and redelivers.
+    event = _customer_event()
+    _as_schema_owner(_REFUSE_OUTBOX_INSERT)
+    try:
+        refused = signed_post(Client(raise_request_exception=False), event)
+    finally:
+        _as_schema_owner(_ALLOW_OUTBOX_INSERT)
+
+    assert refused.status_code == 500
+    assert not WebhookEvent.objects.exists()
+    assert not OutboxMessage.objects.exists()
+
+    redelivered = signed_post(Client(), event)
+
+    assert redelivered.status_code == 200
+    row = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert row.status == WebhookEvent.Status.PROCESSED  # published, and run (eager tasks)
+    assert list(OutboxMessage.objects.values_list("task", "args")) == [
+        (inbox.PROCESS_TASK, [row.pk])]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [
+    b'{"id": "evt_nan", "type": "customer.updated", "data": {"object": {"x": NaN}}}',
+    b'{"id": "evt_nul", "type": "customer.updated", "data": {"object": {"x": "a\\u0000"}}}',
+], ids=["nan", "nul"])
+def test_a_signed_body_jsonb_cannot_store_is_refused_with_400(client, webhook_secret, body):
+    response = signed_post(client, {}, body=body)
+
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists() and not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_escaped_backslash_before_u0000_is_ordinary_text(client, webhook_secret,
+                                                           django_capture_on_commit_callbacks):
+    event = _customer_event(description="C:\\u0000 is a folder")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_post(client, event)
+
+    assert response.status_code == 200
+    stored = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert stored.payload["data"]["object"]["description"] == "C:\\u0000 is a folder"
 
 
 # --- failures, retries, replay ---------------------------------------------------------------
