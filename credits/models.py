@@ -209,3 +209,19 @@ class TransactionLot(models.Model):
 
     def __str__(self):
         return f"txn {self.transaction_id} · lot {self.grant_id} · {self.amount:+d}"
+
+
+class InvariantCheck(TimeStampedModel):
+    """One run of the ledger check (``services.record_invariant_check``, nightly from beat):
+    when it ran and what it found. /metrics and /ops/ show the latest; only ever inserted."""
+
+    violations = models.PositiveIntegerField()
+    # The first violations found (user, lot, problem, values), enough to start looking.
+    sample = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} · {self.violations} violation(s)"

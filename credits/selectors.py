@@ -13,6 +13,7 @@ from credits.models import (
     CreditGrant,
     CreditTransaction,
     FeatureCost,
+    InvariantCheck,
     TransactionKind,
 )
 
@@ -140,3 +141,8 @@ def usage_by_day(*, user, days: int, now=None) -> dict:
     totals = [sum(values[i] for values in series.values()) for i in range(days)]
     return {"days": day_list, "operations": sorted(series), "series": series,
             "totals": totals, "max": max(totals, default=0)}
+
+
+def last_invariant_check() -> InvariantCheck | None:
+    """The latest recorded run of the ledger check, or None if it never ran."""
+    return InvariantCheck.objects.order_by("-created_at", "-id").first()

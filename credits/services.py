@@ -35,6 +35,7 @@ from credits.models import (
     CreditGrant,
     CreditTransaction,
     GrantSource,
+    InvariantCheck,
     TransactionKind,
     TransactionLot,
 )
@@ -575,3 +576,17 @@ def check_invariant(*, user=None, using: str = DEFAULT_DB_ALIAS) -> list[Violati
             violations.append(Violation(user_id, grant_id, "lot_mismatch",
                                         {"remaining": remaining, "movements": moved}))
     return violations
+
+
+INVARIANT_SAMPLE = 20  # violations kept with a check's record
+
+
+def record_invariant_check() -> tuple[InvariantCheck, list[Violation]]:
+    """Run ``check_invariant`` for every user and insert its outcome (an ``InvariantCheck``
+    with the count and the first violations), for the monitoring to read. Takes no locks;
+    safe to run twice (each run is one more record)."""
+    violations = check_invariant()
+    sample = [{"user_id": v.user_id, "grant_id": v.grant_id, "problem": v.problem,
+               "values": v.values} for v in violations[:INVARIANT_SAMPLE]]
+    check = InvariantCheck.objects.create(violations=len(violations), sample=sample)
+    return check, violations

@@ -21,8 +21,9 @@ def expire_credits() -> int:
 
 @shared_task(name="credits.tasks.check_invariant")
 def check_invariant() -> int:
-    """Nightly: balance = ledger = live lots for every user. Violations are logged as errors."""
-    violations = services.check_invariant()
+    """Nightly: balance = ledger = live lots for every user. Violations are logged as errors;
+    the outcome is recorded for /metrics and /ops/ (services.record_invariant_check)."""
+    _check, violations = services.record_invariant_check()
     for violation in violations:
         logger.error("CREDITS INVARIANT VIOLATED: user=%s grant=%s %s %s", violation.user_id,
                      violation.grant_id, violation.problem, violation.values)
