@@ -4,26 +4,7 @@ from typing import Any
 
 from accounts import request_context
 from accounts.models import AuditLog
-
-REDACTED = "[redacted]"
-_SECRET_WORDS = ("password", "secret", "token", "key", "card", "cvc", "iban")
-
-
-def redact(values: dict | None) -> dict:
-    """Drop secrets from old/new values before they reach the log."""
-    if not values:
-        return {}
-    clean = {}
-    for name, value in values.items():
-        lowered = str(name).lower()
-        if any(word in lowered for word in _SECRET_WORDS) and lowered != "prefix":
-            clean[name] = REDACTED
-        elif isinstance(value, dict):
-            clean[name] = redact(value)
-        else:
-            plain = isinstance(value, str | int | float | bool | None)
-            clean[name] = value if plain else str(value)
-    return clean
+from config.redaction import redact  # the rule the logs use too
 
 
 def record(*, actor, action: str, resource: Any = None, resource_type: str = "",
