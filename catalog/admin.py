@@ -27,14 +27,17 @@ from catalog.models import (
     Variant,
 )
 from catalog.money import format_money
+from catalog.public_cache import catalog_changed
 from config.admin import policy_action
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """Writes an audit row for every add, edit and delete made in the console."""
+    """Writes an audit row for every add, edit and delete made in the console, and drops the
+    public API's cached answers (catalog.public_cache) once the change commits."""
 
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
+            catalog_changed()
             old = {}
             if change and form.changed_data:
                 before = type(obj)._base_manager.filter(pk=obj.pk).values(
@@ -51,6 +54,7 @@ class AuditedAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         # Inline rows (prices, variants, tiers, collection items) are audited like the parent.
         with transaction.atomic():
+            catalog_changed()
             instances = formset.save(commit=False)
             for obj in formset.deleted_objects:
                 record(actor=request.user, action=AuditAction.DELETE, resource=obj,
@@ -66,12 +70,14 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         with transaction.atomic():
+            catalog_changed()
             record(actor=request.user, action=AuditAction.DELETE, resource=obj,
                    old={"repr": str(obj)}, via="admin")
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
+            catalog_changed()
             for obj in queryset:
                 record(actor=request.user, action=AuditAction.DELETE, resource=obj,
                        old={"repr": str(obj)}, via="admin")
@@ -416,6 +422,17 @@ class ReviewAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product", "author")
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            services.refresh_ratings(product_ids=[obj.product_id])
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            product_ids = set(queryset.values_list("product_id", flat=True))
+            super().delete_queryset(request, queryset)
+            services.refresh_ratings(product_ids=product_ids)
 
 
 @admin.register(ReviewVote)

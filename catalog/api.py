@@ -1,17 +1,24 @@
 """Public, read-only catalog API (plus writing one's own review).
 
 Every product query starts from ``selectors.visible_products()``; list endpoints prefetch or
-annotate everything they show, so their query count does not grow with the page size.
+annotate everything they show, so their query count does not grow with the page size. The
+product list and detail answer anonymous readers from a short cache (catalog.public_cache).
 """
 
+import functools
+
 import django_filters
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import Count, Window
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import filters, generics, permissions, serializers, status
 from rest_framework.response import Response
 
-from catalog import selectors, services
+from catalog import public_cache, selectors, services
 from catalog.models import (
     Category,
     Collection,
@@ -24,7 +31,7 @@ from catalog.models import (
     Variant,
 )
 from catalog.money import format_money
-from config.api import NotFound
+from config.api import NotFound, Pagination
 
 # --- serializers ----------------------------------------------------------------------------
 
@@ -35,10 +42,19 @@ class MoneySerializer(serializers.Serializer):
     display = serializers.CharField(help_text="Formatted for people, e.g. $19.00.")
 
 
+# Babel's formatting costs tens of microseconds a call; a catalog shows few distinct amounts.
+_display = functools.lru_cache(maxsize=4096)(format_money)
+
+
 def money(amount, currency) -> dict | None:
     if amount is None or not currency:
         return None
-    return {"amount": amount, "currency": currency, "display": format_money(amount, currency)}
+    return {"amount": amount, "currency": currency, "display": _display(amount, currency)}
+
+
+def _value(obj, name, default=None):
+    """``name`` of a model instance or of a row from ``values()``."""
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
 
 
 class CategoryRefSerializer(serializers.ModelSerializer):
@@ -57,7 +73,16 @@ class RatingSummarySerializer(RatingSerializer):
                                          help_text='Keys "1".."5": number of reviews.')
 
 
+_timestamp = serializers.DateTimeField()
+
+
 class ProductListSerializer(serializers.ModelSerializer):
+    """Serializes the rows of ``selectors.product_list_rows()`` (dicts).
+
+    The declared fields describe the shape (the OpenAPI schema, and the detail reuses them);
+    ``to_representation`` builds each row's dict directly, because DRF's field-by-field
+    walk costs more than the page's query for a page of 25."""
+
     categories = CategoryRefSerializer(many=True, read_only=True)
     from_price = serializers.SerializerMethodField(
         help_text="Cheapest active flat price or available variant.")
@@ -70,15 +95,36 @@ class ProductListSerializer(serializers.ModelSerializer):
                   "images", "from_price", "categories", "rating", "credits_granted",
                   "published_at", "url"]
 
+    def to_representation(self, row):
+        published_at = row["published_at"]
+        return {
+            "id": row["id"], "slug": row["slug"], "name": row["name"],
+            "short_description": row["short_description"], "type": row["type"],
+            "tags": row["tags"], "featured": row["featured"], "images": row["images"],
+            "from_price": self.get_from_price(row),
+            "categories": [{"slug": ref["slug"], "name": ref["name"]}
+                           for ref in row["category_refs"]],
+            "rating": self.get_rating(row),
+            "credits_granted": row["credits_granted"],
+            "published_at": _timestamp.to_representation(published_at) if published_at else None,
+            "url": self._url_template.format(slug=row["slug"]),
+        }
+
+    @functools.cached_property
+    def _url_template(self) -> str:
+        # One reverse() per page, not per row. Slugs need no quoting in a path.
+        return reverse("catalog:product", kwargs={"slug": "__slug__"}).replace(
+            "__slug__", "{slug}")
+
     @extend_schema_field(MoneySerializer(allow_null=True))
     def get_from_price(self, obj):
-        return money(getattr(obj, "from_amount", None), getattr(obj, "from_currency", None))
+        return money(_value(obj, "from_amount"), _value(obj, "from_currency"))
 
     @extend_schema_field(RatingSerializer)
     def get_rating(self, obj):
-        average = getattr(obj, "rating_average", None)
+        average = _value(obj, "rating_average")
         return {"average": round(average, 2) if average is not None else None,
-                "count": getattr(obj, "rating_count", 0)}
+                "count": _value(obj, "rating_count", 0)}
 
 
 class TierSerializer(serializers.ModelSerializer):
@@ -116,6 +162,8 @@ class VariantSerializer(serializers.ModelSerializer):
 
 
 class ProductDetailSerializer(ProductListSerializer):
+    """Serializes a Product from ``selectors.product_detail_queryset()``."""
+
     prices = PriceSerializer(many=True, read_only=True)
     variants = VariantSerializer(many=True, read_only=True)
     rating_summary = serializers.SerializerMethodField()
@@ -126,6 +174,10 @@ class ProductDetailSerializer(ProductListSerializer):
                   "seo_description", "tax_rate", "trial_days", "download_limit",
                   "access_duration_days", "in_stock", "prices", "variants",
                   "rating_summary"]
+
+    def to_representation(self, instance):
+        # A model instance, not a list row: DRF's field-by-field serialization.
+        return serializers.ModelSerializer.to_representation(self, instance)
 
     @extend_schema_field(RatingSummarySerializer)
     def get_rating_summary(self, obj):
@@ -309,6 +361,47 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.filter(tags__contains=[value])
 
 
+class FilterWhenAskedBackend(DjangoFilterBackend):
+    """django-filter, skipped when the query string names none of the view's filters: it
+    builds a form of every filter for each request, which costs about as much as the page's
+    own query, to find nothing to do."""
+
+    def filter_queryset(self, request, queryset, view):
+        if request.query_params.keys().isdisjoint(view.filterset_class.base_filters):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+# --- pagination -----------------------------------------------------------------------------
+
+
+class CountInPageQueryPaginator(DjangoPaginator):
+    """Django's paginator, except that the total comes with the page's rows
+    (``COUNT(*) OVER ()`` in the same query) instead of a COUNT query of its own. Only a
+    page past the end, which has no row to carry the total, counts separately."""
+
+    def page(self, number):
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list.annotate(_total=Window(Count("*")))
+                    [bottom:bottom + self.per_page])
+        if rows:
+            self.count = _value(rows[0], "_total")
+        elif number == 1:
+            self.count = 0
+        # Past the end: validate_number counts (one more query) and raises EmptyPage.
+        return self._get_page(rows, self.validate_number(number), self)
+
+
+class CountInPageQueryPagination(Pagination):
+    django_paginator_class = CountInPageQueryPaginator
+
+
 # --- views ----------------------------------------------------------------------------------
 
 
@@ -316,20 +409,30 @@ class PublicMixin:
     permission_classes = [permissions.AllowAny]
 
 
-class ProductListView(PublicMixin, generics.ListAPIView):
+class CachedForAnonymousMixin:
+    """GET answers anonymous readers from catalog.public_cache."""
+
+    def get(self, request, *args, **kwargs):
+        answer = super().get
+        return public_cache.cached_for_anonymous(
+            request, lambda: answer(request, *args, **kwargs))
+
+
+class ProductListView(CachedForAnonymousMixin, PublicMixin, generics.ListAPIView):
     """Published products. Without ``ordering``: best match first when searching, else
     featured then newest."""
 
     serializer_class = ProductListSerializer
-    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
+    pagination_class = CountInPageQueryPagination
+    filter_backends = [FilterWhenAskedBackend, filters.OrderingFilter]
     filterset_class = ProductFilter
     ordering_fields = ["name", "published_at", "from_amount", "rating_average"]
+    # Built once; DRF's get_queryset() clones it for each request (building it is a good
+    # part of the ORM's cost for this query).
+    queryset = selectors.product_list_rows()
 
-    def get_queryset(self):
-        return selectors.product_list()
 
-
-class ProductDetailView(PublicMixin, generics.RetrieveAPIView):
+class ProductDetailView(CachedForAnonymousMixin, PublicMixin, generics.RetrieveAPIView):
     serializer_class = ProductDetailSerializer
     lookup_field = "slug"
 

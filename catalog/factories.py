@@ -20,6 +20,7 @@ from catalog.models import (
     ReviewVote,
     Variant,
 )
+from catalog.services import refresh_ratings
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -150,12 +151,19 @@ class PlanFactory(factory.django.DjangoModelFactory):
 class ReviewFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Review
+        skip_postgeneration_save = True
 
     product = factory.SubFactory(ProductFactory)
     author = factory.SubFactory(UserFactory)
     rating = 5
     title = "Great"
     body = "Does what it says."
+
+    @factory.post_generation
+    def product_figures(obj, create, extracted, **kwargs):
+        # The product's rating figures, as catalog.services.create_review leaves them.
+        if create:
+            refresh_ratings(product_ids=[obj.product_id])
 
 
 class ReviewVoteFactory(factory.django.DjangoModelFactory):

@@ -126,6 +126,10 @@ class Product(TimeStampedModel):
     low_stock_threshold = models.PositiveIntegerField(default=0)
     # CREDIT_PACK: credits added on purchase. Plans carry their own per-period amount.
     credits_granted = models.PositiveIntegerField(default=0)
+    # The reviews' figures, kept by catalog.services (refresh_ratings) in the transaction that
+    # changes the reviews, so lists show and sort by them without aggregating reviews per row.
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_average = models.FloatField(null=True, blank=True)
 
     published_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -157,6 +161,11 @@ class Product(TimeStampedModel):
             models.CheckConstraint(
                 condition=~Q(status=ProductStatus.PUBLISHED) | Q(published_at__isnull=False),
                 name="product_published_has_published_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating_count=0, rating_average__isnull=True)
+                | Q(rating_count__gt=0, rating_average__gte=1, rating_average__lte=5),
+                name="product_rating_figures",
             ),
         ]
         indexes = [

@@ -7,21 +7,19 @@ DRAFT and ARCHIVED products exist only in the staff console.
 import re
 from collections import defaultdict
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db.models import (
-    Avg,
     BigIntegerField,
     Count,
     F,
-    FloatField,
-    IntegerField,
     OuterRef,
     Prefetch,
     QuerySet,
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce, JSONObject, Least
 
 from catalog.models import (
     SEARCH_CONFIG,
@@ -78,20 +76,6 @@ def with_from_price(queryset: QuerySet[Product]) -> QuerySet[Product]:
         from_currency=Coalesce(
             Subquery(_cheapest_price().values("currency")[:1]),
             Subquery(_cheapest_variant().values("currency")[:1]),
-        ),
-    )
-
-
-def with_rating(queryset: QuerySet[Product]) -> QuerySet[Product]:
-    """Annotate ``rating_average`` and ``rating_count`` with subqueries (no row multiplication
-    when combined with other annotations)."""
-    reviews = Review.objects.filter(product=OuterRef("pk")).order_by().values("product")
-    return queryset.annotate(
-        rating_average=Subquery(reviews.annotate(v=Avg("rating")).values("v"),
-                                output_field=FloatField()),
-        rating_count=Coalesce(
-            Subquery(reviews.annotate(c=Count("id")).values("c"), output_field=IntegerField()),
-            0,
         ),
     )
 
@@ -202,9 +186,9 @@ SORTS = {
 def product_list(*, search: str = "", category: Category | None = None, type: str = "",
                  tag: str = "", featured: bool | None = None, min_price: int | None = None,
                  max_price: int | None = None, sort: str = "relevance") -> QuerySet[Product]:
-    """Visible products with ``from_amount``/``from_currency`` and rating annotations and
-    their categories prefetched: a page of any size costs the same number of queries."""
-    queryset = with_rating(with_from_price(visible_products()))
+    """Visible products with ``from_amount``/``from_currency`` annotated and their categories
+    prefetched: a page of any size costs the same number of queries."""
+    queryset = with_from_price(visible_products())
     if category is not None:
         queryset = products_in_category(queryset, category)
     if type:
@@ -229,9 +213,32 @@ def product_list(*, search: str = "", category: Category | None = None, type: st
     )
 
 
+# What the API's product list shows of a product's own columns.
+LIST_COLUMNS = ("id", "slug", "name", "short_description", "type", "tags", "featured",
+                "images", "credits_granted", "published_at", "rating_average", "rating_count")
+
+
+def _category_refs() -> ArraySubquery:
+    """The product's categories as ``[{"slug", "name"}]`` in menu order, inside the row."""
+    return ArraySubquery(
+        Category.objects.filter(products=OuterRef("pk")).order_by("sort_order", "name", "id")
+        .values(ref=JSONObject(slug="slug", name="name"))
+    )
+
+
+def product_list_rows() -> QuerySet:
+    """Visible products as dicts of what the API's list shows (``LIST_COLUMNS``,
+    ``from_amount``/``from_currency``, ``category_refs``), featured then newest: one query
+    for a page of any size, and no model instances to build."""
+    return (with_from_price(visible_products())
+            .annotate(category_refs=_category_refs())
+            .order_by("-featured", "-published_at", "-id")
+            .values(*LIST_COLUMNS, "from_amount", "from_currency", "category_refs"))
+
+
 def product_detail_queryset() -> QuerySet[Product]:
     """Visible products with everything the detail page and API show, prefetched."""
-    return with_rating(with_from_price(visible_products())).prefetch_related(
+    return with_from_price(visible_products()).prefetch_related(
         Prefetch("prices", queryset=Price.objects.filter(active=True)
                  .order_by("type", "interval", "unit_amount", "id").prefetch_related("tiers")),
         Prefetch("variants", queryset=Variant.objects.filter(available=True)),
@@ -256,7 +263,7 @@ def visible_collections() -> QuerySet[Collection]:
 
 def collection_products(collection: Collection) -> QuerySet[Product]:
     """The collection's visible products in curated order, annotated like ``product_list``."""
-    return (with_rating(with_from_price(visible_products()))
+    return (with_from_price(visible_products())
             .filter(collection_items__collection=collection)
             .order_by("collection_items__position", "id")
             .prefetch_related("categories"))

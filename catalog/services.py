@@ -1,13 +1,15 @@
 """Changes to the catalog. Each is one transaction and writes its audit row inside it."""
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Avg, Count, F, FloatField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import authority
 from accounts.audit import record
 from accounts.models import AuditAction
 from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
+from catalog.public_cache import catalog_changed
 from catalog.selectors import visible_products
 from config.api import DomainError, NotFound
 
@@ -48,6 +50,7 @@ def _set_status(*, product: Product, status: str, actor) -> Product:
         locked.save(update_fields=fields)
         record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=locked, old=old,
                new={"status": locked.status, "published_at": locked.published_at})
+        catalog_changed()
     return locked
 
 
@@ -79,6 +82,7 @@ def set_featured(*, product: Product, featured: bool, actor) -> Product:
         locked.save(update_fields=["featured", "updated_at"])
         record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
                new={"featured": featured})
+        catalog_changed()
     return locked
 
 
@@ -94,6 +98,7 @@ def soft_delete_product(*, product: Product, actor) -> Product:
         locked.save(update_fields=["deleted_at", "updated_at"])
         record(actor=actor, action=AuditAction.DELETE, resource=locked,
                old={"deleted_at": None}, new={"deleted_at": locked.deleted_at})
+        catalog_changed()
     return locked
 
 
@@ -108,6 +113,7 @@ def restore_product(*, product: Product, actor) -> Product:
         locked.save(update_fields=["deleted_at", "updated_at"])
         record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
                new={"deleted_at": None}, reason="restored")
+        catalog_changed()
     return locked
 
 
@@ -147,6 +153,7 @@ def duplicate_product(*, product: Product, actor) -> Product:
         copy.stripe_product_id = None
         copy.stripe_synced_at = None
         copy.default_price = None
+        copy.rating_count, copy.rating_average = 0, None  # the reviews stay with the source
         copy.save()
         copy.categories.set(source.categories.all())
         for price in source.prices.all():
@@ -192,12 +199,13 @@ def _has_completed_order(*, user, product: Product) -> bool:
 
 def create_review(*, author, product: Product, rating, title: str = "",
                   body: str = "") -> Review:
-    """Write ``author``'s one review of a visible ``product``.
+    """Write ``author``'s one review of a visible ``product`` and update the product's rating
+    figures in the same transaction.
 
     ``verified`` is decided here from the author's completed orders; nothing the author sends
-    can set it. Raises NotFound (product not visible), InvalidRating, AlreadyReviewed (also
-    when a concurrent request wins the unique constraint). Not idempotent: a second call
-    raises AlreadyReviewed.
+    can set it. Locks the product row (``refresh_ratings``). Raises NotFound (product not
+    visible), InvalidRating, AlreadyReviewed (also when a concurrent request wins the unique
+    constraint). Not idempotent: a second call raises AlreadyReviewed.
     """
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise InvalidRating(fields={"rating": [InvalidRating.default_message]})
@@ -211,6 +219,7 @@ def create_review(*, author, product: Product, rating, title: str = "",
             review = Review.objects.create(author=author, product=product, rating=rating,
                                            title=title.strip(), body=body.strip(),
                                            verified=verified)
+            refresh_ratings(product_ids=[product.pk])
             record(actor=author, action=AuditAction.CREATE, resource=review,
                    new={"product": product.pk, "rating": rating, "verified": verified})
     except IntegrityError as exc:
@@ -218,6 +227,31 @@ def create_review(*, author, product: Product, rating, title: str = "",
             raise AlreadyReviewed() from exc
         raise
     return review
+
+
+def refresh_ratings(*, product_ids) -> int:
+    """Set ``rating_count`` and ``rating_average`` of these products from their reviews;
+    returns how many products it updated. Call it in the transaction that changed the
+    reviews, after the change. Locks the product rows first (FOR NO KEY UPDATE, in primary
+    key order; a review's insert already holds a key-share lock on its product, which this
+    does not wait for), then counts in a statement of its own: a concurrent change of the
+    same product's reviews waits for the lock and counts this one. Safe to call twice."""
+    ids = sorted(set(product_ids))
+    with transaction.atomic(savepoint=False):
+        list(Product.all_objects.select_for_update(no_key=True).filter(pk__in=ids)
+             .order_by("pk").values_list("pk", flat=True))
+        updated = _update_ratings(ids)
+    catalog_changed()
+    return updated
+
+
+def _update_ratings(ids: list[int]) -> int:
+    reviews = Review.objects.filter(product=OuterRef("pk")).order_by().values("product")
+    return Product.all_objects.filter(pk__in=ids).update(
+        rating_count=Coalesce(Subquery(reviews.annotate(n=Count("id")).values("n")), 0),
+        rating_average=Subquery(reviews.annotate(average=Avg("rating")).values("average"),
+                                output_field=FloatField()),
+    )
 
 
 def mark_review_helpful(*, review: Review, voter) -> tuple[Review, bool]:

@@ -24,6 +24,8 @@ from catalog.models import (
     Review,
     Variant,
 )
+from catalog.public_cache import catalog_changed
+from catalog.services import refresh_ratings
 
 GB = 1024**3
 
@@ -50,6 +52,8 @@ class Command(BaseCommand):
             plans = self._plans(categories)
             collections = self._collections(products)
             reviews = self._reviews(products)
+            refresh_ratings(product_ids=[p.pk for p in products.values()])
+            catalog_changed()
         self.stdout.write(self.style.SUCCESS(
             f"Catalog: {len(categories)} categories, {len(products)} products, "
             f"{len(plans)} plans, {len(collections)} collections, {reviews} reviews."))

@@ -1,0 +1,67 @@
+"""A short cache of the public catalog API's answers to anonymous readers.
+
+Every anonymous visitor gets the same product list and product detail, so their data is kept
+in the cache for ``CATALOG_PUBLIC_CACHE_SECONDS`` (default 30; 0 turns the cache off, as the
+tests do) under a version token. ``catalog_changed()`` replaces the token after the commit of
+any change to a product, price, variant, category or review made through the catalog's
+services, its admin or its seed, so those show at once. The same seconds go out as
+``Cache-Control: public, max-age``: a browser or CDN may show a change up to that long after
+it, and so may this cache for rows changed elsewhere (stock sold at checkout, the Stripe sync).
+"""
+
+import hashlib
+import secrets
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils.cache import patch_cache_control
+from rest_framework.response import Response
+
+DEFAULT_SECONDS = 30
+VERSION_KEY = "catalog:public:version"
+
+
+def seconds() -> int:
+    return getattr(settings, "CATALOG_PUBLIC_CACHE_SECONDS", DEFAULT_SECONDS)
+
+
+def catalog_changed() -> None:
+    """Forget every cached public answer once the current transaction commits (at once
+    outside a transaction)."""
+    transaction.on_commit(_new_version)
+
+
+def _new_version() -> None:
+    cache.set(VERSION_KEY, secrets.token_hex(8), None)
+
+
+def _version() -> str:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        version = secrets.token_hex(8)
+        if not cache.add(VERSION_KEY, version, None):  # another process set one first
+            version = cache.get(VERSION_KEY) or version
+    return version
+
+
+def cached_for_anonymous(request, answer: Callable[[], Response]) -> Response:
+    """``answer()``, or its data from the cache for an anonymous GET (a 200 is cached, any
+    other status is not). Authentication, permissions and throttles have run already (DRF's
+    ``initial()``); only the query and the serialization are saved."""
+    ttl = seconds()
+    if ttl <= 0 or request.method != "GET" or request.user.is_authenticated:
+        return answer()
+    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
+    key = f"catalog:public:{_version()}:{path}"
+    data = cache.get(key)
+    if data is None:
+        response = answer()
+        if response.status_code != 200:
+            return response
+        cache.set(key, response.data, ttl)
+    else:
+        response = Response(data)
+    patch_cache_control(response, public=True, max_age=ttl)
+    return response
