@@ -34,7 +34,8 @@ class ErrorSerializer(serializers.Serializer):
 def _errors(*codes: int, **described: str) -> dict:
     text = {400: "Invalid input (code `invalid`, or a specific code such as `email_taken`).",
             401: "Not authenticated.", 403: "Not allowed.", 404: "Not found.",
-            429: "Too many failed sign-in attempts (`locked_out`)."}
+            429: "Too many failed sign-in attempts (`locked_out`), or too many requests "
+                 "(`throttled`, with `Retry-After`)."}
     text.update({int(k.strip("_")): v for k, v in described.items()})
     wanted = sorted({*codes, *(int(k.strip("_")) for k in described)})
     return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in wanted}

@@ -2,7 +2,8 @@
 
 drf-spectacular documents only what each view declares, so most operations listed only their
 2xx answer while the shared exception handler (config.api.exception_handler) can also answer
-400/401/403/404 with `{"code", "detail", "fields"}`. The fuzzer (tests/test_api_fuzz.py)
+400/401/403/404 with `{"code", "detail", "fields"}`, and every operation is rate-limited
+(429, config.throttling). The fuzzer (tests/test_api_fuzz.py)
 flags every such answer as undocumented. This postprocessing hook adds them where they can
 happen, without overriding what a view declared itself.
 
@@ -25,6 +26,9 @@ ERROR_SCHEMA = {
             "description": "Per-field messages, for validation errors: a list of messages, "
                            "or for a list or nested input, the same shape per item.",
         },
+        "retry_after": {"type": "integer",
+                        "description": "With code `throttled`: seconds to wait, as in the "
+                                       "`Retry-After` header."},
     },
     "required": ["code", "detail"],
 }
@@ -35,6 +39,7 @@ _DESCRIPTIONS = {
     403: "Not allowed for this user (or a session write without the CSRF token).",
     404: "No such object for this user (another customer's object answers 404 too).",
     415: "The body's Content-Type is not one this operation reads, or it cannot be parsed.",
+    429: "Too many requests (code `throttled`): try again after `Retry-After` seconds.",
 }
 
 
@@ -56,7 +61,9 @@ def _not_found() -> dict:
 
 def error_statuses(path: str, method: str, operation: dict) -> set[int]:
     """The error statuses an operation can answer, from what its definition says it takes."""
-    statuses = {401}  # any operation: a bad `Authorization: Bearer` header is refused first
+    # Any operation: a bad `Authorization: Bearer` header is refused first, and every client
+    # has a rate limit.
+    statuses = {401, 429}
     security = operation.get("security") or []
     anonymous_allowed = not security or {} in security
     if not anonymous_allowed or method in _UNSAFE:

@@ -4,6 +4,8 @@ Errors are always ``{"code": "...", "detail": "...", "fields": {...}}``. Service
 ``DomainError`` subclasses with a stable ``code``; views never build error bodies themselves.
 """
 
+import math
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -190,4 +192,7 @@ def exception_handler(exc, context):
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     detail = getattr(exc, "detail", str(exc))
     response.data = {"code": code, "detail": str(detail), "fields": {}}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        # The same number as the Retry-After header DRF sets (config.throttling).
+        response.data["retry_after"] = math.ceil(exc.wait)
     return response

@@ -4,6 +4,7 @@ Every setting that comes from outside goes through ``env`` here, so a bad value 
 with the variable's name instead of somewhere deep in a request.
 """
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -160,3 +161,38 @@ def stripe_settings() -> dict:
         "api_base": api_base.rstrip("/"),
         "live_mode": secret.startswith(("sk_live_", "rk_live_")),
     }
+
+
+# Requests each scope allows per client: the API in general (per API key or user, per IP when
+# anonymous) and the endpoints worth abusing (per IP unless the client is signed in). See
+# config.throttling, which names the routes of each scope.
+RATE_LIMIT_DEFAULTS = {
+    "anon": "120/min",
+    "user": "1200/min",
+    "signup": "10/hour",
+    "token": "10/min",
+    "password_reset": "5/hour",
+    "credits_consume": "600/min",
+    "chat": "30/min",
+    "ticket_create": "20/hour",
+    "stripe_webhook": "6000/min",
+}
+_RATE = re.compile(r"^([1-9][0-9]*)/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def rate_limits() -> dict[str, str | None]:
+    """``RATE_LIMIT_<SCOPE>`` for each scope: ``N/second|minute|hour|day`` (``s``, ``min``,
+    ``h``, ``d`` too), or ``off``."""
+    rates: dict[str, str | None] = {}
+    for scope, default in RATE_LIMIT_DEFAULTS.items():
+        name = f"RATE_LIMIT_{scope.upper()}"
+        value = env.str(name, default=default).strip().lower()
+        if value == "off":
+            rates[scope] = None
+        elif _RATE.match(value):
+            rates[scope] = value
+        else:
+            raise ConfigurationError(f"{name} must look like 100/min, 10/hour or off "
+                                     f"(got {value!r})")
+    return rates
+

@@ -10,6 +10,7 @@ from config.env import (
     broker_visibility_timeout,
     database_config,
     env,
+    rate_limits,
     redis_url,
     seconds,
     stripe_settings,
@@ -65,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Rate limits of the pages and the webhook (API views count in their throttle classes).
+    "config.throttling.RouteThrottleMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -162,7 +165,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Per API key or user (per IP when anonymous), plus the tighter scope of some routes;
+    # counted in the shared cache. See config.throttling.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.ClientThrottle",
+        "config.throttling.RouteThrottle",
+    ],
 }
+# Scope -> "N/period" or None (off), from RATE_LIMIT_<SCOPE> (config.env).
+RATE_LIMITS = rate_limits()
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billing back office API",
     "DESCRIPTION": "Catalog, checkout, subscriptions, credits, support and analytics.",

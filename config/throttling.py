@@ -1,0 +1,209 @@
+"""Rate limits: how many requests a client may send per scope, counted in the shared cache.
+
+Every API request counts against ``user`` (per API key, else per signed-in user) or ``anon``
+(per IP). The routes worth abusing also count against a tighter scope of their own (``ROUTES``:
+sign-up, sign-in and key creation, password reset, credits consumption, the help bot, new
+tickets, the Stripe webhook). API views get both through DRF's throttle classes
+(``REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]``); the server-rendered pages and the webhook
+get the route scopes through ``RouteThrottleMiddleware``. Rates come from ``RATE_LIMITS``
+(``RATE_LIMIT_<SCOPE>`` in the environment, config.env).
+
+A refused request answers 429 with ``Retry-After`` (the API's JSON error with code
+``throttled``; a page for browsers) and is counted per scope for /metrics and /ops/.
+
+Why not DRF's own SimpleRateThrottle: it keeps each client's request times in one cache entry
+that it reads, edits and writes back, so two web workers answering the same client at once
+each write their own copy and one of the two requests is forgotten; under load the limit
+leaks. Here each window is a counter that the cache increments atomically (Redis INCR), so
+every worker counts into the same number.
+"""
+
+import contextlib
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from rest_framework.throttling import BaseThrottle
+
+from accounts.request_context import client_ip
+from config.middleware import _business_name
+
+# URL name -> scope, for POSTs (every route here creates something or checks a password).
+ROUTES = {
+    "api:auth-signup": "signup",
+    "account_signup": "signup",
+    "api:auth-token": "token",
+    "account_login": "token",
+    "api:me-api-keys": "token",
+    "accounts:create_api_key": "token",
+    "account_reset_password": "password_reset",
+    "api:credits-consume": "credits_consume",
+    "api:support-chat": "chat",
+    "api:support-tickets": "ticket_create",
+    "api:support-chat-handoff": "ticket_create",
+    "support:ticket_new": "ticket_create",
+    "billing:stripe-webhook": "stripe_webhook",
+    "billing:stripe-webhook-no-slash": "stripe_webhook",
+}
+COUNTED_METHODS = {"POST"}
+
+_PERIODS = {"s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}
+THROTTLED_KEY = "ops:throttled:"  # + scope: requests refused so far (for /metrics)
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"10/min"`` -> (10, 60): requests allowed, window in seconds."""
+    count, period = rate.split("/")
+    return int(count), _PERIODS[period[0]]
+
+
+def rate_for(scope: str) -> str | None:
+    return settings.RATE_LIMITS.get(scope)
+
+
+def identity(request) -> str:
+    """Who a limit counts: the API key the request authenticated with, else the signed-in
+    user, else the client's IP (resolved as django-axes and the audit log resolve it)."""
+    credential = getattr(request, "auth", None)  # DRF only: the ApiKey row, or None
+    if getattr(credential, "pk", None) is not None:
+        return f"key:{credential.pk}"
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"ip:{client_ip(request) or 'unknown'}"
+
+
+def hit(scope: str, ident: str, *, now: float | None = None) -> int | None:
+    """Count one request of ``ident`` against ``scope``. None when it is allowed, else the
+    seconds until the client's window ends (its ``Retry-After``).
+
+    A window starts with the client's first request and lasts the rate's period; within it
+    the first N requests pass. The window's start is kept under its own key (``add`` creates
+    it only if absent, so concurrent workers agree on it) and names the counter, which every
+    worker increments atomically. When the cache cannot answer (Redis down: config.cache
+    answers misses) requests pass: an outage of the cache must not lock every client out.
+    """
+    rate = rate_for(scope)
+    if rate is None:
+        return None
+    allowed, period = parse_rate(rate)
+    now = time.time() if now is None else now
+    base = f"throttle:{scope}:{ident}"
+    start = now if cache.add(f"{base}:start", now, timeout=period) else cache.get(
+        f"{base}:start")
+    if start is None:
+        return None
+    remaining = max(1, math.ceil(start + period - now))
+    counter = f"{base}:{int(start * 1000)}"
+    cache.add(counter, 0, timeout=remaining + 1)
+    try:
+        count = cache.incr(counter)
+    except ValueError:  # the window closed between the two calls, or the cache is down
+        return None
+    if count <= allowed:
+        return None
+    _count_refusal(scope)
+    return remaining
+
+
+def _count_refusal(scope: str) -> None:
+    key = THROTTLED_KEY + scope
+    cache.add(key, 0, timeout=None)
+    # The cache is down: the refusal goes uncounted (the limit still held).
+    with contextlib.suppress(ValueError):
+        cache.incr(key)
+
+
+def throttled_counts() -> dict[str, int]:
+    """Requests refused per scope since the cache was last emptied."""
+    keys = [THROTTLED_KEY + scope for scope in settings.RATE_LIMITS]
+    found = cache.get_many(keys)
+    return {key[len(THROTTLED_KEY):]: int(found.get(key) or 0) for key in keys}
+
+
+def route_scope(request) -> str | None:
+    match = getattr(request, "resolver_match", None)
+    if match is None or request.method not in COUNTED_METHODS:
+        return None
+    return ROUTES.get(match.view_name)
+
+
+# --- DRF -------------------------------------------------------------------------------------
+
+
+class _Throttle(BaseThrottle):
+    def scope_for(self, request) -> str | None:
+        raise NotImplementedError
+
+    def allow_request(self, request, view):
+        scope = self.scope_for(request)
+        self.retry_after = hit(scope, identity(request)) if scope else None
+        return self.retry_after is None
+
+    def wait(self):
+        return self.retry_after
+
+
+class ClientThrottle(_Throttle):
+    """Every API request: ``user`` per API key or user, ``anon`` per IP."""
+
+    def scope_for(self, request):
+        user = getattr(request, "user", None)
+        return "user" if user is not None and user.is_authenticated else "anon"
+
+
+class RouteThrottle(_Throttle):
+    """The tighter scope of the routes in ``ROUTES``."""
+
+    def scope_for(self, request):
+        return route_scope(request)
+
+
+# --- pages and the webhook -------------------------------------------------------------------
+
+
+def throttled_response(request, retry_after: int) -> HttpResponse:
+    """429 with ``Retry-After``: a page for a browser, the API's JSON error otherwise."""
+    detail = f"Too many requests. Try again in {retry_after} seconds."
+    if "text/html" in request.headers.get("Accept", ""):
+        # Rendered without the request, as the 503 page is: no context processor runs.
+        page = render_to_string("429.html", {"retry_after": retry_after,
+                                             "minutes": math.ceil(retry_after / 60),
+                                             "business_name": _business_name()})
+        response = HttpResponse(page, status=429)
+    else:
+        response = JsonResponse({"code": "throttled", "detail": detail, "fields": {},
+                                 "retry_after": retry_after}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _is_api_view(view_func) -> bool:
+    # Imported here: DRF imports this module while it defines APIView (its default throttles).
+    from rest_framework.views import APIView
+
+    view_class = getattr(view_func, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
+
+
+class RouteThrottleMiddleware:
+    """The route scopes for views outside DRF (allauth's pages, our forms, the webhook). API
+    views are left to their throttle classes, which count after authentication."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if _is_api_view(view_func):
+            return None
+        scope = route_scope(request)
+        if scope is None:
+            return None
+        retry_after = hit(scope, identity(request))
+        return None if retry_after is None else throttled_response(request, retry_after)
