@@ -64,7 +64,12 @@ class SubscriptionOut(serializers.ModelSerializer):
                   "checkout_url", "credit_balance", "created_at", "timeline"]
 
     def get_timeline(self, subscription) -> list[dict]:
-        return TimelineOut(subscription.events.all()[:50], many=True).data
+        # Loaded with the page by selectors.subscriptions_for_user; a subscription read on
+        # its own (detail, the answers of changes) reads them here.
+        events = getattr(subscription, "timeline_events", None)
+        if events is None:
+            events = subscription.events.all()[:selectors.TIMELINE_LENGTH]
+        return TimelineOut(events, many=True).data
 
 
 class InvoiceOut(serializers.ModelSerializer):

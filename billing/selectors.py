@@ -2,10 +2,17 @@
 
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from billing.models import Order, OrderItem, OrderStatus, Subscription, SubscriptionStatus
+from billing.models import (
+    Order,
+    OrderItem,
+    OrderStatus,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
 
 # A PAST_DUE subscription keeps its plan this long after it became past due, while Stripe
 # retries the payment (Stripe's own smart-retry window is of this order).
@@ -41,7 +48,10 @@ def customer_has_completed_order(*, user, product) -> bool:
 
 
 def orders_for_user(*, user) -> QuerySet[Order]:
-    return (Order.objects.filter(user=user).prefetch_related("items")
+    """The user's orders, newest first, with what the order list shows of each (its invoice
+    number, its items and their products) loaded with the page: no query per row."""
+    return (Order.objects.filter(user=user).select_related("invoice")
+            .prefetch_related("items", "items__product")
             .order_by("-created_at", "-id"))
 
 
@@ -83,8 +93,18 @@ def past_due_subscription(*, user) -> Subscription | None:
             .select_related("plan").order_by("-past_due_since", "-id").first())
 
 
+# A subscription's timeline in the API: its newest events.
+TIMELINE_LENGTH = 50
+
+
 def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
+    """The user's subscriptions, newest first, with their plan, price and, as
+    ``timeline_events``, their newest ``TIMELINE_LENGTH`` events (one windowed query for the
+    page, not one per row)."""
+    newest_events = SubscriptionEvent.objects.order_by("-created_at", "-id")[:TIMELINE_LENGTH]
     return (Subscription.objects.filter(user=user).select_related("plan", "price")
+            .prefetch_related(Prefetch("events", queryset=newest_events,
+                                       to_attr="timeline_events"))
             .order_by("-created_at", "-id"))
 
 
