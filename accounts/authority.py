@@ -141,6 +141,7 @@ POLICY: dict[str, Rule] = {
                                      support=None),
     # The machinery.
     "system.schedules": _rule("Enable, disable or run scheduled tasks"),
+    "system.ops.view": _rule("See the operations page (queues, workers, backups)"),
 }
 
 

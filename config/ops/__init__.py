@@ -1,0 +1,1 @@
+"""What operators watch: the /ops/ page, /metrics for Prometheus, worker heartbeats."""
