@@ -71,35 +71,14 @@ def create_backup(*, source: Database | None = None, storage: Storage | None = N
     progress.step(f"Backing up {source.shown} as {name} into {stores.describe(storage)}")
     partial = stores.scratch_dir() / f"{name}{facts.DUMP}.part"
     try:
-        with source.connect() as conn:
-            conn.isolation_level = IsolationLevel.REPEATABLE_READ
-            conn.read_only = True
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT pg_export_snapshot()")
-                snapshot = cursor.fetchone()[0]
-                migrations = facts.migration_state(cursor)
-                counts = facts.row_counts(cursor, facts.money_tables())
-                cursor.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n "
-                               "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname "
-                               "NOT IN ('pg_catalog', 'information_schema')")
-                tables = cursor.fetchone()[0]
-            major = pgtools.server_major_version(conn)
-            pg_dump = pgtools.program("pg_dump", server_major=major)
-            progress.step(f"Dumping {tables} tables with {pg_dump}")
-            progress.start(total=tables, unit="table", desc="dump")
-            # The snapshot lives as long as this transaction: pg_dump runs inside it.
-            pgtools.run([pg_dump, "--format=custom", "--compress=6", "--verbose",
-                         f"--snapshot={snapshot}", f"--file={partial}"], db=source,
-                        on_line=lambda line: _DUMPING.search(line) and progress.advance())
-            progress.finish()
-            server_version = conn.info.parameter_status("server_version")
-            conn.rollback()
+        dumped = _dump_in_snapshot(source, partial, progress)
         size = partial.stat().st_size
         progress.step(f"Dumped {_size(size)}; computing its sha256")
         checksum = stores.sha256_of(partial, progress)
         stores.store_dump(storage, name + facts.DUMP, partial, progress)
     finally:
         partial.unlink(missing_ok=True)
+    counts = dumped["row_counts"]
     manifest = {
         "format_version": facts.FORMAT_VERSION,
         "name": name,
@@ -107,12 +86,11 @@ def create_backup(*, source: Database | None = None, storage: Storage | None = N
         "finished_at": datetime.now(UTC).isoformat(),
         "duration_seconds": round(time.monotonic() - clock, 3),
         "database": {"name": source.name, "host": source.host or "localhost",
-                     "server_version": server_version},
+                     "server_version": dumped["server_version"]},
         "dump": {"file": name + facts.DUMP, "bytes": size, "sha256": checksum,
                  "format": "pg_dump custom", "compression": "gzip level 6",
-                 "pg_dump": Path(pg_dump).name + " " + str(pgtools.program_major_version(
-                     pg_dump))},
-        "migrations": migrations,
+                 "pg_dump": dumped["pg_dump"]},
+        "migrations": dumped["migrations"],
         "row_counts": counts,
     }
     stores.write_json(storage, name + facts.MANIFEST, manifest)
@@ -125,6 +103,34 @@ def create_backup(*, source: Database | None = None, storage: Storage | None = N
             progress.step(f"Retention removed {len(deleted)} old backup(s): "
                           f"{', '.join(deleted)}")
     return manifest
+
+
+def _dump_in_snapshot(source: Database, path: Path, progress) -> dict:
+    """pg_dump ``source`` into ``path`` in a snapshot that our REPEATABLE READ transaction
+    exports and keeps open meanwhile; the manifest's facts are read in that transaction."""
+    with source.connect() as conn:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            migrations = facts.migration_state(cursor)
+            counts = facts.row_counts(cursor, facts.money_tables())
+            cursor.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                           "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname "
+                           "NOT IN ('pg_catalog', 'information_schema')")
+            tables = cursor.fetchone()[0]
+        pg_dump = pgtools.program("pg_dump", server_major=pgtools.server_major_version(conn))
+        progress.step(f"Dumping {tables} tables with {pg_dump}")
+        progress.start(total=tables, unit="table", desc="dump")
+        pgtools.run([pg_dump, "--format=custom", "--compress=6", "--verbose",
+                     f"--snapshot={snapshot}", f"--file={path}"], db=source,
+                    on_line=lambda line: _DUMPING.search(line) and progress.advance())
+        progress.finish()
+        server_version = conn.info.parameter_status("server_version")
+        conn.rollback()
+    return {"migrations": migrations, "row_counts": counts, "server_version": server_version,
+            "pg_dump": f"pg_dump {pgtools.program_major_version(pg_dump)}"}
 
 
 def _size(size: int) -> str:
