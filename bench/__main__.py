@@ -3,10 +3,15 @@
 Each suite runs in a process of its own (``python -m bench.<suite> --json ...``): it gets a
 fresh Django, its own scratch database and its own servers, and cleans them up itself when
 it ends, fails or is interrupted (Ctrl-C reaches it too; this process waits for its cleanup).
-A suite that fails is reported and the others still run; the exit status is then 1.
+A suite that fails is reported and the others still run; the exit status is then 1. Every
+row is our figure next to a baseline measured in the same run on this machine, its target
+and whether this run met it; ``--json PATH`` writes the rows (suite, metric, ours, baseline,
+ratio, target, met, unit, baseline_name) as a JSON list. A missed target is reported, not an
+error.
 
-Durations are bounded by the options below (defaults: about four minutes on a 2-core
-machine). ``make bench BENCH_ARGS="--seconds 3 --suites api,webhooks"`` passes options.
+Durations are bounded by the options below (defaults: about eight minutes on a 2-core
+machine; ``firstrun``, opt-in, adds a few). ``make bench BENCH_ARGS="--seconds 3 --suites
+api,webhooks"`` passes options.
 """
 
 import argparse
@@ -29,9 +34,13 @@ from bench.common import (
     read_results,
     run_main,
     setup_django,
+    write_results,
 )
 
-SUITES = ["credits", "rollup", "api", "webhooks", "seeding"]
+SUITES = ["credits", "rollup", "api", "webhooks", "seeding", "firstrun", "history"]
+# Run unless --suites names others; firstrun clones and installs, which takes minutes;
+# history writes a million ledger rows, which takes minutes too.
+DEFAULT_SUITES = ["credits", "rollup", "api", "webhooks", "seeding"]
 
 
 def suite_commands(args) -> dict[str, list[str]]:
@@ -43,8 +52,11 @@ def suite_commands(args) -> dict[str, list[str]]:
         "api": ["--seconds", seconds, "--warmup", "2", "--users", str(args.users),
                 "--conn-max-age", str(args.conn_max_age)],
         "webhooks": ["--seconds", str(args.seconds * 2), "--rate", str(args.rate),
+                     "--sweep-seconds", str(max(args.seconds * 0.8, 2)),
                      "--conn-max-age", str(args.conn_max_age)],
         "seeding": [],
+        "firstrun": [],
+        "history": [],
     }
 
 
@@ -67,8 +79,10 @@ def run_suite(name: str, options: list[str], out: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suites", default=",".join(SUITES),
-                        help=f"comma-separated, in this order: {','.join(SUITES)}")
+    parser.add_argument("--suites", default=",".join(DEFAULT_SUITES),
+                        help=f"comma-separated, from: {','.join(SUITES)} (default: all but "
+                             "firstrun)")
+    parser.add_argument("--json", help="also write every row to this file (a JSON list)")
     parser.add_argument("--seconds", type=float,
                         default=float(os.environ.get("BENCH_SECONDS", "5")),
                         help="measured seconds per phase (credits, api; webhooks send for "
@@ -78,11 +92,13 @@ def main() -> int:
     parser.add_argument("--conn-max-age", type=int, default=DEFAULT_CONN_MAX_AGE,
                         help="DB_CONN_MAX_AGE for the API and webhook suites' gunicorn "
                              "(0: a new connection per request, the settings' default)")
-    parser.add_argument("--rollup-rows", type=int, default=200_000,
+    parser.add_argument("--rollup-rows", type=int, default=1_000_000,
                         help="ledger rows for the rollup suite (customers: rows / 40)")
     args = parser.parse_args()
-    chosen = [name.strip() for name in args.suites.split(",") if name.strip()]
-    unknown = sorted(set(chosen) - set(SUITES))
+    chosen = [name for name in SUITES
+              if name in {part.strip() for part in args.suites.split(",")}]
+    unknown = sorted({part.strip() for part in args.suites.split(",") if part.strip()}
+                     - set(SUITES))
     if unknown:
         parser.error(f"unknown suite(s): {', '.join(unknown)}")
 
@@ -116,9 +132,14 @@ def main() -> int:
                   f"{time.perf_counter() - suite_started:.0f}s", flush=True)
 
     print(f"\n{info}; total {time.perf_counter() - started:.0f}s")
-    print("ratio = ours / baseline. For ops/s, req/s and rows/s higher is better; for ms "
-          "lower is better.\n")
+    print("ratio = ours / baseline. For ops/s, req/s, /s and rows/s higher is better; for ms "
+          "and s lower is better. target: on the ratio (x) or on our figure (a unit).\n")
     print(format_table(results))
+    missed = [f"{r.suite}: {r.metric}" for r in results if r.met is False]
+    print(f"\nTargets met: {sum(r.met is True for r in results)} of "
+          f"{sum(r.met is not None for r in results)}"
+          + (f"; not met: {'; '.join(missed)}" if missed else ""))
+    write_results(args.json, results)
     if failed:
         print(f"\nFailed: {', '.join(failed)} (see its output above)")
         return 1

@@ -17,6 +17,7 @@ import ctypes
 import http.client
 import json
 import math
+import operator
 import os
 import platform
 import re
@@ -25,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -73,9 +74,15 @@ def setup_django() -> None:
 
 # --- results and the table ----------------------------------------------------------------
 
+# A row's target: "ratio >= 0.5" (ours / baseline) or "ours < 50" (in the row's unit).
+_TARGET = re.compile(r"(ratio|ours) (>=|<=|<|>) (\d+(?:\.\d+)?)")
+_COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt, ">": operator.gt}
+
+
 @dataclass(frozen=True)
 class Result:
-    """One row of the table: our figure, the baseline's, measured in the same run."""
+    """One row of the table: our figure, the baseline's, measured in the same run, and what
+    the row should reach (``target``, see ``_TARGET``; empty for a row that only informs)."""
 
     suite: str
     metric: str
@@ -84,13 +91,34 @@ class Result:
     unit: str
     baseline_name: str
     higher_is_better: bool = True
+    target: str = ""
+
+    def __post_init__(self):
+        if self.target and not _TARGET.fullmatch(self.target):
+            raise ValueError(f"a target reads 'ratio >= 0.5' or 'ours < 50', not "
+                             f"{self.target!r}")
 
     @property
     def ratio(self) -> float:
         return ratio(self.ours, self.baseline)
 
+    @property
+    def met(self) -> bool | None:
+        """Whether this run reached the target; None without one."""
+        if not self.target:
+            return None
+        subject, op, value = _TARGET.fullmatch(self.target).groups()
+        figure = self.ratio if subject == "ratio" else self.ours
+        return not math.isnan(figure) and _COMPARE[op](figure, float(value))
+
     def to_json(self) -> dict:
-        return asdict(self)
+        """The row with its ratio (null when there is no baseline) and ``met``."""
+        measured = self.ratio
+        row = asdict(self)
+        return {"suite": self.suite, "metric": self.metric, "ours": self.ours,
+                "baseline": self.baseline,
+                "ratio": None if math.isnan(measured) else measured,
+                "target": self.target, "met": self.met, **row}
 
 
 def ratio(ours: float, baseline: float) -> float:
@@ -134,12 +162,28 @@ def format_ratio(value: float) -> str:
     return f"{value:.2f}x" if value >= 0.01 else f"{value:.4f}x"
 
 
-TABLE_HEADERS = ("suite", "metric", "ours", "baseline", "ratio", "baseline is")
+TABLE_HEADERS = ("suite", "metric", "ours", "baseline", "ratio", "target", "met",
+                 "baseline is")
+
+
+def format_target(result: Result) -> str:
+    """``>= 0.50x`` for a ratio target, ``< 50 ms`` for one on our figure, ``-`` for none."""
+    if not result.target:
+        return "-"
+    subject, op, value = _TARGET.fullmatch(result.target).groups()
+    if subject == "ratio":
+        return f"{op} {float(value):.2f}x"
+    return f"{op} {float(value):g} {result.unit}"
+
+
+def format_met(result: Result) -> str:
+    return {None: "-", True: "met", False: "NOT met"}[result.met]
 
 
 def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
     return [(r.suite, r.metric, f"{format_number(r.ours)} {r.unit}",
-             f"{format_number(r.baseline)} {r.unit}", format_ratio(r.ratio), r.baseline_name)
+             f"{format_number(r.baseline)} {r.unit}", format_ratio(r.ratio), format_target(r),
+             format_met(r), r.baseline_name)
             for r in results]
 
 
@@ -147,7 +191,7 @@ def format_table(results: list[Result]) -> str:
     """A Markdown table (readable in a terminal, pasted as is into the README)."""
     rows = [TABLE_HEADERS, *table_rows(results)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADERS))]
-    right = {2, 3, 4}  # numbers line up on the right
+    right = {2, 3, 4, 5}  # numbers line up on the right
 
     def line(row):
         cells = [cell.rjust(w) if i in right else cell.ljust(w)
@@ -160,12 +204,20 @@ def format_table(results: list[Result]) -> str:
 
 
 def write_results(path: str | None, results: list[Result]) -> None:
+    """The rows as a JSON list (``Result.to_json``: suite, metric, ours, baseline, ratio,
+    target, met, unit, baseline_name, higher_is_better)."""
     if path:
-        Path(path).write_text(json.dumps([r.to_json() for r in results]))
+        Path(path).write_text(json.dumps([r.to_json() for r in results], indent=1))
+
+
+_RESULT_FIELDS = {f.name for f in fields(Result)}
 
 
 def read_results(path: Path) -> list[Result]:
-    return [Result(**row) for row in json.loads(path.read_text())]
+    """Rows written by ``write_results`` (the computed ratio and met are read again from the
+    figures, not trusted from the file)."""
+    return [Result(**{k: v for k, v in row.items() if k in _RESULT_FIELDS})
+            for row in json.loads(path.read_text())]
 
 
 def machine_info(postgres_version: str) -> str:
@@ -196,20 +248,45 @@ def _use(name: str) -> None:
 
 def ensure_template() -> None:
     """Create ``bench_template`` if missing and bring it up to the code's migrations (a
-    fraction of a second when it is current)."""
+    fraction of a second when it is current). A template that records a migration the code no
+    longer has (renamed or removed since it was applied), or that cannot be migrated, is a
+    stale cache: it is dropped and built again."""
     from django.core.management import call_command
-    from django.db import connection, connections
+    from django.db import connections
 
     original = connections["default"].settings_dict["NAME"]
+    for attempt in (1, 2):
+        _create_template_if_missing()
+        _use(TEMPLATE)
+        try:
+            if attempt == 1 and _template_is_stale():
+                raise RuntimeError("it records migrations the code no longer has")
+            call_command("migrate", verbosity=0, interactive=False)
+            return
+        except Exception as exc:
+            if attempt == 2:
+                raise
+            print(f"{TEMPLATE} is stale ({exc}); building it again…", flush=True)
+        finally:
+            _use(original)
+        drop_database(TEMPLATE)
+
+
+def _create_template_if_missing() -> None:
+    from django.db import connection
+
     with connection.cursor() as cursor:
         if not _exists(cursor, TEMPLATE):
             print(f"Creating and migrating {TEMPLATE} (once; kept for later runs)…", flush=True)
             cursor.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    _use(TEMPLATE)
-    try:
-        call_command("migrate", verbosity=0, interactive=False)
-    finally:
-        _use(original)
+
+
+def _template_is_stale() -> bool:
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection)
+    return bool(set(loader.applied_migrations) - set(loader.disk_migrations))
 
 
 def database_url(name: str) -> str:
@@ -328,22 +405,26 @@ class Gunicorn:
             raise
         return self
 
-    def _wait_ready(self, timeout: float = 60.0) -> None:
+    def _wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
+        last = "no answer"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn {self.app} exited with {self.process.returncode}")
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
             try:
                 connection.request("GET", self.ready_path)
-                if connection.getresponse().status == 200:
+                response = connection.getresponse()
+                if response.status == 200:
                     return
-            except (OSError, http.client.HTTPException):
-                pass
+                last = f"{response.status} {response.read()[:300]!r}"
+            except (OSError, http.client.HTTPException) as exc:
+                last = type(exc).__name__
             finally:
                 connection.close()
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn {self.app} did not answer {self.ready_path} in {timeout}s")
+        raise RuntimeError(f"gunicorn {self.app} did not answer {self.ready_path} with 200 in "
+                           f"{timeout:g}s (last: {last})")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

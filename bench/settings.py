@@ -26,6 +26,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # Per process: cached SystemConfig values are read again from each bench's own database.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The product's URLs plus the API bench's baseline view (bench.urls).
+ROOT_URLCONF = "bench.urls"
 # Refused webhooks and the like would otherwise print a line per request under load.
 LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": "WARNING"}}  # noqa: F405
 # The suites drive one API key and one IP far past any real client's rate: limits so high they

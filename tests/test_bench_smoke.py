@@ -4,6 +4,7 @@ Not a benchmark run: the arithmetic, the table, the open-loop sender against a t
 server, and the webhook bench's signed delivery through the real view.
 """
 
+import json
 import math
 import secrets
 import threading
@@ -47,20 +48,37 @@ def test_ratio_is_ours_over_baseline_and_undefined_without_a_baseline():
     assert math.isnan(ratio(5, 0))
 
 
-def test_table_has_one_aligned_row_per_result_with_units_and_ratio():
-    results = [Result("api", "GET /x throughput", 123.456, 1234.5, "req/s", "bare WSGI app"),
-               Result("webhooks", "ack latency p95", 8.25, 4.0, "ms", "GET /healthz/",
+def test_table_has_one_aligned_row_per_result_with_units_ratio_target_and_met():
+    results = [Result("api", "GET /x throughput", 123.456, 1234.5, "req/s", "constant DRF view",
+                      target="ratio >= 0.5"),
+               Result("webhooks", "ack latency p99", 8.25, 4.0, "ms", "GET /healthz/",
+                      higher_is_better=False, target="ours < 50"),
+               Result("rollup", "informative", 3.0, 2.0, "ms", "hand-written",
                       higher_is_better=False)]
     lines = format_table(results).splitlines()
     assert [cell.strip() for cell in lines[0].split("|")[1:-1]] == [
-        "suite", "metric", "ours", "baseline", "ratio", "baseline is"]
+        "suite", "metric", "ours", "baseline", "ratio", "target", "met", "baseline is"]
     assert set(lines[1]) <= {"|", "-", ":"}
     cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[2:]]
     assert cells == [
-        ["api", "GET /x throughput", "123 req/s", "1,234 req/s", "0.10x", "bare WSGI app"],
-        ["webhooks", "ack latency p95", "8.25 ms", "4.00 ms", "2.06x", "GET /healthz/"],
+        ["api", "GET /x throughput", "123 req/s", "1,234 req/s", "0.10x", ">= 0.50x", "NOT met",
+         "constant DRF view"],
+        ["webhooks", "ack latency p99", "8.25 ms", "4.00 ms", "2.06x", "< 50 ms", "met",
+         "GET /healthz/"],
+        ["rollup", "informative", "3.00 ms", "2.00 ms", "1.50x", "-", "-", "hand-written"],
     ]
     assert len({len(line) for line in lines}) == 1  # every column lines up
+
+
+def test_targets_apply_to_the_ratio_or_to_our_figure():
+    assert Result("s", "m", 60, 100, "req/s", "b", target="ratio >= 0.5").met is True
+    assert Result("s", "m", 40, 100, "req/s", "b", target="ratio >= 0.5").met is False
+    assert Result("s", "m", 70, 10, "s", "b", False, target="ours <= 60").met is False
+    assert Result("s", "m", 60, 10, "s", "b", False, target="ours <= 60").met is True
+    assert Result("s", "m", 5, 0, "ms", "b", False, target="ratio <= 1.5").met is False
+    assert Result("s", "m", 5, 1, "ms", "b").met is None
+    with pytest.raises(ValueError):
+        Result("s", "m", 5, 1, "ms", "b", target="fast enough")
 
 
 def test_numbers_keep_three_significant_figures():
@@ -70,10 +88,19 @@ def test_numbers_keep_three_significant_figures():
 
 
 def test_results_survive_the_trip_through_the_suite_json_file(tmp_path):
-    rows = [Result("seeding", "seed_demo", 883.0, 73570.0, "rows/s", "COPY")]
-    path = tmp_path / "seeding.json"
+    rows = [Result("seeding", "seed_demo", 883.0, 73570.0, "rows/s", "COPY"),
+            Result("api", "GET /x", 600.0, 1000.0, "req/s", "constant", target="ratio >= 0.5"),
+            Result("rollup", "none yet", 1.0, 0.0, "ms", "hand", higher_is_better=False)]
+    path = tmp_path / "suite.json"
     write_results(str(path), rows)
     assert read_results(path) == rows
+    written = json.loads(path.read_text())
+    assert list(written[1])[:7] == ["suite", "metric", "ours", "baseline", "ratio", "target",
+                                    "met"]
+    assert (written[1]["ratio"], written[1]["target"], written[1]["met"]) == (
+        0.6, "ratio >= 0.5", True)
+    assert (written[0]["target"], written[0]["met"]) == ("", None)
+    assert written[2]["ratio"] is None  # no baseline: null, not NaN (which JSON lacks)
 
 
 def test_grown_counts_only_tables_that_gained_rows():
@@ -101,8 +128,9 @@ def test_open_loop_sender_sends_every_request_at_its_rate_and_counts_failures():
     try:
         requests = [openloop.Request("POST", "/bad" if i % 10 == 9 else "/ok", b"{}")
                     for i in range(40)]
+        # Two sender processes share the requests out: every one is sent once.
         outcome = openloop.run(f"http://127.0.0.1:{server.server_port}", requests, rate=200,
-                               senders=4)
+                               senders=4, processes=2)
     finally:
         server.shutdown()
         server.server_close()

@@ -1,0 +1,27 @@
+"""The product's URLs plus the API bench's baseline, for ``bench.settings`` only (the product's
+own URLconf never has it): a DRF view without authentication that answers a constant JSON
+body. Under /api/v1/ like the endpoints it is compared with, so the same middleware and
+throttle classes count it."""
+
+from django.urls import path
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as product_urlpatterns
+
+CONSTANT_PATH = "/api/v1/bench-constant/"
+
+
+class ConstantView(APIView):
+    """What gunicorn, Django's middleware and DRF cost with no database and no work."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+urlpatterns = [path(CONSTANT_PATH.lstrip("/"), ConstantView.as_view()), *product_urlpatterns]
