@@ -375,6 +375,10 @@ class FilterWhenAskedBackend(DjangoFilterBackend):
 # --- pagination -----------------------------------------------------------------------------
 
 
+# PostgreSQL's OFFSET is a bigint.
+_MAX_OFFSET = 2**63 - 1
+
+
 class CountInPageQueryPaginator(DjangoPaginator):
     """Django's paginator, except that the total comes with the page's rows
     (``COUNT(*) OVER ()`` in the same query) instead of a COUNT query of its own. Only a
@@ -388,6 +392,8 @@ class CountInPageQueryPaginator(DjangoPaginator):
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
         bottom = (number - 1) * self.per_page
+        if bottom + self.per_page > _MAX_OFFSET:  # past any real end, and past SQL's OFFSET
+            return self._get_page([], self.validate_number(number), self)
         rows = list(self.object_list.annotate(_total=Window(Count("*")))
                     [bottom:bottom + self.per_page])
         if rows:

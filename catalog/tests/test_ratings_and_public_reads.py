@@ -150,6 +150,7 @@ def test_pages_past_the_end_or_malformed_answer_404_and_last_works(api_client):
     assert api_client.get(LIST, {"page_size": 2, "page": 3}).status_code == 404
     assert api_client.get(LIST, {"page": 0}).status_code == 404
     assert api_client.get(LIST, {"page": "x"}).status_code == 404
+    assert api_client.get(LIST, {"page": 10**20}).status_code == 404
     last = api_client.get(LIST, {"page_size": 2, "page": "last"})
     assert last.status_code == 200 and len(last.json()["results"]) == 1
     assert api_client.get(LIST, {"search": "nothing-matches-this"}).json() == {
