@@ -92,6 +92,13 @@ class CreditGrant(TimeStampedModel):
     source_ref = models.CharField(max_length=120, blank=True,
                                   help_text='Where the lot came from, e.g. "order:ORD-123".')
     idempotency_key = models.CharField(max_length=200, blank=True)
+    # remaining > 0, computed by PostgreSQL. The live-lots index filters on it rather than on
+    # ``remaining``: a draw that leaves credits in the lot then changes no indexed value, so
+    # PostgreSQL updates the row in place (a HOT update, no new index entries); only the draw
+    # that empties the lot moves it out of the index. A lot drawn from on every consume would
+    # otherwise leave a dead entry in each of the table's indexes per call.
+    has_credits = models.GeneratedField(expression=Q(remaining__gt=0),
+                                        output_field=models.BooleanField(), db_persist=True)
 
     class Meta:
         ordering = ["id"]
@@ -109,7 +116,7 @@ class CreditGrant(TimeStampedModel):
         indexes = [
             # The lots consumption draws from: live, in expiry order.
             models.Index(fields=["user", "expires_at", "id"],
-                         condition=Q(expired_at__isnull=True, remaining__gt=0),
+                         condition=Q(expired_at__isnull=True, has_credits=True),
                          name="credits_grant_live_idx"),
             # The lots the hourly expiry task looks for.
             models.Index(fields=["expires_at"],
@@ -137,8 +144,10 @@ class TransactionKind(models.TextChoices):
 class CreditTransaction(models.Model):
     """The ledger. Append-only: PostgreSQL refuses UPDATE and DELETE (migration 0002)."""
 
+    # Every index below starts with the user where a query needs one, so the foreign key
+    # gets none of its own: each index on the ledger is paid for by every insert.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="credit_transactions")
+                             related_name="credit_transactions", db_index=False)
     kind = models.CharField(max_length=8, choices=TransactionKind.choices)
     operation = models.CharField(max_length=64, blank=True)
     quantity = models.PositiveIntegerField(null=True, blank=True)
@@ -149,8 +158,10 @@ class CreditTransaction(models.Model):
     # The CONSUME row a REFUND row gives back; unique, so a consumption is refunded once.
     refund_of = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="refunded_by")
+    # Indexed only where set (credits_txn_actor_idx): consumptions, most of the ledger, have
+    # no actor.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+")
+                              blank=True, related_name="+", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
     grants = models.ManyToManyField(CreditGrant, through="TransactionLot", related_name="+")
 
@@ -172,11 +183,17 @@ class CreditTransaction(models.Model):
                                     name="credits_credittransaction_unique_key_per_user"),
         ]
         indexes = [
+            # A user's ledger page, their last row (balance at a time), and their consumption
+            # over a window (runway, usage by day: the kind is filtered among those rows).
             models.Index(fields=["user", "-created_at", "-id"], name="credits_txn_user_time_idx"),
-            models.Index(fields=["user", "kind", "created_at"], name="credits_txn_user_kind_idx"),
+            # The ledger filtered by operation (API and pages), which may be rare in a long
+            # history.
             models.Index(fields=["user", "operation", "created_at"],
                          condition=~Q(operation=""), name="credits_txn_user_op_idx"),
+            # The daily rollup: one day's rows of each kind, across users.
             models.Index(fields=["kind", "created_at"], name="credits_txn_kind_time_idx"),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False),
+                         name="credits_txn_actor_idx"),
         ]
 
     def __str__(self):
@@ -194,8 +211,9 @@ class TransactionLot(models.Model):
     lots they were drawn from; ``check_invariant`` checks each lot against it.
     """
 
+    # Looked up through credits_transactionlot_unique (transaction, grant): no index of its own.
     transaction = models.ForeignKey(CreditTransaction, on_delete=models.PROTECT,
-                                    related_name="lots")
+                                    related_name="lots", db_index=False)
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="movements")
     amount = models.IntegerField()
 

@@ -71,7 +71,7 @@ def balance_of(*, user) -> int:
 
 def live_lots(*, user) -> QuerySet[CreditGrant]:
     """Lots that still count, in the order consumption draws from them."""
-    return (CreditGrant.objects.filter(user=user, expired_at__isnull=True, remaining__gt=0)
+    return (CreditGrant.objects.filter(user=user, expired_at__isnull=True, has_credits=True)
             .order_by(F("expires_at").asc(nulls_last=True), "id"))
 
 

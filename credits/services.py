@@ -6,13 +6,18 @@ balance lock serialises all writers of one user, so lot locks never wait on each
 no two services can deadlock; different users never contend. Counters are changed with
 ``UPDATE ... SET x = x + %s`` while the lock is held, and CHECK constraints (balance >= 0,
 0 <= remaining <= amount) are the last line of defence.
+
+Consuming, the hot path, is one statement: the PL/pgSQL function ``credits_consume_v1``
+(migration 0005) follows the same protocol inside the database, so a consume costs one round
+trip; the other movements run here in Python.
 """
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -20,6 +25,7 @@ from accounts import audit, authority
 from accounts.models import AuditAction
 from accounts.system_config import get_config
 from config import outbox
+from config.outbox.services import publish as publish_outbox
 from credits.errors import (
     AdjustmentBelowZero,
     GrantNotFound,
@@ -28,6 +34,7 @@ from credits.errors import (
     InvalidCreditAmount,
     NotRefundable,
     StaffOnly,
+    UnknownOperation,
 )
 from credits.models import (
     CREDITS_MAX,
@@ -39,7 +46,6 @@ from credits.models import (
     TransactionKind,
     TransactionLot,
 )
-from credits.selectors import cost_for
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +135,7 @@ def _lock_live_lots(balance: CreditBalance, now: datetime) -> list[CreditGrant]:
     """Lock the user's unexpired lots in drawing order (expiry first, nulls last, then id).
     Lots past their date are expired on the spot, so nothing is drawn from them."""
     lots = list(CreditGrant.objects.select_for_update()
-                .filter(user_id=balance.user_id, expired_at__isnull=True, remaining__gt=0)
+                .filter(user_id=balance.user_id, expired_at__isnull=True, has_credits=True)
                 .order_by(F("expires_at").asc(nulls_last=True), "id"))
     overdue = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= now]
     if overdue:
@@ -178,16 +184,28 @@ def _first_with_key(*, user_id: int, key: str) -> CreditTransaction | None:
 
 # --- consuming -------------------------------------------------------------------------------
 
+# The PL/pgSQL function that does the whole movement (migration credits 0005). A new version
+# is a new function in a new migration; both names here change with it.
+CONSUME_FUNCTION = "credits_consume_v1"
+_CONSUME_SQL = "SELECT * FROM credits_consume_v1(%s, %s, %s, %s, %s::jsonb)"
+# The ledger columns the function returns, in its order (after ``outcome``).
+_CONSUME_ROW = ("id", "kind", "operation", "quantity", "amount", "balance_after", "details",
+                "idempotency_key", "created_at")
+
+
 def _replay_consume(*, user, key: str, operation: str, quantity: int) -> CreditTransaction | None:
     first = _first_with_key(user_id=user.pk, key=key)
     if first is None:
         return None
     if (first.kind != TransactionKind.CONSUME or first.operation != operation
             or first.quantity != quantity):
-        raise IdempotencyConflict(
-            "This idempotency key was already used for a different request.",
-            operation=first.operation, quantity=first.quantity)
+        raise _conflict(operation=first.operation, quantity=first.quantity)
     return first
+
+
+def _conflict(*, operation: str, quantity: int | None) -> IdempotencyConflict:
+    return IdempotencyConflict("This idempotency key was already used for a different request.",
+                               operation=operation, quantity=quantity)
 
 
 def consume_credits(*, user, operation: str, quantity: int = 1,
@@ -195,49 +213,69 @@ def consume_credits(*, user, operation: str, quantity: int = 1,
                     details: dict | None = None) -> CreditTransaction:
     """Charge ``quantity`` units of ``operation`` at this user's cost; return the CONSUME row.
 
-    Locks the user's CreditBalance row, then their live lots (expiry order); lots past their
-    date are expired first. Draws from the lots that expire first and writes one ledger row.
-    Raises UnknownOperation (missing or inactive operation), InvalidCreditAmount (quantity not
-    an int in 1..10000), InsufficientCredits (with ``balance`` and ``cost``; writes nothing),
-    IdempotencyConflict (the key was used for another operation or quantity). Safe to call
-    twice with the same ``idempotency_key``: the second call returns the first row, including
-    when both arrive at once (the lock serialises them; a unique-key violation is re-read).
+    One statement, one round trip: the database function ``credits_consume_v1`` (migration
+    0005) locks the user's CreditBalance row, then, one at a time in drawing order, only the
+    lots it expires or draws from; lots past their date are expired first. Draws from the lots
+    that expire first and writes one ledger row. The cost is the operation's, or the override
+    of the user's current plan. Raises UnknownOperation (missing or inactive operation),
+    InvalidCreditAmount (quantity not an int in 1..10000), InsufficientCredits (with
+    ``balance`` and ``cost``; writes nothing), IdempotencyConflict (the key was used for
+    another operation or quantity). Safe to call twice with the same ``idempotency_key``: the
+    second call returns the first row, including when both arrive at once (the balance lock
+    serialises them and the function looks for the key under it). Outside a transaction the
+    statement is its own; inside one it runs in a savepoint, so an error leaves the caller's
+    transaction usable.
     """
     _check_positive_int(quantity, name="quantity", maximum=MAX_QUANTITY)
     key = _check_key(idempotency_key)
-    if key and (first := _replay_consume(user=user, key=key, operation=operation,
-                                         quantity=quantity)):
-        return first
-    cost = cost_for(user=user, operation=operation) * quantity
+    params = [user.pk, operation, quantity, key, json.dumps(details or {})]
     try:
-        return _consume(user=user, operation=operation, quantity=quantity, cost=cost, key=key,
-                        details=details or {})
+        result = _call_consume(params)
     except IntegrityError:
+        # Unreachable while every writer locks the balance row first; kept as a safety net.
         first = key and _replay_consume(user=user, key=key, operation=operation,
                                         quantity=quantity)
         if not first:
             raise
         return first
+    return _consume_outcome(result, user_id=user.pk, operation=operation)
 
 
-@transaction.atomic
-def _consume(*, user, operation: str, quantity: int, cost: int, key: str,
-             details: dict) -> CreditTransaction:
-    balance = _lock_balance(user.pk)
-    now = timezone.now()  # after the lock wait, so time order matches ledger order
-    # A request with the same key may have committed while we waited for the lock.
-    if key and (first := _replay_consume(user=user, key=key, operation=operation,
-                                         quantity=quantity)):
-        return first
-    lots = _lock_live_lots(balance, now)
-    if balance.balance < cost:
-        raise InsufficientCredits(
-            f"This needs {cost} credits; the balance is {balance.balance}.",
-            balance=balance.balance, cost=cost)
-    return _write_ledger(balance=balance, kind=TransactionKind.CONSUME,
-                         movements=_draw(lots, cost, now), operation=operation,
-                         quantity=quantity, idempotency_key=key, details=details,
-                         created_at=now)
+def _call_consume(params: list) -> tuple:
+    if connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CONSUME_SQL, params)
+            return cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSUME_SQL, params)
+        return cursor.fetchone()
+
+
+def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTransaction:
+    """The function's row as the service's answer: the ledger row, or the refusal raised."""
+    outcome, *row = result[:len(_CONSUME_ROW) + 1]
+    balance, cost, outbox_id, plan_id, ignored = result[len(_CONSUME_ROW) + 1:]
+    if ignored is not None:
+        logger.warning("Plan %s: ignoring cost override %r=%s (must be an integer >= 1)",
+                       plan_id, operation, ignored)
+    if outcome == "unknown_operation":
+        raise UnknownOperation(f"Unknown or inactive operation {operation!r}.")
+    if outcome == "insufficient":
+        cost = int(cost)
+        raise InsufficientCredits(f"This needs {cost} credits; the balance is {balance}.",
+                                  balance=balance, cost=cost)
+    fields = dict(zip(_CONSUME_ROW, row, strict=True))
+    if outcome == "conflict":
+        raise _conflict(operation=fields["operation"], quantity=fields["quantity"])
+    if outbox_id is not None:
+        # The function wrote the outbox row in its transaction; publish it after the commit,
+        # as outbox.enqueue does.
+        transaction.on_commit(lambda: publish_outbox(outbox_id))
+    if isinstance(fields["details"], str):  # Django loads jsonb as text (JSONField decodes it)
+        fields["details"] = json.loads(fields["details"])
+    fields.update(user_id=user_id, refund_of_id=None, actor_id=None)
+    names = [field.attname for field in CreditTransaction._meta.concrete_fields]
+    return CreditTransaction.from_db(connection.alias, names, [fields[name] for name in names])
 
 
 # --- granting --------------------------------------------------------------------------------
