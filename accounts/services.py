@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import audit, authority, data_export, system_config
+from accounts import api_key_cache, audit, authority, data_export, system_config
 from accounts.backends import LOCKOUT_MESSAGE
 from accounts.errors import (
     AccountDeleted,
@@ -176,6 +176,7 @@ def change_role(*, user: User, role: str, actor: User) -> User:
             old = locked.role
             locked.role = role
             locked.save(update_fields=["role", "updated_at"])
+            api_key_cache.forget_user(locked.pk)
             audit.record(actor=actor, action=AuditAction.ROLE_CHANGE, resource=locked,
                          old={"role": old}, new={"role": role})
     user.role = locked.role
@@ -271,7 +272,8 @@ def end_other_sessions(*, user: User, request) -> int:
 
 
 def change_status(*, user: User, status: str, actor: User | None, reason: str = "") -> User:
-    """Move ``user`` to ``status``; suspending or deleting ends their sessions at once."""
+    """Move ``user`` to ``status``; suspending or deleting ends their sessions at once, and
+    their API keys stop working on the next request (the keys' cached entries are dropped)."""
     if status not in Status.values:
         raise ValueError(f"Unknown status {status!r}")
     authority.require(actor, "accounts.user.change_status")
@@ -284,6 +286,7 @@ def change_status(*, user: User, status: str, actor: User | None, reason: str = 
         locked.status = status
         locked.is_active = status in SIGN_IN_STATUSES
         locked.save(update_fields=["status", "is_active", "updated_at"])
+        api_key_cache.forget_user(locked.pk)
         audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=locked,
                      old={"status": old}, new={"status": status}, reason=reason)
         if not locked.is_active:
@@ -328,12 +331,15 @@ def issue_api_token(*, request, email: str, password: str, name: str = ""
 
 
 def revoke_api_key(*, user: User, key_id: int, actor: User) -> ApiKey:
+    """Revoke one of ``user``'s keys; the next request with it is refused (its cached entry
+    is dropped). Safe to call twice."""
     authority.require(actor, "accounts.user.end_sessions", owner_id=user.pk)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key_id, user=user)
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at", "updated_at"])
+            api_key_cache.forget(key.hashed_key)
             audit.record(actor=actor, action=AuditAction.DELETE, resource=key,
                          new={"revoked": True})
     return key
@@ -409,6 +415,7 @@ def delete_account(*, user: User, actor: User | None) -> None:
         EmailAddress.objects.filter(user=locked).delete()
         ApiKey.objects.filter(user=locked, revoked_at=None).update(revoked_at=now,
                                                                    updated_at=now)
+        api_key_cache.forget_user(locked.pk)
         locked.stored_files.filter(deleted_at=None).update(deleted_at=now, updated_at=now)
         ended = end_all_sessions(user=locked)
         # Where and with what browser they signed in is personal data too. (Audit rows keep

@@ -16,12 +16,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.factories import LoginSessionFactory, StoredFileFactory, UserFactory
 from accounts.models import ApiKey, LoginSession
-from accounts.services import change_status, create_api_key
+from accounts.services import change_status, create_api_key, revoke_api_key
 from credits.selectors import balance_of
 from credits.services import grant_credits
 
@@ -369,7 +368,9 @@ def test_a_revoked_api_key_and_a_suspended_user_cannot_call_the_api(customer):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.get("/api/v1/me/").status_code == 200
-    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    # Through the service every revocation path uses (API, page, admin): it drops the key's
+    # cached entry (accounts.api_key_cache), so the very next request is refused.
+    revoke_api_key(user=customer, key_id=key.pk, actor=customer)
     assert api.get("/api/v1/me/").status_code == 401
     other = UserFactory()
     _, raw = create_api_key(user=other)
