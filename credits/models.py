@@ -15,6 +15,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from config.models import TimeStampedModel
@@ -202,6 +203,38 @@ class CreditTransaction(models.Model):
     @property
     def credits_charged(self) -> int:
         return -self.amount if self.kind == TransactionKind.CONSUME else 0
+
+
+class LedgerDay(models.Model):
+    """The ledger summed per user, UTC day, kind and operation: what the credits page and the
+    summary API read instead of the user's whole history.
+
+    Written only by the database: an AFTER INSERT trigger on the ledger (migration 0006) adds
+    each statement's rows in the same transaction, so every writer (the Python services, the
+    PL/pgSQL consume function, bulk inserts and COPY) keeps it equal to the ledger. Days are
+    UTC days (TIME_ZONE is UTC); ``row_count`` counts ledger rows, ``amount`` sums their signed
+    amounts.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="+", db_index=False)  # the unique key leads with it
+    day = models.DateField()
+    kind = models.CharField(max_length=8, choices=TransactionKind.choices)
+    operation = models.CharField(max_length=64, blank=True)
+    row_count = models.PositiveIntegerField()
+    amount = models.BigIntegerField()
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["user", "day", "kind", "operation"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day", "kind", "operation"],
+                                    name="credits_ledgerday_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} · {self.day} · {self.kind} {self.operation} {self.amount:+d}"
 
 
 class TransactionLot(models.Model):

@@ -1,10 +1,12 @@
 """Reads for the credits pages and API: costs, the balance summary, usage, the ledger."""
 
 import logging
-from datetime import date, timedelta
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from credits.errors import UnknownOperation
@@ -14,6 +16,7 @@ from credits.models import (
     CreditTransaction,
     FeatureCost,
     InvariantCheck,
+    LedgerDay,
     TransactionKind,
 )
 
@@ -75,17 +78,25 @@ def live_lots(*, user) -> QuerySet[CreditGrant]:
             .order_by(F("expires_at").asc(nulls_last=True), "id"))
 
 
-def consumed_since(*, user, since) -> int:
-    total = (CreditTransaction.objects
-             .filter(user=user, kind=TransactionKind.CONSUME, created_at__gte=since)
+def utc_today(now=None) -> date:
+    """Today as the ledger's daily sums count days (``LedgerDay``: UTC days)."""
+    return (now or timezone.now()).astimezone(UTC).date()
+
+
+def consumed_since(*, user, first_day: date) -> int:
+    """Credits consumed from ``first_day`` (a UTC day) to now, from the daily sums: a range
+    of at most (days x kinds x operations) rows whatever the length of the history."""
+    total = (LedgerDay.objects
+             .filter(user=user, kind=TransactionKind.CONSUME, day__gte=first_day)
              .aggregate(total=Sum("amount"))["total"])
     return -(total or 0)
 
 
 def runway_days(*, user, balance: int, now=None) -> float | None:
-    """Days the balance lasts at the last 30 days' average daily consumption (None: no use)."""
-    now = now or timezone.now()
-    used = consumed_since(user=user, since=now - timedelta(days=RUNWAY_WINDOW_DAYS))
+    """Days the balance lasts at the average daily consumption of the last 30 UTC days, today
+    included (None: no use in that time)."""
+    first_day = utc_today(now) - timedelta(days=RUNWAY_WINDOW_DAYS - 1)
+    used = consumed_since(user=user, first_day=first_day)
     if used <= 0:
         return None
     return round(balance / (used / RUNWAY_WINDOW_DAYS), 1)
@@ -116,19 +127,18 @@ def transactions_for(*, user, kind: str = "", operation: str = "") -> QuerySet:
 
 
 def usage_by_day(*, user, days: int, now=None) -> dict:
-    """Credits consumed per day and operation over the last ``days`` days (today included).
+    """Credits consumed per day and operation over the last ``days`` UTC days (today
+    included), from the daily sums.
 
     Returns ``{"days": [date, ...], "operations": [key, ...], "series": {key: [int per day]},
-    "totals": [int per day], "max": int}``; refunds of a consumption are netted out of the
-    day the refund happened.
+    "totals": [int per day], "max": int}``; refunds of a consumption (the only REFUND rows
+    the ledger holds) are netted out of the day the refund happened.
     """
-    now = now or timezone.now()
-    first: date = timezone.localdate(now) - timedelta(days=days - 1)
-    rows = (CreditTransaction.objects
-            .filter(Q(kind=TransactionKind.CONSUME) | Q(kind=TransactionKind.REFUND,
-                                                        refund_of__isnull=False),
-                    user=user, created_at__date__gte=first)
-            .annotate(day=TruncDate("created_at"))
+    today = utc_today(now)
+    first: date = today - timedelta(days=days - 1)
+    rows = (LedgerDay.objects
+            .filter(user=user, kind__in=[TransactionKind.CONSUME, TransactionKind.REFUND],
+                    day__range=(first, today))
             .values("day", "operation")
             .annotate(total=Sum("amount"))
             .order_by("day", "operation"))
@@ -141,6 +151,94 @@ def usage_by_day(*, user, days: int, now=None) -> dict:
     totals = [sum(values[i] for values in series.values()) for i in range(days)]
     return {"days": day_list, "operations": sorted(series), "series": series,
             "totals": totals, "max": max(totals, default=0)}
+
+
+LEDGER_DAY_DIFFERENCES = """
+    WITH raw AS (
+        SELECT user_id, (created_at AT TIME ZONE 'UTC')::date AS day, kind, operation,
+               COUNT(*) AS row_count, SUM(amount) AS amount
+          FROM credits_credittransaction {where}
+         GROUP BY 1, 2, 3, 4)
+    SELECT user_id, day, kind, operation, raw.row_count, raw.amount, d.row_count, d.amount
+      FROM raw FULL JOIN (SELECT * FROM credits_ledgerday {where}) d
+           USING (user_id, day, kind, operation)
+     WHERE raw.row_count IS DISTINCT FROM d.row_count OR raw.amount IS DISTINCT FROM d.amount
+     ORDER BY 1, 2, 3, 4
+     LIMIT %(limit)s
+"""
+
+
+def ledger_day_differences(*, user=None, limit: int = 20) -> list[dict]:
+    """Where the daily sums (``LedgerDay``) differ from the ledger they sum: empty when they
+    agree. Reads the whole ledger (or the user's): for tests and checks, not for pages."""
+    where = "WHERE user_id = %(user)s" if user is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(LEDGER_DAY_DIFFERENCES.format(where=where),
+                       {"user": getattr(user, "pk", user), "limit": limit})
+        return [{"user_id": u, "day": day, "kind": kind, "operation": op,
+                 "ledger": (rows, amount), "sums": (d_rows, d_amount)}
+                for u, day, kind, op, rows, amount, d_rows, d_amount in cursor.fetchall()]
+
+
+# --- the ledger, a page at a time ------------------------------------------------------------
+
+_CURSOR = re.compile(r"(\d{1,18})-(\d{1,18})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ledger_cursor(row: CreditTransaction) -> str:
+    """A row's place in the ledger's order (created_at, id), for a link: "<µs>-<id>"."""
+    return f"{(row.created_at - _EPOCH) // timedelta(microseconds=1)}-{row.pk}"
+
+
+def parse_ledger_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """The place a cursor names, or None for a missing or malformed one."""
+    found = _CURSOR.fullmatch(value or "")
+    if not found:
+        return None
+    try:
+        moment = _EPOCH + timedelta(microseconds=int(found[1]))
+    except OverflowError:
+        return None
+    return moment, int(found[2])
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    rows: list[CreditTransaction]
+    newer: str | None  # cursor for ?after=, when newer rows exist
+    older: str | None  # cursor for ?before=, when older rows exist
+
+
+def ledger_page(*, user, size: int, before: str | None = None,
+                after: str | None = None) -> LedgerPage:
+    """One page of the user's ledger, newest first, by keyset: the rows just older than
+    ``before`` (or just newer than ``after``), never an OFFSET or a COUNT, so the page costs
+    the same on a long history (``credits_txn_user_time_idx``). A malformed cursor, or an
+    ``after`` with less than a page of newer rows, gives the newest page."""
+    rows = CreditTransaction.objects.filter(user=user)
+    if place := parse_ledger_cursor(after):
+        moment, pk = place
+        # created_at >= moment bounds the index scan; the OR settles ties on the same instant.
+        newer = list(rows.filter(Q(created_at__gt=moment) | Q(created_at=moment, id__gt=pk),
+                                 created_at__gte=moment)
+                     .order_by("created_at", "id")[:size + 1])
+        if len(newer) > size:
+            page = newer[:size][::-1]
+            return LedgerPage(page, ledger_cursor(page[0]), ledger_cursor(page[-1]))
+    newest_first = rows.order_by("-created_at", "-id")
+    place = parse_ledger_cursor(before)
+    if place:
+        moment, pk = place
+        newest_first = newest_first.filter(
+            Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk), created_at__lte=moment)
+    found = list(newest_first[:size + 1])
+    page = found[:size]
+    if place and not page:  # a cursor past the oldest row: only a hand-made link
+        return ledger_page(user=user, size=size)
+    return LedgerPage(page,
+                      ledger_cursor(page[0]) if place and page else None,
+                      ledger_cursor(page[-1]) if len(found) > size else None)
 
 
 def last_invariant_check() -> InvariantCheck | None:

@@ -1,7 +1,6 @@
 """The customer's credits page: balance, lots, runway, usage chart, ledger, costs."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from accounts.system_config import get_config
@@ -17,7 +16,11 @@ def credits_page(request):
     days = request.GET.get("range", "30")
     days = int(days) if days in {str(value) for value in USAGE_RANGES} else USAGE_RANGES[0]
     summary = selectors.credit_summary(user=request.user)
-    ledger = Paginator(selectors.transactions_for(user=request.user), LEDGER_PAGE_SIZE)
+    # By keyset (?before= / ?after=): the same queries on the first page as on the last,
+    # however long the history.
+    ledger = selectors.ledger_page(user=request.user, size=LEDGER_PAGE_SIZE,
+                                   before=request.GET.get("before"),
+                                   after=request.GET.get("after"))
     usage = selectors.usage_by_day(user=request.user, days=days)
     threshold = get_config("low_balance_threshold")
     usage_rows = [
@@ -31,7 +34,7 @@ def credits_page(request):
         "credits_low_balance": summary["balance"] < threshold,
         "credits_balance": summary["balance"],
         "credits_low_balance_threshold": threshold,
-        "page": ledger.get_page(request.GET.get("page")),
+        "ledger": ledger,
         "costs": selectors.costs_for_user(user=request.user),
         "usage": usage,
         "chart": usage_chart(usage),

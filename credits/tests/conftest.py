@@ -2,15 +2,18 @@ import pytest
 from django.core.cache import cache
 
 from credits.factories import FeatureCostFactory
+from credits.selectors import ledger_day_differences
 from credits.services import check_invariant
 
 
 @pytest.fixture(autouse=True)
 def _books_balance_after_every_test(db):
-    """Whatever a test did, the books must agree afterwards (balance = ledger = lots)."""
+    """Whatever a test did, the books must agree afterwards (balance = ledger = lots), and
+    the daily sums the pages read must equal the ledger."""
     cache.clear()  # SystemConfig values are cached; each test starts from the defaults
     yield
     assert check_invariant() == []
+    assert ledger_day_differences() == []
 
 
 @pytest.fixture

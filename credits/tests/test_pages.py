@@ -1,3 +1,5 @@
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -8,7 +10,13 @@ from accounts.models import AuditAction, AuditLog
 from credits import services
 from credits.context_processors import low_balance
 from credits.factories import funded_user
-from credits.models import CreditBalance, CreditTransaction, GrantSource
+from credits.models import (
+    CreditBalance,
+    CreditGrant,
+    CreditTransaction,
+    GrantSource,
+    TransactionLot,
+)
 
 PAGE = "/credits/"
 
@@ -63,19 +71,79 @@ def test_credits_page_switches_the_usage_range_and_ignores_bad_values(chat, cust
     assert customer_client.get(PAGE + "?range=7000").context["days"] == 30
 
 
+def _history_links(response) -> dict[str, str]:
+    """The history's navigation links by their words: {"Older": href, ...}."""
+    nav = response.content.decode().split('aria-label="History pages"')
+    if len(nav) < 2:
+        return {}
+    links = re.findall(r'<a href="([^"]+)"[^>]*>(\w+)</a>', nav[1].split("</nav>")[0])
+    return {words: html.unescape(href) for href, words in links}
+
+
 @pytest.mark.django_db
-def test_credits_page_paginates_the_history(chat, customer, customer_client):
+def test_credits_page_pages_through_the_history_by_keyset(chat, customer, customer_client):
     funded_user(user=customer, credits=1000)
-    for _ in range(24):
+    for _ in range(44):
         services.consume_credits(user=customer, operation="AI_TEXT_CHAT")
+    newest_first = list(CreditTransaction.objects.filter(user=customer)
+                        .order_by("-created_at", "-id").values_list("pk", flat=True))
 
     first = customer_client.get(PAGE)
-    second = customer_client.get(PAGE + "?page=2")
+    second = customer_client.get(PAGE + _history_links(first)["Older"])
+    third = customer_client.get(PAGE + _history_links(second)["Older"])
+    back = customer_client.get(PAGE + _history_links(third)["Newer"])
 
-    assert len(first.context["page"].object_list) == 20
-    assert "Page 1 of 2" in first.content.decode()
-    assert len(second.context["page"].object_list) == 5
-    assert customer_client.get(PAGE + "?page=99").context["page"].number == 2
+    def shown(response):
+        return [row.pk for row in response.context["ledger"].rows]
+
+    assert shown(first) == newest_first[:20]
+    assert set(_history_links(first)) == {"Older"}
+    assert shown(second) == newest_first[20:40]
+    assert set(_history_links(second)) == {"Newest", "Newer", "Older"}
+    assert shown(third) == newest_first[40:]
+    assert set(_history_links(third)) == {"Newest", "Newer"}
+    assert shown(back) == newest_first[20:40]
+    # "Newer" from the second page has fewer than a page above it: the newest page.
+    assert shown(customer_client.get(PAGE + _history_links(second)["Newer"])) == shown(first)
+
+
+@pytest.mark.django_db
+def test_credits_page_orders_rows_of_the_same_instant_by_id_across_pages(customer,
+                                                                           customer_client):
+    grant = services.grant_credits(user=customer, amount=30, source=GrantSource.PROMO)
+    # Thirty consumptions stamped with one instant, written as a bulk import would (the
+    # services stamp each row with its own time), lots and balance kept in step.
+    moment = timezone.now()
+    rows = CreditTransaction.objects.bulk_create(
+        CreditTransaction(user=customer, kind="CONSUME", operation="AI_TEXT_CHAT", quantity=1,
+                          amount=-1, balance_after=29 - i, created_at=moment)
+        for i in range(30))
+    TransactionLot.objects.bulk_create(
+        TransactionLot(transaction=row, grant_id=grant.details["grant_id"], amount=-1)
+        for row in rows)
+    CreditGrant.objects.filter(pk=grant.details["grant_id"]).update(remaining=0)
+    CreditBalance.objects.filter(user=customer).update(balance=0)
+    newest_first = list(CreditTransaction.objects.filter(user=customer)
+                        .order_by("-created_at", "-id").values_list("pk", flat=True))
+
+    first = customer_client.get(PAGE)
+    second = customer_client.get(PAGE + _history_links(first)["Older"])
+
+    seen = [row.pk for page in (first, second) for row in page.context["ledger"].rows]
+    assert seen == newest_first
+
+
+@pytest.mark.django_db
+def test_credits_page_with_a_malformed_or_stale_cursor_shows_the_newest_page(chat, customer,
+                                                                             customer_client):
+    funded_user(user=customer, credits=1000)
+    services.consume_credits(user=customer, operation="AI_TEXT_CHAT")
+
+    for query in ("?before=abc", "?after=1-x", "?before=99999999999999999-1", "?before=1-1",
+                  "?after=1-1"):
+        response = customer_client.get(PAGE + query)
+        assert response.status_code == 200, query
+        assert len(response.context["ledger"].rows) == 2, query
 
 
 @pytest.mark.django_db
