@@ -1,0 +1,355 @@
+"""History: do the pages people use every day stay as fast once the ledger holds a million rows?
+
+    .venv/bin/python -m bench.history [--rows 1000000] [--customers M] [--repeat 5]
+                                      [--generator auto|seed_history|copy] [--keep]
+
+1. A scratch database ``bench_history`` (cloned from the migrated template) with the demo data
+   (``seed_demo``, as ``make run`` loads it; the demo passwords come from
+   .data/demo-credentials.json as for ``make seed``).
+2. Before: the median time of ``--repeat`` requests (after one discarded, which also counts
+   the page's queries) through Django's test client in this process, with the bench settings
+   (DEBUG off), of each page: the staff console's credit ledger, the ledger searched by the
+   heavy customer's e-mail, its users and orders lists, the analytics dashboard, and, as the
+   heavy customer (the first customer by id: alice@demo.example), the ``/credits/`` page and
+   ``GET /api/v1/credits/`` (with an API key). Then the heavy customer's data export
+   (``/account/export/download/``) in a process of its own, whose peak resident memory is
+   read from the kernel (``ru_maxrss``).
+3. History: ``manage.py seed_history --rows N`` when the project has it (the first customer
+   takes the largest share); otherwise (or ``--generator copy``) this module's generator:
+   ``--rows`` ledger rows for the heavy customer, one a minute back from their first demo row,
+   and ``--customers`` new customers with ``--rows-per-customer`` rows each, written with
+   COPY (grants of 9 followed by nine consumptions of 1, one emptied lot per grant, so the
+   books still agree). Then ANALYZE, and the credits invariant and the daily sums
+   (``credits_ledgerday``, kept by a trigger during the writes) are checked against the ledger.
+4. After: the same pages and the same export again. Each row of the table is a page's time
+   after / before, target 1.5x at most; the export's row is its peak memory after / before.
+
+Not part of the test suite; timings depend on the machine, the ratios are what compare.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+if __package__ in (None, ""):  # run as a file: python bench/history.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    ROOT,
+    Result,
+    die_with_parent,
+    run_main,
+    scratch_database,
+    server_env,
+    setup_django,
+    write_results,
+)
+
+DATABASE = "bench_history"
+STAFF = "admin@demo.example"
+TARGET = "ratio <= 1.5"  # after / before, per page and for the export's memory
+BASELINE = "the same on the demo data"
+LEDGER_COLUMNS = ("user_id", "kind", "operation", "quantity", "amount", "balance_after",
+                  "details", "idempotency_key", "created_at")
+OPERATIONS = ("AI_TEXT_CHAT", "AI_IMAGE_GENERATION", "SHORTS_SCRIPT")
+
+
+def pages(heavy_email: str) -> list[tuple[str, str, str]]:
+    """(name, who, path): who is "staff", "customer" (session) or "api" (API key)."""
+    return [
+        ("admin credit ledger list", "staff", "/admin/credits/credittransaction/"),
+        ("admin ledger search ?q=<email>", "staff",
+         f"/admin/credits/credittransaction/?{urlencode({'q': heavy_email})}"),
+        ("heavy customer's /credits/", "customer", "/credits/"),
+        ("GET /api/v1/credits/ (summary)", "api", "/api/v1/credits/"),
+        ("admin users list", "staff", "/admin/accounts/user/"),
+        ("admin orders list", "staff", "/admin/billing/order/"),
+        ("analytics dashboard", "staff", "/admin/analytics/"),
+    ]
+
+
+# --- the demo data and the clients ------------------------------------------------------------
+
+def seed_demo() -> None:
+    from django.core.management import call_command
+
+    quiet = io.StringIO()
+    t0 = time.perf_counter()
+    # The console e-mail backend writes the demo's e-mails to sys.stdout itself.
+    with contextlib.redirect_stdout(quiet):
+        call_command("seed_demo", stdout=quiet, stderr=quiet)
+    print(f"  seed_demo in {time.perf_counter() - t0:.0f}s", flush=True)
+
+
+def heavy_customer():
+    """The first active customer by id: the one ``seed_history`` gives the largest share of
+    the history (alice@demo.example in the demo data), and this module's generator too."""
+    from accounts.models import Role, Status, User
+
+    return (User.objects.filter(role=Role.CUSTOMER, status=Status.ACTIVE).order_by("id")
+            .first())
+
+
+def clients(heavy) -> dict:
+    """A test client per kind of visitor, signed in (the host is one the settings allow)."""
+    from django.test import Client
+
+    from accounts.models import User
+    from accounts.services import create_api_key
+
+    staff = User.objects.get(email=STAFF)
+    found = {"staff": Client(HTTP_HOST="localhost"), "customer": Client(HTTP_HOST="localhost")}
+    found["staff"].force_login(staff)
+    found["customer"].force_login(heavy)
+    _key, raw = create_api_key(user=heavy, name="bench history")
+    found["api"] = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return found
+
+
+class QueryCounter:
+    """``connection.execute_wrapper`` that counts the statements run through it."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def measure_pages(found: dict, heavy_email: str, repeat: int, label: str) -> dict[str, float]:
+    """Median milliseconds per page; also prints each page's query count."""
+    from django.db import connection
+
+    medians = {}
+    for name, who, path in pages(heavy_email):
+        client = found[who]
+        queries = QueryCounter()
+        with connection.execute_wrapper(queries):
+            response = client.get(path)  # discarded: warms caches and connections
+        if response.status_code != 200:
+            raise SystemExit(f"history: {path} answered {response.status_code}")
+        runs = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            client.get(path)
+            runs.append((time.perf_counter() - t0) * 1000)
+        medians[name] = statistics.median(runs)
+        print(f"  [{label}] {name:<34} {medians[name]:8.1f} ms  ({queries.count} queries)",
+              flush=True)
+    return medians
+
+
+# --- the export, in a process of its own -------------------------------------------------------
+
+def export_probe(email: str) -> None:
+    """Child process: download the user's data export, print peak memory and size as JSON."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(User.objects.get(email=email))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    response = client.get("/account/export/download/")
+    size = 0
+    if response.streaming:
+        for chunk in response.streaming_content:
+            size += len(chunk)
+    else:
+        size = len(response.content)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"status": response.status_code, "bytes": size, "seconds": seconds,
+                      "streaming": response.streaming, "rss_before_mb": before / 1024,
+                      "peak_rss_mb": peak / 1024}))
+
+
+def measure_export(url: str, email: str, label: str) -> dict:
+    from django.db import connections
+
+    connections.close_all()  # the child reads what this process committed
+    env = server_env(url, conn_max_age=0)
+    done = subprocess.run([sys.executable, "-m", "bench.history", "--export-probe", email],
+                          cwd=ROOT, env=env, capture_output=True, text=True,
+                          preexec_fn=die_with_parent)
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(f"history: the export process exited with {done.returncode}")
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    if found["status"] != 200:
+        raise SystemExit(f"history: the export answered {found['status']}")
+    print(f"  [{label}] data export: {found['bytes'] / 1e6:,.1f} MB in {found['seconds']:.1f}s,"
+          f" peak RSS {found['peak_rss_mb']:,.0f} MB (before the request "
+          f"{found['rss_before_mb']:,.0f} MB), streaming: {found['streaming']}", flush=True)
+    return found
+
+
+# --- history --------------------------------------------------------------------------------
+
+def _groups_of_ten(user_id: int, count: int, newest, step: timedelta):
+    """``count`` ledger rows (a multiple of ten) ending one ``step`` before ``newest``, oldest
+    first: per ten, a GRANT of 9 then nine CONSUMEs of 1, so each ten sums to zero."""
+    first = newest - step * count
+    for n in range(count):
+        position = n % 10
+        grant = position == 0
+        yield (user_id, "GRANT" if grant else "CONSUME",
+               "" if grant else OPERATIONS[n % len(OPERATIONS)], 1, 9 if grant else -1,
+               9 if grant else 9 - position, "{}", "", first + step * n)
+
+
+def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) -> None:
+    """This module's generator (when the project has no ``seed_history``): COPY the rows."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from accounts.models import Role, User
+    from credits.models import CreditTransaction, GrantSource
+    from credits.services import grant_credits
+
+    rows -= rows % 10
+    rows_per_customer -= rows_per_customer % 10
+    oldest = (CreditTransaction.objects.filter(user=heavy).order_by("created_at")
+              .values_list("created_at", flat=True).first()) or timezone.now()
+    others = User.objects.bulk_create(
+        User(email=f"history{n}@bench.test", password="!", role=Role.CUSTOMER)  # noqa: S106
+        for n in range(customers))
+    now = timezone.now()
+
+    def ledger():
+        yield from _groups_of_ten(heavy.pk, rows, oldest, timedelta(minutes=1))
+        for user in others:
+            yield from _groups_of_ten(user.pk, rows_per_customer, now, timedelta(hours=6))
+
+    lots = ([(heavy.pk, rows // 10)]
+            + [(user.pk, rows_per_customer // 10) for user in others])
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor, for COPY
+        with raw.copy(f"COPY credits_credittransaction ({', '.join(LEDGER_COLUMNS)}) "
+                      "FROM STDIN") as copy:
+            for row in ledger():
+                copy.write_row(row)
+        with raw.copy("COPY credits_creditgrant (user_id, source, amount, remaining, "
+                      "source_ref, idempotency_key, created_at, updated_at) FROM STDIN") as copy:
+            for user_id, count in lots:
+                for _ in range(count):
+                    copy.write_row((user_id, GrantSource.PLAN, 9, 0, "history", "", now, now))
+    # The heavy customer's newest row is a real movement again (the invariant reads the
+    # balance from each user's last row).
+    grant_credits(user=heavy, amount=1, source=GrantSource.PROMO, idempotency_key="bench:history")
+    total = rows + customers * rows_per_customer
+    print(f"  COPY of {total:,} ledger rows ({rows:,} for {heavy.email}, {customers:,} "
+          f"customers x "
+          f"{rows_per_customer:,}) in {time.perf_counter() - t0:.0f}s", flush=True)
+
+
+def seed_history(args, heavy) -> None:
+    from django.core.management import call_command, get_commands
+
+    from credits.models import CreditTransaction
+
+    t0 = time.perf_counter()
+    use_command = args.generator == "seed_history" or (
+        args.generator == "auto" and "seed_history" in get_commands())
+    if use_command:
+        options = {"customers": args.customers} if args.customers else {}
+        out = io.StringIO()
+        call_command("seed_history", rows=args.rows, no_progress=True, stdout=out, **options)
+        print("  " + out.getvalue().strip(), flush=True)
+        how = "manage.py seed_history"
+    else:
+        copy_history(heavy=heavy, rows=args.rows, customers=args.customers or 1_000,
+                     rows_per_customer=args.rows_per_customer)
+        how = "bench.history's COPY generator"
+    mine = CreditTransaction.objects.filter(user=heavy).count()
+    print(f"  history by {how} in {time.perf_counter() - t0:.0f}s; {heavy.email} now has "
+          f"{mine:,} ledger rows", flush=True)
+
+
+def analyze_and_check() -> None:
+    from django.db import connection
+
+    from credits.selectors import ledger_day_differences
+    from credits.services import check_invariant
+
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("SELECT count(*) FROM credits_credittransaction")
+        (ledger_rows,) = cursor.fetchone()
+    violations, differences = check_invariant(), ledger_day_differences()
+    print(f"  ANALYZE and checks in {time.perf_counter() - t0:.0f}s: {ledger_rows:,} ledger "
+          f"rows; invariant violations: {len(violations)}; daily sums differing from the "
+          f"ledger: {len(differences)}", flush=True)
+    if violations or differences:
+        raise SystemExit(f"history: the books disagree: {violations[:3]} {differences[:3]}")
+
+
+def run(args) -> list[Result]:
+    with scratch_database(DATABASE, keep=args.keep) as url:
+        print("history: demo data", flush=True)
+        seed_demo()
+        heavy = heavy_customer()
+        found = clients(heavy)
+        before = measure_pages(found, heavy.email, args.repeat, "demo data")
+        export_before = measure_export(url, heavy.email, "demo data")
+        print(f"history: {args.rows:,} more ledger rows", flush=True)
+        seed_history(args, heavy)
+        analyze_and_check()
+        after = measure_pages(found, heavy.email, args.repeat, "after history")
+        export_after = measure_export(url, heavy.email, "after history")
+
+    label = f"after {args.rows:,} rows"
+    results = [Result("history", f"{name}, {label}", after[name], before[name], "ms",
+                      BASELINE, higher_is_better=False, target=TARGET)
+               for name, _, _ in pages(heavy.email)]
+    results.append(Result("history", f"data export peak RSS, {label}",
+                          export_after["peak_rss_mb"], export_before["peak_rss_mb"], "MB",
+                          BASELINE, higher_is_better=False, target=TARGET))
+    missed = [r.metric for r in results if not r.met]
+    print(f"history: {len(results) - len(missed)} of {len(results)} rows within {TARGET}"
+          + (f"; not: {', '.join(missed)}" if missed else ""), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="ledger rows added (with the COPY generator, all the heavy "
+                             "customer's)")
+    parser.add_argument("--customers", type=int, default=0,
+                        help="seed_history: customers sharing the history (default its own); "
+                             "COPY generator: new customers with histories of their own "
+                             "(default 1,000)")
+    parser.add_argument("--rows-per-customer", type=int, default=100,
+                        help="each new customer's ledger rows (COPY generator only)")
+    parser.add_argument("--generator", choices=["auto", "seed_history", "copy"],
+                        default="auto", help="auto: manage.py seed_history when the project "
+                                             "has it, else this module's COPY generator")
+    parser.add_argument("--repeat", type=int, default=5, help="timed requests per page")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--json", help="also write the result rows to this file")
+    parser.add_argument("--export-probe", metavar="EMAIL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_probe:
+        setup_django()
+        export_probe(args.export_probe)
+        return
+    setup_django()
+    write_results(args.json, run(args))
+
+
+if __name__ == "__main__":
+    run_main(main)
