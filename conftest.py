@@ -165,12 +165,20 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker, pytestconfig):
-    """pytest-django's test database, watched by the secret scan from creation to the end."""
+    """pytest-django's test database, watched by the secret scan from creation to the end.
+
+    It is created and migrated as the schema's owner; the tests then run as the application's
+    role, as the web server and workers do (config.dbroles: ``as_owner()`` for the few steps
+    that change the schema). The scan reads every table as the owner again."""
     from django.db import connection
+
+    from config.dbroles import act_as_app_role, stop_acting_as_app_role
 
     scan = pytestconfig.pluginmanager.get_plugin("secret-scan")
     with django_db_blocker.unblock():
         scan.watch_database(connection)
+        act_as_app_role()
     yield
     with django_db_blocker.unblock():
+        stop_acting_as_app_role()
         scan.scan_database(connection)

@@ -2,14 +2,19 @@
 
 from django.db import migrations
 
+# The trigger and its function are named <table><suffix>; config.dbroles finds the append-only
+# tables by it.
+APPEND_ONLY_SUFFIX = "_append_only"
+
 
 def append_only(table: str) -> migrations.RunSQL:
     """A trigger that makes ``table`` insert-only: PostgreSQL refuses UPDATE and DELETE.
 
-    TRUNCATE is left alone on purpose: test databases are flushed with it between
-    transactional tests, and no application code path issues it.
+    TRUNCATE, which row triggers do not see, is refused by privileges instead: the
+    application's role has only SELECT and INSERT on these tables (config.dbroles), and the
+    owner's TRUNCATE is what flushes test databases between transactional tests.
     """
-    function = f"{table}_append_only"
+    function = f"{table}{APPEND_ONLY_SUFFIX}"
     return migrations.RunSQL(
         sql=f"""
         CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$

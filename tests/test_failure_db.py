@@ -22,6 +22,7 @@ from accounts.factories import UserFactory
 from accounts.models import AuditLog
 from billing.models import Cart, CartItem, Invoice, Order, OrderItem
 from catalog.factories import PriceFactory, ProductFactory
+from config.dbroles import as_owner
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, TransactionKind
 
@@ -35,7 +36,8 @@ WAIT_SECONDS = 15
 def pause_inserts_into(table: str):
     """Every INSERT into ``table`` waits in the server until its backend is terminated."""
     function = f"test_pause_insert_{table}"
-    with connection.cursor() as cursor:
+    # Triggers and functions are the schema owner's (config.dbroles).
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute(f"""
             CREATE FUNCTION {function}() RETURNS trigger AS $$
             BEGIN PERFORM pg_sleep({PAUSE_SECONDS}); RETURN NEW; END;
@@ -45,7 +47,7 @@ def pause_inserts_into(table: str):
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
+        with as_owner(), connection.cursor() as cursor:
             cursor.execute(f"DROP TRIGGER IF EXISTS {function} ON {table}")
             cursor.execute(f"DROP FUNCTION IF EXISTS {function}()")
 
@@ -59,11 +61,12 @@ def terminate_paused_backend() -> int:
     """Find the one backend sleeping in the trigger, terminate it and return its pid.
 
     ``backend_xid`` is set only once a transaction has written, so the assertion proves the
-    request is cut off after its first writes, not before them.
+    request is cut off after its first writes, not before them. As the owner: the application's
+    role sees no other session's wait and may not end it (config.dbroles).
     """
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
+        with as_owner(), connection.cursor() as cursor:
             cursor.execute("""
                 SELECT pid, backend_xid IS NOT NULL FROM pg_stat_activity
                 WHERE datname = current_database() AND wait_event = 'PgSleep'
@@ -73,7 +76,7 @@ def terminate_paused_backend() -> int:
             assert len(rows) == 1, rows
             pid, has_written = rows[0]
             assert has_written, "the request should have written rows before pausing"
-            with connection.cursor() as cursor:
+            with as_owner(), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(%s, %s)", [pid, WAIT_SECONDS * 1000])
                 assert cursor.fetchone()[0] is True
             return pid
@@ -206,7 +209,7 @@ def _kill_the_idle_connection_between(request):
     thread = RequestThread(once, lambda: (once(), once()))
     thread.start()
     assert thread.first_done.wait(WAIT_SECONDS)
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s, %s)", [pids[0], WAIT_SECONDS * 1000])
     first, (killed, replaced) = thread.finish()
     return (first, killed, replaced), pids

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from accounts.models import generate_api_key
+from config.dbroles import as_owner
 from tests import secret_scan
 from tests.secret_scan import find, luhn_valid, prefix_pattern, scan_server_log
 
@@ -188,7 +189,7 @@ def test_committed_rows_are_scanned_column_by_column():
     statements that write them carry no secret."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("""CREATE TABLE secret_scan_probe (
             id integer PRIMARY KEY, note text, data jsonb, tags varchar(40)[], clean text)""")
         cursor.execute("""INSERT INTO secret_scan_probe VALUES
@@ -211,7 +212,7 @@ def test_a_server_log_this_session_cannot_read_is_said_and_fails_under_require_s
     from django.db import connection
 
     plugin = secret_scan.SecretScanPlugin(python_log=tmp_path / "session.log")
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("CREATE ROLE secret_scan_probe NOSUPERUSER")  # rolled back with the test
         cursor.execute("SET LOCAL ROLE secret_scan_probe")
         try:

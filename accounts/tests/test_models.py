@@ -5,10 +5,13 @@ from django.db.utils import ProgrammingError
 from accounts import audit
 from accounts.factories import UserFactory
 from accounts.models import AuditLog, Role, Status, User
+from config.dbroles import as_owner
 
 
 def _execute_in_savepoint(sql, params):
-    with transaction.atomic(), connection.cursor() as cursor:
+    # As the owner: the application's role may not even try (config/tests/
+    # test_database_roles.py); the trigger stops whoever has the privilege.
+    with as_owner(), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 

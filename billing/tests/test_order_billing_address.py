@@ -10,6 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from accounts.fields import decrypt
 from accounts.models import AuditLog
 from billing.models import Order
+from config.dbroles import as_owner
 from tests.secret_scan import luhn_valid
 
 # Looks like a card number but fails the Luhn check, so the session's secret scan (which
@@ -89,8 +90,16 @@ BEFORE = [("billing", "0005_stripe_customer_mirror")]
 AFTER = [("billing", "0006_order_billing_address_encrypted")]
 
 
+@pytest.fixture
+def as_schema_owner(transactional_db):
+    """Migrating is the schema owner's work (config.dbroles)."""
+    with as_owner():
+        yield
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_encrypts_existing_addresses_and_drops_other_keys(customer):
+def test_the_migration_encrypts_existing_addresses_and_drops_other_keys(customer,
+                                                                        as_schema_owner):
     executor = MigrationExecutor(connection)
     try:
         executor.migrate(BEFORE)

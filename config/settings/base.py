@@ -8,7 +8,7 @@ from config.env import (
     DATA_DIR,
     backup_settings,
     broker_visibility_timeout,
-    database_config,
+    database_settings,
     env,
     log_format,
     rate_limits,
@@ -98,7 +98,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_config()}
+# DATABASE_URL is the application's role; MIGRATION_DATABASE_URL the schema's owner, which
+# migrate and flush log in as (config.dbroles, README "Database roles").
+DATABASES = {"default": database_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -4,6 +4,7 @@ import os
 
 from cryptography.fernet import Fernet
 
+from config.dbroles import log_in_as_owner
 from config.env import env
 
 # Each test run gets fresh keys: nothing may depend on a key's value.
@@ -32,3 +33,6 @@ STORAGES = {
 }
 # Parallel runs (several developers or helpers on one server) each get their own database.
 DATABASES["default"]["TEST"] = {"NAME": "test_billing" + os.environ.get("TEST_DB_SUFFIX", "")}
+# pytest-django creates and migrates the test database as the schema's owner; the root
+# conftest then makes every connection act as the application's role (config.dbroles).
+log_in_as_owner(DATABASES["default"])

@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts.factories import UserFactory
 from accounts.models import AuditAction, AuditLog
 from accounts.services import set_config
+from config.dbroles import as_owner
 from credits import services
 from credits.errors import (
     AdjustmentBelowZero,
@@ -465,7 +466,9 @@ def test_a_refused_consume_sends_no_low_balance_email(video):
 # --- the database's own guarantees ----
 
 def _execute_in_savepoint(sql, params):
-    with transaction.atomic(), connection.cursor() as cursor:
+    # As the owner: the application's role may not even try (config/tests/
+    # test_database_roles.py); the trigger stops whoever has the privilege.
+    with as_owner(), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from config.dbroles import as_owner
 from support import embeddings, kb
 from support.factories import ArticleFactory
 from support.models import Article
@@ -167,7 +168,7 @@ def test_without_pgvector_search_is_full_text_alone_without_error(help_centre, a
                                                                   customer_api, caplog):
     # The side table disappears (rolled back with the test's transaction): what a server
     # without pgvector looks like to the availability check after migration 0003.
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("DROP TABLE support_article_embedding")
     embeddings.reset_availability()
 
