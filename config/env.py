@@ -86,6 +86,17 @@ def database_settings() -> dict:
     return config
 
 
+def replica_database_settings() -> dict | None:
+    """``REPLICA_DATABASE_URL``: a read replica of the default database, which the analytics
+    rows are read from (config.routers); None without one."""
+    url = env.str("REPLICA_DATABASE_URL", default="")
+    if not url:
+        return None
+    config = database_url_config(url, name="REPLICA_DATABASE_URL")
+    config["DISABLE_SERVER_SIDE_CURSORS"] = _pooled_in_transactions()
+    return config
+
+
 def _pooled_in_transactions() -> bool:
     # DB_DISABLE_SERVER_SIDE_CURSORS: behind PgBouncer in transaction mode, a cursor that lives
     # between transactions (QuerySet.iterator() outside atomic) may land on another server

@@ -13,6 +13,7 @@ from config.env import (
     log_format,
     rate_limits,
     redis_url,
+    replica_database_settings,
     seconds,
     stripe_settings,
 )
@@ -103,6 +104,13 @@ TEMPLATES = [
 DATABASES = {"default": database_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# REPLICA_DATABASE_URL: a streaming replica the analytics pages and API read their rollups from
+# (config.routers); everything else, and every write, stays on the primary.
+_replica = replica_database_settings()
+if _replica:
+    DATABASES["replica"] = {**_replica, "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+                            "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["config.routers.AnalyticsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- accounts -----------------------------------------------------------------------------
