@@ -271,7 +271,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The schedule in django-celery-beat's tables; with a Redis broker only the beat holding the
+# leader lease sends, so a second beat (another host) is a standby (config.beat).
+CELERY_BEAT_SCHEDULER = "config.beat:LeaderScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- backups (config.backups: manage.py backup / restore / verify_backup) ------------------

@@ -55,7 +55,7 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
                        "--concurrency", str(concurrency), "--hostname", "worker@%h"],
             "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                     "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+                     "--scheduler", "config.beat:LeaderScheduler"],
         }
         children = {}
         for name, command in commands.items():
