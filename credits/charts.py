@@ -1,12 +1,19 @@
 """Geometry for the usage chart: a stacked bar per day, one colour per operation.
 
 Computed here so the template only draws rectangles; the same numbers are shown in a table
-next to the chart for screen readers and for anyone who prefers figures.
+next to the chart for screen readers and for anyone who prefers figures. Coordinates leave
+here as text: SVG wants a decimal point whatever the reader's language, and a 90-day chart
+of several operations has hundreds of them, each of which the template would otherwise
+localize.
 """
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 40, 24, 10
 PALETTE = ["#4f46e5", "#0e9384", "#dc6803", "#c11574", "#2e90fa", "#7a5af8", "#667085",
            "#15b79e"]
+
+
+def _coordinate(value: float) -> str:
+    return f"{value:.1f}"
 
 
 def usage_chart(usage: dict) -> dict:
@@ -25,12 +32,12 @@ def usage_chart(usage: dict) -> dict:
                 continue
             height = value / peak * plot_height
             y -= height
-            bars.append({"x": round(LEFT + index * step, 1), "y": round(y, 1),
-                         "width": round(bar_width, 1), "height": round(height, 1),
+            bars.append({"x": _coordinate(LEFT + index * step), "y": _coordinate(y),
+                         "width": _coordinate(bar_width), "height": _coordinate(height),
                          "colour": colours[operation],
                          "label": f"{day:%b %d}: {operation} {value} credits"})
     label_every = max(len(days) // 6, 1)
-    x_labels = [{"x": round(LEFT + i * step + bar_width / 2, 1), "text": f"{day:%b %d}"}
+    x_labels = [{"x": _coordinate(LEFT + i * step + bar_width / 2), "text": f"{day:%b %d}"}
                 for i, day in enumerate(days) if i % label_every == 0]
     return {"width": WIDTH, "height": HEIGHT, "bars": bars, "peak": usage["max"],
             "left": LEFT, "top": TOP, "baseline": HEIGHT - BOTTOM, "x_labels": x_labels,
