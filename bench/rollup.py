@@ -4,8 +4,8 @@
                                      [--customers 20000] [--days 365] [--repeat 5] [--keep]
 
 ``python -m bench`` runs it at the same size (1,000,000 ledger rows, 25,000 customers and
-subscriptions). Targets: the day's rollup within 1.5x of the hand-written GROUP BY, and
-within 1.25x of itself after the history doubled.
+subscriptions). Targets: the day's rollup within 1.5x of the hand-written GROUP BY (the
+ledger family alone, and ledger + MRR), and within 1.25x of itself after the history doubled.
 
 What it does, in a database of its own (``bench_analytics_rollup``, cloned from the migrated
 template that bench.common keeps between runs; dropped at the end unless ``--keep``):
@@ -188,13 +188,32 @@ def _median_seconds(fn, repeat: int) -> float:
     return statistics.median(runs)
 
 
-def _hand(start, end):
+def _hand_ledger(start, end):
     with connection.cursor() as cursor:
         cursor.execute(HAND_LEDGER, {"start": start, "end": end})
-        ledger = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def _hand(start, end):
+    ledger = _hand_ledger(start, end)
+    with connection.cursor() as cursor:
         cursor.execute(HAND_MRR)
         mrr = cursor.fetchall()
     return ledger, mrr
+
+
+def measure_ledger(args, label: str) -> tuple[float, float]:
+    """The ledger family alone, as the nightly task writes it (lock, query, delete, insert),
+    against the hand-written GROUP BY over the same day's ledger rows."""
+    from analytics.metrics.base import day_bounds
+    from analytics.rollup import rollup_day
+
+    start, end = day_bounds(DAY)
+    rollup = _median_seconds(lambda: rollup_day(DAY, ["credits"]), args.repeat)
+    hand = _median_seconds(lambda: _hand_ledger(start, end), args.repeat)
+    print(f"[{label}] rollup_day(D, credits):     {rollup * 1000:8.1f} ms   "
+          f"hand-written GROUP BY: {hand * 1000:8.1f} ms   ratio {rollup / hand:5.2f}x")
+    return rollup, hand
 
 
 def measure(args, label: str) -> tuple[float, float]:
@@ -244,6 +263,7 @@ def run(args) -> list[Result]:
             for sql in SUBSCRIPTION_INDEXES:
                 cursor.execute(sql)
             cursor.execute("ANALYZE billing_subscription")
+    ledger_rollup, ledger_hand = measure_ledger(args, f"history {args.days} days")
     base, hand = measure(args, f"history {args.days} days")
     print("  ledger query plan for D:")
     explain_ledger()
@@ -259,8 +279,14 @@ def run(args) -> list[Result]:
     print(f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
           f"(2.00x would mean the cost follows history).", flush=True)
     return [
-        Result("rollup", f"rollup_day, {args.rows:,} ledger rows", base * 1000, hand * 1000,
-               "ms", "hand-written GROUP BY", higher_is_better=False, target="ratio <= 1.5"),
+        Result("rollup", f"rollup_day, ledger family, {args.rows:,} ledger rows",
+               ledger_rollup * 1000, ledger_hand * 1000, "ms", "hand-written GROUP BY",
+               higher_is_better=False, target="ratio <= 1.5"),
+        # The MRR family prices each live subscription as of the day (plan changes since);
+        # the hand-written query sums today's prices, the least any MRR query can cost.
+        Result("rollup", f"rollup_day, ledger + MRR ({args.subscriptions:,} subscriptions)",
+               base * 1000, hand * 1000, "ms", "hand-written GROUP BY, live prices",
+               higher_is_better=False, target="ratio <= 1.5"),
         # A day's rollup should not cost more because older history exists.
         Result("rollup", "rollup_day after doubling history", doubled * 1000, base * 1000,
                "ms", "rollup_day before doubling", higher_is_better=False,
