@@ -1,6 +1,6 @@
 import html
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.test import RequestFactory
@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, AuditLog
 from credits import services
+from credits.charts import usage_chart
 from credits.context_processors import low_balance
 from credits.factories import funded_user
 from credits.models import (
@@ -268,3 +269,16 @@ def test_admin_grants_list(customer, admin_client_user):
 
     assert response.status_code == 200
     assert "order:ORD-77" in response.content.decode()
+
+
+def test_usage_chart_draws_one_escaped_bar_per_day_and_operation_used():
+    days = [date(2026, 3, 1), date(2026, 3, 2)]
+    usage = {"days": days, "operations": ["<b>X</b>", "AI_TEXT_CHAT"],
+             "series": {"<b>X</b>": [0, 4], "AI_TEXT_CHAT": [2, 0]}, "totals": [2, 4], "max": 4}
+
+    chart = usage_chart(usage)
+
+    assert chart["bars_svg"].count("<rect ") == 2
+    assert "<title>Mar 02: &lt;b&gt;X&lt;/b&gt; 4 credits</title>" in chart["bars_svg"]
+    assert "<b>" not in chart["bars_svg"]
+    assert all("." in bar["x"] and "," not in bar["y"] for bar in chart["bars"])
