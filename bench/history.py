@@ -5,26 +5,28 @@
 
 1. A scratch database ``bench_history`` (cloned from the migrated template) with the demo data
    (``seed_demo``, as ``make run`` loads it; the demo passwords come from
-   .data/demo-credentials.json as for ``make seed``).
-2. Before: the median time of ``--repeat`` requests (after one discarded, which also counts
-   the page's queries) through Django's test client in this process, with the bench settings
-   (DEBUG off), of each page: the staff console's credit ledger, the ledger searched by the
-   heavy customer's e-mail, its users and orders lists, the analytics dashboard, and, as the
-   heavy customer (the first customer by id: alice@demo.example), the ``/credits/`` page and
-   ``GET /api/v1/credits/`` (with an API key). Then the heavy customer's data export
-   (``/account/export/download/``) in a process of its own, whose peak resident memory is
-   read from the kernel (``ru_maxrss``).
-3. History: ``manage.py seed_history --rows N`` when the project has it (the first customer
-   takes the largest share); otherwise (or ``--generator copy``) this module's generator:
-   ``--rows`` ledger rows for the heavy customer, one a minute back from their first demo row,
-   and ``--customers`` new customers with ``--rows-per-customer`` rows each, written with
-   COPY (grants of 9 followed by nine consumptions of 1, one emptied lot per grant, so the
-   books still agree). The credits invariant and the daily sums (``credits_ledgerday``, kept
-   by a trigger during the writes) are checked against the ledger. Before each round of
-   timings the database is vacuumed and analyzed, so autovacuum does not share the cores
-   with the timed requests.
-4. After: the same pages and the same export again. Each row of the table is a page's time
-   after / before, target 1.5x at most; the export's row is its peak memory after / before.
+   .data/demo-credentials.json as for ``make seed``), and a copy of it, ``bench_history_after``.
+2. History, in the copy: ``manage.py seed_history --rows N`` when the project has it (the
+   first customer by id, alice@demo.example, takes the largest share); otherwise (or
+   ``--generator copy``) this module's generator: ``--rows`` ledger rows for that customer,
+   one a minute back from their first demo row, and ``--customers`` new customers with
+   ``--rows-per-customer`` rows each, written with COPY (grants of 9 followed by nine
+   consumptions of 1, one emptied lot per grant, so the books still agree). The credits
+   invariant and the daily sums (``credits_ledgerday``, kept by a trigger during the writes)
+   are checked against the ledger. Both databases are vacuumed and analyzed, so autovacuum
+   does not share the cores with the timed requests.
+3. Timings: ``--repeat`` rounds, each visiting every page on the demo database and on the copy
+   in turn (one untimed request, then one timed), through Django's test client in this
+   process with the bench settings (DEBUG off); the median per page and database. Pages: the
+   staff console's credit ledger, the ledger searched by the heavy customer's e-mail, its
+   users and orders lists, the analytics dashboard and, as the heavy customer, ``/credits/``
+   and ``GET /api/v1/credits/`` (with an API key). Alternating keeps a change in the
+   machine's load during the run from landing on one side only.
+4. The heavy customer's data export (``/account/export/download/``) from each database, each
+   in a process of its own whose peak resident memory is read from the kernel
+   (``ru_maxrss``).
+
+Each row of the table is after / before (the copy / the demo data), target 1.5x at most.
 
 Not part of the test suite; timings depend on the machine, the ratios are what compare.
 """
@@ -48,7 +50,9 @@ if __package__ in (None, ""):  # run as a file: python bench/history.py
 from bench.common import (  # noqa: E402
     ROOT,
     Result,
+    database_url,
     die_with_parent,
+    drop_database,
     run_main,
     scratch_database,
     server_env,
@@ -56,7 +60,8 @@ from bench.common import (  # noqa: E402
     write_results,
 )
 
-DATABASE = "bench_history"
+DATABASE = "bench_history"  # the demo data
+AFTER = "bench_history_after"  # a copy of it, plus the history
 STAFF = "admin@demo.example"
 TARGET = "ratio <= 1.5"  # after / before, per page and for the export's memory
 BASELINE = "the same on the demo data"
@@ -128,26 +133,58 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
 
-def measure_pages(found: dict, heavy_email: str, repeat: int, label: str) -> dict[str, float]:
-    """Median milliseconds per page; also prints each page's query count."""
+def switch(name: str) -> None:
+    """Point this process's connection at database ``name`` (closed; reopened on next use)."""
     from django.db import connection
 
-    medians = {}
-    for name, who, path in pages(heavy_email):
-        client = found[who]
-        queries = QueryCounter()
-        with connection.execute_wrapper(queries):
-            response = client.get(path)  # discarded: warms caches and connections
-        if response.status_code != 200:
-            raise SystemExit(f"history: {path} answered {response.status_code}")
-        runs = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            client.get(path)
-            runs.append((time.perf_counter() - t0) * 1000)
-        medians[name] = statistics.median(runs)
-        print(f"  [{label}] {name:<34} {medians[name]:8.1f} ms  ({queries.count} queries)",
-              flush=True)
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def clone(source: str, target: str, *, via: str) -> None:
+    """CREATE DATABASE ``target`` as a copy of ``source``, from database ``via`` (PostgreSQL
+    copies a database only while no one is connected to it). Leaves the connection on
+    ``source``."""
+    from django.db import connection
+
+    switch(via)
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+    switch(source)
+
+
+def measure_pages(found: dict, heavy_email: str, repeat: int,
+                  databases: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Median milliseconds per page and database ({label: {page: ms}}), over ``repeat``
+    rounds that visit every page on each database in turn, so a change in the machine's load
+    during the run weighs on both sides alike. On each visit one untimed request (it opens
+    the connection, warms caches and counts the page's queries), then one timed."""
+    from django.db import connection
+
+    runs: dict[str, dict[str, list[float]]] = {label: {} for label in databases}
+    queries: dict[tuple[str, str], int] = {}
+    for _ in range(repeat):
+        for name, who, path in pages(heavy_email):
+            client = found[who]
+            for label, database in databases.items():
+                switch(database)
+                counter = QueryCounter()
+                with connection.execute_wrapper(counter):
+                    response = client.get(path)
+                if response.status_code != 200:
+                    raise SystemExit(f"history: {path} answered {response.status_code} "
+                                     f"({label})")
+                queries[label, name] = counter.count
+                t0 = time.perf_counter()
+                client.get(path)
+                runs[label].setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+    medians = {label: {name: statistics.median(values) for name, values in by_page.items()}
+               for label, by_page in runs.items()}
+    for name, _, _ in pages(heavy_email):
+        print("  " + name.ljust(34) + "   ".join(
+            f"{label} {medians[label][name]:7.1f} ms ({queries[label, name]} queries)"
+            for label in databases), flush=True)
     return medians
 
 
@@ -311,21 +348,33 @@ def check_books() -> None:
 
 
 def run(args) -> list[Result]:
+    from django.db import connection
+
+    maintenance = connection.settings_dict["NAME"]
     with scratch_database(DATABASE, keep=args.keep) as url:
         print("history: demo data", flush=True)
         seed_demo()
         settle()
         heavy = heavy_customer()
-        found = clients(heavy)
-        before = measure_pages(found, heavy.email, args.repeat, "demo data")
-        export_before = measure_export(url, heavy.email, "demo data")
-        print(f"history: {args.rows:,} more ledger rows", flush=True)
-        seed_history(args, heavy)
-        check_books()
-        settle()
-        after = measure_pages(found, heavy.email, args.repeat, "after history")
-        export_after = measure_export(url, heavy.email, "after history")
+        found = clients(heavy)  # signed in before the copy: the sessions are in both
+        clone(DATABASE, AFTER, via=maintenance)
+        try:
+            switch(AFTER)
+            print(f"history: {args.rows:,} more ledger rows, in a copy ({AFTER})", flush=True)
+            seed_history(args, heavy)
+            check_books()
+            settle()
+            print(f"history: {args.repeat} rounds of every page on both databases", flush=True)
+            medians = measure_pages(found, heavy.email, args.repeat,
+                                    {"demo": DATABASE, "history": AFTER})
+            export_before = measure_export(url, heavy.email, "demo")
+            export_after = measure_export(database_url(AFTER), heavy.email, "history")
+        finally:
+            switch(DATABASE)
+            if not args.keep:
+                drop_database(AFTER)
 
+    before, after = medians["demo"], medians["history"]
     label = f"after {args.rows:,} rows"
     results = [Result("history", f"{name}, {label}", after[name], before[name], "ms",
                       BASELINE, higher_is_better=False, target=TARGET)
