@@ -195,6 +195,9 @@ class CreditTransaction(models.Model):
             models.Index(fields=["kind", "created_at"], name="credits_txn_kind_time_idx"),
             models.Index(fields=["actor"], condition=Q(actor__isnull=False),
                          name="credits_txn_actor_idx"),
+            # The staff console's ledger across users: newest first, its date hierarchy and
+            # date filters (config.admin.LargeTableAdmin).
+            models.Index(fields=["-created_at", "-id"], name="credits_txn_time_idx"),
         ]
 
     def __str__(self):
