@@ -53,8 +53,9 @@ def cached_for_anonymous(request, answer: Callable[[], Response]) -> Response:
     ttl = seconds()
     if ttl <= 0 or request.method != "GET" or request.user.is_authenticated:
         return answer()
-    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-    key = f"catalog:public:{_version()}:{path}"
+    # The whole URL: a page's "next" and "previous" links carry the scheme and host.
+    url = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+    key = f"catalog:public:{_version()}:{url}"
     data = cache.get(key)
     if data is None:
         response = answer()

@@ -184,6 +184,18 @@ def test_anonymous_list_and_detail_are_cached_and_public(api_client, public_cach
         assert "max-age=30" in response["Cache-Control"]
 
 
+def test_each_host_gets_its_own_links_from_the_cache(api_client, public_cache, settings):
+    settings.ALLOWED_HOSTS = ["shop.example.com", "www.example.com"]
+    for n in range(3):
+        ProductFactory(slug=f"p{n}")
+
+    first = api_client.get(LIST, {"page_size": 2}, HTTP_HOST="shop.example.com").json()
+    second = api_client.get(LIST, {"page_size": 2}, HTTP_HOST="www.example.com").json()
+
+    assert first["next"].startswith("http://shop.example.com/")
+    assert second["next"].startswith("http://www.example.com/")
+
+
 def test_signed_in_readers_and_errors_are_not_cached(customer_api, api_client, public_cache):
     ProductFactory(slug="kit")
     customer_api.get(LIST)
