@@ -1,54 +1,24 @@
-"""A large, realistic history for existing customers (``manage.py seed_history``), written
-with PostgreSQL ``COPY``: enough rows to see how pages, lists and exports behave with years of
-use (a million ledger rows take seconds, not hours).
-
-What it writes, for the first ``customers`` customers by id (one of them, the first, takes
-``HEAVY_SHARE`` of the rows), over the last ``days`` days, in time order:
-
-- the credits ledger: consumptions of the active feature costs, drawn from the lots that
-  expire first; plan renewals (a lot expiring at the period end, with its paid invoice);
-  credit-pack purchases when a balance runs short (an order with its item, then an invoice and
-  a bank transfer, or a Stripe payment and its webhook events); lots that expire; refunds of a
-  recent consumption (to the lots it was drawn from, or a new REFUND lot when they lapsed);
-  staff adjustments. Every ledger row has its lot movements, ``balance_after`` runs on from
-  the customer's balance before the run, lots are written with what they hold and updated as
-  they are drawn from, and at the end the balances are set, so balance = sum(ledger) =
-  sum(live lots) holds (``credits.services.check_invariant``).
-- the audit rows those actions write, and the customers' sign-ins;
-- support tickets with their threads, and help-bot conversations.
-
-The new rows come after the customers' existing rows (higher ids), so the ledger's order (by
-id) stays consistent; their dates spread over the window and may interleave with the dates of
-rows written earlier. Encrypted columns (an order's billing address) are left empty. The run
-is one transaction that first locks the customers' balance rows (in id order, like every
-credits movement): all of it or nothing, and no consumption slips in between. Rows are
-simulated in rounds of ``CHUNK`` ledger rows; a thread writes each round (constraints checked
-as it is written) while the next one is simulated.
-
-Not idempotent: every run adds another history on top of the last one.
-"""
-
-from __future__ import annotations
+"""The simulation behind seed_history: customer events in time order, each writing the
+ledger rows, lot movements, documents, audit rows and support rows it would in the product."""
 
 import bisect
-import json
-import queue
 import random
-import threading
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
-from django.utils import timezone
+from analytics.seed_history.inputs import PLAN_PERIOD, Customer, Lot, Pack
+from analytics.seed_history.rows import (
+    NULL,
+    TABLES,
+    Ids,
+    Writer,
+    jsonb,
+    opt,
+    stamp,
+    table_ids,
+    text,
+)
 
-HEAVY_SHARE = 0.2
-DEFAULT_CUSTOMERS = 100
-DEFAULT_DAYS = 730
-SEED = 20261205
 CHUNK = 50_000  # ledger rows per round of COPY statements
-PLAN_PERIOD = timedelta(days=30)
 REFUND_GRACE = timedelta(days=7)  # as credits.services.REFUND_GRACE
 OUTBOX_KEPT = timedelta(days=7)  # published outbox rows are pruned after a week
 
@@ -83,245 +53,11 @@ QUESTIONS = [("How do I change my plan?", "Go to Billing, then Change plan.", Tr
              ("Why was I charged twice?", "I could not find an answer to that; a person from "
               "support will reply.", False)]
 
-NULL = "\\N"
-
-
-def text(value: str) -> str:
-    """A string as COPY's text format needs it."""
-    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r"))
-
-
-def jsonb(value) -> str:
-    return text(json.dumps(value, separators=(",", ":")))
-
-
-def stamp(moment: datetime | None) -> str:
-    return NULL if moment is None else moment.isoformat()
-
-
-def opt(value) -> str:
-    return NULL if value is None else str(value)
-
-
-# The columns written, table by table; any other column must be nullable or have a default
-# (``_check_columns`` says which one is missing when a model gains a required field).
-COLUMNS = {
-    "credits_creditgrant": "id created_at updated_at user_id source amount remaining "
-                           "expires_at expired_at source_ref idempotency_key",
-    "credits_credittransaction": "id user_id kind operation quantity amount balance_after "
-                                 "details idempotency_key refund_of_id actor_id created_at",
-    "credits_transactionlot": "transaction_id grant_id amount",
-    "billing_order": "id created_at updated_at number user_id status payment_status "
-                     "billing_source currency subtotal discount_amount tax total "
-                     "refunded_amount shipping_address notes internal_notes metadata "
-                     "stripe_checkout_session_id stripe_payment_intent_id checkout_url "
-                     "completed_at",
-    "billing_orderitem": "id created_at updated_at order_id product_id price_id description "
-                         "product_type quantity unit_amount line_total discount_amount "
-                         "tax_rate tax credits_granted download_count",
-    "billing_invoice": "id created_at updated_at number user_id order_id subscription_id "
-                       "status billing_source currency lines subtotal discount_amount tax "
-                       "total amount_paid amount_due period_start period_end due_date "
-                       "paid_at payment_reference stripe_invoice_id stripe_number "
-                       "hosted_invoice_url billing_reason finalized_at",
-    "billing_payment": "created_at updated_at user_id order_id invoice_id provider "
-                       "provider_id amount currency status method_type method_brand "
-                       "method_last4 paid_at recorded_by_id metadata",
-    "billing_webhookevent": "id created_at updated_at stripe_event_id type livemode "
-                            "api_version object_id payload status attempts last_error "
-                            "received_at processing_started_at processed_at event_created",
-    "outbox_outboxmessage": "task args kwargs created_at published_at attempts last_error "
-                            "completed_at",
-    "accounts_auditlog": "actor_id actor_email action resource_type resource_id old_values "
-                         "new_values context ip_address user_agent created_at",
-    "support_ticket": "id created_at updated_at number customer_id assignee_id subject "
-                      "description status priority metadata first_response_at resolved_at "
-                      "closed_at first_response_due_at resolution_due_at",
-    "support_ticketmessage": "created_at updated_at ticket_id author_id body internal",
-    "support_conversation": "id created_at updated_at customer_id resolved handed_off_at",
-    "support_chatmessage": "created_at updated_at conversation_id role body answered helpful "
-                           "rated_at",
-}
-# Written in this order each round: a row after the rows it points at, as foreign keys are
-# checked when each COPY ends.
-TABLES = list(COLUMNS)
 LOGIN_VALUES = {"method": "password"}
-
-
-class SeedError(Exception):
-    """The database lacks what the history needs (no customers, no feature costs, ...)."""
-
-
-@dataclass
-class Stats:
-    customers: int = 0
-    heavy_email: str = ""
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def ledger_rows(self) -> int:
-        return self.rows.get("credits_credittransaction", 0)
 
 
 class _Stop(Exception):
     """The ledger has its rows."""
-
-
-class Lot:
-    __slots__ = ("id", "user_id", "source", "amount", "remaining", "expires_at",
-                 "expired_at", "source_ref", "key", "created_at", "written", "dirty", "order")
-
-    def __init__(self, *, id, user_id, source, amount, remaining, expires_at, created_at,
-                 source_ref="", key="", written=False):
-        self.id, self.user_id, self.source = id, user_id, source
-        self.amount, self.remaining, self.expires_at = amount, remaining, expires_at
-        self.expired_at, self.source_ref, self.key = None, source_ref, key
-        self.created_at, self.written, self.dirty = created_at, written, False
-        # Drawing order: first to expire first (no expiry last), then oldest.
-        self.order = (expires_at.timestamp() if expires_at else float("inf"), id)
-
-    def row(self) -> str:
-        return "\t".join([str(self.id), self.created_at.isoformat(),
-                          self.created_at.isoformat(), str(self.user_id), self.source,
-                          str(self.amount), str(self.remaining), stamp(self.expires_at),
-                          stamp(self.expired_at), text(self.source_ref), text(self.key)]) + "\n"
-
-
-class Customer:
-    __slots__ = ("user_id", "email", "balance", "lots", "recent", "subscription",
-                 "next_renewal", "last_login_day")
-
-    def __init__(self, user_id, email, balance):
-        self.user_id, self.email, self.balance = user_id, email, balance
-        self.lots: list[Lot] = []  # live lots (credits left, not expired), drawing order
-        self.recent: deque = deque(maxlen=8)  # recent consumptions that may be refunded
-        self.subscription: Subscription | None = None
-        self.next_renewal: datetime | None = None
-        self.last_login_day = -1
-
-    def add_lot(self, lot: Lot) -> None:
-        bisect.insort(self.lots, lot, key=lambda x: x.order)
-
-
-@dataclass
-class Subscription:
-    id: int
-    source: str
-    plan_slug: str
-    credits: int
-    amount: int
-    currency: str
-
-
-@dataclass
-class Pack:
-    product_id: int
-    price_id: int
-    name: str
-    credits: int
-    amount: int
-    currency: str
-
-
-class Ids:
-    """Ids taken from a sequence in batches, so rows can point at each other before they are
-    written and the application's later inserts never collide with them. Ascending."""
-
-    def __init__(self, cursor, sequence: str, batch: int):
-        self.cursor, self.sequence, self.batch = cursor, sequence, batch
-        self.pool: list[int] = []  # descending: pop() gives the smallest
-
-    def __call__(self) -> int:
-        if not self.pool:
-            self.ensure(self.batch)
-        return self.pool.pop()
-
-    def ensure(self, count: int) -> None:
-        """At least ``count`` ids at hand (one round trip when more are needed)."""
-        if len(self.pool) >= count:
-            return
-        self.cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)",
-                            [self.sequence, count - len(self.pool) + self.batch])
-        self.pool = [value for (value,) in self.cursor.fetchall()][::-1] + self.pool
-
-
-def _table_ids(cursor, table: str, batch: int) -> Ids:
-    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-    return Ids(cursor, cursor.fetchone()[0], batch)
-
-
-def _check_columns(cursor) -> None:
-    for table, names in COLUMNS.items():
-        cursor.execute("""
-            SELECT column_name FROM information_schema.columns
-             WHERE table_schema = current_schema() AND table_name = %s AND is_nullable = 'NO'
-               AND column_default IS NULL AND is_generated = 'NEVER' AND is_identity = 'NO'
-            """, [table])
-        missing = sorted({name for (name,) in cursor.fetchall()} - set(names.split()))
-        if missing:
-            raise SeedError(f"{table} has required columns seed_history does not write: "
-                            f"{', '.join(missing)}")
-
-
-class Writer:
-    """Writes each round's rows in a thread of its own, on the same connection (psycopg
-    serialises its use), so PostgreSQL inserts and checks one round while the next one is
-    simulated. At most one round waits: a slower server holds the simulation back."""
-
-    def __init__(self, raw_connection, progress: Callable[[int], None]):
-        self.connection, self.progress = raw_connection, progress
-        self.rounds: queue.Queue = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._work, name="seed_history-writer",
-                                       daemon=True)
-        self.thread.start()
-
-    def put(self, copies: list[tuple[str, str, int]], lot_updates: list, ledger_rows: int):
-        self.check()
-        self.rounds.put((copies, lot_updates, ledger_rows))
-
-    def close(self) -> None:
-        self.rounds.put(None)
-        self.thread.join()
-        self.check()
-
-    def abandon(self) -> None:
-        """Stop after the round being written (the transaction is rolled back anyway)."""
-        self.error = self.error or RuntimeError("abandoned")
-        self.rounds.put(None)
-        self.thread.join()
-
-    def check(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def _work(self) -> None:
-        while (work := self.rounds.get()) is not None:
-            if self.error is not None:
-                continue  # drain: the main thread raises the first error
-            try:
-                self._write(*work)
-            except BaseException as exc:  # handed to the main thread, which raises it
-                self.error = exc
-
-    def _write(self, copies, lot_updates, ledger_rows) -> None:
-        with self.connection.cursor() as cursor:
-            for table, data, _ in copies:
-                columns = ", ".join(COLUMNS[table].split())
-                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    copy.write(data)
-            if lot_updates:
-                cursor.execute("""
-                    UPDATE credits_creditgrant AS g
-                       SET remaining = v.remaining, expired_at = v.expired_at,
-                           updated_at = now()
-                      FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[])
-                           AS v(id, remaining, expired_at)
-                     WHERE g.id = v.id""", [list(column) for column in zip(*lot_updates,
-                                                                            strict=True)])
-        self.progress(ledger_rows)
 
 
 class History:
@@ -345,14 +81,14 @@ class History:
         self.new_lots: list[Lot] = []
         self.dirty_lots: list[Lot] = []
         chunk = min(CHUNK, rows)
-        self.ledger_id = _table_ids(cursor, "credits_credittransaction", chunk)
-        self.lot_id = _table_ids(cursor, "credits_creditgrant", chunk // 20 + 10)
-        self.order_id = _table_ids(cursor, "billing_order", chunk // 50 + 10)
-        self.item_id = _table_ids(cursor, "billing_orderitem", chunk // 50 + 10)
-        self.invoice_id = _table_ids(cursor, "billing_invoice", chunk // 50 + 10)
-        self.event_id = _table_ids(cursor, "billing_webhookevent", chunk // 20 + 10)
-        self.ticket_id = _table_ids(cursor, "support_ticket", chunk // 500 + 10)
-        self.conversation_id = _table_ids(cursor, "support_conversation", chunk // 200 + 10)
+        self.ledger_id = table_ids(cursor, "credits_credittransaction", chunk)
+        self.lot_id = table_ids(cursor, "credits_creditgrant", chunk // 20 + 10)
+        self.order_id = table_ids(cursor, "billing_order", chunk // 50 + 10)
+        self.item_id = table_ids(cursor, "billing_orderitem", chunk // 50 + 10)
+        self.invoice_id = table_ids(cursor, "billing_invoice", chunk // 50 + 10)
+        self.event_id = table_ids(cursor, "billing_webhookevent", chunk // 20 + 10)
+        self.ticket_id = table_ids(cursor, "support_ticket", chunk // 500 + 10)
+        self.conversation_id = table_ids(cursor, "support_conversation", chunk // 200 + 10)
         self.order_number = Ids(cursor, "billing_order_number_seq", chunk // 50 + 10)
         self.invoice_number = Ids(cursor, "billing_invoice_number_seq", chunk // 50 + 10)
         self.sequences = [self.ledger_id, self.lot_id, self.order_id, self.item_id,
@@ -780,158 +516,3 @@ def _accumulate(values):
     for value in values:
         total += value
         yield total
-
-
-# --- what the history is built from ------------------------------------------------------------
-
-
-def _customers(cursor, count: int) -> list[Customer]:
-    from accounts.models import Role, Status, User
-
-    users = list(User.objects.filter(role=Role.CUSTOMER, status=Status.ACTIVE)
-                 .order_by("id").values_list("id", "email")[:count])
-    if not users:
-        raise SeedError("No active customers: run `manage.py seed_demo` first.")
-    ids = [user_id for user_id, _ in users]
-    cursor.execute("""
-        INSERT INTO credits_creditbalance (user_id, balance, low_balance_notified, created_at,
-                                           updated_at)
-        SELECT id, 0, false, now(), now() FROM unnest(%s::bigint[]) AS u(id)
-        ON CONFLICT (user_id) DO NOTHING""", [ids])
-    # The lock order of every credits movement: the balance row first, in id order.
-    cursor.execute("SELECT user_id, balance FROM credits_creditbalance WHERE user_id = ANY(%s) "
-                   "ORDER BY id FOR UPDATE", [ids])
-    balances = dict(cursor.fetchall())
-    return [Customer(user_id, email, balances[user_id]) for user_id, email in users]
-
-
-def _existing_lots(cursor, customers: list[Customer]) -> None:
-    by_id = {c.user_id: c for c in customers}
-    cursor.execute("""
-        SELECT id, user_id, source, amount, remaining, expires_at, created_at
-          FROM credits_creditgrant
-         WHERE user_id = ANY(%s) AND expired_at IS NULL AND remaining > 0
-         ORDER BY id FOR UPDATE""", [list(by_id)])
-    for lot_id, user_id, source, amount, remaining, expires_at, created_at in cursor.fetchall():
-        lot = Lot(id=lot_id, user_id=user_id, source=source, amount=amount,
-                  remaining=remaining, expires_at=expires_at, created_at=created_at,
-                  written=True)
-        by_id[user_id].add_lot(lot)
-    for customer in customers:
-        if customer.balance != sum(lot.remaining for lot in customer.lots):
-            raise SeedError(f"The credits of {customer.email} do not add up already "
-                            "(credits.services.check_invariant): nothing written.")
-
-
-def _subscriptions(customers: list[Customer], start: datetime, rng: random.Random) -> None:
-    from billing.models import Subscription as Sub
-
-    by_id = {c.user_id: c for c in customers}
-    rows = (Sub.objects.filter(user_id__in=by_id, status__in=["ACTIVE", "TRIALING", "PAST_DUE"],
-                               plan__credits_per_period__gt=0)
-            .select_related("plan", "price").order_by("user_id", "-created_at"))
-    for sub in rows:
-        customer = by_id[sub.user_id]
-        if customer.subscription is not None:
-            continue
-        price = sub.price
-        customer.subscription = Subscription(
-            id=sub.pk, source=sub.billing_source, plan_slug=sub.plan.slug,
-            credits=sub.plan.credits_per_period, amount=price.unit_amount if price else 0,
-            currency=price.currency if price else "usd")
-        customer.next_renewal = start + timedelta(seconds=rng.randrange(int(
-            PLAN_PERIOD.total_seconds())))
-
-
-def _packs() -> list[Pack]:
-    from catalog.models import Price, ProductStatus, ProductType
-
-    prices = (Price.objects.filter(product__type=ProductType.CREDIT_PACK,
-                                   product__status=ProductStatus.PUBLISHED,
-                                   product__deleted_at__isnull=True,
-                                   product__credits_granted__gt=0, active=True,
-                                   type="ONE_TIME", unit_amount__gt=0)
-              .select_related("product").order_by("product_id", "id"))
-    packs = {}
-    for price in prices:
-        packs.setdefault(price.product_id, Pack(
-            product_id=price.product_id, price_id=price.pk, name=price.product.name,
-            credits=price.product.credits_granted, amount=price.unit_amount,
-            currency=price.currency))
-    if not packs:
-        raise SeedError("No published credit pack with a price: run `manage.py seed_demo` "
-                        "(or seed_catalog) first.")
-    return list(packs.values())
-
-
-def _staff() -> list[tuple[int, str]]:
-    from accounts.models import STAFF_ROLES, Status, User
-
-    return list(User.objects.filter(role__in=STAFF_ROLES, status=Status.ACTIVE)
-                .order_by("id").values_list("id", "email"))
-
-
-def _weights(count: int, rng: random.Random) -> list[float]:
-    """The first customer takes HEAVY_SHARE of the events (when there are others); the
-    others share the rest unevenly, as real usage is."""
-    if count == 1:
-        return [1.0]
-    others = [rng.paretovariate(1.5) for _ in range(count - 1)]
-    scale = (1 - HEAVY_SHARE) / sum(others)
-    return [HEAVY_SHARE] + [weight * scale for weight in others]
-
-
-def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = DEFAULT_DAYS,
-                 seed: int = SEED, end: datetime | None = None,
-                 progress: Callable[[int], None] | None = None) -> Stats:
-    """Write ``rows`` ledger rows (and the rest of the history around them) for the first
-    ``customers`` customers by id, dated over the ``days`` days before ``end`` (now).
-    ``progress`` is called with the number of ledger rows each round wrote. Raises SeedError
-    when the database lacks customers, feature costs or credit packs (nothing written)."""
-    from credits.models import FeatureCost
-
-    if rows < 1 or customers < 1 or days < 1:
-        raise SeedError("rows, customers and days must be at least 1.")
-    started = timezone.now()
-    end = end or started
-    rng = random.Random(seed)
-    operations = list(FeatureCost.objects.filter(active=True).order_by("operation")
-                      .values_list("operation", "cost"))
-    if not operations:
-        raise SeedError("No active feature costs: run `manage.py seed_demo` (or seed_credits) "
-                        "first.")
-    packs, staff = _packs(), _staff()
-    start = end - timedelta(days=days)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Each round is whole, so its constraints are checked as it is written, while the
-        # next round is simulated, rather than all at the commit.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        _check_columns(cursor)
-        picked = _customers(cursor, customers)
-        _existing_lots(cursor, picked)
-        _subscriptions(picked, start, rng)
-        writer = Writer(connection.connection, progress or (lambda n: None))
-        try:
-            history = History(cursor=cursor, writer=writer, rows=rows, customers=picked,
-                              weights=_weights(len(picked), rng), operations=operations,
-                              packs=packs, staff=staff, start=start, end=end, rng=rng)
-            history.run()
-        except BaseException:
-            writer.abandon()
-            raise
-        history.finish()
-        # Back to Django's default (its foreign keys are INITIALLY DEFERRED) for the rest of
-        # a surrounding transaction, when there is one (a test).
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-    return Stats(customers=len(picked), heavy_email=picked[0].email,
-                 rows={table: n for table, n in history.counts.items() if n},
-                 seconds=(timezone.now() - started).total_seconds())
-
-
-def analyze(stats: Stats) -> None:
-    """Fresh planner statistics for the tables written, so the admin's estimated counts and
-    plans see the new rows at once rather than after autovacuum's next pass. A role that may
-    not analyze a table gets PostgreSQL's warning and the table is skipped."""
-    with connection.cursor() as cursor:
-        for table in stats.rows:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
