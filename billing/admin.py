@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,7 +22,20 @@ from billing import models, stripe_client
 from billing.services import inbox
 from billing.services.payments import cancel_order
 from catalog.money import format_money, to_major_units
-from config.admin import REFUSED, MoneyField, perform, policy_action
+from config.admin import (
+    REFUSED,
+    IndexedValuesFilter,
+    LargeTableAdmin,
+    MoneyField,
+    Search,
+    by_exact,
+    by_id,
+    by_prefix,
+    by_related,
+    by_user_email,
+    perform,
+    policy_action,
+)
 from config.api import DomainError
 
 
@@ -349,16 +363,34 @@ def order_payment_row(order) -> PaymentRow:
     return row
 
 
+# How staff type what they look for; each goes to the index that answers it.
+ORDER_NUMBER = r"(?i)ord-[\d-]*"
+INVOICE_NUMBER = r"(?i)inv-[\d-]*"
+
+
+def by_order_number(field: str = "number") -> Search:
+    return by_prefix(field, label="order number (or its beginning)", fits=ORDER_NUMBER,
+                     normalize=str.upper)
+
+
+def by_invoice_number(field: str = "number") -> Search:
+    return by_prefix(field, label="invoice number (or its beginning)", fits=INVOICE_NUMBER,
+                     normalize=str.upper)
+
+
 @admin.register(models.Order)
-class OrderAdmin(MoneyAdminMixin, AuditedAdmin):
+class OrderAdmin(LargeTableAdmin, MoneyAdminMixin, AuditedAdmin):
     list_display = ["number", "user", "status", "payment_status", "billing_source",
                     money_column("total"), money_column("refunded_amount", label="Refunded"),
                     "created_at"]
-    list_filter = ["status", "payment_status", "billing_source", "created_at",
-                   ("user", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["number", "user__email", "stripe_checkout_session_id",
-                     "stripe_payment_intent_id"]
+    list_filter = ["status", "payment_status", "billing_source", "created_at"]
+    search_by = (by_order_number(), by_user_email(),
+                 by_exact("stripe_checkout_session_id", label="Stripe checkout session",
+                          fits=r"cs_\S+"),
+                 by_exact("stripe_payment_intent_id", label="Stripe payment", fits=r"pi_\S+"),
+                 by_id("order id"))
     date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
     inlines = [OrderItemInline, PaymentInline, RefundInline]
     readonly_fields = [f.name for f in models.Order._meta.fields if f.name != "internal_notes"]
     money_fields = ("subtotal", "discount_amount", "tax", "total", "refunded_amount")
@@ -438,11 +470,22 @@ class RecordAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
 
 
 @admin.register(models.Payment)
-class PaymentAdmin(RecordAdmin):
+class PaymentAdmin(LargeTableAdmin, RecordAdmin):
     list_display = ["id", "order", "invoice", "user", "provider", money_column("amount"),
-                    "status", "paid_at"]
-    list_filter = ["provider", "status", "paid_at"]
-    search_fields = ["order__number", "invoice__number", "user__email", "provider_id"]
+                    "status", "paid_at", "created_at"]
+    list_filter = ["provider", "status", "created_at"]
+    search_by = (by_related("order", "number__startswith", label="order number",
+                            fits=ORDER_NUMBER, normalize=str.upper),
+                 by_related("invoice", "number__startswith", label="invoice number",
+                            fits=INVOICE_NUMBER, normalize=str.upper),
+                 by_user_email(),
+                 # The (provider, provider_id) unique index: every provider, then the id.
+                 Search("Stripe payment or bank reference", r"\S+", lambda model, term: Q(
+                     provider__in=models.BillingSource.values, provider_id=term)),
+                 by_id("payment id"))
+    list_select_related = ["order", "invoice", "user"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
     money_fields = ("amount",)
 
 
@@ -554,12 +597,20 @@ def invoice_lines(invoice):
 
 
 @admin.register(models.Invoice)
-class InvoiceAdmin(RecordAdmin):
+class InvoiceAdmin(LargeTableAdmin, RecordAdmin):
     list_display = ["number", "user", "order", "subscription", "billing_source", "status",
                     money_column("total"), money_column("amount_paid", label="Paid"),
-                    money_column("amount_due", label="Due"), "due_date", "paid_at"]
-    list_filter = ["status", "billing_source", "due_date"]
-    search_fields = ["number", "user__email", "order__number", "stripe_invoice_id"]
+                    money_column("amount_due", label="Due"), "due_date", "paid_at",
+                    "created_at"]
+    list_filter = ["status", "billing_source", "created_at"]
+    search_by = (by_invoice_number(), by_user_email(),
+                 by_related("order", "number__startswith", label="order number",
+                            fits=ORDER_NUMBER, normalize=str.upper),
+                 by_exact("stripe_invoice_id", label="Stripe invoice", fits=r"in_\S+"),
+                 by_id("invoice id"))
+    list_select_related = ["user", "order", "subscription__user"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
     money_fields = ("subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due")
     inlines = [InvoicePaymentInline]
     actions = ["action_finalize", "action_mark_paid", "action_void", "action_send"]
@@ -886,11 +937,18 @@ class PaymentMethodAdmin(RecordAdmin):
 
 
 @admin.register(models.WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(LargeTableAdmin):
     list_display = ["stripe_event_id", "type", "status", "attempts", "received_at",
                     "processed_at", "next_attempt_at"]
-    list_filter = ["status", "type", "received_at"]
-    search_fields = ["stripe_event_id", "object_id", "type"]
+    # created_at is the indexed twin of received_at (the inbox sets both in one statement).
+    list_filter = ["status", ("type", IndexedValuesFilter), "created_at"]
+    search_by = (by_exact("stripe_event_id", label="event id", fits=r"evt_\S+"),
+                 by_exact("object_id", label="the Stripe object's id", fits=r"[a-z]+_\S+"),
+                 by_prefix("type", label="type (or its beginning)",
+                           fits=r"[a-z_]+\.[a-z_.]*"),
+                 by_id())
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
     actions = ["action_replay"]
 
     def get_readonly_fields(self, request, obj=None):

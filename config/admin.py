@@ -7,12 +7,28 @@ another action does nothing, and a custom URL answers 403. An action or URL the 
 not name is refused to everyone, so a new one cannot slip through unchecked.
 """
 
+import functools
+import json
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorExact
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import connections, router
+from django.db.models import Exists, Min, OuterRef, Q
 from django.urls import URLPattern
+from django.utils import timezone
+from django.utils.functional import cached_property
+from psycopg import sql
 
 from accounts import authority
 from catalog.money import MINOR_UNITS_MAX, currency_exponent, format_money, to_minor_units
@@ -187,3 +203,275 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- large tables: lists that neither count nor scan ---------------------------------------------
+#
+# A ledger, a log or an inbox grows without bound. Django's changelist counts the rows
+# (twice: filtered and in total), lists the distinct values of some filters and finds the
+# dates of its date hierarchy with a DISTINCT over the table, and searches with
+# ``UPPER(column) LIKE '%term%'``, joins included: every one reads the whole table. The pieces
+# below keep each page to index reads: ``LargeTableAdmin`` puts them together.
+
+
+def estimated_rows(queryset) -> int:
+    """How many rows PostgreSQL's planner expects ``queryset`` to return (EXPLAIN: from the
+    table's statistics, pg_class.reltuples scaled to its current size, and the filters'
+    selectivity). No row is read."""
+    plan = json.loads(queryset.values("pk").order_by().explain(format="json"))
+    plan = plan[0] if isinstance(plan, list) else plan
+    return int(plan["Plan"]["Plan Rows"])
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages of a table too large to count. The total is the planner's estimate of the list's
+    query; only when that says at most ``exact_limit`` rows are they counted, and then no more
+    than ``exact_limit`` + 1 of them are read (an estimate can be wrong). ``estimated`` says
+    which the total is: the admin's pagination then reads "about"."""
+
+    exact_limit = 10_000
+    estimated = False
+
+    @cached_property
+    def count(self) -> int:
+        estimate = estimated_rows(self.object_list)
+        if estimate > self.exact_limit:
+            self.estimated = True
+            return estimate
+        counted = self.object_list[:self.exact_limit + 1].count()
+        if counted > self.exact_limit:
+            self.estimated = True
+            return max(estimate, counted)
+        return counted
+
+
+PERIODS_MAX = 400  # years, months or days one level of a date hierarchy lists at most
+PERIOD_KINDS = ("year", "month", "day")
+
+
+def _period_start(value, kind: str, tzinfo):
+    if isinstance(value, datetime):
+        local = timezone.localtime(value, tzinfo)
+        start = local.replace(month=1 if kind == "year" else local.month,
+                              day=1 if kind in ("year", "month") else local.day,
+                              hour=0, minute=0, second=0, microsecond=0)
+        return timezone.make_aware(start.replace(tzinfo=None), tzinfo)
+    return value.replace(month=1 if kind == "year" else value.month,
+                         day=1 if kind in ("year", "month") else value.day)
+
+
+def _next_period(start, kind: str, tzinfo):
+    naive = start.replace(tzinfo=None) if isinstance(start, datetime) else start
+    if kind == "year":
+        after = naive.replace(year=naive.year + 1)
+    elif kind == "month":
+        after = naive.replace(year=naive.year + naive.month // 12,
+                              month=naive.month % 12 + 1)
+    else:
+        after = date.fromordinal(naive.toordinal() + 1)
+        if isinstance(naive, datetime):
+            after = naive.replace(year=after.year, month=after.month, day=after.day)
+    return timezone.make_aware(after, tzinfo) if isinstance(after, datetime) else after
+
+
+class IndexedPeriodsMixin:
+    """``dates()`` and ``datetimes()`` that find each period (year, month, day) with one
+    ``MIN()`` from the start of the next one, which an index on the field answers in a few
+    reads, instead of Django's ``SELECT DISTINCT date_trunc(...)`` over every row. What the
+    admin's date hierarchy asks for; the queryset's filters apply to every probe."""
+
+    def dates(self, field_name, kind, order="ASC"):
+        if kind not in PERIOD_KINDS:
+            return super().dates(field_name, kind, order)
+        return self._periods(field_name, kind, order, None)
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        if kind not in PERIOD_KINDS:
+            return super().datetimes(field_name, kind, order, tzinfo)
+        return self._periods(field_name, kind, order,
+                             tzinfo or timezone.get_current_timezone())
+
+    def _periods(self, field_name, kind, order, tzinfo) -> list:
+        base, found, after = self.order_by(), [], None
+        while len(found) < PERIODS_MAX:
+            probe = base if after is None else base.filter(**{f"{field_name}__gte": after})
+            first = probe.aggregate(first=Min(field_name))["first"]
+            if first is None:
+                break
+            start = _period_start(first, kind, tzinfo)
+            found.append(start)
+            after = _next_period(start, kind, tzinfo)
+        return found if order == "ASC" else found[::-1]
+
+
+@functools.cache
+def _with_indexed_periods(queryset_class: type) -> type:
+    return type(f"IndexedPeriods{queryset_class.__name__}",
+                (IndexedPeriodsMixin, queryset_class), {})
+
+
+def with_indexed_periods(queryset):
+    """``queryset`` whose ``dates()`` and ``datetimes()`` probe an index (IndexedPeriodsMixin)."""
+    clone = queryset.all()
+    clone.__class__ = _with_indexed_periods(type(queryset))
+    return clone
+
+
+class LargeTableChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        return with_indexed_periods(super().get_queryset(request, exclude_parameters))
+
+
+@dataclass(frozen=True)
+class Search:
+    """One way staff find rows of a large table that an index answers: a term that ``fits``
+    (a regular expression the whole term matches) selects the rows ``condition(model, term)``
+    gives. A search tries every ``Search`` that fits and shows the rows any of them finds."""
+
+    label: str
+    fits: str
+    condition: Callable
+
+    def matches(self, term: str) -> bool:
+        return re.fullmatch(self.fits, term) is not None
+
+
+def by_id(label: str = "id") -> Search:
+    return Search(label, r"\d{1,18}", lambda model, term: Q(pk=int(term)))
+
+
+def by_exact(field: str, *, label: str, fits: str = r"\S+",
+             normalize: Callable[[str], str] = str) -> Search:
+    """The term is the field's whole value (a unique or indexed column)."""
+    return Search(label, fits, lambda model, term: Q(**{field: normalize(term)}))
+
+
+def by_prefix(field: str, *, label: str, fits: str = r"\S+",
+              normalize: Callable[[str], str] = str) -> Search:
+    """The field's value starts with the term: ``LIKE 'term%'``, which a btree index on the
+    column answers (Django's ``varchar_pattern_ops`` index of a unique or indexed CharField,
+    or any btree under the C collation). Case-sensitive: ``normalize`` puts the term in the
+    case the column is stored in."""
+    return Search(label, fits, lambda model, term: Q(**{f"{field}__startswith":
+                                                         normalize(term)}))
+
+
+USERS_MATCHED_MAX = 50  # users an e-mail search looks at; a longer prefix narrows it
+
+
+def user_ids_by_email(term: str) -> list[int]:
+    """Users (soft-deleted ones too) whose e-mail starts with ``term``: e-mails are stored
+    lower-case, so this is ``email LIKE 'term%'`` on the e-mail's index."""
+    users = get_user_model()._base_manager
+    return list(users.filter(email__startswith=term.strip().lower()).order_by("email")
+                .values_list("pk", flat=True)[:USERS_MATCHED_MAX])
+
+
+def by_user_email(field: str = "user", *, label: str = "e-mail (or its beginning)") -> Search:
+    """Rows of the users whose e-mail starts with the term, through ``field`` (a path to a
+    user foreign key). The users are found first, on the users' table, so the large table is
+    read through its index on ``field``, never joined and scanned."""
+    return Search(label, r"[^\s]+",
+                  lambda model, term: Q(**{f"{field}__in": user_ids_by_email(term)}))
+
+
+def by_related(field: str, lookup: str, *, label: str, fits: str,
+               normalize: Callable[[str], str] = str, limit: int = 50) -> Search:
+    """Rows pointing (through the foreign key ``field``) at the rows whose ``lookup`` matches
+    the term, found first on their own (small, indexed) table."""
+    def condition(model, term):
+        related = model._meta.get_field(field).related_model._base_manager
+        ids = list(related.filter(**{lookup: normalize(term)}).order_by("pk")
+                   .values_list("pk", flat=True)[:limit])
+        return Q(**{f"{field}__in": ids})
+    return Search(label, fits, condition)
+
+
+def by_full_text(field: str, *, label: str = "words", config: str = "english",
+                 through: str | None = None) -> Search:
+    """Rows whose ``field`` holds the words (PostgreSQL full-text search, ``plainto_tsquery``)
+    through a GIN index on ``to_tsvector(config, field)``; ``through`` names a reverse
+    relation whose rows hold the text (a conversation found by its messages)."""
+    def condition(model, term):
+        match = SearchVectorExact(SearchVector(field, config=config),
+                                  SearchQuery(term, config=config))
+        if through is None:
+            return Q(match)
+        relation = model._meta.get_field(through)
+        rows = relation.related_model._base_manager.filter(
+            **{relation.field.name: OuterRef("pk")}).filter(match)
+        return Q(Exists(rows))
+    return Search(label, r".*\w.*", condition)
+
+
+def indexed_distinct_values(model, field_name: str, limit: int = 100) -> list:
+    """The distinct values of a column, found by skipping through an index whose first
+    column it is: one index probe per value (a recursive query), so a column with a few
+    values among millions of rows costs a few reads, not a scan."""
+    column = model._meta.get_field(field_name).column
+    query = sql.SQL("""
+        WITH RECURSIVE v(value) AS (
+            (SELECT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY 1 LIMIT 1)
+            UNION ALL
+            SELECT (SELECT {column} FROM {table} WHERE {column} > v.value ORDER BY 1 LIMIT 1)
+              FROM v WHERE v.value IS NOT NULL
+        )
+        SELECT value FROM v WHERE value IS NOT NULL LIMIT %s""").format(
+        column=sql.Identifier(column), table=sql.Identifier(model._meta.db_table))
+    connection = connections[router.db_for_read(model)]
+    with connection.cursor() as cursor:
+        cursor.execute(query.as_string(connection.connection), [limit])
+        return [value for (value,) in cursor.fetchall()]
+
+
+class IndexedValuesFilter(admin.AllValuesFieldListFilter):
+    """Django's filter by every value of a column, its values found through an index
+    (``indexed_distinct_values``) rather than by a DISTINCT over the table. The column needs
+    an index that starts with it."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = indexed_distinct_values(model, field_path)
+
+
+class LargeTableAdmin(admin.ModelAdmin):
+    """The changelist of a table that grows without bound, kept to index reads:
+
+    - the total is the planner's estimate past ``EstimatedCountPaginator.exact_limit`` rows,
+      the unfiltered total is not counted and filters show no counts (facets);
+    - searches are ``search_by``: each kind of term (an e-mail, a number, a Stripe id, words)
+      goes to the index that answers it, never ``LIKE '%term%'`` across a join;
+    - the date hierarchy finds its years, months and days through the date's index
+      (``IndexedPeriodsMixin``).
+
+    Its ``ordering``, ``date_hierarchy`` and date filters must use indexed columns (an index
+    that matches the ordering, or starts with the date), and its list filters must not list
+    a column's values with DISTINCT (``IndexedValuesFilter``, or fixed choices).
+    """
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    search_by: tuple[Search, ...] = ()
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        if self.search_by and not self.search_help_text:
+            self.search_help_text = "Search by " + ", ".join(s.label for s in self.search_by)
+
+    def get_changelist(self, request, **kwargs):
+        return LargeTableChangeList
+
+    def get_search_fields(self, request):
+        # What the changelist shows a search box for; the search itself is search_by.
+        return [s.label for s in self.search_by]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        conditions = [s.condition(queryset.model, term) for s in self.search_by
+                      if s.matches(term)]
+        if not conditions:
+            return queryset.none(), False
+        return queryset.filter(functools.reduce(operator.or_, conditions)), False

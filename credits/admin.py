@@ -6,7 +6,14 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 
 from accounts.system_config import get_config
-from config.admin import ReadOnlyAdmin, perform, policy_action
+from config.admin import (
+    LargeTableAdmin,
+    ReadOnlyAdmin,
+    by_id,
+    by_user_email,
+    perform,
+    policy_action,
+)
 from credits.models import (
     CREDITS_MAX,
     CreditBalance,
@@ -119,21 +126,40 @@ class CreditBalanceAdmin(ReadOnlyAdmin):
         })
 
 
+class OperationFilter(admin.SimpleListFilter):
+    """The ledger by operation, the choices from the feature costs (not a DISTINCT over the
+    ledger)."""
+
+    title = "operation"
+    parameter_name = "operation"
+
+    def lookups(self, request, model_admin):
+        return [(op, op) for op in FeatureCost.objects.order_by("operation")
+                .values_list("operation", flat=True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(operation=self.value()) if self.value() else queryset
+
+
 @admin.register(CreditGrant)
-class CreditGrantAdmin(ReadOnlyAdmin):
+class CreditGrantAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "user", "source", "amount", "remaining", "expires_at", "expired_at",
                     "source_ref", "created_at"]
-    list_filter = ["source", ("expires_at", admin.EmptyFieldListFilter), "expired_at"]
-    search_fields = ["user__email", "source_ref", "idempotency_key"]
+    list_filter = ["source", ("expires_at", admin.EmptyFieldListFilter),
+                   ("expired_at", admin.EmptyFieldListFilter), "created_at"]
+    search_by = (by_id("lot id"), by_user_email())
     list_select_related = ["user"]
+    # Newest first along the primary key (lots are numbered as they are made).
+    ordering = ["-id"]
     date_hierarchy = "created_at"
 
 
 @admin.register(CreditTransaction)
-class CreditTransactionAdmin(ReadOnlyAdmin):
+class CreditTransactionAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "created_at", "user", "kind", "operation", "quantity", "amount",
                     "balance_after", "actor"]
-    list_filter = ["kind", "operation", "created_at"]
-    search_fields = ["user__email", "operation", "idempotency_key"]
+    list_filter = ["kind", OperationFilter, "created_at"]
+    search_by = (by_id("row id"), by_user_email())
     list_select_related = ["user", "actor"]
+    ordering = ["-created_at", "-id"]  # credits_txn_time_idx
     date_hierarchy = "created_at"

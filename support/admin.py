@@ -24,7 +24,15 @@ from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
 from accounts.system_config import get_config
 from billing.models import Order, RefundReason, Subscription
 from catalog.money import format_money
-from config.admin import MoneyField, policy_action
+from config.admin import (
+    LargeTableAdmin,
+    MoneyField,
+    ReadOnlyAdmin,
+    by_full_text,
+    by_id,
+    by_user_email,
+    policy_action,
+)
 from config.api import DomainError
 from config.ids import BIGINT_MAX, parse_id
 from credits import selectors as credit_selectors
@@ -465,10 +473,15 @@ class ChatMessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(LargeTableAdmin):
     list_display = ("pk", "customer", "created_at", "resolved", "handed_off_ticket")
-    list_filter = ("resolved", ("handed_off_ticket", admin.EmptyFieldListFilter))
-    search_fields = ("customer__email", "messages__body")
+    list_filter = ("resolved", ("handed_off_ticket", admin.EmptyFieldListFilter), "created_at")
+    search_by = (by_user_email("customer"),
+                 by_full_text("body", label="words in its messages", through="messages"),
+                 by_id("conversation id"))
+    list_select_related = ("customer", "handed_off_ticket")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
     readonly_fields = ("customer", "resolved", "handed_off_ticket", "handed_off_at",
                        "created_at")
     fields = readonly_fields
@@ -479,6 +492,24 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    """Every help-bot message, to read what customers ask and what the bot could not
+    answer (answered: No)."""
+
+    list_display = ("created_at", "conversation", "role", "short_body", "answered", "helpful")
+    list_filter = ("role", "answered", "helpful", "created_at")
+    search_by = (by_full_text("body"), by_user_email("conversation__customer"),
+                 by_id("message id"))
+    list_select_related = ("conversation",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+
+    @admin.display(description="message")
+    def short_body(self, obj):
+        return obj.body if len(obj.body) <= 120 else f"{obj.body[:119]}…"
 
 
 class ApprovalActionFilter(admin.SimpleListFilter):

@@ -7,7 +7,7 @@ every write that touches several rows or the outside goes through ``support.serv
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVectorField
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -264,6 +264,10 @@ class ChatMessage(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(helpful__isnull=True) | Q(role=ChatRole.BOT),
                                    name="chatmessage_only_bot_rated"),
+        ]
+        indexes = [
+            # Staff search the messages by their words (config.admin.by_full_text).
+            GinIndex(SearchVector("body", config="english"), name="chatmessage_body_search"),
         ]
 
     def __str__(self):

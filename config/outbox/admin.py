@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db.models import F
 
-from config.admin import ReadOnlyAdmin
+from config.admin import LargeTableAdmin, ReadOnlyAdmin, by_id
 from config.outbox.models import OutboxMessage
 
 
@@ -22,12 +22,27 @@ class PublishedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TaskFilter(admin.SimpleListFilter):
+    """By task, the choices from Celery's registry (not a DISTINCT over the outbox)."""
+
+    title = "task"
+    parameter_name = "task"
+
+    def lookups(self, request, model_admin):
+        from config.celery import app  # the Celery app loads every app's tasks: only here
+
+        return [(name, name) for name in sorted(app.tasks) if not name.startswith("celery.")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(task=self.value()) if self.value() else queryset
+
+
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdmin):
+class OutboxMessageAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "task", "created_at", "published_at", "attempts", "short_error"]
-    list_filter = [PublishedFilter, "task"]
-    search_fields = ["task", "last_error"]
-    # Unpublished (stuck or waiting) first, then the newest.
+    list_filter = [PublishedFilter, TaskFilter]
+    search_by = (by_id("message id"),)
+    # Unpublished (stuck or waiting) first, then the newest: outbox_published_id_idx.
     ordering = [F("published_at").asc(nulls_first=True), "-id"]
     readonly_fields = ["task", "args", "kwargs", "created_at", "published_at", "claimed_until",
                        "attempts", "last_error"]

@@ -1,5 +1,5 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -27,8 +27,10 @@ class OutboxMessage(models.Model):
             # The relay's scan: only unpublished rows, oldest first. Stays tiny.
             models.Index(fields=["id"], name="outbox_unpublished_idx",
                          condition=Q(published_at__isnull=True)),
-            # Pruning of old published rows.
-            models.Index(fields=["published_at"], name="outbox_published_at_idx"),
+            # The staff console's order (waiting rows first, then the newest), which also
+            # serves the pruning of old published rows (a range of published_at).
+            models.Index(F("published_at").asc(nulls_first=True), F("id").desc(),
+                         name="outbox_published_id_idx"),
         ]
 
     def __str__(self):
