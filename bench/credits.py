@@ -20,7 +20,7 @@ What it does, in one run (about a minute and a half with the defaults):
    :cost WHERE user_id = :u AND balance >= :cost; INSERT`` into a ledger-like table (primary
    key and a (user, time) index) ``; END``, as many clients.
 4. What bounds it: pgbench calling the same database function consume_credits calls
-   (``credits_consume_v1``), with no Python, for distinct users and for the hot user. The
+   (``credits_consume_v2``), with no Python, for distinct users and for the hot user. The
    gap between these rows and ours is Python and Django; the gap between these and the
    baselines is the function's work (cost lookup, lots, ledger, lot rows).
 5. Overdraft check: the processes race for a user holding exactly ``--overdraft-credits``;
@@ -84,9 +84,9 @@ END;
 """
 # One statement, autocommitted, as consume_credits sends it.
 FUNCTION_DISTINCT_SCRIPT = f"""\\set u :first_user + :client_id % :users
-SELECT * FROM credits_consume_v1(:u, '{OPERATION}', 1, '', '{{}}');
+SELECT * FROM credits_consume_v2(:u, '{OPERATION}', 1, '', '{{}}');
 """
-FUNCTION_HOT_SCRIPT = f"""SELECT * FROM credits_consume_v1(:hot_user, '{OPERATION}', 1, '', '{{}}');
+FUNCTION_HOT_SCRIPT = f"""SELECT * FROM credits_consume_v2(:hot_user, '{OPERATION}', 1, '', '{{}}');
 """
 
 
@@ -295,9 +295,9 @@ def run(args) -> tuple[list[Result], int]:
         Result("credits", f"consume, one hot user ({n} processes)", h_rate, hot_row, "ops/s",
                hot_base, target=TARGETS["hot"]),
         # What bounds the two above: the same function with no Python in front of it.
-        Result("credits", f"credits_consume_v1 from pgbench, {n} distinct users", f_distinct,
+        Result("credits", f"credits_consume_v2 from pgbench, {n} distinct users", f_distinct,
                simple, "ops/s", distinct_base),
-        Result("credits", "credits_consume_v1 from pgbench, one hot user", f_hot, hot_row,
+        Result("credits", "credits_consume_v2 from pgbench, one hot user", f_hot, hot_row,
                "ops/s", hot_base),
     ]
     print(f"  {'workload':<48}{'ops/s':>8}{'baseline':>10}{'ratio':>8}  target")

@@ -7,9 +7,9 @@ no two services can deadlock; different users never contend. Counters are change
 ``UPDATE ... SET x = x + %s`` while the lock is held, and CHECK constraints (balance >= 0,
 0 <= remaining <= amount) are the last line of defence.
 
-Consuming, the hot path, is one statement: the PL/pgSQL function ``credits_consume_v1``
-(migration 0005) follows the same protocol inside the database, so a consume costs one round
-trip; the other movements run here in Python.
+Consuming, the hot path, is one statement: the PL/pgSQL function ``credits_consume_v2``
+(migration 0008; v1 in 0005 used the database's clock) follows the same protocol inside the
+database, so a consume costs one round trip; the other movements run here in Python.
 """
 
 import json
@@ -184,10 +184,11 @@ def _first_with_key(*, user_id: int, key: str) -> CreditTransaction | None:
 
 # --- consuming -------------------------------------------------------------------------------
 
-# The PL/pgSQL function that does the whole movement (migration credits 0005). A new version
-# is a new function in a new migration; both names here change with it.
-CONSUME_FUNCTION = "credits_consume_v1"
-_CONSUME_SQL = "SELECT * FROM credits_consume_v1(%s, %s, %s, %s, %s::jsonb)"
+# The PL/pgSQL function that does the whole movement (migration credits 0008). A new version
+# is a new function in a new migration; both names here change with it. The last argument is
+# the application's clock, which every other ledger writer uses too.
+CONSUME_FUNCTION = "credits_consume_v2"
+_CONSUME_SQL = "SELECT * FROM credits_consume_v2(%s, %s, %s, %s, %s::jsonb, %s)"
 # The ledger columns the function returns, in its order (after ``outcome``).
 _CONSUME_ROW = ("id", "kind", "operation", "quantity", "amount", "balance_after", "details",
                 "idempotency_key", "created_at")
@@ -213,8 +214,8 @@ def consume_credits(*, user, operation: str, quantity: int = 1,
                     details: dict | None = None) -> CreditTransaction:
     """Charge ``quantity`` units of ``operation`` at this user's cost; return the CONSUME row.
 
-    One statement, one round trip: the database function ``credits_consume_v1`` (migration
-    0005) locks the user's CreditBalance row, then, one at a time in drawing order, only the
+    One statement, one round trip: the database function ``credits_consume_v2`` (migration
+    0008) locks the user's CreditBalance row, then, one at a time in drawing order, only the
     lots it expires or draws from; lots past their date are expired first. Draws from the lots
     that expire first and writes one ledger row. The cost is the operation's, or the override
     of the user's current plan. Raises UnknownOperation (missing or inactive operation),
@@ -228,7 +229,7 @@ def consume_credits(*, user, operation: str, quantity: int = 1,
     """
     _check_positive_int(quantity, name="quantity", maximum=MAX_QUANTITY)
     key = _check_key(idempotency_key)
-    params = [user.pk, operation, quantity, key, json.dumps(details or {})]
+    params = [user.pk, operation, quantity, key, json.dumps(details or {}), timezone.now()]
     try:
         result = _call_consume(params)
     except IntegrityError:

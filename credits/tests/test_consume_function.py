@@ -1,4 +1,4 @@
-"""consume_credits as one statement: the database function credits_consume_v1 (migration 0005).
+"""consume_credits as one statement: the database function credits_consume_v2 (migration 0008).
 
 The behaviour tests in test_services.py and test_api.py run through it too; these pin what is
 particular to the function: its version, what it shares with Python, which rows it locks, and
@@ -29,7 +29,7 @@ from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, GrantSource
 from credits.tasks import send_low_balance_email
 
-SIGNATURE = "credits_consume_v1(bigint,text,integer,text,jsonb)"
+SIGNATURE = "credits_consume_v2(bigint,text,integer,text,jsonb,timestamptz)"
 COST = 7
 
 
@@ -48,8 +48,12 @@ def test_the_service_calls_the_function_version_the_migrations_installed():
         installed = cursor.fetchone()[0]
 
     assert installed
-    assert services.CONSUME_FUNCTION == "credits_consume_v1"
-    assert services._CONSUME_SQL.startswith("SELECT * FROM credits_consume_v1(")
+    assert services.CONSUME_FUNCTION == "credits_consume_v2"
+    assert services._CONSUME_SQL.startswith("SELECT * FROM credits_consume_v2(")
+    with connection.cursor() as cursor:  # v1, on the database's clock, is gone
+        cursor.execute("SELECT to_regprocedure(%s)",
+                       ["credits_consume_v1(bigint,text,integer,text,jsonb)"])
+        assert cursor.fetchone()[0] is None
 
 
 @pytest.mark.django_db
