@@ -1,6 +1,7 @@
 """REST endpoints for accounts: signup, tokens (API keys), /me and its sessions and keys."""
 
 from django.db import transaction
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
@@ -240,9 +241,12 @@ class MeExportView(APIView):
             "exported_at": serializers.DateTimeField(), "user_id": serializers.IntegerField(),
             "profile": serializers.DictField(),
         }), **_errors(401)},
-        summary="All my data as one JSON document (one key per section)")
+        summary="All my data as one JSON document (one key per section)",
+        description="Streamed: the document is written as it is read, so a long history "
+                    "starts downloading at once.")
     def get(self, request):
-        return Response(services.export_user_data(user=request.user))
+        return StreamingHttpResponse(services.export_user_data(user=request.user),
+                                     content_type="application/json")
 
 
 class MySessionsView(generics.ListAPIView):

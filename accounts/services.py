@@ -1,12 +1,11 @@
 """Writes for accounts: registration, status changes, sessions, API keys, data rights."""
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -356,22 +355,25 @@ def force_logout(*, user: User, actor: User | None) -> int:
     return ended
 
 
-def export_user_data(*, user: User) -> dict:
-    """Everything we hold about ``user``, one JSON-able document, with every registered
-    section (accounts.data_export). Audited as EXPORT. Read-only apart from the audit row."""
+def export_user_data(*, user: User) -> Iterator[str]:
+    """Everything we hold about ``user``: the text of one JSON document with every registered
+    section (accounts.data_export), in pieces, read as they are written (a section's long
+    lists a chunk of rows at a time), so memory does not grow with the account's history.
+    Audited as EXPORT when called, before the first piece. Read-only apart from the audit
+    row; the sections are read one after the other, each as it stands when it is read."""
     document = {
         "format": "billing-back-office.user-export",
         "version": 1,
         "exported_at": timezone.now().isoformat(),
         "user_id": user.pk,
     }
-    for section, fn in data_export.sections().items():
-        # Round-trip through JSON so a section returning dates or Decimals still exports.
-        document[section] = json.loads(json.dumps(fn(user), cls=DjangoJSONEncoder))
+    chosen = data_export.sections()
     with transaction.atomic():
         audit.record(actor=user, action=AuditAction.EXPORT, resource=user,
-                     new={"sections": sorted(data_export.sections())})
-    return document
+                     new={"sections": sorted(chosen)})
+    # A section's long lists are iterators: nothing is read before it is written.
+    document.update((name, fn(user)) for name, fn in chosen.items())
+    return data_export.json_pieces(document)
 
 
 def check_password_or_raise(*, user: User, password: str) -> None:

@@ -1,14 +1,11 @@
 """Customer account pages under /account/: profile, sessions, API keys, data rights."""
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -133,10 +130,10 @@ def export(request):
 @never_cache
 @login_required
 def export_download(request):
-    document = services.export_user_data(user=request.user)
+    # Streamed: the document is written as its rows are read, whatever the history's size.
     stamp = timezone.now().strftime("%Y%m%d")
-    response = HttpResponse(json.dumps(document, cls=DjangoJSONEncoder, indent=2),
-                            content_type="application/json")
+    response = StreamingHttpResponse(services.export_user_data(user=request.user),
+                                     content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.json"'
     return response
 

@@ -5,6 +5,7 @@ from datetime import date
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
+from accounts.data_export import rows
 from support.models import (
     ChatMessage,
     ChatRole,
@@ -84,36 +85,43 @@ def bot_stats_for_day(day: date) -> dict:
     }
 
 
+def _exported_ticket(ticket, user) -> dict:
+    return {
+        "number": ticket.number,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "created_at": ticket.created_at.isoformat(),
+        "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+        "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
+        "messages": [
+            {
+                "from": "you" if m.author_id == user.pk else "support",
+                "body": m.body,
+                "created_at": m.created_at.isoformat(),
+                "attachments": [f.name for f in m.attachments.all()],
+            }
+            for m in ticket.public_messages
+        ],
+    }
+
+
 def export_customer_data(user) -> dict:
     """The customer's support data for their data export: tickets with the PUBLIC thread only
-    (internal notes are never exported) and their help-bot conversations."""
-    tickets = []
-    for ticket in Ticket.objects.for_customer(user).order_by("created_at"):
-        tickets.append({
-            "number": ticket.number,
-            "subject": ticket.subject,
-            "status": ticket.status,
-            "priority": ticket.priority,
-            "created_at": ticket.created_at.isoformat(),
-            "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
-            "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
-            "messages": [
-                {
-                    "from": "you" if m.author_id == user.pk else "support",
-                    "body": m.body,
-                    "created_at": m.created_at.isoformat(),
-                    "attachments": [f.name for f in m.attachments.all()],
-                }
-                for m in ticket.messages.public().prefetch_related("attachments")
-            ],
-        })
-    conversations = [
-        {
+    (internal notes are never exported) and their help-bot conversations, each read a chunk
+    of rows at a time (accounts.data_export.rows)."""
+    tickets = (Ticket.objects.for_customer(user).order_by("created_at", "id")
+               .prefetch_related(Prefetch("messages", to_attr="public_messages",
+                                          queryset=TicketMessage.objects.public()
+                                          .prefetch_related("attachments"))))
+    conversations = (Conversation.objects.filter(customer=user).order_by("created_at", "id")
+                     .prefetch_related("messages"))
+    return {
+        "tickets": rows(tickets, lambda ticket: _exported_ticket(ticket, user)),
+        "help_bot_conversations": rows(conversations, lambda c: {
             "id": c.pk,
             "created_at": c.created_at.isoformat(),
             "messages": [{"role": m.role, "body": m.body, "helpful": m.helpful,
                           "created_at": m.created_at.isoformat()} for m in c.messages.all()],
-        }
-        for c in Conversation.objects.filter(customer=user).prefetch_related("messages")
-    ]
-    return {"tickets": tickets, "help_bot_conversations": conversations}
+        }),
+    }

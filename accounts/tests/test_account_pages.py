@@ -201,10 +201,10 @@ def test_download_my_data_is_a_json_attachment_with_only_my_data(customer_client
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response["Content-Disposition"].startswith("attachment;")
-    document = json.loads(response.content)
+    text = b"".join(response.streaming_content).decode()
+    document = json.loads(text)
     assert document["profile"]["tax_id"] == "GB111111111"
     assert [f["name"] for f in document["stored_files"]] == ["mine.pdf"]
-    text = response.content.decode()
     assert "GB999999999" not in text and "theirs.pdf" not in text
     assert other_customer.email not in text
 

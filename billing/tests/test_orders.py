@@ -124,6 +124,6 @@ def test_empty_order_list_page(customer_client):
 def test_orders_export_section(customer, paid_digital_order):
     from accounts import data_export
 
-    section = data_export.sections()["orders"](customer)
+    section = list(data_export.sections()["orders"](customer))
     assert section[0]["number"] == paid_digital_order[0].number
     assert "internal_notes" not in section[0]
