@@ -19,11 +19,15 @@ What it writes, for the first ``customers`` customers by id (one of them, the fi
 
 The new rows come after the customers' existing rows (higher ids), so the ledger's order (by
 id) stays consistent; their dates spread over the window and may interleave with the dates of
-rows written earlier. Encrypted columns (an order's billing address) are left empty. The run
-is one transaction that first locks the customers' balance rows (in id order, like every
-credits movement): all of it or nothing, and no consumption slips in between. Rows are
-simulated in rounds of ``CHUNK`` ledger rows; a thread writes each round (constraints checked
-as it is written) while the next one is simulated.
+rows written earlier. Encrypted columns (an order's billing address) are left empty.
+
+The customers are split into ``LANES`` groups of about equal weight, each written through a
+connection and a transaction of its own that first locks its customers' balance rows (in id
+order, like every credits movement), so no consumption slips in between; PostgreSQL works on
+each group on a core of its own. The transactions commit one after the other at the end;
+anything that fails before rolls all of them back. Rows are simulated in rounds of ``CHUNK``
+ledger rows; a thread per lane writes each round (constraints checked as it is written) while
+the next one is simulated.
 
 Not idempotent: every run adds another history on top of the last one.
 """
@@ -33,15 +37,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from analytics.seed_history.history import CHUNK, History
 from analytics.seed_history.inputs import (
     HEAVY_SHARE,
     credit_packs,
-    customers_for,
+    lanes,
+    lock_customers,
     lock_live_lots,
+    pick_customers,
     plans_of,
     shares,
     staff_members,
@@ -49,10 +55,11 @@ from analytics.seed_history.inputs import (
 from analytics.seed_history.rows import SeedError, Writer, check_columns
 from credits.models import FeatureCost
 
-__all__ = ["CHUNK", "DEFAULT_CUSTOMERS", "DEFAULT_DAYS", "HEAVY_SHARE", "SEED", "SeedError",
-           "Stats", "analyze", "seed_history"]
+__all__ = ["CHUNK", "DEFAULT_CUSTOMERS", "DEFAULT_DAYS", "HEAVY_SHARE", "LANES", "SEED",
+           "SeedError", "Stats", "analyze", "seed_history"]
 
 DEFAULT_CUSTOMERS = 100
+LANES = 2  # connections writing at once (the customers split between them)
 DEFAULT_DAYS = 730
 SEED = 20261205
 
@@ -71,11 +78,17 @@ class Stats:
 
 def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = DEFAULT_DAYS,
                  seed: int = SEED, end: datetime | None = None,
-                 progress: Callable[[int], None] | None = None) -> Stats:
+                 progress: Callable[[int], None] | None = None,
+                 lanes_wanted: int | None = None) -> Stats:
     """Write ``rows`` ledger rows (and the rest of the history around them) for the first
     ``customers`` customers by id, dated over the ``days`` days before ``end`` (now).
     ``progress`` is called with the number of ledger rows each round wrote. Raises SeedError
-    when the database lacks customers, feature costs or credit packs (nothing written)."""
+    when the database lacks customers, feature costs or credit packs (nothing written).
+
+    Locks the customers' balance rows, then their live lots, for the whole run. Outside a
+    transaction and from ``CHUNK`` rows up, the customers are split into ``LANES`` groups
+    (or ``lanes_wanted``), each written through a connection and a transaction of its own;
+    inside a transaction (a test) everything goes through that one transaction."""
     if rows < 1 or customers < 1 or days < 1:
         raise SeedError("rows, customers and days must be at least 1.")
     started = timezone.now()
@@ -87,31 +100,73 @@ def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = D
         raise SeedError("No active feature costs: run `manage.py seed_demo` (or seed_credits) "
                         "first.")
     packs, staff = credit_packs(), staff_members()
+    users = pick_customers(customers)
+    weights = shares(len(users), rng)
+    if connection.in_atomic_block:
+        lanes_wanted = 1  # the other connections could not see this transaction's rows
+    elif lanes_wanted is None:
+        lanes_wanted = LANES if rows >= CHUNK else 1
+    groups = lanes(weights, lanes_wanted)
     start = end - timedelta(days=days)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Each round is whole, so its constraints are checked as it is written, while the
-        # next round is simulated, rather than all at the commit.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        check_columns(cursor)
-        picked = customers_for(cursor, customers)
-        lock_live_lots(cursor, picked)
-        plans_of(picked, start, rng)
-        writer = Writer(connection.connection, progress or (lambda n: None))
+    histories: list[History] = []
+    extra = []  # the other lanes' connections
+    with transaction.atomic():
         try:
-            history = History(cursor=cursor, writer=writer, rows=rows, customers=picked,
-                              weights=shares(len(picked), rng), operations=operations,
-                              packs=packs, staff=staff, start=start, end=end, rng=rng)
-            history.run()
+            left = rows
+            for number, group in enumerate(groups):
+                db = connection if number == 0 else _lane_connection(extra)
+                cursor = db.cursor()
+                # Each round is whole, so its constraints are checked as it is written,
+                # while the next round is simulated, rather than all at the commit.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                if number == 0:
+                    check_columns(cursor)
+                picked = lock_customers(cursor, [users[i] for i in group])
+                lock_live_lots(cursor, picked)
+                plans_of(picked, start, rng)
+                share = sum(weights[i] for i in group) / sum(weights)
+                lane_rows = left if number == len(groups) - 1 else round(rows * share)
+                left -= lane_rows
+                histories.append(History(
+                    cursor=cursor, writer=Writer(db.connection, progress or (lambda n: None)),
+                    rows=lane_rows, customers=picked, weights=[weights[i] for i in group],
+                    operations=operations, packs=packs, staff=staff, start=start, end=end,
+                    rng=random.Random(rng.random())))
+            running = list(histories)
+            while running:
+                running = [history for history in running if history.step()]
+            for history in histories:
+                history.finish()
+            for db in extra:
+                db.commit()
         except BaseException:
-            writer.abandon()
+            for history in histories:
+                history.writer.abandon()
+            for db in extra:
+                db.rollback()
             raise
-        history.finish()
+        finally:
+            for db in extra:
+                db.close()
         # Back to Django's default (its foreign keys are INITIALLY DEFERRED) for the rest of
         # a surrounding transaction, when there is one (a test).
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-    return Stats(customers=len(picked), heavy_email=picked[0].email,
-                 rows={table: n for table, n in history.counts.items() if n},
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    counts: dict[str, int] = {}
+    for history in histories:
+        for table, count in history.counts.items():
+            counts[table] = counts.get(table, 0) + count
+    return Stats(customers=len(users), heavy_email=users[0][1],
+                 rows={table: n for table, n in counts.items() if n},
                  seconds=(timezone.now() - started).total_seconds())
+
+
+def _lane_connection(opened: list):
+    """Another connection to the default database, in a transaction of its own."""
+    db = connections.create_connection(DEFAULT_DB_ALIAS)
+    opened.append(db)
+    db.set_autocommit(False)
+    return db
 
 
 def analyze(stats: Stats) -> None:

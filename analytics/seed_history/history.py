@@ -61,10 +61,11 @@ class _Stop(Exception):
 
 
 class History:
-    """The simulation and its buffers: ``run`` writes ``rows`` ledger rows, then the
-    balances. Each round's rows go to the writer; constraints are checked as each round is
-    written (SET CONSTRAINTS ALL IMMEDIATE), so every round is whole: lots before the ledger
-    rows that move them, lots already written updated to what they hold now."""
+    """The simulation of some customers and its buffers: ``step`` by ``step`` it writes
+    ``rows`` ledger rows, then ``finish`` sets the balances. Each round's rows go to the
+    writer; constraints are checked as each round is written (SET CONSTRAINTS ALL
+    IMMEDIATE), so every round is whole: lots before the ledger rows that move them, lots
+    already written updated to what they hold now."""
 
     def __init__(self, *, cursor, writer: Writer, rows: int, customers: list[Customer],
                  weights: list[float], operations: list[tuple[str, int]], packs: list[Pack],
@@ -96,30 +97,33 @@ class History:
                           self.order_number, self.invoice_number]
         self.outbox_from = end - OUTBOX_KEPT
         self.pending_ledger = 0
+        # One customer event per step of the timeline; an event writes one ledger row or
+        # more, so the rows run out before the steps do: the last row is dated a little
+        # before the end.
+        self.first = start.timestamp()
+        self.spacing = (end.timestamp() - self.first) / max(rows, 1)
+        self.events, self.done = 0, False
 
     # --- the timeline ------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def step(self) -> bool:
+        """Simulate one round (``CHUNK`` ledger rows, fewer at the end) and hand it to the
+        writer; False once the last round is handed over."""
+        if self.done:
+            return False
         self.reserve()
-        start = self.start.timestamp()
-        # One customer event per step; an event writes one ledger row or more, so the rows
-        # run out before the steps do and the last row is dated a little before the end.
-        step = (self.end.timestamp() - start) / max(self.left, 1)
         random_, customers, cumulative = self.rng.random, self.customers, self.cumulative
         total = cumulative[-1]
-        i = 0
         try:
-            while True:
-                at = start + step * (i + random_())
-                i += 1
+            while self.pending_ledger < CHUNK:
+                at = self.first + self.spacing * (self.events + random_())
+                self.events += 1
                 customer = customers[bisect.bisect(cumulative, random_() * total)]
                 self.event(customer, datetime.fromtimestamp(at, UTC), int(at // 86400))
-                if self.pending_ledger >= CHUNK:
-                    self.flush()
-                    self.reserve()
         except _Stop:
-            pass
+            self.done = True
         self.flush()
+        return not self.done
 
     def reserve(self) -> None:
         """Ids for the next round, taken now (before it is simulated) so the simulation

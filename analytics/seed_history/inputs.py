@@ -74,12 +74,18 @@ class Pack:
     currency: str
 
 
-def customers_for(cursor, count: int) -> list[Customer]:
-    """The first ``count`` active customers by id, each with a balance row, locked."""
+def pick_customers(count: int) -> list[tuple[int, str]]:
+    """(id, e-mail) of the first ``count`` active customers by id."""
     users = list(User.objects.filter(role=Role.CUSTOMER, status=Status.ACTIVE)
                  .order_by("id").values_list("id", "email")[:count])
     if not users:
         raise SeedError("No active customers: run `manage.py seed_demo` first.")
+    return users
+
+
+def lock_customers(cursor, users: list[tuple[int, str]]) -> list[Customer]:
+    """``users`` as customers with their balances, each balance row made if missing and
+    locked."""
     ids = [user_id for user_id, _ in users]
     cursor.execute("""
         INSERT INTO credits_creditbalance (user_id, balance, low_balance_notified, created_at,
@@ -167,3 +173,15 @@ def shares(count: int, rng: random.Random) -> list[float]:
     others = [rng.paretovariate(1.5) for _ in range(count - 1)]
     scale = (1 - HEAVY_SHARE) / sum(others)
     return [HEAVY_SHARE] + [weight * scale for weight in others]
+
+
+def lanes(weights: list[float], count: int) -> list[list[int]]:
+    """The customers (by index) in ``count`` groups of about equal weight, heaviest first:
+    each group is written through a connection of its own."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(count, len(weights))))]
+    loads = [0.0] * len(groups)
+    for index in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(index)
+        loads[lightest] += weights[index]
+    return [sorted(group) for group in groups]

@@ -118,3 +118,17 @@ def test_without_customers_or_feature_costs_nothing_is_written():
         call_command("seed_history", "--rows", "10", "--no-progress")
     assert CreditTransaction.objects.count() == 0
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_lanes_write_their_customers_in_transactions_of_their_own():
+    customers = history_inputs(customers=4)
+
+    stats = seed_history(rows=6000, customers=4, days=200, lanes_wanted=2)
+
+    assert stats.ledger_rows == 6000
+    assert CreditTransaction.objects.count() == 6000
+    assert check_invariant() == []
+    per_customer = {user.pk: CreditTransaction.objects.filter(user=user).count()
+                    for user in customers}
+    assert all(per_customer.values()) and sum(per_customer.values()) == 6000
