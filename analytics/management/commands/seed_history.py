@@ -20,8 +20,7 @@ class Command(BaseCommand):
                             help="The history covers this many days up to now "
                                  f"(default {seed_history.DEFAULT_DAYS}).")
         parser.add_argument("--seed", type=int, default=seed_history.SEED,
-                            help="Random seed (the same seed on the same data writes the same "
-                                 "history).")
+                            help="Random seed (fixed by default, so runs are alike).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args, **options):
