@@ -252,7 +252,6 @@ def rate_limits() -> dict[str, str | None]:
     return rates
 
 
-
 LOG_FORMATS = ("plain", "json")
 
 
