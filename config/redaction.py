@@ -57,7 +57,8 @@ _EPOCH_SCALE = {13: 1e3, 16: 1e6, 19: 1e9}
 _EPOCH_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01
 
 
-def _luhn_valid(digits: str) -> bool:
+def luhn_valid(digits: str) -> bool:
+    """The card-number checksum (also what the test suite's secret scan uses)."""
     total = 0
     for position, char in enumerate(reversed(digits)):
         value = int(char)
@@ -72,7 +73,7 @@ def _card(match: re.Match) -> str:
     scale = _EPOCH_SCALE.get(len(digits))
     if scale and _EPOCH_RANGE[0] <= int(digits) / scale < _EPOCH_RANGE[1]:
         return match.group(0)
-    if 13 <= len(digits) <= 19 and _luhn_valid(digits):
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
         return "[redacted card]"
     return match.group(0)
 

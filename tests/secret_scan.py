@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from config.redaction import luhn_valid  # the one card checksum (no Django imports)
+
 # --- detection ----------------------------------------------------------------------------
 
 _CARD = re.compile(
@@ -57,16 +59,6 @@ _PREFILTER = re.compile(PREFILTER_SQL)
 
 _EPOCH_RANGE = (datetime(2000, 1, 1, tzinfo=UTC).timestamp(),
                 datetime(2100, 1, 1, tzinfo=UTC).timestamp())
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 def _is_epoch(digits: str) -> bool:
