@@ -225,7 +225,7 @@ def perform(modeladmin, request, *, action: str, subject, payload: dict, amount:
         modeladmin.message_user(
             request, f"{subject}: {shown} is above your limit, so approval request "
             f"#{approval.pk} now waits for a second staff member to approve it "
-            "(Support desk › Approval requests).", messages.WARNING)
+            "(Money › Approval requests).", messages.WARNING)
         return REQUESTED
     modeladmin.message_user(request, f"{subject}: {done}.", messages.SUCCESS)
     return DONE
@@ -277,6 +277,7 @@ class StaffSite(UnfoldAdminSite):
     app's choices win). Its index shows the console's job groups (``console.navigation``)."""
 
     index_template = "console/index.html"
+    index_title = "Staff console"
 
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin

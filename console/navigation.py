@@ -51,7 +51,7 @@ GROUPS: tuple[Group, ...] = (
         Entry("Refunds", "undo", "billing.refund"),
         Entry("Credit notes", "request_quote", "billing.creditnote"),
         Entry("Discounts", "sell", "billing.discount"),
-        Entry("Approvals", "approval", "support.approvalrequest"),
+        Entry("Approval requests", "approval", "support.approvalrequest"),
         Entry("Accounting exports", "download", "console.accountingexport"),
     )),
     Group("Subscriptions", "autorenew", "Live subscriptions, renewals and dunning.", (
