@@ -380,9 +380,8 @@ def by_invoice_number(field: str = "number") -> Search:
 
 @admin.register(models.Order)
 class OrderAdmin(LargeTableAdmin, MoneyAdminMixin, AuditedAdmin):
-    list_display = ["number", "user", "status", "payment_status", "billing_source",
-                    money_column("total"), money_column("refunded_amount", label="Refunded"),
-                    "created_at"]
+    list_display = ["number", "user", "status", "payment_status", money_column("total"),
+                    money_column("refunded_amount", label="Refunded"), "created_at"]
     list_filter = ["status", "payment_status", "billing_source", "created_at"]
     search_by = (by_order_number(), by_user_email(),
                  by_exact("stripe_checkout_session_id", label="Stripe checkout session",
@@ -471,8 +470,8 @@ class RecordAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
 
 @admin.register(models.Payment)
 class PaymentAdmin(LargeTableAdmin, RecordAdmin):
-    list_display = ["id", "order", "invoice", "user", "provider", money_column("amount"),
-                    "status", "paid_at", "created_at"]
+    list_display = ["id", "user", "order", "invoice", money_column("amount"), "status",
+                    "paid_at"]
     list_filter = ["provider", "status", "created_at"]
     search_by = (by_related("order", "number__startswith", label="order number",
                             fits=ORDER_NUMBER, normalize=str.upper),
@@ -491,7 +490,7 @@ class PaymentAdmin(LargeTableAdmin, RecordAdmin):
 
 @admin.register(models.Refund)
 class RefundAdmin(RecordAdmin):
-    list_display = ["id", "order", money_column("amount"), "reason", "status", "provider",
+    list_display = ["id", "order", money_column("amount"), "reason", "status",
                     "requested_by", "created_at"]
     list_filter = ["status", "reason", "provider", "created_at"]
     search_fields = ["order__number", "order__user__email", "stripe_refund_id"]
@@ -598,17 +597,17 @@ def invoice_lines(invoice):
 
 @admin.register(models.Invoice)
 class InvoiceAdmin(LargeTableAdmin, RecordAdmin):
-    list_display = ["number", "user", "order", "subscription", "billing_source", "status",
-                    money_column("total"), money_column("amount_paid", label="Paid"),
-                    money_column("amount_due", label="Due"), "due_date", "paid_at",
-                    "created_at"]
+    # What fits 1280 px; the order, subscription, billing source, amount paid and payment
+    # date are on the invoice's page.
+    list_display = ["number", "user", "status", money_column("total"),
+                    money_column("amount_due", label="Due"), "due_date", "created_at"]
     list_filter = ["status", "billing_source", "created_at"]
     search_by = (by_invoice_number(), by_user_email(),
                  by_related("order", "number__startswith", label="order number",
                             fits=ORDER_NUMBER, normalize=str.upper),
                  by_exact("stripe_invoice_id", label="Stripe invoice", fits=r"in_\S+"),
                  by_id("invoice id"))
-    list_select_related = ["user", "order", "subscription__user"]
+    list_select_related = ["user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     money_fields = ("subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due")

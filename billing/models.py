@@ -390,7 +390,7 @@ class Subscription(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"{self.user} on {self.plan_id} ({self.status})"
+        return f"{self.user} on {self.plan.name} ({self.get_status_display()})"
 
     @property
     def interval(self) -> str:

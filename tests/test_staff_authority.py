@@ -429,6 +429,12 @@ URL_SCENARIOS = {
     "analytics_dashboard_drilldown": lambda w: ({}, "get", {"day": "2026-01-01"}, None),
     "analytics_dashboard_export": lambda w: (
         {}, "get", {"metric": "mrr", "start": "2026-01-01", "end": "2026-01-02"}, None),
+    # The staff console: a customer's page, one's own preferences, the accounting exports.
+    "console_customer_overview": lambda w: ({"pk": w.customer.pk}, "get", {}, None),
+    "console_preferences": lambda w: ({}, "post", {"timezone": "Europe/Paris"}, None),
+    "console_export": lambda w: (
+        {}, "get", {"dataset": "invoices", "start": "2026-01-01", "end": "2026-01-31",
+                    "format": "csv"}, None),
 }
 
 
