@@ -952,7 +952,23 @@ class WebhookEventAdmin(LargeTableAdmin):
     actions = ["action_replay"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        names = [f.name for f in self.model._meta.fields]
+        names.insert(names.index("api_version") + 1, "api_version_check")
+        return names
+
+    @admin.display(description="API version check")
+    def api_version_check(self, obj):
+        from billing import stripe_client
+        from billing.webhook_handlers import version_differs
+
+        if obj is None or not obj.api_version:
+            return "-"
+        if not version_differs(obj):
+            return f"Same as ours ({stripe_client.api_version()})."
+        return (f"Differs: the event was written in {obj.api_version}, we speak "
+                f"{stripe_client.api_version()}. Its object is read again from Stripe at "
+                "our version before it is applied (a deleted object is read from the "
+                "payload, both shapes understood).")
 
     def has_add_permission(self, request):
         return False

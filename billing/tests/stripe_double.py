@@ -21,6 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from stripe._api_version import _ApiVersion
+
+# The version the double speaks unless a request names another (Stripe-Version header).
+API_VERSION = _ApiVersion.CURRENT
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
 
 
@@ -34,10 +38,10 @@ def example(resource: str, **changes) -> dict:
 
 
 def wrap_event(obj: dict, event_type: str, *, event_id: str | None = None,
-               created: int | None = None) -> dict:
+               created: int | None = None, api_version: str = API_VERSION) -> dict:
     """An event around ``obj``, as Stripe's README for the fixtures describes."""
     return {"id": event_id or f"evt_{next(_ids):012d}", "object": "event", "type": event_type,
-            "api_version": "2026-08-21.dahlia", "created": created or int(time.time()),
+            "api_version": api_version, "created": created or int(time.time()),
             "livemode": False, "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None}, "data": {"object": obj}}
 
