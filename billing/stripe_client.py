@@ -92,6 +92,21 @@ def retrieve_payment_method(payment_method_id: str) -> dict:
     return client().PaymentMethod.retrieve(payment_method_id).to_dict()
 
 
+def list_invoice_payments(*, invoice: str | None = None,
+                          payment_intent: str | None = None) -> list[dict]:
+    """The payments of an invoice, or the invoice payment made by a PaymentIntent."""
+    params = {"limit": 100}
+    if invoice:
+        params["invoice"] = invoice
+    if payment_intent:
+        params["payment"] = {"type": "payment_intent", "payment_intent": payment_intent}
+    return client().InvoicePayment.list(**params).to_dict()["data"]
+
+
+def retrieve_checkout_session(session_id: str) -> dict:
+    return client().checkout.Session.retrieve(session_id).to_dict()
+
+
 def list_refunds_for_charge(charge_id: str) -> list[dict]:
     return client().Refund.list(charge=charge_id, limit=100).to_dict()["data"]
 

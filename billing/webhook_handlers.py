@@ -199,17 +199,43 @@ def payment_intent_failed(event: WebhookEvent, intent: dict) -> None:
         payments.record_payment_failed(order_id=order.pk, final=False)
 
 
+def _sid(value) -> str:
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
+
+
+def _order_for_intent(payment_intent: str) -> Order | None:
+    return Order.objects.filter(stripe_payment_intent_id=payment_intent or "-").first()
+
+
+def _invoice_payment(event: WebhookEvent, *, charge: str, payment_intent: str):
+    """The subscription invoice payment a charge belongs to (None for an order's charge or
+    one that is not ours), recording its invoice first if that has not reached us yet."""
+    from billing.services import invoice_payments
+
+    if _order_for_intent(payment_intent) is not None:
+        return None
+    return invoice_payments.find_or_fetch(charge=charge, payment_intent=payment_intent,
+                                          event=event)
+
+
 @handles("refund.updated", "refund.created", "refund.failed")
 def refund_changed(event: WebhookEvent, refund: dict) -> None:
-    refunds.sync_stripe_refund(refund_obj=refund)
+    payment = _invoice_payment(event, charge=_sid(refund.get("charge")),
+                               payment_intent=_sid(refund.get("payment_intent")))
+    refunds.sync_stripe_refund(refund_obj=refund, payment=payment)
 
 
 @handles("charge.refunded")
 def charge_refunded(event: WebhookEvent, charge: dict) -> None:
-    order = Order.objects.filter(stripe_payment_intent_id=charge.get("payment_intent") or
-                                 "-").first()
+    intent = _sid(charge.get("payment_intent"))
+    order = _order_for_intent(intent)
+    payment = None
     if order is None:
-        return
+        payment = _invoice_payment(event, charge=charge.get("id") or "", payment_intent=intent)
+        if payment is None:
+            return
     listed = (charge.get("refunds") or {}).get("data")
     if listed is None:
         # Since API 2022-11-15 a charge does not embed its refunds: ask Stripe for them.
@@ -217,7 +243,7 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 
         listed = stripe_client.list_refunds_for_charge(charge["id"])
     for refund_obj in listed:
-        refunds.sync_stripe_refund(refund_obj=refund_obj, order=order)
+        refunds.sync_stripe_refund(refund_obj=refund_obj, order=order, payment=payment)
 
 
 @handles("charge.dispute.created")
@@ -225,10 +251,14 @@ def dispute_created(event: WebhookEvent, dispute: dict) -> None:
     from accounts import audit
     from accounts.models import AuditAction
 
-    order = Order.objects.filter(stripe_payment_intent_id=dispute.get("payment_intent") or
-                                 "-").select_for_update().first()
-    if order is None:
+    intent = _sid(dispute.get("payment_intent"))
+    if _order_for_intent(intent) is None:
+        payment = _invoice_payment(event, charge=_sid(dispute.get("charge")),
+                                   payment_intent=intent)
+        if payment is not None:
+            refunds.record_invoice_dispute(payment=payment, dispute=dispute)
         return
+    order = Order.objects.filter(stripe_payment_intent_id=intent).select_for_update().first()
     disputes = dict(order.metadata.get("disputes") or {})
     if dispute["id"] in disputes:
         return
@@ -240,6 +270,11 @@ def dispute_created(event: WebhookEvent, dispute: dict) -> None:
     order.save(update_fields=["metadata", "internal_notes", "updated_at"])
     audit.record(actor=None, action=AuditAction.OTHER, resource=order, operation="dispute",
                  dispute=dispute["id"], reason=dispute.get("reason") or "")
+
+
+@handles("charge.dispute.closed")
+def dispute_closed(event: WebhookEvent, dispute: dict) -> None:
+    refunds.close_invoice_dispute(dispute=dispute)
 
 
 def _event_time(event: WebhookEvent):

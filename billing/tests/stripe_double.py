@@ -145,6 +145,8 @@ class StripeDouble:
             ("POST", r"/v1/subscriptions/(?P<id>[^/]+)$", self._update_subscription),
             ("DELETE", r"/v1/subscriptions/(?P<id>[^/]+)$", self._cancel_subscription),
             ("GET", r"/v1/invoices/(?P<id>[^/]+)$", self._getter("invoice")),
+            ("GET", r"/v1/invoice_payments$", self._list_invoice_payments),
+            ("GET", r"/v1/disputes/(?P<id>[^/]+)$", self._getter("dispute")),
             ("POST", r"/v1/invoices/create_preview$", self._preview_invoice),
             ("POST", r"/v1/invoices/(?P<id>[^/]+)/void$", self._void_invoice),
             ("POST", r"/v1/billing_portal/sessions$", self._create_portal_session),
@@ -181,6 +183,16 @@ class StripeDouble:
             return 200, {"object": "list", "data": data, "has_more": False,
                          "url": f"/v1/{kind}s"}
         return list_
+
+    def _list_invoice_payments(self, params):
+        data = list(self.objects.get("invoice_payment", {}).values())
+        if params.get("invoice"):
+            data = [p for p in data if p.get("invoice") == params["invoice"]]
+        wanted = (params.get("payment") or {}).get("payment_intent")
+        if wanted:
+            data = [p for p in data if (p.get("payment") or {}).get("payment_intent") == wanted]
+        return 200, {"object": "list", "data": data, "has_more": False,
+                     "url": "/v1/invoice_payments"}
 
     def _get_intent(self, params, id):
         status, intent = self._getter("payment_intent")(params, id)
