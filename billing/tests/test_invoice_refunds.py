@@ -128,7 +128,7 @@ def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
                          [("none", 0, 0), ("proportional", 300, 200), ("all", 300, 700)])
 def test_credits_are_clawed_back_by_policy_never_below_zero(
         policy, clawed, unrecovered, paid, customer, stripe_double, client,
-        django_capture_on_commit_callbacks):
+        django_capture_on_commit_callbacks, request):
     from accounts.models import SystemConfig
     from accounts.system_config import forget
     from credits.factories import FeatureCostFactory
@@ -137,6 +137,7 @@ def test_credits_are_clawed_back_by_policy_never_below_zero(
     SystemConfig.objects.update_or_create(key="billing.refund_credit_clawback",
                                           defaults={"value": policy})
     forget("billing.refund_credit_clawback")
+    request.addfinalizer(lambda: forget("billing.refund_credit_clawback"))
     FeatureCostFactory(operation="USAGE", cost=700)
     consume_credits(user=customer, operation="USAGE")
     refund, charge = stripe_refund(stripe_double, refund_id="re_half", inv_id="in_R1",
@@ -149,3 +150,59 @@ def test_credits_are_clawed_back_by_policy_never_below_zero(
     assert (note.credits_clawed_back, note.credits_unrecovered, note.clawback_policy) == (
         clawed, unrecovered, policy)
     assert balance_of(user=customer) == 300 - clawed >= 0
+
+
+@pytest.mark.django_db
+def test_staff_refund_a_subscription_invoice_from_the_admin_through_stripe(
+        paid, customer, admin_user, staff_console, stripe_double, client,
+        django_capture_on_commit_callbacks):
+    import re
+
+    url = f"/admin/billing/invoice/{paid.pk}/refund/"
+    page = staff_console.get(url)
+    assert page.status_code == 200 and "$29.00" in page.content.decode()
+    form = re.search(r'<form method="post"( action="([^"]*)")?>', page.content.decode())
+    action = form.group(2) or url
+    # Too much: refused next to the field, nothing written.
+    too_much = staff_console.post(action, {"amount": "30.00", "reason": "DUPLICATE"})
+    assert too_much.status_code == 400 and "larger than what is left" in too_much.content.decode()
+    assert not Refund.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_console.post(action, {"amount": "10.00", "reason": "DUPLICATE",
+                                               "notes": "Charged twice"})
+    assert response.status_code == 302
+
+    (sent,) = stripe_double.calls("POST", "/v1/refunds")
+    assert sent.params["payment_intent"] == "pi_in_R1" and sent.params["amount"] == "1000"
+    row = Refund.objects.get()
+    assert (row.invoice, row.amount, row.status, row.requested_by) == (
+        paid, 1000, Refund.Status.SUCCEEDED, admin_user)
+    paid.refresh_from_db()
+    assert (paid.status, paid.refunded_amount) == (InvoiceStatus.PARTIALLY_REFUNDED, 1000)
+    assert CreditNote.objects.get().credits_clawed_back == 1000 * 1000 // 2900
+
+    # Stripe's own event about that refund changes nothing more.
+    deliver(client, django_capture_on_commit_callbacks,
+            stripe_double.get("refund", row.stripe_refund_id), "refund.created")
+    assert Refund.objects.count() == 1 and CreditNote.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_credit_note_is_printable_by_its_customer_only(
+        paid, customer, other_customer, stripe_double, client,
+        django_capture_on_commit_callbacks):
+    refund, charge = stripe_refund(stripe_double, refund_id="re_P", inv_id="in_R1", amount=900)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+    note = CreditNote.objects.get()
+
+    client.force_login(customer)
+    invoice_page = client.get(f"/billing/invoices/{paid.number}/").content.decode()
+    assert f'href="/billing/credit-notes/{note.number}/"' in invoice_page
+    page = client.get(f"/billing/credit-notes/{note.number}/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert note.number in text and paid.number in text and "$9.00" in text
+    assert 'id="print-invoice"' in text
+    client.force_login(other_customer)
+    assert client.get(f"/billing/credit-notes/{note.number}/").status_code == 404
