@@ -204,7 +204,7 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
             timeline.add(sub, EventType.STATUS_CHANGED, "Payment received: your subscription "
                          "is active again.", source=Source.STRIPE, stripe_event_id=eid,
                          payload={"old": old_status})
-    elif event.type == "invoice.payment_failed" and invoice.status != InvoiceStatus.PAID:
+    elif event.type == "invoice.payment_failed" and invoice.status not in PAID_STATUSES:
         if not sub.events.filter(stripe_event_id=eid, type=EventType.PAYMENT_FAILED).exists():
             add(EventType.PAYMENT_FAILED, f"The payment of invoice {invoice.number} ({amount}) "
                 "failed. Please update your payment method.")

@@ -343,6 +343,19 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
                   "brand": card.get("brand") or "", "last4": card.get("last4") or "",
                   "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year"),
                   "billing_details": current.get("billing_details") or {}})
+    # customer.updated may have named this card the default before it reached us: the
+    # customer's mirrored Stripe object says which card is the default.
+    profile = CustomerBillingProfile.objects.filter(user=user).select_related(
+        "djstripe_customer").first()
+    mirrored = getattr(profile, "djstripe_customer", None)
+    default = ((getattr(mirrored, "stripe_data", None) or {}).get("invoice_settings")
+               or {}).get("default_payment_method")
+    if isinstance(default, dict):
+        default = default.get("id")
+    if default == method["id"]:
+        PaymentMethod.objects.filter(user=user).exclude(
+            stripe_payment_method_id=default).update(is_default=False)
+        PaymentMethod.objects.filter(stripe_payment_method_id=default).update(is_default=True)
 
 
 # Subscription and invoice events (Billing II) register themselves on import.
