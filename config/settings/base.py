@@ -303,6 +303,8 @@ if STRIPE_LIVE_MODE:
 else:
     STRIPE_TEST_SECRET_KEY = STRIPE["secret_key"]
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+# Sent on every Stripe call, dj-stripe's included (it reads this setting).
+STRIPE_API_VERSION = STRIPE["api_version"]
 # dj-stripe's migrations are read from our package (see its docstring).
 MIGRATION_MODULES = {"djstripe": "config.djstripe_migrations"}
 DJSTRIPE_WEBHOOK_SECRET = STRIPE["webhook_secret"]
