@@ -105,6 +105,34 @@ def _plan_and_price(plan, interval: str):
     return plan, price
 
 
+def sold_by(plan, price) -> str:
+    """How ``plan`` at ``price`` is sold right now: MANUAL (by invoice, paid by bank
+    transfer; also every free price) or STRIPE (card payment through Stripe Checkout).
+
+    A plan marked manual is always sold by invoice; a plan marked Stripe is sold through
+    Stripe only while Stripe keys are configured, and by invoice otherwise, so every plan
+    can be bought however the business is set up.
+    """
+    if (price is None or price.unit_amount == 0 or plan.billing_source == BillingSource.MANUAL
+            or not stripe_client.is_configured()):
+        return BillingSource.MANUAL
+    return BillingSource.STRIPE
+
+
+def change_blocker(subscription: Subscription, plan, price) -> str:
+    """Why ``subscription`` cannot move to ``plan`` at ``price`` by a plan change ("" when
+    it can): a subscription stays with the processor that bills it."""
+    if price is None or not price.active:
+        return "Not offered at this interval."
+    if subscription.price_id and price.currency != subscription.price.currency:
+        return "This plan is billed in another currency."
+    stripe_billed = subscription.billing_source == BillingSource.STRIPE
+    if stripe_billed != (sold_by(plan, price) == BillingSource.STRIPE):
+        return ("This plan is billed differently (by card or by invoice); cancel and "
+                "subscribe to it instead.")
+    return ""
+
+
 # --- subscribe -----------------------------------------------------------------------------
 
 
@@ -162,22 +190,22 @@ def subscribe(*, user, plan, interval: str, discount_code: str | None = None,
     """Start a subscription to ``plan`` (a Plan or its slug) billed every ``interval``.
 
     - Free ($0) price: active at once, no payment.
-    - Plan billed manually: a local subscription (trialing if the product has trial days,
-      else active with its first invoice due in ``billing.invoice_due_days``).
+    - Sold by invoice (``sold_by``: a manual plan, or any plan while Stripe keys are not
+      configured): a local subscription (trialing if the product has trial days, else active
+      with its first invoice due in ``billing.invoice_due_days``).
     - Stripe: an INCOMPLETE local row and a Stripe Checkout Session (mode subscription, trial
       days from the product); Stripe's events make it live.
+    Trials follow the same rule either way (``trial_days_for``).
     The customer's billing profile row is locked while checking, so two concurrent requests
     cannot both start one. Raises PlanNotFound, PlanNotAvailable, SubscriptionExists,
-    DiscountError subclasses, StripeNotConfigured, PaymentProviderError.
+    DiscountError subclasses, PaymentProviderError.
     """
     from billing.services import invoices
     from billing.services.customers import get_profile
 
     plan, price = _plan_and_price(plan, interval)
     is_free = price.unit_amount == 0
-    manual = not is_free and plan.billing_source == BillingSource.MANUAL
-    if not is_free and not manual and not stripe_client.is_configured():
-        raise errors.StripeNotConfigured()
+    manual = not is_free and sold_by(plan, price) == BillingSource.MANUAL
     profile = get_profile(user=user)
     now = timezone.now()
     with transaction.atomic():
@@ -600,13 +628,10 @@ def change_plan(*, subscription: Subscription, plan, interval: str, preview: boo
     new_plan, new_price = _plan_and_price(plan, interval)
     if new_price.pk == subscription.price_id:
         raise errors.PlanChangeInvalid("You are already on this plan and interval.")
-    if new_price.currency != subscription.price.currency:
-        raise errors.PlanChangeInvalid("This plan is billed in another currency.")
+    blocker = change_blocker(subscription, new_plan, new_price)
+    if blocker:
+        raise errors.PlanChangeInvalid(blocker)
     stripe_billed = subscription.billing_source == BillingSource.STRIPE
-    if stripe_billed != (new_plan.billing_source == BillingSource.STRIPE
-                         and new_price.unit_amount > 0):
-        raise errors.PlanChangeInvalid("This plan is billed differently; cancel and subscribe "
-                                       "to it instead.")
     if stripe_billed:
         return _change_stripe(subscription, new_plan, new_price, interval, preview=preview,
                               actor=actor, proration_date=proration_date)
