@@ -47,7 +47,8 @@ class DiscountMinimumNotMet(DiscountError):
 
 class DiscountFirstOrderOnly(DiscountError):
     code = "discount_first_order_only"
-    default_message = "This discount code is for a customer's first order only."
+    default_message = ("This discount code is for a first purchase only, and it can be used "
+                       "once.")
 
 
 class DiscountNotApplicable(DiscountError):

@@ -656,7 +656,10 @@ class DiscountUsage(TimeStampedModel):
     discount = models.ForeignKey(Discount, on_delete=models.PROTECT, related_name="usages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                              related_name="+")
-    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="discount_usage")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="discount_usage")
+    subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, null=True,
+                                        blank=True, related_name="discount_usage")
     amount_saved = models.BigIntegerField()
     currency = models.CharField(max_length=CURRENCY_LENGTH)
 
@@ -666,4 +669,9 @@ class DiscountUsage(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount_saved__gte=0),
                                    name="discountusage_amount_gte_0"),
+            # One use is one purchase: an order or a subscription, never both or neither.
+            models.CheckConstraint(
+                condition=(Q(order__isnull=False, subscription__isnull=True)
+                           | Q(order__isnull=True, subscription__isnull=False)),
+                name="discountusage_order_xor_subscription"),
         ]

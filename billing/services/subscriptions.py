@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit, authority
@@ -144,10 +143,11 @@ class SubscribeResult:
 
 
 def _discount_for(*, code: str, user, plan, price):
-    """Validate a discount code for a plan's first payment and reserve one use."""
+    """Validate a discount code for a plan's first payment under the Discount row lock (the
+    same rules and counts as an order: one use per code for a first-time customer, the
+    per-customer and total limits); ``_redeem_discount`` then records the use."""
     from decimal import Decimal
 
-    from billing.models import Discount
     from billing.pricing import QuoteLine
     from billing.services import discounts
 
@@ -156,24 +156,25 @@ def _discount_for(*, code: str, user, plan, price):
                      line_total=price.unit_amount, currency=price.currency,
                      tax_rate=Decimal(plan.product.tax_rate), price=price,
                      description=plan.name)
-    discount = discounts.lock_and_validate(discount_id=discount.pk, user=user, lines=[line],
-                                           currency=price.currency)
-    if discount.max_uses_per_customer is not None:
-        used = (Subscription.objects.filter(user=user, discount=discount)
-                .exclude(status=S.INCOMPLETE_EXPIRED).count()
-                + discount.usages.filter(user=user).count())
-        if used >= discount.max_uses_per_customer:
-            raise errors.DiscountCustomerLimit()
-    Discount.objects.filter(pk=discount.pk).update(uses_count=F("uses_count") + 1)
-    return discount
+    return discounts.lock_and_validate(discount_id=discount.pk, user=user, lines=[line],
+                                       currency=price.currency)
+
+
+def _redeem_discount(subscription: Subscription) -> None:
+    from billing.pricing import discount_total
+    from billing.services import discounts
+
+    amount = subscription.price.unit_amount * subscription.quantity
+    discounts.redeem(discount=subscription.discount, user=subscription.user,
+                     subscription=subscription, currency=subscription.price.currency,
+                     amount_saved=discount_total(subscription.discount, amount))
 
 
 def _release_discount(subscription: Subscription) -> None:
-    from billing.models import Discount
+    from billing.services import discounts
 
     if subscription.discount_id:
-        Discount.objects.filter(pk=subscription.discount_id, uses_count__gt=0).update(
-            uses_count=F("uses_count") - 1)
+        discounts.release(subscription=subscription)
 
 
 def trial_days_for(*, user, plan) -> int:
@@ -230,6 +231,8 @@ def subscribe(*, user, plan, interval: str, discount_code: str | None = None,
             billing_source=BillingSource.STRIPE if not (is_free or manual)
             else BillingSource.MANUAL,
             status=S.INCOMPLETE)
+        if discount is not None:
+            _redeem_discount(subscription)
         audit.record(actor=user, action=AuditAction.CREATE, resource=subscription,
                      new={"plan": plan.slug, "interval": interval, "price": price.pk})
         if is_free or manual:
