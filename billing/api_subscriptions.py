@@ -101,6 +101,12 @@ class PreviewOut(serializers.Serializer):
     amount_due = serializers.IntegerField(help_text="Charged now, minor units.")
     credit = serializers.IntegerField(help_text="Owed to the customer, minor units.")
     lines = serializers.ListField(child=serializers.DictField())
+    subtotal = serializers.IntegerField(help_text="The change invoice's subtotal (its item "
+                                                  "lines), minor units; 0 when none is issued.")
+    discount = serializers.IntegerField(help_text="Credit for paid unused time taken off.")
+    tax = serializers.IntegerField(help_text="subtotal - discount + tax = amount_due.")
+    voids_invoice = serializers.CharField(help_text="The unpaid invoice the change cancels "
+                                                    "(its used time is charged instead).")
     proration_date = serializers.IntegerField(allow_null=True)
     applied = serializers.BooleanField()
     subscription = SubscriptionOut(required=False)

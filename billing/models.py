@@ -547,6 +547,11 @@ class Invoice(TimeStampedModel):
                                    name="invoice_amounts_gte_0"),
             models.CheckConstraint(condition=Q(amount_paid__lte=F("total")),
                                    name="invoice_paid_lte_total"),
+            # Our own invoices add up; Stripe's carry Stripe's figures (inclusive taxes).
+            models.CheckConstraint(
+                condition=Q(billing_source="stripe")
+                | Q(total=F("subtotal") - F("discount_amount") + F("tax")),
+                name="invoice_total_adds_up"),
         ]
 
     def __str__(self):
