@@ -16,6 +16,7 @@ from billing.models import BillingSource, CartItem, Order, OrderItem
 from billing.services import cart as cart_service
 from billing.services.checkout import checkout
 from billing.services.downloads import register_download
+from catalog.money import display_fields
 from config.api import Pagination
 
 # --- serializers -----------------------------------------------------------------------------
@@ -129,6 +130,8 @@ class OrderOut(serializers.ModelSerializer):
     items = OrderItemOut(many=True, read_only=True)
     billing_address = AddressSerializer(read_only=True, allow_null=True)
     invoice_number = serializers.SerializerMethodField()
+    display = serializers.SerializerMethodField(
+        help_text="The money fields formatted for people in the order's currency.")
 
     class Meta:
         model = Order
@@ -136,7 +139,11 @@ class OrderOut(serializers.ModelSerializer):
         fields = ["number", "status", "payment_status", "billing_source", "currency",
                   "subtotal", "discount_amount", "tax", "total", "refunded_amount",
                   "billing_address", "notes", "checkout_url", "created_at", "completed_at",
-                  "cancelled_at", "invoice_number", "items"]
+                  "cancelled_at", "invoice_number", "items", "display"]
+
+    def get_display(self, order) -> dict[str, str]:
+        return display_fields(order, ("subtotal", "discount_amount", "tax", "total",
+                                      "refunded_amount"))
 
     def get_invoice_number(self, order) -> str | None:
         invoice = order.invoice_or_none

@@ -228,8 +228,8 @@ def _create(subscription, *, lines, subtotal, discount_amount, period_start, per
     Invoice.objects.filter(pk=invoice.pk).update(payment_reference=invoice.number)
     invoice.payment_reference = invoice.number
     timeline.add(subscription, EventType.INVOICE_CREATED,
-                 f"Invoice {invoice.number} for {total / 100:,.2f} "
-                 f"{invoice.currency.upper()} is due on {invoice.due_date:%d %B %Y}.",
+                 f"Invoice {invoice.number} for {format_money(total, invoice.currency)} "
+                 f"is due on {invoice.due_date:%d %B %Y}.",
                  source=Source.SYSTEM, payload={"invoice": invoice.number})
     if total == 0:
         _settle(invoice, actor=None, paid_at=now, payment=None)
@@ -241,8 +241,8 @@ def email_new_invoice_on_commit(invoice: Invoice) -> None:
         return
     timeline.email_on_commit(
         user=invoice.user, subject=f"Invoice {invoice.number}",
-        body=(f"Your invoice {invoice.number} for {invoice.total / 100:,.2f} "
-              f"{invoice.currency.upper()} is due "
+        body=(f"Your invoice {invoice.number} for "
+              f"{format_money(invoice.total, invoice.currency)} is due "
               f"{f'on {invoice.due_date:%d %B %Y}' if invoice.due_date else 'on receipt'}.\n"
               f"{get_config('billing.bank_transfer_instructions')}\n"
               f"Payment reference: {invoice.payment_reference}\n"
@@ -519,8 +519,9 @@ def renew_manual_subscriptions(*, now=None) -> dict:
                     reminded_at=now):
                 timeline.email_on_commit(
                     user=invoice.user, subject=f"Reminder: invoice {invoice.number} is due",
-                    body=f"Invoice {invoice.number} ({invoice.total / 100:,.2f} "
-                         f"{invoice.currency.upper()}) is due on {invoice.due_date:%d %B %Y}.\n"
+                    body=f"Invoice {invoice.number} "
+                         f"({format_money(invoice.total, invoice.currency)}) is due on "
+                         f"{invoice.due_date:%d %B %Y}.\n"
                          f"{settings.SITE_URL}/billing/invoices/{invoice.number}/")
                 counts["reminded"] += 1
     overdue_subs = (Invoice.objects.filter(billing_source=BillingSource.MANUAL,

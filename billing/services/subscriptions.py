@@ -66,10 +66,6 @@ def add_interval(moment: datetime, interval: str, count: int = 1) -> datetime:
     return moment + relativedelta(months=count)
 
 
-def _money(amount: int, currency: str) -> str:
-    return f"{amount / 100:,.2f} {currency.upper()}"
-
-
 # --- reads ---------------------------------------------------------------------------------
 
 
