@@ -61,6 +61,9 @@ class CartLineOut(serializers.Serializer):
     discount_amount = serializers.IntegerField()
     tax_rate = serializers.DecimalField(max_digits=7, decimal_places=4)
     tax = serializers.IntegerField()
+    quantity_limit = serializers.IntegerField(
+        help_text="The most units this line may hold (tiers and stock); the same limit the "
+                  "product page shows.")
 
 
 class ErrorOut(serializers.Serializer):
@@ -100,7 +103,8 @@ def cart_payload(user) -> dict:
                    "description": line.description, "quantity": line.quantity,
                    "unit_amount": line.unit_amount, "line_total": line.line_total,
                    "discount_amount": line.discount_amount, "tax_rate": str(line.tax_rate),
-                   "tax": line.tax} for line in quote.lines],
+                   "tax": line.tax, "quantity_limit": line.quantity_limit}
+                  for line in quote.lines],
         "currency": quote.currency, "subtotal": quote.subtotal,
         "discount_amount": quote.discount_amount, "tax": quote.tax, "total": quote.total,
         "discount_code": quote.discount.code if quote.discount else None,

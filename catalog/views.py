@@ -80,8 +80,11 @@ def _product_context(request, product, review_form=None):
     for price in prices:
         price.tier_rows = tier_rows(price) if price.tiers_mode else []
     summary = selectors.rating_summary(product)
+    from billing.services.cart import quantity_limit
+
     return {
         "product": product,
+        "quantity_limit": quantity_limit(product),
         "prices": prices,
         "variants": list(product.variants.all()),
         "summary": summary,
