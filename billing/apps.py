@@ -17,3 +17,6 @@ class BillingConfig(AppConfig):
         deletion.register("billing", preview=deletion_preview,
                           settle=settle_for_account_deletion)
         executors.register()
+        from billing import receipts
+
+        receipts.connect()

@@ -244,3 +244,8 @@ class InvoiceStateInvalid(Conflict):
 class TrialExtensionInvalid(DomainError):
     code = "trial_extension_invalid"
     default_message = "Only a trialing subscription can have its trial extended (1–90 days)."
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+    default_message = "No such payment."

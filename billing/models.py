@@ -586,6 +586,9 @@ class Payment(TimeStampedModel):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     null=True, blank=True, related_name="+")
     metadata = models.JSONField(default=dict, blank=True)
+    receipt_number = models.CharField(
+        max_length=32, null=True, blank=True, unique=True,
+        help_text="Given when the payment succeeds and its receipt e-mail is queued.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -643,6 +646,8 @@ class Refund(TimeStampedModel):
     processed_at = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      null=True, blank=True, related_name="+")
+    notice_queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer's refund e-mail was queued.")
 
     class Meta:
         ordering = ["-created_at"]
