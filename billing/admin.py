@@ -518,7 +518,7 @@ class RefundAdmin(RecordAdmin):
 
 class DiscountUsageInline(ReadOnlyInline):
     model = models.DiscountUsage
-    fields = ["order", "user", money_column("amount_saved"), "created_at"]
+    fields = ["order", "subscription", "user", money_column("amount_saved"), "created_at"]
     readonly_fields = fields
 
 
