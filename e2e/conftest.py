@@ -237,7 +237,7 @@ def logged_in(live_server):
     def sign_in(page, user):
         if user.pk not in cookies:
             client = Client()
-            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+            client.force_login(user, backend="accounts.backends.EmailBackend")
             cookies[user.pk] = client.cookies[settings.SESSION_COOKIE_NAME].value
         page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
                                    "value": cookies[user.pk], "url": live_server.url,
