@@ -120,8 +120,9 @@ class PageChecks:
 
     def _request_failed(self, request) -> None:
         failure = request.failure or ""
-        # A navigation that turned into a file download ends as "aborted": the file came.
-        if "ERR_ABORTED" in failure and request.resource_type == "document":
+        # "Aborted" is the browser cancelling a load itself: a navigation that became a file
+        # download, or a fetch still running when the person moved on to another page.
+        if "ERR_ABORTED" in failure:
             return
         if not self._is_expected(request.url, None):
             self.add(request.url, f"failed to load ({request.resource_type}): {failure}")
