@@ -155,11 +155,14 @@ class Shots:
             old.unlink()
         self.count = 0
 
-    def __call__(self, label: str, page=None) -> None:
+    def __call__(self, label: str, page=None, *, full_page: bool = True) -> None:
+        """``full_page=False`` for a very long page (a reference of every API operation):
+        the window only."""
         page = page or self.page
         self.count += 1
         page.checks.overflow_now(page)
-        page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}.png"), full_page=True)
+        page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}.png"),
+                        full_page=full_page)
 
 
 def _new_page(browser, base_url: str, who: str = "", *, viewport=None, mobile=False,
@@ -217,7 +220,7 @@ def person_page(browser, live_server, request):
     def open_page(who: str, *, mobile: bool = False):
         page = _new_page(browser, live_server.url, who,
                          viewport=MOBILE if mobile else None, mobile=mobile)
-        page.shots = lambda label: shots(f"{who}-{label}", page)
+        page.shots = lambda label, **options: shots(f"{who}-{label}", page, **options)
         pages.append(page)
         return page
 

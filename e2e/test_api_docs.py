@@ -19,7 +19,7 @@ def test_swagger_ui_lists_the_operations(page):
     expect(page.get_by_role("button", name=re.compile(r"^GET \/api\/v1\/")).first).to_be_visible()
     page.locator(".opblock-summary").first.click()
     expect(page.locator(".opblock-body").first).to_be_visible()
-    page.shots("swagger-ui")
+    page.shots("swagger-ui", full_page=False)
     assert any("/static/drf_spectacular_sidecar/swagger-ui-dist/" in url for url in sent)
     assert any(url.endswith("/api/v1/schema/") for url in sent)
 
@@ -29,4 +29,4 @@ def test_redoc_lists_the_operations(page):
     expect(page.locator("[data-section-id^='operation/']").first).to_be_attached(
         timeout=20_000)
     assert page.locator("[data-section-id^='operation/']").count() > 20
-    page.shots("redoc")
+    page.shots("redoc", full_page=False)
