@@ -47,3 +47,21 @@ def test_no_page_refers_to_another_host(client):
         assert response.status_code == 200, path
         found[path] = _outside(response.content.decode())
     assert {path: urls for path, urls in found.items() if urls} == {}
+
+
+def test_the_api_reference_pages_run_only_our_own_scripts(client):
+    """Swagger UI and Redoc come from our static files and run no inline script, so the
+    product's CSP (script-src 'self') lets them render."""
+    for path in ("/api/v1/docs/", "/api/v1/redoc/"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "script-src 'self'" in response["Content-Security-Policy"]
+        html = response.content.decode()
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
+        assert scripts, path
+        for attributes, body in scripts:
+            assert body.strip() == "", f"{path} has an inline script"
+            src = re.search(r'src="([^"]+)"', attributes).group(1)
+            assert src.startswith(("/static/", "/api/v1/docs/")), src
+    script = client.get("/api/v1/docs/?script=")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
