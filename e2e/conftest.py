@@ -92,7 +92,9 @@ class PageChecks:
 
     def add(self, url: str, what: str) -> None:
         prefix = f"{self.who}: " if self.who else ""
-        self.problems.append(f"{prefix}{url}: {what}")
+        problem = f"{prefix}{url}: {what}"
+        if problem not in self.problems:  # a page found too wide at load and at a screenshot
+            self.problems.append(problem)
 
     def watch(self, page) -> None:
         page.on("pageerror", lambda exc: self.add(page.url, f"JavaScript error: {exc}"))

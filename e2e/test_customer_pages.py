@@ -233,3 +233,37 @@ def test_the_catalog_on_a_phone(mobile_page):
     box = page.get_by_role("link", name="Sign up").bounding_box()
     assert box and box["x"] + box["width"] <= 360
     page.shots("catalog-360")
+
+
+PHONE_PAGES = ["/catalog/", "/pricing/", "/collections/", "/help/", "/account/",
+               "/account/profile/", "/account/sessions/", "/account/api-keys/",
+               "/account/export/", "/account/delete/", "/cart/", "/orders/",
+               "/billing/subscription/", "/billing/invoices/", "/credits/", "/support/",
+               "/support/new/", "/support/chat/"]
+
+
+def test_every_customer_page_fits_a_phone(mobile_page, logged_in):
+    """Each page the header links to, with a customer's rows in it, at 390 px: the watcher
+    fails the test on horizontal scroll."""
+    from billing.services import cart, checkout
+    from support import services
+
+    call_command("seed_catalog", verbosity=0)
+    call_command("seed_support", "--articles-only", verbosity=0)
+    customer = UserFactory(email="phone.user@example.com")
+    widget = ProductFactory(name="Quantum Widget with a rather long product name",
+                            slug="quantum-widget")
+    PriceFactory(product=widget, unit_amount=2500)
+    cart.add_item(user=customer, product_id=widget.pk, quantity=3)
+    order = checkout.checkout(user=customer, method="manual").order
+    cart.add_item(user=customer, product_id=widget.pk, quantity=1)
+    grant_credits(user=customer, amount=500, source="SIGNUP_BONUS")
+    FeatureCostFactory(operation="AI_TEXT_CHAT", name="AI text chat", cost=3)
+    consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=4)
+    ticket = services.open_ticket(customer=customer, subject="A question about my order",
+                                  description="Where is it?")
+    logged_in(mobile_page, customer)
+    for path in PHONE_PAGES + [f"/orders/{order.number}/", f"/orders/{order.number}/invoice/",
+                               f"/support/tickets/{ticket.pk}/", "/help/refund-policy/"]:
+        mobile_page.goto(path)
+        mobile_page.shots(path.strip("/").replace("/", "-") or "home")
