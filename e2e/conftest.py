@@ -251,3 +251,35 @@ def logged_in(live_server):
         return page
 
     return sign_in
+
+
+ROLE_FACTORIES = {"admin": "AdminFactory", "finance": "FinanceFactory",
+                  "support": "StaffFactory", "customer": "UserFactory"}
+
+
+@pytest.fixture
+def role_page(browser, live_server, request, logged_in):
+    """``role_page("support")``: a page signed in as a user of that role (``page.user``),
+    made once per role in the test; another page of the same role (``role_page("support",
+    mobile=True)``) starts from the first one's storage state, so it is signed in too.
+    Screenshots are one numbered sequence named after the role."""
+    from accounts import factories
+
+    pages, users, states = [], {}, {}
+    shots = Shots(None, request.node.name)
+
+    def open_page(role: str, *, mobile: bool = False):
+        page = _new_page(browser, live_server.url, role, viewport=MOBILE if mobile else None,
+                         mobile=mobile, storage_state=states.get(role))
+        if role not in users:
+            users[role] = getattr(factories, ROLE_FACTORIES[role])(
+                email=f"{role}.e2e@example.com")
+            logged_in(page, users[role])
+            states[role] = page.context.storage_state()
+        page.user = users[role]
+        page.shots = lambda label, **options: shots(f"{role}-{label}", page, **options)
+        pages.append(page)
+        return page
+
+    yield open_page
+    _finish(pages)

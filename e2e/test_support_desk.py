@@ -183,3 +183,16 @@ def test_admin_refunds_above_the_support_limit_at_once_and_replies(page, logged_
                                         body="Refunded $150.00 today.").exists()
     assert [m.to for m in mail.outbox] == [["paula@example.com"]]
     page.shots("admin-refunded-and-replied")
+
+
+def test_the_ticket_page_as_support_on_a_phone_and_at_1280(role_page):
+    """A support agent's signed-in state reused by a second, phone-sized page: the ticket
+    page with a 5,000-character word fits both."""
+    desk = role_page("support")
+    _customer, ticket, *_ = _world()
+    _ticket_page(desk, ticket)
+    desk.shots("ticket-1280")
+    phone = role_page("support", mobile=True)
+    assert phone.user == desk.user
+    _ticket_page(phone, ticket)
+    phone.shots("ticket-390")
