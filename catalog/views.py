@@ -97,6 +97,17 @@ def _product_context(request, product, review_form=None):
     }
 
 
+def add_to_cart_refused(request, product_id, errors: dict, quantity: str):
+    """The product page again (400) with the add-to-cart form's errors beside its fields and
+    what was typed; None when the product is not one the customer can see."""
+    product = selectors.product_detail_queryset().filter(pk=product_id).first()
+    if product is None:
+        return None
+    context = _product_context(request, product)
+    context.update(add_errors=errors, add_quantity=quantity)
+    return render(request, "catalog/detail.html", context, status=400)
+
+
 def _visible_or_404(slug):
     product = selectors.product_detail_queryset().filter(slug=slug).first()
     if product is None:
