@@ -139,6 +139,10 @@ POLICY: dict[str, Rule] = {
     "support.ticket.work": _rule("Work tickets: reply, assign, merge", support=None),
     "support.approval.decide": _rule("Approve or reject a request", finance=None,
                                      support=None),
+    # Webhooks out to the business's own systems.
+    "webhooks.endpoint.manage": _rule("Register, change, test, enable or disable webhook "
+                                      "endpoints"),
+    "webhooks.delivery.replay": _rule("Resend a webhook delivery"),
     # The machinery.
     "system.schedules": _rule("Enable, disable or run scheduled tasks"),
     "system.ops.view": _rule("See the operations page (queues, workers, backups)"),

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "analytics",
     "config.outbox",
     "config.backups",
+    "webhooks_out",
 ]
 
 MIDDLEWARE = [
@@ -340,3 +341,7 @@ LOGGING = {
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "ProductTypeEnum": "catalog.models.ProductType",
 })
+
+# --- webhooks out (webhooks_out) ---
+# Endpoints must be https:// unless this is off (local development, the tests' receivers).
+WEBHOOKS_OUT_REQUIRE_HTTPS = env.bool("WEBHOOKS_OUT_REQUIRE_HTTPS", default=not DEBUG)

@@ -36,3 +36,5 @@ DATABASES["default"]["TEST"] = {"NAME": "test_billing" + os.environ.get("TEST_DB
 # pytest-django creates and migrates the test database as the schema's owner; the root
 # conftest then makes every connection act as the application's role (config.dbroles).
 log_in_as_owner(DATABASES["default"])
+# The webhook tests deliver to receivers on http://127.0.0.1.
+WEBHOOKS_OUT_REQUIRE_HTTPS = False
