@@ -22,6 +22,7 @@ api_patterns = [
 ]
 for app in APPS:
     api_patterns.append(path("", include(f"{app}.api_urls")))
+api_patterns.append(path("", include("membership.api_urls")))
 
 urlpatterns = [
     # The shop front is the catalog; there is no separate marketing page.
