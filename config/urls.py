@@ -23,6 +23,7 @@ api_patterns = [
 for app in APPS:
     api_patterns.append(path("", include(f"{app}.api_urls")))
 api_patterns.append(path("", include("membership.api_urls")))
+api_patterns.append(path("", include("files.api_urls")))
 
 urlpatterns = [
     # The shop front is the catalog; there is no separate marketing page.
@@ -36,3 +37,4 @@ urlpatterns = [
 ]
 for app in APPS:
     urlpatterns.append(path("", include(f"{app}.urls")))
+urlpatterns.append(path("", include("files.urls")))

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "config.outbox",
     "config.backups",
     "webhooks_out",
+    "files",
 ]
 
 MIDDLEWARE = [
@@ -345,3 +346,19 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
 # --- webhooks out (webhooks_out) ---
 # Endpoints must be https:// unless this is off (local development, the tests' receivers).
 WEBHOOKS_OUT_REQUIRE_HTTPS = env.bool("WEBHOOKS_OUT_REQUIRE_HTTPS", default=not DEBUG)
+
+# --- customer files (files) ---
+# Where customer files are kept: any Django storage backend with its options, e.g.
+# FILES_STORAGE_BACKEND=storages.backends.s3.S3Storage and
+# FILES_STORAGE_OPTIONS='{"bucket_name": "acme-files", "region_name": "eu-west-1"}'.
+FILES_STORAGE = {
+    "BACKEND": env.str("FILES_STORAGE_BACKEND",
+                       default="django.core.files.storage.FileSystemStorage"),
+    "OPTIONS": env.json("FILES_STORAGE_OPTIONS",
+                        default={"location": str(Path(MEDIA_ROOT) / "customer-files")}),
+}
+FILES_MAX_UPLOAD_BYTES = env.int("FILES_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+# The quota of a customer without a plan that grants access (a plan's storage_quota_bytes
+# decides otherwise; an empty one is unlimited).
+FILES_DEFAULT_QUOTA_BYTES = env.int("FILES_DEFAULT_QUOTA_BYTES", default=100 * 1024 * 1024)
+FILES_RETENTION_DAYS = env.int("FILES_RETENTION_DAYS", default=30)
