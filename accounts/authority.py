@@ -137,6 +137,8 @@ POLICY: dict[str, Rule] = {
     "catalog.manage": _rule("Publish, archive or change products"),
     # The support desk.
     "support.ticket.work": _rule("Work tickets: reply, assign, merge", support=None),
+    "support.article.draft": _rule("Draft a help article from a question the bot could not "
+                                   "answer", support=None),
     "support.approval.decide": _rule("Approve or reject a request", finance=None,
                                      support=None),
     # Webhooks out to the business's own systems.

@@ -13,7 +13,7 @@ from accounts.models import Role
 VISIBLE_APPS = {
     Role.FINANCE: {"accounts", "billing", "credits", "catalog", "support", "analytics",
                    "outbox"},
-    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support"},
+    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support", "helpbot_insights"},
 }
 # Models a role may not even see inside a visible app.
 HIDDEN_MODELS = {

@@ -235,6 +235,24 @@ def _webhook_delivery(world):
     return [event.deliveries.get().pk], {}
 
 
+def _unanswered_question(world):
+    from support.factories import ConversationFactory
+    from support.models import ChatMessage
+
+    conversation = ConversationFactory(customer=world.customer)
+    ChatMessage.objects.create(conversation=conversation, role="customer",
+                               body="Do you support SAML?")
+    answer = ChatMessage.objects.create(conversation=conversation, role="bot",
+                                        body="I could not find an answer.", answered=False)
+    return [answer.pk], {}
+
+
+def _article_count():
+    from support.models import Article
+
+    return Article.objects.count()
+
+
 SCENARIOS = {
     ("billing.Order", "action_mark_paid"): Scenario(_pending_order, amount=250_000),
     ("billing.Order", "action_cancel"): Scenario(_pending_order),
@@ -311,6 +329,8 @@ SCENARIOS = {
        for name in ("send_test_event", "enable_endpoints", "disable_endpoints",
                     "rotate_secret")},
     ("webhooks_out.WebhookDelivery", "replay_deliveries"): Scenario(_webhook_delivery),
+    ("helpbot_insights.UnansweredQuestion", "draft_article"): Scenario(
+        _unanswered_question, snapshot=_article_count),
     **{("catalog.Product", name): Scenario(
         lambda w, name=name: ([_product(name)], {}))
        for name in ("publish", "archive", "unpublish", "feature", "unfeature", "duplicate",

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "config.backups",
     "webhooks_out",
     "files",
+    "helpbot_insights",
 ]
 
 MIDDLEWARE = [
