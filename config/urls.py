@@ -38,3 +38,4 @@ urlpatterns = [
 for app in APPS:
     urlpatterns.append(path("", include(f"{app}.urls")))
 urlpatterns.append(path("", include("files.urls")))
+urlpatterns.append(path("", include("social_signin.urls")))

@@ -97,8 +97,12 @@ def owned(other_customer):
 
     customer_file = files.upload(user=other_customer,
                                  upload=SimpleUploadedFile("plan.txt", b"ours", "text/plain"))
+    from allauth.socialaccount.models import SocialAccount
+
+    social_account = SocialAccount.objects.create(user=other_customer, provider="github",
+                                                  uid="idor-1", extra_data={})
     return {
-        "customer_file": customer_file,
+        "customer_file": customer_file, "social_account": social_account,
         "order": order, "item": item, "cart_item": cart_item, "ticket": ticket,
         "message": message, "attachment": attachment, "conversation": conversation,
         "bot_answer": bot_answer, "login_session": login_session, "api_key": api_key,
@@ -141,6 +145,8 @@ OWNED = [
     Owned("api:files-detail", ("get", "delete"), lambda o: {"pk": o["customer_file"].pk}),
     Owned("api:files-download", ("get",), lambda o: {"pk": o["customer_file"].pk}),
     # pages
+    Owned("social_signin:unlink", ("get", "post"),
+          lambda o: {"account_id": o["social_account"].pk}),
     Owned("files:download", ("get",), lambda o: {"file_id": o["customer_file"].pk}),
     Owned("files:delete", ("get", "post"), lambda o: {"file_id": o["customer_file"].pk}),
     Owned("accounts:revoke_session", ("post",), lambda o: {"session_id": o["login_session"].pk}),

@@ -17,6 +17,7 @@ from config.env import (
     seconds,
     stripe_settings,
 )
+from social_signin.settings import form_action_origins, provider_settings
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -42,6 +43,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
     "axes",
     "djstripe",
     "accounts",
@@ -55,6 +59,7 @@ INSTALLED_APPS = [
     "webhooks_out",
     "files",
     "helpbot_insights",
+    "social_signin",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +156,17 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Social sign-in (social_signin): Google and GitHub, each on when its client id and secret
+# are set. A provider's verified e-mail signs in to the account with that address and links
+# it; an unverified one never does.
+SOCIALACCOUNT_ADAPTER = "social_signin.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = provider_settings(env)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
 ACCOUNT_RATE_LIMITS = False  # django-axes owns login throttling; allauth's would double it
 
 AXES_FAILURE_LIMIT = 5
@@ -312,7 +328,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'", "'unsafe-inline'"],
         "script-src": ["'self'"],
         "frame-ancestors": ["'none'"],
-        "form-action": ["'self'", "https://checkout.stripe.com"],
+        "form-action": ["'self'", "https://checkout.stripe.com",
+                        *form_action_origins(SOCIALACCOUNT_PROVIDERS)],
     }
 }
 
