@@ -141,6 +141,13 @@ POLICY: dict[str, Rule] = {
                                    "answer", support=None),
     "support.approval.decide": _rule("Approve or reject a request", finance=None,
                                      support=None),
+    # The staff console.
+    "console.customer.view": _rule("Open a customer's page (everything about one customer)",
+                                   finance=None, support=None),
+    "console.export": _rule("Export the books (invoices, payments, refunds, the credit "
+                            "ledger) for accounting", finance=None),
+    "console.preferences": _rule("Set one's own console preferences (time zone)",
+                                 finance=None, support=None),
     # Webhooks out to the business's own systems.
     "webhooks.endpoint.manage": _rule("Register, change, test, enable or disable webhook "
                                       "endpoints"),

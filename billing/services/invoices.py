@@ -42,7 +42,9 @@ S = SubscriptionStatus
 PERIOD_REASONS = ("subscription_create", "subscription_cycle")
 # Invoices only move forward: a late "finalized" never reopens a paid or void invoice.
 RANK = {InvoiceStatus.DRAFT: 0, InvoiceStatus.OPEN: 1, InvoiceStatus.UNCOLLECTIBLE: 2,
-        InvoiceStatus.PAID: 3, InvoiceStatus.VOID: 3}
+        InvoiceStatus.PAID: 3, InvoiceStatus.VOID: 3,
+        # Set by our refunds, never by Stripe's invoice status (which stays "paid").
+        InvoiceStatus.PARTIALLY_REFUNDED: 4, InvoiceStatus.REFUNDED: 4}
 
 
 def invoice_for_user(*, user, number: str) -> Invoice:
