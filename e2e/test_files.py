@@ -18,7 +18,7 @@ def _log_in(page, email):
     page.goto("/accounts/login/")
     page.fill('input[name="login"]', email)
     page.fill('input[name="password"]', TEST_PASSWORD)
-    page.locator('form button[type="submit"]').last.click()
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
 
 

@@ -24,7 +24,7 @@ def test_sign_up_with_github_then_see_and_remove_nothing_without_a_password(page
     provider.github_user(uid=9001, login="mona", name="Mona Lisa", email="mona@example.com")
     page.goto("/accounts/login/")
     shots("login-with-buttons")
-    page.get_by_role("button", name="Log in with GitHub").click()
+    page.get_by_role("button", name="Continue with GitHub").click()
     page.wait_for_url(lambda url: "/accounts/" not in url, timeout=15_000)
     page.goto("/account/")
     expect(page.get_by_text("mona@example.com").first).to_be_visible()

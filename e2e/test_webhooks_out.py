@@ -56,7 +56,7 @@ def test_staff_registers_an_endpoint_and_it_receives_a_signed_test_event(page, r
     page.goto("/admin/webhooks_out/webhookendpoint/")
     page.check(f'input[name="_selected_action"][value="{endpoint.pk}"]')
     page.select_option('select[name="action"]', "send_test_event")
-    page.get_by_role("button", name="Go").click()
+    page.get_by_role("button", name="Run").click()
     page.wait_for_load_state()
     expect(page.locator(".messagelist").first).to_contain_text("test event")
     shots("test-event-sent")

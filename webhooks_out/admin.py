@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
+from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminURLInputWidget
 
 from accounts import audit, authority
 from accounts.models import AuditAction
@@ -17,9 +18,10 @@ from webhooks_out.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoin
 
 class EndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=1000, assume_scheme="https",
+                         widget=UnfoldAdminURLInputWidget,
                          help_text="Where the events are POSTed.")
     event_types = forms.MultipleChoiceField(
-        choices=events.choices(), widget=forms.CheckboxSelectMultiple,
+        choices=events.choices(), widget=UnfoldAdminCheckboxSelectMultipleWidget,
         help_text="Choose at least one event.")
 
     class Meta:

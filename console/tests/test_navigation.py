@@ -16,8 +16,8 @@ FACTORY = {Role.ADMIN: AdminFactory, Role.FINANCE: FinanceFactory, Role.SUPPORT:
 EXPECTED = {
     Role.ADMIN: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
-        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Discounts", "Approval requests",
-                  "Accounting exports"],
+        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
+                  "Approval requests", "Accounting exports"],
         "Subscriptions": ["Subscriptions", "Past due", "Plans and subscribers"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
         "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles",
@@ -34,8 +34,8 @@ EXPECTED = {
     },
     Role.FINANCE: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
-        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Discounts", "Approval requests",
-                  "Accounting exports"],
+        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
+                  "Approval requests", "Accounting exports"],
         "Subscriptions": ["Subscriptions", "Past due", "Plans and subscribers"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
         "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles"],
@@ -47,7 +47,8 @@ EXPECTED = {
     },
     Role.SUPPORT: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
-        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Discounts", "Approval requests"],
+        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
+                  "Approval requests"],
         "Subscriptions": ["Subscriptions", "Past due"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
         "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles",

@@ -88,7 +88,7 @@ def test_staff_see_ratings_per_article_most_rated_down_first(customer_api, other
     admin = _staff(StaffFactory())  # the support team reads it
     page = admin.get("/admin/helpbot_insights/articlefeedback/")
     assert page.status_code == 200
-    table = re.search(r'<table id="result_list">(.*?)</table>', page.content.decode(), re.S)
+    table = re.search(r'<table id="result_list"[^>]*>(.*?)</table>', page.content.decode(), re.S)
     rows = re.findall(r'<tr[^>]*>(.*?)</tr>', table.group(1), re.S)[1:]
     text = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
     change_plan = Article.objects.get(slug="change-plan")

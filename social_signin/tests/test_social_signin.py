@@ -49,7 +49,7 @@ def _signed_in_user(browser):
 def test_a_new_customer_signs_up_with_github(provider):
     provider.github_user(email="Octo@Example.com")
     browser = Client()
-    done = _sign_in_with(browser, "/accounts/signup/", "Sign up with GitHub")
+    done = _sign_in_with(browser, "/accounts/signup/", "Continue with GitHub")
     assert done.status_code == 302 and "/accounts/" not in done["Location"]
     user = User.objects.get(email="octo@example.com")
     assert user.email_verified and not user.has_usable_password()
@@ -68,7 +68,7 @@ def test_a_verified_google_address_signs_in_to_the_existing_account_and_links_it
     existing = UserFactory(email="gina@example.com", email_verified=True)
     provider.google_user(email="gina@example.com", verified=True)
     browser = Client()
-    done = _sign_in_with(browser, "/accounts/login/", "Log in with Google")
+    done = _sign_in_with(browser, "/accounts/login/", "Continue with Google")
     assert done.status_code == 302
     assert _signed_in_user(browser)["id"] == existing.pk
     assert User.objects.filter(email="gina@example.com").count() == 1
@@ -83,7 +83,7 @@ def test_an_unverified_provider_address_never_reaches_an_existing_account(provid
     existing = UserFactory(email="victim@example.com", email_verified=True)
     provider.github_user(email="victim@example.com", verified=False)
     browser = Client()
-    _sign_in_with(browser, "/accounts/login/", "Log in with GitHub")
+    _sign_in_with(browser, "/accounts/login/", "Continue with GitHub")
     me = _signed_in_user(browser)
     assert me is None or me["id"] != existing.pk
     assert not SocialAccount.objects.filter(user=existing).exists()
@@ -118,7 +118,7 @@ def test_linked_accounts_are_listed_linked_and_removed_on_the_profile_page(provi
 def test_the_only_way_in_cannot_be_removed(provider):
     provider.google_user(email="solo@example.com")
     browser = Client()
-    _sign_in_with(browser, "/accounts/login/", "Log in with Google")
+    _sign_in_with(browser, "/accounts/login/", "Continue with Google")
     account = SocialAccount.objects.get()
     refused = browser.post(f"/account/linked/{account.pk}/remove/")
     assert refused.status_code == 400
@@ -128,7 +128,7 @@ def test_the_only_way_in_cannot_be_removed(provider):
 
 def test_another_customers_linked_account_is_404(provider):
     provider.google_user(email="owner@example.com")
-    _sign_in_with(Client(), "/accounts/login/", "Log in with Google")
+    _sign_in_with(Client(), "/accounts/login/", "Continue with Google")
     account = SocialAccount.objects.get()
     stranger = Client()
     stranger.force_login(UserFactory())
@@ -140,7 +140,7 @@ def test_another_customers_linked_account_is_404(provider):
 def test_password_sign_in_still_works_next_to_the_buttons(client):
     UserFactory(email="plain@example.com", email_verified=True)
     page = client.get("/accounts/login/").content.decode()
-    assert "Log in with Google" in page and "Log in with GitHub" in page
+    assert "Continue with Google" in page and "Continue with GitHub" in page
     done = client.post("/accounts/login/", {"login": "plain@example.com",
                                             "password": TEST_PASSWORD})
     assert done.status_code == 302
