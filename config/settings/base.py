@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "files",
     "helpbot_insights",
     "social_signin",
+    "coupons",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ EXPECTED = {
     Role.ADMIN: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
         "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
-                  "Approval requests", "Accounting exports"],
+                  "Discount durations", "Approval requests", "Accounting exports"],
         "Subscriptions": ["Subscriptions", "Past due", "Plans and subscribers"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
         "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles",
@@ -35,7 +35,7 @@ EXPECTED = {
     Role.FINANCE: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
         "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
-                  "Approval requests", "Accounting exports"],
+                  "Discount durations", "Approval requests", "Accounting exports"],
         "Subscriptions": ["Subscriptions", "Past due", "Plans and subscribers"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
         "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles"],
