@@ -34,6 +34,9 @@ class EndpointForm(forms.ModelForm):
                 not url.lower().startswith("https://"):
             raise ValidationError("Use an https:// address: events carry customer data.",
                                   code="https_required")
+        refusal = services.address_refusal(url)
+        if refusal:
+            raise ValidationError(refusal, code="address_not_public")
         return url
 
 

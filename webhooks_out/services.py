@@ -58,6 +58,32 @@ def _sender_lock(endpoint_id: int):
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, endpoint_id])
 
 
+def address_refusal(url: str) -> str:
+    """Why ``url`` may not receive deliveries, or "" when it may: unless
+    ``WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES`` is on, every address its host resolves to must be
+    public (not loopback, private, link-local, reserved or multicast), so an endpoint cannot
+    be pointed at the product's own network. Checked when staff save it and before each POST
+    (the name may resolve elsewhere later)."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlparse
+
+    from django.conf import settings
+
+    if getattr(settings, "WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES", False):
+        return ""
+    host = urlparse(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return f"{host or url} does not resolve."
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global or address.is_multicast:
+            return f"{host} resolves to {address}, which is not a public address."
+    return ""
+
+
 def body_of(delivery: WebhookDelivery) -> bytes:
     event = delivery.event
     return json.dumps({
@@ -108,12 +134,16 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
     }
     code, excerpt, error = None, "", ""
     clock = time.monotonic()
+    refusal = address_refusal(endpoint.url)
     try:
-        response = requests.post(endpoint.url, data=body, headers=headers, timeout=TIMEOUT,
-                                 allow_redirects=False)
-        code, excerpt = response.status_code, response.text[:500]
-        if not 200 <= code < 300:
-            error = f"HTTP {code}"
+        if refusal:
+            error = f"Not sent: {refusal}"[:500]
+        else:
+            response = requests.post(endpoint.url, data=body, headers=headers,
+                                     timeout=TIMEOUT, allow_redirects=False)
+            code, excerpt = response.status_code, response.text[:500]
+            if not 200 <= code < 300:
+                error = f"HTTP {code}"
     except requests.RequestException as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration = int((time.monotonic() - clock) * 1000)

@@ -397,6 +397,9 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
 # --- webhooks out (webhooks_out) ---
 # Endpoints must be https:// unless this is off (local development, the tests' receivers).
 WEBHOOKS_OUT_REQUIRE_HTTPS = env.bool("WEBHOOKS_OUT_REQUIRE_HTTPS", default=not DEBUG)
+# ... and resolve to public addresses only, unless this is on (a receiver on the same network).
+WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES",
+                                                default=DEBUG)
 
 # --- customer files (files) ---
 # Where customer files are kept: any Django storage backend with its options, e.g.

@@ -57,4 +57,5 @@ DATABASES["default"]["TEST"] = {"NAME": "test_billing" + os.environ.get("TEST_DB
 log_in_as_owner(DATABASES["default"])
 # The webhook tests deliver to receivers on http://127.0.0.1.
 WEBHOOKS_OUT_REQUIRE_HTTPS = False
+WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = True
 FILES_STORAGE = {"BACKEND": "django.core.files.storage.InMemoryStorage"}

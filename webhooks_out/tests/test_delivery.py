@@ -248,3 +248,24 @@ def test_a_customer_cannot_manage_endpoints(receiver):
 
     with pytest.raises(authority.NotAuthorized):
         services.register(url=receiver.url, event_types=["order.paid"], actor=UserFactory())
+
+
+def test_private_addresses_are_refused_when_not_allowed(receiver, register, settings,
+                                                        django_capture_on_commit_callbacks):
+    """In production an endpoint may not point at the product's own network: the form
+    refuses it, and a name that later resolves to a private address is not POSTed to."""
+    from webhooks_out.admin import EndpointForm
+
+    endpoint, _ = register(receiver.url, ["order.paid"])
+    settings.WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = False
+    form = EndpointForm(data={"url": "https://localhost/hooks", "description": "",
+                              "event_types": ["order.paid"]})
+    assert not form.is_valid()
+    assert "not a public address" in form.errors["url"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        pay_an_order(UserFactory())
+    assert receiver.received == []
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert "not a public address" in delivery.last_error
+    assert delivery.attempt_log.get().response_code is None
