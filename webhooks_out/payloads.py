@@ -59,12 +59,17 @@ def order(order) -> dict:
 
 
 def refund(refund) -> dict:
-    order = refund.order
+    """A refund of an order or of a subscription invoice (one of the two is null)."""
+    order, invoice = refund.order, refund.invoice
+    owner = order.user_id if order is not None else invoice.user_id
     return {"id": refund.pk, "object": "refund", "amount": refund.amount,
             "currency": refund.currency, "reason": refund.reason, "status": refund.status,
-            "order": {"id": order.pk, "number": order.number, "total": order.total,
-                      "refunded_amount": order.refunded_amount},
-            "customer": customer_ref(order.user_id),
+            "order": None if order is None else {
+                "id": order.pk, "number": order.number, "total": order.total,
+                "refunded_amount": order.refunded_amount},
+            "invoice": None if invoice is None else {
+                "id": invoice.pk, "number": invoice.number, "total": invoice.total},
+            "customer": customer_ref(owner),
             "stripe_refund_id": getattr(refund, "stripe_refund_id", None) or None}
 
 

@@ -269,3 +269,28 @@ def test_private_addresses_are_refused_when_not_allowed(receiver, register, sett
     assert delivery.status == DeliveryStatus.PENDING
     assert "not a public address" in delivery.last_error
     assert delivery.attempt_log.get().response_code is None
+
+
+def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
+                                                        django_capture_on_commit_callbacks):
+    """Manual invoices are refunded at once (by bank transfer): payment.refunded names the
+    invoice, not an order."""
+    from billing.models import Invoice
+    from billing.services.invoices import mark_invoice_paid
+    from billing.services.refunds import create_invoice_refund
+    from tests.test_staff_authority import _open_invoice
+
+    _, secret = register(receiver.url, ["payment.refunded"])
+    admin, customer = AdminFactory(), UserFactory()
+    invoice = _open_invoice(customer, 7900)
+    mark_invoice_paid(invoice_id=invoice.pk, actor=admin, reference="BANK-77")
+    with django_capture_on_commit_callbacks(execute=True):
+        create_invoice_refund(invoice_id=invoice.pk, amount=2000,
+                              reason="REQUESTED_BY_CUSTOMER", actor=admin)
+    [request] = receiver.received
+    event = receiver_verifies(secret, request.body, request.headers[signing.HEADER])
+    body = event["data"]["object"]
+    assert event["type"] == "payment.refunded" and body["amount"] == 2000
+    assert body["order"] is None
+    assert body["invoice"]["number"] == Invoice.objects.get(pk=invoice.pk).number
+    assert body["customer"]["id"] == customer.pk
