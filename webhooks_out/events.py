@@ -18,6 +18,7 @@ EVENT_TYPES = {
     "invoice.payment_failed": "A subscription payment failed",
     "payment.refunded": "A refund went through",
     "credits.low": "A customer's credit balance fell below the low-balance threshold",
+    "credits.consumed": "What a customer consumed, by operation (batched every few minutes)",
     "ticket.created": "A customer opened a support ticket",
     "ticket.replied": "Support replied on a ticket",
 }

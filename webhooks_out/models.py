@@ -126,3 +126,13 @@ class DeliveryAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.response_code is not None and 200 <= self.response_code < 300
+
+
+class ConsumptionWatermark(models.Model):
+    """How far the ``credits.consumed`` batches have read the credit ledger (one row)."""
+
+    last_transaction_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"credits.consumed up to ledger row {self.last_transaction_id}"

@@ -294,3 +294,37 @@ def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
     assert body["order"] is None
     assert body["invoice"]["number"] == Invoice.objects.get(pk=invoice.pk).number
     assert body["customer"]["id"] == customer.pk
+
+
+def test_consumption_is_reported_per_customer_in_batches(receiver, register,
+                                                        django_capture_on_commit_callbacks):
+    from credits.factories import FeatureCostFactory
+    from credits.services import consume_credits, grant_credits
+    from webhooks_out.tasks import batch_consumption
+
+    FeatureCostFactory(operation="AI_TEXT_CHAT", name="Text chat", cost=5)
+    FeatureCostFactory(operation="AI_IMAGE", name="Image", cost=20)
+    _, secret = register(receiver.url, ["credits.consumed"])
+    ana, bo = UserFactory(), UserFactory()
+    for user in (ana, bo):
+        grant_credits(user=user, amount=1000, source="PROMO", idempotency_key=f"g{user.pk}")
+    consume_credits(user=ana, operation="AI_TEXT_CHAT", quantity=1)  # before the first batch
+    assert batch_consumption.delay().get() == 0  # the first batch starts at the ledger's end
+
+    consume_credits(user=ana, operation="AI_TEXT_CHAT", quantity=3)
+    consume_credits(user=ana, operation="AI_IMAGE", quantity=1)
+    consume_credits(user=bo, operation="AI_TEXT_CHAT", quantity=2)
+    assert batch_consumption.delay().get() == 0  # not settled yet: a minute's grace
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert batch_consumption.delay().get() == 2
+        with django_capture_on_commit_callbacks(execute=True):
+            assert batch_consumption.delay().get() == 0  # nothing new: reported once
+        bodies = {event["data"]["object"]["customer"]["id"]: event["data"]["object"]
+                  for event in (receiver_verifies(secret, r.body, r.headers[signing.HEADER])
+                                for r in receiver.received)}
+    assert set(bodies) == {ana.pk, bo.pk}
+    assert bodies[ana.pk]["credits"] == 35
+    assert bodies[ana.pk]["operations"] == {"AI_TEXT_CHAT": {"quantity": 3, "credits": 15},
+                                            "AI_IMAGE": {"quantity": 1, "credits": 20}}
+    assert bodies[bo.pk]["operations"] == {"AI_TEXT_CHAT": {"quantity": 2, "credits": 10}}
