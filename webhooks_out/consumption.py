@@ -42,7 +42,7 @@ def batch(*, limit: int = BATCH_ROWS) -> int:
             return 0
         per_user = defaultdict(lambda: {"operations": defaultdict(
             lambda: {"quantity": 0, "credits": 0}), "credits": 0, "first": None, "last": None})
-        for pk, user_id, operation, quantity, amount, created_at in rows:
+        for _pk, user_id, operation, quantity, amount, created_at in rows:
             entry = per_user[user_id]
             line = entry["operations"][operation or "unspecified"]
             line["quantity"] += quantity or 0
