@@ -3,6 +3,7 @@ article, the answers rated down, and the questions it could not answer (drafted 
 articles from the console)."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -136,3 +137,49 @@ def test_finance_does_not_see_the_insights():
         "/admin/helpbot_insights/unansweredquestion/").status_code == 403
     assert _staff(AdminFactory()).get(
         "/admin/helpbot_insights/unansweredquestion/").status_code == 200
+
+
+def test_the_daily_rollup_counts_answers_ratings_and_the_top_unanswered_questions(
+        customer_api, other_customer_api, help_centre):
+    from analytics.models import DailyMetric
+    from analytics.rollup import rollup_day
+
+    up = _ask(customer_api, "upgrade my plan")
+    _rate(customer_api, up, True)
+    down = _ask(customer_api, "delete my account")
+    _rate(customer_api, down, False)
+    for api in (customer_api, other_customer_api):
+        _ask(api, "Do you support SAML single sign-on with Okta?")
+    _ask(customer_api, "Can you recommend a good pizza recipe?")
+    today = timezone.now().date()
+    rollup_day(today, ["bot_quality"])
+    values = {row.metric: row for row in DailyMetric.objects.filter(date=today)}
+    assert values["bot_answers"].value == 5
+    assert values["bot_answer_rate"].value == Decimal("0.4")
+    assert values["bot_helpful_rate"].value == Decimal("0.5")
+    assert values["bot_helpful_rate"].metadata == {"helpful": 1, "rated": 2}
+    assert values["bot_unanswered"].value == 3
+    assert values["bot_unanswered"].metadata["top_questions"] == [
+        {"question": "do you support saml single sign-on with okta?", "count": 2},
+        {"question": "can you recommend a good pizza recipe?", "count": 1}]
+
+
+def test_the_dashboard_charts_the_answer_and_helpful_rates(admin_user, customer_api,
+                                                          help_centre):
+    from analytics.rollup import rollup_day
+
+    answer = _ask(customer_api, "upgrade my plan")
+    _rate(customer_api, answer, True)
+    _ask(customer_api, "Can you recommend a good pizza recipe?")
+    today = timezone.now().date()
+    rollup_day(today, ["bot", "bot_quality"])
+    page = _staff(admin_user).get("/admin/analytics/", {"start": today.isoformat(),
+                                                       "end": today.isoformat()})
+    assert page.status_code == 200
+    charts = {c["spec"].key: c["data"] for c in page.context["dash"]["charts"]}
+    rates = {d["metric"]: d["data"] for d in charts["bot"]["datasets"]}
+    assert rates["bot_answer_rate"] == [Decimal("0.5")]
+    assert rates["bot_helpful_rate"] == [Decimal("1")]
+    html = page.content.decode()
+    assert "Help bot: deflection, answer and helpful rates" in html
+    assert "Help-bot answers</strong>" in html  # the definition, with the others
