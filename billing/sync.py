@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import authority
-from billing import stripe_client
+from billing import stripe_client, stripe_mirror
 from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
@@ -214,6 +214,7 @@ def pull_catalog(*, progress=_noop, report: SyncReport | None = None,
             logger.warning("Listing Stripe %ss failed: %s", kind, exc)
             continue
         for remote in progress(remotes, desc=f"pull {kind}s"):
+            stripe_mirror.mirror(remote)
             try:
                 with transaction.atomic():
                     result = apply(remote)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
+from billing import stripe_mirror
 from billing.models import (
     BillingSource,
     CustomerBillingProfile,
@@ -41,6 +42,8 @@ def dispatch(event: WebhookEvent) -> None:
     if not handlers:
         return
     obj = current_object(event)
+    # dj-stripe's mirror of the object (raw Stripe data, for reconciliation); never blocks.
+    stripe_mirror.mirror(obj)
     for handler in handlers:
         handler(event, obj)
 
@@ -243,6 +246,7 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 
         listed = stripe_client.list_refunds_for_charge(charge["id"])
     for refund_obj in listed:
+        stripe_mirror.mirror(refund_obj)
         refunds.sync_stripe_refund(refund_obj=refund_obj, order=order, payment=payment)
 
 
@@ -307,17 +311,11 @@ def customer_updated(event: WebhookEvent, customer: dict) -> None:
 
 
 def _mirror_customer(customer: dict):
-    """Keep dj-stripe's mirror in step from the payload, without its owner-account lookup
-    (which would store the secret key: see StripeCustomerMirror). Without Stripe configured
-    only our profile changes."""
-    from billing import stripe_client
-    from billing.models import StripeCustomerMirror
+    """dj-stripe's row for the customer (written by ``dispatch`` from this payload), if
+    Stripe is configured and it could be written."""
+    from djstripe.models import Customer
 
-    if not stripe_client.is_configured():
-        return None
-
-    data = {**customer, "discount": None, "default_source": None}
-    return StripeCustomerMirror.sync_from_stripe_data(data)
+    return Customer.objects.filter(id=customer.get("id") or "-").first()
 
 
 def _user_for_customer(customer_id: str | None):
@@ -332,6 +330,7 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
     from billing import stripe_client
 
     current = stripe_client.retrieve_payment_method(method["id"])
+    stripe_mirror.mirror(current)
     user = _user_for_customer(current.get("customer"))
     if user is None:
         PaymentMethod.objects.filter(stripe_payment_method_id=method["id"]).delete()

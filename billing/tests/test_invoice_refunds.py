@@ -39,6 +39,7 @@ def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
+    stripe_double.put("customer", example("customer", id="cus_R", email=customer.email))
     price_id = ensure_stripe_price(plan.monthly_price)
     local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
                                         status=S.INCOMPLETE, billing_source="stripe")
@@ -206,3 +207,28 @@ def test_the_credit_note_is_printable_by_its_customer_only(
     assert 'id="print-invoice"' in text
     client.force_login(other_customer)
     assert client.get(f"/billing/credit-notes/{note.number}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_objects_the_handlers_see_are_mirrored_with_their_raw_data(
+        paid, stripe_double, client, django_capture_on_commit_callbacks):
+    from djstripe import models as mirror
+
+    refund, charge = stripe_refund(stripe_double, refund_id="re_M", inv_id="in_R1", amount=500)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+    dispute = example("dispute", id="dp_M", amount=500, charge="ch_in_R1",
+                      payment_intent="pi_in_R1", reason="general", status="needs_response")
+    deliver(client, django_capture_on_commit_callbacks, dispute, "charge.dispute.created")
+
+    for model, object_id in ((mirror.Subscription, "sub_R"), (mirror.Invoice, "in_R1"),
+                             (mirror.PaymentIntent, "pi_in_R1"), (mirror.Charge, "ch_in_R1"),
+                             (mirror.Refund, "re_M"), (mirror.Dispute, "dp_M"),
+                             (mirror.Price, paid.subscription.price.stripe_price_id)):
+        row = model.objects.get(id=object_id)
+        assert row.stripe_data["id"] == object_id
+    # The raw object as Stripe sent it: the invoice's subscription where the current API
+    # puts it, which dj-stripe 2.11 does not read.
+    raw = mirror.Invoice.objects.get(id="in_R1").stripe_data
+    assert raw["parent"]["subscription_details"]["subscription"] == "sub_R"
+    assert mirror.Subscription.objects.get(id="sub_R").stripe_data["items"]["data"][0][
+        "current_period_end"] > 0

@@ -92,6 +92,7 @@ def _subscriber(customer, stripe_double):
     plan.monthly_price.unit_amount = PRICE
     plan.monthly_price.save(update_fields=["unit_amount"])
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_L")
+    stripe_double.put("customer", example("customer", id="cus_L", email=customer.email))
     price_id = ensure_stripe_price(plan.monthly_price)
     local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
                                         status="INCOMPLETE", billing_source="stripe")
