@@ -525,8 +525,8 @@ class Invoice(TimeStampedModel):
     amount_paid = models.BigIntegerField(default=0)
     amount_due = models.BigIntegerField()
     refunded_amount = models.BigIntegerField(
-        default=0, help_text="Refunded or being refunded (pending refunds included), and lost "
-                             "to disputes.")
+        default=0, db_default=0,
+        help_text="Refunded or being refunded (pending refunds included), and lost to disputes.")
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
@@ -591,8 +591,10 @@ class Payment(TimeStampedModel):
     method_type = models.CharField(max_length=32, blank=True)
     method_brand = models.CharField(max_length=32, blank=True)
     method_last4 = models.CharField(max_length=4, blank=True)
-    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
-    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True,
+                                                default="", db_default="")
+    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True, default="",
+                                        db_default="")
     paid_at = models.DateTimeField(null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     null=True, blank=True, related_name="+")

@@ -232,3 +232,26 @@ def test_the_objects_the_handlers_see_are_mirrored_with_their_raw_data(
     assert raw["parent"]["subscription_details"]["subscription"] == "sub_R"
     assert mirror.Subscription.objects.get(id="sub_R").stripe_data["items"]["data"][0][
         "current_period_end"] > 0
+
+
+@pytest.mark.django_db
+def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
+        paid, client, stripe_double):
+    from accounts.factories import FinanceFactory
+
+    client.force_login(FinanceFactory())
+    index = client.get("/admin/").content.decode()
+    assert "Stripe mirror" in index and 'href="/admin/djstripe/invoice/"' in index
+    listing = client.get("/admin/djstripe/invoice/?q=in_R1").content.decode()
+    assert "in_R1" in listing
+    from djstripe.models import Invoice as MirroredInvoice
+
+    url = f"/admin/djstripe/invoice/{MirroredInvoice.objects.get(id='in_R1').pk}/change/"
+    assert url in listing
+    page = client.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "subscription_details" in text and 'name="_save"' not in text
+    assert client.post(url, {}).status_code == 403
+    assert client.get("/admin/djstripe/apikey/").status_code == 404
+    assert client.get("/admin/djstripe/webhookendpoint/").status_code == 404
