@@ -255,3 +255,36 @@ def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
     assert client.post(url, {}).status_code == 403
     assert client.get("/admin/djstripe/apikey/").status_code == 404
     assert client.get("/admin/djstripe/webhookendpoint/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
+        paid, stripe_double, client, staff_console, django_capture_on_commit_callbacks):
+    from billing import sync
+    from billing.models import StripeDrift
+
+    refund, charge = stripe_refund(stripe_double, refund_id="re_D1", inv_id="in_R1",
+                                   amount=900)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+    report = sync.check_invoice_drift()
+    assert report.drift == 0 and not StripeDrift.objects.exists()
+
+    # A second refund made at Stripe whose own events never reached us: only the charge's
+    # update did, so the mirror knows more than our books.
+    deliver(client, django_capture_on_commit_callbacks,
+            {**charge, "amount_refunded": 1500}, "charge.updated")
+    report = sync.check_invoice_drift()
+    drift = StripeDrift.objects.get(resolved_at__isnull=True)
+    assert (drift.object_id, drift.field, drift.local_value, drift.stripe_value) == (
+        "ch_in_R1", "refunded_amount", "900", "1500")
+    assert drift.subscription == paid.subscription and report.drift == 1
+    listing = staff_console.get("/admin/billing/stripedrift/").content.decode()
+    assert "ch_in_R1" in listing and "refunded_amount" in listing
+
+    # The missing refund arrives: the drift is resolved on the next run.
+    second = example("refund", id="re_D2", amount=600, currency="usd", charge="ch_in_R1",
+                     payment_intent="pi_in_R1", status="succeeded", metadata={})
+    deliver(client, django_capture_on_commit_callbacks, second, "refund.created")
+    sync.check_invoice_drift()
+    drift.refresh_from_db()
+    assert drift.resolved_at is not None
