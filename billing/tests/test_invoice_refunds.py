@@ -288,3 +288,48 @@ def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
     sync.check_invoice_drift()
     drift.refresh_from_db()
     assert drift.resolved_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_invoice_refunds_cannot_exceed_what_was_paid(customer, admin_user):
+    import threading
+
+    from django.db import connection
+
+    from billing.factories import SubscriptionFactory
+    from billing.services.numbers import next_number
+    from billing.services.refunds import create_invoice_refund
+    from config.api import DomainError
+
+    subscription = SubscriptionFactory(user=customer, billing_source="manual")
+    invoice = Invoice.objects.create(
+        number=next_number("INV"), user=customer, subscription=subscription,
+        status=InvoiceStatus.PAID, billing_source="manual", currency="usd", subtotal=2900,
+        total=2900, amount_paid=2900, amount_due=0, billing_reason="subscription_cycle")
+    Payment.objects.create(user=customer, invoice=invoice, provider="manual",
+                           provider_id=f"bank-{invoice.pk}", amount=2900, currency="usd")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def refund():
+        try:
+            barrier.wait()
+            create_invoice_refund(invoice_id=invoice.pk, amount=2000,
+                                  reason=RefundReason.REQUESTED_BY_CUSTOMER, actor=admin_user)
+            outcomes.append("ok")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["ok", "refund_exceeds_remaining"]
+    invoice.refresh_from_db()
+    assert (invoice.refunded_amount, invoice.status) == (2000, InvoiceStatus.PARTIALLY_REFUNDED)
+    assert Refund.objects.get().status == Refund.Status.SUCCEEDED
+    assert CreditNote.objects.get().amount == 2000
