@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-from djstripe.models import Customer as DjstripeCustomer
 
 from accounts.fields import EncryptedJSONField
 from catalog.models import Plan
@@ -59,23 +58,6 @@ class WebhookEvent(TimeStampedModel):
 
 
 # --- customers ------------------------------------------------------------------------------
-
-
-class StripeCustomerMirror(DjstripeCustomer):
-    """dj-stripe's Customer, kept in step from webhook payloads without an owner account.
-
-    To find a synced object's owner account dj-stripe stores the secret API key, in plain
-    text, in its ``djstripe_apikey`` table. One install serves one Stripe account, so the
-    owner link adds nothing, and the secret must not sit in the database: this proxy answers
-    "no owner", as dj-stripe itself does for tax codes.
-    """
-
-    class Meta:
-        proxy = True
-
-    @classmethod
-    def _find_owner_account(cls, data, api_key=None, livemode=None):
-        return None
 
 
 class CustomerBillingProfile(TimeStampedModel):
