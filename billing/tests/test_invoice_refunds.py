@@ -128,7 +128,7 @@ def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
 @pytest.mark.parametrize(("policy", "clawed", "unrecovered"),
                          [("none", 0, 0), ("proportional", 300, 200), ("all", 300, 700)])
 def test_credits_are_clawed_back_by_policy_never_below_zero(
-        policy, clawed, unrecovered, paid, customer, stripe_double, client,
+        policy, clawed, unrecovered, paid, customer, stripe_double, client, staff_console,
         django_capture_on_commit_callbacks, request):
     from accounts.models import SystemConfig
     from accounts.system_config import forget
@@ -151,6 +151,9 @@ def test_credits_are_clawed_back_by_policy_never_below_zero(
     assert (note.credits_clawed_back, note.credits_unrecovered, note.clawback_policy) == (
         clawed, unrecovered, policy)
     assert balance_of(user=customer) == 300 - clawed >= 0
+    # Staff find the credit notes whose credits could not all be taken back.
+    owed = staff_console.get("/admin/billing/creditnote/?credits_owed=yes").content.decode()
+    assert (note.number in owed) == (unrecovered > 0)
 
 
 @pytest.mark.django_db
