@@ -128,30 +128,41 @@ def _order_for(obj: dict) -> Order | None:
     return None
 
 
-def _method_summary(payment_intent: str | None) -> dict:
-    """Card brand and last4 from the intent's charge (never more). Read before any lock."""
+def _stripe_payment(payment_intent: str | None) -> tuple[dict, str]:
+    """(card type/brand/last4, charge id) of the intent's charge (never more), mirroring the
+    intent and charge on the way. Read before any lock."""
     from billing import stripe_client
 
     if not payment_intent or not stripe_client.is_configured():
-        return {}
+        return {}, ""
     intent = stripe_client.retrieve_payment_intent(payment_intent, expand=["latest_charge"])
     charge = intent.get("latest_charge")
-    details = (charge or {}).get("payment_method_details") if isinstance(charge, dict) else None
+    if not isinstance(charge, dict):
+        return {}, charge or ""
+    stripe_mirror.mirror(charge)
+    stripe_mirror.mirror({**intent, "latest_charge": charge.get("id")})
+    details = charge.get("payment_method_details")
     if not details:
-        return {}
+        return {}, charge.get("id") or ""
     card = details.get(details.get("type") or "", {}) or {}
-    return {"type": details.get("type") or "", "brand": card.get("brand") or "",
-            "last4": card.get("last4") or ""}
+    return ({"type": details.get("type") or "", "brand": card.get("brand") or "",
+             "last4": card.get("last4") or ""}, charge.get("id") or "")
 
 
 def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
+    from billing.models import Payment
+
     if order.payment_status == "SUCCEEDED":
         return  # already paid: skip the API call; mark_order_paid would be a no-op anyway
+    method, charge = _stripe_payment(payment_intent)
     payments.mark_order_paid(order_id=order.pk, provider=BillingSource.STRIPE,
                              provider_id=payment_intent or "", amount=int(amount or 0),
                              currency=currency or order.currency,
-                             payment_intent_id=payment_intent,
-                             method=_method_summary(payment_intent))
+                             payment_intent_id=payment_intent, method=method)
+    # The charge too, so every later event about it finds the payment.
+    Payment.objects.filter(order=order, provider=BillingSource.STRIPE,
+                           status=Payment.Status.SUCCEEDED, stripe_charge_id="").update(
+        stripe_payment_intent_id=payment_intent or "", stripe_charge_id=charge)
 
 
 @handles("checkout.session.completed", "checkout.session.async_payment_succeeded")

@@ -54,7 +54,7 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert stripe_double.get("checkout.session",
                              order.stripe_checkout_session_id)["payment_intent"] is None
     # The customer pays: Stripe now holds an intent and its charge.
-    _, intent, _ = stripe_double.pay_session(order.stripe_checkout_session_id)
+    _, intent, charge = stripe_double.pay_session(order.stripe_checkout_session_id)
     event = _paid_session_event(stripe_double, order)
     for _ in range(2):  # Stripe may deliver twice
         with django_capture_on_commit_callbacks(execute=True):
@@ -66,6 +66,8 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert order.stripe_payment_intent_id == intent["id"]
     payment = Payment.objects.get(order=order)
     assert (payment.amount, payment.provider_id) == (3800, intent["id"])
+    assert (payment.stripe_payment_intent_id, payment.stripe_charge_id) == (intent["id"],
+                                                                            charge["id"])
     assert (payment.method_type, payment.method_brand, payment.method_last4) == \
         ("card", "visa", "4242")
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
