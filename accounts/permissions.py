@@ -11,8 +11,9 @@ from accounts.models import Role
 
 # Apps each role sees in the staff console (view permission on their models).
 VISIBLE_APPS = {
+    # "djstripe": the read-only Stripe mirror finance reconciles against.
     Role.FINANCE: {"accounts", "billing", "credits", "catalog", "support", "analytics",
-                   "outbox", "console", "coupons"},
+                   "outbox", "console", "coupons", "djstripe"},
     Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support", "console",
                    "helpbot_insights"},
 }

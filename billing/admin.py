@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import authority
 from accounts.system_config import get_config
-from billing import models, stripe_client
+from billing import admin_mirror, models, stripe_client
 from billing.services import inbox
 from billing.services.payments import cancel_order
 from catalog.money import format_money, to_major_units
@@ -1066,6 +1066,8 @@ class WebhookEventAdmin(LargeTableAdmin):
 
 # dj-stripe mirrors Stripe's objects for reconciliation; its own admin pages would duplicate
 # ours (a second "Invoices", "Subscriptions") and offer actions that call Stripe outside the
-# staff policy, so they are not part of the staff console.
+# staff policy, so they are not part of the staff console. The mirror is shown read-only in
+# one "Stripe mirror" group instead (billing.admin_mirror).
 for _model in [model for model in admin.site._registry if model._meta.app_label == "djstripe"]:
     admin.site.unregister(_model)
+admin_mirror.register(admin.site)

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-from djstripe.models import Customer as DjstripeCustomer
 
 from accounts.fields import EncryptedJSONField
 from catalog.models import Plan
@@ -59,23 +58,6 @@ class WebhookEvent(TimeStampedModel):
 
 
 # --- customers ------------------------------------------------------------------------------
-
-
-class StripeCustomerMirror(DjstripeCustomer):
-    """dj-stripe's Customer, kept in step from webhook payloads without an owner account.
-
-    To find a synced object's owner account dj-stripe stores the secret API key, in plain
-    text, in its ``djstripe_apikey`` table. One install serves one Stripe account, so the
-    owner link adds nothing, and the secret must not sit in the database: this proxy answers
-    "no owner", as dj-stripe itself does for tax codes.
-    """
-
-    class Meta:
-        proxy = True
-
-    @classmethod
-    def _find_owner_account(cls, data, api_key=None, livemode=None):
-        return None
 
 
 class CustomerBillingProfile(TimeStampedModel):
@@ -525,8 +507,8 @@ class Invoice(TimeStampedModel):
     amount_paid = models.BigIntegerField(default=0)
     amount_due = models.BigIntegerField()
     refunded_amount = models.BigIntegerField(
-        default=0, help_text="Refunded or being refunded (pending refunds included), and lost "
-                             "to disputes.")
+        default=0, db_default=0,
+        help_text="Refunded or being refunded (pending refunds included), and lost to disputes.")
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
@@ -596,8 +578,10 @@ class Payment(TimeStampedModel):
     method_type = models.CharField(max_length=32, blank=True)
     method_brand = models.CharField(max_length=32, blank=True)
     method_last4 = models.CharField(max_length=4, blank=True)
-    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
-    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True,
+                                                default="", db_default="")
+    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True, default="",
+                                        db_default="")
     paid_at = models.DateTimeField(null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     null=True, blank=True, related_name="+")

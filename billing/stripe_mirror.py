@@ -33,6 +33,17 @@ MIRRORED = {
 }
 
 
+# References dj-stripe would follow with one more Stripe call each, for objects we never read
+# from the mirror (balance transactions; the customer's legacy default source and discount).
+# They stay in the row's ``stripe_data``.
+NOT_FOLLOWED = {
+    "customer": {"discount": None, "default_source": None},
+    "charge": {"balance_transaction": None},
+    "refund": {"balance_transaction": None},
+    "dispute": {"balance_transactions": []},
+}
+
+
 class SecretAtRest(RuntimeError):
     """Something tried to store a Stripe secret key in the database."""
 
@@ -80,13 +91,22 @@ def mirror(obj: dict | None):
     model = model_for(obj.get("object") or "")
     if model is None:
         return None
+    from stripe._util import convert_to_stripe_object
+
     data = dict(obj)
-    if data.get("object") == "customer":
-        # dj-stripe would sync these through legacy endpoints; our profile holds what matters.
-        data.update(discount=None, default_source=None)
+    for name, value in NOT_FOLLOWED.get(data.get("object"), {}).items():
+        if name in data:
+            data[name] = value
+    api_key = stripe_client.client().api_key
     try:
         with transaction.atomic():
-            return model.sync_from_stripe_data(data, api_key=stripe_client.client().api_key)
+            # dj-stripe reads lists the way stripe-python returns them (auto-paging).
+            row = model.sync_from_stripe_data(
+                convert_to_stripe_object(data, api_key, stripe_client.api_version()),
+                api_key=api_key)
+            # The raw object as Stripe sent it, references included, is what we read back.
+            model.objects.filter(pk=row.pk).update(stripe_data=obj)
+            return row
     except SecretAtRest:
         raise
     except Exception:  # noqa: BLE001 - the mirror never blocks the books

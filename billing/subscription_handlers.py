@@ -12,7 +12,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import stripe_client
+from billing import stripe_client, stripe_mirror
 from billing.models import (
     BillingSource,
     Invoice,
@@ -69,6 +69,7 @@ def subscription_checkout_completed(event: WebhookEvent, session: dict) -> None:
     if Subscription.objects.filter(stripe_subscription_id=sub_id).exists():
         return
     remote = stripe_client.retrieve_subscription(sub_id)
+    stripe_mirror.mirror(remote)
     subscriptions.apply_stripe_subscription(remote, state_at=_when(event),
                                             stripe_event_id=event.stripe_event_id)
 
@@ -108,6 +109,7 @@ def _subscription_for(invoice: dict, event: WebhookEvent) -> Subscription | None
     if sub is None and stripe_client.is_configured():
         # The invoice arrived before the subscription's own events: read it back.
         remote = stripe_client.retrieve_subscription(sub_id)
+        stripe_mirror.mirror(remote)
         sub = subscriptions.apply_stripe_subscription(remote, state_at=_when(event),
                                                       stripe_event_id=event.stripe_event_id)
     return sub

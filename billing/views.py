@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.system_config import get_config
 from billing import errors, selectors, stripe_client
 from billing.api import download_response
-from billing.models import BillingSource, Order
+from billing.models import BillingSource, Order, OrderStatus
 from billing.services import cart as cart_service
 from billing.services.checkout import checkout
 from billing.services.downloads import register_download
@@ -162,7 +162,40 @@ def checkout_success(request):
     order = Order.objects.filter(user=request.user,
                                  stripe_checkout_session_id=request.GET.get("session_id") or "-"
                                  ).first()
-    return render(request, "billing/checkout_success.html", {"order": order})
+    return render(request, "billing/checkout_success.html",
+                  {"order": order, "payment": _payment_state(order) if order else ""})
+
+
+SESSION_STATE_SECONDS = 60
+
+
+def _payment_state(order: Order) -> str:
+    """What Stripe says of the order's Checkout Session, so a customer back from Stripe sees
+    it at once rather than after the webhook: "paid", "processing" (an asynchronous method,
+    e.g. a bank debit), "open" (not finished), "expired", or "" when Stripe cannot be asked.
+    One call per session a minute (cached); none once our books say paid."""
+    from django.core.cache import cache
+
+    if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED,
+                        OrderStatus.REFUNDED):
+        return "paid"
+    key = f"billing:checkout-session-state:{order.stripe_checkout_session_id}"
+    state = cache.get(key)
+    if state is not None:
+        return state
+    try:
+        session = stripe_client.retrieve_checkout_session(order.stripe_checkout_session_id)
+    except (stripe_client.stripe.StripeError, stripe_client.StripeUnavailable):
+        logger.warning("Could not read Checkout Session %s", order.stripe_checkout_session_id)
+        return ""
+    if session.get("payment_status") in ("paid", "no_payment_required"):
+        state = "paid"
+    elif session.get("status") == "complete":
+        state = "processing"
+    else:
+        state = session.get("status") or ""
+    cache.set(key, state, SESSION_STATE_SECONDS)
+    return state
 
 
 @login_required

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
+from billing import stripe_mirror
 from billing.models import (
     BillingSource,
     CustomerBillingProfile,
@@ -38,9 +39,11 @@ def handles(*event_types: str):
 def dispatch(event: WebhookEvent) -> None:
     """Run every handler registered for the event's type. Unknown types are recorded only."""
     handlers = HANDLERS.get(event.type, [])
-    if not handlers:
-        return
+    if not handlers and version_differs(event):
+        return  # nothing reads it, and its shape is not ours: not worth a Stripe call
     obj = current_object(event)
+    # dj-stripe's mirror of the object (raw Stripe data, for reconciliation); never blocks.
+    stripe_mirror.mirror(obj)
     for handler in handlers:
         handler(event, obj)
 
@@ -125,30 +128,41 @@ def _order_for(obj: dict) -> Order | None:
     return None
 
 
-def _method_summary(payment_intent: str | None) -> dict:
-    """Card brand and last4 from the intent's charge (never more). Read before any lock."""
+def _stripe_payment(payment_intent: str | None) -> tuple[dict, str]:
+    """(card type/brand/last4, charge id) of the intent's charge (never more), mirroring the
+    intent and charge on the way. Read before any lock."""
     from billing import stripe_client
 
     if not payment_intent or not stripe_client.is_configured():
-        return {}
+        return {}, ""
     intent = stripe_client.retrieve_payment_intent(payment_intent, expand=["latest_charge"])
     charge = intent.get("latest_charge")
-    details = (charge or {}).get("payment_method_details") if isinstance(charge, dict) else None
+    if not isinstance(charge, dict):
+        return {}, charge or ""
+    stripe_mirror.mirror(charge)
+    stripe_mirror.mirror({**intent, "latest_charge": charge.get("id")})
+    details = charge.get("payment_method_details")
     if not details:
-        return {}
+        return {}, charge.get("id") or ""
     card = details.get(details.get("type") or "", {}) or {}
-    return {"type": details.get("type") or "", "brand": card.get("brand") or "",
-            "last4": card.get("last4") or ""}
+    return ({"type": details.get("type") or "", "brand": card.get("brand") or "",
+             "last4": card.get("last4") or ""}, charge.get("id") or "")
 
 
 def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
+    from billing.models import Payment
+
     if order.payment_status == "SUCCEEDED":
         return  # already paid: skip the API call; mark_order_paid would be a no-op anyway
+    method, charge = _stripe_payment(payment_intent)
     payments.mark_order_paid(order_id=order.pk, provider=BillingSource.STRIPE,
                              provider_id=payment_intent or "", amount=int(amount or 0),
                              currency=currency or order.currency,
-                             payment_intent_id=payment_intent,
-                             method=_method_summary(payment_intent))
+                             payment_intent_id=payment_intent, method=method)
+    # The charge too, so every later event about it finds the payment.
+    Payment.objects.filter(order=order, provider=BillingSource.STRIPE,
+                           status=Payment.Status.SUCCEEDED, stripe_charge_id="").update(
+        stripe_payment_intent_id=payment_intent or "", stripe_charge_id=charge)
 
 
 @handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
@@ -243,6 +257,7 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 
         listed = stripe_client.list_refunds_for_charge(charge["id"])
     for refund_obj in listed:
+        stripe_mirror.mirror(refund_obj)
         refunds.sync_stripe_refund(refund_obj=refund_obj, order=order, payment=payment)
 
 
@@ -307,17 +322,11 @@ def customer_updated(event: WebhookEvent, customer: dict) -> None:
 
 
 def _mirror_customer(customer: dict):
-    """Keep dj-stripe's mirror in step from the payload, without its owner-account lookup
-    (which would store the secret key: see StripeCustomerMirror). Without Stripe configured
-    only our profile changes."""
-    from billing import stripe_client
-    from billing.models import StripeCustomerMirror
+    """dj-stripe's row for the customer (written by ``dispatch`` from this payload), if
+    Stripe is configured and it could be written."""
+    from djstripe.models import Customer
 
-    if not stripe_client.is_configured():
-        return None
-
-    data = {**customer, "discount": None, "default_source": None}
-    return StripeCustomerMirror.sync_from_stripe_data(data)
+    return Customer.objects.filter(id=customer.get("id") or "-").first()
 
 
 def _user_for_customer(customer_id: str | None):
@@ -332,6 +341,7 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
     from billing import stripe_client
 
     current = stripe_client.retrieve_payment_method(method["id"])
+    stripe_mirror.mirror(current)
     user = _user_for_customer(current.get("customer"))
     if user is None:
         PaymentMethod.objects.filter(stripe_payment_method_id=method["id"]).delete()

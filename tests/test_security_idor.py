@@ -101,13 +101,29 @@ def owned(other_customer):
 
     social_account = SocialAccount.objects.create(user=other_customer, provider="github",
                                                   uid="idor-1", extra_data={})
+    credit_note = _credit_note(other_customer, invoice)
     return {
         "customer_file": customer_file, "social_account": social_account,
         "order": order, "item": item, "cart_item": cart_item, "ticket": ticket,
         "message": message, "attachment": attachment, "conversation": conversation,
         "bot_answer": bot_answer, "login_session": login_session, "api_key": api_key,
-        "subscription": subscription, "invoice": invoice,
+        "subscription": subscription, "invoice": invoice, "credit_note": credit_note,
     }
+
+
+def _credit_note(user, invoice):
+    """A credit note of ``invoice`` (a refund of part of it), as a refund would issue it."""
+    from billing.models import CreditNote, Refund
+
+    invoice.status, invoice.amount_paid, invoice.amount_due = "PAID", 1000, 0
+    invoice.refunded_amount = 400
+    invoice.save()
+    refund = Refund.objects.create(invoice=invoice, amount=400, currency="usd",
+                                   reason="DUPLICATE", provider="manual", status="SUCCEEDED",
+                                   idempotency_key=f"idor-{invoice.pk}")
+    return CreditNote.objects.create(number="CN-IDOR-1", user=user, invoice=invoice,
+                                     refund=refund, amount=400, currency="usd",
+                                     reason="DUPLICATE")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +178,7 @@ OWNED = [
     Owned("billing:subscription-payment-method", ("post",),
           lambda o: {"pk": o["subscription"].pk}),
     Owned("billing:subscription-invoice", ("get",), lambda o: {"number": o["invoice"].number}),
+    Owned("billing:credit-note", ("get",), lambda o: {"number": o["credit_note"].number}),
     Owned("billing:invoice-pdf", ("get",), lambda o: {"number": o["invoice"].number}),
     Owned("support:ticket", ("get",), lambda o: {"pk": o["ticket"].pk}),
     Owned("support:ticket_reply", ("post",), lambda o: {"pk": o["ticket"].pk}),

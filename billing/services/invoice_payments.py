@@ -41,9 +41,14 @@ def stripe_refs(invoice_obj: dict) -> dict:
     refs["payment_intent"] = refs["payment_intent"] or _id(invoice_obj.get("payment_intent"))
     refs["charge"] = refs["charge"] or _id(invoice_obj.get("charge"))
     if refs["payment_intent"] and stripe_client.is_configured():
+        from billing import stripe_mirror
+
         intent = stripe_client.retrieve_payment_intent(refs["payment_intent"],
                                                        expand=["latest_charge"])
         charge = intent.get("latest_charge")
+        if isinstance(charge, dict):
+            stripe_mirror.mirror(charge)
+        stripe_mirror.mirror({**intent, "latest_charge": _id(charge) or None})
         if isinstance(charge, dict):
             refs["charge"] = refs["charge"] or charge.get("id") or ""
             details = charge.get("payment_method_details") or {}

@@ -447,10 +447,10 @@ def _tell(invoice: Invoice, refund: Refund, staff_words: str, *, customer_words:
         timeline.add(invoice.subscription,
                      SubscriptionEvent.Type.DISPUTED if disputed
                      else SubscriptionEvent.Type.REFUNDED,
-                     customer_words, source=SubscriptionEvent.Source.STRIPE
-                     if refund.provider == BillingSource.STRIPE
-                     else SubscriptionEvent.Source.STAFF,
-                     payload={"invoice": invoice.number, "refund": refund.pk})
+                     customer_words, source=SubscriptionEvent.Source.STAFF
+                     if refund.requested_by_id else SubscriptionEvent.Source.STRIPE,
+                     payload={"invoice": invoice.number, "refund": refund.pk},
+                     actor=refund.requested_by)
     open_tickets = Ticket.objects.filter(
         customer_id=invoice.user_id, merged_into__isnull=True,
         status__in=[TicketStatus.OPEN, TicketStatus.IN_PROGRESS,

@@ -188,6 +188,12 @@ class StripeDouble:
              P + "_product_create_params:ProductCreateParams"),
             ("POST", r"/v1/products/(?P<id>[^/]+)$", self._update_product,
              P + "_product_modify_params:ProductModifyParams"),
+            ("GET", r"/v1/products/(?P<id>[^/]+)$", self._getter("product"),
+             P + "_product_retrieve_params:ProductRetrieveParams"),
+            ("GET", r"/v1/prices/(?P<id>[^/]+)$", self._getter("price"),
+             P + "_price_retrieve_params:PriceRetrieveParams"),
+            ("GET", r"/v1/products/(?P<id>[^/]+)/features$", self._no_features,
+             P + "_product_feature_list_params:ProductFeatureListParams"),
             ("GET", r"/v1/prices$", self._list("price", None),
              P + "_price_list_params:PriceListParams"),
             ("POST", r"/v1/prices$", self._create_price,
@@ -231,6 +237,10 @@ class StripeDouble:
             return 200, {"object": "list", "data": data, "has_more": False,
                          "url": f"/v1/{kind}s"}
         return list_
+
+    def _no_features(self, params, id):
+        return 200, {"object": "list", "data": [], "has_more": False,
+                     "url": f"/v1/products/{id}/features"}
 
     def _list_invoice_payments(self, params):
         data = list(self.objects.get("invoice_payment", {}).values())

@@ -39,6 +39,7 @@ def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
+    stripe_double.put("customer", example("customer", id="cus_R", email=customer.email))
     price_id = ensure_stripe_price(plan.monthly_price)
     local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
                                         status=S.INCOMPLETE, billing_source="stripe")
@@ -127,7 +128,7 @@ def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
 @pytest.mark.parametrize(("policy", "clawed", "unrecovered"),
                          [("none", 0, 0), ("proportional", 300, 200), ("all", 300, 700)])
 def test_credits_are_clawed_back_by_policy_never_below_zero(
-        policy, clawed, unrecovered, paid, customer, stripe_double, client,
+        policy, clawed, unrecovered, paid, customer, stripe_double, client, staff_console,
         django_capture_on_commit_callbacks, request):
     from accounts.models import SystemConfig
     from accounts.system_config import forget
@@ -150,6 +151,9 @@ def test_credits_are_clawed_back_by_policy_never_below_zero(
     assert (note.credits_clawed_back, note.credits_unrecovered, note.clawback_policy) == (
         clawed, unrecovered, policy)
     assert balance_of(user=customer) == 300 - clawed >= 0
+    # Staff find the credit notes whose credits could not all be taken back.
+    owed = staff_console.get("/admin/billing/creditnote/?credits_owed=yes").content.decode()
+    assert (note.number in owed) == (unrecovered > 0)
 
 
 @pytest.mark.django_db
@@ -206,3 +210,129 @@ def test_the_credit_note_is_printable_by_its_customer_only(
     assert 'id="print-invoice"' in text
     client.force_login(other_customer)
     assert client.get(f"/billing/credit-notes/{note.number}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_objects_the_handlers_see_are_mirrored_with_their_raw_data(
+        paid, stripe_double, client, django_capture_on_commit_callbacks):
+    from djstripe import models as mirror
+
+    refund, charge = stripe_refund(stripe_double, refund_id="re_M", inv_id="in_R1", amount=500)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+    dispute = example("dispute", id="dp_M", amount=500, charge="ch_in_R1",
+                      payment_intent="pi_in_R1", reason="general", status="needs_response")
+    deliver(client, django_capture_on_commit_callbacks, dispute, "charge.dispute.created")
+
+    for model, object_id in ((mirror.Subscription, "sub_R"), (mirror.Invoice, "in_R1"),
+                             (mirror.PaymentIntent, "pi_in_R1"), (mirror.Charge, "ch_in_R1"),
+                             (mirror.Refund, "re_M"), (mirror.Dispute, "dp_M"),
+                             (mirror.Price, paid.subscription.price.stripe_price_id)):
+        row = model.objects.get(id=object_id)
+        assert row.stripe_data["id"] == object_id
+    # The raw object as Stripe sent it: the invoice's subscription where the current API
+    # puts it, which dj-stripe 2.11 does not read.
+    raw = mirror.Invoice.objects.get(id="in_R1").stripe_data
+    assert raw["parent"]["subscription_details"]["subscription"] == "sub_R"
+    assert mirror.Subscription.objects.get(id="sub_R").stripe_data["items"]["data"][0][
+        "current_period_end"] > 0
+
+
+@pytest.mark.django_db
+def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
+        paid, client, stripe_double):
+    from accounts.factories import FinanceFactory
+
+    client.force_login(FinanceFactory())
+    index = client.get("/admin/").content.decode()
+    assert "Stripe mirror" in index and 'href="/admin/djstripe/invoice/"' in index
+    listing = client.get("/admin/djstripe/invoice/?q=in_R1").content.decode()
+    assert "in_R1" in listing
+    from djstripe.models import Invoice as MirroredInvoice
+
+    url = f"/admin/djstripe/invoice/{MirroredInvoice.objects.get(id='in_R1').pk}/change/"
+    assert url in listing
+    page = client.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "subscription_details" in text and 'name="_save"' not in text
+    assert client.post(url, {}).status_code == 403
+    assert client.get("/admin/djstripe/apikey/").status_code == 404
+    assert client.get("/admin/djstripe/webhookendpoint/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
+        paid, stripe_double, client, staff_console, django_capture_on_commit_callbacks):
+    from billing import sync
+    from billing.models import StripeDrift
+
+    refund, charge = stripe_refund(stripe_double, refund_id="re_D1", inv_id="in_R1",
+                                   amount=900)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+    report = sync.check_invoice_drift()
+    assert report.drift == 0 and not StripeDrift.objects.exists()
+
+    # A second refund made at Stripe whose own events never reached us: only the charge's
+    # update did, so the mirror knows more than our books.
+    deliver(client, django_capture_on_commit_callbacks,
+            {**charge, "amount_refunded": 1500}, "charge.updated")
+    report = sync.check_invoice_drift()
+    drift = StripeDrift.objects.get(resolved_at__isnull=True)
+    assert (drift.object_id, drift.field, drift.local_value, drift.stripe_value) == (
+        "ch_in_R1", "refunded_amount", "900", "1500")
+    assert drift.subscription == paid.subscription and report.drift == 1
+    listing = staff_console.get("/admin/billing/stripedrift/").content.decode()
+    assert "ch_in_R1" in listing and "refunded_amount" in listing
+
+    # The missing refund arrives: the drift is resolved on the next run.
+    second = example("refund", id="re_D2", amount=600, currency="usd", charge="ch_in_R1",
+                     payment_intent="pi_in_R1", status="succeeded", metadata={})
+    deliver(client, django_capture_on_commit_callbacks, second, "refund.created")
+    sync.check_invoice_drift()
+    drift.refresh_from_db()
+    assert drift.resolved_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_invoice_refunds_cannot_exceed_what_was_paid(customer, admin_user):
+    import threading
+
+    from django.db import connection
+
+    from billing.factories import SubscriptionFactory
+    from billing.services.numbers import next_number
+    from billing.services.refunds import create_invoice_refund
+    from config.api import DomainError
+
+    subscription = SubscriptionFactory(user=customer, billing_source="manual")
+    invoice = Invoice.objects.create(
+        number=next_number("INV"), user=customer, subscription=subscription,
+        status=InvoiceStatus.PAID, billing_source="manual", currency="usd", subtotal=2900,
+        total=2900, amount_paid=2900, amount_due=0, billing_reason="subscription_cycle")
+    Payment.objects.create(user=customer, invoice=invoice, provider="manual",
+                           provider_id=f"bank-{invoice.pk}", amount=2900, currency="usd")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def refund():
+        try:
+            barrier.wait()
+            create_invoice_refund(invoice_id=invoice.pk, amount=2000,
+                                  reason=RefundReason.REQUESTED_BY_CUSTOMER, actor=admin_user)
+            outcomes.append("ok")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["ok", "refund_exceeds_remaining"]
+    invoice.refresh_from_db()
+    assert (invoice.refunded_amount, invoice.status) == (2000, InvoiceStatus.PARTIALLY_REFUNDED)
+    assert Refund.objects.get().status == Refund.Status.SUCCEEDED
+    assert CreditNote.objects.get().amount == 2000

@@ -54,7 +54,7 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert stripe_double.get("checkout.session",
                              order.stripe_checkout_session_id)["payment_intent"] is None
     # The customer pays: Stripe now holds an intent and its charge.
-    _, intent, _ = stripe_double.pay_session(order.stripe_checkout_session_id)
+    _, intent, charge = stripe_double.pay_session(order.stripe_checkout_session_id)
     event = _paid_session_event(stripe_double, order)
     for _ in range(2):  # Stripe may deliver twice
         with django_capture_on_commit_callbacks(execute=True):
@@ -66,6 +66,8 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert order.stripe_payment_intent_id == intent["id"]
     payment = Payment.objects.get(order=order)
     assert (payment.amount, payment.provider_id) == (3800, intent["id"])
+    assert (payment.stripe_payment_intent_id, payment.stripe_charge_id) == (intent["id"],
+                                                                            charge["id"])
     assert (payment.method_type, payment.method_brand, payment.method_last4) == \
         ("card", "visa", "4242")
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
@@ -145,3 +147,27 @@ def test_stripe_purchase_of_a_credit_pack_grants_credits_once_whatever_events_ar
     assert Payment.objects.filter(order=order).count() == 1
     assert CreditBalance.objects.get(user=customer).balance == 200
     assert WebhookEvent.objects.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("asynchronous", "words"), [
+    (False, "was received by Stripe"), (True, "is being processed by your bank")])
+def test_the_success_page_asks_stripe_once_and_says_paid_or_processing(
+        asynchronous, words, stripe_double, customer_client, product, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"success-{asynchronous}"}}
+    customer_client.post("/cart/", {"action": "add", "product_id": product.pk, "quantity": 1})
+    redirect = customer_client.post("/checkout/", {"payment_method": "stripe"})
+    assert redirect.status_code == 302
+    order = Order.objects.get()
+    stripe_double.pay_session(order.stripe_checkout_session_id, asynchronous=asynchronous)
+
+    # Back from Stripe before any webhook: the page reads the session's state itself.
+    url = f"/checkout/success/?session_id={order.stripe_checkout_session_id}"
+    for _ in range(2):
+        page = customer_client.get(url).content.decode()
+        assert words in page and order.number in page
+    reads = stripe_double.calls("GET", f"/v1/checkout/sessions/{order.stripe_checkout_session_id}")
+    assert len(reads) == 1  # cached
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING  # the books wait for the webhook

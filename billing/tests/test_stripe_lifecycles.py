@@ -92,6 +92,7 @@ def _subscriber(customer, stripe_double):
     plan.monthly_price.unit_amount = PRICE
     plan.monthly_price.save(update_fields=["unit_amount"])
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_L")
+    stripe_double.put("customer", example("customer", id="cus_L", email=customer.email))
     price_id = ensure_stripe_price(plan.monthly_price)
     local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
                                         status="INCOMPLETE", billing_source="stripe")
@@ -306,10 +307,10 @@ def order_life(double, order):
     ]
 
 
-def _order_books(status, payment_status, refunded, refunds, intent):
+def _order_books(status, payment_status, refunded, refunds, intent, charge):
     return {"subscriptions": [], "invoices": [], "credit_notes": [], "credits": 0,
             "orders": [(status, payment_status, 3800, refunded)],
-            "payments": [(intent, "", 3800, "SUCCEEDED", "visa", "4242")],
+            "payments": [(intent, charge, 3800, "SUCCEEDED", "visa", "4242")],
             "refunds": refunds,
             "net_revenue": 3800 - sum(r[2] for r in refunds if r[3] == "SUCCEEDED")}
 
@@ -322,13 +323,15 @@ def test_a_one_time_order_paid_refunded_in_the_dashboard_and_the_refund_failing(
     steps = order_life(stripe_double, order)
     intent = stripe_double.get("checkout.session",
                                order.stripe_checkout_session_id)["payment_intent"]
+    charge = stripe_double.get("payment_intent", intent)["latest_charge"]
     expected = {
-        "paid": _order_books("COMPLETED", "SUCCEEDED", 0, [], intent),
+        "paid": _order_books("COMPLETED", "SUCCEEDED", 0, [], intent, charge),
         "partially refunded": _order_books(
             "PARTIALLY_REFUNDED", "SUCCEEDED", 1000,
-            [("re_O1", None, 1000, "SUCCEEDED", "OTHER")], intent),
+            [("re_O1", None, 1000, "SUCCEEDED", "OTHER")], intent, charge),
         "refund failed": _order_books(
-            "COMPLETED", "SUCCEEDED", 0, [("re_O1", None, 1000, "FAILED", "OTHER")], intent),
+            "COMPLETED", "SUCCEEDED", 0, [("re_O1", None, 1000, "FAILED", "OTHER")], intent,
+            charge),
     }
     if not shuffled:
         for step, events, holds in steps:
