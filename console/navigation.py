@@ -206,3 +206,9 @@ def stylesheet(request) -> str:
     from django.templatetags.static import static
 
     return static("console/console.css")
+
+
+def favicon(request) -> str:
+    from django.templatetags.static import static
+
+    return static("console/favicon.svg")

@@ -19,8 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.models import ApiKey, AuditLog, Role, User
-from billing.models import Invoice, InvoiceStatus, Order, Payment, Subscription
+from accounts.models import ApiKey, AuditLog, Role, Status, User
+from billing.models import Invoice, InvoiceStatus, Order, OrderStatus, Payment, Subscription
 from billing.selectors import current_subscription
 from catalog.money import format_money
 from console.naming import describe_resources
@@ -132,8 +132,8 @@ def customer_context(request, customer: User) -> dict:
         "profile_url": _change(customer) if _admin_for(User) else "",
         "customer_actions": actions_for(request, User, customer.pk, [
             ("force_logout_users", "Sign out everywhere"),
-            ("suspend_users", "Suspend"),
-            ("reactivate_users", "Reactivate"),
+            ("suspend_users", "Suspend") if customer.status == Status.ACTIVE
+            else ("reactivate_users", "Reactivate"),
         ], danger=frozenset({"suspend_users"})),
         "subscription": subscription,
         "subscription_url": _change(subscription) if subscription else "",
@@ -144,8 +144,7 @@ def customer_context(request, customer: User) -> dict:
                     "total": _money(order.total, order.currency),
                     "refunded": _money(order.refunded_amount, order.currency)
                     if order.refunded_amount else "",
-                    "actions": actions_for(request, Order, order.pk, [
-                        ("action_mark_paid", "Mark paid"), ("action_refund", "Refund")])}
+                    "actions": actions_for(request, Order, order.pk, _order_actions(order))}
                    for order in orders] if may_view[Order] else None,
         "orders_url": _changelist(Order, user=customer.pk),
         "invoices": [{"row": invoice, "url": _change(invoice),
@@ -182,6 +181,17 @@ def customer_context(request, customer: User) -> dict:
                   for row in trail] if may_view[AuditLog] else None,
         "audit_url": _changelist(AuditLog, q=customer.email),
     }
+
+
+def _order_actions(order) -> list[tuple[str, str]]:
+    """Mark paid while the order waits for its money; refund once it is paid and not yet
+    refunded in full."""
+    if order.status == OrderStatus.PENDING:
+        return [("action_mark_paid", "Mark paid")]
+    if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED) \
+            and order.refunded_amount < order.total:
+        return [("action_refund", "Refund")]
+    return []
 
 
 def _has_balance(customer) -> bool:

@@ -325,6 +325,8 @@ UNFOLD = {
     },
     "ACCOUNT": {"navigation": "console.navigation.account_links"},
     "STYLES": ["console.navigation.stylesheet"],
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml",
+                       "href": "console.navigation.favicon"}],
 }
 
 # --- security headers (tightened further in production) -----------------------------------

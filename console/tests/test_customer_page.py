@@ -24,7 +24,7 @@ OFFERED = {
                    "Send", "Refund", "Adjust credits", "Revoke"},
 }
 NEVER = {
-    Role.ADMIN: set(),
+    Role.ADMIN: {"Reactivate"},
     Role.FINANCE: {"Suspend", "Sign out everywhere", "Revoke"},
     Role.SUPPORT: {"Suspend", "Cancel now", "Mark paid", "Void"},
 }
