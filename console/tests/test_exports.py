@@ -161,3 +161,18 @@ def test_the_ledger_streams_through_the_date_index():
                                "end": today.isoformat(), "format": "csv"})
     assert form.is_valid()
     assert "credits_txn_time_idx" in form.queryset().explain()
+
+
+@pytest.mark.parametrize("url_name, dataset", [
+    ("admin:billing_invoice_changelist", "invoices"),
+    ("admin:billing_payment_changelist", "payments"),
+    ("admin:billing_refund_changelist", "refunds"),
+    ("admin:credits_credittransaction_changelist", "ledger"),
+])
+def test_each_list_links_its_export_for_the_roles_that_may_export(url_name, dataset):
+    link = f'{reverse("admin:console_export")}?dataset={dataset}'
+    for role, shown in ((Role.FINANCE, True), (Role.ADMIN, True), (Role.SUPPORT, False)):
+        html = _client(role).get(reverse(url_name)).content.decode()
+        assert (f'href="{link}"' in html) is shown, role
+    page = _client(Role.FINANCE).get(link).content.decode()
+    assert f'<option value="{dataset}" selected>' in page
