@@ -131,6 +131,7 @@ def test_support_cannot_forge_what_the_page_does_not_offer():
     ("admin:support_ticket_changelist", "customer"),
     ("admin:accounts_apikey_changelist", "user"),
     ("admin:console_customer_changelist", ""),
+    ("admin:accounts_user_changelist", ""),
 ])
 def test_every_list_that_shows_a_customer_links_to_their_page(url_name, field):
     world = customer_with_history()
