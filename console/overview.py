@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -218,15 +219,26 @@ def _lot_model():
     return CreditGrant
 
 
+TRAIL_IDS = 50  # the customer's most recent rows of each kind whose history is shown
+
+
 def _audit_trail(customer) -> list[AuditLog]:
-    """What the customer did and what was done to their account, newest first: two index
-    reads (the actor's, and the account's own rows), merged."""
-    by_them = AuditLog.objects.filter(actor=customer).order_by("-created_at", "-id")[:ROWS]
-    on_them = AuditLog.objects.filter(resource_type="accounts.User",
-                                      resource_id=str(customer.pk)).select_related("actor") \
-        .order_by("-created_at", "-id")[:ROWS]
-    rows = {row.pk: row for row in [*by_them, *on_them]}
-    return sorted(rows.values(), key=lambda row: (row.created_at, row.pk), reverse=True)[:ROWS]
+    """What the customer did, and what was done to their account and to their most recent
+    orders, invoices, subscriptions and tickets, newest first: one query over the audit log's
+    actor and (resource type, resource id) indexes."""
+    def recent(model, owner="user"):
+        return [str(pk) for pk in model.objects.filter(**{owner: customer})
+                .order_by("-id").values_list("pk", flat=True)[:TRAIL_IDS]]
+
+    wanted = Q(actor=customer) | Q(resource_type="accounts.User",
+                                   resource_id=str(customer.pk))
+    for model, owner in ((Order, "user"), (Invoice, "user"), (Subscription, "user"),
+                         (Ticket, "customer")):
+        ids = recent(model, owner)
+        if ids:
+            wanted |= Q(resource_type=model._meta.label, resource_id__in=ids)
+    return list(AuditLog.objects.filter(wanted).select_related("actor")
+                .order_by("-created_at", "-id")[:ROWS])
 
 
 def customer_overview(model_admin):

@@ -50,6 +50,9 @@ def test_the_page_shows_everything_about_the_customer(role):
                   "Cannot download my invoice", "CI pipeline",
                   "Audit trail"):
         assert shown in html, shown
+    # The audit trail names what happened to the customer's things (their order was paid).
+    trail = html[html.index('id="audit"'):]
+    assert f"Order {world.order.number}" in trail
     buttons = {button for form in _forms(html) for button in form["buttons"]}
     assert OFFERED[role] <= buttons, OFFERED[role] - buttons
     assert not (NEVER[role] & buttons), NEVER[role] & buttons
