@@ -156,3 +156,26 @@ def test_the_customer_list_finds_a_customer_by_email_and_leaves_staff_out():
     assert staff.email not in client.get(reverse("admin:console_customer_changelist")) \
         .content.decode()
     assert world.user.pk
+
+
+def test_the_page_reads_the_same_number_of_queries_whatever_the_history():
+    """Each section is a bounded read: more orders, invoices or tickets add no query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.factories import OrderFactory
+    from support.factories import TicketFactory
+
+    world = customer_with_history()
+    client = Client()
+    client.force_login(AdminFactory())
+    url = reverse("admin:console_customer_overview", args=[world.user.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for _ in range(15):
+        OrderFactory(user=world.user, subtotal=1000)
+        TicketFactory(customer=world.user)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
