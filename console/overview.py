@@ -21,7 +21,16 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.models import ApiKey, AuditLog, Role, Status, User
-from billing.models import Invoice, InvoiceStatus, Order, OrderStatus, Payment, Subscription
+from billing.models import (
+    BillingSource,
+    Invoice,
+    InvoiceStatus,
+    Order,
+    OrderStatus,
+    Payment,
+    Subscription,
+    SubscriptionStatus,
+)
 from billing.selectors import current_subscription
 from catalog.money import format_money
 from console.naming import describe_resources
@@ -104,13 +113,10 @@ def customer_context(request, customer: User) -> dict:
                         .order_by("-created_at", "-id").first())
     timeline = (list(subscription.events.select_related("actor")
                      .order_by("-created_at", "-id")[:ROWS]) if subscription else [])
-    subscription_actions = actions_for(request, Subscription, subscription.pk, [
-        ("action_extend_trial", "Extend trial"),
-        ("action_comp_period", "Give next period free"),
-        ("action_issue_invoice", "Issue invoice"),
-        ("action_cancel_at_end", "Cancel at period end"),
-        ("action_cancel_now", "Cancel now"),
-    ], danger=frozenset({"action_cancel_now"})) if subscription else []
+    subscription_actions = actions_for(request, Subscription, subscription.pk,
+                                       _subscription_actions(subscription),
+                                       danger=frozenset({"action_cancel_now"})) \
+        if subscription else []
 
     orders = list(Order.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
     open_invoices = list(Invoice.objects.filter(
@@ -182,6 +188,22 @@ def customer_context(request, customer: User) -> dict:
                   for row in trail] if may_view[AuditLog] else None,
         "audit_url": _changelist(AuditLog, q=customer.email),
     }
+
+
+def _subscription_actions(subscription) -> list[tuple[str, str]]:
+    """What the subscription's state allows (the services refuse the rest anyway)."""
+    status, offered = subscription.status, []
+    if status == SubscriptionStatus.TRIALING:
+        offered.append(("action_extend_trial", "Extend trial"))
+    if status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
+        offered.append(("action_comp_period", "Give next period free"))
+    if subscription.billing_source == BillingSource.MANUAL and subscription.is_live:
+        offered.append(("action_issue_invoice", "Issue invoice"))
+    if subscription.is_live:
+        if not subscription.cancel_at_period_end:
+            offered.append(("action_cancel_at_end", "Cancel at period end"))
+        offered.append(("action_cancel_now", "Cancel now"))
+    return offered
 
 
 def _order_actions(order) -> list[tuple[str, str]]:

@@ -179,3 +179,21 @@ def test_the_page_reads_the_same_number_of_queries_whatever_the_history():
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
+
+
+def test_a_trial_is_extended_from_the_page_by_support():
+    from billing.models import Subscription
+
+    world = customer_with_history()
+    Subscription.objects.filter(pk=world.subscription.pk).update(
+        status="TRIALING", trial_end=world.subscription.current_period_end)
+    client, response = _page(Role.SUPPORT, world.user)
+    html = response.content.decode()
+    form = form_with_button(html, "Extend trial", _selected_action=world.subscription.pk)
+    assert form is not None and form_with_button(html, "Give next period free") is None
+    page = client.post(form["action"], form["fields"])
+    assert page.status_code == 200 and 'name="days"' in page.content.decode()
+    before = Subscription.objects.get(pk=world.subscription.pk).trial_end
+    client.post(form["action"], {**form["fields"], "apply": "1", "days": "5"})
+    after = Subscription.objects.get(pk=world.subscription.pk).trial_end
+    assert (after - before).days == 5
