@@ -245,7 +245,7 @@ def export_view(model_admin):
             return download(request, form)
         return TemplateResponse(request, "console/exports.html", {
             **model_admin.admin_site.each_context(request), "title": "Accounting exports",
-            "form": form, "datasets": DATASETS, "excel_max": EXCEL_ROWS_MAX,
+            "form": form, "datasets": DATASETS, "excel_max": f"{EXCEL_ROWS_MAX:,}",
             "opts": model_admin.model._meta,
         })
     return view
