@@ -197,3 +197,17 @@ def test_a_trial_is_extended_from_the_page_by_support():
     client.post(form["action"], {**form["fields"], "apply": "1", "days": "5"})
     after = Subscription.objects.get(pk=world.subscription.pk).trial_end
     assert (after - before).days == 5
+
+
+@pytest.mark.parametrize("url_name, row", [
+    ("admin:billing_invoice_change", "invoice"), ("admin:billing_order_change", "order"),
+    ("admin:billing_subscription_change", "subscription"),
+    ("admin:support_ticket_change", "ticket"), ("admin:accounts_apikey_change", "api_key"),
+])
+def test_a_customers_rows_link_their_page(url_name, row):
+    world = customer_with_history()
+    client = Client()
+    client.force_login(AdminFactory())
+    html = client.get(reverse(url_name, args=[getattr(world, row).pk])).content.decode()
+    assert f'href="{reverse("admin:console_customer_overview", args=[world.user.pk])}"' \
+        in html
