@@ -92,6 +92,11 @@ def test_admin_finds_a_customer_and_opens_their_page(watched):
     expect(customer.get_by_text("Cannot download my invoice")).to_be_visible()
     watched.watch.check("customer page")
     shots("customer-page")
+    # On a phone the page reflows: no horizontal scrolling (wide tables scroll in their card).
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.watch.check("customer page at 390 px")
+    shots("customer-page-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # From the page, the invoice's own action: its confirmation, then it is paid.
     invoices = customer.locator("section", has=page.get_by_role("heading", name="Invoices"))
