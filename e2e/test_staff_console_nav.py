@@ -238,3 +238,8 @@ def test_the_analytics_dashboard(watched):
     expect(mrr).to_have_class(re.compile(r"\bgood\b"))
     watched.watch.check("dashboard")
     shots("analytics-dashboard")
+
+    # The operations page renders inside the console, its scripts allowed as there.
+    _sidebar(page).get_by_role("link", name="Operations").click()
+    page.wait_for_load_state()
+    watched.watch.check("operations")
