@@ -91,15 +91,16 @@ class JoinedFilter(admin.DateFieldListFilter):
 class UserAdmin(admin.ModelAdmin):
     form = UserAdminForm
     list_display = ["email", "name", "role", "status", "email_verified", "created_at",
-                    "last_login"]
+                    "last_login", "customer_page"]
     list_filter = ["role", "status", "email_verified", ("created_at", JoinedFilter)]
     search_fields = ["email", "first_name", "last_name", "display_name"]
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     readonly_fields = ["email", "status", "email_verified", "email_verified_at", "last_login",
-                       "created_at", "updated_at", "deleted_at", "external_id"]
+                       "created_at", "updated_at", "deleted_at", "external_id", "customer_page"]
     fieldsets = [
-        (None, {"fields": ["email", "role", "status", "email_verified", "email_verified_at"]}),
+        (None, {"fields": ["email", "customer_page", "role", "status", "email_verified",
+                           "email_verified_at"]}),
         ("Profile", {"fields": ["first_name", "last_name", "display_name", "avatar_url",
                                 "gender", "timezone", "language"]}),
         ("Personal data (encrypted at rest)", {"fields": ["phone", "date_of_birth",
@@ -112,6 +113,16 @@ class UserAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # Staff see soft-deleted (anonymised) users too, e.g. to follow an old invoice.
         return User.all_objects.all()
+
+    @admin.display(description="customer page")
+    def customer_page(self, user):
+        """Everything about a customer on one page (the staff console's customer page)."""
+        if user is None or user.pk is None or user.role != Role.CUSTOMER:
+            return "—"
+        from console.admin import customer_page_url
+
+        return format_html('<a href="{}">Open the customer page</a>',
+                           customer_page_url(user.pk))
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)

@@ -284,6 +284,8 @@ class StaffSite(UnfoldAdminSite):
 
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin
+        if issubclass(UnfoldModelAdmin, admin_class):  # Django's own ModelAdmin itself
+            admin_class = UnfoldModelAdmin
         bases = [] if issubclass(admin_class, PolicyAdminMixin) else [PolicyAdminMixin]
         if not issubclass(admin_class, CustomerLinksMixin):
             bases.append(CustomerLinksMixin)

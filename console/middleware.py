@@ -28,12 +28,13 @@ def staff_timezone(user) -> zoneinfo.ZoneInfo:
 class StaffConsoleMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
-        self.prefix = None
+        self.prefixes = None
 
     def __call__(self, request):
-        if self.prefix is None:
-            self.prefix = reverse("admin:index")
-        if not request.path.startswith(self.prefix):
+        if self.prefixes is None:
+            # The console, and the operations page that renders inside it.
+            self.prefixes = (reverse("admin:index"), reverse("ops"))
+        if not request.path.startswith(self.prefixes):
             return self.get_response(request)
         user = getattr(request, "user", None)
         activated = bool(user is not None and user.is_authenticated and user.is_staff)

@@ -31,7 +31,7 @@ def name_of(obj) -> str:
 
 def _admin_url(obj) -> str:
     opts = obj._meta
-    if opts.label == "accounts.User":
+    if opts.label == "accounts.User" and obj.role == "CUSTOMER":
         name, args = "admin:console_customer_overview", [obj.pk]
     else:
         name, args = f"admin:{opts.app_label}_{opts.model_name}_change", [obj.pk]

@@ -113,7 +113,7 @@ GROUPS: tuple[Group, ...] = (
 )
 
 # dj-stripe's tables are a read-only mirror of Stripe: one group, listing whichever of them
-# are registered in the console (none is, until the mirror's admin registers them).
+# (or of the proxies of them another app declares) are registered in the console.
 STRIPE_MIRROR = Group("Stripe mirror", "sync_alt", "Stripe's own records, read-only.", ())
 STRIPE_MIRROR_APP = "djstripe"
 
@@ -161,7 +161,7 @@ def entry_link(entry: Entry) -> str:
 
 def _stripe_mirror_entries() -> tuple[Entry, ...]:
     models = sorted((model for model in admin.site._registry
-                     if model._meta.app_label == STRIPE_MIRROR_APP),
+                     if model._meta.concrete_model._meta.app_label == STRIPE_MIRROR_APP),
                     key=lambda model: str(model._meta.verbose_name_plural))
     return tuple(Entry(str(model._meta.verbose_name_plural).capitalize(), "cloud",
                        model._meta.label_lower) for model in models)
@@ -215,3 +215,9 @@ def stylesheet(request) -> str:
     from django.templatetags.static import static
 
     return static("console/console.css")
+
+
+def favicon(request) -> str:
+    from django.templatetags.static import static
+
+    return static("console/favicon.svg")

@@ -14,13 +14,23 @@ from dataclasses import dataclass
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.models import ApiKey, AuditLog, Role, User
-from billing.models import Invoice, InvoiceStatus, Order, Payment, Subscription
+from accounts.models import ApiKey, AuditLog, Role, Status, User
+from billing.models import (
+    BillingSource,
+    Invoice,
+    InvoiceStatus,
+    Order,
+    OrderStatus,
+    Payment,
+    Subscription,
+    SubscriptionStatus,
+)
 from billing.selectors import current_subscription
 from catalog.money import format_money
 from console.naming import describe_resources
@@ -103,13 +113,10 @@ def customer_context(request, customer: User) -> dict:
                         .order_by("-created_at", "-id").first())
     timeline = (list(subscription.events.select_related("actor")
                      .order_by("-created_at", "-id")[:ROWS]) if subscription else [])
-    subscription_actions = actions_for(request, Subscription, subscription.pk, [
-        ("action_extend_trial", "Extend trial"),
-        ("action_comp_period", "Give next period free"),
-        ("action_issue_invoice", "Issue invoice"),
-        ("action_cancel_at_end", "Cancel at period end"),
-        ("action_cancel_now", "Cancel now"),
-    ], danger=frozenset({"action_cancel_now"})) if subscription else []
+    subscription_actions = actions_for(request, Subscription, subscription.pk,
+                                       _subscription_actions(subscription),
+                                       danger=frozenset({"action_cancel_now"})) \
+        if subscription else []
 
     orders = list(Order.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
     open_invoices = list(Invoice.objects.filter(
@@ -132,8 +139,8 @@ def customer_context(request, customer: User) -> dict:
         "profile_url": _change(customer) if _admin_for(User) else "",
         "customer_actions": actions_for(request, User, customer.pk, [
             ("force_logout_users", "Sign out everywhere"),
-            ("suspend_users", "Suspend"),
-            ("reactivate_users", "Reactivate"),
+            ("suspend_users", "Suspend") if customer.status == Status.ACTIVE
+            else ("reactivate_users", "Reactivate"),
         ], danger=frozenset({"suspend_users"})),
         "subscription": subscription,
         "subscription_url": _change(subscription) if subscription else "",
@@ -144,8 +151,7 @@ def customer_context(request, customer: User) -> dict:
                     "total": _money(order.total, order.currency),
                     "refunded": _money(order.refunded_amount, order.currency)
                     if order.refunded_amount else "",
-                    "actions": actions_for(request, Order, order.pk, [
-                        ("action_mark_paid", "Mark paid"), ("action_refund", "Refund")])}
+                    "actions": actions_for(request, Order, order.pk, _order_actions(order))}
                    for order in orders] if may_view[Order] else None,
         "orders_url": _changelist(Order, user=customer.pk),
         "invoices": [{"row": invoice, "url": _change(invoice),
@@ -184,6 +190,33 @@ def customer_context(request, customer: User) -> dict:
     }
 
 
+def _subscription_actions(subscription) -> list[tuple[str, str]]:
+    """What the subscription's state allows (the services refuse the rest anyway)."""
+    status, offered = subscription.status, []
+    if status == SubscriptionStatus.TRIALING:
+        offered.append(("action_extend_trial", "Extend trial"))
+    if status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
+        offered.append(("action_comp_period", "Give next period free"))
+    if subscription.billing_source == BillingSource.MANUAL and subscription.is_live:
+        offered.append(("action_issue_invoice", "Issue invoice"))
+    if subscription.is_live:
+        if not subscription.cancel_at_period_end:
+            offered.append(("action_cancel_at_end", "Cancel at period end"))
+        offered.append(("action_cancel_now", "Cancel now"))
+    return offered
+
+
+def _order_actions(order) -> list[tuple[str, str]]:
+    """Mark paid while the order waits for its money; refund once it is paid and not yet
+    refunded in full."""
+    if order.status == OrderStatus.PENDING:
+        return [("action_mark_paid", "Mark paid")]
+    if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED) \
+            and order.refunded_amount < order.total:
+        return [("action_refund", "Refund")]
+    return []
+
+
 def _has_balance(customer) -> bool:
     from credits.models import CreditBalance
 
@@ -208,15 +241,26 @@ def _lot_model():
     return CreditGrant
 
 
+TRAIL_IDS = 50  # the customer's most recent rows of each kind whose history is shown
+
+
 def _audit_trail(customer) -> list[AuditLog]:
-    """What the customer did and what was done to their account, newest first: two index
-    reads (the actor's, and the account's own rows), merged."""
-    by_them = AuditLog.objects.filter(actor=customer).order_by("-created_at", "-id")[:ROWS]
-    on_them = AuditLog.objects.filter(resource_type="accounts.User",
-                                      resource_id=str(customer.pk)).select_related("actor") \
-        .order_by("-created_at", "-id")[:ROWS]
-    rows = {row.pk: row for row in [*by_them, *on_them]}
-    return sorted(rows.values(), key=lambda row: (row.created_at, row.pk), reverse=True)[:ROWS]
+    """What the customer did, and what was done to their account and to their most recent
+    orders, invoices, subscriptions and tickets, newest first: one query over the audit log's
+    actor and (resource type, resource id) indexes."""
+    def recent(model, owner="user"):
+        return [str(pk) for pk in model.objects.filter(**{owner: customer})
+                .order_by("-id").values_list("pk", flat=True)[:TRAIL_IDS]]
+
+    wanted = Q(actor=customer) | Q(resource_type="accounts.User",
+                                   resource_id=str(customer.pk))
+    for model, owner in ((Order, "user"), (Invoice, "user"), (Subscription, "user"),
+                         (Ticket, "customer")):
+        ids = recent(model, owner)
+        if ids:
+            wanted |= Q(resource_type=model._meta.label, resource_id__in=ids)
+    return list(AuditLog.objects.filter(wanted).select_related("actor")
+                .order_by("-created_at", "-id")[:ROWS])
 
 
 def customer_overview(model_admin):

@@ -29,10 +29,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     # The staff console's theme (navigation by job, dark mode); its templates come before the
-    # admin's own, so it is listed first (config.console).
+    # admin's own, so it is listed first (README "Staff console").
     "unfold.apps.BasicAppConfig",  # not its default config: that replaces our admin site
-    "unfold.contrib.filters",
-    "unfold.contrib.import_export",
     "config.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -355,6 +353,8 @@ UNFOLD = {
     },
     "ACCOUNT": {"navigation": "console.navigation.account_links"},
     "STYLES": ["console.navigation.stylesheet"],
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml",
+                       "href": "console.navigation.favicon"}],
 }
 
 # --- security headers (tightened further in production) -----------------------------------

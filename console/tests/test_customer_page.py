@@ -24,7 +24,7 @@ OFFERED = {
                    "Send", "Refund", "Adjust credits", "Revoke"},
 }
 NEVER = {
-    Role.ADMIN: set(),
+    Role.ADMIN: {"Reactivate"},
     Role.FINANCE: {"Suspend", "Sign out everywhere", "Revoke"},
     Role.SUPPORT: {"Suspend", "Cancel now", "Mark paid", "Void"},
 }
@@ -50,6 +50,9 @@ def test_the_page_shows_everything_about_the_customer(role):
                   "Cannot download my invoice", "CI pipeline",
                   "Audit trail"):
         assert shown in html, shown
+    # The audit trail names what happened to the customer's things (their order was paid).
+    trail = html[html.index('id="audit"'):]
+    assert f"Order {world.order.number}" in trail
     buttons = {button for form in _forms(html) for button in form["buttons"]}
     assert OFFERED[role] <= buttons, OFFERED[role] - buttons
     assert not (NEVER[role] & buttons), NEVER[role] & buttons
@@ -131,6 +134,7 @@ def test_support_cannot_forge_what_the_page_does_not_offer():
     ("admin:support_ticket_changelist", "customer"),
     ("admin:accounts_apikey_changelist", "user"),
     ("admin:console_customer_changelist", ""),
+    ("admin:accounts_user_changelist", ""),
 ])
 def test_every_list_that_shows_a_customer_links_to_their_page(url_name, field):
     world = customer_with_history()
@@ -152,3 +156,58 @@ def test_the_customer_list_finds_a_customer_by_email_and_leaves_staff_out():
     assert staff.email not in client.get(reverse("admin:console_customer_changelist")) \
         .content.decode()
     assert world.user.pk
+
+
+def test_the_page_reads_the_same_number_of_queries_whatever_the_history():
+    """Each section is a bounded read: more orders, invoices or tickets add no query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.factories import OrderFactory
+    from support.factories import TicketFactory
+
+    world = customer_with_history()
+    client = Client()
+    client.force_login(AdminFactory())
+    url = reverse("admin:console_customer_overview", args=[world.user.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for _ in range(15):
+        OrderFactory(user=world.user, subtotal=1000)
+        TicketFactory(customer=world.user)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
+
+
+def test_a_trial_is_extended_from_the_page_by_support():
+    from billing.models import Subscription
+
+    world = customer_with_history()
+    Subscription.objects.filter(pk=world.subscription.pk).update(
+        status="TRIALING", trial_end=world.subscription.current_period_end)
+    client, response = _page(Role.SUPPORT, world.user)
+    html = response.content.decode()
+    form = form_with_button(html, "Extend trial", _selected_action=world.subscription.pk)
+    assert form is not None and form_with_button(html, "Give next period free") is None
+    page = client.post(form["action"], form["fields"])
+    assert page.status_code == 200 and 'name="days"' in page.content.decode()
+    before = Subscription.objects.get(pk=world.subscription.pk).trial_end
+    client.post(form["action"], {**form["fields"], "apply": "1", "days": "5"})
+    after = Subscription.objects.get(pk=world.subscription.pk).trial_end
+    assert (after - before).days == 5
+
+
+@pytest.mark.parametrize("url_name, row", [
+    ("admin:billing_invoice_change", "invoice"), ("admin:billing_order_change", "order"),
+    ("admin:billing_subscription_change", "subscription"),
+    ("admin:support_ticket_change", "ticket"), ("admin:accounts_apikey_change", "api_key"),
+])
+def test_a_customers_rows_link_their_page(url_name, row):
+    world = customer_with_history()
+    client = Client()
+    client.force_login(AdminFactory())
+    html = client.get(reverse(url_name, args=[getattr(world, row).pk])).content.decode()
+    assert f'href="{reverse("admin:console_customer_overview", args=[world.user.pk])}"' \
+        in html

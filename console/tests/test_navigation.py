@@ -128,5 +128,47 @@ def test_the_theme_script_is_allowed_on_console_pages_only():
     client.force_login(AdminFactory())
     console = client.get(reverse("admin:index"))["Content-Security-Policy"]
     assert re.search(r"script-src 'self' 'unsafe-eval'", console)
+    # The operations page renders inside the console.
+    assert "'unsafe-eval'" in client.get("/ops/")["Content-Security-Policy"]
     shop = client.get("/")["Content-Security-Policy"]
     assert "unsafe-eval" not in shop
+
+
+@pytest.mark.django_db
+def test_the_stripe_mirror_group_lists_registered_mirror_tables_to_admins_only():
+    """dj-stripe's tables stay out of the job groups; once registered (read-only) they are
+    the "Stripe mirror" group, which only a role seeing the djstripe app gets."""
+    from django.contrib import admin
+    from djstripe.models import Customer as StripeCustomer
+
+    from console.navigation import groups_for
+
+    class Request:
+        def __init__(self, user):
+            self.user, self.path = user, "/admin/"
+
+    assert "Stripe mirror" not in [g["title"] for g in groups_for(Request(AdminFactory()))]
+    admin.site.register(StripeCustomer)
+    _reload_urls()
+    try:
+        titles = {g["title"]: [i["title"] for i in g["items"]]
+                  for g in groups_for(Request(AdminFactory()))}
+        assert titles["Stripe mirror"] == ["Customers"]
+        assert list(titles)[-1] == "Stripe mirror"
+        for user in (FinanceFactory(), StaffFactory()):
+            assert "Stripe mirror" not in [g["title"] for g in groups_for(Request(user))]
+    finally:
+        admin.site.unregister(StripeCustomer)
+        _reload_urls()
+
+
+def _reload_urls():
+    """The admin's URLs as registered now (they are read once, when the URLconf loads)."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import config.urls
+
+    importlib.reload(config.urls)
+    clear_url_caches()
