@@ -55,6 +55,8 @@ def cost_for(*, user, operation: str) -> int:
 
 def costs_for_user(*, user) -> list[dict]:
     """Every active operation with this user's cost, the list price and whether it differs."""
+    from billing.entitlements import upgrade_prompt
+
     overrides = _plan_overrides(user=user)
     rows = []
     for feature in FeatureCost.objects.filter(active=True).order_by("operation"):
@@ -63,6 +65,9 @@ def costs_for_user(*, user) -> list[dict]:
             "operation": feature.operation, "name": feature.name,
             "description": feature.description, "tags": feature.tags,
             "cost": cost, "base_cost": feature.cost, "overridden": cost != feature.cost,
+            # None, or what the customer's plan lacks and which plans include it.
+            "upgrade": (upgrade_prompt(user, feature.required_entitlement)
+                        if feature.required_entitlement else None),
         })
     return rows
 
