@@ -973,3 +973,16 @@ class WebhookEventAdmin(LargeTableAdmin):
 # staff policy, so they are not part of the staff console.
 for _model in [model for model in admin.site._registry if model._meta.app_label == "djstripe"]:
     admin.site.unregister(_model)
+
+
+@admin.register(models.TaxRate)
+class TaxRateAdmin(AuditedAdmin):
+    """The tax rate per customer country (billing.tax applies it to orders and invoices)."""
+
+    list_display = ["country", "name", "rate", "active", "updated_at"]
+    list_filter = ["active"]
+    search_fields = ["country", "name"]
+    ordering = ["country"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate a rate instead: invoices were issued with it

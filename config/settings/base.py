@@ -296,6 +296,8 @@ DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 MIGRATION_MODULES = {"djstripe": "config.djstripe_migrations"}
 DJSTRIPE_WEBHOOK_SECRET = STRIPE["webhook_secret"]
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
+# Stripe Tax on subscription checkouts (billing.tax's rule, computed by Stripe).
+STRIPE_AUTOMATIC_TAX = env.bool("STRIPE_AUTOMATIC_TAX", default=False)
 
 # --- security headers (tightened further in production) -----------------------------------
 X_FRAME_OPTIONS = "DENY"
