@@ -7,8 +7,11 @@ register = template.Library()
 
 @register.filter
 def money(amount, currency):
-    """``{{ order.total|money:order.currency }}``: minor units shown in the currency's format."""
-    return format_money(amount, currency or "usd")
+    """``{{ order.total|money:order.currency }}``: minor units shown in the currency's format;
+    empty for a line without the amount (a note line)."""
+    if amount is None or amount == "":
+        return ""
+    return format_money(int(amount), currency or "usd")
 
 
 @register.filter

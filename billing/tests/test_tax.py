@@ -143,3 +143,23 @@ def test_staff_manage_rates_per_country_in_the_admin(staff_console):
     bad = staff_console.post("/admin/billing/taxrate/add/", {
         "country": "IT", "name": "IVA", "rate": "0.2200", "active": "on"})
     assert bad.status_code == 200 and "already exists" in bad.content.decode()
+
+
+def test_a_reverse_charged_order_names_it_on_its_invoice(no_stripe, german_seller, customer,
+                                                         customer_api, customer_client):
+    from catalog.factories import PriceFactory, ProductFactory
+
+    _customer_in(customer, "FR", "FR40303265045")
+    product = ProductFactory(tax_rate="0.2000")
+    product.default_price = PriceFactory(product=product, unit_amount=1000)
+    product.save(update_fields=["default_price"])
+    assert customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json"
+                             ).status_code == 201
+    assert customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
+                             format="json").status_code == 201
+    order = Order.objects.get(user=customer)
+    assert (order.tax, order.total) == (0, 1000)
+    invoice = order.invoice
+    assert invoice_service.reconciliation_problems(invoice) == []
+    page = customer_client.get(f"/orders/{order.number}/invoice/").content.decode()
+    assert "Reverse charge" in page and "FR40303265045" in page and "DE136695976" in page
