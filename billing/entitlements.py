@@ -49,10 +49,17 @@ def require_entitlement(user, key: str) -> None:
     raise EntitlementRequired(message, entitlement=key, plans=[plan.slug for plan in plans])
 
 
-def upgrade_prompt(user, key: str) -> dict | None:
-    """For a page: None when ``user`` has ``key``, else what to say and where to go."""
-    if has_entitlement(user, key):
+def upgrade_prompt(user, key: str, *, owned: set[str] | None = None,
+                   plans: list | None = None) -> dict | None:
+    """For a page: None when ``user`` has ``key``, else what to say and where to go.
+    ``owned`` (the user's entitlements) and ``plans`` (the active plans) may be passed in by
+    a page that asks about several keys, so it reads them once."""
+    owned = selectors.entitlements_for(user=user) if owned is None else owned
+    if key in owned:
         return None
-    plans = plans_including(key)
-    return {"entitlement": key, "label": label(key), "plans": plans, "url": "/pricing/"}
+    if plans is None:
+        including = plans_including(key)
+    else:
+        including = [plan for plan in plans if key in (plan.entitlements or [])]
+    return {"entitlement": key, "label": label(key), "plans": including, "url": "/pricing/"}
 

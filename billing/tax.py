@@ -60,7 +60,27 @@ def customer_country(user, address: dict | None = None) -> str:
     return str((address or {}).get("country") or "").strip().upper()[:2]
 
 
-def tax_for(user, *, product=None, address: dict | None = None) -> TaxDecision:
+@dataclass(frozen=True)
+class TaxRule:
+    """The rule for one customer, read once: the country's decision, then per product."""
+
+    country: str
+    reverse_charge: TaxDecision | None
+    country_rate: TaxDecision | None
+
+    def for_product(self, product=None) -> TaxDecision:
+        if self.reverse_charge is not None:
+            return self.reverse_charge
+        if self.country_rate is not None:
+            return self.country_rate
+        product_rate = Decimal(getattr(product, "tax_rate", 0) or 0)
+        if product_rate:
+            return TaxDecision(rate=product_rate, country=self.country)
+        return TaxDecision(rate=Decimal(get_config("default_tax_rate") or 0),
+                           country=self.country)
+
+
+def tax_rule(user, address: dict | None = None) -> TaxRule:
     from billing.models import TaxRate
 
     seller = str(get_config("billing.seller_country") or "").strip().upper()
@@ -68,12 +88,14 @@ def tax_for(user, *, product=None, address: dict | None = None) -> TaxDecision:
     tax_id = str(getattr(user, "tax_id", "") or "").strip()
     if (seller in EU_COUNTRIES and country in EU_COUNTRIES and country != seller
             and valid_eu_vat(tax_id, country)):
-        return TaxDecision(rate=Decimal("0"), country=country, reverse_charge=True,
-                           customer_tax_id=tax_id, name="VAT")
+        return TaxRule(country=country, country_rate=None, reverse_charge=TaxDecision(
+            rate=Decimal("0"), country=country, reverse_charge=True, customer_tax_id=tax_id,
+            name="VAT"))
     row = TaxRate.objects.filter(country=country, active=True).first()
-    if row is not None:
-        return TaxDecision(rate=Decimal(row.rate), country=country, name=row.name)
-    product_rate = Decimal(getattr(product, "tax_rate", 0) or 0)
-    if product_rate:
-        return TaxDecision(rate=product_rate, country=country)
-    return TaxDecision(rate=Decimal(get_config("default_tax_rate") or 0), country=country)
+    return TaxRule(country=country, reverse_charge=None,
+                   country_rate=TaxDecision(rate=Decimal(row.rate), country=country,
+                                            name=row.name) if row is not None else None)
+
+
+def tax_for(user, *, product=None, address: dict | None = None) -> TaxDecision:
+    return tax_rule(user, address).for_product(product)
