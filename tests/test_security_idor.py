@@ -91,11 +91,15 @@ def owned(other_customer):
         number="INV-IDOR-1", user=other_customer, subscription=subscription, order=order,
         currency="usd",
         subtotal=1000, total=1000, amount_due=1000)
+    from billing.models import Payment
+
+    payment = Payment.objects.create(user=other_customer, invoice=invoice, provider="manual",
+                                     provider_id="IDOR-PAY-1", amount=500, currency="usd")
     return {
         "order": order, "item": item, "cart_item": cart_item, "ticket": ticket,
         "message": message, "attachment": attachment, "conversation": conversation,
         "bot_answer": bot_answer, "login_session": login_session, "api_key": api_key,
-        "subscription": subscription, "invoice": invoice,
+        "subscription": subscription, "invoice": invoice, "payment": payment,
     }
 
 
@@ -125,6 +129,7 @@ OWNED = [
     Owned("api:billing-subscription-payment-method", ("post",),
           lambda o: {"pk": o["subscription"].pk}),
     Owned("api:billing-invoice", ("get",), lambda o: {"number": o["invoice"].number}),
+    Owned("api:billing-payment", ("get",), lambda o: {"pk": o["payment"].pk}),
     Owned("api:support-ticket", ("get",), lambda o: {"pk": o["ticket"].pk}),
     Owned("api:support-ticket-messages", ("post",), lambda o: {"pk": o["ticket"].pk}),
     Owned("api:support-ticket-close", ("post",), lambda o: {"pk": o["ticket"].pk}),
@@ -146,6 +151,8 @@ OWNED = [
           lambda o: {"pk": o["subscription"].pk}),
     Owned("billing:subscription-invoice", ("get",), lambda o: {"number": o["invoice"].number}),
     Owned("billing:invoice-pdf", ("get",), lambda o: {"number": o["invoice"].number}),
+    Owned("billing:payment", ("get",), lambda o: {"pk": o["payment"].pk}),
+    Owned("billing:payment-pdf", ("get",), lambda o: {"pk": o["payment"].pk}),
     Owned("support:ticket", ("get",), lambda o: {"pk": o["ticket"].pk}),
     Owned("support:ticket_reply", ("post",), lambda o: {"pk": o["ticket"].pk}),
     Owned("support:ticket_close", ("post",), lambda o: {"pk": o["ticket"].pk}),
