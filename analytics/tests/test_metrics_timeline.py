@@ -39,9 +39,20 @@ def plans():
     return {"basic": manual(1000, 10000), "pro": manual(3000, 30000)}
 
 
+def _pay_open_invoices(sub) -> None:
+    """These customers pay their invoices by bank transfer as soon as they get them (billing
+    credits a plan change only for a paid period)."""
+    from billing.models import InvoiceStatus
+    from billing.services.invoices import record_bank_transfer
+
+    for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
+        record_bank_transfer(invoice_id=invoice.pk, actor=None)
+
+
 def start(plan, when, *, user=None, interval="month") -> Subscription:
     with time_machine.travel(when, tick=False):
         result = billing.subscribe(user=user or UserFactory(), plan=plan, interval=interval)
+        _pay_open_invoices(result.subscription)
     return result.subscription
 
 
@@ -50,6 +61,7 @@ def change(sub, plan, when, *, interval="month") -> Subscription:
         sub.refresh_from_db()
         billing.change_plan(subscription=sub, plan=plan, interval=interval, preview=False,
                             actor=sub.user)
+        _pay_open_invoices(sub)
     sub.refresh_from_db()
     return sub
 
