@@ -471,8 +471,8 @@ class RecordAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
 
 @admin.register(models.Payment)
 class PaymentAdmin(LargeTableAdmin, RecordAdmin):
-    list_display = ["id", "order", "invoice", "user", "provider", money_column("amount"),
-                    "status", "paid_at", "created_at"]
+    list_display = ["id", "receipt_number", "order", "invoice", "user", "provider",
+                    money_column("amount"), "status", "paid_at", "created_at"]
     list_filter = ["provider", "status", "created_at"]
     search_by = (by_related("order", "number__startswith", label="order number",
                             fits=ORDER_NUMBER, normalize=str.upper),
