@@ -13,7 +13,8 @@ define("support_email", type=str, default="support@example.com",
 define("default_currency", type=str, default="usd",
        description="ISO-4217 code used where a currency is not otherwise given.")
 define("default_tax_rate", type=Decimal, default=Decimal("0"), min_value=Decimal("0"),
-       max_value=Decimal("0.99"), description="Tax rate applied when a product has none.")
+       max_value=Decimal("0.99"), description="Tax rate applied when neither the customer's "
+       "country has a rate (Billing > Tax rates) nor the product has one of its own.")
 
 # The staff policy's limits (accounts.authority): above these, a second staff member approves.
 define("finance_approval_threshold", type=int, default=500_000, min_value=0,

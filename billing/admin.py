@@ -489,8 +489,8 @@ class RecordAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
 
 @admin.register(models.Payment)
 class PaymentAdmin(LargeTableAdmin, RecordAdmin):
-    list_display = ["id", "user", "order", "invoice", money_column("amount"), "status",
-                    "paid_at"]
+    list_display = ["id", "receipt_number", "user", "order", "invoice", money_column("amount"),
+                    "status", "paid_at"]
     list_filter = ["provider", "status", "created_at"]
     search_by = (by_related("order", "number__startswith", label="order number",
                             fits=ORDER_NUMBER, normalize=str.upper),
@@ -1071,3 +1071,16 @@ class WebhookEventAdmin(LargeTableAdmin):
 for _model in [model for model in admin.site._registry if model._meta.app_label == "djstripe"]:
     admin.site.unregister(_model)
 admin_mirror.register(admin.site)
+
+
+@admin.register(models.TaxRate)
+class TaxRateAdmin(AuditedAdmin):
+    """The tax rate per customer country (billing.tax applies it to orders and invoices)."""
+
+    list_display = ["country", "name", "rate", "active", "updated_at"]
+    list_filter = ["active"]
+    search_fields = ["country", "name"]
+    ordering = ["country"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate a rate instead: invoices were issued with it

@@ -20,3 +20,6 @@ define("billing.refund_credit_clawback", type=str, default="proportional",
 define("business_logo_url", type=str, default="",
        description="The logo on receipts, invoices and billing e-mails: a path on this site "
                    "(e.g. /static/brand/logo.png); empty for none.")
+define("billing.seller_country", type=str, default="GB",
+       description="The seller's country (ISO two-letter code): where tax is charged when a "
+                   "customer's country is unknown, and what decides an EU reverse charge.")

@@ -727,3 +727,26 @@ class DiscountUsage(TimeStampedModel):
                            | Q(order__isnull=True, subscription__isnull=False)),
                 name="discountusage_order_xor_subscription"),
         ]
+
+
+class TaxRate(TimeStampedModel):
+    """The tax rate charged to customers in one country (billing.tax decides which applies)."""
+
+    country = models.CharField(max_length=2, unique=True,
+                               help_text="ISO 3166 two-letter code, upper case (DE, FR, GB).")
+    name = models.CharField(max_length=40, default="VAT")
+    rate = models.DecimalField(max_digits=5, decimal_places=4,
+                               help_text="A fraction: 0.2000 is 20 %.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0, rate__lt=1),
+                                   name="taxrate_rate_in_0_1"),
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"),
+                                   name="taxrate_country_code"),
+        ]
+
+    def __str__(self):
+        return f"{self.country} {self.name} {self.rate * 100:.2f}%"

@@ -82,7 +82,8 @@ def render_receipt_pdf(context: dict) -> bytes:
     paid_for = context["paid_for"]
     story += [Spacer(1, 12),
               Paragraph(f"Billed to: {payment.user.email}", styles["Normal"]),
-              Paragraph(f"Paid {payment.paid_at:%Y-%m-%d} · {context['method']}"
+              Paragraph(f"Paid {payment.paid_at or payment.created_at:%Y-%m-%d} · "
+                        f"{context['method']}"
                         + (f" · {paid_for['kind'].capitalize()} {paid_for['number']}"
                            if paid_for["number"] else ""), styles["Normal"]),
               Spacer(1, 12)]

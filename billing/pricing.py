@@ -33,6 +33,7 @@ class QuoteLine:
     tax: int = 0
     cart_item_id: int | None = None
     quantity_limit: int | None = None  # the most this line may hold (cart.quantity_limit)
+    tax_note: dict | None = None  # a reverse charge's zero line for the invoice (billing.tax)
 
     @property
     def net(self) -> int:

@@ -235,7 +235,8 @@ def invoice_page(request, number):
         "order": order, "invoice": invoice,
         "bank_instructions": get_config("billing.bank_transfer_instructions"),
         "business_name": get_config("business_name"),
-        "business_address": get_config("business_address")})
+        "business_address": get_config("business_address"),
+        "business_tax_id": get_config("business_tax_id")})
 
 
 @login_required

@@ -25,7 +25,7 @@ from credits.models import (
 
 @admin.register(FeatureCost)
 class FeatureCostAdmin(admin.ModelAdmin):
-    list_display = ["operation", "name", "cost", "active", "updated_at"]
+    list_display = ["operation", "name", "cost", "required_entitlement", "active", "updated_at"]
     list_filter = ["active"]
     list_editable = ["cost", "active"]
     search_fields = ["operation", "name", "tags"]

@@ -35,6 +35,10 @@ class FeatureCost(TimeStampedModel):
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     active = models.BooleanField(default=True)
+    required_entitlement = models.CharField(
+        max_length=64, blank=True,
+        help_text="A plan entitlement the customer needs to use this operation (e.g. "
+                  "ai_video_generation); empty for every customer. Checked before any charge.")
 
     class Meta:
         ordering = ["operation"]

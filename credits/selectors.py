@@ -55,14 +55,27 @@ def cost_for(*, user, operation: str) -> int:
 
 def costs_for_user(*, user) -> list[dict]:
     """Every active operation with this user's cost, the list price and whether it differs."""
+    from billing.entitlements import upgrade_prompt
+    from billing.selectors import entitlements_for
+    from catalog.models import Plan
+
     overrides = _plan_overrides(user=user)
     rows = []
-    for feature in FeatureCost.objects.filter(active=True).order_by("operation"):
+    features = list(FeatureCost.objects.filter(active=True).order_by("operation"))
+    owned = plans = None
+    if any(feature.required_entitlement for feature in features):
+        owned = entitlements_for(user=user)
+        plans = list(Plan.objects.filter(active=True).order_by("sort_order", "id"))
+    for feature in features:
         cost = overrides.get(feature.operation, feature.cost)
         rows.append({
             "operation": feature.operation, "name": feature.name,
             "description": feature.description, "tags": feature.tags,
             "cost": cost, "base_cost": feature.cost, "overridden": cost != feature.cost,
+            # None, or what the customer's plan lacks and which plans include it.
+            "upgrade": (upgrade_prompt(user, feature.required_entitlement, owned=owned,
+                                       plans=plans)
+                        if feature.required_entitlement else None),
         })
     return rows
 

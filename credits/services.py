@@ -41,6 +41,7 @@ from credits.models import (
     CreditBalance,
     CreditGrant,
     CreditTransaction,
+    FeatureCost,
     GrantSource,
     InvariantCheck,
     TransactionKind,
@@ -229,6 +230,7 @@ def consume_credits(*, user, operation: str, quantity: int = 1,
     """
     _check_positive_int(quantity, name="quantity", maximum=MAX_QUANTITY)
     key = _check_key(idempotency_key)
+    _check_entitlement(user=user, operation=operation)
     params = [user.pk, operation, quantity, key, json.dumps(details or {}), timezone.now()]
     try:
         result = _call_consume(params)
@@ -240,6 +242,18 @@ def consume_credits(*, user, operation: str, quantity: int = 1,
             raise
         return first
     return _consume_outcome(result, user_id=user.pk, operation=operation)
+
+
+def _check_entitlement(*, user, operation: str) -> None:
+    """An operation that needs a plan entitlement is refused (EntitlementRequired, 403, naming
+    the plans that include it) before anything is charged."""
+    needed = (FeatureCost.objects.filter(operation=operation, active=True)
+              .exclude(required_entitlement="").values_list("required_entitlement", flat=True)
+              .first())
+    if needed:
+        from billing.entitlements import require_entitlement
+
+        require_entitlement(user, needed)
 
 
 def _call_consume(params: list) -> tuple:

@@ -9,22 +9,30 @@ ARTICLES = [
         "summary": "Card payments through Stripe or payment by invoice: what is charged, when.",
         "body": """## Two ways to pay
 
-Most customers pay by card. Card payments are processed by Stripe: we never see or store
-your full card number, only its brand, last four digits and expiry date.
+When card payment is offered, plans and orders are paid by card through Stripe: we never see
+or store your full card number, only its brand and last four digits. Some plans are always
+billed by invoice, and when card payment is not offered every plan and order is: the pricing
+page and the subscribe page say which applies before you confirm.
 
-Business customers on an annual plan can ask to pay by invoice (bank transfer). Invoices
-are due within 14 days and show the payment reference to write on your transfer.
+An invoice is paid by bank transfer with the payment reference it shows, within the number
+of days it states (14 by default).
 
 ## When you are charged
 
-Subscriptions are charged at the start of each billing period, monthly or yearly. One-time
-purchases such as credit packs are charged when you check out. You receive an e-mail receipt
-and the invoice appears in [Invoices](/billing/invoices/).
+Subscriptions are charged at the start of each billing period, monthly or yearly; a plan
+with a free trial sends its first invoice or charge when the trial ends. One-time purchases
+such as credit packs are charged at checkout, or invoiced when you choose bank transfer.
+
+Every payment gets a receipt by e-mail with its receipt number. All your payments, with what
+each paid for and any refunds, are on the [Payments](/billing/payments/) page; invoices are on
+[Invoices](/billing/invoices/).
 
 ## Currencies and tax
 
-Prices are shown in your billing currency. Sales tax or VAT is added where it applies and is
-listed on every invoice line.
+Amounts are shown in the currency of the price. Tax is charged at the rate for your billing
+country (or ours when we do not know yours); a business with a valid EU VAT number in another
+EU country pays no VAT (reverse charge). Invoices and receipts show the rate, the tax amount
+and our tax number.
 """,
     },
     {
@@ -32,14 +40,16 @@ listed on every invoice line.
         "title": "Where do I find my invoices?",
         "content_type": "faq",
         "tags": ["invoices", "billing", "receipts"],
-        "summary": "Every invoice is on the Invoices page, viewable and printable.",
-        "body": """Every invoice we issue is listed on [Invoices](/billing/invoices/), newest first.
-Open one to see its lines, tax, amount paid and amount due; use your browser's print button
-to save it as a PDF.
+        "summary": "Invoices are on the Invoices page, receipts on the Payments page.",
+        "body": """Every invoice we issue is listed on the [Invoices](/billing/invoices/) page,
+newest first. Open
+one to see its lines, discounts and credits, tax (with its rate), amount paid and amount due; print
+it or download it as a PDF.
 
-Invoices show our business name, address and tax number, and your billing address and tax
-id as they were when the invoice was issued. To change the details on future invoices,
-update your billing address on your [profile](/account/profile/) before the next charge.
+Every payment has a receipt: open it from the [Payments](/billing/payments/) page (or the link in
+the receipt
+e-mail) and download it as a PDF. Receipts and invoices show our business name, address and
+tax number.
 
 If an invoice is missing, check that you are signed in with the account that paid. Still
 missing? Open a ticket and include the date and amount of the charge.
@@ -50,14 +60,14 @@ missing? Open a ticket and include the date and amount of the charge.
         "title": "My invoice shows the wrong company name or tax id",
         "content_type": "faq",
         "tags": ["invoices", "vat", "tax id"],
-        "summary": "Update your billing details; we can reissue a corrected invoice.",
-        "body": """Invoices use the billing address and tax id saved on your account when the
-invoice was issued. Update them on your [profile](/account/profile/): future invoices use
-the new details straight away.
+        "summary": "Tell us the correct details; our team can void and reissue an unpaid invoice.",
+        "body": """Invoices use the billing details on your account when the invoice was issued.
+Update them on your [profile](/account/profile/): future invoices use the new details
+straight away.
 
 For an invoice that was already issued, open a ticket with the invoice number and the
-correct details. Paid invoices cannot be edited, but our team can void and reissue a
-corrected copy for the same amount.
+correct details. Our team can cancel an unpaid invoice and issue a corrected one; a paid
+invoice is not edited.
 """,
     },
     {
@@ -66,15 +76,15 @@ corrected copy for the same amount.
         "content_type": "guide",
         "tags": ["subscriptions", "plans", "pricing"],
         "summary": "What plans include and how monthly and yearly billing differ.",
-        "body": """Each plan includes a number of credits every billing period, a storage
-quota and a set of features. The pricing page shows both prices for each plan: yearly
-billing costs less per month than monthly billing.
+        "body": """Each plan includes a number of credits every billing period, a storage quota and
+a set of features. The pricing page shows the monthly and the yearly price of each plan: yearly
+billing costs less per month.
 
-Plans with a free trial start in the **trialing** state: you are not charged until the trial
-ends, and you can cancel before then at no cost.
+A plan with a free trial starts in the **trialing** state, once per customer: you are not
+charged until the trial ends, and you can cancel before then at no cost.
 
-Your current plan, its renewal date and the credits it grants are on
-[your subscription's page](/billing/subscription/).
+Your current plan, its renewal date and its history are on the
+[Subscription](/billing/subscription/) page.
 """,
     },
     {
@@ -82,21 +92,29 @@ Your current plan, its renewal date and the credits it grants are on
         "title": "Upgrading or downgrading your plan",
         "content_type": "guide",
         "tags": ["subscriptions", "upgrade", "downgrade", "plan change"],
-        "summary": "Upgrades apply immediately with a prorated charge; downgrades at renewal.",
-        "body": """## Upgrading
+        "summary": "Changes apply at once; only what you paid is credited.",
+        "body": """Choose **Change plan or interval** on the [Subscription](/billing/subscription/)
+page and preview the
+change before you confirm it: the preview shows every line, the subtotal, any credit, the tax and
+what is due.
 
-An upgrade takes effect immediately. You pay the prorated difference for the rest of the
-current period, and the new plan's credits are granted straight away.
+## What you pay
+
+A change takes effect at once. For the same interval you pay the new plan's price for the
+rest of the current period; switching between monthly and yearly starts a new period today.
+
+The unused part of the current period is credited only if you paid for it, and only what
+you paid (after any discount). If the period's invoice is still unpaid, it is cancelled
+instead and the change invoice charges the time you used on the old plan. A part-paid
+invoice, or an unpaid invoice from an earlier change, must be paid before another change.
 
 ## Downgrading
 
-A downgrade takes effect at the end of the current billing period, so you keep what you paid
-for. Check that your storage use fits the smaller plan's quota before the change.
+When the credit is larger than the new charge, the difference is kept on your subscription
+and taken off your next invoice; you are never sent a negative invoice.
 
-## Switching between monthly and yearly
-
-Switching from monthly to yearly starts a new yearly period immediately, with the unused
-part of your month credited. Switching from yearly to monthly happens at the yearly renewal.
+A subscription paid by card can move only to plans paid by card, and one paid by invoice
+only to plans paid by invoice: the page lists the plans you can move to.
 """,
     },
     {
@@ -104,12 +122,12 @@ part of your month credited. Switching from yearly to monthly happens at the yea
         "title": "How do I cancel my subscription?",
         "content_type": "faq",
         "tags": ["cancel", "subscriptions", "cancellation"],
-        "summary": "Cancel on your subscription's page; you keep access until the period ends.",
-        "body": """Go to [your subscription's page](/billing/subscription/) and choose **Cancel at
-period end**. Your subscription stays active until the end of the period you already paid
-for and then ends; you are not charged again.
-
-Changed your mind? Until the period ends you can resume the subscription from the same page.
+        "summary": "Cancel from the Subscription page: at the period end, or now.",
+        "body": """Go to the [Subscription](/billing/subscription/) page and cancel. Cancelling at
+the end of the period
+keeps your plan until the period you paid for ends, and you are not charged again; until then you
+can resume it from the same page. Cancelling now ends the plan at once, and the unused part of
+the period is not refunded.
 
 Cancelling does not delete your account or your data, and credits from credit packs stay
 usable until they expire. Plan credits stop being granted once the subscription ends.
@@ -132,14 +150,14 @@ usable until they expire. Plan credits stop being granted once the subscription 
 
 ## How long it takes
 
-Refunds go back to the card or account you paid with. Card refunds usually appear within 5
-to 10 business days, depending on your bank. Refunds of invoices paid by transfer are sent
-to the bank account you tell us.
+Card refunds go back to the card you paid with and usually appear within 5 to 10 business
+days, depending on your bank. Orders paid by bank transfer are refunded by bank transfer.
+You get an e-mail when a refund is issued.
 
 ## Partial refunds
 
-Part of an order can be refunded, for example one line of a multi-item order. The order then
-shows as partially refunded and the invoice shows the amount returned.
+Part of an order can be refunded. The order then shows as partially refunded, and the
+[Payments](/billing/payments/) page shows each refund next to the payment it returned.
 """,
     },
     {
@@ -147,13 +165,14 @@ shows as partially refunded and the invoice shows the amount returned.
         "title": "How do I ask for a refund?",
         "content_type": "faq",
         "tags": ["refunds", "billing"],
-        "summary": "Open a ticket linked to the order; our team confirms by e-mail.",
-        "body": """Open a support ticket and choose the order in the **Order number** field,
-so our team sees exactly what you paid. Tell us why you want a refund: it helps us improve.
+        "summary": "Open a ticket about the order; you get an e-mail when the refund is issued.",
+        "body": """Open a support ticket about the order, with its order number, so our team sees
+exactly what you paid. Tell us why you want a refund: it helps us improve.
 
-We answer within our support hours. Once the refund is issued you get an e-mail, and the order
-shows as refunded or partially refunded in your account. See the refund policy for what can
-be refunded and how long the money takes to arrive.
+We answer within our support hours. Once the refund is issued you get an e-mail, the order
+shows as refunded or partially refunded, and the refund appears on the
+[Payments](/billing/payments/) page.
+See the refund policy for what can be refunded and how long the money takes to arrive.
 """,
     },
     {
@@ -161,17 +180,19 @@ be refunded and how long the money takes to arrive.
         "title": "My payment failed: what happens now?",
         "content_type": "faq",
         "tags": ["failed payment", "past due", "card declined", "subscriptions"],
-        "summary": "We retry for about a week; update your card to keep your plan.",
-        "body": """When a renewal payment fails, your subscription becomes **past due**. We
-retry the payment automatically over the following days and e-mail you each time.
+        "summary": "Card: Stripe retries; invoice: pay it to keep your plan.",
+        "body": """When a card renewal fails, your subscription becomes **past due** and we e-mail
+you. Stripe retries the payment over the following days. Update your card with **Manage saved
+cards** on the [Payments](/billing/payments/) page (or **Update payment method** on the
+[Subscription](/billing/subscription/) page) and
+the next retry charges it. If every retry fails, the subscription ends.
 
-You keep your plan for a grace period of 7 days. Update your card on
-[your subscription's page](/billing/subscription/) and the next retry charges the new card.
-If every retry fails, the subscription is
-cancelled and your account falls back to the free tier; your data is kept.
+An invoice not paid by its due date also makes the subscription past due; pay it with the
+reference it shows. After 30 days past due (the default) the subscription becomes unpaid and
+loses its plan.
 
-Common causes are an expired card, insufficient funds, or your bank blocking an online or
-foreign payment: your bank can tell you which.
+Common causes of a declined card are an expired card, insufficient funds, or your bank
+blocking an online or foreign payment: your bank can tell you which.
 """,
     },
     {
@@ -389,13 +410,15 @@ extend a trial once; you will not be charged until the new end date.
         "title": "Using a discount code",
         "content_type": "faq",
         "tags": ["discounts", "coupons", "checkout"],
-        "summary": "Enter the code at checkout; limits and validity dates apply.",
-        "body": """Enter your code in the discount field at checkout; it is not case
-sensitive. A code may be limited to some products, a minimum order amount, first-time
-customers, a number of uses, or a validity period. The checkout tells you which rule stopped
-a code from applying.
+        "summary": "Enter it in the cart or on the subscribe page; its limits hold.",
+        "body": """Enter your code in the cart, or on a plan's subscribe page; it is not case
+sensitive. A code may be limited to some products, a minimum order amount, first-time customers, a
+number of uses in all or per customer, or a validity period, and these limits count orders and
+subscriptions together: a first-purchase code is used once. The page tells you which rule
+stopped a code from applying.
 
-Codes cannot be added to an order after it has been paid.
+On a subscription a code takes its discount off the first invoice. Codes cannot be added to
+an order after it has been placed.
 """,
     },
 ]

@@ -102,12 +102,17 @@ def owned(other_customer):
     social_account = SocialAccount.objects.create(user=other_customer, provider="github",
                                                   uid="idor-1", extra_data={})
     credit_note = _credit_note(other_customer, invoice)
+    from billing.models import Payment
+
+    payment = Payment.objects.create(user=other_customer, invoice=invoice, provider="manual",
+                                     provider_id="IDOR-PAY-1", amount=500, currency="usd")
     return {
         "customer_file": customer_file, "social_account": social_account,
         "order": order, "item": item, "cart_item": cart_item, "ticket": ticket,
         "message": message, "attachment": attachment, "conversation": conversation,
         "bot_answer": bot_answer, "login_session": login_session, "api_key": api_key,
         "subscription": subscription, "invoice": invoice, "credit_note": credit_note,
+        "payment": payment,
     }
 
 
@@ -152,6 +157,7 @@ OWNED = [
     Owned("api:billing-subscription-payment-method", ("post",),
           lambda o: {"pk": o["subscription"].pk}),
     Owned("api:billing-invoice", ("get",), lambda o: {"number": o["invoice"].number}),
+    Owned("api:billing-payment", ("get",), lambda o: {"pk": o["payment"].pk}),
     Owned("api:support-ticket", ("get",), lambda o: {"pk": o["ticket"].pk}),
     Owned("api:support-ticket-messages", ("post",), lambda o: {"pk": o["ticket"].pk}),
     Owned("api:support-ticket-close", ("post",), lambda o: {"pk": o["ticket"].pk}),
@@ -180,6 +186,8 @@ OWNED = [
     Owned("billing:subscription-invoice", ("get",), lambda o: {"number": o["invoice"].number}),
     Owned("billing:credit-note", ("get",), lambda o: {"number": o["credit_note"].number}),
     Owned("billing:invoice-pdf", ("get",), lambda o: {"number": o["invoice"].number}),
+    Owned("billing:payment", ("get",), lambda o: {"pk": o["payment"].pk}),
+    Owned("billing:payment-pdf", ("get",), lambda o: {"pk": o["payment"].pk}),
     Owned("support:ticket", ("get",), lambda o: {"pk": o["ticket"].pk}),
     Owned("support:ticket_reply", ("post",), lambda o: {"pk": o["ticket"].pk}),
     Owned("support:ticket_close", ("post",), lambda o: {"pk": o["ticket"].pk}),

@@ -296,7 +296,7 @@ def test_config_change_is_typed_audited_and_clears_the_cache(admin_client, admin
     assert audit.old_values == {"value": "0"} and audit.new_values == {"value": "0.20"}
 
     page = admin_client.get(f"{CONFIG}{row.pk}/change/")
-    assert b"Tax rate applied when a product has none." in page.content
+    assert b"nor the product has one of its own." in page.content
     response = admin_client.post(f"{CONFIG}{row.pk}/change/", {"value": "0.15"})
     assert response.status_code == 302
     assert get_config("default_tax_rate") == Decimal("0.15")

@@ -131,15 +131,25 @@ def cart_lines(*, user, strict: bool = True) -> list:
     """The cart's lines priced from the catalog as it is now. ``strict`` raises for an item
     that can no longer be bought (checkout); otherwise such items are left out (display;
     see unavailable_items)."""
+    from billing.tax import tax_rule
+
     items = (CartItem.objects.filter(cart__user=user)
              .select_related("product", "product__default_price", "price", "variant"))
-    lines = []
+    lines, rule = [], None
     for item in items:
         try:
-            lines.append(_line_for(item))
+            line = _line_for(item)
         except (errors.ProductUnavailable, errors.PriceMismatch):
             if strict:
                 raise
+            continue
+        # The one tax rule (billing.tax): the customer's country, a reverse charge, the
+        # staff's rate for the country, else the product's own.
+        rule = rule or tax_rule(user)
+        decision = rule.for_product(item.product)
+        line.tax_rate = decision.rate
+        line.tax_note = decision.reverse_charge_line() if decision.reverse_charge else None
+        lines.append(line)
     return lines
 
 

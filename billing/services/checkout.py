@@ -75,10 +75,12 @@ def _create_invoice(order: Order, quote: Quote) -> Invoice:
     return Invoice.objects.create(
         number=next_number("INV"), user=order.user, order=order, status=InvoiceStatus.OPEN,
         billing_source=BillingSource.MANUAL, currency=order.currency,
-        lines=[{"description": line.description, "quantity": line.quantity,
-                "unit_amount": line.unit_amount, "amount": line.line_total,
-                "discount": line.discount_amount, "tax_rate": str(line.tax_rate),
-                "tax": line.tax} for line in quote.lines],
+        lines=[*({"description": line.description, "quantity": line.quantity,
+                  "unit_amount": line.unit_amount, "amount": line.line_total,
+                  "discount": line.discount_amount, "tax_rate": str(line.tax_rate),
+                  "tax": line.tax} for line in quote.lines),
+               *[note for note in {str(line.tax_note): line.tax_note
+                                   for line in quote.lines if line.tax_note}.values()]],
         subtotal=order.subtotal, discount_amount=order.discount_amount, tax=order.tax,
         total=order.total, amount_due=order.total,
         due_date=(timezone.now() + timedelta(days=get_config("billing.invoice_due_days"))).date(),

@@ -215,12 +215,17 @@ def reconciliation_problems(invoice: Invoice) -> list[str]:
 
 def _create(subscription, *, lines, subtotal, discount_amount, period_start, period_end,
             billing_reason) -> Invoice:
-    rate = Decimal(subscription.plan.product.tax_rate)
+    from billing.tax import tax_for
+
+    decision = tax_for(subscription.user, product=subscription.plan.product)
+    rate = decision.rate
     net = subtotal - discount_amount
     tax = round_minor(Decimal(net) * rate)
     if tax:
-        lines = [*lines, {"description": f"Tax ({rate * 100:.2f}%)", "amount": tax,
+        lines = [*lines, {"description": decision.line_label(), "amount": tax,
                           "kind": "tax"}]
+    elif decision.reverse_charge:
+        lines = [*lines, decision.reverse_charge_line()]
     total = net + tax
     now = timezone.now()
     invoice = Invoice.objects.create(

@@ -81,6 +81,11 @@ def complete_paid_order(order: Order, *, now, actor, provider: str, payment,
     if payment_intent_id and not order.stripe_payment_intent_id:
         order.stripe_payment_intent_id = payment_intent_id
     order.save()
+    if not Invoice.objects.filter(order=order).exists() and order.total > 0:
+        # Paid by card: the order's invoice is issued now, already paid.
+        invoice = _paid_order_invoice(order, now=now)
+        if payment is not None:
+            Payment.objects.filter(pk=payment.pk).update(invoice=invoice)
     Invoice.objects.filter(order=order).update(
         status=InvoiceStatus.PAID, amount_paid=F("total"), amount_due=0, paid_at=now,
         updated_at=now)
@@ -93,6 +98,23 @@ def complete_paid_order(order: Order, *, now, actor, provider: str, payment,
                  new={"status": order.status, "payment_status": order.payment_status},
                  operation="order_paid", provider=provider,
                  payment_id=getattr(payment, "pk", None))
+
+
+def _paid_order_invoice(order: Order, *, now) -> Invoice:
+    """The invoice of an order paid without one (by card): its lines, discount and tax as
+    the order holds them."""
+    from billing.services.numbers import next_number
+
+    return Invoice.objects.create(
+        number=next_number("INV"), user=order.user, order=order, status=InvoiceStatus.PAID,
+        billing_source=order.billing_source, currency=order.currency,
+        lines=[{"description": item.description, "quantity": item.quantity,
+                "unit_amount": item.unit_amount, "amount": item.line_total,
+                "discount": item.discount_amount, "tax_rate": str(item.tax_rate),
+                "tax": item.tax} for item in order.items.order_by("id")],
+        subtotal=order.subtotal, discount_amount=order.discount_amount, tax=order.tax,
+        total=order.total, amount_paid=order.total, amount_due=0, paid_at=now,
+        finalized_at=now, payment_reference=order.number)
 
 
 def _fulfil(order: Order, *, now, actor) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -295,6 +296,11 @@ def _start_stripe_checkout(subscription: Subscription, *, trial_days: int, succe
                   "success_url": success_url, "cancel_url": cancel_url}
         if subscription.discount_id:
             params["discounts"] = [{"coupon": _stripe_coupon(subscription)}]
+        if getattr(settings, "STRIPE_AUTOMATIC_TAX", False):
+            # Stripe Tax computes the same rule from the customer's address and tax id.
+            params["automatic_tax"] = {"enabled": True}
+            params["customer_update"] = {"address": "auto"}
+            params["tax_id_collection"] = {"enabled": True}
         session = stripe_client.create_checkout_session(
             params=params, idempotency_key=f"checkout-subscription-{subscription.pk}")
     except (stripe_client.stripe.StripeError, errors.PaymentProviderError) as exc:
@@ -816,13 +822,16 @@ def _change_manual(sub, plan, price, interval, *, preview, actor):
     if calc["charge"]:
         lines.append({"description": f"{plan.name} ({interval}ly) from today",
                       "amount": calc["charge"], "kind": "item"})
-    rate = Decimal(plan.product.tax_rate)
-    tax = round_minor(Decimal(net) * rate) if net > 0 else 0
+    from billing.tax import tax_for
+
+    decision = tax_for(sub.user, product=plan.product)
+    tax = round_minor(Decimal(net) * decision.rate) if net > 0 else 0
+    tax_lines = ([{"description": decision.line_label(), "amount": tax, "kind": "tax"}]
+                 if tax else [decision.reverse_charge_line()]
+                 if decision.reverse_charge and net > 0 else [])
     result = ChangePreview(plan=plan, price=price, interval=interval,
                            currency=price.currency, amount_due=max(net, 0) + tax,
-                           credit=max(-net, 0),
-                           lines=[*lines, *([{"description": f"Tax ({rate * 100:.2f}%)",
-                                              "amount": tax, "kind": "tax"}] if tax else [])],
+                           credit=max(-net, 0), lines=[*lines, *tax_lines],
                            proration_date=int(now.timestamp()), subscription=sub,
                            subtotal=subtotal if net > 0 else 0,
                            discount=calc["credit"] if net > 0 else 0, tax=tax,

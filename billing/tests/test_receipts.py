@@ -139,3 +139,24 @@ def test_saved_cards_open_stripes_billing_portal(stripe_double, customer, custom
     assert response["Location"].startswith("https://billing.stripe.test/p/session/")
     [call] = stripe_double.calls("POST", "/v1/billing_portal/sessions")
     assert call.params["customer"] == "cus_X1"
+
+
+def test_a_card_paid_order_has_a_paid_invoice_with_tax_rate_and_seller_tax_number(
+        no_stripe, branded, customer, customer_api, customer_client, taxed_product):
+    order = _order(customer_api, taxed_product)
+    from billing.models import Invoice
+
+    Invoice.objects.filter(order=order).delete()  # as a card checkout leaves it: no invoice
+    Order.objects.filter(pk=order.pk).update(billing_source="stripe")
+    payments.mark_order_paid(order_id=order.pk, provider="stripe", provider_id="pi_card_2",
+                             amount=order.total, currency="usd",
+                             method={"type": "card", "brand": "visa", "last4": "4242"})
+    invoice = Invoice.objects.get(order=order)
+    assert (invoice.status, invoice.amount_paid, invoice.amount_due) == ("PAID", 6000, 0)
+    assert Payment.objects.get(order=order).invoice == invoice
+    from billing.services.invoices import reconciliation_problems
+
+    assert reconciliation_problems(invoice) == []
+    page = customer_client.get(f"/orders/{order.number}/invoice/").content.decode()
+    assert invoice.number in page and "(20%)" in page and "GB123456789" in page
+    assert "Pay by bank transfer" not in page

@@ -335,6 +335,8 @@ STRIPE_API_VERSION = STRIPE["api_version"]
 MIGRATION_MODULES = {"djstripe": "config.djstripe_migrations"}
 DJSTRIPE_WEBHOOK_SECRET = STRIPE["webhook_secret"]
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
+# Stripe Tax on subscription checkouts (billing.tax's rule, computed by Stripe).
+STRIPE_AUTOMATIC_TAX = env.bool("STRIPE_AUTOMATIC_TAX", default=False)
 
 # --- the staff console (django-unfold; README "Staff console") ---------------------------
 UNFOLD = {

@@ -21,8 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("--free-plan", default="free")
 
     def handle(self, *args, **options):
+        from billing.models import TaxRate
         from catalog.models import Plan
 
+        # The seller's own country's rate (billing.seller_country defaults to GB): the one
+        # rate orders and subscriptions of customers without another country pay.
+        TaxRate.objects.get_or_create(country="GB", defaults={"name": "VAT",
+                                                              "rate": "0.2000"})
         admin = User.objects.filter(role="ADMIN").order_by("id").first()
         for email, slug, pay in ((options["paid_email"], options["paid_plan"], True),
                                  (options["free_email"], options["free_plan"], False)):

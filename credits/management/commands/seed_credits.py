@@ -22,6 +22,8 @@ FEATURES = [
     ("SHORTS_SCRIPT", "Shorts script", "A script for a short-form video.", ["shorts"], 3),
     ("SHORTS_MEDIA", "Shorts media", "Voice-over and media for a short.", ["shorts"], 15),
 ]
+# Operations only some plans include (the plans' entitlements).
+REQUIRED_ENTITLEMENTS = {"AI_VIDEO_GENERATION": "ai_video_generation"}
 DEMO_USAGE = [("AI_TEXT_CHAT", 4), ("AI_IMAGE_GENERATION", 1), ("SHORTS_SCRIPT", 1)]
 
 
@@ -31,7 +33,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for operation, name, description, tags, cost in FEATURES:
             FeatureCost.objects.get_or_create(operation=operation, defaults={
-                "name": name, "description": description, "tags": tags, "cost": cost})
+                "name": name, "description": description, "tags": tags, "cost": cost,
+                "required_entitlement": REQUIRED_ENTITLEMENTS.get(operation, "")})
         customers = User.objects.filter(role=Role.CUSTOMER).order_by("pk")
         for user in customers:
             services.grant_signup_bonus(user=user)
