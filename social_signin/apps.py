@@ -7,4 +7,9 @@ class SocialSigninConfig(AppConfig):
     verbose_name = "Social sign-in"
 
     def ready(self):
+        from accounts import deletion
         from social_signin import signals  # noqa: F401 - audit of linked accounts
+        from social_signin.services import deletion_preview, settle_for_account_deletion
+
+        deletion.register("social_signin", preview=deletion_preview,
+                          settle=settle_for_account_deletion)
