@@ -178,3 +178,18 @@ def test_deleting_the_account_removes_its_linked_accounts(provider):
     assert "Signing in with GitHub will be unlinked." in page
     delete_account(user=customer, actor=customer)
     assert not SocialAccount.objects.filter(user=customer).exists()
+
+
+def test_the_data_export_lists_linked_accounts(provider):
+    import json
+
+    customer = UserFactory(email="exporter@example.com")
+    browser = Client()
+    browser.force_login(customer)
+    provider.github_user(uid=2024, login="exp", email="exp@example.com")
+    _sign_in_with(browser, "/account/profile/", "Link GitHub")
+    response = browser.get("/account/export/download/")
+    document = json.loads(b"".join(response.streaming_content))
+    [linked] = document["linked_accounts"]
+    assert (linked["provider"], linked["uid"]) == ("github", "2024")
+    assert linked["profile"]["login"] == "exp"
