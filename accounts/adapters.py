@@ -1,13 +1,51 @@
-"""How allauth creates users and confirms e-mail: through accounts services."""
+"""How allauth creates users and confirms e-mail: through accounts services. Its e-mails
+carry the business's name (the ``business_name`` setting, not the Sites framework's
+"example.com") and their links start with ``SITE_URL``."""
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
+from django.conf import settings
 
 from accounts import services
 from accounts.errors import EmailTaken, WeakPassword
 
 
+@dataclass(frozen=True)
+class _Site:
+    """What allauth's e-mail templates read from ``current_site``."""
+
+    name: str
+    domain: str
+
+
+def on_site(url: str) -> str:
+    """``url`` (built from the request's host) on ``SITE_URL`` instead."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    return settings.SITE_URL + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def business_name() -> str:
+    from accounts.system_config import get_config
+
+    return get_config("business_name")
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def format_email_subject(self, subject: str) -> str:
+        return f"[{business_name()}] {subject}"
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        context = {key: on_site(value) if key.endswith("_url") and isinstance(value, str)
+                   else value for key, value in context.items()}
+        context["current_site"] = _Site(name=business_name(),
+                                        domain=urlsplit(settings.SITE_URL).netloc)
+        super().send_mail(template_prefix, email, context)
+
     def save_user(self, request, user, form, commit=True):
         """Create the user with ``register_user`` (same rules as the signup API)."""
         data = form.cleaned_data

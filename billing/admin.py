@@ -518,7 +518,7 @@ class RefundAdmin(RecordAdmin):
 
 class DiscountUsageInline(ReadOnlyInline):
     model = models.DiscountUsage
-    fields = ["order", "user", money_column("amount_saved"), "created_at"]
+    fields = ["order", "subscription", "user", money_column("amount_saved"), "created_at"]
     readonly_fields = fields
 
 
@@ -968,7 +968,7 @@ class CreditNoteAdmin(LargeTableAdmin, RecordAdmin):
 
     list_display = ["number", "user", "invoice", money_column("amount"), "reason",
                     "credits_clawed_back", "credits_unrecovered", "created_at"]
-    list_filter = [("credits_unrecovered", CreditsStillOwedFilter), "reason", "created_at"]
+    list_filter = [CreditsStillOwedFilter, "reason", "created_at"]
     search_by = (by_exact("number", label="credit note number", fits=r"CN-\S+",
                           normalize=str.upper),
                  by_user_email(),

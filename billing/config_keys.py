@@ -17,3 +17,6 @@ define("billing.refund_credit_clawback", type=str, default="proportional",
                    "period granted that are taken back: none, proportional (the refunded share) "
                    "or all. Never below zero: credits already spent stay spent and are listed "
                    "for staff on the credit note.")
+define("business_logo_url", type=str, default="",
+       description="The logo on receipts, invoices and billing e-mails: a path on this site "
+                   "(e.g. /static/brand/logo.png); empty for none.")

@@ -557,6 +557,11 @@ class Invoice(TimeStampedModel):
             models.CheckConstraint(condition=Q(refunded_amount__gte=0,
                                                refunded_amount__lte=F("amount_paid")),
                                    name="invoice_refunded_lte_paid"),
+            # Our own invoices add up; Stripe's carry Stripe's figures (inclusive taxes).
+            models.CheckConstraint(
+                condition=Q(billing_source="stripe")
+                | Q(total=F("subtotal") - F("discount_amount") + F("tax")),
+                name="invoice_total_adds_up"),
         ]
 
     @property
@@ -597,6 +602,9 @@ class Payment(TimeStampedModel):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     null=True, blank=True, related_name="+")
     metadata = models.JSONField(default=dict, blank=True)
+    receipt_number = models.CharField(
+        max_length=32, null=True, blank=True, unique=True,
+        help_text="Given when the payment succeeds and its receipt e-mail is queued.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -662,6 +670,8 @@ class Refund(TimeStampedModel):
     processed_at = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      null=True, blank=True, related_name="+")
+    notice_queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer's refund e-mail was queued.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -714,7 +724,10 @@ class DiscountUsage(TimeStampedModel):
     discount = models.ForeignKey(Discount, on_delete=models.PROTECT, related_name="usages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                              related_name="+")
-    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="discount_usage")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="discount_usage")
+    subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, null=True,
+                                        blank=True, related_name="discount_usage")
     amount_saved = models.BigIntegerField()
     currency = models.CharField(max_length=CURRENCY_LENGTH)
 
@@ -724,4 +737,9 @@ class DiscountUsage(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount_saved__gte=0),
                                    name="discountusage_amount_gte_0"),
+            # One use is one purchase: an order or a subscription, never both or neither.
+            models.CheckConstraint(
+                condition=(Q(order__isnull=False, subscription__isnull=True)
+                           | Q(order__isnull=True, subscription__isnull=False)),
+                name="discountusage_order_xor_subscription"),
         ]

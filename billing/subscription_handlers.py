@@ -26,6 +26,7 @@ from billing.services.invoices import RANK, grant_period_credits
 from billing.services.numbers import next_number
 from billing.services.timeline import EventType, Source
 from billing.webhook_handlers import handles
+from catalog.money import format_money
 from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
         timeline.add(sub, type_, message, source=Source.STRIPE, stripe_event_id=eid,
                      payload={"invoice": invoice.number})
 
-    amount = f"{invoice.total / 100:,.2f} {invoice.currency.upper()}"
+    amount = format_money(invoice.total, invoice.currency)
     if old is None and invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
         add(EventType.INVOICE_CREATED, f"Invoice {invoice.number} for {amount} was issued.")
     if refs is not None and invoice.status in PAID_STATUSES:

@@ -22,6 +22,7 @@ from billing.services.checkout import checkout
 from billing.services.downloads import register_download
 from billing.services.inbox import InvalidEvent, record_event
 from billing.webhooks import SignatureError, verify_signature
+from catalog.views import add_to_cart_refused
 from config.api import DomainError
 from config.outbox.publisher import publish_soon
 
@@ -65,32 +66,60 @@ def cart_page(request):
             if action == "add":
                 cart_service.add_item(
                     user=request.user, product_id=_int(request.POST.get("product_id")),
-                    quantity=_int(request.POST.get("quantity"), 1),
+                    quantity=_quantity(request.POST.get("quantity")),
                     price_id=_int(request.POST.get("price_id"), None),
                     variant_id=_int(request.POST.get("variant_id"), None))
                 messages.success(request, "Added to your cart.")
             elif action == "update":
                 cart_service.update_item(user=request.user,
                                          item_id=_int(request.POST.get("item_id")),
-                                         quantity=_int(request.POST.get("quantity")))
+                                         quantity=_quantity(request.POST.get("quantity")))
                 messages.success(request, "Quantity updated.")
             elif action == "remove":
                 cart_service.remove_item(user=request.user,
                                          item_id=_int(request.POST.get("item_id")))
                 messages.success(request, "Item removed.")
             elif action == "apply_code":
+                if not request.POST.get("code", "").strip():
+                    raise DomainError("Enter a discount code to apply.", code="code_required",
+                                      field="code")
                 cart_service.apply_code(user=request.user, code=request.POST.get("code", ""))
                 messages.success(request, "Discount code applied.")
             elif action == "remove_code":
                 cart_service.remove_code(user=request.user)
                 messages.success(request, "Discount code removed.")
         except DomainError as exc:
+            field = exc.extra.get("field") or {"apply_code": "code"}.get(action)
+            if action == "add" and field == "quantity":
+                # The error belongs beside the product page's quantity field.
+                refused = add_to_cart_refused(request, _int(request.POST.get("product_id")),
+                                              {"quantity": exc.message},
+                                              request.POST.get("quantity", ""))
+                if refused is not None:
+                    return refused
             context = _cart_context(request.user)
             context["form_error"] = exc.message
             context["form_error_code"] = exc.code
+            # Shown beside the field it is about (the code, or one line's quantity).
+            context["field_error"] = {"field": field, "message": exc.message,
+                                      "item_id": request.POST.get("item_id", ""),
+                                      "value": request.POST.get(field or "", "")}
             return render(request, "billing/cart.html", context, status=400)
         return redirect("billing:cart")
     return render(request, "billing/cart.html", _cart_context(request.user))
+
+
+def _quantity(value) -> int:
+    """A quantity typed by the customer: a whole number from 1, or a form error (never a
+    silent 1)."""
+    try:
+        quantity = int(str(value).strip())
+    except (TypeError, ValueError):
+        quantity = 0
+    if quantity < 1:
+        raise DomainError("Enter a whole number of at least 1.", code="invalid_quantity",
+                          field="quantity")
+    return quantity
 
 
 def _int(value, default=0):

@@ -69,6 +69,9 @@ class RatingSerializer(serializers.Serializer):
 class RatingSummarySerializer(RatingSerializer):
     distribution = serializers.DictField(child=serializers.IntegerField(),
                                          help_text='Keys "1".."5": number of reviews.')
+    verified_count = serializers.IntegerField(
+        help_text="Reviews by customers who paid for the product.")
+    verified_average = serializers.FloatField(allow_null=True)
 
 
 _timestamp = serializers.DateTimeField()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import views
+from catalog import images, views
 
 app_name = "catalog"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path("collections/", views.collection_list, name="collections"),
     path("collections/<slug:slug>/", views.collection_page, name="collection"),
     path("pricing/", views.pricing, name="pricing"),
+    path("media/catalog/images/<str:name>", images.image, name="image"),
 ]

@@ -38,6 +38,8 @@ from config.ids import BIGINT_MAX, parse_id
 from credits import selectors as credit_selectors
 from credits.admin import CreditAmountField, check_room
 from support import approvals, embeddings, kb, panel, selectors, services
+from support.attachments import MAX_ATTACHMENTS_PER_MESSAGE
+from support.forms import MultipleFileField
 from support.models import (
     TRANSITIONS,
     ApprovalRequest,
@@ -99,18 +101,52 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 class TicketActionForm(forms.Form):
-    """The forms on the ticket page; each posts to ``act/`` with an ``operation``."""
+    """The "Work the ticket" forms on the ticket page; each posts to ``act/`` with an
+    ``operation``. They are forms of their own beside the (read-only) change form, never
+    inside it: a browser ignores a form nested in another and would post the outer one."""
 
-    operation = forms.ChoiceField(choices=[(o, o) for o in
-                                           ("reply", "note", "status", "priority", "assign")])
+    OPERATIONS = ("reply", "note", "status", "priority", "assign", "merge")
+    operation = forms.ChoiceField(choices=[(o, o) for o in OPERATIONS])
     body = forms.CharField(required=False, max_length=20_000)
+    attachments = MultipleFileField(required=False)
     status = forms.ChoiceField(required=False, choices=TicketStatus.choices)
     priority = forms.ChoiceField(required=False, choices=TicketPriority.choices)
     assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none())
+    into = forms.ModelChoiceField(required=False, queryset=Ticket.objects.none(),
+                                  label="Merge into")
+    confirm = forms.BooleanField(required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, ticket, **kwargs):
         super().__init__(*args, **kwargs)
+        self.ticket = ticket
         self.fields["assignee"].queryset = staff_users()
+        self.fields["into"].queryset = merge_targets(ticket)
+
+    def clean(self):
+        data = super().clean()
+        operation = data.get("operation")
+        if operation in ("reply", "note") and not (data.get("body") or "").strip():
+            self.add_error("body", "Write a message first.")
+        if operation == "note" and data.get("attachments"):
+            self.add_error("attachments", "Files go with a reply to the customer, not with "
+                                          "an internal note.")
+        if operation == "status" and not data.get("status"):
+            self.add_error("status", "Choose a status.")
+        if operation == "priority" and not data.get("priority"):
+            self.add_error("priority", "Choose a priority.")
+        if operation == "merge":
+            if not data.get("into"):
+                self.add_error("into", "Choose the ticket to keep.")
+            if not data.get("confirm"):
+                self.add_error("confirm", "Tick the box to confirm: this ticket will be "
+                                          "closed and its messages moved.")
+        return data
+
+
+def merge_targets(ticket):
+    """The tickets this one may be merged into: the same customer's other open ones."""
+    return (Ticket.objects.filter(customer_id=ticket.customer_id)
+            .exclude(pk=ticket.pk).exclude(status=TicketStatus.CLOSED).order_by("-created_at"))
 
 
 class RefundActionForm(forms.Form):
@@ -235,7 +271,20 @@ class TicketAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ticket = get_object_or_404(Ticket, pk=object_id)
+        if request.method == "POST":
+            # Nothing on the change form itself is editable: saying "changed successfully"
+            # to a post here would be untrue. Each action has its own form on the page.
+            self.message_user(request, "Nothing was saved: this page has no editable fields. "
+                                       "Use the forms under \u201cWork the ticket\u201d.",
+                              messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:support_ticket_change",
+                                                args=[ticket.pk]))
         extra_context = {
+            # The ticket's own fields are read-only: no Save buttons that would save nothing.
+            "show_save": False, "show_save_and_continue": False,
+            "show_save_and_add_another": False, "show_delete": False,
+            "merge_targets": merge_targets(ticket),
+            "max_attachments": MAX_ATTACHMENTS_PER_MESSAGE,
             **(extra_context or {}),
             "thread": selectors.staff_thread(ticket),
             "next_statuses": [(s, TicketStatus(s).label) for s in TicketStatus.values
@@ -252,34 +301,58 @@ class TicketAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def act_view(self, request, pk):
+        """Reply, internal note, status, priority, assignment or merge, each through its
+        service (saved, audited, e-mailed where the customer should hear), then the ticket
+        page with a message saying what happened. A refused form is the page again with the
+        error beside its field; nothing is changed."""
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
-        ticket = get_object_or_404(Ticket, pk=pk)
-        form = TicketActionForm(request.POST)
-        back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
+        ticket = get_object_or_404(Ticket.objects.select_related("customer"), pk=pk)
+        form = TicketActionForm(request.POST, request.FILES, ticket=ticket)
         if not form.is_valid():
-            self.message_user(request, "Please fill in the form correctly.", messages.ERROR)
-            return back
+            self.message_user(request, f"Please fill in the form correctly: "
+                                       f"{form_errors(form)} Nothing was changed.",
+                              messages.ERROR)
+            return self._with_errors(request, ticket, act_form=form)
         data, user = form.cleaned_data, request.user
+        operation = data["operation"]
+        back = reverse("admin:support_ticket_change", args=[pk])
         try:
-            operation = data["operation"]
-            if operation in ("reply", "note") and not data["body"].strip():
-                raise DomainError("Write a message first.", code="body_required")
             if operation == "reply":
-                services.reply(ticket=ticket, author=user, body=data["body"])
+                message = services.reply(ticket=ticket, author=user, body=data["body"],
+                                         files=data["attachments"])
+                files = message.attachments.count()
+                done = (f"Reply sent: it is on the ticket and e-mailed to "
+                        f"{ticket.customer.email}"
+                        + (f", with {files} attachment(s)." if files else "."))
             elif operation == "note":
                 services.add_internal_note(ticket=ticket, author=user, body=data["body"])
+                done = "Internal note added. The customer does not see it and is not e-mailed."
             elif operation == "status":
-                services.change_status(ticket=ticket, status=data["status"], actor=user)
+                old = ticket.get_status_display()
+                ticket = services.change_status(ticket=ticket, status=data["status"],
+                                                actor=user)
+                done = (f"Status changed from {old} to {ticket.get_status_display()}; "
+                        f"{ticket.customer.email} is e-mailed about it.")
             elif operation == "priority":
-                services.change_priority(ticket=ticket, priority=data["priority"], actor=user)
+                ticket = services.change_priority(ticket=ticket, priority=data["priority"],
+                                                  actor=user)
+                done = (f"Priority changed to {ticket.get_priority_display()}; the SLA "
+                        "deadlines were recomputed.")
             elif operation == "assign":
                 services.assign(ticket=ticket, assignee=data["assignee"], actor=user)
+                done = (f"Assigned to {data['assignee'].name}." if data["assignee"]
+                        else "The ticket is now unassigned.")
+            else:  # merge
+                target = services.merge(source=ticket, target=data["into"], actor=user)
+                back = reverse("admin:support_ticket_change", args=[target.pk])
+                done = (f"{ticket.number} was merged into {target.number} and closed; its "
+                        "messages are now on this ticket.")
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            self.message_user(request, f"{exc.message} Nothing was changed.", messages.ERROR)
         else:
-            self.message_user(request, "Done.", messages.SUCCESS)
-        return back
+            self.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(back)
 
     def _with_errors(self, request, ticket, **panel_forms):
         """The ticket page again, answering 400: the refused panel form keeps what was typed
@@ -308,7 +381,8 @@ class TicketAdmin(admin.ModelAdmin):
         payload = {"user_id": ticket.customer_id, "amount": amount,
                    "reason": f"{form.cleaned_data['reason']} (ticket {ticket.number})"}
         self._request(request, "credits.adjust", payload, approvals.credits_amount(payload),
-                      ticket, form.cleaned_data["reason"], done="Credits adjusted.")
+                      ticket, form.cleaned_data["reason"],
+                      done=f"Credits adjusted by {amount:+,} for {ticket.customer.email}.")
         return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
 
     def refund_view(self, request, pk):
@@ -327,7 +401,8 @@ class TicketAdmin(admin.ModelAdmin):
                    "notes": f"{data['notes']} (ticket {ticket.number})".strip()}
         self._request(request, "billing.refund", payload, amount, ticket,
                       data["notes"], currency=order.currency,
-                      done="Refund issued.")
+                      done=f"Refund of {format_money(amount, order.currency)} issued on "
+                           f"{order.number}.")
         return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
 
     def extend_trial_view(self, request, pk):
@@ -341,7 +416,7 @@ class TicketAdmin(admin.ModelAdmin):
         if not form.is_valid():
             self.message_user(request, f"Could not extend the trial. {form_errors(form)}",
                               messages.ERROR)
-            return back
+            return self._with_errors(request, ticket, trial_form=form)
         data = form.cleaned_data
         subscription = Subscription.objects.filter(pk=data["subscription"],
                                                    user=ticket.customer).first()
@@ -365,8 +440,15 @@ class TicketAdmin(admin.ModelAdmin):
                               messages.ERROR)
             return
         if approval.status == ApprovalStatus.PENDING:
-            self.message_user(request, "Above the approval threshold: waiting for a second "
-                                       "staff member to approve.", messages.WARNING)
+            limit = authority.limit_for(request.user, action_key)
+            above = (f" is above your limit of "
+                     f"{authority.describe_amount(action_key, limit, currency)}"
+                     if limit is not None else " needs a second staff member")
+            self.message_user(
+                request, f"Approval requested (#{approval.pk}): "
+                         f"{authority.describe_amount(action_key, amount, currency)}{above}. "
+                         "Nothing is done yet: waiting for a second staff member to "
+                         "approve it in Approval requests.", messages.WARNING)
         else:
             self.message_user(request, done, messages.SUCCESS)
 

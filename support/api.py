@@ -24,7 +24,7 @@ from accounts.api_fields import StrictCharField
 from config.api import NotFound, Pagination
 from config.parsers import JSONParser
 from support import bot, kb, selectors, services
-from support.models import Article, ArticleType, TicketStatus
+from support.models import Article, ArticleType, ChatRole, TicketStatus
 from support.related import clean_related
 from support.services import CUSTOMER_PRIORITIES
 
@@ -271,12 +271,17 @@ class RateIn(serializers.Serializer):
 
 CHAT_MESSAGE_OUT = inline_serializer("ChatMessage", {
     "id": serializers.IntegerField(), "role": serializers.CharField(),
-    "body": serializers.CharField(), "answered": serializers.BooleanField(allow_null=True),
+    "body": serializers.CharField(),
+    "body_html": serializers.CharField(help_text="The bot's answer as sanitised HTML (its "
+                                                 "Markdown rendered); empty for the customer's "
+                                                 "own messages."),
+    "answered": serializers.BooleanField(allow_null=True),
     "helpful": serializers.BooleanField(allow_null=True),
     "created_at": serializers.DateTimeField(),
     "citations": inline_serializer("ChatCitation", {
         "title": serializers.CharField(), "slug": serializers.CharField(),
         "url": serializers.CharField(), "passage": serializers.CharField(allow_null=True),
+        "passage_html": serializers.CharField(allow_null=True),
     }, many=True),
 })
 CHAT_OUT = inline_serializer("ChatAnswer", {
@@ -293,12 +298,15 @@ def chat_message_out(message, citations=None) -> dict:
         "id": message.pk,
         "role": message.role,
         "body": message.body,
+        "body_html": str(kb.render_markdown(message.body)) if message.role == ChatRole.BOT
+        else "",
         "answered": message.answered,
         "helpful": message.helpful,
         "created_at": message.created_at.isoformat(),
         "citations": [
             {"title": c["article"].title, "slug": c["article"].slug,
-             "url": c["article"].get_absolute_url(), "passage": c["passage"]}
+             "url": c["article"].get_absolute_url(), "passage": c["passage"],
+             "passage_html": str(kb.render_markdown(c["passage"])) if c["passage"] else None}
             for c in citations
         ],
     }

@@ -55,8 +55,26 @@ def render_markdown(text: str) -> SafeString:
     return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow"))  # noqa: S308
 
 
+# Markdown's marks, taken out of a search snippet (a fragment of the article's source, so
+# never rendered: a fragment may cut a link or an emphasis in half).
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)?")
+_MD_CUT_LINK = re.compile(r"^([^\[(]*?)\]\([^)\s]*\)?|\[(?=[^\]]*$)")
+_MD_LINE_START = re.compile(r"(?m)^[ \t]{0,3}(?:#{1,6}[ \t]+|>[ \t]?|[-*+][ \t]+|\d+[.)][ \t]+)")
+_MD_MARKS = re.compile(r"\*\*|__|~~|`+|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+
+
+def strip_markdown(text: str) -> str:
+    """The words of a Markdown fragment without its marks: links keep their text, headings,
+    quotes and list bullets lose their marker, emphasis and code lose their asterisks and
+    backticks."""
+    text = _MD_LINK.sub(r"\1", text or "")
+    text = _MD_CUT_LINK.sub(lambda m: m.group(1) or "", text)
+    text = _MD_LINE_START.sub("", text)
+    return re.sub(r"\s+", " ", _MD_MARKS.sub("", text)).strip()
+
+
 def snippet_html(headline: str | None) -> SafeString:
-    text = escape(headline or "")
+    text = escape(strip_markdown(headline or ""))
     return mark_safe(text.replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))  # noqa: S308
 
 

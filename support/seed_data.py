@@ -19,7 +19,7 @@ are due within 14 days and show the payment reference to write on your transfer.
 
 Subscriptions are charged at the start of each billing period, monthly or yearly. One-time
 purchases such as credit packs are charged when you check out. You receive an e-mail receipt
-and the invoice appears in **Account → Invoices**.
+and the invoice appears in [Invoices](/billing/invoices/).
 
 ## Currencies and tax
 
@@ -32,14 +32,14 @@ listed on every invoice line.
         "title": "Where do I find my invoices?",
         "content_type": "faq",
         "tags": ["invoices", "billing", "receipts"],
-        "summary": "Every invoice is in Account → Invoices, viewable and printable.",
-        "body": """Every invoice we issue is listed in **Account → Invoices**, newest first.
+        "summary": "Every invoice is on the Invoices page, viewable and printable.",
+        "body": """Every invoice we issue is listed on [Invoices](/billing/invoices/), newest first.
 Open one to see its lines, tax, amount paid and amount due; use your browser's print button
 to save it as a PDF.
 
 Invoices show our business name, address and tax number, and your billing address and tax
 id as they were when the invoice was issued. To change the details on future invoices,
-update your billing address in **Account → Billing details** before the next charge.
+update your billing address on your [profile](/account/profile/) before the next charge.
 
 If an invoice is missing, check that you are signed in with the account that paid. Still
 missing? Open a ticket and include the date and amount of the charge.
@@ -52,8 +52,8 @@ missing? Open a ticket and include the date and amount of the charge.
         "tags": ["invoices", "vat", "tax id"],
         "summary": "Update your billing details; we can reissue a corrected invoice.",
         "body": """Invoices use the billing address and tax id saved on your account when the
-invoice was issued. Update them in **Account → Billing details**: future invoices use the new
-details straight away.
+invoice was issued. Update them on your [profile](/account/profile/): future invoices use
+the new details straight away.
 
 For an invoice that was already issued, open a ticket with the invoice number and the
 correct details. Paid invoices cannot be edited, but our team can void and reissue a
@@ -73,7 +73,8 @@ billing costs less per month than monthly billing.
 Plans with a free trial start in the **trialing** state: you are not charged until the trial
 ends, and you can cancel before then at no cost.
 
-Your current plan, its renewal date and the credits it grants are on **Account → Plan**.
+Your current plan, its renewal date and the credits it grants are on
+[your subscription's page](/billing/subscription/).
 """,
     },
     {
@@ -103,10 +104,10 @@ part of your month credited. Switching from yearly to monthly happens at the yea
         "title": "How do I cancel my subscription?",
         "content_type": "faq",
         "tags": ["cancel", "subscriptions", "cancellation"],
-        "summary": "Cancel from Account → Plan; you keep access until the period ends.",
-        "body": """Go to **Account → Plan** and choose **Cancel subscription**. Your
-subscription stays active until the end of the period you already paid for and then ends;
-you are not charged again.
+        "summary": "Cancel on your subscription's page; you keep access until the period ends.",
+        "body": """Go to [your subscription's page](/billing/subscription/) and choose **Cancel at
+period end**. Your subscription stays active until the end of the period you already paid
+for and then ends; you are not charged again.
 
 Changed your mind? Until the period ends you can resume the subscription from the same page.
 
@@ -164,8 +165,9 @@ be refunded and how long the money takes to arrive.
         "body": """When a renewal payment fails, your subscription becomes **past due**. We
 retry the payment automatically over the following days and e-mail you each time.
 
-You keep your plan for a grace period of 7 days. Update your card in **Account → Payment
-methods** and the next retry charges the new card. If every retry fails, the subscription is
+You keep your plan for a grace period of 7 days. Update your card on
+[your subscription's page](/billing/subscription/) and the next retry charges the new card.
+If every retry fails, the subscription is
 cancelled and your account falls back to the free tier; your data is kept.
 
 Common causes are an expired card, insufficient funds, or your bank blocking an online or
@@ -180,7 +182,7 @@ foreign payment: your bank can tell you which.
         "summary": "Credits pay for metered features such as AI text, images and video.",
         "body": """Credits are how metered features are paid for. Each operation costs a set
 number of credits, for example an AI text chat, an image generation or a video generation.
-The current costs are listed on **Account → Credits**; some plans include lower costs.
+The current costs are listed on [Credits](/credits/); some plans include lower costs.
 
 Your balance is taken down when an operation runs. If your balance is too low, the operation
 is refused and nothing is charged. Your usage history lists every credit spent or received,
@@ -228,7 +230,7 @@ usually costs less per credit than buying packs.
         "body": """Credits are added when the payment is confirmed. For card payments this
 normally takes less than a minute; bank transfers take until the money reaches us.
 
-Check **Account → Orders**: if the order shows as completed but the credits are not in your
+Check [Orders](/orders/): if the order shows as completed but the credits are not in your
 usage history, open a ticket linked to that order and we will add them. We never charge
 twice for the same order, so please do not buy the pack again.
 """,
@@ -252,9 +254,10 @@ date and time: our team can review it and adjust your balance.
         "title": "Creating and revoking API keys",
         "content_type": "guide",
         "tags": ["api", "api keys", "developers", "security"],
-        "summary": "Create keys in Account → API keys; the full key is shown only once.",
-        "body": """API keys let your own software call our API. Create one in **Account → API
-keys**, give it a name, and copy it: the full key is shown **only once**. We store only a
+        "summary": "Create keys on the API keys page; the full key is shown only once.",
+        "body": """API keys let your own software call our API. Create one on the
+[API keys](/account/api-keys/) page, give it a name, and copy it: the full key is shown
+**only once**. We store only a
 hash of it; afterwards you will see just its prefix.
 
 Send the key in the `Authorization` header of each request. Keep it secret: anyone with the
@@ -287,9 +290,9 @@ Build your error handling on the `code`, not on the message text.
         "title": "Downloading a copy of your data",
         "content_type": "guide",
         "tags": ["data export", "privacy", "gdpr", "account"],
-        "summary": "Account → Privacy → Download my data gives one JSON file.",
-        "body": """You can download everything we hold about you at any time from **Account →
-Privacy → Download my data**. You get one JSON file with your profile, orders, invoices,
+        "summary": "Download my data gives you one JSON file.",
+        "body": """You can download everything we hold about you at any time from [Download my
+data](/account/export/). You get one JSON file with your profile, orders, invoices,
 subscriptions, credit history, support tickets and help-bot conversations, and the files you
 uploaded.
 
@@ -302,7 +305,7 @@ The export is generated on request, so it is always current.
         "content_type": "policy",
         "tags": ["account deletion", "privacy", "gdpr", "close account"],
         "summary": "What deletion removes, what we must keep, and how to start it.",
-        "body": """You can delete your account from **Account → Privacy → Delete account**.
+        "body": """You can delete your account on the [Delete account](/account/delete/) page.
 Cancel any active subscription first; we ask you to confirm with your password.
 
 When you delete your account we anonymise your personal data: your name, e-mail, phone,
@@ -323,7 +326,7 @@ copy of your data first if you want one.
         "body": """Use a long, unique password: we refuse common and too-short passwords.
 After several failed sign-in attempts, sign-in is paused for 15 minutes to stop guessing.
 
-**Account → Sessions** lists every browser signed in to your account with its location and
+[Sessions](/account/sessions/) lists every browser signed in to your account with its location and
 last activity. Sign out any session you do not recognise, then change your password.
 
 Personal details such as your phone number, date of birth, tax id and billing address are
@@ -360,7 +363,7 @@ waiting for information from you, the ticket shows **Waiting on customer**.
         "content_type": "faq",
         "tags": ["support", "tickets", "reopen"],
         "summary": "Open, reply, reopen within 14 days, and automatic closing.",
-        "body": """Open a ticket from **Support → Open a ticket** or hand over a help-bot chat.
+        "body": """[Open a ticket](/support/new/) or hand over a help-bot chat.
 You can attach screenshots, PDFs, text or CSV files up to 10 MB each.
 
 We reply by e-mail and on the ticket page. When we mark a ticket **resolved**, you can

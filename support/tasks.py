@@ -19,8 +19,11 @@ def _ticket_url(ticket: Ticket) -> str:
 
 
 def _send(template: str, subject: str, to: str, context: dict) -> None:
-    body = render_to_string(f"support/email/{template}.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+    business = get_config("business_name")
+    body = render_to_string(f"support/email/{template}.txt",
+                            {**context, "business_name": business,
+                             "site_url": settings.SITE_URL})
+    send_mail(f"[{business}] {subject}", body, settings.DEFAULT_FROM_EMAIL, [to])
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

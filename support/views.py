@@ -3,19 +3,23 @@
 The same services and selectors as the API. A ticket that is not the customer's answers 404.
 """
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.system_config import get_config
 from config.api import DomainError
 from support import kb, selectors, services
+from support.api import chat_message_out
 from support.forms import ReplyForm, TicketForm
-from support.models import Article, ArticleType, TicketMessage
+from support.models import Article, ArticleType, Conversation, TicketMessage
 from support.related import clean_related
 
 PAGE_SIZE = 20
@@ -125,9 +129,26 @@ def attachment(request, pk, file_id):
                         filename=stored.name, content_type=stored.content_type or None)
 
 
+CHAT_KEPT_FOR = timedelta(days=1)
+
+
 @login_required
 def chat(request):
-    return render(request, "support/chat.html")
+    """The help bot. The customer's conversation of the last day that was not handed to a
+    human is shown again (a reload keeps it); ``?new=1`` starts afresh."""
+    conversation = None
+    if not request.GET.get("new"):
+        conversation = (Conversation.objects.filter(
+            customer=request.user, handed_off_ticket__isnull=True,
+            created_at__gte=timezone.now() - CHAT_KEPT_FOR)
+            .order_by("-created_at").first())
+    history = {"conversation_id": None, "messages": []}
+    if conversation is not None:
+        conversation = selectors.customer_conversation(request.user, conversation.pk)
+        history = {"conversation_id": conversation.pk,
+                   "messages": [chat_message_out(m) for m in
+                                conversation.messages.order_by("created_at", "id")]}
+    return render(request, "support/chat.html", {"history": history})
 
 
 # --- help centre (public) ----------------------------------------------------------------

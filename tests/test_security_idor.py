@@ -190,6 +190,7 @@ PUBLIC = {
     "catalog:review-create": "writes the caller's own review of a public product",
     "catalog:review-helpful": "any signed-in customer may vote on others' reviews",
     "catalog:collection": "catalog page",
+    "catalog:image": "product pictures of the public catalog",
     "billing:subscribe": "a plan slug from the public pricing page",
     "support:help_article": "published help article",
     "account_confirm_email": "allauth: the secret key in the URL is the credential",

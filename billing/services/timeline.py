@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
+from accounts.system_config import get_config
 from billing.models import Subscription, SubscriptionEvent
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ def email_on_commit(*, user, subject: str, body: str) -> None:
         logger.info("No billing e-mail for deleted account %s: %s", user.pk, subject)
         return
     address = user.email
+    # Every customer e-mail names the business and where to find it.
+    business = get_config("business_name")
+    body = f"{body.rstrip()}\n\n— {business}\n{settings.SITE_URL}/\n"
 
     def send():
         try:

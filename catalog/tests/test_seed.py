@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from accounts.models import User
 from catalog.models import (
@@ -59,8 +60,14 @@ def test_seed_creates_plans_packs_products_and_reviews():
     assert visible_products().count() >= 20
     assert Category.objects.count() >= 5
     assert Variant.objects.count() > 0 and PricingTier.objects.count() > 0
-    assert all(p.images and p.images[0]["url"].startswith("https://")
-               for p in visible_products())
+    # Every picture is drawn here and served by the product itself, never another host.
+    for product in visible_products():
+        assert len(product.images) == 2
+        for image in product.images:
+            assert image["url"].startswith("/media/catalog/images/"), image
+            served = Client().get(image["url"])
+            assert served.status_code == 200 and served["Content-Type"] == "image/svg+xml"
+            assert b"<svg" in b"".join(served.streaming_content)
     assert Review.objects.count() > 0 and not Review.objects.filter(verified=True).exists()
     reviewer = User.objects.get(email="reviewer1@demo.example")
     assert not reviewer.has_usable_password()

@@ -52,6 +52,10 @@ class _FormReader(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = {key: ("" if value is None else value) for key, value in attrs}
         if tag == "form":
+            if self._form is not None:
+                # As a browser does: a form inside another is ignored (its fields and buttons
+                # belong to the outer form, and the first </form> ends the outer one).
+                return
             self._form = PageForm(action=attrs.get("action", ""),
                                   method=(attrs.get("method") or "get").lower(), attrs=attrs)
             self.forms.append(self._form)

@@ -1,6 +1,8 @@
 // The help-bot chat page: posts questions to /api/v1/chat/, shows answers with their
 // article links, lets the customer rate an answer or hand the conversation to a human.
-// Every piece of text is set with textContent: nothing from the server becomes markup.
+// Text is set with textContent; the only markup taken from the server is an answer's
+// rendered Markdown (body_html, passage_html), which the server sanitises (nh3) first.
+// The conversation so far comes with the page (#chat-history), so a reload keeps it.
 (function () {
   "use strict";
   var root = document.querySelector("[data-chat-url]");
@@ -11,7 +13,8 @@
   var field = document.getElementById("chat-message");
   var statusLine = document.getElementById("chat-status");
   var csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
-  var conversationId = null;
+  var history = JSON.parse(document.getElementById("chat-history").textContent);
+  var conversationId = history.conversation_id;
 
   function post(url, body) {
     return fetch(url, {
@@ -35,22 +38,40 @@
     return node;
   }
 
+  function html(tag, markup) {
+    var node = document.createElement(tag);
+    node.className = "markdown";
+    node.innerHTML = markup;  // sanitised by the server (support.kb.render_markdown)
+    return node;
+  }
+
   function addMessage(role, message) {
     var empty = document.getElementById("chat-empty");
     if (empty) empty.remove();
     var li = el("li", null, "card " + role);
     li.appendChild(el("p", role === "customer" ? "You" : "Help bot", "muted"));
-    if (role === "bot" && message.citations && message.citations.length) {
+    var citations = message.citations || [];
+    var passages = citations.some(function (c) { return c.passage_html; });
+    if (role === "bot" && passages) {
       li.appendChild(el("p", "Here is what our help centre says:"));
-      message.citations.forEach(function (c) {
+      citations.forEach(function (c) {
         var block = el("div");
         var link = el("a", c.title);
         link.href = c.url;
         var heading = el("p");
         heading.appendChild(link);
         block.appendChild(heading);
-        if (c.passage) block.appendChild(el("p", c.passage));
+        if (c.passage_html) block.appendChild(html("div", c.passage_html));
         li.appendChild(block);
+      });
+    } else if (role === "bot" && message.body_html) {
+      li.appendChild(html("div", message.body_html));
+      citations.forEach(function (c) {
+        var link = el("a", "Read: " + c.title);
+        link.href = c.url;
+        var line = el("p");
+        line.appendChild(link);
+        li.appendChild(line);
       });
     } else {
       li.appendChild(el("p", message.body));
@@ -91,6 +112,8 @@
     }
     return bar;
   }
+
+  history.messages.forEach(function (message) { addMessage(message.role, message); });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();

@@ -140,7 +140,7 @@ def test_refund_from_the_ticket_page_within_threshold_runs_and_is_linked(client,
     client.force_login(support_agent)
     response = client.post(f"/admin/support/ticket/{ticket.pk}/refund/", {
         "order": order.pk, "amount": "15.00", "reason": "REQUESTED_BY_CUSTOMER"}, follow=True)
-    assert "Refund issued." in response.content.decode()
+    assert f"Refund of $15.00 issued on {order.number}." in response.content.decode()
     order.refresh_from_db()
     assert order.refunded_amount == 1500
     approval = ApprovalRequest.objects.get()

@@ -135,7 +135,7 @@ def test_ticket_refund_form_takes_major_units(client, support_agent, customer, t
     assert done.status_code == 302
     assert sorted(Refund.objects.values_list("currency", "amount")) == [("jpy", 1500),
                                                                         ("usd", 1500)]
-    assert "Refund issued." in client.get(
+    assert f"Refund of ¥1,500 issued on {yen.number}." in client.get(
         f"/admin/support/ticket/{ticket.pk}/change/").content.decode()
 
 

@@ -50,6 +50,9 @@ class Command(BaseCommand):
         python = sys.executable
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+        # Links in e-mails (sent by the web process and the worker) point at this server,
+        # whatever its port, unless SITE_URL says otherwise.
+        env.setdefault("SITE_URL", f"http://{host}:{port}")
         commands = {
             "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
             "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",

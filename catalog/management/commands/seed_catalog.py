@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from accounts.models import User
 from catalog import seed_data
+from catalog.images import store_demo_images
 from catalog.models import (
     Category,
     Collection,
@@ -31,9 +32,8 @@ GB = 1024**3
 
 
 def _images(slug: str, name: str) -> list[dict]:
-    # Placeholder photos by URL (the site's CSP allows https images); stable per slug.
-    return [{"url": f"https://picsum.photos/seed/{slug}/640/360", "alt": name},
-            {"url": f"https://picsum.photos/seed/{slug}-2/640/360", "alt": f"{name}, detail"}]
+    # Pictures drawn here (SVG) and kept in the media storage: nothing from another host.
+    return store_demo_images(slug, name)
 
 
 class Command(BaseCommand):

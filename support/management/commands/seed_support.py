@@ -34,8 +34,9 @@ DEMO_TICKETS = [
      [S.IN_PROGRESS, S.WAITING_ON_CUSTOMER]),
     ("resolved", "How do I revoke an API key?", "LOW",
      "One of our API keys was pasted in a chat by mistake.",
-     [("staff", "Go to Account → API keys and choose Revoke next to the key: it stops "
-                "working immediately. Then create a new one for your integration."),
+     [("staff", "Open API keys in your account (/account/api-keys/) and choose Revoke next "
+                "to the key: it stops working immediately. Then create a new one for your "
+                "integration."),
       ("customer", "Done, thanks!")],
      [S.IN_PROGRESS, S.RESOLVED]),
     ("closed", "Cancel my subscription at the end of the month", "MEDIUM",
