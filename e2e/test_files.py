@@ -42,6 +42,7 @@ def test_upload_over_quota_is_refused_next_to_the_field_then_fits_after_a_delete
 
     page.set_input_files('input[name="file"]', files=[
         {"name": "second.png", "mimeType": "image/png", "buffer": PNG}])
+    page.checks.expect(r"/files/$", 413)  # the refusal: the page again, with the error
     page.get_by_role("button", name="Upload").click()
     page.wait_for_load_state()
     error = page.locator("#id_file_error")

@@ -204,3 +204,27 @@ def purge(*, now=None) -> int:
             item.delete()
             stored.delete()
     return len(items)
+
+
+def deletion_preview(user) -> list[str]:
+    count = files_of(user).count()
+    if not count:
+        return []
+    return [f"Your {count} file{'s' if count != 1 else ''} "
+            f"({used_bytes(user):,} bytes) will be deleted for good."]
+
+
+def settle_for_account_deletion(user) -> None:
+    """Deleting an account deletes its files at once (blobs and rows), deleted or not: the
+    retention period is for a customer who may change their mind, not for a closed account.
+    Safe to run again."""
+    files = storage()
+    for item in CustomerFile.objects.filter(owner=user).select_related("stored"):
+        if item.stored.path:
+            files.delete(item.stored.path)
+        with transaction.atomic():
+            stored = item.stored
+            item.delete()
+            stored.delete()
+            audit.record(actor=None, action=AuditAction.DELETE, resource_type="accounts.StoredFile",
+                         resource_id=stored.pk, reason="account_deleted")

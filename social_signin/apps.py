@@ -7,4 +7,15 @@ class SocialSigninConfig(AppConfig):
     verbose_name = "Social sign-in"
 
     def ready(self):
+        from accounts import data_export, deletion
         from social_signin import signals  # noqa: F401 - audit of linked accounts
+        from social_signin.services import (
+            deletion_preview,
+            linked_accounts_section,
+            settle_for_account_deletion,
+        )
+
+        data_export.register("linked_accounts", linked_accounts_section)
+
+        deletion.register("social_signin", preview=deletion_preview,
+                          settle=settle_for_account_deletion)

@@ -11,14 +11,13 @@ from django.utils import timezone
 EVENT_TYPES = {
     "order.paid": "An order was paid in full",
     "subscription.created": "A subscription was created",
-    "subscription.updated": "A subscription changed (status, plan, trial, renewal, "
-                            "cancellation scheduled or resumed)",
+    "subscription.updated": "A subscription's status, plan or period changed",
     "subscription.canceled": "A subscription ended",
     "invoice.paid": "A subscription invoice was paid",
     "invoice.payment_failed": "A subscription payment failed",
     "payment.refunded": "A refund went through",
-    "credits.low": "A customer's credit balance fell below the low-balance threshold",
-    "credits.consumed": "What a customer consumed, by operation (batched every few minutes)",
+    "credits.low": "A customer's credit balance fell below the threshold",
+    "credits.consumed": "Credits a customer consumed, by operation (batched)",
     "ticket.created": "A customer opened a support ticket",
     "ticket.replied": "Support replied on a ticket",
 }

@@ -225,3 +225,21 @@ def test_the_page_says_over_quota_next_to_the_field(customer_client, customer):
     field = re.search(r'<div class="errorlist" role="alert">(.*?)</div>', html, re.S).group(1)
     assert "a.png is 100 bytes" in field and "50 bytes" in field
     assert not CustomerFile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_deleting_the_account_deletes_its_files_at_once(customer_client, customer):
+    from accounts.services import delete_account
+
+    kept = services.upload(user=customer,
+                           upload=SimpleUploadedFile("cv.pdf", b"%PDF-1.4 cv", "application/pdf"))
+    binned = services.upload(user=customer,
+                             upload=SimpleUploadedFile("old.txt", b"old", "text/plain"))
+    services.delete(user=customer, item=binned)
+    page = customer_client.get("/account/delete/").content.decode()
+    assert "Your 1 file (11 bytes) will be deleted for good." in page
+    paths = [kept.stored.path, binned.stored.path]
+    delete_account(user=customer, actor=customer)
+    assert not any(services.storage().exists(path) for path in paths)
+    assert not CustomerFile.objects.exists()
+    assert not StoredFile.all_objects.filter(owner=customer).exists()

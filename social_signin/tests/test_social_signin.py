@@ -163,3 +163,33 @@ def test_providers_are_enabled_only_with_a_client_id_and_secret():
     configured = provider_settings(only_github)
     assert list(configured) == ["github"]
     assert configured["github"]["APPS"] == [{"client_id": "id", "secret": "s"}]
+
+
+def test_deleting_the_account_removes_its_linked_accounts(provider):
+    from accounts.services import delete_account
+
+    customer = UserFactory(email="leaving@example.com")
+    browser = Client()
+    browser.force_login(customer)
+    provider.github_user(uid=31337, email="leaving.gh@example.com")
+    _sign_in_with(browser, "/account/profile/", "Link GitHub")
+    assert SocialAccount.objects.filter(user=customer).exists()
+    page = browser.get("/account/delete/").content.decode()
+    assert "Signing in with GitHub will be unlinked." in page
+    delete_account(user=customer, actor=customer)
+    assert not SocialAccount.objects.filter(user=customer).exists()
+
+
+def test_the_data_export_lists_linked_accounts(provider):
+    import json
+
+    customer = UserFactory(email="exporter@example.com")
+    browser = Client()
+    browser.force_login(customer)
+    provider.github_user(uid=2024, login="exp", email="exp@example.com")
+    _sign_in_with(browser, "/account/profile/", "Link GitHub")
+    response = browser.get("/account/export/download/")
+    document = json.loads(b"".join(response.streaming_content))
+    [linked] = document["linked_accounts"]
+    assert (linked["provider"], linked["uid"]) == ("github", "2024")
+    assert linked["profile"]["login"] == "exp"
