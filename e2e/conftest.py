@@ -283,3 +283,19 @@ def role_page(browser, live_server, request, logged_in):
 
     yield open_page
     _finish(pages)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forget_vectors_of_flushed_articles(django_db_setup, django_db_blocker):
+    """The browser tests' database is emptied with TRUNCATE, which fires no DELETE trigger:
+    the help articles' vectors (support_article_embedding, a table Django does not know)
+    would outlive their articles into later sessions of the reused test database. They are
+    forgotten when the browser tests end."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('support_article_embedding') IS NOT NULL")
+        if cursor.fetchone()[0]:
+            cursor.execute("DELETE FROM support_article_embedding e WHERE NOT EXISTS "
+                           "(SELECT 1 FROM support_article a WHERE a.id = e.article_id)")
