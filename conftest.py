@@ -117,6 +117,30 @@ def admin_client_user(client, admin_user):
     return client
 
 
+@pytest.fixture
+def memory_broker():
+    """The project's Celery app, not eager, on kombu's in-memory transport (a real broker,
+    shared by this process's threads); yields its default queue, emptied before and after."""
+    from tests.test_failure_redis import celery_broker
+
+    with celery_broker("memory://") as app, app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("celery")
+        queue.clear()
+        yield queue
+        queue.clear()
+        queue.close()
+
+
+def drain_queue(queue) -> list[tuple]:
+    """(task name, task id, args) of every message in a broker queue, consumed."""
+    found = []
+    while queue.qsize():
+        message = queue.get(timeout=1)
+        found.append((message.headers["task"], message.headers["id"], message.payload[0]))
+        message.ack()
+    return found
+
+
 def _service_or_skip(url: str, name: str) -> str:
     """Return ``url`` if the service answers; else skip, or fail when REQUIRE_SERVICES=1."""
     parsed = urlparse(url)

@@ -26,6 +26,7 @@ from accounts.profile import PROFILE_FIELDS, clean_profile
 from config.admin import (
     IndexedValuesFilter,
     LargeTableAdmin,
+    LargeTableChangeList,
     ReadOnlyAdmin,
     Search,
     by_user_email,
@@ -203,10 +204,31 @@ def _resource(model, term: str) -> Q:
     return Q(resource_type__in=types, resource_id=resource_id)
 
 
+class AuditChangeList(LargeTableChangeList):
+    """Names the page's rows' resources in one query per type (console.naming)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        from console.naming import describe_resources
+
+        names = describe_resources(self.result_list)
+        for row in self.result_list:
+            row.resource_name = names.get((row.resource_type, row.resource_id))
+
+
+def _resource_shown(row, names=None):
+    named = getattr(row, "resource_name", None)
+    if named is None and names is not None:
+        named = names.get((row.resource_type, row.resource_id))
+    if named is None:
+        return f"{row.resource_type} {row.resource_id}".strip()
+    name, url = named
+    return format_html('<a href="{}">{}</a>', url, name) if url else name
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    list_display = ["created_at", "action", "resource_type", "resource_id", "actor_email",
-                    "ip_address"]
+    list_display = ["created_at", "action", "what", "who", "ip_address"]
     list_filter = [StaffActorFilter, "action", ("resource_type", IndexedValuesFilter),
                    "created_at"]
     search_by = (by_user_email("actor", label="who (e-mail or its beginning)"),
@@ -214,6 +236,30 @@ class AuditLogAdmin(LargeTableAdmin, ReadOnlyAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     list_select_related = ["actor"]
+
+    def get_changelist(self, request, **kwargs):
+        return AuditChangeList
+
+    @admin.display(description="what")
+    def what(self, row):
+        """The row acted on, by its name (``Invoice INV-2026-00006``), linked."""
+        if getattr(row, "resource_name", None) is None:
+            from console.naming import describe_resources
+
+            return _resource_shown(row, describe_resources([row]))
+        return _resource_shown(row)
+
+    @admin.display(description="who", ordering="actor_email")
+    def who(self, row):
+        if row.actor is not None and row.actor.role == Role.CUSTOMER:
+            from console.admin import customer_page_url
+
+            return format_html('<a href="{}">{}</a>', customer_page_url(row.actor_id),
+                               row.actor_email)
+        return row.actor_email or "the system"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["what", "who", *(f.name for f in self.model._meta.fields)]
 
 
 class RevocableAdmin(ReadOnlyAdmin):

@@ -139,6 +139,13 @@ POLICY: dict[str, Rule] = {
     "support.ticket.work": _rule("Work tickets: reply, assign, merge", support=None),
     "support.approval.decide": _rule("Approve or reject a request", finance=None,
                                      support=None),
+    # The staff console.
+    "console.customer.view": _rule("Open a customer's page (everything about one customer)",
+                                   finance=None, support=None),
+    "console.export": _rule("Export the books (invoices, payments, refunds, the credit "
+                            "ledger) for accounting", finance=None),
+    "console.preferences": _rule("Set one's own console preferences (time zone)",
+                                 finance=None, support=None),
     # The machinery.
     "system.schedules": _rule("Enable, disable or run scheduled tasks"),
     "system.ops.view": _rule("See the operations page (queues, workers, backups)"),

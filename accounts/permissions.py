@@ -12,14 +12,15 @@ from accounts.models import Role
 # Apps each role sees in the staff console (view permission on their models).
 VISIBLE_APPS = {
     Role.FINANCE: {"accounts", "billing", "credits", "catalog", "support", "analytics",
-                   "outbox"},
-    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support"},
+                   "outbox", "console"},
+    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support", "console"},
 }
 # Models a role may not even see inside a visible app.
 HIDDEN_MODELS = {
     Role.FINANCE: set(),
     Role.SUPPORT: {"accounts.systemconfig", "billing.webhookevent", "billing.stripedrift",
-                   "billing.plansubscribers", "outbox.outboxmessage"},
+                   "billing.plansubscribers", "outbox.outboxmessage",
+                   "console.accountingexport"},
 }
 # Models a role may add or change through the admin's own forms ("add_"/"change_").
 EDITABLE_MODELS = {

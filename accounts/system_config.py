@@ -24,14 +24,15 @@ class ConfigKey:
     description: str
     min_value: Any = None
     max_value: Any = None
+    choices: tuple = ()
 
 
 REGISTRY: dict[str, ConfigKey] = {}
 
 
 def define(key: str, *, type: type, default: Any, description: str, min_value=None,
-           max_value=None) -> ConfigKey:
-    entry = ConfigKey(key, type, default, description, min_value, max_value)
+           max_value=None, choices=()) -> ConfigKey:
+    entry = ConfigKey(key, type, default, description, min_value, max_value, tuple(choices))
     REGISTRY[key] = entry
     return entry
 
@@ -74,6 +75,8 @@ def coerce(key: str, raw: Any) -> Any:
         raise ValidationError(f"{key} must be at least {entry.min_value}.")
     if entry.max_value is not None and value > entry.max_value:
         raise ValidationError(f"{key} must be at most {entry.max_value}.")
+    if entry.choices and value not in entry.choices:
+        raise ValidationError(f"{key} must be one of {', '.join(map(str, entry.choices))}.")
     return value
 
 

@@ -87,12 +87,19 @@ def _window_sums(keys: list[tuple[str, str]], latest: date) -> dict:
     return {(r["metric"], r["dimension"]): (r["now"], r["before"]) for r in rows}
 
 
+# Figures whose fall is good news (painted green) and whose rise is bad (red).
+LOWER_IS_BETTER = {"subscriber_churn_rate"}
+
+
 def _tile(key: str, label: str, unit: str, now, before, note: str, currency: str = "") -> dict:
     change = None
     if now is not None and before:
         change = round(float((Decimal(now) - Decimal(before)) / Decimal(before) * 100), 1)
+    good = None
+    if change:
+        good = (change < 0) if key in LOWER_IS_BETTER else (change > 0)
     return {"key": key, "label": label, "unit": unit, "now": now, "before": before,
-            "change": change, "note": note, "currency": currency,
+            "change": change, "good": good, "note": note, "currency": currency,
             "fmt": f"{unit}:{currency}"}
 
 

@@ -19,7 +19,8 @@
    (a database round trip, a broker check and the migration plan: the cheapest request that
    touches what the webhook touches), alternating with the webhook runs rate by rate.
 5. The view verifies, stores the event with its outbox row in one statement and answers;
-   the processing task is published to the broker after the answer has gone out. No Celery
+   each gunicorn worker's publisher thread publishes the processing task (no request waits
+   for it), and the suite waits for the outbox to empty before it stops gunicorn. No Celery
    worker runs: the broker is kombu's filesystem transport in the bench's own folder
    (``bench.settings``). The suite checks that every acknowledged event is a row and every
    row a queued message, then empties the folder.
@@ -145,6 +146,8 @@ def run(args) -> list[Result]:
                 steps = [(args.rate, args.seconds),
                          *((rate, args.sweep_seconds) for rate in rates[1:])]
                 health, hooks = _sweep(app.url, steps, run_id, secret, args.processes)
+                # The workers' publisher threads publish after answering: let them finish.
+                _wait_published(timeout=60)
             stored = WebhookEvent.objects.filter(
                 stripe_event_id__startswith=f"evt_bench_{run_id}_").count()
             queued = bench_queue_messages()
@@ -176,6 +179,17 @@ def run(args) -> list[Result]:
                _highest(hooks), _highest(health), "/s", baseline,
                target=f"ours >= {args.rate:g}"),
     ]
+
+
+def _wait_published(*, timeout: float) -> None:
+    """Until every outbox row is published, or ``timeout`` seconds (then the count below
+    shows the shortfall)."""
+    from config.outbox.models import OutboxMessage
+
+    deadline = time.monotonic() + timeout
+    while (OutboxMessage.objects.filter(published_at__isnull=True).exists()
+           and time.monotonic() < deadline):
+        time.sleep(0.2)
 
 
 def _rates(text: str) -> list[float]:

@@ -180,6 +180,21 @@ class PaymentInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class CreditsStillOwedFilter(admin.SimpleListFilter):
+    """Credit notes whose plan credits could not all be taken back (already spent)."""
+
+    title = "plan credits"
+    parameter_name = "credits_owed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Some could not be taken back")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(credits_unrecovered__gt=0)
+        return queryset
+
+
 class RefundInline(ReadOnlyInline):
     model = models.Refund
     fields = [money_column("amount"), "reason", "status", "stripe_refund_id", "notes",
@@ -188,7 +203,11 @@ class RefundInline(ReadOnlyInline):
 
 
 class RefundForm(forms.Form):
-    reason = forms.ChoiceField(choices=models.RefundReason.choices)
+    """A refund of an order or of a subscription invoice (``order``: either; both have a
+    currency and a refundable amount). A dispute is Stripe's to record, not a reason to pick."""
+
+    reason = forms.ChoiceField(choices=[choice for choice in models.RefundReason.choices
+                                        if choice[0] != models.RefundReason.DISPUTED])
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
                             max_length=2000)
 
@@ -380,9 +399,8 @@ def by_invoice_number(field: str = "number") -> Search:
 
 @admin.register(models.Order)
 class OrderAdmin(LargeTableAdmin, MoneyAdminMixin, AuditedAdmin):
-    list_display = ["number", "user", "status", "payment_status", "billing_source",
-                    money_column("total"), money_column("refunded_amount", label="Refunded"),
-                    "created_at"]
+    list_display = ["number", "user", "status", "payment_status", money_column("total"),
+                    money_column("refunded_amount", label="Refunded"), "created_at"]
     list_filter = ["status", "payment_status", "billing_source", "created_at"]
     search_by = (by_order_number(), by_user_email(),
                  by_exact("stripe_checkout_session_id", label="Stripe checkout session",
@@ -471,8 +489,8 @@ class RecordAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
 
 @admin.register(models.Payment)
 class PaymentAdmin(LargeTableAdmin, RecordAdmin):
-    list_display = ["id", "order", "invoice", "user", "provider", money_column("amount"),
-                    "status", "paid_at", "created_at"]
+    list_display = ["id", "user", "order", "invoice", money_column("amount"), "status",
+                    "paid_at"]
     list_filter = ["provider", "status", "created_at"]
     search_by = (by_related("order", "number__startswith", label="order number",
                             fits=ORDER_NUMBER, normalize=str.upper),
@@ -491,7 +509,7 @@ class PaymentAdmin(LargeTableAdmin, RecordAdmin):
 
 @admin.register(models.Refund)
 class RefundAdmin(RecordAdmin):
-    list_display = ["id", "order", money_column("amount"), "reason", "status", "provider",
+    list_display = ["id", "order", money_column("amount"), "reason", "status",
                     "requested_by", "created_at"]
     list_filter = ["status", "reason", "provider", "created_at"]
     search_fields = ["order__number", "order__user__email", "stripe_refund_id"]
@@ -500,7 +518,7 @@ class RefundAdmin(RecordAdmin):
 
 class DiscountUsageInline(ReadOnlyInline):
     model = models.DiscountUsage
-    fields = ["order", "user", money_column("amount_saved"), "created_at"]
+    fields = ["order", "subscription", "user", money_column("amount_saved"), "created_at"]
     readonly_fields = fields
 
 
@@ -598,22 +616,59 @@ def invoice_lines(invoice):
 
 @admin.register(models.Invoice)
 class InvoiceAdmin(LargeTableAdmin, RecordAdmin):
-    list_display = ["number", "user", "order", "subscription", "billing_source", "status",
-                    money_column("total"), money_column("amount_paid", label="Paid"),
-                    money_column("amount_due", label="Due"), "due_date", "paid_at",
-                    "created_at"]
+    # What fits 1280 px; the order, subscription, billing source, amount paid and payment
+    # date are on the invoice's page.
+    list_display = ["number", "user", "status", money_column("total"),
+                    money_column("amount_due", label="Due"), "due_date", "created_at"]
     list_filter = ["status", "billing_source", "created_at"]
     search_by = (by_invoice_number(), by_user_email(),
                  by_related("order", "number__startswith", label="order number",
                             fits=ORDER_NUMBER, normalize=str.upper),
                  by_exact("stripe_invoice_id", label="Stripe invoice", fits=r"in_\S+"),
                  by_id("invoice id"))
-    list_select_related = ["user", "order", "subscription__user"]
+    list_select_related = ["user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
-    money_fields = ("subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due")
-    inlines = [InvoicePaymentInline]
-    actions = ["action_finalize", "action_mark_paid", "action_void", "action_send"]
+    money_fields = ("subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due",
+                    "refunded_amount")
+    inlines = [InvoicePaymentInline, RefundInline]
+    actions = ["action_finalize", "action_mark_paid", "action_void", "action_send",
+               "action_refund"]
+    policy_urls = {"billing_invoice_refund": "billing.refund"}
+
+    def get_urls(self):
+        return [path("<int:invoice_id>/refund/", self.admin_site.admin_view(self.refund_view),
+                     name="billing_invoice_refund")] + super().get_urls()
+
+    @policy_action("billing.refund", description="Refund a paid invoice (opens a form)")
+    def action_refund(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one invoice to refund.", messages.ERROR)
+            return None
+        return redirect(reverse("admin:billing_invoice_refund", args=[queryset.get().pk]))
+
+    def refund_view(self, request, invoice_id):
+        """The refund form of a paid invoice: the same service, rules and approvals as an
+        order's refund (the money goes back through Stripe for a Stripe-billed invoice)."""
+        invoice = get_object_or_404(models.Invoice, pk=invoice_id)
+        form = RefundForm(request.POST or None, order=invoice)
+        if request.method == "POST" and form.is_valid():
+            amount = form.cleaned_data["amount"]
+            payload = {"user_id": invoice.user_id, "invoice_id": invoice.pk, "amount": amount,
+                       "reason": form.cleaned_data["reason"],
+                       "notes": form.cleaned_data["notes"]}
+            outcome = perform(self, request, action="billing.refund", subject=invoice.number,
+                              payload=payload, amount=amount, currency=invoice.currency,
+                              done=f"refund of {format_money(amount, invoice.currency)} "
+                                   "recorded")
+            if outcome != REFUSED:
+                return redirect(reverse("admin:billing_invoice_change", args=[invoice.pk]))
+            form.add_error(None, "The refund was not made: see the message above.")
+        context = {**self.admin_site.each_context(request), "invoice": invoice, "form": form,
+                   "remaining": format_money(invoice.refundable_amount, invoice.currency),
+                   "title": f"Refund invoice {invoice.number}", "opts": self.model._meta}
+        return TemplateResponse(request, "billing/admin/invoice_refund_form.html", context,
+                                status=400 if request.method == "POST" else 200)
 
     def get_readonly_fields(self, request, obj=None):
         return [invoice_lines if name == "lines" else name
@@ -907,6 +962,31 @@ class PlanSubscribersAdmin(admin.ModelAdmin):
                           messages.ERROR if report.failed else messages.SUCCESS)
 
 
+@admin.register(models.CreditNote)
+class CreditNoteAdmin(LargeTableAdmin, RecordAdmin):
+    """Credit notes are issued by refunds and disputes only: read-only here."""
+
+    list_display = ["number", "user", "invoice", money_column("amount"), "reason",
+                    "credits_clawed_back", "credits_unrecovered", "created_at"]
+    list_filter = [CreditsStillOwedFilter, "reason", "created_at"]
+    search_by = (by_exact("number", label="credit note number", fits=r"CN-\S+",
+                          normalize=str.upper),
+                 by_user_email(),
+                 by_related("invoice", "number", label="invoice number", fits=r"INV-\S+",
+                            normalize=str.upper),
+                 by_id("credit note id"))
+    list_select_related = ["user", "invoice"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+    money_fields = ("amount",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(models.StripeDrift)
 class StripeDriftAdmin(admin.ModelAdmin):
     list_display = ["object_id", "field", "local_value", "stripe_value", "created_at",
@@ -952,7 +1032,23 @@ class WebhookEventAdmin(LargeTableAdmin):
     actions = ["action_replay"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        names = [f.name for f in self.model._meta.fields]
+        names.insert(names.index("api_version") + 1, "api_version_check")
+        return names
+
+    @admin.display(description="API version check")
+    def api_version_check(self, obj):
+        from billing import stripe_client
+        from billing.webhook_handlers import version_differs
+
+        if obj is None or not obj.api_version:
+            return "-"
+        if not version_differs(obj):
+            return f"Same as ours ({stripe_client.api_version()})."
+        return (f"Differs: the event was written in {obj.api_version}, we speak "
+                f"{stripe_client.api_version()}. Its object is read again from Stripe at "
+                "our version before it is applied (a deleted object is read from the "
+                "payload, both shapes understood).")
 
     def has_add_permission(self, request):
         return False

@@ -16,6 +16,7 @@ from billing.models import BillingSource, CartItem, Order, OrderItem
 from billing.services import cart as cart_service
 from billing.services.checkout import checkout
 from billing.services.downloads import register_download
+from catalog.money import display_fields
 from config.api import Pagination
 
 # --- serializers -----------------------------------------------------------------------------
@@ -60,6 +61,9 @@ class CartLineOut(serializers.Serializer):
     discount_amount = serializers.IntegerField()
     tax_rate = serializers.DecimalField(max_digits=7, decimal_places=4)
     tax = serializers.IntegerField()
+    quantity_limit = serializers.IntegerField(
+        help_text="The most units this line may hold (tiers and stock); the same limit the "
+                  "product page shows.")
 
 
 class ErrorOut(serializers.Serializer):
@@ -99,7 +103,8 @@ def cart_payload(user) -> dict:
                    "description": line.description, "quantity": line.quantity,
                    "unit_amount": line.unit_amount, "line_total": line.line_total,
                    "discount_amount": line.discount_amount, "tax_rate": str(line.tax_rate),
-                   "tax": line.tax} for line in quote.lines],
+                   "tax": line.tax, "quantity_limit": line.quantity_limit}
+                  for line in quote.lines],
         "currency": quote.currency, "subtotal": quote.subtotal,
         "discount_amount": quote.discount_amount, "tax": quote.tax, "total": quote.total,
         "discount_code": quote.discount.code if quote.discount else None,
@@ -129,6 +134,8 @@ class OrderOut(serializers.ModelSerializer):
     items = OrderItemOut(many=True, read_only=True)
     billing_address = AddressSerializer(read_only=True, allow_null=True)
     invoice_number = serializers.SerializerMethodField()
+    display = serializers.SerializerMethodField(
+        help_text="The money fields formatted for people in the order's currency.")
 
     class Meta:
         model = Order
@@ -136,7 +143,11 @@ class OrderOut(serializers.ModelSerializer):
         fields = ["number", "status", "payment_status", "billing_source", "currency",
                   "subtotal", "discount_amount", "tax", "total", "refunded_amount",
                   "billing_address", "notes", "checkout_url", "created_at", "completed_at",
-                  "cancelled_at", "invoice_number", "items"]
+                  "cancelled_at", "invoice_number", "items", "display"]
+
+    def get_display(self, order) -> dict[str, str]:
+        return display_fields(order, ("subtotal", "discount_amount", "tax", "total",
+                                      "refunded_amount"))
 
     def get_invoice_number(self, order) -> str | None:
         invoice = order.invoice_or_none

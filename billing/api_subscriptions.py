@@ -11,6 +11,7 @@ from billing import selectors
 from billing.models import Invoice, Subscription, SubscriptionEvent
 from billing.services import invoices as invoice_service
 from billing.services import subscriptions as service
+from catalog.money import display_fields
 from config.api import Pagination
 
 
@@ -76,13 +77,19 @@ class InvoiceOut(serializers.ModelSerializer):
     subscription = serializers.PrimaryKeyRelatedField(read_only=True)
     billing_source = serializers.CharField(read_only=True, help_text='"stripe" or "manual".')
     html_url = serializers.SerializerMethodField()
+    display = serializers.SerializerMethodField(
+        help_text="The money fields formatted for people in the invoice's currency.")
 
     class Meta:
         model = Invoice
         fields = ["number", "status", "billing_source", "subscription", "currency", "lines",
                   "subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due",
                   "period_start", "period_end", "due_date", "paid_at", "payment_reference",
-                  "hosted_invoice_url", "created_at", "html_url"]
+                  "hosted_invoice_url", "created_at", "html_url", "display"]
+
+    def get_display(self, invoice) -> dict[str, str]:
+        return display_fields(invoice, ("subtotal", "discount_amount", "tax", "total",
+                                        "amount_paid", "amount_due"))
 
     def get_html_url(self, invoice) -> str:
         return reverse("billing:subscription-invoice", kwargs={"number": invoice.number})
@@ -101,6 +108,12 @@ class PreviewOut(serializers.Serializer):
     amount_due = serializers.IntegerField(help_text="Charged now, minor units.")
     credit = serializers.IntegerField(help_text="Owed to the customer, minor units.")
     lines = serializers.ListField(child=serializers.DictField())
+    subtotal = serializers.IntegerField(help_text="The change invoice's subtotal (its item "
+                                                  "lines), minor units; 0 when none is issued.")
+    discount = serializers.IntegerField(help_text="Credit for paid unused time taken off.")
+    tax = serializers.IntegerField(help_text="subtotal - discount + tax = amount_due.")
+    voids_invoice = serializers.CharField(help_text="The unpaid invoice the change cancels "
+                                                    "(its used time is charged instead).")
     proration_date = serializers.IntegerField(allow_null=True)
     applied = serializers.BooleanField()
     subscription = SubscriptionOut(required=False)

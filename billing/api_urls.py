@@ -1,9 +1,12 @@
 from django.urls import path
 
 from billing import api
+from billing import api_payments as payments
 from billing import api_subscriptions as subs
 
 urlpatterns = [
+    path("payments/", payments.PaymentListView.as_view(), name="billing-payments"),
+    path("payments/<str:pk>/", payments.PaymentDetailView.as_view(), name="billing-payment"),
     path("cart/", api.CartView.as_view(), name="billing-cart"),
     path("cart/items/<int:item_id>/", api.CartItemView.as_view(), name="billing-cart-item"),
     path("checkout/", api.CheckoutView.as_view(), name="billing-checkout"),

@@ -17,3 +17,9 @@ class BillingConfig(AppConfig):
         deletion.register("billing", preview=deletion_preview,
                           settle=settle_for_account_deletion)
         executors.register()
+        # Every Stripe call from now on (ours and dj-stripe's) uses our base URL and version.
+        from billing import receipts, stripe_client, stripe_mirror
+
+        stripe_client.configure()
+        stripe_mirror.install()
+        receipts.connect()

@@ -11,3 +11,12 @@ define("billing.manual_unpaid_after_days", type=int, default=30, min_value=1, ma
                    "(and loses its plan).")
 define("billing.invoice_reminder_days", type=int, default=3, min_value=0, max_value=60,
        description="Days before a manual invoice's due date when the reminder e-mail is sent.")
+define("billing.refund_credit_clawback", type=str, default="proportional",
+       choices=("none", "proportional", "all"),
+       description="When a subscription payment is refunded or disputed, the plan credits its "
+                   "period granted that are taken back: none, proportional (the refunded share) "
+                   "or all. Never below zero: credits already spent stay spent and are listed "
+                   "for staff on the credit note.")
+define("business_logo_url", type=str, default="",
+       description="The logo on receipts, invoices and billing e-mails: a path on this site "
+                   "(e.g. /static/brand/logo.png); empty for none.")

@@ -47,7 +47,8 @@ class DiscountMinimumNotMet(DiscountError):
 
 class DiscountFirstOrderOnly(DiscountError):
     code = "discount_first_order_only"
-    default_message = "This discount code is for a customer's first order only."
+    default_message = ("This discount code is for a first purchase only, and it can be used "
+                       "once.")
 
 
 class DiscountNotApplicable(DiscountError):
@@ -243,3 +244,8 @@ class InvoiceStateInvalid(Conflict):
 class TrialExtensionInvalid(DomainError):
     code = "trial_extension_invalid"
     default_message = "Only a trialing subscription can have its trial extended (1–90 days)."
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+    default_message = "No such payment."

@@ -390,7 +390,7 @@ class Subscription(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"{self.user} on {self.plan_id} ({self.status})"
+        return f"{self.user} on {self.plan.name} ({self.get_status_display()})"
 
     @property
     def interval(self) -> str:
@@ -426,6 +426,8 @@ class SubscriptionEvent(models.Model):
         UNCOLLECTIBLE = "UNCOLLECTIBLE", "Invoice uncollectible"
         CREDITS_GRANTED = "CREDITS_GRANTED", "Credits granted"
         PERIOD_COMPED = "PERIOD_COMPED", "Period given free"
+        REFUNDED = "REFUNDED", "Payment refunded"
+        DISPUTED = "DISPUTED", "Payment disputed"
 
     class Source(models.TextChoices):
         STRIPE = "stripe", "Stripe"
@@ -498,6 +500,8 @@ class InvoiceStatus(models.TextChoices):
     PAID = "PAID", "Paid"
     VOID = "VOID", "Void"
     UNCOLLECTIBLE = "UNCOLLECTIBLE", "Uncollectible"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED", "Partially refunded"
+    REFUNDED = "REFUNDED", "Refunded"
 
 
 class Invoice(TimeStampedModel):
@@ -508,7 +512,7 @@ class Invoice(TimeStampedModel):
                                  related_name="invoice")
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, null=True,
                                      blank=True, related_name="invoices")
-    status = models.CharField(max_length=16, choices=InvoiceStatus.choices,
+    status = models.CharField(max_length=20, choices=InvoiceStatus.choices,
                               default=InvoiceStatus.OPEN, db_index=True)
     billing_source = models.CharField(max_length=16, choices=BillingSource.choices,
                                       default=BillingSource.MANUAL)
@@ -520,6 +524,9 @@ class Invoice(TimeStampedModel):
     total = models.BigIntegerField()
     amount_paid = models.BigIntegerField(default=0)
     amount_due = models.BigIntegerField()
+    refunded_amount = models.BigIntegerField(
+        default=0, help_text="Refunded or being refunded (pending refunds included), and lost "
+                             "to disputes.")
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
@@ -547,7 +554,19 @@ class Invoice(TimeStampedModel):
                                    name="invoice_amounts_gte_0"),
             models.CheckConstraint(condition=Q(amount_paid__lte=F("total")),
                                    name="invoice_paid_lte_total"),
+            models.CheckConstraint(condition=Q(refunded_amount__gte=0,
+                                               refunded_amount__lte=F("amount_paid")),
+                                   name="invoice_refunded_lte_paid"),
+            # Our own invoices add up; Stripe's carry Stripe's figures (inclusive taxes).
+            models.CheckConstraint(
+                condition=Q(billing_source="stripe")
+                | Q(total=F("subtotal") - F("discount_amount") + F("tax")),
+                name="invoice_total_adds_up"),
         ]
+
+    @property
+    def refundable_amount(self) -> int:
+        return max(0, self.amount_paid - self.refunded_amount)
 
     def __str__(self):
         return self.number
@@ -577,10 +596,15 @@ class Payment(TimeStampedModel):
     method_type = models.CharField(max_length=32, blank=True)
     method_brand = models.CharField(max_length=32, blank=True)
     method_last4 = models.CharField(max_length=4, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     null=True, blank=True, related_name="+")
     metadata = models.JSONField(default=dict, blank=True)
+    receipt_number = models.CharField(
+        max_length=32, null=True, blank=True, unique=True,
+        help_text="Given when the payment succeeds and its receipt e-mail is queued.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -612,6 +636,7 @@ class RefundReason(models.TextChoices):
     DUPLICATE = "DUPLICATE", "Duplicate"
     FRAUDULENT = "FRAUDULENT", "Fraudulent"
     SUBSCRIPTION_CANCELED = "SUBSCRIPTION_CANCELED", "Subscription canceled"
+    DISPUTED = "DISPUTED", "Disputed by the cardholder"
     OTHER = "OTHER", "Other"
 
 
@@ -622,7 +647,11 @@ class Refund(TimeStampedModel):
         FAILED = "FAILED", "Failed"
         CANCELED = "CANCELED", "Canceled"
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    # An order's refund, or a refund of a subscription invoice's payment: one or the other.
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds",
+                              null=True, blank=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds",
+                                null=True, blank=True)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="refunds")
     amount = models.BigIntegerField()
@@ -633,11 +662,16 @@ class Refund(TimeStampedModel):
     notes = models.TextField(blank=True)
     provider = models.CharField(max_length=16, choices=BillingSource.choices)
     stripe_refund_id = models.CharField(max_length=255, null=True, blank=True)
+    stripe_dispute_id = models.CharField(max_length=255, null=True, blank=True,
+                                         help_text="Set when the money went back through a "
+                                                   "dispute (chargeback), not a refund.")
     idempotency_key = models.CharField(max_length=100, unique=True)
     failure_reason = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      null=True, blank=True, related_name="+")
+    notice_queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer's refund e-mail was queued.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -646,17 +680,54 @@ class Refund(TimeStampedModel):
             models.UniqueConstraint(fields=["stripe_refund_id"],
                                     condition=Q(stripe_refund_id__isnull=False),
                                     name="refund_stripe_id_unique"),
+            models.UniqueConstraint(fields=["stripe_dispute_id"],
+                                    condition=Q(stripe_dispute_id__isnull=False),
+                                    name="refund_stripe_dispute_unique"),
+            models.CheckConstraint(condition=Q(order__isnull=False, invoice__isnull=True)
+                                   | Q(order__isnull=True, invoice__isnull=False),
+                                   name="refund_of_order_or_invoice"),
         ]
 
     def __str__(self):
-        return f"Refund of {format_money(self.amount, self.currency)} on order {self.order_id}"
+        what = (f"order {self.order_id}" if self.order_id else f"invoice {self.invoice_id}")
+        return f"Refund of {format_money(self.amount, self.currency)} on {what}"
+
+
+class CreditNote(TimeStampedModel):
+    """The document that cancels all or part of a paid invoice: one per refund or dispute of
+    a subscription payment. Numbered like invoices (CN-2026-000001), printable."""
+
+    number = models.CharField(max_length=32, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="credit_note")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=CURRENCY_LENGTH)
+    reason = models.CharField(max_length=32, choices=RefundReason.choices)
+    credits_clawed_back = models.BigIntegerField(default=0)
+    credits_unrecovered = models.BigIntegerField(
+        default=0, help_text="Plan credits the policy would take back that were already spent.")
+    clawback_policy = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="creditnote_amount_gt_0"),
+        ]
+
+    def __str__(self):
+        return self.number
 
 
 class DiscountUsage(TimeStampedModel):
     discount = models.ForeignKey(Discount, on_delete=models.PROTECT, related_name="usages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                              related_name="+")
-    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="discount_usage")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="discount_usage")
+    subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, null=True,
+                                        blank=True, related_name="discount_usage")
     amount_saved = models.BigIntegerField()
     currency = models.CharField(max_length=CURRENCY_LENGTH)
 
@@ -666,4 +737,9 @@ class DiscountUsage(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount_saved__gte=0),
                                    name="discountusage_amount_gte_0"),
+            # One use is one purchase: an order or a subscription, never both or neither.
+            models.CheckConstraint(
+                condition=(Q(order__isnull=False, subscription__isnull=True)
+                           | Q(order__isnull=True, subscription__isnull=False)),
+                name="discountusage_order_xor_subscription"),
         ]

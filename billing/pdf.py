@@ -53,3 +53,55 @@ def render_invoice_pdf(invoice, *, business_name: str, business_address: str,
                   Paragraph(f"Reference: {invoice.payment_reference}", styles["Normal"])]
     doc.build(story)
     return buffer.getvalue()
+
+
+def render_receipt_pdf(context: dict) -> bytes:
+    """A payment's receipt (``billing.receipts.receipt_context``) as a PDF."""
+    try:
+        from reportlab.lib import colors
+        from reportlab.lib.pagesizes import A4
+        from reportlab.lib.styles import getSampleStyleSheet
+        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    except ImportError as exc:  # pragma: no cover - reportlab is in requirements.txt
+        raise PdfUnavailable("reportlab is not installed") from exc
+
+    payment, document = context["payment"], context["document"]
+
+    def money(amount):
+        return format_money(int(amount or 0), payment.currency)
+
+    styles = getSampleStyleSheet()
+    buffer = BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"Receipt {payment.receipt_number}",
+                            author=context["business_name"])
+    story = [Paragraph(f"Receipt {payment.receipt_number}", styles["Title"]),
+             Paragraph(context["business_name"], styles["Normal"]),
+             Paragraph(context["business_address"], styles["Normal"])]
+    if context["business_tax_id"]:
+        story.append(Paragraph(f"Tax number: {context['business_tax_id']}", styles["Normal"]))
+    paid_for = context["paid_for"]
+    story += [Spacer(1, 12),
+              Paragraph(f"Billed to: {payment.user.email}", styles["Normal"]),
+              Paragraph(f"Paid {payment.paid_at:%Y-%m-%d} · {context['method']}"
+                        + (f" · {paid_for['kind'].capitalize()} {paid_for['number']}"
+                           if paid_for["number"] else ""), styles["Normal"]),
+              Spacer(1, 12)]
+    rows = [["Description", "Amount"]]
+    rows += [[Paragraph(str(line["description"]), styles["Normal"]), money(line["amount"])]
+             for line in context["lines"]]
+    if document is not None:
+        rate = f" ({context['tax_rates']})" if context["tax_rates"] else ""
+        rows += [["Subtotal", money(document.subtotal)]]
+        if document.discount_amount:
+            rows += [["Discounts and credits", "-" + money(document.discount_amount)]]
+        rows += [[f"Tax{rate}", money(document.tax)], ["Total", money(document.total)]]
+    rows += [["Amount paid", money(payment.amount)]]
+    if context["refunded"]:
+        rows += [["Refunded", "-" + money(context["refunded"])]]
+    table = Table(rows, colWidths=[360, 120])
+    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 1, colors.black),
+                               ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                               ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold")]))
+    story.append(table)
+    doc.build(story)
+    return buffer.getvalue()

@@ -32,6 +32,7 @@ class QuoteLine:
     discount_amount: int = 0
     tax: int = 0
     cart_item_id: int | None = None
+    quantity_limit: int | None = None  # the most this line may hold (cart.quantity_limit)
 
     @property
     def net(self) -> int:

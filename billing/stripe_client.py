@@ -1,9 +1,11 @@
 """The one place that talks to Stripe's HTTP API.
 
-Every call goes through ``client()``, which configures the ``stripe`` library from
-``settings.STRIPE`` at call time (so ``STRIPE_API_BASE`` can point it at a local test server)
-and every write passes an idempotency key, so a retried request never creates twice.
-Never call these functions while holding a row lock: they block on the network.
+``configure()`` sets the ``stripe`` library's key, base URL and API version from settings;
+it runs at process start (BillingConfig.ready), so every call, dj-stripe's included, goes to
+``STRIPE_API_BASE`` in ``STRIPE_API_VERSION``. ``client()`` applies it again at call time
+(settings can change under tests). Every write passes an idempotency key, so a retried
+request never creates twice. Never call these functions while holding a row lock: they block
+on the network.
 """
 
 from __future__ import annotations
@@ -22,16 +24,45 @@ def is_configured() -> bool:
     return bool(settings.STRIPE.get("secret_key"))
 
 
-def client():
-    """The ``stripe`` module, configured from settings. Raises StripeUnavailable without a key."""
+def api_version() -> str:
+    return settings.STRIPE_API_VERSION
+
+
+def configure():
+    """Point the ``stripe`` library at ``settings``: key, base URL and pinned API version.
+    Without a key the base URL and version are still set, so nothing can reach another host
+    by default."""
     config = settings.STRIPE
-    if not config.get("secret_key"):
-        raise StripeUnavailable("Stripe is not configured (no STRIPE_SECRET_KEY).")
-    stripe.api_key = config["secret_key"]
+    stripe.api_key = config.get("secret_key") or None
     stripe.api_base = config.get("api_base") or DEFAULT_API_BASE
+    stripe.api_version = api_version()
     # Our own tasks retry with backoff; the library's own retries would hide failures.
     stripe.max_network_retries = 0
     return stripe
+
+
+def client():
+    """The ``stripe`` module, configured from settings. Raises StripeUnavailable without a key."""
+    if not settings.STRIPE.get("secret_key"):
+        raise StripeUnavailable("Stripe is not configured (no STRIPE_SECRET_KEY).")
+    return configure()
+
+
+def retrieve_object(kind: str, object_id: str) -> dict:
+    """Any Stripe object by its ``object`` name (``"subscription"``, ``"charge"``...), read at
+    the pinned API version. Raises LookupError for a kind stripe-python cannot retrieve."""
+    from importlib import import_module
+
+    from stripe._object_classes import OBJECT_CLASSES
+
+    entry = OBJECT_CLASSES.get(kind)
+    if entry is None:
+        raise LookupError(kind)
+    cls = getattr(import_module(entry[0]), entry[1]) if isinstance(entry, tuple) else entry
+    if not hasattr(cls, "retrieve"):
+        raise LookupError(kind)
+    client()
+    return cls.retrieve(object_id).to_dict()
 
 
 def create_customer(*, email: str, name: str, user_id: int, idempotency_key: str):
@@ -59,6 +90,21 @@ def retrieve_payment_intent(payment_intent_id: str, *, expand: list[str] | None 
 
 def retrieve_payment_method(payment_method_id: str) -> dict:
     return client().PaymentMethod.retrieve(payment_method_id).to_dict()
+
+
+def list_invoice_payments(*, invoice: str | None = None,
+                          payment_intent: str | None = None) -> list[dict]:
+    """The payments of an invoice, or the invoice payment made by a PaymentIntent."""
+    params = {"limit": 100}
+    if invoice:
+        params["invoice"] = invoice
+    if payment_intent:
+        params["payment"] = {"type": "payment_intent", "payment_intent": payment_intent}
+    return client().InvoicePayment.list(**params).to_dict()["data"]
+
+
+def retrieve_checkout_session(session_id: str) -> dict:
+    return client().checkout.Session.retrieve(session_id).to_dict()
 
 
 def list_refunds_for_charge(charge_id: str) -> list[dict]:

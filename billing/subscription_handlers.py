@@ -17,20 +17,21 @@ from billing.models import (
     BillingSource,
     Invoice,
     InvoiceStatus,
-    Payment,
     Subscription,
     SubscriptionStatus,
     WebhookEvent,
 )
-from billing.services import subscriptions, timeline
+from billing.services import invoice_payments, subscriptions, timeline
 from billing.services.invoices import RANK, grant_period_credits
 from billing.services.numbers import next_number
 from billing.services.timeline import EventType, Source
 from billing.webhook_handlers import handles
+from catalog.money import format_money
 from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
 S = SubscriptionStatus
+PAID_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED, InvoiceStatus.REFUNDED)
 
 
 def _when(event: WebhookEvent):
@@ -177,6 +178,8 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     sub = _subscription_for(obj, event)
     if sub is None:
         return
+    # Which PaymentIntent and charge paid it: read from Stripe before any row lock.
+    refs = invoice_payments.stripe_refs(obj) if obj.get("status") == "paid" else None
     invoice, old = _mirror_invoice(obj, sub, event)
     sub = _locked_subscriptions().select_related("plan", "user").get(pk=sub.pk)
     eid = event.stripe_event_id
@@ -185,16 +188,13 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
         timeline.add(sub, type_, message, source=Source.STRIPE, stripe_event_id=eid,
                      payload={"invoice": invoice.number})
 
-    amount = f"{invoice.total / 100:,.2f} {invoice.currency.upper()}"
+    amount = format_money(invoice.total, invoice.currency)
     if old is None and invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
         add(EventType.INVOICE_CREATED, f"Invoice {invoice.number} for {amount} was issued.")
+    if refs is not None and invoice.status in PAID_STATUSES:
+        invoice_payments.record(invoice=invoice, refs=refs,
+                                paid_at=invoice.paid_at or _when(event))
     if invoice.status == InvoiceStatus.PAID and old != InvoiceStatus.PAID:
-        if invoice.amount_paid > 0:
-            Payment.objects.get_or_create(
-                provider=BillingSource.STRIPE, provider_id=obj["id"],
-                defaults={"user": sub.user, "invoice": invoice, "amount": invoice.amount_paid,
-                          "currency": invoice.currency, "paid_at": invoice.paid_at or _when(event),
-                          "status": Payment.Status.SUCCEEDED})
         add(EventType.INVOICE_PAID, f"Invoice {invoice.number} ({amount}) was paid.")
         grant_period_credits(invoice=invoice, subscription=sub)
         if sub.status in (S.PAST_DUE, S.UNPAID) and not (
@@ -205,7 +205,7 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
             timeline.add(sub, EventType.STATUS_CHANGED, "Payment received: your subscription "
                          "is active again.", source=Source.STRIPE, stripe_event_id=eid,
                          payload={"old": old_status})
-    elif event.type == "invoice.payment_failed" and invoice.status != InvoiceStatus.PAID:
+    elif event.type == "invoice.payment_failed" and invoice.status not in PAID_STATUSES:
         if not sub.events.filter(stripe_event_id=eid, type=EventType.PAYMENT_FAILED).exists():
             add(EventType.PAYMENT_FAILED, f"The payment of invoice {invoice.number} ({amount}) "
                 "failed. Please update your payment method.")

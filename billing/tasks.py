@@ -1,8 +1,10 @@
 """Celery tasks: take ids, call one service, safe to run twice."""
 
 from celery import shared_task
+from django.urls import reverse
 
 from billing.services import inbox
+from config import outbox
 
 
 @shared_task(name="billing.tasks.process_webhook_event", acks_late=True)
@@ -62,3 +64,60 @@ def reconcile_stripe() -> dict:
     if not stripe_client.is_configured():
         return {"skipped": "stripe not configured"}
     return sync.reconcile().as_dict()
+
+
+def _send_branded(*, template: str, subject: str, to: str, context: dict) -> None:
+    from django.conf import settings
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+
+    message = EmailMultiAlternatives(
+        subject, render_to_string(f"billing/email/{template}.txt", context),
+        settings.DEFAULT_FROM_EMAIL, [to])
+    message.attach_alternative(render_to_string(f"billing/email/{template}.html", context),
+                               "text/html")
+    message.send()
+
+
+@shared_task(name="billing.tasks.send_payment_receipt", autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
+@outbox.effect_once
+def send_payment_receipt(payment_id: int) -> bool:
+    """The "payment received" e-mail with the receipt, once per queued message."""
+    from billing import receipts
+    from billing.models import Payment
+
+    payment = (Payment.objects.select_related("user", "order", "invoice")
+               .filter(pk=payment_id).first())
+    if payment is None or payment.user.deleted_at is not None or not payment.user.email:
+        return False
+    context = receipts.receipt_context(payment)
+    _send_branded(template="payment_received", to=payment.user.email, context=context,
+                  subject=f"Payment received: receipt {payment.receipt_number}")
+    return True
+
+
+@shared_task(name="billing.tasks.send_refund_notice", autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
+@outbox.effect_once
+def send_refund_notice(refund_id: int) -> bool:
+    """The "refund issued" e-mail, once per queued message."""
+    from billing import receipts
+    from billing.models import Refund
+
+    refund = (Refund.objects.select_related("order__user", "invoice__user", "payment")
+              .filter(pk=refund_id).first())
+    if refund is None or (refund.order is None and refund.invoice is None):
+        return False
+    # A one-time order's refund, or a subscription invoice's.
+    kind, document = ("order", refund.order) if refund.order else ("invoice", refund.invoice)
+    user = document.user
+    if user.deleted_at is not None or not user.email:
+        return False
+    url = (f"/orders/{document.number}/" if kind == "order"
+           else reverse("billing:subscription-invoice", args=[document.number]))
+    _send_branded(template="refund_issued", to=user.email,
+                  subject=f"Refund issued for {kind} {document.number}",
+                  context={"refund": refund, "kind": kind, "document": document,
+                           "document_path": url, **receipts.branding()})
+    return True

@@ -1,7 +1,9 @@
 from django.urls import path
 
 from billing import views
+from billing import views_payments as pays
 from billing import views_subscriptions as subs
+from billing.views_credit_notes import credit_note_page
 
 app_name = "billing"
 
@@ -32,4 +34,9 @@ urlpatterns = [
     path("billing/invoices/", subs.invoice_list, name="invoices"),
     path("billing/invoices/<str:number>/", subs.invoice_detail, name="subscription-invoice"),
     path("billing/invoices/<str:number>/pdf/", subs.invoice_pdf, name="invoice-pdf"),
+    path("billing/credit-notes/<str:number>/", credit_note_page, name="credit-note"),
+    path("billing/payments/", pays.payment_list, name="payments"),
+    path("billing/payments/cards/", pays.saved_cards, name="payment-cards"),
+    path("billing/payments/<str:pk>/", pays.receipt_page, name="payment"),
+    path("billing/payments/<str:pk>/pdf/", pays.receipt_pdf, name="payment-pdf"),
 ]

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,37 +24,18 @@ from billing.services.inbox import InvalidEvent, record_event
 from billing.webhooks import SignatureError, verify_signature
 from catalog.views import add_to_cart_refused
 from config.api import DomainError
-from config.outbox.services import publish
+from config.outbox.publisher import publish_soon
 
 logger = logging.getLogger(__name__)
-
-
-class _ThenResponse(HttpResponse):
-    """An answer that runs ``then()`` once the server has sent it: a WSGI server calls
-    ``close()`` after the last byte, so the sender no longer waits for ``then``."""
-
-    def __init__(self, *args, then, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._then = then
-
-    def close(self):
-        then, self._then = self._then, None
-        if then is not None:
-            # Before super().close(): its request_finished signal may close the connection.
-            try:
-                then()
-            except Exception:  # noqa: BLE001 - the answer is sent; the relay retries
-                logger.exception("Work after the response failed")
-        super().close()
 
 
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
-    """Verify, record, answer; then publish the processing task. The event and its outbox row
-    commit together (services.inbox.record_event), so the task cannot be lost; publishing
-    after the answer keeps the broker off Stripe's wait, and a failed publish is left to the
-    outbox relay."""
+    """Verify, record, answer. The event and its outbox row commit together in one statement
+    (services.inbox.record_event), so the processing task cannot be lost; the process's
+    publisher thread publishes it (config.outbox.publisher), so neither Stripe's wait nor this
+    worker's next request waits for the broker, and what it cannot publish the relay does."""
     body = request.body
     try:
         verify_signature(body=body, header=request.headers.get("Stripe-Signature", ""),
@@ -64,8 +46,8 @@ def stripe_webhook(request):
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     if recorded.message_id is None:  # a duplicate delivery: nothing new to process
         return HttpResponse("ok", content_type="text/plain")
-    return _ThenResponse("ok", content_type="text/plain",
-                         then=lambda: publish(recorded.message_id))
+    transaction.on_commit(lambda: publish_soon(recorded.message_id))
+    return HttpResponse("ok", content_type="text/plain")
 
 
 def _cart_context(user):

@@ -38,6 +38,7 @@ def subscribe_page(request, slug):
         interval = "month"
     price = plan.price_for_interval(interval)
     context = {"plan": plan, "interval": interval, "price": price,
+               "by_invoice": service.sold_by(plan, price) == "manual",
                "trial_days": service.trial_days_for(user=request.user, plan=plan),
                "existing": service.live_subscription(user=request.user), **past_due(request),
                "stripe_available": stripe_client.is_configured()}
@@ -131,9 +132,16 @@ def change_plan_view(request, pk):
 
     subscription = _own(request, pk)
     source = request.POST if request.method == "POST" else request.GET
-    plans = Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE).order_by(
-        "sort_order", "id")
-    context = {"subscription": subscription, "plans": plans,
+    plans, elsewhere = [], []
+    for plan in (Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE)
+                 .select_related("product").order_by("sort_order", "id")):
+        blockers = {service.change_blocker(subscription, plan, plan.price_for_interval(i))
+                    for i in service.INTERVALS}
+        if "" in blockers:
+            plans.append(plan)
+        else:
+            elsewhere.append({"plan": plan, "reason": sorted(blockers)[-1]})
+    context = {"subscription": subscription, "plans": plans, "elsewhere": elsewhere,
                "chosen_plan": source.get("plan", ""), "chosen_interval": source.get(
                    "interval", subscription.interval or "month")}
     if source.get("plan"):

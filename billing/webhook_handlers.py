@@ -37,9 +37,77 @@ def handles(*event_types: str):
 
 def dispatch(event: WebhookEvent) -> None:
     """Run every handler registered for the event's type. Unknown types are recorded only."""
-    obj = (event.payload.get("data") or {}).get("object") or {}
-    for handler in HANDLERS.get(event.type, []):
+    handlers = HANDLERS.get(event.type, [])
+    if not handlers:
+        return
+    obj = current_object(event)
+    for handler in handlers:
         handler(event, obj)
+
+
+def version_differs(event: WebhookEvent) -> bool:
+    """The event was written in another API version than the one we speak."""
+    from billing import stripe_client
+
+    return bool(event.api_version) and event.api_version != stripe_client.api_version()
+
+
+def current_object(event: WebhookEvent) -> dict:
+    """The event's object in the shape of our pinned API version.
+
+    An event in our version is used as delivered. Another version's payload is not trusted:
+    the object is read again from Stripe at our version. Where that is impossible (a deleted
+    object, an object type Stripe cannot retrieve, Stripe not configured) the payload is
+    brought to our shape field by field (``normalize``). Network errors propagate, so the
+    event is retried later.
+    """
+    from billing import stripe_client
+
+    obj = (event.payload.get("data") or {}).get("object") or {}
+    if not isinstance(obj, dict) or not version_differs(event):
+        return obj
+    if obj.get("id") and not obj.get("deleted") and not event.type.endswith(".deleted") \
+            and stripe_client.is_configured():
+        try:
+            return stripe_client.retrieve_object(obj.get("object") or "", obj["id"])
+        except LookupError:
+            pass
+        except stripe_client.stripe.InvalidRequestError as exc:
+            if getattr(exc, "http_status", None) != 404:
+                raise
+    return normalize(obj)
+
+
+def normalize(obj: dict) -> dict:
+    """Bring an object written in an older API version to the current shape, for the fields
+    our handlers read: subscription periods live on the items (since 2025-03-31), an
+    invoice's subscription under ``parent.subscription_details`` and its payments under
+    ``payments`` (since 2025-03-31), a charge's invoice is not on the charge any more."""
+    import copy
+
+    obj = copy.deepcopy(obj)
+    kind = obj.get("object")
+    if kind == "subscription":
+        for item in (obj.get("items") or {}).get("data") or []:
+            for name in ("current_period_start", "current_period_end"):
+                if item.get(name) is None and obj.get(name) is not None:
+                    item[name] = obj[name]
+    elif kind == "invoice":
+        if obj.get("subscription") and not (obj.get("parent") or {}).get(
+                "subscription_details"):
+            sub = obj["subscription"]
+            obj["parent"] = {"type": "subscription_details", "subscription_details": {
+                "subscription": sub["id"] if isinstance(sub, dict) else sub,
+                "metadata": obj.get("subscription_details", {}).get("metadata") or {}}}
+        if not obj.get("payments") and (obj.get("payment_intent") or obj.get("charge")):
+            obj["payments"] = {"object": "list", "has_more": False, "data": [{
+                "object": "invoice_payment", "invoice": obj.get("id"), "is_default": True,
+                "status": "paid" if obj.get("status") == "paid" else "open",
+                "amount_paid": obj.get("amount_paid"),
+                "payment": {"type": "payment_intent" if obj.get("payment_intent") else "charge",
+                            "payment_intent": obj.get("payment_intent"),
+                            "charge": obj.get("charge")}}]}
+    return obj
 
 
 def _order_for(obj: dict) -> Order | None:
@@ -131,17 +199,43 @@ def payment_intent_failed(event: WebhookEvent, intent: dict) -> None:
         payments.record_payment_failed(order_id=order.pk, final=False)
 
 
+def _sid(value) -> str:
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
+
+
+def _order_for_intent(payment_intent: str) -> Order | None:
+    return Order.objects.filter(stripe_payment_intent_id=payment_intent or "-").first()
+
+
+def _invoice_payment(event: WebhookEvent, *, charge: str, payment_intent: str):
+    """The subscription invoice payment a charge belongs to (None for an order's charge or
+    one that is not ours), recording its invoice first if that has not reached us yet."""
+    from billing.services import invoice_payments
+
+    if _order_for_intent(payment_intent) is not None:
+        return None
+    return invoice_payments.find_or_fetch(charge=charge, payment_intent=payment_intent,
+                                          event=event)
+
+
 @handles("refund.updated", "refund.created", "refund.failed")
 def refund_changed(event: WebhookEvent, refund: dict) -> None:
-    refunds.sync_stripe_refund(refund_obj=refund)
+    payment = _invoice_payment(event, charge=_sid(refund.get("charge")),
+                               payment_intent=_sid(refund.get("payment_intent")))
+    refunds.sync_stripe_refund(refund_obj=refund, payment=payment)
 
 
 @handles("charge.refunded")
 def charge_refunded(event: WebhookEvent, charge: dict) -> None:
-    order = Order.objects.filter(stripe_payment_intent_id=charge.get("payment_intent") or
-                                 "-").first()
+    intent = _sid(charge.get("payment_intent"))
+    order = _order_for_intent(intent)
+    payment = None
     if order is None:
-        return
+        payment = _invoice_payment(event, charge=charge.get("id") or "", payment_intent=intent)
+        if payment is None:
+            return
     listed = (charge.get("refunds") or {}).get("data")
     if listed is None:
         # Since API 2022-11-15 a charge does not embed its refunds: ask Stripe for them.
@@ -149,7 +243,7 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 
         listed = stripe_client.list_refunds_for_charge(charge["id"])
     for refund_obj in listed:
-        refunds.sync_stripe_refund(refund_obj=refund_obj, order=order)
+        refunds.sync_stripe_refund(refund_obj=refund_obj, order=order, payment=payment)
 
 
 @handles("charge.dispute.created")
@@ -157,10 +251,14 @@ def dispute_created(event: WebhookEvent, dispute: dict) -> None:
     from accounts import audit
     from accounts.models import AuditAction
 
-    order = Order.objects.filter(stripe_payment_intent_id=dispute.get("payment_intent") or
-                                 "-").select_for_update().first()
-    if order is None:
+    intent = _sid(dispute.get("payment_intent"))
+    if _order_for_intent(intent) is None:
+        payment = _invoice_payment(event, charge=_sid(dispute.get("charge")),
+                                   payment_intent=intent)
+        if payment is not None:
+            refunds.record_invoice_dispute(payment=payment, dispute=dispute)
         return
+    order = Order.objects.filter(stripe_payment_intent_id=intent).select_for_update().first()
     disputes = dict(order.metadata.get("disputes") or {})
     if dispute["id"] in disputes:
         return
@@ -172,6 +270,11 @@ def dispute_created(event: WebhookEvent, dispute: dict) -> None:
     order.save(update_fields=["metadata", "internal_notes", "updated_at"])
     audit.record(actor=None, action=AuditAction.OTHER, resource=order, operation="dispute",
                  dispute=dispute["id"], reason=dispute.get("reason") or "")
+
+
+@handles("charge.dispute.closed")
+def dispute_closed(event: WebhookEvent, dispute: dict) -> None:
+    refunds.close_invoice_dispute(dispute=dispute)
 
 
 def _event_time(event: WebhookEvent):
@@ -240,6 +343,19 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
                   "brand": card.get("brand") or "", "last4": card.get("last4") or "",
                   "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year"),
                   "billing_details": current.get("billing_details") or {}})
+    # customer.updated may have named this card the default before it reached us: the
+    # customer's mirrored Stripe object says which card is the default.
+    profile = CustomerBillingProfile.objects.filter(user=user).select_related(
+        "djstripe_customer").first()
+    mirrored = getattr(profile, "djstripe_customer", None)
+    default = ((getattr(mirrored, "stripe_data", None) or {}).get("invoice_settings")
+               or {}).get("default_payment_method")
+    if isinstance(default, dict):
+        default = default.get("id")
+    if default == method["id"]:
+        PaymentMethod.objects.filter(user=user).exclude(
+            stripe_payment_method_id=default).update(is_default=False)
+        PaymentMethod.objects.filter(stripe_payment_method_id=default).update(is_default=True)
 
 
 # Subscription and invoice events (Billing II) register themselves on import.

@@ -8,9 +8,6 @@ product list and detail answer anonymous readers from a short cache (catalog.pub
 import functools
 
 import django_filters
-from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.core.paginator import Paginator as DjangoPaginator
-from django.db.models import Count, Window
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -31,7 +28,8 @@ from catalog.models import (
     Variant,
 )
 from catalog.money import format_money
-from config.api import NotFound, Pagination
+from catalog.paging import CountInPageQueryPagination
+from config.api import NotFound
 
 # --- serializers ----------------------------------------------------------------------------
 
@@ -71,6 +69,9 @@ class RatingSerializer(serializers.Serializer):
 class RatingSummarySerializer(RatingSerializer):
     distribution = serializers.DictField(child=serializers.IntegerField(),
                                          help_text='Keys "1".."5": number of reviews.')
+    verified_count = serializers.IntegerField(
+        help_text="Reviews by customers who paid for the product.")
+    verified_average = serializers.FloatField(allow_null=True)
 
 
 _timestamp = serializers.DateTimeField()
@@ -370,42 +371,6 @@ class FilterWhenAskedBackend(DjangoFilterBackend):
         if request.query_params.keys().isdisjoint(view.filterset_class.base_filters):
             return queryset
         return super().filter_queryset(request, queryset, view)
-
-
-# --- pagination -----------------------------------------------------------------------------
-
-
-# PostgreSQL's OFFSET is a bigint.
-_MAX_OFFSET = 2**63 - 1
-
-
-class CountInPageQueryPaginator(DjangoPaginator):
-    """Django's paginator, except that the total comes with the page's rows
-    (``COUNT(*) OVER ()`` in the same query) instead of a COUNT query of its own. Only a
-    page past the end, which has no row to carry the total, counts separately."""
-
-    def page(self, number):
-        try:
-            number = int(number)
-        except (TypeError, ValueError):
-            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
-        if number < 1:
-            raise EmptyPage(self.error_messages["min_page"])
-        bottom = (number - 1) * self.per_page
-        if bottom + self.per_page > _MAX_OFFSET:  # past any real end, and past SQL's OFFSET
-            return self._get_page([], self.validate_number(number), self)
-        rows = list(self.object_list.annotate(_total=Window(Count("*")))
-                    [bottom:bottom + self.per_page])
-        if rows:
-            self.count = _value(rows[0], "_total")
-        elif number == 1:
-            self.count = 0
-        # Past the end: validate_number counts (one more query) and raises EmptyPage.
-        return self._get_page(rows, self.validate_number(number), self)
-
-
-class CountInPageQueryPagination(Pagination):
-    django_paginator_class = CountInPageQueryPaginator
 
 
 # --- views ----------------------------------------------------------------------------------

@@ -53,3 +53,10 @@ def format_money(amount_minor: int | None, currency: str, locale: str = "en") ->
         return ""
     code = (currency or "").upper()
     return format_currency(to_major_units(amount_minor, code), code, locale=locale or "en")
+
+
+def display_fields(obj, names, currency: str | None = None) -> dict[str, str]:
+    """``{"total": "$19.00", ...}`` for the money fields ``names`` of ``obj`` (minor units)
+    in its currency: the ``display`` part of an API answer."""
+    code = currency or obj.currency
+    return {name: format_money(getattr(obj, name), code) for name in names}

@@ -301,16 +301,25 @@ def product_reviews(product: Product) -> QuerySet[Review]:
 
 
 def rating_summary(product: Product) -> dict:
-    """``{"average": 4.33 | None, "count": 3, "distribution": {1: 0, ..., 5: 2}}``."""
+    """``{"average": 4.33 | None, "count": 3, "distribution": {1: 0, ..., 5: 2},
+    "verified_count": 1, "verified_average": 5.0 | None}``: the verified figures count only
+    reviews by customers who paid for the product."""
     distribution = dict.fromkeys(range(1, 6), 0)
-    rows = (Review.objects.filter(product=product).order_by().values("rating")
+    verified_count = verified_total = 0
+    rows = (Review.objects.filter(product=product).order_by().values("rating", "verified")
             .annotate(n=Count("id")))
     for row in rows:
-        distribution[row["rating"]] = row["n"]
+        distribution[row["rating"]] += row["n"]
+        if row["verified"]:
+            verified_count += row["n"]
+            verified_total += row["rating"] * row["n"]
     count = sum(distribution.values())
     total = sum(rating * n for rating, n in distribution.items())
     average = round(total / count, 2) if count else None
-    return {"average": average, "count": count, "distribution": distribution}
+    return {"average": average, "count": count, "distribution": distribution,
+            "verified_count": verified_count,
+            "verified_average": (round(verified_total / verified_count, 2)
+                                 if verified_count else None)}
 
 
 def plan_cta(plan: Plan, interval: str = "month") -> dict:

@@ -229,6 +229,22 @@ def create_review(*, author, product: Product, rating, title: str = "",
     return review
 
 
+def verify_reviews(*, user, product_ids) -> int:
+    """``user`` has now paid for these products: their reviews of them become verified
+    purchases (inside the payment's transaction); returns how many changed."""
+    changed = list(Review.objects.filter(author=user, product_id__in=product_ids,
+                                         verified=False).values_list("pk", "product_id"))
+    if not changed:
+        return 0
+    Review.objects.filter(pk__in=[pk for pk, _ in changed]).update(verified=True)
+    refresh_ratings(product_ids=[product_id for _, product_id in changed])
+    for pk, _ in changed:
+        record(actor=None, action=AuditAction.UPDATE, resource_type="catalog.Review",
+               resource_id=pk, old={"verified": False}, new={"verified": True},
+               operation="review_verified_by_payment")
+    return len(changed)
+
+
 def refresh_ratings(*, product_ids) -> int:
     """Set ``rating_count`` and ``rating_average`` of these products from their reviews;
     returns how many products it updated. Call it in the transaction that changed the

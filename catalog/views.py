@@ -80,8 +80,11 @@ def _product_context(request, product, review_form=None):
     for price in prices:
         price.tier_rows = tier_rows(price) if price.tiers_mode else []
     summary = selectors.rating_summary(product)
+    from billing.services.cart import quantity_limit
+
     return {
         "product": product,
+        "quantity_limit": quantity_limit(product),
         "prices": prices,
         "variants": list(product.variants.all()),
         "summary": summary,
@@ -150,20 +153,31 @@ def review_helpful(request, slug, pk):
 
 
 def pricing(request):
+    from billing.services.subscriptions import sold_by, trial_days_for
+
     interval = request.GET.get("interval", "month")
     if interval not in ("month", "year"):
         interval = "month"
     plans = []
     for plan in selectors.active_plans():
         price = plan.yearly_price if interval == "year" else plan.monthly_price
+        trial_days = plan.product.trial_days or 0
+        if trial_days and request.user.is_authenticated:
+            trial_days = trial_days_for(user=request.user, plan=plan)
+        cta = selectors.plan_cta(plan, interval)
+        if plan.product.trial_days and not trial_days and "trial" in cta["label"].lower():
+            cta["label"] = f"Choose {plan.name}"  # this customer's trial is used
         plans.append({
+            "by_invoice": bool(price and price.unit_amount)
+            and sold_by(plan, price) == "manual",
+            "trial_days": trial_days,
             "plan": plan,
             "price": price,
             "monthly_equivalent": (plan.yearly_price.unit_amount // 12
                                    if interval == "year" and plan.yearly_price else None),
             "saving": selectors.yearly_saving(plan),
             "saving_percent": selectors.yearly_saving_percent(plan),
-            "cta": selectors.plan_cta(plan, interval),
+            "cta": cta,
         })
     best_saving = max((p["saving_percent"] or 0 for p in plans), default=0)
     credit_packs = selectors.product_list(type=ProductType.CREDIT_PACK, sort="price_asc")

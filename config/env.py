@@ -209,11 +209,19 @@ def stripe_settings() -> dict:
     api_base = env.str("STRIPE_API_BASE", default="")
     if api_base and not api_base.startswith(("http://", "https://")):
         raise ConfigurationError("STRIPE_API_BASE must be an http(s) URL")
+    # The API version every request names (Stripe-Version header): by default the one the
+    # installed stripe-python was generated for, whose object shapes our code reads.
+    from stripe._api_version import _ApiVersion
+
+    api_version = env.str("STRIPE_API_VERSION", default=_ApiVersion.CURRENT)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", api_version):
+        raise ConfigurationError("STRIPE_API_VERSION must look like 2026-08-26.dahlia")
     return {
         "secret_key": secret,
         "publishable_key": publishable,
         "webhook_secret": webhook_secret,
         "api_base": api_base.rstrip("/"),
+        "api_version": api_version,
         "live_mode": secret.startswith(("sk_live_", "rk_live_")),
     }
 

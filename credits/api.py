@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from config.api import StrictPageSize
 from credits import selectors, services
-from credits.models import CreditGrant, CreditTransaction, TransactionKind
+from credits.models import CreditTransaction, GrantSource, TransactionKind
 
 MAX_DETAILS_BYTES = 4096
 # Keys from the API live in their own namespace, so a client can never take a key the
@@ -51,11 +51,16 @@ class ConsumeOutput(serializers.Serializer):
     balance = serializers.IntegerField(source="balance_after")
 
 
-class LotSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = CreditGrant
-        fields = ["id", "source", "amount", "remaining", "expires_at", "source_ref",
-                  "created_at"]
+class LotSerializer(serializers.Serializer):
+    # Declared rather than a ModelSerializer: the summary is read on every dashboard refresh,
+    # and a ModelSerializer introspects the model for its fields on each response.
+    id = serializers.IntegerField(read_only=True)
+    source = serializers.ChoiceField(choices=GrantSource.choices, read_only=True)
+    amount = serializers.IntegerField(read_only=True)
+    remaining = serializers.IntegerField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    source_ref = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class SummarySerializer(serializers.Serializer):

@@ -83,36 +83,35 @@ def utc_today(now=None) -> date:
     return (now or timezone.now()).astimezone(UTC).date()
 
 
-def consumed_since(*, user, first_day: date) -> int:
-    """Credits consumed from ``first_day`` (a UTC day) to now, from the daily sums: a range
-    of at most (days x kinds x operations) rows whatever the length of the history."""
-    total = (LedgerDay.objects
-             .filter(user=user, kind=TransactionKind.CONSUME, day__gte=first_day)
-             .aggregate(total=Sum("amount"))["total"])
-    return -(total or 0)
-
-
-def runway_days(*, user, balance: int, now=None) -> float | None:
-    """Days the balance lasts at the average daily consumption of the last 30 UTC days, today
-    included (None: no use in that time)."""
-    first_day = utc_today(now) - timedelta(days=RUNWAY_WINDOW_DAYS - 1)
-    used = consumed_since(user=user, first_day=first_day)
-    if used <= 0:
-        return None
-    return round(balance / (used / RUNWAY_WINDOW_DAYS), 1)
+# The balance and the last 30 UTC days' consumption (for the runway) in one round trip, from
+# the balance row and the ledger's daily sums (a bounded index range whatever the history).
+_SUMMARY_FIGURES_SQL = """
+    SELECT COALESCE((SELECT balance FROM {balances} WHERE user_id = %(user)s), 0),
+           COALESCE((SELECT SUM(amount) FROM {days}
+                     WHERE user_id = %(user)s AND kind = %(consume)s AND day >= %(first)s), 0)
+"""
 
 
 def credit_summary(*, user, now=None) -> dict:
-    """What the credits page and ``GET /api/v1/credits/`` show at the top."""
+    """What the credits page and ``GET /api/v1/credits/`` show at the top: two statements
+    (the figures, the live lots), whatever the history."""
     now = now or timezone.now()
-    balance = balance_of(user=user)
+    first_day = utc_today(now) - timedelta(days=RUNWAY_WINDOW_DAYS - 1)
+    with connection.cursor() as cursor:
+        cursor.execute(_SUMMARY_FIGURES_SQL.format(balances=CreditBalance._meta.db_table,
+                                                   days=LedgerDay._meta.db_table),
+                       {"user": user.pk, "consume": TransactionKind.CONSUME,
+                        "first": first_day})
+        balance, consumed = cursor.fetchone()
+    used = -consumed
     lots = list(live_lots(user=user))
     soon = now + timedelta(days=EXPIRING_SOON_DAYS)
     return {
         "balance": balance,
         "lots": lots,
         "expiring_soon": [lot for lot in lots if lot.expires_at and lot.expires_at <= soon],
-        "runway_days": runway_days(user=user, balance=balance, now=now),
+        "runway_days": (round(balance / (used / RUNWAY_WINDOW_DAYS), 1) if used > 0
+                        else None),
     }
 
 

@@ -52,7 +52,7 @@ def _run_approval_action(page, approval, label: str = APPROVE):
     page.goto(APPROVALS)
     page.check(f'input[name="_selected_action"][value="{approval.pk}"]')
     page.select_option('select[name="action"]', label=label)
-    page.get_by_role("button", name="Go").click()
+    page.get_by_role("button", name="Run").click()
     page.wait_for_load_state()
 
 
@@ -121,7 +121,7 @@ def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_o
     # Finance finds the request in Approval requests and approves it: the refund runs.
     fin = person_page("finance")
     _admin_login(fin, finance)
-    fin.get_by_role("link", name="Approval requests").click()
+    fin.locator("#content").get_by_role("link", name="Approval requests").click()
     fin.wait_for_load_state()
     row = fin.locator("#result_list tbody tr").filter(
         has=fin.locator(f'input[name="_selected_action"][value="{approval.pk}"]'))
@@ -171,8 +171,8 @@ def test_support_is_not_offered_mark_paid_or_revenue_and_finance_is(person_page)
 
     support = person_page("support")
     _admin_login(support, agent)
-    expect(support.locator('#content-main a[href^="/admin/analytics/"]')).to_have_count(0)
-    expect(support.locator("#content-main")).not_to_contain_text(
+    expect(support.locator('#page a[href^="/admin/analytics/"]')).to_have_count(0)
+    expect(support.locator("#page")).not_to_contain_text(
         re.compile("analytics|revenue|dashboard", re.IGNORECASE))
     support.shots("admin-index")
     support.goto("/admin/billing/order/")
@@ -181,7 +181,7 @@ def test_support_is_not_offered_mark_paid_or_revenue_and_finance_is(person_page)
 
     fin = person_page("finance")
     _admin_login(fin, finance)
-    expect(fin.locator('#content-main a[href^="/admin/analytics/"]').first).to_be_visible()
+    expect(fin.locator('#content a[href^="/admin/analytics/"]').first).to_be_visible()
     fin.shots("admin-index")
     fin.goto("/admin/billing/order/")
     assert _mark_paid_offered(fin)

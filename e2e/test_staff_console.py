@@ -18,7 +18,7 @@ def _run_action(page, changelist: str, pk: int, action: str, confirm: str | None
     page.goto(changelist)
     page.check(f'input[name="_selected_action"][value="{pk}"]')
     page.select_option('select[name="action"]', action)
-    page.get_by_role("button", name="Go").click()
+    page.get_by_role("button", name="Run").click()
     page.wait_for_load_state()
     if confirm:  # actions that change money or access ask first
         expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"\?$"))

@@ -205,9 +205,19 @@ def refund_order_executor(*, payload, actor, approval) -> dict:
     (which reserves the amount under the order lock and calls Stripe only after commit).
     The order must belong to ``payload["user_id"]``: a payload naming someone else's order
     is refused."""
-    from billing.models import Order
-    from billing.services.refunds import create_refund
+    from billing.models import Invoice, Order
+    from billing.services.refunds import create_invoice_refund, create_refund
 
+    if payload.get("invoice_id"):  # a subscription invoice's payment, same rules
+        invoice_id = int(payload["invoice_id"])
+        if not Invoice.objects.filter(pk=invoice_id, user_id=payload["user_id"]).exists():
+            raise ApprovalRefused("That invoice does not belong to this customer.",
+                                  code="invoice_not_customers")
+        refund = create_invoice_refund(invoice_id=invoice_id, amount=int(payload["amount"]),
+                                       reason=payload["reason"], actor=actor,
+                                       notes=payload.get("notes") or
+                                       f"Support approval {approval.pk}")
+        return {"refund_id": refund.pk, "refund_status": refund.status}
     order_id = int(payload["order_id"])
     if not Order.objects.filter(pk=order_id, user_id=payload["user_id"]).exists():
         raise ApprovalRefused("That order does not belong to this customer.",

@@ -23,6 +23,7 @@ from billing.models import Order, WebhookEvent
 from billing.tests.conftest import WEBHOOK_SECRET, signed_post
 from billing.tests.factories_helpers import priced_product
 from billing.tests.stripe_double import wrap_event
+from config.outbox import publisher
 from config.outbox.models import OutboxMessage
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction
@@ -169,6 +170,8 @@ def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_return
         charges = [customer_api.post(CONSUME, {"operation": "AI_TEXT_CHAT"}, format="json")
                    for _ in range(3)]
         delivered = signed_post(client, event)
+        # The webhook's task is published by the process's publisher thread, after the answer.
+        assert publisher.wait_idle(timeout=20)
 
         assert added.status_code in (200, 201), added.content
         assert checkout.status_code == 201, checkout.content

@@ -109,6 +109,18 @@ def _open_invoice(customer, total, status=InvoiceStatus.OPEN):
         amount_due=total, billing_reason="subscription_cycle")
 
 
+def _paid_invoice(customer, total):
+    """A manual subscription invoice paid by bank transfer (refunds settle at once)."""
+    from billing.models import Payment
+
+    invoice = _open_invoice(customer, total)
+    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.PAID, amount_paid=total,
+                                                 amount_due=0, paid_at=timezone.now())
+    Payment.objects.create(user=customer, invoice=invoice, provider="manual",
+                           provider_id=f"bank-inv-{invoice.pk}", amount=total, currency="usd")
+    return invoice
+
+
 def _said(response, text) -> bool:
     from django.contrib.messages import get_messages
 
@@ -228,6 +240,11 @@ SCENARIOS = {
         lambda w: ([_open_invoice(w.customer, 7900).pk], {"confirm": "yes"})),
     ("billing.Invoice", "action_send"): Scenario(
         lambda w: ([_open_invoice(w.customer, 7900).pk], {})),
+    # Opens the refund form (the URL table below covers the refund itself).
+    ("billing.Invoice", "action_refund"): Scenario(
+        lambda w: ([_paid_invoice(w.customer, 7900).pk], {}), amount=7900,
+        snapshot=lambda: None,
+        done_check=lambda response: response["Location"].endswith("/refund/")),
     ("billing.Subscription", "action_cancel_now"): Scenario(
         lambda w: ([_manual_subscription(w.customer).pk], {"confirm": "yes"})),
     ("billing.Subscription", "action_cancel_at_end"): Scenario(
@@ -410,6 +427,9 @@ URL_SCENARIOS = {
     "billing_order_refund": lambda w: (
         {"order_id": _paid_order(w.customer, 150_000).pk}, "post",
         {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"}, 150_000),
+    "billing_invoice_refund": lambda w: (
+        {"invoice_id": _paid_invoice(w.customer, 150_000).pk}, "post",
+        {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"}, 150_000),
     "support_ticket_act": lambda w: (
         {"pk": _ticket_with_paid_order(w.customer)[0].pk}, "post",
         {"operation": "note", "body": "An internal note"}, None),
@@ -429,6 +449,12 @@ URL_SCENARIOS = {
     "analytics_dashboard_drilldown": lambda w: ({}, "get", {"day": "2026-01-01"}, None),
     "analytics_dashboard_export": lambda w: (
         {}, "get", {"metric": "mrr", "start": "2026-01-01", "end": "2026-01-02"}, None),
+    # The staff console: a customer's page, one's own preferences, the accounting exports.
+    "console_customer_overview": lambda w: ({"pk": w.customer.pk}, "get", {}, None),
+    "console_preferences": lambda w: ({}, "post", {"timezone": "Europe/Paris"}, None),
+    "console_export": lambda w: (
+        {}, "get", {"dataset": "invoices", "start": "2026-01-01", "end": "2026-01-31",
+                    "format": "csv"}, None),
 }
 
 

@@ -385,7 +385,7 @@ class History:
             str(customer.user_id), opt(order_id), opt(subscription_id), "PAID", source,
             currency, jsonb(lines), str(total), "0", "0", str(total), str(total), "0",
             stamp(period[0]), stamp(period[1]), due, paid.isoformat(), reference,
-            opt(stripe_invoice), "", "", reason, moment.isoformat()]) + "\n")
+            opt(stripe_invoice), "", "", reason, moment.isoformat(), "0"]) + "\n")
         return invoice_id
 
     def payment(self, customer: Customer, *, order_id, invoice_id, provider, provider_id,
@@ -393,7 +393,8 @@ class History:
         self.buffers["billing_payment"].append("\t".join([
             paid.isoformat(), paid.isoformat(), str(customer.user_id), opt(order_id),
             opt(invoice_id), provider, provider_id, str(amount), currency, "SUCCEEDED",
-            *method, paid.isoformat(), opt(recorded_by), "{}"]) + "\n")
+            *method, paid.isoformat(), opt(recorded_by), "{}",
+            provider_id if provider_id.startswith("pi_") else "", ""]) + "\n")
 
     def bank_transfer(self, customer: Customer, *, invoice_id, amount, currency, paid,
                       reference) -> None:

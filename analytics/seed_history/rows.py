@@ -53,10 +53,11 @@ COLUMNS = {
                        "status billing_source currency lines subtotal discount_amount tax "
                        "total amount_paid amount_due period_start period_end due_date "
                        "paid_at payment_reference stripe_invoice_id stripe_number "
-                       "hosted_invoice_url billing_reason finalized_at",
+                       "hosted_invoice_url billing_reason finalized_at refunded_amount",
     "billing_payment": "created_at updated_at user_id order_id invoice_id provider "
                        "provider_id amount currency status method_type method_brand "
-                       "method_last4 paid_at recorded_by_id metadata",
+                       "method_last4 paid_at recorded_by_id metadata stripe_payment_intent_id "
+                       "stripe_charge_id",
     "billing_webhookevent": "id created_at updated_at stripe_event_id type livemode "
                             "api_version object_id payload status attempts last_error "
                             "received_at processing_started_at processed_at event_created",

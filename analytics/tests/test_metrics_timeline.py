@@ -13,13 +13,14 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from accounts.factories import UserFactory
+from accounts.factories import AdminFactory, UserFactory
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from analytics.selectors import mrr_subscriptions
 from analytics.tests.builders import DAY, at
-from billing.models import Subscription, SubscriptionEvent
+from billing.models import InvoiceStatus, Subscription, SubscriptionEvent
 from billing.services import subscriptions as billing
+from billing.services.invoices import mark_invoice_paid
 from catalog.factories import PlanFactory
 from catalog.models import Plan
 
@@ -39,9 +40,18 @@ def plans():
     return {"basic": manual(1000, 10000), "pro": manual(3000, 30000)}
 
 
+def _pay_open_invoices(sub) -> None:
+    # The customer pays each invoice by bank transfer as it comes: a plan change credits
+    # only what was paid, and refuses while the period's invoice is unpaid.
+    for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
+        mark_invoice_paid(invoice_id=invoice.pk, actor=AdminFactory(),
+                          reference=f"transfer {invoice.number}")
+
+
 def start(plan, when, *, user=None, interval="month") -> Subscription:
     with time_machine.travel(when, tick=False):
         result = billing.subscribe(user=user or UserFactory(), plan=plan, interval=interval)
+        _pay_open_invoices(result.subscription)
     return result.subscription
 
 
@@ -50,6 +60,7 @@ def change(sub, plan, when, *, interval="month") -> Subscription:
         sub.refresh_from_db()
         billing.change_plan(subscription=sub, plan=plan, interval=interval, preview=False,
                             actor=sub.user)
+        _pay_open_invoices(sub)
     sub.refresh_from_db()
     return sub
 

@@ -8,7 +8,9 @@ from billing.models import Cart, CartItem
 from billing.pricing import Quote, build_quote, resolve_line
 from billing.services.discounts import find_discount, validate_discount
 
-MAX_QUANTITY = 10_000
+# The most units of one product an order holds, whatever its tiers (volume tiers start at
+# thousands of units); stock and finite tiers can only lower it (``quantity_limit``).
+MAX_QUANTITY = 1_000_000
 
 
 def get_cart(*, user) -> Cart:
@@ -34,12 +36,35 @@ def _load_catalog(*, product_id, price_id=None, variant_id=None):
     return product, price, variant
 
 
-def _check_quantity(product, quantity: int) -> None:
-    if quantity < 1 or quantity > MAX_QUANTITY:
-        raise errors.ProductUnavailable(f"Quantity must be between 1 and {MAX_QUANTITY}.",
-                                        code="invalid_quantity")
+def _tier_limit(product, price=None) -> int:
+    limit = MAX_QUANTITY
+    price = price or getattr(product, "default_price", None)
+    if price is not None and price.tiers_mode:
+        tiers = list(price.tiers.all())
+        if tiers and all(tier.up_to is not None for tier in tiers):
+            limit = min(limit, max(tier.up_to for tier in tiers))
+    return limit
+
+
+def quantity_limit(product, price=None) -> int:
+    """The one limit on how many units of ``product`` (at ``price``, default its default
+    price) a customer may buy: MAX_QUANTITY, lowered by tiers that stop (a last tier with an
+    ``up_to``) and by tracked stock. The product page, the cart and the API all use it."""
+    limit = _tier_limit(product, price)
+    if product.track_inventory:
+        limit = min(limit, max(0, product.stock_quantity))
+    return limit
+
+
+def _check_quantity(product, quantity: int, price=None) -> None:
+    cap = _tier_limit(product, price)
+    if quantity < 1 or quantity > cap:
+        raise errors.ProductUnavailable(f"Quantity must be between 1 and {cap:,}.",
+                                        code="invalid_quantity", field="quantity", limit=cap)
     if product.track_inventory and product.stock_quantity < quantity:
-        raise errors.InsufficientStock(available=product.stock_quantity)
+        raise errors.InsufficientStock(
+            f"Only {max(0, product.stock_quantity):,} left in stock.", field="quantity",
+            available=product.stock_quantity)
 
 
 def add_item(*, user, product_id: int, quantity: int = 1, price_id: int | None = None,
@@ -57,7 +82,7 @@ def add_item(*, user, product_id: int, quantity: int = 1, price_id: int | None =
         cart = Cart.objects.select_for_update().get(pk=get_cart(user=user).pk)
         existing = cart.items.filter(product=product, price=price, variant=variant).first()
         new_quantity = quantity + (existing.quantity if existing else 0)
-        _check_quantity(product, new_quantity)
+        _check_quantity(product, new_quantity, price)
         other_currencies = {_line_for(item).currency for item in
                             cart.items.exclude(pk=getattr(existing, "pk", None))}
         if other_currencies - {line.currency}:
@@ -79,7 +104,7 @@ def _owned_item(user, item_id) -> CartItem:
 
 def update_item(*, user, item_id: int, quantity: int) -> CartItem:
     item = _owned_item(user, item_id)
-    _check_quantity(item.product, quantity)
+    _check_quantity(item.product, quantity, item.price)
     item.quantity = quantity
     item.save(update_fields=["quantity", "updated_at"])
     return item
@@ -98,6 +123,7 @@ def _line_for(item: CartItem):
     line = resolve_line(product=item.product, quantity=item.quantity, price=item.price,
                         variant=item.variant)
     line.cart_item_id = item.pk
+    line.quantity_limit = quantity_limit(item.product, item.price)
     return line
 
 

@@ -1,11 +1,24 @@
 """Discount codes: look-up, every validity rule with its own refusal, and redemption that
-holds its limits under concurrent checkouts."""
+holds its limits under concurrent checkouts.
+
+A code applies to an order or to a subscription's first invoice; every use of either kind is
+one DiscountUsage row and one step of ``uses_count``, so the limits (total uses, uses per
+customer, first-time customers only, dates) hold across both, and the count the staff see
+equals the rows."""
 
 from django.db.models import F, Q
 from django.utils import timezone
 
 from billing import errors
-from billing.models import Discount, DiscountType, DiscountUsage, Order, OrderStatus
+from billing.models import (
+    Discount,
+    DiscountType,
+    DiscountUsage,
+    Invoice,
+    InvoiceStatus,
+    Order,
+    OrderStatus,
+)
 from billing.pricing import eligible_lines
 
 PAID_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
@@ -45,9 +58,20 @@ def validate_discount(discount: Discount, *, user, lines, currency: str, now=Non
         raise errors.DiscountNotApplicable()
     if sum(line.line_total for line in lines) < discount.minimum_amount:
         raise errors.DiscountMinimumNotMet(minimum_amount=discount.minimum_amount)
-    if discount.first_time_only and Order.objects.filter(
-            user=user, status__in=PAID_STATUSES).exists():
+    if discount.first_time_only and is_returning_customer(user=user, discount=discount):
         raise errors.DiscountFirstOrderOnly()
+
+
+def is_returning_customer(*, user, discount: Discount | None = None) -> bool:
+    """Whether ``user`` has bought before: a paid order, a paid invoice (a subscription's),
+    or a use of ``discount`` already (a first-time code is used once, even on an order not
+    paid yet)."""
+    if Order.objects.filter(user=user, status__in=PAID_STATUSES).exists():
+        return True
+    if Invoice.objects.filter(user=user, status=InvoiceStatus.PAID, total__gt=0).exists():
+        return True
+    return discount is not None and DiscountUsage.objects.filter(
+        discount=discount, user=user).exists()
 
 
 def lock_and_validate(*, discount_id: int, user, lines, currency: str) -> Discount:
@@ -61,8 +85,10 @@ def lock_and_validate(*, discount_id: int, user, lines, currency: str) -> Discou
     return discount
 
 
-def redeem(*, discount: Discount, order: Order, user, amount_saved: int) -> DiscountUsage:
-    """Count one use (a conditional UPDATE: never past max_uses) and record it for the order.
+def redeem(*, discount: Discount, user, amount_saved: int, order: Order | None = None,
+           subscription=None, currency: str = "") -> DiscountUsage:
+    """Count one use (a conditional UPDATE: never past max_uses) and record it for the order
+    or the subscription.
 
     Must run inside the transaction that holds the Discount row lock from lock_and_validate.
     """
@@ -71,13 +97,16 @@ def redeem(*, discount: Discount, order: Order, user, amount_saved: int) -> Disc
     ).update(uses_count=F("uses_count") + 1, updated_at=timezone.now())
     if not updated:
         raise errors.DiscountExhausted()
-    return DiscountUsage.objects.create(discount=discount, user=user, order=order,
-                                        amount_saved=amount_saved, currency=order.currency)
+    return DiscountUsage.objects.create(
+        discount=discount, user=user, order=order, subscription=subscription,
+        amount_saved=amount_saved, currency=order.currency if order else currency)
 
 
-def release(*, order: Order) -> None:
-    """Give the use back when an unpaid order is cancelled (inside the caller's transaction)."""
-    usage = DiscountUsage.objects.filter(order=order).first()
+def release(*, order: Order | None = None, subscription=None) -> None:
+    """Give the use back when an unpaid order is cancelled or a subscription's checkout is
+    abandoned (inside the caller's transaction)."""
+    usage = (DiscountUsage.objects.filter(order=order).first() if order is not None
+             else DiscountUsage.objects.filter(subscription=subscription).first())
     if usage is None:
         return
     Discount.objects.filter(pk=usage.discount_id, uses_count__gt=0).update(

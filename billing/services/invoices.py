@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit, authority
@@ -42,7 +43,9 @@ S = SubscriptionStatus
 PERIOD_REASONS = ("subscription_create", "subscription_cycle")
 # Invoices only move forward: a late "finalized" never reopens a paid or void invoice.
 RANK = {InvoiceStatus.DRAFT: 0, InvoiceStatus.OPEN: 1, InvoiceStatus.UNCOLLECTIBLE: 2,
-        InvoiceStatus.PAID: 3, InvoiceStatus.VOID: 3}
+        InvoiceStatus.PAID: 3, InvoiceStatus.VOID: 3,
+        # Set by our refunds, never by Stripe's invoice status (which stays "paid").
+        InvoiceStatus.PARTIALLY_REFUNDED: 4, InvoiceStatus.REFUNDED: 4}
 
 
 def invoice_for_user(*, user, number: str) -> Invoice:
@@ -79,15 +82,16 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
     lines = [{"description": f"{plan.name} ({price.interval}ly), "
                              f"{period_start:%d %b %Y} – {period_end:%d %b %Y}",
               "quantity": subscription.quantity, "unit_amount": price.unit_amount,
-              "amount": amount}]
+              "amount": amount, "kind": "item", "price": price.pk}]
     discount_amount = 0
     if (subscription.discount_id and billing_reason == "subscription_create"):
         discount_amount = discount_total(subscription.discount, amount)
         lines.append({"description": f"Discount {subscription.discount.code}",
-                      "amount": -discount_amount})
+                      "amount": -discount_amount, "kind": "discount"})
     credit_used = min(subscription.credit_balance, amount - discount_amount)
     if credit_used:
-        lines.append({"description": "Credit for unused time", "amount": -credit_used})
+        lines.append({"description": "Credit for unused time", "amount": -credit_used,
+                      "kind": "credit"})
         Subscription.objects.filter(pk=subscription.pk).update(
             credit_balance=subscription.credit_balance - credit_used)
         subscription.credit_balance -= credit_used
@@ -112,12 +116,98 @@ def issue_period_invoice(*, subscription: Subscription, actor) -> Invoice:
     return invoice
 
 
-def create_change_invoice(subscription: Subscription, *, lines: list[dict], charge: int,
+def create_change_invoice(subscription: Subscription, *, lines: list[dict], subtotal: int,
                           credit: int) -> Invoice:
-    """The invoice for an upgrade's prorated difference (manual billing)."""
-    return _create(subscription, lines=lines, subtotal=charge, discount_amount=credit,
+    """The invoice for a plan change's prorated difference (manual billing): ``lines`` are
+    its items (adding up to ``subtotal``) and the credit for paid unused time (``credit``,
+    shown as the invoice's discount); the tax line is added here."""
+    return _create(subscription, lines=lines, subtotal=subtotal, discount_amount=credit,
                    period_start=timezone.now(), period_end=subscription.current_period_end,
                    billing_reason="subscription_update")
+
+
+def void_for_plan_change(*, invoice_id: int, subscription: Subscription, actor) -> Invoice:
+    """Cancel a period invoice nobody paid because a plan change replaces it (inside the
+    change's transaction, the subscription locked): VOID, nothing due, and the credit it
+    took from the subscription's balance given back."""
+    invoice = _lock(invoice_id)
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.DRAFT) or invoice.amount_paid:
+        raise errors.InvoiceStateInvalid("Only an unpaid invoice can be replaced.")
+    credit_used = sum(-int(line.get("amount") or 0) for line in invoice.lines or []
+                      if line_kind(line) == "credit")
+    old = invoice.status
+    invoice.status, invoice.voided_at, invoice.amount_due = (InvoiceStatus.VOID,
+                                                             timezone.now(), 0)
+    invoice.save()
+    if credit_used:
+        Subscription.objects.filter(pk=subscription.pk).update(
+            credit_balance=F("credit_balance") + credit_used)
+    timeline.add(subscription, EventType.INVOICE_VOIDED,
+                 f"Invoice {invoice.number} was cancelled: your plan change replaces it.",
+                 source=Source.CUSTOMER if actor and actor.pk == subscription.user_id
+                 else Source.STAFF if actor else Source.SYSTEM, actor=actor)
+    audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
+                 old={"status": old}, new={"status": "VOID"}, operation="invoice_void",
+                 reason="replaced by a plan change", credit_returned=credit_used)
+    return invoice
+
+
+# --- what an invoice's lines say ---------------------------------------------------------
+
+LINE_KINDS = ("item", "discount", "credit", "tax")
+
+
+def line_kind(line: dict) -> str:
+    """A line's part in the totals: ``item`` (adds to the subtotal), ``discount`` (a code's
+    reduction), ``credit`` (paid unused time or a credit balance taken off) or ``tax``.
+    Lines written before kinds were recorded are read from their shape."""
+    kind = line.get("kind")
+    if kind in LINE_KINDS:
+        return kind
+    if "tax_rate" in line:
+        return "item"  # an order's line: its own discount and tax are fields of the line
+    description = str(line.get("description") or "")
+    if description.startswith("Tax"):
+        return "tax"
+    amount = int(line.get("amount") or 0)
+    if amount < 0:
+        return "credit" if ("unused" in description.lower()
+                            or description.startswith("Credit")) else "discount"
+    return "item"
+
+
+def reconciliation_problems(invoice: Invoice) -> list[str]:
+    """What does not add up on ``invoice`` (empty when everything does): its item lines add
+    up to the subtotal, its discount and credit lines (and an order line's own discount) to
+    the discount, its tax lines (and an order line's own tax) to the tax; subtotal -
+    discount + tax = total; paid + due = total unless it is void. Stripe's invoices are
+    Stripe's arithmetic; only their totals are checked."""
+    problems = []
+    if invoice.subtotal - invoice.discount_amount + invoice.tax != invoice.total:
+        problems.append(f"subtotal {invoice.subtotal} - discount {invoice.discount_amount} + "
+                        f"tax {invoice.tax} != total {invoice.total}")
+    if invoice.status != InvoiceStatus.VOID and (invoice.amount_paid + invoice.amount_due
+                                                 != invoice.total):
+        problems.append(f"paid {invoice.amount_paid} + due {invoice.amount_due} != total "
+                        f"{invoice.total}")
+    if invoice.billing_source == BillingSource.STRIPE:
+        return problems
+    sums = dict.fromkeys(LINE_KINDS, 0)
+    for line in invoice.lines or []:
+        kind = line_kind(line)
+        amount = int(line.get("amount") or 0)
+        sums[kind] += -amount if kind in ("discount", "credit") else amount
+        if "tax_rate" in line:
+            sums["discount"] += int(line.get("discount") or 0)
+            sums["tax"] += int(line.get("tax") or 0)
+    if sums["item"] != invoice.subtotal:
+        problems.append(f"item lines {sums['item']} != subtotal {invoice.subtotal}")
+    if sums["discount"] + sums["credit"] != invoice.discount_amount:
+        problems.append(f"discount and credit lines {sums['discount'] + sums['credit']} != "
+                        f"discount {invoice.discount_amount}")
+    if sums["tax"] != invoice.tax:
+        problems.append(f"tax lines {sums['tax']} != tax {invoice.tax}")
+    return problems
 
 
 def _create(subscription, *, lines, subtotal, discount_amount, period_start, period_end,
@@ -126,7 +216,8 @@ def _create(subscription, *, lines, subtotal, discount_amount, period_start, per
     net = subtotal - discount_amount
     tax = round_minor(Decimal(net) * rate)
     if tax:
-        lines = [*lines, {"description": f"Tax ({rate * 100:.2f}%)", "amount": tax}]
+        lines = [*lines, {"description": f"Tax ({rate * 100:.2f}%)", "amount": tax,
+                          "kind": "tax"}]
     total = net + tax
     now = timezone.now()
     invoice = Invoice.objects.create(
@@ -139,8 +230,8 @@ def _create(subscription, *, lines, subtotal, discount_amount, period_start, per
     Invoice.objects.filter(pk=invoice.pk).update(payment_reference=invoice.number)
     invoice.payment_reference = invoice.number
     timeline.add(subscription, EventType.INVOICE_CREATED,
-                 f"Invoice {invoice.number} for {total / 100:,.2f} "
-                 f"{invoice.currency.upper()} is due on {invoice.due_date:%d %B %Y}.",
+                 f"Invoice {invoice.number} for {format_money(total, invoice.currency)} "
+                 f"is due on {invoice.due_date:%d %B %Y}.",
                  source=Source.SYSTEM, payload={"invoice": invoice.number})
     if total == 0:
         _settle(invoice, actor=None, paid_at=now, payment=None)
@@ -152,8 +243,8 @@ def email_new_invoice_on_commit(invoice: Invoice) -> None:
         return
     timeline.email_on_commit(
         user=invoice.user, subject=f"Invoice {invoice.number}",
-        body=(f"Your invoice {invoice.number} for {invoice.total / 100:,.2f} "
-              f"{invoice.currency.upper()} is due "
+        body=(f"Your invoice {invoice.number} for "
+              f"{format_money(invoice.total, invoice.currency)} is due "
               f"{f'on {invoice.due_date:%d %B %Y}' if invoice.due_date else 'on receipt'}.\n"
               f"{get_config('billing.bank_transfer_instructions')}\n"
               f"Payment reference: {invoice.payment_reference}\n"
@@ -430,8 +521,9 @@ def renew_manual_subscriptions(*, now=None) -> dict:
                     reminded_at=now):
                 timeline.email_on_commit(
                     user=invoice.user, subject=f"Reminder: invoice {invoice.number} is due",
-                    body=f"Invoice {invoice.number} ({invoice.total / 100:,.2f} "
-                         f"{invoice.currency.upper()}) is due on {invoice.due_date:%d %B %Y}.\n"
+                    body=f"Invoice {invoice.number} "
+                         f"({format_money(invoice.total, invoice.currency)}) is due on "
+                         f"{invoice.due_date:%d %B %Y}.\n"
                          f"{settings.SITE_URL}/billing/invoices/{invoice.number}/")
                 counts["reminded"] += 1
     overdue_subs = (Invoice.objects.filter(billing_source=BillingSource.MANUAL,

@@ -85,6 +85,10 @@ def complete_paid_order(order: Order, *, now, actor, provider: str, payment,
         status=InvoiceStatus.PAID, amount_paid=F("total"), amount_due=0, paid_at=now,
         updated_at=now)
     _fulfil(order, now=now, actor=actor)
+    from catalog.services import verify_reviews
+
+    verify_reviews(user=order.user, product_ids=list(
+        order.items.values_list("product_id", flat=True)))
     audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=order, old=old,
                  new={"status": order.status, "payment_status": order.payment_status},
                  operation="order_paid", provider=provider,

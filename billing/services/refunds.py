@@ -1,5 +1,12 @@
 """Refunds: never more than what is left, Stripe called outside any lock.
 
+Two kinds of payment are refunded here: a one-time Order's, and a subscription Invoice's
+(its Stripe PaymentIntent and charge recorded by ``invoice_payments``). Both follow the same
+rules; an invoice's refund also issues a credit note, takes back the period's plan credits
+as the ``billing.refund_credit_clawback`` policy says, adds a timeline entry and leaves a note
+on the customer's open tickets. A dispute (chargeback) of an invoice's charge is recorded the
+same way, as a refund whose money Stripe took back.
+
 The amount is *reserved* first: under the Order row lock a PENDING Refund row is inserted and
 ``Order.refunded_amount`` is raised by it (the ``refunded <= total`` constraint is the last
 line of defence). Stripe is called after that commits, with the refund's idempotency key;
@@ -19,6 +26,9 @@ from accounts.models import AuditAction
 from billing import errors, stripe_client
 from billing.models import (
     BillingSource,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
     Order,
     OrderStatus,
     Payment,
@@ -36,6 +46,11 @@ STRIPE_REASONS = {RefundReason.DUPLICATE: "duplicate", RefundReason.FRAUDULENT: 
 STRIPE_STATUS = {"succeeded": Refund.Status.SUCCEEDED, "pending": Refund.Status.PENDING,
                  "requires_action": Refund.Status.PENDING, "failed": Refund.Status.FAILED,
                  "canceled": Refund.Status.CANCELED}
+# A refund's status only moves forward: PENDING may become anything, SUCCEEDED may still
+# fail (Stripe reports late failures; a won dispute gives the money back).
+ALLOWED = {Refund.Status.PENDING: {Refund.Status.SUCCEEDED, Refund.Status.FAILED,
+                                   Refund.Status.CANCELED},
+           Refund.Status.SUCCEEDED: {Refund.Status.FAILED}}
 # Stripe errors worth retrying later; anything else is a definite refusal.
 # (StripeUnavailable: keys removed from the deployment; the refund waits until they return.)
 RETRYABLE = (stripe_client.stripe.APIConnectionError, stripe_client.stripe.RateLimitError,
@@ -88,15 +103,19 @@ def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str 
 def submit_stripe_refund(*, refund_id: int) -> Refund:
     """Send a PENDING refund to Stripe (no lock held) and record the answer. Safe to call
     twice: the idempotency key makes Stripe return the same refund."""
-    refund = Refund.objects.select_related("order").get(pk=refund_id)
+    refund = Refund.objects.select_related("order", "invoice", "payment").get(pk=refund_id)
     if refund.status != Refund.Status.PENDING or refund.stripe_refund_id:
         return refund
-    order = refund.order
+    if refund.order_id:
+        intent = refund.order.stripe_payment_intent_id
+        metadata = {"refund_id": str(refund.pk), "order_number": refund.order.number}
+    else:
+        intent = refund.payment.stripe_payment_intent_id
+        metadata = {"refund_id": str(refund.pk), "invoice_number": refund.invoice.number}
     try:
         result = stripe_client.create_refund(
-            payment_intent=order.stripe_payment_intent_id, amount=refund.amount,
-            reason=STRIPE_REASONS.get(refund.reason),
-            metadata={"refund_id": str(refund.pk), "order_number": order.number},
+            payment_intent=intent, amount=refund.amount,
+            reason=STRIPE_REASONS.get(refund.reason), metadata=metadata,
             idempotency_key=refund.idempotency_key)
     except RETRYABLE as exc:
         Refund.objects.filter(pk=refund.pk).update(failure_reason=f"Will retry: {exc}"[:2000])
@@ -118,16 +137,25 @@ def apply_refund_status(*, refund_id: int, status: str, stripe_refund_id: str | 
     are final. Leaving PENDING/SUCCEEDED for a failure gives the reservation back.
     """
     with transaction.atomic():
-        order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+        order_id, invoice_id = Refund.objects.values_list("order_id", "invoice_id").get(
+            pk=refund_id)
+        if order_id is None:
+            invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+            refund = Refund.objects.select_for_update().get(pk=refund_id)
+            if stripe_refund_id and not refund.stripe_refund_id:
+                refund.stripe_refund_id = stripe_refund_id
+                refund.save(update_fields=["stripe_refund_id", "updated_at"])
+            if status in ALLOWED.get(refund.status, set()):
+                _settle_invoice(invoice, refund, status, actor=actor,
+                                failure_reason=failure_reason)
+            refund.refresh_from_db()
+            return refund
         order = Order.objects.select_for_update().get(pk=order_id)
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if stripe_refund_id and not refund.stripe_refund_id:
             refund.stripe_refund_id = stripe_refund_id
             refund.save(update_fields=["stripe_refund_id", "updated_at"])
-        allowed = {Refund.Status.PENDING: {Refund.Status.SUCCEEDED, Refund.Status.FAILED,
-                                           Refund.Status.CANCELED},
-                   Refund.Status.SUCCEEDED: {Refund.Status.FAILED}}
-        if status in allowed.get(refund.status, set()):
+        if status in ALLOWED.get(refund.status, set()):
             _settle(order, refund, status, actor=actor, failure_reason=failure_reason)
     refund.refresh_from_db()
     return refund
@@ -175,7 +203,8 @@ def _claw_back_credits(order: Order, refund: Refund, *, actor, full: bool) -> No
                         idempotency_key=f"refund-{refund.pk}-item-{item.pk}")
 
 
-def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None) -> Refund | None:
+def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None,
+                       payment: Payment | None = None) -> Refund | None:
     """Bring one Stripe refund object into our record (from refund.* or charge.refunded).
 
     Known refunds get the state change if it is a step forward. A refund made in Stripe's
@@ -191,9 +220,16 @@ def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None) -> Refun
         return apply_refund_status(refund_id=refund.pk, status=status, stripe_refund_id=stripe_id,
                                    failure_reason=refund_obj.get("failure_reason") or "")
     order = order or Order.objects.filter(
-        stripe_payment_intent_id=refund_obj.get("payment_intent") or "-").first()
+        stripe_payment_intent_id=_sid(refund_obj.get("payment_intent")) or "-").first()
     if order is None:
-        return None
+        if payment is None:
+            from billing.services import invoice_payments
+
+            payment = invoice_payments.find(charge=_sid(refund_obj.get("charge")),
+                                            payment_intent=_sid(refund_obj.get("payment_intent")))
+        if payment is None:
+            return None
+        return record_stripe_invoice_refund(payment=payment, refund_obj=refund_obj)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if Refund.objects.filter(stripe_refund_id=stripe_id).exists():
@@ -213,6 +249,248 @@ def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None) -> Refun
     return refund
 
 
+# --- subscription invoices -----------------------------------------------------------------
+
+REFUNDABLE_INVOICE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED)
+CLAWBACK_POLICIES = ("none", "proportional", "all")
+
+
+def create_invoice_refund(*, invoice_id: int, amount: int, reason: str, actor,
+                          notes: str = "") -> Refund:
+    """Refund ``amount`` minor units of a paid subscription invoice (staff, from the admin or
+    an approved request). Same rules as an order's refund: the amount is reserved under the
+    Invoice row lock, Stripe is called after commit (a manual invoice is settled at once:
+    the money goes back by bank transfer). Raises RefundAmountInvalid, RefundNotAllowed,
+    RefundExceedsRemaining, NotAuthorized (nothing written)."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise errors.RefundAmountInvalid(field="amount")
+    if reason not in RefundReason.values or reason == RefundReason.DISPUTED:
+        raise errors.RefundAmountInvalid("Choose a refund reason.", code="refund_reason_invalid",
+                                         field="reason")
+    authority.require(actor, "billing.refund", amount=amount)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.status not in REFUNDABLE_INVOICE_STATUSES or invoice.amount_paid <= 0:
+            raise errors.RefundNotAllowed()
+        payment = (Payment.objects.filter(invoice=invoice, status=Payment.Status.SUCCEEDED)
+                   .order_by("id").first())
+        stripe_billed = invoice.billing_source == BillingSource.STRIPE
+        if payment is None or (stripe_billed and not payment.stripe_payment_intent_id):
+            raise errors.RefundNotAllowed(
+                "This invoice's payment is not recorded with its Stripe payment: refund it in "
+                "Stripe's dashboard (the refund then comes back here by itself).")
+        if amount > invoice.refundable_amount:
+            raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount,
+                                                field="amount")
+        refund = Refund.objects.create(
+            invoice=invoice, payment=payment, amount=amount, currency=invoice.currency,
+            reason=reason, notes=notes, provider=invoice.billing_source,
+            idempotency_key=f"refund-{uuid.uuid4().hex}",
+            requested_by=actor if getattr(actor, "pk", None) else None)
+        invoice.refunded_amount += amount
+        invoice.save(update_fields=["refunded_amount", "updated_at"])
+        audit.record(actor=actor, action=AuditAction.REFUND, resource=invoice,
+                     old={"refunded_amount": invoice.refunded_amount - amount},
+                     new={"refunded_amount": invoice.refunded_amount}, refund_id=refund.pk,
+                     amount=amount, currency=invoice.currency, reason=reason, notes=notes)
+        if stripe_billed:
+            from billing.tasks import process_stripe_refund
+
+            outbox.enqueue(process_stripe_refund, refund.pk)
+        else:
+            _settle_invoice(invoice, refund, Refund.Status.SUCCEEDED, actor=actor)
+    refund.refresh_from_db()
+    return refund
+
+
+def record_stripe_invoice_refund(*, payment: Payment, refund_obj: dict) -> Refund:
+    """A refund Stripe made of an invoice's payment (its dashboard, or ours confirmed)."""
+    stripe_id = refund_obj["id"]
+    status = STRIPE_STATUS.get(refund_obj.get("status"), Refund.Status.PENDING)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+        existing = Refund.objects.filter(stripe_refund_id=stripe_id).first()
+        if existing is not None:
+            return apply_refund_status(refund_id=existing.pk, status=status,
+                                       failure_reason=refund_obj.get("failure_reason") or "")
+        refund = _new_invoice_refund(
+            invoice, payment, amount=int(refund_obj["amount"]), reason=RefundReason.OTHER,
+            stripe_refund_id=stripe_id, idempotency_key=f"stripe-{stripe_id}",
+            notes="Refund made outside the product (Stripe dashboard).")
+        if status != Refund.Status.PENDING:
+            _settle_invoice(invoice, refund, status, actor=None,
+                            failure_reason=refund_obj.get("failure_reason") or "")
+    refund.refresh_from_db()
+    return refund
+
+
+def record_invoice_dispute(*, payment: Payment, dispute: dict) -> Refund | None:
+    """A dispute of an invoice's charge: Stripe withdrew the money, so it is recorded as a
+    settled refund (DISPUTED) with its credit note and claw-back. Once per dispute."""
+    dispute_id = dispute["id"]
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+        existing = Refund.objects.filter(stripe_dispute_id=dispute_id).first()
+        if existing is not None:
+            return existing
+        amount = min(int(dispute.get("amount") or 0), invoice.refundable_amount)
+        if amount <= 0:
+            logger.warning("Dispute %s of invoice %s: nothing left to take back", dispute_id,
+                           invoice.number)
+            return None
+        refund = _new_invoice_refund(
+            invoice, payment, amount=amount, reason=RefundReason.DISPUTED,
+            stripe_dispute_id=dispute_id, idempotency_key=f"dispute-{dispute_id}",
+            notes=f"Disputed by the cardholder ({dispute.get('reason') or 'no reason given'}).")
+        _settle_invoice(invoice, refund, Refund.Status.SUCCEEDED, actor=None)
+    refund.refresh_from_db()
+    return refund
+
+
+def close_invoice_dispute(*, dispute: dict) -> Refund | None:
+    """A won dispute gives the money back: its refund becomes FAILED (the reservation is
+    released and the invoice's status follows). A lost one changes nothing more."""
+    refund = Refund.objects.filter(stripe_dispute_id=dispute["id"]).first()
+    if refund is None or dispute.get("status") != "won":
+        return refund
+    return apply_refund_status(refund_id=refund.pk, status=Refund.Status.FAILED,
+                               failure_reason="Dispute won: Stripe returned the money.")
+
+
+def _new_invoice_refund(invoice: Invoice, payment: Payment, *, amount: int, reason: str,
+                        idempotency_key: str, notes: str, stripe_refund_id=None,
+                        stripe_dispute_id=None) -> Refund:
+    if amount > invoice.refundable_amount:
+        raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount)
+    refund = Refund.objects.create(
+        invoice=invoice, payment=payment, amount=amount, currency=invoice.currency,
+        reason=reason, provider=BillingSource.STRIPE, stripe_refund_id=stripe_refund_id,
+        stripe_dispute_id=stripe_dispute_id, idempotency_key=idempotency_key, notes=notes)
+    invoice.refunded_amount += amount
+    invoice.save(update_fields=["refunded_amount", "updated_at"])
+    return refund
+
+
+def _settle_invoice(invoice: Invoice, refund: Refund, status: str, *, actor,
+                    failure_reason: str = "") -> None:
+    """Apply a refund's new status to it and its invoice (both rows locked by the caller)."""
+    was = refund.status
+    refund.status = status
+    refund.processed_at = timezone.now()
+    refund.failure_reason = failure_reason or refund.failure_reason
+    refund.save(update_fields=["status", "processed_at", "failure_reason", "updated_at"])
+    if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
+        invoice.refunded_amount -= refund.amount
+    succeeded = (Refund.objects.filter(invoice=invoice, status=Refund.Status.SUCCEEDED)
+                 .aggregate(total=Sum("amount"))["total"] or 0)
+    if succeeded >= invoice.amount_paid:
+        invoice.status = InvoiceStatus.REFUNDED
+    elif succeeded > 0:
+        invoice.status = InvoiceStatus.PARTIALLY_REFUNDED
+    else:
+        invoice.status = InvoiceStatus.PAID
+    invoice.save(update_fields=["status", "refunded_amount", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.REFUND, resource=refund,
+                 old={"status": was}, new={"status": status}, invoice=invoice.number)
+    if status == Refund.Status.SUCCEEDED and was == Refund.Status.PENDING:
+        _after_invoice_refund(invoice, refund)
+    elif was == Refund.Status.SUCCEEDED and status == Refund.Status.FAILED:
+        _tell(invoice, refund, f"The refund of {_money(refund)} on invoice {invoice.number} "
+              f"did not go through: {refund.failure_reason or 'Stripe reported a failure'}.",
+              customer_words=f"The refund of {_money(refund)} on invoice {invoice.number} "
+                             "did not go through.")
+
+
+def _money(refund: Refund) -> str:
+    from catalog.money import format_money
+
+    return format_money(refund.amount, refund.currency)
+
+
+def _after_invoice_refund(invoice: Invoice, refund: Refund) -> None:
+    """Credit note, plan credits taken back by the policy, timeline and ticket notes."""
+    from accounts.system_config import get_config
+    from billing.services.numbers import next_number
+
+    policy = get_config("billing.refund_credit_clawback")
+    clawed, unrecovered = _claw_back_plan_credits(invoice, refund, policy)
+    note = CreditNote.objects.create(
+        number=next_number("CN"), user=invoice.user, invoice=invoice, refund=refund,
+        amount=refund.amount, currency=refund.currency, reason=refund.reason,
+        credits_clawed_back=clawed, credits_unrecovered=unrecovered, clawback_policy=policy)
+    disputed = refund.reason == RefundReason.DISPUTED
+    what = "disputed" if disputed else "refunded"
+    words = (f"{_money(refund)} of invoice {invoice.number} was {what} "
+             f"(credit note {note.number}).")
+    if clawed:
+        words += f" {clawed:,} plan credits were taken back."
+    staff = words
+    if unrecovered:
+        staff += (f" {unrecovered:,} more credits ({policy} policy) were already spent and "
+                  "could not be taken back.")
+        logger.warning("Credit note %s: %s plan credits could not be taken back", note.number,
+                       unrecovered)
+        audit.record(actor=None, action=AuditAction.OTHER, resource=note,
+                     operation="credits_unrecovered", credits=unrecovered, policy=policy)
+    _tell(invoice, refund, staff, customer_words=words, disputed=disputed)
+
+
+def _tell(invoice: Invoice, refund: Refund, staff_words: str, *, customer_words: str,
+          disputed: bool = False) -> None:
+    """The subscription's timeline (customer words) and an internal note (staff words) on
+    each of the customer's open tickets."""
+    from billing.models import SubscriptionEvent
+    from billing.services import timeline
+    from support.models import Ticket, TicketMessage, TicketStatus
+
+    if invoice.subscription_id:
+        timeline.add(invoice.subscription,
+                     SubscriptionEvent.Type.DISPUTED if disputed
+                     else SubscriptionEvent.Type.REFUNDED,
+                     customer_words, source=SubscriptionEvent.Source.STRIPE
+                     if refund.provider == BillingSource.STRIPE
+                     else SubscriptionEvent.Source.STAFF,
+                     payload={"invoice": invoice.number, "refund": refund.pk})
+    open_tickets = Ticket.objects.filter(
+        customer_id=invoice.user_id, merged_into__isnull=True,
+        status__in=[TicketStatus.OPEN, TicketStatus.IN_PROGRESS,
+                    TicketStatus.WAITING_ON_CUSTOMER])
+    for ticket in open_tickets:
+        TicketMessage.objects.create(ticket=ticket, author=None, internal=True,
+                                     body=f"Billing: {staff_words}")
+
+
+def _claw_back_plan_credits(invoice: Invoice, refund: Refund, policy: str) -> tuple[int, int]:
+    """(credits taken back, credits the policy wanted that were already spent)."""
+    from credits.errors import GrantNotFound
+    from credits.models import CreditGrant
+    from credits.services import claw_back_grant
+
+    if policy not in CLAWBACK_POLICIES or policy == "none" or not invoice.subscription_id:
+        return 0, 0
+    key = f"plan-credits-{invoice.stripe_invoice_id or invoice.number}"
+    lot = CreditGrant.objects.filter(user_id=invoice.user_id, idempotency_key=key).first()
+    if lot is None:
+        return 0, 0
+    if policy == "all":
+        # Everything the period granted, less what earlier refunds of it already took.
+        taken_before = (CreditNote.objects.filter(invoice=invoice)
+                        .aggregate(total=Sum("credits_clawed_back"))["total"] or 0)
+        wanted = max(0, lot.amount - taken_before)
+    else:
+        wanted = lot.amount * refund.amount // max(invoice.amount_paid, 1)
+    if wanted <= 0:
+        return 0, 0
+    try:
+        row = claw_back_grant(user=invoice.user, grant_idempotency_key=key, amount=wanted,
+                              reason=f"Refund of invoice {invoice.number}", actor=None,
+                              idempotency_key=f"refund-{refund.pk}-plan-credits")
+    except GrantNotFound:
+        return 0, wanted
+    taken = -row.amount if row is not None else 0
+    return taken, wanted - taken
+
+
 def retry_pending_refunds() -> int:
     """Resubmit Stripe refunds whose API call failed with a retryable error."""
     count = 0
@@ -226,6 +504,13 @@ def retry_pending_refunds() -> int:
             continue
         count += 1
     return count
+
+
+def _sid(value) -> str:
+    """A Stripe id from a field that may hold the id or the expanded object."""
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
 
 
 def _int(value) -> int | None:

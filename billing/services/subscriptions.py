@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit, authority
@@ -67,10 +66,6 @@ def add_interval(moment: datetime, interval: str, count: int = 1) -> datetime:
     return moment + relativedelta(months=count)
 
 
-def _money(amount: int, currency: str) -> str:
-    return f"{amount / 100:,.2f} {currency.upper()}"
-
-
 # --- reads ---------------------------------------------------------------------------------
 
 
@@ -105,6 +100,34 @@ def _plan_and_price(plan, interval: str):
     return plan, price
 
 
+def sold_by(plan, price) -> str:
+    """How ``plan`` at ``price`` is sold right now: MANUAL (by invoice, paid by bank
+    transfer; also every free price) or STRIPE (card payment through Stripe Checkout).
+
+    A plan marked manual is always sold by invoice; a plan marked Stripe is sold through
+    Stripe only while Stripe keys are configured, and by invoice otherwise, so every plan
+    can be bought however the business is set up.
+    """
+    if (price is None or price.unit_amount == 0 or plan.billing_source == BillingSource.MANUAL
+            or not stripe_client.is_configured()):
+        return BillingSource.MANUAL
+    return BillingSource.STRIPE
+
+
+def change_blocker(subscription: Subscription, plan, price) -> str:
+    """Why ``subscription`` cannot move to ``plan`` at ``price`` by a plan change ("" when
+    it can): a subscription stays with the processor that bills it."""
+    if price is None or not price.active:
+        return "Not offered at this interval."
+    if subscription.price_id and price.currency != subscription.price.currency:
+        return "This plan is billed in another currency."
+    stripe_billed = subscription.billing_source == BillingSource.STRIPE
+    if stripe_billed != (sold_by(plan, price) == BillingSource.STRIPE):
+        return ("This plan is billed differently (by card or by invoice); cancel and "
+                "subscribe to it instead.")
+    return ""
+
+
 # --- subscribe -----------------------------------------------------------------------------
 
 
@@ -116,10 +139,11 @@ class SubscribeResult:
 
 
 def _discount_for(*, code: str, user, plan, price):
-    """Validate a discount code for a plan's first payment and reserve one use."""
+    """Validate a discount code for a plan's first payment under the Discount row lock (the
+    same rules and counts as an order: one use per code for a first-time customer, the
+    per-customer and total limits); ``_redeem_discount`` then records the use."""
     from decimal import Decimal
 
-    from billing.models import Discount
     from billing.pricing import QuoteLine
     from billing.services import discounts
 
@@ -128,24 +152,25 @@ def _discount_for(*, code: str, user, plan, price):
                      line_total=price.unit_amount, currency=price.currency,
                      tax_rate=Decimal(plan.product.tax_rate), price=price,
                      description=plan.name)
-    discount = discounts.lock_and_validate(discount_id=discount.pk, user=user, lines=[line],
-                                           currency=price.currency)
-    if discount.max_uses_per_customer is not None:
-        used = (Subscription.objects.filter(user=user, discount=discount)
-                .exclude(status=S.INCOMPLETE_EXPIRED).count()
-                + discount.usages.filter(user=user).count())
-        if used >= discount.max_uses_per_customer:
-            raise errors.DiscountCustomerLimit()
-    Discount.objects.filter(pk=discount.pk).update(uses_count=F("uses_count") + 1)
-    return discount
+    return discounts.lock_and_validate(discount_id=discount.pk, user=user, lines=[line],
+                                       currency=price.currency)
+
+
+def _redeem_discount(subscription: Subscription) -> None:
+    from billing.pricing import discount_total
+    from billing.services import discounts
+
+    amount = subscription.price.unit_amount * subscription.quantity
+    discounts.redeem(discount=subscription.discount, user=subscription.user,
+                     subscription=subscription, currency=subscription.price.currency,
+                     amount_saved=discount_total(subscription.discount, amount))
 
 
 def _release_discount(subscription: Subscription) -> None:
-    from billing.models import Discount
+    from billing.services import discounts
 
     if subscription.discount_id:
-        Discount.objects.filter(pk=subscription.discount_id, uses_count__gt=0).update(
-            uses_count=F("uses_count") - 1)
+        discounts.release(subscription=subscription)
 
 
 def trial_days_for(*, user, plan) -> int:
@@ -162,22 +187,22 @@ def subscribe(*, user, plan, interval: str, discount_code: str | None = None,
     """Start a subscription to ``plan`` (a Plan or its slug) billed every ``interval``.
 
     - Free ($0) price: active at once, no payment.
-    - Plan billed manually: a local subscription (trialing if the product has trial days,
-      else active with its first invoice due in ``billing.invoice_due_days``).
+    - Sold by invoice (``sold_by``: a manual plan, or any plan while Stripe keys are not
+      configured): a local subscription (trialing if the product has trial days, else active
+      with its first invoice due in ``billing.invoice_due_days``).
     - Stripe: an INCOMPLETE local row and a Stripe Checkout Session (mode subscription, trial
       days from the product); Stripe's events make it live.
+    Trials follow the same rule either way (``trial_days_for``).
     The customer's billing profile row is locked while checking, so two concurrent requests
     cannot both start one. Raises PlanNotFound, PlanNotAvailable, SubscriptionExists,
-    DiscountError subclasses, StripeNotConfigured, PaymentProviderError.
+    DiscountError subclasses, PaymentProviderError.
     """
     from billing.services import invoices
     from billing.services.customers import get_profile
 
     plan, price = _plan_and_price(plan, interval)
     is_free = price.unit_amount == 0
-    manual = not is_free and plan.billing_source == BillingSource.MANUAL
-    if not is_free and not manual and not stripe_client.is_configured():
-        raise errors.StripeNotConfigured()
+    manual = not is_free and sold_by(plan, price) == BillingSource.MANUAL
     profile = get_profile(user=user)
     now = timezone.now()
     with transaction.atomic():
@@ -202,6 +227,8 @@ def subscribe(*, user, plan, interval: str, discount_code: str | None = None,
             billing_source=BillingSource.STRIPE if not (is_free or manual)
             else BillingSource.MANUAL,
             status=S.INCOMPLETE)
+        if discount is not None:
+            _redeem_discount(subscription)
         audit.record(actor=user, action=AuditAction.CREATE, resource=subscription,
                      new={"plan": plan.slug, "interval": interval, "price": price.pk})
         if is_free or manual:
@@ -578,10 +605,17 @@ class ChangePreview:
     proration_date: int | None = None
     applied: bool = False
     subscription: Subscription | None = None
+    # The invoice the change issues: subtotal - discount (credits) + tax = amount_due.
+    subtotal: int = 0
+    discount: int = 0
+    tax: int = 0
+    voids: str = ""  # the number of the unpaid invoice the change cancels
 
     def as_dict(self) -> dict:
         return {"plan": self.plan.slug, "interval": self.interval, "currency": self.currency,
                 "amount_due": self.amount_due, "credit": self.credit, "lines": self.lines,
+                "subtotal": self.subtotal, "discount": self.discount, "tax": self.tax,
+                "voids_invoice": self.voids,
                 "proration_date": self.proration_date, "applied": self.applied}
 
 
@@ -600,13 +634,10 @@ def change_plan(*, subscription: Subscription, plan, interval: str, preview: boo
     new_plan, new_price = _plan_and_price(plan, interval)
     if new_price.pk == subscription.price_id:
         raise errors.PlanChangeInvalid("You are already on this plan and interval.")
-    if new_price.currency != subscription.price.currency:
-        raise errors.PlanChangeInvalid("This plan is billed in another currency.")
+    blocker = change_blocker(subscription, new_plan, new_price)
+    if blocker:
+        raise errors.PlanChangeInvalid(blocker)
     stripe_billed = subscription.billing_source == BillingSource.STRIPE
-    if stripe_billed != (new_plan.billing_source == BillingSource.STRIPE
-                         and new_price.unit_amount > 0):
-        raise errors.PlanChangeInvalid("This plan is billed differently; cancel and subscribe "
-                                       "to it instead.")
     if stripe_billed:
         return _change_stripe(subscription, new_plan, new_price, interval, preview=preview,
                               actor=actor, proration_date=proration_date)
@@ -653,60 +684,146 @@ def _change_stripe(sub, plan, price, interval, *, preview, actor, proration_date
     return result
 
 
-def manual_proration(sub: Subscription, price, *, now) -> dict:
-    """Our day-based proration, by the second, rounded half-up once per amount.
-
-    Same interval: credit the unused share of the old price, charge the same share of the
-    new one; the period stays. New interval: credit the unused share of the old price and
-    start a new full period of the new price now. Trials cost nothing to change.
-    """
+def _share(amount: int, fraction) -> int:
     from decimal import ROUND_HALF_UP, Decimal
 
-    def share(amount, fraction):
-        return int((Decimal(amount) * fraction).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int((Decimal(amount) * fraction).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
-    if sub.status == S.TRIALING or not sub.current_period_end:
-        return {"credit": 0, "charge": 0, "period_start": sub.current_period_start,
-                "period_end": sub.current_period_end}
-    start, end = sub.current_period_start, sub.current_period_end
+
+def _left(start, end, now):
+    """The fraction of [start, end] still ahead at ``now``, by the second."""
+    from decimal import Decimal
+
     total = Decimal(max(1, int((end - start).total_seconds())))
-    left = Decimal(max(0, int((end - now).total_seconds()))) / total
-    old_amount = sub.price.unit_amount * sub.quantity
+    return Decimal(min(max(0, int((end - now).total_seconds())), int(total))) / total
+
+
+def _current_period_invoices(sub: Subscription):
+    from billing.models import Invoice, InvoiceStatus
+
+    if not sub.current_period_end:
+        return Invoice.objects.none()
+    return (Invoice.objects.filter(subscription=sub, billing_source=BillingSource.MANUAL,
+                                   period_end=sub.current_period_end)
+            .exclude(status=InvoiceStatus.VOID).order_by("created_at", "id"))
+
+
+def _invoiced_current_price(invoice, sub: Subscription) -> bool:
+    items = [line for line in invoice.lines or [] if line.get("kind", "item") == "item"]
+    if not items:
+        return False
+    if "price" in items[0]:
+        return items[0]["price"] == sub.price_id
+    return items[0].get("unit_amount") == sub.price.unit_amount
+
+
+def period_value(invoice, sub: Subscription) -> int:
+    """What the current plan is worth for a whole period, as the customer was charged for it:
+    the price times the quantity, less the discount code's part when ``invoice`` (the
+    period's own invoice, for the current price) took one off."""
+    from billing.services.invoices import line_kind
+
+    base = sub.price.unit_amount * sub.quantity
+    if (invoice is None or invoice.billing_reason not in ("subscription_create",
+                                                          "subscription_cycle")
+            or not _invoiced_current_price(invoice, sub)):
+        return base
+    code_discount = sum(-int(line.get("amount") or 0) for line in invoice.lines or []
+                        if line_kind(line) == "discount")
+    return max(0, invoice.subtotal - code_discount)
+
+
+def _billed_value(invoice) -> int:
+    """What an unpaid period invoice charges for its period, before credits and tax."""
+    from billing.services.invoices import line_kind
+
+    code_discount = sum(-int(line.get("amount") or 0) for line in invoice.lines or []
+                        if line_kind(line) == "discount")
+    return max(0, invoice.subtotal - code_discount)
+
+
+def manual_proration(sub: Subscription, price, *, now) -> dict:
+    """Our day-based proration, by the second, rounded half-up once per amount; it credits
+    only what was paid.
+
+    Same interval: charge the unused share of the new price; the period stays. New interval:
+    start a new full period of the new price now. For the old plan:
+    - its period invoice is paid: credit the unused share of what it charged (a discounted
+      period credits the discounted amount);
+    - its period invoice is unpaid (nothing paid on it): that invoice is to be cancelled and
+      the time used on the old plan is charged instead (``void`` and ``used``);
+    - nothing was invoiced for the period (a trial, a free or comped period): no credit.
+    A part-paid invoice or an unpaid plan-change invoice in the period is refused
+    (PlanChangeInvalid): it is to be paid first. Trials cost nothing to change.
+    """
+    from billing.models import InvoiceStatus
+
+    result = {"credit": 0, "charge": 0, "used": 0, "void": None,
+              "period_start": sub.current_period_start, "period_end": sub.current_period_end}
+    if sub.status == S.TRIALING or not sub.current_period_end:
+        return result
+    start, end = sub.current_period_start, sub.current_period_end
+    left = _left(start, end, now)
+    invoices = list(_current_period_invoices(sub))
+    unpaid = [inv for inv in invoices if inv.status != InvoiceStatus.PAID]
+    paid = [inv for inv in invoices if inv.status == InvoiceStatus.PAID]
+    if unpaid:
+        first = unpaid[0]
+        if (len(unpaid) > 1 or paid or first.amount_paid
+                or first.billing_reason not in ("subscription_create", "subscription_cycle")):
+            raise errors.PlanChangeInvalid(
+                f"Invoice {first.number} for this period is not fully paid; pay it before "
+                "changing plan.", invoice=first.number)
+        value = _billed_value(first)
+        inv_left = _left(first.period_start or start, first.period_end or end, now)
+        result["used"] = value - _share(value, inv_left)
+        result["void"] = first
+    elif paid:
+        period_invoice = next((inv for inv in paid if inv.billing_reason in (
+            "subscription_create", "subscription_cycle")), None)
+        result["credit"] = _share(period_value(period_invoice, sub), left)
     new_amount = price.unit_amount * sub.quantity
-    credit = share(old_amount, left)
     if price.interval == sub.price.interval and price.interval_count == sub.price.interval_count:
-        return {"credit": credit, "charge": share(new_amount, left), "period_start": start,
-                "period_end": end}
-    return {"credit": credit, "charge": new_amount, "period_start": now,
-            "period_end": add_interval(now, price.interval, price.interval_count)}
+        result["charge"] = _share(new_amount, left)
+        return result
+    result.update(charge=new_amount, period_start=now,
+                  period_end=add_interval(now, price.interval, price.interval_count))
+    return result
 
 
 def _change_manual(sub, plan, price, interval, *, preview, actor):
+    from decimal import Decimal
+
+    from billing.pricing import round_minor
     from billing.services import invoices
 
     now = timezone.now()
     calc = manual_proration(sub, price, now=now)
-    net = calc["charge"] - calc["credit"]
+    subtotal = calc["used"] + calc["charge"]
+    net = subtotal - calc["credit"]
     lines = []
+    if calc["used"]:
+        lines.append({"description": f"{sub.plan.name} from {sub.current_period_start:%d %b %Y}"
+                                     f" to today (replaces unpaid invoice "
+                                     f"{calc['void'].number})",
+                      "amount": calc["used"], "kind": "item"})
     if calc["credit"]:
         lines.append({"description": f"Unused time on {sub.plan.name}",
-                      "amount": -calc["credit"]})
+                      "amount": -calc["credit"], "kind": "credit"})
     if calc["charge"]:
         lines.append({"description": f"{plan.name} ({interval}ly) from today",
-                      "amount": calc["charge"]})
-    tax = 0
-    if net > 0:
-        from decimal import Decimal
-
-        from billing.pricing import round_minor
-
-        tax = round_minor(Decimal(net) * Decimal(plan.product.tax_rate))
-        if tax:
-            lines.append({"description": "Tax", "amount": tax})
+                      "amount": calc["charge"], "kind": "item"})
+    rate = Decimal(plan.product.tax_rate)
+    tax = round_minor(Decimal(net) * rate) if net > 0 else 0
     result = ChangePreview(plan=plan, price=price, interval=interval,
                            currency=price.currency, amount_due=max(net, 0) + tax,
-                           credit=max(-net, 0), lines=lines,
-                           proration_date=int(now.timestamp()), subscription=sub)
+                           credit=max(-net, 0),
+                           lines=[*lines, *([{"description": f"Tax ({rate * 100:.2f}%)",
+                                              "amount": tax, "kind": "tax"}] if tax else [])],
+                           proration_date=int(now.timestamp()), subscription=sub,
+                           subtotal=subtotal if net > 0 else 0,
+                           discount=calc["credit"] if net > 0 else 0, tax=tax,
+                           voids=calc["void"].number if calc["void"] else "")
     if preview:
         return result
     with transaction.atomic():
@@ -714,6 +831,15 @@ def _change_manual(sub, plan, price, interval, *, preview, actor):
             pk=sub.pk)
         if locked.price_id != sub.price_id or locked.status not in (S.ACTIVE, S.TRIALING):
             raise errors.SubscriptionNotChangeable()
+        if calc["void"] is not None:
+            # Re-read under the lock: the unpaid invoice must still be unpaid.
+            again = manual_proration(locked, price, now=now)
+            if again["void"] is None or again["void"].pk != calc["void"].pk:
+                raise errors.SubscriptionNotChangeable(
+                    "The subscription's invoices changed; preview the change again.")
+            invoices.void_for_plan_change(invoice_id=calc["void"].pk, subscription=locked,
+                                          actor=actor)
+            locked.refresh_from_db()
         old = {"plan": locked.plan_id, "price": locked.price_id, "quantity": locked.quantity}
         locked.plan, locked.price = plan, price
         locked.current_period_start = calc["period_start"]
@@ -728,12 +854,11 @@ def _change_manual(sub, plan, price, interval, *, preview, actor):
         invoice = None
         if net > 0:
             # The invoice adds its own tax line from the same rate and net amount.
-            invoice = invoices.create_change_invoice(locked, lines=lines[:2] if tax else lines,
-                                                     charge=calc["charge"],
+            invoice = invoices.create_change_invoice(locked, lines=lines, subtotal=subtotal,
                                                      credit=calc["credit"])
         audit.record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
                      new={"plan": plan.pk, "price": price.pk}, operation="plan_change",
-                     net=net)
+                     net=net, voided=result.voids)
     if invoice is not None:
         invoices.email_new_invoice_on_commit(invoice)
     result.subscription, result.applied = locked, True

@@ -21,6 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from stripe._api_version import _ApiVersion
+
+from billing.tests.stripe_params import params_class, unknown_parameter
+
+# The version the double speaks unless a request names another (Stripe-Version header).
+API_VERSION = _ApiVersion.CURRENT
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
 
 
@@ -34,10 +40,10 @@ def example(resource: str, **changes) -> dict:
 
 
 def wrap_event(obj: dict, event_type: str, *, event_id: str | None = None,
-               created: int | None = None) -> dict:
+               created: int | None = None, api_version: str = API_VERSION) -> dict:
     """An event around ``obj``, as Stripe's README for the fixtures describes."""
     return {"id": event_id or f"evt_{next(_ids):012d}", "object": "event", "type": event_type,
-            "api_version": "2026-08-21.dahlia", "created": created or int(time.time()),
+            "api_version": api_version, "created": created or int(time.time()),
             "livemode": False, "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None}, "data": {"object": obj}}
 
@@ -80,10 +86,12 @@ class StripeDouble:
         self.requests: list[Recorded] = []
         self.objects: dict[str, dict[str, dict]] = {}
         self._idempotent: dict[str, tuple[int, dict]] = {}
+        self._intent_data: dict[str, dict] = {}  # session id -> its payment_intent_data
         self._lock = threading.Lock()
         # Stripe serialises requests that share an idempotency key; so does the double.
         self._post_lock = threading.Lock()
         self.refund_status = "succeeded"
+        self.api_version = API_VERSION  # the account's default version
         self.fail_next: list[tuple[int, dict]] = []  # (HTTP status, error body) to answer next
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -103,8 +111,10 @@ class StripeDouble:
             self.requests.clear()
             self.objects.clear()
             self._idempotent.clear()
+            self._intent_data.clear()
             self.fail_next.clear()
             self.refund_status = "succeeded"
+            self.api_version = API_VERSION
 
     # --- what tests use ----------------------------------------------------------------
     def calls(self, method: str, path_prefix: str) -> list[Recorded]:
@@ -122,39 +132,83 @@ class StripeDouble:
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}_test_{next(_ids):08d}"
 
-    def handle(self, method: str, path: str, params: dict) -> tuple[int, dict]:
-        routes = [
-            ("POST", r"/v1/customers$", self._create_customer),
-            ("GET", r"/v1/customers/(?P<id>[^/]+)$", self._getter("customer")),
-            ("POST", r"/v1/checkout/sessions$", self._create_session),
-            ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)$", self._getter("checkout.session")),
-            ("GET", r"/v1/payment_intents/(?P<id>[^/]+)$", self._get_intent),
-            ("POST", r"/v1/refunds$", self._create_refund),
-            ("GET", r"/v1/refunds$", self._list("refund", "charge")),
-            ("GET", r"/v1/refunds/(?P<id>[^/]+)$", self._getter("refund")),
-            ("GET", r"/v1/charges/(?P<id>[^/]+)$", self._getter("charge")),
-            ("GET", r"/v1/payment_methods/(?P<id>[^/]+)$", self._getter("payment_method")),
-            ("GET", r"/v1/events$", self._list("event", None)),
-            ("GET", r"/v1/account$", self._account),
-            ("GET", r"/v1/events/(?P<id>[^/]+)$", self._getter("event")),
-            ("GET", r"/v1/subscriptions/(?P<id>[^/]+)$", self._getter("subscription")),
-            ("POST", r"/v1/subscriptions/(?P<id>[^/]+)$", self._update_subscription),
-            ("DELETE", r"/v1/subscriptions/(?P<id>[^/]+)$", self._cancel_subscription),
-            ("GET", r"/v1/invoices/(?P<id>[^/]+)$", self._getter("invoice")),
-            ("POST", r"/v1/invoices/create_preview$", self._preview_invoice),
-            ("POST", r"/v1/invoices/(?P<id>[^/]+)/void$", self._void_invoice),
-            ("POST", r"/v1/billing_portal/sessions$", self._create_portal_session),
-            ("POST", r"/v1/coupons$", self._create_coupon),
-            ("GET", r"/v1/products$", self._list("product", None)),
-            ("POST", r"/v1/products$", self._create_product),
-            ("POST", r"/v1/products/(?P<id>[^/]+)$", self._update_product),
-            ("GET", r"/v1/prices$", self._list("price", None)),
-            ("POST", r"/v1/prices$", self._create_price),
+    def _routes(self):
+        """(method, path pattern, handler, stripe-python's parameter class for the call)."""
+        P = "stripe.params."  # noqa: N806
+        return [
+            ("POST", r"/v1/customers$", self._create_customer,
+             P + "_customer_create_params:CustomerCreateParams"),
+            ("GET", r"/v1/customers/(?P<id>[^/]+)$", self._getter("customer"),
+             P + "_customer_retrieve_params:CustomerRetrieveParams"),
+            ("POST", r"/v1/checkout/sessions$", self._create_session,
+             P + "checkout._session_create_params:SessionCreateParams"),
+            ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)$", self._getter("checkout.session"),
+             P + "checkout._session_retrieve_params:SessionRetrieveParams"),
+            ("GET", r"/v1/payment_intents/(?P<id>[^/]+)$", self._get_intent,
+             P + "_payment_intent_retrieve_params:PaymentIntentRetrieveParams"),
+            ("POST", r"/v1/refunds$", self._create_refund,
+             P + "_refund_create_params:RefundCreateParams"),
+            ("GET", r"/v1/refunds$", self._list("refund", "charge"),
+             P + "_refund_list_params:RefundListParams"),
+            ("GET", r"/v1/refunds/(?P<id>[^/]+)$", self._getter("refund"),
+             P + "_refund_retrieve_params:RefundRetrieveParams"),
+            ("GET", r"/v1/charges/(?P<id>[^/]+)$", self._getter("charge"),
+             P + "_charge_retrieve_params:ChargeRetrieveParams"),
+            ("GET", r"/v1/disputes/(?P<id>[^/]+)$", self._getter("dispute"),
+             P + "_dispute_retrieve_params:DisputeRetrieveParams"),
+            ("GET", r"/v1/payment_methods/(?P<id>[^/]+)$", self._getter("payment_method"),
+             P + "_payment_method_retrieve_params:PaymentMethodRetrieveParams"),
+            ("GET", r"/v1/events$", self._list("event", None),
+             P + "_event_list_params:EventListParams"),
+            ("GET", r"/v1/account$", self._account,
+             P + "_account_retrieve_current_params:AccountRetrieveCurrentParams"),
+            ("GET", r"/v1/events/(?P<id>[^/]+)$", self._getter("event"),
+             P + "_event_retrieve_params:EventRetrieveParams"),
+            ("GET", r"/v1/subscriptions/(?P<id>[^/]+)$", self._getter("subscription"),
+             P + "_subscription_retrieve_params:SubscriptionRetrieveParams"),
+            ("POST", r"/v1/subscriptions/(?P<id>[^/]+)$", self._update_subscription,
+             P + "_subscription_modify_params:SubscriptionModifyParams"),
+            ("DELETE", r"/v1/subscriptions/(?P<id>[^/]+)$", self._cancel_subscription,
+             P + "_subscription_cancel_params:SubscriptionCancelParams"),
+            ("GET", r"/v1/invoices/(?P<id>[^/]+)$", self._getter("invoice"),
+             P + "_invoice_retrieve_params:InvoiceRetrieveParams"),
+            ("GET", r"/v1/invoice_payments$", self._list_invoice_payments,
+             P + "_invoice_payment_list_params:InvoicePaymentListParams"),
+            ("POST", r"/v1/invoices/create_preview$", self._preview_invoice,
+             P + "_invoice_create_preview_params:InvoiceCreatePreviewParams"),
+            ("POST", r"/v1/invoices/(?P<id>[^/]+)/void$", self._void_invoice,
+             P + "_invoice_void_invoice_params:InvoiceVoidInvoiceParams"),
+            ("POST", r"/v1/billing_portal/sessions$", self._create_portal_session,
+             P + "billing_portal._session_create_params:SessionCreateParams"),
+            ("POST", r"/v1/coupons$", self._create_coupon,
+             P + "_coupon_create_params:CouponCreateParams"),
+            ("GET", r"/v1/products$", self._list("product", None),
+             P + "_product_list_params:ProductListParams"),
+            ("POST", r"/v1/products$", self._create_product,
+             P + "_product_create_params:ProductCreateParams"),
+            ("POST", r"/v1/products/(?P<id>[^/]+)$", self._update_product,
+             P + "_product_modify_params:ProductModifyParams"),
+            ("GET", r"/v1/prices$", self._list("price", None),
+             P + "_price_list_params:PriceListParams"),
+            ("POST", r"/v1/prices$", self._create_price,
+             P + "_price_create_params:PriceCreateParams"),
         ]
-        for verb, pattern, fn in routes:
+
+    def handle(self, method: str, path: str, params: dict,
+               version: str | None = None) -> tuple[int, dict]:
+        """Answer one request in ``version`` (the Stripe-Version header; the account's
+        default, ``self.api_version``, without one). Parameters stripe-python does not declare
+        for that call are refused with 400, as Stripe refuses them."""
+        for verb, pattern, fn, params_path in self._routes():
             match = re.match(pattern, path)
             if verb == method and match:
-                return fn(params, **match.groupdict())
+                unknown = unknown_parameter(params, params_class(params_path))
+                if unknown:
+                    return 400, _error("invalid_request_error",
+                                       f"Received unknown parameter: {unknown}",
+                                       code="parameter_unknown", param=unknown)
+                status, payload = fn(params, **match.groupdict())
+                return status, in_version(payload, version or self.api_version)
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({method} {path})")
 
     def _getter(self, kind):
@@ -177,6 +231,16 @@ class StripeDouble:
             return 200, {"object": "list", "data": data, "has_more": False,
                          "url": f"/v1/{kind}s"}
         return list_
+
+    def _list_invoice_payments(self, params):
+        data = list(self.objects.get("invoice_payment", {}).values())
+        if params.get("invoice"):
+            data = [p for p in data if p.get("invoice") == params["invoice"]]
+        wanted = (params.get("payment") or {}).get("payment_intent")
+        if wanted:
+            data = [p for p in data if (p.get("payment") or {}).get("payment_intent") == wanted]
+        return 200, {"object": "list", "data": data, "has_more": False,
+                     "url": "/v1/invoice_payments"}
 
     def _get_intent(self, params, id):
         status, intent = self._getter("payment_intent")(params, id)
@@ -203,20 +267,45 @@ class StripeDouble:
                     for i in items)
         currency = items[0]["price_data"]["currency"] if items else "usd"
         session_id = self._new_id("cs")
-        intent = self.put("payment_intent", example(
-            "payment_intent", id=self._new_id("pi"), amount=total, currency=currency,
-            customer=params.get("customer"), status="requires_payment_method",
-            metadata=(params.get("payment_intent_data") or {}).get("metadata") or {},
-            created=int(time.time()), canceled_at=None, last_payment_error=None))
+        # Since 2022-08-01 a payment-mode session has no PaymentIntent until the customer
+        # pays (``pay_session``): ``payment_intent`` is null.
+        self._intent_data[session_id] = params.get("payment_intent_data") or {}
         session = example(
             "checkout.session", id=session_id, mode=params.get("mode"),
             customer=params.get("customer"), client_reference_id=params.get("client_reference_id"),
             metadata=params.get("metadata") or {}, amount_subtotal=total, amount_total=total,
-            currency=currency, payment_intent=intent["id"], payment_status="unpaid",
+            currency=currency, payment_intent=None, payment_status="unpaid",
             status="open", success_url=params.get("success_url"),
             cancel_url=params.get("cancel_url"), created=int(time.time()),
             url=f"https://checkout.stripe.test/c/pay/{session_id}")
         return 200, self.put("checkout.session", session)
+
+    def pay_session(self, session_id: str, *, brand: str = "visa", last4: str = "4242",
+                    asynchronous: bool = False) -> tuple[dict, dict, dict]:
+        """The customer pays a payment-mode session: Stripe creates the PaymentIntent and
+        its charge then. ``asynchronous``: a bank debit, paid later (``processing``).
+        Returns (session, intent, charge) as Stripe now holds them."""
+        session = copy.deepcopy(self.get("checkout.session", session_id))
+        intent_id, charge_id = self._new_id("pi"), self._new_id("ch")
+        amount = session["amount_total"]
+        charge = example("charge", id=charge_id, amount=amount, amount_captured=amount,
+                         amount_refunded=0, refunded=False, currency=session["currency"],
+                         customer=session.get("customer"), payment_intent=intent_id,
+                         status="pending" if asynchronous else "succeeded",
+                         paid=not asynchronous, disputed=False)
+        charge["payment_method_details"]["card"].update(brand=brand, last4=last4)
+        charge.pop("refunds", None)
+        self.put("charge", charge)
+        intent = self.put("payment_intent", example(
+            "payment_intent", id=intent_id, amount=amount, currency=session["currency"],
+            customer=session.get("customer"),
+            status="processing" if asynchronous else "succeeded",
+            amount_received=0 if asynchronous else amount, latest_charge=charge_id,
+            metadata=self._intent_data.get(session_id, {}).get("metadata") or {},
+            created=int(time.time()), canceled_at=None, last_payment_error=None))
+        session.update(payment_intent=intent_id, status="complete",
+                       payment_status="unpaid" if asynchronous else "paid")
+        return self.put("checkout.session", session), intent, charge
 
     def _create_subscription_session(self, params, items):
         prices = [self.get("price", i.get("price", "")) for i in items]
@@ -400,6 +489,7 @@ class StripeDouble:
                 body = self.rfile.read(length).decode() if length else ""
                 params = _nest(parse_qsl(body or url.query, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key")
+                version = self.headers.get("Stripe-Version")
                 double.requests.append(Recorded(method, url.path, params, key,
                                                 dict(self.headers.items())))
                 with double._lock:
@@ -411,11 +501,12 @@ class StripeDouble:
                         if key and key in double._idempotent:
                             status, payload = double._idempotent[key]
                         else:
-                            status, payload = double.handle(method, url.path, params)
+                            status, payload = double.handle(method, url.path, params,
+                                                            version)
                             if key and status < 500:
                                 double._idempotent[key] = (status, payload)
                 else:
-                    status, payload = double.handle(method, url.path, params)
+                    status, payload = double.handle(method, url.path, params, version)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -439,5 +530,37 @@ class StripeDouble:
         return Handler
 
 
-def _error(kind: str, message: str, code: str | None = None) -> dict:
-    return {"error": {"type": kind, "message": message, "code": code}}
+def _error(kind: str, message: str, code: str | None = None, param: str | None = None) -> dict:
+    error = {"type": kind, "message": message, "code": code}
+    if param:
+        error["param"] = param
+    return {"error": error}
+
+
+# Stripe's 2025-03-31 release moved subscription periods onto the items and an invoice's
+# subscription (and payment) off the invoice; an account on an older version gets the old
+# shapes. Versions compare as their dates.
+BASIL = "2025-03-31"
+
+
+def in_version(payload, version: str):
+    """``payload`` (objects are stored in the current shape) as ``version`` shows it."""
+    if version[:10] >= BASIL or not isinstance(payload, dict):
+        return payload
+    payload = copy.deepcopy(payload)
+    for obj in [payload, *(payload.get("data") or [] if payload.get("object") == "list"
+                           else [])]:
+        if not isinstance(obj, dict):
+            continue
+        if obj.get("object") == "subscription":
+            items = (obj.get("items") or {}).get("data") or [{}]
+            obj["current_period_start"] = items[0].pop("current_period_start", None)
+            obj["current_period_end"] = items[0].pop("current_period_end", None)
+            for item in items[1:]:
+                item.pop("current_period_start", None)
+                item.pop("current_period_end", None)
+        elif obj.get("object") == "invoice":
+            details = (obj.pop("parent", None) or {}).get("subscription_details") or {}
+            obj["subscription"] = details.get("subscription")
+            obj.pop("payments", None)
+    return payload

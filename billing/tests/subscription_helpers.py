@@ -54,3 +54,44 @@ def deliver(client, capture, obj, event_type, *, created=None, event_id=None):
         response = signed_post(client, event)
     assert response.status_code == 200, response.content
     return event
+
+
+def stripe_paid_invoice(double, *, inv_id, sub_id, customer, amount, start, end,
+                        billing_reason="subscription_cycle", brand="visa", last4="4242"):
+    """A paid subscription invoice as Stripe holds it: the invoice, the InvoicePayment that
+    links it to its PaymentIntent, the intent and its charge (card ``brand``/``last4``).
+    Returns the invoice object (as an ``invoice.paid`` payload carries it: no ``payments``)."""
+    intent_id, charge_id = f"pi_{inv_id}", f"ch_{inv_id}"
+    charge = example("charge", id=charge_id, amount=amount, amount_captured=amount,
+                     amount_refunded=0, refunded=False, currency="usd", customer=customer,
+                     payment_intent=intent_id, status="succeeded", paid=True, disputed=False)
+    charge["payment_method_details"]["card"].update(brand=brand, last4=last4)
+    charge.pop("refunds", None)  # not part of a charge since API 2022-11-15 unless expanded
+    double.put("charge", charge)
+    double.put("payment_intent", example(
+        "payment_intent", id=intent_id, amount=amount, amount_received=amount, currency="usd",
+        customer=customer, status="succeeded", latest_charge=charge_id, metadata={}))
+    double.put("invoice_payment", {
+        "id": f"inpay_{inv_id}", "object": "invoice_payment", "invoice": inv_id,
+        "amount_paid": amount, "amount_requested": amount, "currency": "usd",
+        "is_default": True, "livemode": False, "status": "paid", "created": start,
+        "payment": {"type": "payment_intent", "payment_intent": intent_id},
+        "status_transitions": {"canceled_at": None, "paid_at": start}})
+    invoice = stripe_invoice(inv_id=inv_id, sub_id=sub_id, customer=customer, amount=amount,
+                             status="paid", billing_reason=billing_reason, start=start, end=end,
+                             paid_at=start)
+    double.put("invoice", invoice)
+    return invoice
+
+
+def stripe_refund(double, *, refund_id, inv_id, amount, status="succeeded"):
+    """A refund of ``inv_id``'s charge made in Stripe's dashboard (no metadata of ours)."""
+    refund = example("refund", id=refund_id, amount=amount, currency="usd",
+                     charge=f"ch_{inv_id}", payment_intent=f"pi_{inv_id}", status=status,
+                     metadata={}, reason="requested_by_customer", created=int(time.time()))
+    double.put("refund", refund)
+    charge = double.get("charge", f"ch_{inv_id}")
+    charge = {**charge, "amount_refunded": charge["amount_refunded"] + amount,
+              "refunded": charge["amount_refunded"] + amount >= charge["amount"]}
+    double.put("charge", charge)
+    return refund, charge

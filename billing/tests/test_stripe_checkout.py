@@ -11,7 +11,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import example, wrap_event
+from billing.tests.stripe_double import wrap_event
 
 
 def _add(api, product, quantity=1):
@@ -22,7 +22,7 @@ def _add(api, product, quantity=1):
 
 def _paid_session_event(double, order, **changes):
     session = dict(double.get("checkout.session", order.stripe_checkout_session_id))
-    session.update(status="complete", payment_status="paid", **changes)
+    session.update(**changes)
     return wrap_event(session, "checkout.session.completed")
 
 
@@ -49,12 +49,12 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert stripe_double.calls("POST", "/v1/customers")[0].idempotency_key == \
         f"customer-create-user-{customer.pk}"
 
-    # The customer pays: Stripe now holds a charge for the intent.
-    charge = stripe_double.put("charge", example("charge", id="ch_paid", amount=3800,
-                                                 payment_intent=order.stripe_payment_intent_id))
-    stripe_double.put("payment_intent", {
-        **stripe_double.get("payment_intent", order.stripe_payment_intent_id),
-        "status": "succeeded", "amount_received": 3800, "latest_charge": charge["id"]})
+    # Like Stripe since 2022-08-01, the session has no PaymentIntent until it is paid.
+    assert order.stripe_payment_intent_id is None
+    assert stripe_double.get("checkout.session",
+                             order.stripe_checkout_session_id)["payment_intent"] is None
+    # The customer pays: Stripe now holds an intent and its charge.
+    _, intent, _ = stripe_double.pay_session(order.stripe_checkout_session_id)
     event = _paid_session_event(stripe_double, order)
     for _ in range(2):  # Stripe may deliver twice
         with django_capture_on_commit_callbacks(execute=True):
@@ -63,8 +63,9 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
     assert order.payment_status == PaymentStatus.SUCCEEDED
+    assert order.stripe_payment_intent_id == intent["id"]
     payment = Payment.objects.get(order=order)
-    assert (payment.amount, payment.provider_id) == (3800, order.stripe_payment_intent_id)
+    assert (payment.amount, payment.provider_id) == (3800, intent["id"])
     assert (payment.method_type, payment.method_brand, payment.method_last4) == \
         ("card", "visa", "4242")
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
@@ -130,10 +131,9 @@ def test_stripe_purchase_of_a_credit_pack_grants_credits_once_whatever_events_ar
     _add(customer_api, credit_pack, quantity=2)
     number = customer_api.post("/api/v1/checkout/", {}, format="json").json()["order"]["number"]
     order = Order.objects.get(number=number)
-    intent = dict(stripe_double.get("payment_intent", order.stripe_payment_intent_id))
+    _, intent, _ = stripe_double.pay_session(order.stripe_checkout_session_id)
     events = [
-        wrap_event({**intent, "status": "succeeded", "amount_received": order.total},
-                   "payment_intent.succeeded"),
+        wrap_event(intent, "payment_intent.succeeded"),
         _paid_session_event(stripe_double, order),
     ]
     for event in events + events:

@@ -185,7 +185,7 @@ def test_free_plan_activates_at_once_with_its_credits(no_stripe, customer_api, c
 
 @pytest.mark.django_db
 def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer, customer_api,
-                                                             manual_plan):
+                                                             manual_plan, admin_user):
     from catalog.factories import PlanFactory
 
     PlanFactory(slug="office-plus", name="Office+", billing_source="manual")
@@ -196,6 +196,8 @@ def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer
     bigger.product.save(update_fields=["tax_rate"])
     with time_machine.travel(START, tick=False):
         sub = service.subscribe(user=customer, plan="office", interval="month").subscription
+        # The period is paid: its unused part is credited.
+        invoice_service.mark_invoice_paid(invoice_id=sub.invoices.get().pk, actor=admin_user)
     # 2026-03-01 → 2026-04-01 is 31 days; 21 of them are left on 2026-03-11 12:00.
     with time_machine.travel(datetime(2026, 3, 11, 12, 0, tzinfo=UTC), tick=False):
         url = f"/api/v1/subscriptions/{sub.pk}/change-plan/"
@@ -215,6 +217,12 @@ def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer
     assert (change.subtotal, change.discount_amount, change.tax, change.total) == (
         2710, 677, 407, 2440)
     assert [line["amount"] for line in change.lines] == [-677, 2710, 407]
+    # Another change waits for the unpaid change invoice.
+    with time_machine.travel(datetime(2026, 3, 21, 12, 0, tzinfo=UTC), tick=False):
+        refused = customer_api.post(url, {"plan": "office", "interval": "month",
+                                          "preview": True}, format="json")
+    assert refused.status_code == 400 and change.number in refused.json()["detail"]
+    invoice_service.mark_invoice_paid(invoice_id=change.pk, actor=admin_user)
     # Downgrading back leaves a credit for the next invoice, never a negative invoice.
     with time_machine.travel(datetime(2026, 3, 21, 12, 0, tzinfo=UTC), tick=False):
         back = customer_api.post(url, {"plan": "office", "interval": "month",

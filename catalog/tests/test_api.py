@@ -114,7 +114,8 @@ def test_product_detail_has_prices_tiers_variants_categories_and_rating_summary(
     assert body["variants"][0]["price"] == {"amount": 9900, "currency": "usd",
                                             "display": "$99.00"}
     assert body["rating_summary"] == {"average": 3.0, "count": 1,
-                                      "distribution": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0}}
+                                      "distribution": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0},
+                                      "verified_count": 0, "verified_average": None}
 
 
 def test_categories_endpoint_returns_the_tree(api_client):

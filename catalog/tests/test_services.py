@@ -179,13 +179,15 @@ def test_rating_summary_counts_distribution_and_average():
     from catalog.selectors import rating_summary
 
     product = ProductFactory()
-    for rating in (5, 5, 4, 1):
-        ReviewFactory(product=product, rating=rating)
+    for rating, verified in ((5, True), (5, False), (4, True), (1, False)):
+        ReviewFactory(product=product, rating=rating, verified=verified)
     ReviewFactory(rating=3)  # another product's review does not count
     assert rating_summary(product) == {"average": 3.75, "count": 4,
-                                       "distribution": {1: 1, 2: 0, 3: 0, 4: 1, 5: 2}}
+                                       "distribution": {1: 1, 2: 0, 3: 0, 4: 1, 5: 2},
+                                       "verified_count": 2, "verified_average": 4.5}
     assert rating_summary(ProductFactory()) == {
-        "average": None, "count": 0, "distribution": {1: 0, 2: 0, 3: 0, 4: 0, 5: 0}}
+        "average": None, "count": 0, "distribution": {1: 0, 2: 0, 3: 0, 4: 0, 5: 0},
+        "verified_count": 0, "verified_average": None}
 
 
 def _completed_order(user, product, status="COMPLETED"):

@@ -74,19 +74,42 @@ def _claimable(now):
 def publish(message_id: int) -> bool:
     """Publish one row now if nobody else is: claim it with a conditional UPDATE, send it,
     record the outcome. Returns True when it reached the broker."""
+    return publish_many([message_id]) == 1
+
+
+_CLAIM_SQL = """
+    UPDATE {table} SET claimed_until = %(until)s
+    WHERE id = ANY(%(ids)s) AND published_at IS NULL
+      AND (claimed_until IS NULL OR claimed_until < %(now)s)
+    RETURNING *
+"""
+
+
+def publish_many(message_ids) -> int:
+    """Publish those of these rows that nobody else is publishing: one UPDATE claims them
+    (returning the rows), each goes to the broker, one UPDATE marks those sent. Stops at a
+    broker failure and gives the rest back for the relay. Returns how many reached the
+    broker."""
     global _skip_until
-    if time.monotonic() < _skip_until:
-        return False
+    ids = sorted(set(message_ids))
+    if not ids or time.monotonic() < _skip_until:
+        return 0
     now = timezone.now()
     with _marks():
-        claimed = OutboxMessage.objects.filter(_claimable(now), pk=message_id).update(
-            claimed_until=now + CLAIM_FOR)
-    if not claimed:
-        return False
-    outcome = _send(OutboxMessage.objects.get(pk=message_id))
-    if outcome == BROKER_DOWN:
-        _skip_until = time.monotonic() + SKIP_AFTER_FAILURE
-    return outcome == PUBLISHED
+        rows = sorted(OutboxMessage.objects.raw(
+            _CLAIM_SQL.format(table=OutboxMessage._meta.db_table),
+            {"until": now + CLAIM_FOR, "ids": ids, "now": now}), key=lambda row: row.pk)
+    sent = []
+    for index, row in enumerate(rows):
+        outcome = _deliver(row)
+        if outcome == PUBLISHED:
+            sent.append(row.pk)
+        elif outcome == BROKER_DOWN:
+            _skip_until = time.monotonic() + SKIP_AFTER_FAILURE
+            _release([later.pk for later in rows[index + 1:]])
+            break
+    _mark_published(sent)
+    return len(sent)
 
 
 def _task(name: str) -> Task:
@@ -106,10 +129,18 @@ PUBLISHED, BROKER_DOWN, BROKEN = "published", "broker_down", "broken"
 
 
 def _send(row: OutboxMessage) -> str:
-    """Publish a row this process has claimed; returns PUBLISHED, BROKER_DOWN or BROKEN (the
-    row names an unknown task). Failures are recorded on the row, which is released for the
-    relay. Under eager settings (tests) the task runs here, and its own errors propagate as
-    they would from ``.delay()``."""
+    """Publish a row this process has claimed and record the outcome on it (see _deliver)."""
+    outcome = _deliver(row)
+    if outcome == PUBLISHED:
+        _mark_published([row.pk])
+    return outcome
+
+
+def _deliver(row: OutboxMessage) -> str:
+    """Hand a claimed row to the broker; returns PUBLISHED, BROKER_DOWN or BROKEN (the row
+    names an unknown task). Failures are recorded on the row, which is released for the relay;
+    a success is for the caller to mark. Under eager settings (tests) the task runs here, and
+    its own errors propagate as they would from ``.delay()``."""
     try:
         task = _task(row.task)
     except UnknownTask as exc:
@@ -123,11 +154,21 @@ def _send(row: OutboxMessage) -> str:
                              retry=False)
         except (OperationalError, OSError) as exc:
             return _not_sent(row, exc, BROKER_DOWN)
-    with _marks():
-        OutboxMessage.objects.filter(pk=row.pk).update(
-            published_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1,
-            last_error="")
     return PUBLISHED
+
+
+def _mark_published(ids: list[int]) -> None:
+    if ids:
+        with _marks():
+            OutboxMessage.objects.filter(pk__in=ids).update(
+                published_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1,
+                last_error="")
+
+
+def _release(ids: list[int]) -> None:
+    if ids:
+        with _marks():
+            OutboxMessage.objects.filter(pk__in=ids).update(claimed_until=None)
 
 
 def _not_sent(row: OutboxMessage, exc: Exception, outcome: str) -> str:

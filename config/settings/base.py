@@ -27,6 +27,11 @@ CSRF_FAILURE_VIEW = "config.api.api_csrf_failure"
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # The staff console's theme (navigation by job, dark mode); its templates come before the
+    # admin's own, so it is listed first (config.console).
+    "unfold.apps.BasicAppConfig",  # not its default config: that replaces our admin site
+    "unfold.contrib.filters",
+    "unfold.contrib.import_export",
     "config.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -41,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc as our own static files
     "django_filters",
     "django_celery_beat",
+    "import_export",
     "allauth",
     "allauth.account",
     "axes",
@@ -51,6 +57,7 @@ INSTALLED_APPS = [
     "credits",
     "support",
     "analytics",
+    "console",
     "config.outbox",
     "config.backups",
 ]
@@ -71,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # The staff console: dates in the staff member's time zone, the theme's script allowed.
+    "console.middleware.StaffConsoleMiddleware",
     "axes.middleware.AxesMiddleware",
     # Rate limits of the pages and the webhook (API views count in their throttle classes).
     "config.throttling.RouteThrottleMiddleware",
@@ -218,7 +227,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(DATA_DIR / "media"))
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The business's time zone: the staff console's dates default to it (each staff member may
+# choose their own, README "Staff console").
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -300,10 +311,31 @@ if STRIPE_LIVE_MODE:
 else:
     STRIPE_TEST_SECRET_KEY = STRIPE["secret_key"]
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+# Sent on every Stripe call, dj-stripe's included (it reads this setting).
+STRIPE_API_VERSION = STRIPE["api_version"]
 # dj-stripe's migrations are read from our package (see its docstring).
 MIGRATION_MODULES = {"djstripe": "config.djstripe_migrations"}
 DJSTRIPE_WEBHOOK_SECRET = STRIPE["webhook_secret"]
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
+
+# --- the staff console (django-unfold; README "Staff console") ---------------------------
+UNFOLD = {
+    "SITE_TITLE": "Staff console",
+    "SITE_HEADER": "Staff console",
+    "SITE_SUBHEADER": "Billing back office",
+    "SITE_SYMBOL": "account_balance",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": True,
+    "BORDER_RADIUS": "6px",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        # Groups by job; each entry shown only to the roles that may use it.
+        "navigation": "console.navigation.sidebar",
+    },
+    "ACCOUNT": {"navigation": "console.navigation.account_links"},
+    "STYLES": ["console.navigation.stylesheet"],
+}
 
 # --- security headers (tightened further in production) -----------------------------------
 X_FRAME_OPTIONS = "DENY"

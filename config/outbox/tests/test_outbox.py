@@ -14,27 +14,7 @@ from config.outbox import services
 from config.outbox.models import OutboxMessage
 from config.outbox.tasks import relay_outbox
 from config.schedules import declared_schedules
-from tests.test_failure_redis import celery_broker
-
-
-@pytest.fixture
-def memory_broker():
-    with celery_broker("memory://") as app, app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("celery")
-        queue.clear()
-        yield queue
-        queue.clear()
-        queue.close()
-
-
-def _drain(queue) -> list[dict]:
-    """(task name, args) of every message in the queue, consumed."""
-    found = []
-    while queue.qsize():
-        message = queue.get(timeout=1)
-        found.append((message.headers["task"], message.headers["id"], message.payload[0]))
-        message.ack()
-    return found
+from conftest import drain_queue as _drain
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,111 @@
+"""Stripe invoice payments: which PaymentIntent and charge paid a subscription invoice.
+
+Since API 2025-03-31 an invoice names neither its PaymentIntent nor its charge: they are its
+``payments`` (InvoicePayment objects, listed by ``/v1/invoice_payments``). Recording them on
+our Payment row lets every later event about the charge (refunds, disputes) find the invoice.
+Stripe is read before any row lock is taken (``stripe_refs``), then the Payment is written
+under the invoice's lock (``record``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import Q
+
+from billing import stripe_client
+from billing.models import BillingSource, Invoice, Payment
+
+logger = logging.getLogger(__name__)
+
+
+def _id(value) -> str:
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
+
+
+def stripe_refs(invoice_obj: dict) -> dict:
+    """{payment_intent, charge, type, brand, last4} of the payment that paid ``invoice_obj``
+    (empty strings where unknown). Calls Stripe: never while holding a row lock."""
+    refs = {"payment_intent": "", "charge": "", "type": "", "brand": "", "last4": ""}
+    listed = (invoice_obj.get("payments") or {}).get("data")
+    if listed is None and stripe_client.is_configured() and invoice_obj.get("id"):
+        listed = stripe_client.list_invoice_payments(invoice=invoice_obj["id"])
+    paid = [p for p in listed or [] if p.get("status") == "paid"] or list(listed or [])
+    for entry in paid:
+        payment = entry.get("payment") or {}
+        refs["payment_intent"] = refs["payment_intent"] or _id(payment.get("payment_intent"))
+        refs["charge"] = refs["charge"] or _id(payment.get("charge"))
+    # Older API versions name them on the invoice itself.
+    refs["payment_intent"] = refs["payment_intent"] or _id(invoice_obj.get("payment_intent"))
+    refs["charge"] = refs["charge"] or _id(invoice_obj.get("charge"))
+    if refs["payment_intent"] and stripe_client.is_configured():
+        intent = stripe_client.retrieve_payment_intent(refs["payment_intent"],
+                                                       expand=["latest_charge"])
+        charge = intent.get("latest_charge")
+        if isinstance(charge, dict):
+            refs["charge"] = refs["charge"] or charge.get("id") or ""
+            details = charge.get("payment_method_details") or {}
+            card = details.get(details.get("type") or "", {}) or {}
+            refs.update(type=details.get("type") or "", brand=card.get("brand") or "",
+                        last4=card.get("last4") or "")
+        elif charge:
+            refs["charge"] = refs["charge"] or charge
+    return refs
+
+
+def record(*, invoice: Invoice, refs: dict, paid_at) -> Payment | None:
+    """Our Payment for a paid Stripe invoice (created once; missing Stripe ids filled in on a
+    later delivery). Call with the invoice row locked."""
+    if invoice.amount_paid <= 0:
+        return None
+    payment = Payment.objects.filter(invoice=invoice, provider=BillingSource.STRIPE,
+                                     status=Payment.Status.SUCCEEDED).first()
+    values = {"stripe_payment_intent_id": refs.get("payment_intent") or "",
+              "stripe_charge_id": refs.get("charge") or "",
+              "method_type": refs.get("type") or "", "method_brand": refs.get("brand") or "",
+              "method_last4": refs.get("last4") or ""}
+    if payment is None:
+        return Payment.objects.create(
+            user=invoice.user, invoice=invoice, provider=BillingSource.STRIPE,
+            provider_id=values["stripe_payment_intent_id"] or invoice.stripe_invoice_id or "",
+            amount=invoice.amount_paid, currency=invoice.currency, paid_at=paid_at,
+            status=Payment.Status.SUCCEEDED, **values)
+    changed = {name: value for name, value in values.items()
+               if value and not getattr(payment, name)}
+    if changed:
+        for name, value in changed.items():
+            setattr(payment, name, value)
+        payment.save(update_fields=[*changed, "updated_at"])
+    return payment
+
+
+def find(*, charge: str = "", payment_intent: str = "") -> Payment | None:
+    """The invoice payment a Stripe charge or PaymentIntent belongs to, if we recorded it."""
+    if not charge and not payment_intent:
+        return None
+    match = Q()
+    if charge:
+        match |= Q(stripe_charge_id=charge)
+    if payment_intent:
+        match |= Q(stripe_payment_intent_id=payment_intent)
+    return (Payment.objects.filter(match, invoice__isnull=False, provider=BillingSource.STRIPE)
+            .select_related("invoice").first())
+
+
+def find_or_fetch(*, charge: str, payment_intent: str, event) -> Payment | None:
+    """``find``, and when the charge's invoice has not reached us yet (events arrive in any
+    order) ask Stripe which invoice that payment paid and record that invoice first. None
+    for a charge that paid no invoice (a one-time order, or not ours)."""
+    payment = find(charge=charge, payment_intent=payment_intent)
+    if payment is not None or not payment_intent or not stripe_client.is_configured():
+        return payment
+    listed = stripe_client.list_invoice_payments(payment_intent=payment_intent)
+    invoice_id = next((_id(p.get("invoice")) for p in listed if p.get("invoice")), "")
+    if not invoice_id:
+        return None
+    from billing.subscription_handlers import invoice_changed
+
+    invoice_changed(event, stripe_client.retrieve_invoice(invoice_id))
+    return find(charge=charge, payment_intent=payment_intent)

@@ -1,0 +1,208 @@
+"""Payments of subscription invoices, and their refunds and disputes, in our books."""
+
+import time
+
+import pytest
+from django.utils import timezone
+
+from analytics.metrics.revenue import compute_revenue
+from billing.models import (
+    CreditNote,
+    CustomerBillingProfile,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Refund,
+    RefundReason,
+    Subscription,
+    SubscriptionStatus,
+)
+from billing.tests.stripe_double import example
+from billing.tests.subscription_helpers import (
+    DAY,
+    deliver,
+    stripe_paid_invoice,
+    stripe_refund,
+    stripe_subscription,
+)
+from credits.selectors import balance_of
+from support.models import TicketMessage, TicketStatus
+
+S = SubscriptionStatus
+
+
+@pytest.fixture
+def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks):
+    """A subscriber whose first period (29.00 USD, 1,000 plan credits) is paid."""
+    from billing.sync import ensure_stripe_price
+    from catalog.factories import PlanFactory
+
+    plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
+    CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
+    price_id = ensure_stripe_price(plan.monthly_price)
+    local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
+                                        status=S.INCOMPLETE, billing_source="stripe")
+    now = int(time.time())
+    sub = stripe_subscription(stripe_double, sub_id="sub_R", customer="cus_R",
+                              price_id=price_id, start=now - 60, end=now + 30 * DAY,
+                              metadata={"subscription_id": str(local.pk)})
+    capture = django_capture_on_commit_callbacks
+    deliver(client, capture, sub, "customer.subscription.created")
+    invoice = stripe_paid_invoice(stripe_double, inv_id="in_R1", sub_id="sub_R",
+                                  customer="cus_R", amount=2900, start=now - 60,
+                                  end=now + 30 * DAY, billing_reason="subscription_create",
+                                  brand="mastercard", last4="4444")
+    deliver(client, capture, invoice, "invoice.paid")
+    return Invoice.objects.get(stripe_invoice_id="in_R1")
+
+
+def _open_ticket(user):
+    from support.factories import TicketFactory
+
+    return TicketFactory(customer=user, status=TicketStatus.OPEN)
+
+
+@pytest.mark.django_db
+def test_invoice_payment_is_recorded_with_its_intent_charge_and_card(paid, customer):
+    payment = Payment.objects.get(invoice=paid)
+    assert (payment.stripe_payment_intent_id, payment.stripe_charge_id) == ("pi_in_R1",
+                                                                            "ch_in_R1")
+    assert (payment.method_type, payment.method_brand, payment.method_last4) == (
+        "card", "mastercard", "4444")
+    assert payment.amount == 2900 and balance_of(user=customer) == 1000
+
+
+@pytest.mark.django_db
+def test_a_dashboard_refund_of_a_subscription_charge_reaches_the_books(
+        paid, customer, stripe_double, client, django_capture_on_commit_callbacks):
+    ticket = _open_ticket(customer)
+    refund, charge = stripe_refund(stripe_double, refund_id="re_R1", inv_id="in_R1",
+                                   amount=2900)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+    deliver(client, django_capture_on_commit_callbacks, refund, "refund.created")
+
+    paid.refresh_from_db()
+    assert (paid.status, paid.refunded_amount) == (InvoiceStatus.REFUNDED, 2900)
+    row = Refund.objects.get()
+    assert (row.invoice, row.order, row.amount, row.status, row.stripe_refund_id) == (
+        paid, None, 2900, Refund.Status.SUCCEEDED, "re_R1")
+    note = CreditNote.objects.get()
+    assert note.number.startswith("CN-") and note.amount == 2900 and note.refund == row
+    assert (note.credits_clawed_back, note.credits_unrecovered) == (1000, 0)
+    assert balance_of(user=customer) == 0
+    sub = paid.subscription
+    assert sub.events.filter(type="REFUNDED").count() == 1
+    assert TicketMessage.objects.filter(ticket=ticket, internal=True,
+                                        body__contains=note.number).count() == 1
+    (net,) = [r for r in compute_revenue(timezone.now().date()) if r.metric == "net_revenue"]
+    assert net.value == 0
+
+
+@pytest.mark.django_db
+def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
+        paid, customer, stripe_double, client, django_capture_on_commit_callbacks):
+    dispute = example("dispute", id="dp_R1", amount=2900, charge="ch_in_R1",
+                      payment_intent="pi_in_R1", reason="fraudulent",
+                      status="needs_response", currency="usd")
+    deliver(client, django_capture_on_commit_callbacks, dispute, "charge.dispute.created")
+    deliver(client, django_capture_on_commit_callbacks, dispute, "charge.dispute.created")
+
+    paid.refresh_from_db()
+    assert (paid.status, paid.refunded_amount) == (InvoiceStatus.REFUNDED, 2900)
+    row = Refund.objects.get()
+    assert (row.reason, row.stripe_dispute_id, row.status) == (
+        RefundReason.DISPUTED, "dp_R1", Refund.Status.SUCCEEDED)
+    assert CreditNote.objects.get().refund == row
+    assert balance_of(user=customer) == 0
+    assert paid.subscription.events.filter(type="DISPUTED").count() == 1
+
+    # Won: Stripe gives the money back, the invoice is paid again.
+    deliver(client, django_capture_on_commit_callbacks, {**dispute, "status": "won"},
+            "charge.dispute.closed")
+    paid.refresh_from_db()
+    assert (paid.status, paid.refunded_amount) == (InvoiceStatus.PAID, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("policy", "clawed", "unrecovered"),
+                         [("none", 0, 0), ("proportional", 300, 200), ("all", 300, 700)])
+def test_credits_are_clawed_back_by_policy_never_below_zero(
+        policy, clawed, unrecovered, paid, customer, stripe_double, client,
+        django_capture_on_commit_callbacks, request):
+    from accounts.models import SystemConfig
+    from accounts.system_config import forget
+    from credits.factories import FeatureCostFactory
+    from credits.services import consume_credits
+
+    SystemConfig.objects.update_or_create(key="billing.refund_credit_clawback",
+                                          defaults={"value": policy})
+    forget("billing.refund_credit_clawback")
+    request.addfinalizer(lambda: forget("billing.refund_credit_clawback"))
+    FeatureCostFactory(operation="USAGE", cost=700)
+    consume_credits(user=customer, operation="USAGE")
+    refund, charge = stripe_refund(stripe_double, refund_id="re_half", inv_id="in_R1",
+                                   amount=1450)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+
+    paid.refresh_from_db()
+    assert (paid.status, paid.refunded_amount) == (InvoiceStatus.PARTIALLY_REFUNDED, 1450)
+    note = CreditNote.objects.get()
+    assert (note.credits_clawed_back, note.credits_unrecovered, note.clawback_policy) == (
+        clawed, unrecovered, policy)
+    assert balance_of(user=customer) == 300 - clawed >= 0
+
+
+@pytest.mark.django_db
+def test_staff_refund_a_subscription_invoice_from_the_admin_through_stripe(
+        paid, customer, admin_user, staff_console, stripe_double, client,
+        django_capture_on_commit_callbacks):
+    import re
+
+    url = f"/admin/billing/invoice/{paid.pk}/refund/"
+    page = staff_console.get(url)
+    assert page.status_code == 200 and "$29.00" in page.content.decode()
+    form = re.search(r'<form method="post"( action="([^"]*)")?>', page.content.decode())
+    action = form.group(2) or url
+    # Too much: refused next to the field, nothing written.
+    too_much = staff_console.post(action, {"amount": "30.00", "reason": "DUPLICATE"})
+    assert too_much.status_code == 400 and "larger than what is left" in too_much.content.decode()
+    assert not Refund.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_console.post(action, {"amount": "10.00", "reason": "DUPLICATE",
+                                               "notes": "Charged twice"})
+    assert response.status_code == 302
+
+    (sent,) = stripe_double.calls("POST", "/v1/refunds")
+    assert sent.params["payment_intent"] == "pi_in_R1" and sent.params["amount"] == "1000"
+    row = Refund.objects.get()
+    assert (row.invoice, row.amount, row.status, row.requested_by) == (
+        paid, 1000, Refund.Status.SUCCEEDED, admin_user)
+    paid.refresh_from_db()
+    assert (paid.status, paid.refunded_amount) == (InvoiceStatus.PARTIALLY_REFUNDED, 1000)
+    assert CreditNote.objects.get().credits_clawed_back == 1000 * 1000 // 2900
+
+    # Stripe's own event about that refund changes nothing more.
+    deliver(client, django_capture_on_commit_callbacks,
+            stripe_double.get("refund", row.stripe_refund_id), "refund.created")
+    assert Refund.objects.count() == 1 and CreditNote.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_credit_note_is_printable_by_its_customer_only(
+        paid, customer, other_customer, stripe_double, client,
+        django_capture_on_commit_callbacks):
+    refund, charge = stripe_refund(stripe_double, refund_id="re_P", inv_id="in_R1", amount=900)
+    deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
+    note = CreditNote.objects.get()
+
+    client.force_login(customer)
+    invoice_page = client.get(f"/billing/invoices/{paid.number}/").content.decode()
+    assert f'href="/billing/credit-notes/{note.number}/"' in invoice_page
+    page = client.get(f"/billing/credit-notes/{note.number}/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert note.number in text and paid.number in text and "$9.00" in text
+    assert 'id="print-invoice"' in text
+    client.force_login(other_customer)
+    assert client.get(f"/billing/credit-notes/{note.number}/").status_code == 404
