@@ -71,6 +71,13 @@ def browser():
         browser.close()
 
 
+def _where(exc) -> str:
+    """Where a JavaScript error was thrown (the first frame of its stack), if known."""
+    frames = [line.strip() for line in (getattr(exc, "stack", "") or "").splitlines()
+              if line.strip().startswith("at ")]
+    return f" ({frames[0]})" if frames else ""
+
+
 class PageChecks:
     """What went wrong on one person's pages, each line naming the page's URL."""
 
@@ -97,7 +104,8 @@ class PageChecks:
             self.problems.append(problem)
 
     def watch(self, page) -> None:
-        page.on("pageerror", lambda exc: self.add(page.url, f"JavaScript error: {exc}"))
+        page.on("pageerror", lambda exc: self.add(page.url, f"JavaScript error: {exc}"
+                                                  f"{_where(exc)}"))
         page.on("console", lambda msg: self._console(page, msg))
         page.on("response", self._response)
         page.on("requestfailed", self._request_failed)
