@@ -2,7 +2,12 @@
 
 from django.db import transaction
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,6 +19,7 @@ from accounts.models import ApiKey, LoginSession, User
 from accounts.profile import GENDER_CHOICES
 from config.api import NotFound
 from config.parsers import JSONParser
+from membership.serializers import MembershipSerializer, membership_body
 
 READ_ONLY_ME_FIELDS = ("email", "role", "status", "email_verified", "email_verified_at", "id")
 
@@ -57,14 +63,20 @@ class UserSerializer(serializers.ModelSerializer):
     name = serializers.CharField(read_only=True)
     # Not `format: uri`: it is empty until the user sets one.
     avatar_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+    membership = serializers.SerializerMethodField()
 
     class Meta:
         model = User
         fields = ["id", "email", "email_verified", "email_verified_at", "name", "first_name",
                   "last_name", "display_name", "avatar_url", "phone", "date_of_birth",
                   "gender", "timezone", "language", "billing_address", "tax_id", "role",
-                  "status", "created_at", "last_login"]
+                  "status", "created_at", "last_login", "membership"]
         read_only_fields = fields
+
+
+    @extend_schema_field(MembershipSerializer)
+    def get_membership(self, user) -> dict:
+        return membership_body(user)
 
 
 class ProfileUpdateSerializer(serializers.Serializer):

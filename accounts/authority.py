@@ -137,6 +137,8 @@ POLICY: dict[str, Rule] = {
     "catalog.manage": _rule("Publish, archive or change products"),
     # The support desk.
     "support.ticket.work": _rule("Work tickets: reply, assign, merge", support=None),
+    "support.article.draft": _rule("Draft a help article from a question the bot could not "
+                                   "answer", support=None),
     "support.approval.decide": _rule("Approve or reject a request", finance=None,
                                      support=None),
     # The staff console.
@@ -146,6 +148,10 @@ POLICY: dict[str, Rule] = {
                             "ledger) for accounting", finance=None),
     "console.preferences": _rule("Set one's own console preferences (time zone)",
                                  finance=None, support=None),
+    # Webhooks out to the business's own systems.
+    "webhooks.endpoint.manage": _rule("Register, change, test, enable or disable webhook "
+                                      "endpoints"),
+    "webhooks.delivery.replay": _rule("Resend a webhook delivery"),
     # The machinery.
     "system.schedules": _rule("Enable, disable or run scheduled tasks"),
     "system.ops.view": _rule("See the operations page (queues, workers, backups)"),

@@ -12,8 +12,9 @@ from accounts.models import Role
 # Apps each role sees in the staff console (view permission on their models).
 VISIBLE_APPS = {
     Role.FINANCE: {"accounts", "billing", "credits", "catalog", "support", "analytics",
-                   "outbox", "console"},
-    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support", "console"},
+                   "outbox", "console", "coupons"},
+    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support", "console",
+                   "helpbot_insights"},
 }
 # Models a role may not even see inside a visible app.
 HIDDEN_MODELS = {
@@ -25,7 +26,7 @@ HIDDEN_MODELS = {
 # Models a role may add or change through the admin's own forms ("add_"/"change_").
 EDITABLE_MODELS = {
     Role.FINANCE: {"billing.discount", "billing.order", "billing.subscription",
-                   "credits.featurecost"},
+                   "credits.featurecost", "coupons.couponduration"},
     Role.SUPPORT: {"support.*", "accounts.user"},
 }
 # Revenue lives in the analytics app: visible to the roles the policy lets see revenue.

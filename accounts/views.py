@@ -15,6 +15,7 @@ from accounts import deletion, selectors, services
 from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
 from accounts.models import ApiKey, LoginSession
 from config.api import DomainError
+from membership.selectors import membership_of
 
 PAGE_SIZE = 20
 
@@ -28,6 +29,7 @@ def overview(request):
     return render(request, "accounts/overview.html", {
         "session_count": selectors.active_sessions_for(user=request.user).count(),
         "key_count": selectors.api_keys_for(user=request.user).count(),
+        "membership": membership_of(user=request.user),
     })
 
 

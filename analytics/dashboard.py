@@ -47,7 +47,8 @@ CHARTS = (
     Chart("tickets", "Tickets", ("tickets_opened", "tickets_resolved"), "total", "count"),
     Chart("first_response", "Median first response (seconds)",
           ("median_first_response_seconds",), "total", "seconds"),
-    Chart("bot", "Help-bot deflection rate", ("bot_deflection_rate",), "total", "ratio"),
+    Chart("bot", "Help bot: deflection, answer and helpful rates",
+          ("bot_deflection_rate", "bot_answer_rate", "bot_helpful_rate"), "total", "ratio"),
 )
 
 

@@ -12,7 +12,7 @@ from django.apps import apps
 from django.db import transaction
 
 LOCAL_APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics", "config.outbox",
-              "config.backups"]
+              "config.backups", "webhooks_out", "files"]
 
 
 def declared_schedules() -> list[dict]:

@@ -35,6 +35,8 @@ api_patterns = [
 ]
 for app in APPS:
     api_patterns.append(path("", include(f"{app}.api_urls")))
+api_patterns.append(path("", include("membership.api_urls")))
+api_patterns.append(path("", include("files.api_urls")))
 
 urlpatterns = [
     # The shop front is the catalog; there is no separate marketing page.
@@ -50,3 +52,5 @@ urlpatterns = [
 ]
 for app in APPS:
     urlpatterns.append(path("", include(f"{app}.urls")))
+urlpatterns.append(path("", include("files.urls")))
+urlpatterns.append(path("", include("social_signin.urls")))

@@ -33,6 +33,20 @@ def check_invariant() -> int:
     return len(violations)
 
 
+def _report_low_balance(user) -> None:
+    """The ``credits.low`` webhook event, once per notice (keyed by the outbox message)."""
+    from celery import current_task
+
+    from accounts.system_config import get_config
+    from credits.selectors import balance_of
+    from webhooks_out.signals import credits_low
+
+    notice = getattr(getattr(current_task, "request", None), "id", None)
+    credits_low(user_id=user.pk, balance=balance_of(user=user),
+                threshold=get_config("low_balance_threshold"),
+                dedupe_key=f"credits.low:{user.pk}:{notice}" if notice else None)
+
+
 @shared_task(name="credits.tasks.send_low_balance_email", autoretry_for=(OSError,),
              retry_backoff=True, max_retries=5)
 @outbox.effect_once
@@ -45,7 +59,10 @@ def send_low_balance_email(user_id: int) -> bool:
     from credits.selectors import balance_of
 
     user = User.objects.filter(pk=user_id).first()
-    if user is None or not user.email:
+    if user is None:
+        return False
+    _report_low_balance(user)
+    if not user.email:
         return False
     context = {"user": user, "balance": balance_of(user=user),
                "threshold": get_config("low_balance_threshold"),

@@ -3,7 +3,7 @@ know and offers to hand the conversation to a human (a ticket with the transcrip
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import audit
@@ -15,19 +15,42 @@ from support.models import ChatMessage, ChatRole, Conversation, Ticket, TicketPr
 
 MAX_CITATIONS = 3
 RELATIVE_CUTOFF = Decimal("0.4")
+# A best hit ranked below this must also share at least MIN_COVERAGE of the question's words
+# (stemmed, stop words left out): a weak match on one common word ("support", "cancel") of a
+# question about something else is not an answer.
+CONFIDENT_RANK = Decimal("0.2")
+MIN_COVERAGE = 0.5
 NOT_KNOWN = (
     "I could not find an answer to that in our help centre. I can hand this conversation to "
     "our support team: they will open a ticket with it and reply by e-mail."
 )
 
 
+def coverage(article, question: str) -> float:
+    """The share of the question's words (as PostgreSQL's English dictionary stems them,
+    without stop words) that the article contains."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT count(*) FILTER (WHERE w = ANY (tsvector_to_array(a.search_vector))),
+                      count(*)
+                 FROM support_article a,
+                      unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS w
+                WHERE a.id = %s""", [kb.CONFIG, question, article.pk])
+        shared, total = cursor.fetchone()
+    return shared / total if total else 0.0
+
+
 def find_answer(question: str) -> list[dict]:
     """The best-matching published articles above the rank threshold, each with the
-    paragraph that matches best. Empty when the bot does not know."""
+    paragraph that matches best. Empty when the bot does not know: nothing ranks above the
+    threshold, or the best hit is weak and shares too few of the question's words."""
     threshold = Decimal(get_config("support_bot_min_rank"))
     citations = []
     for article in kb.search_articles(question, mode="any")[:MAX_CITATIONS]:
         rank = Decimal(str(article.rank))
+        if not citations and rank < CONFIDENT_RANK and rank >= threshold \
+                and coverage(article, question) < MIN_COVERAGE:
+            break
         # Below the absolute threshold the bot does not know; well below the best hit an
         # article is noise next to it (it matched a common word), so it is not cited.
         if rank < threshold or (citations and rank < citations[0]["rank"] * RELATIVE_CUTOFF):

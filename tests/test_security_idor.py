@@ -91,7 +91,18 @@ def owned(other_customer):
         number="INV-IDOR-1", user=other_customer, subscription=subscription, order=order,
         currency="usd",
         subtotal=1000, total=1000, amount_due=1000)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from files import services as files
+
+    customer_file = files.upload(user=other_customer,
+                                 upload=SimpleUploadedFile("plan.txt", b"ours", "text/plain"))
+    from allauth.socialaccount.models import SocialAccount
+
+    social_account = SocialAccount.objects.create(user=other_customer, provider="github",
+                                                  uid="idor-1", extra_data={})
     return {
+        "customer_file": customer_file, "social_account": social_account,
         "order": order, "item": item, "cart_item": cart_item, "ticket": ticket,
         "message": message, "attachment": attachment, "conversation": conversation,
         "bot_answer": bot_answer, "login_session": login_session, "api_key": api_key,
@@ -131,7 +142,13 @@ OWNED = [
     Owned("api:support-chat-handoff", ("post",), lambda o: {"pk": o["conversation"].pk}),
     Owned("api:support-chat-rate", ("post",),
           lambda o: {"pk": o["conversation"].pk, "mid": o["bot_answer"].pk}),
+    Owned("api:files-detail", ("get", "delete"), lambda o: {"pk": o["customer_file"].pk}),
+    Owned("api:files-download", ("get",), lambda o: {"pk": o["customer_file"].pk}),
     # pages
+    Owned("social_signin:unlink", ("get", "post"),
+          lambda o: {"account_id": o["social_account"].pk}),
+    Owned("files:download", ("get",), lambda o: {"file_id": o["customer_file"].pk}),
+    Owned("files:delete", ("get", "post"), lambda o: {"file_id": o["customer_file"].pk}),
     Owned("accounts:revoke_session", ("post",), lambda o: {"session_id": o["login_session"].pk}),
     Owned("accounts:revoke_api_key", ("post",), lambda o: {"key_id": o["api_key"].pk}),
     Owned("billing:order", ("get",), lambda o: {"number": o["order"].number}),

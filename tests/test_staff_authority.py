@@ -222,6 +222,49 @@ def _webhook_event(world):
     return [event.pk], {}
 
 
+def _webhook_endpoint(world, *, active=True):
+    from webhooks_out.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks",
+                                              event_types=["order.paid"], active=active)
+    return [endpoint.pk], {"confirm": "yes"}
+
+
+def _webhook_endpoint_state():
+    from webhooks_out.models import WebhookDelivery, WebhookEndpoint
+
+    return (list(WebhookEndpoint.objects.order_by("pk").values_list("active", "secret")),
+            WebhookDelivery.objects.count())
+
+
+def _webhook_delivery(world):
+    from webhooks_out import events
+    from webhooks_out.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks",
+                                              event_types=["order.paid"], active=False)
+    event = events.emit("order.paid", {"id": 1}, endpoints=[endpoint])
+    return [event.deliveries.get().pk], {}
+
+
+def _unanswered_question(world):
+    from support.factories import ConversationFactory
+    from support.models import ChatMessage
+
+    conversation = ConversationFactory(customer=world.customer)
+    ChatMessage.objects.create(conversation=conversation, role="customer",
+                               body="Do you support SAML?")
+    answer = ChatMessage.objects.create(conversation=conversation, role="bot",
+                                        body="I could not find an answer.", answered=False)
+    return [answer.pk], {}
+
+
+def _article_count():
+    from support.models import Article
+
+    return Article.objects.count()
+
+
 SCENARIOS = {
     ("billing.Order", "action_mark_paid"): Scenario(_pending_order, amount=250_000),
     ("billing.Order", "action_cancel"): Scenario(_pending_order),
@@ -297,6 +340,14 @@ SCENARIOS = {
     ("django_celery_beat.PeriodicTask", "run_tasks"): Scenario(
         _periodic_task, snapshot=_periodic_state,
         done_check=lambda response: _said(response, "successfully run")),
+    **{("webhooks_out.WebhookEndpoint", name): Scenario(
+        lambda w, name=name: _webhook_endpoint(w, active=name != "enable_endpoints"),
+        snapshot=_webhook_endpoint_state)
+       for name in ("send_test_event", "enable_endpoints", "disable_endpoints",
+                    "rotate_secret")},
+    ("webhooks_out.WebhookDelivery", "replay_deliveries"): Scenario(_webhook_delivery),
+    ("helpbot_insights.UnansweredQuestion", "draft_article"): Scenario(
+        _unanswered_question, snapshot=_article_count),
     **{("catalog.Product", name): Scenario(
         lambda w, name=name: ([_product(name)], {}))
        for name in ("publish", "archive", "unpublish", "feature", "unfeature", "duplicate",

@@ -117,6 +117,36 @@ def _draft_invoice(customer):
     return _open_invoice(customer, 7900, status=InvoiceStatus.DRAFT)
 
 
+def _register_endpoint(customer, actor):
+    from webhooks_out import services as webhooks
+
+    return webhooks.register(url="https://hooks.example.com/billing",
+                             event_types=["order.paid"], actor=actor)
+
+
+def _replay_delivery(customer, actor):
+    from webhooks_out import events
+    from webhooks_out import services as webhooks
+    from webhooks_out.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/billing",
+                                              event_types=["order.paid"], active=False)
+    event = events.emit("order.paid", {"id": 1}, endpoints=[endpoint])
+    return webhooks.replay(event.deliveries.get(), actor=actor)
+
+
+def _draft_article(customer, actor):
+    from helpbot_insights.services import draft_article
+    from support.factories import ConversationFactory
+    from support.models import ChatMessage
+
+    conversation = ConversationFactory(customer=customer)
+    ChatMessage.objects.create(conversation=conversation, role="customer", body="SAML?")
+    answer = ChatMessage.objects.create(conversation=conversation, role="bot", body="?",
+                                        answered=False)
+    return draft_article(answer=answer, actor=actor)
+
+
 # action -> (call(customer, actor), amount the policy sizes it by)
 SERVICE_CALLS = {
     "billing.order.mark_paid": (lambda c, a: payments.mark_paid_manually(
@@ -157,6 +187,9 @@ SERVICE_CALLS = {
     "catalog.manage": (_publish, None),
     "support.ticket.work": (_ticket_note, None),
     "support.approval.decide": (_decide, None),
+    "support.article.draft": (_draft_article, None),
+    "webhooks.endpoint.manage": (_register_endpoint, None),
+    "webhooks.delivery.replay": (_replay_delivery, None),
 }
 
 # Actions that are the admin's own forms: the model permission is what stands for them.

@@ -68,7 +68,8 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
                           billing_reason: str) -> Invoice:
     """The invoice for one period of a manual subscription (call inside a transaction).
 
-    The discount applies to the first invoice only; a credit balance (unused time from a
+    The discount applies for its duration (coupons: first invoice, N months or every
+    invoice); a credit balance (unused time from a
     downgrade) is taken off, never below zero. A $0 invoice is paid at once.
     """
     existing = Invoice.objects.filter(subscription=subscription, period_start=period_start,
@@ -76,6 +77,7 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
     if existing is not None:
         return existing  # one invoice per period, whatever retries happen
     from billing.pricing import discount_total
+    from coupons import services as coupons
 
     price, plan = subscription.price, subscription.plan
     amount = price.unit_amount * subscription.quantity
@@ -84,9 +86,10 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
               "quantity": subscription.quantity, "unit_amount": price.unit_amount,
               "amount": amount, "kind": "item", "price": price.pk}]
     discount_amount = 0
-    if (subscription.discount_id and billing_reason == "subscription_create"):
+    if coupons.applies(subscription, period_start=period_start, billing_reason=billing_reason):
         discount_amount = discount_total(subscription.discount, amount)
-        lines.append({"description": f"Discount {subscription.discount.code}",
+        lines.append({"description": f"Discount {subscription.discount.code} "
+                                     f"({coupons.describe(subscription.discount)})",
                       "amount": -discount_amount, "kind": "discount"})
     credit_used = min(subscription.credit_balance, amount - discount_amount)
     if credit_used:

@@ -314,9 +314,12 @@ def _start_stripe_checkout(subscription: Subscription, *, trial_days: int, succe
 
 
 def _stripe_coupon(subscription: Subscription) -> str:
-    """A one-time Stripe coupon mirroring our discount (first invoice only)."""
+    """A Stripe coupon mirroring our discount, with its duration (once, repeating for N
+    months, forever: coupons.services)."""
+    from coupons.services import stripe_duration
+
     discount = subscription.discount
-    params = {"duration": "once", "name": discount.code[:40]}
+    params = {**stripe_duration(discount), "name": discount.code[:40]}
     if discount.type == "PERCENTAGE":
         params["percent_off"] = str(discount.percent_off)
     else:

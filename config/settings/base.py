@@ -17,6 +17,7 @@ from config.env import (
     seconds,
     stripe_settings,
 )
+from social_signin.settings import form_action_origins, provider_settings
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -49,6 +50,9 @@ INSTALLED_APPS = [
     "import_export",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
     "axes",
     "djstripe",
     "accounts",
@@ -60,6 +64,11 @@ INSTALLED_APPS = [
     "console",
     "config.outbox",
     "config.backups",
+    "webhooks_out",
+    "files",
+    "helpbot_insights",
+    "social_signin",
+    "coupons",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +167,17 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Social sign-in (social_signin): Google and GitHub, each on when its client id and secret
+# are set. A provider's verified e-mail signs in to the account with that address and links
+# it; an unverified one never does.
+SOCIALACCOUNT_ADAPTER = "social_signin.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = provider_settings(env)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
 ACCOUNT_RATE_LIMITS = False  # django-axes owns login throttling; allauth's would double it
 
 AXES_FAILURE_LIMIT = 5
@@ -349,7 +369,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'", "'unsafe-inline'"],
         "script-src": ["'self'"],
         "frame-ancestors": ["'none'"],
-        "form-action": ["'self'", "https://checkout.stripe.com"],
+        "form-action": ["'self'", "https://checkout.stripe.com",
+                        *form_action_origins(SOCIALACCOUNT_PROVIDERS)],
     }
 }
 
@@ -380,3 +401,26 @@ LOGGING = {
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "ProductTypeEnum": "catalog.models.ProductType",
 })
+
+# --- webhooks out (webhooks_out) ---
+# Endpoints must be https:// unless this is off (local development, the tests' receivers).
+WEBHOOKS_OUT_REQUIRE_HTTPS = env.bool("WEBHOOKS_OUT_REQUIRE_HTTPS", default=not DEBUG)
+# ... and resolve to public addresses only, unless this is on (a receiver on the same network).
+WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES",
+                                                default=DEBUG)
+
+# --- customer files (files) ---
+# Where customer files are kept: any Django storage backend with its options, e.g.
+# FILES_STORAGE_BACKEND=storages.backends.s3.S3Storage and
+# FILES_STORAGE_OPTIONS='{"bucket_name": "acme-files", "region_name": "eu-west-1"}'.
+FILES_STORAGE = {
+    "BACKEND": env.str("FILES_STORAGE_BACKEND",
+                       default="django.core.files.storage.FileSystemStorage"),
+    "OPTIONS": env.json("FILES_STORAGE_OPTIONS",
+                        default={"location": str(Path(MEDIA_ROOT) / "customer-files")}),
+}
+FILES_MAX_UPLOAD_BYTES = env.int("FILES_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+# The quota of a customer without a plan that grants access (a plan's storage_quota_bytes
+# decides otherwise; an empty one is unlimited).
+FILES_DEFAULT_QUOTA_BYTES = env.int("FILES_DEFAULT_QUOTA_BYTES", default=100 * 1024 * 1024)
+FILES_RETENTION_DAYS = env.int("FILES_RETENTION_DAYS", default=30)

@@ -11,6 +11,25 @@ from config.env import env
 env.ENVIRON.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 env.ENVIRON["DEBUG"] = "false"
 
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Google and GitHub sign-in are on, against the fake OAuth provider the social sign-in tests
+# start on this port (social_signin/tests/fake_provider.py).
+env.ENVIRON.setdefault("FAKE_OAUTH_PORT", str(_free_port()))
+_fake_oauth = f"http://127.0.0.1:{env.ENVIRON['FAKE_OAUTH_PORT']}"
+for _prefix in ("GOOGLE", "GITHUB"):
+    env.ENVIRON.setdefault(f"{_prefix}_CLIENT_ID", f"test-{_prefix.lower()}-client")
+    env.ENVIRON.setdefault(f"{_prefix}_CLIENT_SECRET", f"test-{_prefix.lower()}-secret")
+env.ENVIRON.setdefault("SOCIAL_GOOGLE_BASE_URL", _fake_oauth)
+env.ENVIRON.setdefault("SOCIAL_GITHUB_URL", _fake_oauth)
+
 from config.settings.base import *  # noqa: E402,F403
 from config.settings.base import DATABASES  # noqa: E402
 
@@ -36,3 +55,7 @@ DATABASES["default"]["TEST"] = {"NAME": "test_billing" + os.environ.get("TEST_DB
 # pytest-django creates and migrates the test database as the schema's owner; the root
 # conftest then makes every connection act as the application's role (config.dbroles).
 log_in_as_owner(DATABASES["default"])
+# The webhook tests deliver to receivers on http://127.0.0.1.
+WEBHOOKS_OUT_REQUIRE_HTTPS = False
+WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = True
+FILES_STORAGE = {"BACKEND": "django.core.files.storage.InMemoryStorage"}

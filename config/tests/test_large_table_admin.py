@@ -59,16 +59,17 @@ FILL = {
         INSERT INTO billing_invoice (created_at, updated_at, number, user_id, status,
             billing_source, currency, lines, subtotal, discount_amount, tax, total,
             amount_paid, amount_due, payment_reference, stripe_number, hosted_invoice_url,
-            billing_reason)
+            billing_reason, refunded_amount)
         SELECT now() - g * interval '1 hour', now(), 'INV-2020-' || lpad(g::text, 7, '0'),
                %(user)s, 'PAID', 'manual', 'usd', '[]', 1000, 0, 0, 1000, 1000, 0, '', '', '',
-               'manual'
+               'manual', 0
           FROM generate_series(1, %(rows)s) g""",
     "billing_payment": """
         INSERT INTO billing_payment (created_at, updated_at, user_id, provider, provider_id,
-            amount, currency, status, method_type, method_brand, method_last4, metadata)
+            amount, currency, status, method_type, method_brand, method_last4, metadata,
+            stripe_payment_intent_id, stripe_charge_id)
         SELECT now() - g * interval '1 hour', now(), %(user)s, 'manual', 'REF-' || g, 1000,
-               'usd', 'SUCCEEDED', 'bank_transfer', '', '', '{}'
+               'usd', 'SUCCEEDED', 'bank_transfer', '', '', '{}', '', ''
           FROM generate_series(1, %(rows)s) g""",
     "billing_webhookevent": """
         INSERT INTO billing_webhookevent (created_at, updated_at, stripe_event_id, type,

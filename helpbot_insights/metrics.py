@@ -1,0 +1,69 @@
+"""The help bot's quality, rolled up daily with the other analytics (analytics.rollup):
+how often it answers, how often customers find the answers helpful, and what it could not
+answer."""
+
+from decimal import Decimal
+
+from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
+from analytics.metrics.base import fetch, ratio
+
+TOP_UNANSWERED = 5
+
+DEFINITION = """
+ANSWERS = the bot's replies during the day (UTC). ANSWER RATE = replies that cited the
+knowledge base ÷ replies (the rest said "I don't know" and offered the hand-off).
+UNANSWERED = replies without an answer; the metadata lists the day's most asked of those
+questions (trimmed, case-folded) with their counts. HELPFUL RATE = answers rated helpful ÷
+answers rated, by the time of the rating (0 on a day without ratings; the metadata gives the
+count).
+"""
+
+
+def compute(day) -> list[Row]:
+    from support.models import ChatMessage, ChatRole
+
+    start, end = day_bounds(day)
+    params = {"start": start, "end": end, "bot": ChatRole.BOT,
+              "customer": ChatRole.CUSTOMER, "top": TOP_UNANSWERED}
+    answers, answered = fetch("""
+        SELECT COUNT(*), COUNT(*) FILTER (WHERE answered)
+        FROM {messages}
+        WHERE role = %(bot)s AND created_at >= %(start)s AND created_at < %(end)s
+    """, params, messages=ChatMessage)[0]
+    rated, helpful = fetch("""
+        SELECT COUNT(*), COUNT(*) FILTER (WHERE helpful)
+        FROM {messages}
+        WHERE role = %(bot)s AND helpful IS NOT NULL
+          AND rated_at >= %(start)s AND rated_at < %(end)s
+    """, params, messages=ChatMessage)[0]
+    top = fetch("""
+        SELECT lower(btrim(q.body)) AS question, COUNT(*) AS n
+        FROM {messages} a
+        JOIN LATERAL (SELECT m.body FROM {messages} m
+                      WHERE m.conversation_id = a.conversation_id AND m.role = %(customer)s
+                        AND m.id < a.id ORDER BY m.id DESC LIMIT 1) q ON true
+        WHERE a.role = %(bot)s AND a.answered = false
+          AND a.created_at >= %(start)s AND a.created_at < %(end)s
+        GROUP BY 1 ORDER BY n DESC, question LIMIT %(top)s
+    """, params, messages=ChatMessage)
+    return [
+        Row("bot_answers", Decimal(answers)),
+        Row("bot_answer_rate", ratio(answered, answers), "",
+            {"answered": answered, "answers": answers}),
+        Row("bot_unanswered", Decimal(answers - answered), "",
+            {"top_questions": [{"question": q[:200], "count": n} for q, n in top]}),
+        Row("bot_helpful_rate", ratio(helpful, rated), "", {"helpful": helpful,
+                                                             "rated": rated}),
+    ]
+
+
+QUALITY = register(MetricFamily(
+    key="bot_quality", title="Help-bot answers", version=1, definition=DEFINITION,
+    metrics=(
+        Metric("bot_answers", "Bot answers", Unit.COUNT),
+        Metric("bot_answer_rate", "Bot answer rate", Unit.RATIO),
+        Metric("bot_unanswered", "Questions the bot could not answer", Unit.COUNT),
+        Metric("bot_helpful_rate", "Bot helpful rate", Unit.RATIO),
+    ),
+    compute=compute,
+))
