@@ -83,6 +83,7 @@ class PageChecks:
 
     def __init__(self, base_url: str, who: str = ""):
         self.host = urlsplit(base_url).netloc
+        self.hosts = {self.host}
         self.who = who
         self.problems: list[str] = []
         self._expected: list[tuple[re.Pattern, int | None]] = []
@@ -92,6 +93,11 @@ class PageChecks:
         whose URL matches ``url_pattern`` (a regular expression) and, if given, answer
         ``status`` are not counted, nor the console's line about them."""
         self._expected.append((re.compile(url_pattern), status))
+
+    def allow_host(self, netloc: str) -> None:
+        """Another host the test stands up on purpose (a fake OAuth provider on 127.0.0.1,
+        as a real one would be github.com): requests there are not counted."""
+        self.hosts.add(netloc)
 
     def _is_expected(self, url: str, status: int | None) -> bool:
         return any(pattern.search(url) and (want is None or want == status)
@@ -139,7 +145,7 @@ class PageChecks:
 
     def _request(self, request) -> None:
         parts = urlsplit(request.url)
-        if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != self.host:
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc not in self.hosts:
             self.add(request.url, "request to another host")
 
     def overflow_now(self, page) -> None:

@@ -11,8 +11,8 @@ from django.utils import timezone
 EVENT_TYPES = {
     "order.paid": "An order was paid in full",
     "subscription.created": "A subscription was created",
-    "subscription.updated": "A subscription changed (status, plan, trial, renewal, "
-                            "cancellation scheduled or resumed)",
+    "subscription.updated": "A subscription changed: status, plan, trial, renewal or "
+                            "cancellation",
     "subscription.canceled": "A subscription ended",
     "invoice.paid": "A subscription invoice was paid",
     "invoice.payment_failed": "A subscription payment failed",
