@@ -71,11 +71,19 @@ def browser():
         browser.close()
 
 
+def _where(exc) -> str:
+    """Where a JavaScript error was thrown (the first frame of its stack), if known."""
+    frames = [line.strip() for line in (getattr(exc, "stack", "") or "").splitlines()
+              if line.strip().startswith("at ")]
+    return f" ({frames[0]})" if frames else ""
+
+
 class PageChecks:
     """What went wrong on one person's pages, each line naming the page's URL."""
 
     def __init__(self, base_url: str, who: str = ""):
         self.host = urlsplit(base_url).netloc
+        self.hosts = {self.host}
         self.who = who
         self.problems: list[str] = []
         self._expected: list[tuple[re.Pattern, int | None]] = []
@@ -85,6 +93,11 @@ class PageChecks:
         whose URL matches ``url_pattern`` (a regular expression) and, if given, answer
         ``status`` are not counted, nor the console's line about them."""
         self._expected.append((re.compile(url_pattern), status))
+
+    def allow_host(self, netloc: str) -> None:
+        """Another host the test stands up on purpose (a fake OAuth provider on 127.0.0.1,
+        as a real one would be github.com): requests there are not counted."""
+        self.hosts.add(netloc)
 
     def _is_expected(self, url: str, status: int | None) -> bool:
         return any(pattern.search(url) and (want is None or want == status)
@@ -97,7 +110,8 @@ class PageChecks:
             self.problems.append(problem)
 
     def watch(self, page) -> None:
-        page.on("pageerror", lambda exc: self.add(page.url, f"JavaScript error: {exc}"))
+        page.on("pageerror", lambda exc: self.add(page.url, f"JavaScript error: {exc}"
+                                                  f"{_where(exc)}"))
         page.on("console", lambda msg: self._console(page, msg))
         page.on("response", self._response)
         page.on("requestfailed", self._request_failed)
@@ -131,7 +145,7 @@ class PageChecks:
 
     def _request(self, request) -> None:
         parts = urlsplit(request.url)
-        if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != self.host:
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc not in self.hosts:
             self.add(request.url, "request to another host")
 
     def overflow_now(self, page) -> None:
@@ -283,3 +297,19 @@ def role_page(browser, live_server, request, logged_in):
 
     yield open_page
     _finish(pages)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forget_vectors_of_flushed_articles(django_db_setup, django_db_blocker):
+    """The browser tests' database is emptied with TRUNCATE, which fires no DELETE trigger:
+    the help articles' vectors (support_article_embedding, a table Django does not know)
+    would outlive their articles into later sessions of the reused test database. They are
+    forgotten when the browser tests end."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('support_article_embedding') IS NOT NULL")
+        if cursor.fetchone()[0]:
+            cursor.execute("DELETE FROM support_article_embedding e WHERE NOT EXISTS "
+                           "(SELECT 1 FROM support_article a WHERE a.id = e.article_id)")

@@ -99,7 +99,9 @@ def test_welcome10_is_refused_on_its_second_use(page, no_stripe_keys):
     assert user.orders.get().discount_amount == 250
     shots("first-use-order")
 
-    # Second use: on a subscription, refused next to the field, nothing started.
+    # Second use: on a subscription, refused next to the field, nothing started (the
+    # refused form's page answers 400, as bad input does).
+    page.checks.expect(r"/billing/subscribe/business/", 400)
     page.goto("/billing/subscribe/business/?interval=month")
     page.fill("#discount_code", "WELCOME10")
     page.get_by_role("button", name="Confirm subscription").click()

@@ -28,6 +28,8 @@ def test_upload_over_quota_is_refused_next_to_the_field_then_fits_after_a_delete
     SubscriptionFactory(user=customer, status="ACTIVE",
                         plan=PlanFactory(name="Starter", storage_quota_bytes=1000))
     _log_in(page, customer.email)
+    # The upload over the quota is refused with 413, on purpose.
+    page.checks.expect(r"/files/$", 413)
     page.goto("/files/")
     expect(page.get_by_text("You have no files yet")).to_be_visible()
     shots("files-empty")

@@ -24,6 +24,8 @@ def provider():
 def test_sign_up_with_github_then_see_and_remove_nothing_without_a_password(page, provider):
     shots = page.shots
     provider.github_user(uid=9001, login="mona", name="Mona Lisa", email="mona@example.com")
+    # The provider's sign-in page is another host by design (github.com in real life).
+    page.checks.allow_host(f"127.0.0.1:{os.environ['FAKE_OAUTH_PORT']}")
     page.goto("/accounts/login/")
     shots("login-with-buttons")
     # The button's form, submitted with the browser's own cookies. The browser itself does
