@@ -90,6 +90,11 @@ def test_cart_with_discount_checkout_by_invoice_then_invoice_page_and_pdf(
     expect(how_to_pay).to_contain_text(invoice.payment_reference)
     assert _amount(how_to_pay.locator("strong").first.inner_text()) == order.total
     shots("order")
+    page.get_by_role("link", name="All orders").click()
+    page.wait_for_load_state()
+    expect(page.locator("#main")).to_contain_text(order.number)
+    page.get_by_role("link", name=order.number).first.click()
+    page.wait_for_load_state()
 
     page.get_by_role("link", name=f"View invoice {invoice.number}").click()
     page.wait_for_load_state()
@@ -181,6 +186,8 @@ def test_subscription_cancelled_at_period_end_then_resumed(page, logged_in, no_s
     expect(page.get_by_text(f"Ends on {end}.")).to_be_visible()
     expect(page.get_by_role("button", name="Resume subscription")).to_be_visible()
     expect(page.get_by_role("button", name="Cancel at period end")).to_have_count(0)
+    timeline = page.locator("ol.timeline li")
+    expect(timeline.first).to_contain_text("Your subscription will end on")
     shots("subscription-cancelling")
 
     page.get_by_role("button", name="Resume subscription").click()
@@ -191,6 +198,7 @@ def test_subscription_cancelled_at_period_end_then_resumed(page, logged_in, no_s
     assert not sub.cancel_at_period_end and sub.status in (S.ACTIVE, S.TRIALING)
     expect(page.get_by_text(f"Renews on {end}.")).to_be_visible()
     expect(page.get_by_role("button", name="Cancel at period end")).to_be_visible()
+    expect(timeline.first).to_contain_text("Your subscription will renew as usual.")
     shots("subscription-resumed")
 
 
@@ -203,6 +211,13 @@ def test_invoices_list_and_subscription_invoice_with_pdf(page, logged_in, no_str
     expect(page.get_by_text("You have no invoices yet.")).to_be_visible()
     shots("invoices-empty")
 
+    guide = ProductFactory(name="Setup Guide", slug="setup-guide")
+    PriceFactory(product=guide, unit_amount=1500)
+    page.goto("/catalog/setup-guide/")
+    page.get_by_role("button", name="Add to cart").click()
+    page.wait_for_load_state()
+    _place_order_by_bank_transfer(page)
+    order_invoice = Order.objects.get(user=customer).invoice_or_none
     page.goto("/billing/subscribe/business/?interval=month")
     page.get_by_role("button", name="Confirm subscription").click()
     page.wait_for_load_state()
@@ -213,10 +228,12 @@ def test_invoices_list_and_subscription_invoice_with_pdf(page, logged_in, no_str
     page.get_by_role("link", name="All invoices").click()
     page.wait_for_load_state()
     rows = page.locator("table.billing-table tbody tr")
-    expect(rows).to_have_count(1)
+    expect(rows).to_have_count(2)  # newest first: the subscription's, then the order's
     expect(rows.first).to_contain_text(invoice.number)
     expect(rows.first).to_contain_text("Open")
     assert _amount(rows.first.locator("td.num").inner_text()) == invoice.total
+    expect(rows.nth(1)).to_contain_text(order_invoice.number)
+    assert _amount(rows.nth(1).locator("td.num").inner_text()) == order_invoice.total == 1500
     shots("invoices")
 
     rows.first.get_by_role("link", name=invoice.number).click()
