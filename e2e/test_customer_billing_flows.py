@@ -245,3 +245,29 @@ def test_invoices_list_and_subscription_invoice_with_pdf(page, logged_in, no_str
     assert _amount(totals[-1]) == invoice.total
     shots("invoice")
     _download_pdf(page, page.get_by_role("link", name="Download PDF"))
+
+
+def test_order_and_invoice_pages_fit_a_phone(mobile_page, logged_in, no_stripe_keys):
+    page = mobile_page
+    DiscountFactory(code="PHONE10", percent_off=10)
+    kit = ProductFactory(name="Conference Room Starter Kit", slug="starter-kit")
+    PriceFactory(product=kit, unit_amount=12900)
+    customer = UserFactory(email="phone.buyer@example.com")
+    logged_in(page, customer)
+    page.goto("/catalog/starter-kit/")
+    page.get_by_role("button", name="Add to cart").click()
+    page.wait_for_load_state()
+    page.fill("#code", "PHONE10")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state()
+    page.shots("cart")
+    _place_order_by_bank_transfer(page)
+    order = Order.objects.get(user=customer)
+    assert order.discount_amount == 1290
+    page.shots("order")
+    page.get_by_role("link", name=f"View invoice {order.invoice_or_none.number}").click()
+    page.wait_for_load_state()
+    page.shots("invoice")
+    page.goto("/billing/invoices/")
+    expect(page.locator("table.billing-table tbody tr")).to_have_count(1)
+    page.shots("invoices")
