@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 from accounts.factories import FinanceFactory, UserFactory
 from billing.models import (
     CreditNote,
-    Invoice,
     InvoiceStatus,
     OrderStatus,
     Payment,
@@ -158,3 +157,140 @@ def test_finance_refunds_a_paid_subscription_invoice_and_the_customer_reads_the_
     expect(shopper.locator("#main")).to_contain_text(note.number)
     expect(shopper.locator("#main")).to_contain_text(invoice.number)
     shopper.shots("credit-note")
+
+
+def _sidebar_links(page) -> list[str]:
+    return page.locator("#nav-sidebar-apps li a").evaluate_all(
+        "links => links.map(a => a.querySelector('span:not(.material-symbols-outlined)')"
+        ".textContent.trim())")
+
+
+def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, person_page,
+                                                                logged_in):
+    from accounts.models import SystemConfig
+
+    customer = UserFactory(email="reader@example.com")
+    shopper = logged_in(person_page("customer"), customer)
+    shopper.goto("/orders/")
+    expect(shopper.locator("header, nav").first).to_contain_text("Acme Cloud Ltd")
+
+    admin = role_page("admin")
+    admin.goto("/admin/")
+    admin.locator("#nav-sidebar-apps").get_by_role(
+        "link", name=re.compile(r"\bSettings$")).click()
+    admin.wait_for_load_state()
+    admin.locator('#content a[href$="/accounts/systemconfig/add/"]').first.click()
+    admin.wait_for_load_state()
+    admin.select_option('select[name="key"]', "business_name")
+    admin.fill('input[name="value"]', "Globex Billing")
+    admin.shots("setting-form")
+    admin.locator('input[name="_save"], button[name="_save"]').first.click()
+    admin.wait_for_load_state()
+    expect(admin.locator(".messagelist .success")).to_be_visible()
+    expect(admin.locator("#result_list")).to_contain_text("Globex Billing")
+    admin.shots("settings-list")
+    row = SystemConfig.objects.get(key="business_name")
+    assert (row.value, row.updated_by_id) == ("Globex Billing", admin.user.pk)
+
+    shopper.reload()
+    expect(shopper.locator("header, nav").first).to_contain_text("Globex Billing")
+    expect(shopper.locator("body")).not_to_contain_text("Acme Cloud Ltd")
+    shopper.shots("renamed")
+
+
+def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, person_page,
+                                                                      logged_in):
+    from accounts.factories import StaffFactory
+    from accounts.models import Role
+
+    agent = StaffFactory(email="sam.agent@example.com")
+    sam = logged_in(person_page("sam"), agent)
+    sam.goto("/admin/")
+    before = _sidebar_links(sam)
+    assert "Accounting exports" not in before and "Analytics dashboard" not in before
+    sam.shots("console-as-support")
+
+    admin = role_page("admin")
+    admin.goto("/admin/")
+    admin.locator("#nav-sidebar-apps").get_by_role("link", name="Users and roles").click()
+    admin.wait_for_load_state()
+    admin.fill('input[name="q"]', "sam.agent@")
+    admin.keyboard.press("Enter")
+    admin.wait_for_load_state()
+    admin.locator("#result_list").get_by_role("link", name=agent.email).click()
+    admin.wait_for_load_state()
+    admin.select_option('select[name="role"]', Role.FINANCE)
+    admin.shots("user-form")
+    admin.locator('input[name="_save"], button[name="_save"]').first.click()
+    admin.wait_for_load_state()
+    expect(admin.locator(".messagelist .success")).to_be_visible()
+    admin.shots("saved")
+    agent.refresh_from_db()
+    assert agent.role == Role.FINANCE
+
+    sam.reload()
+    after = _sidebar_links(sam)
+    assert "Accounting exports" in after and "Analytics dashboard" in after
+    sam.shots("console-as-finance")
+
+
+def test_admin_replays_a_failed_webhook_event(role_page):
+    from accounts.models import AuditLog
+    from billing.factories import WebhookEventFactory
+    from billing.models import WebhookEvent
+
+    event = WebhookEventFactory(
+        stripe_event_id="evt_e2e_failed", type="customer.updated",
+        payload={"id": "evt_e2e_failed", "type": "customer.updated",
+                 "data": {"object": {"id": "cus_E2E", "object": "customer",
+                                     "email": "later@example.com"}}},
+        status=WebhookEvent.Status.FAILED, attempts=1,
+        last_error="ConnectionError: Stripe could not be reached")
+
+    admin = role_page("admin")
+    admin.goto("/admin/")
+    admin.locator("#nav-sidebar-apps").get_by_role("link", name="Webhook events").click()
+    admin.wait_for_load_state()
+    row = admin.locator("#result_list tbody tr").filter(has_text="evt_e2e_failed")
+    expect(row).to_contain_text("Failed")
+    admin.shots("failed-event")
+    _choose_action(admin, "/admin/billing/webhookevent/", event.pk, "action_replay")
+    expect(admin.locator(".messagelist .success")).to_have_text(
+        "1 event(s) queued for processing again.")
+    event.refresh_from_db()
+    assert (event.status, event.attempts, event.last_error) == (
+        WebhookEvent.Status.PROCESSED, 2, "")
+    assert AuditLog.objects.filter(resource_type="billing.WebhookEvent",
+                                   resource_id=str(event.pk)).exists()
+    admin.reload()
+    expect(admin.locator("#result_list tbody tr").filter(has_text="evt_e2e_failed")
+           ).to_contain_text("Processed")
+    admin.shots("replayed")
+
+
+def test_finance_drills_into_a_days_mrr_from_the_dashboard(role_page):
+    from analytics.rollup import rollup_day
+    from analytics.tests.builders import at, price, subscribe
+
+    today = timezone.localdate()
+    alice = UserFactory(email="alice.mrr@example.com")
+    bob = UserFactory(email="bob.mrr@example.com")
+    subscribe(alice, price_obj=price(2900), created=at(today - timedelta(days=40)))
+    subscribe(bob, price_obj=price(29000, "year"), created=at(today - timedelta(days=10)))
+    for back in (1, 2):
+        rollup_day(today - timedelta(days=back))
+
+    fin = role_page("finance")
+    fin.goto("/admin/")
+    fin.locator("#nav-sidebar-apps").get_by_role("link", name="Analytics dashboard").click()
+    expect(fin.get_by_role("heading", level=1)).to_have_text("Analytics dashboard")
+    expect(fin.locator("#drill-day")).to_have_value((today - timedelta(days=1)).isoformat())
+    fin.shots("dashboard")
+    fin.get_by_role("button", name="Show subscriptions").click()
+    fin.wait_for_load_state()
+    expect(fin.get_by_role("heading", level=1)).to_contain_text("MRR on")
+    table = fin.locator("#content table").first
+    expect(table).to_contain_text("alice.mrr@example.com")
+    expect(table).to_contain_text("bob.mrr@example.com")
+    expect(fin.locator("#content")).to_contain_text("29.00")
+    fin.shots("drilldown")
