@@ -289,6 +289,7 @@ def test_finance_drills_into_a_days_mrr_from_the_dashboard(role_page):
     fin.get_by_role("button", name="Show subscriptions").click()
     fin.wait_for_load_state()
     expect(fin.get_by_role("heading", level=1)).to_contain_text("MRR on")
+    expect(fin.locator("#nav-sidebar-apps")).to_be_visible()  # a console page, not a bare one
     table = fin.locator("#content table").first
     expect(table).to_contain_text("alice.mrr@example.com")
     expect(table).to_contain_text("bob.mrr@example.com")
