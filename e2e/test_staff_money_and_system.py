@@ -51,7 +51,11 @@ def _mark_order_paid(fin, order, reference: str) -> None:
     expect(form).to_contain_text(f"{order.number} · {order.user.email} · due")
     fin.get_by_label("Bank reference").fill(reference)
     fin.shots("mark-paid-form")
-    fin.get_by_role("button", name="Yes, mark paid").click()
+    confirm = fin.get_by_role("button", name="Yes, mark paid")
+    # It looks like the page's main button, not like plain text.
+    assert confirm.evaluate("b => getComputedStyle(b).backgroundColor") not in (
+        "rgba(0, 0, 0, 0)", "transparent")
+    confirm.click()
     expect(fin.locator(".messagelist .success")).to_contain_text("marked paid")
 
 
