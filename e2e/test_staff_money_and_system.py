@@ -205,7 +205,7 @@ def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, perso
 def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, person_page,
                                                                       logged_in):
     from accounts.factories import StaffFactory
-    from accounts.models import Role
+    from accounts.models import AuditAction, AuditLog, Role
 
     agent = StaffFactory(email="sam.agent@example.com")
     sam = logged_in(person_page("sam"), agent)
@@ -231,6 +231,8 @@ def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, 
     admin.shots("saved")
     agent.refresh_from_db()
     assert agent.role == Role.FINANCE
+    assert AuditLog.objects.filter(action=AuditAction.ROLE_CHANGE, actor=admin.user,
+                                   resource_id=str(agent.pk)).count() == 1
 
     sam.reload()
     after = _sidebar_links(sam)
