@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import render
 from django.utils.html import format_html
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from accounts import authority, services, system_config
 from accounts.errors import AccountDeleted, NotAllowed
@@ -320,9 +321,11 @@ class ApiKeyAdmin(RevocableAdmin):
 
 
 class SystemConfigForm(forms.ModelForm):
-    key = forms.ChoiceField(choices=())
+    # The console's own widgets: a key's long description is cut off inside the select
+    # rather than widening the page past the window.
+    key = forms.ChoiceField(choices=(), widget=UnfoldAdminSelectWidget)
     value = forms.CharField(
-        max_length=2000, strip=False,
+        max_length=2000, strip=False, widget=UnfoldAdminTextInputWidget,
         help_text="Typed by the setting's declaration: whole numbers, decimals (e.g. 0.20), "
                   "true/false, or text.",
     )

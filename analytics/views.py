@@ -63,7 +63,10 @@ def drilldown(request):
     stored = selectors.metric_rows("mrr", day, day, currency).first()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     total = sum((row["monthly"] for row in rows), start=0)
+    from django.contrib import admin
+
     return TemplateResponse(request, "analytics/drilldown.html", {
+        **admin.site.each_context(request),  # the console's sidebar, header and styles
         "title": f"MRR on {day:%d %B %Y} ({currency.upper() or '—'})",
         "day": day, "currency": currency, "page": page, "count": len(rows),
         "total": total, "stored": stored, "dashboard_url": dashboard_url(),

@@ -101,6 +101,13 @@ def test_drilldown_lists_the_subscriptions_behind_a_days_mrr(staff_client, histo
     assert str(response.context["total"]) == "5316.67"
 
 
+def test_drilldown_is_a_console_page_with_its_sidebar(staff_client, history):
+    response = staff_client.get(DRILL, {"day": DAY.isoformat(), "currency": "usd"})
+    assert response.status_code == 200
+    assert response.context["available_apps"]  # the admin site's context, as every page
+    assert 'id="nav-sidebar-apps"' in response.content.decode()
+
+
 def test_drilldown_with_a_bad_day_goes_back_with_a_message(staff_client):
     response = staff_client.get(DRILL, {"day": "yesterday"}, follow=True)
     assert response.redirect_chain[-1][0] == DASHBOARD
