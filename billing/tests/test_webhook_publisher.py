@@ -5,8 +5,10 @@ or a TCP server on 127.0.0.1 that accepts and never answers."""
 import contextlib
 import socket
 import threading
+import time
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from billing.models import WebhookEvent
@@ -43,6 +45,25 @@ def test_every_acknowledged_event_is_published_once_by_the_publisher_thread(
     assert len(rows) == 25
     assert all(row.published_at is not None and row.attempts == 1 for row in rows)
     assert {row.task_id for row in rows} == {task_id for _, task_id, _ in sent}
+    # Idle, the thread gives its database connection back (a held session would keep the
+    # database from being dropped or copied).
+    assert _wait_until(lambda: _other_sessions() == 0, timeout=10), _other_sessions()
+
+
+def _other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _wait_until(condition, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
 
 
 class SilentBroker:

@@ -30,6 +30,8 @@ MAX_WAITING = 10_000
 BATCH = 100
 # Seconds a process stopping gracefully waits for its publisher to finish.
 EXIT_WAIT = 5.0
+# Seconds without work after which the thread closes its database connection.
+IDLE_CLOSE = 1.0
 
 
 class BackgroundPublisher:
@@ -72,7 +74,14 @@ class BackgroundPublisher:
             self._thread.start()
 
     def _take_batch(self) -> list[int]:
-        ids = [self._queue.get()]
+        try:
+            first = self._queue.get(timeout=IDLE_CLOSE)
+        except queue.Empty:
+            # Idle: give the database connection back rather than hold it between bursts
+            # (a held session would also block DROP or CREATE DATABASE ... TEMPLATE).
+            connection.close()
+            first = self._queue.get()
+        ids = [first]
         while len(ids) < BATCH:
             try:
                 ids.append(self._queue.get_nowait())
