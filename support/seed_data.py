@@ -123,11 +123,10 @@ only to plans paid by invoice: the page lists the plans you can move to.
         "content_type": "faq",
         "tags": ["cancel", "subscriptions", "cancellation"],
         "summary": "Cancel from the Subscription page: at the period end, or now.",
-        "body": """Go to the [Subscription](/billing/subscription/) page and cancel. Cancelling at
-the end of the period
-keeps your plan until the period you paid for ends, and you are not charged again; until then you
-can resume it from the same page. Cancelling now ends the plan at once, and the unused part of
-the period is not refunded.
+        "body": """Go to the [Subscription](/billing/subscription/) page and choose **Cancel at
+period end**: you keep your plan until the period you paid for ends, and you are not charged
+again; until then you can resume it from the same page. Cancelling now ends the plan at once,
+and the unused part of the period is not refunded.
 
 Cancelling does not delete your account or your data, and credits from credit packs stay
 usable until they expire. Plan credits stop being granted once the subscription ends.

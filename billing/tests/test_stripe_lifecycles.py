@@ -308,7 +308,10 @@ def order_life(double, order):
 
 
 def _order_books(status, payment_status, refunded, refunds, intent, charge):
-    return {"subscriptions": [], "invoices": [], "credit_notes": [], "credits": 0,
+    # A card-paid order gets a paid invoice (its receipt document); the order carries the
+    # refunds.
+    return {"subscriptions": [], "invoices": [(None, "PAID", 3800, 0)], "credit_notes": [],
+            "credits": 0,
             "orders": [(status, payment_status, 3800, refunded)],
             "payments": [(intent, charge, 3800, "SUCCEEDED", "visa", "4242")],
             "refunds": refunds,
