@@ -1,4 +1,5 @@
-"""Accounting exports: invoices, payments, refunds and the credit ledger for a date range, as
+"""Accounting exports: invoices, payments, refunds, credit notes and the credit ledger for a
+date range, as
 CSV or Excel, from the staff console (finance and admin: the policy's ``console.export``).
 
 Each export is a django-import-export ``ModelResource`` (export only: the console imports
@@ -26,7 +27,7 @@ from import_export import fields, resources
 from accounts import audit
 from accounts.data_export import rows
 from accounts.models import AuditAction
-from billing.models import Invoice, Payment, Refund
+from billing.models import CreditNote, Invoice, Payment, Refund
 from catalog.money import to_major_units
 from credits.models import CreditTransaction
 
@@ -113,23 +114,46 @@ class PaymentResource(MoneyResource):
 
 
 class RefundResource(MoneyResource):
-    customer = fields.Field(attribute="order__user__email", column_name="customer")
+    customer = fields.Field(column_name="customer")
     order = fields.Field(attribute="order__number", column_name="order")
+    invoice = fields.Field(attribute="invoice__number", column_name="invoice")
     requested_by = fields.Field(attribute="requested_by__email", column_name="requested by")
     requested = fields.Field(column_name="requested")
     money_fields = ("amount",)
 
     class Meta:
         model = Refund
-        fields = ("id", "requested", "processed_at", "customer", "order", "provider", "status",
-                  "reason", "currency", "amount", "stripe_refund_id", "requested_by", "notes")
+        fields = ("id", "requested", "processed_at", "customer", "order", "invoice", "provider",
+                  "status", "reason", "currency", "amount", "stripe_refund_id", "requested_by",
+                  "notes")
         export_order = fields
+
+    def dehydrate_customer(self, refund):
+        # A one-time order's refund, or a subscription invoice's.
+        document = refund.order or refund.invoice
+        return document.user.email if document else ""
 
     def dehydrate_requested(self, refund):
         return _iso(refund.created_at)
 
     def dehydrate_processed_at(self, refund):
         return _iso(refund.processed_at)
+
+
+class CreditNoteResource(MoneyResource):
+    customer = fields.Field(attribute="user__email", column_name="customer")
+    invoice = fields.Field(attribute="invoice__number", column_name="invoice")
+    issued = fields.Field(column_name="issued")
+    money_fields = ("amount",)
+
+    class Meta:
+        model = CreditNote
+        fields = ("id", "number", "issued", "customer", "invoice", "reason", "currency",
+                  "amount", "credits_clawed_back", "credits_unrecovered")
+        export_order = fields
+
+    def dehydrate_issued(self, note):
+        return _iso(note.created_at)
 
 
 class LedgerResource(PlainValuesResource):
@@ -167,8 +191,12 @@ DATASETS = {
                             "order__number", "invoice__number"),
                         "one row per payment recorded in the range"),
     "refunds": Dataset("Refunds", RefundResource,
-                       lambda: Refund.objects.select_related("order__user", "requested_by"),
+                       lambda: Refund.objects.select_related("order__user", "invoice__user",
+                                                             "requested_by"),
                        "one row per refund requested in the range"),
+    "credit_notes": Dataset("Credit notes", CreditNoteResource,
+                            lambda: CreditNote.objects.select_related("user", "invoice"),
+                            "one row per credit note issued in the range"),
     "ledger": Dataset("Credit ledger", LedgerResource,
                       lambda: CreditTransaction.objects.select_related("user", "actor").only(
                           "id", "created_at", "kind", "operation", "quantity", "amount",

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory
 from accounts.models import AuditLog, Role
-from billing.models import Invoice, Payment, Refund
+from billing.models import CreditNote, Invoice, Payment, Refund
 from console import exports
 from console.tests.world import customer_with_history, form_with_button
 from credits.models import CreditTransaction
@@ -99,8 +99,10 @@ def test_excel_holds_the_same_rows():
     sheet = load_workbook(io.BytesIO(response.content)).active
     values = list(sheet.values)
     assert values[0][:4] == ("number", "issued", "customer", "status")
-    assert values[1][0] == world.invoice.number and values[1][2] == "xl@example.com"
-    assert len(values) == 2
+    # The customer's invoices of the day (its open one and its paid order's), as the CSV has.
+    numbers = sorted(Invoice.objects.filter(user=world.user).values_list("number", flat=True))
+    assert sorted(row[0] for row in values[1:]) == numbers and world.invoice.number in numbers
+    assert {row[2] for row in values[1:]} == {"xl@example.com"}
 
 
 def test_excel_is_bounded_and_says_so_next_to_the_range(monkeypatch):
@@ -181,3 +183,27 @@ def test_each_list_links_its_export_for_the_roles_that_may_export(url_name, data
         assert (f'href="{link}"' in html) is shown, role
     page = _client(Role.FINANCE).get(link).content.decode()
     assert f'<option value="{dataset}" selected>' in page
+
+
+def test_credit_notes_and_invoice_refunds_as_csv():
+    world = customer_with_history("note@example.com")
+    invoice = world.invoice
+    Invoice.objects.filter(pk=invoice.pk).update(status="PAID", amount_paid=7900, amount_due=0)
+    refund = Refund.objects.create(invoice=invoice, amount=2000, currency="usd",
+                                   reason="REQUESTED_BY_CUSTOMER", provider="manual",
+                                   idempotency_key="export-note", status="SUCCEEDED")
+    note = CreditNote.objects.create(number="CN-2026-000777", user=world.user, invoice=invoice,
+                                     refund=refund, amount=2000, currency="usd",
+                                     reason="REQUESTED_BY_CUSTOMER", credits_clawed_back=120,
+                                     credits_unrecovered=30)
+    client = _client(Role.FINANCE)
+    today = timezone.localdate().isoformat()
+
+    notes = _rows(_submit(client, dataset="credit_notes", start=today, end=today,
+                          format="csv"))
+    assert [(r["number"], r["customer"], r["invoice"], r["amount"], r["currency"],
+             r["credits_clawed_back"], r["credits_unrecovered"]) for r in notes] == \
+        [(note.number, "note@example.com", invoice.number, "20.00", "usd", "120", "30")]
+    refunds = _rows(_submit(client, dataset="refunds", start=today, end=today, format="csv"))
+    assert [(r["customer"], r["order"], r["invoice"], r["amount"]) for r in refunds] == \
+        [("note@example.com", "", invoice.number, "20.00")]
