@@ -12,3 +12,12 @@ class CreditsConfig(AppConfig):
 
         # The balance, the lots and the whole ledger (streamed, however long).
         data_export.register("credits", credits_section)
+
+        from django.db.models.signals import post_delete, post_save
+
+        from credits.models import FeatureCost
+        from credits.services import forget_required_entitlements
+
+        for signal in (post_save, post_delete):
+            signal.connect(forget_required_entitlements, sender=FeatureCost,
+                           dispatch_uid=f"credits.required_entitlements.{signal is post_save}")

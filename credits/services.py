@@ -14,9 +14,11 @@ database, so a consume costs one round trip; the other movements run here in Pyt
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -244,12 +246,34 @@ def consume_credits(*, user, operation: str, quantity: int = 1,
     return _consume_outcome(result, user_id=user.pk, operation=operation)
 
 
+# Which operations need a plan entitlement, read at most every CREDITS_ENTITLEMENTS_CACHE_SECONDS
+# (default 5; the tests' settings 0) per process rather than on every consume (a consume is one
+# round trip). A change made in this process applies at once (the FeatureCost signals in
+# credits.apps); other processes see it within those seconds.
+_required_entitlements: dict = {"read_at": None, "by_operation": {}}
+
+
+def required_entitlements() -> dict[str, str]:
+    """``{operation: entitlement}`` for active operations that need one."""
+    read_at = _required_entitlements["read_at"]
+    ttl = getattr(settings, "CREDITS_ENTITLEMENTS_CACHE_SECONDS", 5)
+    if read_at is None or time.monotonic() - read_at >= ttl:
+        _required_entitlements["by_operation"] = dict(
+            FeatureCost.objects.filter(active=True).exclude(required_entitlement="")
+            .values_list("operation", "required_entitlement"))
+        _required_entitlements["read_at"] = time.monotonic()
+    return _required_entitlements["by_operation"]
+
+
+def forget_required_entitlements(**kwargs) -> None:
+    """``post_save``/``post_delete`` of a FeatureCost: read the requirements again."""
+    _required_entitlements["read_at"] = None
+
+
 def _check_entitlement(*, user, operation: str) -> None:
     """An operation that needs a plan entitlement is refused (EntitlementRequired, 403, naming
     the plans that include it) before anything is charged."""
-    needed = (FeatureCost.objects.filter(operation=operation, active=True)
-              .exclude(required_entitlement="").values_list("required_entitlement", flat=True)
-              .first())
+    needed = required_entitlements().get(operation)
     if needed:
         from billing.entitlements import require_entitlement
 

@@ -43,6 +43,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Off: tests change catalog rows with factories, which do not invalidate it; the cache's own
 # tests turn it on (catalog/tests/test_ratings_and_public_reads.py).
 CATALOG_PUBLIC_CACHE_SECONDS = 0
+# Every consume reads which operations need an entitlement (no per-process memory between tests).
+CREDITS_ENTITLEMENTS_CACHE_SECONDS = 0
 # Limits no test reaches by accident (the suite's clients all come from one IP); the rate-limit
 # tests set realistic rates themselves (config/tests/test_throttling.py).
 RATE_LIMITS = {scope: "100000/min" for scope in RATE_LIMITS}  # noqa: F405
