@@ -38,6 +38,7 @@ from psycopg import sql
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.admin import checkbox as unfold_checkbox
 from unfold.sites import UnfoldAdminSite
+from unfold.templatetags import unfold_list
 from unfold.views import ChangeList as UnfoldChangeList
 
 from accounts import authority
@@ -542,6 +543,23 @@ class IndexedValuesFilter(admin.AllValuesFieldListFilter):
         super().__init__(field, request, params, model, model_admin, field_path)
         self.lookup_choices = indexed_distinct_values(model, field_path)
 
+
+def _headers_once_per_list(original):
+    """unfold's ``items_for_result`` rebuilds every column header for every row (a list of 50
+    rows and 9 columns builds 450 headers, about a third of its rendering). The headers of one
+    changelist are the same for all its rows: build them once per changelist."""
+
+    @functools.wraps(original)
+    def headers(cl):
+        cached = cl.__dict__.get("_console_headers")
+        if cached is None:
+            cached = cl.__dict__["_console_headers"] = list(original(cl))
+        yield from cached
+
+    return headers
+
+
+unfold_list.result_headers = _headers_once_per_list(unfold_list.result_headers)
 
 _PK_MARK = "__row_pk__"
 

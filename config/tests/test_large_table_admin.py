@@ -213,3 +213,23 @@ def test_date_hierarchy_periods_are_the_ones_django_finds():
                         == list(rows.datetimes("created_at", kind))), (tz, kind)
             assert (probed.datetimes("created_at", "month", order="DESC")
                     == list(rows.datetimes("created_at", "month", order="DESC")))
+
+
+@pytest.mark.django_db
+def test_a_long_list_builds_its_column_headers_once_and_checkboxes_per_row(admin_client_user):
+    from unfold.admin import checkbox as unfold_checkbox
+    from unfold.templatetags import unfold_list
+
+    from billing.factories import OrderFactory
+
+    orders = [OrderFactory() for _ in range(3)]
+    response = admin_client_user.get("/admin/billing/order/")
+
+    assert response.status_code == 200
+    changelist = response.context_data["cl"]
+    headers = changelist.__dict__["_console_headers"]  # built once, shared by every row
+    assert [str(h["text"]).lower() for h in headers][1:3] == ["number", "user"]
+    assert list(unfold_list.result_headers(changelist)) == headers
+    page = response.content.decode()
+    for order in orders:  # the theme's own checkbox markup, rendered once and reused
+        assert str(unfold_checkbox.render("_selected_action", str(order.pk))) in page
