@@ -57,6 +57,24 @@ RETRYABLE = (stripe_client.stripe.APIConnectionError, stripe_client.stripe.RateL
              stripe_client.stripe.APIError, stripe_client.StripeUnavailable)
 
 
+def _reserve(document, field: str, *, payment, amount: int, reason: str, notes: str,
+             actor) -> Refund:
+    """A requested refund of ``document`` (an Order or an Invoice, the Refund's ``field``),
+    locked by the caller: its row, the amount reserved on the document, the audit line."""
+    refund = Refund.objects.create(
+        **{field: document}, payment=payment, amount=amount, currency=document.currency,
+        reason=reason, notes=notes, provider=document.billing_source,
+        idempotency_key=f"refund-{uuid.uuid4().hex}",
+        requested_by=actor if getattr(actor, "pk", None) else None)
+    document.refunded_amount += amount
+    document.save(update_fields=["refunded_amount", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.REFUND, resource=document,
+                 old={"refunded_amount": document.refunded_amount - amount},
+                 new={"refunded_amount": document.refunded_amount}, refund_id=refund.pk,
+                 amount=amount, currency=document.currency, reason=reason, notes=notes)
+    return refund
+
+
 def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str = "") -> Refund:
     """Refund ``amount`` minor units of a paid order (full or partial).
 
@@ -79,17 +97,8 @@ def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str 
         if amount > remaining:
             raise errors.RefundExceedsRemaining(remaining=remaining, field="amount")
         payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).first()
-        refund = Refund.objects.create(
-            order=order, payment=payment, amount=amount, currency=order.currency,
-            reason=reason, notes=notes, provider=order.billing_source,
-            idempotency_key=f"refund-{uuid.uuid4().hex}",
-            requested_by=actor if getattr(actor, "pk", None) else None)
-        order.refunded_amount += amount
-        order.save(update_fields=["refunded_amount", "updated_at"])
-        audit.record(actor=actor, action=AuditAction.REFUND, resource=order,
-                     old={"refunded_amount": order.refunded_amount - amount},
-                     new={"refunded_amount": order.refunded_amount}, refund_id=refund.pk,
-                     amount=amount, currency=order.currency, reason=reason, notes=notes)
+        refund = _reserve(order, "order", payment=payment, amount=amount, reason=reason,
+                          notes=notes, actor=actor)
         if order.billing_source == BillingSource.MANUAL:
             _settle(order, refund, Refund.Status.SUCCEEDED, actor=actor)
         else:
@@ -282,17 +291,8 @@ def create_invoice_refund(*, invoice_id: int, amount: int, reason: str, actor,
         if amount > invoice.refundable_amount:
             raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount,
                                                 field="amount")
-        refund = Refund.objects.create(
-            invoice=invoice, payment=payment, amount=amount, currency=invoice.currency,
-            reason=reason, notes=notes, provider=invoice.billing_source,
-            idempotency_key=f"refund-{uuid.uuid4().hex}",
-            requested_by=actor if getattr(actor, "pk", None) else None)
-        invoice.refunded_amount += amount
-        invoice.save(update_fields=["refunded_amount", "updated_at"])
-        audit.record(actor=actor, action=AuditAction.REFUND, resource=invoice,
-                     old={"refunded_amount": invoice.refunded_amount - amount},
-                     new={"refunded_amount": invoice.refunded_amount}, refund_id=refund.pk,
-                     amount=amount, currency=invoice.currency, reason=reason, notes=notes)
+        refund = _reserve(invoice, "invoice", payment=payment, amount=amount, reason=reason,
+                          notes=notes, actor=actor)
         if stripe_billed:
             from billing.tasks import process_stripe_refund
 
