@@ -2,13 +2,10 @@
 (first-time only, per customer, total uses, dates), under concurrency on PostgreSQL; the
 uses count always equals the usage rows."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
 from billing.factories import DiscountFactory
@@ -17,6 +14,7 @@ from billing.models import SubscriptionStatus as S
 from billing.services import cart as cart_service
 from billing.services import invoices as invoice_service
 from billing.services import subscriptions as service
+from billing.tests.races import CHECKOUT, post_together
 
 
 @pytest.fixture
@@ -148,37 +146,10 @@ def test_last_use_goes_to_one_of_concurrent_orders_and_subscriptions(no_stripe):
     for user in buyers:
         cart_service.add_item(user=user, product_id=product.pk)
         cart_service.apply_code(user=user, code="LAST")
-    barrier = threading.Barrier(10)
-    results = []
-
-    def buy(user):
-        try:
-            client = APIClient()
-            client.force_authenticate(user=user)
-            barrier.wait()
-            response = client.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                   format="json")
-            results.append((response.status_code, response.json().get("code")))
-        finally:
-            connection.close()
-
-    def subscribe(user):
-        try:
-            client = APIClient()
-            client.force_authenticate(user=user)
-            barrier.wait()
-            response = client.post("/api/v1/subscriptions/", {
-                "plan": "office", "interval": "month", "discount_code": "LAST"}, format="json")
-            results.append((response.status_code, response.json().get("code")))
-        finally:
-            connection.close()
-
-    threads = ([threading.Thread(target=buy, args=(u,)) for u in buyers]
-               + [threading.Thread(target=subscribe, args=(u,)) for u in subscribers])
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    subscribe = ("/api/v1/subscriptions/",
+                 {"plan": "office", "interval": "month", "discount_code": "LAST"})
+    results = post_together([(user, *CHECKOUT) for user in buyers]
+                            + [(user, *subscribe) for user in subscribers])
 
     assert len(results) == 10
     assert sum(1 for status, _ in results if status == 201) == 1, results
@@ -199,30 +170,9 @@ def test_first_time_code_in_two_tabs_order_and_subscription_is_used_once(no_stri
     user = UserFactory()
     cart_service.add_item(user=user, product_id=product.pk)
     cart_service.apply_code(user=user, code="WELCOME10")
-    barrier = threading.Barrier(6)
-    results = []
-
-    def run(kind):
-        try:
-            client = APIClient()
-            client.force_authenticate(user=user)
-            barrier.wait()
-            if kind == "order":
-                response = client.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                       format="json")
-            else:
-                response = client.post("/api/v1/subscriptions/", {
-                    "plan": "office", "interval": "month", "discount_code": "WELCOME10"},
-                    format="json")
-            results.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(kind,)) for kind in ["order", "sub"] * 3]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    subscribe = ("/api/v1/subscriptions/",
+                 {"plan": "office", "interval": "month", "discount_code": "WELCOME10"})
+    post_together([(user, *CHECKOUT), (user, *subscribe)] * 3)
     assert DiscountUsage.objects.filter(discount=welcome, user=user).count() == 1
     welcome.refresh_from_db()
     assert welcome.uses_count == 1

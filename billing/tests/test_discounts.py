@@ -1,17 +1,15 @@
 """Discount codes: every refusal has its own code, and limits hold under concurrency."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
 from billing.factories import DiscountFactory, FixedDiscountFactory, OrderFactory
 from billing.models import Discount, DiscountUsage, Order, OrderStatus
 from billing.services import cart as cart_service
+from billing.tests.races import CHECKOUT, post_together
 from catalog.factories import PriceFactory, ProductFactory
 
 
@@ -183,25 +181,7 @@ def test_last_use_of_a_code_goes_to_exactly_one_of_ten_concurrent_checkouts():
     for user in users:
         cart_service.add_item(user=user, product_id=product.pk)
         cart_service.apply_code(user=user, code="LAST")
-    barrier = threading.Barrier(10)
-    results = []
-
-    def buy(user):
-        try:
-            client = APIClient()
-            client.force_authenticate(user=user)
-            barrier.wait()
-            response = client.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                   format="json")
-            results.append((response.status_code, response.json().get("code")))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=buy, args=(user,)) for user in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = post_together([(user, *CHECKOUT) for user in users])
 
     assert sorted(results, key=str) == sorted(
         [(201, None)] + [(400, "discount_exhausted")] * 9, key=str)
@@ -219,29 +199,12 @@ def test_per_customer_limit_holds_under_concurrent_checkouts(customer):
     product.default_price = PriceFactory(product=product, unit_amount=2000)
     product.save()
     DiscountFactory(code="MINE", max_uses_per_customer=1)
-    barrier = threading.Barrier(5)
-    results = []
     # The same customer in five tabs: each checkout needs its own cart contents, so each
     # thread adds the item and applies the code right before the race.
     cart_service.add_item(user=customer, product_id=product.pk, quantity=1)
     cart_service.apply_code(user=customer, code="MINE")
 
-    def buy():
-        try:
-            client = APIClient()
-            client.force_authenticate(user=customer)
-            barrier.wait()
-            response = client.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                   format="json")
-            results.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=buy) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = [status for status, _ in post_together([(customer, *CHECKOUT)] * 5)]
 
     assert DiscountUsage.objects.filter(user=customer).count() == 1
     assert Order.objects.filter(user=customer, discount__isnull=False).count() == 1
