@@ -446,30 +446,43 @@ class OrderAdmin(LargeTableAdmin, MoneyAdminMixin, AuditedAdmin):
 
     @policy_action("billing.refund", description="Refund (opens a form)")
     def action_refund(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one order to refund.", messages.ERROR)
-            return None
-        return redirect(reverse("admin:billing_order_refund", args=[queryset.get().pk]))
+        return _open_refund_form(self, request, queryset, kind="order")
 
     def refund_view(self, request, order_id):
         order = get_object_or_404(models.Order, pk=order_id)
-        form = RefundForm(request.POST or None, order=order)
-        if request.method == "POST" and form.is_valid():
-            amount = form.cleaned_data["amount"]
-            payload = {"user_id": order.user_id, "order_id": order.pk, "amount": amount,
-                       "reason": form.cleaned_data["reason"],
-                       "notes": form.cleaned_data["notes"]}
-            outcome = perform(self, request, action="billing.refund", subject=order.number,
-                              payload=payload, amount=amount, currency=order.currency,
-                              done=f"refund of {format_money(amount, order.currency)} recorded")
-            if outcome != REFUSED:
-                return redirect(reverse("admin:billing_order_change", args=[order.pk]))
-            form.add_error(None, "The refund was not made: see the message above.")
-        context = {**self.admin_site.each_context(request), "order": order, "form": form,
-                   "remaining": format_money(order.refundable_amount, order.currency),
-                   "title": f"Refund order {order.number}", "opts": self.model._meta}
-        return TemplateResponse(request, "billing/admin/refund_form.html", context,
-                                status=400 if request.method == "POST" else 200)
+        return _refund_page(self, request, order, kind="order",
+                            template="billing/admin/refund_form.html")
+
+
+def _open_refund_form(model_admin, request, queryset, *, kind: str):
+    """The refund action: one selected order or invoice (``kind``), whose form it opens."""
+    if queryset.count() != 1:
+        model_admin.message_user(request, f"Select exactly one {kind} to refund.",
+                                 messages.ERROR)
+        return None
+    return redirect(reverse(f"admin:billing_{kind}_refund", args=[queryset.get().pk]))
+
+
+def _refund_page(model_admin, request, document, *, kind: str, template: str):
+    """The refund form of a paid order or invoice (``kind``): one service, one policy and the
+    same approvals for both (the money goes back through Stripe for what Stripe billed)."""
+    form = RefundForm(request.POST or None, order=document)
+    if request.method == "POST" and form.is_valid():
+        amount = form.cleaned_data["amount"]
+        payload = {"user_id": document.user_id, f"{kind}_id": document.pk, "amount": amount,
+                   "reason": form.cleaned_data["reason"], "notes": form.cleaned_data["notes"]}
+        outcome = perform(model_admin, request, action="billing.refund",
+                          subject=document.number, payload=payload, amount=amount,
+                          currency=document.currency,
+                          done=f"refund of {format_money(amount, document.currency)} recorded")
+        if outcome != REFUSED:
+            return redirect(reverse(f"admin:billing_{kind}_change", args=[document.pk]))
+        form.add_error(None, "The refund was not made: see the message above.")
+    context = {**model_admin.admin_site.each_context(request), kind: document, "form": form,
+               "remaining": format_money(document.refundable_amount, document.currency),
+               "title": f"Refund {kind} {document.number}", "opts": model_admin.model._meta}
+    return TemplateResponse(request, template, context,
+                            status=400 if request.method == "POST" else 200)
 
 
 class AllReadOnlyAdmin(admin.ModelAdmin):
@@ -642,33 +655,12 @@ class InvoiceAdmin(LargeTableAdmin, RecordAdmin):
 
     @policy_action("billing.refund", description="Refund a paid invoice (opens a form)")
     def action_refund(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one invoice to refund.", messages.ERROR)
-            return None
-        return redirect(reverse("admin:billing_invoice_refund", args=[queryset.get().pk]))
+        return _open_refund_form(self, request, queryset, kind="invoice")
 
     def refund_view(self, request, invoice_id):
-        """The refund form of a paid invoice: the same service, rules and approvals as an
-        order's refund (the money goes back through Stripe for a Stripe-billed invoice)."""
         invoice = get_object_or_404(models.Invoice, pk=invoice_id)
-        form = RefundForm(request.POST or None, order=invoice)
-        if request.method == "POST" and form.is_valid():
-            amount = form.cleaned_data["amount"]
-            payload = {"user_id": invoice.user_id, "invoice_id": invoice.pk, "amount": amount,
-                       "reason": form.cleaned_data["reason"],
-                       "notes": form.cleaned_data["notes"]}
-            outcome = perform(self, request, action="billing.refund", subject=invoice.number,
-                              payload=payload, amount=amount, currency=invoice.currency,
-                              done=f"refund of {format_money(amount, invoice.currency)} "
-                                   "recorded")
-            if outcome != REFUSED:
-                return redirect(reverse("admin:billing_invoice_change", args=[invoice.pk]))
-            form.add_error(None, "The refund was not made: see the message above.")
-        context = {**self.admin_site.each_context(request), "invoice": invoice, "form": form,
-                   "remaining": format_money(invoice.refundable_amount, invoice.currency),
-                   "title": f"Refund invoice {invoice.number}", "opts": self.model._meta}
-        return TemplateResponse(request, "billing/admin/invoice_refund_form.html", context,
-                                status=400 if request.method == "POST" else 200)
+        return _refund_page(self, request, invoice, kind="invoice",
+                            template="billing/admin/invoice_refund_form.html")
 
     def get_readonly_fields(self, request, obj=None):
         return [invoice_lines if name == "lines" else name
