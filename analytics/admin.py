@@ -12,6 +12,7 @@ from django.urls import path
 from accounts import authority
 from analytics import views
 from analytics.models import DailyMetric, Dashboard
+from config.admin import ReadOnlyAdmin
 
 
 def _sees_revenue(request) -> bool:
@@ -19,7 +20,7 @@ def _sees_revenue(request) -> bool:
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyAdmin):
     policy_urls = {"analytics_dashboard_drilldown": "analytics.view_revenue",
                    "analytics_dashboard_export": "analytics.export_revenue"}
 
@@ -28,15 +29,6 @@ class DashboardAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return _sees_revenue(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

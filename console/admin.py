@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from accounts import audit
 from accounts.models import AuditAction, Role
+from config.admin import ReadOnlyAdmin
 from console.models import AccountingExport, Customer, StaffPreference
 
 
@@ -32,7 +33,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ReadOnlyAdmin):
     """Customers only (staff accounts are under System › Users and roles); each row opens
     the customer's page."""
 
@@ -52,15 +53,6 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description="customer", ordering="email")
     def customer(self, obj):
         return format_html('<a href="{}">{}</a>', customer_page_url(obj.pk), obj.email)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         from console import overview
@@ -84,21 +76,12 @@ class PreferencesForm(forms.ModelForm):
 
 
 @admin.register(StaffPreference)
-class StaffPreferenceAdmin(admin.ModelAdmin):
+class StaffPreferenceAdmin(ReadOnlyAdmin):
     """One page: the signed-in staff member's own preferences."""
 
     policy_urls = {"console_preferences": "console.preferences"}
 
     def has_module_permission(self, request):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     def get_urls(self):
@@ -128,19 +111,10 @@ class StaffPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountingExport)
-class AccountingExportAdmin(admin.ModelAdmin):
+class AccountingExportAdmin(ReadOnlyAdmin):
     """The accounting exports page (its changelist is the export form)."""
 
     policy_urls = {"console_export": "console.export"}
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         from console import exports
