@@ -42,27 +42,25 @@ def branding() -> dict:
 def _payment_saved(sender, instance: Payment, **kwargs) -> None:
     if instance.status != Payment.Status.SUCCEEDED or instance.receipt_number:
         return
-    from billing import tasks
     from config import outbox
 
     number = receipt_number_for(instance)
     if Payment.objects.filter(pk=instance.pk, receipt_number__isnull=True).update(
             receipt_number=number):
         instance.receipt_number = number
-        outbox.enqueue(tasks.send_payment_receipt, instance.pk)
+        outbox.enqueue("billing.tasks.send_payment_receipt", instance.pk)
 
 
 def _refund_saved(sender, instance: Refund, **kwargs) -> None:
     if instance.status != Refund.Status.SUCCEEDED or instance.notice_queued_at:
         return
-    from billing import tasks
     from config import outbox
 
     now = timezone.now()
     if Refund.objects.filter(pk=instance.pk, notice_queued_at__isnull=True).update(
             notice_queued_at=now):
         instance.notice_queued_at = now
-        outbox.enqueue(tasks.send_refund_notice, instance.pk)
+        outbox.enqueue("billing.tasks.send_refund_notice", instance.pk)
 
 
 def connect() -> None:

@@ -91,9 +91,8 @@ def _change_balance(balance: CreditBalance, delta: int) -> int:
         balance=F("balance") + delta, low_balance_notified=flag, updated_at=timezone.now())
     balance.balance, balance.low_balance_notified = new_value, flag
     if notify:
-        from credits.tasks import send_low_balance_email
 
-        outbox.enqueue(send_low_balance_email, balance.user_id)
+        outbox.enqueue("credits.tasks.send_low_balance_email", balance.user_id)
     return new_value
 
 

@@ -270,9 +270,8 @@ def embed_article(article_id: int) -> bool:
 
 def queue_article(article_id: int) -> None:
     """Embed the article after the current transaction commits (Celery; eager in tests)."""
-    from support.tasks import embed_article_task
 
-    outbox.enqueue(embed_article_task, article_id)
+    outbox.enqueue("support.tasks.embed_article_task", article_id)
 
 
 def neighbours(vector: list[float], *, limit: int, min_similarity: float) -> dict[int, float]:

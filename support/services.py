@@ -17,7 +17,6 @@ from accounts.system_config import get_config
 from config import outbox
 from config.api import NotFound
 from support import attachments as attachment_files
-from support import tasks
 from support.errors import (
     InvalidAssignee,
     InvalidTransition,
@@ -146,9 +145,9 @@ def reply(*, ticket: Ticket, author, body: str, files=()) -> TicketMessage:
         audit.record(actor=author, action=AuditAction.CREATE, resource=message,
                      ticket_id=ticket.pk, internal=False)
         if staff:
-            outbox.enqueue(tasks.notify_customer_of_reply, message.pk)
+            outbox.enqueue("support.tasks.notify_customer_of_reply", message.pk)
         elif ticket.assignee_id:
-            outbox.enqueue(tasks.notify_assignee_of_reply, message.pk)
+            outbox.enqueue("support.tasks.notify_assignee_of_reply", message.pk)
     return message
 
 
@@ -188,7 +187,7 @@ def _transition(ticket: Ticket, target: str, *, actor, reason: str = "") -> None
                  old={"status": current}, new={"status": target}, reason=reason)
     if getattr(actor, "pk", None) != ticket.customer_id:
         # The customer is told about changes others make, not about their own close/reopen.
-        outbox.enqueue(tasks.notify_customer_of_status, ticket.pk, target)
+        outbox.enqueue("support.tasks.notify_customer_of_status", ticket.pk, target)
 
 
 def change_status(*, ticket: Ticket, status: str, actor) -> Ticket:

@@ -26,7 +26,8 @@ def _send(template: str, subject: str, to: str, context: dict) -> None:
     send_mail(f"[{business}] {subject}", body, settings.DEFAULT_FROM_EMAIL, [to])
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(name="support.tasks.notify_customer_of_reply", autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
 @outbox.effect_once
 def notify_customer_of_reply(message_id: int) -> bool:
     message = (TicketMessage.objects.public().select_related("ticket__customer", "author")
@@ -39,7 +40,8 @@ def notify_customer_of_reply(message_id: int) -> bool:
     return True
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(name="support.tasks.notify_customer_of_status", autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
 @outbox.effect_once
 def notify_customer_of_status(ticket_id: int, status: str) -> bool:
     ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
@@ -53,7 +55,8 @@ def notify_customer_of_status(ticket_id: int, status: str) -> bool:
     return True
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(name="support.tasks.notify_assignee_of_reply", autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
 @outbox.effect_once
 def notify_assignee_of_reply(message_id: int) -> bool:
     message = (TicketMessage.objects.public()
@@ -69,14 +72,14 @@ def notify_assignee_of_reply(message_id: int) -> bool:
     return True
 
 
-@shared_task
+@shared_task(name="support.tasks.auto_close_resolved_tickets")
 def auto_close_resolved_tickets() -> int:
     from support import services
 
     return services.auto_close_resolved()
 
 
-@shared_task
+@shared_task(name="support.tasks.embed_article_task")
 def embed_article_task(article_id: int) -> bool:
     """(Re)compute an article's semantic vector; a no-op without pgvector or the model, and
     when the text has not changed since the last run (idempotent)."""

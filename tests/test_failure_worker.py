@@ -29,7 +29,6 @@ from django.utils import timezone
 from accounts.models import AuditLog
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
-from analytics.tasks import rollup_date
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.services import inbox
@@ -153,7 +152,7 @@ def _queue_work(customer) -> tuple[list, list]:
         if n < DAYS:
             day = today - timedelta(days=DAYS + 1 - n)
             _seed_payments(customer, day, count=_payments_on(n))
-            outbox.enqueue(rollup_date, day.isoformat())
+            outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
             days.append(day)
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
     return orders, days

@@ -41,7 +41,6 @@ from accounts.models import AuditLog
 from accounts.services import create_api_key
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
-from analytics.tasks import rollup_date
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL
@@ -274,8 +273,8 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
 
     # The rollup of one day, queued twice.
     with celery_broker(redis_server.url):
-        outbox.enqueue(rollup_date, day.isoformat())
-        outbox.enqueue(rollup_date, day.isoformat())
+        outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
+        outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
 
     def rollups_done() -> int:
         return sum(len(re.findall(r"analytics\.tasks\.rollup_date\[[^\]]+\] succeeded",

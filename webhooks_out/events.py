@@ -74,7 +74,6 @@ def next_sequence(endpoint_id: int) -> int:
 def schedule(endpoint_ids) -> None:
     """Queue the sending of these endpoints' pending deliveries after the commit."""
     from config import outbox
-    from webhooks_out.tasks import deliver_endpoint
 
     for endpoint_id in endpoint_ids:
-        outbox.enqueue(deliver_endpoint, endpoint_id)
+        outbox.enqueue("webhooks_out.tasks.deliver_endpoint", endpoint_id)

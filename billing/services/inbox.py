@@ -204,7 +204,6 @@ def replay(*, event_ids, actor=None) -> int:
     authority.require(actor, "billing.webhook.replay")
     from accounts import audit
     from accounts.models import AuditAction
-    from billing.tasks import process_webhook_event
 
     ids = list(WebhookEvent.objects.filter(pk__in=event_ids)
                .exclude(status=WebhookEvent.Status.PROCESSING).values_list("id", flat=True))
@@ -216,5 +215,5 @@ def replay(*, event_ids, actor=None) -> int:
             audit.record(actor=actor, action=AuditAction.OTHER,
                          resource_type="billing.WebhookEvent", resource_id=pk,
                          operation="webhook_replay")
-            outbox.enqueue(process_webhook_event, pk)
+            outbox.enqueue("billing.tasks.process_webhook_event", pk)
     return len(ids)

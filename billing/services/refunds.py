@@ -102,9 +102,8 @@ def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str 
         if order.billing_source == BillingSource.MANUAL:
             _settle(order, refund, Refund.Status.SUCCEEDED, actor=actor)
         else:
-            from billing.tasks import process_stripe_refund
 
-            outbox.enqueue(process_stripe_refund, refund.pk)
+            outbox.enqueue("billing.tasks.process_stripe_refund", refund.pk)
     refund.refresh_from_db()
     return refund
 
@@ -294,9 +293,8 @@ def create_invoice_refund(*, invoice_id: int, amount: int, reason: str, actor,
         refund = _reserve(invoice, "invoice", payment=payment, amount=amount, reason=reason,
                           notes=notes, actor=actor)
         if stripe_billed:
-            from billing.tasks import process_stripe_refund
 
-            outbox.enqueue(process_stripe_refund, refund.pk)
+            outbox.enqueue("billing.tasks.process_stripe_refund", refund.pk)
         else:
             _settle_invoice(invoice, refund, Refund.Status.SUCCEEDED, actor=actor)
     refund.refresh_from_db()

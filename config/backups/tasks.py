@@ -20,7 +20,7 @@ def backup_database() -> str:
     """Nightly: back up the default database, apply retention, then queue its verification.
     Run twice, it makes two backups (retention keeps what the rules say)."""
     manifest = services.create_backup()
-    outbox.enqueue(verify_backup, manifest["name"])
+    outbox.enqueue("config.backups.tasks.verify_backup", manifest["name"])
     return manifest["name"]
 
 

@@ -7,8 +7,8 @@ Delivery is at least once: every task queued here must be safe to run twice.
 """
 
 
-def enqueue(task, *args, **kwargs):
-    """``outbox.enqueue(task, *args, **kwargs)``: see config.outbox.services.enqueue."""
+def enqueue(task: str, *args, **kwargs):
+    """``outbox.enqueue("app.tasks.name", *args, **kwargs)``: see config.outbox.services.enqueue."""
     from config.outbox.services import enqueue as enqueue_task
 
     return enqueue_task(task, *args, **kwargs)

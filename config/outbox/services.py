@@ -39,11 +39,16 @@ class UnknownTask(LookupError):
     """The row names a task this code base no longer has (renamed or removed)."""
 
 
-def enqueue(task: Task, *args, **kwargs) -> OutboxMessage:
-    """Queue ``task(*args, **kwargs)`` to run after the current transaction commits (at once
-    outside a transaction). Arguments must be JSON values (ids, strings). Nothing is queued for
-    a transaction that rolls back."""
-    row = OutboxMessage.objects.create(task=task.name, args=list(args), kwargs=kwargs)
+def enqueue(task: str, *args, **kwargs) -> OutboxMessage:
+    """Queue the task registered under the name ``task`` (``"credits.tasks.expire_credits"``)
+    to run with ``*args, **kwargs`` after the current transaction commits (at once outside a
+    transaction). Arguments must be JSON values (ids, strings). Nothing is queued for a
+    transaction that rolls back. A name Celery does not know raises ``UnknownTask`` here, in
+    the caller, rather than in the relay later."""
+    if not isinstance(task, str):
+        raise TypeError("outbox.enqueue takes the task's registered name, not the task object")
+    _task(task)
+    row = OutboxMessage.objects.create(task=task, args=list(args), kwargs=kwargs)
     transaction.on_commit(lambda: publish(row.pk))
     return row
 

@@ -221,7 +221,7 @@ def test_crossing_the_threshold_writes_the_outbox_row_enqueue_writes_and_publish
 
     services.consume_credits(user=user, operation="AI_TEXT_CHAT")
     services.consume_credits(user=user, operation="AI_TEXT_CHAT")  # still low: no second row
-    reference = enqueue(send_low_balance_email, user.pk)
+    reference = enqueue("credits.tasks.send_low_balance_email", user.pk)
 
     ours = OutboxMessage.objects.exclude(pk=reference.pk).get()
     assert (ours.task, ours.args, ours.kwargs) == (reference.task, reference.args,

@@ -19,10 +19,9 @@ from conftest import drain_queue as _drain
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_transaction_queues_nothing(memory_broker):
-    from credits.tasks import send_low_balance_email
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        outbox.enqueue(send_low_balance_email, 1)
+        outbox.enqueue("credits.tasks.send_low_balance_email", 1)
         raise RuntimeError("the change failed")
 
     assert OutboxMessage.objects.count() == 0
@@ -31,10 +30,9 @@ def test_a_rolled_back_transaction_queues_nothing(memory_broker):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_committed_row_is_published_after_the_commit_not_before(memory_broker):
-    from credits.tasks import send_low_balance_email
 
     with transaction.atomic():
-        row = outbox.enqueue(send_low_balance_email, 7)
+        row = outbox.enqueue("credits.tasks.send_low_balance_email", 7)
         assert memory_broker.qsize() == 0  # nothing leaves before the commit
 
     row.refresh_from_db()
@@ -110,7 +108,7 @@ def test_prune_deletes_only_rows_published_more_than_a_week_ago():
 @pytest.mark.django_db
 def test_eager_settings_run_the_task_inline_on_commit(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        row = outbox.enqueue(relay_outbox)
+        row = outbox.enqueue("config.outbox.tasks.relay_outbox")
 
     row.refresh_from_db()
     assert row.published_at is not None and row.attempts == 1
@@ -157,7 +155,7 @@ def test_an_email_task_runs_once_per_message_even_when_the_message_comes_twice(c
 
     mail.outbox.clear()
     with transaction.atomic():
-        row = outbox.enqueue(send_low_balance_email, customer.pk)
+        row = outbox.enqueue("credits.tasks.send_low_balance_email", customer.pk)
     row.refresh_from_db()
     assert row.completed_at is not None and len(mail.outbox) == 1
 

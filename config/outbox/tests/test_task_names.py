@@ -1,0 +1,57 @@
+"""Work is queued by task name; every name the code queues is a task Celery has registered."""
+
+import ast
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+
+from config import outbox
+from config.celery import app
+from config.outbox.models import OutboxMessage
+from config.outbox.services import UnknownTask
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def _queued_names() -> dict[str, str]:
+    """Every string literal passed as the first argument of an ``enqueue(...)`` call in the
+    project's code outside tests, with where it was found."""
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        if any(part in {".venv", ".data", "node_modules", "tests"} for part in path.parts):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and node.args
+                    and getattr(node.func, "attr", getattr(node.func, "id", None)) == "enqueue"
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)):
+                found[node.args[0].value] = f"{path.relative_to(ROOT)}:{node.lineno}"
+    return found
+
+
+@pytest.mark.django_db  # loading every app's tasks runs Celery's Django fix-up, which closes
+# the connection
+def test_every_queued_name_is_a_registered_task():
+    app.loader.import_default_modules()
+    names = _queued_names()
+    assert "credits.tasks.send_low_balance_email" in names
+    unknown = {name: where for name, where in names.items() if name not in app.tasks}
+    assert unknown == {}
+
+
+@pytest.mark.django_db
+def test_an_unknown_name_is_refused_where_it_is_queued_and_nothing_is_written():
+    with pytest.raises(UnknownTask), transaction.atomic():
+        outbox.enqueue("credits.tasks.no_such_task", 1)
+    assert not OutboxMessage.objects.filter(task="credits.tasks.no_such_task").exists()
+
+
+@pytest.mark.django_db
+def test_a_task_object_is_refused():
+    from credits.tasks import send_low_balance_email
+
+    with pytest.raises(TypeError):
+        outbox.enqueue(send_low_balance_email, 1)
