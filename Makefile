@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test venv venv-dev migrate seed lint check stop-db clean bench
+.PHONY: run test venv venv-dev migrate seed lint fmt typecheck check stop-db clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,8 +43,20 @@ test: venv-dev
 	$(PY) -m config.embedded_log
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The static checks .ci/run runs: style and bugs (ruff), formatting, and the layers
+# (.importlinter). `make fmt` rewrites the code into the one format; `make typecheck` runs mypy
+# with Django's and DRF's stubs (mypy.ini: strict on core, services and selectors).
 lint: venv-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+fmt: venv-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: venv-dev
+	$(VENV)/bin/mypy .
 
 check: venv
 	$(PY) manage.py makemigrations --check --dry-run
@@ -60,7 +72,7 @@ stop-db: venv
 clean:
 	rm -rf $(VENV)
 
-# Browser tests (issue 9): Debian's Chromium driven by Playwright against a live server.
+# Browser tests: Debian's Chromium driven by Playwright against a live server.
 # Never `playwright install`: the apt package is the browser. Screenshots: artifacts/e2e/.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -165,7 +165,7 @@ def redis_url():
     return _service_or_skip(url, "Redis")
 
 
-# --- secret scan (issue 9): no card numbers or secrets stored or logged -------------------
+# --- secret scan: no card numbers or secrets stored or logged -------------------
 
 def pytest_configure(config):
     """Keep the session's Python log (one file per test database, so parallel runs do not

@@ -1,4 +1,4 @@
-"""Card numbers, API keys and webhook secrets must never be stored or logged (issue 9).
+"""Card numbers, API keys and webhook secrets must never be stored or logged.
 
 At the end of a pytest session this scan reads what the session really wrote:
 

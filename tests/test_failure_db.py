@@ -1,4 +1,4 @@
-"""A PostgreSQL connection terminated mid-request (issue 9): the request fails cleanly with a
+"""A PostgreSQL connection terminated mid-request: the request fails cleanly with a
 503, nothing it wrote is kept, and the next request on the same thread works.
 
 Real PostgreSQL, no mocks. A temporary trigger makes the request's transaction wait inside the
