@@ -9,7 +9,7 @@
    set, so nothing can reach Stripe's API.
 2. Distinct events (customer, invoice, checkout session, subscription and charge events built
    from Stripe's published example objects) are signed as Stripe signs them
-   (``billing.webhooks.sign_header``: HMAC-SHA256 over "t.body") and POSTed to
+   (``billing.stripe.signature.sign_header``: HMAC-SHA256 over "t.body") and POSTed to
    /webhooks/stripe/ open-loop (``bench.openloop``: sender processes; each request leaves at
    its due time whatever the server does, and its latency counts from that time).
 3. First ``--rate`` (100/s) for ``--seconds``: the p99 there should stay under 50 ms. Then
@@ -65,7 +65,7 @@ EVENT_KINDS = [
 
 def stripe_event(index: int, run_id: str) -> dict:
     """A distinct Stripe event (unique id) around one of Stripe's example objects."""
-    from billing.tests.stripe_double import example, wrap_event
+    from billing.tests.stripe_objects import example, wrap_event
 
     resource, event_type = EVENT_KINDS[index % len(EVENT_KINDS)]
     obj = example(resource, id=f"{example(resource)['id']}_{run_id}_{index}")
@@ -75,7 +75,7 @@ def stripe_event(index: int, run_id: str) -> dict:
 def signed_delivery(event: dict, *, secret: str, timestamp: int | None = None
                     ) -> openloop.Request:
     """The POST Stripe would make for ``event``: raw JSON body and its Stripe-Signature."""
-    from billing.webhooks import sign_header
+    from billing.stripe.signature import sign_header
 
     body = json.dumps(event).encode()
     return openloop.Request("POST", WEBHOOK_PATH, body, {

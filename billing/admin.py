@@ -18,9 +18,10 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import authority
 from accounts.system_config import get_config
-from billing import admin_mirror, models, stripe_client
-from billing.services import inbox
+from billing import admin_mirror, models
 from billing.services.payments import cancel_order
+from billing.stripe import client as stripe_client
+from billing.stripe import inbox
 from catalog.money import format_money, to_major_units
 from config.admin import (
     REFUSED,
@@ -782,7 +783,7 @@ class SubscriptionAdmin(MoneyAdminMixin, AuditedAdmin):
     @confirm_first("Cancel these subscriptions now? Access ends immediately.",
                    "Yes, cancel now")
     def action_cancel_now(self, request, queryset):
-        from billing.services.subscriptions import cancel
+        from billing.services.subscriptions.lifecycle import cancel
 
         _run(self, request, queryset, lambda s: cancel(subscription=s, at_period_end=False,
                                                        actor=request.user), "cancelled")
@@ -791,7 +792,7 @@ class SubscriptionAdmin(MoneyAdminMixin, AuditedAdmin):
     @confirm_first("Cancel these subscriptions at the end of their period?",
                    "Yes, cancel at period end")
     def action_cancel_at_end(self, request, queryset):
-        from billing.services.subscriptions import cancel
+        from billing.services.subscriptions.lifecycle import cancel
 
         _run(self, request, queryset, lambda s: cancel(subscription=s, at_period_end=True,
                                                        actor=request.user),
@@ -933,7 +934,7 @@ class PlanSubscribersAdmin(admin.ModelAdmin):
 
     @policy_action("billing.stripe.sync", description="Push to Stripe")
     def action_push_to_stripe(self, request, queryset):
-        from billing import sync
+        from billing.stripe import sync
 
         report = sync.push_products(products=[plan.product for plan in queryset],
                                     actor=request.user)
@@ -942,7 +943,7 @@ class PlanSubscribersAdmin(admin.ModelAdmin):
 
     @policy_action("billing.stripe.sync", description="Pull the catalog from Stripe")
     def action_pull_from_stripe(self, request, queryset):
-        from billing import sync
+        from billing.stripe import sync
 
         try:
             report = sync.pull_catalog(actor=request.user)
@@ -1030,8 +1031,8 @@ class WebhookEventAdmin(LargeTableAdmin):
 
     @admin.display(description="API version check")
     def api_version_check(self, obj):
-        from billing import stripe_client
-        from billing.webhook_handlers import version_differs
+        from billing.stripe import client as stripe_client
+        from billing.stripe.events import version_differs
 
         if obj is None or not obj.api_version:
             return "-"

@@ -11,7 +11,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils.html import format_html
 
-from billing.stripe_mirror import MIRRORED
+from billing.stripe.mirror import MIRRORED
 from config.admin import ReadOnlyAdmin
 
 GROUP = "Stripe mirror"

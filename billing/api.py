@@ -1,5 +1,6 @@
 """Billing's REST API: cart, checkout, orders, downloads. Thin: validate, one service, serialize."""
 
+from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -289,8 +290,6 @@ def download_response(stored):
     """Redirect to a file held elsewhere; stream one we store ourselves."""
     if stored.url:
         return HttpResponseRedirect(stored.url)
-    from django.core.files.storage import default_storage
-
     return FileResponse(default_storage.open(stored.path), as_attachment=True,
                         filename=stored.name, content_type=stored.content_type or None)
 

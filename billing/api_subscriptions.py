@@ -10,13 +10,13 @@ from rest_framework.views import APIView
 from billing import selectors
 from billing.models import Invoice, Subscription, SubscriptionEvent
 from billing.services import invoices as invoice_service
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle, plan_change, state, stripe_adapter
 from catalog.money import display_fields
 from config.api import Pagination
 
 
 def _check_interval(value: str) -> str:
-    if value not in service.INTERVALS:
+    if value not in state.INTERVALS:
         raise serializers.ValidationError('Choose "month" or "year".')
     return value
 
@@ -173,7 +173,7 @@ class SubscriptionListView(APIView):
         data = SubscribeIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        result = service.subscribe(
+        result = lifecycle.subscribe(
             user=request.user, plan=values["plan"], interval=values["interval"],
             discount_code=values.get("discount_code") or None,
             success_url=request.build_absolute_uri(reverse("billing:subscription"))
@@ -192,7 +192,7 @@ class SubscriptionDetailView(APIView):
 
     @extend_schema(responses=SubscriptionOut, operation_id="subscriptions_retrieve")
     def get(self, request, pk):
-        return Response(SubscriptionOut(service.subscription_for_user(
+        return Response(SubscriptionOut(lifecycle.subscription_for_user(
             user=request.user, subscription_id=pk)).data)
 
 
@@ -203,12 +203,12 @@ class CancelView(APIView):
                                                 **_errors(400, 404, 409, 502)},
                    operation_id="subscriptions_cancel")
     def post(self, request, pk):
-        subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
+        subscription = lifecycle.subscription_for_user(user=request.user, subscription_id=pk)
         data = CancelIn(data=request.data)
         data.is_valid(raise_exception=True)
-        result = service.cancel(subscription=subscription,
-                                at_period_end=data.validated_data["at_period_end"],
-                                actor=request.user)
+        result = lifecycle.cancel(subscription=subscription,
+                                  at_period_end=data.validated_data["at_period_end"],
+                                  actor=request.user)
         return Response(SubscriptionOut(result).data)
 
 
@@ -218,9 +218,9 @@ class ResumeView(APIView):
     @extend_schema(request=None, responses={200: SubscriptionOut, **_errors(404, 409, 502)},
                    operation_id="subscriptions_resume")
     def post(self, request, pk):
-        subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
-        return Response(SubscriptionOut(service.resume(subscription=subscription,
-                                                       actor=request.user)).data)
+        subscription = lifecycle.subscription_for_user(user=request.user, subscription_id=pk)
+        return Response(SubscriptionOut(lifecycle.resume(subscription=subscription,
+                                                         actor=request.user)).data)
 
 
 class ChangePlanView(APIView):
@@ -230,14 +230,14 @@ class ChangePlanView(APIView):
                                                     **_errors(400, 404, 409, 502)},
                    operation_id="subscriptions_change_plan")
     def post(self, request, pk):
-        subscription = service.subscription_for_user(user=request.user, subscription_id=pk)
+        subscription = lifecycle.subscription_for_user(user=request.user, subscription_id=pk)
         data = ChangePlanIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        result = service.change_plan(subscription=subscription, plan=values["plan"],
-                                     interval=values["interval"], preview=values["preview"],
-                                     actor=request.user,
-                                     proration_date=values.get("proration_date"))
+        result = plan_change.change_plan(subscription=subscription, plan=values["plan"],
+                                         interval=values["interval"], preview=values["preview"],
+                                         actor=request.user,
+                                         proration_date=values.get("proration_date"))
         body = result.as_dict()
         if result.applied:
             body["subscription"] = SubscriptionOut(result.subscription).data
@@ -250,8 +250,8 @@ class PaymentMethodView(APIView):
     @extend_schema(request=None, responses={200: PortalOut, **_errors(400, 404, 502)},
                    operation_id="subscriptions_update_payment_method")
     def post(self, request, pk):
-        service.subscription_for_user(user=request.user, subscription_id=pk)
-        url = service.billing_portal_url(
+        lifecycle.subscription_for_user(user=request.user, subscription_id=pk)
+        url = stripe_adapter.billing_portal_url(
             user=request.user,
             return_url=request.build_absolute_uri(reverse("billing:subscription")))
         return Response({"url": url})

@@ -18,8 +18,13 @@ class BillingConfig(AppConfig):
                           settle=settle_for_account_deletion)
         executors.register()
         # Every Stripe call from now on (ours and dj-stripe's) uses our base URL and version.
-        from billing import receipts, stripe_client, stripe_mirror
+        from billing import receipts
+        from billing.stripe import client as stripe_client
+        from billing.stripe import mirror as stripe_mirror
 
         stripe_client.configure()
         stripe_mirror.install()
         receipts.connect()
+        # The Stripe event handlers register per event type on import (a Checkout Session's
+        # handlers each act on one mode: payment for orders, subscription for subscriptions).
+        from billing.stripe import order_events, subscription_events  # noqa: F401

@@ -2,7 +2,7 @@
 rows at a time (accounts.data_export.rows)."""
 
 from accounts.data_export import rows
-from billing.models import Order
+from billing.models import Order, Subscription
 
 
 def _order(o) -> dict:
@@ -46,7 +46,5 @@ def _subscription(s) -> dict:
 
 def subscriptions_section(user):
     """The customer's subscriptions with their timeline (plain words) and invoices."""
-    from billing.models import Subscription
-
     return rows(Subscription.objects.filter(user=user).order_by("created_at", "id")
                 .select_related("plan").prefetch_related("events", "invoices"), _subscription)

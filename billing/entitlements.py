@@ -7,6 +7,8 @@ show an upgrade prompt (``upgrade_prompt``)."""
 from __future__ import annotations
 
 from billing import selectors
+from catalog.models import Plan
+from catalog.templatetags.catalog_tags import key_label
 from config.api import DomainError
 
 
@@ -24,15 +26,11 @@ def has_entitlement(user, key: str) -> bool:
 
 def plans_including(key: str) -> list:
     """The active plans on sale whose entitlements include ``key``, cheapest first."""
-    from catalog.models import Plan
-
     return [plan for plan in Plan.objects.filter(active=True).order_by("sort_order", "id")
             if key in (plan.entitlements or [])]
 
 
 def label(key: str) -> str:
-    from catalog.templatetags.catalog_tags import key_label
-
     return key_label(key)
 
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts import authority
 from billing.models import Invoice, Order, Subscription
-from billing.services import invoices, payments, subscriptions
+from billing.services import invoices, payments
+from billing.services.subscriptions import lifecycle as subscriptions
 from config.api import DomainError
 
 

@@ -11,8 +11,8 @@ class PdfUnavailable(RuntimeError):
 
 def render_invoice_pdf(invoice, *, business_name: str, business_address: str,
                        business_tax_id: str = "", bank_instructions: str = "") -> bytes:
-    try:
-        from reportlab.lib import colors
+    try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
+        from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
         from reportlab.lib.pagesizes import A4
         from reportlab.lib.styles import getSampleStyleSheet
         from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
@@ -57,8 +57,8 @@ def render_invoice_pdf(invoice, *, business_name: str, business_address: str,
 
 def render_receipt_pdf(context: dict) -> bytes:
     """A payment's receipt (``billing.receipts.receipt_context``) as a PDF."""
-    try:
-        from reportlab.lib import colors
+    try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
+        from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
         from reportlab.lib.pagesizes import A4
         from reportlab.lib.styles import getSampleStyleSheet
         from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle

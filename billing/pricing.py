@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing import errors
+from billing.models import DiscountType
 from catalog.models import Price, Product, ProductStatus, ProductType
+from catalog.pricing import price_for_quantity
 
 
 def round_minor(value: Decimal) -> int:
@@ -70,8 +72,6 @@ def amount_for(price: Price, quantity: int) -> int:
     tier, no tiers): that is a catalog the customer cannot buy from, refused as PriceMismatch
     (400), never a 500.
     """
-    from catalog.pricing import price_for_quantity
-
     try:
         return int(price_for_quantity(price, quantity))
     except ValueError as exc:
@@ -114,8 +114,6 @@ def resolve_line(*, product: Product, quantity: int, price=None, variant=None) -
 
 
 def discount_total(discount, eligible_subtotal: int) -> int:
-    from billing.models import DiscountType
-
     if discount.type == DiscountType.PERCENTAGE:
         amount = round_minor(Decimal(eligible_subtotal) * discount.percent_off / Decimal(100))
     else:

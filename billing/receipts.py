@@ -10,6 +10,8 @@ of ``receipt_number`` / ``notice_queued_at`` decides).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db.models import Prefetch
 from django.db.models.signals import post_save
@@ -18,6 +20,8 @@ from django.utils import timezone
 from accounts.system_config import get_config
 from billing import errors
 from billing.models import Payment, Refund
+from billing.services.invoice_lines import line_kind
+from config import outbox
 from config.ids import parse_id
 
 
@@ -42,8 +46,6 @@ def branding() -> dict:
 def _payment_saved(sender, instance: Payment, **kwargs) -> None:
     if instance.status != Payment.Status.SUCCEEDED or instance.receipt_number:
         return
-    from config import outbox
-
     number = receipt_number_for(instance)
     if Payment.objects.filter(pk=instance.pk, receipt_number__isnull=True).update(
             receipt_number=number):
@@ -54,8 +56,6 @@ def _payment_saved(sender, instance: Payment, **kwargs) -> None:
 def _refund_saved(sender, instance: Refund, **kwargs) -> None:
     if instance.status != Refund.Status.SUCCEEDED or instance.notice_queued_at:
         return
-    from config import outbox
-
     now = timezone.now()
     if Refund.objects.filter(pk=instance.pk, notice_queued_at__isnull=True).update(
             notice_queued_at=now):
@@ -141,8 +141,6 @@ def _lines(document) -> list[dict]:
     if hasattr(document, "items"):  # an order
         return [{"description": item.description, "quantity": item.quantity,
                  "amount": item.line_total} for item in document.items.all()]
-    from billing.services.invoices import line_kind
-
     return [{"description": line.get("description", ""), "quantity": line.get("quantity", ""),
              "amount": int(line.get("amount") or 0)}
             for line in document.lines or [] if line_kind(line) != "tax"]
@@ -150,8 +148,6 @@ def _lines(document) -> list[dict]:
 
 def _tax_rates(document) -> str:
     """The rates the document's tax was charged at, as people read them ("20%")."""
-    from decimal import Decimal
-
     if document is None or not document.tax:
         return ""
     rates = set()

@@ -1,11 +1,10 @@
 """Billing reads other apps (and our own views) use."""
 
-from datetime import timedelta
+from django.db.models import Prefetch, QuerySet
 
-from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
-
+from accounts.models import User
 from billing.models import (
+    Invoice,
     Order,
     OrderItem,
     OrderStatus,
@@ -13,41 +12,34 @@ from billing.models import (
     SubscriptionEvent,
     SubscriptionStatus,
 )
+from catalog.models import Plan, Product
 
-# A PAST_DUE subscription keeps its plan this long after it became past due, while Stripe
-# retries the payment (Stripe's own smart-retry window is of this order).
-PAST_DUE_GRACE = timedelta(days=7)
 PAID_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
 
 
-def current_subscription(*, user) -> Subscription | None:
+def current_subscription(*, user: User) -> Subscription | None:
     """The user's subscription that grants a plan now: ACTIVE or TRIALING, or PAST_DUE
     within the grace period. The most recently started wins if there are several."""
     if not getattr(user, "pk", None):
         return None
-    grace_start = timezone.now() - PAST_DUE_GRACE
-    return (Subscription.objects.filter(user=user)
-            .filter(Q(status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING])
-                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__gte=grace_start)
-                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__isnull=True,
-                        current_period_end__gte=grace_start))
+    return (Subscription.objects.filter(user=user).granting_plan()
             .select_related("plan").order_by("-current_period_start", "-id").first())
 
 
-def plan_for_user(*, user):
+def plan_for_user(*, user: User) -> Plan | None:
     """The catalog Plan of the user's current subscription, or None (see current_subscription)."""
     subscription = current_subscription(user=user)
     return subscription.plan if subscription else None
 
 
-def customer_has_completed_order(*, user, product) -> bool:
+def customer_has_completed_order(*, user: User, product: Product | int) -> bool:
     """Whether the user paid for ``product`` (a completed, not fully refunded order)."""
     product_id = getattr(product, "pk", product)
     return OrderItem.objects.filter(order__user=user, product_id=product_id,
                                     order__status__in=PAID_ORDER_STATUSES).exists()
 
 
-def orders_for_user(*, user) -> QuerySet[Order]:
+def orders_for_user(*, user: User) -> QuerySet[Order]:
     """The user's orders, newest first, with what the order list shows of each (its invoice
     number, its items and their products) loaded with the page: no query per row."""
     return (Order.objects.filter(user=user).select_related("invoice")
@@ -55,24 +47,18 @@ def orders_for_user(*, user) -> QuerySet[Order]:
             .order_by("-created_at", "-id"))
 
 
-def order_for_user(*, user, number: str) -> Order | None:
+def order_for_user(*, user: User, number: str) -> Order | None:
     return (Order.objects.filter(user=user, number=number)
             .prefetch_related("items", "items__product", "refunds", "payments")
             .select_related("invoice").first())
 
 
-def live_subscriptions_granting_plan(*, user) -> QuerySet[Subscription]:
+def live_subscriptions_granting_plan(*, user: User) -> QuerySet[Subscription]:
     """Every subscription of ``user`` that grants its plan now (see current_subscription)."""
-    grace_start = timezone.now() - PAST_DUE_GRACE
-    return (Subscription.objects.filter(user=user)
-            .filter(Q(status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING])
-                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__gte=grace_start)
-                    | Q(status=SubscriptionStatus.PAST_DUE, past_due_since__isnull=True,
-                        current_period_end__gte=grace_start))
-            .select_related("plan"))
+    return Subscription.objects.filter(user=user).granting_plan().select_related("plan")
 
 
-def entitlements_for(*, user) -> set[str]:
+def entitlements_for(*, user: User) -> set[str]:
     """What the customer may use now: the union of the entitlements of the plans of their
     active or trialing subscriptions, and past-due ones within the grace period.
     "premium" is exactly this set being non-empty (seeds use it)."""
@@ -84,7 +70,7 @@ def entitlements_for(*, user) -> set[str]:
     return result
 
 
-def past_due_subscription(*, user) -> Subscription | None:
+def past_due_subscription(*, user: User) -> Subscription | None:
     """The user's subscription whose payment failed (for the fix-payment banner)."""
     if not getattr(user, "pk", None):
         return None
@@ -97,7 +83,7 @@ def past_due_subscription(*, user) -> Subscription | None:
 TIMELINE_LENGTH = 50
 
 
-def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
+def subscriptions_for_user(*, user: User) -> QuerySet[Subscription]:
     """The user's subscriptions, newest first, with their plan, price and, as
     ``timeline_events``, their newest ``TIMELINE_LENGTH`` events (one windowed query for the
     page, not one per row)."""
@@ -108,7 +94,5 @@ def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
             .order_by("-created_at", "-id"))
 
 
-def invoices_for_user(*, user):
-    from billing.models import Invoice
-
+def invoices_for_user(*, user: User) -> QuerySet[Invoice]:
     return Invoice.objects.filter(user=user).order_by("-created_at", "-id")

@@ -1,9 +1,17 @@
 """Celery tasks: take ids, call one service, safe to run twice."""
 
 from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
 from django.urls import reverse
 
-from billing.services import inbox
+from billing import receipts
+from billing.models import Payment, Refund
+from billing.services import refunds
+from billing.services.subscriptions import renewal
+from billing.stripe import client as stripe_client
+from billing.stripe import inbox, reconciliation, sync
 from config import outbox
 
 
@@ -24,11 +32,9 @@ def retry_webhook_events() -> int:
 
 @shared_task(name="billing.tasks.process_stripe_refund")
 def process_stripe_refund(refund_id: int) -> str:
-    from billing.services.refunds import RETRYABLE, submit_stripe_refund
-
     try:
-        return submit_stripe_refund(refund_id=refund_id).status
-    except RETRYABLE:
+        return refunds.submit_stripe_refund(refund_id=refund_id).status
+    except refunds.RETRYABLE:
         # Network or Stripe 5xx: the refund stays PENDING; retry_pending_refunds resends it
         # with the same idempotency key.
         return "retry_later"
@@ -36,22 +42,16 @@ def process_stripe_refund(refund_id: int) -> str:
 
 @shared_task(name="billing.tasks.retry_pending_refunds")
 def retry_pending_refunds() -> int:
-    from billing.services.refunds import retry_pending_refunds as retry
-
-    return retry()
+    return refunds.retry_pending_refunds()
 
 
 @shared_task(name="billing.tasks.renew_manual_subscriptions")
 def renew_manual_subscriptions() -> dict:
-    from billing.services.invoices import renew_manual_subscriptions as renew
-
-    return renew()
+    return renewal.renew_manual_subscriptions()
 
 
 @shared_task(name="billing.tasks.sync_stripe_catalog")
 def sync_stripe_catalog() -> dict:
-    from billing import stripe_client, sync
-
     if not stripe_client.is_configured():
         return {"skipped": "stripe not configured"}
     return sync.sync_catalog().as_dict()
@@ -59,18 +59,12 @@ def sync_stripe_catalog() -> dict:
 
 @shared_task(name="billing.tasks.reconcile_stripe")
 def reconcile_stripe() -> dict:
-    from billing import stripe_client, sync
-
     if not stripe_client.is_configured():
         return {"skipped": "stripe not configured"}
-    return sync.reconcile().as_dict()
+    return reconciliation.reconcile().as_dict()
 
 
 def _send_branded(*, template: str, subject: str, to: str, context: dict) -> None:
-    from django.conf import settings
-    from django.core.mail import EmailMultiAlternatives
-    from django.template.loader import render_to_string
-
     message = EmailMultiAlternatives(
         subject, render_to_string(f"billing/email/{template}.txt", context),
         settings.DEFAULT_FROM_EMAIL, [to])
@@ -84,9 +78,6 @@ def _send_branded(*, template: str, subject: str, to: str, context: dict) -> Non
 @outbox.effect_once
 def send_payment_receipt(payment_id: int) -> bool:
     """The "payment received" e-mail with the receipt, once per queued message."""
-    from billing import receipts
-    from billing.models import Payment
-
     payment = (Payment.objects.select_related("user", "order", "invoice")
                .filter(pk=payment_id).first())
     if payment is None or payment.user.deleted_at is not None or not payment.user.email:
@@ -102,9 +93,6 @@ def send_payment_receipt(payment_id: int) -> bool:
 @outbox.effect_once
 def send_refund_notice(refund_id: int) -> bool:
     """The "refund issued" e-mail, once per queued message."""
-    from billing import receipts
-    from billing.models import Refund
-
     refund = (Refund.objects.select_related("order__user", "invoice__user", "payment")
               .filter(pk=refund_id).first())
     if refund is None or (refund.order is None and refund.invoice is None):

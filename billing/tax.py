@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from stdnum.eu import vat
+
 from accounts.system_config import get_config
+from billing.models import TaxRate
 
 EU_COUNTRIES = frozenset({
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV",
@@ -43,8 +46,6 @@ class TaxDecision:
 
 def valid_eu_vat(tax_id: str, country: str) -> bool:
     """A VAT number of ``country`` whose checksum holds (python-stdnum; no network call)."""
-    from stdnum.eu import vat
-
     number = (tax_id or "").replace(" ", "").upper()
     prefix = _VAT_PREFIX.get(country, country)
     if not number.startswith(prefix):
@@ -81,8 +82,6 @@ class TaxRule:
 
 
 def tax_rule(user, address: dict | None = None) -> TaxRule:
-    from billing.models import TaxRate
-
     seller = str(get_config("billing.seller_country") or "").strip().upper()
     country = customer_country(user, address) or seller
     tax_id = str(getattr(user, "tax_id", "") or "").strip()

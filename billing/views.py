@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -14,14 +15,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.system_config import get_config
-from billing import errors, selectors, stripe_client
+from billing import errors, selectors
 from billing.api import download_response
 from billing.models import BillingSource, Order, OrderStatus
 from billing.services import cart as cart_service
 from billing.services.checkout import checkout
 from billing.services.downloads import register_download
-from billing.services.inbox import InvalidEvent, record_event
-from billing.webhooks import SignatureError, verify_signature
+from billing.stripe import client as stripe_client
+from billing.stripe.inbox import InvalidEvent, record_event
+from billing.stripe.signature import SignatureError, verify_signature
 from catalog.views import add_to_cart_refused
 from config.api import DomainError
 from config.outbox.publisher import publish_soon
@@ -174,8 +176,6 @@ def _payment_state(order: Order) -> str:
     it at once rather than after the webhook: "paid", "processing" (an asynchronous method,
     e.g. a bank debit), "open" (not finished), "expired", or "" when Stripe cannot be asked.
     One call per session a minute (cached); none once our books say paid."""
-    from django.core.cache import cache
-
     if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED,
                         OrderStatus.REFUNDED):
         return "paid"

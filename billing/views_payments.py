@@ -8,9 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from billing import errors, receipts, stripe_client
+from billing import errors, receipts
 from billing.models import CustomerBillingProfile
-from billing.services import subscriptions as subscription_service
+from billing.pdf import PdfUnavailable, render_receipt_pdf
+from billing.services.subscriptions import stripe_adapter as subscription_service
+from billing.stripe import client as stripe_client
 from config.api import DomainError
 
 
@@ -43,8 +45,6 @@ def receipt_page(request, pk):
 
 @login_required
 def receipt_pdf(request, pk):
-    from billing.pdf import PdfUnavailable, render_receipt_pdf
-
     payment = _payment_or_404(request, pk)
     try:
         data = render_receipt_pdf(receipts.receipt_context(payment))

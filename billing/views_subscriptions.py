@@ -9,10 +9,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.system_config import get_config
-from billing import errors, selectors, stripe_client
+from billing import errors, selectors
 from billing.context_processors import past_due
+from billing.pdf import PdfUnavailable, render_invoice_pdf
 from billing.services import invoices as invoice_service
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle, plan_change, state, stripe_adapter
+from billing.stripe import client as stripe_client
+from catalog.models import Plan
 from config.api import DomainError
 from config.ids import parse_id
 
@@ -21,8 +24,6 @@ REFUND_POLICY = ("Cancelling now ends your plan immediately; the unused part of 
 
 
 def _plan_or_404(slug):
-    from catalog.models import Plan
-
     plan = Plan.objects.filter(slug=slug, active=True).select_related("product").first()
     if plan is None:
         raise Http404("No such plan.")
@@ -34,17 +35,17 @@ def subscribe_page(request, slug):
     plan = _plan_or_404(slug)
     interval = (request.POST.get("interval") if request.method == "POST"
                 else request.GET.get("interval")) or "month"
-    if interval not in service.INTERVALS:
+    if interval not in state.INTERVALS:
         interval = "month"
     price = plan.price_for_interval(interval)
     context = {"plan": plan, "interval": interval, "price": price,
-               "by_invoice": service.sold_by(plan, price) == "manual",
-               "trial_days": service.trial_days_for(user=request.user, plan=plan),
-               "existing": service.live_subscription(user=request.user), **past_due(request),
+               "by_invoice": lifecycle.sold_by(plan, price) == "manual",
+               "trial_days": lifecycle.trial_days_for(user=request.user, plan=plan),
+               "existing": lifecycle.live_subscription(user=request.user), **past_due(request),
                "stripe_available": stripe_client.is_configured()}
     if request.method == "POST":
         try:
-            result = service.subscribe(
+            result = lifecycle.subscribe(
                 user=request.user, plan=plan, interval=interval,
                 discount_code=request.POST.get("discount_code", "").strip() or None,
                 success_url=request.build_absolute_uri(reverse("billing:subscription"))
@@ -77,7 +78,7 @@ def subscription_page(request):
 
 def _own(request, pk):
     try:
-        return service.subscription_for_user(user=request.user, subscription_id=pk)
+        return lifecycle.subscription_for_user(user=request.user, subscription_id=pk)
     except errors.SubscriptionNotFound as exc:
         raise Http404("No such subscription.") from exc
 
@@ -97,8 +98,8 @@ def _action(request, fn, success):
 def cancel_view(request, pk):
     subscription = _own(request, pk)
     at_end = request.POST.get("when") != "now"
-    return _action(request, lambda: service.cancel(subscription=subscription,
-                                                   at_period_end=at_end, actor=request.user),
+    return _action(request, lambda: lifecycle.cancel(subscription=subscription,
+                                                     at_period_end=at_end, actor=request.user),
                    "Your subscription will end at the period end." if at_end
                    else "Your subscription has been cancelled.")
 
@@ -107,8 +108,8 @@ def cancel_view(request, pk):
 @require_POST
 def resume_view(request, pk):
     subscription = _own(request, pk)
-    return _action(request, lambda: service.resume(subscription=subscription,
-                                                   actor=request.user),
+    return _action(request, lambda: lifecycle.resume(subscription=subscription,
+                                                     actor=request.user),
                    "Your subscription will renew as usual.")
 
 
@@ -117,7 +118,7 @@ def resume_view(request, pk):
 def payment_method_view(request, pk):
     _own(request, pk)
     try:
-        url = service.billing_portal_url(
+        url = stripe_adapter.billing_portal_url(
             user=request.user,
             return_url=request.build_absolute_uri(reverse("billing:subscription")))
     except DomainError as exc:
@@ -128,15 +129,13 @@ def payment_method_view(request, pk):
 
 @login_required
 def change_plan_view(request, pk):
-    from catalog.models import Plan
-
     subscription = _own(request, pk)
     source = request.POST if request.method == "POST" else request.GET
     plans, elsewhere = [], []
     for plan in (Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE)
                  .select_related("product").order_by("sort_order", "id")):
-        blockers = {service.change_blocker(subscription, plan, plan.price_for_interval(i))
-                    for i in service.INTERVALS}
+        blockers = {lifecycle.change_blocker(subscription, plan, plan.price_for_interval(i))
+                    for i in state.INTERVALS}
         if "" in blockers:
             plans.append(plan)
         else:
@@ -148,7 +147,7 @@ def change_plan_view(request, pk):
         confirm = request.method == "POST" and source.get("confirm") == "1"
         proration_date = source.get("proration_date")
         try:
-            result = service.change_plan(
+            result = plan_change.change_plan(
                 subscription=subscription, plan=source["plan"],
                 interval=context["chosen_interval"], preview=not confirm, actor=request.user,
                 proration_date=parse_id(proration_date))
@@ -192,8 +191,6 @@ def invoice_detail(request, number):
 
 @login_required
 def invoice_pdf(request, number):
-    from billing.pdf import PdfUnavailable, render_invoice_pdf
-
     invoice = _invoice_or_404(request, number)
     try:
         data = render_invoice_pdf(invoice, **_business())

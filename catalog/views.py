@@ -153,7 +153,7 @@ def review_helpful(request, slug, pk):
 
 
 def pricing(request):
-    from billing.services.subscriptions import sold_by, trial_days_for
+    from billing.services.subscriptions.lifecycle import sold_by, trial_days_for
 
     interval = request.GET.get("interval", "month")
     if interval not in ("month", "year"):

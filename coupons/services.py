@@ -1,7 +1,6 @@
-"""Which invoices of a subscription its discount applies to, and the Stripe coupon's
-duration that says the same to Stripe."""
-
-from dateutil.relativedelta import relativedelta
+"""A discount's duration (once, N months, forever): how it reads, and the Stripe coupon's
+duration that says the same to Stripe. Which invoices it comes off is billing's
+(``billing.services.invoices.discount_applies``)."""
 
 from coupons.models import CouponDuration, Duration
 
@@ -18,27 +17,6 @@ def describe(discount) -> str:
     if duration == Duration.REPEATING:
         return f"{months} month{'s' if months != 1 else ''}"
     return "first invoice"
-
-
-def applies(subscription, *, period_start, billing_reason: str) -> bool:
-    """Whether the subscription's discount comes off the invoice of the period starting at
-    ``period_start``: the first invoice (once), the invoices of periods starting within N
-    months of the first invoiced period (repeating), or every invoice (forever)."""
-    from billing.models import Invoice
-    from billing.services.invoices import PERIOD_REASONS
-
-    if not subscription.discount_id:
-        return False
-    duration, months = duration_of(subscription.discount)
-    if duration == Duration.FOREVER:
-        return True
-    if duration == Duration.ONCE:
-        return billing_reason == "subscription_create"
-    first = (Invoice.objects.filter(subscription=subscription, billing_reason__in=PERIOD_REASONS,
-                                    period_start__isnull=False)
-             .order_by("period_start").values_list("period_start", flat=True).first())
-    start = min(first, period_start) if first else period_start
-    return period_start < start + relativedelta(months=months)
 
 
 def stripe_duration(discount) -> dict:

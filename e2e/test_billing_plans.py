@@ -13,7 +13,7 @@ from accounts.factories import TEST_PASSWORD, UserFactory
 from billing.factories import DiscountFactory
 from billing.models import InvoiceStatus, Subscription
 from billing.models import SubscriptionStatus as S
-from billing.services import invoices as invoice_service
+from billing.services import invoice_lines
 from catalog.factories import PriceFactory, ProductFactory
 from catalog.models import Plan
 
@@ -158,7 +158,7 @@ def test_plan_change_after_an_unpaid_invoice_adds_up_on_the_page(page, no_stripe
     first.refresh_from_db()
     assert first.status == InvoiceStatus.VOID
     change = sub.invoices.get(billing_reason="subscription_update")
-    assert change.total == total and invoice_service.reconciliation_problems(change) == []
+    assert change.total == total and invoice_lines.reconciliation_problems(change) == []
 
     page.goto(f"/billing/invoices/{change.number}/")
     shots("change-invoice")

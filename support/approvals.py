@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts import audit, authority
 from accounts.models import AuditAction
-from billing.services.subscriptions import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
+from billing.services.subscriptions.state import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
 from config.ids import parse_id
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
@@ -283,7 +283,7 @@ def extend_trial_executor(*, payload, actor, approval) -> dict:
     again, records the TRIAL_EXTENDED timeline event and its audit row, and, for a
     Stripe-managed subscription, updates Stripe first (synchronously: hence
     ``calls_network``, so this runs after the approval's decision commits, holding no lock)."""
-    from billing.services.subscriptions import extend_trial
+    from billing.services.subscriptions.lifecycle import extend_trial
 
     subscription = _trialing_subscription(payload)
     old_end = subscription.trial_end

@@ -8,7 +8,9 @@ class SupportConfig(AppConfig):
 
     def ready(self):
         from accounts import data_export
-        from support import approvals, config_keys, selectors  # noqa: F401
+        from support import approvals, billing_notes, config_keys, selectors  # noqa: F401
 
         # Tickets (public thread only: never internal notes) and help-bot conversations.
         data_export.register("support", selectors.export_customer_data)
+        # Refunds and disputes of a customer's invoices are noted on their open tickets.
+        billing_notes.connect()

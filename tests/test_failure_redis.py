@@ -22,7 +22,7 @@ from django.core.management import call_command
 from billing.models import Order, WebhookEvent
 from billing.tests.conftest import WEBHOOK_SECRET, signed_post
 from billing.tests.factories_helpers import priced_product
-from billing.tests.stripe_double import wrap_event
+from billing.tests.stripe_objects import wrap_event
 from config.outbox import publisher
 from config.outbox.models import OutboxMessage
 from credits.factories import FeatureCostFactory, funded_user

@@ -31,8 +31,8 @@ from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
-from billing.services import inbox
-from billing.tests.stripe_double import example, wrap_event
+from billing.stripe import inbox
+from billing.tests.stripe_objects import example, wrap_event
 from config import outbox
 from config.outbox.models import OutboxMessage
 from tests.test_failure_redis import celery_broker, redis_server, wait_for  # noqa: F401

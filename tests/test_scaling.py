@@ -43,9 +43,9 @@ from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
+from billing.stripe.signature import sign_header
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL
-from billing.tests.stripe_double import example, wrap_event
-from billing.webhooks import sign_header
+from billing.tests.stripe_objects import example, wrap_event
 from config import outbox
 from config.dbroles import roles
 from credits.factories import FeatureCostFactory, funded_user

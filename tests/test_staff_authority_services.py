@@ -12,11 +12,12 @@ from django.contrib import admin
 
 from accounts import authority
 from accounts.models import AuditLog, Role
-from billing import sync
 from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
 from billing.models import Invoice, InvoiceStatus
-from billing.services import inbox, invoices, payments, refunds, subscriptions
+from billing.services import invoices, payments, refunds
 from billing.services.payments import mark_order_paid
+from billing.services.subscriptions import lifecycle as subscriptions
+from billing.stripe import inbox, sync
 from tests.test_staff_authority import (
     APPROVAL,
     DONE,
@@ -278,7 +279,7 @@ def test_menus_show_only_what_the_role_may_use(role, client):
         in_console = app_label in ("analytics", "django_celery_beat", "billing")
         assert shown == (in_console and user.has_module_perms(app_label)), (role, app_label)
     # dj-stripe is only its read-only "Stripe mirror" group: none of its own pages.
-    from billing.stripe_mirror import MIRRORED
+    from billing.stripe.mirror import MIRRORED
 
     mirrored = {name.lower() for name in MIRRORED.values()}
     linked = set(re.findall(r'href="/admin/djstripe/([a-z]+)/', index))

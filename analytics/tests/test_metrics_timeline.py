@@ -1,10 +1,10 @@
 """MRR and MRR movements read each subscription's price as of the day from billing's timeline.
 
 Every subscription here is started, changed and canceled through billing's real services
-(``billing.services.subscriptions.subscribe`` / ``change_plan(preview=False)`` / ``cancel``)
-on manually billed plans, at chosen moments (``time_machine``), so the SubscriptionEvent rows
-are exactly those billing writes. All rollups run afterwards, "today": a past day recomputed
-after a later plan change must still show the price of that day.
+(``billing.services.subscriptions``: ``lifecycle.subscribe`` / ``plan_change.change_plan`` /
+``lifecycle.cancel``) on manually billed plans, at chosen moments (``time_machine``), so the
+SubscriptionEvent rows are exactly those billing writes. All rollups run afterwards, "today":
+a past day recomputed after a later plan change must still show the price of that day.
 """
 
 from datetime import timedelta
@@ -19,8 +19,8 @@ from analytics.rollup import rollup_day
 from analytics.selectors import mrr_subscriptions
 from analytics.tests.builders import DAY, at
 from billing.models import InvoiceStatus, Subscription, SubscriptionEvent
-from billing.services import subscriptions as billing
 from billing.services.invoices import mark_invoice_paid
+from billing.services.subscriptions import lifecycle, plan_change
 from catalog.factories import PlanFactory
 from catalog.models import Plan
 
@@ -50,7 +50,7 @@ def _pay_open_invoices(sub) -> None:
 
 def start(plan, when, *, user=None, interval="month") -> Subscription:
     with time_machine.travel(when, tick=False):
-        result = billing.subscribe(user=user or UserFactory(), plan=plan, interval=interval)
+        result = lifecycle.subscribe(user=user or UserFactory(), plan=plan, interval=interval)
         _pay_open_invoices(result.subscription)
     return result.subscription
 
@@ -58,8 +58,8 @@ def start(plan, when, *, user=None, interval="month") -> Subscription:
 def change(sub, plan, when, *, interval="month") -> Subscription:
     with time_machine.travel(when, tick=False):
         sub.refresh_from_db()
-        billing.change_plan(subscription=sub, plan=plan, interval=interval, preview=False,
-                            actor=sub.user)
+        plan_change.change_plan(subscription=sub, plan=plan, interval=interval, preview=False,
+                                actor=sub.user)
         _pay_open_invoices(sub)
     sub.refresh_from_db()
     return sub
@@ -68,7 +68,7 @@ def change(sub, plan, when, *, interval="month") -> Subscription:
 def cancel_now(sub, when) -> Subscription:
     with time_machine.travel(when, tick=False):
         sub.refresh_from_db()
-        billing.cancel(subscription=sub, at_period_end=False, actor=sub.user)
+        lifecycle.cancel(subscription=sub, at_period_end=False, actor=sub.user)
     sub.refresh_from_db()
     return sub
 
@@ -223,8 +223,8 @@ def test_a_seat_change_synced_from_stripe_keeps_past_days_at_the_old_quantity():
     PLAN_CHANGED event, so the day before keeps 1 seat and the day of the change is 2000 of
     expansion (1 → 3 seats of $10)."""
     from billing.factories import SubscriptionFactory
-    from billing.services.subscriptions import apply_stripe_subscription
-    from billing.tests.stripe_double import example
+    from billing.services.subscriptions.stripe_adapter import apply_stripe_subscription
+    from billing.tests.stripe_objects import example
 
     plan = PlanFactory()  # Stripe-billed, $10/month
     price = plan.monthly_price

@@ -3,24 +3,25 @@
 from django.db import transaction
 from django.db.models import F
 
+from accounts.models import User
 from billing import errors
 from billing.models import Cart, CartItem
 from billing.pricing import Quote, build_quote, resolve_line
 from billing.services.discounts import find_discount, validate_discount
+from billing.tax import tax_rule
+from catalog.models import Price, Product, Variant
 
 # The most units of one product an order holds, whatever its tiers (volume tiers start at
 # thousands of units); stock and finite tiers can only lower it (``quantity_limit``).
 MAX_QUANTITY = 1_000_000
 
 
-def get_cart(*, user) -> Cart:
+def get_cart(*, user: User) -> Cart:
     cart, _ = Cart.objects.get_or_create(user=user)
     return cart
 
 
 def _load_catalog(*, product_id, price_id=None, variant_id=None):
-    from catalog.models import Price, Product, Variant
-
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
         raise errors.ProductUnavailable(field="product_id")
@@ -46,7 +47,7 @@ def _tier_limit(product, price=None) -> int:
     return limit
 
 
-def quantity_limit(product, price=None) -> int:
+def quantity_limit(product: Product, price: Price | None = None) -> int:
     """The one limit on how many units of ``product`` (at ``price``, default its default
     price) a customer may buy: MAX_QUANTITY, lowered by tiers that stop (a last tier with an
     ``up_to``) and by tracked stock. The product page, the cart and the API all use it."""
@@ -67,7 +68,7 @@ def _check_quantity(product, quantity: int, price=None) -> None:
             available=product.stock_quantity)
 
 
-def add_item(*, user, product_id: int, quantity: int = 1, price_id: int | None = None,
+def add_item(*, user: User, product_id: int, quantity: int = 1, price_id: int | None = None,
              variant_id: int | None = None) -> CartItem:
     """Add a product (optionally a given price or variant); the same line again adds up.
 
@@ -102,7 +103,7 @@ def _owned_item(user, item_id) -> CartItem:
     return item
 
 
-def update_item(*, user, item_id: int, quantity: int) -> CartItem:
+def update_item(*, user: User, item_id: int, quantity: int) -> CartItem:
     item = _owned_item(user, item_id)
     _check_quantity(item.product, quantity, item.price)
     item.quantity = quantity
@@ -110,11 +111,11 @@ def update_item(*, user, item_id: int, quantity: int) -> CartItem:
     return item
 
 
-def remove_item(*, user, item_id: int) -> None:
+def remove_item(*, user: User, item_id: int) -> None:
     _owned_item(user, item_id).delete()
 
 
-def clear(*, user) -> None:
+def clear(*, user: User) -> None:
     Cart.objects.filter(user=user).update(discount=None)
     CartItem.objects.filter(cart__user=user).delete()
 
@@ -127,12 +128,10 @@ def _line_for(item: CartItem):
     return line
 
 
-def cart_lines(*, user, strict: bool = True) -> list:
+def cart_lines(*, user: User, strict: bool = True) -> list:
     """The cart's lines priced from the catalog as it is now. ``strict`` raises for an item
     that can no longer be bought (checkout); otherwise such items are left out (display;
     see unavailable_items)."""
-    from billing.tax import tax_rule
-
     items = (CartItem.objects.filter(cart__user=user)
              .select_related("product", "product__default_price", "price", "variant"))
     lines, rule = [], None
@@ -153,14 +152,14 @@ def cart_lines(*, user, strict: bool = True) -> list:
     return lines
 
 
-def unavailable_items(*, user) -> list[CartItem]:
+def unavailable_items(*, user: User) -> list[CartItem]:
     """Items whose product, price or variant was withdrawn since they were added."""
     available = {line.cart_item_id for line in cart_lines(user=user, strict=False)}
     return [item for item in CartItem.objects.filter(cart__user=user).select_related("product")
             if item.pk not in available]
 
 
-def apply_code(*, user, code: str) -> Quote:
+def apply_code(*, user: User, code: str) -> Quote:
     """Validate ``code`` against the cart as it is and remember it. Raises a DiscountError
     with its own code (nothing saved) when it cannot apply."""
     discount = find_discount(code)
@@ -173,11 +172,11 @@ def apply_code(*, user, code: str) -> Quote:
     return build_quote(cart_lines(user=user, strict=False), discount=discount)
 
 
-def remove_code(*, user) -> None:
+def remove_code(*, user: User) -> None:
     Cart.objects.filter(user=user).update(discount=None)
 
 
-def cart_quote(*, user) -> tuple[Quote | None, errors.DiscountError | None]:
+def cart_quote(*, user: User) -> tuple[Quote | None, errors.DiscountError | None]:
     """The cart priced now. A remembered code that no longer applies is left out and its
     refusal returned, so the page can say why. (None, None) for an empty cart."""
     lines = cart_lines(user=user, strict=False)

@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import AuditAction
+from accounts.models import AuditAction, User
 from accounts.profile import clean_address
 from accounts.system_config import get_config
-from billing import errors, stripe_client
+from billing import errors
 from billing.models import (
     BillingSource,
     Invoice,
@@ -26,6 +26,9 @@ from billing.services import cart as cart_service
 from billing.services import discounts
 from billing.services.customers import ensure_stripe_customer
 from billing.services.numbers import next_number
+from billing.services.payments import cancel_order, mark_order_paid
+from billing.stripe import client as stripe_client
+from catalog.models import Product
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +47,6 @@ def _check_stock(quote: Quote) -> None:
     for line in quote.lines:
         if line.product.track_inventory:
             needed[line.product.pk] = needed.get(line.product.pk, 0) + line.quantity
-    from catalog.models import Product
-
     for product in Product.objects.filter(pk__in=needed):
         if product.stock_quantity < needed[product.pk]:
             raise errors.InsufficientStock(product=product.pk, available=product.stock_quantity)
@@ -96,7 +97,35 @@ def _order_billing_address(value) -> dict | None:
         raise ValidationError({"billing_address": exc.messages}) from exc
 
 
-def checkout(*, user, method: str | None = None, discount_code: str | None = None,
+def _place_order(*, user, lines, method: str, notes: str,
+                 billing_address: dict) -> tuple[Order, Quote, Invoice | None]:
+    """The PENDING order (and its invoice when paid by transfer), its discount use counted
+    under the Discount row lock, in one transaction."""
+    cart = cart_service.get_cart(user=user)
+    with transaction.atomic():
+        discount = None
+        if cart.discount_id:
+            base = build_quote(lines)
+            discount = discounts.lock_and_validate(discount_id=cart.discount_id, user=user,
+                                                   lines=lines, currency=base.currency)
+        quote = build_quote(lines, discount=discount)
+        _check_stock(quote)
+        order = _create_order(user=user, quote=quote, source=method, notes=notes,
+                              billing_address=billing_address)
+        if discount is not None:
+            discounts.redeem(discount=discount, order=order, user=user,
+                             amount_saved=quote.discount_amount)
+        invoice = None
+        if method == BillingSource.MANUAL:
+            invoice = _create_invoice(order, quote)
+            cart_service.clear(user=user)
+        audit.record(actor=user, action=AuditAction.CREATE, resource=order,
+                     new={"number": order.number, "total": order.total,
+                          "currency": order.currency, "method": method})
+    return order, quote, invoice
+
+
+def checkout(*, user: User, method: str | None = None, discount_code: str | None = None,
              notes: str = "", billing_address: dict | None = None, success_url: str = "",
              cancel_url: str = "") -> CheckoutResult:
     """Turn the user's cart into a PENDING order priced on the server.
@@ -120,31 +149,10 @@ def checkout(*, user, method: str | None = None, discount_code: str | None = Non
     lines = cart_service.cart_lines(user=user)
     if not lines:
         raise errors.CartEmpty()
-    cart = cart_service.get_cart(user=user)
-    with transaction.atomic():
-        discount = None
-        if cart.discount_id:
-            base = build_quote(lines)
-            discount = discounts.lock_and_validate(discount_id=cart.discount_id, user=user,
-                                                   lines=lines, currency=base.currency)
-        quote = build_quote(lines, discount=discount)
-        _check_stock(quote)
-        order = _create_order(user=user, quote=quote, source=method, notes=notes,
-                              billing_address=billing_address)
-        if discount is not None:
-            discounts.redeem(discount=discount, order=order, user=user,
-                             amount_saved=quote.discount_amount)
-        invoice = None
-        if method == BillingSource.MANUAL:
-            invoice = _create_invoice(order, quote)
-            cart_service.clear(user=user)
-        audit.record(actor=user, action=AuditAction.CREATE, resource=order,
-                     new={"number": order.number, "total": order.total,
-                          "currency": order.currency, "method": method})
+    order, quote, invoice = _place_order(user=user, lines=lines, method=method, notes=notes,
+                                         billing_address=billing_address)
     if order.total == 0:
         # Nothing to collect (a 100 % code): complete now, with no payment row.
-        from billing.services.payments import mark_order_paid
-
         mark_order_paid(order_id=order.pk, provider=method, provider_id="", amount=0,
                         currency=order.currency)
         cart_service.clear(user=user)
@@ -189,8 +197,6 @@ def _start_stripe_checkout(*, order: Order, quote: Quote, success_url: str,
             idempotency_key=f"checkout-session-order-{order.pk}")
     except (stripe_client.stripe.StripeError, errors.PaymentProviderError) as exc:
         logger.warning("Stripe checkout failed for %s: %s", order.number, exc)
-        from billing.services.payments import cancel_order
-
         cancel_order(order_id=order.pk, actor=None, reason="Stripe checkout could not start.")
         raise errors.PaymentProviderError() from exc
     Order.objects.filter(pk=order.pk).update(

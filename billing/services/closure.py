@@ -16,12 +16,12 @@ import logging
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import AuditAction
-from billing import errors, stripe_client
+from accounts.models import AuditAction, User
+from billing import errors
 from billing.models import (
     BillingSource,
     Invoice,
@@ -31,8 +31,10 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.services import invoices as invoice_service
-from billing.services import payments, subscriptions, timeline
+from billing.services import payments, timeline
+from billing.services.subscriptions import lifecycle, stripe_adapter
 from billing.services.timeline import EventType, Source
+from billing.stripe import client as stripe_client
 from catalog.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ STRIPE_SUBSCRIPTION_ENDED = ("canceled", "incomplete_expired")
 STRIPE_INVOICE_SETTLED = ("void", "paid", "uncollectible")
 
 
-def subscriptions_to_cancel(user):
+def subscriptions_to_cancel(user: User) -> QuerySet[Subscription]:
     """The subscriptions that could still bill ``user``: live ones, and those still waiting
     for their first payment."""
     return (Subscription.objects
@@ -52,7 +54,7 @@ def subscriptions_to_cancel(user):
             .select_related("plan").order_by("created_at", "pk"))
 
 
-def invoices_to_void(user):
+def invoices_to_void(user: User) -> QuerySet[Invoice]:
     """What ``user`` still owes: open invoices, and manual drafts that would become open."""
     return (Invoice.objects.filter(user=user)
             .filter(Q(status=InvoiceStatus.OPEN)
@@ -60,7 +62,7 @@ def invoices_to_void(user):
             .order_by("created_at", "pk"))
 
 
-def deletion_preview(user) -> list[str]:
+def deletion_preview(user: User) -> list[str]:
     """Plain sentences for the delete page: what deleting the account does to its billing."""
     lines = []
     for sub in subscriptions_to_cancel(user):
@@ -75,7 +77,7 @@ def deletion_preview(user) -> list[str]:
     return lines
 
 
-def settle_for_account_deletion(user) -> dict:
+def settle_for_account_deletion(user: User) -> dict:
     """Cancel ``user``'s subscriptions now, void what they owe, erase their order addresses.
 
     Called by accounts' deletion before the account is anonymised, outside any transaction.
@@ -107,7 +109,7 @@ def _on_stripe(sub: Subscription) -> bool:
 
 def _cancel_now(sub: Subscription) -> bool:
     try:
-        subscriptions.cancel(subscription=sub, at_period_end=False, actor=None, reason=REASON)
+        lifecycle.cancel(subscription=sub, at_period_end=False, actor=None, reason=REASON)
     except errors.SubscriptionNotCancelable:
         return False  # it ended meanwhile
     except errors.StripeNotConfigured as exc:
@@ -127,8 +129,8 @@ def _ended_at_stripe(sub: Subscription) -> bool:
     if remote.get("status") not in STRIPE_SUBSCRIPTION_ENDED:
         return False
     with transaction.atomic():
-        subscriptions.apply_stripe_subscription(remote, state_at=timezone.now(),
-                                                source=Source.SYSTEM)
+        stripe_adapter.apply_stripe_subscription(remote, state_at=timezone.now(),
+                                                 source=Source.SYSTEM)
     return True
 
 

@@ -2,17 +2,19 @@
 
 from django.db import transaction
 
-from billing import errors, stripe_client
+from accounts.models import User
+from billing import errors
 from billing.models import CustomerBillingProfile
+from billing.stripe import client as stripe_client
 
 
-def get_profile(*, user) -> CustomerBillingProfile:
+def get_profile(*, user: User) -> CustomerBillingProfile:
     profile, _ = CustomerBillingProfile.objects.get_or_create(
         user=user, defaults={"billing_email": user.email})
     return profile
 
 
-def ensure_stripe_customer(*, user) -> str:
+def ensure_stripe_customer(*, user: User) -> str:
     """Return the user's Stripe customer id, creating the customer at Stripe the first time.
 
     Never holds a lock during the API call. The idempotency key is per user, so two

@@ -6,9 +6,12 @@ one DiscountUsage row and one step of ``uses_count``, so the limits (total uses,
 customer, first-time customers only, dates) hold across both, and the count the staff see
 equals the rows."""
 
+from datetime import datetime
+
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models import User
 from billing import errors
 from billing.models import (
     Discount,
@@ -18,8 +21,9 @@ from billing.models import (
     InvoiceStatus,
     Order,
     OrderStatus,
+    Subscription,
 )
-from billing.pricing import eligible_lines
+from billing.pricing import QuoteLine, eligible_lines
 
 PAID_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 
@@ -32,7 +36,8 @@ def find_discount(code: str) -> Discount:
     return discount
 
 
-def validate_discount(discount: Discount, *, user, lines, currency: str, now=None) -> None:
+def validate_discount(discount: Discount, *, user: User, lines: list[QuoteLine], currency: str,
+                      now: datetime | None = None) -> None:
     """Raise the DiscountError that explains why ``discount`` cannot apply to these lines.
 
     Reads usage counts without a lock: checkout repeats the check under the Discount row
@@ -62,7 +67,7 @@ def validate_discount(discount: Discount, *, user, lines, currency: str, now=Non
         raise errors.DiscountFirstOrderOnly()
 
 
-def is_returning_customer(*, user, discount: Discount | None = None) -> bool:
+def is_returning_customer(*, user: User, discount: Discount | None = None) -> bool:
     """Whether ``user`` has bought before: a paid order, a paid invoice (a subscription's),
     or a use of ``discount`` already (a first-time code is used once, even on an order not
     paid yet)."""
@@ -74,7 +79,8 @@ def is_returning_customer(*, user, discount: Discount | None = None) -> bool:
         discount=discount, user=user).exists()
 
 
-def lock_and_validate(*, discount_id: int, user, lines, currency: str) -> Discount:
+def lock_and_validate(*, discount_id: int, user: User, lines: list[QuoteLine],
+                      currency: str) -> Discount:
     """Inside checkout's transaction: lock the Discount row, then validate with fresh counts.
 
     The row lock serialises every checkout using this code, so the per-customer count and
@@ -85,8 +91,8 @@ def lock_and_validate(*, discount_id: int, user, lines, currency: str) -> Discou
     return discount
 
 
-def redeem(*, discount: Discount, user, amount_saved: int, order: Order | None = None,
-           subscription=None, currency: str = "") -> DiscountUsage:
+def redeem(*, discount: Discount, user: User, amount_saved: int, order: Order | None = None,
+           subscription: Subscription | None = None, currency: str = "") -> DiscountUsage:
     """Count one use (a conditional UPDATE: never past max_uses) and record it for the order
     or the subscription.
 
@@ -102,7 +108,7 @@ def redeem(*, discount: Discount, user, amount_saved: int, order: Order | None =
         amount_saved=amount_saved, currency=order.currency if order else currency)
 
 
-def release(*, order: Order | None = None, subscription=None) -> None:
+def release(*, order: Order | None = None, subscription: Subscription | None = None) -> None:
     """Give the use back when an unpaid order is cancelled or a subscription's checkout is
     abandoned (inside the caller's transaction)."""
     usage = (DiscountUsage.objects.filter(order=order).first() if order is not None

@@ -3,13 +3,14 @@
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models import StoredFile, User
 from billing import errors
 from billing.models import OrderItem, OrderStatus
 
 DOWNLOADABLE_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
 
 
-def register_download(*, user, order_number: str, item_id: int):
+def register_download(*, user: User, order_number: str, item_id: int) -> StoredFile:
     """Count one download and return the StoredFile to serve.
 
     The count is one conditional UPDATE (``download_count < download_limit`` and not

@@ -8,16 +8,17 @@ the grant happens in the same transaction that first marks the invoice paid.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts.models import AuditAction, User
 from accounts.system_config import get_config
 from billing import errors
 from billing.models import (
@@ -31,11 +32,18 @@ from billing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from billing.pricing import round_minor
+from billing.pricing import discount_total, round_minor
 from billing.services import timeline
+from billing.services.fulfilment import complete_paid_order
+from billing.services.invoice_lines import line_kind
 from billing.services.numbers import next_number
+from billing.services.subscriptions.state import CREDIT_SOURCE_PLAN
 from billing.services.timeline import EventType, Source
+from billing.tax import tax_for
 from catalog.money import format_money
+from coupons import services as coupons
+from coupons.models import Duration
+from credits.services import grant_credits
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +56,7 @@ RANK = {InvoiceStatus.DRAFT: 0, InvoiceStatus.OPEN: 1, InvoiceStatus.UNCOLLECTIB
         InvoiceStatus.PARTIALLY_REFUNDED: 4, InvoiceStatus.REFUNDED: 4}
 
 
-def invoice_for_user(*, user, number: str) -> Invoice:
+def invoice_for_user(*, user: User, number: str) -> Invoice:
     invoice = Invoice.objects.filter(user=user, number=number).select_related(
         "subscription", "subscription__plan").first()
     if invoice is None:
@@ -64,8 +72,27 @@ def _due_date(now=None):
 # --- manual invoices ---------------------------------------------------------------------
 
 
-def create_period_invoice(subscription: Subscription, *, period_start, period_end,
-                          billing_reason: str) -> Invoice:
+def discount_applies(subscription: Subscription, *, period_start: datetime,
+                     billing_reason: str) -> bool:
+    """Whether the subscription's discount comes off the invoice of the period starting at
+    ``period_start``: the first invoice (once), the invoices of periods starting within N
+    months of the first invoiced period (repeating), or every invoice (forever)."""
+    if not subscription.discount_id:
+        return False
+    duration, months = coupons.duration_of(subscription.discount)
+    if duration == Duration.FOREVER:
+        return True
+    if duration == Duration.ONCE:
+        return billing_reason == "subscription_create"
+    first = (Invoice.objects.filter(subscription=subscription, billing_reason__in=PERIOD_REASONS,
+                                    period_start__isnull=False)
+             .order_by("period_start").values_list("period_start", flat=True).first())
+    start = min(first, period_start) if first else period_start
+    return period_start < start + relativedelta(months=months)
+
+
+def create_period_invoice(subscription: Subscription, *, period_start: datetime,
+                          period_end: datetime, billing_reason: str) -> Invoice:
     """The invoice for one period of a manual subscription (call inside a transaction).
 
     The discount applies for its duration (coupons: first invoice, N months or every
@@ -76,9 +103,6 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
                                       billing_reason__in=PERIOD_REASONS).first()
     if existing is not None:
         return existing  # one invoice per period, whatever retries happen
-    from billing.pricing import discount_total
-    from coupons import services as coupons
-
     price, plan = subscription.price, subscription.plan
     amount = price.unit_amount * subscription.quantity
     lines = [{"description": f"{plan.name} ({price.interval}ly), "
@@ -86,7 +110,7 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
               "quantity": subscription.quantity, "unit_amount": price.unit_amount,
               "amount": amount, "kind": "item", "price": price.pk}]
     discount_amount = 0
-    if coupons.applies(subscription, period_start=period_start, billing_reason=billing_reason):
+    if discount_applies(subscription, period_start=period_start, billing_reason=billing_reason):
         discount_amount = discount_total(subscription.discount, amount)
         lines.append({"description": f"Discount {subscription.discount.code} "
                                      f"({coupons.describe(subscription.discount)})",
@@ -103,7 +127,7 @@ def create_period_invoice(subscription: Subscription, *, period_start, period_en
                    period_end=period_end, billing_reason=billing_reason)
 
 
-def issue_period_invoice(*, subscription: Subscription, actor) -> Invoice:
+def issue_period_invoice(*, subscription: Subscription, actor: User | None) -> Invoice:
     """Staff issue the current period's invoice of a live manual subscription now. Raises
     NotAuthorized (staff policy) and InvoiceStateInvalid."""
     authority.require(actor, "billing.invoice.issue")
@@ -129,7 +153,8 @@ def create_change_invoice(subscription: Subscription, *, lines: list[dict], subt
                    billing_reason="subscription_update")
 
 
-def void_for_plan_change(*, invoice_id: int, subscription: Subscription, actor) -> Invoice:
+def void_for_plan_change(*, invoice_id: int, subscription: Subscription,
+                         actor: User | None) -> Invoice:
     """Cancel a period invoice nobody paid because a plan change replaces it (inside the
     change's transaction, the subscription locked): VOID, nothing due, and the credit it
     took from the subscription's balance given back."""
@@ -155,68 +180,8 @@ def void_for_plan_change(*, invoice_id: int, subscription: Subscription, actor) 
     return invoice
 
 
-# --- what an invoice's lines say ---------------------------------------------------------
-
-LINE_KINDS = ("item", "discount", "credit", "tax")
-
-
-def line_kind(line: dict) -> str:
-    """A line's part in the totals: ``item`` (adds to the subtotal), ``discount`` (a code's
-    reduction), ``credit`` (paid unused time or a credit balance taken off) or ``tax``.
-    Lines written before kinds were recorded are read from their shape."""
-    kind = line.get("kind")
-    if kind in LINE_KINDS:
-        return kind
-    if "tax_rate" in line:
-        return "item"  # an order's line: its own discount and tax are fields of the line
-    description = str(line.get("description") or "")
-    if description.startswith("Tax"):
-        return "tax"
-    amount = int(line.get("amount") or 0)
-    if amount < 0:
-        return "credit" if ("unused" in description.lower()
-                            or description.startswith("Credit")) else "discount"
-    return "item"
-
-
-def reconciliation_problems(invoice: Invoice) -> list[str]:
-    """What does not add up on ``invoice`` (empty when everything does): its item lines add
-    up to the subtotal, its discount and credit lines (and an order line's own discount) to
-    the discount, its tax lines (and an order line's own tax) to the tax; subtotal -
-    discount + tax = total; paid + due = total unless it is void. Stripe's invoices are
-    Stripe's arithmetic; only their totals are checked."""
-    problems = []
-    if invoice.subtotal - invoice.discount_amount + invoice.tax != invoice.total:
-        problems.append(f"subtotal {invoice.subtotal} - discount {invoice.discount_amount} + "
-                        f"tax {invoice.tax} != total {invoice.total}")
-    if invoice.status != InvoiceStatus.VOID and (invoice.amount_paid + invoice.amount_due
-                                                 != invoice.total):
-        problems.append(f"paid {invoice.amount_paid} + due {invoice.amount_due} != total "
-                        f"{invoice.total}")
-    if invoice.billing_source == BillingSource.STRIPE:
-        return problems
-    sums = dict.fromkeys(LINE_KINDS, 0)
-    for line in invoice.lines or []:
-        kind = line_kind(line)
-        amount = int(line.get("amount") or 0)
-        sums[kind] += -amount if kind in ("discount", "credit") else amount
-        if "tax_rate" in line:
-            sums["discount"] += int(line.get("discount") or 0)
-            sums["tax"] += int(line.get("tax") or 0)
-    if sums["item"] != invoice.subtotal:
-        problems.append(f"item lines {sums['item']} != subtotal {invoice.subtotal}")
-    if sums["discount"] + sums["credit"] != invoice.discount_amount:
-        problems.append(f"discount and credit lines {sums['discount'] + sums['credit']} != "
-                        f"discount {invoice.discount_amount}")
-    if sums["tax"] != invoice.tax:
-        problems.append(f"tax lines {sums['tax']} != tax {invoice.tax}")
-    return problems
-
-
 def _create(subscription, *, lines, subtotal, discount_amount, period_start, period_end,
             billing_reason) -> Invoice:
-    from billing.tax import tax_for
-
     decision = tax_for(subscription.user, product=subscription.plan.product)
     rate = decision.rate
     net = subtotal - discount_amount
@@ -268,7 +233,7 @@ def _manual_only(invoice: Invoice) -> None:
         raise errors.InvoiceStateInvalid("Stripe invoices are managed in Stripe.")
 
 
-def finalize_invoice(*, invoice_id: int, actor) -> Invoice:
+def finalize_invoice(*, invoice_id: int, actor: User | None) -> Invoice:
     authority.require(actor, "billing.invoice.finalize")
     with transaction.atomic():
         invoice = _lock(invoice_id)
@@ -283,8 +248,8 @@ def finalize_invoice(*, invoice_id: int, actor) -> Invoice:
     return invoice
 
 
-def mark_invoice_paid(*, invoice_id: int, actor, reference: str = "", paid_at=None,
-                      amount: int | None = None) -> Invoice:
+def mark_invoice_paid(*, invoice_id: int, actor: User | None, reference: str = "",
+                      paid_at: datetime | None = None, amount: int | None = None) -> Invoice:
     """Staff record a bank transfer for a manual invoice: ``amount`` minor units received
     (None: all that is due) on ``paid_at`` (None: now) with the bank ``reference``.
 
@@ -302,16 +267,14 @@ def mark_invoice_paid(*, invoice_id: int, actor, reference: str = "", paid_at=No
                                 paid_at=paid_at, amount=amount)
 
 
-def record_bank_transfer(*, invoice_id: int, actor, reference: str = "", paid_at=None,
-                         amount: int | None = None) -> Invoice:
+def record_bank_transfer(*, invoice_id: int, actor: User | None, reference: str = "",
+                         paid_at: datetime | None = None, amount: int | None = None) -> Invoice:
     """``mark_invoice_paid`` once the caller has checked the staff policy (it, or
     ``payments.mark_paid_manually`` for an order's invoice). Locks the invoice's order first
     (as paying or cancelling an order does), then the invoice. Raises PaymentAmountInvalid
     (zero, negative, more than is due), PaymentDateInvalid (in the future),
     PaymentReferenceRequired (a part payment without one), PaymentReferenceUsed (the
     reference is another invoice's payment), InvoiceStateInvalid and OrderNotPayable."""
-    from billing.services.payments import complete_paid_order
-
     reference = (reference or "").strip()
     now = timezone.now()
     if paid_at is not None and paid_at > now:
@@ -322,65 +285,84 @@ def record_bank_transfer(*, invoice_id: int, actor, reference: str = "", paid_at
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id) if order_id else None
         invoice = _lock(invoice_id)
-        _manual_only(invoice)
-        if invoice.status == InvoiceStatus.PAID or (
-                order is not None and order.payment_status in (PaymentStatus.SUCCEEDED,
-                                                                PaymentStatus.REFUNDED)):
+        if _already_paid(invoice, order) or _transfer_recorded(invoice, reference):
             return invoice
-        if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
-            raise errors.InvoiceStateInvalid("Only an open invoice can be marked paid.")
-        if order is not None and (order.billing_source != BillingSource.MANUAL
-                                  or order.status not in (OrderStatus.PENDING,
-                                                          OrderStatus.PROCESSING)):
-            raise errors.OrderNotPayable()
-        if reference:
-            earlier = Payment.objects.filter(provider=BillingSource.MANUAL,
-                                             provider_id=reference).first()
-            if earlier is not None and earlier.invoice_id == invoice.pk:
-                return invoice  # this transfer is recorded already (a repeated submit)
-            if earlier is not None:
-                raise errors.PaymentReferenceUsed(field="reference")
         due = invoice.amount_due
         amount = due if amount is None else amount
         if (amount <= 0 < due) or amount < 0 or amount > due:
             raise errors.PaymentAmountInvalid(
                 f"The amount received must be more than zero and at most the "
                 f"{format_money(due, invoice.currency)} due.", field="amount", due=due)
-        settles = amount == due
-        if not settles and not reference:
+        if amount != due and not reference:
             raise errors.PaymentReferenceRequired(field="reference")
         paid_on = paid_at or now
-        payment = None
-        if amount > 0:
-            earlier_count = invoice.payments.count()
-            base = f"manual-{order.number if order else invoice.number}"
-            payment = Payment.objects.create(
-                user=invoice.user, invoice=invoice, order=order, provider=BillingSource.MANUAL,
-                provider_id=reference or (f"{base}-{earlier_count + 1}" if earlier_count
-                                          else base),
-                amount=amount, currency=invoice.currency, status=Payment.Status.SUCCEEDED,
-                paid_at=paid_on, method_type="bank_transfer",
-                recorded_by=actor if getattr(actor, "pk", None) else None)
-        if not settles:
-            old = {"amount_paid": invoice.amount_paid, "amount_due": invoice.amount_due}
-            invoice.amount_paid, invoice.amount_due = invoice.amount_paid + amount, due - amount
-            invoice.save(update_fields=["amount_paid", "amount_due", "updated_at"])
-            audit.record(actor=actor, action=AuditAction.UPDATE, resource=invoice, old=old,
-                         new={"amount_paid": invoice.amount_paid,
-                              "amount_due": invoice.amount_due},
-                         operation="invoice_part_paid", payment_id=payment.pk, amount=amount,
-                         currency=invoice.currency)
-            return invoice
-        if order is not None:
+        payment = (_transfer_payment(invoice, order, amount=amount, reference=reference,
+                                     paid_on=paid_on, actor=actor) if amount > 0 else None)
+        if amount != due:
+            _record_part_payment(invoice, payment, amount=amount, actor=actor)
+        elif order is not None:
             complete_paid_order(order, now=paid_on, actor=actor, provider=BillingSource.MANUAL,
                                 payment=payment)
             invoice.refresh_from_db()
-            return invoice
-        _settle(invoice, actor=actor, paid_at=paid_on, payment=payment)
-        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
-                     old={"status": "OPEN"}, new={"status": "PAID"}, operation="invoice_paid",
-                     payment_id=getattr(payment, "pk", None))
+        else:
+            _settle(invoice, actor=actor, paid_at=paid_on, payment=payment)
+            audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=invoice,
+                         old={"status": "OPEN"}, new={"status": "PAID"},
+                         operation="invoice_paid", payment_id=getattr(payment, "pk", None))
     return invoice
+
+
+def _already_paid(invoice: Invoice, order: Order | None) -> bool:
+    """True when the transfer has nothing left to pay; raises when the invoice (or its
+    order) cannot take a bank transfer."""
+    _manual_only(invoice)
+    if invoice.status == InvoiceStatus.PAID or (
+            order is not None and order.payment_status in (PaymentStatus.SUCCEEDED,
+                                                           PaymentStatus.REFUNDED)):
+        return True
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        raise errors.InvoiceStateInvalid("Only an open invoice can be marked paid.")
+    if order is not None and (order.billing_source != BillingSource.MANUAL
+                              or order.status not in (OrderStatus.PENDING,
+                                                      OrderStatus.PROCESSING)):
+        raise errors.OrderNotPayable()
+    return False
+
+
+def _transfer_recorded(invoice: Invoice, reference: str) -> bool:
+    """True when this transfer is recorded on the invoice already (a repeated submit);
+    PaymentReferenceUsed when the reference is another invoice's payment."""
+    if not reference:
+        return False
+    earlier = Payment.objects.filter(provider=BillingSource.MANUAL, provider_id=reference).first()
+    if earlier is not None and earlier.invoice_id == invoice.pk:
+        return True
+    if earlier is not None:
+        raise errors.PaymentReferenceUsed(field="reference")
+    return False
+
+
+def _transfer_payment(invoice: Invoice, order: Order | None, *, amount: int, reference: str,
+                      paid_on: datetime, actor) -> Payment:
+    earlier_count = invoice.payments.count()
+    base = f"manual-{order.number if order else invoice.number}"
+    return Payment.objects.create(
+        user=invoice.user, invoice=invoice, order=order, provider=BillingSource.MANUAL,
+        provider_id=reference or (f"{base}-{earlier_count + 1}" if earlier_count else base),
+        amount=amount, currency=invoice.currency, status=Payment.Status.SUCCEEDED,
+        paid_at=paid_on, method_type="bank_transfer",
+        recorded_by=actor if getattr(actor, "pk", None) else None)
+
+
+def _record_part_payment(invoice: Invoice, payment: Payment, *, amount: int, actor) -> None:
+    old = {"amount_paid": invoice.amount_paid, "amount_due": invoice.amount_due}
+    invoice.amount_paid += amount
+    invoice.amount_due -= amount
+    invoice.save(update_fields=["amount_paid", "amount_due", "updated_at"])
+    audit.record(actor=actor, action=AuditAction.UPDATE, resource=invoice, old=old,
+                 new={"amount_paid": invoice.amount_paid, "amount_due": invoice.amount_due},
+                 operation="invoice_part_paid", payment_id=payment.pk, amount=amount,
+                 currency=invoice.currency)
 
 
 def _settle(invoice: Invoice, *, actor, paid_at, payment) -> None:
@@ -390,8 +372,7 @@ def _settle(invoice: Invoice, *, actor, paid_at, payment) -> None:
     sub = invoice.subscription
     if sub is None:
         return
-    sub = _locked_subscriptions().select_related("plan", "user").get(
-        pk=sub.pk)
+    sub = Subscription.objects.for_update().select_related("plan", "user").get(pk=sub.pk)
     timeline.add(sub, EventType.INVOICE_PAID, f"Invoice {invoice.number} was paid. Thank you.",
                  source=Source.STAFF if actor else Source.SYSTEM, actor=actor,
                  payload={"invoice": invoice.number})
@@ -408,9 +389,6 @@ def _settle(invoice: Invoice, *, actor, paid_at, payment) -> None:
 def grant_period_credits(*, invoice: Invoice, subscription: Subscription) -> None:
     """The plan's credits for the period ``invoice`` paid, once (key: the invoice id),
     expiring at the period end. Trial ($0) and plan-change invoices grant nothing here."""
-    from billing.services.subscriptions import CREDIT_SOURCE_PLAN
-    from credits.services import grant_credits
-
     amount = subscription.plan.credits_per_period
     if not amount or invoice.billing_reason not in PERIOD_REASONS:
         return
@@ -432,7 +410,7 @@ def grant_period_credits(*, invoice: Invoice, subscription: Subscription) -> Non
                  source=Source.SYSTEM, payload={"invoice": invoice.number, "amount": amount})
 
 
-def void_invoice(*, invoice_id: int, actor, reason: str = "") -> Invoice:
+def void_invoice(*, invoice_id: int, actor: User | None, reason: str = "") -> Invoice:
     """Cancel a manual invoice nobody paid: VOID, nothing left due. ``reason`` goes into the
     audit row. Safe to repeat; raises InvoiceStateInvalid for a paid or a Stripe invoice."""
     authority.require(actor, "billing.invoice.void")
@@ -458,7 +436,7 @@ def void_invoice(*, invoice_id: int, actor, reason: str = "") -> Invoice:
     return invoice
 
 
-def send_invoice(*, invoice_id: int, actor) -> Invoice:
+def send_invoice(*, invoice_id: int, actor: User | None) -> Invoice:
     authority.require(actor, "billing.invoice.send")
     with transaction.atomic():
         invoice = _lock(invoice_id)
@@ -470,104 +448,3 @@ def send_invoice(*, invoice_id: int, actor) -> Invoice:
         audit.record(actor=actor, action=AuditAction.OTHER, resource=invoice,
                      operation="invoice_sent")
     return invoice
-
-
-# --- manual renewals (Celery beat) ---------------------------------------------------------
-
-
-def renew_manual_subscriptions(*, now=None) -> dict:
-    """One pass of manual billing: renew ended periods (new invoice), end subscriptions set
-    to cancel, send reminders, move overdue ones to PAST_DUE and long-overdue to UNPAID.
-    Each subscription is handled in its own transaction under its row lock; safe to rerun."""
-    from billing.services.subscriptions import STATUS_WORDS, add_interval, email_past_due
-
-    now = now or timezone.now()
-    counts = {"renewed": 0, "ended": 0, "reminded": 0, "past_due": 0, "unpaid": 0}
-    due = (Subscription.objects.filter(billing_source=BillingSource.MANUAL,
-                                       status__in=[S.ACTIVE, S.TRIALING, S.PAST_DUE],
-                                       current_period_end__lte=now)
-           .values_list("pk", flat=True))
-    for pk in list(due):
-        with transaction.atomic():
-            sub = _locked_subscriptions().select_related(
-                "plan", "price", "user").get(pk=pk)
-            if (sub.current_period_end is None or sub.current_period_end > now
-                    or sub.status not in (S.ACTIVE, S.TRIALING, S.PAST_DUE)):
-                continue
-            if sub.cancel_at_period_end:
-                sub.status, sub.ended_at, sub.canceled_at = S.CANCELED, sub.current_period_end, now
-                sub.save()
-                timeline.add(sub, EventType.CANCELED, STATUS_WORDS[S.CANCELED],
-                             source=Source.SYSTEM)
-                counts["ended"] += 1
-                continue
-            start = sub.current_period_end
-            end = add_interval(start, sub.price.interval, sub.price.interval_count)
-            was_trial = sub.status == S.TRIALING
-            sub.current_period_start, sub.current_period_end = start, end
-            if was_trial:
-                sub.status = S.ACTIVE
-            sub.save()
-            if was_trial:
-                timeline.add(sub, EventType.ACTIVATED, "Your trial ended; your subscription "
-                             "is now active.", source=Source.SYSTEM)
-            else:
-                timeline.add(sub, EventType.RENEWED, f"Renewed until {end:%d %B %Y}.",
-                             source=Source.SYSTEM)
-            invoice = create_period_invoice(
-                sub, period_start=start, period_end=end,
-                billing_reason="subscription_create" if was_trial else "subscription_cycle")
-            email_new_invoice_on_commit(invoice)
-            counts["renewed"] += 1
-    today = now.date()
-    reminder_day = today + timedelta(days=get_config("billing.invoice_reminder_days"))
-    for invoice in Invoice.objects.filter(billing_source=BillingSource.MANUAL,
-                                          status=InvoiceStatus.OPEN, reminded_at__isnull=True,
-                                          due_date__lte=reminder_day, due_date__gte=today):
-        with transaction.atomic():
-            if Invoice.objects.filter(pk=invoice.pk, reminded_at__isnull=True).update(
-                    reminded_at=now):
-                timeline.email_on_commit(
-                    user=invoice.user, subject=f"Reminder: invoice {invoice.number} is due",
-                    body=f"Invoice {invoice.number} "
-                         f"({format_money(invoice.total, invoice.currency)}) is due on "
-                         f"{invoice.due_date:%d %B %Y}.\n"
-                         f"{settings.SITE_URL}/billing/invoices/{invoice.number}/")
-                counts["reminded"] += 1
-    overdue_subs = (Invoice.objects.filter(billing_source=BillingSource.MANUAL,
-                                           status=InvoiceStatus.OPEN, due_date__lt=today,
-                                           subscription__status=S.ACTIVE)
-                    .values_list("subscription_id", flat=True).distinct())
-    for pk in list(overdue_subs):
-        with transaction.atomic():
-            sub = _locked_subscriptions().select_related("plan", "user").get(
-                pk=pk)
-            if sub.status != S.ACTIVE:
-                continue
-            sub.status, sub.past_due_since = S.PAST_DUE, now
-            sub.save(update_fields=["status", "past_due_since", "updated_at"])
-            timeline.add(sub, EventType.PAYMENT_FAILED,
-                         "Your invoice is overdue; please pay it to keep your plan.",
-                         source=Source.SYSTEM)
-            email_past_due(sub)
-            counts["past_due"] += 1
-    limit = now - timedelta(days=get_config("billing.manual_unpaid_after_days"))
-    for pk in list(Subscription.objects.filter(billing_source=BillingSource.MANUAL,
-                                               status=S.PAST_DUE, past_due_since__lt=limit)
-                   .values_list("pk", flat=True)):
-        with transaction.atomic():
-            sub = Subscription.objects.select_for_update().get(pk=pk)
-            if sub.status != S.PAST_DUE:
-                continue
-            sub.status = S.UNPAID
-            sub.save(update_fields=["status", "updated_at"])
-            timeline.add(sub, EventType.STATUS_CHANGED, STATUS_WORDS[S.UNPAID],
-                         source=Source.SYSTEM)
-            counts["unpaid"] += 1
-    return counts
-
-
-def _locked_subscriptions():
-    """Subscriptions for update; only the subscription row is locked (its price may be null,
-    and PostgreSQL cannot lock the nullable side of an outer join)."""
-    return Subscription.objects.select_for_update(of=("self",))

@@ -1,36 +1,34 @@
 """Payment outcomes: an order is paid (exactly once) and fulfilled, fails, or is cancelled."""
 
-from datetime import timedelta
+from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts.models import AuditAction, User
 from billing import errors
 from billing.models import (
     BillingSource,
     Invoice,
     InvoiceStatus,
     Order,
-    OrderItem,
     OrderStatus,
     Payment,
     PaymentStatus,
 )
 from billing.services import discounts
-
-CREDIT_SOURCE_PURCHASE = "PURCHASE"
+from billing.services.fulfilment import complete_paid_order
+from billing.services.invoices import record_bank_transfer
 
 
 def _lock_order(order_id: int) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
 
 
-def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: int,
-                    currency: str, actor=None, paid_at=None, method: dict | None = None,
-                    payment_intent_id: str | None = None) -> Order:
+def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: int, currency: str,
+                    actor: User | None = None, paid_at: datetime | None = None,
+                    method: dict | None = None, payment_intent_id: str | None = None) -> Order:
     """Record the payment of an order and fulfil it. Safe to call any number of times.
 
     Locks the Order row. An order already paid is returned unchanged (duplicate webhooks,
@@ -64,97 +62,8 @@ def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: i
     return order
 
 
-def complete_paid_order(order: Order, *, now, actor, provider: str, payment,
-                        payment_intent_id: str | None = None) -> None:
-    """``order`` (locked by the caller, inside its transaction) is now paid in full: it is
-    completed, its invoice PAID, its goods fulfilled, and the change audited. ``payment`` is
-    the row that settled it (None for a free order)."""
-    if order.status == OrderStatus.CANCELLED:
-        # Money arrived (e.g. Stripe) after the order was cancelled: the customer paid,
-        # so they get what they paid for; staff see why in the internal notes.
-        order.internal_notes += "\nPaid after cancellation; order re-opened and fulfilled."
-        order.cancelled_at = None
-    old = {"status": order.status, "payment_status": order.payment_status}
-    order.status = OrderStatus.COMPLETED
-    order.payment_status = PaymentStatus.SUCCEEDED
-    order.completed_at = now
-    if payment_intent_id and not order.stripe_payment_intent_id:
-        order.stripe_payment_intent_id = payment_intent_id
-    order.save()
-    if not Invoice.objects.filter(order=order).exists() and order.total > 0:
-        # Paid by card: the order's invoice is issued now, already paid.
-        invoice = _paid_order_invoice(order, now=now)
-        if payment is not None:
-            Payment.objects.filter(pk=payment.pk).update(invoice=invoice)
-    Invoice.objects.filter(order=order).update(
-        status=InvoiceStatus.PAID, amount_paid=F("total"), amount_due=0, paid_at=now,
-        updated_at=now)
-    _fulfil(order, now=now, actor=actor)
-    from catalog.services import verify_reviews
-
-    verify_reviews(user=order.user, product_ids=list(
-        order.items.values_list("product_id", flat=True)))
-    audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=order, old=old,
-                 new={"status": order.status, "payment_status": order.payment_status},
-                 operation="order_paid", provider=provider,
-                 payment_id=getattr(payment, "pk", None))
-
-
-def _paid_order_invoice(order: Order, *, now) -> Invoice:
-    """The invoice of an order paid without one (by card): its lines, discount and tax as
-    the order holds them."""
-    from billing.services.numbers import next_number
-
-    return Invoice.objects.create(
-        number=next_number("INV"), user=order.user, order=order, status=InvoiceStatus.PAID,
-        billing_source=order.billing_source, currency=order.currency,
-        lines=[{"description": item.description, "quantity": item.quantity,
-                "unit_amount": item.unit_amount, "amount": item.line_total,
-                "discount": item.discount_amount, "tax_rate": str(item.tax_rate),
-                "tax": item.tax} for item in order.items.order_by("id")],
-        subtotal=order.subtotal, discount_amount=order.discount_amount, tax=order.tax,
-        total=order.total, amount_paid=order.total, amount_due=0, paid_at=now,
-        finalized_at=now, payment_reference=order.number)
-
-
-def _fulfil(order: Order, *, now, actor) -> None:
-    """Stock, download entitlements and credits, inside the payment's transaction."""
-    from catalog.models import Product, ProductType
-
-    shortfalls = []
-    for item in order.items.select_related("product").order_by("id"):
-        product = item.product
-        if product.track_inventory:
-            # Never below zero: the conditional UPDATE decrements only if enough is left.
-            taken = Product.all_objects.filter(
-                pk=product.pk, track_inventory=True, stock_quantity__gte=item.quantity
-            ).update(stock_quantity=F("stock_quantity") - item.quantity)
-            if not taken:
-                shortfalls.append({"item": item.pk, "product": product.pk,
-                                   "quantity": item.quantity})
-        if product.type == ProductType.DIGITAL_DOWNLOAD or product.download_file_id:
-            expires = (now + timedelta(days=product.access_duration_days)
-                       if product.access_duration_days else None)
-            # The download limit was snapshotted at checkout; access starts when paid.
-            OrderItem.objects.filter(pk=item.pk).update(access_expires_at=expires)
-        if product.type == ProductType.CREDIT_PACK and item.credits_granted > 0:
-            # Imported here: credits is its own app and may be deployed after billing.
-            from credits.services import grant_credits
-
-            grant_credits(user=order.user, amount=item.credits_granted,
-                          source=CREDIT_SOURCE_PURCHASE,
-                          idempotency_key=item.grant_idempotency_key, actor=actor,
-                          details={"order": order.number, "order_item": item.pk},
-                          source_ref=order.number)
-    if shortfalls:
-        # Paid but not enough stock: the sale stands and staff must act; never negative stock.
-        order.metadata = {**order.metadata, "stock_shortfall": shortfalls}
-        order.internal_notes += "\nStock ran out before payment; see metadata.stock_shortfall."
-        order.save(update_fields=["metadata", "internal_notes", "updated_at"])
-
-
-def mark_paid_manually(*, order_id: int, actor, reference: str = "", paid_at=None,
-                       amount: int | None = None) -> Order:
+def mark_paid_manually(*, order_id: int, actor: User | None, reference: str = "",
+                       paid_at: datetime | None = None, amount: int | None = None) -> Order:
     """Staff confirm a bank transfer for a manual order: ``amount`` minor units received
     (None: all that is due) on ``paid_at`` (None: now) with the bank ``reference``.
 
@@ -173,8 +82,6 @@ def mark_paid_manually(*, order_id: int, actor, reference: str = "", paid_at=Non
     if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.COMPLETED):
         raise errors.OrderNotPayable()
     if invoice is not None:
-        from billing.services.invoices import record_bank_transfer
-
         record_bank_transfer(invoice_id=invoice.pk, actor=actor, reference=reference,
                              paid_at=paid_at, amount=amount)
         order.refresh_from_db()
@@ -215,7 +122,7 @@ def mark_processing(*, order_id: int) -> Order:
     return order
 
 
-def cancel_order(*, order_id: int, actor, reason: str = "") -> Order:
+def cancel_order(*, order_id: int, actor: User | None, reason: str = "") -> Order:
     """Cancel an unpaid order: its discount use is given back, its invoice voided.
     Raises OrderNotCancellable unless the order is PENDING or PROCESSING and unpaid."""
     with transaction.atomic():

@@ -22,11 +22,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import audit, authority
-from accounts.models import AuditAction
-from billing import errors, stripe_client
+from accounts.models import AuditAction, User
+from billing import errors
 from billing.models import (
     BillingSource,
-    CreditNote,
     Invoice,
     InvoiceStatus,
     Order,
@@ -36,7 +35,11 @@ from billing.models import (
     Refund,
     RefundReason,
 )
+from billing.services import credit_notes
+from billing.stripe import client as stripe_client
+from billing.stripe import invoice_payments
 from config import outbox
+from credits.services import claw_back_grant
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +78,8 @@ def _reserve(document, field: str, *, payment, amount: int, reason: str, notes: 
     return refund
 
 
-def create_refund(*, order_id: int, amount: int, reason: str, actor, notes: str = "") -> Refund:
+def create_refund(*, order_id: int, amount: int, reason: str, actor: User | None,
+                  notes: str = "") -> Refund:
     """Refund ``amount`` minor units of a paid order (full or partial).
 
     Locks the Order row to reserve the amount. Manual orders are settled at once (the money
@@ -137,7 +141,7 @@ def submit_stripe_refund(*, refund_id: int) -> Refund:
 
 
 def apply_refund_status(*, refund_id: int, status: str, stripe_refund_id: str | None = None,
-                        failure_reason: str = "", actor=None) -> Refund:
+                        failure_reason: str = "", actor: User | None = None) -> Refund:
     """Move a refund to ``status`` if that is a step forward; stale events change nothing.
 
     Locks the Order then the Refund (always in that order). PENDING may become anything;
@@ -200,8 +204,6 @@ def _claw_back_credits(order: Order, refund: Refund, *, actor, full: bool) -> No
     items = [item for item in order.items.order_by("id") if item.credits_granted > 0]
     if not items:
         return
-    from credits.services import claw_back_grant
-
     for item in items:
         amount = None if full else item.credits_granted * refund.amount // order.total
         if amount == 0:
@@ -231,8 +233,6 @@ def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None,
         stripe_payment_intent_id=_sid(refund_obj.get("payment_intent")) or "-").first()
     if order is None:
         if payment is None:
-            from billing.services import invoice_payments
-
             payment = invoice_payments.find(charge=_sid(refund_obj.get("charge")),
                                             payment_intent=_sid(refund_obj.get("payment_intent")))
         if payment is None:
@@ -260,10 +260,9 @@ def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None,
 # --- subscription invoices -----------------------------------------------------------------
 
 REFUNDABLE_INVOICE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED)
-CLAWBACK_POLICIES = ("none", "proportional", "all")
 
 
-def create_invoice_refund(*, invoice_id: int, amount: int, reason: str, actor,
+def create_invoice_refund(*, invoice_id: int, amount: int, reason: str, actor: User | None,
                           notes: str = "") -> Refund:
     """Refund ``amount`` minor units of a paid subscription invoice (staff, from the admin or
     an approved request). Same rules as an order's refund: the amount is reserved under the
@@ -391,102 +390,14 @@ def _settle_invoice(invoice: Invoice, refund: Refund, status: str, *, actor,
     audit.record(actor=actor, action=AuditAction.REFUND, resource=refund,
                  old={"status": was}, new={"status": status}, invoice=invoice.number)
     if status == Refund.Status.SUCCEEDED and was == Refund.Status.PENDING:
-        _after_invoice_refund(invoice, refund)
+        credit_notes.after_invoice_refund(invoice, refund)
     elif was == Refund.Status.SUCCEEDED and status == Refund.Status.FAILED:
-        _tell(invoice, refund, f"The refund of {_money(refund)} on invoice {invoice.number} "
-              f"did not go through: {refund.failure_reason or 'Stripe reported a failure'}.",
-              customer_words=f"The refund of {_money(refund)} on invoice {invoice.number} "
-                             "did not go through.")
-
-
-def _money(refund: Refund) -> str:
-    from catalog.money import format_money
-
-    return format_money(refund.amount, refund.currency)
-
-
-def _after_invoice_refund(invoice: Invoice, refund: Refund) -> None:
-    """Credit note, plan credits taken back by the policy, timeline and ticket notes."""
-    from accounts.system_config import get_config
-    from billing.services.numbers import next_number
-
-    policy = get_config("billing.refund_credit_clawback")
-    clawed, unrecovered = _claw_back_plan_credits(invoice, refund, policy)
-    note = CreditNote.objects.create(
-        number=next_number("CN"), user=invoice.user, invoice=invoice, refund=refund,
-        amount=refund.amount, currency=refund.currency, reason=refund.reason,
-        credits_clawed_back=clawed, credits_unrecovered=unrecovered, clawback_policy=policy)
-    disputed = refund.reason == RefundReason.DISPUTED
-    what = "disputed" if disputed else "refunded"
-    words = (f"{_money(refund)} of invoice {invoice.number} was {what} "
-             f"(credit note {note.number}).")
-    if clawed:
-        words += f" {clawed:,} plan credits were taken back."
-    staff = words
-    if unrecovered:
-        staff += (f" {unrecovered:,} more credits ({policy} policy) were already spent and "
-                  "could not be taken back.")
-        logger.warning("Credit note %s: %s plan credits could not be taken back", note.number,
-                       unrecovered)
-        audit.record(actor=None, action=AuditAction.OTHER, resource=note,
-                     operation="credits_unrecovered", credits=unrecovered, policy=policy)
-    _tell(invoice, refund, staff, customer_words=words, disputed=disputed)
-
-
-def _tell(invoice: Invoice, refund: Refund, staff_words: str, *, customer_words: str,
-          disputed: bool = False) -> None:
-    """The subscription's timeline (customer words) and an internal note (staff words) on
-    each of the customer's open tickets."""
-    from billing.models import SubscriptionEvent
-    from billing.services import timeline
-    from support.models import Ticket, TicketMessage, TicketStatus
-
-    if invoice.subscription_id:
-        timeline.add(invoice.subscription,
-                     SubscriptionEvent.Type.DISPUTED if disputed
-                     else SubscriptionEvent.Type.REFUNDED,
-                     customer_words, source=SubscriptionEvent.Source.STAFF
-                     if refund.requested_by_id else SubscriptionEvent.Source.STRIPE,
-                     payload={"invoice": invoice.number, "refund": refund.pk},
-                     actor=refund.requested_by)
-    open_tickets = Ticket.objects.filter(
-        customer_id=invoice.user_id, merged_into__isnull=True,
-        status__in=[TicketStatus.OPEN, TicketStatus.IN_PROGRESS,
-                    TicketStatus.WAITING_ON_CUSTOMER])
-    for ticket in open_tickets:
-        TicketMessage.objects.create(ticket=ticket, author=None, internal=True,
-                                     body=f"Billing: {staff_words}")
-
-
-def _claw_back_plan_credits(invoice: Invoice, refund: Refund, policy: str) -> tuple[int, int]:
-    """(credits taken back, credits the policy wanted that were already spent)."""
-    from credits.errors import GrantNotFound
-    from credits.models import CreditGrant
-    from credits.services import claw_back_grant
-
-    if policy not in CLAWBACK_POLICIES or policy == "none" or not invoice.subscription_id:
-        return 0, 0
-    key = f"plan-credits-{invoice.stripe_invoice_id or invoice.number}"
-    lot = CreditGrant.objects.filter(user_id=invoice.user_id, idempotency_key=key).first()
-    if lot is None:
-        return 0, 0
-    if policy == "all":
-        # Everything the period granted, less what earlier refunds of it already took.
-        taken_before = (CreditNote.objects.filter(invoice=invoice)
-                        .aggregate(total=Sum("credits_clawed_back"))["total"] or 0)
-        wanted = max(0, lot.amount - taken_before)
-    else:
-        wanted = lot.amount * refund.amount // max(invoice.amount_paid, 1)
-    if wanted <= 0:
-        return 0, 0
-    try:
-        row = claw_back_grant(user=invoice.user, grant_idempotency_key=key, amount=wanted,
-                              reason=f"Refund of invoice {invoice.number}", actor=None,
-                              idempotency_key=f"refund-{refund.pk}-plan-credits")
-    except GrantNotFound:
-        return 0, wanted
-    taken = -row.amount if row is not None else 0
-    return taken, wanted - taken
+        money = credit_notes.refund_money(refund)
+        credit_notes.tell(invoice, refund, f"The refund of {money} on invoice {invoice.number} "
+                          f"did not go through: "
+                          f"{refund.failure_reason or 'Stripe reported a failure'}.",
+                          customer_words=f"The refund of {money} on invoice {invoice.number} "
+                                         "did not go through.")
 
 
 def retry_pending_refunds() -> int:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
+from accounts.models import User
 from accounts.system_config import get_config
 from billing.models import Subscription, SubscriptionEvent
 
@@ -16,7 +17,8 @@ Source = SubscriptionEvent.Source
 
 
 def add(subscription: Subscription, type: str, message: str, *, source: str,
-        payload: dict | None = None, stripe_event_id: str = "", actor=None) -> SubscriptionEvent:
+        payload: dict | None = None, stripe_event_id: str = "",
+        actor: User | None = None) -> SubscriptionEvent:
     """Append one timeline row. ``message`` is what the customer reads: plain words."""
     return SubscriptionEvent.objects.create(
         subscription=subscription, type=type, source=source, message=message[:300],
@@ -24,7 +26,7 @@ def add(subscription: Subscription, type: str, message: str, *, source: str,
         actor=actor if getattr(actor, "pk", None) else None)
 
 
-def email_on_commit(*, user, subject: str, body: str) -> None:
+def email_on_commit(*, user: User, subject: str, body: str) -> None:
     """Send one e-mail to ``user`` once the surrounding transaction commits (never for a
     change that rolled back). A deleted account gets none: its address is gone."""
     if getattr(user, "deleted_at", None) is not None:

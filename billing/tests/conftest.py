@@ -5,8 +5,8 @@ import json
 import pytest
 import stripe
 
+from billing.stripe.signature import sign_header
 from billing.tests.stripe_double import StripeDouble
-from billing.webhooks import sign_header
 
 WEBHOOK_SECRET = "whsec_test_billing_double"
 WEBHOOK_URL = "/webhooks/stripe/"

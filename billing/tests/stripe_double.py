@@ -11,44 +11,17 @@ with the same Idempotency-Key returns the first response and creates nothing.
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from stripe._api_version import _ApiVersion
-
+from billing.tests.stripe_double_billing import CatalogApi, SubscriptionApi
+from billing.tests.stripe_objects import API_VERSION, error, example, ids, in_version
 from billing.tests.stripe_params import params_class, unknown_parameter
-
-# The version the double speaks unless a request names another (Stripe-Version header).
-API_VERSION = _ApiVersion.CURRENT
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "stripe_objects.json").read_text())
-
-
-def example(resource: str, **changes) -> dict:
-    """A deep copy of Stripe's example ``resource`` with ``changes`` applied."""
-    obj = copy.deepcopy(FIXTURES[resource])
-    if resource == "customer":
-        obj["discount"] = None
-    obj.update(changes)
-    return obj
-
-
-def wrap_event(obj: dict, event_type: str, *, event_id: str | None = None,
-               created: int | None = None, api_version: str = API_VERSION) -> dict:
-    """An event around ``obj``, as Stripe's README for the fixtures describes."""
-    return {"id": event_id or f"evt_{next(_ids):012d}", "object": "event", "type": event_type,
-            "api_version": api_version, "created": created or int(time.time()),
-            "livemode": False, "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None}, "data": {"object": obj}}
-
-
-_ids = itertools.count(1)
 
 
 def _nest(pairs: list[tuple[str, str]]) -> dict:
@@ -81,7 +54,7 @@ class Recorded:
     headers: dict = field(default_factory=dict)
 
 
-class StripeDouble:
+class StripeDouble(SubscriptionApi, CatalogApi):
     def __init__(self):
         self.requests: list[Recorded] = []
         self.objects: dict[str, dict[str, dict]] = {}
@@ -130,10 +103,14 @@ class StripeDouble:
 
     # --- the API -----------------------------------------------------------------------
     def _new_id(self, prefix: str) -> str:
-        return f"{prefix}_test_{next(_ids):08d}"
+        return f"{prefix}_test_{next(ids):08d}"
 
-    def _routes(self):
+    def _routes(self) -> list[tuple]:
         """(method, path pattern, handler, stripe-python's parameter class for the call)."""
+        return [*self._payment_routes(), *self._subscription_routes(), *self._catalog_routes()]
+
+    def _payment_routes(self) -> list[tuple]:
+        """Customers, Checkout, payments, refunds, disputes, events."""
         P = "stripe.params."  # noqa: N806
         return [
             ("POST", r"/v1/customers$", self._create_customer,
@@ -164,40 +141,6 @@ class StripeDouble:
              P + "_account_retrieve_current_params:AccountRetrieveCurrentParams"),
             ("GET", r"/v1/events/(?P<id>[^/]+)$", self._getter("event"),
              P + "_event_retrieve_params:EventRetrieveParams"),
-            ("GET", r"/v1/subscriptions/(?P<id>[^/]+)$", self._getter("subscription"),
-             P + "_subscription_retrieve_params:SubscriptionRetrieveParams"),
-            ("POST", r"/v1/subscriptions/(?P<id>[^/]+)$", self._update_subscription,
-             P + "_subscription_modify_params:SubscriptionModifyParams"),
-            ("DELETE", r"/v1/subscriptions/(?P<id>[^/]+)$", self._cancel_subscription,
-             P + "_subscription_cancel_params:SubscriptionCancelParams"),
-            ("GET", r"/v1/invoices/(?P<id>[^/]+)$", self._getter("invoice"),
-             P + "_invoice_retrieve_params:InvoiceRetrieveParams"),
-            ("GET", r"/v1/invoice_payments$", self._list_invoice_payments,
-             P + "_invoice_payment_list_params:InvoicePaymentListParams"),
-            ("POST", r"/v1/invoices/create_preview$", self._preview_invoice,
-             P + "_invoice_create_preview_params:InvoiceCreatePreviewParams"),
-            ("POST", r"/v1/invoices/(?P<id>[^/]+)/void$", self._void_invoice,
-             P + "_invoice_void_invoice_params:InvoiceVoidInvoiceParams"),
-            ("POST", r"/v1/billing_portal/sessions$", self._create_portal_session,
-             P + "billing_portal._session_create_params:SessionCreateParams"),
-            ("POST", r"/v1/coupons$", self._create_coupon,
-             P + "_coupon_create_params:CouponCreateParams"),
-            ("GET", r"/v1/products$", self._list("product", None),
-             P + "_product_list_params:ProductListParams"),
-            ("POST", r"/v1/products$", self._create_product,
-             P + "_product_create_params:ProductCreateParams"),
-            ("POST", r"/v1/products/(?P<id>[^/]+)$", self._update_product,
-             P + "_product_modify_params:ProductModifyParams"),
-            ("GET", r"/v1/products/(?P<id>[^/]+)$", self._getter("product"),
-             P + "_product_retrieve_params:ProductRetrieveParams"),
-            ("GET", r"/v1/prices/(?P<id>[^/]+)$", self._getter("price"),
-             P + "_price_retrieve_params:PriceRetrieveParams"),
-            ("GET", r"/v1/products/(?P<id>[^/]+)/features$", self._no_features,
-             P + "_product_feature_list_params:ProductFeatureListParams"),
-            ("GET", r"/v1/prices$", self._list("price", None),
-             P + "_price_list_params:PriceListParams"),
-            ("POST", r"/v1/prices$", self._create_price,
-             P + "_price_create_params:PriceCreateParams"),
         ]
 
     def handle(self, method: str, path: str, params: dict,
@@ -210,19 +153,19 @@ class StripeDouble:
             if verb == method and match:
                 unknown = unknown_parameter(params, params_class(params_path))
                 if unknown:
-                    return 400, _error("invalid_request_error",
-                                       f"Received unknown parameter: {unknown}",
-                                       code="parameter_unknown", param=unknown)
+                    return 400, error("invalid_request_error",
+                                      f"Received unknown parameter: {unknown}",
+                                      code="parameter_unknown", param=unknown)
                 status, payload = fn(params, **match.groupdict())
                 return status, in_version(payload, version or self.api_version)
-        return 404, _error("invalid_request_error", f"Unrecognized request URL ({method} {path})")
+        return 404, error("invalid_request_error", f"Unrecognized request URL ({method} {path})")
 
     def _getter(self, kind):
         def get(params, id):
             obj = self.get(kind, id)
             if obj is None:
-                return 404, _error("invalid_request_error", f"No such {kind}: '{id}'",
-                                   code="resource_missing")
+                return 404, error("invalid_request_error", f"No such {kind}: '{id}'",
+                                  code="resource_missing")
             return 200, obj
         return get
 
@@ -317,169 +260,11 @@ class StripeDouble:
                        payment_status="unpaid" if asynchronous else "paid")
         return self.put("checkout.session", session), intent, charge
 
-    def _create_subscription_session(self, params, items):
-        prices = [self.get("price", i.get("price", "")) for i in items]
-        if not items or any(p is None for p in prices):
-            return 400, _error("invalid_request_error", "No such price", code="resource_missing")
-        total = sum(int(p["unit_amount"]) * int(i.get("quantity", 1))
-                    for p, i in zip(prices, items, strict=True))
-        session_id = self._new_id("cs")
-        session = example(
-            "checkout.session", id=session_id, mode="subscription",
-            customer=params.get("customer"), client_reference_id=params.get("client_reference_id"),
-            metadata=params.get("metadata") or {}, amount_subtotal=total, amount_total=total,
-            currency=prices[0]["currency"], payment_intent=None, subscription=None,
-            payment_status="unpaid", status="open", success_url=params.get("success_url"),
-            cancel_url=params.get("cancel_url"), created=int(time.time()),
-            subscription_data=params.get("subscription_data") or {},
-            discounts=params.get("discounts") or [],
-            url=f"https://checkout.stripe.test/c/pay/{session_id}")
-        return 200, self.put("checkout.session", session)
-
-    def _update_subscription(self, params, id):
-        sub = self.get("subscription", id)
-        if sub is None:
-            return 404, _error("invalid_request_error", f"No such subscription: '{id}'",
-                               code="resource_missing")
-        sub = copy.deepcopy(sub)
-        if "cancel_at_period_end" in params:
-            sub["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
-            sub["cancel_at"] = (sub["items"]["data"][0]["current_period_end"]
-                                if sub["cancel_at_period_end"] else None)
-        for change in params.get("items") or []:
-            for item in sub["items"]["data"]:
-                if item["id"] == change.get("id") and change.get("price"):
-                    price = self.get("price", change["price"])
-                    if price is None:
-                        return 400, _error("invalid_request_error", "No such price",
-                                           code="resource_missing")
-                    item["price"] = price
-        if params.get("metadata"):
-            sub["metadata"] = {**sub.get("metadata", {}), **params["metadata"]}
-        if params.get("trial_end"):
-            # As Stripe does: "now" ends the trial; a timestamp makes the subscription trial
-            # until then, and the current period ends with the trial.
-            if params["trial_end"] == "now":
-                sub["trial_end"], sub["status"] = int(time.time()), "active"
-            else:
-                sub["trial_end"], sub["status"] = int(params["trial_end"]), "trialing"
-                for item in sub["items"]["data"]:
-                    item["current_period_end"] = sub["trial_end"]
-        return 200, self.put("subscription", sub)
-
-    def _cancel_subscription(self, params, id):
-        sub = self.get("subscription", id)
-        if sub is None:
-            return 404, _error("invalid_request_error", f"No such subscription: '{id}'",
-                               code="resource_missing")
-        now = int(time.time())
-        sub = {**copy.deepcopy(sub), "status": "canceled", "canceled_at": now, "ended_at": now}
-        return 200, self.put("subscription", sub)
-
-    def _void_invoice(self, params, id):
-        invoice = self.get("invoice", id)
-        if invoice is None:
-            return 404, _error("invalid_request_error", f"No such invoice: '{id}'",
-                               code="resource_missing")
-        if invoice.get("status") not in ("open", "uncollectible"):
-            return 400, _error("invalid_request_error",
-                               "You can only void invoices that are open or uncollectible.",
-                               code="invoice_not_open")
-        now = int(time.time())
-        invoice = {**copy.deepcopy(invoice), "status": "void", "amount_remaining": 0,
-                   "status_transitions": {**(invoice.get("status_transitions") or {}),
-                                          "voided_at": now}}
-        return 200, self.put("invoice", invoice)
-
-    def _preview_invoice(self, params):
-        """Proration the way Stripe computes it: unused time of the old price credited,
-        remaining time of the new price charged, both by the second."""
-        sub = self.get("subscription", params.get("subscription", ""))
-        if sub is None:
-            return 404, _error("invalid_request_error", "No such subscription",
-                               code="resource_missing")
-        details = params.get("subscription_details") or {}
-        change = (details.get("items") or [{}])[0]
-        new_price = self.get("price", change.get("price", ""))
-        if new_price is None:
-            return 400, _error("invalid_request_error", "No such price", code="resource_missing")
-        item = sub["items"]["data"][0]
-        old_price = item["price"]
-        start, end = item["current_period_start"], item["current_period_end"]
-        at = int(details.get("proration_date") or time.time())
-        left = max(0, end - at) / max(1, end - start)
-        credit = -round(old_price["unit_amount"] * left)
-        charge = round(new_price["unit_amount"] * left)
-        lines = [
-            {"id": self._new_id("il"), "object": "line_item", "amount": credit,
-             "currency": old_price["currency"], "description": "Unused time (old price)",
-             "period": {"start": at, "end": end}, "quantity": 1,
-             "parent": {"type": "subscription_item_details",
-                        "subscription_item_details": {"proration": True}}},
-            {"id": self._new_id("il"), "object": "line_item", "amount": charge,
-             "currency": new_price["currency"], "description": "Remaining time (new price)",
-             "period": {"start": at, "end": end}, "quantity": 1,
-             "parent": {"type": "subscription_item_details",
-                        "subscription_item_details": {"proration": True}}},
-        ]
-        total = credit + charge
-        invoice = example("invoice", id=f"upcoming_{sub['id']}", status="draft",
-                          currency=old_price["currency"], subtotal=total, total=total,
-                          amount_due=max(total, 0), amount_paid=0, amount_remaining=max(total, 0),
-                          lines={"object": "list", "data": lines, "has_more": False,
-                                 "url": "/v1/invoices/upcoming/lines"},
-                          customer=sub["customer"], total_taxes=[], total_discount_amounts=[])
-        return 200, invoice
-
-    def _create_portal_session(self, params):
-        session = example("billing_portal.session", id=self._new_id("bps"),
-                          customer=params.get("customer"), return_url=params.get("return_url"),
-                          url=f"https://billing.stripe.test/p/session/{next(_ids)}")
-        return 200, self.put("billing_portal.session", session)
-
-    def _create_coupon(self, params):
-        coupon = example("coupon", id=self._new_id("co"),
-                         percent_off=float(params["percent_off"]) if params.get("percent_off")
-                         else None,
-                         amount_off=int(params["amount_off"]) if params.get("amount_off")
-                         else None, currency=params.get("currency"),
-                         duration=params.get("duration", "once"), name=params.get("name"))
-        return 200, self.put("coupon", coupon)
-
-    def _create_product(self, params):
-        product = example("product", id=self._new_id("prod"), name=params.get("name"),
-                          description=params.get("description"), default_price=None,
-                          active=params.get("active", "true") != "false",
-                          metadata=params.get("metadata") or {}, created=int(time.time()))
-        return 200, self.put("product", product)
-
-    def _update_product(self, params, id):
-        product = self.get("product", id)
-        if product is None:
-            return 404, _error("invalid_request_error", f"No such product: '{id}'",
-                               code="resource_missing")
-        changes = {k: v for k, v in params.items() if k in ("name", "description")}
-        return 200, self.put("product", {**product, **changes})
-
-    def _create_price(self, params):
-        recurring = params.get("recurring")
-        price = example("price", id=self._new_id("price"), product=params.get("product"),
-                        unit_amount=int(params.get("unit_amount") or 0),
-                        currency=params.get("currency", "usd"),
-                        type="recurring" if recurring else "one_time",
-                        recurring=({"interval": recurring["interval"],
-                                    "interval_count": int(recurring.get("interval_count", 1)),
-                                    "usage_type": "licensed", "meter": None,
-                                    "trial_period_days": None} if recurring else None),
-                        metadata=params.get("metadata") or {}, nickname=params.get("nickname"),
-                        lookup_key=params.get("lookup_key"), created=int(time.time()))
-        return 200, self.put("price", price)
-
     def _create_refund(self, params):
         intent = self.get("payment_intent", params.get("payment_intent", ""))
         if intent is None:
-            return 404, _error("invalid_request_error", "No such payment_intent",
-                               code="resource_missing")
+            return 404, error("invalid_request_error", "No such payment_intent",
+                              code="resource_missing")
         amount = int(params.get("amount") or intent["amount"])
         charge_id = intent.get("latest_charge") or f"ch_for_{intent['id']}"
         refund = example("refund", id=self._new_id("re"), amount=amount,
@@ -521,7 +306,7 @@ class StripeDouble:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                self.send_header("Request-Id", f"req_{next(_ids)}")
+                self.send_header("Request-Id", f"req_{next(ids)}")
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -538,39 +323,3 @@ class StripeDouble:
                 pass
 
         return Handler
-
-
-def _error(kind: str, message: str, code: str | None = None, param: str | None = None) -> dict:
-    error = {"type": kind, "message": message, "code": code}
-    if param:
-        error["param"] = param
-    return {"error": error}
-
-
-# Stripe's 2025-03-31 release moved subscription periods onto the items and an invoice's
-# subscription (and payment) off the invoice; an account on an older version gets the old
-# shapes. Versions compare as their dates.
-BASIL = "2025-03-31"
-
-
-def in_version(payload, version: str):
-    """``payload`` (objects are stored in the current shape) as ``version`` shows it."""
-    if version[:10] >= BASIL or not isinstance(payload, dict):
-        return payload
-    payload = copy.deepcopy(payload)
-    for obj in [payload, *(payload.get("data") or [] if payload.get("object") == "list"
-                           else [])]:
-        if not isinstance(obj, dict):
-            continue
-        if obj.get("object") == "subscription":
-            items = (obj.get("items") or {}).get("data") or [{}]
-            obj["current_period_start"] = items[0].pop("current_period_start", None)
-            obj["current_period_end"] = items[0].pop("current_period_end", None)
-            for item in items[1:]:
-                item.pop("current_period_start", None)
-                item.pop("current_period_end", None)
-        elif obj.get("object") == "invoice":
-            details = (obj.pop("parent", None) or {}).get("subscription_details") or {}
-            obj["subscription"] = details.get("subscription")
-            obj.pop("payments", None)
-    return payload

@@ -4,7 +4,7 @@ import copy
 import time
 
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import example, wrap_event
+from billing.tests.stripe_objects import example, wrap_event
 
 DAY = 24 * 3600
 

@@ -26,7 +26,7 @@ from billing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from billing.services import invoices as invoice_service
+from billing.services.subscriptions import renewal as renewal_service
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
 
 S = SubscriptionStatus
@@ -165,7 +165,7 @@ def test_deleting_cancels_the_manual_subscription_voids_open_invoices_and_stops_
     for moment in (datetime(2026, 3, 13, 9, 0, tzinfo=UTC), datetime(2026, 3, 16, 9, 0, tzinfo=UTC),
                    datetime(2026, 4, 1, 13, 0, tzinfo=UTC)):
         with time_machine.travel(moment, tick=False), capture(execute=True):
-            counts = invoice_service.renew_manual_subscriptions()
+            counts = renewal_service.renew_manual_subscriptions()
         assert counts == {"renewed": 0, "ended": 0, "reminded": 0, "past_due": 0, "unpaid": 0}
     assert Invoice.objects.filter(user=user).count() == 2
     assert not Invoice.objects.filter(user=user).exclude(status=InvoiceStatus.VOID).exists()

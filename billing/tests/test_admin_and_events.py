@@ -27,7 +27,7 @@ from billing.models import (
 from billing.services.customers import ensure_stripe_customer
 from billing.services.payments import mark_order_paid
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import example, wrap_event
+from billing.tests.stripe_objects import example, wrap_event
 from catalog.models import ProductStatus
 
 

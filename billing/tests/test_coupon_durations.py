@@ -9,8 +9,9 @@ import time_machine
 
 from accounts.factories import UserFactory
 from billing.models import Discount, Invoice
-from billing.services.invoices import create_period_invoice, renew_manual_subscriptions
-from billing.services.subscriptions import add_interval
+from billing.services.invoices import create_period_invoice
+from billing.services.subscriptions.renewal import renew_manual_subscriptions
+from billing.services.subscriptions.state import add_interval
 from coupons.models import CouponDuration
 from tests.test_staff_authority import _manual_subscription
 

@@ -13,7 +13,7 @@ from billing.models import Discount, DiscountUsage, Subscription
 from billing.models import SubscriptionStatus as S
 from billing.services import cart as cart_service
 from billing.services import invoices as invoice_service
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle as service
 from billing.tests.races import CHECKOUT, post_together
 
 

@@ -5,7 +5,7 @@ shows an upgrade prompt; the customer's plan lifts both."""
 import pytest
 
 from billing.entitlements import has_entitlement, require_entitlement
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle as service
 from credits.factories import FeatureCostFactory
 from credits.models import CreditTransaction
 from credits.selectors import balance_of

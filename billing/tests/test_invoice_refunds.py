@@ -17,7 +17,7 @@ from billing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from billing.tests.stripe_double import example
+from billing.tests.stripe_objects import example
 from billing.tests.subscription_helpers import (
     DAY,
     deliver,
@@ -34,7 +34,7 @@ S = SubscriptionStatus
 @pytest.fixture
 def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks):
     """A subscriber whose first period (29.00 USD, 1,000 plan credits) is paid."""
-    from billing.sync import ensure_stripe_price
+    from billing.stripe.sync import ensure_stripe_price
     from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
@@ -263,20 +263,20 @@ def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
 @pytest.mark.django_db
 def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
         paid, stripe_double, client, staff_console, django_capture_on_commit_callbacks):
-    from billing import sync
     from billing.models import StripeDrift
+    from billing.stripe import reconciliation
 
     refund, charge = stripe_refund(stripe_double, refund_id="re_D1", inv_id="in_R1",
                                    amount=900)
     deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
-    report = sync.check_invoice_drift()
+    report = reconciliation.check_invoice_drift()
     assert report.drift == 0 and not StripeDrift.objects.exists()
 
     # A second refund made at Stripe whose own events never reached us: only the charge's
     # update did, so the mirror knows more than our books.
     deliver(client, django_capture_on_commit_callbacks,
             {**charge, "amount_refunded": 1500}, "charge.updated")
-    report = sync.check_invoice_drift()
+    report = reconciliation.check_invoice_drift()
     drift = StripeDrift.objects.get(resolved_at__isnull=True)
     assert (drift.object_id, drift.field, drift.local_value, drift.stripe_value) == (
         "ch_in_R1", "refunded_amount", "900", "1500")
@@ -288,7 +288,7 @@ def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
     second = example("refund", id="re_D2", amount=600, currency="usd", charge="ch_in_R1",
                      payment_intent="pi_in_R1", status="succeeded", metadata={})
     deliver(client, django_capture_on_commit_callbacks, second, "refund.created")
-    sync.check_invoice_drift()
+    reconciliation.check_invoice_drift()
     drift.refresh_from_db()
     assert drift.resolved_at is not None
 

@@ -6,7 +6,7 @@ from django.core import mail
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle as service
 from catalog.money import currency_exponent, format_money, to_major_units, to_minor_units
 
 

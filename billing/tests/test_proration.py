@@ -12,10 +12,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from accounts.factories import UserFactory
+from billing import errors
 from billing.factories import DiscountFactory
 from billing.models import BillingSource, Invoice, InvoiceStatus, Subscription
+from billing.services import invoice_lines
 from billing.services import invoices as invoice_service
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle, plan_change
+from billing.services.subscriptions import renewal as renewal_service
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # March has 31 days
 MID = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)  # 21 of them left
@@ -41,7 +44,7 @@ def business(db):
 
 def _assert_adds_up(user):
     for invoice in Invoice.objects.filter(user=user):
-        assert invoice_service.reconciliation_problems(invoice) == [], invoice.lines
+        assert invoice_lines.reconciliation_problems(invoice) == [], invoice.lines
 
 
 @pytest.mark.django_db
@@ -49,20 +52,20 @@ def test_unpaid_discounted_period_is_cancelled_and_the_used_time_charged(
         no_stripe, customer, business):
     DiscountFactory(code="WELCOME10", percent_off=10, first_time_only=True)
     with time_machine.travel(START, tick=False):
-        sub = service.subscribe(user=customer, plan="business", interval="month",
-                                discount_code="WELCOME10").subscription
+        sub = lifecycle.subscribe(user=customer, plan="business", interval="month",
+                                  discount_code="WELCOME10").subscription
     first = sub.invoices.get()
     assert (first.subtotal, first.discount_amount, first.total) == (7900, 790, 7110)
     with time_machine.travel(MID, tick=False):
-        preview = service.change_plan(subscription=sub, plan="business", interval="year",
-                                      preview=True, actor=customer)
+        preview = plan_change.change_plan(subscription=sub, plan="business", interval="year",
+                                          preview=True, actor=customer)
         # 10 of 31 days used of the 71.10 billed: 22.94 (71.10 - 48.16 unused).
         assert preview.lines[0]["amount"] == 7110 - round(7110 * 21 / 31)
         assert [line["kind"] for line in preview.lines] == ["item", "item"]
         assert preview.credit == 0 and preview.voids == first.number
         assert preview.subtotal == 2294 + 79000 == preview.amount_due
-        service.change_plan(subscription=sub, plan="business", interval="year", preview=False,
-                            actor=customer)
+        plan_change.change_plan(subscription=sub, plan="business", interval="year", preview=False,
+                                actor=customer)
     first.refresh_from_db()
     assert first.status == InvoiceStatus.VOID and first.amount_due == 0
     change = sub.invoices.get(billing_reason="subscription_update")
@@ -76,12 +79,12 @@ def test_paid_discounted_period_credits_the_discounted_amount(no_stripe, custome
                                                               admin_user):
     DiscountFactory(code="WELCOME10", percent_off=10)
     with time_machine.travel(START, tick=False):
-        sub = service.subscribe(user=customer, plan="business", interval="month",
-                                discount_code="WELCOME10").subscription
+        sub = lifecycle.subscribe(user=customer, plan="business", interval="month",
+                                  discount_code="WELCOME10").subscription
         invoice_service.mark_invoice_paid(invoice_id=sub.invoices.get().pk, actor=admin_user)
     with time_machine.travel(MID, tick=False):
-        result = service.change_plan(subscription=sub, plan="business", interval="year",
-                                     preview=False, actor=customer)
+        result = plan_change.change_plan(subscription=sub, plan="business", interval="year",
+                                         preview=False, actor=customer)
     credit = round(7110 * 21 / 31)
     assert result.lines[0] == {"description": "Unused time on Business", "amount": -credit,
                                "kind": "credit"}
@@ -96,19 +99,19 @@ def test_cancelled_invoice_gives_back_the_credit_it_used(no_stripe, customer, ad
     _plan("small", 3000)
     _plan("large", 9000)
     with time_machine.travel(START, tick=False):
-        sub = service.subscribe(user=customer, plan="small", interval="month").subscription
+        sub = lifecycle.subscribe(user=customer, plan="small", interval="month").subscription
     Subscription.objects.filter(pk=sub.pk).update(credit_balance=1000)
     sub.refresh_from_db()
     # The renewal takes 10.00 of credit; nobody pays the rest.
     invoice_service.mark_invoice_paid(invoice_id=sub.invoices.get().pk, actor=admin_user)
     with time_machine.travel(datetime(2026, 4, 1, 12, 1, tzinfo=UTC), tick=False):
-        invoice_service.renew_manual_subscriptions()
+        renewal_service.renew_manual_subscriptions()
     sub.refresh_from_db()
     renewal = sub.invoices.get(status=InvoiceStatus.OPEN)
     assert renewal.discount_amount == 1000 and sub.credit_balance == 0
     with time_machine.travel(datetime(2026, 4, 16, 0, 1, tzinfo=UTC), tick=False):
-        service.change_plan(subscription=sub, plan="large", interval="month", preview=False,
-                            actor=customer)
+        plan_change.change_plan(subscription=sub, plan="large", interval="month", preview=False,
+                                actor=customer)
     renewal.refresh_from_db()
     sub.refresh_from_db()
     assert renewal.status == InvoiceStatus.VOID and sub.credit_balance == 1000
@@ -121,13 +124,13 @@ def test_part_paid_period_is_refused_with_its_invoice_named(no_stripe, customer,
     from billing import errors
 
     with time_machine.travel(START, tick=False):
-        sub = service.subscribe(user=customer, plan="business", interval="month").subscription
+        sub = lifecycle.subscribe(user=customer, plan="business", interval="month").subscription
         invoice = sub.invoices.get()
         invoice_service.mark_invoice_paid(invoice_id=invoice.pk, actor=admin_user, amount=100,
                                           reference="BANK-1")
     with time_machine.travel(MID, tick=False), pytest.raises(errors.PlanChangeInvalid) as exc:
-        service.change_plan(subscription=sub, plan="business", interval="year", preview=True,
-                            actor=customer)
+        plan_change.change_plan(subscription=sub, plan="business", interval="year", preview=True,
+                                actor=customer)
     assert invoice.number in exc.value.message
 
 
@@ -144,8 +147,8 @@ def test_change_page_numbers_add_up_after_an_unpaid_invoice(no_stripe, customer,
                                                             customer_client, business):
     DiscountFactory(code="WELCOME10", percent_off=10)
     with time_machine.travel(START, tick=False):
-        sub = service.subscribe(user=customer, plan="business", interval="month",
-                                discount_code="WELCOME10").subscription
+        sub = lifecycle.subscribe(user=customer, plan="business", interval="month",
+                                  discount_code="WELCOME10").subscription
     first = sub.invoices.get()
     with time_machine.travel(MID, tick=False):
         url = f"/billing/subscriptions/{sub.pk}/change-plan/"
@@ -194,15 +197,15 @@ def test_random_plan_changes_credit_only_what_was_paid_and_add_up(
             code = DiscountFactory(code=f"P{percent}", percent_off=percent).code
         now = START
         with time_machine.travel(now, tick=False):
-            sub = service.subscribe(user=user, plan=plans[0], interval="month",
-                                    discount_code=code).subscription
+            sub = lifecycle.subscribe(user=user, plan=plans[0], interval="month",
+                                      discount_code=code).subscription
             if pay_first:
                 for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
                     invoice_service.mark_invoice_paid(invoice_id=invoice.pk, actor=admin_user)
         for target, interval, hours, pay_open in steps:
             now = now + timedelta(hours=hours)
             with time_machine.travel(now, tick=False):
-                invoice_service.renew_manual_subscriptions(now=now)
+                renewal_service.renew_manual_subscriptions(now=now)
                 sub.refresh_from_db()
                 if pay_open:
                     for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
@@ -212,10 +215,10 @@ def test_random_plan_changes_credit_only_what_was_paid_and_add_up(
                 paid_before = _paid_net(sub)
                 credited_before = _credited(sub)
                 try:
-                    result = service.change_plan(subscription=sub, plan=plans[target],
-                                                 interval=interval, preview=False,
-                                                 actor=user)
-                except service.errors.DomainError as exc:
+                    result = plan_change.change_plan(subscription=sub, plan=plans[target],
+                                                     interval=interval, preview=False,
+                                                     actor=user)
+                except errors.DomainError as exc:
                     event(f"refused: {exc.code}")
                     continue
                 assert result.applied
@@ -230,7 +233,7 @@ def test_random_plan_changes_credit_only_what_was_paid_and_add_up(
                         invoice.period_end == sub.current_period_end
                         or invoice.period_end <= now), invoice.lines
         for invoice in Invoice.objects.filter(user=user):
-            assert invoice_service.reconciliation_problems(invoice) == [], invoice.lines
+            assert invoice_lines.reconciliation_problems(invoice) == [], invoice.lines
         transaction.set_rollback(True)
 
 

@@ -75,7 +75,7 @@ def test_trial_is_once_per_customer_and_the_pricing_page_says_so(no_stripe, clie
     response, _ = _subscribe_through_page(client, "pro")
     assert response.status_code == 302
     sub = Subscription.objects.get(user=user)
-    from billing.services import subscriptions as service
+    from billing.services.subscriptions import lifecycle as service
 
     service.cancel(subscription=sub, at_period_end=False, actor=user)
     after = client.get("/pricing/").content.decode()

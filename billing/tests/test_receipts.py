@@ -154,7 +154,7 @@ def test_a_card_paid_order_has_a_paid_invoice_with_tax_rate_and_seller_tax_numbe
     invoice = Invoice.objects.get(order=order)
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == ("PAID", 6000, 0)
     assert Payment.objects.get(order=order).invoice == invoice
-    from billing.services.invoices import reconciliation_problems
+    from billing.services.invoice_lines import reconciliation_problems
 
     assert reconciliation_problems(invoice) == []
     page = customer_client.get(f"/orders/{order.number}/invoice/").content.decode()

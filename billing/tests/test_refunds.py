@@ -18,7 +18,7 @@ from billing.models import (
 from billing.services.payments import mark_order_paid
 from billing.services.refunds import create_refund, retry_pending_refunds
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import example, wrap_event
+from billing.tests.stripe_objects import example, wrap_event
 from config.api import DomainError
 
 
@@ -250,7 +250,7 @@ def test_refund_made_in_stripe_dashboard_is_recorded_from_charge_refunded(
             signed_post(client, event)
         from billing.models import WebhookEvent
         WebhookEvent.objects.update(status="failed")  # replayed: must not double-record
-        from billing.services.inbox import process_event
+        from billing.stripe.inbox import process_event
         process_event(event_id=WebhookEvent.objects.get().pk)
 
     refund = Refund.objects.get()

@@ -11,7 +11,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import wrap_event
+from billing.tests.stripe_objects import wrap_event
 
 
 def _add(api, product, quantity=1):

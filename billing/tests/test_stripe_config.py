@@ -19,10 +19,10 @@ from stripe._api_version import _ApiVersion
 
 from accounts.factories import UserFactory
 from billing.models import CustomerBillingProfile, Subscription, SubscriptionStatus, WebhookEvent
-from billing.services.inbox import record_event
-from billing.stripe_mirror import SecretAtRest
+from billing.stripe.inbox import record_event
+from billing.stripe.mirror import SecretAtRest
 from billing.tests.conftest import SECRET_KEY, signed_post
-from billing.tests.stripe_double import example, wrap_event
+from billing.tests.stripe_objects import example, wrap_event
 from billing.tests.subscription_helpers import DAY, deliver, stripe_subscription
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ S = SubscriptionStatus
 
 @pytest.fixture
 def linked(db, customer, stripe_double):
-    from billing.sync import ensure_stripe_price
+    from billing.stripe.sync import ensure_stripe_price
     from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"])

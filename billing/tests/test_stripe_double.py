@@ -5,7 +5,7 @@ API version (older versions get the older object shapes)."""
 import pytest
 import stripe
 
-from billing import stripe_client
+from billing.stripe import client as stripe_client
 from billing.tests.subscription_helpers import stripe_subscription
 
 
@@ -41,7 +41,7 @@ def test_a_payment_mode_session_gets_its_payment_intent_only_when_paid(stripe_do
 
 @pytest.mark.django_db
 def test_the_double_answers_in_the_requested_api_version(stripe_double):
-    from billing.sync import ensure_stripe_price
+    from billing.stripe.sync import ensure_stripe_price
     from catalog.factories import PlanFactory
 
     price_id = ensure_stripe_price(PlanFactory(slug="v").monthly_price)

@@ -34,7 +34,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.tests.conftest import SECRET_KEY, WEBHOOK_SECRET, signed_post
-from billing.tests.stripe_double import example, in_version, wrap_event
+from billing.tests.stripe_objects import example, in_version, wrap_event
 from billing.tests.subscription_helpers import (
     DAY,
     stripe_invoice,
@@ -84,7 +84,7 @@ def _deliver(client, worker, events):
 
 
 def _subscriber(customer, stripe_double):
-    from billing.sync import ensure_stripe_price
+    from billing.stripe.sync import ensure_stripe_price
     from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000,

@@ -14,7 +14,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.selectors import entitlements_for
-from billing.tests.stripe_double import example
+from billing.tests.stripe_objects import example
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
 
 S = SubscriptionStatus
@@ -22,7 +22,7 @@ S = SubscriptionStatus
 
 @pytest.fixture
 def linked(db, customer, stripe_double):
-    from billing.sync import ensure_stripe_price
+    from billing.stripe.sync import ensure_stripe_price
     from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"])

@@ -15,8 +15,8 @@ from billing.models import (
     SubscriptionStatus,
     WebhookEvent,
 )
-from billing.services import subscriptions as service
-from billing.tests.stripe_double import example, wrap_event
+from billing.services.subscriptions import lifecycle as service
+from billing.tests.stripe_objects import example, wrap_event
 from billing.tests.subscription_helpers import DAY, stripe_subscription
 from credits.models import CreditGrant
 
@@ -180,20 +180,20 @@ def test_reconcile_enqueues_missing_events_and_reports_drift(
     Subscription.objects.filter(pk=local.pk).update(status=S.ACTIVE)
 
     # Drift first (before the missing event is applied), then the event catch-up.
-    from billing import sync
+    from billing.stripe import reconciliation
 
-    report = sync.check_drift()
+    report = reconciliation.check_drift()
     assert report.drift >= 1
     drift = StripeDrift.objects.get(subscription=local, field="status")
     assert (drift.local_value, drift.stripe_value) == ("ACTIVE", "CANCELED")
     with django_capture_on_commit_callbacks(execute=True):
-        report = sync.enqueue_missing_events()
+        report = reconciliation.enqueue_missing_events()
     assert report.enqueued == 1
     assert set(WebhookEvent.objects.values_list("stripe_event_id", flat=True)) == {
         "evt_known", "evt_missing"}
     local.refresh_from_db()
     assert local.status == S.CANCELED
-    sync.check_drift()
+    reconciliation.check_drift()
     drift.refresh_from_db()
     assert drift.resolved_at is not None
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from billing.models import Invoice, Payment, Subscription, SubscriptionStatus, WebhookEvent
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import wrap_event
+from billing.tests.stripe_objects import wrap_event
 from billing.tests.subscription_helpers import DAY, stripe_invoice
 from credits.models import CreditGrant
 
@@ -83,7 +83,8 @@ def test_concurrent_subscribes_start_exactly_one_subscription(no_stripe, custome
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_mark_paid_records_one_payment_and_one_grant(no_stripe, customer, admin_user):
-    from billing.services import invoices, subscriptions
+    from billing.services import invoices
+    from billing.services.subscriptions import lifecycle as subscriptions
     from catalog.factories import PlanFactory
 
     PlanFactory(slug="office", billing_source="manual", credits_per_period=300)

@@ -9,7 +9,8 @@ from django.core import mail
 from billing.models import Invoice, InvoiceStatus, Payment, Subscription, SubscriptionStatus
 from billing.selectors import entitlements_for
 from billing.services import invoices as invoice_service
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle as service
+from billing.services.subscriptions import renewal as renewal_service
 from credits.models import CreditGrant
 
 S = SubscriptionStatus
@@ -41,12 +42,11 @@ def _plan_grants(user):
     return list(CreditGrant.objects.filter(user=user, source="PLAN").order_by("id"))
 
 
-@pytest.mark.django_db
-def test_manual_subscription_renews_goes_past_due_and_recovers_with_frozen_clock(
-        no_stripe, customer_api, customer, manual_plan, admin_user,
-        django_capture_on_commit_callbacks):
+def _subscribe_and_pay_first_invoice(customer_api, customer, admin_user, capture):
+    """At START: subscribed (active, first invoice e-mailed), then the bank transfer is
+    recorded (twice: the second call changes nothing). Returns (subscription, invoice)."""
     with time_machine.travel(START, tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
+        with capture(execute=True):
             response = customer_api.post("/api/v1/subscriptions/",
                                          {"plan": "office", "interval": "month"}, format="json")
         assert response.status_code == 201, response.json()
@@ -72,13 +72,16 @@ def test_manual_subscription_renews_goes_past_due_and_recovers_with_frozen_clock
         assert Payment.objects.get(invoice=first).provider_id == "BANK-1"
         [grant] = _plan_grants(customer)
         assert (grant.amount, grant.expires_at) == (300, sub.current_period_end)
+    return sub, first
 
-    # The period ends: the beat task renews with a new invoice.
+
+def _period_renews(sub, first, capture):
+    """The period ends: the beat task renews with a new invoice. Returns that invoice."""
     mail.outbox.clear()
     with time_machine.travel(datetime(2026, 4, 1, 13, 0, tzinfo=UTC), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            counts = invoice_service.renew_manual_subscriptions()
-            again = invoice_service.renew_manual_subscriptions()
+        with capture(execute=True):
+            counts = renewal_service.renew_manual_subscriptions()
+            again = renewal_service.renew_manual_subscriptions()
         assert counts["renewed"] == 1 and again["renewed"] == 0
         sub.refresh_from_db()
         assert (sub.current_period_start, sub.current_period_end) == (
@@ -87,21 +90,24 @@ def test_manual_subscription_renews_goes_past_due_and_recovers_with_frozen_clock
         assert (second.status, second.total, second.billing_reason) == (
             InvoiceStatus.OPEN, 1200, "subscription_cycle")
         assert len(mail.outbox) == 1
+    return second
 
-    # Reminder a few days before the due date, once.
+
+def _reminded_then_overdue_then_paid(sub, second, customer, admin_user, capture):
+    """A reminder a few days before the due date, once; overdue: past due, one e-mail,
+    still entitled during the grace period; paid: active again with the period's credits."""
     mail.outbox.clear()
     with time_machine.travel(datetime(2026, 4, 13, 9, 0, tzinfo=UTC), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert invoice_service.renew_manual_subscriptions()["reminded"] == 1
-            assert invoice_service.renew_manual_subscriptions()["reminded"] == 0
+        with capture(execute=True):
+            assert renewal_service.renew_manual_subscriptions()["reminded"] == 1
+            assert renewal_service.renew_manual_subscriptions()["reminded"] == 0
         assert "Reminder" in mail.outbox[0].subject
 
-    # Overdue: past due, one e-mail; still entitled during the grace period.
     mail.outbox.clear()
     with time_machine.travel(datetime(2026, 4, 16, 9, 0, tzinfo=UTC), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert invoice_service.renew_manual_subscriptions()["past_due"] == 1
-            assert invoice_service.renew_manual_subscriptions()["past_due"] == 0
+        with capture(execute=True):
+            assert renewal_service.renew_manual_subscriptions()["past_due"] == 1
+            assert renewal_service.renew_manual_subscriptions()["past_due"] == 0
         sub.refresh_from_db()
         assert sub.status == S.PAST_DUE
         assert len(mail.outbox) == 1
@@ -111,6 +117,16 @@ def test_manual_subscription_renews_goes_past_due_and_recovers_with_frozen_clock
         sub.refresh_from_db()
         assert (sub.status, sub.past_due_since) == (S.ACTIVE, None)
         assert [g.amount for g in _plan_grants(customer)] == [300, 300]
+
+
+@pytest.mark.django_db
+def test_manual_subscription_renews_goes_past_due_and_recovers_with_frozen_clock(
+        no_stripe, customer_api, customer, manual_plan, admin_user,
+        django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    sub, first = _subscribe_and_pay_first_invoice(customer_api, customer, admin_user, capture)
+    second = _period_renews(sub, first, capture)
+    _reminded_then_overdue_then_paid(sub, second, customer, admin_user, capture)
     types = list(sub.events.order_by("id").values_list("type", flat=True))
     assert types.count("INVOICE_CREATED") == 2 and "RENEWED" in types
     assert "PAYMENT_FAILED" in types
@@ -122,11 +138,11 @@ def test_manual_subscription_long_overdue_becomes_unpaid_and_loses_the_plan(
     with time_machine.travel(START, tick=False):
         result = service.subscribe(user=customer, plan="office", interval="month")
     with time_machine.travel(START + timedelta(days=16), tick=False):
-        invoice_service.renew_manual_subscriptions()
+        renewal_service.renew_manual_subscriptions()
     result.subscription.refresh_from_db()
     assert result.subscription.status == S.PAST_DUE
     with time_machine.travel(START + timedelta(days=47), tick=False):
-        counts = invoice_service.renew_manual_subscriptions()
+        counts = renewal_service.renew_manual_subscriptions()
     result.subscription.refresh_from_db()
     assert counts["unpaid"] == 1 and result.subscription.status == S.UNPAID
     assert entitlements_for(user=customer) == set()
@@ -141,7 +157,7 @@ def test_manual_cancel_at_period_end_ends_at_renewal(no_stripe, customer, custom
                                      {"at_period_end": True}, format="json")
         assert response.status_code == 200 and response.json()["cancel_at_period_end"]
     with time_machine.travel(START + timedelta(days=31), tick=False):
-        counts = invoice_service.renew_manual_subscriptions()
+        counts = renewal_service.renew_manual_subscriptions()
     sub.refresh_from_db()
     assert counts == {"renewed": 0, "ended": 1, "reminded": 0, "past_due": 0, "unpaid": 0}
     assert sub.status == S.CANCELED
@@ -161,7 +177,7 @@ def test_manual_trial_grants_trial_credits_then_first_invoice_at_trial_end(
     assert sub.invoices.count() == 0
     assert CreditGrant.objects.get(user=customer, source="TRIAL").amount == 40
     with time_machine.travel(START + timedelta(days=7, hours=1), tick=False):
-        invoice_service.renew_manual_subscriptions()
+        renewal_service.renew_manual_subscriptions()
     sub.refresh_from_db()
     assert sub.status == S.ACTIVE
     invoice = sub.invoices.get()
@@ -357,7 +373,7 @@ def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, custo
     code.refresh_from_db()
     assert code.uses_count == 1
     with time_machine.travel(START + timedelta(days=31), tick=False):
-        invoice_service.renew_manual_subscriptions()
+        renewal_service.renew_manual_subscriptions()
     second = sub.invoices.exclude(pk=first.pk).get()
     assert (second.discount_amount, second.total) == (0, 1200)
     # The per-customer limit counts subscriptions too.

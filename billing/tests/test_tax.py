@@ -10,8 +10,9 @@ import pytest
 from accounts.models import SystemConfig
 from accounts.system_config import forget
 from billing.models import Order, TaxRate
+from billing.services import invoice_lines
 from billing.services import invoices as invoice_service
-from billing.services import subscriptions as service
+from billing.services.subscriptions import lifecycle, plan_change
 from billing.tax import tax_for, valid_eu_vat
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def test_orders_subscriptions_and_plan_changes_charge_the_same_rate(
     order = Order.objects.get(user=customer)
     assert (order.subtotal, order.tax, order.total) == (1000, 200, 1200)
 
-    sub = service.subscribe(user=customer, plan="office", interval="month").subscription
+    sub = lifecycle.subscribe(user=customer, plan="office", interval="month").subscription
     invoice = sub.invoices.get()
     assert (invoice.subtotal, invoice.tax, invoice.total) == (1000, 200, 1200)
     assert {"description": "TVA (20.00%)", "amount": 200, "kind": "tax"} in invoice.lines
@@ -100,8 +101,8 @@ def test_orders_subscriptions_and_plan_changes_charge_the_same_rate(
     bigger = PlanFactory(slug="office-plus", name="Office+", billing_source="manual")
     bigger.product.tax_rate = "0.0000"
     bigger.product.save(update_fields=["tax_rate"])
-    preview = service.change_plan(subscription=sub, plan="office-plus", interval="year",
-                                  preview=True, actor=customer)
+    preview = plan_change.change_plan(subscription=sub, plan="office-plus", interval="year",
+                                      preview=True, actor=customer)
     assert preview.lines[-1]["description"] == "TVA (20.00%)"
     assert preview.tax == round((preview.subtotal - preview.discount) * 0.2)
 
@@ -109,11 +110,11 @@ def test_orders_subscriptions_and_plan_changes_charge_the_same_rate(
 def test_reverse_charge_is_named_on_the_invoice_and_adds_up(no_stripe, german_seller, customer,
                                                             customer_client, untaxed_plan):
     _customer_in(customer, "FR", "FR40303265045")
-    sub = service.subscribe(user=customer, plan="office", interval="month").subscription
+    sub = lifecycle.subscribe(user=customer, plan="office", interval="month").subscription
     invoice = sub.invoices.get()
     assert invoice.tax == 0 and invoice.total == invoice.subtotal
     assert any(line["description"].startswith("Reverse charge") for line in invoice.lines)
-    assert invoice_service.reconciliation_problems(invoice) == []
+    assert invoice_lines.reconciliation_problems(invoice) == []
     page = customer_client.get(f"/billing/invoices/{invoice.number}/").content.decode()
     assert "Reverse charge: VAT to be accounted for by the customer" in page
     assert "FR40303265045" in page and "DE136695976" in page
@@ -125,8 +126,8 @@ def test_stripe_checkout_uses_stripe_tax_when_automatic_tax_is_on(stripe_double,
 
     settings.STRIPE_AUTOMATIC_TAX = True
     PlanFactory(slug="cardplan", name="Card plan", billing_source="stripe")
-    service.subscribe(user=customer, plan="cardplan", interval="month",
-                      success_url="https://x.test/ok", cancel_url="https://x.test/no")
+    lifecycle.subscribe(user=customer, plan="cardplan", interval="month",
+                        success_url="https://x.test/ok", cancel_url="https://x.test/no")
     [call] = stripe_double.calls("POST", "/v1/checkout/sessions")
     assert call.params["automatic_tax"] == {"enabled": "true"} or call.params[
         "automatic_tax"] == {"enabled": True}
@@ -160,6 +161,6 @@ def test_a_reverse_charged_order_names_it_on_its_invoice(no_stripe, german_selle
     order = Order.objects.get(user=customer)
     assert (order.tax, order.total) == (0, 1000)
     invoice = order.invoice
-    assert invoice_service.reconciliation_problems(invoice) == []
+    assert invoice_lines.reconciliation_problems(invoice) == []
     page = customer_client.get(f"/orders/{order.number}/invoice/").content.decode()
     assert "Reverse charge" in page and "FR40303265045" in page and "DE136695976" in page

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from billing.models import WebhookEvent
+from billing.stripe.signature import sign_header
 from billing.tests.conftest import WEBHOOK_SECRET, signed_post
-from billing.tests.stripe_double import example, wrap_event
-from billing.webhooks import sign_header
+from billing.tests.stripe_objects import example, wrap_event
 
 
 @pytest.mark.django_db

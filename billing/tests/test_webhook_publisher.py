@@ -12,9 +12,9 @@ from django.db import connection
 from django.test import Client
 
 from billing.models import WebhookEvent
-from billing.services import inbox
+from billing.stripe import inbox
 from billing.tests.conftest import signed_post
-from billing.tests.stripe_double import example, wrap_event
+from billing.tests.stripe_objects import example, wrap_event
 from config.outbox import publisher, services
 from config.outbox.models import OutboxMessage
 from conftest import drain_queue

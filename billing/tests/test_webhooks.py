@@ -23,11 +23,11 @@ from billing.models import (
     PaymentStatus,
     WebhookEvent,
 )
-from billing.services import inbox
+from billing.stripe import inbox
+from billing.stripe.signature import sign_header
 from billing.tasks import retry_webhook_events
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
-from billing.tests.stripe_double import example, wrap_event
-from billing.webhooks import sign_header
+from billing.tests.stripe_objects import example, wrap_event
 from config.outbox.models import OutboxMessage
 
 

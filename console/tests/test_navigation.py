@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
 from accounts.models import Role
-from billing.stripe_mirror import MIRRORED
+from billing.stripe.mirror import MIRRORED
 
 FACTORY = {Role.ADMIN: AdminFactory, Role.FINANCE: FinanceFactory, Role.SUPPORT: StaffFactory}
 

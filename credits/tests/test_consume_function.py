@@ -18,8 +18,7 @@ from rest_framework.test import APIClient
 from accounts.factories import UserFactory
 from accounts.services import create_api_key, set_config
 from accounts.system_config import REGISTRY
-from billing.models import Subscription, SubscriptionStatus
-from billing.selectors import PAST_DUE_GRACE
+from billing.models import PAST_DUE_GRACE, Subscription, SubscriptionStatus
 from catalog.factories import PlanFactory
 from config.outbox import enqueue
 from config.outbox.models import OutboxMessage

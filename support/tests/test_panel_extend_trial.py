@@ -219,7 +219,7 @@ def test_the_approval_refuses_bad_days_in_a_payload(support_agent, customer, day
 
 def test_a_request_approved_after_the_trial_moved_is_refused_and_extends_nothing(
         support_agent, admin_user, customer, ticket):
-    from billing.services.subscriptions import extend_trial
+    from billing.services.subscriptions.lifecycle import extend_trial
 
     subscription = _trialing(customer)
     approval = approvals.request_action(
@@ -283,7 +283,7 @@ def test_customers_cannot_use_the_staff_form(client, customer, ticket):
 @pytest.fixture
 def stripe_trial(stripe_double, customer):
     from billing.models import CustomerBillingProfile
-    from billing.sync import ensure_stripe_price
+    from billing.stripe.sync import ensure_stripe_price
     from billing.tests.subscription_helpers import stripe_subscription
     from catalog.factories import PlanFactory
 

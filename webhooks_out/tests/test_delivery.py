@@ -170,7 +170,7 @@ def test_errors_are_retried_with_backoff_then_given_up_and_the_endpoint_disabled
 def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
                                                         django_capture_on_commit_callbacks):
     from billing.services.refunds import create_refund
-    from billing.services.subscriptions import cancel
+    from billing.services.subscriptions.lifecycle import cancel
     from support.factories import TicketFactory
     from support.models import TicketMessage
     from tests.test_staff_authority import _manual_subscription

@@ -7,8 +7,10 @@ credits, invoices and timelines are what a real customer would have.
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
-from billing.models import InvoiceStatus
-from billing.services import invoices, subscriptions
+from billing.models import InvoiceStatus, TaxRate
+from billing.services import invoices
+from billing.services.subscriptions import lifecycle as subscriptions
+from catalog.models import Plan
 
 
 class Command(BaseCommand):
@@ -21,9 +23,6 @@ class Command(BaseCommand):
         parser.add_argument("--free-plan", default="free")
 
     def handle(self, *args, **options):
-        from billing.models import TaxRate
-        from catalog.models import Plan
-
         # The seller's own country's rate (billing.seller_country defaults to GB): the one
         # rate orders and subscriptions of customers without another country pay.
         TaxRate.objects.get_or_create(country="GB", defaults={"name": "VAT",

@@ -3,7 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from billing import stripe_client, sync
+from billing.stripe import client as stripe_client
+from billing.stripe import reconciliation, sync
 
 
 class Command(BaseCommand):
@@ -25,8 +26,8 @@ class Command(BaseCommand):
             sync.pull_catalog(progress=progress, report=report)
             sync.push_products(progress=progress, report=report)
         if not options["catalog_only"]:
-            sync.enqueue_missing_events(progress=progress, report=report)
-            sync.check_drift(progress=progress, report=report)
+            reconciliation.enqueue_missing_events(progress=progress, report=report)
+            reconciliation.check_drift(progress=progress, report=report)
         for line in report.errors:
             self.stderr.write(line)
         self.stdout.write(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))

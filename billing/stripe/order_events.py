@@ -1,116 +1,31 @@
-"""What each Stripe event means for our records. One handler per event type.
-
-Handlers run inside the inbox's transaction, may run more than once (replay, retries) and
-may see events out of order, so each one either applies only forward moves (paid is final,
-refunds only move forward) or compares the event's time with what is stored.
-"""
+"""What each Stripe event about orders, payments, refunds, disputes, customers and their
+cards means for our records. One handler per event type, registered with
+``events.handles`` (BillingConfig.ready imports this module)."""
 
 import logging
-from collections.abc import Callable
 
 from django.utils import timezone
+from djstripe.models import Customer
 
-from billing import stripe_mirror
+from accounts import audit
+from accounts.models import AuditAction
 from billing.models import (
     BillingSource,
     CustomerBillingProfile,
     Order,
     OrderStatus,
+    Payment,
     PaymentMethod,
     WebhookEvent,
 )
 from billing.services import payments, refunds
+from billing.stripe import client as stripe_client
+from billing.stripe import mirror as stripe_mirror
+from billing.stripe import subscription_events
+from billing.stripe.events import handles
 from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
-
-Handler = Callable[[WebhookEvent, dict], None]
-HANDLERS: dict[str, list[Handler]] = {}
-
-
-def handles(*event_types: str):
-    def register(fn: Handler) -> Handler:
-        for event_type in event_types:
-            HANDLERS.setdefault(event_type, []).append(fn)
-        return fn
-    return register
-
-
-def dispatch(event: WebhookEvent) -> None:
-    """Run every handler registered for the event's type. Unknown types are recorded only."""
-    handlers = HANDLERS.get(event.type, [])
-    if not handlers and version_differs(event):
-        return  # nothing reads it, and its shape is not ours: not worth a Stripe call
-    obj = current_object(event)
-    # dj-stripe's mirror of the object (raw Stripe data, for reconciliation); never blocks.
-    stripe_mirror.mirror(obj)
-    for handler in handlers:
-        handler(event, obj)
-
-
-def version_differs(event: WebhookEvent) -> bool:
-    """The event was written in another API version than the one we speak."""
-    from billing import stripe_client
-
-    return bool(event.api_version) and event.api_version != stripe_client.api_version()
-
-
-def current_object(event: WebhookEvent) -> dict:
-    """The event's object in the shape of our pinned API version.
-
-    An event in our version is used as delivered. Another version's payload is not trusted:
-    the object is read again from Stripe at our version. Where that is impossible (a deleted
-    object, an object type Stripe cannot retrieve, Stripe not configured) the payload is
-    brought to our shape field by field (``normalize``). Network errors propagate, so the
-    event is retried later.
-    """
-    from billing import stripe_client
-
-    obj = (event.payload.get("data") or {}).get("object") or {}
-    if not isinstance(obj, dict) or not version_differs(event):
-        return obj
-    if obj.get("id") and not obj.get("deleted") and not event.type.endswith(".deleted") \
-            and stripe_client.is_configured():
-        try:
-            return stripe_client.retrieve_object(obj.get("object") or "", obj["id"])
-        except LookupError:
-            pass
-        except stripe_client.stripe.InvalidRequestError as exc:
-            if getattr(exc, "http_status", None) != 404:
-                raise
-    return normalize(obj)
-
-
-def normalize(obj: dict) -> dict:
-    """Bring an object written in an older API version to the current shape, for the fields
-    our handlers read: subscription periods live on the items (since 2025-03-31), an
-    invoice's subscription under ``parent.subscription_details`` and its payments under
-    ``payments`` (since 2025-03-31), a charge's invoice is not on the charge any more."""
-    import copy
-
-    obj = copy.deepcopy(obj)
-    kind = obj.get("object")
-    if kind == "subscription":
-        for item in (obj.get("items") or {}).get("data") or []:
-            for name in ("current_period_start", "current_period_end"):
-                if item.get(name) is None and obj.get(name) is not None:
-                    item[name] = obj[name]
-    elif kind == "invoice":
-        if obj.get("subscription") and not (obj.get("parent") or {}).get(
-                "subscription_details"):
-            sub = obj["subscription"]
-            obj["parent"] = {"type": "subscription_details", "subscription_details": {
-                "subscription": sub["id"] if isinstance(sub, dict) else sub,
-                "metadata": obj.get("subscription_details", {}).get("metadata") or {}}}
-        if not obj.get("payments") and (obj.get("payment_intent") or obj.get("charge")):
-            obj["payments"] = {"object": "list", "has_more": False, "data": [{
-                "object": "invoice_payment", "invoice": obj.get("id"), "is_default": True,
-                "status": "paid" if obj.get("status") == "paid" else "open",
-                "amount_paid": obj.get("amount_paid"),
-                "payment": {"type": "payment_intent" if obj.get("payment_intent") else "charge",
-                            "payment_intent": obj.get("payment_intent"),
-                            "charge": obj.get("charge")}}]}
-    return obj
 
 
 def _order_for(obj: dict) -> Order | None:
@@ -131,8 +46,6 @@ def _order_for(obj: dict) -> Order | None:
 def _stripe_payment(payment_intent: str | None) -> tuple[dict, str]:
     """(card type/brand/last4, charge id) of the intent's charge (never more), mirroring the
     intent and charge on the way. Read before any lock."""
-    from billing import stripe_client
-
     if not payment_intent or not stripe_client.is_configured():
         return {}, ""
     intent = stripe_client.retrieve_payment_intent(payment_intent, expand=["latest_charge"])
@@ -150,8 +63,6 @@ def _stripe_payment(payment_intent: str | None) -> tuple[dict, str]:
 
 
 def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
-    from billing.models import Payment
-
     if order.payment_status == "SUCCEEDED":
         return  # already paid: skip the API call; mark_order_paid would be a no-op anyway
     method, charge = _stripe_payment(payment_intent)
@@ -226,12 +137,10 @@ def _order_for_intent(payment_intent: str) -> Order | None:
 def _invoice_payment(event: WebhookEvent, *, charge: str, payment_intent: str):
     """The subscription invoice payment a charge belongs to (None for an order's charge or
     one that is not ours), recording its invoice first if that has not reached us yet."""
-    from billing.services import invoice_payments
-
     if _order_for_intent(payment_intent) is not None:
         return None
-    return invoice_payments.find_or_fetch(charge=charge, payment_intent=payment_intent,
-                                          event=event)
+    return subscription_events.find_or_fetch_payment(charge=charge,
+                                                     payment_intent=payment_intent, event=event)
 
 
 @handles("refund.updated", "refund.created", "refund.failed")
@@ -253,8 +162,6 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
     listed = (charge.get("refunds") or {}).get("data")
     if listed is None:
         # Since API 2022-11-15 a charge does not embed its refunds: ask Stripe for them.
-        from billing import stripe_client
-
         listed = stripe_client.list_refunds_for_charge(charge["id"])
     for refund_obj in listed:
         stripe_mirror.mirror(refund_obj)
@@ -263,9 +170,6 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 
 @handles("charge.dispute.created")
 def dispute_created(event: WebhookEvent, dispute: dict) -> None:
-    from accounts import audit
-    from accounts.models import AuditAction
-
     intent = _sid(dispute.get("payment_intent"))
     if _order_for_intent(intent) is None:
         payment = _invoice_payment(event, charge=_sid(dispute.get("charge")),
@@ -324,8 +228,6 @@ def customer_updated(event: WebhookEvent, customer: dict) -> None:
 def _mirror_customer(customer: dict):
     """dj-stripe's row for the customer (written by ``dispatch`` from this payload), if
     Stripe is configured and it could be written."""
-    from djstripe.models import Customer
-
     return Customer.objects.filter(id=customer.get("id") or "-").first()
 
 
@@ -338,8 +240,6 @@ def _user_for_customer(customer_id: str | None):
 def payment_method_changed(event: WebhookEvent, method: dict) -> None:
     """Attach and detach may arrive in either order, so neither payload is believed: the
     current object is read back from Stripe and our row made to match it."""
-    from billing import stripe_client
-
     current = stripe_client.retrieve_payment_method(method["id"])
     stripe_mirror.mirror(current)
     user = _user_for_customer(current.get("customer"))
@@ -367,6 +267,3 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
             stripe_payment_method_id=default).update(is_default=False)
         PaymentMethod.objects.filter(stripe_payment_method_id=default).update(is_default=True)
 
-
-# Subscription and invoice events (Billing II) register themselves on import.
-from billing import subscription_handlers  # noqa: E402, F401

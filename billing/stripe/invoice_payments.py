@@ -13,13 +13,15 @@ import logging
 
 from django.db.models import Q
 
-from billing import stripe_client
 from billing.models import BillingSource, Invoice, Payment
+from billing.stripe import client as stripe_client
+from billing.stripe import mirror as stripe_mirror
 
 logger = logging.getLogger(__name__)
 
 
-def _id(value) -> str:
+def object_id(value: dict | str | None) -> str:
+    """The id of a Stripe object or of a reference to one ('' for none)."""
     if isinstance(value, dict):
         return value.get("id") or ""
     return value or ""
@@ -35,20 +37,20 @@ def stripe_refs(invoice_obj: dict) -> dict:
     paid = [p for p in listed or [] if p.get("status") == "paid"] or list(listed or [])
     for entry in paid:
         payment = entry.get("payment") or {}
-        refs["payment_intent"] = refs["payment_intent"] or _id(payment.get("payment_intent"))
-        refs["charge"] = refs["charge"] or _id(payment.get("charge"))
+        refs["payment_intent"] = (refs["payment_intent"]
+                                  or object_id(payment.get("payment_intent")))
+        refs["charge"] = refs["charge"] or object_id(payment.get("charge"))
     # Older API versions name them on the invoice itself.
-    refs["payment_intent"] = refs["payment_intent"] or _id(invoice_obj.get("payment_intent"))
-    refs["charge"] = refs["charge"] or _id(invoice_obj.get("charge"))
+    refs["payment_intent"] = (refs["payment_intent"]
+                              or object_id(invoice_obj.get("payment_intent")))
+    refs["charge"] = refs["charge"] or object_id(invoice_obj.get("charge"))
     if refs["payment_intent"] and stripe_client.is_configured():
-        from billing import stripe_mirror
-
         intent = stripe_client.retrieve_payment_intent(refs["payment_intent"],
                                                        expand=["latest_charge"])
         charge = intent.get("latest_charge")
         if isinstance(charge, dict):
             stripe_mirror.mirror(charge)
-        stripe_mirror.mirror({**intent, "latest_charge": _id(charge) or None})
+        stripe_mirror.mirror({**intent, "latest_charge": object_id(charge) or None})
         if isinstance(charge, dict):
             refs["charge"] = refs["charge"] or charge.get("id") or ""
             details = charge.get("payment_method_details") or {}
@@ -97,20 +99,3 @@ def find(*, charge: str = "", payment_intent: str = "") -> Payment | None:
         match |= Q(stripe_payment_intent_id=payment_intent)
     return (Payment.objects.filter(match, invoice__isnull=False, provider=BillingSource.STRIPE)
             .select_related("invoice").first())
-
-
-def find_or_fetch(*, charge: str, payment_intent: str, event) -> Payment | None:
-    """``find``, and when the charge's invoice has not reached us yet (events arrive in any
-    order) ask Stripe which invoice that payment paid and record that invoice first. None
-    for a charge that paid no invoice (a one-time order, or not ours)."""
-    payment = find(charge=charge, payment_intent=payment_intent)
-    if payment is not None or not payment_intent or not stripe_client.is_configured():
-        return payment
-    listed = stripe_client.list_invoice_payments(payment_intent=payment_intent)
-    invoice_id = next((_id(p.get("invoice")) for p in listed if p.get("invoice")), "")
-    if not invoice_id:
-        return None
-    from billing.subscription_handlers import invoice_changed
-
-    invoice_changed(event, stripe_client.retrieve_invoice(invoice_id))
-    return find(charge=charge, payment_intent=payment_intent)

@@ -14,8 +14,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import authority
+from accounts import audit, authority
+from accounts.models import AuditAction
 from billing.models import WebhookEvent
+from billing.stripe.events import dispatch
 from config import outbox
 from config.outbox import services as outbox_services
 from config.outbox.models import OutboxMessage
@@ -152,8 +154,6 @@ def process_event(*, event_id: int) -> str:
     attempt included, so the redelivered task processes the event at once.
     Returns the row's final status, or "skipped".
     """
-    from billing.webhook_handlers import dispatch
-
     with transaction.atomic():
         event = (WebhookEvent.objects.select_for_update(skip_locked=True)
                  .filter(pk=event_id, status__in=CLAIMABLE).first())
@@ -202,9 +202,6 @@ def replay(*, event_ids, actor=None) -> int:
     idempotent), and process them after commit. Returns how many were queued. Raises
     NotAuthorized for staff whose role may not replay."""
     authority.require(actor, "billing.webhook.replay")
-    from accounts import audit
-    from accounts.models import AuditAction
-
     ids = list(WebhookEvent.objects.filter(pk__in=event_ids)
                .exclude(status=WebhookEvent.Status.PROCESSING).values_list("id", flat=True))
     with transaction.atomic():

@@ -1,4 +1,5 @@
-"""Stripe subscription and invoice events (registered into webhook_handlers.HANDLERS).
+"""Stripe subscription and invoice events (registered with ``events.handles``; BillingConfig.ready
+imports this module).
 
 Subscription events apply the subscription object as of the event's ``created`` time (older
 states are ignored). Invoice events mirror the invoice (its status only moves forward) and:
@@ -12,20 +13,26 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import stripe_client, stripe_mirror
 from billing.models import (
     BillingSource,
     Invoice,
     InvoiceStatus,
+    Payment,
     Subscription,
     SubscriptionStatus,
     WebhookEvent,
 )
-from billing.services import invoice_payments, subscriptions, timeline
+from billing.services import timeline
 from billing.services.invoices import RANK, grant_period_credits
 from billing.services.numbers import next_number
+from billing.services.subscriptions import discount_codes
+from billing.services.subscriptions.state import STATUS_WORDS, email_past_due, timestamp
+from billing.services.subscriptions.stripe_adapter import apply_stripe_subscription
 from billing.services.timeline import EventType, Source
-from billing.webhook_handlers import handles
+from billing.stripe import client as stripe_client
+from billing.stripe import invoice_payments
+from billing.stripe import mirror as stripe_mirror
+from billing.stripe.events import handles
 from catalog.money import format_money
 from config.ids import parse_id
 
@@ -42,13 +49,13 @@ def _when(event: WebhookEvent):
          "customer.subscription.deleted", "customer.subscription.paused",
          "customer.subscription.resumed")
 def subscription_changed(event: WebhookEvent, obj: dict) -> None:
-    subscriptions.apply_stripe_subscription(obj, state_at=_when(event),
+    apply_stripe_subscription(obj, state_at=_when(event),
                                             stripe_event_id=event.stripe_event_id)
 
 
 @handles("customer.subscription.trial_will_end")
 def trial_will_end(event: WebhookEvent, obj: dict) -> None:
-    sub = subscriptions.apply_stripe_subscription(obj, state_at=_when(event),
+    sub = apply_stripe_subscription(obj, state_at=_when(event),
                                                   stripe_event_id=event.stripe_event_id)
     if sub is None or sub.events.filter(stripe_event_id=event.stripe_event_id,
                                         type=EventType.TRIAL_WILL_END).exists():
@@ -70,7 +77,7 @@ def subscription_checkout_completed(event: WebhookEvent, session: dict) -> None:
         return
     remote = stripe_client.retrieve_subscription(sub_id)
     stripe_mirror.mirror(remote)
-    subscriptions.apply_stripe_subscription(remote, state_at=_when(event),
+    apply_stripe_subscription(remote, state_at=_when(event),
                                             stripe_event_id=event.stripe_event_id)
 
 
@@ -80,14 +87,12 @@ def subscription_checkout_expired(event: WebhookEvent, session: dict) -> None:
         return
     local_id = parse_id((session.get("metadata") or {}).get("subscription_id"))
     if local_id:
-        from billing.services.subscriptions import _release_discount
-
         for sub in Subscription.objects.select_for_update().filter(
                 pk=int(local_id), status=S.INCOMPLETE, stripe_subscription_id__isnull=True):
             sub.status = S.INCOMPLETE_EXPIRED
             sub.save(update_fields=["status", "updated_at"])
-            _release_discount(sub)
-            timeline.add(sub, EventType.STATUS_CHANGED, subscriptions.STATUS_WORDS[
+            discount_codes.release(sub)
+            timeline.add(sub, EventType.STATUS_CHANGED, STATUS_WORDS[
                 S.INCOMPLETE_EXPIRED], source=Source.STRIPE,
                 stripe_event_id=event.stripe_event_id)
 
@@ -110,13 +115,9 @@ def _subscription_for(invoice: dict, event: WebhookEvent) -> Subscription | None
         # The invoice arrived before the subscription's own events: read it back.
         remote = stripe_client.retrieve_subscription(sub_id)
         stripe_mirror.mirror(remote)
-        sub = subscriptions.apply_stripe_subscription(remote, state_at=_when(event),
+        sub = apply_stripe_subscription(remote, state_at=_when(event),
                                                       stripe_event_id=event.stripe_event_id)
     return sub
-
-
-def _ts(value):
-    return subscriptions._ts(value)
 
 
 def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
@@ -139,12 +140,12 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
         "tax": taxes, "total": total,
         "amount_paid": min(total, int(obj.get("amount_paid") or 0)),
         "amount_due": max(0, int(obj.get("amount_due") or 0)),
-        "period_start": _ts(min((p.get("start") or 0 for p in periods), default=0)),
-        "period_end": _ts(max((p.get("end") or 0 for p in periods), default=0)),
-        "due_date": (_ts(obj.get("due_date")).date() if obj.get("due_date") else None),
-        "paid_at": _ts(transitions.get("paid_at")),
-        "finalized_at": _ts(transitions.get("finalized_at")),
-        "voided_at": _ts(transitions.get("voided_at")),
+        "period_start": timestamp(min((p.get("start") or 0 for p in periods), default=0)),
+        "period_end": timestamp(max((p.get("end") or 0 for p in periods), default=0)),
+        "due_date": (timestamp(obj.get("due_date")).date() if obj.get("due_date") else None),
+        "paid_at": timestamp(transitions.get("paid_at")),
+        "finalized_at": timestamp(transitions.get("finalized_at")),
+        "voided_at": timestamp(transitions.get("voided_at")),
         "stripe_number": obj.get("number") or "",
         "hosted_invoice_url": obj.get("hosted_invoice_url") or "",
         "billing_reason": obj.get("billing_reason") or "",
@@ -183,7 +184,7 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     # Which PaymentIntent and charge paid it: read from Stripe before any row lock.
     refs = invoice_payments.stripe_refs(obj) if obj.get("status") == "paid" else None
     invoice, old = _mirror_invoice(obj, sub, event)
-    sub = _locked_subscriptions().select_related("plan", "user").get(pk=sub.pk)
+    sub = Subscription.objects.for_update().select_related("plan", "user").get(pk=sub.pk)
     eid = event.stripe_event_id
 
     def add(type_, message):
@@ -217,10 +218,10 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
             sub.status, sub.stripe_state_at = S.PAST_DUE, _when(event)
             sub.past_due_since = sub.past_due_since or _when(event)
             sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
-            timeline.add(sub, EventType.STATUS_CHANGED, subscriptions.STATUS_WORDS[S.PAST_DUE],
+            timeline.add(sub, EventType.STATUS_CHANGED, STATUS_WORDS[S.PAST_DUE],
                          source=Source.STRIPE, stripe_event_id=eid,
                          payload={"old": old_status})
-            subscriptions.email_past_due(sub)
+            email_past_due(sub)
     elif event.type == "invoice.payment_action_required" and not sub.events.filter(
             stripe_event_id=eid, type=EventType.PAYMENT_ACTION_REQUIRED).exists():
         add(EventType.PAYMENT_ACTION_REQUIRED, f"Your bank asks you to confirm the payment of "
@@ -231,7 +232,18 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
         add(EventType.INVOICE_VOIDED, f"Invoice {invoice.number} was cancelled.")
 
 
-def _locked_subscriptions():
-    """Subscriptions for update; only the subscription row is locked (its price may be null,
-    and PostgreSQL cannot lock the nullable side of an outer join)."""
-    return Subscription.objects.select_for_update(of=("self",))
+def find_or_fetch_payment(*, charge: str, payment_intent: str,
+                          event: WebhookEvent) -> Payment | None:
+    """``invoice_payments.find``, and when the charge's invoice has not reached us yet
+    (events arrive in any order) ask Stripe which invoice that payment paid and record that
+    invoice first. None for a charge that paid no invoice (a one-time order, or not ours)."""
+    payment = invoice_payments.find(charge=charge, payment_intent=payment_intent)
+    if payment is not None or not payment_intent or not stripe_client.is_configured():
+        return payment
+    listed = stripe_client.list_invoice_payments(payment_intent=payment_intent)
+    invoice_id = next((invoice_payments.object_id(p.get("invoice")) for p in listed
+                       if p.get("invoice")), "")
+    if not invoice_id:
+        return None
+    invoice_changed(event, stripe_client.retrieve_invoice(invoice_id))
+    return invoice_payments.find(charge=charge, payment_intent=payment_intent)

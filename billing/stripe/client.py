@@ -10,8 +10,11 @@ on the network.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import stripe
 from django.conf import settings
+from stripe._object_classes import OBJECT_CLASSES
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 
@@ -51,10 +54,6 @@ def client():
 def retrieve_object(kind: str, object_id: str) -> dict:
     """Any Stripe object by its ``object`` name (``"subscription"``, ``"charge"``...), read at
     the pinned API version. Raises LookupError for a kind stripe-python cannot retrieve."""
-    from importlib import import_module
-
-    from stripe._object_classes import OBJECT_CLASSES
-
     entry = OBJECT_CLASSES.get(kind)
     if entry is None:
         raise LookupError(kind)

@@ -21,6 +21,12 @@ import logging
 
 from django.db import transaction
 from django.db.models.signals import pre_save
+from djstripe import models as djstripe_models
+from djstripe.models import APIKey
+from djstripe.models.base import StripeModel
+from stripe._util import convert_to_stripe_object
+
+from billing.stripe import client as stripe_client
 
 logger = logging.getLogger(__name__)
 
@@ -66,17 +72,12 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from djstripe.models import APIKey
-    from djstripe.models.base import StripeModel
-
     StripeModel._find_owner_account = classmethod(_no_owner_account)
     pre_save.connect(_refuse_secret, sender=APIKey, dispatch_uid="billing-no-secret-at-rest")
     _installed = True
 
 
 def model_for(kind: str):
-    from djstripe import models as djstripe_models
-
     name = MIRRORED.get(kind)
     return getattr(djstripe_models, name) if name else None
 
@@ -84,15 +85,11 @@ def model_for(kind: str):
 def mirror(obj: dict | None):
     """dj-stripe's row for ``obj`` (created or updated), or None when the object is not one we
     mirror, Stripe is not configured or the mirror could not be written (logged)."""
-    from billing import stripe_client
-
     if not isinstance(obj, dict) or not obj.get("id") or not stripe_client.is_configured():
         return None
     model = model_for(obj.get("object") or "")
     if model is None:
         return None
-    from stripe._util import convert_to_stripe_object
-
     data = dict(obj)
     for name, value in NOT_FOLLOWED.get(data.get("object"), {}).items():
         if name in data:
