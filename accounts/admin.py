@@ -24,16 +24,10 @@ from accounts.models import (
     User,
 )
 from accounts.profile import PROFILE_FIELDS, clean_profile
-from config.admin import (
-    IndexedValuesFilter,
-    LargeTableAdmin,
-    LargeTableChangeList,
-    ReadOnlyAdmin,
-    Search,
-    by_user_email,
-    indexed_distinct_values,
-    policy_action,
-)
+from backoffice.policy import policy_action
+from backoffice.readonly import ReadOnlyAdmin
+from backoffice.search import IndexedValuesFilter, Search, by_user_email, indexed_distinct_values
+from backoffice.tables import LargeTableAdmin, LargeTableChangeList
 
 admin.site.site_header = "Billing back office: staff console"
 admin.site.site_title = "Staff console"

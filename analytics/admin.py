@@ -12,7 +12,7 @@ from django.urls import path
 from accounts import authority
 from analytics import views
 from analytics.models import DailyMetric, Dashboard
-from config.admin import ReadOnlyAdmin
+from backoffice.readonly import ReadOnlyAdmin
 
 
 def _sees_revenue(request) -> bool:

@@ -1,7 +1,7 @@
 """The staff console for billing. Actions call services; money rows are read-only here.
 
 Money is shown as people read it, in major units with its currency (``$711.00``, ``¥5,000``,
-through ``catalog.money.format_money``), and typed the same way (``config.admin.MoneyField``).
+through ``catalog.money.format_money``), and typed the same way (``backoffice.forms.MoneyField``).
 """
 
 import functools
@@ -18,24 +18,22 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import authority
 from accounts.system_config import get_config
-from billing import admin_mirror, models, stripe_client
-from billing.services import inbox
-from billing.services.payments import cancel_order
-from catalog.money import format_money, to_major_units
-from config.admin import (
-    REFUSED,
+from backoffice.forms import MoneyField
+from backoffice.policy import REFUSED, perform, policy_action
+from backoffice.search import (
     IndexedValuesFilter,
-    LargeTableAdmin,
-    MoneyField,
     Search,
     by_exact,
     by_id,
     by_prefix,
     by_related,
     by_user_email,
-    perform,
-    policy_action,
 )
+from backoffice.tables import LargeTableAdmin
+from billing import admin_mirror, models, stripe_client
+from billing.services import inbox
+from billing.services.payments import cancel_order
+from catalog.money import format_money, to_major_units
 from config.api import DomainError
 
 

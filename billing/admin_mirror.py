@@ -11,8 +11,8 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils.html import format_html
 
+from backoffice.readonly import ReadOnlyAdmin
 from billing.stripe_mirror import MIRRORED
-from config.admin import ReadOnlyAdmin
 
 GROUP = "Stripe mirror"
 

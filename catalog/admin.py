@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.audit import record
 from accounts.models import AuditAction
+from backoffice.policy import policy_action
 from catalog import services
 from catalog.models import (
     Category,
@@ -28,7 +29,6 @@ from catalog.models import (
 )
 from catalog.money import format_money
 from catalog.public_cache import catalog_changed
-from config.admin import policy_action
 
 
 class AuditedAdmin(admin.ModelAdmin):

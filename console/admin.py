@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from accounts import audit
 from accounts.models import AuditAction, Role
-from config.admin import ReadOnlyAdmin
+from backoffice.readonly import ReadOnlyAdmin
 from console.models import AccountingExport, Customer, StaffPreference
 
 

@@ -22,17 +22,13 @@ from django.utils.html import format_html, format_html_join
 from accounts import audit, authority
 from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
 from accounts.system_config import get_config
+from backoffice.forms import MoneyField
+from backoffice.policy import policy_action
+from backoffice.readonly import ReadOnlyAdmin
+from backoffice.search import by_full_text, by_id, by_user_email
+from backoffice.tables import LargeTableAdmin
 from billing.models import Order, RefundReason, Subscription
 from catalog.money import format_money
-from config.admin import (
-    LargeTableAdmin,
-    MoneyField,
-    ReadOnlyAdmin,
-    by_full_text,
-    by_id,
-    by_user_email,
-    policy_action,
-)
 from config.api import DomainError
 from config.ids import BIGINT_MAX, parse_id
 from credits import selectors as credit_selectors

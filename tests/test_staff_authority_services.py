@@ -357,7 +357,7 @@ def test_system_calls_pass_and_customers_act_on_their_own():
 
 
 def test_no_model_admin_bypasses_the_site():
-    from config.admin import PolicyAdminMixin
+    from backoffice.policy import PolicyAdminMixin
 
     assert all(isinstance(model_admin, PolicyAdminMixin)
                for model_admin in admin.site._registry.values())

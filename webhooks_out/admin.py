@@ -10,8 +10,9 @@ from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminU
 
 from accounts import audit, authority
 from accounts.models import AuditAction
+from backoffice.policy import policy_action
+from backoffice.readonly import ReadOnlyAdmin
 from billing.admin import confirm_first
-from config.admin import ReadOnlyAdmin, policy_action
 from webhooks_out import events, services
 from webhooks_out.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
