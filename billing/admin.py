@@ -18,8 +18,11 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import authority
 from accounts.system_config import get_config
+from backoffice.audited import AuditedAdmin
+from backoffice.confirm import confirm_first
 from backoffice.forms import MoneyField
 from backoffice.policy import REFUSED, perform, policy_action
+from backoffice.readonly import ReadOnlyAdmin, ReadOnlyInline
 from backoffice.search import (
     IndexedValuesFilter,
     Search,
@@ -35,30 +38,6 @@ from billing.services import inbox
 from billing.services.payments import cancel_order
 from catalog.money import format_money, to_major_units
 from config.api import DomainError
-
-
-def confirm_first(question: str, button: str):
-    """An admin action that changes money or access asks once before it runs.
-
-    The first POST (from the changelist's action menu) renders a page listing the selected
-    rows with a confirm button; only a POST carrying ``confirm`` runs the action.
-    """
-    def decorate(action):
-        def wrapper(modeladmin, request, queryset):
-            if request.POST.get("confirm") != "yes":
-                opts = modeladmin.model._meta
-                return TemplateResponse(request, "billing/admin/confirm_action.html", {
-                    **modeladmin.admin_site.each_context(request), "opts": opts,
-                    "title": question, "question": question, "button": button,
-                    "queryset": queryset, "action": action.__name__,
-                    "changelist": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
-                })
-            return action(modeladmin, request, queryset)
-        wrapper.__name__ = action.__name__
-        wrapper.__doc__ = action.__doc__
-        return wrapper
-    return decorate
-
 
 # --- money as people read it -----------------------------------------------------------------
 
@@ -126,39 +105,6 @@ class MoneyAdminMixin:
         return [name for name in super().get_fields(request, obj)
                 if not (isinstance(name, str) and name in self.money_fields
                         and name not in typed)]
-
-
-class AuditedAdmin(admin.ModelAdmin):
-    """Staff edits made in the console are written to the audit log in the same transaction."""
-
-    def save_model(self, request, obj, form, change):
-        from django.db import transaction
-
-        from accounts import audit
-        from accounts.models import AuditAction
-
-        with transaction.atomic():
-            old = {}
-            if change:
-                before = type(obj).objects.get(pk=obj.pk)
-                old = {name: getattr(before, name, None) for name in form.changed_data}
-            super().save_model(request, obj, form, change)
-            audit.record(actor=request.user,
-                         action=AuditAction.UPDATE if change else AuditAction.CREATE,
-                         resource=obj, old=old,
-                         new={name: form.cleaned_data.get(name) for name in form.changed_data})
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class OrderItemInline(ReadOnlyInline):
@@ -841,7 +787,7 @@ class SubscriptionAdmin(MoneyAdminMixin, AuditedAdmin):
 
 
 @admin.register(models.PastDueSubscription)
-class PastDueSubscriptionAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
+class PastDueSubscriptionAdmin(MoneyAdminMixin, AllReadOnlyAdmin, ReadOnlyAdmin):
     """Dunning: every past-due or unpaid subscription with what is owed."""
 
     money_fields = ("credit_balance",)
@@ -864,15 +810,6 @@ class PastDueSubscriptionAdmin(MoneyAdminMixin, AllReadOnlyAdmin):
             owed = obj.price.unit_amount * obj.quantity  # no invoice mirrored yet
         return format_money(owed, currency_of(obj, "price.currency"))
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 def _plan_count(status: str):
     """Subscribers of the row's plan in ``status`` (one subquery, no query per row)."""
@@ -885,7 +822,7 @@ def _plan_count(status: str):
 
 
 @admin.register(models.PlanSubscribers)
-class PlanSubscribersAdmin(admin.ModelAdmin):
+class PlanSubscribersAdmin(ReadOnlyAdmin):
     """How many customers each plan has, by status that grants the plan."""
 
     list_display = ["name", "slug", "billing_source", "active", "monthly", "yearly",
@@ -919,15 +856,6 @@ class PlanSubscribersAdmin(admin.ModelAdmin):
     @admin.display(description="Past due", ordering="past_due")
     def past_due_count(self, obj):
         return obj.past_due
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @policy_action("billing.stripe.sync", description="Push to Stripe")
     def action_push_to_stripe(self, request, queryset):

@@ -19,9 +19,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from accounts import audit, authority
-from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
+from accounts import authority
+from accounts.models import SUPPORT_DESK_ROLES, User
 from accounts.system_config import get_config
+from backoffice.audited import AuditedAdmin
 from backoffice.forms import MoneyField
 from backoffice.policy import policy_action
 from backoffice.readonly import ReadOnlyAdmin
@@ -510,10 +511,11 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(AuditedAdmin):
     list_display = ("title", "slug", "content_type", "status", "updated_at")
     list_filter = ("status", "content_type")
     search_fields = ("title", "slug", "body")
+    audit_unshown_fields = ("body",)  # the log says the body changed, not what it says
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("preview", "published_at", "created_at", "updated_at")
     fields = ("title", "slug", "summary", "content_type", "status", "tags", "body", "preview",
@@ -526,15 +528,9 @@ class ArticleAdmin(admin.ModelAdmin):
         return format_html('<div class="article-preview">{}</div>', kb.render_markdown(obj.body))
 
     def save_model(self, request, obj, form, change):
-        # The admin wraps this in its transaction, so the audit row commits with the change.
         if obj.status == ArticleStatus.PUBLISHED and obj.published_at is None:
             obj.published_at = timezone.now()
         super().save_model(request, obj, form, change)
-        audit.record(actor=request.user,
-                     action=AuditAction.UPDATE if change else AuditAction.CREATE,
-                     resource=obj, new={name: str(form.cleaned_data.get(name))
-                                        for name in form.changed_data if name != "body"},
-                     body_changed="body" in form.changed_data)
         # Its semantic vector follows the new text once this commits (no-op without pgvector).
         embeddings.queue_article(obj.pk)
 

@@ -319,12 +319,12 @@ SCENARIOS = {
     ("support.ApprovalRequest", "reject_selected"): Scenario(
         _pending_approval, snapshot=_approval_state),
     ("accounts.User", "suspend_users"): Scenario(
-        lambda w: ([UserFactory().pk], {"confirmed": "yes"})),
+        lambda w: ([UserFactory().pk], {"confirm": "yes"})),
     ("accounts.User", "reactivate_users"): Scenario(
         lambda w: ([UserFactory(status="SUSPENDED", is_active=False).pk],
-                   {"confirmed": "yes"})),
+                   {"confirm": "yes"})),
     ("accounts.User", "force_logout_users"): Scenario(
-        lambda w: ([LoginSessionFactory(user=w.customer).user_id], {"confirmed": "yes"})),
+        lambda w: ([LoginSessionFactory(user=w.customer).user_id], {"confirm": "yes"})),
     ("accounts.LoginSession", "revoke_selected"): Scenario(
         lambda w: ([LoginSessionFactory(user=w.customer).pk], {})),
     ("accounts.ApiKey", "revoke_selected"): Scenario(
