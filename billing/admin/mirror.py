@@ -1,7 +1,7 @@
 """The "Stripe mirror" group of the staff console: dj-stripe's copy of the Stripe objects the
 business touches, read-only (what Stripe sent, for checking our records against it).
 
-dj-stripe's own admin pages are unregistered (billing.admin): they would duplicate ours and
+dj-stripe's own admin pages are unregistered (billing.admin.stripe): they would duplicate ours and
 offer actions that call Stripe outside the staff policy. Only these views remain.
 """
 
