@@ -13,6 +13,11 @@ from django.utils.html import format_html
 CUSTOMER_FIELDS = ("user", "customer", "owner", "author", "voter")
 
 
+def customer_page_url(user_id) -> str:
+    """The staff console's page of the customer ``user_id`` (everything about them)."""
+    return reverse("admin:console_customer_overview", args=[user_id])
+
+
 @functools.cache
 def customer_column(field: str, label: str):
     """A list column showing the user at ``field`` by e-mail, a link to the customer's page
@@ -23,7 +28,7 @@ def customer_column(field: str, label: str):
             return "—"
         if getattr(user, "role", "") == "CUSTOMER":
             try:
-                url = reverse("admin:console_customer_overview", args=[user.pk])
+                url = customer_page_url(user.pk)
             except NoReverseMatch:
                 return user.email
             return format_html('<a href="{}" title="Customer page">{}</a>', url, user.email)

@@ -23,6 +23,8 @@ class StaffSite(UnfoldAdminSite):
 
     index_template = "console/index.html"
     index_title = "Staff console"
+    site_header = "Billing back office: staff console"
+    site_title = "Staff console"
 
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin

@@ -1,4 +1,5 @@
-"""The staff console for accounts. Every change goes through accounts.services."""
+"""The staff console's pages of the accounts models: users and roles, API keys, sessions, the
+audit log, settings, stored files. Every change goes through accounts.services."""
 
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
@@ -24,13 +25,12 @@ from accounts.models import (
 )
 from accounts.profile import PROFILE_FIELDS, clean_profile
 from backoffice.confirm import confirm_first
+from backoffice.customers import customer_page_url
 from backoffice.policy import policy_action
 from backoffice.readonly import ReadOnlyAdmin
 from backoffice.search import IndexedValuesFilter, Search, by_user_email, indexed_distinct_values
 from backoffice.tables import LargeTableAdmin, LargeTableChangeList
-
-admin.site.site_header = "Billing back office: staff console"
-admin.site.site_title = "Staff console"
+from console.naming import describe_resources
 
 
 class HttpsURLField(forms.URLField):
@@ -110,8 +110,6 @@ class UserAdmin(admin.ModelAdmin):
         """Everything about a customer on one page (the staff console's customer page)."""
         if user is None or user.pk is None or user.role != Role.CUSTOMER:
             return "—"
-        from console.admin import customer_page_url
-
         return format_html('<a href="{}">Open the customer page</a>',
                            customer_page_url(user.pk))
 
@@ -211,8 +209,6 @@ class AuditChangeList(LargeTableChangeList):
 
     def get_results(self, request):
         super().get_results(request)
-        from console.naming import describe_resources
-
         names = describe_resources(self.result_list)
         for row in self.result_list:
             row.resource_name = names.get((row.resource_type, row.resource_id))
@@ -246,17 +242,13 @@ class AuditLogAdmin(LargeTableAdmin, ReadOnlyAdmin):
     def what(self, row):
         """The row acted on, by its name (``Invoice INV-2026-00006``), linked."""
         if getattr(row, "resource_name", None) is None:
-            from console.naming import describe_resources
-
-            return _resource_shown(row, describe_resources([row]))
+                return _resource_shown(row, describe_resources([row]))
         return _resource_shown(row)
 
     @admin.display(description="who", ordering="actor_email")
     def who(self, row):
         if row.actor is not None and row.actor.role == Role.CUSTOMER:
-            from console.admin import customer_page_url
-
-            return format_html('<a href="{}">{}</a>', customer_page_url(row.actor_id),
+                return format_html('<a href="{}">{}</a>', customer_page_url(row.actor_id),
                                row.actor_email)
         return row.actor_email or "the system"
 

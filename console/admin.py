@@ -1,22 +1,22 @@
 """The staff console's own pages: the customer list and each customer's page, the
-accounting exports and a staff member's preferences."""
+accounting exports and a staff member's preferences. The accounts models' pages (users and
+roles, API keys, sessions, the audit log, settings) are ``console.accounts_admin``: they link
+to the customer page and name the audit log's rows through ``console.naming``."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 
 from accounts import audit
 from accounts.models import AuditAction, Role
+from backoffice.customers import customer_page_url
 from backoffice.readonly import ReadOnlyAdmin
+from console import accounts_admin  # noqa: F401 - registers the accounts models' pages
 from console.models import AccountingExport, Customer, StaffPreference
-
-
-def customer_page_url(user_id) -> str:
-    return reverse("admin:console_customer_overview", args=[user_id])
 
 
 class StatusFilter(admin.SimpleListFilter):

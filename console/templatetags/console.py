@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 
 from accounts import authority
-from backoffice.customers import CUSTOMER_FIELDS
+from backoffice.customers import CUSTOMER_FIELDS, customer_page_url
 from console.navigation import groups_for
 
 register = template.Library()
@@ -26,9 +26,6 @@ def may(context, action: str) -> bool:
 def customer_page_of(obj) -> str:
     """The customer page of the customer ``obj`` belongs to (its user, customer or owner), or
     "" when it belongs to no customer."""
-    # The admin site's module loads this library while it is imported itself.
-    from console.admin import customer_page_url  # noqa: PLC0415 - config.admin import cycle
-
     if obj is None or getattr(obj, "pk", None) is None:
         return ""
     if obj._meta.label == settings.AUTH_USER_MODEL:
