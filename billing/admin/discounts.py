@@ -1,6 +1,5 @@
 """Discount codes and where each was used."""
 
-
 from django import forms
 from django.contrib import admin
 

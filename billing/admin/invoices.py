@@ -1,6 +1,5 @@
 """Invoices, payments, refunds and credit notes."""
 
-
 from django.contrib import admin
 from django.db.models import Q
 from django.shortcuts import get_object_or_404

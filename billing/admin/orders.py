@@ -1,6 +1,5 @@
 """Orders: their lines, payments and refunds; mark paid, cancel, refund."""
 
-
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404
 from django.urls import path

@@ -1,7 +1,6 @@
 """What Stripe sends: its webhook events, drift between Stripe and our records, customers'
 billing profiles and payment methods, and the read-only mirror of its objects."""
 
-
 from django.contrib import admin, messages
 
 from backoffice.policy import policy_action

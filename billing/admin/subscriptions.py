@@ -1,6 +1,5 @@
 """Subscriptions: the list and its actions, dunning (past due) and subscribers per plan."""
 
-
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q

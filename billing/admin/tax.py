@@ -1,6 +1,5 @@
 """Tax rates per customer country."""
 
-
 from django.contrib import admin
 
 from backoffice.audited import AuditedAdmin

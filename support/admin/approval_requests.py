@@ -1,7 +1,6 @@
 """Approval requests: an action above its requester's limit, approved (and run) or rejected
 by a second staff member."""
 
-
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils.html import format_html, format_html_join

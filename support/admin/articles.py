@@ -1,6 +1,5 @@
 """Help articles: written and published in the console, audited like every console edit."""
 
-
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html

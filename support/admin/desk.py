@@ -1,7 +1,6 @@
 """The ticket desk's list filters and the small forms on a ticket's page (reply, note,
 status, merge; a refund, credits or a longer trial asked for from the ticket)."""
 
-
 from django import forms
 from django.contrib import admin
 from django.utils import timezone

@@ -1,6 +1,5 @@
 """Help-bot conversations and their messages, read-only (large tables)."""
 
-
 from django.contrib import admin
 
 from backoffice.readonly import ReadOnlyAdmin
