@@ -34,6 +34,7 @@ from billing.models import (
 from billing.selectors import current_subscription
 from catalog.money import format_money
 from console.naming import describe_resources
+from credits.models import CreditBalance, CreditGrant, CreditTransaction
 from credits.selectors import credit_summary
 from support.models import Ticket
 
@@ -198,10 +199,10 @@ def _credits_section(request, customer: User) -> dict:
         if _has_balance(customer) else None
     return {
         "credits": credit_summary(user=customer),
-        "credit_actions": actions_for(request, _balance_model(), balance_pk, [
+        "credit_actions": actions_for(request, CreditBalance, balance_pk, [
             ("adjust_credits", "Adjust credits")]) if balance_pk else [],
-        "ledger_url": _changelist(_ledger_model(), user=customer.pk),
-        "lots_url": _changelist(_lot_model(), user=customer.pk),
+        "ledger_url": _changelist(CreditTransaction, user=customer.pk),
+        "lots_url": _changelist(CreditGrant, user=customer.pk),
     }
 
 
@@ -256,27 +257,7 @@ def _order_actions(order) -> list[tuple[str, str]]:
 
 
 def _has_balance(customer) -> bool:
-    from credits.models import CreditBalance
-
     return CreditBalance.objects.filter(user=customer).exists()
-
-
-def _balance_model():
-    from credits.models import CreditBalance
-
-    return CreditBalance
-
-
-def _ledger_model():
-    from credits.models import CreditTransaction
-
-    return CreditTransaction
-
-
-def _lot_model():
-    from credits.models import CreditGrant
-
-    return CreditGrant
 
 
 TRAIL_IDS = 50  # the customer's most recent rows of each kind whose history is shown

@@ -27,6 +27,7 @@ from billing.admin.payments import (
     record_payments,
     refund_page,
 )
+from billing.services.invoices import finalize_invoice, send_invoice, void_invoice
 from catalog.money import format_money
 
 
@@ -102,8 +103,6 @@ class InvoiceAdmin(LargeTableAdmin, RecordAdmin):
     @confirm_first("Finalise these invoices? Their numbers and amounts are then fixed.",
                    "Yes, finalise")
     def action_finalize(self, request, queryset):
-        from billing.services.invoices import finalize_invoice
-
         run_each(self, request, queryset,
              lambda i: finalize_invoice(invoice_id=i.pk, actor=request.user), "finalised")
 
@@ -120,15 +119,11 @@ class InvoiceAdmin(LargeTableAdmin, RecordAdmin):
     @confirm_first("Void these invoices? A voided invoice cannot be paid or reopened.",
                    "Yes, void")
     def action_void(self, request, queryset):
-        from billing.services.invoices import void_invoice
-
         run_each(self, request, queryset,
              lambda i: void_invoice(invoice_id=i.pk, actor=request.user), "voided")
 
     @policy_action("billing.invoice.send", description="Send invoices by e-mail")
     def action_send(self, request, queryset):
-        from billing.services.invoices import send_invoice
-
         run_each(self, request, queryset,
              lambda i: send_invoice(invoice_id=i.pk, actor=request.user), "sent")
 

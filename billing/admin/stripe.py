@@ -10,6 +10,7 @@ from billing import models, stripe_client
 from billing.admin import mirror
 from billing.admin.common import RecordAdmin
 from billing.services import inbox
+from billing.webhook_handlers import version_differs
 
 
 @admin.register(models.StripeDrift)
@@ -63,8 +64,6 @@ class WebhookEventAdmin(LargeTableAdmin):
 
     @admin.display(description="API version check")
     def api_version_check(self, obj):
-        from billing.webhook_handlers import version_differs
-
         if obj is None or not obj.api_version:
             return "-"
         if not version_differs(obj):

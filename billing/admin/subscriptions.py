@@ -1,8 +1,11 @@
 """Subscriptions: the list and its actions, dunning (past due) and subscribers per plan."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -10,8 +13,10 @@ from backoffice.audited import AuditedAdmin
 from backoffice.confirm import confirm_first
 from backoffice.policy import perform, policy_action
 from backoffice.readonly import ReadOnlyAdmin, ReadOnlyInline
-from billing import models, stripe_client
+from billing import models, stripe_client, sync
 from billing.admin.common import AllReadOnlyAdmin, MoneyAdminMixin, currency_of, run_each
+from billing.services.invoices import issue_period_invoice
+from billing.services.subscriptions import cancel
 from catalog.money import format_money
 
 
@@ -31,9 +36,6 @@ class RenewingSoonFilter(admin.SimpleListFilter):
         return [("7", "Renewing within 7 days"), ("30", "Renewing within 30 days")]
 
     def queryset(self, request, queryset):
-        from datetime import timedelta
-
-
         if self.value() in ("7", "30"):
             now = timezone.now()
             return queryset.filter(status__in=["ACTIVE", "TRIALING"], cancel_at_period_end=False,
@@ -49,9 +51,6 @@ class ExtendTrialForm(forms.Form):
 
 
 def amount_at_risk(queryset):
-    from django.db.models import Sum
-    from django.db.models.functions import Coalesce
-
     return queryset.annotate(at_risk=Coalesce(
         Sum("invoices__amount_due", filter=Q(invoices__status="OPEN")), 0))
 
@@ -92,8 +91,6 @@ class SubscriptionAdmin(MoneyAdminMixin, AuditedAdmin):
     @confirm_first("Cancel these subscriptions now? Access ends immediately.",
                    "Yes, cancel now")
     def action_cancel_now(self, request, queryset):
-        from billing.services.subscriptions import cancel
-
         run_each(self, request, queryset, lambda s: cancel(subscription=s, at_period_end=False,
                                                        actor=request.user), "cancelled")
 
@@ -101,8 +98,6 @@ class SubscriptionAdmin(MoneyAdminMixin, AuditedAdmin):
     @confirm_first("Cancel these subscriptions at the end of their period?",
                    "Yes, cancel at period end")
     def action_cancel_at_end(self, request, queryset):
-        from billing.services.subscriptions import cancel
-
         run_each(self, request, queryset, lambda s: cancel(subscription=s, at_period_end=True,
                                                        actor=request.user),
              "will end at the period end")
@@ -121,8 +116,6 @@ class SubscriptionAdmin(MoneyAdminMixin, AuditedAdmin):
     @policy_action("billing.invoice.issue",
                    description="Issue the current period's invoice (manual billing)")
     def action_issue_invoice(self, request, queryset):
-        from billing.services.invoices import issue_period_invoice
-
         run_each(self, request, queryset,
              lambda s: issue_period_invoice(subscription=s, actor=request.user),
              "invoice issued")
@@ -179,9 +172,6 @@ class PastDueSubscriptionAdmin(MoneyAdminMixin, AllReadOnlyAdmin, ReadOnlyAdmin)
 
 def _plan_count(status: str):
     """Subscribers of the row's plan in ``status`` (one subquery, no query per row)."""
-    from django.db.models import Count, IntegerField, OuterRef, Subquery
-    from django.db.models.functions import Coalesce
-
     counted = (models.Subscription.objects.filter(plan_id=OuterRef("pk"), status=status)
                .order_by().values("plan_id").annotate(n=Count("id")).values("n")[:1])
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
@@ -225,8 +215,6 @@ class PlanSubscribersAdmin(ReadOnlyAdmin):
 
     @policy_action("billing.stripe.sync", description="Push to Stripe")
     def action_push_to_stripe(self, request, queryset):
-        from billing import sync
-
         report = sync.push_products(products=[plan.product for plan in queryset],
                                     actor=request.user)
         self.message_user(request, f"Pushed {report.pushed}, failed {report.failed}.",
@@ -234,8 +222,6 @@ class PlanSubscribersAdmin(ReadOnlyAdmin):
 
     @policy_action("billing.stripe.sync", description="Pull the catalog from Stripe")
     def action_pull_from_stripe(self, request, queryset):
-        from billing import sync
-
         try:
             report = sync.pull_catalog(actor=request.user)
         except (stripe_client.StripeUnavailable, stripe_client.stripe.StripeError) as exc:
