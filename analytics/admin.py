@@ -12,7 +12,7 @@ from django.urls import path
 from accounts import authority
 from analytics import views
 from analytics.models import DailyMetric, Dashboard
-from config.admin import ReadOnlyAdmin
+from backoffice.readonly import ReadOnlyAdmin
 
 
 def _sees_revenue(request) -> bool:
@@ -40,7 +40,7 @@ class DashboardAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyMetric)
-class DailyMetricAdmin(admin.ModelAdmin):
+class DailyMetricAdmin(ReadOnlyAdmin):
     """Rollups are written by rollup_day only: read-only here."""
 
     list_display = ["date", "metric", "dimension", "value", "definition_version",
@@ -49,12 +49,3 @@ class DailyMetricAdmin(admin.ModelAdmin):
     search_fields = ["metric", "dimension"]
     date_hierarchy = "date"
     ordering = ["-date", "metric", "dimension"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from accounts.audit import record
-from accounts.models import AuditAction
+from backoffice.audited import AuditedAdmin as BaseAuditedAdmin
+from backoffice.policy import policy_action
 from catalog import services
 from catalog.models import (
     Category,
@@ -28,64 +28,14 @@ from catalog.models import (
 )
 from catalog.money import format_money
 from catalog.public_cache import catalog_changed
-from config.admin import policy_action
 
 
-class AuditedAdmin(admin.ModelAdmin):
-    """Writes an audit row for every add, edit and delete made in the console, and drops the
-    public API's cached answers (catalog.public_cache) once the change commits."""
+class AuditedAdmin(BaseAuditedAdmin):
+    """Audited like every console edit, and drops the public API's cached answers
+    (catalog.public_cache) once the change commits."""
 
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            catalog_changed()
-            old = {}
-            if change and form.changed_data:
-                before = type(obj)._base_manager.filter(pk=obj.pk).values(
-                    *[f for f in form.changed_data if f in _concrete(obj)]).first() or {}
-                old = before
-            super().save_model(request, obj, form, change)
-            if not change or form.changed_data:
-                new = {f: getattr(obj, f, None) for f in form.changed_data
-                       if f in _concrete(obj)}
-                record(actor=request.user,
-                       action=AuditAction.UPDATE if change else AuditAction.CREATE,
-                       resource=obj, old=old, new=new, via="admin")
-
-    def save_formset(self, request, form, formset, change):
-        # Inline rows (prices, variants, tiers, collection items) are audited like the parent.
-        with transaction.atomic():
-            catalog_changed()
-            instances = formset.save(commit=False)
-            for obj in formset.deleted_objects:
-                record(actor=request.user, action=AuditAction.DELETE, resource=obj,
-                       old={"repr": str(obj)}, via="admin")
-                obj.delete()
-            for obj in instances:
-                adding = obj.pk is None
-                obj.save()
-                record(actor=request.user,
-                       action=AuditAction.CREATE if adding else AuditAction.UPDATE,
-                       resource=obj, new={"repr": str(obj)}, via="admin")
-            formset.save_m2m()
-
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            catalog_changed()
-            record(actor=request.user, action=AuditAction.DELETE, resource=obj,
-                   old={"repr": str(obj)}, via="admin")
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            catalog_changed()
-            for obj in queryset:
-                record(actor=request.user, action=AuditAction.DELETE, resource=obj,
-                       old={"repr": str(obj)}, via="admin")
-            super().delete_queryset(request, queryset)
-
-
-def _concrete(obj) -> set[str]:
-    return {f.name for f in obj._meta.concrete_fields}
+    def on_change(self) -> None:
+        catalog_changed()
 
 
 # --- categories -----------------------------------------------------------------------------

@@ -1,22 +1,27 @@
 """The staff console's own pages: the customer list and each customer's page, the
-accounting exports and a staff member's preferences."""
+accounting exports and a staff member's preferences. The accounts models' pages (users and
+roles, API keys, sessions, the audit log, settings) are ``console.accounts_admin``: they link
+to the customer page and name the audit log's rows through ``console.naming``."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 
 from accounts import audit
-from accounts.models import AuditAction, Role
-from config.admin import ReadOnlyAdmin
+from accounts.models import AuditAction, Role, Status
+from backoffice.customers import customer_page_url
+from backoffice.readonly import ReadOnlyAdmin
+from console import (
+    accounts_admin,  # noqa: F401 - registers the accounts models' pages
+    exports,
+    overview,
+)
 from console.models import AccountingExport, Customer, StaffPreference
-
-
-def customer_page_url(user_id) -> str:
-    return reverse("admin:console_customer_overview", args=[user_id])
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -24,8 +29,6 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        from accounts.models import Status
-
         return Status.choices
 
     def queryset(self, request, queryset):
@@ -55,8 +58,6 @@ class CustomerAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">{}</a>', customer_page_url(obj.pk), obj.email)
 
     def get_urls(self):
-        from console import overview
-
         wrap = self.admin_site.admin_view
         return [path("<int:pk>/overview/", wrap(overview.customer_overview(self)),
                      name="console_customer_overview"), *super().get_urls()]
@@ -89,8 +90,6 @@ class StaffPreferenceAdmin(ReadOnlyAdmin):
                      name="console_preferences")]
 
     def preferences_view(self, request):
-        from django.conf import settings
-
         preference = StaffPreference.objects.filter(user=request.user).first() \
             or StaffPreference(user=request.user)
         old = preference.timezone
@@ -117,8 +116,6 @@ class AccountingExportAdmin(ReadOnlyAdmin):
     policy_urls = {"console_export": "console.export"}
 
     def get_urls(self):
-        from console import exports
-
         wrap = self.admin_site.admin_view
         return [
             path("", wrap(self.changelist_redirect),

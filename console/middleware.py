@@ -7,6 +7,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from console.models import StaffPreference
+
 # The theme's components (Alpine.js) evaluate their attribute expressions with Function():
 # allowed on the console's pages only; every other page keeps script-src 'self' alone.
 CONSOLE_CSP_UPDATE = {"script-src": ["'unsafe-eval'"]}
@@ -15,8 +17,6 @@ CONSOLE_CSP_UPDATE = {"script-src": ["'unsafe-eval'"]}
 def staff_timezone(user) -> zoneinfo.ZoneInfo:
     """The zone a staff member reads dates in: their console preference, else the
     business's (settings.TIME_ZONE)."""
-    from console.models import StaffPreference
-
     name = (StaffPreference.objects.filter(user_id=user.pk)
             .values_list("timezone", flat=True).first()) or settings.TIME_ZONE
     try:

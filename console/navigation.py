@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
 from accounts import authority
@@ -212,12 +213,8 @@ def account_links(request) -> list[dict]:
 
 def stylesheet(request) -> str:
     """The console's own stylesheet (its pages, wrapping of long values), after the theme's."""
-    from django.templatetags.static import static
-
     return static("console/console.css")
 
 
 def favicon(request) -> str:
-    from django.templatetags.static import static
-
     return static("console/favicon.svg")

@@ -34,6 +34,7 @@ from billing.models import (
 from billing.selectors import current_subscription
 from catalog.money import format_money
 from console.naming import describe_resources
+from credits.models import CreditBalance, CreditGrant, CreditTransaction
 from credits.selectors import credit_summary
 from support.models import Ticket
 
@@ -104,9 +105,36 @@ def _totals(rows, field) -> list[str]:
 
 
 def customer_context(request, customer: User) -> dict:
+    """What the customer page shows, section by section. A list the staff member's role may
+    not view is None (the page says so instead of listing it)."""
     may_view = {model: (_admin_for(model) is not None
                         and _admin_for(model).has_view_or_change_permission(request))
                 for model in (Order, Invoice, Payment, Subscription, Ticket, ApiKey, AuditLog)}
+    return {
+        "customer": customer,
+        "now": timezone.now(),
+        **_account_section(request, customer),
+        **_subscription_section(request, customer),
+        **_orders_section(request, customer, may_view),
+        **_invoices_section(request, customer, may_view),
+        **_credits_section(request, customer),
+        **_support_section(request, customer, may_view),
+    }
+
+
+def _account_section(request, customer: User) -> dict:
+    return {
+        "profile_url": _change(customer) if _admin_for(User) else "",
+        "customer_actions": actions_for(request, User, customer.pk, [
+            ("force_logout_users", "Sign out everywhere"),
+            ("suspend_users", "Suspend") if customer.status == Status.ACTIVE
+            else ("reactivate_users", "Reactivate"),
+        ], danger=frozenset({"suspend_users"})),
+    }
+
+
+def _subscription_section(request, customer: User) -> dict:
+    """The current subscription (else the latest), its latest events and what may be done."""
     subscription = current_subscription(user=customer)
     if subscription is None:
         subscription = (Subscription.objects.filter(user=customer).select_related("plan", "price")
@@ -117,36 +145,18 @@ def customer_context(request, customer: User) -> dict:
                                        _subscription_actions(subscription),
                                        danger=frozenset({"action_cancel_now"})) \
         if subscription else []
-
-    orders = list(Order.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
-    open_invoices = list(Invoice.objects.filter(
-        user=customer, status=InvoiceStatus.OPEN).order_by("due_date", "id")[:100])
-    invoices = list(Invoice.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
-    payments = list(Payment.objects.filter(user=customer).select_related("order", "invoice")
-                    .order_by("-created_at", "-id")[:ROWS])
-    credits = credit_summary(user=customer)
-    balance_pk = getattr(getattr(customer, "credit_balance", None), "pk", None) \
-        if _has_balance(customer) else None
-    tickets = list(Ticket.objects.filter(customer=customer).select_related("assignee")
-                   .order_by("-created_at", "-id")[:ROWS])
-    keys = list(ApiKey.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
-    trail = _audit_trail(customer)
-    names = describe_resources(trail)
-
     return {
-        "customer": customer,
-        "now": timezone.now(),
-        "profile_url": _change(customer) if _admin_for(User) else "",
-        "customer_actions": actions_for(request, User, customer.pk, [
-            ("force_logout_users", "Sign out everywhere"),
-            ("suspend_users", "Suspend") if customer.status == Status.ACTIVE
-            else ("reactivate_users", "Reactivate"),
-        ], danger=frozenset({"suspend_users"})),
         "subscription": subscription,
         "subscription_url": _change(subscription) if subscription else "",
         "subscription_actions": subscription_actions,
         "timeline": timeline,
         "subscriptions_url": _changelist(Subscription, user=customer.pk),
+    }
+
+
+def _orders_section(request, customer: User, may_view: dict) -> dict:
+    orders = list(Order.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
+    return {
         "orders": [{"row": order, "url": _change(order),
                     "total": _money(order.total, order.currency),
                     "refunded": _money(order.refunded_amount, order.currency)
@@ -154,6 +164,17 @@ def customer_context(request, customer: User) -> dict:
                     "actions": actions_for(request, Order, order.pk, _order_actions(order))}
                    for order in orders] if may_view[Order] else None,
         "orders_url": _changelist(Order, user=customer.pk),
+    }
+
+
+def _invoices_section(request, customer: User, may_view: dict) -> dict:
+    """Invoices, what is still due on the open ones, and payments."""
+    open_invoices = list(Invoice.objects.filter(
+        user=customer, status=InvoiceStatus.OPEN).order_by("due_date", "id")[:100])
+    invoices = list(Invoice.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
+    payments = list(Payment.objects.filter(user=customer).select_related("order", "invoice")
+                    .order_by("-created_at", "-id")[:ROWS])
+    return {
         "invoices": [{"row": invoice, "url": _change(invoice),
                       "total": _money(invoice.total, invoice.currency),
                       "due": _money(invoice.amount_due, invoice.currency)
@@ -170,11 +191,29 @@ def customer_context(request, customer: User) -> dict:
                       "amount": _money(payment.amount, payment.currency)}
                      for payment in payments] if may_view[Payment] else None,
         "payments_url": _changelist(Payment, user=customer.pk),
-        "credits": credits,
-        "credit_actions": actions_for(request, _balance_model(), balance_pk, [
+    }
+
+
+def _credits_section(request, customer: User) -> dict:
+    balance_pk = getattr(getattr(customer, "credit_balance", None), "pk", None) \
+        if _has_balance(customer) else None
+    return {
+        "credits": credit_summary(user=customer),
+        "credit_actions": actions_for(request, CreditBalance, balance_pk, [
             ("adjust_credits", "Adjust credits")]) if balance_pk else [],
-        "ledger_url": _changelist(_ledger_model(), user=customer.pk),
-        "lots_url": _changelist(_lot_model(), user=customer.pk),
+        "ledger_url": _changelist(CreditTransaction, user=customer.pk),
+        "lots_url": _changelist(CreditGrant, user=customer.pk),
+    }
+
+
+def _support_section(request, customer: User, may_view: dict) -> dict:
+    """Tickets, API keys and the audit trail."""
+    tickets = list(Ticket.objects.filter(customer=customer).select_related("assignee")
+                   .order_by("-created_at", "-id")[:ROWS])
+    keys = list(ApiKey.objects.filter(user=customer).order_by("-created_at", "-id")[:ROWS])
+    trail = _audit_trail(customer)
+    names = describe_resources(trail)
+    return {
         "tickets": [{"row": ticket, "url": _change(ticket)} for ticket in tickets]
         if may_view[Ticket] else None,
         "tickets_url": _changelist(Ticket, customer=customer.pk),
@@ -218,27 +257,7 @@ def _order_actions(order) -> list[tuple[str, str]]:
 
 
 def _has_balance(customer) -> bool:
-    from credits.models import CreditBalance
-
     return CreditBalance.objects.filter(user=customer).exists()
-
-
-def _balance_model():
-    from credits.models import CreditBalance
-
-    return CreditBalance
-
-
-def _ledger_model():
-    from credits.models import CreditTransaction
-
-    return CreditTransaction
-
-
-def _lot_model():
-    from credits.models import CreditGrant
-
-    return CreditGrant
 
 
 TRAIL_IDS = 50  # the customer's most recent rows of each kind whose history is shown

@@ -6,14 +6,10 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 
 from accounts.system_config import get_config
-from config.admin import (
-    LargeTableAdmin,
-    ReadOnlyAdmin,
-    by_id,
-    by_user_email,
-    perform,
-    policy_action,
-)
+from backoffice.policy import perform, policy_action
+from backoffice.readonly import ReadOnlyAdmin
+from backoffice.search import by_id, by_user_email
+from backoffice.tables import LargeTableAdmin
 from credits.models import (
     CREDITS_MAX,
     CreditBalance,

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from config.admin import ReadOnlyAdmin, policy_action
+from backoffice.policy import policy_action
+from backoffice.readonly import ReadOnlyAdmin
 from helpbot_insights import services
 from helpbot_insights.models import ArticleFeedback, RatedDownAnswer, UnansweredQuestion
 from support.models import ChatMessage, ChatRole

@@ -6,55 +6,40 @@ is a real request through the admin with CSRF checks on, as that role, and what 
 read back from the database: done (the action's effect is there), approval requested (a
 PENDING approval request, nothing else done) or refused (no effect at all; staff are not even
 offered the action, and a forged POST of it does nothing).
+
+This file holds the admin actions' half; the custom admin URLs' is
+``test_staff_authority_urls.py``, and what both share is ``staff_authority_table``.
 """
 
-from dataclasses import dataclass, field
-from datetime import timedelta
-
 import pytest
-from django.contrib import admin
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import authority
-from accounts.factories import (
-    AdminFactory,
-    ApiKeyFactory,
-    FinanceFactory,
-    LoginSessionFactory,
-    StaffFactory,
-    UserFactory,
-)
-from accounts.models import AuditLog, Role
-from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
-from billing.models import Invoice, InvoiceStatus, Order, PaymentStatus, Subscription
-from billing.services.payments import mark_order_paid
+from accounts.factories import ApiKeyFactory, LoginSessionFactory, StaffFactory, UserFactory
+from billing.factories import OrderFactory, OrderItemFactory
+from billing.models import InvoiceStatus
 from support.models import ApprovalRequest, ApprovalStatus
-
-ROLES = [Role.ADMIN, Role.FINANCE, Role.SUPPORT, Role.CUSTOMER]
-DONE, APPROVAL, REFUSED = "done", "approval requested", "refused"
-FACTORY = {Role.ADMIN: AdminFactory, Role.FINANCE: FinanceFactory, Role.SUPPORT: StaffFactory,
-           Role.CUSTOMER: UserFactory}
-
-
-def registry_actions() -> list[tuple[str, str, object]]:
-    """(model label, action name, model admin) of every action in the staff console, but
-    Django's bulk delete, which follows the model permissions (tested below)."""
-    rows = []
-    for model, model_admin in admin.site._registry.items():
-        for func, name, _ in model_admin._get_base_actions():
-            if name != "delete_selected":
-                rows.append((model._meta.label, name, model_admin, func))
-    return sorted(rows, key=lambda row: row[:2])
-
-
-def registry_urls() -> list[tuple[str, str, object]]:
-    rows = []
-    for model, model_admin in admin.site._registry.items():
-        for name in model_admin.custom_url_names():
-            rows.append((model._meta.label, name, model_admin))
-    return sorted(rows, key=lambda row: row[:2])
+from tests.staff_authority_table import (
+    APPROVAL,
+    DONE,
+    FACTORY,
+    REFUSED,
+    ROLES,
+    Scenario,
+    World,
+    browser_for,
+    csrf_token,
+    expected_outcome,
+    manual_subscription,
+    open_invoice,
+    paid_invoice,
+    paid_order,
+    registry_actions,
+    registry_urls,
+    said,
+    url_keys,
+)
 
 
 def test_every_admin_action_and_url_names_a_policy_action():
@@ -62,85 +47,12 @@ def test_every_admin_action_and_url_names_a_policy_action():
                if model_admin.policy_action_for(name, func) not in authority.POLICY]
     assert missing == [], "admin actions without a staff-policy entry"
     unnamed = [f"{label} {name}" for label, name, model_admin in registry_urls()
-               if not _url_keys(model_admin, name)
-               or not all(key in authority.POLICY for key in _url_keys(model_admin, name))]
+               if not url_keys(model_admin, name)
+               or not all(key in authority.POLICY for key in url_keys(model_admin, name))]
     assert unnamed == [], "custom admin URLs without a staff-policy entry"
 
 
 # --- the scenarios: what each action needs, and how its effect shows -------------------------
-
-
-@dataclass
-class World:
-    customer: object
-    objects: dict = field(default_factory=dict)
-
-
-def _paid_order(customer, total):
-    order = OrderFactory(user=customer, subtotal=total)
-    OrderItemFactory(order=order, unit_amount=total)
-    mark_order_paid(order_id=order.pk, provider="manual", provider_id=f"bank-{order.pk}",
-                    amount=total, currency="usd")
-    return order
-
-
-def _manual_subscription(customer, *, status="ACTIVE", price=7900):
-    from catalog.factories import PlanFactory
-
-    plan = PlanFactory(billing_source="manual")
-    plan.monthly_price.unit_amount = price
-    plan.monthly_price.save(update_fields=["unit_amount"])
-    now = timezone.now()
-    return SubscriptionFactory(
-        user=customer, plan=plan, price=plan.monthly_price, billing_source="manual",
-        status=status, current_period_start=now - timedelta(days=3),
-        current_period_end=now + timedelta(days=27),
-        trial_start=now - timedelta(days=3) if status == "TRIALING" else None,
-        trial_end=now + timedelta(days=27) if status == "TRIALING" else None)
-
-
-def _open_invoice(customer, total, status=InvoiceStatus.OPEN):
-    from billing.services.numbers import next_number
-
-    subscription = _manual_subscription(customer)
-    return Invoice.objects.create(
-        number=next_number("INV"), user=customer, subscription=subscription, status=status,
-        billing_source="manual", currency="usd", subtotal=total, total=total,
-        amount_due=total, billing_reason="subscription_cycle")
-
-
-def _paid_invoice(customer, total):
-    """A manual subscription invoice paid by bank transfer (refunds settle at once)."""
-    from billing.models import Payment
-
-    invoice = _open_invoice(customer, total)
-    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.PAID, amount_paid=total,
-                                                 amount_due=0, paid_at=timezone.now())
-    Payment.objects.create(user=customer, invoice=invoice, provider="manual",
-                           provider_id=f"bank-inv-{invoice.pk}", amount=total, currency="usd")
-    return invoice
-
-
-def _said(response, text) -> bool:
-    from django.contrib.messages import get_messages
-
-    return any(text in str(message) for message in get_messages(response.wsgi_request))
-
-
-def _audit_and_approvals():
-    return (AuditLog.objects.count(), ApprovalRequest.objects.count())
-
-
-@dataclass
-class Scenario:
-    """``setup(world)`` returns the selected pks and extra POST fields; ``amount`` sizes the
-    action for the policy (None: no amount); ``snapshot`` reads what the action changes."""
-
-    setup: object
-    amount: int | None = None
-    snapshot: object = _audit_and_approvals
-    expected: object = None  # role -> outcome, where the policy alone does not decide
-    done_check: object = None  # response -> bool, for actions whose effect is not a row
 
 
 def _pending_order(world):
@@ -270,43 +182,43 @@ SCENARIOS = {
     ("billing.Order", "action_cancel"): Scenario(_pending_order),
     # Opens the refund form (the URL table below covers the refund itself).
     ("billing.Order", "action_refund"): Scenario(
-        lambda w: ([_paid_order(w.customer, 1000).pk], {}), amount=1000,
+        lambda w: ([paid_order(w.customer, 1000).pk], {}), amount=1000,
         snapshot=lambda: None,
         done_check=lambda response: response["Location"].endswith("/refund/")),
     ("billing.Invoice", "action_finalize"): Scenario(
-        lambda w: ([_open_invoice(w.customer, 7900, status=InvoiceStatus.DRAFT).pk],
+        lambda w: ([open_invoice(w.customer, 7900, status=InvoiceStatus.DRAFT).pk],
                    {"confirm": "yes"})),
     ("billing.Invoice", "action_mark_paid"): Scenario(
-        lambda w: ([_open_invoice(w.customer, 150_000).pk], {"confirm": "yes"}),
+        lambda w: ([open_invoice(w.customer, 150_000).pk], {"confirm": "yes"}),
         amount=150_000),
     ("billing.Invoice", "action_void"): Scenario(
-        lambda w: ([_open_invoice(w.customer, 7900).pk], {"confirm": "yes"})),
+        lambda w: ([open_invoice(w.customer, 7900).pk], {"confirm": "yes"})),
     ("billing.Invoice", "action_send"): Scenario(
-        lambda w: ([_open_invoice(w.customer, 7900).pk], {})),
+        lambda w: ([open_invoice(w.customer, 7900).pk], {})),
     # Opens the refund form (the URL table below covers the refund itself).
     ("billing.Invoice", "action_refund"): Scenario(
-        lambda w: ([_paid_invoice(w.customer, 7900).pk], {}), amount=7900,
+        lambda w: ([paid_invoice(w.customer, 7900).pk], {}), amount=7900,
         snapshot=lambda: None,
         done_check=lambda response: response["Location"].endswith("/refund/")),
     ("billing.Subscription", "action_cancel_now"): Scenario(
-        lambda w: ([_manual_subscription(w.customer).pk], {"confirm": "yes"})),
+        lambda w: ([manual_subscription(w.customer).pk], {"confirm": "yes"})),
     ("billing.Subscription", "action_cancel_at_end"): Scenario(
-        lambda w: ([_manual_subscription(w.customer).pk], {"confirm": "yes"})),
+        lambda w: ([manual_subscription(w.customer).pk], {"confirm": "yes"})),
     ("billing.Subscription", "action_comp_period"): Scenario(
-        lambda w: ([_manual_subscription(w.customer, price=7900).pk], {"confirm": "yes"}),
+        lambda w: ([manual_subscription(w.customer, price=7900).pk], {"confirm": "yes"}),
         amount=7900),
     ("billing.Subscription", "action_extend_trial"): Scenario(
-        lambda w: ([_manual_subscription(w.customer, status="TRIALING").pk],
+        lambda w: ([manual_subscription(w.customer, status="TRIALING").pk],
                    {"apply": "1", "days": "30"}), amount=30),
     ("billing.Subscription", "action_issue_invoice"): Scenario(
-        lambda w: ([_manual_subscription(w.customer).pk], {})),
+        lambda w: ([manual_subscription(w.customer).pk], {})),
     # Without Stripe keys the sync reports its failures: the report is the effect.
     ("billing.PlanSubscribers", "action_push_to_stripe"): Scenario(
-        lambda w: ([_manual_subscription(w.customer).plan_id], {}), snapshot=lambda: None,
-        done_check=lambda response: _said(response, "Pushed ")),
+        lambda w: ([manual_subscription(w.customer).plan_id], {}), snapshot=lambda: None,
+        done_check=lambda response: said(response, "Pushed ")),
     ("billing.PlanSubscribers", "action_pull_from_stripe"): Scenario(
-        lambda w: ([_manual_subscription(w.customer).plan_id], {}), snapshot=lambda: None,
-        done_check=lambda response: _said(response, "Stripe's catalog")),
+        lambda w: ([manual_subscription(w.customer).plan_id], {}), snapshot=lambda: None,
+        done_check=lambda response: said(response, "Stripe's catalog")),
     ("billing.WebhookEvent", "action_replay"): Scenario(_webhook_event),
     ("credits.CreditBalance", "adjust_credits"): Scenario(
         lambda w: ([_balance(w.customer)], {"apply": "1", "amount": "5000",
@@ -319,12 +231,12 @@ SCENARIOS = {
     ("support.ApprovalRequest", "reject_selected"): Scenario(
         _pending_approval, snapshot=_approval_state),
     ("accounts.User", "suspend_users"): Scenario(
-        lambda w: ([UserFactory().pk], {"confirmed": "yes"})),
+        lambda w: ([UserFactory().pk], {"confirm": "yes"})),
     ("accounts.User", "reactivate_users"): Scenario(
         lambda w: ([UserFactory(status="SUSPENDED", is_active=False).pk],
-                   {"confirmed": "yes"})),
+                   {"confirm": "yes"})),
     ("accounts.User", "force_logout_users"): Scenario(
-        lambda w: ([LoginSessionFactory(user=w.customer).user_id], {"confirmed": "yes"})),
+        lambda w: ([LoginSessionFactory(user=w.customer).user_id], {"confirm": "yes"})),
     ("accounts.LoginSession", "revoke_selected"): Scenario(
         lambda w: ([LoginSessionFactory(user=w.customer).pk], {})),
     ("accounts.ApiKey", "revoke_selected"): Scenario(
@@ -339,7 +251,7 @@ SCENARIOS = {
         _periodic_task, snapshot=_periodic_state),
     ("django_celery_beat.PeriodicTask", "run_tasks"): Scenario(
         _periodic_task, snapshot=_periodic_state,
-        done_check=lambda response: _said(response, "successfully run")),
+        done_check=lambda response: said(response, "successfully run")),
     **{("webhooks_out.WebhookEndpoint", name): Scenario(
         lambda w, name=name: _webhook_endpoint(w, active=name != "enable_endpoints"),
         snapshot=_webhook_endpoint_state)
@@ -374,39 +286,6 @@ def _product(action):
     return ProductFactory(featured=action == "unfeature").pk
 
 
-def _url_keys(model_admin, name) -> tuple[str, ...]:
-    keys = getattr(model_admin, "policy_urls", {}).get(name) or ()
-    return (keys,) if isinstance(keys, str) else tuple(keys)
-
-
-def _expected(role, key, scenario) -> str:
-    """What the policy says ``role`` gets; ``key`` may be several actions, all needed (the
-    last one is sized by the amount)."""
-    if scenario.expected is not None:
-        return scenario.expected(role)
-    actor = type("Actor", (), {"role": role, "is_active": True})()
-    keys = (key,) if isinstance(key, str) else tuple(key)
-    if not all(authority.may(actor, one) for one in keys):
-        return REFUSED
-    decision = authority.decide(actor, keys[-1], scenario.amount)
-    return DONE if decision == authority.ALLOWED else APPROVAL
-
-
-def _browser(user) -> Client:
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(user)
-    return browser
-
-
-def _csrf(browser) -> str:
-    """A real CSRF token, from the first admin page this user can open (the login page for
-    those who cannot use the admin), so a refused POST is refused by authority, not CSRF."""
-    for url in (reverse("admin:index"), reverse("admin:login")):
-        if "csrftoken" not in browser.cookies:
-            browser.get(url)
-    return browser.cookies["csrftoken"].value
-
-
 def _action_cells():
     cells = []
     for label, name, model_admin, func in registry_actions():
@@ -426,19 +305,19 @@ def test_admin_action_as_each_role(label, name, key, role, stripe_no_network):
     user = FACTORY[role]()
     app_label, model_name = label.split(".")[0], label.split(".")[1].lower()
     changelist = reverse(f"admin:{app_label}_{model_name}_changelist")
-    browser = _browser(user)
+    browser = browser_for(user)
     page = browser.get(changelist)
     offered = page.status_code == 200 and f'value="{name}"' in page.content.decode()
     before = scenario.snapshot()
     pending_before = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
     response = browser.post(changelist, {
         "action": name, "_selected_action": [str(pk) for pk in pks], "index": "0",
-        "csrfmiddlewaretoken": _csrf(browser), **extra})
+        "csrfmiddlewaretoken": csrf_token(browser), **extra})
     assert response.status_code in (200, 302, 403), response.status_code
     after = scenario.snapshot()
     pending = ApprovalRequest.objects.filter(
         status=ApprovalStatus.PENDING).count() - pending_before
-    expected = _expected(role, key, scenario)
+    expected = expected_outcome(role, key, scenario)
     if expected == REFUSED:
         assert after == before, f"{role} changed something with {label}.{name}"
         if scenario.expected is None:
@@ -455,123 +334,3 @@ def test_admin_action_as_each_role(label, name, key, role, stripe_no_network):
             assert scenario.done_check(response), f"{role}: {label}.{name} did nothing"
         else:
             assert after != before, f"{role}: {label}.{name} did nothing"
-
-
-@pytest.fixture
-def stripe_no_network(settings):
-    """Stripe keys are absent: Stripe-side actions refuse at once instead of calling out."""
-    settings.STRIPE_SECRET_KEY = ""
-    return settings
-
-
-# --- custom admin URLs ------------------------------------------------------------------------
-
-
-def _ticket_with_paid_order(customer, total=10_000):
-    from support.factories import TicketFactory
-
-    return TicketFactory(customer=customer), _paid_order(customer, total)
-
-
-URL_SCENARIOS = {
-    # name: (setup(world) -> (url kwargs, method, data, amount), snapshot)
-    "billing_order_refund": lambda w: (
-        {"order_id": _paid_order(w.customer, 150_000).pk}, "post",
-        {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"}, 150_000),
-    "billing_invoice_refund": lambda w: (
-        {"invoice_id": _paid_invoice(w.customer, 150_000).pk}, "post",
-        {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"}, 150_000),
-    "support_ticket_act": lambda w: (
-        {"pk": _ticket_with_paid_order(w.customer)[0].pk}, "post",
-        {"operation": "note", "body": "An internal note"}, None),
-    "support_ticket_credits": lambda w: (
-        {"pk": _ticket_with_paid_order(w.customer)[0].pk}, "post",
-        {"amount": "5000", "reason": "goodwill"}, 5000),
-    "support_ticket_refund": lambda w: (
-        lambda ticket, order: ({"pk": ticket.pk}, "post",
-                               {"order": order.pk, "amount": "50.00",
-                                "reason": "REQUESTED_BY_CUSTOMER", "notes": ""}, 5000)
-    )(*_ticket_with_paid_order(w.customer)),
-    "support_ticket_extend_trial": lambda w: (
-        lambda ticket, sub: ({"pk": ticket.pk}, "post",
-                             {"subscription": sub.pk, "days": "5", "reason": "outage"}, 5)
-    )(_ticket_with_paid_order(w.customer)[0],
-      _manual_subscription(w.customer, status="TRIALING")),
-    "analytics_dashboard_drilldown": lambda w: ({}, "get", {"day": "2026-01-01"}, None),
-    "analytics_dashboard_export": lambda w: (
-        {}, "get", {"metric": "mrr", "start": "2026-01-01", "end": "2026-01-02"}, None),
-    # The staff console: a customer's page, one's own preferences, the accounting exports.
-    "console_customer_overview": lambda w: ({"pk": w.customer.pk}, "get", {}, None),
-    "console_preferences": lambda w: ({}, "post", {"timezone": "Europe/Paris"}, None),
-    "console_export": lambda w: (
-        {}, "get", {"dataset": "invoices", "start": "2026-01-01", "end": "2026-01-31",
-                    "format": "csv"}, None),
-}
-
-
-def _url_cells():
-    cells = []
-    for _label, name, model_admin in registry_urls():
-        key = _url_keys(model_admin, name)
-        for role in ROLES:
-            cells.append(pytest.param(name, key, role, id=f"{name}-{role}"))
-    return cells
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("name, key, role", _url_cells())
-def test_custom_admin_url_as_each_role(name, key, role, stripe_no_network):
-    setup = URL_SCENARIOS.get(name)
-    assert setup is not None, f"no scenario for the custom admin URL {name}"
-    world = World(customer=UserFactory())
-    kwargs, method, data, amount = setup(world)
-    user = FACTORY[role]()
-    browser = _browser(user)
-    url = reverse(f"admin:{name}", kwargs=kwargs)
-    before = _audit_and_approvals()
-    if method == "post":
-        response = browser.post(url, {**data, "csrfmiddlewaretoken": _csrf(browser)})
-    else:
-        response = browser.get(url, data)
-    scenario = Scenario(setup=None, amount=amount)
-    expected = _expected(role, key, scenario)
-    if role == Role.CUSTOMER:
-        assert response.status_code == 302 and "/admin/login/" in response["Location"]
-    if expected == REFUSED:
-        assert response.status_code in (302, 403)
-        assert _audit_and_approvals() == before
-        return
-    assert response.status_code in (200, 302)
-    pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)
-    if expected == APPROVAL:
-        assert pending.count() == 1 and pending.get().requested_by_id == user.pk
-    elif method == "post":
-        assert not pending.exists()
-        assert _audit_and_approvals() != before
-
-
-# --- Django's own bulk delete follows the model permissions ----------------------------------
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("role", [Role.FINANCE, Role.SUPPORT])
-def test_staff_roles_cannot_bulk_delete_money_rows(role):
-    user = FACTORY[role]()
-    for model in (Order, Invoice, Subscription, AuditLog):
-        model_admin = admin.site._registry[model]
-        request = type("Request", (), {"user": user})()
-        assert not model_admin.has_delete_permission(request), model
-
-
-@pytest.mark.django_db
-def test_payment_status_untouched_by_refused_mark_paid():
-    """The service itself refuses SUPPORT, whoever calls it (not only the admin)."""
-    from billing.services.payments import mark_paid_manually
-
-    order = OrderFactory(subtotal=250_000)
-    OrderItemFactory(order=order, unit_amount=250_000)
-    with pytest.raises(authority.NotAuthorized) as refused:
-        mark_paid_manually(order_id=order.pk, actor=StaffFactory())
-    assert refused.value.code == "not_authorized"
-    order.refresh_from_db()
-    assert order.payment_status != PaymentStatus.SUCCEEDED

@@ -15,28 +15,20 @@ from accounts.models import AuditLog, Role
 from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
 from billing.models import Invoice, InvoiceStatus
 from billing.services import invoices, payments, refunds
-from billing.services.payments import mark_order_paid
 from billing.services.subscriptions import lifecycle as subscriptions
 from billing.stripe import inbox, sync
-from tests.test_staff_authority import (
+from tests.staff_authority_table import (
     APPROVAL,
     DONE,
     FACTORY,
     REFUSED,
     ROLES,
-    _manual_subscription,
-    _open_invoice,
+    manual_subscription,
+    open_invoice,
+    paid_order,
 )
 
 STAFF_ROLES = [Role.ADMIN, Role.FINANCE, Role.SUPPORT]
-
-
-def _paid_order(customer, total):
-    order = OrderFactory(user=customer, subtotal=total)
-    OrderItemFactory(order=order, unit_amount=total)
-    mark_order_paid(order_id=order.pk, provider="manual", provider_id=f"bank-{order.pk}",
-                    amount=total, currency="usd")
-    return order
 
 
 def _pending_order(customer, total=250_000):
@@ -116,7 +108,7 @@ def _decide(customer, actor):
 
 
 def _draft_invoice(customer):
-    return _open_invoice(customer, 7900, status=InvoiceStatus.DRAFT)
+    return open_invoice(customer, 7900, status=InvoiceStatus.DRAFT)
 
 
 def _register_endpoint(customer, actor):
@@ -156,26 +148,26 @@ SERVICE_CALLS = {
     "billing.order.cancel": (lambda c, a: payments.cancel_order(
         order_id=_pending_order(c).pk, actor=a, reason="table"), None),
     "billing.invoice.mark_paid": (lambda c, a: invoices.mark_invoice_paid(
-        invoice_id=_open_invoice(c, 150_000).pk, actor=a, reference="BANK-1"), 150_000),
+        invoice_id=open_invoice(c, 150_000).pk, actor=a, reference="BANK-1"), 150_000),
     "billing.invoice.finalize": (lambda c, a: invoices.finalize_invoice(
         invoice_id=_draft_invoice(c).pk, actor=a), None),
     "billing.invoice.send": (lambda c, a: invoices.send_invoice(
-        invoice_id=_open_invoice(c, 7900).pk, actor=a), None),
+        invoice_id=open_invoice(c, 7900).pk, actor=a), None),
     "billing.invoice.void": (lambda c, a: invoices.void_invoice(
-        invoice_id=_open_invoice(c, 7900).pk, actor=a), None),
+        invoice_id=open_invoice(c, 7900).pk, actor=a), None),
     "billing.invoice.issue": (lambda c, a: invoices.issue_period_invoice(
-        subscription=_manual_subscription(c), actor=a), None),
+        subscription=manual_subscription(c), actor=a), None),
     "billing.refund": (lambda c, a: refunds.create_refund(
-        order_id=_paid_order(c, 150_000).pk, amount=150_000, reason="REQUESTED_BY_CUSTOMER",
+        order_id=paid_order(c, 150_000).pk, amount=150_000, reason="REQUESTED_BY_CUSTOMER",
         actor=a), 150_000),
     "billing.subscription.comp_period": (lambda c, a: subscriptions.comp_period(
-        subscription=_manual_subscription(c, price=7900), actor=a), 7900),
+        subscription=manual_subscription(c, price=7900), actor=a), 7900),
     "billing.subscription.cancel_now": (lambda c, a: subscriptions.cancel(
-        subscription=_manual_subscription(c), at_period_end=False, actor=a), None),
+        subscription=manual_subscription(c), at_period_end=False, actor=a), None),
     "billing.subscription.cancel_at_end": (lambda c, a: subscriptions.cancel(
-        subscription=_manual_subscription(c), at_period_end=True, actor=a), None),
+        subscription=manual_subscription(c), at_period_end=True, actor=a), None),
     "billing.subscription.extend_trial": (lambda c, a: subscriptions.extend_trial(
-        subscription=_manual_subscription(c, status="TRIALING"), days=30, actor=a), 30),
+        subscription=manual_subscription(c, status="TRIALING"), days=30, actor=a), 30),
     "credits.adjust": (_adjust, 5000),
     "credits.claw_back": (_claw_back, None),
     "billing.webhook.replay": (lambda c, a: inbox.replay(
@@ -345,20 +337,20 @@ def test_system_calls_pass_and_customers_act_on_their_own():
     from accounts.factories import UserFactory
 
     customer, stranger = UserFactory(), UserFactory()
-    own = _manual_subscription(customer)
+    own = manual_subscription(customer)
     subscriptions.cancel(subscription=own, at_period_end=True, actor=customer)
     with pytest.raises(authority.NotAuthorized):
-        subscriptions.cancel(subscription=_manual_subscription(customer), at_period_end=True,
+        subscriptions.cancel(subscription=manual_subscription(customer), at_period_end=True,
                              actor=stranger)
     own.refresh_from_db()
     assert own.cancel_at_period_end
-    invoice = _open_invoice(customer, 100)
+    invoice = open_invoice(customer, 100)
     invoices.void_invoice(invoice_id=invoice.pk, actor=None)
     assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.VOID
 
 
 def test_no_model_admin_bypasses_the_site():
-    from config.admin import PolicyAdminMixin
+    from backoffice.policy import PolicyAdminMixin
 
     assert all(isinstance(model_admin, PolicyAdminMixin)
                for model_admin in admin.site._registry.values())

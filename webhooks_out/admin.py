@@ -4,14 +4,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.html import format_html, format_html_join
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminURLInputWidget
 
-from accounts import audit, authority
-from accounts.models import AuditAction
-from billing.admin import confirm_first
-from config.admin import ReadOnlyAdmin, policy_action
+from accounts import authority
+from backoffice.audited import AuditedAdmin
+from backoffice.confirm import confirm_first
+from backoffice.policy import policy_action
+from backoffice.readonly import ReadOnlyAdmin, ReadOnlyInline
 from webhooks_out import events, services
 from webhooks_out.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -41,7 +41,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(AuditedAdmin):
     form = EndpointForm
     list_display = ["url", "description", "active", "event_list", "last_sequence",
                     "disabled_reason", "created_at"]
@@ -74,13 +74,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         authority.require(request.user, "webhooks.endpoint.manage")
-        with transaction.atomic():
-            if not change:
-                obj.created_by = request.user
-            super().save_model(request, obj, form, change)
-            audit.record(actor=request.user,
-                         action=AuditAction.UPDATE if change else AuditAction.CREATE,
-                         resource=obj, new={"url": obj.url, "event_types": obj.event_types})
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
         if not change:
             messages.warning(request, format_html(
                 "The signing secret of {} is <code>{}</code>. Copy it now: it is not shown "
@@ -117,18 +113,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 "shown again.", endpoint.url, secret))
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
+    show_change_link = False
     fields = ["attempted_at", "response_code", "error", "response_excerpt", "duration_ms"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)

@@ -142,7 +142,7 @@ def test_admin_profile_edit_is_validated(admin_client, customer):
 def _action(client, action, *users, confirmed=False):
     data = {"action": action, ACTION_CHECKBOX_NAME: [u.pk for u in users], "index": 0}
     if confirmed:
-        data["confirmed"] = "yes"
+        data["confirm"] = "yes"
     return client.post(USERS, data)
 
 

@@ -13,7 +13,7 @@ from billing.services.invoices import create_period_invoice
 from billing.services.subscriptions.renewal import renew_manual_subscriptions
 from billing.services.subscriptions.state import add_interval
 from coupons.models import CouponDuration
-from tests.test_staff_authority import _manual_subscription
+from tests.staff_authority_table import manual_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def _discount(code, duration=None, months=None):
 def _four_monthly_invoices(discount):
     """A manual 79.00/month subscription with ``discount``: its first invoice, then three
     renewals by the nightly pass; the discount taken off each, in order."""
-    subscription = _manual_subscription(UserFactory(), price=7900)
+    subscription = manual_subscription(UserFactory(), price=7900)
     subscription.discount = discount
     subscription.current_period_end = add_interval(subscription.current_period_start, "month")
     subscription.save(update_fields=["discount", "current_period_end"])
@@ -67,7 +67,7 @@ def test_forever_comes_off_every_invoice():
 
 
 def test_a_yearly_price_with_a_three_month_coupon_gets_it_on_the_first_year_only():
-    subscription = _manual_subscription(UserFactory(), price=7900)
+    subscription = manual_subscription(UserFactory(), price=7900)
     subscription.discount = _discount("Q50", "repeating", 3)
     subscription.save(update_fields=["discount"])
     start = subscription.current_period_start

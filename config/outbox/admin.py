@@ -3,7 +3,9 @@
 from django.contrib import admin
 from django.db.models import F
 
-from config.admin import LargeTableAdmin, ReadOnlyAdmin, by_id
+from backoffice.readonly import ReadOnlyAdmin
+from backoffice.search import by_id
+from backoffice.tables import LargeTableAdmin
 from config.outbox.models import OutboxMessage
 
 

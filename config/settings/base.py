@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "djstripe",
     "accounts",
+    "backoffice",
     "catalog",
     "billing",
     "credits",

@@ -19,7 +19,8 @@ from accounts.factories import AdminFactory, UserFactory
 from accounts.models import AuditLog
 from analytics.factories import history_inputs
 from analytics.seed_history import seed_history
-from config.admin import EstimatedCountPaginator, IndexedPeriodsMixin, with_indexed_periods
+from backoffice.periods import IndexedPeriodsMixin, with_indexed_periods
+from backoffice.tables import EstimatedCountPaginator
 from config.dbroles import as_owner
 
 LEADING_WILDCARD = re.compile(r"LIKE\s+(UPPER\()?'%", re.IGNORECASE)

@@ -1,5 +1,10 @@
 from django import template
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 
+from accounts import authority
+from backoffice.customers import CUSTOMER_FIELDS, customer_page_url
 from console.navigation import groups_for
 
 register = template.Library()
@@ -14,8 +19,6 @@ def console_groups(context):
 @register.simple_tag(takes_context=True)
 def may(context, action: str) -> bool:
     """Whether the signed-in staff member's role may take the staff policy's ``action``."""
-    from accounts import authority
-
     return authority.may(context["request"].user, action)
 
 
@@ -23,11 +26,6 @@ def may(context, action: str) -> bool:
 def customer_page_of(obj) -> str:
     """The customer page of the customer ``obj`` belongs to (its user, customer or owner), or
     "" when it belongs to no customer."""
-    from django.conf import settings
-
-    from config.admin import CUSTOMER_FIELDS
-    from console.admin import customer_page_url
-
     if obj is None or getattr(obj, "pk", None) is None:
         return ""
     if obj._meta.label == settings.AUTH_USER_MODEL:
@@ -41,9 +39,6 @@ def customer_page_of(obj) -> str:
 
 
 def _is_user_field(obj, name: str) -> bool:
-    from django.contrib.auth import get_user_model
-    from django.core.exceptions import FieldDoesNotExist
-
     try:
         field = obj._meta.get_field(name)
     except FieldDoesNotExist:

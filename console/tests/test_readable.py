@@ -97,7 +97,8 @@ def test_an_unknown_time_zone_is_refused_next_to_the_field():
     assert response.status_code == 200
     html = response.content.decode()
     assert "&#x27;Mars/Base&#x27; is not a time zone (e.g. Europe/Paris)." in html
-    assert 'class="console-error"' in html
+    assert '<div class="field field-invalid">' in html
+    assert '<div class="errorlist" role="alert">' in html
     assert not StaffPreference.objects.filter(user=staff).exists()
 
 

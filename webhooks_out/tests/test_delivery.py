@@ -173,13 +173,13 @@ def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
     from billing.services.subscriptions.lifecycle import cancel
     from support.factories import TicketFactory
     from support.models import TicketMessage
-    from tests.test_staff_authority import _manual_subscription
+    from tests.staff_authority_table import manual_subscription
 
     _, secret = register(receiver.url, ["payment.refunded", "subscription.canceled",
                                         "subscription.updated", "ticket.replied"])
     customer, admin = UserFactory(), AdminFactory()
     order = pay_an_order(customer)
-    subscription = _manual_subscription(customer)
+    subscription = manual_subscription(customer)
     ticket = TicketFactory(customer=customer)
     with django_capture_on_commit_callbacks(execute=True):
         create_refund(order_id=order.pk, amount=1000, reason="REQUESTED_BY_CUSTOMER",
@@ -278,11 +278,11 @@ def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
     from billing.models import Invoice
     from billing.services.invoices import mark_invoice_paid
     from billing.services.refunds import create_invoice_refund
-    from tests.test_staff_authority import _open_invoice
+    from tests.staff_authority_table import open_invoice
 
     _, secret = register(receiver.url, ["payment.refunded"])
     admin, customer = AdminFactory(), UserFactory()
-    invoice = _open_invoice(customer, 7900)
+    invoice = open_invoice(customer, 7900)
     mark_invoice_paid(invoice_id=invoice.pk, actor=admin, reference="BANK-77")
     with django_capture_on_commit_callbacks(execute=True):
         create_invoice_refund(invoice_id=invoice.pk, amount=2000,

@@ -1,4 +1,5 @@
-"""The staff console for accounts. Every change goes through accounts.services."""
+"""The staff console's pages of the accounts models: users and roles, API keys, sessions, the
+audit log, settings, stored files. Every change goes through accounts.services."""
 
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
@@ -6,7 +7,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.shortcuts import render
 from django.utils.html import format_html
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
@@ -24,19 +24,13 @@ from accounts.models import (
     User,
 )
 from accounts.profile import PROFILE_FIELDS, clean_profile
-from config.admin import (
-    IndexedValuesFilter,
-    LargeTableAdmin,
-    LargeTableChangeList,
-    ReadOnlyAdmin,
-    Search,
-    by_user_email,
-    indexed_distinct_values,
-    policy_action,
-)
-
-admin.site.site_header = "Billing back office: staff console"
-admin.site.site_title = "Staff console"
+from backoffice.confirm import confirm_first
+from backoffice.customers import customer_page_url
+from backoffice.policy import policy_action
+from backoffice.readonly import ReadOnlyAdmin
+from backoffice.search import IndexedValuesFilter, Search, by_user_email, indexed_distinct_values
+from backoffice.tables import LargeTableAdmin, LargeTableChangeList
+from console.naming import describe_resources
 
 
 class HttpsURLField(forms.URLField):
@@ -62,15 +56,12 @@ class UserAdminForm(forms.ModelForm):
         return cleaned
 
 
-def _confirm_then(request, queryset, *, title, verb, apply, button):
-    """Show a confirmation page first; on the confirmed POST call ``apply`` for each user."""
-    if request.POST.get("confirmed") != "yes":
-        return render(request, "accounts/admin_confirm_action.html", {
-            "title": title, "button": button, "users": queryset,
-            "action": request.POST.get("action"), "opts": User._meta,
-            "select_across": request.POST.get("select_across", "0"),
-            "ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-        })
+def _user_line(user) -> str:
+    return f"{user.email} ({user.get_role_display()}, {user.get_status_display()})"
+
+
+def _each_user(request, queryset, *, verb, apply) -> None:
+    """Call ``apply`` for each user; say how many it was done to, and why not for the rest."""
     done = 0
     for user in queryset:
         try:
@@ -79,7 +70,6 @@ def _confirm_then(request, queryset, *, title, verb, apply, button):
         except (AccountDeleted, NotAllowed, ValueError) as exc:
             messages.error(request, f"{user}: {getattr(exc, 'message', exc)}")
     messages.success(request, f"{verb}: {done} user{'s' if done != 1 else ''}.")
-    return None
 
 
 class JoinedFilter(admin.DateFieldListFilter):
@@ -120,8 +110,6 @@ class UserAdmin(admin.ModelAdmin):
         """Everything about a customer on one page (the staff console's customer page)."""
         if user is None or user.pk is None or user.role != Role.CUSTOMER:
             return "—"
-        from console.admin import customer_page_url
-
         return format_html('<a href="{}">Open the customer page</a>',
                            customer_page_url(user.pk))
 
@@ -155,6 +143,7 @@ class UserAdmin(admin.ModelAdmin):
     @policy_action("accounts.user.change_status",
                    description="Suspend selected users (signs them out everywhere)",
                    permissions=["change"])
+    @confirm_first("Suspend users?", "Yes, suspend them", describe=_user_line)
     def suspend_users(self, request, queryset):
         def apply(user):
             if user.pk == request.user.pk:
@@ -164,27 +153,26 @@ class UserAdmin(admin.ModelAdmin):
             services.change_status(user=user, status=Status.SUSPENDED, actor=request.user,
                                    reason="staff console")
 
-        return _confirm_then(request, queryset, title="Suspend users", verb="Suspended",
-                             apply=apply, button="Yes, suspend them")
+        _each_user(request, queryset, verb="Suspended", apply=apply)
 
     @policy_action("accounts.user.change_status", description="Reactivate selected users",
                    permissions=["change"])
+    @confirm_first("Reactivate users?", "Yes, reactivate them", describe=_user_line)
     def reactivate_users(self, request, queryset):
         def apply(user):
             services.change_status(user=user, status=Status.ACTIVE, actor=request.user,
                                    reason="staff console")
 
-        return _confirm_then(request, queryset, title="Reactivate users", verb="Reactivated",
-                             apply=apply, button="Yes, reactivate them")
+        _each_user(request, queryset, verb="Reactivated", apply=apply)
 
     @policy_action("accounts.user.end_sessions",
                    description="Force logout (end all browser sessions)", permissions=["change"])
+    @confirm_first("Force logout?", "Yes, sign them out everywhere", describe=_user_line)
     def force_logout_users(self, request, queryset):
         def apply(user):
             services.force_logout(user=user, actor=request.user)
 
-        return _confirm_then(request, queryset, title="Force logout", verb="Signed out",
-                             apply=apply, button="Yes, sign them out everywhere")
+        _each_user(request, queryset, verb="Signed out", apply=apply)
 
 
 class StaffActorFilter(admin.SimpleListFilter):
@@ -221,8 +209,6 @@ class AuditChangeList(LargeTableChangeList):
 
     def get_results(self, request):
         super().get_results(request)
-        from console.naming import describe_resources
-
         names = describe_resources(self.result_list)
         for row in self.result_list:
             row.resource_name = names.get((row.resource_type, row.resource_id))
@@ -256,17 +242,13 @@ class AuditLogAdmin(LargeTableAdmin, ReadOnlyAdmin):
     def what(self, row):
         """The row acted on, by its name (``Invoice INV-2026-00006``), linked."""
         if getattr(row, "resource_name", None) is None:
-            from console.naming import describe_resources
-
-            return _resource_shown(row, describe_resources([row]))
+                return _resource_shown(row, describe_resources([row]))
         return _resource_shown(row)
 
     @admin.display(description="who", ordering="actor_email")
     def who(self, row):
         if row.actor is not None and row.actor.role == Role.CUSTOMER:
-            from console.admin import customer_page_url
-
-            return format_html('<a href="{}">{}</a>', customer_page_url(row.actor_id),
+                return format_html('<a href="{}">{}</a>', customer_page_url(row.actor_id),
                                row.actor_email)
         return row.actor_email or "the system"
 

@@ -1,4 +1,4 @@
-"""The staff console for the support desk.
+"""The ticket desk: the list of tickets, a ticket's page and its small forms, the list actions.
 
 Ticket fields are read-only in the form: every change (reply, internal note, status, priority,
 assignment, merge, approvals) goes through ``support.services`` / ``support.approvals`` from
@@ -8,210 +8,34 @@ e-mails apply exactly as they do everywhere else.
 
 import copy
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
-from accounts import audit, authority
-from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
+from accounts import authority
 from accounts.system_config import get_config
-from billing.models import Order, RefundReason, Subscription
+from backoffice.policy import policy_action
+from billing.models import RefundReason, Subscription
 from catalog.money import format_money
-from config.admin import (
-    LargeTableAdmin,
-    MoneyField,
-    ReadOnlyAdmin,
-    by_full_text,
-    by_id,
-    by_user_email,
-    policy_action,
-)
 from config.api import DomainError
-from config.ids import BIGINT_MAX, parse_id
 from credits import selectors as credit_selectors
-from credits.admin import CreditAmountField, check_room
-from support import approvals, embeddings, kb, panel, selectors, services
-from support.attachments import MAX_ATTACHMENTS_PER_MESSAGE
-from support.forms import MultipleFileField
-from support.models import (
-    TRANSITIONS,
-    ApprovalRequest,
-    ApprovalStatus,
-    Article,
-    ArticleStatus,
-    ChatMessage,
-    Conversation,
-    Ticket,
-    TicketPriority,
-    TicketStatus,
+from support import approvals, panel, selectors, services
+from support.admin.desk import (
+    AssigneeFilter,
+    CreditActionForm,
+    ExtendTrialActionForm,
+    QueueFilter,
+    RefundActionForm,
+    TicketActionForm,
+    form_errors,
+    merge_targets,
+    staff_users,
 )
-
-
-def staff_users():
-    return User.objects.filter(role__in=SUPPORT_DESK_ROLES, is_active=True).order_by("email")
-
-
-class AssigneeFilter(admin.SimpleListFilter):
-    title = "assignee"
-    parameter_name = "assignee"
-
-    def lookups(self, request, model_admin):
-        return [("me", "Assigned to me"), ("none", "Unassigned")] + [
-            (str(u.pk), u.name) for u in staff_users()
-        ]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "me":
-            return queryset.filter(assignee=request.user)
-        if value == "none":
-            return queryset.filter(assignee__isnull=True)
-        assignee_id = parse_id(value)  # "²" passes isdigit() but not int(): a 500 once
-        if assignee_id:
-            return queryset.filter(assignee_id=assignee_id)
-        return queryset
-
-
-class QueueFilter(admin.SimpleListFilter):
-    title = "queue"
-    parameter_name = "queue"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("active", "Active (open, in progress, waiting)"),
-            ("waiting", "Waiting on customer"),
-            ("breaching", "Breaching SLA"),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "active":
-            return queryset.active()
-        if self.value() == "waiting":
-            return queryset.filter(status=TicketStatus.WAITING_ON_CUSTOMER)
-        if self.value() == "breaching":
-            return queryset.breaching_sla(timezone.now())
-        return queryset
-
-
-class TicketActionForm(forms.Form):
-    """The "Work the ticket" forms on the ticket page; each posts to ``act/`` with an
-    ``operation``. They are forms of their own beside the (read-only) change form, never
-    inside it: a browser ignores a form nested in another and would post the outer one."""
-
-    OPERATIONS = ("reply", "note", "status", "priority", "assign", "merge")
-    operation = forms.ChoiceField(choices=[(o, o) for o in OPERATIONS])
-    body = forms.CharField(required=False, max_length=20_000)
-    attachments = MultipleFileField(required=False)
-    status = forms.ChoiceField(required=False, choices=TicketStatus.choices)
-    priority = forms.ChoiceField(required=False, choices=TicketPriority.choices)
-    assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none())
-    into = forms.ModelChoiceField(required=False, queryset=Ticket.objects.none(),
-                                  label="Merge into")
-    confirm = forms.BooleanField(required=False)
-
-    def __init__(self, *args, ticket, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.ticket = ticket
-        self.fields["assignee"].queryset = staff_users()
-        self.fields["into"].queryset = merge_targets(ticket)
-
-    def clean(self):
-        data = super().clean()
-        operation = data.get("operation")
-        if operation in ("reply", "note") and not (data.get("body") or "").strip():
-            self.add_error("body", "Write a message first.")
-        if operation == "note" and data.get("attachments"):
-            self.add_error("attachments", "Files go with a reply to the customer, not with "
-                                          "an internal note.")
-        if operation == "status" and not data.get("status"):
-            self.add_error("status", "Choose a status.")
-        if operation == "priority" and not data.get("priority"):
-            self.add_error("priority", "Choose a priority.")
-        if operation == "merge":
-            if not data.get("into"):
-                self.add_error("into", "Choose the ticket to keep.")
-            if not data.get("confirm"):
-                self.add_error("confirm", "Tick the box to confirm: this ticket will be "
-                                          "closed and its messages moved.")
-        return data
-
-
-def merge_targets(ticket):
-    """The tickets this one may be merged into: the same customer's other open ones."""
-    return (Ticket.objects.filter(customer_id=ticket.customer_id)
-            .exclude(pk=ticket.pk).exclude(status=TicketStatus.CLOSED).order_by("-created_at"))
-
-
-class RefundActionForm(forms.Form):
-    """A refund from the ticket page: one of the ticket customer's orders, an amount in major
-    units of the order's currency (at most what is left to refund), a reason."""
-
-    order = forms.IntegerField(min_value=1, max_value=BIGINT_MAX,
-                               error_messages={"required": "Choose an order."})
-    amount = MoneyField(help_text="In the order's currency, e.g. 12.50.")
-    reason = forms.ChoiceField(choices=RefundReason.choices)
-    notes = forms.CharField(max_length=500, required=False)
-
-    def __init__(self, *args, customer, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.order = Order.objects.filter(pk=parse_id(self.data.get("order")),
-                                          user=customer).first()
-        if self.order is not None:
-            self.fields["amount"].set_currency(self.order.currency)
-
-    def clean_order(self):
-        if self.order is None:
-            raise forms.ValidationError("That order does not belong to this customer.")
-        return self.order
-
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        if self.order is not None and amount > self.order.refundable_amount:
-            raise forms.ValidationError(
-                f"This is larger than what is left to refund on {self.order.number}: "
-                f"{format_money(self.order.refundable_amount, self.order.currency)}.")
-        return amount
-
-
-class CreditActionForm(forms.Form):
-    amount = CreditAmountField(help_text="Positive grants credits, negative removes them.")
-    reason = forms.CharField(max_length=500)
-
-    def __init__(self, *args, balance: int, customer, **kwargs):
-        self.balance, self.customer = balance, customer
-        super().__init__(*args, **kwargs)
-
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        if amount == 0:
-            raise forms.ValidationError("Enter a non-zero number of credits.")
-        check_room(amount, [(self.customer.email, self.balance)])
-        return amount
-
-
-class ExtendTrialActionForm(forms.Form):
-    # Whose subscription it is and whether it is trialing is the approval's check
-    # (approvals.check_trial_extension), so the page and any other caller refuse alike.
-    subscription = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
-    days = forms.IntegerField(min_value=1, max_value=approvals.TRIAL_EXTENSION_MAX_DAYS)
-    reason = forms.CharField(max_length=500)
-
-
-def form_errors(form) -> str:
-    """A bound form's errors as one line for the message shown on the ticket page."""
-    parts = []
-    for name, errors in form.errors.items():
-        field = form.fields.get(name)
-        label = (field.label or name.replace("_", " ").capitalize()) if field else ""
-        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
-    return " ".join(parts)
+from support.attachments import MAX_ATTACHMENTS_PER_MESSAGE
+from support.models import TRANSITIONS, ApprovalStatus, Ticket, TicketPriority, TicketStatus
 
 
 @admin.register(Ticket)
@@ -511,168 +335,3 @@ class TicketAdmin(admin.ModelAdmin):
             "action": "merge_tickets", "title": f"Merge {len(tickets)} tickets",
             "opts": self.model._meta,
         })
-
-
-@admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "content_type", "status", "updated_at")
-    list_filter = ("status", "content_type")
-    search_fields = ("title", "slug", "body")
-    prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("preview", "published_at", "created_at", "updated_at")
-    fields = ("title", "slug", "summary", "content_type", "status", "tags", "body", "preview",
-              "published_at", "created_at", "updated_at")
-
-    @admin.display(description="Preview (as customers see it)")
-    def preview(self, obj):
-        if not obj or not obj.body:
-            return "Save to see a preview."
-        return format_html('<div class="article-preview">{}</div>', kb.render_markdown(obj.body))
-
-    def save_model(self, request, obj, form, change):
-        # The admin wraps this in its transaction, so the audit row commits with the change.
-        if obj.status == ArticleStatus.PUBLISHED and obj.published_at is None:
-            obj.published_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        audit.record(actor=request.user,
-                     action=AuditAction.UPDATE if change else AuditAction.CREATE,
-                     resource=obj, new={name: str(form.cleaned_data.get(name))
-                                        for name in form.changed_data if name != "body"},
-                     body_changed="body" in form.changed_data)
-        # Its semantic vector follows the new text once this commits (no-op without pgvector).
-        embeddings.queue_article(obj.pk)
-
-
-class ChatMessageInline(admin.TabularInline):
-    model = ChatMessage
-    extra = 0
-    can_delete = False
-    fields = ("created_at", "role", "body", "answered", "helpful")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Conversation)
-class ConversationAdmin(LargeTableAdmin):
-    list_display = ("pk", "customer", "created_at", "resolved", "handed_off_ticket")
-    list_filter = ("resolved", ("handed_off_ticket", admin.EmptyFieldListFilter), "created_at")
-    search_by = (by_user_email("customer"),
-                 by_full_text("body", label="words in its messages", through="messages"),
-                 by_id("conversation id"))
-    list_select_related = ("customer", "handed_off_ticket")
-    date_hierarchy = "created_at"
-    ordering = ("-created_at", "-id")
-    readonly_fields = ("customer", "resolved", "handed_off_ticket", "handed_off_at",
-                       "created_at")
-    fields = readonly_fields
-    inlines = [ChatMessageInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(ChatMessage)
-class ChatMessageAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    """Every help-bot message, to read what customers ask and what the bot could not
-    answer (answered: No)."""
-
-    list_display = ("created_at", "conversation", "role", "short_body", "answered", "helpful")
-    list_filter = ("role", "answered", "helpful", "created_at")
-    search_by = (by_full_text("body"), by_user_email("conversation__customer"),
-                 by_id("message id"))
-    list_select_related = ("conversation",)
-    date_hierarchy = "created_at"
-    ordering = ("-created_at", "-id")
-
-    @admin.display(description="message")
-    def short_body(self, obj):
-        return obj.body if len(obj.body) <= 120 else f"{obj.body[:119]}…"
-
-
-class ApprovalActionFilter(admin.SimpleListFilter):
-    """Requests by action, named in the staff policy's words."""
-
-    title = "action"
-    parameter_name = "action_key"
-
-    def lookups(self, request, model_admin):
-        keys = model_admin.get_queryset(request).order_by().values_list(
-            "action_key", flat=True).distinct()
-        return sorted(((key, authority.POLICY[key].label if key in authority.POLICY else key)
-                       for key in keys), key=lambda choice: choice[1])
-
-    def queryset(self, request, queryset):
-        return queryset.filter(action_key=self.value()) if self.value() else queryset
-
-
-@admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
-    list_display = ("pk", "action", "amount_in_unit", "status", "requested_by",
-                    "approved_by", "ticket", "created_at")
-    list_filter = ("status", ApprovalActionFilter)
-    readonly_fields = ("action", "amount_in_unit", "details", "reason", "status",
-                       "requested_by", "approved_by", "decided_at", "executed_at", "result",
-                       "ticket", "created_at")
-    fields = readonly_fields
-    actions = ["approve_selected", "reject_selected"]
-
-    @admin.display(description="Action", ordering="action_key")
-    def action(self, obj):
-        return obj.action_label
-
-    @admin.display(description="Amount", ordering="amount")
-    def amount_in_unit(self, obj):
-        return obj.amount_shown
-
-    @admin.display(description="Details")
-    def details(self, obj):
-        """What was asked for, its amount in the action's unit (the stored payload holds
-        minor units)."""
-        payload = obj.payload if isinstance(obj.payload, dict) else {}
-        if not payload:
-            return None
-
-        def shown(key, value):
-            if (key == "amount" and isinstance(value, int) and not isinstance(value, bool)
-                    and obj.action_key in authority.POLICY):
-                return authority.describe_amount(obj.action_key, value, obj.currency)
-            return value
-
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", (
-            (key.replace("_", " ").capitalize(), shown(key, value))
-            for key, value in payload.items())))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def _decide(self, request, queryset, decide, verb):
-        # A request decided already (by someone else, or a second click) is said so, once.
-        for approval in queryset.exclude(status=ApprovalStatus.PENDING):
-            self.message_user(request, f"#{approval.pk} is already "
-                              f"{approval.get_status_display().lower()}: nothing was done.",
-                              messages.WARNING)
-        for approval in queryset.filter(Q(status=ApprovalStatus.PENDING)):
-            try:
-                decide(approval=approval, approver=request.user)
-            except DomainError as exc:
-                notes = " ".join(getattr(exc, "__notes__", []))
-                self.message_user(request, f"#{approval.pk}: {exc.message} {notes}".strip(),
-                                  messages.ERROR)
-            else:
-                self.message_user(request, f"#{approval.pk} {verb}.", messages.SUCCESS)
-
-    @policy_action("support.approval.decide", description="Approve (and run) selected requests")
-    def approve_selected(self, request, queryset):
-        self._decide(request, queryset, approvals.approve, "approved and executed")
-
-    @policy_action("support.approval.decide", description="Reject selected requests")
-    def reject_selected(self, request, queryset):
-        self._decide(request, queryset, approvals.reject, "rejected")

@@ -1,7 +1,7 @@
 """The "Stripe mirror" group of the staff console: dj-stripe's copy of the Stripe objects the
 business touches, read-only (what Stripe sent, for checking our records against it).
 
-dj-stripe's own admin pages are unregistered (billing.admin): they would duplicate ours and
+dj-stripe's own admin pages are unregistered (billing.admin.stripe): they would duplicate ours and
 offer actions that call Stripe outside the staff policy. Only these views remain.
 """
 
@@ -11,8 +11,8 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils.html import format_html
 
+from backoffice.readonly import ReadOnlyAdmin
 from billing.stripe.mirror import MIRRORED
-from config.admin import ReadOnlyAdmin
 
 GROUP = "Stripe mirror"
 

@@ -1,0 +1,11 @@
+"""The staff console for billing. Actions call services; money rows are read-only here.
+
+Money is shown as people read it, in major units with its currency (``$711.00``, ``¥5,000``,
+through ``catalog.money.format_money``), and typed the same way (``backoffice.forms.MoneyField``).
+
+One module per topic: orders, invoices (with payments, refunds and credit notes),
+subscriptions, discounts, tax, what Stripe sends (``stripe``, ``mirror``); ``common`` and
+``payments`` hold what several of them use. Importing this package registers them all.
+"""
+
+from billing.admin import discounts, invoices, orders, stripe, subscriptions, tax  # noqa: F401 - each module registers its model admins
