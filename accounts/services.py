@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import api_key_cache, audit, authority, data_export, system_config
+from accounts import api_key_cache, audit, authority, data_export, signup_hooks, system_config
 from accounts.backends import LOCKOUT_MESSAGE
 from accounts.errors import (
     AccountDeleted,
@@ -66,11 +66,9 @@ def register_user(*, email: str, password: str, first_name: str = "", last_name:
                                             last_name=last_name or "")
             audit.record(actor=user, action=AuditAction.CREATE, resource=user,
                          new={"email": email, "role": user.role}, via="signup")
-            # The signup bonus is part of creating the account: same transaction, so a
-            # failed signup never leaves credits behind and a new user always has them.
-            from credits.services import grant_signup_bonus
-
-            grant_signup_bonus(user=user)
+            # What other apps give a new account (the signup bonus) is part of creating it:
+            # same transaction, so a failed signup leaves nothing behind.
+            signup_hooks.user_signed_up(user=user)
     except IntegrityError as exc:
         # Two signups for one address at the same moment: the unique index decides.
         raise EmailTaken() from exc
