@@ -6,7 +6,8 @@ class CatalogConfig(AppConfig):
     name = "catalog"
 
     def ready(self):
-        from accounts import data_export
+        from accounts import data_export, seed_steps
         from catalog.data_export import reviews_section
 
         data_export.register("reviews", reviews_section)
+        seed_steps.register("catalog", seed_steps.command_step("seed_catalog"), order=20)

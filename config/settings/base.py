@@ -64,9 +64,11 @@ INSTALLED_APPS = [
     "config.backups",
     "webhooks_out",
     "files",
+    "membership",
     "helpbot_insights",
     "social_signin",
     "coupons",
+    "config.apps.ProjectConfig",  # last: the project-wide commands (seed_demo, migrate...)
 ]
 
 MIDDLEWARE = [
