@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts import authority
 from accounts.audit import record
 from accounts.models import AuditAction
+from catalog import purchases
 from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
 from catalog.public_cache import catalog_changed
 from catalog.selectors import visible_products
@@ -188,13 +189,8 @@ def duplicate_product(*, product: Product, actor) -> Product:
 
 
 def _has_completed_order(*, user, product: Product) -> bool:
-    """Whether billing holds a completed order of ``product`` by ``user``.
-
-    Imported here, not at module level: billing depends on the catalog, not the reverse.
-    """
-    from billing.selectors import customer_has_completed_order
-
-    return customer_has_completed_order(user=user, product=product)
+    """Whether ``user`` paid for ``product`` (billing answers: catalog.purchases)."""
+    return purchases.verified_purchase(user=user, product=product)
 
 
 def create_review(*, author, product: Product, rating, title: str = "",

@@ -6,12 +6,20 @@ class CreditsConfig(AppConfig):
     name = "credits"
 
     def ready(self):
-        from accounts import data_export
+        from accounts import data_export, seed_steps, signup_hooks
         from credits import config_keys  # noqa: F401
         from credits.data_export import credits_section
 
         # The balance, the lots and the whole ledger (streamed, however long).
         data_export.register("credits", credits_section)
+
+        from credits import executors
+        from credits.services import grant_signup_bonus
+
+        executors.register()
+
+        # Every new account (signup page, API, social sign-in) gets the signup bonus.
+        signup_hooks.register("credits.signup_bonus", grant_signup_bonus)
 
         from django.db.models.signals import post_delete, post_save
 
@@ -21,3 +29,4 @@ class CreditsConfig(AppConfig):
         for signal in (post_save, post_delete):
             signal.connect(forget_required_entitlements, sender=FeatureCost,
                            dispatch_uid=f"credits.required_entitlements.{signal is post_save}")
+        seed_steps.register("credits", seed_steps.command_step("seed_credits"), order=30)

@@ -9,6 +9,8 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from catalog.models import Plan
+from credits import plans
 from credits.errors import UnknownOperation
 from credits.models import (
     CreditBalance,
@@ -29,9 +31,7 @@ RUNWAY_WINDOW_DAYS = 30
 def _plan_overrides(*, user) -> dict[str, int]:
     """The user's plan's per-operation costs; overrides that are not whole numbers ≥ 1 are
     ignored (logged), so a typo in a plan's JSON can never make an operation free."""
-    from billing.selectors import plan_for_user  # billing depends on credits, not the reverse
-
-    plan = plan_for_user(user=user)
+    plan = plans.plan_for_user(user=user)
     raw = getattr(plan, "feature_cost_overrides", None) or {}
     overrides = {}
     for operation, cost in raw.items():
@@ -55,17 +55,13 @@ def cost_for(*, user, operation: str) -> int:
 
 def costs_for_user(*, user) -> list[dict]:
     """Every active operation with this user's cost, the list price and whether it differs."""
-    from billing.entitlements import upgrade_prompt
-    from billing.selectors import entitlements_for
-    from catalog.models import Plan
-
     overrides = _plan_overrides(user=user)
     rows = []
     features = list(FeatureCost.objects.filter(active=True).order_by("operation"))
-    owned = plans = None
+    owned = active_plans = None
     if any(feature.required_entitlement for feature in features):
-        owned = entitlements_for(user=user)
-        plans = list(Plan.objects.filter(active=True).order_by("sort_order", "id"))
+        owned = plans.entitlements_for(user=user)
+        active_plans = list(Plan.objects.filter(active=True).order_by("sort_order", "id"))
     for feature in features:
         cost = overrides.get(feature.operation, feature.cost)
         rows.append({
@@ -73,8 +69,8 @@ def costs_for_user(*, user) -> list[dict]:
             "description": feature.description, "tags": feature.tags,
             "cost": cost, "base_cost": feature.cost, "overridden": cost != feature.cost,
             # None, or what the customer's plan lacks and which plans include it.
-            "upgrade": (upgrade_prompt(user, feature.required_entitlement, owned=owned,
-                                       plans=plans)
+            "upgrade": (plans.upgrade_prompt(user, feature.required_entitlement, owned=owned,
+                                             plans=active_plans)
                         if feature.required_entitlement else None),
         })
     return rows

@@ -170,34 +170,13 @@ def reject(*, approval: ApprovalRequest, approver, reason: str = "") -> Approval
     return approval
 
 
-# --- executors this app provides ---------------------------------------------------------
-
-
-def _credit_user(payload):
-    from accounts.models import User
-
-    return User.objects.get(pk=payload["user_id"])
-
-
-def adjust_credits_executor(*, payload, actor, approval) -> dict:
-    """Staff credit correction from a ticket: positive grants, negative removes. The approval
-    id is the idempotency key, so a retried execution never adjusts twice."""
-    from credits.services import adjust_credits
-
-    row = adjust_credits(
-        user=_credit_user(payload), amount=int(payload["amount"]),
-        reason=payload.get("reason") or f"Support approval {approval.pk}", actor=actor,
-        idempotency_key=f"support-approval-{approval.pk}",
-    )
-    return {"credit_transaction_id": row.pk, "balance_after": row.balance_after}
-
-
 def credits_amount(payload) -> int:
-    """The size of a credits action for the threshold: a removal counts like a grant."""
+    """The size of a credits action for the threshold: a removal counts like a grant
+    (credits registers the ``credits.adjust`` executor itself: credits/executors.py)."""
     return abs(int(payload["amount"]))
 
 
-authority.register_executor("credits.adjust", adjust_credits_executor)
+# --- billing's desk actions this app provides ---------------------------------------------
 
 
 def refund_order_executor(*, payload, actor, approval) -> dict:
