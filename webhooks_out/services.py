@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import requests
+from celery import Task, current_app
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -173,11 +174,23 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
     return ok
 
 
+DELIVER_ENDPOINT_TASK = "webhooks_out.tasks.deliver_endpoint"
+
+
+def _task(name: str) -> Task:
+    """The Celery task registered under ``name`` (tasks.py imports this module, not the
+    reverse); a process that never imported the tasks modules loads them first."""
+    task = current_app.tasks.get(name)
+    if task is None:
+        current_app.loader.import_default_modules()
+        task = current_app.tasks[name]
+    return task
+
+
 def deliver_due() -> int:
     """Queue a send for every enabled endpoint whose first waiting delivery is due (retries,
     and anything a busy sender left behind). Returns how many endpoints were queued."""
-    from webhooks_out.tasks import deliver_endpoint as task
-
+    task = _task(DELIVER_ENDPOINT_TASK)
     head = (WebhookDelivery.objects.filter(endpoint=OuterRef("pk"),
                                            status=DeliveryStatus.PENDING)
             .order_by("sequence").values("next_attempt_at")[:1])

@@ -56,9 +56,3 @@ def ticket_message_saved(sender, instance, created, **kwargs):
             and author.pk != instance.ticket.customer_id):
         emit("ticket.replied", payloads.ticket_reply(instance),
              dedupe_key=f"ticket.replied:{instance.pk}")
-
-
-def credits_low(*, user_id: int, balance: int, threshold: int, dedupe_key: str | None) -> None:
-    """Called by the low-balance notice (queued once per crossing of the threshold)."""
-    emit("credits.low", {"customer": payloads.customer_ref(user_id), "balance": balance,
-                         "threshold": threshold}, dedupe_key=dedupe_key)

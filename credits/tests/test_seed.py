@@ -28,4 +28,5 @@ def test_periodic_tasks_name_registered_tasks():
     app.loader.import_default_modules()
     assert {entry["task"] for entry in SCHEDULES} <= set(app.tasks)
     assert {entry["name"] for entry in SCHEDULES} == {"credits.expire_credits",
-                                                      "credits.check_invariant"}
+                                                      "credits.check_invariant",
+                                                      "webhooks_out.batch_consumption"}

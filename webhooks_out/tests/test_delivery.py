@@ -300,7 +300,7 @@ def test_consumption_is_reported_per_customer_in_batches(receiver, register,
                                                         django_capture_on_commit_callbacks):
     from credits.factories import FeatureCostFactory
     from credits.services import consume_credits, grant_credits
-    from webhooks_out.tasks import batch_consumption
+    from credits.tasks import batch_consumption
 
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="Text chat", cost=5)
     FeatureCostFactory(operation="AI_IMAGE", name="Image", cost=20)
