@@ -15,7 +15,7 @@ plan-change events are inserted with their moment in one INSERT. The credits led
 append-only (no UPDATE), and its services stamp rows with the current time, so the backdated
 history is written here with the same rules the services keep: lots consumed in order,
 ``balance_after`` running, and balance = Σ ledger = Σ lots remaining at the end
-(``credits.services.check_invariant`` passes for every demo customer).
+(``credits.invariant.check_invariant`` passes for every demo customer).
 """
 
 import json

@@ -244,8 +244,8 @@ class Pgbench:
 
 def run(args) -> tuple[list[Result], int]:
     """The timed phases and the overdraft race; returns the rows and the exit status."""
+    from credits.invariant import check_invariant
     from credits.models import CreditBalance, FeatureCost
-    from credits.services import check_invariant
 
     _prepare()
     FeatureCost.objects.update_or_create(operation=OPERATION, defaults={

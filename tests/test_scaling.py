@@ -49,8 +49,8 @@ from billing.webhooks import sign_header
 from config import outbox
 from config.dbroles import roles
 from credits.factories import FeatureCostFactory, funded_user
+from credits.invariant import check_invariant
 from credits.models import CreditBalance, CreditTransaction, TransactionKind
-from credits.services import check_invariant
 from tests.test_failure_redis import celery_broker, free_port, redis_server, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True),

@@ -13,7 +13,7 @@ What it writes, for the first ``customers`` customers by id (one of them, the fi
   staff adjustments. Every ledger row has its lot movements, ``balance_after`` runs on from
   the customer's balance before the run, lots are written with what they hold and updated as
   they are drawn from, and at the end the balances are set, so balance = sum(ledger) =
-  sum(live lots) holds (``credits.services.check_invariant``).
+  sum(live lots) holds (``credits.invariant.check_invariant``).
 - the audit rows those actions write, and the customers' sign-ins;
 - support tickets with their threads, and help-bot conversations.
 

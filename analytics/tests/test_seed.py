@@ -8,8 +8,8 @@ from django.core.management import call_command
 from analytics.models import DailyMetric
 from billing.models import Payment, Subscription, SubscriptionEvent
 from catalog.models import Price
+from credits.invariant import check_invariant
 from credits.models import CreditTransaction
-from credits.services import check_invariant
 from support.models import Ticket
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ from billing.selectors import PAST_DUE_GRACE
 from catalog.factories import PlanFactory
 from config.outbox import enqueue
 from config.outbox.models import OutboxMessage
-from credits import selectors, services
+from credits import invariant, selectors, services
 from credits.errors import IdempotencyConflict, InsufficientCredits, UnknownOperation
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, GrantSource
@@ -341,7 +341,7 @@ def test_8_processes_racing_for_one_hot_user_never_overdraw():
     assert all(refused == 2 for _, refused in outcomes)
     assert CreditBalance.objects.get(user=user).balance == COST - 1
     assert CreditTransaction.objects.filter(user=user, kind="CONSUME").count() == 25
-    assert services.check_invariant() == []
+    assert invariant.check_invariant() == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from accounts.factories import UserFactory
 from accounts.models import AuditAction, AuditLog
 from accounts.services import set_config
 from config.dbroles import as_owner
-from credits import services
+from credits import invariant, services
 from credits.errors import (
     AdjustmentBelowZero,
     GrantNotFound,
@@ -508,10 +508,10 @@ def test_the_database_refuses_a_negative_balance_or_an_overdrawn_lot(customer):
 @pytest.mark.django_db
 def test_check_invariant_reports_a_balance_that_disagrees_with_the_ledger(customer):
     services.grant_credits(user=customer, amount=5, source=GrantSource.PROMO)
-    assert services.check_invariant() == []
+    assert invariant.check_invariant() == []
 
     CreditBalance.objects.filter(user=customer).update(balance=7)
-    problems = services.check_invariant(user=customer)
+    problems = invariant.check_invariant(user=customer)
 
     assert [(p.user_id, p.problem) for p in problems] == [(customer.pk, "balance_mismatch")]
     assert problems[0].values["ledger"] == 5
