@@ -4,8 +4,8 @@ answer."""
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import fetch, ratio
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, fetch, ratio
+from analytics.metrics.registry import register
 
 TOP_UNANSWERED = 5
 

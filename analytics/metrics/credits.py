@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import fetch
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, fetch
+from analytics.metrics.registry import register
 
 LEDGER_DEFINITION = """
 From the credits ledger, rows written during the day (UTC). GRANTED = credits added by GRANT

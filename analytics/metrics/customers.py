@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import fetch
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, fetch
+from analytics.metrics.registry import register
 
 NEW_CUSTOMERS_DEFINITION = """
 Users with the CUSTOMER role whose account was created during the day (UTC), including

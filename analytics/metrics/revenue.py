@@ -1,7 +1,7 @@
 """Money in and out: gross revenue, refunds and net revenue per currency."""
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import dec, fetch
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, dec, fetch
+from analytics.metrics.registry import register
 
 REVENUE_DEFINITION = """
 Per currency, in minor units. GROSS REVENUE = the sum of SUCCEEDED payments recorded during

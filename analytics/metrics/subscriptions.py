@@ -30,8 +30,8 @@ from decimal import Decimal
 
 from psycopg import sql
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import dec, fetch, ratio
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, dec, fetch, ratio
+from analytics.metrics.registry import register
 
 
 def monthly_amount(p: str, quantity: str = "s.quantity") -> str:

@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import dec, fetch, ratio
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, dec, fetch, ratio
+from analytics.metrics.registry import register
 
 TICKETS_DEFINITION = """
 Tickets OPENED = tickets created during the day (UTC). RESOLVED = tickets whose resolved_at
