@@ -3,6 +3,8 @@
 from collections.abc import Iterator
 from typing import Any
 
+from allauth.account.internal.flows.email_verification import send_verification_email_to_address
+from allauth.account.models import EmailAddress
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
@@ -10,7 +12,15 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import api_key_cache, audit, authority, data_export, signup_hooks, system_config
+from accounts import (
+    api_key_cache,
+    audit,
+    authority,
+    data_export,
+    deletion,
+    signup_hooks,
+    system_config,
+)
 from accounts.backends import LOCKOUT_MESSAGE
 from accounts.errors import (
     AccountDeleted,
@@ -37,6 +47,7 @@ from accounts.models import (
     normalize_email,
 )
 from accounts.profile import clean_profile
+from accounts.request_context import info_from_request
 
 
 def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",
@@ -78,10 +89,6 @@ def register_user(*, email: str, password: str, first_name: str = "", last_name:
 def send_signup_confirmation(*, request, user: User) -> None:
     """Give an API-created user allauth's address row and mail the confirmation link (the
     signup page does both itself). Call after commit: it sends e-mail."""
-    from allauth.account.internal.flows.email_verification import (
-        send_verification_email_to_address,
-    )
-    from allauth.account.models import EmailAddress
 
     address, _ = EmailAddress.objects.get_or_create(
         user=user, email=user.email, defaults={"primary": True, "verified": False}
@@ -182,7 +189,6 @@ def change_role(*, user: User, role: str, actor: User) -> User:
 
 def start_login_session(*, user: User, request) -> LoginSession:
     """Record a sign-in. Django rotates the session key at login, so the key is fresh."""
-    from accounts.request_context import info_from_request
 
     if request.session.session_key is None:
         request.session.save()
@@ -242,7 +248,6 @@ def end_other_sessions(*, user: User, request) -> int:
     a record under the new key takes its place. Returns how many other sessions were ended;
     safe to call twice.
     """
-    from accounts.request_context import info_from_request
 
     # After a reset from an e-mailed link the browser is not signed in: nothing is kept.
     here = getattr(request, "user", None)
@@ -390,9 +395,6 @@ def delete_account(*, user: User, actor: User | None) -> None:
     which stays, anonymised, with status DELETED. Locks the user row. Raises AccountDeleted
     if it was already deleted. Callers confirm the password first (check_password_or_raise).
     """
-    from allauth.account.models import EmailAddress
-
-    from accounts import deletion
 
     if User.all_objects.filter(pk=user.pk, deleted_at__isnull=False).exists():
         raise AccountDeleted()

@@ -6,10 +6,10 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
 
     def ready(self):
-        from accounts import seed_steps
+        from accounts import seed_steps  # noqa: PLC0415 - models load after apps.py
 
         # Importing the metric modules registers their families, in dashboard order.
-        from analytics.metrics import (  # noqa: F401
+        from analytics.metrics import (  # noqa: F401, PLC0415 - models load after apps.py
             credits,
             customers,
             revenue,

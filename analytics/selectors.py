@@ -10,6 +10,8 @@ from analytics.metrics import get_metric
 from analytics.metrics.base import day_bounds, fetch
 from analytics.metrics.subscriptions import sql_parts
 from analytics.models import DailyMetric
+from billing.models import Subscription
+from catalog.models import Plan, Price
 
 MAX_RANGE_DAYS = 366
 
@@ -85,8 +87,6 @@ def mrr_subscriptions(day: date, currency: str) -> list[dict]:
     """The subscriptions behind ``day``'s MRR in ``currency``, as the MRR family counts them
     (same predicate, same price as of the end of the day), with each one's monthly amount,
     largest first, and the plan and price it had then (``plan``, ``price``)."""
-    from billing.models import Subscription
-    from catalog.models import Plan, Price
 
     start, end = day_bounds(day)
     found = fetch(DRILLDOWN_SQL, {"start": start, "end": end, "currency": currency},

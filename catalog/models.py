@@ -10,11 +10,13 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
 from django.urls import reverse
 
+from catalog.money import format_money
 from config.models import AliveManager, TimeStampedModel
 
 currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lower-case ISO-4217 code, e.g. usd.")
@@ -256,8 +258,6 @@ class Price(TimeStampedModel):
         indexes = [models.Index(fields=["product", "active"], name="price_product_active")]
 
     def __str__(self):
-        from catalog.money import format_money
-
         label = self.nickname or self.product.name
         if self.tiers_mode:
             return f"{label}: {self.get_tiers_mode_display()} tiers ({self.currency.upper()})"
@@ -267,8 +267,6 @@ class Price(TimeStampedModel):
         return f"{label}: {amount}"
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
         if self.type == PriceType.RECURRING and not self.interval:
             raise ValidationError({"interval": "A recurring price needs an interval."})
         if self.type == PriceType.ONE_TIME and self.interval:
@@ -452,8 +450,6 @@ class Plan(TimeStampedModel):
         return self.name
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
         errors = {}
         for field, interval in (("monthly_price", Interval.MONTH), ("yearly_price", Interval.YEAR)):
             price = getattr(self, field)

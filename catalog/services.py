@@ -9,7 +9,7 @@ from accounts import authority
 from accounts.audit import record
 from accounts.models import AuditAction
 from catalog import purchases
-from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
+from catalog.models import Price, Product, ProductStatus, Review, ReviewVote, Variant
 from catalog.public_cache import catalog_changed
 from catalog.selectors import visible_products
 from config.api import DomainError, NotFound
@@ -126,8 +126,6 @@ def _free_slug(base: str) -> str:
 
 
 def _free_sku(base: str) -> str:
-    from catalog.models import Variant
-
     candidate, n = f"{base}-COPY", 2
     while Variant.objects.filter(sku=candidate).exists():
         candidate, n = f"{base}-COPY{n}", n + 1

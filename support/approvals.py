@@ -23,7 +23,12 @@ from django.utils import timezone
 
 from accounts import audit, authority
 from accounts.models import AuditAction
-from billing.services.subscriptions import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
+from billing.models import Invoice, Order, Subscription, SubscriptionStatus
+from billing.services.refunds import create_invoice_refund, create_refund
+from billing.services.subscriptions import (
+    TRIAL_EXTENSION_MAX_DAYS,  # billing's own limit
+    extend_trial,
+)
 from config.ids import parse_id
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
@@ -184,8 +189,6 @@ def refund_order_executor(*, payload, actor, approval) -> dict:
     (which reserves the amount under the order lock and calls Stripe only after commit).
     The order must belong to ``payload["user_id"]``: a payload naming someone else's order
     is refused."""
-    from billing.models import Invoice, Order
-    from billing.services.refunds import create_invoice_refund, create_refund
 
     if payload.get("invoice_id"):  # a subscription invoice's payment, same rules
         invoice_id = int(payload["invoice_id"])
@@ -223,8 +226,6 @@ def check_trial_extension(payload) -> None:
 
 
 def _trialing_subscription(payload):
-    from billing.models import Subscription, SubscriptionStatus
-
     days = payload.get("days")
     if isinstance(days, bool) or not isinstance(days, int) or not (
             1 <= days <= TRIAL_EXTENSION_MAX_DAYS):
@@ -262,7 +263,6 @@ def extend_trial_executor(*, payload, actor, approval) -> dict:
     again, records the TRIAL_EXTENDED timeline event and its audit row, and, for a
     Stripe-managed subscription, updates Stripe first (synchronously: hence
     ``calls_network``, so this runs after the approval's decision commits, holding no lock)."""
-    from billing.services.subscriptions import extend_trial
 
     subscription = _trialing_subscription(payload)
     old_end = subscription.trial_end

@@ -7,8 +7,8 @@ class SupportConfig(AppConfig):
     verbose_name = "Support desk"
 
     def ready(self):
-        from accounts import data_export, seed_steps
-        from support import approvals, config_keys, selectors  # noqa: F401
+        from accounts import data_export, seed_steps  # noqa: PLC0415 - models load after apps.py
+        from support import approvals, config_keys, selectors  # noqa: F401, PLC0415 - models load after apps.py
 
         # Tickets (public thread only: never internal notes) and help-bot conversations.
         data_export.register("support", selectors.export_customer_data)

@@ -2,14 +2,14 @@
 units with their currency (as Stripe sends them). Nothing personal beyond the customer's
 id and e-mail, which the business's systems need to find the account."""
 
+from accounts.models import User
+
 
 def _ts(value):
     return int(value.timestamp()) if value else None
 
 
 def customer_ref(user_id) -> dict:
-    from accounts.models import User
-
     user = User.all_objects.filter(pk=user_id).only("pk", "email", "external_id").first()
     if user is None:
         return {"id": user_id}

@@ -6,14 +6,18 @@ deliveries wait behind it, so a receiver always gets its events in sequence orde
 ``GIVE_UP_AFTER`` of failures the delivery is marked as given up and the endpoint disabled,
 until staff enable it again (its waiting deliveries then go out) or replay what failed."""
 
+import ipaddress
 import json
 import logging
+import socket
 import time
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlparse
 
 import requests
 from celery import Task, current_app
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -65,11 +69,6 @@ def address_refusal(url: str) -> str:
     public (not loopback, private, link-local, reserved or multicast), so an endpoint cannot
     be pointed at the product's own network. Checked when staff save it and before each POST
     (the name may resolve elsewhere later)."""
-    import ipaddress
-    import socket
-    from urllib.parse import urlparse
-
-    from django.conf import settings
 
     if getattr(settings, "WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES", False):
         return ""
