@@ -16,6 +16,16 @@ from django.db import models
 from django.db.models import F, Func, Q
 from django.urls import reverse
 
+from catalog.choices import (
+    BillingSource,
+    CtaType,
+    Interval,
+    LicenseType,
+    PriceType,
+    ProductStatus,
+    ProductType,
+    TiersMode,
+)
 from catalog.money import format_money
 from config.models import AliveManager, TimeStampedModel
 
@@ -68,20 +78,6 @@ class Category(TimeStampedModel):
 
     def get_absolute_url(self):
         return reverse("catalog:category", kwargs={"slug": self.slug})
-
-
-class ProductStatus(models.TextChoices):
-    DRAFT = "DRAFT", "Draft"
-    PUBLISHED = "PUBLISHED", "Published"
-    ARCHIVED = "ARCHIVED", "Archived"
-
-
-class ProductType(models.TextChoices):
-    ONE_TIME = "ONE_TIME", "One-time purchase"
-    SUBSCRIPTION = "SUBSCRIPTION", "Subscription"
-    DIGITAL_DOWNLOAD = "DIGITAL_DOWNLOAD", "Digital download"
-    SERVICE = "SERVICE", "Service"
-    CREDIT_PACK = "CREDIT_PACK", "Credit pack"
 
 
 class Product(TimeStampedModel):
@@ -196,23 +192,6 @@ class Product(TimeStampedModel):
         return self.images[0] if self.images else None
 
 
-class PriceType(models.TextChoices):
-    ONE_TIME = "ONE_TIME", "One-time"
-    RECURRING = "RECURRING", "Recurring"
-
-
-class Interval(models.TextChoices):
-    DAY = "day", "Day"
-    WEEK = "week", "Week"
-    MONTH = "month", "Month"
-    YEAR = "year", "Year"
-
-
-class TiersMode(models.TextChoices):
-    GRADUATED = "graduated", "Graduated"
-    VOLUME = "volume", "Volume"
-
-
 class Price(TimeStampedModel):
     """How much a product costs. With ``tiers_mode`` set, the tiers decide and
     ``unit_amount`` is unused (as in Stripe's ``billing_scheme=tiered``)."""
@@ -283,12 +262,6 @@ class Price(TimeStampedModel):
         if self.interval_count == 1:
             return self.interval
         return f"{self.interval_count} {self.interval}s"
-
-
-class LicenseType(models.TextChoices):
-    PERSONAL = "personal", "Personal"
-    TEAM = "team", "Team"
-    ENTERPRISE = "enterprise", "Enterprise"
 
 
 class Variant(TimeStampedModel):
@@ -386,17 +359,6 @@ class CollectionItem(TimeStampedModel):
 
     def __str__(self):
         return f"{self.collection} #{self.position}: {self.product_id}"
-
-
-class BillingSource(models.TextChoices):
-    STRIPE = "stripe", "Stripe"
-    MANUAL = "manual", "Manual (invoice)"
-
-
-class CtaType(models.TextChoices):
-    SUBSCRIBE = "subscribe", "Subscribe (billing checkout)"
-    CONTACT = "contact", "Contact sales (cta_url)"
-    LINK = "link", "Link (cta_url)"
 
 
 class Plan(TimeStampedModel):
@@ -514,7 +476,6 @@ class Review(TimeStampedModel):
 
     def __str__(self):
         return f"{self.rating}★ {self.product_id} by {self.author_id}"
-
 
 
 class ReviewVote(TimeStampedModel):
