@@ -10,6 +10,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import (
@@ -51,7 +52,7 @@ from accounts.request_context import info_from_request
 
 
 def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",
-                  request=None) -> User:
+                  request: HttpRequest | None = None) -> User:
     """Create a CUSTOMER account, unverified. Used by the signup page and the signup API.
 
     Validates the e-mail and the password (Django's validators); raises EmailTaken for an
@@ -86,7 +87,7 @@ def register_user(*, email: str, password: str, first_name: str = "", last_name:
     return user
 
 
-def send_signup_confirmation(*, request, user: User) -> None:
+def send_signup_confirmation(*, request: HttpRequest, user: User) -> None:
     """Give an API-created user allauth's address row and mail the confirmation link (the
     signup page does both itself). Call after commit: it sends e-mail."""
 
@@ -187,7 +188,7 @@ def change_role(*, user: User, role: str, actor: User) -> User:
     return locked
 
 
-def start_login_session(*, user: User, request) -> LoginSession:
+def start_login_session(*, user: User, request: HttpRequest) -> LoginSession:
     """Record a sign-in. Django rotates the session key at login, so the key is fresh."""
 
     if request.session.session_key is None:
@@ -238,7 +239,7 @@ def end_all_sessions(*, user: User) -> int:
     return Session.objects.filter(session_key__in=keys).delete()[0]
 
 
-def end_other_sessions(*, user: User, request) -> int:
+def end_other_sessions(*, user: User, request: HttpRequest) -> int:
     """After a password change, sign ``user`` out of every browser but the one in ``request``.
 
     Django already refuses the other sessions on their next request (the password hash they
@@ -309,7 +310,7 @@ def create_api_key(*, user: User, name: str = "", scopes: list[str] | None = Non
     return key, raw
 
 
-def issue_api_token(*, request, email: str, password: str, name: str = ""
+def issue_api_token(*, request: HttpRequest, email: str, password: str, name: str = ""
                     ) -> tuple[ApiKey, str]:
     """Trade e-mail and password for a new API key (POST /api/v1/auth/token/).
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.db.models import Max, QuerySet
 
 from analytics.errors import InvalidDateRange, UnknownMetric
-from analytics.metrics import get_metric
+from analytics.metrics import Metric, get_metric
 from analytics.metrics.base import day_bounds, fetch
 from analytics.metrics.subscriptions import sql_parts
 from analytics.models import DailyMetric
@@ -35,7 +35,7 @@ def check_range(start: date, end: date) -> None:
                                code="range_too_long", max_days=MAX_RANGE_DAYS)
 
 
-def check_metric(key: str | None):
+def check_metric(key: str | None) -> Metric:
     metric = get_metric(key or "")
     if metric is None:
         raise UnknownMetric(f"Unknown metric {key!r}.", metric=key or "")

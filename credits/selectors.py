@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from accounts.models import User
 from catalog.models import Plan
 from credits import plans
 from credits.errors import UnknownOperation
@@ -43,7 +44,7 @@ def _plan_overrides(*, user) -> dict[str, int]:
     return overrides
 
 
-def cost_for(*, user, operation: str) -> int:
+def cost_for(*, user: User, operation: str) -> int:
     """Credits one unit of ``operation`` costs this user. Raises UnknownOperation when the
     operation does not exist or is inactive (a plan override never revives it)."""
     base = (FeatureCost.objects.filter(operation=operation, active=True)
@@ -53,7 +54,7 @@ def cost_for(*, user, operation: str) -> int:
     return _plan_overrides(user=user).get(operation, base)
 
 
-def costs_for_user(*, user) -> list[dict]:
+def costs_for_user(*, user: User) -> list[dict]:
     """Every active operation with this user's cost, the list price and whether it differs."""
     overrides = _plan_overrides(user=user)
     rows = []
@@ -76,18 +77,18 @@ def costs_for_user(*, user) -> list[dict]:
     return rows
 
 
-def balance_of(*, user) -> int:
+def balance_of(*, user: User) -> int:
     return (CreditBalance.objects.filter(user=user).values_list("balance", flat=True).first()
             or 0)
 
 
-def live_lots(*, user) -> QuerySet[CreditGrant]:
+def live_lots(*, user: User) -> QuerySet[CreditGrant]:
     """Lots that still count, in the order consumption draws from them."""
     return (CreditGrant.objects.filter(user=user, expired_at__isnull=True, has_credits=True)
             .order_by(F("expires_at").asc(nulls_last=True), "id"))
 
 
-def utc_today(now=None) -> date:
+def utc_today(now: datetime | None = None) -> date:
     """Today as the ledger's daily sums count days (``LedgerDay``: UTC days)."""
     return (now or timezone.now()).astimezone(UTC).date()
 
@@ -101,7 +102,7 @@ _SUMMARY_FIGURES_SQL = """
 """
 
 
-def credit_summary(*, user, now=None) -> dict:
+def credit_summary(*, user: User, now: datetime | None = None) -> dict:
     """What the credits page and ``GET /api/v1/credits/`` show at the top: two statements
     (the figures, the live lots), whatever the history."""
     now = now or timezone.now()
@@ -124,7 +125,7 @@ def credit_summary(*, user, now=None) -> dict:
     }
 
 
-def transactions_for(*, user, kind: str = "", operation: str = "") -> QuerySet:
+def transactions_for(*, user: User, kind: str = "", operation: str = "") -> QuerySet:
     """The user's ledger, newest first, optionally narrowed by kind and operation."""
     rows = CreditTransaction.objects.filter(user=user)
     if kind:
@@ -134,7 +135,7 @@ def transactions_for(*, user, kind: str = "", operation: str = "") -> QuerySet:
     return rows.order_by("-created_at", "-id")
 
 
-def usage_by_day(*, user, days: int, now=None) -> dict:
+def usage_by_day(*, user: User, days: int, now: datetime | None = None) -> dict:
     """Credits consumed per day and operation over the last ``days`` UTC days (today
     included), from the daily sums.
 
@@ -176,7 +177,7 @@ LEDGER_DAY_DIFFERENCES = """
 """
 
 
-def ledger_day_differences(*, user=None, limit: int = 20) -> list[dict]:
+def ledger_day_differences(*, user: User | None = None, limit: int = 20) -> list[dict]:
     """Where the daily sums (``LedgerDay``) differ from the ledger they sum: empty when they
     agree. Reads the whole ledger (or the user's): for tests and checks, not for pages."""
     where = "WHERE user_id = %(user)s" if user is not None else ""
@@ -218,7 +219,7 @@ class LedgerPage:
     older: str | None  # cursor for ?before=, when older rows exist
 
 
-def ledger_page(*, user, size: int, before: str | None = None,
+def ledger_page(*, user: User, size: int, before: str | None = None,
                 after: str | None = None) -> LedgerPage:
     """One page of the user's ledger, newest first, by keyset: the rows just older than
     ``before`` (or just newer than ``after``), never an OFFSET or a COUNT, so the page costs

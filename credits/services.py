@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -23,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts.models import AuditAction, User
 from accounts.system_config import get_config
 from config.outbox.services import publish as publish_outbox
 from credits import plans
@@ -93,7 +94,7 @@ def _conflict(*, operation: str, quantity: int | None) -> IdempotencyConflict:
                                operation=operation, quantity=quantity)
 
 
-def consume_credits(*, user, operation: str, quantity: int = 1,
+def consume_credits(*, user: User, operation: str, quantity: int = 1,
                     idempotency_key: str | None = None,
                     details: dict | None = None) -> CreditTransaction:
     """Charge ``quantity`` units of ``operation`` at this user's cost; return the CONSUME row.
@@ -146,7 +147,7 @@ def required_entitlements() -> dict[str, str]:
     return _required_entitlements["by_operation"]
 
 
-def forget_required_entitlements(**kwargs) -> None:
+def forget_required_entitlements(**kwargs: Any) -> None:
     """``post_save``/``post_delete`` of a FeatureCost: read the requirements again."""
     _required_entitlements["read_at"] = None
 
@@ -202,9 +203,9 @@ def _kind_for_source(source: str) -> str:
     return TransactionKind.ADJUST if source == GrantSource.ADJUSTMENT else TransactionKind.GRANT
 
 
-def grant_credits(*, user, amount: int, source: str, expires_at: datetime | None = None,
-                  idempotency_key: str | None = None, actor=None, details: dict | None = None,
-                  source_ref: str = "") -> CreditTransaction:
+def grant_credits(*, user: User, amount: int, source: str, expires_at: datetime | None = None,
+                  idempotency_key: str | None = None, actor: User | None = None,
+                  details: dict | None = None, source_ref: str = "") -> CreditTransaction:
     """Add a lot of ``amount`` credits from ``source``; return its GRANT (ADJUST for
     ADJUSTMENT) ledger row.
 
@@ -259,7 +260,7 @@ def _grant(*, user, amount, source, expires_at, key, actor, details, source_ref)
     return row
 
 
-def grant_signup_bonus(*, user) -> CreditTransaction | None:
+def grant_signup_bonus(*, user: User) -> CreditTransaction | None:
     """Grant the signup bonus (SystemConfig ``signup_bonus_credits``, default 100) once.
 
     Locks the user's CreditBalance row. Safe to call twice: the key "signup-bonus" makes the
@@ -281,8 +282,9 @@ def grant_signup_bonus(*, user) -> CreditTransaction | None:
 
 # --- taking back, refunding, adjusting ---------------------------------------------------------
 
-def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = None,
-                    reason: str, actor=None, idempotency_key: str) -> CreditTransaction | None:
+def claw_back_grant(*, user: User, grant_idempotency_key: str, amount: int | None = None,
+                    reason: str, actor: User | None = None,
+                    idempotency_key: str) -> CreditTransaction | None:
     """Remove credits from the one lot granted with ``grant_idempotency_key`` (order refunds).
 
     Takes min(``amount`` or the lot's amount, what the lot still has); credits already spent
@@ -325,7 +327,7 @@ def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = No
 
 
 def refund_consumption(*, transaction: CreditTransaction, reason: str,
-                       actor=None) -> CreditTransaction:
+                       actor: User | None = None) -> CreditTransaction:
     """Give back the credits of one CONSUME row, to the lots they were drawn from; return the
     REFUND row.
 
@@ -382,7 +384,7 @@ def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransac
         return row
 
 
-def adjust_credits(*, user, amount: int, reason: str, actor,
+def adjust_credits(*, user: User, amount: int, reason: str, actor: User,
                    idempotency_key: str | None = None) -> CreditTransaction:
     """A staff correction of ``amount`` credits (positive or negative); return the ADJUST row.
 

@@ -16,7 +16,6 @@ from credits.models import (
 )
 from credits.tests.helpers import balance, lot, make_overdue
 
-
 # --- the database's own guarantees ----
 
 def _execute_in_savepoint(sql, params):
