@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
+from accounts.models import User
 from accounts.services import create_api_key, set_config
 from accounts.system_config import REGISTRY
 from billing.models import Subscription, SubscriptionStatus
@@ -283,7 +284,6 @@ def test_consume_locks_the_lots_it_draws_from_and_no_other():
 
 def _race_for_credits(user_id, start, results):
     """A process: consume until refused twice, report (successes, refusals)."""
-    from accounts.models import User
 
     done = refused = 0
     try:
@@ -301,7 +301,6 @@ def _race_for_credits(user_id, start, results):
 
 def _replay_one_key(user_id, start, results):
     """A process: consume once with the shared key, report the row it got."""
-    from accounts.models import User
 
     try:
         start.wait(timeout=30)

@@ -2,11 +2,11 @@
 nightly tasks that expire lots and check the books."""
 
 import pytest
-from django.db import InternalError, ProgrammingError, connection, transaction
+from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 
 from accounts.factories import UserFactory
 from config.dbroles import as_owner
-from credits import invariant, services
+from credits import invariant, services, tasks
 from credits.factories import funded_user
 from credits.models import (
     CreditBalance,
@@ -47,8 +47,6 @@ def test_the_database_refuses_update_and_delete_on_the_ledger(chat):
 
 @pytest.mark.django_db
 def test_the_database_refuses_a_negative_balance_or_an_overdrawn_lot(customer):
-    from django.db import IntegrityError
-
     services.grant_credits(user=customer, amount=5, source=GrantSource.PROMO)
     with pytest.raises(IntegrityError), transaction.atomic():
         CreditBalance.objects.filter(user=customer).update(balance=-1)
@@ -73,8 +71,6 @@ def test_check_invariant_reports_a_balance_that_disagrees_with_the_ledger(custom
 
 @pytest.mark.django_db
 def test_tasks_expire_and_check_the_invariant(chat, caplog):
-    from credits import tasks
-
     user = UserFactory()
     make_overdue(lot(user, 9, days=1))
 
