@@ -8,7 +8,12 @@ class SupportConfig(AppConfig):
 
     def ready(self):
         from accounts import data_export, seed_steps  # noqa: PLC0415 - models load after apps.py
-        from support import approvals, config_keys, selectors  # noqa: F401, PLC0415 - models load after apps.py
+        from support import (  # noqa: F401, PLC0415 - models load after apps.py
+            approvals,
+            config_keys,
+            selectors,
+            webhook_events,  # connects the ticket events
+        )
 
         # Tickets (public thread only: never internal notes) and help-bot conversations.
         data_export.register("support", selectors.export_customer_data)

@@ -71,14 +71,3 @@ def refund(refund) -> dict:
                 "id": invoice.pk, "number": invoice.number, "total": invoice.total},
             "customer": customer_ref(owner),
             "stripe_refund_id": getattr(refund, "stripe_refund_id", None) or None}
-
-
-def ticket(ticket) -> dict:
-    return {"id": ticket.pk, "object": "ticket", "number": ticket.number,
-            "subject": ticket.subject, "status": ticket.status, "priority": ticket.priority,
-            "customer": customer_ref(ticket.customer_id), "created": _ts(ticket.created_at)}
-
-
-def ticket_reply(message) -> dict:
-    return {"id": message.pk, "object": "ticket_message", "ticket": ticket(message.ticket),
-            "body": message.body, "created": _ts(message.created_at)}
