@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "axes",
     "djstripe",
     "accounts",
+    # Right after accounts: its ready() registers what GET /me shows (accounts.user_extras)
+    # before any other app's ready() could import accounts.api.
+    "membership",
     "catalog",
     "billing",
     "credits",
@@ -64,7 +67,6 @@ INSTALLED_APPS = [
     "config.backups",
     "webhooks_out",
     "files",
-    "membership",
     "helpbot_insights",
     "social_signin",
     "coupons",
