@@ -39,7 +39,7 @@ def _credits_invariant_holds_after_each_test(request):
     )
     request.getfixturevalue("transactional_db" if transactional else "db")
     yield
-    from credits.services import check_invariant
+    from credits.invariant import check_invariant
 
     assert check_invariant() == [], "the credits ledger invariant is broken after this test"
 

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from accounts import services
 from accounts.errors import EmailTaken, WeakPassword
+from accounts.system_config import get_config
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,6 @@ def on_site(url: str) -> str:
 
 
 def business_name() -> str:
-    from accounts.system_config import get_config
-
     return get_config("business_name")
 
 

@@ -13,13 +13,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import selectors, services, user_extras
 from accounts.api_fields import StrictCharField
 from accounts.models import ApiKey, LoginSession, User
 from accounts.profile import GENDER_CHOICES
 from config.api import NotFound
 from config.parsers import JSONParser
-from membership.serializers import MembershipSerializer, membership_body
 
 READ_ONLY_ME_FIELDS = ("email", "role", "status", "email_verified", "email_verified_at", "id")
 
@@ -74,9 +73,12 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-    @extend_schema_field(MembershipSerializer)
     def get_membership(self, user) -> dict:
-        return membership_body(user)
+        return user_extras.named("membership").api_body(user)
+
+
+# Documented by the serializer the membership app registered (accounts.user_extras).
+extend_schema_field(user_extras.named("membership").api_serializer)(UserSerializer.get_membership)
 
 
 class ProfileUpdateSerializer(serializers.Serializer):

@@ -217,7 +217,8 @@ def describe_amount(action: str, amount, currency: str = "") -> str:
     if amount is None:
         return "any amount"
     if unit == "money":
-        from catalog.money import format_money  # money formatting lives with the catalog
+        # Money formatting is shared with the catalog, which imports this module.
+        from catalog.money import format_money  # noqa: PLC0415 - cycle accounts<->catalog
 
         return format_money(amount, currency) if currency else f"{amount} minor units"
     if unit == "days":

@@ -1,9 +1,9 @@
 from django.conf import settings
 
+from accounts.system_config import get_config
+
 
 def site(request):
-    from accounts.system_config import get_config
-
     return {
         "business_name": get_config("business_name"),
         "stripe_enabled": bool(settings.STRIPE["secret_key"]),

@@ -19,6 +19,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 
+from accounts.models import AuditLog
+
 SectionFn = Callable[[Any], Any]
 _SECTIONS: dict[str, SectionFn] = {}
 
@@ -160,8 +162,6 @@ def stored_files_section(user) -> Iterator[dict]:
 
 
 def activity_section(user) -> Iterator[dict]:
-    from accounts.models import AuditLog
-
     # Read along the (actor, created_at) index, as plain values: it can be long.
     return rows(AuditLog.objects.filter(actor=user).order_by("created_at", "id").values(
         "id", "action", "resource_type", "resource_id", "ip_address", "created_at"),

@@ -1,4 +1,5 @@
 import factory
+from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from accounts.models import ApiKey, AuditLog, LoginSession, Role, StoredFile, SystemConfig, User
@@ -29,8 +30,6 @@ class UserFactory(factory.django.DjangoModelFactory):
         # allauth keeps its own verified-address row; without it, mandatory verification
         # would send every factory user to the "verify your e-mail" page.
         if create and obj.email_verified:
-            from allauth.account.models import EmailAddress
-
             EmailAddress.objects.get_or_create(
                 user=obj, email=obj.email, defaults={"verified": True, "primary": True}
             )

@@ -3,6 +3,7 @@
 from django.utils import timezone
 
 from accounts import request_context
+from accounts.models import LoginSession
 
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
@@ -29,7 +30,6 @@ class AccountStatusMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or request.session.session_key is None:
             return
-        from accounts.models import LoginSession
 
         now = timezone.now()
         LoginSession.objects.filter(

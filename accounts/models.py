@@ -163,7 +163,7 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
         if self.role == Role.ADMIN:
             return True
         if self.role in STAFF_ROLES:
-            from accounts.permissions import role_has_perm  # permissions imports this module
+            from accounts.permissions import role_has_perm  # noqa: PLC0415 - permissions imports this module
 
             return role_has_perm(self.role, perm)
         return super().has_perm(perm, obj)
@@ -174,7 +174,7 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
         if self.role == Role.ADMIN:
             return True
         if self.role in STAFF_ROLES:
-            from accounts.permissions import role_sees_app  # permissions imports this module
+            from accounts.permissions import role_sees_app  # noqa: PLC0415 - permissions imports this module
 
             return role_sees_app(self.role, app_label)
         return super().has_module_perms(app_label)

@@ -3,14 +3,25 @@
 from collections.abc import Iterator
 from typing import Any
 
+from allauth.account.internal.flows.email_verification import send_verification_email_to_address
+from allauth.account.models import EmailAddress
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import api_key_cache, audit, authority, data_export, system_config
+from accounts import (
+    api_key_cache,
+    audit,
+    authority,
+    data_export,
+    deletion,
+    signup_hooks,
+    system_config,
+)
 from accounts.backends import LOCKOUT_MESSAGE
 from accounts.errors import (
     AccountDeleted,
@@ -37,10 +48,11 @@ from accounts.models import (
     normalize_email,
 )
 from accounts.profile import clean_profile
+from accounts.request_context import info_from_request
 
 
 def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",
-                  request=None) -> User:
+                  request: HttpRequest | None = None) -> User:
     """Create a CUSTOMER account, unverified. Used by the signup page and the signup API.
 
     Validates the e-mail and the password (Django's validators); raises EmailTaken for an
@@ -66,24 +78,18 @@ def register_user(*, email: str, password: str, first_name: str = "", last_name:
                                             last_name=last_name or "")
             audit.record(actor=user, action=AuditAction.CREATE, resource=user,
                          new={"email": email, "role": user.role}, via="signup")
-            # The signup bonus is part of creating the account: same transaction, so a
-            # failed signup never leaves credits behind and a new user always has them.
-            from credits.services import grant_signup_bonus
-
-            grant_signup_bonus(user=user)
+            # What other apps give a new account (the signup bonus) is part of creating it:
+            # same transaction, so a failed signup leaves nothing behind.
+            signup_hooks.user_signed_up(user=user)
     except IntegrityError as exc:
         # Two signups for one address at the same moment: the unique index decides.
         raise EmailTaken() from exc
     return user
 
 
-def send_signup_confirmation(*, request, user: User) -> None:
+def send_signup_confirmation(*, request: HttpRequest, user: User) -> None:
     """Give an API-created user allauth's address row and mail the confirmation link (the
     signup page does both itself). Call after commit: it sends e-mail."""
-    from allauth.account.internal.flows.email_verification import (
-        send_verification_email_to_address,
-    )
-    from allauth.account.models import EmailAddress
 
     address, _ = EmailAddress.objects.get_or_create(
         user=user, email=user.email, defaults={"primary": True, "verified": False}
@@ -182,9 +188,8 @@ def change_role(*, user: User, role: str, actor: User) -> User:
     return locked
 
 
-def start_login_session(*, user: User, request) -> LoginSession:
+def start_login_session(*, user: User, request: HttpRequest) -> LoginSession:
     """Record a sign-in. Django rotates the session key at login, so the key is fresh."""
-    from accounts.request_context import info_from_request
 
     if request.session.session_key is None:
         request.session.save()
@@ -234,7 +239,7 @@ def end_all_sessions(*, user: User) -> int:
     return Session.objects.filter(session_key__in=keys).delete()[0]
 
 
-def end_other_sessions(*, user: User, request) -> int:
+def end_other_sessions(*, user: User, request: HttpRequest) -> int:
     """After a password change, sign ``user`` out of every browser but the one in ``request``.
 
     Django already refuses the other sessions on their next request (the password hash they
@@ -244,7 +249,6 @@ def end_other_sessions(*, user: User, request) -> int:
     a record under the new key takes its place. Returns how many other sessions were ended;
     safe to call twice.
     """
-    from accounts.request_context import info_from_request
 
     # After a reset from an e-mailed link the browser is not signed in: nothing is kept.
     here = getattr(request, "user", None)
@@ -306,7 +310,7 @@ def create_api_key(*, user: User, name: str = "", scopes: list[str] | None = Non
     return key, raw
 
 
-def issue_api_token(*, request, email: str, password: str, name: str = ""
+def issue_api_token(*, request: HttpRequest, email: str, password: str, name: str = ""
                     ) -> tuple[ApiKey, str]:
     """Trade e-mail and password for a new API key (POST /api/v1/auth/token/).
 
@@ -392,9 +396,6 @@ def delete_account(*, user: User, actor: User | None) -> None:
     which stays, anonymised, with status DELETED. Locks the user row. Raises AccountDeleted
     if it was already deleted. Callers confirm the password first (check_password_or_raise).
     """
-    from allauth.account.models import EmailAddress
-
-    from accounts import deletion
 
     if User.all_objects.filter(pk=user.pk, deleted_at__isnull=False).exists():
         raise AccountDeleted()

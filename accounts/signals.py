@@ -9,19 +9,22 @@ from allauth.account.signals import (
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from accounts.services import (
+    end_login_session,
+    end_other_sessions,
+    record_email_change,
+    start_login_session,
+)
+
 
 @receiver(user_logged_in, dispatch_uid="accounts.login_session_started")
 def _login_session_started(sender, request, user, **kwargs):
-    from accounts.services import start_login_session
-
     if request is not None and hasattr(request, "session"):
         start_login_session(user=user, request=request)
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.login_session_ended")
 def _login_session_ended(sender, request, user, **kwargs):
-    from accounts.services import end_login_session
-
     if request is not None and user is not None and hasattr(request, "session"):
         end_login_session(user=user, session_key=request.session.session_key)
 
@@ -30,15 +33,11 @@ def _login_session_ended(sender, request, user, **kwargs):
 @receiver(password_set, dispatch_uid="accounts.password_set_ends_other_sessions")
 @receiver(password_reset, dispatch_uid="accounts.password_reset_ends_other_sessions")
 def _password_changed(sender, request, user, **kwargs):
-    from accounts.services import end_other_sessions
-
     if request is not None and hasattr(request, "session"):
         end_other_sessions(user=user, request=request)
 
 
 @receiver(email_changed, dispatch_uid="accounts.email_changed_is_audited")
 def _email_changed(sender, request, user, from_email_address, to_email_address, **kwargs):
-    from accounts.services import record_email_change
-
     record_email_change(user=user, old_email=from_email_address.email if from_email_address
                         else "", new_email=to_email_address.email)

@@ -11,11 +11,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import deletion, selectors, services
+from accounts import deletion, selectors, services, user_extras
 from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
 from accounts.models import ApiKey, LoginSession
 from config.api import DomainError
-from membership.selectors import membership_of
 
 PAGE_SIZE = 20
 
@@ -29,7 +28,7 @@ def overview(request):
     return render(request, "accounts/overview.html", {
         "session_count": selectors.active_sessions_for(user=request.user).count(),
         "key_count": selectors.api_keys_for(user=request.user).count(),
-        "membership": membership_of(user=request.user),
+        "membership": user_extras.named("membership").page_value(user=request.user),
     })
 
 

@@ -15,7 +15,7 @@ plan-change events are inserted with their moment in one INSERT. The credits led
 append-only (no UPDATE), and its services stamp rows with the current time, so the backdated
 history is written here with the same rules the services keep: lots consumed in order,
 ``balance_after`` running, and balance = Σ ledger = Σ lots remaining at the end
-(``credits.services.check_invariant`` passes for every demo customer).
+(``credits.invariant.check_invariant`` passes for every demo customer).
 """
 
 import json
@@ -23,8 +23,34 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
+
+from accounts.models import Role, User
+from billing.models import (
+    BillingSource,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundReason,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
+from catalog.models import Plan
+from credits.models import (
+    CreditBalance,
+    CreditGrant,
+    CreditTransaction,
+    FeatureCost,
+    GrantSource,
+    TransactionKind,
+    TransactionLot,
+)
+from support.models import ChatMessage, ChatRole, Conversation, Ticket, TicketPriority, TicketStatus
 
 MARKER_DOMAIN = "analytics-demo.example"
 SEED = 20261122
@@ -50,8 +76,6 @@ class Stats:
 
 
 def already_seeded() -> bool:
-    from accounts.models import User
-
     return User.all_objects.filter(email__endswith="@" + MARKER_DOMAIN).exists()
 
 
@@ -81,8 +105,6 @@ def seed(*, today: date | None = None) -> Stats:
 
 
 def _customers(rng, first_day: date, stats: Stats) -> list:
-    from accounts.models import Role, User
-
     users = []
     joined = {}
     for n in range(CUSTOMERS):
@@ -117,15 +139,11 @@ class DemoSub:
 
 
 def paid_plans():
-    from catalog.models import Plan
-
     return list(Plan.objects.filter(active=True, monthly_price__unit_amount__gt=0)
                 .select_related("monthly_price", "yearly_price").order_by("sort_order", "id"))
 
 
 def _subscriptions(rng, customers, today: date, stats: Stats) -> list[DemoSub]:
-    from billing.models import BillingSource, Subscription, SubscriptionStatus
-
     plans = paid_plans()
     if not plans:
         stats.notes.append("no paid catalog plans (run seed_catalog): no subscriptions")
@@ -186,10 +204,6 @@ def _plan_changes(plans, made: list[DemoSub], now: datetime) -> int:
     A random generator of its own, so the rest of the history (payments, credits, support)
     is drawn exactly as without plan changes. The credits history is not touched: it keeps
     the grants of the plan first subscribed (``DemoSub.sub`` is not reloaded)."""
-    from django.db import connection
-    from psycopg import sql
-
-    from billing.models import Subscription, SubscriptionEvent
 
     rng = random.Random(SEED + 1)
     events = []
@@ -236,16 +250,6 @@ def _renewals(demo: DemoSub, now: datetime):
 
 
 def _payments(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
-    from billing.models import (
-        BillingSource,
-        Order,
-        OrderStatus,
-        Payment,
-        PaymentStatus,
-        Refund,
-        RefundReason,
-    )
-
     now = datetime.combine(today, time(0), tzinfo=UTC)
     stamps = {}
     for demo in subs:
@@ -278,8 +282,6 @@ def _payments(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
 
 
 def _credits(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
-    from credits.models import FeatureCost
-
     operations = list(FeatureCost.objects.filter(active=True).values_list("operation", "cost"))
     if not operations:
         stats.notes.append("no feature costs (run seed_credits): no credit usage")
@@ -308,14 +310,6 @@ def _credits(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
 def _write_ledger(user_id: int, events: list) -> int:
     """Lots and ledger rows for one user's backdated history: grants open lots, consumption
     draws from the oldest lots first and is skipped when the balance cannot cover it."""
-    from credits.models import (
-        CreditBalance,
-        CreditGrant,
-        CreditTransaction,
-        GrantSource,
-        TransactionKind,
-        TransactionLot,
-    )
 
     lots: list[list] = []  # [CreditGrant, remaining]
     balance = 0
@@ -363,15 +357,6 @@ def _write_ledger(user_id: int, events: list) -> int:
 
 
 def _support(rng, customers, first_day: date, today: date, stats: Stats) -> None:
-    from support.models import (
-        ChatMessage,
-        ChatRole,
-        Conversation,
-        Ticket,
-        TicketPriority,
-        TicketStatus,
-    )
-
     now = datetime.combine(today, time(0), tzinfo=UTC)
     ticket_stamps, chat_stamps = {}, {}
     for offset in range(DAYS):

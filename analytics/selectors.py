@@ -6,10 +6,12 @@ from decimal import Decimal
 from django.db.models import Max, QuerySet
 
 from analytics.errors import InvalidDateRange, UnknownMetric
-from analytics.metrics import get_metric
+from analytics.metrics import Metric, get_metric
 from analytics.metrics.base import day_bounds, fetch
 from analytics.metrics.subscriptions import sql_parts
 from analytics.models import DailyMetric
+from billing.models import Subscription
+from catalog.models import Plan, Price
 
 MAX_RANGE_DAYS = 366
 
@@ -33,7 +35,7 @@ def check_range(start: date, end: date) -> None:
                                code="range_too_long", max_days=MAX_RANGE_DAYS)
 
 
-def check_metric(key: str | None):
+def check_metric(key: str | None) -> Metric:
     metric = get_metric(key or "")
     if metric is None:
         raise UnknownMetric(f"Unknown metric {key!r}.", metric=key or "")
@@ -85,8 +87,6 @@ def mrr_subscriptions(day: date, currency: str) -> list[dict]:
     """The subscriptions behind ``day``'s MRR in ``currency``, as the MRR family counts them
     (same predicate, same price as of the end of the day), with each one's monthly amount,
     largest first, and the plan and price it had then (``plan``, ``price``)."""
-    from billing.models import Subscription
-    from catalog.models import Plan, Price
 
     start, end = day_bounds(day)
     found = fetch(DRILLDOWN_SQL, {"start": start, "end": end, "currency": currency},

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from celery import shared_task
 from django.utils import timezone
@@ -19,7 +19,6 @@ def rollup_yesterday() -> dict:
 @shared_task(name="analytics.tasks.rollup_date", time_limit=30 * 60, soft_time_limit=25 * 60)
 def rollup_date(day: str, families: list[str] | None = None) -> dict:
     """Roll up one ISO date (for re-running a day from the shell or the admin)."""
-    from datetime import date
 
     parsed = date.fromisoformat(day)
     return {"day": day, "rows": rollup_day(parsed, families)}

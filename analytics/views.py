@@ -3,7 +3,7 @@
 import csv
 import json
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -16,6 +16,7 @@ from analytics.dashboard import CHARTS, chart_payload, kpi_tiles
 from analytics.errors import InvalidDateRange
 from analytics.forms import ExportForm, RangeForm
 from analytics.metrics import families
+from billing.models import Subscription
 from catalog.money import currency_exponent
 
 DASHBOARD_URL = "admin:app_list"
@@ -63,7 +64,6 @@ def drilldown(request):
     stored = selectors.metric_rows("mrr", day, day, currency).first()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     total = sum((row["monthly"] for row in rows), start=0)
-    from django.contrib import admin
 
     return TemplateResponse(request, "analytics/drilldown.html", {
         **admin.site.each_context(request),  # the console's sidebar, header and styles
@@ -75,10 +75,6 @@ def drilldown(request):
 
 
 def _subscription_admin_available() -> bool:
-    from django.contrib import admin
-
-    from billing.models import Subscription
-
     return admin.site.is_registered(Subscription)
 
 

@@ -77,7 +77,8 @@ def run_suite(name: str, options: list[str], out: Path) -> int:
         raise
 
 
-def main() -> int:
+def _arguments() -> tuple[argparse.Namespace, list[str]]:
+    """The options, and the suites chosen (in their run order)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suites", default=",".join(DEFAULT_SUITES),
                         help=f"comma-separated, from: {','.join(SUITES)} (default: all but "
@@ -101,7 +102,11 @@ def main() -> int:
                      - set(SUITES))
     if unknown:
         parser.error(f"unknown suite(s): {', '.join(unknown)}")
+    return args, chosen
 
+
+def main() -> int:
+    args, chosen = _arguments()
     setup_django()
     from django.db import connection
 

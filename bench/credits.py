@@ -242,24 +242,11 @@ class Pgbench:
 
 # --- the run ----------------------------------------------------------------------------------
 
-def run(args) -> tuple[list[Result], int]:
-    """The timed phases and the overdraft race; returns the rows and the exit status."""
-    from credits.models import CreditBalance, FeatureCost
-    from credits.services import check_invariant
-
-    _prepare()
-    FeatureCost.objects.update_or_create(operation=OPERATION, defaults={
-        "name": "Benchmark operation", "cost": 1, "active": True})
-    tag = uuid.uuid4().hex[:6]
-    plenty = 100_000_000
-    distinct = _make_users(args.workers, plenty, f"{tag}-d")
-    if distinct != list(range(distinct[0], distinct[0] + len(distinct))):
-        sys.exit(f"the distinct users' ids are not consecutive ({distinct}); pgbench's script "
-                 "maps client i to user first + i")
-    [hot] = _make_users(1, plenty, f"{tag}-h")
-    seconds = max(int(round(args.seconds)), 1)
-    print(f"credits: {args.workers} processes, {seconds} s per phase", flush=True)
-
+def _timed_phases(args, distinct: list[int], hot: int, seconds: int) -> tuple:
+    """Consume rates for distinct users and one hot user, each next to its pgbench baselines
+    in time (so a change in the machine's load moves them together): (distinct ops/s, hot
+    ops/s, pgbench -N, function for distinct users, hot-row baseline, function for the hot
+    user)."""
     with tempfile.TemporaryDirectory(prefix="bench-credits-") as folder:
         pgbench = Pgbench(args.workers, seconds, Path(folder))
         pgbench.init()
@@ -279,6 +266,29 @@ def run(args) -> tuple[list[Result], int]:
         hot_row = pgbench.tps(script=HOT_ROW_SCRIPT)
         pgbench.vacuum()
         f_hot = pgbench.tps(script=FUNCTION_HOT_SCRIPT, hot_user=hot)
+    return d_ops / d_time, h_ops / h_time, simple, f_distinct, hot_row, f_hot
+
+
+def run(args) -> tuple[list[Result], int]:
+    """The timed phases and the overdraft race; returns the rows and the exit status."""
+    from credits.invariant import check_invariant
+    from credits.models import CreditBalance, FeatureCost
+
+    _prepare()
+    FeatureCost.objects.update_or_create(operation=OPERATION, defaults={
+        "name": "Benchmark operation", "cost": 1, "active": True})
+    tag = uuid.uuid4().hex[:6]
+    plenty = 100_000_000
+    distinct = _make_users(args.workers, plenty, f"{tag}-d")
+    if distinct != list(range(distinct[0], distinct[0] + len(distinct))):
+        sys.exit(f"the distinct users' ids are not consecutive ({distinct}); pgbench's script "
+                 "maps client i to user first + i")
+    [hot] = _make_users(1, plenty, f"{tag}-h")
+    seconds = max(int(round(args.seconds)), 1)
+    print(f"credits: {args.workers} processes, {seconds} s per phase", flush=True)
+
+    d_rate, h_rate, simple, f_distinct, hot_row, f_hot = _timed_phases(args, distinct, hot,
+                                                                        seconds)
 
     [limited] = _make_users(1, args.overdraft_credits, f"{tag}-o")
     o_ok, o_refused, _ = _consume_for([limited], args.workers, 0)
@@ -287,7 +297,6 @@ def run(args) -> tuple[list[Result], int]:
     violations = check_invariant()
 
     n = args.workers
-    d_rate, h_rate = d_ops / d_time, h_ops / h_time
     distinct_base, hot_base = f"pgbench -N, {n} clients", f"hot-row UPDATE + INSERT, {n} clients"
     results = [
         Result("credits", f"consume, {n} distinct users ({n} processes)", d_rate, simple,

@@ -332,8 +332,8 @@ def settle() -> None:
 def check_books() -> None:
     from django.db import connection
 
+    from credits.invariant import check_invariant
     from credits.selectors import ledger_day_differences
-    from credits.services import check_invariant
 
     t0 = time.perf_counter()
     with connection.cursor() as cursor:

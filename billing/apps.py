@@ -17,6 +17,29 @@ class BillingConfig(AppConfig):
         deletion.register("billing", preview=deletion_preview,
                           settle=settle_for_account_deletion)
         executors.register()
+        # Credits asks billing what the customer's plan gives (cost overrides, entitlements).
+        from billing import entitlements
+        from billing.selectors import entitlements_for, plan_for_user
+        from credits import plans
+
+        plans.register(plan_for_user=plan_for_user, entitlements_for=entitlements_for,
+                       upgrade_prompt=entitlements.upgrade_prompt,
+                       require_entitlement=entitlements.require_entitlement)
+        # The catalog asks billing about purchases (verified reviews, cart limit, pricing).
+        from billing.selectors import customer_has_completed_order
+        from billing.services.cart import quantity_limit
+        from billing.services.subscriptions.lifecycle import sold_by, trial_days_for
+        from catalog import purchases
+
+        purchases.register(verified_purchase=customer_has_completed_order,
+                           quantity_limit=quantity_limit, sold_by=sold_by,
+                           trial_days_for=trial_days_for)
+        # seed_demo: demo orders right after the catalog, demo subscriptions after credits.
+        from accounts import seed_steps
+        from billing import seed_steps as billing_seed_steps
+
+        seed_steps.register("billing.orders", billing_seed_steps.seed_orders, order=25)
+        seed_steps.register("billing", seed_steps.command_step("seed_billing"), order=40)
         # Every Stripe call from now on (ours and dj-stripe's) uses our base URL and version.
         from billing import receipts
         from billing.stripe import client as stripe_client

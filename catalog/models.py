@@ -10,11 +10,23 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
 from django.urls import reverse
 
+from catalog.choices import (
+    BillingSource,
+    CtaType,
+    Interval,
+    LicenseType,
+    PriceType,
+    ProductStatus,
+    ProductType,
+    TiersMode,
+)
+from catalog.money import format_money
 from config.models import AliveManager, TimeStampedModel
 
 currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lower-case ISO-4217 code, e.g. usd.")
@@ -66,20 +78,6 @@ class Category(TimeStampedModel):
 
     def get_absolute_url(self):
         return reverse("catalog:category", kwargs={"slug": self.slug})
-
-
-class ProductStatus(models.TextChoices):
-    DRAFT = "DRAFT", "Draft"
-    PUBLISHED = "PUBLISHED", "Published"
-    ARCHIVED = "ARCHIVED", "Archived"
-
-
-class ProductType(models.TextChoices):
-    ONE_TIME = "ONE_TIME", "One-time purchase"
-    SUBSCRIPTION = "SUBSCRIPTION", "Subscription"
-    DIGITAL_DOWNLOAD = "DIGITAL_DOWNLOAD", "Digital download"
-    SERVICE = "SERVICE", "Service"
-    CREDIT_PACK = "CREDIT_PACK", "Credit pack"
 
 
 class Product(TimeStampedModel):
@@ -194,23 +192,6 @@ class Product(TimeStampedModel):
         return self.images[0] if self.images else None
 
 
-class PriceType(models.TextChoices):
-    ONE_TIME = "ONE_TIME", "One-time"
-    RECURRING = "RECURRING", "Recurring"
-
-
-class Interval(models.TextChoices):
-    DAY = "day", "Day"
-    WEEK = "week", "Week"
-    MONTH = "month", "Month"
-    YEAR = "year", "Year"
-
-
-class TiersMode(models.TextChoices):
-    GRADUATED = "graduated", "Graduated"
-    VOLUME = "volume", "Volume"
-
-
 class Price(TimeStampedModel):
     """How much a product costs. With ``tiers_mode`` set, the tiers decide and
     ``unit_amount`` is unused (as in Stripe's ``billing_scheme=tiered``)."""
@@ -256,8 +237,6 @@ class Price(TimeStampedModel):
         indexes = [models.Index(fields=["product", "active"], name="price_product_active")]
 
     def __str__(self):
-        from catalog.money import format_money
-
         label = self.nickname or self.product.name
         if self.tiers_mode:
             return f"{label}: {self.get_tiers_mode_display()} tiers ({self.currency.upper()})"
@@ -267,8 +246,6 @@ class Price(TimeStampedModel):
         return f"{label}: {amount}"
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
         if self.type == PriceType.RECURRING and not self.interval:
             raise ValidationError({"interval": "A recurring price needs an interval."})
         if self.type == PriceType.ONE_TIME and self.interval:
@@ -285,12 +262,6 @@ class Price(TimeStampedModel):
         if self.interval_count == 1:
             return self.interval
         return f"{self.interval_count} {self.interval}s"
-
-
-class LicenseType(models.TextChoices):
-    PERSONAL = "personal", "Personal"
-    TEAM = "team", "Team"
-    ENTERPRISE = "enterprise", "Enterprise"
 
 
 class Variant(TimeStampedModel):
@@ -390,17 +361,6 @@ class CollectionItem(TimeStampedModel):
         return f"{self.collection} #{self.position}: {self.product_id}"
 
 
-class BillingSource(models.TextChoices):
-    STRIPE = "stripe", "Stripe"
-    MANUAL = "manual", "Manual (invoice)"
-
-
-class CtaType(models.TextChoices):
-    SUBSCRIBE = "subscribe", "Subscribe (billing checkout)"
-    CONTACT = "contact", "Contact sales (cta_url)"
-    LINK = "link", "Link (cta_url)"
-
-
 class Plan(TimeStampedModel):
     """What the pricing page shows for a SUBSCRIPTION product."""
 
@@ -452,8 +412,6 @@ class Plan(TimeStampedModel):
         return self.name
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
         errors = {}
         for field, interval in (("monthly_price", Interval.MONTH), ("yearly_price", Interval.YEAR)):
             price = getattr(self, field)
@@ -518,7 +476,6 @@ class Review(TimeStampedModel):
 
     def __str__(self):
         return f"{self.rating}★ {self.product_id} by {self.author_id}"
-
 
 
 class ReviewVote(TimeStampedModel):

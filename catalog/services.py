@@ -1,5 +1,7 @@
 """Changes to the catalog. Each is one transaction and writes its audit row inside it."""
 
+from collections.abc import Iterable
+
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, F, FloatField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -7,8 +9,9 @@ from django.utils import timezone
 
 from accounts import authority
 from accounts.audit import record
-from accounts.models import AuditAction
-from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
+from accounts.models import AuditAction, User
+from catalog import purchases
+from catalog.models import Price, Product, ProductStatus, Review, ReviewVote, Variant
 from catalog.public_cache import catalog_changed
 from catalog.selectors import visible_products
 from config.api import DomainError, NotFound
@@ -54,23 +57,23 @@ def _set_status(*, product: Product, status: str, actor) -> Product:
     return locked
 
 
-def publish_product(*, product: Product, actor) -> Product:
+def publish_product(*, product: Product, actor: User) -> Product:
     """Make the product visible to customers; sets ``published_at`` the first time.
     Locks the product row. Safe to call twice (the second call changes nothing)."""
     return _set_status(product=product, status=ProductStatus.PUBLISHED, actor=actor)
 
 
-def archive_product(*, product: Product, actor) -> Product:
+def archive_product(*, product: Product, actor: User) -> Product:
     """Hide the product from customers (existing orders keep pointing at it). Idempotent."""
     return _set_status(product=product, status=ProductStatus.ARCHIVED, actor=actor)
 
 
-def unpublish_product(*, product: Product, actor) -> Product:
+def unpublish_product(*, product: Product, actor: User) -> Product:
     """Back to DRAFT. Idempotent."""
     return _set_status(product=product, status=ProductStatus.DRAFT, actor=actor)
 
 
-def set_featured(*, product: Product, featured: bool, actor) -> Product:
+def set_featured(*, product: Product, featured: bool, actor: User) -> Product:
     """Feature or unfeature a product. Idempotent."""
     authority.require(actor, "catalog.manage")
     with transaction.atomic():
@@ -86,7 +89,7 @@ def set_featured(*, product: Product, featured: bool, actor) -> Product:
     return locked
 
 
-def soft_delete_product(*, product: Product, actor) -> Product:
+def soft_delete_product(*, product: Product, actor: User) -> Product:
     """Set ``deleted_at``: the product disappears everywhere but its rows (and every order
     pointing at them) stay. Idempotent."""
     authority.require(actor, "catalog.manage")
@@ -102,7 +105,7 @@ def soft_delete_product(*, product: Product, actor) -> Product:
     return locked
 
 
-def restore_product(*, product: Product, actor) -> Product:
+def restore_product(*, product: Product, actor: User) -> Product:
     authority.require(actor, "catalog.manage")
     with transaction.atomic():
         locked = _locked(product)
@@ -125,15 +128,13 @@ def _free_slug(base: str) -> str:
 
 
 def _free_sku(base: str) -> str:
-    from catalog.models import Variant
-
     candidate, n = f"{base}-COPY", 2
     while Variant.objects.filter(sku=candidate).exists():
         candidate, n = f"{base}-COPY{n}", n + 1
     return candidate[:64]
 
 
-def duplicate_product(*, product: Product, actor) -> Product:
+def duplicate_product(*, product: Product, actor: User) -> Product:
     """A DRAFT copy with its categories, prices (and tiers) and variants, under a free slug
     and SKUs. Stripe ids are not copied: the copy is a different Stripe product. Not
     idempotent by design: each call makes one more copy."""
@@ -188,16 +189,11 @@ def duplicate_product(*, product: Product, actor) -> Product:
 
 
 def _has_completed_order(*, user, product: Product) -> bool:
-    """Whether billing holds a completed order of ``product`` by ``user``.
-
-    Imported here, not at module level: billing depends on the catalog, not the reverse.
-    """
-    from billing.selectors import customer_has_completed_order
-
-    return customer_has_completed_order(user=user, product=product)
+    """Whether ``user`` paid for ``product`` (billing answers: catalog.purchases)."""
+    return purchases.verified_purchase(user=user, product=product)
 
 
-def create_review(*, author, product: Product, rating, title: str = "",
+def create_review(*, author: User, product: Product, rating: object, title: str = "",
                   body: str = "") -> Review:
     """Write ``author``'s one review of a visible ``product`` and update the product's rating
     figures in the same transaction.
@@ -229,7 +225,7 @@ def create_review(*, author, product: Product, rating, title: str = "",
     return review
 
 
-def verify_reviews(*, user, product_ids) -> int:
+def verify_reviews(*, user: User, product_ids: Iterable[int]) -> int:
     """``user`` has now paid for these products: their reviews of them become verified
     purchases (inside the payment's transaction); returns how many changed."""
     changed = list(Review.objects.filter(author=user, product_id__in=product_ids,
@@ -245,7 +241,7 @@ def verify_reviews(*, user, product_ids) -> int:
     return len(changed)
 
 
-def refresh_ratings(*, product_ids) -> int:
+def refresh_ratings(*, product_ids: Iterable[int]) -> int:
     """Set ``rating_count`` and ``rating_average`` of these products from their reviews;
     returns how many products it updated. Call it in the transaction that changed the
     reviews, after the change. Locks the product rows first (FOR NO KEY UPDATE, in primary
@@ -270,7 +266,7 @@ def _update_ratings(ids: list[int]) -> int:
     )
 
 
-def mark_review_helpful(*, review: Review, voter) -> tuple[Review, bool]:
+def mark_review_helpful(*, review: Review, voter: User) -> tuple[Review, bool]:
     """Count ``voter``'s "helpful" vote on ``review`` once; returns (review, counted now).
 
     The unique (review, voter) row decides who voted; the counter moves with an F()

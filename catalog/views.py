@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from catalog import selectors, services
+from catalog import purchases, selectors, services
 from catalog.forms import CatalogFilterForm, ReviewForm
 from catalog.models import Category, Collection, ProductType, Review
 from catalog.pricing import tier_rows
@@ -80,11 +80,9 @@ def _product_context(request, product, review_form=None):
     for price in prices:
         price.tier_rows = tier_rows(price) if price.tiers_mode else []
     summary = selectors.rating_summary(product)
-    from billing.services.cart import quantity_limit
-
     return {
         "product": product,
-        "quantity_limit": quantity_limit(product),
+        "quantity_limit": purchases.quantity_limit(product),
         "prices": prices,
         "variants": list(product.variants.all()),
         "summary": summary,
@@ -153,8 +151,6 @@ def review_helpful(request, slug, pk):
 
 
 def pricing(request):
-    from billing.services.subscriptions.lifecycle import sold_by, trial_days_for
-
     interval = request.GET.get("interval", "month")
     if interval not in ("month", "year"):
         interval = "month"
@@ -163,13 +159,13 @@ def pricing(request):
         price = plan.yearly_price if interval == "year" else plan.monthly_price
         trial_days = plan.product.trial_days or 0
         if trial_days and request.user.is_authenticated:
-            trial_days = trial_days_for(user=request.user, plan=plan)
+            trial_days = purchases.trial_days_for(user=request.user, plan=plan)
         cta = selectors.plan_cta(plan, interval)
         if plan.product.trial_days and not trial_days and "trial" in cta["label"].lower():
             cta["label"] = f"Choose {plan.name}"  # this customer's trial is used
         plans.append({
             "by_invoice": bool(price and price.unit_amount)
-            and sold_by(plan, price) == "manual",
+            and purchases.sold_by(plan, price) == "manual",
             "trial_days": trial_days,
             "plan": plan,
             "price": price,

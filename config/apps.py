@@ -1,3 +1,4 @@
+from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
 
 
@@ -10,3 +11,13 @@ class StaffAdminConfig(AdminConfig):
         super().ready()
         # The config package has no app of its own; its system checks register with the admin's.
         from config import checks  # noqa: F401
+
+
+class ProjectConfig(AppConfig):
+    """The project itself, as an app: its project-wide management commands (seed_demo,
+    run_all, setup_periodic_tasks, and migrate/flush/grant_app_role, which run as the
+    database's owner, config.dbroles). Listed last: it reads what every app registered."""
+
+    name = "config"
+    label = "config"
+    verbose_name = "Project"

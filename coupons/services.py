@@ -4,6 +4,10 @@ duration that says the same to Stripe. Which invoices it comes off is billing's
 
 from coupons.models import CouponDuration, Duration
 
+# Stripe's ``billing_reason`` of a period's invoice: the first one, then one per renewal.
+FIRST_PERIOD_REASON = "subscription_create"
+PERIOD_REASONS = (FIRST_PERIOD_REASON, "subscription_cycle")
+
 
 def duration_of(discount) -> tuple[str, int | None]:
     row = CouponDuration.objects.filter(discount=discount).first()

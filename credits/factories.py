@@ -2,6 +2,7 @@ import factory
 
 from accounts.factories import UserFactory
 from credits.models import FeatureCost, GrantSource
+from credits.services import grant_credits
 
 
 class FeatureCostFactory(factory.django.DjangoModelFactory):
@@ -19,7 +20,6 @@ class FeatureCostFactory(factory.django.DjangoModelFactory):
 
 def funded_user(*, credits: int, user=None, expires_at=None, key: str = ""):
     """A user holding ``credits`` in one lot, granted through the real service."""
-    from credits.services import grant_credits
 
     user = user or UserFactory()
     if credits:

@@ -1,6 +1,6 @@
 """Prepaid credits: what operations cost, balances, lots (grants) and the append-only ledger.
 
-Invariant at every moment, for every user (checked by ``services.check_invariant``):
+Invariant at every moment, for every user (checked by ``credits.invariant.check_invariant``):
 
     CreditBalance.balance = SUM(CreditTransaction.amount) = SUM(CreditGrant.remaining
                                                                  WHERE expired_at IS NULL)
@@ -270,8 +270,8 @@ class TransactionLot(models.Model):
 
 
 class InvariantCheck(TimeStampedModel):
-    """One run of the ledger check (``services.record_invariant_check``, nightly from beat):
-    when it ran and what it found. /metrics and /ops/ show the latest; only ever inserted."""
+    """One run of the ledger check (``credits.invariant.record_invariant_check``, nightly from
+    beat): when it ran and what it found. /metrics and /ops/ show the latest; only ever inserted."""
 
     violations = models.PositiveIntegerField()
     # The first violations found (user, lot, problem, values), enough to start looking.

@@ -9,6 +9,9 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from accounts.models import User
+from catalog.models import Plan
+from credits import plans
 from credits.errors import UnknownOperation
 from credits.models import (
     CreditBalance,
@@ -29,9 +32,7 @@ RUNWAY_WINDOW_DAYS = 30
 def _plan_overrides(*, user) -> dict[str, int]:
     """The user's plan's per-operation costs; overrides that are not whole numbers ≥ 1 are
     ignored (logged), so a typo in a plan's JSON can never make an operation free."""
-    from billing.selectors import plan_for_user  # billing depends on credits, not the reverse
-
-    plan = plan_for_user(user=user)
+    plan = plans.plan_for_user(user=user)
     raw = getattr(plan, "feature_cost_overrides", None) or {}
     overrides = {}
     for operation, cost in raw.items():
@@ -43,7 +44,7 @@ def _plan_overrides(*, user) -> dict[str, int]:
     return overrides
 
 
-def cost_for(*, user, operation: str) -> int:
+def cost_for(*, user: User, operation: str) -> int:
     """Credits one unit of ``operation`` costs this user. Raises UnknownOperation when the
     operation does not exist or is inactive (a plan override never revives it)."""
     base = (FeatureCost.objects.filter(operation=operation, active=True)
@@ -53,19 +54,15 @@ def cost_for(*, user, operation: str) -> int:
     return _plan_overrides(user=user).get(operation, base)
 
 
-def costs_for_user(*, user) -> list[dict]:
+def costs_for_user(*, user: User) -> list[dict]:
     """Every active operation with this user's cost, the list price and whether it differs."""
-    from billing.entitlements import upgrade_prompt
-    from billing.selectors import entitlements_for
-    from catalog.models import Plan
-
     overrides = _plan_overrides(user=user)
     rows = []
     features = list(FeatureCost.objects.filter(active=True).order_by("operation"))
-    owned = plans = None
+    owned = active_plans = None
     if any(feature.required_entitlement for feature in features):
-        owned = entitlements_for(user=user)
-        plans = list(Plan.objects.filter(active=True).order_by("sort_order", "id"))
+        owned = plans.entitlements_for(user=user)
+        active_plans = list(Plan.objects.filter(active=True).order_by("sort_order", "id"))
     for feature in features:
         cost = overrides.get(feature.operation, feature.cost)
         rows.append({
@@ -73,25 +70,25 @@ def costs_for_user(*, user) -> list[dict]:
             "description": feature.description, "tags": feature.tags,
             "cost": cost, "base_cost": feature.cost, "overridden": cost != feature.cost,
             # None, or what the customer's plan lacks and which plans include it.
-            "upgrade": (upgrade_prompt(user, feature.required_entitlement, owned=owned,
-                                       plans=plans)
+            "upgrade": (plans.upgrade_prompt(user, feature.required_entitlement, owned=owned,
+                                             plans=active_plans)
                         if feature.required_entitlement else None),
         })
     return rows
 
 
-def balance_of(*, user) -> int:
+def balance_of(*, user: User) -> int:
     return (CreditBalance.objects.filter(user=user).values_list("balance", flat=True).first()
             or 0)
 
 
-def live_lots(*, user) -> QuerySet[CreditGrant]:
+def live_lots(*, user: User) -> QuerySet[CreditGrant]:
     """Lots that still count, in the order consumption draws from them."""
     return (CreditGrant.objects.filter(user=user, expired_at__isnull=True, has_credits=True)
             .order_by(F("expires_at").asc(nulls_last=True), "id"))
 
 
-def utc_today(now=None) -> date:
+def utc_today(now: datetime | None = None) -> date:
     """Today as the ledger's daily sums count days (``LedgerDay``: UTC days)."""
     return (now or timezone.now()).astimezone(UTC).date()
 
@@ -105,7 +102,7 @@ _SUMMARY_FIGURES_SQL = """
 """
 
 
-def credit_summary(*, user, now=None) -> dict:
+def credit_summary(*, user: User, now: datetime | None = None) -> dict:
     """What the credits page and ``GET /api/v1/credits/`` show at the top: two statements
     (the figures, the live lots), whatever the history."""
     now = now or timezone.now()
@@ -128,7 +125,7 @@ def credit_summary(*, user, now=None) -> dict:
     }
 
 
-def transactions_for(*, user, kind: str = "", operation: str = "") -> QuerySet:
+def transactions_for(*, user: User, kind: str = "", operation: str = "") -> QuerySet:
     """The user's ledger, newest first, optionally narrowed by kind and operation."""
     rows = CreditTransaction.objects.filter(user=user)
     if kind:
@@ -138,7 +135,7 @@ def transactions_for(*, user, kind: str = "", operation: str = "") -> QuerySet:
     return rows.order_by("-created_at", "-id")
 
 
-def usage_by_day(*, user, days: int, now=None) -> dict:
+def usage_by_day(*, user: User, days: int, now: datetime | None = None) -> dict:
     """Credits consumed per day and operation over the last ``days`` UTC days (today
     included), from the daily sums.
 
@@ -180,7 +177,7 @@ LEDGER_DAY_DIFFERENCES = """
 """
 
 
-def ledger_day_differences(*, user=None, limit: int = 20) -> list[dict]:
+def ledger_day_differences(*, user: User | None = None, limit: int = 20) -> list[dict]:
     """Where the daily sums (``LedgerDay``) differ from the ledger they sum: empty when they
     agree. Reads the whole ledger (or the user's): for tests and checks, not for pages."""
     where = "WHERE user_id = %(user)s" if user is not None else ""
@@ -222,7 +219,7 @@ class LedgerPage:
     older: str | None  # cursor for ?before=, when older rows exist
 
 
-def ledger_page(*, user, size: int, before: str | None = None,
+def ledger_page(*, user: User, size: int, before: str | None = None,
                 after: str | None = None) -> LedgerPage:
     """One page of the user's ledger, newest first, by keyset: the rows just older than
     ``before`` (or just newer than ``after``), never an OFFSET or a COUNT, so the page costs

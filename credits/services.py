@@ -15,19 +15,19 @@ database, so a consume costs one round trip; the other movements run here in Pyt
 import json
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts.models import AuditAction, User
 from accounts.system_config import get_config
-from config import outbox
 from config.outbox.services import publish as publish_outbox
+from credits import plans
 from credits.errors import (
     AdjustmentBelowZero,
     GrantNotFound,
@@ -38,16 +38,24 @@ from credits.errors import (
     StaffOnly,
     UnknownOperation,
 )
+from credits.ledger import (
+    check_key,
+    check_positive_int,
+    draw,
+    expire_locked_lots,
+    first_with_key,
+    lock_balance,
+    lock_live_lots,
+    new_lot,
+    write_ledger,
+)
 from credits.models import (
     CREDITS_MAX,
-    CreditBalance,
     CreditGrant,
     CreditTransaction,
     FeatureCost,
     GrantSource,
-    InvariantCheck,
     TransactionKind,
-    TransactionLot,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,131 +65,6 @@ SIGNUP_BONUS_KEY = "signup-bonus"
 # that lives this long: the customer gets them back, but cannot keep them forever.
 REFUND_GRACE = timedelta(days=7)
 MAX_QUANTITY = 10_000
-MAX_KEY_LENGTH = 200
-
-
-# --- building blocks (callers hold a transaction) -------------------------------------------
-
-def _lock_balance(user_id: int) -> CreditBalance:
-    """Lock the user's balance row, creating it on first use (two first uses may race: the
-    ON CONFLICT DO NOTHING insert waits for the other and then finds its row)."""
-    row = CreditBalance.objects.select_for_update().filter(user_id=user_id).first()
-    if row is None:
-        CreditBalance.objects.bulk_create([CreditBalance(user_id=user_id)],
-                                          ignore_conflicts=True)
-        row = CreditBalance.objects.select_for_update().get(user_id=user_id)
-    return row
-
-
-def _change_balance(balance: CreditBalance, delta: int) -> int:
-    """Add ``delta`` to the locked balance row; keep the low-balance flag; return the new value.
-
-    The e-mail is queued after commit and only when this change takes the balance below the
-    threshold while the flag is clear: one e-mail per crossing.
-    """
-    new_value = balance.balance + delta
-    threshold = get_config("low_balance_threshold")
-    flag = balance.low_balance_notified
-    notify = delta < 0 and new_value < threshold and not flag
-    if notify:
-        flag = True
-    elif new_value >= threshold:
-        flag = False
-    CreditBalance.objects.filter(pk=balance.pk).update(
-        balance=F("balance") + delta, low_balance_notified=flag, updated_at=timezone.now())
-    balance.balance, balance.low_balance_notified = new_value, flag
-    if notify:
-
-        outbox.enqueue("credits.tasks.send_low_balance_email", balance.user_id)
-    return new_value
-
-
-def _write_ledger(*, balance: CreditBalance, kind: str, movements: list[tuple[int, int]],
-                  **fields) -> CreditTransaction:
-    """Apply ``movements`` [(grant_id, signed amount)] to the balance and write the ledger row
-    and its lot rows. Lots' ``remaining`` must already be changed by the caller."""
-    amount = sum(part for _, part in movements)
-    new_value = _change_balance(balance, amount)
-    row = CreditTransaction.objects.create(user_id=balance.user_id, kind=kind, amount=amount,
-                                           balance_after=new_value, **fields)
-    TransactionLot.objects.bulk_create(
-        [TransactionLot(transaction=row, grant_id=grant_id, amount=part)
-         for grant_id, part in movements])
-    return row
-
-
-def _new_lot(*, user_id: int, amount: int, source: str, expires_at=None, source_ref: str = "",
-             idempotency_key: str = "") -> CreditGrant:
-    return CreditGrant.objects.create(
-        user_id=user_id, source=source, amount=amount, remaining=amount, expires_at=expires_at,
-        source_ref=source_ref, idempotency_key=idempotency_key)
-
-
-def _expire_locked_lots(balance: CreditBalance, lots: list[CreditGrant], now: datetime) -> int:
-    """Expire lots already locked by the caller: one EXPIRE row per lot with credits left."""
-    expired = 0
-    for lot in lots:
-        CreditGrant.objects.filter(pk=lot.pk).update(remaining=0, expired_at=now, updated_at=now)
-        if lot.remaining:
-            _write_ledger(balance=balance, kind=TransactionKind.EXPIRE,
-                          movements=[(lot.pk, -lot.remaining)],
-                          idempotency_key=f"expire:lot:{lot.pk}", created_at=now,
-                          details={"grant_id": lot.pk, "source": lot.source,
-                                   "expires_at": lot.expires_at.isoformat()})
-            expired += 1
-        lot.remaining, lot.expired_at = 0, now
-    return expired
-
-
-def _lock_live_lots(balance: CreditBalance, now: datetime) -> list[CreditGrant]:
-    """Lock the user's unexpired lots in drawing order (expiry first, nulls last, then id).
-    Lots past their date are expired on the spot, so nothing is drawn from them."""
-    lots = list(CreditGrant.objects.select_for_update()
-                .filter(user_id=balance.user_id, expired_at__isnull=True, has_credits=True)
-                .order_by(F("expires_at").asc(nulls_last=True), "id"))
-    overdue = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= now]
-    if overdue:
-        _expire_locked_lots(balance, overdue, now)
-    return [lot for lot in lots if lot.expired_at is None]
-
-
-def _draw(lots: list[CreditGrant], amount: int, now: datetime) -> list[tuple[int, int]]:
-    """Take ``amount`` from the locked lots in order; returns the negative movements."""
-    movements, left = [], amount
-    for lot in lots:
-        if left == 0:
-            break
-        take = min(lot.remaining, left)
-        CreditGrant.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take,
-                                                     updated_at=now)
-        lot.remaining -= take
-        movements.append((lot.pk, -take))
-        left -= take
-    if left:
-        # Unreachable while the invariant holds; refuse rather than let the ledger diverge.
-        raise RuntimeError(f"credits: balance {amount} not backed by live lots "
-                           f"for user {lots[0].user_id if lots else '?'}")
-    return movements
-
-
-def _check_key(key: str | None) -> str:
-    key = (key or "").strip()
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidCreditAmount(f"Idempotency keys are at most {MAX_KEY_LENGTH} characters.",
-                                  code="invalid_idempotency_key")
-    return key
-
-
-def _check_positive_int(value, *, name: str, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidCreditAmount(f"{name} must be a whole number of at least 1.")
-    if maximum is not None and value > maximum:
-        raise InvalidCreditAmount(f"{name} must be at most {maximum}.")
-    return value
-
-
-def _first_with_key(*, user_id: int, key: str) -> CreditTransaction | None:
-    return CreditTransaction.objects.filter(user_id=user_id, idempotency_key=key).first()
 
 
 # --- consuming -------------------------------------------------------------------------------
@@ -197,7 +80,7 @@ _CONSUME_ROW = ("id", "kind", "operation", "quantity", "amount", "balance_after"
 
 
 def _replay_consume(*, user, key: str, operation: str, quantity: int) -> CreditTransaction | None:
-    first = _first_with_key(user_id=user.pk, key=key)
+    first = first_with_key(user_id=user.pk, key=key)
     if first is None:
         return None
     if (first.kind != TransactionKind.CONSUME or first.operation != operation
@@ -211,7 +94,7 @@ def _conflict(*, operation: str, quantity: int | None) -> IdempotencyConflict:
                                operation=operation, quantity=quantity)
 
 
-def consume_credits(*, user, operation: str, quantity: int = 1,
+def consume_credits(*, user: User, operation: str, quantity: int = 1,
                     idempotency_key: str | None = None,
                     details: dict | None = None) -> CreditTransaction:
     """Charge ``quantity`` units of ``operation`` at this user's cost; return the CONSUME row.
@@ -229,8 +112,8 @@ def consume_credits(*, user, operation: str, quantity: int = 1,
     statement is its own; inside one it runs in a savepoint, so an error leaves the caller's
     transaction usable.
     """
-    _check_positive_int(quantity, name="quantity", maximum=MAX_QUANTITY)
-    key = _check_key(idempotency_key)
+    check_positive_int(quantity, name="quantity", maximum=MAX_QUANTITY)
+    key = check_key(idempotency_key)
     _check_entitlement(user=user, operation=operation)
     params = [user.pk, operation, quantity, key, json.dumps(details or {}), timezone.now()]
     try:
@@ -264,7 +147,7 @@ def required_entitlements() -> dict[str, str]:
     return _required_entitlements["by_operation"]
 
 
-def forget_required_entitlements(**kwargs) -> None:
+def forget_required_entitlements(**kwargs: Any) -> None:
     """``post_save``/``post_delete`` of a FeatureCost: read the requirements again."""
     _required_entitlements["read_at"] = None
 
@@ -274,9 +157,7 @@ def _check_entitlement(*, user, operation: str) -> None:
     the plans that include it) before anything is charged."""
     needed = required_entitlements().get(operation)
     if needed:
-        from billing.entitlements import require_entitlement
-
-        require_entitlement(user, needed)
+        plans.require_entitlement(user, needed)
 
 
 def _call_consume(params: list) -> tuple:
@@ -322,9 +203,9 @@ def _kind_for_source(source: str) -> str:
     return TransactionKind.ADJUST if source == GrantSource.ADJUSTMENT else TransactionKind.GRANT
 
 
-def grant_credits(*, user, amount: int, source: str, expires_at: datetime | None = None,
-                  idempotency_key: str | None = None, actor=None, details: dict | None = None,
-                  source_ref: str = "") -> CreditTransaction:
+def grant_credits(*, user: User, amount: int, source: str, expires_at: datetime | None = None,
+                  idempotency_key: str | None = None, actor: User | None = None,
+                  details: dict | None = None, source_ref: str = "") -> CreditTransaction:
     """Add a lot of ``amount`` credits from ``source``; return its GRANT (ADJUST for
     ADJUSTMENT) ledger row.
 
@@ -333,13 +214,13 @@ def grant_credits(*, user, amount: int, source: str, expires_at: datetime | None
     amount or source). Safe to call twice with the same ``idempotency_key`` (the lot also
     carries the key, for ``claw_back_grant``). Audited as CREDIT_GRANT when ``actor`` is given.
     """
-    _check_positive_int(amount, name="amount")
+    check_positive_int(amount, name="amount")
     if source not in GrantSource.values:
         raise InvalidCreditAmount(f"Unknown grant source {source!r}.", code="invalid_source")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidCreditAmount("A grant's expiry must be in the future.",
                                   code="invalid_expiry")
-    key = _check_key(idempotency_key)
+    key = check_key(idempotency_key)
     try:
         return _grant(user=user, amount=amount, source=source, expires_at=expires_at, key=key,
                       actor=actor, details=details or {}, source_ref=source_ref)
@@ -351,7 +232,7 @@ def grant_credits(*, user, amount: int, source: str, expires_at: datetime | None
 
 
 def _replay_grant(*, user, key: str, amount: int, source: str) -> CreditTransaction | None:
-    first = _first_with_key(user_id=user.pk, key=key)
+    first = first_with_key(user_id=user.pk, key=key)
     if first is None:
         return None
     if (first.kind not in (TransactionKind.GRANT, TransactionKind.ADJUST)
@@ -362,12 +243,12 @@ def _replay_grant(*, user, key: str, amount: int, source: str) -> CreditTransact
 
 @transaction.atomic
 def _grant(*, user, amount, source, expires_at, key, actor, details, source_ref):
-    balance = _lock_balance(user.pk)
+    balance = lock_balance(user.pk)
     if key and (first := _replay_grant(user=user, key=key, amount=amount, source=source)):
         return first
-    lot = _new_lot(user_id=user.pk, amount=amount, source=source, expires_at=expires_at,
+    lot = new_lot(user_id=user.pk, amount=amount, source=source, expires_at=expires_at,
                    source_ref=source_ref, idempotency_key=key)
-    row = _write_ledger(
+    row = write_ledger(
         balance=balance, kind=_kind_for_source(source), movements=[(lot.pk, amount)],
         idempotency_key=key, actor=actor if getattr(actor, "pk", None) else None,
         details={**details, "source": source, "grant_id": lot.pk, "source_ref": source_ref,
@@ -379,14 +260,14 @@ def _grant(*, user, amount, source, expires_at, key, actor, details, source_ref)
     return row
 
 
-def grant_signup_bonus(*, user) -> CreditTransaction | None:
+def grant_signup_bonus(*, user: User) -> CreditTransaction | None:
     """Grant the signup bonus (SystemConfig ``signup_bonus_credits``, default 100) once.
 
     Locks the user's CreditBalance row. Safe to call twice: the key "signup-bonus" makes the
     second call return the first row. Returns None when the bonus is configured as 0.
     """
     amount = get_config("signup_bonus_credits")
-    existing = _first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
+    existing = first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
     if existing is not None:
         return existing
     if amount <= 0:
@@ -396,13 +277,14 @@ def grant_signup_bonus(*, user) -> CreditTransaction | None:
                              idempotency_key=SIGNUP_BONUS_KEY)
     except IdempotencyConflict:
         # The configured amount changed between two concurrent calls: the first one stands.
-        return _first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
+        return first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
 
 
 # --- taking back, refunding, adjusting ---------------------------------------------------------
 
-def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = None,
-                    reason: str, actor=None, idempotency_key: str) -> CreditTransaction | None:
+def claw_back_grant(*, user: User, grant_idempotency_key: str, amount: int | None = None,
+                    reason: str, actor: User | None = None,
+                    idempotency_key: str) -> CreditTransaction | None:
     """Remove credits from the one lot granted with ``grant_idempotency_key`` (order refunds).
 
     Takes min(``amount`` or the lot's amount, what the lot still has); credits already spent
@@ -413,14 +295,14 @@ def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = No
     """
     authority.require(actor, "credits.claw_back")
     if amount is not None:
-        _check_positive_int(amount, name="amount")
-    key = _check_key(idempotency_key)
+        check_positive_int(amount, name="amount")
+    key = check_key(idempotency_key)
     if not key:
         raise InvalidCreditAmount("A claw-back needs an idempotency key.",
                                   code="invalid_idempotency_key")
     with transaction.atomic():
-        balance = _lock_balance(user.pk)
-        first = _first_with_key(user_id=user.pk, key=key)
+        balance = lock_balance(user.pk)
+        first = first_with_key(user_id=user.pk, key=key)
         if first is not None:
             return first
         lot = (CreditGrant.objects.select_for_update()
@@ -433,7 +315,7 @@ def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = No
         CreditGrant.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take,
                                                      updated_at=timezone.now())
         old = balance.balance
-        row = _write_ledger(balance=balance, kind=TransactionKind.ADJUST,
+        row = write_ledger(balance=balance, kind=TransactionKind.ADJUST,
                             movements=[(lot.pk, -take)], idempotency_key=key,
                             actor=actor if getattr(actor, "pk", None) else None,
                             details={"reason": reason, "claw_back_of": grant_idempotency_key,
@@ -445,7 +327,7 @@ def claw_back_grant(*, user, grant_idempotency_key: str, amount: int | None = No
 
 
 def refund_consumption(*, transaction: CreditTransaction, reason: str,
-                       actor=None) -> CreditTransaction:
+                       actor: User | None = None) -> CreditTransaction:
     """Give back the credits of one CONSUME row, to the lots they were drawn from; return the
     REFUND row.
 
@@ -470,7 +352,7 @@ def refund_consumption(*, transaction: CreditTransaction, reason: str,
 
 def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransaction:
     with transaction.atomic():
-        balance = _lock_balance(consumed.user_id)
+        balance = lock_balance(consumed.user_id)
         now = timezone.now()
         first = CreditTransaction.objects.filter(refund_of=consumed).first()
         if first is not None:
@@ -486,11 +368,11 @@ def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransac
             else:
                 lapsed += drawn[lot.pk]
         if lapsed:
-            fresh = _new_lot(user_id=consumed.user_id, amount=lapsed, source=GrantSource.REFUND,
+            fresh = new_lot(user_id=consumed.user_id, amount=lapsed, source=GrantSource.REFUND,
                              expires_at=now + REFUND_GRACE,
                              source_ref=f"refund-of:{consumed.pk}")
             movements.append((fresh.pk, lapsed))
-        row = _write_ledger(balance=balance, kind=TransactionKind.REFUND, movements=movements,
+        row = write_ledger(balance=balance, kind=TransactionKind.REFUND, movements=movements,
                             operation=consumed.operation, quantity=consumed.quantity,
                             refund_of=consumed, created_at=now,
                             actor=actor if getattr(actor, "pk", None) else None,
@@ -502,7 +384,7 @@ def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransac
         return row
 
 
-def adjust_credits(*, user, amount: int, reason: str, actor,
+def adjust_credits(*, user: User, amount: int, reason: str, actor: User,
                    idempotency_key: str | None = None) -> CreditTransaction:
     """A staff correction of ``amount`` credits (positive or negative); return the ADJUST row.
 
@@ -521,11 +403,11 @@ def adjust_credits(*, user, amount: int, reason: str, actor,
     reason = (reason or "").strip()
     if not reason:
         raise InvalidCreditAmount("A reason is required.", code="reason_required")
-    key = _check_key(idempotency_key)
+    key = check_key(idempotency_key)
     with transaction.atomic():
-        balance = _lock_balance(user.pk)
+        balance = lock_balance(user.pk)
         now = timezone.now()
-        if key and (first := _first_with_key(user_id=user.pk, key=key)):
+        if key and (first := first_with_key(user_id=user.pk, key=key)):
             if first.kind != TransactionKind.ADJUST or first.amount != amount:
                 raise IdempotencyConflict()
             return first
@@ -536,17 +418,17 @@ def adjust_credits(*, user, amount: int, reason: str, actor,
                 f"most a balance holds ({CREDITS_MAX:,}).", code="balance_too_large",
                 balance=balance.balance)
         if amount > 0:
-            lot = _new_lot(user_id=user.pk, amount=amount, source=GrantSource.ADJUSTMENT,
+            lot = new_lot(user_id=user.pk, amount=amount, source=GrantSource.ADJUSTMENT,
                            source_ref=f"staff:{actor.pk}")
             movements = [(lot.pk, amount)]
         else:
-            lots = _lock_live_lots(balance, now)
+            lots = lock_live_lots(balance, now)
             if balance.balance + amount < 0:
                 raise AdjustmentBelowZero(
                     f"The balance is {balance.balance}; it cannot go below zero.",
                     balance=balance.balance)
-            movements = _draw(lots, -amount, now)
-        row = _write_ledger(balance=balance, kind=TransactionKind.ADJUST, movements=movements,
+            movements = draw(lots, -amount, now)
+        row = write_ledger(balance=balance, kind=TransactionKind.ADJUST, movements=movements,
                             actor=actor, idempotency_key=key, created_at=now,
                             details={"reason": reason, "source": GrantSource.ADJUSTMENT})
         audit.record(actor=actor, action=AuditAction.CREDIT_ADJUST, resource=row,
@@ -575,94 +457,9 @@ def expire_credits(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def _expire_for_user(*, user_id: int, now: datetime) -> int:
-    balance = _lock_balance(user_id)
+    balance = lock_balance(user_id)
     lots = list(CreditGrant.objects.select_for_update()
                 .filter(user_id=user_id, expired_at__isnull=True, expires_at__isnull=False,
                         expires_at__lte=now)
                 .order_by(F("expires_at").asc(nulls_last=True), "id"))
-    return _expire_locked_lots(balance, lots, now)
-
-
-# --- the invariant -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Violation:
-    user_id: int | None
-    grant_id: int | None
-    problem: str
-    values: dict
-
-
-_USER_INVARIANT_SQL = """
-WITH ledger AS (
-    SELECT user_id, SUM(amount) AS total FROM credits_credittransaction GROUP BY user_id
-), last_row AS (
-    SELECT DISTINCT ON (user_id) user_id, balance_after FROM credits_credittransaction
-    ORDER BY user_id, id DESC
-), lots AS (
-    SELECT user_id, SUM(remaining) AS total FROM credits_creditgrant
-    WHERE expired_at IS NULL GROUP BY user_id
-), users AS (
-    SELECT user_id FROM credits_creditbalance UNION SELECT user_id FROM ledger
-    UNION SELECT user_id FROM lots
-)
-SELECT u.user_id, COALESCE(b.balance, 0), COALESCE(l.total, 0), COALESCE(g.total, 0),
-       COALESCE(r.balance_after, 0)
-FROM users u
-LEFT JOIN credits_creditbalance b ON b.user_id = u.user_id
-LEFT JOIN ledger l ON l.user_id = u.user_id
-LEFT JOIN lots g ON g.user_id = u.user_id
-LEFT JOIN last_row r ON r.user_id = u.user_id
-WHERE (%(user_id)s::bigint IS NULL OR u.user_id = %(user_id)s::bigint)
-  AND NOT (COALESCE(b.balance, 0) = COALESCE(l.total, 0)
-           AND COALESCE(l.total, 0) = COALESCE(g.total, 0)
-           AND COALESCE(r.balance_after, 0) = COALESCE(b.balance, 0))
-ORDER BY u.user_id
-"""
-
-_LOT_INVARIANT_SQL = """
-SELECT g.id, g.user_id, g.remaining, COALESCE(SUM(m.amount), 0)
-FROM credits_creditgrant g
-LEFT JOIN credits_transactionlot m ON m.grant_id = g.id
-WHERE (%(user_id)s::bigint IS NULL OR g.user_id = %(user_id)s::bigint)
-GROUP BY g.id
-HAVING g.remaining <> COALESCE(SUM(m.amount), 0)
-ORDER BY g.id
-"""
-
-
-def check_invariant(*, user=None, using: str = DEFAULT_DB_ALIAS) -> list[Violation]:
-    """Every way the books disagree, for one user or all; an empty list means they agree.
-
-    Per user: balance = sum of the ledger = sum of unexpired lots' remaining = the last ledger
-    row's balance_after. Per lot: remaining = the sum of its lot movements. Two grouped
-    queries, whatever the number of users. Takes no locks: run it when nothing is moving, or
-    read a violation as "check again" (a snapshot per statement under READ COMMITTED).
-    ``using``: another database alias (a restored backup being verified).
-    """
-    params = {"user_id": getattr(user, "pk", None)}
-    violations = []
-    with connections[using].cursor() as cursor:
-        cursor.execute(_USER_INVARIANT_SQL, params)
-        for user_id, balance, ledger, lots, last in cursor.fetchall():
-            violations.append(Violation(user_id, None, "balance_mismatch", {
-                "balance": balance, "ledger": ledger, "lots": lots, "last_balance_after": last}))
-        cursor.execute(_LOT_INVARIANT_SQL, params)
-        for grant_id, user_id, remaining, moved in cursor.fetchall():
-            violations.append(Violation(user_id, grant_id, "lot_mismatch",
-                                        {"remaining": remaining, "movements": moved}))
-    return violations
-
-
-INVARIANT_SAMPLE = 20  # violations kept with a check's record
-
-
-def record_invariant_check() -> tuple[InvariantCheck, list[Violation]]:
-    """Run ``check_invariant`` for every user and insert its outcome (an ``InvariantCheck``
-    with the count and the first violations), for the monitoring to read. Takes no locks;
-    safe to run twice (each run is one more record)."""
-    violations = check_invariant()
-    sample = [{"user_id": v.user_id, "grant_id": v.grant_id, "problem": v.problem,
-               "values": v.values} for v in violations[:INVARIANT_SAMPLE]]
-    check = InvariantCheck.objects.create(violations=len(violations), sample=sample)
-    return check, violations
+    return expire_locked_lots(balance, lots, now)

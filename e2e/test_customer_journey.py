@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
+from accounts.factories import StaffFactory
 from accounts.models import User
 from billing.factories import DiscountFactory
 from catalog.factories import PriceFactory, ProductFactory
@@ -73,7 +74,13 @@ def test_sign_up_shop_check_out_get_help_and_see_credits(page, live_server):
     _sign_up_and_verify(page, shots)
     _log_out_and_in(page, shots)
     user = User.objects.get(email=EMAIL)
+    _browse_and_search(page, shots)
+    _buy_two_with_a_code(page, shots, user, widget)
+    _ticket_answered(page, shots, user)
+    _credits_and_usage_chart(page, shots, user)
 
+
+def _browse_and_search(page, shots):
     # Browse and search the catalog.
     page.goto("/catalog/")
     expect(page.get_by_role("link", name="Plain Gadget").first).to_be_visible()
@@ -89,6 +96,8 @@ def test_sign_up_shop_check_out_get_help_and_see_credits(page, live_server):
     expect(page.get_by_role("heading", name="Quantum Widget").first).to_be_visible()
     shots("product")
 
+
+def _buy_two_with_a_code(page, shots, user, widget):
     # Add to cart, apply a code, check out with manual billing.
     page.fill("#add-quantity", "2")
     page.get_by_role("button", name="Add to cart").click()
@@ -117,6 +126,8 @@ def test_sign_up_shop_check_out_get_help_and_see_credits(page, live_server):
     expect(page.get_by_role("link", name=re.compile(order.number)).first).to_be_visible()
     shots("orders")
 
+
+def _ticket_answered(page, shots, user):
     # Open a ticket; a staff member answers; read the answer.
     page.goto("/support/new/")
     shots("ticket-new")
@@ -125,14 +136,14 @@ def test_sign_up_shop_check_out_get_help_and_see_credits(page, live_server):
     page.get_by_role("button", name="Send ticket").click()
     page.wait_for_load_state()
     ticket = Ticket.objects.get(customer=user)
-    from accounts.factories import StaffFactory
-
     reply(ticket=ticket, author=StaffFactory(first_name="Sam"),
           body="We have it: your invoice is attached to the order page.")
     page.goto(f"/support/tickets/{ticket.pk}/")
     expect(page.get_by_text("We have it: your invoice is attached")).to_be_visible()
     shots("ticket-reply")
 
+
+def _credits_and_usage_chart(page, shots, user):
     # Credits and the usage chart.
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="AI text chat", cost=3)
     consume_credits(user=user, operation="AI_TEXT_CHAT", quantity=2)

@@ -85,7 +85,16 @@ def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_o
                          description="We cancelled the project; please refund the order.",
                          related=clean_related(customer=customer, order_number=order.number))
 
-    # The support agent opens the ticket and asks for the whole $1,500 back.
+    support, approval = _support_asks_for_the_whole_amount(person_page, agent, ticket, order)
+    _own_request_is_not_approved(support, approval, order)
+    fin = _finance_approves_and_the_refund_runs(person_page, finance, agent, ticket, approval,
+                                                order)
+    _approving_again_runs_nothing(fin, approval, order)
+    _customer_sees_one_refund(person_page, customer, order)
+
+
+def _support_asks_for_the_whole_amount(person_page, agent, ticket, order):
+    """The support agent opens the ticket and asks for the whole $1,500 back."""
     support = person_page("support")
     _admin_login(support, agent)
     support.goto("/admin/support/ticket/")
@@ -108,8 +117,11 @@ def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_o
     order.refresh_from_db()
     assert (order.refunded_amount, order.status) == (0, OrderStatus.COMPLETED)
     assert not Refund.objects.filter(order=order).exists()
+    return support, approval
 
-    # The agent cannot approve their own request.
+
+def _own_request_is_not_approved(support, approval, order):
+    """The agent cannot approve their own request."""
     _run_approval_action(support, approval)
     expect(support.locator(".messagelist .error")).to_contain_text(
         "You cannot approve your own request")
@@ -118,7 +130,10 @@ def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_o
     assert approval.status == ApprovalStatus.PENDING
     assert not Refund.objects.filter(order=order).exists()
 
-    # Finance finds the request in Approval requests and approves it: the refund runs.
+
+def _finance_approves_and_the_refund_runs(person_page, finance, agent, ticket, approval,
+                                          order):
+    """Finance finds the request in Approval requests and approves it: the refund runs."""
     fin = person_page("finance")
     _admin_login(fin, finance)
     fin.locator("#content").get_by_role("link", name="Approval requests").click()
@@ -138,8 +153,11 @@ def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_o
     assert (refund.amount, refund.status) == (150_000, Refund.Status.SUCCEEDED)
     order.refresh_from_db()
     assert (order.refunded_amount, order.status) == (150_000, OrderStatus.REFUNDED)
+    return fin
 
-    # Approving it again runs nothing a second time.
+
+def _approving_again_runs_nothing(fin, approval, order):
+    """Approving it again runs nothing a second time."""
     _run_approval_action(fin, approval)
     expect(fin.locator(".messagelist .success")).to_have_count(0)
     fin.shots("approved-again")
@@ -147,7 +165,9 @@ def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_o
     order.refresh_from_db()
     assert order.refunded_amount == 150_000
 
-    # The customer sees one refund of the whole amount on the order page.
+
+def _customer_sees_one_refund(person_page, customer, order):
+    """The customer sees one refund of the whole amount on the order page."""
     shopper = person_page("customer")
     _customer_login(shopper, customer)
     shopper.goto("/orders/")

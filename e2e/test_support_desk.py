@@ -54,8 +54,18 @@ def test_support_works_a_ticket_from_its_page(page, logged_in):
     # No Save button that would save nothing.
     expect(page.locator('input[name="_save"]')).to_have_count(0)
     page.shots("ticket")
+    _reply_with_a_file(page, ticket, agent)
+    _internal_note(page, ticket, agent)
+    _empty_reply_refused(page, ticket)
+    _status_priority_and_assignment(page, ticket, agent)
+    _credits_within_and_above_the_limit(page, customer)
+    _refunds_above_and_within_the_limit(page, order)
+    _trial_extension(page, trial)
+    _merge_the_duplicate(page, ticket, duplicate)
 
-    # A reply with a file: saved, e-mailed, audited, and said so.
+
+def _reply_with_a_file(page, ticket, agent):
+    """A reply with a file: saved, e-mailed, audited, and said so."""
     mail.outbox.clear()
     page.fill("#reply-body", "We see the double charge; a refund is on its way.")
     page.set_input_files("#reply-files", files=[{
@@ -73,14 +83,18 @@ def test_support_works_a_ticket_from_its_page(page, logged_in):
     assert AuditLog.objects.filter(actor=agent, resource_id=str(reply.pk)).exists()
     expect(page.get_by_role("link", name="statement.png")).to_be_visible()
 
-    # An internal note: saved, not e-mailed.
+
+def _internal_note(page, ticket, agent):
+    """An internal note: saved, not e-mailed."""
     page.fill("#reply-body", "Customer is on the annual plan; be generous.")
     page.get_by_role("button", name="Add internal note").click()
     expect(_flash(page)).to_contain_text("Internal note added. The customer does not see it")
     assert TicketMessage.objects.get(ticket=ticket, internal=True).author == agent
     assert len(mail.outbox) == 1
 
-    # An empty reply is refused beside the field, and nothing is saved.
+
+def _empty_reply_refused(page, ticket):
+    """An empty reply is refused beside the field, and nothing is saved."""
     page.checks.expect(rf"/admin/support/ticket/{ticket.pk}/act/$", 400)
     before = TicketMessage.objects.count()
     page.locator("#reply-body").evaluate("el => el.removeAttribute('required')")
@@ -90,7 +104,9 @@ def test_support_works_a_ticket_from_its_page(page, logged_in):
     page.shots("empty-reply-refused")
     assert TicketMessage.objects.count() == before
 
-    # Status, priority, assignment.
+
+def _status_priority_and_assignment(page, ticket, agent):
+    """Status, priority, assignment."""
     _ticket_page(page, ticket)
     page.select_option("#status-select", label="Waiting on customer")
     page.get_by_role("button", name="Change status").click()
@@ -110,7 +126,9 @@ def test_support_works_a_ticket_from_its_page(page, logged_in):
                                    resource_id=str(ticket.pk)).exists()
     page.shots("status-priority-assigned")
 
-    # Credits within the agent's limit run; above it, an approval is requested.
+
+def _credits_within_and_above_the_limit(page, customer):
+    """Credits within the agent's limit run; above it, an approval is requested."""
     page.fill("#credit-amount", "500")
     page.fill("#credit-reason", "Sorry for the trouble")
     page.get_by_role("button", name=re.compile("^Adjust")).click()
@@ -123,7 +141,9 @@ def test_support_works_a_ticket_from_its_page(page, logged_in):
     expect(_flash(page)).to_contain_text("Approval requested")
     assert balance_of(user=customer) == 500
 
-    # A refund above the agent's limit waits for approval; one within it runs.
+
+def _refunds_above_and_within_the_limit(page, order):
+    """A refund above the agent's limit waits for approval; one within it runs."""
     page.select_option("#refund-order", value=str(order.pk))
     page.fill("#refund-amount", "150.00")
     page.get_by_role("button", name=re.compile("^Refund")).click()
@@ -135,7 +155,9 @@ def test_support_works_a_ticket_from_its_page(page, logged_in):
     expect(_flash(page)).to_contain_text(f"Refund of $40.00 issued on {order.number}.")
     assert Refund.objects.get().amount == 4000
 
-    # A trial extension within the agent's days.
+
+def _trial_extension(page, trial):
+    """A trial extension within the agent's days."""
     old_end = trial.trial_end
     page.select_option("#trial-subscription", value=str(trial.pk))
     page.fill("#trial-days", "3")
@@ -149,7 +171,9 @@ def test_support_works_a_ticket_from_its_page(page, logged_in):
     expect(page.get_by_text("Approval requests for this ticket")).to_be_visible()
     page.shots("billing-actions")
 
-    # Merge the duplicate into the first ticket, after ticking the confirmation.
+
+def _merge_the_duplicate(page, ticket, duplicate):
+    """Merge the duplicate into the first ticket, after ticking the confirmation."""
     _ticket_page(page, duplicate)
     page.select_option("#merge-into", value=str(ticket.pk))
     page.check("input[name=confirm]")

@@ -7,4 +7,4 @@ class HelpbotInsightsConfig(AppConfig):
     verbose_name = "Help-bot insights"
 
     def ready(self):
-        from helpbot_insights import metrics  # noqa: F401 - registers the daily metrics
+        from helpbot_insights import metrics  # noqa: F401, PLC0415 - models load after apps.py; registers the daily metrics

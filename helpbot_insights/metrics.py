@@ -4,8 +4,9 @@ answer."""
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import fetch, ratio
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, fetch, ratio
+from analytics.metrics.registry import register
+from support.models import ChatMessage, ChatRole
 
 TOP_UNANSWERED = 5
 
@@ -20,8 +21,6 @@ count).
 
 
 def compute(day) -> list[Row]:
-    from support.models import ChatMessage, ChatRole
-
     start, end = day_bounds(day)
     params = {"start": start, "end": end, "bot": ChatRole.BOT,
               "customer": ChatRole.CUSTOMER, "top": TOP_UNANSWERED}

@@ -3,7 +3,7 @@
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.db import transaction
 
-from accounts import audit, services
+from accounts import audit, services, signup_hooks
 from accounts.models import AuditAction
 
 
@@ -11,8 +11,6 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def save_user(self, request, sociallogin, form=None):
         """A new account from Google or GitHub: a CUSTOMER without a password, its e-mail
         verified when the provider says so, with the signup bonus, audited."""
-        from credits.services import grant_signup_bonus
-
         with transaction.atomic():
             user = super().save_user(request, sociallogin, form)
             provider = sociallogin.account.provider
@@ -22,7 +20,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             if any(address.verified and address.email.lower() == user.email.lower()
                    for address in sociallogin.email_addresses):
                 services.mark_email_verified(user=user)
-            grant_signup_bonus(user=user)
+            signup_hooks.user_signed_up(user=user)
         return user
 
     def is_open_for_signup(self, request, sociallogin):

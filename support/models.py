@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import authority
 from accounts.models import STAFF_ROLES, SUPPORT_DESK_ROLES
 from config.models import TimeStampedModel
 
@@ -318,7 +319,6 @@ class ApprovalRequest(TimeStampedModel):
     @property
     def action_label(self) -> str:
         """The staff policy's words for the action ("Refund a payment"), not its key."""
-        from accounts import authority
 
         entry = authority.POLICY.get(self.action_key)
         return entry.label if entry else self.action_key
@@ -327,7 +327,6 @@ class ApprovalRequest(TimeStampedModel):
     def amount_shown(self) -> str:
         """The amount in the action's unit: money in its currency ("$50.00"), credits
         ("5,000 credits"), days ("30 days")."""
-        from accounts import authority
 
         if self.action_key not in authority.POLICY:
             return str(self.amount)

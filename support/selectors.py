@@ -1,11 +1,12 @@
 """Reads for pages, the API, the staff console and other apps (analytics, data export)."""
 
 import statistics
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.data_export import rows
+from accounts.models import User
 from support.models import (
     ChatMessage,
     ChatRole,
@@ -15,11 +16,11 @@ from support.models import (
 )
 
 
-def customer_tickets(user) -> QuerySet:
+def customer_tickets(user: User) -> QuerySet:
     return Ticket.objects.for_customer(user).select_related("assignee")
 
 
-def customer_ticket(user, pk) -> Ticket | None:
+def customer_ticket(user: User, pk: int) -> Ticket | None:
     """The customer's own ticket with its PUBLIC thread prefetched, or None (-> 404)."""
     return (
         customer_tickets(user)
@@ -38,11 +39,11 @@ def staff_thread(ticket: Ticket) -> QuerySet:
     return ticket.messages.select_related("author").prefetch_related("attachments")
 
 
-def breaching_tickets(now=None) -> QuerySet:
+def breaching_tickets(now: datetime | None = None) -> QuerySet:
     return Ticket.objects.breaching_sla(now)
 
 
-def customer_conversation(user, pk) -> Conversation | None:
+def customer_conversation(user: User, pk: int) -> Conversation | None:
     return (Conversation.objects.filter(customer=user, pk=pk)
             .prefetch_related("messages__cited_articles").first())
 
@@ -106,7 +107,7 @@ def _exported_ticket(ticket, user) -> dict:
     }
 
 
-def export_customer_data(user) -> dict:
+def export_customer_data(user: User) -> dict:
     """The customer's support data for their data export: tickets with the PUBLIC thread only
     (internal notes are never exported) and their help-bot conversations, each read a chunk
     of rows at a time (accounts.data_export.rows)."""

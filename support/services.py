@@ -6,13 +6,15 @@ ADMIN) do everything else. A customer touching another customer's ticket gets ``
 (the API answers 404), never a hint that the ticket exists.
 """
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit, authority
-from accounts.models import STAFF_ROLES, AuditAction
+from accounts.models import STAFF_ROLES, AuditAction, User
 from accounts.system_config import get_config
 from config import outbox
 from config.api import NotFound
@@ -37,11 +39,11 @@ from support.models import (
 CUSTOMER_PRIORITIES = (TicketPriority.LOW, TicketPriority.MEDIUM, TicketPriority.HIGH)
 
 
-def is_staff(user) -> bool:
+def is_staff(user: User | None) -> bool:
     return user is not None and getattr(user, "role", None) in STAFF_ROLES and user.is_active
 
 
-def require_staff(user) -> None:
+def require_staff(user: User | None) -> None:
     """Staff work on tickets: a staff role the policy lets work tickets (StaffOnly for
     customers, NotAuthorized for other staff roles, e.g. FINANCE)."""
     if not is_staff(user):
@@ -49,7 +51,7 @@ def require_staff(user) -> None:
     authority.require(user, "support.ticket.work")
 
 
-def sla_deadlines(priority: str, start) -> tuple:
+def sla_deadlines(priority: str, start: datetime) -> tuple:
     """(first response due, resolution due) for a ticket of ``priority`` opened at ``start``."""
     key = priority.lower()
     first = get_config(f"support_sla_first_response_hours_{key}")
@@ -68,8 +70,9 @@ def _visible_to(ticket: Ticket, user) -> bool:
 # --- opening and the thread --------------------------------------------------------------
 
 
-def open_ticket(*, customer, subject: str, description: str,
-                priority: str = TicketPriority.MEDIUM, actor=None, files=(),
+def open_ticket(*, customer: User, subject: str, description: str,
+                priority: str = TicketPriority.MEDIUM, actor: User | None = None,
+                files: Iterable[UploadedFile] = (),
                 metadata: dict | None = None, related: dict | None = None) -> Ticket:
     """Open a ticket for ``customer``; ``description`` becomes the first message of the thread.
 
@@ -105,7 +108,8 @@ def open_ticket(*, customer, subject: str, description: str,
     return ticket
 
 
-def reply(*, ticket: Ticket, author, body: str, files=()) -> TicketMessage:
+def reply(*, ticket: Ticket, author: User, body: str,
+          files: Iterable[UploadedFile] = ()) -> TicketMessage:
     """Add a public message to the thread, by the ticket's customer or by staff.
 
     Staff: the first staff reply sets ``first_response_at`` (once); the customer is e-mailed.
@@ -151,7 +155,7 @@ def reply(*, ticket: Ticket, author, body: str, files=()) -> TicketMessage:
     return message
 
 
-def add_internal_note(*, ticket: Ticket, author, body: str) -> TicketMessage:
+def add_internal_note(*, ticket: Ticket, author: User, body: str) -> TicketMessage:
     """A staff-only note on the thread. No e-mail, no status change, no first response."""
     require_staff(author)
     with transaction.atomic():
@@ -190,7 +194,7 @@ def _transition(ticket: Ticket, target: str, *, actor, reason: str = "") -> None
         outbox.enqueue("support.tasks.notify_customer_of_status", ticket.pk, target)
 
 
-def change_status(*, ticket: Ticket, status: str, actor) -> Ticket:
+def change_status(*, ticket: Ticket, status: str, actor: User) -> Ticket:
     """Staff move a ticket along the status machine (``InvalidTransition`` otherwise).
     The customer is e-mailed after the commit. Locks the ticket."""
     require_staff(actor)
@@ -202,7 +206,7 @@ def change_status(*, ticket: Ticket, status: str, actor) -> Ticket:
     return ticket
 
 
-def close(*, ticket: Ticket, actor) -> Ticket:
+def close(*, ticket: Ticket, actor: User) -> Ticket:
     """Close a ticket: its customer may close their own, staff any. Locks the ticket."""
     if not _visible_to(ticket, actor):
         raise NotFound()
@@ -214,7 +218,7 @@ def close(*, ticket: Ticket, actor) -> Ticket:
     return ticket
 
 
-def assign(*, ticket: Ticket, assignee, actor) -> Ticket:
+def assign(*, ticket: Ticket, assignee: User | None, actor: User) -> Ticket:
     """Assign to a SUPPORT or ADMIN user (``InvalidAssignee`` otherwise), or unassign with
     ``assignee=None``. Staff only. Locks the ticket."""
     require_staff(actor)
@@ -230,7 +234,7 @@ def assign(*, ticket: Ticket, assignee, actor) -> Ticket:
     return ticket
 
 
-def change_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
+def change_priority(*, ticket: Ticket, priority: str, actor: User) -> Ticket:
     """Staff change the priority; SLA deadlines are recomputed from when the ticket opened."""
     require_staff(actor)
     if priority not in TicketPriority.values:
@@ -248,7 +252,7 @@ def change_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
     return ticket
 
 
-def merge(*, source: Ticket, target: Ticket, actor) -> Ticket:
+def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
     """Merge the duplicate ``source`` into ``target`` (same customer, neither closed).
 
     The source's messages move to the target (keeping their times, so the thread reads in
@@ -286,7 +290,7 @@ def merge(*, source: Ticket, target: Ticket, actor) -> Ticket:
     return target
 
 
-def auto_close_resolved(*, now=None) -> int:
+def auto_close_resolved(*, now: datetime | None = None) -> int:
     """Close tickets resolved longer ago than ``support_auto_close_days``. Safe to run twice
     and alongside itself: each ticket is re-checked under its row lock (skip_locked)."""
     now = now or timezone.now()

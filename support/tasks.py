@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 
 from accounts.system_config import get_config
 from config import outbox
+from support import embeddings, services
 from support.models import Ticket, TicketMessage, TicketStatus
 
 
@@ -74,8 +75,6 @@ def notify_assignee_of_reply(message_id: int) -> bool:
 
 @shared_task(name="support.tasks.auto_close_resolved_tickets")
 def auto_close_resolved_tickets() -> int:
-    from support import services
-
     return services.auto_close_resolved()
 
 
@@ -83,6 +82,5 @@ def auto_close_resolved_tickets() -> int:
 def embed_article_task(article_id: int) -> bool:
     """(Re)compute an article's semantic vector; a no-op without pgvector or the model, and
     when the text has not changed since the last run (idempotent)."""
-    from support import embeddings
 
     return embeddings.embed_article(article_id)

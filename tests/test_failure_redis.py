@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import pytest
 import redis
+from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.core.management import call_command
 
@@ -150,8 +151,6 @@ def wait_for(predicate, *, timeout: float, what: str):
 def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_returns(
         redis_server, settings, customer, customer_api, client, outbox_without_backoff,
         caplog):
-    from celery.contrib.testing.worker import start_worker
-
     settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
                                    "LOCATION": redis_server.url}}
     settings.STRIPE = {**settings.STRIPE, "webhook_secret": WEBHOOK_SECRET}
@@ -162,55 +161,10 @@ def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_return
 
     with celery_broker(redis_server.url) as app:
         redis_server.stop()
-
-        # --- Redis is down: a customer checks out and consumes credits; Stripe calls us ----
-        added = customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
-        checkout = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                     format="json")
-        charges = [customer_api.post(CONSUME, {"operation": "AI_TEXT_CHAT"}, format="json")
-                   for _ in range(3)]
-        delivered = signed_post(client, event)
-        # The webhook's task is published by the process's publisher thread, after the answer.
-        assert publisher.wait_idle(timeout=20)
-
-        assert added.status_code in (200, 201), added.content
-        assert checkout.status_code == 201, checkout.content
-        assert [r.status_code for r in charges] == [201, 201, 201]
-        assert delivered.status_code == 200, delivered.content
-        order = Order.objects.get(number=checkout.json()["order"]["number"])
-        assert order.user == customer and order.total == 1900
-        assert CreditBalance.objects.get(user=customer).balance == 15
-        assert CreditTransaction.objects.filter(user=customer, kind="CONSUME").count() == 3
-        inbox_row = WebhookEvent.objects.get(stripe_event_id=event["id"])
-        assert inbox_row.status == WebhookEvent.Status.RECEIVED
-        pending = list(OutboxMessage.objects.filter(published_at__isnull=True).order_by("id"))
-        assert [(m.task, m.args) for m in pending] == [
-            ("credits.tasks.send_low_balance_email", [customer.pk]),
-            ("billing.tasks.process_webhook_event", [inbox_row.pk]),
-        ]
-        assert all(m.attempts == 1 and "Connection refused" in m.last_error for m in pending)
-        assert not any("running low" in m.subject for m in mail.outbox)
-        # The requests read system settings through the cache, which answered misses.
-        assert any(r.name == "config.cache" and "Redis unavailable" in r.getMessage()
-                   for r in caplog.records)
-
-        # --- Redis is back: the relay publishes; a real worker consumes ------------------
-        redis_server.start()
-        assert redis_server.client().llen("celery") == 0  # nothing survived only in memory
-        call_command("relay_outbox")
-        assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
-        assert redis_server.client().llen("celery") == 2
-        queued = [json.loads(raw)["headers"] for raw in redis_server.client().lrange("celery",
-                                                                                     0, -1)]
-        assert sorted(h["id"] for h in queued) == sorted(m.task_id for m in pending)
-
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
-            wait_for(lambda: WebhookEvent.objects.get(pk=inbox_row.pk).status ==
-                      WebhookEvent.Status.PROCESSED and
-                      any("running low" in m.subject for m in mail.outbox),
-                      timeout=20, what="the worker to process the queued tasks")
-            wait_for(lambda: redis_server.client().llen("celery") == 0, timeout=10,
-                      what="an empty queue")
+        inbox_row, pending = _requests_while_redis_is_down(
+            customer=customer, customer_api=customer_api, client=client, product=product,
+            event=event, caplog=caplog)
+        _delivered_once_redis_is_back(app, redis_server, inbox_row, pending)
 
     inbox_row.refresh_from_db()
     assert inbox_row.attempts == 1 and inbox_row.last_error == ""
@@ -218,6 +172,66 @@ def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_return
     assert len(low_balance) == 1 and low_balance[0].to == [customer.email]
     assert "15 left" in low_balance[0].subject
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
+
+
+
+
+def _requests_while_redis_is_down(*, customer, customer_api, client, product, event,
+                                  caplog) -> tuple:
+    """A customer checks out and consumes credits, Stripe calls us: every request succeeds
+    and the work they queue waits in the outbox. Returns the webhook's row and that work."""
+    # --- Redis is down: a customer checks out and consumes credits; Stripe calls us ----
+    added = customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
+    checkout = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
+                                 format="json")
+    charges = [customer_api.post(CONSUME, {"operation": "AI_TEXT_CHAT"}, format="json")
+               for _ in range(3)]
+    delivered = signed_post(client, event)
+    # The webhook's task is published by the process's publisher thread, after the answer.
+    assert publisher.wait_idle(timeout=20)
+
+    assert added.status_code in (200, 201), added.content
+    assert checkout.status_code == 201, checkout.content
+    assert [r.status_code for r in charges] == [201, 201, 201]
+    assert delivered.status_code == 200, delivered.content
+    order = Order.objects.get(number=checkout.json()["order"]["number"])
+    assert order.user == customer and order.total == 1900
+    assert CreditBalance.objects.get(user=customer).balance == 15
+    assert CreditTransaction.objects.filter(user=customer, kind="CONSUME").count() == 3
+    inbox_row = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert inbox_row.status == WebhookEvent.Status.RECEIVED
+    pending = list(OutboxMessage.objects.filter(published_at__isnull=True).order_by("id"))
+    assert [(m.task, m.args) for m in pending] == [
+        ("credits.tasks.send_low_balance_email", [customer.pk]),
+        ("billing.tasks.process_webhook_event", [inbox_row.pk]),
+    ]
+    assert all(m.attempts == 1 and "Connection refused" in m.last_error for m in pending)
+    assert not any("running low" in m.subject for m in mail.outbox)
+    # The requests read system settings through the cache, which answered misses.
+    assert any(r.name == "config.cache" and "Redis unavailable" in r.getMessage()
+               for r in caplog.records)
+    return inbox_row, pending
+
+
+def _delivered_once_redis_is_back(app, redis_server, inbox_row, pending) -> None:
+    """The relay publishes what waited; a real worker consumes it."""
+    # --- Redis is back: the relay publishes; a real worker consumes ------------------
+    redis_server.start()
+    assert redis_server.client().llen("celery") == 0  # nothing survived only in memory
+    call_command("relay_outbox")
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
+    assert redis_server.client().llen("celery") == 2
+    queued = [json.loads(raw)["headers"] for raw in redis_server.client().lrange("celery",
+                                                                                 0, -1)]
+    assert sorted(h["id"] for h in queued) == sorted(m.task_id for m in pending)
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+        wait_for(lambda: WebhookEvent.objects.get(pk=inbox_row.pk).status ==
+                  WebhookEvent.Status.PROCESSED and
+                  any("running low" in m.subject for m in mail.outbox),
+                  timeout=20, what="the worker to process the queued tasks")
+        wait_for(lambda: redis_server.client().llen("celery") == 0, timeout=10,
+                  what="an empty queue")
 
 
 def test_cache_answers_misses_while_redis_is_down_and_recovers_when_it_returns(

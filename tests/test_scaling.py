@@ -49,8 +49,8 @@ from billing.tests.stripe_objects import example, wrap_event
 from config import outbox
 from config.dbroles import roles
 from credits.factories import FeatureCostFactory, funded_user
+from credits.invariant import check_invariant
 from credits.models import CreditBalance, CreditTransaction, TransactionKind
-from credits.services import check_invariant
 from tests.test_failure_redis import celery_broker, free_port, redis_server, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True),
@@ -288,7 +288,14 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
              what="the webhooks to be processed and both rollups to run")
     cluster.check_alive()
 
-    # Each webhook: one inbox row, processed once, one payment, one audit entry.
+    _assert_each_webhook_processed_once(deliveries)
+    _assert_each_key_charged_once(answers, spender)
+    _assert_rollup_written_once(day)
+    _assert_one_beat_leads_then_hands_over(cluster, sends_before, beats_watched_from)
+
+
+def _assert_each_webhook_processed_once(deliveries) -> None:
+    """Each webhook: one inbox row, processed once, one payment, one audit entry."""
     events = WebhookEvent.objects.filter(stripe_event_id__startswith="evt_scale_")
     assert events.count() == EVENTS
     assert set(events.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
@@ -300,7 +307,9 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
         assert AuditLog.objects.filter(resource_id=str(order.pk),
                                        context__operation="order_paid").count() == 1
 
-    # Each idempotency key: once, the same answer from both servers, never below zero.
+
+def _assert_each_key_charged_once(answers, spender) -> None:
+    """Each idempotency key: once, the same answer from both servers, never below zero."""
     by_key: dict[str, list] = {}
     for key, answer in answers:
         by_key.setdefault(key, []).append(answer)
@@ -317,14 +326,19 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
     assert CreditBalance.objects.get(user=spender).balance == 0
     assert check_invariant() == []
 
-    # The rollup: one row per metric, what a clean recomputation gives.
+
+def _assert_rollup_written_once(day) -> None:
+    """The rollup: one row per metric, what a clean recomputation gives."""
     written = _rows_of(day)
     assert written[("gross_revenue", "usd")][0] == 3000
     assert len(written) == DailyMetric.objects.filter(date=day).count()
     rollup_day(day)
     assert _rows_of(day) == written
 
-    # Beat: one leader; the probe went out once per interval while both beats ran.
+
+def _assert_one_beat_leads_then_hands_over(cluster, sends_before, beats_watched_from) -> None:
+    """Beat: one leader; the probe went out once per interval while both beats ran. The
+    leader stops (a deploy, a host going away): the standby takes over."""
     watched = time.monotonic() - beats_watched_from
     sends = [_probe_sends(beat) - before for beat, before in zip(cluster.beats, sends_before,
                                                                  strict=True)]

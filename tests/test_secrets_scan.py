@@ -12,7 +12,8 @@ import pytest
 from accounts.models import generate_api_key
 from config.dbroles import as_owner
 from tests import secret_scan
-from tests.secret_scan import find, luhn_valid, prefix_pattern, scan_server_log
+from tests.secret_patterns import find, luhn_valid
+from tests.secret_scan import prefix_pattern, scan_server_log
 
 VISA = "4242424242424242"
 

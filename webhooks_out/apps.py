@@ -7,4 +7,4 @@ class WebhooksOutConfig(AppConfig):
     verbose_name = "Webhooks out"
 
     def ready(self):
-        from webhooks_out import signals  # noqa: F401 - connects the event hooks
+        from webhooks_out import signals  # noqa: F401, PLC0415 - models load after apps.py; connects the event hooks

@@ -8,6 +8,9 @@ import uuid
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from config import outbox
+from webhooks_out.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
 EVENT_TYPES = {
     "order.paid": "An order was paid in full",
     "subscription.created": "A subscription was created",
@@ -32,7 +35,6 @@ def emit(event_type: str, payload: dict, *, dedupe_key: str | None = None, endpo
     """Record ``event_type`` with ``payload`` and a delivery for every active endpoint that
     listens to it (or for ``endpoints``). Returns the event, or None when no endpoint listens
     or ``dedupe_key`` was already emitted. Call inside the change's transaction."""
-    from webhooks_out.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
     if endpoints is None:
         if event_type not in EVENT_TYPES:
@@ -73,7 +75,6 @@ def next_sequence(endpoint_id: int) -> int:
 
 def schedule(endpoint_ids) -> None:
     """Queue the sending of these endpoints' pending deliveries after the commit."""
-    from config import outbox
 
     for endpoint_id in endpoint_ids:
         outbox.enqueue("webhooks_out.tasks.deliver_endpoint", endpoint_id)

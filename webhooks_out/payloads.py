@@ -2,14 +2,14 @@
 units with their currency (as Stripe sends them). Nothing personal beyond the customer's
 id and e-mail, which the business's systems need to find the account."""
 
+from accounts.models import User
+
 
 def _ts(value):
     return int(value.timestamp()) if value else None
 
 
 def customer_ref(user_id) -> dict:
-    from accounts.models import User
-
     user = User.all_objects.filter(pk=user_id).only("pk", "email", "external_id").first()
     if user is None:
         return {"id": user_id}
@@ -71,14 +71,3 @@ def refund(refund) -> dict:
                 "id": invoice.pk, "number": invoice.number, "total": invoice.total},
             "customer": customer_ref(owner),
             "stripe_refund_id": getattr(refund, "stripe_refund_id", None) or None}
-
-
-def ticket(ticket) -> dict:
-    return {"id": ticket.pk, "object": "ticket", "number": ticket.number,
-            "subject": ticket.subject, "status": ticket.status, "priority": ticket.priority,
-            "customer": customer_ref(ticket.customer_id), "created": _ts(ticket.created_at)}
-
-
-def ticket_reply(message) -> dict:
-    return {"id": message.pk, "object": "ticket_message", "ticket": ticket(message.ticket),
-            "body": message.body, "created": _ts(message.created_at)}

@@ -6,13 +6,18 @@ deliveries wait behind it, so a receiver always gets its events in sequence orde
 ``GIVE_UP_AFTER`` of failures the delivery is marked as given up and the endpoint disabled,
 until staff enable it again (its waiting deliveries then go out) or replay what failed."""
 
+import ipaddress
 import json
 import logging
+import socket
 import time
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlparse
 
 import requests
+from celery import Task, current_app
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -64,11 +69,6 @@ def address_refusal(url: str) -> str:
     public (not loopback, private, link-local, reserved or multicast), so an endpoint cannot
     be pointed at the product's own network. Checked when staff save it and before each POST
     (the name may resolve elsewhere later)."""
-    import ipaddress
-    import socket
-    from urllib.parse import urlparse
-
-    from django.conf import settings
 
     if getattr(settings, "WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES", False):
         return ""
@@ -173,11 +173,23 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
     return ok
 
 
+DELIVER_ENDPOINT_TASK = "webhooks_out.tasks.deliver_endpoint"
+
+
+def _task(name: str) -> Task:
+    """The Celery task registered under ``name`` (tasks.py imports this module, not the
+    reverse); a process that never imported the tasks modules loads them first."""
+    task = current_app.tasks.get(name)
+    if task is None:
+        current_app.loader.import_default_modules()
+        task = current_app.tasks[name]
+    return task
+
+
 def deliver_due() -> int:
     """Queue a send for every enabled endpoint whose first waiting delivery is due (retries,
     and anything a busy sender left behind). Returns how many endpoints were queued."""
-    from webhooks_out.tasks import deliver_endpoint as task
-
+    task = _task(DELIVER_ENDPOINT_TASK)
     head = (WebhookDelivery.objects.filter(endpoint=OuterRef("pk"),
                                            status=DeliveryStatus.PENDING)
             .order_by("sequence").values("next_attempt_at")[:1])

@@ -1,7 +1,10 @@
 """Where events come from: the rows the product already writes when something happens.
 
 Each hook runs in the transaction that saves the row (post_save), so the event commits with
-the change. A dedupe key per change means a row saved again reports nothing new."""
+the change. A dedupe key per change means a row saved again reports nothing new.
+
+The support desk emits its own events (support/webhook_events.py); credits its own
+(credits/consumption.py, credits/tasks.py)."""
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -40,25 +43,3 @@ def refund_saved(sender, instance, **kwargs):
     if instance.status == "SUCCEEDED":
         emit("payment.refunded", payloads.refund(instance),
              dedupe_key=f"payment.refunded:{instance.pk}")
-
-
-@receiver(post_save, sender="support.Ticket", dispatch_uid="webhooks_out.ticket")
-def ticket_saved(sender, instance, created, **kwargs):
-    if created:
-        emit("ticket.created", payloads.ticket(instance),
-             dedupe_key=f"ticket.created:{instance.pk}")
-
-
-@receiver(post_save, sender="support.TicketMessage", dispatch_uid="webhooks_out.reply")
-def ticket_message_saved(sender, instance, created, **kwargs):
-    author = instance.author
-    if (created and not instance.internal and author is not None
-            and author.pk != instance.ticket.customer_id):
-        emit("ticket.replied", payloads.ticket_reply(instance),
-             dedupe_key=f"ticket.replied:{instance.pk}")
-
-
-def credits_low(*, user_id: int, balance: int, threshold: int, dedupe_key: str | None) -> None:
-    """Called by the low-balance notice (queued once per crossing of the threshold)."""
-    emit("credits.low", {"customer": payloads.customer_ref(user_id), "balance": balance,
-                         "threshold": threshold}, dedupe_key=dedupe_key)

@@ -13,11 +13,3 @@ def deliver_endpoint(endpoint_id: int) -> dict:
 @shared_task(name="webhooks_out.tasks.deliver_due", time_limit=120, soft_time_limit=100)
 def deliver_due() -> int:
     return services.deliver_due()
-
-
-@shared_task(name="webhooks_out.tasks.batch_consumption", time_limit=300, soft_time_limit=270)
-def batch_consumption() -> int:
-    """credits.consumed: one event per customer for the ledger's new consumption."""
-    from webhooks_out import consumption
-
-    return consumption.batch()

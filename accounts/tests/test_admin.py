@@ -4,10 +4,21 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
 
 from accounts import services
+from accounts.authority import NotAuthorized
 from accounts.factories import LoginSessionFactory, UserFactory
-from accounts.models import ApiKey, AuditLog, LoginSession, Role, Status, SystemConfig, User
+from accounts.models import (
+    ApiKey,
+    AuditLog,
+    LoginSession,
+    Role,
+    Status,
+    StoredFile,
+    SystemConfig,
+    User,
+)
 from accounts.system_config import get_config
 from accounts.tests.helpers import page_login
 
@@ -108,8 +119,6 @@ def test_support_sees_role_read_only_and_cannot_change_it(support_client, custom
 
 
 def test_support_cannot_change_roles_through_the_service_either(support_agent, customer):
-    from accounts.authority import NotAuthorized
-
     with pytest.raises(NotAuthorized) as refused:
         services.change_role(user=customer, role=Role.ADMIN, actor=support_agent)
     assert refused.value.code == "not_authorized"
@@ -250,8 +259,6 @@ def test_login_sessions_admin_lists_sessions(admin_client, customer):
 
 
 def test_stored_file_admin_lists_files(admin_client, customer):
-    from accounts.models import StoredFile
-
     StoredFile.objects.create(owner=customer, name="contract.pdf", size_bytes=3)
 
     response = admin_client.get("/admin/accounts/storedfile/")
@@ -311,8 +318,6 @@ def test_support_cannot_change_config(support_client):
 
 
 def test_set_config_service_rejects_unknown_keys_and_bad_types(admin_user):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         services.set_config(key="no_such_key", value="1", actor=admin_user)
     with pytest.raises(ValidationError):

@@ -2,6 +2,7 @@
 lockout, and refusal of suspended and deleted accounts."""
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 
 from accounts import services
@@ -221,7 +222,6 @@ def test_reactivated_user_can_log_in_again(client, customer, password, admin_use
 
 def test_unverified_user_is_sent_to_confirm_their_email_on_login(client, password):
     user = UserFactory(email="unverified@example.com", email_verified=False)
-    from allauth.account.models import EmailAddress
 
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
 

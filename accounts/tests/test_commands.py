@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
+from accounts import services
 from accounts.factories import UserFactory
 from accounts.fields import _fernet
 from accounts.models import Role, Status, User
@@ -59,7 +60,6 @@ def test_create_admin_generates_and_prints_a_password_when_none_is_given(monkeyp
 def test_create_admin_is_idempotent_and_repairs_an_existing_user(monkeypatch, password):
     monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
     user = UserFactory(email="exist@example.com", email_verified=False)
-    from accounts import services
 
     services.change_status(user=user, status=Status.SUSPENDED, actor=None)
 

@@ -9,7 +9,7 @@ from django.db import connection
 
 from accounts import data_export
 from accounts.models import AuditLog
-from credits.models import CreditBalance
+from credits.models import CreditBalance, CreditTransaction
 
 pytestmark = pytest.mark.django_db
 
@@ -104,8 +104,6 @@ def test_the_api_streams_the_same_document(customer_api, customer):
 @pytest.mark.parametrize("server_side_cursors", [True, False])
 def test_rows_reads_in_chunks_with_or_without_server_side_cursors(customer, monkeypatch,
                                                                    server_side_cursors):
-    from credits.models import CreditTransaction
-
     _history(customer, 45)
     monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS",
                         not server_side_cursors)

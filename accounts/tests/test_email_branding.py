@@ -7,7 +7,9 @@ import pytest
 from django.core import mail
 
 from accounts.system_config import get_config
+from billing.services.timeline import email_on_commit
 from config.tests.page_forms import find_form, submit
+from support import services
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +56,6 @@ def test_password_reset_mail_links_to_site_url(client, customer):
 
 def test_support_and_billing_mails_name_the_business(customer, support_agent,
                                                      django_capture_on_commit_callbacks):
-    from billing.services.timeline import email_on_commit
-    from support import services
-
     business = get_config("business_name")
     ticket = services.open_ticket(customer=customer, subject="Where is my invoice?",
                                   description="I cannot find it.")

@@ -2,10 +2,12 @@
 
 import datetime
 import json
+import threading
 
 import pytest
+from django.db import connection
 
-from accounts import data_export, services
+from accounts import audit, data_export, services
 from accounts.errors import AccountDeleted, EmailTaken, WeakPassword
 from accounts.models import AuditLog, Status, User
 
@@ -73,8 +75,6 @@ def test_other_apps_can_add_export_sections_holding_only_that_users_rows(custome
 
     data_export.register("test_logins", logins)
     try:
-        from accounts import audit
-
         audit.record(actor=customer, action="LOGIN", resource=customer)
         audit.record(actor=other_customer, action="LOGIN", resource=other_customer)
 
@@ -98,10 +98,6 @@ def test_export_serialises_dates_of_birth(customer):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_signups_for_one_address_create_one_account():
-    import threading
-
-    from django.db import connection
-
     barrier = threading.Barrier(2)
     outcomes = []
 

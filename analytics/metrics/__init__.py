@@ -1,57 +1,19 @@
-"""The registry of metric families. Each module registers the families it defines.
+"""Metric families. Each module (``credits``, ``customers``...) registers the families it
+defines into ``analytics.metrics.registry``; the analytics app's ready() imports those modules
+in dashboard order, and other apps' metric modules register the same way (helpbot_insights).
 
 A family is a key, a written definition, a version and a function computing one day's rows
 with one grouped SQL query. ``analytics.rollup`` stores what the functions return.
 """
 
 from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds
-
-REGISTRY: dict[str, MetricFamily] = {}
-
-
-def register(family: MetricFamily) -> MetricFamily:
-    if family.key in REGISTRY:
-        raise ValueError(f"Metric family {family.key!r} registered twice")
-    clash = set(family.metric_keys) & set(all_metric_keys())
-    if clash:
-        raise ValueError(f"Metric keys {sorted(clash)} already belong to another family")
-    REGISTRY[family.key] = family
-    return family
-
-
-def families() -> list[MetricFamily]:
-    return list(REGISTRY.values())
-
-
-def all_metric_keys() -> list[str]:
-    return [key for family in REGISTRY.values() for key in family.metric_keys]
-
-
-def get_metric(key: str) -> Metric | None:
-    for family in REGISTRY.values():
-        for metric in family.metrics:
-            if metric.key == key:
-                return metric
-    return None
-
-
-def family_of(key: str) -> MetricFamily | None:
-    """The family with this key, or the family producing the metric with this key."""
-    if key in REGISTRY:
-        return REGISTRY[key]
-    for family in REGISTRY.values():
-        if key in family.metric_keys:
-            return family
-    return None
-
-
-# Importing the modules registers their families, in dashboard order.
-from analytics.metrics import (  # noqa: E402
-    credits,  # noqa: F401
-    customers,  # noqa: F401
-    revenue,  # noqa: F401
-    subscriptions,  # noqa: F401
-    support,  # noqa: F401
+from analytics.metrics.registry import (
+    REGISTRY,
+    all_metric_keys,
+    families,
+    family_of,
+    get_metric,
+    register,
 )
 
 __all__ = ["REGISTRY", "Metric", "MetricFamily", "Row", "Unit", "day_bounds", "families",

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, models
 from psycopg import sql
@@ -81,7 +81,6 @@ def fetch(template: str, params: dict, **parts) -> list[tuple]:
 
 def dec(value, places: str = "0.01") -> Decimal:
     """Decimal rounded half away from zero (as PostgreSQL's round) to ``places``."""
-    from decimal import ROUND_HALF_UP
 
     return Decimal(value or 0).quantize(Decimal(places), rounding=ROUND_HALF_UP)
 

@@ -2,8 +2,11 @@
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import fetch
+from accounts.models import Role, User
+from accounts.system_config import get_config
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, fetch
+from analytics.metrics.registry import register
+from credits.models import CreditTransaction
 
 LEDGER_DEFINITION = """
 From the credits ledger, rows written during the day (UTC). GRANTED = credits added by GRANT
@@ -18,8 +21,6 @@ LEDGER_METRIC = {"GRANT": "credits_granted", "CONSUME": "credits_consumed",
 
 
 def compute_ledger(day) -> list[Row]:
-    from credits.models import CreditTransaction
-
     start, end = day_bounds(day)
     # GROUPING SETS gives the per-operation rows and each kind's total in one pass; the
     # kind + created_at index keeps the scan to the day's rows.
@@ -69,10 +70,6 @@ of their last ledger row before midnight, 0 when they have none.
 
 
 def compute_low_balance(day) -> list[Row]:
-    from accounts.models import Role, User
-    from accounts.system_config import get_config
-    from credits.models import CreditTransaction
-
     _, end = day_bounds(day)
     threshold = int(get_config("low_balance_threshold"))
     # One index probe per customer (user, -created_at): the cost follows the number of

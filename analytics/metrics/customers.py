@@ -2,8 +2,9 @@
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import fetch
+from accounts.models import Role, User
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, fetch
+from analytics.metrics.registry import register
 
 NEW_CUSTOMERS_DEFINITION = """
 Users with the CUSTOMER role whose account was created during the day (UTC), including
@@ -12,8 +13,6 @@ accounts deleted since: they still joined that day. Staff accounts are not custo
 
 
 def compute_new_customers(day) -> list[Row]:
-    from accounts.models import Role, User
-
     start, end = day_bounds(day)
     (count,) = fetch("""
         SELECT COUNT(*) FROM {users}

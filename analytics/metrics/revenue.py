@@ -1,7 +1,8 @@
 """Money in and out: gross revenue, refunds and net revenue per currency."""
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import dec, fetch
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, dec, fetch
+from analytics.metrics.registry import register
+from billing.models import Payment, Refund
 
 REVENUE_DEFINITION = """
 Per currency, in minor units. GROSS REVENUE = the sum of SUCCEEDED payments recorded during
@@ -13,8 +14,6 @@ not on the day of the payment it returns.
 
 
 def compute_revenue(day) -> list[Row]:
-    from billing.models import Payment, Refund
-
     start, end = day_bounds(day)
     template = """
         SELECT currency, SUM(gross), SUM(refunds), SUM(payments), SUM(refund_count)

@@ -30,8 +30,10 @@ from decimal import Decimal
 
 from psycopg import sql
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import dec, fetch, ratio
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, dec, fetch, ratio
+from analytics.metrics.registry import register
+from billing.models import Subscription, SubscriptionEvent
+from catalog.models import Plan, Price
 
 
 def monthly_amount(p: str, quantity: str = "s.quantity") -> str:
@@ -67,8 +69,6 @@ PRICE_AS_OF = """
 
 def price_as_of(alias: str, at: str) -> sql.Composable:
     """``PRICE_AS_OF`` for the price alias ``alias`` at the bound parameter named ``at``."""
-    from billing.models import SubscriptionEvent
-    from catalog.models import Plan, Price
 
     return sql.SQL(PRICE_AS_OF).format(
         events=sql.Identifier(SubscriptionEvent._meta.db_table),
@@ -127,9 +127,6 @@ PAYING_FROM = "GREATEST(s.created_at, COALESCE(s.trial_end, s.created_at))"
 
 
 def sql_parts() -> dict:
-    from billing.models import Subscription
-    from catalog.models import Plan, Price
-
     return {
         "subs": Subscription, "plans": Plan, "prices": Price,
         "price_at_start": price_as_of("ps", "start"),

@@ -2,8 +2,9 @@
 
 from decimal import Decimal
 
-from analytics.metrics import Metric, MetricFamily, Row, Unit, day_bounds, register
-from analytics.metrics.base import dec, fetch, ratio
+from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, dec, fetch, ratio
+from analytics.metrics.registry import register
+from support.models import ChatMessage, ChatRole, Conversation, Ticket
 
 TICKETS_DEFINITION = """
 Tickets OPENED = tickets created during the day (UTC). RESOLVED = tickets whose resolved_at
@@ -14,8 +15,6 @@ day; no value on a day without first responses (the metadata gives the count).
 
 
 def compute_tickets(day) -> list[Row]:
-    from support.models import Ticket
-
     start, end = day_bounds(day)
     template = """
         SELECT opened.n, resolved.n, first.n, first.median
@@ -58,8 +57,6 @@ conversation handed off after the day was rolled up counts once the day is re-ru
 
 
 def compute_bot(day) -> list[Row]:
-    from support.models import ChatMessage, ChatRole, Conversation
-
     start, end = day_bounds(day)
     template = """
         SELECT COUNT(*),

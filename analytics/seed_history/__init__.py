@@ -13,7 +13,7 @@ What it writes, for the first ``customers`` customers by id (one of them, the fi
   staff adjustments. Every ledger row has its lot movements, ``balance_after`` runs on from
   the customer's balance before the run, lots are written with what they hold and updated as
   they are drawn from, and at the end the balances are set, so balance = sum(ledger) =
-  sum(live lots) holds (``credits.services.check_invariant``).
+  sum(live lots) holds (``credits.invariant.check_invariant``).
 - the audit rows those actions write, and the customers' sign-ins;
 - support tickets with their threads, and help-bot conversations.
 
@@ -106,39 +106,15 @@ def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = D
         lanes_wanted = 1  # the other connections could not see this transaction's rows
     elif lanes_wanted is None:
         lanes_wanted = LANES if rows >= CHUNK else 1
-    groups = lanes(weights, lanes_wanted)
-    start = end - timedelta(days=days)
+    run = _Run(rows=rows, users=users, weights=weights, operations=operations, packs=packs,
+               staff=staff, start=end - timedelta(days=days), end=end, rng=rng,
+               progress=progress or (lambda n: None))
     histories: list[History] = []
     extra = []  # the other lanes' connections
     with transaction.atomic():
         try:
-            left = rows
-            for number, group in enumerate(groups):
-                db = connection if number == 0 else _lane_connection(extra)
-                cursor = db.cursor()
-                # Each round is whole, so its constraints are checked as it is written,
-                # while the next round is simulated, rather than all at the commit.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                if number == 0:
-                    check_columns(cursor)
-                picked = lock_customers(cursor, [users[i] for i in group])
-                lock_live_lots(cursor, picked)
-                plans_of(picked, start, rng)
-                share = sum(weights[i] for i in group) / sum(weights)
-                lane_rows = left if number == len(groups) - 1 else round(rows * share)
-                left -= lane_rows
-                histories.append(History(
-                    cursor=cursor, writer=Writer(db.connection, progress or (lambda n: None)),
-                    rows=lane_rows, customers=picked, weights=[weights[i] for i in group],
-                    operations=operations, packs=packs, staff=staff, start=start, end=end,
-                    rng=random.Random(rng.random())))
-            running = list(histories)
-            while running:
-                running = [history for history in running if history.step()]
-            for history in histories:
-                history.finish()
-            for db in extra:
-                db.commit()
+            _open_lanes(run, lanes(weights, lanes_wanted), histories, extra)
+            _simulate(histories, extra)
         except BaseException:
             for history in histories:
                 history.writer.abandon()
@@ -159,6 +135,59 @@ def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = D
     return Stats(customers=len(users), heavy_email=users[0][1],
                  rows={table: n for table, n in counts.items() if n},
                  seconds=(timezone.now() - started).total_seconds())
+
+
+@dataclass
+class _Run:
+    """What every lane of one seed_history run shares."""
+
+    rows: int
+    users: list
+    weights: list
+    operations: list
+    packs: list
+    staff: list
+    start: datetime
+    end: datetime
+    rng: random.Random
+    progress: Callable[[int], None]
+
+
+def _open_lanes(run: _Run, groups: list, histories: list, extra: list) -> None:
+    """One History per group of customers, each on its own connection (the first on Django's),
+    with its customers' balance rows and live lots locked and its share of the rows."""
+    left = run.rows
+    for number, group in enumerate(groups):
+        db = connection if number == 0 else _lane_connection(extra)
+        cursor = db.cursor()
+        # Each round is whole, so its constraints are checked as it is written,
+        # while the next round is simulated, rather than all at the commit.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        if number == 0:
+            check_columns(cursor)
+        picked = lock_customers(cursor, [run.users[i] for i in group])
+        lock_live_lots(cursor, picked)
+        plans_of(picked, run.start, run.rng)
+        share = sum(run.weights[i] for i in group) / sum(run.weights)
+        lane_rows = left if number == len(groups) - 1 else round(run.rows * share)
+        left -= lane_rows
+        histories.append(History(
+            cursor=cursor, writer=Writer(db.connection, run.progress),
+            rows=lane_rows, customers=picked, weights=[run.weights[i] for i in group],
+            operations=run.operations, packs=run.packs, staff=run.staff, start=run.start,
+            end=run.end, rng=random.Random(run.rng.random())))
+
+
+def _simulate(histories: list, extra: list) -> None:
+    """Step the lanes in turn until each has its rows, then settle the balances and commit
+    the other lanes' transactions (the first lane's commits with the caller's)."""
+    running = list(histories)
+    while running:
+        running = [history for history in running if history.step()]
+    for history in histories:
+        history.finish()
+    for db in extra:
+        db.commit()
 
 
 def _lane_connection(opened: list):

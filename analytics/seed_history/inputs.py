@@ -116,7 +116,7 @@ def lock_live_lots(cursor, customers: list[Customer]) -> None:
     for customer in customers:
         if customer.balance != sum(lot.remaining for lot in customer.lots):
             raise SeedError(f"The credits of {customer.email} do not add up already "
-                            "(credits.services.check_invariant): nothing written.")
+                            "(credits.invariant.check_invariant): nothing written.")
 
 
 def plans_of(customers: list[Customer], start: datetime, rng: random.Random) -> None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from accounts.factories import UserFactory
+from accounts.models import AuditLog
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from analytics.tests.builders import DAY, at, cancel, payment, price, subscribe
@@ -126,7 +127,6 @@ def test_csv_export_of_a_metric_range(admin_client_, history):
         [(DAY - timedelta(days=1)).isoformat(), "mrr", "usd", "5316.670000"],
         [DAY.isoformat(), "mrr", "usd", "5316.670000"],
     ]
-    from accounts.models import AuditLog
 
     export = AuditLog.objects.get(action="EXPORT", resource_type="analytics.DailyMetric")
     assert export.resource_id == "mrr" and export.new_values["dimension"] == "usd"

@@ -8,6 +8,7 @@ import time_machine
 
 from accounts.factories import StaffFactory, UserFactory
 from accounts.services import set_config
+from accounts.system_config import forget
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from analytics.tests.builders import DAY, at, backdate, order, payment, refund
@@ -80,8 +81,6 @@ def test_credits_granted_consumed_per_operation_refunded():
 
 @pytest.fixture
 def forget_threshold():
-    from accounts.system_config import forget
-
     yield
     forget("low_balance_threshold")  # the cache outlives the test's rolled-back row
 

@@ -8,6 +8,7 @@ import pytest
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from analytics.tests.builders import DAY, at, cancel, plan, price, subscribe
+from billing.models import Subscription
 from billing.models import SubscriptionStatus as S
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +119,6 @@ def test_subscription_counts_and_subscriber_churn_rate():
 
 def test_cancel_at_period_end_counts_until_the_period_ends():
     sub = subscribe(price_obj=price(2900), created=at(BEFORE))
-    from billing.models import Subscription
 
     Subscription.objects.filter(pk=sub.pk).update(
         status=S.CANCELED, cancel_at_period_end=True, canceled_at=at(DAY - timedelta(days=5)),
@@ -142,7 +142,6 @@ def test_a_day_without_subscriptions_has_zero_counts_and_no_mrr_rows():
 def test_billing_ended_at_is_when_a_canceled_subscription_ends():
     """Stripe records the cancel request (canceled_at) and the real end (ended_at) apart."""
     sub = subscribe(price_obj=price(2900), created=at(BEFORE))
-    from billing.models import Subscription
 
     Subscription.objects.filter(pk=sub.pk).update(
         status=S.CANCELED, canceled_at=at(DAY - timedelta(days=5)), ended_at=at(DAY, 18))

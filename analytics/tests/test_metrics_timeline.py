@@ -18,9 +18,13 @@ from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from analytics.selectors import mrr_subscriptions
 from analytics.tests.builders import DAY, at
+from billing.factories import SubscriptionFactory
 from billing.models import InvoiceStatus, Subscription, SubscriptionEvent
+from billing.services import timeline
 from billing.services.invoices import mark_invoice_paid
 from billing.services.subscriptions import lifecycle, plan_change
+from billing.services.subscriptions.stripe_adapter import apply_stripe_subscription
+from billing.tests.stripe_objects import example
 from catalog.factories import PlanFactory
 from catalog.models import Plan
 
@@ -195,7 +199,6 @@ def test_a_stripe_style_event_without_a_price_falls_back_to_the_current_price(pl
     {"old_plan", "new_plan"}: analytics does not guess the old price, it keeps the current
     one. The event is written with billing's timeline service, as the webhook path does, at a
     chosen moment."""
-    from billing.services import timeline
 
     sub = start(plans["pro"], at(BEFORE))
     with time_machine.travel(at(DAY, 12), tick=False):
@@ -222,9 +225,6 @@ def test_a_seat_change_synced_from_stripe_keeps_past_days_at_the_old_quantity():
     path's ``apply_stripe_subscription`` records the quantity before the change in its
     PLAN_CHANGED event, so the day before keeps 1 seat and the day of the change is 2000 of
     expansion (1 → 3 seats of $10)."""
-    from billing.factories import SubscriptionFactory
-    from billing.services.subscriptions.stripe_adapter import apply_stripe_subscription
-    from billing.tests.stripe_objects import example
 
     plan = PlanFactory()  # Stripe-billed, $10/month
     price = plan.monthly_price

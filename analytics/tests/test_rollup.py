@@ -15,6 +15,7 @@ from analytics.errors import InvalidDateRange, UnknownMetric
 from analytics.metrics import all_metric_keys, families
 from analytics.models import DailyMetric
 from analytics.rollup import recompute, rollup_day
+from analytics.schedules import SCHEDULES
 from analytics.tasks import rollup_yesterday
 from analytics.tests.builders import DAY, at, payment, price, subscribe
 
@@ -131,8 +132,6 @@ def test_nightly_task_rolls_up_yesterday_utc():
 
 
 def test_schedule_runs_shortly_after_midnight_utc():
-    from analytics.schedules import SCHEDULES
-
     assert SCHEDULES == [{"name": "analytics.rollup_yesterday",
                           "task": "analytics.tasks.rollup_yesterday",
                           "crontab": {"minute": "15", "hour": "0"}}]

@@ -1,15 +1,17 @@
 """seed_analytics: a year of history, rolled up, idempotent, and the dashboard shows it."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from analytics.models import DailyMetric
 from billing.models import Payment, Subscription, SubscriptionEvent
 from catalog.models import Price
+from credits.invariant import check_invariant
 from credits.models import CreditTransaction
-from credits.services import check_invariant
 from support.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -54,8 +56,4 @@ def test_seed_creates_a_year_of_history_once_and_the_dashboard_shows_it(client, 
 
 
 def _days_ago(n):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     return timezone.now().date() - timedelta(days=n)

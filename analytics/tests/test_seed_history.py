@@ -14,8 +14,8 @@ from analytics.factories import history_inputs
 from analytics.seed_history import HEAVY_SHARE, SeedError, seed_history
 from billing.models import Invoice, Order, OrderItem, Payment, WebhookEvent
 from credits.factories import funded_user
+from credits.invariant import check_invariant
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, TransactionLot
-from credits.services import check_invariant
 from support.models import ChatMessage, Conversation, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,11 @@
 """The public catalog API: filters, detail, tree, collections, plans, reviews, query counts."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from billing.factories import OrderFactory, OrderItemFactory
 from catalog.factories import (
     CategoryFactory,
     CollectionFactory,
@@ -15,7 +18,7 @@ from catalog.factories import (
     ReviewFactory,
     VariantFactory,
 )
-from catalog.models import Review
+from catalog.models import Category, Collection, Product, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -255,7 +258,6 @@ def test_customer_never_sees_a_draft_archived_or_deleted_product_through_the_api
 def _add_rows(n):
     """n more rows in every list: products (with prices, variants, reviews, categories),
     collections, plans, categories and reviews of the product "reviewed"."""
-    from catalog.models import Category, Collection, Product
 
     category = Category.objects.filter(slug="c").first() or CategoryFactory(slug="c")
     collection = Collection.objects.filter(slug="col").first() or CollectionFactory(slug="col")
@@ -285,9 +287,6 @@ LIST_URLS = [
 
 
 def _queries(client, url):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200
@@ -322,8 +321,6 @@ def test_openapi_schema_describes_the_catalog_endpoints(admin_api):
 
 
 def test_api_review_is_verified_only_from_a_completed_order(customer_api, customer):
-    from billing.factories import OrderFactory, OrderItemFactory
-
     product = ProductFactory(slug="p")
     OrderItemFactory(order=OrderFactory(user=customer, status="COMPLETED"), product=product)
     response = customer_api.post(f"{LIST}p/reviews/", {"rating": 4})

@@ -18,6 +18,7 @@ from catalog.models import (
     Review,
     Variant,
 )
+from catalog.pricing import price_for_quantity
 from catalog.seed_data import OPERATIONS
 from catalog.selectors import visible_products
 
@@ -94,8 +95,6 @@ def test_seed_reset_rebuilds_the_catalog():
 
 
 def test_seeded_tiered_prices_compute(django_assert_max_num_queries):
-    from catalog.pricing import price_for_quantity
-
     _seed()
     seats = Price.objects.get(lookup_key="seat-pack-one-time")
     # graduated: 5 at $5, 5 at $4, then $3 each plus a $10 flat fee for the open tier

@@ -7,6 +7,7 @@ from django.db import connection
 
 from accounts.factories import UserFactory
 from accounts.models import AuditLog
+from billing.factories import OrderFactory, OrderItemFactory
 from catalog import services
 from catalog.factories import (
     CategoryFactory,
@@ -18,6 +19,7 @@ from catalog.factories import (
     VariantFactory,
 )
 from catalog.models import Product, ProductStatus, Review
+from catalog.selectors import rating_summary
 from config.api import NotFound
 
 pytestmark = pytest.mark.django_db
@@ -176,8 +178,6 @@ def test_concurrent_reviews_by_one_author_make_exactly_one():
 
 
 def test_rating_summary_counts_distribution_and_average():
-    from catalog.selectors import rating_summary
-
     product = ProductFactory()
     for rating, verified in ((5, True), (5, False), (4, True), (1, False)):
         ReviewFactory(product=product, rating=rating, verified=verified)
@@ -191,8 +191,6 @@ def test_rating_summary_counts_distribution_and_average():
 
 
 def _completed_order(user, product, status="COMPLETED"):
-    from billing.factories import OrderFactory, OrderItemFactory
-
     order = OrderFactory(user=user, status=status)
     OrderItemFactory(order=order, product=product)
     return order

@@ -357,8 +357,8 @@ def verify_backup(*, spec: str | None = None, progress=None) -> Verification:
 
 
 def _invariant_problems(db: Database) -> list[str]:
-    """credits.services.check_invariant run against ``db`` (through a temporary alias)."""
-    from credits.services import check_invariant  # config wires the apps; they never import it
+    """credits.invariant.check_invariant run against ``db`` (through a temporary alias)."""
+    from credits.invariant import check_invariant  # config wires the apps; they never import it
 
     with database_alias(db) as alias:
         violations = check_invariant(using=alias)

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "axes",
     "djstripe",
     "accounts",
+    # Right after accounts: its ready() registers what GET /me shows (accounts.user_extras)
+    # before any other app's ready() could import accounts.api.
+    "membership",
     "backoffice",
     "catalog",
     "billing",
@@ -68,6 +71,7 @@ INSTALLED_APPS = [
     "helpbot_insights",
     "social_signin",
     "coupons",
+    "config.apps.ProjectConfig",  # last: the project-wide commands (seed_demo, migrate...)
 ]
 
 MIDDLEWARE = [

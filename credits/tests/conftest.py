@@ -2,8 +2,8 @@ import pytest
 from django.core.cache import cache
 
 from credits.factories import FeatureCostFactory
+from credits.invariant import check_invariant
 from credits.selectors import ledger_day_differences
-from credits.services import check_invariant
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,12 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import include, path
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
+from billing.models import Subscription, SubscriptionStatus
+from catalog.factories import PlanFactory
 from credits import services
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction, GrantSource
@@ -256,9 +260,6 @@ def test_costs_list_every_active_operation_with_my_cost(chat, video, customer_ap
 
 
 def _subscribe(user, overrides: dict):
-    from billing.models import Subscription, SubscriptionStatus
-    from catalog.factories import PlanFactory
-
     plan = PlanFactory(feature_cost_overrides=overrides)
     Subscription.objects.create(user=user, plan=plan, status=SubscriptionStatus.ACTIVE,
                                 current_period_start=timezone.now(),
@@ -296,9 +297,6 @@ def test_a_plan_override_does_not_apply_to_other_customers(chat, customer, other
 
 @pytest.mark.django_db
 def test_schema_documents_the_credits_endpoints():
-    from django.urls import include, path
-    from drf_spectacular.generators import SchemaGenerator
-
     # Only our URLs: the whole project's schema depends on every other app's serializers.
     patterns = [path("api/v1/", include("credits.api_urls"))]
     schema = SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
-from credits import services
+from credits import invariant, services
 from credits.errors import InsufficientCredits
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, GrantSource
@@ -54,7 +54,7 @@ def test_100_concurrent_consumes_against_10_times_the_cost_succeed_exactly_10_ti
     assert CreditBalance.objects.get(user=user).balance == 0
     assert CreditTransaction.objects.filter(user=user, kind="CONSUME").count() == 10
     assert CreditGrant.objects.get(user=user).remaining == 0
-    assert services.check_invariant() == []
+    assert invariant.check_invariant() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -75,7 +75,7 @@ def test_concurrent_consumes_by_different_users_do_not_block_each_other_or_mix(m
     assert sum(outcomes) == 15
     assert set(CreditBalance.objects.filter(user__in=users).values_list("balance", flat=True)) \
         == {0}
-    assert services.check_invariant() == []
+    assert invariant.check_invariant() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -133,7 +133,7 @@ def test_expiry_racing_consumption_never_double_counts(metered):
     expire_rows = CreditTransaction.objects.filter(user=user, kind="EXPIRE")
     expired = -(expire_rows.aggregate(total=Sum("amount"))["total"] or 0)
     balance = CreditBalance.objects.get(user=user).balance
-    assert services.check_invariant() == []
+    assert invariant.check_invariant() == []
     # Every credit is consumed, expired or still there: none counted twice, none lost.
     assert consumed * COST + expired + balance == granted
     assert expire_rows.count() == len({row.details["grant_id"] for row in expire_rows})

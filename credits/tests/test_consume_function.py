@@ -16,13 +16,14 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
+from accounts.models import User
 from accounts.services import create_api_key, set_config
 from accounts.system_config import REGISTRY
 from billing.models import PAST_DUE_GRACE, Subscription, SubscriptionStatus
 from catalog.factories import PlanFactory
 from config.outbox import enqueue
 from config.outbox.models import OutboxMessage
-from credits import selectors, services
+from credits import invariant, selectors, services
 from credits.errors import IdempotencyConflict, InsufficientCredits, UnknownOperation
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, GrantSource
@@ -282,7 +283,6 @@ def test_consume_locks_the_lots_it_draws_from_and_no_other():
 
 def _race_for_credits(user_id, start, results):
     """A process: consume until refused twice, report (successes, refusals)."""
-    from accounts.models import User
 
     done = refused = 0
     try:
@@ -300,7 +300,6 @@ def _race_for_credits(user_id, start, results):
 
 def _replay_one_key(user_id, start, results):
     """A process: consume once with the shared key, report the row it got."""
-    from accounts.models import User
 
     try:
         start.wait(timeout=30)
@@ -340,7 +339,7 @@ def test_8_processes_racing_for_one_hot_user_never_overdraw():
     assert all(refused == 2 for _, refused in outcomes)
     assert CreditBalance.objects.get(user=user).balance == COST - 1
     assert CreditTransaction.objects.filter(user=user, kind="CONSUME").count() == 25
-    assert services.check_invariant() == []
+    assert invariant.check_invariant() == []
 
 
 @pytest.mark.django_db(transaction=True)

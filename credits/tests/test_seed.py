@@ -4,7 +4,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.factories import UserFactory
+from config.celery import app
 from credits.models import CreditBalance, CreditTransaction, FeatureCost
+from credits.schedules import SCHEDULES
 
 
 @pytest.mark.django_db
@@ -22,10 +24,8 @@ def test_seed_credits_is_idempotent_and_gives_every_customer_the_bonus(customer)
 
 
 def test_periodic_tasks_name_registered_tasks():
-    from config.celery import app
-    from credits.schedules import SCHEDULES
-
     app.loader.import_default_modules()
     assert {entry["task"] for entry in SCHEDULES} <= set(app.tasks)
     assert {entry["name"] for entry in SCHEDULES} == {"credits.expire_credits",
-                                                      "credits.check_invariant"}
+                                                      "credits.check_invariant",
+                                                      "webhooks_out.batch_consumption"}

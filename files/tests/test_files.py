@@ -14,10 +14,12 @@ from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
 from accounts.models import AuditLog, StoredFile
+from accounts.services import delete_account
 from billing.factories import SubscriptionFactory
 from catalog.factories import PlanFactory
 from files import services
 from files.models import CustomerFile
+from files.tasks import purge_deleted_files
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 92  # 100 bytes that start like a PNG
 
@@ -149,8 +151,6 @@ def test_deleted_files_are_purged_after_the_retention_period(customer, settings)
     assert services.purge() == 0  # within the retention period
     assert services.storage().exists(path)
     with time_machine.travel(timezone.now() + timedelta(days=31)):
-        from files.tasks import purge_deleted_files
-
         assert purge_deleted_files.delay().get() == 1
     assert not services.storage().exists(path)
     assert not StoredFile.all_objects.filter(pk=item.pk).exists()
@@ -229,8 +229,6 @@ def test_the_page_says_over_quota_next_to_the_field(customer_client, customer):
 
 @pytest.mark.django_db
 def test_deleting_the_account_deletes_its_files_at_once(customer_client, customer):
-    from accounts.services import delete_account
-
     kept = services.upload(user=customer,
                            upload=SimpleUploadedFile("cv.pdf", b"%PDF-1.4 cv", "application/pdf"))
     binned = services.upload(user=customer,

@@ -9,8 +9,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.factories import AdminFactory, StaffFactory
+from accounts.factories import AdminFactory, FinanceFactory, StaffFactory
 from accounts.models import AuditLog
+from analytics.models import DailyMetric
+from analytics.rollup import rollup_day
 from support.bot import NOT_KNOWN
 from support.models import Article, ArticleStatus, Ticket
 from support.seed_data import ARTICLES
@@ -131,8 +133,6 @@ def test_unanswered_questions_are_listed_and_drafted_into_articles(customer_api,
 
 
 def test_finance_does_not_see_the_insights():
-    from accounts.factories import FinanceFactory
-
     assert _staff(FinanceFactory()).get(
         "/admin/helpbot_insights/unansweredquestion/").status_code == 403
     assert _staff(AdminFactory()).get(
@@ -141,9 +141,6 @@ def test_finance_does_not_see_the_insights():
 
 def test_the_daily_rollup_counts_answers_ratings_and_the_top_unanswered_questions(
         customer_api, other_customer_api, help_centre):
-    from analytics.models import DailyMetric
-    from analytics.rollup import rollup_day
-
     up = _ask(customer_api, "upgrade my plan")
     _rate(customer_api, up, True)
     down = _ask(customer_api, "delete my account")
@@ -166,8 +163,6 @@ def test_the_daily_rollup_counts_answers_ratings_and_the_top_unanswered_question
 
 def test_the_dashboard_charts_the_answer_and_helpful_rates(admin_user, customer_api,
                                                           help_centre):
-    from analytics.rollup import rollup_day
-
     answer = _ask(customer_api, "upgrade my plan")
     _rate(customer_api, answer, True)
     _ask(customer_api, "Can you recommend a good pizza recipe?")

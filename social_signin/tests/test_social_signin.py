@@ -3,9 +3,11 @@
 provider's with HTTP), and allauth talks to the provider's token and user-info endpoints over
 real HTTP."""
 
+import json
 import re
 from urllib.parse import urlparse
 
+import environ
 import pytest
 import requests
 from allauth.socialaccount.models import SocialAccount
@@ -13,7 +15,9 @@ from django.test import Client
 
 from accounts.factories import TEST_PASSWORD, UserFactory
 from accounts.models import AuditLog, LoginSession, User
+from accounts.services import delete_account
 from credits.selectors import balance_of
+from social_signin.settings import provider_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -147,10 +151,6 @@ def test_password_sign_in_still_works_next_to_the_buttons(client):
 
 
 def test_providers_are_enabled_only_with_a_client_id_and_secret():
-    import environ
-
-    from social_signin.settings import provider_settings
-
     class Env(environ.Env):
         pass
 
@@ -166,8 +166,6 @@ def test_providers_are_enabled_only_with_a_client_id_and_secret():
 
 
 def test_deleting_the_account_removes_its_linked_accounts(provider):
-    from accounts.services import delete_account
-
     customer = UserFactory(email="leaving@example.com")
     browser = Client()
     browser.force_login(customer)
@@ -181,8 +179,6 @@ def test_deleting_the_account_removes_its_linked_accounts(provider):
 
 
 def test_the_data_export_lists_linked_accounts(provider):
-    import json
-
     customer = UserFactory(email="exporter@example.com")
     browser = Client()
     browser.force_login(customer)

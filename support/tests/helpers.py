@@ -2,6 +2,8 @@
 
 import threading
 
+from django.db import connection
+
 from support import approvals
 from support.errors import ApprovalRefused
 
@@ -9,7 +11,6 @@ from support.errors import ApprovalRefused
 def approve_at_once(approval, approvers) -> list[str]:
     """Every approver approves ``approval`` at the same moment, each on its own thread and
     database connection. Returns the outcomes, sorted: "ok" or the refusal's code."""
-    from django.db import connection
 
     results = []
     barrier = threading.Barrier(len(approvers))

@@ -1,9 +1,11 @@
 import pytest
 from django.core import mail
 
-from support import services
+from accounts.models import AuditLog
+from support import kb, services
+from support.errors import InvalidAssignee, MergeRefused
 from support.factories import ArticleFactory, ChatMessageFactory
-from support.models import Ticket, TicketMessage, TicketStatus
+from support.models import Article, Ticket, TicketMessage, TicketStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -78,8 +80,6 @@ def test_assigning_to_a_customer_is_refused(agent_client, ticket, customer):
 
 
 def test_assign_service_refuses_non_staff(ticket, customer, support_agent):
-    from support.errors import InvalidAssignee
-
     with pytest.raises(InvalidAssignee):
         services.assign(ticket=ticket, assignee=customer, actor=support_agent)
 
@@ -116,8 +116,6 @@ def test_merge_action_asks_for_confirmation_then_merges(agent_client, open_ticke
 
 
 def test_merge_refuses_different_customers(open_ticket, other_customer, support_agent):
-    from support.errors import MergeRefused
-
     mine = open_ticket()
     theirs = open_ticket(customer=other_customer)
     with pytest.raises(MergeRefused):
@@ -150,10 +148,6 @@ def test_customers_cannot_use_the_staff_actions(customer_client, ticket):
 
 
 def test_publishing_an_article_in_the_admin_is_audited_and_searchable(agent_client):
-    from accounts.models import AuditLog
-    from support import kb
-    from support.models import Article
-
     response = agent_client.post("/admin/support/article/add/", {
         "title": "Pausing a subscription", "slug": "pause", "summary": "",
         "content_type": "guide", "status": "published", "tags": "pause,subscriptions",

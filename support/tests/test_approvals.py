@@ -2,8 +2,11 @@
 import pytest
 
 from accounts.authority import NotAuthorized
-from accounts.factories import StaffFactory
-from accounts.models import SystemConfig
+from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
+from accounts.models import AuditLog, SystemConfig
+from billing.factories import OrderFactory
+from billing.models import BillingSource, OrderStatus, PaymentStatus
+from credits.errors import AdjustmentBelowZero
 from credits.selectors import balance_of
 from support import approvals
 from support.errors import ApprovalRefused, SelfApprovalRefused, UnknownAction
@@ -89,7 +92,6 @@ def test_unknown_action_is_refused(support_agent):
 
 def test_failed_execution_keeps_nothing(support_agent, customer):
     # Removing credits the customer does not have: the adjustment refuses, nothing is kept.
-    from credits.errors import AdjustmentBelowZero
 
     with pytest.raises(AdjustmentBelowZero):
         _request(support_agent, customer, -5)
@@ -113,8 +115,6 @@ def test_self_approval_refused_in_the_staff_console(client, support_agent, custo
 
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_at_once_execute_the_action_once():
-    from accounts.factories import AdminFactory, FinanceFactory, UserFactory
-
     # Both approvers' limits cover the request: only the race decides who runs it.
     requester, first, second = StaffFactory(), FinanceFactory(), AdminFactory()
     customer = UserFactory()
@@ -124,9 +124,6 @@ def test_two_approvers_at_once_execute_the_action_once():
 
 
 def _paid_order(user, total=5000):
-    from billing.factories import OrderFactory
-    from billing.models import BillingSource, OrderStatus, PaymentStatus
-
     return OrderFactory(user=user, subtotal=total, status=OrderStatus.COMPLETED,
                         payment_status=PaymentStatus.SUCCEEDED,
                         billing_source=BillingSource.MANUAL)
@@ -134,8 +131,6 @@ def _paid_order(user, total=5000):
 
 def test_refund_from_the_ticket_page_within_threshold_runs_and_is_linked(client, support_agent,
                                                                          customer, ticket):
-    from accounts.models import AuditLog
-
     order = _paid_order(customer)
     client.force_login(support_agent)
     response = client.post(f"/admin/support/ticket/{ticket.pk}/refund/", {

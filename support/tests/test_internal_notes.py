@@ -5,7 +5,11 @@ import json
 import pytest
 from django.core import mail
 
+from accounts import data_export
+from accounts.factories import StoredFileFactory
 from support import services
+from support.errors import StaffOnly
+from support.tasks import notify_customer_of_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -50,8 +54,6 @@ def test_note_sends_no_email_and_is_not_in_reply_emails(noted_ticket):
 
 
 def test_the_reply_task_refuses_to_send_a_note(noted_ticket):
-    from support.tasks import notify_customer_of_reply
-
     note = noted_ticket.messages.get(internal=True)
     mail.outbox.clear()
     assert notify_customer_of_reply(note.pk) is False
@@ -59,8 +61,6 @@ def test_the_reply_task_refuses_to_send_a_note(noted_ticket):
 
 
 def test_note_is_not_in_the_data_export(customer, noted_ticket):
-    from accounts import data_export
-
     section = data_export.sections()["support"](customer)
     dumped = "".join(data_export.json_pieces(section))
     assert "We are on it." in dumped
@@ -68,8 +68,6 @@ def test_note_is_not_in_the_data_export(customer, noted_ticket):
 
 
 def test_customers_cannot_add_internal_notes(ticket, customer):
-    from support.errors import StaffOnly
-
     with pytest.raises(StaffOnly):
         services.add_internal_note(ticket=ticket, author=customer, body="sneaky")
     assert not ticket.messages.filter(internal=True).exists()
@@ -77,8 +75,6 @@ def test_customers_cannot_add_internal_notes(ticket, customer):
 
 def test_note_attachment_is_not_downloadable_by_the_customer(customer_client, ticket,
                                                              support_agent):
-    from accounts.factories import StoredFileFactory
-
     note = services.add_internal_note(ticket=ticket, author=support_agent, body="see file")
     stored = StoredFileFactory(owner=support_agent, path="")
     note.attachments.add(stored)

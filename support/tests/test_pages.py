@@ -1,7 +1,11 @@
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from support import services
+from support.factories import ArticleFactory
 from support.models import Ticket, TicketStatus
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +53,6 @@ def test_new_ticket_page_refuses_urgent_and_bad_files_with_form_errors(customer_
 
 def test_check_the_help_centre_first_shows_suggestions_without_opening(customer_client,
                                                                        customer):
-    from support.factories import ArticleFactory
-
     ArticleFactory(title="How refunds work", slug="refunds", body="Refunds take 5 days.")
     response = customer_client.post("/support/new/", {
         "subject": "refund", "description": "Where is my refund?", "priority": "LOW",
@@ -93,10 +95,6 @@ def test_reply_and_close_through_the_pages(customer_client, ticket):
 
 def test_reply_page_shows_the_reopen_refusal_as_a_form_error(customer_client, ticket,
                                                              support_agent):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     services.change_status(ticket=ticket, status=TicketStatus.RESOLVED, actor=support_agent)
     Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - timedelta(days=20))
     response = customer_client.post(f"/support/tickets/{ticket.pk}/reply/", {"body": "again"})

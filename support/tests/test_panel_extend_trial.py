@@ -6,9 +6,20 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
 from accounts.models import AuditLog, SystemConfig
 from billing.factories import SubscriptionFactory
-from billing.models import BillingSource, Subscription, SubscriptionEvent, SubscriptionStatus
+from billing.models import (
+    BillingSource,
+    CustomerBillingProfile,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
+from billing.services.subscriptions.lifecycle import extend_trial
+from billing.stripe.sync import ensure_stripe_price
+from billing.tests.subscription_helpers import stripe_subscription
+from catalog.factories import PlanFactory
 from support import approvals
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
@@ -219,8 +230,6 @@ def test_the_approval_refuses_bad_days_in_a_payload(support_agent, customer, day
 
 def test_a_request_approved_after_the_trial_moved_is_refused_and_extends_nothing(
         support_agent, admin_user, customer, ticket):
-    from billing.services.subscriptions.lifecycle import extend_trial
-
     subscription = _trialing(customer)
     approval = approvals.request_action(
         action_key=EXTEND_TRIAL, payload=_payload(customer, subscription, 20),
@@ -282,11 +291,6 @@ def test_customers_cannot_use_the_staff_form(client, customer, ticket):
 
 @pytest.fixture
 def stripe_trial(stripe_double, customer):
-    from billing.models import CustomerBillingProfile
-    from billing.stripe.sync import ensure_stripe_price
-    from billing.tests.subscription_helpers import stripe_subscription
-    from catalog.factories import PlanFactory
-
     plan = PlanFactory(slug="pro")
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_T")
     price_id = ensure_stripe_price(plan.monthly_price)
@@ -368,8 +372,6 @@ def test_stripe_refusal_keeps_the_request_pending_for_a_second_staff_member_to_r
 
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_at_once_extend_the_trial_once():
-    from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
-
     # Both approvers' limits cover the request: only the race decides who runs it.
     requester, first, second = StaffFactory(), FinanceFactory(), AdminFactory()
     customer = UserFactory()

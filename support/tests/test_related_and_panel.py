@@ -1,7 +1,9 @@
 import pytest
 
 from billing.factories import OrderFactory, SubscriptionFactory
+from credits.services import adjust_credits
 from support.models import Ticket
+from support.panel import mrr_contribution
 
 pytestmark = pytest.mark.django_db
 
@@ -44,8 +46,6 @@ def test_page_refuses_another_customers_order_with_a_form_error(customer_client,
 
 
 def test_billing_panel_shows_plan_orders_and_credits(client, support_agent, customer, ticket):
-    from credits.services import adjust_credits
-
     subscription = SubscriptionFactory(user=customer)
     subscription.price = subscription.plan.monthly_price
     subscription.save()
@@ -66,16 +66,12 @@ def test_billing_panel_shows_plan_orders_and_credits(client, support_agent, cust
     ("yearly_price", 1, 833),  # 10000 / 12, rounded half up
 ])
 def test_mrr_contribution_normalises_to_a_month(customer, price_attr, quantity, expected):
-    from support.panel import mrr_contribution
-
     subscription = SubscriptionFactory(user=customer, quantity=quantity)
     subscription.price = getattr(subscription.plan, price_attr)
     assert mrr_contribution(subscription) == {"amount": expected, "currency": "usd"}
 
 
 def test_trialing_subscription_adds_no_mrr(customer):
-    from support.panel import mrr_contribution
-
     subscription = SubscriptionFactory(user=customer, status="TRIALING")
     subscription.price = subscription.plan.monthly_price
     assert mrr_contribution(subscription) is None

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 
 from support import selectors, services
@@ -52,8 +53,6 @@ def test_assignee_is_emailed_on_customer_reply(ticket, customer, support_agent,
 
 def test_no_email_is_sent_when_the_transaction_rolls_back(ticket, support_agent,
                                                           django_capture_on_commit_callbacks):
-    from django.db import transaction
-
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         try:

@@ -7,7 +7,9 @@ from django.utils import timezone
 from accounts.models import AuditLog
 from support import services
 from support.errors import InvalidTransition, StaffOnly
+from support.factories import TicketFactory
 from support.models import TRANSITIONS, Ticket, TicketStatus
+from support.tasks import auto_close_resolved_tickets
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +44,6 @@ def test_the_documented_path_is_walked_and_each_step_is_audited_and_mailed(
 @pytest.mark.parametrize("target", list(TicketStatus.values))
 def test_every_transition_outside_the_machine_is_refused_and_nothing_changes(
         customer, support_agent, current, target):
-    from support.factories import TicketFactory
-
     ticket = TicketFactory(customer=customer, status=current,
                            closed_at=timezone.now() if current == TicketStatus.CLOSED else None)
     if target in TRANSITIONS[current]:
@@ -111,8 +111,6 @@ def test_auto_close_closes_only_tickets_resolved_more_than_seven_days_ago(open_t
 
 
 def test_auto_close_task_runs_the_service(open_ticket, support_agent):
-    from support.tasks import auto_close_resolved_tickets
-
     t = open_ticket()
     services.change_status(ticket=t, status=TicketStatus.RESOLVED, actor=support_agent)
     Ticket.objects.filter(pk=t.pk).update(resolved_at=timezone.now() - timedelta(days=30))

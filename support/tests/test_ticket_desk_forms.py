@@ -7,10 +7,11 @@ from urllib.parse import urljoin
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from accounts.factories import AdminFactory, StaffFactory
 from accounts.models import AuditAction, AuditLog
-from billing.factories import OrderFactory
+from billing.factories import OrderFactory, SubscriptionFactory
 from billing.models import BillingSource, OrderStatus, PaymentStatus, Refund
 from config.tests.page_forms import find_form, page_forms, submit
 from credits.selectors import balance_of
@@ -228,10 +229,6 @@ def test_refund_above_the_support_limit_asks_for_approval(client, staff, custome
 
 
 def test_a_bad_trial_extension_is_refused_beside_the_field(client, staff, customer, ticket):
-    from django.utils import timezone
-
-    from billing.factories import SubscriptionFactory
-
     SubscriptionFactory(user=customer, status="TRIALING", billing_source=BillingSource.MANUAL,
                         trial_end=timezone.now() + timezone.timedelta(days=3))
     page = _page(client, ticket)

@@ -1,5 +1,6 @@
 import pytest
 
+from webhooks_out import services
 from webhooks_out.tests.receiver import Receiver
 
 
@@ -12,8 +13,6 @@ def receiver():
 
 @pytest.fixture
 def register(admin_user):
-    from webhooks_out import services
-
     def make(url, event_types):
         endpoint, secret = services.register(url=url, event_types=event_types,
                                              actor=admin_user)

@@ -3,17 +3,31 @@
 import hashlib
 import hmac
 import json
+import time
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
 
+from accounts import authority
 from accounts.factories import AdminFactory, UserFactory
 from accounts.models import AuditLog
+from accounts.system_config import get_config
 from billing.factories import OrderFactory, OrderItemFactory
+from billing.models import Invoice
+from billing.services.invoices import mark_invoice_paid
 from billing.services.payments import mark_order_paid
+from billing.services.refunds import create_invoice_refund, create_refund
+from billing.services.subscriptions.lifecycle import cancel
+from credits.factories import FeatureCostFactory
+from credits.services import consume_credits, grant_credits
+from credits.tasks import batch_consumption
+from support.factories import TicketFactory
+from support.models import TicketMessage
+from tests.staff_authority_table import manual_subscription, open_invoice
 from webhooks_out import services, signing
+from webhooks_out.admin import EndpointForm
 from webhooks_out.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from webhooks_out.tests.receiver import Receiver
 
@@ -22,7 +36,6 @@ pytestmark = pytest.mark.django_db
 
 def receiver_verifies(secret: str, body: bytes, header: str, tolerance=300) -> dict:
     """What the README tells a receiver to do, written here from scratch (not our module)."""
-    import time
 
     fields = dict(part.split("=", 1) for part in header.split(","))
     timestamp, given = int(fields["t"]), fields["v1"]
@@ -91,7 +104,6 @@ def test_receiver_down_then_back_every_event_arrives_in_order(
     url = receiver.url
     receiver.stop()  # the business's system is down
     endpoint, secret = register(url, ["order.paid", "ticket.created"])
-    from support.factories import TicketFactory
 
     customer = UserFactory()
     with django_capture_on_commit_callbacks(execute=True):
@@ -169,12 +181,6 @@ def test_errors_are_retried_with_backoff_then_given_up_and_the_endpoint_disabled
 
 def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
                                                         django_capture_on_commit_callbacks):
-    from billing.services.refunds import create_refund
-    from billing.services.subscriptions.lifecycle import cancel
-    from support.factories import TicketFactory
-    from support.models import TicketMessage
-    from tests.staff_authority_table import manual_subscription
-
     _, secret = register(receiver.url, ["payment.refunded", "subscription.canceled",
                                         "subscription.updated", "ticket.replied"])
     customer, admin = UserFactory(), AdminFactory()
@@ -206,10 +212,6 @@ def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
 
 def test_low_credits_are_reported_once_per_crossing(receiver, register, settings,
                                                    django_capture_on_commit_callbacks):
-    from accounts.system_config import get_config
-    from credits.factories import FeatureCostFactory
-    from credits.services import consume_credits, grant_credits
-
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="Text chat", cost=5)
     _, secret = register(receiver.url, ["credits.low"])
     customer = UserFactory()
@@ -244,8 +246,6 @@ def test_only_listening_active_endpoints_get_an_event(receiver, register,
 
 
 def test_a_customer_cannot_manage_endpoints(receiver):
-    from accounts import authority
-
     with pytest.raises(authority.NotAuthorized):
         services.register(url=receiver.url, event_types=["order.paid"], actor=UserFactory())
 
@@ -254,7 +254,6 @@ def test_private_addresses_are_refused_when_not_allowed(receiver, register, sett
                                                         django_capture_on_commit_callbacks):
     """In production an endpoint may not point at the product's own network: the form
     refuses it, and a name that later resolves to a private address is not POSTed to."""
-    from webhooks_out.admin import EndpointForm
 
     endpoint, _ = register(receiver.url, ["order.paid"])
     settings.WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = False
@@ -275,10 +274,6 @@ def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
                                                         django_capture_on_commit_callbacks):
     """Manual invoices are refunded at once (by bank transfer): payment.refunded names the
     invoice, not an order."""
-    from billing.models import Invoice
-    from billing.services.invoices import mark_invoice_paid
-    from billing.services.refunds import create_invoice_refund
-    from tests.staff_authority_table import open_invoice
 
     _, secret = register(receiver.url, ["payment.refunded"])
     admin, customer = AdminFactory(), UserFactory()
@@ -298,10 +293,6 @@ def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
 
 def test_consumption_is_reported_per_customer_in_batches(receiver, register,
                                                         django_capture_on_commit_callbacks):
-    from credits.factories import FeatureCostFactory
-    from credits.services import consume_credits, grant_credits
-    from webhooks_out.tasks import batch_consumption
-
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="Text chat", cost=5)
     FeatureCostFactory(operation="AI_IMAGE", name="Image", cost=20)
     _, secret = register(receiver.url, ["credits.consumed"])

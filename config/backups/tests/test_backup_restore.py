@@ -10,7 +10,7 @@ from config.backups import pgtools
 from config.backups.manifest import MONEY_MODELS, money_tables, row_counts
 from config.backups.pgtools import Database
 from config.backups.services import database_alias
-from credits.services import check_invariant
+from credits.invariant import check_invariant
 
 
 def url_of(db: Database) -> str:

@@ -20,8 +20,8 @@ from config import throttling
 from config.ops import heartbeat
 from config.outbox.models import OutboxMessage
 from credits.factories import funded_user
+from credits.invariant import record_invariant_check
 from credits.models import CreditBalance
-from credits.services import record_invariant_check
 
 TOKEN = "metrics-test-token-0123456789"
 

@@ -11,7 +11,7 @@ from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserF
 from billing.factories import WebhookEventFactory
 from config.ops import heartbeat
 from config.outbox.models import OutboxMessage
-from credits.services import record_invariant_check
+from credits.invariant import record_invariant_check
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ PASSWORDS = ["--admin-password", "admin-Demo-pass-1", "--customer-password",
 
 @pytest.fixture
 def credentials_file(tmp_path, monkeypatch):
-    from accounts.management.commands import seed_demo
+    from config.management.commands import seed_demo
 
     path = tmp_path / "demo-credentials.json"
     monkeypatch.setattr(seed_demo, "CREDENTIALS_FILE", path)

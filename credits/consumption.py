@@ -4,7 +4,10 @@ Every few minutes a task reads the CONSUME rows written since the last batch (by
 up to ``SETTLE`` ago so a transaction still committing is not skipped) and emits, for each
 customer, what they consumed by operation. The watermark moves in the same transaction as
 the events, so a batch is reported once. The first batch starts from the ledger's end: no
-history is replayed."""
+history is replayed.
+
+Credits decides what to report and records it through webhooks_out's event API (``emit``);
+the batch's watermark row is webhooks_out's."""
 
 from collections import defaultdict
 from datetime import timedelta
@@ -13,6 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from credits.models import CreditTransaction
 from webhooks_out import payloads
 from webhooks_out.events import emit
 from webhooks_out.models import ConsumptionWatermark
@@ -23,8 +27,6 @@ BATCH_ROWS = 50_000
 
 def batch(*, limit: int = BATCH_ROWS) -> int:
     """Emit the next batch; returns how many customers' events were recorded."""
-    from credits.models import CreditTransaction
-
     now = timezone.now()
     with transaction.atomic():
         mark = ConsumptionWatermark.objects.select_for_update().filter(pk=1).first()

@@ -1,0 +1,48 @@
+"""Billing's demo data for ``seed_demo`` (registered in billing/apps.py, run by config).
+
+Demo discount codes, a completed order for Alice and an unpaid one for Bob, through the real
+cart, checkout and payment services (manual billing), so the demo shows exactly what a
+customer's purchase produces; then the demo subscriptions (``seed_billing``).
+"""
+
+from accounts.seed_steps import SeedContext
+from billing.models import Discount, Order
+from billing.services import cart, checkout, payments
+from catalog.models import ProductType
+from catalog.selectors import visible_products
+
+DEMO_DISCOUNTS = [
+    {"code": "WELCOME10", "name": "10% off your first order", "type": "PERCENTAGE",
+     "percent_off": 10, "first_time_only": True},
+    {"code": "SAVE5", "name": "$5 off orders of $20 or more", "type": "FIXED_AMOUNT",
+     "amount_off": 500, "currency": "usd", "minimum_amount": 2000},
+]
+
+
+def seed_orders(context: SeedContext) -> None:
+    """The demo discount codes and one order each for Alice (paid) and Bob (unpaid)."""
+    for spec in DEMO_DISCOUNTS:
+        code = spec["code"]
+        fields = {k: v for k, v in spec.items() if k != "code"}
+        if not Discount.objects.filter(code__iexact=code).exists():
+            Discount.objects.create(code=code, **fields)
+
+    users = context.users
+    admin = users["admin@demo.example"]
+    pack = visible_products().filter(type=ProductType.CREDIT_PACK).order_by("id").first()
+    digital = (visible_products().filter(type=ProductType.DIGITAL_DOWNLOAD)
+               .order_by("id").first())
+    for email, product, paid in (("alice@demo.example", pack, True),
+                                 ("bob@demo.example", digital, False)):
+        user = users[email]
+        if product is None or Order.objects.filter(user=user).exists():
+            continue
+        cart.clear(user=user)
+        cart.add_item(user=user, product_id=product.pk, quantity=1)
+        result = checkout.checkout(user=user, method="manual",
+                                   notes="Demo order created by seed_demo")
+        if paid:
+            payments.mark_paid_manually(order_id=result.order.pk, actor=admin,
+                                        reference="DEMO-BANK-TRANSFER")
+        context.stdout.write(f"  demo order {result.order.number} for {email}"
+                             f" ({'paid' if paid else 'awaiting bank transfer'})")
