@@ -10,7 +10,7 @@ from django import forms
 from django.conf import settings
 
 from accounts import services
-from accounts.errors import EmailTaken, WeakPassword
+from core.errors import EmailTaken, WeakPassword
 
 
 @dataclass(frozen=True)

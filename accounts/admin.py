@@ -11,7 +11,6 @@ from django.utils.html import format_html
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from accounts import authority, services, system_config
-from accounts.errors import AccountDeleted, NotAllowed
 from accounts.models import (
     STAFF_ROLES,
     ApiKey,
@@ -34,6 +33,7 @@ from config.admin import (
     indexed_distinct_values,
     policy_action,
 )
+from core.errors import AccountDeleted, NotAllowed
 
 admin.site.site_header = "Billing back office: staff console"
 admin.site.site_title = "Staff console"

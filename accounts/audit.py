@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from accounts import request_context
 from accounts.models import AuditLog
-from config.redaction import redact  # the rule the logs use too
+from core import request_context
+from core.redaction import redact  # the rule the logs use too
 
 
 def record(*, actor, action: str, resource: Any = None, resource_type: str = "",

@@ -30,7 +30,8 @@ from rest_framework import status
 
 from accounts.models import Role
 from accounts.system_config import get_config
-from config.api import DomainError
+from core.api import DomainError
+from core.money import format_money
 
 ADMIN, FINANCE, SUPPORT = Role.ADMIN.value, Role.FINANCE.value, Role.SUPPORT.value
 
@@ -217,8 +218,6 @@ def describe_amount(action: str, amount, currency: str = "") -> str:
     if amount is None:
         return "any amount"
     if unit == "money":
-        from catalog.money import format_money  # money formatting lives with the catalog
-
         return format_money(amount, currency) if currency else f"{amount} minor units"
     if unit == "days":
         return f"{amount} day{'s' if amount != 1 else ''}"

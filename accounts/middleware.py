@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from accounts import request_context
+from core import request_context
 
 LAST_SEEN_RESOLUTION_SECONDS = 60
 

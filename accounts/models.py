@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
-from config.models import AliveManager, TimeStampedModel
+from core.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
+from core.models import AliveManager, TimeStampedModel
 
 
 class Role(models.TextChoices):

@@ -12,17 +12,6 @@ from django.utils import timezone
 
 from accounts import api_key_cache, audit, authority, data_export, system_config
 from accounts.backends import LOCKOUT_MESSAGE
-from accounts.errors import (
-    AccountDeleted,
-    AccountDisabled,
-    EmailNotVerified,
-    EmailTaken,
-    InvalidCredentials,
-    LockedOut,
-    NotAllowed,
-    WeakPassword,
-    WrongPassword,
-)
 from accounts.models import (
     SIGN_IN_STATUSES,
     ApiKey,
@@ -37,6 +26,17 @@ from accounts.models import (
     normalize_email,
 )
 from accounts.profile import clean_profile
+from core.errors import (
+    AccountDeleted,
+    AccountDisabled,
+    EmailNotVerified,
+    EmailTaken,
+    InvalidCredentials,
+    LockedOut,
+    NotAllowed,
+    WeakPassword,
+    WrongPassword,
+)
 
 
 def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",
@@ -184,7 +184,7 @@ def change_role(*, user: User, role: str, actor: User) -> User:
 
 def start_login_session(*, user: User, request) -> LoginSession:
     """Record a sign-in. Django rotates the session key at login, so the key is fresh."""
-    from accounts.request_context import info_from_request
+    from core.request_context import info_from_request
 
     if request.session.session_key is None:
         request.session.save()
@@ -244,7 +244,7 @@ def end_other_sessions(*, user: User, request) -> int:
     a record under the new key takes its place. Returns how many other sessions were ended;
     safe to call twice.
     """
-    from accounts.request_context import info_from_request
+    from core.request_context import info_from_request
 
     # After a reset from an e-mailed link the browser is not signed in: nothing is kept.
     here = getattr(request, "user", None)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import deletion, selectors, services
 from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
 from accounts.models import ApiKey, LoginSession
-from config.api import DomainError
+from core.api import DomainError
 from membership.selectors import membership_of
 
 PAGE_SIZE = 20

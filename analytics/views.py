@@ -16,7 +16,7 @@ from analytics.dashboard import CHARTS, chart_payload, kpi_tiles
 from analytics.errors import InvalidDateRange
 from analytics.forms import ExportForm, RangeForm
 from analytics.metrics import families
-from catalog.money import currency_exponent
+from core.money import currency_exponent
 
 DASHBOARD_URL = "admin:app_list"
 

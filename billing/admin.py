@@ -1,7 +1,7 @@
 """The staff console for billing. Actions call services; money rows are read-only here.
 
 Money is shown as people read it, in major units with its currency (``$711.00``, ``¥5,000``,
-through ``catalog.money.format_money``), and typed the same way (``config.admin.MoneyField``).
+through ``core.money.format_money``), and typed the same way (``config.admin.MoneyField``).
 """
 
 import functools
@@ -21,7 +21,6 @@ from accounts.system_config import get_config
 from billing import admin_mirror, models, stripe_client
 from billing.services import inbox
 from billing.services.payments import cancel_order
-from catalog.money import format_money, to_major_units
 from config.admin import (
     REFUSED,
     IndexedValuesFilter,
@@ -36,7 +35,8 @@ from config.admin import (
     perform,
     policy_action,
 )
-from config.api import DomainError
+from core.api import DomainError
+from core.money import format_money, to_major_units
 
 
 def confirm_first(question: str, button: str):

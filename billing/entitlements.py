@@ -7,7 +7,7 @@ show an upgrade prompt (``upgrade_prompt``)."""
 from __future__ import annotations
 
 from billing import selectors
-from config.api import DomainError
+from core.api import DomainError
 
 
 class EntitlementRequired(DomainError):

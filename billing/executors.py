@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts import authority
 from billing.models import Invoice, Order, Subscription
 from billing.services import invoices, payments, subscriptions
-from config.api import DomainError
+from core.api import DomainError
 
 
 def received_at(payload) -> datetime | None:

@@ -9,10 +9,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-from accounts.fields import EncryptedJSONField
 from catalog.models import Plan
-from catalog.money import format_money
-from config.models import TimeStampedModel
+from core.fields import EncryptedJSONField
+from core.models import TimeStampedModel
+from core.money import format_money
 
 CURRENCY_LENGTH = 3
 

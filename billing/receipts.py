@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.system_config import get_config
 from billing import errors
 from billing.models import Payment, Refund
-from config.ids import parse_id
+from core.ids import parse_id
 
 
 def receipt_number_for(payment: Payment) -> str:

@@ -26,8 +26,8 @@ from billing.services.invoices import RANK, grant_period_credits
 from billing.services.numbers import next_number
 from billing.services.timeline import EventType, Source
 from billing.webhook_handlers import handles
-from catalog.money import format_money
-from config.ids import parse_id
+from core.ids import parse_id
+from core.money import format_money
 
 logger = logging.getLogger(__name__)
 S = SubscriptionStatus

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts import authority
 from billing import stripe_client, stripe_mirror
-from config.ids import parse_id
+from core.ids import parse_id
 
 logger = logging.getLogger(__name__)
 

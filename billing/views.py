@@ -23,8 +23,8 @@ from billing.services.downloads import register_download
 from billing.services.inbox import InvalidEvent, record_event
 from billing.webhooks import SignatureError, verify_signature
 from catalog.views import add_to_cart_refused
-from config.api import DomainError
 from config.outbox.publisher import publish_soon
+from core.api import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from billing import errors, receipts, stripe_client
 from billing.models import CustomerBillingProfile
 from billing.services import subscriptions as subscription_service
-from config.api import DomainError
+from core.api import DomainError
 
 
 @login_required

@@ -13,8 +13,8 @@ from billing import errors, selectors, stripe_client
 from billing.context_processors import past_due
 from billing.services import invoices as invoice_service
 from billing.services import subscriptions as service
-from config.api import DomainError
-from config.ids import parse_id
+from core.api import DomainError
+from core.ids import parse_id
 
 REFUND_POLICY = ("Cancelling now ends your plan immediately; the unused part of the current "
                  "period is not refunded. Cancel at the period end to keep your plan until then.")

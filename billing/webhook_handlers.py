@@ -20,7 +20,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import payments, refunds
-from config.ids import parse_id
+from core.ids import parse_id
 
 logger = logging.getLogger(__name__)
 

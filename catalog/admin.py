@@ -26,9 +26,9 @@ from catalog.models import (
     ReviewVote,
     Variant,
 )
-from catalog.money import format_money
 from catalog.public_cache import catalog_changed
 from config.admin import policy_action
+from core.money import format_money
 
 
 class AuditedAdmin(admin.ModelAdmin):

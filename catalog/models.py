@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Func, Q
 from django.urls import reverse
 
-from config.models import AliveManager, TimeStampedModel
+from core.models import AliveManager, TimeStampedModel
 
 currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lower-case ISO-4217 code, e.g. usd.")
 CURRENCY_CHECK = Q(currency__regex=r"^[a-z]{3}$")
@@ -256,7 +256,7 @@ class Price(TimeStampedModel):
         indexes = [models.Index(fields=["product", "active"], name="price_product_active")]
 
     def __str__(self):
-        from catalog.money import format_money
+        from core.money import format_money
 
         label = self.nickname or self.product.name
         if self.tiers_mode:

@@ -11,7 +11,7 @@ from accounts.models import AuditAction
 from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
 from catalog.public_cache import catalog_changed
 from catalog.selectors import visible_products
-from config.api import DomainError, NotFound
+from core.api import DomainError, NotFound
 
 
 class AlreadyReviewed(DomainError):

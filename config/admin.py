@@ -42,8 +42,8 @@ from unfold.templatetags import unfold_list
 from unfold.views import ChangeList as UnfoldChangeList
 
 from accounts import authority
-from catalog.money import MINOR_UNITS_MAX, currency_exponent, format_money, to_minor_units
-from config.api import DomainError
+from core.api import DomainError
+from core.money import MINOR_UNITS_MAX, currency_exponent, format_money, to_minor_units
 
 # Actions and URLs of other projects' admins, named by model label and action / URL name.
 THIRD_PARTY_ACTIONS = {

@@ -61,7 +61,7 @@ def database_settings() -> dict:
 
     ``DATABASE_URL`` is the application: it reads and writes rows and nothing more.
     ``MIGRATION_DATABASE_URL`` (optional) owns the tables; the commands that change the schema
-    log in with it (config.dbroles). Without ``DATABASE_URL`` the embedded server's superuser
+    log in with it (core.dbroles). Without ``DATABASE_URL`` the embedded server's superuser
     owns the schema and the application logs in as its ``billing_app`` role. Both logins are
     kept under ``ROLES`` when they differ.
     """

@@ -28,8 +28,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from rest_framework.throttling import BaseThrottle
 
-from accounts.request_context import client_ip
 from config.middleware import _business_name
+from core.request_context import client_ip
 
 # URL name -> scope, for POSTs (every route here creates something or checks a password).
 ROUTES = {

@@ -28,7 +28,7 @@ from accounts import audit
 from accounts.data_export import rows
 from accounts.models import AuditAction
 from billing.models import CreditNote, Invoice, Payment, Refund
-from catalog.money import to_major_units
+from core.money import to_major_units
 from credits.models import CreditTransaction
 
 EXCEL_ROWS_MAX = 50_000  # rows an Excel export holds at most (built in memory)

@@ -32,8 +32,8 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.selectors import current_subscription
-from catalog.money import format_money
 from console.naming import describe_resources
+from core.money import format_money
 from credits.selectors import credit_summary
 from support.models import Ticket
 

@@ -23,7 +23,6 @@ from accounts import audit, authority
 from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
 from accounts.system_config import get_config
 from billing.models import Order, RefundReason, Subscription
-from catalog.money import format_money
 from config.admin import (
     LargeTableAdmin,
     MoneyField,
@@ -33,8 +32,9 @@ from config.admin import (
     by_user_email,
     policy_action,
 )
-from config.api import DomainError
-from config.ids import BIGINT_MAX, parse_id
+from core.api import DomainError
+from core.ids import BIGINT_MAX, parse_id
+from core.money import format_money
 from credits import selectors as credit_selectors
 from credits.admin import CreditAmountField, check_room
 from support import approvals, embeddings, kb, panel, selectors, services

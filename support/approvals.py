@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts import audit, authority
 from accounts.models import AuditAction
 from billing.services.subscriptions import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
-from config.ids import parse_id
+from core.ids import parse_id
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
 

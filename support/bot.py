@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditAction
 from accounts.system_config import get_config
-from config.api import Conflict, NotFound
+from core.api import Conflict, NotFound
 from support import kb, services
 from support.models import ChatMessage, ChatRole, Conversation, Ticket, TicketPriority
 

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import STAFF_ROLES, SUPPORT_DESK_ROLES
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class TicketStatus(models.TextChoices):

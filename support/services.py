@@ -15,7 +15,7 @@ from accounts import audit, authority
 from accounts.models import STAFF_ROLES, AuditAction
 from accounts.system_config import get_config
 from config import outbox
-from config.api import NotFound
+from core.api import NotFound
 from support import attachments as attachment_files
 from support.errors import (
     InvalidAssignee,

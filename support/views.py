@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.system_config import get_config
-from config.api import DomainError
+from core.api import DomainError
 from support import kb, selectors, services
 from support.api import chat_message_out
 from support.forms import ReplyForm, TicketForm

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from config.redaction import luhn_valid  # the one card checksum (no Django imports)
+from core.redaction import luhn_valid  # the one card checksum (no Django imports)
 
 # --- detection ----------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL
 from billing.tests.stripe_double import example, wrap_event
 from billing.webhooks import sign_header
 from config import outbox
-from config.dbroles import roles
+from core.dbroles import roles
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction, TransactionKind
 from credits.services import check_invariant

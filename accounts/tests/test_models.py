@@ -5,7 +5,7 @@ from django.db.utils import ProgrammingError
 from accounts import audit
 from accounts.factories import UserFactory
 from accounts.models import AuditLog, Role, Status, User
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 
 
 def _execute_in_savepoint(sql, params):

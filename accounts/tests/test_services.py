@@ -6,8 +6,8 @@ import json
 import pytest
 
 from accounts import data_export, services
-from accounts.errors import AccountDeleted, EmailTaken, WeakPassword
 from accounts.models import AuditLog, Status, User
+from core.errors import AccountDeleted, EmailTaken, WeakPassword
 
 pytestmark = pytest.mark.django_db
 STRONG = "a-much-longer-passphrase-42"

@@ -33,7 +33,7 @@ from billing.models import (
 from billing.services import invoices as invoice_service
 from billing.services import payments, subscriptions, timeline
 from billing.services.timeline import EventType, Source
-from catalog.money import format_money
+from core.money import format_money
 
 logger = logging.getLogger(__name__)
 

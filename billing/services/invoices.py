@@ -35,7 +35,7 @@ from billing.pricing import round_minor
 from billing.services import timeline
 from billing.services.numbers import next_number
 from billing.services.timeline import EventType, Source
-from catalog.money import format_money
+from core.money import format_money
 
 logger = logging.getLogger(__name__)
 

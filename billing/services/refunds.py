@@ -400,7 +400,7 @@ def _settle_invoice(invoice: Invoice, refund: Refund, status: str, *, actor,
 
 
 def _money(refund: Refund) -> str:
-    from catalog.money import format_money
+    from core.money import format_money
 
     return format_money(refund.amount, refund.currency)
 

@@ -26,7 +26,7 @@ from billing import errors, stripe_client
 from billing.models import BillingSource, Subscription, SubscriptionStatus
 from billing.services import timeline
 from billing.services.timeline import EventType, Source
-from config.ids import parse_id
+from core.ids import parse_id
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from django.core import mail
 from django.db import connection
 
 from accounts import services as account_services
-from accounts.errors import AccountDeleted
 from accounts.models import AuditLog, Status, User
 from billing.models import (
     CustomerBillingProfile,
@@ -28,6 +27,7 @@ from billing.models import (
 )
 from billing.services import invoices as invoice_service
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
+from core.errors import AccountDeleted
 
 S = SubscriptionStatus
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -484,7 +484,7 @@ def test_part_payments_at_once_add_up_and_settle_the_invoice_once(customer, admi
 @pytest.mark.django_db
 def test_a_bank_reference_belongs_to_one_payment(customer, admin_user):
     from billing.services.invoices import mark_invoice_paid
-    from config.api import DomainError
+    from core.api import DomainError
 
     first, second = manual_invoice(customer), manual_invoice(customer)
     mark_invoice_paid(invoice_id=first.pk, actor=admin_user, amount=100, reference="SAME")

@@ -211,7 +211,7 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
 def test_mark_paid_refuses_stripe_orders(admin_user, customer):
     from billing.factories import OrderFactory
     from billing.services.payments import mark_paid_manually
-    from config.api import DomainError
+    from core.api import DomainError
 
     order = OrderFactory(user=customer, billing_source="stripe")
     with pytest.raises(DomainError) as refused:

@@ -302,7 +302,7 @@ def test_two_concurrent_invoice_refunds_cannot_exceed_what_was_paid(customer, ad
     from billing.factories import SubscriptionFactory
     from billing.services.numbers import next_number
     from billing.services.refunds import create_invoice_refund
-    from config.api import DomainError
+    from core.api import DomainError
 
     subscription = SubscriptionFactory(user=customer, billing_source="manual")
     invoice = Invoice.objects.create(

@@ -19,7 +19,7 @@ from billing.services.payments import mark_order_paid
 from billing.services.refunds import create_refund, retry_pending_refunds
 from billing.tests.conftest import signed_post
 from billing.tests.stripe_double import example, wrap_event
-from config.api import DomainError
+from core.api import DomainError
 
 
 def _paid_manual_order(user, total=1000, **item):

@@ -18,7 +18,7 @@ from catalog.factories import (
     VariantFactory,
 )
 from catalog.models import Product, ProductStatus, Review
-from config.api import NotFound
+from core.api import NotFound
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 import pytest
 
-from config.ids import BIGINT_MAX, parse_id
+from core.ids import BIGINT_MAX, parse_id
 
 
 @pytest.mark.parametrize("raw, expected", [

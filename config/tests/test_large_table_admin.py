@@ -20,7 +20,7 @@ from accounts.models import AuditLog
 from analytics.factories import history_inputs
 from analytics.seed_history import seed_history
 from config.admin import EstimatedCountPaginator, IndexedPeriodsMixin, with_indexed_periods
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 
 LEADING_WILDCARD = re.compile(r"LIKE\s+(UPPER\()?'%", re.IGNORECASE)
 ROWS = 12_000  # per table: enough that PostgreSQL prefers its indexes to a scan

@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.factories import UserFactory
 from accounts.models import AuditAction, AuditLog
 from accounts.services import set_config
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 from credits import services
 from credits.errors import (
     AdjustmentBelowZero,

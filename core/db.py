@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-# The trigger and its function are named <table><suffix>; config.dbroles finds the append-only
+# The trigger and its function are named <table><suffix>; core.dbroles finds the append-only
 # tables by it.
 APPEND_ONLY_SUFFIX = "_append_only"
 
@@ -11,7 +11,7 @@ def append_only(table: str) -> migrations.RunSQL:
     """A trigger that makes ``table`` insert-only: PostgreSQL refuses UPDATE and DELETE.
 
     TRUNCATE, which row triggers do not see, is refused by privileges instead: the
-    application's role has only SELECT and INSERT on these tables (config.dbroles), and the
+    application's role has only SELECT and INSERT on these tables (core.dbroles), and the
     owner's TRUNCATE is what flushes test databases between transactional tests.
     """
     function = f"{table}{APPEND_ONLY_SUFFIX}"

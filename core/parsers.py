@@ -5,7 +5,7 @@ and a document just below that still breaks whatever walks it recursively afterw
 serializers' own ``json.dumps``, a JSONField on the way to the database). No body of ours comes
 close, so a deeper document is refused like any malformed JSON: 400 ``parse_error``.
 
-Kept apart from ``config.api``, which imports DRF's views: DRF's settings import the parser
+Kept apart from ``core.api``, which imports DRF's views: DRF's settings import the parser
 while the views module is still loading.
 """
 

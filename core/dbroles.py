@@ -5,7 +5,7 @@ The owner (``MIGRATION_DATABASE_URL``; the embedded server's superuser locally) 
 table, so only it can ALTER, DROP or TRUNCATE one. The application (``DATABASE_URL``;
 ``billing_app`` locally) gets SELECT, INSERT, UPDATE and DELETE on the tables and USAGE on the
 sequences; on the append-only tables (the audit log, the credit ledger: every table with a
-``config.db.append_only`` trigger) only SELECT and INSERT, so the database refuses their
+``core.db.append_only`` trigger) only SELECT and INSERT, so the database refuses their
 UPDATE, DELETE and TRUNCATE twice over. ``grant_app_role`` gives exactly that, and default
 privileges make every table the owner creates later follow; ``manage.py migrate`` runs it
 after migrating.
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from psycopg import pq, sql
 
-from config.db import APPEND_ONLY_SUFFIX
+from core.db import APPEND_ONLY_SUFFIX
 
 LOGIN_KEYS = ("USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 SCHEMA = "public"
@@ -136,7 +136,7 @@ def log_in_as_owner(config: dict) -> dict:
 # --- privileges ---------------------------------------------------------------------------------
 
 def append_only_tables(cursor) -> list[str]:
-    """Tables with an append-only trigger (config.db.append_only), by name."""
+    """Tables with an append-only trigger (core.db.append_only), by name."""
     cursor.execute("""
         SELECT DISTINCT c.relname FROM pg_trigger t
           JOIN pg_class c ON c.oid = t.tgrelid

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from config import middleware
+from core import unavailable
 
 
 class DomainError(Exception):
@@ -152,20 +152,20 @@ def _first_message(value) -> str:
 class ServiceUnavailable(DomainError):
     """The database connection was lost or the transaction had to be abandoned; retry."""
 
-    code = middleware.CODE
+    code = unavailable.CODE
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_message = middleware.MESSAGE
+    default_message = unavailable.MESSAGE
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, middleware.DATABASE_UNAVAILABLE):
+    if isinstance(exc, unavailable.DATABASE_UNAVAILABLE):
         # The services' own transactions are already rolled back; under ATOMIC_REQUESTS the
         # request's transaction is marked for rollback too.
-        middleware.report(context["request"], exc)
-        middleware.discard_broken_connections()
+        unavailable.report(context["request"], exc)
+        unavailable.discard_broken_connections()
         set_rollback()
         response = exception_handler(ServiceUnavailable(), context)
-        response["Retry-After"] = str(middleware.RETRY_AFTER_SECONDS)
+        response["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
         return response
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "detail": exc.message, "fields": {}}
