@@ -42,7 +42,7 @@ def branding() -> dict:
 def _payment_saved(sender, instance: Payment, **kwargs) -> None:
     if instance.status != Payment.Status.SUCCEEDED or instance.receipt_number:
         return
-    from config import outbox
+    from core import outbox
 
     number = receipt_number_for(instance)
     if Payment.objects.filter(pk=instance.pk, receipt_number__isnull=True).update(
@@ -54,7 +54,7 @@ def _payment_saved(sender, instance: Payment, **kwargs) -> None:
 def _refund_saved(sender, instance: Refund, **kwargs) -> None:
     if instance.status != Refund.Status.SUCCEEDED or instance.notice_queued_at:
         return
-    from config import outbox
+    from core import outbox
 
     now = timezone.now()
     if Refund.objects.filter(pk=instance.pk, notice_queued_at__isnull=True).update(

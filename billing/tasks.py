@@ -4,7 +4,7 @@ from celery import shared_task
 from django.urls import reverse
 
 from billing.services import inbox
-from config import outbox
+from core import outbox
 
 
 @shared_task(name="billing.tasks.process_webhook_event", acks_late=True)

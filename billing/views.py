@@ -23,8 +23,8 @@ from billing.services.downloads import register_download
 from billing.services.inbox import InvalidEvent, record_event
 from billing.webhooks import SignatureError, verify_signature
 from catalog.views import add_to_cart_refused
-from config.outbox.publisher import publish_soon
 from core.api import DomainError
+from core.outbox.publisher import publish_soon
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 def stripe_webhook(request):
     """Verify, record, answer. The event and its outbox row commit together in one statement
     (services.inbox.record_event), so the processing task cannot be lost; the process's
-    publisher thread publishes it (config.outbox.publisher), so neither Stripe's wait nor this
+    publisher thread publishes it (core.outbox.publisher), so neither Stripe's wait nor this
     worker's next request waits for the broker, and what it cannot publish the relay does."""
     body = request.body
     try:

@@ -9,4 +9,8 @@ class StaffAdminConfig(AdminConfig):
     def ready(self):
         super().ready()
         # The config package has no app of its own; its system checks register with the admin's.
-        from config import checks  # noqa: F401
+        # The task outbox's page (core.outbox has no admin module of its own).
+        from config import (
+            checks,  # noqa: F401
+            outbox_admin,  # noqa: F401
+        )

@@ -26,8 +26,8 @@ from django.utils import timezone
 from accounts import audit, authority
 from accounts.models import AuditAction
 from accounts.system_config import get_config
-from config import outbox
-from config.outbox.services import publish as publish_outbox
+from core import outbox
+from core.outbox.services import publish as publish_outbox
 from credits.errors import (
     AdjustmentBelowZero,
     GrantNotFound,

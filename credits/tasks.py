@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
-from config import outbox
+from core import outbox
 from credits import services
 
 logger = logging.getLogger(__name__)

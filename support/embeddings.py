@@ -23,7 +23,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
-from config import outbox
+from core import outbox
 
 logger = logging.getLogger(__name__)
 

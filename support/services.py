@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import audit, authority
 from accounts.models import STAFF_ROLES, AuditAction
 from accounts.system_config import get_config
-from config import outbox
+from core import outbox
 from core.api import NotFound
 from support import attachments as attachment_files
 from support.errors import (

@@ -10,7 +10,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from accounts.system_config import get_config
-from config import outbox
+from core import outbox
 from support.models import Ticket, TicketMessage, TicketStatus
 
 

@@ -33,8 +33,8 @@ from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.services import inbox
 from billing.tests.stripe_double import example, wrap_event
-from config import outbox
-from config.outbox.models import OutboxMessage
+from core import outbox
+from core.outbox.models import OutboxMessage
 from tests.test_failure_redis import celery_broker, redis_server, wait_for  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -46,7 +46,7 @@ from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL
 from billing.tests.stripe_double import example, wrap_event
 from billing.webhooks import sign_header
-from config import outbox
+from core import outbox
 from core.dbroles import roles
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction, TransactionKind

@@ -73,7 +73,7 @@ def next_sequence(endpoint_id: int) -> int:
 
 def schedule(endpoint_ids) -> None:
     """Queue the sending of these endpoints' pending deliveries after the commit."""
-    from config import outbox
+    from core import outbox
 
     for endpoint_id in endpoint_ids:
         outbox.enqueue("webhooks_out.tasks.deliver_endpoint", endpoint_id)

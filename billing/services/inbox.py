@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts import authority
 from billing.models import WebhookEvent
-from config import outbox
-from config.outbox import services as outbox_services
-from config.outbox.models import OutboxMessage
+from core import outbox
+from core.outbox import services as outbox_services
+from core.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from billing.models import (
     Refund,
     RefundReason,
 )
-from config import outbox
+from core import outbox
 
 logger = logging.getLogger(__name__)
 

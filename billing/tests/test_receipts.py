@@ -11,7 +11,7 @@ from accounts.models import SystemConfig
 from accounts.system_config import forget
 from billing.models import Order, Payment
 from billing.services import payments, refunds
-from config.outbox.models import OutboxMessage
+from core.outbox.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ from billing.tasks import retry_webhook_events
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
 from billing.tests.stripe_double import example, wrap_event
 from billing.webhooks import sign_header
-from config.outbox.models import OutboxMessage
+from core.outbox.models import OutboxMessage
 
 
 def _customer_event(customer_id="cus_hook", **changes):

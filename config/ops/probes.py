@@ -74,7 +74,7 @@ def queue_depths() -> dict[str, int]:
 
 def outbox_backlog(now: datetime) -> dict:
     """Tasks written to the outbox and not yet published: how many, and the oldest's age."""
-    from config.outbox.models import OutboxMessage
+    from core.outbox.models import OutboxMessage
 
     row = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
         count=Count("id"), oldest=Min("created_at"))

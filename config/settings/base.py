@@ -61,7 +61,7 @@ INSTALLED_APPS = [
     "support",
     "analytics",
     "console",
-    "config.outbox",
+    "core.outbox",
     "config.backups",
     "webhooks_out",
     "files",
@@ -276,7 +276,7 @@ if REDIS_URL:
         # time limit (the rollups: 30 min) and any countdown/ETA (retry backoff: 10 min at
         # most), or a healthy long task would run twice. See config.env.
         "visibility_timeout": broker_visibility_timeout(),
-        # Publishing (config.outbox) tries the broker once, without a backoff loop, so a
+        # Publishing (core.outbox) tries the broker once, without a backoff loop, so a
         # request is not held up while Redis is away; the outbox relay publishes later.
         "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
         # Without these a Redis that stops answering (not refusing: a hung server, a dropped

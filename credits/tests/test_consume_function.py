@@ -21,8 +21,8 @@ from accounts.system_config import REGISTRY
 from billing.models import Subscription, SubscriptionStatus
 from billing.selectors import PAST_DUE_GRACE
 from catalog.factories import PlanFactory
-from config.outbox import enqueue
-from config.outbox.models import OutboxMessage
+from core.outbox import enqueue
+from core.outbox.models import OutboxMessage
 from credits import selectors, services
 from credits.errors import IdempotencyConflict, InsufficientCredits, UnknownOperation
 from credits.factories import FeatureCostFactory, funded_user

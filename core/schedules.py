@@ -2,35 +2,34 @@
 
 Beat reads its schedule from the database, so staff can pause or retime a task in the admin.
 Loading is an upsert by name: a task a staff member disabled stays disabled, and re-running
-never duplicates rows.
+never duplicates rows. Every installed app may declare schedules; an app without a
+``schedules`` module, or whose module has no ``SCHEDULES``, declares none.
 """
 
 import importlib
 import json
+from typing import Any
 
 from django.apps import apps
 from django.db import transaction
 
-LOCAL_APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics", "config.outbox",
-              "config.backups", "webhooks_out", "files"]
 
-
-def declared_schedules() -> list[dict]:
-    found = []
-    for label in LOCAL_APPS:
-        if not apps.is_installed(label):
-            continue
+def declared_schedules() -> list[dict[str, Any]]:
+    """Every installed app's ``SCHEDULES`` entries, in the order of INSTALLED_APPS."""
+    found: list[dict[str, Any]] = []
+    for app_config in apps.get_app_configs():
+        name = f"{app_config.name}.schedules"
         try:
-            module = importlib.import_module(f"{label}.schedules")
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"{label}.schedules":
+            if exc.name != name:
                 raise
             continue
         found.extend(getattr(module, "SCHEDULES", []))
     return found
 
 
-def _schedule_for(entry: dict) -> dict:
+def _schedule_for(entry: dict[str, Any]) -> dict[str, Any]:
     from django_celery_beat.models import CrontabSchedule, IntervalSchedule
 
     if "crontab" in entry:

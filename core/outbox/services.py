@@ -13,13 +13,13 @@ import logging
 import time
 from datetime import timedelta
 
-from celery import Task, current_task
+from celery import Task, current_app, current_task
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from config.outbox.models import OutboxMessage
+from core.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +118,9 @@ def publish_many(message_ids) -> int:
 
 
 def _task(name: str) -> Task:
-    from config.celery import app
-
+    # The project's Celery app, which config makes the default of every thread; core does not
+    # import it (it lives above core and loads every app's tasks).
+    app = current_app._get_current_object()
     task = app.tasks.get(name)
     if task is None:
         # A process that never imported the module (the relay command): load every app's tasks.

@@ -1,8 +1,12 @@
-"""Celery tasks: the outbox's relay and pruning (both safe to run twice or concurrently)."""
+"""Celery tasks: the outbox's relay and pruning (both safe to run twice or concurrently).
+
+Their names keep the package the outbox was first written in (``config.outbox``): rows
+already in the outbox and beat's periodic tasks name them so.
+"""
 
 from celery import shared_task
 
-from config.outbox import services
+from core.outbox import services
 
 
 @shared_task(name="config.outbox.tasks.relay_outbox", time_limit=120, soft_time_limit=100)

@@ -7,10 +7,10 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
-from config import outbox
 from config.celery import app
-from config.outbox.models import OutboxMessage
-from config.outbox.services import UnknownTask
+from core import outbox
+from core.outbox.models import OutboxMessage
+from core.outbox.services import UnknownTask
 
 ROOT = Path(settings.BASE_DIR)
 

@@ -1,10 +1,14 @@
-"""Staff can see queued work, and what is stuck and why; rows change only through the relay."""
+"""Staff can see queued work, and what is stuck and why; rows change only through the relay.
+
+The task outbox (``core.outbox``) depends on no app, so its page in the staff console, which
+uses the console's admin building blocks, is registered here (``StaffAdminConfig.ready``).
+"""
 
 from django.contrib import admin
 from django.db.models import F
 
 from config.admin import LargeTableAdmin, ReadOnlyAdmin, by_id
-from config.outbox.models import OutboxMessage
+from core.outbox.models import OutboxMessage
 
 
 class PublishedFilter(admin.SimpleListFilter):

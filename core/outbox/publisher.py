@@ -18,9 +18,10 @@ import queue
 import threading
 import time
 
+from celery import current_app
 from django.db import connection
 
-from config.outbox import services
+from core.outbox import services
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,7 @@ class BackgroundPublisher:
         self._start_lock = threading.Lock()
 
     def submit(self, message_id: int) -> None:
-        from config.celery import app
-
-        if app.conf.task_always_eager:
+        if current_app.conf.task_always_eager:
             services.publish(message_id)
             return
         self._ensure_running()

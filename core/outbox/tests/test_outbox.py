@@ -9,12 +9,12 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
-from config import outbox
-from config.outbox import services
-from config.outbox.models import OutboxMessage
-from config.outbox.tasks import relay_outbox
-from config.schedules import declared_schedules
 from conftest import drain_queue as _drain
+from core import outbox
+from core.outbox import services
+from core.outbox.models import OutboxMessage
+from core.outbox.tasks import relay_outbox
+from core.schedules import declared_schedules
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,14 +8,14 @@ Delivery is at least once: every task queued here must be safe to run twice.
 
 
 def enqueue(task: str, *args, **kwargs):
-    """``outbox.enqueue("app.tasks.name", *args, **kwargs)``: see config.outbox.services.enqueue."""
-    from config.outbox.services import enqueue as enqueue_task
+    """``outbox.enqueue("app.tasks.name", *args, **kwargs)``: see core.outbox.services.enqueue."""
+    from core.outbox.services import enqueue as enqueue_task
 
     return enqueue_task(task, *args, **kwargs)
 
 
 def effect_once(fn):
-    """``@outbox.effect_once``: see config.outbox.services.effect_once."""
-    from config.outbox.services import effect_once as wrap
+    """``@outbox.effect_once``: see core.outbox.services.effect_once."""
+    from core.outbox.services import effect_once as wrap
 
     return wrap(fn)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from config.outbox import services
+from core.outbox import services
 
 
 class Command(BaseCommand):
