@@ -30,7 +30,7 @@ def on_site(url: str) -> str:
 
 
 def business_name() -> str:
-    from accounts.system_config import get_config
+    from core.system_config import get_config
 
     return get_config("business_name")
 

@@ -10,18 +10,8 @@ from django.shortcuts import render
 from django.utils.html import format_html
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from accounts import authority, services, system_config
-from accounts.models import (
-    STAFF_ROLES,
-    ApiKey,
-    AuditLog,
-    LoginSession,
-    Role,
-    Status,
-    StoredFile,
-    SystemConfig,
-    User,
-)
+from accounts import authority, services
+from accounts.models import STAFF_ROLES, ApiKey, LoginSession, Role, Status, StoredFile, User
 from accounts.profile import PROFILE_FIELDS, clean_profile
 from config.admin import (
     IndexedValuesFilter,
@@ -33,7 +23,9 @@ from config.admin import (
     indexed_distinct_values,
     policy_action,
 )
+from core import system_config
 from core.errors import AccountDeleted, NotAllowed
+from core.models import AuditLog, SystemConfig
 
 admin.site.site_header = "Billing back office: staff console"
 admin.site.site_title = "Staff console"

@@ -29,9 +29,9 @@ from typing import Any
 from rest_framework import status
 
 from accounts.models import Role
-from accounts.system_config import get_config
 from core.api import DomainError
 from core.money import format_money
+from core.system_config import get_config
 
 ADMIN, FINANCE, SUPPORT = Role.ADMIN.value, Role.FINANCE.value, Role.SUPPORT.value
 

@@ -2,7 +2,7 @@ from django.conf import settings
 
 
 def site(request):
-    from accounts.system_config import get_config
+    from core.system_config import get_config
 
     return {
         "business_name": get_config("business_name"),

@@ -160,7 +160,7 @@ def stored_files_section(user) -> Iterator[dict]:
 
 
 def activity_section(user) -> Iterator[dict]:
-    from accounts.models import AuditLog
+    from core.models import AuditLog
 
     # Read along the (actor, created_at) index, as plain values: it can be long.
     return rows(AuditLog.objects.filter(actor=user).order_by("created_at", "id").values(

@@ -10,22 +10,21 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import api_key_cache, audit, authority, data_export, system_config
+from accounts import api_key_cache, authority, data_export
 from accounts.backends import LOCKOUT_MESSAGE
 from accounts.models import (
     SIGN_IN_STATUSES,
     ApiKey,
-    AuditAction,
     LoginSession,
     Role,
     Status,
-    SystemConfig,
     User,
     generate_api_key,
     hash_api_key,
     normalize_email,
 )
 from accounts.profile import clean_profile
+from core import audit, system_config
 from core.errors import (
     AccountDeleted,
     AccountDisabled,
@@ -37,6 +36,7 @@ from core.errors import (
     WeakPassword,
     WrongPassword,
 )
+from core.models import AuditAction, SystemConfig
 
 
 def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",

@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts import authority
-from accounts.system_config import get_config
 from billing import admin_mirror, models, stripe_client
 from billing.services import inbox
 from billing.services.payments import cancel_order
@@ -37,6 +36,7 @@ from config.admin import (
 )
 from core.api import DomainError
 from core.money import format_money, to_major_units
+from core.system_config import get_config
 
 
 def confirm_first(question: str, button: str):
@@ -136,8 +136,8 @@ class AuditedAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         from django.db import transaction
 
-        from accounts import audit
-        from accounts.models import AuditAction
+        from core import audit
+        from core.models import AuditAction
 
         with transaction.atomic():
             old = {}

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts.system_config import get_config
 from billing import errors, selectors, stripe_client
 from billing.api import download_response
 from billing.models import BillingSource, Order, OrderStatus
@@ -25,6 +24,7 @@ from billing.webhooks import SignatureError, verify_signature
 from catalog.views import add_to_cart_refused
 from core.api import DomainError
 from core.outbox.publisher import publish_soon
+from core.system_config import get_config
 
 logger = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.system_config import get_config
 from billing import errors, selectors, stripe_client
 from billing.context_processors import past_due
 from billing.services import invoices as invoice_service
 from billing.services import subscriptions as service
 from core.api import DomainError
 from core.ids import parse_id
+from core.system_config import get_config
 
 REFUND_POLICY = ("Cancelling now ends your plan immediately; the unused part of the current "
                  "period is not refunded. Cancel at the period end to keep your plan until then.")

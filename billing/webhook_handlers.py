@@ -263,8 +263,8 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 
 @handles("charge.dispute.created")
 def dispute_created(event: WebhookEvent, dispute: dict) -> None:
-    from accounts import audit
-    from accounts.models import AuditAction
+    from core import audit
+    from core.models import AuditAction
 
     intent = _sid(dispute.get("payment_intent"))
     if _order_for_intent(intent) is None:

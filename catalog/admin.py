@@ -11,8 +11,6 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from accounts.audit import record
-from accounts.models import AuditAction
 from catalog import services
 from catalog.models import (
     Category,
@@ -28,6 +26,8 @@ from catalog.models import (
 )
 from catalog.public_cache import catalog_changed
 from config.admin import policy_action
+from core.audit import record
+from core.models import AuditAction
 from core.money import format_money
 
 

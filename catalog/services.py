@@ -6,12 +6,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import authority
-from accounts.audit import record
-from accounts.models import AuditAction
 from catalog.models import Price, Product, ProductStatus, Review, ReviewVote
 from catalog.public_cache import catalog_changed
 from catalog.selectors import visible_products
 from core.api import DomainError, NotFound
+from core.audit import record
+from core.models import AuditAction
 
 
 class AlreadyReviewed(DomainError):

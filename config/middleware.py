@@ -31,7 +31,7 @@ def _business_name() -> str:
     # cache holds it, otherwise the declared default.
     from django.core.cache import cache
 
-    from accounts.system_config import CACHE_PREFIX, REGISTRY, coerce
+    from core.system_config import CACHE_PREFIX, REGISTRY, coerce
 
     try:
         cached = cache.get(CACHE_PREFIX + "business_name")

@@ -9,10 +9,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts import audit
-from accounts.models import AuditAction, Role
+from accounts.models import Role
 from config.admin import ReadOnlyAdmin
 from console.models import AccountingExport, Customer, StaffPreference
+from core import audit
+from core.models import AuditAction
 
 
 def customer_page_url(user_id) -> str:

@@ -5,7 +5,6 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
-from accounts.system_config import get_config
 from config.admin import (
     LargeTableAdmin,
     ReadOnlyAdmin,
@@ -14,6 +13,7 @@ from config.admin import (
     perform,
     policy_action,
 )
+from core.system_config import get_config
 from credits.models import (
     CREDITS_MAX,
     CreditBalance,

@@ -3,7 +3,7 @@ def low_balance(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from accounts.system_config import get_config
+    from core.system_config import get_config
     from credits.selectors import balance_of
 
     balance = balance_of(user=user)

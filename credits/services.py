@@ -23,11 +23,11 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
-from accounts.system_config import get_config
-from core import outbox
+from accounts import authority
+from core import audit, outbox
+from core.models import AuditAction
 from core.outbox.services import publish as publish_outbox
+from core.system_config import get_config
 from credits.errors import (
     AdjustmentBelowZero,
     GrantNotFound,

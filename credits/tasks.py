@@ -37,7 +37,7 @@ def _report_low_balance(user) -> None:
     """The ``credits.low`` webhook event, once per notice (keyed by the outbox message)."""
     from celery import current_task
 
-    from accounts.system_config import get_config
+    from core.system_config import get_config
     from credits.selectors import balance_of
     from webhooks_out.signals import credits_low
 
@@ -55,7 +55,7 @@ def send_low_balance_email(user_id: int) -> bool:
     service (the balance row's flag), through the outbox; a redelivered copy does nothing
     (effect_once), a run that died mid-send may repeat the e-mail (never lost, rarely twice)."""
     from accounts.models import User
-    from accounts.system_config import get_config
+    from core.system_config import get_config
     from credits.selectors import balance_of
 
     user = User.objects.filter(pk=user_id).first()

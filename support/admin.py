@@ -19,9 +19,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from accounts import audit, authority
-from accounts.models import SUPPORT_DESK_ROLES, AuditAction, User
-from accounts.system_config import get_config
+from accounts import authority
+from accounts.models import SUPPORT_DESK_ROLES, User
 from billing.models import Order, RefundReason, Subscription
 from config.admin import (
     LargeTableAdmin,
@@ -32,9 +31,12 @@ from config.admin import (
     by_user_email,
     policy_action,
 )
+from core import audit
 from core.api import DomainError
 from core.ids import BIGINT_MAX, parse_id
+from core.models import AuditAction
 from core.money import format_money
+from core.system_config import get_config
 from credits import selectors as credit_selectors
 from credits.admin import CreditAmountField, check_room
 from support import approvals, embeddings, kb, panel, selectors, services

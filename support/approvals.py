@@ -21,10 +21,11 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from billing.services.subscriptions import TRIAL_EXTENSION_MAX_DAYS  # billing's own limit
+from core import audit
 from core.ids import parse_id
+from core.models import AuditAction
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
 

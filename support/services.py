@@ -11,11 +11,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import STAFF_ROLES, AuditAction
-from accounts.system_config import get_config
-from core import outbox
+from accounts import authority
+from accounts.models import STAFF_ROLES
+from core import audit, outbox
 from core.api import NotFound
+from core.models import AuditAction
+from core.system_config import get_config
 from support import attachments as attachment_files
 from support.errors import (
     InvalidAssignee,

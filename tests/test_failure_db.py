@@ -19,10 +19,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
-from accounts.models import AuditLog
 from billing.models import Cart, CartItem, Invoice, Order, OrderItem
 from catalog.factories import PriceFactory, ProductFactory
 from core.dbroles import as_owner
+from core.models import AuditLog
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, TransactionKind
 

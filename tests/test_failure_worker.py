@@ -26,7 +26,6 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import AuditLog
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from billing.factories import OrderFactory, OrderItemFactory
@@ -34,6 +33,7 @@ from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.services import inbox
 from billing.tests.stripe_double import example, wrap_event
 from core import outbox
+from core.models import AuditLog
 from core.outbox.models import OutboxMessage
 from tests.test_failure_redis import celery_broker, redis_server, wait_for  # noqa: F401
 

@@ -37,7 +37,6 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from accounts.models import AuditLog
 from accounts.services import create_api_key
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
@@ -48,6 +47,7 @@ from billing.tests.stripe_double import example, wrap_event
 from billing.webhooks import sign_header
 from core import outbox
 from core.dbroles import roles
+from core.models import AuditLog
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction, TransactionKind
 from credits.services import check_invariant

@@ -26,10 +26,11 @@ from accounts.factories import (
     StaffFactory,
     UserFactory,
 )
-from accounts.models import AuditLog, Role
+from accounts.models import Role
 from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
 from billing.models import Invoice, InvoiceStatus, Order, PaymentStatus, Subscription
 from billing.services.payments import mark_order_paid
+from core.models import AuditLog
 from support.models import ApprovalRequest, ApprovalStatus
 
 ROLES = [Role.ADMIN, Role.FINANCE, Role.SUPPORT, Role.CUSTOMER]

@@ -11,12 +11,13 @@ import pytest
 from django.contrib import admin
 
 from accounts import authority
-from accounts.models import AuditLog, Role
+from accounts.models import Role
 from billing import sync
 from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
 from billing.models import Invoice, InvoiceStatus
 from billing.services import inbox, invoices, payments, refunds, subscriptions
 from billing.services.payments import mark_order_paid
+from core.models import AuditLog
 from tests.test_staff_authority import (
     APPROVAL,
     DONE,
@@ -332,7 +333,7 @@ def test_the_policy_reads_its_limits_from_settings():
         assert rule.limits[Role.ADMIN] is None  # admins act alone on any amount
         for key in rule.limits.values():
             if key is not None:
-                from accounts.system_config import REGISTRY
+                from core.system_config import REGISTRY
 
                 assert key in REGISTRY, key
 

@@ -8,10 +8,11 @@ from django.db import transaction
 from django.utils.html import format_html, format_html_join
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminURLInputWidget
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from billing.admin import confirm_first
 from config.admin import ReadOnlyAdmin, policy_action
+from core import audit
+from core.models import AuditAction
 from webhooks_out import events, services
 from webhooks_out.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 

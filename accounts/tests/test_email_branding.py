@@ -6,8 +6,8 @@ import re
 import pytest
 from django.core import mail
 
-from accounts.system_config import get_config
 from config.tests.page_forms import find_form, submit
+from core.system_config import get_config
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ import json
 import pytest
 
 from accounts import data_export, services
-from accounts.models import AuditLog, Status, User
+from accounts.models import Status, User
 from core.errors import AccountDeleted, EmailTaken, WeakPassword
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 STRONG = "a-much-longer-passphrase-42"
@@ -73,7 +74,7 @@ def test_other_apps_can_add_export_sections_holding_only_that_users_rows(custome
 
     data_export.register("test_logins", logins)
     try:
-        from accounts import audit
+        from core import audit
 
         audit.record(actor=customer, action="LOGIN", resource=customer)
         audit.record(actor=other_customer, action="LOGIN", resource=other_customer)

@@ -70,7 +70,7 @@ of their last ledger row before midnight, 0 when they have none.
 
 def compute_low_balance(day) -> list[Row]:
     from accounts.models import Role, User
-    from accounts.system_config import get_config
+    from core.system_config import get_config
     from credits.models import CreditTransaction
 
     _, end = day_bounds(day)

@@ -126,7 +126,7 @@ def test_csv_export_of_a_metric_range(admin_client_, history):
         [(DAY - timedelta(days=1)).isoformat(), "mrr", "usd", "5316.670000"],
         [DAY.isoformat(), "mrr", "usd", "5316.670000"],
     ]
-    from accounts.models import AuditLog
+    from core.models import AuditLog
 
     export = AuditLog.objects.get(action="EXPORT", resource_type="analytics.DailyMetric")
     assert export.resource_id == "mrr" and export.new_values["dimension"] == "usd"

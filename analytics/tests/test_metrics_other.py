@@ -80,7 +80,7 @@ def test_credits_granted_consumed_per_operation_refunded():
 
 @pytest.fixture
 def forget_threshold():
-    from accounts.system_config import forget
+    from core.system_config import forget
 
     yield
     forget("low_balance_threshold")  # the cache outlives the test's rolled-back row

@@ -9,10 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction
 from accounts.profile import clean_address
-from accounts.system_config import get_config
 from billing import errors, stripe_client
 from billing.models import (
     BillingSource,
@@ -26,6 +23,9 @@ from billing.services import cart as cart_service
 from billing.services import discounts
 from billing.services.customers import ensure_stripe_customer
 from billing.services.numbers import next_number
+from core import audit
+from core.models import AuditAction
+from core.system_config import get_config
 
 logger = logging.getLogger(__name__)
 

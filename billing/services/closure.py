@@ -19,8 +19,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction
 from billing import errors, stripe_client
 from billing.models import (
     BillingSource,
@@ -33,6 +31,8 @@ from billing.models import (
 from billing.services import invoices as invoice_service
 from billing.services import payments, subscriptions, timeline
 from billing.services.timeline import EventType, Source
+from core import audit
+from core.models import AuditAction
 from core.money import format_money
 
 logger = logging.getLogger(__name__)

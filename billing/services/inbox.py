@@ -202,8 +202,8 @@ def replay(*, event_ids, actor=None) -> int:
     idempotent), and process them after commit. Returns how many were queued. Raises
     NotAuthorized for staff whose role may not replay."""
     authority.require(actor, "billing.webhook.replay")
-    from accounts import audit
-    from accounts.models import AuditAction
+    from core import audit
+    from core.models import AuditAction
 
     ids = list(WebhookEvent.objects.filter(pk__in=event_ids)
                .exclude(status=WebhookEvent.Status.PROCESSING).values_list("id", flat=True))

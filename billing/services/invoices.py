@@ -16,9 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
-from accounts.system_config import get_config
+from accounts import authority
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -35,7 +33,10 @@ from billing.pricing import round_minor
 from billing.services import timeline
 from billing.services.numbers import next_number
 from billing.services.timeline import EventType, Source
+from core import audit
+from core.models import AuditAction
 from core.money import format_money
+from core.system_config import get_config
 
 logger = logging.getLogger(__name__)
 

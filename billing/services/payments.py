@@ -6,8 +6,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -20,6 +19,8 @@ from billing.models import (
     PaymentStatus,
 )
 from billing.services import discounts
+from core import audit
+from core.models import AuditAction
 
 CREDIT_SOURCE_PURCHASE = "PURCHASE"
 

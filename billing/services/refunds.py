@@ -21,8 +21,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from billing import errors, stripe_client
 from billing.models import (
     BillingSource,
@@ -36,7 +35,8 @@ from billing.models import (
     Refund,
     RefundReason,
 )
-from core import outbox
+from core import audit, outbox
+from core.models import AuditAction
 
 logger = logging.getLogger(__name__)
 
@@ -407,8 +407,8 @@ def _money(refund: Refund) -> str:
 
 def _after_invoice_refund(invoice: Invoice, refund: Refund) -> None:
     """Credit note, plan credits taken back by the policy, timeline and ticket notes."""
-    from accounts.system_config import get_config
     from billing.services.numbers import next_number
+    from core.system_config import get_config
 
     policy = get_config("billing.refund_credit_clawback")
     clawed, unrecovered = _claw_back_plan_credits(invoice, refund, policy)

@@ -20,13 +20,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from billing import errors, stripe_client
 from billing.models import BillingSource, Subscription, SubscriptionStatus
 from billing.services import timeline
 from billing.services.timeline import EventType, Source
+from core import audit
 from core.ids import parse_id
+from core.models import AuditAction
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.factories import FinanceFactory
-from accounts.models import AuditLog, SystemConfig
 from billing.factories import (
     DiscountFactory,
     OrderFactory,
@@ -38,6 +37,7 @@ from billing.services.payments import mark_order_paid
 from billing.services.refunds import create_refund
 from catalog.factories import CreditPackFactory, PlanFactory
 from config.tests.page_forms import find_form, submit
+from core.models import AuditLog, SystemConfig
 from credits.models import CreditGrant
 from support.models import ApprovalRequest, ApprovalStatus
 

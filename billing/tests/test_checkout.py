@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import AuditLog
 from billing.models import (
     Invoice,
     InvoiceStatus,
@@ -18,6 +17,7 @@ from billing.services.payments import mark_order_paid
 from billing.tests.factories_helpers import priced_product
 from catalog.factories import PriceFactory, PricingTierFactory, VariantFactory
 from catalog.models import Price, ProductStatus
+from core.models import AuditLog
 
 
 @pytest.mark.django_db

@@ -7,10 +7,10 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from accounts.models import AuditLog
 from billing.models import Order
 from core.dbroles import as_owner
 from core.fields import decrypt
+from core.models import AuditLog
 from tests.secret_scan import luhn_valid
 
 # Looks like a card number but fails the Luhn check, so the session's secret scan (which

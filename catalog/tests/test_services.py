@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 
 from accounts.factories import UserFactory
-from accounts.models import AuditLog
 from catalog import services
 from catalog.factories import (
     CategoryFactory,
@@ -19,6 +18,7 @@ from catalog.factories import (
 )
 from catalog.models import Product, ProductStatus, Review
 from core.api import NotFound
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
-from accounts.models import AuditLog
 from config.env import ConfigurationError, database_settings
 from core.dbroles import app_role, as_owner, roles
+from core.models import AuditLog
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction, TransactionKind, TransactionLot
 from credits.services import consume_credits

@@ -17,12 +17,12 @@ from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
 from accounts.services import create_api_key, set_config
-from accounts.system_config import REGISTRY
 from billing.models import Subscription, SubscriptionStatus
 from billing.selectors import PAST_DUE_GRACE
 from catalog.factories import PlanFactory
 from core.outbox import enqueue
 from core.outbox.models import OutboxMessage
+from core.system_config import REGISTRY
 from credits import selectors, services
 from credits.errors import IdempotencyConflict, InsufficientCredits, UnknownOperation
 from credits.factories import FeatureCostFactory, funded_user

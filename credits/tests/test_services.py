@@ -6,9 +6,9 @@ from django.db import InternalError, ProgrammingError, connection, transaction
 from django.utils import timezone
 
 from accounts.factories import UserFactory
-from accounts.models import AuditAction, AuditLog
 from accounts.services import set_config
 from core.dbroles import as_owner
+from core.models import AuditAction, AuditLog
 from credits import services
 from credits.errors import (
     AdjustmentBelowZero,

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.factories import AdminFactory, StaffFactory
-from accounts.models import AuditLog
+from core.models import AuditLog
 from support.bot import NOT_KNOWN
 from support.models import Article, ArticleStatus, Ticket
 from support.seed_data import ARTICLES

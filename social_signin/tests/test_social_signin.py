@@ -12,7 +12,8 @@ from allauth.socialaccount.models import SocialAccount
 from django.test import Client
 
 from accounts.factories import TEST_PASSWORD, UserFactory
-from accounts.models import AuditLog, LoginSession, User
+from accounts.models import LoginSession, User
+from core.models import AuditLog
 from credits.selectors import balance_of
 
 pytestmark = pytest.mark.django_db

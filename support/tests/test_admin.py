@@ -150,7 +150,7 @@ def test_customers_cannot_use_the_staff_actions(customer_client, ticket):
 
 
 def test_publishing_an_article_in_the_admin_is_audited_and_searchable(agent_client):
-    from accounts.models import AuditLog
+    from core.models import AuditLog
     from support import kb
     from support.models import Article
 

@@ -3,7 +3,7 @@ import pytest
 
 from accounts.authority import NotAuthorized
 from accounts.factories import StaffFactory
-from accounts.models import SystemConfig
+from core.models import SystemConfig
 from credits.selectors import balance_of
 from support import approvals
 from support.errors import ApprovalRefused, SelfApprovalRefused, UnknownAction
@@ -134,7 +134,7 @@ def _paid_order(user, total=5000):
 
 def test_refund_from_the_ticket_page_within_threshold_runs_and_is_linked(client, support_agent,
                                                                          customer, ticket):
-    from accounts.models import AuditLog
+    from core.models import AuditLog
 
     order = _paid_order(customer)
     client.force_login(support_agent)

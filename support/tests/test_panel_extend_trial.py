@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditLog, SystemConfig
 from billing.factories import SubscriptionFactory
 from billing.models import BillingSource, Subscription, SubscriptionEvent, SubscriptionStatus
+from core.models import AuditLog, SystemConfig
 from support import approvals
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus

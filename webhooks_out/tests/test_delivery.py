@@ -10,9 +10,9 @@ import time_machine
 from django.utils import timezone
 
 from accounts.factories import AdminFactory, UserFactory
-from accounts.models import AuditLog
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.services.payments import mark_order_paid
+from core.models import AuditLog
 from webhooks_out import services, signing
 from webhooks_out.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from webhooks_out.tests.receiver import Receiver
@@ -206,7 +206,7 @@ def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
 
 def test_low_credits_are_reported_once_per_crossing(receiver, register, settings,
                                                    django_capture_on_commit_callbacks):
-    from accounts.system_config import get_config
+    from core.system_config import get_config
     from credits.factories import FeatureCostFactory
     from credits.services import consume_credits, grant_credits
 

@@ -91,7 +91,7 @@ def get_config(key: str) -> Any:
     cached = cache.get(CACHE_PREFIX + key)
     if cached is not None:
         return coerce(key, cached["value"])
-    from accounts.models import SystemConfig
+    from core.models import SystemConfig
 
     row = SystemConfig.objects.filter(key=key).values_list("value", flat=True).first()
     value = entry.default if row is None else coerce(key, row)

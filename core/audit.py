@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from accounts.models import AuditLog
 from core import request_context
+from core.models import AuditLog
 from core.redaction import redact  # the rule the logs use too
 
 
