@@ -142,25 +142,3 @@ def test_staff_see_waiting_rows_first_and_cannot_change_them(admin_client_user):
     assert admin_client_user.post(f"/admin/outbox/outboxmessage/{stuck.pk}/delete/",
                                   {"post": "yes"}).status_code == 403
     assert OutboxMessage.objects.filter(pk=stuck.pk).exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_an_email_task_runs_once_per_message_even_when_the_message_comes_twice(customer):
-    """Eager Celery (test settings) runs the task on commit with the row's task id; a second
-    delivery of the same message (as after a lost worker) sends nothing, while a call that
-    does not come from the outbox still sends."""
-    from django.core import mail
-
-    from credits.tasks import send_low_balance_email
-
-    mail.outbox.clear()
-    with transaction.atomic():
-        row = outbox.enqueue("credits.tasks.send_low_balance_email", customer.pk)
-    row.refresh_from_db()
-    assert row.completed_at is not None and len(mail.outbox) == 1
-
-    again = send_low_balance_email.apply(args=[customer.pk], task_id=row.task_id)
-
-    assert again.result is None and len(mail.outbox) == 1
-    assert send_low_balance_email.apply(args=[customer.pk]).result is True
-    assert len(mail.outbox) == 2

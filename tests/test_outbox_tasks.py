@@ -1,4 +1,6 @@
-"""Work is queued by task name; every name the code queues is a task Celery has registered."""
+"""The apps' work queued through the outbox (core.outbox): it is queued by task name, every
+name the code queues is a task Celery has registered, and an e-mail task runs once per
+message."""
 
 import ast
 from pathlib import Path
@@ -55,3 +57,25 @@ def test_a_task_object_is_refused():
 
     with pytest.raises(TypeError):
         outbox.enqueue(send_low_balance_email, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_task_runs_once_per_message_even_when_the_message_comes_twice(customer):
+    """Eager Celery (test settings) runs the task on commit with the row's task id; a second
+    delivery of the same message (as after a lost worker) sends nothing, while a call that
+    does not come from the outbox still sends."""
+    from django.core import mail
+
+    from credits.tasks import send_low_balance_email
+
+    mail.outbox.clear()
+    with transaction.atomic():
+        row = outbox.enqueue("credits.tasks.send_low_balance_email", customer.pk)
+    row.refresh_from_db()
+    assert row.completed_at is not None and len(mail.outbox) == 1
+
+    again = send_low_balance_email.apply(args=[customer.pk], task_id=row.task_id)
+
+    assert again.result is None and len(mail.outbox) == 1
+    assert send_low_balance_email.apply(args=[customer.pk]).result is True
+    assert len(mail.outbox) == 2
