@@ -6,7 +6,8 @@ The broker stays kombu's filesystem transport whatever REDIS_URL says: tasks a b
 (webhook processing) are only written, never run, and the folder is emptied after each suite.
 """
 
-from config.env import DATA_DIR, env
+from config.env import env
+from config.paths import DATA_DIR
 from core.dbroles import log_in_as_owner
 
 env.ENVIRON["DEBUG"] = "false"

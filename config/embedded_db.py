@@ -16,7 +16,7 @@ import os
 import re
 import subprocess
 
-from config.env import DATA_DIR
+from config.paths import DATA_DIR
 
 # Concurrency tests and a Celery worker pool need more than PostgreSQL's default 100.
 MAX_CONNECTIONS = 300

@@ -16,6 +16,7 @@ API views reach the same answer through ``core.api.exception_handler`` (both sha
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from core.system_config import get_config_without_database
 from core.unavailable import (
     CODE,
     DATABASE_UNAVAILABLE,
@@ -26,19 +27,9 @@ from core.unavailable import (
 )
 
 
-def _business_name() -> str:
-    # The page must not query the database that just failed: the configured name when the
-    # cache holds it, otherwise the declared default.
-    from django.core.cache import cache
-
-    from core.system_config import CACHE_PREFIX, REGISTRY, coerce
-
-    try:
-        cached = cache.get(CACHE_PREFIX + "business_name")
-    except Exception:  # the cache may be down too; the page still renders
-        cached = None
-    return coerce("business_name", cached["value"]) if cached else (
-        REGISTRY["business_name"].default)
+def business_name_offline() -> str:
+    """The business's name for a page rendered while the database fails: never a query."""
+    return get_config_without_database("business_name")
 
 
 def unavailable_response(request) -> HttpResponse:
@@ -50,7 +41,7 @@ def unavailable_response(request) -> HttpResponse:
         response = JsonResponse({"code": CODE, "detail": MESSAGE, "fields": {}}, status=503)
     else:
         retry_url = request.get_full_path() if request.method == "GET" else ""
-        page = render_to_string("503.html", {"business_name": _business_name(),
+        page = render_to_string("503.html", {"business_name": business_name_offline(),
                                              "message": MESSAGE, "retry_url": retry_url})
         response = HttpResponse(page, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from config.env import DATA_DIR
 from config.ops import heartbeat
+from config.paths import DATA_DIR
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from config.env import (
-    BASE_DIR,
-    DATA_DIR,
     backup_settings,
     broker_visibility_timeout,
     database_settings,
@@ -17,6 +15,7 @@ from config.env import (
     seconds,
     stripe_settings,
 )
+from config.paths import BASE_DIR, DATA_DIR
 from social_signin.settings import form_action_origins, provider_settings
 
 DEBUG = env.bool("DEBUG", default=False)

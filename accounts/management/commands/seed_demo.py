@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, Status, User
-from config.env import DATA_DIR
+from config.paths import DATA_DIR
 
 CREDENTIALS_FILE = DATA_DIR / "demo-credentials.json"
 
