@@ -5,10 +5,12 @@ Errors are always ``{"code": "...", "detail": "...", "fields": {...}}``. Service
 """
 
 import math
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf, defaults
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -21,11 +23,12 @@ from core import unavailable
 class DomainError(Exception):
     """A refusal by a service: stable machine code, human message, HTTP status for the API."""
 
-    code = "invalid"
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_message = "The request could not be completed."
+    code: str = "invalid"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    default_message: str = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, **extra):
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 **extra: Any) -> None:
         self.message = message or self.default_message
         if code:
             self.code = code
@@ -51,7 +54,7 @@ class StrictPageSize:
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def get_page_size(self, request):
+    def get_page_size(self, request: Any) -> int | None:
         """A ``page_size`` outside 1..max_page_size is refused (400), never silently changed."""
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
@@ -63,7 +66,7 @@ class StrictPageSize:
             )
         return int(raw)
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
@@ -81,7 +84,7 @@ class Pagination(StrictPageSize, PageNumberPagination):
 # Under /api/ these answer JSON in the shared shape instead; elsewhere Django's pages stay.
 
 
-def is_api_request(request) -> bool:
+def is_api_request(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
@@ -89,43 +92,37 @@ def error_response(code: str, detail: str, status_code: int) -> JsonResponse:
     return JsonResponse({"code": code, "detail": detail, "fields": {}}, status=status_code)
 
 
-def api_not_found(request, exception=None):
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler404``: JSON in the shared shape under /api/, HTML elsewhere."""
-    from django.views.defaults import page_not_found
-
     if is_api_request(request):
         return error_response("not_found", "Not found.", 404)
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
-def api_bad_request(request, exception=None):
+def api_bad_request(request: HttpRequest,
+                    exception: Exception | None = None) -> HttpResponse:
     """``handler400``: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 under /api/."""
-    from django.views.defaults import bad_request
-
     if not is_api_request(request):
-        return bad_request(request, exception)
+        return defaults.bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
         return error_response("request_too_large", "The request body is too large.", 413)
     return error_response("bad_request", "The request could not be understood.", 400)
 
 
-def api_permission_denied(request, exception=None):
+def api_permission_denied(request: HttpRequest,
+                          exception: Exception | None = None) -> HttpResponse:
     """``handler403``."""
-    from django.views.defaults import permission_denied
-
     if is_api_request(request):
         return error_response("permission_denied",
                               str(exceptions.PermissionDenied.default_detail), 403)
-    return permission_denied(request, exception)
+    return defaults.permission_denied(request, exception)
 
 
-def api_csrf_failure(request, reason=""):
+def api_csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: the same answer DRF's session authentication gives."""
-    from django.views.csrf import csrf_failure
-
     if is_api_request(request):
         return error_response("permission_denied", f"CSRF Failed: {reason}", 403)
-    return csrf_failure(request, reason=reason)
+    return csrf.csrf_failure(request, reason=reason)
 
 
 _DRF_CODES = {
@@ -141,7 +138,7 @@ _DRF_CODES = {
 }
 
 
-def _first_message(value) -> str:
+def _first_message(value: Any) -> str:
     if isinstance(value, list | tuple) and value:
         return _first_message(value[0])
     if isinstance(value, dict) and value:
@@ -157,7 +154,8 @@ class ServiceUnavailable(DomainError):
     default_message = unavailable.MESSAGE
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's ``EXCEPTION_HANDLER``: every error answer in the shared shape."""
     if isinstance(exc, unavailable.DATABASE_UNAVAILABLE):
         # The services' own transactions are already rolled back; under ATOMIC_REQUESTS the
         # request's transaction is marked for rollback too.

@@ -1,5 +1,7 @@
 """DRF fields shared by the apps' input serializers."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 
@@ -10,7 +12,7 @@ class StrictCharField(serializers.CharField):
     lying about what is refused (found by tests/test_api_fuzz.py).
     """
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)

@@ -22,8 +22,11 @@ changes the schema runs in ``as_owner()``:
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from psycopg import pq, sql
 
 from core.db import APPEND_ONLY_SUFFIX
@@ -42,12 +45,12 @@ class RoleSetupError(RuntimeError):
     """The application's role would have more than row access, or too little to work."""
 
 
-def roles(connection) -> dict | None:
+def roles(connection: BaseDatabaseWrapper) -> dict[str, Any] | None:
     """``{"owner": login, "app": login}``, or None when one role does everything."""
     return connection.settings_dict.get("ROLES")
 
 
-def app_role(connection) -> str | None:
+def app_role(connection: BaseDatabaseWrapper) -> str | None:
     found = roles(connection)
     return found["app"]["USER"] if found else None
 
@@ -73,7 +76,7 @@ def as_owner(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
 
 
 @contextmanager
-def _logged_in_as(connection, login: dict) -> Iterator[None]:
+def _logged_in_as(connection: BaseDatabaseWrapper, login: dict[str, Any]) -> Iterator[None]:
     if connection.in_atomic_block:
         raise RuntimeError("as_owner() needs a new connection: call it outside transactions")
     saved = {key: connection.settings_dict[key] for key in LOGIN_KEYS}
@@ -87,7 +90,7 @@ def _logged_in_as(connection, login: dict) -> Iterator[None]:
 
 
 @contextmanager
-def _role_reset(connection, role: str) -> Iterator[None]:
+def _role_reset(connection: BaseDatabaseWrapper, role: str) -> Iterator[None]:
     # Inside a transaction SET LOCAL: a rollback (the test's) also ends it.
     scope = "LOCAL " if connection.in_atomic_block else ""
     with connection.cursor() as cursor:
@@ -124,7 +127,7 @@ def stop_acting_as_app_role(using: str = DEFAULT_DB_ALIAS) -> None:
     connection.settings_dict["OPTIONS"].pop("assume_role", None)
 
 
-def log_in_as_owner(config: dict) -> dict:
+def log_in_as_owner(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` (a DATABASES entry) with the owner's login, the roles kept: the test
     settings, and tools that create databases (the benchmarks)."""
     found = config.get("ROLES")
@@ -135,7 +138,7 @@ def log_in_as_owner(config: dict) -> dict:
 
 # --- privileges ---------------------------------------------------------------------------------
 
-def append_only_tables(cursor) -> list[str]:
+def append_only_tables(cursor: CursorWrapper) -> list[str]:
     """Tables with an append-only trigger (core.db.append_only), by name."""
     cursor.execute("""
         SELECT DISTINCT c.relname FROM pg_trigger t
@@ -152,7 +155,7 @@ def grant_statements(*, owner: str, app: str, append_only: list[str],
     back), in one transaction: the application never sees a moment without its rights."""
     schema, owner_id, app_id = sql.Identifier(SCHEMA), sql.Identifier(owner), sql.Identifier(app)
 
-    def statement(template: str, *names) -> sql.Composed:
+    def statement(template: str, *names: sql.Composable) -> sql.Composed:
         return sql.SQL(template).format(*names)
 
     statements = [
@@ -198,7 +201,7 @@ _CHECKS = (
 )
 
 
-def grant_app_role(using: str = DEFAULT_DB_ALIAS) -> dict | None:
+def grant_app_role(using: str = DEFAULT_DB_ALIAS) -> dict[str, Any] | None:
     """Give the application's role its privileges on ``using`` (as the owner; safe to run
     any number of times) and check it has no more. Returns what was done, or None with one
     role. Raises RoleSetupError when the role itself is wrong (a superuser, the owner...)."""

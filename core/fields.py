@@ -11,6 +11,7 @@ import functools
 import json
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -92,8 +93,6 @@ class EncryptedDateField(EncryptedField):
         return value
 
     def formfield(self, **kwargs):
-        from django import forms
-
         return forms.DateField(required=not self.blank, **kwargs)
 
 

@@ -3,7 +3,7 @@
 BIGINT_MAX = 2**63 - 1
 
 
-def parse_id(value) -> int | None:
+def parse_id(value: object) -> int | None:
     """The positive integer id ``value`` spells, or None.
 
     ``str.isdigit()`` alone is not enough: it accepts digits such as '²' that ``int()``

@@ -18,14 +18,14 @@ class TimeStampedModel(models.Model):
 
 
 class SoftDeleteQuerySet(models.QuerySet):
-    def alive(self):
+    def alive(self) -> "SoftDeleteQuerySet":
         return self.filter(deleted_at__isnull=True)
 
 
 class AliveManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
     """Default manager for soft-deletable models: hides rows with ``deleted_at`` set."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> SoftDeleteQuerySet:
         return super().get_queryset().filter(deleted_at__isnull=True)
 
 

@@ -1,6 +1,8 @@
 """Showing money: integer minor units plus currency, in the currency's own decimals and symbol."""
 
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from babel.numbers import format_currency, get_currency_precision
 
@@ -11,6 +13,7 @@ def currency_exponent(currency: str) -> int:
 
 
 def to_major_units(amount_minor: int, currency: str) -> Decimal:
+    """1250 USD -> ``Decimal("12.50")``; 500 JPY -> ``Decimal("500")``."""
     return Decimal(int(amount_minor)).scaleb(-currency_exponent(currency))
 
 
@@ -55,7 +58,7 @@ def format_money(amount_minor: int | None, currency: str, locale: str = "en") ->
     return format_currency(to_major_units(amount_minor, code), code, locale=locale or "en")
 
 
-def display_fields(obj, names, currency: str | None = None) -> dict[str, str]:
+def display_fields(obj: Any, names: Iterable[str], currency: str | None = None) -> dict[str, str]:
     """``{"total": "$19.00", ...}`` for the money fields ``names`` of ``obj`` (minor units)
     in its currency: the ``display`` part of an API answer."""
     code = currency or obj.currency

@@ -9,17 +9,21 @@ Kept apart from ``core.api``, which imports DRF's views: DRF's settings import t
 while the views module is still loading.
 """
 
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
 from rest_framework import exceptions, parsers
 
 MAX_JSON_DEPTH = 64
 TOO_DEEP = f"JSON parse error - the document is nested deeper than {MAX_JSON_DEPTH} levels."
 
 
-def deeper_than(data, limit: int) -> bool:
+def deeper_than(data: Any, limit: int) -> bool:
     """Whether lists and objects in ``data`` nest more than ``limit`` levels (no recursion)."""
-    stack = [(data, 1)]
+    stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):
@@ -35,7 +39,8 @@ def deeper_than(data, limit: int) -> bool:
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser; a document nested deeper than MAX_JSON_DEPTH is a parse error."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(self, stream: IO[bytes], media_type: str | None = None,
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

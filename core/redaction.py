@@ -8,6 +8,7 @@ a model, so logging can use them before Django's apps are loaded.
 """
 
 import re
+from typing import Any
 
 REDACTED = "[redacted]"
 SECRET_WORDS = ("password", "secret", "token", "key", "card", "cvc", "iban")
@@ -15,16 +16,16 @@ SECRET_WORDS = ("password", "secret", "token", "key", "card", "cvc", "iban")
 NOT_SECRET = {"prefix"}
 
 
-def is_secret_name(name) -> bool:
+def is_secret_name(name: object) -> bool:
     lowered = str(name).lower()
     return lowered not in NOT_SECRET and any(word in lowered for word in SECRET_WORDS)
 
 
-def redact(values: dict | None) -> dict:
+def redact(values: dict[str, Any] | None) -> dict[str, Any]:
     """Drop secrets from a dict (nested dicts too); values that are not plain become text."""
     if not values:
         return {}
-    clean = {}
+    clean: dict[str, Any] = {}
     for name, value in values.items():
         if is_secret_name(name):
             clean[name] = REDACTED

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 
 def declared_schedules() -> list[dict[str, Any]]:
@@ -30,8 +31,6 @@ def declared_schedules() -> list[dict[str, Any]]:
 
 
 def _schedule_for(entry: dict[str, Any]) -> dict[str, Any]:
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule
-
     if "crontab" in entry:
         fields = {"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*",
                   "month_of_year": "*", **entry["crontab"]}
@@ -47,8 +46,6 @@ def _schedule_for(entry: dict[str, Any]) -> dict[str, Any]:
 
 def sync_periodic_tasks() -> tuple[int, int]:
     """Create missing periodic tasks and update changed ones. Returns (created, updated)."""
-    from django_celery_beat.models import PeriodicTask
-
     created = updated = 0
     with transaction.atomic():
         for entry in declared_schedules():

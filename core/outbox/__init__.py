@@ -6,16 +6,26 @@ No task is ever published only from memory, so a broker outage delays work but l
 Delivery is at least once: every task queued here must be safe to run twice.
 """
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-def enqueue(task: str, *args, **kwargs):
+if TYPE_CHECKING:
+    from core.outbox.models import OutboxMessage
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def enqueue(task: str, *args: Any, **kwargs: Any) -> "OutboxMessage":
     """``outbox.enqueue("app.tasks.name", *args, **kwargs)``: see core.outbox.services.enqueue."""
-    from core.outbox.services import enqueue as enqueue_task
+    # The package is imported when its app loads, before models may be: services on use.
+    from core.outbox.services import enqueue as enqueue_task  # noqa: PLC0415
 
     return enqueue_task(task, *args, **kwargs)
 
 
-def effect_once(fn):
+def effect_once(fn: F) -> F:
     """``@outbox.effect_once``: see core.outbox.services.effect_once."""
-    from core.outbox.services import effect_once as wrap
+    # The package is imported when its app loads, before models may be: services on use.
+    from core.outbox.services import effect_once as wrap  # noqa: PLC0415
 
     return wrap(fn)

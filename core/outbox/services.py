@@ -11,7 +11,9 @@ import contextlib
 import functools
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 from celery import Task, current_app, current_task
 from django.db import connection, transaction
@@ -22,6 +24,7 @@ from kombu.exceptions import OperationalError
 from core.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
+Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 # How long a process may hold a row while publishing it. A process that dies holding it only
 # delays that row until the lease ends; the relay skips rows under a live lease.
@@ -39,7 +42,7 @@ class UnknownTask(LookupError):
     """The row names a task this code base no longer has (renamed or removed)."""
 
 
-def enqueue(task: str, *args, **kwargs) -> OutboxMessage:
+def enqueue(task: str, *args: Any, **kwargs: Any) -> OutboxMessage:
     """Queue the task registered under the name ``task`` (``"credits.tasks.expire_credits"``)
     to run with ``*args, **kwargs`` after the current transaction commits (at once outside a
     transaction). Arguments must be JSON values (ids, strings). Nothing is queued for a
@@ -90,7 +93,7 @@ _CLAIM_SQL = """
 """
 
 
-def publish_many(message_ids) -> int:
+def publish_many(message_ids: Iterable[int]) -> int:
     """Publish those of these rows that nobody else is publishing: one UPDATE claims them
     (returning the rows), each goes to the broker, one UPDATE marks those sent. Stops at a
     broker failure and gives the rest back for the relay. Returns how many reached the
@@ -186,7 +189,7 @@ def _not_sent(row: OutboxMessage, exc: Exception, outcome: str) -> str:
     return outcome
 
 
-def relay(*, limit: int = RELAY_BATCH) -> dict:
+def relay(*, limit: int = RELAY_BATCH) -> dict[str, int]:
     """Publish up to ``limit`` unpublished rows, oldest first. Rows are claimed under
     ``SELECT ... FOR UPDATE SKIP LOCKED`` (two relays never take the same row) and published
     after that short transaction, so no lock is held during a network call. Stops at the
@@ -212,7 +215,7 @@ def relay(*, limit: int = RELAY_BATCH) -> dict:
             "pending": OutboxMessage.objects.filter(published_at__isnull=True).count()}
 
 
-def prune(*, now=None, keep: timedelta = KEEP_PUBLISHED) -> int:
+def prune(*, now: datetime | None = None, keep: timedelta = KEEP_PUBLISHED) -> int:
     """Delete rows published more than ``keep`` ago (a bounded batch per call)."""
     cutoff = (now or timezone.now()) - keep
     ids = list(OutboxMessage.objects.filter(published_at__lt=cutoff).order_by("id")
@@ -228,7 +231,7 @@ def _message_pk(task_id: str | None) -> int | None:
     return int(rest) if rest.isdigit() else None
 
 
-def effect_once(fn):
+def effect_once(fn: Fn) -> Fn:
     """For tasks whose effect cannot be taken back (an e-mail): run at most once per outbox
     message. Delivery is at least once, so a copy of a message can arrive after the first one
     finished; the first run marks the row ``completed_at`` and later copies return None.
@@ -236,7 +239,7 @@ def effect_once(fn):
     lost, rarely repeated). Calls that do not come from the outbox run as before.
     Put it under ``@shared_task``."""
     @functools.wraps(fn)
-    def run(*args, **kwargs):
+    def run(*args: Any, **kwargs: Any) -> Any:
         request = getattr(current_task, "request", None)
         pk = _message_pk(getattr(request, "id", None))
         if pk is None:
@@ -247,4 +250,4 @@ def effect_once(fn):
         result = fn(*args, **kwargs)
         OutboxMessage.objects.filter(pk=pk).update(completed_at=timezone.now())
         return result
-    return run
+    return cast(Fn, run)
