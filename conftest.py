@@ -192,11 +192,11 @@ def django_db_setup(django_db_setup, django_db_blocker, pytestconfig):
     """pytest-django's test database, watched by the secret scan from creation to the end.
 
     It is created and migrated as the schema's owner; the tests then run as the application's
-    role, as the web server and workers do (config.dbroles: ``as_owner()`` for the few steps
+    role, as the web server and workers do (core.dbroles: ``as_owner()`` for the few steps
     that change the schema). The scan reads every table as the owner again."""
     from django.db import connection
 
-    from config.dbroles import act_as_app_role, stop_acting_as_app_role
+    from core.dbroles import act_as_app_role, stop_acting_as_app_role
 
     scan = pytestconfig.pluginmanager.get_plugin("secret-scan")
     with django_db_blocker.unblock():

@@ -10,8 +10,8 @@ from django import forms
 from django.conf import settings
 
 from accounts import services
-from accounts.errors import EmailTaken, WeakPassword
-from accounts.system_config import get_config
+from core.errors import EmailTaken, WeakPassword
+from core.system_config import get_config
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services, user_extras
-from accounts.api_fields import StrictCharField
 from accounts.models import ApiKey, LoginSession, User
 from accounts.profile import GENDER_CHOICES
-from config.api import NotFound
-from config.parsers import JSONParser
+from core.api import NotFound
+from core.api_fields import StrictCharField
+from core.parsers import JSONParser
 
 READ_ONLY_ME_FIELDS = ("email", "role", "status", "email_verified", "email_verified_at", "id")
 

@@ -29,8 +29,8 @@ from typing import Any
 from rest_framework import status
 
 from accounts.models import Role
-from accounts.system_config import get_config
-from config.api import DomainError
+from core.api import DomainError
+from core.system_config import get_config
 
 ADMIN, FINANCE, SUPPORT = Role.ADMIN.value, Role.FINANCE.value, Role.SUPPORT.value
 
@@ -218,7 +218,7 @@ def describe_amount(action: str, amount, currency: str = "") -> str:
         return "any amount"
     if unit == "money":
         # Money formatting is shared with the catalog, which imports this module.
-        from catalog.money import format_money  # noqa: PLC0415 - cycle accounts<->catalog
+        from core.money import format_money  # noqa: PLC0415 - cycle accounts<->catalog
 
         return format_money(amount, currency) if currency else f"{amount} minor units"
     if unit == "days":

@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from accounts.system_config import get_config
+from core.system_config import get_config
 
 
 def site(request):

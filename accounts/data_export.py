@@ -19,7 +19,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 
-from accounts.models import AuditLog
+from core.models import AuditLog
 
 SectionFn = Callable[[Any], Any]
 _SECTIONS: dict[str, SectionFn] = {}

@@ -2,7 +2,8 @@ import factory
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
-from accounts.models import ApiKey, AuditLog, LoginSession, Role, StoredFile, SystemConfig, User
+from accounts.models import ApiKey, LoginSession, Role, StoredFile, User
+from core.models import AuditLog, SystemConfig
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 

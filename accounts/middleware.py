@@ -2,8 +2,8 @@
 
 from django.utils import timezone
 
-from accounts import request_context
 from accounts.models import LoginSession
+from core import request_context
 
 LAST_SEEN_RESOLUTION_SECONDS = 60
 

@@ -1,4 +1,4 @@
-"""Users, their sessions and API keys, the audit log, run-time settings and stored files."""
+"""Users, their sessions and API keys, and stored files."""
 
 import hashlib
 import secrets
@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
-from config.models import AliveManager, TimeStampedModel
+from core.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
+from core.models import AliveManager, TimeStampedModel
 
 
 class Role(models.TextChoices):
@@ -241,69 +241,6 @@ class ApiKey(TimeStampedModel):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
-
-
-class AuditAction(models.TextChoices):
-    CREATE = "CREATE"
-    UPDATE = "UPDATE"
-    DELETE = "DELETE"
-    LOGIN = "LOGIN"
-    LOGOUT = "LOGOUT"
-    LOGIN_FAILED = "LOGIN_FAILED"
-    STATUS_CHANGE = "STATUS_CHANGE"
-    ROLE_CHANGE = "ROLE_CHANGE"
-    EXPORT = "EXPORT"
-    REFUND = "REFUND"
-    CREDIT_GRANT = "CREDIT_GRANT"
-    CREDIT_ADJUST = "CREDIT_ADJUST"
-    CONFIG_CHANGE = "CONFIG_CHANGE"
-    APPROVAL = "APPROVAL"
-    OTHER = "OTHER"
-
-
-class AuditLog(models.Model):
-    """Who changed what, when, from where. Append-only: PostgreSQL refuses UPDATE and DELETE."""
-
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+")
-    actor_email = models.CharField(max_length=254, blank=True)
-    action = models.CharField(max_length=32, choices=AuditAction.choices)
-    resource_type = models.CharField(max_length=100)
-    resource_id = models.CharField(max_length=100, blank=True)
-    old_values = models.JSONField(default=dict, blank=True)
-    new_values = models.JSONField(default=dict, blank=True)
-    context = models.JSONField(default=dict, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["resource_type", "resource_id"]),
-            models.Index(fields=["actor", "-created_at"]),
-            models.Index(fields=["action", "-created_at"]),
-        ]
-
-    def __str__(self):
-        who = self.actor_email or "system"
-        return f"{self.action} {self.resource_type}:{self.resource_id} by {who}"
-
-
-class SystemConfig(TimeStampedModel):
-    """A run-time setting staff may change. Keys and types are declared in system_config."""
-
-    key = models.CharField(max_length=100, unique=True)
-    value = models.JSONField()
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                   null=True, blank=True, related_name="+")
-
-    class Meta:
-        ordering = ["key"]
-        verbose_name = "system setting"
-
-    def __str__(self):
-        return self.key
 
 
 class StoredFile(TimeStampedModel):

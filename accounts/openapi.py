@@ -1,7 +1,7 @@
 """OpenAPI: document the error answers every /api/v1/ operation can give.
 
 drf-spectacular documents only what each view declares, so most operations listed only their
-2xx answer while the shared exception handler (config.api.exception_handler) can also answer
+2xx answer while the shared exception handler (core.api.exception_handler) can also answer
 400/401/403/404 with `{"code", "detail", "fields"}`, and every operation is rate-limited
 (429, config.throttling). The fuzzer (tests/test_api_fuzz.py)
 flags every such answer as undocumented. This postprocessing hook adds them where they can
@@ -17,7 +17,7 @@ Register it after drf-spectacular's own hook:
 ERROR_COMPONENT = "ApiError"
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "The shared error envelope of config.api.exception_handler.",
+    "description": "The shared error envelope of core.api.exception_handler.",
     "properties": {
         "code": {"type": "string", "description": "Stable machine-readable error code."},
         "detail": {"type": "string", "description": "Human-readable message."},

@@ -12,15 +12,16 @@ from accounts.models import Role
 # Apps each role sees in the staff console (view permission on their models).
 VISIBLE_APPS = {
     # "djstripe": the read-only Stripe mirror finance reconciles against.
-    Role.FINANCE: {"accounts", "billing", "credits", "catalog", "support", "analytics",
+    # "core": the audit log and the run-time settings.
+    Role.FINANCE: {"accounts", "core", "billing", "credits", "catalog", "support", "analytics",
                    "outbox", "console", "coupons", "djstripe"},
-    Role.SUPPORT: {"accounts", "billing", "credits", "catalog", "support", "console",
+    Role.SUPPORT: {"accounts", "core", "billing", "credits", "catalog", "support", "console",
                    "helpbot_insights"},
 }
 # Models a role may not even see inside a visible app.
 HIDDEN_MODELS = {
     Role.FINANCE: set(),
-    Role.SUPPORT: {"accounts.systemconfig", "billing.webhookevent", "billing.stripedrift",
+    Role.SUPPORT: {"core.systemconfig", "billing.webhookevent", "billing.stripedrift",
                    "billing.plansubscribers", "outbox.outboxmessage",
                    "console.accountingexport"},
 }

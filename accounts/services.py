@@ -13,17 +13,22 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import (
-    api_key_cache,
-    audit,
-    authority,
-    data_export,
-    deletion,
-    signup_hooks,
-    system_config,
-)
+from accounts import api_key_cache, authority, data_export, deletion, signup_hooks
 from accounts.backends import LOCKOUT_MESSAGE
-from accounts.errors import (
+from accounts.models import (
+    SIGN_IN_STATUSES,
+    ApiKey,
+    LoginSession,
+    Role,
+    Status,
+    User,
+    generate_api_key,
+    hash_api_key,
+    normalize_email,
+)
+from accounts.profile import clean_profile
+from core import audit, system_config
+from core.errors import (
     AccountDeleted,
     AccountDisabled,
     EmailNotVerified,
@@ -34,21 +39,8 @@ from accounts.errors import (
     WeakPassword,
     WrongPassword,
 )
-from accounts.models import (
-    SIGN_IN_STATUSES,
-    ApiKey,
-    AuditAction,
-    LoginSession,
-    Role,
-    Status,
-    SystemConfig,
-    User,
-    generate_api_key,
-    hash_api_key,
-    normalize_email,
-)
-from accounts.profile import clean_profile
-from accounts.request_context import info_from_request
+from core.models import AuditAction, SystemConfig
+from core.request_context import info_from_request
 
 
 def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",

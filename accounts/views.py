@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import deletion, selectors, services, user_extras
 from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
 from accounts.models import ApiKey, LoginSession
-from config.api import DomainError
+from core.api import DomainError
 
 PAGE_SIZE = 20
 

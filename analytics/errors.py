@@ -1,4 +1,4 @@
-from config.api import DomainError
+from core.api import DomainError
 
 
 class UnknownMetric(DomainError):

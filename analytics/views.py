@@ -9,15 +9,16 @@ from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from analytics import selectors
 from analytics.dashboard import CHARTS, chart_payload, kpi_tiles
 from analytics.errors import InvalidDateRange
 from analytics.forms import ExportForm, RangeForm
 from analytics.metrics import families
 from billing.models import Subscription
-from catalog.money import currency_exponent
+from core import audit
+from core.models import AuditAction
+from core.money import currency_exponent
 
 DASHBOARD_URL = "admin:app_list"
 

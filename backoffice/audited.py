@@ -4,8 +4,8 @@ the audit log in the same transaction as the change."""
 from django.contrib import admin
 from django.db import transaction
 
-from accounts.audit import record
-from accounts.models import AuditAction
+from core.audit import record
+from core.models import AuditAction
 
 
 def _concrete(obj) -> set[str]:

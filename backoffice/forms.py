@@ -5,7 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-from catalog.money import MINOR_UNITS_MAX, currency_exponent, format_money, to_minor_units
+from core.money import MINOR_UNITS_MAX, currency_exponent, format_money, to_minor_units
 
 
 class MoneyField(forms.DecimalField):

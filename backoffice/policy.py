@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern
 
 from accounts import authority
-from config.api import DomainError
+from core.api import DomainError
 
 # Actions and URLs of other projects' admins, named by model label and action / URL name.
 THIRD_PARTY_ACTIONS = {

@@ -6,8 +6,9 @@ The broker stays kombu's filesystem transport whatever REDIS_URL says: tasks a b
 (webhook processing) are only written, never run, and the folder is emptied after each suite.
 """
 
-from config.dbroles import log_in_as_owner
-from config.env import DATA_DIR, env
+from config.env import env
+from config.paths import DATA_DIR
+from core.dbroles import log_in_as_owner
 
 env.ENVIRON["DEBUG"] = "false"
 
@@ -32,7 +33,7 @@ ROOT_URLCONF = "bench.urls"
 # Refused webhooks and the like would otherwise print a line per request under load.
 LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": "WARNING"}}  # noqa: F405
 # The benchmarks create, clone and drop databases, COPY into and ANALYZE tables: the schema
-# owner's work, so this process logs in as the owner (config.dbroles). The servers they start
+# owner's work, so this process logs in as the owner (core.dbroles). The servers they start
 # get the database's URL.
 log_in_as_owner(DATABASES["default"])  # noqa: F405
 # The suites drive one API key and one IP far past any real client's rate: limits so high they

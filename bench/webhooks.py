@@ -184,7 +184,7 @@ def run(args) -> list[Result]:
 def _wait_published(*, timeout: float) -> None:
     """Until every outbox row is published, or ``timeout`` seconds (then the count below
     shows the shortfall)."""
-    from config.outbox.models import OutboxMessage
+    from core.outbox.models import OutboxMessage
 
     deadline = time.monotonic() + timeout
     while (OutboxMessage.objects.filter(published_at__isnull=True).exists()

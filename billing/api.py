@@ -17,8 +17,8 @@ from billing.models import BillingSource, CartItem, Order, OrderItem
 from billing.services import cart as cart_service
 from billing.services.checkout import checkout
 from billing.services.downloads import register_download
-from catalog.money import display_fields
-from config.api import Pagination
+from core.api import Pagination
+from core.money import display_fields
 
 # --- serializers -----------------------------------------------------------------------------
 

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import receipts
-from catalog.money import format_money
-from config.api import Pagination
+from core.api import Pagination
+from core.money import format_money
 
 
 class RefundOut(serializers.Serializer):

@@ -11,8 +11,8 @@ from billing import selectors
 from billing.models import Invoice, Subscription, SubscriptionEvent
 from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle, plan_change, state, stripe_adapter
-from catalog.money import display_fields
-from config.api import Pagination
+from core.api import Pagination
+from core.money import display_fields
 
 
 def _check_interval(value: str) -> str:

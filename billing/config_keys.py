@@ -1,4 +1,4 @@
-from accounts.system_config import define
+from core.system_config import define
 
 define("billing.bank_transfer_instructions", type=str,
        default="Pay by bank transfer to Acme Cloud Ltd, IBAN GB00 EXAM 0000 0000 0000 00, "

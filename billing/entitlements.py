@@ -9,7 +9,7 @@ from __future__ import annotations
 from billing import selectors
 from catalog.models import Plan
 from catalog.templatetags.catalog_tags import key_label
-from config.api import DomainError
+from core.api import DomainError
 
 
 class EntitlementRequired(DomainError):

@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from config.api import Conflict, DomainError, NotFound
+from core.api import Conflict, DomainError, NotFound
 
 
 class DiscountError(DomainError):

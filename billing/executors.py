@@ -14,7 +14,7 @@ from accounts import authority
 from billing.models import Invoice, Order, Subscription
 from billing.services import invoices, payments
 from billing.services.subscriptions import lifecycle as subscriptions
-from config.api import DomainError
+from core.api import DomainError
 
 
 def received_at(payload) -> datetime | None:

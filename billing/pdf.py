@@ -2,7 +2,7 @@
 
 from io import BytesIO
 
-from catalog.money import format_money
+from core.money import format_money
 
 
 class PdfUnavailable(RuntimeError):

@@ -17,12 +17,12 @@ from django.db.models import Prefetch
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from accounts.system_config import get_config
 from billing import errors
 from billing.models import Payment, Refund
 from billing.services.invoice_lines import line_kind
-from config import outbox
-from config.ids import parse_id
+from core import outbox
+from core.ids import parse_id
+from core.system_config import get_config
 
 
 def receipt_number_for(payment: Payment) -> str:

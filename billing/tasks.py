@@ -12,7 +12,7 @@ from billing.services import refunds
 from billing.services.subscriptions import renewal
 from billing.stripe import client as stripe_client
 from billing.stripe import inbox, reconciliation, sync
-from config import outbox
+from core import outbox
 
 
 @shared_task(name="billing.tasks.process_webhook_event", acks_late=True)

@@ -16,8 +16,8 @@ from decimal import Decimal
 
 from stdnum.eu import vat
 
-from accounts.system_config import get_config
 from billing.models import TaxRate
+from core.system_config import get_config
 
 EU_COUNTRIES = frozenset({
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV",

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts.system_config import get_config
 from billing import errors, selectors
 from billing.api import download_response
 from billing.models import BillingSource, Order, OrderStatus
@@ -25,8 +24,9 @@ from billing.stripe import client as stripe_client
 from billing.stripe.inbox import InvalidEvent, record_event
 from billing.stripe.signature import SignatureError, verify_signature
 from catalog.views import add_to_cart_refused
-from config.api import DomainError
-from config.outbox.publisher import publish_soon
+from core.api import DomainError
+from core.outbox.publisher import publish_soon
+from core.system_config import get_config
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 def stripe_webhook(request):
     """Verify, record, answer. The event and its outbox row commit together in one statement
     (services.inbox.record_event), so the processing task cannot be lost; the process's
-    publisher thread publishes it (config.outbox.publisher), so neither Stripe's wait nor this
+    publisher thread publishes it (core.outbox.publisher), so neither Stripe's wait nor this
     worker's next request waits for the broker, and what it cannot publish the relay does."""
     body = request.body
     try:

@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from accounts.system_config import get_config
 from billing.models import CreditNote
+from core.system_config import get_config
 
 
 @login_required

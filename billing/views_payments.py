@@ -13,7 +13,7 @@ from billing.models import CustomerBillingProfile
 from billing.pdf import PdfUnavailable, render_receipt_pdf
 from billing.services.subscriptions import stripe_adapter as subscription_service
 from billing.stripe import client as stripe_client
-from config.api import DomainError
+from core.api import DomainError
 
 
 @login_required

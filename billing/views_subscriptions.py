@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.system_config import get_config
 from billing import errors, selectors
 from billing.context_processors import past_due
 from billing.pdf import PdfUnavailable, render_invoice_pdf
@@ -16,8 +15,9 @@ from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle, plan_change, state, stripe_adapter
 from billing.stripe import client as stripe_client
 from catalog.models import Plan
-from config.api import DomainError
-from config.ids import parse_id
+from core.api import DomainError
+from core.ids import parse_id
+from core.system_config import get_config
 
 REFUND_POLICY = ("Cancelling now ends your plan immediately; the unused part of the current "
                  "period is not refunded. Cancel at the period end to keep your plan until then.")

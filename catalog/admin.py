@@ -26,8 +26,8 @@ from catalog.models import (
     ReviewVote,
     Variant,
 )
-from catalog.money import format_money
 from catalog.public_cache import catalog_changed
+from core.money import format_money
 
 
 class AuditedAdmin(BaseAuditedAdmin):

@@ -27,9 +27,9 @@ from catalog.models import (
     Review,
     Variant,
 )
-from catalog.money import format_money
 from catalog.paging import CountInPageQueryPagination
-from config.api import NotFound
+from core.api import NotFound
+from core.money import format_money
 
 # --- serializers ----------------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ from catalog.choices import (
     ProductType,
     TiersMode,
 )
-from catalog.money import format_money
-from config.models import AliveManager, TimeStampedModel
+from core.models import AliveManager, TimeStampedModel
+from core.money import format_money
 
 currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lower-case ISO-4217 code, e.g. usd.")
 CURRENCY_CHECK = Q(currency__regex=r"^[a-z]{3}$")

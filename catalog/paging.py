@@ -14,7 +14,7 @@ from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connections
 from django.db.models import Count, QuerySet, Window
 
-from config.api import Pagination
+from core.api import Pagination
 
 # PostgreSQL's OFFSET is a bigint.
 _MAX_OFFSET = 2**63 - 1

@@ -8,13 +8,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import authority
-from accounts.audit import record
-from accounts.models import AuditAction, User
+from accounts.models import User
 from catalog import purchases
 from catalog.models import Price, Product, ProductStatus, Review, ReviewVote, Variant
 from catalog.public_cache import catalog_changed
 from catalog.selectors import visible_products
-from config.api import DomainError, NotFound
+from core.api import DomainError, NotFound
+from core.audit import record
+from core.models import AuditAction
 
 
 class AlreadyReviewed(DomainError):

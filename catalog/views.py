@@ -11,7 +11,7 @@ from catalog import purchases, selectors, services
 from catalog.forms import CatalogFilterForm, ReviewForm
 from catalog.models import Category, Collection, ProductType, Review
 from catalog.pricing import tier_rows
-from config.api import DomainError
+from core.api import DomainError
 
 PAGE_SIZE = 12
 REVIEWS_PAGE_SIZE = 10

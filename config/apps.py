@@ -10,13 +10,17 @@ class StaffAdminConfig(AdminConfig):
     def ready(self):
         super().ready()
         # The config package has no app of its own; its system checks register with the admin's.
-        from config import checks  # noqa: F401
+        # The task outbox's page (core.outbox has no admin module of its own).
+        from config import (
+            checks,  # noqa: F401
+            outbox_admin,  # noqa: F401
+        )
 
 
 class ProjectConfig(AppConfig):
     """The project itself, as an app: its project-wide management commands (seed_demo,
     run_all, setup_periodic_tasks, and migrate/flush/grant_app_role, which run as the
-    database's owner, config.dbroles). Listed last: it reads what every app registered."""
+    database's owner, core.dbroles). Listed last: it reads what every app registered."""
 
     name = "config"
     label = "config"

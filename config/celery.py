@@ -11,6 +11,9 @@ from config.ops.heartbeat import HeartbeatStep
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("billing")
+# The app of every thread (the outbox's publisher thread too): core.outbox reaches it as
+# celery.current_app, without importing config.
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Every worker writes a heartbeat to the cache for /metrics and /ops/ (config.ops.heartbeat).
@@ -36,5 +39,5 @@ def use_django_logging(loglevel=None, **kwargs):
 @worker_ready.connect
 def relay_outbox_on_start(sender, **kwargs):
     """A worker that starts after a broker outage publishes what the outbox holds at once,
-    without waiting for beat (config.outbox)."""
+    without waiting for beat (core.outbox)."""
     sender.app.send_task("config.outbox.tasks.relay_outbox")

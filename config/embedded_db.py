@@ -16,14 +16,14 @@ import os
 import re
 import subprocess
 
-from config.env import DATA_DIR
+from config.paths import DATA_DIR
 
 # Concurrency tests and a Celery worker pool need more than PostgreSQL's default 100.
 MAX_CONNECTIONS = 300
 # The server log names the database of each line (%d), so the tests' secret scan can read the
 # statements of its own test database among those of parallel runs (tests/secret_scan.py).
 LOG_LINE_PREFIX = "%m [%p] %q%u@%d "
-# The application's login: no superuser, CREATEDB or CREATEROLE; config.dbroles grants it rows.
+# The application's login: no superuser, CREATEDB or CREATEROLE; core.dbroles grants it rows.
 APP_ROLE = "billing_app"
 
 

@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import IO
 
-from config.env import DATA_DIR
+from config.paths import DATA_DIR
 
 LOG = DATA_DIR / "postgres" / "log"
 PREVIOUS = DATA_DIR / "postgres-log.1"

@@ -10,8 +10,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import environ
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = BASE_DIR / ".data"
+from config.paths import DATA_DIR
 
 env = environ.Env()
 
@@ -34,7 +33,8 @@ def database_config() -> dict:
     (local and test settings only: production settings require ``DATABASE_URL``)."""
     url = env.str("DATABASE_URL", default="")
     if not url:
-        from config.embedded_db import embedded_database_url
+        # Only without DATABASE_URL: production never loads the embedded server's module.
+        from config.embedded_db import embedded_database_url  # noqa: PLC0415 - see above
 
         url = embedded_database_url()
     return database_url_config(url, name="DATABASE_URL")
@@ -61,7 +61,7 @@ def database_settings() -> dict:
 
     ``DATABASE_URL`` is the application: it reads and writes rows and nothing more.
     ``MIGRATION_DATABASE_URL`` (optional) owns the tables; the commands that change the schema
-    log in with it (config.dbroles). Without ``DATABASE_URL`` the embedded server's superuser
+    log in with it (core.dbroles). Without ``DATABASE_URL`` the embedded server's superuser
     owns the schema and the application logs in as its ``billing_app`` role. Both logins are
     kept under ``ROLES`` when they differ.
     """
@@ -73,7 +73,8 @@ def database_settings() -> dict:
         raise ConfigurationError("MIGRATION_DATABASE_URL needs DATABASE_URL: the application's "
                                  "login to the same database")
     else:
-        from config.embedded_db import APP_ROLE, embedded_database_url
+        # Only without DATABASE_URL: production never loads the embedded server's module.
+        from config.embedded_db import APP_ROLE, embedded_database_url  # noqa: PLC0415
 
         owner = database_config()
         config = database_url_config(embedded_database_url(role=APP_ROLE), name="DATABASE_URL")

@@ -8,7 +8,7 @@ name the request that queued it too.
 ``JsonFormatter`` writes one JSON object per line (``LOG_FORMAT=json``, the production
 default): time, level, logger, message, the request id, the signed-in user's id and the
 Celery task id when there is one, any ``extra`` fields, and the traceback. The message, the
-traceback and the extras go through config.redaction, the audit log's rule.
+traceback and the extras go through core.redaction, the audit log's rule.
 
 Nothing here imports a model: logging is configured before Django's apps are loaded.
 """
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from django.core.signals import request_finished
 from django.utils.functional import empty
 
-from config.redaction import redact, redact_text
+from core.redaction import redact, redact_text
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")

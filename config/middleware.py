@@ -8,58 +8,28 @@ What is left to do is here: answer a clean 503 that the client may retry (JSON i
 error shape under /api/, the 503 page elsewhere) and make sure the broken connection is not used
 again, neither by the rest of this request (session save) nor by the next one on this thread.
 
-API views reach the same answer through ``config.api.exception_handler``; this middleware covers
-the server-rendered pages and any non-DRF view; ``server_error`` (as ``handler500``) covers a
-failure in a middleware before the view runs.
+API views reach the same answer through ``core.api.exception_handler`` (both share
+``core.unavailable``); this middleware covers the server-rendered pages and any non-DRF view;
+``server_error`` (as ``handler500``) covers a failure in a middleware before the view runs.
 """
 
-import logging
-
-from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-logger = logging.getLogger(__name__)
-
-# OperationalError also covers what PostgreSQL reports for a deadlock, a lock or statement
-# timeout and a serialization failure: all transient, all rolled back, all worth a retry.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-CODE = "service_unavailable"
-MESSAGE = ("The service is briefly unavailable and this request was not completed. "
-           "Please try again in a moment.")
-RETRY_AFTER_SECONDS = 5
-
-
-def discard_broken_connections() -> None:
-    """Close every connection the failure left unusable; the next query opens a new one.
-
-    A connection still inside an atomic block is left to that block: when its rollback fails,
-    Django closes the connection itself on the way out.
-    """
-    for connection in connections.all(initialized_only=True):
-        if (connection.connection is not None and not connection.in_atomic_block
-                and not connection.is_usable()):
-            connection.close()
+from core.system_config import get_config_without_database
+from core.unavailable import (
+    CODE,
+    DATABASE_UNAVAILABLE,
+    MESSAGE,
+    RETRY_AFTER_SECONDS,
+    discard_broken_connections,
+    report,
+)
 
 
-def report(request, exception: Exception) -> None:
-    logger.error("Database unavailable during %s %s: %s", request.method, request.path,
-                 exception.__class__.__name__, exc_info=exception)
-
-
-def _business_name() -> str:
-    # The page must not query the database that just failed: the configured name when the
-    # cache holds it, otherwise the declared default.
-    from django.core.cache import cache
-
-    from accounts.system_config import CACHE_PREFIX, REGISTRY, coerce
-
-    try:
-        cached = cache.get(CACHE_PREFIX + "business_name")
-    except Exception:  # the cache may be down too; the page still renders
-        cached = None
-    return coerce("business_name", cached["value"]) if cached else (
-        REGISTRY["business_name"].default)
+def business_name_offline() -> str:
+    """The business's name for a page rendered while the database fails: never a query."""
+    return get_config_without_database("business_name")
 
 
 def unavailable_response(request) -> HttpResponse:
@@ -71,7 +41,7 @@ def unavailable_response(request) -> HttpResponse:
         response = JsonResponse({"code": CODE, "detail": MESSAGE, "fields": {}}, status=503)
     else:
         retry_url = request.get_full_path() if request.method == "GET" else ""
-        page = render_to_string("503.html", {"business_name": _business_name(),
+        page = render_to_string("503.html", {"business_name": business_name_offline(),
                                              "message": MESSAGE, "retry_url": retry_url})
         response = HttpResponse(page, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)

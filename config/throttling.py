@@ -28,8 +28,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from rest_framework.throttling import BaseThrottle
 
-from accounts.request_context import client_ip
-from config.middleware import _business_name
+from config.middleware import business_name_offline
+from core.request_context import client_ip
 
 # URL name -> scope, for POSTs (every route here creates something or checks a password).
 ROUTES = {
@@ -172,7 +172,7 @@ def throttled_response(request, retry_after: int) -> HttpResponse:
         # Rendered without the request, as the 503 page is: no context processor runs.
         page = render_to_string("429.html", {"retry_after": retry_after,
                                              "minutes": math.ceil(retry_after / 60),
-                                             "business_name": _business_name()})
+                                             "business_name": business_name_offline()})
         response = HttpResponse(page, status=429)
     else:
         response = JsonResponse({"code": "throttled", "detail": detail, "fields": {},

@@ -14,10 +14,10 @@ from config import health
 from config.ops import metrics
 from config.ops import views as ops_views
 
-# Under /api/ every error answer is JSON in the shared shape (config.api), HTML elsewhere.
-handler400 = "config.api.api_bad_request"
-handler403 = "config.api.api_permission_denied"
-handler404 = "config.api.api_not_found"
+# Under /api/ every error answer is JSON in the shared shape (core.api), HTML elsewhere.
+handler400 = "core.api.api_bad_request"
+handler403 = "core.api.api_permission_denied"
+handler404 = "core.api.api_not_found"
 handler500 = "config.middleware.server_error"
 
 # Each app owns two URL modules: `urls` (server-rendered pages) and `api_urls` (REST, /api/v1/).

@@ -10,19 +10,8 @@ from django.db.models import Q
 from django.utils.html import format_html
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from accounts import authority, services, system_config
-from accounts.errors import AccountDeleted, NotAllowed
-from accounts.models import (
-    STAFF_ROLES,
-    ApiKey,
-    AuditLog,
-    LoginSession,
-    Role,
-    Status,
-    StoredFile,
-    SystemConfig,
-    User,
-)
+from accounts import authority, services
+from accounts.models import STAFF_ROLES, ApiKey, LoginSession, Role, Status, StoredFile, User
 from accounts.profile import PROFILE_FIELDS, clean_profile
 from backoffice.confirm import confirm_first
 from backoffice.customers import customer_page_url
@@ -31,6 +20,9 @@ from backoffice.readonly import ReadOnlyAdmin
 from backoffice.search import IndexedValuesFilter, Search, by_user_email, indexed_distinct_values
 from backoffice.tables import LargeTableAdmin, LargeTableChangeList
 from console.naming import describe_resources
+from core import system_config
+from core.errors import AccountDeleted, NotAllowed
+from core.models import AuditLog, SystemConfig
 
 
 class HttpsURLField(forms.URLField):

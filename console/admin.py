@@ -12,8 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from accounts import audit
-from accounts.models import AuditAction, Role, Status
+from accounts.models import Role, Status
 from backoffice.customers import customer_page_url
 from backoffice.readonly import ReadOnlyAdmin
 from console import (
@@ -22,6 +21,8 @@ from console import (
     overview,
 )
 from console.models import AccountingExport, Customer, StaffPreference
+from core import audit
+from core.models import AuditAction
 
 
 class StatusFilter(admin.SimpleListFilter):

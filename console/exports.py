@@ -24,11 +24,11 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from import_export import fields, resources
 
-from accounts import audit
 from accounts.data_export import rows
-from accounts.models import AuditAction
 from billing.models import CreditNote, Invoice, Payment, Refund
-from catalog.money import to_major_units
+from core import audit
+from core.models import AuditAction
+from core.money import to_major_units
 from credits.models import CreditTransaction
 
 EXCEL_ROWS_MAX = 50_000  # rows an Excel export holds at most (built in memory)

@@ -93,7 +93,7 @@ GROUPS: tuple[Group, ...] = (
         Entry("Reconciliation drifts", "difference", "billing.stripedrift"),
     )),
     Group("System", "settings", "Settings, people, webhooks, queues and the audit log.", (
-        Entry("Settings", "tune", "accounts.systemconfig"),
+        Entry("Settings", "tune", "core.systemconfig"),
         Entry("Users and roles", "manage_accounts", "accounts.user"),
         Entry("Webhook events", "webhook", "billing.webhookevent"),
         Entry("Webhook endpoints (out)", "send", "webhooks_out.webhookendpoint"),
@@ -101,7 +101,7 @@ GROUPS: tuple[Group, ...] = (
         Entry("Events sent (out)", "event_note", "webhooks_out.webhookevent"),
         Entry("Outbox", "outbox", "outbox.outboxmessage"),
         Entry("Schedules", "schedule", "django_celery_beat.periodictask"),
-        Entry("Audit log", "history", "accounts.auditlog"),
+        Entry("Audit log", "history", "core.auditlog"),
         Entry("Sign-in sessions", "devices", "accounts.loginsession"),
         Entry("API keys", "key", "accounts.apikey"),
         Entry("Stored files", "attach_file", "accounts.storedfile"),

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.models import ApiKey, AuditLog, Role, Status, User
+from accounts.models import ApiKey, Role, Status, User
 from billing.models import (
     BillingSource,
     Invoice,
@@ -32,8 +32,9 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.selectors import current_subscription
-from catalog.money import format_money
 from console.naming import describe_resources
+from core.models import AuditLog
+from core.money import format_money
 from credits.models import CreditBalance, CreditGrant, CreditTransaction
 from credits.selectors import credit_summary
 from support.models import Ticket

@@ -4,7 +4,7 @@ for N months (repeating), or every invoice (forever). A discount without a row i
 from django.db import models
 from django.db.models import Q
 
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class Duration(models.TextChoices):

@@ -5,11 +5,11 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
-from accounts.system_config import get_config
 from backoffice.policy import perform, policy_action
 from backoffice.readonly import ReadOnlyAdmin
 from backoffice.search import by_id, by_user_email
 from backoffice.tables import LargeTableAdmin
+from core.system_config import get_config
 from credits.models import (
     CREDITS_MAX,
     CreditBalance,

@@ -12,7 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictPageSize
+from core.api import StrictPageSize
 from credits import selectors, services
 from credits.models import CreditTransaction, GrantSource, TransactionKind
 

@@ -1,4 +1,4 @@
-from accounts.system_config import define
+from core.system_config import define
 
 define("signup_bonus_credits", type=int, default=100, min_value=0,
        description="Credits granted once to every new user (0 turns the bonus off).")

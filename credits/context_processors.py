@@ -1,4 +1,4 @@
-from accounts.system_config import get_config
+from core.system_config import get_config
 from credits.selectors import balance_of
 
 

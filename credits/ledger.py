@@ -7,8 +7,8 @@ from datetime import datetime
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.system_config import get_config
-from config import outbox
+from core import outbox
+from core.system_config import get_config
 from credits.errors import InvalidCreditAmount
 from credits.models import (
     CreditBalance,

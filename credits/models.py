@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 OPERATION_KEY = RegexValidator(
     r"^[A-Z][A-Z0-9_]{0,63}$",

@@ -23,10 +23,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction, User
-from accounts.system_config import get_config
-from config.outbox.services import publish as publish_outbox
+from accounts import authority
+from accounts.models import User
+from core import audit
+from core.models import AuditAction
+from core.outbox.services import publish as publish_outbox
+from core.system_config import get_config
 from credits import plans
 from credits.errors import (
     AdjustmentBelowZero,

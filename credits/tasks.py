@@ -8,8 +8,8 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from accounts.models import User
-from accounts.system_config import get_config
-from config import outbox
+from core import outbox
+from core.system_config import get_config
 from credits import consumption, invariant, services
 from credits.selectors import balance_of
 from webhooks_out import payloads

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from accounts.system_config import get_config
+from core.system_config import get_config
 from credits import selectors
 from credits.charts import usage_chart
 

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 
 from accounts.factories import TEST_PASSWORD, UserFactory
 from accounts.models import ApiKey, User
-from accounts.system_config import get_config
 from catalog.factories import PriceFactory, ProductFactory, ReviewFactory, VariantFactory
+from core.system_config import get_config
 from credits.factories import FeatureCostFactory
 from credits.services import consume_credits, grant_credits
 from support.models import Conversation, Ticket

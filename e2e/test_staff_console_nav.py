@@ -201,7 +201,7 @@ def test_an_invoice_list_fits_1280_px(watched):
     # The other lists staff work in fit too, with the same long addresses in them.
     for path in ("billing/order", "billing/payment", "billing/subscription",
                  "credits/creditbalance", "credits/credittransaction", "credits/creditgrant",
-                 "support/ticket", "accounts/apikey", "accounts/auditlog", "console/customer"):
+                 "support/ticket", "accounts/apikey", "core/auditlog", "console/customer"):
         page.goto(f"/admin/{path}/")
         expect(page.locator("#result_list")).to_be_visible()
         watched.watch.check(path)

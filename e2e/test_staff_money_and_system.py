@@ -171,7 +171,7 @@ def _sidebar_links(page) -> list[str]:
 
 def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, person_page,
                                                                 logged_in):
-    from accounts.models import SystemConfig
+    from core.models import SystemConfig
 
     customer = UserFactory(email="reader@example.com")
     shopper = logged_in(person_page("customer"), customer)
@@ -183,7 +183,7 @@ def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, perso
     admin.locator("#nav-sidebar-apps").get_by_role(
         "link", name=re.compile(r"\bSettings$")).click()
     admin.wait_for_load_state()
-    admin.locator('#content a[href$="/accounts/systemconfig/add/"]').first.click()
+    admin.locator('#content a[href$="/core/systemconfig/add/"]').first.click()
     admin.wait_for_load_state()
     admin.select_option('select[name="key"]', "business_name")
     admin.fill('input[name="value"]', "Globex Billing")
@@ -205,7 +205,8 @@ def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, perso
 def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, person_page,
                                                                       logged_in):
     from accounts.factories import StaffFactory
-    from accounts.models import AuditAction, AuditLog, Role
+    from accounts.models import Role
+    from core.models import AuditAction, AuditLog
 
     agent = StaffFactory(email="sam.agent@example.com")
     sam = logged_in(person_page("sam"), agent)
@@ -241,9 +242,9 @@ def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, 
 
 
 def test_admin_replays_a_failed_webhook_event(role_page):
-    from accounts.models import AuditLog
     from billing.factories import WebhookEventFactory
     from billing.models import WebhookEvent
+    from core.models import AuditLog
 
     event = WebhookEventFactory(
         stripe_event_id="evt_e2e_failed", type="customer.updated",

@@ -10,9 +10,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.factories import AdminFactory, StaffFactory, UserFactory
-from accounts.models import AuditAction, AuditLog
 from billing.factories import OrderFactory, SubscriptionFactory
 from billing.models import BillingSource, OrderStatus, PaymentStatus, Refund
+from core.models import AuditAction, AuditLog
 from credits.selectors import balance_of
 from support import services
 from support.models import ApprovalRequest, ApprovalStatus, TicketMessage, TicketStatus

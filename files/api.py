@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import _errors
-from config.api import NotFound, Pagination
+from core.api import NotFound, Pagination
 from files import services
 
 

@@ -1,6 +1,6 @@
 from rest_framework import status
 
-from config.api import DomainError
+from core.api import DomainError
 
 
 class FileError(DomainError):

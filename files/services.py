@@ -18,9 +18,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from accounts import audit
-from accounts.models import AuditAction, StoredFile
+from accounts.models import StoredFile
 from billing.selectors import live_subscriptions_granting_plan
+from core import audit
+from core.models import AuditAction
 from files import errors
 from files.models import CustomerFile
 

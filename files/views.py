@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from config.api import DomainError
+from core.api import DomainError
 from files import services
 from files.forms import UploadForm
 

@@ -3,8 +3,9 @@
 from django.db import transaction
 from django.utils.text import slugify
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
+from core import audit
+from core.models import AuditAction
 from support.models import Article, ArticleStatus, ArticleType, ChatMessage, ChatRole
 
 

@@ -3,8 +3,9 @@
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.db import transaction
 
-from accounts import audit, services, signup_hooks
-from accounts.models import AuditAction
+from accounts import services, signup_hooks
+from core import audit
+from core.models import AuditAction
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

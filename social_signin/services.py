@@ -3,8 +3,8 @@ it sent) is personal data, removed with the account."""
 
 from allauth.socialaccount.models import SocialAccount
 
-from accounts import audit
-from accounts.models import AuditAction
+from core import audit
+from core.models import AuditAction
 
 
 def deletion_preview(user) -> list[str]:

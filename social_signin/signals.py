@@ -3,8 +3,8 @@
 from allauth.socialaccount.signals import social_account_added, social_account_removed
 from django.dispatch import receiver
 
-from accounts import audit
-from accounts.models import AuditAction
+from core import audit
+from core.models import AuditAction
 
 
 @receiver(social_account_added, dispatch_uid="social_signin.added")

@@ -20,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import ErrorSerializer
-from accounts.api_fields import StrictCharField
-from config.api import NotFound, Pagination
-from config.parsers import JSONParser
+from core.api import NotFound, Pagination
+from core.api_fields import StrictCharField
+from core.parsers import JSONParser
 from support import bot, kb, selectors, services
 from support.models import Article, ArticleType, ChatRole, TicketStatus
 from support.related import clean_related

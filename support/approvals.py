@@ -21,13 +21,14 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from billing.models import Invoice, Order, Subscription, SubscriptionStatus
 from billing.services.refunds import create_invoice_refund, create_refund
 from billing.services.subscriptions.lifecycle import extend_trial
 from billing.services.subscriptions.state import TRIAL_EXTENSION_MAX_DAYS
-from config.ids import parse_id
+from core import audit
+from core.ids import parse_id
+from core.models import AuditAction
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction
-from accounts.system_config import get_config
-from config.api import Conflict, NotFound
+from core import audit
+from core.api import Conflict, NotFound
+from core.models import AuditAction
+from core.system_config import get_config
 from support import kb, services
 from support.models import ChatMessage, ChatRole, Conversation, Ticket, TicketPriority
 

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from accounts.system_config import define
+from core.system_config import define
 
 # SLA targets, in hours, per priority: first staff response and resolution.
 SLA_DEFAULTS = {

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
-from config import outbox
+from core import outbox
 from support.models import Article
 
 logger = logging.getLogger(__name__)

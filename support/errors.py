@@ -3,7 +3,7 @@
 from rest_framework import status
 
 from accounts import authority
-from config.api import DomainError
+from core.api import DomainError
 
 
 class InvalidTransition(DomainError):

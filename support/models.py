@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import authority
 from accounts.models import STAFF_ROLES, SUPPORT_DESK_ROLES
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class TicketStatus(models.TextChoices):

@@ -13,11 +13,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import STAFF_ROLES, AuditAction, User
-from accounts.system_config import get_config
-from config import outbox
-from config.api import NotFound
+from accounts import authority
+from accounts.models import STAFF_ROLES, User
+from core import audit, outbox
+from core.api import NotFound
+from core.models import AuditAction
+from core.system_config import get_config
 from support import attachments as attachment_files
 from support.errors import (
     InvalidAssignee,

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
-from accounts.system_config import get_config
-from config import outbox
+from core import outbox
+from core.system_config import get_config
 from support import embeddings, services
 from support.models import Ticket, TicketMessage, TicketStatus
 

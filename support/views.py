@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.system_config import get_config
-from config.api import DomainError
+from core.api import DomainError
+from core.system_config import get_config
 from support import kb, selectors, services
 from support.api import chat_message_out
 from support.forms import ReplyForm, TicketForm

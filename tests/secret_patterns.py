@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from config.redaction import luhn_valid  # the one card checksum (no Django imports)
+from core.redaction import luhn_valid  # the one card checksum (no Django imports)
 
 _CARD = re.compile(
     r"(?<![\w.+])"  # not the tail of an identifier, a decimal or a phone number (+E.164)

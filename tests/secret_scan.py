@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from config.redaction import luhn_valid  # noqa: F401 - other apps' tests import it from here
+from core.redaction import luhn_valid  # noqa: F401 - other apps' tests import it from here
 from tests.secret_patterns import PREFILTER_SQL, Finding, context_of, find, find_in_bytes, scan_file
 
 # --- the PostgreSQL server log ------------------------------------------------------------

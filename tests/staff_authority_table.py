@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from accounts import authority
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
-from accounts.models import AuditLog, Role
+from accounts.models import Role
 from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
 from billing.models import Invoice, InvoiceStatus
 from billing.services.payments import mark_order_paid
+from core.models import AuditLog
 from support.models import ApprovalRequest
 
 ROLES = [Role.ADMIN, Role.FINANCE, Role.SUPPORT, Role.CUSTOMER]

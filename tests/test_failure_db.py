@@ -19,10 +19,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
-from accounts.models import AuditLog
 from billing.models import Cart, CartItem, Invoice, Order, OrderItem
 from catalog.factories import PriceFactory, ProductFactory
-from config.dbroles import as_owner
+from core.dbroles import as_owner
+from core.models import AuditLog
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, TransactionKind
 
@@ -36,7 +36,7 @@ WAIT_SECONDS = 15
 def pause_inserts_into(table: str):
     """Every INSERT into ``table`` waits in the server until its backend is terminated."""
     function = f"test_pause_insert_{table}"
-    # Triggers and functions are the schema owner's (config.dbroles).
+    # Triggers and functions are the schema owner's (core.dbroles).
     with as_owner(), connection.cursor() as cursor:
         cursor.execute(f"""
             CREATE FUNCTION {function}() RETURNS trigger AS $$
@@ -62,7 +62,7 @@ def terminate_paused_backend() -> int:
 
     ``backend_xid`` is set only once a transaction has written, so the assertion proves the
     request is cut off after its first writes, not before them. As the owner: the application's
-    role sees no other session's wait and may not end it (config.dbroles).
+    role sees no other session's wait and may not end it (core.dbroles).
     """
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:

@@ -3,7 +3,7 @@ credits and Stripe delivers a webhook.
 
 A private ``redis-server`` on a free port is stopped and started again, so the machine's own
 Redis is never disturbed. Requests must still answer 2xx and write their rows; the tasks they
-queue wait in the outbox (config.outbox) and reach the worker once Redis is back.
+queue wait in the outbox (core.outbox) and reach the worker once Redis is back.
 """
 
 import json
@@ -24,8 +24,8 @@ from billing.models import Order, WebhookEvent
 from billing.tests.conftest import WEBHOOK_SECRET, signed_post
 from billing.tests.factories_helpers import priced_product
 from billing.tests.stripe_objects import wrap_event
-from config.outbox import publisher
-from config.outbox.models import OutboxMessage
+from core.outbox import publisher
+from core.outbox.models import OutboxMessage
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction
 
@@ -133,7 +133,7 @@ def celery_broker(url: str, **transport_options):
 def outbox_without_backoff(monkeypatch):
     # After a failed publish a process leaves rows to the relay for a few seconds; this test
     # makes several requests in a row and wants each of them to try the broker itself.
-    from config.outbox import services
+    from core.outbox import services
 
     monkeypatch.setattr(services, "_skip_until", 0.0)
     monkeypatch.setattr(services, "SKIP_AFTER_FAILURE", 0.0)

@@ -26,15 +26,15 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import AuditLog
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.stripe import inbox
 from billing.tests.stripe_objects import example, wrap_event
-from config import outbox
-from config.outbox.models import OutboxMessage
+from core import outbox
+from core.models import AuditLog
+from core.outbox.models import OutboxMessage
 from tests.test_failure_redis import celery_broker, redis_server, wait_for  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

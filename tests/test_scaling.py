@@ -37,7 +37,6 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from accounts.models import AuditLog
 from accounts.services import create_api_key
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
@@ -46,8 +45,9 @@ from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.stripe.signature import sign_header
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL
 from billing.tests.stripe_objects import example, wrap_event
-from config import outbox
-from config.dbroles import roles
+from core import outbox
+from core.dbroles import roles
+from core.models import AuditLog
 from credits.factories import FeatureCostFactory, funded_user
 from credits.invariant import check_invariant
 from credits.models import CreditBalance, CreditTransaction, TransactionKind

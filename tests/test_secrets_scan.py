@@ -10,7 +10,7 @@ import re
 import pytest
 
 from accounts.models import generate_api_key
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 from tests import secret_scan
 from tests.secret_patterns import find, luhn_valid
 from tests.secret_scan import prefix_pattern, scan_server_log

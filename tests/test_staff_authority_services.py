@@ -11,12 +11,13 @@ import pytest
 from django.contrib import admin
 
 from accounts import authority
-from accounts.models import AuditLog, Role
+from accounts.models import Role
 from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
 from billing.models import Invoice, InvoiceStatus
 from billing.services import invoices, payments, refunds
 from billing.services.subscriptions import lifecycle as subscriptions
 from billing.stripe import inbox, sync
+from core.models import AuditLog
 from tests.staff_authority_table import (
     APPROVAL,
     DONE,
@@ -325,7 +326,7 @@ def test_the_policy_reads_its_limits_from_settings():
         assert rule.limits[Role.ADMIN] is None  # admins act alone on any amount
         for key in rule.limits.values():
             if key is not None:
-                from accounts.system_config import REGISTRY
+                from core.system_config import REGISTRY
 
                 assert key in REGISTRY, key
 

@@ -9,9 +9,10 @@ from django.urls import reverse
 
 from accounts import authority
 from accounts.factories import StaffFactory, UserFactory
-from accounts.models import AuditLog, Role
+from accounts.models import Role
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import Invoice, Order, PaymentStatus, Subscription
+from core.models import AuditLog
 from support.models import ApprovalRequest, ApprovalStatus
 from tests.staff_authority_table import (
     APPROVAL,

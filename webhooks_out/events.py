@@ -8,7 +8,7 @@ import uuid
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config import outbox
+from core import outbox
 from webhooks_out.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 EVENT_TYPES = {

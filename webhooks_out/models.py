@@ -11,8 +11,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
-from accounts.fields import EncryptedTextField
-from config.models import TimeStampedModel
+from core.fields import EncryptedTextField
+from core.models import TimeStampedModel
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 

@@ -22,8 +22,9 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
+from core import audit
+from core.models import AuditAction
 from webhooks_out import events, signing
 from webhooks_out.models import (
     DeliveryAttempt,

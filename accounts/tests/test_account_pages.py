@@ -7,8 +7,9 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.factories import LoginSessionFactory
-from accounts.models import ApiKey, AuditLog, LoginSession, Role, Status, StoredFile, User
+from accounts.models import ApiKey, LoginSession, Role, Status, StoredFile, User
 from accounts.tests.helpers import LOGIN_URL, logged_in_user_id, page_login
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -9,18 +9,10 @@ from django.core.exceptions import ValidationError
 from accounts import services
 from accounts.authority import NotAuthorized
 from accounts.factories import LoginSessionFactory, UserFactory
-from accounts.models import (
-    ApiKey,
-    AuditLog,
-    LoginSession,
-    Role,
-    Status,
-    StoredFile,
-    SystemConfig,
-    User,
-)
-from accounts.system_config import get_config
+from accounts.models import ApiKey, LoginSession, Role, Status, StoredFile, User
 from accounts.tests.helpers import page_login
+from core.models import AuditLog, SystemConfig
+from core.system_config import get_config
 
 pytestmark = pytest.mark.django_db
 USERS = "/admin/accounts/user/"
@@ -223,7 +215,7 @@ def test_force_logout_ends_all_sessions_but_keeps_the_account(admin_client, cust
 
 def test_audit_log_is_read_only_in_admin(admin_client, customer):
     row = AuditLog.objects.create(action="OTHER", resource_type="x", resource_id="1")
-    base = "/admin/accounts/auditlog/"
+    base = "/admin/core/auditlog/"
 
     assert admin_client.get(base).status_code == 200
     assert admin_client.get(base, {"action__exact": "OTHER",
@@ -266,7 +258,7 @@ def test_stored_file_admin_lists_files(admin_client, customer):
     assert response.status_code == 200 and b"contract.pdf" in response.content
 
 
-CONFIG = "/admin/accounts/systemconfig/"
+CONFIG = "/admin/core/systemconfig/"
 
 
 def test_config_add_page_shows_keys_and_rejects_a_wrongly_typed_value(admin_client):

@@ -9,8 +9,9 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.factories import LoginSessionFactory, UserFactory
-from accounts.models import ApiKey, AuditLog, Role, Status, User, hash_api_key
+from accounts.models import ApiKey, Role, Status, User, hash_api_key
 from accounts.tests.helpers import api_url
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 STRONG = "a-much-longer-passphrase-42"

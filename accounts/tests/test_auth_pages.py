@@ -7,8 +7,9 @@ from django.core import mail
 
 from accounts import services
 from accounts.factories import UserFactory
-from accounts.models import ApiKey, AuditLog, LoginSession, Status, User
+from accounts.models import ApiKey, LoginSession, Status, User
 from accounts.tests.helpers import LOGIN_URL, link_in_last_mail, logged_in_user_id, page_login
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a-much-longer-passphrase-42"

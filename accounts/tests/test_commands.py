@@ -11,9 +11,9 @@ from django.test import override_settings
 
 from accounts import services
 from accounts.factories import UserFactory
-from accounts.fields import _fernet
 from accounts.models import Role, Status, User
 from accounts.tests.helpers import logged_in_user_id, page_login
+from core.fields import _fernet
 
 pytestmark = pytest.mark.django_db
 STRONG = "admin-passphrase-long-enough"

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from accounts import data_export
-from accounts.models import AuditLog
+from core.models import AuditLog
 from credits.models import CreditBalance, CreditTransaction
 
 pytestmark = pytest.mark.django_db

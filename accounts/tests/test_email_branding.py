@@ -6,9 +6,9 @@ import re
 import pytest
 from django.core import mail
 
-from accounts.system_config import get_config
 from billing.services.timeline import email_on_commit
 from config.tests.page_forms import find_form, submit
+from core.system_config import get_config
 from support import services
 
 pytestmark = pytest.mark.django_db

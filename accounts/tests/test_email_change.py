@@ -5,8 +5,9 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 from django.test import Client
 
-from accounts.models import AuditAction, AuditLog, User
+from accounts.models import User
 from accounts.tests.helpers import link_in_last_mail, page_login
+from core.models import AuditAction, AuditLog
 
 pytestmark = pytest.mark.django_db
 NEW_EMAIL = "cara.new@example.com"

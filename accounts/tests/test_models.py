@@ -2,10 +2,11 @@ import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.utils import ProgrammingError
 
-from accounts import audit
 from accounts.factories import UserFactory
-from accounts.models import AuditLog, Role, Status, User
-from config.dbroles import as_owner
+from accounts.models import Role, Status, User
+from core import audit
+from core.dbroles import as_owner
+from core.models import AuditLog
 
 
 def _execute_in_savepoint(sql, params):

@@ -7,9 +7,11 @@ import threading
 import pytest
 from django.db import connection
 
-from accounts import audit, data_export, services
-from accounts.errors import AccountDeleted, EmailTaken, WeakPassword
-from accounts.models import AuditLog, Status, User
+from accounts import data_export, services
+from accounts.models import Status, User
+from core import audit
+from core.errors import AccountDeleted, EmailTaken, WeakPassword
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 STRONG = "a-much-longer-passphrase-42"

@@ -3,9 +3,9 @@
 from decimal import Decimal
 
 from accounts.models import Role, User
-from accounts.system_config import get_config
 from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, fetch
 from analytics.metrics.registry import register
+from core.system_config import get_config
 from credits.models import CreditTransaction
 
 LEDGER_DEFINITION = """

@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import template
 
 from analytics.views import dashboard_context
-from catalog.money import currency_exponent
+from core.money import currency_exponent
 
 register = template.Library()
 

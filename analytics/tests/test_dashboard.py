@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 
 from accounts.factories import UserFactory
-from accounts.models import AuditLog
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from analytics.tests.builders import DAY, at, cancel, payment, price, subscribe
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

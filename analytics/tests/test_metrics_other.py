@@ -8,11 +8,11 @@ import time_machine
 
 from accounts.factories import StaffFactory, UserFactory
 from accounts.services import set_config
-from accounts.system_config import forget
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from analytics.tests.builders import DAY, at, backdate, order, payment, refund
 from billing.models import Payment, Refund
+from core.system_config import forget
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import GrantSource
 from credits.services import consume_credits, grant_credits, refund_consumption

@@ -9,10 +9,10 @@ from django.db import connection
 from django.db.models import Count, F, Min, Sum
 from django.utils import timezone
 
-from accounts.models import AuditLog
 from analytics.factories import history_inputs
 from analytics.seed_history import HEAVY_SHARE, SeedError, seed_history
 from billing.models import Invoice, Order, OrderItem, Payment, WebhookEvent
+from core.models import AuditLog
 from credits.factories import funded_user
 from credits.invariant import check_invariant
 from credits.models import CreditBalance, CreditGrant, CreditTransaction, TransactionLot

@@ -1,7 +1,7 @@
 """The staff console for billing. Actions call services; money rows are read-only here.
 
 Money is shown as people read it, in major units with its currency (``$711.00``, ``¥5,000``,
-through ``catalog.money.format_money``), and typed the same way (``backoffice.forms.MoneyField``).
+through ``core.money.format_money``), and typed the same way (``backoffice.forms.MoneyField``).
 
 One module per topic: orders, invoices (with payments, refunds and credit notes),
 subscriptions, discounts, tax, what Stripe sends (``stripe``, ``mirror``); ``common`` and

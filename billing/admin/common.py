@@ -5,12 +5,12 @@ import functools
 
 from django.contrib import admin, messages
 
-from accounts.system_config import get_config
 from backoffice.readonly import ReadOnlyInline
 from backoffice.search import Search, by_prefix
 from billing import models
-from catalog.money import format_money
-from config.api import DomainError
+from core.api import DomainError
+from core.money import format_money
+from core.system_config import get_config
 
 # --- money as people read it -----------------------------------------------------------------
 

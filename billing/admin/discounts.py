@@ -4,13 +4,13 @@ from django import forms
 from django.contrib import admin
 
 from accounts import authority
-from accounts.system_config import get_config
 from backoffice.audited import AuditedAdmin
 from backoffice.forms import MoneyField
 from backoffice.readonly import ReadOnlyInline
 from billing import models
 from billing.admin.common import MoneyAdminMixin, money_column
-from catalog.money import to_major_units
+from core.money import to_major_units
+from core.system_config import get_config
 
 
 class DiscountUsageInline(ReadOnlyInline):

@@ -28,7 +28,7 @@ from billing.admin.payments import (
     refund_page,
 )
 from billing.services.invoices import finalize_invoice, send_invoice, void_invoice
-from catalog.money import format_money
+from core.money import format_money
 
 
 class InvoicePaymentInline(ReadOnlyInline):

@@ -14,7 +14,7 @@ from billing import models
 from billing.admin.common import MoneyAdminMixin, RefundInline, by_order_number, money_column
 from billing.admin.payments import open_refund_form, order_payment_row, record_payments, refund_page
 from billing.services.payments import cancel_order
-from config.api import DomainError
+from core.api import DomainError
 
 
 class OrderItemInline(ReadOnlyInline):

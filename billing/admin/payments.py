@@ -13,7 +13,7 @@ from django.utils import timezone
 from backoffice.forms import MoneyField
 from backoffice.policy import REFUSED, perform
 from billing import models
-from catalog.money import format_money, to_major_units
+from core.money import format_money, to_major_units
 
 
 class RefundForm(forms.Form):

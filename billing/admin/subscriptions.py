@@ -19,7 +19,7 @@ from billing.services.invoices import issue_period_invoice
 from billing.services.subscriptions.lifecycle import cancel
 from billing.stripe import client as stripe_client
 from billing.stripe import sync
-from catalog.money import format_money
+from core.money import format_money
 
 
 class SubscriptionEventInline(ReadOnlyInline):

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 
-from config.db import append_only
+from core.db import append_only
 from django.conf import settings
 from django.db import migrations, models
 

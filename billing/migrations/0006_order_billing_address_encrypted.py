@@ -9,7 +9,7 @@ fields into a jsonb column again.
 
 from django.db import migrations
 
-import accounts.fields
+import core.fields
 
 BATCH_SIZE = 500
 
@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="order",
             name="billing_address_encrypted",
-            field=accounts.fields.EncryptedJSONField(blank=True, null=True),
+            field=core.fields.EncryptedJSONField(blank=True, null=True),
         ),
         migrations.RunPython(encrypt_existing, decrypt_back),
         migrations.RemoveField(

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class CustomerBillingProfile(TimeStampedModel):

@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from billing.models.common import CURRENCY_LENGTH
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class DiscountType(models.TextChoices):

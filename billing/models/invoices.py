@@ -6,7 +6,7 @@ from django.db.models import F, Q
 
 from billing.models.common import CURRENCY_LENGTH, BillingSource
 from billing.models.payments import RefundReason
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class InvoiceStatus(models.TextChoices):

@@ -5,9 +5,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, Q
 
-from accounts.fields import EncryptedJSONField
 from billing.models.common import CURRENCY_LENGTH, BillingSource
-from config.models import TimeStampedModel
+from core.fields import EncryptedJSONField
+from core.models import TimeStampedModel
 
 
 class Cart(TimeStampedModel):

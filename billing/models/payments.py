@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import Q
 
 from billing.models.common import CURRENCY_LENGTH, BillingSource
-from catalog.money import format_money
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
+from core.money import format_money
 
 
 class Payment(TimeStampedModel):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from billing.models.common import BillingSource
 from catalog.models import Plan
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class SubscriptionStatus(models.TextChoices):

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from config.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class WebhookEvent(TimeStampedModel):

@@ -9,10 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction, User
+from accounts.models import User
 from accounts.profile import clean_address
-from accounts.system_config import get_config
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -29,6 +27,9 @@ from billing.services.numbers import next_number
 from billing.services.payments import cancel_order, mark_order_paid
 from billing.stripe import client as stripe_client
 from catalog.models import Product
+from core import audit
+from core.models import AuditAction
+from core.system_config import get_config
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction, User
+from accounts.models import User
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -35,7 +34,9 @@ from billing.services import payments, timeline
 from billing.services.subscriptions import lifecycle, stripe_adapter
 from billing.services.timeline import EventType, Source
 from billing.stripe import client as stripe_client
-from catalog.money import format_money
+from core import audit
+from core.models import AuditAction
+from core.money import format_money
 
 logger = logging.getLogger(__name__)
 

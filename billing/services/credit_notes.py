@@ -6,14 +6,14 @@ import logging
 
 from django.db.models import Sum
 
-from accounts import audit
-from accounts.models import AuditAction
-from accounts.system_config import get_config
 from billing.models import CreditNote, Invoice, Refund, RefundReason, SubscriptionEvent
 from billing.services import timeline
 from billing.services.numbers import next_number
 from billing.signals import invoice_refunded
-from catalog.money import format_money
+from core import audit
+from core.models import AuditAction
+from core.money import format_money
+from core.system_config import get_config
 from credits.errors import GrantNotFound
 from credits.models import CreditGrant
 from credits.services import claw_back_grant

@@ -6,8 +6,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import F
 
-from accounts import audit
-from accounts.models import AuditAction, User
+from accounts.models import User
 from billing.models import (
     Invoice,
     InvoiceStatus,
@@ -20,6 +19,8 @@ from billing.models import (
 from billing.services.numbers import next_number
 from catalog.models import Product, ProductType
 from catalog.services import verify_reviews
+from core import audit
+from core.models import AuditAction
 from credits.services import grant_credits
 
 CREDIT_SOURCE_PURCHASE = "PURCHASE"

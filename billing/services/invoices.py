@@ -17,9 +17,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction, User
-from accounts.system_config import get_config
+from accounts import authority
+from accounts.models import User
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -40,7 +39,10 @@ from billing.services.numbers import next_number
 from billing.services.subscriptions.state import CREDIT_SOURCE_PLAN
 from billing.services.timeline import EventType, Source
 from billing.tax import tax_for
-from catalog.money import format_money
+from core import audit
+from core.models import AuditAction
+from core.money import format_money
+from core.system_config import get_config
 from coupons import services as coupons
 from coupons.models import Duration
 from credits.services import grant_credits

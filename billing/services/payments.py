@@ -5,8 +5,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction, User
+from accounts import authority
+from accounts.models import User
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -20,6 +20,8 @@ from billing.models import (
 from billing.services import discounts
 from billing.services.fulfilment import complete_paid_order
 from billing.services.invoices import record_bank_transfer
+from core import audit
+from core.models import AuditAction
 
 
 def _lock_order(order_id: int) -> Order:

@@ -21,8 +21,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction, User
+from accounts import authority
+from accounts.models import User
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -38,7 +38,8 @@ from billing.models import (
 from billing.services import credit_notes
 from billing.stripe import client as stripe_client
 from billing.stripe import invoice_payments
-from config import outbox
+from core import audit, outbox
+from core.models import AuditAction
 from credits.services import claw_back_grant
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 
 from accounts.models import User
-from accounts.system_config import get_config
 from billing.models import Subscription, SubscriptionEvent
+from core.system_config import get_config
 
 logger = logging.getLogger(__name__)
 

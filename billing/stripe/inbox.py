@@ -14,13 +14,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction
+from accounts import authority
 from billing.models import WebhookEvent
 from billing.stripe.events import dispatch
-from config import outbox
-from config.outbox import services as outbox_services
-from config.outbox.models import OutboxMessage
+from core import audit, outbox
+from core.models import AuditAction
+from core.outbox import services as outbox_services
+from core.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 

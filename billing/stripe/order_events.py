@@ -7,8 +7,6 @@ import logging
 from django.utils import timezone
 from djstripe.models import Customer
 
-from accounts import audit
-from accounts.models import AuditAction
 from billing.models import (
     BillingSource,
     CustomerBillingProfile,
@@ -23,7 +21,9 @@ from billing.stripe import client as stripe_client
 from billing.stripe import mirror as stripe_mirror
 from billing.stripe import subscription_events
 from billing.stripe.events import handles
-from config.ids import parse_id
+from core import audit
+from core.ids import parse_id
+from core.models import AuditAction
 
 logger = logging.getLogger(__name__)
 

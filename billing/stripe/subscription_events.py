@@ -33,8 +33,8 @@ from billing.stripe import client as stripe_client
 from billing.stripe import invoice_payments
 from billing.stripe import mirror as stripe_mirror
 from billing.stripe.events import handles
-from catalog.money import format_money
-from config.ids import parse_id
+from core.ids import parse_id
+from core.money import format_money
 
 logger = logging.getLogger(__name__)
 S = SubscriptionStatus

@@ -23,7 +23,7 @@ from accounts import authority
 from billing.stripe import client as stripe_client
 from billing.stripe import mirror as stripe_mirror
 from catalog.models import Plan, Price, PriceType, Product, ProductStatus, ProductType
-from config.ids import parse_id
+from core.ids import parse_id
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,7 @@ from django.core import mail
 from django.db import connection
 
 from accounts import services as account_services
-from accounts.errors import AccountDeleted
-from accounts.models import AuditLog, Status, User
+from accounts.models import Status, User
 from billing.models import (
     CustomerBillingProfile,
     Invoice,
@@ -28,6 +27,8 @@ from billing.models import (
 )
 from billing.services.subscriptions import renewal as renewal_service
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
+from core.errors import AccountDeleted
+from core.models import AuditLog
 
 S = SubscriptionStatus
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.models import AuditLog
 from billing.factories import (
     DiscountFactory,
     OrderFactory,
@@ -29,6 +28,7 @@ from billing.services.payments import mark_order_paid
 from billing.tests.conftest import signed_post
 from billing.tests.stripe_objects import example, wrap_event
 from catalog.models import ProductStatus
+from core.models import AuditLog
 
 
 @pytest.mark.django_db
@@ -280,7 +280,7 @@ def test_expired_session_cancels_pending_order_but_never_a_paid_one(
 
 @pytest.mark.django_db
 def test_staff_edits_are_audited(staff_console, admin_user, customer):
-    from accounts.models import AuditLog
+    from core.models import AuditLog
 
     order = OrderFactory(user=customer)
     response = staff_console.post(f"/admin/billing/order/{order.pk}/change/", {

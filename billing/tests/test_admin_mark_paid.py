@@ -11,7 +11,6 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.factories import FinanceFactory
-from accounts.models import AuditLog, SystemConfig
 from billing.factories import (
     OrderFactory,
     OrderItemFactory,
@@ -34,6 +33,7 @@ from billing.tests.admin_money_helpers import (
     run_action,
 )
 from config.tests.page_forms import find_form, submit
+from core.models import AuditLog, SystemConfig
 from credits.models import CreditGrant
 from support.models import ApprovalRequest, ApprovalStatus
 
@@ -257,7 +257,7 @@ def test_part_payments_at_once_add_up_and_settle_the_invoice_once(customer, admi
 @pytest.mark.django_db
 def test_a_bank_reference_belongs_to_one_payment(customer, admin_user):
     from billing.services.invoices import mark_invoice_paid
-    from config.api import DomainError
+    from core.api import DomainError
 
     first, second = manual_invoice(customer), manual_invoice(customer)
     mark_invoice_paid(invoice_id=first.pk, actor=admin_user, amount=100, reference="SAME")

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import AuditLog
 from billing.models import (
     Invoice,
     InvoiceStatus,
@@ -18,6 +17,7 @@ from billing.services.payments import mark_order_paid
 from billing.tests.factories_helpers import priced_product
 from catalog.factories import PriceFactory, PricingTierFactory, VariantFactory
 from catalog.models import Price, ProductStatus
+from core.models import AuditLog
 
 
 @pytest.mark.django_db
@@ -211,7 +211,7 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
 def test_mark_paid_refuses_stripe_orders(admin_user, customer):
     from billing.factories import OrderFactory
     from billing.services.payments import mark_paid_manually
-    from config.api import DomainError
+    from core.api import DomainError
 
     order = OrderFactory(user=customer, billing_source="stripe")
     with pytest.raises(DomainError) as refused:

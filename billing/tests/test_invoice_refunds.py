@@ -130,8 +130,8 @@ def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
 def test_credits_are_clawed_back_by_policy_never_below_zero(
         policy, clawed, unrecovered, paid, customer, stripe_double, client, staff_console,
         django_capture_on_commit_callbacks, request):
-    from accounts.models import SystemConfig
-    from accounts.system_config import forget
+    from core.models import SystemConfig
+    from core.system_config import forget
     from credits.factories import FeatureCostFactory
     from credits.services import consume_credits
 
@@ -302,7 +302,7 @@ def test_two_concurrent_invoice_refunds_cannot_exceed_what_was_paid(customer, ad
     from billing.factories import SubscriptionFactory
     from billing.services.numbers import next_number
     from billing.services.refunds import create_invoice_refund
-    from config.api import DomainError
+    from core.api import DomainError
 
     subscription = SubscriptionFactory(user=customer, billing_source="manual")
     invoice = Invoice.objects.create(

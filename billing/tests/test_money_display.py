@@ -1,4 +1,4 @@
-"""Money is shown in one place (catalog.money) that knows each currency's exponent: pages,
+"""Money is shown in one place (core.money) that knows each currency's exponent: pages,
 e-mails, PDFs and API ``display`` fields alike."""
 
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.services.subscriptions import lifecycle as service
-from catalog.money import currency_exponent, format_money, to_major_units, to_minor_units
+from core.money import currency_exponent, format_money, to_major_units, to_minor_units
 
 
 def test_exponents_and_formatting_of_jpy_usd_kwd():

@@ -7,10 +7,10 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from accounts.fields import decrypt
-from accounts.models import AuditLog
 from billing.models import Order
-from config.dbroles import as_owner
+from core.dbroles import as_owner
+from core.fields import decrypt
+from core.models import AuditLog
 from tests.secret_scan import luhn_valid
 
 # Looks like a card number but fails the Luhn check, so the session's secret scan (which
@@ -92,7 +92,7 @@ AFTER = [("billing", "0006_order_billing_address_encrypted")]
 
 @pytest.fixture
 def as_schema_owner(transactional_db):
-    """Migrating is the schema owner's work (config.dbroles)."""
+    """Migrating is the schema owner's work (core.dbroles)."""
     with as_owner():
         yield
 

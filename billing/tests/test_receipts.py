@@ -7,11 +7,11 @@ import re
 import pytest
 from django.core import mail
 
-from accounts.models import SystemConfig
-from accounts.system_config import forget
 from billing.models import Order, Payment
 from billing.services import payments, refunds
-from config.outbox.models import OutboxMessage
+from core.models import SystemConfig
+from core.outbox.models import OutboxMessage
+from core.system_config import forget
 
 pytestmark = pytest.mark.django_db
 

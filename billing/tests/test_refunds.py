@@ -5,7 +5,6 @@ import threading
 import pytest
 from django.db import connection
 
-from accounts.models import AuditLog
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import (
     BillingSource,
@@ -19,7 +18,8 @@ from billing.services.payments import mark_order_paid
 from billing.services.refunds import create_refund, retry_pending_refunds
 from billing.tests.conftest import signed_post
 from billing.tests.stripe_objects import example, wrap_event
-from config.api import DomainError
+from core.api import DomainError
+from core.models import AuditLog
 
 
 def _paid_manual_order(user, total=1000, **item):

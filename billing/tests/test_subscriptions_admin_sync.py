@@ -6,7 +6,6 @@ import time
 import pytest
 from django.core.management import call_command
 
-from accounts.models import AuditLog
 from billing.models import (
     InvoiceStatus,
     Payment,
@@ -18,6 +17,7 @@ from billing.models import (
 from billing.services.subscriptions import lifecycle as service
 from billing.tests.stripe_objects import example, wrap_event
 from billing.tests.subscription_helpers import DAY, stripe_subscription
+from core.models import AuditLog
 from credits.models import CreditGrant
 
 S = SubscriptionStatus

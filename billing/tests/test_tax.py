@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import SystemConfig
-from accounts.system_config import forget
 from billing.models import Order, TaxRate
 from billing.services import invoice_lines
 from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle, plan_change
 from billing.tax import tax_for, valid_eu_vat
+from core.models import SystemConfig
+from core.system_config import forget
 
 pytestmark = pytest.mark.django_db
 

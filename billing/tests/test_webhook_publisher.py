@@ -15,9 +15,9 @@ from billing.models import WebhookEvent
 from billing.stripe import inbox
 from billing.tests.conftest import signed_post
 from billing.tests.stripe_objects import example, wrap_event
-from config.outbox import publisher, services
-from config.outbox.models import OutboxMessage
 from conftest import drain_queue
+from core.outbox import publisher, services
+from core.outbox.models import OutboxMessage
 from tests.test_failure_redis import celery_broker
 
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 from djstripe.models import APIKey
 from psycopg import sql as psycopg_sql
 
-from accounts.models import AuditLog
 from billing.factories import CustomerBillingProfileFactory, OrderFactory, OrderItemFactory
 from billing.models import (
     BillingSource,
@@ -28,7 +27,8 @@ from billing.stripe.signature import sign_header
 from billing.tasks import retry_webhook_events
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
 from billing.tests.stripe_objects import example, wrap_event
-from config.outbox.models import OutboxMessage
+from core.models import AuditLog
+from core.outbox.models import OutboxMessage
 
 
 def _customer_event(customer_id="cus_hook", **changes):

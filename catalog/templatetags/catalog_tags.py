@@ -2,7 +2,7 @@
 
 from django import template
 
-from catalog.money import format_money
+from core.money import format_money
 
 register = template.Library()
 

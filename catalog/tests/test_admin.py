@@ -2,7 +2,6 @@
 
 import pytest
 
-from accounts.models import AuditLog
 from catalog.factories import (
     CategoryFactory,
     CollectionItemFactory,
@@ -15,6 +14,7 @@ from catalog.factories import (
     VariantFactory,
 )
 from catalog.models import Product, ProductStatus
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

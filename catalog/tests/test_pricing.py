@@ -3,8 +3,8 @@
 import pytest
 
 from catalog.factories import PriceFactory, PricingTierFactory
-from catalog.money import format_money
 from catalog.pricing import price_for_quantity, tier_rows
+from core.money import format_money
 
 pytestmark = pytest.mark.django_db
 

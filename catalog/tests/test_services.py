@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 
 from accounts.factories import UserFactory
-from accounts.models import AuditLog
 from billing.factories import OrderFactory, OrderItemFactory
 from catalog import services
 from catalog.factories import (
@@ -20,7 +19,8 @@ from catalog.factories import (
 )
 from catalog.models import Product, ProductStatus, Review
 from catalog.selectors import rating_summary
-from config.api import NotFound
+from core.api import NotFound
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 
 from accounts.factories import UserFactory
-from accounts.models import AuditLog
 from catalog import services
 from catalog.factories import DraftProductFactory, ProductFactory, ReviewFactory
 from catalog.models import Review, ReviewVote
+from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ MONEY_MODELS = (
     "billing.Refund", "billing.Subscription",
     "credits.CreditBalance", "credits.CreditGrant", "credits.CreditTransaction",
     "credits.TransactionLot",
-    "accounts.AuditLog",
+    "core.AuditLog",
 )
 
 _NAME = re.compile(r"^(?P<database>.+)-(?P<stamp>\d{8}T\d{6}Z)$")

@@ -41,7 +41,7 @@ _RESTORING = re.compile(r'processing data for table "([^"]+)"')
 
 def default_database() -> Database:
     """The default database, logged in as the owner of its schema when the settings have two
-    roles (config.dbroles): the owner reads every table and may create a scratch database."""
+    roles (core.dbroles): the owner reads every table and may create a scratch database."""
     settings_dict = connections["default"].settings_dict
     owner = (settings_dict.get("ROLES") or {}).get("owner")
     return Database.from_settings({**settings_dict, **owner} if owner else settings_dict)

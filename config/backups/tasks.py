@@ -4,8 +4,8 @@ import logging
 
 from celery import shared_task
 
-from config import outbox
 from config.backups import services
+from core import outbox
 
 logger = logging.getLogger("config.backups")
 

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from config.env import DATA_DIR
 from config.ops import heartbeat
+from config.paths import DATA_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def queue_depths() -> dict[str, int]:
 
 def outbox_backlog(now: datetime) -> dict:
     """Tasks written to the outbox and not yet published: how many, and the oldest's age."""
-    from config.outbox.models import OutboxMessage
+    from core.outbox.models import OutboxMessage
 
     row = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
         count=Count("id"), oldest=Min("created_at"))

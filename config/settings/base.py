@@ -4,8 +4,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from config.env import (
-    BASE_DIR,
-    DATA_DIR,
     backup_settings,
     broker_visibility_timeout,
     database_settings,
@@ -17,6 +15,7 @@ from config.env import (
     seconds,
     stripe_settings,
 )
+from config.paths import BASE_DIR, DATA_DIR
 from social_signin.settings import form_action_origins, provider_settings
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -24,7 +23,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Under /api/ a failed CSRF check answers the shared JSON error (the other error handlers are
 # in config/urls.py).
-CSRF_FAILURE_VIEW = "config.api.api_csrf_failure"
+CSRF_FAILURE_VIEW = "core.api.api_csrf_failure"
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -53,6 +52,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.github",
     "axes",
     "djstripe",
+    "core",
     "accounts",
     # Right after accounts: its ready() registers what GET /me shows (accounts.user_extras)
     # before any other app's ready() could import accounts.api.
@@ -64,7 +64,7 @@ INSTALLED_APPS = [
     "support",
     "analytics",
     "console",
-    "config.outbox",
+    "core.outbox",
     "config.backups",
     "webhooks_out",
     "files",
@@ -122,7 +122,7 @@ TEMPLATES = [
 ]
 
 # DATABASE_URL is the application's role; MIGRATION_DATABASE_URL the schema's owner, which
-# migrate and flush log in as (config.dbroles, README "Database roles").
+# migrate and flush log in as (core.dbroles, README "Database roles").
 DATABASES = {"default": database_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
@@ -198,15 +198,15 @@ REST_FRAMEWORK = {
         "accounts.authentication.ActiveSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -280,7 +280,7 @@ if REDIS_URL:
         # time limit (the rollups: 30 min) and any countdown/ETA (retry backoff: 10 min at
         # most), or a healthy long task would run twice. See config.env.
         "visibility_timeout": broker_visibility_timeout(),
-        # Publishing (config.outbox) tries the broker once, without a backoff loop, so a
+        # Publishing (core.outbox) tries the broker once, without a backoff loop, so a
         # request is not held up while Redis is away; the outbox relay publishes later.
         "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
         # Without these a Redis that stops answering (not refusing: a hung server, a dropped

@@ -5,7 +5,8 @@ import secrets
 
 from cryptography.fernet import Fernet
 
-from config.env import DATA_DIR, env
+from config.env import env
+from config.paths import DATA_DIR
 
 
 def _local_secrets() -> dict:

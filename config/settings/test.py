@@ -4,8 +4,8 @@ import os
 
 from cryptography.fernet import Fernet
 
-from config.dbroles import log_in_as_owner
 from config.env import env
+from core.dbroles import log_in_as_owner
 
 # Each test run gets fresh keys: nothing may depend on a key's value.
 env.ENVIRON.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
@@ -55,7 +55,7 @@ STORAGES = {
 # Parallel runs (several developers or helpers on one server) each get their own database.
 DATABASES["default"]["TEST"] = {"NAME": "test_billing" + os.environ.get("TEST_DB_SUFFIX", "")}
 # pytest-django creates and migrates the test database as the schema's owner; the root
-# conftest then makes every connection act as the application's role (config.dbroles).
+# conftest then makes every connection act as the application's role (core.dbroles).
 log_in_as_owner(DATABASES["default"])
 # The webhook tests deliver to receivers on http://127.0.0.1.
 WEBHOOKS_OUT_REQUIRE_HTTPS = False

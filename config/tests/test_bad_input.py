@@ -87,7 +87,7 @@ def test_deeply_nested_json_is_a_parse_error(customer, method, path, body):
 
 @pytest.mark.django_db
 def test_json_nested_within_the_limit_is_read_as_usual(api_client):
-    from config.parsers import MAX_JSON_DEPTH
+    from core.parsers import MAX_JSON_DEPTH
 
     nested = {"email": "someone@example.com", "password": "x"}
     for _ in range(MAX_JSON_DEPTH - 1):

@@ -1,4 +1,4 @@
-"""The application's database role reads and writes rows and nothing more (config.dbroles).
+"""The application's database role reads and writes rows and nothing more (core.dbroles).
 
 The whole suite runs as that role (the root conftest switches to it once the owner has
 created and migrated the test database). These tests also log in as it directly, as the web
@@ -17,9 +17,9 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
-from accounts.models import AuditLog
-from config.dbroles import app_role, as_owner, roles
 from config.env import ConfigurationError, database_settings
+from core.dbroles import app_role, as_owner, roles
+from core.models import AuditLog
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance, CreditTransaction, TransactionKind, TransactionLot
 from credits.services import consume_credits

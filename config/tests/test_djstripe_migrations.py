@@ -16,8 +16,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
-from config.dbroles import as_owner
 from config.djstripe_migrations._one_pass import CreateModelsInOnePass
+from core.dbroles import as_owner
 
 SQUASH = ("djstripe", "0001_squashed_2_11")
 UPSTREAM_NAMES = sorted(
@@ -137,7 +137,7 @@ def test_one_pass_refuses_operations_it_would_not_apply_faithfully():
 
 def _record_only(recorded):
     recorder = MigrationRecorder(connection)
-    with as_owner():  # only the owner writes django_migrations (config.dbroles)
+    with as_owner():  # only the owner writes django_migrations (core.dbroles)
         for key in [SQUASH, *ORIGINALS]:
             recorder.record_unapplied(*key)
         for key in recorded:

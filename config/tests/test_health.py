@@ -1,7 +1,7 @@
 import pytest
 from django.test import override_settings
 
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 
 
 @pytest.mark.django_db
@@ -60,7 +60,7 @@ def test_healthz_reports_a_migration_that_is_not_applied(client, monkeypatch):
     from config import health
 
     monkeypatch.setattr(health, "_migrations_applied", False)
-    with as_owner():  # only the owner writes django_migrations (config.dbroles)
+    with as_owner():  # only the owner writes django_migrations (core.dbroles)
         MigrationRecorder.Migration.objects.filter(app="credits").order_by("-id").first().delete()
 
     response = client.get("/healthz/")

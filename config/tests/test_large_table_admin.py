@@ -16,12 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.factories import AdminFactory, UserFactory
-from accounts.models import AuditLog
 from analytics.factories import history_inputs
 from analytics.seed_history import seed_history
 from backoffice.periods import IndexedPeriodsMixin, with_indexed_periods
 from backoffice.tables import EstimatedCountPaginator
-from config.dbroles import as_owner
+from core.dbroles import as_owner
+from core.models import AuditLog
 
 LEADING_WILDCARD = re.compile(r"LIKE\s+(UPPER\()?'%", re.IGNORECASE)
 ROWS = 12_000  # per table: enough that PostgreSQL prefers its indexes to a scan
@@ -186,7 +186,7 @@ def test_below_the_limit_the_total_is_counted_exactly(admin_client_user):
         AuditLog.objects.create(actor=user, action="LOGIN", resource_type="accounts.User",
                                 resource_id=str(user.pk))
 
-    response = admin_client_user.get(f"/admin/accounts/auditlog/?q={user.email}")
+    response = admin_client_user.get(f"/admin/core/auditlog/?q={user.email}")
 
     assert response.status_code == 200
     assert response.context["cl"].result_count == 3

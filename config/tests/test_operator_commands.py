@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
-from config import schedules
+from core import schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,10 +13,11 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory
-from accounts.models import AuditLog, Role
+from accounts.models import Role
 from billing.models import CreditNote, Invoice, Payment, Refund
 from console import exports
 from console.tests.world import customer_with_history, form_with_button
+from core.models import AuditLog
 from credits.models import CreditTransaction
 
 pytestmark = pytest.mark.django_db

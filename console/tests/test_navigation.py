@@ -118,7 +118,7 @@ def test_every_link_a_role_sees_opens(role):
 def test_support_is_refused_what_it_does_not_see():
     client = Client()
     client.force_login(StaffFactory())
-    for url in (reverse("admin:console_export"), "/admin/accounts/systemconfig/",
+    for url in (reverse("admin:console_export"), "/admin/core/systemconfig/",
                 "/admin/billing/webhookevent/"):
         assert client.get(url).status_code == 403, url
     # The analytics app has nothing a support agent may see: the admin does not know it.

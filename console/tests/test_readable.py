@@ -8,12 +8,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import audit
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory
-from accounts.models import AuditAction
 from billing.models import Invoice
 from console.models import StaffPreference
 from console.tests.world import customer_with_history, form_with_button
+from core import audit
+from core.models import AuditAction
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_the_audit_log_names_rows_and_links_them():
     staff = FinanceFactory()
     audit.record(actor=staff, action=AuditAction.UPDATE, resource=world.invoice)
     audit.record(actor=staff, action=AuditAction.UPDATE, resource=world.subscription)
-    html = _client(AdminFactory()).get(reverse("admin:accounts_auditlog_changelist")) \
+    html = _client(AdminFactory()).get(reverse("admin:core_auditlog_changelist")) \
         .content.decode()
     invoice_url = reverse("admin:billing_invoice_change", args=[world.invoice.pk])
     assert f'<a href="{invoice_url}">Invoice {world.invoice.number}</a>' in html
@@ -40,7 +40,7 @@ def test_the_audit_log_names_rows_and_links_them():
 def test_the_audit_log_links_a_customer_acting_to_their_page():
     world = customer_with_history()
     audit.record(actor=world.user, action=AuditAction.UPDATE, resource=world.user)
-    html = _client(AdminFactory()).get(reverse("admin:accounts_auditlog_changelist")) \
+    html = _client(AdminFactory()).get(reverse("admin:core_auditlog_changelist")) \
         .content.decode()
     page = reverse("admin:console_customer_overview", args=[world.user.pk])
     assert f'<a href="{page}">dana@example.com</a>' in html

@@ -23,7 +23,7 @@ What it does is what the Python service did, in the same order and with the same
    drawn from the next lots; only the lots drawn from are locked.
 5. One CONSUME row, its lot rows, one UPDATE of the balance (with the low-balance flag as the
    Python service kept it, step by step) and, when the balance crosses below
-   ``low_balance_threshold``, the outbox row ``config.outbox.enqueue`` would have written for
+   ``low_balance_threshold``, the outbox row ``core.outbox.enqueue`` would have written for
    credits.tasks.send_low_balance_email; the caller publishes it after the commit.
 
 Constants that live in Python too (the task name, the default threshold, PAST_DUE_GRACE) are
@@ -267,7 +267,7 @@ BEGIN
      WHERE id = v_balance_id;
 
     IF v_notify THEN
-        -- The row config.outbox.enqueue(send_low_balance_email, user_id) writes.
+        -- The row core.outbox.enqueue(send_low_balance_email, user_id) writes.
         INSERT INTO outbox_outboxmessage
                (task, args, kwargs, created_at, published_at, claimed_until, attempts,
                 last_error, completed_at)

@@ -8,7 +8,7 @@ the writer's transaction. A rolled-back insert rolls its sums back with it. The 
 append-only (0002), so there are no UPDATE or DELETE cases to follow.
 
 The trigger function is SECURITY INVOKER (the default): the application's role writes the
-table with its ordinary privileges (config.dbroles grants every table that is not append-only).
+table with its ordinary privileges (core.dbroles grants every table that is not append-only).
 
 Backfill: the ledger is locked against inserts (SHARE ROW EXCLUSIVE, the lock CREATE TRIGGER
 takes anyway) before the trigger is created and the existing rows are summed, so every row is

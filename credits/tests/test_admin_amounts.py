@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from accounts.models import AuditLog
-from config.api import DomainError
 from config.tests.page_forms import find_form, submit
+from core.api import DomainError
+from core.models import AuditLog
 from credits import services
 from credits.models import CREDITS_MAX, CreditBalance, CreditTransaction, GrantSource
 

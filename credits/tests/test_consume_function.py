@@ -18,11 +18,11 @@ from rest_framework.test import APIClient
 from accounts.factories import UserFactory
 from accounts.models import User
 from accounts.services import create_api_key, set_config
-from accounts.system_config import REGISTRY
 from billing.models import PAST_DUE_GRACE, Subscription, SubscriptionStatus
 from catalog.factories import PlanFactory
-from config.outbox import enqueue
-from config.outbox.models import OutboxMessage
+from core.outbox import enqueue
+from core.outbox.models import OutboxMessage
+from core.system_config import REGISTRY
 from credits import invariant, selectors, services
 from credits.errors import IdempotencyConflict, InsufficientCredits, UnknownOperation
 from credits.factories import FeatureCostFactory, funded_user

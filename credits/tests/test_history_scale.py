@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.factories import UserFactory
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 from credits import services
 from credits.models import GrantSource
 

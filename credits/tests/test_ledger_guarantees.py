@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 
 from accounts.factories import UserFactory
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 from credits import invariant, services, tasks
 from credits.factories import funded_user
 from credits.models import (

@@ -6,7 +6,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from accounts.models import AuditAction, AuditLog
+from core.models import AuditAction, AuditLog
 from credits import services
 from credits.charts import usage_chart
 from credits.context_processors import low_balance

@@ -5,8 +5,8 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.factories import UserFactory
-from accounts.models import AuditAction, AuditLog
 from accounts.services import set_config
+from core.models import AuditAction, AuditLog
 from credits import services
 from credits.errors import (
     AdjustmentBelowZero,

@@ -13,10 +13,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
-from accounts.models import AuditLog, StoredFile
+from accounts.models import StoredFile
 from accounts.services import delete_account
 from billing.factories import SubscriptionFactory
 from catalog.factories import PlanFactory
+from core.models import AuditLog
 from files import services
 from files.models import CustomerFile
 from files.tasks import purge_deleted_files

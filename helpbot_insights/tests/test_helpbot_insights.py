@@ -10,9 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory
-from accounts.models import AuditLog
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
+from core.models import AuditLog
 from support.bot import NOT_KNOWN
 from support.models import Article, ArticleStatus, Ticket
 from support.seed_data import ARTICLES

@@ -14,8 +14,9 @@ from allauth.socialaccount.models import SocialAccount
 from django.test import Client
 
 from accounts.factories import TEST_PASSWORD, UserFactory
-from accounts.models import AuditLog, LoginSession, User
+from accounts.models import LoginSession, User
 from accounts.services import delete_account
+from core.models import AuditLog
 from credits.selectors import balance_of
 from social_signin.settings import provider_settings
 

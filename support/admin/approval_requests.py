@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import authority
 from backoffice.policy import policy_action
-from config.api import DomainError
+from core.api import DomainError
 from support import approvals
 from support.models import ApprovalRequest, ApprovalStatus
 

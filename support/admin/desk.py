@@ -8,8 +8,8 @@ from django.utils import timezone
 from accounts.models import SUPPORT_DESK_ROLES, User
 from backoffice.forms import MoneyField
 from billing.models import Order, RefundReason
-from catalog.money import format_money
-from config.ids import BIGINT_MAX, parse_id
+from core.ids import BIGINT_MAX, parse_id
+from core.money import format_money
 from credits.admin import CreditAmountField, check_room
 from support import approvals
 from support.forms import MultipleFileField

@@ -16,11 +16,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts import authority
-from accounts.system_config import get_config
 from backoffice.policy import policy_action
 from billing.models import RefundReason, Subscription
-from catalog.money import format_money
-from config.api import DomainError
+from core.api import DomainError
+from core.money import format_money
+from core.system_config import get_config
 from credits import selectors as credit_selectors
 from support import approvals, panel, selectors, services
 from support.admin.desk import (

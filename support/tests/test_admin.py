@@ -1,7 +1,7 @@
 import pytest
 from django.core import mail
 
-from accounts.models import AuditLog
+from core.models import AuditLog
 from support import kb, services
 from support.errors import InvalidAssignee, MergeRefused
 from support.factories import ArticleFactory, ChatMessageFactory

@@ -3,9 +3,9 @@ import pytest
 
 from accounts.authority import NotAuthorized
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
-from accounts.models import AuditLog, SystemConfig
 from billing.factories import OrderFactory
 from billing.models import BillingSource, OrderStatus, PaymentStatus
+from core.models import AuditLog, SystemConfig
 from credits.errors import AdjustmentBelowZero
 from credits.selectors import balance_of
 from support import approvals

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.factories import StaffFactory, UserFactory
-from config.api import DomainError
+from core.api import DomainError
 from support import services
 from support.models import Ticket, TicketStatus
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 from support import embeddings, kb
 from support.factories import ArticleFactory
 from support.models import Article

@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
-from accounts.models import AuditLog, SystemConfig
 from billing.factories import SubscriptionFactory
 from billing.models import (
     BillingSource,
@@ -20,6 +19,7 @@ from billing.services.subscriptions.lifecycle import extend_trial
 from billing.stripe.sync import ensure_stripe_price
 from billing.tests.subscription_helpers import stripe_subscription
 from catalog.factories import PlanFactory
+from core.models import AuditLog, SystemConfig
 from support import approvals
 from support.errors import ApprovalRefused, SelfApprovalRefused
 from support.models import ApprovalRequest, ApprovalStatus

@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditLog, SystemConfig
 from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
 from billing.models import Invoice, InvoiceStatus, Refund, SubscriptionStatus
 from billing.services.numbers import next_number
 from billing.services.payments import mark_order_paid
 from catalog.factories import PlanFactory
 from config.tests.page_forms import find_form, submit
+from core.models import AuditLog, SystemConfig
 from credits.models import CREDITS_MAX, CreditBalance
 from credits.selectors import balance_of
 from credits.services import adjust_credits

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import SystemConfig
+from core.models import SystemConfig
 from support import selectors, services
 from support.models import Ticket, TicketStatus
 

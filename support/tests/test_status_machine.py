@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import AuditLog
+from core.models import AuditLog
 from support import services
 from support.errors import InvalidTransition, StaffOnly
 from support.factories import TicketFactory

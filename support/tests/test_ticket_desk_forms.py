@@ -10,10 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.factories import AdminFactory, StaffFactory
-from accounts.models import AuditAction, AuditLog
 from billing.factories import OrderFactory, SubscriptionFactory
 from billing.models import BillingSource, OrderStatus, PaymentStatus, Refund
 from config.tests.page_forms import find_form, page_forms, submit
+from core.models import AuditAction, AuditLog
 from credits.selectors import balance_of
 from support import services
 from support.models import ApprovalRequest, ApprovalStatus, Ticket, TicketMessage, TicketStatus

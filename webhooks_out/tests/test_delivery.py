@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from accounts import authority
 from accounts.factories import AdminFactory, UserFactory
-from accounts.models import AuditLog
-from accounts.system_config import get_config
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import Invoice
 from billing.services.invoices import mark_invoice_paid
 from billing.services.payments import mark_order_paid
 from billing.services.refunds import create_invoice_refund, create_refund
 from billing.services.subscriptions.lifecycle import cancel
+from core.models import AuditLog
+from core.system_config import get_config
 from credits.factories import FeatureCostFactory
 from credits.services import consume_credits, grant_credits
 from credits.tasks import batch_consumption

@@ -10,8 +10,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction, Role, Status, User, normalize_email
+from accounts.models import Role, Status, User, normalize_email
+from core import audit
+from core.models import AuditAction
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from accounts.fields import EncryptedField, rotate
+from core.fields import EncryptedField, rotate
 
 BATCH_SIZE = 500
 

@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction, User
+from accounts.models import User
 from billing import errors
 from billing.models import Subscription
 from billing.services import invoices, timeline
@@ -23,6 +22,8 @@ from billing.services.subscriptions.state import (
 )
 from billing.services.timeline import EventType, Source
 from catalog.models import Plan, Price
+from core import audit
+from core.models import AuditAction
 
 
 def _schedule_cancel(sub: Subscription, *, actor, source: str) -> None:

@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction, User
+from accounts.models import User
 from billing import errors
 from billing.models import Subscription
 from billing.services import timeline
@@ -20,6 +19,8 @@ from billing.services.timeline import EventType, Source
 from billing.stripe import client as stripe_client
 from billing.stripe.sync import ensure_stripe_price
 from catalog.models import Plan, Price
+from core import audit
+from core.models import AuditAction
 
 
 def _follow(remote: dict, *, source: str, actor) -> Subscription:

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, authority
-from accounts.models import AuditAction, User
+from accounts import authority
+from accounts.models import User
 from billing import errors
 from billing.models import BillingSource, Invoice, Subscription
 from billing.services import invoices, timeline
@@ -32,7 +32,9 @@ from billing.services.subscriptions.state import (
 from billing.services.timeline import EventType, Source
 from billing.stripe import client as stripe_client
 from catalog.models import Plan, Price
-from config.ids import parse_id
+from core import audit
+from core.ids import parse_id
+from core.models import AuditAction
 from credits.services import grant_credits
 
 # --- reads ---------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.system_config import get_config
 from billing.models import BillingSource, Invoice, InvoiceStatus, Subscription
 from billing.services import invoices, timeline
 from billing.services.subscriptions.state import STATUS_WORDS, S, add_interval, email_past_due
 from billing.services.timeline import EventType, Source
-from catalog.money import format_money
+from core.money import format_money
+from core.system_config import get_config
 
 RENEWABLE = (S.ACTIVE, S.TRIALING, S.PAST_DUE)
 

@@ -37,7 +37,7 @@ from billing.services.timeline import EventType, Source
 from billing.stripe import client as stripe_client
 from billing.stripe.sync import ensure_stripe_price
 from catalog.models import Plan, Price
-from config.ids import parse_id
+from core.ids import parse_id
 from coupons.services import stripe_duration
 
 logger = logging.getLogger(__name__)

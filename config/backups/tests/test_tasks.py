@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from config.backups.tasks import backup_database
-from config.outbox.models import OutboxMessage
+from core.outbox.models import OutboxMessage
 
 
 @pytest.mark.django_db(transaction=True)

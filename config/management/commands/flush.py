@@ -1,10 +1,10 @@
 """``manage.py flush`` as the schema's owner: it empties tables with TRUNCATE, which the
-application's role may not run (config.dbroles). Django's test cases flush the test database
+application's role may not run (core.dbroles). Django's test cases flush the test database
 through this command after each transactional test."""
 
 from django.core.management.commands.flush import Command as DjangoFlush
 
-from config.dbroles import as_owner
+from core.dbroles import as_owner
 
 
 class Command(DjangoFlush):

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
-from config.dbroles import RoleSetupError, grant_app_role
+from core.dbroles import RoleSetupError, grant_app_role
 
 
 class Command(BaseCommand):

@@ -2,13 +2,13 @@
 
 Django's own command, run with the owner's login when the application has a role of its own
 (``MIGRATION_DATABASE_URL``; the embedded server's superuser locally), followed by
-``grant_app_role``, so tables a migration adds are granted at once (config.dbroles).
+``grant_app_role``, so tables a migration adds are granted at once (core.dbroles).
 """
 
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrate
 
-from config.dbroles import RoleSetupError, as_owner, grant_app_role
+from core.dbroles import RoleSetupError, as_owner, grant_app_role
 
 
 class Command(DjangoMigrate):

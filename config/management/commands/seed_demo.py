@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 
 from accounts import seed_steps
 from accounts.demo import DEMO_USERS, PASSWORD_KEYS
-from config.env import DATA_DIR
+from config.paths import DATA_DIR
 
 CREDENTIALS_FILE = DATA_DIR / "demo-credentials.json"
 # The step every other step builds on; --skip-apps runs only this one.

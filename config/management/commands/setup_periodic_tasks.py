@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from config.schedules import sync_periodic_tasks
+from core.schedules import sync_periodic_tasks
 
 
 class Command(BaseCommand):

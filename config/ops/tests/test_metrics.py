@@ -18,7 +18,7 @@ from billing.factories import WebhookEventFactory
 from billing.models import WebhookEvent
 from config import throttling
 from config.ops import heartbeat
-from config.outbox.models import OutboxMessage
+from core.outbox.models import OutboxMessage
 from credits.factories import funded_user
 from credits.invariant import record_invariant_check
 from credits.models import CreditBalance

@@ -10,7 +10,7 @@ from accounts import authority
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
 from billing.factories import WebhookEventFactory
 from config.ops import heartbeat
-from config.outbox.models import OutboxMessage
+from core.outbox.models import OutboxMessage
 from credits.invariant import record_invariant_check
 
 
