@@ -2,9 +2,11 @@
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.factories import (
@@ -14,6 +16,11 @@ from accounts.factories import (
     StaffFactory,
     UserFactory,
 )
+from config.embedded_log import hold_for_reading
+from core.dbroles import act_as_app_role, stop_acting_as_app_role
+from credits.invariant import check_invariant
+from tests.secret_scan import SecretScanPlugin
+from tests.test_failure_redis import celery_broker
 
 _DB_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences",
                 "django_db_serialized_rollback")
@@ -39,7 +46,6 @@ def _credits_invariant_holds_after_each_test(request):
     )
     request.getfixturevalue("transactional_db" if transactional else "db")
     yield
-    from credits.invariant import check_invariant
 
     assert check_invariant() == [], "the credits ledger invariant is broken after this test"
 
@@ -121,7 +127,6 @@ def admin_client_user(client, admin_user):
 def memory_broker():
     """The project's Celery app, not eager, on kombu's in-memory transport (a real broker,
     shared by this process's threads); yields its default queue, emptied before and after."""
-    from tests.test_failure_redis import celery_broker
 
     with celery_broker("memory://") as app, app.connection_for_write() as conn:
         queue = conn.SimpleQueue("celery")
@@ -172,10 +177,7 @@ def pytest_configure(config):
     share one) and register the end-of-session scan of logs and database. The session holds a
     shared lock on the embedded server's log until it ends, so ``make test`` started beside it
     does not empty the log its scan reads (config.embedded_log)."""
-    from pathlib import Path
 
-    from config.embedded_log import hold_for_reading
-    from tests.secret_scan import SecretScanPlugin
 
     config._server_log_lock = hold_for_reading()
 
@@ -194,9 +196,7 @@ def django_db_setup(django_db_setup, django_db_blocker, pytestconfig):
     It is created and migrated as the schema's owner; the tests then run as the application's
     role, as the web server and workers do (core.dbroles: ``as_owner()`` for the few steps
     that change the schema). The scan reads every table as the owner again."""
-    from django.db import connection
 
-    from core.dbroles import act_as_app_role, stop_acting_as_app_role
 
     scan = pytestconfig.pluginmanager.get_plugin("secret-scan")
     with django_db_blocker.unblock():

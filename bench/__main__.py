@@ -108,7 +108,7 @@ def _arguments() -> tuple[argparse.Namespace, list[str]]:
 def main() -> int:
     args, chosen = _arguments()
     setup_django()
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     print("Preparing the migrated template database…", flush=True)
     ensure_template()

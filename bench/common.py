@@ -67,7 +67,7 @@ def setup_django() -> None:
     exit_on_sigterm()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
-    import django
+    import django  # noqa: PLC0415 - Django is set up when the bench runs
 
     django.setup()
 
@@ -240,7 +240,7 @@ def _exists(cursor, name: str) -> bool:
 
 
 def _use(name: str) -> None:
-    from django.db import connection, connections
+    from django.db import connection, connections  # noqa: PLC0415 - Django is set up when the bench runs
 
     connection.close()
     connections["default"].settings_dict["NAME"] = name
@@ -251,8 +251,8 @@ def ensure_template() -> None:
     fraction of a second when it is current). A template that records a migration the code no
     longer has (renamed or removed since it was applied), or that cannot be migrated, is a
     stale cache: it is dropped and built again."""
-    from django.core.management import call_command
-    from django.db import connections
+    from django.core.management import call_command  # noqa: PLC0415 - Django is set up when the bench runs
+    from django.db import connections  # noqa: PLC0415 - Django is set up when the bench runs
 
     original = connections["default"].settings_dict["NAME"]
     for attempt in (1, 2):
@@ -273,7 +273,7 @@ def ensure_template() -> None:
 
 
 def _create_template_if_missing() -> None:
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     with connection.cursor() as cursor:
         if not _exists(cursor, TEMPLATE):
@@ -282,8 +282,8 @@ def _create_template_if_missing() -> None:
 
 
 def _template_is_stale() -> bool:
-    from django.db import connection
-    from django.db.migrations.loader import MigrationLoader
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
+    from django.db.migrations.loader import MigrationLoader  # noqa: PLC0415 - Django is set up when the bench runs
 
     loader = MigrationLoader(connection)
     return bool(set(loader.applied_migrations) - set(loader.disk_migrations))
@@ -291,11 +291,11 @@ def _template_is_stale() -> bool:
 
 def database_url(name: str) -> str:
     """The URL of database ``name`` on the server the settings use (for child processes)."""
-    from config.env import env
+    from config.env import env  # noqa: PLC0415 - Django is set up when the bench runs
 
     base = env.str("DATABASE_URL", default="")
     if not base:
-        from config.embedded_db import embedded_database_url
+        from config.embedded_db import embedded_database_url  # noqa: PLC0415 - Django is set up when the bench runs
 
         base = embedded_database_url()
     parts = urlsplit(base)
@@ -303,7 +303,7 @@ def database_url(name: str) -> str:
 
 
 def drop_database(name: str) -> None:
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     with connection.cursor() as cursor:
         # FORCE ends connections a killed gunicorn worker may have left behind.
@@ -314,7 +314,7 @@ def drop_database(name: str) -> None:
 def scratch_database(name: str, *, keep: bool = False):
     """A fresh clone of the migrated template, used by this process's Django connection
     while the block runs; dropped afterwards unless ``keep``. Yields its URL."""
-    from django.db import connection, connections
+    from django.db import connection, connections  # noqa: PLC0415 - Django is set up when the bench runs
 
     if not re.fullmatch(r"bench_[a-z0-9_]+", name):
         raise ValueError(f"scratch database names start with bench_: {name!r}")
@@ -334,7 +334,7 @@ def scratch_database(name: str, *, keep: bool = False):
 
 
 def postgres_version() -> str:
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
@@ -343,7 +343,7 @@ def postgres_version() -> str:
 
 def bench_queue_messages() -> int:
     """Messages waiting in the bench's own broker folder (see bench.settings)."""
-    from django.conf import settings
+    from django.conf import settings  # noqa: PLC0415 - Django is set up when the bench runs
 
     folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_out"])
     return sum(1 for _ in folder.glob("*.msg"))
@@ -351,7 +351,7 @@ def bench_queue_messages() -> int:
 
 def empty_bench_queue() -> None:
     """Delete what the bench queued: no worker ever runs on the bench's broker folder."""
-    from django.conf import settings
+    from django.conf import settings  # noqa: PLC0415 - Django is set up when the bench runs
 
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     if (not settings.CELERY_BROKER_URL.startswith("filesystem://")

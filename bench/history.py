@@ -87,7 +87,7 @@ def pages(heavy_email: str) -> list[tuple[str, str, str]]:
 # --- the demo data and the clients ------------------------------------------------------------
 
 def seed_demo() -> None:
-    from django.core.management import call_command
+    from django.core.management import call_command  # noqa: PLC0415 - Django is set up when the bench runs
 
     quiet = io.StringIO()
     t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def seed_demo() -> None:
 def heavy_customer():
     """The first active customer by id: the one ``seed_history`` gives the largest share of
     the history (alice@demo.example in the demo data), and this module's generator too."""
-    from accounts.models import Role, Status, User
+    from accounts.models import Role, Status, User  # noqa: PLC0415 - Django is set up when the bench runs
 
     return (User.objects.filter(role=Role.CUSTOMER, status=Status.ACTIVE).order_by("id")
             .first())
@@ -108,10 +108,10 @@ def heavy_customer():
 
 def clients(heavy) -> dict:
     """A test client per kind of visitor, signed in (the host is one the settings allow)."""
-    from django.test import Client
+    from django.test import Client  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from accounts.models import User
-    from accounts.services import create_api_key
+    from accounts.models import User  # noqa: PLC0415 - Django is set up when the bench runs
+    from accounts.services import create_api_key  # noqa: PLC0415 - Django is set up when the bench runs
 
     staff = User.objects.get(email=STAFF)
     found = {"staff": Client(HTTP_HOST="localhost"), "customer": Client(HTTP_HOST="localhost")}
@@ -135,7 +135,7 @@ class QueryCounter:
 
 def switch(name: str) -> None:
     """Point this process's connection at database ``name`` (closed; reopened on next use)."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     connection.close()
     connection.settings_dict["NAME"] = name
@@ -145,7 +145,7 @@ def clone(source: str, target: str, *, via: str) -> None:
     """CREATE DATABASE ``target`` as a copy of ``source``, from database ``via`` (PostgreSQL
     copies a database only while no one is connected to it). Leaves the connection on
     ``source``."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     switch(via)
     with connection.cursor() as cursor:
@@ -160,7 +160,7 @@ def measure_pages(found: dict, heavy_email: str, repeat: int,
     rounds that visit every page on each database in turn, so a change in the machine's load
     during the run weighs on both sides alike. On each visit one untimed request (it opens
     the connection, warms caches and counts the page's queries), then one timed."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     runs: dict[str, dict[str, list[float]]] = {label: {} for label in databases}
     queries: dict[tuple[str, str], int] = {}
@@ -192,9 +192,9 @@ def measure_pages(found: dict, heavy_email: str, repeat: int,
 
 def export_probe(email: str) -> None:
     """Child process: download the user's data export, print peak memory and size as JSON."""
-    from django.test import Client
+    from django.test import Client  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from accounts.models import User
+    from accounts.models import User  # noqa: PLC0415 - Django is set up when the bench runs
 
     client = Client(HTTP_HOST="localhost")
     client.force_login(User.objects.get(email=email))
@@ -215,7 +215,7 @@ def export_probe(email: str) -> None:
 
 
 def measure_export(url: str, email: str, label: str) -> dict:
-    from django.db import connections
+    from django.db import connections  # noqa: PLC0415 - Django is set up when the bench runs
 
     connections.close_all()  # the child reads what this process committed
     env = server_env(url, conn_max_age=0)
@@ -250,12 +250,12 @@ def _groups_of_ten(user_id: int, count: int, newest, step: timedelta):
 
 def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) -> None:
     """This module's generator (when the project has no ``seed_history``): COPY the rows."""
-    from django.db import connection, transaction
-    from django.utils import timezone
+    from django.db import connection, transaction  # noqa: PLC0415 - Django is set up when the bench runs
+    from django.utils import timezone  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from accounts.models import Role, User
-    from credits.models import CreditTransaction, GrantSource
-    from credits.services import grant_credits
+    from accounts.models import Role, User  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.models import CreditTransaction, GrantSource  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.services import grant_credits  # noqa: PLC0415 - Django is set up when the bench runs
 
     rows -= rows % 10
     rows_per_customer -= rows_per_customer % 10
@@ -295,9 +295,9 @@ def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) ->
 
 
 def seed_history(args, heavy) -> None:
-    from django.core.management import call_command, get_commands
+    from django.core.management import call_command, get_commands  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from credits.models import CreditTransaction
+    from credits.models import CreditTransaction  # noqa: PLC0415 - Django is set up when the bench runs
 
     t0 = time.perf_counter()
     use_command = args.generator == "seed_history" or (
@@ -321,7 +321,7 @@ def settle() -> None:
     """VACUUM (ANALYZE) everything: fresh statistics, and nothing left for autovacuum, which
     would otherwise work through the freshly written tables on the same cores while the pages
     are timed (a steady state, as a database that has grown over years is in)."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
@@ -330,10 +330,10 @@ def settle() -> None:
 
 
 def check_books() -> None:
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from credits.invariant import check_invariant
-    from credits.selectors import ledger_day_differences
+    from credits.invariant import check_invariant  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.selectors import ledger_day_differences  # noqa: PLC0415 - Django is set up when the bench runs
 
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
@@ -348,7 +348,7 @@ def check_books() -> None:
 
 
 def run(args) -> list[Result]:
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     maintenance = connection.settings_dict["NAME"]
     with scratch_database(DATABASE, keep=args.keep) as url:

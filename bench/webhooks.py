@@ -65,7 +65,7 @@ EVENT_KINDS = [
 
 def stripe_event(index: int, run_id: str) -> dict:
     """A distinct Stripe event (unique id) around one of Stripe's example objects."""
-    from billing.tests.stripe_objects import example, wrap_event
+    from billing.tests.stripe_objects import example, wrap_event  # noqa: PLC0415 - Django is set up when the bench runs
 
     resource, event_type = EVENT_KINDS[index % len(EVENT_KINDS)]
     obj = example(resource, id=f"{example(resource)['id']}_{run_id}_{index}")
@@ -75,7 +75,7 @@ def stripe_event(index: int, run_id: str) -> dict:
 def signed_delivery(event: dict, *, secret: str, timestamp: int | None = None
                     ) -> openloop.Request:
     """The POST Stripe would make for ``event``: raw JSON body and its Stripe-Signature."""
-    from billing.stripe.signature import sign_header
+    from billing.stripe.signature import sign_header  # noqa: PLC0415 - Django is set up when the bench runs
 
     body = json.dumps(event).encode()
     return openloop.Request("POST", WEBHOOK_PATH, body, {
@@ -123,7 +123,7 @@ def _highest(outcomes: dict) -> float:
 
 
 def run(args) -> list[Result]:
-    from billing.models import WebhookEvent
+    from billing.models import WebhookEvent  # noqa: PLC0415 - Django is set up when the bench runs
 
     workers = args.workers or default_gunicorn_workers()
     rates = [args.rate, *sorted(r for r in args.sweep if r > args.rate)]
@@ -184,7 +184,7 @@ def run(args) -> list[Result]:
 def _wait_published(*, timeout: float) -> None:
     """Until every outbox row is published, or ``timeout`` seconds (then the count below
     shows the shortfall)."""
-    from core.outbox.models import OutboxMessage
+    from core.outbox.models import OutboxMessage  # noqa: PLC0415 - Django is set up when the bench runs
 
     deadline = time.monotonic() + timeout
     while (OutboxMessage.objects.filter(published_at__isnull=True).exists()

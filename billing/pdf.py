@@ -13,9 +13,9 @@ def render_invoice_pdf(invoice, *, business_name: str, business_address: str,
                        business_tax_id: str = "", bank_instructions: str = "") -> bytes:
     try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
         from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
-        from reportlab.lib.pagesizes import A4
-        from reportlab.lib.styles import getSampleStyleSheet
-        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+        from reportlab.lib.pagesizes import A4  # noqa: PLC0415 - as the line above
+        from reportlab.lib.styles import getSampleStyleSheet  # noqa: PLC0415 - as the line above
+        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: PLC0415 - as the line above
     except ImportError as exc:  # pragma: no cover - reportlab is in requirements.txt
         raise PdfUnavailable("reportlab is not installed") from exc
 
@@ -59,9 +59,9 @@ def render_receipt_pdf(context: dict) -> bytes:
     """A payment's receipt (``billing.receipts.receipt_context``) as a PDF."""
     try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
         from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
-        from reportlab.lib.pagesizes import A4
-        from reportlab.lib.styles import getSampleStyleSheet
-        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+        from reportlab.lib.pagesizes import A4  # noqa: PLC0415 - as the line above
+        from reportlab.lib.styles import getSampleStyleSheet  # noqa: PLC0415 - as the line above
+        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: PLC0415 - as the line above
     except ImportError as exc:  # pragma: no cover - reportlab is in requirements.txt
         raise PdfUnavailable("reportlab is not installed") from exc
 

@@ -11,7 +11,7 @@ class StaffAdminConfig(AdminConfig):
         super().ready()
         # The config package has no app of its own; its system checks register with the admin's.
         # The task outbox's page (core.outbox has no admin module of its own).
-        from config import (
+        from config import (  # noqa: PLC0415 - models load after apps.py
             checks,  # noqa: F401
             outbox_admin,  # noqa: F401
         )

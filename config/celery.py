@@ -1,9 +1,11 @@
 """The Celery app. Tasks live in each app's tasks.py; schedules in django-celery-beat."""
 
+import logging.config
 import os
 
 from celery import Celery
 from celery.signals import setup_logging, worker_ready
+from django.conf import settings
 
 from config import logs
 from config.ops.heartbeat import HeartbeatStep
@@ -27,9 +29,7 @@ def use_django_logging(loglevel=None, **kwargs):
     """Workers and beat log through settings.LOGGING (JSON lines in production) instead of
     Celery's own format, so every process of the product writes the same kind of line;
     ``--loglevel`` still sets the level."""
-    import logging.config
 
-    from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
     if loglevel:

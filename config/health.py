@@ -6,6 +6,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.celery import app
+
 
 def _check_database() -> str:
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
@@ -14,7 +16,6 @@ def _check_database() -> str:
 
 
 def _check_broker() -> str:
-    from config.celery import app
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)

@@ -20,6 +20,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+from celery import signals
 from django.core.signals import request_finished
 from django.utils.functional import empty
 
@@ -99,7 +100,6 @@ def on_task_postrun(**kwargs) -> None:
 
 
 def connect_celery_signals() -> None:
-    from celery import signals
 
     signals.before_task_publish.connect(on_before_task_publish, weak=False,
                                         dispatch_uid="config.logs.request_id")

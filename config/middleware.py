@@ -13,8 +13,11 @@ API views reach the same answer through ``core.api.exception_handler`` (both sha
 ``server_error`` (as ``handler500``) covers a failure in a middleware before the view runs.
 """
 
+import sys
+
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.views.defaults import server_error as django_server_error
 
 from core.system_config import get_config_without_database
 from core.unavailable import (
@@ -56,9 +59,7 @@ def server_error(request):
     Django calls this handler from inside its ``except`` block, so the exception is at hand;
     it logs the answer itself ("Service Unavailable", with the traceback).
     """
-    import sys
 
-    from django.views.defaults import server_error as django_server_error
 
     if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
         discard_broken_connections()

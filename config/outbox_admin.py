@@ -10,6 +10,7 @@ from django.db.models import F
 from backoffice.readonly import ReadOnlyAdmin
 from backoffice.search import by_id
 from backoffice.tables import LargeTableAdmin
+from config.celery import app
 from core.outbox.models import OutboxMessage
 
 
@@ -35,7 +36,6 @@ class TaskFilter(admin.SimpleListFilter):
     parameter_name = "task"
 
     def lookups(self, request, model_admin):
-        from config.celery import app  # the Celery app loads every app's tasks: only here
 
         return [(name, name) for name in sorted(app.tasks) if not name.startswith("celery.")]
 

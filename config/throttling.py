@@ -183,7 +183,7 @@ def throttled_response(request, retry_after: int) -> HttpResponse:
 
 def _is_api_view(view_func) -> bool:
     # Imported here: DRF imports this module while it defines APIView (its default throttles).
-    from rest_framework.views import APIView
+    from rest_framework.views import APIView  # noqa: PLC0415 - why: the comment above
 
     view_class = getattr(view_func, "cls", None)
     return isinstance(view_class, type) and issubclass(view_class, APIView)

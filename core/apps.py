@@ -8,4 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Audit and settings"
 
     def ready(self) -> None:
-        from core import config_keys  # noqa: F401 - declares the shared run-time settings
+        from core import config_keys  # noqa: F401, PLC0415 - models load after apps.py

@@ -26,6 +26,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from playwright.sync_api import sync_playwright
+
+from accounts import factories
 
 # Playwright's sync API keeps an asyncio loop on this thread; the ORM calls the tests make
 # between browser steps (reading mail.outbox, setting up rows) are plain synchronous code.
@@ -62,7 +68,6 @@ _OVERFLOW_NOW = """() => {
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make test-e2e` (installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
@@ -249,8 +254,6 @@ def logged_in(live_server):
     """``logged_in(page, user)``: ``page``'s browser is signed in as ``user``. The session
     is made on the server once per user (no login form, no password hashing) and the same
     cookie is given to every page of that user in the test."""
-    from django.conf import settings
-    from django.test import Client
 
     cookies: dict[int, str] = {}
 
@@ -277,7 +280,6 @@ def role_page(browser, live_server, request, logged_in):
     made once per role in the test; another page of the same role (``role_page("support",
     mobile=True)``) starts from the first one's storage state, so it is signed in too.
     Screenshots are one numbered sequence named after the role."""
-    from accounts import factories
 
     pages, users, states = [], {}, {}
     shots = Shots(None, request.node.name)
@@ -306,7 +308,6 @@ def _forget_vectors_of_flushed_articles(django_db_setup, django_db_blocker):
     would outlive their articles into later sessions of the reused test database. They are
     forgotten when the browser tests end."""
     yield
-    from django.db import connection
 
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass('support_article_embedding') IS NOT NULL")

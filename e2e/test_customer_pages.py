@@ -12,10 +12,12 @@ from playwright.sync_api import expect
 
 from accounts.factories import TEST_PASSWORD, UserFactory
 from accounts.models import ApiKey, User
+from billing.services import cart, checkout
 from catalog.factories import PriceFactory, ProductFactory, ReviewFactory, VariantFactory
 from core.system_config import get_config
 from credits.factories import FeatureCostFactory
 from credits.services import consume_credits, grant_credits
+from support import services
 from support.models import Conversation, Ticket
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -245,8 +247,6 @@ PHONE_PAGES = ["/catalog/", "/pricing/", "/collections/", "/help/", "/account/",
 def test_every_customer_page_fits_a_phone(mobile_page, logged_in):
     """Each page the header links to, with a customer's rows in it, at 390 px: the watcher
     fails the test on horizontal scroll."""
-    from billing.services import cart, checkout
-    from support import services
 
     call_command("seed_catalog", verbosity=0)
     call_command("seed_support", "--articles-only", verbosity=0)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.factories import TEST_PASSWORD, AdminFactory, FinanceFactory, StaffFactory
+from analytics.models import DailyMetric
 from billing.models import Invoice
 from console.tests.world import customer_with_history
 
@@ -209,7 +210,6 @@ def test_an_invoice_list_fits_1280_px(watched):
 
 
 def _dashboard_history():
-    from analytics.models import DailyMetric
 
     latest = timezone.localdate() - timedelta(days=1)
     rows = []

@@ -10,16 +10,23 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from accounts.factories import FinanceFactory, UserFactory
+from accounts.factories import FinanceFactory, StaffFactory, UserFactory
+from accounts.models import Role
+from analytics.rollup import rollup_day
+from analytics.tests.builders import at, price, subscribe
+from billing.factories import SubscriptionFactory, WebhookEventFactory
 from billing.models import (
     CreditNote,
     InvoiceStatus,
     OrderStatus,
     Payment,
     Refund,
+    WebhookEvent,
 )
 from billing.services import cart, checkout
-from catalog.factories import PriceFactory, ProductFactory
+from billing.services.invoices import issue_period_invoice, mark_invoice_paid
+from catalog.factories import PlanFactory, PriceFactory, ProductFactory
+from core.models import AuditAction, AuditLog, SystemConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -114,9 +121,6 @@ def test_finance_refunds_an_order_and_the_customer_sees_it(role_page, person_pag
 
 def _paid_manual_subscription_invoice(customer, finance):
     """A bank-transfer subscriber's period invoice, issued and paid by transfer."""
-    from billing.factories import SubscriptionFactory
-    from billing.services.invoices import issue_period_invoice, mark_invoice_paid
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="team")
     subscription = SubscriptionFactory(user=customer, plan=plan, price=plan.monthly_price,
@@ -171,7 +175,6 @@ def _sidebar_links(page) -> list[str]:
 
 def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, person_page,
                                                                 logged_in):
-    from core.models import SystemConfig
 
     customer = UserFactory(email="reader@example.com")
     shopper = logged_in(person_page("customer"), customer)
@@ -204,9 +207,6 @@ def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, perso
 
 def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, person_page,
                                                                       logged_in):
-    from accounts.factories import StaffFactory
-    from accounts.models import Role
-    from core.models import AuditAction, AuditLog
 
     agent = StaffFactory(email="sam.agent@example.com")
     sam = logged_in(person_page("sam"), agent)
@@ -242,9 +242,6 @@ def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, 
 
 
 def test_admin_replays_a_failed_webhook_event(role_page):
-    from billing.factories import WebhookEventFactory
-    from billing.models import WebhookEvent
-    from core.models import AuditLog
 
     event = WebhookEventFactory(
         stripe_event_id="evt_e2e_failed", type="customer.updated",
@@ -276,8 +273,6 @@ def test_admin_replays_a_failed_webhook_event(role_page):
 
 
 def test_finance_drills_into_a_days_mrr_from_the_dashboard(role_page):
-    from analytics.rollup import rollup_day
-    from analytics.tests.builders import at, price, subscribe
 
     today = timezone.localdate()
     alice = UserFactory(email="alice.mrr@example.com")

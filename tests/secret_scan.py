@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.db import DatabaseError, transaction
 
 from core.redaction import luhn_valid  # noqa: F401 - other apps' tests import it from here
 from tests.secret_patterns import PREFILTER_SQL, Finding, context_of, find, find_in_bytes, scan_file
@@ -154,7 +155,6 @@ def locate_server_log(connection) -> tuple[ServerLog | None, str]:
     embedded server, Debian's clusters) the postmaster writes to its stderr: on this machine
     that is /proc/<postmaster pid>/fd/2, which also reaches a file deleted since.
     """
-    from django.db import DatabaseError, transaction
 
     try:
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
@@ -248,7 +248,6 @@ class SecretScanPlugin:
 
     def watch_database(self, connection) -> None:
         """Log every data-modifying statement of the test database from now on."""
-        from django.db import DatabaseError
 
         started = time.monotonic()
         self.database = connection.settings_dict["NAME"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib import admin
+from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +18,10 @@ from accounts import authority
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
 from accounts.models import Role
 from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
-from billing.models import Invoice, InvoiceStatus
+from billing.models import Invoice, InvoiceStatus, Payment
+from billing.services.numbers import next_number
 from billing.services.payments import mark_order_paid
+from catalog.factories import PlanFactory
 from core.models import AuditLog
 from support.models import ApprovalRequest
 
@@ -62,7 +65,6 @@ def paid_order(customer, total):
 
 
 def manual_subscription(customer, *, status="ACTIVE", price=7900):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(billing_source="manual")
     plan.monthly_price.unit_amount = price
@@ -77,7 +79,6 @@ def manual_subscription(customer, *, status="ACTIVE", price=7900):
 
 
 def open_invoice(customer, total, status=InvoiceStatus.OPEN):
-    from billing.services.numbers import next_number
 
     subscription = manual_subscription(customer)
     return Invoice.objects.create(
@@ -88,7 +89,6 @@ def open_invoice(customer, total, status=InvoiceStatus.OPEN):
 
 def paid_invoice(customer, total):
     """A manual subscription invoice paid by bank transfer (refunds settle at once)."""
-    from billing.models import Payment
 
     invoice = open_invoice(customer, total)
     Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.PAID, amount_paid=total,
@@ -99,7 +99,6 @@ def paid_invoice(customer, total):
 
 
 def said(response, text) -> bool:
-    from django.contrib.messages import get_messages
 
     return any(text in str(message) for message in get_messages(response.wsgi_request))
 

@@ -15,6 +15,9 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -26,6 +29,27 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.services import create_api_key
+from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
+from billing.models import Cart, CartItem, Invoice
+from catalog.factories import (
+    CategoryFactory,
+    CollectionFactory,
+    CollectionItemFactory,
+    PlanFactory,
+    PriceFactory,
+    ProductFactory,
+    ReviewFactory,
+    VariantFactory,
+)
+from credits.factories import FeatureCostFactory
+from credits.services import consume_credits, grant_credits
+from support.factories import (
+    ArticleFactory,
+    ChatMessageFactory,
+    ConversationFactory,
+    TicketFactory,
+    TicketMessageFactory,
+)
 
 CHECKS = [
     not_a_server_error,
@@ -40,8 +64,6 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "6"))
 
 def _served_schema() -> dict:
     """What GET /api/v1/schema/ serves, generated in-process by drf-spectacular."""
-    from drf_spectacular.generators import SchemaGenerator
-    from drf_spectacular.renderers import OpenApiJsonRenderer
 
     raw = SchemaGenerator().get_schema(request=None, public=True)
     return json.loads(OpenApiJsonRenderer().render(raw))
@@ -91,27 +113,6 @@ def fuzz_data(customer, other_customer):
 
     The customer owns one of each kind of row; other_customer owns a ticket too, which the
     generated ids may land on (and must then answer 404)."""
-    from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
-    from billing.models import Cart, CartItem, Invoice
-    from catalog.factories import (
-        CategoryFactory,
-        CollectionFactory,
-        CollectionItemFactory,
-        PlanFactory,
-        PriceFactory,
-        ProductFactory,
-        ReviewFactory,
-        VariantFactory,
-    )
-    from credits.factories import FeatureCostFactory
-    from credits.services import consume_credits, grant_credits
-    from support.factories import (
-        ArticleFactory,
-        ChatMessageFactory,
-        ConversationFactory,
-        TicketFactory,
-        TicketMessageFactory,
-    )
 
     product = ProductFactory(tags=["fuzz"])
     product.categories.add(CategoryFactory())
@@ -189,7 +190,6 @@ def test_a_page_size_outside_1_to_100_is_refused(path, page_size, client, custom
     "/api/v1/subscriptions/\u00b9/change-plan/", "/billing/subscriptions/\u00b2/cancel/",
 ])
 def test_a_subscription_id_with_a_superscript_digit_answers_404(path, customer):
-    from django.test import Client
 
     client = Client(raise_request_exception=False)
     client.force_login(customer)

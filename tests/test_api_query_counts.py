@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.factories import ApiKeyFactory, LoginSessionFactory
 from analytics.models import DailyMetric
 from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
-from billing.models import Invoice
+from billing.models import Invoice, Payment
 from billing.services import cart as cart_service
 from catalog.factories import PlanFactory, PriceFactory, ProductFactory
 from credits.factories import FeatureCostFactory
@@ -64,7 +64,6 @@ def _invoice(user):
 
 
 def _payment(user):
-    from billing.models import Payment
 
     n = next(_serial)
     invoice = Invoice.objects.create(number=f"INV-PAY-{n}", user=user, currency="usd",

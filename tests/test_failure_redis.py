@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 
@@ -24,6 +25,9 @@ from billing.models import Order, WebhookEvent
 from billing.tests.conftest import WEBHOOK_SECRET, signed_post
 from billing.tests.factories_helpers import priced_product
 from billing.tests.stripe_objects import wrap_event
+from config import cache as resilient
+from config.cache import ResilientRedisCache
+from config.celery import app
 from core.outbox import publisher
 from core.outbox.models import OutboxMessage
 from credits.factories import FeatureCostFactory, funded_user
@@ -110,9 +114,7 @@ def _reset_connection_pools(app) -> None:
 def celery_broker(url: str, **transport_options):
     """Point the project's Celery app at ``url``, not eager: what production does with
     REDIS_URL (the same transport options as config.settings.base)."""
-    from django.conf import settings
 
-    from config.celery import app
 
     keys = ("broker_url", "task_always_eager", "broker_transport_options")
     saved = {key: app.conf[key] for key in keys}
@@ -133,7 +135,7 @@ def celery_broker(url: str, **transport_options):
 def outbox_without_backoff(monkeypatch):
     # After a failed publish a process leaves rows to the relay for a few seconds; this test
     # makes several requests in a row and wants each of them to try the broker itself.
-    from core.outbox import services
+    from core.outbox import services  # noqa: PLC0415 - why: the comment above
 
     monkeypatch.setattr(services, "_skip_until", 0.0)
     monkeypatch.setattr(services, "SKIP_AFTER_FAILURE", 0.0)
@@ -236,7 +238,6 @@ def _delivered_once_redis_is_back(app, redis_server, inbox_row, pending) -> None
 
 def test_cache_answers_misses_while_redis_is_down_and_recovers_when_it_returns(
         redis_server, monkeypatch, caplog):
-    from config import cache as resilient
 
     monkeypatch.setattr(resilient, "RETRY_AFTER", 0.0)  # try Redis again on the next call
     cache = resilient.ResilientRedisCache(redis_server.url, {})
@@ -263,7 +264,6 @@ def test_cache_answers_misses_while_redis_is_down_and_recovers_when_it_returns(
 
 
 def test_after_an_outage_the_cache_leaves_redis_alone_for_a_few_seconds(redis_server):
-    from config.cache import ResilientRedisCache
 
     cache = ResilientRedisCache(redis_server.url, {})
     redis_server.stop()

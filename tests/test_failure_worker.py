@@ -32,6 +32,8 @@ from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.stripe import inbox
 from billing.tests.stripe_objects import example, wrap_event
+from config.celery import app
+from config.env import broker_visibility_timeout
 from core import outbox
 from core.models import AuditLog
 from core.outbox.models import OutboxMessage
@@ -288,8 +290,6 @@ def test_default_visibility_timeout_outlasts_every_task_limit_and_retry_countdow
     """Redis redelivers a message not acked within the visibility timeout, even when its
     worker is alive: a task that may run (time limit) or wait (retry countdown) longer than
     that would run twice. The default must outlast them all."""
-    from config.celery import app
-    from config.env import broker_visibility_timeout
 
     app.loader.import_default_modules()
     longest_run = max((task.time_limit or settings.CELERY_TASK_TIME_LIMIT)

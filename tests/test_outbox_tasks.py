@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.db import transaction
 
 from config.celery import app
 from core import outbox
 from core.outbox.models import OutboxMessage
 from core.outbox.services import UnknownTask
+from credits.tasks import send_low_balance_email
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -53,7 +55,6 @@ def test_an_unknown_name_is_refused_where_it_is_queued_and_nothing_is_written():
 
 @pytest.mark.django_db
 def test_a_task_object_is_refused():
-    from credits.tasks import send_low_balance_email
 
     with pytest.raises(TypeError):
         outbox.enqueue(send_low_balance_email, 1)
@@ -64,9 +65,7 @@ def test_an_email_task_runs_once_per_message_even_when_the_message_comes_twice(c
     """Eager Celery (test settings) runs the task on commit with the row's task id; a second
     delivery of the same message (as after a lost worker) sends nothing, while a call that
     does not come from the outbox still sends."""
-    from django.core import mail
 
-    from credits.tasks import send_low_balance_email
 
     mail.outbox.clear()
     with transaction.atomic():

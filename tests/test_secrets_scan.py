@@ -8,6 +8,7 @@ scan reads both.
 import re
 
 import pytest
+from django.db import connection
 
 from accounts.models import generate_api_key
 from core.dbroles import as_owner
@@ -188,7 +189,6 @@ def test_a_prefix_without_the_database_cannot_be_attributed():
 def test_committed_rows_are_scanned_column_by_column():
     """A table (rolled back with the test) whose values are computed by the server, so the
     statements that write them carry no secret."""
-    from django.db import connection
 
     with as_owner(), connection.cursor() as cursor:
         cursor.execute("""CREATE TABLE secret_scan_probe (
@@ -210,7 +210,6 @@ def test_a_server_log_this_session_cannot_read_is_said_and_fails_under_require_s
         monkeypatch, tmp_path):
     """As a role without the rights to see where the server logs (a managed server), the scan
     says what it could not read; REQUIRE_SERVICES=1 turns that into a failed session."""
-    from django.db import connection
 
     plugin = secret_scan.SecretScanPlugin(python_log=tmp_path / "session.log")
     with as_owner(), connection.cursor() as cursor:

@@ -11,9 +11,12 @@ import re
 from collections.abc import Callable
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
+from django.contrib import admin
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
@@ -21,8 +24,15 @@ from rest_framework.test import APIClient
 from accounts.factories import LoginSessionFactory, StoredFileFactory, UserFactory
 from accounts.models import ApiKey, LoginSession
 from accounts.services import change_status, create_api_key, revoke_api_key
+from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
+from billing.models import Cart, CartItem, CreditNote, Invoice, OrderStatus, Payment, Refund
+from catalog.factories import PriceFactory, ProductFactory
+from catalog.models import ProductType
 from credits.selectors import balance_of
 from credits.services import grant_credits
+from files import services as files
+from support.factories import ChatMessageFactory, ConversationFactory, TicketFactory
+from support.models import TicketMessage
 
 # --- the URL map -----------------------------------------------------------------------------
 
@@ -63,12 +73,6 @@ def _stored_file(*, owner, name):
 @pytest.fixture
 def owned(other_customer):
     """One of each customer-owned row, all belonging to other_customer."""
-    from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
-    from billing.models import Cart, CartItem, Invoice, OrderStatus
-    from catalog.factories import PriceFactory, ProductFactory
-    from catalog.models import ProductType
-    from support.factories import ChatMessageFactory, ConversationFactory, TicketFactory
-    from support.models import TicketMessage
 
     download = _stored_file(owner=other_customer, name="guide.pdf")
     product = ProductFactory(type=ProductType.DIGITAL_DOWNLOAD, download_file=download)
@@ -91,18 +95,14 @@ def owned(other_customer):
         number="INV-IDOR-1", user=other_customer, subscription=subscription, order=order,
         currency="usd",
         subtotal=1000, total=1000, amount_due=1000)
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from files import services as files
 
     customer_file = files.upload(user=other_customer,
                                  upload=SimpleUploadedFile("plan.txt", b"ours", "text/plain"))
-    from allauth.socialaccount.models import SocialAccount
 
     social_account = SocialAccount.objects.create(user=other_customer, provider="github",
                                                   uid="idor-1", extra_data={})
     credit_note = _credit_note(other_customer, invoice)
-    from billing.models import Payment
 
     payment = Payment.objects.create(user=other_customer, invoice=invoice, provider="manual",
                                      provider_id="IDOR-PAY-1", amount=500, currency="usd")
@@ -118,7 +118,6 @@ def owned(other_customer):
 
 def _credit_note(user, invoice):
     """A credit note of ``invoice`` (a refund of part of it), as a refund would issue it."""
-    from billing.models import CreditNote, Refund
 
     invoice.status, invoice.amount_paid, invoice.amount_due = "PAID", 1000, 0
     invoice.refunded_amount = 400
@@ -309,7 +308,6 @@ def test_every_parameterised_route_is_classified():
 
 
 def _admin_urls() -> list[str]:
-    from django.contrib import admin
 
     labels = sorted({m._meta.app_label for m in admin.site._registry})
     urls = []
@@ -439,8 +437,6 @@ def test_token_endpoint_locks_out_after_five_failures(customer, password):
 
 @pytest.mark.django_db
 def test_owner_reading_a_cart_line_without_a_price_gets_an_answer_not_a_500(customer):
-    from billing.models import Cart, CartItem
-    from catalog.factories import ProductFactory
 
     item = CartItem.objects.create(cart=Cart.objects.create(user=customer),
                                    product=ProductFactory(), quantity=1)

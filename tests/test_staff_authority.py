@@ -12,14 +12,19 @@ This file holds the admin actions' half; the custom admin URLs' is
 """
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from accounts import authority
 from accounts.factories import ApiKeyFactory, LoginSessionFactory, StaffFactory, UserFactory
-from billing.factories import OrderFactory, OrderItemFactory
+from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
 from billing.models import InvoiceStatus
-from support.models import ApprovalRequest, ApprovalStatus
+from catalog.factories import DraftProductFactory, ProductFactory
+from credits.services import grant_credits
+from support.factories import ConversationFactory, TicketFactory
+from support.models import ApprovalRequest, ApprovalStatus, Article, ChatMessage, Ticket
 from tests.staff_authority_table import (
     APPROVAL,
     DONE,
@@ -40,6 +45,8 @@ from tests.staff_authority_table import (
     said,
     url_keys,
 )
+from webhooks_out import events
+from webhooks_out.models import WebhookDelivery, WebhookEndpoint
 
 
 def test_every_admin_action_and_url_names_a_policy_action():
@@ -82,7 +89,6 @@ def _approval_state():
 
 
 def _email_address(world):
-    from allauth.account.models import EmailAddress
 
     address = EmailAddress.objects.create(user=world.customer, email="second@example.com",
                                           verified=False, primary=False)
@@ -90,13 +96,11 @@ def _email_address(world):
 
 
 def _email_state():
-    from allauth.account.models import EmailAddress
 
     return list(EmailAddress.objects.order_by("pk").values_list("verified", flat=True))
 
 
 def _periodic_task(world, *, enabled=True):
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     every = IntervalSchedule.objects.create(every=1, period="days")
     task = PeriodicTask.objects.create(name="authority-table",
@@ -106,14 +110,12 @@ def _periodic_task(world, *, enabled=True):
 
 
 def _periodic_state():
-    from django_celery_beat.models import PeriodicTask
 
     return list(PeriodicTask.objects.filter(name="authority-table")
                 .values_list("enabled", "last_run_at", "total_run_count"))
 
 
 def _tickets(world):
-    from support.factories import TicketFactory
 
     first, second = TicketFactory(customer=world.customer), TicketFactory(customer=world.customer)
     agent = StaffFactory()
@@ -121,21 +123,18 @@ def _tickets(world):
 
 
 def _ticket_state():
-    from support.models import Ticket
 
     return list(Ticket.objects.order_by("pk").values_list("assignee_id", "status",
                                                           "merged_into_id"))
 
 
 def _webhook_event(world):
-    from billing.factories import WebhookEventFactory
 
     event = WebhookEventFactory(status="PROCESSED")
     return [event.pk], {}
 
 
 def _webhook_endpoint(world, *, active=True):
-    from webhooks_out.models import WebhookEndpoint
 
     endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks",
                                               event_types=["order.paid"], active=active)
@@ -143,15 +142,12 @@ def _webhook_endpoint(world, *, active=True):
 
 
 def _webhook_endpoint_state():
-    from webhooks_out.models import WebhookDelivery, WebhookEndpoint
 
     return (list(WebhookEndpoint.objects.order_by("pk").values_list("active", "secret")),
             WebhookDelivery.objects.count())
 
 
 def _webhook_delivery(world):
-    from webhooks_out import events
-    from webhooks_out.models import WebhookEndpoint
 
     endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks",
                                               event_types=["order.paid"], active=False)
@@ -160,8 +156,6 @@ def _webhook_delivery(world):
 
 
 def _unanswered_question(world):
-    from support.factories import ConversationFactory
-    from support.models import ChatMessage
 
     conversation = ConversationFactory(customer=world.customer)
     ChatMessage.objects.create(conversation=conversation, role="customer",
@@ -172,7 +166,6 @@ def _unanswered_question(world):
 
 
 def _article_count():
-    from support.models import Article
 
     return Article.objects.count()
 
@@ -268,14 +261,12 @@ SCENARIOS = {
 
 
 def _balance(customer):
-    from credits.services import grant_credits
 
     grant_credits(user=customer, amount=10, source="PROMO", idempotency_key=f"t-{customer.pk}")
     return customer.credit_balance.pk
 
 
 def _product(action):
-    from catalog.factories import DraftProductFactory, ProductFactory
 
     if action == "publish":
         return DraftProductFactory().pk

@@ -11,13 +11,28 @@ import pytest
 from django.contrib import admin
 
 from accounts import authority
+from accounts.factories import FinanceFactory, StaffFactory, UserFactory
 from accounts.models import Role
+from accounts.services import change_role, change_status, force_logout, set_config, update_profile
+from backoffice.policy import PolicyAdminMixin
 from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
 from billing.models import Invoice, InvoiceStatus
 from billing.services import invoices, payments, refunds
 from billing.services.subscriptions import lifecycle as subscriptions
 from billing.stripe import inbox, sync
+from catalog.factories import DraftProductFactory
+from catalog.services import publish_product
 from core.models import AuditLog
+from core.system_config import REGISTRY
+from credits.selectors import balance_of
+from credits.services import adjust_credits, claw_back_grant, grant_credits
+from helpbot_insights.services import draft_article
+from support import approvals
+from support.approvals import reject
+from support.errors import ApprovalRefused
+from support.factories import ConversationFactory, TicketFactory
+from support.models import ApprovalRequest, ChatMessage
+from support.services import add_internal_note
 from tests.staff_authority_table import (
     APPROVAL,
     DONE,
@@ -28,6 +43,9 @@ from tests.staff_authority_table import (
     open_invoice,
     paid_order,
 )
+from webhooks_out import events
+from webhooks_out import services as webhooks
+from webhooks_out.models import WebhookEndpoint
 
 STAFF_ROLES = [Role.ADMIN, Role.FINANCE, Role.SUPPORT]
 
@@ -39,7 +57,6 @@ def _pending_order(customer, total=250_000):
 
 
 def _claw_back(customer, actor):
-    from credits.services import claw_back_grant, grant_credits
 
     grant_credits(user=customer, amount=500, source="PURCHASE", idempotency_key="grant-1")
     return claw_back_grant(user=customer, grant_idempotency_key="grant-1", amount=100,
@@ -47,60 +64,47 @@ def _claw_back(customer, actor):
 
 
 def _adjust(customer, actor):
-    from credits.services import adjust_credits
 
     return adjust_credits(user=customer, amount=5000, reason="goodwill", actor=actor)
 
 
 def _set_config(customer, actor):
-    from accounts.services import set_config
 
     return set_config(key="support_email", value="help@example.com", actor=actor)
 
 
 def _change_role(customer, actor):
-    from accounts.services import change_role
 
     return change_role(user=customer, role=Role.SUPPORT, actor=actor)
 
 
 def _change_status(customer, actor):
-    from accounts.services import change_status
 
     return change_status(user=customer, status="SUSPENDED", actor=actor, reason="table")
 
 
 def _edit_profile(customer, actor):
-    from accounts.services import update_profile
 
     return update_profile(user=customer, data={"first_name": "Renamed"}, actor=actor)
 
 
 def _force_logout(customer, actor):
-    from accounts.services import force_logout
 
     return force_logout(user=customer, actor=actor)
 
 
 def _publish(customer, actor):
-    from catalog.factories import DraftProductFactory
-    from catalog.services import publish_product
 
     return publish_product(product=DraftProductFactory(), actor=actor)
 
 
 def _ticket_note(customer, actor):
-    from support.factories import TicketFactory
-    from support.services import add_internal_note
 
     return add_internal_note(ticket=TicketFactory(customer=customer), author=actor,
                              body="A note")
 
 
 def _decide(customer, actor):
-    from accounts.factories import StaffFactory
-    from support.approvals import reject
-    from support.models import ApprovalRequest
 
     approval = ApprovalRequest.objects.create(
         action_key="credits.adjust", amount=5000, requested_by=StaffFactory(),
@@ -113,16 +117,12 @@ def _draft_invoice(customer):
 
 
 def _register_endpoint(customer, actor):
-    from webhooks_out import services as webhooks
 
     return webhooks.register(url="https://hooks.example.com/billing",
                              event_types=["order.paid"], actor=actor)
 
 
 def _replay_delivery(customer, actor):
-    from webhooks_out import events
-    from webhooks_out import services as webhooks
-    from webhooks_out.models import WebhookEndpoint
 
     endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/billing",
                                               event_types=["order.paid"], active=False)
@@ -131,9 +131,6 @@ def _replay_delivery(customer, actor):
 
 
 def _draft_article(customer, actor):
-    from helpbot_insights.services import draft_article
-    from support.factories import ConversationFactory
-    from support.models import ChatMessage
 
     conversation = ConversationFactory(customer=customer)
     ChatMessage.objects.create(conversation=conversation, role="customer", body="SAML?")
@@ -227,7 +224,6 @@ def _cells():
 @pytest.mark.parametrize("key, role", _cells())
 def test_service_as_each_role(key, role, settings):
     settings.STRIPE_SECRET_KEY = ""  # nothing leaves the machine
-    from accounts.factories import UserFactory
 
     call, amount = SERVICE_CALLS[key]
     customer = UserFactory()
@@ -272,7 +268,7 @@ def test_menus_show_only_what_the_role_may_use(role, client):
         in_console = app_label in ("analytics", "django_celery_beat", "billing")
         assert shown == (in_console and user.has_module_perms(app_label)), (role, app_label)
     # dj-stripe is only its read-only "Stripe mirror" group: none of its own pages.
-    from billing.stripe.mirror import MIRRORED
+    from billing.stripe.mirror import MIRRORED  # noqa: PLC0415 - why: the comment above
 
     mirrored = {name.lower() for name in MIRRORED.values()}
     linked = set(re.findall(r'href="/admin/djstripe/([a-z]+)/', index))
@@ -283,10 +279,6 @@ def test_menus_show_only_what_the_role_may_use(role, client):
 def test_an_approved_request_acts_once_and_names_both_people(customer):
     """Executing the same approval twice acts once; the audit trail names requester and
     approver."""
-    from accounts.factories import FinanceFactory, StaffFactory
-    from credits.selectors import balance_of
-    from support import approvals
-    from support.errors import ApprovalRefused
 
     requester, approver = StaffFactory(), FinanceFactory()
     approval = authority.perform(action="credits.adjust", actor=requester, amount=5000,
@@ -306,9 +298,6 @@ def test_an_approved_request_acts_once_and_names_both_people(customer):
 
 @pytest.mark.django_db
 def test_support_cannot_approve_above_their_own_limit(customer):
-    from accounts.factories import StaffFactory
-    from support import approvals
-    from support.errors import ApprovalRefused
 
     approval = authority.perform(action="credits.adjust", actor=StaffFactory(), amount=5000,
                                  payload={"user_id": customer.pk, "amount": 5000,
@@ -326,7 +315,6 @@ def test_the_policy_reads_its_limits_from_settings():
         assert rule.limits[Role.ADMIN] is None  # admins act alone on any amount
         for key in rule.limits.values():
             if key is not None:
-                from core.system_config import REGISTRY
 
                 assert key in REGISTRY, key
 
@@ -335,7 +323,6 @@ def test_the_policy_reads_its_limits_from_settings():
 def test_system_calls_pass_and_customers_act_on_their_own():
     """``actor=None`` is the system (webhooks, tasks); a customer may cancel their own
     subscription but not another's."""
-    from accounts.factories import UserFactory
 
     customer, stranger = UserFactory(), UserFactory()
     own = manual_subscription(customer)
@@ -351,7 +338,6 @@ def test_system_calls_pass_and_customers_act_on_their_own():
 
 
 def test_no_model_admin_bypasses_the_site():
-    from backoffice.policy import PolicyAdminMixin
 
     assert all(isinstance(model_admin, PolicyAdminMixin)
                for model_admin in admin.site._registry.values())

@@ -12,7 +12,9 @@ from accounts.factories import StaffFactory, UserFactory
 from accounts.models import Role
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import Invoice, Order, PaymentStatus, Subscription
+from billing.services.payments import mark_paid_manually
 from core.models import AuditLog
+from support.factories import TicketFactory
 from support.models import ApprovalRequest, ApprovalStatus
 from tests.staff_authority_table import (
     APPROVAL,
@@ -34,7 +36,6 @@ from tests.staff_authority_table import (
 
 
 def _ticket_with_paid_order(customer, total=10_000):
-    from support.factories import TicketFactory
 
     return TicketFactory(customer=customer), paid_order(customer, total)
 
@@ -132,7 +133,6 @@ def test_staff_roles_cannot_bulk_delete_money_rows(role):
 @pytest.mark.django_db
 def test_payment_status_untouched_by_refused_mark_paid():
     """The service itself refuses SUPPORT, whoever calls it (not only the admin)."""
-    from billing.services.payments import mark_paid_manually
 
     order = OrderFactory(subtotal=250_000)
     OrderItemFactory(order=order, unit_amount=250_000)

@@ -1,3 +1,5 @@
+from decimal import Decimal, InvalidOperation
+
 from django import template
 
 from core.money import format_money
@@ -17,7 +19,6 @@ def money(amount, currency):
 @register.filter
 def rate_percent(rate):
     """``"0.2000"`` -> ``"20%"``; ``"0.0725"`` -> ``"7.25%"``; empty for none."""
-    from decimal import Decimal, InvalidOperation
 
     try:
         value = Decimal(str(rate)) * 100

@@ -4,9 +4,13 @@ import json
 
 import pytest
 import stripe
+from django.test import Client
 
+from accounts.models import StoredFile
 from billing.stripe.signature import sign_header
 from billing.tests.stripe_double import StripeDouble
+from catalog.factories import CreditPackFactory, PriceFactory, ProductFactory
+from catalog.models import ProductType
 
 WEBHOOK_SECRET = "whsec_test_billing_double"
 WEBHOOK_URL = "/webhooks/stripe/"
@@ -39,7 +43,6 @@ def stripe_double(_stripe_server, settings):
 @pytest.fixture
 def staff_console(admin_user):
     """A separate browser for staff, so a test can also use the customer's ``client``."""
-    from django.test import Client
 
     browser = Client()
     browser.force_login(admin_user)
@@ -72,7 +75,6 @@ def signed_post(client, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp=
 @pytest.fixture
 def product(db):
     """A published one-time product at 19.00 USD, no tax."""
-    from catalog.factories import PriceFactory, ProductFactory
 
     item = ProductFactory(name="Widget")
     item.default_price = PriceFactory(product=item, unit_amount=1900, currency="usd")
@@ -82,9 +84,6 @@ def product(db):
 
 @pytest.fixture
 def digital_product(db):
-    from accounts.models import StoredFile
-    from catalog.factories import PriceFactory, ProductFactory
-    from catalog.models import ProductType
 
     stored = StoredFile.objects.create(name="ebook.pdf", provider=StoredFile.Provider.URL,
                                        url="https://files.example.com/ebook.pdf",
@@ -98,7 +97,6 @@ def digital_product(db):
 
 @pytest.fixture
 def credit_pack(db):
-    from catalog.factories import CreditPackFactory, PriceFactory
 
     item = CreditPackFactory(name="100 credits", credits_granted=100)
     item.default_price = PriceFactory(product=item, unit_amount=900, currency="usd")

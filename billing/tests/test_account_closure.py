@@ -27,6 +27,7 @@ from billing.models import (
 )
 from billing.services.subscriptions import renewal as renewal_service
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
+from catalog.factories import PlanFactory
 from core.errors import AccountDeleted
 from core.models import AuditLog
 
@@ -40,7 +41,6 @@ CARD_LOOKALIKE = "4000 0000 0000 0000"
 
 @pytest.fixture
 def manual_plan(db):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="office", name="Office", billing_source="manual",
                        credits_per_period=300)
@@ -51,7 +51,6 @@ def manual_plan(db):
 
 @pytest.fixture
 def stripe_plan(db):
-    from catalog.factories import PlanFactory
 
     return PlanFactory(slug="pro", name="Pro", credits_per_period=1000)
 

@@ -280,7 +280,6 @@ def test_expired_session_cancels_pending_order_but_never_a_paid_one(
 
 @pytest.mark.django_db
 def test_staff_edits_are_audited(staff_console, admin_user, customer):
-    from core.models import AuditLog
 
     order = OrderFactory(user=customer)
     response = staff_console.post(f"/admin/billing/order/{order.pk}/change/", {

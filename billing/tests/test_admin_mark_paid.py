@@ -21,6 +21,7 @@ from billing.models import (
     Payment,
     PaymentStatus,
 )
+from billing.services.invoices import mark_invoice_paid
 from billing.tests.admin_money_helpers import (
     INVOICES,
     ORDERS,
@@ -33,6 +34,7 @@ from billing.tests.admin_money_helpers import (
     run_action,
 )
 from config.tests.page_forms import find_form, submit
+from core.api import DomainError
 from core.models import AuditLog, SystemConfig
 from credits.models import CreditGrant
 from support.models import ApprovalRequest, ApprovalStatus
@@ -226,7 +228,6 @@ def test_order_without_an_invoice_is_marked_paid_in_full(staff_console, customer
 
 @pytest.mark.django_db(transaction=True)
 def test_part_payments_at_once_add_up_and_settle_the_invoice_once(customer, admin_user):
-    from billing.services.invoices import mark_invoice_paid
 
     invoice = manual_invoice(customer, total=90_000, credits=300)
 
@@ -256,8 +257,6 @@ def test_part_payments_at_once_add_up_and_settle_the_invoice_once(customer, admi
 
 @pytest.mark.django_db
 def test_a_bank_reference_belongs_to_one_payment(customer, admin_user):
-    from billing.services.invoices import mark_invoice_paid
-    from core.api import DomainError
 
     first, second = manual_invoice(customer), manual_invoice(customer)
     mark_invoice_paid(invoice_id=first.pk, actor=admin_user, amount=100, reference="SAME")

@@ -15,6 +15,7 @@ from billing.factories import (
     SubscriptionFactory,
 )
 from billing.models import (
+    Discount,
     DiscountUsage,
     Order,
     Payment,
@@ -172,7 +173,6 @@ def test_discount_amounts_are_typed_in_major_units(staff_console):
                  button="_save")
     assert yen.status_code == 302
 
-    from billing.models import Discount
 
     assert sorted(Discount.objects.values_list("code", "amount_off", "minimum_amount")) == [
         ("FIVE", 500, 5000), ("YEN", 500, 0)]

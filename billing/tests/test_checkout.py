@@ -3,7 +3,9 @@
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 
+from billing.factories import DiscountFactory, OrderFactory, OrderItemFactory
 from billing.models import (
     Invoice,
     InvoiceStatus,
@@ -13,11 +15,13 @@ from billing.models import (
     PaymentStatus,
 )
 from billing.pricing import build_quote, resolve_line
-from billing.services.payments import mark_order_paid
+from billing.services.payments import mark_order_paid, mark_paid_manually
 from billing.tests.factories_helpers import priced_product
 from catalog.factories import PriceFactory, PricingTierFactory, VariantFactory
 from catalog.models import Price, ProductStatus
+from core.api import DomainError
 from core.models import AuditLog
+from credits.models import CreditBalance
 
 
 @pytest.mark.django_db
@@ -93,7 +97,6 @@ def test_tax_is_per_product_rate_rounded_half_up_after_discount():
 
 @pytest.mark.django_db
 def test_percentage_discount_is_spread_so_lines_add_up():
-    from billing.factories import DiscountFactory
 
     a, b, c = (priced_product(amount=333) for _ in range(3))
     lines = [resolve_line(product=p, quantity=1) for p in (a, b, c)]
@@ -141,9 +144,7 @@ def test_checkout_with_an_empty_cart_is_refused(customer_api):
 
 @pytest.mark.django_db
 def test_order_constraints_hold_in_the_database(customer):
-    from django.db import IntegrityError, transaction
 
-    from billing.factories import OrderFactory
 
     for bad in [dict(subtotal=100, total=90), dict(subtotal=100, total=100, refunded_amount=101),
                 dict(subtotal=0, discount_amount=0, total=-1)]:
@@ -154,7 +155,6 @@ def test_order_constraints_hold_in_the_database(customer):
 @pytest.mark.django_db
 def test_manual_checkout_end_to_end(customer_api, customer, customer_client, staff_console,
                                     digital_product, django_capture_on_commit_callbacks):
-    from billing.factories import DiscountFactory
 
     DiscountFactory(code="WELCOME", percent_off=50)
     customer_api.post("/api/v1/cart/", {"product_id": digital_product.pk}, format="json")
@@ -209,9 +209,6 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
 
 @pytest.mark.django_db
 def test_mark_paid_refuses_stripe_orders(admin_user, customer):
-    from billing.factories import OrderFactory
-    from billing.services.payments import mark_paid_manually
-    from core.api import DomainError
 
     order = OrderFactory(user=customer, billing_source="stripe")
     with pytest.raises(DomainError) as refused:
@@ -223,7 +220,6 @@ def test_mark_paid_refuses_stripe_orders(admin_user, customer):
 
 @pytest.mark.django_db
 def test_payment_decrements_tracked_stock_and_never_below_zero(customer):
-    from billing.factories import OrderFactory, OrderItemFactory
 
     limited = priced_product(track_inventory=True, stock_quantity=3)
     first = OrderFactory(user=customer, subtotal=3800)
@@ -246,8 +242,6 @@ def test_payment_decrements_tracked_stock_and_never_below_zero(customer):
 
 @pytest.mark.django_db
 def test_credit_pack_payment_grants_credits_once(customer, credit_pack):
-    from billing.factories import OrderFactory, OrderItemFactory
-    from credits.models import CreditBalance
 
     order = OrderFactory(user=customer, subtotal=1800)
     OrderItemFactory(order=order, product=credit_pack, quantity=2, unit_amount=900,
@@ -260,7 +254,6 @@ def test_credit_pack_payment_grants_credits_once(customer, credit_pack):
 
 @pytest.mark.django_db
 def test_zero_total_order_completes_without_payment(customer_api):
-    from billing.factories import DiscountFactory
 
     free = priced_product(amount=1000)
     DiscountFactory(code="FREE", percent_off=100)

@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import IntegrityError, transaction
 
 from accounts.factories import UserFactory
 from billing.models import Discount, Invoice
 from billing.services.invoices import create_period_invoice
 from billing.services.subscriptions.renewal import renew_manual_subscriptions
 from billing.services.subscriptions.state import add_interval
+from catalog.factories import PlanFactory
 from coupons.models import CouponDuration
 from tests.staff_authority_table import manual_subscription
 
@@ -81,7 +83,6 @@ def test_a_yearly_price_with_a_three_month_coupon_gets_it_on_the_first_year_only
 
 
 def test_a_month_count_outside_1_to_120_or_on_another_duration_is_refused():
-    from django.db import IntegrityError, transaction
 
     discount = _discount("BAD")
     for duration, months in (("repeating", None), ("repeating", 0), ("repeating", 121),
@@ -98,7 +99,6 @@ def test_a_month_count_outside_1_to_120_or_on_another_duration_is_refused():
 ])
 def test_the_stripe_coupon_carries_the_same_duration(stripe_double, customer_api, duration,
                                                       months, expected):
-    from catalog.factories import PlanFactory
 
     PlanFactory(slug="pro", name="Pro")
     _discount("HALF", duration, months)

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.factories import UserFactory
+from billing import errors
 from billing.factories import DiscountFactory
 from billing.models import Discount, DiscountUsage, Subscription
 from billing.models import SubscriptionStatus as S
@@ -15,11 +16,11 @@ from billing.services import cart as cart_service
 from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle as service
 from billing.tests.races import CHECKOUT, post_together
+from catalog.factories import PlanFactory, PriceFactory, ProductFactory
 
 
 @pytest.fixture
 def office(db):
-    from catalog.factories import PlanFactory
 
     return PlanFactory(slug="office", name="Office", billing_source="manual")
 
@@ -87,7 +88,6 @@ def test_per_customer_limit_counts_orders_and_subscriptions_together(
 
 @pytest.mark.django_db
 def test_dates_and_total_uses_hold_for_subscriptions(no_stripe, customer, office):
-    from billing import errors
 
     now = timezone.now()
     DiscountFactory(code="LATER", valid_from=now + timedelta(days=1))
@@ -106,7 +106,6 @@ def test_dates_and_total_uses_hold_for_subscriptions(no_stripe, customer, office
 
 @pytest.mark.django_db
 def test_an_abandoned_stripe_checkout_gives_its_use_back(stripe_double, customer):
-    from catalog.factories import PlanFactory
 
     PlanFactory(slug="cardplan", name="Card plan", billing_source="stripe")
     code = DiscountFactory(code="ONCE", percent_off=10, max_uses=1)
@@ -127,7 +126,6 @@ def test_an_abandoned_stripe_checkout_gives_its_use_back(stripe_double, customer
 @pytest.mark.django_db(transaction=True)
 def test_last_use_goes_to_one_of_concurrent_orders_and_subscriptions(no_stripe):
     """Five checkouts and five subscriptions race for the last use of a code."""
-    from catalog.factories import PlanFactory, PriceFactory, ProductFactory
 
     PlanFactory(slug="office", name="Office", billing_source="manual")
     product = ProductFactory()
@@ -160,7 +158,6 @@ def test_last_use_goes_to_one_of_concurrent_orders_and_subscriptions(no_stripe):
 
 @pytest.mark.django_db(transaction=True)
 def test_first_time_code_in_two_tabs_order_and_subscription_is_used_once(no_stripe):
-    from catalog.factories import PlanFactory, PriceFactory, ProductFactory
 
     PlanFactory(slug="office", name="Office", billing_source="manual")
     product = ProductFactory()

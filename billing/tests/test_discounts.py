@@ -3,12 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.factories import UserFactory
+from billing import errors
 from billing.factories import DiscountFactory, FixedDiscountFactory, OrderFactory
 from billing.models import Discount, DiscountUsage, Order, OrderStatus
 from billing.services import cart as cart_service
+from billing.services.payments import cancel_order
 from billing.tests.races import CHECKOUT, post_together
 from catalog.factories import PriceFactory, ProductFactory
 
@@ -72,7 +75,6 @@ def test_each_refusal_has_its_own_code_and_changes_nothing(cart_with_product, cu
 
 @pytest.mark.django_db
 def test_refusal_messages_are_distinct(customer, product):
-    from billing import errors
 
     classes = [errors.DiscountNotFound, errors.DiscountInactive, errors.DiscountNotStarted,
                errors.DiscountExpired, errors.DiscountExhausted, errors.DiscountCustomerLimit,
@@ -89,7 +91,6 @@ def test_code_is_case_insensitive_and_unique_case_insensitively(cart_with_produc
     assert response.json()["discount_amount"] == 475  # 25 % of 1900
     assert response.json()["total"] == 1425
 
-    from django.db import IntegrityError, transaction
 
     with pytest.raises(IntegrityError), transaction.atomic():
         DiscountFactory(code="SPRING")
@@ -97,7 +98,6 @@ def test_code_is_case_insensitive_and_unique_case_insensitively(cart_with_produc
 
 @pytest.mark.django_db
 def test_discount_value_constraints_are_in_the_database():
-    from django.db import IntegrityError, transaction
 
     for bad in [dict(percent_off=0), dict(percent_off=101),
                 dict(type="FIXED_AMOUNT", percent_off=None, amount_off=0, currency="usd"),
@@ -162,7 +162,6 @@ def test_checkout_counts_a_use_and_cancelling_gives_it_back(cart_with_product, c
     assert order.discount_amount == 190 and order.total == 1710
     assert DiscountUsage.objects.get().amount_saved == 190
 
-    from billing.services.payments import cancel_order
 
     cancel_order(order_id=order.pk, actor=admin_user)
     discount.refresh_from_db()
@@ -171,7 +170,6 @@ def test_checkout_counts_a_use_and_cancelling_gives_it_back(cart_with_product, c
 
 @pytest.mark.django_db(transaction=True)
 def test_last_use_of_a_code_goes_to_exactly_one_of_ten_concurrent_checkouts():
-    from catalog.factories import PriceFactory, ProductFactory
 
     product = ProductFactory()
     product.default_price = PriceFactory(product=product, unit_amount=2000)
@@ -193,7 +191,6 @@ def test_last_use_of_a_code_goes_to_exactly_one_of_ten_concurrent_checkouts():
 
 @pytest.mark.django_db(transaction=True)
 def test_per_customer_limit_holds_under_concurrent_checkouts(customer):
-    from catalog.factories import PriceFactory, ProductFactory
 
     product = ProductFactory()
     product.default_price = PriceFactory(product=product, unit_amount=2000)

@@ -6,6 +6,7 @@ import pytest
 
 from billing.entitlements import has_entitlement, require_entitlement
 from billing.services.subscriptions import lifecycle as service
+from catalog.factories import PlanFactory
 from credits.factories import FeatureCostFactory
 from credits.models import CreditTransaction
 from credits.selectors import balance_of
@@ -16,7 +17,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def video(db):
-    from catalog.factories import PlanFactory
 
     PlanFactory(slug="studio", name="Studio", billing_source="manual",
                 entitlements=["ai_video_generation", "api_access"], sort_order=2)

@@ -1,11 +1,18 @@
 """Payments of subscription invoices, and their refunds and disputes, in our books."""
 
+import re
+import threading
 import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from djstripe import models as mirror
+from djstripe.models import Invoice as MirroredInvoice
 
+from accounts.factories import FinanceFactory
 from analytics.metrics.revenue import compute_revenue
+from billing.factories import SubscriptionFactory
 from billing.models import (
     CreditNote,
     CustomerBillingProfile,
@@ -14,9 +21,14 @@ from billing.models import (
     Payment,
     Refund,
     RefundReason,
+    StripeDrift,
     Subscription,
     SubscriptionStatus,
 )
+from billing.services.numbers import next_number
+from billing.services.refunds import create_invoice_refund
+from billing.stripe import reconciliation
+from billing.stripe.sync import ensure_stripe_price
 from billing.tests.stripe_objects import example
 from billing.tests.subscription_helpers import (
     DAY,
@@ -25,7 +37,14 @@ from billing.tests.subscription_helpers import (
     stripe_refund,
     stripe_subscription,
 )
+from catalog.factories import PlanFactory
+from core.api import DomainError
+from core.models import SystemConfig
+from core.system_config import forget
+from credits.factories import FeatureCostFactory
 from credits.selectors import balance_of
+from credits.services import consume_credits
+from support.factories import TicketFactory
 from support.models import TicketMessage, TicketStatus
 
 S = SubscriptionStatus
@@ -34,8 +53,6 @@ S = SubscriptionStatus
 @pytest.fixture
 def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks):
     """A subscriber whose first period (29.00 USD, 1,000 plan credits) is paid."""
-    from billing.stripe.sync import ensure_stripe_price
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
@@ -58,7 +75,6 @@ def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks
 
 
 def _open_ticket(user):
-    from support.factories import TicketFactory
 
     return TicketFactory(customer=user, status=TicketStatus.OPEN)
 
@@ -130,10 +146,6 @@ def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
 def test_credits_are_clawed_back_by_policy_never_below_zero(
         policy, clawed, unrecovered, paid, customer, stripe_double, client, staff_console,
         django_capture_on_commit_callbacks, request):
-    from core.models import SystemConfig
-    from core.system_config import forget
-    from credits.factories import FeatureCostFactory
-    from credits.services import consume_credits
 
     SystemConfig.objects.update_or_create(key="billing.refund_credit_clawback",
                                           defaults={"value": policy})
@@ -160,7 +172,6 @@ def test_credits_are_clawed_back_by_policy_never_below_zero(
 def test_staff_refund_a_subscription_invoice_from_the_admin_through_stripe(
         paid, customer, admin_user, staff_console, stripe_double, client,
         django_capture_on_commit_callbacks):
-    import re
 
     url = f"/admin/billing/invoice/{paid.pk}/refund/"
     page = staff_console.get(url)
@@ -215,7 +226,6 @@ def test_the_credit_note_is_printable_by_its_customer_only(
 @pytest.mark.django_db
 def test_the_objects_the_handlers_see_are_mirrored_with_their_raw_data(
         paid, stripe_double, client, django_capture_on_commit_callbacks):
-    from djstripe import models as mirror
 
     refund, charge = stripe_refund(stripe_double, refund_id="re_M", inv_id="in_R1", amount=500)
     deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
@@ -240,14 +250,12 @@ def test_the_objects_the_handlers_see_are_mirrored_with_their_raw_data(
 @pytest.mark.django_db
 def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
         paid, client, stripe_double):
-    from accounts.factories import FinanceFactory
 
     client.force_login(FinanceFactory())
     index = client.get("/admin/").content.decode()
     assert "Stripe mirror" in index and 'href="/admin/djstripe/invoice/"' in index
     listing = client.get("/admin/djstripe/invoice/?q=in_R1").content.decode()
     assert "in_R1" in listing
-    from djstripe.models import Invoice as MirroredInvoice
 
     url = f"/admin/djstripe/invoice/{MirroredInvoice.objects.get(id='in_R1').pk}/change/"
     assert url in listing
@@ -263,8 +271,6 @@ def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
 @pytest.mark.django_db
 def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
         paid, stripe_double, client, staff_console, django_capture_on_commit_callbacks):
-    from billing.models import StripeDrift
-    from billing.stripe import reconciliation
 
     refund, charge = stripe_refund(stripe_double, refund_id="re_D1", inv_id="in_R1",
                                    amount=900)
@@ -295,14 +301,8 @@ def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_invoice_refunds_cannot_exceed_what_was_paid(customer, admin_user):
-    import threading
 
-    from django.db import connection
 
-    from billing.factories import SubscriptionFactory
-    from billing.services.numbers import next_number
-    from billing.services.refunds import create_invoice_refund
-    from core.api import DomainError
 
     subscription = SubscriptionFactory(user=customer, billing_source="manual")
     invoice = Invoice.objects.create(

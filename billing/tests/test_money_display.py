@@ -6,7 +6,9 @@ from django.core import mail
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.pdf import render_invoice_pdf
 from billing.services.subscriptions import lifecycle as service
+from catalog.factories import PlanFactory
 from core.money import currency_exponent, format_money, to_major_units, to_minor_units
 
 
@@ -26,7 +28,6 @@ def test_minor_units_round_trip_through_major_units(amount, currency):
 
 @pytest.fixture
 def yen_plan(db):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="yen", name="Yen plan", billing_source="manual")
     for price, amount in ((plan.monthly_price, 7900), (plan.yearly_price, 79000)):
@@ -46,7 +47,6 @@ def test_a_yen_invoice_reads_in_yen_in_the_email_the_page_the_pdf_and_the_api(
     assert "¥7,900" in body and "79.00" not in body
     page = customer_client.get(f"/billing/invoices/{invoice.number}/").content.decode()
     assert "¥7,900" in page
-    from billing.pdf import render_invoice_pdf
 
     assert render_invoice_pdf(invoice, business_name="B", business_address="A")[:4] == b"%PDF"
     answer = customer_api.get("/api/v1/invoices/").json()

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts import data_export
 from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import OrderStatus
 from billing.services.payments import mark_order_paid
@@ -122,7 +123,6 @@ def test_empty_order_list_page(customer_client):
 
 @pytest.mark.django_db
 def test_orders_export_section(customer, paid_digital_order):
-    from accounts import data_export
 
     section = list(data_export.sections()["orders"](customer))
     assert section[0]["number"] == paid_digital_order[0].number

@@ -3,12 +3,12 @@ quantity is a 400 (price_invalid), never a 500."""
 
 import pytest
 
-from billing.models import CartItem
+from billing.models import Cart, CartItem
+from catalog.factories import PriceFactory, PricingTierFactory, ProductFactory
 
 
 @pytest.fixture
 def tiered(db):
-    from catalog.factories import PriceFactory, PricingTierFactory, ProductFactory
 
     product = ProductFactory(name="Seats")
     price = PriceFactory(product=product, unit_amount=0, tiers_mode="graduated")
@@ -41,8 +41,6 @@ def test_quantity_beyond_a_closed_last_tier_is_refused_with_price_invalid(custom
 @pytest.mark.django_db
 def test_reading_a_cart_line_that_can_no_longer_be_priced_is_a_400_not_a_500(customer_api,
                                                                             customer):
-    from billing.models import Cart
-    from catalog.factories import ProductFactory
 
     item = CartItem.objects.create(cart=Cart.objects.create(user=customer),
                                    product=ProductFactory(), quantity=1)

@@ -19,13 +19,13 @@ from billing.services import invoice_lines
 from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle, plan_change
 from billing.services.subscriptions import renewal as renewal_service
+from catalog.factories import PlanFactory
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # March has 31 days
 MID = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)  # 21 of them left
 
 
 def _plan(slug, monthly, yearly=None, tax="0.0000"):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug=slug, name=slug.title(), billing_source="manual")
     plan.monthly_price.unit_amount = monthly
@@ -121,7 +121,6 @@ def test_cancelled_invoice_gives_back_the_credit_it_used(no_stripe, customer, ad
 @pytest.mark.django_db
 def test_part_paid_period_is_refused_with_its_invoice_named(no_stripe, customer, business,
                                                             admin_user):
-    from billing import errors
 
     with time_machine.travel(START, tick=False):
         sub = lifecycle.subscribe(user=customer, plan="business", interval="month").subscription

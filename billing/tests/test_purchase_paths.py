@@ -8,8 +8,10 @@ import re
 import pytest
 from django.core.management import call_command
 
+from accounts.factories import UserFactory
 from billing.models import BillingSource, Invoice, InvoiceStatus, Subscription
 from billing.models import SubscriptionStatus as S
+from billing.services.subscriptions import lifecycle as service
 from catalog.models import Plan
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +25,6 @@ def seeded_plans(db):
 
 
 def _login(client, email):
-    from accounts.factories import UserFactory
 
     user = UserFactory(email=email)
     client.force_login(user)
@@ -75,7 +76,6 @@ def test_trial_is_once_per_customer_and_the_pricing_page_says_so(no_stripe, clie
     response, _ = _subscribe_through_page(client, "pro")
     assert response.status_code == 302
     sub = Subscription.objects.get(user=user)
-    from billing.services.subscriptions import lifecycle as service
 
     service.cancel(subscription=sub, at_period_end=False, actor=user)
     after = client.get("/pricing/").content.decode()

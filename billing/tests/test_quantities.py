@@ -7,13 +7,13 @@ import pytest
 
 from billing.models import CartItem
 from billing.services.cart import MAX_QUANTITY, quantity_limit
+from catalog.factories import PriceFactory, PricingTierFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def volume(db):
-    from catalog.factories import PriceFactory, PricingTierFactory, ProductFactory
 
     product = ProductFactory(name="API calls", slug="api-calls")
     price = PriceFactory(product=product, unit_amount=0, tiers_mode="volume")
@@ -58,7 +58,6 @@ def test_the_api_accepts_the_tiers_and_says_the_limit(customer_api, volume):
 
 
 def test_tracked_stock_is_the_limit_everywhere(customer_client, customer_api, customer):
-    from catalog.factories import PriceFactory, ProductFactory
 
     product = ProductFactory(name="Boxed kit", slug="boxed-kit", track_inventory=True,
                              stock_quantity=5)

@@ -7,8 +7,10 @@ import re
 import pytest
 from django.core import mail
 
-from billing.models import Order, Payment
+from billing.models import CustomerBillingProfile, Invoice, Order, Payment
 from billing.services import payments, refunds
+from billing.services.invoice_lines import reconciliation_problems
+from catalog.factories import PriceFactory, ProductFactory
 from core.models import SystemConfig
 from core.outbox.models import OutboxMessage
 from core.system_config import forget
@@ -30,7 +32,6 @@ def branded(db):
 
 @pytest.fixture
 def taxed_product(db):
-    from catalog.factories import PriceFactory, ProductFactory
 
     item = ProductFactory(name="Course", tax_rate="0.2000")
     item.default_price = PriceFactory(product=item, unit_amount=5000, currency="usd")
@@ -128,7 +129,6 @@ def test_card_payment_refund_payments_page_and_api(
 
 
 def test_saved_cards_open_stripes_billing_portal(stripe_double, customer, customer_client):
-    from billing.models import CustomerBillingProfile
 
     CustomerBillingProfile.objects.update_or_create(user=customer,
                                                     defaults={"stripe_customer_id": "cus_X1"})
@@ -144,7 +144,6 @@ def test_saved_cards_open_stripes_billing_portal(stripe_double, customer, custom
 def test_a_card_paid_order_has_a_paid_invoice_with_tax_rate_and_seller_tax_number(
         no_stripe, branded, customer, customer_api, customer_client, taxed_product):
     order = _order(customer_api, taxed_product)
-    from billing.models import Invoice
 
     Invoice.objects.filter(order=order).delete()  # as a card checkout leaves it: no invoice
     Order.objects.filter(pk=order.pk).update(billing_source="stripe")
@@ -154,7 +153,6 @@ def test_a_card_paid_order_has_a_paid_invoice_with_tax_rate_and_seller_tax_numbe
     invoice = Invoice.objects.get(order=order)
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == ("PAID", 6000, 0)
     assert Payment.objects.get(order=order).invoice == invoice
-    from billing.services.invoice_lines import reconciliation_problems
 
     assert reconciliation_problems(invoice) == []
     page = customer_client.get(f"/orders/{order.number}/invoice/").content.decode()

@@ -13,13 +13,16 @@ from billing.models import (
     PaymentStatus,
     Refund,
     RefundReason,
+    WebhookEvent,
 )
 from billing.services.payments import mark_order_paid
 from billing.services.refunds import create_refund, retry_pending_refunds
+from billing.stripe.inbox import process_event
 from billing.tests.conftest import signed_post
 from billing.tests.stripe_objects import example, wrap_event
 from core.api import DomainError
 from core.models import AuditLog
+from credits.models import CreditBalance
 
 
 def _paid_manual_order(user, total=1000, **item):
@@ -248,9 +251,7 @@ def test_refund_made_in_stripe_dashboard_is_recorded_from_charge_refunded(
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             signed_post(client, event)
-        from billing.models import WebhookEvent
         WebhookEvent.objects.update(status="failed")  # replayed: must not double-record
-        from billing.stripe.inbox import process_event
         process_event(event_id=WebhookEvent.objects.get().pk)
 
     refund = Refund.objects.get()
@@ -277,7 +278,6 @@ def test_charge_refunded_without_embedded_refunds_asks_stripe(
 
 @pytest.mark.django_db
 def test_refunding_a_credit_pack_claws_back_credits(customer, admin_user, credit_pack):
-    from credits.models import CreditBalance
 
     order = _paid_manual_order(customer, total=1000, product=credit_pack, credits_granted=100)
     assert CreditBalance.objects.get(user=customer).balance == 100

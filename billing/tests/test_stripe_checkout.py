@@ -12,6 +12,7 @@ from billing.models import (
 )
 from billing.tests.conftest import signed_post
 from billing.tests.stripe_objects import wrap_event
+from credits.models import CreditBalance
 
 
 def _add(api, product, quantity=1):
@@ -128,7 +129,6 @@ def test_without_stripe_keys_stripe_checkout_is_refused_and_manual_is_default(
 def test_stripe_purchase_of_a_credit_pack_grants_credits_once_whatever_events_arrive(
         stripe_double, customer_api, customer, credit_pack, client,
         django_capture_on_commit_callbacks):
-    from credits.models import CreditBalance
 
     _add(customer_api, credit_pack, quantity=2)
     number = customer_api.post("/api/v1/checkout/", {}, format="json").json()["order"]["number"]

@@ -21,9 +21,11 @@ from accounts.factories import UserFactory
 from billing.models import CustomerBillingProfile, Subscription, SubscriptionStatus, WebhookEvent
 from billing.stripe.inbox import record_event
 from billing.stripe.mirror import SecretAtRest
+from billing.stripe.sync import ensure_stripe_price
 from billing.tests.conftest import SECRET_KEY, signed_post
 from billing.tests.stripe_objects import example, wrap_event
 from billing.tests.subscription_helpers import DAY, deliver, stripe_subscription
+from catalog.factories import PlanFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_VERSION = "2025-02-24.acacia"
@@ -32,8 +34,6 @@ S = SubscriptionStatus
 
 @pytest.fixture
 def linked(db, customer, stripe_double):
-    from billing.stripe.sync import ensure_stripe_price
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"])
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_V")

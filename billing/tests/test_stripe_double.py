@@ -6,7 +6,9 @@ import pytest
 import stripe
 
 from billing.stripe import client as stripe_client
+from billing.stripe.sync import ensure_stripe_price
 from billing.tests.subscription_helpers import stripe_subscription
+from catalog.factories import PlanFactory
 
 
 def test_an_unknown_or_misspelt_parameter_is_refused_like_stripe(stripe_double):
@@ -41,8 +43,6 @@ def test_a_payment_mode_session_gets_its_payment_intent_only_when_paid(stripe_do
 
 @pytest.mark.django_db
 def test_the_double_answers_in_the_requested_api_version(stripe_double):
-    from billing.stripe.sync import ensure_stripe_price
-    from catalog.factories import PlanFactory
 
     price_id = ensure_stripe_price(PlanFactory(slug="v").monthly_price)
     stripe_subscription(stripe_double, sub_id="sub_ver", customer="cus_v", price_id=price_id,

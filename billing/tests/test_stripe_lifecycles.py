@@ -18,7 +18,7 @@ import random
 import time
 
 import pytest
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from djstripe.models import APIKey
 
@@ -33,6 +33,7 @@ from billing.models import (
     Subscription,
     WebhookEvent,
 )
+from billing.stripe.sync import ensure_stripe_price
 from billing.tests.conftest import SECRET_KEY, WEBHOOK_SECRET, signed_post
 from billing.tests.stripe_objects import example, in_version, wrap_event
 from billing.tests.subscription_helpers import (
@@ -42,6 +43,7 @@ from billing.tests.subscription_helpers import (
     stripe_refund,
     stripe_subscription,
 )
+from catalog.factories import PlanFactory
 from credits.selectors import balance_of
 from tests.test_failure_redis import celery_broker, redis_server, wait_for  # noqa: F401
 from tests.test_failure_worker import Worker
@@ -84,8 +86,6 @@ def _deliver(client, worker, events):
 
 
 def _subscriber(customer, stripe_double):
-    from billing.stripe.sync import ensure_stripe_price
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000,
                        trial_credits=0)
@@ -179,7 +179,6 @@ def books(user) -> dict:
 
 
 def user_filter(user):
-    from django.db.models import Q
 
     return Q(order__user=user) | Q(invoice__user=user)
 

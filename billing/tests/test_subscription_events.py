@@ -14,16 +14,16 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.selectors import entitlements_for
+from billing.stripe.sync import ensure_stripe_price
 from billing.tests.stripe_objects import example
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
+from catalog.factories import PlanFactory
 
 S = SubscriptionStatus
 
 
 @pytest.fixture
 def linked(db, customer, stripe_double):
-    from billing.stripe.sync import ensure_stripe_price
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", entitlements=["api_access"])
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_E")
@@ -126,7 +126,6 @@ def test_invoice_events_action_required_uncollectible_voided_move_forward_only(
 
 @pytest.mark.django_db
 def test_past_due_context_processor_only_for_the_owner(customer, other_customer):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory()
     Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,

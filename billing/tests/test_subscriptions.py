@@ -5,9 +5,11 @@ from dataclasses import dataclass
 
 import pytest
 from django.core import mail
+from django.test import Client
 
 from billing.models import (
     CustomerBillingProfile,
+    Discount,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -17,6 +19,7 @@ from billing.models import (
 )
 from billing.selectors import entitlements_for
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
+from catalog.factories import PlanFactory
 from credits.models import CreditGrant
 
 S = SubscriptionStatus
@@ -24,7 +27,6 @@ S = SubscriptionStatus
 
 @pytest.fixture
 def plan(db):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", name="Pro", credits_per_period=1000, trial_credits=50,
                        entitlements=["api_access", "priority_support"])
@@ -35,7 +37,6 @@ def plan(db):
 
 @pytest.fixture
 def big_plan(db):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="team", name="Team", credits_per_period=5000)
     plan.monthly_price.unit_amount = 3000
@@ -415,7 +416,6 @@ def test_update_payment_method_opens_the_billing_portal(stripe_double, customer_
 
 @pytest.mark.django_db
 def test_discount_code_becomes_a_one_time_stripe_coupon(stripe_double, customer_api, plan):
-    from billing.models import Discount
 
     code = Discount.objects.create(code="HALF", type="PERCENTAGE", percent_off=50, max_uses=5)
     response = _subscribe(customer_api, discount_code="half")
@@ -432,7 +432,6 @@ def test_discount_code_becomes_a_one_time_stripe_coupon(stripe_double, customer_
 def test_idor_every_subscription_and_invoice_endpoint_answers_404(
         stripe_double, customer_api, other_customer_api, customer, plan, client,
         django_capture_on_commit_callbacks, other_customer):
-    from django.test import Client
 
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)

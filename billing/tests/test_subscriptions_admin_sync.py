@@ -5,8 +5,11 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from billing import tasks
 from billing.models import (
+    CustomerBillingProfile,
     InvoiceStatus,
     Payment,
     StripeDrift,
@@ -17,6 +20,8 @@ from billing.models import (
 from billing.services.subscriptions import lifecycle as service
 from billing.tests.stripe_objects import example, wrap_event
 from billing.tests.subscription_helpers import DAY, stripe_subscription
+from catalog.factories import PlanFactory
+from catalog.models import Price, Product
 from core.models import AuditLog
 from credits.models import CreditGrant
 
@@ -25,7 +30,6 @@ S = SubscriptionStatus
 
 @pytest.fixture
 def manual_plan(db):
-    from catalog.factories import PlanFactory
 
     return PlanFactory(slug="office", name="Office", billing_source="manual",
                        credits_per_period=300)
@@ -118,8 +122,6 @@ def test_admin_past_due_list_shows_amount_at_risk_and_plan_counts(no_stripe, cus
 
 @pytest.mark.django_db
 def test_sync_stripe_pulls_catalog_pushes_plans_and_is_idempotent(stripe_double, manual_plan):
-    from catalog.factories import PlanFactory
-    from catalog.models import Price, Product
 
     stripe_double.put("product", example("product", id="prod_remote", name="Remote thing",
                                          active=True, metadata={}, created=int(time.time())))
@@ -155,8 +157,6 @@ def test_sync_stripe_pulls_catalog_pushes_plans_and_is_idempotent(stripe_double,
 @pytest.mark.django_db
 def test_reconcile_enqueues_missing_events_and_reports_drift(
         stripe_double, customer, django_capture_on_commit_callbacks):
-    from billing.models import CustomerBillingProfile
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="cloud")
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_X")
@@ -180,7 +180,7 @@ def test_reconcile_enqueues_missing_events_and_reports_drift(
     Subscription.objects.filter(pk=local.pk).update(status=S.ACTIVE)
 
     # Drift first (before the missing event is applied), then the event catch-up.
-    from billing.stripe import reconciliation
+    from billing.stripe import reconciliation  # noqa: PLC0415 - why: the comment above
 
     report = reconciliation.check_drift()
     assert report.drift >= 1
@@ -200,7 +200,6 @@ def test_reconcile_enqueues_missing_events_and_reports_drift(
 
 @pytest.mark.django_db
 def test_sync_command_without_stripe_says_so(no_stripe):
-    from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="not configured"):
         call_command("sync_stripe", stdout=io.StringIO(), stderr=io.StringIO())
@@ -208,7 +207,6 @@ def test_sync_command_without_stripe_says_so(no_stripe):
 
 @pytest.mark.django_db
 def test_plan_admin_push_and_pull_actions_use_the_double(stripe_double, staff_console):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="cloud", name="Cloud")
     response = staff_console.post("/admin/billing/plansubscribers/", {
@@ -226,7 +224,6 @@ def test_plan_admin_push_and_pull_actions_use_the_double(stripe_double, staff_co
 @pytest.mark.django_db
 def test_admin_issue_invoice_action_is_once_per_period_and_tasks_run(no_stripe, customer,
                                                                      manual_plan, staff_console):
-    from billing import tasks
 
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
     for _ in range(2):

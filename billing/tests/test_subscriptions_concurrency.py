@@ -9,9 +9,12 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from billing.models import Invoice, Payment, Subscription, SubscriptionStatus, WebhookEvent
+from billing.services import invoices
+from billing.services.subscriptions import lifecycle as subscriptions
 from billing.tests.conftest import signed_post
 from billing.tests.stripe_objects import wrap_event
 from billing.tests.subscription_helpers import DAY, stripe_invoice
+from catalog.factories import PlanFactory
 from credits.models import CreditGrant
 
 
@@ -37,7 +40,6 @@ def _run_together(fn, n):
 @pytest.mark.django_db(transaction=True)
 def test_one_paid_invoice_delivered_as_four_concurrent_events_grants_credits_once(
         webhook_secret, customer):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="pro", credits_per_period=1000)
     sub = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
@@ -62,7 +64,6 @@ def test_one_paid_invoice_delivered_as_four_concurrent_events_grants_credits_onc
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_subscribes_start_exactly_one_subscription(no_stripe, customer):
-    from catalog.factories import PlanFactory
 
     PlanFactory(slug="office", billing_source="manual")
 
@@ -83,9 +84,6 @@ def test_concurrent_subscribes_start_exactly_one_subscription(no_stripe, custome
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_mark_paid_records_one_payment_and_one_grant(no_stripe, customer, admin_user):
-    from billing.services import invoices
-    from billing.services.subscriptions import lifecycle as subscriptions
-    from catalog.factories import PlanFactory
 
     PlanFactory(slug="office", billing_source="manual", credits_per_period=300)
     sub = subscriptions.subscribe(user=customer, plan="office", interval="month").subscription

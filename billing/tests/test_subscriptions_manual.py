@@ -1,16 +1,30 @@
 """Manual (bank transfer) and free subscriptions: no Stripe at all; clocks frozen."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.management import call_command
+from django.db import DatabaseError, transaction
 
-from billing.models import Invoice, InvoiceStatus, Payment, Subscription, SubscriptionStatus
+from accounts import data_export
+from accounts.factories import UserFactory
+from billing import errors
+from billing.models import (
+    Discount,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Subscription,
+    SubscriptionStatus,
+)
 from billing.selectors import entitlements_for
 from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle as service
 from billing.services.subscriptions import renewal as renewal_service
+from catalog.factories import PlanFactory
 from credits.models import CreditGrant
 
 S = SubscriptionStatus
@@ -19,7 +33,6 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def manual_plan(db):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="office", name="Office", billing_source="manual",
                        credits_per_period=300, entitlements=["invoices"])
@@ -30,7 +43,6 @@ def manual_plan(db):
 
 @pytest.fixture
 def free_plan(db):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="free", name="Free", credits_per_period=20, entitlements=["basic"])
     plan.monthly_price.unit_amount = 0
@@ -202,7 +214,6 @@ def test_free_plan_activates_at_once_with_its_credits(no_stripe, customer_api, c
 @pytest.mark.django_db
 def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer, customer_api,
                                                              manual_plan, admin_user):
-    from catalog.factories import PlanFactory
 
     PlanFactory(slug="office-plus", name="Office+", billing_source="manual")
     bigger = PlanFactory._meta.model.objects.get(slug="office-plus")
@@ -252,7 +263,6 @@ def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer
 @pytest.mark.django_db
 def test_staff_invoice_actions_refuse_wrong_states(no_stripe, customer, manual_plan,
                                                    admin_user):
-    from billing import errors
 
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
     invoice = sub.invoices.get()
@@ -301,11 +311,8 @@ def test_subscribe_page_change_plan_page_and_printable_invoice(no_stripe, custom
 
 @pytest.mark.django_db
 def test_seed_billing_subscribes_demo_users_once(no_stripe, manual_plan, free_plan, admin_user):
-    import io
 
-    from django.core.management import call_command
 
-    from accounts.factories import UserFactory
 
     alice = UserFactory(email="alice@demo.example")
     bob = UserFactory(email="bob@demo.example")
@@ -344,7 +351,6 @@ def test_pages_cancel_resume_and_confirm_plan_change(no_stripe, customer, custom
 
 @pytest.mark.django_db
 def test_subscription_timeline_is_append_only(no_stripe, customer, manual_plan):
-    from django.db import DatabaseError, transaction
 
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
     event = sub.events.first()
@@ -359,7 +365,6 @@ def test_subscription_timeline_is_append_only(no_stripe, customer, manual_plan):
 @pytest.mark.django_db
 def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, customer,
                                                                 manual_plan):
-    from billing.models import Discount
 
     code = Discount.objects.create(code="WELCOME", type="PERCENTAGE", percent_off=50,
                                    max_uses_per_customer=1)
@@ -377,7 +382,7 @@ def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, custo
     second = sub.invoices.exclude(pk=first.pk).get()
     assert (second.discount_amount, second.total) == (0, 1200)
     # The per-customer limit counts subscriptions too.
-    from billing import errors
+    from billing import errors  # noqa: PLC0415 - why: the comment above
 
     service.cancel(subscription=sub, at_period_end=False, actor=customer)
     with pytest.raises(errors.DiscountCustomerLimit):
@@ -388,7 +393,6 @@ def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, custo
 @pytest.mark.django_db
 def test_data_export_includes_subscriptions_timeline_and_invoices(no_stripe, customer,
                                                                   manual_plan):
-    from accounts import data_export
 
     service.subscribe(user=customer, plan="office", interval="month")
     [row] = data_export.sections()["subscriptions"](customer)

@@ -12,6 +12,7 @@ from billing.services import invoice_lines
 from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle, plan_change
 from billing.tax import tax_for, valid_eu_vat
+from catalog.factories import PlanFactory, PriceFactory, ProductFactory
 from core.models import SystemConfig
 from core.system_config import forget
 
@@ -36,7 +37,6 @@ def german_seller(db):
 
 @pytest.fixture
 def untaxed_plan(db):
-    from catalog.factories import PlanFactory
 
     plan = PlanFactory(slug="office", name="Office", billing_source="manual")
     plan.product.tax_rate = "0.0000"
@@ -52,7 +52,6 @@ def _customer_in(user, country, tax_id=""):
 
 
 def test_the_rule(german_seller, customer):
-    from catalog.factories import ProductFactory
 
     product = ProductFactory(tax_rate="0.0700")
     assert valid_eu_vat("FR40303265045", "FR") and not valid_eu_vat("FR40303265046", "FR")
@@ -77,7 +76,6 @@ def test_the_rule(german_seller, customer):
 def test_orders_subscriptions_and_plan_changes_charge_the_same_rate(
         no_stripe, german_seller, customer, customer_api, customer_client, untaxed_plan,
         admin_user):
-    from catalog.factories import PlanFactory, PriceFactory, ProductFactory
 
     _customer_in(customer, "FR")
     product = ProductFactory(tax_rate="0.0000")
@@ -122,7 +120,6 @@ def test_reverse_charge_is_named_on_the_invoice_and_adds_up(no_stripe, german_se
 
 def test_stripe_checkout_uses_stripe_tax_when_automatic_tax_is_on(stripe_double, settings,
                                                                   customer):
-    from catalog.factories import PlanFactory
 
     settings.STRIPE_AUTOMATIC_TAX = True
     PlanFactory(slug="cardplan", name="Card plan", billing_source="stripe")
@@ -148,7 +145,6 @@ def test_staff_manage_rates_per_country_in_the_admin(staff_console):
 
 def test_a_reverse_charged_order_names_it_on_its_invoice(no_stripe, german_seller, customer,
                                                          customer_api, customer_client):
-    from catalog.factories import PriceFactory, ProductFactory
 
     _customer_in(customer, "FR", "FR40303265045")
     product = ProductFactory(tax_rate="0.2000")

@@ -30,6 +30,7 @@ from config.backups import pgtools, retention
 from config.backups import storage as stores
 from config.backups.pgtools import BackupError, Database
 from config.backups.progress import LogProgress
+from credits.invariant import check_invariant
 
 logger = logging.getLogger("config.backups")
 
@@ -358,7 +359,6 @@ def verify_backup(*, spec: str | None = None, progress=None) -> Verification:
 
 def _invariant_problems(db: Database) -> list[str]:
     """credits.invariant.check_invariant run against ``db`` (through a temporary alias)."""
-    from credits.invariant import check_invariant  # config wires the apps; they never import it
 
     with database_alias(db) as alias:
         violations = check_invariant(using=alias)

@@ -14,9 +14,17 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from kombu import Connection
+from kombu.exceptions import ChannelError
 
+from billing.models import WebhookEvent
+from config.celery import app
 from config.ops import heartbeat
 from config.paths import DATA_DIR
+from config.throttling import throttled_counts
+from core.outbox.models import OutboxMessage
+from credits.selectors import last_invariant_check
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +40,6 @@ def _age(moment: datetime | None, now: datetime) -> float | None:
 
 def celery_queue_names() -> list[str]:
     """The default queue and every queue the configuration names (queues, routes)."""
-    from config.celery import app
 
     names = {app.conf.task_default_queue or "celery"}
     names.update(queue.name for queue in (app.conf.task_queues or []))
@@ -46,8 +53,6 @@ def celery_queue_names() -> list[str]:
 def queue_depths() -> dict[str, int]:
     """Messages waiting per Celery queue, asked of the broker (Redis list lengths, priority
     lists included; files in the local broker's folder). A queue nobody used yet is 0."""
-    from kombu import Connection
-    from kombu.exceptions import ChannelError
 
     depths = {}
     with Connection(settings.CELERY_BROKER_URL,
@@ -74,7 +79,6 @@ def queue_depths() -> dict[str, int]:
 
 def outbox_backlog(now: datetime) -> dict:
     """Tasks written to the outbox and not yet published: how many, and the oldest's age."""
-    from core.outbox.models import OutboxMessage
 
     row = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
         count=Count("id"), oldest=Min("created_at"))
@@ -87,7 +91,6 @@ WEBHOOK_WATCHED = ("received", "processing", "failed")  # billing.WebhookEvent.S
 def webhook_backlog(now: datetime) -> dict[str, dict]:
     """Stripe events not processed yet (received, processing) and failed ones: per status,
     how many and the oldest's age (from when it was received)."""
-    from billing.models import WebhookEvent
 
     rows = (WebhookEvent.objects.filter(status__in=WEBHOOK_WATCHED).order_by()
             .values("status").annotate(count=Count("id"), oldest=Min("received_at")))
@@ -103,7 +106,6 @@ def webhook_backlog(now: datetime) -> dict[str, dict]:
 
 def beat_schedules(now: datetime) -> list[dict]:
     """Every periodic task: enabled or not, when beat last ran it (None: never)."""
-    from django_celery_beat.models import PeriodicTask
 
     rows = PeriodicTask.objects.order_by("name").values(
         "name", "task", "enabled", "last_run_at", "total_run_count")
@@ -123,7 +125,6 @@ def workers(now: datetime) -> list[dict]:
 
 def credits_invariant(now: datetime) -> dict | None:
     """The latest ledger check (credits.tasks.check_invariant); None if it never ran."""
-    from credits.selectors import last_invariant_check
 
     check = last_invariant_check()
     if check is None:
@@ -152,7 +153,6 @@ def last_backup(now: datetime) -> dict | None:
 
 
 def throttled() -> dict[str, int]:
-    from config.throttling import throttled_counts
 
     return throttled_counts()
 

@@ -1,6 +1,7 @@
 """pytest: the same PostgreSQL stack, fast hashing, tasks run in-process."""
 
 import os
+import socket
 
 from cryptography.fernet import Fernet
 
@@ -13,7 +14,6 @@ env.ENVIRON["DEBUG"] = "false"
 
 
 def _free_port() -> int:
-    import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -7,6 +7,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from core.parsers import MAX_JSON_DEPTH
+
 
 def _browser(user=None, **kwargs):
     browser = Client(raise_request_exception=False, **kwargs)
@@ -87,7 +89,6 @@ def test_deeply_nested_json_is_a_parse_error(customer, method, path, body):
 
 @pytest.mark.django_db
 def test_json_nested_within_the_limit_is_read_as_usual(api_client):
-    from core.parsers import MAX_JSON_DEPTH
 
     nested = {"email": "someone@example.com", "password": "x"}
     for _ in range(MAX_JSON_DEPTH - 1):

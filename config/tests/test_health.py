@@ -1,6 +1,9 @@
 import pytest
+from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
+from config import health
+from config.celery import app
 from core.dbroles import as_owner
 
 
@@ -16,7 +19,6 @@ def test_healthz_reports_every_check_ok(client):
 
 @pytest.mark.django_db
 def test_healthz_answers_503_when_the_broker_is_unreachable(client):
-    from config.celery import app
 
     # A port nothing listens on: the broker check must fail, and the page must say which.
     with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
@@ -35,7 +37,6 @@ def test_healthz_answers_503_when_the_broker_is_unreachable(client):
 
 @pytest.mark.django_db
 def test_healthz_reaches_real_redis_broker(client, redis_url):
-    from config.celery import app
 
     app.conf.broker_url = redis_url
     try:
@@ -55,9 +56,7 @@ def test_healthz_refuses_post(client):
 def test_healthz_reports_a_migration_that_is_not_applied(client, monkeypatch):
     """The recorder forgets one applied migration (inside the test's transaction): the check
     names it until it is applied again; an ok answer is then kept for the process."""
-    from django.db.migrations.recorder import MigrationRecorder
 
-    from config import health
 
     monkeypatch.setattr(health, "_migrations_applied", False)
     with as_owner():  # only the owner writes django_migrations (core.dbroles)

@@ -14,12 +14,15 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from unfold.admin import checkbox as unfold_checkbox
+from unfold.templatetags import unfold_list
 
 from accounts.factories import AdminFactory, UserFactory
 from analytics.factories import history_inputs
 from analytics.seed_history import seed_history
 from backoffice.periods import IndexedPeriodsMixin, with_indexed_periods
 from backoffice.tables import EstimatedCountPaginator
+from billing.factories import OrderFactory
 from core.dbroles import as_owner
 from core.models import AuditLog
 
@@ -218,10 +221,7 @@ def test_date_hierarchy_periods_are_the_ones_django_finds():
 
 @pytest.mark.django_db
 def test_a_long_list_builds_its_column_headers_once_and_checkboxes_per_row(admin_client_user):
-    from unfold.admin import checkbox as unfold_checkbox
-    from unfold.templatetags import unfold_list
 
-    from billing.factories import OrderFactory
 
     orders = [OrderFactory() for _ in range(3)]
     response = admin_client_user.get("/admin/billing/order/")

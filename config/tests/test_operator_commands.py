@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
+from config.celery import app
 from core import schedules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,6 @@ def test_setup_periodic_tasks_keeps_a_task_staff_disabled(declared):
 
 @pytest.mark.django_db  # celery's Django fixup runs system checks, and dj-stripe's read the DB
 def test_every_declared_schedule_names_a_registered_task():
-    from config.celery import app
 
     app.loader.import_default_modules()
     for entry in schedules.declared_schedules():

@@ -1,6 +1,9 @@
 import pytest
 from django.core.management import call_command
 
+from billing.factories import SubscriptionFactory
+from billing.models import SubscriptionStatus
+
 ERROR_KEYS = {"code", "detail", "fields"}
 
 
@@ -56,8 +59,6 @@ def test_home_leads_to_the_catalog_and_the_layout_links_every_customer_area(cust
 
 @pytest.mark.django_db
 def test_layout_shows_the_past_due_and_low_balance_banners_once(customer_client, customer):
-    from billing.factories import SubscriptionFactory
-    from billing.models import SubscriptionStatus
 
     SubscriptionFactory(user=customer, status=SubscriptionStatus.PAST_DUE)
     page = customer_client.get("/credits/").content.decode()

@@ -6,6 +6,7 @@ from django.core.management import call_command
 
 from accounts.models import Role, User
 from billing.models import Discount, Order, OrderStatus
+from config.management.commands import seed_demo
 from credits.selectors import balance_of
 
 PASSWORDS = ["--admin-password", "admin-Demo-pass-1", "--customer-password",
@@ -15,7 +16,6 @@ PASSWORDS = ["--admin-password", "admin-Demo-pass-1", "--customer-password",
 
 @pytest.fixture
 def credentials_file(tmp_path, monkeypatch):
-    from config.management.commands import seed_demo
 
     path = tmp_path / "demo-credentials.json"
     monkeypatch.setattr(seed_demo, "CREDENTIALS_FILE", path)

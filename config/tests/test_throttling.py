@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 import time_machine
 from django.core import mail
 from django.core.cache import cache
@@ -27,9 +28,11 @@ from accounts.factories import UserFactory
 from accounts.models import ApiKey, LoginSession, User
 from accounts.services import create_api_key
 from config import throttling
+from config.env import ConfigurationError, rate_limits
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditTransaction
 from support.models import ChatMessage, Ticket
+from tests.test_security_idor import all_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = "a-much-longer-passphrase-42"
@@ -150,7 +153,6 @@ def test_scope_answers_429_with_retry_after_after_its_limit_and_does_nothing(nam
 
 
 def test_every_route_of_the_table_exists():
-    from tests.test_security_idor import all_routes
 
     names = {route.name for route in all_routes()}
     assert sorted(set(throttling.ROUTES) - names) == []
@@ -193,7 +195,6 @@ def test_a_cache_outage_lets_requests_through(settings):
 
 
 def test_rates_from_the_environment_are_checked_at_start(monkeypatch):
-    from config.env import ConfigurationError, rate_limits
 
     monkeypatch.setenv("RATE_LIMIT_SIGNUP", "5/fortnight")
     with pytest.raises(ConfigurationError, match="RATE_LIMIT_SIGNUP"):
@@ -239,7 +240,6 @@ def test_limit_holds_across_processes(redis_url, settings):
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
-        import redis
 
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{prefix}:*"):

@@ -11,11 +11,13 @@ import json
 import os
 import time
 
+import django
+from django.conf import settings
+from django.test import Client
+
 
 def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    import django
-    from django.conf import settings
 
     settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
                                    "LOCATION": os.environ["THROTTLE_REDIS_URL"],
@@ -24,7 +26,6 @@ def main() -> None:
     # Never the development database, should anything query.
     settings.DATABASES["default"]["NAME"] = settings.DATABASES["default"]["TEST"]["NAME"]
     django.setup()
-    from django.test import Client
 
     client = Client()
     body = json.dumps({"email": "not an address", "password": "x"})

@@ -2,13 +2,18 @@
 an action submitted from it goes through the admin's own action and the staff policy."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
 from accounts.models import Role
-from billing.models import InvoiceStatus
-from console.tests.world import customer_with_history, form_with_button
+from billing.factories import OrderFactory
+from billing.models import InvoiceStatus, Subscription
+from console.tests.world import customer_with_history, form_with_button, forms_of
+from credits.selectors import balance_of
+from support.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +64,6 @@ def test_the_page_shows_everything_about_the_customer(role):
 
 
 def _forms(html):
-    from console.tests.world import forms_of
 
     return forms_of(html)
 
@@ -99,7 +103,6 @@ def test_finance_marks_the_invoice_paid_from_the_page():
 
 
 def test_support_adjusts_credits_from_the_page_within_its_limit():
-    from credits.selectors import balance_of
 
     world = customer_with_history()
     client, response = _page(Role.SUPPORT, world.user)
@@ -160,11 +163,7 @@ def test_the_customer_list_finds_a_customer_by_email_and_leaves_staff_out():
 
 def test_the_page_reads_the_same_number_of_queries_whatever_the_history():
     """Each section is a bounded read: more orders, invoices or tickets add no query."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    from billing.factories import OrderFactory
-    from support.factories import TicketFactory
 
     world = customer_with_history()
     client = Client()
@@ -182,7 +181,6 @@ def test_the_page_reads_the_same_number_of_queries_whatever_the_history():
 
 
 def test_a_trial_is_extended_from_the_page_by_support():
-    from billing.models import Subscription
 
     world = customer_with_history()
     Subscription.objects.filter(pk=world.subscription.pk).update(

@@ -14,6 +14,8 @@ from openpyxl import load_workbook
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory
 from accounts.models import Role
+from analytics.factories import history_inputs
+from analytics.seed_history import seed_history
 from billing.models import CreditNote, Invoice, Payment, Refund
 from console import exports
 from console.tests.world import customer_with_history, form_with_button
@@ -139,8 +141,6 @@ def test_support_may_not_export():
 def test_the_ledger_streams_through_the_date_index():
     """A long history (written as seed_history writes it, keeping the books) comes out row
     by row as it is read, in time order, only the range's rows, found through the index."""
-    from analytics.factories import history_inputs
-    from analytics.seed_history import seed_history
 
     history_inputs(customers=1)
     seed_history(rows=5_000, customers=1, days=60)

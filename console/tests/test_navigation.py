@@ -1,15 +1,18 @@
 """The staff console's navigation by job: each role sees the groups and pages it may use,
 and nothing else; the home page shows the groups, not every model."""
 
+import importlib
 import re
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import clear_url_caches, reverse
 
+import config.urls
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
 from accounts.models import Role
 from billing.stripe.mirror import MIRRORED
+from console.navigation import groups_for
 
 FACTORY = {Role.ADMIN: AdminFactory, Role.FINANCE: FinanceFactory, Role.SUPPORT: StaffFactory}
 
@@ -150,7 +153,6 @@ def test_the_stripe_mirror_group_lists_the_mirror_tables_to_finance_and_admin():
     """dj-stripe's tables stay out of the job groups; the mirrored ones (registered read-only
     by billing) are the "Stripe mirror" group, the last one, which only a role seeing the
     djstripe app gets."""
-    from console.navigation import groups_for
 
     class Request:
         def __init__(self, user):
@@ -166,11 +168,8 @@ def test_the_stripe_mirror_group_lists_the_mirror_tables_to_finance_and_admin():
 
 def _reload_urls():
     """The admin's URLs as registered now (they are read once, when the URLconf loads)."""
-    import importlib
 
-    from django.urls import clear_url_caches
 
-    import config.urls
 
     importlib.reload(config.urls)
     clear_url_caches()

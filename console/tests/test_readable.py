@@ -9,6 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory
+from analytics.dashboard import kpi_tiles
+from analytics.models import DailyMetric
 from billing.models import Invoice
 from console.models import StaffPreference
 from console.tests.world import customer_with_history, form_with_button
@@ -103,7 +105,6 @@ def test_an_unknown_time_zone_is_refused_next_to_the_field():
 
 
 def _metrics(latest: date, *, churn_before: int, churn_now: int):
-    from analytics.models import DailyMetric
 
     rows = []
     for back in range(60):
@@ -121,7 +122,6 @@ def _metrics(latest: date, *, churn_before: int, churn_now: int):
 
 @pytest.mark.parametrize("before, now, painted", [(4, 1, "good"), (1, 4, "bad")])
 def test_the_dashboard_paints_a_fall_in_churn_as_good_news(before, now, painted):
-    from analytics.dashboard import kpi_tiles
 
     latest = date(2026, 11, 30)
     _metrics(latest, churn_before=before, churn_now=now)

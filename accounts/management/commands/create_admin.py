@@ -80,7 +80,7 @@ class Command(BaseCommand):
 
     def _ensure_verified_address(self, user: User) -> None:
         # allauth's mandatory verification reads its own address table.
-        from allauth.account.models import EmailAddress
+        from allauth.account.models import EmailAddress  # noqa: PLC0415 - why: the comment above
 
         EmailAddress.objects.update_or_create(
             user=user, email=user.email, defaults={"verified": True, "primary": True}

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -233,7 +234,6 @@ def test_queue_depth_of_redis_lists(settings, redis_url):
         _put(settings, 3)
         assert value(scrape(), "billing_celery_queue_length", queue="celery") == 3
     finally:
-        import redis
 
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{prefix}*"):
