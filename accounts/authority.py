@@ -28,7 +28,7 @@ from typing import Any
 
 from rest_framework import status
 
-from accounts.models import Role
+from accounts.roles import Role
 from core.api import DomainError
 from core.system_config import get_config
 

@@ -12,15 +12,9 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.roles import Role
 from core.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
 from core.models import AliveManager, TimeStampedModel
-
-
-class Role(models.TextChoices):
-    ADMIN = "ADMIN", "Admin"
-    FINANCE = "FINANCE", "Finance"
-    SUPPORT = "SUPPORT", "Support"
-    CUSTOMER = "CUSTOMER", "Customer"
 
 
 class Status(models.TextChoices):
@@ -163,7 +157,8 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
         if self.role == Role.ADMIN:
             return True
         if self.role in STAFF_ROLES:
-            from accounts.permissions import role_has_perm  # noqa: PLC0415 - permissions imports this module
+            # permissions reads the staff policy, which loads DRF, whose settings load this module.
+            from accounts.permissions import role_has_perm  # noqa: PLC0415 - see the line above
 
             return role_has_perm(self.role, perm)
         return super().has_perm(perm, obj)
@@ -174,7 +169,7 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
         if self.role == Role.ADMIN:
             return True
         if self.role in STAFF_ROLES:
-            from accounts.permissions import role_sees_app  # noqa: PLC0415 - permissions imports this module
+            from accounts.permissions import role_sees_app  # noqa: PLC0415 - as in has_perm
 
             return role_sees_app(self.role, app_label)
         return super().has_module_perms(app_label)

@@ -7,7 +7,7 @@ service check. CUSTOMER has no model permissions.
 """
 
 from accounts.authority import may
-from accounts.models import Role
+from accounts.roles import Role
 
 # Apps each role sees in the staff console (view permission on their models).
 VISIBLE_APPS = {

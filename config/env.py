@@ -34,7 +34,7 @@ def database_config() -> dict:
     url = env.str("DATABASE_URL", default="")
     if not url:
         # Only without DATABASE_URL: production never loads the embedded server's module.
-        from config.embedded_db import embedded_database_url  # noqa: PLC0415 - see above
+        from config.embedded_db import embedded_database_url  # noqa: PLC0415 - why: the comment above
 
         url = embedded_database_url()
     return database_url_config(url, name="DATABASE_URL")
@@ -74,7 +74,7 @@ def database_settings() -> dict:
                                  "login to the same database")
     else:
         # Only without DATABASE_URL: production never loads the embedded server's module.
-        from config.embedded_db import APP_ROLE, embedded_database_url  # noqa: PLC0415
+        from config.embedded_db import APP_ROLE, embedded_database_url  # noqa: PLC0415 - why: the comment above
 
         owner = database_config()
         config = database_url_config(embedded_database_url(role=APP_ROLE), name="DATABASE_URL")

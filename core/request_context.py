@@ -21,7 +21,7 @@ _current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
 def client_ip(request: HttpRequest) -> str | None:
     # The same resolution django-axes uses for lockouts, so audit rows and lockouts agree.
     # axes.helpers loads axes' settings and models: not when core is imported.
-    from axes.helpers import get_client_ip_address  # noqa: PLC0415
+    from axes.helpers import get_client_ip_address  # noqa: PLC0415 - why: the comment above
 
     return get_client_ip_address(request) or None
 

@@ -18,7 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def enqueue(task: str, *args: Any, **kwargs: Any) -> "OutboxMessage":
     """``outbox.enqueue("app.tasks.name", *args, **kwargs)``: see core.outbox.services.enqueue."""
     # The package is imported when its app loads, before models may be: services on use.
-    from core.outbox.services import enqueue as enqueue_task  # noqa: PLC0415
+    from core.outbox.services import enqueue as enqueue_task  # noqa: PLC0415 - why: the comment above
 
     return enqueue_task(task, *args, **kwargs)
 
@@ -26,6 +26,6 @@ def enqueue(task: str, *args: Any, **kwargs: Any) -> "OutboxMessage":
 def effect_once(fn: F) -> F:
     """``@outbox.effect_once``: see core.outbox.services.effect_once."""
     # The package is imported when its app loads, before models may be: services on use.
-    from core.outbox.services import effect_once as wrap  # noqa: PLC0415
+    from core.outbox.services import effect_once as wrap  # noqa: PLC0415 - why: the comment above
 
     return wrap(fn)
