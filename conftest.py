@@ -22,8 +22,12 @@ from credits.invariant import check_invariant
 from tests.secret_scan import SecretScanPlugin
 from tests.test_failure_redis import celery_broker
 
-_DB_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences",
-                "django_db_serialized_rollback")
+_DB_FIXTURES = (
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -172,19 +176,20 @@ def redis_url():
 
 # --- secret scan: no card numbers or secrets stored or logged -------------------
 
+
 def pytest_configure(config):
     """Keep the session's Python log (one file per test database, so parallel runs do not
     share one) and register the end-of-session scan of logs and database. The session holds a
     shared lock on the embedded server's log until it ends, so ``make test`` started beside it
     does not empty the log its scan reads (config.embedded_log)."""
 
-
     config._server_log_lock = hold_for_reading()
 
     if not config.getoption("log_file", default=None):  # None also under -p no:logging
         suffix = os.environ.get("TEST_DB_SUFFIX", "")
-        config.option.log_file = str(Path(config.rootpath, "artifacts", "test-logs",
-                                          f"pytest{suffix}.log"))
+        config.option.log_file = str(
+            Path(config.rootpath, "artifacts", "test-logs", f"pytest{suffix}.log")
+        )
     log_file = Path(config.option.log_file) if config.pluginmanager.has_plugin("logging") else None
     config.pluginmanager.register(SecretScanPlugin(python_log=log_file), "secret-scan")
 
@@ -196,7 +201,6 @@ def django_db_setup(django_db_setup, django_db_blocker, pytestconfig):
     It is created and migrated as the schema's owner; the tests then run as the application's
     role, as the web server and workers do (core.dbroles: ``as_owner()`` for the few steps
     that change the schema). The scan reads every table as the owner again."""
-
 
     scan = pytestconfig.pluginmanager.get_plugin("secret-scan")
     with django_db_blocker.unblock():

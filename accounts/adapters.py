@@ -39,10 +39,13 @@ class AccountAdapter(DefaultAccountAdapter):
         return f"[{business_name()}] {subject}"
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
-        context = {key: on_site(value) if key.endswith("_url") and isinstance(value, str)
-                   else value for key, value in context.items()}
-        context["current_site"] = _Site(name=business_name(),
-                                        domain=urlsplit(settings.SITE_URL).netloc)
+        context = {
+            key: on_site(value) if key.endswith("_url") and isinstance(value, str) else value
+            for key, value in context.items()
+        }
+        context["current_site"] = _Site(
+            name=business_name(), domain=urlsplit(settings.SITE_URL).netloc
+        )
         super().send_mail(template_prefix, email, context)
 
     def save_user(self, request, user, form, commit=True):
@@ -51,8 +54,11 @@ class AccountAdapter(DefaultAccountAdapter):
         password = data.get("password1") or data.get("password")
         try:
             created = services.register_user(
-                email=data["email"], password=password, first_name=data.get("first_name", ""),
-                last_name=data.get("last_name", ""), request=request,
+                email=data["email"],
+                password=password,
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                request=request,
             )
         except (EmailTaken, WeakPassword) as exc:
             # The signup form validated both already; this is the race where two sign-ups

@@ -30,6 +30,7 @@ JSON_ONLY = [JSONParser]
 
 # --- serializers ---------------------------------------------------------------------------
 
+
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable machine-readable error code.")
     detail = serializers.CharField(help_text="Human-readable message.")
@@ -38,10 +39,14 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def _errors(*codes: int, **described: str) -> dict:
-    text = {400: "Invalid input (code `invalid`, or a specific code such as `email_taken`).",
-            401: "Not authenticated.", 403: "Not allowed.", 404: "Not found.",
-            429: "Too many failed sign-in attempts (`locked_out`), or too many requests "
-                 "(`throttled`, with `Retry-After`)."}
+    text = {
+        400: "Invalid input (code `invalid`, or a specific code such as `email_taken`).",
+        401: "Not authenticated.",
+        403: "Not allowed.",
+        404: "Not found.",
+        429: "Too many failed sign-in attempts (`locked_out`), or too many requests "
+        "(`throttled`, with `Retry-After`).",
+    }
     text.update({int(k.strip("_")): v for k, v in described.items()})
     wanted = sorted({*codes, *(int(k.strip("_")) for k in described)})
     return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in wanted}
@@ -53,8 +58,9 @@ class AddressSerializer(serializers.Serializer):
     city = serializers.CharField(required=False, allow_blank=True, max_length=200)
     region = serializers.CharField(required=False, allow_blank=True, max_length=200)
     postal_code = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    country = serializers.CharField(required=False, allow_blank=True, max_length=2,
-                                    help_text="ISO 3166-1 alpha-2, e.g. GB.")
+    country = serializers.CharField(
+        required=False, allow_blank=True, max_length=2, help_text="ISO 3166-1 alpha-2, e.g. GB."
+    )
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -66,12 +72,30 @@ class UserSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "email", "email_verified", "email_verified_at", "name", "first_name",
-                  "last_name", "display_name", "avatar_url", "phone", "date_of_birth",
-                  "gender", "timezone", "language", "billing_address", "tax_id", "role",
-                  "status", "created_at", "last_login", "membership"]
+        fields = [
+            "id",
+            "email",
+            "email_verified",
+            "email_verified_at",
+            "name",
+            "first_name",
+            "last_name",
+            "display_name",
+            "avatar_url",
+            "phone",
+            "date_of_birth",
+            "gender",
+            "timezone",
+            "language",
+            "billing_address",
+            "tax_id",
+            "role",
+            "status",
+            "created_at",
+            "last_login",
+            "membership",
+        ]
         read_only_fields = fields
-
 
     def get_membership(self, user) -> dict:
         return user_extras.named("membership").api_body(user)
@@ -88,20 +112,19 @@ class ProfileUpdateSerializer(serializers.Serializer):
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     display_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     avatar_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                  max_length=32)
+    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=32)
     date_of_birth = serializers.DateField(required=False, allow_null=True)
     gender = serializers.ChoiceField(choices=GENDER_CHOICES, required=False, allow_blank=True)
     timezone = serializers.CharField(required=False, max_length=64)
     language = serializers.CharField(required=False, max_length=16)
     billing_address = AddressSerializer(required=False, allow_null=True)
-    tax_id = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                   max_length=32)
+    tax_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=32)
 
     def validate(self, attrs):
         errors = {
             name: ["This field cannot be changed."]
-            for name in self.initial_data if name in READ_ONLY_ME_FIELDS
+            for name in self.initial_data
+            if name in READ_ONLY_ME_FIELDS
         }
         unknown = set(self.initial_data) - set(self.fields) - set(errors)
         errors.update({name: ["Unknown field."] for name in unknown})
@@ -112,8 +135,9 @@ class ProfileUpdateSerializer(serializers.Serializer):
 
 class SignupSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, trim_whitespace=False,
-                                     style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, style={"input_type": "password"}
+    )
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
 
@@ -121,8 +145,12 @@ class SignupSerializer(serializers.Serializer):
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
-    name = serializers.CharField(required=False, allow_blank=True, max_length=100,
-                                 help_text="A label for the key, e.g. the client's name.")
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="A label for the key, e.g. the client's name.",
+    )
 
 
 class NewApiKeySerializer(serializers.ModelSerializer):
@@ -150,8 +178,15 @@ class LoginSessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LoginSession
-        fields = ["id", "ip_address", "user_agent", "created_at", "last_seen_at",
-                  "expires_at", "current"]
+        fields = [
+            "id",
+            "ip_address",
+            "user_agent",
+            "created_at",
+            "last_seen_at",
+            "expires_at",
+            "current",
+        ]
         read_only_fields = fields
 
     def get_current(self, obj) -> bool:
@@ -161,8 +196,11 @@ class LoginSessionSerializer(serializers.ModelSerializer):
 
 
 class DeleteMeSerializer(serializers.Serializer):
-    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"},
-                                     help_text="The account's current password, to confirm.")
+    password = serializers.CharField(
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="The account's current password, to confirm.",
+    )
 
 
 def _new_key_body(key: ApiKey, raw: str) -> dict:
@@ -173,21 +211,26 @@ def _new_key_body(key: ApiKey, raw: str) -> dict:
 
 # --- views -----------------------------------------------------------------------------------
 
+
 class SignupView(APIView):
     parser_classes = JSON_ONLY
     # No authentication classes: no session, hence no CSRF check for JSON clients.
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["auth"], request=SignupSerializer,
-                   responses={201: UserSerializer, **_errors(400)},
-                   summary="Create an account (sends an e-mail confirmation link)")
+    @extend_schema(
+        tags=["auth"],
+        request=SignupSerializer,
+        responses={201: UserSerializer, **_errors(400)},
+        summary="Create an account (sends an e-mail confirmation link)",
+    )
     def post(self, request):
         payload = SignupSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = services.register_user(request=request._request, **payload.validated_data)
-        transaction.on_commit(lambda: services.send_signup_confirmation(
-            request=request._request, user=user))
+        transaction.on_commit(
+            lambda: services.send_signup_confirmation(request=request._request, user=user)
+        )
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -197,11 +240,19 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        tags=["auth"], request=TokenRequestSerializer,
-        responses={201: NewApiKeySerializer,
-                   **_errors(400, 401, 429, _403="Account suspended or closed "
-                             "(`account_disabled`) or e-mail not confirmed "
-                             "(`email_not_verified`).")},
+        tags=["auth"],
+        request=TokenRequestSerializer,
+        responses={
+            201: NewApiKeySerializer,
+            **_errors(
+                400,
+                401,
+                429,
+                _403="Account suspended or closed "
+                "(`account_disabled`) or e-mail not confirmed "
+                "(`email_not_verified`).",
+            ),
+        },
         summary="Exchange e-mail and password for a new API key",
     )
     def post(self, request):
@@ -209,7 +260,8 @@ class TokenView(APIView):
         payload.is_valid(raise_exception=True)
         key, raw = services.issue_api_token(
             request=request._request,  # the Django request: django-axes tracks it
-            email=payload.validated_data["email"], password=payload.validated_data["password"],
+            email=payload.validated_data["email"],
+            password=payload.validated_data["password"],
             name=payload.validated_data.get("name", ""),
         )
         return Response(_new_key_body(key, raw), status=status.HTTP_201_CREATED)
@@ -217,13 +269,17 @@ class TokenView(APIView):
 
 class MeView(APIView):
     parser_classes = JSON_ONLY
+
     @extend_schema(tags=["me"], responses={200: UserSerializer, **_errors(401)})
     def get(self, request):
         return Response(UserSerializer(request.user).data)
 
-    @extend_schema(tags=["me"], request=ProfileUpdateSerializer,
-                   responses={200: UserSerializer, **_errors(400, 401)},
-                   summary="Change profile fields (role, status, e-mail are not writable)")
+    @extend_schema(
+        tags=["me"],
+        request=ProfileUpdateSerializer,
+        responses={200: UserSerializer, **_errors(400, 401)},
+        summary="Change profile fields (role, status, e-mail are not writable)",
+    )
     def patch(self, request):
         payload = ProfileUpdateSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
@@ -233,34 +289,55 @@ class MeView(APIView):
         user = services.update_profile(user=request.user, data=data, actor=request.user)
         return Response(UserSerializer(user).data)
 
-    @extend_schema(tags=["me"], request=DeleteMeSerializer,
-                   responses={204: None, **_errors(
-                       400, 401, _502="The payment provider could not cancel a subscription "
-                                      "(`payment_provider_error`): nothing was deleted.")},
-                   summary="Delete my account: cancel subscriptions and void open invoices, "
-                           "anonymise personal data, sign out everywhere")
+    @extend_schema(
+        tags=["me"],
+        request=DeleteMeSerializer,
+        responses={
+            204: None,
+            **_errors(
+                400,
+                401,
+                _502="The payment provider could not cancel a subscription "
+                "(`payment_provider_error`): nothing was deleted.",
+            ),
+        },
+        summary="Delete my account: cancel subscriptions and void open invoices, "
+        "anonymise personal data, sign out everywhere",
+    )
     def delete(self, request):
         payload = DeleteMeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        services.check_password_or_raise(user=request.user,
-                                         password=payload.validated_data["password"])
+        services.check_password_or_raise(
+            user=request.user, password=payload.validated_data["password"]
+        )
         services.delete_account(user=request.user, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeExportView(APIView):
-    @extend_schema(tags=["me"], responses={
-        200: inline_serializer("UserExport", {
-            "format": serializers.CharField(), "version": serializers.IntegerField(),
-            "exported_at": serializers.DateTimeField(), "user_id": serializers.IntegerField(),
-            "profile": serializers.DictField(),
-        }), **_errors(401)},
+    @extend_schema(
+        tags=["me"],
+        responses={
+            200: inline_serializer(
+                "UserExport",
+                {
+                    "format": serializers.CharField(),
+                    "version": serializers.IntegerField(),
+                    "exported_at": serializers.DateTimeField(),
+                    "user_id": serializers.IntegerField(),
+                    "profile": serializers.DictField(),
+                },
+            ),
+            **_errors(401),
+        },
         summary="All my data as one JSON document (one key per section)",
         description="Streamed: the document is written as it is read, so a long history "
-                    "starts downloading at once.")
+        "starts downloading at once.",
+    )
     def get(self, request):
-        return StreamingHttpResponse(services.export_user_data(user=request.user),
-                                     content_type="application/json")
+        return StreamingHttpResponse(
+            services.export_user_data(user=request.user), content_type="application/json"
+        )
 
 
 class MySessionsView(generics.ListAPIView):
@@ -270,20 +347,21 @@ class MySessionsView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.active_sessions_for(user=self.request.user)
 
-    @extend_schema(tags=["me"], responses={200: LoginSessionSerializer(many=True),
-                                           **_errors(401)})
+    @extend_schema(tags=["me"], responses={200: LoginSessionSerializer(many=True), **_errors(401)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class MySessionView(APIView):
-    @extend_schema(tags=["me"], responses={204: None, **_errors(401, 404)},
-                   summary="Sign out one of my sessions")
+    @extend_schema(
+        tags=["me"],
+        responses={204: None, **_errors(401, 404)},
+        summary="Sign out one of my sessions",
+    )
     def delete(self, request, session_id: int):
         if not selectors.active_sessions_for(user=request.user).filter(pk=session_id).exists():
             raise_not_found()
-        services.revoke_login_session(user=request.user, session_id=session_id,
-                                      actor=request.user)
+        services.revoke_login_session(user=request.user, session_id=session_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -299,20 +377,25 @@ class MyApiKeysView(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(tags=["me"], request=ApiKeyCreateSerializer,
-                   responses={201: NewApiKeySerializer, **_errors(400, 401)},
-                   summary="Create an API key (the secret is in this response only)")
+    @extend_schema(
+        tags=["me"],
+        request=ApiKeyCreateSerializer,
+        responses={201: NewApiKeySerializer, **_errors(400, 401)},
+        summary="Create an API key (the secret is in this response only)",
+    )
     def post(self, request):
         payload = ApiKeyCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        key, raw = services.create_api_key(user=request.user,
-                                           name=payload.validated_data.get("name", ""))
+        key, raw = services.create_api_key(
+            user=request.user, name=payload.validated_data.get("name", "")
+        )
         return Response(_new_key_body(key, raw), status=status.HTTP_201_CREATED)
 
 
 class MyApiKeyView(APIView):
-    @extend_schema(tags=["me"], responses={204: None, **_errors(401, 404)},
-                   summary="Revoke one of my API keys")
+    @extend_schema(
+        tags=["me"], responses={204: None, **_errors(401, 404)}, summary="Revoke one of my API keys"
+    )
     def delete(self, request, key_id: int):
         if not selectors.api_keys_for(user=request.user).filter(pk=key_id).exists():
             raise_not_found()

@@ -45,8 +45,9 @@ def credential(hashed_key: str, *, now: datetime) -> dict | None:
     unknown or revoked key. From the cache, else one narrow query."""
     cached = cache.get(_name(hashed_key))
     if isinstance(cached, dict):
-        if _stale(cached, now) and cache.add(f"{CACHE_PREFIX}used:{cached['key_id']}", 1,
-                                             LAST_USED_RESOLUTION_SECONDS):
+        if _stale(cached, now) and cache.add(
+            f"{CACHE_PREFIX}used:{cached['key_id']}", 1, LAST_USED_RESOLUTION_SECONDS
+        ):
             _record_use(cached["key_id"], now)
         return cached
     entry = _read(hashed_key)
@@ -61,16 +62,33 @@ def credential(hashed_key: str, *, now: datetime) -> dict | None:
 
 
 def _read(hashed_key: str) -> dict | None:
-    row = (ApiKey.objects.filter(hashed_key=hashed_key, revoked_at__isnull=True)
-           .values_list("id", "user_id", "scopes", "last_used_at", "expires_at",
-                        "user__role", "user__status", "user__is_active")
-           .first())
+    row = (
+        ApiKey.objects.filter(hashed_key=hashed_key, revoked_at__isnull=True)
+        .values_list(
+            "id",
+            "user_id",
+            "scopes",
+            "last_used_at",
+            "expires_at",
+            "user__role",
+            "user__status",
+            "user__is_active",
+        )
+        .first()
+    )
     if row is None:
         return None
     key_id, user_id, scopes, last_used_at, expires_at, role, status, is_active = row
-    return {"key_id": key_id, "user_id": user_id, "scopes": list(scopes),
-            "last_used_at": last_used_at, "expires_at": expires_at, "role": role,
-            "status": status, "is_active": is_active}
+    return {
+        "key_id": key_id,
+        "user_id": user_id,
+        "scopes": list(scopes),
+        "last_used_at": last_used_at,
+        "expires_at": expires_at,
+        "role": role,
+        "status": status,
+        "is_active": is_active,
+    }
 
 
 def _stale(entry: dict, now: datetime) -> bool:
@@ -81,7 +99,8 @@ def _stale(entry: dict, now: datetime) -> bool:
 def _record_use(key_id: int, now: datetime) -> None:
     stale_before = now - timedelta(seconds=LAST_USED_RESOLUTION_SECONDS)
     ApiKey.objects.filter(pk=key_id).exclude(last_used_at__gte=stale_before).update(
-        last_used_at=now)
+        last_used_at=now
+    )
 
 
 def is_expired(entry: dict, now: datetime) -> bool:
@@ -91,8 +110,15 @@ def is_expired(entry: dict, now: datetime) -> bool:
 def user_for(entry: dict) -> User:
     """The entry's user with only the cached fields loaded; reading any other field loads all
     the rest in one query."""
-    user = _from_db(User, {"id": entry["user_id"], "role": entry["role"],
-                           "status": entry["status"], "is_active": entry["is_active"]})
+    user = _from_db(
+        User,
+        {
+            "id": entry["user_id"],
+            "role": entry["role"],
+            "status": entry["status"],
+            "is_active": entry["is_active"],
+        },
+    )
     # On this object only: Django would load each deferred field with a query of its own.
     user.refresh_from_db = functools.partial(_refresh_together, user)
     return user
@@ -100,9 +126,17 @@ def user_for(entry: dict) -> User:
 
 def key_for(entry: dict) -> ApiKey:
     """The ApiKey row as ``request.auth``, with the cached fields loaded."""
-    return _from_db(ApiKey, {"id": entry["key_id"], "user_id": entry["user_id"],
-                             "scopes": entry["scopes"], "last_used_at": entry["last_used_at"],
-                             "expires_at": entry["expires_at"], "revoked_at": None})
+    return _from_db(
+        ApiKey,
+        {
+            "id": entry["key_id"],
+            "user_id": entry["user_id"],
+            "scopes": entry["scopes"],
+            "last_used_at": entry["last_used_at"],
+            "expires_at": entry["expires_at"],
+            "revoked_at": None,
+        },
+    )
 
 
 def _from_db(model, values: dict):
@@ -118,6 +152,7 @@ def _refresh_together(user: User, using=None, fields=None, from_queryset=None) -
 
 
 # --- invalidation: the services call these inside their transaction -----------------------------
+
 
 def forget(*hashed_keys: str) -> None:
     """Drop these keys' entries now and again after the current transaction commits."""

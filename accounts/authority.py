@@ -52,8 +52,9 @@ class UnknownAction(DomainError):
 class ApprovalRequired(DomainError):
     code = "approval_required"
     status_code = status.HTTP_403_FORBIDDEN
-    default_message = ("This amount is above your approval limit: a second staff member must "
-                       "approve it.")
+    default_message = (
+        "This amount is above your approval limit: a second staff member must approve it."
+    )
 
 
 @dataclass(frozen=True)
@@ -91,33 +92,43 @@ POLICY: dict[str, Rule] = {
     # Money in: orders and invoices.
     "billing.order.mark_paid": _rule("Mark an order paid", finance=MONEY_FINANCE, unit="money"),
     "billing.order.cancel": _rule("Cancel an unpaid order", finance=None, self_service=True),
-    "billing.invoice.mark_paid": _rule("Mark an invoice paid", finance=MONEY_FINANCE,
-                                       unit="money"),
+    "billing.invoice.mark_paid": _rule("Mark an invoice paid", finance=MONEY_FINANCE, unit="money"),
     "billing.invoice.finalize": _rule("Finalise an invoice", finance=None),
     "billing.invoice.send": _rule("Send an invoice by e-mail", finance=None, support=None),
     "billing.invoice.void": _rule("Void an invoice", finance=None),
     "billing.invoice.issue": _rule("Issue a period's invoice", finance=None),
     # Money out.
-    "billing.refund": _rule("Refund a payment", finance=MONEY_FINANCE, support=MONEY_SUPPORT,
-                            unit="money"),
+    "billing.refund": _rule(
+        "Refund a payment", finance=MONEY_FINANCE, support=MONEY_SUPPORT, unit="money"
+    ),
     "billing.subscription.comp_period": _rule(
-        "Give a subscription's next period free", finance=MONEY_FINANCE,
-        support=MONEY_SUPPORT, unit="money"),
+        "Give a subscription's next period free",
+        finance=MONEY_FINANCE,
+        support=MONEY_SUPPORT,
+        unit="money",
+    ),
     # Access.
-    "billing.subscription.cancel_now": _rule("Cancel a subscription now", finance=None,
-                                             self_service=True),
-    "billing.subscription.cancel_at_end": _rule("Cancel a subscription at its period end",
-                                                finance=None, support=None,
-                                                self_service=True),
-    "billing.subscription.extend_trial": _rule("Extend a trial", finance=None,
-                                               support=TRIAL_SUPPORT, unit="days"),
+    "billing.subscription.cancel_now": _rule(
+        "Cancel a subscription now", finance=None, self_service=True
+    ),
+    "billing.subscription.cancel_at_end": _rule(
+        "Cancel a subscription at its period end", finance=None, support=None, self_service=True
+    ),
+    "billing.subscription.extend_trial": _rule(
+        "Extend a trial", finance=None, support=TRIAL_SUPPORT, unit="days"
+    ),
     # Credits.
-    "credits.adjust": _rule("Adjust a customer's credits", finance=CREDITS_FINANCE,
-                            support=CREDITS_SUPPORT, unit="credits"),
+    "credits.adjust": _rule(
+        "Adjust a customer's credits",
+        finance=CREDITS_FINANCE,
+        support=CREDITS_SUPPORT,
+        unit="credits",
+    ),
     # A claw-back only ever follows a refund of what granted the credits: whoever may refund
     # may take back what that purchase granted.
-    "credits.claw_back": _rule("Take back a purchase's credits", finance=None, support=None,
-                               unit="credits"),
+    "credits.claw_back": _rule(
+        "Take back a purchase's credits", finance=None, support=None, unit="credits"
+    ),
     "credits.costs.change": _rule("Change feature costs", finance=None),
     # Stripe and the books.
     "billing.webhook.replay": _rule("Replay a Stripe webhook event", finance=None),
@@ -129,28 +140,35 @@ POLICY: dict[str, Rule] = {
     "config.change": _rule("Change system settings"),
     "accounts.user.change_role": _rule("Change a user's role"),
     "accounts.user.change_status": _rule("Suspend or reactivate a user"),
-    "accounts.user.edit_profile": _rule("Edit a customer's profile", support=None,
-                                        self_service=True),
-    "accounts.user.end_sessions": _rule("Sign a user out, revoke a session or API key",
-                                        support=None, self_service=True),
+    "accounts.user.edit_profile": _rule(
+        "Edit a customer's profile", support=None, self_service=True
+    ),
+    "accounts.user.end_sessions": _rule(
+        "Sign a user out, revoke a session or API key", support=None, self_service=True
+    ),
     "accounts.email.verify": _rule("Mark an e-mail address verified"),
     "catalog.manage": _rule("Publish, archive or change products"),
     # The support desk.
     "support.ticket.work": _rule("Work tickets: reply, assign, merge", support=None),
-    "support.article.draft": _rule("Draft a help article from a question the bot could not "
-                                   "answer", support=None),
-    "support.approval.decide": _rule("Approve or reject a request", finance=None,
-                                     support=None),
+    "support.article.draft": _rule(
+        "Draft a help article from a question the bot could not answer", support=None
+    ),
+    "support.approval.decide": _rule("Approve or reject a request", finance=None, support=None),
     # The staff console.
-    "console.customer.view": _rule("Open a customer's page (everything about one customer)",
-                                   finance=None, support=None),
-    "console.export": _rule("Export the books (invoices, payments, refunds, the credit "
-                            "ledger) for accounting", finance=None),
-    "console.preferences": _rule("Set one's own console preferences (time zone)",
-                                 finance=None, support=None),
+    "console.customer.view": _rule(
+        "Open a customer's page (everything about one customer)", finance=None, support=None
+    ),
+    "console.export": _rule(
+        "Export the books (invoices, payments, refunds, the credit ledger) for accounting",
+        finance=None,
+    ),
+    "console.preferences": _rule(
+        "Set one's own console preferences (time zone)", finance=None, support=None
+    ),
     # Webhooks out to the business's own systems.
-    "webhooks.endpoint.manage": _rule("Register, change, test, enable or disable webhook "
-                                      "endpoints"),
+    "webhooks.endpoint.manage": _rule(
+        "Register, change, test, enable or disable webhook endpoints"
+    ),
     "webhooks.delivery.replay": _rule("Resend a webhook delivery"),
     # The machinery.
     "system.schedules": _rule("Enable, disable or run scheduled tasks"),
@@ -182,8 +200,9 @@ def limit_for(actor, action: str) -> int | None:
     entry = rule(action)
     role = role_of(actor)
     if role not in entry.limits:
-        raise NotAuthorized(f"Your role ({_role_label(role)}) may not: {entry.label.lower()}.",
-                            action=action)
+        raise NotAuthorized(
+            f"Your role ({_role_label(role)}) may not: {entry.label.lower()}.", action=action
+        )
     key = entry.limits[role]
     return None if key is None else int(get_config(key))
 
@@ -209,7 +228,9 @@ def require(actor, action: str, *, amount: int | None = None, owner_id=None) -> 
         raise ApprovalRequired(
             f"{entry.label} for {describe_amount(action, amount)} is above your limit of "
             f"{describe_amount(action, limit_for(actor, action))}: request it, and a second "
-            "staff member approves it.", action=action)
+            "staff member approves it.",
+            action=action,
+        )
 
 
 def describe_amount(action: str, amount, currency: str = "") -> str:
@@ -249,8 +270,9 @@ _EXECUTORS: dict[str, Executor] = {}
 _gateway: Callable | None = None
 
 
-def register_executor(action: str, fn: Callable, *, check: Callable | None = None,
-                      calls_network: bool = False) -> None:
+def register_executor(
+    action: str, fn: Callable, *, check: Callable | None = None, calls_network: bool = False
+) -> None:
     """``fn(payload=, actor=, approval=)`` carries out ``action`` and returns a JSON-able
     result. ``check(payload)`` refuses a bad payload before anything is recorded."""
     rule(action)
@@ -273,12 +295,27 @@ def set_approval_gateway(fn: Callable) -> None:
     _gateway = fn
 
 
-def perform(*, action: str, payload: dict[str, Any], amount: int, actor, ticket=None,
-            currency: str = "", reason: str = ""):
+def perform(
+    *,
+    action: str,
+    payload: dict[str, Any],
+    amount: int,
+    actor,
+    ticket=None,
+    currency: str = "",
+    reason: str = "",
+):
     """Carry out ``action`` now if ``amount`` is within ``actor``'s limit, otherwise record a
     request for a second staff member. Returns the approval request (its ``status`` says
     which happened). Raises NotAuthorized and whatever the executor raises."""
     if _gateway is None:
         raise RuntimeError("No approval gateway is registered (support app not loaded).")
-    return _gateway(action_key=action, payload=payload, amount=amount, requested_by=actor,
-                    ticket=ticket, currency=currency, reason=reason)
+    return _gateway(
+        action_key=action,
+        payload=payload,
+        amount=amount,
+        requested_by=actor,
+        ticket=ticket,
+        currency=currency,
+        reason=reason,
+    )

@@ -41,6 +41,7 @@ LOCKOUT_MESSAGE = (
 
 def axes_lockout_response(request, credentials=None, *args, **kwargs):
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": "locked_out", "detail": LOCKOUT_MESSAGE, "fields": {}},
-                            status=429)
+        return JsonResponse(
+            {"code": "locked_out", "detail": LOCKOUT_MESSAGE, "fields": {}}, status=429
+        )
     return render(request, "account/lockout.html", {"message": LOCKOUT_MESSAGE}, status=429)

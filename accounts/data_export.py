@@ -40,8 +40,9 @@ def sections() -> dict[str, SectionFn]:
     return dict(_SECTIONS)
 
 
-def rows(queryset, fn: Callable[[Any], Any] | None = None, *,
-         chunk_size: int = CHUNK_ROWS) -> Iterator:
+def rows(
+    queryset, fn: Callable[[Any], Any] | None = None, *, chunk_size: int = CHUNK_ROWS
+) -> Iterator:
     """``fn(row)`` (or the row itself) for every row of ``queryset``, read ``chunk_size`` rows
     at a time.
 
@@ -141,33 +142,63 @@ def profile_section(user) -> dict:
 
 
 def login_sessions_section(user) -> Iterator[dict]:
-    return rows(user.login_sessions.order_by("created_at", "id"), lambda s: {
-        "id": s.pk, "ip_address": s.ip_address, "user_agent": s.user_agent,
-        "created_at": _iso(s.created_at), "last_seen_at": _iso(s.last_seen_at),
-        "expires_at": _iso(s.expires_at), "revoked_at": _iso(s.revoked_at)})
+    return rows(
+        user.login_sessions.order_by("created_at", "id"),
+        lambda s: {
+            "id": s.pk,
+            "ip_address": s.ip_address,
+            "user_agent": s.user_agent,
+            "created_at": _iso(s.created_at),
+            "last_seen_at": _iso(s.last_seen_at),
+            "expires_at": _iso(s.expires_at),
+            "revoked_at": _iso(s.revoked_at),
+        },
+    )
 
 
 def api_keys_section(user) -> Iterator[dict]:
-    return rows(user.api_keys.order_by("created_at", "id"), lambda k: {
-        "id": k.pk, "name": k.name, "prefix": k.prefix, "scopes": k.scopes,
-        "created_at": _iso(k.created_at), "last_used_at": _iso(k.last_used_at),
-        "revoked_at": _iso(k.revoked_at)})
+    return rows(
+        user.api_keys.order_by("created_at", "id"),
+        lambda k: {
+            "id": k.pk,
+            "name": k.name,
+            "prefix": k.prefix,
+            "scopes": k.scopes,
+            "created_at": _iso(k.created_at),
+            "last_used_at": _iso(k.last_used_at),
+            "revoked_at": _iso(k.revoked_at),
+        },
+    )
 
 
 def stored_files_section(user) -> Iterator[dict]:
-    return rows(user.stored_files.filter(deleted_at=None).order_by("created_at", "id"),
-                lambda f: {"id": f.pk, "name": f.name, "content_type": f.content_type,
-                           "size_bytes": f.size_bytes, "url": f.url,
-                           "created_at": _iso(f.created_at)})
+    return rows(
+        user.stored_files.filter(deleted_at=None).order_by("created_at", "id"),
+        lambda f: {
+            "id": f.pk,
+            "name": f.name,
+            "content_type": f.content_type,
+            "size_bytes": f.size_bytes,
+            "url": f.url,
+            "created_at": _iso(f.created_at),
+        },
+    )
 
 
 def activity_section(user) -> Iterator[dict]:
     # Read along the (actor, created_at) index, as plain values: it can be long.
-    return rows(AuditLog.objects.filter(actor=user).order_by("created_at", "id").values(
-        "id", "action", "resource_type", "resource_id", "ip_address", "created_at"),
-        lambda row: {"action": row["action"], "resource_type": row["resource_type"],
-                     "resource_id": row["resource_id"], "ip_address": row["ip_address"],
-                     "created_at": _iso(row["created_at"])})
+    return rows(
+        AuditLog.objects.filter(actor=user)
+        .order_by("created_at", "id")
+        .values("id", "action", "resource_type", "resource_id", "ip_address", "created_at"),
+        lambda row: {
+            "action": row["action"],
+            "resource_type": row["resource_type"],
+            "resource_id": row["resource_id"],
+            "ip_address": row["ip_address"],
+            "created_at": _iso(row["created_at"]),
+        },
+    )
 
 
 register("profile", profile_section)

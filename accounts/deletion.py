@@ -29,8 +29,9 @@ class Part:
 _PARTS: dict[str, Part] = {}
 
 
-def register(name: str, *, preview: Callable[[Any], list[str]],
-             settle: Callable[[Any], Any]) -> None:
+def register(
+    name: str, *, preview: Callable[[Any], list[str]], settle: Callable[[Any], Any]
+) -> None:
     """Add (or replace, on re-import) the part ``name`` of an account deletion."""
     if not name or not callable(preview) or not callable(settle):
         raise ValueError("register() needs a name, a preview and a settle callable")

@@ -11,8 +11,11 @@ from accounts.profile import (
 )
 
 ADDRESS_LABELS = {
-    "line1": "Address line 1", "line2": "Address line 2", "city": "City",
-    "region": "State / region", "postal_code": "Postal code",
+    "line1": "Address line 1",
+    "line2": "Address line 2",
+    "city": "City",
+    "region": "State / region",
+    "postal_code": "Postal code",
     "country": "Country (two-letter code, e.g. GB)",
 }
 
@@ -20,36 +23,46 @@ ADDRESS_LABELS = {
 class ProfileForm(forms.Form):
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
-    display_name = forms.CharField(max_length=150, required=False,
-                                   help_text="Shown instead of your name where set.")
-    avatar_url = forms.CharField(label="Avatar URL", max_length=500, required=False,
-                                 widget=forms.URLInput)
-    phone = forms.CharField(max_length=32, required=False,
-                            widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}))
-    date_of_birth = forms.CharField(required=False,
-                                    widget=forms.DateInput(attrs={"type": "date"}))
+    display_name = forms.CharField(
+        max_length=150, required=False, help_text="Shown instead of your name where set."
+    )
+    avatar_url = forms.CharField(
+        label="Avatar URL", max_length=500, required=False, widget=forms.URLInput
+    )
+    phone = forms.CharField(
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    date_of_birth = forms.CharField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     gender = forms.ChoiceField(choices=GENDER_CHOICES, required=False)
     timezone = forms.ChoiceField(choices=timezone_choices)
     language = forms.ChoiceField(choices=language_choices)
-    billing_line1 = forms.CharField(label=ADDRESS_LABELS["line1"], max_length=200,
-                                    required=False)
-    billing_line2 = forms.CharField(label=ADDRESS_LABELS["line2"], max_length=200,
-                                    required=False)
+    billing_line1 = forms.CharField(label=ADDRESS_LABELS["line1"], max_length=200, required=False)
+    billing_line2 = forms.CharField(label=ADDRESS_LABELS["line2"], max_length=200, required=False)
     billing_city = forms.CharField(label=ADDRESS_LABELS["city"], max_length=200, required=False)
-    billing_region = forms.CharField(label=ADDRESS_LABELS["region"], max_length=200,
-                                     required=False)
-    billing_postal_code = forms.CharField(label=ADDRESS_LABELS["postal_code"], max_length=200,
-                                          required=False)
-    billing_country = forms.CharField(label=ADDRESS_LABELS["country"], max_length=2,
-                                      required=False)
+    billing_region = forms.CharField(label=ADDRESS_LABELS["region"], max_length=200, required=False)
+    billing_postal_code = forms.CharField(
+        label=ADDRESS_LABELS["postal_code"], max_length=200, required=False
+    )
+    billing_country = forms.CharField(label=ADDRESS_LABELS["country"], max_length=2, required=False)
     tax_id = forms.CharField(label="Tax id (VAT number)", max_length=32, required=False)
 
     GROUPS = [
         ("About you", ["first_name", "last_name", "display_name", "avatar_url", "gender"]),
         ("Contact and preferences", ["phone", "date_of_birth", "timezone", "language"]),
-        ("Billing details", ["billing_line1", "billing_line2", "billing_city",
-                             "billing_region", "billing_postal_code", "billing_country",
-                             "tax_id"]),
+        (
+            "Billing details",
+            [
+                "billing_line1",
+                "billing_line2",
+                "billing_city",
+                "billing_region",
+                "billing_postal_code",
+                "billing_country",
+                "tax_id",
+            ],
+        ),
     ]
 
     def groups(self):
@@ -81,18 +94,22 @@ class ProfileForm(forms.Form):
 
 
 class ApiKeyCreateForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False,
-                           help_text="So you can tell your keys apart, e.g. “CI server”.")
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="So you can tell your keys apart, e.g. “CI server”.",
+    )
 
 
 class DeleteAccountForm(forms.Form):
     password = forms.CharField(
-        label="Your current password", strip=False,
+        label="Your current password",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     confirm = forms.BooleanField(
         label="I understand that my personal data will be erased and I will be signed out "
-              "everywhere. This cannot be undone.",
+        "everywhere. This cannot be undone.",
     )
 
     def __init__(self, *args, user, **kwargs):

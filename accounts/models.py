@@ -178,8 +178,9 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
 class LoginSession(TimeStampedModel):
     """One signed-in browser: the customer sees these and can end any of them."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="login_sessions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions"
+    )
     session_key = models.CharField(max_length=64, unique=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
@@ -214,8 +215,9 @@ def generate_api_key() -> tuple[str, str]:
 
 
 class ApiKey(TimeStampedModel):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="api_keys")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16, unique=True)
     hashed_key = models.CharField(max_length=64, unique=True)
@@ -244,8 +246,13 @@ class StoredFile(TimeStampedModel):
         S3 = "s3", "S3"
         URL = "url", "External URL"
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="stored_files", null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="stored_files",
+        null=True,
+        blank=True,
+    )
     provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.LOCAL)
     url = models.URLField(max_length=1000, blank=True)
     path = models.CharField(max_length=500, blank=True)

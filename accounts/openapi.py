@@ -24,11 +24,13 @@ ERROR_SCHEMA = {
         "fields": {
             "type": "object",
             "description": "Per-field messages, for validation errors: a list of messages, "
-                           "or for a list or nested input, the same shape per item.",
+            "or for a list or nested input, the same shape per item.",
         },
-        "retry_after": {"type": "integer",
-                        "description": "With code `throttled`: seconds to wait, as in the "
-                                       "`Retry-After` header."},
+        "retry_after": {
+            "type": "integer",
+            "description": "With code `throttled`: seconds to wait, as in the "
+            "`Retry-After` header.",
+        },
     },
     "required": ["code", "detail"],
 }
@@ -46,8 +48,9 @@ _DESCRIPTIONS = {
 def _json_error(status: int) -> dict:
     return {
         "description": _DESCRIPTIONS[status],
-        "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}},
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}
+        },
     }
 
 

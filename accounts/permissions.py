@@ -13,22 +13,51 @@ from accounts.roles import Role
 VISIBLE_APPS = {
     # "djstripe": the read-only Stripe mirror finance reconciles against.
     # "core": the audit log and the run-time settings.
-    Role.FINANCE: {"accounts", "core", "billing", "credits", "catalog", "support", "analytics",
-                   "outbox", "console", "coupons", "djstripe"},
-    Role.SUPPORT: {"accounts", "core", "billing", "credits", "catalog", "support", "console",
-                   "helpbot_insights"},
+    Role.FINANCE: {
+        "accounts",
+        "core",
+        "billing",
+        "credits",
+        "catalog",
+        "support",
+        "analytics",
+        "outbox",
+        "console",
+        "coupons",
+        "djstripe",
+    },
+    Role.SUPPORT: {
+        "accounts",
+        "core",
+        "billing",
+        "credits",
+        "catalog",
+        "support",
+        "console",
+        "helpbot_insights",
+    },
 }
 # Models a role may not even see inside a visible app.
 HIDDEN_MODELS = {
     Role.FINANCE: set(),
-    Role.SUPPORT: {"core.systemconfig", "billing.webhookevent", "billing.stripedrift",
-                   "billing.plansubscribers", "outbox.outboxmessage",
-                   "console.accountingexport"},
+    Role.SUPPORT: {
+        "core.systemconfig",
+        "billing.webhookevent",
+        "billing.stripedrift",
+        "billing.plansubscribers",
+        "outbox.outboxmessage",
+        "console.accountingexport",
+    },
 }
 # Models a role may add or change through the admin's own forms ("add_"/"change_").
 EDITABLE_MODELS = {
-    Role.FINANCE: {"billing.discount", "billing.order", "billing.subscription",
-                   "credits.featurecost", "coupons.couponduration"},
+    Role.FINANCE: {
+        "billing.discount",
+        "billing.order",
+        "billing.subscription",
+        "credits.featurecost",
+        "coupons.couponduration",
+    },
     Role.SUPPORT: {"support.*", "accounts.user"},
 }
 # Revenue lives in the analytics app: visible to the roles the policy lets see revenue.

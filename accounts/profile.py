@@ -15,8 +15,15 @@ from django.core.validators import URLValidator
 
 NAME_FIELDS = ("first_name", "last_name", "display_name")
 PROFILE_FIELDS = (
-    *NAME_FIELDS, "avatar_url", "phone", "date_of_birth", "gender", "timezone", "language",
-    "billing_address", "tax_id",
+    *NAME_FIELDS,
+    "avatar_url",
+    "phone",
+    "date_of_birth",
+    "gender",
+    "timezone",
+    "language",
+    "billing_address",
+    "tax_id",
 )
 ADDRESS_KEYS = ("line1", "line2", "city", "region", "postal_code", "country")
 GENDER_CHOICES = [
@@ -88,8 +95,9 @@ def clean_address(value, *, drop_unknown: bool = False) -> dict | None:
     if "country" in address:
         address["country"] = address["country"].upper()
         if not COUNTRY_RE.match(address["country"]):
-            raise ValidationError("The country must be a two-letter ISO code, like GB or US.",
-                                  code="invalid_country")
+            raise ValidationError(
+                "The country must be a two-letter ISO code, like GB or US.", code="invalid_country"
+            )
     return address or None
 
 
@@ -104,8 +112,9 @@ def _clean_one(name: str, value):
     if name == "phone":
         value = _clean_text(name, value, 32)
         if value and not PHONE_RE.match(value):
-            raise ValidationError("Enter a phone number like +44 20 7946 0000.",
-                                  code="invalid_phone")
+            raise ValidationError(
+                "Enter a phone number like +44 20 7946 0000.", code="invalid_phone"
+            )
         return value or None
     if name == "date_of_birth":
         return _clean_date_of_birth(value)
@@ -117,22 +126,26 @@ def _clean_one(name: str, value):
     if name == "timezone":
         value = _clean_text(name, value, 64) or "UTC"
         if value not in zoneinfo.available_timezones():
-            raise ValidationError("Choose a time zone such as Europe/London.",
-                                  code="invalid_timezone")
+            raise ValidationError(
+                "Choose a time zone such as Europe/London.", code="invalid_timezone"
+            )
         return value
     if name == "language":
         value = _clean_text(name, value, 16) or "en"
         if value not in dict(settings.LANGUAGES):
-            raise ValidationError("Choose a supported language code, such as en.",
-                                  code="invalid_language")
+            raise ValidationError(
+                "Choose a supported language code, such as en.", code="invalid_language"
+            )
         return value
     if name == "billing_address":
         return clean_address(value)
     if name == "tax_id":
         value = _clean_text(name, value, 32)
         if value and not TAX_ID_RE.match(value):
-            raise ValidationError("A tax id has 3 to 32 letters, digits, spaces, dots or dashes.",
-                                  code="invalid_tax_id")
+            raise ValidationError(
+                "A tax id has 3 to 32 letters, digits, spaces, dots or dashes.",
+                code="invalid_tax_id",
+            )
         return value or None
     raise ValidationError(f"{name} cannot be changed here.", code="read_only")
 

@@ -12,7 +12,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "description": "An API key from POST /api/v1/auth/token/ or the API keys page, "
-                           "sent as `Authorization: Bearer <key>`.",
+            "sent as `Authorization: Bearer <key>`.",
         }
 
 
@@ -21,5 +21,9 @@ class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "session"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid",
-                "description": "A signed-in browser session (writes also need the CSRF token)."}
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": "A signed-in browser session (writes also need the CSRF token).",
+        }

@@ -50,7 +50,9 @@ def steps() -> list[SeedStep]:
 
 def command_step(command: str, *args: str) -> SeedFn:
     """A step that runs an app's own seed command with ``args``."""
+
     def run(context: SeedContext) -> None:
         context.stdout.write(f"→ {command}")
         call_command(command, *args, stdout=context.stdout, stderr=context.stderr)
+
     return run

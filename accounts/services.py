@@ -43,8 +43,14 @@ from core.models import AuditAction, SystemConfig
 from core.request_context import info_from_request
 
 
-def register_user(*, email: str, password: str, first_name: str = "", last_name: str = "",
-                  request: HttpRequest | None = None) -> User:
+def register_user(
+    *,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    request: HttpRequest | None = None,
+) -> User:
     """Create a CUSTOMER account, unverified. Used by the signup page and the signup API.
 
     Validates the e-mail and the password (Django's validators); raises EmailTaken for an
@@ -66,10 +72,16 @@ def register_user(*, email: str, password: str, first_name: str = "", last_name:
         raise WeakPassword(exc.messages) from exc
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email, password, first_name=first_name or "",
-                                            last_name=last_name or "")
-            audit.record(actor=user, action=AuditAction.CREATE, resource=user,
-                         new={"email": email, "role": user.role}, via="signup")
+            user = User.objects.create_user(
+                email, password, first_name=first_name or "", last_name=last_name or ""
+            )
+            audit.record(
+                actor=user,
+                action=AuditAction.CREATE,
+                resource=user,
+                new={"email": email, "role": user.role},
+                via="signup",
+            )
             # What other apps give a new account (the signup bonus) is part of creating it:
             # same transaction, so a failed signup leaves nothing behind.
             signup_hooks.user_signed_up(user=user)
@@ -98,8 +110,13 @@ def mark_email_verified(*, user: User) -> User:
             locked.email_verified = True
             locked.email_verified_at = timezone.now()
             locked.save(update_fields=["email_verified", "email_verified_at", "updated_at"])
-            audit.record(actor=locked, action=AuditAction.UPDATE, resource=locked,
-                         old={"email_verified": False}, new={"email_verified": True})
+            audit.record(
+                actor=locked,
+                action=AuditAction.UPDATE,
+                resource=locked,
+                old={"email_verified": False},
+                new={"email_verified": True},
+            )
     user.email_verified, user.email_verified_at = locked.email_verified, locked.email_verified_at
     return locked
 
@@ -114,8 +131,14 @@ def record_email_change(*, user: User, old_email: str, new_email: str) -> None:
         if not locked.email_verified:
             locked.email_verified, locked.email_verified_at = True, timezone.now()
             locked.save(update_fields=["email_verified", "email_verified_at", "updated_at"])
-        audit.record(actor=locked, action=AuditAction.UPDATE, resource=locked,
-                     old={"email": old_email}, new={"email": new_email}, via="email_page")
+        audit.record(
+            actor=locked,
+            action=AuditAction.UPDATE,
+            resource=locked,
+            old={"email": old_email},
+            new={"email": new_email},
+            via="email_page",
+        )
 
 
 def _audit_value(value: Any) -> Any:
@@ -153,8 +176,7 @@ def update_profile(*, user: User, data: dict, actor: User | None) -> User:
             setattr(locked, name, value)
         if new:
             locked.save(update_fields=[*new, "updated_at"])
-            audit.record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
-                         new=new)
+            audit.record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old, new=new)
     for name in cleaned:
         setattr(user, name, getattr(locked, name))
     return locked
@@ -174,8 +196,13 @@ def change_role(*, user: User, role: str, actor: User) -> User:
             locked.role = role
             locked.save(update_fields=["role", "updated_at"])
             api_key_cache.forget_user(locked.pk)
-            audit.record(actor=actor, action=AuditAction.ROLE_CHANGE, resource=locked,
-                         old={"role": old}, new={"role": role})
+            audit.record(
+                actor=actor,
+                action=AuditAction.ROLE_CHANGE,
+                resource=locked,
+                old={"role": old},
+                new={"role": role},
+            )
     user.role = locked.role
     return locked
 
@@ -215,15 +242,19 @@ def revoke_login_session(*, user: User, session_id: int, actor: User) -> LoginSe
             session.revoked_at = timezone.now()
             session.save(update_fields=["revoked_at", "updated_at"])
         Session.objects.filter(session_key=session.session_key).delete()
-        audit.record(actor=actor, action=AuditAction.LOGOUT, resource=session,
-                     new={"revoked": True})
+        audit.record(
+            actor=actor, action=AuditAction.LOGOUT, resource=session, new={"revoked": True}
+        )
     return session
 
 
 def end_all_sessions(*, user: User) -> int:
     """Log ``user`` out everywhere: browser sessions now, API keys are checked per request."""
-    keys = list(LoginSession.objects.filter(user=user, revoked_at=None)
-                .values_list("session_key", flat=True))
+    keys = list(
+        LoginSession.objects.filter(user=user, revoked_at=None).values_list(
+            "session_key", flat=True
+        )
+    )
     LoginSession.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
     # Every login is recorded (user_logged_in -> start_login_session), so the records name
     # every browser session. A session without a record cannot outlive a suspension either:
@@ -249,20 +280,34 @@ def end_other_sessions(*, user: User, request: HttpRequest) -> int:
         request.session.save()
     current = request.session.session_key if signed_in_here else None
     with transaction.atomic():
-        others = list(LoginSession.objects.select_for_update()
-                      .filter(user=user, revoked_at=None).exclude(session_key=current)
-                      .order_by("pk"))
+        others = list(
+            LoginSession.objects.select_for_update()
+            .filter(user=user, revoked_at=None)
+            .exclude(session_key=current)
+            .order_by("pk")
+        )
         keys = [row.session_key for row in others]
         LoginSession.objects.filter(pk__in=[row.pk for row in others]).update(
-            revoked_at=timezone.now())
+            revoked_at=timezone.now()
+        )
         ended = Session.objects.filter(session_key__in=keys).delete()[0]
         if current is not None:
             info = info_from_request(request)
-            LoginSession.objects.get_or_create(session_key=current, defaults={
-                "user": user, "ip_address": info.ip_address, "user_agent": info.user_agent,
-                "expires_at": request.session.get_expiry_date()})
-        audit.record(actor=user, action=AuditAction.LOGOUT, resource=user,
-                     new={"other_sessions_ended": ended, "reason": "password changed"})
+            LoginSession.objects.get_or_create(
+                session_key=current,
+                defaults={
+                    "user": user,
+                    "ip_address": info.ip_address,
+                    "user_agent": info.user_agent,
+                    "expires_at": request.session.get_expiry_date(),
+                },
+            )
+        audit.record(
+            actor=user,
+            action=AuditAction.LOGOUT,
+            resource=user,
+            new={"other_sessions_ended": ended, "reason": "password changed"},
+        )
     return ended
 
 
@@ -282,28 +327,41 @@ def change_status(*, user: User, status: str, actor: User | None, reason: str = 
         locked.is_active = status in SIGN_IN_STATUSES
         locked.save(update_fields=["status", "is_active", "updated_at"])
         api_key_cache.forget_user(locked.pk)
-        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=locked,
-                     old={"status": old}, new={"status": status}, reason=reason)
+        audit.record(
+            actor=actor,
+            action=AuditAction.STATUS_CHANGE,
+            resource=locked,
+            old={"status": old},
+            new={"status": status},
+            reason=reason,
+        )
         if not locked.is_active:
             end_all_sessions(user=locked)
     user.refresh_from_db()
     return locked
 
 
-def create_api_key(*, user: User, name: str = "", scopes: list[str] | None = None
-                   ) -> tuple[ApiKey, str]:
+def create_api_key(
+    *, user: User, name: str = "", scopes: list[str] | None = None
+) -> tuple[ApiKey, str]:
     """Create a key and return it with the raw secret, which is never stored or shown again."""
     raw, prefix = generate_api_key()
     with transaction.atomic():
-        key = ApiKey.objects.create(user=user, name=name, prefix=prefix,
-                                    hashed_key=hash_api_key(raw), scopes=scopes or [])
-        audit.record(actor=user, action=AuditAction.CREATE, resource=key,
-                     new={"name": name, "prefix": prefix})
+        key = ApiKey.objects.create(
+            user=user, name=name, prefix=prefix, hashed_key=hash_api_key(raw), scopes=scopes or []
+        )
+        audit.record(
+            actor=user,
+            action=AuditAction.CREATE,
+            resource=key,
+            new={"name": name, "prefix": prefix},
+        )
     return key, raw
 
 
-def issue_api_token(*, request: HttpRequest, email: str, password: str, name: str = ""
-                    ) -> tuple[ApiKey, str]:
+def issue_api_token(
+    *, request: HttpRequest, email: str, password: str, name: str = ""
+) -> tuple[ApiKey, str]:
     """Trade e-mail and password for a new API key (POST /api/v1/auth/token/).
 
     ``request`` is the Django HttpRequest: the check goes through django.contrib.auth's
@@ -335,8 +393,9 @@ def revoke_api_key(*, user: User, key_id: int, actor: User) -> ApiKey:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at", "updated_at"])
             api_key_cache.forget(key.hashed_key)
-            audit.record(actor=actor, action=AuditAction.DELETE, resource=key,
-                         new={"revoked": True})
+            audit.record(
+                actor=actor, action=AuditAction.DELETE, resource=key, new={"revoked": True}
+            )
     return key
 
 
@@ -346,8 +405,13 @@ def force_logout(*, user: User, actor: User | None) -> int:
     authority.require(actor, "accounts.user.end_sessions", owner_id=user.pk)
     with transaction.atomic():
         ended = end_all_sessions(user=user)
-        audit.record(actor=actor, action=AuditAction.LOGOUT, resource=user,
-                     new={"sessions_ended": ended}, scope="everywhere")
+        audit.record(
+            actor=actor,
+            action=AuditAction.LOGOUT,
+            resource=user,
+            new={"sessions_ended": ended},
+            scope="everywhere",
+        )
     return ended
 
 
@@ -365,8 +429,9 @@ def export_user_data(*, user: User) -> Iterator[str]:
     }
     chosen = data_export.sections()
     with transaction.atomic():
-        audit.record(actor=user, action=AuditAction.EXPORT, resource=user,
-                     new={"sections": sorted(chosen)})
+        audit.record(
+            actor=user, action=AuditAction.EXPORT, resource=user, new={"sections": sorted(chosen)}
+        )
     # A section's long lists are iterators: nothing is read before it is written.
     document.update((name, fn(user)) for name, fn in chosen.items())
     return data_export.json_pieces(document)
@@ -408,20 +473,26 @@ def delete_account(*, user: User, actor: User | None) -> None:
         locked.status, locked.is_active, locked.deleted_at = Status.DELETED, False, now
         locked.save()
         EmailAddress.objects.filter(user=locked).delete()
-        ApiKey.objects.filter(user=locked, revoked_at=None).update(revoked_at=now,
-                                                                   updated_at=now)
+        ApiKey.objects.filter(user=locked, revoked_at=None).update(revoked_at=now, updated_at=now)
         api_key_cache.forget_user(locked.pk)
         locked.stored_files.filter(deleted_at=None).update(deleted_at=now, updated_at=now)
         ended = end_all_sessions(user=locked)
         # Where and with what browser they signed in is personal data too. (Audit rows keep
         # theirs: the log is append-only by design and kept for accountability.)
-        LoginSession.objects.filter(user=locked).update(ip_address=None, user_agent="",
-                                                        updated_at=now)
-        audit.record(actor=actor, action=AuditAction.DELETE, resource=locked,
-                     old={"status": old_status}, new={"status": Status.DELETED},
-                     anonymised=True, sessions_ended=ended,
-                     by_self=bool(actor and actor.pk == locked.pk),
-                     email_domain=old_email.rpartition("@")[2])
+        LoginSession.objects.filter(user=locked).update(
+            ip_address=None, user_agent="", updated_at=now
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.DELETE,
+            resource=locked,
+            old={"status": old_status},
+            new={"status": Status.DELETED},
+            anonymised=True,
+            sessions_ended=ended,
+            by_self=bool(actor and actor.pk == locked.pk),
+            email_domain=old_email.rpartition("@")[2],
+        )
     user.refresh_from_db()
 
 
@@ -433,15 +504,24 @@ def set_config(*, key: str, value: Any, actor: User | None) -> SystemConfig:
     stored = system_config.to_json(typed)
     with transaction.atomic():
         row = SystemConfig.objects.select_for_update().filter(key=key).first()
-        old = row.value if row is not None else system_config.to_json(
-            system_config.REGISTRY[key].default)
+        old = (
+            row.value
+            if row is not None
+            else system_config.to_json(system_config.REGISTRY[key].default)
+        )
         if row is None:
             row = SystemConfig.objects.create(key=key, value=stored, updated_by=actor)
         else:
             row.value, row.updated_by = stored, actor
             row.save(update_fields=["value", "updated_by", "updated_at"])
-        audit.record(actor=actor, action=AuditAction.CONFIG_CHANGE, resource=row,
-                     old={"value": old}, new={"value": stored}, setting=key)
+        audit.record(
+            actor=actor,
+            action=AuditAction.CONFIG_CHANGE,
+            resource=row,
+            old={"value": old},
+            new={"value": stored},
+            setting=key,
+        )
         transaction.on_commit(lambda: system_config.forget(key))
     system_config.forget(key)
     return row

@@ -39,5 +39,8 @@ def _password_changed(sender, request, user, **kwargs):
 
 @receiver(email_changed, dispatch_uid="accounts.email_changed_is_audited")
 def _email_changed(sender, request, user, from_email_address, to_email_address, **kwargs):
-    record_email_change(user=user, old_email=from_email_address.email if from_email_address
-                        else "", new_email=to_email_address.email)
+    record_email_change(
+        user=user,
+        old_email=from_email_address.email if from_email_address else "",
+        new_email=to_email_address.email,
+    )

@@ -26,8 +26,13 @@ class UserExtra:
 _EXTRAS: dict[str, UserExtra] = {}
 
 
-def register(name: str, *, api_body: Callable[[Any], dict], api_serializer: type,
-             page_value: Callable[..., Any]) -> None:
+def register(
+    name: str,
+    *,
+    api_body: Callable[[Any], dict],
+    api_serializer: type,
+    page_value: Callable[..., Any],
+) -> None:
     """Add (or replace, on re-import) the extra ``name``."""
     _EXTRAS[name] = UserExtra(api_body, api_serializer, page_value)
 
@@ -36,5 +41,6 @@ def named(name: str) -> UserExtra:
     try:
         return _EXTRAS[name]
     except KeyError:
-        raise RuntimeError(f"No user extra {name!r} is registered (its app is not "
-                           f"loaded).") from None
+        raise RuntimeError(
+            f"No user extra {name!r} is registered (its app is not loaded)."
+        ) from None

@@ -25,11 +25,15 @@ def _page(request, queryset):
 
 @login_required
 def overview(request):
-    return render(request, "accounts/overview.html", {
-        "session_count": selectors.active_sessions_for(user=request.user).count(),
-        "key_count": selectors.api_keys_for(user=request.user).count(),
-        "membership": user_extras.named("membership").page_value(user=request.user),
-    })
+    return render(
+        request,
+        "accounts/overview.html",
+        {
+            "session_count": selectors.active_sessions_for(user=request.user).count(),
+            "key_count": selectors.api_keys_for(user=request.user).count(),
+            "membership": user_extras.named("membership").page_value(user=request.user),
+        },
+    )
 
 
 @login_required
@@ -39,8 +43,9 @@ def profile(request):
         form = ProfileForm(request.POST)
         if form.is_valid():
             try:
-                services.update_profile(user=request.user, data=form.profile_data(),
-                                        actor=request.user)
+                services.update_profile(
+                    user=request.user, data=form.profile_data(), actor=request.user
+                )
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -48,16 +53,21 @@ def profile(request):
                 return redirect("accounts:profile")
     else:
         form = ProfileForm(initial=ProfileForm.initial_for(request.user))
-    return render(request, "accounts/profile.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "accounts/profile.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_required
 def sessions(request):
-    return render(request, "accounts/sessions.html", {
-        "page": _page(request, selectors.active_sessions_for(user=request.user)),
-        "current_key": request.session.session_key,
-    })
+    return render(
+        request,
+        "accounts/sessions.html",
+        {
+            "page": _page(request, selectors.active_sessions_for(user=request.user)),
+            "current_key": request.session.session_key,
+        },
+    )
 
 
 def _own_session(request, session_id) -> LoginSession:
@@ -73,8 +83,11 @@ def revoke_session(request, session_id):
     session = _own_session(request, session_id)
     is_current = session.session_key == request.session.session_key
     if request.method == "GET":
-        return render(request, "accounts/session_revoke.html",
-                      {"login_session": session, "is_current": is_current})
+        return render(
+            request,
+            "accounts/session_revoke.html",
+            {"login_session": session, "is_current": is_current},
+        )
     services.revoke_login_session(user=request.user, session_id=session.pk, actor=request.user)
     if is_current:
         logout(request)
@@ -85,10 +98,14 @@ def revoke_session(request, session_id):
 
 @login_required
 def api_keys(request):
-    return render(request, "accounts/api_keys.html", {
-        "page": _page(request, selectors.api_keys_for(user=request.user)),
-        "form": ApiKeyCreateForm(),
-    })
+    return render(
+        request,
+        "accounts/api_keys.html",
+        {
+            "page": _page(request, selectors.api_keys_for(user=request.user)),
+            "form": ApiKeyCreateForm(),
+        },
+    )
 
 
 @never_cache
@@ -99,10 +116,12 @@ def create_api_key(request):
     if request.method == "POST" and form.is_valid():
         key, raw = services.create_api_key(user=request.user, name=form.cleaned_data["name"])
         # The raw key is rendered in this response only: it is stored hashed.
-        return render(request, "accounts/api_key_created.html", {"key": key, "raw_key": raw},
-                      status=201)
-    return render(request, "accounts/api_key_new.html", {"form": form},
-                  status=400 if form.errors else 200)
+        return render(
+            request, "accounts/api_key_created.html", {"key": key, "raw_key": raw}, status=201
+        )
+    return render(
+        request, "accounts/api_key_new.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 def _own_key(request, key_id) -> ApiKey:
@@ -133,8 +152,9 @@ def export(request):
 def export_download(request):
     # Streamed: the document is written as its rows are read, whatever the history's size.
     stamp = timezone.now().strftime("%Y%m%d")
-    response = StreamingHttpResponse(services.export_user_data(user=request.user),
-                                     content_type="application/json")
+    response = StreamingHttpResponse(
+        services.export_user_data(user=request.user), content_type="application/json"
+    )
     response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.json"'
     return response
 
@@ -157,6 +177,9 @@ def delete_account(request):
             return redirect("/")
     # What else deleting the account does (subscriptions cancelled, invoices voided), listed
     # by the apps that hold it, so the customer reads it before confirming.
-    return render(request, "accounts/delete.html",
-                  {"form": form, "consequences": deletion.preview(request.user)},
-                  status=status)
+    return render(
+        request,
+        "accounts/delete.html",
+        {"form": form, "consequences": deletion.preview(request.user)},
+        status=status,
+    )

@@ -21,8 +21,10 @@ def _sees_revenue(request) -> bool:
 
 @admin.register(Dashboard)
 class DashboardAdmin(ReadOnlyAdmin):
-    policy_urls = {"analytics_dashboard_drilldown": "analytics.view_revenue",
-                   "analytics_dashboard_export": "analytics.export_revenue"}
+    policy_urls = {
+        "analytics_dashboard_drilldown": "analytics.view_revenue",
+        "analytics_dashboard_export": "analytics.export_revenue",
+    }
 
     def has_module_permission(self, request):
         return _sees_revenue(request)
@@ -43,8 +45,7 @@ class DashboardAdmin(ReadOnlyAdmin):
 class DailyMetricAdmin(ReadOnlyAdmin):
     """Rollups are written by rollup_day only: read-only here."""
 
-    list_display = ["date", "metric", "dimension", "value", "definition_version",
-                    "computed_at"]
+    list_display = ["date", "metric", "dimension", "value", "definition_version", "computed_at"]
     list_filter = ["metric", "definition_version"]
     search_fields = ["metric", "dimension"]
     date_hierarchy = "date"

@@ -19,8 +19,11 @@ class SeesRevenue(permissions.BasePermission):
     message = "Your role may not read revenue figures."
 
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated
-                    and authority.may(request.user, "analytics.view_revenue"))
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and authority.may(request.user, "analytics.view_revenue")
+        )
 
 
 class DailyMetricSerializer(serializers.ModelSerializer):
@@ -28,8 +31,7 @@ class DailyMetricSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DailyMetric
-        fields = ["date", "dimension", "value", "metadata", "definition_version",
-                  "computed_at"]
+        fields = ["date", "dimension", "value", "metadata", "definition_version", "computed_at"]
 
 
 class MetricSeriesSerializer(serializers.Serializer):
@@ -55,13 +57,24 @@ class MetricsView(APIView):
     @extend_schema(
         tags=["analytics"],
         parameters=[
-            OpenApiParameter("metric", OpenApiTypes.STR, required=True,
-                             description="A metric key, e.g. mrr, gross_revenue."),
+            OpenApiParameter(
+                "metric",
+                OpenApiTypes.STR,
+                required=True,
+                description="A metric key, e.g. mrr, gross_revenue.",
+            ),
             OpenApiParameter("from", OpenApiTypes.DATE, required=True),
-            OpenApiParameter("to", OpenApiTypes.DATE, required=True,
-                             description="Inclusive; at most 366 days after from."),
-            OpenApiParameter("dimension", OpenApiTypes.STR,
-                             description="A currency or operation key; empty = totals."),
+            OpenApiParameter(
+                "to",
+                OpenApiTypes.DATE,
+                required=True,
+                description="Inclusive; at most 366 days after from.",
+            ),
+            OpenApiParameter(
+                "dimension",
+                OpenApiTypes.STR,
+                description="A currency or operation key; empty = totals.",
+            ),
         ],
         responses={200: MetricSeriesSerializer},
     )
@@ -74,16 +87,18 @@ class MetricsView(APIView):
         dimension = params.get("dimension")
         rows = selectors.metric_rows(metric.key, start, end, dimension)
         family = family_of(metric.key)
-        return Response({
-            "metric": metric.key,
-            "label": metric.label,
-            "unit": metric.unit,
-            "family": family.key,
-            "definition": " ".join(family.definition.split()),
-            "version": family.version,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "dimension": dimension,
-            "count": len(rows),
-            "results": DailyMetricSerializer(rows, many=True).data,
-        })
+        return Response(
+            {
+                "metric": metric.key,
+                "label": metric.label,
+                "unit": metric.unit,
+                "family": family.key,
+                "definition": " ".join(family.definition.split()),
+                "version": family.version,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "dimension": dimension,
+                "count": len(rows),
+                "results": DailyMetricSerializer(rows, many=True).data,
+            }
+        )

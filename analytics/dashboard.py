@@ -32,23 +32,40 @@ class Chart:
 
 CHARTS = (
     Chart("mrr", "MRR", ("mrr",), "currency", "money"),
-    Chart("movements", "MRR movements", ("mrr_new", "mrr_expansion", "mrr_reactivation",
-                                         "mrr_contraction", "mrr_churned"), "currency", "money"),
-    Chart("revenue", "Revenue", ("gross_revenue", "refunds", "net_revenue"), "currency",
-          "money"),
-    Chart("subscriptions", "Subscriptions", ("active_subscriptions", "trialing_subscriptions"),
-          "total", "count"),
+    Chart(
+        "movements",
+        "MRR movements",
+        ("mrr_new", "mrr_expansion", "mrr_reactivation", "mrr_contraction", "mrr_churned"),
+        "currency",
+        "money",
+    ),
+    Chart("revenue", "Revenue", ("gross_revenue", "refunds", "net_revenue"), "currency", "money"),
+    Chart(
+        "subscriptions",
+        "Subscriptions",
+        ("active_subscriptions", "trialing_subscriptions"),
+        "total",
+        "count",
+    ),
     Chart("churn", "Churn", ("new_subscriptions", "churned_subscriptions"), "total", "count"),
     Chart("churn_rate", "Subscriber churn rate", ("subscriber_churn_rate",), "total", "ratio"),
-    Chart("credits", "Credits consumed by operation", ("credits_consumed",), "split",
-          "credits"),
-    Chart("customers", "Customers", ("new_customers", "low_balance_customers"), "total",
-          "count"),
+    Chart("credits", "Credits consumed by operation", ("credits_consumed",), "split", "credits"),
+    Chart("customers", "Customers", ("new_customers", "low_balance_customers"), "total", "count"),
     Chart("tickets", "Tickets", ("tickets_opened", "tickets_resolved"), "total", "count"),
-    Chart("first_response", "Median first response (seconds)",
-          ("median_first_response_seconds",), "total", "seconds"),
-    Chart("bot", "Help bot: deflection, answer and helpful rates",
-          ("bot_deflection_rate", "bot_answer_rate", "bot_helpful_rate"), "total", "ratio"),
+    Chart(
+        "first_response",
+        "Median first response (seconds)",
+        ("median_first_response_seconds",),
+        "total",
+        "seconds",
+    ),
+    Chart(
+        "bot",
+        "Help bot: deflection, answer and helpful rates",
+        ("bot_deflection_rate", "bot_answer_rate", "bot_helpful_rate"),
+        "total",
+        "ratio",
+    ),
 )
 
 
@@ -62,16 +79,37 @@ def chart_payload(chart: Chart, start: date, end: date, currency: str) -> dict:
         for dim, points in sorted(data[key].items()):
             by_day = dict(points)
             name = (dim or "All operations") if chart.mode == "split" else label
-            datasets.append({"label": name, "metric": key, "dimension": dim,
-                             "data": [by_day.get(day) for day in labels]})
-    return {"key": chart.key, "title": chart.title, "unit": chart.unit, "labels": labels,
-            "datasets": datasets, "empty": not datasets}
+            datasets.append(
+                {
+                    "label": name,
+                    "metric": key,
+                    "dimension": dim,
+                    "data": [by_day.get(day) for day in labels],
+                }
+            )
+    return {
+        "key": chart.key,
+        "title": chart.title,
+        "unit": chart.unit,
+        "labels": labels,
+        "datasets": datasets,
+        "empty": not datasets,
+    }
 
 
-STOCKS = (("mrr", True), ("arr", True), ("arpu", True), ("active_subscriptions", False),
-          ("low_balance_customers", False))
-FLOWS = (("net_revenue", True), ("new_customers", False), ("credits_consumed", False),
-         ("tickets_opened", False))
+STOCKS = (
+    ("mrr", True),
+    ("arr", True),
+    ("arpu", True),
+    ("active_subscriptions", False),
+    ("low_balance_customers", False),
+)
+FLOWS = (
+    ("net_revenue", True),
+    ("new_customers", False),
+    ("credits_consumed", False),
+    ("tickets_opened", False),
+)
 
 
 def _window_sums(keys: list[tuple[str, str]], latest: date) -> dict:
@@ -80,11 +118,14 @@ def _window_sums(keys: list[tuple[str, str]], latest: date) -> dict:
     wanted = Q()
     for metric, dim in keys:
         wanted |= Q(metric=metric, dimension=dim)
-    rows = (DailyMetric.objects.filter(wanted, date__gt=latest - timedelta(days=60),
-                                       date__lte=latest)
-            .values("metric", "dimension")
-            .annotate(now=Sum("value", filter=Q(date__gt=split)),
-                      before=Sum("value", filter=Q(date__lte=split))))
+    rows = (
+        DailyMetric.objects.filter(wanted, date__gt=latest - timedelta(days=60), date__lte=latest)
+        .values("metric", "dimension")
+        .annotate(
+            now=Sum("value", filter=Q(date__gt=split)),
+            before=Sum("value", filter=Q(date__lte=split)),
+        )
+    )
     return {(r["metric"], r["dimension"]): (r["now"], r["before"]) for r in rows}
 
 
@@ -99,9 +140,18 @@ def _tile(key: str, label: str, unit: str, now, before, note: str, currency: str
     good = None
     if change:
         good = (change < 0) if key in LOWER_IS_BETTER else (change > 0)
-    return {"key": key, "label": label, "unit": unit, "now": now, "before": before,
-            "change": change, "good": good, "note": note, "currency": currency,
-            "fmt": f"{unit}:{currency}"}
+    return {
+        "key": key,
+        "label": label,
+        "unit": unit,
+        "now": now,
+        "before": before,
+        "change": change,
+        "good": good,
+        "note": note,
+        "currency": currency,
+        "fmt": f"{unit}:{currency}",
+    }
 
 
 def kpi_tiles(latest: date | None, currency: str) -> list[dict]:
@@ -111,31 +161,57 @@ def kpi_tiles(latest: date | None, currency: str) -> list[dict]:
         return []
     before_day = latest - timedelta(days=30)
     stock_keys = [(m, currency if per_cur else "") for m, per_cur in STOCKS]
-    found = {(r.metric, r.dimension, r.date): r.value for r in DailyMetric.objects.filter(
-        date__in=[latest, before_day], metric__in=[m for m, _ in stock_keys])}
+    found = {
+        (r.metric, r.dimension, r.date): r.value
+        for r in DailyMetric.objects.filter(
+            date__in=[latest, before_day], metric__in=[m for m, _ in stock_keys]
+        )
+    }
     tiles = []
     for metric, dim in stock_keys:
         spec = get_metric(metric)
-        tiles.append(_tile(metric, spec.label, spec.unit, found.get((metric, dim, latest)),
-                           found.get((metric, dim, before_day)),
-                           f"on {latest:%d %b} vs {before_day:%d %b}", dim))
+        tiles.append(
+            _tile(
+                metric,
+                spec.label,
+                spec.unit,
+                found.get((metric, dim, latest)),
+                found.get((metric, dim, before_day)),
+                f"on {latest:%d %b} vs {before_day:%d %b}",
+                dim,
+            )
+        )
     flow_keys = [(m, currency if per_cur else "") for m, per_cur in FLOWS]
-    sums = _window_sums(flow_keys + [("churned_subscriptions", ""), ("new_subscriptions", ""),
-                                     ("bot_deflected", ""), ("bot_conversations", "")], latest)
+    sums = _window_sums(
+        flow_keys
+        + [
+            ("churned_subscriptions", ""),
+            ("new_subscriptions", ""),
+            ("bot_deflected", ""),
+            ("bot_conversations", ""),
+        ],
+        latest,
+    )
     for metric, dim in flow_keys:
         spec = get_metric(metric)
         now, before = sums.get((metric, dim), (None, None))
-        tiles.append(_tile(metric, spec.label, spec.unit, now, before,
-                           "last 30 days vs the 30 before", dim))
+        tiles.append(
+            _tile(metric, spec.label, spec.unit, now, before, "last 30 days vs the 30 before", dim)
+        )
     tiles.append(_churn_tile(latest, sums))
     return tiles
 
 
 def _churn_tile(latest: date, sums: dict) -> dict:
     """Σ churned ÷ (paying at the start of the window + Σ new), per 30-day window."""
-    starts = {r.date: r.value for r in DailyMetric.objects.filter(
-        metric="active_subscriptions_at_start", dimension="",
-        date__in=[latest - timedelta(days=29), latest - timedelta(days=59)])}
+    starts = {
+        r.date: r.value
+        for r in DailyMetric.objects.filter(
+            metric="active_subscriptions_at_start",
+            dimension="",
+            date__in=[latest - timedelta(days=29), latest - timedelta(days=59)],
+        )
+    }
     churned = sums.get(("churned_subscriptions", ""), (None, None))
     new = sums.get(("new_subscriptions", ""), (None, None))
 
@@ -146,6 +222,11 @@ def _churn_tile(latest: date, sums: dict) -> dict:
         denominator = base + (new[index] or 0)
         return (churned[index] / denominator) if denominator else Decimal(0)
 
-    return _tile("subscriber_churn_rate", "Subscriber churn (30 days)", "ratio",
-                 rate(0, latest - timedelta(days=29)), rate(1, latest - timedelta(days=59)),
-                 "last 30 days vs the 30 before")
+    return _tile(
+        "subscriber_churn_rate",
+        "Subscriber churn (30 days)",
+        "ratio",
+        rate(0, latest - timedelta(days=29)),
+        rate(1, latest - timedelta(days=59)),
+        "last 30 days vs the 30 before",
+    )

@@ -56,10 +56,40 @@ MARKER_DOMAIN = "analytics-demo.example"
 SEED = 20261122
 DAYS = 365
 CUSTOMERS = 150
-FIRST_NAMES = ["Ana", "Ben", "Chloé", "Dev", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jun",
-               "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara"]
-LAST_NAMES = ["Nguyen", "Smith", "Okafor", "Garcia", "Kim", "Rossi", "Dubois", "Novak",
-              "Haddad", "Silva"]
+FIRST_NAMES = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Eli",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jun",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+]
+LAST_NAMES = [
+    "Nguyen",
+    "Smith",
+    "Okafor",
+    "Garcia",
+    "Kim",
+    "Rossi",
+    "Dubois",
+    "Novak",
+    "Haddad",
+    "Silva",
+]
 
 
 @dataclass
@@ -113,8 +143,12 @@ def _customers(rng, first_day: date, stats: Stats) -> list:
         join = first_day + timedelta(days=min(offset, DAYS - 1))
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         user = User.objects.create_user(
-            email=f"{first.lower()}.{last.lower()}.{n:03d}@{MARKER_DOMAIN}", password=None,
-            first_name=first, last_name=last, role=Role.CUSTOMER)
+            email=f"{first.lower()}.{last.lower()}.{n:03d}@{MARKER_DOMAIN}",
+            password=None,
+            first_name=first,
+            last_name=last,
+            role=Role.CUSTOMER,
+        )
         joined[user.pk] = _moment(rng, join)
         user.joined = joined[user.pk]
         users.append(user)
@@ -139,8 +173,11 @@ class DemoSub:
 
 
 def paid_plans():
-    return list(Plan.objects.filter(active=True, monthly_price__unit_amount__gt=0)
-                .select_related("monthly_price", "yearly_price").order_by("sort_order", "id"))
+    return list(
+        Plan.objects.filter(active=True, monthly_price__unit_amount__gt=0)
+        .select_related("monthly_price", "yearly_price")
+        .order_by("sort_order", "id")
+    )
 
 
 def _subscriptions(rng, customers, today: date, stats: Stats) -> list[DemoSub]:
@@ -163,14 +200,26 @@ def _subscriptions(rng, customers, today: date, stats: Stats) -> list[DemoSub]:
         if yearly:  # yearly subscribers leave at a renewal
             end = start + timedelta(days=365 * max(1, round(life / 365)))
         ended = end < now
-        status = (SubscriptionStatus.CANCELED if ended else
-                  SubscriptionStatus.TRIALING if start > now else SubscriptionStatus.ACTIVE)
+        status = (
+            SubscriptionStatus.CANCELED
+            if ended
+            else SubscriptionStatus.TRIALING
+            if start > now
+            else SubscriptionStatus.ACTIVE
+        )
         sub = Subscription.objects.create(
-            user=user, plan=plan, price=price, quantity=1 if rng.random() < 0.9 else 3,
-            status=status, billing_source=BillingSource.MANUAL,
-            trial_start=created if trial else None, trial_end=start if trial else None,
-            canceled_at=end if ended else None, current_period_start=start,
-            metadata={"demo": "analytics"})
+            user=user,
+            plan=plan,
+            price=price,
+            quantity=1 if rng.random() < 0.9 else 3,
+            status=status,
+            billing_source=BillingSource.MANUAL,
+            trial_start=created if trial else None,
+            trial_end=start if trial else None,
+            canceled_at=end if ended else None,
+            current_period_start=start,
+            metadata={"demo": "analytics"},
+        )
         made.append(DemoSub(sub, price, start, end if ended else None))
         return made[-1]
 
@@ -212,28 +261,44 @@ def _plan_changes(plans, made: list[DemoSub], now: datetime) -> int:
         if (stop - demo.start).days < 60 or rng.random() >= PLAN_CHANGE_SHARE:
             continue
         interval = demo.price.interval
-        targets = [(p, p.yearly_price if interval == "year" else p.monthly_price)
-                   for p in plans if p.pk != demo.sub.plan_id]
-        targets = [(p, price) for p, price in targets
-                   if price is not None and price.currency == demo.price.currency]
+        targets = [
+            (p, p.yearly_price if interval == "year" else p.monthly_price)
+            for p in plans
+            if p.pk != demo.sub.plan_id
+        ]
+        targets = [
+            (p, price)
+            for p, price in targets
+            if price is not None and price.currency == demo.price.currency
+        ]
         if not targets:
             continue
         plan, price = rng.choice(targets)
-        moment = demo.start + timedelta(days=rng.randrange(30, (stop - demo.start).days),
-                                        hours=rng.randrange(24))
+        moment = demo.start + timedelta(
+            days=rng.randrange(30, (stop - demo.start).days), hours=rng.randrange(24)
+        )
         if moment >= stop:
             continue
         Subscription.objects.filter(pk=demo.sub.pk).update(plan=plan, price=price)
         demo.change = (moment, price)
-        events.append((demo.sub.pk, SubscriptionEvent.Type.PLAN_CHANGED,
-                       SubscriptionEvent.Source.CUSTOMER,
-                       f"Your plan is now {plan.name} ({interval}ly).",
-                       json.dumps({"plan": demo.sub.plan_id, "price": demo.price.pk}), moment))
+        events.append(
+            (
+                demo.sub.pk,
+                SubscriptionEvent.Type.PLAN_CHANGED,
+                SubscriptionEvent.Source.CUSTOMER,
+                f"Your plan is now {plan.name} ({interval}ly).",
+                json.dumps({"plan": demo.sub.plan_id, "price": demo.price.pk}),
+                moment,
+            )
+        )
     with connection.cursor() as cursor:
-        cursor.executemany(sql.SQL(
-            "INSERT INTO {} (subscription_id, type, source, message, payload, stripe_event_id,"
-            " created_at) VALUES (%s, %s, %s, %s, %s::jsonb, '', %s)").format(
-                sql.Identifier(SubscriptionEvent._meta.db_table)), events)
+        cursor.executemany(
+            sql.SQL(
+                "INSERT INTO {} (subscription_id, type, source, message, payload, stripe_event_id,"
+                " created_at) VALUES (%s, %s, %s, %s, %s::jsonb, '', %s)"
+            ).format(sql.Identifier(SubscriptionEvent._meta.db_table)),
+            events,
+        )
     return len(events)
 
 
@@ -260,23 +325,41 @@ def _payments(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
             order = None
             if refund:
                 order = Order.objects.create(
-                    number=f"AD-{sub.pk}-{n}", user_id=sub.user_id,
-                    status=OrderStatus.REFUNDED, payment_status=PaymentStatus.REFUNDED,
-                    billing_source=BillingSource.MANUAL, currency=demo.price.currency,
-                    subtotal=amount, total=amount, refunded_amount=amount,
-                    completed_at=moment)
+                    number=f"AD-{sub.pk}-{n}",
+                    user_id=sub.user_id,
+                    status=OrderStatus.REFUNDED,
+                    payment_status=PaymentStatus.REFUNDED,
+                    billing_source=BillingSource.MANUAL,
+                    currency=demo.price.currency,
+                    subtotal=amount,
+                    total=amount,
+                    refunded_amount=amount,
+                    completed_at=moment,
+                )
             payment = Payment.objects.create(
-                user_id=sub.user_id, order=order, provider=BillingSource.MANUAL,
-                provider_id=f"analytics-demo-{sub.pk}-{n}", amount=amount,
-                currency=demo.price.currency, paid_at=moment, metadata={"demo": "analytics"})
+                user_id=sub.user_id,
+                order=order,
+                provider=BillingSource.MANUAL,
+                provider_id=f"analytics-demo-{sub.pk}-{n}",
+                amount=amount,
+                currency=demo.price.currency,
+                paid_at=moment,
+                metadata={"demo": "analytics"},
+            )
             stamps[payment.pk] = moment
             stats.payments += 1
             if refund:
                 Refund.objects.create(
-                    order=order, payment=payment, amount=amount, currency=payment.currency,
-                    reason=RefundReason.REQUESTED_BY_CUSTOMER, status=Refund.Status.SUCCEEDED,
-                    provider=BillingSource.MANUAL, idempotency_key=f"analytics-demo-{payment.pk}",
-                    processed_at=min(moment + timedelta(days=2), now - timedelta(hours=1)))
+                    order=order,
+                    payment=payment,
+                    amount=amount,
+                    currency=payment.currency,
+                    reason=RefundReason.REQUESTED_BY_CUSTOMER,
+                    status=Refund.Status.SUCCEEDED,
+                    provider=BillingSource.MANUAL,
+                    idempotency_key=f"analytics-demo-{payment.pk}",
+                    processed_at=min(moment + timedelta(days=2), now - timedelta(hours=1)),
+                )
                 stats.refunds += 1
     _backdate(Payment, stamps)
 
@@ -301,8 +384,9 @@ def _credits(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
             while day < stop:
                 op, cost = rng.choice(operations)
                 quantity = rng.randrange(1, 6)
-                events.append((day + timedelta(hours=rng.randrange(1, 20)), op, cost * quantity,
-                               quantity))
+                events.append(
+                    (day + timedelta(hours=rng.randrange(1, 20)), op, cost * quantity, quantity)
+                )
                 day += timedelta(days=rng.randrange(2, 9))
         stats.ledger_rows += _write_ledger(user_id, sorted(events, key=lambda e: e[0]))
 
@@ -317,14 +401,25 @@ def _write_ledger(user_id: int, events: list) -> int:
     for event in events:
         moment, kind = event[0], event[1]
         if kind == "grant":
-            lot = CreditGrant.objects.create(user_id=user_id, source=GrantSource.PLAN,
-                                             amount=event[2], remaining=event[2],
-                                             source_ref="analytics-demo")
+            lot = CreditGrant.objects.create(
+                user_id=user_id,
+                source=GrantSource.PLAN,
+                amount=event[2],
+                remaining=event[2],
+                source_ref="analytics-demo",
+            )
             lots.append([lot, event[2]])
             balance += event[2]
-            rows.append(CreditTransaction(user_id=user_id, kind=TransactionKind.GRANT,
-                                          amount=event[2], balance_after=balance,
-                                          created_at=moment, details={"demo": "analytics"}))
+            rows.append(
+                CreditTransaction(
+                    user_id=user_id,
+                    kind=TransactionKind.GRANT,
+                    amount=event[2],
+                    balance_after=balance,
+                    created_at=moment,
+                    details={"demo": "analytics"},
+                )
+            )
             movements.append([(lot, event[2])])
             continue
         cost, quantity = event[2], event[3]
@@ -340,15 +435,27 @@ def _write_ledger(user_id: int, events: list) -> int:
                 need -= part
                 draw.append((entry[0], -part))
         balance -= cost
-        rows.append(CreditTransaction(user_id=user_id, kind=TransactionKind.CONSUME,
-                                      operation=kind, quantity=quantity, amount=-cost,
-                                      balance_after=balance, created_at=moment,
-                                      details={"demo": "analytics"}))
+        rows.append(
+            CreditTransaction(
+                user_id=user_id,
+                kind=TransactionKind.CONSUME,
+                operation=kind,
+                quantity=quantity,
+                amount=-cost,
+                balance_after=balance,
+                created_at=moment,
+                details={"demo": "analytics"},
+            )
+        )
         movements.append(draw)
     CreditTransaction.objects.bulk_create(rows)
-    TransactionLot.objects.bulk_create([
-        TransactionLot(transaction=row, grant=lot, amount=part)
-        for row, parts in zip(rows, movements, strict=True) for lot, part in parts])
+    TransactionLot.objects.bulk_create(
+        [
+            TransactionLot(transaction=row, grant=lot, amount=part)
+            for row, parts in zip(rows, movements, strict=True)
+            for lot, part in parts
+        ]
+    )
     for lot, remaining in lots:
         if remaining != lot.amount:
             CreditGrant.objects.filter(pk=lot.pk).update(remaining=remaining)
@@ -370,24 +477,39 @@ def _support(rng, customers, first_day: date, today: date, stats: Stats) -> None
             resolved = first + timedelta(hours=rng.randrange(1, 72))
             done = resolved < now
             ticket = Ticket.objects.create(
-                customer=rng.choice(present), subject=rng.choice(
-                    ["Invoice question", "Cannot export", "Card declined", "Feature request",
-                     "Login trouble", "Credits missing"]),
-                description="Demo ticket.", priority=rng.choice(TicketPriority.values),
+                customer=rng.choice(present),
+                subject=rng.choice(
+                    [
+                        "Invoice question",
+                        "Cannot export",
+                        "Card declined",
+                        "Feature request",
+                        "Login trouble",
+                        "Credits missing",
+                    ]
+                ),
+                description="Demo ticket.",
+                priority=rng.choice(TicketPriority.values),
                 status=TicketStatus.RESOLVED if done else TicketStatus.IN_PROGRESS,
                 first_response_at=first if first < now else None,
-                resolved_at=resolved if done else None, metadata={"demo": "analytics"})
+                resolved_at=resolved if done else None,
+                metadata={"demo": "analytics"},
+            )
             ticket_stamps[ticket.pk] = opened
             stats.tickets += 1
         for _ in range(rng.choice([1, 2, 3, 4])):
             started = _moment(rng, day)
             conversation = Conversation.objects.create(customer=rng.choice(present))
             answered = rng.random() < 0.75
-            ChatMessage.objects.create(conversation=conversation, role=ChatRole.CUSTOMER,
-                                       body="How do I change my plan?")
-            ChatMessage.objects.create(conversation=conversation, role=ChatRole.BOT,
-                                       body="Here is how to change your plan.",
-                                       answered=answered)
+            ChatMessage.objects.create(
+                conversation=conversation, role=ChatRole.CUSTOMER, body="How do I change my plan?"
+            )
+            ChatMessage.objects.create(
+                conversation=conversation,
+                role=ChatRole.BOT,
+                body="Here is how to change your plan.",
+                answered=answered,
+            )
             if not answered or rng.random() < 0.1:
                 Conversation.objects.filter(pk=conversation.pk).update(handed_off_at=started)
             chat_stamps[conversation.pk] = started

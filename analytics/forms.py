@@ -11,10 +11,12 @@ DEFAULT_DAYS = 90
 class RangeForm(forms.Form):
     """The dashboard's date range and currency. Both dates inclusive, at most 366 days."""
 
-    start = forms.DateField(label="From", required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", required=False,
-                          widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     currency = forms.ChoiceField(label="Currency", required=False, choices=())
 
     def __init__(self, *args, currencies: list[str], latest: date | None, **kwargs):
@@ -29,20 +31,24 @@ class RangeForm(forms.Form):
         end = data.get("end") or self.latest
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
         if end < start:
-            raise forms.ValidationError("'To' must be on or after 'From'.",
-                                        code="invalid_date_range")
+            raise forms.ValidationError(
+                "'To' must be on or after 'From'.", code="invalid_date_range"
+            )
         if (end - start).days + 1 > MAX_RANGE_DAYS:
-            raise forms.ValidationError(f"Choose a range of at most {MAX_RANGE_DAYS} days.",
-                                        code="range_too_long")
+            raise forms.ValidationError(
+                f"Choose a range of at most {MAX_RANGE_DAYS} days.", code="range_too_long"
+            )
         data["start"], data["end"] = start, end
-        data["currency"] = data.get("currency") or (self.currencies[0] if self.currencies
-                                                    else "")
+        data["currency"] = data.get("currency") or (self.currencies[0] if self.currencies else "")
         return data
 
     def defaults(self) -> dict:
         end = self.latest
-        return {"start": end - timedelta(days=DEFAULT_DAYS - 1), "end": end,
-                "currency": self.currencies[0] if self.currencies else ""}
+        return {
+            "start": end - timedelta(days=DEFAULT_DAYS - 1),
+            "end": end,
+            "currency": self.currencies[0] if self.currencies else "",
+        }
 
 
 class ExportForm(forms.Form):
@@ -53,8 +59,9 @@ class ExportForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["metric"].choices = [(m.key, f"{m.label} ({f.title})")
-                                         for f in families() for m in f.metrics]
+        self.fields["metric"].choices = [
+            (m.key, f"{m.label} ({f.title})") for f in families() for m in f.metrics
+        ]
 
     def clean(self):
         data = super().clean()

@@ -21,13 +21,13 @@ class DailyMetric(models.Model):
     class Meta:
         ordering = ["date", "metric", "dimension"]
         constraints = [
-            models.UniqueConstraint(fields=["date", "metric", "dimension"],
-                                    name="analytics_dailymetric_unique_day"),
+            models.UniqueConstraint(
+                fields=["date", "metric", "dimension"], name="analytics_dailymetric_unique_day"
+            ),
         ]
         indexes = [
             # Date-range reads of one metric (charts, API, CSV), with or without a dimension.
-            models.Index(fields=["metric", "dimension", "date"],
-                         name="analytics_metric_dim_date"),
+            models.Index(fields=["metric", "dimension", "date"], name="analytics_metric_dim_date"),
             models.Index(fields=["metric", "date"], name="analytics_metric_date"),
         ]
 

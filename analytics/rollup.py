@@ -37,14 +37,21 @@ def rollup_day(day: date, families: Iterable[str] | None = None) -> int:
     now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                           [_LOCK_NAMESPACE, day.toordinal()])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, day.toordinal()]
+            )
         rows = []
         for family in selected:
             rows += [
-                DailyMetric(date=day, metric=row.metric, dimension=row.dimension,
-                            value=row.value, metadata=row.metadata,
-                            definition_version=family.version, computed_at=now)
+                DailyMetric(
+                    date=day,
+                    metric=row.metric,
+                    dimension=row.dimension,
+                    value=row.value,
+                    metadata=row.metadata,
+                    definition_version=family.version,
+                    computed_at=now,
+                )
                 for row in family.compute(day)
             ]
         keys = [key for family in selected for key in family.metric_keys]

@@ -6,8 +6,7 @@ from django.utils import timezone
 from analytics.rollup import rollup_day
 
 
-@shared_task(name="analytics.tasks.rollup_yesterday", time_limit=30 * 60,
-             soft_time_limit=25 * 60)
+@shared_task(name="analytics.tasks.rollup_yesterday", time_limit=30 * 60, soft_time_limit=25 * 60)
 def rollup_yesterday() -> dict:
     """Roll up the previous UTC day. Replaces that day's rows, so a retry or a second beat
     run is harmless."""

@@ -34,9 +34,12 @@ def dashboard_context(request) -> dict:
     params = form.cleaned_data if form.is_bound and form.is_valid() else form.defaults()
     start, end, currency = params["start"], params["end"], params["currency"]
     charts = [(chart, chart_payload(chart, start, end, currency)) for chart in CHARTS]
-    payload = {"charts": [data for _, data in charts], "currency": currency,
-               "drilldown": reverse("admin:analytics_dashboard_drilldown"),
-               "exponent": currency_exponent(currency) if currency else 2}
+    payload = {
+        "charts": [data for _, data in charts],
+        "currency": currency,
+        "drilldown": reverse("admin:analytics_dashboard_drilldown"),
+        "exponent": currency_exponent(currency) if currency else 2,
+    }
     return {
         "form": form,
         "start": start,
@@ -45,8 +48,9 @@ def dashboard_context(request) -> dict:
         "latest": latest,
         "has_data": latest is not None,
         "tiles": kpi_tiles(latest, currency),
-        "charts": [{"spec": chart, "data": data, "families": chart.families()}
-                   for chart, data in charts],
+        "charts": [
+            {"spec": chart, "data": data, "families": chart.families()} for chart, data in charts
+        ],
         "payload": payload,
         "export_form": ExportForm(initial={"start": start, "end": end}),
         "families": families(),
@@ -66,13 +70,22 @@ def drilldown(request):
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     total = sum((row["monthly"] for row in rows), start=0)
 
-    return TemplateResponse(request, "analytics/drilldown.html", {
-        **admin.site.each_context(request),  # the console's sidebar, header and styles
-        "title": f"MRR on {day:%d %B %Y} ({currency.upper() or '—'})",
-        "day": day, "currency": currency, "page": page, "count": len(rows),
-        "total": total, "stored": stored, "dashboard_url": dashboard_url(),
-        "subscription_admin": _subscription_admin_available(),
-    })
+    return TemplateResponse(
+        request,
+        "analytics/drilldown.html",
+        {
+            **admin.site.each_context(request),  # the console's sidebar, header and styles
+            "title": f"MRR on {day:%d %B %Y} ({currency.upper() or '—'})",
+            "day": day,
+            "currency": currency,
+            "page": page,
+            "count": len(rows),
+            "total": total,
+            "stored": stored,
+            "dashboard_url": dashboard_url(),
+            "subscription_admin": _subscription_admin_available(),
+        },
+    )
 
 
 def _subscription_admin_available() -> bool:
@@ -96,20 +109,45 @@ def export_csv(request):
     dimension = data["dimension"] or None  # empty: every dimension's rows
     # Revenue leaving the product is an audited staff action (the policy's export_revenue).
     authority.require(request.user, "analytics.export_revenue")
-    audit.record(actor=request.user, action=AuditAction.EXPORT,
-                 resource_type="analytics.DailyMetric", resource_id=data["metric"],
-                 new={"start": data["start"].isoformat(), "end": data["end"].isoformat(),
-                      "dimension": dimension or ""})
+    audit.record(
+        actor=request.user,
+        action=AuditAction.EXPORT,
+        resource_type="analytics.DailyMetric",
+        resource_id=data["metric"],
+        new={
+            "start": data["start"].isoformat(),
+            "end": data["end"].isoformat(),
+            "dimension": dimension or "",
+        },
+    )
     rows = selectors.metric_rows(data["metric"], data["start"], data["end"], dimension)
     writer = csv.writer(_Echo())
-    header = ["date", "metric", "dimension", "value", "definition_version", "computed_at",
-              "metadata"]
-    lines = (writer.writerow([r.date.isoformat(), r.metric, r.dimension, r.value,
-                              r.definition_version, r.computed_at.isoformat(),
-                              json.dumps(r.metadata, sort_keys=True)])
-             for r in rows.iterator())
-    response = StreamingHttpResponse(_chain([writer.writerow(header)], lines),
-                                     content_type="text/csv; charset=utf-8")
+    header = [
+        "date",
+        "metric",
+        "dimension",
+        "value",
+        "definition_version",
+        "computed_at",
+        "metadata",
+    ]
+    lines = (
+        writer.writerow(
+            [
+                r.date.isoformat(),
+                r.metric,
+                r.dimension,
+                r.value,
+                r.definition_version,
+                r.computed_at.isoformat(),
+                json.dumps(r.metadata, sort_keys=True),
+            ]
+        )
+        for r in rows.iterator()
+    )
+    response = StreamingHttpResponse(
+        _chain([writer.writerow(header)], lines), content_type="text/csv; charset=utf-8"
+    )
     name = f"{data['metric']}_{data['start']:%Y%m%d}_{data['end']:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -124,4 +162,3 @@ def dashboard_redirect(request):
     """The Dashboard entry on the admin index leads to /admin/analytics/."""
     query = request.META.get("QUERY_STRING", "")
     return HttpResponseRedirect(dashboard_url() + (f"?{query}" if query else ""))
-

@@ -13,8 +13,13 @@ def _concrete(obj) -> set[str]:
 
 
 def _deleted(request, obj) -> None:
-    record(actor=request.user, action=AuditAction.DELETE, resource=obj,
-           old={"repr": str(obj)}, via="admin")
+    record(
+        actor=request.user,
+        action=AuditAction.DELETE,
+        resource=obj,
+        old={"repr": str(obj)},
+        via="admin",
+    )
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -42,10 +47,15 @@ class AuditedAdmin(admin.ModelAdmin):
             if change and not form.changed_data:
                 return
             unshown = {f"{f}_changed": True for f in changed if f not in shown}
-            record(actor=request.user,
-                   action=AuditAction.UPDATE if change else AuditAction.CREATE,
-                   resource=obj, old=old, new={f: getattr(obj, f, None) for f in shown},
-                   via="admin", **unshown)
+            record(
+                actor=request.user,
+                action=AuditAction.UPDATE if change else AuditAction.CREATE,
+                resource=obj,
+                old=old,
+                new={f: getattr(obj, f, None) for f in shown},
+                via="admin",
+                **unshown,
+            )
 
     def save_formset(self, request, form, formset, change):
         # Inline rows (prices, variants, tiers, collection items) are audited like the parent.
@@ -58,9 +68,13 @@ class AuditedAdmin(admin.ModelAdmin):
             for obj in instances:
                 adding = obj.pk is None
                 obj.save()
-                record(actor=request.user,
-                       action=AuditAction.CREATE if adding else AuditAction.UPDATE,
-                       resource=obj, new={"repr": str(obj)}, via="admin")
+                record(
+                    actor=request.user,
+                    action=AuditAction.CREATE if adding else AuditAction.UPDATE,
+                    resource=obj,
+                    new={"repr": str(obj)},
+                    via="admin",
+                )
             formset.save_m2m()
 
     def delete_model(self, request, obj):

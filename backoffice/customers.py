@@ -22,6 +22,7 @@ def customer_page_url(user_id) -> str:
 def customer_column(field: str, label: str):
     """A list column showing the user at ``field`` by e-mail, a link to the customer's page
     for a customer (a staff member's e-mail is shown as it is)."""
+
     def shown(obj):
         user = getattr(obj, field, None)
         if user is None:
@@ -33,6 +34,7 @@ def customer_column(field: str, label: str):
                 return user.email
             return format_html('<a href="{}" title="Customer page">{}</a>', url, user.email)
         return user.email
+
     shown.__name__ = f"{field}_customer_page"
     shown.customer_field = field
     return admin.display(description=label, ordering=f"{field}__email")(shown)
@@ -48,17 +50,19 @@ class CustomerLinksMixin:
             if not isinstance(name, str) or name not in CUSTOMER_FIELDS:
                 continue
             field = _model_field(self.model, name)
-            if field is not None and field.is_relation \
-                    and field.related_model is get_user_model():
+            if field is not None and field.is_relation and field.related_model is get_user_model():
                 found[name] = str(field.verbose_name)
         return found
 
     def get_list_display(self, request):
         columns = super().get_list_display(request)
         linked = self._customer_fields()
-        return [customer_column(column, linked[column])
-                if isinstance(column, str) and column in linked else column
-                for column in columns]
+        return [
+            customer_column(column, linked[column])
+            if isinstance(column, str) and column in linked
+            else column
+            for column in columns
+        ]
 
     def get_list_display_links(self, request, list_display):
         links = super().get_list_display_links(request, list_display)
@@ -74,8 +78,11 @@ class CustomerLinksMixin:
         if selected is True or not linked:
             return selected
         if not selected:
-            selected = [name for name in self.list_display if isinstance(name, str)
-                        and _is_forward_relation(self.model, name)]
+            selected = [
+                name
+                for name in self.list_display
+                if isinstance(name, str) and _is_forward_relation(self.model, name)
+            ]
         return list(dict.fromkeys([*selected, *linked]))
 
 
@@ -89,5 +96,6 @@ def _model_field(model, name: str):
 
 def _is_forward_relation(model, name: str) -> bool:
     field = _model_field(model, name)
-    return field is not None and bool(field.many_to_one or field.one_to_one) \
-        and not field.auto_created
+    return (
+        field is not None and bool(field.many_to_one or field.one_to_one) and not field.auto_created
+    )

@@ -15,8 +15,14 @@ class MoneyField(forms.DecimalField):
     holds), each said in money (``$0.01``). A form whose currency is known only once it has
     its data (the order chosen, the currency typed) calls ``set_currency`` before cleaning."""
 
-    def __init__(self, *, currency: str = "", min_minor: int | None = 1,
-                 max_minor: int | None = MINOR_UNITS_MAX, **kwargs):
+    def __init__(
+        self,
+        *,
+        currency: str = "",
+        min_minor: int | None = 1,
+        max_minor: int | None = MINOR_UNITS_MAX,
+        **kwargs,
+    ):
         self.currency, self.min_minor, self.max_minor = currency, min_minor, max_minor
         super().__init__(**kwargs)
 
@@ -40,9 +46,11 @@ class MoneyField(forms.DecimalField):
         except ValueError as exc:
             raise ValidationError(str(exc), code="invalid") from None
         if self.min_minor is not None and minor < self.min_minor:
-            raise ValidationError(f"Enter at least {format_money(self.min_minor, self.currency)}.",
-                                  code="min_value")
+            raise ValidationError(
+                f"Enter at least {format_money(self.min_minor, self.currency)}.", code="min_value"
+            )
         if self.max_minor is not None and minor > self.max_minor:
-            raise ValidationError(f"Enter at most {format_money(self.max_minor, self.currency)}.",
-                                  code="max_value")
+            raise ValidationError(
+                f"Enter at most {format_money(self.max_minor, self.currency)}.", code="max_value"
+            )
         return minor

@@ -14,12 +14,19 @@ PERIOD_KINDS = ("year", "month", "day")
 def _period_start(value, kind: str, tzinfo):
     if isinstance(value, datetime):
         local = timezone.localtime(value, tzinfo)
-        start = local.replace(month=1 if kind == "year" else local.month,
-                              day=1 if kind in ("year", "month") else local.day,
-                              hour=0, minute=0, second=0, microsecond=0)
+        start = local.replace(
+            month=1 if kind == "year" else local.month,
+            day=1 if kind in ("year", "month") else local.day,
+            hour=0,
+            minute=0,
+            second=0,
+            microsecond=0,
+        )
         return timezone.make_aware(start.replace(tzinfo=None), tzinfo)
-    return value.replace(month=1 if kind == "year" else value.month,
-                         day=1 if kind in ("year", "month") else value.day)
+    return value.replace(
+        month=1 if kind == "year" else value.month,
+        day=1 if kind in ("year", "month") else value.day,
+    )
 
 
 def _next_period(start, kind: str, tzinfo):
@@ -27,8 +34,7 @@ def _next_period(start, kind: str, tzinfo):
     if kind == "year":
         after = naive.replace(year=naive.year + 1)
     elif kind == "month":
-        after = naive.replace(year=naive.year + naive.month // 12,
-                              month=naive.month % 12 + 1)
+        after = naive.replace(year=naive.year + naive.month // 12, month=naive.month % 12 + 1)
     else:
         after = date.fromordinal(naive.toordinal() + 1)
         if isinstance(naive, datetime):
@@ -50,8 +56,7 @@ class IndexedPeriodsMixin:
     def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
         if kind not in PERIOD_KINDS:
             return super().datetimes(field_name, kind, order, tzinfo)
-        return self._periods(field_name, kind, order,
-                             tzinfo or timezone.get_current_timezone())
+        return self._periods(field_name, kind, order, tzinfo or timezone.get_current_timezone())
 
     def _periods(self, field_name, kind, order, tzinfo) -> list:
         base, found, after = self.order_by(), [], None
@@ -68,8 +73,9 @@ class IndexedPeriodsMixin:
 
 @functools.cache
 def _with_indexed_periods(queryset_class: type) -> type:
-    return type(f"IndexedPeriods{queryset_class.__name__}",
-                (IndexedPeriodsMixin, queryset_class), {})
+    return type(
+        f"IndexedPeriods{queryset_class.__name__}", (IndexedPeriodsMixin, queryset_class), {}
+    )
 
 
 def with_indexed_periods(queryset):

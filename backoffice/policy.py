@@ -17,8 +17,10 @@ from core.api import DomainError
 # Actions and URLs of other projects' admins, named by model label and action / URL name.
 THIRD_PARTY_ACTIONS = {
     ("account.EmailAddress", "make_verified"): "accounts.email.verify",
-    **{("django_celery_beat.PeriodicTask", name): "system.schedules"
-       for name in ("enable_tasks", "disable_tasks", "toggle_tasks", "run_tasks")},
+    **{
+        ("django_celery_beat.PeriodicTask", name): "system.schedules"
+        for name in ("enable_tasks", "disable_tasks", "toggle_tasks", "run_tasks")
+    },
 }
 # Django's own bulk delete follows the model's delete permission (role_has_perm).
 DJANGO_ACTIONS = {"delete_selected"}
@@ -33,6 +35,7 @@ def policy_action(action_key: str, **options):
         func = admin.action(**options)(func)
         func.policy_action = action_key
         return func
+
     return decorate
 
 
@@ -43,13 +46,16 @@ class PolicyAdminMixin:
 
     def policy_action_for(self, name: str, func) -> str | None:
         return getattr(func, "policy_action", None) or THIRD_PARTY_ACTIONS.get(
-            (self.model._meta.label, name))
+            (self.model._meta.label, name)
+        )
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        return {name: entry for name, entry in actions.items()
-                if name in DJANGO_ACTIONS
-                or self._may(request, self.policy_action_for(name, entry[0]))}
+        return {
+            name: entry
+            for name, entry in actions.items()
+            if name in DJANGO_ACTIONS or self._may(request, self.policy_action_for(name, entry[0]))
+        }
 
     @staticmethod
     def _may(request, action_key: str | tuple[str, ...] | None) -> bool:
@@ -62,18 +68,23 @@ class PolicyAdminMixin:
 
     def custom_url_names(self) -> list[str]:
         standard = {pattern.name for pattern in admin.ModelAdmin.get_urls(self)}
-        return [pattern.name for pattern in super().get_urls()
-                if isinstance(pattern, URLPattern) and pattern.name
-                and pattern.name not in standard]
+        return [
+            pattern.name
+            for pattern in super().get_urls()
+            if isinstance(pattern, URLPattern) and pattern.name and pattern.name not in standard
+        ]
 
     def get_urls(self):
         standard = {pattern.name for pattern in admin.ModelAdmin.get_urls(self)}
         guarded = []
         for pattern in super().get_urls():
             if isinstance(pattern, URLPattern) and pattern.name and pattern.name not in standard:
-                pattern = URLPattern(pattern.pattern, self._guard(pattern.callback,
-                                                                  pattern.name),
-                                     pattern.default_args, pattern.name)
+                pattern = URLPattern(
+                    pattern.pattern,
+                    self._guard(pattern.callback, pattern.name),
+                    pattern.default_args,
+                    pattern.name,
+                )
             guarded.append(pattern)
         return guarded
 
@@ -84,38 +95,58 @@ class PolicyAdminMixin:
             # Someone who may not use the admin at all is sent to its login by the view.
             if self.admin_site.has_permission(request) and not self._may(request, action_key):
                 raise PermissionDenied(
-                    "Your role may not use this page." if action_key else
-                    "This page is not in the staff policy, so no one may use it.")
+                    "Your role may not use this page."
+                    if action_key
+                    else "This page is not in the staff policy, so no one may use it."
+                )
             return view(request, *args, **kwargs)
+
         guarded.policy_action = action_key
         guarded.__wrapped__ = view
         return guarded
 
 
-
 DONE, REQUESTED, REFUSED = "done", "requested", "refused"
 
 
-def perform(modeladmin, request, *, action: str, subject, payload: dict, amount: int,
-            currency: str = "", done: str) -> str:
+def perform(
+    modeladmin,
+    request,
+    *,
+    action: str,
+    subject,
+    payload: dict,
+    amount: int,
+    currency: str = "",
+    done: str,
+) -> str:
     """Carry out a policy action from the admin through ``authority.perform`` and say what
     happened to ``subject``: done, waiting for a second person's approval, or refused (the
     refusal's own message). Returns DONE, REQUESTED or REFUSED."""
     try:
-        approval = authority.perform(action=action, payload=payload, amount=amount,
-                                     actor=request.user, currency=currency,
-                                     reason=payload.get("reason", ""))
+        approval = authority.perform(
+            action=action,
+            payload=payload,
+            amount=amount,
+            actor=request.user,
+            currency=currency,
+            reason=payload.get("reason", ""),
+        )
     except DomainError as exc:
         notes = " ".join(getattr(exc, "__notes__", []))
-        modeladmin.message_user(request, f"{subject}: {exc.message} {notes}".strip(),
-                                messages.ERROR)
+        modeladmin.message_user(
+            request, f"{subject}: {exc.message} {notes}".strip(), messages.ERROR
+        )
         return REFUSED
     if approval.status == "pending":  # support.models.ApprovalStatus.PENDING
         shown = authority.describe_amount(action, amount, currency)
         modeladmin.message_user(
-            request, f"{subject}: {shown} is above your limit, so approval request "
+            request,
+            f"{subject}: {shown} is above your limit, so approval request "
             f"#{approval.pk} now waits for a second staff member to approve it "
-            "(Money › Approval requests).", messages.WARNING)
+            "(Money › Approval requests).",
+            messages.WARNING,
+        )
         return REQUESTED
     modeladmin.message_user(request, f"{subject}: {done}.", messages.SUCCESS)
     return DONE

@@ -36,20 +36,21 @@ def by_id(label: str = "id") -> Search:
     return Search(label, r"\d{1,18}", lambda model, term: Q(pk=int(term)))
 
 
-def by_exact(field: str, *, label: str, fits: str = r"\S+",
-             normalize: Callable[[str], str] = str) -> Search:
+def by_exact(
+    field: str, *, label: str, fits: str = r"\S+", normalize: Callable[[str], str] = str
+) -> Search:
     """The term is the field's whole value (a unique or indexed column)."""
     return Search(label, fits, lambda model, term: Q(**{field: normalize(term)}))
 
 
-def by_prefix(field: str, *, label: str, fits: str = r"\S+",
-              normalize: Callable[[str], str] = str) -> Search:
+def by_prefix(
+    field: str, *, label: str, fits: str = r"\S+", normalize: Callable[[str], str] = str
+) -> Search:
     """The field's value starts with the term: ``LIKE 'term%'``, which a btree index on the
     column answers (Django's ``varchar_pattern_ops`` index of a unique or indexed CharField,
     or any btree under the C collation). Case-sensitive: ``normalize`` puts the term in the
     case the column is stored in."""
-    return Search(label, fits, lambda model, term: Q(**{f"{field}__startswith":
-                                                         normalize(term)}))
+    return Search(label, fits, lambda model, term: Q(**{f"{field}__startswith": normalize(term)}))
 
 
 USERS_MATCHED_MAX = 50  # users an e-mail search looks at; a longer prefix narrows it
@@ -59,46 +60,66 @@ def user_ids_by_email(term: str) -> list[int]:
     """Users (soft-deleted ones too) whose e-mail starts with ``term``: e-mails are stored
     lower-case, so this is ``email LIKE 'term%'`` on the e-mail's index."""
     users = get_user_model()._base_manager
-    return list(users.filter(email__startswith=term.strip().lower()).order_by("email")
-                .values_list("pk", flat=True)[:USERS_MATCHED_MAX])
+    return list(
+        users.filter(email__startswith=term.strip().lower())
+        .order_by("email")
+        .values_list("pk", flat=True)[:USERS_MATCHED_MAX]
+    )
 
 
 def by_user_email(field: str = "user", *, label: str = "e-mail (or its beginning)") -> Search:
     """Rows of the users whose e-mail starts with the term, through ``field`` (a path to a
     user foreign key). The users are found first, on the users' table, so the large table is
     read through its index on ``field``, never joined and scanned."""
-    return Search(label, r"[^\s]+",
-                  lambda model, term: Q(**{f"{field}__in": user_ids_by_email(term)}))
+    return Search(
+        label, r"[^\s]+", lambda model, term: Q(**{f"{field}__in": user_ids_by_email(term)})
+    )
 
 
-def by_related(field: str, lookup: str, *, label: str, fits: str,
-               normalize: Callable[[str], str] = str, limit: int = 50) -> Search:
+def by_related(
+    field: str,
+    lookup: str,
+    *,
+    label: str,
+    fits: str,
+    normalize: Callable[[str], str] = str,
+    limit: int = 50,
+) -> Search:
     """Rows pointing (through the foreign key ``field``) at the rows whose ``lookup`` matches
     the term, found first on their own (small, indexed) table."""
+
     def condition(model, term):
         related = model._meta.get_field(field).related_model._base_manager
-        ids = list(related.filter(**{lookup: normalize(term)}).order_by("pk")
-                   .values_list("pk", flat=True)[:limit])
+        ids = list(
+            related.filter(**{lookup: normalize(term)})
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
         return Q(**{f"{field}__in": ids})
+
     return Search(label, fits, condition)
 
 
-def by_full_text(field: str, *, label: str = "words", config: str = "english",
-                 through: str | None = None) -> Search:
+def by_full_text(
+    field: str, *, label: str = "words", config: str = "english", through: str | None = None
+) -> Search:
     """Rows whose ``field`` holds the words (PostgreSQL full-text search, ``plainto_tsquery``)
     through a GIN index on ``to_tsvector(config, field)``; ``through`` names a reverse
     relation whose rows hold the text (a conversation found by its messages)."""
+
     def condition(model, term):
-        match = SearchVectorExact(SearchVector(field, config=config),
-                                  SearchQuery(term, config=config))
+        match = SearchVectorExact(
+            SearchVector(field, config=config), SearchQuery(term, config=config)
+        )
         if through is None:
             return Q(match)
         relation = model._meta.get_field(through)
         rows = relation.related_model._base_manager.filter(
-            **{relation.field.name: OuterRef("pk")}).filter(match)
+            **{relation.field.name: OuterRef("pk")}
+        ).filter(match)
         return Q(Exists(rows))
-    return Search(label, r".*\w.*", condition)
 
+    return Search(label, r".*\w.*", condition)
 
 
 def indexed_distinct_values(model, field_name: str, limit: int = 100) -> list:
@@ -114,7 +135,8 @@ def indexed_distinct_values(model, field_name: str, limit: int = 100) -> list:
               FROM v WHERE v.value IS NOT NULL
         )
         SELECT value FROM v WHERE value IS NOT NULL LIMIT %s""").format(
-        column=sql.Identifier(column), table=sql.Identifier(model._meta.db_table))
+        column=sql.Identifier(column), table=sql.Identifier(model._meta.db_table)
+    )
     connection = connections[router.db_for_read(model)]
     with connection.cursor() as cursor:
         cursor.execute(query.as_string(connection.connection), [limit])

@@ -50,18 +50,16 @@ class EstimatedCountPaginator(Paginator):
         if estimate > self.exact_limit:
             self.estimated = True
             return estimate
-        counted = self.object_list[:self.exact_limit + 1].count()
+        counted = self.object_list[: self.exact_limit + 1].count()
         if counted > self.exact_limit:
             self.estimated = True
             return max(estimate, counted)
         return counted
 
 
-
 class LargeTableChangeList(UnfoldChangeList):
     def get_queryset(self, request, exclude_parameters=None):
         return with_indexed_periods(super().get_queryset(request, exclude_parameters))
-
 
 
 class LargeTableAdmin(admin.ModelAdmin):
@@ -92,7 +90,8 @@ class LargeTableAdmin(admin.ModelAdmin):
         # The console's row checkbox, rendered through the template engine once per process
         # rather than once per row (a third of a long list's rendering time).
         return mark_safe(  # noqa: S308 - the widget's own markup; the key escaped
-            row_checkbox().replace(PK_MARK, escape(str(obj.pk))))
+            row_checkbox().replace(PK_MARK, escape(str(obj.pk)))
+        )
 
     def __init__(self, model, admin_site):
         super().__init__(model, admin_site)
@@ -110,8 +109,7 @@ class LargeTableAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        conditions = [s.condition(queryset.model, term) for s in self.search_by
-                      if s.matches(term)]
+        conditions = [s.condition(queryset.model, term) for s in self.search_by if s.matches(term)]
         if not conditions:
             return queryset.none(), False
         return queryset.filter(functools.reduce(operator.or_, conditions)), False

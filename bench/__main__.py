@@ -47,13 +47,36 @@ def suite_commands(args) -> dict[str, list[str]]:
     seconds = str(args.seconds)
     return {
         "credits": ["--seconds", seconds, "--workers", "8"],
-        "rollup": ["--rows", str(args.rollup_rows), "--customers", str(args.rollup_rows // 40),
-                   "--subscriptions", str(args.rollup_rows // 40), "--repeat", "9"],
-        "api": ["--seconds", seconds, "--warmup", "2", "--users", str(args.users),
-                "--conn-max-age", str(args.conn_max_age)],
-        "webhooks": ["--seconds", str(args.seconds * 2), "--rate", str(args.rate),
-                     "--sweep-seconds", str(max(args.seconds * 0.8, 2)),
-                     "--conn-max-age", str(args.conn_max_age)],
+        "rollup": [
+            "--rows",
+            str(args.rollup_rows),
+            "--customers",
+            str(args.rollup_rows // 40),
+            "--subscriptions",
+            str(args.rollup_rows // 40),
+            "--repeat",
+            "9",
+        ],
+        "api": [
+            "--seconds",
+            seconds,
+            "--warmup",
+            "2",
+            "--users",
+            str(args.users),
+            "--conn-max-age",
+            str(args.conn_max_age),
+        ],
+        "webhooks": [
+            "--seconds",
+            str(args.seconds * 2),
+            "--rate",
+            str(args.rate),
+            "--sweep-seconds",
+            str(max(args.seconds * 0.8, 2)),
+            "--conn-max-age",
+            str(args.conn_max_age),
+        ],
         "seeding": [],
         "firstrun": [],
         "history": [],
@@ -80,26 +103,39 @@ def run_suite(name: str, options: list[str], out: Path) -> int:
 def _arguments() -> tuple[argparse.Namespace, list[str]]:
     """The options, and the suites chosen (in their run order)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suites", default=",".join(DEFAULT_SUITES),
-                        help=f"comma-separated, from: {','.join(SUITES)} (default: all but "
-                             "firstrun)")
+    parser.add_argument(
+        "--suites",
+        default=",".join(DEFAULT_SUITES),
+        help=f"comma-separated, from: {','.join(SUITES)} (default: all but firstrun)",
+    )
     parser.add_argument("--json", help="also write every row to this file (a JSON list)")
-    parser.add_argument("--seconds", type=float,
-                        default=float(os.environ.get("BENCH_SECONDS", "5")),
-                        help="measured seconds per phase (credits, api; webhooks send for "
-                             "twice this); env BENCH_SECONDS")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=float(os.environ.get("BENCH_SECONDS", "5")),
+        help="measured seconds per phase (credits, api; webhooks send for "
+        "twice this); env BENCH_SECONDS",
+    )
     parser.add_argument("--rate", type=float, default=100.0, help="webhook events per second")
     parser.add_argument("--users", type=int, default=10, help="locust users for the API suite")
-    parser.add_argument("--conn-max-age", type=int, default=DEFAULT_CONN_MAX_AGE,
-                        help="DB_CONN_MAX_AGE for the API and webhook suites' gunicorn "
-                             "(0: a new connection per request, the settings' default)")
-    parser.add_argument("--rollup-rows", type=int, default=1_000_000,
-                        help="ledger rows for the rollup suite (customers: rows / 40)")
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=DEFAULT_CONN_MAX_AGE,
+        help="DB_CONN_MAX_AGE for the API and webhook suites' gunicorn "
+        "(0: a new connection per request, the settings' default)",
+    )
+    parser.add_argument(
+        "--rollup-rows",
+        type=int,
+        default=1_000_000,
+        help="ledger rows for the rollup suite (customers: rows / 40)",
+    )
     args = parser.parse_args()
-    chosen = [name for name in SUITES
-              if name in {part.strip() for part in args.suites.split(",")}]
-    unknown = sorted({part.strip() for part in args.suites.split(",") if part.strip()}
-                     - set(SUITES))
+    chosen = [name for name in SUITES if name in {part.strip() for part in args.suites.split(",")}]
+    unknown = sorted(
+        {part.strip() for part in args.suites.split(",") if part.strip()} - set(SUITES)
+    )
     if unknown:
         parser.error(f"unknown suite(s): {', '.join(unknown)}")
     return args, chosen
@@ -120,8 +156,10 @@ def main() -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         for index, name in enumerate(chosen, 1):
-            print(f"\n[{index}/{len(chosen)}] {name} "
-                  f"(elapsed {time.perf_counter() - started:.0f}s)", flush=True)
+            print(
+                f"\n[{index}/{len(chosen)}] {name} (elapsed {time.perf_counter() - started:.0f}s)",
+                flush=True,
+            )
             out = Path(folder) / f"{name}.json"
             suite_started = time.perf_counter()
             try:
@@ -133,17 +171,24 @@ def main() -> int:
                 failed.append(f"{name} (exit status {status})")
                 continue
             results.extend(read_results(out))
-            print(f"[{index}/{len(chosen)}] {name} done in "
-                  f"{time.perf_counter() - suite_started:.0f}s", flush=True)
+            print(
+                f"[{index}/{len(chosen)}] {name} done in "
+                f"{time.perf_counter() - suite_started:.0f}s",
+                flush=True,
+            )
 
     print(f"\n{info}; total {time.perf_counter() - started:.0f}s")
-    print("ratio = ours / baseline. For ops/s, req/s, /s and rows/s higher is better; for ms "
-          "and s lower is better. target: on the ratio (x) or on our figure (a unit).\n")
+    print(
+        "ratio = ours / baseline. For ops/s, req/s, /s and rows/s higher is better; for ms "
+        "and s lower is better. target: on the ratio (x) or on our figure (a unit).\n"
+    )
     print(format_table(results))
     missed = [f"{r.suite}: {r.metric}" for r in results if r.met is False]
-    print(f"\nTargets met: {sum(r.met is True for r in results)} of "
-          f"{sum(r.met is not None for r in results)}"
-          + (f"; not met: {'; '.join(missed)}" if missed else ""))
+    print(
+        f"\nTargets met: {sum(r.met is True for r in results)} of "
+        f"{sum(r.met is not None for r in results)}"
+        + (f"; not met: {'; '.join(missed)}" if missed else "")
+    )
     write_results(args.json, results)
     if failed:
         print(f"\nFailed: {', '.join(failed)} (see its output above)")

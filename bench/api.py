@@ -65,8 +65,9 @@ def seed() -> str:
     call_command("seed_credits", verbosity=0, stdout=io.StringIO())
     set_config(key="low_balance_threshold", value=0, actor=None)
     user = User.objects.create_user("api-bench@bench.test", None)
-    grant_credits(user=user, amount=10_000_000, source=GrantSource.PROMO,
-                  idempotency_key="bench:api")
+    grant_credits(
+        user=user, amount=10_000_000, source=GrantSource.PROMO, idempotency_key="bench:api"
+    )
     _key, raw = create_api_key(user=user, name="bench")
     return raw
 
@@ -78,23 +79,40 @@ TARGET = "ratio >= 0.5"
 def baseline_target() -> dict:
     from bench.urls import CONSTANT_PATH  # noqa: PLC0415 - Django is set up when the bench runs
 
-    return {"name": "constant DRF view", "method": "GET", "path": CONSTANT_PATH,
-            "expect": 200}
+    return {"name": "constant DRF view", "method": "GET", "path": CONSTANT_PATH, "expect": 200}
 
 
 def targets(raw_key: str) -> list[dict]:
     auth = {"Authorization": f"Bearer {raw_key}"}
     return [
-        {"name": "GET /api/v1/products/ (API key)", "method": "GET",
-         "path": "/api/v1/products/", "headers": auth, "expect": 200},
-        {"name": "GET /api/v1/products/ (anonymous, cached)", "method": "GET",
-         "path": "/api/v1/products/", "expect": 200},
-        {"name": "GET /api/v1/credits/", "method": "GET", "path": "/api/v1/credits/",
-         "headers": auth, "expect": 200},
-        {"name": "POST /api/v1/credits/consume/", "method": "POST",
-         "path": "/api/v1/credits/consume/",
-         "headers": {**auth, "Content-Type": "application/json"},
-         "body": {"operation": OPERATION, "quantity": 1}, "expect": 201},
+        {
+            "name": "GET /api/v1/products/ (API key)",
+            "method": "GET",
+            "path": "/api/v1/products/",
+            "headers": auth,
+            "expect": 200,
+        },
+        {
+            "name": "GET /api/v1/products/ (anonymous, cached)",
+            "method": "GET",
+            "path": "/api/v1/products/",
+            "expect": 200,
+        },
+        {
+            "name": "GET /api/v1/credits/",
+            "method": "GET",
+            "path": "/api/v1/credits/",
+            "headers": auth,
+            "expect": 200,
+        },
+        {
+            "name": "POST /api/v1/credits/consume/",
+            "method": "POST",
+            "path": "/api/v1/credits/consume/",
+            "headers": {**auth, "Content-Type": "application/json"},
+            "body": {"operation": OPERATION, "quantity": 1},
+            "expect": 201,
+        },
     ]
 
 
@@ -102,34 +120,53 @@ def drive(host: str, target_list: list[dict], args) -> list[dict]:
     """Run locust in its own process against ``host``; one result per target."""
     with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
         spec_path, out_path = Path(folder) / "spec.json", Path(folder) / "out.json"
-        spec_path.write_text(json.dumps({"host": host, "users": args.users,
-                                         "warmup": args.warmup, "seconds": args.seconds,
-                                         "targets": target_list}))
-        subprocess.run([sys.executable, "-m", "bench.locust_driver", str(spec_path),
-                        str(out_path)], cwd=ROOT, check=True, preexec_fn=die_with_parent)
+        spec_path.write_text(
+            json.dumps(
+                {
+                    "host": host,
+                    "users": args.users,
+                    "warmup": args.warmup,
+                    "seconds": args.seconds,
+                    "targets": target_list,
+                }
+            )
+        )
+        subprocess.run(
+            [sys.executable, "-m", "bench.locust_driver", str(spec_path), str(out_path)],
+            cwd=ROOT,
+            check=True,
+            preexec_fn=die_with_parent,
+        )
         return json.loads(out_path.read_text())
 
 
 def _print(measured: dict) -> None:
-    print(f"  {measured['name']:<42} {measured['rps']:8.0f} req/s   p50 {measured['p50_ms']:5.0f}"
-          f" ms  p95 {measured['p95_ms']:5.0f} ms  p99 {measured['p99_ms']:5.0f} ms   "
-          f"{measured['requests']} requests, {measured['failures']} failed", flush=True)
+    print(
+        f"  {measured['name']:<42} {measured['rps']:8.0f} req/s   p50 {measured['p50_ms']:5.0f}"
+        f" ms  p95 {measured['p95_ms']:5.0f} ms  p99 {measured['p99_ms']:5.0f} ms   "
+        f"{measured['requests']} requests, {measured['failures']} failed",
+        flush=True,
+    )
     for error in measured["errors"]:
         print(f"    error: {error}")
 
 
 def run(args) -> list[Result]:
     workers = args.workers or default_gunicorn_workers()
-    print(f"api: gunicorn {workers} sync workers (DB_CONN_MAX_AGE={args.conn_max_age}), "
-          f"locust {args.users} users, {args.warmup:g}+{args.seconds:g} s per endpoint",
-          flush=True)
+    print(
+        f"api: gunicorn {workers} sync workers (DB_CONN_MAX_AGE={args.conn_max_age}), "
+        f"locust {args.users} users, {args.warmup:g}+{args.seconds:g} s per endpoint",
+        flush=True,
+    )
     with scratch_database(DATABASE) as url:
         raw_key = seed()
         env = server_env(url, conn_max_age=args.conn_max_age)
-        with Gunicorn("config.wsgi:application", env=env, workers=workers,
-                      ready_path="/healthz/") as app:
+        with Gunicorn(
+            "config.wsgi:application", env=env, workers=workers, ready_path="/healthz/"
+        ) as app:
             first, *measured, last = drive(
-                app.url, [baseline_target(), *targets(raw_key), baseline_target()], args)
+                app.url, [baseline_target(), *targets(raw_key), baseline_target()], args
+            )
     for row in (first, *measured, last):
         _print(row)
     base = (first["rps"] + last["rps"]) / 2
@@ -137,9 +174,18 @@ def run(args) -> list[Result]:
     failures = sum(row["failures"] for row in (first, *measured, last))
     if failures:
         raise SystemExit(f"api: {failures} requests failed; see above")
-    return [Result("api", f"{row['name']} throughput", row["rps"], base, "req/s",
-                   "constant DRF view, same gunicorn", target=TARGET)
-            for row in measured]
+    return [
+        Result(
+            "api",
+            f"{row['name']} throughput",
+            row["rps"],
+            base,
+            "req/s",
+            "constant DRF view, same gunicorn",
+            target=TARGET,
+        )
+        for row in measured
+    ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -39,6 +39,7 @@ PR_SET_PDEATHSIG = 1
 
 def exit_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C does (``finally`` blocks drop databases, stop servers)."""
+
     def _exit(signum, frame):
         raise SystemExit(128 + signum)
 
@@ -95,8 +96,7 @@ class Result:
 
     def __post_init__(self):
         if self.target and not _TARGET.fullmatch(self.target):
-            raise ValueError(f"a target reads 'ratio >= 0.5' or 'ours < 50', not "
-                             f"{self.target!r}")
+            raise ValueError(f"a target reads 'ratio >= 0.5' or 'ours < 50', not {self.target!r}")
 
     @property
     def ratio(self) -> float:
@@ -115,10 +115,16 @@ class Result:
         """The row with its ratio (null when there is no baseline) and ``met``."""
         measured = self.ratio
         row = asdict(self)
-        return {"suite": self.suite, "metric": self.metric, "ours": self.ours,
-                "baseline": self.baseline,
-                "ratio": None if math.isnan(measured) else measured,
-                "target": self.target, "met": self.met, **row}
+        return {
+            "suite": self.suite,
+            "metric": self.metric,
+            "ours": self.ours,
+            "baseline": self.baseline,
+            "ratio": None if math.isnan(measured) else measured,
+            "target": self.target,
+            "met": self.met,
+            **row,
+        }
 
 
 def ratio(ours: float, baseline: float) -> float:
@@ -162,8 +168,7 @@ def format_ratio(value: float) -> str:
     return f"{value:.2f}x" if value >= 0.01 else f"{value:.4f}x"
 
 
-TABLE_HEADERS = ("suite", "metric", "ours", "baseline", "ratio", "target", "met",
-                 "baseline is")
+TABLE_HEADERS = ("suite", "metric", "ours", "baseline", "ratio", "target", "met", "baseline is")
 
 
 def format_target(result: Result) -> str:
@@ -181,10 +186,19 @@ def format_met(result: Result) -> str:
 
 
 def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
-    return [(r.suite, r.metric, f"{format_number(r.ours)} {r.unit}",
-             f"{format_number(r.baseline)} {r.unit}", format_ratio(r.ratio), format_target(r),
-             format_met(r), r.baseline_name)
-            for r in results]
+    return [
+        (
+            r.suite,
+            r.metric,
+            f"{format_number(r.ours)} {r.unit}",
+            f"{format_number(r.baseline)} {r.unit}",
+            format_ratio(r.ratio),
+            format_target(r),
+            format_met(r),
+            r.baseline_name,
+        )
+        for r in results
+    ]
 
 
 def format_table(results: list[Result]) -> str:
@@ -194,12 +208,19 @@ def format_table(results: list[Result]) -> str:
     right = {2, 3, 4, 5}  # numbers line up on the right
 
     def line(row):
-        cells = [cell.rjust(w) if i in right else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
         return "| " + " | ".join(cells) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else ("-" * (w + 2))
-                          for i, w in enumerate(widths)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if i in right else ("-" * (w + 2)) for i, w in enumerate(widths)
+        )
+        + "|"
+    )
     return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
 
 
@@ -216,8 +237,10 @@ _RESULT_FIELDS = {f.name for f in fields(Result)}
 def read_results(path: Path) -> list[Result]:
     """Rows written by ``write_results`` (the computed ratio and met are read again from the
     figures, not trusted from the file)."""
-    return [Result(**{k: v for k, v in row.items() if k in _RESULT_FIELDS})
-            for row in json.loads(path.read_text())]
+    return [
+        Result(**{k: v for k, v in row.items() if k in _RESULT_FIELDS})
+        for row in json.loads(path.read_text())
+    ]
 
 
 def machine_info(postgres_version: str) -> str:
@@ -228,11 +251,14 @@ def machine_info(postgres_version: str) -> str:
                 cpu = text.split(":", 1)[1].strip()
                 break
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{when}; {os.cpu_count()} cores ({cpu}); PostgreSQL {postgres_version}; "
-            f"Python {platform.python_version()}; {platform.system()} {platform.release()}")
+    return (
+        f"{when}; {os.cpu_count()} cores ({cpu}); PostgreSQL {postgres_version}; "
+        f"Python {platform.python_version()}; {platform.system()} {platform.release()}"
+    )
 
 
 # --- databases ------------------------------------------------------------------------------
+
 
 def _exists(cursor, name: str) -> bool:
     cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
@@ -354,8 +380,10 @@ def empty_bench_queue() -> None:
     from django.conf import settings  # noqa: PLC0415 - Django is set up when the bench runs
 
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    if (not settings.CELERY_BROKER_URL.startswith("filesystem://")
-            or "bench" not in options["data_folder_out"]):
+    if (
+        not settings.CELERY_BROKER_URL.startswith("filesystem://")
+        or "bench" not in options["data_folder_out"]
+    ):
         raise RuntimeError("empty_bench_queue only empties the bench settings' own folder")
     for key in ("data_folder_out", "processed_folder"):
         for message in Path(options[key]).glob("*.msg"):
@@ -363,6 +391,7 @@ def empty_bench_queue() -> None:
 
 
 # --- gunicorn on loopback ---------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -379,8 +408,15 @@ class Gunicorn:
     """``gunicorn APP`` on 127.0.0.1:<free port> with the given environment; a context manager
     that waits until ``ready_path`` answers and stops the server (and its workers) on exit."""
 
-    def __init__(self, app: str, *, env: dict, workers: int, ready_path: str = "/",
-                 extra_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        app: str,
+        *,
+        env: dict,
+        workers: int,
+        ready_path: str = "/",
+        extra_args: tuple[str, ...] = (),
+    ):
         self.app, self.env, self.workers = app, env, workers
         self.ready_path, self.extra_args = ready_path, extra_args
         self.port = free_port()
@@ -391,13 +427,28 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Gunicorn:
-        command = [sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", str(self.workers), "--worker-class", "sync",
-                   "--log-level", "warning", "--timeout", "60", *self.extra_args]
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            self.app,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "sync",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "60",
+            *self.extra_args,
+        ]
         # Its own session: the terminal's Ctrl-C reaches the suite, which stops the server
         # after its last request, rather than the server mid-request.
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env,
-                                        start_new_session=True, preexec_fn=die_with_parent)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, start_new_session=True, preexec_fn=die_with_parent
+        )
         try:
             self._wait_ready()
         except BaseException:
@@ -423,8 +474,10 @@ class Gunicorn:
             finally:
                 connection.close()
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn {self.app} did not answer {self.ready_path} with 200 in "
-                           f"{timeout:g}s (last: {last})")
+        raise RuntimeError(
+            f"gunicorn {self.app} did not answer {self.ready_path} with 200 in "
+            f"{timeout:g}s (last: {last})"
+        )
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -451,16 +504,26 @@ DEFAULT_CONN_MAX_AGE = 60
 
 
 def add_server_arguments(parser) -> None:
-    parser.add_argument("--workers", type=int, default=0,
-                        help="gunicorn sync workers (default 2 x cores + 1)")
-    parser.add_argument("--conn-max-age", type=int, default=DEFAULT_CONN_MAX_AGE,
-                        help="DB_CONN_MAX_AGE for gunicorn, seconds (0: a connection per "
-                             f"request, the settings' default; default {DEFAULT_CONN_MAX_AGE})")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn sync workers (default 2 x cores + 1)"
+    )
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=DEFAULT_CONN_MAX_AGE,
+        help="DB_CONN_MAX_AGE for gunicorn, seconds (0: a connection per "
+        f"request, the settings' default; default {DEFAULT_CONN_MAX_AGE})",
+    )
 
 
 def server_env(database_url_: str, *, conn_max_age: int, **extra: str) -> dict:
     """The environment a bench gunicorn gets: the bench settings on the scratch database."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "DATABASE_URL": database_url_,
-           "DB_CONN_MAX_AGE": str(conn_max_age), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": SETTINGS,
+        "DATABASE_URL": database_url_,
+        "DB_CONN_MAX_AGE": str(conn_max_age),
+        "PYTHONPATH": str(ROOT),
+    }
     env.update(extra)
     return env

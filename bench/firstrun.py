@@ -47,10 +47,21 @@ from bench.common import (  # noqa: E402
 
 TARGET_SECONDS = 60
 # What this checkout's processes set that a fresh machine would not have.
-FOREIGN_ENV = ("DATABASE_URL", "MIGRATION_DATABASE_URL", "REPLICA_DATABASE_URL", "REDIS_URL",
-               "DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV", "XDG_RUNTIME_DIR",
-               "DB_CONN_MAX_AGE", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY",
-               "STRIPE_API_BASE", "TEST_DB_SUFFIX")
+FOREIGN_ENV = (
+    "DATABASE_URL",
+    "MIGRATION_DATABASE_URL",
+    "REPLICA_DATABASE_URL",
+    "REDIS_URL",
+    "DJANGO_SETTINGS_MODULE",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "XDG_RUNTIME_DIR",
+    "DB_CONN_MAX_AGE",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+    "TEST_DB_SUFFIX",
+)
 
 
 def clean_env() -> dict:
@@ -83,17 +94,27 @@ def start_until_healthy(clone: Path, env: dict, log: Path, timeout: float) -> fl
     port = free_port()
     with log.open("w") as out:
         began = time.perf_counter()
-        make = subprocess.Popen(["make", "run", f"RUN_ARGS=--port {port}"], cwd=clone, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=die_with_parent)
+        make = subprocess.Popen(
+            ["make", "run", f"RUN_ARGS=--port {port}"],
+            cwd=clone,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         try:
             while not healthy(port):
                 if make.poll() is not None:
-                    raise SystemExit(f"firstrun: make run exited with {make.returncode} before "
-                                     f"/healthz/ answered; its log ends:\n{_tail(log)}")
+                    raise SystemExit(
+                        f"firstrun: make run exited with {make.returncode} before "
+                        f"/healthz/ answered; its log ends:\n{_tail(log)}"
+                    )
                 if time.perf_counter() - began > timeout:
-                    raise SystemExit(f"firstrun: no healthy /healthz/ after {timeout:g} s; "
-                                     f"the log ends:\n{_tail(log)}")
+                    raise SystemExit(
+                        f"firstrun: no healthy /healthz/ after {timeout:g} s; "
+                        f"the log ends:\n{_tail(log)}"
+                    )
                 time.sleep(0.5)
             return time.perf_counter() - began
         finally:
@@ -119,8 +140,12 @@ def run(args) -> list[Result]:
     clone, env = folder / "clone", clean_env()
     try:
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-        head = subprocess.run(["git", "-C", str(clone), "log", "-1", "--format=%h %s"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(clone), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         print(f"firstrun: cloned {head[:80]} into {clone}", flush=True)
         first = start_until_healthy(clone, env, folder / "first.log", args.timeout)
         print(f"  first make run: healthy after {first:.1f} s", flush=True)
@@ -128,21 +153,40 @@ def run(args) -> list[Result]:
         print(f"  second make run: healthy after {second:.1f} s", flush=True)
     finally:
         if (clone / ".venv" / "bin" / "python").exists():
-            subprocess.run(["make", "stop-db"], cwd=clone, env=env, check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                ["make", "stop-db"],
+                cwd=clone,
+                env=env,
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         if args.keep:
             print(f"firstrun: kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
-    return [Result("firstrun", "make run in a fresh clone until /healthz/ is 200", first,
-                   second, "s", "make run again in that clone", higher_is_better=False,
-                   target=f"ours <= {TARGET_SECONDS}")]
+    return [
+        Result(
+            "firstrun",
+            "make run in a fresh clone until /healthz/ is 200",
+            first,
+            second,
+            "s",
+            "make run again in that clone",
+            higher_is_better=False,
+            target=f"ours <= {TARGET_SECONDS}",
+        )
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds each start may take before the suite gives up")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="seconds each start may take before the suite gives up",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the clone (and its logs)")
     parser.add_argument("--json", help="also write the result rows to this file")
     args = parser.parse_args()

@@ -65,8 +65,17 @@ AFTER = "bench_history_after"  # a copy of it, plus the history
 STAFF = "admin@demo.example"
 TARGET = "ratio <= 1.5"  # after / before, per page and for the export's memory
 BASELINE = "the same on the demo data"
-LEDGER_COLUMNS = ("user_id", "kind", "operation", "quantity", "amount", "balance_after",
-                  "details", "idempotency_key", "created_at")
+LEDGER_COLUMNS = (
+    "user_id",
+    "kind",
+    "operation",
+    "quantity",
+    "amount",
+    "balance_after",
+    "details",
+    "idempotency_key",
+    "created_at",
+)
 OPERATIONS = ("AI_TEXT_CHAT", "AI_IMAGE_GENERATION", "SHORTS_SCRIPT")
 
 
@@ -74,8 +83,11 @@ def pages(heavy_email: str) -> list[tuple[str, str, str]]:
     """(name, who, path): who is "staff", "customer" (session) or "api" (API key)."""
     return [
         ("admin credit ledger list", "staff", "/admin/credits/credittransaction/"),
-        ("admin ledger search ?q=<email>", "staff",
-         f"/admin/credits/credittransaction/?{urlencode({'q': heavy_email})}"),
+        (
+            "admin ledger search ?q=<email>",
+            "staff",
+            f"/admin/credits/credittransaction/?{urlencode({'q': heavy_email})}",
+        ),
         ("heavy customer's /credits/", "customer", "/credits/"),
         ("GET /api/v1/credits/ (summary)", "api", "/api/v1/credits/"),
         ("admin users list", "staff", "/admin/accounts/user/"),
@@ -85,6 +97,7 @@ def pages(heavy_email: str) -> list[tuple[str, str, str]]:
 
 
 # --- the demo data and the clients ------------------------------------------------------------
+
 
 def seed_demo() -> None:
     from django.core.management import call_command  # noqa: PLC0415 - Django is set up when the bench runs
@@ -102,8 +115,7 @@ def heavy_customer():
     the history (alice@demo.example in the demo data), and this module's generator too."""
     from accounts.models import Role, Status, User  # noqa: PLC0415 - Django is set up when the bench runs
 
-    return (User.objects.filter(role=Role.CUSTOMER, status=Status.ACTIVE).order_by("id")
-            .first())
+    return User.objects.filter(role=Role.CUSTOMER, status=Status.ACTIVE).order_by("id").first()
 
 
 def clients(heavy) -> dict:
@@ -154,8 +166,9 @@ def clone(source: str, target: str, *, via: str) -> None:
     switch(source)
 
 
-def measure_pages(found: dict, heavy_email: str, repeat: int,
-                  databases: dict[str, str]) -> dict[str, dict[str, float]]:
+def measure_pages(
+    found: dict, heavy_email: str, repeat: int, databases: dict[str, str]
+) -> dict[str, dict[str, float]]:
     """Median milliseconds per page and database ({label: {page: ms}}), over ``repeat``
     rounds that visit every page on each database in turn, so a change in the machine's load
     during the run weighs on both sides alike. On each visit one untimed request (it opens
@@ -173,22 +186,30 @@ def measure_pages(found: dict, heavy_email: str, repeat: int,
                 with connection.execute_wrapper(counter):
                     response = client.get(path)
                 if response.status_code != 200:
-                    raise SystemExit(f"history: {path} answered {response.status_code} "
-                                     f"({label})")
+                    raise SystemExit(f"history: {path} answered {response.status_code} ({label})")
                 queries[label, name] = counter.count
                 t0 = time.perf_counter()
                 client.get(path)
                 runs[label].setdefault(name, []).append((time.perf_counter() - t0) * 1000)
-    medians = {label: {name: statistics.median(values) for name, values in by_page.items()}
-               for label, by_page in runs.items()}
+    medians = {
+        label: {name: statistics.median(values) for name, values in by_page.items()}
+        for label, by_page in runs.items()
+    }
     for name, _, _ in pages(heavy_email):
-        print("  " + name.ljust(34) + "   ".join(
-            f"{label} {medians[label][name]:7.1f} ms ({queries[label, name]} queries)"
-            for label in databases), flush=True)
+        print(
+            "  "
+            + name.ljust(34)
+            + "   ".join(
+                f"{label} {medians[label][name]:7.1f} ms ({queries[label, name]} queries)"
+                for label in databases
+            ),
+            flush=True,
+        )
     return medians
 
 
 # --- the export, in a process of its own -------------------------------------------------------
+
 
 def export_probe(email: str) -> None:
     """Child process: download the user's data export, print peak memory and size as JSON."""
@@ -209,9 +230,18 @@ def export_probe(email: str) -> None:
         size = len(response.content)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"status": response.status_code, "bytes": size, "seconds": seconds,
-                      "streaming": response.streaming, "rss_before_mb": before / 1024,
-                      "peak_rss_mb": peak / 1024}))
+    print(
+        json.dumps(
+            {
+                "status": response.status_code,
+                "bytes": size,
+                "seconds": seconds,
+                "streaming": response.streaming,
+                "rss_before_mb": before / 1024,
+                "peak_rss_mb": peak / 1024,
+            }
+        )
+    )
 
 
 def measure_export(url: str, email: str, label: str) -> dict:
@@ -219,22 +249,31 @@ def measure_export(url: str, email: str, label: str) -> dict:
 
     connections.close_all()  # the child reads what this process committed
     env = server_env(url, conn_max_age=0)
-    done = subprocess.run([sys.executable, "-m", "bench.history", "--export-probe", email],
-                          cwd=ROOT, env=env, capture_output=True, text=True,
-                          preexec_fn=die_with_parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.history", "--export-probe", email],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=die_with_parent,
+    )
     if done.returncode != 0:
         print(done.stderr[-4000:], file=sys.stderr)
         raise SystemExit(f"history: the export process exited with {done.returncode}")
     found = json.loads(done.stdout.strip().splitlines()[-1])
     if found["status"] != 200:
         raise SystemExit(f"history: the export answered {found['status']}")
-    print(f"  [{label}] data export: {found['bytes'] / 1e6:,.1f} MB in {found['seconds']:.1f}s,"
-          f" peak RSS {found['peak_rss_mb']:,.0f} MB (before the request "
-          f"{found['rss_before_mb']:,.0f} MB), streaming: {found['streaming']}", flush=True)
+    print(
+        f"  [{label}] data export: {found['bytes'] / 1e6:,.1f} MB in {found['seconds']:.1f}s,"
+        f" peak RSS {found['peak_rss_mb']:,.0f} MB (before the request "
+        f"{found['rss_before_mb']:,.0f} MB), streaming: {found['streaming']}",
+        flush=True,
+    )
     return found
 
 
 # --- history --------------------------------------------------------------------------------
+
 
 def _groups_of_ten(user_id: int, count: int, newest, step: timedelta):
     """``count`` ledger rows (a multiple of ten) ending one ``step`` before ``newest``, oldest
@@ -243,9 +282,17 @@ def _groups_of_ten(user_id: int, count: int, newest, step: timedelta):
     for n in range(count):
         position = n % 10
         grant = position == 0
-        yield (user_id, "GRANT" if grant else "CONSUME",
-               "" if grant else OPERATIONS[n % len(OPERATIONS)], 1, 9 if grant else -1,
-               9 if grant else 9 - position, "{}", "", first + step * n)
+        yield (
+            user_id,
+            "GRANT" if grant else "CONSUME",
+            "" if grant else OPERATIONS[n % len(OPERATIONS)],
+            1,
+            9 if grant else -1,
+            9 if grant else 9 - position,
+            "{}",
+            "",
+            first + step * n,
+        )
 
 
 def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) -> None:
@@ -259,11 +306,16 @@ def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) ->
 
     rows -= rows % 10
     rows_per_customer -= rows_per_customer % 10
-    oldest = (CreditTransaction.objects.filter(user=heavy).order_by("created_at")
-              .values_list("created_at", flat=True).first()) or timezone.now()
+    oldest = (
+        CreditTransaction.objects.filter(user=heavy)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    ) or timezone.now()
     others = User.objects.bulk_create(
         User(email=f"history{n}@bench.test", password="!", role=Role.CUSTOMER)  # noqa: S106
-        for n in range(customers))
+        for n in range(customers)
+    )
     now = timezone.now()
 
     def ledger():
@@ -271,17 +323,19 @@ def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) ->
         for user in others:
             yield from _groups_of_ten(user.pk, rows_per_customer, now, timedelta(hours=6))
 
-    lots = ([(heavy.pk, rows // 10)]
-            + [(user.pk, rows_per_customer // 10) for user in others])
+    lots = [(heavy.pk, rows // 10)] + [(user.pk, rows_per_customer // 10) for user in others]
     t0 = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg's own cursor, for COPY
-        with raw.copy(f"COPY credits_credittransaction ({', '.join(LEDGER_COLUMNS)}) "
-                      "FROM STDIN") as copy:
+        with raw.copy(
+            f"COPY credits_credittransaction ({', '.join(LEDGER_COLUMNS)}) FROM STDIN"
+        ) as copy:
             for row in ledger():
                 copy.write_row(row)
-        with raw.copy("COPY credits_creditgrant (user_id, source, amount, remaining, "
-                      "source_ref, idempotency_key, created_at, updated_at) FROM STDIN") as copy:
+        with raw.copy(
+            "COPY credits_creditgrant (user_id, source, amount, remaining, "
+            "source_ref, idempotency_key, created_at, updated_at) FROM STDIN"
+        ) as copy:
             for user_id, count in lots:
                 for _ in range(count):
                     copy.write_row((user_id, GrantSource.PLAN, 9, 0, "history", "", now, now))
@@ -289,9 +343,12 @@ def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) ->
     # balance from each user's last row).
     grant_credits(user=heavy, amount=1, source=GrantSource.PROMO, idempotency_key="bench:history")
     total = rows + customers * rows_per_customer
-    print(f"  COPY of {total:,} ledger rows ({rows:,} for {heavy.email}, {customers:,} "
-          f"customers x "
-          f"{rows_per_customer:,}) in {time.perf_counter() - t0:.0f}s", flush=True)
+    print(
+        f"  COPY of {total:,} ledger rows ({rows:,} for {heavy.email}, {customers:,} "
+        f"customers x "
+        f"{rows_per_customer:,}) in {time.perf_counter() - t0:.0f}s",
+        flush=True,
+    )
 
 
 def seed_history(args, heavy) -> None:
@@ -301,7 +358,8 @@ def seed_history(args, heavy) -> None:
 
     t0 = time.perf_counter()
     use_command = args.generator == "seed_history" or (
-        args.generator == "auto" and "seed_history" in get_commands())
+        args.generator == "auto" and "seed_history" in get_commands()
+    )
     if use_command:
         options = {"customers": args.customers} if args.customers else {}
         out = io.StringIO()
@@ -309,12 +367,19 @@ def seed_history(args, heavy) -> None:
         print("  " + out.getvalue().strip(), flush=True)
         how = "manage.py seed_history"
     else:
-        copy_history(heavy=heavy, rows=args.rows, customers=args.customers or 1_000,
-                     rows_per_customer=args.rows_per_customer)
+        copy_history(
+            heavy=heavy,
+            rows=args.rows,
+            customers=args.customers or 1_000,
+            rows_per_customer=args.rows_per_customer,
+        )
         how = "bench.history's COPY generator"
     mine = CreditTransaction.objects.filter(user=heavy).count()
-    print(f"  history by {how} in {time.perf_counter() - t0:.0f}s; {heavy.email} now has "
-          f"{mine:,} ledger rows", flush=True)
+    print(
+        f"  history by {how} in {time.perf_counter() - t0:.0f}s; {heavy.email} now has "
+        f"{mine:,} ledger rows",
+        flush=True,
+    )
 
 
 def settle() -> None:
@@ -340,9 +405,12 @@ def check_books() -> None:
         cursor.execute("SELECT count(*) FROM credits_credittransaction")
         (ledger_rows,) = cursor.fetchone()
     violations, differences = check_invariant(), ledger_day_differences()
-    print(f"  checks in {time.perf_counter() - t0:.0f}s: {ledger_rows:,} ledger "
-          f"rows; invariant violations: {len(violations)}; daily sums differing from the "
-          f"ledger: {len(differences)}", flush=True)
+    print(
+        f"  checks in {time.perf_counter() - t0:.0f}s: {ledger_rows:,} ledger "
+        f"rows; invariant violations: {len(violations)}; daily sums differing from the "
+        f"ledger: {len(differences)}",
+        flush=True,
+    )
     if violations or differences:
         raise SystemExit(f"history: the books disagree: {violations[:3]} {differences[:3]}")
 
@@ -365,8 +433,9 @@ def run(args) -> list[Result]:
             check_books()
             settle()
             print(f"history: {args.repeat} rounds of every page on both databases", flush=True)
-            medians = measure_pages(found, heavy.email, args.repeat,
-                                    {"demo": DATABASE, "history": AFTER})
+            medians = measure_pages(
+                found, heavy.email, args.repeat, {"demo": DATABASE, "history": AFTER}
+            )
             export_before = measure_export(url, heavy.email, "demo")
             export_after = measure_export(database_url(AFTER), heavy.email, "history")
         finally:
@@ -376,32 +445,69 @@ def run(args) -> list[Result]:
 
     before, after = medians["demo"], medians["history"]
     label = f"after {args.rows:,} rows"
-    results = [Result("history", f"{name}, {label}", after[name], before[name], "ms",
-                      BASELINE, higher_is_better=False, target=TARGET)
-               for name, _, _ in pages(heavy.email)]
-    results.append(Result("history", f"data export peak RSS, {label}",
-                          export_after["peak_rss_mb"], export_before["peak_rss_mb"], "MB",
-                          BASELINE, higher_is_better=False, target=TARGET))
+    results = [
+        Result(
+            "history",
+            f"{name}, {label}",
+            after[name],
+            before[name],
+            "ms",
+            BASELINE,
+            higher_is_better=False,
+            target=TARGET,
+        )
+        for name, _, _ in pages(heavy.email)
+    ]
+    results.append(
+        Result(
+            "history",
+            f"data export peak RSS, {label}",
+            export_after["peak_rss_mb"],
+            export_before["peak_rss_mb"],
+            "MB",
+            BASELINE,
+            higher_is_better=False,
+            target=TARGET,
+        )
+    )
     missed = [r.metric for r in results if not r.met]
-    print(f"history: {len(results) - len(missed)} of {len(results)} rows within {TARGET}"
-          + (f"; not: {', '.join(missed)}" if missed else ""), flush=True)
+    print(
+        f"history: {len(results) - len(missed)} of {len(results)} rows within {TARGET}"
+        + (f"; not: {', '.join(missed)}" if missed else ""),
+        flush=True,
+    )
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000,
-                        help="ledger rows added (with the COPY generator, all the heavy "
-                             "customer's)")
-    parser.add_argument("--customers", type=int, default=0,
-                        help="seed_history: customers sharing the history (default its own); "
-                             "COPY generator: new customers with histories of their own "
-                             "(default 1,000)")
-    parser.add_argument("--rows-per-customer", type=int, default=100,
-                        help="each new customer's ledger rows (COPY generator only)")
-    parser.add_argument("--generator", choices=["auto", "seed_history", "copy"],
-                        default="auto", help="auto: manage.py seed_history when the project "
-                                             "has it, else this module's COPY generator")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=1_000_000,
+        help="ledger rows added (with the COPY generator, all the heavy customer's)",
+    )
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=0,
+        help="seed_history: customers sharing the history (default its own); "
+        "COPY generator: new customers with histories of their own "
+        "(default 1,000)",
+    )
+    parser.add_argument(
+        "--rows-per-customer",
+        type=int,
+        default=100,
+        help="each new customer's ledger rows (COPY generator only)",
+    )
+    parser.add_argument(
+        "--generator",
+        choices=["auto", "seed_history", "copy"],
+        default="auto",
+        help="auto: manage.py seed_history when the project "
+        "has it, else this module's COPY generator",
+    )
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per page")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--json", help="also write the result rows to this file")

@@ -33,8 +33,9 @@ def _user_class(host: str, target: dict) -> type:
 
         @task
         def call(self):
-            with self.client.request(method, path, headers=headers, data=data,
-                                     name=target["name"], catch_response=True) as response:
+            with self.client.request(
+                method, path, headers=headers, data=data, name=target["name"], catch_response=True
+            ) as response:
                 if response.status_code != expect:
                     response.failure(f"status {response.status_code}")
 
@@ -53,8 +54,10 @@ def run_target(spec: dict, target: dict) -> dict:
     total = environment.stats.total
     elapsed = time.perf_counter() - began
     result = {
-        "name": target["name"], "requests": total.num_requests,
-        "failures": total.num_failures, "seconds": elapsed,
+        "name": target["name"],
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "seconds": elapsed,
         "rps": total.num_requests / elapsed,
         # locust keeps response times in ms, rounded to 2 significant figures above 100 ms.
         "p50_ms": total.get_response_time_percentile(0.50),

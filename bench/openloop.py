@@ -62,14 +62,23 @@ class Outcome:
         return percentile(self.latencies_ms, q)
 
     def summary(self) -> str:
-        return (f"{self.planned} sent at {self.rate:g}/s (achieved {self.achieved_rate:.1f}/s), "
-                f"{self.ok} acknowledged 2xx, {self.failed} failed; latency p50 {self.p(50):.1f}"
-                f" ms, p95 {self.p(95):.1f} ms, p99 {self.p(99):.1f} ms, max "
-                f"{max(self.latencies_ms, default=0):.1f} ms; {self.late_starts} late starts")
+        return (
+            f"{self.planned} sent at {self.rate:g}/s (achieved {self.achieved_rate:.1f}/s), "
+            f"{self.ok} acknowledged 2xx, {self.failed} failed; latency p50 {self.p(50):.1f}"
+            f" ms, p95 {self.p(95):.1f} ms, p99 {self.p(99):.1f} ms, max "
+            f"{max(self.latencies_ms, default=0):.1f} ms; {self.late_starts} late starts"
+        )
 
 
-def run(base_url: str, requests: list[Request], *, rate: float, senders: int = 32,
-        processes: int = 2, timeout: float = 30.0) -> Outcome:
+def run(
+    base_url: str,
+    requests: list[Request],
+    *,
+    rate: float,
+    senders: int = 32,
+    processes: int = 2,
+    timeout: float = 30.0,
+) -> Outcome:
     """Send ``requests`` in order at ``rate`` per second from ``processes`` processes of
     ``senders / processes`` threads each; return what happened."""
     processes = max(1, min(processes, len(requests) or 1))
@@ -77,21 +86,25 @@ def run(base_url: str, requests: list[Request], *, rate: float, senders: int = 3
     ready, go = context.Barrier(processes + 1), context.Barrier(processes + 1)
     start = context.Value("d", 0.0)
     results = context.Queue()
-    shares = [[(i, requests[i]) for i in range(p, len(requests), processes)]
-              for p in range(processes)]
+    shares = [
+        [(i, requests[i]) for i in range(p, len(requests), processes)] for p in range(processes)
+    ]
     threads = max(1, senders // processes)
-    workers = [context.Process(target=_sender_process, daemon=True,
-                               args=(base_url, share, rate, threads, timeout, ready, go, start,
-                                     results))
-               for share in shares]
+    workers = [
+        context.Process(
+            target=_sender_process,
+            daemon=True,
+            args=(base_url, share, rate, threads, timeout, ready, go, start, results),
+        )
+        for share in shares
+    ]
     for worker in workers:
         worker.start()
     try:
         ready.wait(timeout=60)  # every process imported and waiting
         start.value = time.time() + 0.2  # every thread is waiting before the first is due
         go.wait(timeout=60)
-        reports = [results.get(timeout=timeout + len(requests) / rate + 60)
-                   for _ in workers]
+        reports = [results.get(timeout=timeout + len(requests) / rate + 60) for _ in workers]
     finally:
         for worker in workers:
             worker.join(timeout=10)
@@ -110,19 +123,32 @@ def run(base_url: str, requests: list[Request], *, rate: float, senders: int = 3
 def _sender_process(base_url, share, rate, threads, timeout, ready, go, start, results):
     ready.wait()
     go.wait()
-    results.put(_send(base_url, share, rate=rate, start=start.value, threads=threads,
-                      timeout=timeout))
+    results.put(
+        _send(base_url, share, rate=rate, start=start.value, threads=threads, timeout=timeout)
+    )
 
 
-def _send(base_url: str, share: list[tuple[int, Request]], *, rate: float, start: float,
-          threads: int, timeout: float) -> dict:
+def _send(
+    base_url: str,
+    share: list[tuple[int, Request]],
+    *,
+    rate: float,
+    start: float,
+    threads: int,
+    timeout: float,
+) -> dict:
     """One process's part: its (index, request) pairs, each sent at ``start + index / rate``
     (wall clock) by ``threads`` threads."""
     parts = urlsplit(base_url)
     lock = threading.Lock()
     pending = iter(share)
-    report = {"latencies_ms": [], "statuses": Counter(), "errors": Counter(),
-              "late_starts": 0, "finished": start}
+    report = {
+        "latencies_ms": [],
+        "statuses": Counter(),
+        "errors": Counter(),
+        "late_starts": 0,
+        "finished": start,
+    }
 
     def sender() -> None:
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
@@ -139,8 +165,9 @@ def _send(base_url: str, share: list[tuple[int, Request]], *, rate: float, start
                     time.sleep(pause)
                 late = time.time() - due > 0.010
                 try:
-                    connection.request(request.method, request.path, body=request.body,
-                                       headers=request.headers)
+                    connection.request(
+                        request.method, request.path, body=request.body, headers=request.headers
+                    )
                     response = connection.getresponse()
                     response.read()
                     status, error = response.status, None

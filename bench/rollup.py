@@ -71,14 +71,26 @@ def _filler_insert(table: str, count: int, values: dict[str, str], start: int = 
     """INSERT ... SELECT over generate_series(start, start + count - 1) AS g. ``values`` maps
     columns to SQL expressions in g; other NOT NULL columns get a neutral value by type."""
     with connection.cursor() as cursor:
-        cursor.execute("""
+        cursor.execute(
+            """
             SELECT column_name, data_type FROM information_schema.columns
             WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL
-        """, [table])
-        neutral = {"text": "''", "character varying": "''", "boolean": "false",
-                   "integer": "0", "bigint": "0", "smallint": "0", "numeric": "0",
-                   "jsonb": "'{}'::jsonb", "timestamp with time zone": "now()",
-                   "date": "current_date", "ARRAY": "'{}'"}
+        """,
+            [table],
+        )
+        neutral = {
+            "text": "''",
+            "character varying": "''",
+            "boolean": "false",
+            "integer": "0",
+            "bigint": "0",
+            "smallint": "0",
+            "numeric": "0",
+            "jsonb": "'{}'::jsonb",
+            "timestamp with time zone": "now()",
+            "date": "current_date",
+            "ARRAY": "'{}'",
+        }
         columns = dict(values)
         for name, data_type in cursor.fetchall():
             if name not in columns and name != "id":
@@ -86,8 +98,10 @@ def _filler_insert(table: str, count: int, values: dict[str, str], start: int = 
         names = ", ".join(f'"{c}"' for c in columns)
         exprs = ", ".join(columns.values())
         # No parameters: the expressions use % (modulo) literally.
-        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {exprs} "
-                       f"FROM generate_series({int(start)}, {int(start + count - 1)}) AS g")
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {exprs} "
+            f"FROM generate_series({int(start)}, {int(start + count - 1)}) AS g"
+        )
 
 
 def generate(args) -> dict:
@@ -95,11 +109,21 @@ def generate(args) -> dict:
     from credits.models import CreditTransaction  # noqa: PLC0415 - Django is set up when the bench runs
 
     end_of_day = f"timestamptz '{DAY + timedelta(days=1)} 00:00+00'"
-    _filler_insert("accounts_user", args.customers, {
-        "email": "'bench' || g || '@example.com'", "password": "'!'", "role": "'CUSTOMER'",
-        "status": "'ACTIVE'", "is_active": "true", "timezone": "'UTC'", "language": "'en'",
-        "created_at": f"{end_of_day} - interval '800 days'",
-        "updated_at": f"{end_of_day} - interval '800 days'"})
+    _filler_insert(
+        "accounts_user",
+        args.customers,
+        {
+            "email": "'bench' || g || '@example.com'",
+            "password": "'!'",
+            "role": "'CUSTOMER'",
+            "status": "'ACTIVE'",
+            "is_active": "true",
+            "timezone": "'UTC'",
+            "language": "'en'",
+            "created_at": f"{end_of_day} - interval '800 days'",
+            "updated_at": f"{end_of_day} - interval '800 days'",
+        },
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM accounts_user")
         first_user = cursor.fetchone()[0]
@@ -112,18 +136,31 @@ def generate(args) -> dict:
     def subscriptions(count: int, start: int, offset_seconds: int) -> None:
         # The first batch: ~70 % live, 30 % canceled during the history. Later batches
         # (offset further back): all canceled a day after they started, long before D.
-        _filler_insert("billing_subscription", count, {
-            "user_id": f"{first_user} + (g % {args.customers})", "plan_id": str(plan.pk),
-            "price_id": f"({prices})[1 + g % 3]", "quantity": "1",
-            "status": f"CASE WHEN g % 10 < 7 AND g <= {args.subscriptions} THEN 'ACTIVE' "
-                      "ELSE 'CANCELED' END",
-            "created_at": f"{end_of_day} - make_interval(secs => {offset_seconds} + "
-                          f"{history}::numeric * ((g * 7919) % 1000 + 1000) / 2000.0 + 86400)",
-            "updated_at": "now()", "billing_source": "'manual'", "metadata": "'{}'::jsonb",
-            "cancel_at_period_end": "false"}, start=start)
-        ends = ("created_at + interval '1 day'" if offset_seconds else
-                f"created_at + ({end_of_day} - interval '1 day' - created_at) "
-                "* ((id * 31) % 100) / 100.0")
+        _filler_insert(
+            "billing_subscription",
+            count,
+            {
+                "user_id": f"{first_user} + (g % {args.customers})",
+                "plan_id": str(plan.pk),
+                "price_id": f"({prices})[1 + g % 3]",
+                "quantity": "1",
+                "status": f"CASE WHEN g % 10 < 7 AND g <= {args.subscriptions} THEN 'ACTIVE' "
+                "ELSE 'CANCELED' END",
+                "created_at": f"{end_of_day} - make_interval(secs => {offset_seconds} + "
+                f"{history}::numeric * ((g * 7919) % 1000 + 1000) / 2000.0 + 86400)",
+                "updated_at": "now()",
+                "billing_source": "'manual'",
+                "metadata": "'{}'::jsonb",
+                "cancel_at_period_end": "false",
+            },
+            start=start,
+        )
+        ends = (
+            "created_at + interval '1 day'"
+            if offset_seconds
+            else f"created_at + ({end_of_day} - interval '1 day' - created_at) "
+            "* ((id * 31) % 100) / 100.0"
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"""
                 UPDATE billing_subscription SET canceled_at = {ends}
@@ -131,24 +168,34 @@ def generate(args) -> dict:
 
     def ledger(count: int, start: int) -> None:
         step = history / args.rows  # same density per day whatever the history length
-        _filler_insert(CreditTransaction._meta.db_table, count, {
-            "user_id": f"{first_user} + (g % {args.customers})",
-            "kind": "CASE WHEN g % 10 = 0 THEN 'GRANT' ELSE 'CONSUME' END",
-            "operation": "CASE WHEN g % 10 = 0 THEN '' ELSE (ARRAY['AI_TEXT_CHAT', "
-                         "'AI_IMAGE_GENERATION', 'AI_VIDEO_GENERATION', 'SHORTS_SCRIPT', "
-                         "'SHORTS_MEDIA'])[1 + g % 5] END",
-            "quantity": "1",
-            "amount": "CASE WHEN g % 10 = 0 THEN 100 ELSE -(1 + g % 7) END",
-            "balance_after": "50", "details": "'{}'::jsonb", "idempotency_key": "''",
-            "created_at": f"{end_of_day} - make_interval(secs => g * {step})"}, start=start)
+        _filler_insert(
+            CreditTransaction._meta.db_table,
+            count,
+            {
+                "user_id": f"{first_user} + (g % {args.customers})",
+                "kind": "CASE WHEN g % 10 = 0 THEN 'GRANT' ELSE 'CONSUME' END",
+                "operation": "CASE WHEN g % 10 = 0 THEN '' ELSE (ARRAY['AI_TEXT_CHAT', "
+                "'AI_IMAGE_GENERATION', 'AI_VIDEO_GENERATION', 'SHORTS_SCRIPT', "
+                "'SHORTS_MEDIA'])[1 + g % 5] END",
+                "quantity": "1",
+                "amount": "CASE WHEN g % 10 = 0 THEN 100 ELSE -(1 + g % 7) END",
+                "balance_after": "50",
+                "details": "'{}'::jsonb",
+                "idempotency_key": "''",
+                "created_at": f"{end_of_day} - make_interval(secs => g * {step})",
+            },
+            start=start,
+        )
 
     t0 = time.perf_counter()
     subscriptions(args.subscriptions, 1, 0)
     ledger(args.rows, 1)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"Generated {args.customers:,} customers, {args.subscriptions:,} subscriptions, "
-          f"{args.rows:,} ledger rows over {args.days} days in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"Generated {args.customers:,} customers, {args.subscriptions:,} subscriptions, "
+        f"{args.rows:,} ledger rows over {args.days} days in {time.perf_counter() - t0:.1f}s"
+    )
     return {"subscriptions": subscriptions, "ledger": ledger}
 
 
@@ -205,11 +252,15 @@ def _create_hand_table() -> None:
 
 
 def _store(cursor, family: str, select_sql: str, params: dict) -> list:
-    cursor.execute(f"DELETE FROM {HAND_TABLE} WHERE day = %(day)s AND family = %(family)s",
-                   {"day": DAY, "family": family})
-    cursor.execute(f"INSERT INTO {HAND_TABLE} SELECT %(day)s, %(family)s, * FROM "
-                   f"({select_sql}) AS computed RETURNING kind, key, value",
-                   {**params, "day": DAY, "family": family})
+    cursor.execute(
+        f"DELETE FROM {HAND_TABLE} WHERE day = %(day)s AND family = %(family)s",
+        {"day": DAY, "family": family},
+    )
+    cursor.execute(
+        f"INSERT INTO {HAND_TABLE} SELECT %(day)s, %(family)s, * FROM "
+        f"({select_sql}) AS computed RETURNING kind, key, value",
+        {**params, "day": DAY, "family": family},
+    )
     return cursor.fetchall()
 
 
@@ -238,8 +289,10 @@ def measure_ledger(args, label: str) -> tuple[float, float]:
     _create_hand_table()
     rollup = _median_seconds(lambda: rollup_day(DAY, ["credits"]), args.repeat)
     hand = _median_seconds(lambda: _hand_ledger(start, end), args.repeat)
-    print(f"[{label}] rollup_day(D, credits):     {rollup * 1000:8.1f} ms   "
-          f"hand-written GROUP BY: {hand * 1000:8.1f} ms   ratio {rollup / hand:5.2f}x")
+    print(
+        f"[{label}] rollup_day(D, credits):     {rollup * 1000:8.1f} ms   "
+        f"hand-written GROUP BY: {hand * 1000:8.1f} ms   ratio {rollup / hand:5.2f}x"
+    )
     return rollup, hand
 
 
@@ -259,15 +312,21 @@ def measure(args, label: str) -> tuple[float, float]:
     ledger, mrr = _hand(start, end)
     stored = {(r.metric, r.dimension): r.value for r in DailyMetric.objects.filter(date=DAY)}
     consumed = sum(v for kind, _, v in ledger if kind == "CONSUME")
-    agree = (stored[("credits_consumed", "")] == consumed
-             and all(stored[("mrr", cur)] == value for cur, value in mrr))
-    print(f"[{label}] rollup_day(D, credits+mrr): {rollup * 1000:8.1f} ms   "
-          f"hand-written GROUP BY: {hand * 1000:8.1f} ms   ratio {rollup / hand:5.2f}x   "
-          f"figures agree: {agree}")
-    print(f"[{label}]   of which the two families' queries alone: {queries * 1000:8.1f} ms "
-          f"(ratio {queries / hand:5.2f}x; the rest is the transaction: lock, delete, insert)")
-    print(f"[{label}]   credits family {ledger_q * 1000:6.1f} ms, "
-          f"mrr family {mrr_q * 1000:6.1f} ms")
+    agree = stored[("credits_consumed", "")] == consumed and all(
+        stored[("mrr", cur)] == value for cur, value in mrr
+    )
+    print(
+        f"[{label}] rollup_day(D, credits+mrr): {rollup * 1000:8.1f} ms   "
+        f"hand-written GROUP BY: {hand * 1000:8.1f} ms   ratio {rollup / hand:5.2f}x   "
+        f"figures agree: {agree}"
+    )
+    print(
+        f"[{label}]   of which the two families' queries alone: {queries * 1000:8.1f} ms "
+        f"(ratio {queries / hand:5.2f}x; the rest is the transaction: lock, delete, insert)"
+    )
+    print(
+        f"[{label}]   credits family {ledger_q * 1000:6.1f} ms, mrr family {mrr_q * 1000:6.1f} ms"
+    )
     if not agree:
         raise SystemExit("The rollup and the hand-written SQL disagree.")
     return rollup, hand
@@ -278,8 +337,9 @@ def explain_ledger() -> None:
 
     start, end = day_bounds(DAY)
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + HAND_LEDGER,
-                       {"start": start, "end": end})
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + HAND_LEDGER, {"start": start, "end": end}
+        )
         print("  " + "\n  ".join(row[0] for row in cursor.fetchall()[:8]))
 
 
@@ -300,24 +360,50 @@ def run(args) -> list[Result]:
     make["subscriptions"](args.subscriptions, args.subscriptions + 1, args.days * 86400)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"Doubled the history ({2 * args.rows:,} ledger rows, "
-          f"{2 * args.subscriptions:,} subscriptions) in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"Doubled the history ({2 * args.rows:,} ledger rows, "
+        f"{2 * args.subscriptions:,} subscriptions) in {time.perf_counter() - t0:.1f}s"
+    )
     doubled, _ = measure(args, f"history {2 * args.days} days")
-    print(f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
-          f"(2.00x would mean the cost follows history).", flush=True)
+    print(
+        f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
+        f"(2.00x would mean the cost follows history).",
+        flush=True,
+    )
     return [
-        Result("rollup", f"rollup_day, ledger family, {args.rows:,} ledger rows",
-               ledger_rollup * 1000, ledger_hand * 1000, "ms",
-               "hand-written GROUP BY, stored", higher_is_better=False, target="ratio <= 1.5"),
+        Result(
+            "rollup",
+            f"rollup_day, ledger family, {args.rows:,} ledger rows",
+            ledger_rollup * 1000,
+            ledger_hand * 1000,
+            "ms",
+            "hand-written GROUP BY, stored",
+            higher_is_better=False,
+            target="ratio <= 1.5",
+        ),
         # The MRR family prices each live subscription as of the day (plan changes since);
         # the hand-written query sums today's prices, the least any MRR query can cost.
-        Result("rollup", f"rollup_day, ledger + MRR ({args.subscriptions:,} subscriptions)",
-               base * 1000, hand * 1000, "ms", "hand-written GROUP BYs, live prices, stored",
-               higher_is_better=False, target="ratio <= 1.5"),
+        Result(
+            "rollup",
+            f"rollup_day, ledger + MRR ({args.subscriptions:,} subscriptions)",
+            base * 1000,
+            hand * 1000,
+            "ms",
+            "hand-written GROUP BYs, live prices, stored",
+            higher_is_better=False,
+            target="ratio <= 1.5",
+        ),
         # A day's rollup should not cost more because older history exists.
-        Result("rollup", "rollup_day after doubling history", doubled * 1000, base * 1000,
-               "ms", "rollup_day before doubling", higher_is_better=False,
-               target="ratio <= 1.25"),
+        Result(
+            "rollup",
+            "rollup_day after doubling history",
+            doubled * 1000,
+            base * 1000,
+            "ms",
+            "rollup_day before doubling",
+            higher_is_better=False,
+            target="ratio <= 1.25",
+        ),
     ]
 
 
@@ -329,9 +415,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
-    parser.add_argument("--subscription-indexes", action="store_true",
-                        help="Add the partial indexes on canceled subscriptions proposed to "
-                             "billing, to see the MRR family's scan stop growing with history.")
+    parser.add_argument(
+        "--subscription-indexes",
+        action="store_true",
+        help="Add the partial indexes on canceled subscriptions proposed to "
+        "billing, to see the MRR family's scan stop growing with history.",
+    )
     parser.add_argument("--json", help="also write the result rows to this file")
     args = parser.parse_args()
     setup_django()

@@ -45,8 +45,9 @@ def table_counts() -> dict[str, int]:
     from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                       "ORDER BY tablename")
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
         tables = [row[0] for row in cursor.fetchall()]
         counts = {}
         for table in tables:
@@ -57,8 +58,11 @@ def table_counts() -> dict[str, int]:
 
 def grown(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     """Tables whose row count increased, with the increase."""
-    return {table: after[table] - before.get(table, 0) for table in after
-            if after[table] > before.get(table, 0)}
+    return {
+        table: after[table] - before.get(table, 0)
+        for table in after
+        if after[table] > before.get(table, 0)
+    }
 
 
 def seed_demo() -> float:
@@ -75,10 +79,13 @@ def seed_demo() -> float:
 
 def _copy_columns(cursor, table: str) -> str:
     # Generated columns (the catalog's search vector) are computed by the target, as on insert.
-    cursor.execute("""
+    cursor.execute(
+        """
         SELECT attname FROM pg_attribute
         WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-        ORDER BY attnum""", [f'public."{table}"'])
+        ORDER BY attnum""",
+        [f'public."{table}"'],
+    )
     return ", ".join(f'"{row[0]}"' for row in cursor.fetchall())
 
 
@@ -90,12 +97,14 @@ def copy_baseline(added: dict[str, int]) -> float:
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{COPY_SCHEMA}"')
         for table, rows in added.items():
-            cursor.execute(f'CREATE TABLE "{COPY_SCHEMA}"."{table}" '
-                           f'(LIKE public."{table}" INCLUDING ALL)')
+            cursor.execute(
+                f'CREATE TABLE "{COPY_SCHEMA}"."{table}" (LIKE public."{table}" INCLUDING ALL)'
+            )
             columns = _copy_columns(cursor, table)
             data = io.BytesIO()
-            with cursor.cursor.copy(f'COPY (SELECT {columns} FROM public."{table}" '
-                                    f'LIMIT {int(rows)}) TO STDOUT') as copy:
+            with cursor.cursor.copy(
+                f'COPY (SELECT {columns} FROM public."{table}" LIMIT {int(rows)}) TO STDOUT'
+            ) as copy:
                 for chunk in copy:
                     data.write(chunk)
             exported[table] = (columns, data.getvalue())
@@ -103,8 +112,9 @@ def copy_baseline(added: dict[str, int]) -> float:
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         for table, (columns, data) in exported.items():
-            with cursor.cursor.copy(f'COPY "{COPY_SCHEMA}"."{table}" ({columns}) '
-                                    "FROM STDIN") as copy:
+            with cursor.cursor.copy(
+                f'COPY "{COPY_SCHEMA}"."{table}" ({columns}) FROM STDIN'
+            ) as copy:
                 copy.write(data)
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
@@ -127,14 +137,28 @@ def run(args) -> list[Result]:
     finally:
         empty_bench_queue()  # sign-up e-mails and the like, queued for a worker that never runs
     ours, copy_rate = rows / seconds, rows / copy_seconds
-    top = ", ".join(f"{table} {count}" for table, count in
-                    sorted(added.items(), key=lambda item: -item[1])[:5])
-    print(f"  seed_demo: {rows:,} rows in {len(added)} tables in {seconds:.1f}s = "
-          f"{ours:,.0f} rows/s (most: {top})")
-    print(f"  COPY of the same rows into copies of those tables: {copy_seconds:.2f}s = "
-          f"{copy_rate:,.0f} rows/s", flush=True)
-    return [Result("seeding", f"seed_demo ({rows:,} rows)", ours, copy_rate, "rows/s",
-                   "COPY of the same rows, same tables")]
+    top = ", ".join(
+        f"{table} {count}" for table, count in sorted(added.items(), key=lambda item: -item[1])[:5]
+    )
+    print(
+        f"  seed_demo: {rows:,} rows in {len(added)} tables in {seconds:.1f}s = "
+        f"{ours:,.0f} rows/s (most: {top})"
+    )
+    print(
+        f"  COPY of the same rows into copies of those tables: {copy_seconds:.2f}s = "
+        f"{copy_rate:,.0f} rows/s",
+        flush=True,
+    )
+    return [
+        Result(
+            "seeding",
+            f"seed_demo ({rows:,} rows)",
+            ours,
+            copy_rate,
+            "rows/s",
+            "COPY of the same rows, same tables",
+        )
+    ]
 
 
 def main() -> None:

@@ -72,16 +72,20 @@ def stripe_event(index: int, run_id: str) -> dict:
     return wrap_event(obj, event_type, event_id=f"evt_bench_{run_id}_{index:06d}")
 
 
-def signed_delivery(event: dict, *, secret: str, timestamp: int | None = None
-                    ) -> openloop.Request:
+def signed_delivery(event: dict, *, secret: str, timestamp: int | None = None) -> openloop.Request:
     """The POST Stripe would make for ``event``: raw JSON body and its Stripe-Signature."""
     from billing.stripe.signature import sign_header  # noqa: PLC0415 - Django is set up when the bench runs
 
     body = json.dumps(event).encode()
-    return openloop.Request("POST", WEBHOOK_PATH, body, {
-        "Content-Type": "application/json",
-        "Stripe-Signature": sign_header(secret=secret, body=body, timestamp=timestamp),
-    })
+    return openloop.Request(
+        "POST",
+        WEBHOOK_PATH,
+        body,
+        {
+            "Content-Type": "application/json",
+            "Stripe-Signature": sign_header(secret=secret, body=body, timestamp=timestamp),
+        },
+    )
 
 
 P99_LIMIT_MS = 50.0
@@ -89,16 +93,19 @@ P99_LIMIT_MS = 50.0
 
 def _events(run_id: str, step: int, count: int, secret: str) -> list[openloop.Request]:
     # Signed now, as Stripe signs at delivery: the view refuses signatures older than 5 min.
-    return [signed_delivery(stripe_event(step * 1_000_000 + i, run_id), secret=secret)
-            for i in range(count)]
+    return [
+        signed_delivery(stripe_event(step * 1_000_000 + i, run_id), secret=secret)
+        for i in range(count)
+    ]
 
 
 def _kept_under(outcome: openloop.Outcome) -> bool:
     return not outcome.failed and outcome.p(99) < P99_LIMIT_MS
 
 
-def _sweep(app_url: str, steps: list[tuple[float, float]], run_id: str, secret: str,
-           processes: int) -> tuple[dict, dict]:
+def _sweep(
+    app_url: str, steps: list[tuple[float, float]], run_id: str, secret: str, processes: int
+) -> tuple[dict, dict]:
     """/healthz/ and webhooks at each (rate, seconds) step in turn (so both see the same
     moments of the machine's load), each until its p99 reaches the limit. Returns
     {rate: Outcome} for each."""
@@ -106,12 +113,17 @@ def _sweep(app_url: str, steps: list[tuple[float, float]], run_id: str, secret: 
     for step, (rate, seconds) in enumerate(steps, 1):
         count = int(rate * seconds)
         if all(_kept_under(o) for o in health.values()):
-            health[rate] = openloop.run(app_url, [openloop.Request("GET", "/healthz/")] * count,
-                                        rate=rate, processes=processes)
+            health[rate] = openloop.run(
+                app_url,
+                [openloop.Request("GET", "/healthz/")] * count,
+                rate=rate,
+                processes=processes,
+            )
             print(f"  /healthz/          {health[rate].summary()}", flush=True)
         if all(_kept_under(o) for o in hooks.values()):
-            hooks[rate] = openloop.run(app_url, _events(run_id, step, count, secret),
-                                       rate=rate, processes=processes)
+            hooks[rate] = openloop.run(
+                app_url, _events(run_id, step, count, secret), rate=rate, processes=processes
+            )
             print(f"  /webhooks/stripe/  {hooks[rate].summary()}", flush=True)
         if not (_kept_under(health[max(health)]) or _kept_under(hooks[max(hooks)])):
             break
@@ -129,55 +141,91 @@ def run(args) -> list[Result]:
     rates = [args.rate, *sorted(r for r in args.sweep if r > args.rate)]
     run_id = secrets.token_hex(4)
     secret = f"whsec_bench_{secrets.token_hex(16)}"
-    print(f"webhooks: {args.rate:g}/s for {args.seconds:g} s, then {rates[1:]} for "
-          f"{args.sweep_seconds:g} s each, to gunicorn ({workers} sync workers, "
-          f"DB_CONN_MAX_AGE={args.conn_max_age}); {args.processes} sender processes",
-          flush=True)
+    print(
+        f"webhooks: {args.rate:g}/s for {args.seconds:g} s, then {rates[1:]} for "
+        f"{args.sweep_seconds:g} s each, to gunicorn ({workers} sync workers, "
+        f"DB_CONN_MAX_AGE={args.conn_max_age}); {args.processes} sender processes",
+        flush=True,
+    )
     empty_bench_queue()
     with scratch_database(DATABASE) as url:
-        env = server_env(url, conn_max_age=args.conn_max_age, STRIPE_WEBHOOK_SECRET=secret,
-                         STRIPE_SECRET_KEY="", STRIPE_API_BASE="")
+        env = server_env(
+            url,
+            conn_max_age=args.conn_max_age,
+            STRIPE_WEBHOOK_SECRET=secret,
+            STRIPE_SECRET_KEY="",
+            STRIPE_API_BASE="",
+        )
         try:
-            with Gunicorn("config.wsgi:application", env=env, workers=workers,
-                          ready_path="/healthz/") as app:
+            with Gunicorn(
+                "config.wsgi:application", env=env, workers=workers, ready_path="/healthz/"
+            ) as app:
                 # Warm every worker (imports, first connection) before any run.
-                openloop.run(app.url, [openloop.Request("GET", "/healthz/")] * (4 * workers),
-                             rate=args.rate, processes=args.processes)
-                steps = [(args.rate, args.seconds),
-                         *((rate, args.sweep_seconds) for rate in rates[1:])]
+                openloop.run(
+                    app.url,
+                    [openloop.Request("GET", "/healthz/")] * (4 * workers),
+                    rate=args.rate,
+                    processes=args.processes,
+                )
+                steps = [
+                    (args.rate, args.seconds),
+                    *((rate, args.sweep_seconds) for rate in rates[1:]),
+                ]
                 health, hooks = _sweep(app.url, steps, run_id, secret, args.processes)
                 # The workers' publisher threads publish after answering: let them finish.
                 _wait_published(timeout=60)
             stored = WebhookEvent.objects.filter(
-                stripe_event_id__startswith=f"evt_bench_{run_id}_").count()
+                stripe_event_id__startswith=f"evt_bench_{run_id}_"
+            ).count()
             queued = bench_queue_messages()
         finally:
             empty_bench_queue()
     acknowledged = sum(outcome.ok for outcome in hooks.values())
-    print(f"  inbox: {acknowledged} acknowledged, {stored} events stored, {queued} processing "
-          f"tasks queued on the broker (no worker ran)", flush=True)
+    print(
+        f"  inbox: {acknowledged} acknowledged, {stored} events stored, {queued} processing "
+        f"tasks queued on the broker (no worker ran)",
+        flush=True,
+    )
     problems = []
     at_rate, health_at_rate = hooks[args.rate], health[args.rate]
     if at_rate.failed or health_at_rate.failed:
-        problems.append(f"at {args.rate:g}/s {at_rate.failed} webhook and "
-                        f"{health_at_rate.failed} health requests failed (statuses "
-                        f"{dict(at_rate.statuses)}, errors {dict(at_rate.errors)})")
+        problems.append(
+            f"at {args.rate:g}/s {at_rate.failed} webhook and "
+            f"{health_at_rate.failed} health requests failed (statuses "
+            f"{dict(at_rate.statuses)}, errors {dict(at_rate.errors)})"
+        )
     # A request the sender gave up on may still have been stored (and queued) by the server.
     if stored < acknowledged or queued != stored:
         problems.append(f"{acknowledged} acknowledged but {stored} stored and {queued} queued")
     if problems:
         raise SystemExit("webhooks: " + "; ".join(problems))
     if health_at_rate.failed == 0 and not _kept_under(health_at_rate):
-        print(f"  note: /healthz/ itself was over {P99_LIMIT_MS:g} ms at p99 at {args.rate:g}/s:"
-              " the machine is busy", flush=True)
+        print(
+            f"  note: /healthz/ itself was over {P99_LIMIT_MS:g} ms at p99 at {args.rate:g}/s:"
+            " the machine is busy",
+            flush=True,
+        )
     baseline = "GET /healthz/ at the same rates"
     return [
-        Result("webhooks", f"ack latency p99 at {args.rate:g}/s", at_rate.p(99),
-               health_at_rate.p(99), "ms", baseline, higher_is_better=False,
-               target=f"ours < {P99_LIMIT_MS:g}"),
-        Result("webhooks", f"highest rate with p99 < {P99_LIMIT_MS:g} ms (of {rates[-1]:g}/s)",
-               _highest(hooks), _highest(health), "/s", baseline,
-               target=f"ours >= {args.rate:g}"),
+        Result(
+            "webhooks",
+            f"ack latency p99 at {args.rate:g}/s",
+            at_rate.p(99),
+            health_at_rate.p(99),
+            "ms",
+            baseline,
+            higher_is_better=False,
+            target=f"ours < {P99_LIMIT_MS:g}",
+        ),
+        Result(
+            "webhooks",
+            f"highest rate with p99 < {P99_LIMIT_MS:g} ms (of {rates[-1]:g}/s)",
+            _highest(hooks),
+            _highest(health),
+            "/s",
+            baseline,
+            target=f"ours >= {args.rate:g}",
+        ),
     ]
 
 
@@ -187,8 +235,10 @@ def _wait_published(*, timeout: float) -> None:
     from core.outbox.models import OutboxMessage  # noqa: PLC0415 - Django is set up when the bench runs
 
     deadline = time.monotonic() + timeout
-    while (OutboxMessage.objects.filter(published_at__isnull=True).exists()
-           and time.monotonic() < deadline):
+    while (
+        OutboxMessage.objects.filter(published_at__isnull=True).exists()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
 
 
@@ -197,15 +247,24 @@ def _rates(text: str) -> list[float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rate", type=float, default=100.0,
-                        help="the rate whose p99 is the headline, events per second")
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="how long the headline rate is sent")
-    parser.add_argument("--sweep", type=_rates, default=_rates("200,300,400,600,800"),
-                        help="higher rates tried in turn until p99 reaches 50 ms "
-                             "(comma-separated; empty: none)")
-    parser.add_argument("--sweep-seconds", type=float, default=4.0,
-                        help="how long each sweep rate is sent")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=100.0,
+        help="the rate whose p99 is the headline, events per second",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="how long the headline rate is sent"
+    )
+    parser.add_argument(
+        "--sweep",
+        type=_rates,
+        default=_rates("200,300,400,600,800"),
+        help="higher rates tried in turn until p99 reaches 50 ms (comma-separated; empty: none)",
+    )
+    parser.add_argument(
+        "--sweep-seconds", type=float, default=4.0, help="how long each sweep rate is sent"
+    )
     parser.add_argument("--processes", type=int, default=2, help="sender processes")
     add_server_arguments(parser)
     parser.add_argument("--json", help="also write the result rows to this file")

@@ -25,8 +25,7 @@ from core.money import display_fields
 
 class AddItemIn(serializers.Serializer):
     product_id = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField(min_value=1, max_value=cart_service.MAX_QUANTITY,
-                                        default=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=cart_service.MAX_QUANTITY, default=1)
     price_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     variant_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
@@ -46,7 +45,8 @@ class CheckoutIn(serializers.Serializer):
     billing_address = serializers.DictField(
         required=False,
         help_text=f"Only {', '.join(ADDRESS_KEYS)} are kept (country: a two-letter ISO code); "
-                  "other keys are dropped.")
+        "other keys are dropped.",
+    )
     # Anything else the client sends (totals, prices) is ignored: the server prices the cart.
 
 
@@ -64,7 +64,8 @@ class CartLineOut(serializers.Serializer):
     tax = serializers.IntegerField()
     quantity_limit = serializers.IntegerField(
         help_text="The most units this line may hold (tiers and stock); the same limit the "
-                  "product page shows.")
+        "product page shows."
+    )
 
 
 class ErrorOut(serializers.Serializer):
@@ -85,7 +86,8 @@ class CartOut(serializers.Serializer):
     discount_error = ErrorOut(allow_null=True)
     unavailable_items = serializers.ListField(
         child=serializers.IntegerField(),
-        help_text="Cart item ids that can no longer be bought; checkout refuses until removed.")
+        help_text="Cart item ids that can no longer be bought; checkout refuses until removed.",
+    )
 
 
 def cart_payload(user) -> dict:
@@ -93,24 +95,43 @@ def cart_payload(user) -> dict:
     cart = cart_service.get_cart(user=user)
     unavailable = [item.pk for item in cart_service.unavailable_items(user=user)]
     if quote is None:
-        return {"items": [], "currency": None, "subtotal": 0, "discount_amount": 0, "tax": 0,
-                "total": 0, "discount_code": cart.discount.code if cart.discount else None,
-                "discount_error": None, "unavailable_items": unavailable}
+        return {
+            "items": [],
+            "currency": None,
+            "subtotal": 0,
+            "discount_amount": 0,
+            "tax": 0,
+            "total": 0,
+            "discount_code": cart.discount.code if cart.discount else None,
+            "discount_error": None,
+            "unavailable_items": unavailable,
+        }
     return {
         "unavailable_items": unavailable,
-        "items": [{"id": line.cart_item_id, "product_id": line.product.pk,
-                   "price_id": getattr(line.price, "pk", None),
-                   "variant_id": getattr(line.variant, "pk", None),
-                   "description": line.description, "quantity": line.quantity,
-                   "unit_amount": line.unit_amount, "line_total": line.line_total,
-                   "discount_amount": line.discount_amount, "tax_rate": str(line.tax_rate),
-                   "tax": line.tax, "quantity_limit": line.quantity_limit}
-                  for line in quote.lines],
-        "currency": quote.currency, "subtotal": quote.subtotal,
-        "discount_amount": quote.discount_amount, "tax": quote.tax, "total": quote.total,
+        "items": [
+            {
+                "id": line.cart_item_id,
+                "product_id": line.product.pk,
+                "price_id": getattr(line.price, "pk", None),
+                "variant_id": getattr(line.variant, "pk", None),
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_amount": line.unit_amount,
+                "line_total": line.line_total,
+                "discount_amount": line.discount_amount,
+                "tax_rate": str(line.tax_rate),
+                "tax": line.tax,
+                "quantity_limit": line.quantity_limit,
+            }
+            for line in quote.lines
+        ],
+        "currency": quote.currency,
+        "subtotal": quote.subtotal,
+        "discount_amount": quote.discount_amount,
+        "tax": quote.tax,
+        "total": quote.total,
         "discount_code": quote.discount.code if quote.discount else None,
-        "discount_error": ({"code": problem.code, "detail": problem.message}
-                           if problem else None),
+        "discount_error": ({"code": problem.code, "detail": problem.message} if problem else None),
     }
 
 
@@ -119,16 +140,31 @@ class OrderItemOut(serializers.ModelSerializer):
 
     class Meta:
         model = OrderItem
-        fields = ["id", "product", "price", "variant", "description", "quantity",
-                  "unit_amount", "line_total", "discount_amount", "tax_rate", "tax",
-                  "credits_granted", "download_count", "download_limit", "access_expires_at",
-                  "download_url"]
+        fields = [
+            "id",
+            "product",
+            "price",
+            "variant",
+            "description",
+            "quantity",
+            "unit_amount",
+            "line_total",
+            "discount_amount",
+            "tax_rate",
+            "tax",
+            "credits_granted",
+            "download_count",
+            "download_limit",
+            "access_expires_at",
+            "download_url",
+        ]
 
     def get_download_url(self, item) -> str | None:
         if not item.product.download_file_id:
             return None
-        return reverse("api:billing-order-download",
-                       kwargs={"number": item.order.number, "item_id": item.pk})
+        return reverse(
+            "api:billing-order-download", kwargs={"number": item.order.number, "item_id": item.pk}
+        )
 
 
 class OrderOut(serializers.ModelSerializer):
@@ -136,19 +172,38 @@ class OrderOut(serializers.ModelSerializer):
     billing_address = AddressSerializer(read_only=True, allow_null=True)
     invoice_number = serializers.SerializerMethodField()
     display = serializers.SerializerMethodField(
-        help_text="The money fields formatted for people in the order's currency.")
+        help_text="The money fields formatted for people in the order's currency."
+    )
 
     class Meta:
         model = Order
         # internal_notes is staff-only: never in the customer API.
-        fields = ["number", "status", "payment_status", "billing_source", "currency",
-                  "subtotal", "discount_amount", "tax", "total", "refunded_amount",
-                  "billing_address", "notes", "checkout_url", "created_at", "completed_at",
-                  "cancelled_at", "invoice_number", "items", "display"]
+        fields = [
+            "number",
+            "status",
+            "payment_status",
+            "billing_source",
+            "currency",
+            "subtotal",
+            "discount_amount",
+            "tax",
+            "total",
+            "refunded_amount",
+            "billing_address",
+            "notes",
+            "checkout_url",
+            "created_at",
+            "completed_at",
+            "cancelled_at",
+            "invoice_number",
+            "items",
+            "display",
+        ]
 
     def get_display(self, order) -> dict[str, str]:
-        return display_fields(order, ("subtotal", "discount_amount", "tax", "total",
-                                      "refunded_amount"))
+        return display_fields(
+            order, ("subtotal", "discount_amount", "tax", "total", "refunded_amount")
+        )
 
     def get_invoice_number(self, order) -> str | None:
         invoice = order.invoice_or_none
@@ -228,8 +283,9 @@ class CartItemView(APIView):
     def patch(self, request, item_id):
         data = QuantityIn(data=request.data)
         data.is_valid(raise_exception=True)
-        cart_service.update_item(user=request.user, item_id=item_id,
-                                 quantity=data.validated_data["quantity"])
+        cart_service.update_item(
+            user=request.user, item_id=item_id, quantity=data.validated_data["quantity"]
+        )
         return Response(cart_payload(request.user))
 
     @extend_schema(responses={204: None}, operation_id="cart_item_remove")
@@ -247,20 +303,28 @@ class CheckoutView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         result = checkout(
-            user=request.user, method=values.get("payment_method"),
-            discount_code=values.get("discount_code") or None, notes=values.get("notes", ""),
+            user=request.user,
+            method=values.get("payment_method"),
+            discount_code=values.get("discount_code") or None,
+            notes=values.get("notes", ""),
             billing_address=values.get("billing_address"),
             success_url=request.build_absolute_uri(reverse("billing:checkout-success"))
             + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=request.build_absolute_uri(reverse("billing:checkout-cancel")),
         )
-        body = {"order": OrderOut(result.order).data, "redirect_url": result.redirect_url,
-                "invoice": None}
+        body = {
+            "order": OrderOut(result.order).data,
+            "redirect_url": result.redirect_url,
+            "invoice": None,
+        }
         if result.invoice is not None:
-            body["invoice"] = {"number": result.invoice.number, "total": result.invoice.total,
-                               "currency": result.invoice.currency,
-                               "due_date": result.invoice.due_date,
-                               "payment_reference": result.invoice.payment_reference}
+            body["invoice"] = {
+                "number": result.invoice.number,
+                "total": result.invoice.total,
+                "currency": result.invoice.currency,
+                "due_date": result.invoice.due_date,
+                "payment_reference": result.invoice.payment_reference,
+            }
         return Response(body, status=201)
 
 
@@ -270,8 +334,9 @@ class OrderListView(APIView):
     @extend_schema(responses=OrderPageOut, operation_id="orders_list")
     def get(self, request):
         paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.orders_for_user(user=request.user), request,
-                                           view=self)
+        page = paginator.paginate_queryset(
+            selectors.orders_for_user(user=request.user), request, view=self
+        )
         return paginator.get_paginated_response(OrderOut(page, many=True).data)
 
 
@@ -290,17 +355,24 @@ def download_response(stored):
     """Redirect to a file held elsewhere; stream one we store ourselves."""
     if stored.url:
         return HttpResponseRedirect(stored.url)
-    return FileResponse(default_storage.open(stored.path), as_attachment=True,
-                        filename=stored.name, content_type=stored.content_type or None)
+    return FileResponse(
+        default_storage.open(stored.path),
+        as_attachment=True,
+        filename=stored.name,
+        content_type=stored.content_type or None,
+    )
 
 
 class DownloadView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={302: OpenApiResponse(description="Redirect to the file."),
-                              200: OpenApiResponse(OpenApiTypes.BINARY,
-                                                   description="The file itself.")},
-                   operation_id="orders_item_download")
+    @extend_schema(
+        responses={
+            302: OpenApiResponse(description="Redirect to the file."),
+            200: OpenApiResponse(OpenApiTypes.BINARY, description="The file itself."),
+        },
+        operation_id="orders_item_download",
+    )
     def get(self, request, number, item_id):
         stored = register_download(user=request.user, order_number=number, item_id=item_id)
         return download_response(stored)

@@ -56,18 +56,31 @@ class PaymentPageOut(serializers.Serializer):
 def payment_out(payment) -> dict:
     refunds = receipts.refunds_of(payment)
     return {
-        "id": payment.pk, "receipt_number": payment.receipt_number or "",
-        "paid_at": payment.paid_at, "amount": payment.amount, "currency": payment.currency,
+        "id": payment.pk,
+        "receipt_number": payment.receipt_number or "",
+        "paid_at": payment.paid_at,
+        "amount": payment.amount,
+        "currency": payment.currency,
         "display": format_money(payment.amount, payment.currency),
-        "provider": payment.provider, "method": receipts.method_label(payment),
-        "method_type": payment.method_type or ("bank_transfer" if payment.provider == "manual"
-                                               else "card"),
-        "card_brand": payment.method_brand, "card_last4": payment.method_last4,
+        "provider": payment.provider,
+        "method": receipts.method_label(payment),
+        "method_type": payment.method_type
+        or ("bank_transfer" if payment.provider == "manual" else "card"),
+        "card_brand": payment.method_brand,
+        "card_last4": payment.method_last4,
         "paid_for": receipts.paid_for(payment),
-        "refunds": [{"amount": r.amount, "currency": r.currency, "status": r.status,
-                     "reason": r.reason, "created_at": r.created_at,
-                     "processed_at": r.processed_at,
-                     "display": format_money(r.amount, r.currency)} for r in refunds],
+        "refunds": [
+            {
+                "amount": r.amount,
+                "currency": r.currency,
+                "status": r.status,
+                "reason": r.reason,
+                "created_at": r.created_at,
+                "processed_at": r.processed_at,
+                "display": format_money(r.amount, r.currency),
+            }
+            for r in refunds
+        ],
         "refunded": sum(r.amount for r in refunds if r.status == "SUCCEEDED"),
         "receipt_url": f"/billing/payments/{payment.pk}/",
         "receipt_pdf_url": f"/billing/payments/{payment.pk}/pdf/",
@@ -80,10 +93,12 @@ class PaymentListView(APIView):
     @extend_schema(responses=PaymentPageOut, operation_id="payments_list")
     def get(self, request):
         paginator = Pagination()
-        page = paginator.paginate_queryset(receipts.payments_for_user(user=request.user),
-                                           request, view=self)
+        page = paginator.paginate_queryset(
+            receipts.payments_for_user(user=request.user), request, view=self
+        )
         return paginator.get_paginated_response(
-            PaymentOut([payment_out(p) for p in page], many=True).data)
+            PaymentOut([payment_out(p) for p in page], many=True).data
+        )
 
 
 class PaymentDetailView(APIView):

@@ -14,26 +14,31 @@ class BillingConfig(AppConfig):
         data_export.register("orders", orders_section)
         data_export.register("subscriptions", subscriptions_section)
         # Deleting an account cancels its subscriptions and voids its open invoices first.
-        deletion.register("billing", preview=deletion_preview,
-                          settle=settle_for_account_deletion)
+        deletion.register("billing", preview=deletion_preview, settle=settle_for_account_deletion)
         executors.register()
         # Credits asks billing what the customer's plan gives (cost overrides, entitlements).
         from billing import entitlements  # noqa: PLC0415 - models load after apps.py
         from billing.selectors import entitlements_for, plan_for_user  # noqa: PLC0415 - models load after apps.py
         from credits import plans  # noqa: PLC0415 - models load after apps.py
 
-        plans.register(plan_for_user=plan_for_user, entitlements_for=entitlements_for,
-                       upgrade_prompt=entitlements.upgrade_prompt,
-                       require_entitlement=entitlements.require_entitlement)
+        plans.register(
+            plan_for_user=plan_for_user,
+            entitlements_for=entitlements_for,
+            upgrade_prompt=entitlements.upgrade_prompt,
+            require_entitlement=entitlements.require_entitlement,
+        )
         # The catalog asks billing about purchases (verified reviews, cart limit, pricing).
         from billing.selectors import customer_has_completed_order  # noqa: PLC0415 - models load after apps.py
         from billing.services.cart import quantity_limit  # noqa: PLC0415 - models load after apps.py
         from billing.services.subscriptions.lifecycle import sold_by, trial_days_for  # noqa: PLC0415 - models load after apps.py
         from catalog import purchases  # noqa: PLC0415 - models load after apps.py
 
-        purchases.register(verified_purchase=customer_has_completed_order,
-                           quantity_limit=quantity_limit, sold_by=sold_by,
-                           trial_days_for=trial_days_for)
+        purchases.register(
+            verified_purchase=customer_has_completed_order,
+            quantity_limit=quantity_limit,
+            sold_by=sold_by,
+            trial_days_for=trial_days_for,
+        )
         # seed_demo: demo orders right after the catalog, demo subscriptions after credits.
         from accounts import seed_steps  # noqa: PLC0415 - models load after apps.py
         from billing import seed_steps as billing_seed_steps  # noqa: PLC0415 - models load after apps.py

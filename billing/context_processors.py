@@ -14,5 +14,7 @@ def past_due(request):
     subscription = past_due_subscription(user=user)
     if subscription is None:
         return {}
-    return {"billing_past_due": subscription,
-            "billing_fix_payment_url": reverse("billing:subscription")}
+    return {
+        "billing_past_due": subscription,
+        "billing_fix_payment_url": reverse("billing:subscription"),
+    }

@@ -26,8 +26,11 @@ def has_entitlement(user, key: str) -> bool:
 
 def plans_including(key: str) -> list:
     """The active plans on sale whose entitlements include ``key``, cheapest first."""
-    return [plan for plan in Plan.objects.filter(active=True).order_by("sort_order", "id")
-            if key in (plan.entitlements or [])]
+    return [
+        plan
+        for plan in Plan.objects.filter(active=True).order_by("sort_order", "id")
+        if key in (plan.entitlements or [])
+    ]
 
 
 def label(key: str) -> str:
@@ -41,14 +44,17 @@ def require_entitlement(user, key: str) -> None:
         return
     plans = plans_including(key)
     names = ", ".join(plan.name for plan in plans)
-    message = (f"Your plan does not include {label(key)}. "
-               + (f"It is included in {names}: change plan at /pricing/." if plans
-                  else "No plan on sale includes it."))
+    message = f"Your plan does not include {label(key)}. " + (
+        f"It is included in {names}: change plan at /pricing/."
+        if plans
+        else "No plan on sale includes it."
+    )
     raise EntitlementRequired(message, entitlement=key, plans=[plan.slug for plan in plans])
 
 
-def upgrade_prompt(user, key: str, *, owned: set[str] | None = None,
-                   plans: list | None = None) -> dict | None:
+def upgrade_prompt(
+    user, key: str, *, owned: set[str] | None = None, plans: list | None = None
+) -> dict | None:
     """For a page: None when ``user`` has ``key``, else what to say and where to go.
     ``owned`` (the user's entitlements) and ``plans`` (the active plans) may be passed in by
     a page that asks about several keys, so it reads them once."""
@@ -60,4 +66,3 @@ def upgrade_prompt(user, key: str, *, owned: set[str] | None = None,
     else:
         including = [plan for plan in plans if key in (plan.entitlements or [])]
     return {"entitlement": key, "label": label(key), "plans": including, "url": "/pricing/"}
-

@@ -47,8 +47,7 @@ class DiscountMinimumNotMet(DiscountError):
 
 class DiscountFirstOrderOnly(DiscountError):
     code = "discount_first_order_only"
-    default_message = ("This discount code is for a first purchase only, and it can be used "
-                       "once.")
+    default_message = "This discount code is for a first purchase only, and it can be used once."
 
 
 class DiscountNotApplicable(DiscountError):
@@ -134,8 +133,10 @@ class PaymentDateInvalid(DomainError):
 
 class PaymentReferenceRequired(DomainError):
     code = "payment_reference_required"
-    default_message = ("A part payment needs its bank reference, so that the same transfer is "
-                       "never recorded twice.")
+    default_message = (
+        "A part payment needs its bank reference, so that the same transfer is "
+        "never recorded twice."
+    )
 
 
 class PaymentReferenceUsed(Conflict):
@@ -197,8 +198,10 @@ class PlanNotAvailable(DomainError):
 
 class SubscriptionExists(Conflict):
     code = "subscription_exists"
-    default_message = ("You already have a subscription. Change its plan or cancel it instead of "
-                       "subscribing again.")
+    default_message = (
+        "You already have a subscription. Change its plan or cancel it instead of "
+        "subscribing again."
+    )
 
 
 class SubscriptionNotFound(NotFound):

@@ -30,33 +30,43 @@ def received_at(payload) -> datetime | None:
 
 
 def mark_order_paid_executor(*, payload, actor, approval) -> dict:
-    order = payments.mark_paid_manually(order_id=int(payload["order_id"]), actor=actor,
-                                        reference=payload.get("reference", ""),
-                                        paid_at=received_at(payload),
-                                        amount=payload.get("amount"))
+    order = payments.mark_paid_manually(
+        order_id=int(payload["order_id"]),
+        actor=actor,
+        reference=payload.get("reference", ""),
+        paid_at=received_at(payload),
+        amount=payload.get("amount"),
+    )
     return {"order": order.number, "payment_status": order.payment_status}
 
 
 def mark_invoice_paid_executor(*, payload, actor, approval) -> dict:
-    invoice = invoices.mark_invoice_paid(invoice_id=int(payload["invoice_id"]), actor=actor,
-                                         reference=payload.get("reference", ""),
-                                         paid_at=received_at(payload),
-                                         amount=payload.get("amount"))
+    invoice = invoices.mark_invoice_paid(
+        invoice_id=int(payload["invoice_id"]),
+        actor=actor,
+        reference=payload.get("reference", ""),
+        paid_at=received_at(payload),
+        amount=payload.get("amount"),
+    )
     return {"invoice": invoice.number, "status": invoice.status}
 
 
 def comp_period_executor(*, payload, actor, approval) -> dict:
     subscription = Subscription.objects.get(pk=int(payload["subscription_id"]))
     subscription = subscriptions.comp_period(subscription=subscription, actor=actor)
-    return {"subscription_id": subscription.pk,
-            "current_period_end": subscription.current_period_end.isoformat()}
+    return {
+        "subscription_id": subscription.pk,
+        "current_period_end": subscription.current_period_end.isoformat(),
+    }
 
 
 def _exists(model, key):
     def check(payload):
         if not model.objects.filter(pk=payload.get(key)).exists():
-            raise authority.UnknownAction(f"No {model._meta.verbose_name} {payload.get(key)}.",
-                                          code="not_found")
+            raise authority.UnknownAction(
+                f"No {model._meta.verbose_name} {payload.get(key)}.", code="not_found"
+            )
+
     return check
 
 
@@ -69,29 +79,42 @@ def _payment_received(model, key):
     def check(payload):
         exists(payload)
         amount = payload.get("amount")
-        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)
-                                   or amount <= 0):
-            raise DomainError("The amount received must be a whole number of minor units "
-                              "above zero.", code="invalid_payload")
+        if amount is not None and (
+            isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0
+        ):
+            raise DomainError(
+                "The amount received must be a whole number of minor units above zero.",
+                code="invalid_payload",
+            )
         try:
             day = date.fromisoformat(payload["paid_on"]) if payload.get("paid_on") else None
         except (TypeError, ValueError):
-            raise DomainError("The date received must be a date (YYYY-MM-DD).",
-                              code="invalid_payload") from None
+            raise DomainError(
+                "The date received must be a date (YYYY-MM-DD).", code="invalid_payload"
+            ) from None
         if day is not None and day > timezone.localdate():
-            raise DomainError("The date received cannot be in the future.",
-                              code="invalid_payload")
+            raise DomainError("The date received cannot be in the future.", code="invalid_payload")
         if not isinstance(payload.get("reference", ""), str):
             raise DomainError("The bank reference must be text.", code="invalid_payload")
+
     return check
 
 
 def register() -> None:
-    authority.register_executor("billing.order.mark_paid", mark_order_paid_executor,
-                                check=_payment_received(Order, "order_id"))
-    authority.register_executor("billing.invoice.mark_paid", mark_invoice_paid_executor,
-                                check=_payment_received(Invoice, "invoice_id"))
+    authority.register_executor(
+        "billing.order.mark_paid",
+        mark_order_paid_executor,
+        check=_payment_received(Order, "order_id"),
+    )
+    authority.register_executor(
+        "billing.invoice.mark_paid",
+        mark_invoice_paid_executor,
+        check=_payment_received(Invoice, "invoice_id"),
+    )
     # Stripe-billed subscriptions are updated at Stripe: runs after the decision commits.
-    authority.register_executor("billing.subscription.comp_period", comp_period_executor,
-                                check=_exists(Subscription, "subscription_id"),
-                                calls_network=True)
+    authority.register_executor(
+        "billing.subscription.comp_period",
+        comp_period_executor,
+        check=_exists(Subscription, "subscription_id"),
+        calls_network=True,
+    )

@@ -89,5 +89,6 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
 
     stripe_event_id = factory.Sequence(lambda n: f"evt_factory{n:08d}")
     type = "customer.updated"
-    payload = factory.LazyAttribute(lambda o: {"id": o.stripe_event_id, "type": o.type,
-                                               "data": {"object": {}}})
+    payload = factory.LazyAttribute(
+        lambda o: {"id": o.stripe_event_id, "type": o.type, "data": {"object": {}}}
+    )

@@ -9,8 +9,14 @@ class PdfUnavailable(RuntimeError):
     pass
 
 
-def render_invoice_pdf(invoice, *, business_name: str, business_address: str,
-                       business_tax_id: str = "", bank_instructions: str = "") -> bytes:
+def render_invoice_pdf(
+    invoice,
+    *,
+    business_name: str,
+    business_address: str,
+    business_tax_id: str = "",
+    bank_instructions: str = "",
+) -> bytes:
     try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
         from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
         from reportlab.lib.pagesizes import A4  # noqa: PLC0415 - as the line above
@@ -24,33 +30,56 @@ def render_invoice_pdf(invoice, *, business_name: str, business_address: str,
 
     styles = getSampleStyleSheet()
     buffer = BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"Invoice {invoice.number}",
-                            author=business_name)
-    story = [Paragraph(f"Invoice {invoice.number}", styles["Title"]),
-             Paragraph(business_name, styles["Normal"]),
-             Paragraph(business_address, styles["Normal"])]
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, title=f"Invoice {invoice.number}", author=business_name
+    )
+    story = [
+        Paragraph(f"Invoice {invoice.number}", styles["Title"]),
+        Paragraph(business_name, styles["Normal"]),
+        Paragraph(business_address, styles["Normal"]),
+    ]
     if business_tax_id:
         story.append(Paragraph(f"Tax id: {business_tax_id}", styles["Normal"]))
-    story += [Spacer(1, 12),
-              Paragraph(f"Billed to: {invoice.user.email}", styles["Normal"]),
-              Paragraph(f"Issued {invoice.created_at:%Y-%m-%d} · Due "
-                        f"{invoice.due_date or '—'} · Status {invoice.get_status_display()}",
-                        styles["Normal"]), Spacer(1, 12)]
+    story += [
+        Spacer(1, 12),
+        Paragraph(f"Billed to: {invoice.user.email}", styles["Normal"]),
+        Paragraph(
+            f"Issued {invoice.created_at:%Y-%m-%d} · Due "
+            f"{invoice.due_date or '—'} · Status {invoice.get_status_display()}",
+            styles["Normal"],
+        ),
+        Spacer(1, 12),
+    ]
     rows = [["Description", "Amount"]]
-    rows += [[Paragraph(str(line.get("description", "")), styles["Normal"]),
-              money(line.get("amount"))] for line in invoice.lines]
-    rows += [["Subtotal", money(invoice.subtotal)],
-             ["Discount", "-" + money(invoice.discount_amount)],
-             ["Tax", money(invoice.tax)], ["Total", money(invoice.total)],
-             ["Paid", money(invoice.amount_paid)], ["Amount due", money(invoice.amount_due)]]
+    rows += [
+        [Paragraph(str(line.get("description", "")), styles["Normal"]), money(line.get("amount"))]
+        for line in invoice.lines
+    ]
+    rows += [
+        ["Subtotal", money(invoice.subtotal)],
+        ["Discount", "-" + money(invoice.discount_amount)],
+        ["Tax", money(invoice.tax)],
+        ["Total", money(invoice.total)],
+        ["Paid", money(invoice.amount_paid)],
+        ["Amount due", money(invoice.amount_due)],
+    ]
     table = Table(rows, colWidths=[360, 120])
-    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 1, colors.black),
-                               ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                               ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold")]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 0), (-1, 0), 1, colors.black),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+            ]
+        )
+    )
     story.append(table)
     if invoice.status == "OPEN" and invoice.billing_source == "manual" and bank_instructions:
-        story += [Spacer(1, 12), Paragraph(bank_instructions, styles["Normal"]),
-                  Paragraph(f"Reference: {invoice.payment_reference}", styles["Normal"])]
+        story += [
+            Spacer(1, 12),
+            Paragraph(bank_instructions, styles["Normal"]),
+            Paragraph(f"Reference: {invoice.payment_reference}", styles["Normal"]),
+        ]
     doc.build(story)
     return buffer.getvalue()
 
@@ -72,24 +101,40 @@ def render_receipt_pdf(context: dict) -> bytes:
 
     styles = getSampleStyleSheet()
     buffer = BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"Receipt {payment.receipt_number}",
-                            author=context["business_name"])
-    story = [Paragraph(f"Receipt {payment.receipt_number}", styles["Title"]),
-             Paragraph(context["business_name"], styles["Normal"]),
-             Paragraph(context["business_address"], styles["Normal"])]
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        title=f"Receipt {payment.receipt_number}",
+        author=context["business_name"],
+    )
+    story = [
+        Paragraph(f"Receipt {payment.receipt_number}", styles["Title"]),
+        Paragraph(context["business_name"], styles["Normal"]),
+        Paragraph(context["business_address"], styles["Normal"]),
+    ]
     if context["business_tax_id"]:
         story.append(Paragraph(f"Tax number: {context['business_tax_id']}", styles["Normal"]))
     paid_for = context["paid_for"]
-    story += [Spacer(1, 12),
-              Paragraph(f"Billed to: {payment.user.email}", styles["Normal"]),
-              Paragraph(f"Paid {payment.paid_at or payment.created_at:%Y-%m-%d} · "
-                        f"{context['method']}"
-                        + (f" · {paid_for['kind'].capitalize()} {paid_for['number']}"
-                           if paid_for["number"] else ""), styles["Normal"]),
-              Spacer(1, 12)]
+    story += [
+        Spacer(1, 12),
+        Paragraph(f"Billed to: {payment.user.email}", styles["Normal"]),
+        Paragraph(
+            f"Paid {payment.paid_at or payment.created_at:%Y-%m-%d} · "
+            f"{context['method']}"
+            + (
+                f" · {paid_for['kind'].capitalize()} {paid_for['number']}"
+                if paid_for["number"]
+                else ""
+            ),
+            styles["Normal"],
+        ),
+        Spacer(1, 12),
+    ]
     rows = [["Description", "Amount"]]
-    rows += [[Paragraph(str(line["description"]), styles["Normal"]), money(line["amount"])]
-             for line in context["lines"]]
+    rows += [
+        [Paragraph(str(line["description"]), styles["Normal"]), money(line["amount"])]
+        for line in context["lines"]
+    ]
     if document is not None:
         rate = f" ({context['tax_rates']})" if context["tax_rates"] else ""
         rows += [["Subtotal", money(document.subtotal)]]
@@ -100,9 +145,15 @@ def render_receipt_pdf(context: dict) -> bytes:
     if context["refunded"]:
         rows += [["Refunded", "-" + money(context["refunded"])]]
     table = Table(rows, colWidths=[360, 120])
-    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 1, colors.black),
-                               ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                               ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold")]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 0), (-1, 0), 1, colors.black),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+            ]
+        )
+    )
     story.append(table)
     doc.build(story)
     return buffer.getvalue()

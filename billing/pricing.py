@@ -75,21 +75,28 @@ def amount_for(price: Price, quantity: int) -> int:
     try:
         return int(price_for_quantity(price, quantity))
     except ValueError as exc:
-        raise errors.PriceMismatch("This price cannot be computed for this quantity.",
-                                   price=price.pk) from exc
+        raise errors.PriceMismatch(
+            "This price cannot be computed for this quantity.", price=price.pk
+        ) from exc
 
 
 def _default_price(product: Product) -> Price | None:
     if product.default_price_id and product.default_price.active:
         return product.default_price
-    return (product.prices.filter(active=True, type=Price.Type.ONE_TIME)
-            .order_by("unit_amount", "id").first())
+    return (
+        product.prices.filter(active=True, type=Price.Type.ONE_TIME)
+        .order_by("unit_amount", "id")
+        .first()
+    )
 
 
 def resolve_line(*, product: Product, quantity: int, price=None, variant=None) -> QuoteLine:
     """Price one line from the catalog as it is now. Raises ProductUnavailable/PriceMismatch."""
-    if (product.deleted_at is not None or product.status != ProductStatus.PUBLISHED
-            or product.type == ProductType.SUBSCRIPTION):
+    if (
+        product.deleted_at is not None
+        or product.status != ProductStatus.PUBLISHED
+        or product.type == ProductType.SUBSCRIPTION
+    ):
         raise errors.ProductUnavailable(product=product.pk)
     if quantity < 1:
         raise errors.ProductUnavailable("Quantity must be at least 1.")
@@ -101,16 +108,27 @@ def resolve_line(*, product: Product, quantity: int, price=None, variant=None) -
         description = f"{product.name} – {variant.name}"
     else:
         price = price or _default_price(product)
-        if (price is None or price.product_id != product.pk or not price.active
-                or price.type != Price.Type.ONE_TIME):
+        if (
+            price is None
+            or price.product_id != product.pk
+            or not price.active
+            or price.type != Price.Type.ONE_TIME
+        ):
             raise errors.PriceMismatch()
         line_total, currency = amount_for(price, quantity), price.currency
         unit = line_total // quantity if price.tiers_mode else price.unit_amount
         description = product.name
-    return QuoteLine(product=product, price=price if variant is None else None, variant=variant,
-                     quantity=quantity, unit_amount=unit, line_total=line_total,
-                     currency=currency, tax_rate=Decimal(product.tax_rate),
-                     description=description[:255])
+    return QuoteLine(
+        product=product,
+        price=price if variant is None else None,
+        variant=variant,
+        quantity=quantity,
+        unit_amount=unit,
+        line_total=line_total,
+        currency=currency,
+        tax_rate=Decimal(product.tax_rate),
+        description=description[:255],
+    )
 
 
 def discount_total(discount, eligible_subtotal: int) -> int:
@@ -127,8 +145,9 @@ def _spread(amount: int, lines: list[QuoteLine]) -> None:
     if not base or not amount:
         return
     shares = [(amount * line.line_total) // base for line in lines]
-    remainders = sorted(range(len(lines)),
-                        key=lambda i: ((amount * lines[i].line_total) % base, -i), reverse=True)
+    remainders = sorted(
+        range(len(lines)), key=lambda i: ((amount * lines[i].line_total) % base, -i), reverse=True
+    )
     for i in remainders[: amount - sum(shares)]:
         shares[i] += 1
     for line, share in zip(lines, shares, strict=True):

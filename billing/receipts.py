@@ -33,14 +33,15 @@ def receipt_number_for(payment: Payment) -> str:
 def branding() -> dict:
     """What the business prints on receipts, invoices and billing e-mails."""
     logo = (get_config("business_logo_url") or "").strip()
-    return {"business_name": get_config("business_name"),
-            "business_address": get_config("business_address"),
-            "business_tax_id": get_config("business_tax_id"),
-            "support_email": get_config("support_email"),
-            # A path on this site only: nothing a page loads comes from another host.
-            "business_logo_url": logo if logo.startswith("/") and not logo.startswith("//")
-            else "",
-            "site_url": settings.SITE_URL}
+    return {
+        "business_name": get_config("business_name"),
+        "business_address": get_config("business_address"),
+        "business_tax_id": get_config("business_tax_id"),
+        "support_email": get_config("support_email"),
+        # A path on this site only: nothing a page loads comes from another host.
+        "business_logo_url": logo if logo.startswith("/") and not logo.startswith("//") else "",
+        "site_url": settings.SITE_URL,
+    }
 
 
 def _payment_saved(sender, instance: Payment, **kwargs) -> None:
@@ -48,7 +49,8 @@ def _payment_saved(sender, instance: Payment, **kwargs) -> None:
         return
     number = receipt_number_for(instance)
     if Payment.objects.filter(pk=instance.pk, receipt_number__isnull=True).update(
-            receipt_number=number):
+        receipt_number=number
+    ):
         instance.receipt_number = number
         outbox.enqueue("billing.tasks.send_payment_receipt", instance.pk)
 
@@ -58,7 +60,8 @@ def _refund_saved(sender, instance: Refund, **kwargs) -> None:
         return
     now = timezone.now()
     if Refund.objects.filter(pk=instance.pk, notice_queued_at__isnull=True).update(
-            notice_queued_at=now):
+        notice_queued_at=now
+    ):
         instance.notice_queued_at = now
         outbox.enqueue("billing.tasks.send_refund_notice", instance.pk)
 
@@ -74,13 +77,18 @@ def connect() -> None:
 def payments_for_user(*, user):
     """The customer's succeeded payments, newest first, with what each paid and its refunds
     loaded with the page."""
-    return (Payment.objects.filter(user=user, status=Payment.Status.SUCCEEDED)
-            .select_related("order", "invoice")
-            .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("created_at")),
-                              Prefetch("order__refunds",
-                                       queryset=Refund.objects.filter(payment__isnull=True)
-                                       .order_by("created_at")))
-            .order_by("-paid_at", "-id"))
+    return (
+        Payment.objects.filter(user=user, status=Payment.Status.SUCCEEDED)
+        .select_related("order", "invoice")
+        .prefetch_related(
+            Prefetch("refunds", queryset=Refund.objects.order_by("created_at")),
+            Prefetch(
+                "order__refunds",
+                queryset=Refund.objects.filter(payment__isnull=True).order_by("created_at"),
+            ),
+        )
+        .order_by("-paid_at", "-id")
+    )
 
 
 def payment_for_user(*, user, payment_id) -> Payment:
@@ -104,11 +112,17 @@ def refunds_of(payment: Payment) -> list[Refund]:
 def paid_for(payment: Payment) -> dict:
     """What the payment paid: ``{"kind": "order" | "invoice", "number", "url"}``."""
     if payment.order_id:
-        return {"kind": "order", "number": payment.order.number,
-                "url": f"/orders/{payment.order.number}/"}
+        return {
+            "kind": "order",
+            "number": payment.order.number,
+            "url": f"/orders/{payment.order.number}/",
+        }
     if payment.invoice_id:
-        return {"kind": "invoice", "number": payment.invoice.number,
-                "url": f"/billing/invoices/{payment.invoice.number}/"}
+        return {
+            "kind": "invoice",
+            "number": payment.invoice.number,
+            "url": f"/billing/invoices/{payment.invoice.number}/",
+        }
     return {"kind": "", "number": "", "url": ""}
 
 
@@ -129,21 +143,36 @@ def document_of(payment: Payment):
 def receipt_context(payment: Payment) -> dict:
     document = document_of(payment)
     refunds = [r for r in refunds_of(payment) if r.status == Refund.Status.SUCCEEDED]
-    return {"payment": payment, "paid_for": paid_for(payment), "document": document,
-            "lines": _lines(document), "tax_rates": _tax_rates(document),
-            "method": method_label(payment), "refunds": refunds,
-            "refunded": sum(r.amount for r in refunds), **branding()}
+    return {
+        "payment": payment,
+        "paid_for": paid_for(payment),
+        "document": document,
+        "lines": _lines(document),
+        "tax_rates": _tax_rates(document),
+        "method": method_label(payment),
+        "refunds": refunds,
+        "refunded": sum(r.amount for r in refunds),
+        **branding(),
+    }
 
 
 def _lines(document) -> list[dict]:
     if document is None:
         return []
     if hasattr(document, "items"):  # an order
-        return [{"description": item.description, "quantity": item.quantity,
-                 "amount": item.line_total} for item in document.items.all()]
-    return [{"description": line.get("description", ""), "quantity": line.get("quantity", ""),
-             "amount": int(line.get("amount") or 0)}
-            for line in document.lines or [] if line_kind(line) != "tax"]
+        return [
+            {"description": item.description, "quantity": item.quantity, "amount": item.line_total}
+            for item in document.items.all()
+        ]
+    return [
+        {
+            "description": line.get("description", ""),
+            "quantity": line.get("quantity", ""),
+            "amount": int(line.get("amount") or 0),
+        }
+        for line in document.lines or []
+        if line_kind(line) != "tax"
+    ]
 
 
 def _tax_rates(document) -> str:
@@ -160,4 +189,3 @@ def _tax_rates(document) -> str:
             elif str(line.get("description", "")).startswith("Tax ("):
                 return str(line["description"])[5:-1]
     return ", ".join(f"{(rate * 100).normalize():f}%" for rate in sorted(rates))
-

@@ -12,10 +12,21 @@ from catalog.models import ProductType
 from catalog.selectors import visible_products
 
 DEMO_DISCOUNTS = [
-    {"code": "WELCOME10", "name": "10% off your first order", "type": "PERCENTAGE",
-     "percent_off": 10, "first_time_only": True},
-    {"code": "SAVE5", "name": "$5 off orders of $20 or more", "type": "FIXED_AMOUNT",
-     "amount_off": 500, "currency": "usd", "minimum_amount": 2000},
+    {
+        "code": "WELCOME10",
+        "name": "10% off your first order",
+        "type": "PERCENTAGE",
+        "percent_off": 10,
+        "first_time_only": True,
+    },
+    {
+        "code": "SAVE5",
+        "name": "$5 off orders of $20 or more",
+        "type": "FIXED_AMOUNT",
+        "amount_off": 500,
+        "currency": "usd",
+        "minimum_amount": 2000,
+    },
 ]
 
 
@@ -30,19 +41,24 @@ def seed_orders(context: SeedContext) -> None:
     users = context.users
     admin = users["admin@demo.example"]
     pack = visible_products().filter(type=ProductType.CREDIT_PACK).order_by("id").first()
-    digital = (visible_products().filter(type=ProductType.DIGITAL_DOWNLOAD)
-               .order_by("id").first())
-    for email, product, paid in (("alice@demo.example", pack, True),
-                                 ("bob@demo.example", digital, False)):
+    digital = visible_products().filter(type=ProductType.DIGITAL_DOWNLOAD).order_by("id").first()
+    for email, product, paid in (
+        ("alice@demo.example", pack, True),
+        ("bob@demo.example", digital, False),
+    ):
         user = users[email]
         if product is None or Order.objects.filter(user=user).exists():
             continue
         cart.clear(user=user)
         cart.add_item(user=user, product_id=product.pk, quantity=1)
-        result = checkout.checkout(user=user, method="manual",
-                                   notes="Demo order created by seed_demo")
+        result = checkout.checkout(
+            user=user, method="manual", notes="Demo order created by seed_demo"
+        )
         if paid:
-            payments.mark_paid_manually(order_id=result.order.pk, actor=admin,
-                                        reference="DEMO-BANK-TRANSFER")
-        context.stdout.write(f"  demo order {result.order.number} for {email}"
-                             f" ({'paid' if paid else 'awaiting bank transfer'})")
+            payments.mark_paid_manually(
+                order_id=result.order.pk, actor=admin, reference="DEMO-BANK-TRANSFER"
+            )
+        context.stdout.write(
+            f"  demo order {result.order.number} for {email}"
+            f" ({'paid' if paid else 'awaiting bank transfer'})"
+        )

@@ -22,8 +22,13 @@ def current_subscription(*, user: User) -> Subscription | None:
     within the grace period. The most recently started wins if there are several."""
     if not getattr(user, "pk", None):
         return None
-    return (Subscription.objects.filter(user=user).granting_plan()
-            .select_related("plan").order_by("-current_period_start", "-id").first())
+    return (
+        Subscription.objects.filter(user=user)
+        .granting_plan()
+        .select_related("plan")
+        .order_by("-current_period_start", "-id")
+        .first()
+    )
 
 
 def plan_for_user(*, user: User) -> Plan | None:
@@ -35,22 +40,29 @@ def plan_for_user(*, user: User) -> Plan | None:
 def customer_has_completed_order(*, user: User, product: Product | int) -> bool:
     """Whether the user paid for ``product`` (a completed, not fully refunded order)."""
     product_id = getattr(product, "pk", product)
-    return OrderItem.objects.filter(order__user=user, product_id=product_id,
-                                    order__status__in=PAID_ORDER_STATUSES).exists()
+    return OrderItem.objects.filter(
+        order__user=user, product_id=product_id, order__status__in=PAID_ORDER_STATUSES
+    ).exists()
 
 
 def orders_for_user(*, user: User) -> QuerySet[Order]:
     """The user's orders, newest first, with what the order list shows of each (its invoice
     number, its items and their products) loaded with the page: no query per row."""
-    return (Order.objects.filter(user=user).select_related("invoice")
-            .prefetch_related("items", "items__product")
-            .order_by("-created_at", "-id"))
+    return (
+        Order.objects.filter(user=user)
+        .select_related("invoice")
+        .prefetch_related("items", "items__product")
+        .order_by("-created_at", "-id")
+    )
 
 
 def order_for_user(*, user: User, number: str) -> Order | None:
-    return (Order.objects.filter(user=user, number=number)
-            .prefetch_related("items", "items__product", "refunds", "payments")
-            .select_related("invoice").first())
+    return (
+        Order.objects.filter(user=user, number=number)
+        .prefetch_related("items", "items__product", "refunds", "payments")
+        .select_related("invoice")
+        .first()
+    )
 
 
 def live_subscriptions_granting_plan(*, user: User) -> QuerySet[Subscription]:
@@ -74,9 +86,14 @@ def past_due_subscription(*, user: User) -> Subscription | None:
     """The user's subscription whose payment failed (for the fix-payment banner)."""
     if not getattr(user, "pk", None):
         return None
-    return (Subscription.objects.filter(user=user, status__in=[SubscriptionStatus.PAST_DUE,
-                                                               SubscriptionStatus.UNPAID])
-            .select_related("plan").order_by("-past_due_since", "-id").first())
+    return (
+        Subscription.objects.filter(
+            user=user, status__in=[SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID]
+        )
+        .select_related("plan")
+        .order_by("-past_due_since", "-id")
+        .first()
+    )
 
 
 # A subscription's timeline in the API: its newest events.
@@ -88,10 +105,12 @@ def subscriptions_for_user(*, user: User) -> QuerySet[Subscription]:
     ``timeline_events``, their newest ``TIMELINE_LENGTH`` events (one windowed query for the
     page, not one per row)."""
     newest_events = SubscriptionEvent.objects.order_by("-created_at", "-id")[:TIMELINE_LENGTH]
-    return (Subscription.objects.filter(user=user).select_related("plan", "price")
-            .prefetch_related(Prefetch("events", queryset=newest_events,
-                                       to_attr="timeline_events"))
-            .order_by("-created_at", "-id"))
+    return (
+        Subscription.objects.filter(user=user)
+        .select_related("plan", "price")
+        .prefetch_related(Prefetch("events", queryset=newest_events, to_attr="timeline_events"))
+        .order_by("-created_at", "-id")
+    )
 
 
 def invoices_for_user(*, user: User) -> QuerySet[Invoice]:

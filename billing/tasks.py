@@ -66,35 +66,55 @@ def reconcile_stripe() -> dict:
 
 def _send_branded(*, template: str, subject: str, to: str, context: dict) -> None:
     message = EmailMultiAlternatives(
-        subject, render_to_string(f"billing/email/{template}.txt", context),
-        settings.DEFAULT_FROM_EMAIL, [to])
-    message.attach_alternative(render_to_string(f"billing/email/{template}.html", context),
-                               "text/html")
+        subject,
+        render_to_string(f"billing/email/{template}.txt", context),
+        settings.DEFAULT_FROM_EMAIL,
+        [to],
+    )
+    message.attach_alternative(
+        render_to_string(f"billing/email/{template}.html", context), "text/html"
+    )
     message.send()
 
 
-@shared_task(name="billing.tasks.send_payment_receipt", autoretry_for=(OSError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    name="billing.tasks.send_payment_receipt",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 @outbox.effect_once
 def send_payment_receipt(payment_id: int) -> bool:
     """The "payment received" e-mail with the receipt, once per queued message."""
-    payment = (Payment.objects.select_related("user", "order", "invoice")
-               .filter(pk=payment_id).first())
+    payment = (
+        Payment.objects.select_related("user", "order", "invoice").filter(pk=payment_id).first()
+    )
     if payment is None or payment.user.deleted_at is not None or not payment.user.email:
         return False
     context = receipts.receipt_context(payment)
-    _send_branded(template="payment_received", to=payment.user.email, context=context,
-                  subject=f"Payment received: receipt {payment.receipt_number}")
+    _send_branded(
+        template="payment_received",
+        to=payment.user.email,
+        context=context,
+        subject=f"Payment received: receipt {payment.receipt_number}",
+    )
     return True
 
 
-@shared_task(name="billing.tasks.send_refund_notice", autoretry_for=(OSError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    name="billing.tasks.send_refund_notice",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 @outbox.effect_once
 def send_refund_notice(refund_id: int) -> bool:
     """The "refund issued" e-mail, once per queued message."""
-    refund = (Refund.objects.select_related("order__user", "invoice__user", "payment")
-              .filter(pk=refund_id).first())
+    refund = (
+        Refund.objects.select_related("order__user", "invoice__user", "payment")
+        .filter(pk=refund_id)
+        .first()
+    )
     if refund is None or (refund.order is None and refund.invoice is None):
         return False
     # A one-time order's refund, or a subscription invoice's.
@@ -102,10 +122,21 @@ def send_refund_notice(refund_id: int) -> bool:
     user = document.user
     if user.deleted_at is not None or not user.email:
         return False
-    url = (f"/orders/{document.number}/" if kind == "order"
-           else reverse("billing:subscription-invoice", args=[document.number]))
-    _send_branded(template="refund_issued", to=user.email,
-                  subject=f"Refund issued for {kind} {document.number}",
-                  context={"refund": refund, "kind": kind, "document": document,
-                           "document_path": url, **receipts.branding()})
+    url = (
+        f"/orders/{document.number}/"
+        if kind == "order"
+        else reverse("billing:subscription-invoice", args=[document.number])
+    )
+    _send_branded(
+        template="refund_issued",
+        to=user.email,
+        subject=f"Refund issued for {kind} {document.number}",
+        context={
+            "refund": refund,
+            "kind": kind,
+            "document": document,
+            "document_path": url,
+            **receipts.branding(),
+        },
+    )
     return True

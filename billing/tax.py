@@ -19,9 +19,36 @@ from stdnum.eu import vat
 from billing.models import TaxRate
 from core.system_config import get_config
 
-EU_COUNTRIES = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV",
-    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"})
+EU_COUNTRIES = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    }
+)
 # VAT numbers of Greece start with EL.
 _VAT_PREFIX = {"GR": "EL"}
 
@@ -39,9 +66,12 @@ class TaxDecision:
 
     def reverse_charge_line(self) -> dict:
         """A zero line that says why no tax is charged (it adds nothing to the totals)."""
-        return {"description": f"Reverse charge: VAT to be accounted for by the customer "
-                               f"(VAT number {self.customer_tax_id})",
-                "amount": 0, "kind": "tax"}
+        return {
+            "description": f"Reverse charge: VAT to be accounted for by the customer "
+            f"(VAT number {self.customer_tax_id})",
+            "amount": 0,
+            "kind": "tax",
+        }
 
 
 def valid_eu_vat(tax_id: str, country: str) -> bool:
@@ -77,23 +107,38 @@ class TaxRule:
         product_rate = Decimal(getattr(product, "tax_rate", 0) or 0)
         if product_rate:
             return TaxDecision(rate=product_rate, country=self.country)
-        return TaxDecision(rate=Decimal(get_config("default_tax_rate") or 0),
-                           country=self.country)
+        return TaxDecision(rate=Decimal(get_config("default_tax_rate") or 0), country=self.country)
 
 
 def tax_rule(user, address: dict | None = None) -> TaxRule:
     seller = str(get_config("billing.seller_country") or "").strip().upper()
     country = customer_country(user, address) or seller
     tax_id = str(getattr(user, "tax_id", "") or "").strip()
-    if (seller in EU_COUNTRIES and country in EU_COUNTRIES and country != seller
-            and valid_eu_vat(tax_id, country)):
-        return TaxRule(country=country, country_rate=None, reverse_charge=TaxDecision(
-            rate=Decimal("0"), country=country, reverse_charge=True, customer_tax_id=tax_id,
-            name="VAT"))
+    if (
+        seller in EU_COUNTRIES
+        and country in EU_COUNTRIES
+        and country != seller
+        and valid_eu_vat(tax_id, country)
+    ):
+        return TaxRule(
+            country=country,
+            country_rate=None,
+            reverse_charge=TaxDecision(
+                rate=Decimal("0"),
+                country=country,
+                reverse_charge=True,
+                customer_tax_id=tax_id,
+                name="VAT",
+            ),
+        )
     row = TaxRate.objects.filter(country=country, active=True).first()
-    return TaxRule(country=country, reverse_charge=None,
-                   country_rate=TaxDecision(rate=Decimal(row.rate), country=country,
-                                            name=row.name) if row is not None else None)
+    return TaxRule(
+        country=country,
+        reverse_charge=None,
+        country_rate=TaxDecision(rate=Decimal(row.rate), country=country, name=row.name)
+        if row is not None
+        else None,
+    )
 
 
 def tax_for(user, *, product=None, address: dict | None = None) -> TaxDecision:

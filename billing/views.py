@@ -40,8 +40,11 @@ def stripe_webhook(request):
     worker's next request waits for the broker, and what it cannot publish the relay does."""
     body = request.body
     try:
-        verify_signature(body=body, header=request.headers.get("Stripe-Signature", ""),
-                         secret=settings.STRIPE.get("webhook_secret", ""))
+        verify_signature(
+            body=body,
+            header=request.headers.get("Stripe-Signature", ""),
+            secret=settings.STRIPE.get("webhook_secret", ""),
+        )
         recorded = record_event(body=body, publish=False)
     except (SignatureError, InvalidEvent) as exc:
         logger.warning("Stripe webhook refused: %s", exc)
@@ -55,9 +58,13 @@ def stripe_webhook(request):
 def _cart_context(user):
     quote, problem = cart_service.cart_quote(user=user)
     cart = cart_service.get_cart(user=user)
-    return {"quote": quote, "discount_problem": problem, "cart": cart,
-            "unavailable": cart_service.unavailable_items(user=user),
-            "stripe_available": stripe_client.is_configured()}
+    return {
+        "quote": quote,
+        "discount_problem": problem,
+        "cart": cart,
+        "unavailable": cart_service.unavailable_items(user=user),
+        "stripe_available": stripe_client.is_configured(),
+    }
 
 
 @login_required
@@ -67,24 +74,30 @@ def cart_page(request):
         try:
             if action == "add":
                 cart_service.add_item(
-                    user=request.user, product_id=_int(request.POST.get("product_id")),
+                    user=request.user,
+                    product_id=_int(request.POST.get("product_id")),
                     quantity=_quantity(request.POST.get("quantity")),
                     price_id=_int(request.POST.get("price_id"), None),
-                    variant_id=_int(request.POST.get("variant_id"), None))
+                    variant_id=_int(request.POST.get("variant_id"), None),
+                )
                 messages.success(request, "Added to your cart.")
             elif action == "update":
-                cart_service.update_item(user=request.user,
-                                         item_id=_int(request.POST.get("item_id")),
-                                         quantity=_quantity(request.POST.get("quantity")))
+                cart_service.update_item(
+                    user=request.user,
+                    item_id=_int(request.POST.get("item_id")),
+                    quantity=_quantity(request.POST.get("quantity")),
+                )
                 messages.success(request, "Quantity updated.")
             elif action == "remove":
-                cart_service.remove_item(user=request.user,
-                                         item_id=_int(request.POST.get("item_id")))
+                cart_service.remove_item(
+                    user=request.user, item_id=_int(request.POST.get("item_id"))
+                )
                 messages.success(request, "Item removed.")
             elif action == "apply_code":
                 if not request.POST.get("code", "").strip():
-                    raise DomainError("Enter a discount code to apply.", code="code_required",
-                                      field="code")
+                    raise DomainError(
+                        "Enter a discount code to apply.", code="code_required", field="code"
+                    )
                 cart_service.apply_code(user=request.user, code=request.POST.get("code", ""))
                 messages.success(request, "Discount code applied.")
             elif action == "remove_code":
@@ -94,18 +107,24 @@ def cart_page(request):
             field = exc.extra.get("field") or {"apply_code": "code"}.get(action)
             if action == "add" and field == "quantity":
                 # The error belongs beside the product page's quantity field.
-                refused = add_to_cart_refused(request, _int(request.POST.get("product_id")),
-                                              {"quantity": exc.message},
-                                              request.POST.get("quantity", ""))
+                refused = add_to_cart_refused(
+                    request,
+                    _int(request.POST.get("product_id")),
+                    {"quantity": exc.message},
+                    request.POST.get("quantity", ""),
+                )
                 if refused is not None:
                     return refused
             context = _cart_context(request.user)
             context["form_error"] = exc.message
             context["form_error_code"] = exc.code
             # Shown beside the field it is about (the code, or one line's quantity).
-            context["field_error"] = {"field": field, "message": exc.message,
-                                      "item_id": request.POST.get("item_id", ""),
-                                      "value": request.POST.get(field or "", "")}
+            context["field_error"] = {
+                "field": field,
+                "message": exc.message,
+                "item_id": request.POST.get("item_id", ""),
+                "value": request.POST.get(field or "", ""),
+            }
             return render(request, "billing/cart.html", context, status=400)
         return redirect("billing:cart")
     return render(request, "billing/cart.html", _cart_context(request.user))
@@ -119,8 +138,9 @@ def _quantity(value) -> int:
     except (TypeError, ValueError):
         quantity = 0
     if quantity < 1:
-        raise DomainError("Enter a whole number of at least 1.", code="invalid_quantity",
-                          field="quantity")
+        raise DomainError(
+            "Enter a whole number of at least 1.", code="invalid_quantity", field="quantity"
+        )
     return quantity
 
 
@@ -142,10 +162,13 @@ def checkout_page(request):
             method = None
         try:
             result = checkout(
-                user=request.user, method=method, notes=request.POST.get("notes", "")[:2000],
+                user=request.user,
+                method=method,
+                notes=request.POST.get("notes", "")[:2000],
                 success_url=request.build_absolute_uri(reverse("billing:checkout-success"))
                 + "?session_id={CHECKOUT_SESSION_ID}",
-                cancel_url=request.build_absolute_uri(reverse("billing:checkout-cancel")))
+                cancel_url=request.build_absolute_uri(reverse("billing:checkout-cancel")),
+            )
         except DomainError as exc:
             context["form_error"] = exc.message
             context["form_error_code"] = exc.code
@@ -161,11 +184,14 @@ def checkout_page(request):
 
 @login_required
 def checkout_success(request):
-    order = Order.objects.filter(user=request.user,
-                                 stripe_checkout_session_id=request.GET.get("session_id") or "-"
-                                 ).first()
-    return render(request, "billing/checkout_success.html",
-                  {"order": order, "payment": _payment_state(order) if order else ""})
+    order = Order.objects.filter(
+        user=request.user, stripe_checkout_session_id=request.GET.get("session_id") or "-"
+    ).first()
+    return render(
+        request,
+        "billing/checkout_success.html",
+        {"order": order, "payment": _payment_state(order) if order else ""},
+    )
 
 
 SESSION_STATE_SECONDS = 60
@@ -176,8 +202,11 @@ def _payment_state(order: Order) -> str:
     it at once rather than after the webhook: "paid", "processing" (an asynchronous method,
     e.g. a bank debit), "open" (not finished), "expired", or "" when Stripe cannot be asked.
     One call per session a minute (cached); none once our books say paid."""
-    if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED,
-                        OrderStatus.REFUNDED):
+    if order.status in (
+        OrderStatus.COMPLETED,
+        OrderStatus.PARTIALLY_REFUNDED,
+        OrderStatus.REFUNDED,
+    ):
         return "paid"
     key = f"billing:checkout-session-state:{order.stripe_checkout_session_id}"
     state = cache.get(key)
@@ -206,7 +235,8 @@ def checkout_cancel(request):
 @login_required
 def order_list(request):
     page = Paginator(selectors.orders_for_user(user=request.user), 20).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "billing/order_list.html", {"page": page})
 
 
@@ -220,9 +250,15 @@ def _order_or_404(request, number):
 @login_required
 def order_detail(request, number):
     order = _order_or_404(request, number)
-    return render(request, "billing/order_detail.html", {
-        "order": order, "invoice": order.invoice_or_none,
-        "bank_instructions": get_config("billing.bank_transfer_instructions")})
+    return render(
+        request,
+        "billing/order_detail.html",
+        {
+            "order": order,
+            "invoice": order.invoice_or_none,
+            "bank_instructions": get_config("billing.bank_transfer_instructions"),
+        },
+    )
 
 
 @login_required
@@ -231,12 +267,18 @@ def invoice_page(request, number):
     invoice = order.invoice_or_none
     if invoice is None:
         raise Http404("This order has no invoice.")
-    return render(request, "billing/invoice.html", {
-        "order": order, "invoice": invoice,
-        "bank_instructions": get_config("billing.bank_transfer_instructions"),
-        "business_name": get_config("business_name"),
-        "business_address": get_config("business_address"),
-        "business_tax_id": get_config("business_tax_id")})
+    return render(
+        request,
+        "billing/invoice.html",
+        {
+            "order": order,
+            "invoice": invoice,
+            "bank_instructions": get_config("billing.bank_transfer_instructions"),
+            "business_name": get_config("business_name"),
+            "business_address": get_config("business_address"),
+            "business_tax_id": get_config("business_tax_id"),
+        },
+    )
 
 
 @login_required
@@ -248,9 +290,16 @@ def download(request, number, item_id):
     except DomainError as exc:
         order = _order_or_404(request, number)
         messages.error(request, exc.message)
-        return render(request, "billing/order_detail.html", {
-            "order": order, "invoice": order.invoice_or_none, "form_error": exc.message,
-            "form_error_code": exc.code,
-            "bank_instructions": get_config("billing.bank_transfer_instructions")},
-            status=exc.status_code)
+        return render(
+            request,
+            "billing/order_detail.html",
+            {
+                "order": order,
+                "invoice": order.invoice_or_none,
+                "form_error": exc.message,
+                "form_error_code": exc.code,
+                "bank_instructions": get_config("billing.bank_transfer_instructions"),
+            },
+            status=exc.status_code,
+        )
     return download_response(stored)

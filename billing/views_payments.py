@@ -19,15 +19,30 @@ from core.api import DomainError
 @login_required
 def payment_list(request):
     page = Paginator(receipts.payments_for_user(user=request.user), 20).get_page(
-        request.GET.get("page"))
-    rows = [{"payment": payment, "paid_for": receipts.paid_for(payment),
-             "method": receipts.method_label(payment), "refunds": receipts.refunds_of(payment)}
-            for payment in page.object_list]
+        request.GET.get("page")
+    )
+    rows = [
+        {
+            "payment": payment,
+            "paid_for": receipts.paid_for(payment),
+            "method": receipts.method_label(payment),
+            "refunds": receipts.refunds_of(payment),
+        }
+        for payment in page.object_list
+    ]
     has_stripe_customer = CustomerBillingProfile.objects.filter(
-        user=request.user, stripe_customer_id__gt="").exists()
-    return render(request, "billing/payment_list.html", {
-        "page": page, "rows": rows, "has_stripe_customer": has_stripe_customer,
-        "stripe_available": stripe_client.is_configured()})
+        user=request.user, stripe_customer_id__gt=""
+    ).exists()
+    return render(
+        request,
+        "billing/payment_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "has_stripe_customer": has_stripe_customer,
+            "stripe_available": stripe_client.is_configured(),
+        },
+    )
 
 
 def _payment_or_404(request, pk):
@@ -62,7 +77,8 @@ def saved_cards(request):
     default card."""
     try:
         url = subscription_service.billing_portal_url(
-            user=request.user, return_url=request.build_absolute_uri(reverse("billing:payments")))
+            user=request.user, return_url=request.build_absolute_uri(reverse("billing:payments"))
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("billing:payments")

@@ -19,8 +19,10 @@ from core.api import DomainError
 from core.ids import parse_id
 from core.system_config import get_config
 
-REFUND_POLICY = ("Cancelling now ends your plan immediately; the unused part of the current "
-                 "period is not refunded. Cancel at the period end to keep your plan until then.")
+REFUND_POLICY = (
+    "Cancelling now ends your plan immediately; the unused part of the current "
+    "period is not refunded. Cancel at the period end to keep your plan until then."
+)
 
 
 def _plan_or_404(slug):
@@ -33,27 +35,39 @@ def _plan_or_404(slug):
 @login_required
 def subscribe_page(request, slug):
     plan = _plan_or_404(slug)
-    interval = (request.POST.get("interval") if request.method == "POST"
-                else request.GET.get("interval")) or "month"
+    interval = (
+        request.POST.get("interval") if request.method == "POST" else request.GET.get("interval")
+    ) or "month"
     if interval not in state.INTERVALS:
         interval = "month"
     price = plan.price_for_interval(interval)
-    context = {"plan": plan, "interval": interval, "price": price,
-               "by_invoice": lifecycle.sold_by(plan, price) == "manual",
-               "trial_days": lifecycle.trial_days_for(user=request.user, plan=plan),
-               "existing": lifecycle.live_subscription(user=request.user), **past_due(request),
-               "stripe_available": stripe_client.is_configured()}
+    context = {
+        "plan": plan,
+        "interval": interval,
+        "price": price,
+        "by_invoice": lifecycle.sold_by(plan, price) == "manual",
+        "trial_days": lifecycle.trial_days_for(user=request.user, plan=plan),
+        "existing": lifecycle.live_subscription(user=request.user),
+        **past_due(request),
+        "stripe_available": stripe_client.is_configured(),
+    }
     if request.method == "POST":
         try:
             result = lifecycle.subscribe(
-                user=request.user, plan=plan, interval=interval,
+                user=request.user,
+                plan=plan,
+                interval=interval,
                 discount_code=request.POST.get("discount_code", "").strip() or None,
                 success_url=request.build_absolute_uri(reverse("billing:subscription"))
                 + "?checkout=success",
-                cancel_url=request.build_absolute_uri(request.path) + f"?interval={interval}")
+                cancel_url=request.build_absolute_uri(request.path) + f"?interval={interval}",
+            )
         except DomainError as exc:
-            context.update(form_error=exc.message, form_error_code=exc.code,
-                           discount_code=request.POST.get("discount_code", ""))
+            context.update(
+                form_error=exc.message,
+                form_error_code=exc.code,
+                discount_code=request.POST.get("discount_code", ""),
+            )
             return render(request, "billing/subscribe.html", context, status=400)
         if result.redirect_url:
             return HttpResponseRedirect(result.redirect_url)
@@ -66,14 +80,21 @@ def subscribe_page(request, slug):
 def subscription_page(request):
     subscriptions = list(selectors.subscriptions_for_user(user=request.user)[:10])
     current = next((s for s in subscriptions if s.is_live), None)
-    return render(request, "billing/subscription.html", {
-        **past_due(request),
-        "current": current, "others": [s for s in subscriptions if s is not current],
-        "events": current.events.all()[:30] if current else [],
-        "invoices": selectors.invoices_for_user(user=request.user).filter(
-            subscription__isnull=False)[:5],
-        "refund_policy": REFUND_POLICY,
-        "checkout_success": request.GET.get("checkout") == "success"})
+    return render(
+        request,
+        "billing/subscription.html",
+        {
+            **past_due(request),
+            "current": current,
+            "others": [s for s in subscriptions if s is not current],
+            "events": current.events.all()[:30] if current else [],
+            "invoices": selectors.invoices_for_user(user=request.user).filter(
+                subscription__isnull=False
+            )[:5],
+            "refund_policy": REFUND_POLICY,
+            "checkout_success": request.GET.get("checkout") == "success",
+        },
+    )
 
 
 def _own(request, pk):
@@ -98,19 +119,26 @@ def _action(request, fn, success):
 def cancel_view(request, pk):
     subscription = _own(request, pk)
     at_end = request.POST.get("when") != "now"
-    return _action(request, lambda: lifecycle.cancel(subscription=subscription,
-                                                     at_period_end=at_end, actor=request.user),
-                   "Your subscription will end at the period end." if at_end
-                   else "Your subscription has been cancelled.")
+    return _action(
+        request,
+        lambda: lifecycle.cancel(
+            subscription=subscription, at_period_end=at_end, actor=request.user
+        ),
+        "Your subscription will end at the period end."
+        if at_end
+        else "Your subscription has been cancelled.",
+    )
 
 
 @login_required
 @require_POST
 def resume_view(request, pk):
     subscription = _own(request, pk)
-    return _action(request, lambda: lifecycle.resume(subscription=subscription,
-                                                     actor=request.user),
-                   "Your subscription will renew as usual.")
+    return _action(
+        request,
+        lambda: lifecycle.resume(subscription=subscription, actor=request.user),
+        "Your subscription will renew as usual.",
+    )
 
 
 @login_required
@@ -120,7 +148,8 @@ def payment_method_view(request, pk):
     try:
         url = stripe_adapter.billing_portal_url(
             user=request.user,
-            return_url=request.build_absolute_uri(reverse("billing:subscription")))
+            return_url=request.build_absolute_uri(reverse("billing:subscription")),
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("billing:subscription")
@@ -132,25 +161,38 @@ def change_plan_view(request, pk):
     subscription = _own(request, pk)
     source = request.POST if request.method == "POST" else request.GET
     plans, elsewhere = [], []
-    for plan in (Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE)
-                 .select_related("product").order_by("sort_order", "id")):
-        blockers = {lifecycle.change_blocker(subscription, plan, plan.price_for_interval(i))
-                    for i in state.INTERVALS}
+    for plan in (
+        Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE)
+        .select_related("product")
+        .order_by("sort_order", "id")
+    ):
+        blockers = {
+            lifecycle.change_blocker(subscription, plan, plan.price_for_interval(i))
+            for i in state.INTERVALS
+        }
         if "" in blockers:
             plans.append(plan)
         else:
             elsewhere.append({"plan": plan, "reason": sorted(blockers)[-1]})
-    context = {"subscription": subscription, "plans": plans, "elsewhere": elsewhere,
-               "chosen_plan": source.get("plan", ""), "chosen_interval": source.get(
-                   "interval", subscription.interval or "month")}
+    context = {
+        "subscription": subscription,
+        "plans": plans,
+        "elsewhere": elsewhere,
+        "chosen_plan": source.get("plan", ""),
+        "chosen_interval": source.get("interval", subscription.interval or "month"),
+    }
     if source.get("plan"):
         confirm = request.method == "POST" and source.get("confirm") == "1"
         proration_date = source.get("proration_date")
         try:
             result = plan_change.change_plan(
-                subscription=subscription, plan=source["plan"],
-                interval=context["chosen_interval"], preview=not confirm, actor=request.user,
-                proration_date=parse_id(proration_date))
+                subscription=subscription,
+                plan=source["plan"],
+                interval=context["chosen_interval"],
+                preview=not confirm,
+                actor=request.user,
+                proration_date=parse_id(proration_date),
+            )
         except DomainError as exc:
             context.update(form_error=exc.message, form_error_code=exc.code)
             return render(request, "billing/change_plan.html", context, status=400)
@@ -164,7 +206,8 @@ def change_plan_view(request, pk):
 @login_required
 def invoice_list(request):
     page = Paginator(selectors.invoices_for_user(user=request.user), 20).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "billing/invoice_list.html", {"page": page})
 
 
@@ -176,17 +219,18 @@ def _invoice_or_404(request, number):
 
 
 def _business():
-    return {"business_name": get_config("business_name"),
-            "business_address": get_config("business_address"),
-            "business_tax_id": get_config("business_tax_id"),
-            "bank_instructions": get_config("billing.bank_transfer_instructions")}
+    return {
+        "business_name": get_config("business_name"),
+        "business_address": get_config("business_address"),
+        "business_tax_id": get_config("business_tax_id"),
+        "bank_instructions": get_config("billing.bank_transfer_instructions"),
+    }
 
 
 @login_required
 def invoice_detail(request, number):
     invoice = _invoice_or_404(request, number)
-    return render(request, "billing/subscription_invoice.html",
-                  {"invoice": invoice, **_business()})
+    return render(request, "billing/subscription_invoice.html", {"invoice": invoice, **_business()})
 
 
 @login_required

@@ -68,8 +68,17 @@ class CategoryAdmin(AuditedAdmin):
 
 class PriceInline(admin.TabularInline):
     model = Price
-    fields = ["nickname", "unit_amount", "currency", "type", "interval", "interval_count",
-              "tiers_mode", "active", "stripe_price_id"]
+    fields = [
+        "nickname",
+        "unit_amount",
+        "currency",
+        "type",
+        "interval",
+        "interval_count",
+        "tiers_mode",
+        "active",
+        "stripe_price_id",
+    ]
     readonly_fields = ["stripe_price_id"]
     extra = 0
     show_change_link = True  # tiers are edited on the price's own page
@@ -77,8 +86,16 @@ class PriceInline(admin.TabularInline):
 
 class VariantInline(admin.TabularInline):
     model = Variant
-    fields = ["name", "sku", "license_type", "seats", "price_amount", "currency", "available",
-              "sort_order"]
+    fields = [
+        "name",
+        "sku",
+        "license_type",
+        "seats",
+        "price_amount",
+        "currency",
+        "available",
+        "sort_order",
+    ]
     extra = 0
 
 
@@ -99,30 +116,82 @@ class DeletedFilter(admin.SimpleListFilter):
 
 @admin.register(Product)
 class ProductAdmin(AuditedAdmin):
-    list_display = ["name", "type", "status", "featured", "prices_label", "published_at",
-                    "is_deleted", "public_link"]
+    list_display = [
+        "name",
+        "type",
+        "status",
+        "featured",
+        "prices_label",
+        "published_at",
+        "is_deleted",
+        "public_link",
+    ]
     list_filter = ["status", "type", "featured", DeletedFilter, "categories"]
     search_fields = ["name", "slug", "short_description", "stripe_product_id"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["categories"]
-    readonly_fields = ["status", "published_at", "deleted_at", "stripe_product_id",
-                       "stripe_synced_at", "created_at", "updated_at", "public_link",
-                       "tiers_overview"]
+    readonly_fields = [
+        "status",
+        "published_at",
+        "deleted_at",
+        "stripe_product_id",
+        "stripe_synced_at",
+        "created_at",
+        "updated_at",
+        "public_link",
+        "tiers_overview",
+    ]
     inlines = [PriceInline, VariantInline]
-    actions = ["publish", "archive", "unpublish", "feature", "unfeature", "duplicate",
-               "soft_delete", "restore"]
+    actions = [
+        "publish",
+        "archive",
+        "unpublish",
+        "feature",
+        "unfeature",
+        "duplicate",
+        "soft_delete",
+        "restore",
+    ]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "type", "status", "published_at", "public_link",
-                           "short_description", "description", "categories", "tags",
-                           "featured"]}),
-        ("Media and metadata", {"fields": ["images", "files", "metadata", "seo_title",
-                                           "seo_description"]}),
-        ("Selling", {"fields": ["default_price", "tax_rate", "credits_granted", "trial_days",
-                                "tiers_overview"]}),
-        ("Digital delivery", {"fields": ["download_file", "download_limit",
-                                         "access_duration_days"]}),
-        ("Inventory", {"fields": ["track_inventory", "stock_quantity",
-                                  "low_stock_threshold"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "type",
+                    "status",
+                    "published_at",
+                    "public_link",
+                    "short_description",
+                    "description",
+                    "categories",
+                    "tags",
+                    "featured",
+                ]
+            },
+        ),
+        (
+            "Media and metadata",
+            {"fields": ["images", "files", "metadata", "seo_title", "seo_description"]},
+        ),
+        (
+            "Selling",
+            {
+                "fields": [
+                    "default_price",
+                    "tax_rate",
+                    "credits_granted",
+                    "trial_days",
+                    "tiers_overview",
+                ]
+            },
+        ),
+        (
+            "Digital delivery",
+            {"fields": ["download_file", "download_limit", "access_duration_days"]},
+        ),
+        ("Inventory", {"fields": ["track_inventory", "stock_quantity", "low_stock_threshold"]}),
         ("Stripe", {"fields": ["stripe_product_id", "stripe_synced_at"]}),
         ("History", {"fields": ["created_at", "updated_at", "deleted_at"]}),
     ]
@@ -134,8 +203,11 @@ class ProductAdmin(AuditedAdmin):
 
     @admin.display(description="Prices")
     def prices_label(self, obj):
-        labels = [format_money(p.unit_amount, p.currency) if not p.tiers_mode else "tiered"
-                  for p in obj.prices.all() if p.active]
+        labels = [
+            format_money(p.unit_amount, p.currency) if not p.tiers_mode else "tiered"
+            for p in obj.prices.all()
+            if p.active
+        ]
         return ", ".join(labels[:3]) or "—"
 
     @admin.display(boolean=True, description="Deleted")
@@ -148,8 +220,9 @@ class ProductAdmin(AuditedAdmin):
             return "—"
         if not obj.is_visible:
             return "not public"
-        return format_html('<a href="{}" target="_blank" rel="noopener">view</a>',
-                           obj.get_absolute_url())
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">view</a>', obj.get_absolute_url()
+        )
 
     @admin.display(description="Tiers")
     def tiers_overview(self, obj):
@@ -157,12 +230,22 @@ class ProductAdmin(AuditedAdmin):
         for price in obj.prices.all():
             if not price.tiers_mode:
                 continue
-            steps = ", ".join(
-                f"up to {t.up_to or '∞'}: {format_money(t.unit_amount, price.currency)}"
-                + (f" + {format_money(t.flat_amount, price.currency)}" if t.flat_amount else "")
-                for t in price.tiers.all()) or "no tiers yet"
-            rows.append((reverse("admin:catalog_price_change", args=[price.pk]),
-                         price.nickname or f"Price {price.pk}", price.tiers_mode, steps))
+            steps = (
+                ", ".join(
+                    f"up to {t.up_to or '∞'}: {format_money(t.unit_amount, price.currency)}"
+                    + (f" + {format_money(t.flat_amount, price.currency)}" if t.flat_amount else "")
+                    for t in price.tiers.all()
+                )
+                or "no tiers yet"
+            )
+            rows.append(
+                (
+                    reverse("admin:catalog_price_change", args=[price.pk]),
+                    price.nickname or f"Price {price.pk}",
+                    price.tiers_mode,
+                    steps,
+                )
+            )
         if not rows:
             return "No tiered prices. Set a price's tiers mode, then add tiers on its page."
         return format_html_join("", '<p><a href="{}">{}</a> ({}): {}</p>', rows)
@@ -179,45 +262,77 @@ class ProductAdmin(AuditedAdmin):
 
     @policy_action("catalog.manage", description="Publish selected products")
     def publish(self, request, queryset):
-        self._each(request, queryset, "Published",
-                   lambda p: services.publish_product(product=p, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Published",
+            lambda p: services.publish_product(product=p, actor=request.user),
+        )
 
     @policy_action("catalog.manage", description="Archive selected products")
     def archive(self, request, queryset):
-        self._each(request, queryset, "Archived",
-                   lambda p: services.archive_product(product=p, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Archived",
+            lambda p: services.archive_product(product=p, actor=request.user),
+        )
 
     @policy_action("catalog.manage", description="Move selected products back to draft")
     def unpublish(self, request, queryset):
-        self._each(request, queryset, "Back to draft",
-                   lambda p: services.unpublish_product(product=p, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Back to draft",
+            lambda p: services.unpublish_product(product=p, actor=request.user),
+        )
 
     @policy_action("catalog.manage", description="Feature selected products")
     def feature(self, request, queryset):
-        self._each(request, queryset, "Featured",
-                   lambda p: services.set_featured(product=p, featured=True, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Featured",
+            lambda p: services.set_featured(product=p, featured=True, actor=request.user),
+        )
 
     @policy_action("catalog.manage", description="Unfeature selected products")
     def unfeature(self, request, queryset):
-        self._each(request, queryset, "Unfeatured",
-                   lambda p: services.set_featured(product=p, featured=False,
-                                                   actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Unfeatured",
+            lambda p: services.set_featured(product=p, featured=False, actor=request.user),
+        )
 
     @policy_action("catalog.manage", description="Duplicate selected products (as drafts)")
     def duplicate(self, request, queryset):
-        self._each(request, queryset, "Duplicated",
-                   lambda p: services.duplicate_product(product=p, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Duplicated",
+            lambda p: services.duplicate_product(product=p, actor=request.user),
+        )
 
-    @policy_action("catalog.manage",
-                   description="Delete selected products (soft: orders keep them)")
+    @policy_action(
+        "catalog.manage", description="Delete selected products (soft: orders keep them)"
+    )
     def soft_delete(self, request, queryset):
-        self._each(request, queryset, "Deleted",
-                   lambda p: services.soft_delete_product(product=p, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Deleted",
+            lambda p: services.soft_delete_product(product=p, actor=request.user),
+        )
 
     @policy_action("catalog.manage", description="Restore selected deleted products")
     def restore(self, request, queryset):
-        self._each(request, queryset, "Restored",
-                   lambda p: services.restore_product(product=p, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Restored",
+            lambda p: services.restore_product(product=p, actor=request.user),
+        )
 
     def get_actions(self, request):
         # The stock "delete selected" would remove rows that orders point at: soft delete only.
@@ -238,8 +353,11 @@ class TierFormSet(BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        kept = [f.cleaned_data for f in self.forms
-                if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        kept = [
+            f.cleaned_data
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
         tiers_mode = self.instance.tiers_mode
         if not tiers_mode:
             if kept:
@@ -249,7 +367,8 @@ class TierFormSet(BaseInlineFormSet):
         if len(open_ended) != 1:
             raise ValidationError(
                 "A tiered price needs exactly one last tier with an empty “up to” "
-                "(it covers every larger quantity).")
+                "(it covers every larger quantity)."
+            )
 
 
 class TierInline(admin.TabularInline):
@@ -261,11 +380,17 @@ class TierInline(admin.TabularInline):
 
 @admin.register(Price)
 class PriceAdmin(AuditedAdmin):
-    list_display = ["__str__", "product", "type", "interval", "tiers_mode", "active",
-                    "stripe_price_id"]
+    list_display = [
+        "__str__",
+        "product",
+        "type",
+        "interval",
+        "tiers_mode",
+        "active",
+        "stripe_price_id",
+    ]
     list_filter = ["type", "interval", "tiers_mode", "active", "currency"]
-    search_fields = ["nickname", "product__name", "product__slug", "stripe_price_id",
-                     "lookup_key"]
+    search_fields = ["nickname", "product__name", "product__slug", "stripe_price_id", "lookup_key"]
     autocomplete_fields = ["product"]
     readonly_fields = ["stripe_price_id", "stripe_synced_at"]
     inlines = [TierInline]
@@ -321,21 +446,51 @@ class CollectionAdmin(AuditedAdmin):
 
 @admin.register(Plan)
 class PlanAdmin(AuditedAdmin):
-    list_display = ["name", "slug", "billing_source", "monthly_label", "yearly_label",
-                    "credits_per_period", "highlight", "active", "sort_order"]
+    list_display = [
+        "name",
+        "slug",
+        "billing_source",
+        "monthly_label",
+        "yearly_label",
+        "credits_per_period",
+        "highlight",
+        "active",
+        "sort_order",
+    ]
     list_filter = ["active", "billing_source", "highlight", "cta_type"]
     list_editable = ["sort_order", "active"]
     search_fields = ["name", "slug", "product__name", "badge"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["product", "monthly_price", "yearly_price"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "tagline", "product", "active", "sort_order",
-                           "billing_source"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "tagline",
+                    "product",
+                    "active",
+                    "sort_order",
+                    "billing_source",
+                ]
+            },
+        ),
         ("Prices", {"fields": ["monthly_price", "yearly_price"]}),
-        ("What members get", {"fields": ["credits_per_period", "trial_credits", "entitlements",
-                                         "feature_cost_overrides", "storage_quota_bytes"]}),
-        ("Pricing page", {"fields": ["badge", "highlight", "cta_type", "cta_label",
-                                     "cta_url"]}),
+        (
+            "What members get",
+            {
+                "fields": [
+                    "credits_per_period",
+                    "trial_credits",
+                    "entitlements",
+                    "feature_cost_overrides",
+                    "storage_quota_bytes",
+                ]
+            },
+        ),
+        ("Pricing page", {"fields": ["badge", "highlight", "cta_type", "cta_label", "cta_url"]}),
     ]
 
     def get_queryset(self, request):
@@ -357,15 +512,29 @@ class PlanAdmin(AuditedAdmin):
 
 @admin.register(Review)
 class ReviewAdmin(AuditedAdmin):
-    list_display = ["product", "author", "rating", "title", "verified", "helpful_votes",
-                    "created_at"]
+    list_display = [
+        "product",
+        "author",
+        "rating",
+        "title",
+        "verified",
+        "helpful_votes",
+        "created_at",
+    ]
     list_filter = ["rating", "verified", "created_at"]
     search_fields = ["title", "body", "product__name", "author__email"]
     # Verified comes from orders (catalog.services.create_review), never from a person.
-    readonly_fields = ["product", "author", "rating", "verified", "helpful_votes",
-                       "created_at"]
-    fields = ["product", "author", "rating", "title", "body", "verified", "helpful_votes",
-              "created_at"]
+    readonly_fields = ["product", "author", "rating", "verified", "helpful_votes", "created_at"]
+    fields = [
+        "product",
+        "author",
+        "rating",
+        "title",
+        "body",
+        "verified",
+        "helpful_votes",
+        "created_at",
+    ]
 
     def has_add_permission(self, request):
         return False

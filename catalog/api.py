@@ -67,10 +67,12 @@ class RatingSerializer(serializers.Serializer):
 
 
 class RatingSummarySerializer(RatingSerializer):
-    distribution = serializers.DictField(child=serializers.IntegerField(),
-                                         help_text='Keys "1".."5": number of reviews.')
+    distribution = serializers.DictField(
+        child=serializers.IntegerField(), help_text='Keys "1".."5": number of reviews.'
+    )
     verified_count = serializers.IntegerField(
-        help_text="Reviews by customers who paid for the product.")
+        help_text="Reviews by customers who paid for the product."
+    )
     verified_average = serializers.FloatField(allow_null=True)
 
 
@@ -86,25 +88,45 @@ class ProductListSerializer(serializers.ModelSerializer):
 
     categories = CategoryRefSerializer(many=True, read_only=True)
     from_price = serializers.SerializerMethodField(
-        help_text="Cheapest active flat price or available variant.")
+        help_text="Cheapest active flat price or available variant."
+    )
     rating = serializers.SerializerMethodField()
     url = serializers.CharField(source="get_absolute_url", read_only=True)
 
     class Meta:
         model = Product
-        fields = ["id", "slug", "name", "short_description", "type", "tags", "featured",
-                  "images", "from_price", "categories", "rating", "credits_granted",
-                  "published_at", "url"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "short_description",
+            "type",
+            "tags",
+            "featured",
+            "images",
+            "from_price",
+            "categories",
+            "rating",
+            "credits_granted",
+            "published_at",
+            "url",
+        ]
 
     def to_representation(self, row):
         published_at = row["published_at"]
         return {
-            "id": row["id"], "slug": row["slug"], "name": row["name"],
-            "short_description": row["short_description"], "type": row["type"],
-            "tags": row["tags"], "featured": row["featured"], "images": row["images"],
+            "id": row["id"],
+            "slug": row["slug"],
+            "name": row["name"],
+            "short_description": row["short_description"],
+            "type": row["type"],
+            "tags": row["tags"],
+            "featured": row["featured"],
+            "images": row["images"],
             "from_price": self.get_from_price(row),
-            "categories": [{"slug": ref["slug"], "name": ref["name"]}
-                           for ref in row["category_refs"]],
+            "categories": [
+                {"slug": ref["slug"], "name": ref["name"]} for ref in row["category_refs"]
+            ],
             "rating": self.get_rating(row),
             "credits_granted": row["credits_granted"],
             "published_at": _timestamp.to_representation(published_at) if published_at else None,
@@ -114,8 +136,7 @@ class ProductListSerializer(serializers.ModelSerializer):
     @functools.cached_property
     def _url_template(self) -> str:
         # One reverse() per page, not per row. Slugs need no quoting in a path.
-        return reverse("catalog:product", kwargs={"slug": "__slug__"}).replace(
-            "__slug__", "{slug}")
+        return reverse("catalog:product", kwargs={"slug": "__slug__"}).replace("__slug__", "{slug}")
 
     @extend_schema_field(MoneySerializer(allow_null=True))
     def get_from_price(self, obj):
@@ -124,8 +145,10 @@ class ProductListSerializer(serializers.ModelSerializer):
     @extend_schema_field(RatingSerializer)
     def get_rating(self, obj):
         average = _value(obj, "rating_average")
-        return {"average": round(average, 2) if average is not None else None,
-                "count": _value(obj, "rating_count", 0)}
+        return {
+            "average": round(average, 2) if average is not None else None,
+            "count": _value(obj, "rating_count", 0),
+        }
 
 
 class TierSerializer(serializers.ModelSerializer):
@@ -142,8 +165,18 @@ class PriceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Price
-        fields = ["id", "nickname", "unit_amount", "currency", "type", "interval",
-                  "interval_count", "tiers_mode", "tiers", "display"]
+        fields = [
+            "id",
+            "nickname",
+            "unit_amount",
+            "currency",
+            "type",
+            "interval",
+            "interval_count",
+            "tiers_mode",
+            "tiers",
+            "display",
+        ]
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_display(self, obj):
@@ -171,10 +204,20 @@ class ProductDetailSerializer(ProductListSerializer):
     in_stock = serializers.SerializerMethodField()
 
     class Meta(ProductListSerializer.Meta):
-        fields = [*ProductListSerializer.Meta.fields, "description", "seo_title",
-                  "seo_description", "tax_rate", "trial_days", "download_limit",
-                  "access_duration_days", "in_stock", "prices", "variants",
-                  "rating_summary"]
+        fields = [
+            *ProductListSerializer.Meta.fields,
+            "description",
+            "seo_title",
+            "seo_description",
+            "tax_rate",
+            "trial_days",
+            "download_limit",
+            "access_duration_days",
+            "in_stock",
+            "prices",
+            "variants",
+            "rating_summary",
+        ]
 
     def to_representation(self, instance):
         # A model instance, not a list row: DRF's field-by-field serialization.
@@ -242,8 +285,12 @@ class CtaSerializer(serializers.Serializer):
 def plan_price(price: Price | None) -> dict | None:
     if price is None:
         return None
-    return {"id": price.pk, **money(price.unit_amount, price.currency),
-            "interval": price.interval, "interval_count": price.interval_count}
+    return {
+        "id": price.pk,
+        **money(price.unit_amount, price.currency),
+        "interval": price.interval,
+        "interval_count": price.interval_count,
+    }
 
 
 class PlanSerializer(serializers.ModelSerializer):
@@ -256,10 +303,27 @@ class PlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Plan
-        fields = ["id", "slug", "name", "tagline", "product", "monthly_price", "yearly_price",
-                  "yearly_saving", "credits_per_period", "trial_credits", "trial_days",
-                  "entitlements", "feature_cost_overrides", "storage_quota_bytes",
-                  "billing_source", "badge", "highlight", "cta", "sort_order"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "tagline",
+            "product",
+            "monthly_price",
+            "yearly_price",
+            "yearly_saving",
+            "credits_per_period",
+            "trial_credits",
+            "trial_days",
+            "entitlements",
+            "feature_cost_overrides",
+            "storage_quota_bytes",
+            "billing_source",
+            "badge",
+            "highlight",
+            "cta",
+            "sort_order",
+        ]
 
     @extend_schema_field(PlanPriceSerializer(allow_null=True))
     def get_monthly_price(self, obj):
@@ -274,8 +338,10 @@ class PlanSerializer(serializers.ModelSerializer):
         saving = selectors.yearly_saving(obj)
         if saving is None:
             return None
-        return {**money(saving, obj.yearly_price.currency),
-                "percent": selectors.yearly_saving_percent(obj)}
+        return {
+            **money(saving, obj.yearly_price.currency),
+            "percent": selectors.yearly_saving_percent(obj),
+        }
 
     @extend_schema_field(CtaSerializer)
     def get_cta(self, obj):
@@ -288,8 +354,16 @@ class ReviewSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Review
-        fields = ["id", "rating", "title", "body", "verified", "helpful_votes", "author_name",
-                  "created_at"]
+        fields = [
+            "id",
+            "rating",
+            "title",
+            "body",
+            "verified",
+            "helpful_votes",
+            "author_name",
+            "created_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -305,8 +379,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 class ReviewInputSerializer(serializers.Serializer):
     rating = serializers.IntegerField(min_value=1, max_value=5)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    body = serializers.CharField(max_length=5000, required=False, allow_blank=True,
-                                 default="")
+    body = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
     def validate_rating(self, value):
         if isinstance(self.initial_data.get("rating"), bool | float):
@@ -317,28 +390,38 @@ class ReviewInputSerializer(serializers.Serializer):
 # --- filters --------------------------------------------------------------------------------
 
 
-
 # spectacular would take the type (boolean) from the model field and the values from the
 # choices (strings): a schema that contradicts itself. The query value is the string.
 @extend_schema_field({"type": "string", "enum": ["true", "false"]})
 class TrueFalseFilter(django_filters.ChoiceFilter):
     pass
 
+
 class ProductFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", max_length=200,
-                                       help_text="Full-text search; the last word is a prefix.")
-    category = django_filters.CharFilter(method="filter_category",
-                                         help_text="Category slug; includes its descendants.")
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=200,
+        help_text="Full-text search; the last word is a prefix.",
+    )
+    category = django_filters.CharFilter(
+        method="filter_category", help_text="Category slug; includes its descendants."
+    )
     type = django_filters.ChoiceFilter(choices=ProductType.choices)
     tag = django_filters.CharFilter(method="filter_tag", max_length=50)
     featured = TrueFalseFilter(
-        choices=[("true", "true"), ("false", "false")], method="filter_featured",
-        help_text="true or false.")
-    min_price = django_filters.NumberFilter(field_name="from_amount", lookup_expr="gte",
-                                            min_value=0,
-                                            help_text="Minor units, against the from-price.")
-    max_price = django_filters.NumberFilter(field_name="from_amount", lookup_expr="lte",
-                                            min_value=0, help_text="Minor units.")
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_featured",
+        help_text="true or false.",
+    )
+    min_price = django_filters.NumberFilter(
+        field_name="from_amount",
+        lookup_expr="gte",
+        min_value=0,
+        help_text="Minor units, against the from-price.",
+    )
+    max_price = django_filters.NumberFilter(
+        field_name="from_amount", lookup_expr="lte", min_value=0, help_text="Minor units."
+    )
 
     class Meta:
         model = Product
@@ -385,8 +468,7 @@ class CachedForAnonymousMixin:
 
     def get(self, request, *args, **kwargs):
         answer = super().get
-        return public_cache.cached_for_anonymous(
-            request, lambda: answer(request, *args, **kwargs))
+        return public_cache.cached_for_anonymous(request, lambda: answer(request, *args, **kwargs))
 
 
 class ProductListView(CachedForAnonymousMixin, PublicMixin, generics.ListAPIView):
@@ -472,10 +554,8 @@ class ProductReviewsView(generics.ListCreateAPIView):
         product = self.get_product()
         data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        review = services.create_review(author=request.user, product=product,
-                                        **data.validated_data)
+        review = services.create_review(author=request.user, product=product, **data.validated_data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
-
 
 
 class HelpfulVoteSerializer(serializers.Serializer):

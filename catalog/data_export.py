@@ -6,22 +6,39 @@ from catalog.models import Review, ReviewVote
 
 
 def _review(r) -> dict:
-    return {"product": r.product.name, "product_slug": r.product.slug, "rating": r.rating,
-            "title": r.title, "body": r.body, "verified_purchase": r.verified,
-            "helpful_votes": r.helpful_votes, "created_at": r.created_at,
-            "updated_at": r.updated_at}
+    return {
+        "product": r.product.name,
+        "product_slug": r.product.slug,
+        "rating": r.rating,
+        "title": r.title,
+        "body": r.body,
+        "verified_purchase": r.verified,
+        "helpful_votes": r.helpful_votes,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    }
 
 
 def _vote(v) -> dict:
-    return {"review_id": v.review_id, "product_slug": v.review.product.slug,
-            "created_at": v.created_at}
+    return {
+        "review_id": v.review_id,
+        "product_slug": v.review.product.slug,
+        "created_at": v.created_at,
+    }
 
 
 def reviews_section(user) -> dict:
     return {
-        "written": rows(Review.objects.filter(author=user).select_related("product")
-                        .order_by("created_at", "id"), _review),
-        "marked_helpful": rows(ReviewVote.objects.filter(voter=user)
-                               .select_related("review__product").order_by("created_at", "id"),
-                               _vote),
+        "written": rows(
+            Review.objects.filter(author=user)
+            .select_related("product")
+            .order_by("created_at", "id"),
+            _review,
+        ),
+        "marked_helpful": rows(
+            ReviewVote.objects.filter(voter=user)
+            .select_related("review__product")
+            .order_by("created_at", "id"),
+            _vote,
+        ),
     }

@@ -135,11 +135,15 @@ class PlanFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Plan {n}")
     slug = factory.Sequence(lambda n: f"plan-{n}")
     monthly_price = factory.SubFactory(
-        RecurringPriceFactory, product=factory.SelfAttribute("..product"), unit_amount=1000,
+        RecurringPriceFactory,
+        product=factory.SelfAttribute("..product"),
+        unit_amount=1000,
         interval=Interval.MONTH,
     )
     yearly_price = factory.SubFactory(
-        RecurringPriceFactory, product=factory.SelfAttribute("..product"), unit_amount=10000,
+        RecurringPriceFactory,
+        product=factory.SelfAttribute("..product"),
+        unit_amount=10000,
         interval=Interval.YEAR,
     )
     credits_per_period = 1000

@@ -15,19 +15,29 @@ SORT_CHOICES = [
 
 
 class CatalogFilterForm(forms.Form):
-    q = forms.CharField(label="Search", required=False, max_length=200,
-                        widget=forms.SearchInput(attrs={"placeholder": "Search products"}))
-    category = forms.ModelChoiceField(queryset=Category.objects.all(), to_field_name="slug",
-                                      required=False, empty_label="All categories")
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        widget=forms.SearchInput(attrs={"placeholder": "Search products"}),
+    )
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label="All categories",
+    )
     type = forms.ChoiceField(choices=[("", "All types"), *ProductType.choices], required=False)
     tag = forms.CharField(required=False, max_length=50)
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
 
     def filters(self) -> dict:
         """Valid values only: a bad value in the address is shown as an error and ignored."""
-        data = self.cleaned_data if self.is_valid() else {
-            name: value for name, value in getattr(self, "cleaned_data", {}).items()
-        }
+        data = (
+            self.cleaned_data
+            if self.is_valid()
+            else {name: value for name, value in getattr(self, "cleaned_data", {}).items()}
+        )
         return {
             "search": data.get("q") or "",
             "category": data.get("category"),
@@ -38,9 +48,15 @@ class CatalogFilterForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
-    rating = forms.TypedChoiceField(choices=[(i, f"{i} star{'s' if i > 1 else ''}")
-                                             for i in range(5, 0, -1)],
-                                    coerce=int, widget=forms.RadioSelect)
+    rating = forms.TypedChoiceField(
+        choices=[(i, f"{i} star{'s' if i > 1 else ''}") for i in range(5, 0, -1)],
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
     title = forms.CharField(max_length=200, required=False)
-    body = forms.CharField(label="Your review", max_length=5000, required=False,
-                           widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label="Your review",
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )

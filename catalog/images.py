@@ -13,8 +13,13 @@ from django.http import FileResponse, Http404
 from django.views.decorators.cache import cache_control
 
 FOLDER = "catalog/images"
-CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png", "jpg": "image/jpeg",
-                 "jpeg": "image/jpeg", "webp": "image/webp"}
+CONTENT_TYPES = {
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,120}\.(svg|png|jpe?g|webp)$")
 
 
@@ -62,8 +67,9 @@ def image(request, name: str):
     path = f"{FOLDER}/{name}"
     if match is None or not default_storage.exists(path):
         raise Http404("No such picture.")
-    response = FileResponse(default_storage.open(path, "rb"),
-                            content_type=CONTENT_TYPES[match.group(1)])
+    response = FileResponse(
+        default_storage.open(path, "rb"), content_type=CONTENT_TYPES[match.group(1)]
+    )
     # An SVG opened on its own runs no script and loads nothing.
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

@@ -61,16 +61,16 @@ class Category(TimeStampedModel):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                               related_name="children")
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
     sort_order = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["sort_order", "name"]
         verbose_name_plural = "categories"
         constraints = [
-            models.CheckConstraint(condition=~Q(parent=F("id")),
-                                   name="category_not_own_parent"),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="category_not_own_parent"),
         ]
 
     def __str__(self):
@@ -88,10 +88,12 @@ class Product(TimeStampedModel):
     slug = models.SlugField(max_length=220, unique=True)
     short_description = models.CharField(max_length=300, blank=True)
     description = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=ProductStatus.choices,
-                              default=ProductStatus.DRAFT)
-    type = models.CharField(max_length=20, choices=ProductType.choices,
-                            default=ProductType.ONE_TIME)
+    status = models.CharField(
+        max_length=16, choices=ProductStatus.choices, default=ProductStatus.DRAFT
+    )
+    type = models.CharField(
+        max_length=20, choices=ProductType.choices, default=ProductType.ONE_TIME
+    )
     categories = models.ManyToManyField(Category, blank=True, related_name="products")
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     featured = models.BooleanField(default=False)
@@ -102,20 +104,27 @@ class Product(TimeStampedModel):
     seo_title = models.CharField(max_length=200, blank=True)
     seo_description = models.CharField(max_length=320, blank=True)
     # A fraction: 0.2000 is 20 %. Applied by billing at checkout.
-    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0,
-                                   validators=[MinValueValidator(Decimal("0")),
-                                               MaxValueValidator(Decimal("0.9999"))])
+    tax_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=0,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.9999"))],
+    )
     # The price checkout uses when the buyer picks none (as Stripe's product.default_price).
-    default_price = models.ForeignKey("Price", on_delete=models.SET_NULL, null=True, blank=True,
-                                      related_name="+")
+    default_price = models.ForeignKey(
+        "Price", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     # Digital goods
-    download_file = models.ForeignKey("accounts.StoredFile", on_delete=models.PROTECT,
-                                      null=True, blank=True, related_name="+")
-    download_limit = models.PositiveIntegerField(null=True, blank=True,
-                                                 help_text="Empty means unlimited downloads.")
-    access_duration_days = models.PositiveIntegerField(null=True, blank=True,
-                                                       help_text="Empty means lifetime access.")
+    download_file = models.ForeignKey(
+        "accounts.StoredFile", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    download_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty means unlimited downloads."
+    )
+    access_duration_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty means lifetime access."
+    )
     # Subscriptions
     trial_days = models.PositiveIntegerField(default=0)
     # Inventory
@@ -146,16 +155,19 @@ class Product(TimeStampedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["stripe_product_id"],
-                                    condition=Q(stripe_product_id__isnull=False),
-                                    name="product_stripe_id_unique"),
-            models.CheckConstraint(condition=Q(tax_rate__gte=0) & Q(tax_rate__lt=1),
-                                   name="product_tax_rate_0_to_1"),
-            models.CheckConstraint(condition=Q(stock_quantity__gte=0),
-                                   name="product_stock_gte_0"),
-            models.CheckConstraint(condition=Q(download_limit__isnull=True)
-                                   | Q(download_limit__gte=1),
-                                   name="product_download_limit_gte_1"),
+            models.UniqueConstraint(
+                fields=["stripe_product_id"],
+                condition=Q(stripe_product_id__isnull=False),
+                name="product_stripe_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_rate__gte=0) & Q(tax_rate__lt=1), name="product_tax_rate_0_to_1"
+            ),
+            models.CheckConstraint(condition=Q(stock_quantity__gte=0), name="product_stock_gte_0"),
+            models.CheckConstraint(
+                condition=Q(download_limit__isnull=True) | Q(download_limit__gte=1),
+                name="product_download_limit_gte_1",
+            ),
             models.CheckConstraint(
                 condition=~Q(status=ProductStatus.PUBLISHED) | Q(published_at__isnull=False),
                 name="product_published_has_published_at",
@@ -207,8 +219,7 @@ class Price(TimeStampedModel):
     type = models.CharField(max_length=16, choices=PriceType.choices, default=PriceType.ONE_TIME)
     interval = models.CharField(max_length=8, choices=Interval.choices, null=True, blank=True)
     interval_count = models.PositiveSmallIntegerField(default=1)
-    tiers_mode = models.CharField(max_length=16, choices=TiersMode.choices, null=True,
-                                  blank=True)
+    tiers_mode = models.CharField(max_length=16, choices=TiersMode.choices, null=True, blank=True)
     active = models.BooleanField(default=True)
     lookup_key = models.CharField(max_length=200, null=True, blank=True)
     stripe_price_id = models.CharField(max_length=255, null=True, blank=True)
@@ -217,22 +228,26 @@ class Price(TimeStampedModel):
     class Meta:
         ordering = ["product_id", "unit_amount", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(unit_amount__gte=0),
-                                   name="price_unit_amount_gte_0"),
+            models.CheckConstraint(condition=Q(unit_amount__gte=0), name="price_unit_amount_gte_0"),
             models.CheckConstraint(condition=CURRENCY_CHECK, name="price_currency_iso"),
-            models.CheckConstraint(condition=Q(interval_count__gte=1),
-                                   name="price_interval_count_gte_1"),
+            models.CheckConstraint(
+                condition=Q(interval_count__gte=1), name="price_interval_count_gte_1"
+            ),
             models.CheckConstraint(
                 condition=Q(type=PriceType.RECURRING, interval__isnull=False)
                 | Q(type=PriceType.ONE_TIME, interval__isnull=True),
                 name="price_interval_iff_recurring",
             ),
-            models.UniqueConstraint(fields=["stripe_price_id"],
-                                    condition=Q(stripe_price_id__isnull=False),
-                                    name="price_stripe_id_unique"),
-            models.UniqueConstraint(fields=["lookup_key"],
-                                    condition=Q(lookup_key__isnull=False),
-                                    name="price_lookup_key_unique"),
+            models.UniqueConstraint(
+                fields=["stripe_price_id"],
+                condition=Q(stripe_price_id__isnull=False),
+                name="price_stripe_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["lookup_key"],
+                condition=Q(lookup_key__isnull=False),
+                name="price_lookup_key_unique",
+            ),
         ]
         indexes = [models.Index(fields=["product", "active"], name="price_product_active")]
 
@@ -272,10 +287,12 @@ class Variant(TimeStampedModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
     name = models.CharField(max_length=120)
     sku = models.CharField(max_length=64, unique=True)
-    license_type = models.CharField(max_length=16, choices=LicenseType.choices,
-                                    default=LicenseType.PERSONAL)
-    seats = models.PositiveIntegerField(null=True, blank=True,
-                                        help_text="Empty means unlimited seats.")
+    license_type = models.CharField(
+        max_length=16, choices=LicenseType.choices, default=LicenseType.PERSONAL
+    )
+    seats = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty means unlimited seats."
+    )
     price_amount = models.BigIntegerField(validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, default="usd", validators=[currency_validator])
     available = models.BooleanField(default=True)
@@ -285,12 +302,15 @@ class Variant(TimeStampedModel):
     class Meta:
         ordering = ["product_id", "sort_order", "price_amount", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(price_amount__gte=0),
-                                   name="variant_price_amount_gte_0"),
+            models.CheckConstraint(
+                condition=Q(price_amount__gte=0), name="variant_price_amount_gte_0"
+            ),
             models.CheckConstraint(condition=CURRENCY_CHECK, name="variant_currency_iso"),
-            models.UniqueConstraint(fields=["stripe_price_id"],
-                                    condition=Q(stripe_price_id__isnull=False),
-                                    name="variant_stripe_price_id_unique"),
+            models.UniqueConstraint(
+                fields=["stripe_price_id"],
+                condition=Q(stripe_price_id__isnull=False),
+                name="variant_stripe_price_id_unique",
+            ),
         ]
 
     def __str__(self):
@@ -308,15 +328,15 @@ class PricingTier(TimeStampedModel):
     class Meta:
         ordering = [F("up_to").asc(nulls_last=True)]
         constraints = [
-            models.CheckConstraint(condition=Q(unit_amount__gte=0),
-                                   name="tier_unit_amount_gte_0"),
-            models.CheckConstraint(condition=Q(flat_amount__gte=0),
-                                   name="tier_flat_amount_gte_0"),
-            models.CheckConstraint(condition=Q(up_to__isnull=True) | Q(up_to__gte=1),
-                                   name="tier_up_to_gte_1"),
+            models.CheckConstraint(condition=Q(unit_amount__gte=0), name="tier_unit_amount_gte_0"),
+            models.CheckConstraint(condition=Q(flat_amount__gte=0), name="tier_flat_amount_gte_0"),
+            models.CheckConstraint(
+                condition=Q(up_to__isnull=True) | Q(up_to__gte=1), name="tier_up_to_gte_1"
+            ),
             # One tier per bound, and only one open-ended ("inf") tier per price.
-            models.UniqueConstraint(fields=["price", "up_to"], nulls_distinct=False,
-                                    name="tier_price_up_to_unique"),
+            models.UniqueConstraint(
+                fields=["price", "up_to"], nulls_distinct=False, name="tier_price_up_to_unique"
+            ),
         ]
 
     def __str__(self):
@@ -331,8 +351,9 @@ class Collection(TimeStampedModel):
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     sort_order = models.IntegerField(default=0)
-    products = models.ManyToManyField(Product, through="CollectionItem", blank=True,
-                                      related_name="collections")
+    products = models.ManyToManyField(
+        Product, through="CollectionItem", blank=True, related_name="collections"
+    )
 
     class Meta:
         ordering = ["sort_order", "name"]
@@ -346,15 +367,15 @@ class Collection(TimeStampedModel):
 
 class CollectionItem(TimeStampedModel):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE,
-                                related_name="collection_items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="collection_items")
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["collection_id", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["collection", "product"],
-                                    name="collection_item_unique"),
+            models.UniqueConstraint(
+                fields=["collection", "product"], name="collection_item_unique"
+            ),
         ]
 
     def __str__(self):
@@ -367,15 +388,21 @@ class Plan(TimeStampedModel):
     BillingSource = BillingSource
     CtaType = CtaType
 
-    product = models.OneToOneField(Product, on_delete=models.PROTECT, related_name="plan",
-                                   limit_choices_to={"type": ProductType.SUBSCRIPTION})
+    product = models.OneToOneField(
+        Product,
+        on_delete=models.PROTECT,
+        related_name="plan",
+        limit_choices_to={"type": ProductType.SUBSCRIPTION},
+    )
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
     tagline = models.CharField(max_length=200, blank=True)
-    monthly_price = models.ForeignKey(Price, on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="+")
-    yearly_price = models.ForeignKey(Price, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+")
+    monthly_price = models.ForeignKey(
+        Price, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    yearly_price = models.ForeignKey(
+        Price, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # Granted at the start of each billing period of the subscribed price: every month on the
     # monthly price, once a year on the yearly one (the pricing page says which).
     credits_per_period = models.PositiveIntegerField(default=0)
@@ -384,27 +411,30 @@ class Plan(TimeStampedModel):
     entitlements = models.JSONField(default=list, blank=True)
     # {"AI_TEXT_CHAT": 1, "AI_VIDEO_GENERATION": 40}: replaces credits.FeatureCost for members.
     feature_cost_overrides = models.JSONField(default=dict, blank=True)
-    storage_quota_bytes = models.BigIntegerField(null=True, blank=True,
-                                                 help_text="Empty means unlimited storage.")
+    storage_quota_bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="Empty means unlimited storage."
+    )
     badge = models.CharField(max_length=40, blank=True)
     highlight = models.BooleanField(default=False)
-    cta_type = models.CharField(max_length=16, choices=CtaType.choices,
-                                default=CtaType.SUBSCRIBE)
+    cta_type = models.CharField(max_length=16, choices=CtaType.choices, default=CtaType.SUBSCRIBE)
     cta_label = models.CharField(max_length=60, blank=True)
     cta_url = models.CharField(max_length=500, blank=True)
     sort_order = models.IntegerField(default=0)
-    billing_source = models.CharField(max_length=8, choices=BillingSource.choices,
-                                      default=BillingSource.STRIPE)
+    billing_source = models.CharField(
+        max_length=8, choices=BillingSource.choices, default=BillingSource.STRIPE
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["sort_order", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(credits_per_period__gte=0),
-                                   name="plan_credits_gte_0"),
-            models.CheckConstraint(condition=Q(storage_quota_bytes__isnull=True)
-                                   | Q(storage_quota_bytes__gte=0),
-                                   name="plan_storage_quota_gte_0"),
+            models.CheckConstraint(
+                condition=Q(credits_per_period__gte=0), name="plan_credits_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(storage_quota_bytes__isnull=True) | Q(storage_quota_bytes__gte=0),
+                name="plan_storage_quota_gte_0",
+            ),
         ]
         indexes = [models.Index(fields=["active", "sort_order"], name="plan_active_sort")]
 
@@ -436,9 +466,7 @@ class Plan(TimeStampedModel):
             raise ValidationError(errors)
 
     def price_for_interval(self, interval: str) -> "Price | None":
-        return {Interval.MONTH: self.monthly_price, Interval.YEAR: self.yearly_price}.get(
-            interval
-        )
+        return {Interval.MONTH: self.monthly_price, Interval.YEAR: self.yearly_price}.get(interval)
 
     def cost_for(self, operation_key: str) -> int | None:
         """This plan's cost override for an operation, or None to use the standard cost."""
@@ -451,8 +479,9 @@ class Plan(TimeStampedModel):
 
 class Review(TimeStampedModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                               related_name="reviews")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviews"
+    )
     rating = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
@@ -465,12 +494,15 @@ class Review(TimeStampedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5),
-                                   name="review_rating_1_to_5"),
-            models.CheckConstraint(condition=Q(helpful_votes__gte=0),
-                                   name="review_helpful_votes_gte_0"),
-            models.UniqueConstraint(fields=["author", "product"],
-                                    name="review_one_per_author_product"),
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5), name="review_rating_1_to_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(helpful_votes__gte=0), name="review_helpful_votes_gte_0"
+            ),
+            models.UniqueConstraint(
+                fields=["author", "product"], name="review_one_per_author_product"
+            ),
         ]
         indexes = [models.Index(fields=["product", "-created_at"], name="review_product_recent")]
 
@@ -482,8 +514,9 @@ class ReviewVote(TimeStampedModel):
     """One "helpful" vote by one user on one review; ``Review.helpful_votes`` counts them."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
-    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                              related_name="review_votes")
+    voter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_votes"
+    )
 
     class Meta:
         constraints = [

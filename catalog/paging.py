@@ -42,8 +42,10 @@ class CompiledValuesQuery:
             cursor.execute(self.sql, (*self.params, limit, offset))
             fetched = cursor.fetchall()
         names = self.names
-        return [dict(zip(names, row, strict=True))
-                for row in self.compiler.results_iter(results=[fetched])]
+        return [
+            dict(zip(names, row, strict=True))
+            for row in self.compiler.results_iter(results=[fetched])
+        ]
 
 
 def compiled_for(key: tuple, queryset: QuerySet) -> CompiledValuesQuery:
@@ -86,7 +88,7 @@ class CountInPageQueryPaginator(DjangoPaginator):
     def _rows(self, *, offset: int, limit: int) -> list[dict]:
         with_total = self.object_list.annotate(_total=Window(Count("*")))
         if self.compiled_key is None:
-            return list(with_total[offset:offset + limit])
+            return list(with_total[offset : offset + limit])
         return compiled_for(self.compiled_key, with_total).rows(offset=offset, limit=limit)
 
 
@@ -103,5 +105,4 @@ class CountInPageQueryPagination(Pagination):
         return super().paginate_queryset(queryset, request, view)
 
     def django_paginator_class(self, object_list, per_page):  # what DRF builds per request
-        return CountInPageQueryPaginator(object_list, per_page,
-                                         compiled_key=self._compiled_key)
+        return CountInPageQueryPaginator(object_list, per_page, compiled_key=self._compiled_key)

@@ -61,8 +61,14 @@ def tier_rows(price: Price) -> list[dict]:
     "flat_amount"}`` (``last`` None means "and above")."""
     rows, first = [], 1
     for tier in _ordered_tiers(price):
-        rows.append({"first": first, "last": tier.up_to, "unit_amount": tier.unit_amount,
-                     "flat_amount": tier.flat_amount})
+        rows.append(
+            {
+                "first": first,
+                "last": tier.up_to,
+                "unit_amount": tier.unit_amount,
+                "flat_amount": tier.flat_amount,
+            }
+        )
         if tier.up_to is None:
             break
         first = tier.up_to + 1

@@ -53,23 +53,28 @@ def get_visible_product(*, slug: str) -> Product:
 
 # --- prices ---------------------------------------------------------------------------------
 
+
 def _cheapest_price():
-    return (Price.objects.filter(product=OuterRef("pk"), active=True, tiers_mode__isnull=True)
-            .order_by("unit_amount", "id"))
+    return Price.objects.filter(
+        product=OuterRef("pk"), active=True, tiers_mode__isnull=True
+    ).order_by("unit_amount", "id")
 
 
 def _cheapest_variant():
-    return (Variant.objects.filter(product=OuterRef("pk"), available=True)
-            .order_by("price_amount", "id"))
+    return Variant.objects.filter(product=OuterRef("pk"), available=True).order_by(
+        "price_amount", "id"
+    )
 
 
 def with_from_price(queryset: QuerySet[Product]) -> QuerySet[Product]:
     """Annotate ``from_amount`` (cheapest active flat price or available variant, minor units)
     and ``from_currency``. Tiered prices are left out: their cost depends on the quantity."""
-    price_amount = Subquery(_cheapest_price().values("unit_amount")[:1],
-                            output_field=BigIntegerField())
-    variant_amount = Subquery(_cheapest_variant().values("price_amount")[:1],
-                              output_field=BigIntegerField())
+    price_amount = Subquery(
+        _cheapest_price().values("unit_amount")[:1], output_field=BigIntegerField()
+    )
+    variant_amount = Subquery(
+        _cheapest_variant().values("price_amount")[:1], output_field=BigIntegerField()
+    )
     return queryset.annotate(
         # PostgreSQL's LEAST ignores NULLs: a product with only variants still gets a price.
         from_amount=Least(price_amount, variant_amount),
@@ -81,6 +86,7 @@ def with_from_price(queryset: QuerySet[Product]) -> QuerySet[Product]:
 
 
 # --- search ---------------------------------------------------------------------------------
+
 
 def _words(text: str) -> list[str]:
     return _WORD.findall((text or "")[:MAX_QUERY_LENGTH])
@@ -115,17 +121,21 @@ def search_products(queryset: QuerySet[Product], text: str) -> QuerySet[Product]
     query = build_search_query(text)
     if query is None:
         return queryset.none()
-    matches = (queryset.filter(search_vector=query)
-               .annotate(rank=SearchRank(F("search_vector"), query)))
+    matches = queryset.filter(search_vector=query).annotate(
+        rank=SearchRank(F("search_vector"), query)
+    )
     if matches.exists():
         return matches.order_by("-rank", "name", "id")
     cleaned = " ".join(_words(text))
-    return (queryset.annotate(rank=TrigramWordSimilarity(Value(cleaned), "name"))
-            .filter(rank__gte=TRIGRAM_THRESHOLD)
-            .order_by("-rank", "name", "id"))
+    return (
+        queryset.annotate(rank=TrigramWordSimilarity(Value(cleaned), "name"))
+        .filter(rank__gte=TRIGRAM_THRESHOLD)
+        .order_by("-rank", "name", "id")
+    )
 
 
 # --- categories -----------------------------------------------------------------------------
+
 
 def category_tree() -> list[Category]:
     """Root categories with ``tree_children`` filled in recursively, in one query."""
@@ -156,8 +166,7 @@ def category_with_descendant_ids(category: Category) -> list[int]:
 def products_in_category(queryset: QuerySet[Product], category: Category) -> QuerySet[Product]:
     ids = category_with_descendant_ids(category)
     return queryset.filter(
-        pk__in=Product.categories.through.objects.filter(category_id__in=ids)
-        .values("product_id")
+        pk__in=Product.categories.through.objects.filter(category_id__in=ids).values("product_id")
     )
 
 
@@ -183,9 +192,17 @@ SORTS = {
 }
 
 
-def product_list(*, search: str = "", category: Category | None = None, type: str = "",
-                 tag: str = "", featured: bool | None = None, min_price: int | None = None,
-                 max_price: int | None = None, sort: str = "relevance") -> QuerySet[Product]:
+def product_list(
+    *,
+    search: str = "",
+    category: Category | None = None,
+    type: str = "",
+    tag: str = "",
+    featured: bool | None = None,
+    min_price: int | None = None,
+    max_price: int | None = None,
+    sort: str = "relevance",
+) -> QuerySet[Product]:
     """Visible products with ``from_amount``/``from_currency`` annotated and their categories
     prefetched: a page of any size costs the same number of queries."""
     queryset = with_from_price(visible_products())
@@ -214,14 +231,27 @@ def product_list(*, search: str = "", category: Category | None = None, type: st
 
 
 # What the API's product list shows of a product's own columns.
-LIST_COLUMNS = ("id", "slug", "name", "short_description", "type", "tags", "featured",
-                "images", "credits_granted", "published_at", "rating_average", "rating_count")
+LIST_COLUMNS = (
+    "id",
+    "slug",
+    "name",
+    "short_description",
+    "type",
+    "tags",
+    "featured",
+    "images",
+    "credits_granted",
+    "published_at",
+    "rating_average",
+    "rating_count",
+)
 
 
 def _category_refs() -> ArraySubquery:
     """The product's categories as ``[{"slug", "name"}]`` in menu order, inside the row."""
     return ArraySubquery(
-        Category.objects.filter(products=OuterRef("pk")).order_by("sort_order", "name", "id")
+        Category.objects.filter(products=OuterRef("pk"))
+        .order_by("sort_order", "name", "id")
         .values(ref=JSONObject(slug="slug", name="name"))
     )
 
@@ -230,17 +260,23 @@ def product_list_rows() -> QuerySet:
     """Visible products as dicts of what the API's list shows (``LIST_COLUMNS``,
     ``from_amount``/``from_currency``, ``category_refs``), featured then newest: one query
     for a page of any size, and no model instances to build."""
-    return (with_from_price(visible_products())
-            .annotate(category_refs=_category_refs())
-            .order_by("-featured", "-published_at", "-id")
-            .values(*LIST_COLUMNS, "from_amount", "from_currency", "category_refs"))
+    return (
+        with_from_price(visible_products())
+        .annotate(category_refs=_category_refs())
+        .order_by("-featured", "-published_at", "-id")
+        .values(*LIST_COLUMNS, "from_amount", "from_currency", "category_refs")
+    )
 
 
 def product_detail_queryset() -> QuerySet[Product]:
     """Visible products with everything the detail page and API show, prefetched."""
     return with_from_price(visible_products()).prefetch_related(
-        Prefetch("prices", queryset=Price.objects.filter(active=True)
-                 .order_by("type", "interval", "unit_amount", "id").prefetch_related("tiers")),
+        Prefetch(
+            "prices",
+            queryset=Price.objects.filter(active=True)
+            .order_by("type", "interval", "unit_amount", "id")
+            .prefetch_related("tiers"),
+        ),
         Prefetch("variants", queryset=Variant.objects.filter(available=True)),
         Prefetch("categories", queryset=Category.objects.order_by("sort_order", "name")),
     )
@@ -254,27 +290,37 @@ def all_tags() -> list[str]:
 
 def visible_collections() -> QuerySet[Collection]:
     """Active collections with their visible products in curated order (``visible_items``)."""
-    items = (CollectionItem.objects
-             .filter(product__status=ProductStatus.PUBLISHED, product__deleted_at__isnull=True)
-             .select_related("product").order_by("position", "id"))
-    return (Collection.objects.filter(active=True)
-            .prefetch_related(Prefetch("items", queryset=items, to_attr="visible_items")))
+    items = (
+        CollectionItem.objects.filter(
+            product__status=ProductStatus.PUBLISHED, product__deleted_at__isnull=True
+        )
+        .select_related("product")
+        .order_by("position", "id")
+    )
+    return Collection.objects.filter(active=True).prefetch_related(
+        Prefetch("items", queryset=items, to_attr="visible_items")
+    )
 
 
 def collection_products(collection: Collection) -> QuerySet[Product]:
     """The collection's visible products in curated order, annotated like ``product_list``."""
-    return (with_from_price(visible_products())
-            .filter(collection_items__collection=collection)
-            .order_by("collection_items__position", "id")
-            .prefetch_related("categories"))
+    return (
+        with_from_price(visible_products())
+        .filter(collection_items__collection=collection)
+        .order_by("collection_items__position", "id")
+        .prefetch_related("categories")
+    )
 
 
 def active_plans() -> QuerySet[Plan]:
     """Plans on the pricing page: active, their product visible, in sort order."""
-    return (Plan.objects.filter(active=True, product__status=ProductStatus.PUBLISHED,
-                                product__deleted_at__isnull=True)
-            .select_related("product", "monthly_price", "yearly_price")
-            .order_by("sort_order", "id"))
+    return (
+        Plan.objects.filter(
+            active=True, product__status=ProductStatus.PUBLISHED, product__deleted_at__isnull=True
+        )
+        .select_related("product", "monthly_price", "yearly_price")
+        .order_by("sort_order", "id")
+    )
 
 
 def yearly_saving(plan: Plan) -> int | None:
@@ -295,9 +341,13 @@ def yearly_saving_percent(plan: Plan) -> int | None:
 
 # --- reviews --------------------------------------------------------------------------------
 
+
 def product_reviews(product: Product) -> QuerySet[Review]:
-    return Review.objects.filter(product=product).select_related("author").order_by(
-        "-created_at", "-id")
+    return (
+        Review.objects.filter(product=product)
+        .select_related("author")
+        .order_by("-created_at", "-id")
+    )
 
 
 def rating_summary(product: Product) -> dict:
@@ -306,8 +356,12 @@ def rating_summary(product: Product) -> dict:
     reviews by customers who paid for the product."""
     distribution = dict.fromkeys(range(1, 6), 0)
     verified_count = verified_total = 0
-    rows = (Review.objects.filter(product=product).order_by().values("rating", "verified")
-            .annotate(n=Count("id")))
+    rows = (
+        Review.objects.filter(product=product)
+        .order_by()
+        .values("rating", "verified")
+        .annotate(n=Count("id"))
+    )
     for row in rows:
         distribution[row["rating"]] += row["n"]
         if row["verified"]:
@@ -316,10 +370,13 @@ def rating_summary(product: Product) -> dict:
     count = sum(distribution.values())
     total = sum(rating * n for rating, n in distribution.items())
     average = round(total / count, 2) if count else None
-    return {"average": average, "count": count, "distribution": distribution,
-            "verified_count": verified_count,
-            "verified_average": (round(verified_total / verified_count, 2)
-                                 if verified_count else None)}
+    return {
+        "average": average,
+        "count": count,
+        "distribution": distribution,
+        "verified_count": verified_count,
+        "verified_average": (round(verified_total / verified_count, 2) if verified_count else None),
+    }
 
 
 def plan_cta(plan: Plan, interval: str = "month") -> dict:

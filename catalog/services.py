@@ -52,8 +52,13 @@ def _set_status(*, product: Product, status: str, actor) -> Product:
             locked.published_at = locked.published_at or timezone.now()
             fields.append("published_at")
         locked.save(update_fields=fields)
-        record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=locked, old=old,
-               new={"status": locked.status, "published_at": locked.published_at})
+        record(
+            actor=actor,
+            action=AuditAction.STATUS_CHANGE,
+            resource=locked,
+            old=old,
+            new={"status": locked.status, "published_at": locked.published_at},
+        )
         catalog_changed()
     return locked
 
@@ -84,8 +89,13 @@ def set_featured(*, product: Product, featured: bool, actor: User) -> Product:
         old = {"featured": locked.featured}
         locked.featured = featured
         locked.save(update_fields=["featured", "updated_at"])
-        record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
-               new={"featured": featured})
+        record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            resource=locked,
+            old=old,
+            new={"featured": featured},
+        )
         catalog_changed()
     return locked
 
@@ -100,8 +110,13 @@ def soft_delete_product(*, product: Product, actor: User) -> Product:
             return locked
         locked.deleted_at = timezone.now()
         locked.save(update_fields=["deleted_at", "updated_at"])
-        record(actor=actor, action=AuditAction.DELETE, resource=locked,
-               old={"deleted_at": None}, new={"deleted_at": locked.deleted_at})
+        record(
+            actor=actor,
+            action=AuditAction.DELETE,
+            resource=locked,
+            old={"deleted_at": None},
+            new={"deleted_at": locked.deleted_at},
+        )
         catalog_changed()
     return locked
 
@@ -115,8 +130,14 @@ def restore_product(*, product: Product, actor: User) -> Product:
         old = {"deleted_at": locked.deleted_at}
         locked.deleted_at = None
         locked.save(update_fields=["deleted_at", "updated_at"])
-        record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
-               new={"deleted_at": None}, reason="restored")
+        record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            resource=locked,
+            old=old,
+            new={"deleted_at": None},
+            reason="restored",
+        )
         catalog_changed()
     return locked
 
@@ -142,7 +163,8 @@ def duplicate_product(*, product: Product, actor: User) -> Product:
     authority.require(actor, "catalog.manage")
     with transaction.atomic():
         source = Product.all_objects.prefetch_related(
-            "categories", "prices__tiers", "variants").get(pk=product.pk)
+            "categories", "prices__tiers", "variants"
+        ).get(pk=product.pk)
         copy = Product.all_objects.get(pk=source.pk)
         copy.pk = copy.id = None
         copy._state.adding = True
@@ -184,8 +206,13 @@ def duplicate_product(*, product: Product, actor: User) -> Product:
             variant.save()
         if copy.default_price_id:
             copy.save(update_fields=["default_price"])
-        record(actor=actor, action=AuditAction.CREATE, resource=copy,
-               new={"slug": copy.slug, "status": copy.status}, duplicated_from=source.pk)
+        record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            resource=copy,
+            new={"slug": copy.slug, "status": copy.status},
+            duplicated_from=source.pk,
+        )
     return copy
 
 
@@ -194,8 +221,9 @@ def _has_completed_order(*, user, product: Product) -> bool:
     return purchases.verified_purchase(user=user, product=product)
 
 
-def create_review(*, author: User, product: Product, rating: object, title: str = "",
-                  body: str = "") -> Review:
+def create_review(
+    *, author: User, product: Product, rating: object, title: str = "", body: str = ""
+) -> Review:
     """Write ``author``'s one review of a visible ``product`` and update the product's rating
     figures in the same transaction.
 
@@ -213,12 +241,21 @@ def create_review(*, author: User, product: Product, rating: object, title: str 
     verified = _has_completed_order(user=author, product=product)
     try:
         with transaction.atomic():
-            review = Review.objects.create(author=author, product=product, rating=rating,
-                                           title=title.strip(), body=body.strip(),
-                                           verified=verified)
+            review = Review.objects.create(
+                author=author,
+                product=product,
+                rating=rating,
+                title=title.strip(),
+                body=body.strip(),
+                verified=verified,
+            )
             refresh_ratings(product_ids=[product.pk])
-            record(actor=author, action=AuditAction.CREATE, resource=review,
-                   new={"product": product.pk, "rating": rating, "verified": verified})
+            record(
+                actor=author,
+                action=AuditAction.CREATE,
+                resource=review,
+                new={"product": product.pk, "rating": rating, "verified": verified},
+            )
     except IntegrityError as exc:
         if Review.objects.filter(author=author, product=product).exists():
             raise AlreadyReviewed() from exc
@@ -229,16 +266,25 @@ def create_review(*, author: User, product: Product, rating: object, title: str 
 def verify_reviews(*, user: User, product_ids: Iterable[int]) -> int:
     """``user`` has now paid for these products: their reviews of them become verified
     purchases (inside the payment's transaction); returns how many changed."""
-    changed = list(Review.objects.filter(author=user, product_id__in=product_ids,
-                                         verified=False).values_list("pk", "product_id"))
+    changed = list(
+        Review.objects.filter(author=user, product_id__in=product_ids, verified=False).values_list(
+            "pk", "product_id"
+        )
+    )
     if not changed:
         return 0
     Review.objects.filter(pk__in=[pk for pk, _ in changed]).update(verified=True)
     refresh_ratings(product_ids=[product_id for _, product_id in changed])
     for pk, _ in changed:
-        record(actor=None, action=AuditAction.UPDATE, resource_type="catalog.Review",
-               resource_id=pk, old={"verified": False}, new={"verified": True},
-               operation="review_verified_by_payment")
+        record(
+            actor=None,
+            action=AuditAction.UPDATE,
+            resource_type="catalog.Review",
+            resource_id=pk,
+            old={"verified": False},
+            new={"verified": True},
+            operation="review_verified_by_payment",
+        )
     return len(changed)
 
 
@@ -251,8 +297,12 @@ def refresh_ratings(*, product_ids: Iterable[int]) -> int:
     same product's reviews waits for the lock and counts this one. Safe to call twice."""
     ids = sorted(set(product_ids))
     with transaction.atomic(savepoint=False):
-        list(Product.all_objects.select_for_update(no_key=True).filter(pk__in=ids)
-             .order_by("pk").values_list("pk", flat=True))
+        list(
+            Product.all_objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         updated = _update_ratings(ids)
     catalog_changed()
     return updated
@@ -262,8 +312,9 @@ def _update_ratings(ids: list[int]) -> int:
     reviews = Review.objects.filter(product=OuterRef("pk")).order_by().values("product")
     return Product.all_objects.filter(pk__in=ids).update(
         rating_count=Coalesce(Subquery(reviews.annotate(n=Count("id")).values("n")), 0),
-        rating_average=Subquery(reviews.annotate(average=Avg("rating")).values("average"),
-                                output_field=FloatField()),
+        rating_average=Subquery(
+            reviews.annotate(average=Avg("rating")).values("average"), output_field=FloatField()
+        ),
     )
 
 
@@ -283,8 +334,7 @@ def mark_review_helpful(*, review: Review, voter: User) -> tuple[Review, bool]:
         with transaction.atomic():
             vote = ReviewVote.objects.create(review=review, voter=voter)
             Review.objects.filter(pk=review.pk).update(helpful_votes=F("helpful_votes") + 1)
-            record(actor=voter, action=AuditAction.CREATE, resource=vote,
-                   new={"review": review.pk})
+            record(actor=voter, action=AuditAction.CREATE, resource=vote, new={"review": review.pk})
     except IntegrityError:
         if not ReviewVote.objects.filter(review=review, voter=voter).exists():
             raise

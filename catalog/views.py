@@ -29,46 +29,65 @@ def _query_without_page(request) -> str:
 
 def catalog_list(request):
     form = CatalogFilterForm(request.GET or None)
-    filters = form.filters() if request.GET else {"search": "", "category": None, "type": "",
-                                                  "tag": "", "sort": "relevance"}
+    filters = (
+        form.filters()
+        if request.GET
+        else {"search": "", "category": None, "type": "", "tag": "", "sort": "relevance"}
+    )
     products = selectors.product_list(**filters)
-    return render(request, "catalog/list.html", {
-        "form": form,
-        "filters": filters,
-        "page": _paginate(request, products),
-        "query_string": _query_without_page(request),
-        "categories": selectors.category_tree(),
-        "tags": selectors.all_tags(),
-        "types": ProductType.choices,
-        "featured": selectors.product_list(featured=True)[:4] if not request.GET else [],
-    })
+    return render(
+        request,
+        "catalog/list.html",
+        {
+            "form": form,
+            "filters": filters,
+            "page": _paginate(request, products),
+            "query_string": _query_without_page(request),
+            "categories": selectors.category_tree(),
+            "tags": selectors.all_tags(),
+            "types": ProductType.choices,
+            "featured": selectors.product_list(featured=True)[:4] if not request.GET else [],
+        },
+    )
 
 
 def category_page(request, slug):
     category = get_object_or_404(Category, slug=slug)
     products = selectors.product_list(category=category, sort=request.GET.get("sort", ""))
-    return render(request, "catalog/category.html", {
-        "category": category,
-        "ancestors": selectors.category_ancestors(category),
-        "children": category.children.all(),
-        "page": _paginate(request, products),
-        "query_string": _query_without_page(request),
-    })
+    return render(
+        request,
+        "catalog/category.html",
+        {
+            "category": category,
+            "ancestors": selectors.category_ancestors(category),
+            "children": category.children.all(),
+            "page": _paginate(request, products),
+            "query_string": _query_without_page(request),
+        },
+    )
 
 
 def collection_list(request):
-    return render(request, "catalog/collections.html", {
-        "collections": selectors.visible_collections(),
-    })
+    return render(
+        request,
+        "catalog/collections.html",
+        {
+            "collections": selectors.visible_collections(),
+        },
+    )
 
 
 def collection_page(request, slug):
     collection = get_object_or_404(Collection, slug=slug, active=True)
-    return render(request, "catalog/collection.html", {
-        "collection": collection,
-        "page": _paginate(request, selectors.collection_products(collection)),
-        "query_string": _query_without_page(request),
-    })
+    return render(
+        request,
+        "catalog/collection.html",
+        {
+            "collection": collection,
+            "page": _paginate(request, selectors.collection_products(collection)),
+            "query_string": _query_without_page(request),
+        },
+    )
 
 
 def _product_context(request, product, review_form=None):
@@ -90,7 +109,8 @@ def _product_context(request, product, review_form=None):
         "reviews": _paginate(request, reviews, REVIEWS_PAGE_SIZE),
         "own_review": own_review,
         "review_form": review_form or ReviewForm(),
-        "plan": getattr(product, "plan", None) if product.type == ProductType.SUBSCRIPTION
+        "plan": getattr(product, "plan", None)
+        if product.type == ProductType.SUBSCRIPTION
         else None,
     }
 
@@ -131,8 +151,9 @@ def review_create(request, slug):
         else:
             messages.success(request, "Thank you: your review is published.")
             return redirect(f"{product.get_absolute_url()}#reviews")
-    return render(request, "catalog/detail.html", _product_context(request, product, form),
-                  status=400)
+    return render(
+        request, "catalog/detail.html", _product_context(request, product, form), status=400
+    )
 
 
 @login_required
@@ -145,8 +166,10 @@ def review_helpful(request, slug, pk):
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Thanks for your vote." if counted
-                         else "You already marked this review helpful.")
+        messages.success(
+            request,
+            "Thanks for your vote." if counted else "You already marked this review helpful.",
+        )
     return redirect(f"{product.get_absolute_url()}#review-{review.pk}")
 
 
@@ -163,23 +186,32 @@ def pricing(request):
         cta = selectors.plan_cta(plan, interval)
         if plan.product.trial_days and not trial_days and "trial" in cta["label"].lower():
             cta["label"] = f"Choose {plan.name}"  # this customer's trial is used
-        plans.append({
-            "by_invoice": bool(price and price.unit_amount)
-            and purchases.sold_by(plan, price) == "manual",
-            "trial_days": trial_days,
-            "plan": plan,
-            "price": price,
-            "monthly_equivalent": (plan.yearly_price.unit_amount // 12
-                                   if interval == "year" and plan.yearly_price else None),
-            "saving": selectors.yearly_saving(plan),
-            "saving_percent": selectors.yearly_saving_percent(plan),
-            "cta": cta,
-        })
+        plans.append(
+            {
+                "by_invoice": bool(price and price.unit_amount)
+                and purchases.sold_by(plan, price) == "manual",
+                "trial_days": trial_days,
+                "plan": plan,
+                "price": price,
+                "monthly_equivalent": (
+                    plan.yearly_price.unit_amount // 12
+                    if interval == "year" and plan.yearly_price
+                    else None
+                ),
+                "saving": selectors.yearly_saving(plan),
+                "saving_percent": selectors.yearly_saving_percent(plan),
+                "cta": cta,
+            }
+        )
     best_saving = max((p["saving_percent"] or 0 for p in plans), default=0)
     credit_packs = selectors.product_list(type=ProductType.CREDIT_PACK, sort="price_asc")
-    return render(request, "catalog/pricing.html", {
-        "plans": plans,
-        "interval": interval,
-        "best_saving": best_saving,
-        "credit_packs": credit_packs,
-    })
+    return render(
+        request,
+        "catalog/pricing.html",
+        {
+            "plans": plans,
+            "interval": interval,
+            "best_saving": best_saving,
+            "credit_packs": credit_packs,
+        },
+    )

@@ -37,7 +37,9 @@ class StaffSite(UnfoldAdminSite):
         if not issubclass(admin_class, UnfoldModelAdmin):
             bases.append(UnfoldModelAdmin)
         if len(bases) > 1:
-            admin_class = type(admin_class.__name__, tuple(bases),
-                               {"__module__": admin_class.__module__,
-                                "__doc__": admin_class.__doc__})
+            admin_class = type(
+                admin_class.__name__,
+                tuple(bases),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
         return super().register(model_or_iterable, admin_class, **options)

@@ -45,11 +45,13 @@ class LeaderScheduler(DatabaseScheduler):
         url = self.app.conf.broker_url or ""
         if url.startswith(("redis://", "rediss://", "unix://")):
             client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-            self._lease = client.lock(LOCK_NAME, timeout=LEASE_SECONDS, blocking=False,
-                                      thread_local=False)
+            self._lease = client.lock(
+                LOCK_NAME, timeout=LEASE_SECONDS, blocking=False, thread_local=False
+            )
         else:
-            logger.info("beat: the broker is not Redis, so there is no leader lease: run only "
-                        "one beat")
+            logger.info(
+                "beat: the broker is not Redis, so there is no leader lease: run only one beat"
+            )
         self._name = f"{socket.gethostname()}:{os.getpid()}"
 
     def tick(self, *args, **kwargs):

@@ -51,54 +51,71 @@ class ResilientRedisCache(RedisCache):
         except OUTAGE_ERRORS as exc:
             with self._lock:
                 self._down_until = time.monotonic() + RETRY_AFTER
-            logger.warning("Cache %s failed, Redis unavailable (%s: %s); answering as a miss "
-                           "for %.0f s", operation, type(exc).__name__, exc, RETRY_AFTER)
+            logger.warning(
+                "Cache %s failed, Redis unavailable (%s: %s); answering as a miss for %.0f s",
+                operation,
+                type(exc).__name__,
+                exc,
+                RETRY_AFTER,
+            )
             return fallback
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._guard("add", lambda: super(ResilientRedisCache, self).add(
-            key, value, timeout, version), False)
+        return self._guard(
+            "add", lambda: super(ResilientRedisCache, self).add(key, value, timeout, version), False
+        )
 
     def get(self, key, default=None, version=None):
-        return self._guard("get", lambda: super(ResilientRedisCache, self).get(
-            key, default, version), default)
+        return self._guard(
+            "get", lambda: super(ResilientRedisCache, self).get(key, default, version), default
+        )
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._guard("set", lambda: super(ResilientRedisCache, self).set(
-            key, value, timeout, version), None)
+        return self._guard(
+            "set", lambda: super(ResilientRedisCache, self).set(key, value, timeout, version), None
+        )
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._guard("touch", lambda: super(ResilientRedisCache, self).touch(
-            key, timeout, version), False)
+        return self._guard(
+            "touch", lambda: super(ResilientRedisCache, self).touch(key, timeout, version), False
+        )
 
     def delete(self, key, version=None):
-        return self._guard("delete", lambda: super(ResilientRedisCache, self).delete(
-            key, version), False)
+        return self._guard(
+            "delete", lambda: super(ResilientRedisCache, self).delete(key, version), False
+        )
 
     def get_many(self, keys, version=None):
-        return self._guard("get_many", lambda: super(ResilientRedisCache, self).get_many(
-            keys, version), {})
+        return self._guard(
+            "get_many", lambda: super(ResilientRedisCache, self).get_many(keys, version), {}
+        )
 
     def has_key(self, key, version=None):
-        return self._guard("has_key", lambda: super(ResilientRedisCache, self).has_key(
-            key, version), False)
+        return self._guard(
+            "has_key", lambda: super(ResilientRedisCache, self).has_key(key, version), False
+        )
 
     def incr(self, key, delta=1, version=None):
         missing = object()
-        value = self._guard("incr", lambda: super(ResilientRedisCache, self).incr(
-            key, delta, version), missing)
+        value = self._guard(
+            "incr", lambda: super(ResilientRedisCache, self).incr(key, delta, version), missing
+        )
         if value is missing:
             raise ValueError(f"Key '{key}' not found (the cache is unavailable)")
         return value
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
         # Django's contract: the keys that could not be stored.
-        return self._guard("set_many", lambda: super(ResilientRedisCache, self).set_many(
-            data, timeout, version), list(data))
+        return self._guard(
+            "set_many",
+            lambda: super(ResilientRedisCache, self).set_many(data, timeout, version),
+            list(data),
+        )
 
     def delete_many(self, keys, version=None):
-        return self._guard("delete_many", lambda: super(ResilientRedisCache, self).delete_many(
-            keys, version), None)
+        return self._guard(
+            "delete_many", lambda: super(ResilientRedisCache, self).delete_many(keys, version), None
+        )
 
     def clear(self):
         return self._guard("clear", lambda: super(ResilientRedisCache, self).clear(), False)

@@ -30,7 +30,6 @@ def use_django_logging(loglevel=None, **kwargs):
     Celery's own format, so every process of the product writes the same kind of line;
     ``--loglevel`` still sets the level."""
 
-
     logging.config.dictConfig(settings.LOGGING)
     if loglevel:
         logging.getLogger().setLevel(loglevel)

@@ -14,10 +14,13 @@ def static_manifest_exists(app_configs, **kwargs) -> list[Error]:
     if staticfiles_storage.exists(staticfiles_storage.manifest_name):
         return []
     where = getattr(staticfiles_storage, "location", "STATIC_ROOT")
-    return [Error(
-        f"The static files manifest {staticfiles_storage.manifest_name} is missing from {where}: "
-        "collectstatic has not been run for this release, and every page would fail.",
-        hint="Run `python manage.py collectstatic --noinput` with these settings "
-             "(STATIC_ROOT decides where it writes).",
-        id="config.E001",
-    )]
+    return [
+        Error(
+            f"The static files manifest {staticfiles_storage.manifest_name} is missing from "
+            f"{where}: "
+            "collectstatic has not been run for this release, and every page would fail.",
+            hint="Run `python manage.py collectstatic --noinput` with these settings "
+            "(STATIC_ROOT decides where it writes).",
+            id="config.E001",
+        )
+    ]

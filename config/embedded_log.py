@@ -38,8 +38,9 @@ def hold_for_reading(lock: Path = LOCK) -> IO:
     return handle
 
 
-def rotate(*, log: Path = LOG, previous: Path = PREVIOUS, lock: Path = LOCK,
-           keep_bytes: int = KEEP_BYTES) -> str:
+def rotate(
+    *, log: Path = LOG, previous: Path = PREVIOUS, lock: Path = LOCK, keep_bytes: int = KEEP_BYTES
+) -> str:
     """Keep the log's last ``keep_bytes`` (from a line start) in ``previous`` and empty the
     log in place, unless a test session holds the lock. Returns what was done."""
     if not log.exists():
@@ -49,8 +50,10 @@ def rotate(*, log: Path = LOG, previous: Path = PREVIOUS, lock: Path = LOCK,
         try:
             fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return (f"{log} left as it is ({log.stat().st_size / 1e6:.1f} MB): another test "
-                    f"session is reading it")
+            return (
+                f"{log} left as it is ({log.stat().st_size / 1e6:.1f} MB): another test "
+                f"session is reading it"
+            )
         with open(log, "r+b") as handle:
             size = handle.seek(0, os.SEEK_END)
             handle.seek(max(0, size - keep_bytes))
@@ -62,8 +65,7 @@ def rotate(*, log: Path = LOG, previous: Path = PREVIOUS, lock: Path = LOCK,
                 kept = out.tell()
             os.replace(aside, previous)
             handle.truncate(0)
-    return (f"{log} emptied ({size / 1e6:.1f} MB); its last {kept / 1e6:.1f} MB are in "
-            f"{previous}")
+    return f"{log} emptied ({size / 1e6:.1f} MB); its last {kept / 1e6:.1f} MB are in {previous}"
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ def require(name: str, why: str = "") -> str:
     """Return a variable that has no default in this environment (production secrets)."""
     value = env.str(name, default="")
     if not value:
-        raise ConfigurationError(f"{name} must be set in the environment" +
-                                 (f" ({why})" if why else ""))
+        raise ConfigurationError(
+            f"{name} must be set in the environment" + (f" ({why})" if why else "")
+        )
     return value
 
 
@@ -70,8 +71,10 @@ def database_settings() -> dict:
         config = database_config()
         owner = database_url_config(owner_url, name="MIGRATION_DATABASE_URL") if owner_url else None
     elif owner_url:
-        raise ConfigurationError("MIGRATION_DATABASE_URL needs DATABASE_URL: the application's "
-                                 "login to the same database")
+        raise ConfigurationError(
+            "MIGRATION_DATABASE_URL needs DATABASE_URL: the application's "
+            "login to the same database"
+        )
     else:
         # Only without DATABASE_URL: production never loads the embedded server's module.
         from config.embedded_db import APP_ROLE, embedded_database_url  # noqa: PLC0415 - why: the comment above
@@ -79,8 +82,10 @@ def database_settings() -> dict:
         owner = database_config()
         config = database_url_config(embedded_database_url(role=APP_ROLE), name="DATABASE_URL")
     if owner is not None and owner["NAME"] != config["NAME"]:
-        raise ConfigurationError("MIGRATION_DATABASE_URL must name the database DATABASE_URL "
-                                 f"names ({config['NAME']!r}, not {owner['NAME']!r})")
+        raise ConfigurationError(
+            "MIGRATION_DATABASE_URL must name the database DATABASE_URL "
+            f"names ({config['NAME']!r}, not {owner['NAME']!r})"
+        )
     if owner is not None and owner.get("USER") != config.get("USER"):
         config["ROLES"] = {"owner": _login(owner), "app": _login(config)}
     config["DISABLE_SERVER_SIDE_CURSORS"] = _pooled_in_transactions()
@@ -106,9 +111,13 @@ def _pooled_in_transactions() -> bool:
 
 
 def _login(config: dict) -> dict:
-    return {"USER": config.get("USER", ""), "PASSWORD": config.get("PASSWORD", ""),
-            "HOST": config.get("HOST", ""), "PORT": config.get("PORT", ""),
-            "OPTIONS": dict(config.get("OPTIONS") or {})}
+    return {
+        "USER": config.get("USER", ""),
+        "PASSWORD": config.get("PASSWORD", ""),
+        "HOST": config.get("HOST", ""),
+        "PORT": config.get("PORT", ""),
+        "OPTIONS": dict(config.get("OPTIONS") or {}),
+    }
 
 
 def broker_visibility_timeout() -> int:
@@ -155,8 +164,14 @@ def backup_settings() -> dict:
     }
 
 
-_S3_OPTIONS = {"endpoint_url", "region_name", "addressing_style", "signature_version",
-               "verify", "use_ssl"}
+_S3_OPTIONS = {
+    "endpoint_url",
+    "region_name",
+    "addressing_style",
+    "signature_version",
+    "verify",
+    "use_ssl",
+}
 
 
 def backup_storage(url: str) -> dict:
@@ -171,29 +186,39 @@ def backup_storage(url: str) -> dict:
     parts = urlsplit(url)
     if parts.scheme == "file":
         if not parts.path.startswith("/") or parts.netloc not in ("", "localhost"):
-            raise ConfigurationError("BACKUP_STORAGE_URL file:// needs an absolute path "
-                                     "(file:///srv/backups)")
-        return {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": unquote(parts.path)}}
+            raise ConfigurationError(
+                "BACKUP_STORAGE_URL file:// needs an absolute path (file:///srv/backups)"
+            )
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": unquote(parts.path)},
+        }
     if parts.scheme == "s3":
         if not parts.hostname:
             raise ConfigurationError("BACKUP_STORAGE_URL s3:// needs a bucket (s3://bucket)")
         options = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
         unknown = sorted(set(options) - _S3_OPTIONS)
         if unknown:
-            raise ConfigurationError(f"BACKUP_STORAGE_URL: unknown s3 option(s) {unknown}; "
-                                     f"known: {sorted(_S3_OPTIONS)}")
+            raise ConfigurationError(
+                f"BACKUP_STORAGE_URL: unknown s3 option(s) {unknown}; known: {sorted(_S3_OPTIONS)}"
+            )
         for flag in {"verify", "use_ssl"} & set(options):
             options[flag] = options[flag].lower() not in ("0", "false", "no", "off")
         if parts.username:
             options["access_key"] = unquote(parts.username)
             options["secret_key"] = unquote(parts.password or "")
-        return {"BACKEND": "storages.backends.s3.S3Storage",
-                "OPTIONS": {"bucket_name": parts.hostname,
-                            "location": parts.path.strip("/"), "file_overwrite": False,
-                            **options}}
-    raise ConfigurationError("BACKUP_STORAGE_URL must be a file:// or s3:// URL "
-                             f"(got {parts.scheme or 'no'} scheme)")
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": parts.hostname,
+                "location": parts.path.strip("/"),
+                "file_overwrite": False,
+                **options,
+            },
+        }
+    raise ConfigurationError(
+        f"BACKUP_STORAGE_URL must be a file:// or s3:// URL (got {parts.scheme or 'no'} scheme)"
+    )
 
 
 def stripe_settings() -> dict:
@@ -256,8 +281,9 @@ def rate_limits() -> dict[str, str | None]:
         elif _RATE.match(value):
             rates[scope] = value
         else:
-            raise ConfigurationError(f"{name} must look like 100/min, 10/hour or off "
-                                     f"(got {value!r})")
+            raise ConfigurationError(
+                f"{name} must look like 100/min, 10/hour or off (got {value!r})"
+            )
     return rates
 
 

@@ -30,11 +30,12 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "log_request_id", default=None)
+    "log_request_id", default=None
+)
 _request: contextvars.ContextVar[object | None] = contextvars.ContextVar(
-    "log_request", default=None)
-_task_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "log_task_id", default=None)
+    "log_request", default=None
+)
+_task_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("log_task_id", default=None)
 
 
 def current_request_id() -> str | None:
@@ -101,11 +102,11 @@ def on_task_postrun(**kwargs) -> None:
 
 def connect_celery_signals() -> None:
 
-    signals.before_task_publish.connect(on_before_task_publish, weak=False,
-                                        dispatch_uid="config.logs.request_id")
+    signals.before_task_publish.connect(
+        on_before_task_publish, weak=False, dispatch_uid="config.logs.request_id"
+    )
     signals.task_prerun.connect(on_task_prerun, weak=False, dispatch_uid="config.logs.prerun")
-    signals.task_postrun.connect(on_task_postrun, weak=False,
-                                 dispatch_uid="config.logs.postrun")
+    signals.task_postrun.connect(on_task_postrun, weak=False, dispatch_uid="config.logs.postrun")
 
 
 # --- the JSON formatter ----------------------------------------------------------------------
@@ -142,16 +143,19 @@ def _plain(value):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "message": redact_text(record.getMessage()),
             **context(record),
         }
-        extras = {name: value for name, value in vars(record).items()
-                  if name not in _STANDARD and name not in _SKIPPED_EXTRAS
-                  and name not in entry}
+        extras = {
+            name: value
+            for name, value in vars(record).items()
+            if name not in _STANDARD and name not in _SKIPPED_EXTRAS and name not in entry
+        }
         entry.update(_plain(extras))
         if record.exc_info:
             entry["exception"] = redact_text(self.formatException(record.exc_info))

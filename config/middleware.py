@@ -44,8 +44,10 @@ def unavailable_response(request) -> HttpResponse:
         response = JsonResponse({"code": CODE, "detail": MESSAGE, "fields": {}}, status=503)
     else:
         retry_url = request.get_full_path() if request.method == "GET" else ""
-        page = render_to_string("503.html", {"business_name": business_name_offline(),
-                                             "message": MESSAGE, "retry_url": retry_url})
+        page = render_to_string(
+            "503.html",
+            {"business_name": business_name_offline(), "message": MESSAGE, "retry_url": retry_url},
+        )
         response = HttpResponse(page, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -60,13 +62,13 @@ def server_error(request):
     it logs the answer itself ("Service Unavailable", with the traceback).
     """
 
-
     if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
         discard_broken_connections()
         return unavailable_response(request)
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": "server_error", "detail": "A server error occurred.",
-                             "fields": {}}, status=500)
+        return JsonResponse(
+            {"code": "server_error", "detail": "A server error occurred.", "fields": {}}, status=500
+        )
     return django_server_error(request)
 
 

@@ -50,8 +50,16 @@ class OutboxMessageAdmin(LargeTableAdmin, ReadOnlyAdmin):
     search_by = (by_id("message id"),)
     # Unpublished (stuck or waiting) first, then the newest: outbox_published_id_idx.
     ordering = [F("published_at").asc(nulls_first=True), "-id"]
-    readonly_fields = ["task", "args", "kwargs", "created_at", "published_at", "claimed_until",
-                       "attempts", "last_error"]
+    readonly_fields = [
+        "task",
+        "args",
+        "kwargs",
+        "created_at",
+        "published_at",
+        "claimed_until",
+        "attempts",
+        "last_error",
+    ]
     show_full_result_count = False
 
     @admin.display(description="last error")

@@ -36,5 +36,7 @@ class NulInPathMiddleware:
 
 
 def _nul_in_query(request) -> bool:
-    return any("\x00" in key or any("\x00" in value for value in values)
-               for key, values in request.GET.lists())
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for key, values in request.GET.lists()
+    )

@@ -92,8 +92,7 @@ def hit(scope: str, ident: str, *, now: float | None = None) -> int | None:
     allowed, period = parse_rate(rate)
     now = time.time() if now is None else now
     base = f"throttle:{scope}:{ident}"
-    start = now if cache.add(f"{base}:start", now, timeout=period) else cache.get(
-        f"{base}:start")
+    start = now if cache.add(f"{base}:start", now, timeout=period) else cache.get(f"{base}:start")
     if start is None:
         return None
     remaining = max(1, math.ceil(start + period - now))
@@ -121,7 +120,7 @@ def throttled_counts() -> dict[str, int]:
     """Requests refused per scope since the cache was last emptied."""
     keys = [THROTTLED_KEY + scope for scope in settings.RATE_LIMITS]
     found = cache.get_many(keys)
-    return {key[len(THROTTLED_KEY):]: int(found.get(key) or 0) for key in keys}
+    return {key[len(THROTTLED_KEY) :]: int(found.get(key) or 0) for key in keys}
 
 
 def route_scope(request) -> str | None:
@@ -170,13 +169,20 @@ def throttled_response(request, retry_after: int) -> HttpResponse:
     detail = f"Too many requests. Try again in {retry_after} seconds."
     if "text/html" in request.headers.get("Accept", ""):
         # Rendered without the request, as the 503 page is: no context processor runs.
-        page = render_to_string("429.html", {"retry_after": retry_after,
-                                             "minutes": math.ceil(retry_after / 60),
-                                             "business_name": business_name_offline()})
+        page = render_to_string(
+            "429.html",
+            {
+                "retry_after": retry_after,
+                "minutes": math.ceil(retry_after / 60),
+                "business_name": business_name_offline(),
+            },
+        )
         response = HttpResponse(page, status=429)
     else:
-        response = JsonResponse({"code": "throttled", "detail": detail, "fields": {},
-                                 "retry_after": retry_after}, status=429)
+        response = JsonResponse(
+            {"code": "throttled", "detail": detail, "fields": {}, "retry_after": retry_after},
+            status=429,
+        )
     response["Retry-After"] = str(retry_after)
     return response
 

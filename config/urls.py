@@ -29,9 +29,13 @@ api_patterns = [
     # CSP's script-src 'self' allows it) and Redoc, both from the sidecar's static files.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # Redoc's search runs in a worker it makes from a blob: allowed on this page only.
-    path("redoc/", csp_update({"worker-src": ["'self'", "blob:"]})(
-        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")),
-         name="redoc"),
+    path(
+        "redoc/",
+        csp_update({"worker-src": ["'self'", "blob:"]})(
+            SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")
+        ),
+        name="redoc",
+    ),
 ]
 for app in APPS:
     api_patterns.append(path("", include(f"{app}.api_urls")))

@@ -73,23 +73,68 @@ class JoinedFilter(admin.DateFieldListFilter):
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
     form = UserAdminForm
-    list_display = ["email", "name", "role", "status", "email_verified", "created_at",
-                    "last_login", "customer_page"]
+    list_display = [
+        "email",
+        "name",
+        "role",
+        "status",
+        "email_verified",
+        "created_at",
+        "last_login",
+        "customer_page",
+    ]
     list_filter = ["role", "status", "email_verified", ("created_at", JoinedFilter)]
     search_fields = ["email", "first_name", "last_name", "display_name"]
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
-    readonly_fields = ["email", "status", "email_verified", "email_verified_at", "last_login",
-                       "created_at", "updated_at", "deleted_at", "external_id", "customer_page"]
+    readonly_fields = [
+        "email",
+        "status",
+        "email_verified",
+        "email_verified_at",
+        "last_login",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "external_id",
+        "customer_page",
+    ]
     fieldsets = [
-        (None, {"fields": ["email", "customer_page", "role", "status", "email_verified",
-                           "email_verified_at"]}),
-        ("Profile", {"fields": ["first_name", "last_name", "display_name", "avatar_url",
-                                "gender", "timezone", "language"]}),
-        ("Personal data (encrypted at rest)", {"fields": ["phone", "date_of_birth",
-                                                          "billing_address", "tax_id"]}),
-        ("History", {"fields": ["external_id", "last_login", "created_at", "updated_at",
-                                "deleted_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "email",
+                    "customer_page",
+                    "role",
+                    "status",
+                    "email_verified",
+                    "email_verified_at",
+                ]
+            },
+        ),
+        (
+            "Profile",
+            {
+                "fields": [
+                    "first_name",
+                    "last_name",
+                    "display_name",
+                    "avatar_url",
+                    "gender",
+                    "timezone",
+                    "language",
+                ]
+            },
+        ),
+        (
+            "Personal data (encrypted at rest)",
+            {"fields": ["phone", "date_of_birth", "billing_address", "tax_id"]},
+        ),
+        (
+            "History",
+            {"fields": ["external_id", "last_login", "created_at", "updated_at", "deleted_at"]},
+        ),
     ]
     actions = ["suspend_users", "reactivate_users", "force_logout_users"]
 
@@ -102,8 +147,7 @@ class UserAdmin(admin.ModelAdmin):
         """Everything about a customer on one page (the staff console's customer page)."""
         if user is None or user.pk is None or user.role != Role.CUSTOMER:
             return "—"
-        return format_html('<a href="{}">Open the customer page</a>',
-                           customer_page_url(user.pk))
+        return format_html('<a href="{}">Open the customer page</a>', customer_page_url(user.pk))
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
@@ -132,9 +176,11 @@ class UserAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         """No related objects are edited here."""
 
-    @policy_action("accounts.user.change_status",
-                   description="Suspend selected users (signs them out everywhere)",
-                   permissions=["change"])
+    @policy_action(
+        "accounts.user.change_status",
+        description="Suspend selected users (signs them out everywhere)",
+        permissions=["change"],
+    )
     @confirm_first("Suspend users?", "Yes, suspend them", describe=_user_line)
     def suspend_users(self, request, queryset):
         def apply(user):
@@ -142,23 +188,31 @@ class UserAdmin(admin.ModelAdmin):
                 raise ValueError("you cannot suspend yourself")
             if user.role == Role.ADMIN and not request.user.is_admin:
                 raise NotAllowed("Only administrators can suspend administrators.")
-            services.change_status(user=user, status=Status.SUSPENDED, actor=request.user,
-                                   reason="staff console")
+            services.change_status(
+                user=user, status=Status.SUSPENDED, actor=request.user, reason="staff console"
+            )
 
         _each_user(request, queryset, verb="Suspended", apply=apply)
 
-    @policy_action("accounts.user.change_status", description="Reactivate selected users",
-                   permissions=["change"])
+    @policy_action(
+        "accounts.user.change_status",
+        description="Reactivate selected users",
+        permissions=["change"],
+    )
     @confirm_first("Reactivate users?", "Yes, reactivate them", describe=_user_line)
     def reactivate_users(self, request, queryset):
         def apply(user):
-            services.change_status(user=user, status=Status.ACTIVE, actor=request.user,
-                                   reason="staff console")
+            services.change_status(
+                user=user, status=Status.ACTIVE, actor=request.user, reason="staff console"
+            )
 
         _each_user(request, queryset, verb="Reactivated", apply=apply)
 
-    @policy_action("accounts.user.end_sessions",
-                   description="Force logout (end all browser sessions)", permissions=["change"])
+    @policy_action(
+        "accounts.user.end_sessions",
+        description="Force logout (end all browser sessions)",
+        permissions=["change"],
+    )
     @confirm_first("Force logout?", "Yes, sign them out everywhere", describe=_user_line)
     def force_logout_users(self, request, queryset):
         def apply(user):
@@ -176,8 +230,10 @@ class StaffActorFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         staff = User.all_objects.filter(role__in=STAFF_ROLES).order_by("email")
-        return [("system", "System (no person)"),
-                *((str(pk), email) for pk, email in staff.values_list("pk", "email"))]
+        return [
+            ("system", "System (no person)"),
+            *((str(pk), email) for pk, email in staff.values_list("pk", "email")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "system":
@@ -191,8 +247,7 @@ def _resource(model, term: str) -> Q:
     """``billing.Order:12`` is that row's history; a bare ``12`` is row 12 of any type (the
     index on (resource_type, resource_id) is read once per type)."""
     resource_type, _, resource_id = term.rpartition(":")
-    types = [resource_type] if resource_type else indexed_distinct_values(model,
-                                                                          "resource_type")
+    types = [resource_type] if resource_type else indexed_distinct_values(model, "resource_type")
     return Q(resource_type__in=types, resource_id=resource_id)
 
 
@@ -219,10 +274,11 @@ def _resource_shown(row, names=None):
 @admin.register(AuditLog)
 class AuditLogAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["created_at", "action", "what", "who", "ip_address"]
-    list_filter = [StaffActorFilter, "action", ("resource_type", IndexedValuesFilter),
-                   "created_at"]
-    search_by = (by_user_email("actor", label="who (e-mail or its beginning)"),
-                 Search("what (billing.Order:12, or an id)", r"[\w.]+:\S+|\d+", _resource))
+    list_filter = [StaffActorFilter, "action", ("resource_type", IndexedValuesFilter), "created_at"]
+    search_by = (
+        by_user_email("actor", label="who (e-mail or its beginning)"),
+        Search("what (billing.Order:12, or an id)", r"[\w.]+:\S+|\d+", _resource),
+    )
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     list_select_related = ["actor"]
@@ -234,14 +290,15 @@ class AuditLogAdmin(LargeTableAdmin, ReadOnlyAdmin):
     def what(self, row):
         """The row acted on, by its name (``Invoice INV-2026-00006``), linked."""
         if getattr(row, "resource_name", None) is None:
-                return _resource_shown(row, describe_resources([row]))
+            return _resource_shown(row, describe_resources([row]))
         return _resource_shown(row)
 
     @admin.display(description="who", ordering="actor_email")
     def who(self, row):
         if row.actor is not None and row.actor.role == Role.CUSTOMER:
-                return format_html('<a href="{}">{}</a>', customer_page_url(row.actor_id),
-                               row.actor_email)
+            return format_html(
+                '<a href="{}">{}</a>', customer_page_url(row.actor_id), row.actor_email
+            )
         return row.actor_email or "the system"
 
     def get_readonly_fields(self, request, obj=None):
@@ -259,8 +316,11 @@ class RevocableAdmin(ReadOnlyAdmin):
     def revoke_one(self, request, obj):
         raise NotImplementedError
 
-    @policy_action("accounts.user.end_sessions",
-                   description="Revoke selected (takes effect at once)", permissions=["revoke"])
+    @policy_action(
+        "accounts.user.end_sessions",
+        description="Revoke selected (takes effect at once)",
+        permissions=["revoke"],
+    )
     def revoke_selected(self, request, queryset):
         revoked = 0
         for obj in queryset.filter(revoked_at=None).select_related("user"):
@@ -271,8 +331,15 @@ class RevocableAdmin(ReadOnlyAdmin):
 
 @admin.register(LoginSession)
 class LoginSessionAdmin(RevocableAdmin):
-    list_display = ["user", "ip_address", "user_agent", "created_at", "last_seen_at",
-                    "expires_at", "revoked_at"]
+    list_display = [
+        "user",
+        "ip_address",
+        "user_agent",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__email", "ip_address"]
     exclude = ["session_key"]
@@ -299,9 +366,11 @@ class SystemConfigForm(forms.ModelForm):
     # rather than widening the page past the window.
     key = forms.ChoiceField(choices=(), widget=UnfoldAdminSelectWidget)
     value = forms.CharField(
-        max_length=2000, strip=False, widget=UnfoldAdminTextInputWidget,
+        max_length=2000,
+        strip=False,
+        widget=UnfoldAdminTextInputWidget,
         help_text="Typed by the setting's declaration: whole numbers, decimals (e.g. 0.20), "
-                  "true/false, or text.",
+        "true/false, or text.",
     )
 
     class Meta:
@@ -367,8 +436,7 @@ class SystemConfigAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        row = services.set_config(key=obj.key, value=form.cleaned_data["value"],
-                                  actor=request.user)
+        row = services.set_config(key=obj.key, value=form.cleaned_data["value"], actor=request.user)
         obj.pk, obj.value = row.pk, row.value
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -381,8 +449,15 @@ class SystemConfigAdmin(admin.ModelAdmin):
 
 @admin.register(StoredFile)
 class StoredFileAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "provider", "content_type", "size_bytes", "created_at",
-                    "deleted_at"]
+    list_display = [
+        "name",
+        "owner",
+        "provider",
+        "content_type",
+        "size_bytes",
+        "created_at",
+        "deleted_at",
+    ]
     list_filter = ["provider", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "owner__email", "path"]
     list_select_related = ["owner"]
@@ -394,7 +469,6 @@ class StoredFileAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Files are soft-deleted so storage quotas and audits keep their history.
         return False
-
 
 
 # django-axes' "clean up expired attempts" action reads attributes its middleware sets only on

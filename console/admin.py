@@ -60,8 +60,14 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
-        return [path("<int:pk>/overview/", wrap(overview.customer_overview(self)),
-                     name="console_customer_overview"), *super().get_urls()]
+        return [
+            path(
+                "<int:pk>/overview/",
+                wrap(overview.customer_overview(self)),
+                name="console_customer_overview",
+            ),
+            *super().get_urls(),
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # A customer's row is read on their page, which links to each thing staff change.
@@ -87,27 +93,39 @@ class StaffPreferenceAdmin(ReadOnlyAdmin):
         return False
 
     def get_urls(self):
-        return [path("", self.admin_site.admin_view(self.preferences_view),
-                     name="console_preferences")]
+        return [
+            path("", self.admin_site.admin_view(self.preferences_view), name="console_preferences")
+        ]
 
     def preferences_view(self, request):
-        preference = StaffPreference.objects.filter(user=request.user).first() \
-            or StaffPreference(user=request.user)
+        preference = StaffPreference.objects.filter(user=request.user).first() or StaffPreference(
+            user=request.user
+        )
         old = preference.timezone
         form = PreferencesForm(request.POST or None, instance=preference)
         if request.method == "POST" and form.is_valid():
             with transaction.atomic():
                 form.save()
-                audit.record(actor=request.user, action=AuditAction.UPDATE,
-                             resource=preference, old={"timezone": old},
-                             new={"timezone": preference.timezone})
+                audit.record(
+                    actor=request.user,
+                    action=AuditAction.UPDATE,
+                    resource=preference,
+                    old={"timezone": old},
+                    new={"timezone": preference.timezone},
+                )
             shown = preference.timezone or f"the business's ({settings.TIME_ZONE})"
             messages.success(request, f"Dates in the console are now shown in {shown} time.")
             return redirect("admin:console_preferences")
-        return TemplateResponse(request, "console/preferences.html", {
-            **self.admin_site.each_context(request), "title": "My console settings",
-            "form": form, "business_timezone": settings.TIME_ZONE,
-        })
+        return TemplateResponse(
+            request,
+            "console/preferences.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "My console settings",
+                "form": form,
+                "business_timezone": settings.TIME_ZONE,
+            },
+        )
 
 
 @admin.register(AccountingExport)
@@ -119,8 +137,7 @@ class AccountingExportAdmin(ReadOnlyAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("", wrap(self.changelist_redirect),
-                 name="console_accountingexport_changelist"),
+            path("", wrap(self.changelist_redirect), name="console_accountingexport_changelist"),
             path("export/", wrap(exports.export_view(self)), name="console_export"),
         ]
 

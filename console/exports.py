@@ -77,9 +77,24 @@ class InvoiceResource(MoneyResource):
 
     class Meta:
         model = Invoice
-        fields = ("number", "issued", "customer", "status", "billing_source", "currency",
-                  "subtotal", "discount_amount", "tax", "total", "amount_paid", "amount_due",
-                  "due_date", "paid_at", "payment_reference", "billing_reason")
+        fields = (
+            "number",
+            "issued",
+            "customer",
+            "status",
+            "billing_source",
+            "currency",
+            "subtotal",
+            "discount_amount",
+            "tax",
+            "total",
+            "amount_paid",
+            "amount_due",
+            "due_date",
+            "paid_at",
+            "payment_reference",
+            "billing_reason",
+        )
         export_order = fields
 
     def dehydrate_issued(self, invoice):
@@ -101,9 +116,22 @@ class PaymentResource(MoneyResource):
 
     class Meta:
         model = Payment
-        fields = ("id", "recorded", "paid_at", "customer", "order", "invoice", "provider",
-                  "provider_id", "status", "currency", "amount", "method_type", "method_brand",
-                  "method_last4")
+        fields = (
+            "id",
+            "recorded",
+            "paid_at",
+            "customer",
+            "order",
+            "invoice",
+            "provider",
+            "provider_id",
+            "status",
+            "currency",
+            "amount",
+            "method_type",
+            "method_brand",
+            "method_last4",
+        )
         export_order = fields
 
     def dehydrate_recorded(self, payment):
@@ -123,9 +151,22 @@ class RefundResource(MoneyResource):
 
     class Meta:
         model = Refund
-        fields = ("id", "requested", "processed_at", "customer", "order", "invoice", "provider",
-                  "status", "reason", "currency", "amount", "stripe_refund_id", "requested_by",
-                  "notes")
+        fields = (
+            "id",
+            "requested",
+            "processed_at",
+            "customer",
+            "order",
+            "invoice",
+            "provider",
+            "status",
+            "reason",
+            "currency",
+            "amount",
+            "stripe_refund_id",
+            "requested_by",
+            "notes",
+        )
         export_order = fields
 
     def dehydrate_customer(self, refund):
@@ -148,8 +189,18 @@ class CreditNoteResource(MoneyResource):
 
     class Meta:
         model = CreditNote
-        fields = ("id", "number", "issued", "customer", "invoice", "reason", "currency",
-                  "amount", "credits_clawed_back", "credits_unrecovered")
+        fields = (
+            "id",
+            "number",
+            "issued",
+            "customer",
+            "invoice",
+            "reason",
+            "currency",
+            "amount",
+            "credits_clawed_back",
+            "credits_unrecovered",
+        )
         export_order = fields
 
     def dehydrate_issued(self, note):
@@ -163,8 +214,17 @@ class LedgerResource(PlainValuesResource):
 
     class Meta:
         model = CreditTransaction
-        fields = ("id", "at", "customer", "kind", "operation", "quantity", "amount",
-                  "balance_after", "actor")
+        fields = (
+            "id",
+            "at",
+            "customer",
+            "kind",
+            "operation",
+            "quantity",
+            "amount",
+            "balance_after",
+            "actor",
+        )
         export_order = fields
 
     def dehydrate_at(self, row):
@@ -180,39 +240,75 @@ class Dataset:
 
 
 DATASETS = {
-    "invoices": Dataset("Invoices", InvoiceResource,
-                        lambda: Invoice.objects.select_related("user"),
-                        "one row per invoice issued in the range"),
-    "payments": Dataset("Payments", PaymentResource,
-                        lambda: Payment.objects.select_related("user", "order", "invoice").only(
-                            "id", "created_at", "paid_at", "provider", "provider_id", "status",
-                            "currency", "amount",
-                            "method_type", "method_brand", "method_last4", "user__email",
-                            "order__number", "invoice__number"),
-                        "one row per payment recorded in the range"),
-    "refunds": Dataset("Refunds", RefundResource,
-                       lambda: Refund.objects.select_related("order__user", "invoice__user",
-                                                             "requested_by"),
-                       "one row per refund requested in the range"),
-    "credit_notes": Dataset("Credit notes", CreditNoteResource,
-                            lambda: CreditNote.objects.select_related("user", "invoice"),
-                            "one row per credit note issued in the range"),
-    "ledger": Dataset("Credit ledger", LedgerResource,
-                      lambda: CreditTransaction.objects.select_related("user", "actor").only(
-                          "id", "created_at", "kind", "operation", "quantity", "amount",
-                          "balance_after", "user__email", "actor__email"),
-                      "one row per credit movement in the range"),
+    "invoices": Dataset(
+        "Invoices",
+        InvoiceResource,
+        lambda: Invoice.objects.select_related("user"),
+        "one row per invoice issued in the range",
+    ),
+    "payments": Dataset(
+        "Payments",
+        PaymentResource,
+        lambda: Payment.objects.select_related("user", "order", "invoice").only(
+            "id",
+            "created_at",
+            "paid_at",
+            "provider",
+            "provider_id",
+            "status",
+            "currency",
+            "amount",
+            "method_type",
+            "method_brand",
+            "method_last4",
+            "user__email",
+            "order__number",
+            "invoice__number",
+        ),
+        "one row per payment recorded in the range",
+    ),
+    "refunds": Dataset(
+        "Refunds",
+        RefundResource,
+        lambda: Refund.objects.select_related("order__user", "invoice__user", "requested_by"),
+        "one row per refund requested in the range",
+    ),
+    "credit_notes": Dataset(
+        "Credit notes",
+        CreditNoteResource,
+        lambda: CreditNote.objects.select_related("user", "invoice"),
+        "one row per credit note issued in the range",
+    ),
+    "ledger": Dataset(
+        "Credit ledger",
+        LedgerResource,
+        lambda: CreditTransaction.objects.select_related("user", "actor").only(
+            "id",
+            "created_at",
+            "kind",
+            "operation",
+            "quantity",
+            "amount",
+            "balance_after",
+            "user__email",
+            "actor__email",
+        ),
+        "one row per credit movement in the range",
+    ),
 }
 FORMATS = {"csv": "CSV (streams any size)", "xlsx": f"Excel (up to {EXCEL_ROWS_MAX:,} rows)"}
 
 
 class ExportForm(forms.Form):
-    dataset = forms.ChoiceField(label="What", choices=[(key, d.label) for key, d in
-                                                       DATASETS.items()])
-    start = forms.DateField(label="From (first day)",
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To (last day, included)",
-                          widget=forms.DateInput(attrs={"type": "date"}))
+    dataset = forms.ChoiceField(
+        label="What", choices=[(key, d.label) for key, d in DATASETS.items()]
+    )
+    start = forms.DateField(
+        label="From (first day)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="To (last day, included)", widget=forms.DateInput(attrs={"type": "date"})
+    )
     format = forms.ChoiceField(label="Format", choices=list(FORMATS.items()), initial="csv")
 
     def clean(self):
@@ -222,25 +318,30 @@ class ExportForm(forms.Form):
             self.add_error("end", "The last day comes before the first day.")
         if self.errors or cleaned.get("format") != "xlsx":
             return cleaned
-        found = self.queryset()[:EXCEL_ROWS_MAX + 1].count()
+        found = self.queryset()[: EXCEL_ROWS_MAX + 1].count()
         if found > EXCEL_ROWS_MAX:
-            self.add_error("end", f"More than {EXCEL_ROWS_MAX:,} rows in this range: too many "
-                                  "for an Excel file. Choose CSV, or a shorter range.")
+            self.add_error(
+                "end",
+                f"More than {EXCEL_ROWS_MAX:,} rows in this range: too many "
+                "for an Excel file. Choose CSV, or a shorter range.",
+            )
         return cleaned
 
     def bounds(self) -> tuple[dt.datetime, dt.datetime]:
         """The range's start and end instants, days counted in the staff member's zone."""
         zone = timezone.get_current_timezone()
         start = dt.datetime.combine(self.cleaned_data["start"], dt.time(), zone)
-        end = dt.datetime.combine(self.cleaned_data["end"] + dt.timedelta(days=1), dt.time(),
-                                  zone)
+        end = dt.datetime.combine(self.cleaned_data["end"] + dt.timedelta(days=1), dt.time(), zone)
         return start, end
 
     def queryset(self):
         start, end = self.bounds()
         dataset = DATASETS[self.cleaned_data["dataset"]]
-        return dataset.queryset().filter(created_at__gte=start, created_at__lt=end) \
+        return (
+            dataset.queryset()
+            .filter(created_at__gte=start, created_at__lt=end)
             .order_by("created_at", "id")
+        )
 
 
 class _Echo:
@@ -270,38 +371,57 @@ def download(request, form) -> HttpResponse:
     queryset = form.queryset()
     filename = f"{key}-{start.isoformat()}-to-{end.isoformat()}.{kind}"
     with transaction.atomic():
-        audit.record(actor=request.user, action=AuditAction.EXPORT,
-                     resource_type=f"console.export.{key}",
-                     new={"start": start.isoformat(), "end": end.isoformat(), "format": kind})
+        audit.record(
+            actor=request.user,
+            action=AuditAction.EXPORT,
+            resource_type=f"console.export.{key}",
+            new={"start": start.isoformat(), "end": end.isoformat(), "format": kind},
+        )
     if kind == "csv":
-        response = StreamingHttpResponse(csv_lines(resource, queryset),
-                                         content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            csv_lines(resource, queryset), content_type="text/csv; charset=utf-8"
+        )
     else:
         response = HttpResponse(
             excel_bytes(resource, queryset),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
 def export_view(model_admin):
     """The export page: the form (GET), and the file once the form is valid."""
+
     def view(request):
         # A link may preselect the dataset (?dataset=ledger); the form is sent with its range.
-        form = ExportForm(request.GET if "start" in request.GET else None,
-                          initial=_initial(request))
+        form = ExportForm(
+            request.GET if "start" in request.GET else None, initial=_initial(request)
+        )
         if form.is_bound and form.is_valid():
             return download(request, form)
-        return TemplateResponse(request, "console/exports.html", {
-            **model_admin.admin_site.each_context(request), "title": "Accounting exports",
-            "form": form, "datasets": DATASETS, "excel_max": f"{EXCEL_ROWS_MAX:,}",
-            "opts": model_admin.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "console/exports.html",
+            {
+                **model_admin.admin_site.each_context(request),
+                "title": "Accounting exports",
+                "form": form,
+                "datasets": DATASETS,
+                "excel_max": f"{EXCEL_ROWS_MAX:,}",
+                "opts": model_admin.model._meta,
+            },
+        )
+
     return view
 
 
 def _initial(request) -> dict:
     today = timezone.localdate()
     first = today.replace(day=1)
-    return {"dataset": request.GET.get("dataset", "invoices"), "start": first, "end": today,
-            "format": "csv"}
+    return {
+        "dataset": request.GET.get("dataset", "invoices"),
+        "start": first,
+        "end": today,
+        "format": "csv",
+    }

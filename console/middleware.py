@@ -17,8 +17,9 @@ CONSOLE_CSP_UPDATE = {"script-src": ["'unsafe-eval'"]}
 def staff_timezone(user) -> zoneinfo.ZoneInfo:
     """The zone a staff member reads dates in: their console preference, else the
     business's (settings.TIME_ZONE)."""
-    name = (StaffPreference.objects.filter(user_id=user.pk)
-            .values_list("timezone", flat=True).first()) or settings.TIME_ZONE
+    name = (
+        StaffPreference.objects.filter(user_id=user.pk).values_list("timezone", flat=True).first()
+    ) or settings.TIME_ZONE
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

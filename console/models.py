@@ -18,12 +18,16 @@ def validate_timezone(value: str) -> None:
 class StaffPreference(models.Model):
     """How the console shows things to one staff member. No row: the business's defaults."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="console_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference"
+    )
     timezone = models.CharField(
-        max_length=64, blank=True, validators=[validate_timezone],
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
         help_text="Dates and times in the console are shown in this zone; empty: the "
-                  "business's time zone.")
+        "business's time zone.",
+    )
 
     def __str__(self):
         return f"console preferences of {self.user}"

@@ -40,77 +40,122 @@ class Group:
 
 
 GROUPS: tuple[Group, ...] = (
-    Group("Customers", "groups", "Find a customer and everything about them.", (
-        Entry("Customers", "person_search", "console.customer"),
-        Entry("Billing profiles", "badge", "billing.customerbillingprofile"),
-        Entry("Payment methods", "credit_card", "billing.paymentmethod"),
-    )),
-    Group("Money", "payments", "Orders, invoices, payments, refunds and approvals.", (
-        Entry("Orders", "shopping_cart", "billing.order"),
-        Entry("Invoices", "receipt_long", "billing.invoice"),
-        Entry("Payments", "payments", "billing.payment"),
-        Entry("Refunds", "undo", "billing.refund"),
-        Entry("Credit notes", "request_quote", "billing.creditnote"),
-        Entry("Discounts", "sell", "billing.discount"),
-        Entry("Discount durations", "event_repeat", "coupons.couponduration"),
-        Entry("Approval requests", "approval", "support.approvalrequest"),
-        Entry("Accounting exports", "download", "console.accountingexport"),
-    )),
-    Group("Subscriptions", "autorenew", "Live subscriptions, renewals and dunning.", (
-        Entry("Subscriptions", "autorenew", "billing.subscription"),
-        Entry("Past due", "warning", "billing.pastduesubscription"),
-        Entry("Plans and subscribers", "stacked_bar_chart", "billing.plansubscribers"),
-    )),
-    Group("Credits", "toll", "Balances, the ledger, lots and what features cost.", (
-        Entry("Balances", "account_balance_wallet", "credits.creditbalance"),
-        Entry("Ledger", "list_alt", "credits.credittransaction"),
-        Entry("Lots", "inventory_2", "credits.creditgrant"),
-        Entry("Feature costs", "price_change", "credits.featurecost"),
-    )),
-    Group("Support", "support_agent", "Tickets, help-bot chats and help articles.", (
-        Entry("Tickets", "confirmation_number", "support.ticket"),
-        Entry("Help-bot conversations", "forum", "support.conversation"),
-        Entry("Chat messages", "chat", "support.chatmessage"),
-        Entry("Help articles", "article", "support.article"),
-        Entry("Help-bot ratings by article", "thumbs_up_down",
-              "helpbot_insights.articlefeedback"),
-        Entry("Answers rated not helpful", "thumb_down", "helpbot_insights.rateddownanswer"),
-        Entry("Unanswered questions", "help", "helpbot_insights.unansweredquestion"),
-    )),
-    Group("Catalog", "storefront", "Products, plans, prices and reviews.", (
-        Entry("Products", "inventory", "catalog.product"),
-        Entry("Plans", "workspace_premium", "catalog.plan"),
-        Entry("Prices", "attach_money", "catalog.price"),
-        Entry("Variants", "category", "catalog.variant"),
-        Entry("Pricing tiers", "stairs", "catalog.pricingtier"),
-        Entry("Categories", "folder", "catalog.category"),
-        Entry("Collections", "collections_bookmark", "catalog.collection"),
-        Entry("Reviews", "reviews", "catalog.review"),
-    )),
-    Group("Insights", "insights", "Revenue, metrics and reconciliation with Stripe.", (
-        Entry("Analytics dashboard", "monitoring", "analytics.dashboard"),
-        Entry("Daily metrics", "query_stats", "analytics.dailymetric"),
-        Entry("Reconciliation drifts", "difference", "billing.stripedrift"),
-    )),
-    Group("System", "settings", "Settings, people, webhooks, queues and the audit log.", (
-        Entry("Settings", "tune", "core.systemconfig"),
-        Entry("Users and roles", "manage_accounts", "accounts.user"),
-        Entry("Webhook events", "webhook", "billing.webhookevent"),
-        Entry("Webhook endpoints (out)", "send", "webhooks_out.webhookendpoint"),
-        Entry("Webhook deliveries (out)", "outgoing_mail", "webhooks_out.webhookdelivery"),
-        Entry("Events sent (out)", "event_note", "webhooks_out.webhookevent"),
-        Entry("Outbox", "outbox", "outbox.outboxmessage"),
-        Entry("Schedules", "schedule", "django_celery_beat.periodictask"),
-        Entry("Audit log", "history", "core.auditlog"),
-        Entry("Sign-in sessions", "devices", "accounts.loginsession"),
-        Entry("API keys", "key", "accounts.apikey"),
-        Entry("Stored files", "attach_file", "accounts.storedfile"),
-        Entry("E-mail addresses", "alternate_email", "account.emailaddress"),
-        Entry("Linked Google and GitHub accounts", "link", "socialaccount.socialaccount"),
-        Entry("Operations", "monitor_heart", url_name="ops", policy="system.ops.view"),
-        Entry("My console settings", "schedule", url_name="admin:console_preferences",
-              policy="console.preferences"),
-    )),
+    Group(
+        "Customers",
+        "groups",
+        "Find a customer and everything about them.",
+        (
+            Entry("Customers", "person_search", "console.customer"),
+            Entry("Billing profiles", "badge", "billing.customerbillingprofile"),
+            Entry("Payment methods", "credit_card", "billing.paymentmethod"),
+        ),
+    ),
+    Group(
+        "Money",
+        "payments",
+        "Orders, invoices, payments, refunds and approvals.",
+        (
+            Entry("Orders", "shopping_cart", "billing.order"),
+            Entry("Invoices", "receipt_long", "billing.invoice"),
+            Entry("Payments", "payments", "billing.payment"),
+            Entry("Refunds", "undo", "billing.refund"),
+            Entry("Credit notes", "request_quote", "billing.creditnote"),
+            Entry("Discounts", "sell", "billing.discount"),
+            Entry("Discount durations", "event_repeat", "coupons.couponduration"),
+            Entry("Approval requests", "approval", "support.approvalrequest"),
+            Entry("Accounting exports", "download", "console.accountingexport"),
+        ),
+    ),
+    Group(
+        "Subscriptions",
+        "autorenew",
+        "Live subscriptions, renewals and dunning.",
+        (
+            Entry("Subscriptions", "autorenew", "billing.subscription"),
+            Entry("Past due", "warning", "billing.pastduesubscription"),
+            Entry("Plans and subscribers", "stacked_bar_chart", "billing.plansubscribers"),
+        ),
+    ),
+    Group(
+        "Credits",
+        "toll",
+        "Balances, the ledger, lots and what features cost.",
+        (
+            Entry("Balances", "account_balance_wallet", "credits.creditbalance"),
+            Entry("Ledger", "list_alt", "credits.credittransaction"),
+            Entry("Lots", "inventory_2", "credits.creditgrant"),
+            Entry("Feature costs", "price_change", "credits.featurecost"),
+        ),
+    ),
+    Group(
+        "Support",
+        "support_agent",
+        "Tickets, help-bot chats and help articles.",
+        (
+            Entry("Tickets", "confirmation_number", "support.ticket"),
+            Entry("Help-bot conversations", "forum", "support.conversation"),
+            Entry("Chat messages", "chat", "support.chatmessage"),
+            Entry("Help articles", "article", "support.article"),
+            Entry(
+                "Help-bot ratings by article", "thumbs_up_down", "helpbot_insights.articlefeedback"
+            ),
+            Entry("Answers rated not helpful", "thumb_down", "helpbot_insights.rateddownanswer"),
+            Entry("Unanswered questions", "help", "helpbot_insights.unansweredquestion"),
+        ),
+    ),
+    Group(
+        "Catalog",
+        "storefront",
+        "Products, plans, prices and reviews.",
+        (
+            Entry("Products", "inventory", "catalog.product"),
+            Entry("Plans", "workspace_premium", "catalog.plan"),
+            Entry("Prices", "attach_money", "catalog.price"),
+            Entry("Variants", "category", "catalog.variant"),
+            Entry("Pricing tiers", "stairs", "catalog.pricingtier"),
+            Entry("Categories", "folder", "catalog.category"),
+            Entry("Collections", "collections_bookmark", "catalog.collection"),
+            Entry("Reviews", "reviews", "catalog.review"),
+        ),
+    ),
+    Group(
+        "Insights",
+        "insights",
+        "Revenue, metrics and reconciliation with Stripe.",
+        (
+            Entry("Analytics dashboard", "monitoring", "analytics.dashboard"),
+            Entry("Daily metrics", "query_stats", "analytics.dailymetric"),
+            Entry("Reconciliation drifts", "difference", "billing.stripedrift"),
+        ),
+    ),
+    Group(
+        "System",
+        "settings",
+        "Settings, people, webhooks, queues and the audit log.",
+        (
+            Entry("Settings", "tune", "core.systemconfig"),
+            Entry("Users and roles", "manage_accounts", "accounts.user"),
+            Entry("Webhook events", "webhook", "billing.webhookevent"),
+            Entry("Webhook endpoints (out)", "send", "webhooks_out.webhookendpoint"),
+            Entry("Webhook deliveries (out)", "outgoing_mail", "webhooks_out.webhookdelivery"),
+            Entry("Events sent (out)", "event_note", "webhooks_out.webhookevent"),
+            Entry("Outbox", "outbox", "outbox.outboxmessage"),
+            Entry("Schedules", "schedule", "django_celery_beat.periodictask"),
+            Entry("Audit log", "history", "core.auditlog"),
+            Entry("Sign-in sessions", "devices", "accounts.loginsession"),
+            Entry("API keys", "key", "accounts.apikey"),
+            Entry("Stored files", "attach_file", "accounts.storedfile"),
+            Entry("E-mail addresses", "alternate_email", "account.emailaddress"),
+            Entry("Linked Google and GitHub accounts", "link", "socialaccount.socialaccount"),
+            Entry("Operations", "monitor_heart", url_name="ops", policy="system.ops.view"),
+            Entry(
+                "My console settings",
+                "schedule",
+                url_name="admin:console_preferences",
+                policy="console.preferences",
+            ),
+        ),
+    ),
 )
 
 # dj-stripe's tables are a read-only mirror of Stripe: one group, listing whichever of them
@@ -132,9 +177,10 @@ def _role_may_view(user, model) -> bool:
     app the role does not see is never listed, whatever its admin says."""
     role = getattr(user, "role", None)
     opts = model._meta
-    return (role_sees_app(role, opts.app_label)
-            and (role_has_perm(role, f"{opts.app_label}.view_{opts.model_name}")
-                 or role_has_perm(role, f"{opts.app_label}.change_{opts.model_name}")))
+    return role_sees_app(role, opts.app_label) and (
+        role_has_perm(role, f"{opts.app_label}.view_{opts.model_name}")
+        or role_has_perm(role, f"{opts.app_label}.change_{opts.model_name}")
+    )
 
 
 def may_open(request, entry: Entry) -> bool:
@@ -143,10 +189,12 @@ def may_open(request, entry: Entry) -> bool:
         return False
     if entry.model:
         model_admin = _model_admin(entry.model)
-        return bool(model_admin is not None
-                    and _role_may_view(user, model_admin.model)
-                    and model_admin.has_module_permission(request)
-                    and model_admin.has_view_or_change_permission(request))
+        return bool(
+            model_admin is not None
+            and _role_may_view(user, model_admin.model)
+            and model_admin.has_module_permission(request)
+            and model_admin.has_view_or_change_permission(request)
+        )
     return authority.may(user, entry.policy)
 
 
@@ -161,44 +209,77 @@ def entry_link(entry: Entry) -> str:
 
 
 def _stripe_mirror_entries() -> tuple[Entry, ...]:
-    models = sorted((model for model in admin.site._registry
-                     if model._meta.concrete_model._meta.app_label == STRIPE_MIRROR_APP),
-                    key=lambda model: str(model._meta.verbose_name_plural))
-    return tuple(Entry(str(model._meta.verbose_name_plural).capitalize(), "cloud",
-                       model._meta.label_lower) for model in models)
+    models = sorted(
+        (
+            model
+            for model in admin.site._registry
+            if model._meta.concrete_model._meta.app_label == STRIPE_MIRROR_APP
+        ),
+        key=lambda model: str(model._meta.verbose_name_plural),
+    )
+    return tuple(
+        Entry(str(model._meta.verbose_name_plural).capitalize(), "cloud", model._meta.label_lower)
+        for model in models
+    )
 
 
 def groups_for(request) -> list[dict]:
     """The groups and entries ``request.user`` may open, each entry with its link."""
-    groups = [*GROUPS, Group(STRIPE_MIRROR.title, STRIPE_MIRROR.icon, STRIPE_MIRROR.description,
-                             _stripe_mirror_entries())]
+    groups = [
+        *GROUPS,
+        Group(
+            STRIPE_MIRROR.title,
+            STRIPE_MIRROR.icon,
+            STRIPE_MIRROR.description,
+            _stripe_mirror_entries(),
+        ),
+    ]
     shown = []
     for group in groups:
         items = []
         for entry in group.entries:
             link = entry_link(entry)
             if link and may_open(request, entry):
-                items.append({"title": entry.title, "icon": entry.icon, "link": link,
-                              "entry": entry})
+                items.append(
+                    {"title": entry.title, "icon": entry.icon, "link": link, "entry": entry}
+                )
         if items:
-            shown.append({"title": group.title, "icon": group.icon,
-                          "description": group.description, "items": items})
+            shown.append(
+                {
+                    "title": group.title,
+                    "icon": group.icon,
+                    "description": group.description,
+                    "items": items,
+                }
+            )
     return shown
 
 
 def sidebar(request) -> list[dict]:
     """``UNFOLD["SIDEBAR"]["navigation"]``: the groups as the theme's sidebar, each entry
     with its permission callback (the theme asks it again as it renders)."""
-    return [{"title": group["title"], "collapsible": False,
-             "items": [{"title": item["title"], "icon": item["icon"], "link": item["link"],
-                        "permission": _permission(item["entry"])}
-                       for item in group["items"]]}
-            for group in groups_for(request)]
+    return [
+        {
+            "title": group["title"],
+            "collapsible": False,
+            "items": [
+                {
+                    "title": item["title"],
+                    "icon": item["icon"],
+                    "link": item["link"],
+                    "permission": _permission(item["entry"]),
+                }
+                for item in group["items"]
+            ],
+        }
+        for group in groups_for(request)
+    ]
 
 
 def _permission(entry: Entry):
     def permitted(request) -> bool:
         return may_open(request, entry)
+
     return permitted
 
 
@@ -206,8 +287,12 @@ def account_links(request) -> list[dict]:
     """The links under the staff member's name in the console's header."""
     links = []
     if authority.may(request.user, "console.preferences"):
-        links.append({"title": "My console settings (time zone)",
-                      "link": reverse("admin:console_preferences")})
+        links.append(
+            {
+                "title": "My console settings (time zone)",
+                "link": reverse("admin:console_preferences"),
+            }
+        )
     return links
 
 

@@ -27,8 +27,9 @@ class DomainError(Exception):
     status_code: int = status.HTTP_400_BAD_REQUEST
     default_message: str = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, **extra: Any
+    ) -> None:
         self.message = message or self.default_message
         if code:
             self.code = code
@@ -61,8 +62,11 @@ class StrictPageSize:
             return self.page_size
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
             raise exceptions.ValidationError(
-                {self.page_size_query_param: [
-                    f"Must be a whole number from 1 to {self.max_page_size}."]}
+                {
+                    self.page_size_query_param: [
+                        f"Must be a whole number from 1 to {self.max_page_size}."
+                    ]
+                }
             )
         return int(raw)
 
@@ -99,8 +103,7 @@ def api_not_found(request: HttpRequest, exception: Exception | None = None) -> H
     return defaults.page_not_found(request, exception)
 
 
-def api_bad_request(request: HttpRequest,
-                    exception: Exception | None = None) -> HttpResponse:
+def api_bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler400``: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 under /api/."""
     if not is_api_request(request):
         return defaults.bad_request(request, exception)
@@ -109,12 +112,12 @@ def api_bad_request(request: HttpRequest,
     return error_response("bad_request", "The request could not be understood.", 400)
 
 
-def api_permission_denied(request: HttpRequest,
-                          exception: Exception | None = None) -> HttpResponse:
+def api_permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler403``."""
     if is_api_request(request):
-        return error_response("permission_denied",
-                              str(exceptions.PermissionDenied.default_detail), 403)
+        return error_response(
+            "permission_denied", str(exceptions.PermissionDenied.default_detail), 403
+        )
     return defaults.permission_denied(request, exception)
 
 

@@ -7,9 +7,17 @@ from core.models import AuditLog
 from core.redaction import redact  # the rule the logs use too
 
 
-def record(*, actor: Any, action: str, resource: Any = None, resource_type: str = "",
-           resource_id: Any = "", old: dict | None = None, new: dict | None = None,
-           **context: Any) -> AuditLog:
+def record(
+    *,
+    actor: Any,
+    action: str,
+    resource: Any = None,
+    resource_type: str = "",
+    resource_id: Any = "",
+    old: dict | None = None,
+    new: dict | None = None,
+    **context: Any,
+) -> AuditLog:
     """Append one audit row. ``resource`` may be a model instance (type and id taken from it)."""
     if resource is not None:
         resource_type = resource_type or resource._meta.label

@@ -101,11 +101,15 @@ def _role_reset(connection: BaseDatabaseWrapper, role: str) -> Iterator[None]:
         # A failed transaction cannot run SET and gives the role back when it rolls back; a
         # connection that was closed meanwhile starts as the application's role again.
         raw = connection.connection
-        if raw is not None and not raw.closed and (
-                raw.info.transaction_status != pq.TransactionStatus.INERROR):
+        if (
+            raw is not None
+            and not raw.closed
+            and (raw.info.transaction_status != pq.TransactionStatus.INERROR)
+        ):
             with connection.cursor() as cursor:
-                cursor.execute(sql.SQL("SET {}ROLE {}").format(sql.SQL(scope),
-                                                               sql.Identifier(role)))
+                cursor.execute(
+                    sql.SQL("SET {}ROLE {}").format(sql.SQL(scope), sql.Identifier(role))
+                )
 
 
 def act_as_app_role(using: str = DEFAULT_DB_ALIAS) -> bool:
@@ -138,19 +142,24 @@ def log_in_as_owner(config: dict[str, Any]) -> dict[str, Any]:
 
 # --- privileges ---------------------------------------------------------------------------------
 
+
 def append_only_tables(cursor: CursorWrapper) -> list[str]:
     """Tables with an append-only trigger (core.db.append_only), by name."""
-    cursor.execute("""
+    cursor.execute(
+        """
         SELECT DISTINCT c.relname FROM pg_trigger t
           JOIN pg_class c ON c.oid = t.tgrelid
           JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE NOT t.tgisinternal AND n.nspname = %s AND t.tgname = c.relname || %s
-         ORDER BY c.relname""", [SCHEMA, APPEND_ONLY_SUFFIX])
+         ORDER BY c.relname""",
+        [SCHEMA, APPEND_ONLY_SUFFIX],
+    )
     return [name for (name,) in cursor.fetchall()]
 
 
-def grant_statements(*, owner: str, app: str, append_only: list[str],
-                     read_only: list[str]) -> list[sql.Composed]:
+def grant_statements(
+    *, owner: str, app: str, append_only: list[str], read_only: list[str]
+) -> list[sql.Composed]:
     """What the application may do, from nothing (so a privilege granted by hand is taken
     back), in one transaction: the application never sees a moment without its rights."""
     schema, owner_id, app_id = sql.Identifier(SCHEMA), sql.Identifier(owner), sql.Identifier(app)
@@ -160,44 +169,78 @@ def grant_statements(*, owner: str, app: str, append_only: list[str],
 
     statements = [
         statement("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}", schema, app_id),
-        statement(f"GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {{}} TO {{}}",
-                  schema, app_id),
+        statement(f"GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {{}} TO {{}}", schema, app_id),
         statement("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}", schema, app_id),
-        statement(f"GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {{}} TO {{}}",
-                  schema, app_id),
+        statement(
+            f"GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {{}} TO {{}}", schema, app_id
+        ),
         # Tables and sequences the owner creates from now on (a migration) follow at once.
-        statement(f"ALTER DEFAULT PRIVILEGES FOR ROLE {{}} IN SCHEMA {{}} "
-                  f"GRANT {TABLE_PRIVILEGES} ON TABLES TO {{}}", owner_id, schema, app_id),
-        statement(f"ALTER DEFAULT PRIVILEGES FOR ROLE {{}} IN SCHEMA {{}} "
-                  f"GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {{}}", owner_id, schema, app_id),
+        statement(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {{}} IN SCHEMA {{}} "
+            f"GRANT {TABLE_PRIVILEGES} ON TABLES TO {{}}",
+            owner_id,
+            schema,
+            app_id,
+        ),
+        statement(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {{}} IN SCHEMA {{}} "
+            f"GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {{}}",
+            owner_id,
+            schema,
+            app_id,
+        ),
     ]
     for table in append_only:
-        statements.append(statement(f"REVOKE ALL ON {{}}.{{}} FROM {{}}; "
-                                    f"GRANT {APPEND_ONLY_PRIVILEGES} ON {{}}.{{}} TO {{}}",
-                                    schema, sql.Identifier(table), app_id,
-                                    schema, sql.Identifier(table), app_id))
+        statements.append(
+            statement(
+                f"REVOKE ALL ON {{}}.{{}} FROM {{}}; "
+                f"GRANT {APPEND_ONLY_PRIVILEGES} ON {{}}.{{}} TO {{}}",
+                schema,
+                sql.Identifier(table),
+                app_id,
+                schema,
+                sql.Identifier(table),
+                app_id,
+            )
+        )
     for table in read_only:
-        statements.append(statement("REVOKE ALL ON {}.{} FROM {}; GRANT SELECT ON {}.{} TO {}",
-                                    schema, sql.Identifier(table), app_id,
-                                    schema, sql.Identifier(table), app_id))
+        statements.append(
+            statement(
+                "REVOKE ALL ON {}.{} FROM {}; GRANT SELECT ON {}.{} TO {}",
+                schema,
+                sql.Identifier(table),
+                app_id,
+                schema,
+                sql.Identifier(table),
+                app_id,
+            )
+        )
     return statements
 
 
 # Each row: a reason the application's role is not what it should be, if the query says so.
 _CHECKS = (
-    ("SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolbypassrls FROM pg_roles "
-     "WHERE rolname = %(app)s",
-     "{app} is a superuser or may create databases or roles, or bypasses row security: "
-     "ALTER ROLE {app} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"),
-    ("SELECT pg_has_role(%(app)s, %(owner)s, 'USAGE')",
-     "{app} is (or is a member of) the owner {owner}, so it may alter and drop every table: "
-     "give the application a role of its own"),
-    ("SELECT has_schema_privilege(%(app)s, %(schema)s, 'CREATE')",
-     "{app} may create tables in schema {schema}: REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC "
-     "(and from {app}), as the schema's owner"),
-    ("SELECT NOT has_schema_privilege(%(app)s, %(schema)s, 'USAGE')",
-     "{app} cannot use schema {schema}: GRANT USAGE ON SCHEMA {schema} TO {app}, as the "
-     "schema's owner"),
+    (
+        "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolbypassrls FROM pg_roles "
+        "WHERE rolname = %(app)s",
+        "{app} is a superuser or may create databases or roles, or bypasses row security: "
+        "ALTER ROLE {app} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS",
+    ),
+    (
+        "SELECT pg_has_role(%(app)s, %(owner)s, 'USAGE')",
+        "{app} is (or is a member of) the owner {owner}, so it may alter and drop every table: "
+        "give the application a role of its own",
+    ),
+    (
+        "SELECT has_schema_privilege(%(app)s, %(schema)s, 'CREATE')",
+        "{app} may create tables in schema {schema}: REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC "
+        "(and from {app}), as the schema's owner",
+    ),
+    (
+        "SELECT NOT has_schema_privilege(%(app)s, %(schema)s, 'USAGE')",
+        "{app} cannot use schema {schema}: GRANT USAGE ON SCHEMA {schema} TO {app}, as the "
+        "schema's owner",
+    ),
 )
 
 
@@ -222,12 +265,15 @@ def grant_app_role(using: str = DEFAULT_DB_ALIAS) -> dict[str, Any] | None:
         if problems:
             raise RoleSetupError("; ".join(problems))
         append_only = append_only_tables(cursor)
-        cursor.execute("SELECT relname FROM pg_class c JOIN pg_namespace n "
-                       "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
-                       [SCHEMA, list(READ_ONLY_TABLES)])
+        cursor.execute(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
+            [SCHEMA, list(READ_ONLY_TABLES)],
+        )
         read_only = [name for (name,) in cursor.fetchall()]
         with transaction.atomic(using=using):
-            for statement in grant_statements(owner=owner, app=app, append_only=append_only,
-                                              read_only=read_only):
+            for statement in grant_statements(
+                owner=owner, app=app, append_only=append_only, read_only=read_only
+            ):
                 cursor.execute(statement)
     return {"owner": owner, "app": app, "append_only": append_only, "read_only": read_only}

@@ -50,8 +50,9 @@ class AuditAction(models.TextChoices):
 class AuditLog(models.Model):
     """Who changed what, when, from where. Append-only: PostgreSQL refuses UPDATE and DELETE."""
 
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     actor_email = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=32, choices=AuditAction.choices)
     resource_type = models.CharField(max_length=100)
@@ -82,8 +83,9 @@ class SystemConfig(TimeStampedModel):
 
     key = models.CharField(max_length=100, unique=True)
     value = models.JSONField()
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                   null=True, blank=True, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         db_table = "accounts_systemconfig"  # first created by the accounts app; rows stay put

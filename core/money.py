@@ -46,8 +46,9 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
 
 
 def _too_large(currency: str) -> ValueError:
-    return ValueError(f"This amount is too large: at most "
-                      f"{format_money(MINOR_UNITS_MAX, currency)}.")
+    return ValueError(
+        f"This amount is too large: at most {format_money(MINOR_UNITS_MAX, currency)}."
+    )
 
 
 def format_money(amount_minor: int | None, currency: str, locale: str = "en") -> str:

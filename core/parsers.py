@@ -39,8 +39,12 @@ def deeper_than(data: Any, limit: int) -> bool:
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser; a document nested deeper than MAX_JSON_DEPTH is a parse error."""
 
-    def parse(self, stream: IO[bytes], media_type: str | None = None,
-              parser_context: Mapping[str, Any] | None = None) -> Any:
+    def parse(
+        self,
+        stream: IO[bytes],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

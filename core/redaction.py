@@ -49,8 +49,10 @@ _SECRET_VALUES = [
     # password=..., api_key=... (query strings, key=value log lines)
     re.compile(r"(?i)(\b[\w-]*(?:" + _WORDS + r")[\w-]*=)(?!\[redacted\])[^\s&\"',;}]+"),
     # 'password': '...' and "token": "..." (dict and JSON text)
-    re.compile(r"(?i)([\"'][\w-]*(?:" + _WORDS + r")[\w-]*[\"']\s*:\s*[\"'])"
-               r"(?!\[redacted\])[^\"']+"),
+    re.compile(
+        r"(?i)([\"'][\w-]*(?:" + _WORDS + r")[\w-]*[\"']\s*:\s*[\"'])"
+        r"(?!\[redacted\])[^\"']+"
+    ),
 ]
 _DIGIT_RUN = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?!\w|\.\d)")
 # Milli-, micro- and nanosecond timestamps of this century are 13, 16 and 19 digits too.

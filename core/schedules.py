@@ -32,8 +32,14 @@ def declared_schedules() -> list[dict[str, Any]]:
 
 def _schedule_for(entry: dict[str, Any]) -> dict[str, Any]:
     if "crontab" in entry:
-        fields = {"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*",
-                  "month_of_year": "*", **entry["crontab"]}
+        fields = {
+            "minute": "*",
+            "hour": "*",
+            "day_of_week": "*",
+            "day_of_month": "*",
+            "month_of_year": "*",
+            **entry["crontab"],
+        }
         crontab, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **fields)
         return {"crontab": crontab, "interval": None}
     if "interval_seconds" in entry:

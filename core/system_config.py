@@ -33,8 +33,16 @@ class ConfigKey:
 REGISTRY: dict[str, ConfigKey] = {}
 
 
-def define(key: str, *, type: type, default: Any, description: str, min_value: Any = None,
-           max_value: Any = None, choices: Iterable[Any] = ()) -> ConfigKey:
+def define(
+    key: str,
+    *,
+    type: type,
+    default: Any,
+    description: str,
+    min_value: Any = None,
+    max_value: Any = None,
+    choices: Iterable[Any] = (),
+) -> ConfigKey:
     """Declare a setting (from an app's ``config_keys`` module, imported by its ``ready()``)."""
     entry = ConfigKey(key, type, default, description, min_value, max_value, tuple(choices))
     REGISTRY[key] = entry
@@ -73,9 +81,7 @@ def coerce(key: str, raw: Any) -> Any:
         else:
             value = entry.type(raw)
     except (ValueError, TypeError, InvalidOperation) as exc:
-        raise ValidationError(
-            f"{key} must be a {entry.type.__name__}; got {raw!r}."
-        ) from exc
+        raise ValidationError(f"{key} must be a {entry.type.__name__}; got {raw!r}.") from exc
     if entry.min_value is not None and value < entry.min_value:
         raise ValidationError(f"{key} must be at least {entry.min_value}.")
     if entry.max_value is not None and value > entry.max_value:

@@ -17,8 +17,10 @@ logger = logging.getLogger(__name__)
 # timeout and a serialization failure: all transient, all rolled back, all worth a retry.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 CODE = "service_unavailable"
-MESSAGE = ("The service is briefly unavailable and this request was not completed. "
-           "Please try again in a moment.")
+MESSAGE = (
+    "The service is briefly unavailable and this request was not completed. "
+    "Please try again in a moment."
+)
 RETRY_AFTER_SECONDS = 5
 
 
@@ -29,11 +31,19 @@ def discard_broken_connections() -> None:
     Django closes the connection itself on the way out.
     """
     for connection in connections.all(initialized_only=True):
-        if (connection.connection is not None and not connection.in_atomic_block
-                and not connection.is_usable()):
+        if (
+            connection.connection is not None
+            and not connection.in_atomic_block
+            and not connection.is_usable()
+        ):
             connection.close()
 
 
 def report(request: HttpRequest, exception: Exception) -> None:
-    logger.error("Database unavailable during %s %s: %s", request.method, request.path,
-                 exception.__class__.__name__, exc_info=exception)
+    logger.error(
+        "Database unavailable during %s %s: %s",
+        request.method,
+        request.path,
+        exception.__class__.__name__,
+        exc_info=exception,
+    )

@@ -14,21 +14,34 @@ class Duration(models.TextChoices):
 
 
 class CouponDuration(TimeStampedModel):
-    discount = models.OneToOneField("billing.Discount", on_delete=models.CASCADE,
-                                    primary_key=True, related_name="coupon_duration")
+    discount = models.OneToOneField(
+        "billing.Discount",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="coupon_duration",
+    )
     duration = models.CharField(max_length=10, choices=Duration.choices, default=Duration.ONCE)
     duration_in_months = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="For a repeating discount: how many months of "
-                                         "invoices it applies to (1 to 120).")
+        null=True,
+        blank=True,
+        help_text="For a repeating discount: how many months of invoices it applies to (1 to 120).",
+    )
 
     class Meta:
         verbose_name = "discount duration"
         constraints = [
             models.CheckConstraint(
-                condition=(Q(duration="repeating", duration_in_months__isnull=False,
-                             duration_in_months__gte=1, duration_in_months__lte=120)
-                           | (~Q(duration="repeating") & Q(duration_in_months__isnull=True))),
-                name="couponduration_months_match_duration"),
+                condition=(
+                    Q(
+                        duration="repeating",
+                        duration_in_months__isnull=False,
+                        duration_in_months__gte=1,
+                        duration_in_months__lte=120,
+                    )
+                    | (~Q(duration="repeating") & Q(duration_in_months__isnull=True))
+                ),
+                name="couponduration_months_match_duration",
+            ),
         ]
 
     def __str__(self):

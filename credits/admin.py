@@ -51,29 +51,39 @@ class CreditAmountField(forms.IntegerField):
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", -CREDITS_MAX)
         kwargs.setdefault("max_value", CREDITS_MAX)
-        kwargs.setdefault("error_messages", {
-            "invalid": "Enter a whole number of credits.",
-            "min_value": f"Remove at most {CREDITS_MAX:,} credits at a time.",
-            "max_value": f"Add at most {CREDITS_MAX:,} credits at a time.",
-        })
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "invalid": "Enter a whole number of credits.",
+                "min_value": f"Remove at most {CREDITS_MAX:,} credits at a time.",
+                "max_value": f"Add at most {CREDITS_MAX:,} credits at a time.",
+            },
+        )
         super().__init__(**kwargs)
 
 
 def check_room(amount: int, balances) -> None:
     """Refuse adding ``amount`` credits where a balance would pass ``CREDITS_MAX``;
     ``balances`` are (whose, balance) pairs."""
-    full = [f"{whose} has {balance:,}" for whose, balance in balances
-            if amount > 0 and balance + amount > CREDITS_MAX]
+    full = [
+        f"{whose} has {balance:,}"
+        for whose, balance in balances
+        if amount > 0 and balance + amount > CREDITS_MAX
+    ]
     if full:
         raise forms.ValidationError(
-            f"A balance holds at most {CREDITS_MAX:,} credits: {'; '.join(full)}.")
+            f"A balance holds at most {CREDITS_MAX:,} credits: {'; '.join(full)}."
+        )
 
 
 class AdjustCreditsForm(forms.Form):
     amount = CreditAmountField(help_text="Credits to add; negative to remove (not below zero).")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=500,
-                             error_messages={"required": "A reason is required."},
-                             help_text="Required; stored in the ledger and the audit log.")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+        error_messages={"required": "A reason is required."},
+        help_text="Required; stored in the ledger and the audit log.",
+    )
 
     def __init__(self, *args, balances=(), **kwargs):
         self.balances = list(balances)
@@ -104,22 +114,37 @@ class CreditBalanceAdmin(ReadOnlyAdmin):
     @policy_action("credits.adjust", description="Adjust credits (with a reason)")
     def adjust_credits(self, request, queryset):
         rows = list(queryset.select_related("user").order_by("pk"))
-        form = AdjustCreditsForm(request.POST if "apply" in request.POST else None,
-                                 balances=[(row.user.email, row.balance) for row in rows])
+        form = AdjustCreditsForm(
+            request.POST if "apply" in request.POST else None,
+            balances=[(row.user.email, row.balance) for row in rows],
+        )
         if form.is_valid():
             amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
             for row in rows:
                 # Removing counts like granting against the staff member's limit.
-                perform(self, request, action="credits.adjust", subject=str(row.user),
-                        payload={"user_id": row.user_id, "amount": amount, "reason": reason},
-                        amount=abs(amount), done=f"{amount:+,} credits adjusted")
+                perform(
+                    self,
+                    request,
+                    action="credits.adjust",
+                    subject=str(row.user),
+                    payload={"user_id": row.user_id, "amount": amount, "reason": reason},
+                    amount=abs(amount),
+                    done=f"{amount:+,} credits adjusted",
+                )
             return None
-        return TemplateResponse(request, "credits/admin/adjust_credits.html", {
-            **self.admin_site.each_context(request), "title": "Adjust credits", "form": form,
-            "balances": rows, "opts": self.model._meta,
-            "action_name": "adjust_credits",
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-        })
+        return TemplateResponse(
+            request,
+            "credits/admin/adjust_credits.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Adjust credits",
+                "form": form,
+                "balances": rows,
+                "opts": self.model._meta,
+                "action_name": "adjust_credits",
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            },
+        )
 
 
 class OperationFilter(admin.SimpleListFilter):
@@ -130,8 +155,10 @@ class OperationFilter(admin.SimpleListFilter):
     parameter_name = "operation"
 
     def lookups(self, request, model_admin):
-        return [(op, op) for op in FeatureCost.objects.order_by("operation")
-                .values_list("operation", flat=True)]
+        return [
+            (op, op)
+            for op in FeatureCost.objects.order_by("operation").values_list("operation", flat=True)
+        ]
 
     def queryset(self, request, queryset):
         return queryset.filter(operation=self.value()) if self.value() else queryset
@@ -139,10 +166,23 @@ class OperationFilter(admin.SimpleListFilter):
 
 @admin.register(CreditGrant)
 class CreditGrantAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    list_display = ["id", "user", "source", "amount", "remaining", "expires_at", "expired_at",
-                    "source_ref", "created_at"]
-    list_filter = ["source", ("expires_at", admin.EmptyFieldListFilter),
-                   ("expired_at", admin.EmptyFieldListFilter), "created_at"]
+    list_display = [
+        "id",
+        "user",
+        "source",
+        "amount",
+        "remaining",
+        "expires_at",
+        "expired_at",
+        "source_ref",
+        "created_at",
+    ]
+    list_filter = [
+        "source",
+        ("expires_at", admin.EmptyFieldListFilter),
+        ("expired_at", admin.EmptyFieldListFilter),
+        "created_at",
+    ]
     search_by = (by_id("lot id"), by_user_email())
     list_select_related = ["user"]
     # Newest first along the primary key (lots are numbered as they are made).
@@ -152,8 +192,17 @@ class CreditGrantAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
 @admin.register(CreditTransaction)
 class CreditTransactionAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    list_display = ["id", "created_at", "user", "kind", "operation", "quantity", "amount",
-                    "balance_after", "actor"]
+    list_display = [
+        "id",
+        "created_at",
+        "user",
+        "kind",
+        "operation",
+        "quantity",
+        "amount",
+        "balance_after",
+        "actor",
+    ]
     list_filter = ["kind", OperationFilter, "created_at"]
     search_by = (by_id("row id"), by_user_email())
     list_select_related = ["user", "actor"]

@@ -76,8 +76,18 @@ class TransactionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CreditTransaction
-        fields = ["id", "kind", "operation", "quantity", "amount", "balance_after", "source",
-                  "details", "refund_of", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "operation",
+            "quantity",
+            "amount",
+            "balance_after",
+            "source",
+            "details",
+            "refund_of",
+            "created_at",
+        ]
 
     def get_source(self, row) -> str | None:
         return row.details.get("source")
@@ -144,23 +154,36 @@ class TransactionListView(ListAPIView):
 class CostListView(APIView):
     @extend_schema(responses=CostSerializer(many=True), summary="My cost per operation")
     def get(self, request):
-        return Response(CostSerializer(selectors.costs_for_user(user=request.user),
-                                       many=True).data)
+        return Response(CostSerializer(selectors.costs_for_user(user=request.user), many=True).data)
 
 
 class ConsumeView(APIView):
     @extend_schema(
         request=ConsumeInput,
-        responses={201: ConsumeOutput,
-                   400: inline_serializer("CreditsError", {"code": serializers.CharField(),
-                                                           "detail": serializers.CharField()}),
-                   402: inline_serializer("InsufficientCredits", {
-                       "code": serializers.CharField(), "detail": serializers.CharField(),
-                       "balance": serializers.IntegerField(),
-                       "cost": serializers.IntegerField()}),
-                   422: OpenApiTypes.OBJECT},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
-                                     description="Replays return the first result.")],
+        responses={
+            201: ConsumeOutput,
+            400: inline_serializer(
+                "CreditsError", {"code": serializers.CharField(), "detail": serializers.CharField()}
+            ),
+            402: inline_serializer(
+                "InsufficientCredits",
+                {
+                    "code": serializers.CharField(),
+                    "detail": serializers.CharField(),
+                    "balance": serializers.IntegerField(),
+                    "cost": serializers.IntegerField(),
+                },
+            ),
+            422: OpenApiTypes.OBJECT,
+        },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Replays return the first result.",
+            )
+        ],
         summary="Consume credits for an operation",
     )
     def post(self, request):
@@ -168,9 +191,11 @@ class ConsumeView(APIView):
         data.is_valid(raise_exception=True)
         header = request.headers.get("Idempotency-Key", "").strip()
         row = services.consume_credits(
-            user=request.user, operation=data.validated_data["operation"],
+            user=request.user,
+            operation=data.validated_data["operation"],
             quantity=data.validated_data["quantity"],
             details=data.validated_data["details"],
-            idempotency_key=API_KEY_PREFIX + header if header else None)
+            idempotency_key=API_KEY_PREFIX + header if header else None,
+        )
         # A replay answers exactly as the first request did (status and body).
         return Response(ConsumeOutput(row).data, status=status.HTTP_201_CREATED)

@@ -27,6 +27,9 @@ class CreditsConfig(AppConfig):
         from credits.services import forget_required_entitlements  # noqa: PLC0415 - models load after apps.py
 
         for signal in (post_save, post_delete):
-            signal.connect(forget_required_entitlements, sender=FeatureCost,
-                           dispatch_uid=f"credits.required_entitlements.{signal is post_save}")
+            signal.connect(
+                forget_required_entitlements,
+                sender=FeatureCost,
+                dispatch_uid=f"credits.required_entitlements.{signal is post_save}",
+            )
         seed_steps.register("credits", seed_steps.command_step("seed_credits"), order=30)

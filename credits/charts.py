@@ -11,8 +11,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 40, 24, 10
-PALETTE = ["#4f46e5", "#0e9384", "#dc6803", "#c11574", "#2e90fa", "#7a5af8", "#667085",
-           "#15b79e"]
+PALETTE = ["#4f46e5", "#0e9384", "#dc6803", "#c11574", "#2e90fa", "#7a5af8", "#667085", "#15b79e"]
 
 
 def _coordinate(value: float) -> str:
@@ -22,10 +21,13 @@ def _coordinate(value: float) -> str:
 def _bars_svg(bars: list[dict]) -> SafeString:
     """One ``<rect>`` per bar with its label as the accessible title; only the label is text
     from outside this module (an operation key), so only it is escaped."""
-    return mark_safe("\n".join(  # noqa: S308 - numbers and palette colours; the label escaped
-        f'<rect x="{bar["x"]}" y="{bar["y"]}" width="{bar["width"]}" height="{bar["height"]}" '
-        f'fill="{bar["colour"]}"><title>{escape(bar["label"])}</title></rect>'
-        for bar in bars))
+    return mark_safe(  # noqa: S308 - numbers and palette colours; the label escaped
+        "\n".join(
+            f'<rect x="{bar["x"]}" y="{bar["y"]}" width="{bar["width"]}" height="{bar["height"]}" '
+            f'fill="{bar["colour"]}"><title>{escape(bar["label"])}</title></rect>'
+            for bar in bars
+        )
+    )
 
 
 def usage_chart(usage: dict) -> dict:
@@ -44,14 +46,31 @@ def usage_chart(usage: dict) -> dict:
                 continue
             height = value / peak * plot_height
             y -= height
-            bars.append({"x": _coordinate(LEFT + index * step), "y": _coordinate(y),
-                         "width": _coordinate(bar_width), "height": _coordinate(height),
-                         "colour": colours[operation],
-                         "label": f"{day:%b %d}: {operation} {value} credits"})
+            bars.append(
+                {
+                    "x": _coordinate(LEFT + index * step),
+                    "y": _coordinate(y),
+                    "width": _coordinate(bar_width),
+                    "height": _coordinate(height),
+                    "colour": colours[operation],
+                    "label": f"{day:%b %d}: {operation} {value} credits",
+                }
+            )
     label_every = max(len(days) // 6, 1)
-    x_labels = [{"x": _coordinate(LEFT + i * step + bar_width / 2), "text": f"{day:%b %d}"}
-                for i, day in enumerate(days) if i % label_every == 0]
-    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "bars_svg": _bars_svg(bars),
-            "peak": usage["max"],
-            "left": LEFT, "top": TOP, "baseline": HEIGHT - BOTTOM, "x_labels": x_labels,
-            "legend": [{"operation": op, "colour": c} for op, c in colours.items()]}
+    x_labels = [
+        {"x": _coordinate(LEFT + i * step + bar_width / 2), "text": f"{day:%b %d}"}
+        for i, day in enumerate(days)
+        if i % label_every == 0
+    ]
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "bars": bars,
+        "bars_svg": _bars_svg(bars),
+        "peak": usage["max"],
+        "left": LEFT,
+        "top": TOP,
+        "baseline": HEIGHT - BOTTOM,
+        "x_labels": x_labels,
+        "legend": [{"operation": op, "colour": c} for op, c in colours.items()],
+    }

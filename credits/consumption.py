@@ -34,16 +34,23 @@ def batch(*, limit: int = BATCH_ROWS) -> int:
             start = CreditTransaction.objects.aggregate(last=Max("id"))["last"] or 0
             ConsumptionWatermark.objects.create(pk=1, last_transaction_id=start)
             return 0
-        rows = list(CreditTransaction.objects
-                    .filter(id__gt=mark.last_transaction_id, kind="CONSUME",
-                            created_at__lt=now - SETTLE)
-                    .order_by("id")
-                    .values_list("id", "user_id", "operation", "quantity", "amount",
-                                 "created_at")[:limit])
+        rows = list(
+            CreditTransaction.objects.filter(
+                id__gt=mark.last_transaction_id, kind="CONSUME", created_at__lt=now - SETTLE
+            )
+            .order_by("id")
+            .values_list("id", "user_id", "operation", "quantity", "amount", "created_at")[:limit]
+        )
         if not rows:
             return 0
-        per_user = defaultdict(lambda: {"operations": defaultdict(
-            lambda: {"quantity": 0, "credits": 0}), "credits": 0, "first": None, "last": None})
+        per_user = defaultdict(
+            lambda: {
+                "operations": defaultdict(lambda: {"quantity": 0, "credits": 0}),
+                "credits": 0,
+                "first": None,
+                "last": None,
+            }
+        )
         for _pk, user_id, operation, quantity, amount, created_at in rows:
             entry = per_user[user_id]
             line = entry["operations"][operation or "unspecified"]
@@ -55,13 +62,19 @@ def batch(*, limit: int = BATCH_ROWS) -> int:
         first_id, last_id = rows[0][0], rows[-1][0]
         emitted = 0
         for user_id, entry in sorted(per_user.items()):
-            event = emit("credits.consumed", {
-                "object": "credits_consumption", "customer": payloads.customer_ref(user_id),
-                "credits": entry["credits"],
-                "operations": {name: dict(line) for name, line in entry["operations"].items()},
-                "from": int(entry["first"].timestamp()), "to": int(entry["last"].timestamp()),
-                "ledger_rows": {"after": mark.last_transaction_id, "through": last_id},
-            }, dedupe_key=f"credits.consumed:{user_id}:{first_id}-{last_id}")
+            event = emit(
+                "credits.consumed",
+                {
+                    "object": "credits_consumption",
+                    "customer": payloads.customer_ref(user_id),
+                    "credits": entry["credits"],
+                    "operations": {name: dict(line) for name, line in entry["operations"].items()},
+                    "from": int(entry["first"].timestamp()),
+                    "to": int(entry["last"].timestamp()),
+                    "ledger_rows": {"after": mark.last_transaction_id, "through": last_id},
+                },
+                dedupe_key=f"credits.consumed:{user_id}:{first_id}-{last_id}",
+            )
             emitted += event is not None
         mark.last_transaction_id = last_id
         mark.save(update_fields=["last_transaction_id", "updated_at"])

@@ -9,5 +9,8 @@ def low_balance(request):
         return {}
     balance = balance_of(user=user)
     threshold = get_config("low_balance_threshold")
-    return {"credits_low_balance": balance < threshold, "credits_balance": balance,
-            "credits_low_balance_threshold": threshold}
+    return {
+        "credits_low_balance": balance < threshold,
+        "credits_balance": balance,
+        "credits_low_balance_threshold": threshold,
+    }

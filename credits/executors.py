@@ -10,8 +10,10 @@ def adjust_credits_executor(*, payload: dict, actor, approval) -> dict:
     """Staff credit correction from a ticket: positive grants, negative removes. The approval
     id is the idempotency key, so a retried execution never adjusts twice."""
     row = adjust_credits(
-        user=User.objects.get(pk=payload["user_id"]), amount=int(payload["amount"]),
-        reason=payload.get("reason") or f"Support approval {approval.pk}", actor=actor,
+        user=User.objects.get(pk=payload["user_id"]),
+        amount=int(payload["amount"]),
+        reason=payload.get("reason") or f"Support approval {approval.pk}",
+        actor=actor,
         idempotency_key=f"support-approval-{approval.pk}",
     )
     return {"credit_transaction_id": row.pk, "balance_after": row.balance_after}

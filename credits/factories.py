@@ -23,6 +23,11 @@ def funded_user(*, credits: int, user=None, expires_at=None, key: str = ""):
 
     user = user or UserFactory()
     if credits:
-        grant_credits(user=user, amount=credits, source=GrantSource.PROMO,
-                      expires_at=expires_at, idempotency_key=key or None)
+        grant_credits(
+            user=user,
+            amount=credits,
+            source=GrantSource.PROMO,
+            expires_at=expires_at,
+            idempotency_key=key or None,
+        )
     return user

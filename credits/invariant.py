@@ -71,12 +71,26 @@ def check_invariant(*, user=None, using: str = DEFAULT_DB_ALIAS) -> list[Violati
     with connections[using].cursor() as cursor:
         cursor.execute(_USER_INVARIANT_SQL, params)
         for user_id, balance, ledger, lots, last in cursor.fetchall():
-            violations.append(Violation(user_id, None, "balance_mismatch", {
-                "balance": balance, "ledger": ledger, "lots": lots, "last_balance_after": last}))
+            violations.append(
+                Violation(
+                    user_id,
+                    None,
+                    "balance_mismatch",
+                    {
+                        "balance": balance,
+                        "ledger": ledger,
+                        "lots": lots,
+                        "last_balance_after": last,
+                    },
+                )
+            )
         cursor.execute(_LOT_INVARIANT_SQL, params)
         for grant_id, user_id, remaining, moved in cursor.fetchall():
-            violations.append(Violation(user_id, grant_id, "lot_mismatch",
-                                        {"remaining": remaining, "movements": moved}))
+            violations.append(
+                Violation(
+                    user_id, grant_id, "lot_mismatch", {"remaining": remaining, "movements": moved}
+                )
+            )
     return violations
 
 
@@ -88,7 +102,9 @@ def record_invariant_check() -> tuple[InvariantCheck, list[Violation]]:
     with the count and the first violations), for the monitoring to read. Takes no locks;
     safe to run twice (each run is one more record)."""
     violations = check_invariant()
-    sample = [{"user_id": v.user_id, "grant_id": v.grant_id, "problem": v.problem,
-               "values": v.values} for v in violations[:INVARIANT_SAMPLE]]
+    sample = [
+        {"user_id": v.user_id, "grant_id": v.grant_id, "problem": v.problem, "values": v.values}
+        for v in violations[:INVARIANT_SAMPLE]
+    ]
     check = InvariantCheck.objects.create(violations=len(violations), sample=sample)
     return check, violations

@@ -26,8 +26,7 @@ def lock_balance(user_id: int) -> CreditBalance:
     ON CONFLICT DO NOTHING insert waits for the other and then finds its row)."""
     row = CreditBalance.objects.select_for_update().filter(user_id=user_id).first()
     if row is None:
-        CreditBalance.objects.bulk_create([CreditBalance(user_id=user_id)],
-                                          ignore_conflicts=True)
+        CreditBalance.objects.bulk_create([CreditBalance(user_id=user_id)], ignore_conflicts=True)
         row = CreditBalance.objects.select_for_update().get(user_id=user_id)
     return row
 
@@ -47,33 +46,51 @@ def change_balance(balance: CreditBalance, delta: int) -> int:
     elif new_value >= threshold:
         flag = False
     CreditBalance.objects.filter(pk=balance.pk).update(
-        balance=F("balance") + delta, low_balance_notified=flag, updated_at=timezone.now())
+        balance=F("balance") + delta, low_balance_notified=flag, updated_at=timezone.now()
+    )
     balance.balance, balance.low_balance_notified = new_value, flag
     if notify:
-
         outbox.enqueue("credits.tasks.send_low_balance_email", balance.user_id)
     return new_value
 
 
-def write_ledger(*, balance: CreditBalance, kind: str, movements: list[tuple[int, int]],
-                  **fields) -> CreditTransaction:
+def write_ledger(
+    *, balance: CreditBalance, kind: str, movements: list[tuple[int, int]], **fields
+) -> CreditTransaction:
     """Apply ``movements`` [(grant_id, signed amount)] to the balance and write the ledger row
     and its lot rows. Lots' ``remaining`` must already be changed by the caller."""
     amount = sum(part for _, part in movements)
     new_value = change_balance(balance, amount)
-    row = CreditTransaction.objects.create(user_id=balance.user_id, kind=kind, amount=amount,
-                                           balance_after=new_value, **fields)
+    row = CreditTransaction.objects.create(
+        user_id=balance.user_id, kind=kind, amount=amount, balance_after=new_value, **fields
+    )
     TransactionLot.objects.bulk_create(
-        [TransactionLot(transaction=row, grant_id=grant_id, amount=part)
-         for grant_id, part in movements])
+        [
+            TransactionLot(transaction=row, grant_id=grant_id, amount=part)
+            for grant_id, part in movements
+        ]
+    )
     return row
 
 
-def new_lot(*, user_id: int, amount: int, source: str, expires_at=None, source_ref: str = "",
-             idempotency_key: str = "") -> CreditGrant:
+def new_lot(
+    *,
+    user_id: int,
+    amount: int,
+    source: str,
+    expires_at=None,
+    source_ref: str = "",
+    idempotency_key: str = "",
+) -> CreditGrant:
     return CreditGrant.objects.create(
-        user_id=user_id, source=source, amount=amount, remaining=amount, expires_at=expires_at,
-        source_ref=source_ref, idempotency_key=idempotency_key)
+        user_id=user_id,
+        source=source,
+        amount=amount,
+        remaining=amount,
+        expires_at=expires_at,
+        source_ref=source_ref,
+        idempotency_key=idempotency_key,
+    )
 
 
 def expire_locked_lots(balance: CreditBalance, lots: list[CreditGrant], now: datetime) -> int:
@@ -82,11 +99,18 @@ def expire_locked_lots(balance: CreditBalance, lots: list[CreditGrant], now: dat
     for lot in lots:
         CreditGrant.objects.filter(pk=lot.pk).update(remaining=0, expired_at=now, updated_at=now)
         if lot.remaining:
-            write_ledger(balance=balance, kind=TransactionKind.EXPIRE,
-                          movements=[(lot.pk, -lot.remaining)],
-                          idempotency_key=f"expire:lot:{lot.pk}", created_at=now,
-                          details={"grant_id": lot.pk, "source": lot.source,
-                                   "expires_at": lot.expires_at.isoformat()})
+            write_ledger(
+                balance=balance,
+                kind=TransactionKind.EXPIRE,
+                movements=[(lot.pk, -lot.remaining)],
+                idempotency_key=f"expire:lot:{lot.pk}",
+                created_at=now,
+                details={
+                    "grant_id": lot.pk,
+                    "source": lot.source,
+                    "expires_at": lot.expires_at.isoformat(),
+                },
+            )
             expired += 1
         lot.remaining, lot.expired_at = 0, now
     return expired
@@ -95,9 +119,11 @@ def expire_locked_lots(balance: CreditBalance, lots: list[CreditGrant], now: dat
 def lock_live_lots(balance: CreditBalance, now: datetime) -> list[CreditGrant]:
     """Lock the user's unexpired lots in drawing order (expiry first, nulls last, then id).
     Lots past their date are expired on the spot, so nothing is drawn from them."""
-    lots = list(CreditGrant.objects.select_for_update()
-                .filter(user_id=balance.user_id, expired_at__isnull=True, has_credits=True)
-                .order_by(F("expires_at").asc(nulls_last=True), "id"))
+    lots = list(
+        CreditGrant.objects.select_for_update()
+        .filter(user_id=balance.user_id, expired_at__isnull=True, has_credits=True)
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    )
     overdue = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= now]
     if overdue:
         expire_locked_lots(balance, overdue, now)
@@ -111,23 +137,28 @@ def draw(lots: list[CreditGrant], amount: int, now: datetime) -> list[tuple[int,
         if left == 0:
             break
         take = min(lot.remaining, left)
-        CreditGrant.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take,
-                                                     updated_at=now)
+        CreditGrant.objects.filter(pk=lot.pk).update(
+            remaining=F("remaining") - take, updated_at=now
+        )
         lot.remaining -= take
         movements.append((lot.pk, -take))
         left -= take
     if left:
         # Unreachable while the invariant holds; refuse rather than let the ledger diverge.
-        raise RuntimeError(f"credits: balance {amount} not backed by live lots "
-                           f"for user {lots[0].user_id if lots else '?'}")
+        raise RuntimeError(
+            f"credits: balance {amount} not backed by live lots "
+            f"for user {lots[0].user_id if lots else '?'}"
+        )
     return movements
 
 
 def check_key(key: str | None) -> str:
     key = (key or "").strip()
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidCreditAmount(f"Idempotency keys are at most {MAX_KEY_LENGTH} characters.",
-                                  code="invalid_idempotency_key")
+        raise InvalidCreditAmount(
+            f"Idempotency keys are at most {MAX_KEY_LENGTH} characters.",
+            code="invalid_idempotency_key",
+        )
     return key
 
 

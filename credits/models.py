@@ -36,9 +36,11 @@ class FeatureCost(TimeStampedModel):
     cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     active = models.BooleanField(default=True)
     required_entitlement = models.CharField(
-        max_length=64, blank=True,
+        max_length=64,
+        blank=True,
         help_text="A plan entitlement the customer needs to use this operation (e.g. "
-                  "ai_video_generation); empty for every customer. Checked before any charge.")
+        "ai_video_generation); empty for every customer. Checked before any charge.",
+    )
 
     class Meta:
         ordering = ["operation"]
@@ -57,8 +59,9 @@ CREDITS_MAX = 2**31 - 1
 class CreditBalance(TimeStampedModel):
     """The user's spendable credits. Every movement locks this row first (the lock order)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                related_name="credit_balance")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_balance"
+    )
     balance = models.IntegerField(default=0)
     # Set when the low-balance e-mail goes out; cleared when the balance is back at or above
     # the threshold, so each crossing sends exactly one e-mail.
@@ -66,8 +69,9 @@ class CreditBalance(TimeStampedModel):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(balance__gte=0),
-                                   name="credits_creditbalance_balance_gte_0"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="credits_creditbalance_balance_gte_0"
+            ),
         ]
 
     def __str__(self):
@@ -87,46 +91,60 @@ class GrantSource(models.TextChoices):
 class CreditGrant(TimeStampedModel):
     """A lot of credits. Consumption draws from the live lot that expires first."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="credit_grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_grants"
+    )
     source = models.CharField(max_length=16, choices=GrantSource.choices)
     amount = models.IntegerField()
     remaining = models.IntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
-    source_ref = models.CharField(max_length=120, blank=True,
-                                  help_text='Where the lot came from, e.g. "order:ORD-123".')
+    source_ref = models.CharField(
+        max_length=120, blank=True, help_text='Where the lot came from, e.g. "order:ORD-123".'
+    )
     idempotency_key = models.CharField(max_length=200, blank=True)
     # remaining > 0, computed by PostgreSQL. The live-lots index filters on it rather than on
     # ``remaining``: a draw that leaves credits in the lot then changes no indexed value, so
     # PostgreSQL updates the row in place (a HOT update, no new index entries); only the draw
     # that empties the lot moves it out of the index. A lot drawn from on every consume would
     # otherwise leave a dead entry in each of the table's indexes per call.
-    has_credits = models.GeneratedField(expression=Q(remaining__gt=0),
-                                        output_field=models.BooleanField(), db_persist=True)
+    has_credits = models.GeneratedField(
+        expression=Q(remaining__gt=0), output_field=models.BooleanField(), db_persist=True
+    )
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0),
-                                   name="credits_creditgrant_amount_gt_0"),
-            models.CheckConstraint(condition=Q(remaining__gte=0, remaining__lte=models.F("amount")),
-                                   name="credits_creditgrant_remaining_in_range"),
-            models.CheckConstraint(condition=Q(expired_at__isnull=True) | Q(remaining=0),
-                                   name="credits_creditgrant_expired_has_nothing_left"),
-            models.UniqueConstraint(fields=["user", "idempotency_key"],
-                                    condition=~Q(idempotency_key=""),
-                                    name="credits_creditgrant_unique_key_per_user"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="credits_creditgrant_amount_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0, remaining__lte=models.F("amount")),
+                name="credits_creditgrant_remaining_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(expired_at__isnull=True) | Q(remaining=0),
+                name="credits_creditgrant_expired_has_nothing_left",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="credits_creditgrant_unique_key_per_user",
+            ),
         ]
         indexes = [
             # The lots consumption draws from: live, in expiry order.
-            models.Index(fields=["user", "expires_at", "id"],
-                         condition=Q(expired_at__isnull=True, has_credits=True),
-                         name="credits_grant_live_idx"),
+            models.Index(
+                fields=["user", "expires_at", "id"],
+                condition=Q(expired_at__isnull=True, has_credits=True),
+                name="credits_grant_live_idx",
+            ),
             # The lots the hourly expiry task looks for.
-            models.Index(fields=["expires_at"],
-                         condition=Q(expired_at__isnull=True, expires_at__isnull=False),
-                         name="credits_grant_expiring_idx"),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(expired_at__isnull=True, expires_at__isnull=False),
+                name="credits_grant_expiring_idx",
+            ),
         ]
 
     def __str__(self):
@@ -134,8 +152,11 @@ class CreditGrant(TimeStampedModel):
 
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
-        return (self.expired_at is None and self.remaining > 0
-                and (self.expires_at is None or self.expires_at > now))
+        return (
+            self.expired_at is None
+            and self.remaining > 0
+            and (self.expires_at is None or self.expires_at > now)
+        )
 
 
 class TransactionKind(models.TextChoices):
@@ -151,8 +172,12 @@ class CreditTransaction(models.Model):
 
     # Every index below starts with the user where a query needs one, so the foreign key
     # gets none of its own: each index on the ledger is paid for by every insert.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="credit_transactions", db_index=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="credit_transactions",
+        db_index=False,
+    )
     kind = models.CharField(max_length=8, choices=TransactionKind.choices)
     operation = models.CharField(max_length=64, blank=True)
     quantity = models.PositiveIntegerField(null=True, blank=True)
@@ -161,31 +186,45 @@ class CreditTransaction(models.Model):
     details = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True)
     # The CONSUME row a REFUND row gives back; unique, so a consumption is refunded once.
-    refund_of = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="refunded_by")
+    refund_of = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunded_by"
+    )
     # Indexed only where set (credits_txn_actor_idx): consumptions, most of the ledger, have
     # no actor.
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+", db_index=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     grants = models.ManyToManyField(CreditGrant, through="TransactionLot", related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=~Q(amount=0),
-                                   name="credits_credittransaction_amount_not_0"),
-            models.CheckConstraint(condition=Q(balance_after__gte=0),
-                                   name="credits_credittransaction_balance_after_gte_0"),
             models.CheckConstraint(
-                condition=(Q(kind__in=["GRANT", "REFUND"], amount__gt=0)
-                           | Q(kind__in=["CONSUME", "EXPIRE"], amount__lt=0)
-                           | Q(kind="ADJUST")),
+                condition=~Q(amount=0), name="credits_credittransaction_amount_not_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0),
+                name="credits_credittransaction_balance_after_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["GRANT", "REFUND"], amount__gt=0)
+                    | Q(kind__in=["CONSUME", "EXPIRE"], amount__lt=0)
+                    | Q(kind="ADJUST")
+                ),
                 name="credits_credittransaction_sign_matches_kind",
             ),
-            models.UniqueConstraint(fields=["user", "idempotency_key"],
-                                    condition=~Q(idempotency_key=""),
-                                    name="credits_credittransaction_unique_key_per_user"),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="credits_credittransaction_unique_key_per_user",
+            ),
         ]
         indexes = [
             # A user's ledger page, their last row (balance at a time), and their consumption
@@ -193,12 +232,16 @@ class CreditTransaction(models.Model):
             models.Index(fields=["user", "-created_at", "-id"], name="credits_txn_user_time_idx"),
             # The ledger filtered by operation (API and pages), which may be rare in a long
             # history.
-            models.Index(fields=["user", "operation", "created_at"],
-                         condition=~Q(operation=""), name="credits_txn_user_op_idx"),
+            models.Index(
+                fields=["user", "operation", "created_at"],
+                condition=~Q(operation=""),
+                name="credits_txn_user_op_idx",
+            ),
             # The daily rollup: one day's rows of each kind, across users.
             models.Index(fields=["kind", "created_at"], name="credits_txn_kind_time_idx"),
-            models.Index(fields=["actor"], condition=Q(actor__isnull=False),
-                         name="credits_txn_actor_idx"),
+            models.Index(
+                fields=["actor"], condition=Q(actor__isnull=False), name="credits_txn_actor_idx"
+            ),
             # The staff console's ledger across users: newest first, its date hierarchy and
             # date filters (config.admin.LargeTableAdmin).
             models.Index(fields=["-created_at", "-id"], name="credits_txn_time_idx"),
@@ -223,8 +266,9 @@ class LedgerDay(models.Model):
     amounts.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="+", db_index=False)  # the unique key leads with it
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # the unique key leads with it
     day = models.DateField()
     kind = models.CharField(max_length=8, choices=TransactionKind.choices)
     operation = models.CharField(max_length=64, blank=True)
@@ -236,8 +280,9 @@ class LedgerDay(models.Model):
     class Meta:
         ordering = ["user", "day", "kind", "operation"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "day", "kind", "operation"],
-                                    name="credits_ledgerday_unique"),
+            models.UniqueConstraint(
+                fields=["user", "day", "kind", "operation"], name="credits_ledgerday_unique"
+            ),
         ]
 
     def __str__(self):
@@ -252,17 +297,20 @@ class TransactionLot(models.Model):
     """
 
     # Looked up through credits_transactionlot_unique (transaction, grant): no index of its own.
-    transaction = models.ForeignKey(CreditTransaction, on_delete=models.PROTECT,
-                                    related_name="lots", db_index=False)
+    transaction = models.ForeignKey(
+        CreditTransaction, on_delete=models.PROTECT, related_name="lots", db_index=False
+    )
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="movements")
     amount = models.IntegerField()
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=~Q(amount=0),
-                                   name="credits_transactionlot_amount_not_0"),
-            models.UniqueConstraint(fields=["transaction", "grant"],
-                                    name="credits_transactionlot_unique"),
+            models.CheckConstraint(
+                condition=~Q(amount=0), name="credits_transactionlot_amount_not_0"
+            ),
+            models.UniqueConstraint(
+                fields=["transaction", "grant"], name="credits_transactionlot_unique"
+            ),
         ]
 
     def __str__(self):

@@ -46,8 +46,9 @@ def entitlements_for(*, user: Any) -> set[str]:
     return _answer("entitlements_for")(user=user)
 
 
-def upgrade_prompt(user: Any, key: str, *, owned: set[str] | None = None,
-                   plans: list | None = None) -> dict | None:
+def upgrade_prompt(
+    user: Any, key: str, *, owned: set[str] | None = None, plans: list | None = None
+) -> dict | None:
     return _answer("upgrade_prompt")(user, key, owned=owned, plans=plans)
 
 

@@ -39,16 +39,23 @@ def _plan_overrides(*, user) -> dict[str, int]:
         if isinstance(cost, int) and not isinstance(cost, bool) and cost >= 1:
             overrides[operation] = cost
         else:
-            logger.warning("Plan %s: ignoring cost override %r=%r (must be an integer >= 1)",
-                           getattr(plan, "pk", None), operation, cost)
+            logger.warning(
+                "Plan %s: ignoring cost override %r=%r (must be an integer >= 1)",
+                getattr(plan, "pk", None),
+                operation,
+                cost,
+            )
     return overrides
 
 
 def cost_for(*, user: User, operation: str) -> int:
     """Credits one unit of ``operation`` costs this user. Raises UnknownOperation when the
     operation does not exist or is inactive (a plan override never revives it)."""
-    base = (FeatureCost.objects.filter(operation=operation, active=True)
-            .values_list("cost", flat=True).first())
+    base = (
+        FeatureCost.objects.filter(operation=operation, active=True)
+        .values_list("cost", flat=True)
+        .first()
+    )
     if base is None:
         raise UnknownOperation(f"Unknown or inactive operation {operation!r}.")
     return _plan_overrides(user=user).get(operation, base)
@@ -65,27 +72,37 @@ def costs_for_user(*, user: User) -> list[dict]:
         active_plans = list(Plan.objects.filter(active=True).order_by("sort_order", "id"))
     for feature in features:
         cost = overrides.get(feature.operation, feature.cost)
-        rows.append({
-            "operation": feature.operation, "name": feature.name,
-            "description": feature.description, "tags": feature.tags,
-            "cost": cost, "base_cost": feature.cost, "overridden": cost != feature.cost,
-            # None, or what the customer's plan lacks and which plans include it.
-            "upgrade": (plans.upgrade_prompt(user, feature.required_entitlement, owned=owned,
-                                             plans=active_plans)
-                        if feature.required_entitlement else None),
-        })
+        rows.append(
+            {
+                "operation": feature.operation,
+                "name": feature.name,
+                "description": feature.description,
+                "tags": feature.tags,
+                "cost": cost,
+                "base_cost": feature.cost,
+                "overridden": cost != feature.cost,
+                # None, or what the customer's plan lacks and which plans include it.
+                "upgrade": (
+                    plans.upgrade_prompt(
+                        user, feature.required_entitlement, owned=owned, plans=active_plans
+                    )
+                    if feature.required_entitlement
+                    else None
+                ),
+            }
+        )
     return rows
 
 
 def balance_of(*, user: User) -> int:
-    return (CreditBalance.objects.filter(user=user).values_list("balance", flat=True).first()
-            or 0)
+    return CreditBalance.objects.filter(user=user).values_list("balance", flat=True).first() or 0
 
 
 def live_lots(*, user: User) -> QuerySet[CreditGrant]:
     """Lots that still count, in the order consumption draws from them."""
-    return (CreditGrant.objects.filter(user=user, expired_at__isnull=True, has_credits=True)
-            .order_by(F("expires_at").asc(nulls_last=True), "id"))
+    return CreditGrant.objects.filter(
+        user=user, expired_at__isnull=True, has_credits=True
+    ).order_by(F("expires_at").asc(nulls_last=True), "id")
 
 
 def utc_today(now: datetime | None = None) -> date:
@@ -108,10 +125,12 @@ def credit_summary(*, user: User, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     first_day = utc_today(now) - timedelta(days=RUNWAY_WINDOW_DAYS - 1)
     with connection.cursor() as cursor:
-        cursor.execute(_SUMMARY_FIGURES_SQL.format(balances=CreditBalance._meta.db_table,
-                                                   days=LedgerDay._meta.db_table),
-                       {"user": user.pk, "consume": TransactionKind.CONSUME,
-                        "first": first_day})
+        cursor.execute(
+            _SUMMARY_FIGURES_SQL.format(
+                balances=CreditBalance._meta.db_table, days=LedgerDay._meta.db_table
+            ),
+            {"user": user.pk, "consume": TransactionKind.CONSUME, "first": first_day},
+        )
         balance, consumed = cursor.fetchone()
     used = -consumed
     lots = list(live_lots(user=user))
@@ -120,8 +139,7 @@ def credit_summary(*, user: User, now: datetime | None = None) -> dict:
         "balance": balance,
         "lots": lots,
         "expiring_soon": [lot for lot in lots if lot.expires_at and lot.expires_at <= soon],
-        "runway_days": (round(balance / (used / RUNWAY_WINDOW_DAYS), 1) if used > 0
-                        else None),
+        "runway_days": (round(balance / (used / RUNWAY_WINDOW_DAYS), 1) if used > 0 else None),
     }
 
 
@@ -145,12 +163,16 @@ def usage_by_day(*, user: User, days: int, now: datetime | None = None) -> dict:
     """
     today = utc_today(now)
     first: date = today - timedelta(days=days - 1)
-    rows = (LedgerDay.objects
-            .filter(user=user, kind__in=[TransactionKind.CONSUME, TransactionKind.REFUND],
-                    day__range=(first, today))
-            .values("day", "operation")
-            .annotate(total=Sum("amount"))
-            .order_by("day", "operation"))
+    rows = (
+        LedgerDay.objects.filter(
+            user=user,
+            kind__in=[TransactionKind.CONSUME, TransactionKind.REFUND],
+            day__range=(first, today),
+        )
+        .values("day", "operation")
+        .annotate(total=Sum("amount"))
+        .order_by("day", "operation")
+    )
     day_list = [first + timedelta(days=i) for i in range(days)]
     index = {day: i for i, day in enumerate(day_list)}
     series: dict[str, list[int]] = {}
@@ -158,8 +180,13 @@ def usage_by_day(*, user: User, days: int, now: datetime | None = None) -> dict:
         values = series.setdefault(row["operation"] or "OTHER", [0] * days)
         values[index[row["day"]]] += -row["total"]
     totals = [sum(values[i] for values in series.values()) for i in range(days)]
-    return {"days": day_list, "operations": sorted(series), "series": series,
-            "totals": totals, "max": max(totals, default=0)}
+    return {
+        "days": day_list,
+        "operations": sorted(series),
+        "series": series,
+        "totals": totals,
+        "max": max(totals, default=0),
+    }
 
 
 LEDGER_DAY_DIFFERENCES = """
@@ -182,11 +209,21 @@ def ledger_day_differences(*, user: User | None = None, limit: int = 20) -> list
     agree. Reads the whole ledger (or the user's): for tests and checks, not for pages."""
     where = "WHERE user_id = %(user)s" if user is not None else ""
     with connection.cursor() as cursor:
-        cursor.execute(LEDGER_DAY_DIFFERENCES.format(where=where),
-                       {"user": getattr(user, "pk", user), "limit": limit})
-        return [{"user_id": u, "day": day, "kind": kind, "operation": op,
-                 "ledger": (rows, amount), "sums": (d_rows, d_amount)}
-                for u, day, kind, op, rows, amount, d_rows, d_amount in cursor.fetchall()]
+        cursor.execute(
+            LEDGER_DAY_DIFFERENCES.format(where=where),
+            {"user": getattr(user, "pk", user), "limit": limit},
+        )
+        return [
+            {
+                "user_id": u,
+                "day": day,
+                "kind": kind,
+                "operation": op,
+                "ledger": (rows, amount),
+                "sums": (d_rows, d_amount),
+            }
+            for u, day, kind, op, rows, amount, d_rows, d_amount in cursor.fetchall()
+        ]
 
 
 # --- the ledger, a page at a time ------------------------------------------------------------
@@ -219,8 +256,9 @@ class LedgerPage:
     older: str | None  # cursor for ?before=, when older rows exist
 
 
-def ledger_page(*, user: User, size: int, before: str | None = None,
-                after: str | None = None) -> LedgerPage:
+def ledger_page(
+    *, user: User, size: int, before: str | None = None, after: str | None = None
+) -> LedgerPage:
     """One page of the user's ledger, newest first, by keyset: the rows just older than
     ``before`` (or just newer than ``after``), never an OFFSET or a COUNT, so the page costs
     the same on a long history (``credits_txn_user_time_idx``). A malformed cursor, or an
@@ -229,9 +267,11 @@ def ledger_page(*, user: User, size: int, before: str | None = None,
     if place := parse_ledger_cursor(after):
         moment, pk = place
         # created_at >= moment bounds the index scan; the OR settles ties on the same instant.
-        newer = list(rows.filter(Q(created_at__gt=moment) | Q(created_at=moment, id__gt=pk),
-                                 created_at__gte=moment)
-                     .order_by("created_at", "id")[:size + 1])
+        newer = list(
+            rows.filter(
+                Q(created_at__gt=moment) | Q(created_at=moment, id__gt=pk), created_at__gte=moment
+            ).order_by("created_at", "id")[: size + 1]
+        )
         if len(newer) > size:
             page = newer[:size][::-1]
             return LedgerPage(page, ledger_cursor(page[0]), ledger_cursor(page[-1]))
@@ -240,14 +280,17 @@ def ledger_page(*, user: User, size: int, before: str | None = None,
     if place:
         moment, pk = place
         newest_first = newest_first.filter(
-            Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk), created_at__lte=moment)
-    found = list(newest_first[:size + 1])
+            Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk), created_at__lte=moment
+        )
+    found = list(newest_first[: size + 1])
     page = found[:size]
     if place and not page:  # a cursor past the oldest row: only a hand-made link
         return ledger_page(user=user, size=size)
-    return LedgerPage(page,
-                      ledger_cursor(page[0]) if place and page else None,
-                      ledger_cursor(page[-1]) if len(found) > size else None)
+    return LedgerPage(
+        page,
+        ledger_cursor(page[0]) if place and page else None,
+        ledger_cursor(page[-1]) if len(found) > size else None,
+    )
 
 
 def last_invariant_check() -> InvariantCheck | None:

@@ -77,28 +77,48 @@ MAX_QUANTITY = 10_000
 CONSUME_FUNCTION = "credits_consume_v2"
 _CONSUME_SQL = "SELECT * FROM credits_consume_v2(%s, %s, %s, %s, %s::jsonb, %s)"
 # The ledger columns the function returns, in its order (after ``outcome``).
-_CONSUME_ROW = ("id", "kind", "operation", "quantity", "amount", "balance_after", "details",
-                "idempotency_key", "created_at")
+_CONSUME_ROW = (
+    "id",
+    "kind",
+    "operation",
+    "quantity",
+    "amount",
+    "balance_after",
+    "details",
+    "idempotency_key",
+    "created_at",
+)
 
 
 def _replay_consume(*, user, key: str, operation: str, quantity: int) -> CreditTransaction | None:
     first = first_with_key(user_id=user.pk, key=key)
     if first is None:
         return None
-    if (first.kind != TransactionKind.CONSUME or first.operation != operation
-            or first.quantity != quantity):
+    if (
+        first.kind != TransactionKind.CONSUME
+        or first.operation != operation
+        or first.quantity != quantity
+    ):
         raise _conflict(operation=first.operation, quantity=first.quantity)
     return first
 
 
 def _conflict(*, operation: str, quantity: int | None) -> IdempotencyConflict:
-    return IdempotencyConflict("This idempotency key was already used for a different request.",
-                               operation=operation, quantity=quantity)
+    return IdempotencyConflict(
+        "This idempotency key was already used for a different request.",
+        operation=operation,
+        quantity=quantity,
+    )
 
 
-def consume_credits(*, user: User, operation: str, quantity: int = 1,
-                    idempotency_key: str | None = None,
-                    details: dict | None = None) -> CreditTransaction:
+def consume_credits(
+    *,
+    user: User,
+    operation: str,
+    quantity: int = 1,
+    idempotency_key: str | None = None,
+    details: dict | None = None,
+) -> CreditTransaction:
     """Charge ``quantity`` units of ``operation`` at this user's cost; return the CONSUME row.
 
     One statement, one round trip: the database function ``credits_consume_v2`` (migration
@@ -122,8 +142,7 @@ def consume_credits(*, user: User, operation: str, quantity: int = 1,
         result = _call_consume(params)
     except IntegrityError:
         # Unreachable while every writer locks the balance row first; kept as a safety net.
-        first = key and _replay_consume(user=user, key=key, operation=operation,
-                                        quantity=quantity)
+        first = key and _replay_consume(user=user, key=key, operation=operation, quantity=quantity)
         if not first:
             raise
         return first
@@ -143,8 +162,10 @@ def required_entitlements() -> dict[str, str]:
     ttl = getattr(settings, "CREDITS_ENTITLEMENTS_CACHE_SECONDS", 5)
     if read_at is None or time.monotonic() - read_at >= ttl:
         _required_entitlements["by_operation"] = dict(
-            FeatureCost.objects.filter(active=True).exclude(required_entitlement="")
-            .values_list("operation", "required_entitlement"))
+            FeatureCost.objects.filter(active=True)
+            .exclude(required_entitlement="")
+            .values_list("operation", "required_entitlement")
+        )
         _required_entitlements["read_at"] = time.monotonic()
     return _required_entitlements["by_operation"]
 
@@ -174,17 +195,22 @@ def _call_consume(params: list) -> tuple:
 
 def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTransaction:
     """The function's row as the service's answer: the ledger row, or the refusal raised."""
-    outcome, *row = result[:len(_CONSUME_ROW) + 1]
-    balance, cost, outbox_id, plan_id, ignored = result[len(_CONSUME_ROW) + 1:]
+    outcome, *row = result[: len(_CONSUME_ROW) + 1]
+    balance, cost, outbox_id, plan_id, ignored = result[len(_CONSUME_ROW) + 1 :]
     if ignored is not None:
-        logger.warning("Plan %s: ignoring cost override %r=%s (must be an integer >= 1)",
-                       plan_id, operation, ignored)
+        logger.warning(
+            "Plan %s: ignoring cost override %r=%s (must be an integer >= 1)",
+            plan_id,
+            operation,
+            ignored,
+        )
     if outcome == "unknown_operation":
         raise UnknownOperation(f"Unknown or inactive operation {operation!r}.")
     if outcome == "insufficient":
         cost = int(cost)
-        raise InsufficientCredits(f"This needs {cost} credits; the balance is {balance}.",
-                                  balance=balance, cost=cost)
+        raise InsufficientCredits(
+            f"This needs {cost} credits; the balance is {balance}.", balance=balance, cost=cost
+        )
     fields = dict(zip(_CONSUME_ROW, row, strict=True))
     if outcome == "conflict":
         raise _conflict(operation=fields["operation"], quantity=fields["quantity"])
@@ -201,13 +227,22 @@ def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTr
 
 # --- granting --------------------------------------------------------------------------------
 
+
 def _kind_for_source(source: str) -> str:
     return TransactionKind.ADJUST if source == GrantSource.ADJUSTMENT else TransactionKind.GRANT
 
 
-def grant_credits(*, user: User, amount: int, source: str, expires_at: datetime | None = None,
-                  idempotency_key: str | None = None, actor: User | None = None,
-                  details: dict | None = None, source_ref: str = "") -> CreditTransaction:
+def grant_credits(
+    *,
+    user: User,
+    amount: int,
+    source: str,
+    expires_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    actor: User | None = None,
+    details: dict | None = None,
+    source_ref: str = "",
+) -> CreditTransaction:
     """Add a lot of ``amount`` credits from ``source``; return its GRANT (ADJUST for
     ADJUSTMENT) ledger row.
 
@@ -220,12 +255,19 @@ def grant_credits(*, user: User, amount: int, source: str, expires_at: datetime 
     if source not in GrantSource.values:
         raise InvalidCreditAmount(f"Unknown grant source {source!r}.", code="invalid_source")
     if expires_at is not None and expires_at <= timezone.now():
-        raise InvalidCreditAmount("A grant's expiry must be in the future.",
-                                  code="invalid_expiry")
+        raise InvalidCreditAmount("A grant's expiry must be in the future.", code="invalid_expiry")
     key = check_key(idempotency_key)
     try:
-        return _grant(user=user, amount=amount, source=source, expires_at=expires_at, key=key,
-                      actor=actor, details=details or {}, source_ref=source_ref)
+        return _grant(
+            user=user,
+            amount=amount,
+            source=source,
+            expires_at=expires_at,
+            key=key,
+            actor=actor,
+            details=details or {},
+            source_ref=source_ref,
+        )
     except IntegrityError:
         first = key and _replay_grant(user=user, key=key, amount=amount, source=source)
         if not first:
@@ -237,8 +279,11 @@ def _replay_grant(*, user, key: str, amount: int, source: str) -> CreditTransact
     first = first_with_key(user_id=user.pk, key=key)
     if first is None:
         return None
-    if (first.kind not in (TransactionKind.GRANT, TransactionKind.ADJUST)
-            or first.amount != amount or first.details.get("source") != source):
+    if (
+        first.kind not in (TransactionKind.GRANT, TransactionKind.ADJUST)
+        or first.amount != amount
+        or first.details.get("source") != source
+    ):
         raise IdempotencyConflict("This idempotency key was already used for another grant.")
     return first
 
@@ -248,17 +293,36 @@ def _grant(*, user, amount, source, expires_at, key, actor, details, source_ref)
     balance = lock_balance(user.pk)
     if key and (first := _replay_grant(user=user, key=key, amount=amount, source=source)):
         return first
-    lot = new_lot(user_id=user.pk, amount=amount, source=source, expires_at=expires_at,
-                   source_ref=source_ref, idempotency_key=key)
+    lot = new_lot(
+        user_id=user.pk,
+        amount=amount,
+        source=source,
+        expires_at=expires_at,
+        source_ref=source_ref,
+        idempotency_key=key,
+    )
     row = write_ledger(
-        balance=balance, kind=_kind_for_source(source), movements=[(lot.pk, amount)],
-        idempotency_key=key, actor=actor if getattr(actor, "pk", None) else None,
-        details={**details, "source": source, "grant_id": lot.pk, "source_ref": source_ref,
-                 "expires_at": expires_at.isoformat() if expires_at else None})
+        balance=balance,
+        kind=_kind_for_source(source),
+        movements=[(lot.pk, amount)],
+        idempotency_key=key,
+        actor=actor if getattr(actor, "pk", None) else None,
+        details={
+            **details,
+            "source": source,
+            "grant_id": lot.pk,
+            "source_ref": source_ref,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
     if getattr(actor, "pk", None):
-        audit.record(actor=actor, action=AuditAction.CREDIT_GRANT, resource=row,
-                     new={"amount": amount, "source": source, "balance": row.balance_after},
-                     user_id=user.pk)
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREDIT_GRANT,
+            resource=row,
+            new={"amount": amount, "source": source, "balance": row.balance_after},
+            user_id=user.pk,
+        )
     return row
 
 
@@ -275,8 +339,12 @@ def grant_signup_bonus(*, user: User) -> CreditTransaction | None:
     if amount <= 0:
         return None
     try:
-        return grant_credits(user=user, amount=amount, source=GrantSource.SIGNUP_BONUS,
-                             idempotency_key=SIGNUP_BONUS_KEY)
+        return grant_credits(
+            user=user,
+            amount=amount,
+            source=GrantSource.SIGNUP_BONUS,
+            idempotency_key=SIGNUP_BONUS_KEY,
+        )
     except IdempotencyConflict:
         # The configured amount changed between two concurrent calls: the first one stands.
         return first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
@@ -284,9 +352,16 @@ def grant_signup_bonus(*, user: User) -> CreditTransaction | None:
 
 # --- taking back, refunding, adjusting ---------------------------------------------------------
 
-def claw_back_grant(*, user: User, grant_idempotency_key: str, amount: int | None = None,
-                    reason: str, actor: User | None = None,
-                    idempotency_key: str) -> CreditTransaction | None:
+
+def claw_back_grant(
+    *,
+    user: User,
+    grant_idempotency_key: str,
+    amount: int | None = None,
+    reason: str,
+    actor: User | None = None,
+    idempotency_key: str,
+) -> CreditTransaction | None:
     """Remove credits from the one lot granted with ``grant_idempotency_key`` (order refunds).
 
     Takes min(``amount`` or the lot's amount, what the lot still has); credits already spent
@@ -300,36 +375,56 @@ def claw_back_grant(*, user: User, grant_idempotency_key: str, amount: int | Non
         check_positive_int(amount, name="amount")
     key = check_key(idempotency_key)
     if not key:
-        raise InvalidCreditAmount("A claw-back needs an idempotency key.",
-                                  code="invalid_idempotency_key")
+        raise InvalidCreditAmount(
+            "A claw-back needs an idempotency key.", code="invalid_idempotency_key"
+        )
     with transaction.atomic():
         balance = lock_balance(user.pk)
         first = first_with_key(user_id=user.pk, key=key)
         if first is not None:
             return first
-        lot = (CreditGrant.objects.select_for_update()
-               .filter(user_id=user.pk, idempotency_key=grant_idempotency_key).first())
+        lot = (
+            CreditGrant.objects.select_for_update()
+            .filter(user_id=user.pk, idempotency_key=grant_idempotency_key)
+            .first()
+        )
         if lot is None:
             raise GrantNotFound(f"No credit grant with key {grant_idempotency_key!r}.")
         take = min(amount or lot.amount, lot.remaining)
         if take <= 0:
             return None
-        CreditGrant.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take,
-                                                     updated_at=timezone.now())
+        CreditGrant.objects.filter(pk=lot.pk).update(
+            remaining=F("remaining") - take, updated_at=timezone.now()
+        )
         old = balance.balance
-        row = write_ledger(balance=balance, kind=TransactionKind.ADJUST,
-                            movements=[(lot.pk, -take)], idempotency_key=key,
-                            actor=actor if getattr(actor, "pk", None) else None,
-                            details={"reason": reason, "claw_back_of": grant_idempotency_key,
-                                     "grant_id": lot.pk, "requested": amount})
-        audit.record(actor=actor, action=AuditAction.CREDIT_ADJUST, resource=row,
-                     old={"balance": old}, new={"balance": row.balance_after},
-                     reason=reason, user_id=user.pk)
+        row = write_ledger(
+            balance=balance,
+            kind=TransactionKind.ADJUST,
+            movements=[(lot.pk, -take)],
+            idempotency_key=key,
+            actor=actor if getattr(actor, "pk", None) else None,
+            details={
+                "reason": reason,
+                "claw_back_of": grant_idempotency_key,
+                "grant_id": lot.pk,
+                "requested": amount,
+            },
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREDIT_ADJUST,
+            resource=row,
+            old={"balance": old},
+            new={"balance": row.balance_after},
+            reason=reason,
+            user_id=user.pk,
+        )
         return row
 
 
-def refund_consumption(*, transaction: CreditTransaction, reason: str,
-                       actor: User | None = None) -> CreditTransaction:
+def refund_consumption(
+    *, transaction: CreditTransaction, reason: str, actor: User | None = None
+) -> CreditTransaction:
     """Give back the credits of one CONSUME row, to the lots they were drawn from; return the
     REFUND row.
 
@@ -365,29 +460,47 @@ def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransac
         for lot in lots:
             if lot.expired_at is None and (lot.expires_at is None or lot.expires_at > now):
                 CreditGrant.objects.filter(pk=lot.pk).update(
-                    remaining=F("remaining") + drawn[lot.pk], updated_at=now)
+                    remaining=F("remaining") + drawn[lot.pk], updated_at=now
+                )
                 movements.append((lot.pk, drawn[lot.pk]))
             else:
                 lapsed += drawn[lot.pk]
         if lapsed:
-            fresh = new_lot(user_id=consumed.user_id, amount=lapsed, source=GrantSource.REFUND,
-                             expires_at=now + REFUND_GRACE,
-                             source_ref=f"refund-of:{consumed.pk}")
+            fresh = new_lot(
+                user_id=consumed.user_id,
+                amount=lapsed,
+                source=GrantSource.REFUND,
+                expires_at=now + REFUND_GRACE,
+                source_ref=f"refund-of:{consumed.pk}",
+            )
             movements.append((fresh.pk, lapsed))
-        row = write_ledger(balance=balance, kind=TransactionKind.REFUND, movements=movements,
-                            operation=consumed.operation, quantity=consumed.quantity,
-                            refund_of=consumed, created_at=now,
-                            actor=actor if getattr(actor, "pk", None) else None,
-                            details={"reason": reason, "refund_of": consumed.pk})
+        row = write_ledger(
+            balance=balance,
+            kind=TransactionKind.REFUND,
+            movements=movements,
+            operation=consumed.operation,
+            quantity=consumed.quantity,
+            refund_of=consumed,
+            created_at=now,
+            actor=actor if getattr(actor, "pk", None) else None,
+            details={"reason": reason, "refund_of": consumed.pk},
+        )
         if getattr(actor, "pk", None):
-            audit.record(actor=actor, action=AuditAction.REFUND, resource=row,
-                         new={"amount": row.amount, "balance": row.balance_after},
-                         reason=reason, refund_of=consumed.pk, user_id=consumed.user_id)
+            audit.record(
+                actor=actor,
+                action=AuditAction.REFUND,
+                resource=row,
+                new={"amount": row.amount, "balance": row.balance_after},
+                reason=reason,
+                refund_of=consumed.pk,
+                user_id=consumed.user_id,
+            )
         return row
 
 
-def adjust_credits(*, user: User, amount: int, reason: str, actor: User,
-                   idempotency_key: str | None = None) -> CreditTransaction:
+def adjust_credits(
+    *, user: User, amount: int, reason: str, actor: User, idempotency_key: str | None = None
+) -> CreditTransaction:
     """A staff correction of ``amount`` credits (positive or negative); return the ADJUST row.
 
     Positive: a new ADJUSTMENT lot without expiry. Negative: drawn from the live lots like a
@@ -417,29 +530,50 @@ def adjust_credits(*, user: User, amount: int, reason: str, actor: User,
         if amount > 0 and balance.balance + amount > CREDITS_MAX:
             raise InvalidCreditAmount(
                 f"The balance is {balance.balance:,}: adding {amount:,} credits would pass the "
-                f"most a balance holds ({CREDITS_MAX:,}).", code="balance_too_large",
-                balance=balance.balance)
+                f"most a balance holds ({CREDITS_MAX:,}).",
+                code="balance_too_large",
+                balance=balance.balance,
+            )
         if amount > 0:
-            lot = new_lot(user_id=user.pk, amount=amount, source=GrantSource.ADJUSTMENT,
-                           source_ref=f"staff:{actor.pk}")
+            lot = new_lot(
+                user_id=user.pk,
+                amount=amount,
+                source=GrantSource.ADJUSTMENT,
+                source_ref=f"staff:{actor.pk}",
+            )
             movements = [(lot.pk, amount)]
         else:
             lots = lock_live_lots(balance, now)
             if balance.balance + amount < 0:
                 raise AdjustmentBelowZero(
                     f"The balance is {balance.balance}; it cannot go below zero.",
-                    balance=balance.balance)
+                    balance=balance.balance,
+                )
             movements = draw(lots, -amount, now)
-        row = write_ledger(balance=balance, kind=TransactionKind.ADJUST, movements=movements,
-                            actor=actor, idempotency_key=key, created_at=now,
-                            details={"reason": reason, "source": GrantSource.ADJUSTMENT})
-        audit.record(actor=actor, action=AuditAction.CREDIT_ADJUST, resource=row,
-                     old={"balance": old}, new={"balance": row.balance_after},
-                     reason=reason, amount=amount, user_id=user.pk)
+        row = write_ledger(
+            balance=balance,
+            kind=TransactionKind.ADJUST,
+            movements=movements,
+            actor=actor,
+            idempotency_key=key,
+            created_at=now,
+            details={"reason": reason, "source": GrantSource.ADJUSTMENT},
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREDIT_ADJUST,
+            resource=row,
+            old={"balance": old},
+            new={"balance": row.balance_after},
+            reason=reason,
+            amount=amount,
+            user_id=user.pk,
+        )
         return row
 
 
 # --- expiry -------------------------------------------------------------------------------------
+
 
 def expire_credits(*, now: datetime | None = None) -> int:
     """Expire every lot past its date; return how many EXPIRE rows were written.
@@ -451,17 +585,25 @@ def expire_credits(*, now: datetime | None = None) -> int:
     "expire:lot:<id>".
     """
     now = now or timezone.now()
-    user_ids = (CreditGrant.objects
-                .filter(expired_at__isnull=True, expires_at__isnull=False, expires_at__lte=now)
-                .order_by("user_id").values_list("user_id", flat=True).distinct())
+    user_ids = (
+        CreditGrant.objects.filter(
+            expired_at__isnull=True, expires_at__isnull=False, expires_at__lte=now
+        )
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
     return sum(_expire_for_user(user_id=user_id, now=now) for user_id in list(user_ids))
 
 
 @transaction.atomic
 def _expire_for_user(*, user_id: int, now: datetime) -> int:
     balance = lock_balance(user_id)
-    lots = list(CreditGrant.objects.select_for_update()
-                .filter(user_id=user_id, expired_at__isnull=True, expires_at__isnull=False,
-                        expires_at__lte=now)
-                .order_by(F("expires_at").asc(nulls_last=True), "id"))
+    lots = list(
+        CreditGrant.objects.select_for_update()
+        .filter(
+            user_id=user_id, expired_at__isnull=True, expires_at__isnull=False, expires_at__lte=now
+        )
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    )
     return expire_locked_lots(balance, lots, now)

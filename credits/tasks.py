@@ -30,25 +30,40 @@ def check_invariant() -> int:
     the outcome is recorded for /metrics and /ops/ (invariant.record_invariant_check)."""
     _check, violations = invariant.record_invariant_check()
     for violation in violations:
-        logger.error("CREDITS INVARIANT VIOLATED: user=%s grant=%s %s %s", violation.user_id,
-                     violation.grant_id, violation.problem, violation.values)
+        logger.error(
+            "CREDITS INVARIANT VIOLATED: user=%s grant=%s %s %s",
+            violation.user_id,
+            violation.grant_id,
+            violation.problem,
+            violation.values,
+        )
     if violations:
-        logger.critical("credits: %d invariant violation(s); the ledger needs a look",
-                        len(violations))
+        logger.critical(
+            "credits: %d invariant violation(s); the ledger needs a look", len(violations)
+        )
     return len(violations)
 
 
 def _report_low_balance(user) -> None:
     """The ``credits.low`` webhook event, once per notice (keyed by the outbox message)."""
     notice = getattr(getattr(current_task, "request", None), "id", None)
-    emit("credits.low", {"customer": payloads.customer_ref(user.pk),
-                         "balance": balance_of(user=user),
-                         "threshold": get_config("low_balance_threshold")},
-         dedupe_key=f"credits.low:{user.pk}:{notice}" if notice else None)
+    emit(
+        "credits.low",
+        {
+            "customer": payloads.customer_ref(user.pk),
+            "balance": balance_of(user=user),
+            "threshold": get_config("low_balance_threshold"),
+        },
+        dedupe_key=f"credits.low:{user.pk}:{notice}" if notice else None,
+    )
 
 
-@shared_task(name="credits.tasks.send_low_balance_email", autoretry_for=(OSError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    name="credits.tasks.send_low_balance_email",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 @outbox.effect_once
 def send_low_balance_email(user_id: int) -> bool:
     """Tell the user their balance fell below the threshold. Queued once per crossing by the
@@ -60,14 +75,20 @@ def send_low_balance_email(user_id: int) -> bool:
     _report_low_balance(user)
     if not user.email:
         return False
-    context = {"user": user, "balance": balance_of(user=user),
-               "threshold": get_config("low_balance_threshold"),
-               "business_name": get_config("business_name"),
-               "credits_url": f"{settings.SITE_URL}/credits/",
-               "buy_url": f"{settings.SITE_URL}/catalog/?type=CREDIT_PACK"}
-    send_mail(subject=render_to_string("credits/email/low_balance_subject.txt", context).strip(),
-              message=render_to_string("credits/email/low_balance.txt", context),
-              from_email=None, recipient_list=[user.email])
+    context = {
+        "user": user,
+        "balance": balance_of(user=user),
+        "threshold": get_config("low_balance_threshold"),
+        "business_name": get_config("business_name"),
+        "credits_url": f"{settings.SITE_URL}/credits/",
+        "buy_url": f"{settings.SITE_URL}/catalog/?type=CREDIT_PACK",
+    }
+    send_mail(
+        subject=render_to_string("credits/email/low_balance_subject.txt", context).strip(),
+        message=render_to_string("credits/email/low_balance.txt", context),
+        from_email=None,
+        recipient_list=[user.email],
+    )
     return True
 
 

@@ -38,9 +38,16 @@ from accounts import factories
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "e2e"
 DESKTOP = {"width": 1280, "height": 900}
 MOBILE = {"width": 390, "height": 844}
@@ -70,16 +77,20 @@ def browser():
         pytest.fail(f"{CHROMIUM} is missing: run `make test-e2e` (installs Debian's chromium)")
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         yield browser
         browser.close()
 
 
 def _where(exc) -> str:
     """Where a JavaScript error was thrown (the first frame of its stack), if known."""
-    frames = [line.strip() for line in (getattr(exc, "stack", "") or "").splitlines()
-              if line.strip().startswith("at ")]
+    frames = [
+        line.strip()
+        for line in (getattr(exc, "stack", "") or "").splitlines()
+        if line.strip().startswith("at ")
+    ]
     return f" ({frames[0]})" if frames else ""
 
 
@@ -105,8 +116,10 @@ class PageChecks:
         self.hosts.add(netloc)
 
     def _is_expected(self, url: str, status: int | None) -> bool:
-        return any(pattern.search(url) and (want is None or want == status)
-                   for pattern, want in self._expected)
+        return any(
+            pattern.search(url) and (want is None or want == status)
+            for pattern, want in self._expected
+        )
 
     def add(self, url: str, what: str) -> None:
         prefix = f"{self.who}: " if self.who else ""
@@ -115,8 +128,9 @@ class PageChecks:
             self.problems.append(problem)
 
     def watch(self, page) -> None:
-        page.on("pageerror", lambda exc: self.add(page.url, f"JavaScript error: {exc}"
-                                                  f"{_where(exc)}"))
+        page.on(
+            "pageerror", lambda exc: self.add(page.url, f"JavaScript error: {exc}{_where(exc)}")
+        )
         page.on("console", lambda msg: self._console(page, msg))
         page.on("response", self._response)
         page.on("requestfailed", self._request_failed)
@@ -125,8 +139,11 @@ class PageChecks:
     def _console(self, page, msg) -> None:
         text = msg.text
         if text.startswith("__overflow__"):
-            self.add(page.url, f"wider than the window ({text.removeprefix('__overflow__ ')} "
-                               "px): horizontal scroll")
+            self.add(
+                page.url,
+                f"wider than the window ({text.removeprefix('__overflow__ ')} "
+                "px): horizontal scroll",
+            )
         elif msg.type == "error":
             location = (msg.location or {}).get("url", "") or page.url
             # The browser's own line about a response already judged (expected or counted).
@@ -136,8 +153,7 @@ class PageChecks:
 
     def _response(self, response) -> None:
         if response.status >= 400 and not self._is_expected(response.url, response.status):
-            self.add(response.url, f"answered {response.status} "
-                                   f"({response.request.resource_type})")
+            self.add(response.url, f"answered {response.status} ({response.request.resource_type})")
 
     def _request_failed(self, request) -> None:
         failure = request.failure or ""
@@ -161,8 +177,7 @@ class PageChecks:
         except Exception:  # the page is navigating: its load probe covers it
             return
         if scroll > client + 1:
-            self.add(page.url, f"wider than the window ({scroll} > {client} px): "
-                               "horizontal scroll")
+            self.add(page.url, f"wider than the window ({scroll} > {client} px): horizontal scroll")
 
 
 class Shots:
@@ -182,12 +197,14 @@ class Shots:
         page = page or self.page
         self.count += 1
         page.checks.overflow_now(page)
-        page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}.png"),
-                        full_page=full_page)
+        page.screenshot(
+            path=str(self.folder / f"{self.count:02d}-{label}.png"), full_page=full_page
+        )
 
 
-def _new_page(browser, base_url: str, who: str = "", *, viewport=None, mobile=False,
-              storage_state=None):
+def _new_page(
+    browser, base_url: str, who: str = "", *, viewport=None, mobile=False, storage_state=None
+):
     """A page in a browser context of its own (its own cookies: one person's browser)."""
     options = {"base_url": base_url, "viewport": viewport or DESKTOP}
     if mobile:
@@ -239,8 +256,9 @@ def person_page(browser, live_server, request):
     shots = Shots(None, request.node.name)
 
     def open_page(who: str, *, mobile: bool = False):
-        page = _new_page(browser, live_server.url, who,
-                         viewport=MOBILE if mobile else None, mobile=mobile)
+        page = _new_page(
+            browser, live_server.url, who, viewport=MOBILE if mobile else None, mobile=mobile
+        )
         page.shots = lambda label, **options: shots(f"{who}-{label}", page, **options)
         pages.append(page)
         return page
@@ -262,16 +280,28 @@ def logged_in(live_server):
             client = Client()
             client.force_login(user, backend="accounts.backends.EmailBackend")
             cookies[user.pk] = client.cookies[settings.SESSION_COOKIE_NAME].value
-        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                                   "value": cookies[user.pk], "url": live_server.url,
-                                   "httpOnly": True, "sameSite": "Lax"}])
+        page.context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": cookies[user.pk],
+                    "url": live_server.url,
+                    "httpOnly": True,
+                    "sameSite": "Lax",
+                }
+            ]
+        )
         return page
 
     return sign_in
 
 
-ROLE_FACTORIES = {"admin": "AdminFactory", "finance": "FinanceFactory",
-                  "support": "StaffFactory", "customer": "UserFactory"}
+ROLE_FACTORIES = {
+    "admin": "AdminFactory",
+    "finance": "FinanceFactory",
+    "support": "StaffFactory",
+    "customer": "UserFactory",
+}
 
 
 @pytest.fixture
@@ -285,11 +315,16 @@ def role_page(browser, live_server, request, logged_in):
     shots = Shots(None, request.node.name)
 
     def open_page(role: str, *, mobile: bool = False):
-        page = _new_page(browser, live_server.url, role, viewport=MOBILE if mobile else None,
-                         mobile=mobile, storage_state=states.get(role))
+        page = _new_page(
+            browser,
+            live_server.url,
+            role,
+            viewport=MOBILE if mobile else None,
+            mobile=mobile,
+            storage_state=states.get(role),
+        )
         if role not in users:
-            users[role] = getattr(factories, ROLE_FACTORIES[role])(
-                email=f"{role}.e2e@example.com")
+            users[role] = getattr(factories, ROLE_FACTORIES[role])(email=f"{role}.e2e@example.com")
             logged_in(page, users[role])
             states[role] = page.context.storage_state()
         page.user = users[role]
@@ -312,5 +347,7 @@ def _forget_vectors_of_flushed_articles(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass('support_article_embedding') IS NOT NULL")
         if cursor.fetchone()[0]:
-            cursor.execute("DELETE FROM support_article_embedding e WHERE NOT EXISTS "
-                           "(SELECT 1 FROM support_article a WHERE a.id = e.article_id)")
+            cursor.execute(
+                "DELETE FROM support_article_embedding e WHERE NOT EXISTS "
+                "(SELECT 1 FROM support_article a WHERE a.id = e.article_id)"
+            )

@@ -26,7 +26,6 @@ def test_swagger_ui_lists_the_operations(page):
 
 def test_redoc_lists_the_operations(page):
     page.goto("/api/v1/redoc/")
-    expect(page.locator("[data-section-id^='operation/']").first).to_be_attached(
-        timeout=20_000)
+    expect(page.locator("[data-section-id^='operation/']").first).to_be_attached(timeout=20_000)
     assert page.locator("[data-section-id^='operation/']").count() > 20
     page.shots("redoc", full_page=False)

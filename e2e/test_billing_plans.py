@@ -22,8 +22,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def no_stripe_keys(settings):
-    settings.STRIPE = {"secret_key": "", "publishable_key": "", "webhook_secret": "",
-                       "api_base": "", "live_mode": False}
+    settings.STRIPE = {
+        "secret_key": "",
+        "publishable_key": "",
+        "webhook_secret": "",
+        "api_base": "",
+        "live_mode": False,
+    }
 
 
 def _log_in(page, email):
@@ -43,18 +48,20 @@ def _log_out(page):
 
 
 def _amount(text: str) -> int:
-    """"-$22.94" -> -2294 (the page's dollars back to cents)."""
+    """ "-$22.94" -> -2294 (the page's dollars back to cents)."""
     negative = "-" in text or "−" in text
     value = int(re.sub(r"[^\d]", "", text))
     return -value if negative else value
 
 
-def test_every_seeded_plan_is_bought_from_the_pricing_page_without_stripe(page,
-                                                                         no_stripe_keys):
+def test_every_seeded_plan_is_bought_from_the_pricing_page_without_stripe(page, no_stripe_keys):
     shots = page.shots
     call_command("seed_catalog", stdout=io.StringIO())
-    plans = list(Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE)
-                 .order_by("sort_order", "id"))
+    plans = list(
+        Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE).order_by(
+            "sort_order", "id"
+        )
+    )
     assert {plan.slug for plan in plans} >= {"free", "pro", "business"}
     for plan in plans:
         user = _log_in(page, f"{plan.slug}.buyer@example.com")
@@ -129,9 +136,11 @@ def test_plan_change_after_an_unpaid_invoice_adds_up_on_the_page(page, no_stripe
     back = timedelta(days=10)
     Subscription.objects.filter(pk=sub.pk).update(
         current_period_start=sub.current_period_start - back,
-        current_period_end=sub.current_period_end - back)
-    type(first).objects.filter(pk=first.pk).update(period_start=first.period_start - back,
-                                                   period_end=first.period_end - back)
+        current_period_end=sub.current_period_end - back,
+    )
+    type(first).objects.filter(pk=first.pk).update(
+        period_start=first.period_start - back, period_end=first.period_end - back
+    )
 
     page.get_by_role("link", name="Change plan or interval").click()
     page.wait_for_load_state()

@@ -17,8 +17,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def no_stripe_keys(settings):
-    settings.STRIPE = {"secret_key": "", "publishable_key": "", "webhook_secret": "",
-                       "api_base": "", "live_mode": False}
+    settings.STRIPE = {
+        "secret_key": "",
+        "publishable_key": "",
+        "webhook_secret": "",
+        "api_base": "",
+        "live_mode": False,
+    }
 
 
 def test_payment_receipt_email_page_and_payments_page(page, no_stripe_keys):

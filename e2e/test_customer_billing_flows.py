@@ -25,12 +25,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def no_stripe_keys(settings):
-    settings.STRIPE = {"secret_key": "", "publishable_key": "", "webhook_secret": "",
-                       "api_base": "", "live_mode": False}
+    settings.STRIPE = {
+        "secret_key": "",
+        "publishable_key": "",
+        "webhook_secret": "",
+        "api_base": "",
+        "live_mode": False,
+    }
 
 
 def _amount(text: str) -> int:
-    """"$45.00" -> 4500 (the page's dollars back to cents)."""
+    """ "$45.00" -> 4500 (the page's dollars back to cents)."""
     return int(re.sub(r"[^\d]", "", text))
 
 
@@ -60,7 +65,8 @@ def _place_order_by_bank_transfer(page):
 
 
 def test_cart_with_discount_checkout_by_invoice_then_invoice_page_and_pdf(
-        page, logged_in, no_stripe_keys):
+    page, logged_in, no_stripe_keys
+):
     shots = page.shots
     DiscountFactory(code="SPRING20", percent_off=20)
     lamp = ProductFactory(name="Desk Lamp", slug="desk-lamp")
@@ -107,10 +113,10 @@ def test_cart_with_discount_checkout_by_invoice_then_invoice_page_and_pdf(
 
 
 def test_credit_pack_bought_by_invoice_and_paid_by_finance_shows_on_credits_page(
-        page, logged_in, no_stripe_keys):
+    page, logged_in, no_stripe_keys
+):
     shots = page.shots
-    pack = CreditPackFactory(name="Starter Credits", slug="starter-credits",
-                             credits_granted=500)
+    pack = CreditPackFactory(name="Starter Credits", slug="starter-credits", credits_granted=500)
     PriceFactory(product=pack, unit_amount=1000)
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=5, name="Text chat")
     customer = UserFactory(email="credits.buyer@example.com")
@@ -119,8 +125,7 @@ def test_credit_pack_bought_by_invoice_and_paid_by_finance_shows_on_credits_page
 
     page.goto("/credits/")
     shots("credits-before")
-    page.locator("section.credits-summary").get_by_role("link",
-                                                        name="Buy a credit pack").click()
+    page.locator("section.credits-summary").get_by_role("link", name="Buy a credit pack").click()
     page.wait_for_load_state()
     page.get_by_role("link", name="Starter Credits").first.click()
     page.wait_for_load_state()
@@ -133,8 +138,9 @@ def test_credit_pack_bought_by_invoice_and_paid_by_finance_shows_on_credits_page
     shots("order-awaiting-transfer")
 
     # Finance records the bank transfer through the service the admin's action uses.
-    payments.mark_paid_manually(order_id=order.pk, actor=FinanceFactory(),
-                                reference="BANK-2026-0042")
+    payments.mark_paid_manually(
+        order_id=order.pk, actor=FinanceFactory(), reference="BANK-2026-0042"
+    )
     order.refresh_from_db()
     assert order.status == "COMPLETED"
     lot = CreditGrant.objects.get(user=customer, source="PURCHASE")
@@ -179,7 +185,8 @@ def test_subscription_cancelled_at_period_end_then_resumed(page, logged_in, no_s
     page.get_by_role("button", name="Cancel at period end").click()
     page.wait_for_load_state()
     expect(page.locator(".message.success")).to_have_text(
-        "Your subscription will end at the period end.")
+        "Your subscription will end at the period end."
+    )
     sub.refresh_from_db()
     assert sub.cancel_at_period_end and sub.status in (S.ACTIVE, S.TRIALING)
     end = f"{sub.current_period_end:%-d %B %Y}"
@@ -192,8 +199,7 @@ def test_subscription_cancelled_at_period_end_then_resumed(page, logged_in, no_s
 
     page.get_by_role("button", name="Resume subscription").click()
     page.wait_for_load_state()
-    expect(page.locator(".message.success")).to_have_text(
-        "Your subscription will renew as usual.")
+    expect(page.locator(".message.success")).to_have_text("Your subscription will renew as usual.")
     sub.refresh_from_db()
     assert not sub.cancel_at_period_end and sub.status in (S.ACTIVE, S.TRIALING)
     expect(page.get_by_text(f"Renews on {end}.")).to_be_visible()

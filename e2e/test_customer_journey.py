@@ -22,9 +22,12 @@ CHOSEN_WORDS = "a-long-and-unusual-passphrase-7"
 
 
 def _catalog():
-    widget = ProductFactory(name="Quantum Widget", slug="quantum-widget",
-                            short_description="Measures everything at once.",
-                            tags=["hardware", "quantum"])
+    widget = ProductFactory(
+        name="Quantum Widget",
+        slug="quantum-widget",
+        short_description="Measures everything at once.",
+        tags=["hardware", "quantum"],
+    )
     PriceFactory(product=widget, unit_amount=2500)
     other = ProductFactory(name="Plain Gadget", slug="plain-gadget")
     PriceFactory(product=other, unit_amount=900)
@@ -136,8 +139,11 @@ def _ticket_answered(page, shots, user):
     page.get_by_role("button", name="Send ticket").click()
     page.wait_for_load_state()
     ticket = Ticket.objects.get(customer=user)
-    reply(ticket=ticket, author=StaffFactory(first_name="Sam"),
-          body="We have it: your invoice is attached to the order page.")
+    reply(
+        ticket=ticket,
+        author=StaffFactory(first_name="Sam"),
+        body="We have it: your invoice is attached to the order page.",
+    )
     page.goto(f"/support/tickets/{ticket.pk}/")
     expect(page.get_by_text("We have it: your invoice is attached")).to_be_visible()
     shots("ticket-reply")

@@ -88,7 +88,8 @@ def test_the_bot_answers_keeps_the_conversation_and_hands_off_to_a_ticket(page, 
 
     page.reload()
     expect(page.locator("#chat-log li.customer").first).to_contain_text(
-        "How do I cancel my subscription?")
+        "How do I cancel my subscription?"
+    )
     expect(page.locator("#chat-log li.bot").first).to_be_visible()
     page.shots("after-reload")
 
@@ -116,9 +117,16 @@ def test_a_ticket_with_an_attachment_and_a_very_long_word(page, person_page, log
     page.goto("/support/new/")
     page.fill("#id_subject", "The export button does nothing")
     page.fill("#id_description", f"It fails with this token: {LONG_WORD}")
-    page.set_input_files("#id_attachments", files=[{
-        "name": "screen.png", "mimeType": "image/png",
-        "buffer": b"\x89PNG\r\n\x1a\n" + b"0" * 64}])
+    page.set_input_files(
+        "#id_attachments",
+        files=[
+            {
+                "name": "screen.png",
+                "mimeType": "image/png",
+                "buffer": b"\x89PNG\r\n\x1a\n" + b"0" * 64,
+            }
+        ],
+    )
     page.get_by_role("button", name="Send ticket").click()
     page.wait_for_load_state()
     ticket = Ticket.objects.get(customer=customer)
@@ -134,12 +142,17 @@ def test_a_ticket_with_an_attachment_and_a_very_long_word(page, person_page, log
 
 
 def test_product_search_and_a_product_with_variants(page, logged_in):
-    suite = ProductFactory(name="Studio Suite", slug="studio-suite", tags=["design"],
-                           short_description="Design tools for teams.")
+    suite = ProductFactory(
+        name="Studio Suite",
+        slug="studio-suite",
+        tags=["design"],
+        short_description="Design tools for teams.",
+    )
     PriceFactory(product=suite, unit_amount=4900)
     VariantFactory(product=suite, name="Personal licence", price_amount=4900)
-    team = VariantFactory(product=suite, name="Team licence", price_amount=19900,
-                          license_type="team", seats=5)
+    team = VariantFactory(
+        product=suite, name="Team licence", price_amount=19900, license_type="team", seats=5
+    )
     ReviewFactory(product=suite, rating=5, title="Great")
     ProductFactory(name="Plain Gadget", slug="plain-gadget")
     logged_in(page, UserFactory(email="shopper@example.com"))
@@ -180,7 +193,8 @@ def test_download_my_data(page, logged_in):
     page.goto("/account/export/")
     page.shots("export")
     promised = page.locator("[data-section]").evaluate_all(
-        "items => items.map(i => i.dataset.section)")
+        "items => items.map(i => i.dataset.section)"
+    )
     with page.expect_download() as download:
         page.get_by_role("link", name="Download JSON").click()
     document = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
@@ -210,8 +224,9 @@ def test_create_an_api_key_then_delete_the_account(page, logged_in):
     page.check("input[name=confirm]")
     page.get_by_role("button", name="Delete my account").click()
     page.wait_for_load_state()
-    expect(page.get_by_text("Your account was closed and your personal data erased.")
-           ).to_be_visible()
+    expect(
+        page.get_by_text("Your account was closed and your personal data erased.")
+    ).to_be_visible()
     page.shots("deleted")
     customer.refresh_from_db()
     assert customer.deleted_at is not None and not customer.is_active
@@ -237,11 +252,26 @@ def test_the_catalog_on_a_phone(mobile_page):
     page.shots("catalog-360")
 
 
-PHONE_PAGES = ["/catalog/", "/pricing/", "/collections/", "/help/", "/account/",
-               "/account/profile/", "/account/sessions/", "/account/api-keys/",
-               "/account/export/", "/account/delete/", "/cart/", "/orders/",
-               "/billing/subscription/", "/billing/invoices/", "/credits/", "/support/",
-               "/support/new/", "/support/chat/"]
+PHONE_PAGES = [
+    "/catalog/",
+    "/pricing/",
+    "/collections/",
+    "/help/",
+    "/account/",
+    "/account/profile/",
+    "/account/sessions/",
+    "/account/api-keys/",
+    "/account/export/",
+    "/account/delete/",
+    "/cart/",
+    "/orders/",
+    "/billing/subscription/",
+    "/billing/invoices/",
+    "/credits/",
+    "/support/",
+    "/support/new/",
+    "/support/chat/",
+]
 
 
 def test_every_customer_page_fits_a_phone(mobile_page, logged_in):
@@ -251,8 +281,9 @@ def test_every_customer_page_fits_a_phone(mobile_page, logged_in):
     call_command("seed_catalog", verbosity=0)
     call_command("seed_support", "--articles-only", verbosity=0)
     customer = UserFactory(email="phone.user@example.com")
-    widget = ProductFactory(name="Quantum Widget with a rather long product name",
-                            slug="quantum-widget")
+    widget = ProductFactory(
+        name="Quantum Widget with a rather long product name", slug="quantum-widget"
+    )
     PriceFactory(product=widget, unit_amount=2500)
     cart.add_item(user=customer, product_id=widget.pk, quantity=3)
     order = checkout.checkout(user=customer, method="manual").order
@@ -260,10 +291,15 @@ def test_every_customer_page_fits_a_phone(mobile_page, logged_in):
     grant_credits(user=customer, amount=500, source="SIGNUP_BONUS")
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="AI text chat", cost=3)
     consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=4)
-    ticket = services.open_ticket(customer=customer, subject="A question about my order",
-                                  description="Where is it?")
+    ticket = services.open_ticket(
+        customer=customer, subject="A question about my order", description="Where is it?"
+    )
     logged_in(mobile_page, customer)
-    for path in PHONE_PAGES + [f"/orders/{order.number}/", f"/orders/{order.number}/invoice/",
-                               f"/support/tickets/{ticket.pk}/", "/help/refund-policy/"]:
+    for path in PHONE_PAGES + [
+        f"/orders/{order.number}/",
+        f"/orders/{order.number}/invoice/",
+        f"/support/tickets/{ticket.pk}/",
+        "/help/refund-policy/",
+    ]:
         mobile_page.goto(path)
         mobile_page.shots(path.strip("/").replace("/", "-") or "home")

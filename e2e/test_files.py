@@ -25,8 +25,9 @@ def _log_in(page, email):
 def test_upload_over_quota_is_refused_next_to_the_field_then_fits_after_a_delete(page):
     shots = page.shots
     customer = UserFactory(email="files@example.com")
-    SubscriptionFactory(user=customer, status="ACTIVE",
-                        plan=PlanFactory(name="Starter", storage_quota_bytes=1000))
+    SubscriptionFactory(
+        user=customer, status="ACTIVE", plan=PlanFactory(name="Starter", storage_quota_bytes=1000)
+    )
     _log_in(page, customer.email)
     # The upload over the quota is refused with 413, on purpose.
     page.checks.expect(r"/files/$", 413)
@@ -34,16 +35,18 @@ def test_upload_over_quota_is_refused_next_to_the_field_then_fits_after_a_delete
     expect(page.get_by_text("You have no files yet")).to_be_visible()
     shots("files-empty")
 
-    page.set_input_files('input[name="file"]', files=[
-        {"name": "logo.png", "mimeType": "image/png", "buffer": PNG}])
+    page.set_input_files(
+        'input[name="file"]', files=[{"name": "logo.png", "mimeType": "image/png", "buffer": PNG}]
+    )
     page.get_by_role("button", name="Upload").click()
     page.wait_for_load_state()
     expect(page.get_by_text("logo.png was uploaded")).to_be_visible()
     expect(page.locator("#storage-meter")).to_have_attribute("value", "60")
     shots("one-file")
 
-    page.set_input_files('input[name="file"]', files=[
-        {"name": "second.png", "mimeType": "image/png", "buffer": PNG}])
+    page.set_input_files(
+        'input[name="file"]', files=[{"name": "second.png", "mimeType": "image/png", "buffer": PNG}]
+    )
     page.checks.expect(r"/files/$", 413)  # the refusal: the page again, with the error
     page.get_by_role("button", name="Upload").click()
     page.wait_for_load_state()
@@ -64,8 +67,9 @@ def test_upload_over_quota_is_refused_next_to_the_field_then_fits_after_a_delete
     page.wait_for_load_state()
     expect(page.get_by_text("logo.png was deleted")).to_be_visible()
 
-    page.set_input_files('input[name="file"]', files=[
-        {"name": "second.png", "mimeType": "image/png", "buffer": PNG}])
+    page.set_input_files(
+        'input[name="file"]', files=[{"name": "second.png", "mimeType": "image/png", "buffer": PNG}]
+    )
     page.get_by_role("button", name="Upload").click()
     page.wait_for_load_state()
     expect(page.get_by_text("second.png was uploaded")).to_be_visible()

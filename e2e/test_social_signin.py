@@ -34,9 +34,11 @@ def test_sign_up_with_github_then_see_and_remove_nothing_without_a_password(page
     button = page.get_by_role("button", name="Continue with GitHub")
     form = button.locator("xpath=ancestor::form")
     started = page.request.post(
-        form.get_attribute("action"), max_redirects=0,
+        form.get_attribute("action"),
+        max_redirects=0,
         form={"csrfmiddlewaretoken": form.locator("[name=csrfmiddlewaretoken]").input_value()},
-        headers={"Referer": page.url})
+        headers={"Referer": page.url},
+    )
     assert started.status == 302
     consent = requests.get(started.headers["location"], allow_redirects=False, timeout=5)
     callback = urlparse(consent.headers["Location"])

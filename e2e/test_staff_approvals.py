@@ -26,8 +26,9 @@ def _paid_manual_order(customer, finance, amount: int):
     PriceFactory(product=product, unit_amount=amount)
     cart.add_item(user=customer, product_id=product.pk, quantity=1)
     order = checkout.checkout(user=customer, method="manual").order
-    return payments.mark_paid_manually(order_id=order.pk, actor=finance,
-                                       reference="BANK-TRANSFER-1")
+    return payments.mark_paid_manually(
+        order_id=order.pk, actor=finance, reference="BANK-TRANSFER-1"
+    )
 
 
 def _admin_login(page, user):
@@ -61,34 +62,41 @@ def _mark_paid_offered(page) -> bool:
     its label, so rewording the label does not hide it from this check)."""
     options = page.locator('select[name="action"] option')
     expect(options.first).to_be_attached()  # the menu is there at all
-    return any(value == "action_mark_paid" or label.lower().startswith("mark paid")
-               for value, label in options.evaluate_all(
-                   "os => os.map(o => [o.value, o.textContent.trim()])"))
+    return any(
+        value == "action_mark_paid" or label.lower().startswith("mark paid")
+        for value, label in options.evaluate_all(
+            "os => os.map(o => [o.value, o.textContent.trim()])"
+        )
+    )
 
 
 def _shoot_action_menu(page, label: str) -> None:
     """A screenshot with the action menu shown open: a native drop-down does not render
     open in a screenshot, so it is drawn as a list box for the picture only."""
     page.locator('select[name="action"]').evaluate(
-        "s => { s.size = s.options.length; s.style.height = 'auto'; }")
+        "s => { s.size = s.options.length; s.style.height = 'auto'; }"
+    )
     page.shots(label)
 
 
-def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_once(
-        person_page):
+def test_refund_above_support_limit_waits_for_finance_and_the_customer_sees_it_once(person_page):
     customer = UserFactory(email="payer@example.com", first_name="Paula")
     agent = StaffFactory(email="agent@example.com", first_name="Sam")
     finance = FinanceFactory(email="fran@example.com", first_name="Fran")
     order = _paid_manual_order(customer, finance, 150_000)
     assert order.status == OrderStatus.COMPLETED and order.total == 150_000
-    ticket = open_ticket(customer=customer, subject="Please refund my retainer",
-                         description="We cancelled the project; please refund the order.",
-                         related=clean_related(customer=customer, order_number=order.number))
+    ticket = open_ticket(
+        customer=customer,
+        subject="Please refund my retainer",
+        description="We cancelled the project; please refund the order.",
+        related=clean_related(customer=customer, order_number=order.number),
+    )
 
     support, approval = _support_asks_for_the_whole_amount(person_page, agent, ticket, order)
     _own_request_is_not_approved(support, approval, order)
-    fin = _finance_approves_and_the_refund_runs(person_page, finance, agent, ticket, approval,
-                                                order)
+    fin = _finance_approves_and_the_refund_runs(
+        person_page, finance, agent, ticket, approval, order
+    )
     _approving_again_runs_nothing(fin, approval, order)
     _customer_sees_one_refund(person_page, customer, order)
 
@@ -109,11 +117,15 @@ def _support_asks_for_the_whole_amount(person_page, agent, ticket, order):
     support.get_by_role("button", name=re.compile(r"^Refund")).click()
     support.wait_for_load_state()
     expect(support.locator(".messagelist .warning")).to_contain_text(
-        "waiting for a second staff member to approve")
+        "waiting for a second staff member to approve"
+    )
     support.shots("refund-requested")
     approval = ApprovalRequest.objects.get(ticket=ticket)
     assert (approval.action_key, approval.amount, approval.status) == (
-        "billing.refund", 150_000, ApprovalStatus.PENDING)
+        "billing.refund",
+        150_000,
+        ApprovalStatus.PENDING,
+    )
     order.refresh_from_db()
     assert (order.refunded_amount, order.status) == (0, OrderStatus.COMPLETED)
     assert not Refund.objects.filter(order=order).exists()
@@ -124,28 +136,30 @@ def _own_request_is_not_approved(support, approval, order):
     """The agent cannot approve their own request."""
     _run_approval_action(support, approval)
     expect(support.locator(".messagelist .error")).to_contain_text(
-        "You cannot approve your own request")
+        "You cannot approve your own request"
+    )
     support.shots("self-approval-refused")
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.PENDING
     assert not Refund.objects.filter(order=order).exists()
 
 
-def _finance_approves_and_the_refund_runs(person_page, finance, agent, ticket, approval,
-                                          order):
+def _finance_approves_and_the_refund_runs(person_page, finance, agent, ticket, approval, order):
     """Finance finds the request in Approval requests and approves it: the refund runs."""
     fin = person_page("finance")
     _admin_login(fin, finance)
     fin.locator("#content").get_by_role("link", name="Approval requests").click()
     fin.wait_for_load_state()
     row = fin.locator("#result_list tbody tr").filter(
-        has=fin.locator(f'input[name="_selected_action"][value="{approval.pk}"]'))
+        has=fin.locator(f'input[name="_selected_action"][value="{approval.pk}"]')
+    )
     for shown in ("Pending", agent.email, ticket.number):
         expect(row).to_contain_text(shown)
     fin.shots("pending-requests")
     _run_approval_action(fin, approval)
     expect(fin.locator(".messagelist .success")).to_have_text(
-        f"#{approval.pk} approved and executed.")
+        f"#{approval.pk} approved and executed."
+    )
     fin.shots("approved")
     approval.refresh_from_db()
     assert (approval.status, approval.approved_by_id) == (ApprovalStatus.EXECUTED, finance.pk)
@@ -193,7 +207,8 @@ def test_support_is_not_offered_mark_paid_or_revenue_and_finance_is(person_page)
     _admin_login(support, agent)
     expect(support.locator('#page a[href^="/admin/analytics/"]')).to_have_count(0)
     expect(support.locator("#page")).not_to_contain_text(
-        re.compile("analytics|revenue|dashboard", re.IGNORECASE))
+        re.compile("analytics|revenue|dashboard", re.IGNORECASE)
+    )
     support.shots("admin-index")
     support.goto("/admin/billing/order/")
     assert not _mark_paid_offered(support)

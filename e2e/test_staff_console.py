@@ -45,8 +45,9 @@ def test_staff_signs_in_refunds_an_order_adjusts_credits_and_reads_analytics(pag
     shots("admin-index")
 
     # The bank transfer arrived: mark the order paid, then refund part of it.
-    _run_action(page, "/admin/billing/order/", order.pk, "action_mark_paid",
-                confirm="Yes, mark paid")
+    _run_action(
+        page, "/admin/billing/order/", order.pk, "action_mark_paid", confirm="Yes, mark paid"
+    )
     shots("order-paid")
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED

@@ -27,17 +27,27 @@ class Watch:
 
     def __init__(self, page):
         self.page, self.problems = page, []
-        page.on("console", lambda msg: msg.type == "error"
-                and self.problems.append(f"console: {msg.text}"))
-        page.on("requestfailed", lambda request: self.problems.append(
-            f"failed: {request.url} {request.failure}"))
-        page.on("response", lambda response: response.status >= 400
-                and self.problems.append(f"{response.status}: {response.url}"))
+        page.on(
+            "console",
+            lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"),
+        )
+        page.on(
+            "requestfailed",
+            lambda request: self.problems.append(f"failed: {request.url} {request.failure}"),
+        )
+        page.on(
+            "response",
+            lambda response: (
+                response.status >= 400
+                and self.problems.append(f"{response.status}: {response.url}")
+            ),
+        )
 
     def check(self, what: str) -> None:
         self.page.wait_for_load_state("networkidle")
         overflow = self.page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         assert overflow <= 0, f"{what}: {overflow} px of horizontal overflow"
         assert self.problems == [], f"{what}: {self.problems}"
 
@@ -116,8 +126,7 @@ def test_finance_exports_invoices_for_a_date_range(watched):
     inside = customer_with_history("in@example.com").invoice
     outside = customer_with_history("out@example.com").invoice
     # Every invoice of the second customer (its open one and its paid order's) is older.
-    Invoice.objects.filter(user=outside.user).update(
-        created_at=timezone.now() - timedelta(days=90))
+    Invoice.objects.filter(user=outside.user).update(created_at=timezone.now() - timedelta(days=90))
     in_range = sorted(Invoice.objects.filter(user=inside.user).values_list("number", flat=True))
     _login(page, FinanceFactory(email="fran@example.com"))
     _sidebar(page).get_by_role("link", name="Accounting exports").click()
@@ -151,11 +160,24 @@ def test_support_sees_only_its_groups(watched):
     page, shots = watched, watched.shots
     _login(page, StaffFactory(email="sam@example.com"))
     groups = _sidebar_groups(page)
-    assert list(groups) == ["Customers", "Money", "Subscriptions", "Credits", "Support",
-                            "Catalog", "System"]
+    assert list(groups) == [
+        "Customers",
+        "Money",
+        "Subscriptions",
+        "Credits",
+        "Support",
+        "Catalog",
+        "System",
+    ]
     assert "Accounting exports" not in groups["Money"]
-    assert groups["System"] == ["Users and roles", "Audit log", "Sign-in sessions",
-                                "API keys", "Stored files", "My console settings"]
+    assert groups["System"] == [
+        "Users and roles",
+        "Audit log",
+        "Sign-in sessions",
+        "API keys",
+        "Stored files",
+        "My console settings",
+    ]
     expect(page.locator("#page")).not_to_contain_text(re.compile("Insights|Accounting export"))
     watched.watch.check("support home")
     shots("support-home")
@@ -169,9 +191,11 @@ def test_an_invoice_list_fits_1280_px(watched):
     page, shots = watched, watched.shots
     for index in range(12):
         world = customer_with_history(
-            f"a-rather-long-customer-address-number-{index}@accounts.example.com")
+            f"a-rather-long-customer-address-number-{index}@accounts.example.com"
+        )
         Invoice.objects.filter(pk=world.invoice.pk).update(
-            payment_reference="REFERENCE-" + "X" * 40)
+            payment_reference="REFERENCE-" + "X" * 40
+        )
     _login(page, FinanceFactory(email="fran@example.com"))
     assert page.viewport_size["width"] == 1280
     # Our invoices, not the Stripe mirror's entry of the same name.
@@ -200,9 +224,18 @@ def test_an_invoice_list_fits_1280_px(watched):
     watched.watch.check("invoice list")
     shots("invoice-list-1280")
     # The other lists staff work in fit too, with the same long addresses in them.
-    for path in ("billing/order", "billing/payment", "billing/subscription",
-                 "credits/creditbalance", "credits/credittransaction", "credits/creditgrant",
-                 "support/ticket", "accounts/apikey", "core/auditlog", "console/customer"):
+    for path in (
+        "billing/order",
+        "billing/payment",
+        "billing/subscription",
+        "credits/creditbalance",
+        "credits/credittransaction",
+        "credits/creditgrant",
+        "support/ticket",
+        "accounts/apikey",
+        "core/auditlog",
+        "console/customer",
+    ):
         page.goto(f"/admin/{path}/")
         expect(page.locator("#result_list")).to_be_visible()
         watched.watch.check(path)
@@ -217,15 +250,24 @@ def _dashboard_history():
         day: date = latest - timedelta(days=back)
         churned = 1 if back < 30 else 4
         for metric, dimension, value in (
-                ("churned_subscriptions", "", churned), ("new_subscriptions", "", 3),
-                ("active_subscriptions_at_start", "", 120),
-                ("active_subscriptions", "", 120 + (90 - back) // 3),
-                ("mrr", "usd", 950_000 + (90 - back) * 1_500),
-                ("arr", "usd", (950_000 + (90 - back) * 1_500) * 12),
-                ("net_revenue", "usd", 31_000 + (back % 7) * 900),
-                ("new_customers", "", 4 + back % 3)):
-            rows.append(DailyMetric(date=day, metric=metric, dimension=dimension,
-                                    value=Decimal(value), definition_version=1))
+            ("churned_subscriptions", "", churned),
+            ("new_subscriptions", "", 3),
+            ("active_subscriptions_at_start", "", 120),
+            ("active_subscriptions", "", 120 + (90 - back) // 3),
+            ("mrr", "usd", 950_000 + (90 - back) * 1_500),
+            ("arr", "usd", (950_000 + (90 - back) * 1_500) * 12),
+            ("net_revenue", "usd", 31_000 + (back % 7) * 900),
+            ("new_customers", "", 4 + back % 3),
+        ):
+            rows.append(
+                DailyMetric(
+                    date=day,
+                    metric=metric,
+                    dimension=dimension,
+                    value=Decimal(value),
+                    definition_version=1,
+                )
+            )
     DailyMetric.objects.bulk_create(rows)
 
 

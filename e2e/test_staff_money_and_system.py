@@ -61,7 +61,9 @@ def _mark_order_paid(fin, order, reference: str) -> None:
     confirm = fin.get_by_role("button", name="Yes, mark paid")
     # It looks like the page's main button, not like plain text.
     assert confirm.evaluate("b => getComputedStyle(b).backgroundColor") not in (
-        "rgba(0, 0, 0, 0)", "transparent")
+        "rgba(0, 0, 0, 0)",
+        "transparent",
+    )
     confirm.click()
     expect(fin.locator(".messagelist .success")).to_contain_text("marked paid")
 
@@ -78,7 +80,10 @@ def test_finance_marks_a_bank_transfer_paid_with_its_reference(role_page):
     assert order.status == OrderStatus.COMPLETED
     payment = Payment.objects.get(invoice=order.invoice)
     assert (payment.provider, payment.provider_id, payment.amount) == (
-        "manual", "NATWEST-88231", 120_000)
+        "manual",
+        "NATWEST-88231",
+        120_000,
+    )
 
     # The order's page in the console shows it completed, with the bank reference.
     fin.goto(ORDERS)
@@ -90,8 +95,7 @@ def test_finance_marks_a_bank_transfer_paid_with_its_reference(role_page):
     fin.shots("order-page")
 
 
-def test_finance_refunds_an_order_and_the_customer_sees_it(role_page, person_page,
-                                                           logged_in):
+def test_finance_refunds_an_order_and_the_customer_sees_it(role_page, person_page, logged_in):
     customer = UserFactory(email="refundee@example.com")
     order = _manual_order(customer, 80_000)
     fin = role_page("finance")
@@ -123,17 +127,18 @@ def _paid_manual_subscription_invoice(customer, finance):
     """A bank-transfer subscriber's period invoice, issued and paid by transfer."""
 
     plan = PlanFactory(slug="team")
-    subscription = SubscriptionFactory(user=customer, plan=plan, price=plan.monthly_price,
-                                       billing_source="manual")
+    subscription = SubscriptionFactory(
+        user=customer, plan=plan, price=plan.monthly_price, billing_source="manual"
+    )
     invoice = issue_period_invoice(subscription=subscription, actor=finance)
     return mark_invoice_paid(invoice_id=invoice.pk, actor=finance, reference="BANK-SUB-1")
 
 
 def test_finance_refunds_a_paid_subscription_invoice_and_the_customer_reads_the_credit_note(
-        role_page, person_page, logged_in):
+    role_page, person_page, logged_in
+):
     customer = UserFactory(email="subscriber@example.com")
-    invoice = _paid_manual_subscription_invoice(customer, FinanceFactory(
-        email="books@example.com"))
+    invoice = _paid_manual_subscription_invoice(customer, FinanceFactory(email="books@example.com"))
     assert invoice.status == InvoiceStatus.PAID and invoice.amount_paid > 0
     paid = invoice.amount_paid
 
@@ -170,11 +175,11 @@ def test_finance_refunds_a_paid_subscription_invoice_and_the_customer_reads_the_
 def _sidebar_links(page) -> list[str]:
     return page.locator("#nav-sidebar-apps li a").evaluate_all(
         "links => links.map(a => a.querySelector('span:not(.material-symbols-outlined)')"
-        ".textContent.trim())")
+        ".textContent.trim())"
+    )
 
 
-def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, person_page,
-                                                                logged_in):
+def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, person_page, logged_in):
 
     customer = UserFactory(email="reader@example.com")
     shopper = logged_in(person_page("customer"), customer)
@@ -183,8 +188,7 @@ def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, perso
 
     admin = role_page("admin")
     admin.goto("/admin/")
-    admin.locator("#nav-sidebar-apps").get_by_role(
-        "link", name=re.compile(r"\bSettings$")).click()
+    admin.locator("#nav-sidebar-apps").get_by_role("link", name=re.compile(r"\bSettings$")).click()
     admin.wait_for_load_state()
     admin.locator('#content a[href$="/core/systemconfig/add/"]').first.click()
     admin.wait_for_load_state()
@@ -205,8 +209,9 @@ def test_admin_changes_a_setting_and_the_customer_pages_show_it(role_page, perso
     shopper.shots("renamed")
 
 
-def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, person_page,
-                                                                      logged_in):
+def test_admin_makes_a_support_agent_finance_and_their_console_grows(
+    role_page, person_page, logged_in
+):
 
     agent = StaffFactory(email="sam.agent@example.com")
     sam = logged_in(person_page("sam"), agent)
@@ -232,8 +237,12 @@ def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, 
     admin.shots("saved")
     agent.refresh_from_db()
     assert agent.role == Role.FINANCE
-    assert AuditLog.objects.filter(action=AuditAction.ROLE_CHANGE, actor=admin.user,
-                                   resource_id=str(agent.pk)).count() == 1
+    assert (
+        AuditLog.objects.filter(
+            action=AuditAction.ROLE_CHANGE, actor=admin.user, resource_id=str(agent.pk)
+        ).count()
+        == 1
+    )
 
     sam.reload()
     after = _sidebar_links(sam)
@@ -244,12 +253,19 @@ def test_admin_makes_a_support_agent_finance_and_their_console_grows(role_page, 
 def test_admin_replays_a_failed_webhook_event(role_page):
 
     event = WebhookEventFactory(
-        stripe_event_id="evt_e2e_failed", type="customer.updated",
-        payload={"id": "evt_e2e_failed", "type": "customer.updated",
-                 "data": {"object": {"id": "cus_E2E", "object": "customer",
-                                     "email": "later@example.com"}}},
-        status=WebhookEvent.Status.FAILED, attempts=1,
-        last_error="ConnectionError: Stripe could not be reached")
+        stripe_event_id="evt_e2e_failed",
+        type="customer.updated",
+        payload={
+            "id": "evt_e2e_failed",
+            "type": "customer.updated",
+            "data": {
+                "object": {"id": "cus_E2E", "object": "customer", "email": "later@example.com"}
+            },
+        },
+        status=WebhookEvent.Status.FAILED,
+        attempts=1,
+        last_error="ConnectionError: Stripe could not be reached",
+    )
 
     admin = role_page("admin")
     admin.goto("/admin/")
@@ -260,15 +276,21 @@ def test_admin_replays_a_failed_webhook_event(role_page):
     admin.shots("failed-event")
     _choose_action(admin, "/admin/billing/webhookevent/", event.pk, "action_replay")
     expect(admin.locator(".messagelist .success")).to_have_text(
-        "1 event(s) queued for processing again.")
+        "1 event(s) queued for processing again."
+    )
     event.refresh_from_db()
     assert (event.status, event.attempts, event.last_error) == (
-        WebhookEvent.Status.PROCESSED, 2, "")
-    assert AuditLog.objects.filter(resource_type="billing.WebhookEvent",
-                                   resource_id=str(event.pk)).exists()
+        WebhookEvent.Status.PROCESSED,
+        2,
+        "",
+    )
+    assert AuditLog.objects.filter(
+        resource_type="billing.WebhookEvent", resource_id=str(event.pk)
+    ).exists()
     admin.reload()
-    expect(admin.locator("#result_list tbody tr").filter(has_text="evt_e2e_failed")
-           ).to_contain_text("Processed")
+    expect(
+        admin.locator("#result_list tbody tr").filter(has_text="evt_e2e_failed")
+    ).to_contain_text("Processed")
     admin.shots("replayed")
 
 

@@ -24,16 +24,29 @@ LONG_WORD = "x" * 5000
 
 def _world():
     customer = UserFactory(email="paula@example.com", first_name="Paula")
-    ticket = services.open_ticket(customer=customer, subject="Charged twice for March",
-                                  description=f"My card shows two charges. {LONG_WORD}")
-    duplicate = services.open_ticket(customer=customer, subject="Charged twice (again)",
-                                     description="Writing again about the double charge.")
-    order = OrderFactory(user=customer, subtotal=50_000, status=OrderStatus.COMPLETED,
-                         payment_status=PaymentStatus.SUCCEEDED,
-                         billing_source=BillingSource.MANUAL)
-    trial = SubscriptionFactory(user=customer, status="TRIALING",
-                                billing_source=BillingSource.MANUAL,
-                                trial_end=timezone.now() + timezone.timedelta(days=3))
+    ticket = services.open_ticket(
+        customer=customer,
+        subject="Charged twice for March",
+        description=f"My card shows two charges. {LONG_WORD}",
+    )
+    duplicate = services.open_ticket(
+        customer=customer,
+        subject="Charged twice (again)",
+        description="Writing again about the double charge.",
+    )
+    order = OrderFactory(
+        user=customer,
+        subtotal=50_000,
+        status=OrderStatus.COMPLETED,
+        payment_status=PaymentStatus.SUCCEEDED,
+        billing_source=BillingSource.MANUAL,
+    )
+    trial = SubscriptionFactory(
+        user=customer,
+        status="TRIALING",
+        billing_source=BillingSource.MANUAL,
+        trial_end=timezone.now() + timezone.timedelta(days=3),
+    )
     return customer, ticket, duplicate, order, trial
 
 
@@ -68,13 +81,20 @@ def _reply_with_a_file(page, ticket, agent):
     """A reply with a file: saved, e-mailed, audited, and said so."""
     mail.outbox.clear()
     page.fill("#reply-body", "We see the double charge; a refund is on its way.")
-    page.set_input_files("#reply-files", files=[{
-        "name": "statement.png", "mimeType": "image/png",
-        "buffer": b"\x89PNG\r\n\x1a\n" + b"0" * 64}])
+    page.set_input_files(
+        "#reply-files",
+        files=[
+            {
+                "name": "statement.png",
+                "mimeType": "image/png",
+                "buffer": b"\x89PNG\r\n\x1a\n" + b"0" * 64,
+            }
+        ],
+    )
     page.get_by_role("button", name="Send reply (e-mails the customer)").click()
     expect(_flash(page)).to_contain_text(
-        "Reply sent: it is on the ticket and e-mailed to paula@example.com, with 1 "
-        "attachment(s).")
+        "Reply sent: it is on the ticket and e-mailed to paula@example.com, with 1 attachment(s)."
+    )
     page.shots("replied")
     reply = TicketMessage.objects.get(ticket=ticket, body__startswith="We see the double")
     assert not reply.internal and reply.author == agent
@@ -111,7 +131,8 @@ def _status_priority_and_assignment(page, ticket, agent):
     page.select_option("#status-select", label="Waiting on customer")
     page.get_by_role("button", name="Change status").click()
     expect(_flash(page)).to_contain_text(
-        "Status changed from Open to Waiting on customer; paula@example.com is e-mailed")
+        "Status changed from Open to Waiting on customer; paula@example.com is e-mailed"
+    )
     page.select_option("#priority-select", label="High")
     page.get_by_role("button", name="Change priority").click()
     expect(_flash(page)).to_contain_text("Priority changed to High")
@@ -120,10 +141,14 @@ def _status_priority_and_assignment(page, ticket, agent):
     expect(_flash(page)).to_contain_text(f"Assigned to {agent.name}.")
     ticket.refresh_from_db()
     assert (ticket.status, ticket.priority, ticket.assignee) == (
-        TicketStatus.WAITING_ON_CUSTOMER, "HIGH", agent)
+        TicketStatus.WAITING_ON_CUSTOMER,
+        "HIGH",
+        agent,
+    )
     assert len(mail.outbox) == 2  # the status change is e-mailed
-    assert AuditLog.objects.filter(actor=agent, action=AuditAction.STATUS_CHANGE,
-                                   resource_id=str(ticket.pk)).exists()
+    assert AuditLog.objects.filter(
+        actor=agent, action=AuditAction.STATUS_CHANGE, resource_id=str(ticket.pk)
+    ).exists()
     page.shots("status-priority-assigned")
 
 
@@ -167,7 +192,9 @@ def _trial_extension(page, trial):
     trial.refresh_from_db()
     assert trial.trial_end == old_end + timezone.timedelta(days=3)
     assert set(ApprovalRequest.objects.values_list("status", flat=True)) == {
-        ApprovalStatus.PENDING, ApprovalStatus.EXECUTED}
+        ApprovalStatus.PENDING,
+        ApprovalStatus.EXECUTED,
+    }
     expect(page.get_by_text("Approval requests for this ticket")).to_be_visible()
     page.shots("billing-actions")
 
@@ -179,7 +206,8 @@ def _merge_the_duplicate(page, ticket, duplicate):
     page.check("input[name=confirm]")
     page.get_by_role("button", name="Merge").click()
     expect(_flash(page)).to_contain_text(
-        f"{duplicate.number} was merged into {ticket.number} and closed")
+        f"{duplicate.number} was merged into {ticket.number} and closed"
+    )
     assert page.url.endswith(f"/admin/support/ticket/{ticket.pk}/change/")
     duplicate.refresh_from_db()
     assert duplicate.status == TicketStatus.CLOSED and duplicate.merged_into_id == ticket.pk
@@ -203,8 +231,9 @@ def test_admin_refunds_above_the_support_limit_at_once_and_replies(page, logged_
     page.fill("#reply-body", "Refunded $150.00 today.")
     page.get_by_role("button", name="Send reply (e-mails the customer)").click()
     expect(_flash(page)).to_contain_text("Reply sent")
-    assert TicketMessage.objects.filter(ticket=ticket, author=boss,
-                                        body="Refunded $150.00 today.").exists()
+    assert TicketMessage.objects.filter(
+        ticket=ticket, author=boss, body="Refunded $150.00 today."
+    ).exists()
     assert [m.to for m in mail.outbox] == [["paula@example.com"]]
     page.shots("admin-refunded-and-replied")
 

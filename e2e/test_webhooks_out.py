@@ -50,8 +50,7 @@ def test_staff_registers_an_endpoint_and_it_receives_a_signed_test_event(page, r
     shots("endpoint-saved-secret-shown-once")
     secret = re.search(r"whsec_[\w-]+", message.inner_text()).group(0)
     endpoint = WebhookEndpoint.objects.get()
-    assert endpoint.secret == secret and endpoint.event_types == ["order.paid",
-                                                                 "payment.refunded"]
+    assert endpoint.secret == secret and endpoint.event_types == ["order.paid", "payment.refunded"]
 
     page.goto("/admin/webhooks_out/webhookendpoint/")
     page.check(f'input[name="_selected_action"][value="{endpoint.pk}"]')

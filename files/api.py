@@ -29,19 +29,33 @@ class FileIn(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
 
 
-USAGE = inline_serializer("StorageUsage", {
-    "used_bytes": serializers.IntegerField(),
-    "quota_bytes": serializers.IntegerField(allow_null=True, help_text="null: unlimited"),
-    "available_bytes": serializers.IntegerField(allow_null=True),
-})
-FILE_PAGE = inline_serializer("FilePage", {
-    "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
-    "previous": serializers.URLField(allow_null=True), "results": FileOut(many=True),
-    "usage": USAGE,
-})
-REFUSED = {413: OpenApiResponse(description=(
-    "`quota_exceeded` (with `used_bytes`, `quota_bytes`, `size_bytes`, `available_bytes`) or "
-    "`file_too_large` (with `size_bytes`, `limit_bytes`)."))}
+USAGE = inline_serializer(
+    "StorageUsage",
+    {
+        "used_bytes": serializers.IntegerField(),
+        "quota_bytes": serializers.IntegerField(allow_null=True, help_text="null: unlimited"),
+        "available_bytes": serializers.IntegerField(allow_null=True),
+    },
+)
+FILE_PAGE = inline_serializer(
+    "FilePage",
+    {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": FileOut(many=True),
+        "usage": USAGE,
+    },
+)
+REFUSED = {
+    413: OpenApiResponse(
+        description=(
+            "`quota_exceeded` (with `used_bytes`, `quota_bytes`, `size_bytes`, "
+            "`available_bytes`) or "
+            "`file_too_large` (with `size_bytes`, `limit_bytes`)."
+        )
+    )
+}
 
 
 def _own(request, pk) -> "services.CustomerFile":
@@ -54,8 +68,12 @@ def _own(request, pk) -> "services.CustomerFile":
 class FileListCreate(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(tags=["files"], operation_id="files_list", responses={200: FILE_PAGE},
-                   summary="My files, newest first, with my storage usage and quota")
+    @extend_schema(
+        tags=["files"],
+        operation_id="files_list",
+        responses={200: FILE_PAGE},
+        summary="My files, newest first, with my storage usage and quota",
+    )
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(services.files_of(request.user), request, view=self)
@@ -63,41 +81,61 @@ class FileListCreate(APIView):
         response.data["usage"] = services.usage(request.user)
         return response
 
-    @extend_schema(tags=["files"], request={"multipart/form-data": FileIn},
-                   responses={201: FileOut, **REFUSED, **_errors(
-                       400, 401, _400="`file_required`, `file_empty`, "
-                                      "`file_type_not_allowed` or `invalid`.")},
-                   summary="Upload a file (multipart, field `file`) within my quota")
+    @extend_schema(
+        tags=["files"],
+        request={"multipart/form-data": FileIn},
+        responses={
+            201: FileOut,
+            **REFUSED,
+            **_errors(
+                400,
+                401,
+                _400="`file_required`, `file_empty`, `file_type_not_allowed` or `invalid`.",
+            ),
+        },
+        summary="Upload a file (multipart, field `file`) within my quota",
+    )
     def post(self, request):
         data = FileIn(data=request.data)
         if not data.is_valid():
             if "file" in data.errors:
-                raise services.errors.FileRefused("Choose a file to upload.",
-                                                  code="file_required")
+                raise services.errors.FileRefused("Choose a file to upload.", code="file_required")
             data.is_valid(raise_exception=True)
         item = services.upload(user=request.user, upload=data.validated_data["file"])
         return Response(FileOut(item).data, status=status.HTTP_201_CREATED)
 
 
 class FileDetail(APIView):
-    @extend_schema(tags=["files"], responses={200: FileOut, **_errors(401, 404)},
-                   summary="One of my files")
+    @extend_schema(
+        tags=["files"], responses={200: FileOut, **_errors(401, 404)}, summary="One of my files"
+    )
     def get(self, request, pk):
         return Response(FileOut(_own(request, pk)).data)
 
-    @extend_schema(tags=["files"], responses={204: None, **_errors(401, 404)},
-                   summary="Delete one of my files (it stops counting against my quota now)")
+    @extend_schema(
+        tags=["files"],
+        responses={204: None, **_errors(401, 404)},
+        summary="Delete one of my files (it stops counting against my quota now)",
+    )
     def delete(self, request, pk):
         services.delete(user=request.user, item=_own(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class FileDownload(APIView):
-    @extend_schema(tags=["files"], responses={
-        (200, "application/octet-stream"): OpenApiResponse(description="The file's bytes."),
-        **_errors(401, 404)}, summary="Download one of my files")
+    @extend_schema(
+        tags=["files"],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The file's bytes."),
+            **_errors(401, 404),
+        },
+        summary="Download one of my files",
+    )
     def get(self, request, pk):
         item = _own(request, pk)
-        return FileResponse(services.open_file(item), as_attachment=True,
-                            filename=item.stored.name,
-                            content_type=item.stored.content_type or None)
+        return FileResponse(
+            services.open_file(item),
+            as_attachment=True,
+            filename=item.stored.name,
+            content_type=item.stored.content_type or None,
+        )

@@ -13,10 +13,15 @@ class CustomerFileQuerySet(models.QuerySet):
 
 
 class CustomerFile(models.Model):
-    stored = models.OneToOneField("accounts.StoredFile", on_delete=models.CASCADE,
-                                  primary_key=True, related_name="customer_file")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="customer_files")
+    stored = models.OneToOneField(
+        "accounts.StoredFile",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="customer_file",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="customer_files"
+    )
     # Copied from the stored file (set together), so the quota's sum and the purge read
     # this table's own indexes.
     size_bytes = models.BigIntegerField()
@@ -28,13 +33,20 @@ class CustomerFile(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-stored_id"]
-        constraints = [models.CheckConstraint(condition=Q(size_bytes__gte=0),
-                                              name="customerfile_size_gte_0")]
+        constraints = [
+            models.CheckConstraint(condition=Q(size_bytes__gte=0), name="customerfile_size_gte_0")
+        ]
         indexes = [
-            models.Index(fields=["owner", "-created_at"], name="customerfile_alive_idx",
-                         condition=Q(deleted_at__isnull=True)),
-            models.Index(fields=["deleted_at"], name="customerfile_deleted_idx",
-                         condition=Q(deleted_at__isnull=False)),
+            models.Index(
+                fields=["owner", "-created_at"],
+                name="customerfile_alive_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["deleted_at"],
+                name="customerfile_deleted_idx",
+                condition=Q(deleted_at__isnull=False),
+            ),
         ]
 
     def __str__(self):

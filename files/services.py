@@ -37,10 +37,12 @@ ALLOWED = {
     "image/webp": lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP",
     "application/pdf": lambda head: head.startswith(b"%PDF-"),
     "application/zip": lambda head: head.startswith(b"PK\x03\x04"),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
-        lambda head: head.startswith(b"PK\x03\x04"),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-        lambda head: head.startswith(b"PK\x03\x04"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": lambda head: (
+        head.startswith(b"PK\x03\x04")
+    ),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": lambda head: (
+        head.startswith(b"PK\x03\x04")
+    ),
     "text/plain": None,
     "text/csv": None,
     "application/json": None,
@@ -75,14 +77,19 @@ def quota_for(user) -> int | None:
 
 
 def used_bytes(user) -> int:
-    return CustomerFile.objects.alive().filter(owner=user).aggregate(
-        total=Sum("size_bytes"))["total"] or 0
+    return (
+        CustomerFile.objects.alive().filter(owner=user).aggregate(total=Sum("size_bytes"))["total"]
+        or 0
+    )
 
 
 def usage(user) -> dict:
     quota, used = quota_for(user), used_bytes(user)
-    return {"used_bytes": used, "quota_bytes": quota,
-            "available_bytes": None if quota is None else max(quota - used, 0)}
+    return {
+        "used_bytes": used,
+        "quota_bytes": quota,
+        "available_bytes": None if quota is None else max(quota - used, 0),
+    }
 
 
 def _type_of(upload) -> str:
@@ -91,8 +98,7 @@ def _type_of(upload) -> str:
     if by_name not in ALLOWED:
         raise errors.FileRefused(f"{name or 'This file'}: only {KINDS} can be uploaded.")
     claimed = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
-    if claimed and claimed not in ("application/octet-stream", by_name) and \
-            claimed not in ALLOWED:
+    if claimed and claimed not in ("application/octet-stream", by_name) and claimed not in ALLOWED:
         raise errors.FileRefused(f"{name}: only {KINDS} can be uploaded.")
     upload.seek(0)
     head = upload.read(8192)
@@ -105,12 +111,14 @@ def _type_of(upload) -> str:
             # A multi-byte character cut at the end of the sample is still text.
             if exc.start < len(head) - 3:
                 raise errors.FileRefused(f"{name} is not UTF-8 text.") from None
-            text = head[:exc.start].decode("utf-8")
+            text = head[: exc.start].decode("utf-8")
         if "\x00" in text:
             raise errors.FileRefused(f"{name} is not a text file.")
     elif not check(head):
-        raise errors.FileRefused(f"{name}'s content is not a {by_name.split('/')[-1].upper()} "
-                                 "file, whatever its name says.")
+        raise errors.FileRefused(
+            f"{name}'s content is not a {by_name.split('/')[-1].upper()} "
+            "file, whatever its name says."
+        )
     return by_name
 
 
@@ -122,7 +130,9 @@ def validate(upload) -> str:
     if upload.size > limit:
         raise errors.FileTooLarge(
             f"{upload.name} is {upload.size:,} bytes; the limit is {limit:,} bytes per file.",
-            size_bytes=upload.size, limit_bytes=limit)
+            size_bytes=upload.size,
+            limit_bytes=limit,
+        )
     if upload.size == 0:
         raise errors.FileRefused(f"{upload.name} is empty.", code="file_empty")
     return _type_of(upload)
@@ -146,14 +156,27 @@ def upload(*, user, upload) -> CustomerFile:
                 raise errors.QuotaExceeded(
                     f"{name} is {size:,} bytes; you use {used:,} of your {quota:,} bytes, so "
                     f"{max(quota - used, 0):,} bytes are left. Delete files or choose a "
-                    "larger plan.", used_bytes=used, quota_bytes=quota, size_bytes=size,
-                    available_bytes=max(quota - used, 0))
-            stored = StoredFile.objects.create(owner=user, provider=_provider(), path=path,
-                                               name=name, content_type=content_type,
-                                               size_bytes=size)
+                    "larger plan.",
+                    used_bytes=used,
+                    quota_bytes=quota,
+                    size_bytes=size,
+                    available_bytes=max(quota - used, 0),
+                )
+            stored = StoredFile.objects.create(
+                owner=user,
+                provider=_provider(),
+                path=path,
+                name=name,
+                content_type=content_type,
+                size_bytes=size,
+            )
             item = CustomerFile.objects.create(stored=stored, owner=user, size_bytes=size)
-            audit.record(actor=user, action=AuditAction.CREATE, resource=stored,
-                         new={"name": name, "size_bytes": size, "content_type": content_type})
+            audit.record(
+                actor=user,
+                action=AuditAction.CREATE,
+                resource=stored,
+                new={"name": name, "size_bytes": size, "content_type": content_type},
+            )
     except BaseException:
         files.delete(path)
         raise
@@ -180,22 +203,29 @@ def delete(*, user, item: CustomerFile) -> None:
     ``FILES_RETENTION_DAYS``."""
     now = timezone.now()
     with transaction.atomic():
-        changed = CustomerFile.objects.filter(pk=item.pk, owner=user,
-                                              deleted_at__isnull=True).update(
-            deleted_at=now, updated_at=now)
+        changed = CustomerFile.objects.filter(
+            pk=item.pk, owner=user, deleted_at__isnull=True
+        ).update(deleted_at=now, updated_at=now)
         if not changed:
             return
         StoredFile.objects.filter(pk=item.pk).update(deleted_at=now, updated_at=now)
-        audit.record(actor=user, action=AuditAction.DELETE, resource=item.stored,
-                     old={"name": item.stored.name, "size_bytes": item.size_bytes})
+        audit.record(
+            actor=user,
+            action=AuditAction.DELETE,
+            resource=item.stored,
+            old={"name": item.stored.name, "size_bytes": item.size_bytes},
+        )
 
 
 def purge(*, now=None) -> int:
     """Remove files deleted more than the retention period ago: the blob, then the rows.
     Returns how many were purged (a bounded batch per call)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.FILES_RETENTION_DAYS)
-    items = list(CustomerFile.objects.filter(deleted_at__lt=cutoff).select_related("stored")
-                 .order_by("deleted_at")[:PURGE_BATCH])
+    items = list(
+        CustomerFile.objects.filter(deleted_at__lt=cutoff)
+        .select_related("stored")
+        .order_by("deleted_at")[:PURGE_BATCH]
+    )
     files = storage()
     for item in items:
         if item.stored.path:
@@ -211,8 +241,10 @@ def deletion_preview(user) -> list[str]:
     count = files_of(user).count()
     if not count:
         return []
-    return [f"Your {count} file{'s' if count != 1 else ''} "
-            f"({used_bytes(user):,} bytes) will be deleted for good."]
+    return [
+        f"Your {count} file{'s' if count != 1 else ''} "
+        f"({used_bytes(user):,} bytes) will be deleted for good."
+    ]
 
 
 def settle_for_account_deletion(user) -> None:
@@ -227,5 +259,10 @@ def settle_for_account_deletion(user) -> None:
             stored = item.stored
             item.delete()
             stored.delete()
-            audit.record(actor=None, action=AuditAction.DELETE, resource_type="accounts.StoredFile",
-                         resource_id=stored.pk, reason="account_deleted")
+            audit.record(
+                actor=None,
+                action=AuditAction.DELETE,
+                resource_type="accounts.StoredFile",
+                resource_id=stored.pk,
+                reason="account_deleted",
+            )

@@ -40,23 +40,33 @@ def file_list(request):
                 return redirect("files:list")
         else:
             status = 400
-    page = Paginator(services.files_of(request.user), PAGE_SIZE).get_page(
-        request.GET.get("page"))
+    page = Paginator(services.files_of(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     usage = services.usage(request.user)
     percent = None
     if usage["quota_bytes"]:
         percent = min(100, round(100 * usage["used_bytes"] / usage["quota_bytes"]))
-    return render(request, "files/list.html", {
-        "form": form, "page": page, "usage": usage, "percent": percent,
-    }, status=status)
+    return render(
+        request,
+        "files/list.html",
+        {
+            "form": form,
+            "page": page,
+            "usage": usage,
+            "percent": percent,
+        },
+        status=status,
+    )
 
 
 @login_required
 def download(request, file_id):
     item = _own(request, file_id)
-    return FileResponse(services.open_file(item), as_attachment=True,
-                        filename=item.stored.name,
-                        content_type=item.stored.content_type or None)
+    return FileResponse(
+        services.open_file(item),
+        as_attachment=True,
+        filename=item.stored.name,
+        content_type=item.stored.content_type or None,
+    )
 
 
 @login_required
@@ -64,8 +74,11 @@ def download(request, file_id):
 def delete(request, file_id):
     item = _own(request, file_id)
     if request.method == "GET":
-        return render(request, "files/delete.html", {
-            "item": item, "retention_days": settings.FILES_RETENTION_DAYS})
+        return render(
+            request,
+            "files/delete.html",
+            {"item": item, "retention_days": settings.FILES_RETENTION_DAYS},
+        )
     services.delete(user=request.user, item=item)
     messages.success(request, f"{item.stored.name} was deleted.")
     return redirect("files:list")

@@ -16,8 +16,12 @@ from helpbot_insights import services
 from helpbot_insights.models import ArticleFeedback, RatedDownAnswer, UnansweredQuestion
 from support.models import ChatMessage, ChatRole
 
-PERIODS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"),
-           ("all", "All time")]
+PERIODS = [
+    ("7", "Last 7 days"),
+    ("30", "Last 30 days"),
+    ("90", "Last 90 days"),
+    ("all", "All time"),
+]
 
 
 class PeriodFilter(admin.SimpleListFilter):
@@ -32,8 +36,11 @@ class PeriodFilter(admin.SimpleListFilter):
     def choices(self, changelist):
         current = self.value() or "30"
         for value, label in self.lookup_choices:
-            yield {"selected": current == value, "display": label,
-                   "query_string": changelist.get_query_string({self.parameter_name: value})}
+            yield {
+                "selected": current == value,
+                "display": label,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+            }
 
     def queryset(self, request, queryset):
         return queryset
@@ -41,35 +48,56 @@ class PeriodFilter(admin.SimpleListFilter):
 
 def _since(request):
     period = request.GET.get("period", "30")
-    return None if period == "all" or not period.isdigit() else \
-        timezone.now() - timedelta(days=int(period))
+    return (
+        None
+        if period == "all" or not period.isdigit()
+        else timezone.now() - timedelta(days=int(period))
+    )
 
 
 @admin.register(ArticleFeedback)
 class ArticleFeedbackAdmin(ReadOnlyAdmin):
-    list_display = ["title", "status", "cited", "helpful", "not_helpful", "helpful_rate",
-                    "rated_down_answers"]
+    list_display = [
+        "title",
+        "status",
+        "cited",
+        "helpful",
+        "not_helpful",
+        "helpful_rate",
+        "rated_down_answers",
+    ]
     list_filter = [PeriodFilter]
     search_fields = ["title"]
     list_per_page = 50
 
     def get_queryset(self, request):
         through = ChatMessage.cited_articles.through
-        answers = through.objects.filter(article_id=OuterRef("pk"),
-                                         chatmessage__role=ChatRole.BOT)
+        answers = through.objects.filter(article_id=OuterRef("pk"), chatmessage__role=ChatRole.BOT)
         since = _since(request)
         if since is not None:
             answers = answers.filter(chatmessage__created_at__gte=since)
 
         def count(extra: Q):
-            return Subquery(answers.filter(extra).order_by().values("article_id")
-                            .annotate(n=Count("pk")).values("n")[:1],
-                            output_field=IntegerField())
-        return (super().get_queryset(request)
-                .annotate(cited_n=count(Q()),
-                          up_n=count(Q(chatmessage__helpful=True)),
-                          down_n=count(Q(chatmessage__helpful=False)))
-                .filter(cited_n__gt=0).order_by("-down_n", "-cited_n", "title"))
+            return Subquery(
+                answers.filter(extra)
+                .order_by()
+                .values("article_id")
+                .annotate(n=Count("pk"))
+                .values("n")[:1],
+                output_field=IntegerField(),
+            )
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                cited_n=count(Q()),
+                up_n=count(Q(chatmessage__helpful=True)),
+                down_n=count(Q(chatmessage__helpful=False)),
+            )
+            .filter(cited_n__gt=0)
+            .order_by("-down_n", "-cited_n", "title")
+        )
 
     @admin.display(description="cited in answers", ordering="cited_n")
     def cited(self, obj):
@@ -93,17 +121,28 @@ class ArticleFeedbackAdmin(ReadOnlyAdmin):
         if not obj.down_n:
             return ""
         url = reverse("admin:helpbot_insights_rateddownanswer_changelist")
-        return format_html('<a href="{}?cited_articles__id__exact={}">See the answers</a>',
-                           url, obj.pk)
+        return format_html(
+            '<a href="{}?cited_articles__id__exact={}">See the answers</a>', url, obj.pk
+        )
 
 
 class _QuestionMixin:
     def get_queryset(self, request):
-        question = (ChatMessage.objects.filter(conversation_id=OuterRef("conversation_id"),
-                                               role=ChatRole.CUSTOMER, pk__lt=OuterRef("pk"))
-                    .order_by("-pk").values("body")[:1])
-        return (super().get_queryset(request).annotate(question=Subquery(question))
-                .select_related("conversation__customer"))
+        question = (
+            ChatMessage.objects.filter(
+                conversation_id=OuterRef("conversation_id"),
+                role=ChatRole.CUSTOMER,
+                pk__lt=OuterRef("pk"),
+            )
+            .order_by("-pk")
+            .values("body")[:1]
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(question=Subquery(question))
+            .select_related("conversation__customer")
+        )
 
     @admin.display(description="question")
     def question_text(self, obj):
@@ -123,9 +162,12 @@ class RatedDownAnswerAdmin(_QuestionMixin, ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return (super().get_queryset(request)
-                .filter(role=ChatRole.BOT, helpful=False)
-                .prefetch_related("cited_articles"))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(role=ChatRole.BOT, helpful=False)
+            .prefetch_related("cited_articles")
+        )
 
     @admin.display(description="answer")
     def answer(self, obj):
@@ -133,8 +175,9 @@ class RatedDownAnswerAdmin(_QuestionMixin, ReadOnlyAdmin):
 
     @admin.display(description="articles cited")
     def articles(self, obj):
-        return format_html_join(", ", "{}", ((a.title,) for a in obj.cited_articles.all())) \
-            or "none"
+        return (
+            format_html_join(", ", "{}", ((a.title,) for a in obj.cited_articles.all())) or "none"
+        )
 
 
 @admin.register(UnansweredQuestion)
@@ -152,8 +195,9 @@ class UnansweredQuestionAdmin(_QuestionMixin, ReadOnlyAdmin):
     def handed_off(self, obj):
         return obj.conversation.handed_off_ticket_id is not None
 
-    @policy_action("support.article.draft",
-                   description="Draft a help article from each selected question")
+    @policy_action(
+        "support.article.draft", description="Draft a help article from each selected question"
+    )
     def draft_article(self, request, queryset):
         for answer in queryset:
             try:
@@ -162,6 +206,12 @@ class UnansweredQuestionAdmin(_QuestionMixin, ReadOnlyAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
             url = reverse("admin:support_article_change", args=[article.pk])
-            self.message_user(request, format_html(
-                'Draft article <a href="{}">{}</a> created: write the answer and publish it.',
-                url, article.title), messages.SUCCESS)
+            self.message_user(
+                request,
+                format_html(
+                    'Draft article <a href="{}">{}</a> created: write the answer and publish it.',
+                    url,
+                    article.title,
+                ),
+                messages.SUCCESS,
+            )

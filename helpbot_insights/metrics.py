@@ -22,20 +22,34 @@ count).
 
 def compute(day) -> list[Row]:
     start, end = day_bounds(day)
-    params = {"start": start, "end": end, "bot": ChatRole.BOT,
-              "customer": ChatRole.CUSTOMER, "top": TOP_UNANSWERED}
-    answers, answered = fetch("""
+    params = {
+        "start": start,
+        "end": end,
+        "bot": ChatRole.BOT,
+        "customer": ChatRole.CUSTOMER,
+        "top": TOP_UNANSWERED,
+    }
+    answers, answered = fetch(
+        """
         SELECT COUNT(*), COUNT(*) FILTER (WHERE answered)
         FROM {messages}
         WHERE role = %(bot)s AND created_at >= %(start)s AND created_at < %(end)s
-    """, params, messages=ChatMessage)[0]
-    rated, helpful = fetch("""
+    """,
+        params,
+        messages=ChatMessage,
+    )[0]
+    rated, helpful = fetch(
+        """
         SELECT COUNT(*), COUNT(*) FILTER (WHERE helpful)
         FROM {messages}
         WHERE role = %(bot)s AND helpful IS NOT NULL
           AND rated_at >= %(start)s AND rated_at < %(end)s
-    """, params, messages=ChatMessage)[0]
-    top = fetch("""
+    """,
+        params,
+        messages=ChatMessage,
+    )[0]
+    top = fetch(
+        """
         SELECT lower(btrim(q.body)) AS question, COUNT(*) AS n
         FROM {messages} a
         JOIN LATERAL (SELECT m.body FROM {messages} m
@@ -44,25 +58,40 @@ def compute(day) -> list[Row]:
         WHERE a.role = %(bot)s AND a.answered = false
           AND a.created_at >= %(start)s AND a.created_at < %(end)s
         GROUP BY 1 ORDER BY n DESC, question LIMIT %(top)s
-    """, params, messages=ChatMessage)
+    """,
+        params,
+        messages=ChatMessage,
+    )
     return [
         Row("bot_answers", Decimal(answers)),
-        Row("bot_answer_rate", ratio(answered, answers), "",
-            {"answered": answered, "answers": answers}),
-        Row("bot_unanswered", Decimal(answers - answered), "",
-            {"top_questions": [{"question": q[:200], "count": n} for q, n in top]}),
-        Row("bot_helpful_rate", ratio(helpful, rated), "", {"helpful": helpful,
-                                                             "rated": rated}),
+        Row(
+            "bot_answer_rate",
+            ratio(answered, answers),
+            "",
+            {"answered": answered, "answers": answers},
+        ),
+        Row(
+            "bot_unanswered",
+            Decimal(answers - answered),
+            "",
+            {"top_questions": [{"question": q[:200], "count": n} for q, n in top]},
+        ),
+        Row("bot_helpful_rate", ratio(helpful, rated), "", {"helpful": helpful, "rated": rated}),
     ]
 
 
-QUALITY = register(MetricFamily(
-    key="bot_quality", title="Help-bot answers", version=1, definition=DEFINITION,
-    metrics=(
-        Metric("bot_answers", "Bot answers", Unit.COUNT),
-        Metric("bot_answer_rate", "Bot answer rate", Unit.RATIO),
-        Metric("bot_unanswered", "Questions the bot could not answer", Unit.COUNT),
-        Metric("bot_helpful_rate", "Bot helpful rate", Unit.RATIO),
-    ),
-    compute=compute,
-))
+QUALITY = register(
+    MetricFamily(
+        key="bot_quality",
+        title="Help-bot answers",
+        version=1,
+        definition=DEFINITION,
+        metrics=(
+            Metric("bot_answers", "Bot answers", Unit.COUNT),
+            Metric("bot_answer_rate", "Bot answer rate", Unit.RATIO),
+            Metric("bot_unanswered", "Questions the bot could not answer", Unit.COUNT),
+            Metric("bot_helpful_rate", "Bot helpful rate", Unit.RATIO),
+        ),
+        compute=compute,
+    )
+)

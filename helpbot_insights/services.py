@@ -11,9 +11,14 @@ from support.models import Article, ArticleStatus, ArticleType, ChatMessage, Cha
 
 def question_for(answer: ChatMessage) -> str:
     """The customer's message the bot ``answer`` replied to."""
-    asked = (ChatMessage.objects.filter(conversation_id=answer.conversation_id,
-                                        role=ChatRole.CUSTOMER, pk__lt=answer.pk)
-             .order_by("-pk").values_list("body", flat=True).first())
+    asked = (
+        ChatMessage.objects.filter(
+            conversation_id=answer.conversation_id, role=ChatRole.CUSTOMER, pk__lt=answer.pk
+        )
+        .order_by("-pk")
+        .values_list("body", flat=True)
+        .first()
+    )
     return (asked or "").strip()
 
 
@@ -35,10 +40,22 @@ def draft_article(*, answer: ChatMessage, actor) -> Article:
     title = question.splitlines()[0][:200]
     with transaction.atomic():
         article = Article.objects.create(
-            title=title, slug=_free_slug(title), content_type=ArticleType.FAQ,
-            status=ArticleStatus.DRAFT, tags=["from-help-bot"],
-            body=("A customer asked the help bot:\n\n> " + question.replace("\n", "\n> ")
-                  + "\n\nThe bot found no answer. Write the answer here, then publish."))
-        audit.record(actor=actor, action=AuditAction.CREATE, resource=article,
-                     operation="draft_from_unanswered_question", chat_message=answer.pk)
+            title=title,
+            slug=_free_slug(title),
+            content_type=ArticleType.FAQ,
+            status=ArticleStatus.DRAFT,
+            tags=["from-help-bot"],
+            body=(
+                "A customer asked the help bot:\n\n> "
+                + question.replace("\n", "\n> ")
+                + "\n\nThe bot found no answer. Write the answer here, then publish."
+            ),
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            resource=article,
+            operation="draft_from_unanswered_question",
+            chat_message=answer.pk,
+        )
     return article

@@ -9,7 +9,10 @@ from membership.serializers import MembershipSerializer, membership_body
 
 
 class MembershipView(APIView):
-    @extend_schema(tags=["me"], responses={200: MembershipSerializer, **_errors(401)},
-                   summary="My membership: status, plan and period end, in one answer")
+    @extend_schema(
+        tags=["me"],
+        responses={200: MembershipSerializer, **_errors(401)},
+        summary="My membership: status, plan and period end, in one answer",
+    )
     def get(self, request):
         return Response(membership_body(request.user))

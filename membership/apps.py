@@ -10,5 +10,9 @@ class MembershipConfig(AppConfig):
         from membership.serializers import MembershipSerializer, membership_body  # noqa: PLC0415 - models load after apps.py
 
         # The account overview page and ``membership`` on GET /me show the membership.
-        user_extras.register("membership", api_body=membership_body,
-                             api_serializer=MembershipSerializer, page_value=membership_of)
+        user_extras.register(
+            "membership",
+            api_body=membership_body,
+            api_serializer=MembershipSerializer,
+            page_value=membership_of,
+        )

@@ -54,22 +54,31 @@ class Membership:
 
     @property
     def label(self) -> str:
-        return {ACTIVE: "Active", TRIALING: "Trial", PAST_DUE: "Payment overdue",
-                CANCELED: "Canceled", NONE: "No membership"}[self.status]
+        return {
+            ACTIVE: "Active",
+            TRIALING: "Trial",
+            PAST_DUE: "Payment overdue",
+            CANCELED: "Canceled",
+            NONE: "No membership",
+        }[self.status]
 
 
 def membership_of(*, user) -> Membership:
     if not getattr(user, "pk", None):
         return Membership(NONE)
     candidates = []
-    for sub in (Subscription.objects.filter(user=user, status__in=list(_MEMBERSHIP_OF))
-                .select_related("plan", "price")):
+    for sub in Subscription.objects.filter(
+        user=user, status__in=list(_MEMBERSHIP_OF)
+    ).select_related("plan", "price"):
         status = _MEMBERSHIP_OF[sub.status]
         moment = sub.current_period_end or sub.ended_at or sub.canceled_at or sub.created_at
         candidates.append((_RANK[status], -moment.timestamp(), -sub.pk, status, sub))
     if not candidates:
         return Membership(NONE)
     _, _, _, status, sub = min(candidates)
-    access = live_subscriptions_granting_plan(user=user).filter(pk=sub.pk).exists() \
-        if status in (ACTIVE, TRIALING, PAST_DUE) else False
+    access = (
+        live_subscriptions_granting_plan(user=user).filter(pk=sub.pk).exists()
+        if status in (ACTIVE, TRIALING, PAST_DUE)
+        else False
+    )
     return Membership(status, access, sub)

@@ -15,11 +15,17 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         with transaction.atomic():
             user = super().save_user(request, sociallogin, form)
             provider = sociallogin.account.provider
-            audit.record(actor=user, action=AuditAction.CREATE, resource=user,
-                         new={"email": user.email, "role": user.role},
-                         via=f"social:{provider}")
-            if any(address.verified and address.email.lower() == user.email.lower()
-                   for address in sociallogin.email_addresses):
+            audit.record(
+                actor=user,
+                action=AuditAction.CREATE,
+                resource=user,
+                new={"email": user.email, "role": user.role},
+                via=f"social:{provider}",
+            )
+            if any(
+                address.verified and address.email.lower() == user.email.lower()
+                for address in sociallogin.email_addresses
+            ):
                 services.mark_email_verified(user=user)
             signup_hooks.user_signed_up(user=user)
         return user

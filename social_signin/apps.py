@@ -17,5 +17,6 @@ class SocialSigninConfig(AppConfig):
 
         data_export.register("linked_accounts", linked_accounts_section)
 
-        deletion.register("social_signin", preview=deletion_preview,
-                          settle=settle_for_account_deletion)
+        deletion.register(
+            "social_signin", preview=deletion_preview, settle=settle_for_account_deletion
+        )

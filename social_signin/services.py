@@ -8,8 +8,9 @@ from core.models import AuditAction
 
 
 def deletion_preview(user) -> list[str]:
-    names = sorted({account.get_provider().name
-                    for account in SocialAccount.objects.filter(user=user)})
+    names = sorted(
+        {account.get_provider().name for account in SocialAccount.objects.filter(user=user)}
+    )
     if not names:
         return []
     return [f"Signing in with {' and '.join(names)} will be unlinked."]
@@ -19,15 +20,25 @@ def settle_for_account_deletion(user) -> None:
     for account in SocialAccount.objects.filter(user=user):
         provider, uid = account.provider, account.uid
         account.delete()
-        audit.record(actor=None, action=AuditAction.UPDATE, resource=user,
-                     old={"linked_account": provider, "uid": uid},
-                     operation="social_account_unlinked", reason="account_deleted")
+        audit.record(
+            actor=None,
+            action=AuditAction.UPDATE,
+            resource=user,
+            old={"linked_account": provider, "uid": uid},
+            operation="social_account_unlinked",
+            reason="account_deleted",
+        )
 
 
 def linked_accounts_section(user) -> list[dict]:
     """The data-export section: each linked sign-in with what the provider sent about them."""
-    return [{"provider": account.provider, "uid": account.uid,
-             "linked_at": account.date_joined.isoformat() if account.date_joined else None,
-             "last_login": account.last_login.isoformat() if account.last_login else None,
-             "profile": account.extra_data}
-            for account in SocialAccount.objects.filter(user=user).order_by("pk")]
+    return [
+        {
+            "provider": account.provider,
+            "uid": account.uid,
+            "linked_at": account.date_joined.isoformat() if account.date_joined else None,
+            "last_login": account.last_login.isoformat() if account.last_login else None,
+            "profile": account.extra_data,
+        }
+        for account in SocialAccount.objects.filter(user=user).order_by("pk")
+    ]

@@ -19,16 +19,19 @@ def provider_settings(env) -> dict:
             continue
         providers[provider] = {"APPS": [{"client_id": client_id, "secret": secret}]}
     if "google" in providers:
-        providers["google"].update({"SCOPE": ["openid", "profile", "email"],
-                                    "AUTH_PARAMS": {"prompt": "select_account"}})
+        providers["google"].update(
+            {"SCOPE": ["openid", "profile", "email"], "AUTH_PARAMS": {"prompt": "select_account"}}
+        )
         base = env.str("SOCIAL_GOOGLE_BASE_URL", default="").rstrip("/")
         if base:
-            providers["google"].update({
-                "AUTHORIZE_URL": f"{base}/google/authorize",
-                "ACCESS_TOKEN_URL": f"{base}/google/token",
-                "IDENTITY_URL": f"{base}/google/userinfo",
-                "ID_TOKEN_ISSUER": base,
-            })
+            providers["google"].update(
+                {
+                    "AUTHORIZE_URL": f"{base}/google/authorize",
+                    "ACCESS_TOKEN_URL": f"{base}/google/token",
+                    "IDENTITY_URL": f"{base}/google/userinfo",
+                    "ID_TOKEN_ISSUER": base,
+                }
+            )
     if "github" in providers:
         providers["github"]["SCOPE"] = ["read:user", "user:email"]
         url = env.str("SOCIAL_GITHUB_URL", default="").rstrip("/")

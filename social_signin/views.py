@@ -13,7 +13,8 @@ from django.views.decorators.http import require_http_methods
 @require_http_methods(["GET", "POST"])
 def unlink(request, account_id):
     account = SocialAccount.objects.filter(
-        user=request.user, pk=int(account_id) if str(account_id).isdigit() else 0).first()
+        user=request.user, pk=int(account_id) if str(account_id).isdigit() else 0
+    ).first()
     if account is None:
         raise Http404("No such linked account.")
     error = ""
@@ -22,8 +23,11 @@ def unlink(request, account_id):
     except ValidationError as exc:
         error = " ".join(exc.messages)
     if request.method == "GET" or error:
-        return render(request, "social_signin/unlink.html",
-                      {"account": account, "error": error}, status=400 if error and
-                      request.method == "POST" else 200)
+        return render(
+            request,
+            "social_signin/unlink.html",
+            {"account": account, "error": error},
+            status=400 if error and request.method == "POST" else 200,
+        )
     disconnect(request, account)
     return redirect("accounts:profile")

@@ -57,8 +57,9 @@ class MessageOut(serializers.Serializer):
 
     @extend_schema_field(AttachmentOut(many=True))
     def get_attachments(self, obj):
-        return AttachmentOut(obj.attachments.all(), many=True,
-                             context={"ticket_id": obj.ticket_id}).data
+        return AttachmentOut(
+            obj.attachments.all(), many=True, context={"ticket_id": obj.ticket_id}
+        ).data
 
 
 class TicketOut(serializers.Serializer):
@@ -73,10 +74,12 @@ class TicketOut(serializers.Serializer):
     first_response_at = serializers.DateTimeField(allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)
-    related_order = serializers.CharField(source="related_order.number", read_only=True,
-                                          allow_null=True, default=None)
-    related_subscription = serializers.IntegerField(source="related_subscription_id",
-                                                    read_only=True, allow_null=True)
+    related_order = serializers.CharField(
+        source="related_order.number", read_only=True, allow_null=True, default=None
+    )
+    related_subscription = serializers.IntegerField(
+        source="related_subscription_id", read_only=True, allow_null=True
+    )
 
     def get_assignee_name(self, obj) -> str | None:
         return obj.assignee.name if obj.assignee_id else None
@@ -95,19 +98,23 @@ class TicketIn(serializers.Serializer):
     subject = StrictCharField(max_length=200)
     description = StrictCharField(max_length=20_000)
     priority = serializers.ChoiceField(
-        choices=[p.value for p in CUSTOMER_PRIORITIES] + ["URGENT"], default="MEDIUM")
-    attachments = serializers.ListField(child=serializers.FileField(), required=False,
-                                        default=list)
-    related_order = StrictCharField(max_length=32, required=False, allow_blank=True,
-                                          help_text="The number of one of your orders.")
-    related_subscription = serializers.IntegerField(required=False, allow_null=True,
-                                                    help_text="The id of your subscription.")
+        choices=[p.value for p in CUSTOMER_PRIORITIES] + ["URGENT"], default="MEDIUM"
+    )
+    attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list)
+    related_order = StrictCharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="The number of one of your orders.",
+    )
+    related_subscription = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The id of your subscription."
+    )
 
 
 class MessageIn(serializers.Serializer):
     body = StrictCharField(max_length=20_000)
-    attachments = serializers.ListField(child=serializers.FileField(), required=False,
-                                        default=list)
+    attachments = serializers.ListField(child=serializers.FileField(), required=False, default=list)
 
 
 def _files(data) -> list:
@@ -118,19 +125,26 @@ def _files(data) -> list:
 # --- tickets -----------------------------------------------------------------------------
 
 
-TICKET_PAGE = inline_serializer("PaginatedTicketOutList", {
-    "count": serializers.IntegerField(),
-    "next": serializers.CharField(allow_null=True),
-    "previous": serializers.CharField(allow_null=True),
-    "results": TicketOut(many=True),
-})
+TICKET_PAGE = inline_serializer(
+    "PaginatedTicketOutList",
+    {
+        "count": serializers.IntegerField(),
+        "next": serializers.CharField(allow_null=True),
+        "previous": serializers.CharField(allow_null=True),
+        "results": TicketOut(many=True),
+    },
+)
 
 
 class TicketListCreate(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(tags=["support"], summary="My tickets, newest first (?status= filters)",
-                   operation_id="tickets_list", responses={200: TICKET_PAGE})
+    @extend_schema(
+        tags=["support"],
+        summary="My tickets, newest first (?status= filters)",
+        operation_id="tickets_list",
+        responses={200: TICKET_PAGE},
+    )
     def get(self, request):
         qs = selectors.customer_tickets(request.user)
         wanted = request.query_params.get("status")
@@ -140,17 +154,24 @@ class TicketListCreate(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TicketOut(page, many=True).data)
 
-    @extend_schema(tags=["support"], summary="Open a ticket (JSON or multipart with files)",
-                   request=TicketIn, responses={201: TicketDetailOut})
+    @extend_schema(
+        tags=["support"],
+        summary="Open a ticket (JSON or multipart with files)",
+        request=TicketIn,
+        responses={201: TicketDetailOut},
+    )
     def post(self, request):
         data = TicketIn(data=request.data)
         data.is_valid(raise_exception=True)
-        related = clean_related(customer=request.user,
-                                order_number=data.validated_data.get("related_order"),
-                                subscription_id=data.validated_data.get("related_subscription"))
+        related = clean_related(
+            customer=request.user,
+            order_number=data.validated_data.get("related_order"),
+            subscription_id=data.validated_data.get("related_subscription"),
+        )
         ticket = services.open_ticket(
             related=related,
-            customer=request.user, subject=data.validated_data["subject"],
+            customer=request.user,
+            subject=data.validated_data["subject"],
             description=data.validated_data["description"],
             priority=data.validated_data["priority"],
             files=_files(data.validated_data),
@@ -167,8 +188,11 @@ def _own_ticket(request, pk):
 
 
 class TicketDetail(APIView):
-    @extend_schema(tags=["support"], summary="One of my tickets with its thread",
-                   responses={200: TicketDetailOut})
+    @extend_schema(
+        tags=["support"],
+        summary="One of my tickets with its thread",
+        responses={200: TicketDetailOut},
+    )
     def get(self, request, pk):
         return Response(TicketDetailOut(_own_ticket(request, pk)).data)
 
@@ -176,21 +200,29 @@ class TicketDetail(APIView):
 class TicketMessageCreate(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(tags=["support"], summary="Reply on my ticket (reopens a resolved one)",
-                   request=MessageIn, responses={201: MessageOut})
+    @extend_schema(
+        tags=["support"],
+        summary="Reply on my ticket (reopens a resolved one)",
+        request=MessageIn,
+        responses={201: MessageOut},
+    )
     def post(self, request, pk):
         ticket = _own_ticket(request, pk)
         data = MessageIn(data=request.data)
         data.is_valid(raise_exception=True)
-        message = services.reply(ticket=ticket, author=request.user,
-                                 body=data.validated_data["body"],
-                                 files=_files(data.validated_data))
+        message = services.reply(
+            ticket=ticket,
+            author=request.user,
+            body=data.validated_data["body"],
+            files=_files(data.validated_data),
+        )
         return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
 
 
 class TicketClose(APIView):
-    @extend_schema(tags=["support"], summary="Close my ticket", request=None,
-                   responses={200: TicketDetailOut})
+    @extend_schema(
+        tags=["support"], summary="Close my ticket", request=None, responses={200: TicketDetailOut}
+    )
     def post(self, request, pk):
         ticket = _own_ticket(request, pk)
         services.close(ticket=ticket, actor=request.user)
@@ -248,8 +280,9 @@ class ArticleList(ListAPIView):
 class ArticleDetail(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["help"], summary="A published help article",
-                   responses={200: ArticleDetailOut})
+    @extend_schema(
+        tags=["help"], summary="A published help article", responses={200: ArticleDetailOut}
+    )
     def get(self, request, slug):
         article = Article.objects.published().filter(slug=slug).first()
         if article is None:
@@ -269,26 +302,43 @@ class RateIn(serializers.Serializer):
     helpful = serializers.BooleanField()
 
 
-CHAT_MESSAGE_OUT = inline_serializer("ChatMessage", {
-    "id": serializers.IntegerField(), "role": serializers.CharField(),
-    "body": serializers.CharField(),
-    "body_html": serializers.CharField(help_text="The bot's answer as sanitised HTML (its "
-                                                 "Markdown rendered); empty for the customer's "
-                                                 "own messages."),
-    "answered": serializers.BooleanField(allow_null=True),
-    "helpful": serializers.BooleanField(allow_null=True),
-    "created_at": serializers.DateTimeField(),
-    "citations": inline_serializer("ChatCitation", {
-        "title": serializers.CharField(), "slug": serializers.CharField(),
-        "url": serializers.CharField(), "passage": serializers.CharField(allow_null=True),
-        "passage_html": serializers.CharField(allow_null=True),
-    }, many=True),
-})
-CHAT_OUT = inline_serializer("ChatAnswer", {
-    "conversation_id": serializers.IntegerField(), "question": CHAT_MESSAGE_OUT,
-    "answer": CHAT_MESSAGE_OUT, "handoff_available": serializers.BooleanField(),
-    "handoff_url": serializers.CharField(),
-})
+CHAT_MESSAGE_OUT = inline_serializer(
+    "ChatMessage",
+    {
+        "id": serializers.IntegerField(),
+        "role": serializers.CharField(),
+        "body": serializers.CharField(),
+        "body_html": serializers.CharField(
+            help_text="The bot's answer as sanitised HTML (its "
+            "Markdown rendered); empty for the customer's "
+            "own messages."
+        ),
+        "answered": serializers.BooleanField(allow_null=True),
+        "helpful": serializers.BooleanField(allow_null=True),
+        "created_at": serializers.DateTimeField(),
+        "citations": inline_serializer(
+            "ChatCitation",
+            {
+                "title": serializers.CharField(),
+                "slug": serializers.CharField(),
+                "url": serializers.CharField(),
+                "passage": serializers.CharField(allow_null=True),
+                "passage_html": serializers.CharField(allow_null=True),
+            },
+            many=True,
+        ),
+    },
+)
+CHAT_OUT = inline_serializer(
+    "ChatAnswer",
+    {
+        "conversation_id": serializers.IntegerField(),
+        "question": CHAT_MESSAGE_OUT,
+        "answer": CHAT_MESSAGE_OUT,
+        "handoff_available": serializers.BooleanField(),
+        "handoff_url": serializers.CharField(),
+    },
+)
 
 
 def chat_message_out(message, citations=None) -> dict:
@@ -298,15 +348,18 @@ def chat_message_out(message, citations=None) -> dict:
         "id": message.pk,
         "role": message.role,
         "body": message.body,
-        "body_html": str(kb.render_markdown(message.body)) if message.role == ChatRole.BOT
-        else "",
+        "body_html": str(kb.render_markdown(message.body)) if message.role == ChatRole.BOT else "",
         "answered": message.answered,
         "helpful": message.helpful,
         "created_at": message.created_at.isoformat(),
         "citations": [
-            {"title": c["article"].title, "slug": c["article"].slug,
-             "url": c["article"].get_absolute_url(), "passage": c["passage"],
-             "passage_html": str(kb.render_markdown(c["passage"])) if c["passage"] else None}
+            {
+                "title": c["article"].title,
+                "slug": c["article"].slug,
+                "url": c["article"].get_absolute_url(),
+                "passage": c["passage"],
+                "passage_html": str(kb.render_markdown(c["passage"])) if c["passage"] else None,
+            }
             for c in citations
         ],
     }
@@ -320,30 +373,45 @@ def _own_conversation(request, pk):
 
 
 class Chat(APIView):
-    @extend_schema(tags=["help bot"], summary="Ask the help bot", request=ChatIn,
-                   responses={201: CHAT_OUT, 404: OpenApiResponse(
-                       ErrorSerializer, description="conversation_id is not one of yours.")})
+    @extend_schema(
+        tags=["help bot"],
+        summary="Ask the help bot",
+        request=ChatIn,
+        responses={
+            201: CHAT_OUT,
+            404: OpenApiResponse(
+                ErrorSerializer, description="conversation_id is not one of yours."
+            ),
+        },
+    )
     def post(self, request):
         data = ChatIn(data=request.data)
         data.is_valid(raise_exception=True)
         conversation = None
         if data.validated_data.get("conversation_id"):
             conversation = _own_conversation(request, data.validated_data["conversation_id"])
-        conversation, asked, answer = bot.ask(customer=request.user,
-                                              message=data.validated_data["message"],
-                                              conversation=conversation)
-        return Response({
-            "conversation_id": conversation.pk,
-            "question": chat_message_out(asked, []),
-            "answer": chat_message_out(answer, answer.citations),
-            "handoff_available": not answer.answered,
-            "handoff_url": reverse("api:support-chat-handoff", args=[conversation.pk]),
-        }, status=status.HTTP_201_CREATED)
+        conversation, asked, answer = bot.ask(
+            customer=request.user, message=data.validated_data["message"], conversation=conversation
+        )
+        return Response(
+            {
+                "conversation_id": conversation.pk,
+                "question": chat_message_out(asked, []),
+                "answer": chat_message_out(answer, answer.citations),
+                "handoff_available": not answer.answered,
+                "handoff_url": reverse("api:support-chat-handoff", args=[conversation.pk]),
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ChatHandoff(APIView):
-    @extend_schema(tags=["help bot"], summary="Hand the conversation to a human (opens a ticket)",
-                   request=None, responses={201: TicketDetailOut})
+    @extend_schema(
+        tags=["help bot"],
+        summary="Hand the conversation to a human (opens a ticket)",
+        request=None,
+        responses={201: TicketDetailOut},
+    )
     def post(self, request, pk):
         conversation = _own_conversation(request, pk)
         ticket = bot.handoff(conversation=conversation, customer=request.user)
@@ -352,12 +420,20 @@ class ChatHandoff(APIView):
 
 
 class ChatRate(APIView):
-    @extend_schema(tags=["help bot"], summary="Rate one of the bot's answers", request=RateIn,
-                   responses={200: CHAT_MESSAGE_OUT})
+    @extend_schema(
+        tags=["help bot"],
+        summary="Rate one of the bot's answers",
+        request=RateIn,
+        responses={200: CHAT_MESSAGE_OUT},
+    )
     def post(self, request, pk, mid):
         conversation = _own_conversation(request, pk)
         data = RateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        message = bot.rate(conversation=conversation, message_id=mid, customer=request.user,
-                           helpful=data.validated_data["helpful"])
+        message = bot.rate(
+            conversation=conversation,
+            message_id=mid,
+            customer=request.user,
+            helpful=data.validated_data["helpful"],
+        )
         return Response(chat_message_out(message))

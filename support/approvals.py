@@ -38,8 +38,9 @@ def _executor(action_key: str) -> authority.Executor:
 
 
 def _execute(approval: ApprovalRequest, actor) -> None:
-    result = _executor(approval.action_key).fn(payload=approval.payload, actor=actor,
-                                               approval=approval)
+    result = _executor(approval.action_key).fn(
+        payload=approval.payload, actor=actor, approval=approval
+    )
     _mark_executed(approval, actor, result)
 
 
@@ -50,9 +51,14 @@ def _mark_executed(approval: ApprovalRequest, actor, result) -> None:
     approval.executed_at = timezone.now()
     approval.result = result or {}
     approval.save(update_fields=["status", "executed_at", "result", "updated_at"])
-    audit.record(actor=actor, action=AuditAction.APPROVAL, resource=approval,
-                 new={"status": approval.status, "result": approval.result},
-                 approval_action=approval.action_key, ticket_id=approval.ticket_id)
+    audit.record(
+        actor=actor,
+        action=AuditAction.APPROVAL,
+        resource=approval,
+        new={"status": approval.status, "result": approval.result},
+        approval_action=approval.action_key,
+        ticket_id=approval.ticket_id,
+    )
 
 
 def _execute_after_commit(approval: ApprovalRequest, actor) -> None:
@@ -60,28 +66,47 @@ def _execute_after_commit(approval: ApprovalRequest, actor) -> None:
     committed, so no second approver can run it too), holding no lock. On failure the request
     returns to PENDING and the failure is audited; the error is raised again."""
     try:
-        result = _executor(approval.action_key).fn(payload=approval.payload, actor=actor,
-                                                   approval=approval)
+        result = _executor(approval.action_key).fn(
+            payload=approval.payload, actor=actor, approval=approval
+        )
     except Exception as exc:
         with transaction.atomic():
             ApprovalRequest.objects.filter(pk=approval.pk).update(
-                status=ApprovalStatus.PENDING, approved_by=None, decided_at=None,
-                updated_at=timezone.now())
-            audit.record(actor=actor, action=AuditAction.APPROVAL, resource=approval,
-                         new={"status": ApprovalStatus.PENDING},
-                         failed=getattr(exc, "code", type(exc).__name__),
-                         message=getattr(exc, "message", str(exc)),
-                         approval_action=approval.action_key, ticket_id=approval.ticket_id)
+                status=ApprovalStatus.PENDING,
+                approved_by=None,
+                decided_at=None,
+                updated_at=timezone.now(),
+            )
+            audit.record(
+                actor=actor,
+                action=AuditAction.APPROVAL,
+                resource=approval,
+                new={"status": ApprovalStatus.PENDING},
+                failed=getattr(exc, "code", type(exc).__name__),
+                message=getattr(exc, "message", str(exc)),
+                approval_action=approval.action_key,
+                ticket_id=approval.ticket_id,
+            )
         approval.refresh_from_db()
-        exc.add_note(f"Request #{approval.pk} is kept pending: another staff member can "
-                     "approve it to try again, or reject it.")
+        exc.add_note(
+            f"Request #{approval.pk} is kept pending: another staff member can "
+            "approve it to try again, or reject it."
+        )
         raise
     with transaction.atomic():
         _mark_executed(approval, actor, result)
 
 
-def request_action(*, action_key: str, payload: dict, amount: int, requested_by,
-                   ticket=None, currency: str = "", reason: str = "") -> ApprovalRequest:
+def request_action(
+    *,
+    action_key: str,
+    payload: dict,
+    amount: int,
+    requested_by,
+    ticket=None,
+    currency: str = "",
+    reason: str = "",
+) -> ApprovalRequest:
     """Record a staff action; run it now when ``amount`` is within its threshold, otherwise
     leave it PENDING for a second staff member. Raises StaffOnly, UnknownAction,
     ApprovalRefused (bad amount), whatever the executor's ``check`` raises (nothing is
@@ -90,8 +115,9 @@ def request_action(*, action_key: str, payload: dict, amount: int, requested_by,
     authority.rule(action_key)
     executor = _executor(action_key)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
-        raise ApprovalRefused("The amount must be a whole number of at least 0.",
-                              code="invalid_amount")
+        raise ApprovalRefused(
+            "The amount must be a whole number of at least 0.", code="invalid_amount"
+        )
     if executor.check is not None:
         executor.check(payload)
     # NotAuthorized when the requester's role may not take the action at all.
@@ -102,14 +128,24 @@ def request_action(*, action_key: str, payload: dict, amount: int, requested_by,
         # staff member can approve (and run) it while it runs outside the transaction.
         claimed = runs_now and executor.calls_network
         approval = ApprovalRequest.objects.create(
-            action_key=action_key, payload=payload, amount=amount, currency=currency,
-            reason=reason, requested_by=requested_by, ticket=ticket,
+            action_key=action_key,
+            payload=payload,
+            amount=amount,
+            currency=currency,
+            reason=reason,
+            requested_by=requested_by,
+            ticket=ticket,
             status=ApprovalStatus.APPROVED if claimed else ApprovalStatus.PENDING,
             decided_at=timezone.now() if claimed else None,
         )
-        audit.record(actor=requested_by, action=AuditAction.APPROVAL, resource=approval,
-                     new={"status": approval.status, "amount": amount, "payload": payload},
-                     approval_action=action_key, ticket_id=getattr(ticket, "pk", None))
+        audit.record(
+            actor=requested_by,
+            action=AuditAction.APPROVAL,
+            resource=approval,
+            new={"status": approval.status, "amount": amount, "payload": payload},
+            approval_action=action_key,
+            ticket_id=getattr(ticket, "pk", None),
+        )
         if runs_now and not claimed:
             _execute(approval, requested_by)
     if claimed:
@@ -128,25 +164,35 @@ def approve(*, approval: ApprovalRequest, approver) -> ApprovalRequest:
     with transaction.atomic():
         approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
         if approval.status != ApprovalStatus.PENDING:
-            raise ApprovalRefused(f"This request is already {approval.get_status_display()}.",
-                                  code="approval_not_pending")
+            raise ApprovalRefused(
+                f"This request is already {approval.get_status_display()}.",
+                code="approval_not_pending",
+            )
         if approval.requested_by_id == approver.pk:
             raise SelfApprovalRefused()
         if authority.decide(approver, approval.action_key, approval.amount) != authority.ALLOWED:
-            shown = authority.describe_amount(approval.action_key, approval.amount,
-                                              approval.currency)
-            raise ApprovalRefused(f"This amount is above your own limit too: someone whose "
-                                  f"limit covers {shown} must approve it.",
-                                  code="approval_limit")
+            shown = authority.describe_amount(
+                approval.action_key, approval.amount, approval.currency
+            )
+            raise ApprovalRefused(
+                f"This amount is above your own limit too: someone whose "
+                f"limit covers {shown} must approve it.",
+                code="approval_limit",
+            )
         approval.status = ApprovalStatus.APPROVED
         approval.approved_by = approver
         approval.decided_at = timezone.now()
         approval.save(update_fields=["status", "approved_by", "decided_at", "updated_at"])
         executor = _executor(approval.action_key)
         if executor.calls_network:
-            audit.record(actor=approver, action=AuditAction.APPROVAL, resource=approval,
-                         new={"status": approval.status}, approval_action=approval.action_key,
-                         ticket_id=approval.ticket_id)
+            audit.record(
+                actor=approver,
+                action=AuditAction.APPROVAL,
+                resource=approval,
+                new={"status": approval.status},
+                approval_action=approval.action_key,
+                ticket_id=approval.ticket_id,
+            )
         else:
             _execute(approval, approver)
     if executor.calls_network:
@@ -162,15 +208,22 @@ def reject(*, approval: ApprovalRequest, approver, reason: str = "") -> Approval
         if approval.requested_by_id != getattr(approver, "pk", None):
             authority.limit_for(approver, approval.action_key)
         if approval.status != ApprovalStatus.PENDING:
-            raise ApprovalRefused(f"This request is already {approval.get_status_display()}.",
-                                  code="approval_not_pending")
+            raise ApprovalRefused(
+                f"This request is already {approval.get_status_display()}.",
+                code="approval_not_pending",
+            )
         approval.status = ApprovalStatus.REJECTED
         approval.decided_at = timezone.now()
         approval.result = {"rejected_by": approver.pk, "reason": reason}
         approval.save(update_fields=["status", "decided_at", "result", "updated_at"])
-        audit.record(actor=approver, action=AuditAction.APPROVAL, resource=approval,
-                     new={"status": approval.status}, reason=reason,
-                     ticket_id=approval.ticket_id)
+        audit.record(
+            actor=approver,
+            action=AuditAction.APPROVAL,
+            resource=approval,
+            new={"status": approval.status},
+            reason=reason,
+            ticket_id=approval.ticket_id,
+        )
     return approval
 
 
@@ -192,20 +245,29 @@ def refund_order_executor(*, payload, actor, approval) -> dict:
     if payload.get("invoice_id"):  # a subscription invoice's payment, same rules
         invoice_id = int(payload["invoice_id"])
         if not Invoice.objects.filter(pk=invoice_id, user_id=payload["user_id"]).exists():
-            raise ApprovalRefused("That invoice does not belong to this customer.",
-                                  code="invoice_not_customers")
-        refund = create_invoice_refund(invoice_id=invoice_id, amount=int(payload["amount"]),
-                                       reason=payload["reason"], actor=actor,
-                                       notes=payload.get("notes") or
-                                       f"Support approval {approval.pk}")
+            raise ApprovalRefused(
+                "That invoice does not belong to this customer.", code="invoice_not_customers"
+            )
+        refund = create_invoice_refund(
+            invoice_id=invoice_id,
+            amount=int(payload["amount"]),
+            reason=payload["reason"],
+            actor=actor,
+            notes=payload.get("notes") or f"Support approval {approval.pk}",
+        )
         return {"refund_id": refund.pk, "refund_status": refund.status}
     order_id = int(payload["order_id"])
     if not Order.objects.filter(pk=order_id, user_id=payload["user_id"]).exists():
-        raise ApprovalRefused("That order does not belong to this customer.",
-                              code="order_not_customers")
-    refund = create_refund(order_id=order_id, amount=int(payload["amount"]),
-                           reason=payload["reason"], actor=actor,
-                           notes=payload.get("notes") or f"Support approval {approval.pk}")
+        raise ApprovalRefused(
+            "That order does not belong to this customer.", code="order_not_customers"
+        )
+    refund = create_refund(
+        order_id=order_id,
+        amount=int(payload["amount"]),
+        reason=payload["reason"],
+        actor=actor,
+        notes=payload.get("notes") or f"Support approval {approval.pk}",
+    )
     return {"refund_id": refund.pk, "refund_status": refund.status}
 
 
@@ -226,34 +288,47 @@ def check_trial_extension(payload) -> None:
 
 def _trialing_subscription(payload):
     days = payload.get("days")
-    if isinstance(days, bool) or not isinstance(days, int) or not (
-            1 <= days <= TRIAL_EXTENSION_MAX_DAYS):
-        raise ApprovalRefused(f"A trial is extended by 1 to {TRIAL_EXTENSION_MAX_DAYS} days.",
-                              code="invalid_trial_days")
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, int)
+        or not (1 <= days <= TRIAL_EXTENSION_MAX_DAYS)
+    ):
+        raise ApprovalRefused(
+            f"A trial is extended by 1 to {TRIAL_EXTENSION_MAX_DAYS} days.",
+            code="invalid_trial_days",
+        )
     subscription_id = payload.get("subscription_id")
     subscription = None
-    if (isinstance(subscription_id, int) and not isinstance(subscription_id, bool)
-            and parse_id(subscription_id)):
+    if (
+        isinstance(subscription_id, int)
+        and not isinstance(subscription_id, bool)
+        and parse_id(subscription_id)
+    ):
         subscription = Subscription.objects.filter(
-            pk=subscription_id, user_id=payload.get("user_id")).first()
+            pk=subscription_id, user_id=payload.get("user_id")
+        ).first()
     if subscription is None:
-        raise ApprovalRefused("That subscription does not belong to this customer.",
-                              code="subscription_not_customers")
+        raise ApprovalRefused(
+            "That subscription does not belong to this customer.", code="subscription_not_customers"
+        )
     if subscription.status != SubscriptionStatus.TRIALING or subscription.trial_end is None:
         raise ApprovalRefused(
             f"Subscription #{subscription.pk} is {subscription.get_status_display()}, not in "
             "a trial: only a trialing subscription can have its trial extended.",
-            code="subscription_not_trialing")
+            code="subscription_not_trialing",
+        )
     try:
         requested_end = datetime.fromisoformat(payload["trial_end"])
     except (KeyError, TypeError, ValueError):
-        raise ApprovalRefused("The request must say where the trial ended when it was made.",
-                              code="invalid_payload") from None
+        raise ApprovalRefused(
+            "The request must say where the trial ended when it was made.", code="invalid_payload"
+        ) from None
     if requested_end != subscription.trial_end:
         raise ApprovalRefused(
             f"Subscription #{subscription.pk}'s trial end changed since this was requested "
             f"(now {subscription.trial_end:%Y-%m-%d %H:%M} UTC): request the extension again.",
-            code="trial_changed")
+            code="trial_changed",
+        )
     return subscription
 
 
@@ -266,13 +341,20 @@ def extend_trial_executor(*, payload, actor, approval) -> dict:
     subscription = _trialing_subscription(payload)
     old_end = subscription.trial_end
     subscription = extend_trial(subscription=subscription, days=payload["days"], actor=actor)
-    return {"subscription_id": subscription.pk, "days": payload["days"],
-            "old_trial_end": old_end.isoformat(),
-            "trial_end": subscription.trial_end.isoformat() if subscription.trial_end else None}
+    return {
+        "subscription_id": subscription.pk,
+        "days": payload["days"],
+        "old_trial_end": old_end.isoformat(),
+        "trial_end": subscription.trial_end.isoformat() if subscription.trial_end else None,
+    }
 
 
-authority.register_executor("billing.subscription.extend_trial", extend_trial_executor,
-                            check=check_trial_extension, calls_network=True)
+authority.register_executor(
+    "billing.subscription.extend_trial",
+    extend_trial_executor,
+    check=check_trial_extension,
+    calls_network=True,
+)
 
 # Staff pages reach every action that may need a second person through ``authority.perform``.
 authority.set_approval_gateway(request_action)

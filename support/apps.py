@@ -20,6 +20,16 @@ class SupportConfig(AppConfig):
         data_export.register("support", selectors.export_customer_data)
         # Refunds and disputes of a customer's invoices are noted on their open tickets.
         billing_notes.connect()
-        seed_steps.register("support", seed_steps.command_step(
-            "seed_support", "--customer-email", "alice@demo.example", "--customer-email",
-            "bob@demo.example", "--staff-email", "support@demo.example"), order=50)
+        seed_steps.register(
+            "support",
+            seed_steps.command_step(
+                "seed_support",
+                "--customer-email",
+                "alice@demo.example",
+                "--customer-email",
+                "bob@demo.example",
+                "--staff-email",
+                "support@demo.example",
+            ),
+            order=50,
+        )

@@ -12,15 +12,17 @@ from support.errors import AttachmentRefused
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_MESSAGE = 5
-ALLOWED_CONTENT_TYPES = frozenset({
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "application/pdf",
-    "text/plain",
-    "text/csv",
-})
+ALLOWED_CONTENT_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+    }
+)
 
 
 def _type_from_name(name: str) -> str:
@@ -50,7 +52,8 @@ def validate(files) -> None:
         claimed = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
         by_name = _type_from_name(name)
         if by_name not in ALLOWED_CONTENT_TYPES or (
-            claimed and claimed != "application/octet-stream"
+            claimed
+            and claimed != "application/octet-stream"
             and claimed not in ALLOWED_CONTENT_TYPES
         ):
             raise AttachmentRefused(
@@ -67,12 +70,14 @@ def store(*, owner, files) -> list[StoredFile]:
     for upload in files or []:
         safe_name = get_valid_filename(upload.name or "file")[:200] or "file"
         path = default_storage.save(f"support/{owner.pk}/{uuid.uuid4().hex}/{safe_name}", upload)
-        stored.append(StoredFile.objects.create(
-            owner=owner,
-            provider=StoredFile.Provider.LOCAL,
-            path=path,
-            name=safe_name,
-            content_type=_type_from_name(safe_name),
-            size_bytes=upload.size,
-        ))
+        stored.append(
+            StoredFile.objects.create(
+                owner=owner,
+                provider=StoredFile.Provider.LOCAL,
+                path=path,
+                name=safe_name,
+                content_type=_type_from_name(safe_name),
+                size_bytes=upload.size,
+            )
+        )
     return stored

@@ -10,11 +10,13 @@ OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITI
 def note_invoice_refund(sender, *, invoice, staff_words: str, **kwargs) -> None:
     """An internal note (never shown to the customer) on each of the customer's open
     tickets."""
-    open_tickets = Ticket.objects.filter(customer_id=invoice.user_id, merged_into__isnull=True,
-                                         status__in=list(OPEN_STATUSES))
+    open_tickets = Ticket.objects.filter(
+        customer_id=invoice.user_id, merged_into__isnull=True, status__in=list(OPEN_STATUSES)
+    )
     for ticket in open_tickets:
-        TicketMessage.objects.create(ticket=ticket, author=None, internal=True,
-                                     body=f"Billing: {staff_words}")
+        TicketMessage.objects.create(
+            ticket=ticket, author=None, internal=True, body=f"Billing: {staff_words}"
+        )
 
 
 def connect() -> None:

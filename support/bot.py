@@ -35,7 +35,9 @@ def coverage(article, question: str) -> float:
                       count(*)
                  FROM support_article a,
                       unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS w
-                WHERE a.id = %s""", [kb.CONFIG, question, article.pk])
+                WHERE a.id = %s""",
+            [kb.CONFIG, question, article.pk],
+        )
         shared, total = cursor.fetchone()
     return shared / total if total else 0.0
 
@@ -48,18 +50,24 @@ def find_answer(question: str) -> list[dict]:
     citations = []
     for article in kb.search_articles(question, mode="any")[:MAX_CITATIONS]:
         rank = Decimal(str(article.rank))
-        if not citations and rank < CONFIDENT_RANK and rank >= threshold \
-                and coverage(article, question) < MIN_COVERAGE:
+        if (
+            not citations
+            and rank < CONFIDENT_RANK
+            and rank >= threshold
+            and coverage(article, question) < MIN_COVERAGE
+        ):
             break
         # Below the absolute threshold the bot does not know; well below the best hit an
         # article is noise next to it (it matched a common word), so it is not cited.
         if rank < threshold or (citations and rank < citations[0]["rank"] * RELATIVE_CUTOFF):
             break
-        citations.append({
-            "article": article,
-            "passage": kb.best_passage(article, question),
-            "rank": rank,
-        })
+        citations.append(
+            {
+                "article": article,
+                "passage": kb.best_passage(article, question),
+                "rank": rank,
+            }
+        )
     return citations
 
 
@@ -67,8 +75,9 @@ def _answer_text(citations: list[dict]) -> str:
     parts = ["Here is what our help centre says:"]
     for citation in citations:
         article = citation["article"]
-        parts.append(f"{article.title}: {citation['passage']} (read more: "
-                     f"{article.get_absolute_url()})")
+        parts.append(
+            f"{article.title}: {citation['passage']} (read more: {article.get_absolute_url()})"
+        )
     return "\n\n".join(parts)
 
 
@@ -88,12 +97,16 @@ def ask(*, customer, message: str, conversation: Conversation | None = None):
             if conversation.handed_off_ticket_id:
                 raise Conflict(
                     "This conversation was handed to our support team; reply on the ticket.",
-                    code="conversation_handed_off", ticket_id=conversation.handed_off_ticket_id,
+                    code="conversation_handed_off",
+                    ticket_id=conversation.handed_off_ticket_id,
                 )
-        asked = ChatMessage.objects.create(conversation=conversation, role=ChatRole.CUSTOMER,
-                                           body=message.strip())
+        asked = ChatMessage.objects.create(
+            conversation=conversation, role=ChatRole.CUSTOMER, body=message.strip()
+        )
         answer = ChatMessage.objects.create(
-            conversation=conversation, role=ChatRole.BOT, answered=bool(citations),
+            conversation=conversation,
+            role=ChatRole.BOT,
+            answered=bool(citations),
             body=_answer_text(citations) if citations else NOT_KNOWN,
         )
         answer.cited_articles.set([c["article"] for c in citations])
@@ -121,20 +134,27 @@ def handoff(*, conversation: Conversation, customer) -> Ticket:
             return conversation.handed_off_ticket
         first = conversation.messages.filter(role=ChatRole.CUSTOMER).first()
         if first is None:
-            raise Conflict("There is nothing to hand over yet: ask a question first.",
-                           code="conversation_empty")
+            raise Conflict(
+                "There is nothing to hand over yet: ask a question first.",
+                code="conversation_empty",
+            )
         subject = first.body.splitlines()[0][:120] or "Question from the help bot"
         ticket = services.open_ticket(
-            customer=customer, subject=f"Chat: {subject}",
-            description="Handed over from the help bot. Transcript:\n\n"
-                        + transcript(conversation),
-            priority=TicketPriority.MEDIUM, metadata={"conversation_id": conversation.pk},
+            customer=customer,
+            subject=f"Chat: {subject}",
+            description="Handed over from the help bot. Transcript:\n\n" + transcript(conversation),
+            priority=TicketPriority.MEDIUM,
+            metadata={"conversation_id": conversation.pk},
         )
         conversation.handed_off_ticket = ticket
         conversation.handed_off_at = timezone.now()
         conversation.save(update_fields=["handed_off_ticket", "handed_off_at", "updated_at"])
-        audit.record(actor=customer, action=AuditAction.UPDATE, resource=conversation,
-                     new={"handed_off_ticket_id": ticket.pk})
+        audit.record(
+            actor=customer,
+            action=AuditAction.UPDATE,
+            resource=conversation,
+            new={"handed_off_ticket_id": ticket.pk},
+        )
     return ticket
 
 
@@ -144,8 +164,11 @@ def rate(*, conversation: Conversation, message_id: int, customer, helpful: bool
     if conversation.customer_id != customer.pk:
         raise NotFound()
     with transaction.atomic():
-        message = (ChatMessage.objects.select_for_update()
-                   .filter(conversation=conversation, pk=message_id, role=ChatRole.BOT).first())
+        message = (
+            ChatMessage.objects.select_for_update()
+            .filter(conversation=conversation, pk=message_id, role=ChatRole.BOT)
+            .first()
+        )
         if message is None:
             raise NotFound()
         message.helpful = bool(helpful)
@@ -153,6 +176,10 @@ def rate(*, conversation: Conversation, message_id: int, customer, helpful: bool
         message.save(update_fields=["helpful", "rated_at", "updated_at"])
         if helpful and not conversation.resolved:
             Conversation.objects.filter(pk=conversation.pk).update(resolved=True)
-        audit.record(actor=customer, action=AuditAction.UPDATE, resource=message,
-                     new={"helpful": bool(helpful)})
+        audit.record(
+            actor=customer,
+            action=AuditAction.UPDATE,
+            resource=message,
+            new={"helpful": bool(helpful)},
+        )
     return message

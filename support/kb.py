@@ -50,8 +50,9 @@ MAX_NEIGHBOURS = 20
 
 def render_markdown(text: str) -> SafeString:
     """Markdown to HTML, then sanitised by nh3 (no scripts, handlers or javascript: links)."""
-    html = markdown_lib.markdown(text or "", extensions=["extra", "sane_lists"],
-                                 output_format="html")
+    html = markdown_lib.markdown(
+        text or "", extensions=["extra", "sane_lists"], output_format="html"
+    )
     return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow"))  # noqa: S308
 
 
@@ -104,8 +105,7 @@ def _query_vector(text: str) -> list[float] | None:
     return embeddings.embed(text)
 
 
-def search_articles(text: str, *, queryset: QuerySet | None = None,
-                    mode: str = "auto") -> QuerySet:
+def search_articles(text: str, *, queryset: QuerySet | None = None, mode: str = "auto") -> QuerySet:
     """Published articles matching ``text``, best first, each annotated with ``rank`` (the
     blend described above), ``semantic`` (cosine similarity, None without a vector) and
     ``headline`` (pass it to ``snippet_html``). Empty or garbage input gives no rows.
@@ -118,40 +118,60 @@ def search_articles(text: str, *, queryset: QuerySet | None = None,
     text = (text or "").strip()[:MAX_QUERY_CHARS]
     if not words(text):
         return qs.none()
-    fts_query = next((q for q in _queries(text, mode) if qs.filter(search_vector=q).exists()),
-                     None)
+    fts_query = next((q for q in _queries(text, mode) if qs.filter(search_vector=q).exists()), None)
     vector = _query_vector(text)
-    near = (embeddings.neighbours(vector, limit=MAX_NEIGHBOURS, min_similarity=MIN_SIMILARITY)
-            if vector is not None else {})
+    near = (
+        embeddings.neighbours(vector, limit=MAX_NEIGHBOURS, min_similarity=MIN_SIMILARITY)
+        if vector is not None
+        else {}
+    )
     if fts_query is None and not near:
         return qs.none()
     condition = Q(pk__in=list(near))
     if fts_query is not None:
         condition |= Q(search_vector=fts_query)
     query = fts_query or SearchQuery(text, search_type="websearch", config=CONFIG)
-    fts = (Least(SearchRank(F("search_vector"), query), Value(1.0))
-           if fts_query is not None else Value(0.0, output_field=FloatField()))
+    fts = (
+        Least(SearchRank(F("search_vector"), query), Value(1.0))
+        if fts_query is not None
+        else Value(0.0, output_field=FloatField())
+    )
     if vector is not None:
         # Table and column names are constants; the vector and model name are parameters.
         semantic = RawSQL(  # noqa: S611
             f"SELECT 1 - (e.embedding <=> %s::vector) FROM {embeddings.TABLE} e "  # noqa: S608
             f"WHERE e.article_id = {Article._meta.db_table}.id AND e.model = %s",
-            [embeddings.to_sql(vector), embeddings.MODEL_NAME], output_field=FloatField())
+            [embeddings.to_sql(vector), embeddings.MODEL_NAME],
+            output_field=FloatField(),
+        )
     else:
         semantic = Value(None, output_field=FloatField())
     return (
         qs.filter(condition)
         .annotate(fts_rank=fts, semantic=semantic)
-        .annotate(rank=Case(
-            When(semantic__isnull=True, then=F("fts_rank")),
-            default=(FTS_WEIGHT * F("fts_rank")
-                     + SEMANTIC_WEIGHT * Greatest(F("semantic"), Value(0.0))),
-            output_field=FloatField(),
-        ))
-        .annotate(headline=SearchHeadline(
-            "body", query, config=CONFIG, start_sel=_MARK_START, stop_sel=_MARK_END,
-            max_words=35, min_words=15, max_fragments=2, fragment_delimiter=" … ",
-        ))
+        .annotate(
+            rank=Case(
+                When(semantic__isnull=True, then=F("fts_rank")),
+                default=(
+                    FTS_WEIGHT * F("fts_rank")
+                    + SEMANTIC_WEIGHT * Greatest(F("semantic"), Value(0.0))
+                ),
+                output_field=FloatField(),
+            )
+        )
+        .annotate(
+            headline=SearchHeadline(
+                "body",
+                query,
+                config=CONFIG,
+                start_sel=_MARK_START,
+                stop_sel=_MARK_END,
+                max_words=35,
+                min_words=15,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            )
+        )
         .order_by("-rank", "title")
     )
 
@@ -195,7 +215,9 @@ def best_passage(article: Article, text: str) -> str:
     # with embeddings, the paragraph closest in meaning; otherwise the first.
     vector = _query_vector(text) if len(blocks) > 1 else None
     if vector is not None:
-        scores = [sum(a * b for a, b in zip(vector, block, strict=True))
-                  for block in embeddings.encoder().encode(blocks)]
+        scores = [
+            sum(a * b for a, b in zip(vector, block, strict=True))
+            for block in embeddings.encoder().encode(blocks)
+        ]
         return blocks[scores.index(max(scores))]
     return blocks[0]

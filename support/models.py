@@ -69,24 +69,30 @@ class TicketQuerySet(models.QuerySet):
         unresolved_late = Q(resolution_due_at__lt=now)
         # Only active tickets: the queue filter is about work that is late now. A resolved
         # ticket's breach still shows on its own page (Ticket.sla_breached).
-        return Q(status__in=ACTIVE_STATUSES) & (no_response_yet | responded_late
-                                                | unresolved_late)
+        return Q(status__in=ACTIVE_STATUSES) & (no_response_yet | responded_late | unresolved_late)
 
 
 class Ticket(TimeStampedModel):
     number = models.CharField(max_length=20, unique=True, null=True, blank=True, editable=False)
-    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                 related_name="support_tickets")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="support_tickets"
+    )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="assigned_tickets", limit_choices_to={"role__in": SUPPORT_DESK_ROLES},
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+        limit_choices_to={"role__in": SUPPORT_DESK_ROLES},
     )
     subject = models.CharField(max_length=200)
     description = models.TextField()
-    status = models.CharField(max_length=24, choices=TicketStatus.choices,
-                              default=TicketStatus.OPEN)
-    priority = models.CharField(max_length=8, choices=TicketPriority.choices,
-                                default=TicketPriority.MEDIUM)
+    status = models.CharField(
+        max_length=24, choices=TicketStatus.choices, default=TicketStatus.OPEN
+    )
+    priority = models.CharField(
+        max_length=8, choices=TicketPriority.choices, default=TicketPriority.MEDIUM
+    )
     metadata = models.JSONField(default=dict, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -95,13 +101,23 @@ class Ticket(TimeStampedModel):
     # They are set from SystemConfig when the ticket opens and when its priority changes.
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
-    merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="merged_tickets")
-    related_order = models.ForeignKey("billing.Order", on_delete=models.SET_NULL, null=True,
-                                      blank=True, related_name="support_tickets")
-    related_subscription = models.ForeignKey("billing.Subscription", on_delete=models.SET_NULL,
-                                             null=True, blank=True,
-                                             related_name="support_tickets")
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_tickets"
+    )
+    related_order = models.ForeignKey(
+        "billing.Order",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="support_tickets",
+    )
+    related_subscription = models.ForeignKey(
+        "billing.Subscription",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="support_tickets",
+    )
 
     objects = TicketQuerySet.as_manager()
 
@@ -111,15 +127,20 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["customer", "-created_at"]),
             models.Index(fields=["status", "priority"]),
             models.Index(fields=["assignee", "status"]),
-            models.Index(fields=["first_response_due_at"],
-                         condition=Q(first_response_at__isnull=True),
-                         name="ticket_awaiting_first_resp"),
+            models.Index(
+                fields=["first_response_due_at"],
+                condition=Q(first_response_at__isnull=True),
+                name="ticket_awaiting_first_resp",
+            ),
         ]
         constraints = [
-            models.CheckConstraint(condition=~Q(merged_into=models.F("id")),
-                                   name="ticket_not_merged_into_itself"),
-            models.CheckConstraint(condition=Q(closed_at__isnull=True) | Q(status=S.CLOSED),
-                                   name="ticket_closed_at_only_when_closed"),
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("id")), name="ticket_not_merged_into_itself"
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(status=S.CLOSED),
+                name="ticket_closed_at_only_when_closed",
+            ),
         ]
 
     def __str__(self):
@@ -155,8 +176,9 @@ class TicketMessageQuerySet(models.QuerySet):
 
 class TicketMessage(TimeStampedModel):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                               blank=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     body = models.TextField()
     # A staff-only note: never shown to the customer, never in the customer API, e-mails or
     # exports. Every customer-facing read goes through TicketMessage.objects.public().
@@ -199,10 +221,12 @@ class Article(TimeStampedModel):
     slug = models.SlugField(max_length=200, unique=True)
     summary = models.CharField(max_length=300, blank=True)
     body = models.TextField(help_text="Markdown. Rendered and sanitised; raw HTML is stripped.")
-    content_type = models.CharField(max_length=8, choices=ArticleType.choices,
-                                    default=ArticleType.FAQ)
-    status = models.CharField(max_length=10, choices=ArticleStatus.choices,
-                              default=ArticleStatus.DRAFT)
+    content_type = models.CharField(
+        max_length=8, choices=ArticleType.choices, default=ArticleType.FAQ
+    )
+    status = models.CharField(
+        max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT
+    )
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     # Kept current by a PostgreSQL trigger (migration 0001): title A, tags and summary B,
@@ -228,11 +252,13 @@ class Article(TimeStampedModel):
 
 
 class Conversation(TimeStampedModel):
-    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                 related_name="support_conversations")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="support_conversations"
+    )
     resolved = models.BooleanField(default=False)
-    handed_off_ticket = models.OneToOneField(Ticket, on_delete=models.SET_NULL, null=True,
-                                             blank=True, related_name="conversation")
+    handed_off_ticket = models.OneToOneField(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversation"
+    )
     handed_off_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -250,8 +276,9 @@ class ChatRole(models.TextChoices):
 
 
 class ChatMessage(TimeStampedModel):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
-                                     related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     role = models.CharField(max_length=10, choices=ChatRole.choices)
     body = models.TextField()
     cited_articles = models.ManyToManyField(Article, blank=True, related_name="+")
@@ -263,8 +290,10 @@ class ChatMessage(TimeStampedModel):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(helpful__isnull=True) | Q(role=ChatRole.BOT),
-                                   name="chatmessage_only_bot_rated"),
+            models.CheckConstraint(
+                condition=Q(helpful__isnull=True) | Q(role=ChatRole.BOT),
+                name="chatmessage_only_bot_rated",
+            ),
         ]
         indexes = [
             # Staff search the messages by their words (config.admin.by_full_text).
@@ -290,17 +319,21 @@ class ApprovalRequest(TimeStampedModel):
     amount = models.BigIntegerField(help_text="Minor units for money, a count for credits.")
     currency = models.CharField(max_length=3, blank=True)
     reason = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=ApprovalStatus.choices,
-                              default=ApprovalStatus.PENDING)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                     related_name="+")
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    null=True, blank=True, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
-    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="approval_requests")
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="approval_requests"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -12,8 +12,12 @@ from credits import selectors as credit_selectors
 PANEL_ROWS = 5
 # Periods per month, to normalise a recurring price to a monthly value (MRR). A year is
 # twelve months; a week and a day use the average month (365.25 / 12 days).
-_PER_MONTH = {"day": Decimal("30.4375"), "week": Decimal("30.4375") / 7, "month": Decimal(1),
-              "year": Decimal(1) / 12}
+_PER_MONTH = {
+    "day": Decimal("30.4375"),
+    "week": Decimal("30.4375") / 7,
+    "month": Decimal(1),
+    "year": Decimal(1) / 12,
+}
 
 
 def mrr_contribution(subscription) -> dict | None:
@@ -21,13 +25,19 @@ def mrr_contribution(subscription) -> dict | None:
     price's currency (None without a recurring price, or when not ACTIVE: trials and past-due
     subscriptions are not counted as revenue)."""
     price = getattr(subscription, "price", None)
-    if (subscription is None or price is None or not price.interval
-            or subscription.status != "ACTIVE"):
+    if (
+        subscription is None
+        or price is None
+        or not price.interval
+        or subscription.status != "ACTIVE"
+    ):
         return None
     per_period = Decimal(amount_for(price, subscription.quantity))
     monthly = per_period * _PER_MONTH[price.interval] / price.interval_count
-    return {"amount": int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP)),
-            "currency": price.currency}
+    return {
+        "amount": int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP)),
+        "currency": price.currency,
+    }
 
 
 def billing_panel(user) -> dict:
@@ -36,18 +46,25 @@ def billing_panel(user) -> dict:
         "current_subscription": current,
         "plan": current.plan if current else None,
         "mrr": mrr_contribution(current),
-        "subscriptions": list(Subscription.objects.filter(user=user)
-                              .select_related("plan").order_by("-created_at")[:3]),
+        "subscriptions": list(
+            Subscription.objects.filter(user=user)
+            .select_related("plan")
+            .order_by("-created_at")[:3]
+        ),
         # What "Extend a trial" offers: every trial of this customer's, not only the last few.
         "trialing_subscriptions": list(
-            Subscription.objects.filter(user=user, status=SubscriptionStatus.TRIALING,
-                                        trial_end__isnull=False)
-            .select_related("plan").order_by("trial_end")),
+            Subscription.objects.filter(
+                user=user, status=SubscriptionStatus.TRIALING, trial_end__isnull=False
+            )
+            .select_related("plan")
+            .order_by("trial_end")
+        ),
         "orders": list(billing_selectors.orders_for_user(user=user)[:PANEL_ROWS]),
         "unpaid_invoices": list(
-            Invoice.objects.filter(user=user, status__in=[InvoiceStatus.OPEN,
-                                                          InvoiceStatus.UNCOLLECTIBLE])
-            .order_by("-created_at")[:PANEL_ROWS]),
+            Invoice.objects.filter(
+                user=user, status__in=[InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE]
+            ).order_by("-created_at")[:PANEL_ROWS]
+        ),
         "credit_balance": credit_selectors.balance_of(user=user),
         "ledger": list(credit_selectors.transactions_for(user=user)[:PANEL_ROWS]),
     }

@@ -24,13 +24,17 @@ def customer_ticket(user: User, pk: int) -> Ticket | None:
     """The customer's own ticket with its PUBLIC thread prefetched, or None (-> 404)."""
     return (
         customer_tickets(user)
-        .prefetch_related(Prefetch(
-            "messages",
-            queryset=TicketMessage.objects.public().select_related("author")
-            .prefetch_related("attachments"),
-            to_attr="public_messages",
-        ))
-        .filter(pk=pk).first()
+        .prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=TicketMessage.objects.public()
+                .select_related("author")
+                .prefetch_related("attachments"),
+                to_attr="public_messages",
+            )
+        )
+        .filter(pk=pk)
+        .first()
     )
 
 
@@ -44,8 +48,11 @@ def breaching_tickets(now: datetime | None = None) -> QuerySet:
 
 
 def customer_conversation(user: User, pk: int) -> Conversation | None:
-    return (Conversation.objects.filter(customer=user, pk=pk)
-            .prefetch_related("messages__cited_articles").first())
+    return (
+        Conversation.objects.filter(customer=user, pk=pk)
+        .prefetch_related("messages__cited_articles")
+        .first()
+    )
 
 
 def ticket_stats_for_day(day: date) -> dict:
@@ -55,8 +62,9 @@ def ticket_stats_for_day(day: date) -> dict:
     resolved = Ticket.objects.filter(resolved_at__date=day).count()
     waits = [
         (first - created).total_seconds()
-        for created, first in Ticket.objects.filter(first_response_at__date=day)
-        .values_list("created_at", "first_response_at")
+        for created, first in Ticket.objects.filter(first_response_at__date=day).values_list(
+            "created_at", "first_response_at"
+        )
     ]
     return {
         "opened": opened,
@@ -70,11 +78,13 @@ def bot_stats_for_day(day: date) -> dict:
     """The help bot on ``day`` (UTC): conversations started, of those how many got at least
     one answer from the knowledge base, conversations handed to a human that day, and the
     thumbs up/down given that day (a re-rated answer counts once, as last rated)."""
-    answered_exists = Exists(ChatMessage.objects.filter(
-        conversation=OuterRef("pk"), role=ChatRole.BOT, answered=True))
+    answered_exists = Exists(
+        ChatMessage.objects.filter(conversation=OuterRef("pk"), role=ChatRole.BOT, answered=True)
+    )
     started = Conversation.objects.filter(created_at__date=day)
     ratings = ChatMessage.objects.filter(rated_at__date=day).aggregate(
-        up=Count("pk", filter=Q(helpful=True)), down=Count("pk", filter=Q(helpful=False)))
+        up=Count("pk", filter=Q(helpful=True)), down=Count("pk", filter=Q(helpful=False))
+    )
     conversations = started.count()
     answered = started.filter(answered_exists).count()
     return {
@@ -111,18 +121,38 @@ def export_customer_data(user: User) -> dict:
     """The customer's support data for their data export: tickets with the PUBLIC thread only
     (internal notes are never exported) and their help-bot conversations, each read a chunk
     of rows at a time (accounts.data_export.rows)."""
-    tickets = (Ticket.objects.for_customer(user).order_by("created_at", "id")
-               .prefetch_related(Prefetch("messages", to_attr="public_messages",
-                                          queryset=TicketMessage.objects.public()
-                                          .prefetch_related("attachments"))))
-    conversations = (Conversation.objects.filter(customer=user).order_by("created_at", "id")
-                     .prefetch_related("messages"))
+    tickets = (
+        Ticket.objects.for_customer(user)
+        .order_by("created_at", "id")
+        .prefetch_related(
+            Prefetch(
+                "messages",
+                to_attr="public_messages",
+                queryset=TicketMessage.objects.public().prefetch_related("attachments"),
+            )
+        )
+    )
+    conversations = (
+        Conversation.objects.filter(customer=user)
+        .order_by("created_at", "id")
+        .prefetch_related("messages")
+    )
     return {
         "tickets": rows(tickets, lambda ticket: _exported_ticket(ticket, user)),
-        "help_bot_conversations": rows(conversations, lambda c: {
-            "id": c.pk,
-            "created_at": c.created_at.isoformat(),
-            "messages": [{"role": m.role, "body": m.body, "helpful": m.helpful,
-                          "created_at": m.created_at.isoformat()} for m in c.messages.all()],
-        }),
+        "help_bot_conversations": rows(
+            conversations,
+            lambda c: {
+                "id": c.pk,
+                "created_at": c.created_at.isoformat(),
+                "messages": [
+                    {
+                        "role": m.role,
+                        "body": m.body,
+                        "helpful": m.helpful,
+                        "created_at": m.created_at.isoformat(),
+                    }
+                    for m in c.messages.all()
+                ],
+            },
+        ),
     }

@@ -71,10 +71,17 @@ def _visible_to(ticket: Ticket, user) -> bool:
 # --- opening and the thread --------------------------------------------------------------
 
 
-def open_ticket(*, customer: User, subject: str, description: str,
-                priority: str = TicketPriority.MEDIUM, actor: User | None = None,
-                files: Iterable[UploadedFile] = (),
-                metadata: dict | None = None, related: dict | None = None) -> Ticket:
+def open_ticket(
+    *,
+    customer: User,
+    subject: str,
+    description: str,
+    priority: str = TicketPriority.MEDIUM,
+    actor: User | None = None,
+    files: Iterable[UploadedFile] = (),
+    metadata: dict | None = None,
+    related: dict | None = None,
+) -> Ticket:
     """Open a ticket for ``customer``; ``description`` becomes the first message of the thread.
 
     ``actor`` defaults to the customer; staff may open on a customer's behalf and only staff
@@ -91,26 +98,34 @@ def open_ticket(*, customer: User, subject: str, description: str,
     attachment_files.validate(files)
     with transaction.atomic():
         ticket = Ticket.objects.create(
-            customer=customer, subject=subject.strip(), description=description.strip(),
-            priority=priority, metadata=metadata or {}, **(related or {}),
+            customer=customer,
+            subject=subject.strip(),
+            description=description.strip(),
+            priority=priority,
+            metadata=metadata or {},
+            **(related or {}),
         )
         ticket.number = f"T{ticket.pk:06d}"
         # Deadlines count from created_at, exactly as change_priority recomputes them.
         ticket.first_response_due_at, ticket.resolution_due_at = sla_deadlines(
-            priority, ticket.created_at)
+            priority, ticket.created_at
+        )
         ticket.save(update_fields=["number", "first_response_due_at", "resolution_due_at"])
-        message = TicketMessage.objects.create(ticket=ticket, author=actor,
-                                               body=ticket.description)
+        message = TicketMessage.objects.create(ticket=ticket, author=actor, body=ticket.description)
         if files:
             message.attachments.set(attachment_files.store(owner=customer, files=files))
-        audit.record(actor=actor, action=AuditAction.CREATE, resource=ticket,
-                     new={"subject": ticket.subject, "priority": priority,
-                          "status": ticket.status})
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            resource=ticket,
+            new={"subject": ticket.subject, "priority": priority, "status": ticket.status},
+        )
     return ticket
 
 
-def reply(*, ticket: Ticket, author: User, body: str,
-          files: Iterable[UploadedFile] = ()) -> TicketMessage:
+def reply(
+    *, ticket: Ticket, author: User, body: str, files: Iterable[UploadedFile] = ()
+) -> TicketMessage:
     """Add a public message to the thread, by the ticket's customer or by staff.
 
     Staff: the first staff reply sets ``first_response_at`` (once); the customer is e-mailed.
@@ -137,8 +152,7 @@ def reply(*, ticket: Ticket, author: User, body: str,
                     raise ReopenWindowPassed()
                 _transition(ticket, TicketStatus.OPEN, actor=author, reason="customer reply")
             elif ticket.status == TicketStatus.WAITING_ON_CUSTOMER:
-                _transition(ticket, TicketStatus.IN_PROGRESS, actor=author,
-                            reason="customer reply")
+                _transition(ticket, TicketStatus.IN_PROGRESS, actor=author, reason="customer reply")
         message = TicketMessage.objects.create(ticket=ticket, author=author, body=body.strip())
         if files:
             message.attachments.set(attachment_files.store(owner=ticket.customer, files=files))
@@ -147,8 +161,13 @@ def reply(*, ticket: Ticket, author: User, body: str,
             ticket.save(update_fields=["first_response_at", "updated_at"])
         else:
             ticket.save(update_fields=["updated_at"])
-        audit.record(actor=author, action=AuditAction.CREATE, resource=message,
-                     ticket_id=ticket.pk, internal=False)
+        audit.record(
+            actor=author,
+            action=AuditAction.CREATE,
+            resource=message,
+            ticket_id=ticket.pk,
+            internal=False,
+        )
         if staff:
             outbox.enqueue("support.tasks.notify_customer_of_reply", message.pk)
         elif ticket.assignee_id:
@@ -161,10 +180,16 @@ def add_internal_note(*, ticket: Ticket, author: User, body: str) -> TicketMessa
     require_staff(author)
     with transaction.atomic():
         ticket = _lock(ticket)
-        message = TicketMessage.objects.create(ticket=ticket, author=author, body=body.strip(),
-                                               internal=True)
-        audit.record(actor=author, action=AuditAction.CREATE, resource=message,
-                     ticket_id=ticket.pk, internal=True)
+        message = TicketMessage.objects.create(
+            ticket=ticket, author=author, body=body.strip(), internal=True
+        )
+        audit.record(
+            actor=author,
+            action=AuditAction.CREATE,
+            resource=message,
+            ticket_id=ticket.pk,
+            internal=True,
+        )
     return message
 
 
@@ -177,7 +202,9 @@ def _transition(ticket: Ticket, target: str, *, actor, reason: str = "") -> None
     if not can_transition(current, target):
         raise InvalidTransition(
             f"A ticket cannot go from {TicketStatus(current).label} to "
-            f"{TicketStatus(target).label}.", current=current, target=target,
+            f"{TicketStatus(target).label}.",
+            current=current,
+            target=target,
         )
     now = timezone.now()
     ticket.status = target
@@ -188,8 +215,14 @@ def _transition(ticket: Ticket, target: str, *, actor, reason: str = "") -> None
     elif current == TicketStatus.RESOLVED:
         ticket.resolved_at = None  # reopened: resolution time is measured again
     ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
-    audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=ticket,
-                 old={"status": current}, new={"status": target}, reason=reason)
+    audit.record(
+        actor=actor,
+        action=AuditAction.STATUS_CHANGE,
+        resource=ticket,
+        old={"status": current},
+        new={"status": target},
+        reason=reason,
+    )
     if getattr(actor, "pk", None) != ticket.customer_id:
         # The customer is told about changes others make, not about their own close/reopen.
         outbox.enqueue("support.tasks.notify_customer_of_status", ticket.pk, target)
@@ -230,8 +263,13 @@ def assign(*, ticket: Ticket, assignee: User | None, actor: User) -> Ticket:
         old = ticket.assignee_id
         ticket.assignee = assignee
         ticket.save(update_fields=["assignee", "updated_at"])
-        audit.record(actor=actor, action=AuditAction.UPDATE, resource=ticket,
-                     old={"assignee_id": old}, new={"assignee_id": getattr(assignee, "pk", None)})
+        audit.record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            resource=ticket,
+            old={"assignee_id": old},
+            new={"assignee_id": getattr(assignee, "pk", None)},
+        )
     return ticket
 
 
@@ -245,11 +283,18 @@ def change_priority(*, ticket: Ticket, priority: str, actor: User) -> Ticket:
         old = ticket.priority
         ticket.priority = priority
         ticket.first_response_due_at, ticket.resolution_due_at = sla_deadlines(
-            priority, ticket.created_at)
-        ticket.save(update_fields=["priority", "first_response_due_at", "resolution_due_at",
-                                   "updated_at"])
-        audit.record(actor=actor, action=AuditAction.UPDATE, resource=ticket,
-                     old={"priority": old}, new={"priority": priority})
+            priority, ticket.created_at
+        )
+        ticket.save(
+            update_fields=["priority", "first_response_due_at", "resolution_due_at", "updated_at"]
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            resource=ticket,
+            old={"priority": old},
+            new={"priority": priority},
+        )
     return ticket
 
 
@@ -264,8 +309,12 @@ def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
     if source.pk == target.pk:
         raise MergeRefused("A ticket cannot be merged into itself.")
     with transaction.atomic():
-        locked = {t.pk: t for t in Ticket.objects.select_for_update()
-                  .filter(pk__in=[source.pk, target.pk]).order_by("pk")}
+        locked = {
+            t.pk: t
+            for t in Ticket.objects.select_for_update()
+            .filter(pk__in=[source.pk, target.pk])
+            .order_by("pk")
+        }
         source, target = locked[source.pk], locked[target.pk]
         if source.customer_id != target.customer_id:
             raise MergeRefused("Only tickets of the same customer can be merged.")
@@ -273,21 +322,30 @@ def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
             raise MergeRefused("Closed tickets cannot be merged.")
         moved = TicketMessage.objects.filter(ticket=source).update(ticket=target)
         TicketMessage.objects.create(
-            ticket=target, author=actor, internal=True,
+            ticket=target,
+            author=actor,
+            internal=True,
             body=f"Merged {source.number} ({source.subject}) into this ticket: "
-                 f"{moved} message(s) moved.",
+            f"{moved} message(s) moved.",
         )
         TicketMessage.objects.create(
-            ticket=source, author=actor,
+            ticket=source,
+            author=actor,
             body=f"This request was merged into ticket {target.number}; "
-                 "the conversation continues there.",
+            "the conversation continues there.",
         )
         source.merged_into = target
         source.save(update_fields=["merged_into", "updated_at"])
         _transition(source, TicketStatus.CLOSED, actor=actor, reason=f"merged into {target.pk}")
         target.save(update_fields=["updated_at"])
-        audit.record(actor=actor, action=AuditAction.OTHER, resource=target,
-                     operation="merge", merged_ticket_id=source.pk, messages_moved=moved)
+        audit.record(
+            actor=actor,
+            action=AuditAction.OTHER,
+            resource=target,
+            operation="merge",
+            merged_ticket_id=source.pk,
+            messages_moved=moved,
+        )
     return target
 
 
@@ -296,14 +354,19 @@ def auto_close_resolved(*, now: datetime | None = None) -> int:
     and alongside itself: each ticket is re-checked under its row lock (skip_locked)."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=get_config("support_auto_close_days"))
-    ids = list(Ticket.objects.filter(status=TicketStatus.RESOLVED, resolved_at__lt=cutoff)
-               .values_list("pk", flat=True))
+    ids = list(
+        Ticket.objects.filter(status=TicketStatus.RESOLVED, resolved_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
     closed = 0
     for pk in ids:
         with transaction.atomic():
-            ticket = (Ticket.objects.select_for_update(skip_locked=True)
-                      .filter(pk=pk, status=TicketStatus.RESOLVED, resolved_at__lt=cutoff)
-                      .first())
+            ticket = (
+                Ticket.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=TicketStatus.RESOLVED, resolved_at__lt=cutoff)
+                .first()
+            )
             if ticket is None:
                 continue
             _transition(ticket, TicketStatus.CLOSED, actor=None, reason="auto-close")

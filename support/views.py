@@ -26,8 +26,12 @@ PAGE_SIZE = 20
 
 
 def _thread_context(ticket, form) -> dict:
-    return {"ticket": ticket, "thread": ticket.public_messages, "form": form,
-            "reopen_days": get_config("support_reopen_window_days")}
+    return {
+        "ticket": ticket,
+        "thread": ticket.public_messages,
+        "form": form,
+        "reopen_days": get_config("support_reopen_window_days"),
+    }
 
 
 def _own_ticket_or_404(request, pk):
@@ -40,7 +44,8 @@ def _own_ticket_or_404(request, pk):
 @login_required
 def ticket_list(request):
     page = Paginator(selectors.customer_tickets(request.user), PAGE_SIZE).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "support/ticket_list.html", {"page": page})
 
 
@@ -55,23 +60,30 @@ def ticket_new(request):
             suggestions = kb.with_snippets(list(kb.search_articles(data["subject"])[:5]))
         else:
             try:
-                related = clean_related(customer=request.user,
-                                        order_number=data["related_order"])
+                related = clean_related(customer=request.user, order_number=data["related_order"])
                 ticket = services.open_ticket(
-                    customer=request.user, subject=data["subject"],
-                    description=data["description"], priority=data["priority"],
-                    files=data["attachments"], related=related,
+                    customer=request.user,
+                    subject=data["subject"],
+                    description=data["description"],
+                    priority=data["priority"],
+                    files=data["attachments"],
+                    related=related,
                 )
             except DomainError as exc:
-                form.add_error(exc.extra.get("field") or
-                               ("attachments" if "attach" in exc.code else None), exc.message)
+                form.add_error(
+                    exc.extra.get("field") or ("attachments" if "attach" in exc.code else None),
+                    exc.message,
+                )
             else:
-                messages.success(request, f"Ticket {ticket.number} opened. We will reply by "
-                                          "e-mail.")
+                messages.success(
+                    request, f"Ticket {ticket.number} opened. We will reply by e-mail."
+                )
                 return redirect("support:ticket", pk=ticket.pk)
-    return render(request, "support/ticket_new.html",
-                  {"form": form, "suggestions": suggestions,
-                   "searched": "suggest" in request.POST})
+    return render(
+        request,
+        "support/ticket_new.html",
+        {"form": form, "suggestions": suggestions, "searched": "suggest" in request.POST},
+    )
 
 
 @login_required
@@ -87,15 +99,18 @@ def ticket_reply(request, pk):
     form = ReplyForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            services.reply(ticket=ticket, author=request.user, body=form.cleaned_data["body"],
-                           files=form.cleaned_data["attachments"])
+            services.reply(
+                ticket=ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                files=form.cleaned_data["attachments"],
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
             messages.success(request, "Reply sent.")
             return redirect("support:ticket", pk=ticket.pk)
-    return render(request, "support/ticket_detail.html", _thread_context(ticket, form),
-                  status=400)
+    return render(request, "support/ticket_detail.html", _thread_context(ticket, form), status=400)
 
 
 @login_required
@@ -125,8 +140,12 @@ def attachment(request, pk, file_id):
     stored = message.attachments.get(pk=file_id)
     if not stored.path or not default_storage.exists(stored.path):
         raise Http404("The file is no longer available.")
-    return FileResponse(default_storage.open(stored.path, "rb"), as_attachment=True,
-                        filename=stored.name, content_type=stored.content_type or None)
+    return FileResponse(
+        default_storage.open(stored.path, "rb"),
+        as_attachment=True,
+        filename=stored.name,
+        content_type=stored.content_type or None,
+    )
 
 
 CHAT_KEPT_FOR = timedelta(days=1)
@@ -138,16 +157,24 @@ def chat(request):
     human is shown again (a reload keeps it); ``?new=1`` starts afresh."""
     conversation = None
     if not request.GET.get("new"):
-        conversation = (Conversation.objects.filter(
-            customer=request.user, handed_off_ticket__isnull=True,
-            created_at__gte=timezone.now() - CHAT_KEPT_FOR)
-            .order_by("-created_at").first())
+        conversation = (
+            Conversation.objects.filter(
+                customer=request.user,
+                handed_off_ticket__isnull=True,
+                created_at__gte=timezone.now() - CHAT_KEPT_FOR,
+            )
+            .order_by("-created_at")
+            .first()
+        )
     history = {"conversation_id": None, "messages": []}
     if conversation is not None:
         conversation = selectors.customer_conversation(request.user, conversation.pk)
-        history = {"conversation_id": conversation.pk,
-                   "messages": [chat_message_out(m) for m in
-                                conversation.messages.order_by("created_at", "id")]}
+        history = {
+            "conversation_id": conversation.pk,
+            "messages": [
+                chat_message_out(m) for m in conversation.messages.order_by("created_at", "id")
+            ],
+        }
     return render(request, "support/chat.html", {"history": history})
 
 
@@ -160,12 +187,13 @@ def help_index(request):
         {"type": kind, "label": label, "articles": [a for a in articles if a.content_type == kind]}
         for kind, label in ArticleType.choices
     ]
-    return render(request, "support/help_index.html",
-                  {"sections": sections, "has_articles": bool(articles)})
+    return render(
+        request, "support/help_index.html", {"sections": sections, "has_articles": bool(articles)}
+    )
 
 
 def help_search(request):
-    q = request.GET.get("q", "").strip()[:kb.MAX_QUERY_CHARS]
+    q = request.GET.get("q", "").strip()[: kb.MAX_QUERY_CHARS]
     page = Paginator(kb.search_articles(q), PAGE_SIZE).get_page(request.GET.get("page"))
     kb.with_snippets(page.object_list)
     return render(request, "support/help_search.html", {"q": q, "page": page})
@@ -175,5 +203,8 @@ def help_article(request, slug):
     article = Article.objects.published().filter(slug=slug).first()
     if article is None:
         raise Http404("No such article.")
-    return render(request, "support/help_article.html",
-                  {"article": article, "html": kb.render_markdown(article.body)})
+    return render(
+        request,
+        "support/help_article.html",
+        {"article": article, "html": kb.render_markdown(article.body)},
+    )

@@ -23,20 +23,27 @@ _SECRETS = {
 # What a masked secret still shows: its public part (our key's stored prefix, the key type).
 _SHOWN_HEAD = {"api_key": 12, "stripe_secret_key": 8, "webhook_secret": 6}
 # A cheap first pass (PostgreSQL regex syntax too) for rows and log lines worth a close look.
-PREFILTER_SQL = (r"[0-9]{13}|[0-9]{4}[ -][0-9]{4}[ -][0-9]{4}|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4}"
-                 r"|(sk|rk)_(test|live)_|whsec_|bk_[0-9a-f]{8}_")
+PREFILTER_SQL = (
+    r"[0-9]{13}|[0-9]{4}[ -][0-9]{4}[ -][0-9]{4}|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4}"
+    r"|(sk|rk)_(test|live)_|whsec_|bk_[0-9a-f]{8}_"
+)
 _PREFILTER = re.compile(PREFILTER_SQL)
 
-_EPOCH_RANGE = (datetime(2000, 1, 1, tzinfo=UTC).timestamp(),
-                datetime(2100, 1, 1, tzinfo=UTC).timestamp())
+_EPOCH_RANGE = (
+    datetime(2000, 1, 1, tzinfo=UTC).timestamp(),
+    datetime(2100, 1, 1, tzinfo=UTC).timestamp(),
+)
 
 
 def _is_epoch(digits: str) -> bool:
     # Milli-, micro- and nanoseconds since 1970 (13, 16 and 19 digits today) start with 1,
     # which no card of those lengths does (the only 1-series cards, UATP, have 15 digits).
     scale = {13: 1e3, 16: 1e6, 19: 1e9}.get(len(digits))
-    return (scale is not None and digits[0] == "1"
-            and _EPOCH_RANGE[0] <= int(digits) / scale < _EPOCH_RANGE[1])
+    return (
+        scale is not None
+        and digits[0] == "1"
+        and _EPOCH_RANGE[0] <= int(digits) / scale < _EPOCH_RANGE[1]
+    )
 
 
 def _is_compact_datetime(digits: str) -> bool:
@@ -68,8 +75,8 @@ def _url_path_segment(text: str, match: re.Match) -> bool:
     integer ids, and what Django logs for a refused request. The API fuzzer sends random
     bigints there, a tenth of which pass the Luhn check. No route takes a card number; a
     query string (?pan=...) is still scanned."""
-    before = text[match.start() - 1:match.start()]
-    after = text[match.end():match.end() + 1]
+    before = text[match.start() - 1 : match.start()]
+    after = text[match.end() : match.end() + 1]
     return before == "/" and (after in ("", "/", "?", "#") or after.isspace())
 
 
@@ -84,8 +91,8 @@ class Hit:
         if self.kind == "card_number":
             digits = re.sub(r"\D", "", self.value)
             return f"{digits[:4]}{'*' * (len(digits) - 8)}{digits[-4:]} ({len(digits)} digits)"
-        head = self.value[:_SHOWN_HEAD[self.kind]]
-        return f"{head}{self.value[len(head):len(head) + 2]}… ({len(self.value)} chars)"
+        head = self.value[: _SHOWN_HEAD[self.kind]]
+        return f"{head}{self.value[len(head) : len(head) + 2]}… ({len(self.value)} chars)"
 
 
 def find(text: str) -> list[Hit]:
@@ -95,8 +102,12 @@ def find(text: str) -> list[Hit]:
     hits = []
     for match in _CARD.finditer(text):
         digits = re.sub(r"\D", "", match.group())
-        if (13 <= len(digits) <= 19 and luhn_valid(digits) and not _not_a_card(digits)
-                and not _url_path_segment(text, match)):
+        if (
+            13 <= len(digits) <= 19
+            and luhn_valid(digits)
+            and not _not_a_card(digits)
+            and not _url_path_segment(text, match)
+        ):
             hits.append(Hit("card_number", match.group(), match.start()))
     for kind, pattern in _SECRETS.items():
         hits.extend(Hit(kind, m.group(), m.start()) for m in pattern.finditer(text))
@@ -116,8 +127,8 @@ class Finding:
 
 
 def context_of(text: str, hit: Hit, width: int = 60) -> str:
-    before = text[max(0, hit.start - width):hit.start].rsplit("\n", 1)[-1]
-    after = text[hit.start + len(hit.value):hit.start + len(hit.value) + width].split("\n")[0]
+    before = text[max(0, hit.start - width) : hit.start].rsplit("\n", 1)[-1]
+    after = text[hit.start + len(hit.value) : hit.start + len(hit.value) + width].split("\n")[0]
     return " ".join(f"…{before}[{hit.kind}]{after}…".split())
 
 
@@ -125,8 +136,17 @@ def context_of(text: str, hit: Hit, width: int = 60) -> str:
 # few MB/s with them. Digits are mapped to "0" instead, and plain substring searches (C speed)
 # find the places worth a look: 13 digits in a row, the typed groups, the secrets' prefixes.
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_NEEDLES = (b"0" * 13, b"0000 0000 0000", b"0000-0000-0000", b"0000 000000 0000",
-            b"0000-000000-0000", b"k_test_", b"k_live_", b"whsec_", b"bk_")
+_NEEDLES = (
+    b"0" * 13,
+    b"0000 0000 0000",
+    b"0000-0000-0000",
+    b"0000 000000 0000",
+    b"0000-000000-0000",
+    b"k_test_",
+    b"k_live_",
+    b"whsec_",
+    b"bk_",
+)
 _WORD = frozenset(b"0abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NOT_WORD = re.compile(rb"[^0a-zA-Z_]")
 _REACH = 160  # bytes around a needle: the longest secret, a card's groups and its context
@@ -160,7 +180,7 @@ def find_in_bytes(data: bytes) -> list[tuple[int, Hit, str]]:
     for start, end in windows:
         window = data[start:end].decode("utf-8", errors="replace")
         for hit in find(window):
-            offset = start + len(window[:hit.start].encode("utf-8", errors="replace"))
+            offset = start + len(window[: hit.start].encode("utf-8", errors="replace"))
             results.append((offset, hit, context_of(window, hit)))
     return results
 

@@ -41,13 +41,30 @@ from tests.secret_patterns import PREFILTER_SQL, Finding, context_of, find, find
 
 _TIMESTAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [A-Za-z0-9+:-]+)?"
 _PREFIX_ESCAPES = {
-    "m": _TIMESTAMP, "t": _TIMESTAMP, "s": _TIMESTAMP, "n": r"\d+(?:\.\d+)?",
-    "p": r"\d+", "l": r"\d+", "x": r"\d+", "Q": r"-?\d+", "c": r"[0-9a-f]+\.[0-9a-f]+",
-    "v": r"[0-9/-]*", "e": r"[0-9A-Z]{5}", "d": r"(?P<db>[^ ]*?)", "u": r"[^ ]*?",
-    "h": r"[^ ]*?", "r": r"[^ ]*?", "a": r".*?", "i": r".*?", "b": r".*?", "%": "%",
+    "m": _TIMESTAMP,
+    "t": _TIMESTAMP,
+    "s": _TIMESTAMP,
+    "n": r"\d+(?:\.\d+)?",
+    "p": r"\d+",
+    "l": r"\d+",
+    "x": r"\d+",
+    "Q": r"-?\d+",
+    "c": r"[0-9a-f]+\.[0-9a-f]+",
+    "v": r"[0-9/-]*",
+    "e": r"[0-9A-Z]{5}",
+    "d": r"(?P<db>[^ ]*?)",
+    "u": r"[^ ]*?",
+    "h": r"[^ ]*?",
+    "r": r"[^ ]*?",
+    "a": r".*?",
+    "i": r".*?",
+    "b": r".*?",
+    "%": "%",
 }
-_LEVELS = r"(?P<level>DEBUG\d|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|QUERY" \
-          r"|CONTEXT|STATEMENT|LOCATION):  "
+_LEVELS = (
+    r"(?P<level>DEBUG\d|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|QUERY"
+    r"|CONTEXT|STATEMENT|LOCATION):  "
+)
 
 
 def prefix_pattern(log_line_prefix: str) -> re.Pattern | None:
@@ -75,11 +92,12 @@ def prefix_pattern(log_line_prefix: str) -> re.Pattern | None:
 
 def _line_at(data: bytes, start: int) -> str:
     end = data.find(b"\n", start)
-    return data[start:end if end != -1 else len(data)].decode("utf-8", errors="replace")
+    return data[start : end if end != -1 else len(data)].decode("utf-8", errors="replace")
 
 
-def scan_server_log(data: bytes, *, pattern: re.Pattern, database: str, source: str,
-                    first_line: int = 1) -> list[Finding]:
+def scan_server_log(
+    data: bytes, *, pattern: re.Pattern, database: str, source: str, first_line: int = 1
+) -> list[Finding]:
     """Findings in the entries of ``database`` in a chunk of the server log.
 
     Only the entries around a hit are parsed: an entry starts at a line with the prefix, and
@@ -138,9 +156,15 @@ class ServerLog:
                     if cut == 0:
                         carry = data
                         continue
-                findings.extend(scan_server_log(data[:cut], pattern=self.pattern,
-                                                database=database, source=self.shown_as,
-                                                first_line=line))
+                findings.extend(
+                    scan_server_log(
+                        data[:cut],
+                        pattern=self.pattern,
+                        database=database,
+                        source=self.shown_as,
+                        first_line=line,
+                    )
+                )
                 line += data.count(b"\n", 0, cut)
                 read += cut
                 carry = data[cut:]
@@ -158,15 +182,19 @@ def locate_server_log(connection) -> tuple[ServerLog | None, str]:
 
     try:
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('log_line_prefix'), pg_current_logfile(), "
-                           "current_setting('data_directory')")
+            cursor.execute(
+                "SELECT current_setting('log_line_prefix'), pg_current_logfile(), "
+                "current_setting('data_directory')"
+            )
             prefix, current, data_directory = cursor.fetchone()
     except DatabaseError as exc:
         return None, f"the server's log settings cannot be read ({str(exc).strip()})"
     pattern = prefix_pattern(prefix)
     if pattern is None:
-        return None, (f"log_line_prefix {prefix!r} does not include %d, so this database's "
-                      f"lines cannot be told from other databases'")
+        return None, (
+            f"log_line_prefix {prefix!r} does not include %d, so this database's "
+            f"lines cannot be told from other databases'"
+        )
     data_directory = Path(data_directory)
     if current:
         path = Path(current) if Path(current).is_absolute() else data_directory / current
@@ -180,8 +208,10 @@ def locate_server_log(connection) -> tuple[ServerLog | None, str]:
         with open(stderr, "rb"):
             pass
     except (OSError, ValueError, IndexError) as exc:
-        return None, (f"the server's log is not reachable from this machine "
-                      f"(data directory {data_directory}: {exc.__class__.__name__}: {exc})")
+        return None, (
+            f"the server's log is not reachable from this machine "
+            f"(data directory {data_directory}: {exc.__class__.__name__}: {exc})"
+        )
     if not target.startswith("/") or target.startswith("/dev/"):
         return None, f"the server writes its log to {target}, not to a file"
     return ServerLog(stderr, f"{target} (PostgreSQL server log)", pattern), ""
@@ -189,13 +219,25 @@ def locate_server_log(connection) -> tuple[ServerLog | None, str]:
 
 # --- committed rows -----------------------------------------------------------------------
 
-_TEXT_TYPES = ("text", "varchar", "bpchar", "json", "jsonb", "citext",
-               "_text", "_varchar", "_bpchar", "_json", "_jsonb")
+_TEXT_TYPES = (
+    "text",
+    "varchar",
+    "bpchar",
+    "json",
+    "jsonb",
+    "citext",
+    "_text",
+    "_varchar",
+    "_bpchar",
+    "_json",
+    "_jsonb",
+)
 
 
 def scan_database(cursor) -> tuple[list[Finding], int]:
     """Findings in every text-like column of every table; also the number of tables read."""
-    cursor.execute("""
+    cursor.execute(
+        """
         SELECT c.oid, n.nspname, c.relname,
                array_agg(a.attname::text ORDER BY a.attnum),
                (SELECT a2.attname FROM pg_index i
@@ -209,7 +251,9 @@ def scan_database(cursor) -> tuple[list[Finding], int]:
            AND n.nspname NOT IN ('pg_catalog', 'information_schema')
            AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%'
          GROUP BY c.oid, n.nspname, c.relname
-         ORDER BY n.nspname, c.relname""", [list(_TEXT_TYPES)])
+         ORDER BY n.nspname, c.relname""",
+        [list(_TEXT_TYPES)],
+    )
     tables = cursor.fetchall()
     findings = []
     for _oid, schema, table, columns, pk in tables:
@@ -217,8 +261,10 @@ def scan_database(cursor) -> tuple[list[Finding], int]:
         row_id = f'"{pk}"::text' if pk else "ctid::text"
         values = ", ".join(f'"{column}"::text' for column in columns)
         where = " OR ".join(f'"{column}"::text ~ %s' for column in columns)
-        cursor.execute(f"SELECT {row_id}, {values} FROM {ident} WHERE {where}",  # noqa: S608
-                       [PREFILTER_SQL] * len(columns))
+        cursor.execute(
+            f"SELECT {row_id}, {values} FROM {ident} WHERE {where}",  # noqa: S608
+            [PREFILTER_SQL] * len(columns),
+        )
         for row in cursor.fetchall():
             for column, value in zip(columns, row[1:], strict=True):
                 for hit in find(value or ""):
@@ -257,37 +303,47 @@ class SecretScanPlugin:
             return
         with connection.cursor() as cursor:
             try:
-                cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(self.database)} "
-                               f"SET log_statement = 'mod'")
+                cursor.execute(
+                    f"ALTER DATABASE {connection.ops.quote_name(self.database)} "
+                    f"SET log_statement = 'mod'"
+                )
                 cursor.execute("SET log_statement = 'mod'")  # this connection is already open
             except DatabaseError as exc:
                 self.server_log = None
-                self.unscanned.append(f"statements of {self.database}: statement logging "
-                                      f"cannot be switched on ({str(exc).strip()})")
+                self.unscanned.append(
+                    f"statements of {self.database}: statement logging "
+                    f"cannot be switched on ({str(exc).strip()})"
+                )
                 return
         try:
             self.server_log.mark()
         except OSError as exc:
             self.server_log = None
-            self.unscanned.append(f"statements of {self.database}: the server log cannot be "
-                                  f"read ({exc})")
+            self.unscanned.append(
+                f"statements of {self.database}: the server log cannot be read ({exc})"
+            )
         self.seconds += time.monotonic() - started
 
     def scan_database(self, connection) -> None:
         started = time.monotonic()
         with connection.cursor() as cursor:
             if self.server_log is not None:
-                cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(self.database)} "
-                               f"RESET log_statement")
+                cursor.execute(
+                    f"ALTER DATABASE {connection.ops.quote_name(self.database)} RESET log_statement"
+                )
                 try:
                     findings, read = self.server_log.scan(database=self.database)
                 except OSError as exc:
-                    self.unscanned.append(f"statements of {self.database}: the server log "
-                                          f"cannot be read any more ({exc})")
+                    self.unscanned.append(
+                        f"statements of {self.database}: the server log "
+                        f"cannot be read any more ({exc})"
+                    )
                 else:
                     self.findings += findings
-                    self.scanned.append(f"{read / 1e6:.2f} MB of {self.database}'s statements"
-                                        f" and errors in {self.server_log.shown_as}")
+                    self.scanned.append(
+                        f"{read / 1e6:.2f} MB of {self.database}'s statements"
+                        f" and errors in {self.server_log.shown_as}"
+                    )
             findings, tables = scan_database(cursor)
         self.findings += findings
         self.scanned.append(f"committed rows of {tables} tables in {self.database}")
@@ -324,8 +380,12 @@ class SecretScanPlugin:
             self.unscanned.append("the Python log: pytest's logging plugin is disabled")
         elif self.python_log.exists():
             self.findings += scan_file(self.python_log)
-            again = (f" (its handler, dropped by a logging reconfiguration, was put back "
-                     f"{self.reattached} time(s))" if self.reattached else "")
+            again = (
+                f" (its handler, dropped by a logging reconfiguration, was put back "
+                f"{self.reattached} time(s))"
+                if self.reattached
+                else ""
+            )
             self.scanned.append(f"the Python log {self.python_log}{again}")
         else:
             self.unscanned.append(f"the Python log: {self.python_log} was not written")
@@ -337,8 +397,9 @@ class SecretScanPlugin:
 
     @property
     def failed(self) -> bool:
-        return bool(self.findings) or (bool(self.unscanned)
-                                       and os.environ.get("REQUIRE_SERVICES") == "1")
+        return bool(self.findings) or (
+            bool(self.unscanned) and os.environ.get("REQUIRE_SERVICES") == "1"
+        )
 
     def pytest_terminal_summary(self, terminalreporter):
         write = terminalreporter.write_line
@@ -350,8 +411,12 @@ class SecretScanPlugin:
         if self.unscanned and os.environ.get("REQUIRE_SERVICES") == "1":
             write("FAILED: REQUIRE_SERVICES=1 requires every source to be scanned", red=True)
         if self.findings:
-            write(f"FAILED: {len(self.findings)} card number(s) or secret(s) stored or logged "
-                  f"in plaintext:", red=True, bold=True)
+            write(
+                f"FAILED: {len(self.findings)} card number(s) or secret(s) stored or logged "
+                f"in plaintext:",
+                red=True,
+                bold=True,
+            )
             for finding in self.findings[:MAX_SHOWN]:
                 write(f"  {finding}")
             if len(self.findings) > MAX_SHOWN:

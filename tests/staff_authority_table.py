@@ -27,8 +27,12 @@ from support.models import ApprovalRequest
 
 ROLES = [Role.ADMIN, Role.FINANCE, Role.SUPPORT, Role.CUSTOMER]
 DONE, APPROVAL, REFUSED = "done", "approval requested", "refused"
-FACTORY = {Role.ADMIN: AdminFactory, Role.FINANCE: FinanceFactory, Role.SUPPORT: StaffFactory,
-           Role.CUSTOMER: UserFactory}
+FACTORY = {
+    Role.ADMIN: AdminFactory,
+    Role.FINANCE: FinanceFactory,
+    Role.SUPPORT: StaffFactory,
+    Role.CUSTOMER: UserFactory,
+}
 
 
 def registry_actions() -> list[tuple[str, str, object]]:
@@ -59,8 +63,13 @@ class World:
 def paid_order(customer, total):
     order = OrderFactory(user=customer, subtotal=total)
     OrderItemFactory(order=order, unit_amount=total)
-    mark_order_paid(order_id=order.pk, provider="manual", provider_id=f"bank-{order.pk}",
-                    amount=total, currency="usd")
+    mark_order_paid(
+        order_id=order.pk,
+        provider="manual",
+        provider_id=f"bank-{order.pk}",
+        amount=total,
+        currency="usd",
+    )
     return order
 
 
@@ -71,30 +80,50 @@ def manual_subscription(customer, *, status="ACTIVE", price=7900):
     plan.monthly_price.save(update_fields=["unit_amount"])
     now = timezone.now()
     return SubscriptionFactory(
-        user=customer, plan=plan, price=plan.monthly_price, billing_source="manual",
-        status=status, current_period_start=now - timedelta(days=3),
+        user=customer,
+        plan=plan,
+        price=plan.monthly_price,
+        billing_source="manual",
+        status=status,
+        current_period_start=now - timedelta(days=3),
         current_period_end=now + timedelta(days=27),
         trial_start=now - timedelta(days=3) if status == "TRIALING" else None,
-        trial_end=now + timedelta(days=27) if status == "TRIALING" else None)
+        trial_end=now + timedelta(days=27) if status == "TRIALING" else None,
+    )
 
 
 def open_invoice(customer, total, status=InvoiceStatus.OPEN):
 
     subscription = manual_subscription(customer)
     return Invoice.objects.create(
-        number=next_number("INV"), user=customer, subscription=subscription, status=status,
-        billing_source="manual", currency="usd", subtotal=total, total=total,
-        amount_due=total, billing_reason="subscription_cycle")
+        number=next_number("INV"),
+        user=customer,
+        subscription=subscription,
+        status=status,
+        billing_source="manual",
+        currency="usd",
+        subtotal=total,
+        total=total,
+        amount_due=total,
+        billing_reason="subscription_cycle",
+    )
 
 
 def paid_invoice(customer, total):
     """A manual subscription invoice paid by bank transfer (refunds settle at once)."""
 
     invoice = open_invoice(customer, total)
-    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.PAID, amount_paid=total,
-                                                 amount_due=0, paid_at=timezone.now())
-    Payment.objects.create(user=customer, invoice=invoice, provider="manual",
-                           provider_id=f"bank-inv-{invoice.pk}", amount=total, currency="usd")
+    Invoice.objects.filter(pk=invoice.pk).update(
+        status=InvoiceStatus.PAID, amount_paid=total, amount_due=0, paid_at=timezone.now()
+    )
+    Payment.objects.create(
+        user=customer,
+        invoice=invoice,
+        provider="manual",
+        provider_id=f"bank-inv-{invoice.pk}",
+        amount=total,
+        currency="usd",
+    )
     return invoice
 
 

@@ -62,6 +62,7 @@ CHECKS = [
 # deeper by hand.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "6"))
 
+
 def _served_schema() -> dict:
     """What GET /api/v1/schema/ serves, generated in-process by drf-spectacular."""
 
@@ -87,8 +88,13 @@ FUZZ_SETTINGS = settings(
 )
 
 
-_PAGE_SIZE_PATHS = ["/api/v1/collections/", "/api/v1/kb/articles/", "/api/v1/products/",
-                    "/api/v1/me/api-keys/", "/api/v1/me/sessions/"]
+_PAGE_SIZE_PATHS = [
+    "/api/v1/collections/",
+    "/api/v1/kb/articles/",
+    "/api/v1/products/",
+    "/api/v1/me/api-keys/",
+    "/api/v1/me/sessions/",
+]
 
 
 def _call(case, headers=None):
@@ -123,11 +129,19 @@ def fuzz_data(customer, other_customer):
     plan = PlanFactory()
     order = OrderFactory(user=customer)
     OrderItemFactory(order=order, product=product)
-    CartItem.objects.create(cart=Cart.objects.create(user=customer), product=product,
-                            price=price, quantity=1)
+    CartItem.objects.create(
+        cart=Cart.objects.create(user=customer), product=product, price=price, quantity=1
+    )
     subscription = SubscriptionFactory(user=customer, plan=plan, price=plan.monthly_price)
-    Invoice.objects.create(number="INV-FUZZ-1", user=customer, subscription=subscription,
-                           currency="usd", subtotal=1000, total=1000, amount_due=1000)
+    Invoice.objects.create(
+        number="INV-FUZZ-1",
+        user=customer,
+        subscription=subscription,
+        currency="usd",
+        subtotal=1000,
+        total=1000,
+        amount_due=1000,
+    )
     grant_credits(user=customer, amount=100, source="PROMO")
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=2)
     consume_credits(user=customer, operation="AI_TEXT_CHAT")
@@ -177,18 +191,24 @@ def test_api_as_staff(case, fuzz_data, staff_headers):
 @pytest.mark.parametrize("path", _PAGE_SIZE_PATHS)
 @pytest.mark.parametrize("page_size", ["null", "0", "101", "\u00b2", "-1"])
 def test_a_page_size_outside_1_to_100_is_refused(path, page_size, client, customer_headers):
-    response = client.get(path, {"page_size": page_size},
-                          HTTP_AUTHORIZATION=customer_headers["Authorization"])
+    response = client.get(
+        path, {"page_size": page_size}, HTTP_AUTHORIZATION=customer_headers["Authorization"]
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert "page_size" in response.json()["fields"]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", [
-    "/api/v1/subscriptions/\u00b2/", "/api/v1/subscriptions/\u00b2/cancel/",
-    "/api/v1/subscriptions/\u00b9/change-plan/", "/billing/subscriptions/\u00b2/cancel/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/subscriptions/\u00b2/",
+        "/api/v1/subscriptions/\u00b2/cancel/",
+        "/api/v1/subscriptions/\u00b9/change-plan/",
+        "/billing/subscriptions/\u00b2/cancel/",
+    ],
+)
 def test_a_subscription_id_with_a_superscript_digit_answers_404(path, customer):
 
     client = Client(raise_request_exception=False)

@@ -58,27 +58,51 @@ def _subscription(user):
 
 
 def _invoice(user):
-    Invoice.objects.create(number=f"INV-COUNT-{next(_serial)}", user=user, currency="usd",
-                           subtotal=1000, total=1000, amount_due=1000,
-                           lines=[{"description": "Pro", "amount": 1000}])
+    Invoice.objects.create(
+        number=f"INV-COUNT-{next(_serial)}",
+        user=user,
+        currency="usd",
+        subtotal=1000,
+        total=1000,
+        amount_due=1000,
+        lines=[{"description": "Pro", "amount": 1000}],
+    )
 
 
 def _payment(user):
 
     n = next(_serial)
-    invoice = Invoice.objects.create(number=f"INV-PAY-{n}", user=user, currency="usd",
-                                     subtotal=1000, total=1000, amount_due=0, amount_paid=1000,
-                                     status="PAID", lines=[{"description": "Pro",
-                                                            "amount": 1000}])
-    Payment.objects.create(user=user, invoice=invoice, provider="manual",
-                           provider_id=f"count-pay-{n}", amount=1000, currency="usd",
-                           paid_at=timezone.now(), method_type="bank_transfer")
+    invoice = Invoice.objects.create(
+        number=f"INV-PAY-{n}",
+        user=user,
+        currency="usd",
+        subtotal=1000,
+        total=1000,
+        amount_due=0,
+        amount_paid=1000,
+        status="PAID",
+        lines=[{"description": "Pro", "amount": 1000}],
+    )
+    Payment.objects.create(
+        user=user,
+        invoice=invoice,
+        provider="manual",
+        provider_id=f"count-pay-{n}",
+        amount=1000,
+        currency="usd",
+        paid_at=timezone.now(),
+        method_type="bank_transfer",
+    )
 
 
 def _grant(user):
-    grant_credits(user=user, amount=10, source=GrantSource.PROMO,
-                  idempotency_key=f"count-{next(_serial)}",
-                  expires_at=None if next(_serial) % 2 else timezone.now() + timedelta(days=90))
+    grant_credits(
+        user=user,
+        amount=10,
+        source=GrantSource.PROMO,
+        idempotency_key=f"count-{next(_serial)}",
+        expires_at=None if next(_serial) % 2 else timezone.now() + timedelta(days=90),
+    )
 
 
 def _cost(user):
@@ -96,9 +120,14 @@ def _article(user):
 
 def _metric(user):
     count = DailyMetric.objects.count()
-    DailyMetric.objects.create(date=DAY - timedelta(days=count), metric="mrr", dimension="usd",
-                               value=Decimal("10.5"), definition_version=3,
-                               metadata={"subscriptions": 1})
+    DailyMetric.objects.create(
+        date=DAY - timedelta(days=count),
+        metric="mrr",
+        dimension="usd",
+        value=Decimal("10.5"),
+        definition_version=3,
+        metadata={"subscriptions": 1},
+    )
 
 
 @dataclass(frozen=True)
@@ -123,8 +152,11 @@ ENDPOINTS = [
     ListEndpoint("/api/v1/credits/costs/", "customer_api", _cost, rows_at=""),
     ListEndpoint("/api/v1/tickets/?page_size=50", "customer_api", _ticket),
     ListEndpoint("/api/v1/kb/articles/?page_size=50", "api_client", _article),
-    ListEndpoint(f"/api/v1/analytics/metrics/?metric=mrr&from={DAY - timedelta(days=60)}"
-                 f"&to={DAY}", "admin_api", _metric),
+    ListEndpoint(
+        f"/api/v1/analytics/metrics/?metric=mrr&from={DAY - timedelta(days=60)}&to={DAY}",
+        "admin_api",
+        _metric,
+    ),
 ]
 
 
@@ -140,8 +172,7 @@ def _read(client, endpoint: ListEndpoint) -> tuple[int, int]:
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.url.split("?")[0] for e in ENDPOINTS])
 def test_list_endpoint_queries_do_not_grow_with_its_rows(request, endpoint):
     client = request.getfixturevalue(endpoint.reader)
-    user = request.getfixturevalue("admin_user" if endpoint.reader == "admin_api"
-                                   else "customer")
+    user = request.getfixturevalue("admin_user" if endpoint.reader == "admin_api" else "customer")
     endpoint.add_row(user)
     _read(client, endpoint)  # settings read once and cached (get_config) count in neither
     few, shown_few = _read(client, endpoint)

@@ -12,8 +12,17 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-SKIP_DIRS = {".venv", ".data", "node_modules", "migrations", "djstripe_migrations", "artifacts",
-             "static", "templates", ".git"}
+SKIP_DIRS = {
+    ".venv",
+    ".data",
+    "node_modules",
+    "migrations",
+    "djstripe_migrations",
+    "artifacts",
+    "static",
+    "templates",
+    ".git",
+}
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 60
 
@@ -28,14 +37,20 @@ def _contract():
     parser = configparser.ConfigParser()
     parser.read(ROOT / ".importlinter")
     packages = parser["importlinter"]["root_packages"].split()
-    layers = [line.strip() for line in parser["importlinter:contract:layers"]["layers"].split("\n")
-              if line.strip()]
+    layers = [
+        line.strip()
+        for line in parser["importlinter:contract:layers"]["layers"].split("\n")
+        if line.strip()
+    ]
     return packages, layers
 
 
 def _top_level_packages() -> set[str]:
-    return {path.parent.name for path in ROOT.glob("*/__init__.py")
-            if path.parent.name not in SKIP_DIRS | {"tests", "e2e", "bench"}}
+    return {
+        path.parent.name
+        for path in ROOT.glob("*/__init__.py")
+        if path.parent.name not in SKIP_DIRS | {"tests", "e2e", "bench"}
+    }
 
 
 def test_every_package_is_in_a_layer():
@@ -78,8 +93,9 @@ def _strongly_connected(graph, modules):
                 counter[0] += 1
                 stack.append(child)
                 on_stack.add(child)
-                work.append((child, iter(sorted(
-                    graph.find_modules_directly_imported_by(child) & modules))))
+                work.append(
+                    (child, iter(sorted(graph.find_modules_directly_imported_by(child) & modules)))
+                )
             elif child in on_stack:
                 low[node] = min(low[node], index[child])
     return groups
@@ -87,15 +103,19 @@ def _strongly_connected(graph, modules):
 
 def test_no_module_imports_itself_through_others():
     packages, _ = _contract()
-    graph = grimp.build_graph(*packages, include_external_packages=False,
-                              exclude_type_checking_imports=True)
+    graph = grimp.build_graph(
+        *packages, include_external_packages=False, exclude_type_checking_imports=True
+    )
     modules = {module for module in graph.modules if ".migrations" not in module}
     assert _strongly_connected(graph, modules) == []
 
 
 def test_no_file_is_over_the_limit():
-    over = {str(path.relative_to(ROOT)): lines for path in _python_files()
-            if (lines := len(path.read_text().splitlines())) > MAX_FILE_LINES}
+    over = {
+        str(path.relative_to(ROOT)): lines
+        for path in _python_files()
+        if (lines := len(path.read_text().splitlines())) > MAX_FILE_LINES
+    }
     assert over == {}
 
 
@@ -120,14 +140,16 @@ def test_the_readme_states_the_layers_in_the_contract_order():
     section = _readme_layout()
     stated = re.findall(r"^\d+\.\s+`([^`]+)`\s+—", section, flags=re.MULTILINE)
     assert [re.sub(r"[`\s]", "", layer) for layer in stated] == [
-        layer.replace(" ", "") for layer in layers]
+        layer.replace(" ", "") for layer in layers
+    ]
 
 
 @pytest.mark.parametrize("package", sorted(_top_level_packages() | {"tests", "e2e", "bench"}))
 def test_the_readme_layout_names_every_package(package):
     section = _readme_layout()
-    assert f"`{package}/`" in section or re.search(rf"^\d+\. `[^`]*\b{package}\b[^`]*` —",
-                                                    section, flags=re.MULTILINE)
+    assert f"`{package}/`" in section or re.search(
+        rf"^\d+\. `[^`]*\b{package}\b[^`]*` —", section, flags=re.MULTILINE
+    )
 
 
 def test_every_function_local_import_says_why():

@@ -49,22 +49,62 @@ def test_ratio_is_ours_over_baseline_and_undefined_without_a_baseline():
 
 
 def test_table_has_one_aligned_row_per_result_with_units_ratio_target_and_met():
-    results = [Result("api", "GET /x throughput", 123.456, 1234.5, "req/s", "constant DRF view",
-                      target="ratio >= 0.5"),
-               Result("webhooks", "ack latency p99", 8.25, 4.0, "ms", "GET /healthz/",
-                      higher_is_better=False, target="ours < 50"),
-               Result("rollup", "informative", 3.0, 2.0, "ms", "hand-written",
-                      higher_is_better=False)]
+    results = [
+        Result(
+            "api",
+            "GET /x throughput",
+            123.456,
+            1234.5,
+            "req/s",
+            "constant DRF view",
+            target="ratio >= 0.5",
+        ),
+        Result(
+            "webhooks",
+            "ack latency p99",
+            8.25,
+            4.0,
+            "ms",
+            "GET /healthz/",
+            higher_is_better=False,
+            target="ours < 50",
+        ),
+        Result("rollup", "informative", 3.0, 2.0, "ms", "hand-written", higher_is_better=False),
+    ]
     lines = format_table(results).splitlines()
     assert [cell.strip() for cell in lines[0].split("|")[1:-1]] == [
-        "suite", "metric", "ours", "baseline", "ratio", "target", "met", "baseline is"]
+        "suite",
+        "metric",
+        "ours",
+        "baseline",
+        "ratio",
+        "target",
+        "met",
+        "baseline is",
+    ]
     assert set(lines[1]) <= {"|", "-", ":"}
     cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[2:]]
     assert cells == [
-        ["api", "GET /x throughput", "123 req/s", "1,234 req/s", "0.10x", ">= 0.50x", "NOT met",
-         "constant DRF view"],
-        ["webhooks", "ack latency p99", "8.25 ms", "4.00 ms", "2.06x", "< 50 ms", "met",
-         "GET /healthz/"],
+        [
+            "api",
+            "GET /x throughput",
+            "123 req/s",
+            "1,234 req/s",
+            "0.10x",
+            ">= 0.50x",
+            "NOT met",
+            "constant DRF view",
+        ],
+        [
+            "webhooks",
+            "ack latency p99",
+            "8.25 ms",
+            "4.00 ms",
+            "2.06x",
+            "< 50 ms",
+            "met",
+            "GET /healthz/",
+        ],
         ["rollup", "informative", "3.00 ms", "2.00 ms", "1.50x", "-", "-", "hand-written"],
     ]
     assert len({len(line) for line in lines}) == 1  # every column lines up
@@ -83,22 +123,31 @@ def test_targets_apply_to_the_ratio_or_to_our_figure():
 
 def test_numbers_keep_three_significant_figures():
     assert [format_number(v) for v in (73570.4, 883.2, 42.42, 3.14159, 0.01234)] == [
-        "73,570", "883", "42.4", "3.14", "0.0123"]
+        "73,570",
+        "883",
+        "42.4",
+        "3.14",
+        "0.0123",
+    ]
     assert format_number(math.nan) == "n/a"
 
 
 def test_results_survive_the_trip_through_the_suite_json_file(tmp_path):
-    rows = [Result("seeding", "seed_demo", 883.0, 73570.0, "rows/s", "COPY"),
-            Result("api", "GET /x", 600.0, 1000.0, "req/s", "constant", target="ratio >= 0.5"),
-            Result("rollup", "none yet", 1.0, 0.0, "ms", "hand", higher_is_better=False)]
+    rows = [
+        Result("seeding", "seed_demo", 883.0, 73570.0, "rows/s", "COPY"),
+        Result("api", "GET /x", 600.0, 1000.0, "req/s", "constant", target="ratio >= 0.5"),
+        Result("rollup", "none yet", 1.0, 0.0, "ms", "hand", higher_is_better=False),
+    ]
     path = tmp_path / "suite.json"
     write_results(str(path), rows)
     assert read_results(path) == rows
     written = json.loads(path.read_text())
-    assert list(written[1])[:7] == ["suite", "metric", "ours", "baseline", "ratio", "target",
-                                    "met"]
+    assert list(written[1])[:7] == ["suite", "metric", "ours", "baseline", "ratio", "target", "met"]
     assert (written[1]["ratio"], written[1]["target"], written[1]["met"]) == (
-        0.6, "ratio >= 0.5", True)
+        0.6,
+        "ratio >= 0.5",
+        True,
+    )
     assert (written[0]["target"], written[0]["met"]) == ("", None)
     assert written[2]["ratio"] is None  # no baseline: null, not NaN (which JSON lacks)
 
@@ -126,11 +175,13 @@ def test_open_loop_sender_sends_every_request_at_its_rate_and_counts_failures():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        requests = [openloop.Request("POST", "/bad" if i % 10 == 9 else "/ok", b"{}")
-                    for i in range(40)]
+        requests = [
+            openloop.Request("POST", "/bad" if i % 10 == 9 else "/ok", b"{}") for i in range(40)
+        ]
         # Two sender processes share the requests out: every one is sent once.
-        outcome = openloop.run(f"http://127.0.0.1:{server.server_port}", requests, rate=200,
-                               senders=4, processes=2)
+        outcome = openloop.run(
+            f"http://127.0.0.1:{server.server_port}", requests, rate=200, senders=4, processes=2
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -150,8 +201,12 @@ def test_the_webhook_bench_delivery_is_accepted_and_stored_by_the_real_view(clie
     event = stripe_event(3, "smoke")
     delivery = signed_delivery(event, secret=SECRET)
 
-    response = client.post(WEBHOOK_PATH, data=delivery.body, content_type="application/json",
-                           HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"])
+    response = client.post(
+        WEBHOOK_PATH,
+        data=delivery.body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"],
+    )
 
     assert response.status_code == 200
     stored = WebhookEvent.objects.get(stripe_event_id=event["id"])
@@ -164,8 +219,12 @@ def test_a_bench_delivery_signed_with_another_secret_is_refused(client, settings
     settings.STRIPE = {**settings.STRIPE, "webhook_secret": SECRET}
     delivery = signed_delivery(stripe_event(0, "smoke"), secret=f"whsec_{secrets.token_hex(16)}")
 
-    response = client.post(WEBHOOK_PATH, data=delivery.body, content_type="application/json",
-                           HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"])
+    response = client.post(
+        WEBHOOK_PATH,
+        data=delivery.body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=delivery.headers["Stripe-Signature"],
+    )
 
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()

@@ -49,7 +49,8 @@ def check_command(argv: list[str]) -> str:
         if command == "worker":
             queues = args[args.index("--queues") + 1].split(",")
             assert set(queues) <= {app.conf.task_default_queue}, (
-                f"{queues}: no task is routed there (CELERY_TASK_ROUTES)")
+                f"{queues}: no task is routed there (CELERY_TASK_ROUTES)"
+            )
             return "worker"
         assert command == "beat", argv
         scheduler = args[args.index("--scheduler") + 1]
@@ -68,8 +69,11 @@ def _fill(value: str) -> str:
 
 def test_compose_runs_two_web_servers_two_workers_one_beat_postgres_and_redis(compose):
     services = compose["services"]
-    kinds = {name: check_command(service["command"]) for name, service in services.items()
-             if name in APP_SERVICES}
+    kinds = {
+        name: check_command(service["command"])
+        for name, service in services.items()
+        if name in APP_SERVICES
+    }
     assert sorted(kinds.values()) == ["beat", "manage", "web", "web", "worker", "worker"]
     assert services["postgres"]["image"].startswith("pgvector/pgvector:pg")
     assert services["redis"]["image"].startswith("redis:")
@@ -78,8 +82,9 @@ def test_compose_runs_two_web_servers_two_workers_one_beat_postgres_and_redis(co
         assert importlib.util.find_spec(settings_module), settings_module
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
     assert (ROOT / services["web1"]["build"]["dockerfile"]).is_file()
-    hostnames = [service["command"][-1] for name, service in services.items()
-                 if kinds.get(name) == "worker"]
+    hostnames = [
+        service["command"][-1] for name, service in services.items() if kinds.get(name) == "worker"
+    ]
     assert len(set(hostnames)) == 2, "two workers need two node names"
 
 
@@ -98,7 +103,8 @@ def test_compose_gives_the_owner_login_to_migrate_alone(compose):
     # The app services wait for the migration (and so for the grants) before they start.
     for name in APP_SERVICES - {"migrate"}:
         assert services[name]["depends_on"]["migrate"] == {
-            "condition": "service_completed_successfully"}
+            "condition": "service_completed_successfully"
+        }
 
 
 def test_compose_mounts_and_variables_exist(compose):
@@ -130,22 +136,29 @@ def test_procfile_processes_exist():
 
 def _exec_starts(path: Path) -> list[list[str]]:
     text = path.read_text().replace("\\\n", " ")
-    return [shlex.split(line.split("=", 1)[1])
-            for line in text.splitlines() if line.startswith("ExecStart=")]
+    return [
+        shlex.split(line.split("=", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("ExecStart=")
+    ]
 
 
-@pytest.mark.parametrize(("unit", "kinds"), [
-    ("billing-web.service", ["web"]),
-    ("billing-worker@.service", ["worker"]),
-    ("billing-beat.service", ["beat"]),
-    ("billing-migrate.service", ["manage", "manage"]),
-])
+@pytest.mark.parametrize(
+    ("unit", "kinds"),
+    [
+        ("billing-web.service", ["web"]),
+        ("billing-worker@.service", ["worker"]),
+        ("billing-beat.service", ["beat"]),
+        ("billing-migrate.service", ["manage", "manage"]),
+    ],
+)
 def test_systemd_units_start_our_processes(unit, kinds):
     path = DEPLOY / "systemd" / unit
     text = path.read_text()
     assert re.findall(r"^\[(\w+)\]$", text, re.MULTILINE)[:2] == ["Unit", "Service"]
-    settings_module = re.search(r"^Environment=DJANGO_SETTINGS_MODULE=(\S+)$", text,
-                                re.MULTILINE).group(1)
+    settings_module = re.search(
+        r"^Environment=DJANGO_SETTINGS_MODULE=(\S+)$", text, re.MULTILINE
+    ).group(1)
     assert importlib.util.find_spec(settings_module), settings_module
     starts = []
     for argv in _exec_starts(path):
@@ -162,8 +175,10 @@ def test_gunicorn_config_is_valid_python_with_sane_values(monkeypatch):
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     monkeypatch.setenv("PORT", "9000")
     values: dict = {}
-    exec(compile((DEPLOY / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"),  # noqa: S102
-         values)
+    exec(  # noqa: S102
+        compile((DEPLOY / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"),
+        values,
+    )
     assert (values["workers"], values["bind"]) == (3, ["0.0.0.0:9000"])
     assert values["worker_class"] == "sync"
     assert values["graceful_timeout"] < values["timeout"]

@@ -42,8 +42,10 @@ def pause_inserts_into(table: str):
             CREATE FUNCTION {function}() RETURNS trigger AS $$
             BEGIN PERFORM pg_sleep({PAUSE_SECONDS}); RETURN NEW; END;
             $$ LANGUAGE plpgsql""")
-        cursor.execute(f"CREATE TRIGGER {function} BEFORE INSERT ON {table} "
-                       f"FOR EACH ROW EXECUTE FUNCTION {function}()")
+        cursor.execute(
+            f"CREATE TRIGGER {function} BEFORE INSERT ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+        )
     try:
         yield
     finally:
@@ -122,8 +124,7 @@ def test_api_consume_cut_off_mid_transaction_is_a_503_and_writes_nothing():
     client.force_authenticate(user=user)
 
     def consume():
-        return client.post("/api/v1/credits/consume/", {"operation": "AI_TEXT_CHAT"},
-                           format="json")
+        return client.post("/api/v1/credits/consume/", {"operation": "AI_TEXT_CHAT"}, format="json")
 
     # The ledger row's lots are the last insert of a consume: by then the balance row, the
     # lot and the ledger row itself have been written.
@@ -147,9 +148,9 @@ def test_api_consume_cut_off_mid_transaction_is_a_503_and_writes_nothing():
     assert retried.json()["credits_charged"] == 5
     assert retried.json()["balance"] == 45
     assert CreditBalance.objects.get(user=user).balance == 45
-    assert list(CreditTransaction.objects.filter(user=user).order_by("id")
-                .values_list("kind", "amount")) == [(TransactionKind.GRANT, 50),
-                                                    (TransactionKind.CONSUME, -5)]
+    assert list(
+        CreditTransaction.objects.filter(user=user).order_by("id").values_list("kind", "amount")
+    ) == [(TransactionKind.GRANT, 50), (TransactionKind.CONSUME, -5)]
     assert CreditGrant.objects.get(user=user).remaining == 45
 
 
@@ -160,8 +161,12 @@ def test_checkout_page_cut_off_mid_transaction_shows_the_503_page_and_writes_not
     product.save(update_fields=["default_price"])
     browser = Client()
     browser.force_login(user)
-    assert browser.post("/cart/", {"action": "add", "product_id": product.pk,
-                                   "quantity": 1}).status_code == 302
+    assert (
+        browser.post(
+            "/cart/", {"action": "add", "product_id": product.pk, "quantity": 1}
+        ).status_code
+        == 302
+    )
     audit_rows = AuditLog.objects.count()
 
     def place_order():
@@ -224,7 +229,8 @@ def test_a_connection_killed_between_requests_is_a_503_once_then_replaced():
     client = APIClient()
     client.force_authenticate(user=user)
     (first, killed, replaced), pids = _kill_the_idle_connection_between(
-        lambda: client.get("/api/v1/credits/"))
+        lambda: client.get("/api/v1/credits/")
+    )
 
     assert first.status_code == 200
     assert killed.status_code == 503
@@ -244,7 +250,8 @@ def test_a_database_lost_before_the_view_runs_is_the_503_page_too():
     browser = Client(raise_request_exception=False)
     browser.force_login(user)
     (first, killed, replaced), pids = _kill_the_idle_connection_between(
-        lambda: browser.get("/credits/"))
+        lambda: browser.get("/credits/")
+    )
 
     assert first.status_code == 200
     assert killed.status_code == 503

@@ -61,9 +61,22 @@ class RedisServer:
     def start(self) -> None:
         # Our fixed command line; pyproject's "*/tests/*" S603 exemption misses top-level tests/.
         self.process = subprocess.Popen(  # noqa: S603
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -71,8 +84,7 @@ class RedisServer:
                 return
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"redis-server on port {self.port} did not start") from None
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:
@@ -115,12 +127,17 @@ def celery_broker(url: str, **transport_options):
     """Point the project's Celery app at ``url``, not eager: what production does with
     REDIS_URL (the same transport options as config.settings.base)."""
 
-
     keys = ("broker_url", "task_always_eager", "broker_transport_options")
     saved = {key: app.conf[key] for key in keys}
-    options = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
-               "interval_max": 0.5, "socket_connect_timeout": 2, "visibility_timeout": 3600,
-               **transport_options}
+    options = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+        "socket_connect_timeout": 2,
+        "visibility_timeout": 3600,
+        **transport_options,
+    }
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     app.conf.update(broker_url=url, task_always_eager=False, broker_transport_options=options)
     _reset_connection_pools(app)
@@ -151,10 +168,11 @@ def wait_for(predicate, *, timeout: float, what: str):
 
 @pytest.mark.django_db(transaction=True)
 def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_returns(
-        redis_server, settings, customer, customer_api, client, outbox_without_backoff,
-        caplog):
-    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
-                                   "LOCATION": redis_server.url}}
+    redis_server, settings, customer, customer_api, client, outbox_without_backoff, caplog
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": redis_server.url}
+    }
     settings.STRIPE = {**settings.STRIPE, "webhook_secret": WEBHOOK_SECRET}
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=5)
     funded_user(user=customer, credits=30)  # the threshold is 20: the 3rd charge crosses it
@@ -164,8 +182,13 @@ def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_return
     with celery_broker(redis_server.url) as app:
         redis_server.stop()
         inbox_row, pending = _requests_while_redis_is_down(
-            customer=customer, customer_api=customer_api, client=client, product=product,
-            event=event, caplog=caplog)
+            customer=customer,
+            customer_api=customer_api,
+            client=client,
+            product=product,
+            event=event,
+            caplog=caplog,
+        )
         _delivered_once_redis_is_back(app, redis_server, inbox_row, pending)
 
     inbox_row.refresh_from_db()
@@ -176,18 +199,17 @@ def test_redis_down_requests_succeed_and_queued_work_is_delivered_once_it_return
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
 
 
-
-
-def _requests_while_redis_is_down(*, customer, customer_api, client, product, event,
-                                  caplog) -> tuple:
+def _requests_while_redis_is_down(
+    *, customer, customer_api, client, product, event, caplog
+) -> tuple:
     """A customer checks out and consumes credits, Stripe calls us: every request succeeds
     and the work they queue waits in the outbox. Returns the webhook's row and that work."""
     # --- Redis is down: a customer checks out and consumes credits; Stripe calls us ----
     added = customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
-    checkout = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                 format="json")
-    charges = [customer_api.post(CONSUME, {"operation": "AI_TEXT_CHAT"}, format="json")
-               for _ in range(3)]
+    checkout = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"}, format="json")
+    charges = [
+        customer_api.post(CONSUME, {"operation": "AI_TEXT_CHAT"}, format="json") for _ in range(3)
+    ]
     delivered = signed_post(client, event)
     # The webhook's task is published by the process's publisher thread, after the answer.
     assert publisher.wait_idle(timeout=20)
@@ -210,8 +232,9 @@ def _requests_while_redis_is_down(*, customer, customer_api, client, product, ev
     assert all(m.attempts == 1 and "Connection refused" in m.last_error for m in pending)
     assert not any("running low" in m.subject for m in mail.outbox)
     # The requests read system settings through the cache, which answered misses.
-    assert any(r.name == "config.cache" and "Redis unavailable" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        r.name == "config.cache" and "Redis unavailable" in r.getMessage() for r in caplog.records
+    )
     return inbox_row, pending
 
 
@@ -223,21 +246,26 @@ def _delivered_once_redis_is_back(app, redis_server, inbox_row, pending) -> None
     call_command("relay_outbox")
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
     assert redis_server.client().llen("celery") == 2
-    queued = [json.loads(raw)["headers"] for raw in redis_server.client().lrange("celery",
-                                                                                 0, -1)]
+    queued = [json.loads(raw)["headers"] for raw in redis_server.client().lrange("celery", 0, -1)]
     assert sorted(h["id"] for h in queued) == sorted(m.task_id for m in pending)
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
-        wait_for(lambda: WebhookEvent.objects.get(pk=inbox_row.pk).status ==
-                  WebhookEvent.Status.PROCESSED and
-                  any("running low" in m.subject for m in mail.outbox),
-                  timeout=20, what="the worker to process the queued tasks")
-        wait_for(lambda: redis_server.client().llen("celery") == 0, timeout=10,
-                  what="an empty queue")
+        wait_for(
+            lambda: (
+                WebhookEvent.objects.get(pk=inbox_row.pk).status == WebhookEvent.Status.PROCESSED
+                and any("running low" in m.subject for m in mail.outbox)
+            ),
+            timeout=20,
+            what="the worker to process the queued tasks",
+        )
+        wait_for(
+            lambda: redis_server.client().llen("celery") == 0, timeout=10, what="an empty queue"
+        )
 
 
 def test_cache_answers_misses_while_redis_is_down_and_recovers_when_it_returns(
-        redis_server, monkeypatch, caplog):
+    redis_server, monkeypatch, caplog
+):
 
     monkeypatch.setattr(resilient, "RETRY_AFTER", 0.0)  # try Redis again on the next call
     cache = resilient.ResilientRedisCache(redis_server.url, {})

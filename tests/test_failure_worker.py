@@ -51,8 +51,10 @@ def _database_url() -> str:
     host = db.get("HOST") or ""
     if host.startswith("/"):
         return f"postgresql://{db['USER']}:@/{name}?host={host}"
-    return (f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:"
-            f"{db.get('PORT') or 5432}/{name}")
+    return (
+        f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:"
+        f"{db.get('PORT') or 5432}/{name}"
+    )
 
 
 class Worker:
@@ -60,9 +62,15 @@ class Worker:
 
     def __init__(self, redis_url: str, log_path: Path, **extra_env):
         self.log_path = log_path
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
-                    "DATABASE_URL": _database_url(), "REDIS_URL": redis_url,
-                    "DEBUG": "false", "PYTHONUNBUFFERED": "1", **extra_env}
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": redis_url,
+            "DEBUG": "false",
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
         # The handlers used here never call Stripe; without keys nothing can reach it.
         for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE"):
             self.env.pop(name, None)
@@ -72,13 +80,36 @@ class Worker:
         self._log = self.log_path.open("a")
         # Our fixed command line; pyproject's "*/tests/*" S603 exemption misses top-level tests/.
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
-             "-c", "1", "-l", "INFO", "--without-heartbeat", "--without-mingle",
-             "--without-gossip", "-n", f"failure-{os.getpid()}-{time.time_ns()}@%h"],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        wait_for(lambda: " ready." in self.log_path.read_text() or
-                  self.process.poll() is not None, timeout=60, what="the worker to start")
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-P",
+                "prefork",
+                "-c",
+                "1",
+                "-l",
+                "INFO",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                f"failure-{os.getpid()}-{time.time_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(
+            lambda: " ready." in self.log_path.read_text() or self.process.poll() is not None,
+            timeout=60,
+            what="the worker to start",
+        )
         assert self.process.poll() is None, self.log_path.read_text()
 
     def pool_children(self) -> list[psutil.Process]:
@@ -127,8 +158,9 @@ def _seed_payments(customer, day, *, count: int) -> None:
     """Past payments, so each day's revenue rollup has a known answer."""
     noon = timezone.make_aware(datetime.combine(day, datetime.min.time())) + timedelta(hours=12)
     for _ in range(count):
-        payment = Payment.objects.create(user=customer, provider=BillingSource.MANUAL,
-                                         amount=1000, currency="usd", paid_at=noon)
+        payment = Payment.objects.create(
+            user=customer, provider=BillingSource.MANUAL, amount=1000, currency="usd", paid_at=noon
+        )
         Payment.objects.filter(pk=payment.pk).update(created_at=noon)
 
 
@@ -139,15 +171,25 @@ def _queue_work(customer) -> tuple[list, list]:
     today = timezone.now().date()
     for n in range(max(EVENTS, DAYS)):
         if n < EVENTS:
-            order = OrderFactory(user=customer, billing_source=BillingSource.STRIPE,
-                                 subtotal=1900, stripe_payment_intent_id=f"pi_kill_{n}",
-                                 stripe_checkout_session_id=f"cs_kill_{n}")
+            order = OrderFactory(
+                user=customer,
+                billing_source=BillingSource.STRIPE,
+                subtotal=1900,
+                stripe_payment_intent_id=f"pi_kill_{n}",
+                stripe_checkout_session_id=f"cs_kill_{n}",
+            )
             OrderItemFactory(order=order, unit_amount=1900)
-            session = example("checkout.session", id=order.stripe_checkout_session_id,
-                              mode="payment", payment_status="paid", status="complete",
-                              amount_total=order.total, currency=order.currency,
-                              payment_intent=order.stripe_payment_intent_id,
-                              metadata={"order_id": str(order.pk)})
+            session = example(
+                "checkout.session",
+                id=order.stripe_checkout_session_id,
+                mode="payment",
+                payment_status="paid",
+                status="complete",
+                amount_total=order.total,
+                currency=order.currency,
+                payment_intent=order.stripe_payment_intent_id,
+                metadata={"order_id": str(order.pk)},
+            )
             event = wrap_event(session, "checkout.session.completed", event_id=f"evt_kill_{n}")
             inbox.record_event(body=json.dumps(event).encode())
             orders.append(order)
@@ -161,16 +203,22 @@ def _queue_work(customer) -> tuple[list, list]:
 
 
 def _progress() -> int:
-    return (WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count()
-            + DailyMetric.objects.values("date").distinct().count())
+    return (
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count()
+        + DailyMetric.objects.values("date").distinct().count()
+    )
 
 
 def _all_done(redis_server, days) -> bool:  # noqa: F811
     client = redis_server.client()
     drained = client.llen("celery") == 0 and client.hlen("unacked") == 0
-    settled = not WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.RECEIVED,
-                                                          WebhookEvent.Status.FAILED,
-                                                          WebhookEvent.Status.PROCESSING]).exists()
+    settled = not WebhookEvent.objects.filter(
+        status__in=[
+            WebhookEvent.Status.RECEIVED,
+            WebhookEvent.Status.FAILED,
+            WebhookEvent.Status.PROCESSING,
+        ]
+    ).exists()
     rolled = DailyMetric.objects.filter(date__in=days).values("date").distinct().count()
     return drained and settled and rolled == len(days)
 
@@ -184,12 +232,18 @@ def _assert_each_task_took_effect_once(orders, days):
         assert (order.status, order.payment_status) == (OrderStatus.COMPLETED, "SUCCEEDED")
         assert Payment.objects.filter(order=order).count() == 1
         assert Payment.objects.get(order=order).amount == 1900
-        assert AuditLog.objects.filter(resource_id=str(order.pk),
-                                       context__operation="order_paid").count() == 1
+        assert (
+            AuditLog.objects.filter(
+                resource_id=str(order.pk), context__operation="order_paid"
+            ).count()
+            == 1
+        )
     # One row per (day, metric, dimension) (also a unique constraint), and the values are
     # what a clean recomputation of each day gives.
-    written = {(m.date, m.metric, m.dimension): (m.value, m.metadata)
-               for m in DailyMetric.objects.filter(date__in=days)}
+    written = {
+        (m.date, m.metric, m.dimension): (m.value, m.metadata)
+        for m in DailyMetric.objects.filter(date__in=days)
+    }
     assert len(written) == DailyMetric.objects.filter(date__in=days).count()
     assert {day for day, _, _ in written} == set(days)
     for n, day in enumerate(days):
@@ -199,14 +253,19 @@ def _assert_each_task_took_effect_once(orders, days):
         assert actual == ((1000 * count, count) if count else None), day
     for day in days:
         rollup_day(day)
-    recomputed = {(m.date, m.metric, m.dimension): (m.value, m.metadata)
-                  for m in DailyMetric.objects.filter(date__in=days)}
+    recomputed = {
+        (m.date, m.metric, m.dimension): (m.value, m.metadata)
+        for m in DailyMetric.objects.filter(date__in=days)
+    }
     assert written == recomputed
 
 
 def _run_to_the_end(redis_server, days, worker):  # noqa: F811
-    wait_for(lambda: _all_done(redis_server, days) or worker.process.poll() is not None,
-              timeout=60, what="the queue to drain")
+    wait_for(
+        lambda: _all_done(redis_server, days) or worker.process.poll() is not None,
+        timeout=60,
+        what="the queue to drain",
+    )
     # The inbox holds each row's lock while its handlers run, so a killed worker's row rolls
     # back and the redelivered task processes it at once: no row waits for the stuck sweep.
     assert worker.process.poll() is None, worker.log_path.read_text()
@@ -217,16 +276,20 @@ def _kill_the_pool_child_during_a_task(worker, *, tries: int = 5) -> int:
     tasks loses nothing and proves nothing). Returns the work done at that kill."""
     for _ in range(tries):
         progress = _progress()
-        wait_for(lambda seen=progress: _progress() > seen, timeout=30,
-                 what="the worker to progress")
+        wait_for(
+            lambda seen=progress: _progress() > seen, timeout=30, what="the worker to progress"
+        )
         lost_before = worker.log_path.read_text().count("WorkerLostError")
         (child,) = worker.pool_children()
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
         done_at_kill = _progress()
         # The main process reports the lost task once it has reaped the child.
-        wait_for(lambda dead=child.pid: [c.pid for c in worker.pool_children()] not in
-                 ([], [dead]), timeout=15, what="a new pool child")
+        wait_for(
+            lambda dead=child.pid: [c.pid for c in worker.pool_children()] not in ([], [dead]),
+            timeout=15,
+            what="a new pool child",
+        )
         time.sleep(0.2)
         if worker.log_path.read_text().count("WorkerLostError") > lost_before:
             return done_at_kill
@@ -235,26 +298,36 @@ def _kill_the_pool_child_during_a_task(worker, *, tries: int = 5) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_sigkill_of_the_pool_child_mid_batch_redelivers_and_every_task_takes_effect_once(
-        redis_server, workers, customer):  # noqa: F811
+    redis_server,  # noqa: F811 - the fixture imported from test_failure_redis
+    workers,
+    customer,
+):
     with celery_broker(redis_server.url):
         orders, days = _queue_work(customer)
         worker = workers()
-        wait_for(lambda: _progress() >= (EVENTS + DAYS) // 4, timeout=60,
-                 what="the worker to get through a quarter of the batch")
+        wait_for(
+            lambda: _progress() >= (EVENTS + DAYS) // 4,
+            timeout=60,
+            what="the worker to get through a quarter of the batch",
+        )
         done_at_kill = _kill_the_pool_child_during_a_task(worker)
 
         _run_to_the_end(redis_server, days, worker)
 
     assert done_at_kill < EVENTS + DAYS, "the kill came after the work: nothing was tested"
     # Each worker relays the outbox when it starts (config.celery), without beat.
-    assert re.search(r"Task config\.outbox\.tasks\.relay_outbox\[[^\]]+\] succeeded",
-                     worker.log_path.read_text())
+    assert re.search(
+        r"Task config\.outbox\.tasks\.relay_outbox\[[^\]]+\] succeeded", worker.log_path.read_text()
+    )
     _assert_each_task_took_effect_once(orders, days)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_sigkill_of_the_whole_worker_mid_batch_is_redelivered_after_the_visibility_timeout(
-        redis_server, workers, customer):  # noqa: F811
+    redis_server,  # noqa: F811 - the fixture imported from test_failure_redis
+    workers,
+    customer,
+):
     short = {"REDIS_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
     with celery_broker(redis_server.url, visibility_timeout=VISIBILITY_TIMEOUT):
         orders, days = _queue_work(customer)
@@ -264,10 +337,14 @@ def test_sigkill_of_the_whole_worker_mid_batch_is_redelivered_after_the_visibili
             # may finish between that check and the kill; then nothing was lost or tested,
             # and a new worker goes on until a kill lands mid-task.
             first = workers(**short)
-            wait_for(lambda seen=target: _progress() >= seen, timeout=60,
-                     what="the worker to progress")
-            wait_for(lambda: redis_server.client().hlen("unacked") == 1, timeout=10,
-                     what="a task in flight")
+            wait_for(
+                lambda seen=target: _progress() >= seen, timeout=60, what="the worker to progress"
+            )
+            wait_for(
+                lambda: redis_server.client().hlen("unacked") == 1,
+                timeout=10,
+                what="a task in flight",
+            )
             first.kill_everything()
             done_at_kill = _progress()
             in_flight = redis_server.client().hlen("unacked")
@@ -292,11 +369,20 @@ def test_default_visibility_timeout_outlasts_every_task_limit_and_retry_countdow
     that would run twice. The default must outlast them all."""
 
     app.loader.import_default_modules()
-    longest_run = max((task.time_limit or settings.CELERY_TASK_TIME_LIMIT)
-                      for name, task in app.tasks.items() if not name.startswith("celery."))
-    longest_wait = max((getattr(task, "retry_backoff_max", 600)
-                        if getattr(task, "retry_backoff", False) else task.default_retry_delay)
-                       for name, task in app.tasks.items() if not name.startswith("celery."))
+    longest_run = max(
+        (task.time_limit or settings.CELERY_TASK_TIME_LIMIT)
+        for name, task in app.tasks.items()
+        if not name.startswith("celery.")
+    )
+    longest_wait = max(
+        (
+            getattr(task, "retry_backoff_max", 600)
+            if getattr(task, "retry_backoff", False)
+            else task.default_retry_delay
+        )
+        for name, task in app.tasks.items()
+        if not name.startswith("celery.")
+    )
     monkeypatch.delenv("REDIS_VISIBILITY_TIMEOUT", raising=False)
     default = broker_visibility_timeout()
 

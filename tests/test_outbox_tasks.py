@@ -28,10 +28,13 @@ def _queued_names() -> dict[str, str]:
             continue
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and node.args
-                    and getattr(node.func, "attr", getattr(node.func, "id", None)) == "enqueue"
-                    and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, str)):
+            if (
+                isinstance(node, ast.Call)
+                and node.args
+                and getattr(node.func, "attr", getattr(node.func, "id", None)) == "enqueue"
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 found[node.args[0].value] = f"{path.relative_to(ROOT)}:{node.lineno}"
     return found
 
@@ -65,7 +68,6 @@ def test_an_email_task_runs_once_per_message_even_when_the_message_comes_twice(c
     """Eager Celery (test settings) runs the task on commit with the row's task id; a second
     delivery of the same message (as after a lost worker) sends nothing, while a call that
     does not come from the outbox still sends."""
-
 
     mail.outbox.clear()
     with transaction.atomic():

@@ -16,19 +16,43 @@ pytestmark = pytest.mark.django_db
 
 URL = re.compile(r"""https?://[^\s"'<>)\\]+""", re.IGNORECASE)
 NAMESPACES = ("http://www.w3.org/",)
-PUBLIC = ["/catalog/", "/catalog/?q=widget", "/pricing/", "/collections/", "/help/",
-          "/help/search/?q=invoice", "/accounts/login/", "/accounts/signup/",
-          "/api/v1/docs/", "/api/v1/redoc/"]
-SIGNED_IN = ["/account/", "/account/profile/", "/account/sessions/", "/account/api-keys/",
-             "/account/export/", "/account/delete/", "/cart/", "/orders/",
-             "/billing/subscription/", "/billing/invoices/", "/credits/", "/support/",
-             "/support/new/", "/support/chat/"]
+PUBLIC = [
+    "/catalog/",
+    "/catalog/?q=widget",
+    "/pricing/",
+    "/collections/",
+    "/help/",
+    "/help/search/?q=invoice",
+    "/accounts/login/",
+    "/accounts/signup/",
+    "/api/v1/docs/",
+    "/api/v1/redoc/",
+]
+SIGNED_IN = [
+    "/account/",
+    "/account/profile/",
+    "/account/sessions/",
+    "/account/api-keys/",
+    "/account/export/",
+    "/account/delete/",
+    "/cart/",
+    "/orders/",
+    "/billing/subscription/",
+    "/billing/invoices/",
+    "/credits/",
+    "/support/",
+    "/support/new/",
+    "/support/chat/",
+]
 
 
 def _outside(html: str) -> list[str]:
-    return [url for url in URL.findall(html)
-            if not url.startswith(NAMESPACES)
-            and urlsplit(url).hostname not in ("testserver", "localhost", "127.0.0.1")]
+    return [
+        url
+        for url in URL.findall(html)
+        if not url.startswith(NAMESPACES)
+        and urlsplit(url).hostname not in ("testserver", "localhost", "127.0.0.1")
+    ]
 
 
 def test_no_page_refers_to_another_host(client):

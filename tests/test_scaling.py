@@ -53,8 +53,7 @@ from credits.invariant import check_invariant
 from credits.models import CreditBalance, CreditTransaction, TransactionKind
 from tests.test_failure_redis import celery_broker, free_port, redis_server, wait_for  # noqa: F401
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True),
-              pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 12
@@ -87,8 +86,13 @@ class Process:
         self._log = self.log_path.open("ab")
         # Our fixed command lines; pyproject's "*/tests/*" S603 exemption misses tests/.
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, *self.argv], cwd=ROOT, env=self.env, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            [sys.executable, *self.argv],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     @property
@@ -116,28 +120,89 @@ class Process:
 
 class Cluster:
     def __init__(self, redis_url: str, log_dir: Path):
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith("STRIPE_") and key != "MIGRATION_DATABASE_URL"}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("STRIPE_") and key != "MIGRATION_DATABASE_URL"
+        }
         # FIELD_ENCRYPTION_KEYS comes from this process (test settings put it in the
         # environment), so every process reads what the others encrypt.
-        env.update(DJANGO_SETTINGS_MODULE="config.settings.local", DEBUG="false",
-                   DATABASE_URL=_database_url(), REDIS_URL=redis_url, PYTHONUNBUFFERED="1",
-                   STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, DB_CONN_MAX_AGE="60")
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.local",
+            DEBUG="false",
+            DATABASE_URL=_database_url(),
+            REDIS_URL=redis_url,
+            PYTHONUNBUFFERED="1",
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            DB_CONN_MAX_AGE="60",
+        )
         self.ports = [free_port(), free_port()]
-        self.webs = [Process(f"web{n}", ["-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
-                                         "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                         "config.wsgi"], env, log_dir)
-                     for n, port in enumerate(self.ports, 1)]
-        self.workers = [Process(f"worker{n}", ["-m", "celery", "-A", "config", "worker",
-                                               "-P", "prefork", "-c", "2", "-Q", "celery",
-                                               "-l", "INFO", "--without-heartbeat",
-                                               "--without-mingle", "--without-gossip",
-                                               "-n", f"scaling{n}-{os.getpid()}@%h"],
-                                env, log_dir)
-                        for n in (1, 2)]
-        self.beats = [Process(f"beat{n}", ["-m", "celery", "-A", "config", "beat", "-l", "INFO",
-                                           "-S", "config.beat:LeaderScheduler"], env, log_dir)
-                      for n in (1, 2)]
+        self.webs = [
+            Process(
+                f"web{n}",
+                [
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "deploy/gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "config.wsgi",
+                ],
+                env,
+                log_dir,
+            )
+            for n, port in enumerate(self.ports, 1)
+        ]
+        self.workers = [
+            Process(
+                f"worker{n}",
+                [
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-P",
+                    "prefork",
+                    "-c",
+                    "2",
+                    "-Q",
+                    "celery",
+                    "-l",
+                    "INFO",
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "-n",
+                    f"scaling{n}-{os.getpid()}@%h",
+                ],
+                env,
+                log_dir,
+            )
+            for n in (1, 2)
+        ]
+        self.beats = [
+            Process(
+                f"beat{n}",
+                [
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "beat",
+                    "-l",
+                    "INFO",
+                    "-S",
+                    "config.beat:LeaderScheduler",
+                ],
+                env,
+                log_dir,
+            )
+            for n in (1, 2)
+        ]
         self.all = [*self.webs, *self.workers, *self.beats]
 
     def urls(self) -> list[str]:
@@ -147,14 +212,25 @@ class Cluster:
         for process in self.all:
             process.start()
         for web, url in zip(self.webs, self.urls(), strict=True):
-            wait_for(lambda url=url, web=web: _healthy(url) or not web.alive(), timeout=60,
-                     what=f"{web.name} to answer /healthz/")
+            wait_for(
+                lambda url=url, web=web: _healthy(url) or not web.alive(),
+                timeout=60,
+                what=f"{web.name} to answer /healthz/",
+            )
         for worker in self.workers:
-            wait_for(lambda worker=worker: " ready." in worker.log or not worker.alive(),
-                     timeout=60, what=f"{worker.name} to be ready")
-        wait_for(lambda: any("leading" in beat.log for beat in self.beats)
-                 or not all(beat.alive() for beat in self.beats), timeout=60,
-                 what="a beat to lead")
+            wait_for(
+                lambda worker=worker: " ready." in worker.log or not worker.alive(),
+                timeout=60,
+                what=f"{worker.name} to be ready",
+            )
+        wait_for(
+            lambda: (
+                any("leading" in beat.log for beat in self.beats)
+                or not all(beat.alive() for beat in self.beats)
+            ),
+            timeout=60,
+            what="a beat to lead",
+        )
         self.check_alive()
 
     def check_alive(self) -> None:
@@ -190,50 +266,70 @@ def cluster(redis_server, tmp_path, transactional_db):  # noqa: F811
 
 # --- what the processes are given to do ---------------------------------------------------------
 
+
 def _paid_checkouts(customer) -> list[tuple]:
     """EVENTS Stripe orders awaiting payment and, for each, Stripe's signed
     checkout.session.completed delivery (body, Stripe-Signature)."""
     deliveries = []
     for n in range(EVENTS):
-        order = OrderFactory(user=customer, billing_source=BillingSource.STRIPE, subtotal=1900,
-                             stripe_payment_intent_id=f"pi_scale_{n}",
-                             stripe_checkout_session_id=f"cs_scale_{n}")
+        order = OrderFactory(
+            user=customer,
+            billing_source=BillingSource.STRIPE,
+            subtotal=1900,
+            stripe_payment_intent_id=f"pi_scale_{n}",
+            stripe_checkout_session_id=f"cs_scale_{n}",
+        )
         OrderItemFactory(order=order, unit_amount=1900)
-        session = example("checkout.session", id=order.stripe_checkout_session_id,
-                          mode="payment", payment_status="paid", status="complete",
-                          amount_total=order.total, currency=order.currency,
-                          payment_intent=order.stripe_payment_intent_id,
-                          metadata={"order_id": str(order.pk)})
-        body = json.dumps(wrap_event(session, "checkout.session.completed",
-                                     event_id=f"evt_scale_{n}")).encode()
+        session = example(
+            "checkout.session",
+            id=order.stripe_checkout_session_id,
+            mode="payment",
+            payment_status="paid",
+            status="complete",
+            amount_total=order.total,
+            currency=order.currency,
+            payment_intent=order.stripe_payment_intent_id,
+            metadata={"order_id": str(order.pk)},
+        )
+        body = json.dumps(
+            wrap_event(session, "checkout.session.completed", event_id=f"evt_scale_{n}")
+        ).encode()
         deliveries.append((order, body, sign_header(secret=WEBHOOK_SECRET, body=body)))
     return deliveries
 
 
 def _post_webhook(url: str, body: bytes, signature: str) -> int:
-    return requests.post(f"{url}{WEBHOOK_URL}", data=body, timeout=30, headers={
-        "Content-Type": "application/json", "Stripe-Signature": signature}).status_code
+    return requests.post(
+        f"{url}{WEBHOOK_URL}",
+        data=body,
+        timeout=30,
+        headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+    ).status_code
 
 
 def _consume(url: str, raw_key: str, idempotency_key: str) -> tuple[int, dict]:
-    response = requests.post(f"{url}/api/v1/credits/consume/", timeout=30,
-                             json={"operation": "AI_TEXT_CHAT"},
-                             headers={"Authorization": f"Bearer {raw_key}",
-                                      "Idempotency-Key": idempotency_key})
+    response = requests.post(
+        f"{url}/api/v1/credits/consume/",
+        timeout=30,
+        json={"operation": "AI_TEXT_CHAT"},
+        headers={"Authorization": f"Bearer {raw_key}", "Idempotency-Key": idempotency_key},
+    )
     return response.status_code, response.json()
 
 
 def _seed_payments(customer, day, count: int) -> None:
     noon = timezone.make_aware(datetime.combine(day, datetime.min.time())) + timedelta(hours=12)
     for _ in range(count):
-        payment = Payment.objects.create(user=customer, provider=BillingSource.MANUAL,
-                                         amount=1000, currency="usd", paid_at=noon)
+        payment = Payment.objects.create(
+            user=customer, provider=BillingSource.MANUAL, amount=1000, currency="usd", paid_at=noon
+        )
         Payment.objects.filter(pk=payment.pk).update(created_at=noon)
 
 
 def _rows_of(day) -> dict:
-    return {(m.metric, m.dimension): (m.value, m.metadata)
-            for m in DailyMetric.objects.filter(date=day)}
+    return {
+        (m.metric, m.dimension): (m.value, m.metadata) for m in DailyMetric.objects.filter(date=day)
+    }
 
 
 def _probe_sends(beat: Process) -> int:
@@ -242,8 +338,12 @@ def _probe_sends(beat: Process) -> int:
 
 # --- the test ----------------------------------------------------------------------------------
 
+
 def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing_once(
-        cluster, redis_server, customer):  # noqa: F811
+    cluster,
+    redis_server,  # noqa: F811 - the fixture imported from test_failure_redis
+    customer,
+):
     deliveries = _paid_checkouts(customer)
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=COST)
     spender = funded_user(credits=CREDITS)
@@ -251,8 +351,7 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
     day = timezone.now().date() - timedelta(days=3)
     _seed_payments(customer, day, count=3)
     every = IntervalSchedule.objects.create(every=PROBE_EVERY, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name=PROBE, task="config.outbox.tasks.relay_outbox",
-                                interval=every)
+    PeriodicTask.objects.create(name=PROBE, task="config.outbox.tasks.relay_outbox", interval=every)
 
     cluster.start()
     beats_watched_from = time.monotonic()
@@ -261,8 +360,12 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
 
     # Webhooks: every delivery to both servers at once.
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda job: _post_webhook(*job), [
-            (url, body, signature) for _order, body, signature in deliveries for url in urls]))
+        statuses = list(
+            pool.map(
+                lambda job: _post_webhook(*job),
+                [(url, body, signature) for _order, body, signature in deliveries for url in urls],
+            )
+        )
     assert set(statuses) == {200}, statuses
 
     # Credits: each idempotency key to both servers, all at once, in a random order.
@@ -277,15 +380,21 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
         outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
 
     def rollups_done() -> int:
-        return sum(len(re.findall(r"analytics\.tasks\.rollup_date\[[^\]]+\] succeeded",
-                                  worker.log)) for worker in cluster.workers)
+        return sum(
+            len(re.findall(r"analytics\.tasks\.rollup_date\[[^\]]+\] succeeded", worker.log))
+            for worker in cluster.workers
+        )
 
     def webhooks_settled() -> bool:
         return WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count() == EVENTS
 
-    wait_for(lambda: (webhooks_settled() and rollups_done() == 2)
-             or any(not p.alive() for p in cluster.all), timeout=60,
-             what="the webhooks to be processed and both rollups to run")
+    wait_for(
+        lambda: (
+            (webhooks_settled() and rollups_done() == 2) or any(not p.alive() for p in cluster.all)
+        ),
+        timeout=60,
+        what="the webhooks to be processed and both rollups to run",
+    )
     cluster.check_alive()
 
     _assert_each_webhook_processed_once(deliveries)
@@ -302,10 +411,13 @@ def _assert_each_webhook_processed_once(deliveries) -> None:
     for order, _body, _signature in deliveries:
         order.refresh_from_db()
         assert (order.status, order.payment_status) == (OrderStatus.COMPLETED, "SUCCEEDED")
-        assert list(Payment.objects.filter(order=order).values_list("amount", flat=True)) == [
-            1900]
-        assert AuditLog.objects.filter(resource_id=str(order.pk),
-                                       context__operation="order_paid").count() == 1
+        assert list(Payment.objects.filter(order=order).values_list("amount", flat=True)) == [1900]
+        assert (
+            AuditLog.objects.filter(
+                resource_id=str(order.pk), context__operation="order_paid"
+            ).count()
+            == 1
+        )
 
 
 def _assert_each_key_charged_once(answers, spender) -> None:
@@ -313,10 +425,12 @@ def _assert_each_key_charged_once(answers, spender) -> None:
     by_key: dict[str, list] = {}
     for key, answer in answers:
         by_key.setdefault(key, []).append(answer)
-    assert all(len(pair) == 2 and pair[0][0] == pair[1][0] in (201, 402)
-               for pair in by_key.values()), by_key
-    charged = {key: pair[0][1]["transaction_id"] for key, pair in by_key.items()
-               if pair[0][0] == 201}
+    assert all(
+        len(pair) == 2 and pair[0][0] == pair[1][0] in (201, 402) for pair in by_key.values()
+    ), by_key
+    charged = {
+        key: pair[0][1]["transaction_id"] for key, pair in by_key.items() if pair[0][0] == 201
+    }
     assert all(pair[0][1] == pair[1][1] for key, pair in by_key.items() if key in charged)
     refused = [key for key, pair in by_key.items() if pair[0][0] == 402]
     assert (len(charged), len(refused)) == (CREDITS // COST, KEYS - CREDITS // COST)
@@ -340,18 +454,22 @@ def _assert_one_beat_leads_then_hands_over(cluster, sends_before, beats_watched_
     """Beat: one leader; the probe went out once per interval while both beats ran. The
     leader stops (a deploy, a host going away): the standby takes over."""
     watched = time.monotonic() - beats_watched_from
-    sends = [_probe_sends(beat) - before for beat, before in zip(cluster.beats, sends_before,
-                                                                 strict=True)]
-    leader, standby = ((0, 1) if sends[0] else (1, 0))
+    sends = [
+        _probe_sends(beat) - before
+        for beat, before in zip(cluster.beats, sends_before, strict=True)
+    ]
+    leader, standby = (0, 1) if sends[0] else (1, 0)
     assert sends[standby] == 0, sends
     # Two beats sending would make it twice the intervals; a late tick sends once, not twice.
-    assert watched / PROBE_EVERY / 2 <= sends[leader] <= watched / PROBE_EVERY + 1, (
-        sends, watched)
+    assert watched / PROBE_EVERY / 2 <= sends[leader] <= watched / PROBE_EVERY + 1, (sends, watched)
     assert "leading" not in cluster.beats[standby].log
 
     # The leader stops (a deploy, a host going away): the standby takes over.
     cluster.beats[leader].stop()
     assert "lease released" in cluster.beats[leader].log
-    wait_for(lambda: _probe_sends(cluster.beats[standby]) > 0, timeout=30,
-             what="the standby beat to take over")
+    wait_for(
+        lambda: _probe_sends(cluster.beats[standby]) > 0,
+        timeout=30,
+        what="the standby beat to take over",
+    )
     assert "leading" in cluster.beats[standby].log

@@ -80,8 +80,7 @@ def owned(other_customer):
     item = OrderItemFactory(order=order, product=product)
     cart = Cart.objects.create(user=other_customer)
     price = PriceFactory()
-    cart_item = CartItem.objects.create(cart=cart, product=price.product, price=price,
-                                        quantity=2)
+    cart_item = CartItem.objects.create(cart=cart, product=price.product, price=price, quantity=2)
     ticket = TicketFactory(customer=other_customer)
     attachment = _stored_file(owner=other_customer, name="screenshot.pdf")
     message = TicketMessage.objects.create(ticket=ticket, author=other_customer, body="Mine.")
@@ -92,26 +91,49 @@ def owned(other_customer):
     api_key, _ = create_api_key(user=other_customer, name="theirs")
     subscription = SubscriptionFactory(user=other_customer)
     invoice = Invoice.objects.create(
-        number="INV-IDOR-1", user=other_customer, subscription=subscription, order=order,
+        number="INV-IDOR-1",
+        user=other_customer,
+        subscription=subscription,
+        order=order,
         currency="usd",
-        subtotal=1000, total=1000, amount_due=1000)
+        subtotal=1000,
+        total=1000,
+        amount_due=1000,
+    )
 
+    customer_file = files.upload(
+        user=other_customer, upload=SimpleUploadedFile("plan.txt", b"ours", "text/plain")
+    )
 
-    customer_file = files.upload(user=other_customer,
-                                 upload=SimpleUploadedFile("plan.txt", b"ours", "text/plain"))
-
-    social_account = SocialAccount.objects.create(user=other_customer, provider="github",
-                                                  uid="idor-1", extra_data={})
+    social_account = SocialAccount.objects.create(
+        user=other_customer, provider="github", uid="idor-1", extra_data={}
+    )
     credit_note = _credit_note(other_customer, invoice)
 
-    payment = Payment.objects.create(user=other_customer, invoice=invoice, provider="manual",
-                                     provider_id="IDOR-PAY-1", amount=500, currency="usd")
+    payment = Payment.objects.create(
+        user=other_customer,
+        invoice=invoice,
+        provider="manual",
+        provider_id="IDOR-PAY-1",
+        amount=500,
+        currency="usd",
+    )
     return {
-        "customer_file": customer_file, "social_account": social_account,
-        "order": order, "item": item, "cart_item": cart_item, "ticket": ticket,
-        "message": message, "attachment": attachment, "conversation": conversation,
-        "bot_answer": bot_answer, "login_session": login_session, "api_key": api_key,
-        "subscription": subscription, "invoice": invoice, "credit_note": credit_note,
+        "customer_file": customer_file,
+        "social_account": social_account,
+        "order": order,
+        "item": item,
+        "cart_item": cart_item,
+        "ticket": ticket,
+        "message": message,
+        "attachment": attachment,
+        "conversation": conversation,
+        "bot_answer": bot_answer,
+        "login_session": login_session,
+        "api_key": api_key,
+        "subscription": subscription,
+        "invoice": invoice,
+        "credit_note": credit_note,
         "payment": payment,
     }
 
@@ -122,12 +144,24 @@ def _credit_note(user, invoice):
     invoice.status, invoice.amount_paid, invoice.amount_due = "PAID", 1000, 0
     invoice.refunded_amount = 400
     invoice.save()
-    refund = Refund.objects.create(invoice=invoice, amount=400, currency="usd",
-                                   reason="DUPLICATE", provider="manual", status="SUCCEEDED",
-                                   idempotency_key=f"idor-{invoice.pk}")
-    return CreditNote.objects.create(number="CN-IDOR-1", user=user, invoice=invoice,
-                                     refund=refund, amount=400, currency="usd",
-                                     reason="DUPLICATE")
+    refund = Refund.objects.create(
+        invoice=invoice,
+        amount=400,
+        currency="usd",
+        reason="DUPLICATE",
+        provider="manual",
+        status="SUCCEEDED",
+        idempotency_key=f"idor-{invoice.pk}",
+    )
+    return CreditNote.objects.create(
+        number="CN-IDOR-1",
+        user=user,
+        invoice=invoice,
+        refund=refund,
+        amount=400,
+        currency="usd",
+        reason="DUPLICATE",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,46 +176,60 @@ OWNED = [
     # API
     Owned("api:me-session", ("delete",), lambda o: {"session_id": o["login_session"].pk}),
     Owned("api:me-api-key", ("delete",), lambda o: {"key_id": o["api_key"].pk}),
-    Owned("api:billing-cart-item", ("get", "patch", "delete"),
-          lambda o: {"item_id": o["cart_item"].pk}),
+    Owned(
+        "api:billing-cart-item",
+        ("get", "patch", "delete"),
+        lambda o: {"item_id": o["cart_item"].pk},
+    ),
     Owned("api:billing-order", ("get",), lambda o: {"number": o["order"].number}),
-    Owned("api:billing-order-download", ("get",),
-          lambda o: {"number": o["order"].number, "item_id": o["item"].pk}),
-    Owned("api:billing-subscription", ("get",),
-          lambda o: {"pk": o["subscription"].pk}),
+    Owned(
+        "api:billing-order-download",
+        ("get",),
+        lambda o: {"number": o["order"].number, "item_id": o["item"].pk},
+    ),
+    Owned("api:billing-subscription", ("get",), lambda o: {"pk": o["subscription"].pk}),
     Owned("api:billing-subscription-cancel", ("post",), lambda o: {"pk": o["subscription"].pk}),
     Owned("api:billing-subscription-resume", ("post",), lambda o: {"pk": o["subscription"].pk}),
-    Owned("api:billing-subscription-change-plan", ("post",),
-          lambda o: {"pk": o["subscription"].pk}),
-    Owned("api:billing-subscription-payment-method", ("post",),
-          lambda o: {"pk": o["subscription"].pk}),
+    Owned(
+        "api:billing-subscription-change-plan", ("post",), lambda o: {"pk": o["subscription"].pk}
+    ),
+    Owned(
+        "api:billing-subscription-payment-method", ("post",), lambda o: {"pk": o["subscription"].pk}
+    ),
     Owned("api:billing-invoice", ("get",), lambda o: {"number": o["invoice"].number}),
     Owned("api:billing-payment", ("get",), lambda o: {"pk": o["payment"].pk}),
     Owned("api:support-ticket", ("get",), lambda o: {"pk": o["ticket"].pk}),
     Owned("api:support-ticket-messages", ("post",), lambda o: {"pk": o["ticket"].pk}),
     Owned("api:support-ticket-close", ("post",), lambda o: {"pk": o["ticket"].pk}),
     Owned("api:support-chat-handoff", ("post",), lambda o: {"pk": o["conversation"].pk}),
-    Owned("api:support-chat-rate", ("post",),
-          lambda o: {"pk": o["conversation"].pk, "mid": o["bot_answer"].pk}),
+    Owned(
+        "api:support-chat-rate",
+        ("post",),
+        lambda o: {"pk": o["conversation"].pk, "mid": o["bot_answer"].pk},
+    ),
     Owned("api:files-detail", ("get", "delete"), lambda o: {"pk": o["customer_file"].pk}),
     Owned("api:files-download", ("get",), lambda o: {"pk": o["customer_file"].pk}),
     # pages
-    Owned("social_signin:unlink", ("get", "post"),
-          lambda o: {"account_id": o["social_account"].pk}),
+    Owned(
+        "social_signin:unlink", ("get", "post"), lambda o: {"account_id": o["social_account"].pk}
+    ),
     Owned("files:download", ("get",), lambda o: {"file_id": o["customer_file"].pk}),
     Owned("files:delete", ("get", "post"), lambda o: {"file_id": o["customer_file"].pk}),
     Owned("accounts:revoke_session", ("post",), lambda o: {"session_id": o["login_session"].pk}),
     Owned("accounts:revoke_api_key", ("post",), lambda o: {"key_id": o["api_key"].pk}),
     Owned("billing:order", ("get",), lambda o: {"number": o["order"].number}),
     Owned("billing:invoice", ("get",), lambda o: {"number": o["order"].number}),
-    Owned("billing:download", ("get",),
-          lambda o: {"number": o["order"].number, "item_id": o["item"].pk}),
+    Owned(
+        "billing:download",
+        ("get",),
+        lambda o: {"number": o["order"].number, "item_id": o["item"].pk},
+    ),
     Owned("billing:subscription-cancel", ("post",), lambda o: {"pk": o["subscription"].pk}),
     Owned("billing:subscription-resume", ("post",), lambda o: {"pk": o["subscription"].pk}),
-    Owned("billing:subscription-change-plan", ("get", "post"),
-          lambda o: {"pk": o["subscription"].pk}),
-    Owned("billing:subscription-payment-method", ("post",),
-          lambda o: {"pk": o["subscription"].pk}),
+    Owned(
+        "billing:subscription-change-plan", ("get", "post"), lambda o: {"pk": o["subscription"].pk}
+    ),
+    Owned("billing:subscription-payment-method", ("post",), lambda o: {"pk": o["subscription"].pk}),
     Owned("billing:subscription-invoice", ("get",), lambda o: {"number": o["invoice"].number}),
     Owned("billing:credit-note", ("get",), lambda o: {"number": o["credit_note"].number}),
     Owned("billing:invoice-pdf", ("get",), lambda o: {"number": o["invoice"].number}),
@@ -190,8 +238,11 @@ OWNED = [
     Owned("support:ticket", ("get",), lambda o: {"pk": o["ticket"].pk}),
     Owned("support:ticket_reply", ("post",), lambda o: {"pk": o["ticket"].pk}),
     Owned("support:ticket_close", ("post",), lambda o: {"pk": o["ticket"].pk}),
-    Owned("support:attachment", ("get",),
-          lambda o: {"pk": o["ticket"].pk, "file_id": o["attachment"].pk}),
+    Owned(
+        "support:attachment",
+        ("get",),
+        lambda o: {"pk": o["ticket"].pk, "file_id": o["attachment"].pk},
+    ),
 ]
 
 # A body that passes validation, so that only the ownership check can refuse the request.
@@ -335,7 +386,8 @@ def test_every_admin_page_sends_a_customer_to_the_admin_login(customer):
             response = getattr(client, method)(url)
             location = response.headers.get("Location", "")
             if response.status_code not in (302, 404) or (
-                    response.status_code == 302 and not location.startswith("/admin/login/")):
+                response.status_code == 302 and not location.startswith("/admin/login/")
+            ):
                 wrong[f"{method.upper()} {url}"] = (response.status_code, location)
     assert wrong == {}
 
@@ -356,8 +408,9 @@ def test_staff_api_refuses_a_customer_with_403(name, customer):
 def test_login_locks_out_after_five_failures_even_with_the_right_password(customer, password):
     client = Client()
     for _ in range(5):
-        response = client.post("/accounts/login/", {"login": customer.email,
-                                                    "password": "wrong-password"})
+        response = client.post(
+            "/accounts/login/", {"login": customer.email, "password": "wrong-password"}
+        )
         assert "_auth_user_id" not in client.session
     response = client.post("/accounts/login/", {"login": customer.email, "password": password})
     assert response.status_code == 429
@@ -385,13 +438,17 @@ def test_login_rotates_the_session_key(customer, password):
 def test_password_change_ends_the_users_other_sessions(customer, password):
     this_browser, other_browser = Client(), Client()
     for browser in (this_browser, other_browser):
-        response = browser.post("/accounts/login/", {"login": customer.email,
-                                                     "password": password})
+        response = browser.post("/accounts/login/", {"login": customer.email, "password": password})
         assert response.status_code == 302
     other_key = other_browser.cookies["sessionid"].value
-    response = this_browser.post("/accounts/password/change/", {
-        "oldpassword": password, "password1": "a-brand-new-passphrase-42",
-        "password2": "a-brand-new-passphrase-42"})
+    response = this_browser.post(
+        "/accounts/password/change/",
+        {
+            "oldpassword": password,
+            "password1": "a-brand-new-passphrase-42",
+            "password2": "a-brand-new-passphrase-42",
+        },
+    )
     assert response.status_code == 302
     # The browser that changed it stays signed in; the other one is signed out.
     assert this_browser.get("/account/").status_code == 200
@@ -424,12 +481,18 @@ def test_a_revoked_api_key_and_a_suspended_user_cannot_call_the_api(customer):
 @pytest.mark.django_db
 def test_token_endpoint_locks_out_after_five_failures(customer, password):
     api = APIClient()
-    statuses = [api.post("/api/v1/auth/token/", {"email": customer.email,
-                                                 "password": "wrong-password"},
-                         format="json").status_code for _ in range(5)]
+    statuses = [
+        api.post(
+            "/api/v1/auth/token/",
+            {"email": customer.email, "password": "wrong-password"},
+            format="json",
+        ).status_code
+        for _ in range(5)
+    ]
     assert statuses == [401, 401, 401, 401, 429]  # the fifth failure locks the account out
-    response = api.post("/api/v1/auth/token/", {"email": customer.email, "password": password},
-                        format="json")
+    response = api.post(
+        "/api/v1/auth/token/", {"email": customer.email, "password": password}, format="json"
+    )
     assert response.status_code == 429
     assert response.json()["code"] == "locked_out"
     assert not ApiKey.objects.filter(user=customer).exists()
@@ -438,8 +501,9 @@ def test_token_endpoint_locks_out_after_five_failures(customer, password):
 @pytest.mark.django_db
 def test_owner_reading_a_cart_line_without_a_price_gets_an_answer_not_a_500(customer):
 
-    item = CartItem.objects.create(cart=Cart.objects.create(user=customer),
-                                   product=ProductFactory(), quantity=1)
+    item = CartItem.objects.create(
+        cart=Cart.objects.create(user=customer), product=ProductFactory(), quantity=1
+    )
     api = APIClient(raise_request_exception=False)
     _, raw = create_api_key(user=customer)
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

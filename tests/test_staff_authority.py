@@ -50,12 +50,18 @@ from webhooks_out.models import WebhookDelivery, WebhookEndpoint
 
 
 def test_every_admin_action_and_url_names_a_policy_action():
-    missing = [f"{label}.{name}" for label, name, model_admin, func in registry_actions()
-               if model_admin.policy_action_for(name, func) not in authority.POLICY]
+    missing = [
+        f"{label}.{name}"
+        for label, name, model_admin, func in registry_actions()
+        if model_admin.policy_action_for(name, func) not in authority.POLICY
+    ]
     assert missing == [], "admin actions without a staff-policy entry"
-    unnamed = [f"{label} {name}" for label, name, model_admin in registry_urls()
-               if not url_keys(model_admin, name)
-               or not all(key in authority.POLICY for key in url_keys(model_admin, name))]
+    unnamed = [
+        f"{label} {name}"
+        for label, name, model_admin in registry_urls()
+        if not url_keys(model_admin, name)
+        or not all(key in authority.POLICY for key in url_keys(model_admin, name))
+    ]
     assert unnamed == [], "custom admin URLs without a staff-policy entry"
 
 
@@ -73,14 +79,16 @@ def _approval_decider(role):
     actor = type("Actor", (), {"role": role, "is_active": True})()
     if not authority.may(actor, "support.approval.decide"):
         return REFUSED
-    return DONE if authority.decide(actor, "credits.adjust", 5000) == authority.ALLOWED \
-        else REFUSED
+    return DONE if authority.decide(actor, "credits.adjust", 5000) == authority.ALLOWED else REFUSED
 
 
 def _pending_approval(world):
     approval = ApprovalRequest.objects.create(
-        action_key="credits.adjust", amount=5000, requested_by=StaffFactory(),
-        payload={"user_id": world.customer.pk, "amount": 5000, "reason": "goodwill"})
+        action_key="credits.adjust",
+        amount=5000,
+        requested_by=StaffFactory(),
+        payload={"user_id": world.customer.pk, "amount": 5000, "reason": "goodwill"},
+    )
     return [approval.pk], {}
 
 
@@ -90,8 +98,9 @@ def _approval_state():
 
 def _email_address(world):
 
-    address = EmailAddress.objects.create(user=world.customer, email="second@example.com",
-                                          verified=False, primary=False)
+    address = EmailAddress.objects.create(
+        user=world.customer, email="second@example.com", verified=False, primary=False
+    )
     return [address.pk], {}
 
 
@@ -103,16 +112,22 @@ def _email_state():
 def _periodic_task(world, *, enabled=True):
 
     every = IntervalSchedule.objects.create(every=1, period="days")
-    task = PeriodicTask.objects.create(name="authority-table",
-                                       task="config.outbox.tasks.relay_outbox",
-                                       interval=every, enabled=enabled)
+    task = PeriodicTask.objects.create(
+        name="authority-table",
+        task="config.outbox.tasks.relay_outbox",
+        interval=every,
+        enabled=enabled,
+    )
     return [task.pk], {}
 
 
 def _periodic_state():
 
-    return list(PeriodicTask.objects.filter(name="authority-table")
-                .values_list("enabled", "last_run_at", "total_run_count"))
+    return list(
+        PeriodicTask.objects.filter(name="authority-table").values_list(
+            "enabled", "last_run_at", "total_run_count"
+        )
+    )
 
 
 def _tickets(world):
@@ -124,8 +139,9 @@ def _tickets(world):
 
 def _ticket_state():
 
-    return list(Ticket.objects.order_by("pk").values_list("assignee_id", "status",
-                                                          "merged_into_id"))
+    return list(
+        Ticket.objects.order_by("pk").values_list("assignee_id", "status", "merged_into_id")
+    )
 
 
 def _webhook_event(world):
@@ -136,21 +152,25 @@ def _webhook_event(world):
 
 def _webhook_endpoint(world, *, active=True):
 
-    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks",
-                                              event_types=["order.paid"], active=active)
+    endpoint = WebhookEndpoint.objects.create(
+        url="http://127.0.0.1:9/hooks", event_types=["order.paid"], active=active
+    )
     return [endpoint.pk], {"confirm": "yes"}
 
 
 def _webhook_endpoint_state():
 
-    return (list(WebhookEndpoint.objects.order_by("pk").values_list("active", "secret")),
-            WebhookDelivery.objects.count())
+    return (
+        list(WebhookEndpoint.objects.order_by("pk").values_list("active", "secret")),
+        WebhookDelivery.objects.count(),
+    )
 
 
 def _webhook_delivery(world):
 
-    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks",
-                                              event_types=["order.paid"], active=False)
+    endpoint = WebhookEndpoint.objects.create(
+        url="http://127.0.0.1:9/hooks", event_types=["order.paid"], active=False
+    )
     event = events.emit("order.paid", {"id": 1}, endpoints=[endpoint])
     return [event.deliveries.get().pk], {}
 
@@ -158,10 +178,12 @@ def _webhook_delivery(world):
 def _unanswered_question(world):
 
     conversation = ConversationFactory(customer=world.customer)
-    ChatMessage.objects.create(conversation=conversation, role="customer",
-                               body="Do you support SAML?")
-    answer = ChatMessage.objects.create(conversation=conversation, role="bot",
-                                        body="I could not find an answer.", answered=False)
+    ChatMessage.objects.create(
+        conversation=conversation, role="customer", body="Do you support SAML?"
+    )
+    answer = ChatMessage.objects.create(
+        conversation=conversation, role="bot", body="I could not find an answer.", answered=False
+    )
     return [answer.pk], {}
 
 
@@ -175,88 +197,132 @@ SCENARIOS = {
     ("billing.Order", "action_cancel"): Scenario(_pending_order),
     # Opens the refund form (the URL table below covers the refund itself).
     ("billing.Order", "action_refund"): Scenario(
-        lambda w: ([paid_order(w.customer, 1000).pk], {}), amount=1000,
+        lambda w: ([paid_order(w.customer, 1000).pk], {}),
+        amount=1000,
         snapshot=lambda: None,
-        done_check=lambda response: response["Location"].endswith("/refund/")),
+        done_check=lambda response: response["Location"].endswith("/refund/"),
+    ),
     ("billing.Invoice", "action_finalize"): Scenario(
-        lambda w: ([open_invoice(w.customer, 7900, status=InvoiceStatus.DRAFT).pk],
-                   {"confirm": "yes"})),
+        lambda w: (
+            [open_invoice(w.customer, 7900, status=InvoiceStatus.DRAFT).pk],
+            {"confirm": "yes"},
+        )
+    ),
     ("billing.Invoice", "action_mark_paid"): Scenario(
-        lambda w: ([open_invoice(w.customer, 150_000).pk], {"confirm": "yes"}),
-        amount=150_000),
+        lambda w: ([open_invoice(w.customer, 150_000).pk], {"confirm": "yes"}), amount=150_000
+    ),
     ("billing.Invoice", "action_void"): Scenario(
-        lambda w: ([open_invoice(w.customer, 7900).pk], {"confirm": "yes"})),
+        lambda w: ([open_invoice(w.customer, 7900).pk], {"confirm": "yes"})
+    ),
     ("billing.Invoice", "action_send"): Scenario(
-        lambda w: ([open_invoice(w.customer, 7900).pk], {})),
+        lambda w: ([open_invoice(w.customer, 7900).pk], {})
+    ),
     # Opens the refund form (the URL table below covers the refund itself).
     ("billing.Invoice", "action_refund"): Scenario(
-        lambda w: ([paid_invoice(w.customer, 7900).pk], {}), amount=7900,
+        lambda w: ([paid_invoice(w.customer, 7900).pk], {}),
+        amount=7900,
         snapshot=lambda: None,
-        done_check=lambda response: response["Location"].endswith("/refund/")),
+        done_check=lambda response: response["Location"].endswith("/refund/"),
+    ),
     ("billing.Subscription", "action_cancel_now"): Scenario(
-        lambda w: ([manual_subscription(w.customer).pk], {"confirm": "yes"})),
+        lambda w: ([manual_subscription(w.customer).pk], {"confirm": "yes"})
+    ),
     ("billing.Subscription", "action_cancel_at_end"): Scenario(
-        lambda w: ([manual_subscription(w.customer).pk], {"confirm": "yes"})),
+        lambda w: ([manual_subscription(w.customer).pk], {"confirm": "yes"})
+    ),
     ("billing.Subscription", "action_comp_period"): Scenario(
         lambda w: ([manual_subscription(w.customer, price=7900).pk], {"confirm": "yes"}),
-        amount=7900),
+        amount=7900,
+    ),
     ("billing.Subscription", "action_extend_trial"): Scenario(
-        lambda w: ([manual_subscription(w.customer, status="TRIALING").pk],
-                   {"apply": "1", "days": "30"}), amount=30),
+        lambda w: (
+            [manual_subscription(w.customer, status="TRIALING").pk],
+            {"apply": "1", "days": "30"},
+        ),
+        amount=30,
+    ),
     ("billing.Subscription", "action_issue_invoice"): Scenario(
-        lambda w: ([manual_subscription(w.customer).pk], {})),
+        lambda w: ([manual_subscription(w.customer).pk], {})
+    ),
     # Without Stripe keys the sync reports its failures: the report is the effect.
     ("billing.PlanSubscribers", "action_push_to_stripe"): Scenario(
-        lambda w: ([manual_subscription(w.customer).plan_id], {}), snapshot=lambda: None,
-        done_check=lambda response: said(response, "Pushed ")),
+        lambda w: ([manual_subscription(w.customer).plan_id], {}),
+        snapshot=lambda: None,
+        done_check=lambda response: said(response, "Pushed "),
+    ),
     ("billing.PlanSubscribers", "action_pull_from_stripe"): Scenario(
-        lambda w: ([manual_subscription(w.customer).plan_id], {}), snapshot=lambda: None,
-        done_check=lambda response: said(response, "Stripe's catalog")),
+        lambda w: ([manual_subscription(w.customer).plan_id], {}),
+        snapshot=lambda: None,
+        done_check=lambda response: said(response, "Stripe's catalog"),
+    ),
     ("billing.WebhookEvent", "action_replay"): Scenario(_webhook_event),
     ("credits.CreditBalance", "adjust_credits"): Scenario(
-        lambda w: ([_balance(w.customer)], {"apply": "1", "amount": "5000",
-                                            "reason": "goodwill"}), amount=5000),
+        lambda w: ([_balance(w.customer)], {"apply": "1", "amount": "5000", "reason": "goodwill"}),
+        amount=5000,
+    ),
     ("support.Ticket", "assign_to_me"): Scenario(_tickets, snapshot=_ticket_state),
     ("support.Ticket", "assign_to_agent"): Scenario(_tickets, snapshot=_ticket_state),
     ("support.Ticket", "merge_tickets"): Scenario(_tickets, snapshot=_ticket_state),
     ("support.ApprovalRequest", "approve_selected"): Scenario(
-        _pending_approval, snapshot=_approval_state, expected=_approval_decider),
+        _pending_approval, snapshot=_approval_state, expected=_approval_decider
+    ),
     ("support.ApprovalRequest", "reject_selected"): Scenario(
-        _pending_approval, snapshot=_approval_state),
+        _pending_approval, snapshot=_approval_state
+    ),
     ("accounts.User", "suspend_users"): Scenario(
-        lambda w: ([UserFactory().pk], {"confirm": "yes"})),
+        lambda w: ([UserFactory().pk], {"confirm": "yes"})
+    ),
     ("accounts.User", "reactivate_users"): Scenario(
-        lambda w: ([UserFactory(status="SUSPENDED", is_active=False).pk],
-                   {"confirm": "yes"})),
+        lambda w: ([UserFactory(status="SUSPENDED", is_active=False).pk], {"confirm": "yes"})
+    ),
     ("accounts.User", "force_logout_users"): Scenario(
-        lambda w: ([LoginSessionFactory(user=w.customer).user_id], {"confirm": "yes"})),
+        lambda w: ([LoginSessionFactory(user=w.customer).user_id], {"confirm": "yes"})
+    ),
     ("accounts.LoginSession", "revoke_selected"): Scenario(
-        lambda w: ([LoginSessionFactory(user=w.customer).pk], {})),
+        lambda w: ([LoginSessionFactory(user=w.customer).pk], {})
+    ),
     ("accounts.ApiKey", "revoke_selected"): Scenario(
-        lambda w: ([ApiKeyFactory(user=w.customer).pk], {})),
-    ("account.EmailAddress", "make_verified"): Scenario(_email_address,
-                                                        snapshot=_email_state),
+        lambda w: ([ApiKeyFactory(user=w.customer).pk], {})
+    ),
+    ("account.EmailAddress", "make_verified"): Scenario(_email_address, snapshot=_email_state),
     ("django_celery_beat.PeriodicTask", "enable_tasks"): Scenario(
-        lambda w: _periodic_task(w, enabled=False), snapshot=_periodic_state),
+        lambda w: _periodic_task(w, enabled=False), snapshot=_periodic_state
+    ),
     ("django_celery_beat.PeriodicTask", "disable_tasks"): Scenario(
-        _periodic_task, snapshot=_periodic_state),
+        _periodic_task, snapshot=_periodic_state
+    ),
     ("django_celery_beat.PeriodicTask", "toggle_tasks"): Scenario(
-        _periodic_task, snapshot=_periodic_state),
+        _periodic_task, snapshot=_periodic_state
+    ),
     ("django_celery_beat.PeriodicTask", "run_tasks"): Scenario(
-        _periodic_task, snapshot=_periodic_state,
-        done_check=lambda response: said(response, "successfully run")),
-    **{("webhooks_out.WebhookEndpoint", name): Scenario(
-        lambda w, name=name: _webhook_endpoint(w, active=name != "enable_endpoints"),
-        snapshot=_webhook_endpoint_state)
-       for name in ("send_test_event", "enable_endpoints", "disable_endpoints",
-                    "rotate_secret")},
+        _periodic_task,
+        snapshot=_periodic_state,
+        done_check=lambda response: said(response, "successfully run"),
+    ),
+    **{
+        ("webhooks_out.WebhookEndpoint", name): Scenario(
+            lambda w, name=name: _webhook_endpoint(w, active=name != "enable_endpoints"),
+            snapshot=_webhook_endpoint_state,
+        )
+        for name in ("send_test_event", "enable_endpoints", "disable_endpoints", "rotate_secret")
+    },
     ("webhooks_out.WebhookDelivery", "replay_deliveries"): Scenario(_webhook_delivery),
     ("helpbot_insights.UnansweredQuestion", "draft_article"): Scenario(
-        _unanswered_question, snapshot=_article_count),
-    **{("catalog.Product", name): Scenario(
-        lambda w, name=name: ([_product(name)], {}))
-       for name in ("publish", "archive", "unpublish", "feature", "unfeature", "duplicate",
-                    "soft_delete", "restore")},
+        _unanswered_question, snapshot=_article_count
+    ),
+    **{
+        ("catalog.Product", name): Scenario(lambda w, name=name: ([_product(name)], {}))
+        for name in (
+            "publish",
+            "archive",
+            "unpublish",
+            "feature",
+            "unfeature",
+            "duplicate",
+            "soft_delete",
+            "restore",
+        )
+    },
 }
 
 
@@ -301,13 +367,19 @@ def test_admin_action_as_each_role(label, name, key, role, stripe_no_network):
     offered = page.status_code == 200 and f'value="{name}"' in page.content.decode()
     before = scenario.snapshot()
     pending_before = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
-    response = browser.post(changelist, {
-        "action": name, "_selected_action": [str(pk) for pk in pks], "index": "0",
-        "csrfmiddlewaretoken": csrf_token(browser), **extra})
+    response = browser.post(
+        changelist,
+        {
+            "action": name,
+            "_selected_action": [str(pk) for pk in pks],
+            "index": "0",
+            "csrfmiddlewaretoken": csrf_token(browser),
+            **extra,
+        },
+    )
     assert response.status_code in (200, 302, 403), response.status_code
     after = scenario.snapshot()
-    pending = ApprovalRequest.objects.filter(
-        status=ApprovalStatus.PENDING).count() - pending_before
+    pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count() - pending_before
     expected = expected_outcome(role, key, scenario)
     if expected == REFUSED:
         assert after == before, f"{role} changed something with {label}.{name}"

@@ -59,8 +59,14 @@ def _pending_order(customer, total=250_000):
 def _claw_back(customer, actor):
 
     grant_credits(user=customer, amount=500, source="PURCHASE", idempotency_key="grant-1")
-    return claw_back_grant(user=customer, grant_idempotency_key="grant-1", amount=100,
-                           reason="refund", actor=actor, idempotency_key="claw-1")
+    return claw_back_grant(
+        user=customer,
+        grant_idempotency_key="grant-1",
+        amount=100,
+        reason="refund",
+        actor=actor,
+        idempotency_key="claw-1",
+    )
 
 
 def _adjust(customer, actor):
@@ -100,15 +106,17 @@ def _publish(customer, actor):
 
 def _ticket_note(customer, actor):
 
-    return add_internal_note(ticket=TicketFactory(customer=customer), author=actor,
-                             body="A note")
+    return add_internal_note(ticket=TicketFactory(customer=customer), author=actor, body="A note")
 
 
 def _decide(customer, actor):
 
     approval = ApprovalRequest.objects.create(
-        action_key="credits.adjust", amount=5000, requested_by=StaffFactory(),
-        payload={"user_id": customer.pk, "amount": 5000, "reason": "goodwill"})
+        action_key="credits.adjust",
+        amount=5000,
+        requested_by=StaffFactory(),
+        payload={"user_id": customer.pk, "amount": 5000, "reason": "goodwill"},
+    )
     return reject(approval=approval, approver=actor)
 
 
@@ -118,14 +126,16 @@ def _draft_invoice(customer):
 
 def _register_endpoint(customer, actor):
 
-    return webhooks.register(url="https://hooks.example.com/billing",
-                             event_types=["order.paid"], actor=actor)
+    return webhooks.register(
+        url="https://hooks.example.com/billing", event_types=["order.paid"], actor=actor
+    )
 
 
 def _replay_delivery(customer, actor):
 
-    endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/billing",
-                                              event_types=["order.paid"], active=False)
+    endpoint = WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/billing", event_types=["order.paid"], active=False
+    )
     event = events.emit("order.paid", {"id": 1}, endpoints=[endpoint])
     return webhooks.replay(event.deliveries.get(), actor=actor)
 
@@ -134,42 +144,83 @@ def _draft_article(customer, actor):
 
     conversation = ConversationFactory(customer=customer)
     ChatMessage.objects.create(conversation=conversation, role="customer", body="SAML?")
-    answer = ChatMessage.objects.create(conversation=conversation, role="bot", body="?",
-                                        answered=False)
+    answer = ChatMessage.objects.create(
+        conversation=conversation, role="bot", body="?", answered=False
+    )
     return draft_article(answer=answer, actor=actor)
 
 
 # action -> (call(customer, actor), amount the policy sizes it by)
 SERVICE_CALLS = {
-    "billing.order.mark_paid": (lambda c, a: payments.mark_paid_manually(
-        order_id=_pending_order(c).pk, actor=a), 250_000),
-    "billing.order.cancel": (lambda c, a: payments.cancel_order(
-        order_id=_pending_order(c).pk, actor=a, reason="table"), None),
-    "billing.invoice.mark_paid": (lambda c, a: invoices.mark_invoice_paid(
-        invoice_id=open_invoice(c, 150_000).pk, actor=a, reference="BANK-1"), 150_000),
-    "billing.invoice.finalize": (lambda c, a: invoices.finalize_invoice(
-        invoice_id=_draft_invoice(c).pk, actor=a), None),
-    "billing.invoice.send": (lambda c, a: invoices.send_invoice(
-        invoice_id=open_invoice(c, 7900).pk, actor=a), None),
-    "billing.invoice.void": (lambda c, a: invoices.void_invoice(
-        invoice_id=open_invoice(c, 7900).pk, actor=a), None),
-    "billing.invoice.issue": (lambda c, a: invoices.issue_period_invoice(
-        subscription=manual_subscription(c), actor=a), None),
-    "billing.refund": (lambda c, a: refunds.create_refund(
-        order_id=paid_order(c, 150_000).pk, amount=150_000, reason="REQUESTED_BY_CUSTOMER",
-        actor=a), 150_000),
-    "billing.subscription.comp_period": (lambda c, a: subscriptions.comp_period(
-        subscription=manual_subscription(c, price=7900), actor=a), 7900),
-    "billing.subscription.cancel_now": (lambda c, a: subscriptions.cancel(
-        subscription=manual_subscription(c), at_period_end=False, actor=a), None),
-    "billing.subscription.cancel_at_end": (lambda c, a: subscriptions.cancel(
-        subscription=manual_subscription(c), at_period_end=True, actor=a), None),
-    "billing.subscription.extend_trial": (lambda c, a: subscriptions.extend_trial(
-        subscription=manual_subscription(c, status="TRIALING"), days=30, actor=a), 30),
+    "billing.order.mark_paid": (
+        lambda c, a: payments.mark_paid_manually(order_id=_pending_order(c).pk, actor=a),
+        250_000,
+    ),
+    "billing.order.cancel": (
+        lambda c, a: payments.cancel_order(order_id=_pending_order(c).pk, actor=a, reason="table"),
+        None,
+    ),
+    "billing.invoice.mark_paid": (
+        lambda c, a: invoices.mark_invoice_paid(
+            invoice_id=open_invoice(c, 150_000).pk, actor=a, reference="BANK-1"
+        ),
+        150_000,
+    ),
+    "billing.invoice.finalize": (
+        lambda c, a: invoices.finalize_invoice(invoice_id=_draft_invoice(c).pk, actor=a),
+        None,
+    ),
+    "billing.invoice.send": (
+        lambda c, a: invoices.send_invoice(invoice_id=open_invoice(c, 7900).pk, actor=a),
+        None,
+    ),
+    "billing.invoice.void": (
+        lambda c, a: invoices.void_invoice(invoice_id=open_invoice(c, 7900).pk, actor=a),
+        None,
+    ),
+    "billing.invoice.issue": (
+        lambda c, a: invoices.issue_period_invoice(subscription=manual_subscription(c), actor=a),
+        None,
+    ),
+    "billing.refund": (
+        lambda c, a: refunds.create_refund(
+            order_id=paid_order(c, 150_000).pk,
+            amount=150_000,
+            reason="REQUESTED_BY_CUSTOMER",
+            actor=a,
+        ),
+        150_000,
+    ),
+    "billing.subscription.comp_period": (
+        lambda c, a: subscriptions.comp_period(
+            subscription=manual_subscription(c, price=7900), actor=a
+        ),
+        7900,
+    ),
+    "billing.subscription.cancel_now": (
+        lambda c, a: subscriptions.cancel(
+            subscription=manual_subscription(c), at_period_end=False, actor=a
+        ),
+        None,
+    ),
+    "billing.subscription.cancel_at_end": (
+        lambda c, a: subscriptions.cancel(
+            subscription=manual_subscription(c), at_period_end=True, actor=a
+        ),
+        None,
+    ),
+    "billing.subscription.extend_trial": (
+        lambda c, a: subscriptions.extend_trial(
+            subscription=manual_subscription(c, status="TRIALING"), days=30, actor=a
+        ),
+        30,
+    ),
     "credits.adjust": (_adjust, 5000),
     "credits.claw_back": (_claw_back, None),
-    "billing.webhook.replay": (lambda c, a: inbox.replay(
-        event_ids=[WebhookEventFactory(status="PROCESSED").pk], actor=a), None),
+    "billing.webhook.replay": (
+        lambda c, a: inbox.replay(event_ids=[WebhookEventFactory(status="PROCESSED").pk], actor=a),
+        None,
+    ),
     "billing.stripe.sync": (lambda c, a: sync.push_products(products=[], actor=a), None),
     "config.change": (_set_config, None),
     "accounts.user.change_role": (_change_role, None),
@@ -216,8 +267,7 @@ def _expected(role, key, amount):
 
 
 def _cells():
-    return [pytest.param(key, role, id=f"{key}-{role}")
-            for key in SERVICE_CALLS for role in ROLES]
+    return [pytest.param(key, role, id=f"{key}-{role}") for key in SERVICE_CALLS for role in ROLES]
 
 
 @pytest.mark.django_db
@@ -235,8 +285,11 @@ def test_service_as_each_role(key, role, settings):
     # A customer may meet an earlier refusal of the service's own (e.g. support's
     # "staff only"); staff meet the policy's.
     customer_codes = {"not_authorized", "staff_only", "permission_denied"}
-    codes = {"approval_required"} if expected == APPROVAL else (
-        customer_codes if role == Role.CUSTOMER else {"not_authorized"})
+    codes = (
+        {"approval_required"}
+        if expected == APPROVAL
+        else (customer_codes if role == Role.CUSTOMER else {"not_authorized"})
+    )
     with pytest.raises(Exception) as refused:
         call(customer, actor)
     assert getattr(refused.value, "code", repr(refused.value)) in codes
@@ -281,9 +334,12 @@ def test_an_approved_request_acts_once_and_names_both_people(customer):
     approver."""
 
     requester, approver = StaffFactory(), FinanceFactory()
-    approval = authority.perform(action="credits.adjust", actor=requester, amount=5000,
-                                 payload={"user_id": customer.pk, "amount": 5000,
-                                          "reason": "goodwill"})
+    approval = authority.perform(
+        action="credits.adjust",
+        actor=requester,
+        amount=5000,
+        payload={"user_id": customer.pk, "amount": 5000, "reason": "goodwill"},
+    )
     assert approval.status == "pending" and balance_of(user=customer) == 0
     with pytest.raises(authority.ApprovalRequired):
         _adjust(customer, requester)  # the service itself refuses the requester alone
@@ -291,17 +347,21 @@ def test_an_approved_request_acts_once_and_names_both_people(customer):
     with pytest.raises(ApprovalRefused):
         approvals.approve(approval=approval, approver=FACTORY[Role.ADMIN]())
     assert balance_of(user=customer) == 5000
-    trail = AuditLog.objects.filter(resource_type="support.ApprovalRequest",
-                                    resource_id=str(approval.pk))
+    trail = AuditLog.objects.filter(
+        resource_type="support.ApprovalRequest", resource_id=str(approval.pk)
+    )
     assert {row.actor_id for row in trail} == {requester.pk, approver.pk}
 
 
 @pytest.mark.django_db
 def test_support_cannot_approve_above_their_own_limit(customer):
 
-    approval = authority.perform(action="credits.adjust", actor=StaffFactory(), amount=5000,
-                                 payload={"user_id": customer.pk, "amount": 5000,
-                                          "reason": "goodwill"})
+    approval = authority.perform(
+        action="credits.adjust",
+        actor=StaffFactory(),
+        amount=5000,
+        payload={"user_id": customer.pk, "amount": 5000, "reason": "goodwill"},
+    )
     with pytest.raises(ApprovalRefused) as refused:
         approvals.approve(approval=approval, approver=StaffFactory())
     assert refused.value.code == "approval_limit"
@@ -315,7 +375,6 @@ def test_the_policy_reads_its_limits_from_settings():
         assert rule.limits[Role.ADMIN] is None  # admins act alone on any amount
         for key in rule.limits.values():
             if key is not None:
-
                 assert key in REGISTRY, key
 
 
@@ -328,8 +387,9 @@ def test_system_calls_pass_and_customers_act_on_their_own():
     own = manual_subscription(customer)
     subscriptions.cancel(subscription=own, at_period_end=True, actor=customer)
     with pytest.raises(authority.NotAuthorized):
-        subscriptions.cancel(subscription=manual_subscription(customer), at_period_end=True,
-                             actor=stranger)
+        subscriptions.cancel(
+            subscription=manual_subscription(customer), at_period_end=True, actor=stranger
+        )
     own.refresh_from_db()
     assert own.cancel_at_period_end
     invoice = open_invoice(customer, 100)
@@ -339,5 +399,6 @@ def test_system_calls_pass_and_customers_act_on_their_own():
 
 def test_no_model_admin_bypasses_the_site():
 
-    assert all(isinstance(model_admin, PolicyAdminMixin)
-               for model_admin in admin.site._registry.values())
+    assert all(
+        isinstance(model_admin, PolicyAdminMixin) for model_admin in admin.site._registry.values()
+    )

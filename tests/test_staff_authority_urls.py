@@ -43,36 +43,61 @@ def _ticket_with_paid_order(customer, total=10_000):
 URL_SCENARIOS = {
     # name: (setup(world) -> (url kwargs, method, data, amount), snapshot)
     "billing_order_refund": lambda w: (
-        {"order_id": paid_order(w.customer, 150_000).pk}, "post",
-        {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"}, 150_000),
+        {"order_id": paid_order(w.customer, 150_000).pk},
+        "post",
+        {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"},
+        150_000,
+    ),
     "billing_invoice_refund": lambda w: (
-        {"invoice_id": paid_invoice(w.customer, 150_000).pk}, "post",
-        {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"}, 150_000),
+        {"invoice_id": paid_invoice(w.customer, 150_000).pk},
+        "post",
+        {"amount": "1500.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": "table"},
+        150_000,
+    ),
     "support_ticket_act": lambda w: (
-        {"pk": _ticket_with_paid_order(w.customer)[0].pk}, "post",
-        {"operation": "note", "body": "An internal note"}, None),
+        {"pk": _ticket_with_paid_order(w.customer)[0].pk},
+        "post",
+        {"operation": "note", "body": "An internal note"},
+        None,
+    ),
     "support_ticket_credits": lambda w: (
-        {"pk": _ticket_with_paid_order(w.customer)[0].pk}, "post",
-        {"amount": "5000", "reason": "goodwill"}, 5000),
+        {"pk": _ticket_with_paid_order(w.customer)[0].pk},
+        "post",
+        {"amount": "5000", "reason": "goodwill"},
+        5000,
+    ),
     "support_ticket_refund": lambda w: (
-        lambda ticket, order: ({"pk": ticket.pk}, "post",
-                               {"order": order.pk, "amount": "50.00",
-                                "reason": "REQUESTED_BY_CUSTOMER", "notes": ""}, 5000)
+        lambda ticket, order: (
+            {"pk": ticket.pk},
+            "post",
+            {"order": order.pk, "amount": "50.00", "reason": "REQUESTED_BY_CUSTOMER", "notes": ""},
+            5000,
+        )
     )(*_ticket_with_paid_order(w.customer)),
     "support_ticket_extend_trial": lambda w: (
-        lambda ticket, sub: ({"pk": ticket.pk}, "post",
-                             {"subscription": sub.pk, "days": "5", "reason": "outage"}, 5)
-    )(_ticket_with_paid_order(w.customer)[0],
-      manual_subscription(w.customer, status="TRIALING")),
+        lambda ticket, sub: (
+            {"pk": ticket.pk},
+            "post",
+            {"subscription": sub.pk, "days": "5", "reason": "outage"},
+            5,
+        )
+    )(_ticket_with_paid_order(w.customer)[0], manual_subscription(w.customer, status="TRIALING")),
     "analytics_dashboard_drilldown": lambda w: ({}, "get", {"day": "2026-01-01"}, None),
     "analytics_dashboard_export": lambda w: (
-        {}, "get", {"metric": "mrr", "start": "2026-01-01", "end": "2026-01-02"}, None),
+        {},
+        "get",
+        {"metric": "mrr", "start": "2026-01-01", "end": "2026-01-02"},
+        None,
+    ),
     # The staff console: a customer's page, one's own preferences, the accounting exports.
     "console_customer_overview": lambda w: ({"pk": w.customer.pk}, "get", {}, None),
     "console_preferences": lambda w: ({}, "post", {"timezone": "Europe/Paris"}, None),
     "console_export": lambda w: (
-        {}, "get", {"dataset": "invoices", "start": "2026-01-01", "end": "2026-01-31",
-                    "format": "csv"}, None),
+        {},
+        "get",
+        {"dataset": "invoices", "start": "2026-01-01", "end": "2026-01-31", "format": "csv"},
+        None,
+    ),
 }
 
 

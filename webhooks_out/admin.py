@@ -17,12 +17,17 @@ from webhooks_out.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoin
 
 
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=1000, assume_scheme="https",
-                         widget=UnfoldAdminURLInputWidget,
-                         help_text="Where the events are POSTed.")
+    url = forms.URLField(
+        max_length=1000,
+        assume_scheme="https",
+        widget=UnfoldAdminURLInputWidget,
+        help_text="Where the events are POSTed.",
+    )
     event_types = forms.MultipleChoiceField(
-        choices=events.choices(), widget=UnfoldAdminCheckboxSelectMultipleWidget,
-        help_text="Choose at least one event.")
+        choices=events.choices(),
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
+        help_text="Choose at least one event.",
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -30,10 +35,12 @@ class EndpointForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
-        if getattr(settings, "WEBHOOKS_OUT_REQUIRE_HTTPS", True) and \
-                not url.lower().startswith("https://"):
-            raise ValidationError("Use an https:// address: events carry customer data.",
-                                  code="https_required")
+        if getattr(settings, "WEBHOOKS_OUT_REQUIRE_HTTPS", True) and not url.lower().startswith(
+            "https://"
+        ):
+            raise ValidationError(
+                "Use an https:// address: events carry customer data.", code="https_required"
+            )
         refusal = services.address_refusal(url)
         if refusal:
             raise ValidationError(refusal, code="address_not_public")
@@ -43,12 +50,26 @@ class EndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(AuditedAdmin):
     form = EndpointForm
-    list_display = ["url", "description", "active", "event_list", "last_sequence",
-                    "disabled_reason", "created_at"]
+    list_display = [
+        "url",
+        "description",
+        "active",
+        "event_list",
+        "last_sequence",
+        "disabled_reason",
+        "created_at",
+    ]
     list_filter = ["active"]
     search_fields = ["url", "description"]
-    readonly_fields = ["active", "disabled_at", "disabled_reason", "last_sequence",
-                       "created_by", "created_at", "recent_deliveries"]
+    readonly_fields = [
+        "active",
+        "disabled_at",
+        "disabled_reason",
+        "last_sequence",
+        "created_by",
+        "created_at",
+        "recent_deliveries",
+    ]
     actions = ["send_test_event", "enable_endpoints", "disable_endpoints", "rotate_secret"]
 
     def get_fields(self, request, obj=None):
@@ -67,10 +88,23 @@ class WebhookEndpointAdmin(AuditedAdmin):
         rows = obj.deliveries.select_related("event").order_by("-sequence")[:10]
         if not rows:
             return "Nothing sent yet."
-        return format_html("<ul>{}</ul>", format_html_join(
-            "", "<li>#{} {} — {} ({} attempts, last answer {})</li>",
-            ((d.sequence, d.event.type, d.get_status_display(), d.attempts,
-              d.last_response_code or d.last_error or "none") for d in rows)))
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>#{} {} — {} ({} attempts, last answer {})</li>",
+                (
+                    (
+                        d.sequence,
+                        d.event.type,
+                        d.get_status_display(),
+                        d.attempts,
+                        d.last_response_code or d.last_error or "none",
+                    )
+                    for d in rows
+                ),
+            ),
+        )
 
     def save_model(self, request, obj, form, change):
         authority.require(request.user, "webhooks.endpoint.manage")
@@ -78,39 +112,60 @@ class WebhookEndpointAdmin(AuditedAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         if not change:
-            messages.warning(request, format_html(
-                "The signing secret of {} is <code>{}</code>. Copy it now: it is not shown "
-                "again (rotate it to get a new one).", obj.url, obj.secret))
+            messages.warning(
+                request,
+                format_html(
+                    "The signing secret of {} is <code>{}</code>. Copy it now: it is not shown "
+                    "again (rotate it to get a new one).",
+                    obj.url,
+                    obj.secret,
+                ),
+            )
 
     @policy_action("webhooks.endpoint.manage", description="Send a test event")
     def send_test_event(self, request, queryset):
         for endpoint in queryset:
             event = services.send_test(endpoint, actor=request.user)
-            self.message_user(request, f"{endpoint.url}: test event {event.public_id} queued.",
-                              messages.SUCCESS)
+            self.message_user(
+                request, f"{endpoint.url}: test event {event.public_id} queued.", messages.SUCCESS
+            )
 
     @policy_action("webhooks.endpoint.manage", description="Enable the selected endpoints")
     def enable_endpoints(self, request, queryset):
         changed = sum(services.enable(endpoint, actor=request.user) for endpoint in queryset)
-        self.message_user(request, f"{changed} endpoint(s) enabled; their waiting deliveries "
-                          "go out now.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{changed} endpoint(s) enabled; their waiting deliveries go out now.",
+            messages.SUCCESS,
+        )
 
     @policy_action("webhooks.endpoint.manage", description="Disable the selected endpoints")
-    @confirm_first("Disable these endpoints? Their events are kept and sent when they are "
-                   "enabled again.", "Yes, disable")
+    @confirm_first(
+        "Disable these endpoints? Their events are kept and sent when they are enabled again.",
+        "Yes, disable",
+    )
     def disable_endpoints(self, request, queryset):
         changed = sum(services.disable(endpoint, actor=request.user) for endpoint in queryset)
         self.message_user(request, f"{changed} endpoint(s) disabled.", messages.SUCCESS)
 
     @policy_action("webhooks.endpoint.manage", description="Rotate the signing secret")
-    @confirm_first("Rotate the signing secret? The old one stops working at once: the "
-                   "receiver must be given the new one.", "Yes, rotate")
+    @confirm_first(
+        "Rotate the signing secret? The old one stops working at once: the "
+        "receiver must be given the new one.",
+        "Yes, rotate",
+    )
     def rotate_secret(self, request, queryset):
         for endpoint in queryset:
             secret = services.rotate_secret(endpoint, actor=request.user)
-            messages.warning(request, format_html(
-                "The new signing secret of {} is <code>{}</code>. Copy it now: it is not "
-                "shown again.", endpoint.url, secret))
+            messages.warning(
+                request,
+                format_html(
+                    "The new signing secret of {} is <code>{}</code>. Copy it now: it is not "
+                    "shown again.",
+                    endpoint.url,
+                    secret,
+                ),
+            )
 
 
 class AttemptInline(ReadOnlyInline):
@@ -122,14 +177,33 @@ class AttemptInline(ReadOnlyInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["sequence", "event_type", "endpoint", "status", "attempts",
-                    "last_response_code", "next_attempt_at", "delivered_at"]
+    list_display = [
+        "sequence",
+        "event_type",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_response_code",
+        "next_attempt_at",
+        "delivered_at",
+    ]
     list_filter = ["status", "endpoint"]
     list_select_related = ["event", "endpoint"]
     search_fields = ["event__public_id"]
-    readonly_fields = ["endpoint", "event", "sequence", "status", "attempts",
-                       "first_attempt_at", "next_attempt_at", "delivered_at",
-                       "last_response_code", "last_error", "replay_of", "body"]
+    readonly_fields = [
+        "endpoint",
+        "event",
+        "sequence",
+        "status",
+        "attempts",
+        "first_attempt_at",
+        "next_attempt_at",
+        "delivered_at",
+        "last_response_code",
+        "last_error",
+        "replay_of",
+        "body",
+    ]
     inlines = [AttemptInline]
     actions = ["replay_deliveries"]
 
@@ -145,11 +219,17 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     def replay_deliveries(self, request, queryset):
         for delivery in queryset.select_related("event", "endpoint"):
             copy = services.replay(delivery, actor=request.user)
-            note = "" if delivery.endpoint.active else \
-                " (the endpoint is disabled: it goes out when it is enabled)"
-            self.message_user(request, f"{delivery.event.public_id} queued again as "
-                              f"#{copy.sequence} to {delivery.endpoint.url}{note}.",
-                              messages.SUCCESS)
+            note = (
+                ""
+                if delivery.endpoint.active
+                else " (the endpoint is disabled: it goes out when it is enabled)"
+            )
+            self.message_user(
+                request,
+                f"{delivery.event.public_id} queued again as "
+                f"#{copy.sequence} to {delivery.endpoint.url}{note}.",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(WebhookEvent)

@@ -39,10 +39,12 @@ def emit(event_type: str, payload: dict, *, dedupe_key: str | None = None, endpo
     if endpoints is None:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"Unknown webhook event type {event_type!r}")
-        endpoints = WebhookEndpoint.objects.filter(active=True,
-                                                   event_types__contains=[event_type])
-    endpoint_ids = list(endpoints.order_by("pk").values_list("pk", flat=True)) \
-        if hasattr(endpoints, "values_list") else [e.pk for e in endpoints]
+        endpoints = WebhookEndpoint.objects.filter(active=True, event_types__contains=[event_type])
+    endpoint_ids = (
+        list(endpoints.order_by("pk").values_list("pk", flat=True))
+        if hasattr(endpoints, "values_list")
+        else [e.pk for e in endpoints]
+    )
     if not endpoint_ids:
         return None
     now = timezone.now()
@@ -52,14 +54,21 @@ def emit(event_type: str, payload: dict, *, dedupe_key: str | None = None, endpo
         try:
             with transaction.atomic():
                 event = WebhookEvent.objects.create(
-                    public_id=f"evt_{uuid.uuid4().hex}", type=event_type, payload=payload,
-                    dedupe_key=dedupe_key, created_at=now)
+                    public_id=f"evt_{uuid.uuid4().hex}",
+                    type=event_type,
+                    payload=payload,
+                    dedupe_key=dedupe_key,
+                    created_at=now,
+                )
         except IntegrityError:
             return None  # the same change was reported by a concurrent transaction
         for endpoint_id in endpoint_ids:
-            WebhookDelivery.objects.create(endpoint_id=endpoint_id, event=event,
-                                           sequence=next_sequence(endpoint_id),
-                                           next_attempt_at=now)
+            WebhookDelivery.objects.create(
+                endpoint_id=endpoint_id,
+                event=event,
+                sequence=next_sequence(endpoint_id),
+                next_attempt_at=now,
+            )
         schedule(endpoint_ids)
     return event
 
@@ -68,8 +77,11 @@ def next_sequence(endpoint_id: int) -> int:
     """The endpoint's next sequence number. The row lock this takes is held to the commit,
     so an endpoint's numbers follow the order its transactions commit in."""
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE webhooks_out_webhookendpoint SET last_sequence = "
-                       "last_sequence + 1 WHERE id = %s RETURNING last_sequence", [endpoint_id])
+        cursor.execute(
+            "UPDATE webhooks_out_webhookendpoint SET last_sequence = "
+            "last_sequence + 1 WHERE id = %s RETURNING last_sequence",
+            [endpoint_id],
+        )
         return cursor.fetchone()[0]
 
 

@@ -22,11 +22,15 @@ def new_secret() -> str:
 
 
 class WebhookEndpoint(TimeStampedModel):
-    url = models.URLField(max_length=1000, help_text="Where the events are POSTed (https in "
-                          "production).")
+    url = models.URLField(
+        max_length=1000, help_text="Where the events are POSTed (https in production)."
+    )
     description = models.CharField(max_length=200, blank=True)
-    event_types = ArrayField(models.CharField(max_length=64), default=list,
-                             help_text="The event types this endpoint receives.")
+    event_types = ArrayField(
+        models.CharField(max_length=64),
+        default=list,
+        help_text="The event types this endpoint receives.",
+    )
     # The signing secret, encrypted at rest; staff see it once, when it is made.
     secret = EncryptedTextField(default=new_secret, editable=False)
     active = models.BooleanField(default=True)
@@ -34,8 +38,14 @@ class WebhookEndpoint(TimeStampedModel):
     disabled_reason = models.CharField(max_length=300, blank=True)
     # The last sequence number given to one of this endpoint's deliveries.
     last_sequence = models.BigIntegerField(default=0, editable=False)
-    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True,
-                                   blank=True, related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -71,35 +81,45 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(TimeStampedModel):
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE,
-                                 related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
     event = models.ForeignKey(WebhookEvent, on_delete=models.PROTECT, related_name="deliveries")
     sequence = models.BigIntegerField()
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices,
-                              default=DeliveryStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
-    replay_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
-                                  related_name="+")
+    replay_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-id"]
         verbose_name = "webhook delivery"
         verbose_name_plural = "webhook deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["endpoint", "sequence"],
-                                    name="webhook_delivery_endpoint_sequence_uniq"),
+            models.UniqueConstraint(
+                fields=["endpoint", "sequence"], name="webhook_delivery_endpoint_sequence_uniq"
+            ),
         ]
         indexes = [
             # The sender's question: this endpoint's first pending delivery.
-            models.Index(fields=["endpoint", "sequence"], name="webhook_delivery_pending_idx",
-                         condition=Q(status="PENDING")),
-            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due_idx",
-                         condition=Q(status="PENDING")),
+            models.Index(
+                fields=["endpoint", "sequence"],
+                name="webhook_delivery_pending_idx",
+                condition=Q(status="PENDING"),
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due_idx",
+                condition=Q(status="PENDING"),
+            ),
         ]
 
     def __str__(self):
@@ -109,8 +129,9 @@ class WebhookDelivery(TimeStampedModel):
 class DeliveryAttempt(models.Model):
     """One POST of a delivery: the delivery log."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE,
-                                 related_name="attempt_log")
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
     attempted_at = models.DateTimeField()
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=500, blank=True)

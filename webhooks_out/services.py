@@ -87,13 +87,17 @@ def address_refusal(url: str) -> str:
 
 def body_of(delivery: WebhookDelivery) -> bytes:
     event = delivery.event
-    return json.dumps({
-        "id": event.public_id,
-        "type": event.type,
-        "created": int(event.created_at.timestamp()),
-        "sequence": delivery.sequence,
-        "data": {"object": event.payload},
-    }, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(
+        {
+            "id": event.public_id,
+            "type": event.type,
+            "created": int(event.created_at.timestamp()),
+            "sequence": delivery.sequence,
+            "data": {"object": event.payload},
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
 
 
 def deliver_endpoint(endpoint_id: int, *, limit: int = BATCH) -> dict:
@@ -108,9 +112,12 @@ def deliver_endpoint(endpoint_id: int, *, limit: int = BATCH) -> dict:
             endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
             if endpoint is None:
                 break
-            delivery = (WebhookDelivery.objects.select_related("event")
-                        .filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
-                        .order_by("sequence").first())
+            delivery = (
+                WebhookDelivery.objects.select_related("event")
+                .filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+                .order_by("sequence")
+                .first()
+            )
             if delivery is None or delivery.next_attempt_at > timezone.now():
                 break
             if _attempt(endpoint, delivery):
@@ -140,8 +147,9 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
         if refusal:
             error = f"Not sent: {refusal}"[:500]
         else:
-            response = requests.post(endpoint.url, data=body, headers=headers,
-                                     timeout=TIMEOUT, allow_redirects=False)
+            response = requests.post(
+                endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+            )
             code, excerpt = response.status_code, response.text[:500]
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
@@ -151,9 +159,14 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
     ok = not error
     now = timezone.now()
     with transaction.atomic():
-        DeliveryAttempt.objects.create(delivery=delivery, attempted_at=started,
-                                       response_code=code, response_excerpt=excerpt,
-                                       error=error, duration_ms=duration)
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=started,
+            response_code=code,
+            response_excerpt=excerpt,
+            error=error,
+            duration_ms=duration,
+        )
         delivery.attempts += 1
         delivery.first_attempt_at = delivery.first_attempt_at or started
         delivery.last_response_code = code
@@ -162,15 +175,25 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
             delivery.status, delivery.delivered_at = DeliveryStatus.SUCCEEDED, now
         elif now - delivery.first_attempt_at >= GIVE_UP_AFTER:
             delivery.status = DeliveryStatus.FAILED
-            _disable(endpoint, actor=None, reason=(
-                f"Delivery #{delivery.sequence} failed for {GIVE_UP_AFTER.days} days "
-                f"(last: {error})")[:300])
+            _disable(
+                endpoint,
+                actor=None,
+                reason=(
+                    f"Delivery #{delivery.sequence} failed for {GIVE_UP_AFTER.days} days "
+                    f"(last: {error})"
+                )[:300],
+            )
         else:
             delivery.next_attempt_at = now + backoff(delivery.attempts)
         delivery.save()
     if not ok:
-        logger.warning("Webhook delivery %s to %s failed (attempt %s): %s", delivery.pk,
-                       endpoint.url, delivery.attempts, error)
+        logger.warning(
+            "Webhook delivery %s to %s failed (attempt %s): %s",
+            delivery.pk,
+            endpoint.url,
+            delivery.attempts,
+            error,
+        )
     return ok
 
 
@@ -191,12 +214,17 @@ def deliver_due() -> int:
     """Queue a send for every enabled endpoint whose first waiting delivery is due (retries,
     and anything a busy sender left behind). Returns how many endpoints were queued."""
     task = _task(DELIVER_ENDPOINT_TASK)
-    head = (WebhookDelivery.objects.filter(endpoint=OuterRef("pk"),
-                                           status=DeliveryStatus.PENDING)
-            .order_by("sequence").values("next_attempt_at")[:1])
-    ids = list(WebhookEndpoint.objects.filter(active=True)
-               .annotate(head_due=Subquery(head)).filter(head_due__lte=timezone.now())
-               .values_list("pk", flat=True))
+    head = (
+        WebhookDelivery.objects.filter(endpoint=OuterRef("pk"), status=DeliveryStatus.PENDING)
+        .order_by("sequence")
+        .values("next_attempt_at")[:1]
+    )
+    ids = list(
+        WebhookEndpoint.objects.filter(active=True)
+        .annotate(head_due=Subquery(head))
+        .filter(head_due__lte=timezone.now())
+        .values_list("pk", flat=True)
+    )
     for endpoint_id in ids:
         task.delay(endpoint_id)
     return len(ids)
@@ -210,10 +238,17 @@ def register(*, url: str, event_types: list[str], description: str = "", actor) 
     authority.require(actor, "webhooks.endpoint.manage")
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(
-            url=url, event_types=sorted(set(event_types)), description=description,
-            created_by=actor if getattr(actor, "pk", None) else None)
-        audit.record(actor=actor, action=AuditAction.CREATE, resource=endpoint,
-                     new={"url": url, "event_types": endpoint.event_types})
+            url=url,
+            event_types=sorted(set(event_types)),
+            description=description,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            resource=endpoint,
+            new={"url": url, "event_types": endpoint.event_types},
+        )
     return endpoint, endpoint.secret
 
 
@@ -222,8 +257,9 @@ def rotate_secret(endpoint: WebhookEndpoint, *, actor) -> str:
     with transaction.atomic():
         endpoint.secret = new_secret()
         endpoint.save(update_fields=["secret", "updated_at"])
-        audit.record(actor=actor, action=AuditAction.UPDATE, resource=endpoint,
-                     new={"secret": "rotated"})
+        audit.record(
+            actor=actor, action=AuditAction.UPDATE, resource=endpoint, new={"secret": "rotated"}
+        )
     return endpoint.secret
 
 
@@ -231,8 +267,13 @@ def _disable(endpoint: WebhookEndpoint, *, actor, reason: str) -> None:
     endpoint.active, endpoint.disabled_at = False, timezone.now()
     endpoint.disabled_reason = reason
     endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
-    audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=endpoint,
-                 old={"active": True}, new={"active": False, "reason": reason})
+    audit.record(
+        actor=actor,
+        action=AuditAction.STATUS_CHANGE,
+        resource=endpoint,
+        old={"active": True},
+        new={"active": False, "reason": reason},
+    )
 
 
 def disable(endpoint: WebhookEndpoint, *, actor) -> bool:
@@ -256,9 +297,15 @@ def enable(endpoint: WebhookEndpoint, *, actor) -> bool:
         endpoint.active, endpoint.disabled_at, endpoint.disabled_reason = True, None, ""
         endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
         endpoint.deliveries.filter(status=DeliveryStatus.PENDING).update(
-            next_attempt_at=timezone.now(), first_attempt_at=None)
-        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=endpoint,
-                     old={"active": False}, new={"active": True})
+            next_attempt_at=timezone.now(), first_attempt_at=None
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.STATUS_CHANGE,
+            resource=endpoint,
+            old={"active": False},
+            new={"active": True},
+        )
         events.schedule([endpoint.pk])
     return True
 
@@ -269,12 +316,20 @@ def replay(delivery: WebhookDelivery, *, actor) -> WebhookDelivery:
     authority.require(actor, "webhooks.delivery.replay")
     with transaction.atomic():
         copy = WebhookDelivery.objects.create(
-            endpoint_id=delivery.endpoint_id, event_id=delivery.event_id,
+            endpoint_id=delivery.endpoint_id,
+            event_id=delivery.event_id,
             sequence=events.next_sequence(delivery.endpoint_id),
-            next_attempt_at=timezone.now(), replay_of=delivery)
-        audit.record(actor=actor, action=AuditAction.OTHER, resource=copy,
-                     operation="webhook_replay", replay_of=delivery.pk,
-                     event=delivery.event.public_id)
+            next_attempt_at=timezone.now(),
+            replay_of=delivery,
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.OTHER,
+            resource=copy,
+            operation="webhook_replay",
+            replay_of=delivery.pk,
+            event=delivery.event.public_id,
+        )
         events.schedule([delivery.endpoint_id])
     return copy
 
@@ -282,9 +337,16 @@ def replay(delivery: WebhookDelivery, *, actor) -> WebhookDelivery:
 def send_test(endpoint: WebhookEndpoint, *, actor):
     authority.require(actor, "webhooks.endpoint.manage")
     with transaction.atomic():
-        event = events.emit(events.TEST_EVENT, {"endpoint": endpoint.pk,
-                                                "message": "A test event from the staff console"},
-                            endpoints=[endpoint])
-        audit.record(actor=actor, action=AuditAction.OTHER, resource=endpoint,
-                     operation="webhook_test", event=event.public_id)
+        event = events.emit(
+            events.TEST_EVENT,
+            {"endpoint": endpoint.pk, "message": "A test event from the staff console"},
+            endpoints=[endpoint],
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.OTHER,
+            resource=endpoint,
+            operation="webhook_test",
+            event=event.public_id,
+        )
     return event

@@ -17,9 +17,21 @@ SUBSCRIPTION_EVENTS = {
     "CANCELED": "subscription.canceled",
     "INVOICE_PAID": "invoice.paid",
     "PAYMENT_FAILED": "invoice.payment_failed",
-    **{name: "subscription.updated" for name in (
-        "TRIAL_STARTED", "TRIAL_EXTENDED", "ACTIVATED", "RENEWED", "STATUS_CHANGED",
-        "PLAN_CHANGED", "CANCEL_SCHEDULED", "RESUMED", "PAUSED", "UNPAUSED")},
+    **{
+        name: "subscription.updated"
+        for name in (
+            "TRIAL_STARTED",
+            "TRIAL_EXTENDED",
+            "ACTIVATED",
+            "RENEWED",
+            "STATUS_CHANGED",
+            "PLAN_CHANGED",
+            "CANCEL_SCHEDULED",
+            "RESUMED",
+            "PAUSED",
+            "UNPAUSED",
+        )
+    },
 }
 
 
@@ -28,8 +40,11 @@ def subscription_event(sender, instance, created, **kwargs):
     event_type = SUBSCRIPTION_EVENTS.get(instance.type)
     if not created or event_type is None:
         return
-    emit(event_type, payloads.subscription_change(instance),
-         dedupe_key=f"subscription_event:{instance.pk}")
+    emit(
+        event_type,
+        payloads.subscription_change(instance),
+        dedupe_key=f"subscription_event:{instance.pk}",
+    )
 
 
 @receiver(post_save, sender="billing.Order", dispatch_uid="webhooks_out.order")
@@ -41,5 +56,8 @@ def order_saved(sender, instance, **kwargs):
 @receiver(post_save, sender="billing.Refund", dispatch_uid="webhooks_out.refund")
 def refund_saved(sender, instance, **kwargs):
     if instance.status == "SUCCEEDED":
-        emit("payment.refunded", payloads.refund(instance),
-             dedupe_key=f"payment.refunded:{instance.pk}")
+        emit(
+            "payment.refunded",
+            payloads.refund(instance),
+            dedupe_key=f"payment.refunded:{instance.pk}",
+        )

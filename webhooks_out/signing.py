@@ -22,8 +22,14 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def verify(secret: str, body: bytes, header: str, *, tolerance: int = TOLERANCE_SECONDS,
-           now: float | None = None) -> int:
+def verify(
+    secret: str,
+    body: bytes,
+    header: str,
+    *,
+    tolerance: int = TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> int:
     """What a receiver does (the README shows the same in a few lines): parse the header,
     refuse an old timestamp (a replayed request), compare in constant time. Returns the
     timestamp; raises SignatureError."""
@@ -35,8 +41,11 @@ def verify(secret: str, body: bytes, header: str, *, tolerance: int = TOLERANCE_
     if abs((now if now is not None else time.time()) - timestamp) > tolerance:
         raise SignatureError("The signature's timestamp is outside the tolerance")
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    given = [value for key, value in (item.split("=", 1) for item in header.split(",")
-                                      if "=" in item) if key == "v1"]
+    given = [
+        value
+        for key, value in (item.split("=", 1) for item in header.split(",") if "=" in item)
+        if key == "v1"
+    ]
     if not any(hmac.compare_digest(expected, candidate) for candidate in given):
         raise SignatureError("No signature matches")
     return timestamp

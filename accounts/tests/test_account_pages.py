@@ -14,18 +14,36 @@ from core.models import AuditLog
 pytestmark = pytest.mark.django_db
 
 PROFILE = {
-    "first_name": "Cara", "last_name": "Custer", "display_name": "CC",
-    "avatar_url": "https://img.example.com/cc.png", "phone": "+44 20 7946 0000",
-    "date_of_birth": "1991-04-05", "gender": "female", "timezone": "Europe/Paris",
-    "language": "fr", "billing_line1": "3 Rue X", "billing_line2": "", "billing_city": "Paris",
-    "billing_region": "", "billing_postal_code": "75001", "billing_country": "fr",
+    "first_name": "Cara",
+    "last_name": "Custer",
+    "display_name": "CC",
+    "avatar_url": "https://img.example.com/cc.png",
+    "phone": "+44 20 7946 0000",
+    "date_of_birth": "1991-04-05",
+    "gender": "female",
+    "timezone": "Europe/Paris",
+    "language": "fr",
+    "billing_line1": "3 Rue X",
+    "billing_line2": "",
+    "billing_city": "Paris",
+    "billing_region": "",
+    "billing_postal_code": "75001",
+    "billing_country": "fr",
     "tax_id": "FR12345678901",
 }
 
 
-@pytest.mark.parametrize("url", ["/account/", "/account/profile/", "/account/sessions/",
-                                 "/account/api-keys/", "/account/export/",
-                                 "/account/delete/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/account/",
+        "/account/profile/",
+        "/account/sessions/",
+        "/account/api-keys/",
+        "/account/export/",
+        "/account/delete/",
+    ],
+)
 def test_account_pages_require_login(client, url):
     response = client.get(url)
 
@@ -33,9 +51,18 @@ def test_account_pages_require_login(client, url):
     assert response["Location"].startswith(LOGIN_URL)
 
 
-@pytest.mark.parametrize("url", ["/account/", "/account/profile/", "/account/sessions/",
-                                 "/account/api-keys/", "/account/api-keys/new/",
-                                 "/account/export/", "/account/delete/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/account/",
+        "/account/profile/",
+        "/account/sessions/",
+        "/account/api-keys/",
+        "/account/api-keys/new/",
+        "/account/export/",
+        "/account/delete/",
+    ],
+)
 def test_account_pages_render_for_the_owner(customer_client, url):
     response = customer_client.get(url)
 
@@ -51,8 +78,12 @@ def test_profile_page_saves_valid_changes_and_audits(customer_client, customer):
     assert customer.last_name == "Custer" and customer.display_name == "CC"
     assert customer.phone == "+44 20 7946 0000"
     assert str(customer.date_of_birth) == "1991-04-05"
-    assert customer.billing_address == {"line1": "3 Rue X", "city": "Paris",
-                                        "postal_code": "75001", "country": "FR"}
+    assert customer.billing_address == {
+        "line1": "3 Rue X",
+        "city": "Paris",
+        "postal_code": "75001",
+        "country": "FR",
+    }
     assert customer.tax_id == "FR12345678901"
     assert customer.timezone == "Europe/Paris" and customer.language == "fr"
     row = AuditLog.objects.get(action="UPDATE", resource_id=str(customer.pk))
@@ -62,9 +93,16 @@ def test_profile_page_saves_valid_changes_and_audits(customer_client, customer):
     assert b"FR12345678901" in page.content and b'value="Paris"' in page.content
 
 
-@pytest.mark.parametrize("field,value", [("phone", "ring ring"), ("date_of_birth", "3000-01-01"),
-                                         ("billing_country", "France"), ("tax_id", "!"),
-                                         ("avatar_url", "ftp://x")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("phone", "ring ring"),
+        ("date_of_birth", "3000-01-01"),
+        ("billing_country", "France"),
+        ("tax_id", "!"),
+        ("avatar_url", "ftp://x"),
+    ],
+)
 def test_profile_page_shows_errors_and_saves_nothing(customer_client, customer, field, value):
     response = customer_client.post("/account/profile/", {**PROFILE, field: value})
 
@@ -76,9 +114,16 @@ def test_profile_page_shows_errors_and_saves_nothing(customer_client, customer, 
 
 
 def test_profile_page_ignores_role_and_status_fields(customer_client, customer):
-    response = customer_client.post("/account/profile/", {
-        **PROFILE, "role": "ADMIN", "status": "SUSPENDED", "email_verified": "false",
-        "email": "x@example.com"})
+    response = customer_client.post(
+        "/account/profile/",
+        {
+            **PROFILE,
+            "role": "ADMIN",
+            "status": "SUSPENDED",
+            "email_verified": "false",
+            "email": "x@example.com",
+        },
+    )
 
     assert response.status_code == 302
     customer.refresh_from_db()
@@ -189,11 +234,13 @@ def test_another_users_key_page_is_404(customer_client, other_customer):
     assert key.revoked_at is None
 
 
-def test_download_my_data_is_a_json_attachment_with_only_my_data(customer_client, customer,
-                                                                 other_customer):
+def test_download_my_data_is_a_json_attachment_with_only_my_data(
+    customer_client, customer, other_customer
+):
     services.update_profile(user=customer, data={"tax_id": "GB111111111"}, actor=customer)
-    services.update_profile(user=other_customer, data={"tax_id": "GB999999999"},
-                            actor=other_customer)
+    services.update_profile(
+        user=other_customer, data={"tax_id": "GB999999999"}, actor=other_customer
+    )
     StoredFile.objects.create(owner=customer, name="mine.pdf", size_bytes=10)
     StoredFile.objects.create(owner=other_customer, name="theirs.pdf", size_bytes=10)
 
@@ -223,9 +270,17 @@ def test_delete_account_anonymises_and_logs_out_everywhere(client, customer, pas
     page_login(client, customer.email, password)
     page_login(other_browser, customer.email, password)
     key, raw = services.create_api_key(user=customer)
-    services.update_profile(user=customer, data={
-        "phone": "+1 555 0100", "tax_id": "US123", "date_of_birth": "1980-01-01",
-        "billing_address": {"line1": "1 Main"}, "display_name": "Cee"}, actor=customer)
+    services.update_profile(
+        user=customer,
+        data={
+            "phone": "+1 555 0100",
+            "tax_id": "US123",
+            "date_of_birth": "1980-01-01",
+            "billing_address": {"line1": "1 Main"},
+            "display_name": "Cee",
+        },
+        actor=customer,
+    )
 
     response = client.post("/account/delete/", {"password": password, "confirm": "on"})
 

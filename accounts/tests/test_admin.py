@@ -32,11 +32,18 @@ def support_client(client, support_agent):
 
 def _user_form(user, **changes):
     data = {
-        "first_name": user.first_name, "last_name": user.last_name,
-        "display_name": user.display_name, "avatar_url": user.avatar_url,
-        "phone": user.phone or "", "date_of_birth": "", "gender": user.gender,
-        "timezone": user.timezone, "language": user.language, "billing_address": "null",
-        "tax_id": user.tax_id or "", "role": user.role,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "display_name": user.display_name,
+        "avatar_url": user.avatar_url,
+        "phone": user.phone or "",
+        "date_of_birth": "",
+        "gender": user.gender,
+        "timezone": user.timezone,
+        "language": user.language,
+        "billing_address": "null",
+        "tax_id": user.tax_id or "",
+        "role": user.role,
     }
     data.update(changes)
     return data
@@ -51,8 +58,7 @@ def test_customer_is_refused_from_admin(customer_client):
 
 
 def test_customer_cannot_log_in_to_admin_with_the_admin_form(client, customer, password):
-    response = client.post("/admin/login/", {"username": customer.email,
-                                             "password": password})
+    response = client.post("/admin/login/", {"username": customer.email, "password": password})
 
     assert response.status_code == 200
     assert client.get("/admin/").status_code == 302
@@ -100,8 +106,9 @@ def test_support_sees_role_read_only_and_cannot_change_it(support_client, custom
     assert page.status_code == 200
     assert b'name="role"' not in page.content
 
-    response = support_client.post(f"{USERS}{customer.pk}/change/",
-                                   _user_form(customer, role="ADMIN", first_name="Carol"))
+    response = support_client.post(
+        f"{USERS}{customer.pk}/change/", _user_form(customer, role="ADMIN", first_name="Carol")
+    )
 
     assert response.status_code == 302
     customer.refresh_from_db()
@@ -119,8 +126,9 @@ def test_support_cannot_change_roles_through_the_service_either(support_agent, c
 
 
 def test_admin_changes_a_role_and_it_is_audited(admin_client, admin_user, customer):
-    response = admin_client.post(f"{USERS}{customer.pk}/change/",
-                                 _user_form(customer, role="SUPPORT"))
+    response = admin_client.post(
+        f"{USERS}{customer.pk}/change/", _user_form(customer, role="SUPPORT")
+    )
 
     assert response.status_code == 302
     customer.refresh_from_db()
@@ -131,8 +139,9 @@ def test_admin_changes_a_role_and_it_is_audited(admin_client, admin_user, custom
 
 
 def test_admin_profile_edit_is_validated(admin_client, customer):
-    response = admin_client.post(f"{USERS}{customer.pk}/change/",
-                                 _user_form(customer, timezone="Nowhere/Else"))
+    response = admin_client.post(
+        f"{USERS}{customer.pk}/change/", _user_form(customer, timezone="Nowhere/Else")
+    )
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["timezone"]
@@ -147,8 +156,9 @@ def _action(client, action, *users, confirmed=False):
     return client.post(USERS, data)
 
 
-def test_suspend_action_asks_first_then_suspends_and_signs_out(admin_client, admin_user,
-                                                               client, customer, password):
+def test_suspend_action_asks_first_then_suspends_and_signs_out(
+    admin_client, admin_user, client, customer, password
+):
     victim_browser = type(client)()
     page_login(victim_browser, customer.email, password)
 
@@ -199,8 +209,9 @@ def test_support_cannot_suspend_an_admin(support_client, admin_user):
     assert admin_user.status == Status.ACTIVE
 
 
-def test_force_logout_ends_all_sessions_but_keeps_the_account(admin_client, customer,
-                                                             password, client):
+def test_force_logout_ends_all_sessions_but_keeps_the_account(
+    admin_client, customer, password, client
+):
     browser = type(client)()
     page_login(browser, customer.email, password)
 
@@ -218,8 +229,9 @@ def test_audit_log_is_read_only_in_admin(admin_client, customer):
     base = "/admin/core/auditlog/"
 
     assert admin_client.get(base).status_code == 200
-    assert admin_client.get(base, {"action__exact": "OTHER",
-                                   "resource_type": "x"}).status_code == 200
+    assert (
+        admin_client.get(base, {"action__exact": "OTHER", "resource_type": "x"}).status_code == 200
+    )
     assert admin_client.get(f"{base}add/").status_code == 403
     assert admin_client.post(f"{base}{row.pk}/change/", {"action": "DELETE"}).status_code == 403
     assert admin_client.post(f"{base}{row.pk}/delete/", {"post": "yes"}).status_code == 403
@@ -246,8 +258,10 @@ def test_login_sessions_admin_lists_sessions(admin_client, customer):
     response = admin_client.get("/admin/accounts/loginsession/")
 
     assert response.status_code == 200 and b"AgentX" in response.content
-    assert session.session_key.encode() not in admin_client.get(
-        f"/admin/accounts/loginsession/{session.pk}/change/").content
+    assert (
+        session.session_key.encode()
+        not in admin_client.get(f"/admin/accounts/loginsession/{session.pk}/change/").content
+    )
 
 
 def test_stored_file_admin_lists_files(admin_client, customer):
@@ -265,8 +279,7 @@ def test_config_add_page_shows_keys_and_rejects_a_wrongly_typed_value(admin_clie
     page = admin_client.get(f"{CONFIG}add/")
     assert page.status_code == 200 and b"default_tax_rate" in page.content
 
-    response = admin_client.post(f"{CONFIG}add/", {"key": "default_tax_rate",
-                                                    "value": "lots"})
+    response = admin_client.post(f"{CONFIG}add/", {"key": "default_tax_rate", "value": "lots"})
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["value"]
@@ -283,8 +296,7 @@ def test_config_value_outside_its_bounds_is_refused(admin_client):
 def test_config_change_is_typed_audited_and_clears_the_cache(admin_client, admin_user):
     assert get_config("default_tax_rate") == Decimal("0")  # now cached
 
-    response = admin_client.post(f"{CONFIG}add/", {"key": "default_tax_rate",
-                                                    "value": "0.20"})
+    response = admin_client.post(f"{CONFIG}add/", {"key": "default_tax_rate", "value": "0.20"})
 
     assert response.status_code == 302
     row = SystemConfig.objects.get(key="default_tax_rate")
@@ -323,14 +335,17 @@ def test_api_key_admin_has_no_add(admin_client):
     assert ApiKey.objects.count() == 0
 
 
-def test_staff_can_revoke_a_session_from_admin(support_client, support_agent, client, customer,
-                                               password):
+def test_staff_can_revoke_a_session_from_admin(
+    support_client, support_agent, client, customer, password
+):
     browser = type(client)()
     page_login(browser, customer.email, password)
     session = LoginSession.objects.get(user=customer)
 
-    response = support_client.post("/admin/accounts/loginsession/", {
-        "action": "revoke_selected", ACTION_CHECKBOX_NAME: [session.pk], "index": 0})
+    response = support_client.post(
+        "/admin/accounts/loginsession/",
+        {"action": "revoke_selected", ACTION_CHECKBOX_NAME: [session.pk], "index": 0},
+    )
 
     assert response.status_code == 302
     session.refresh_from_db()
@@ -342,10 +357,13 @@ def test_staff_can_revoke_a_session_from_admin(support_client, support_agent, cl
 def test_admin_can_revoke_an_api_key(admin_client, admin_user, customer):
     key, raw = services.create_api_key(user=customer)
 
-    admin_client.post("/admin/accounts/apikey/", {
-        "action": "revoke_selected", ACTION_CHECKBOX_NAME: [key.pk], "index": 0})
+    admin_client.post(
+        "/admin/accounts/apikey/",
+        {"action": "revoke_selected", ACTION_CHECKBOX_NAME: [key.pk], "index": 0},
+    )
 
     key.refresh_from_db()
     assert key.revoked_at is not None
-    assert AuditLog.objects.filter(action="DELETE", actor=admin_user,
-                                   resource_id=str(key.pk)).exists()
+    assert AuditLog.objects.filter(
+        action="DELETE", actor=admin_user, resource_id=str(key.pk)
+    ).exists()

@@ -24,19 +24,28 @@ def bearer(raw_key: str) -> APIClient:
 
 
 def token(client, email, password, **extra):
-    return client.post(api_url("auth-token"), {"email": email, "password": password},
-                       format="json", **extra)
+    return client.post(
+        api_url("auth-token"), {"email": email, "password": password}, format="json", **extra
+    )
 
 
 # --- signup -------------------------------------------------------------------------------
 
+
 def test_signup_creates_an_unverified_customer_and_mails_a_confirmation(
-        django_capture_on_commit_callbacks):
+    django_capture_on_commit_callbacks,
+):
     client = APIClient(enforce_csrf_checks=True)  # JSON clients send no CSRF token
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(api_url("auth-signup"), {
-            "email": "Api.User@Example.com", "password": STRONG, "first_name": "Api",
-        }, format="json")
+        response = client.post(
+            api_url("auth-signup"),
+            {
+                "email": "Api.User@Example.com",
+                "password": STRONG,
+                "first_name": "Api",
+            },
+            format="json",
+        )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -53,8 +62,9 @@ def test_signup_creates_an_unverified_customer_and_mails_a_confirmation(
 
 @pytest.mark.parametrize("email", ["customer@example.com", "CUSTOMER@Example.COM"])
 def test_signup_with_a_taken_email_in_any_case_is_400_email_taken(api_client, customer, email):
-    response = api_client.post(api_url("auth-signup"), {"email": email, "password": STRONG},
-                               format="json")
+    response = api_client.post(
+        api_url("auth-signup"), {"email": email, "password": STRONG}, format="json"
+    )
 
     assert response.status_code == 400
     body = response.json()
@@ -65,9 +75,9 @@ def test_signup_with_a_taken_email_in_any_case_is_400_email_taken(api_client, cu
 
 @pytest.mark.parametrize("password", ["short", "password123", "12345678901234"])
 def test_signup_with_a_weak_password_is_400_and_creates_nobody(api_client, password):
-    response = api_client.post(api_url("auth-signup"),
-                               {"email": "weak@example.com", "password": password},
-                               format="json")
+    response = api_client.post(
+        api_url("auth-signup"), {"email": "weak@example.com", "password": password}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["code"] == "weak_password"
@@ -85,11 +95,14 @@ def test_signup_without_email_is_400_with_field_error(api_client):
 
 # --- token --------------------------------------------------------------------------------
 
+
 def test_token_returns_a_new_key_that_authenticates(customer, password):
     client = APIClient(enforce_csrf_checks=True)
-    response = client.post(api_url("auth-token"), {"email": "Customer@example.com",
-                                                   "password": password, "name": "cli"},
-                           format="json")
+    response = client.post(
+        api_url("auth-token"),
+        {"email": "Customer@example.com", "password": password, "name": "cli"},
+        format="json",
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -120,7 +133,8 @@ def test_token_for_unknown_email_is_401_invalid_credentials(api_client):
 
 
 def test_token_locks_out_after_five_failures_even_with_the_right_password(
-        api_client, customer, other_customer, password):
+    api_client, customer, other_customer, password
+):
     for _ in range(4):
         assert token(api_client, customer.email, "wrong").status_code == 401
     token(api_client, customer.email, "wrong")
@@ -135,8 +149,7 @@ def test_token_locks_out_after_five_failures_even_with_the_right_password(
     assert token(api_client, other_customer.email, password).status_code == 201
 
 
-def test_page_failures_and_token_failures_share_one_lockout(client, api_client, customer,
-                                                           password):
+def test_page_failures_and_token_failures_share_one_lockout(client, api_client, customer, password):
     for _ in range(5):
         client.post("/accounts/login/", {"login": customer.email, "password": "wrong"})
 
@@ -146,8 +159,7 @@ def test_page_failures_and_token_failures_share_one_lockout(client, api_client, 
     assert response.json()["code"] == "locked_out"
 
 
-def test_token_for_a_suspended_user_is_refused_with_its_own_code(api_client, customer,
-                                                                 password):
+def test_token_for_a_suspended_user_is_refused_with_its_own_code(api_client, customer, password):
     services.change_status(user=customer, status=Status.SUSPENDED, actor=None)
 
     response = token(api_client, customer.email, password)
@@ -177,6 +189,7 @@ def test_token_for_an_unverified_email_is_refused(api_client, password):
 
 
 # --- suspended users' keys and sessions ---------------------------------------------------
+
 
 def test_suspending_a_user_stops_their_api_key_at_once(customer):
     _, raw = services.create_api_key(user=customer, name="ci")
@@ -208,6 +221,7 @@ def test_anonymous_requests_get_401_in_our_error_format(api_client, name):
 
 # --- /me ----------------------------------------------------------------------------------
 
+
 def test_me_returns_my_profile(customer_api, customer):
     response = customer_api.get(api_url("me"))
 
@@ -217,12 +231,18 @@ def test_me_returns_my_profile(customer_api, customer):
 
 
 def test_me_patch_updates_profile_and_writes_an_audit_row(customer_api, customer):
-    response = customer_api.patch(api_url("me"), {
-        "first_name": "Carla", "phone": "+44 20 7946 0000", "date_of_birth": "1990-02-03",
-        "timezone": "Europe/London", "billing_address": {"line1": "1 High St",
-                                                         "country": "gb"},
-        "tax_id": "GB123456789",
-    }, format="json")
+    response = customer_api.patch(
+        api_url("me"),
+        {
+            "first_name": "Carla",
+            "phone": "+44 20 7946 0000",
+            "date_of_birth": "1990-02-03",
+            "timezone": "Europe/London",
+            "billing_address": {"line1": "1 High St", "country": "gb"},
+            "tax_id": "GB123456789",
+        },
+        format="json",
+    )
 
     assert response.status_code == 200, response.json()
     assert response.json()["first_name"] == "Carla"
@@ -237,13 +257,19 @@ def test_me_patch_updates_profile_and_writes_an_audit_row(customer_api, customer
     assert row.new_values["phone"] == "[changed]"  # personal data stays out of the log
 
 
-@pytest.mark.parametrize("field,value", [("role", "ADMIN"), ("status", "SUSPENDED"),
-                                         ("email_verified", False),
-                                         ("email", "new@example.com")])
-def test_me_patch_cannot_change_role_status_verification_or_email(customer_api, customer,
-                                                                   field, value):
-    response = customer_api.patch(api_url("me"), {field: value, "first_name": "X"},
-                                  format="json")
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("role", "ADMIN"),
+        ("status", "SUSPENDED"),
+        ("email_verified", False),
+        ("email", "new@example.com"),
+    ],
+)
+def test_me_patch_cannot_change_role_status_verification_or_email(
+    customer_api, customer, field, value
+):
+    response = customer_api.patch(api_url("me"), {field: value, "first_name": "X"}, format="json")
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
@@ -254,17 +280,21 @@ def test_me_patch_cannot_change_role_status_verification_or_email(customer_api, 
     assert customer.first_name == "Cara"
 
 
-@pytest.mark.parametrize("payload,field", [
-    ({"timezone": "Mars/Olympus"}, "timezone"),
-    ({"date_of_birth": "2999-01-01"}, "date_of_birth"),
-    ({"phone": "call me"}, "phone"),
-    ({"avatar_url": "javascript:alert(1)"}, "avatar_url"),
-    ({"billing_address": {"country": "Britain"}}, "billing_address"),
-    ({"language": "xx-yy"}, "language"),
-    ({"gender": "robot"}, "gender"),
-])
-def test_me_patch_refuses_invalid_values_and_changes_nothing(customer_api, customer,
-                                                             payload, field):
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"date_of_birth": "2999-01-01"}, "date_of_birth"),
+        ({"phone": "call me"}, "phone"),
+        ({"avatar_url": "javascript:alert(1)"}, "avatar_url"),
+        ({"billing_address": {"country": "Britain"}}, "billing_address"),
+        ({"language": "xx-yy"}, "language"),
+        ({"gender": "robot"}, "gender"),
+    ],
+)
+def test_me_patch_refuses_invalid_values_and_changes_nothing(
+    customer_api, customer, payload, field
+):
     response = customer_api.patch(api_url("me"), payload, format="json")
 
     assert response.status_code == 400
@@ -274,11 +304,11 @@ def test_me_patch_refuses_invalid_values_and_changes_nothing(customer_api, custo
     assert not AuditLog.objects.filter(action="UPDATE").exists()
 
 
-def test_me_export_contains_my_data_and_nothing_of_others(customer_api, customer,
-                                                          other_customer):
+def test_me_export_contains_my_data_and_nothing_of_others(customer_api, customer, other_customer):
     services.update_profile(user=customer, data={"phone": "+1 555 0100"}, actor=customer)
-    services.update_profile(user=other_customer, data={"phone": "+1 555 0199"},
-                            actor=other_customer)
+    services.update_profile(
+        user=other_customer, data={"phone": "+1 555 0199"}, actor=other_customer
+    )
     services.create_api_key(user=customer, name="mine")
     services.create_api_key(user=other_customer, name="theirs")
     LoginSessionFactory(user=other_customer, user_agent="other-agent")
@@ -321,8 +351,10 @@ def test_me_delete_anonymises_and_revokes_keys(customer, password):
 
 # --- sessions -----------------------------------------------------------------------------
 
-def test_sessions_list_shows_only_my_active_sessions_paginated(customer_api, customer,
-                                                              other_customer):
+
+def test_sessions_list_shows_only_my_active_sessions_paginated(
+    customer_api, customer, other_customer
+):
     mine = LoginSessionFactory(user=customer)
     LoginSessionFactory(user=customer, revoked_at="2026-01-01T00:00:00Z")
     LoginSessionFactory(user=other_customer)
@@ -346,8 +378,7 @@ def test_revoking_my_session_ends_it(customer_api, customer):
     assert AuditLog.objects.filter(action="LOGOUT", resource_id=str(session.pk)).exists()
 
 
-def test_revoking_another_users_session_is_404_and_changes_nothing(customer_api,
-                                                                   other_customer):
+def test_revoking_another_users_session_is_404_and_changes_nothing(customer_api, other_customer):
     theirs = LoginSessionFactory(user=other_customer)
 
     response = customer_api.delete(api_url("me-session", session_id=theirs.pk))
@@ -359,6 +390,7 @@ def test_revoking_another_users_session_is_404_and_changes_nothing(customer_api,
 
 
 # --- API keys -----------------------------------------------------------------------------
+
 
 def test_creating_a_key_shows_the_secret_once_and_audits(customer_api, customer):
     response = customer_api.post(api_url("me-api-keys"), {"name": "deploy"}, format="json")
@@ -392,12 +424,12 @@ def test_revoking_my_key_stops_it_and_audits(customer_api, customer):
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert bearer(raw).get(api_url("me")).status_code == 401
-    assert AuditLog.objects.filter(action="DELETE", resource_type="accounts.ApiKey",
-                                   resource_id=str(key.pk)).exists()
+    assert AuditLog.objects.filter(
+        action="DELETE", resource_type="accounts.ApiKey", resource_id=str(key.pk)
+    ).exists()
 
 
-def test_revoking_another_users_key_is_404_and_it_keeps_working(customer_api,
-                                                                other_customer):
+def test_revoking_another_users_key_is_404_and_it_keeps_working(customer_api, other_customer):
     key, raw = services.create_api_key(user=other_customer)
 
     response = customer_api.delete(api_url("me-api-key", key_id=key.pk))
@@ -427,10 +459,16 @@ def test_openapi_schema_describes_the_accounts_endpoints(api_client):
     assert response.status_code == 200
     schema = response.json()
     paths = schema["paths"]
-    for path in ("/api/v1/auth/signup/", "/api/v1/auth/token/", "/api/v1/me/",
-                 "/api/v1/me/export/", "/api/v1/me/sessions/",
-                 "/api/v1/me/sessions/{session_id}/", "/api/v1/me/api-keys/",
-                 "/api/v1/me/api-keys/{key_id}/"):
+    for path in (
+        "/api/v1/auth/signup/",
+        "/api/v1/auth/token/",
+        "/api/v1/me/",
+        "/api/v1/me/export/",
+        "/api/v1/me/sessions/",
+        "/api/v1/me/sessions/{session_id}/",
+        "/api/v1/me/api-keys/",
+        "/api/v1/me/api-keys/{key_id}/",
+    ):
         assert path in paths, path
     token_post = paths["/api/v1/auth/token/"]["post"]
     assert set(token_post["responses"]) >= {"201", "400", "401", "403", "429"}

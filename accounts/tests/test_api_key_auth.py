@@ -30,8 +30,11 @@ def authenticate(raw_key: str):
 
 
 def _statements(captured, verb: str, table: str) -> list[str]:
-    return [q["sql"] for q in captured.captured_queries
-            if q["sql"].startswith(verb) and table in q["sql"]]
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith(verb) and table in q["sql"]
+    ]
 
 
 def test_a_known_key_is_authenticated_without_a_query(customer):
@@ -43,7 +46,11 @@ def test_a_known_key_is_authenticated_without_a_query(customer):
 
     assert captured.captured_queries == []
     assert (user.pk, user.role, user.is_active, credential.pk) == (
-        customer.pk, Role.CUSTOMER, True, key.pk)
+        customer.pk,
+        Role.CUSTOMER,
+        True,
+        key.pk,
+    )
 
 
 def test_the_user_of_a_key_loads_its_other_fields_in_one_query_when_read(customer):
@@ -53,7 +60,10 @@ def test_the_user_of_a_key_loads_its_other_fields_in_one_query_when_read(custome
 
     with CaptureQueriesContext(connection) as captured:
         assert (user.email, user.first_name, user.last_name) == (
-            customer.email, customer.first_name, customer.last_name)
+            customer.email,
+            customer.first_name,
+            customer.last_name,
+        )
 
     assert len(captured.captured_queries) == 1
 
@@ -136,8 +146,9 @@ def test_a_key_past_its_expiry_is_refused_although_cached(customer, monkeypatch)
     ApiKey.objects.filter(pk=key.pk).update(expires_at=expires)
     assert authenticate(raw)[1].pk == key.pk
 
-    monkeypatch.setattr("accounts.authentication.timezone.now",
-                        lambda: expires + timedelta(seconds=1))
+    monkeypatch.setattr(
+        "accounts.authentication.timezone.now", lambda: expires + timedelta(seconds=1)
+    )
 
     assert bearer(raw).get(api_url("me")).status_code == 401
 

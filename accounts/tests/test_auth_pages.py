@@ -20,25 +20,32 @@ def test_signup_page_creates_unverified_customer_and_mails_confirmation_link(cli
     assert response.status_code == 200
     assert b'<label for="id_email"' in response.content
 
-    response = client.post("/accounts/signup/", {
-        "email": "New.Person@Example.com", "password1": NEW_PASSWORD,
-        "password2": NEW_PASSWORD,
-    })
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "New.Person@Example.com",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
 
     assert response.status_code == 302
     assert response["Location"] == "/accounts/confirm-email/"
     user = User.objects.get(email="new.person@example.com")
     assert user.role == "CUSTOMER" and user.status == Status.ACTIVE
     assert user.email_verified is False
-    assert AuditLog.objects.filter(action="CREATE", resource_type="accounts.User",
-                                   resource_id=str(user.pk)).exists()
+    assert AuditLog.objects.filter(
+        action="CREATE", resource_type="accounts.User", resource_id=str(user.pk)
+    ).exists()
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new.person@example.com"]
     assert logged_in_user_id(client) is None  # verification is mandatory
 
 
 def test_confirming_the_mailed_link_marks_the_email_verified(client):
-    client.post("/accounts/signup/", {"email": "conf@example.com", "password1": NEW_PASSWORD,
-                                      "password2": NEW_PASSWORD})
+    client.post(
+        "/accounts/signup/",
+        {"email": "conf@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     link = link_in_last_mail(r"/accounts/confirm-email/[^/\s]+/")
 
     page = client.get(link)
@@ -53,8 +60,10 @@ def test_confirming_the_mailed_link_marks_the_email_verified(client):
 
 
 def test_signup_page_refuses_weak_password_and_creates_nobody(client):
-    response = client.post("/accounts/signup/", {"email": "weak@example.com",
-                                                 "password1": "12345", "password2": "12345"})
+    response = client.post(
+        "/accounts/signup/",
+        {"email": "weak@example.com", "password1": "12345", "password2": "12345"},
+    )
 
     assert response.status_code == 200
     assert b"errorlist" in response.content
@@ -62,9 +71,10 @@ def test_signup_page_refuses_weak_password_and_creates_nobody(client):
 
 
 def test_signup_page_with_taken_email_in_other_case_creates_no_second_account(client, customer):
-    response = client.post("/accounts/signup/", {"email": "CUSTOMER@example.com",
-                                                 "password1": NEW_PASSWORD,
-                                                 "password2": NEW_PASSWORD})
+    response = client.post(
+        "/accounts/signup/",
+        {"email": "CUSTOMER@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
 
     # allauth does not reveal who has an account: same page as a real signup, and the
     # owner of the address gets an "account already exists" mail instead.
@@ -74,8 +84,7 @@ def test_signup_page_with_taken_email_in_other_case_creates_no_second_account(cl
 
 
 def test_login_page_signs_in_and_records_a_login_session(client, customer, password):
-    response = page_login(client, "Customer@Example.com", password,
-                          HTTP_USER_AGENT="Firefox test")
+    response = page_login(client, "Customer@Example.com", password, HTTP_USER_AGENT="Firefox test")
 
     assert response.status_code == 302
     assert logged_in_user_id(client) == str(customer.pk)
@@ -115,8 +124,10 @@ def test_password_reset_flow_sets_a_new_password(client, customer):
 
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200 and b"Choose a new password" in form_page.content
-    done = client.post(form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
-                       {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    done = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
 
     assert done.status_code == 302
     customer.refresh_from_db()
@@ -127,21 +138,26 @@ def test_password_reset_flow_sets_a_new_password(client, customer):
 def test_password_change_requires_the_old_password(client, customer, password):
     page_login(client, customer.email, password)
 
-    wrong = client.post("/accounts/password/change/", {
-        "oldpassword": "nope", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    wrong = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": "nope", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     assert wrong.status_code == 200 and b"errorlist" in wrong.content
     customer.refresh_from_db()
     assert customer.check_password(password)
 
-    right = client.post("/accounts/password/change/", {
-        "oldpassword": password, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    right = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": password, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     assert right.status_code == 302
     customer.refresh_from_db()
     assert customer.check_password(NEW_PASSWORD)
 
 
 def test_login_page_locks_out_after_five_failures_even_with_the_right_password(
-        client, customer, other_customer, password):
+    client, customer, other_customer, password
+):
     for _ in range(4):
         assert page_login(client, customer.email, "wrong-password").status_code == 200
     page_login(client, customer.email, "wrong-password")
@@ -190,8 +206,7 @@ def test_suspending_ends_an_open_browser_session_at_once(client, customer, passw
     assert LoginSession.objects.get(user=customer).revoked_at is not None
 
 
-def test_suspended_user_session_is_refused_even_when_its_row_survived(client, customer,
-                                                                      password):
+def test_suspended_user_session_is_refused_even_when_its_row_survived(client, customer, password):
     """A session that was not recorded (say, created before recording existed) still stops
     working: Django loads no inactive user from a session."""
     page_login(client, customer.email, password)
@@ -234,10 +249,19 @@ def test_unverified_user_is_sent_to_confirm_their_email_on_login(client, passwor
     assert ApiKey.objects.count() == 0
 
 
-@pytest.mark.parametrize("url", ["/accounts/login/", "/accounts/signup/",
-                                 "/accounts/password/reset/", "/accounts/password/reset/done/",
-                                 "/accounts/password/reset/key/done/", "/accounts/inactive/",
-                                 "/accounts/confirm-email/", "/accounts/confirm-email/bogus/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/password/reset/",
+        "/accounts/password/reset/done/",
+        "/accounts/password/reset/key/done/",
+        "/accounts/inactive/",
+        "/accounts/confirm-email/",
+        "/accounts/confirm-email/bogus/",
+    ],
+)
 def test_anonymous_account_pages_render_in_the_site_layout(client, url):
     response = client.get(url)
 
@@ -245,8 +269,9 @@ def test_anonymous_account_pages_render_in_the_site_layout(client, url):
     assert b'class="site-header"' in response.content and b"<h1>" in response.content
 
 
-@pytest.mark.parametrize("url", ["/accounts/email/", "/accounts/password/change/",
-                                 "/accounts/logout/"])
+@pytest.mark.parametrize(
+    "url", ["/accounts/email/", "/accounts/password/change/", "/accounts/logout/"]
+)
 def test_signed_in_account_pages_render_in_the_site_layout(customer_client, url):
     response = customer_client.get(url)
 

@@ -20,7 +20,8 @@ def _history(user, rows: int) -> None:
     (and a test transaction is spared a foreign-key check per lot movement at its end)."""
     CreditBalance.objects.update_or_create(user=user, defaults={"balance": 0})
     with connection.cursor() as cursor:
-        cursor.execute("""
+        cursor.execute(
+            """
             INSERT INTO credits_credittransaction (user_id, kind, operation, quantity, amount,
                                                    balance_after, details, idempotency_key,
                                                    created_at)
@@ -29,7 +30,9 @@ def _history(user, rows: int) -> None:
                    CASE WHEN g = 0 THEN NULL ELSE 1 END,
                    CASE WHEN g = 0 THEN %(rows)s - 1 ELSE -1 END, %(rows)s - 1 - g,
                    '{"via": "api"}', '', now() - interval '400 days' + g * interval '1 minute'
-              FROM generate_series(0, %(rows)s - 1) g""", {"user": user.pk, "rows": rows})
+              FROM generate_series(0, %(rows)s - 1) g""",
+            {"user": user.pk, "rows": rows},
+        )
 
 
 def _download(client, user) -> tuple[int, dict[str, int], int]:
@@ -59,8 +62,9 @@ def _download(client, user) -> tuple[int, dict[str, int], int]:
 SMALL, LARGE = 20_000, 100_000  # ledger rows; tracing every allocation is slow
 
 
-def test_download_streams_a_long_ledger_with_memory_that_does_not_grow(client, customer,
-                                                                      other_customer):
+def test_download_streams_a_long_ledger_with_memory_that_does_not_grow(
+    client, customer, other_customer
+):
     _history(customer, SMALL)
     _history(other_customer, LARGE)
 
@@ -102,11 +106,13 @@ def test_the_api_streams_the_same_document(customer_api, customer):
 
 
 @pytest.mark.parametrize("server_side_cursors", [True, False])
-def test_rows_reads_in_chunks_with_or_without_server_side_cursors(customer, monkeypatch,
-                                                                   server_side_cursors):
+def test_rows_reads_in_chunks_with_or_without_server_side_cursors(
+    customer, monkeypatch, server_side_cursors
+):
     _history(customer, 45)
-    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS",
-                        not server_side_cursors)
+    monkeypatch.setitem(
+        connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", not server_side_cursors
+    )
 
     rows = CreditTransaction.objects.filter(user=customer).order_by("id")
     read = list(data_export.rows(rows, lambda row: row.balance_after, chunk_size=10))
@@ -117,10 +123,20 @@ def test_rows_reads_in_chunks_with_or_without_server_side_cursors(customer, monk
 
 
 def test_json_pieces_writes_nested_iterators_as_arrays():
-    value = {"a": 1, "rows": (row for row in [{"x": 1}, {"x": 2}]), "empty": iter([]),
-             "nested": {"more": iter([[1, 2], "s"])}, "none": None}
+    value = {
+        "a": 1,
+        "rows": (row for row in [{"x": 1}, {"x": 2}]),
+        "empty": iter([]),
+        "nested": {"more": iter([[1, 2], "s"])},
+        "none": None,
+    }
 
     text = "".join(data_export.json_pieces(value))
 
-    assert json.loads(text) == {"a": 1, "rows": [{"x": 1}, {"x": 2}], "empty": [],
-                                "nested": {"more": [[1, 2], "s"]}, "none": None}
+    assert json.loads(text) == {
+        "a": 1,
+        "rows": [{"x": 1}, {"x": 2}],
+        "empty": [],
+        "nested": {"more": [[1, 2], "s"]},
+        "none": None,
+    }

@@ -29,14 +29,22 @@ def test_sign_up_mail_names_the_business_and_links_to_site_url(client):
     page = client.get("/accounts/signup/")
     form = find_form(page, action="/accounts/signup/")
     mail.outbox.clear()
-    submit(client, page, form, {"email": "new.person@example.com",
-                                "password1": "a-long-and-unusual-passphrase-7",
-                                "password2": "a-long-and-unusual-passphrase-7"})
+    submit(
+        client,
+        page,
+        form,
+        {
+            "email": "new.person@example.com",
+            "password1": "a-long-and-unusual-passphrase-7",
+            "password2": "a-long-and-unusual-passphrase-7",
+        },
+    )
     sent = mail.outbox[-1]
     business = get_config("business_name")
     assert sent.subject.startswith(f"[{business}] ")
     assert business in sent.body and "example.com" not in sent.body.replace(
-        "new.person@example.com", "")
+        "new.person@example.com", ""
+    )
     links = _links(sent.body)
     assert links and all(link.startswith(SITE + "/") for link in links), links
     assert any("/accounts/confirm-email/" in link for link in links)
@@ -54,11 +62,13 @@ def test_password_reset_mail_links_to_site_url(client, customer):
     assert all(link.startswith(SITE + "/") for link in links), links
 
 
-def test_support_and_billing_mails_name_the_business(customer, support_agent,
-                                                     django_capture_on_commit_callbacks):
+def test_support_and_billing_mails_name_the_business(
+    customer, support_agent, django_capture_on_commit_callbacks
+):
     business = get_config("business_name")
-    ticket = services.open_ticket(customer=customer, subject="Where is my invoice?",
-                                  description="I cannot find it.")
+    ticket = services.open_ticket(
+        customer=customer, subject="Where is my invoice?", description="I cannot find it."
+    )
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.reply(ticket=ticket, author=support_agent, body="Here it is.")

@@ -19,8 +19,7 @@ def _signed_in(user, password) -> Client:
     return browser
 
 
-def test_new_address_becomes_the_login_only_after_verification_and_is_audited(customer,
-                                                                              password):
+def test_new_address_becomes_the_login_only_after_verification_and_is_audited(customer, password):
     browser = _signed_in(customer, password)
     mail.outbox.clear()
 
@@ -29,8 +28,9 @@ def test_new_address_becomes_the_login_only_after_verification_and_is_audited(cu
     # Unverified: it cannot be made primary, and the login e-mail is unchanged.
     browser.post("/accounts/email/", {"action_primary": "", "email": NEW_EMAIL})
     assert User.objects.get(pk=customer.pk).email == customer.email
-    assert not AuditLog.objects.filter(resource_id=str(customer.pk),
-                                       context__via="email_page").exists()
+    assert not AuditLog.objects.filter(
+        resource_id=str(customer.pk), context__via="email_page"
+    ).exists()
 
     confirm = link_in_last_mail(r"/accounts/confirm-email/[^\s]+")
     assert browser.post(confirm).status_code == 302

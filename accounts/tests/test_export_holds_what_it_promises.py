@@ -16,8 +16,9 @@ from support import services
 pytestmark = pytest.mark.django_db
 
 
-def test_the_export_holds_every_section_its_page_promises(customer_client, customer,
-                                                          other_customer):
+def test_the_export_holds_every_section_its_page_promises(
+    customer_client, customer, other_customer
+):
     product = ProductFactory(name="Quantum Widget", slug="quantum-widget")
     ReviewFactory(product=product, author=customer, rating=4, title="Solid")
     theirs = ReviewFactory(product=product, author=other_customer, rating=5)

@@ -35,17 +35,23 @@ def test_audit_log_rows_cannot_be_updated_or_deleted_by_the_database(customer):
 
 @pytest.mark.django_db
 def test_audit_log_redacts_secrets(customer):
-    row = audit.record(actor=customer, action="UPDATE", resource=customer,
-                       new={"password": "hunter22", "api_key": "bk_x", "first_name": "C"})
+    row = audit.record(
+        actor=customer,
+        action="UPDATE",
+        resource=customer,
+        new={"password": "hunter22", "api_key": "bk_x", "first_name": "C"},
+    )
 
-    assert row.new_values == {"password": "[redacted]", "api_key": "[redacted]",
-                              "first_name": "C"}
+    assert row.new_values == {"password": "[redacted]", "api_key": "[redacted]", "first_name": "C"}
 
 
 @pytest.mark.django_db
 def test_personal_data_columns_hold_no_plaintext():
-    user = UserFactory(phone="+44 7700 900123", tax_id="GB123456789",
-                       billing_address={"line1": "221B Baker Street", "city": "London"})
+    user = UserFactory(
+        phone="+44 7700 900123",
+        tax_id="GB123456789",
+        billing_address={"line1": "221B Baker Street", "city": "London"},
+    )
     user.date_of_birth = "1987-06-05"
     user.save()
 

@@ -20,7 +20,8 @@ def test_error_hook_documents_401_everywhere_and_404_for_path_parameters():
     cart = schema["paths"]["/api/v1/cart/"]["get"]["responses"]
     assert {"401", "403"} <= set(cart)
     assert cart["401"]["content"]["application/json"]["schema"] == {
-        "$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+        "$ref": f"#/components/schemas/{ERROR_COMPONENT}"
+    }
     ticket = schema["paths"]["/api/v1/tickets/{id}/"]["get"]["responses"]
     assert set(ticket["404"]["content"]) == {"application/json", "text/html"}
     products = schema["paths"]["/api/v1/products/"]["get"]["responses"]
@@ -52,12 +53,14 @@ def test_api_key_name_must_be_a_string_not_a_number(customer_api, customer):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("method", "path"), [("patch", "/api/v1/me/"),
-                                              ("post", "/api/v1/me/api-keys/")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("patch", "/api/v1/me/"), ("post", "/api/v1/me/api-keys/")]
+)
 def test_account_api_reads_json_only(customer_api, customer, method, path):
     before = (customer.first_name, ApiKey.objects.filter(user=customer).count())
-    response = getattr(customer_api, method)(path, {"first_name": "Form", "name": "form"},
-                                             format="multipart")
+    response = getattr(customer_api, method)(
+        path, {"first_name": "Form", "name": "form"}, format="multipart"
+    )
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"
     customer.refresh_from_db()

@@ -26,8 +26,10 @@ def test_password_change_ends_other_sessions_and_keeps_this_one_listed(customer,
     here, elsewhere = _signed_in(customer, password), _signed_in(customer, password)
     elsewhere_key = elsewhere.cookies["sessionid"].value
 
-    response = here.post("/accounts/password/change/", {
-        "oldpassword": password, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    response = here.post(
+        "/accounts/password/change/",
+        {"oldpassword": password, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
 
     assert response.status_code == 302
     assert elsewhere.get("/account/").status_code == 302
@@ -38,8 +40,9 @@ def test_password_change_ends_other_sessions_and_keeps_this_one_listed(customer,
     assert list(active.values_list("session_key", flat=True)) == [here_key]
     listed = here.get("/api/v1/me/sessions/").json()["results"]
     assert [row["id"] for row in listed] == [active.get().pk]
-    assert AuditLog.objects.filter(actor=customer, action=AuditAction.LOGOUT,
-                                   new_values__reason="password changed").exists()
+    assert AuditLog.objects.filter(
+        actor=customer, action=AuditAction.LOGOUT, new_values__reason="password changed"
+    ).exists()
 
 
 def test_after_a_reset_from_an_emailed_link_no_session_is_kept(customer):

@@ -18,8 +18,9 @@ STRONG = "a-much-longer-passphrase-42"
 
 
 def test_register_user_case_folds_and_audits():
-    user = services.register_user(email="  Mixed.Case@Example.COM ", password=STRONG,
-                                  first_name="Mi")
+    user = services.register_user(
+        email="  Mixed.Case@Example.COM ", password=STRONG, first_name="Mi"
+    )
 
     assert user.email == "mixed.case@example.com" and user.first_name == "Mi"
     assert user.check_password(STRONG) and not user.email_verified
@@ -35,15 +36,15 @@ def test_register_user_refuses_a_deleted_users_old_address_format_and_duplicates
 
 def test_register_user_refuses_a_password_like_the_email():
     with pytest.raises(WeakPassword) as excinfo:
-        services.register_user(email="jonathan.smithers@example.com",
-                               password="jonathan.smithers")
+        services.register_user(email="jonathan.smithers@example.com", password="jonathan.smithers")
     assert excinfo.value.extra["fields"]["password"]
     assert not User.objects.exists()
 
 
 def test_status_change_is_audited_with_old_and_new(customer, admin_user):
-    services.change_status(user=customer, status=Status.SUSPENDED, actor=admin_user,
-                           reason="chargeback")
+    services.change_status(
+        user=customer, status=Status.SUSPENDED, actor=admin_user, reason="chargeback"
+    )
 
     row = AuditLog.objects.get(action="STATUS_CHANGE")
     assert row.actor == admin_user and row.resource_id == str(customer.pk)
@@ -68,12 +69,13 @@ def test_update_profile_twice_with_the_same_data_audits_once(customer):
     assert AuditLog.objects.filter(action="UPDATE").count() == 1
 
 
-def test_other_apps_can_add_export_sections_holding_only_that_users_rows(customer,
-                                                                         other_customer):
+def test_other_apps_can_add_export_sections_holding_only_that_users_rows(customer, other_customer):
     # What billing/credits/support do from their ready(): a section that filters by owner.
     def logins(user):
-        return [{"id": row.pk, "at": row.created_at}
-                for row in AuditLog.objects.filter(actor=user, action="LOGIN")]
+        return [
+            {"id": row.pk, "at": row.created_at}
+            for row in AuditLog.objects.filter(actor=user, action="LOGIN")
+        ]
 
     data_export.register("test_logins", logins)
     try:
@@ -90,8 +92,9 @@ def test_other_apps_can_add_export_sections_holding_only_that_users_rows(custome
 
 
 def test_export_serialises_dates_of_birth(customer):
-    services.update_profile(user=customer, data={"date_of_birth": datetime.date(1990, 1, 2)},
-                            actor=customer)
+    services.update_profile(
+        user=customer, data={"date_of_birth": datetime.date(1990, 1, 2)}, actor=customer
+    )
 
     document = json.loads("".join(services.export_user_data(user=customer)))
 
@@ -113,8 +116,10 @@ def test_two_simultaneous_signups_for_one_address_create_one_account():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=signup, args=(email,))
-               for email in ("race@example.com", "RACE@example.com")]
+    threads = [
+        threading.Thread(target=signup, args=(email,))
+        for email in ("race@example.com", "RACE@example.com")
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

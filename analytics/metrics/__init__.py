@@ -16,5 +16,16 @@ from analytics.metrics.registry import (
     register,
 )
 
-__all__ = ["REGISTRY", "Metric", "MetricFamily", "Row", "Unit", "day_bounds", "families",
-           "family_of", "get_metric", "register", "all_metric_keys"]
+__all__ = [
+    "REGISTRY",
+    "Metric",
+    "MetricFamily",
+    "Row",
+    "Unit",
+    "day_bounds",
+    "families",
+    "family_of",
+    "get_metric",
+    "register",
+    "all_metric_keys",
+]

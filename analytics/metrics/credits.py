@@ -16,8 +16,12 @@ rows (failed operations, refunds), per operation and in total. EXPIRED = credits
 EXPIRE rows. Staff ADJUST rows are not counted in any of these.
 """
 
-LEDGER_METRIC = {"GRANT": "credits_granted", "CONSUME": "credits_consumed",
-                 "REFUND": "credits_refunded", "EXPIRE": "credits_expired"}
+LEDGER_METRIC = {
+    "GRANT": "credits_granted",
+    "CONSUME": "credits_consumed",
+    "REFUND": "credits_refunded",
+    "EXPIRE": "credits_expired",
+}
 
 
 def compute_ledger(day) -> list[Row]:
@@ -48,17 +52,21 @@ def compute_ledger(day) -> list[Row]:
     return rows
 
 
-LEDGER = register(MetricFamily(
-    key="credits", title="Credits granted and consumed", version=1,
-    definition=LEDGER_DEFINITION,
-    metrics=(
-        Metric("credits_granted", "Credits granted", Unit.CREDITS),
-        Metric("credits_consumed", "Credits consumed", Unit.CREDITS, "operation"),
-        Metric("credits_refunded", "Credits refunded", Unit.CREDITS, "operation"),
-        Metric("credits_expired", "Credits expired", Unit.CREDITS),
-    ),
-    compute=compute_ledger,
-))
+LEDGER = register(
+    MetricFamily(
+        key="credits",
+        title="Credits granted and consumed",
+        version=1,
+        definition=LEDGER_DEFINITION,
+        metrics=(
+            Metric("credits_granted", "Credits granted", Unit.CREDITS),
+            Metric("credits_consumed", "Credits consumed", Unit.CREDITS, "operation"),
+            Metric("credits_refunded", "Credits refunded", Unit.CREDITS, "operation"),
+            Metric("credits_expired", "Credits expired", Unit.CREDITS),
+        ),
+        compute=compute_ledger,
+    )
+)
 
 
 LOW_BALANCE_DEFINITION = """
@@ -85,17 +93,33 @@ def compute_low_balance(day) -> list[Row]:
             WHERE u.role = %(role)s AND u.deleted_at IS NULL AND u.created_at < %(end)s
         ) balances
     """
-    low, customers = fetch(template, {"end": end, "threshold": threshold,
-                                      "role": Role.CUSTOMER},
-                            ledger=CreditTransaction, users=User)[0]
-    return [Row("low_balance_customers", Decimal(low), "",
-                {"threshold": threshold, "customers": customers})]
+    low, customers = fetch(
+        template,
+        {"end": end, "threshold": threshold, "role": Role.CUSTOMER},
+        ledger=CreditTransaction,
+        users=User,
+    )[0]
+    return [
+        Row(
+            "low_balance_customers",
+            Decimal(low),
+            "",
+            {"threshold": threshold, "customers": customers},
+        )
+    ]
 
 
-LOW_BALANCE = register(MetricFamily(
-    key="credit_balances", title="Customers with a low credit balance", version=1,
-    definition=LOW_BALANCE_DEFINITION,
-    metrics=(Metric("low_balance_customers", "Customers below the low-balance threshold",
-                    Unit.COUNT),),
-    compute=compute_low_balance,
-))
+LOW_BALANCE = register(
+    MetricFamily(
+        key="credit_balances",
+        title="Customers with a low credit balance",
+        version=1,
+        definition=LOW_BALANCE_DEFINITION,
+        metrics=(
+            Metric(
+                "low_balance_customers", "Customers below the low-balance threshold", Unit.COUNT
+            ),
+        ),
+        compute=compute_low_balance,
+    )
+)

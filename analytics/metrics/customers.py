@@ -14,15 +14,24 @@ accounts deleted since: they still joined that day. Staff accounts are not custo
 
 def compute_new_customers(day) -> list[Row]:
     start, end = day_bounds(day)
-    (count,) = fetch("""
+    (count,) = fetch(
+        """
         SELECT COUNT(*) FROM {users}
         WHERE created_at >= %(start)s AND created_at < %(end)s AND role = %(role)s
-    """, {"start": start, "end": end, "role": Role.CUSTOMER}, users=User)[0]
+    """,
+        {"start": start, "end": end, "role": Role.CUSTOMER},
+        users=User,
+    )[0]
     return [Row("new_customers", Decimal(count))]
 
 
-NEW_CUSTOMERS = register(MetricFamily(
-    key="customers", title="New customers", version=1, definition=NEW_CUSTOMERS_DEFINITION,
-    metrics=(Metric("new_customers", "New customers", Unit.COUNT),),
-    compute=compute_new_customers,
-))
+NEW_CUSTOMERS = register(
+    MetricFamily(
+        key="customers",
+        title="New customers",
+        version=1,
+        definition=NEW_CUSTOMERS_DEFINITION,
+        metrics=(Metric("new_customers", "New customers", Unit.COUNT),),
+        compute=compute_new_customers,
+    )
+)

@@ -31,7 +31,8 @@ def compute_revenue(day) -> list[Row]:
     """
     rows = []
     for currency, gross, refunds, payments, refund_count in fetch(
-            template, {"start": start, "end": end}, payments=Payment, refunds=Refund):
+        template, {"start": start, "end": end}, payments=Payment, refunds=Refund
+    ):
         rows += [
             Row("gross_revenue", dec(gross, "1"), currency, {"payments": payments}),
             Row("refunds", dec(refunds, "1"), currency, {"refunds": refund_count}),
@@ -40,12 +41,17 @@ def compute_revenue(day) -> list[Row]:
     return rows
 
 
-REVENUE = register(MetricFamily(
-    key="revenue", title="Revenue", version=1, definition=REVENUE_DEFINITION,
-    metrics=(
-        Metric("gross_revenue", "Gross revenue", Unit.MONEY, "currency"),
-        Metric("refunds", "Refunds", Unit.MONEY, "currency"),
-        Metric("net_revenue", "Net revenue", Unit.MONEY, "currency"),
-    ),
-    compute=compute_revenue,
-))
+REVENUE = register(
+    MetricFamily(
+        key="revenue",
+        title="Revenue",
+        version=1,
+        definition=REVENUE_DEFINITION,
+        metrics=(
+            Metric("gross_revenue", "Gross revenue", Unit.MONEY, "currency"),
+            Metric("refunds", "Refunds", Unit.MONEY, "currency"),
+            Metric("net_revenue", "Net revenue", Unit.MONEY, "currency"),
+        ),
+        compute=compute_revenue,
+    )
+)

@@ -72,16 +72,20 @@ def price_as_of(alias: str, at: str) -> sql.Composable:
 
     return sql.SQL(PRICE_AS_OF).format(
         events=sql.Identifier(SubscriptionEvent._meta.db_table),
-        plans=sql.Identifier(Plan._meta.db_table), prices=sql.Identifier(Price._meta.db_table),
-        at=sql.Placeholder(at), ev=sql.Identifier(f"{alias}_ev"),
-        old_plan=sql.Identifier(f"{alias}_plan"), p=sql.Identifier(alias))
-
+        plans=sql.Identifier(Plan._meta.db_table),
+        prices=sql.Identifier(Price._meta.db_table),
+        at=sql.Placeholder(at),
+        ev=sql.Identifier(f"{alias}_ev"),
+        old_plan=sql.Identifier(f"{alias}_plan"),
+        p=sql.Identifier(alias),
+    )
 
 
 def quantity_as_of(alias: str) -> str:
     """The quantity the subscription had at the instant of ``price_as_of(alias, ...)``: the
     "before" quantity of the same PLAN_CHANGED event, else the current one."""
     return f"COALESCE(({alias}_ev.payload ->> 'quantity')::integer, s.quantity)"
+
 
 ENDED_AT = """
     (CASE WHEN s.status = 'CANCELED' THEN
@@ -113,13 +117,16 @@ def _alive(at: str) -> str:
 
 
 def _trialing(at: str) -> str:
-    return (f"({_alive(at)} AND ((s.trial_end IS NOT NULL AND s.trial_end > {at})"
-            " OR s.status = 'TRIALING'))")
+    return (
+        f"({_alive(at)} AND ((s.trial_end IS NOT NULL AND s.trial_end > {at})"
+        " OR s.status = 'TRIALING'))"
+    )
 
 
 def _paying(at: str) -> str:
-    return (f"({_alive(at)} AND NOT {_trialing(at)}"
-            " AND s.status IN ('ACTIVE', 'PAST_DUE', 'CANCELED'))")
+    return (
+        f"({_alive(at)} AND NOT {_trialing(at)} AND s.status IN ('ACTIVE', 'PAST_DUE', 'CANCELED'))"
+    )
 
 
 # When a subscription started paying: at creation, or when its trial ended.
@@ -128,13 +135,18 @@ PAYING_FROM = "GREATEST(s.created_at, COALESCE(s.trial_end, s.created_at))"
 
 def sql_parts() -> dict:
     return {
-        "subs": Subscription, "plans": Plan, "prices": Price,
+        "subs": Subscription,
+        "plans": Plan,
+        "prices": Price,
         "price_at_start": price_as_of("ps", "start"),
         "price_at_end": price_as_of("pe", "end"),
         "monthly_start": monthly_amount("ps", quantity_as_of("ps")),
         "monthly_end": monthly_amount("pe", quantity_as_of("pe")),
-        "monthly": MONTHLY_AMOUNT, "ended_at": ENDED_AT, "relevant": RELEVANT,
-        "paying_start": _paying("%(start)s"), "paying_end": _paying("%(end)s"),
+        "monthly": MONTHLY_AMOUNT,
+        "ended_at": ENDED_AT,
+        "relevant": RELEVANT,
+        "paying_start": _paying("%(start)s"),
+        "paying_end": _paying("%(end)s"),
         "trialing_end": _trialing("%(end)s"),
     }
 
@@ -181,16 +193,21 @@ def compute_mrr(day) -> list[Row]:
     return rows
 
 
-MRR = register(MetricFamily(
-    key="mrr", title="MRR and ARR", version=3, definition=MRR_DEFINITION,
-    metrics=(
-        Metric("mrr", "MRR", Unit.MONEY, "currency"),
-        Metric("arr", "ARR", Unit.MONEY, "currency"),
-        Metric("paying_customers", "Paying customers", Unit.COUNT, "currency"),
-        Metric("arpu", "ARPU", Unit.MONEY, "currency"),
-    ),
-    compute=compute_mrr,
-))
+MRR = register(
+    MetricFamily(
+        key="mrr",
+        title="MRR and ARR",
+        version=3,
+        definition=MRR_DEFINITION,
+        metrics=(
+            Metric("mrr", "MRR", Unit.MONEY, "currency"),
+            Metric("arr", "ARR", Unit.MONEY, "currency"),
+            Metric("paying_customers", "Paying customers", Unit.COUNT, "currency"),
+            Metric("arpu", "ARPU", Unit.MONEY, "currency"),
+        ),
+        compute=compute_mrr,
+    )
+)
 
 
 # --- MRR movements --------------------------------------------------------------------------
@@ -246,9 +263,10 @@ def compute_mrr_movements(day) -> list[Row]:
         FROM classified WHERE movement IS NOT NULL
         GROUP BY currency, movement ORDER BY currency, movement
     """
-    found = {(cur, mov): (amount, n)
-             for cur, mov, amount, n in fetch(template, {"start": start, "end": end},
-                                                 **sql_parts())}
+    found = {
+        (cur, mov): (amount, n)
+        for cur, mov, amount, n in fetch(template, {"start": start, "end": end}, **sql_parts())
+    }
     rows = []
     for currency in sorted({cur for cur, _ in found}):
         for movement in MOVEMENT_KEYS:
@@ -257,12 +275,18 @@ def compute_mrr_movements(day) -> list[Row]:
     return rows
 
 
-MRR_MOVEMENTS = register(MetricFamily(
-    key="mrr_movements", title="MRR movements", version=3, definition=MOVEMENTS_DEFINITION,
-    metrics=tuple(Metric(f"mrr_{m}", f"{m.title()} MRR", Unit.MONEY, "currency")
-                  for m in MOVEMENT_KEYS),
-    compute=compute_mrr_movements,
-))
+MRR_MOVEMENTS = register(
+    MetricFamily(
+        key="mrr_movements",
+        title="MRR movements",
+        version=3,
+        definition=MOVEMENTS_DEFINITION,
+        metrics=tuple(
+            Metric(f"mrr_{m}", f"{m.title()} MRR", Unit.MONEY, "currency") for m in MOVEMENT_KEYS
+        ),
+        compute=compute_mrr_movements,
+    )
+)
 
 
 # --- subscription counts and churn ---------------------------------------------------------
@@ -296,7 +320,8 @@ def compute_subscription_counts(day) -> list[Row]:
         WHERE {relevant}
     """
     active, trialing, at_start, new, churned = fetch(
-        template, {"start": start, "end": end}, paying_from=PAYING_FROM, **sql_parts())[0]
+        template, {"start": start, "end": end}, paying_from=PAYING_FROM, **sql_parts()
+    )[0]
     churn_meta = {"churned": churned, "active_at_start": at_start, "new": new}
     return [
         Row("active_subscriptions", Decimal(active)),
@@ -308,16 +333,20 @@ def compute_subscription_counts(day) -> list[Row]:
     ]
 
 
-SUBSCRIPTION_COUNTS = register(MetricFamily(
-    key="subscriptions", title="Subscriptions and churn", version=2,
-    definition=COUNTS_DEFINITION,
-    metrics=(
-        Metric("active_subscriptions", "Active subscriptions", Unit.COUNT),
-        Metric("trialing_subscriptions", "Trialing subscriptions", Unit.COUNT),
-        Metric("active_subscriptions_at_start", "Active at start of day", Unit.COUNT),
-        Metric("new_subscriptions", "New subscriptions", Unit.COUNT),
-        Metric("churned_subscriptions", "Churned subscriptions", Unit.COUNT),
-        Metric("subscriber_churn_rate", "Subscriber churn rate", Unit.RATIO),
-    ),
-    compute=compute_subscription_counts,
-))
+SUBSCRIPTION_COUNTS = register(
+    MetricFamily(
+        key="subscriptions",
+        title="Subscriptions and churn",
+        version=2,
+        definition=COUNTS_DEFINITION,
+        metrics=(
+            Metric("active_subscriptions", "Active subscriptions", Unit.COUNT),
+            Metric("trialing_subscriptions", "Trialing subscriptions", Unit.COUNT),
+            Metric("active_subscriptions_at_start", "Active at start of day", Unit.COUNT),
+            Metric("new_subscriptions", "New subscriptions", Unit.COUNT),
+            Metric("churned_subscriptions", "Churned subscriptions", Unit.COUNT),
+            Metric("subscriber_churn_rate", "Subscriber churn rate", Unit.RATIO),
+        ),
+        compute=compute_subscription_counts,
+    )
+)

@@ -28,24 +28,31 @@ def compute_tickets(day) -> list[Row]:
               FROM {tickets}
               WHERE first_response_at >= %(start)s AND first_response_at < %(end)s) first
     """
-    opened, resolved, responses, median = fetch(template, {"start": start, "end": end},
-                                                   tickets=Ticket)[0]
+    opened, resolved, responses, median = fetch(
+        template, {"start": start, "end": end}, tickets=Ticket
+    )[0]
     rows = [Row("tickets_opened", Decimal(opened)), Row("tickets_resolved", Decimal(resolved))]
     if responses:
-        rows.append(Row("median_first_response_seconds", dec(median),
-                        "", {"first_responses": responses}))
+        rows.append(
+            Row("median_first_response_seconds", dec(median), "", {"first_responses": responses})
+        )
     return rows
 
 
-TICKETS = register(MetricFamily(
-    key="tickets", title="Support tickets", version=1, definition=TICKETS_DEFINITION,
-    metrics=(
-        Metric("tickets_opened", "Tickets opened", Unit.COUNT),
-        Metric("tickets_resolved", "Tickets resolved", Unit.COUNT),
-        Metric("median_first_response_seconds", "Median first response", Unit.SECONDS),
-    ),
-    compute=compute_tickets,
-))
+TICKETS = register(
+    MetricFamily(
+        key="tickets",
+        title="Support tickets",
+        version=1,
+        definition=TICKETS_DEFINITION,
+        metrics=(
+            Metric("tickets_opened", "Tickets opened", Unit.COUNT),
+            Metric("tickets_resolved", "Tickets resolved", Unit.COUNT),
+            Metric("median_first_response_seconds", "Median first response", Unit.SECONDS),
+        ),
+        compute=compute_tickets,
+    )
+)
 
 
 BOT_DEFINITION = """
@@ -69,22 +76,34 @@ def compute_bot(day) -> list[Row]:
         WHERE c.created_at >= %(start)s AND c.created_at < %(end)s
     """
     conversations, deflected = fetch(
-        template, {"start": start, "end": end, "bot": ChatRole.BOT},
-        messages=ChatMessage, conversations=Conversation)[0]
+        template,
+        {"start": start, "end": end, "bot": ChatRole.BOT},
+        messages=ChatMessage,
+        conversations=Conversation,
+    )[0]
     return [
         Row("bot_conversations", Decimal(conversations)),
         Row("bot_deflected", Decimal(deflected)),
-        Row("bot_deflection_rate", ratio(deflected, conversations), "",
-            {"deflected": deflected, "conversations": conversations}),
+        Row(
+            "bot_deflection_rate",
+            ratio(deflected, conversations),
+            "",
+            {"deflected": deflected, "conversations": conversations},
+        ),
     ]
 
 
-BOT = register(MetricFamily(
-    key="bot", title="Help bot", version=1, definition=BOT_DEFINITION,
-    metrics=(
-        Metric("bot_conversations", "Bot conversations", Unit.COUNT),
-        Metric("bot_deflected", "Conversations deflected", Unit.COUNT),
-        Metric("bot_deflection_rate", "Bot deflection rate", Unit.RATIO),
-    ),
-    compute=compute_bot,
-))
+BOT = register(
+    MetricFamily(
+        key="bot",
+        title="Help bot",
+        version=1,
+        definition=BOT_DEFINITION,
+        metrics=(
+            Metric("bot_conversations", "Bot conversations", Unit.COUNT),
+            Metric("bot_deflected", "Conversations deflected", Unit.COUNT),
+            Metric("bot_deflection_rate", "Bot deflection rate", Unit.RATIO),
+        ),
+        compute=compute_bot,
+    )
+)

@@ -55,8 +55,18 @@ from analytics.seed_history.inputs import (
 from analytics.seed_history.rows import SeedError, Writer, check_columns
 from credits.models import FeatureCost
 
-__all__ = ["CHUNK", "DEFAULT_CUSTOMERS", "DEFAULT_DAYS", "HEAVY_SHARE", "LANES", "SEED",
-           "SeedError", "Stats", "analyze", "seed_history"]
+__all__ = [
+    "CHUNK",
+    "DEFAULT_CUSTOMERS",
+    "DEFAULT_DAYS",
+    "HEAVY_SHARE",
+    "LANES",
+    "SEED",
+    "SeedError",
+    "Stats",
+    "analyze",
+    "seed_history",
+]
 
 DEFAULT_CUSTOMERS = 100
 LANES = 2  # connections writing at once (the customers split between them)
@@ -76,10 +86,16 @@ class Stats:
         return self.rows.get("credits_credittransaction", 0)
 
 
-def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = DEFAULT_DAYS,
-                 seed: int = SEED, end: datetime | None = None,
-                 progress: Callable[[int], None] | None = None,
-                 lanes_wanted: int | None = None) -> Stats:
+def seed_history(
+    *,
+    rows: int,
+    customers: int = DEFAULT_CUSTOMERS,
+    days: int = DEFAULT_DAYS,
+    seed: int = SEED,
+    end: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+    lanes_wanted: int | None = None,
+) -> Stats:
     """Write ``rows`` ledger rows (and the rest of the history around them) for the first
     ``customers`` customers by id, dated over the ``days`` days before ``end`` (now).
     ``progress`` is called with the number of ledger rows each round wrote. Raises SeedError
@@ -94,11 +110,15 @@ def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = D
     started = timezone.now()
     end = end or started
     rng = random.Random(seed)
-    operations = list(FeatureCost.objects.filter(active=True).order_by("operation")
-                      .values_list("operation", "cost"))
+    operations = list(
+        FeatureCost.objects.filter(active=True)
+        .order_by("operation")
+        .values_list("operation", "cost")
+    )
     if not operations:
-        raise SeedError("No active feature costs: run `manage.py seed_demo` (or seed_credits) "
-                        "first.")
+        raise SeedError(
+            "No active feature costs: run `manage.py seed_demo` (or seed_credits) first."
+        )
     packs, staff = credit_packs(), staff_members()
     users = pick_customers(customers)
     weights = shares(len(users), rng)
@@ -106,9 +126,18 @@ def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = D
         lanes_wanted = 1  # the other connections could not see this transaction's rows
     elif lanes_wanted is None:
         lanes_wanted = LANES if rows >= CHUNK else 1
-    run = _Run(rows=rows, users=users, weights=weights, operations=operations, packs=packs,
-               staff=staff, start=end - timedelta(days=days), end=end, rng=rng,
-               progress=progress or (lambda n: None))
+    run = _Run(
+        rows=rows,
+        users=users,
+        weights=weights,
+        operations=operations,
+        packs=packs,
+        staff=staff,
+        start=end - timedelta(days=days),
+        end=end,
+        rng=rng,
+        progress=progress or (lambda n: None),
+    )
     histories: list[History] = []
     extra = []  # the other lanes' connections
     with transaction.atomic():
@@ -132,9 +161,12 @@ def seed_history(*, rows: int, customers: int = DEFAULT_CUSTOMERS, days: int = D
     for history in histories:
         for table, count in history.counts.items():
             counts[table] = counts.get(table, 0) + count
-    return Stats(customers=len(users), heavy_email=users[0][1],
-                 rows={table: n for table, n in counts.items() if n},
-                 seconds=(timezone.now() - started).total_seconds())
+    return Stats(
+        customers=len(users),
+        heavy_email=users[0][1],
+        rows={table: n for table, n in counts.items() if n},
+        seconds=(timezone.now() - started).total_seconds(),
+    )
 
 
 @dataclass
@@ -171,11 +203,21 @@ def _open_lanes(run: _Run, groups: list, histories: list, extra: list) -> None:
         share = sum(run.weights[i] for i in group) / sum(run.weights)
         lane_rows = left if number == len(groups) - 1 else round(run.rows * share)
         left -= lane_rows
-        histories.append(History(
-            cursor=cursor, writer=Writer(db.connection, run.progress),
-            rows=lane_rows, customers=picked, weights=[run.weights[i] for i in group],
-            operations=run.operations, packs=run.packs, staff=run.staff, start=run.start,
-            end=run.end, rng=random.Random(run.rng.random())))
+        histories.append(
+            History(
+                cursor=cursor,
+                writer=Writer(db.connection, run.progress),
+                rows=lane_rows,
+                customers=picked,
+                weights=[run.weights[i] for i in group],
+                operations=run.operations,
+                packs=run.packs,
+                staff=run.staff,
+                start=run.start,
+                end=run.end,
+                rng=random.Random(run.rng.random()),
+            )
+        )
 
 
 def _simulate(histories: list, extra: list) -> None:

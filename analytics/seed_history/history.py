@@ -26,8 +26,13 @@ OUTBOX_KEPT = timedelta(days=7)  # published outbox rows are pruned after a week
 P_REFUND, P_ADJUST = 0.012, 0.004
 P_LOGIN, P_TICKET, P_CONVERSATION = 0.6, 1 / 1500, 1 / 400
 P_STRIPE = 0.6  # of purchases and subscriptions paid through Stripe
-OPERATION_WEIGHT = {"AI_TEXT_CHAT": 50, "SHORTS_SCRIPT": 20, "AI_IMAGE_GENERATION": 15,
-                    "SHORTS_MEDIA": 10, "AI_VIDEO_GENERATION": 5}
+OPERATION_WEIGHT = {
+    "AI_TEXT_CHAT": 50,
+    "SHORTS_SCRIPT": 20,
+    "AI_IMAGE_GENERATION": 15,
+    "SHORTS_MEDIA": 10,
+    "AI_VIDEO_GENERATION": 5,
+}
 QUANTITY = ([1] * 6) + [2, 2, 3, 5]
 
 LOGIN_VALUES = {"method": "password"}
@@ -44,15 +49,28 @@ class History(SupportRows):
     IMMEDIATE), so every round is whole: lots before the ledger rows that move them, lots
     already written updated to what they hold now."""
 
-    def __init__(self, *, cursor, writer: Writer, rows: int, customers: list[Customer],
-                 weights: list[float], operations: list[tuple[str, int]], packs: list[Pack],
-                 staff: list[tuple], start: datetime, end: datetime, rng: random.Random):
+    def __init__(
+        self,
+        *,
+        cursor,
+        writer: Writer,
+        rows: int,
+        customers: list[Customer],
+        weights: list[float],
+        operations: list[tuple[str, int]],
+        packs: list[Pack],
+        staff: list[tuple],
+        start: datetime,
+        end: datetime,
+        rng: random.Random,
+    ):
         self.cursor, self.writer, self.left, self.rng = cursor, writer, rows, rng
         self.customers, self.start, self.end = customers, start, end
         self.cumulative = list(_accumulate(weights))
         self.operations = operations
-        self.op_cumulative = list(_accumulate([OPERATION_WEIGHT.get(op, 5)
-                                               for op, _ in operations]))
+        self.op_cumulative = list(
+            _accumulate([OPERATION_WEIGHT.get(op, 5) for op, _ in operations])
+        )
         self.packs, self.staff = packs, staff
         self.buffers: dict[str, list[str]] = {table: [] for table in TABLES}
         self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
@@ -69,9 +87,18 @@ class History(SupportRows):
         self.conversation_id = table_ids(cursor, "support_conversation", chunk // 200 + 10)
         self.order_number = Ids(cursor, "billing_order_number_seq", chunk // 50 + 10)
         self.invoice_number = Ids(cursor, "billing_invoice_number_seq", chunk // 50 + 10)
-        self.sequences = [self.ledger_id, self.lot_id, self.order_id, self.item_id,
-                          self.invoice_id, self.event_id, self.ticket_id, self.conversation_id,
-                          self.order_number, self.invoice_number]
+        self.sequences = [
+            self.ledger_id,
+            self.lot_id,
+            self.order_id,
+            self.item_id,
+            self.invoice_id,
+            self.event_id,
+            self.ticket_id,
+            self.conversation_id,
+            self.order_number,
+            self.invoice_number,
+        ]
         self.outbox_from = end - OUTBOX_KEPT
         self.pending_ledger = 0
         # One customer event per step of the timeline; an event writes one ledger row or
@@ -128,8 +155,15 @@ class History(SupportRows):
         if customer.last_login_day != day:
             customer.last_login_day = day
             if random_() < P_LOGIN:
-                self.audit(customer.user_id, customer.email, "LOGIN", "accounts.User",
-                           customer.user_id, moment, new=LOGIN_VALUES)
+                self.audit(
+                    customer.user_id,
+                    customer.email,
+                    "LOGIN",
+                    "accounts.User",
+                    customer.user_id,
+                    moment,
+                    new=LOGIN_VALUES,
+                )
         roll = random_()
         if roll < P_TICKET:
             self.ticket(customer, moment)
@@ -142,10 +176,21 @@ class History(SupportRows):
         if self.left < rows:
             raise _Stop
 
-    def ledger(self, customer: Customer, *, kind: str, moment: datetime,
-               movements: list[tuple[Lot, int]], operation: str = "", quantity=None,
-               details: str = "{}", key: str = "", refund_of=None, actor=None,
-               row_id: int | None = None) -> int:
+    def ledger(
+        self,
+        customer: Customer,
+        *,
+        kind: str,
+        moment: datetime,
+        movements: list[tuple[Lot, int]],
+        operation: str = "",
+        quantity=None,
+        details: str = "{}",
+        key: str = "",
+        refund_of=None,
+        actor=None,
+        row_id: int | None = None,
+    ) -> int:
         """One ledger row and its lot movements; the lots' ``remaining`` already moved."""
         row_id = row_id or self.ledger_id()
         amount = 0
@@ -160,30 +205,78 @@ class History(SupportRows):
         self.buffers["credits_credittransaction"].append(
             f"{row_id}\t{customer.user_id}\t{kind}\t{operation}\t{opt(quantity)}\t{amount}\t"
             f"{customer.balance}\t{details}\t{key}\t{opt(refund_of)}\t{opt(actor)}\t"
-            f"{moment.isoformat()}\n")
+            f"{moment.isoformat()}\n"
+        )
         self.left -= 1
         self.pending_ledger += 1
         return row_id
 
-    def new_lot(self, customer: Customer, *, source: str, amount: int, moment: datetime,
-                expires_at=None, source_ref: str = "", key: str = "") -> Lot:
-        lot = Lot(id=self.lot_id(), user_id=customer.user_id, source=source, amount=amount,
-                  remaining=amount, expires_at=expires_at, created_at=moment,
-                  source_ref=source_ref, key=key)
+    def new_lot(
+        self,
+        customer: Customer,
+        *,
+        source: str,
+        amount: int,
+        moment: datetime,
+        expires_at=None,
+        source_ref: str = "",
+        key: str = "",
+    ) -> Lot:
+        lot = Lot(
+            id=self.lot_id(),
+            user_id=customer.user_id,
+            source=source,
+            amount=amount,
+            remaining=amount,
+            expires_at=expires_at,
+            created_at=moment,
+            source_ref=source_ref,
+            key=key,
+        )
         self.new_lots.append(lot)
         customer.add_lot(lot)
         return lot
 
-    def grant(self, customer: Customer, *, source: str, amount: int, moment: datetime,
-              expires_at=None, source_ref: str = "", key: str = "", actor=None,
-              kind: str = "GRANT", details: dict | None = None) -> int:
-        lot = self.new_lot(customer, source=source, amount=amount, moment=moment,
-                           expires_at=expires_at, source_ref=source_ref, key=key)
-        return self.ledger(customer, kind=kind, moment=moment, movements=[(lot, amount)],
-                           key=key, actor=actor, details=jsonb({
-                               **(details or {}), "source": source, "grant_id": lot.id,
-                               "source_ref": source_ref,
-                               "expires_at": expires_at.isoformat() if expires_at else None}))
+    def grant(
+        self,
+        customer: Customer,
+        *,
+        source: str,
+        amount: int,
+        moment: datetime,
+        expires_at=None,
+        source_ref: str = "",
+        key: str = "",
+        actor=None,
+        kind: str = "GRANT",
+        details: dict | None = None,
+    ) -> int:
+        lot = self.new_lot(
+            customer,
+            source=source,
+            amount=amount,
+            moment=moment,
+            expires_at=expires_at,
+            source_ref=source_ref,
+            key=key,
+        )
+        return self.ledger(
+            customer,
+            kind=kind,
+            moment=moment,
+            movements=[(lot, amount)],
+            key=key,
+            actor=actor,
+            details=jsonb(
+                {
+                    **(details or {}),
+                    "source": source,
+                    "grant_id": lot.id,
+                    "source_ref": source_ref,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                }
+            ),
+        )
 
     def expire(self, customer: Customer, moment: datetime) -> None:
         lots = customer.lots
@@ -191,15 +284,26 @@ class History(SupportRows):
             self.need(1)
             lot = lots.pop(0)
             left, lot.remaining, lot.expired_at = lot.remaining, 0, moment
-            self.ledger(customer, kind="EXPIRE", moment=moment, movements=[(lot, -left)],
-                        key=f"expire:lot:{lot.id}", details=jsonb({
-                            "grant_id": lot.id, "source": lot.source,
-                            "expires_at": lot.expires_at.isoformat()}))
+            self.ledger(
+                customer,
+                kind="EXPIRE",
+                moment=moment,
+                movements=[(lot, -left)],
+                key=f"expire:lot:{lot.id}",
+                details=jsonb(
+                    {
+                        "grant_id": lot.id,
+                        "source": lot.source,
+                        "expires_at": lot.expires_at.isoformat(),
+                    }
+                ),
+            )
 
     def consume(self, customer: Customer, moment: datetime) -> None:
         random_ = self.rng.random
         operation, unit = self.operations[
-            bisect.bisect(self.op_cumulative, random_() * self.op_cumulative[-1])]
+            bisect.bisect(self.op_cumulative, random_() * self.op_cumulative[-1])
+        ]
         quantity = QUANTITY[int(random_() * len(QUANTITY))]
         cost = unit * quantity
         if customer.balance < cost:
@@ -216,9 +320,16 @@ class History(SupportRows):
             movements.append((lot, -part))
             if not lot.remaining:
                 lots.pop(0)
-        self.ledger(customer, kind="CONSUME", moment=moment, movements=movements,
-                    operation=operation, quantity=quantity, row_id=row_id,
-                    key=f"req-{row_id}" if random_() < 0.3 else "")
+        self.ledger(
+            customer,
+            kind="CONSUME",
+            moment=moment,
+            movements=movements,
+            operation=operation,
+            quantity=quantity,
+            row_id=row_id,
+            key=f"req-{row_id}" if random_() < 0.3 else "",
+        )
         customer.recent.append((row_id, operation, quantity, movements))
 
     def refund(self, customer: Customer, moment: datetime) -> None:
@@ -234,22 +345,39 @@ class History(SupportRows):
             else:
                 lapsed -= part
         if lapsed:
-            fresh = self.new_lot(customer, source="REFUND", amount=lapsed, moment=moment,
-                                 expires_at=moment + REFUND_GRACE,
-                                 source_ref=f"refund-of:{consumed}")
+            fresh = self.new_lot(
+                customer,
+                source="REFUND",
+                amount=lapsed,
+                moment=moment,
+                expires_at=moment + REFUND_GRACE,
+                source_ref=f"refund-of:{consumed}",
+            )
             movements.append((fresh, lapsed))
         staff = self.rng.choice(self.staff) if self.staff and self.rng.random() < 0.5 else None
         reason = "Generation failed" if staff is None else "Goodwill refund from support"
-        row_id = self.ledger(customer, kind="REFUND", moment=moment, movements=movements,
-                             operation=operation, quantity=quantity, refund_of=consumed,
-                             actor=staff and staff[0],
-                             details=jsonb({"reason": reason, "refund_of": consumed}))
+        row_id = self.ledger(
+            customer,
+            kind="REFUND",
+            moment=moment,
+            movements=movements,
+            operation=operation,
+            quantity=quantity,
+            refund_of=consumed,
+            actor=staff and staff[0],
+            details=jsonb({"reason": reason, "refund_of": consumed}),
+        )
         if staff:
-            self.audit(staff[0], staff[1], "REFUND", "credits.CreditTransaction", row_id,
-                       moment, new={"amount": -sum(p for _, p in drawn),
-                                    "balance": customer.balance},
-                       context={"reason": reason, "refund_of": consumed,
-                                "user_id": customer.user_id})
+            self.audit(
+                staff[0],
+                staff[1],
+                "REFUND",
+                "credits.CreditTransaction",
+                row_id,
+                moment,
+                new={"amount": -sum(p for _, p in drawn), "balance": customer.balance},
+                context={"reason": reason, "refund_of": consumed, "user_id": customer.user_id},
+            )
 
     def adjust(self, customer: Customer, moment: datetime) -> None:
         self.need(1)
@@ -257,12 +385,27 @@ class History(SupportRows):
         amount = self.rng.choice([50, 100, 250, 500])
         reason = "Goodwill credits after a support ticket"
         old = customer.balance
-        row_id = self.grant(customer, source="ADJUSTMENT", amount=amount, moment=moment,
-                            source_ref=f"staff:{staff[0]}", actor=staff[0], kind="ADJUST",
-                            details={"reason": reason})
-        self.audit(staff[0], staff[1], "CREDIT_ADJUST", "credits.CreditTransaction",
-                   row_id, moment, old={"balance": old}, new={"balance": customer.balance},
-                   context={"reason": reason, "amount": amount, "user_id": customer.user_id})
+        row_id = self.grant(
+            customer,
+            source="ADJUSTMENT",
+            amount=amount,
+            moment=moment,
+            source_ref=f"staff:{staff[0]}",
+            actor=staff[0],
+            kind="ADJUST",
+            details={"reason": reason},
+        )
+        self.audit(
+            staff[0],
+            staff[1],
+            "CREDIT_ADJUST",
+            "credits.CreditTransaction",
+            row_id,
+            moment,
+            old={"balance": old},
+            new={"balance": customer.balance},
+            context={"reason": reason, "amount": amount, "user_id": customer.user_id},
+        )
 
     # --- billing -----------------------------------------------------------------------------
 
@@ -280,37 +423,130 @@ class History(SupportRows):
         paid, moment = moment, moment - timedelta(minutes=rng.randrange(1, 30))
         session = f"cs_hist_{order_id:x}" if stripe else None
         intent = f"pi_hist_{order_id:x}" if stripe else None
-        self.buffers["billing_order"].append("\t".join([
-            str(order_id), moment.isoformat(), paid.isoformat(), number,
-            str(customer.user_id), "COMPLETED", "SUCCEEDED", "stripe" if stripe else "manual",
-            pack.currency, str(total), "0", "0", str(total), "0", "{}", "", "", "{}",
-            opt(session), opt(intent), "", paid.isoformat()]) + "\n")
-        self.buffers["billing_orderitem"].append("\t".join([
-            str(item_id), moment.isoformat(), moment.isoformat(), str(order_id),
-            str(pack.product_id), str(pack.price_id), text(pack.name), "CREDIT_PACK", str(quantity),
-            str(pack.amount), str(total), "0", "0", "0", str(credits), "0"]) + "\n")
-        self.audit(customer.user_id, customer.email, "CREATE", "billing.Order", order_id,
-                   moment, new={"number": number, "total": total, "currency": pack.currency})
+        self.buffers["billing_order"].append(
+            "\t".join(
+                [
+                    str(order_id),
+                    moment.isoformat(),
+                    paid.isoformat(),
+                    number,
+                    str(customer.user_id),
+                    "COMPLETED",
+                    "SUCCEEDED",
+                    "stripe" if stripe else "manual",
+                    pack.currency,
+                    str(total),
+                    "0",
+                    "0",
+                    str(total),
+                    "0",
+                    "{}",
+                    "",
+                    "",
+                    "{}",
+                    opt(session),
+                    opt(intent),
+                    "",
+                    paid.isoformat(),
+                ]
+            )
+            + "\n"
+        )
+        self.buffers["billing_orderitem"].append(
+            "\t".join(
+                [
+                    str(item_id),
+                    moment.isoformat(),
+                    moment.isoformat(),
+                    str(order_id),
+                    str(pack.product_id),
+                    str(pack.price_id),
+                    text(pack.name),
+                    "CREDIT_PACK",
+                    str(quantity),
+                    str(pack.amount),
+                    str(total),
+                    "0",
+                    "0",
+                    "0",
+                    str(credits),
+                    "0",
+                ]
+            )
+            + "\n"
+        )
+        self.audit(
+            customer.user_id,
+            customer.email,
+            "CREATE",
+            "billing.Order",
+            order_id,
+            moment,
+            new={"number": number, "total": total, "currency": pack.currency},
+        )
         if stripe:
-            self.payment(customer, order_id=order_id, invoice_id=None, provider="stripe",
-                         provider_id=intent, amount=total, currency=pack.currency, paid=paid)
-            self.webhook("checkout.session.completed", session, "checkout.session", paid,
-                         {"payment_intent": intent, "amount_total": total,
-                          "client_reference_id": number})
-            self.webhook("payment_intent.succeeded", intent, "payment_intent", paid,
-                         {"amount": total, "currency": pack.currency, "status": "succeeded"})
+            self.payment(
+                customer,
+                order_id=order_id,
+                invoice_id=None,
+                provider="stripe",
+                provider_id=intent,
+                amount=total,
+                currency=pack.currency,
+                paid=paid,
+            )
+            self.webhook(
+                "checkout.session.completed",
+                session,
+                "checkout.session",
+                paid,
+                {"payment_intent": intent, "amount_total": total, "client_reference_id": number},
+            )
+            self.webhook(
+                "payment_intent.succeeded",
+                intent,
+                "payment_intent",
+                paid,
+                {"amount": total, "currency": pack.currency, "status": "succeeded"},
+            )
         else:
-            invoice_id = self.invoice(customer, moment=moment, order_id=order_id,
-                                      subscription_id=None, total=total,
-                                      currency=pack.currency, source="manual",
-                                      reason="manual", paid=paid, reference=number,
-                                      lines=[{"description": pack.name, "quantity": quantity,
-                                              "unit_amount": pack.amount, "amount": total}])
-            self.bank_transfer(customer, invoice_id=invoice_id, amount=total,
-                               currency=pack.currency, paid=paid, reference=f"BANK-{number}")
-        self.grant(customer, source="PURCHASE", amount=credits, moment=paid,
-                   source_ref=number, key=f"order-item-{item_id}-credits",
-                   details={"order": number, "order_item": item_id})
+            invoice_id = self.invoice(
+                customer,
+                moment=moment,
+                order_id=order_id,
+                subscription_id=None,
+                total=total,
+                currency=pack.currency,
+                source="manual",
+                reason="manual",
+                paid=paid,
+                reference=number,
+                lines=[
+                    {
+                        "description": pack.name,
+                        "quantity": quantity,
+                        "unit_amount": pack.amount,
+                        "amount": total,
+                    }
+                ],
+            )
+            self.bank_transfer(
+                customer,
+                invoice_id=invoice_id,
+                amount=total,
+                currency=pack.currency,
+                paid=paid,
+                reference=f"BANK-{number}",
+            )
+        self.grant(
+            customer,
+            source="PURCHASE",
+            amount=credits,
+            moment=paid,
+            source_ref=number,
+            key=f"order-item-{item_id}-credits",
+            details={"order": number, "order_item": item_id},
+        )
 
     def renew(self, customer: Customer, moment: datetime) -> None:
         """A paid plan period: its invoice and payment, then the plan's credits until the
@@ -323,86 +559,256 @@ class History(SupportRows):
         invoice_id = self.invoice_id()
         invoice_number = f"INV-{moment.year}-{self.invoice_number():06d}"
         stripe_invoice = f"in_hist_{invoice_id:x}" if stripe else None
-        self.invoice(customer, invoice_id=invoice_id, moment=moment, order_id=None,
-                                  subscription_id=sub.id, total=sub.amount,
-                                  currency=sub.currency, source=sub.source,
-                                  reason="subscription_cycle", paid=moment,
-                                  reference=invoice_number, number=invoice_number,
-                                  stripe_invoice=stripe_invoice, period=(moment, end),
-                                  lines=[{"description": f"{sub.plan_slug} (monthly)",
-                                          "quantity": 1, "unit_amount": sub.amount,
-                                          "amount": sub.amount}])
+        self.invoice(
+            customer,
+            invoice_id=invoice_id,
+            moment=moment,
+            order_id=None,
+            subscription_id=sub.id,
+            total=sub.amount,
+            currency=sub.currency,
+            source=sub.source,
+            reason="subscription_cycle",
+            paid=moment,
+            reference=invoice_number,
+            number=invoice_number,
+            stripe_invoice=stripe_invoice,
+            period=(moment, end),
+            lines=[
+                {
+                    "description": f"{sub.plan_slug} (monthly)",
+                    "quantity": 1,
+                    "unit_amount": sub.amount,
+                    "amount": sub.amount,
+                }
+            ],
+        )
         if sub.amount:
             if stripe:
                 intent = f"pi_hist_in{invoice_id:x}"
-                self.payment(customer, order_id=None, invoice_id=invoice_id,
-                             provider="stripe", provider_id=intent, amount=sub.amount,
-                             currency=sub.currency, paid=moment)
-                self.webhook("invoice.paid", stripe_invoice, "invoice", moment,
-                             {"subscription": f"sub_hist_{sub.id:x}", "amount_paid": sub.amount,
-                              "payment_intent": intent})
+                self.payment(
+                    customer,
+                    order_id=None,
+                    invoice_id=invoice_id,
+                    provider="stripe",
+                    provider_id=intent,
+                    amount=sub.amount,
+                    currency=sub.currency,
+                    paid=moment,
+                )
+                self.webhook(
+                    "invoice.paid",
+                    stripe_invoice,
+                    "invoice",
+                    moment,
+                    {
+                        "subscription": f"sub_hist_{sub.id:x}",
+                        "amount_paid": sub.amount,
+                        "payment_intent": intent,
+                    },
+                )
             else:
-                self.bank_transfer(customer, invoice_id=invoice_id, amount=sub.amount,
-                                   currency=sub.currency, paid=moment,
-                                   reference=f"BANK-{invoice_number}")
-        self.grant(customer, source="PLAN", amount=sub.credits, moment=moment,
-                   expires_at=end, source_ref=invoice_number,
-                   key=f"plan-credits-{stripe_invoice or invoice_number}",
-                   details={"subscription": sub.id, "invoice": invoice_number,
-                            "plan": sub.plan_slug})
+                self.bank_transfer(
+                    customer,
+                    invoice_id=invoice_id,
+                    amount=sub.amount,
+                    currency=sub.currency,
+                    paid=moment,
+                    reference=f"BANK-{invoice_number}",
+                )
+        self.grant(
+            customer,
+            source="PLAN",
+            amount=sub.credits,
+            moment=moment,
+            expires_at=end,
+            source_ref=invoice_number,
+            key=f"plan-credits-{stripe_invoice or invoice_number}",
+            details={"subscription": sub.id, "invoice": invoice_number, "plan": sub.plan_slug},
+        )
 
-    def invoice(self, customer: Customer, *, moment, order_id, subscription_id, total, currency,
-                source, reason, paid, reference, lines, number=None, stripe_invoice=None,
-                period=(None, None), invoice_id=None) -> int:
+    def invoice(
+        self,
+        customer: Customer,
+        *,
+        moment,
+        order_id,
+        subscription_id,
+        total,
+        currency,
+        source,
+        reason,
+        paid,
+        reference,
+        lines,
+        number=None,
+        stripe_invoice=None,
+        period=(None, None),
+        invoice_id=None,
+    ) -> int:
         invoice_id = invoice_id or self.invoice_id()
         number = number or f"INV-{moment.year}-{self.invoice_number():06d}"
         due = (moment + timedelta(days=14)).date().isoformat()
-        self.buffers["billing_invoice"].append("\t".join([
-            str(invoice_id), moment.isoformat(), paid.isoformat(), number,
-            str(customer.user_id), opt(order_id), opt(subscription_id), "PAID", source,
-            currency, jsonb(lines), str(total), "0", "0", str(total), str(total), "0",
-            stamp(period[0]), stamp(period[1]), due, paid.isoformat(), reference,
-            opt(stripe_invoice), "", "", reason, moment.isoformat(), "0"]) + "\n")
+        self.buffers["billing_invoice"].append(
+            "\t".join(
+                [
+                    str(invoice_id),
+                    moment.isoformat(),
+                    paid.isoformat(),
+                    number,
+                    str(customer.user_id),
+                    opt(order_id),
+                    opt(subscription_id),
+                    "PAID",
+                    source,
+                    currency,
+                    jsonb(lines),
+                    str(total),
+                    "0",
+                    "0",
+                    str(total),
+                    str(total),
+                    "0",
+                    stamp(period[0]),
+                    stamp(period[1]),
+                    due,
+                    paid.isoformat(),
+                    reference,
+                    opt(stripe_invoice),
+                    "",
+                    "",
+                    reason,
+                    moment.isoformat(),
+                    "0",
+                ]
+            )
+            + "\n"
+        )
         return invoice_id
 
-    def payment(self, customer: Customer, *, order_id, invoice_id, provider, provider_id,
-                amount, currency, paid, recorded_by=None, method=("card", "visa", "4242")):
-        self.buffers["billing_payment"].append("\t".join([
-            paid.isoformat(), paid.isoformat(), str(customer.user_id), opt(order_id),
-            opt(invoice_id), provider, provider_id, str(amount), currency, "SUCCEEDED",
-            *method, paid.isoformat(), opt(recorded_by), "{}",
-            provider_id if provider_id.startswith("pi_") else "", ""]) + "\n")
+    def payment(
+        self,
+        customer: Customer,
+        *,
+        order_id,
+        invoice_id,
+        provider,
+        provider_id,
+        amount,
+        currency,
+        paid,
+        recorded_by=None,
+        method=("card", "visa", "4242"),
+    ):
+        self.buffers["billing_payment"].append(
+            "\t".join(
+                [
+                    paid.isoformat(),
+                    paid.isoformat(),
+                    str(customer.user_id),
+                    opt(order_id),
+                    opt(invoice_id),
+                    provider,
+                    provider_id,
+                    str(amount),
+                    currency,
+                    "SUCCEEDED",
+                    *method,
+                    paid.isoformat(),
+                    opt(recorded_by),
+                    "{}",
+                    provider_id if provider_id.startswith("pi_") else "",
+                    "",
+                ]
+            )
+            + "\n"
+        )
 
-    def bank_transfer(self, customer: Customer, *, invoice_id, amount, currency, paid,
-                      reference) -> None:
+    def bank_transfer(
+        self, customer: Customer, *, invoice_id, amount, currency, paid, reference
+    ) -> None:
         """What finance records with "Mark paid": the transfer and its audit row."""
         staff = self.rng.choice(self.staff) if self.staff else (None, "")
-        self.payment(customer, order_id=None, invoice_id=invoice_id, provider="manual",
-                     provider_id=reference, amount=amount, currency=currency, paid=paid,
-                     recorded_by=staff[0], method=("bank_transfer", "", ""))
-        self.audit(staff[0], staff[1], "UPDATE", "billing.Invoice", invoice_id, paid,
-                   old={"status": "OPEN"}, new={"status": "PAID", "amount_paid": amount},
-                   context={"reference": reference})
+        self.payment(
+            customer,
+            order_id=None,
+            invoice_id=invoice_id,
+            provider="manual",
+            provider_id=reference,
+            amount=amount,
+            currency=currency,
+            paid=paid,
+            recorded_by=staff[0],
+            method=("bank_transfer", "", ""),
+        )
+        self.audit(
+            staff[0],
+            staff[1],
+            "UPDATE",
+            "billing.Invoice",
+            invoice_id,
+            paid,
+            old={"status": "OPEN"},
+            new={"status": "PAID", "amount_paid": amount},
+            context={"reference": reference},
+        )
 
-    def webhook(self, type_: str, object_id: str, object_type: str, moment: datetime,
-                fields: dict) -> None:
+    def webhook(
+        self, type_: str, object_id: str, object_type: str, moment: datetime, fields: dict
+    ) -> None:
         event_pk = self.event_id()
         event_id = f"evt_hist_{event_pk:x}"
         created = int(moment.timestamp())
-        payload = {"id": event_id, "object": "event", "type": type_, "created": created,
-                   "livemode": False, "api_version": "2024-06-20",
-                   "data": {"object": {"id": object_id, "object": object_type, **fields}}}
+        payload = {
+            "id": event_id,
+            "object": "event",
+            "type": type_,
+            "created": created,
+            "livemode": False,
+            "api_version": "2024-06-20",
+            "data": {"object": {"id": object_id, "object": object_type, **fields}},
+        }
         received = moment + timedelta(seconds=1)
         done = received + timedelta(seconds=2)
-        self.buffers["billing_webhookevent"].append("\t".join([
-            str(event_pk), received.isoformat(), done.isoformat(), event_id, type_, "f",
-            "2024-06-20", object_id, jsonb(payload), "processed", "1", "",
-            received.isoformat(), received.isoformat(), done.isoformat(),
-            datetime.fromtimestamp(created, tz=UTC).isoformat()]) + "\n")
+        self.buffers["billing_webhookevent"].append(
+            "\t".join(
+                [
+                    str(event_pk),
+                    received.isoformat(),
+                    done.isoformat(),
+                    event_id,
+                    type_,
+                    "f",
+                    "2024-06-20",
+                    object_id,
+                    jsonb(payload),
+                    "processed",
+                    "1",
+                    "",
+                    received.isoformat(),
+                    received.isoformat(),
+                    done.isoformat(),
+                    datetime.fromtimestamp(created, tz=UTC).isoformat(),
+                ]
+            )
+            + "\n"
+        )
         if received >= self.outbox_from:
-            self.buffers["outbox_outboxmessage"].append("\t".join([
-                "billing.tasks.process_webhook_event", jsonb([event_pk]), "{}",
-                received.isoformat(), received.isoformat(), "1", "", done.isoformat()]) + "\n")
+            self.buffers["outbox_outboxmessage"].append(
+                "\t".join(
+                    [
+                        "billing.tasks.process_webhook_event",
+                        jsonb([event_pk]),
+                        "{}",
+                        received.isoformat(),
+                        received.isoformat(),
+                        "1",
+                        "",
+                        done.isoformat(),
+                    ]
+                )
+                + "\n"
+            )
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -429,12 +835,13 @@ class History(SupportRows):
     def finish(self) -> None:
         """Once every round is written: each customer's balance is what their ledger says."""
         self.writer.close()
-        self.cursor.execute("""
+        self.cursor.execute(
+            """
             UPDATE credits_creditbalance AS b SET balance = v.balance, updated_at = now()
               FROM unnest(%s::bigint[], %s::int[]) AS v(user_id, balance)
              WHERE b.user_id = v.user_id""",
-                            [[c.user_id for c in self.customers],
-                             [c.balance for c in self.customers]])
+            [[c.user_id for c in self.customers], [c.balance for c in self.customers]],
+        )
 
 
 def _accumulate(values):

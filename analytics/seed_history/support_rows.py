@@ -7,9 +7,11 @@ from analytics.seed_history.inputs import Customer
 from analytics.seed_history.rows import NULL, jsonb, opt, stamp, text
 
 IPS = [f"203.0.113.{n}" for n in range(1, 60)] + [f"198.51.100.{n}" for n in range(1, 60)]
-AGENTS = ["Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
-          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Gecko/20100101 Firefox/128.0",
-          "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"]
+AGENTS = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Gecko/20100101 Firefox/128.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+]
 TICKETS = [
     ("Invoice question", "The amount on my last invoice is not what I expected."),
     ("Credits missing", "I bought a credit pack but my balance did not change right away."),
@@ -18,28 +20,65 @@ TICKETS = [
     ("Cannot export", "The export of my data takes a long time to start."),
     ("Feature request", "Could the usage chart show more than one year?"),
 ]
-REPLIES = ["Thanks for writing in; I am looking into it now.",
-           "This is fixed on our side; please try again.",
-           "I have added the credits back to your balance."]
-QUESTIONS = [("How do I change my plan?", "Go to Billing, then Change plan.", True),
-             ("Do unused credits roll over?", "Plan credits expire at the period end; "
-              "credit packs never expire.", True),
-             ("Can I get an invoice with my VAT number?", "I could not find an answer to "
-              "that; a person from support will reply.", False),
-             ("Why was I charged twice?", "I could not find an answer to that; a person from "
-              "support will reply.", False)]
+REPLIES = [
+    "Thanks for writing in; I am looking into it now.",
+    "This is fixed on our side; please try again.",
+    "I have added the credits back to your balance.",
+]
+QUESTIONS = [
+    ("How do I change my plan?", "Go to Billing, then Change plan.", True),
+    (
+        "Do unused credits roll over?",
+        "Plan credits expire at the period end; credit packs never expire.",
+        True,
+    ),
+    (
+        "Can I get an invoice with my VAT number?",
+        "I could not find an answer to that; a person from support will reply.",
+        False,
+    ),
+    (
+        "Why was I charged twice?",
+        "I could not find an answer to that; a person from support will reply.",
+        False,
+    ),
+]
 
 
 class SupportRows:
     """Mixed into History: uses its ``rng``, ``buffers``, ``staff``, ``end`` and id sources."""
 
-    def audit(self, actor_id, actor_email, action, resource_type, resource_id, moment,
-              old=None, new=None, context=None) -> None:
+    def audit(
+        self,
+        actor_id,
+        actor_email,
+        action,
+        resource_type,
+        resource_id,
+        moment,
+        old=None,
+        new=None,
+        context=None,
+    ) -> None:
         rng = self.rng
-        self.buffers["accounts_auditlog"].append("\t".join([
-            opt(actor_id), text(actor_email or ""), action, resource_type, str(resource_id),
-            jsonb(old or {}), jsonb(new or {}), jsonb(context or {}), rng.choice(IPS),
-            rng.choice(AGENTS), moment.isoformat()]) + "\n")
+        self.buffers["accounts_auditlog"].append(
+            "\t".join(
+                [
+                    opt(actor_id),
+                    text(actor_email or ""),
+                    action,
+                    resource_type,
+                    str(resource_id),
+                    jsonb(old or {}),
+                    jsonb(new or {}),
+                    jsonb(context or {}),
+                    rng.choice(IPS),
+                    rng.choice(AGENTS),
+                    moment.isoformat(),
+                ]
+            )
+            + "\n"
+        )
 
     def ticket(self, customer: Customer, moment: datetime) -> None:
         rng = self.rng
@@ -51,24 +90,53 @@ class SupportRows:
         done = resolved < self.end
         closed = resolved + timedelta(days=7)
         status = ("CLOSED" if closed < self.end else "RESOLVED") if done else "IN_PROGRESS"
-        self.buffers["support_ticket"].append("\t".join([
-            str(ticket_id), moment.isoformat(), (resolved if done else first).isoformat(),
-            f"T{ticket_id:06d}", str(customer.user_id), opt(agent and agent[0]), subject,
-            description, status, rng.choice(["LOW", "MEDIUM", "MEDIUM", "HIGH"]), "{}",
-            stamp(first), stamp(resolved if done else None),
-            stamp(closed if status == "CLOSED" else None),
-            stamp(moment + timedelta(hours=8)), stamp(moment + timedelta(days=3))]) + "\n")
+        self.buffers["support_ticket"].append(
+            "\t".join(
+                [
+                    str(ticket_id),
+                    moment.isoformat(),
+                    (resolved if done else first).isoformat(),
+                    f"T{ticket_id:06d}",
+                    str(customer.user_id),
+                    opt(agent and agent[0]),
+                    subject,
+                    description,
+                    status,
+                    rng.choice(["LOW", "MEDIUM", "MEDIUM", "HIGH"]),
+                    "{}",
+                    stamp(first),
+                    stamp(resolved if done else None),
+                    stamp(closed if status == "CLOSED" else None),
+                    stamp(moment + timedelta(hours=8)),
+                    stamp(moment + timedelta(days=3)),
+                ]
+            )
+            + "\n"
+        )
         messages = self.buffers["support_ticketmessage"]
-        messages.append(f"{moment.isoformat()}\t{moment.isoformat()}\t{ticket_id}\t"
-                        f"{customer.user_id}\t{description}\tf\n")
+        messages.append(
+            f"{moment.isoformat()}\t{moment.isoformat()}\t{ticket_id}\t"
+            f"{customer.user_id}\t{description}\tf\n"
+        )
         if agent:
-            messages.append(f"{first.isoformat()}\t{first.isoformat()}\t{ticket_id}\t"
-                            f"{agent[0]}\t{rng.choice(REPLIES)}\tf\n")
+            messages.append(
+                f"{first.isoformat()}\t{first.isoformat()}\t{ticket_id}\t"
+                f"{agent[0]}\t{rng.choice(REPLIES)}\tf\n"
+            )
             if rng.random() < 0.3:
-                messages.append(f"{first.isoformat()}\t{first.isoformat()}\t{ticket_id}\t"
-                                f"{agent[0]}\tChecked the ledger; nothing unusual.\tt\n")
-        self.audit(customer.user_id, customer.email, "CREATE", "support.Ticket", ticket_id,
-                   moment, new={"status": "OPEN", "subject": subject})
+                messages.append(
+                    f"{first.isoformat()}\t{first.isoformat()}\t{ticket_id}\t"
+                    f"{agent[0]}\tChecked the ledger; nothing unusual.\tt\n"
+                )
+        self.audit(
+            customer.user_id,
+            customer.email,
+            "CREATE",
+            "support.Ticket",
+            ticket_id,
+            moment,
+            new={"status": "OPEN", "subject": subject},
+        )
 
     def conversation(self, customer: Customer, moment: datetime) -> None:
         rng = self.rng
@@ -78,11 +146,16 @@ class SupportRows:
         self.buffers["support_conversation"].append(
             f"{conversation_id}\t{moment.isoformat()}\t{later.isoformat()}\t"
             f"{customer.user_id}\t{'t' if answered else 'f'}\t"
-            f"{NULL if answered else later.isoformat()}\n")
+            f"{NULL if answered else later.isoformat()}\n"
+        )
         helpful = rng.choice(["t", "f", NULL]) if answered else NULL
         chat = self.buffers["support_chatmessage"]
-        chat.append(f"{moment.isoformat()}\t{moment.isoformat()}\t{conversation_id}\tcustomer\t"
-                    f"{question}\t{NULL}\t{NULL}\t{NULL}\n")
-        chat.append(f"{later.isoformat()}\t{later.isoformat()}\t{conversation_id}\tbot\t"
-                    f"{answer}\t{'t' if answered else 'f'}\t{helpful}\t"
-                    f"{NULL if helpful == NULL else later.isoformat()}\n")
+        chat.append(
+            f"{moment.isoformat()}\t{moment.isoformat()}\t{conversation_id}\tcustomer\t"
+            f"{question}\t{NULL}\t{NULL}\t{NULL}\n"
+        )
+        chat.append(
+            f"{later.isoformat()}\t{later.isoformat()}\t{conversation_id}\tbot\t"
+            f"{answer}\t{'t' if answered else 'f'}\t{helpful}\t"
+            f"{NULL if helpful == NULL else later.isoformat()}\n"
+        )

@@ -23,8 +23,10 @@ def history():
     bob = UserFactory(email="bob@example.com")
     subscribe(alice, price_obj=price(2900), created=at(DAY - timedelta(days=40)))
     subscribe(bob, price_obj=price(29000, "year"), created=at(DAY - timedelta(days=10)))
-    cancel(subscribe(price_obj=price(5000), created=at(DAY - timedelta(days=40))),
-           at(DAY - timedelta(days=2)))
+    cancel(
+        subscribe(price_obj=price(5000), created=at(DAY - timedelta(days=40))),
+        at(DAY - timedelta(days=2)),
+    )
     payment(alice, 2900, when=at(DAY, 10))
     for n in range(45):
         rollup_day(DAY - timedelta(days=n))
@@ -43,10 +45,15 @@ def admin_client_(client, admin_user):
     return client
 
 
-def test_dashboard_renders_tiles_charts_definitions_and_chart_js_from_static(
-        staff_client, history):
-    response = staff_client.get(DASHBOARD, {"start": (DAY - timedelta(days=30)).isoformat(),
-                                            "end": DAY.isoformat(), "currency": "usd"})
+def test_dashboard_renders_tiles_charts_definitions_and_chart_js_from_static(staff_client, history):
+    response = staff_client.get(
+        DASHBOARD,
+        {
+            "start": (DAY - timedelta(days=30)).isoformat(),
+            "end": DAY.isoformat(),
+            "currency": "usd",
+        },
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "Analytics dashboard" in html
@@ -84,8 +91,11 @@ def test_dashboard_is_linked_from_the_admin_index(staff_client):
 
 
 def test_customers_are_sent_to_the_admin_login(customer_client, history):
-    for url in (DASHBOARD, f"{DRILL}?day={DAY}&currency=usd",
-                f"{EXPORT}?metric=mrr&start={DAY}&end={DAY}"):
+    for url in (
+        DASHBOARD,
+        f"{DRILL}?day={DAY}&currency=usd",
+        f"{EXPORT}?metric=mrr&start={DAY}&end={DAY}",
+    ):
         response = customer_client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
@@ -96,8 +106,10 @@ def test_drilldown_lists_the_subscriptions_behind_a_days_mrr(staff_client, histo
     assert response.status_code == 200
     html = response.content.decode()
     assert "alice@example.com" in html and "bob@example.com" in html
-    rows = [(r["subscription"].user.email, str(r["monthly"]))
-            for r in response.context["page"].object_list]
+    rows = [
+        (r["subscription"].user.email, str(r["monthly"]))
+        for r in response.context["page"].object_list
+    ]
     assert rows == [("alice@example.com", "2900.00"), ("bob@example.com", "2416.67")]
     assert str(response.context["total"]) == "5316.67"
 
@@ -116,9 +128,15 @@ def test_drilldown_with_a_bad_day_goes_back_with_a_message(staff_client):
 
 
 def test_csv_export_of_a_metric_range(admin_client_, history):
-    response = admin_client_.get(EXPORT, {"metric": "mrr", "start": (DAY - timedelta(days=1))
-                                          .isoformat(), "end": DAY.isoformat(),
-                                          "dimension": "usd"})
+    response = admin_client_.get(
+        EXPORT,
+        {
+            "metric": "mrr",
+            "start": (DAY - timedelta(days=1)).isoformat(),
+            "end": DAY.isoformat(),
+            "dimension": "usd",
+        },
+    )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     lines = b"".join(response.streaming_content).decode().splitlines()
@@ -133,14 +151,16 @@ def test_csv_export_of_a_metric_range(admin_client_, history):
 
 
 def test_csv_export_refuses_a_bad_range(admin_client_, history):
-    response = admin_client_.get(EXPORT, {"metric": "mrr", "start": "2026-03-10",
-                                          "end": "2026-03-01"}, follow=True)
+    response = admin_client_.get(
+        EXPORT, {"metric": "mrr", "start": "2026-03-10", "end": "2026-03-01"}, follow=True
+    )
     assert "must be on or after" in response.content.decode()
     assert DailyMetric.objects.filter(metric="mrr").count() == 41  # days with subscriptions
 
 
 def test_currency_selector_lists_each_currency_once_and_switches_the_money_charts(
-        staff_client, history):
+    staff_client, history
+):
     payment(UserFactory(), 1500, when=at(DAY, 9), currency="eur")
     rollup_day(DAY, ["revenue"])
     response = staff_client.get(DASHBOARD, {"currency": "eur"})
@@ -166,8 +186,7 @@ def test_rollups_are_read_only_in_the_admin(staff_client, history):
     assert staff_client.get("/admin/analytics/dailymetric/").status_code == 200
     assert staff_client.get("/admin/analytics/dailymetric/add/").status_code == 403
     row = DailyMetric.objects.filter(metric="mrr").first()
-    response = staff_client.post(f"/admin/analytics/dailymetric/{row.pk}/delete/",
-                                 {"post": "yes"})
+    response = staff_client.post(f"/admin/analytics/dailymetric/{row.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert DailyMetric.objects.filter(pk=row.pk).exists()
 
@@ -176,11 +195,16 @@ def test_support_sees_no_revenue_anywhere(client, support_agent, history):
     """The staff policy keeps revenue from SUPPORT: no dashboard, drill-down, export, rollup
     list or admin-index link, and the metrics API answers 403 by the same rule."""
     client.force_login(support_agent)
-    for url in (DASHBOARD, f"{DRILL}?day={DAY}&currency=usd",
-                f"{EXPORT}?metric=mrr&start={DAY}&end={DAY}", "/admin/analytics/dailymetric/"):
+    for url in (
+        DASHBOARD,
+        f"{DRILL}?day={DAY}&currency=usd",
+        f"{EXPORT}?metric=mrr&start={DAY}&end={DAY}",
+        "/admin/analytics/dailymetric/",
+    ):
         assert client.get(url).status_code in (403, 404), url
     index = client.get("/admin/").content.decode()
     assert "/admin/analytics/" not in index
-    api = client.get("/api/v1/analytics/metrics/", {"metric": "mrr", "from": str(DAY),
-                                                     "to": str(DAY)})
+    api = client.get(
+        "/api/v1/analytics/metrics/", {"metric": "mrr", "from": str(DAY), "to": str(DAY)}
+    )
     assert api.status_code == 403

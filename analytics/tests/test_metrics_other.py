@@ -43,8 +43,9 @@ def test_revenue_counts_succeeded_payments_and_refunds_of_the_day_per_currency()
     assert values("gross_revenue") == {"usd": 7900, "eur": 1200}
     assert values("refunds") == {"usd": 500, "eur": 0}
     assert values("net_revenue") == {"usd": 7400, "eur": 1200}
-    assert DailyMetric.objects.get(date=DAY, metric="gross_revenue",
-                                   dimension="usd").metadata == {"payments": 2}
+    assert DailyMetric.objects.get(date=DAY, metric="gross_revenue", dimension="usd").metadata == {
+        "payments": 2
+    }
 
 
 def test_new_customers_counts_customers_who_joined_that_day_only():
@@ -85,8 +86,7 @@ def forget_threshold():
     forget("low_balance_threshold")  # the cache outlives the test's rolled-back row
 
 
-def test_low_balance_counts_customers_below_the_threshold_at_the_end_of_the_day(
-        forget_threshold):
+def test_low_balance_counts_customers_below_the_threshold_at_the_end_of_the_day(forget_threshold):
     set_config(key="low_balance_threshold", value=30, actor=None)
     with time_machine.travel(at(DAY - timedelta(days=2)), tick=False):
         FeatureCostFactory(operation="AI_TEXT_CHAT", cost=25)
@@ -112,8 +112,9 @@ def test_low_balance_counts_customers_below_the_threshold_at_the_end_of_the_day(
 
 def _ticket(created, first_response=None, resolved=None):
     ticket = backdate(TicketFactory(), created)
-    type(ticket).objects.filter(pk=ticket.pk).update(first_response_at=first_response,
-                                                     resolved_at=resolved)
+    type(ticket).objects.filter(pk=ticket.pk).update(
+        first_response_at=first_response, resolved_at=resolved
+    )
     return ticket
 
 
@@ -145,11 +146,13 @@ def test_no_median_first_response_on_a_day_without_first_responses():
 def _conversation(created, *, answered, handed_off=False):
     conversation = backdate(Conversation.objects.create(customer=UserFactory()), created)
     ChatMessage.objects.create(conversation=conversation, role=ChatRole.CUSTOMER, body="Hi")
-    ChatMessage.objects.create(conversation=conversation, role=ChatRole.BOT, body="Try this",
-                               answered=answered)
+    ChatMessage.objects.create(
+        conversation=conversation, role=ChatRole.BOT, body="Try this", answered=answered
+    )
     if handed_off:
         Conversation.objects.filter(pk=conversation.pk).update(
-            handed_off_ticket=TicketFactory(), handed_off_at=created)
+            handed_off_ticket=TicketFactory(), handed_off_at=created
+        )
     return conversation
 
 

@@ -29,8 +29,12 @@ def test_mrr_normalises_intervals_and_rounds_once_per_currency():
     subscribe(price_obj=price(3000, "month", currency="eur", count=3), created=at(BEFORE))
     subscribe(price_obj=price(100, "day", currency="eur"), created=at(BEFORE))
     # Not counted: a trial, an unpaid one, one that ended before the day, one created later.
-    subscribe(price_obj=monthly, created=at(BEFORE), status=S.TRIALING,
-              trial_end=at(DAY + timedelta(days=3)))
+    subscribe(
+        price_obj=monthly,
+        created=at(BEFORE),
+        status=S.TRIALING,
+        trial_end=at(DAY + timedelta(days=3)),
+    )
     subscribe(price_obj=monthly, created=at(BEFORE), status=S.UNPAID)
     cancel(subscribe(price_obj=monthly, created=at(BEFORE)), at(DAY - timedelta(days=1)))
     subscribe(price_obj=monthly, created=at(DAY + timedelta(days=1)))
@@ -57,8 +61,13 @@ def test_mrr_uses_the_plan_monthly_price_when_the_subscription_has_none():
 
 
 def test_a_trial_that_ended_during_the_day_is_paying_at_its_end():
-    sub = subscribe(price_obj=price(2900), created=at(BEFORE), status=S.ACTIVE,
-                    trial_start=at(BEFORE), trial_end=at(DAY, 9))
+    sub = subscribe(
+        price_obj=price(2900),
+        created=at(BEFORE),
+        status=S.ACTIVE,
+        trial_start=at(BEFORE),
+        trial_end=at(DAY, 9),
+    )
     rollup_day(DAY - timedelta(days=1), ["mrr", "subscriptions"])
     rollup_day(DAY, ["mrr", "subscriptions"])
     assert values("mrr", DAY - timedelta(days=1)) == {}
@@ -78,11 +87,17 @@ def _movement_book():
     contracting = subscribe(price_obj=m[1000], created=at(BEFORE)).user
     cancel(subscribe(contracting, price_obj=m[500], created=at(BEFORE)), at(DAY, 9))  # -500
     cancel(subscribe(price_obj=m[3000], created=at(BEFORE)), at(DAY, 15))  # churned: -3000
-    returning = cancel(subscribe(price_obj=m[1000], created=at(BEFORE - timedelta(days=30))),
-                       at(DAY - timedelta(days=10))).user
+    returning = cancel(
+        subscribe(price_obj=m[1000], created=at(BEFORE - timedelta(days=30))),
+        at(DAY - timedelta(days=10)),
+    ).user
     subscribe(returning, price_obj=m[1500], created=at(DAY, 8))  # reactivation: +1500
-    subscribe(price_obj=m[2900], created=at(DAY, 11), status=S.TRIALING,
-              trial_end=at(DAY + timedelta(days=14)))  # a trial: no movement
+    subscribe(
+        price_obj=m[2900],
+        created=at(DAY, 11),
+        status=S.TRIALING,
+        trial_end=at(DAY + timedelta(days=14)),
+    )  # a trial: no movement
 
 
 def test_mrr_movements_classify_each_customer_and_add_up_to_the_change_in_mrr():
@@ -90,17 +105,28 @@ def test_mrr_movements_classify_each_customer_and_add_up_to_the_change_in_mrr():
     rollup_day(DAY - timedelta(days=1), ["mrr"])
     rollup_day(DAY, ["mrr", "mrr_movements"])
 
-    got = {m.metric: m.value for m in DailyMetric.objects.filter(date=DAY, dimension="usd",
-                                                                 metric__startswith="mrr_")}
-    assert got == {"mrr_new": Decimal("2900.00"), "mrr_expansion": Decimal("2000.00"),
-                   "mrr_contraction": Decimal("500.00"), "mrr_churned": Decimal("3000.00"),
-                   "mrr_reactivation": Decimal("1500.00")}
+    got = {
+        m.metric: m.value
+        for m in DailyMetric.objects.filter(date=DAY, dimension="usd", metric__startswith="mrr_")
+    }
+    assert got == {
+        "mrr_new": Decimal("2900.00"),
+        "mrr_expansion": Decimal("2000.00"),
+        "mrr_contraction": Decimal("500.00"),
+        "mrr_churned": Decimal("3000.00"),
+        "mrr_reactivation": Decimal("1500.00"),
+    }
     assert DailyMetric.objects.get(date=DAY, metric="mrr_new").metadata == {"customers": 1}
     before = values("mrr", DAY - timedelta(days=1))["usd"]
     after = values("mrr")["usd"]
     assert (before, after) == (Decimal("5500.00"), Decimal("8400.00"))
-    net = (got["mrr_new"] + got["mrr_expansion"] + got["mrr_reactivation"]
-           - got["mrr_contraction"] - got["mrr_churned"])
+    net = (
+        got["mrr_new"]
+        + got["mrr_expansion"]
+        + got["mrr_reactivation"]
+        - got["mrr_contraction"]
+        - got["mrr_churned"]
+    )
     assert net == after - before
 
 
@@ -121,8 +147,11 @@ def test_cancel_at_period_end_counts_until_the_period_ends():
     sub = subscribe(price_obj=price(2900), created=at(BEFORE))
 
     Subscription.objects.filter(pk=sub.pk).update(
-        status=S.CANCELED, cancel_at_period_end=True, canceled_at=at(DAY - timedelta(days=5)),
-        current_period_end=at(DAY, 18))
+        status=S.CANCELED,
+        cancel_at_period_end=True,
+        canceled_at=at(DAY - timedelta(days=5)),
+        current_period_end=at(DAY, 18),
+    )
     rollup_day(DAY - timedelta(days=1), ["mrr", "subscriptions"])
     rollup_day(DAY, ["mrr", "subscriptions"])
     assert values("mrr", DAY - timedelta(days=1)) == {"usd": Decimal("2900.00")}
@@ -144,7 +173,8 @@ def test_billing_ended_at_is_when_a_canceled_subscription_ends():
     sub = subscribe(price_obj=price(2900), created=at(BEFORE))
 
     Subscription.objects.filter(pk=sub.pk).update(
-        status=S.CANCELED, canceled_at=at(DAY - timedelta(days=5)), ended_at=at(DAY, 18))
+        status=S.CANCELED, canceled_at=at(DAY - timedelta(days=5)), ended_at=at(DAY, 18)
+    )
     rollup_day(DAY - timedelta(days=1), ["mrr", "subscriptions"])
     rollup_day(DAY, ["mrr", "mrr_movements", "subscriptions"])
     assert values("mrr", DAY - timedelta(days=1)) == {"usd": Decimal("2900.00")}

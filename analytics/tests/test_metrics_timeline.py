@@ -37,9 +37,13 @@ MOVEMENTS = ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned", "mrr_
 @pytest.fixture
 def plans():
     """Two manually billed plans: Basic $10/month or $100/year, Pro $30/month or $300/year."""
+
     def manual(monthly, yearly):
-        return PlanFactory(monthly_price__unit_amount=monthly, yearly_price__unit_amount=yearly,
-                           billing_source=Plan.BillingSource.MANUAL)
+        return PlanFactory(
+            monthly_price__unit_amount=monthly,
+            yearly_price__unit_amount=yearly,
+            billing_source=Plan.BillingSource.MANUAL,
+        )
 
     return {"basic": manual(1000, 10000), "pro": manual(3000, 30000)}
 
@@ -48,8 +52,9 @@ def _pay_open_invoices(sub) -> None:
     # The customer pays each invoice by bank transfer as it comes: a plan change credits
     # only what was paid, and refuses while the period's invoice is unpaid.
     for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
-        mark_invoice_paid(invoice_id=invoice.pk, actor=AdminFactory(),
-                          reference=f"transfer {invoice.number}")
+        mark_invoice_paid(
+            invoice_id=invoice.pk, actor=AdminFactory(), reference=f"transfer {invoice.number}"
+        )
 
 
 def start(plan, when, *, user=None, interval="month") -> Subscription:
@@ -62,8 +67,9 @@ def start(plan, when, *, user=None, interval="month") -> Subscription:
 def change(sub, plan, when, *, interval="month") -> Subscription:
     with time_machine.travel(when, tick=False):
         sub.refresh_from_db()
-        plan_change.change_plan(subscription=sub, plan=plan, interval=interval, preview=False,
-                                actor=sub.user)
+        plan_change.change_plan(
+            subscription=sub, plan=plan, interval=interval, preview=False, actor=sub.user
+        )
         _pay_open_invoices(sub)
     sub.refresh_from_db()
     return sub
@@ -92,13 +98,20 @@ def movements(day):
     return {m.metric: (m.value, m.metadata["customers"]) for m in rows if m.value}
 
 
-def test_an_upgrade_made_in_place_is_expansion_on_its_day_and_past_days_keep_the_old_price(
-        plans):
+def test_an_upgrade_made_in_place_is_expansion_on_its_day_and_past_days_keep_the_old_price(plans):
     sub = change(start(plans["basic"], at(BEFORE)), plans["pro"], at(DAY, 12))
-    assert list(sub.events.filter(type=SubscriptionEvent.Type.PLAN_CHANGED)
-                .values_list("payload", flat=True)) == [
-        {"plan": plans["basic"].pk, "price": plans["basic"].monthly_price_id, "quantity": 1,
-         "net": 571}]
+    assert list(
+        sub.events.filter(type=SubscriptionEvent.Type.PLAN_CHANGED).values_list(
+            "payload", flat=True
+        )
+    ) == [
+        {
+            "plan": plans["basic"].pk,
+            "price": plans["basic"].monthly_price_id,
+            "quantity": 1,
+            "net": 571,
+        }
+    ]
     # billing's proration: (3000 - 1000) × 8 of the period's 28 days left = 571.
     assert sub.price_id == plans["pro"].monthly_price_id  # billing keeps the current state only
 
@@ -154,8 +167,11 @@ def test_several_changes_each_day_sees_the_price_it_had(plans):
     days = [DAY - timedelta(days=n) for n in (3, 2, 1, 0)]
     roll(*days)
     assert [mrr(day) for day in days] == [
-        {"usd": Decimal("1000.00")}, {"usd": Decimal("3000.00")}, {"usd": Decimal("3000.00")},
-        {"usd": Decimal("833.33")}]
+        {"usd": Decimal("1000.00")},
+        {"usd": Decimal("3000.00")},
+        {"usd": Decimal("3000.00")},
+        {"usd": Decimal("833.33")},
+    ]
     assert movements(DAY - timedelta(days=2)) == {"mrr_expansion": (Decimal("2000.00"), 1)}
     assert movements(DAY) == {"mrr_contraction": (Decimal("2166.67"), 1)}
 
@@ -189,9 +205,16 @@ def test_the_drilldown_lists_the_plan_and_price_of_that_day(plans):
     [before] = mrr_subscriptions(DAY - timedelta(days=1), "usd")
     [after] = mrr_subscriptions(DAY, "usd")
     assert (before["subscription"], before["plan"], before["price"], before["monthly"]) == (
-        sub, plans["basic"], plans["basic"].monthly_price, Decimal("1000.00"))
+        sub,
+        plans["basic"],
+        plans["basic"].monthly_price,
+        Decimal("1000.00"),
+    )
     assert (after["plan"], after["price"], after["monthly"]) == (
-        plans["pro"], plans["pro"].monthly_price, Decimal("3000.00"))
+        plans["pro"],
+        plans["pro"].monthly_price,
+        Decimal("3000.00"),
+    )
 
 
 def test_a_stripe_style_event_without_a_price_falls_back_to_the_current_price(plans):
@@ -202,9 +225,13 @@ def test_a_stripe_style_event_without_a_price_falls_back_to_the_current_price(pl
 
     sub = start(plans["pro"], at(BEFORE))
     with time_machine.travel(at(DAY, 12), tick=False):
-        timeline.add(sub, SubscriptionEvent.Type.PLAN_CHANGED, "Your plan is now Pro.",
-                     source=SubscriptionEvent.Source.STRIPE,
-                     payload={"old_plan": plans["basic"].pk, "new_plan": plans["pro"].pk})
+        timeline.add(
+            sub,
+            SubscriptionEvent.Type.PLAN_CHANGED,
+            "Your plan is now Pro.",
+            source=SubscriptionEvent.Source.STRIPE,
+            payload={"old_plan": plans["basic"].pk, "new_plan": plans["pro"].pk},
+        )
     roll(DAY - timedelta(days=1), DAY)
     assert mrr(DAY - timedelta(days=1)) == mrr(DAY) == {"usd": Decimal("3000.00")}
     assert movements(DAY) == {}
@@ -231,14 +258,27 @@ def test_a_seat_change_synced_from_stripe_keeps_past_days_at_the_old_quantity():
     price.stripe_price_id = "price_seats"
     price.save(update_fields=["stripe_price_id"])
     with time_machine.travel(at(BEFORE), tick=False):
-        sub = SubscriptionFactory(plan=plan, price=price, quantity=1,
-                                  stripe_subscription_id="sub_seats")
-    obj = example("subscription", id="sub_seats", status="active", cancel_at_period_end=False,
-                  cancel_at=None, canceled_at=None, ended_at=None, trial_start=None,
-                  trial_end=None, metadata={})
-    obj["items"] = {"object": "list", "has_more": False, "url": "/v1/subscription_items",
-                    "data": [{**obj["items"]["data"][0], "price": {"id": "price_seats"},
-                              "quantity": 3}]}
+        sub = SubscriptionFactory(
+            plan=plan, price=price, quantity=1, stripe_subscription_id="sub_seats"
+        )
+    obj = example(
+        "subscription",
+        id="sub_seats",
+        status="active",
+        cancel_at_period_end=False,
+        cancel_at=None,
+        canceled_at=None,
+        ended_at=None,
+        trial_start=None,
+        trial_end=None,
+        metadata={},
+    )
+    obj["items"] = {
+        "object": "list",
+        "has_more": False,
+        "url": "/v1/subscription_items",
+        "data": [{**obj["items"]["data"][0], "price": {"id": "price_seats"}, "quantity": 3}],
+    }
 
     with time_machine.travel(at(DAY, 12), tick=False):  # the webhook arrives then
         apply_stripe_subscription(obj, state_at=at(DAY, 12))

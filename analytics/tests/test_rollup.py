@@ -23,8 +23,9 @@ pytestmark = pytest.mark.django_db
 
 
 def snapshot(day=DAY):
-    return sorted(DailyMetric.objects.filter(date=day)
-                  .values_list("metric", "dimension", "value", "metadata"))
+    return sorted(
+        DailyMetric.objects.filter(date=day).values_list("metric", "dimension", "value", "metadata")
+    )
 
 
 def _some_business():
@@ -91,7 +92,11 @@ def test_recompute_reruns_one_family_over_a_range_by_metric_key():
     days = recompute("arr", DAY - timedelta(days=1), DAY + timedelta(days=1))
     assert days == 3
     assert set(DailyMetric.objects.values_list("metric", flat=True)) == {
-        "mrr", "arr", "paying_customers", "arpu"}
+        "mrr",
+        "arr",
+        "paying_customers",
+        "arpu",
+    }
     assert DailyMetric.objects.filter(metric="mrr").count() == 3
     with pytest.raises(InvalidDateRange):
         recompute("mrr", DAY, DAY - timedelta(days=1))
@@ -132,30 +137,51 @@ def test_nightly_task_rolls_up_yesterday_utc():
 
 
 def test_schedule_runs_shortly_after_midnight_utc():
-    assert SCHEDULES == [{"name": "analytics.rollup_yesterday",
-                          "task": "analytics.tasks.rollup_yesterday",
-                          "crontab": {"minute": "15", "hour": "0"}}]
+    assert SCHEDULES == [
+        {
+            "name": "analytics.rollup_yesterday",
+            "task": "analytics.tasks.rollup_yesterday",
+            "crontab": {"minute": "15", "hour": "0"},
+        }
+    ]
 
 
 def test_command_backfills_a_range_and_reports_it():
     _some_business()
     out = StringIO()
-    call_command("rollup_metrics", "--from", (DAY - timedelta(days=2)).isoformat(),
-                 "--to", DAY.isoformat(), "--no-progress", stdout=out)
+    call_command(
+        "rollup_metrics",
+        "--from",
+        (DAY - timedelta(days=2)).isoformat(),
+        "--to",
+        DAY.isoformat(),
+        "--no-progress",
+        stdout=out,
+    )
     assert "Rolled up 3 day(s)" in out.getvalue()
     assert DailyMetric.objects.filter(metric="mrr").count() == 3
-    call_command("rollup_metrics", "--from", DAY.isoformat(), "--metric", "revenue",
-                 "--no-progress", stdout=StringIO())
+    call_command(
+        "rollup_metrics",
+        "--from",
+        DAY.isoformat(),
+        "--metric",
+        "revenue",
+        "--no-progress",
+        stdout=StringIO(),
+    )
     assert DailyMetric.objects.filter(metric="gross_revenue").count() == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--from", "2026-13-01"], "--from must be a date"),
-    (["--from", "2026-03-02", "--to", "yesterday"], "--to must be a date"),
-    (["--from", "2026-03-02", "--to", "2026-03-01"], "--to is before --from"),
-    (["--from", "2026-03-01", "--metric", "nope"], "Unknown metric 'nope'"),
-    (["--from", "2999-01-01"], "in the future"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--from", "2026-13-01"], "--from must be a date"),
+        (["--from", "2026-03-02", "--to", "yesterday"], "--to must be a date"),
+        (["--from", "2026-03-02", "--to", "2026-03-01"], "--to is before --from"),
+        (["--from", "2026-03-01", "--metric", "nope"], "Unknown metric 'nope'"),
+        (["--from", "2999-01-01"], "in the future"),
+    ],
+)
 def test_command_refuses_bad_input_with_a_clear_error(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("rollup_metrics", *args, "--no-progress", stdout=StringIO())

@@ -21,12 +21,19 @@ from support.models import ChatMessage, Conversation, Ticket, TicketMessage
 pytestmark = pytest.mark.django_db
 
 COUNTED = {
-    "credits_creditgrant": CreditGrant, "credits_credittransaction": CreditTransaction,
-    "credits_transactionlot": TransactionLot, "billing_order": Order,
-    "billing_orderitem": OrderItem, "billing_invoice": Invoice, "billing_payment": Payment,
-    "billing_webhookevent": WebhookEvent, "accounts_auditlog": AuditLog,
-    "support_ticket": Ticket, "support_ticketmessage": TicketMessage,
-    "support_conversation": Conversation, "support_chatmessage": ChatMessage,
+    "credits_creditgrant": CreditGrant,
+    "credits_credittransaction": CreditTransaction,
+    "credits_transactionlot": TransactionLot,
+    "billing_order": Order,
+    "billing_orderitem": OrderItem,
+    "billing_invoice": Invoice,
+    "billing_payment": Payment,
+    "billing_webhookevent": WebhookEvent,
+    "accounts_auditlog": AuditLog,
+    "support_ticket": Ticket,
+    "support_ticketmessage": TicketMessage,
+    "support_conversation": Conversation,
+    "support_chatmessage": ChatMessage,
 }
 
 
@@ -67,8 +74,9 @@ def test_each_ledger_row_has_its_lot_movements_and_every_kind_shows_up():
 
     kinds = dict(CreditTransaction.objects.values_list("kind").annotate(n=Count("id")))
     assert {"GRANT", "CONSUME", "EXPIRE"} <= set(kinds)
-    unmatched = (CreditTransaction.objects.annotate(moved=Sum("lots__amount"))
-                 .exclude(moved=F("amount")))
+    unmatched = CreditTransaction.objects.annotate(moved=Sum("lots__amount")).exclude(
+        moved=F("amount")
+    )
     assert not unmatched.exists()
     # Plan credits expire at the period end, each expiry keyed like the expiry task's.
     for row in CreditTransaction.objects.filter(kind="EXPIRE")[:20]:
@@ -104,8 +112,7 @@ def test_the_command_reports_what_it_wrote():
     history_inputs(customers=2)
     out = io.StringIO()
 
-    call_command("seed_history", "--rows", "800", "--customers", "2", "--no-progress",
-                 stdout=out)
+    call_command("seed_history", "--rows", "800", "--customers", "2", "--no-progress", stdout=out)
 
     assert "800 ledger rows for 2 customers" in out.getvalue()
     assert CreditTransaction.objects.count() >= 800
@@ -119,7 +126,6 @@ def test_without_customers_or_feature_costs_nothing_is_written():
     assert CreditTransaction.objects.count() == 0
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_two_lanes_write_their_customers_in_transactions_of_their_own():
     customers = history_inputs(customers=4)
@@ -129,6 +135,7 @@ def test_two_lanes_write_their_customers_in_transactions_of_their_own():
     assert stats.ledger_rows == 6000
     assert CreditTransaction.objects.count() == 6000
     assert check_invariant() == []
-    per_customer = {user.pk: CreditTransaction.objects.filter(user=user).count()
-                    for user in customers}
+    per_customer = {
+        user.pk: CreditTransaction.objects.filter(user=user).count() for user in customers
+    }
     assert all(per_customer.values()) and sum(per_customer.values()) == 6000

@@ -32,12 +32,15 @@ def money_column(field: str, currency: str = "currency", label: str = ""):
     """A list or detail column showing the model field ``field`` (minor units) in major units
     with the row's currency (at ``currency``, see ``currency_of``). One function per
     arguments, so the admin recognises it as the same read-only field on every call."""
+
     def shown(obj):
         value = getattr(obj, field)
         return None if value is None else format_money(value, currency_of(obj, currency))
+
     shown.__name__ = f"{field}_shown"
-    return admin.display(description=label or field.replace("_", " ").capitalize(),
-                         ordering=field)(shown)
+    return admin.display(description=label or field.replace("_", " ").capitalize(), ordering=field)(
+        shown
+    )
 
 
 class MoneyAdminMixin:
@@ -59,8 +62,10 @@ class MoneyAdminMixin:
         return {name for name in self.money_fields if name in self.form.declared_fields}
 
     def get_exclude(self, request, obj=None):
-        return [*(super().get_exclude(request, obj) or ()),
-                *(name for name in self.money_fields if name not in self.form.declared_fields)]
+        return [
+            *(super().get_exclude(request, obj) or ()),
+            *(name for name in self.money_fields if name not in self.form.declared_fields),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return self.with_money(request, obj, super().get_readonly_fields(request, obj))
@@ -70,14 +75,19 @@ class MoneyAdminMixin:
         read-only fields itself)."""
         typed = self._typed(request, obj)
         fields = [self._shown(name) if name in self.money_fields else name for name in readonly]
-        return fields + [self._shown(name) for name in self.money_fields
-                         if name not in typed and self._shown(name) not in fields]
+        return fields + [
+            self._shown(name)
+            for name in self.money_fields
+            if name not in typed and self._shown(name) not in fields
+        ]
 
     def get_fields(self, request, obj=None):
         typed = self._typed(request, obj)
-        return [name for name in super().get_fields(request, obj)
-                if not (isinstance(name, str) and name in self.money_fields
-                        and name not in typed)]
+        return [
+            name
+            for name in super().get_fields(request, obj)
+            if not (isinstance(name, str) and name in self.money_fields and name not in typed)
+        ]
 
 
 class AllReadOnlyAdmin(admin.ModelAdmin):
@@ -101,19 +111,28 @@ INVOICE_NUMBER = r"(?i)inv-[\d-]*"
 
 
 def by_order_number(field: str = "number") -> Search:
-    return by_prefix(field, label="order number (or its beginning)", fits=ORDER_NUMBER,
-                     normalize=str.upper)
+    return by_prefix(
+        field, label="order number (or its beginning)", fits=ORDER_NUMBER, normalize=str.upper
+    )
 
 
 def by_invoice_number(field: str = "number") -> Search:
-    return by_prefix(field, label="invoice number (or its beginning)", fits=INVOICE_NUMBER,
-                     normalize=str.upper)
+    return by_prefix(
+        field, label="invoice number (or its beginning)", fits=INVOICE_NUMBER, normalize=str.upper
+    )
 
 
 class RefundInline(ReadOnlyInline):
     model = models.Refund
-    fields = [money_column("amount"), "reason", "status", "stripe_refund_id", "notes",
-              "requested_by", "created_at"]
+    fields = [
+        money_column("amount"),
+        "reason",
+        "status",
+        "stripe_refund_id",
+        "notes",
+        "requested_by",
+        "created_at",
+    ]
     readonly_fields = fields
 
 

@@ -23,13 +23,19 @@ class DiscountForm(forms.ModelForm):
     """A discount's amounts typed in major units: the amount off in the discount's currency,
     the minimum order amount in it too (the default currency for a percentage discount)."""
 
-    amount_off = MoneyField(required=False, label="Amount off",
-                            help_text="For a fixed-amount discount: in its currency, e.g. "
-                                      "5.00.")
-    minimum_amount = MoneyField(required=False, min_minor=0, label="Minimum order amount",
-                                help_text="In the discount's currency (the default currency "
-                                          "for a percentage discount), e.g. 50.00. Empty: no "
-                                          "minimum.")
+    amount_off = MoneyField(
+        required=False,
+        label="Amount off",
+        help_text="For a fixed-amount discount: in its currency, e.g. 5.00.",
+    )
+    minimum_amount = MoneyField(
+        required=False,
+        min_minor=0,
+        label="Minimum order amount",
+        help_text="In the discount's currency (the default currency "
+        "for a percentage discount), e.g. 50.00. Empty: no "
+        "minimum.",
+    )
 
     class Meta:
         model = models.Discount
@@ -55,9 +61,19 @@ class DiscountForm(forms.ModelForm):
 @admin.register(models.Discount)
 class DiscountAdmin(MoneyAdminMixin, AuditedAdmin):
     form = DiscountForm
-    list_display = ["code", "name", "type", "percent_off", money_column("amount_off"),
-                    money_column("minimum_amount", label="Minimum amount"), "uses_count",
-                    "max_uses", "valid_from", "valid_until", "active"]
+    list_display = [
+        "code",
+        "name",
+        "type",
+        "percent_off",
+        money_column("amount_off"),
+        money_column("minimum_amount", label="Minimum amount"),
+        "uses_count",
+        "max_uses",
+        "valid_from",
+        "valid_until",
+        "active",
+    ]
     list_filter = ["active", "type", "first_time_only"]
     search_fields = ["code", "name"]
     readonly_fields = ["uses_count"]

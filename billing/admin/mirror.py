@@ -48,8 +48,10 @@ class MirrorAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Stripe's object (as received)")
     def raw_object(self, obj):
-        return format_html("<pre style=\"white-space: pre-wrap\">{}</pre>",
-                           json.dumps(obj.stripe_data, indent=2, sort_keys=True))
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}</pre>',
+            json.dumps(obj.stripe_data, indent=2, sort_keys=True),
+        )
 
 
 def register(site) -> None:
@@ -58,12 +60,17 @@ def register(site) -> None:
     for name in MIRRORED.values():
         model = apps.get_model("djstripe", name)
         columns = [c for c in COLUMNS.get(name, []) if _has_field(model, c)]
-        admin_class = type(f"Mirror{name}Admin", (MirrorAdmin,), {
-            "__module__": __name__,
-            "list_display": ["id", *columns, "livemode", "created"],
-            "list_select_related": [c for c in columns
-                                    if getattr(model._meta.get_field(c), "is_relation", False)],
-        })
+        admin_class = type(
+            f"Mirror{name}Admin",
+            (MirrorAdmin,),
+            {
+                "__module__": __name__,
+                "list_display": ["id", *columns, "livemode", "created"],
+                "list_select_related": [
+                    c for c in columns if getattr(model._meta.get_field(c), "is_relation", False)
+                ],
+            },
+        )
         site.register(model, admin_class)
 
 

@@ -19,12 +19,20 @@ from core.api import DomainError
 
 class OrderItemInline(ReadOnlyInline):
     model = models.OrderItem
-    fields = ["description", "product", "variant", "price", "quantity",
-              money_column("unit_amount", "order.currency"),
-              money_column("line_total", "order.currency"),
-              money_column("discount_amount", "order.currency", "Discount"),
-              money_column("tax", "order.currency"), "download_count", "download_limit",
-              "access_expires_at"]
+    fields = [
+        "description",
+        "product",
+        "variant",
+        "price",
+        "quantity",
+        money_column("unit_amount", "order.currency"),
+        money_column("line_total", "order.currency"),
+        money_column("discount_amount", "order.currency", "Discount"),
+        money_column("tax", "order.currency"),
+        "download_count",
+        "download_limit",
+        "access_expires_at",
+    ]
     readonly_fields = fields
 
 
@@ -36,14 +44,23 @@ class PaymentInline(ReadOnlyInline):
 
 @admin.register(models.Order)
 class OrderAdmin(LargeTableAdmin, MoneyAdminMixin, AuditedAdmin):
-    list_display = ["number", "user", "status", "payment_status", money_column("total"),
-                    money_column("refunded_amount", label="Refunded"), "created_at"]
+    list_display = [
+        "number",
+        "user",
+        "status",
+        "payment_status",
+        money_column("total"),
+        money_column("refunded_amount", label="Refunded"),
+        "created_at",
+    ]
     list_filter = ["status", "payment_status", "billing_source", "created_at"]
-    search_by = (by_order_number(), by_user_email(),
-                 by_exact("stripe_checkout_session_id", label="Stripe checkout session",
-                          fits=r"cs_\S+"),
-                 by_exact("stripe_payment_intent_id", label="Stripe payment", fits=r"pi_\S+"),
-                 by_id("order id"))
+    search_by = (
+        by_order_number(),
+        by_user_email(),
+        by_exact("stripe_checkout_session_id", label="Stripe checkout session", fits=r"cs_\S+"),
+        by_exact("stripe_payment_intent_id", label="Stripe payment", fits=r"pi_\S+"),
+        by_id("order id"),
+    )
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     inlines = [OrderItemInline, PaymentInline, RefundInline]
@@ -60,16 +77,27 @@ class OrderAdmin(LargeTableAdmin, MoneyAdminMixin, AuditedAdmin):
         return False
 
     def get_urls(self):
-        return [path("<int:order_id>/refund/", self.admin_site.admin_view(self.refund_view),
-                     name="billing_order_refund")] + super().get_urls()
+        return [
+            path(
+                "<int:order_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="billing_order_refund",
+            )
+        ] + super().get_urls()
 
-    @policy_action("billing.order.mark_paid",
-                   description="Mark paid (bank transfer received: opens a form)")
+    @policy_action(
+        "billing.order.mark_paid", description="Mark paid (bank transfer received: opens a form)"
+    )
     def action_mark_paid(self, request, queryset):
         rows = [order_payment_row(order) for order in queryset.select_related("invoice")]
-        return record_payments(self, request, rows, action="billing.order.mark_paid",
-                               action_name="action_mark_paid",
-                               title="Mark these orders paid?")
+        return record_payments(
+            self,
+            request,
+            rows,
+            action="billing.order.mark_paid",
+            action_name="action_mark_paid",
+            title="Mark these orders paid?",
+        )
 
     @policy_action("billing.order.cancel", description="Cancel unpaid orders")
     @confirm_first("Cancel these orders?", "Yes, cancel the orders")
@@ -87,5 +115,6 @@ class OrderAdmin(LargeTableAdmin, MoneyAdminMixin, AuditedAdmin):
 
     def refund_view(self, request, order_id):
         order = get_object_or_404(models.Order, pk=order_id)
-        return refund_page(self, request, order, kind="order",
-                            template="billing/admin/refund_form.html")
+        return refund_page(
+            self, request, order, kind="order", template="billing/admin/refund_form.html"
+        )

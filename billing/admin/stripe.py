@@ -16,8 +16,14 @@ from billing.stripe.events import version_differs
 
 @admin.register(models.StripeDrift)
 class StripeDriftAdmin(admin.ModelAdmin):
-    list_display = ["object_id", "field", "local_value", "stripe_value", "created_at",
-                    "resolved_at"]
+    list_display = [
+        "object_id",
+        "field",
+        "local_value",
+        "stripe_value",
+        "created_at",
+        "resolved_at",
+    ]
     list_filter = ["field", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["object_id"]
 
@@ -37,23 +43,38 @@ class CustomerBillingProfileAdmin(admin.ModelAdmin):
 
 @admin.register(models.PaymentMethod)
 class PaymentMethodAdmin(RecordAdmin):
-    list_display = ["stripe_payment_method_id", "user", "brand", "last4", "exp_month",
-                    "exp_year", "is_default"]
+    list_display = [
+        "stripe_payment_method_id",
+        "user",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "is_default",
+    ]
     list_filter = ["type", "brand"]
     search_fields = ["user__email", "stripe_payment_method_id"]
 
 
 @admin.register(models.WebhookEvent)
 class WebhookEventAdmin(LargeTableAdmin):
-    list_display = ["stripe_event_id", "type", "status", "attempts", "received_at",
-                    "processed_at", "next_attempt_at"]
+    list_display = [
+        "stripe_event_id",
+        "type",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "next_attempt_at",
+    ]
     # created_at is the indexed twin of received_at (the inbox sets both in one statement).
     list_filter = ["status", ("type", IndexedValuesFilter), "created_at"]
-    search_by = (by_exact("stripe_event_id", label="event id", fits=r"evt_\S+"),
-                 by_exact("object_id", label="the Stripe object's id", fits=r"[a-z]+_\S+"),
-                 by_prefix("type", label="type (or its beginning)",
-                           fits=r"[a-z_]+\.[a-z_.]*"),
-                 by_id())
+    search_by = (
+        by_exact("stripe_event_id", label="event id", fits=r"evt_\S+"),
+        by_exact("object_id", label="the Stripe object's id", fits=r"[a-z]+_\S+"),
+        by_prefix("type", label="type (or its beginning)", fits=r"[a-z_]+\.[a-z_.]*"),
+        by_id(),
+    )
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     actions = ["action_replay"]
@@ -69,10 +90,12 @@ class WebhookEventAdmin(LargeTableAdmin):
             return "-"
         if not version_differs(obj):
             return f"Same as ours ({stripe_client.api_version()})."
-        return (f"Differs: the event was written in {obj.api_version}, we speak "
-                f"{stripe_client.api_version()}. Its object is read again from Stripe at "
-                "our version before it is applied (a deleted object is read from the "
-                "payload, both shapes understood).")
+        return (
+            f"Differs: the event was written in {obj.api_version}, we speak "
+            f"{stripe_client.api_version()}. Its object is read again from Stripe at "
+            "our version before it is applied (a deleted object is read from the "
+            "payload, both shapes understood)."
+        )
 
     def has_add_permission(self, request):
         return False
@@ -82,10 +105,12 @@ class WebhookEventAdmin(LargeTableAdmin):
 
     @policy_action("billing.webhook.replay", description="Replay selected events")
     def action_replay(self, request, queryset):
-        count = inbox.replay(event_ids=list(queryset.values_list("id", flat=True)),
-                             actor=request.user)
-        self.message_user(request, f"{count} event(s) queued for processing again.",
-                          messages.SUCCESS)
+        count = inbox.replay(
+            event_ids=list(queryset.values_list("id", flat=True)), actor=request.user
+        )
+        self.message_user(
+            request, f"{count} event(s) queued for processing again.", messages.SUCCESS
+        )
 
 
 # dj-stripe mirrors Stripe's objects for reconciliation; its own admin pages would duplicate

@@ -9,11 +9,13 @@ from core.models import TimeStampedModel
 class CustomerBillingProfile(TimeStampedModel):
     """The user's link to their Stripe customer (created on first Stripe checkout)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                related_name="billing_profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="billing_profile"
+    )
     stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    djstripe_customer = models.ForeignKey("djstripe.Customer", on_delete=models.SET_NULL,
-                                          null=True, blank=True, related_name="+")
+    djstripe_customer = models.ForeignKey(
+        "djstripe.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     billing_email = models.EmailField(blank=True)
     billing_name = models.CharField(max_length=255, blank=True)
     billing_address = models.JSONField(default=dict, blank=True)
@@ -26,8 +28,9 @@ class CustomerBillingProfile(TimeStampedModel):
 class PaymentMethod(TimeStampedModel):
     """A payment method as Stripe describes it: brand and last4, never card numbers."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="payment_methods")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_methods"
+    )
     stripe_payment_method_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=32, default="card")
     brand = models.CharField(max_length=32, blank=True)

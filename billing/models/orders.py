@@ -11,10 +11,12 @@ from core.models import TimeStampedModel
 
 
 class Cart(TimeStampedModel):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="cart")
-    discount = models.ForeignKey("Discount", on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="+")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cart"
+    )
+    discount = models.ForeignKey(
+        "Discount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     def __str__(self):
         return f"Cart of {self.user}"
@@ -23,10 +25,12 @@ class Cart(TimeStampedModel):
 class CartItem(TimeStampedModel):
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
-    variant = models.ForeignKey("catalog.Variant", on_delete=models.CASCADE, null=True,
-                                blank=True, related_name="+")
-    price = models.ForeignKey("catalog.Price", on_delete=models.CASCADE, null=True, blank=True,
-                              related_name="+")
+    variant = models.ForeignKey(
+        "catalog.Variant", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    price = models.ForeignKey(
+        "catalog.Price", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     quantity = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -56,12 +60,15 @@ class PaymentStatus(models.TextChoices):
 
 class Order(TimeStampedModel):
     number = models.CharField(max_length=32, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="orders")
-    status = models.CharField(max_length=24, choices=OrderStatus.choices,
-                              default=OrderStatus.PENDING, db_index=True)
-    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices,
-                                      default=PaymentStatus.PENDING, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=24, choices=OrderStatus.choices, default=OrderStatus.PENDING, db_index=True
+    )
+    payment_status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True
+    )
     billing_source = models.CharField(max_length=16, choices=BillingSource.choices)
     currency = models.CharField(max_length=CURRENCY_LENGTH)
     subtotal = models.BigIntegerField()
@@ -69,20 +76,22 @@ class Order(TimeStampedModel):
     tax = models.BigIntegerField(default=0)
     total = models.BigIntegerField()
     refunded_amount = models.BigIntegerField(default=0)
-    discount = models.ForeignKey("Discount", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="orders")
+    discount = models.ForeignKey(
+        "Discount", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
     # Personal data: encrypted at rest like the user's own address; only the address fields
     # (accounts.profile.ADDRESS_KEYS) are kept. Erased when the account is deleted.
     billing_address = EncryptedJSONField(blank=True, null=True)
     shipping_address = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
-    internal_notes = models.TextField(blank=True, help_text="Staff only; never shown to the "
-                                                            "customer.")
+    internal_notes = models.TextField(
+        blank=True, help_text="Staff only; never shown to the customer."
+    )
     metadata = models.JSONField(default=dict, blank=True)
-    stripe_checkout_session_id = models.CharField(max_length=255, unique=True, null=True,
-                                                  blank=True)
-    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True,
-                                                blank=True)
+    stripe_checkout_session_id = models.CharField(
+        max_length=255, unique=True, null=True, blank=True
+    )
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -91,11 +100,15 @@ class Order(TimeStampedModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
-            models.CheckConstraint(condition=Q(subtotal__gte=0, discount_amount__gte=0,
-                                               tax__gte=0, refunded_amount__gte=0),
-                                   name="order_amounts_gte_0"),
-            models.CheckConstraint(condition=Q(refunded_amount__lte=F("total")),
-                                   name="order_refunded_lte_total"),
+            models.CheckConstraint(
+                condition=Q(
+                    subtotal__gte=0, discount_amount__gte=0, tax__gte=0, refunded_amount__gte=0
+                ),
+                name="order_amounts_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=F("total")), name="order_refunded_lte_total"
+            ),
             models.CheckConstraint(
                 condition=Q(total=F("subtotal") - F("discount_amount") + F("tax")),
                 name="order_total_formula",
@@ -121,10 +134,12 @@ class Order(TimeStampedModel):
 class OrderItem(TimeStampedModel):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
-    price = models.ForeignKey("catalog.Price", on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="+")
-    variant = models.ForeignKey("catalog.Variant", on_delete=models.PROTECT, null=True,
-                                blank=True, related_name="+")
+    price = models.ForeignKey(
+        "catalog.Price", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    variant = models.ForeignKey(
+        "catalog.Variant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     description = models.CharField(max_length=255, help_text="Product name at purchase time.")
     product_type = models.CharField(max_length=32, blank=True)
     quantity = models.PositiveIntegerField()
@@ -135,17 +150,21 @@ class OrderItem(TimeStampedModel):
     tax = models.BigIntegerField(default=0)
     credits_granted = models.BigIntegerField(default=0, help_text="Total credits for the line.")
     download_count = models.PositiveIntegerField(default=0)
-    download_limit = models.PositiveIntegerField(null=True, blank=True,
-                                                 help_text="Snapshot; empty = unlimited.")
+    download_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Snapshot; empty = unlimited."
+    )
     access_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderitem_quantity_gt_0"),
-            models.CheckConstraint(condition=Q(unit_amount__gte=0, line_total__gte=0, tax__gte=0,
-                                               discount_amount__gte=0),
-                                   name="orderitem_amounts_gte_0"),
+            models.CheckConstraint(
+                condition=Q(
+                    unit_amount__gte=0, line_total__gte=0, tax__gte=0, discount_amount__gte=0
+                ),
+                name="orderitem_amounts_gte_0",
+            ),
             models.CheckConstraint(
                 condition=Q(download_limit__isnull=True)
                 | Q(download_count__lte=F("download_limit")),

@@ -38,10 +38,11 @@ class SubscriptionQuerySet(models.QuerySet):
         within ``PAST_DUE_GRACE``."""
         grace_start = timezone.now() - PAST_DUE_GRACE
         S = SubscriptionStatus
-        return self.filter(Q(status__in=[S.ACTIVE, S.TRIALING])
-                           | Q(status=S.PAST_DUE, past_due_since__gte=grace_start)
-                           | Q(status=S.PAST_DUE, past_due_since__isnull=True,
-                               current_period_end__gte=grace_start))
+        return self.filter(
+            Q(status__in=[S.ACTIVE, S.TRIALING])
+            | Q(status=S.PAST_DUE, past_due_since__gte=grace_start)
+            | Q(status=S.PAST_DUE, past_due_since__isnull=True, current_period_end__gte=grace_start)
+        )
 
     def for_update(self) -> "SubscriptionQuerySet":
         """Locked for update; only the subscription row is locked (its price may be null,
@@ -50,14 +51,20 @@ class SubscriptionQuerySet(models.QuerySet):
 
 
 class Subscription(TimeStampedModel):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="subscriptions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="subscriptions"
+    )
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
-    price = models.ForeignKey("catalog.Price", on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="+")
+    price = models.ForeignKey(
+        "catalog.Price", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     quantity = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=20, choices=SubscriptionStatus.choices,
-                              default=SubscriptionStatus.INCOMPLETE, db_index=True)
+    status = models.CharField(
+        max_length=20,
+        choices=SubscriptionStatus.choices,
+        default=SubscriptionStatus.INCOMPLETE,
+        db_index=True,
+    )
     current_period_start = models.DateTimeField(null=True, blank=True)
     current_period_end = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
@@ -65,19 +72,23 @@ class Subscription(TimeStampedModel):
     trial_start = models.DateTimeField(null=True, blank=True)
     trial_end = models.DateTimeField(null=True, blank=True)
     past_due_since = models.DateTimeField(null=True, blank=True)
-    billing_source = models.CharField(max_length=16, choices=BillingSource.choices,
-                                      default=BillingSource.STRIPE)
+    billing_source = models.CharField(
+        max_length=16, choices=BillingSource.choices, default=BillingSource.STRIPE
+    )
     stripe_subscription_id = models.CharField(max_length=255, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     # The Stripe event time (or API read time) of the state held here: older events are
     # ignored so out-of-order deliveries never move the subscription backwards.
     stripe_state_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    discount = models.ForeignKey("Discount", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="subscriptions")
+    discount = models.ForeignKey(
+        "Discount", on_delete=models.PROTECT, null=True, blank=True, related_name="subscriptions"
+    )
     credit_balance = models.BigIntegerField(
-        default=0, help_text="Manual billing: minor units owed to the customer (a downgrade's "
-                             "unused time), taken off the next invoice.")
+        default=0,
+        help_text="Manual billing: minor units owed to the customer (a downgrade's "
+        "unused time), taken off the next invoice.",
+    )
     checkout_session_id = models.CharField(max_length=255, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
 
@@ -87,16 +98,20 @@ class Subscription(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "status"]),
-                   models.Index(fields=["status", "current_period_end"])]
+        indexes = [
+            models.Index(fields=["user", "status"]),
+            models.Index(fields=["status", "current_period_end"]),
+        ]
         constraints = [
-            models.CheckConstraint(condition=Q(credit_balance__gte=0),
-                                   name="subscription_credit_balance_gte_0"),
-            models.UniqueConstraint(fields=["stripe_subscription_id"],
-                                    condition=Q(stripe_subscription_id__isnull=False),
-                                    name="subscription_stripe_id_unique"),
-            models.CheckConstraint(condition=Q(quantity__gt=0),
-                                   name="subscription_quantity_gt_0"),
+            models.CheckConstraint(
+                condition=Q(credit_balance__gte=0), name="subscription_credit_balance_gte_0"
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_subscription_id"],
+                condition=Q(stripe_subscription_id__isnull=False),
+                name="subscription_stripe_id_unique",
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="subscription_quantity_gt_0"),
         ]
 
     def __str__(self):
@@ -145,15 +160,15 @@ class SubscriptionEvent(models.Model):
         STAFF = "staff", "Staff"
         SYSTEM = "system", "System"
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT,
-                                     related_name="events")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="events")
     type = models.CharField(max_length=32, choices=Type.choices)
     source = models.CharField(max_length=16, choices=Source.choices)
     message = models.CharField(max_length=300, help_text="Plain words, shown to the customer.")
     payload = models.JSONField(default=dict, blank=True)
     stripe_event_id = models.CharField(max_length=255, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -161,8 +176,11 @@ class SubscriptionEvent(models.Model):
         indexes = [
             models.Index(fields=["subscription", "created_at"], name="subevent_sub_created"),
             # Analytics prices a past day from the first plan change after it: one probe each.
-            models.Index(fields=["subscription", "created_at", "id"],
-                         condition=Q(type="PLAN_CHANGED"), name="subevent_plan_changes"),
+            models.Index(
+                fields=["subscription", "created_at", "id"],
+                condition=Q(type="PLAN_CHANGED"),
+                name="subevent_plan_changes",
+            ),
         ]
 
     def __str__(self):

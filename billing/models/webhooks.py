@@ -40,8 +40,9 @@ class WebhookEvent(TimeStampedModel):
 class StripeDrift(TimeStampedModel):
     """A difference between our record and Stripe's, found by the daily reconciliation."""
 
-    subscription = models.ForeignKey("Subscription", on_delete=models.CASCADE, null=True,
-                                     blank=True, related_name="drifts")
+    subscription = models.ForeignKey(
+        "Subscription", on_delete=models.CASCADE, null=True, blank=True, related_name="drifts"
+    )
     object_id = models.CharField(max_length=255)
     field = models.CharField(max_length=64)
     local_value = models.CharField(max_length=255, blank=True)

@@ -60,40 +60,55 @@ def quantity_limit(product: Product, price: Price | None = None) -> int:
 def _check_quantity(product, quantity: int, price=None) -> None:
     cap = _tier_limit(product, price)
     if quantity < 1 or quantity > cap:
-        raise errors.ProductUnavailable(f"Quantity must be between 1 and {cap:,}.",
-                                        code="invalid_quantity", field="quantity", limit=cap)
+        raise errors.ProductUnavailable(
+            f"Quantity must be between 1 and {cap:,}.",
+            code="invalid_quantity",
+            field="quantity",
+            limit=cap,
+        )
     if product.track_inventory and product.stock_quantity < quantity:
         raise errors.InsufficientStock(
-            f"Only {max(0, product.stock_quantity):,} left in stock.", field="quantity",
-            available=product.stock_quantity)
+            f"Only {max(0, product.stock_quantity):,} left in stock.",
+            field="quantity",
+            available=product.stock_quantity,
+        )
 
 
-def add_item(*, user: User, product_id: int, quantity: int = 1, price_id: int | None = None,
-             variant_id: int | None = None) -> CartItem:
+def add_item(
+    *,
+    user: User,
+    product_id: int,
+    quantity: int = 1,
+    price_id: int | None = None,
+    variant_id: int | None = None,
+) -> CartItem:
     """Add a product (optionally a given price or variant); the same line again adds up.
 
     Raises ProductUnavailable, PriceMismatch, InsufficientStock, MixedCurrencies; writes
     nothing when it raises.
     """
-    product, price, variant = _load_catalog(product_id=product_id, price_id=price_id,
-                                            variant_id=variant_id)
-    line = resolve_line(product=product, quantity=max(quantity, 1), price=price,
-                        variant=variant)
+    product, price, variant = _load_catalog(
+        product_id=product_id, price_id=price_id, variant_id=variant_id
+    )
+    line = resolve_line(product=product, quantity=max(quantity, 1), price=price, variant=variant)
     with transaction.atomic():
         cart = Cart.objects.select_for_update().get(pk=get_cart(user=user).pk)
         existing = cart.items.filter(product=product, price=price, variant=variant).first()
         new_quantity = quantity + (existing.quantity if existing else 0)
         _check_quantity(product, new_quantity, price)
-        other_currencies = {_line_for(item).currency for item in
-                            cart.items.exclude(pk=getattr(existing, "pk", None))}
+        other_currencies = {
+            _line_for(item).currency
+            for item in cart.items.exclude(pk=getattr(existing, "pk", None))
+        }
         if other_currencies - {line.currency}:
             raise errors.MixedCurrencies()
         if existing:
             CartItem.objects.filter(pk=existing.pk).update(quantity=F("quantity") + quantity)
             existing.refresh_from_db()
             return existing
-        return CartItem.objects.create(cart=cart, product=product, price=price, variant=variant,
-                                       quantity=quantity)
+        return CartItem.objects.create(
+            cart=cart, product=product, price=price, variant=variant, quantity=quantity
+        )
 
 
 def _owned_item(user, item_id) -> CartItem:
@@ -121,8 +136,9 @@ def clear(*, user: User) -> None:
 
 
 def _line_for(item: CartItem):
-    line = resolve_line(product=item.product, quantity=item.quantity, price=item.price,
-                        variant=item.variant)
+    line = resolve_line(
+        product=item.product, quantity=item.quantity, price=item.price, variant=item.variant
+    )
     line.cart_item_id = item.pk
     line.quantity_limit = quantity_limit(item.product, item.price)
     return line
@@ -132,8 +148,9 @@ def cart_lines(*, user: User, strict: bool = True) -> list:
     """The cart's lines priced from the catalog as it is now. ``strict`` raises for an item
     that can no longer be bought (checkout); otherwise such items are left out (display;
     see unavailable_items)."""
-    items = (CartItem.objects.filter(cart__user=user)
-             .select_related("product", "product__default_price", "price", "variant"))
+    items = CartItem.objects.filter(cart__user=user).select_related(
+        "product", "product__default_price", "price", "variant"
+    )
     lines, rule = [], None
     for item in items:
         try:
@@ -155,8 +172,11 @@ def cart_lines(*, user: User, strict: bool = True) -> list:
 def unavailable_items(*, user: User) -> list[CartItem]:
     """Items whose product, price or variant was withdrawn since they were added."""
     available = {line.cart_item_id for line in cart_lines(user=user, strict=False)}
-    return [item for item in CartItem.objects.filter(cart__user=user).select_related("product")
-            if item.pk not in available]
+    return [
+        item
+        for item in CartItem.objects.filter(cart__user=user).select_related("product")
+        if item.pk not in available
+    ]
 
 
 def apply_code(*, user: User, code: str) -> Quote:

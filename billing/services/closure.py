@@ -49,32 +49,43 @@ STRIPE_INVOICE_SETTLED = ("void", "paid", "uncollectible")
 def subscriptions_to_cancel(user: User) -> QuerySet[Subscription]:
     """The subscriptions that could still bill ``user``: live ones, and those still waiting
     for their first payment."""
-    return (Subscription.objects
-            .filter(user=user, status__in=[*Subscription.LIVE_STATUSES,
-                                           SubscriptionStatus.INCOMPLETE])
-            .select_related("plan").order_by("created_at", "pk"))
+    return (
+        Subscription.objects.filter(
+            user=user, status__in=[*Subscription.LIVE_STATUSES, SubscriptionStatus.INCOMPLETE]
+        )
+        .select_related("plan")
+        .order_by("created_at", "pk")
+    )
 
 
 def invoices_to_void(user: User) -> QuerySet[Invoice]:
     """What ``user`` still owes: open invoices, and manual drafts that would become open."""
-    return (Invoice.objects.filter(user=user)
-            .filter(Q(status=InvoiceStatus.OPEN)
-                    | Q(status=InvoiceStatus.DRAFT, billing_source=BillingSource.MANUAL))
-            .order_by("created_at", "pk"))
+    return (
+        Invoice.objects.filter(user=user)
+        .filter(
+            Q(status=InvoiceStatus.OPEN)
+            | Q(status=InvoiceStatus.DRAFT, billing_source=BillingSource.MANUAL)
+        )
+        .order_by("created_at", "pk")
+    )
 
 
 def deletion_preview(user: User) -> list[str]:
     """Plain sentences for the delete page: what deleting the account does to its billing."""
     lines = []
     for sub in subscriptions_to_cancel(user):
-        lines.append(f"Your {sub.plan.name} subscription ({sub.get_status_display().lower()}) "
-                     "will be cancelled at once; the rest of the current period is not "
-                     "refunded.")
+        lines.append(
+            f"Your {sub.plan.name} subscription ({sub.get_status_display().lower()}) "
+            "will be cancelled at once; the rest of the current period is not "
+            "refunded."
+        )
     for invoice in invoices_to_void(user):
         due = f", due {invoice.due_date:%d %B %Y}" if invoice.due_date else ""
-        lines.append(f"Invoice {invoice.number} for "
-                     f"{format_money(invoice.amount_due, invoice.currency)}{due} will be "
-                     "voided: you will not have to pay it.")
+        lines.append(
+            f"Invoice {invoice.number} for "
+            f"{format_money(invoice.amount_due, invoice.currency)}{due} will be "
+            "voided: you will not have to pay it."
+        )
     return lines
 
 
@@ -90,16 +101,22 @@ def settle_for_account_deletion(user: User) -> dict:
     subs = list(subscriptions_to_cancel(user))
     owed = list(invoices_to_void(user))
     at_stripe = [sub for sub in subs if _on_stripe(sub)]
-    stripe_invoices = [invoice for invoice in owed
-                       if invoice.billing_source == BillingSource.STRIPE
-                       and invoice.stripe_invoice_id]
+    stripe_invoices = [
+        invoice
+        for invoice in owed
+        if invoice.billing_source == BillingSource.STRIPE and invoice.stripe_invoice_id
+    ]
     canceled = [sub.pk for sub in at_stripe if _cancel_now(sub)]
     voided = [invoice.pk for invoice in stripe_invoices if _void_at_stripe(invoice)]
     canceled += [sub.pk for sub in subs if sub not in at_stripe and _cancel_now(sub)]
-    voided += [invoice.pk for invoice in owed
-               if invoice not in stripe_invoices and _void_manual(invoice)]
-    done = {"subscriptions_canceled": canceled, "invoices_voided": voided,
-            "order_addresses_erased": _erase_order_addresses(user)}
+    voided += [
+        invoice.pk for invoice in owed if invoice not in stripe_invoices and _void_manual(invoice)
+    ]
+    done = {
+        "subscriptions_canceled": canceled,
+        "invoices_voided": voided,
+        "order_addresses_erased": _erase_order_addresses(user),
+    }
     logger.info("Billing settled for the deletion of account %s: %s", user.pk, done)
     return done
 
@@ -130,15 +147,17 @@ def _ended_at_stripe(sub: Subscription) -> bool:
     if remote.get("status") not in STRIPE_SUBSCRIPTION_ENDED:
         return False
     with transaction.atomic():
-        stripe_adapter.apply_stripe_subscription(remote, state_at=timezone.now(),
-                                                 source=Source.SYSTEM)
+        stripe_adapter.apply_stripe_subscription(
+            remote, state_at=timezone.now(), source=Source.SYSTEM
+        )
     return True
 
 
 def _void_at_stripe(invoice: Invoice) -> bool:
     try:
-        remote = stripe_client.void_invoice(invoice.stripe_invoice_id,
-                                            idempotency_key=f"invoice-{invoice.pk}-void-closure")
+        remote = stripe_client.void_invoice(
+            invoice.stripe_invoice_id, idempotency_key=f"invoice-{invoice.pk}-void-closure"
+        )
     except stripe_client.StripeUnavailable as exc:
         raise errors.PaymentProviderError() from exc
     except stripe_client.stripe.StripeError as exc:
@@ -155,16 +174,27 @@ def _void_at_stripe(invoice: Invoice) -> bool:
         old = locked.status
         voided_at = (remote.get("status_transitions") or {}).get("voided_at")
         locked.status, locked.amount_due = InvoiceStatus.VOID, 0
-        locked.voided_at = (datetime.fromtimestamp(voided_at, tz=UTC) if voided_at
-                            else timezone.now())
+        locked.voided_at = (
+            datetime.fromtimestamp(voided_at, tz=UTC) if voided_at else timezone.now()
+        )
         locked.save()
         if locked.subscription_id:
-            timeline.add(locked.subscription, EventType.INVOICE_VOIDED,
-                         f"Invoice {locked.number} was cancelled.", source=Source.SYSTEM,
-                         payload={"invoice": locked.number})
-        audit.record(actor=None, action=AuditAction.STATUS_CHANGE, resource=locked,
-                     old={"status": old}, new={"status": InvoiceStatus.VOID},
-                     operation="invoice_void", reason=REASON)
+            timeline.add(
+                locked.subscription,
+                EventType.INVOICE_VOIDED,
+                f"Invoice {locked.number} was cancelled.",
+                source=Source.SYSTEM,
+                payload={"invoice": locked.number},
+            )
+        audit.record(
+            actor=None,
+            action=AuditAction.STATUS_CHANGE,
+            resource=locked,
+            old={"status": old},
+            new={"status": InvoiceStatus.VOID},
+            operation="invoice_void",
+            reason=REASON,
+        )
     return True
 
 
@@ -194,10 +224,16 @@ def _erase_order_addresses(user) -> int:
     with transaction.atomic():
         holding = Q(billing_address__isnull=False) | ~Q(shipping_address={})
         erased = Order.objects.filter(holding, user=user).update(
-            billing_address=None, shipping_address={}, updated_at=timezone.now())
+            billing_address=None, shipping_address={}, updated_at=timezone.now()
+        )
         if erased:
-            audit.record(actor=None, action=AuditAction.UPDATE, resource_type="billing.Order",
-                         new={"billing_address": "[erased]"}, orders=erased, user_id=user.pk,
-                         reason=REASON)
+            audit.record(
+                actor=None,
+                action=AuditAction.UPDATE,
+                resource_type="billing.Order",
+                new={"billing_address": "[erased]"},
+                orders=erased,
+                user_id=user.pk,
+                reason=REASON,
+            )
     return erased
-

@@ -32,40 +32,69 @@ def after_invoice_refund(invoice: Invoice, refund: Refund) -> None:
     policy = get_config("billing.refund_credit_clawback")
     clawed, unrecovered = _claw_back_plan_credits(invoice, refund, policy)
     note = CreditNote.objects.create(
-        number=next_number("CN"), user=invoice.user, invoice=invoice, refund=refund,
-        amount=refund.amount, currency=refund.currency, reason=refund.reason,
-        credits_clawed_back=clawed, credits_unrecovered=unrecovered, clawback_policy=policy)
+        number=next_number("CN"),
+        user=invoice.user,
+        invoice=invoice,
+        refund=refund,
+        amount=refund.amount,
+        currency=refund.currency,
+        reason=refund.reason,
+        credits_clawed_back=clawed,
+        credits_unrecovered=unrecovered,
+        clawback_policy=policy,
+    )
     disputed = refund.reason == RefundReason.DISPUTED
     what = "disputed" if disputed else "refunded"
-    words = (f"{refund_money(refund)} of invoice {invoice.number} was {what} "
-             f"(credit note {note.number}).")
+    words = (
+        f"{refund_money(refund)} of invoice {invoice.number} was {what} "
+        f"(credit note {note.number})."
+    )
     if clawed:
         words += f" {clawed:,} plan credits were taken back."
     staff = words
     if unrecovered:
-        staff += (f" {unrecovered:,} more credits ({policy} policy) were already spent and "
-                  "could not be taken back.")
-        logger.warning("Credit note %s: %s plan credits could not be taken back", note.number,
-                       unrecovered)
-        audit.record(actor=None, action=AuditAction.OTHER, resource=note,
-                     operation="credits_unrecovered", credits=unrecovered, policy=policy)
+        staff += (
+            f" {unrecovered:,} more credits ({policy} policy) were already spent and "
+            "could not be taken back."
+        )
+        logger.warning(
+            "Credit note %s: %s plan credits could not be taken back", note.number, unrecovered
+        )
+        audit.record(
+            actor=None,
+            action=AuditAction.OTHER,
+            resource=note,
+            operation="credits_unrecovered",
+            credits=unrecovered,
+            policy=policy,
+        )
     tell(invoice, refund, staff, customer_words=words, disputed=disputed)
 
 
-def tell(invoice: Invoice, refund: Refund, staff_words: str, *, customer_words: str,
-          disputed: bool = False) -> None:
+def tell(
+    invoice: Invoice,
+    refund: Refund,
+    staff_words: str,
+    *,
+    customer_words: str,
+    disputed: bool = False,
+) -> None:
     """The subscription's timeline (customer words), and ``invoice_refunded`` for other
     apps (support notes the staff words on the customer's open tickets)."""
     if invoice.subscription_id:
-        timeline.add(invoice.subscription,
-                     SubscriptionEvent.Type.DISPUTED if disputed
-                     else SubscriptionEvent.Type.REFUNDED,
-                     customer_words, source=SubscriptionEvent.Source.STAFF
-                     if refund.requested_by_id else SubscriptionEvent.Source.STRIPE,
-                     payload={"invoice": invoice.number, "refund": refund.pk},
-                     actor=refund.requested_by)
-    invoice_refunded.send(sender=Invoice, invoice=invoice, refund=refund,
-                          staff_words=staff_words, disputed=disputed)
+        timeline.add(
+            invoice.subscription,
+            SubscriptionEvent.Type.DISPUTED if disputed else SubscriptionEvent.Type.REFUNDED,
+            customer_words,
+            source=SubscriptionEvent.Source.STAFF
+            if refund.requested_by_id
+            else SubscriptionEvent.Source.STRIPE,
+            payload={"invoice": invoice.number, "refund": refund.pk},
+            actor=refund.requested_by,
+        )
+    invoice_refunded.send(
+        sender=Invoice, invoice=invoice, refund=refund, staff_words=staff_words, disputed=disputed
+    )
 
 
 def _claw_back_plan_credits(invoice: Invoice, refund: Refund, policy: str) -> tuple[int, int]:
@@ -78,17 +107,26 @@ def _claw_back_plan_credits(invoice: Invoice, refund: Refund, policy: str) -> tu
         return 0, 0
     if policy == "all":
         # Everything the period granted, less what earlier refunds of it already took.
-        taken_before = (CreditNote.objects.filter(invoice=invoice)
-                        .aggregate(total=Sum("credits_clawed_back"))["total"] or 0)
+        taken_before = (
+            CreditNote.objects.filter(invoice=invoice).aggregate(total=Sum("credits_clawed_back"))[
+                "total"
+            ]
+            or 0
+        )
         wanted = max(0, lot.amount - taken_before)
     else:
         wanted = lot.amount * refund.amount // max(invoice.amount_paid, 1)
     if wanted <= 0:
         return 0, 0
     try:
-        row = claw_back_grant(user=invoice.user, grant_idempotency_key=key, amount=wanted,
-                              reason=f"Refund of invoice {invoice.number}", actor=None,
-                              idempotency_key=f"refund-{refund.pk}-plan-credits")
+        row = claw_back_grant(
+            user=invoice.user,
+            grant_idempotency_key=key,
+            amount=wanted,
+            reason=f"Refund of invoice {invoice.number}",
+            actor=None,
+            idempotency_key=f"refund-{refund.pk}-plan-credits",
+        )
     except GrantNotFound:
         return 0, wanted
     taken = -row.amount if row is not None else 0

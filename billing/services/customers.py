@@ -10,7 +10,8 @@ from billing.stripe import client as stripe_client
 
 def get_profile(*, user: User) -> CustomerBillingProfile:
     profile, _ = CustomerBillingProfile.objects.get_or_create(
-        user=user, defaults={"billing_email": user.email})
+        user=user, defaults={"billing_email": user.email}
+    )
     return profile
 
 
@@ -29,8 +30,11 @@ def ensure_stripe_customer(*, user: User) -> str:
         raise errors.StripeNotConfigured()
     try:
         customer = stripe_client.create_customer(
-            email=user.email, name=getattr(user, "name", "") or "", user_id=user.pk,
-            idempotency_key=f"customer-create-user-{user.pk}")
+            email=user.email,
+            name=getattr(user, "name", "") or "",
+            user_id=user.pk,
+            idempotency_key=f"customer-create-user-{user.pk}",
+        )
     except stripe_client.stripe.StripeError as exc:
         raise errors.PaymentProviderError() from exc
     with transaction.atomic():

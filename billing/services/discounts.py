@@ -36,8 +36,14 @@ def find_discount(code: str) -> Discount:
     return discount
 
 
-def validate_discount(discount: Discount, *, user: User, lines: list[QuoteLine], currency: str,
-                      now: datetime | None = None) -> None:
+def validate_discount(
+    discount: Discount,
+    *,
+    user: User,
+    lines: list[QuoteLine],
+    currency: str,
+    now: datetime | None = None,
+) -> None:
     """Raise the DiscountError that explains why ``discount`` cannot apply to these lines.
 
     Reads usage counts without a lock: checkout repeats the check under the Discount row
@@ -75,12 +81,14 @@ def is_returning_customer(*, user: User, discount: Discount | None = None) -> bo
         return True
     if Invoice.objects.filter(user=user, status=InvoiceStatus.PAID, total__gt=0).exists():
         return True
-    return discount is not None and DiscountUsage.objects.filter(
-        discount=discount, user=user).exists()
+    return (
+        discount is not None and DiscountUsage.objects.filter(discount=discount, user=user).exists()
+    )
 
 
-def lock_and_validate(*, discount_id: int, user: User, lines: list[QuoteLine],
-                      currency: str) -> Discount:
+def lock_and_validate(
+    *, discount_id: int, user: User, lines: list[QuoteLine], currency: str
+) -> Discount:
     """Inside checkout's transaction: lock the Discount row, then validate with fresh counts.
 
     The row lock serialises every checkout using this code, so the per-customer count and
@@ -91,30 +99,47 @@ def lock_and_validate(*, discount_id: int, user: User, lines: list[QuoteLine],
     return discount
 
 
-def redeem(*, discount: Discount, user: User, amount_saved: int, order: Order | None = None,
-           subscription: Subscription | None = None, currency: str = "") -> DiscountUsage:
+def redeem(
+    *,
+    discount: Discount,
+    user: User,
+    amount_saved: int,
+    order: Order | None = None,
+    subscription: Subscription | None = None,
+    currency: str = "",
+) -> DiscountUsage:
     """Count one use (a conditional UPDATE: never past max_uses) and record it for the order
     or the subscription.
 
     Must run inside the transaction that holds the Discount row lock from lock_and_validate.
     """
     updated = Discount.objects.filter(
-        Q(max_uses__isnull=True) | Q(uses_count__lt=F("max_uses")), pk=discount.pk,
+        Q(max_uses__isnull=True) | Q(uses_count__lt=F("max_uses")),
+        pk=discount.pk,
     ).update(uses_count=F("uses_count") + 1, updated_at=timezone.now())
     if not updated:
         raise errors.DiscountExhausted()
     return DiscountUsage.objects.create(
-        discount=discount, user=user, order=order, subscription=subscription,
-        amount_saved=amount_saved, currency=order.currency if order else currency)
+        discount=discount,
+        user=user,
+        order=order,
+        subscription=subscription,
+        amount_saved=amount_saved,
+        currency=order.currency if order else currency,
+    )
 
 
 def release(*, order: Order | None = None, subscription: Subscription | None = None) -> None:
     """Give the use back when an unpaid order is cancelled or a subscription's checkout is
     abandoned (inside the caller's transaction)."""
-    usage = (DiscountUsage.objects.filter(order=order).first() if order is not None
-             else DiscountUsage.objects.filter(subscription=subscription).first())
+    usage = (
+        DiscountUsage.objects.filter(order=order).first()
+        if order is not None
+        else DiscountUsage.objects.filter(subscription=subscription).first()
+    )
     if usage is None:
         return
     Discount.objects.filter(pk=usage.discount_id, uses_count__gt=0).update(
-        uses_count=F("uses_count") - 1, updated_at=timezone.now())
+        uses_count=F("uses_count") - 1, updated_at=timezone.now()
+    )
     usage.delete()

@@ -18,8 +18,11 @@ def register_download(*, user: User, order_number: str, item_id: int) -> StoredF
     customer's order, 404), DownloadNotAvailable, DownloadNotPaid, DownloadExpired,
     DownloadLimitReached; nothing is counted when it raises.
     """
-    item = (OrderItem.objects.select_related("order", "product__download_file")
-            .filter(pk=item_id, order__number=order_number, order__user=user).first())
+    item = (
+        OrderItem.objects.select_related("order", "product__download_file")
+        .filter(pk=item_id, order__number=order_number, order__user=user)
+        .first()
+    )
     if item is None:
         raise errors.OrderNotFound()
     stored = item.product.download_file

@@ -19,8 +19,11 @@ def line_kind(line: dict) -> str:
         return "tax"
     amount = int(line.get("amount") or 0)
     if amount < 0:
-        return "credit" if ("unused" in description.lower()
-                            or description.startswith("Credit")) else "discount"
+        return (
+            "credit"
+            if ("unused" in description.lower() or description.startswith("Credit"))
+            else "discount"
+        )
     return "item"
 
 
@@ -32,12 +35,16 @@ def reconciliation_problems(invoice: Invoice) -> list[str]:
     Stripe's arithmetic; only their totals are checked."""
     problems = []
     if invoice.subtotal - invoice.discount_amount + invoice.tax != invoice.total:
-        problems.append(f"subtotal {invoice.subtotal} - discount {invoice.discount_amount} + "
-                        f"tax {invoice.tax} != total {invoice.total}")
-    if invoice.status != InvoiceStatus.VOID and (invoice.amount_paid + invoice.amount_due
-                                                 != invoice.total):
-        problems.append(f"paid {invoice.amount_paid} + due {invoice.amount_due} != total "
-                        f"{invoice.total}")
+        problems.append(
+            f"subtotal {invoice.subtotal} - discount {invoice.discount_amount} + "
+            f"tax {invoice.tax} != total {invoice.total}"
+        )
+    if invoice.status != InvoiceStatus.VOID and (
+        invoice.amount_paid + invoice.amount_due != invoice.total
+    ):
+        problems.append(
+            f"paid {invoice.amount_paid} + due {invoice.amount_due} != total {invoice.total}"
+        )
     if invoice.billing_source == BillingSource.STRIPE:
         return problems
     sums = dict.fromkeys(LINE_KINDS, 0)
@@ -51,8 +58,10 @@ def reconciliation_problems(invoice: Invoice) -> list[str]:
     if sums["item"] != invoice.subtotal:
         problems.append(f"item lines {sums['item']} != subtotal {invoice.subtotal}")
     if sums["discount"] + sums["credit"] != invoice.discount_amount:
-        problems.append(f"discount and credit lines {sums['discount'] + sums['credit']} != "
-                        f"discount {invoice.discount_amount}")
+        problems.append(
+            f"discount and credit lines {sums['discount'] + sums['credit']} != "
+            f"discount {invoice.discount_amount}"
+        )
     if sums["tax"] != invoice.tax:
         problems.append(f"tax lines {sums['tax']} != tax {invoice.tax}")
     return problems

@@ -4,8 +4,11 @@ gap-tolerant, never repeated, no lock needed."""
 from django.db import connection
 from django.utils import timezone
 
-SEQUENCES = {"ORD": "billing_order_number_seq", "INV": "billing_invoice_number_seq",
-             "CN": "billing_credit_note_number_seq"}
+SEQUENCES = {
+    "ORD": "billing_order_number_seq",
+    "INV": "billing_invoice_number_seq",
+    "CN": "billing_credit_note_number_seq",
+}
 
 
 def next_number(prefix: str) -> str:

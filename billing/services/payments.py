@@ -28,9 +28,18 @@ def _lock_order(order_id: int) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
 
 
-def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: int, currency: str,
-                    actor: User | None = None, paid_at: datetime | None = None,
-                    method: dict | None = None, payment_intent_id: str | None = None) -> Order:
+def mark_order_paid(
+    *,
+    order_id: int,
+    provider: str,
+    provider_id: str,
+    amount: int,
+    currency: str,
+    actor: User | None = None,
+    paid_at: datetime | None = None,
+    method: dict | None = None,
+    payment_intent_id: str | None = None,
+) -> Order:
     """Record the payment of an order and fulfil it. Safe to call any number of times.
 
     Locks the Order row. An order already paid is returned unchanged (duplicate webhooks,
@@ -53,19 +62,39 @@ def mark_order_paid(*, order_id: int, provider: str, provider_id: str, amount: i
         payment = None
         if amount > 0:
             payment = Payment.objects.create(
-                user=order.user, order=order, invoice=Invoice.objects.filter(order=order).first(),
-                provider=provider, provider_id=provider_id or "", amount=amount,
-                currency=order.currency, status=Payment.Status.SUCCEEDED, paid_at=now,
-                method_type=method.get("type", ""), method_brand=method.get("brand", ""),
+                user=order.user,
+                order=order,
+                invoice=Invoice.objects.filter(order=order).first(),
+                provider=provider,
+                provider_id=provider_id or "",
+                amount=amount,
+                currency=order.currency,
+                status=Payment.Status.SUCCEEDED,
+                paid_at=now,
+                method_type=method.get("type", ""),
+                method_brand=method.get("brand", ""),
                 method_last4=method.get("last4", ""),
-                recorded_by=actor if getattr(actor, "pk", None) else None)
-        complete_paid_order(order, now=now, actor=actor, provider=provider, payment=payment,
-                            payment_intent_id=payment_intent_id)
+                recorded_by=actor if getattr(actor, "pk", None) else None,
+            )
+        complete_paid_order(
+            order,
+            now=now,
+            actor=actor,
+            provider=provider,
+            payment=payment,
+            payment_intent_id=payment_intent_id,
+        )
     return order
 
 
-def mark_paid_manually(*, order_id: int, actor: User | None, reference: str = "",
-                       paid_at: datetime | None = None, amount: int | None = None) -> Order:
+def mark_paid_manually(
+    *,
+    order_id: int,
+    actor: User | None,
+    reference: str = "",
+    paid_at: datetime | None = None,
+    amount: int | None = None,
+) -> Order:
     """Staff confirm a bank transfer for a manual order: ``amount`` minor units received
     (None: all that is due) on ``paid_at`` (None: now) with the bank ``reference``.
 
@@ -84,20 +113,28 @@ def mark_paid_manually(*, order_id: int, actor: User | None, reference: str = ""
     if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.COMPLETED):
         raise errors.OrderNotPayable()
     if invoice is not None:
-        record_bank_transfer(invoice_id=invoice.pk, actor=actor, reference=reference,
-                             paid_at=paid_at, amount=amount)
+        record_bank_transfer(
+            invoice_id=invoice.pk, actor=actor, reference=reference, paid_at=paid_at, amount=amount
+        )
         order.refresh_from_db()
         return order
     if amount is not None and amount != order.total:
         raise errors.PaymentAmountInvalid(
             "This order has no invoice to pay in parts: it is marked paid in full only.",
-            field="amount")
+            field="amount",
+        )
     if paid_at is not None and paid_at > timezone.now():
         raise errors.PaymentDateInvalid(field="paid_at")
-    return mark_order_paid(order_id=order.pk, provider=BillingSource.MANUAL,
-                           provider_id=reference or f"manual-{order.number}",
-                           amount=order.total, currency=order.currency, actor=actor,
-                           paid_at=paid_at, method={"type": "bank_transfer"})
+    return mark_order_paid(
+        order_id=order.pk,
+        provider=BillingSource.MANUAL,
+        provider_id=reference or f"manual-{order.number}",
+        amount=order.total,
+        currency=order.currency,
+        actor=actor,
+        paid_at=paid_at,
+        method={"type": "bank_transfer"},
+    )
 
 
 def record_payment_failed(*, order_id: int, final: bool = False) -> Order:
@@ -132,8 +169,10 @@ def cancel_order(*, order_id: int, actor: User | None, reason: str = "") -> Orde
         authority.require(actor, "billing.order.cancel", owner_id=order.user_id)
         if order.status == OrderStatus.CANCELLED:
             return order
-        if order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING) or \
-                order.payment_status == PaymentStatus.SUCCEEDED:
+        if (
+            order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING)
+            or order.payment_status == PaymentStatus.SUCCEEDED
+        ):
             raise errors.OrderNotCancellable()
         old = {"status": order.status}
         order.status = OrderStatus.CANCELLED
@@ -145,7 +184,15 @@ def cancel_order(*, order_id: int, actor: User | None, reason: str = "") -> Orde
         order.save()
         discounts.release(order=order)
         Invoice.objects.filter(order=order, status=InvoiceStatus.OPEN).update(
-            status=InvoiceStatus.VOID, updated_at=timezone.now())
-        audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=order, old=old,
-                     new={"status": order.status}, operation="order_cancelled", reason=reason)
+            status=InvoiceStatus.VOID, updated_at=timezone.now()
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.STATUS_CHANGE,
+            resource=order,
+            old=old,
+            new={"status": order.status},
+            operation="order_cancelled",
+            reason=reason,
+        )
     return order

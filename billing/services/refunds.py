@@ -45,42 +45,70 @@ from credits.services import claw_back_grant
 logger = logging.getLogger(__name__)
 
 REFUNDABLE_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
-STRIPE_REASONS = {RefundReason.DUPLICATE: "duplicate", RefundReason.FRAUDULENT: "fraudulent",
-                  RefundReason.REQUESTED_BY_CUSTOMER: "requested_by_customer"}
-STRIPE_STATUS = {"succeeded": Refund.Status.SUCCEEDED, "pending": Refund.Status.PENDING,
-                 "requires_action": Refund.Status.PENDING, "failed": Refund.Status.FAILED,
-                 "canceled": Refund.Status.CANCELED}
+STRIPE_REASONS = {
+    RefundReason.DUPLICATE: "duplicate",
+    RefundReason.FRAUDULENT: "fraudulent",
+    RefundReason.REQUESTED_BY_CUSTOMER: "requested_by_customer",
+}
+STRIPE_STATUS = {
+    "succeeded": Refund.Status.SUCCEEDED,
+    "pending": Refund.Status.PENDING,
+    "requires_action": Refund.Status.PENDING,
+    "failed": Refund.Status.FAILED,
+    "canceled": Refund.Status.CANCELED,
+}
 # A refund's status only moves forward: PENDING may become anything, SUCCEEDED may still
 # fail (Stripe reports late failures; a won dispute gives the money back).
-ALLOWED = {Refund.Status.PENDING: {Refund.Status.SUCCEEDED, Refund.Status.FAILED,
-                                   Refund.Status.CANCELED},
-           Refund.Status.SUCCEEDED: {Refund.Status.FAILED}}
+ALLOWED = {
+    Refund.Status.PENDING: {Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED},
+    Refund.Status.SUCCEEDED: {Refund.Status.FAILED},
+}
 # Stripe errors worth retrying later; anything else is a definite refusal.
 # (StripeUnavailable: keys removed from the deployment; the refund waits until they return.)
-RETRYABLE = (stripe_client.stripe.APIConnectionError, stripe_client.stripe.RateLimitError,
-             stripe_client.stripe.APIError, stripe_client.StripeUnavailable)
+RETRYABLE = (
+    stripe_client.stripe.APIConnectionError,
+    stripe_client.stripe.RateLimitError,
+    stripe_client.stripe.APIError,
+    stripe_client.StripeUnavailable,
+)
 
 
-def _reserve(document, field: str, *, payment, amount: int, reason: str, notes: str,
-             actor) -> Refund:
+def _reserve(
+    document, field: str, *, payment, amount: int, reason: str, notes: str, actor
+) -> Refund:
     """A requested refund of ``document`` (an Order or an Invoice, the Refund's ``field``),
     locked by the caller: its row, the amount reserved on the document, the audit line."""
     refund = Refund.objects.create(
-        **{field: document}, payment=payment, amount=amount, currency=document.currency,
-        reason=reason, notes=notes, provider=document.billing_source,
+        **{field: document},
+        payment=payment,
+        amount=amount,
+        currency=document.currency,
+        reason=reason,
+        notes=notes,
+        provider=document.billing_source,
         idempotency_key=f"refund-{uuid.uuid4().hex}",
-        requested_by=actor if getattr(actor, "pk", None) else None)
+        requested_by=actor if getattr(actor, "pk", None) else None,
+    )
     document.refunded_amount += amount
     document.save(update_fields=["refunded_amount", "updated_at"])
-    audit.record(actor=actor, action=AuditAction.REFUND, resource=document,
-                 old={"refunded_amount": document.refunded_amount - amount},
-                 new={"refunded_amount": document.refunded_amount}, refund_id=refund.pk,
-                 amount=amount, currency=document.currency, reason=reason, notes=notes)
+    audit.record(
+        actor=actor,
+        action=AuditAction.REFUND,
+        resource=document,
+        old={"refunded_amount": document.refunded_amount - amount},
+        new={"refunded_amount": document.refunded_amount},
+        refund_id=refund.pk,
+        amount=amount,
+        currency=document.currency,
+        reason=reason,
+        notes=notes,
+    )
     return refund
 
 
-def create_refund(*, order_id: int, amount: int, reason: str, actor: User | None,
-                  notes: str = "") -> Refund:
+def create_refund(
+    *, order_id: int, amount: int, reason: str, actor: User | None, notes: str = ""
+) -> Refund:
     """Refund ``amount`` minor units of a paid order (full or partial).
 
     Locks the Order row to reserve the amount. Manual orders are settled at once (the money
@@ -91,8 +119,9 @@ def create_refund(*, order_id: int, amount: int, reason: str, actor: User | None
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise errors.RefundAmountInvalid(field="amount")
     if reason not in RefundReason.values:
-        raise errors.RefundAmountInvalid("Choose a refund reason.", code="refund_reason_invalid",
-                                         field="reason")
+        raise errors.RefundAmountInvalid(
+            "Choose a refund reason.", code="refund_reason_invalid", field="reason"
+        )
     authority.require(actor, "billing.refund", amount=amount)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -102,12 +131,12 @@ def create_refund(*, order_id: int, amount: int, reason: str, actor: User | None
         if amount > remaining:
             raise errors.RefundExceedsRemaining(remaining=remaining, field="amount")
         payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).first()
-        refund = _reserve(order, "order", payment=payment, amount=amount, reason=reason,
-                          notes=notes, actor=actor)
+        refund = _reserve(
+            order, "order", payment=payment, amount=amount, reason=reason, notes=notes, actor=actor
+        )
         if order.billing_source == BillingSource.MANUAL:
             _settle(order, refund, Refund.Status.SUCCEEDED, actor=actor)
         else:
-
             outbox.enqueue("billing.tasks.process_stripe_refund", refund.pk)
     refund.refresh_from_db()
     return refund
@@ -127,22 +156,34 @@ def submit_stripe_refund(*, refund_id: int) -> Refund:
         metadata = {"refund_id": str(refund.pk), "invoice_number": refund.invoice.number}
     try:
         result = stripe_client.create_refund(
-            payment_intent=intent, amount=refund.amount,
-            reason=STRIPE_REASONS.get(refund.reason), metadata=metadata,
-            idempotency_key=refund.idempotency_key)
+            payment_intent=intent,
+            amount=refund.amount,
+            reason=STRIPE_REASONS.get(refund.reason),
+            metadata=metadata,
+            idempotency_key=refund.idempotency_key,
+        )
     except RETRYABLE as exc:
         Refund.objects.filter(pk=refund.pk).update(failure_reason=f"Will retry: {exc}"[:2000])
         raise
     except stripe_client.stripe.StripeError as exc:
-        return apply_refund_status(refund_id=refund.pk, status=Refund.Status.FAILED,
-                                   failure_reason=str(exc)[:2000])
-    return apply_refund_status(refund_id=refund.pk, stripe_refund_id=result["id"],
-                               status=STRIPE_STATUS.get(result.get("status"),
-                                                        Refund.Status.PENDING))
+        return apply_refund_status(
+            refund_id=refund.pk, status=Refund.Status.FAILED, failure_reason=str(exc)[:2000]
+        )
+    return apply_refund_status(
+        refund_id=refund.pk,
+        stripe_refund_id=result["id"],
+        status=STRIPE_STATUS.get(result.get("status"), Refund.Status.PENDING),
+    )
 
 
-def apply_refund_status(*, refund_id: int, status: str, stripe_refund_id: str | None = None,
-                        failure_reason: str = "", actor: User | None = None) -> Refund:
+def apply_refund_status(
+    *,
+    refund_id: int,
+    status: str,
+    stripe_refund_id: str | None = None,
+    failure_reason: str = "",
+    actor: User | None = None,
+) -> Refund:
     """Move a refund to ``status`` if that is a step forward; stale events change nothing.
 
     Locks the Order then the Refund (always in that order). PENDING may become anything;
@@ -151,7 +192,8 @@ def apply_refund_status(*, refund_id: int, status: str, stripe_refund_id: str | 
     """
     with transaction.atomic():
         order_id, invoice_id = Refund.objects.values_list("order_id", "invoice_id").get(
-            pk=refund_id)
+            pk=refund_id
+        )
         if order_id is None:
             invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
             refund = Refund.objects.select_for_update().get(pk=refund_id)
@@ -159,8 +201,7 @@ def apply_refund_status(*, refund_id: int, status: str, stripe_refund_id: str | 
                 refund.stripe_refund_id = stripe_refund_id
                 refund.save(update_fields=["stripe_refund_id", "updated_at"])
             if status in ALLOWED.get(refund.status, set()):
-                _settle_invoice(invoice, refund, status, actor=actor,
-                                failure_reason=failure_reason)
+                _settle_invoice(invoice, refund, status, actor=actor, failure_reason=failure_reason)
             refund.refresh_from_db()
             return refund
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -183,20 +224,32 @@ def _settle(order: Order, refund: Refund, status: str, *, actor, failure_reason:
     refund.save(update_fields=["status", "processed_at", "failure_reason", "updated_at"])
     if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
         order.refunded_amount -= refund.amount
-    succeeded = (Refund.objects.filter(order=order, status=Refund.Status.SUCCEEDED)
-                 .aggregate(total=Sum("amount"))["total"] or 0)
+    succeeded = (
+        Refund.objects.filter(order=order, status=Refund.Status.SUCCEEDED).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or 0
+    )
     if succeeded >= order.total:
         order.status, order.payment_status = OrderStatus.REFUNDED, PaymentStatus.REFUNDED
     elif succeeded > 0:
-        order.status, order.payment_status = (OrderStatus.PARTIALLY_REFUNDED,
-                                              PaymentStatus.SUCCEEDED)
+        order.status, order.payment_status = (
+            OrderStatus.PARTIALLY_REFUNDED,
+            PaymentStatus.SUCCEEDED,
+        )
     else:
         order.status, order.payment_status = OrderStatus.COMPLETED, PaymentStatus.SUCCEEDED
     order.save(update_fields=["status", "payment_status", "refunded_amount", "updated_at"])
     if status == Refund.Status.SUCCEEDED and was == Refund.Status.PENDING:
         _claw_back_credits(order, refund, actor=actor, full=order.status == OrderStatus.REFUNDED)
-    audit.record(actor=actor, action=AuditAction.REFUND, resource=refund,
-                 old={"status": was}, new={"status": status}, order=order.number)
+    audit.record(
+        actor=actor,
+        action=AuditAction.REFUND,
+        resource=refund,
+        old={"status": was},
+        new={"status": status},
+        order=order.number,
+    )
 
 
 def _claw_back_credits(order: Order, refund: Refund, *, actor, full: bool) -> None:
@@ -209,13 +262,19 @@ def _claw_back_credits(order: Order, refund: Refund, *, actor, full: bool) -> No
         amount = None if full else item.credits_granted * refund.amount // order.total
         if amount == 0:
             continue
-        claw_back_grant(user=order.user, grant_idempotency_key=item.grant_idempotency_key,
-                        amount=amount, reason=f"Refund of order {order.number}", actor=actor,
-                        idempotency_key=f"refund-{refund.pk}-item-{item.pk}")
+        claw_back_grant(
+            user=order.user,
+            grant_idempotency_key=item.grant_idempotency_key,
+            amount=amount,
+            reason=f"Refund of order {order.number}",
+            actor=actor,
+            idempotency_key=f"refund-{refund.pk}-item-{item.pk}",
+        )
 
 
-def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None,
-                       payment: Payment | None = None) -> Refund | None:
+def sync_stripe_refund(
+    *, refund_obj: dict, order: Order | None = None, payment: Payment | None = None
+) -> Refund | None:
     """Bring one Stripe refund object into our record (from refund.* or charge.refunded).
 
     Known refunds get the state change if it is a step forward. A refund made in Stripe's
@@ -224,18 +283,31 @@ def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None,
     status = STRIPE_STATUS.get(refund_obj.get("status"), Refund.Status.PENDING)
     stripe_id = refund_obj["id"]
     metadata = refund_obj.get("metadata") or {}
-    refund = (Refund.objects.filter(stripe_refund_id=stripe_id).first()
-              or Refund.objects.filter(pk=_int(metadata.get("refund_id")),
-                                       stripe_refund_id__isnull=True).first())
+    refund = (
+        Refund.objects.filter(stripe_refund_id=stripe_id).first()
+        or Refund.objects.filter(
+            pk=_int(metadata.get("refund_id")), stripe_refund_id__isnull=True
+        ).first()
+    )
     if refund is not None:
-        return apply_refund_status(refund_id=refund.pk, status=status, stripe_refund_id=stripe_id,
-                                   failure_reason=refund_obj.get("failure_reason") or "")
-    order = order or Order.objects.filter(
-        stripe_payment_intent_id=_sid(refund_obj.get("payment_intent")) or "-").first()
+        return apply_refund_status(
+            refund_id=refund.pk,
+            status=status,
+            stripe_refund_id=stripe_id,
+            failure_reason=refund_obj.get("failure_reason") or "",
+        )
+    order = (
+        order
+        or Order.objects.filter(
+            stripe_payment_intent_id=_sid(refund_obj.get("payment_intent")) or "-"
+        ).first()
+    )
     if order is None:
         if payment is None:
-            payment = invoice_payments.find(charge=_sid(refund_obj.get("charge")),
-                                            payment_intent=_sid(refund_obj.get("payment_intent")))
+            payment = invoice_payments.find(
+                charge=_sid(refund_obj.get("charge")),
+                payment_intent=_sid(refund_obj.get("payment_intent")),
+            )
         if payment is None:
             return None
         return record_stripe_invoice_refund(payment=payment, refund_obj=refund_obj)
@@ -247,10 +319,16 @@ def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None,
         if amount > order.total - order.refunded_amount:
             raise errors.RefundExceedsRemaining(remaining=order.total - order.refunded_amount)
         refund = Refund.objects.create(
-            order=order, payment=Payment.objects.filter(order=order).first(), amount=amount,
-            currency=order.currency, reason=RefundReason.OTHER, provider=BillingSource.STRIPE,
-            stripe_refund_id=stripe_id, idempotency_key=f"stripe-{stripe_id}",
-            notes="Refund made outside the product (Stripe dashboard).")
+            order=order,
+            payment=Payment.objects.filter(order=order).first(),
+            amount=amount,
+            currency=order.currency,
+            reason=RefundReason.OTHER,
+            provider=BillingSource.STRIPE,
+            stripe_refund_id=stripe_id,
+            idempotency_key=f"stripe-{stripe_id}",
+            notes="Refund made outside the product (Stripe dashboard).",
+        )
         order.refunded_amount += amount
         order.save(update_fields=["refunded_amount", "updated_at"])
         if status != Refund.Status.PENDING:
@@ -263,8 +341,9 @@ def sync_stripe_refund(*, refund_obj: dict, order: Order | None = None,
 REFUNDABLE_INVOICE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED)
 
 
-def create_invoice_refund(*, invoice_id: int, amount: int, reason: str, actor: User | None,
-                          notes: str = "") -> Refund:
+def create_invoice_refund(
+    *, invoice_id: int, amount: int, reason: str, actor: User | None, notes: str = ""
+) -> Refund:
     """Refund ``amount`` minor units of a paid subscription invoice (staff, from the admin or
     an approved request). Same rules as an order's refund: the amount is reserved under the
     Invoice row lock, Stripe is called after commit (a manual invoice is settled at once:
@@ -273,27 +352,37 @@ def create_invoice_refund(*, invoice_id: int, amount: int, reason: str, actor: U
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise errors.RefundAmountInvalid(field="amount")
     if reason not in RefundReason.values or reason == RefundReason.DISPUTED:
-        raise errors.RefundAmountInvalid("Choose a refund reason.", code="refund_reason_invalid",
-                                         field="reason")
+        raise errors.RefundAmountInvalid(
+            "Choose a refund reason.", code="refund_reason_invalid", field="reason"
+        )
     authority.require(actor, "billing.refund", amount=amount)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if invoice.status not in REFUNDABLE_INVOICE_STATUSES or invoice.amount_paid <= 0:
             raise errors.RefundNotAllowed()
-        payment = (Payment.objects.filter(invoice=invoice, status=Payment.Status.SUCCEEDED)
-                   .order_by("id").first())
+        payment = (
+            Payment.objects.filter(invoice=invoice, status=Payment.Status.SUCCEEDED)
+            .order_by("id")
+            .first()
+        )
         stripe_billed = invoice.billing_source == BillingSource.STRIPE
         if payment is None or (stripe_billed and not payment.stripe_payment_intent_id):
             raise errors.RefundNotAllowed(
                 "This invoice's payment is not recorded with its Stripe payment: refund it in "
-                "Stripe's dashboard (the refund then comes back here by itself).")
+                "Stripe's dashboard (the refund then comes back here by itself)."
+            )
         if amount > invoice.refundable_amount:
-            raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount,
-                                                field="amount")
-        refund = _reserve(invoice, "invoice", payment=payment, amount=amount, reason=reason,
-                          notes=notes, actor=actor)
+            raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount, field="amount")
+        refund = _reserve(
+            invoice,
+            "invoice",
+            payment=payment,
+            amount=amount,
+            reason=reason,
+            notes=notes,
+            actor=actor,
+        )
         if stripe_billed:
-
             outbox.enqueue("billing.tasks.process_stripe_refund", refund.pk)
         else:
             _settle_invoice(invoice, refund, Refund.Status.SUCCEEDED, actor=actor)
@@ -309,15 +398,28 @@ def record_stripe_invoice_refund(*, payment: Payment, refund_obj: dict) -> Refun
         invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
         existing = Refund.objects.filter(stripe_refund_id=stripe_id).first()
         if existing is not None:
-            return apply_refund_status(refund_id=existing.pk, status=status,
-                                       failure_reason=refund_obj.get("failure_reason") or "")
+            return apply_refund_status(
+                refund_id=existing.pk,
+                status=status,
+                failure_reason=refund_obj.get("failure_reason") or "",
+            )
         refund = _new_invoice_refund(
-            invoice, payment, amount=int(refund_obj["amount"]), reason=RefundReason.OTHER,
-            stripe_refund_id=stripe_id, idempotency_key=f"stripe-{stripe_id}",
-            notes="Refund made outside the product (Stripe dashboard).")
+            invoice,
+            payment,
+            amount=int(refund_obj["amount"]),
+            reason=RefundReason.OTHER,
+            stripe_refund_id=stripe_id,
+            idempotency_key=f"stripe-{stripe_id}",
+            notes="Refund made outside the product (Stripe dashboard).",
+        )
         if status != Refund.Status.PENDING:
-            _settle_invoice(invoice, refund, status, actor=None,
-                            failure_reason=refund_obj.get("failure_reason") or "")
+            _settle_invoice(
+                invoice,
+                refund,
+                status,
+                actor=None,
+                failure_reason=refund_obj.get("failure_reason") or "",
+            )
     refund.refresh_from_db()
     return refund
 
@@ -333,13 +435,19 @@ def record_invoice_dispute(*, payment: Payment, dispute: dict) -> Refund | None:
             return existing
         amount = min(int(dispute.get("amount") or 0), invoice.refundable_amount)
         if amount <= 0:
-            logger.warning("Dispute %s of invoice %s: nothing left to take back", dispute_id,
-                           invoice.number)
+            logger.warning(
+                "Dispute %s of invoice %s: nothing left to take back", dispute_id, invoice.number
+            )
             return None
         refund = _new_invoice_refund(
-            invoice, payment, amount=amount, reason=RefundReason.DISPUTED,
-            stripe_dispute_id=dispute_id, idempotency_key=f"dispute-{dispute_id}",
-            notes=f"Disputed by the cardholder ({dispute.get('reason') or 'no reason given'}).")
+            invoice,
+            payment,
+            amount=amount,
+            reason=RefundReason.DISPUTED,
+            stripe_dispute_id=dispute_id,
+            idempotency_key=f"dispute-{dispute_id}",
+            notes=f"Disputed by the cardholder ({dispute.get('reason') or 'no reason given'}).",
+        )
         _settle_invoice(invoice, refund, Refund.Status.SUCCEEDED, actor=None)
     refund.refresh_from_db()
     return refund
@@ -351,26 +459,46 @@ def close_invoice_dispute(*, dispute: dict) -> Refund | None:
     refund = Refund.objects.filter(stripe_dispute_id=dispute["id"]).first()
     if refund is None or dispute.get("status") != "won":
         return refund
-    return apply_refund_status(refund_id=refund.pk, status=Refund.Status.FAILED,
-                               failure_reason="Dispute won: Stripe returned the money.")
+    return apply_refund_status(
+        refund_id=refund.pk,
+        status=Refund.Status.FAILED,
+        failure_reason="Dispute won: Stripe returned the money.",
+    )
 
 
-def _new_invoice_refund(invoice: Invoice, payment: Payment, *, amount: int, reason: str,
-                        idempotency_key: str, notes: str, stripe_refund_id=None,
-                        stripe_dispute_id=None) -> Refund:
+def _new_invoice_refund(
+    invoice: Invoice,
+    payment: Payment,
+    *,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    notes: str,
+    stripe_refund_id=None,
+    stripe_dispute_id=None,
+) -> Refund:
     if amount > invoice.refundable_amount:
         raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount)
     refund = Refund.objects.create(
-        invoice=invoice, payment=payment, amount=amount, currency=invoice.currency,
-        reason=reason, provider=BillingSource.STRIPE, stripe_refund_id=stripe_refund_id,
-        stripe_dispute_id=stripe_dispute_id, idempotency_key=idempotency_key, notes=notes)
+        invoice=invoice,
+        payment=payment,
+        amount=amount,
+        currency=invoice.currency,
+        reason=reason,
+        provider=BillingSource.STRIPE,
+        stripe_refund_id=stripe_refund_id,
+        stripe_dispute_id=stripe_dispute_id,
+        idempotency_key=idempotency_key,
+        notes=notes,
+    )
     invoice.refunded_amount += amount
     invoice.save(update_fields=["refunded_amount", "updated_at"])
     return refund
 
 
-def _settle_invoice(invoice: Invoice, refund: Refund, status: str, *, actor,
-                    failure_reason: str = "") -> None:
+def _settle_invoice(
+    invoice: Invoice, refund: Refund, status: str, *, actor, failure_reason: str = ""
+) -> None:
     """Apply a refund's new status to it and its invoice (both rows locked by the caller)."""
     was = refund.status
     refund.status = status
@@ -379,8 +507,12 @@ def _settle_invoice(invoice: Invoice, refund: Refund, status: str, *, actor,
     refund.save(update_fields=["status", "processed_at", "failure_reason", "updated_at"])
     if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
         invoice.refunded_amount -= refund.amount
-    succeeded = (Refund.objects.filter(invoice=invoice, status=Refund.Status.SUCCEEDED)
-                 .aggregate(total=Sum("amount"))["total"] or 0)
+    succeeded = (
+        Refund.objects.filter(invoice=invoice, status=Refund.Status.SUCCEEDED).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or 0
+    )
     if succeeded >= invoice.amount_paid:
         invoice.status = InvoiceStatus.REFUNDED
     elif succeeded > 0:
@@ -388,25 +520,34 @@ def _settle_invoice(invoice: Invoice, refund: Refund, status: str, *, actor,
     else:
         invoice.status = InvoiceStatus.PAID
     invoice.save(update_fields=["status", "refunded_amount", "updated_at"])
-    audit.record(actor=actor, action=AuditAction.REFUND, resource=refund,
-                 old={"status": was}, new={"status": status}, invoice=invoice.number)
+    audit.record(
+        actor=actor,
+        action=AuditAction.REFUND,
+        resource=refund,
+        old={"status": was},
+        new={"status": status},
+        invoice=invoice.number,
+    )
     if status == Refund.Status.SUCCEEDED and was == Refund.Status.PENDING:
         credit_notes.after_invoice_refund(invoice, refund)
     elif was == Refund.Status.SUCCEEDED and status == Refund.Status.FAILED:
         money = credit_notes.refund_money(refund)
-        credit_notes.tell(invoice, refund, f"The refund of {money} on invoice {invoice.number} "
-                          f"did not go through: "
-                          f"{refund.failure_reason or 'Stripe reported a failure'}.",
-                          customer_words=f"The refund of {money} on invoice {invoice.number} "
-                                         "did not go through.")
+        credit_notes.tell(
+            invoice,
+            refund,
+            f"The refund of {money} on invoice {invoice.number} "
+            f"did not go through: "
+            f"{refund.failure_reason or 'Stripe reported a failure'}.",
+            customer_words=f"The refund of {money} on invoice {invoice.number} did not go through.",
+        )
 
 
 def retry_pending_refunds() -> int:
     """Resubmit Stripe refunds whose API call failed with a retryable error."""
     count = 0
     for refund_id in Refund.objects.filter(
-            status=Refund.Status.PENDING, provider=BillingSource.STRIPE,
-            stripe_refund_id__isnull=True).values_list("id", flat=True):
+        status=Refund.Status.PENDING, provider=BillingSource.STRIPE, stripe_refund_id__isnull=True
+    ).values_list("id", flat=True):
         try:
             submit_stripe_refund(refund_id=refund_id)
         except RETRYABLE:

@@ -16,14 +16,26 @@ EventType = SubscriptionEvent.Type
 Source = SubscriptionEvent.Source
 
 
-def add(subscription: Subscription, type: str, message: str, *, source: str,
-        payload: dict | None = None, stripe_event_id: str = "",
-        actor: User | None = None) -> SubscriptionEvent:
+def add(
+    subscription: Subscription,
+    type: str,
+    message: str,
+    *,
+    source: str,
+    payload: dict | None = None,
+    stripe_event_id: str = "",
+    actor: User | None = None,
+) -> SubscriptionEvent:
     """Append one timeline row. ``message`` is what the customer reads: plain words."""
     return SubscriptionEvent.objects.create(
-        subscription=subscription, type=type, source=source, message=message[:300],
-        payload=payload or {}, stripe_event_id=stripe_event_id or "",
-        actor=actor if getattr(actor, "pk", None) else None)
+        subscription=subscription,
+        type=type,
+        source=source,
+        message=message[:300],
+        payload=payload or {},
+        stripe_event_id=stripe_event_id or "",
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
 
 
 def email_on_commit(*, user: User, subject: str, body: str) -> None:

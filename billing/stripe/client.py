@@ -66,7 +66,9 @@ def retrieve_object(kind: str, object_id: str) -> dict:
 
 def create_customer(*, email: str, name: str, user_id: int, idempotency_key: str):
     return client().Customer.create(
-        email=email, name=name or None, metadata={"user_id": str(user_id)},
+        email=email,
+        name=name or None,
+        metadata={"user_id": str(user_id)},
         idempotency_key=idempotency_key,
     )
 
@@ -75,8 +77,9 @@ def create_checkout_session(*, params: dict, idempotency_key: str):
     return client().checkout.Session.create(**params, idempotency_key=idempotency_key)
 
 
-def create_refund(*, payment_intent: str, amount: int, reason: str | None, metadata: dict,
-                  idempotency_key: str):
+def create_refund(
+    *, payment_intent: str, amount: int, reason: str | None, metadata: dict, idempotency_key: str
+):
     kwargs = {"payment_intent": payment_intent, "amount": amount, "metadata": metadata}
     if reason:
         kwargs["reason"] = reason
@@ -91,8 +94,9 @@ def retrieve_payment_method(payment_method_id: str) -> dict:
     return client().PaymentMethod.retrieve(payment_method_id).to_dict()
 
 
-def list_invoice_payments(*, invoice: str | None = None,
-                          payment_intent: str | None = None) -> list[dict]:
+def list_invoice_payments(
+    *, invoice: str | None = None, payment_intent: str | None = None
+) -> list[dict]:
     """The payments of an invoice, or the invoice payment made by a PaymentIntent."""
     params = {"limit": 100}
     if invoice:
@@ -118,13 +122,15 @@ def retrieve_subscription(subscription_id: str) -> dict:
 
 
 def update_subscription(subscription_id: str, *, idempotency_key: str, **params) -> dict:
-    return client().Subscription.modify(subscription_id, **params,
-                                        idempotency_key=idempotency_key).to_dict()
+    return (
+        client()
+        .Subscription.modify(subscription_id, **params, idempotency_key=idempotency_key)
+        .to_dict()
+    )
 
 
 def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> dict:
-    return client().Subscription.cancel(subscription_id,
-                                        idempotency_key=idempotency_key).to_dict()
+    return client().Subscription.cancel(subscription_id, idempotency_key=idempotency_key).to_dict()
 
 
 def retrieve_invoice(invoice_id: str) -> dict:
@@ -135,19 +141,29 @@ def void_invoice(invoice_id: str, *, idempotency_key: str) -> dict:
     return client().Invoice.void_invoice(invoice_id, idempotency_key=idempotency_key).to_dict()
 
 
-def preview_invoice(*, customer: str, subscription: str, items: list[dict],
-                    proration_date: int) -> dict:
+def preview_invoice(
+    *, customer: str, subscription: str, items: list[dict], proration_date: int
+) -> dict:
     """Stripe's invoice preview for changing ``subscription`` to ``items`` now."""
-    return client().Invoice.create_preview(
-        customer=customer, subscription=subscription,
-        subscription_details={"items": items, "proration_behavior": "always_invoice",
-                              "proration_date": proration_date},
-    ).to_dict()
+    return (
+        client()
+        .Invoice.create_preview(
+            customer=customer,
+            subscription=subscription,
+            subscription_details={
+                "items": items,
+                "proration_behavior": "always_invoice",
+                "proration_date": proration_date,
+            },
+        )
+        .to_dict()
+    )
 
 
 def create_portal_session(*, customer: str, return_url: str) -> dict:
-    return client().billing_portal.Session.create(customer=customer,
-                                                  return_url=return_url).to_dict()
+    return (
+        client().billing_portal.Session.create(customer=customer, return_url=return_url).to_dict()
+    )
 
 
 def create_coupon(*, idempotency_key: str, **params) -> dict:
@@ -170,8 +186,7 @@ def create_product(*, idempotency_key: str, **params) -> dict:
 
 
 def update_product(product_id: str, *, idempotency_key: str, **params) -> dict:
-    return client().Product.modify(product_id, **params,
-                                   idempotency_key=idempotency_key).to_dict()
+    return client().Product.modify(product_id, **params, idempotency_key=idempotency_key).to_dict()
 
 
 def create_price(*, idempotency_key: str, **params) -> dict:
@@ -179,6 +194,5 @@ def create_price(*, idempotency_key: str, **params) -> dict:
 
 
 def list_events(*, created_gte: int):
-    for event in client().Event.list(created={"gte": created_gte},
-                                     limit=100).auto_paging_iter():
+    for event in client().Event.list(created={"gte": created_gte}, limit=100).auto_paging_iter():
         yield event.to_dict()

@@ -26,6 +26,7 @@ def handles(*event_types: str):
         for event_type in event_types:
             HANDLERS.setdefault(event_type, []).append(fn)
         return fn
+
     return register
 
 
@@ -58,8 +59,12 @@ def current_object(event: WebhookEvent) -> dict:
     obj = (event.payload.get("data") or {}).get("object") or {}
     if not isinstance(obj, dict) or not version_differs(event):
         return obj
-    if obj.get("id") and not obj.get("deleted") and not event.type.endswith(".deleted") \
-            and stripe_client.is_configured():
+    if (
+        obj.get("id")
+        and not obj.get("deleted")
+        and not event.type.endswith(".deleted")
+        and stripe_client.is_configured()
+    ):
         try:
             return stripe_client.retrieve_object(obj.get("object") or "", obj["id"])
         except LookupError:
@@ -83,18 +88,32 @@ def normalize(obj: dict) -> dict:
                 if item.get(name) is None and obj.get(name) is not None:
                     item[name] = obj[name]
     elif kind == "invoice":
-        if obj.get("subscription") and not (obj.get("parent") or {}).get(
-                "subscription_details"):
+        if obj.get("subscription") and not (obj.get("parent") or {}).get("subscription_details"):
             sub = obj["subscription"]
-            obj["parent"] = {"type": "subscription_details", "subscription_details": {
-                "subscription": sub["id"] if isinstance(sub, dict) else sub,
-                "metadata": obj.get("subscription_details", {}).get("metadata") or {}}}
+            obj["parent"] = {
+                "type": "subscription_details",
+                "subscription_details": {
+                    "subscription": sub["id"] if isinstance(sub, dict) else sub,
+                    "metadata": obj.get("subscription_details", {}).get("metadata") or {},
+                },
+            }
         if not obj.get("payments") and (obj.get("payment_intent") or obj.get("charge")):
-            obj["payments"] = {"object": "list", "has_more": False, "data": [{
-                "object": "invoice_payment", "invoice": obj.get("id"), "is_default": True,
-                "status": "paid" if obj.get("status") == "paid" else "open",
-                "amount_paid": obj.get("amount_paid"),
-                "payment": {"type": "payment_intent" if obj.get("payment_intent") else "charge",
+            obj["payments"] = {
+                "object": "list",
+                "has_more": False,
+                "data": [
+                    {
+                        "object": "invoice_payment",
+                        "invoice": obj.get("id"),
+                        "is_default": True,
+                        "status": "paid" if obj.get("status") == "paid" else "open",
+                        "amount_paid": obj.get("amount_paid"),
+                        "payment": {
+                            "type": "payment_intent" if obj.get("payment_intent") else "charge",
                             "payment_intent": obj.get("payment_intent"),
-                            "charge": obj.get("charge")}}]}
+                            "charge": obj.get("charge"),
+                        },
+                    }
+                ],
+            }
     return obj

@@ -118,14 +118,16 @@ def record_event(*, body: bytes, publish: bool = True) -> Recorded:
         "api_version": str(event.get("api_version") or "")[:64],
         "object_id": str(obj.get("id") or "")[:255] if isinstance(obj, dict) else "",
         "payload": payload,
-        "event_created": (datetime.fromtimestamp(created_ts, tz=UTC)
-                          if isinstance(created_ts, int) else None),
+        "event_created": (
+            datetime.fromtimestamp(created_ts, tz=UTC) if isinstance(created_ts, int) else None
+        ),
         "status": WebhookEvent.Status.RECEIVED,
         "now": timezone.now(),
         "task": PROCESS_TASK,
     }
-    sql = _RECORD_SQL.format(events=WebhookEvent._meta.db_table,
-                             outbox=OutboxMessage._meta.db_table)
+    sql = _RECORD_SQL.format(
+        events=WebhookEvent._meta.db_table, outbox=OutboxMessage._meta.db_table
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -140,8 +142,11 @@ def record_event(*, body: bytes, publish: bool = True) -> Recorded:
 # Rows a worker may take. PROCESSING is included: while a worker handles a row it holds the
 # row's lock, so an unlocked PROCESSING row is one whose worker died (or a row written by the
 # earlier claim-then-process code); the lock, not the status, says who is working.
-CLAIMABLE = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED,
-             WebhookEvent.Status.PROCESSING)
+CLAIMABLE = (
+    WebhookEvent.Status.RECEIVED,
+    WebhookEvent.Status.FAILED,
+    WebhookEvent.Status.PROCESSING,
+)
 
 
 def process_event(*, event_id: int) -> str:
@@ -155,8 +160,11 @@ def process_event(*, event_id: int) -> str:
     Returns the row's final status, or "skipped".
     """
     with transaction.atomic():
-        event = (WebhookEvent.objects.select_for_update(skip_locked=True)
-                 .filter(pk=event_id, status__in=CLAIMABLE).first())
+        event = (
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=event_id, status__in=CLAIMABLE)
+            .first()
+        )
         if event is None:
             return "skipped"
         now = timezone.now()
@@ -175,21 +183,34 @@ def process_event(*, event_id: int) -> str:
             event.status, event.processed_at = WebhookEvent.Status.PROCESSED, timezone.now()
             event.last_error = ""
         event.updated_at = timezone.now()
-        event.save(update_fields=["status", "processing_started_at", "attempts",
-                                  "next_attempt_at", "processed_at", "last_error",
-                                  "updated_at"])
+        event.save(
+            update_fields=[
+                "status",
+                "processing_started_at",
+                "attempts",
+                "next_attempt_at",
+                "processed_at",
+                "last_error",
+                "updated_at",
+            ]
+        )
         return event.status
 
 
 def due_event_ids(*, now=None) -> list[int]:
     """Failed rows whose retry time has come, and rows stuck in processing (dead worker)."""
     now = now or timezone.now()
-    stuck = WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSING,
-                                        processing_started_at__lt=now - STUCK_AFTER,
-                                        attempts__lt=MAX_ATTEMPTS)
+    stuck = WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.PROCESSING,
+        processing_started_at__lt=now - STUCK_AFTER,
+        attempts__lt=MAX_ATTEMPTS,
+    )
     # Hand stuck rows back as failed so the normal claim picks them up.
-    stuck.update(status=WebhookEvent.Status.FAILED, next_attempt_at=now,
-                 last_error="Processing did not finish (worker lost); retried.")
+    stuck.update(
+        status=WebhookEvent.Status.FAILED,
+        next_attempt_at=now,
+        last_error="Processing did not finish (worker lost); retried.",
+    )
     due = WebhookEvent.objects.filter(
         Q(status=WebhookEvent.Status.RECEIVED, received_at__lt=now - timedelta(minutes=1))
         | Q(status=WebhookEvent.Status.FAILED, next_attempt_at__lte=now),
@@ -202,15 +223,24 @@ def replay(*, event_ids, actor=None) -> int:
     idempotent), and process them after commit. Returns how many were queued. Raises
     NotAuthorized for staff whose role may not replay."""
     authority.require(actor, "billing.webhook.replay")
-    ids = list(WebhookEvent.objects.filter(pk__in=event_ids)
-               .exclude(status=WebhookEvent.Status.PROCESSING).values_list("id", flat=True))
+    ids = list(
+        WebhookEvent.objects.filter(pk__in=event_ids)
+        .exclude(status=WebhookEvent.Status.PROCESSING)
+        .values_list("id", flat=True)
+    )
     with transaction.atomic():
         WebhookEvent.objects.filter(pk__in=ids).update(
-            status=WebhookEvent.Status.FAILED, next_attempt_at=timezone.now(),
-            updated_at=timezone.now())
+            status=WebhookEvent.Status.FAILED,
+            next_attempt_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
         for pk in ids:
-            audit.record(actor=actor, action=AuditAction.OTHER,
-                         resource_type="billing.WebhookEvent", resource_id=pk,
-                         operation="webhook_replay")
+            audit.record(
+                actor=actor,
+                action=AuditAction.OTHER,
+                resource_type="billing.WebhookEvent",
+                resource_id=pk,
+                operation="webhook_replay",
+            )
             outbox.enqueue("billing.tasks.process_webhook_event", pk)
     return len(ids)

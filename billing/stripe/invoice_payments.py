@@ -37,16 +37,15 @@ def stripe_refs(invoice_obj: dict) -> dict:
     paid = [p for p in listed or [] if p.get("status") == "paid"] or list(listed or [])
     for entry in paid:
         payment = entry.get("payment") or {}
-        refs["payment_intent"] = (refs["payment_intent"]
-                                  or object_id(payment.get("payment_intent")))
+        refs["payment_intent"] = refs["payment_intent"] or object_id(payment.get("payment_intent"))
         refs["charge"] = refs["charge"] or object_id(payment.get("charge"))
     # Older API versions name them on the invoice itself.
-    refs["payment_intent"] = (refs["payment_intent"]
-                              or object_id(invoice_obj.get("payment_intent")))
+    refs["payment_intent"] = refs["payment_intent"] or object_id(invoice_obj.get("payment_intent"))
     refs["charge"] = refs["charge"] or object_id(invoice_obj.get("charge"))
     if refs["payment_intent"] and stripe_client.is_configured():
-        intent = stripe_client.retrieve_payment_intent(refs["payment_intent"],
-                                                       expand=["latest_charge"])
+        intent = stripe_client.retrieve_payment_intent(
+            refs["payment_intent"], expand=["latest_charge"]
+        )
         charge = intent.get("latest_charge")
         if isinstance(charge, dict):
             stripe_mirror.mirror(charge)
@@ -55,8 +54,11 @@ def stripe_refs(invoice_obj: dict) -> dict:
             refs["charge"] = refs["charge"] or charge.get("id") or ""
             details = charge.get("payment_method_details") or {}
             card = details.get(details.get("type") or "", {}) or {}
-            refs.update(type=details.get("type") or "", brand=card.get("brand") or "",
-                        last4=card.get("last4") or "")
+            refs.update(
+                type=details.get("type") or "",
+                brand=card.get("brand") or "",
+                last4=card.get("last4") or "",
+            )
         elif charge:
             refs["charge"] = refs["charge"] or charge
     return refs
@@ -67,20 +69,31 @@ def record(*, invoice: Invoice, refs: dict, paid_at) -> Payment | None:
     later delivery). Call with the invoice row locked."""
     if invoice.amount_paid <= 0:
         return None
-    payment = Payment.objects.filter(invoice=invoice, provider=BillingSource.STRIPE,
-                                     status=Payment.Status.SUCCEEDED).first()
-    values = {"stripe_payment_intent_id": refs.get("payment_intent") or "",
-              "stripe_charge_id": refs.get("charge") or "",
-              "method_type": refs.get("type") or "", "method_brand": refs.get("brand") or "",
-              "method_last4": refs.get("last4") or ""}
+    payment = Payment.objects.filter(
+        invoice=invoice, provider=BillingSource.STRIPE, status=Payment.Status.SUCCEEDED
+    ).first()
+    values = {
+        "stripe_payment_intent_id": refs.get("payment_intent") or "",
+        "stripe_charge_id": refs.get("charge") or "",
+        "method_type": refs.get("type") or "",
+        "method_brand": refs.get("brand") or "",
+        "method_last4": refs.get("last4") or "",
+    }
     if payment is None:
         return Payment.objects.create(
-            user=invoice.user, invoice=invoice, provider=BillingSource.STRIPE,
+            user=invoice.user,
+            invoice=invoice,
+            provider=BillingSource.STRIPE,
             provider_id=values["stripe_payment_intent_id"] or invoice.stripe_invoice_id or "",
-            amount=invoice.amount_paid, currency=invoice.currency, paid_at=paid_at,
-            status=Payment.Status.SUCCEEDED, **values)
-    changed = {name: value for name, value in values.items()
-               if value and not getattr(payment, name)}
+            amount=invoice.amount_paid,
+            currency=invoice.currency,
+            paid_at=paid_at,
+            status=Payment.Status.SUCCEEDED,
+            **values,
+        )
+    changed = {
+        name: value for name, value in values.items() if value and not getattr(payment, name)
+    }
     if changed:
         for name, value in changed.items():
             setattr(payment, name, value)
@@ -97,5 +110,8 @@ def find(*, charge: str = "", payment_intent: str = "") -> Payment | None:
         match |= Q(stripe_charge_id=charge)
     if payment_intent:
         match |= Q(stripe_payment_intent_id=payment_intent)
-    return (Payment.objects.filter(match, invoice__isnull=False, provider=BillingSource.STRIPE)
-            .select_related("invoice").first())
+    return (
+        Payment.objects.filter(match, invoice__isnull=False, provider=BillingSource.STRIPE)
+        .select_related("invoice")
+        .first()
+    )

@@ -32,9 +32,15 @@ logger = logging.getLogger(__name__)
 
 # Stripe's ``object`` name -> dj-stripe model name, for the objects the business touches.
 MIRRORED = {
-    "customer": "Customer", "product": "Product", "price": "Price",
-    "subscription": "Subscription", "invoice": "Invoice", "payment_intent": "PaymentIntent",
-    "charge": "Charge", "refund": "Refund", "dispute": "Dispute",
+    "customer": "Customer",
+    "product": "Product",
+    "price": "Price",
+    "subscription": "Subscription",
+    "invoice": "Invoice",
+    "payment_intent": "PaymentIntent",
+    "charge": "Charge",
+    "refund": "Refund",
+    "dispute": "Dispute",
     "payment_method": "PaymentMethod",
 }
 
@@ -61,8 +67,9 @@ def _no_owner_account(cls, data, api_key=None, livemode=None):
 def _refuse_secret(sender, instance, **kwargs):
     secret = str(getattr(instance, "secret", "") or "")
     if secret.startswith(("sk_", "rk_")):
-        raise SecretAtRest("A Stripe secret key must not be stored in the database "
-                           "(djstripe_apikey).")
+        raise SecretAtRest(
+            "A Stripe secret key must not be stored in the database (djstripe_apikey)."
+        )
 
 
 _installed = False
@@ -100,13 +107,15 @@ def mirror(obj: dict | None):
             # dj-stripe reads lists the way stripe-python returns them (auto-paging).
             row = model.sync_from_stripe_data(
                 convert_to_stripe_object(data, api_key, stripe_client.api_version()),
-                api_key=api_key)
+                api_key=api_key,
+            )
             # The raw object as Stripe sent it, references included, is what we read back.
             model.objects.filter(pk=row.pk).update(stripe_data=obj)
             return row
     except SecretAtRest:
         raise
     except Exception:  # noqa: BLE001 - the mirror never blocks the books
-        logger.warning("Could not mirror Stripe %s %s", obj.get("object"), obj.get("id"),
-                       exc_info=True)
+        logger.warning(
+            "Could not mirror Stripe %s %s", obj.get("object"), obj.get("id"), exc_info=True
+        )
         return None

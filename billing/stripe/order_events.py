@@ -58,22 +58,36 @@ def _stripe_payment(payment_intent: str | None) -> tuple[dict, str]:
     if not details:
         return {}, charge.get("id") or ""
     card = details.get(details.get("type") or "", {}) or {}
-    return ({"type": details.get("type") or "", "brand": card.get("brand") or "",
-             "last4": card.get("last4") or ""}, charge.get("id") or "")
+    return (
+        {
+            "type": details.get("type") or "",
+            "brand": card.get("brand") or "",
+            "last4": card.get("last4") or "",
+        },
+        charge.get("id") or "",
+    )
 
 
 def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
     if order.payment_status == "SUCCEEDED":
         return  # already paid: skip the API call; mark_order_paid would be a no-op anyway
     method, charge = _stripe_payment(payment_intent)
-    payments.mark_order_paid(order_id=order.pk, provider=BillingSource.STRIPE,
-                             provider_id=payment_intent or "", amount=int(amount or 0),
-                             currency=currency or order.currency,
-                             payment_intent_id=payment_intent, method=method)
+    payments.mark_order_paid(
+        order_id=order.pk,
+        provider=BillingSource.STRIPE,
+        provider_id=payment_intent or "",
+        amount=int(amount or 0),
+        currency=currency or order.currency,
+        payment_intent_id=payment_intent,
+        method=method,
+    )
     # The charge too, so every later event about it finds the payment.
-    Payment.objects.filter(order=order, provider=BillingSource.STRIPE,
-                           status=Payment.Status.SUCCEEDED, stripe_charge_id="").update(
-        stripe_payment_intent_id=payment_intent or "", stripe_charge_id=charge)
+    Payment.objects.filter(
+        order=order,
+        provider=BillingSource.STRIPE,
+        status=Payment.Status.SUCCEEDED,
+        stripe_charge_id="",
+    ).update(stripe_payment_intent_id=payment_intent or "", stripe_charge_id=charge)
 
 
 @handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
@@ -85,8 +99,12 @@ def checkout_session_paid(event: WebhookEvent, session: dict) -> None:
         logger.info("Checkout session %s has no order here", session.get("id"))
         return
     if session.get("payment_status") in ("paid", "no_payment_required"):
-        _pay(order, amount=session.get("amount_total"), currency=session.get("currency"),
-             payment_intent=session.get("payment_intent"))
+        _pay(
+            order,
+            amount=session.get("amount_total"),
+            currency=session.get("currency"),
+            payment_intent=session.get("payment_intent"),
+        )
     else:
         # An asynchronous method (bank debit): the money comes later, in another event.
         payments.mark_processing(order_id=order.pk)
@@ -104,16 +122,21 @@ def checkout_session_expired(event: WebhookEvent, session: dict) -> None:
     """The customer never paid: cancel the order so its discount use is given back."""
     order = _order_for(session)
     if order is not None and order.status == OrderStatus.PENDING:
-        payments.cancel_order(order_id=order.pk, actor=None,
-                              reason="Stripe Checkout Session expired unpaid.")
+        payments.cancel_order(
+            order_id=order.pk, actor=None, reason="Stripe Checkout Session expired unpaid."
+        )
 
 
 @handles("payment_intent.succeeded")
 def payment_intent_succeeded(event: WebhookEvent, intent: dict) -> None:
     order = _order_for(intent)
     if order is not None:
-        _pay(order, amount=intent.get("amount_received") or intent.get("amount"),
-             currency=intent.get("currency"), payment_intent=intent.get("id"))
+        _pay(
+            order,
+            amount=intent.get("amount_received") or intent.get("amount"),
+            currency=intent.get("currency"),
+            payment_intent=intent.get("id"),
+        )
 
 
 @handles("payment_intent.payment_failed")
@@ -139,14 +162,16 @@ def _invoice_payment(event: WebhookEvent, *, charge: str, payment_intent: str):
     one that is not ours), recording its invoice first if that has not reached us yet."""
     if _order_for_intent(payment_intent) is not None:
         return None
-    return subscription_events.find_or_fetch_payment(charge=charge,
-                                                     payment_intent=payment_intent, event=event)
+    return subscription_events.find_or_fetch_payment(
+        charge=charge, payment_intent=payment_intent, event=event
+    )
 
 
 @handles("refund.updated", "refund.created", "refund.failed")
 def refund_changed(event: WebhookEvent, refund: dict) -> None:
-    payment = _invoice_payment(event, charge=_sid(refund.get("charge")),
-                               payment_intent=_sid(refund.get("payment_intent")))
+    payment = _invoice_payment(
+        event, charge=_sid(refund.get("charge")), payment_intent=_sid(refund.get("payment_intent"))
+    )
     refunds.sync_stripe_refund(refund_obj=refund, payment=payment)
 
 
@@ -172,8 +197,7 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 def dispute_created(event: WebhookEvent, dispute: dict) -> None:
     intent = _sid(dispute.get("payment_intent"))
     if _order_for_intent(intent) is None:
-        payment = _invoice_payment(event, charge=_sid(dispute.get("charge")),
-                                   payment_intent=intent)
+        payment = _invoice_payment(event, charge=_sid(dispute.get("charge")), payment_intent=intent)
         if payment is not None:
             refunds.record_invoice_dispute(payment=payment, dispute=dispute)
         return
@@ -181,14 +205,25 @@ def dispute_created(event: WebhookEvent, dispute: dict) -> None:
     disputes = dict(order.metadata.get("disputes") or {})
     if dispute["id"] in disputes:
         return
-    disputes[dispute["id"]] = {"amount": dispute.get("amount"), "reason": dispute.get("reason"),
-                               "status": dispute.get("status"), "event": event.stripe_event_id}
+    disputes[dispute["id"]] = {
+        "amount": dispute.get("amount"),
+        "reason": dispute.get("reason"),
+        "status": dispute.get("status"),
+        "event": event.stripe_event_id,
+    }
     order.metadata = {**order.metadata, "disputes": disputes}
-    order.internal_notes = (order.internal_notes + f"\nDispute {dispute['id']} opened "
-                            f"({dispute.get('reason')}).").strip()
+    order.internal_notes = (
+        order.internal_notes + f"\nDispute {dispute['id']} opened ({dispute.get('reason')})."
+    ).strip()
     order.save(update_fields=["metadata", "internal_notes", "updated_at"])
-    audit.record(actor=None, action=AuditAction.OTHER, resource=order, operation="dispute",
-                 dispute=dispute["id"], reason=dispute.get("reason") or "")
+    audit.record(
+        actor=None,
+        action=AuditAction.OTHER,
+        resource=order,
+        operation="dispute",
+        dispute=dispute["id"],
+        reason=dispute.get("reason") or "",
+    )
 
 
 @handles("charge.dispute.closed")
@@ -219,10 +254,12 @@ def customer_updated(event: WebhookEvent, customer: dict) -> None:
     profile.save()
     default = (customer.get("invoice_settings") or {}).get("default_payment_method")
     PaymentMethod.objects.filter(user=profile.user).exclude(
-        stripe_payment_method_id=default or "").update(is_default=False)
+        stripe_payment_method_id=default or ""
+    ).update(is_default=False)
     if default:
-        PaymentMethod.objects.filter(user=profile.user,
-                                     stripe_payment_method_id=default).update(is_default=True)
+        PaymentMethod.objects.filter(user=profile.user, stripe_payment_method_id=default).update(
+            is_default=True
+        )
 
 
 def _mirror_customer(customer: dict):
@@ -249,21 +286,29 @@ def payment_method_changed(event: WebhookEvent, method: dict) -> None:
     card = current.get("card") or {}
     PaymentMethod.objects.update_or_create(
         stripe_payment_method_id=method["id"],
-        defaults={"user": user, "type": current.get("type") or "card",
-                  "brand": card.get("brand") or "", "last4": card.get("last4") or "",
-                  "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year"),
-                  "billing_details": current.get("billing_details") or {}})
+        defaults={
+            "user": user,
+            "type": current.get("type") or "card",
+            "brand": card.get("brand") or "",
+            "last4": card.get("last4") or "",
+            "exp_month": card.get("exp_month"),
+            "exp_year": card.get("exp_year"),
+            "billing_details": current.get("billing_details") or {},
+        },
+    )
     # customer.updated may have named this card the default before it reached us: the
     # customer's mirrored Stripe object says which card is the default.
-    profile = CustomerBillingProfile.objects.filter(user=user).select_related(
-        "djstripe_customer").first()
+    profile = (
+        CustomerBillingProfile.objects.filter(user=user).select_related("djstripe_customer").first()
+    )
     mirrored = getattr(profile, "djstripe_customer", None)
-    default = ((getattr(mirrored, "stripe_data", None) or {}).get("invoice_settings")
-               or {}).get("default_payment_method")
+    default = ((getattr(mirrored, "stripe_data", None) or {}).get("invoice_settings") or {}).get(
+        "default_payment_method"
+    )
     if isinstance(default, dict):
         default = default.get("id")
     if default == method["id"]:
-        PaymentMethod.objects.filter(user=user).exclude(
-            stripe_payment_method_id=default).update(is_default=False)
+        PaymentMethod.objects.filter(user=user).exclude(stripe_payment_method_id=default).update(
+            is_default=False
+        )
         PaymentMethod.objects.filter(stripe_payment_method_id=default).update(is_default=True)
-

@@ -31,14 +31,18 @@ from billing.stripe.sync import SyncReport, no_progress
 RECONCILE_WINDOW_SECONDS = 3 * 24 * 3600
 
 
-def enqueue_missing_events(*, now: float | None = None, progress=no_progress,
-                           report: SyncReport | None = None) -> SyncReport:
+def enqueue_missing_events(
+    *, now: float | None = None, progress=no_progress, report: SyncReport | None = None
+) -> SyncReport:
     """Insert Stripe's events of the last 3 days that our inbox never received."""
     report = report or SyncReport()
     since = int((now or time.time()) - RECONCILE_WINDOW_SECONDS)
     events = list(stripe_client.list_events(created_gte=since))
-    known = set(WebhookEvent.objects.filter(stripe_event_id__in=[e["id"] for e in events])
-                .values_list("stripe_event_id", flat=True))
+    known = set(
+        WebhookEvent.objects.filter(stripe_event_id__in=[e["id"] for e in events]).values_list(
+            "stripe_event_id", flat=True
+        )
+    )
     for event in progress([e for e in events if e["id"] not in known], desc="events"):
         try:
             _, created = record_event(body=json.dumps(event).encode())
@@ -63,23 +67,33 @@ def _compare(*, subscription, object_id: str, values: dict, report: SyncReport) 
     pair of values); close the open rows of fields that agree again."""
     now = timezone.now()
     for name, (ours, theirs) in values.items():
-        open_rows = StripeDrift.objects.filter(object_id=object_id, field=name,
-                                               resolved_at__isnull=True)
+        open_rows = StripeDrift.objects.filter(
+            object_id=object_id, field=name, resolved_at__isnull=True
+        )
         if _fmt(ours) == _fmt(theirs):
             open_rows.update(resolved_at=now)
             continue
         local, remote = _fmt(ours)[:255], _fmt(theirs)[:255]
         open_rows.exclude(local_value=local, stripe_value=remote).update(resolved_at=now)
         StripeDrift.objects.get_or_create(
-            object_id=object_id, field=name, resolved_at__isnull=True, local_value=local,
-            stripe_value=remote, defaults={"subscription": subscription})
+            object_id=object_id,
+            field=name,
+            resolved_at__isnull=True,
+            local_value=local,
+            stripe_value=remote,
+            defaults={"subscription": subscription},
+        )
         report.drift += 1
 
 
 def _mirrored(model_name: str, object_id: str) -> dict | None:
     """The raw Stripe object dj-stripe's mirror holds for ``object_id`` (or None)."""
-    row = (apps.get_model("djstripe", model_name).objects.filter(id=object_id)
-           .values_list("stripe_data", flat=True).first())
+    row = (
+        apps.get_model("djstripe", model_name)
+        .objects.filter(id=object_id)
+        .values_list("stripe_data", flat=True)
+        .first()
+    )
     return row or None
 
 
@@ -89,11 +103,17 @@ def check_drift(*, progress=no_progress, report: SyncReport | None = None) -> Sy
     dj-stripe's mirror holds them. Differences are StripeDrift rows staff see in the admin."""
     report = report or SyncReport()
     # Live ones, and ended ones whose drift is still open (so it can be marked resolved).
-    subscriptions = (Subscription.objects.filter(billing_source=BillingSource.STRIPE,
-                                                 stripe_subscription_id__isnull=False)
-                     .filter(~Q(status__in=["CANCELED", "INCOMPLETE_EXPIRED"])
-                             | Q(drifts__resolved_at__isnull=True, drifts__isnull=False))
-                     .distinct().order_by("id"))
+    subscriptions = (
+        Subscription.objects.filter(
+            billing_source=BillingSource.STRIPE, stripe_subscription_id__isnull=False
+        )
+        .filter(
+            ~Q(status__in=["CANCELED", "INCOMPLETE_EXPIRED"])
+            | Q(drifts__resolved_at__isnull=True, drifts__isnull=False)
+        )
+        .distinct()
+        .order_by("id")
+    )
     for subscription in progress(list(subscriptions), desc="drift"):
         try:
             remote = stripe_client.retrieve_subscription(subscription.stripe_subscription_id)
@@ -106,13 +126,20 @@ def check_drift(*, progress=no_progress, report: SyncReport | None = None) -> Sy
         # dj-stripe 2.11 reads periods from the subscription; since 2025-03-31 they are on
         # the items: the raw object is read.
         item = ((theirs.get("items") or {}).get("data") or [{}])[0]
-        _compare(subscription=subscription, object_id=subscription.stripe_subscription_id,
-                 report=report, values={
-                     "status": (subscription.status, map_status(theirs.get("status"))),
-                     "current_period_end": (
-                         subscription.current_period_end.isoformat()
-                         if subscription.current_period_end else None,
-                         _iso(item.get("current_period_end")))})
+        _compare(
+            subscription=subscription,
+            object_id=subscription.stripe_subscription_id,
+            report=report,
+            values={
+                "status": (subscription.status, map_status(theirs.get("status"))),
+                "current_period_end": (
+                    subscription.current_period_end.isoformat()
+                    if subscription.current_period_end
+                    else None,
+                    _iso(item.get("current_period_end")),
+                ),
+            },
+        )
     check_invoice_drift(progress=progress, report=report)
     return report
 
@@ -128,39 +155,57 @@ def check_invoice_drift(*, progress=no_progress, report: SyncReport | None = Non
     report = report or SyncReport()
     since = timezone.now() - timedelta(seconds=RECONCILE_WINDOW_SECONDS)
     drifting = StripeDrift.objects.filter(resolved_at__isnull=True).values("object_id")
-    invoices = (Invoice.objects.filter(billing_source=BillingSource.STRIPE,
-                                       stripe_invoice_id__isnull=False)
-                .filter(Q(updated_at__gte=since) | Q(stripe_invoice_id__in=drifting))
-                .select_related("subscription").order_by("id"))
+    invoices = (
+        Invoice.objects.filter(billing_source=BillingSource.STRIPE, stripe_invoice_id__isnull=False)
+        .filter(Q(updated_at__gte=since) | Q(stripe_invoice_id__in=drifting))
+        .select_related("subscription")
+        .order_by("id")
+    )
     for invoice in progress(list(invoices), desc="invoices"):
         theirs = _mirrored("Invoice", invoice.stripe_invoice_id)
         if theirs is None:
-            _compare(subscription=invoice.subscription, object_id=invoice.stripe_invoice_id,
-                     report=report, values={"mirror": ("present", "missing")})
+            _compare(
+                subscription=invoice.subscription,
+                object_id=invoice.stripe_invoice_id,
+                report=report,
+                values={"mirror": ("present", "missing")},
+            )
             continue
         lines = (theirs.get("lines") or {}).get("data") or []
-        period_end = max(((line.get("period") or {}).get("end") or 0 for line in lines),
-                         default=0)
-        _compare(subscription=invoice.subscription, object_id=invoice.stripe_invoice_id,
-                 report=report, values={
-                     "mirror": ("present", "present"),
-                     "total": (invoice.total, max(0, int(theirs.get("total") or 0))),
-                     "amount_paid": (invoice.amount_paid, int(theirs.get("amount_paid") or 0)),
-                     "status": (STRIPE_INVOICE_STATUS.get(invoice.status,
-                                                          invoice.status.lower()),
-                                theirs.get("status")),
-                     "period_end": (invoice.period_end.isoformat() if invoice.period_end
-                                    else None, _iso(period_end))})
-        payment = (Payment.objects.filter(invoice=invoice).exclude(stripe_charge_id="")
-                   .first())
+        period_end = max(((line.get("period") or {}).get("end") or 0 for line in lines), default=0)
+        _compare(
+            subscription=invoice.subscription,
+            object_id=invoice.stripe_invoice_id,
+            report=report,
+            values={
+                "mirror": ("present", "present"),
+                "total": (invoice.total, max(0, int(theirs.get("total") or 0))),
+                "amount_paid": (invoice.amount_paid, int(theirs.get("amount_paid") or 0)),
+                "status": (
+                    STRIPE_INVOICE_STATUS.get(invoice.status, invoice.status.lower()),
+                    theirs.get("status"),
+                ),
+                "period_end": (
+                    invoice.period_end.isoformat() if invoice.period_end else None,
+                    _iso(period_end),
+                ),
+            },
+        )
+        payment = Payment.objects.filter(invoice=invoice).exclude(stripe_charge_id="").first()
         charge = _mirrored("Charge", payment.stripe_charge_id) if payment else None
         if charge is not None:
-            refunded = (Refund.objects.filter(invoice=invoice, status=Refund.Status.SUCCEEDED,
-                                              stripe_refund_id__isnull=False)
-                        .aggregate(total=Sum("amount"))["total"] or 0)
-            _compare(subscription=invoice.subscription, object_id=payment.stripe_charge_id,
-                     report=report, values={
-                         "refunded_amount": (refunded, int(charge.get("amount_refunded") or 0))})
+            refunded = (
+                Refund.objects.filter(
+                    invoice=invoice, status=Refund.Status.SUCCEEDED, stripe_refund_id__isnull=False
+                ).aggregate(total=Sum("amount"))["total"]
+                or 0
+            )
+            _compare(
+                subscription=invoice.subscription,
+                object_id=payment.stripe_charge_id,
+                report=report,
+                values={"refunded_amount": (refunded, int(charge.get("amount_refunded") or 0))},
+            )
     return report
 
 

@@ -45,8 +45,14 @@ def sign_header(*, secret: str, body: bytes, timestamp: int | None = None) -> st
     return f"t={timestamp},v1={compute_signature(secret=secret, timestamp=timestamp, body=body)}"
 
 
-def verify_signature(*, body: bytes, header: str, secret: str, now: float | None = None,
-                     tolerance: int = TOLERANCE_SECONDS) -> None:
+def verify_signature(
+    *,
+    body: bytes,
+    header: str,
+    secret: str,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> None:
     """Raise SignatureError unless ``header`` proves Stripe signed ``body`` recently."""
     if not secret:
         raise SignatureError("No webhook secret is configured.")

@@ -45,25 +45,37 @@ def _when(event: WebhookEvent):
     return event.event_created or timezone.now()
 
 
-@handles("customer.subscription.created", "customer.subscription.updated",
-         "customer.subscription.deleted", "customer.subscription.paused",
-         "customer.subscription.resumed")
+@handles(
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+)
 def subscription_changed(event: WebhookEvent, obj: dict) -> None:
-    apply_stripe_subscription(obj, state_at=_when(event),
-                                            stripe_event_id=event.stripe_event_id)
+    apply_stripe_subscription(obj, state_at=_when(event), stripe_event_id=event.stripe_event_id)
 
 
 @handles("customer.subscription.trial_will_end")
 def trial_will_end(event: WebhookEvent, obj: dict) -> None:
-    sub = apply_stripe_subscription(obj, state_at=_when(event),
-                                                  stripe_event_id=event.stripe_event_id)
-    if sub is None or sub.events.filter(stripe_event_id=event.stripe_event_id,
-                                        type=EventType.TRIAL_WILL_END).exists():
+    sub = apply_stripe_subscription(
+        obj, state_at=_when(event), stripe_event_id=event.stripe_event_id
+    )
+    if (
+        sub is None
+        or sub.events.filter(
+            stripe_event_id=event.stripe_event_id, type=EventType.TRIAL_WILL_END
+        ).exists()
+    ):
         return
     end = sub.trial_end
-    timeline.add(sub, EventType.TRIAL_WILL_END,
-                 f"Your trial ends on {end:%d %B %Y}." if end else "Your trial ends soon.",
-                 source=Source.STRIPE, stripe_event_id=event.stripe_event_id)
+    timeline.add(
+        sub,
+        EventType.TRIAL_WILL_END,
+        f"Your trial ends on {end:%d %B %Y}." if end else "Your trial ends soon.",
+        source=Source.STRIPE,
+        stripe_event_id=event.stripe_event_id,
+    )
 
 
 @handles("checkout.session.completed")
@@ -77,8 +89,7 @@ def subscription_checkout_completed(event: WebhookEvent, session: dict) -> None:
         return
     remote = stripe_client.retrieve_subscription(sub_id)
     stripe_mirror.mirror(remote)
-    apply_stripe_subscription(remote, state_at=_when(event),
-                                            stripe_event_id=event.stripe_event_id)
+    apply_stripe_subscription(remote, state_at=_when(event), stripe_event_id=event.stripe_event_id)
 
 
 @handles("checkout.session.expired")
@@ -88,13 +99,18 @@ def subscription_checkout_expired(event: WebhookEvent, session: dict) -> None:
     local_id = parse_id((session.get("metadata") or {}).get("subscription_id"))
     if local_id:
         for sub in Subscription.objects.select_for_update().filter(
-                pk=int(local_id), status=S.INCOMPLETE, stripe_subscription_id__isnull=True):
+            pk=int(local_id), status=S.INCOMPLETE, stripe_subscription_id__isnull=True
+        ):
             sub.status = S.INCOMPLETE_EXPIRED
             sub.save(update_fields=["status", "updated_at"])
             discount_codes.release(sub)
-            timeline.add(sub, EventType.STATUS_CHANGED, STATUS_WORDS[
-                S.INCOMPLETE_EXPIRED], source=Source.STRIPE,
-                stripe_event_id=event.stripe_event_id)
+            timeline.add(
+                sub,
+                EventType.STATUS_CHANGED,
+                STATUS_WORDS[S.INCOMPLETE_EXPIRED],
+                source=Source.STRIPE,
+                stripe_event_id=event.stripe_event_id,
+            )
 
 
 def _subscription_id(invoice: dict) -> str | None:
@@ -115,8 +131,9 @@ def _subscription_for(invoice: dict, event: WebhookEvent) -> Subscription | None
         # The invoice arrived before the subscription's own events: read it back.
         remote = stripe_client.retrieve_subscription(sub_id)
         stripe_mirror.mirror(remote)
-        sub = apply_stripe_subscription(remote, state_at=_when(event),
-                                                      stripe_event_id=event.stripe_event_id)
+        sub = apply_stripe_subscription(
+            remote, state_at=_when(event), stripe_event_id=event.stripe_event_id
+        )
     return sub
 
 
@@ -131,13 +148,23 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
     total = max(0, int(obj.get("total") or 0))
     transitions = obj.get("status_transitions") or {}
     values = {
-        "user": sub.user, "subscription": sub, "billing_source": BillingSource.STRIPE,
+        "user": sub.user,
+        "subscription": sub,
+        "billing_source": BillingSource.STRIPE,
         "currency": obj.get("currency") or sub.price.currency,
-        "lines": [{"description": line.get("description") or "",
-                   "quantity": line.get("quantity") or 1, "amount": int(line.get("amount") or 0),
-                   "period": line.get("period") or {}} for line in lines],
-        "subtotal": max(0, int(obj.get("subtotal") or 0)), "discount_amount": discounts,
-        "tax": taxes, "total": total,
+        "lines": [
+            {
+                "description": line.get("description") or "",
+                "quantity": line.get("quantity") or 1,
+                "amount": int(line.get("amount") or 0),
+                "period": line.get("period") or {},
+            }
+            for line in lines
+        ],
+        "subtotal": max(0, int(obj.get("subtotal") or 0)),
+        "discount_amount": discounts,
+        "tax": taxes,
+        "total": total,
         "amount_paid": min(total, int(obj.get("amount_paid") or 0)),
         "amount_due": max(0, int(obj.get("amount_due") or 0)),
         "period_start": timestamp(min((p.get("start") or 0 for p in periods), default=0)),
@@ -155,8 +182,12 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
         try:
             with transaction.atomic():
                 invoice = Invoice.objects.create(
-                    number=next_number("INV"), stripe_invoice_id=obj["id"], status=status,
-                    stripe_state_at=_when(event), **values)
+                    number=next_number("INV"),
+                    stripe_invoice_id=obj["id"],
+                    status=status,
+                    stripe_state_at=_when(event),
+                    **values,
+                )
             return invoice, None
         except IntegrityError:
             # Another event for the same invoice inserted it first (and has committed, since
@@ -164,8 +195,10 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
             invoice = Invoice.objects.select_for_update().get(stripe_invoice_id=obj["id"])
     old = invoice.status
     if RANK[status] < RANK[InvoiceStatus(old)] or (
-            invoice.stripe_state_at and _when(event) < invoice.stripe_state_at
-            and RANK[status] == RANK[InvoiceStatus(old)]):
+        invoice.stripe_state_at
+        and _when(event) < invoice.stripe_state_at
+        and RANK[status] == RANK[InvoiceStatus(old)]
+    ):
         return invoice, old  # an older state: keep what we hold
     for name, value in values.items():
         setattr(invoice, name, value)
@@ -174,9 +207,17 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
     return invoice, old
 
 
-@handles("invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_succeeded",
-         "invoice.payment_failed", "invoice.payment_action_required",
-         "invoice.marked_uncollectible", "invoice.voided", "invoice.updated")
+@handles(
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "invoice.payment_action_required",
+    "invoice.marked_uncollectible",
+    "invoice.voided",
+    "invoice.updated",
+)
 def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     sub = _subscription_for(obj, event)
     if sub is None:
@@ -188,52 +229,79 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     eid = event.stripe_event_id
 
     def add(type_, message):
-        timeline.add(sub, type_, message, source=Source.STRIPE, stripe_event_id=eid,
-                     payload={"invoice": invoice.number})
+        timeline.add(
+            sub,
+            type_,
+            message,
+            source=Source.STRIPE,
+            stripe_event_id=eid,
+            payload={"invoice": invoice.number},
+        )
 
     amount = format_money(invoice.total, invoice.currency)
     if old is None and invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
         add(EventType.INVOICE_CREATED, f"Invoice {invoice.number} for {amount} was issued.")
     if refs is not None and invoice.status in PAID_STATUSES:
-        invoice_payments.record(invoice=invoice, refs=refs,
-                                paid_at=invoice.paid_at or _when(event))
+        invoice_payments.record(invoice=invoice, refs=refs, paid_at=invoice.paid_at or _when(event))
     if invoice.status == InvoiceStatus.PAID and old != InvoiceStatus.PAID:
         add(EventType.INVOICE_PAID, f"Invoice {invoice.number} ({amount}) was paid.")
         grant_period_credits(invoice=invoice, subscription=sub)
         if sub.status in (S.PAST_DUE, S.UNPAID) and not (
-                sub.stripe_state_at and _when(event) < sub.stripe_state_at):
+            sub.stripe_state_at and _when(event) < sub.stripe_state_at
+        ):
             old_status = sub.status
             sub.status, sub.past_due_since, sub.stripe_state_at = S.ACTIVE, None, _when(event)
             sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
-            timeline.add(sub, EventType.STATUS_CHANGED, "Payment received: your subscription "
-                         "is active again.", source=Source.STRIPE, stripe_event_id=eid,
-                         payload={"old": old_status})
+            timeline.add(
+                sub,
+                EventType.STATUS_CHANGED,
+                "Payment received: your subscription is active again.",
+                source=Source.STRIPE,
+                stripe_event_id=eid,
+                payload={"old": old_status},
+            )
     elif event.type == "invoice.payment_failed" and invoice.status not in PAID_STATUSES:
         if not sub.events.filter(stripe_event_id=eid, type=EventType.PAYMENT_FAILED).exists():
-            add(EventType.PAYMENT_FAILED, f"The payment of invoice {invoice.number} ({amount}) "
-                "failed. Please update your payment method.")
+            add(
+                EventType.PAYMENT_FAILED,
+                f"The payment of invoice {invoice.number} ({amount}) "
+                "failed. Please update your payment method.",
+            )
         if sub.status in (S.ACTIVE, S.TRIALING) and not (
-                sub.stripe_state_at and _when(event) < sub.stripe_state_at):
+            sub.stripe_state_at and _when(event) < sub.stripe_state_at
+        ):
             old_status = sub.status
             sub.status, sub.stripe_state_at = S.PAST_DUE, _when(event)
             sub.past_due_since = sub.past_due_since or _when(event)
             sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
-            timeline.add(sub, EventType.STATUS_CHANGED, STATUS_WORDS[S.PAST_DUE],
-                         source=Source.STRIPE, stripe_event_id=eid,
-                         payload={"old": old_status})
+            timeline.add(
+                sub,
+                EventType.STATUS_CHANGED,
+                STATUS_WORDS[S.PAST_DUE],
+                source=Source.STRIPE,
+                stripe_event_id=eid,
+                payload={"old": old_status},
+            )
             email_past_due(sub)
-    elif event.type == "invoice.payment_action_required" and not sub.events.filter(
-            stripe_event_id=eid, type=EventType.PAYMENT_ACTION_REQUIRED).exists():
-        add(EventType.PAYMENT_ACTION_REQUIRED, f"Your bank asks you to confirm the payment of "
-            f"invoice {invoice.number}.")
+    elif (
+        event.type == "invoice.payment_action_required"
+        and not sub.events.filter(
+            stripe_event_id=eid, type=EventType.PAYMENT_ACTION_REQUIRED
+        ).exists()
+    ):
+        add(
+            EventType.PAYMENT_ACTION_REQUIRED,
+            f"Your bank asks you to confirm the payment of invoice {invoice.number}.",
+        )
     elif invoice.status == InvoiceStatus.UNCOLLECTIBLE and old != InvoiceStatus.UNCOLLECTIBLE:
         add(EventType.UNCOLLECTIBLE, f"Invoice {invoice.number} could not be collected.")
     elif invoice.status == InvoiceStatus.VOID and old != InvoiceStatus.VOID:
         add(EventType.INVOICE_VOIDED, f"Invoice {invoice.number} was cancelled.")
 
 
-def find_or_fetch_payment(*, charge: str, payment_intent: str,
-                          event: WebhookEvent) -> Payment | None:
+def find_or_fetch_payment(
+    *, charge: str, payment_intent: str, event: WebhookEvent
+) -> Payment | None:
     """``invoice_payments.find``, and when the charge's invoice has not reached us yet
     (events arrive in any order) ask Stripe which invoice that payment paid and record that
     invoice first. None for a charge that paid no invoice (a one-time order, or not ours)."""
@@ -241,8 +309,9 @@ def find_or_fetch_payment(*, charge: str, payment_intent: str,
     if payment is not None or not payment_intent or not stripe_client.is_configured():
         return payment
     listed = stripe_client.list_invoice_payments(payment_intent=payment_intent)
-    invoice_id = next((invoice_payments.object_id(p.get("invoice")) for p in listed
-                       if p.get("invoice")), "")
+    invoice_id = next(
+        (invoice_payments.object_id(p.get("invoice")) for p in listed if p.get("invoice")), ""
+    )
     if not invoice_id:
         return None
     invoice_changed(event, stripe_client.retrieve_invoice(invoice_id))

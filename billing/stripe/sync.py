@@ -27,6 +27,7 @@ from core.ids import parse_id
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class SyncReport:
     created: int = 0
@@ -38,8 +39,10 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("created", "updated", "pushed", "failed",
-                                              "enqueued", "drift")}
+        return {
+            k: getattr(self, k)
+            for k in ("created", "updated", "pushed", "failed", "enqueued", "drift")
+        }
 
 
 def no_progress(iterable, **kwargs):
@@ -56,11 +59,14 @@ def ensure_stripe_product(product) -> str:
     if product.stripe_product_id:
         return product.stripe_product_id
     remote = stripe_client.create_product(
-        name=product.name, description=product.short_description or None,
+        name=product.name,
+        description=product.short_description or None,
         metadata={"catalog_product_id": str(product.pk)},
-        idempotency_key=f"catalog-product-push-{product.pk}")
+        idempotency_key=f"catalog-product-push-{product.pk}",
+    )
     Product.all_objects.filter(pk=product.pk, stripe_product_id__isnull=True).update(
-        stripe_product_id=remote["id"], stripe_synced_at=timezone.now())
+        stripe_product_id=remote["id"], stripe_synced_at=timezone.now()
+    )
     product.refresh_from_db(fields=["stripe_product_id"])
     return product.stripe_product_id
 
@@ -71,45 +77,59 @@ def ensure_stripe_price(price) -> str:
     if price.stripe_price_id:
         return price.stripe_price_id
     product_id = ensure_stripe_product(price.product)
-    params = {"product": product_id, "unit_amount": price.unit_amount,
-              "currency": price.currency, "nickname": price.nickname or None,
-              "metadata": {"catalog_price_id": str(price.pk)}}
+    params = {
+        "product": product_id,
+        "unit_amount": price.unit_amount,
+        "currency": price.currency,
+        "nickname": price.nickname or None,
+        "metadata": {"catalog_price_id": str(price.pk)},
+    }
     if price.interval:
-        params["recurring"] = {"interval": price.interval,
-                               "interval_count": price.interval_count or 1}
-    remote = stripe_client.create_price(**params,
-                                        idempotency_key=f"catalog-price-push-{price.pk}")
+        params["recurring"] = {
+            "interval": price.interval,
+            "interval_count": price.interval_count or 1,
+        }
+    remote = stripe_client.create_price(**params, idempotency_key=f"catalog-price-push-{price.pk}")
     Price.objects.filter(pk=price.pk, stripe_price_id__isnull=True).update(
-        stripe_price_id=remote["id"], stripe_synced_at=timezone.now())
+        stripe_price_id=remote["id"], stripe_synced_at=timezone.now()
+    )
     price.refresh_from_db(fields=["stripe_price_id"])
     return price.stripe_price_id
 
 
 def products_to_push():
-    plan_products = Plan.objects.filter(billing_source=Plan.BillingSource.STRIPE,
-                                        active=True).values("product_id")
-    return (Product.objects.filter(deleted_at__isnull=True)
-            .filter(Q(pk__in=plan_products) | Q(metadata__stripe_sync=True))
-            .order_by("id"))
+    plan_products = Plan.objects.filter(
+        billing_source=Plan.BillingSource.STRIPE, active=True
+    ).values("product_id")
+    return (
+        Product.objects.filter(deleted_at__isnull=True)
+        .filter(Q(pk__in=plan_products) | Q(metadata__stripe_sync=True))
+        .order_by("id")
+    )
 
 
-def push_products(*, products=None, progress=no_progress, report: SyncReport | None = None,
-                  actor=None):
+def push_products(
+    *, products=None, progress=no_progress, report: SyncReport | None = None, actor=None
+):
     """Create at Stripe every marked product and its active prices that lack a Stripe id."""
     authority.require(actor, "billing.stripe.sync")
     report = report or SyncReport()
-    for product in progress(list(products if products is not None else products_to_push()),
-                            desc="push"):
+    for product in progress(
+        list(products if products is not None else products_to_push()), desc="push"
+    ):
         try:
             had_id = bool(product.stripe_product_id)
             ensure_stripe_product(product)
             if had_id:
                 stripe_client.update_product(
-                    product.stripe_product_id, name=product.name,
+                    product.stripe_product_id,
+                    name=product.name,
                     idempotency_key=f"catalog-product-update-{product.pk}-"
-                                    f"{int(product.updated_at.timestamp())}")
-            for price in Price.objects.filter(product=product, active=True,
-                                              stripe_price_id__isnull=True):
+                    f"{int(product.updated_at.timestamp())}",
+                )
+            for price in Price.objects.filter(
+                product=product, active=True, stripe_price_id__isnull=True
+            ):
                 ensure_stripe_price(price)
             report.pushed += 1
         except (stripe_client.stripe.StripeError, stripe_client.StripeUnavailable) as exc:
@@ -127,20 +147,24 @@ def _pull_product(remote: dict) -> tuple:
     if local is None:
         catalog_id = parse_id((remote.get("metadata") or {}).get("catalog_product_id"))
         if catalog_id:
-            local = Product.all_objects.filter(pk=catalog_id,
-                                               stripe_product_id__isnull=True).first()
+            local = Product.all_objects.filter(
+                pk=catalog_id, stripe_product_id__isnull=True
+            ).first()
     if local is None:
         base = slugify(remote.get("name") or remote["id"])[:200] or "product"
         slug = base
         if Product.all_objects.filter(slug=slug).exists():
             slug = f"{base}-{remote['id'][-8:].lower()}"
         local = Product.all_objects.create(
-            name=(remote.get("name") or remote["id"])[:200], slug=slug,
+            name=(remote.get("name") or remote["id"])[:200],
+            slug=slug,
             description=remote.get("description") or "",
             status=ProductStatus.PUBLISHED if remote.get("active") else ProductStatus.ARCHIVED,
-            type=ProductType.ONE_TIME, stripe_product_id=remote["id"],
+            type=ProductType.ONE_TIME,
+            stripe_product_id=remote["id"],
             stripe_synced_at=timezone.now(),
-            published_at=timezone.now() if remote.get("active") else None)
+            published_at=timezone.now() if remote.get("active") else None,
+        )
         return local, True
     changes = {"stripe_product_id": remote["id"], "stripe_synced_at": timezone.now()}
     if remote.get("name"):
@@ -155,7 +179,8 @@ def _pull_price(remote: dict) -> tuple | None:
         return None
     recurring = remote.get("recurring") or {}
     values = {
-        "product": product, "unit_amount": int(remote.get("unit_amount") or 0),
+        "product": product,
+        "unit_amount": int(remote.get("unit_amount") or 0),
         "currency": remote.get("currency") or "usd",
         "type": PriceType.RECURRING if recurring else PriceType.ONE_TIME,
         "interval": recurring.get("interval") if recurring else None,
@@ -172,21 +197,26 @@ def _pull_price(remote: dict) -> tuple | None:
     if local is None:
         return Price.objects.create(stripe_price_id=remote["id"], **values), True
     # Stripe prices are immutable apart from active/nickname: only those follow Stripe.
-    Price.objects.filter(pk=local.pk).update(stripe_price_id=remote["id"],
-                                             active=values["active"],
-                                             nickname=values["nickname"],
-                                             stripe_synced_at=values["stripe_synced_at"])
+    Price.objects.filter(pk=local.pk).update(
+        stripe_price_id=remote["id"],
+        active=values["active"],
+        nickname=values["nickname"],
+        stripe_synced_at=values["stripe_synced_at"],
+    )
     return local, False
 
 
-def pull_catalog(*, progress=no_progress, report: SyncReport | None = None,
-                 actor=None) -> SyncReport:
+def pull_catalog(
+    *, progress=no_progress, report: SyncReport | None = None, actor=None
+) -> SyncReport:
     """Create or update local products and prices from Stripe's catalog. Staff need the
     policy's ``billing.stripe.sync`` (NotAuthorized)."""
     authority.require(actor, "billing.stripe.sync")
     report = report or SyncReport()
-    for kind, lister, apply in (("product", stripe_client.list_products, _pull_product),
-                                ("price", stripe_client.list_prices, _pull_price)):
+    for kind, lister, apply in (
+        ("product", stripe_client.list_products, _pull_product),
+        ("price", stripe_client.list_prices, _pull_price),
+    ):
         try:
             remotes = list(lister())
         except stripe_client.stripe.StripeError as exc:

@@ -29,9 +29,13 @@ def _stripe_server():
 def stripe_double(_stripe_server, settings):
     """Stripe configured and pointed at the local double; nothing reaches the network."""
     _stripe_server.reset()
-    settings.STRIPE = {"secret_key": SECRET_KEY, "publishable_key": "pk_test_double",
-                       "webhook_secret": WEBHOOK_SECRET, "api_base": _stripe_server.url,
-                       "live_mode": False}
+    settings.STRIPE = {
+        "secret_key": SECRET_KEY,
+        "publishable_key": "pk_test_double",
+        "webhook_secret": WEBHOOK_SECRET,
+        "api_base": _stripe_server.url,
+        "live_mode": False,
+    }
     settings.STRIPE_TEST_SECRET_KEY = SECRET_KEY
     settings.DJSTRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     previous = (stripe.api_key, stripe.api_base)
@@ -52,8 +56,13 @@ def staff_console(admin_user):
 @pytest.fixture
 def no_stripe(settings):
     """No Stripe keys at all, as in `make run` without configuration."""
-    settings.STRIPE = {"secret_key": "", "publishable_key": "", "webhook_secret": "",
-                       "api_base": "", "live_mode": False}
+    settings.STRIPE = {
+        "secret_key": "",
+        "publishable_key": "",
+        "webhook_secret": "",
+        "api_base": "",
+        "live_mode": False,
+    }
 
 
 @pytest.fixture
@@ -62,14 +71,23 @@ def webhook_secret(settings):
     return WEBHOOK_SECRET
 
 
-def signed_post(client, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp=None,
-                body: bytes | None = None, header: str | None = None):
+def signed_post(
+    client,
+    event: dict,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp=None,
+    body: bytes | None = None,
+    header: str | None = None,
+):
     """POST ``event`` to the real webhook URL with Stripe's signature header."""
     body = body if body is not None else json.dumps(event).encode()
-    header = header if header is not None else sign_header(secret=secret, body=body,
-                                                           timestamp=timestamp)
-    return client.post(WEBHOOK_URL, data=body, content_type="application/json",
-                       HTTP_STRIPE_SIGNATURE=header)
+    header = (
+        header if header is not None else sign_header(secret=secret, body=body, timestamp=timestamp)
+    )
+    return client.post(
+        WEBHOOK_URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+    )
 
 
 @pytest.fixture
@@ -85,11 +103,20 @@ def product(db):
 @pytest.fixture
 def digital_product(db):
 
-    stored = StoredFile.objects.create(name="ebook.pdf", provider=StoredFile.Provider.URL,
-                                       url="https://files.example.com/ebook.pdf",
-                                       content_type="application/pdf", size_bytes=1000)
-    item = ProductFactory(name="E-book", type=ProductType.DIGITAL_DOWNLOAD,
-                          download_file=stored, download_limit=2, access_duration_days=30)
+    stored = StoredFile.objects.create(
+        name="ebook.pdf",
+        provider=StoredFile.Provider.URL,
+        url="https://files.example.com/ebook.pdf",
+        content_type="application/pdf",
+        size_bytes=1000,
+    )
+    item = ProductFactory(
+        name="E-book",
+        type=ProductType.DIGITAL_DOWNLOAD,
+        download_file=stored,
+        download_limit=2,
+        access_duration_days=30,
+    )
     item.default_price = PriceFactory(product=item, unit_amount=1000, currency="usd")
     item.save(update_fields=["default_price"])
     return item

@@ -113,38 +113,95 @@ class StripeDouble(SubscriptionApi, CatalogApi):
         """Customers, Checkout, payments, refunds, disputes, events."""
         P = "stripe.params."  # noqa: N806
         return [
-            ("POST", r"/v1/customers$", self._create_customer,
-             P + "_customer_create_params:CustomerCreateParams"),
-            ("GET", r"/v1/customers/(?P<id>[^/]+)$", self._getter("customer"),
-             P + "_customer_retrieve_params:CustomerRetrieveParams"),
-            ("POST", r"/v1/checkout/sessions$", self._create_session,
-             P + "checkout._session_create_params:SessionCreateParams"),
-            ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)$", self._getter("checkout.session"),
-             P + "checkout._session_retrieve_params:SessionRetrieveParams"),
-            ("GET", r"/v1/payment_intents/(?P<id>[^/]+)$", self._get_intent,
-             P + "_payment_intent_retrieve_params:PaymentIntentRetrieveParams"),
-            ("POST", r"/v1/refunds$", self._create_refund,
-             P + "_refund_create_params:RefundCreateParams"),
-            ("GET", r"/v1/refunds$", self._list("refund", "charge"),
-             P + "_refund_list_params:RefundListParams"),
-            ("GET", r"/v1/refunds/(?P<id>[^/]+)$", self._getter("refund"),
-             P + "_refund_retrieve_params:RefundRetrieveParams"),
-            ("GET", r"/v1/charges/(?P<id>[^/]+)$", self._getter("charge"),
-             P + "_charge_retrieve_params:ChargeRetrieveParams"),
-            ("GET", r"/v1/disputes/(?P<id>[^/]+)$", self._getter("dispute"),
-             P + "_dispute_retrieve_params:DisputeRetrieveParams"),
-            ("GET", r"/v1/payment_methods/(?P<id>[^/]+)$", self._getter("payment_method"),
-             P + "_payment_method_retrieve_params:PaymentMethodRetrieveParams"),
-            ("GET", r"/v1/events$", self._list("event", None),
-             P + "_event_list_params:EventListParams"),
-            ("GET", r"/v1/account$", self._account,
-             P + "_account_retrieve_current_params:AccountRetrieveCurrentParams"),
-            ("GET", r"/v1/events/(?P<id>[^/]+)$", self._getter("event"),
-             P + "_event_retrieve_params:EventRetrieveParams"),
+            (
+                "POST",
+                r"/v1/customers$",
+                self._create_customer,
+                P + "_customer_create_params:CustomerCreateParams",
+            ),
+            (
+                "GET",
+                r"/v1/customers/(?P<id>[^/]+)$",
+                self._getter("customer"),
+                P + "_customer_retrieve_params:CustomerRetrieveParams",
+            ),
+            (
+                "POST",
+                r"/v1/checkout/sessions$",
+                self._create_session,
+                P + "checkout._session_create_params:SessionCreateParams",
+            ),
+            (
+                "GET",
+                r"/v1/checkout/sessions/(?P<id>[^/]+)$",
+                self._getter("checkout.session"),
+                P + "checkout._session_retrieve_params:SessionRetrieveParams",
+            ),
+            (
+                "GET",
+                r"/v1/payment_intents/(?P<id>[^/]+)$",
+                self._get_intent,
+                P + "_payment_intent_retrieve_params:PaymentIntentRetrieveParams",
+            ),
+            (
+                "POST",
+                r"/v1/refunds$",
+                self._create_refund,
+                P + "_refund_create_params:RefundCreateParams",
+            ),
+            (
+                "GET",
+                r"/v1/refunds$",
+                self._list("refund", "charge"),
+                P + "_refund_list_params:RefundListParams",
+            ),
+            (
+                "GET",
+                r"/v1/refunds/(?P<id>[^/]+)$",
+                self._getter("refund"),
+                P + "_refund_retrieve_params:RefundRetrieveParams",
+            ),
+            (
+                "GET",
+                r"/v1/charges/(?P<id>[^/]+)$",
+                self._getter("charge"),
+                P + "_charge_retrieve_params:ChargeRetrieveParams",
+            ),
+            (
+                "GET",
+                r"/v1/disputes/(?P<id>[^/]+)$",
+                self._getter("dispute"),
+                P + "_dispute_retrieve_params:DisputeRetrieveParams",
+            ),
+            (
+                "GET",
+                r"/v1/payment_methods/(?P<id>[^/]+)$",
+                self._getter("payment_method"),
+                P + "_payment_method_retrieve_params:PaymentMethodRetrieveParams",
+            ),
+            (
+                "GET",
+                r"/v1/events$",
+                self._list("event", None),
+                P + "_event_list_params:EventListParams",
+            ),
+            (
+                "GET",
+                r"/v1/account$",
+                self._account,
+                P + "_account_retrieve_current_params:AccountRetrieveCurrentParams",
+            ),
+            (
+                "GET",
+                r"/v1/events/(?P<id>[^/]+)$",
+                self._getter("event"),
+                P + "_event_retrieve_params:EventRetrieveParams",
+            ),
         ]
 
-    def handle(self, method: str, path: str, params: dict,
-               version: str | None = None) -> tuple[int, dict]:
+    def handle(
+        self, method: str, path: str, params: dict, version: str | None = None
+    ) -> tuple[int, dict]:
         """Answer one request in ``version`` (the Stripe-Version header; the account's
         default, ``self.api_version``, without one). Parameters stripe-python does not declare
         for that call are refused with 400, as Stripe refuses them."""
@@ -153,9 +210,12 @@ class StripeDouble(SubscriptionApi, CatalogApi):
             if verb == method and match:
                 unknown = unknown_parameter(params, params_class(params_path))
                 if unknown:
-                    return 400, error("invalid_request_error",
-                                      f"Received unknown parameter: {unknown}",
-                                      code="parameter_unknown", param=unknown)
+                    return 400, error(
+                        "invalid_request_error",
+                        f"Received unknown parameter: {unknown}",
+                        code="parameter_unknown",
+                        param=unknown,
+                    )
                 status, payload = fn(params, **match.groupdict())
                 return status, in_version(payload, version or self.api_version)
         return 404, error("invalid_request_error", f"Unrecognized request URL ({method} {path})")
@@ -164,9 +224,11 @@ class StripeDouble(SubscriptionApi, CatalogApi):
         def get(params, id):
             obj = self.get(kind, id)
             if obj is None:
-                return 404, error("invalid_request_error", f"No such {kind}: '{id}'",
-                                  code="resource_missing")
+                return 404, error(
+                    "invalid_request_error", f"No such {kind}: '{id}'", code="resource_missing"
+                )
             return 200, obj
+
         return get
 
     def _list(self, kind, filter_field):
@@ -177,13 +239,17 @@ class StripeDouble(SubscriptionApi, CatalogApi):
                 data = [o for o in data if o.get("created", 0) >= int(created["gte"])]
             if filter_field and params.get(filter_field):
                 data = [o for o in data if o.get(filter_field) == params[filter_field]]
-            return 200, {"object": "list", "data": data, "has_more": False,
-                         "url": f"/v1/{kind}s"}
+            return 200, {"object": "list", "data": data, "has_more": False, "url": f"/v1/{kind}s"}
+
         return list_
 
     def _no_features(self, params, id):
-        return 200, {"object": "list", "data": [], "has_more": False,
-                     "url": f"/v1/products/{id}/features"}
+        return 200, {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "url": f"/v1/products/{id}/features",
+        }
 
     def _list_invoice_payments(self, params):
         data = list(self.objects.get("invoice_payment", {}).values())
@@ -192,8 +258,12 @@ class StripeDouble(SubscriptionApi, CatalogApi):
         wanted = (params.get("payment") or {}).get("payment_intent")
         if wanted:
             data = [p for p in data if (p.get("payment") or {}).get("payment_intent") == wanted]
-        return 200, {"object": "list", "data": data, "has_more": False,
-                     "url": "/v1/invoice_payments"}
+        return 200, {
+            "object": "list",
+            "data": data,
+            "has_more": False,
+            "url": "/v1/invoice_payments",
+        }
 
     def _get_intent(self, params, id):
         status, intent = self._getter("payment_intent")(params, id)
@@ -203,75 +273,129 @@ class StripeDouble(SubscriptionApi, CatalogApi):
         return status, intent
 
     def _account(self, params):
-        return 200, example("account", id="acct_double", settings=None,
-                            business_profile={"name": "Double", "url": None})
+        return 200, example(
+            "account",
+            id="acct_double",
+            settings=None,
+            business_profile={"name": "Double", "url": None},
+        )
 
     def _create_customer(self, params):
-        customer = example("customer", id=self._new_id("cus"), email=params.get("email"),
-                           name=params.get("name"), metadata=params.get("metadata") or {},
-                           created=int(time.time()))
+        customer = example(
+            "customer",
+            id=self._new_id("cus"),
+            email=params.get("email"),
+            name=params.get("name"),
+            metadata=params.get("metadata") or {},
+            created=int(time.time()),
+        )
         return 200, self.put("customer", customer)
 
     def _create_session(self, params):
         items = params.get("line_items") or []
         if params.get("mode") == "subscription":
             return self._create_subscription_session(params, items)
-        total = sum(int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1))
-                    for i in items)
+        total = sum(int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1)) for i in items)
         currency = items[0]["price_data"]["currency"] if items else "usd"
         session_id = self._new_id("cs")
         # Since 2022-08-01 a payment-mode session has no PaymentIntent until the customer
         # pays (``pay_session``): ``payment_intent`` is null.
         self._intent_data[session_id] = params.get("payment_intent_data") or {}
         session = example(
-            "checkout.session", id=session_id, mode=params.get("mode"),
-            customer=params.get("customer"), client_reference_id=params.get("client_reference_id"),
-            metadata=params.get("metadata") or {}, amount_subtotal=total, amount_total=total,
-            currency=currency, payment_intent=None, payment_status="unpaid",
-            status="open", success_url=params.get("success_url"),
-            cancel_url=params.get("cancel_url"), created=int(time.time()),
-            url=f"https://checkout.stripe.test/c/pay/{session_id}")
+            "checkout.session",
+            id=session_id,
+            mode=params.get("mode"),
+            customer=params.get("customer"),
+            client_reference_id=params.get("client_reference_id"),
+            metadata=params.get("metadata") or {},
+            amount_subtotal=total,
+            amount_total=total,
+            currency=currency,
+            payment_intent=None,
+            payment_status="unpaid",
+            status="open",
+            success_url=params.get("success_url"),
+            cancel_url=params.get("cancel_url"),
+            created=int(time.time()),
+            url=f"https://checkout.stripe.test/c/pay/{session_id}",
+        )
         return 200, self.put("checkout.session", session)
 
-    def pay_session(self, session_id: str, *, brand: str = "visa", last4: str = "4242",
-                    asynchronous: bool = False) -> tuple[dict, dict, dict]:
+    def pay_session(
+        self,
+        session_id: str,
+        *,
+        brand: str = "visa",
+        last4: str = "4242",
+        asynchronous: bool = False,
+    ) -> tuple[dict, dict, dict]:
         """The customer pays a payment-mode session: Stripe creates the PaymentIntent and
         its charge then. ``asynchronous``: a bank debit, paid later (``processing``).
         Returns (session, intent, charge) as Stripe now holds them."""
         session = copy.deepcopy(self.get("checkout.session", session_id))
         intent_id, charge_id = self._new_id("pi"), self._new_id("ch")
         amount = session["amount_total"]
-        charge = example("charge", id=charge_id, amount=amount, amount_captured=amount,
-                         amount_refunded=0, refunded=False, currency=session["currency"],
-                         customer=session.get("customer"), payment_intent=intent_id,
-                         status="pending" if asynchronous else "succeeded",
-                         paid=not asynchronous, disputed=False)
+        charge = example(
+            "charge",
+            id=charge_id,
+            amount=amount,
+            amount_captured=amount,
+            amount_refunded=0,
+            refunded=False,
+            currency=session["currency"],
+            customer=session.get("customer"),
+            payment_intent=intent_id,
+            status="pending" if asynchronous else "succeeded",
+            paid=not asynchronous,
+            disputed=False,
+        )
         charge["payment_method_details"]["card"].update(brand=brand, last4=last4)
         charge.pop("refunds", None)
         self.put("charge", charge)
-        intent = self.put("payment_intent", example(
-            "payment_intent", id=intent_id, amount=amount, currency=session["currency"],
-            customer=session.get("customer"),
-            status="processing" if asynchronous else "succeeded",
-            amount_received=0 if asynchronous else amount, latest_charge=charge_id,
-            metadata=self._intent_data.get(session_id, {}).get("metadata") or {},
-            created=int(time.time()), canceled_at=None, last_payment_error=None))
-        session.update(payment_intent=intent_id, status="complete",
-                       payment_status="unpaid" if asynchronous else "paid")
+        intent = self.put(
+            "payment_intent",
+            example(
+                "payment_intent",
+                id=intent_id,
+                amount=amount,
+                currency=session["currency"],
+                customer=session.get("customer"),
+                status="processing" if asynchronous else "succeeded",
+                amount_received=0 if asynchronous else amount,
+                latest_charge=charge_id,
+                metadata=self._intent_data.get(session_id, {}).get("metadata") or {},
+                created=int(time.time()),
+                canceled_at=None,
+                last_payment_error=None,
+            ),
+        )
+        session.update(
+            payment_intent=intent_id,
+            status="complete",
+            payment_status="unpaid" if asynchronous else "paid",
+        )
         return self.put("checkout.session", session), intent, charge
 
     def _create_refund(self, params):
         intent = self.get("payment_intent", params.get("payment_intent", ""))
         if intent is None:
-            return 404, error("invalid_request_error", "No such payment_intent",
-                              code="resource_missing")
+            return 404, error(
+                "invalid_request_error", "No such payment_intent", code="resource_missing"
+            )
         amount = int(params.get("amount") or intent["amount"])
         charge_id = intent.get("latest_charge") or f"ch_for_{intent['id']}"
-        refund = example("refund", id=self._new_id("re"), amount=amount,
-                         currency=intent["currency"], payment_intent=intent["id"],
-                         charge=charge_id, status=self.refund_status,
-                         metadata=params.get("metadata") or {}, reason=params.get("reason"),
-                         created=int(time.time()))
+        refund = example(
+            "refund",
+            id=self._new_id("re"),
+            amount=amount,
+            currency=intent["currency"],
+            payment_intent=intent["id"],
+            charge=charge_id,
+            status=self.refund_status,
+            metadata=params.get("metadata") or {},
+            reason=params.get("reason"),
+            created=int(time.time()),
+        )
         return 200, self.put("refund", refund)
 
     def _handler_class(self):
@@ -285,8 +409,9 @@ class StripeDouble(SubscriptionApi, CatalogApi):
                 params = _nest(parse_qsl(body or url.query, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key")
                 version = self.headers.get("Stripe-Version")
-                double.requests.append(Recorded(method, url.path, params, key,
-                                                dict(self.headers.items())))
+                double.requests.append(
+                    Recorded(method, url.path, params, key, dict(self.headers.items()))
+                )
                 with double._lock:
                     failure = double.fail_next.pop(0) if double.fail_next else None
                 if failure:
@@ -296,8 +421,7 @@ class StripeDouble(SubscriptionApi, CatalogApi):
                         if key and key in double._idempotent:
                             status, payload = double._idempotent[key]
                         else:
-                            status, payload = double.handle(method, url.path, params,
-                                                            version)
+                            status, payload = double.handle(method, url.path, params, version)
                             if key and status < 500:
                                 double._idempotent[key] = (status, payload)
                 else:

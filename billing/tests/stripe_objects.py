@@ -27,13 +27,26 @@ def example(resource: str, **changes) -> dict:
     return obj
 
 
-def wrap_event(obj: dict, event_type: str, *, event_id: str | None = None,
-               created: int | None = None, api_version: str = API_VERSION) -> dict:
+def wrap_event(
+    obj: dict,
+    event_type: str,
+    *,
+    event_id: str | None = None,
+    created: int | None = None,
+    api_version: str = API_VERSION,
+) -> dict:
     """An event around ``obj``, as Stripe's README for the fixtures describes."""
-    return {"id": event_id or f"evt_{next(ids):012d}", "object": "event", "type": event_type,
-            "api_version": api_version, "created": created or int(time.time()),
-            "livemode": False, "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None}, "data": {"object": obj}}
+    return {
+        "id": event_id or f"evt_{next(ids):012d}",
+        "object": "event",
+        "type": event_type,
+        "api_version": api_version,
+        "created": created or int(time.time()),
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "data": {"object": obj},
+    }
 
 
 def error(kind: str, message: str, code: str | None = None, param: str | None = None) -> dict:
@@ -54,8 +67,7 @@ def in_version(payload, version: str):
     if version[:10] >= BASIL or not isinstance(payload, dict):
         return payload
     payload = copy.deepcopy(payload)
-    for obj in [payload, *(payload.get("data") or [] if payload.get("object") == "list"
-                           else [])]:
+    for obj in [payload, *(payload.get("data") or [] if payload.get("object") == "list" else [])]:
         if not isinstance(obj, dict):
             continue
         if obj.get("object") == "subscription":

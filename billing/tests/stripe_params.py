@@ -91,8 +91,11 @@ def _check_value(value, hint, name: str) -> str | None:
                 return found
         return None
     if origin is Union:
-        candidates = [arg for arg in get_args(hint) if get_origin(arg) is not Literal
-                      and arg is not type(None)]
+        candidates = [
+            arg
+            for arg in get_args(hint)
+            if get_origin(arg) is not Literal and arg is not type(None)
+        ]
         if isinstance(value, dict):
             shapes = [arg for arg in candidates if is_typeddict(arg)]
         elif isinstance(value, list):

@@ -42,8 +42,9 @@ CARD_LOOKALIKE = "4000 0000 0000 0000"
 @pytest.fixture
 def manual_plan(db):
 
-    plan = PlanFactory(slug="office", name="Office", billing_source="manual",
-                       credits_per_period=300)
+    plan = PlanFactory(
+        slug="office", name="Office", billing_source="manual", credits_per_period=300
+    )
     plan.product.tax_rate = "0.2000"
     plan.product.save(update_fields=["tax_rate"])
     return plan
@@ -56,8 +57,9 @@ def stripe_plan(db):
 
 
 def _subscribe(api, slug):
-    response = api.post("/api/v1/subscriptions/", {"plan": slug, "interval": "month"},
-                        format="json")
+    response = api.post(
+        "/api/v1/subscriptions/", {"plan": slug, "interval": "month"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     return response.json()
 
@@ -70,10 +72,14 @@ def _manual_account(customer_api, product, capture):
     sub = Subscription.objects.get(pk=body["subscription"]["id"])
     sub_invoice = Invoice.objects.get(number=body["invoice"]["number"])
     customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
-    checkout = customer_api.post("/api/v1/checkout/", {
-        "payment_method": "manual",
-        "billing_address": {"line1": "1 High Street", "country": "GB",
-                            "card": CARD_LOOKALIKE}}, format="json")
+    checkout = customer_api.post(
+        "/api/v1/checkout/",
+        {
+            "payment_method": "manual",
+            "billing_address": {"line1": "1 High Street", "country": "GB", "card": CARD_LOOKALIKE},
+        },
+        format="json",
+    )
     assert checkout.status_code == 201, checkout.json()
     order = Order.objects.get(number=checkout.json()["order"]["number"])
     return sub, sub_invoice, order
@@ -94,11 +100,18 @@ def _audit_count():
 
 @pytest.mark.django_db
 def test_the_delete_page_lists_what_will_be_cancelled_and_voided_and_changes_nothing(
-        no_stripe, customer_client, customer_api, customer, manual_plan, product,
-        django_capture_on_commit_callbacks):
+    no_stripe,
+    customer_client,
+    customer_api,
+    customer,
+    manual_plan,
+    product,
+    django_capture_on_commit_callbacks,
+):
     with time_machine.travel(START, tick=False):
-        sub, sub_invoice, order = _manual_account(customer_api, product,
-                                                  django_capture_on_commit_callbacks)
+        sub, sub_invoice, order = _manual_account(
+            customer_api, product, django_capture_on_commit_callbacks
+        )
         audit_before = _audit_count()
 
         response = customer_client.get(DELETE_URL)
@@ -107,11 +120,9 @@ def test_the_delete_page_lists_what_will_be_cancelled_and_voided_and_changes_not
     page = response.content.decode()
     assert "Your Office subscription (active) will be cancelled at once" in page
     # 10.00 + 20 % tax for the subscription; the 19.00 order has no tax.
-    assert (f"Invoice {sub_invoice.number} for $12.00, due 15 March 2026 will be voided"
-            in page)
+    assert f"Invoice {sub_invoice.number} for $12.00, due 15 March 2026 will be voided" in page
     assert f"Invoice {order.invoice.number} for $19.00, due 15 March 2026 will be voided" in page
-    assert _state(sub, sub_invoice, order) == [S.ACTIVE, InvoiceStatus.OPEN,
-                                               OrderStatus.PENDING]
+    assert _state(sub, sub_invoice, order) == [S.ACTIVE, InvoiceStatus.OPEN, OrderStatus.PENDING]
     assert _audit_count() == audit_before
 
 
@@ -125,8 +136,15 @@ def test_a_customer_without_billing_sees_no_billing_list(customer_client):
 
 @pytest.mark.django_db
 def test_deleting_cancels_the_manual_subscription_voids_open_invoices_and_stops_renewals(
-        no_stripe, client, customer_api, customer, password, manual_plan, product,
-        django_capture_on_commit_callbacks):
+    no_stripe,
+    client,
+    customer_api,
+    customer,
+    password,
+    manual_plan,
+    product,
+    django_capture_on_commit_callbacks,
+):
     capture = django_capture_on_commit_callbacks
     with time_machine.travel(START, tick=False):
         sub, sub_invoice, order = _manual_account(customer_api, product, capture)
@@ -145,14 +163,19 @@ def test_deleting_cancels_the_manual_subscription_voids_open_invoices_and_stops_
     for invoice in (sub_invoice, order_invoice):
         invoice.refresh_from_db()
         assert (invoice.status, invoice.amount_due) == (InvoiceStatus.VOID, 0)
-        row = AuditLog.objects.get(resource_type="billing.Invoice", resource_id=str(invoice.pk),
-                                   context__operation="invoice_void")
+        row = AuditLog.objects.get(
+            resource_type="billing.Invoice",
+            resource_id=str(invoice.pk),
+            context__operation="invoice_void",
+        )
         assert row.actor_id is None  # the system, on the customer's deletion
         assert row.context["reason"] == REASON
         assert (row.old_values, row.new_values) == ({"status": "OPEN"}, {"status": "VOID"})
-    cancel_row = AuditLog.objects.get(resource_type="billing.Subscription",
-                                      resource_id=str(sub.pk),
-                                      context__operation="subscription_cancel")
+    cancel_row = AuditLog.objects.get(
+        resource_type="billing.Subscription",
+        resource_id=str(sub.pk),
+        context__operation="subscription_cancel",
+    )
     assert cancel_row.actor_id is None and cancel_row.context["reason"] == REASON
     order.refresh_from_db()
     assert (order.status, order.billing_address) == (OrderStatus.CANCELLED, None)
@@ -162,8 +185,11 @@ def test_deleting_cancels_the_manual_subscription_voids_open_invoices_and_stops_
 
     # The next period end, the reminder day and the due date pass: nothing is renewed,
     # reminded or chased, and no mail goes to the deleted address.
-    for moment in (datetime(2026, 3, 13, 9, 0, tzinfo=UTC), datetime(2026, 3, 16, 9, 0, tzinfo=UTC),
-                   datetime(2026, 4, 1, 13, 0, tzinfo=UTC)):
+    for moment in (
+        datetime(2026, 3, 13, 9, 0, tzinfo=UTC),
+        datetime(2026, 3, 16, 9, 0, tzinfo=UTC),
+        datetime(2026, 4, 1, 13, 0, tzinfo=UTC),
+    ):
         with time_machine.travel(moment, tick=False), capture(execute=True):
             counts = renewal_service.renew_manual_subscriptions()
         assert counts == {"renewed": 0, "ended": 0, "reminded": 0, "past_due": 0, "unpaid": 0}
@@ -173,13 +199,18 @@ def test_deleting_cancels_the_manual_subscription_voids_open_invoices_and_stops_
 
 
 @pytest.mark.django_db
-def test_deleting_erases_the_order_billing_address(no_stripe, client, customer_api, customer,
-                                                   password, product):
+def test_deleting_erases_the_order_billing_address(
+    no_stripe, client, customer_api, customer, password, product
+):
     customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
-    number = customer_api.post("/api/v1/checkout/", {
-        "payment_method": "manual",
-        "billing_address": {"line1": "1 High Street", "city": "London", "country": "GB"}},
-        format="json").json()["order"]["number"]
+    number = customer_api.post(
+        "/api/v1/checkout/",
+        {
+            "payment_method": "manual",
+            "billing_address": {"line1": "1 High Street", "city": "London", "country": "GB"},
+        },
+        format="json",
+    ).json()["order"]["number"]
     client.force_login(customer)
 
     response = client.post(DELETE_URL, {"password": password, "confirm": "on"})
@@ -190,18 +221,29 @@ def test_deleting_erases_the_order_billing_address(no_stripe, client, customer_a
     with connection.cursor() as cursor:
         cursor.execute("SELECT billing_address FROM billing_order WHERE id = %s", [order.pk])
         assert cursor.fetchone()[0] is None
-    row = AuditLog.objects.get(resource_type="billing.Order", context__reason=REASON,
-                               new_values__billing_address="[erased]")
+    row = AuditLog.objects.get(
+        resource_type="billing.Order",
+        context__reason=REASON,
+        new_values__billing_address="[erased]",
+    )
     assert row.actor_id is None and row.context["orders"] == 1
 
 
 @pytest.mark.django_db
 def test_bad_and_repeated_submissions_change_nothing(
-        no_stripe, client, customer_api, customer, password, manual_plan, product,
-        django_capture_on_commit_callbacks):
+    no_stripe,
+    client,
+    customer_api,
+    customer,
+    password,
+    manual_plan,
+    product,
+    django_capture_on_commit_callbacks,
+):
     with time_machine.travel(START, tick=False):
-        sub, sub_invoice, order = _manual_account(customer_api, product,
-                                                  django_capture_on_commit_callbacks)
+        sub, sub_invoice, order = _manual_account(
+            customer_api, product, django_capture_on_commit_callbacks
+        )
         client.force_login(customer)
         audit_before = _audit_count()
 
@@ -210,15 +252,20 @@ def test_bad_and_repeated_submissions_change_nothing(
         api_wrong = customer_api.delete("/api/v1/me/", {"password": "nope"}, format="json")
 
         assert (wrong.status_code, unconfirmed.status_code, api_wrong.status_code) == (
-            400, 400, 400)
+            400,
+            400,
+            400,
+        )
         assert b"will be cancelled at once" in wrong.content  # the list is still shown
-        assert _state(sub, sub_invoice, order) == [S.ACTIVE, InvoiceStatus.OPEN,
-                                                   OrderStatus.PENDING]
+        assert _state(sub, sub_invoice, order) == [
+            S.ACTIVE,
+            InvoiceStatus.OPEN,
+            OrderStatus.PENDING,
+        ]
         assert User.all_objects.get(pk=customer.pk).status == Status.ACTIVE
         assert _audit_count() == audit_before
 
-        assert client.post(DELETE_URL, {"password": password, "confirm": "on"}
-                           ).status_code == 302
+        assert client.post(DELETE_URL, {"password": password, "confirm": "on"}).status_code == 302
         audit_after = _audit_count()
 
         # The same form again from the same browser (now signed out), and the service again.
@@ -227,23 +274,36 @@ def test_bad_and_repeated_submissions_change_nothing(
         with pytest.raises(AccountDeleted):
             account_services.delete_account(user=customer, actor=customer)
     assert _audit_count() == audit_after
-    assert _state(sub, sub_invoice, order) == [S.CANCELED, InvoiceStatus.VOID,
-                                               OrderStatus.CANCELLED]
+    assert _state(sub, sub_invoice, order) == [
+        S.CANCELED,
+        InvoiceStatus.VOID,
+        OrderStatus.CANCELLED,
+    ]
 
 
 @pytest.mark.django_db
 def test_deleting_through_the_api_settles_billing_too(
-        no_stripe, customer_api, customer, password, manual_plan, product,
-        django_capture_on_commit_callbacks):
+    no_stripe,
+    customer_api,
+    customer,
+    password,
+    manual_plan,
+    product,
+    django_capture_on_commit_callbacks,
+):
     with time_machine.travel(START, tick=False):
-        sub, sub_invoice, order = _manual_account(customer_api, product,
-                                                  django_capture_on_commit_callbacks)
+        sub, sub_invoice, order = _manual_account(
+            customer_api, product, django_capture_on_commit_callbacks
+        )
 
         response = customer_api.delete("/api/v1/me/", {"password": password}, format="json")
 
     assert response.status_code == 204
-    assert _state(sub, sub_invoice, order) == [S.CANCELED, InvoiceStatus.VOID,
-                                               OrderStatus.CANCELLED]
+    assert _state(sub, sub_invoice, order) == [
+        S.CANCELED,
+        InvoiceStatus.VOID,
+        OrderStatus.CANCELLED,
+    ]
 
 
 # --- Stripe billing --------------------------------------------------------------------------
@@ -256,12 +316,24 @@ def _stripe_account(stripe_double, customer_api, customer, client, capture):
     cus = CustomerBillingProfile.objects.get(user=customer).stripe_customer_id
     local.price.refresh_from_db()
     now = int(time.time())
-    obj = stripe_subscription(stripe_double, sub_id="sub_A", customer=cus,
-                              price_id=local.price.stripe_price_id, start=now - DAY,
-                              end=now + 29 * DAY, metadata={"subscription_id": str(local.pk)})
+    obj = stripe_subscription(
+        stripe_double,
+        sub_id="sub_A",
+        customer=cus,
+        price_id=local.price.stripe_price_id,
+        start=now - DAY,
+        end=now + 29 * DAY,
+        metadata={"subscription_id": str(local.pk)},
+    )
     deliver(client, capture, obj, "customer.subscription.created", created=now - 60)
-    invoice = stripe_invoice(inv_id="in_open", sub_id="sub_A", customer=cus, amount=1000,
-                             start=now - DAY, end=now + 29 * DAY)
+    invoice = stripe_invoice(
+        inv_id="in_open",
+        sub_id="sub_A",
+        customer=cus,
+        amount=1000,
+        start=now - DAY,
+        end=now + 29 * DAY,
+    )
     stripe_double.put("invoice", invoice)
     deliver(client, capture, invoice, "invoice.finalized", created=now - 30)
     local.refresh_from_db()
@@ -273,8 +345,14 @@ def _stripe_account(stripe_double, customer_api, customer, client, capture):
 
 @pytest.mark.django_db
 def test_deleting_cancels_the_stripe_subscription_at_stripe_and_voids_its_open_invoice(
-        stripe_double, client, customer_api, customer, password, stripe_plan,
-        django_capture_on_commit_callbacks):
+    stripe_double,
+    client,
+    customer_api,
+    customer,
+    password,
+    stripe_plan,
+    django_capture_on_commit_callbacks,
+):
     capture = django_capture_on_commit_callbacks
     local, invoice = _stripe_account(stripe_double, customer_api, customer, client, capture)
     client.force_login(customer)
@@ -293,19 +371,25 @@ def test_deleting_cancels_the_stripe_subscription_at_stripe_and_voids_its_open_i
     assert local.status == S.CANCELED and local.canceled_at is not None
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_due) == (InvoiceStatus.VOID, 0)
-    row = AuditLog.objects.get(resource_type="billing.Invoice", resource_id=str(invoice.pk),
-                               context__operation="invoice_void")
+    row = AuditLog.objects.get(
+        resource_type="billing.Invoice",
+        resource_id=str(invoice.pk),
+        context__operation="invoice_void",
+    )
     assert row.actor_id is None and row.context["reason"] == REASON
-    cancel_row = AuditLog.objects.get(resource_type="billing.Subscription",
-                                      resource_id=str(local.pk),
-                                      context__operation="subscription_cancel")
+    cancel_row = AuditLog.objects.get(
+        resource_type="billing.Subscription",
+        resource_id=str(local.pk),
+        context__operation="subscription_cancel",
+    )
     assert cancel_row.actor_id is None and cancel_row.context["reason"] == REASON
     assert User.all_objects.get(pk=customer.pk).status == Status.DELETED
 
     # Stripe's own events about it arrive afterwards: nothing moves back, nothing is mailed.
     mail.outbox.clear()
-    deliver(client, capture, stripe_double.get("subscription", "sub_A"),
-            "customer.subscription.deleted")
+    deliver(
+        client, capture, stripe_double.get("subscription", "sub_A"), "customer.subscription.deleted"
+    )
     deliver(client, capture, stripe_double.get("invoice", "in_open"), "invoice.voided")
     local.refresh_from_db()
     invoice.refresh_from_db()
@@ -316,14 +400,21 @@ def test_deleting_cancels_the_stripe_subscription_at_stripe_and_voids_its_open_i
 
 @pytest.mark.django_db
 def test_when_stripe_cannot_cancel_nothing_is_deleted_and_the_customer_can_retry(
-        stripe_double, client, customer_api, customer, password, stripe_plan,
-        django_capture_on_commit_callbacks):
+    stripe_double,
+    client,
+    customer_api,
+    customer,
+    password,
+    stripe_plan,
+    django_capture_on_commit_callbacks,
+):
     capture = django_capture_on_commit_callbacks
     local, invoice = _stripe_account(stripe_double, customer_api, customer, client, capture)
     client.force_login(customer)
     audit_before = _audit_count()
-    stripe_double.fail_next.append((503, {"error": {"type": "api_error",
-                                                    "message": "Stripe is down"}}))
+    stripe_double.fail_next.append(
+        (503, {"error": {"type": "api_error", "message": "Stripe is down"}})
+    )
 
     response = client.post(DELETE_URL, {"password": password, "confirm": "on"})
 
@@ -346,18 +437,39 @@ def test_when_stripe_cannot_cancel_nothing_is_deleted_and_the_customer_can_retry
 
 @pytest.mark.django_db
 def test_a_subscription_stripe_already_ended_does_not_block_the_deletion(
-        stripe_double, client, customer_api, customer, password, stripe_plan,
-        django_capture_on_commit_callbacks):
+    stripe_double,
+    client,
+    customer_api,
+    customer,
+    password,
+    stripe_plan,
+    django_capture_on_commit_callbacks,
+):
     capture = django_capture_on_commit_callbacks
     local, invoice = _stripe_account(stripe_double, customer_api, customer, client, capture)
     # Ended at Stripe, and its webhook has not arrived yet: Stripe refuses a second cancel.
     now = int(time.time())
-    stripe_double.put("subscription", {**stripe_double.get("subscription", "sub_A"),
-                                       "status": "canceled", "canceled_at": now,
-                                       "ended_at": now})
-    stripe_double.fail_next.append((400, {"error": {
-        "type": "invalid_request_error", "code": "resource_missing",
-        "message": "No such subscription: 'sub_A'"}}))
+    stripe_double.put(
+        "subscription",
+        {
+            **stripe_double.get("subscription", "sub_A"),
+            "status": "canceled",
+            "canceled_at": now,
+            "ended_at": now,
+        },
+    )
+    stripe_double.fail_next.append(
+        (
+            400,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "resource_missing",
+                    "message": "No such subscription: 'sub_A'",
+                }
+            },
+        )
+    )
     client.force_login(customer)
 
     with capture(execute=True):

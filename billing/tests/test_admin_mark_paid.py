@@ -53,25 +53,42 @@ def test_invoice_is_paid_in_parts_and_settled_by_the_last_one(staff_console, cus
     assert form.value(prefix + "paid_on") == timezone.localdate().isoformat()
     yesterday = timezone.localdate() - timedelta(days=1)
 
-    first = submit(staff_console, page, form, {prefix + "amount": "200.00",
-                                               prefix + "paid_on": yesterday.isoformat(),
-                                               prefix + "reference": "BANK-1"})
+    first = submit(
+        staff_console,
+        page,
+        form,
+        {
+            prefix + "amount": "200.00",
+            prefix + "paid_on": yesterday.isoformat(),
+            prefix + "reference": "BANK-1",
+        },
+    )
 
     assert first.status_code == 302
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == (
-        InvoiceStatus.OPEN, 20_000, 51_137)
+        InvoiceStatus.OPEN,
+        20_000,
+        51_137,
+    )
     payment = Payment.objects.get(invoice=invoice)
     assert (payment.amount, payment.provider_id) == (20_000, "BANK-1")
     assert timezone.localtime(payment.paid_at).date() == yesterday
     assert plan_grants(customer) == []  # nothing granted until it is paid in full
-    assert AuditLog.objects.filter(resource_id=str(invoice.pk),
-                                   context__operation="invoice_part_paid").count() == 1
+    assert (
+        AuditLog.objects.filter(
+            resource_id=str(invoice.pk), context__operation="invoice_part_paid"
+        ).count()
+        == 1
+    )
 
     # The same transfer submitted again (a second click) is recorded once.
-    assert submit(staff_console, page, form, {prefix + "amount": "200.00",
-                                              prefix + "reference": "BANK-1"}
-                  ).status_code == 302
+    assert (
+        submit(
+            staff_console, page, form, {prefix + "amount": "200.00", prefix + "reference": "BANK-1"}
+        ).status_code
+        == 302
+    )
     assert Payment.objects.filter(invoice=invoice).count() == 1
 
     page, form = mark_paid_page(staff_console, INVOICES, invoice)
@@ -80,9 +97,14 @@ def test_invoice_is_paid_in_parts_and_settled_by_the_last_one(staff_console, cus
     assert last.status_code == 302
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == (
-        InvoiceStatus.PAID, 71_137, 0)
+        InvoiceStatus.PAID,
+        71_137,
+        0,
+    )
     assert sorted(Payment.objects.filter(invoice=invoice).values_list("amount", flat=True)) == [
-        20_000, 51_137]
+        20_000,
+        51_137,
+    ]
     assert plan_grants(customer) == [300]
 
     again = run_action(staff_console, INVOICES, "action_mark_paid", [invoice.pk])
@@ -91,24 +113,32 @@ def test_invoice_is_paid_in_parts_and_settled_by_the_last_one(staff_console, cus
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("typed, field, message", [
-    ({"amount": "0"}, "amount", "Enter the amount received: more than zero."),
-    ({"amount": "711.38"}, "amount", "That is more than the $711.37 due"),
-    ({"amount": "1.234"}, "amount", "Use at most 2 decimals for USD."),
-    ({"amount": "100000000000000000000"}, "amount", "This amount is too large"),
-    ({"amount": ""}, "amount", "This field is required."),
-    ({"paid_on": "tomorrow"}, "paid_on", "The date received cannot be in the future."),
-    ({"amount": "100.00", "reference": ""}, "reference",
-     "Enter the bank reference of this part payment."),
-])
-def test_mark_paid_form_refuses_bad_input_beside_the_field(staff_console, customer, typed,
-                                                          field, message):
+@pytest.mark.parametrize(
+    "typed, field, message",
+    [
+        ({"amount": "0"}, "amount", "Enter the amount received: more than zero."),
+        ({"amount": "711.38"}, "amount", "That is more than the $711.37 due"),
+        ({"amount": "1.234"}, "amount", "Use at most 2 decimals for USD."),
+        ({"amount": "100000000000000000000"}, "amount", "This amount is too large"),
+        ({"amount": ""}, "amount", "This field is required."),
+        ({"paid_on": "tomorrow"}, "paid_on", "The date received cannot be in the future."),
+        (
+            {"amount": "100.00", "reference": ""},
+            "reference",
+            "Enter the bank reference of this part payment.",
+        ),
+    ],
+)
+def test_mark_paid_form_refuses_bad_input_beside_the_field(
+    staff_console, customer, typed, field, message
+):
     invoice = manual_invoice(customer)
     prefix = f"paid-{invoice.pk}-"
     page, form = mark_paid_page(staff_console, INVOICES, invoice)
     tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
-    values = {prefix + name: tomorrow if value == "tomorrow" else value
-              for name, value in typed.items()}
+    values = {
+        prefix + name: tomorrow if value == "tomorrow" else value for name, value in typed.items()
+    }
     before = (AuditLog.objects.count(), ApprovalRequest.objects.count())
 
     response = submit(staff_console, page, form, values)
@@ -117,7 +147,10 @@ def test_mark_paid_form_refuses_bad_input_beside_the_field(staff_console, custom
     assert beside(response.content.decode(), f"id_{prefix}{field}", message)
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == (
-        InvoiceStatus.OPEN, 0, 71_137)
+        InvoiceStatus.OPEN,
+        0,
+        71_137,
+    )
     assert not Payment.objects.exists()
     assert (AuditLog.objects.count(), ApprovalRequest.objects.count()) == before
 
@@ -129,20 +162,25 @@ def test_yen_invoice_amount_is_typed_without_decimals(staff_console, customer):
     page, form = mark_paid_page(staff_console, INVOICES, invoice)
     assert form.value(prefix + "amount") == "5000" and "¥5,000 is due" in page.content.decode()
 
-    refused = submit(staff_console, page, form, {prefix + "amount": "1.5",
-                                                 prefix + "reference": "JP-1"})
+    refused = submit(
+        staff_console, page, form, {prefix + "amount": "1.5", prefix + "reference": "JP-1"}
+    )
     assert refused.status_code == 400
-    assert beside(refused.content.decode(), f"id_{prefix}amount",
-                  "Use at most 0 decimals for JPY.")
-    assert submit(staff_console, page, form, {prefix + "amount": "2000",
-                                              prefix + "reference": "JP-1"}).status_code == 302
+    assert beside(refused.content.decode(), f"id_{prefix}amount", "Use at most 0 decimals for JPY.")
+    assert (
+        submit(
+            staff_console, page, form, {prefix + "amount": "2000", prefix + "reference": "JP-1"}
+        ).status_code
+        == 302
+    )
     invoice.refresh_from_db()
     assert (invoice.amount_paid, invoice.amount_due) == (2000, 3000)
 
 
 @pytest.mark.django_db
-def test_above_the_limit_the_amount_received_waits_for_a_second_person(client, staff_console,
-                                                                        customer):
+def test_above_the_limit_the_amount_received_waits_for_a_second_person(
+    client, staff_console, customer
+):
     SystemConfig.objects.create(key="finance_approval_threshold", value=50_000)  # $500.00
     finance = FinanceFactory()
     client.force_login(finance)
@@ -154,24 +192,33 @@ def test_above_the_limit_the_amount_received_waits_for_a_second_person(client, s
     assert done.status_code == 302  # within the limit: recorded at once
     page, form = mark_paid_page(client, INVOICES, invoice)
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
-    waits = submit(client, page, form, {prefix + "paid_on": yesterday,
-                                        prefix + "reference": "B-2"})
+    waits = submit(client, page, form, {prefix + "paid_on": yesterday, prefix + "reference": "B-2"})
     assert waits.status_code == 302
     approval = ApprovalRequest.objects.get(status=ApprovalStatus.PENDING)
     assert (approval.action_key, approval.amount, approval.currency) == (
-        "billing.invoice.mark_paid", 51_137, "usd")
-    assert approval.payload == {"invoice_id": invoice.pk, "amount": 51_137,
-                                "paid_on": yesterday, "reference": "B-2"}
+        "billing.invoice.mark_paid",
+        51_137,
+        "usd",
+    )
+    assert approval.payload == {
+        "invoice_id": invoice.pk,
+        "amount": 51_137,
+        "paid_on": yesterday,
+        "reference": "B-2",
+    }
     invoice.refresh_from_db()
     assert invoice.amount_due == 51_137
 
     approvals_page = staff_console.get("/admin/support/approvalrequest/")
     assert "Mark an invoice paid" in approvals_page.content.decode()
     assert "$511.37" in approvals_page.content.decode()
-    approved = submit(staff_console, approvals_page,
-                      find_form(approvals_page, form_id="changelist-form"),
-                      {"action": "approve_selected", "_selected_action": [str(approval.pk)]},
-                      button="index")
+    approved = submit(
+        staff_console,
+        approvals_page,
+        find_form(approvals_page, form_id="changelist-form"),
+        {"action": "approve_selected", "_selected_action": [str(approval.pk)]},
+        button="index",
+    )
     assert approved.status_code == 302
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_due) == (InvoiceStatus.PAID, 0)
@@ -181,8 +228,7 @@ def test_above_the_limit_the_amount_received_waits_for_a_second_person(client, s
 
 
 @pytest.mark.django_db
-def test_order_with_an_invoice_is_paid_in_parts_and_fulfilled_when_paid(staff_console,
-                                                                        customer):
+def test_order_with_an_invoice_is_paid_in_parts_and_fulfilled_when_paid(staff_console, customer):
     order = order_with_invoice(customer, total=90_000, credits=100)
     prefix = f"paid-{order.pk}-"
     page, form = mark_paid_page(staff_console, ORDERS, order)
@@ -193,7 +239,10 @@ def test_order_with_an_invoice_is_paid_in_parts_and_fulfilled_when_paid(staff_co
     invoice = order.invoice
     assert (order.status, order.payment_status) == (OrderStatus.PENDING, PaymentStatus.PENDING)
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == (
-        InvoiceStatus.OPEN, 30_000, 60_000)
+        InvoiceStatus.OPEN,
+        30_000,
+        60_000,
+    )
     assert not CreditGrant.objects.filter(user=customer).exists()  # not fulfilled yet
 
     page, form = mark_paid_page(staff_console, ORDERS, order)
@@ -201,13 +250,12 @@ def test_order_with_an_invoice_is_paid_in_parts_and_fulfilled_when_paid(staff_co
     submit(staff_console, page, form, {prefix + "reference": "T-2"})
     order.refresh_from_db()
     invoice.refresh_from_db()
-    assert (order.status, order.payment_status) == (OrderStatus.COMPLETED,
-                                                    PaymentStatus.SUCCEEDED)
+    assert (order.status, order.payment_status) == (OrderStatus.COMPLETED, PaymentStatus.SUCCEEDED)
     assert (invoice.status, invoice.amount_due) == (InvoiceStatus.PAID, 0)
-    assert sorted(Payment.objects.filter(order=order, invoice=invoice)
-                  .values_list("amount", flat=True)) == [30_000, 60_000]
-    assert list(CreditGrant.objects.filter(user=customer).values_list("amount", flat=True)) == [
-        100]
+    assert sorted(
+        Payment.objects.filter(order=order, invoice=invoice).values_list("amount", flat=True)
+    ) == [30_000, 60_000]
+    assert list(CreditGrant.objects.filter(user=customer).values_list("amount", flat=True)) == [100]
 
 
 @pytest.mark.django_db
@@ -234,8 +282,9 @@ def test_part_payments_at_once_add_up_and_settle_the_invoice_once(customer, admi
     def pay(i):
         try:
             barrier.wait()
-            return mark_invoice_paid(invoice_id=invoice.pk, actor=admin_user, amount=30_000,
-                                     reference=f"PART-{i}").status
+            return mark_invoice_paid(
+                invoice_id=invoice.pk, actor=admin_user, amount=30_000, reference=f"PART-{i}"
+            ).status
         finally:
             connection.close()
 
@@ -250,7 +299,10 @@ def test_part_payments_at_once_add_up_and_settle_the_invoice_once(customer, admi
     invoice.refresh_from_db()
     assert sorted(results) == ["OPEN", "OPEN", "PAID"]
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == (
-        InvoiceStatus.PAID, 90_000, 0)
+        InvoiceStatus.PAID,
+        90_000,
+        0,
+    )
     assert Payment.objects.filter(invoice=invoice).count() == 3
     assert plan_grants(customer) == [300]
 

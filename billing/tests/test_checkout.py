@@ -26,8 +26,9 @@ from credits.models import CreditBalance
 
 @pytest.mark.django_db
 def test_cart_api_add_change_remove(customer_api, product):
-    added = customer_api.post("/api/v1/cart/", {"product_id": product.pk, "quantity": 2},
-                              format="json")
+    added = customer_api.post(
+        "/api/v1/cart/", {"product_id": product.pk, "quantity": 2}, format="json"
+    )
     assert added.status_code == 201
     item_id = added.json()["items"][0]["id"]
     assert added.json()["subtotal"] == 3800
@@ -35,8 +36,7 @@ def test_cart_api_add_change_remove(customer_api, product):
     again = customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
     assert again.json()["items"][0]["quantity"] == 3
 
-    changed = customer_api.patch(f"/api/v1/cart/items/{item_id}/", {"quantity": 1},
-                                 format="json")
+    changed = customer_api.patch(f"/api/v1/cart/items/{item_id}/", {"quantity": 1}, format="json")
     assert changed.status_code == 200 and changed.json()["total"] == 1900
     assert customer_api.get(f"/api/v1/cart/items/{item_id}/").json()["quantity"] == 1
 
@@ -53,24 +53,30 @@ def test_cart_api_add_change_remove(customer_api, product):
 
 @pytest.mark.django_db
 def test_cart_items_of_another_customer_are_404(customer_api, other_customer_api, product):
-    item_id = customer_api.post("/api/v1/cart/", {"product_id": product.pk},
-                                format="json").json()["items"][0]["id"]
+    item_id = customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json").json()[
+        "items"
+    ][0]["id"]
     for method in ("get", "patch", "delete"):
-        response = getattr(other_customer_api, method)(f"/api/v1/cart/items/{item_id}/",
-                                                       {"quantity": 5}, format="json")
+        response = getattr(other_customer_api, method)(
+            f"/api/v1/cart/items/{item_id}/", {"quantity": 5}, format="json"
+        )
         assert response.status_code == 404, method
     assert customer_api.get(f"/api/v1/cart/items/{item_id}/").json()["quantity"] == 1
 
 
 @pytest.mark.django_db
 def test_cart_refuses_unpublished_products_foreign_prices_and_mixed_currencies(
-        customer_api, product):
+    customer_api, product
+):
     draft = priced_product(status=ProductStatus.DRAFT)
-    assert customer_api.post("/api/v1/cart/", {"product_id": draft.pk}, format="json"
-                             ).json()["code"] == "product_unavailable"
+    assert (
+        customer_api.post("/api/v1/cart/", {"product_id": draft.pk}, format="json").json()["code"]
+        == "product_unavailable"
+    )
     foreign = PriceFactory()
-    response = customer_api.post("/api/v1/cart/", {"product_id": product.pk,
-                                                   "price_id": foreign.pk}, format="json")
+    response = customer_api.post(
+        "/api/v1/cart/", {"product_id": product.pk, "price_id": foreign.pk}, format="json"
+    )
     assert response.status_code == 400 and response.json()["code"] == "price_invalid"
     euro = priced_product(currency="eur")
     customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json")
@@ -82,8 +88,9 @@ def test_cart_refuses_unpublished_products_foreign_prices_and_mixed_currencies(
 @pytest.mark.django_db
 def test_cart_refuses_more_than_the_stock(customer_api):
     limited = priced_product(track_inventory=True, stock_quantity=2)
-    response = customer_api.post("/api/v1/cart/", {"product_id": limited.pk, "quantity": 3},
-                                 format="json")
+    response = customer_api.post(
+        "/api/v1/cart/", {"product_id": limited.pk, "quantity": 3}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "insufficient_stock"
 
 
@@ -124,9 +131,17 @@ def test_checkout_recomputes_totals_and_ignores_client_amounts(customer_api):
     taxed = priced_product(amount=1000, tax_rate=Decimal("0.1"))
     customer_api.post("/api/v1/cart/", {"product_id": taxed.pk, "quantity": 3}, format="json")
 
-    response = customer_api.post("/api/v1/checkout/", {
-        "payment_method": "manual", "total": 1, "subtotal": 1, "tax": 0,
-        "items": [{"unit_amount": 1}]}, format="json")
+    response = customer_api.post(
+        "/api/v1/checkout/",
+        {
+            "payment_method": "manual",
+            "total": 1,
+            "subtotal": 1,
+            "tax": 0,
+            "items": [{"unit_amount": 1}],
+        },
+        format="json",
+    )
 
     assert response.status_code == 201
     order = Order.objects.get()
@@ -136,8 +151,7 @@ def test_checkout_recomputes_totals_and_ignores_client_amounts(customer_api):
 
 @pytest.mark.django_db
 def test_checkout_with_an_empty_cart_is_refused(customer_api):
-    response = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                 format="json")
+    response = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"}, format="json")
     assert response.status_code == 400 and response.json()["code"] == "cart_empty"
     assert Order.objects.count() == 0
 
@@ -145,24 +159,35 @@ def test_checkout_with_an_empty_cart_is_refused(customer_api):
 @pytest.mark.django_db
 def test_order_constraints_hold_in_the_database(customer):
 
-
-    for bad in [dict(subtotal=100, total=90), dict(subtotal=100, total=100, refunded_amount=101),
-                dict(subtotal=0, discount_amount=0, total=-1)]:
+    for bad in [
+        dict(subtotal=100, total=90),
+        dict(subtotal=100, total=100, refunded_amount=101),
+        dict(subtotal=0, discount_amount=0, total=-1),
+    ]:
         with pytest.raises(IntegrityError), transaction.atomic():
             OrderFactory(user=customer, **bad)
 
 
 @pytest.mark.django_db
-def test_manual_checkout_end_to_end(customer_api, customer, customer_client, staff_console,
-                                    digital_product, django_capture_on_commit_callbacks):
+def test_manual_checkout_end_to_end(
+    customer_api,
+    customer,
+    customer_client,
+    staff_console,
+    digital_product,
+    django_capture_on_commit_callbacks,
+):
 
     DiscountFactory(code="WELCOME", percent_off=50)
     customer_api.post("/api/v1/cart/", {"product_id": digital_product.pk}, format="json")
-    assert customer_api.patch("/api/v1/cart/", {"discount_code": "welcome"},
-                              format="json").json()["total"] == 500
+    assert (
+        customer_api.patch("/api/v1/cart/", {"discount_code": "welcome"}, format="json").json()[
+            "total"
+        ]
+        == 500
+    )
 
-    response = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                 format="json")
+    response = customer_api.post("/api/v1/checkout/", {"payment_method": "manual"}, format="json")
     assert response.status_code == 201
     number = response.json()["order"]["number"]
     assert number.startswith("ORD-") and response.json()["invoice"]["total"] == 500
@@ -178,9 +203,10 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
     assert early.status_code == 403 and early.json()["code"] == "download_order_not_paid"
 
     with django_capture_on_commit_callbacks(execute=True):
-        marked = staff_console.post("/admin/billing/order/", {
-            "action": "action_mark_paid", "_selected_action": [order.pk],
-            "confirm": "yes"})
+        marked = staff_console.post(
+            "/admin/billing/order/",
+            {"action": "action_mark_paid", "_selected_action": [order.pk], "confirm": "yes"},
+        )
     assert marked.status_code == 302
 
     order.refresh_from_db()
@@ -190,8 +216,9 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
     assert invoice.status == InvoiceStatus.PAID and invoice.amount_due == 0
     payment = Payment.objects.get(order=order)
     assert payment.amount == 500 and payment.provider == "manual"
-    assert AuditLog.objects.filter(resource_id=str(order.pk),
-                                   context__operation="order_paid").exists()
+    assert AuditLog.objects.filter(
+        resource_id=str(order.pk), context__operation="order_paid"
+    ).exists()
 
     item = order.items.get()
     download = customer_api.get(f"/api/v1/orders/{number}/items/{item.pk}/download/")
@@ -201,9 +228,10 @@ def test_manual_checkout_end_to_end(customer_api, customer, customer_client, sta
     assert item.download_count == 1 and item.access_expires_at is not None
 
     # Marking paid twice changes nothing.
-    staff_console.post("/admin/billing/order/", {"action": "action_mark_paid",
-                                                      "_selected_action": [order.pk],
-                                                      "confirm": "yes"})
+    staff_console.post(
+        "/admin/billing/order/",
+        {"action": "action_mark_paid", "_selected_action": [order.pk], "confirm": "yes"},
+    )
     assert Payment.objects.filter(order=order).count() == 1
 
 
@@ -227,12 +255,14 @@ def test_payment_decrements_tracked_stock_and_never_below_zero(customer):
     second = OrderFactory(user=customer, subtotal=3800)
     OrderItemFactory(order=second, product=limited, quantity=2, unit_amount=1900)
 
-    mark_order_paid(order_id=first.pk, provider="manual", provider_id="a", amount=3800,
-                    currency="usd")
+    mark_order_paid(
+        order_id=first.pk, provider="manual", provider_id="a", amount=3800, currency="usd"
+    )
     limited.refresh_from_db()
     assert limited.stock_quantity == 1
-    mark_order_paid(order_id=second.pk, provider="manual", provider_id="b", amount=3800,
-                    currency="usd")
+    mark_order_paid(
+        order_id=second.pk, provider="manual", provider_id="b", amount=3800, currency="usd"
+    )
     limited.refresh_from_db()
     second.refresh_from_db()
     assert limited.stock_quantity == 1
@@ -244,11 +274,13 @@ def test_payment_decrements_tracked_stock_and_never_below_zero(customer):
 def test_credit_pack_payment_grants_credits_once(customer, credit_pack):
 
     order = OrderFactory(user=customer, subtotal=1800)
-    OrderItemFactory(order=order, product=credit_pack, quantity=2, unit_amount=900,
-                     credits_granted=200)
+    OrderItemFactory(
+        order=order, product=credit_pack, quantity=2, unit_amount=900, credits_granted=200
+    )
     for _ in range(2):
-        mark_order_paid(order_id=order.pk, provider="manual", provider_id="x", amount=1800,
-                        currency="usd")
+        mark_order_paid(
+            order_id=order.pk, provider="manual", provider_id="x", amount=1800, currency="usd"
+        )
     assert CreditBalance.objects.get(user=customer).balance == 200
 
 
@@ -258,9 +290,9 @@ def test_zero_total_order_completes_without_payment(customer_api):
     free = priced_product(amount=1000)
     DiscountFactory(code="FREE", percent_off=100)
     customer_api.post("/api/v1/cart/", {"product_id": free.pk}, format="json")
-    response = customer_api.post("/api/v1/checkout/", {"discount_code": "FREE",
-                                                      "payment_method": "manual"},
-                                 format="json")
+    response = customer_api.post(
+        "/api/v1/checkout/", {"discount_code": "FREE", "payment_method": "manual"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["order"]["status"] == "COMPLETED"
     assert not Payment.objects.exists()
@@ -269,8 +301,9 @@ def test_zero_total_order_completes_without_payment(customer_api):
 @pytest.mark.django_db
 def test_cart_and_checkout_pages(customer_client, product):
     assert "Your cart is empty" in customer_client.get("/cart/").content.decode()
-    response = customer_client.post("/cart/", {"action": "add", "product_id": product.pk,
-                                               "quantity": 1})
+    response = customer_client.post(
+        "/cart/", {"action": "add", "product_id": product.pk, "quantity": 1}
+    )
     assert response.status_code == 302
     page = customer_client.get("/cart/").content.decode()
     assert "Widget" in page

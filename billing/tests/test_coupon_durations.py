@@ -23,8 +23,9 @@ pytestmark = pytest.mark.django_db
 def _discount(code, duration=None, months=None):
     discount = Discount.objects.create(code=code, type="PERCENTAGE", percent_off=50)
     if duration:
-        CouponDuration.objects.create(discount=discount, duration=duration,
-                                      duration_in_months=months)
+        CouponDuration.objects.create(
+            discount=discount, duration=duration, duration_in_months=months
+        )
     return discount
 
 
@@ -35,9 +36,12 @@ def _four_monthly_invoices(discount):
     subscription.discount = discount
     subscription.current_period_end = add_interval(subscription.current_period_start, "month")
     subscription.save(update_fields=["discount", "current_period_end"])
-    create_period_invoice(subscription, period_start=subscription.current_period_start,
-                          period_end=subscription.current_period_end,
-                          billing_reason="subscription_create")
+    create_period_invoice(
+        subscription,
+        period_start=subscription.current_period_start,
+        period_end=subscription.current_period_end,
+        billing_reason="subscription_create",
+    )
     for _ in range(3):
         # The customer pays each invoice (by bank transfer), so the next renewal comes.
         Invoice.objects.filter(subscription=subscription).update(status="PAID")
@@ -65,7 +69,8 @@ def test_forever_comes_off_every_invoice():
     amounts, invoices = _four_monthly_invoices(_discount("ALWAYS50", "forever"))
     assert amounts == [(3950, 3950)] * 4
     assert "Discount ALWAYS50 (every invoice)" in [
-        line["description"] for line in invoices[3].lines]
+        line["description"] for line in invoices[3].lines
+    ]
 
 
 def test_a_yearly_price_with_a_three_month_coupon_gets_it_on_the_first_year_only():
@@ -73,37 +78,56 @@ def test_a_yearly_price_with_a_three_month_coupon_gets_it_on_the_first_year_only
     subscription.discount = _discount("Q50", "repeating", 3)
     subscription.save(update_fields=["discount"])
     start = subscription.current_period_start
-    first = create_period_invoice(subscription, period_start=start,
-                                  period_end=add_interval(start, "year"),
-                                  billing_reason="subscription_create")
-    second = create_period_invoice(subscription, period_start=add_interval(start, "year"),
-                                   period_end=add_interval(start, "year", 2),
-                                   billing_reason="subscription_cycle")
+    first = create_period_invoice(
+        subscription,
+        period_start=start,
+        period_end=add_interval(start, "year"),
+        billing_reason="subscription_create",
+    )
+    second = create_period_invoice(
+        subscription,
+        period_start=add_interval(start, "year"),
+        period_end=add_interval(start, "year", 2),
+        billing_reason="subscription_cycle",
+    )
     assert (first.discount_amount, second.discount_amount) == (3950, 0)
 
 
 def test_a_month_count_outside_1_to_120_or_on_another_duration_is_refused():
 
     discount = _discount("BAD")
-    for duration, months in (("repeating", None), ("repeating", 0), ("repeating", 121),
-                             ("forever", 3), ("once", 1)):
+    for duration, months in (
+        ("repeating", None),
+        ("repeating", 0),
+        ("repeating", 121),
+        ("forever", 3),
+        ("once", 1),
+    ):
         with pytest.raises(IntegrityError), transaction.atomic():
-            CouponDuration.objects.create(discount=discount, duration=duration,
-                                          duration_in_months=months)
+            CouponDuration.objects.create(
+                discount=discount, duration=duration, duration_in_months=months
+            )
 
 
-@pytest.mark.parametrize("duration, months, expected", [
-    (None, None, {"duration": "once"}),
-    ("repeating", 3, {"duration": "repeating", "duration_in_months": "3"}),
-    ("forever", None, {"duration": "forever"}),
-])
-def test_the_stripe_coupon_carries_the_same_duration(stripe_double, customer_api, duration,
-                                                      months, expected):
+@pytest.mark.parametrize(
+    "duration, months, expected",
+    [
+        (None, None, {"duration": "once"}),
+        ("repeating", 3, {"duration": "repeating", "duration_in_months": "3"}),
+        ("forever", None, {"duration": "forever"}),
+    ],
+)
+def test_the_stripe_coupon_carries_the_same_duration(
+    stripe_double, customer_api, duration, months, expected
+):
 
     PlanFactory(slug="pro", name="Pro")
     _discount("HALF", duration, months)
-    response = customer_api.post("/api/v1/subscriptions/", {
-        "plan": "pro", "interval": "month", "discount_code": "half"}, format="json")
+    response = customer_api.post(
+        "/api/v1/subscriptions/",
+        {"plan": "pro", "interval": "month", "discount_code": "half"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     [coupon] = stripe_double.calls("POST", "/v1/coupons")
     assert {key: coupon.params.get(key) for key in expected} == expected

@@ -32,8 +32,7 @@ def _count_matches_rows(discount):
 
 
 def _order_with(api, product, code):
-    assert api.post("/api/v1/cart/", {"product_id": product.pk}, format="json"
-                    ).status_code == 201
+    assert api.post("/api/v1/cart/", {"product_id": product.pk}, format="json").status_code == 201
     applied = api.patch("/api/v1/cart/", {"discount_code": code}, format="json")
     if applied.status_code != 200:
         return applied
@@ -42,23 +41,30 @@ def _order_with(api, product, code):
 
 @pytest.mark.django_db
 def test_first_time_code_on_an_order_is_refused_on_a_subscription(
-        no_stripe, customer, customer_api, product, office):
+    no_stripe, customer, customer_api, product, office
+):
     welcome = DiscountFactory(code="WELCOME10", percent_off=10, first_time_only=True)
     assert _order_with(customer_api, product, "WELCOME10").status_code == 201
-    refused = customer_api.post("/api/v1/subscriptions/", {
-        "plan": "office", "interval": "month", "discount_code": "welcome10"}, format="json")
+    refused = customer_api.post(
+        "/api/v1/subscriptions/",
+        {"plan": "office", "interval": "month", "discount_code": "welcome10"},
+        format="json",
+    )
     assert refused.status_code == 400 and refused.json()["code"] == "discount_first_order_only"
-    assert not Subscription.objects.filter(user=customer).exclude(
-        status=S.INCOMPLETE_EXPIRED).exists()
+    assert (
+        not Subscription.objects.filter(user=customer).exclude(status=S.INCOMPLETE_EXPIRED).exists()
+    )
     assert _count_matches_rows(welcome) == 1
 
 
 @pytest.mark.django_db
 def test_first_time_code_on_a_subscription_is_refused_on_an_order_and_counted_once(
-        no_stripe, customer, customer_api, product, office, admin_user, staff_console):
+    no_stripe, customer, customer_api, product, office, admin_user, staff_console
+):
     welcome = DiscountFactory(code="WELCOME10", percent_off=10, first_time_only=True)
-    sub = service.subscribe(user=customer, plan="office", interval="month",
-                            discount_code="WELCOME10").subscription
+    sub = service.subscribe(
+        user=customer, plan="office", interval="month", discount_code="WELCOME10"
+    ).subscription
     usage = DiscountUsage.objects.get(discount=welcome)
     assert usage.subscription == sub and usage.order is None and usage.amount_saved > 0
     assert _count_matches_rows(welcome) == 1
@@ -77,7 +83,8 @@ def test_first_time_code_on_a_subscription_is_refused_on_an_order_and_counted_on
 
 @pytest.mark.django_db
 def test_per_customer_limit_counts_orders_and_subscriptions_together(
-        no_stripe, customer, customer_api, product, office):
+    no_stripe, customer, customer_api, product, office
+):
     code = DiscountFactory(code="TWICE", percent_off=10, max_uses_per_customer=1)
     assert _order_with(customer_api, product, "TWICE").status_code == 201
     with pytest.raises(Exception) as refused:
@@ -93,11 +100,9 @@ def test_dates_and_total_uses_hold_for_subscriptions(no_stripe, customer, office
     DiscountFactory(code="LATER", valid_from=now + timedelta(days=1))
     DiscountFactory(code="GONE", valid_until=now - timedelta(seconds=1))
     full = DiscountFactory(code="FULL", max_uses=1, uses_count=0)
-    for code, error in (("LATER", errors.DiscountNotStarted),
-                        ("GONE", errors.DiscountExpired)):
+    for code, error in (("LATER", errors.DiscountNotStarted), ("GONE", errors.DiscountExpired)):
         with pytest.raises(error):
-            service.subscribe(user=customer, plan="office", interval="month",
-                              discount_code=code)
+            service.subscribe(user=customer, plan="office", interval="month", discount_code=code)
     service.subscribe(user=UserFactory(), plan="office", interval="month", discount_code="FULL")
     with pytest.raises(errors.DiscountExhausted):
         service.subscribe(user=customer, plan="office", interval="month", discount_code="FULL")
@@ -109,14 +114,24 @@ def test_an_abandoned_stripe_checkout_gives_its_use_back(stripe_double, customer
 
     PlanFactory(slug="cardplan", name="Card plan", billing_source="stripe")
     code = DiscountFactory(code="ONCE", percent_off=10, max_uses=1)
-    first = service.subscribe(user=customer, plan="cardplan", interval="month",
-                              discount_code="ONCE", success_url="https://x.test/ok",
-                              cancel_url="https://x.test/no").subscription
+    first = service.subscribe(
+        user=customer,
+        plan="cardplan",
+        interval="month",
+        discount_code="ONCE",
+        success_url="https://x.test/ok",
+        cancel_url="https://x.test/no",
+    ).subscription
     assert _count_matches_rows(code) == 1
     # Starting again replaces the unfinished checkout: its use returns, the new one takes it.
-    second = service.subscribe(user=customer, plan="cardplan", interval="month",
-                               discount_code="ONCE", success_url="https://x.test/ok",
-                               cancel_url="https://x.test/no").subscription
+    second = service.subscribe(
+        user=customer,
+        plan="cardplan",
+        interval="month",
+        discount_code="ONCE",
+        success_url="https://x.test/ok",
+        cancel_url="https://x.test/no",
+    ).subscription
     first.refresh_from_db()
     assert first.status == S.INCOMPLETE_EXPIRED and second.pk != first.pk
     assert DiscountUsage.objects.get(discount=code).subscription == second
@@ -137,17 +152,21 @@ def test_last_use_goes_to_one_of_concurrent_orders_and_subscriptions(no_stripe):
         service.subscribe(user=UserFactory(), plan="office", interval="month")
     subs = list(Subscription.objects.all())
     for sub in subs:
-        DiscountUsage.objects.create(discount=discount, user=sub.user, subscription=sub,
-                                     amount_saved=0, currency="usd")
+        DiscountUsage.objects.create(
+            discount=discount, user=sub.user, subscription=sub, amount_saved=0, currency="usd"
+        )
     buyers = [UserFactory() for _ in range(5)]
     subscribers = [UserFactory() for _ in range(5)]
     for user in buyers:
         cart_service.add_item(user=user, product_id=product.pk)
         cart_service.apply_code(user=user, code="LAST")
-    subscribe = ("/api/v1/subscriptions/",
-                 {"plan": "office", "interval": "month", "discount_code": "LAST"})
-    results = post_together([(user, *CHECKOUT) for user in buyers]
-                            + [(user, *subscribe) for user in subscribers])
+    subscribe = (
+        "/api/v1/subscriptions/",
+        {"plan": "office", "interval": "month", "discount_code": "LAST"},
+    )
+    results = post_together(
+        [(user, *CHECKOUT) for user in buyers] + [(user, *subscribe) for user in subscribers]
+    )
 
     assert len(results) == 10
     assert sum(1 for status, _ in results if status == 201) == 1, results
@@ -167,8 +186,10 @@ def test_first_time_code_in_two_tabs_order_and_subscription_is_used_once(no_stri
     user = UserFactory()
     cart_service.add_item(user=user, product_id=product.pk)
     cart_service.apply_code(user=user, code="WELCOME10")
-    subscribe = ("/api/v1/subscriptions/",
-                 {"plan": "office", "interval": "month", "discount_code": "WELCOME10"})
+    subscribe = (
+        "/api/v1/subscriptions/",
+        {"plan": "office", "interval": "month", "discount_code": "WELCOME10"},
+    )
     post_together([(user, *CHECKOUT), (user, *subscribe)] * 3)
     assert DiscountUsage.objects.filter(discount=welcome, user=user).count() == 1
     welcome.refresh_from_db()

@@ -22,8 +22,10 @@ def _apply(api, code):
 
 @pytest.fixture
 def cart_with_product(customer_api, product):
-    assert customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json"
-                             ).status_code == 201
+    assert (
+        customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json").status_code
+        == 201
+    )
     return customer_api
 
 
@@ -45,20 +47,36 @@ def _refusal_cases(customer, product):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("expected", [
-    "discount_not_found", "discount_inactive", "discount_not_started", "discount_expired",
-    "discount_exhausted", "discount_minimum_not_met", "discount_currency_mismatch",
-    "discount_not_applicable", "discount_customer_limit", "discount_first_order_only"])
-def test_each_refusal_has_its_own_code_and_changes_nothing(cart_with_product, customer, product,
-                                                           expected):
+@pytest.mark.parametrize(
+    "expected",
+    [
+        "discount_not_found",
+        "discount_inactive",
+        "discount_not_started",
+        "discount_expired",
+        "discount_exhausted",
+        "discount_minimum_not_met",
+        "discount_currency_mismatch",
+        "discount_not_applicable",
+        "discount_customer_limit",
+        "discount_first_order_only",
+    ],
+)
+def test_each_refusal_has_its_own_code_and_changes_nothing(
+    cart_with_product, customer, product, expected
+):
     cases, other = _refusal_cases(customer, product)
     discount = cases[expected]
     if expected == "discount_not_applicable":
         discount.products.add(other)
     if expected == "discount_customer_limit":
-        DiscountUsage.objects.create(discount=discount, user=customer,
-                                     order=OrderFactory(user=customer), amount_saved=100,
-                                     currency="usd")
+        DiscountUsage.objects.create(
+            discount=discount,
+            user=customer,
+            order=OrderFactory(user=customer),
+            amount_saved=100,
+            currency="usd",
+        )
     if expected == "discount_first_order_only":
         OrderFactory(user=customer, status=OrderStatus.COMPLETED)
     code = discount.code.lower() if discount else "NOPE"
@@ -76,10 +94,18 @@ def test_each_refusal_has_its_own_code_and_changes_nothing(cart_with_product, cu
 @pytest.mark.django_db
 def test_refusal_messages_are_distinct(customer, product):
 
-    classes = [errors.DiscountNotFound, errors.DiscountInactive, errors.DiscountNotStarted,
-               errors.DiscountExpired, errors.DiscountExhausted, errors.DiscountCustomerLimit,
-               errors.DiscountMinimumNotMet, errors.DiscountFirstOrderOnly,
-               errors.DiscountNotApplicable, errors.DiscountCurrencyMismatch]
+    classes = [
+        errors.DiscountNotFound,
+        errors.DiscountInactive,
+        errors.DiscountNotStarted,
+        errors.DiscountExpired,
+        errors.DiscountExhausted,
+        errors.DiscountCustomerLimit,
+        errors.DiscountMinimumNotMet,
+        errors.DiscountFirstOrderOnly,
+        errors.DiscountNotApplicable,
+        errors.DiscountCurrencyMismatch,
+    ]
     assert len({c.code for c in classes}) == len({c.default_message for c in classes}) == 10
 
 
@@ -91,7 +117,6 @@ def test_code_is_case_insensitive_and_unique_case_insensitively(cart_with_produc
     assert response.json()["discount_amount"] == 475  # 25 % of 1900
     assert response.json()["total"] == 1425
 
-
     with pytest.raises(IntegrityError), transaction.atomic():
         DiscountFactory(code="SPRING")
 
@@ -99,9 +124,12 @@ def test_code_is_case_insensitive_and_unique_case_insensitively(cart_with_produc
 @pytest.mark.django_db
 def test_discount_value_constraints_are_in_the_database():
 
-    for bad in [dict(percent_off=0), dict(percent_off=101),
-                dict(type="FIXED_AMOUNT", percent_off=None, amount_off=0, currency="usd"),
-                dict(type="FIXED_AMOUNT", percent_off=None, amount_off=100, currency="")]:
+    for bad in [
+        dict(percent_off=0),
+        dict(percent_off=101),
+        dict(type="FIXED_AMOUNT", percent_off=None, amount_off=0, currency="usd"),
+        dict(type="FIXED_AMOUNT", percent_off=None, amount_off=100, currency=""),
+    ]:
         with pytest.raises(IntegrityError), transaction.atomic():
             DiscountFactory(**bad)
     DiscountFactory(percent_off=100)
@@ -138,10 +166,13 @@ def test_checkout_rechecks_a_code_that_stopped_applying(cart_with_product, custo
     assert _apply(cart_with_product, "LATE").status_code == 200
     Discount.objects.filter(pk=discount.pk).update(active=False)
 
-    assert cart_with_product.get("/api/v1/cart/").json()["discount_error"]["code"] == \
-        "discount_inactive"
-    response = cart_with_product.post("/api/v1/checkout/", {"payment_method": "manual"},
-                                      format="json")
+    assert (
+        cart_with_product.get("/api/v1/cart/").json()["discount_error"]["code"]
+        == "discount_inactive"
+    )
+    response = cart_with_product.post(
+        "/api/v1/checkout/", {"payment_method": "manual"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["code"] == "discount_inactive"
@@ -149,19 +180,19 @@ def test_checkout_rechecks_a_code_that_stopped_applying(cart_with_product, custo
 
 
 @pytest.mark.django_db
-def test_checkout_counts_a_use_and_cancelling_gives_it_back(cart_with_product, customer,
-                                                            admin_user):
+def test_checkout_counts_a_use_and_cancelling_gives_it_back(
+    cart_with_product, customer, admin_user
+):
     discount = DiscountFactory(code="COUNT", max_uses=5)
-    response = cart_with_product.post("/api/v1/checkout/", {"payment_method": "manual",
-                                                           "discount_code": "count"},
-                                      format="json")
+    response = cart_with_product.post(
+        "/api/v1/checkout/", {"payment_method": "manual", "discount_code": "count"}, format="json"
+    )
     assert response.status_code == 201
     discount.refresh_from_db()
     assert discount.uses_count == 1
     order = Order.objects.get()
     assert order.discount_amount == 190 and order.total == 1710
     assert DiscountUsage.objects.get().amount_saved == 190
-
 
     cancel_order(order_id=order.pk, actor=admin_user)
     discount.refresh_from_db()
@@ -182,7 +213,8 @@ def test_last_use_of_a_code_goes_to_exactly_one_of_ten_concurrent_checkouts():
     results = post_together([(user, *CHECKOUT) for user in users])
 
     assert sorted(results, key=str) == sorted(
-        [(201, None)] + [(400, "discount_exhausted")] * 9, key=str)
+        [(201, None)] + [(400, "discount_exhausted")] * 9, key=str
+    )
     discount.refresh_from_db()
     assert discount.uses_count == 5
     assert DiscountUsage.objects.count() == 1

@@ -18,19 +18,37 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def video(db):
 
-    PlanFactory(slug="studio", name="Studio", billing_source="manual",
-                entitlements=["ai_video_generation", "api_access"], sort_order=2)
-    PlanFactory(slug="basic", name="Basic", billing_source="manual",
-                entitlements=["ai_text_chat"], sort_order=1)
-    return FeatureCostFactory(operation="AI_VIDEO_GENERATION", name="Video generation",
-                              cost=40, required_entitlement="ai_video_generation")
+    PlanFactory(
+        slug="studio",
+        name="Studio",
+        billing_source="manual",
+        entitlements=["ai_video_generation", "api_access"],
+        sort_order=2,
+    )
+    PlanFactory(
+        slug="basic",
+        name="Basic",
+        billing_source="manual",
+        entitlements=["ai_text_chat"],
+        sort_order=1,
+    )
+    return FeatureCostFactory(
+        operation="AI_VIDEO_GENERATION",
+        name="Video generation",
+        cost=40,
+        required_entitlement="ai_video_generation",
+    )
 
 
 def test_operation_needing_an_entitlement_is_refused_before_any_charge(
-        no_stripe, customer, customer_api, video):
+    no_stripe, customer, customer_api, video
+):
     grant_credits(user=customer, amount=100, source="PROMO")
-    answer = customer_api.post("/api/v1/credits/consume/", {"operation": "AI_VIDEO_GENERATION",
-                                                            "quantity": 1}, format="json")
+    answer = customer_api.post(
+        "/api/v1/credits/consume/",
+        {"operation": "AI_VIDEO_GENERATION", "quantity": 1},
+        format="json",
+    )
     assert answer.status_code == 403
     body = answer.json()
     assert body["code"] == "entitlement_required" and body["plans"] == ["studio"]
@@ -43,20 +61,25 @@ def test_operation_needing_an_entitlement_is_refused_before_any_charge(
     assert has_entitlement(customer, "ai_text_chat")
 
 
-def test_the_plan_that_includes_it_lets_the_operation_through(no_stripe, customer,
-                                                               customer_api, video):
+def test_the_plan_that_includes_it_lets_the_operation_through(
+    no_stripe, customer, customer_api, video
+):
     grant_credits(user=customer, amount=100, source="PROMO")
     service.subscribe(user=customer, plan="studio", interval="month")
     assert has_entitlement(customer, "ai_video_generation")
     require_entitlement(customer, "ai_video_generation")  # no refusal
-    answer = customer_api.post("/api/v1/credits/consume/", {"operation": "AI_VIDEO_GENERATION",
-                                                            "quantity": 1}, format="json")
+    answer = customer_api.post(
+        "/api/v1/credits/consume/",
+        {"operation": "AI_VIDEO_GENERATION", "quantity": 1},
+        format="json",
+    )
     assert answer.status_code == 201, answer.json()
     assert balance_of(user=customer) == 60
 
 
 def test_credits_page_shows_an_upgrade_prompt_until_the_plan_includes_it(
-        no_stripe, customer, customer_client, video):
+    no_stripe, customer, customer_client, video
+):
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="Text chat", cost=1)
     page = customer_client.get("/credits/").content.decode()
     assert 'data-entitlement="ai_video_generation"' in page

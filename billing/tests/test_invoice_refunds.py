@@ -58,18 +58,37 @@ def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
     stripe_double.put("customer", example("customer", id="cus_R", email=customer.email))
     price_id = ensure_stripe_price(plan.monthly_price)
-    local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
-                                        status=S.INCOMPLETE, billing_source="stripe")
+    local = Subscription.objects.create(
+        user=customer,
+        plan=plan,
+        price=plan.monthly_price,
+        status=S.INCOMPLETE,
+        billing_source="stripe",
+    )
     now = int(time.time())
-    sub = stripe_subscription(stripe_double, sub_id="sub_R", customer="cus_R",
-                              price_id=price_id, start=now - 60, end=now + 30 * DAY,
-                              metadata={"subscription_id": str(local.pk)})
+    sub = stripe_subscription(
+        stripe_double,
+        sub_id="sub_R",
+        customer="cus_R",
+        price_id=price_id,
+        start=now - 60,
+        end=now + 30 * DAY,
+        metadata={"subscription_id": str(local.pk)},
+    )
     capture = django_capture_on_commit_callbacks
     deliver(client, capture, sub, "customer.subscription.created")
-    invoice = stripe_paid_invoice(stripe_double, inv_id="in_R1", sub_id="sub_R",
-                                  customer="cus_R", amount=2900, start=now - 60,
-                                  end=now + 30 * DAY, billing_reason="subscription_create",
-                                  brand="mastercard", last4="4444")
+    invoice = stripe_paid_invoice(
+        stripe_double,
+        inv_id="in_R1",
+        sub_id="sub_R",
+        customer="cus_R",
+        amount=2900,
+        start=now - 60,
+        end=now + 30 * DAY,
+        billing_reason="subscription_create",
+        brand="mastercard",
+        last4="4444",
+    )
     deliver(client, capture, invoice, "invoice.paid")
     return Invoice.objects.get(stripe_invoice_id="in_R1")
 
@@ -82,19 +101,21 @@ def _open_ticket(user):
 @pytest.mark.django_db
 def test_invoice_payment_is_recorded_with_its_intent_charge_and_card(paid, customer):
     payment = Payment.objects.get(invoice=paid)
-    assert (payment.stripe_payment_intent_id, payment.stripe_charge_id) == ("pi_in_R1",
-                                                                            "ch_in_R1")
+    assert (payment.stripe_payment_intent_id, payment.stripe_charge_id) == ("pi_in_R1", "ch_in_R1")
     assert (payment.method_type, payment.method_brand, payment.method_last4) == (
-        "card", "mastercard", "4444")
+        "card",
+        "mastercard",
+        "4444",
+    )
     assert payment.amount == 2900 and balance_of(user=customer) == 1000
 
 
 @pytest.mark.django_db
 def test_a_dashboard_refund_of_a_subscription_charge_reaches_the_books(
-        paid, customer, stripe_double, client, django_capture_on_commit_callbacks):
+    paid, customer, stripe_double, client, django_capture_on_commit_callbacks
+):
     ticket = _open_ticket(customer)
-    refund, charge = stripe_refund(stripe_double, refund_id="re_R1", inv_id="in_R1",
-                                   amount=2900)
+    refund, charge = stripe_refund(stripe_double, refund_id="re_R1", inv_id="in_R1", amount=2900)
     deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
     deliver(client, django_capture_on_commit_callbacks, refund, "refund.created")
 
@@ -102,25 +123,42 @@ def test_a_dashboard_refund_of_a_subscription_charge_reaches_the_books(
     assert (paid.status, paid.refunded_amount) == (InvoiceStatus.REFUNDED, 2900)
     row = Refund.objects.get()
     assert (row.invoice, row.order, row.amount, row.status, row.stripe_refund_id) == (
-        paid, None, 2900, Refund.Status.SUCCEEDED, "re_R1")
+        paid,
+        None,
+        2900,
+        Refund.Status.SUCCEEDED,
+        "re_R1",
+    )
     note = CreditNote.objects.get()
     assert note.number.startswith("CN-") and note.amount == 2900 and note.refund == row
     assert (note.credits_clawed_back, note.credits_unrecovered) == (1000, 0)
     assert balance_of(user=customer) == 0
     sub = paid.subscription
     assert sub.events.filter(type="REFUNDED").count() == 1
-    assert TicketMessage.objects.filter(ticket=ticket, internal=True,
-                                        body__contains=note.number).count() == 1
+    assert (
+        TicketMessage.objects.filter(
+            ticket=ticket, internal=True, body__contains=note.number
+        ).count()
+        == 1
+    )
     (net,) = [r for r in compute_revenue(timezone.now().date()) if r.metric == "net_revenue"]
     assert net.value == 0
 
 
 @pytest.mark.django_db
 def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
-        paid, customer, stripe_double, client, django_capture_on_commit_callbacks):
-    dispute = example("dispute", id="dp_R1", amount=2900, charge="ch_in_R1",
-                      payment_intent="pi_in_R1", reason="fraudulent",
-                      status="needs_response", currency="usd")
+    paid, customer, stripe_double, client, django_capture_on_commit_callbacks
+):
+    dispute = example(
+        "dispute",
+        id="dp_R1",
+        amount=2900,
+        charge="ch_in_R1",
+        payment_intent="pi_in_R1",
+        reason="fraudulent",
+        status="needs_response",
+        currency="usd",
+    )
     deliver(client, django_capture_on_commit_callbacks, dispute, "charge.dispute.created")
     deliver(client, django_capture_on_commit_callbacks, dispute, "charge.dispute.created")
 
@@ -128,40 +166,61 @@ def test_a_dispute_of_a_subscription_charge_is_recorded_against_the_invoice(
     assert (paid.status, paid.refunded_amount) == (InvoiceStatus.REFUNDED, 2900)
     row = Refund.objects.get()
     assert (row.reason, row.stripe_dispute_id, row.status) == (
-        RefundReason.DISPUTED, "dp_R1", Refund.Status.SUCCEEDED)
+        RefundReason.DISPUTED,
+        "dp_R1",
+        Refund.Status.SUCCEEDED,
+    )
     assert CreditNote.objects.get().refund == row
     assert balance_of(user=customer) == 0
     assert paid.subscription.events.filter(type="DISPUTED").count() == 1
 
     # Won: Stripe gives the money back, the invoice is paid again.
-    deliver(client, django_capture_on_commit_callbacks, {**dispute, "status": "won"},
-            "charge.dispute.closed")
+    deliver(
+        client,
+        django_capture_on_commit_callbacks,
+        {**dispute, "status": "won"},
+        "charge.dispute.closed",
+    )
     paid.refresh_from_db()
     assert (paid.status, paid.refunded_amount) == (InvoiceStatus.PAID, 0)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("policy", "clawed", "unrecovered"),
-                         [("none", 0, 0), ("proportional", 300, 200), ("all", 300, 700)])
+@pytest.mark.parametrize(
+    ("policy", "clawed", "unrecovered"),
+    [("none", 0, 0), ("proportional", 300, 200), ("all", 300, 700)],
+)
 def test_credits_are_clawed_back_by_policy_never_below_zero(
-        policy, clawed, unrecovered, paid, customer, stripe_double, client, staff_console,
-        django_capture_on_commit_callbacks, request):
+    policy,
+    clawed,
+    unrecovered,
+    paid,
+    customer,
+    stripe_double,
+    client,
+    staff_console,
+    django_capture_on_commit_callbacks,
+    request,
+):
 
-    SystemConfig.objects.update_or_create(key="billing.refund_credit_clawback",
-                                          defaults={"value": policy})
+    SystemConfig.objects.update_or_create(
+        key="billing.refund_credit_clawback", defaults={"value": policy}
+    )
     forget("billing.refund_credit_clawback")
     request.addfinalizer(lambda: forget("billing.refund_credit_clawback"))
     FeatureCostFactory(operation="USAGE", cost=700)
     consume_credits(user=customer, operation="USAGE")
-    refund, charge = stripe_refund(stripe_double, refund_id="re_half", inv_id="in_R1",
-                                   amount=1450)
+    refund, charge = stripe_refund(stripe_double, refund_id="re_half", inv_id="in_R1", amount=1450)
     deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
 
     paid.refresh_from_db()
     assert (paid.status, paid.refunded_amount) == (InvoiceStatus.PARTIALLY_REFUNDED, 1450)
     note = CreditNote.objects.get()
     assert (note.credits_clawed_back, note.credits_unrecovered, note.clawback_policy) == (
-        clawed, unrecovered, policy)
+        clawed,
+        unrecovered,
+        policy,
+    )
     assert balance_of(user=customer) == 300 - clawed >= 0
     # Staff find the credit notes whose credits could not all be taken back.
     owed = staff_console.get("/admin/billing/creditnote/?credits_owed=yes").content.decode()
@@ -170,8 +229,14 @@ def test_credits_are_clawed_back_by_policy_never_below_zero(
 
 @pytest.mark.django_db
 def test_staff_refund_a_subscription_invoice_from_the_admin_through_stripe(
-        paid, customer, admin_user, staff_console, stripe_double, client,
-        django_capture_on_commit_callbacks):
+    paid,
+    customer,
+    admin_user,
+    staff_console,
+    stripe_double,
+    client,
+    django_capture_on_commit_callbacks,
+):
 
     url = f"/admin/billing/invoice/{paid.pk}/refund/"
     page = staff_console.get(url)
@@ -184,29 +249,38 @@ def test_staff_refund_a_subscription_invoice_from_the_admin_through_stripe(
     assert not Refund.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_console.post(action, {"amount": "10.00", "reason": "DUPLICATE",
-                                               "notes": "Charged twice"})
+        response = staff_console.post(
+            action, {"amount": "10.00", "reason": "DUPLICATE", "notes": "Charged twice"}
+        )
     assert response.status_code == 302
 
     (sent,) = stripe_double.calls("POST", "/v1/refunds")
     assert sent.params["payment_intent"] == "pi_in_R1" and sent.params["amount"] == "1000"
     row = Refund.objects.get()
     assert (row.invoice, row.amount, row.status, row.requested_by) == (
-        paid, 1000, Refund.Status.SUCCEEDED, admin_user)
+        paid,
+        1000,
+        Refund.Status.SUCCEEDED,
+        admin_user,
+    )
     paid.refresh_from_db()
     assert (paid.status, paid.refunded_amount) == (InvoiceStatus.PARTIALLY_REFUNDED, 1000)
     assert CreditNote.objects.get().credits_clawed_back == 1000 * 1000 // 2900
 
     # Stripe's own event about that refund changes nothing more.
-    deliver(client, django_capture_on_commit_callbacks,
-            stripe_double.get("refund", row.stripe_refund_id), "refund.created")
+    deliver(
+        client,
+        django_capture_on_commit_callbacks,
+        stripe_double.get("refund", row.stripe_refund_id),
+        "refund.created",
+    )
     assert Refund.objects.count() == 1 and CreditNote.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_the_credit_note_is_printable_by_its_customer_only(
-        paid, customer, other_customer, stripe_double, client,
-        django_capture_on_commit_callbacks):
+    paid, customer, other_customer, stripe_double, client, django_capture_on_commit_callbacks
+):
     refund, charge = stripe_refund(stripe_double, refund_id="re_P", inv_id="in_R1", amount=900)
     deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
     note = CreditNote.objects.get()
@@ -225,31 +299,47 @@ def test_the_credit_note_is_printable_by_its_customer_only(
 
 @pytest.mark.django_db
 def test_the_objects_the_handlers_see_are_mirrored_with_their_raw_data(
-        paid, stripe_double, client, django_capture_on_commit_callbacks):
+    paid, stripe_double, client, django_capture_on_commit_callbacks
+):
 
     refund, charge = stripe_refund(stripe_double, refund_id="re_M", inv_id="in_R1", amount=500)
     deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
-    dispute = example("dispute", id="dp_M", amount=500, charge="ch_in_R1",
-                      payment_intent="pi_in_R1", reason="general", status="needs_response")
+    dispute = example(
+        "dispute",
+        id="dp_M",
+        amount=500,
+        charge="ch_in_R1",
+        payment_intent="pi_in_R1",
+        reason="general",
+        status="needs_response",
+    )
     deliver(client, django_capture_on_commit_callbacks, dispute, "charge.dispute.created")
 
-    for model, object_id in ((mirror.Subscription, "sub_R"), (mirror.Invoice, "in_R1"),
-                             (mirror.PaymentIntent, "pi_in_R1"), (mirror.Charge, "ch_in_R1"),
-                             (mirror.Refund, "re_M"), (mirror.Dispute, "dp_M"),
-                             (mirror.Price, paid.subscription.price.stripe_price_id)):
+    for model, object_id in (
+        (mirror.Subscription, "sub_R"),
+        (mirror.Invoice, "in_R1"),
+        (mirror.PaymentIntent, "pi_in_R1"),
+        (mirror.Charge, "ch_in_R1"),
+        (mirror.Refund, "re_M"),
+        (mirror.Dispute, "dp_M"),
+        (mirror.Price, paid.subscription.price.stripe_price_id),
+    ):
         row = model.objects.get(id=object_id)
         assert row.stripe_data["id"] == object_id
     # The raw object as Stripe sent it: the invoice's subscription where the current API
     # puts it, which dj-stripe 2.11 does not read.
     raw = mirror.Invoice.objects.get(id="in_R1").stripe_data
     assert raw["parent"]["subscription_details"]["subscription"] == "sub_R"
-    assert mirror.Subscription.objects.get(id="sub_R").stripe_data["items"]["data"][0][
-        "current_period_end"] > 0
+    assert (
+        mirror.Subscription.objects.get(id="sub_R").stripe_data["items"]["data"][0][
+            "current_period_end"
+        ]
+        > 0
+    )
 
 
 @pytest.mark.django_db
-def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
-        paid, client, stripe_double):
+def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(paid, client, stripe_double):
 
     client.force_login(FinanceFactory())
     index = client.get("/admin/").content.decode()
@@ -270,29 +360,45 @@ def test_finance_reads_the_stripe_mirror_and_nothing_else_of_dj_stripe(
 
 @pytest.mark.django_db
 def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
-        paid, stripe_double, client, staff_console, django_capture_on_commit_callbacks):
+    paid, stripe_double, client, staff_console, django_capture_on_commit_callbacks
+):
 
-    refund, charge = stripe_refund(stripe_double, refund_id="re_D1", inv_id="in_R1",
-                                   amount=900)
+    refund, charge = stripe_refund(stripe_double, refund_id="re_D1", inv_id="in_R1", amount=900)
     deliver(client, django_capture_on_commit_callbacks, charge, "charge.refunded")
     report = reconciliation.check_invoice_drift()
     assert report.drift == 0 and not StripeDrift.objects.exists()
 
     # A second refund made at Stripe whose own events never reached us: only the charge's
     # update did, so the mirror knows more than our books.
-    deliver(client, django_capture_on_commit_callbacks,
-            {**charge, "amount_refunded": 1500}, "charge.updated")
+    deliver(
+        client,
+        django_capture_on_commit_callbacks,
+        {**charge, "amount_refunded": 1500},
+        "charge.updated",
+    )
     report = reconciliation.check_invoice_drift()
     drift = StripeDrift.objects.get(resolved_at__isnull=True)
     assert (drift.object_id, drift.field, drift.local_value, drift.stripe_value) == (
-        "ch_in_R1", "refunded_amount", "900", "1500")
+        "ch_in_R1",
+        "refunded_amount",
+        "900",
+        "1500",
+    )
     assert drift.subscription == paid.subscription and report.drift == 1
     listing = staff_console.get("/admin/billing/stripedrift/").content.decode()
     assert "ch_in_R1" in listing and "refunded_amount" in listing
 
     # The missing refund arrives: the drift is resolved on the next run.
-    second = example("refund", id="re_D2", amount=600, currency="usd", charge="ch_in_R1",
-                     payment_intent="pi_in_R1", status="succeeded", metadata={})
+    second = example(
+        "refund",
+        id="re_D2",
+        amount=600,
+        currency="usd",
+        charge="ch_in_R1",
+        payment_intent="pi_in_R1",
+        status="succeeded",
+        metadata={},
+    )
     deliver(client, django_capture_on_commit_callbacks, second, "refund.created")
     reconciliation.check_invoice_drift()
     drift.refresh_from_db()
@@ -302,23 +408,40 @@ def test_nightly_reconciliation_lists_what_the_mirror_says_differently(
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_invoice_refunds_cannot_exceed_what_was_paid(customer, admin_user):
 
-
-
     subscription = SubscriptionFactory(user=customer, billing_source="manual")
     invoice = Invoice.objects.create(
-        number=next_number("INV"), user=customer, subscription=subscription,
-        status=InvoiceStatus.PAID, billing_source="manual", currency="usd", subtotal=2900,
-        total=2900, amount_paid=2900, amount_due=0, billing_reason="subscription_cycle")
-    Payment.objects.create(user=customer, invoice=invoice, provider="manual",
-                           provider_id=f"bank-{invoice.pk}", amount=2900, currency="usd")
+        number=next_number("INV"),
+        user=customer,
+        subscription=subscription,
+        status=InvoiceStatus.PAID,
+        billing_source="manual",
+        currency="usd",
+        subtotal=2900,
+        total=2900,
+        amount_paid=2900,
+        amount_due=0,
+        billing_reason="subscription_cycle",
+    )
+    Payment.objects.create(
+        user=customer,
+        invoice=invoice,
+        provider="manual",
+        provider_id=f"bank-{invoice.pk}",
+        amount=2900,
+        currency="usd",
+    )
     barrier = threading.Barrier(2)
     outcomes = []
 
     def refund():
         try:
             barrier.wait()
-            create_invoice_refund(invoice_id=invoice.pk, amount=2000,
-                                  reason=RefundReason.REQUESTED_BY_CUSTOMER, actor=admin_user)
+            create_invoice_refund(
+                invoice_id=invoice.pk,
+                amount=2000,
+                reason=RefundReason.REQUESTED_BY_CUSTOMER,
+                actor=admin_user,
+            )
             outcomes.append("ok")
         except DomainError as exc:
             outcomes.append(exc.code)

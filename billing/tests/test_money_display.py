@@ -20,8 +20,10 @@ def test_exponents_and_formatting_of_jpy_usd_kwd():
     assert format_money(-7900, "usd") == "-$79.00"
 
 
-@given(amount=st.integers(min_value=-10**12, max_value=10**12),
-       currency=st.sampled_from(["usd", "jpy", "kwd", "eur", "gbp", "bhd", "krw"]))
+@given(
+    amount=st.integers(min_value=-(10**12), max_value=10**12),
+    currency=st.sampled_from(["usd", "jpy", "kwd", "eur", "gbp", "bhd", "krw"]),
+)
 def test_minor_units_round_trip_through_major_units(amount, currency):
     assert to_minor_units(to_major_units(amount, currency), currency) == amount
 
@@ -38,8 +40,8 @@ def yen_plan(db):
 
 @pytest.mark.django_db
 def test_a_yen_invoice_reads_in_yen_in_the_email_the_page_the_pdf_and_the_api(
-        no_stripe, customer, customer_client, customer_api, yen_plan,
-        django_capture_on_commit_callbacks):
+    no_stripe, customer, customer_client, customer_api, yen_plan, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         sub = service.subscribe(user=customer, plan="yen", interval="month").subscription
     invoice = sub.invoices.get()

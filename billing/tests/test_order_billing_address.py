@@ -17,8 +17,14 @@ from tests.secret_scan import luhn_valid
 # fails on Luhn-valid numbers anywhere in the database or the logs) has nothing to report.
 CARD_LOOKALIKE = "4000 0000 0000 0000"
 SENT = {
-    "line1": "  1 High Street ", "line2": "", "city": "London", "postal_code": "SW1A 1AA",
-    "country": "gb", "card": CARD_LOOKALIKE, "number": "4000000000000000", "cvc": "123",
+    "line1": "  1 High Street ",
+    "line2": "",
+    "city": "London",
+    "postal_code": "SW1A 1AA",
+    "country": "gb",
+    "card": CARD_LOOKALIKE,
+    "number": "4000000000000000",
+    "cvc": "123",
     "anything": {"nested": "kept nowhere"},
 }
 KEPT = {"line1": "1 High Street", "city": "London", "postal_code": "SW1A 1AA", "country": "GB"}
@@ -42,7 +48,8 @@ def _checkout(api, product, **body):
 
 @pytest.mark.django_db
 def test_checkout_keeps_only_the_address_fields_and_stores_them_encrypted(
-        no_stripe, customer_api, product):
+    no_stripe, customer_api, product
+):
     response = _checkout(customer_api, product, billing_address=SENT)
 
     assert response.status_code == 201, response.json()
@@ -55,8 +62,7 @@ def test_checkout_keeps_only_the_address_fields_and_stores_them_encrypted(
         assert plain not in raw
     assert json.loads(decrypt(raw)) == KEPT
     # The dropped keys went nowhere else either: not the audit log, not the export.
-    audit_rows = json.dumps(list(AuditLog.objects.values("old_values", "new_values",
-                                                         "context")))
+    audit_rows = json.dumps(list(AuditLog.objects.values("old_values", "new_values", "context")))
     assert "4000" not in audit_rows and "kept nowhere" not in audit_rows
     export = json.loads(b"".join(customer_api.get("/api/v1/me/export/").streaming_content))
     assert [o["billing_address"] for o in export["orders"]] == [KEPT]
@@ -64,11 +70,12 @@ def test_checkout_keeps_only_the_address_fields_and_stores_them_encrypted(
 
 
 @pytest.mark.django_db
-def test_checkout_refuses_an_invalid_address_and_writes_nothing(no_stripe, customer_api,
-                                                                 product):
-    response = _checkout(customer_api, product,
-                         billing_address={"line1": "1 High Street", "country": "Britain",
-                                          "card": CARD_LOOKALIKE})
+def test_checkout_refuses_an_invalid_address_and_writes_nothing(no_stripe, customer_api, product):
+    response = _checkout(
+        customer_api,
+        product,
+        billing_address={"line1": "1 High Street", "country": "Britain", "card": CARD_LOOKALIKE},
+    )
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
@@ -98,18 +105,31 @@ def as_schema_owner(transactional_db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_encrypts_existing_addresses_and_drops_other_keys(customer,
-                                                                        as_schema_owner):
+def test_the_migration_encrypts_existing_addresses_and_drops_other_keys(customer, as_schema_owner):
     executor = MigrationExecutor(connection)
     try:
         executor.migrate(BEFORE)
         old_order = executor.loader.project_state(BEFORE).apps.get_model("billing", "Order")
-        common = {"user_id": customer.pk, "billing_source": "manual", "currency": "usd",
-                  "subtotal": 100, "total": 100}
-        with_address = old_order.objects.create(number="ORD-OLD-1", **common, billing_address={
-            "line1": " 2 Old Road", "country": "GB", "card": CARD_LOOKALIKE, "cvc": "123"})
-        only_junk = old_order.objects.create(number="ORD-OLD-2", **common,
-                                             billing_address={"card": CARD_LOOKALIKE})
+        common = {
+            "user_id": customer.pk,
+            "billing_source": "manual",
+            "currency": "usd",
+            "subtotal": 100,
+            "total": 100,
+        }
+        with_address = old_order.objects.create(
+            number="ORD-OLD-1",
+            **common,
+            billing_address={
+                "line1": " 2 Old Road",
+                "country": "GB",
+                "card": CARD_LOOKALIKE,
+                "cvc": "123",
+            },
+        )
+        only_junk = old_order.objects.create(
+            number="ORD-OLD-2", **common, billing_address={"card": CARD_LOOKALIKE}
+        )
         empty = old_order.objects.create(number="ORD-OLD-3", **common, billing_address={})
 
         executor = MigrationExecutor(connection)
@@ -120,16 +140,18 @@ def test_the_migration_encrypts_existing_addresses_and_drops_other_keys(customer
         assert json.loads(decrypt(raw)) == {"line1": "2 Old Road", "country": "GB"}
         assert _raw_address(only_junk.pk) is None and _raw_address(empty.pk) is None
         assert Order.objects.get(pk=with_address.pk).billing_address == {
-            "line1": "2 Old Road", "country": "GB"}
+            "line1": "2 Old Road",
+            "country": "GB",
+        }
 
         # And back: the address fields return to a plain jsonb column.
         executor = MigrationExecutor(connection)
         executor.migrate(BEFORE)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT billing_address FROM billing_order WHERE id = %s",
-                           [with_address.pk])
-            assert json.loads(cursor.fetchone()[0]) == {"line1": "2 Old Road",
-                                                         "country": "GB"}
+            cursor.execute(
+                "SELECT billing_address FROM billing_order WHERE id = %s", [with_address.pk]
+            )
+            assert json.loads(cursor.fetchone()[0]) == {"line1": "2 Old Road", "country": "GB"}
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())

@@ -14,10 +14,12 @@ from billing.services.payments import mark_order_paid
 @pytest.fixture
 def paid_digital_order(customer, digital_product):
     order = OrderFactory(user=customer, subtotal=1000, internal_notes="staff only secret")
-    item = OrderItemFactory(order=order, product=digital_product, unit_amount=1000,
-                            download_limit=2)
-    mark_order_paid(order_id=order.pk, provider="manual", provider_id="bank", amount=1000,
-                    currency="usd")
+    item = OrderItemFactory(
+        order=order, product=digital_product, unit_amount=1000, download_limit=2
+    )
+    mark_order_paid(
+        order_id=order.pk, provider="manual", provider_id="bank", amount=1000, currency="usd"
+    )
     order.refresh_from_db()
     item.refresh_from_db()
     return order, item
@@ -42,13 +44,19 @@ def test_order_detail_hides_internal_notes(customer_api, paid_digital_order):
 
 @pytest.mark.django_db
 def test_every_order_endpoint_and_page_is_404_for_another_customer(
-        other_customer_api, other_customer, client, paid_digital_order):
+    other_customer_api, other_customer, client, paid_digital_order
+):
     order, item = paid_digital_order
     client.force_login(other_customer)
-    api_urls = [f"/api/v1/orders/{order.number}/",
-                f"/api/v1/orders/{order.number}/items/{item.pk}/download/"]
-    page_urls = [f"/orders/{order.number}/", f"/orders/{order.number}/invoice/",
-                 f"/orders/{order.number}/items/{item.pk}/download/"]
+    api_urls = [
+        f"/api/v1/orders/{order.number}/",
+        f"/api/v1/orders/{order.number}/items/{item.pk}/download/",
+    ]
+    page_urls = [
+        f"/orders/{order.number}/",
+        f"/orders/{order.number}/invoice/",
+        f"/orders/{order.number}/items/{item.pk}/download/",
+    ]
     for url in api_urls:
         response = other_customer_api.get(url)
         assert response.status_code == 404, url
@@ -112,8 +120,9 @@ def test_order_pages_for_the_owner(customer_client, paid_digital_order):
     detail = customer_client.get(f"/orders/{order.number}/").content.decode()
     assert f"/orders/{order.number}/items/{item.pk}/download/" in detail
     assert "staff only secret" not in detail
-    assert customer_client.get(f"/orders/{order.number}/items/{item.pk}/download/"
-                               ).status_code == 302
+    assert (
+        customer_client.get(f"/orders/{order.number}/items/{item.pk}/download/").status_code == 302
+    )
 
 
 @pytest.mark.django_db

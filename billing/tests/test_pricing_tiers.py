@@ -21,29 +21,38 @@ def tiered(db):
 @pytest.mark.django_db
 def test_tiered_price_within_tiers_uses_catalog_pricing(customer_api, tiered):
     product, price = tiered
-    response = customer_api.post("/api/v1/cart/", {"product_id": product.pk, "quantity": 3,
-                                                   "price_id": price.pk}, format="json")
+    response = customer_api.post(
+        "/api/v1/cart/",
+        {"product_id": product.pk, "quantity": 3, "price_id": price.pk},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["total"] == 300
 
 
 @pytest.mark.django_db
-def test_quantity_beyond_a_closed_last_tier_is_refused_with_price_invalid(customer_api, tiered,
-                                                                          customer):
+def test_quantity_beyond_a_closed_last_tier_is_refused_with_price_invalid(
+    customer_api, tiered, customer
+):
     product, price = tiered
-    response = customer_api.post("/api/v1/cart/", {"product_id": product.pk, "quantity": 6,
-                                                   "price_id": price.pk}, format="json")
+    response = customer_api.post(
+        "/api/v1/cart/",
+        {"product_id": product.pk, "quantity": 6, "price_id": price.pk},
+        format="json",
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "price_invalid"
     assert not CartItem.objects.filter(cart__user=customer).exists()
 
 
 @pytest.mark.django_db
-def test_reading_a_cart_line_that_can_no_longer_be_priced_is_a_400_not_a_500(customer_api,
-                                                                            customer):
+def test_reading_a_cart_line_that_can_no_longer_be_priced_is_a_400_not_a_500(
+    customer_api, customer
+):
 
-    item = CartItem.objects.create(cart=Cart.objects.create(user=customer),
-                                   product=ProductFactory(), quantity=1)
+    item = CartItem.objects.create(
+        cart=Cart.objects.create(user=customer), product=ProductFactory(), quantity=1
+    )
     response = customer_api.get(f"/api/v1/cart/items/{item.pk}/")
     assert response.status_code == 400
     assert response.json()["code"] == "product_unavailable"

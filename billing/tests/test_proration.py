@@ -49,48 +49,65 @@ def _assert_adds_up(user):
 
 @pytest.mark.django_db
 def test_unpaid_discounted_period_is_cancelled_and_the_used_time_charged(
-        no_stripe, customer, business):
+    no_stripe, customer, business
+):
     DiscountFactory(code="WELCOME10", percent_off=10, first_time_only=True)
     with time_machine.travel(START, tick=False):
-        sub = lifecycle.subscribe(user=customer, plan="business", interval="month",
-                                  discount_code="WELCOME10").subscription
+        sub = lifecycle.subscribe(
+            user=customer, plan="business", interval="month", discount_code="WELCOME10"
+        ).subscription
     first = sub.invoices.get()
     assert (first.subtotal, first.discount_amount, first.total) == (7900, 790, 7110)
     with time_machine.travel(MID, tick=False):
-        preview = plan_change.change_plan(subscription=sub, plan="business", interval="year",
-                                          preview=True, actor=customer)
+        preview = plan_change.change_plan(
+            subscription=sub, plan="business", interval="year", preview=True, actor=customer
+        )
         # 10 of 31 days used of the 71.10 billed: 22.94 (71.10 - 48.16 unused).
         assert preview.lines[0]["amount"] == 7110 - round(7110 * 21 / 31)
         assert [line["kind"] for line in preview.lines] == ["item", "item"]
         assert preview.credit == 0 and preview.voids == first.number
         assert preview.subtotal == 2294 + 79000 == preview.amount_due
-        plan_change.change_plan(subscription=sub, plan="business", interval="year", preview=False,
-                                actor=customer)
+        plan_change.change_plan(
+            subscription=sub, plan="business", interval="year", preview=False, actor=customer
+        )
     first.refresh_from_db()
     assert first.status == InvoiceStatus.VOID and first.amount_due == 0
     change = sub.invoices.get(billing_reason="subscription_update")
     assert (change.subtotal, change.discount_amount, change.tax, change.total) == (
-        81294, 0, 0, 81294)
+        81294,
+        0,
+        0,
+        81294,
+    )
     _assert_adds_up(customer)
 
 
 @pytest.mark.django_db
-def test_paid_discounted_period_credits_the_discounted_amount(no_stripe, customer, business,
-                                                              admin_user):
+def test_paid_discounted_period_credits_the_discounted_amount(
+    no_stripe, customer, business, admin_user
+):
     DiscountFactory(code="WELCOME10", percent_off=10)
     with time_machine.travel(START, tick=False):
-        sub = lifecycle.subscribe(user=customer, plan="business", interval="month",
-                                  discount_code="WELCOME10").subscription
+        sub = lifecycle.subscribe(
+            user=customer, plan="business", interval="month", discount_code="WELCOME10"
+        ).subscription
         invoice_service.mark_invoice_paid(invoice_id=sub.invoices.get().pk, actor=admin_user)
     with time_machine.travel(MID, tick=False):
-        result = plan_change.change_plan(subscription=sub, plan="business", interval="year",
-                                         preview=False, actor=customer)
+        result = plan_change.change_plan(
+            subscription=sub, plan="business", interval="year", preview=False, actor=customer
+        )
     credit = round(7110 * 21 / 31)
-    assert result.lines[0] == {"description": "Unused time on Business", "amount": -credit,
-                               "kind": "credit"}
+    assert result.lines[0] == {
+        "description": "Unused time on Business",
+        "amount": -credit,
+        "kind": "credit",
+    }
     change = sub.invoices.get(billing_reason="subscription_update")
     assert (change.subtotal, change.discount_amount, change.total) == (
-        79000, credit, 79000 - credit)
+        79000,
+        credit,
+        79000 - credit,
+    )
     _assert_adds_up(customer)
 
 
@@ -110,8 +127,9 @@ def test_cancelled_invoice_gives_back_the_credit_it_used(no_stripe, customer, ad
     renewal = sub.invoices.get(status=InvoiceStatus.OPEN)
     assert renewal.discount_amount == 1000 and sub.credit_balance == 0
     with time_machine.travel(datetime(2026, 4, 16, 0, 1, tzinfo=UTC), tick=False):
-        plan_change.change_plan(subscription=sub, plan="large", interval="month", preview=False,
-                                actor=customer)
+        plan_change.change_plan(
+            subscription=sub, plan="large", interval="month", preview=False, actor=customer
+        )
     renewal.refresh_from_db()
     sub.refresh_from_db()
     assert renewal.status == InvoiceStatus.VOID and sub.credit_balance == 1000
@@ -119,35 +137,48 @@ def test_cancelled_invoice_gives_back_the_credit_it_used(no_stripe, customer, ad
 
 
 @pytest.mark.django_db
-def test_part_paid_period_is_refused_with_its_invoice_named(no_stripe, customer, business,
-                                                            admin_user):
+def test_part_paid_period_is_refused_with_its_invoice_named(
+    no_stripe, customer, business, admin_user
+):
 
     with time_machine.travel(START, tick=False):
         sub = lifecycle.subscribe(user=customer, plan="business", interval="month").subscription
         invoice = sub.invoices.get()
-        invoice_service.mark_invoice_paid(invoice_id=invoice.pk, actor=admin_user, amount=100,
-                                          reference="BANK-1")
+        invoice_service.mark_invoice_paid(
+            invoice_id=invoice.pk, actor=admin_user, amount=100, reference="BANK-1"
+        )
     with time_machine.travel(MID, tick=False), pytest.raises(errors.PlanChangeInvalid) as exc:
-        plan_change.change_plan(subscription=sub, plan="business", interval="year", preview=True,
-                                actor=customer)
+        plan_change.change_plan(
+            subscription=sub, plan="business", interval="year", preview=True, actor=customer
+        )
     assert invoice.number in exc.value.message
 
 
 @pytest.mark.django_db
 def test_the_database_refuses_an_invoice_that_does_not_add_up(customer):
     with pytest.raises(IntegrityError), transaction.atomic():
-        Invoice.objects.create(number="INV-BAD-1", user=customer, currency="usd",
-                               billing_source=BillingSource.MANUAL, subtotal=79000,
-                               discount_amount=7900, tax=0, total=79000, amount_due=79000)
+        Invoice.objects.create(
+            number="INV-BAD-1",
+            user=customer,
+            currency="usd",
+            billing_source=BillingSource.MANUAL,
+            subtotal=79000,
+            discount_amount=7900,
+            tax=0,
+            total=79000,
+            amount_due=79000,
+        )
 
 
 @pytest.mark.django_db
-def test_change_page_numbers_add_up_after_an_unpaid_invoice(no_stripe, customer,
-                                                            customer_client, business):
+def test_change_page_numbers_add_up_after_an_unpaid_invoice(
+    no_stripe, customer, customer_client, business
+):
     DiscountFactory(code="WELCOME10", percent_off=10)
     with time_machine.travel(START, tick=False):
-        sub = lifecycle.subscribe(user=customer, plan="business", interval="month",
-                                  discount_code="WELCOME10").subscription
+        sub = lifecycle.subscribe(
+            user=customer, plan="business", interval="month", discount_code="WELCOME10"
+        ).subscription
     first = sub.invoices.get()
     with time_machine.travel(MID, tick=False):
         url = f"/billing/subscriptions/{sub.pk}/change-plan/"
@@ -174,30 +205,41 @@ PRICES = st.integers(min_value=0, max_value=50_000)
 
 
 @pytest.mark.django_db
-@settings(max_examples=50, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(monthly=st.lists(PRICES, min_size=3, max_size=3),
-       percent=st.one_of(st.none(), st.integers(min_value=1, max_value=100)),
-       tax=st.sampled_from(["0.0000", "0.2000", "0.0700", "0.1900"]),
-       steps=st.lists(st.tuples(st.integers(min_value=0, max_value=2),
-                                st.sampled_from(["month", "year"]),
-                                st.integers(min_value=0, max_value=400),  # hours later
-                                st.booleans()),  # pay what is open first
-                      min_size=1, max_size=4),
-       pay_first=st.booleans())
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    monthly=st.lists(PRICES, min_size=3, max_size=3),
+    percent=st.one_of(st.none(), st.integers(min_value=1, max_value=100)),
+    tax=st.sampled_from(["0.0000", "0.2000", "0.0700", "0.1900"]),
+    steps=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=2),
+            st.sampled_from(["month", "year"]),
+            st.integers(min_value=0, max_value=400),  # hours later
+            st.booleans(),
+        ),  # pay what is open first
+        min_size=1,
+        max_size=4,
+    ),
+    pay_first=st.booleans(),
+)
 def test_random_plan_changes_credit_only_what_was_paid_and_add_up(
-        no_stripe, admin_user, monthly, percent, tax, steps, pay_first):
+    no_stripe, admin_user, monthly, percent, tax, steps, pay_first
+):
     with transaction.atomic():
-        plans = [_plan(f"p{i}-{monthly[i]}", monthly[i], monthly[i] * 10, tax)
-                 for i in range(3)]
+        plans = [_plan(f"p{i}-{monthly[i]}", monthly[i], monthly[i] * 10, tax) for i in range(3)]
         user = UserFactory()
         code = None
         if percent:
             code = DiscountFactory(code=f"P{percent}", percent_off=percent).code
         now = START
         with time_machine.travel(now, tick=False):
-            sub = lifecycle.subscribe(user=user, plan=plans[0], interval="month",
-                                      discount_code=code).subscription
+            sub = lifecycle.subscribe(
+                user=user, plan=plans[0], interval="month", discount_code=code
+            ).subscription
             if pay_first:
                 for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
                     invoice_service.mark_invoice_paid(invoice_id=invoice.pk, actor=admin_user)
@@ -208,29 +250,34 @@ def test_random_plan_changes_credit_only_what_was_paid_and_add_up(
                 sub.refresh_from_db()
                 if pay_open:
                     for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
-                        invoice_service.mark_invoice_paid(invoice_id=invoice.pk,
-                                                          actor=admin_user)
+                        invoice_service.mark_invoice_paid(invoice_id=invoice.pk, actor=admin_user)
                 sub.refresh_from_db()
                 paid_before = _paid_net(sub)
                 credited_before = _credited(sub)
                 try:
-                    result = plan_change.change_plan(subscription=sub, plan=plans[target],
-                                                     interval=interval, preview=False,
-                                                     actor=user)
+                    result = plan_change.change_plan(
+                        subscription=sub,
+                        plan=plans[target],
+                        interval=interval,
+                        preview=False,
+                        actor=user,
+                    )
                 except errors.DomainError as exc:
                     event(f"refused: {exc.code}")
                     continue
                 assert result.applied
-                event(f"applied (voided an invoice: {bool(result.voids)}, "
-                      f"credit line: {any(li['kind'] == 'credit' for li in result.lines)})")
+                event(
+                    f"applied (voided an invoice: {bool(result.voids)}, "
+                    f"credit line: {any(li['kind'] == 'credit' for li in result.lines)})"
+                )
                 sub.refresh_from_db()
                 # What was credited for unused time never exceeds what was paid.
                 assert _credited(sub) - credited_before <= paid_before
                 # No unpaid invoice is left for a period the change replaced.
                 for invoice in sub.invoices.filter(status=InvoiceStatus.OPEN):
                     assert invoice.billing_reason == "subscription_update" or (
-                        invoice.period_end == sub.current_period_end
-                        or invoice.period_end <= now), invoice.lines
+                        invoice.period_end == sub.current_period_end or invoice.period_end <= now
+                    ), invoice.lines
         for invoice in Invoice.objects.filter(user=user):
             assert invoice_lines.reconciliation_problems(invoice) == [], invoice.lines
         transaction.set_rollback(True)
@@ -248,7 +295,9 @@ def _credited(sub):
     """Credit given for unused time: credit lines of change invoices and the balance."""
     credit = sub.credit_balance
     for invoice in sub.invoices.exclude(status=InvoiceStatus.VOID):
-        credit += sum(-int(line["amount"]) for line in invoice.lines
-                      if line.get("kind") == "credit"
-                      and invoice.billing_reason == "subscription_update")
+        credit += sum(
+            -int(line["amount"])
+            for line in invoice.lines
+            if line.get("kind") == "credit" and invoice.billing_reason == "subscription_update"
+        )
     return credit

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def seeded_plans(db):
     call_command("seed_catalog", stdout=io.StringIO())
-    return list(Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE)
-                .order_by("sort_order", "id"))
+    return list(
+        Plan.objects.filter(active=True, cta_type=Plan.CtaType.SUBSCRIBE).order_by(
+            "sort_order", "id"
+        )
+    )
 
 
 def _login(client, email):
@@ -68,8 +71,7 @@ def test_without_stripe_every_seeded_plan_is_sold_by_invoice(no_stripe, client, 
         client.logout()
 
 
-def test_trial_is_once_per_customer_and_the_pricing_page_says_so(no_stripe, client,
-                                                                 seeded_plans):
+def test_trial_is_once_per_customer_and_the_pricing_page_says_so(no_stripe, client, seeded_plans):
     user = _login(client, "trial@example.com")
     before = client.get("/pricing/").content.decode()
     assert "14-day free trial" in before and "Start 14-day trial" in before
@@ -87,8 +89,7 @@ def test_trial_is_once_per_customer_and_the_pricing_page_says_so(no_stripe, clie
     assert again.status == S.ACTIVE and again.invoices.get().status == InvoiceStatus.OPEN
 
 
-def test_with_stripe_a_manual_plan_is_still_sold_by_invoice(stripe_double, client,
-                                                           seeded_plans):
+def test_with_stripe_a_manual_plan_is_still_sold_by_invoice(stripe_double, client, seeded_plans):
     pricing = client.get("/pricing/").content.decode()
     assert "Paid by card" in pricing and "Billed by invoice" in pricing
     user = _login(client, "biz@example.com")
@@ -115,7 +116,8 @@ def test_plan_change_page_offers_only_changes_that_work(stripe_double, client, s
     assert 'value="business"' in select and 'value="pro"' not in select
     others = re.search(r'<ul class="muted" id="other-plans">(.*?)</ul>', page, re.S).group(1)
     assert "Pro" in others and "cancel and subscribe" in others
-    refused = client.get(f"/billing/subscriptions/{sub.pk}/change-plan/",
-                         {"plan": "pro", "interval": "month"})
+    refused = client.get(
+        f"/billing/subscriptions/{sub.pk}/change-plan/", {"plan": "pro", "interval": "month"}
+    )
     assert refused.status_code == 400 and "plan_change_invalid" in refused.content.decode()
     assert Invoice.objects.filter(user=user).count() == 1

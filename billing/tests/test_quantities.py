@@ -27,15 +27,15 @@ def volume(db):
 
 def _add_through_product_page(client, product, quantity):
     page = client.get(product.get_absolute_url()).content.decode()
-    form = re.search(r'<form method="post" action="([^"]+)" class="add-to-cart"[^>]*>(.*?)</form>',
-                     page, re.S)
+    form = re.search(
+        r'<form method="post" action="([^"]+)" class="add-to-cart"[^>]*>(.*?)</form>', page, re.S
+    )
     data = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.group(2)))
     data["quantity"] = str(quantity)
     return client.post(form.group(1), data), page
 
 
-def test_the_top_volume_tier_can_be_bought_from_the_product_page(customer_client, customer,
-                                                                 volume):
+def test_the_top_volume_tier_can_be_bought_from_the_product_page(customer_client, customer, volume):
     response, page = _add_through_product_page(customer_client, volume, 10001)
     assert f'max="{MAX_QUANTITY}"' in page and f"Up to {MAX_QUANTITY}" in page
     assert response.status_code == 302
@@ -47,20 +47,23 @@ def test_the_top_volume_tier_can_be_bought_from_the_product_page(customer_client
 
 
 def test_the_api_accepts_the_tiers_and_says_the_limit(customer_api, volume):
-    answer = customer_api.post("/api/v1/cart/", {"product_id": volume.pk, "quantity": 10001},
-                               format="json")
+    answer = customer_api.post(
+        "/api/v1/cart/", {"product_id": volume.pk, "quantity": 10001}, format="json"
+    )
     assert answer.status_code == 201, answer.json()
     line = answer.json()["items"][0]
     assert line["quantity_limit"] == MAX_QUANTITY and line["line_total"] == 50005
-    too_many = customer_api.patch(f"/api/v1/cart/items/{line['id']}/",
-                                  {"quantity": MAX_QUANTITY + 1}, format="json")
+    too_many = customer_api.patch(
+        f"/api/v1/cart/items/{line['id']}/", {"quantity": MAX_QUANTITY + 1}, format="json"
+    )
     assert too_many.status_code == 400
 
 
 def test_tracked_stock_is_the_limit_everywhere(customer_client, customer_api, customer):
 
-    product = ProductFactory(name="Boxed kit", slug="boxed-kit", track_inventory=True,
-                             stock_quantity=5)
+    product = ProductFactory(
+        name="Boxed kit", slug="boxed-kit", track_inventory=True, stock_quantity=5
+    )
     product.default_price = PriceFactory(product=product, unit_amount=1000)
     product.save(update_fields=["default_price"])
     assert quantity_limit(product) == 5
@@ -69,8 +72,13 @@ def test_tracked_stock_is_the_limit_everywhere(customer_client, customer_api, cu
     assert response.status_code == 400  # the cart page shows the refusal
     assert "Only 5 left in stock." in response.content.decode()
     assert not CartItem.objects.filter(cart__user=customer).exists()
-    api = customer_api.post("/api/v1/cart/", {"product_id": product.pk, "quantity": 6},
-                            format="json")
+    api = customer_api.post(
+        "/api/v1/cart/", {"product_id": product.pk, "quantity": 6}, format="json"
+    )
     assert api.status_code == 409 and api.json()["code"] == "insufficient_stock"
-    assert customer_api.post("/api/v1/cart/", {"product_id": product.pk, "quantity": 5},
-                             format="json").status_code == 201
+    assert (
+        customer_api.post(
+            "/api/v1/cart/", {"product_id": product.pk, "quantity": 5}, format="json"
+        ).status_code
+        == 201
+    )

@@ -20,8 +20,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def branded(db):
-    values = {"business_name": "Northwind Tools Ltd", "business_address": "9 Quay, Leeds",
-              "business_tax_id": "GB123456789", "business_logo_url": "/static/brand/logo.png"}
+    values = {
+        "business_name": "Northwind Tools Ltd",
+        "business_address": "9 Quay, Leeds",
+        "business_tax_id": "GB123456789",
+        "business_logo_url": "/static/brand/logo.png",
+    }
     for key, value in values.items():
         SystemConfig.objects.create(key=key, value=value)
         forget(key)
@@ -40,24 +44,41 @@ def taxed_product(db):
 
 
 def _order(customer_api, product):
-    assert customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json"
-                             ).status_code == 201
-    assert customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                             format="json").status_code == 201
+    assert (
+        customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json").status_code
+        == 201
+    )
+    assert (
+        customer_api.post(
+            "/api/v1/checkout/", {"payment_method": "manual"}, format="json"
+        ).status_code
+        == 201
+    )
     return Order.objects.latest("id")
 
 
 def test_bank_transfer_gets_a_branded_receipt_email_page_and_pdf(
-        no_stripe, branded, customer, customer_api, customer_client, taxed_product,
-        admin_user, django_capture_on_commit_callbacks):
+    no_stripe,
+    branded,
+    customer,
+    customer_api,
+    customer_client,
+    taxed_product,
+    admin_user,
+    django_capture_on_commit_callbacks,
+):
     order = _order(customer_api, taxed_product)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         payments.mark_paid_manually(order_id=order.pk, actor=admin_user)
     payment = Payment.objects.get(order=order)
     assert payment.receipt_number and payment.receipt_number.startswith("RCT-")
-    assert OutboxMessage.objects.filter(task="billing.tasks.send_payment_receipt",
-                                        args=[payment.pk]).count() == 1
+    assert (
+        OutboxMessage.objects.filter(
+            task="billing.tasks.send_payment_receipt", args=[payment.pk]
+        ).count()
+        == 1
+    )
     [message] = [m for m in mail.outbox if "Payment received" in m.subject]
     assert message.to == [customer.email] and payment.receipt_number in message.subject
     for part in (message.body, message.alternatives[0][0]):
@@ -79,8 +100,9 @@ def test_bank_transfer_gets_a_branded_receipt_email_page_and_pdf(
     assert not mail.outbox
 
 
-def test_someone_elses_receipt_is_404(no_stripe, customer_api, taxed_product, admin_user,
-                                      other_customer_api, client, other_customer):
+def test_someone_elses_receipt_is_404(
+    no_stripe, customer_api, taxed_product, admin_user, other_customer_api, client, other_customer
+):
     order = _order(customer_api, taxed_product)
     payments.mark_paid_manually(order_id=order.pk, actor=admin_user)
     payment = Payment.objects.get(order=order)
@@ -93,22 +115,34 @@ def test_someone_elses_receipt_is_404(no_stripe, customer_api, taxed_product, ad
 
 
 def test_card_payment_refund_payments_page_and_api(
-        no_stripe, customer, customer_api, customer_client, taxed_product, admin_user,
-        django_capture_on_commit_callbacks):
+    no_stripe,
+    customer,
+    customer_api,
+    customer_client,
+    taxed_product,
+    admin_user,
+    django_capture_on_commit_callbacks,
+):
     empty = customer_client.get("/billing/payments/").content.decode()
     assert "You have made no payments yet." in empty and "no saved cards" in empty
     order = _order(customer_api, taxed_product)
     Order.objects.filter(pk=order.pk).update(billing_source="stripe")
     with django_capture_on_commit_callbacks(execute=True):
-        payments.mark_order_paid(order_id=order.pk, provider="stripe", provider_id="pi_test_1",
-                                 amount=order.total, currency="usd",
-                                 method={"type": "card", "brand": "visa", "last4": "4242"})
+        payments.mark_order_paid(
+            order_id=order.pk,
+            provider="stripe",
+            provider_id="pi_test_1",
+            amount=order.total,
+            currency="usd",
+            method={"type": "card", "brand": "visa", "last4": "4242"},
+        )
     payment = Payment.objects.get(order=order)
     Order.objects.filter(pk=order.pk).update(billing_source="manual")  # refund by transfer
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        refunds.create_refund(order_id=order.pk, amount=1500, reason="REQUESTED_BY_CUSTOMER",
-                              actor=admin_user)
+        refunds.create_refund(
+            order_id=order.pk, amount=1500, reason="REQUESTED_BY_CUSTOMER", actor=admin_user
+        )
     [notice] = [m for m in mail.outbox if "Refund issued" in m.subject]
     assert "$15.00" in notice.body and order.number in notice.body
     assert "$15.00" in notice.alternatives[0][0]
@@ -121,17 +155,25 @@ def test_card_payment_refund_payments_page_and_api(
     assert answer["count"] == 1
     [item] = answer["results"]
     assert (item["amount"], item["display"], item["card_brand"], item["card_last4"]) == (
-        6000, "$60.00", "visa", "4242")
-    assert item["paid_for"] == {"kind": "order", "number": order.number,
-                                "url": f"/orders/{order.number}/"}
+        6000,
+        "$60.00",
+        "visa",
+        "4242",
+    )
+    assert item["paid_for"] == {
+        "kind": "order",
+        "number": order.number,
+        "url": f"/orders/{order.number}/",
+    }
     assert item["refunded"] == 1500 and item["refunds"][0]["display"] == "$15.00"
     assert item["receipt_number"] == payment.receipt_number
 
 
 def test_saved_cards_open_stripes_billing_portal(stripe_double, customer, customer_client):
 
-    CustomerBillingProfile.objects.update_or_create(user=customer,
-                                                    defaults={"stripe_customer_id": "cus_X1"})
+    CustomerBillingProfile.objects.update_or_create(
+        user=customer, defaults={"stripe_customer_id": "cus_X1"}
+    )
     page = customer_client.get("/billing/payments/").content.decode()
     form = re.search(r'<form method="post" action="([^"]+)">', page.split("Saved cards")[1])
     response = customer_client.post(form.group(1))
@@ -142,14 +184,20 @@ def test_saved_cards_open_stripes_billing_portal(stripe_double, customer, custom
 
 
 def test_a_card_paid_order_has_a_paid_invoice_with_tax_rate_and_seller_tax_number(
-        no_stripe, branded, customer, customer_api, customer_client, taxed_product):
+    no_stripe, branded, customer, customer_api, customer_client, taxed_product
+):
     order = _order(customer_api, taxed_product)
 
     Invoice.objects.filter(order=order).delete()  # as a card checkout leaves it: no invoice
     Order.objects.filter(pk=order.pk).update(billing_source="stripe")
-    payments.mark_order_paid(order_id=order.pk, provider="stripe", provider_id="pi_card_2",
-                             amount=order.total, currency="usd",
-                             method={"type": "card", "brand": "visa", "last4": "4242"})
+    payments.mark_order_paid(
+        order_id=order.pk,
+        provider="stripe",
+        provider_id="pi_card_2",
+        amount=order.total,
+        currency="usd",
+        method={"type": "card", "brand": "visa", "last4": "4242"},
+    )
     invoice = Invoice.objects.get(order=order)
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == ("PAID", 6000, 0)
     assert Payment.objects.get(order=order).invoice == invoice

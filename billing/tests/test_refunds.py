@@ -28,21 +28,39 @@ from credits.models import CreditBalance
 def _paid_manual_order(user, total=1000, **item):
     order = OrderFactory(user=user, subtotal=total)
     OrderItemFactory(order=order, unit_amount=total, **item)
-    mark_order_paid(order_id=order.pk, provider="manual", provider_id=f"bank-{order.pk}",
-                    amount=total, currency="usd")
+    mark_order_paid(
+        order_id=order.pk,
+        provider="manual",
+        provider_id=f"bank-{order.pk}",
+        amount=total,
+        currency="usd",
+    )
     order.refresh_from_db()
     return order
 
 
 def _paid_stripe_order(double, user, total=1000, **item):
-    intent = double.put("payment_intent", example(
-        "payment_intent", id=f"pi_refund_{user.pk}_{total}", amount=total, currency="usd",
-        status="succeeded", latest_charge=f"ch_refund_{user.pk}_{total}"))
-    order = OrderFactory(user=user, subtotal=total, billing_source=BillingSource.STRIPE,
-                         stripe_payment_intent_id=intent["id"])
+    intent = double.put(
+        "payment_intent",
+        example(
+            "payment_intent",
+            id=f"pi_refund_{user.pk}_{total}",
+            amount=total,
+            currency="usd",
+            status="succeeded",
+            latest_charge=f"ch_refund_{user.pk}_{total}",
+        ),
+    )
+    order = OrderFactory(
+        user=user,
+        subtotal=total,
+        billing_source=BillingSource.STRIPE,
+        stripe_payment_intent_id=intent["id"],
+    )
     OrderItemFactory(order=order, unit_amount=total, **item)
-    mark_order_paid(order_id=order.pk, provider="stripe", provider_id=intent["id"],
-                    amount=total, currency="usd")
+    mark_order_paid(
+        order_id=order.pk, provider="stripe", provider_id=intent["id"], amount=total, currency="usd"
+    )
     order.refresh_from_db()
     return order
 
@@ -53,8 +71,10 @@ def test_staff_partial_refund_from_admin_form(staff_console, customer, admin_use
     form = staff_console.get(f"/admin/billing/order/{order.pk}/refund/")
     assert form.status_code == 200 and "$10.00" in form.content.decode()
 
-    response = staff_console.post(f"/admin/billing/order/{order.pk}/refund/", {
-        "amount": "2.50", "reason": RefundReason.REQUESTED_BY_CUSTOMER, "notes": "Late"})
+    response = staff_console.post(
+        f"/admin/billing/order/{order.pk}/refund/",
+        {"amount": "2.50", "reason": RefundReason.REQUESTED_BY_CUSTOMER, "notes": "Late"},
+    )
 
     assert response.status_code == 302
     order.refresh_from_db()
@@ -62,15 +82,17 @@ def test_staff_partial_refund_from_admin_form(staff_console, customer, admin_use
     assert (refund.amount, refund.status, refund.notes) == (250, Refund.Status.SUCCEEDED, "Late")
     assert refund.requested_by == admin_user
     assert order.status == OrderStatus.PARTIALLY_REFUNDED and order.refunded_amount == 250
-    assert AuditLog.objects.filter(action="REFUND", resource_id=str(order.pk),
-                                   actor=admin_user).exists()
+    assert AuditLog.objects.filter(
+        action="REFUND", resource_id=str(order.pk), actor=admin_user
+    ).exists()
 
 
 @pytest.mark.django_db
 def test_admin_refund_action_opens_the_form(staff_console, customer):
     order = _paid_manual_order(customer)
-    response = staff_console.post("/admin/billing/order/", {
-        "action": "action_refund", "_selected_action": [order.pk]})
+    response = staff_console.post(
+        "/admin/billing/order/", {"action": "action_refund", "_selected_action": [order.pk]}
+    )
     assert response.status_code == 302
     assert response["Location"] == f"/admin/billing/order/{order.pk}/refund/"
 
@@ -80,8 +102,9 @@ def test_over_refund_is_refused_and_writes_nothing(staff_console, customer, admi
     order = _paid_manual_order(customer, total=1000)
     create_refund(order_id=order.pk, amount=700, reason=RefundReason.OTHER, actor=admin_user)
 
-    response = staff_console.post(f"/admin/billing/order/{order.pk}/refund/", {
-        "amount": "3.01", "reason": RefundReason.OTHER})
+    response = staff_console.post(
+        f"/admin/billing/order/{order.pk}/refund/", {"amount": "3.01", "reason": RefundReason.OTHER}
+    )
 
     assert response.status_code == 400
     assert "larger than what is left" in response.content.decode()
@@ -108,14 +131,14 @@ def test_full_refund_marks_order_refunded(customer, admin_user):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("amount, code", [(0, "refund_amount_invalid"),
-                                          (-5, "refund_amount_invalid"),
-                                          ("10", "refund_amount_invalid")])
+@pytest.mark.parametrize(
+    "amount, code",
+    [(0, "refund_amount_invalid"), (-5, "refund_amount_invalid"), ("10", "refund_amount_invalid")],
+)
 def test_refund_amount_must_be_a_positive_integer(customer, admin_user, amount, code):
     order = _paid_manual_order(customer)
     with pytest.raises(DomainError) as refused:
-        create_refund(order_id=order.pk, amount=amount, reason=RefundReason.OTHER,
-                      actor=admin_user)
+        create_refund(order_id=order.pk, amount=amount, reason=RefundReason.OTHER, actor=admin_user)
     assert refused.value.code == code
     assert not Refund.objects.exists()
 
@@ -137,8 +160,9 @@ def test_two_concurrent_partial_refunds_cannot_exceed_the_total(customer, admin_
     def refund():
         try:
             barrier.wait()
-            create_refund(order_id=order.pk, amount=600, reason=RefundReason.OTHER,
-                          actor=admin_user)
+            create_refund(
+                order_id=order.pk, amount=600, reason=RefundReason.OTHER, actor=admin_user
+            )
             outcomes.append("ok")
         except DomainError as exc:
             outcomes.append(exc.code)
@@ -158,12 +182,17 @@ def test_two_concurrent_partial_refunds_cannot_exceed_the_total(customer, admin_
 
 @pytest.mark.django_db
 def test_stripe_refund_goes_through_stripes_refund_api_with_its_idempotency_key(
-        stripe_double, customer, admin_user, django_capture_on_commit_callbacks):
+    stripe_double, customer, admin_user, django_capture_on_commit_callbacks
+):
     order = _paid_stripe_order(stripe_double, customer, total=1000)
 
     with django_capture_on_commit_callbacks(execute=True):
-        refund = create_refund(order_id=order.pk, amount=300,
-                               reason=RefundReason.REQUESTED_BY_CUSTOMER, actor=admin_user)
+        refund = create_refund(
+            order_id=order.pk,
+            amount=300,
+            reason=RefundReason.REQUESTED_BY_CUSTOMER,
+            actor=admin_user,
+        )
     assert refund.status == Refund.Status.PENDING  # returned before Stripe was called
 
     [call] = stripe_double.calls("POST", "/v1/refunds")
@@ -179,20 +208,24 @@ def test_stripe_refund_goes_through_stripes_refund_api_with_its_idempotency_key(
 
 @pytest.mark.django_db
 def test_pending_stripe_refund_follows_refund_updated_and_ignores_stale_events(
-        stripe_double, client, customer, admin_user, django_capture_on_commit_callbacks):
+    stripe_double, client, customer, admin_user, django_capture_on_commit_callbacks
+):
     order = _paid_stripe_order(stripe_double, customer, total=1000)
     stripe_double.refund_status = "pending"
     with django_capture_on_commit_callbacks(execute=True):
-        refund = create_refund(order_id=order.pk, amount=1000, reason=RefundReason.OTHER,
-                               actor=admin_user)
+        refund = create_refund(
+            order_id=order.pk, amount=1000, reason=RefundReason.OTHER, actor=admin_user
+        )
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PENDING
     stripe_refund = stripe_double.get("refund", refund.stripe_refund_id)
 
-    succeeded = wrap_event({**stripe_refund, "status": "succeeded"}, "refund.updated",
-                           created=2_000_000_000)
-    stale = wrap_event({**stripe_refund, "status": "pending"}, "refund.updated",
-                       created=1_900_000_000)
+    succeeded = wrap_event(
+        {**stripe_refund, "status": "succeeded"}, "refund.updated", created=2_000_000_000
+    )
+    stale = wrap_event(
+        {**stripe_refund, "status": "pending"}, "refund.updated", created=1_900_000_000
+    )
     for event in (succeeded, stale):
         with django_capture_on_commit_callbacks(execute=True):
             assert signed_post(client, event).status_code == 200
@@ -205,13 +238,16 @@ def test_pending_stripe_refund_follows_refund_updated_and_ignores_stale_events(
 
 @pytest.mark.django_db
 def test_refused_stripe_refund_fails_and_gives_the_amount_back(
-        stripe_double, customer, admin_user, django_capture_on_commit_callbacks):
+    stripe_double, customer, admin_user, django_capture_on_commit_callbacks
+):
     order = _paid_stripe_order(stripe_double, customer, total=1000)
-    stripe_double.fail_next.append((400, {"error": {"type": "invalid_request_error",
-                                                     "message": "Charge already refunded"}}))
+    stripe_double.fail_next.append(
+        (400, {"error": {"type": "invalid_request_error", "message": "Charge already refunded"}})
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        refund = create_refund(order_id=order.pk, amount=500, reason=RefundReason.OTHER,
-                               actor=admin_user)
+        refund = create_refund(
+            order_id=order.pk, amount=500, reason=RefundReason.OTHER, actor=admin_user
+        )
     refund.refresh_from_db()
     order.refresh_from_db()
     assert refund.status == Refund.Status.FAILED
@@ -221,12 +257,14 @@ def test_refused_stripe_refund_fails_and_gives_the_amount_back(
 
 @pytest.mark.django_db
 def test_stripe_outage_keeps_refund_pending_and_retry_reuses_the_key(
-        stripe_double, customer, admin_user, django_capture_on_commit_callbacks):
+    stripe_double, customer, admin_user, django_capture_on_commit_callbacks
+):
     order = _paid_stripe_order(stripe_double, customer, total=1000)
     stripe_double.fail_next.append((500, {"error": {"type": "api_error", "message": "Down"}}))
     with django_capture_on_commit_callbacks(execute=True):
-        refund = create_refund(order_id=order.pk, amount=500, reason=RefundReason.OTHER,
-                               actor=admin_user)
+        refund = create_refund(
+            order_id=order.pk, amount=500, reason=RefundReason.OTHER, actor=admin_user
+        )
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PENDING and "retry" in refund.failure_reason.lower()
 
@@ -240,13 +278,26 @@ def test_stripe_outage_keeps_refund_pending_and_retry_reuses_the_key(
 
 @pytest.mark.django_db
 def test_refund_made_in_stripe_dashboard_is_recorded_from_charge_refunded(
-        stripe_double, client, customer, django_capture_on_commit_callbacks):
+    stripe_double, client, customer, django_capture_on_commit_callbacks
+):
     order = _paid_stripe_order(stripe_double, customer, total=1000)
-    dashboard_refund = example("refund", id="re_dashboard", amount=400, status="succeeded",
-                               payment_intent=order.stripe_payment_intent_id, metadata={})
-    charge = example("charge", id="ch_dash", payment_intent=order.stripe_payment_intent_id,
-                     amount=1000, amount_refunded=400, refunded=False,
-                     refunds={"object": "list", "data": [dashboard_refund]})
+    dashboard_refund = example(
+        "refund",
+        id="re_dashboard",
+        amount=400,
+        status="succeeded",
+        payment_intent=order.stripe_payment_intent_id,
+        metadata={},
+    )
+    charge = example(
+        "charge",
+        id="ch_dash",
+        payment_intent=order.stripe_payment_intent_id,
+        amount=1000,
+        amount_refunded=400,
+        refunded=False,
+        refunds={"object": "list", "data": [dashboard_refund]},
+    )
     event = wrap_event(charge, "charge.refunded")
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
@@ -262,11 +313,20 @@ def test_refund_made_in_stripe_dashboard_is_recorded_from_charge_refunded(
 
 @pytest.mark.django_db
 def test_charge_refunded_without_embedded_refunds_asks_stripe(
-        stripe_double, client, customer, django_capture_on_commit_callbacks):
+    stripe_double, client, customer, django_capture_on_commit_callbacks
+):
     order = _paid_stripe_order(stripe_double, customer, total=1000)
-    stripe_double.put("refund", example("refund", id="re_listed", amount=1000,
-                                        status="succeeded", charge="ch_listed",
-                                        payment_intent=order.stripe_payment_intent_id))
+    stripe_double.put(
+        "refund",
+        example(
+            "refund",
+            id="re_listed",
+            amount=1000,
+            status="succeeded",
+            charge="ch_listed",
+            payment_intent=order.stripe_payment_intent_id,
+        ),
+    )
     charge = example("charge", id="ch_listed", payment_intent=order.stripe_payment_intent_id)
     charge.pop("refunds", None)
     with django_capture_on_commit_callbacks(execute=True):
@@ -291,13 +351,15 @@ def test_refunding_a_credit_pack_claws_back_credits(customer, admin_user, credit
 
 @pytest.mark.django_db
 def test_stripe_refund_waits_while_stripe_is_not_configured(
-        stripe_double, settings, customer, admin_user, django_capture_on_commit_callbacks):
+    stripe_double, settings, customer, admin_user, django_capture_on_commit_callbacks
+):
     order = _paid_stripe_order(stripe_double, customer, total=1000)
     configured = settings.STRIPE
     settings.STRIPE = {**configured, "secret_key": ""}
     with django_capture_on_commit_callbacks(execute=True):
-        refund = create_refund(order_id=order.pk, amount=100, reason=RefundReason.OTHER,
-                               actor=admin_user)
+        refund = create_refund(
+            order_id=order.pk, amount=100, reason=RefundReason.OTHER, actor=admin_user
+        )
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PENDING
     assert stripe_double.calls("POST", "/v1/refunds") == []

@@ -9,10 +9,17 @@ from billing.selectors import customer_has_completed_order, plan_for_user
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("status, past_due_days, has_plan", [
-    (SubscriptionStatus.ACTIVE, None, True), (SubscriptionStatus.TRIALING, None, True),
-    (SubscriptionStatus.PAST_DUE, 2, True), (SubscriptionStatus.PAST_DUE, 30, False),
-    (SubscriptionStatus.CANCELED, None, False), (SubscriptionStatus.INCOMPLETE, None, False)])
+@pytest.mark.parametrize(
+    "status, past_due_days, has_plan",
+    [
+        (SubscriptionStatus.ACTIVE, None, True),
+        (SubscriptionStatus.TRIALING, None, True),
+        (SubscriptionStatus.PAST_DUE, 2, True),
+        (SubscriptionStatus.PAST_DUE, 30, False),
+        (SubscriptionStatus.CANCELED, None, False),
+        (SubscriptionStatus.INCOMPLETE, None, False),
+    ],
+)
 def test_plan_for_user(customer, status, past_due_days, has_plan):
     since = timezone.now() - timedelta(days=past_due_days) if past_due_days else None
     subscription = SubscriptionFactory(user=customer, status=status, past_due_since=since)

@@ -16,8 +16,9 @@ from credits.models import CreditBalance
 
 
 def _add(api, product, quantity=1):
-    response = api.post("/api/v1/cart/", {"product_id": product.pk, "quantity": quantity},
-                        format="json")
+    response = api.post(
+        "/api/v1/cart/", {"product_id": product.pk, "quantity": quantity}, format="json"
+    )
     assert response.status_code == 201, response.json()
 
 
@@ -29,13 +30,13 @@ def _paid_session_event(double, order, **changes):
 
 @pytest.mark.django_db
 def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_once(
-        stripe_double, customer_api, customer, product, client,
-        django_capture_on_commit_callbacks):
+    stripe_double, customer_api, customer, product, client, django_capture_on_commit_callbacks
+):
     _add(customer_api, product, quantity=2)
 
-    response = customer_api.post("/api/v1/checkout/", {"payment_method": "stripe",
-                                                      "total": 1, "subtotal": 1},
-                                 format="json")
+    response = customer_api.post(
+        "/api/v1/checkout/", {"payment_method": "stripe", "total": 1, "subtotal": 1}, format="json"
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -47,13 +48,17 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert create.params["line_items"][0]["price_data"]["unit_amount"] == "3800"
     assert create.params["metadata"]["order_id"] == str(order.pk)
     assert create.idempotency_key == f"checkout-session-order-{order.pk}"
-    assert stripe_double.calls("POST", "/v1/customers")[0].idempotency_key == \
-        f"customer-create-user-{customer.pk}"
+    assert (
+        stripe_double.calls("POST", "/v1/customers")[0].idempotency_key
+        == f"customer-create-user-{customer.pk}"
+    )
 
     # Like Stripe since 2022-08-01, the session has no PaymentIntent until it is paid.
     assert order.stripe_payment_intent_id is None
-    assert stripe_double.get("checkout.session",
-                             order.stripe_checkout_session_id)["payment_intent"] is None
+    assert (
+        stripe_double.get("checkout.session", order.stripe_checkout_session_id)["payment_intent"]
+        is None
+    )
     # The customer pays: Stripe now holds an intent and its charge.
     _, intent, charge = stripe_double.pay_session(order.stripe_checkout_session_id)
     event = _paid_session_event(stripe_double, order)
@@ -67,17 +72,23 @@ def test_stripe_checkout_creates_session_for_server_total_and_webhook_completes_
     assert order.stripe_payment_intent_id == intent["id"]
     payment = Payment.objects.get(order=order)
     assert (payment.amount, payment.provider_id) == (3800, intent["id"])
-    assert (payment.stripe_payment_intent_id, payment.stripe_charge_id) == (intent["id"],
-                                                                            charge["id"])
-    assert (payment.method_type, payment.method_brand, payment.method_last4) == \
-        ("card", "visa", "4242")
+    assert (payment.stripe_payment_intent_id, payment.stripe_charge_id) == (
+        intent["id"],
+        charge["id"],
+    )
+    assert (payment.method_type, payment.method_brand, payment.method_last4) == (
+        "card",
+        "visa",
+        "4242",
+    )
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
     assert customer_api.get("/api/v1/cart/").json()["items"] == []
 
 
 @pytest.mark.django_db
-def test_stripe_customer_is_created_once_across_checkouts(stripe_double, customer_api,
-                                                          customer, product):
+def test_stripe_customer_is_created_once_across_checkouts(
+    stripe_double, customer_api, customer, product
+):
     for _ in range(2):
         _add(customer_api, product)
         assert customer_api.post("/api/v1/checkout/", {}, format="json").status_code == 201
@@ -89,14 +100,15 @@ def test_stripe_customer_is_created_once_across_checkouts(stripe_double, custome
 
 
 @pytest.mark.django_db
-def test_stripe_failure_cancels_order_keeps_cart_and_answers_502(stripe_double, customer_api,
-                                                                 product):
+def test_stripe_failure_cancels_order_keeps_cart_and_answers_502(
+    stripe_double, customer_api, product
+):
     _add(customer_api, product)
-    stripe_double.fail_next.append((400, {"error": {"type": "invalid_request_error",
-                                                     "message": "Bad"}}))
+    stripe_double.fail_next.append(
+        (400, {"error": {"type": "invalid_request_error", "message": "Bad"}})
+    )
 
-    response = customer_api.post("/api/v1/checkout/", {"payment_method": "stripe"},
-                                 format="json")
+    response = customer_api.post("/api/v1/checkout/", {"payment_method": "stripe"}, format="json")
 
     assert response.status_code == 502
     assert response.json()["code"] == "payment_provider_error"
@@ -106,11 +118,11 @@ def test_stripe_failure_cancels_order_keeps_cart_and_answers_502(stripe_double, 
 
 @pytest.mark.django_db
 def test_without_stripe_keys_stripe_checkout_is_refused_and_manual_is_default(
-        no_stripe, customer_api, product, customer_client):
+    no_stripe, customer_api, product, customer_client
+):
     _add(customer_api, product)
 
-    refused = customer_api.post("/api/v1/checkout/", {"payment_method": "stripe"},
-                                format="json")
+    refused = customer_api.post("/api/v1/checkout/", {"payment_method": "stripe"}, format="json")
     assert refused.status_code == 400
     assert refused.json()["code"] == "stripe_unavailable"
     assert Order.objects.count() == 0
@@ -127,8 +139,8 @@ def test_without_stripe_keys_stripe_checkout_is_refused_and_manual_is_default(
 
 @pytest.mark.django_db
 def test_stripe_purchase_of_a_credit_pack_grants_credits_once_whatever_events_arrive(
-        stripe_double, customer_api, customer, credit_pack, client,
-        django_capture_on_commit_callbacks):
+    stripe_double, customer_api, customer, credit_pack, client, django_capture_on_commit_callbacks
+):
 
     _add(customer_api, credit_pack, quantity=2)
     number = customer_api.post("/api/v1/checkout/", {}, format="json").json()["order"]["number"]
@@ -150,12 +162,19 @@ def test_stripe_purchase_of_a_credit_pack_grants_credits_once_whatever_events_ar
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("asynchronous", "words"), [
-    (False, "was received by Stripe"), (True, "is being processed by your bank")])
+@pytest.mark.parametrize(
+    ("asynchronous", "words"),
+    [(False, "was received by Stripe"), (True, "is being processed by your bank")],
+)
 def test_the_success_page_asks_stripe_once_and_says_paid_or_processing(
-        asynchronous, words, stripe_double, customer_client, product, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": f"success-{asynchronous}"}}
+    asynchronous, words, stripe_double, customer_client, product, settings
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"success-{asynchronous}",
+        }
+    }
     customer_client.post("/cart/", {"action": "add", "product_id": product.pk, "quantity": 1})
     redirect = customer_client.post("/checkout/", {"payment_method": "stripe"})
     assert redirect.status_code == 302

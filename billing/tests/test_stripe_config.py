@@ -38,8 +38,13 @@ def linked(db, customer, stripe_double):
     plan = PlanFactory(slug="pro", entitlements=["api_access"])
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_V")
     price_id = ensure_stripe_price(plan.monthly_price)
-    local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
-                                        status=S.INCOMPLETE, billing_source="stripe")
+    local = Subscription.objects.create(
+        user=customer,
+        plan=plan,
+        price=plan.monthly_price,
+        status=S.INCOMPLETE,
+        billing_source="stripe",
+    )
     return local, price_id
 
 
@@ -60,14 +65,21 @@ def test_the_pinned_version_defaults_to_the_one_stripe_python_was_built_for():
 
 
 @pytest.mark.django_db
-def test_an_event_of_another_version_is_re_read_at_ours(linked, stripe_double, client,
-                                                        django_capture_on_commit_callbacks):
+def test_an_event_of_another_version_is_re_read_at_ours(
+    linked, stripe_double, client, django_capture_on_commit_callbacks
+):
     local, price_id = linked
     now = int(time.time())
     new_end = now + 30 * DAY
-    current = stripe_subscription(stripe_double, sub_id="sub_V", customer="cus_V",
-                                  price_id=price_id, start=now, end=new_end,
-                                  metadata={"subscription_id": str(local.pk)})
+    current = stripe_subscription(
+        stripe_double,
+        sub_id="sub_V",
+        customer="cus_V",
+        price_id=price_id,
+        start=now,
+        end=new_end,
+        metadata={"subscription_id": str(local.pk)},
+    )
     # The endpoint speaks an older version: the payload says the period ends in 2 days.
     payload = _old_shape(current, start=now - 28 * DAY, end=now + 2 * DAY)
 
@@ -84,14 +96,26 @@ def test_an_event_of_another_version_is_re_read_at_ours(linked, stripe_double, c
 
 @pytest.mark.django_db
 def test_a_deleted_object_of_another_version_is_read_in_its_old_shape(
-        linked, stripe_double, client, django_capture_on_commit_callbacks):
+    linked, stripe_double, client, django_capture_on_commit_callbacks
+):
     local, price_id = linked
     now = int(time.time())
-    sub = stripe_subscription(stripe_double, sub_id="sub_D", customer="cus_V",
-                              price_id=price_id, start=now - DAY, end=now + 29 * DAY,
-                              metadata={"subscription_id": str(local.pk)}, store=False)
-    ended = {**_old_shape(sub, start=now - DAY, end=now + 5 * DAY), "status": "canceled",
-             "canceled_at": now, "ended_at": now}
+    sub = stripe_subscription(
+        stripe_double,
+        sub_id="sub_D",
+        customer="cus_V",
+        price_id=price_id,
+        start=now - DAY,
+        end=now + 29 * DAY,
+        metadata={"subscription_id": str(local.pk)},
+        store=False,
+    )
+    ended = {
+        **_old_shape(sub, start=now - DAY, end=now + 5 * DAY),
+        "status": "canceled",
+        "canceled_at": now,
+        "ended_at": now,
+    }
 
     event = wrap_event(ended, "customer.subscription.deleted", api_version=OLD_VERSION)
     with django_capture_on_commit_callbacks(execute=True):
@@ -106,11 +130,16 @@ def test_a_deleted_object_of_another_version_is_read_in_its_old_shape(
 @pytest.mark.django_db
 def test_the_event_admin_page_shows_a_version_mismatch(admin_client, stripe_double):
 
-    record_event(body=json.dumps(wrap_event(example("customer", id="cus_O"),
-                                            "customer.updated",
-                                            api_version=OLD_VERSION)).encode(), publish=False)
-    record_event(body=json.dumps(wrap_event(example("customer", id="cus_N"),
-                                            "customer.updated")).encode(), publish=False)
+    record_event(
+        body=json.dumps(
+            wrap_event(example("customer", id="cus_O"), "customer.updated", api_version=OLD_VERSION)
+        ).encode(),
+        publish=False,
+    )
+    record_event(
+        body=json.dumps(wrap_event(example("customer", id="cus_N"), "customer.updated")).encode(),
+        publish=False,
+    )
     old, new = (WebhookEvent.objects.get(object_id=i) for i in ("cus_O", "cus_N"))
 
     page = admin_client.get(f"/admin/billing/webhookevent/{old.pk}/change/").content.decode()
@@ -121,24 +150,32 @@ def test_the_event_admin_page_shows_a_version_mismatch(admin_client, stripe_doub
 
 @pytest.mark.django_db
 def test_a_customer_with_a_default_card_stores_no_secret_and_asks_for_no_account(
-        stripe_double, client, django_capture_on_commit_callbacks):
-    CustomerBillingProfile.objects.create(
-        user=UserFactory(),
-        stripe_customer_id="cus_card")
-    stripe_double.put("payment_method", example("payment_method", id="pm_card",
-                                                 customer="cus_card"))
-    customer = example("customer", id="cus_card",
-                       invoice_settings={"default_payment_method": "pm_card",
-                                         "custom_fields": None, "footer": None,
-                                         "rendering_options": None})
+    stripe_double, client, django_capture_on_commit_callbacks
+):
+    CustomerBillingProfile.objects.create(user=UserFactory(), stripe_customer_id="cus_card")
+    stripe_double.put(
+        "payment_method", example("payment_method", id="pm_card", customer="cus_card")
+    )
+    customer = example(
+        "customer",
+        id="cus_card",
+        invoice_settings={
+            "default_payment_method": "pm_card",
+            "custom_fields": None,
+            "footer": None,
+            "rendering_options": None,
+        },
+    )
     deliver(client, django_capture_on_commit_callbacks, customer, "customer.updated")
 
     assert WebhookEvent.objects.get(object_id="cus_card").status == "processed"
     assert not APIKey.objects.exists()
     assert not stripe_double.calls("GET", "/v1/account")
     # dj-stripe's own call for the card carried our version.
-    assert all(r.headers.get("Stripe-Version") == settings.STRIPE_API_VERSION
-               for r in stripe_double.requests)
+    assert all(
+        r.headers.get("Stripe-Version") == settings.STRIPE_API_VERSION
+        for r in stripe_double.requests
+    )
 
 
 @pytest.mark.django_db
@@ -156,20 +193,36 @@ def _database_url() -> str:
     host = db.get("HOST") or ""
     if host.startswith("/"):
         return f"postgresql://{db['USER']}:@/{name}?host={host}"
-    return (f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:"
-            f"{db.get('PORT') or 5432}/{name}")
+    return (
+        f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:"
+        f"{db.get('PORT') or 5432}/{name}"
+    )
 
 
 @pytest.mark.django_db
 def test_a_fresh_process_sends_dj_stripes_calls_to_the_configured_base(stripe_double):
     stripe_double.put("customer", example("customer", id="cus_fresh"))
-    code = ("from djstripe.models import Customer; "
-            "print(Customer(id='cus_fresh', livemode=False).api_retrieve()['id'])")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
-           "DATABASE_URL": _database_url(), "STRIPE_SECRET_KEY": SECRET_KEY,
-           "STRIPE_API_BASE": stripe_double.url, "DEBUG": "false"}
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=120, check=False)
+    code = (
+        "from djstripe.models import Customer; "
+        "print(Customer(id='cus_fresh', livemode=False).api_retrieve()['id'])"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": _database_url(),
+        "STRIPE_SECRET_KEY": SECRET_KEY,
+        "STRIPE_API_BASE": stripe_double.url,
+        "DEBUG": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("cus_fresh")

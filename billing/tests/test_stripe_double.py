@@ -14,8 +14,10 @@ from catalog.factories import PlanFactory
 def test_an_unknown_or_misspelt_parameter_is_refused_like_stripe(stripe_double):
     with pytest.raises(stripe.InvalidRequestError) as refused:
         stripe_client.client().checkout.Session.create(
-            mode="payment", success_url="https://example.com/ok",
-            line_items=[{"quantity": 1, "price_dataa": {"currency": "usd"}}])
+            mode="payment",
+            success_url="https://example.com/ok",
+            line_items=[{"quantity": 1, "price_dataa": {"currency": "usd"}}],
+        )
     assert refused.value.http_status == 400
     assert refused.value.code == "parameter_unknown"
     assert refused.value.param == "line_items[0][price_dataa]"
@@ -27,11 +29,24 @@ def test_an_unknown_or_misspelt_parameter_is_refused_like_stripe(stripe_double):
 
 
 def test_a_payment_mode_session_gets_its_payment_intent_only_when_paid(stripe_double):
-    session = stripe_client.create_checkout_session(params={
-        "mode": "payment", "success_url": "https://example.com/ok",
-        "line_items": [{"quantity": 2, "price_data": {
-            "currency": "usd", "unit_amount": 500, "product_data": {"name": "Widget"}}}],
-        "payment_intent_data": {"metadata": {"order_id": "7"}}}, idempotency_key="cs-1")
+    session = stripe_client.create_checkout_session(
+        params={
+            "mode": "payment",
+            "success_url": "https://example.com/ok",
+            "line_items": [
+                {
+                    "quantity": 2,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 500,
+                        "product_data": {"name": "Widget"},
+                    },
+                }
+            ],
+            "payment_intent_data": {"metadata": {"order_id": "7"}},
+        },
+        idempotency_key="cs-1",
+    )
     assert session["payment_intent"] is None and session["payment_status"] == "unpaid"
     assert not stripe_double.objects.get("payment_intent")
 
@@ -45,15 +60,24 @@ def test_a_payment_mode_session_gets_its_payment_intent_only_when_paid(stripe_do
 def test_the_double_answers_in_the_requested_api_version(stripe_double):
 
     price_id = ensure_stripe_price(PlanFactory(slug="v").monthly_price)
-    stripe_subscription(stripe_double, sub_id="sub_ver", customer="cus_v", price_id=price_id,
-                        start=1_700_000_000, end=1_702_592_000)
+    stripe_subscription(
+        stripe_double,
+        sub_id="sub_ver",
+        customer="cus_v",
+        price_id=price_id,
+        start=1_700_000_000,
+        end=1_702_592_000,
+    )
 
     current = stripe_client.retrieve_subscription("sub_ver")
     assert "current_period_end" not in current
     assert current["items"]["data"][0]["current_period_end"] == 1_702_592_000
 
-    old = stripe_client.client().Subscription.retrieve(
-        "sub_ver", stripe_version="2025-02-24.acacia").to_dict()
+    old = (
+        stripe_client.client()
+        .Subscription.retrieve("sub_ver", stripe_version="2025-02-24.acacia")
+        .to_dict()
+    )
     assert old["current_period_end"] == 1_702_592_000
     assert "current_period_end" not in old["items"]["data"][0]
     assert stripe_double.requests[-1].headers["Stripe-Version"] == "2025-02-24.acacia"

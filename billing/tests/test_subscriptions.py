@@ -28,8 +28,13 @@ S = SubscriptionStatus
 @pytest.fixture
 def plan(db):
 
-    plan = PlanFactory(slug="pro", name="Pro", credits_per_period=1000, trial_credits=50,
-                       entitlements=["api_access", "priority_support"])
+    plan = PlanFactory(
+        slug="pro",
+        name="Pro",
+        credits_per_period=1000,
+        trial_credits=50,
+        entitlements=["api_access", "priority_support"],
+    )
     plan.product.trial_days = 14
     plan.product.save(update_fields=["trial_days"])
     return plan
@@ -45,8 +50,9 @@ def big_plan(db):
 
 
 def _subscribe(api, slug="pro", interval="month", **extra):
-    return api.post("/api/v1/subscriptions/", {"plan": slug, "interval": interval, **extra},
-                    format="json")
+    return api.post(
+        "/api/v1/subscriptions/", {"plan": slug, "interval": interval, **extra}, format="json"
+    )
 
 
 def _plan_grants(user):
@@ -63,12 +69,17 @@ def _started(stripe_double, customer_api, customer, slug="pro"):
     return local, cus, local.price.stripe_price_id
 
 
-def _active(stripe_double, client, capture, local, cus, price_id, *, sub_id="sub_A",
-            created=None):
+def _active(stripe_double, client, capture, local, cus, price_id, *, sub_id="sub_A", created=None):
     now = int(time.time())
-    obj = stripe_subscription(stripe_double, sub_id=sub_id, customer=cus, price_id=price_id,
-                              start=now - DAY, end=now + 29 * DAY,
-                              metadata={"subscription_id": str(local.pk)})
+    obj = stripe_subscription(
+        stripe_double,
+        sub_id=sub_id,
+        customer=cus,
+        price_id=price_id,
+        start=now - DAY,
+        end=now + 29 * DAY,
+        metadata={"subscription_id": str(local.pk)},
+    )
     deliver(client, capture, obj, "customer.subscription.created", created=created or now - 60)
     local.refresh_from_db()
     return obj
@@ -76,7 +87,8 @@ def _active(stripe_double, client, capture, local, cus, price_id, *, sub_id="sub
 
 @pytest.mark.django_db
 def test_subscribe_starts_stripe_checkout_in_subscription_mode_with_product_trial(
-        stripe_double, customer_api, customer, plan):
+    stripe_double, customer_api, customer, plan
+):
     response = _subscribe(customer_api, discount_code="")
 
     assert response.status_code == 201, response.json()
@@ -84,12 +96,17 @@ def test_subscribe_starts_stripe_checkout_in_subscription_mode_with_product_tria
     assert body["redirect_url"].startswith("https://checkout.stripe.test/c/pay/cs_test_")
     local = Subscription.objects.get(pk=body["subscription"]["id"])
     assert (local.status, local.user, local.plan, local.price) == (
-        S.INCOMPLETE, customer, plan, plan.monthly_price)
+        S.INCOMPLETE,
+        customer,
+        plan,
+        plan.monthly_price,
+    )
     [session] = stripe_double.calls("POST", "/v1/checkout/sessions")
     plan.monthly_price.refresh_from_db()
     assert session.params["mode"] == "subscription"
-    assert session.params["line_items"] == [{"price": plan.monthly_price.stripe_price_id,
-                                             "quantity": "1"}]
+    assert session.params["line_items"] == [
+        {"price": plan.monthly_price.stripe_price_id, "quantity": "1"}
+    ]
     assert session.params["subscription_data"]["trial_period_days"] == "14"
     assert session.params["subscription_data"]["metadata"]["subscription_id"] == str(local.pk)
     assert session.idempotency_key == f"checkout-subscription-{local.pk}"
@@ -115,8 +132,9 @@ def test_subscribe_refuses_bad_input_with_stable_codes(stripe_double, customer_a
 
 
 @pytest.mark.django_db
-def test_second_live_subscription_is_refused(stripe_double, customer_api, customer, plan,
-                                             client, django_capture_on_commit_callbacks):
+def test_second_live_subscription_is_refused(
+    stripe_double, customer_api, customer, plan, client, django_capture_on_commit_callbacks
+):
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)
     assert local.status == S.ACTIVE
@@ -130,8 +148,7 @@ def test_second_live_subscription_is_refused(stripe_double, customer_api, custom
 
 
 @pytest.mark.django_db
-def test_abandoned_checkout_does_not_block_a_new_one(stripe_double, customer_api, customer,
-                                                     plan):
+def test_abandoned_checkout_does_not_block_a_new_one(stripe_double, customer_api, customer, plan):
     first = _subscribe(customer_api).json()["subscription"]["id"]
     second = _subscribe(customer_api)
     assert second.status_code == 201
@@ -156,8 +173,9 @@ class _Lifecycle:
         return deliver(self.client, self.capture, obj, event_type, **kwargs)
 
     def subscription(self, **kwargs):
-        return stripe_subscription(self.stripe_double, sub_id="sub_L", customer=self.cus,
-                                   price_id=self.price_id, **kwargs)
+        return stripe_subscription(
+            self.stripe_double, sub_id="sub_L", customer=self.cus, price_id=self.price_id, **kwargs
+        )
 
     def invoice(self, **kwargs):
         return stripe_invoice(sub_id="sub_L", customer=self.cus, **kwargs)
@@ -166,9 +184,13 @@ class _Lifecycle:
 def _trial_starts(run: _Lifecycle) -> None:
     """1. Checkout completed: a trialing subscription (trial credits once)."""
     now, t, local, customer = run.now, run.t, run.local, run.customer
-    trial = run.subscription(status="trialing", start=now - DAY, end=now + 13 * DAY,
-                             trial_end=now + 13 * DAY,
-                             metadata={"subscription_id": str(local.pk)})
+    trial = run.subscription(
+        status="trialing",
+        start=now - DAY,
+        end=now + 13 * DAY,
+        trial_end=now + 13 * DAY,
+        metadata={"subscription_id": str(local.pk)},
+    )
     run.deliver(trial, "customer.subscription.created", created=t)
     run.deliver(trial, "customer.subscription.updated", created=t + 1)
     local.refresh_from_db()
@@ -176,9 +198,15 @@ def _trial_starts(run: _Lifecycle) -> None:
     assert local.trial_end is not None
     [trial_lot] = CreditGrant.objects.filter(user=customer, source="TRIAL")
     assert (trial_lot.amount, trial_lot.expires_at) == (50, local.trial_end)
-    trial_invoice = run.invoice(inv_id="in_trial", amount=0, status="paid",
-                                billing_reason="subscription_create", start=now - DAY,
-                                end=now + 13 * DAY, paid_at=t + 2)
+    trial_invoice = run.invoice(
+        inv_id="in_trial",
+        amount=0,
+        status="paid",
+        billing_reason="subscription_create",
+        start=now - DAY,
+        end=now + 13 * DAY,
+        paid_at=t + 2,
+    )
     run.deliver(trial_invoice, "invoice.paid", created=t + 2)
     assert _plan_grants(customer) == []  # the trial's $0 invoice grants no plan credits
 
@@ -188,12 +216,17 @@ def _first_period_paid(run: _Lifecycle) -> tuple:
     renewal delivered again (same event, and as a second event type). Returns its period."""
     now, t, local, customer = run.now, run.t, run.local, run.customer
     p1 = (now, now + 30 * DAY)
-    active = run.subscription(start=p1[0], end=p1[1],
-                              metadata={"subscription_id": str(local.pk)})
+    active = run.subscription(start=p1[0], end=p1[1], metadata={"subscription_id": str(local.pk)})
     run.deliver(active, "customer.subscription.updated", created=t + 10)
-    paid1 = run.invoice(inv_id="in_p1", amount=1000, status="paid",
-                        billing_reason="subscription_cycle", start=p1[0], end=p1[1],
-                        paid_at=t + 11)
+    paid1 = run.invoice(
+        inv_id="in_p1",
+        amount=1000,
+        status="paid",
+        billing_reason="subscription_cycle",
+        start=p1[0],
+        end=p1[1],
+        paid_at=t + 11,
+    )
     event = run.deliver(paid1, "invoice.paid", created=t + 11)
     local.refresh_from_db()
     assert local.status == S.ACTIVE
@@ -201,7 +234,11 @@ def _first_period_paid(run: _Lifecycle) -> tuple:
     assert (grant.amount, int(grant.expires_at.timestamp())) == (1000, p1[1])
     invoice = Invoice.objects.get(stripe_invoice_id="in_p1")
     assert (invoice.status, invoice.total, invoice.amount_paid, invoice.subscription) == (
-        InvoiceStatus.PAID, 1000, 1000, local)
+        InvoiceStatus.PAID,
+        1000,
+        1000,
+        local,
+    )
     assert Payment.objects.get(invoice=invoice).amount == 1000
 
     run.deliver(paid1, "invoice.paid", created=t + 11, event_id=event["id"])
@@ -217,8 +254,9 @@ def _renewed(run: _Lifecycle, p1: tuple) -> tuple[dict, tuple]:
     p2 = (p1[1], p1[1] + 30 * DAY)
     renewed = run.subscription(start=p2[0], end=p2[1])
     run.deliver(renewed, "customer.subscription.updated", created=t + 20)
-    paid2 = run.invoice(inv_id="in_p2", amount=1000, status="paid", start=p2[0], end=p2[1],
-                        paid_at=t + 21)
+    paid2 = run.invoice(
+        inv_id="in_p2", amount=1000, status="paid", start=p2[0], end=p2[1], paid_at=t + 21
+    )
     run.deliver(paid2, "invoice.paid", created=t + 21)
     assert [g.amount for g in _plan_grants(run.customer)] == [1000, 1000]
     local.refresh_from_db()
@@ -259,8 +297,16 @@ def _canceled(run: _Lifecycle, renewed: dict, customer_api) -> None:
     assert local.status == S.CANCELED
     assert entitlements_for(user=run.customer) == set()
     types = list(local.events.order_by("id").values_list("type", flat=True))
-    for expected in ("CREATED", "TRIAL_STARTED", "ACTIVATED", "INVOICE_PAID",
-                     "CREDITS_GRANTED", "RENEWED", "PAYMENT_FAILED", "CANCELED"):
+    for expected in (
+        "CREATED",
+        "TRIAL_STARTED",
+        "ACTIVATED",
+        "INVOICE_PAID",
+        "CREDITS_GRANTED",
+        "RENEWED",
+        "PAYMENT_FAILED",
+        "CANCELED",
+    ):
         assert expected in types
     # The customer reads the timeline in plain words.
     detail = customer_api.get(f"/api/v1/subscriptions/{local.pk}/").json()
@@ -269,13 +315,27 @@ def _canceled(run: _Lifecycle, renewed: dict, customer_api) -> None:
 
 @pytest.mark.django_db
 def test_full_lifecycle_trial_active_renewal_past_due_recovered_canceled(
-        stripe_double, customer_api, customer, plan, client, customer_client,
-        django_capture_on_commit_callbacks):
+    stripe_double,
+    customer_api,
+    customer,
+    plan,
+    client,
+    customer_client,
+    django_capture_on_commit_callbacks,
+):
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     now = int(time.time())
-    run = _Lifecycle(stripe_double=stripe_double, client=client,
-                     capture=django_capture_on_commit_callbacks, customer=customer,
-                     local=local, cus=cus, price_id=price_id, now=now, t=now - 3000)
+    run = _Lifecycle(
+        stripe_double=stripe_double,
+        client=client,
+        capture=django_capture_on_commit_callbacks,
+        customer=customer,
+        local=local,
+        cus=cus,
+        price_id=price_id,
+        now=now,
+        t=now - 3000,
+    )
     _trial_starts(run)
     p1 = _first_period_paid(run)
     renewed, p2 = _renewed(run, p1)
@@ -284,15 +344,21 @@ def test_full_lifecycle_trial_active_renewal_past_due_recovered_canceled(
 
 
 @pytest.mark.django_db
-def test_events_in_reverse_order_never_move_backwards(stripe_double, customer_api, customer,
-                                                      plan, client,
-                                                      django_capture_on_commit_callbacks):
+def test_events_in_reverse_order_never_move_backwards(
+    stripe_double, customer_api, customer, plan, client, django_capture_on_commit_callbacks
+):
     capture = django_capture_on_commit_callbacks
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     now = int(time.time())
-    trialing = stripe_subscription(stripe_double, sub_id="sub_R", customer=cus,
-                                   price_id=price_id, status="trialing", trial_end=now + DAY,
-                                   metadata={"subscription_id": str(local.pk)})
+    trialing = stripe_subscription(
+        stripe_double,
+        sub_id="sub_R",
+        customer=cus,
+        price_id=price_id,
+        status="trialing",
+        trial_end=now + DAY,
+        metadata={"subscription_id": str(local.pk)},
+    )
     active = {**trialing, "status": "active", "trial_end": now - 10}
     past_due = {**trialing, "status": "past_due"}
 
@@ -308,16 +374,30 @@ def test_events_in_reverse_order_never_move_backwards(stripe_double, customer_ap
 
 @pytest.mark.django_db
 def test_invoice_before_its_subscription_reads_the_subscription_from_stripe(
-        stripe_double, customer_api, customer, plan, client,
-        django_capture_on_commit_callbacks):
+    stripe_double, customer_api, customer, plan, client, django_capture_on_commit_callbacks
+):
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     now = int(time.time())
-    stripe_subscription(stripe_double, sub_id="sub_E", customer=cus, price_id=price_id,
-                        start=now, end=now + 30 * DAY,
-                        metadata={"subscription_id": str(local.pk)})
-    paid = stripe_invoice(inv_id="in_E", sub_id="sub_E", customer=cus, amount=1000,
-                          status="paid", billing_reason="subscription_create", start=now,
-                          end=now + 30 * DAY, paid_at=now)
+    stripe_subscription(
+        stripe_double,
+        sub_id="sub_E",
+        customer=cus,
+        price_id=price_id,
+        start=now,
+        end=now + 30 * DAY,
+        metadata={"subscription_id": str(local.pk)},
+    )
+    paid = stripe_invoice(
+        inv_id="in_E",
+        sub_id="sub_E",
+        customer=cus,
+        amount=1000,
+        status="paid",
+        billing_reason="subscription_create",
+        start=now,
+        end=now + 30 * DAY,
+        paid_at=now,
+    )
 
     deliver(client, django_capture_on_commit_callbacks, paid, "invoice.paid", created=now)
 
@@ -327,8 +407,9 @@ def test_invoice_before_its_subscription_reads_the_subscription_from_stripe(
 
 
 @pytest.mark.django_db
-def test_cancel_at_period_end_resume_and_cancel_now(stripe_double, customer_api, customer, plan,
-                                                    client, django_capture_on_commit_callbacks):
+def test_cancel_at_period_end_resume_and_cancel_now(
+    stripe_double, customer_api, customer, plan, client, django_capture_on_commit_callbacks
+):
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)
     url = f"/api/v1/subscriptions/{local.pk}"
@@ -349,8 +430,7 @@ def test_cancel_at_period_end_resume_and_cancel_now(stripe_double, customer_api,
     assert response.status_code == 200 and response.json()["status"] == "CANCELED"
     assert stripe_double.calls("DELETE", "/v1/subscriptions/sub_A")
     response = customer_api.post(f"{url}/cancel/", {"at_period_end": False}, format="json")
-    assert (response.status_code, response.json()["code"]) == (409,
-                                                                 "subscription_not_cancelable")
+    assert (response.status_code, response.json()["code"]) == (409, "subscription_not_cancelable")
     bad = customer_api.post(f"{url}/cancel/", {"at_period_end": "maybe"}, format="json")
     assert bad.status_code == 400
     types = set(local.events.values_list("type", flat=True))
@@ -359,15 +439,21 @@ def test_cancel_at_period_end_resume_and_cancel_now(stripe_double, customer_api,
 
 @pytest.mark.django_db
 def test_plan_change_preview_then_confirm_charges_what_was_previewed(
-        stripe_double, customer_api, customer, plan, big_plan, client,
-        django_capture_on_commit_callbacks):
+    stripe_double,
+    customer_api,
+    customer,
+    plan,
+    big_plan,
+    client,
+    django_capture_on_commit_callbacks,
+):
     local, cus, price_id = _started(stripe_double, customer_api, customer)
-    obj = _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus,
-                  price_id)
+    obj = _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)
     url = f"/api/v1/subscriptions/{local.pk}/change-plan/"
 
-    response = customer_api.post(url, {"plan": "team", "interval": "month", "preview": True},
-                                 format="json")
+    response = customer_api.post(
+        url, {"plan": "team", "interval": "month", "preview": True}, format="json"
+    )
 
     assert response.status_code == 200, response.json()
     preview = response.json()
@@ -375,23 +461,33 @@ def test_plan_change_preview_then_confirm_charges_what_was_previewed(
     start, end = item["current_period_start"], item["current_period_end"]
     left = (end - preview["proration_date"]) / (end - start)
     assert preview["amount_due"] == round(3000 * left) - round(1000 * left)
-    assert [line["amount"] for line in preview["lines"]] == [-round(1000 * left),
-                                                            round(3000 * left)]
+    assert [line["amount"] for line in preview["lines"]] == [
+        -round(1000 * left),
+        round(3000 * left),
+    ]
     assert preview["applied"] is False
     local.refresh_from_db()
     assert local.plan == plan  # a preview changes nothing
     assert not stripe_double.calls("POST", "/v1/subscriptions/")
 
-    response = customer_api.post(url, {"plan": "team", "interval": "month", "preview": False,
-                                       "proration_date": preview["proration_date"]},
-                                 format="json")
+    response = customer_api.post(
+        url,
+        {
+            "plan": "team",
+            "interval": "month",
+            "preview": False,
+            "proration_date": preview["proration_date"],
+        },
+        format="json",
+    )
 
     assert response.status_code == 200, response.json()
     assert response.json()["applied"] is True
     [update] = stripe_double.calls("POST", "/v1/subscriptions/sub_A")
     big_plan.monthly_price.refresh_from_db()
-    assert update.params["items"] == [{"id": item["id"],
-                                       "price": big_plan.monthly_price.stripe_price_id}]
+    assert update.params["items"] == [
+        {"id": item["id"], "price": big_plan.monthly_price.stripe_price_id}
+    ]
     assert update.params["proration_behavior"] == "always_invoice"
     assert update.params["proration_date"] == str(preview["proration_date"])
     local.refresh_from_db()
@@ -403,9 +499,9 @@ def test_plan_change_preview_then_confirm_charges_what_was_previewed(
 
 
 @pytest.mark.django_db
-def test_update_payment_method_opens_the_billing_portal(stripe_double, customer_api, customer,
-                                                        plan, client,
-                                                        django_capture_on_commit_callbacks):
+def test_update_payment_method_opens_the_billing_portal(
+    stripe_double, customer_api, customer, plan, client, django_capture_on_commit_callbacks
+):
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     response = customer_api.post(f"/api/v1/subscriptions/{local.pk}/payment-method/")
     assert response.status_code == 200
@@ -430,18 +526,35 @@ def test_discount_code_becomes_a_one_time_stripe_coupon(stripe_double, customer_
 
 @pytest.mark.django_db
 def test_idor_every_subscription_and_invoice_endpoint_answers_404(
-        stripe_double, customer_api, other_customer_api, customer, plan, client,
-        django_capture_on_commit_callbacks, other_customer):
+    stripe_double,
+    customer_api,
+    other_customer_api,
+    customer,
+    plan,
+    client,
+    django_capture_on_commit_callbacks,
+    other_customer,
+):
 
     local, cus, price_id = _started(stripe_double, customer_api, customer)
     _active(stripe_double, client, django_capture_on_commit_callbacks, local, cus, price_id)
-    invoice = Invoice.objects.create(number="INV-TEST-1", user=customer, subscription=local,
-                                     currency="usd", subtotal=1000, total=1000, amount_due=1000)
+    invoice = Invoice.objects.create(
+        number="INV-TEST-1",
+        user=customer,
+        subscription=local,
+        currency="usd",
+        subtotal=1000,
+        total=1000,
+        amount_due=1000,
+    )
     base = f"/api/v1/subscriptions/{local.pk}"
     assert other_customer_api.get(f"{base}/").status_code == 404
-    for path, body in ((f"{base}/cancel/", {"at_period_end": True}), (f"{base}/resume/", {}),
-                       (f"{base}/change-plan/", {"plan": "pro", "interval": "year"}),
-                       (f"{base}/payment-method/", {})):
+    for path, body in (
+        (f"{base}/cancel/", {"at_period_end": True}),
+        (f"{base}/resume/", {}),
+        (f"{base}/change-plan/", {"plan": "pro", "interval": "year"}),
+        (f"{base}/payment-method/", {}),
+    ):
         response = other_customer_api.post(path, body, format="json")
         assert response.status_code == 404, path
         assert response.json()["code"] == "subscription_not_found"
@@ -450,9 +563,11 @@ def test_idor_every_subscription_and_invoice_endpoint_answers_404(
     assert other_customer_api.get("/api/v1/invoices/").json()["results"] == []
     browser = Client()
     browser.force_login(other_customer)
-    for path in (f"/billing/subscriptions/{local.pk}/cancel/",
-                 f"/billing/subscriptions/{local.pk}/resume/",
-                 f"/billing/subscriptions/{local.pk}/payment-method/"):
+    for path in (
+        f"/billing/subscriptions/{local.pk}/cancel/",
+        f"/billing/subscriptions/{local.pk}/resume/",
+        f"/billing/subscriptions/{local.pk}/payment-method/",
+    ):
         assert browser.post(path).status_code == 404, path
     assert browser.get(f"/billing/subscriptions/{local.pk}/change-plan/").status_code == 404
     assert browser.get(f"/billing/invoices/{invoice.number}/").status_code == 404

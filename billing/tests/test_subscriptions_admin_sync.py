@@ -31,19 +31,23 @@ S = SubscriptionStatus
 @pytest.fixture
 def manual_plan(db):
 
-    return PlanFactory(slug="office", name="Office", billing_source="manual",
-                       credits_per_period=300)
+    return PlanFactory(
+        slug="office", name="Office", billing_source="manual", credits_per_period=300
+    )
 
 
 def _post_action(browser, model, action, ids, **extra):
     """Run an admin action as staff do: confirmed (actions without a confirm step ignore it)."""
-    return browser.post(f"/admin/billing/{model}/", {"action": action, "_selected_action": ids,
-                                                      "confirm": "yes", **extra})
+    return browser.post(
+        f"/admin/billing/{model}/",
+        {"action": action, "_selected_action": ids, "confirm": "yes", **extra},
+    )
 
 
 @pytest.mark.django_db
 def test_admin_invoice_actions_mark_paid_once_with_payment_and_audit(
-        no_stripe, customer, manual_plan, staff_console):
+    no_stripe, customer, manual_plan, staff_console
+):
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
     invoice = sub.invoices.get()
 
@@ -55,8 +59,12 @@ def test_admin_invoice_actions_mark_paid_once_with_payment_and_audit(
     assert invoice.status == InvoiceStatus.PAID
     assert Payment.objects.filter(invoice=invoice).count() == 1
     assert CreditGrant.objects.filter(user=customer, source="PLAN").count() == 1
-    assert AuditLog.objects.filter(resource_type="billing.Invoice",
-                                   context__operation="invoice_paid").count() == 1
+    assert (
+        AuditLog.objects.filter(
+            resource_type="billing.Invoice", context__operation="invoice_paid"
+        ).count()
+        == 1
+    )
     # Voiding a paid invoice is refused with a message, not a 500.
     response = _post_action(staff_console, "invoice", "action_void", [invoice.pk])
     assert response.status_code == 302
@@ -65,8 +73,9 @@ def test_admin_invoice_actions_mark_paid_once_with_payment_and_audit(
 
 
 @pytest.mark.django_db
-def test_admin_subscription_actions_extend_trial_comp_and_cancel(no_stripe, customer,
-                                                                 manual_plan, staff_console):
+def test_admin_subscription_actions_extend_trial_comp_and_cancel(
+    no_stripe, customer, manual_plan, staff_console
+):
     manual_plan.product.trial_days = 7
     manual_plan.product.save(update_fields=["trial_days"])
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
@@ -74,13 +83,15 @@ def test_admin_subscription_actions_extend_trial_comp_and_cancel(no_stripe, cust
 
     form = _post_action(staff_console, "subscription", "action_extend_trial", [sub.pk])
     assert form.status_code == 200 and b"Extend trial" in form.content
-    bad = _post_action(staff_console, "subscription", "action_extend_trial", [sub.pk],
-                       apply="1", days="500")
+    bad = _post_action(
+        staff_console, "subscription", "action_extend_trial", [sub.pk], apply="1", days="500"
+    )
     assert bad.status_code == 200
     sub.refresh_from_db()
     assert sub.trial_end == trial_end
-    done = _post_action(staff_console, "subscription", "action_extend_trial", [sub.pk],
-                        apply="1", days="5")
+    done = _post_action(
+        staff_console, "subscription", "action_extend_trial", [sub.pk], apply="1", days="5"
+    )
     assert done.status_code == 302
     sub.refresh_from_db()
     assert (sub.trial_end - trial_end).days == 5
@@ -94,21 +105,24 @@ def test_admin_subscription_actions_extend_trial_comp_and_cancel(no_stripe, cust
     _post_action(staff_console, "subscription", "action_comp_period", [sub.pk])
     sub.refresh_from_db()
     assert sub.current_period_end > end
-    assert CreditGrant.objects.get(user=customer, source="PLAN").expires_at == \
-        sub.current_period_end
+    assert (
+        CreditGrant.objects.get(user=customer, source="PLAN").expires_at == sub.current_period_end
+    )
 
     _post_action(staff_console, "subscription", "action_cancel_now", [sub.pk])
     sub.refresh_from_db()
     assert sub.status == S.CANCELED
-    assert AuditLog.objects.filter(resource_type="billing.Subscription",
-                                   context__operation="subscription_cancel").exists()
+    assert AuditLog.objects.filter(
+        resource_type="billing.Subscription", context__operation="subscription_cancel"
+    ).exists()
     page = staff_console.get(f"/admin/billing/subscription/{sub.pk}/change/")
     assert page.status_code == 200 and b"Trial extended" in page.content
 
 
 @pytest.mark.django_db
-def test_admin_past_due_list_shows_amount_at_risk_and_plan_counts(no_stripe, customer,
-                                                                  manual_plan, staff_console):
+def test_admin_past_due_list_shows_amount_at_risk_and_plan_counts(
+    no_stripe, customer, manual_plan, staff_console
+):
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
     Subscription.objects.filter(pk=sub.pk).update(status=S.PAST_DUE)
     page = staff_console.get("/admin/billing/pastduesubscription/")
@@ -123,13 +137,33 @@ def test_admin_past_due_list_shows_amount_at_risk_and_plan_counts(no_stripe, cus
 @pytest.mark.django_db
 def test_sync_stripe_pulls_catalog_pushes_plans_and_is_idempotent(stripe_double, manual_plan):
 
-    stripe_double.put("product", example("product", id="prod_remote", name="Remote thing",
-                                         active=True, metadata={}, created=int(time.time())))
-    stripe_double.put("price", example("price", id="price_remote", product="prod_remote",
-                                       unit_amount=2500, currency="usd", type="recurring",
-                                       recurring={"interval": "month", "interval_count": 1},
-                                       active=True, metadata={}, nickname="Remote monthly",
-                                       created=int(time.time())))
+    stripe_double.put(
+        "product",
+        example(
+            "product",
+            id="prod_remote",
+            name="Remote thing",
+            active=True,
+            metadata={},
+            created=int(time.time()),
+        ),
+    )
+    stripe_double.put(
+        "price",
+        example(
+            "price",
+            id="price_remote",
+            product="prod_remote",
+            unit_amount=2500,
+            currency="usd",
+            type="recurring",
+            recurring={"interval": "month", "interval_count": 1},
+            active=True,
+            metadata={},
+            nickname="Remote monthly",
+            created=int(time.time()),
+        ),
+    )
     stripe_plan = PlanFactory(slug="cloud", name="Cloud")
     out = io.StringIO()
 
@@ -143,12 +177,13 @@ def test_sync_stripe_pulls_catalog_pushes_plans_and_is_idempotent(stripe_double,
     assert Product.all_objects.filter(stripe_product_id="prod_remote").count() == 1
     stripe_plan.product.refresh_from_db()
     assert stripe_plan.product.stripe_product_id.startswith("prod_test_")
-    pushed = [c for c in stripe_double.calls("POST", "/v1/products")
-              if c.path == "/v1/products"]
+    pushed = [c for c in stripe_double.calls("POST", "/v1/products") if c.path == "/v1/products"]
     # Pushed once (by key), and pulled back without making a second local product.
     assert len({c.idempotency_key for c in pushed}) == 1
-    assert Product.all_objects.filter(stripe_product_id=stripe_plan.product.stripe_product_id
-                                      ).count() == 1
+    assert (
+        Product.all_objects.filter(stripe_product_id=stripe_plan.product.stripe_product_id).count()
+        == 1
+    )
     manual_plan.product.refresh_from_db()
     assert manual_plan.product.stripe_product_id is None  # manual plans stay local
     assert "created=" in out.getvalue()
@@ -156,27 +191,46 @@ def test_sync_stripe_pulls_catalog_pushes_plans_and_is_idempotent(stripe_double,
 
 @pytest.mark.django_db
 def test_reconcile_enqueues_missing_events_and_reports_drift(
-        stripe_double, customer, django_capture_on_commit_callbacks):
+    stripe_double, customer, django_capture_on_commit_callbacks
+):
 
     plan = PlanFactory(slug="cloud")
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_X")
     now = int(time.time())
-    local = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
-                                        status=S.ACTIVE, stripe_subscription_id="sub_D",
-                                        billing_source="stripe")
-    remote = stripe_subscription(stripe_double, sub_id="sub_D", customer="cus_X",
-                                 price_id="price_none", status="canceled", start=now - DAY,
-                                 end=now + DAY)
-    known = wrap_event(example("customer", id="cus_X"), "customer.created", event_id="evt_known",
-                       created=now - 100)
-    missing = wrap_event(remote, "customer.subscription.deleted", event_id="evt_missing",
-                         created=now - 50)
-    old = wrap_event(remote, "customer.subscription.updated", event_id="evt_old",
-                     created=now - 5 * DAY)
+    local = Subscription.objects.create(
+        user=customer,
+        plan=plan,
+        price=plan.monthly_price,
+        status=S.ACTIVE,
+        stripe_subscription_id="sub_D",
+        billing_source="stripe",
+    )
+    remote = stripe_subscription(
+        stripe_double,
+        sub_id="sub_D",
+        customer="cus_X",
+        price_id="price_none",
+        status="canceled",
+        start=now - DAY,
+        end=now + DAY,
+    )
+    known = wrap_event(
+        example("customer", id="cus_X"), "customer.created", event_id="evt_known", created=now - 100
+    )
+    missing = wrap_event(
+        remote, "customer.subscription.deleted", event_id="evt_missing", created=now - 50
+    )
+    old = wrap_event(
+        remote, "customer.subscription.updated", event_id="evt_old", created=now - 5 * DAY
+    )
     for event in (known, missing, old):
         stripe_double.put("event", event)
-    WebhookEvent.objects.create(stripe_event_id="evt_known", type="customer.created",
-                                payload=known, status=WebhookEvent.Status.PROCESSED)
+    WebhookEvent.objects.create(
+        stripe_event_id="evt_known",
+        type="customer.created",
+        payload=known,
+        status=WebhookEvent.Status.PROCESSED,
+    )
     Subscription.objects.filter(pk=local.pk).update(status=S.ACTIVE)
 
     # Drift first (before the missing event is applied), then the event catch-up.
@@ -190,7 +244,9 @@ def test_reconcile_enqueues_missing_events_and_reports_drift(
         report = reconciliation.enqueue_missing_events()
     assert report.enqueued == 1
     assert set(WebhookEvent.objects.values_list("stripe_event_id", flat=True)) == {
-        "evt_known", "evt_missing"}
+        "evt_known",
+        "evt_missing",
+    }
     local.refresh_from_db()
     assert local.status == S.CANCELED
     reconciliation.check_drift()
@@ -209,21 +265,26 @@ def test_sync_command_without_stripe_says_so(no_stripe):
 def test_plan_admin_push_and_pull_actions_use_the_double(stripe_double, staff_console):
 
     plan = PlanFactory(slug="cloud", name="Cloud")
-    response = staff_console.post("/admin/billing/plansubscribers/", {
-        "action": "action_push_to_stripe", "_selected_action": [plan.pk]})
+    response = staff_console.post(
+        "/admin/billing/plansubscribers/",
+        {"action": "action_push_to_stripe", "_selected_action": [plan.pk]},
+    )
     assert response.status_code == 302
     plan.monthly_price.refresh_from_db()
     plan.yearly_price.refresh_from_db()
     assert plan.monthly_price.stripe_price_id and plan.yearly_price.stripe_price_id
-    response = staff_console.post("/admin/billing/plansubscribers/", {
-        "action": "action_pull_from_stripe", "_selected_action": [plan.pk]})
+    response = staff_console.post(
+        "/admin/billing/plansubscribers/",
+        {"action": "action_pull_from_stripe", "_selected_action": [plan.pk]},
+    )
     assert response.status_code == 302
     assert len(stripe_double.calls("POST", "/v1/prices")) == 2
 
 
 @pytest.mark.django_db
-def test_admin_issue_invoice_action_is_once_per_period_and_tasks_run(no_stripe, customer,
-                                                                     manual_plan, staff_console):
+def test_admin_issue_invoice_action_is_once_per_period_and_tasks_run(
+    no_stripe, customer, manual_plan, staff_console
+):
 
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
     for _ in range(2):

@@ -39,18 +39,33 @@ def _run_together(fn, n):
 
 @pytest.mark.django_db(transaction=True)
 def test_one_paid_invoice_delivered_as_four_concurrent_events_grants_credits_once(
-        webhook_secret, customer):
+    webhook_secret, customer
+):
 
     plan = PlanFactory(slug="pro", credits_per_period=1000)
-    sub = Subscription.objects.create(user=customer, plan=plan, price=plan.monthly_price,
-                                      status=SubscriptionStatus.ACTIVE, billing_source="stripe",
-                                      stripe_subscription_id="sub_C")
+    sub = Subscription.objects.create(
+        user=customer,
+        plan=plan,
+        price=plan.monthly_price,
+        status=SubscriptionStatus.ACTIVE,
+        billing_source="stripe",
+        stripe_subscription_id="sub_C",
+    )
     now = int(time.time())
-    paid = stripe_invoice(inv_id="in_C", sub_id="sub_C", customer="cus_C", amount=1000,
-                          status="paid", start=now, end=now + 30 * DAY, paid_at=now)
-    events = [wrap_event(paid, kind, created=now)
-              for kind in ("invoice.paid", "invoice.payment_succeeded", "invoice.paid",
-                           "invoice.updated")]
+    paid = stripe_invoice(
+        inv_id="in_C",
+        sub_id="sub_C",
+        customer="cus_C",
+        amount=1000,
+        status="paid",
+        start=now,
+        end=now + 30 * DAY,
+        paid_at=now,
+    )
+    events = [
+        wrap_event(paid, kind, created=now)
+        for kind in ("invoice.paid", "invoice.payment_succeeded", "invoice.paid", "invoice.updated")
+    ]
 
     statuses = _run_together(lambda i: signed_post(Client(), events[i]).status_code, 4)
 
@@ -70,8 +85,9 @@ def test_concurrent_subscribes_start_exactly_one_subscription(no_stripe, custome
     def subscribe(_):
         api = APIClient()
         api.force_authenticate(customer)
-        response = api.post("/api/v1/subscriptions/", {"plan": "office", "interval": "month"},
-                            format="json")
+        response = api.post(
+            "/api/v1/subscriptions/", {"plan": "office", "interval": "month"}, format="json"
+        )
         return response.status_code, response.json().get("code")
 
     results = _run_together(subscribe, 5)
@@ -89,8 +105,14 @@ def test_concurrent_mark_paid_records_one_payment_and_one_grant(no_stripe, custo
     sub = subscriptions.subscribe(user=customer, plan="office", interval="month").subscription
     invoice = sub.invoices.get()
 
-    results = _run_together(lambda i: invoices.mark_invoice_paid(
-        invoice_id=invoice.pk, actor=admin_user, reference=f"BANK-{i}").status, 4)
+    results = _run_together(
+        lambda i: (
+            invoices.mark_invoice_paid(
+                invoice_id=invoice.pk, actor=admin_user, reference=f"BANK-{i}"
+            ).status
+        ),
+        4,
+    )
 
     assert results == ["PAID"] * 4
     assert Payment.objects.filter(invoice=invoice).count() == 1

@@ -34,8 +34,13 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def manual_plan(db):
 
-    plan = PlanFactory(slug="office", name="Office", billing_source="manual",
-                       credits_per_period=300, entitlements=["invoices"])
+    plan = PlanFactory(
+        slug="office",
+        name="Office",
+        billing_source="manual",
+        credits_per_period=300,
+        entitlements=["invoices"],
+    )
     plan.product.tax_rate = "0.2000"
     plan.product.save(update_fields=["tax_rate"])
     return plan
@@ -59,8 +64,9 @@ def _subscribe_and_pay_first_invoice(customer_api, customer, admin_user, capture
     recorded (twice: the second call changes nothing). Returns (subscription, invoice)."""
     with time_machine.travel(START, tick=False):
         with capture(execute=True):
-            response = customer_api.post("/api/v1/subscriptions/",
-                                         {"plan": "office", "interval": "month"}, format="json")
+            response = customer_api.post(
+                "/api/v1/subscriptions/", {"plan": "office", "interval": "month"}, format="json"
+            )
         assert response.status_code == 201, response.json()
         body = response.json()
         sub = Subscription.objects.get(pk=body["subscription"]["id"])
@@ -68,16 +74,16 @@ def _subscribe_and_pay_first_invoice(customer_api, customer, admin_user, capture
         assert sub.current_period_end == datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
         first = Invoice.objects.get(number=body["invoice"]["number"])
         # 10.00 + 20 % tax, due in 14 days (SystemConfig billing.invoice_due_days).
-        assert (first.subtotal, first.tax, first.total, first.amount_due) == (1000, 200, 1200,
-                                                                              1200)
-        assert (first.status, first.due_date) == (InvoiceStatus.OPEN, START.date() +
-                                                  timedelta(days=14))
+        assert (first.subtotal, first.tax, first.total, first.amount_due) == (1000, 200, 1200, 1200)
+        assert (first.status, first.due_date) == (
+            InvoiceStatus.OPEN,
+            START.date() + timedelta(days=14),
+        )
         assert [m.subject for m in mail.outbox] == [f"Invoice {first.number}"]
         assert entitlements_for(user=customer) == {"invoices"}
         assert _plan_grants(customer) == []  # credits come with payment
 
-        invoice_service.mark_invoice_paid(invoice_id=first.pk, actor=admin_user,
-                                          reference="BANK-1")
+        invoice_service.mark_invoice_paid(invoice_id=first.pk, actor=admin_user, reference="BANK-1")
         invoice_service.mark_invoice_paid(invoice_id=first.pk, actor=admin_user)
         first.refresh_from_db()
         assert first.status == InvoiceStatus.PAID and first.amount_due == 0
@@ -97,10 +103,15 @@ def _period_renews(sub, first, capture):
         assert counts["renewed"] == 1 and again["renewed"] == 0
         sub.refresh_from_db()
         assert (sub.current_period_start, sub.current_period_end) == (
-            datetime(2026, 4, 1, 12, 0, tzinfo=UTC), datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+            datetime(2026, 4, 1, 12, 0, tzinfo=UTC),
+            datetime(2026, 5, 1, 12, 0, tzinfo=UTC),
+        )
         second = sub.invoices.exclude(pk=first.pk).get()
         assert (second.status, second.total, second.billing_reason) == (
-            InvoiceStatus.OPEN, 1200, "subscription_cycle")
+            InvoiceStatus.OPEN,
+            1200,
+            "subscription_cycle",
+        )
         assert len(mail.outbox) == 1
     return second
 
@@ -133,8 +144,8 @@ def _reminded_then_overdue_then_paid(sub, second, customer, admin_user, capture)
 
 @pytest.mark.django_db
 def test_manual_subscription_renews_goes_past_due_and_recovers_with_frozen_clock(
-        no_stripe, customer_api, customer, manual_plan, admin_user,
-        django_capture_on_commit_callbacks):
+    no_stripe, customer_api, customer, manual_plan, admin_user, django_capture_on_commit_callbacks
+):
     capture = django_capture_on_commit_callbacks
     sub, first = _subscribe_and_pay_first_invoice(customer_api, customer, admin_user, capture)
     second = _period_renews(sub, first, capture)
@@ -146,7 +157,8 @@ def test_manual_subscription_renews_goes_past_due_and_recovers_with_frozen_clock
 
 @pytest.mark.django_db
 def test_manual_subscription_long_overdue_becomes_unpaid_and_loses_the_plan(
-        no_stripe, customer, manual_plan):
+    no_stripe, customer, manual_plan
+):
     with time_machine.travel(START, tick=False):
         result = service.subscribe(user=customer, plan="office", interval="month")
     with time_machine.travel(START + timedelta(days=16), tick=False):
@@ -161,12 +173,14 @@ def test_manual_subscription_long_overdue_becomes_unpaid_and_loses_the_plan(
 
 
 @pytest.mark.django_db
-def test_manual_cancel_at_period_end_ends_at_renewal(no_stripe, customer, customer_api,
-                                                     manual_plan):
+def test_manual_cancel_at_period_end_ends_at_renewal(
+    no_stripe, customer, customer_api, manual_plan
+):
     with time_machine.travel(START, tick=False):
         sub = service.subscribe(user=customer, plan="office", interval="month").subscription
-        response = customer_api.post(f"/api/v1/subscriptions/{sub.pk}/cancel/",
-                                     {"at_period_end": True}, format="json")
+        response = customer_api.post(
+            f"/api/v1/subscriptions/{sub.pk}/cancel/", {"at_period_end": True}, format="json"
+        )
         assert response.status_code == 200 and response.json()["cancel_at_period_end"]
     with time_machine.travel(START + timedelta(days=31), tick=False):
         counts = renewal_service.renew_manual_subscriptions()
@@ -178,7 +192,8 @@ def test_manual_cancel_at_period_end_ends_at_renewal(no_stripe, customer, custom
 
 @pytest.mark.django_db
 def test_manual_trial_grants_trial_credits_then_first_invoice_at_trial_end(
-        no_stripe, customer, manual_plan):
+    no_stripe, customer, manual_plan
+):
     manual_plan.trial_credits = 40
     manual_plan.save(update_fields=["trial_credits"])
     manual_plan.product.trial_days = 7
@@ -197,10 +212,10 @@ def test_manual_trial_grants_trial_credits_then_first_invoice_at_trial_end(
 
 
 @pytest.mark.django_db
-def test_free_plan_activates_at_once_with_its_credits(no_stripe, customer_api, customer,
-                                                      free_plan):
-    response = customer_api.post("/api/v1/subscriptions/", {"plan": "free", "interval": "month"},
-                                 format="json")
+def test_free_plan_activates_at_once_with_its_credits(no_stripe, customer_api, customer, free_plan):
+    response = customer_api.post(
+        "/api/v1/subscriptions/", {"plan": "free", "interval": "month"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     sub = Subscription.objects.get(pk=response.json()["subscription"]["id"])
     assert sub.status == S.ACTIVE and response.json()["redirect_url"] == ""
@@ -212,8 +227,9 @@ def test_free_plan_activates_at_once_with_its_credits(no_stripe, customer_api, c
 
 
 @pytest.mark.django_db
-def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer, customer_api,
-                                                             manual_plan, admin_user):
+def test_manual_plan_change_preview_uses_day_based_proration(
+    no_stripe, customer, customer_api, manual_plan, admin_user
+):
 
     PlanFactory(slug="office-plus", name="Office+", billing_source="manual")
     bigger = PlanFactory._meta.model.objects.get(slug="office-plus")
@@ -228,32 +244,40 @@ def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer
     # 2026-03-01 → 2026-04-01 is 31 days; 21 of them are left on 2026-03-11 12:00.
     with time_machine.travel(datetime(2026, 3, 11, 12, 0, tzinfo=UTC), tick=False):
         url = f"/api/v1/subscriptions/{sub.pk}/change-plan/"
-        preview = customer_api.post(url, {"plan": "office-plus", "interval": "month",
-                                          "preview": True}, format="json").json()
+        preview = customer_api.post(
+            url, {"plan": "office-plus", "interval": "month", "preview": True}, format="json"
+        ).json()
         assert [line["amount"] for line in preview["lines"]] == [-677, 2710, 407]
         assert preview["amount_due"] == 2710 - 677 + 407
         sub.refresh_from_db()
         assert sub.plan == manual_plan
-        done = customer_api.post(url, {"plan": "office-plus", "interval": "month",
-                                       "preview": False}, format="json")
+        done = customer_api.post(
+            url, {"plan": "office-plus", "interval": "month", "preview": False}, format="json"
+        )
     assert done.status_code == 200 and done.json()["applied"] is True
     sub.refresh_from_db()
     assert sub.plan == bigger
     change = sub.invoices.get(billing_reason="subscription_update")
     # Tax (20 %) on the net difference.
     assert (change.subtotal, change.discount_amount, change.tax, change.total) == (
-        2710, 677, 407, 2440)
+        2710,
+        677,
+        407,
+        2440,
+    )
     assert [line["amount"] for line in change.lines] == [-677, 2710, 407]
     # Another change waits for the unpaid change invoice.
     with time_machine.travel(datetime(2026, 3, 21, 12, 0, tzinfo=UTC), tick=False):
-        refused = customer_api.post(url, {"plan": "office", "interval": "month",
-                                          "preview": True}, format="json")
+        refused = customer_api.post(
+            url, {"plan": "office", "interval": "month", "preview": True}, format="json"
+        )
     assert refused.status_code == 400 and change.number in refused.json()["detail"]
     invoice_service.mark_invoice_paid(invoice_id=change.pk, actor=admin_user)
     # Downgrading back leaves a credit for the next invoice, never a negative invoice.
     with time_machine.travel(datetime(2026, 3, 21, 12, 0, tzinfo=UTC), tick=False):
-        back = customer_api.post(url, {"plan": "office", "interval": "month",
-                                       "preview": False}, format="json").json()
+        back = customer_api.post(
+            url, {"plan": "office", "interval": "month", "preview": False}, format="json"
+        ).json()
     assert back["amount_due"] == 0 and back["credit"] > 0
     sub.refresh_from_db()
     assert sub.credit_balance == back["credit"]
@@ -261,8 +285,7 @@ def test_manual_plan_change_preview_uses_day_based_proration(no_stripe, customer
 
 
 @pytest.mark.django_db
-def test_staff_invoice_actions_refuse_wrong_states(no_stripe, customer, manual_plan,
-                                                   admin_user):
+def test_staff_invoice_actions_refuse_wrong_states(no_stripe, customer, manual_plan, admin_user):
 
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
     invoice = sub.invoices.get()
@@ -278,15 +301,18 @@ def test_staff_invoice_actions_refuse_wrong_states(no_stripe, customer, manual_p
 
 
 @pytest.mark.django_db
-def test_subscribe_page_change_plan_page_and_printable_invoice(no_stripe, customer,
-                                                               customer_client, manual_plan):
+def test_subscribe_page_change_plan_page_and_printable_invoice(
+    no_stripe, customer, customer_client, manual_plan
+):
     page = customer_client.get("/billing/subscribe/office/?interval=month")
     assert page.status_code == 200 and "Confirm subscription" in page.content.decode()
-    response = customer_client.post("/billing/subscribe/office/",
-                                    {"interval": "month", "discount_code": "NOPE"})
+    response = customer_client.post(
+        "/billing/subscribe/office/", {"interval": "month", "discount_code": "NOPE"}
+    )
     assert response.status_code == 400 and "discount_not_found" in response.content.decode()
-    assert not Subscription.objects.filter(user=customer).exclude(
-        status=S.INCOMPLETE_EXPIRED).exists()
+    assert (
+        not Subscription.objects.filter(user=customer).exclude(status=S.INCOMPLETE_EXPIRED).exists()
+    )
     response = customer_client.post("/billing/subscribe/office/", {"interval": "month"})
     assert response.status_code == 302 and response["Location"] == "/billing/subscription/"
     sub = Subscription.objects.get(user=customer)
@@ -294,8 +320,9 @@ def test_subscribe_page_change_plan_page_and_printable_invoice(no_stripe, custom
     assert again.status_code == 400 and "subscription_exists" in again.content.decode()
     overview = customer_client.get("/billing/subscription/").content.decode()
     assert "Office" in overview and "not refunded" in overview
-    preview = customer_client.get(f"/billing/subscriptions/{sub.pk}/change-plan/",
-                                  {"plan": "office", "interval": "year"})
+    preview = customer_client.get(
+        f"/billing/subscriptions/{sub.pk}/change-plan/", {"plan": "office", "interval": "year"}
+    )
     assert preview.status_code == 200 and "Due now" in preview.content.decode()
     sub.refresh_from_db()
     assert sub.price == manual_plan.monthly_price
@@ -312,8 +339,6 @@ def test_subscribe_page_change_plan_page_and_printable_invoice(no_stripe, custom
 @pytest.mark.django_db
 def test_seed_billing_subscribes_demo_users_once(no_stripe, manual_plan, free_plan, admin_user):
 
-
-
     alice = UserFactory(email="alice@demo.example")
     bob = UserFactory(email="bob@demo.example")
     for _ in range(2):
@@ -324,11 +349,13 @@ def test_seed_billing_subscribes_demo_users_once(no_stripe, manual_plan, free_pl
 
 
 @pytest.mark.django_db
-def test_pages_cancel_resume_and_confirm_plan_change(no_stripe, customer, customer_client,
-                                                     manual_plan):
+def test_pages_cancel_resume_and_confirm_plan_change(
+    no_stripe, customer, customer_client, manual_plan
+):
     sub = service.subscribe(user=customer, plan="office", interval="month").subscription
-    response = customer_client.post(f"/billing/subscriptions/{sub.pk}/cancel/",
-                                    {"when": "period_end"})
+    response = customer_client.post(
+        f"/billing/subscriptions/{sub.pk}/cancel/", {"when": "period_end"}
+    )
     assert response.status_code == 302
     sub.refresh_from_db()
     assert sub.cancel_at_period_end is True
@@ -339,8 +366,10 @@ def test_pages_cancel_resume_and_confirm_plan_change(no_stripe, customer, custom
     # Without Stripe there is no card to update: a message, nothing else.
     response = customer_client.post(f"/billing/subscriptions/{sub.pk}/payment-method/")
     assert response.status_code == 302 and response["Location"] == "/billing/subscription/"
-    response = customer_client.post(f"/billing/subscriptions/{sub.pk}/change-plan/",
-                                    {"plan": "office", "interval": "year", "confirm": "1"})
+    response = customer_client.post(
+        f"/billing/subscriptions/{sub.pk}/change-plan/",
+        {"plan": "office", "interval": "year", "confirm": "1"},
+    )
     assert response.status_code == 302
     sub.refresh_from_db()
     assert sub.price == manual_plan.yearly_price
@@ -363,18 +392,18 @@ def test_subscription_timeline_is_append_only(no_stripe, customer, manual_plan):
 
 
 @pytest.mark.django_db
-def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, customer,
-                                                                manual_plan):
+def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, customer, manual_plan):
 
-    code = Discount.objects.create(code="WELCOME", type="PERCENTAGE", percent_off=50,
-                                   max_uses_per_customer=1)
+    code = Discount.objects.create(
+        code="WELCOME", type="PERCENTAGE", percent_off=50, max_uses_per_customer=1
+    )
     with time_machine.travel(START, tick=False):
-        sub = service.subscribe(user=customer, plan="office", interval="month",
-                                discount_code="welcome").subscription
+        sub = service.subscribe(
+            user=customer, plan="office", interval="month", discount_code="welcome"
+        ).subscription
     first = sub.invoices.get()
     # 10.00 − 50 % = 5.00, then 20 % tax on the net: 1.00.
-    assert (first.subtotal, first.discount_amount, first.tax, first.total) == (1000, 500, 100,
-                                                                               600)
+    assert (first.subtotal, first.discount_amount, first.tax, first.total) == (1000, 500, 100, 600)
     code.refresh_from_db()
     assert code.uses_count == 1
     with time_machine.travel(START + timedelta(days=31), tick=False):
@@ -386,13 +415,11 @@ def test_discount_code_applies_to_the_first_manual_invoice_only(no_stripe, custo
 
     service.cancel(subscription=sub, at_period_end=False, actor=customer)
     with pytest.raises(errors.DiscountCustomerLimit):
-        service.subscribe(user=customer, plan="office", interval="month",
-                          discount_code="WELCOME")
+        service.subscribe(user=customer, plan="office", interval="month", discount_code="WELCOME")
 
 
 @pytest.mark.django_db
-def test_data_export_includes_subscriptions_timeline_and_invoices(no_stripe, customer,
-                                                                  manual_plan):
+def test_data_export_includes_subscriptions_timeline_and_invoices(no_stripe, customer, manual_plan):
 
     service.subscribe(user=customer, plan="office", interval="month")
     [row] = data_export.sections()["subscriptions"](customer)

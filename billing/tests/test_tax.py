@@ -60,8 +60,11 @@ def test_the_rule(german_seller, customer):
     assert tax_for(customer, product=product).rate == Decimal("0.19")
     _customer_in(customer, "FR")
     decision = tax_for(customer, product=product)
-    assert (decision.rate, decision.name, decision.reverse_charge) == (Decimal("0.20"), "TVA",
-                                                                      False)
+    assert (decision.rate, decision.name, decision.reverse_charge) == (
+        Decimal("0.20"),
+        "TVA",
+        False,
+    )
     _customer_in(customer, "FR", "FR 40 303 265 045")
     decision = tax_for(customer, product=product)
     assert decision.reverse_charge and decision.rate == 0
@@ -74,17 +77,23 @@ def test_the_rule(german_seller, customer):
 
 
 def test_orders_subscriptions_and_plan_changes_charge_the_same_rate(
-        no_stripe, german_seller, customer, customer_api, customer_client, untaxed_plan,
-        admin_user):
+    no_stripe, german_seller, customer, customer_api, customer_client, untaxed_plan, admin_user
+):
 
     _customer_in(customer, "FR")
     product = ProductFactory(tax_rate="0.0000")
     product.default_price = PriceFactory(product=product, unit_amount=1000)
     product.save(update_fields=["default_price"])
-    assert customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json"
-                             ).status_code == 201
-    assert customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                             format="json").status_code == 201
+    assert (
+        customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json").status_code
+        == 201
+    )
+    assert (
+        customer_api.post(
+            "/api/v1/checkout/", {"payment_method": "manual"}, format="json"
+        ).status_code
+        == 201
+    )
     order = Order.objects.get(user=customer)
     assert (order.subtotal, order.tax, order.total) == (1000, 200, 1200)
 
@@ -99,14 +108,16 @@ def test_orders_subscriptions_and_plan_changes_charge_the_same_rate(
     bigger = PlanFactory(slug="office-plus", name="Office+", billing_source="manual")
     bigger.product.tax_rate = "0.0000"
     bigger.product.save(update_fields=["tax_rate"])
-    preview = plan_change.change_plan(subscription=sub, plan="office-plus", interval="year",
-                                      preview=True, actor=customer)
+    preview = plan_change.change_plan(
+        subscription=sub, plan="office-plus", interval="year", preview=True, actor=customer
+    )
     assert preview.lines[-1]["description"] == "TVA (20.00%)"
     assert preview.tax == round((preview.subtotal - preview.discount) * 0.2)
 
 
-def test_reverse_charge_is_named_on_the_invoice_and_adds_up(no_stripe, german_seller, customer,
-                                                            customer_client, untaxed_plan):
+def test_reverse_charge_is_named_on_the_invoice_and_adds_up(
+    no_stripe, german_seller, customer, customer_client, untaxed_plan
+):
     _customer_in(customer, "FR", "FR40303265045")
     sub = lifecycle.subscribe(user=customer, plan="office", interval="month").subscription
     invoice = sub.invoices.get()
@@ -118,42 +129,60 @@ def test_reverse_charge_is_named_on_the_invoice_and_adds_up(no_stripe, german_se
     assert "FR40303265045" in page and "DE136695976" in page
 
 
-def test_stripe_checkout_uses_stripe_tax_when_automatic_tax_is_on(stripe_double, settings,
-                                                                  customer):
+def test_stripe_checkout_uses_stripe_tax_when_automatic_tax_is_on(
+    stripe_double, settings, customer
+):
 
     settings.STRIPE_AUTOMATIC_TAX = True
     PlanFactory(slug="cardplan", name="Card plan", billing_source="stripe")
-    lifecycle.subscribe(user=customer, plan="cardplan", interval="month",
-                        success_url="https://x.test/ok", cancel_url="https://x.test/no")
+    lifecycle.subscribe(
+        user=customer,
+        plan="cardplan",
+        interval="month",
+        success_url="https://x.test/ok",
+        cancel_url="https://x.test/no",
+    )
     [call] = stripe_double.calls("POST", "/v1/checkout/sessions")
-    assert call.params["automatic_tax"] == {"enabled": "true"} or call.params[
-        "automatic_tax"] == {"enabled": True}
+    assert call.params["automatic_tax"] == {"enabled": "true"} or call.params["automatic_tax"] == {
+        "enabled": True
+    }
     assert call.params["tax_id_collection"] in ({"enabled": "true"}, {"enabled": True})
 
 
 def test_staff_manage_rates_per_country_in_the_admin(staff_console):
     page = staff_console.get("/admin/billing/taxrate/add/")
     assert page.status_code == 200
-    response = staff_console.post("/admin/billing/taxrate/add/", {
-        "country": "IT", "name": "IVA", "rate": "0.2200", "active": "on"})
+    response = staff_console.post(
+        "/admin/billing/taxrate/add/",
+        {"country": "IT", "name": "IVA", "rate": "0.2200", "active": "on"},
+    )
     assert response.status_code == 302
     assert TaxRate.objects.get(country="IT").rate == Decimal("0.22")
-    bad = staff_console.post("/admin/billing/taxrate/add/", {
-        "country": "IT", "name": "IVA", "rate": "0.2200", "active": "on"})
+    bad = staff_console.post(
+        "/admin/billing/taxrate/add/",
+        {"country": "IT", "name": "IVA", "rate": "0.2200", "active": "on"},
+    )
     assert bad.status_code == 200 and "already exists" in bad.content.decode()
 
 
-def test_a_reverse_charged_order_names_it_on_its_invoice(no_stripe, german_seller, customer,
-                                                         customer_api, customer_client):
+def test_a_reverse_charged_order_names_it_on_its_invoice(
+    no_stripe, german_seller, customer, customer_api, customer_client
+):
 
     _customer_in(customer, "FR", "FR40303265045")
     product = ProductFactory(tax_rate="0.2000")
     product.default_price = PriceFactory(product=product, unit_amount=1000)
     product.save(update_fields=["default_price"])
-    assert customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json"
-                             ).status_code == 201
-    assert customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                             format="json").status_code == 201
+    assert (
+        customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json").status_code
+        == 201
+    )
+    assert (
+        customer_api.post(
+            "/api/v1/checkout/", {"payment_method": "manual"}, format="json"
+        ).status_code
+        == 201
+    )
     order = Order.objects.get(user=customer)
     assert (order.tax, order.total) == (0, 1000)
     invoice = order.invoice

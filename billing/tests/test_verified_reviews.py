@@ -23,12 +23,19 @@ def _write_review(client, product, rating, title):
 
 
 def test_unpaid_order_review_is_not_verified_until_the_payment(
-        no_stripe, product, customer, customer_client, customer_api, admin_user):
+    no_stripe, product, customer, customer_client, customer_api, admin_user
+):
     ReviewFactory(product=product, rating=5, verified=True)
-    assert customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json"
-                             ).status_code == 201
-    assert customer_api.post("/api/v1/checkout/", {"payment_method": "manual"},
-                             format="json").status_code == 201
+    assert (
+        customer_api.post("/api/v1/cart/", {"product_id": product.pk}, format="json").status_code
+        == 201
+    )
+    assert (
+        customer_api.post(
+            "/api/v1/checkout/", {"payment_method": "manual"}, format="json"
+        ).status_code
+        == 201
+    )
     order = Order.objects.get(user=customer)
     assert _write_review(customer_client, product, 1, "Meh").status_code == 302
     review = Review.objects.get(author=customer)

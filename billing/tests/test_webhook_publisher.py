@@ -27,7 +27,8 @@ def _event(number: int) -> dict:
 
 @pytest.mark.django_db(transaction=True)
 def test_every_acknowledged_event_is_published_once_by_the_publisher_thread(
-        webhook_secret, memory_broker):
+    webhook_secret, memory_broker
+):
     client = Client()
     events = [_event(n) for n in range(25)]
     for event in events:
@@ -52,8 +53,10 @@ def test_every_acknowledged_event_is_published_once_by_the_publisher_thread(
 
 def _other_sessions() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return cursor.fetchone()[0]
 
 
@@ -100,7 +103,8 @@ class SilentBroker:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_that_never_answers_does_not_hold_up_the_acknowledgement(
-        webhook_secret, monkeypatch):
+    webhook_secret, monkeypatch
+):
     monkeypatch.setattr(services, "_skip_until", 0.0)
     monkeypatch.setattr(services, "SKIP_AFTER_FAILURE", 0.0)
     broker = SilentBroker()
@@ -123,8 +127,9 @@ def test_a_broker_that_never_answers_does_not_hold_up_the_acknowledgement(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_what_the_publisher_could_not_send_the_relay_does(webhook_secret, memory_broker,
-                                                           monkeypatch):
+def test_what_the_publisher_could_not_send_the_relay_does(
+    webhook_secret, memory_broker, monkeypatch
+):
     monkeypatch.setattr(services, "_skip_until", 0.0)
     broker = SilentBroker()
     try:

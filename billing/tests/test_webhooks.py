@@ -36,28 +36,40 @@ def _customer_event(customer_id="cus_hook", **changes):
 
 
 def _stripe_order(user=None, total=1900):
-    order = OrderFactory(billing_source=BillingSource.STRIPE, subtotal=total,
-                         stripe_payment_intent_id=f"pi_{time.time_ns()}",
-                         stripe_checkout_session_id=f"cs_{time.time_ns()}",
-                         **({"user": user} if user else {}))
+    order = OrderFactory(
+        billing_source=BillingSource.STRIPE,
+        subtotal=total,
+        stripe_payment_intent_id=f"pi_{time.time_ns()}",
+        stripe_checkout_session_id=f"cs_{time.time_ns()}",
+        **({"user": user} if user else {}),
+    )
     OrderItemFactory(order=order, unit_amount=total)
     return order
 
 
 def _session_completed(order, **changes):
-    session = example("checkout.session", id=order.stripe_checkout_session_id, mode="payment",
-                      payment_status="paid", status="complete", amount_total=order.total,
-                      currency=order.currency, payment_intent=order.stripe_payment_intent_id,
-                      metadata={"order_id": str(order.pk)})
+    session = example(
+        "checkout.session",
+        id=order.stripe_checkout_session_id,
+        mode="payment",
+        payment_status="paid",
+        status="complete",
+        amount_total=order.total,
+        currency=order.currency,
+        payment_intent=order.stripe_payment_intent_id,
+        metadata={"order_id": str(order.pk)},
+    )
     session.update(changes)
     return session
 
 
 # --- signatures ------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("case", ["missing", "forged", "stale", "future", "altered",
-                                  "wrong_secret", "malformed"])
+@pytest.mark.parametrize(
+    "case", ["missing", "forged", "stale", "future", "altered", "wrong_secret", "malformed"]
+)
 def test_bad_signature_answers_400_and_writes_nothing(client, webhook_secret, case):
     event = _customer_event()
     body = json.dumps(event).encode()
@@ -68,11 +80,9 @@ def test_bad_signature_answers_400_and_writes_nothing(client, webhook_secret, ca
         if case == "forged":
             header = f"t={int(time.time())},v1={'0' * 64}"
         elif case == "stale":
-            header = sign_header(secret=WEBHOOK_SECRET, body=body,
-                                 timestamp=int(time.time()) - 301)
+            header = sign_header(secret=WEBHOOK_SECRET, body=body, timestamp=int(time.time()) - 301)
         elif case == "future":
-            header = sign_header(secret=WEBHOOK_SECRET, body=body,
-                                 timestamp=int(time.time()) + 301)
+            header = sign_header(secret=WEBHOOK_SECRET, body=body, timestamp=int(time.time()) + 301)
         elif case == "altered":
             body = body.replace(b"cus_hook", b"cus_evil")
         elif case == "wrong_secret":
@@ -111,8 +121,9 @@ def test_signed_non_event_body_is_refused(client, webhook_secret):
 
 
 @pytest.mark.django_db
-def test_valid_event_is_recorded_and_processed(client, webhook_secret, stripe_double,
-                                               django_capture_on_commit_callbacks):
+def test_valid_event_is_recorded_and_processed(
+    client, webhook_secret, stripe_double, django_capture_on_commit_callbacks
+):
     profile = CustomerBillingProfileFactory(stripe_customer_id="cus_hook")
     event = _customer_event(email="new@example.com", name="New Name")
 
@@ -133,8 +144,9 @@ def test_valid_event_is_recorded_and_processed(client, webhook_secret, stripe_do
 
 
 @pytest.mark.django_db
-def test_duplicate_delivery_answers_200_and_changes_nothing(client, webhook_secret,
-                                                            django_capture_on_commit_callbacks):
+def test_duplicate_delivery_answers_200_and_changes_nothing(
+    client, webhook_secret, django_capture_on_commit_callbacks
+):
     event = _customer_event()
     with django_capture_on_commit_callbacks(execute=True):
         signed_post(client, event)
@@ -180,8 +192,10 @@ def test_same_event_delivered_five_times_concurrently_has_one_effect(webhook_sec
 def test_concurrent_claims_process_an_event_once():
     order = _stripe_order()
     row = WebhookEvent.objects.create(
-        stripe_event_id="evt_claim", type="checkout.session.completed",
-        payload=wrap_event(_session_completed(order), "checkout.session.completed"))
+        stripe_event_id="evt_claim",
+        type="checkout.session.completed",
+        payload=wrap_event(_session_completed(order), "checkout.session.completed"),
+    )
     results = []
     barrier = threading.Barrier(4)
 
@@ -204,9 +218,11 @@ def test_concurrent_claims_process_an_event_once():
 
 # --- acknowledgement: one statement, publishing after the answer ------------------------------
 
+
 @pytest.mark.django_db
 def test_duplicate_delivery_is_acknowledged_and_writes_no_event_and_no_task(
-        client, webhook_secret, django_capture_on_commit_callbacks):
+    client, webhook_secret, django_capture_on_commit_callbacks
+):
     event = _customer_event()
     with django_capture_on_commit_callbacks(execute=True):
         assert signed_post(client, event).status_code == 200
@@ -243,8 +259,9 @@ def _as_schema_owner(statements: str) -> None:
             cursor.execute(statements)
         finally:
             if current != session:
-                cursor.execute(psycopg_sql.SQL("SET ROLE {}").format(
-                    psycopg_sql.Identifier(current)))
+                cursor.execute(
+                    psycopg_sql.SQL("SET ROLE {}").format(psycopg_sql.Identifier(current))
+                )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -268,14 +285,19 @@ def test_an_event_is_never_stored_without_its_processing_task(webhook_secret):
     row = WebhookEvent.objects.get(stripe_event_id=event["id"])
     assert row.status == WebhookEvent.Status.PROCESSED  # published, and run (eager tasks)
     assert list(OutboxMessage.objects.values_list("task", "args")) == [
-        (inbox.PROCESS_TASK, [row.pk])]
+        (inbox.PROCESS_TASK, [row.pk])
+    ]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body", [
-    b'{"id": "evt_nan", "type": "customer.updated", "data": {"object": {"x": NaN}}}',
-    b'{"id": "evt_nul", "type": "customer.updated", "data": {"object": {"x": "a\\u0000"}}}',
-], ids=["nan", "nul"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "evt_nan", "type": "customer.updated", "data": {"object": {"x": NaN}}}',
+        b'{"id": "evt_nul", "type": "customer.updated", "data": {"object": {"x": "a\\u0000"}}}',
+    ],
+    ids=["nan", "nul"],
+)
 def test_a_signed_body_jsonb_cannot_store_is_refused_with_400(client, webhook_secret, body):
     response = signed_post(client, {}, body=body)
 
@@ -284,8 +306,9 @@ def test_a_signed_body_jsonb_cannot_store_is_refused_with_400(client, webhook_se
 
 
 @pytest.mark.django_db
-def test_an_escaped_backslash_before_u0000_is_ordinary_text(client, webhook_secret,
-                                                           django_capture_on_commit_callbacks):
+def test_an_escaped_backslash_before_u0000_is_ordinary_text(
+    client, webhook_secret, django_capture_on_commit_callbacks
+):
     event = _customer_event(description="C:\\u0000 is a folder")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -298,13 +321,14 @@ def test_an_escaped_backslash_before_u0000_is_ordinary_text(client, webhook_secr
 
 # --- failures, retries, replay ---------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_failing_event_records_error_and_retries_with_backoff_until_fixed(
-        client, webhook_secret, django_capture_on_commit_callbacks):
+    client, webhook_secret, django_capture_on_commit_callbacks
+):
     order = _stripe_order(total=1900)
     # Stripe says 1000 were paid for a 1900 order: refused, never completes the order.
-    event = wrap_event(_session_completed(order, amount_total=1000),
-                       "checkout.session.completed")
+    event = wrap_event(_session_completed(order, amount_total=1000), "checkout.session.completed")
     with django_capture_on_commit_callbacks(execute=True):
         assert signed_post(client, event).status_code == 200
 
@@ -320,7 +344,8 @@ def test_failing_event_records_error_and_retries_with_backoff_until_fixed(
     # Once due, it is retried; a fixed payload (as after staff correct data) then succeeds.
     WebhookEvent.objects.filter(pk=row.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1),
-        payload=wrap_event(_session_completed(order), "checkout.session.completed"))
+        payload=wrap_event(_session_completed(order), "checkout.session.completed"),
+    )
     assert retry_webhook_events() == 1
     row.refresh_from_db()
     assert row.status == WebhookEvent.Status.PROCESSED and row.attempts == 2
@@ -331,10 +356,13 @@ def test_failing_event_records_error_and_retries_with_backoff_until_fixed(
 def test_attempts_are_bounded():
     order = _stripe_order()
     row = WebhookEvent.objects.create(
-        stripe_event_id="evt_bounded", type="checkout.session.completed",
+        stripe_event_id="evt_bounded",
+        type="checkout.session.completed",
         payload=wrap_event(_session_completed(order, amount_total=1), "x"),
-        status=WebhookEvent.Status.FAILED, attempts=inbox.MAX_ATTEMPTS - 1,
-        next_attempt_at=timezone.now() - timedelta(seconds=1))
+        status=WebhookEvent.Status.FAILED,
+        attempts=inbox.MAX_ATTEMPTS - 1,
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+    )
 
     assert retry_webhook_events() == 1
     row.refresh_from_db()
@@ -347,10 +375,13 @@ def test_attempts_are_bounded():
 def test_stuck_processing_rows_are_picked_up_again():
     profile = CustomerBillingProfileFactory(stripe_customer_id="cus_stuck")
     row = WebhookEvent.objects.create(
-        stripe_event_id="evt_stuck", type="customer.updated",
+        stripe_event_id="evt_stuck",
+        type="customer.updated",
         payload=_customer_event("cus_stuck", email="stuck@example.com"),
-        status=WebhookEvent.Status.PROCESSING, attempts=1,
-        processing_started_at=timezone.now() - inbox.STUCK_AFTER - timedelta(minutes=1))
+        status=WebhookEvent.Status.PROCESSING,
+        attempts=1,
+        processing_started_at=timezone.now() - inbox.STUCK_AFTER - timedelta(minutes=1),
+    )
 
     assert retry_webhook_events() == 1
     row.refresh_from_db()
@@ -360,16 +391,24 @@ def test_stuck_processing_rows_are_picked_up_again():
 
 
 @pytest.mark.django_db
-def test_staff_can_filter_failed_events_and_replay_them(admin_client_user, admin_user,
-                                                        django_capture_on_commit_callbacks):
+def test_staff_can_filter_failed_events_and_replay_them(
+    admin_client_user, admin_user, django_capture_on_commit_callbacks
+):
     order = _stripe_order()
     failed = WebhookEvent.objects.create(
-        stripe_event_id="evt_failed", type="checkout.session.completed",
+        stripe_event_id="evt_failed",
+        type="checkout.session.completed",
         payload=wrap_event(_session_completed(order), "checkout.session.completed"),
-        status=WebhookEvent.Status.FAILED, attempts=inbox.MAX_ATTEMPTS,
-        last_error="Boom")
-    WebhookEvent.objects.create(stripe_event_id="evt_ok", type="customer.updated",
-                                payload={}, status=WebhookEvent.Status.PROCESSED)
+        status=WebhookEvent.Status.FAILED,
+        attempts=inbox.MAX_ATTEMPTS,
+        last_error="Boom",
+    )
+    WebhookEvent.objects.create(
+        stripe_event_id="evt_ok",
+        type="customer.updated",
+        payload={},
+        status=WebhookEvent.Status.PROCESSED,
+    )
 
     listing = admin_client_user.get("/admin/billing/webhookevent/?status__exact=failed")
     assert listing.status_code == 200
@@ -377,19 +416,23 @@ def test_staff_can_filter_failed_events_and_replay_them(admin_client_user, admin
     assert "evt_ok" not in listing.content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_user.post("/admin/billing/webhookevent/", {
-            "action": "action_replay", "_selected_action": [failed.pk]})
+        response = admin_client_user.post(
+            "/admin/billing/webhookevent/",
+            {"action": "action_replay", "_selected_action": [failed.pk]},
+        )
 
     assert response.status_code == 302
     failed.refresh_from_db()
     order.refresh_from_db()
     assert failed.status == WebhookEvent.Status.PROCESSED
     assert order.status == OrderStatus.COMPLETED
-    assert AuditLog.objects.filter(resource_id=str(failed.pk),
-                                   context__operation="webhook_replay").exists()
+    assert AuditLog.objects.filter(
+        resource_id=str(failed.pk), context__operation="webhook_replay"
+    ).exists()
 
 
 # --- events in any order -----------------------------------------------------------------------
+
 
 def _deliver(client, event, capture):
     with capture(execute=True):
@@ -398,12 +441,17 @@ def _deliver(client, event, capture):
 
 @pytest.mark.django_db
 def test_late_payment_failed_event_does_not_undo_a_completed_order(
-        client, webhook_secret, django_capture_on_commit_callbacks):
+    client, webhook_secret, django_capture_on_commit_callbacks
+):
     order = _stripe_order()
     now = int(time.time())
     succeeded = wrap_event(_session_completed(order), "checkout.session.completed", created=now)
-    failed_intent = example("payment_intent", id=order.stripe_payment_intent_id,
-                            status="requires_payment_method", metadata={"order_id": str(order.pk)})
+    failed_intent = example(
+        "payment_intent",
+        id=order.stripe_payment_intent_id,
+        status="requires_payment_method",
+        metadata={"order_id": str(order.pk)},
+    )
     failed = wrap_event(failed_intent, "payment_intent.payment_failed", created=now - 60)
 
     # Delivered newest first.
@@ -416,14 +464,21 @@ def test_late_payment_failed_event_does_not_undo_a_completed_order(
 
 
 @pytest.mark.django_db
-def test_older_customer_update_is_ignored(client, webhook_secret,
-                                          django_capture_on_commit_callbacks):
+def test_older_customer_update_is_ignored(
+    client, webhook_secret, django_capture_on_commit_callbacks
+):
     profile = CustomerBillingProfileFactory(stripe_customer_id="cus_order")
     now = int(time.time())
-    newer = wrap_event(example("customer", id="cus_order", email="new@example.com",
-                               discount=None), "customer.updated", created=now)
-    older = wrap_event(example("customer", id="cus_order", email="old@example.com",
-                               discount=None), "customer.updated", created=now - 100)
+    newer = wrap_event(
+        example("customer", id="cus_order", email="new@example.com", discount=None),
+        "customer.updated",
+        created=now,
+    )
+    older = wrap_event(
+        example("customer", id="cus_order", email="old@example.com", discount=None),
+        "customer.updated",
+        created=now - 100,
+    )
 
     _deliver(client, newer, django_capture_on_commit_callbacks)
     _deliver(client, older, django_capture_on_commit_callbacks)
@@ -435,7 +490,8 @@ def test_older_customer_update_is_ignored(client, webhook_secret,
 
 @pytest.mark.django_db
 def test_payment_method_events_in_reverse_order_follow_stripes_current_state(
-        client, stripe_double, customer, django_capture_on_commit_callbacks):
+    client, stripe_double, customer, django_capture_on_commit_callbacks
+):
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_pm")
     method = example("payment_method", id="pm_reverse", customer=None)
     stripe_double.put("payment_method", method)  # Stripe now: detached
@@ -447,18 +503,21 @@ def test_payment_method_events_in_reverse_order_follow_stripes_current_state(
     assert not PaymentMethod.objects.filter(stripe_payment_method_id="pm_reverse").exists()
 
     stripe_double.put("payment_method", {**method, "customer": "cus_pm"})
-    _deliver(client, wrap_event(method, "payment_method.attached"),
-             django_capture_on_commit_callbacks)
+    _deliver(
+        client, wrap_event(method, "payment_method.attached"), django_capture_on_commit_callbacks
+    )
     saved = PaymentMethod.objects.get(stripe_payment_method_id="pm_reverse")
     assert saved.user == customer and saved.brand == "visa" and saved.last4 == "4242"
 
 
 @pytest.mark.django_db
-def test_dispute_is_noted_on_the_order_once(client, webhook_secret,
-                                            django_capture_on_commit_callbacks):
+def test_dispute_is_noted_on_the_order_once(
+    client, webhook_secret, django_capture_on_commit_callbacks
+):
     order = _stripe_order()
-    dispute = example("dispute", id="dp_1", payment_intent=order.stripe_payment_intent_id,
-                      reason="fraudulent")
+    dispute = example(
+        "dispute", id="dp_1", payment_intent=order.stripe_payment_intent_id, reason="fraudulent"
+    )
     event = wrap_event(dispute, "charge.dispute.created")
     _deliver(client, event, django_capture_on_commit_callbacks)
     WebhookEvent.objects.update(status=WebhookEvent.Status.FAILED)

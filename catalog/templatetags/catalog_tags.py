@@ -61,7 +61,7 @@ ENTITLEMENT_LABELS = {
 
 @register.filter
 def key_label(value):
-    """"priority_support" -> "Priority support" (known keys have a hand-written label)."""
+    """ "priority_support" -> "Priority support" (known keys have a hand-written label)."""
     key = str(value or "").strip()
     if key in ENTITLEMENT_LABELS:
         return ENTITLEMENT_LABELS[key]

@@ -11,8 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _form(html: str) -> str:
-    match = re.search(r'<form method="post" action="/cart/" class="add-to-cart".*?</form>', html,
-                      re.S)
+    match = re.search(
+        r'<form method="post" action="/cart/" class="add-to-cart".*?</form>', html, re.S
+    )
     return match.group(0) if match else ""
 
 
@@ -23,8 +24,9 @@ def test_product_page_form_adds_the_product_to_the_cart(customer_client, custome
     assert f'name="product_id" value="{price.product.pk}"' in form
     assert '<label for="add-quantity">Quantity</label>' in form
 
-    response = customer_client.post("/cart/", {"action": "add", "product_id": price.product.pk,
-                                               "quantity": 2})
+    response = customer_client.post(
+        "/cart/", {"action": "add", "product_id": price.product.pk, "quantity": 2}
+    )
 
     assert response.status_code in (200, 302)
     item = CartItem.objects.get(cart__user=customer)

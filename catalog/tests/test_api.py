@@ -69,14 +69,17 @@ def test_filters_category_with_descendants_type_tag_featured_and_price(api_clien
     assert sorted(_slugs(api_client.get(LIST, {"min_price": 1000}))) == ["deep", "top"]
     assert sorted(_slugs(api_client.get(LIST, {"max_price": 1000}))) == ["deep", "elsewhere"]
     assert _slugs(api_client.get(LIST, {"min_price": 1001, "max_price": 5000})) == ["top"]
-    assert _slugs(api_client.get(LIST, {"ordering": "from_amount"})) == [
-        "elsewhere", "deep", "top"]
+    assert _slugs(api_client.get(LIST, {"ordering": "from_amount"})) == ["elsewhere", "deep", "top"]
     assert _slugs(api_client.get(LIST, {"ordering": "-from_amount"})) == [
-        "top", "deep", "elsewhere"]
+        "top",
+        "deep",
+        "elsewhere",
+    ]
 
 
-@pytest.mark.parametrize("params", [{"type": "BOGUS"}, {"min_price": "abc"},
-                                    {"min_price": -1}, {"featured": "maybe"}])
+@pytest.mark.parametrize(
+    "params", [{"type": "BOGUS"}, {"min_price": "abc"}, {"min_price": -1}, {"featured": "maybe"}]
+)
 def test_bad_filter_values_answer_400_with_the_shared_error_shape(api_client, params):
     ProductFactory()
     response = api_client.get(LIST, params)
@@ -112,13 +115,17 @@ def test_product_detail_has_prices_tiers_variants_categories_and_rating_summary(
     assert body["prices"][0]["tiers_mode"] == "graduated"
     assert body["prices"][0]["tiers"] == [
         {"up_to": 5, "unit_amount": 500, "flat_amount": 0},
-        {"up_to": None, "unit_amount": 400, "flat_amount": 100}]
+        {"up_to": None, "unit_amount": 400, "flat_amount": 100},
+    ]
     assert [v["sku"] for v in body["variants"]] == ["S-TEAM"]
-    assert body["variants"][0]["price"] == {"amount": 9900, "currency": "usd",
-                                            "display": "$99.00"}
-    assert body["rating_summary"] == {"average": 3.0, "count": 1,
-                                      "distribution": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0},
-                                      "verified_count": 0, "verified_average": None}
+    assert body["variants"][0]["price"] == {"amount": 9900, "currency": "usd", "display": "$99.00"}
+    assert body["rating_summary"] == {
+        "average": 3.0,
+        "count": 1,
+        "distribution": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0},
+        "verified_count": 0,
+        "verified_average": None,
+    }
 
 
 def test_categories_endpoint_returns_the_tree(api_client):
@@ -136,8 +143,7 @@ def test_collections_list_products_in_curated_order_without_drafts(api_client):
     collection = CollectionFactory(slug="picks")
     CollectionItemFactory(collection=collection, product=ProductFactory(slug="b"), position=2)
     CollectionItemFactory(collection=collection, product=ProductFactory(slug="a"), position=1)
-    CollectionItemFactory(collection=collection, product=DraftProductFactory(slug="d"),
-                          position=0)
+    CollectionItemFactory(collection=collection, product=DraftProductFactory(slug="d"), position=0)
     CollectionFactory(slug="hidden", active=False)
     body = api_client.get("/api/v1/collections/").json()
     assert [c["slug"] for c in body["results"]] == ["picks"]
@@ -147,11 +153,22 @@ def test_collections_list_products_in_curated_order_without_drafts(api_client):
 
 
 def test_plans_list_active_plans_in_sort_order_with_prices_and_cta(api_client):
-    business = PlanFactory(slug="business", name="Business", sort_order=2,
-                           billing_source="manual", badge="Teams",
-                           entitlements=["api_access", "sso"])
-    PlanFactory(slug="pro", name="Pro", sort_order=1, highlight=True, credits_per_period=2000,
-                feature_cost_overrides={"AI_TEXT_CHAT": 1})
+    business = PlanFactory(
+        slug="business",
+        name="Business",
+        sort_order=2,
+        billing_source="manual",
+        badge="Teams",
+        entitlements=["api_access", "sso"],
+    )
+    PlanFactory(
+        slug="pro",
+        name="Pro",
+        sort_order=1,
+        highlight=True,
+        credits_per_period=2000,
+        feature_cost_overrides={"AI_TEXT_CHAT": 1},
+    )
     PlanFactory(slug="old", active=False)
     PlanFactory(slug="draft-product", product=DraftProductFactory(type="SUBSCRIPTION"))
 
@@ -163,22 +180,34 @@ def test_plans_list_active_plans_in_sort_order_with_prices_and_cta(api_client):
     assert pro["monthly_price"]["amount"] == 1000 and pro["monthly_price"]["currency"] == "usd"
     assert pro["monthly_price"]["interval"] == "month"
     assert pro["yearly_price"]["amount"] == 10000
-    assert pro["yearly_saving"] == {"amount": 2000, "currency": "usd", "display": "$20.00",
-                                    "percent": 17}
+    assert pro["yearly_saving"] == {
+        "amount": 2000,
+        "currency": "usd",
+        "display": "$20.00",
+        "percent": 17,
+    }
     assert pro["credits_per_period"] == 2000 and pro["highlight"] is True
     assert pro["feature_cost_overrides"] == {"AI_TEXT_CHAT": 1}
     assert pro["billing_source"] == "stripe" and biz["billing_source"] == "manual"
     assert biz["entitlements"] == ["api_access", "sso"] and biz["badge"] == "Teams"
-    assert biz["cta"] == {"type": "subscribe", "label": "Choose Business",
-                          "url": "/billing/subscribe/business/?interval=month",
-                          "yearly_url": "/billing/subscribe/business/?interval=year"}
+    assert biz["cta"] == {
+        "type": "subscribe",
+        "label": "Choose Business",
+        "url": "/billing/subscribe/business/?interval=month",
+        "yearly_url": "/billing/subscribe/business/?interval=year",
+    }
     assert business.slug == "business"
 
 
 def test_reviews_list_is_public_and_hides_author_email(api_client):
     product = ProductFactory(slug="p")
-    ReviewFactory(product=product, rating=4, author__first_name="Ann",
-                  author__last_name="Lee", author__email="ann@example.com")
+    ReviewFactory(
+        product=product,
+        rating=4,
+        author__first_name="Ann",
+        author__last_name="Lee",
+        author__email="ann@example.com",
+    )
     response = api_client.get(f"{LIST}p/reviews/")
     assert response.status_code == 200
     row = response.json()["results"][0]
@@ -196,14 +225,19 @@ def test_posting_a_review_needs_authentication(api_client):
 
 def test_customer_posts_a_review_and_cannot_set_verified(customer_api, customer):
     product = ProductFactory(slug="p")
-    response = customer_api.post(f"{LIST}p/reviews/", {
-        "rating": 5, "title": "Great", "body": "Love it", "verified": True,
-        "helpful_votes": 99})
+    response = customer_api.post(
+        f"{LIST}p/reviews/",
+        {"rating": 5, "title": "Great", "body": "Love it", "verified": True, "helpful_votes": 99},
+    )
     assert response.status_code == 201, response.content
     assert response.json()["verified"] is False
     review = Review.objects.get(product=product, author=customer)
     assert (review.rating, review.title, review.verified, review.helpful_votes) == (
-        5, "Great", False, 0)
+        5,
+        "Great",
+        False,
+        0,
+    )
 
 
 def test_second_review_answers_400_already_reviewed(customer_api, customer):
@@ -232,15 +266,21 @@ def test_review_of_missing_or_draft_product_answers_404(customer_api):
 
 
 def test_customer_never_sees_a_draft_archived_or_deleted_product_through_the_api(
-        customer_api, api_client):
+    customer_api, api_client
+):
     category = CategoryFactory(slug="cat")
     collection = CollectionFactory(slug="col")
     hidden = [
         DraftProductFactory(slug="draft", name="Secret widget", categories=[category]),
-        ProductFactory(slug="archived", name="Secret widget", status="ARCHIVED",
-                       categories=[category]),
-        ProductFactory(slug="deleted", name="Secret widget", categories=[category],
-                       deleted_at="2026-01-01T00:00:00Z"),
+        ProductFactory(
+            slug="archived", name="Secret widget", status="ARCHIVED", categories=[category]
+        ),
+        ProductFactory(
+            slug="deleted",
+            name="Secret widget",
+            categories=[category],
+            deleted_at="2026-01-01T00:00:00Z",
+        ),
     ]
     for position, product in enumerate(hidden):
         CollectionItemFactory(collection=collection, product=product, position=position)
@@ -261,8 +301,7 @@ def _add_rows(n):
 
     category = Category.objects.filter(slug="c").first() or CategoryFactory(slug="c")
     collection = Collection.objects.filter(slug="col").first() or CollectionFactory(slug="col")
-    reviewed = Product.objects.filter(slug="reviewed").first() or ProductFactory(
-        slug="reviewed")
+    reviewed = Product.objects.filter(slug="reviewed").first() or ProductFactory(slug="reviewed")
     start = collection.items.count()
     for i in range(start, start + n):
         product = ProductFactory(categories=[category, CategoryFactory()], tags=["t"])
@@ -290,13 +329,15 @@ def _queries(client, url):
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200
-    return len(captured), len(response.json()["results"] if "results" in response.json()
-                               else response.json())
+    return len(captured), len(
+        response.json()["results"] if "results" in response.json() else response.json()
+    )
 
 
 @pytest.mark.parametrize("url", LIST_URLS)
 def test_list_endpoints_use_the_same_number_of_queries_for_1_and_50_rows(
-        api_client, django_assert_max_num_queries, url):
+    api_client, django_assert_max_num_queries, url
+):
     _add_rows(1)
     few, shown_few = _queries(api_client, url)
     _add_rows(49)
@@ -311,13 +352,27 @@ def test_openapi_schema_describes_the_catalog_endpoints(admin_api):
     response = admin_api.get(reverse("api:schema"), {"format": "json"})
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ["/api/v1/products/", "/api/v1/products/{slug}/",
-                 "/api/v1/products/{slug}/reviews/", "/api/v1/categories/",
-                 "/api/v1/collections/", "/api/v1/plans/"]:
+    for path in [
+        "/api/v1/products/",
+        "/api/v1/products/{slug}/",
+        "/api/v1/products/{slug}/reviews/",
+        "/api/v1/categories/",
+        "/api/v1/collections/",
+        "/api/v1/plans/",
+    ]:
         assert path in paths
     params = {p["name"] for p in paths["/api/v1/products/"]["get"]["parameters"]}
-    assert {"search", "category", "type", "tag", "featured", "min_price", "max_price",
-            "ordering", "page"} <= params
+    assert {
+        "search",
+        "category",
+        "type",
+        "tag",
+        "featured",
+        "min_price",
+        "max_price",
+        "ordering",
+        "page",
+    } <= params
 
 
 def test_api_review_is_verified_only_from_a_completed_order(customer_api, customer):

@@ -18,26 +18,34 @@ def _tiered(mode, tiers, flat=None):
     flat = flat or {}
     # Created out of order on purpose: the function sorts by up_to, open-ended last.
     for up_to, unit_amount in reversed(tiers):
-        PricingTierFactory(price=price, up_to=up_to, unit_amount=unit_amount,
-                           flat_amount=flat.get(up_to, 0))
+        PricingTierFactory(
+            price=price, up_to=up_to, unit_amount=unit_amount, flat_amount=flat.get(up_to, 0)
+        )
     return price
 
 
 def test_per_unit_price_multiplies_like_stripes_per_unit_example():
     price = PriceFactory(unit_amount=500)
     assert [price_for_quantity(price, q) for q in (1, 5, 6, 20, 25)] == [
-        500, 2500, 3000, 10000, 12500]
+        500,
+        2500,
+        3000,
+        10000,
+        12500,
+    ]
 
 
-@pytest.mark.parametrize(("quantity", "total"), [(1, 500), (5, 2500), (6, 2400), (20, 4000),
-                                                 (25, 2500)])
+@pytest.mark.parametrize(
+    ("quantity", "total"), [(1, 500), (5, 2500), (6, 2400), (20, 4000), (25, 2500)]
+)
 def test_volume_tiers_match_stripes_documented_totals(quantity, total):
     price = _tiered("volume", STRIPE_TIERS)
     assert price_for_quantity(price, quantity) == total
 
 
-@pytest.mark.parametrize(("quantity", "total"), [(1, 500), (5, 2500), (6, 2900), (20, 7000),
-                                                 (25, 7500)])
+@pytest.mark.parametrize(
+    ("quantity", "total"), [(1, 500), (5, 2500), (6, 2900), (20, 7000), (25, 7500)]
+)
 def test_graduated_tiers_match_stripes_documented_totals(quantity, total):
     # Stripe: "the total cost for an amount of 6 is $29: $25 for the 5 that fall into the
     # first tier and $4 for the 1 in the second".
@@ -50,7 +58,12 @@ def test_typographic_volume_example_from_stripes_pricing_models_page():
     # 20 -> 120, 25 -> 150.
     price = _tiered("volume", [(5, 700), (10, 650), (None, 600)])
     assert [price_for_quantity(price, q) for q in (1, 5, 6, 20, 25)] == [
-        700, 3500, 3900, 12000, 15000]
+        700,
+        3500,
+        3900,
+        12000,
+        15000,
+    ]
 
 
 def test_graduated_flat_fees_are_charged_once_per_tier_reached():

@@ -30,6 +30,7 @@ def _figures(product) -> tuple[int, float | None]:
 
 # --- rating figures --------------------------------------------------------------------------
 
+
 def test_a_posted_review_updates_the_products_figures_and_the_list(customer_api, api_client):
     product = ProductFactory(slug="kit")
     ReviewFactory(product=product, rating=2)
@@ -68,8 +69,9 @@ def test_concurrent_reviews_of_one_product_all_count():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=(author, 1 + n))
-               for n, author in enumerate(authors)]
+    threads = [
+        threading.Thread(target=write, args=(author, 1 + n)) for n, author in enumerate(authors)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -86,8 +88,10 @@ def test_deleting_reviews_in_the_console_updates_the_figures(admin_client_user):
     gone = [ReviewFactory(product=product, rating=1), ReviewFactory(product=product, rating=2)]
     assert _figures(product) == (3, pytest.approx(8 / 3))
 
-    response = admin_client_user.post("/admin/catalog/review/", {
-        "action": "delete_selected", "_selected_action": [r.pk for r in gone], "post": "yes"})
+    response = admin_client_user.post(
+        "/admin/catalog/review/",
+        {"action": "delete_selected", "_selected_action": [r.pk for r in gone], "post": "yes"},
+    )
     assert response.status_code == 302
     assert _figures(product) == (1, 5.0)
 
@@ -106,8 +110,7 @@ def test_a_duplicated_product_starts_without_ratings(admin_user):
 
 
 def test_the_migration_backfill_sets_the_figures_from_the_reviews():
-    backfill = importlib.import_module(
-        "catalog.migrations.0005_product_rating_figures").BACKFILL
+    backfill = importlib.import_module("catalog.migrations.0005_product_rating_figures").BACKFILL
     reviewed, unreviewed = ProductFactory(), ProductFactory()
     for rating in (5, 4, 4):
         ReviewFactory(product=reviewed, rating=rating)
@@ -122,8 +125,8 @@ def test_the_migration_backfill_sets_the_figures_from_the_reviews():
 
 # --- one query for the list, total included --------------------------------------------------
 
-def test_the_product_list_is_one_query_with_its_total(api_client,
-                                                      django_assert_num_queries):
+
+def test_the_product_list_is_one_query_with_its_total(api_client, django_assert_num_queries):
     category = CategoryFactory(slug="tools", name="Tools")
     for n in range(7):
         product = ProductFactory(slug=f"p{n}", categories=[category])
@@ -143,8 +146,7 @@ def test_the_product_list_is_one_query_with_its_total(api_client,
     assert first["results"][0]["url"].startswith("/catalog/p")
 
 
-@pytest.mark.parametrize("ordering", ["", "name", "-from_amount", "rating_average",
-                                      "not-a-field"])
+@pytest.mark.parametrize("ordering", ["", "name", "-from_amount", "rating_average", "not-a-field"])
 def test_the_plain_listing_answers_what_the_orm_would(api_client, ordering):
     # The plain listing runs a statement compiled once per process; a filtered one goes
     # through the ORM. Both answer the same rows, converted the same way, page by page.
@@ -178,10 +180,15 @@ def test_pages_past_the_end_or_malformed_answer_404_and_last_works(api_client):
     last = api_client.get(LIST, {"page_size": 2, "page": "last"})
     assert last.status_code == 200 and len(last.json()["results"]) == 1
     assert api_client.get(LIST, {"search": "nothing-matches-this"}).json() == {
-        "count": 0, "next": None, "previous": None, "results": []}
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }
 
 
 # --- the public cache ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def public_cache(settings):
@@ -191,8 +198,9 @@ def public_cache(settings):
     cache.clear()
 
 
-def test_anonymous_list_and_detail_are_cached_and_public(api_client, public_cache,
-                                                         django_assert_num_queries):
+def test_anonymous_list_and_detail_are_cached_and_public(
+    api_client, public_cache, django_assert_num_queries
+):
     product = ProductFactory(slug="kit")
     PriceFactory(product=product, unit_amount=1900)
     first_list, first_detail = api_client.get(LIST), api_client.get(f"{LIST}kit/")
@@ -238,8 +246,13 @@ def _slugs(client):
 
 
 def test_a_catalog_change_clears_the_cache_once_committed(
-        api_client, customer_api, admin_user, admin_client_user, public_cache,
-        django_capture_on_commit_callbacks):
+    api_client,
+    customer_api,
+    admin_user,
+    admin_client_user,
+    public_cache,
+    django_capture_on_commit_callbacks,
+):
     product = ProductFactory(slug="kit")
     price = PriceFactory(product=product, unit_amount=1900)
     assert _slugs(api_client) == ["kit"]
@@ -254,24 +267,37 @@ def test_a_catalog_change_clears_the_cache_once_committed(
 
     # A price (the console).
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_user.post(f"/admin/catalog/price/{price.pk}/change/", {
-            "product": product.pk, "nickname": "", "unit_amount": "2500", "currency": "usd",
-            "type": "ONE_TIME", "interval_count": "1", "active": "on",
-            "tiers-TOTAL_FORMS": "0", "tiers-INITIAL_FORMS": "0"})
+        response = admin_client_user.post(
+            f"/admin/catalog/price/{price.pk}/change/",
+            {
+                "product": product.pk,
+                "nickname": "",
+                "unit_amount": "2500",
+                "currency": "usd",
+                "type": "ONE_TIME",
+                "interval_count": "1",
+                "active": "on",
+                "tiers-TOTAL_FORMS": "0",
+                "tiers-INITIAL_FORMS": "0",
+            },
+        )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert api_client.get(LIST).json()["results"][0]["from_price"]["amount"] == 2500
     assert api_client.get(f"{LIST}kit/").json()["from_price"]["amount"] == 2500
 
     # A review (the API).
     with django_capture_on_commit_callbacks(execute=True):
-        assert customer_api.post(f"{LIST}kit/reviews/", {"rating": 4},
-                                 format="json").status_code == 201
+        assert (
+            customer_api.post(f"{LIST}kit/reviews/", {"rating": 4}, format="json").status_code
+            == 201
+        )
     assert api_client.get(LIST).json()["results"][0]["rating"] == {"average": 4.0, "count": 1}
     assert api_client.get(f"{LIST}kit/").json()["rating_summary"]["count"] == 1
 
 
-def test_an_uncommitted_change_does_not_clear_the_cache(api_client, admin_user, public_cache,
-                                                        django_capture_on_commit_callbacks):
+def test_an_uncommitted_change_does_not_clear_the_cache(
+    api_client, admin_user, public_cache, django_capture_on_commit_callbacks
+):
     product = ProductFactory(slug="kit")
     assert _slugs(api_client) == ["kit"]
 

@@ -13,17 +13,25 @@ def _slugs(text):
 
 
 def test_name_match_ranks_above_description_match():
-    ProductFactory(slug="in-description", name="Toolbox",
-                   short_description="Handy things",
-                   description="Includes a telescope adapter among forty parts.")
-    ProductFactory(slug="in-name", name="Telescope", short_description="See far",
-                   description="A small refractor.")
+    ProductFactory(
+        slug="in-description",
+        name="Toolbox",
+        short_description="Handy things",
+        description="Includes a telescope adapter among forty parts.",
+    )
+    ProductFactory(
+        slug="in-name",
+        name="Telescope",
+        short_description="See far",
+        description="A small refractor.",
+    )
     assert _slugs("telescope") == ["in-name", "in-description"]
 
 
 def test_tags_and_short_description_rank_above_long_description():
-    ProductFactory(slug="desc", name="Alpha", short_description="x",
-                   description="a guide to gardening")
+    ProductFactory(
+        slug="desc", name="Alpha", short_description="x", description="a guide to gardening"
+    )
     ProductFactory(slug="tag", name="Beta", short_description="y", tags=["gardening"])
     assert _slugs("gardening") == ["tag", "desc"]
 
@@ -52,15 +60,41 @@ def test_misspelt_name_is_still_found_by_trigram_similarity():
 def test_websearch_syntax_quotes_and_exclusions_work():
     ProductFactory(slug="red-lamp", name="Red lamp")
     ProductFactory(slug="blue-lamp", name="Blue lamp")
-    assert _slugs('lamp -red ') == ["blue-lamp"]
+    assert _slugs("lamp -red ") == ["blue-lamp"]
     assert _slugs('"red lamp"') == ["red-lamp"]
 
 
-@pytest.mark.parametrize("garbage", [
-    "", "   ", "'", '"', "&", "|", "!", ":", ":*", "a:*", "&&||!!", "foo & | bar", "(((",
-    "')) OR 1=1 --", "\\", "naïve café", "日本語", "emoji 🚀", "x" * 1000, "foo:bar", "<->",
-    "-", "--", "* *", "the", "a b c",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "   ",
+        "'",
+        '"',
+        "&",
+        "|",
+        "!",
+        ":",
+        ":*",
+        "a:*",
+        "&&||!!",
+        "foo & | bar",
+        "(((",
+        "')) OR 1=1 --",
+        "\\",
+        "naïve café",
+        "日本語",
+        "emoji 🚀",
+        "x" * 1000,
+        "foo:bar",
+        "<->",
+        "-",
+        "--",
+        "* *",
+        "the",
+        "a b c",
+    ],
+)
 def test_garbage_queries_never_fail(garbage):
     ProductFactory(name="Naïve café guide")
     results = list(search_products(visible_products(), garbage))

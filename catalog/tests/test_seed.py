@@ -32,9 +32,20 @@ def _seed(*args):
 
 
 def _counts():
-    return {model.__name__: model._default_manager.count() for model in (
-        Category, Product, Price, PricingTier, Variant, Collection, CollectionItem, Plan,
-        Review)} | {"users": User.objects.count()}
+    return {
+        model.__name__: model._default_manager.count()
+        for model in (
+            Category,
+            Product,
+            Price,
+            PricingTier,
+            Variant,
+            Collection,
+            CollectionItem,
+            Plan,
+            Review,
+        )
+    } | {"users": User.objects.count()}
 
 
 def test_seed_creates_plans_packs_products_and_reviews():
@@ -55,8 +66,7 @@ def test_seed_creates_plans_packs_products_and_reviews():
 
     packs = visible_products().filter(type="CREDIT_PACK")
     assert packs.count() >= 2
-    assert all(p.credits_granted > 0 and p.prices.filter(type="ONE_TIME").exists()
-               for p in packs)
+    assert all(p.credits_granted > 0 and p.prices.filter(type="ONE_TIME").exists() for p in packs)
 
     assert visible_products().count() >= 20
     assert Category.objects.count() >= 5

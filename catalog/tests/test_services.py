@@ -26,8 +26,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _audit(product, action):
-    return AuditLog.objects.filter(resource_type="catalog.Product", resource_id=str(product.pk),
-                                   action=action)
+    return AuditLog.objects.filter(
+        resource_type="catalog.Product", resource_id=str(product.pk), action=action
+    )
 
 
 def test_publish_sets_published_at_and_is_audited(admin_user):
@@ -87,10 +88,12 @@ def test_soft_delete_hides_and_restore_brings_back(admin_user):
 
 def test_duplicate_copies_prices_tiers_variants_and_categories_as_a_draft(admin_user):
     category = CategoryFactory()
-    product = ProductFactory(slug="kit", categories=[category], featured=True,
-                             stripe_product_id="prod_123")
-    price = PriceFactory(product=product, tiers_mode="graduated", stripe_price_id="price_1",
-                         lookup_key="kit-std")
+    product = ProductFactory(
+        slug="kit", categories=[category], featured=True, stripe_product_id="prod_123"
+    )
+    price = PriceFactory(
+        product=product, tiers_mode="graduated", stripe_price_id="price_1", lookup_key="kit-std"
+    )
     PricingTierFactory(price=price, up_to=5, unit_amount=500)
     PricingTierFactory(price=price, up_to=None, unit_amount=400)
     Product.objects.filter(pk=product.pk).update(default_price=price)
@@ -109,7 +112,9 @@ def test_duplicate_copies_prices_tiers_variants_and_categories_as_a_draft(admin_
     assert new_price.lookup_key is None
     assert copy.default_price == new_price
     assert [(t.up_to, t.unit_amount) for t in new_price.tiers.order_by("up_to")] == [
-        (5, 500), (None, 400)]
+        (5, 500),
+        (None, 400),
+    ]
     assert copy.variants.get().sku == "KIT-P-COPY"
     assert second.variants.get().sku == "KIT-P-COPY2"
     # The original is untouched.
@@ -120,12 +125,14 @@ def test_duplicate_copies_prices_tiers_variants_and_categories_as_a_draft(admin_
 
 def test_create_review_writes_an_unverified_review_without_a_completed_order(customer):
     product = ProductFactory()
-    review = services.create_review(author=customer, product=product, rating=4, title=" Nice ",
-                                    body="Good.")
+    review = services.create_review(
+        author=customer, product=product, rating=4, title=" Nice ", body="Good."
+    )
     review.refresh_from_db()
     assert (review.rating, review.title, review.verified) == (4, "Nice", False)
-    assert AuditLog.objects.filter(resource_type="catalog.Review",
-                                   resource_id=str(review.pk)).exists()
+    assert AuditLog.objects.filter(
+        resource_type="catalog.Review", resource_id=str(review.pk)
+    ).exists()
 
 
 def test_second_review_by_the_same_author_is_refused(customer):
@@ -182,12 +189,20 @@ def test_rating_summary_counts_distribution_and_average():
     for rating, verified in ((5, True), (5, False), (4, True), (1, False)):
         ReviewFactory(product=product, rating=rating, verified=verified)
     ReviewFactory(rating=3)  # another product's review does not count
-    assert rating_summary(product) == {"average": 3.75, "count": 4,
-                                       "distribution": {1: 1, 2: 0, 3: 0, 4: 1, 5: 2},
-                                       "verified_count": 2, "verified_average": 4.5}
+    assert rating_summary(product) == {
+        "average": 3.75,
+        "count": 4,
+        "distribution": {1: 1, 2: 0, 3: 0, 4: 1, 5: 2},
+        "verified_count": 2,
+        "verified_average": 4.5,
+    }
     assert rating_summary(ProductFactory()) == {
-        "average": None, "count": 0, "distribution": {1: 0, 2: 0, 3: 0, 4: 0, 5: 0},
-        "verified_count": 0, "verified_average": None}
+        "average": None,
+        "count": 0,
+        "distribution": {1: 0, 2: 0, 3: 0, 4: 0, 5: 0},
+        "verified_count": 0,
+        "verified_average": None,
+    }
 
 
 def _completed_order(user, product, status="COMPLETED"):

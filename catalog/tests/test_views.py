@@ -68,15 +68,17 @@ def test_catalog_list_paginates(client):
 
 
 def test_product_detail_shows_images_prices_variants_tiers_and_reviews(client):
-    product = ProductFactory(slug="kit", name="Kit", images=[
-        {"url": "https://example.com/kit.png", "alt": "The kit"}])
+    product = ProductFactory(
+        slug="kit", name="Kit", images=[{"url": "https://example.com/kit.png", "alt": "The kit"}]
+    )
     PriceFactory(product=product, unit_amount=4900)
     tiered = PriceFactory(product=product, tiers_mode="graduated", nickname="Seats")
     PricingTierFactory(price=tiered, up_to=5, unit_amount=500)
     PricingTierFactory(price=tiered, up_to=None, unit_amount=400, flat_amount=1000)
     VariantFactory(product=product, name="Team", sku="KIT-T", price_amount=14900)
-    ReviewFactory(product=product, rating=4, title="Solid", author__first_name="Ann",
-                  author__last_name="Lee")
+    ReviewFactory(
+        product=product, rating=4, title="Solid", author__first_name="Ann", author__last_name="Lee"
+    )
     html = _html(client.get("/catalog/kit/"))
     assert 'src="https://example.com/kit.png" alt="The kit"' in html
     assert "$49.00" in html and "$149.00" in html and "KIT-T" in html
@@ -95,8 +97,10 @@ def test_customer_writes_a_review_through_the_page(customer_client, customer):
     product = ProductFactory(slug="kit")
     html = _html(customer_client.get("/catalog/kit/"))
     assert "Write a review" in html
-    response = customer_client.post("/catalog/kit/reviews/", {
-        "rating": "5", "title": "Great", "body": "Works", "verified": "on"})
+    response = customer_client.post(
+        "/catalog/kit/reviews/",
+        {"rating": "5", "title": "Great", "body": "Works", "verified": "on"},
+    )
     assert response.status_code == 302
     assert response["Location"] == "/catalog/kit/#reviews"
     review = Review.objects.get(product=product, author=customer)
@@ -151,10 +155,8 @@ def test_empty_category_and_collection_show_empty_states(client):
 
 def test_collection_page_keeps_curated_order(client):
     collection = CollectionFactory(slug="picks", name="Staff picks")
-    CollectionItemFactory(collection=collection, product=ProductFactory(name="Second"),
-                          position=2)
-    CollectionItemFactory(collection=collection, product=ProductFactory(name="First"),
-                          position=1)
+    CollectionItemFactory(collection=collection, product=ProductFactory(name="Second"), position=2)
+    CollectionItemFactory(collection=collection, product=ProductFactory(name="First"), position=1)
     html = _html(client.get("/collections/picks/"))
     assert html.index("First") < html.index("Second")
     assert "Staff picks" in _html(client.get("/collections/"))
@@ -166,16 +168,27 @@ def test_customer_never_sees_a_draft_through_any_page(customer_client):
     collection = CollectionFactory(slug="col")
     hidden = [
         DraftProductFactory(slug="draft", name="Secret gadget", categories=[category]),
-        ProductFactory(slug="archived", name="Secret gadget", status="ARCHIVED",
-                       categories=[category]),
-        ProductFactory(slug="deleted", name="Secret gadget", categories=[category],
-                       deleted_at="2026-01-01T00:00:00Z"),
+        ProductFactory(
+            slug="archived", name="Secret gadget", status="ARCHIVED", categories=[category]
+        ),
+        ProductFactory(
+            slug="deleted",
+            name="Secret gadget",
+            categories=[category],
+            deleted_at="2026-01-01T00:00:00Z",
+        ),
     ]
     for position, product in enumerate(hidden):
         CollectionItemFactory(collection=collection, product=product, position=position)
         ReviewFactory(product=product)
-    for url in ["/catalog/", "/catalog/?q=secret", "/catalog/category/cat/",
-                "/collections/col/", "/collections/", "/pricing/"]:
+    for url in [
+        "/catalog/",
+        "/catalog/?q=secret",
+        "/catalog/category/cat/",
+        "/collections/col/",
+        "/collections/",
+        "/pricing/",
+    ]:
         assert "Secret gadget" not in _html(customer_client.get(url)), url
     for product in hidden:
         assert customer_client.get(f"/catalog/{product.slug}/").status_code == 404
@@ -185,8 +198,9 @@ def test_customer_never_sees_a_draft_through_any_page(customer_client):
 
 
 def test_pricing_page_toggles_interval_and_shows_saving_badge_and_cta(client):
-    PlanFactory(slug="pro", name="Pro", badge="Most popular", highlight=True,
-                credits_per_period=2000)
+    PlanFactory(
+        slug="pro", name="Pro", badge="Most popular", highlight=True, credits_per_period=2000
+    )
     html = _html(client.get("/pricing/"))
     assert "Pro" in html and "Most popular" in html and "plan highlight" in html
     assert "$10.00" in html and "/ month" in html

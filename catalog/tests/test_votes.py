@@ -51,7 +51,7 @@ def test_vote_through_the_page(customer_client):
     product = ProductFactory(slug="kit")
     review = ReviewFactory(product=product)
     html = customer_client.get("/catalog/kit/").content.decode()
-    assert f'/catalog/kit/reviews/{review.pk}/helpful/' in html
+    assert f"/catalog/kit/reviews/{review.pk}/helpful/" in html
     response = customer_client.post(f"/catalog/kit/reviews/{review.pk}/helpful/")
     assert response.status_code == 302
     assert response["Location"] == f"/catalog/kit/#review-{review.pk}"

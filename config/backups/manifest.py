@@ -19,9 +19,15 @@ SUFFIXES = (DUMP, MANIFEST, VERIFICATION)
 
 # The tables whose rows are money or its trail: a restore that lost rows here lost money.
 MONEY_MODELS = (
-    "billing.Order", "billing.OrderItem", "billing.Invoice", "billing.Payment",
-    "billing.Refund", "billing.Subscription",
-    "credits.CreditBalance", "credits.CreditGrant", "credits.CreditTransaction",
+    "billing.Order",
+    "billing.OrderItem",
+    "billing.Invoice",
+    "billing.Payment",
+    "billing.Refund",
+    "billing.Subscription",
+    "credits.CreditBalance",
+    "credits.CreditGrant",
+    "credits.CreditTransaction",
     "credits.TransactionLot",
     "core.AuditLog",
 )
@@ -50,8 +56,8 @@ def parse_name(name: str) -> tuple[str, datetime] | None:
 def split_filename(filename: str) -> tuple[str, str] | None:
     """(name, suffix) of one of a backup's files."""
     for suffix in SUFFIXES:
-        if filename.endswith(suffix) and parse_name(filename[:-len(suffix)]):
-            return filename[:-len(suffix)], suffix
+        if filename.endswith(suffix) and parse_name(filename[: -len(suffix)]):
+            return filename[: -len(suffix)], suffix
     return None
 
 

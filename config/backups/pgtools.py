@@ -26,10 +26,16 @@ class BackupError(Exception):
 
 # Django's OPTIONS for PostgreSQL that are libpq connection parameters, and their variables.
 _LIBPQ_OPTIONS = {
-    "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
-    "sslkey": "PGSSLKEY", "passfile": "PGPASSFILE", "service": "PGSERVICE",
-    "options": "PGOPTIONS", "connect_timeout": "PGCONNECT_TIMEOUT",
-    "target_session_attrs": "PGTARGETSESSIONATTRS", "application_name": "PGAPPNAME",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "passfile": "PGPASSFILE",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "application_name": "PGAPPNAME",
 }
 _MAINTENANCE_DATABASES = ("postgres", "template1")
 
@@ -47,12 +53,19 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings_dict: dict) -> "Database":
-        options = {key: str(value) for key, value in (settings_dict.get("OPTIONS") or {}).items()
-                   if key in _LIBPQ_OPTIONS}
-        return cls(name=settings_dict["NAME"], user=settings_dict.get("USER") or "",
-                   password=settings_dict.get("PASSWORD") or "",
-                   host=settings_dict.get("HOST") or "", port=str(settings_dict.get("PORT") or ""),
-                   options=options)
+        options = {
+            key: str(value)
+            for key, value in (settings_dict.get("OPTIONS") or {}).items()
+            if key in _LIBPQ_OPTIONS
+        }
+        return cls(
+            name=settings_dict["NAME"],
+            user=settings_dict.get("USER") or "",
+            password=settings_dict.get("PASSWORD") or "",
+            host=settings_dict.get("HOST") or "",
+            port=str(settings_dict.get("PORT") or ""),
+            options=options,
+        )
 
     @classmethod
     def from_url(cls, url: str, *, what: str = "the database URL") -> "Database":
@@ -71,23 +84,42 @@ class Database:
         return f"{self.name} on {where}{':' + self.port if self.port else ''}"
 
     def libpq_env(self) -> dict[str, str]:
-        values = {"PGDATABASE": self.name, "PGUSER": self.user, "PGPASSWORD": self.password,
-                  "PGHOST": self.host, "PGPORT": self.port}
+        values = {
+            "PGDATABASE": self.name,
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGHOST": self.host,
+            "PGPORT": self.port,
+        }
         values.update({_LIBPQ_OPTIONS[key]: value for key, value in self.options.items()})
         return {key: value for key, value in values.items() if value}
 
     def connect(self, **kwargs) -> psycopg.Connection:
-        params = {"dbname": self.name, "user": self.user, "password": self.password,
-                  "host": self.host, "port": self.port, **self.options}
+        params = {
+            "dbname": self.name,
+            "user": self.user,
+            "password": self.password,
+            "host": self.host,
+            "port": self.port,
+            **self.options,
+        }
         return psycopg.connect(**{k: v for k, v in params.items() if v}, **kwargs)
 
     def django_settings(self, template: dict) -> dict:
         """Django's settings for this database, the rest (engine, options) from ``template``."""
-        return {**template, "NAME": self.name, "USER": self.user, "PASSWORD": self.password,
-                "HOST": self.host, "PORT": self.port, "TEST": dict(template.get("TEST") or {})}
+        return {
+            **template,
+            "NAME": self.name,
+            "USER": self.user,
+            "PASSWORD": self.password,
+            "HOST": self.host,
+            "PORT": self.port,
+            "TEST": dict(template.get("TEST") or {}),
+        }
 
 
 # --- server-side operations -------------------------------------------------------------------
+
 
 def _maintenance(server: Database) -> psycopg.Connection:
     """A connection to the server outside any of our databases (to create or drop one)."""
@@ -102,26 +134,29 @@ def _maintenance(server: Database) -> psycopg.Connection:
 
 def database_exists(db: Database) -> bool:
     with _maintenance(db) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                            [db.name]).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db.name]).fetchone()
+            is not None
+        )
 
 
 def create_database(db: Database) -> None:
     """An empty database (from template0: nothing a site added to template1)."""
     with _maintenance(db) as conn:
         try:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0")
-                         .format(sql.Identifier(db.name)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(db.name))
+            )
         except psycopg.Error as exc:
-            raise BackupError(f"cannot create the database {db.shown}: "
-                              f"{str(exc).strip()}") from exc
+            raise BackupError(f"cannot create the database {db.shown}: {str(exc).strip()}") from exc
 
 
 def drop_database(db: Database) -> None:
     """Drop it, closing any session still connected to it."""
     with _maintenance(db) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                     .format(sql.Identifier(db.name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name))
+        )
 
 
 _USER_RELATIONS = """
@@ -143,6 +178,7 @@ def server_major_version(conn: psycopg.Connection) -> int:
 
 
 # --- client programs --------------------------------------------------------------------------
+
 
 def _candidate_dirs() -> list[Path]:
     if settings.PG_BIN_DIR:
@@ -179,22 +215,38 @@ def program(name: str, *, server_major: int | None = None) -> str:
 
 
 def program_major_version(path: str) -> int:
-    out = subprocess.run([path, "--version"], capture_output=True, text=True,  # noqa: S603
-                         check=True, timeout=30).stdout
+    out = subprocess.run(  # noqa: S603
+        [path, "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     match = re.search(r"(\d+)(?:\.\d+)?", out)
     if not match:
         raise BackupError(f"cannot read the version of {path} from {out!r}")
     return int(match.group(1))
 
 
-def run(args: Sequence[str], *, db: Database, on_line: Callable[[str], None] | None = None,
-        stdout=subprocess.DEVNULL) -> None:
+def run(
+    args: Sequence[str],
+    *,
+    db: Database,
+    on_line: Callable[[str], None] | None = None,
+    stdout=subprocess.DEVNULL,
+) -> None:
     """Run a client program against ``db``; each line it writes to stderr goes to ``on_line``
     (its --verbose progress). A non-zero exit raises BackupError with its error lines."""
     env = {**os.environ, **db.libpq_env()}
     lines: list[str] = []
-    with subprocess.Popen(list(args), env=env, stdout=stdout, stderr=subprocess.PIPE,  # noqa: S603
-                          text=True, errors="replace") as process:
+    with subprocess.Popen(  # noqa: S603
+        list(args),
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    ) as process:
         for line in process.stderr:
             lines.append(line.rstrip("\n"))
             if on_line:
@@ -202,5 +254,6 @@ def run(args: Sequence[str], *, db: Database, on_line: Callable[[str], None] | N
     if process.returncode:
         errors = [line for line in lines if "error" in line.lower()] or lines[-20:]
         program_name = Path(args[0]).name
-        raise BackupError(f"{program_name} failed (exit {process.returncode}): "
-                          + "\n".join(errors[-20:]))
+        raise BackupError(
+            f"{program_name} failed (exit {process.returncode}): " + "\n".join(errors[-20:])
+        )

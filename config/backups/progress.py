@@ -42,9 +42,16 @@ class ConsoleProgress(LogProgress):
         self.finish()
         byte_units = unit == "B"
         # disable=None: a bar only on a terminal (a cron log gets the step lines alone).
-        self._bar = tqdm(total=total, unit=unit, desc=desc, file=self.stderr, disable=None,
-                         unit_scale=byte_units, unit_divisor=1024 if byte_units else 1000,
-                         leave=False)
+        self._bar = tqdm(
+            total=total,
+            unit=unit,
+            desc=desc,
+            file=self.stderr,
+            disable=None,
+            unit_scale=byte_units,
+            unit_divisor=1024 if byte_units else 1000,
+            leave=False,
+        )
 
     def advance(self, amount: int = 1) -> None:
         if self._bar is not None:

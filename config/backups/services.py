@@ -50,8 +50,15 @@ def default_database() -> Database:
 
 # --- backup -----------------------------------------------------------------------------------
 
-def create_backup(*, source: Database | None = None, storage: Storage | None = None,
-                  progress=None, now: datetime | None = None, prune: bool = True) -> dict:
+
+def create_backup(
+    *,
+    source: Database | None = None,
+    storage: Storage | None = None,
+    progress=None,
+    now: datetime | None = None,
+    prune: bool = True,
+) -> dict:
     """Dump ``source`` (the default database) into the backup storage; return its manifest.
 
     pg_dump reads a snapshot exported by a REPEATABLE READ transaction of ours, in which the
@@ -86,23 +93,31 @@ def create_backup(*, source: Database | None = None, storage: Storage | None = N
         "created_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "duration_seconds": round(time.monotonic() - clock, 3),
-        "database": {"name": source.name, "host": source.host or "localhost",
-                     "server_version": dumped["server_version"]},
-        "dump": {"file": name + facts.DUMP, "bytes": size, "sha256": checksum,
-                 "format": "pg_dump custom", "compression": "gzip level 6",
-                 "pg_dump": dumped["pg_dump"]},
+        "database": {
+            "name": source.name,
+            "host": source.host or "localhost",
+            "server_version": dumped["server_version"],
+        },
+        "dump": {
+            "file": name + facts.DUMP,
+            "bytes": size,
+            "sha256": checksum,
+            "format": "pg_dump custom",
+            "compression": "gzip level 6",
+            "pg_dump": dumped["pg_dump"],
+        },
         "migrations": dumped["migrations"],
         "row_counts": counts,
     }
     stores.write_json(storage, name + facts.MANIFEST, manifest)
-    progress.step(f"Backup {name}: {_size(size)}, {sum(v or 0 for v in counts.values())} rows "
-                  f"in {len(counts)} money tables, sha256 {checksum[:12]}…")
+    progress.step(
+        f"Backup {name}: {_size(size)}, {sum(v or 0 for v in counts.values())} rows "
+        f"in {len(counts)} money tables, sha256 {checksum[:12]}…"
+    )
     if prune:
-        deleted = apply_retention(storage=storage, database=source.name,
-                                  now=datetime.now(UTC))
+        deleted = apply_retention(storage=storage, database=source.name, now=datetime.now(UTC))
         if deleted:
-            progress.step(f"Retention removed {len(deleted)} old backup(s): "
-                          f"{', '.join(deleted)}")
+            progress.step(f"Retention removed {len(deleted)} old backup(s): {', '.join(deleted)}")
     return manifest
 
 
@@ -117,21 +132,36 @@ def _dump_in_snapshot(source: Database, path: Path, progress) -> dict:
             snapshot = cursor.fetchone()[0]
             migrations = facts.migration_state(cursor)
             counts = facts.row_counts(cursor, facts.money_tables())
-            cursor.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n "
-                           "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname "
-                           "NOT IN ('pg_catalog', 'information_schema')")
+            cursor.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname "
+                "NOT IN ('pg_catalog', 'information_schema')"
+            )
             tables = cursor.fetchone()[0]
         pg_dump = pgtools.program("pg_dump", server_major=pgtools.server_major_version(conn))
         progress.step(f"Dumping {tables} tables with {pg_dump}")
         progress.start(total=tables, unit="table", desc="dump")
-        pgtools.run([pg_dump, "--format=custom", "--compress=6", "--verbose",
-                     f"--snapshot={snapshot}", f"--file={path}"], db=source,
-                    on_line=lambda line: _DUMPING.search(line) and progress.advance())
+        pgtools.run(
+            [
+                pg_dump,
+                "--format=custom",
+                "--compress=6",
+                "--verbose",
+                f"--snapshot={snapshot}",
+                f"--file={path}",
+            ],
+            db=source,
+            on_line=lambda line: _DUMPING.search(line) and progress.advance(),
+        )
         progress.finish()
         server_version = conn.info.parameter_status("server_version")
         conn.rollback()
-    return {"migrations": migrations, "row_counts": counts, "server_version": server_version,
-            "pg_dump": f"pg_dump {pgtools.program_major_version(pg_dump)}"}
+    return {
+        "migrations": migrations,
+        "row_counts": counts,
+        "server_version": server_version,
+        "pg_dump": f"pg_dump {pgtools.program_major_version(pg_dump)}",
+    }
 
 
 def _size(size: int) -> str:
@@ -144,9 +174,15 @@ def _size(size: int) -> str:
 
 # --- retention --------------------------------------------------------------------------------
 
-def apply_retention(*, storage: Storage | None = None, database: str | None = None,
-                    now: datetime | None = None, daily: int | None = None,
-                    weekly: int | None = None) -> list[str]:
+
+def apply_retention(
+    *,
+    storage: Storage | None = None,
+    database: str | None = None,
+    now: datetime | None = None,
+    daily: int | None = None,
+    weekly: int | None = None,
+) -> list[str]:
     """Delete the backups the rules do not keep (``BACKUP_KEEP_DAILY``, ``BACKUP_KEEP_WEEKLY``:
     see retention.to_keep), per database, or of ``database`` only. Dumps left without a
     manifest by a run that died are deleted once older than a day. Returns deleted names."""
@@ -179,6 +215,7 @@ def apply_retention(*, storage: Storage | None = None, database: str | None = No
 
 # --- finding a backup -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Located:
     storage: Storage
@@ -204,12 +241,16 @@ def locate(spec: str | None = None) -> Located:
         parts = facts.split_filename(spec)
         name = parts[0] if parts else spec
     if not storage.exists(name + facts.MANIFEST):
-        raise BackupError(f"{name}{facts.MANIFEST} is not in {stores.describe(storage)}: "
-                          f"without its manifest a dump cannot be checked, so it is not used")
+        raise BackupError(
+            f"{name}{facts.MANIFEST} is not in {stores.describe(storage)}: "
+            f"without its manifest a dump cannot be checked, so it is not used"
+        )
     manifest = stores.read_json(storage, name + facts.MANIFEST)
     if manifest.get("format_version") != facts.FORMAT_VERSION:
-        raise BackupError(f"{name}: manifest format {manifest.get('format_version')!r} is not "
-                          f"{facts.FORMAT_VERSION}")
+        raise BackupError(
+            f"{name}: manifest format {manifest.get('format_version')!r} is not "
+            f"{facts.FORMAT_VERSION}"
+        )
     return Located(storage, name, manifest)
 
 
@@ -224,17 +265,26 @@ def checked_dump(backup: Located, progress) -> Iterator[Path]:
         actual = stores.sha256_of(path, progress)
         expected = backup.manifest["dump"]["sha256"]
         if actual != expected:
-            raise BackupError(f"checksum mismatch: {dump_file} has sha256 {actual}, its "
-                              f"manifest says {expected}; the dump is damaged or not the one "
-                              f"the manifest describes, so it is not restored")
+            raise BackupError(
+                f"checksum mismatch: {dump_file} has sha256 {actual}, its "
+                f"manifest says {expected}; the dump is damaged or not the one "
+                f"the manifest describes, so it is not restored"
+            )
         yield path
 
 
 # --- restore ----------------------------------------------------------------------------------
 
-def restore_backup(*, backup: Located, into: Database, force: bool = False,
-                   keep_owners: bool = True, keep_privileges: bool = True,
-                   progress=None) -> dict:
+
+def restore_backup(
+    *,
+    backup: Located,
+    into: Database,
+    force: bool = False,
+    keep_owners: bool = True,
+    keep_privileges: bool = True,
+    progress=None,
+) -> dict:
     """Restore ``backup`` into the database ``into`` (created when missing); return the row
     counts found there afterwards.
 
@@ -250,19 +300,36 @@ def restore_backup(*, backup: Located, into: Database, force: bool = False,
     """
     progress = progress or LogProgress()
     with checked_dump(backup, progress) as dump:
-        problems = _restore(dump, into=into, force=force, manifest=backup.manifest,
-                            progress=progress, keep_owners=keep_owners,
-                            keep_privileges=keep_privileges)
+        problems = _restore(
+            dump,
+            into=into,
+            force=force,
+            manifest=backup.manifest,
+            progress=progress,
+            keep_owners=keep_owners,
+            keep_privileges=keep_privileges,
+        )
     if problems:
-        raise BackupError(f"{into.shown} does not match the manifest of {backup.name}:\n"
-                          + "\n".join(problems))
-    progress.step(f"Restored {backup.name} into {into.shown}; migrations and the row counts "
-                  f"of {len(backup.manifest['row_counts'])} money tables match its manifest")
+        raise BackupError(
+            f"{into.shown} does not match the manifest of {backup.name}:\n" + "\n".join(problems)
+        )
+    progress.step(
+        f"Restored {backup.name} into {into.shown}; migrations and the row counts "
+        f"of {len(backup.manifest['row_counts'])} money tables match its manifest"
+    )
     return backup.manifest["row_counts"]
 
 
-def _restore(dump: Path, *, into: Database, force: bool, manifest: dict, progress,
-             keep_owners: bool = True, keep_privileges: bool = True) -> list[str]:
+def _restore(
+    dump: Path,
+    *,
+    into: Database,
+    force: bool,
+    manifest: dict,
+    progress,
+    keep_owners: bool = True,
+    keep_privileges: bool = True,
+) -> list[str]:
     clean = False
     if not pgtools.database_exists(into):
         progress.step(f"Creating the database {into.shown}")
@@ -270,9 +337,11 @@ def _restore(dump: Path, *, into: Database, force: bool, manifest: dict, progres
     else:
         relations = pgtools.relation_count(into)
         if relations and not force:
-            raise BackupError(f"{into.shown} is not empty ({relations} tables, views or "
-                              f"sequences); restore into an empty or new database, or pass "
-                              f"--force to replace the objects the backup holds")
+            raise BackupError(
+                f"{into.shown} is not empty ({relations} tables, views or "
+                f"sequences); restore into an empty or new database, or pass "
+                f"--force to replace the objects the backup holds"
+            )
         clean = bool(relations)
     with into.connect() as conn:
         major = pgtools.server_major_version(conn)
@@ -280,33 +349,52 @@ def _restore(dump: Path, *, into: Database, force: bool, manifest: dict, progres
     tables = _table_data_entries(pg_restore, dump)
     progress.step(f"Restoring {tables} tables into {into.shown} with {pg_restore}")
     progress.start(total=tables, unit="table", desc="restore")
-    args = [pg_restore, "--verbose", "--exit-on-error", "--single-transaction",
-            f"--dbname={into.name}"]
+    args = [
+        pg_restore,
+        "--verbose",
+        "--exit-on-error",
+        "--single-transaction",
+        f"--dbname={into.name}",
+    ]
     if clean:
         args += ["--clean", "--if-exists"]
     if not keep_owners:
         args.append("--no-owner")
     if not keep_privileges:
         args.append("--no-privileges")
-    pgtools.run([*args, str(dump)], db=into,
-                on_line=lambda line: _RESTORING.search(line) and progress.advance())
+    pgtools.run(
+        [*args, str(dump)],
+        db=into,
+        on_line=lambda line: _RESTORING.search(line) and progress.advance(),
+    )
     progress.finish()
     with into.connect(autocommit=True) as conn, conn.cursor() as cursor:
-        return facts.differences(manifest, migrations=facts.migration_state(cursor),
-                                 counts=facts.row_counts(cursor, list(manifest["row_counts"])))
+        return facts.differences(
+            manifest,
+            migrations=facts.migration_state(cursor),
+            counts=facts.row_counts(cursor, list(manifest["row_counts"])),
+        )
 
 
 def _table_data_entries(pg_restore: str, dump: Path) -> int:
     """How many tables' rows the dump holds (its table of contents; for the progress bar)."""
-    listing = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True,  # noqa: S603
-                             text=True, check=False)
+    listing = subprocess.run(  # noqa: S603
+        [pg_restore, "--list", str(dump)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if listing.returncode:
         raise BackupError(f"pg_restore cannot read {dump.name}: {listing.stderr.strip()}")
-    return sum(1 for line in listing.stdout.splitlines()
-               if not line.startswith(";") and " TABLE DATA " in line)
+    return sum(
+        1
+        for line in listing.stdout.splitlines()
+        if not line.startswith(";") and " TABLE DATA " in line
+    )
 
 
 # --- verify -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Verification:
@@ -330,14 +418,17 @@ def verify_backup(*, spec: str | None = None, progress=None) -> Verification:
     clock = time.monotonic()
     backup = locate(spec)
     scratch = default_database().with_name(f"backup_verify_{secrets.token_hex(4)}")
-    progress.step(f"Verifying {backup.name} from {stores.describe(backup.storage)} in the "
-                  f"scratch database {scratch.name}")
+    progress.step(
+        f"Verifying {backup.name} from {stores.describe(backup.storage)} in the "
+        f"scratch database {scratch.name}"
+    )
     problems: list[str] = []
     try:
         with checked_dump(backup, progress) as dump:
             pgtools.create_database(scratch)
-            problems += _restore(dump, into=scratch, force=False, manifest=backup.manifest,
-                                 progress=progress)
+            problems += _restore(
+                dump, into=scratch, force=False, manifest=backup.manifest, progress=progress
+            )
             progress.step("Checking the credits ledger invariant in the restored copy")
             problems += _invariant_problems(scratch)
     except BackupError as exc:
@@ -345,13 +436,21 @@ def verify_backup(*, spec: str | None = None, progress=None) -> Verification:
     finally:
         pgtools.drop_database(scratch)
     result = Verification(backup.name, problems, scratch.name, round(time.monotonic() - clock, 3))
-    stores.write_json(backup.storage, backup.name + facts.VERIFICATION, {
-        "name": backup.name, "verified_at": datetime.now(UTC).isoformat(), "ok": result.ok,
-        "problems": problems, "duration_seconds": result.seconds,
-    })
+    stores.write_json(
+        backup.storage,
+        backup.name + facts.VERIFICATION,
+        {
+            "name": backup.name,
+            "verified_at": datetime.now(UTC).isoformat(),
+            "ok": result.ok,
+            "problems": problems,
+            "duration_seconds": result.seconds,
+        },
+    )
     if result.ok:
-        progress.step(f"Backup {backup.name} restores and matches its manifest "
-                      f"({result.seconds:.1f} s)")
+        progress.step(
+            f"Backup {backup.name} restores and matches its manifest ({result.seconds:.1f} s)"
+        )
     else:
         logger.error("Backup %s FAILED verification: %s", backup.name, "; ".join(problems))
     return result
@@ -362,8 +461,10 @@ def _invariant_problems(db: Database) -> list[str]:
 
     with database_alias(db) as alias:
         violations = check_invariant(using=alias)
-    return [f"credits ledger invariant: user {v.user_id} grant {v.grant_id} {v.problem} "
-            f"{v.values}" for v in violations]
+    return [
+        f"credits ledger invariant: user {v.user_id} grant {v.grant_id} {v.problem} {v.values}"
+        for v in violations
+    ]
 
 
 @contextlib.contextmanager
@@ -376,8 +477,9 @@ def database_alias(db: Database) -> Iterator[str]:
     template = copy.deepcopy(connections["default"].settings_dict)
     # This login as it is: not the application role the default connection may switch to.
     template.pop("ROLES", None)
-    template["OPTIONS"] = {key: value for key, value in template.get("OPTIONS", {}).items()
-                           if key != "assume_role"}
+    template["OPTIONS"] = {
+        key: value for key, value in template.get("OPTIONS", {}).items() if key != "assume_role"
+    }
     settings_dict = db.django_settings(template)
     connection = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias)
     connections[alias] = connection

@@ -40,8 +40,10 @@ def local_storage() -> FileSystemStorage:
 
 
 def is_backup_dir(storage: Storage) -> bool:
-    return (isinstance(storage, FileSystemStorage)
-            and Path(storage.location).resolve() == Path(settings.BACKUP_DIR).resolve())
+    return (
+        isinstance(storage, FileSystemStorage)
+        and Path(storage.location).resolve() == Path(settings.BACKUP_DIR).resolve()
+    )
 
 
 def describe(storage: Storage) -> str:
@@ -77,12 +79,14 @@ def backups_in(storage: Storage) -> dict[str, set[str]]:
 def complete_backups(storage: Storage) -> list[str]:
     """Names of the backups that have both their dump and their manifest, oldest first."""
     found = backups_in(storage)
-    complete = [name for name, suffixes in found.items()
-                if {names.DUMP, names.MANIFEST} <= suffixes]
+    complete = [
+        name for name, suffixes in found.items() if {names.DUMP, names.MANIFEST} <= suffixes
+    ]
     return sorted(complete, key=lambda name: (names.parse_name(name)[1], name))
 
 
 # --- JSON records -----------------------------------------------------------------------------
+
 
 def read_json(storage: Storage, filename: str) -> dict:
     with storage.open(filename, "rb") as handle:
@@ -113,6 +117,7 @@ def _put(storage: Storage, filename: str, body: bytes) -> None:
 
 
 # --- dumps ------------------------------------------------------------------------------------
+
 
 class _CountingReader:
     """A file whose reads advance a progress bar (uploads through the storage API)."""
@@ -149,8 +154,9 @@ def store_dump(storage: Storage, filename: str, path: Path, progress=None) -> No
         saved = storage.save(filename, File(reader, name=filename))
         progress.finish()
     if saved != filename:
-        raise FileExistsError(f"{filename} exists already in {describe(storage)} "
-                              f"(stored as {saved})")
+        raise FileExistsError(
+            f"{filename} exists already in {describe(storage)} (stored as {saved})"
+        )
 
 
 @contextlib.contextmanager

@@ -25,8 +25,11 @@ BEAT_KEY = "ops:worker:"  # + hostname
 
 def write_heartbeat(*, hostname: str, queues: list[str], now: float | None = None) -> None:
     """Record that ``hostname`` is alive now (and make sure the registry names it)."""
-    cache.set(BEAT_KEY + hostname, {"at": time.time() if now is None else now,
-                                    "pid": os.getpid(), "queues": queues}, timeout=KEEP)
+    cache.set(
+        BEAT_KEY + hostname,
+        {"at": time.time() if now is None else now, "pid": os.getpid(), "queues": queues},
+        timeout=KEEP,
+    )
     known = cache.get(REGISTRY_KEY) or []
     if hostname not in known:
         # Two workers starting together may each write the list without the other; each

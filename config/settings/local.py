@@ -15,8 +15,10 @@ def _local_secrets() -> dict:
     if path.exists():
         return json.loads(path.read_text())
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    values = {"SECRET_KEY": secrets.token_urlsafe(50),
-              "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
     path.write_text(json.dumps(values))
     path.chmod(0o600)
     return values

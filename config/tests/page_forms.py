@@ -56,8 +56,11 @@ class _FormReader(HTMLParser):
                 # As a browser does: a form inside another is ignored (its fields and buttons
                 # belong to the outer form, and the first </form> ends the outer one).
                 return
-            self._form = PageForm(action=attrs.get("action", ""),
-                                  method=(attrs.get("method") or "get").lower(), attrs=attrs)
+            self._form = PageForm(
+                action=attrs.get("action", ""),
+                method=(attrs.get("method") or "get").lower(),
+                attrs=attrs,
+            )
             self.forms.append(self._form)
             return
         form = self._form
@@ -113,21 +116,28 @@ def page_forms(response) -> list[PageForm]:
     return reader.forms
 
 
-def find_form(response, *, action: str | None = None, has: str | None = None,
-              form_id: str | None = None) -> PageForm:
+def find_form(
+    response, *, action: str | None = None, has: str | None = None, form_id: str | None = None
+) -> PageForm:
     """The one form on the page whose action contains ``action``, which has a field named
     ``has``, or whose id is ``form_id``."""
-    found = [form for form in page_forms(response)
-             if (action is None or action in form.action)
-             and (has is None or has in form.names())
-             and (form_id is None or form.attrs.get("id") == form_id)]
-    assert len(found) == 1, f"{len(found)} forms match action={action!r} has={has!r} " \
-                            f"id={form_id!r} on {response.wsgi_request.path}"
+    found = [
+        form
+        for form in page_forms(response)
+        if (action is None or action in form.action)
+        and (has is None or has in form.names())
+        and (form_id is None or form.attrs.get("id") == form_id)
+    ]
+    assert len(found) == 1, (
+        f"{len(found)} forms match action={action!r} has={has!r} "
+        f"id={form_id!r} on {response.wsgi_request.path}"
+    )
     return found[0]
 
 
-def submit(client, response, form: PageForm, typed: dict | None = None, *,
-           button: str | None = None):
+def submit(
+    client, response, form: PageForm, typed: dict | None = None, *, button: str | None = None
+):
     """Submit ``form`` of the page ``response`` to its own action (an empty action is the
     page's own address), with ``typed`` values (field name -> text) over the rendered ones."""
     url = urljoin(response.wsgi_request.get_full_path(), form.action)

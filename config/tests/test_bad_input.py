@@ -30,13 +30,23 @@ def _api_error(response, status, code):
 # PostgreSQL refuses NUL in text; a <str:...> converter used to carry it to the lookup (500).
 
 NUL_PAGES = [
-    "/orders/%00/", "/orders/ORD-%00-1/", "/orders/%00/invoice/", "/orders/%00/items/1/download/",
-    "/billing/invoices/%00/", "/billing/invoices/%00/pdf/", "/catalog/%00/", "/help/%00/",
+    "/orders/%00/",
+    "/orders/ORD-%00-1/",
+    "/orders/%00/invoice/",
+    "/orders/%00/items/1/download/",
+    "/billing/invoices/%00/",
+    "/billing/invoices/%00/pdf/",
+    "/catalog/%00/",
+    "/help/%00/",
     "/billing/subscribe/%00/",
 ]
 NUL_API = [
-    "/api/v1/orders/%00/", "/api/v1/orders/%00/items/1/download/", "/api/v1/invoices/%00/",
-    "/api/v1/subscriptions/%00/", "/api/v1/products/%00/", "/api/v1/kb/articles/%00/",
+    "/api/v1/orders/%00/",
+    "/api/v1/orders/%00/items/1/download/",
+    "/api/v1/invoices/%00/",
+    "/api/v1/subscriptions/%00/",
+    "/api/v1/products/%00/",
+    "/api/v1/kb/articles/%00/",
     "/api/v1/collections/%00/",
 ]
 
@@ -72,11 +82,18 @@ DEEP_OBJECT = '{"a":' * 1000 + "1" + "}" * 1000
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", [DEEP_LIST, DEEP_OBJECT], ids=["list", "object"])
-@pytest.mark.parametrize("method, path", [
-    ("post", "/api/v1/auth/token/"), ("post", "/api/v1/auth/signup/"), ("patch", "/api/v1/me/"),
-    ("post", "/api/v1/credits/consume/"), ("post", "/api/v1/checkout/"),
-    ("post", "/api/v1/tickets/"), ("post", "/api/v1/cart/"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/api/v1/auth/token/"),
+        ("post", "/api/v1/auth/signup/"),
+        ("patch", "/api/v1/me/"),
+        ("post", "/api/v1/credits/consume/"),
+        ("post", "/api/v1/checkout/"),
+        ("post", "/api/v1/tickets/"),
+        ("post", "/api/v1/cart/"),
+    ],
+)
 def test_deeply_nested_json_is_a_parse_error(customer, method, path, body):
     api = APIClient(raise_request_exception=False)
     api.force_authenticate(customer)
@@ -94,8 +111,9 @@ def test_json_nested_within_the_limit_is_read_as_usual(api_client):
     for _ in range(MAX_JSON_DEPTH - 1):
         nested = {"wrapped": nested}
 
-    response = api_client.post("/api/v1/auth/token/", data=json.dumps(nested),
-                               content_type="application/json")
+    response = api_client.post(
+        "/api/v1/auth/token/", data=json.dumps(nested), content_type="application/json"
+    )
 
     # The serializer sees the document: the fields are missing, not the JSON unreadable.
     assert response.status_code == 400
@@ -103,6 +121,7 @@ def test_json_nested_within_the_limit_is_read_as_usual(api_client):
 
 
 # --- Django's own errors under /api/ answer JSON ----------------------------------------------
+
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/nope", "/api/nope/"])
@@ -126,16 +145,16 @@ def test_a_body_over_the_upload_limit_is_a_json_413():
 def test_a_body_over_the_upload_limit_is_a_json_413_for_a_signed_in_customer(customer):
     body = json.dumps({"subject": "a" * TEN_MB, "body": "x"})
 
-    response = _browser(customer).post("/api/v1/tickets/", data=body,
-                                       content_type="application/json")
+    response = _browser(customer).post(
+        "/api/v1/tickets/", data=body, content_type="application/json"
+    )
 
     _api_error(response, 413, "request_too_large")
 
 
 @pytest.mark.django_db
 def test_a_refused_host_is_a_json_400_under_api():
-    _api_error(_browser().get("/api/v1/products/", HTTP_HOST="evil.example"), 400,
-               "bad_request")
+    _api_error(_browser().get("/api/v1/products/", HTTP_HOST="evil.example"), 400, "bad_request")
 
 
 @pytest.mark.django_db
@@ -168,6 +187,7 @@ def test_a_failed_csrf_check_on_an_api_endpoint_is_a_json_403(customer):
 
 
 # Plain Django views (config/tests/error_urls.py) reach Django's handlers themselves.
+
 
 @pytest.mark.django_db
 @pytest.mark.urls("config.tests.error_urls")

@@ -25,8 +25,12 @@ from credits.models import CreditBalance, CreditTransaction, TransactionKind, Tr
 from credits.services import consume_credits
 
 ROOT = Path(__file__).resolve().parents[2]
-APPEND_ONLY = ["accounts_auditlog", "billing_subscriptionevent", "credits_credittransaction",
-               "credits_transactionlot"]
+APPEND_ONLY = [
+    "accounts_auditlog",
+    "billing_subscriptionevent",
+    "credits_credittransaction",
+    "credits_transactionlot",
+]
 
 
 def _url(login: dict, database: str) -> str:
@@ -42,8 +46,10 @@ def _roles_or_skip() -> dict:
     if not found:
         if os.environ.get("REQUIRE_SERVICES") == "1":  # CI's embedded server has both roles
             pytest.fail("no application role to test, and REQUIRE_SERVICES=1 requires one")
-        pytest.skip("one role owns the schema and runs the application (DATABASE_URL without "
-                    "MIGRATION_DATABASE_URL): there is no application role to test")
+        pytest.skip(
+            "one role owns the schema and runs the application (DATABASE_URL without "
+            "MIGRATION_DATABASE_URL): there is no application role to test"
+        )
     return found
 
 
@@ -51,8 +57,9 @@ def _roles_or_skip() -> dict:
 def as_app():
     """A connection of its own to the test database with the application's login."""
     found = _roles_or_skip()
-    with psycopg.connect(_url(found["app"], connection.settings_dict["NAME"]),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        _url(found["app"], connection.settings_dict["NAME"]), autocommit=True
+    ) as conn:
         yield conn
 
 
@@ -69,12 +76,16 @@ def test_the_suite_and_the_application_log_in_as_a_role_that_owns_nothing(as_app
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user")
         assert cursor.fetchone()[0] == app
-    row = as_app.execute("SELECT current_user, rolsuper, rolcreatedb, rolcreaterole "
-                         "FROM pg_roles WHERE rolname = current_user").fetchone()
+    row = as_app.execute(
+        "SELECT current_user, rolsuper, rolcreatedb, rolcreaterole "
+        "FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
     assert row == (app, False, False, False)
-    owned = as_app.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
-                           "n.oid = c.relnamespace WHERE n.nspname = 'public' "
-                           "AND pg_get_userbyid(c.relowner) = current_user").fetchone()[0]
+    owned = as_app.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace WHERE n.nspname = 'public' "
+        "AND pg_get_userbyid(c.relowner) = current_user"
+    ).fetchone()[0]
     assert owned == 0
 
 
@@ -93,10 +104,12 @@ def test_truncate_of_the_audit_log_and_the_ledger_is_refused(as_app):
 @pytest.mark.django_db
 def test_alter_and_drop_table_are_refused(as_app):
     # Disabling the append-only trigger would be the way around it: only the owner may.
-    assert "must be owner" in _refused(as_app, "ALTER TABLE accounts_auditlog "
-                                                "DISABLE TRIGGER accounts_auditlog_append_only")
-    assert "must be owner" in _refused(as_app, "ALTER TABLE credits_creditbalance "
-                                                "ADD COLUMN bonus integer")
+    assert "must be owner" in _refused(
+        as_app, "ALTER TABLE accounts_auditlog DISABLE TRIGGER accounts_auditlog_append_only"
+    )
+    assert "must be owner" in _refused(
+        as_app, "ALTER TABLE credits_creditbalance ADD COLUMN bonus integer"
+    )
     assert "must be owner" in _refused(as_app, "DROP TABLE credits_creditbalance")
     assert "must be owner" in _refused(as_app, "DROP TABLE credits_credittransaction")
     assert "permission denied for schema" in _refused(as_app, "CREATE TABLE probe (id int)")
@@ -108,9 +121,11 @@ def test_update_and_delete_of_append_only_rows_are_refused_by_privilege(as_app):
         name = sql.Identifier(table)
         # "permission denied for table": the privilege check, before the trigger would run.
         assert f"permission denied for table {table}" in _refused(
-            as_app, sql.SQL("UPDATE {} SET id = id WHERE false").format(name))
+            as_app, sql.SQL("UPDATE {} SET id = id WHERE false").format(name)
+        )
         assert f"permission denied for table {table}" in _refused(
-            as_app, sql.SQL("DELETE FROM {} WHERE false").format(name))
+            as_app, sql.SQL("DELETE FROM {} WHERE false").format(name)
+        )
         as_app.execute(sql.SQL("SELECT count(*) FROM {}").format(name))  # reading is allowed
 
 
@@ -118,8 +133,11 @@ def test_update_and_delete_of_append_only_rows_are_refused_by_privilege(as_app):
 def test_append_only_rows_refuse_update_and_delete_through_the_orm_too():
     _roles_or_skip()
     funded_user(credits=10)  # writes a ledger row, its lot link and an audit row
-    for model, change in ((CreditTransaction, {"amount": 1000}), (TransactionLot, {"amount": 1}),
-                          (AuditLog, {"context": {}})):
+    for model, change in (
+        (CreditTransaction, {"amount": 1000}),
+        (TransactionLot, {"amount": 1}),
+        (AuditLog, {"context": {}}),
+    ):
         with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
             model.objects.update(**change)
     # A ledger row is protected by its lot links; the links themselves and audit rows are not.
@@ -153,8 +171,10 @@ def test_tables_the_owner_creates_later_are_granted_to_the_application_at_once()
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO later_probe (note) VALUES ('rows: yes') RETURNING id")
         cursor.execute("UPDATE later_probe SET note = 'still yes'")
-        cursor.execute("SELECT has_table_privilege('later_probe', 'TRUNCATE'), "
-                       "has_table_privilege('later_probe', 'DELETE')")
+        cursor.execute(
+            "SELECT has_table_privilege('later_probe', 'TRUNCATE'), "
+            "has_table_privilege('later_probe', 'DELETE')"
+        )
         assert cursor.fetchone() == (False, True)
         with pytest.raises(DatabaseError, match="must be owner"), transaction.atomic():
             cursor.execute("DROP TABLE later_probe")
@@ -179,18 +199,32 @@ def test_grant_app_role_is_safe_to_run_again_and_leaves_exactly_row_access():
     assert privileges["django_migrations"] == [True, False, False, False, False]
     for table in APPEND_ONLY:
         assert privileges[table] == [True, True, False, False, False], table
-    others = {name: rights for name, rights in privileges.items()
-              if name not in APPEND_ONLY and name != "django_migrations"}
-    assert others and all(rights == [True, True, True, True, False]
-                          for rights in others.values()), others
+    others = {
+        name: rights
+        for name, rights in privileges.items()
+        if name not in APPEND_ONLY and name != "django_migrations"
+    }
+    assert others and all(
+        rights == [True, True, True, True, False] for rights in others.values()
+    ), others
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {key: value for key, value in os.environ.items()
-               if key not in ("DATABASE_URL", "MIGRATION_DATABASE_URL")}
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "MIGRATION_DATABASE_URL")
+    }
     environ.update(DJANGO_SETTINGS_MODULE="config.settings.local", DEBUG="false", **env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environ,  # noqa: S603
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,  # noqa: S603
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_migrate_logs_in_as_the_owner_and_grants_the_application(django_db_setup):
@@ -201,23 +235,28 @@ def test_migrate_logs_in_as_the_owner_and_grants_the_application(django_db_setup
     name = connection.settings_dict["NAME"]
     app_url, owner_url = _url(found["app"], name), _url(found["owner"], name)
 
-    migrated = _manage("migrate", "--noinput", DATABASE_URL=app_url,
-                       MIGRATION_DATABASE_URL=owner_url)
+    migrated = _manage(
+        "migrate", "--noinput", DATABASE_URL=app_url, MIGRATION_DATABASE_URL=owner_url
+    )
     alone = _manage("grant_app_role", DATABASE_URL=app_url)
 
     assert migrated.returncode == 0, migrated.stderr
-    assert (f"Privileges: {found['app']['USER']} reads and writes the rows of "
-            f"{found['owner']['USER']}'s tables") in migrated.stdout
+    assert (
+        f"Privileges: {found['app']['USER']} reads and writes the rows of "
+        f"{found['owner']['USER']}'s tables"
+    ) in migrated.stdout
     assert alone.returncode == 0, alone.stderr
     assert "nothing to grant" in alone.stdout
 
 
 # --- settings ---------------------------------------------------------------------------------
 
+
 def test_the_two_urls_become_the_application_login_and_the_owner_login(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://billing_app:a@db.internal:6432/billing")
-    monkeypatch.setenv("MIGRATION_DATABASE_URL",
-                       "postgresql://billing_owner:o@db-primary.internal:5432/billing")
+    monkeypatch.setenv(
+        "MIGRATION_DATABASE_URL", "postgresql://billing_owner:o@db-primary.internal:5432/billing"
+    )
     config = database_settings()
     assert (config["USER"], config["HOST"], config["PORT"]) == ("billing_app", "db.internal", 6432)
     assert config["ROLES"]["owner"]["USER"] == "billing_owner"
@@ -231,12 +270,20 @@ def test_one_url_means_one_role(monkeypatch):
     assert "ROLES" not in database_settings()
 
 
-@pytest.mark.parametrize(("database_url", "migration_url", "message"), [
-    ("postgresql://app:a@db/billing", "postgresql://owner:o@db/other", "must name the database"),
-    ("", "postgresql://owner:o@db/billing", "needs DATABASE_URL"),
-])
-def test_a_migration_url_that_does_not_fit_stops_the_process(monkeypatch, database_url,
-                                                             migration_url, message):
+@pytest.mark.parametrize(
+    ("database_url", "migration_url", "message"),
+    [
+        (
+            "postgresql://app:a@db/billing",
+            "postgresql://owner:o@db/other",
+            "must name the database",
+        ),
+        ("", "postgresql://owner:o@db/billing", "needs DATABASE_URL"),
+    ],
+)
+def test_a_migration_url_that_does_not_fit_stops_the_process(
+    monkeypatch, database_url, migration_url, message
+):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("MIGRATION_DATABASE_URL", migration_url)
     with pytest.raises(ConfigurationError, match=message):

@@ -63,15 +63,17 @@ def squashed_state():
 def test_squash_replaces_every_upstream_migration_and_each_keeps_a_re_export():
     loader = MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
 
-    assert ORIGINALS == [("djstripe", "0001_initial"), ("djstripe", "0002_2_10"),
-                         ("djstripe", "0003_2_11")]
+    assert ORIGINALS == [
+        ("djstripe", "0001_initial"),
+        ("djstripe", "0002_2_10"),
+        ("djstripe", "0003_2_11"),
+    ]
     assert loader.disk_migrations[SQUASH].replaces == ORIGINALS
     for key in ORIGINALS:
         assert loader.disk_migrations[key].__module__ == f"djstripe.migrations.{key[1]}"
 
 
-def test_squash_builds_the_same_models_as_dj_stripes_own_migrations(upstream_state,
-                                                                     squashed_state):
+def test_squash_builds_the_same_models_as_dj_stripes_own_migrations(upstream_state, squashed_state):
     assert sorted(squashed_state) == sorted(upstream_state)
     assert len(squashed_state) > 50
     for name, model_state in upstream_state.items():
@@ -148,7 +150,8 @@ def _djstripe_plan():
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return executor.loader, [
-        (migration.app_label, migration.name) for migration, backwards in plan
+        (migration.app_label, migration.name)
+        for migration, backwards in plan
         if migration.app_label == "djstripe" and not backwards
     ]
 

@@ -14,8 +14,9 @@ def test_rotation_keeps_the_tail_and_empties_the_log_the_server_goes_on_appendin
         server.write(LINE * 1000)
         server.flush()
 
-        said = embedded_log.rotate(log=log, previous=previous, lock=tmp_path / "lock",
-                                   keep_bytes=10 * len(LINE) + 5)
+        said = embedded_log.rotate(
+            log=log, previous=previous, lock=tmp_path / "lock", keep_bytes=10 * len(LINE) + 5
+        )
 
         assert "emptied" in said
         assert log.stat().st_size == 0

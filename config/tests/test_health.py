@@ -13,8 +13,10 @@ def test_healthz_reports_every_check_ok(client):
 
     assert response.status_code == 200
     body = response.json()
-    assert body == {"status": "ok",
-                    "checks": {"database": "ok", "broker": "ok", "migrations": "ok"}}
+    assert body == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok", "migrations": "ok"},
+    }
 
 
 @pytest.mark.django_db
@@ -56,7 +58,6 @@ def test_healthz_refuses_post(client):
 def test_healthz_reports_a_migration_that_is_not_applied(client, monkeypatch):
     """The recorder forgets one applied migration (inside the test's transaction): the check
     names it until it is applied again; an ok answer is then kept for the process."""
-
 
     monkeypatch.setattr(health, "_migrations_applied", False)
     with as_owner():  # only the owner writes django_migrations (core.dbroles)

@@ -32,19 +32,22 @@ ROWS = 12_000  # per table: enough that PostgreSQL prefers its indexes to a scan
 # Each large table's changelist, with the searches staff type there ({email}, {user_id} and
 # {year} are filled in).
 CHANGELISTS = {
-    "credits_credittransaction": ("credits/credittransaction",
-                                  ["{email}", "{email_start}", "17"]),
+    "credits_credittransaction": ("credits/credittransaction", ["{email}", "{email_start}", "17"]),
     "credits_creditgrant": ("credits/creditgrant", ["{email}", "3"]),
-    "accounts_auditlog": ("accounts/auditlog", ["{email}", "accounts.User:{user_id}",
-                                                "{user_id}"]),
-    "billing_order": ("billing/order", ["ORD-2020-0000042", "ord-2020-00001", "{email}",
-                                        "cs_nothing", "pi_nothing", "42"]),
-    "billing_invoice": ("billing/invoice", ["INV-2020-0000042", "ORD-2020-0000042",
-                                            "{email}", "in_nothing"]),
-    "billing_payment": ("billing/payment", ["ORD-2020-0000042", "INV-2020-00000",
-                                            "REF-42", "{email}"]),
-    "billing_webhookevent": ("billing/webhookevent", ["evt_fill_42", "invoice.",
-                                                      "in_fill_42"]),
+    "accounts_auditlog": ("accounts/auditlog", ["{email}", "accounts.User:{user_id}", "{user_id}"]),
+    "billing_order": (
+        "billing/order",
+        ["ORD-2020-0000042", "ord-2020-00001", "{email}", "cs_nothing", "pi_nothing", "42"],
+    ),
+    "billing_invoice": (
+        "billing/invoice",
+        ["INV-2020-0000042", "ORD-2020-0000042", "{email}", "in_nothing"],
+    ),
+    "billing_payment": (
+        "billing/payment",
+        ["ORD-2020-0000042", "INV-2020-00000", "REF-42", "{email}"],
+    ),
+    "billing_webhookevent": ("billing/webhookevent", ["evt_fill_42", "invoice.", "in_fill_42"]),
     "outbox_outboxmessage": ("outbox/outboxmessage", ["42"]),
     "support_conversation": ("support/conversation", ["{email}", "q42"]),
     "support_chatmessage": ("support/chatmessage", ["q42", "{email}"]),
@@ -136,8 +139,7 @@ def test_large_table_changelists_neither_count_nor_scan(client, monkeypatch):
     _fill(customer)
     staff = AdminFactory()
     client.force_login(staff)
-    terms = {"email": customer.email, "email_start": customer.email[:5],
-             "user_id": customer.pk}
+    terms = {"email": customer.email, "email_start": customer.email[:5], "user_id": customer.pk}
     year = timezone.localdate().year
 
     for table, (path, searches) in CHANGELISTS.items():
@@ -169,8 +171,11 @@ def test_large_table_changelists_neither_count_nor_scan(client, monkeypatch):
 
 def _model_admin(path: str):
     label = path.replace("/", ".")
-    return next(model_admin for model, model_admin in admin.site._registry.items()
-                if model._meta.label_lower == label)
+    return next(
+        model_admin
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.label_lower == label
+    )
 
 
 def _list_plan(path: str, user, term: str | None) -> str:
@@ -186,8 +191,9 @@ def _list_plan(path: str, user, term: str | None) -> str:
 def test_below_the_limit_the_total_is_counted_exactly(admin_client_user):
     user = UserFactory()
     for _ in range(3):
-        AuditLog.objects.create(actor=user, action="LOGIN", resource_type="accounts.User",
-                                resource_id=str(user.pk))
+        AuditLog.objects.create(
+            actor=user, action="LOGIN", resource_type="accounts.User", resource_id=str(user.pk)
+        )
 
     response = admin_client_user.get(f"/admin/core/auditlog/?q={user.email}")
 
@@ -200,12 +206,17 @@ def test_below_the_limit_the_total_is_counted_exactly(admin_client_user):
 @pytest.mark.django_db
 def test_date_hierarchy_periods_are_the_ones_django_finds():
     user = UserFactory()
-    moments = ["2024-12-31T23:30:00+00:00", "2025-01-01T00:10:00+00:00",
-               "2025-03-15T12:00:00+00:00", "2025-03-16T00:00:00+00:00",
-               "2026-07-04T08:00:00+00:00"]
+    moments = [
+        "2024-12-31T23:30:00+00:00",
+        "2025-01-01T00:10:00+00:00",
+        "2025-03-15T12:00:00+00:00",
+        "2025-03-16T00:00:00+00:00",
+        "2026-07-04T08:00:00+00:00",
+    ]
     for moment in moments:
-        AuditLog.objects.create(actor=user, action="LOGIN", resource_type="x",
-                                created_at=datetime.fromisoformat(moment))
+        AuditLog.objects.create(
+            actor=user, action="LOGIN", resource_type="x", created_at=datetime.fromisoformat(moment)
+        )
     rows = AuditLog.objects.filter(actor=user)
     probed = with_indexed_periods(rows)
     assert isinstance(probed, IndexedPeriodsMixin)
@@ -213,15 +224,16 @@ def test_date_hierarchy_periods_are_the_ones_django_finds():
     for tz in ("UTC", "America/New_York", "Asia/Tokyo"):
         with timezone.override(tz):
             for kind in ("year", "month", "day"):
-                assert (probed.datetimes("created_at", kind)
-                        == list(rows.datetimes("created_at", kind))), (tz, kind)
-            assert (probed.datetimes("created_at", "month", order="DESC")
-                    == list(rows.datetimes("created_at", "month", order="DESC")))
+                assert probed.datetimes("created_at", kind) == list(
+                    rows.datetimes("created_at", kind)
+                ), (tz, kind)
+            assert probed.datetimes("created_at", "month", order="DESC") == list(
+                rows.datetimes("created_at", "month", order="DESC")
+            )
 
 
 @pytest.mark.django_db
 def test_a_long_list_builds_its_column_headers_once_and_checkboxes_per_row(admin_client_user):
-
 
     orders = [OrderFactory() for _ in range(3)]
     response = admin_client_user.get("/admin/billing/order/")

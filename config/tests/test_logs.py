@@ -75,8 +75,7 @@ def test_a_request_without_a_sane_id_gets_a_new_one_per_request(json_lines):
     assert first.status_code == second.status_code == 405
     ids = [first["X-Request-ID"], second["X-Request-ID"]]
     assert len(set(ids)) == 2 and all(len(value) == 32 for value in ids)
-    logged = [line.get("request_id") for line in json_lines
-              if line["logger"] == "django.request"]
+    logged = [line.get("request_id") for line in json_lines if line["logger"] == "django.request"]
     assert logged == ids
     assert all("user_id" not in line for line in json_lines)  # anonymous
 
@@ -120,11 +119,17 @@ def test_a_task_queued_during_a_request_carries_its_request_id():
 def test_secrets_in_the_message_the_extras_and_the_traceback_are_redacted():
     api_key = "bk_0123abcd_" + "Zk3" * 12
     stripe_key = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
-    line = _record("Charging with %s (card %s), header Authorization: Bearer %s, "
-                   "url https://host/reset?password=hunter2&page=2",
-                   stripe_key, "4242 4242 4242 4242", api_key,
-                   password="hunter2", details={"api_key": api_key, "note": "fine"},
-                   webhook=f"whsec_{'a1B2' * 8}", order=1042)
+    line = _record(
+        "Charging with %s (card %s), header Authorization: Bearer %s, "
+        "url https://host/reset?password=hunter2&page=2",
+        stripe_key,
+        "4242 4242 4242 4242",
+        api_key,
+        password="hunter2",
+        details={"api_key": api_key, "note": "fine"},
+        webhook=f"whsec_{'a1B2' * 8}",
+        order=1042,
+    )
     text = json.dumps(line)
     for secret in (api_key, stripe_key, "4242 4242 4242 4242", "hunter2", "a1B2a1B2"):
         assert secret not in text, secret
@@ -138,8 +143,9 @@ def test_a_traceback_is_one_field_of_the_line_and_redacted_too():
     try:
         raise ValueError("token=abc123def456 refused")
     except ValueError:
-        record = logging.LogRecord("billing.test", logging.ERROR, __file__, 1, "failed", (),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "billing.test", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
     line = json.loads(JsonFormatter().format(record))
     assert "ValueError" in line["exception"] and "abc123def456" not in line["exception"]
 
@@ -147,18 +153,30 @@ def test_a_traceback_is_one_field_of_the_line_and_redacted_too():
 def test_production_settings_log_json_lines_unless_told_otherwise():
     """Loads the production settings in a process of their own, with CI-like secrets."""
 
-    env = {**os.environ, "SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "billing.example.com",
-           "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-           "DATABASE_URL": "postgresql://app@127.0.0.1:5432/app",
-           "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    env = {
+        **os.environ,
+        "SECRET_KEY": "x" * 60,
+        "ALLOWED_HOSTS": "billing.example.com",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": "postgresql://app@127.0.0.1:5432/app",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
     env.pop("LOG_FORMAT", None)
-    show = ("import config.settings.production as s; "
-            "print(s.LOG_FORMAT, s.LOGGING['handlers']['console']['formatter'])")
+    show = (
+        "import config.settings.production as s; "
+        "print(s.LOG_FORMAT, s.LOGGING['handlers']['console']['formatter'])"
+    )
 
     def run(**extra):
-        return subprocess.run([sys.executable, "-c", show], env={**env, **extra},
-                              cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                              text=True, timeout=60, check=True).stdout.split()
+        return subprocess.run(
+            [sys.executable, "-c", show],
+            env={**env, **extra},
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split()
 
     assert run() == ["json", "json"]
     assert run(LOG_FORMAT="plain") == ["plain", "plain"]

@@ -78,20 +78,31 @@ def _database_url() -> str:
     if host.startswith("/"):
         return f"postgresql://{db['USER']}:@/{connection.settings_dict['NAME']}?host={host}"
     port = db.get("PORT") or 5432
-    return (f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{port}/"
-            f"{connection.settings_dict['NAME']}")
+    return (
+        f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{port}/"
+        f"{connection.settings_dict['NAME']}"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
-           "DATABASE_URL": _database_url(), "DEBUG": "false", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": _database_url(),
+        "DEBUG": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("REDIS_URL", None)  # the no-server broker that `make run` uses on a bare machine
     log = (tmp_path / "run_all.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_all", "--port", str(port), "--concurrency", "1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         body = last_answer = None
@@ -107,8 +118,10 @@ def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
             except OSError:
                 time.sleep(0.5)
         assert body is not None, f"no healthy answer in 90 s; last: {last_answer}"
-        assert body == {"status": "ok",
-                        "checks": {"database": "ok", "broker": "ok", "migrations": "ok"}}
+        assert body == {
+            "status": "ok",
+            "checks": {"database": "ok", "broker": "ok", "migrations": "ok"},
+        }
         children = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(child.cmdline()) for child in children)
         assert "runserver" in names and "worker" in names and "beat" in names

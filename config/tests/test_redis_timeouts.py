@@ -11,8 +11,12 @@ import pytest
 
 from config.tests.test_production_settings import production
 
-TIMEOUTS = {"REDIS_SOCKET_TIMEOUT": "3.5", "REDIS_SOCKET_CONNECT_TIMEOUT": "2.5",
-            "CACHE_SOCKET_TIMEOUT": "0.75", "CACHE_SOCKET_CONNECT_TIMEOUT": "0.5"}
+TIMEOUTS = {
+    "REDIS_SOCKET_TIMEOUT": "3.5",
+    "REDIS_SOCKET_CONNECT_TIMEOUT": "2.5",
+    "CACHE_SOCKET_TIMEOUT": "0.75",
+    "CACHE_SOCKET_CONNECT_TIMEOUT": "0.5",
+}
 
 READ_BACK = """
 import json
@@ -47,16 +51,26 @@ print(json.dumps(found))
 
 @pytest.mark.redis
 def test_broker_and_cache_connections_use_the_configured_socket_timeouts(redis_url):
-    result = production(READ_BACK, DATABASE_URL="postgresql://app:secret@127.0.0.1:1/billing",
-                        REDIS_URL=redis_url, **TIMEOUTS)
+    result = production(
+        READ_BACK,
+        DATABASE_URL="postgresql://app:secret@127.0.0.1:1/billing",
+        REDIS_URL=redis_url,
+        **TIMEOUTS,
+    )
 
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found == {
-        "cache": {"socket_timeout": 0.75, "socket_connect_timeout": 0.5,
-                  "live_socket_timeout": 0.75},
-        "broker": {"socket_timeout": 3.5, "socket_connect_timeout": 2.5,
-                   "live_socket_timeout": 3.5},
+        "cache": {
+            "socket_timeout": 0.75,
+            "socket_connect_timeout": 0.5,
+            "live_socket_timeout": 0.75,
+        },
+        "broker": {
+            "socket_timeout": 3.5,
+            "socket_connect_timeout": 2.5,
+            "live_socket_timeout": 3.5,
+        },
     }
 
 
@@ -105,9 +119,13 @@ print(json.dumps({"cache": [answer, cache_seconds],
 
 
 def test_a_hung_redis_costs_a_cache_read_and_a_publish_only_their_timeouts(silent_redis):
-    result = production(GIVE_UP, DATABASE_URL="postgresql://app:secret@127.0.0.1:1/billing",
-                        REDIS_URL=silent_redis, REDIS_SOCKET_TIMEOUT="1",
-                        CACHE_SOCKET_TIMEOUT="0.5")
+    result = production(
+        GIVE_UP,
+        DATABASE_URL="postgresql://app:secret@127.0.0.1:1/billing",
+        REDIS_URL=silent_redis,
+        REDIS_SOCKET_TIMEOUT="1",
+        CACHE_SOCKET_TIMEOUT="0.5",
+    )
 
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])

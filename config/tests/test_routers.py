@@ -38,10 +38,15 @@ def test_analytics_reads_go_to_the_replica_and_nothing_else_does(replica):
 def test_the_replica_url_is_read_from_the_environment(monkeypatch):
     monkeypatch.delenv("REPLICA_DATABASE_URL", raising=False)
     assert replica_database_settings() is None
-    monkeypatch.setenv("REPLICA_DATABASE_URL", "postgresql://billing_app:p@replica.internal/billing")
+    monkeypatch.setenv(
+        "REPLICA_DATABASE_URL", "postgresql://billing_app:p@replica.internal/billing"
+    )
     config = replica_database_settings()
-    assert (config["HOST"], config["USER"], config["NAME"]) == ("replica.internal", "billing_app",
-                                                                "billing")
+    assert (config["HOST"], config["USER"], config["NAME"]) == (
+        "replica.internal",
+        "billing_app",
+        "billing",
+    )
 
 
 def _days():

@@ -10,8 +10,9 @@ ERROR_KEYS = {"code", "detail", "fields"}
 @pytest.mark.django_db
 def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     # A warning means drf-spectacular had to guess: the published schema would then lie.
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file",
-                 str(tmp_path / "schema.yaml"))
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml")
+    )
     assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3")
 
 
@@ -50,9 +51,17 @@ def test_home_leads_to_the_catalog_and_the_layout_links_every_customer_area(cust
     assert customer_client.get("/").url == "/catalog/"
 
     page = customer_client.get("/catalog/").content.decode()
-    for href in ("/cart/", "/orders/", "/billing/subscription/", "/billing/invoices/",
-                 "/credits/", "/support/",
-                 "/account/", "/pricing/", "/help/"):
+    for href in (
+        "/cart/",
+        "/orders/",
+        "/billing/subscription/",
+        "/billing/invoices/",
+        "/credits/",
+        "/support/",
+        "/account/",
+        "/pricing/",
+        "/help/",
+    ):
         assert f'href="{href}"' in page, href
     assert 'href="/admin/"' not in page  # staff link only for staff
 

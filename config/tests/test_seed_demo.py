@@ -9,9 +9,16 @@ from billing.models import Discount, Order, OrderStatus
 from config.management.commands import seed_demo
 from credits.selectors import balance_of
 
-PASSWORDS = ["--admin-password", "admin-Demo-pass-1", "--customer-password",
-             "customer-Demo-pass-1", "--support-password", "support-Demo-pass-1",
-             "--finance-password", "finance-Demo-pass-1"]
+PASSWORDS = [
+    "--admin-password",
+    "admin-Demo-pass-1",
+    "--customer-password",
+    "customer-Demo-pass-1",
+    "--support-password",
+    "support-Demo-pass-1",
+    "--finance-password",
+    "finance-Demo-pass-1",
+]
 
 
 @pytest.fixture
@@ -33,8 +40,7 @@ def _run(*extra) -> str:
 def test_seed_demo_creates_staff_and_customers_who_can_log_in(client, credentials_file):
     output = _run()
 
-    roles = dict(User.objects.filter(email__endswith="@demo.example")
-                 .values_list("email", "role"))
+    roles = dict(User.objects.filter(email__endswith="@demo.example").values_list("email", "role"))
     assert roles["admin@demo.example"] == Role.ADMIN
     assert roles["support@demo.example"] == Role.SUPPORT
     assert roles["finance@demo.example"] == Role.FINANCE
@@ -67,8 +73,11 @@ def test_seed_demo_buys_through_the_real_services_and_is_idempotent(credentials_
     }
     _run()
 
-    assert {"users": User.objects.count(), "orders": Order.objects.count(),
-            "discounts": Discount.objects.count()} == first
+    assert {
+        "users": User.objects.count(),
+        "orders": Order.objects.count(),
+        "discounts": Discount.objects.count(),
+    } == first
     alice = User.objects.get(email="alice@demo.example")
     order = Order.objects.get(user=alice)
     assert order.status == OrderStatus.COMPLETED
@@ -97,8 +106,7 @@ def test_generated_passwords_are_kept_private_and_reused(credentials_file):
 
 
 @pytest.mark.django_db
-def test_finance_password_comes_from_the_environment_and_is_kept(credentials_file,
-                                                                monkeypatch):
+def test_finance_password_comes_from_the_environment_and_is_kept(credentials_file, monkeypatch):
     monkeypatch.setenv("DEMO_FINANCE_PASSWORD", "finance-from-env-1")
     out = io.StringIO()
     call_command("seed_demo", "--skip-apps", stdout=out)

@@ -70,55 +70,101 @@ class Case:
 
 
 def _signup(client, customer):
-    return client.post("/api/v1/auth/signup/", {
-        "email": f"new{next(_emails)}@example.com", "password": STRONG}, format="json")
+    return client.post(
+        "/api/v1/auth/signup/",
+        {"email": f"new{next(_emails)}@example.com", "password": STRONG},
+        format="json",
+    )
 
 
 def _login_page(client, customer):
     # Each attempt from a new browser (the limit is per IP: all of them are 127.0.0.1).
-    return Client().post("/accounts/login/", {"login": customer.email, "password": STRONG},
-                         HTTP_ACCEPT="text/html")
+    return Client().post(
+        "/accounts/login/", {"login": customer.email, "password": STRONG}, HTTP_ACCEPT="text/html"
+    )
 
 
 CASES = {
-    "anon": Case("anon", "20/min", lambda c: APIClient(),
-                 lambda client, c: client.get("/api/v1/products/"), lambda: 0),
-    "user": Case("user", "30/min", _with_key,
-                 lambda client, c: client.get("/api/v1/credits/"), lambda: 0),
-    "signup": Case("signup", "10/hour", lambda c: APIClient(), _signup,
-                   lambda: User.objects.count()),
-    "token": Case("token", "10/min", lambda c: APIClient(),
-                  lambda client, c: client.post("/api/v1/auth/token/", {
-                      "email": c.email, "password": STRONG}, format="json"),
-                  lambda: ApiKey.objects.count()),
-    "token-login-page": Case("token", "10/min", lambda c: None, _login_page,
-                             lambda: LoginSession.objects.count()),
-    "token-new-api-key": Case("token", "10/min", _with_key,
-                              lambda client, c: client.post("/api/v1/me/api-keys/",
-                                                            {"name": "more"}, format="json"),
-                              lambda: ApiKey.objects.count()),
-    "password_reset": Case("password_reset", "5/hour", lambda c: Client(),
-                           lambda client, c: client.post("/accounts/password/reset/",
-                                                         {"email": c.email}),
-                           lambda: len(mail.outbox)),
-    "credits_consume": Case("credits_consume", "10/min", _with_key,
-                            lambda client, c: client.post("/api/v1/credits/consume/", {
-                                "operation": "AI_TEXT_CHAT", "quantity": 1}, format="json"),
-                            lambda: CreditTransaction.objects.filter(kind="CONSUME").count()),
-    "chat": Case("chat", "5/min", _with_key,
-                 lambda client, c: client.post("/api/v1/chat/", {
-                     "message": "How do I change my plan?"}, format="json"),
-                 lambda: ChatMessage.objects.count()),
-    "ticket_create": Case("ticket_create", "5/hour", _with_key,
-                          lambda client, c: client.post("/api/v1/tickets/", {
-                              "subject": "Invoice question", "description": "Which VAT?",
-                              "priority": "LOW"}, format="json"),
-                          lambda: Ticket.objects.count()),
-    "stripe_webhook": Case("stripe_webhook", "60/min", lambda c: Client(),
-                           lambda client, c: client.post(
-                               "/webhooks/stripe/", b"{}", content_type="application/json",
-                               HTTP_STRIPE_SIGNATURE="t=1,v1=0"),
-                           lambda: 0),
+    "anon": Case(
+        "anon",
+        "20/min",
+        lambda c: APIClient(),
+        lambda client, c: client.get("/api/v1/products/"),
+        lambda: 0,
+    ),
+    "user": Case(
+        "user", "30/min", _with_key, lambda client, c: client.get("/api/v1/credits/"), lambda: 0
+    ),
+    "signup": Case(
+        "signup", "10/hour", lambda c: APIClient(), _signup, lambda: User.objects.count()
+    ),
+    "token": Case(
+        "token",
+        "10/min",
+        lambda c: APIClient(),
+        lambda client, c: client.post(
+            "/api/v1/auth/token/", {"email": c.email, "password": STRONG}, format="json"
+        ),
+        lambda: ApiKey.objects.count(),
+    ),
+    "token-login-page": Case(
+        "token", "10/min", lambda c: None, _login_page, lambda: LoginSession.objects.count()
+    ),
+    "token-new-api-key": Case(
+        "token",
+        "10/min",
+        _with_key,
+        lambda client, c: client.post("/api/v1/me/api-keys/", {"name": "more"}, format="json"),
+        lambda: ApiKey.objects.count(),
+    ),
+    "password_reset": Case(
+        "password_reset",
+        "5/hour",
+        lambda c: Client(),
+        lambda client, c: client.post("/accounts/password/reset/", {"email": c.email}),
+        lambda: len(mail.outbox),
+    ),
+    "credits_consume": Case(
+        "credits_consume",
+        "10/min",
+        _with_key,
+        lambda client, c: client.post(
+            "/api/v1/credits/consume/", {"operation": "AI_TEXT_CHAT", "quantity": 1}, format="json"
+        ),
+        lambda: CreditTransaction.objects.filter(kind="CONSUME").count(),
+    ),
+    "chat": Case(
+        "chat",
+        "5/min",
+        _with_key,
+        lambda client, c: client.post(
+            "/api/v1/chat/", {"message": "How do I change my plan?"}, format="json"
+        ),
+        lambda: ChatMessage.objects.count(),
+    ),
+    "ticket_create": Case(
+        "ticket_create",
+        "5/hour",
+        _with_key,
+        lambda client, c: client.post(
+            "/api/v1/tickets/",
+            {"subject": "Invoice question", "description": "Which VAT?", "priority": "LOW"},
+            format="json",
+        ),
+        lambda: Ticket.objects.count(),
+    ),
+    "stripe_webhook": Case(
+        "stripe_webhook",
+        "60/min",
+        lambda c: Client(),
+        lambda client, c: client.post(
+            "/webhooks/stripe/",
+            b"{}",
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE="t=1,v1=0",
+        ),
+        lambda: 0,
+    ),
 }
 
 
@@ -176,8 +222,7 @@ def test_a_window_reopens_when_its_period_is_over(settings):
     _limit(settings, "anon", "2/min")
     client = APIClient()
     with time_machine.travel(1_800_000_000, tick=False) as clock:
-        assert [client.get("/api/v1/products/").status_code for _ in range(3)] == [200, 200,
-                                                                                      429]
+        assert [client.get("/api/v1/products/").status_code for _ in range(3)] == [200, 200, 429]
         clock.shift(30)
         assert client.get("/api/v1/products/")["Retry-After"] == "30"
         clock.shift(31)
@@ -187,8 +232,12 @@ def test_a_window_reopens_when_its_period_is_over(settings):
 @pytest.mark.django_db
 def test_a_cache_outage_lets_requests_through(settings):
     """Redis down must not lock every client out: the limit is skipped, the request served."""
-    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
-                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
     _limit(settings, "anon", "1/min")
     client = APIClient()
     assert [client.get("/api/v1/products/").status_code for _ in range(3)] == [200] * 3
@@ -216,25 +265,41 @@ def test_limit_holds_across_processes(redis_url, settings):
     prefix = f"throttle-test-{uuid.uuid4().hex}"
     processes, per_process, rate = 3, 8, "10/hour"
     start_at = time.time() + 8  # each process sets Django up first, then all start together
-    env = {**os.environ, "THROTTLE_REDIS_URL": redis_url, "THROTTLE_KEY_PREFIX": prefix,
-           "THROTTLE_RATE": rate, "THROTTLE_START_AT": str(start_at),
-           "THROTTLE_REQUESTS": str(per_process)}
-    workers = [subprocess.Popen([sys.executable, "-m", "config.tests.throttle_worker"],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-               for _ in range(processes)]
+    env = {
+        **os.environ,
+        "THROTTLE_REDIS_URL": redis_url,
+        "THROTTLE_KEY_PREFIX": prefix,
+        "THROTTLE_RATE": rate,
+        "THROTTLE_START_AT": str(start_at),
+        "THROTTLE_REQUESTS": str(per_process),
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "config.tests.throttle_worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
     try:
         outputs = [worker.communicate(timeout=120) for worker in workers]
-        assert all(worker.returncode == 0 for worker in workers), [o[1][-2000:]
-                                                                     for o in outputs]
+        assert all(worker.returncode == 0 for worker in workers), [o[1][-2000:] for o in outputs]
         answers = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
         codes = [code for process in answers for code in process]
         # "invalid": the limit let the request in and validation refused its body.
         assert codes.count("invalid") == 10
         assert codes.count("throttled") == processes * per_process - 10
 
-        settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
-                                       "LOCATION": redis_url, "KEY_PREFIX": prefix}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "config.cache.ResilientRedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": prefix,
+            }
+        }
         assert throttling.throttled_counts()["signup"] == processes * per_process - 10
     finally:
         for worker in workers:

@@ -19,9 +19,13 @@ from django.test import Client
 def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
 
-    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
-                                   "LOCATION": os.environ["THROTTLE_REDIS_URL"],
-                                   "KEY_PREFIX": os.environ["THROTTLE_KEY_PREFIX"]}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": os.environ["THROTTLE_REDIS_URL"],
+            "KEY_PREFIX": os.environ["THROTTLE_KEY_PREFIX"],
+        }
+    }
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": os.environ["THROTTLE_RATE"]}
     # Never the development database, should anything query.
     settings.DATABASES["default"]["NAME"] = settings.DATABASES["default"]["TEST"]["NAME"]
@@ -33,8 +37,13 @@ def main() -> None:
         time.sleep(0.002)
     answers = []
     for _ in range(int(os.environ["THROTTLE_REQUESTS"])):
-        response = client.post("/api/v1/auth/signup/", body, content_type="application/json",
-                               HTTP_HOST="localhost", REMOTE_ADDR="198.51.100.20")
+        response = client.post(
+            "/api/v1/auth/signup/",
+            body,
+            content_type="application/json",
+            HTTP_HOST="localhost",
+            REMOTE_ADDR="198.51.100.20",
+        )
         answers.append(response.json()["code"])
     print(json.dumps(answers), flush=True)
 

@@ -31,8 +31,14 @@ def customer_page_of(obj) -> str:
     if obj._meta.label == settings.AUTH_USER_MODEL:
         user = obj
     else:
-        user = next((getattr(obj, name) for name in CUSTOMER_FIELDS
-                     if _is_user_field(obj, name) and getattr(obj, name) is not None), None)
+        user = next(
+            (
+                getattr(obj, name)
+                for name in CUSTOMER_FIELDS
+                if _is_user_field(obj, name) and getattr(obj, name) is not None
+            ),
+            None,
+        )
     if user is None or getattr(user, "role", "") != "CUSTOMER":
         return ""
     return customer_page_url(user.pk)

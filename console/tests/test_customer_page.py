@@ -20,13 +20,38 @@ pytestmark = pytest.mark.django_db
 FACTORY = {Role.ADMIN: AdminFactory, Role.FINANCE: FinanceFactory, Role.SUPPORT: StaffFactory}
 # Buttons on the page, per role: what the policy lets the role do from there.
 OFFERED = {
-    Role.ADMIN: {"Suspend", "Sign out everywhere", "Cancel now", "Cancel at period end",
-                 "Give next period free", "Mark paid", "Send", "Void", "Refund",
-                 "Adjust credits", "Revoke"},
-    Role.FINANCE: {"Cancel now", "Cancel at period end", "Give next period free",
-                   "Mark paid", "Send", "Void", "Refund", "Adjust credits"},
-    Role.SUPPORT: {"Sign out everywhere", "Cancel at period end", "Give next period free",
-                   "Send", "Refund", "Adjust credits", "Revoke"},
+    Role.ADMIN: {
+        "Suspend",
+        "Sign out everywhere",
+        "Cancel now",
+        "Cancel at period end",
+        "Give next period free",
+        "Mark paid",
+        "Send",
+        "Void",
+        "Refund",
+        "Adjust credits",
+        "Revoke",
+    },
+    Role.FINANCE: {
+        "Cancel now",
+        "Cancel at period end",
+        "Give next period free",
+        "Mark paid",
+        "Send",
+        "Void",
+        "Refund",
+        "Adjust credits",
+    },
+    Role.SUPPORT: {
+        "Sign out everywhere",
+        "Cancel at period end",
+        "Give next period free",
+        "Send",
+        "Refund",
+        "Adjust credits",
+        "Revoke",
+    },
 }
 NEVER = {
     Role.ADMIN: {"Reactivate"},
@@ -48,15 +73,24 @@ def test_the_page_shows_everything_about_the_customer(role):
     _, response = _page(role, world.user)
     assert response.status_code == 200
     html = response.content.decode()
-    for shown in ("dana@example.com", "Dana Scully", "Active",
-                  "Growth",  # the plan by its name
-                  world.invoice.number, "Due: $79.00", world.order.number, "$40.00",
-                  "500 credits", "Promotion",
-                  "Cannot download my invoice", "CI pipeline",
-                  "Audit trail"):
+    for shown in (
+        "dana@example.com",
+        "Dana Scully",
+        "Active",
+        "Growth",  # the plan by its name
+        world.invoice.number,
+        "Due: $79.00",
+        world.order.number,
+        "$40.00",
+        "500 credits",
+        "Promotion",
+        "Cannot download my invoice",
+        "CI pipeline",
+        "Audit trail",
+    ):
         assert shown in html, shown
     # The audit trail names what happened to the customer's things (their order was paid).
-    trail = html[html.index('id="audit"'):]
+    trail = html[html.index('id="audit"') :]
     assert f"Order {world.order.number}" in trail
     buttons = {button for form in _forms(html) for button in form["buttons"]}
     assert OFFERED[role] <= buttons, OFFERED[role] - buttons
@@ -79,8 +113,7 @@ def test_customers_are_sent_to_the_sign_in():
 def test_an_unknown_customer_is_a_404():
     client = Client()
     client.force_login(AdminFactory())
-    assert client.get(reverse("admin:console_customer_overview", args=[999999])) \
-        .status_code == 404
+    assert client.get(reverse("admin:console_customer_overview", args=[999999])).status_code == 404
 
 
 def test_finance_marks_the_invoice_paid_from_the_page():
@@ -88,8 +121,9 @@ def test_finance_marks_the_invoice_paid_from_the_page():
     page, then the service (as finance, within finance's limit)."""
     world = customer_with_history()
     client, response = _page(Role.FINANCE, world.user)
-    form = form_with_button(response.content.decode(), "Mark paid",
-                            _selected_action=world.invoice.pk)
+    form = form_with_button(
+        response.content.decode(), "Mark paid", _selected_action=world.invoice.pk
+    )
     assert form is not None and form["action"] == reverse("admin:billing_invoice_changelist")
     client.handler.enforce_csrf_checks = True
     confirm = client.post(form["action"], form["fields"])
@@ -110,8 +144,10 @@ def test_support_adjusts_credits_from_the_page_within_its_limit():
     assert form is not None
     adjust = client.post(form["action"], form["fields"])
     assert adjust.status_code == 200 and "reason" in adjust.content.decode()
-    client.post(form["action"], {**form["fields"], "apply": "1", "amount": "25",
-                                 "reason": "Goodwill after an outage"})
+    client.post(
+        form["action"],
+        {**form["fields"], "apply": "1", "amount": "25", "reason": "Goodwill after an outage"},
+    )
     assert balance_of(user=world.user) == 525
 
 
@@ -120,25 +156,35 @@ def test_support_cannot_forge_what_the_page_does_not_offer():
     policy refuse it), though the page never offered it."""
     world = customer_with_history()
     client, _ = _page(Role.SUPPORT, world.user)
-    client.post(reverse("admin:billing_invoice_changelist"), {
-        "action": "action_mark_paid", "_selected_action": world.invoice.pk, "index": "0",
-        "confirm": "yes"})
+    client.post(
+        reverse("admin:billing_invoice_changelist"),
+        {
+            "action": "action_mark_paid",
+            "_selected_action": world.invoice.pk,
+            "index": "0",
+            "confirm": "yes",
+        },
+    )
     world.invoice.refresh_from_db()
     assert world.invoice.status == InvoiceStatus.OPEN
 
 
-@pytest.mark.parametrize("url_name, field", [
-    ("admin:billing_invoice_changelist", "user"), ("admin:billing_order_changelist", "user"),
-    ("admin:billing_payment_changelist", "user"),
-    ("admin:billing_subscription_changelist", "user"),
-    ("admin:credits_creditbalance_changelist", "user"),
-    ("admin:credits_credittransaction_changelist", "user"),
-    ("admin:credits_creditgrant_changelist", "user"),
-    ("admin:support_ticket_changelist", "customer"),
-    ("admin:accounts_apikey_changelist", "user"),
-    ("admin:console_customer_changelist", ""),
-    ("admin:accounts_user_changelist", ""),
-])
+@pytest.mark.parametrize(
+    "url_name, field",
+    [
+        ("admin:billing_invoice_changelist", "user"),
+        ("admin:billing_order_changelist", "user"),
+        ("admin:billing_payment_changelist", "user"),
+        ("admin:billing_subscription_changelist", "user"),
+        ("admin:credits_creditbalance_changelist", "user"),
+        ("admin:credits_credittransaction_changelist", "user"),
+        ("admin:credits_creditgrant_changelist", "user"),
+        ("admin:support_ticket_changelist", "customer"),
+        ("admin:accounts_apikey_changelist", "user"),
+        ("admin:console_customer_changelist", ""),
+        ("admin:accounts_user_changelist", ""),
+    ],
+)
 def test_every_list_that_shows_a_customer_links_to_their_page(url_name, field):
     world = customer_with_history()
     client = Client()
@@ -153,17 +199,16 @@ def test_the_customer_list_finds_a_customer_by_email_and_leaves_staff_out():
     staff = StaffFactory(email="agent@example.com")
     client = Client()
     client.force_login(StaffFactory())
-    html = client.get(reverse("admin:console_customer_changelist"), {"q": "dana@"}) \
-        .content.decode()
+    html = client.get(reverse("admin:console_customer_changelist"), {"q": "dana@"}).content.decode()
     assert "dana@example.com" in html
-    assert staff.email not in client.get(reverse("admin:console_customer_changelist")) \
-        .content.decode()
+    assert (
+        staff.email not in client.get(reverse("admin:console_customer_changelist")).content.decode()
+    )
     assert world.user.pk
 
 
 def test_the_page_reads_the_same_number_of_queries_whatever_the_history():
     """Each section is a bounded read: more orders, invoices or tickets add no query."""
-
 
     world = customer_with_history()
     client = Client()
@@ -184,7 +229,8 @@ def test_a_trial_is_extended_from_the_page_by_support():
 
     world = customer_with_history()
     Subscription.objects.filter(pk=world.subscription.pk).update(
-        status="TRIALING", trial_end=world.subscription.current_period_end)
+        status="TRIALING", trial_end=world.subscription.current_period_end
+    )
     client, response = _page(Role.SUPPORT, world.user)
     html = response.content.decode()
     form = form_with_button(html, "Extend trial", _selected_action=world.subscription.pk)
@@ -197,15 +243,19 @@ def test_a_trial_is_extended_from_the_page_by_support():
     assert (after - before).days == 5
 
 
-@pytest.mark.parametrize("url_name, row", [
-    ("admin:billing_invoice_change", "invoice"), ("admin:billing_order_change", "order"),
-    ("admin:billing_subscription_change", "subscription"),
-    ("admin:support_ticket_change", "ticket"), ("admin:accounts_apikey_change", "api_key"),
-])
+@pytest.mark.parametrize(
+    "url_name, row",
+    [
+        ("admin:billing_invoice_change", "invoice"),
+        ("admin:billing_order_change", "order"),
+        ("admin:billing_subscription_change", "subscription"),
+        ("admin:support_ticket_change", "ticket"),
+        ("admin:accounts_apikey_change", "api_key"),
+    ],
+)
 def test_a_customers_rows_link_their_page(url_name, row):
     world = customer_with_history()
     client = Client()
     client.force_login(AdminFactory())
     html = client.get(reverse(url_name, args=[getattr(world, row).pk])).content.decode()
-    assert f'href="{reverse("admin:console_customer_overview", args=[world.user.pk])}"' \
-        in html
+    assert f'href="{reverse("admin:console_customer_overview", args=[world.user.pk])}"' in html

@@ -18,65 +18,165 @@ FACTORY = {Role.ADMIN: AdminFactory, Role.FINANCE: FinanceFactory, Role.SUPPORT:
 
 # billing registers dj-stripe's mirrored tables read-only: the "Stripe mirror" group, for the
 # roles that reconcile against it (finance and admin).
-STRIPE_MIRROR = ["Charges", "Customers", "Disputes", "Invoices", "Payment intents",
-                 "Payment methods", "Prices", "Products", "Refunds", "Subscriptions"]
+STRIPE_MIRROR = [
+    "Charges",
+    "Customers",
+    "Disputes",
+    "Invoices",
+    "Payment intents",
+    "Payment methods",
+    "Prices",
+    "Products",
+    "Refunds",
+    "Subscriptions",
+]
 
 # What each role finds in the sidebar, group by group (titles as shown).
 EXPECTED = {
     Role.ADMIN: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
-        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
-                  "Discount durations", "Approval requests", "Accounting exports"],
+        "Money": [
+            "Orders",
+            "Invoices",
+            "Payments",
+            "Refunds",
+            "Credit notes",
+            "Discounts",
+            "Discount durations",
+            "Approval requests",
+            "Accounting exports",
+        ],
         "Subscriptions": ["Subscriptions", "Past due", "Plans and subscribers"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
-        "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles",
-                    "Help-bot ratings by article", "Answers rated not helpful",
-                    "Unanswered questions"],
-        "Catalog": ["Products", "Plans", "Prices", "Variants", "Pricing tiers", "Categories",
-                    "Collections", "Reviews"],
+        "Support": [
+            "Tickets",
+            "Help-bot conversations",
+            "Chat messages",
+            "Help articles",
+            "Help-bot ratings by article",
+            "Answers rated not helpful",
+            "Unanswered questions",
+        ],
+        "Catalog": [
+            "Products",
+            "Plans",
+            "Prices",
+            "Variants",
+            "Pricing tiers",
+            "Categories",
+            "Collections",
+            "Reviews",
+        ],
         "Insights": ["Analytics dashboard", "Daily metrics", "Reconciliation drifts"],
-        "System": ["Settings", "Users and roles", "Webhook events", "Webhook endpoints (out)",
-                   "Webhook deliveries (out)", "Events sent (out)", "Outbox", "Schedules",
-                   "Audit log", "Sign-in sessions", "API keys", "Stored files",
-                   "E-mail addresses", "Linked Google and GitHub accounts", "Operations",
-                   "My console settings"],
+        "System": [
+            "Settings",
+            "Users and roles",
+            "Webhook events",
+            "Webhook endpoints (out)",
+            "Webhook deliveries (out)",
+            "Events sent (out)",
+            "Outbox",
+            "Schedules",
+            "Audit log",
+            "Sign-in sessions",
+            "API keys",
+            "Stored files",
+            "E-mail addresses",
+            "Linked Google and GitHub accounts",
+            "Operations",
+            "My console settings",
+        ],
         "Stripe mirror": STRIPE_MIRROR,
     },
     Role.FINANCE: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
-        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
-                  "Discount durations", "Approval requests", "Accounting exports"],
+        "Money": [
+            "Orders",
+            "Invoices",
+            "Payments",
+            "Refunds",
+            "Credit notes",
+            "Discounts",
+            "Discount durations",
+            "Approval requests",
+            "Accounting exports",
+        ],
         "Subscriptions": ["Subscriptions", "Past due", "Plans and subscribers"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
         "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles"],
-        "Catalog": ["Products", "Plans", "Prices", "Variants", "Pricing tiers", "Categories",
-                    "Collections", "Reviews"],
+        "Catalog": [
+            "Products",
+            "Plans",
+            "Prices",
+            "Variants",
+            "Pricing tiers",
+            "Categories",
+            "Collections",
+            "Reviews",
+        ],
         "Insights": ["Analytics dashboard", "Daily metrics", "Reconciliation drifts"],
-        "System": ["Settings", "Users and roles", "Webhook events", "Outbox", "Audit log",
-                   "Sign-in sessions", "API keys", "Stored files", "My console settings"],
+        "System": [
+            "Settings",
+            "Users and roles",
+            "Webhook events",
+            "Outbox",
+            "Audit log",
+            "Sign-in sessions",
+            "API keys",
+            "Stored files",
+            "My console settings",
+        ],
         "Stripe mirror": STRIPE_MIRROR,
     },
     Role.SUPPORT: {
         "Customers": ["Customers", "Billing profiles", "Payment methods"],
-        "Money": ["Orders", "Invoices", "Payments", "Refunds", "Credit notes", "Discounts",
-                  "Approval requests"],
+        "Money": [
+            "Orders",
+            "Invoices",
+            "Payments",
+            "Refunds",
+            "Credit notes",
+            "Discounts",
+            "Approval requests",
+        ],
         "Subscriptions": ["Subscriptions", "Past due"],
         "Credits": ["Balances", "Ledger", "Lots", "Feature costs"],
-        "Support": ["Tickets", "Help-bot conversations", "Chat messages", "Help articles",
-                    "Help-bot ratings by article", "Answers rated not helpful",
-                    "Unanswered questions"],
-        "Catalog": ["Products", "Plans", "Prices", "Variants", "Pricing tiers", "Categories",
-                    "Collections", "Reviews"],
-        "System": ["Users and roles", "Audit log", "Sign-in sessions", "API keys",
-                   "Stored files", "My console settings"],
+        "Support": [
+            "Tickets",
+            "Help-bot conversations",
+            "Chat messages",
+            "Help articles",
+            "Help-bot ratings by article",
+            "Answers rated not helpful",
+            "Unanswered questions",
+        ],
+        "Catalog": [
+            "Products",
+            "Plans",
+            "Prices",
+            "Variants",
+            "Pricing tiers",
+            "Categories",
+            "Collections",
+            "Reviews",
+        ],
+        "System": [
+            "Users and roles",
+            "Audit log",
+            "Sign-in sessions",
+            "API keys",
+            "Stored files",
+            "My console settings",
+        ],
     },
 }
 
 
 def _sidebar(response) -> dict[str, list[str]]:
-    return {group["title"]: [item["title"] for item in group["items"]
-                             if item["has_permission"]]
-            for group in response.context["sidebar_navigation"]}
+    return {
+        group["title"]: [item["title"] for item in group["items"] if item["has_permission"]]
+        for group in response.context["sidebar_navigation"]
+    }
 
 
 @pytest.mark.django_db
@@ -97,9 +197,14 @@ def test_each_role_sees_its_groups_and_pages(role):
     # internals in the navigation.
     linked = set(re.findall(r'href="/admin/djstripe/([a-z_]+)/"', html))
     assert linked <= {name.lower() for name in MIRRORED.values()}, linked
-    for hidden in ("/admin/djstripe/\"", "/admin/axes/", "/admin/sites/",
-                   "/admin/django_celery_beat/crontabschedule/",
-                   "/admin/django_celery_beat/intervalschedule/", "/admin/auth/group/"):
+    for hidden in (
+        '/admin/djstripe/"',
+        "/admin/axes/",
+        "/admin/sites/",
+        "/admin/django_celery_beat/crontabschedule/",
+        "/admin/django_celery_beat/intervalschedule/",
+        "/admin/auth/group/",
+    ):
         assert f'href="{hidden}' not in html, hidden
 
 
@@ -109,8 +214,12 @@ def test_every_link_a_role_sees_opens(role):
     client = Client()
     client.force_login(FACTORY[role]())
     response = client.get(reverse("admin:index"))
-    links = [item["link"] for group in response.context["sidebar_navigation"]
-             for item in group["items"] if item["has_permission"]]
+    links = [
+        item["link"]
+        for group in response.context["sidebar_navigation"]
+        for item in group["items"]
+        if item["has_permission"]
+    ]
     assert links
     for link in links:
         page = client.get(link, follow=True)
@@ -121,8 +230,11 @@ def test_every_link_a_role_sees_opens(role):
 def test_support_is_refused_what_it_does_not_see():
     client = Client()
     client.force_login(StaffFactory())
-    for url in (reverse("admin:console_export"), "/admin/core/systemconfig/",
-                "/admin/billing/webhookevent/"):
+    for url in (
+        reverse("admin:console_export"),
+        "/admin/core/systemconfig/",
+        "/admin/billing/webhookevent/",
+    ):
         assert client.get(url).status_code == 403, url
     # The analytics app has nothing a support agent may see: the admin does not know it.
     assert client.get("/admin/analytics/").status_code == 404
@@ -159,8 +271,7 @@ def test_the_stripe_mirror_group_lists_the_mirror_tables_to_finance_and_admin():
             self.user, self.path = user, "/admin/"
 
     for user in (AdminFactory(), FinanceFactory()):
-        titles = {g["title"]: [i["title"] for i in g["items"]]
-                  for g in groups_for(Request(user))}
+        titles = {g["title"]: [i["title"] for i in g["items"]] for g in groups_for(Request(user))}
         assert titles["Stripe mirror"] == STRIPE_MIRROR
         assert list(titles)[-1] == "Stripe mirror"
     assert "Stripe mirror" not in [g["title"] for g in groups_for(Request(StaffFactory()))]
@@ -168,8 +279,6 @@ def test_the_stripe_mirror_group_lists_the_mirror_tables_to_finance_and_admin():
 
 def _reload_urls():
     """The admin's URLs as registered now (they are read once, when the URLconf loads)."""
-
-
 
     importlib.reload(config.urls)
     clear_url_caches()

@@ -31,8 +31,7 @@ def test_the_audit_log_names_rows_and_links_them():
     staff = FinanceFactory()
     audit.record(actor=staff, action=AuditAction.UPDATE, resource=world.invoice)
     audit.record(actor=staff, action=AuditAction.UPDATE, resource=world.subscription)
-    html = _client(AdminFactory()).get(reverse("admin:core_auditlog_changelist")) \
-        .content.decode()
+    html = _client(AdminFactory()).get(reverse("admin:core_auditlog_changelist")).content.decode()
     invoice_url = reverse("admin:billing_invoice_change", args=[world.invoice.pk])
     assert f'<a href="{invoice_url}">Invoice {world.invoice.number}</a>' in html
     assert "Subscription dana@example.com on Growth (Active)" in html
@@ -42,8 +41,7 @@ def test_the_audit_log_names_rows_and_links_them():
 def test_the_audit_log_links_a_customer_acting_to_their_page():
     world = customer_with_history()
     audit.record(actor=world.user, action=AuditAction.UPDATE, resource=world.user)
-    html = _client(AdminFactory()).get(reverse("admin:core_auditlog_changelist")) \
-        .content.decode()
+    html = _client(AdminFactory()).get(reverse("admin:core_auditlog_changelist")).content.decode()
     page = reverse("admin:console_customer_overview", args=[world.user.pk])
     assert f'<a href="{page}">dana@example.com</a>' in html
 
@@ -51,9 +49,11 @@ def test_the_audit_log_links_a_customer_acting_to_their_page():
 def test_subscription_titles_name_the_plan():
     world = customer_with_history()
     assert str(world.subscription) == "dana@example.com on Growth (Active)"
-    html = _client(AdminFactory()).get(
-        reverse("admin:billing_subscription_change", args=[world.subscription.pk])).content \
-        .decode()
+    html = (
+        _client(AdminFactory())
+        .get(reverse("admin:billing_subscription_change", args=[world.subscription.pk]))
+        .content.decode()
+    )
     assert "dana@example.com on Growth (Active)" in html
 
 
@@ -82,8 +82,7 @@ def test_dates_follow_the_staff_members_time_zone():
     page = client.get(reverse("admin:console_preferences"))
     form = form_with_button(page.content.decode(), "Save")
     assert form is not None and form["action"] == reverse("admin:console_preferences")
-    done = client.post(form["action"], {**form["fields"], "timezone": "Asia/Tokyo"},
-                       follow=True)
+    done = client.post(form["action"], {**form["fields"], "timezone": "Asia/Tokyo"}, follow=True)
     assert "Dates in the console are now shown in Asia/Tokyo time." in done.content.decode()
     assert StaffPreference.objects.get(user=staff).timezone == "Asia/Tokyo"
     assert "16, 2026, 8:30 a.m." in client.get(listing).content.decode()
@@ -110,13 +109,22 @@ def _metrics(latest: date, *, churn_before: int, churn_now: int):
     for back in range(60):
         day = latest - timedelta(days=back)
         churned = churn_now if back < 30 else churn_before
-        for metric, dimension, value in (("churned_subscriptions", "", churned),
-                                         ("new_subscriptions", "", 2),
-                                         ("active_subscriptions_at_start", "", 100),
-                                         ("mrr", "usd", 100_000 + (60 - back) * 100),
-                                         ("active_subscriptions", "", 100)):
-            rows.append(DailyMetric(date=day, metric=metric, dimension=dimension,
-                                    value=Decimal(value), definition_version=1))
+        for metric, dimension, value in (
+            ("churned_subscriptions", "", churned),
+            ("new_subscriptions", "", 2),
+            ("active_subscriptions_at_start", "", 100),
+            ("mrr", "usd", 100_000 + (60 - back) * 100),
+            ("active_subscriptions", "", 100),
+        ):
+            rows.append(
+                DailyMetric(
+                    date=day,
+                    metric=metric,
+                    dimension=dimension,
+                    value=Decimal(value),
+                    definition_version=1,
+                )
+            )
     DailyMetric.objects.bulk_create(rows)
 
 
@@ -128,8 +136,11 @@ def test_the_dashboard_paints_a_fall_in_churn_as_good_news(before, now, painted)
     tiles = {tile["key"]: tile for tile in kpi_tiles(latest, "usd")}
     assert tiles["subscriber_churn_rate"]["good"] is (painted == "good")
     assert tiles["mrr"]["change"] > 0 and tiles["mrr"]["good"] is True  # a rise, good there
-    html = _client(AdminFactory()).get("/admin/analytics/", {
-        "start": "2026-10-01", "end": "2026-11-30"}).content.decode()
-    tile = html[html.index("Subscriber churn (30 days)"):]
-    tile = tile[:tile.index("</li>")]
+    html = (
+        _client(AdminFactory())
+        .get("/admin/analytics/", {"start": "2026-10-01", "end": "2026-11-30"})
+        .content.decode()
+    )
+    tile = html[html.index("Subscriber churn (30 days)") :]
+    tile = tile[: tile.index("</li>")]
     assert f'class="tile-change {"down" if painted == "good" else "up"} {painted}"' in tile

@@ -34,18 +34,36 @@ def customer_with_history(email="dana@example.com") -> Customer:
     plan.monthly_price.save(update_fields=["unit_amount"])
     now = timezone.now()
     subscription = SubscriptionFactory(
-        user=user, plan=plan, price=plan.monthly_price, billing_source="manual",
-        status="ACTIVE", current_period_start=now - timedelta(days=3),
-        current_period_end=now + timedelta(days=27))
+        user=user,
+        plan=plan,
+        price=plan.monthly_price,
+        billing_source="manual",
+        status="ACTIVE",
+        current_period_start=now - timedelta(days=3),
+        current_period_end=now + timedelta(days=27),
+    )
     order = OrderFactory(user=user, subtotal=4000)
     OrderItemFactory(order=order, unit_amount=4000)
-    mark_order_paid(order_id=order.pk, provider="manual", provider_id=f"bank-{order.pk}",
-                    amount=4000, currency="usd")
+    mark_order_paid(
+        order_id=order.pk,
+        provider="manual",
+        provider_id=f"bank-{order.pk}",
+        amount=4000,
+        currency="usd",
+    )
     invoice = Invoice.objects.create(
-        number=next_number("INV"), user=user, subscription=subscription,
-        status=InvoiceStatus.OPEN, billing_source="manual", currency="usd", subtotal=7900,
-        total=7900, amount_due=7900, billing_reason="subscription_cycle",
-        due_date=(now + timedelta(days=14)).date())
+        number=next_number("INV"),
+        user=user,
+        subscription=subscription,
+        status=InvoiceStatus.OPEN,
+        billing_source="manual",
+        currency="usd",
+        subtotal=7900,
+        total=7900,
+        amount_due=7900,
+        billing_reason="subscription_cycle",
+        due_date=(now + timedelta(days=14)).date(),
+    )
     grant_credits(user=user, amount=500, source="PROMO", idempotency_key=f"w-{user.pk}")
     ticket = TicketFactory(customer=user, subject="Cannot download my invoice")
     api_key = ApiKeyFactory(user=user, name="CI pipeline")
@@ -60,8 +78,12 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
-            self.current = {"action": attrs.get("action", ""),
-                            "method": attrs.get("method", "get"), "fields": {}, "buttons": []}
+            self.current = {
+                "action": attrs.get("action", ""),
+                "method": attrs.get("method", "get"),
+                "fields": {},
+                "buttons": [],
+            }
             self.forms.append(self.current)
         elif self.current is not None and tag == "input" and attrs.get("name"):
             self.current["fields"][attrs["name"]] = attrs.get("value", "")
@@ -90,7 +112,8 @@ def forms_of(html: str) -> list[dict]:
 def form_with_button(html: str, label: str, **fields) -> dict | None:
     """The form whose button reads ``label`` (and whose fields include ``fields``)."""
     for form in forms_of(html):
-        if label in form["buttons"] and all(form["fields"].get(k) == str(v)
-                                            for k, v in fields.items()):
+        if label in form["buttons"] and all(
+            form["fields"].get(k) == str(v) for k, v in fields.items()
+        ):
             return form
     return None

@@ -25,12 +25,16 @@ class OutboxMessage(models.Model):
         ordering = ["id"]
         indexes = [
             # The relay's scan: only unpublished rows, oldest first. Stays tiny.
-            models.Index(fields=["id"], name="outbox_unpublished_idx",
-                         condition=Q(published_at__isnull=True)),
+            models.Index(
+                fields=["id"], name="outbox_unpublished_idx", condition=Q(published_at__isnull=True)
+            ),
             # The staff console's order (waiting rows first, then the newest), which also
             # serves the pruning of old published rows (a range of published_at).
-            models.Index(F("published_at").asc(nulls_first=True), F("id").desc(),
-                         name="outbox_published_id_idx"),
+            models.Index(
+                F("published_at").asc(nulls_first=True),
+                F("id").desc(),
+                name="outbox_published_id_idx",
+            ),
         ]
 
     def __str__(self):

@@ -52,8 +52,7 @@ class BackgroundPublisher:
         try:
             self._queue.put_nowait(message_id)
         except queue.Full:
-            logger.warning("Outbox publisher queue full: message %s left to the relay",
-                           message_id)
+            logger.warning("Outbox publisher queue full: message %s left to the relay", message_id)
 
     def _ensure_running(self) -> None:
         pid = os.getpid()
@@ -67,8 +66,7 @@ class BackgroundPublisher:
                 # A graceful stop (a deploy) publishes what is waiting rather than leaving it
                 # to the relay; a process killed outright leaves it to the relay.
                 atexit.register(self.wait_idle, EXIT_WAIT)
-            self._thread = threading.Thread(target=self._run, name="outbox-publisher",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
             self._pid = pid
             self._thread.start()
 

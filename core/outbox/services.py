@@ -75,8 +75,7 @@ def _marks():
 
 
 def _claimable(now):
-    return Q(published_at__isnull=True) & (Q(claimed_until__isnull=True) |
-                                           Q(claimed_until__lt=now))
+    return Q(published_at__isnull=True) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
 
 
 def publish(message_id: int) -> bool:
@@ -104,9 +103,13 @@ def publish_many(message_ids: Iterable[int]) -> int:
         return 0
     now = timezone.now()
     with _marks():
-        rows = sorted(OutboxMessage.objects.raw(
-            _CLAIM_SQL.format(table=OutboxMessage._meta.db_table),
-            {"until": now + CLAIM_FOR, "ids": ids, "now": now}), key=lambda row: row.pk)
+        rows = sorted(
+            OutboxMessage.objects.raw(
+                _CLAIM_SQL.format(table=OutboxMessage._meta.db_table),
+                {"until": now + CLAIM_FOR, "ids": ids, "now": now},
+            ),
+            key=lambda row: row.pk,
+        )
     sent = []
     for index, row in enumerate(rows):
         outcome = _deliver(row)
@@ -114,7 +117,7 @@ def publish_many(message_ids: Iterable[int]) -> int:
             sent.append(row.pk)
         elif outcome == BROKER_DOWN:
             _skip_until = time.monotonic() + SKIP_AFTER_FAILURE
-            _release([later.pk for later in rows[index + 1:]])
+            _release([later.pk for later in rows[index + 1 :]])
             break
     _mark_published(sent)
     return len(sent)
@@ -159,8 +162,7 @@ def _deliver(row: OutboxMessage) -> str:
     else:
         try:
             # retry=False: one attempt (see CELERY_BROKER_TRANSPORT_OPTIONS); the relay retries.
-            task.apply_async(args=row.args, kwargs=row.kwargs, task_id=row.task_id,
-                             retry=False)
+            task.apply_async(args=row.args, kwargs=row.kwargs, task_id=row.task_id, retry=False)
         except (OperationalError, OSError) as exc:
             return _not_sent(row, exc, BROKER_DOWN)
     return PUBLISHED
@@ -170,8 +172,11 @@ def _mark_published(ids: list[int]) -> None:
     if ids:
         with _marks():
             OutboxMessage.objects.filter(pk__in=ids).update(
-                published_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1,
-                last_error="")
+                published_at=timezone.now(),
+                claimed_until=None,
+                attempts=F("attempts") + 1,
+                last_error="",
+            )
 
 
 def _release(ids: list[int]) -> None:
@@ -183,8 +188,10 @@ def _release(ids: list[int]) -> None:
 def _not_sent(row: OutboxMessage, exc: Exception, outcome: str) -> str:
     with _marks():
         OutboxMessage.objects.filter(pk=row.pk).update(
-            claimed_until=None, attempts=F("attempts") + 1,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            claimed_until=None,
+            attempts=F("attempts") + 1,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
     logger.warning("Outbox message %s (%s) not published: %s", row.pk, row.task, exc)
     return outcome
 
@@ -196,9 +203,12 @@ def relay(*, limit: int = RELAY_BATCH) -> dict[str, int]:
     first broker error and releases the rest of the batch. Safe to run concurrently."""
     now = timezone.now()
     with transaction.atomic():
-        ids = list(OutboxMessage.objects.select_for_update(skip_locked=True)
-                   .filter(_claimable(now)).order_by("id")
-                   .values_list("id", flat=True)[:limit])
+        ids = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(_claimable(now))
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
         OutboxMessage.objects.filter(pk__in=ids).update(claimed_until=now + CLAIM_FOR)
     published = failed = 0
     for index, row in enumerate(OutboxMessage.objects.filter(pk__in=ids).order_by("id")):
@@ -209,17 +219,23 @@ def relay(*, limit: int = RELAY_BATCH) -> dict[str, int]:
         failed += 1
         if outcome == BROKER_DOWN:
             # The rest would fail the same way: give them back at once rather than at lease end.
-            OutboxMessage.objects.filter(pk__in=ids[index + 1:]).update(claimed_until=None)
+            OutboxMessage.objects.filter(pk__in=ids[index + 1 :]).update(claimed_until=None)
             break
-    return {"published": published, "failed": failed,
-            "pending": OutboxMessage.objects.filter(published_at__isnull=True).count()}
+    return {
+        "published": published,
+        "failed": failed,
+        "pending": OutboxMessage.objects.filter(published_at__isnull=True).count(),
+    }
 
 
 def prune(*, now: datetime | None = None, keep: timedelta = KEEP_PUBLISHED) -> int:
     """Delete rows published more than ``keep`` ago (a bounded batch per call)."""
     cutoff = (now or timezone.now()) - keep
-    ids = list(OutboxMessage.objects.filter(published_at__lt=cutoff).order_by("id")
-               .values_list("id", flat=True)[:PRUNE_BATCH])
+    ids = list(
+        OutboxMessage.objects.filter(published_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:PRUNE_BATCH]
+    )
     deleted, _ = OutboxMessage.objects.filter(pk__in=ids).delete()
     return deleted
 
@@ -238,6 +254,7 @@ def effect_once(fn: Fn) -> Fn:
     A run that dies before marking the row is run again (the e-mail may then go twice: never
     lost, rarely repeated). Calls that do not come from the outbox run as before.
     Put it under ``@shared_task``."""
+
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         request = getattr(current_task, "request", None)
@@ -250,4 +267,5 @@ def effect_once(fn: Fn) -> Fn:
         result = fn(*args, **kwargs)
         OutboxMessage.objects.filter(pk=pk).update(completed_at=timezone.now())
         return result
+
     return cast(Fn, run)

@@ -3,11 +3,24 @@ import pytest
 from core.ids import BIGINT_MAX, parse_id
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("42", 42), (42, 42), (" 7 ", 7), (str(BIGINT_MAX), BIGINT_MAX),
-    ("\u00b2", None), ("\u0663", None), ("0", None), ("-3", None), ("1e3", None), ("", None),
-    (None, None), (str(BIGINT_MAX + 1), None), ("12abc", None),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("42", 42),
+        (42, 42),
+        (" 7 ", 7),
+        (str(BIGINT_MAX), BIGINT_MAX),
+        ("\u00b2", None),
+        ("\u0663", None),
+        ("0", None),
+        ("-3", None),
+        ("1e3", None),
+        ("", None),
+        (None, None),
+        (str(BIGINT_MAX + 1), None),
+        ("12abc", None),
+    ],
+)
 def test_parse_id_accepts_only_ascii_positive_bigints(raw, expected):
     assert parse_id(raw) == expected
 

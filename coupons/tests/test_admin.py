@@ -28,16 +28,29 @@ def test_finance_makes_a_discount_last_three_months_and_bad_months_are_refused()
     browser.force_login(FinanceFactory())
     url = "/admin/coupons/couponduration/add/"
     action, token = _form(browser, url)
-    refused = browser.post(action, {"discount": discount.pk, "duration": "repeating",
-                                    "duration_in_months": "", "csrfmiddlewaretoken": token})
+    refused = browser.post(
+        action,
+        {
+            "discount": discount.pk,
+            "duration": "repeating",
+            "duration_in_months": "",
+            "csrfmiddlewaretoken": token,
+        },
+    )
     assert refused.status_code == 200 and not CouponDuration.objects.exists()
     assert "errornote" in refused.content.decode() or "errorlist" in refused.content.decode()
-    done = browser.post(action, {"discount": discount.pk, "duration": "repeating",
-                                 "duration_in_months": "3", "csrfmiddlewaretoken": token})
+    done = browser.post(
+        action,
+        {
+            "discount": discount.pk,
+            "duration": "repeating",
+            "duration_in_months": "3",
+            "csrfmiddlewaretoken": token,
+        },
+    )
     assert done.status_code == 302
     row = CouponDuration.objects.get()
-    assert (row.discount_id, row.duration, row.duration_in_months) == (discount.pk,
-                                                                       "repeating", 3)
+    assert (row.discount_id, row.duration, row.duration_in_months) == (discount.pk, "repeating", 3)
 
 
 def test_support_cannot_change_durations():

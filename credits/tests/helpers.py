@@ -14,8 +14,9 @@ def balance(user) -> int:
 
 def lot(user, amount, *, days=None, source=GrantSource.PROMO, key=None) -> CreditGrant:
     expires = timezone.now() + timedelta(days=days) if days is not None else None
-    row = services.grant_credits(user=user, amount=amount, source=source, expires_at=expires,
-                                 idempotency_key=key)
+    row = services.grant_credits(
+        user=user, amount=amount, source=source, expires_at=expires, idempotency_key=key
+    )
     return CreditGrant.objects.get(pk=row.details["grant_id"])
 
 

@@ -21,11 +21,13 @@ COST = 7
 
 def in_thread(fn):
     """Run ``fn`` with its own database connection, closed at the end of the thread's job."""
+
     def wrapper(*args):
         try:
             return fn(*args)
         finally:
             connection.close()
+
     return wrapper
 
 
@@ -73,8 +75,9 @@ def test_concurrent_consumes_by_different_users_do_not_block_each_other_or_mix(m
         outcomes = list(pool.map(consume, range(40)))
 
     assert sum(outcomes) == 15
-    assert set(CreditBalance.objects.filter(user__in=users).values_list("balance", flat=True)) \
-        == {0}
+    assert set(CreditBalance.objects.filter(user__in=users).values_list("balance", flat=True)) == {
+        0
+    }
     assert invariant.check_invariant() == []
 
 
@@ -88,9 +91,12 @@ def test_20_concurrent_api_requests_with_one_idempotency_key_charge_once(metered
         client = APIClient()
         client.force_authenticate(user=user)
         start.wait(timeout=10)
-        response = client.post("/api/v1/credits/consume/",
-                               {"operation": "AI_IMAGE_GENERATION", "quantity": 2},
-                               format="json", HTTP_IDEMPOTENCY_KEY="job-42")
+        response = client.post(
+            "/api/v1/credits/consume/",
+            {"operation": "AI_IMAGE_GENERATION", "quantity": 2},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="job-42",
+        )
         return response.status_code, response.json()
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -110,8 +116,12 @@ def test_20_concurrent_api_requests_with_one_idempotency_key_charge_once(metered
 def test_expiry_racing_consumption_never_double_counts(metered):
     user = UserFactory()
     soon = timezone.now() + timedelta(hours=1)
-    expiring = [services.grant_credits(user=user, amount=10 * COST, source=GrantSource.PROMO,
-                                       expires_at=soon) for _ in range(3)]
+    expiring = [
+        services.grant_credits(
+            user=user, amount=10 * COST, source=GrantSource.PROMO, expires_at=soon
+        )
+        for _ in range(3)
+    ]
     services.grant_credits(user=user, amount=5 * COST, source=GrantSource.PURCHASE)
     granted = 35 * COST
     later = soon + timedelta(hours=1)

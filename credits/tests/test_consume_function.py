@@ -41,6 +41,7 @@ def _definition() -> str:
 
 # --- the version and what it shares with Python ---------------------------------------------
 
+
 @pytest.mark.django_db
 def test_the_service_calls_the_function_version_the_migrations_installed():
     with connection.cursor() as cursor:
@@ -51,8 +52,9 @@ def test_the_service_calls_the_function_version_the_migrations_installed():
     assert services.CONSUME_FUNCTION == "credits_consume_v2"
     assert services._CONSUME_SQL.startswith("SELECT * FROM credits_consume_v2(")
     with connection.cursor() as cursor:  # v1, on the database's clock, is gone
-        cursor.execute("SELECT to_regprocedure(%s)",
-                       ["credits_consume_v1(bigint,text,integer,text,jsonb)"])
+        cursor.execute(
+            "SELECT to_regprocedure(%s)", ["credits_consume_v1(bigint,text,integer,text,jsonb)"]
+        )
         assert cursor.fetchone()[0] is None
 
 
@@ -69,10 +71,14 @@ def test_the_function_and_python_agree_on_the_constants_they_share():
 
 # --- the cost: the plan of the current subscription, as billing reads it ---------------------
 
+
 def _subscription(user, overrides, **fields):
     plan = PlanFactory(feature_cost_overrides=overrides)
-    defaults = {"status": SubscriptionStatus.ACTIVE, "current_period_start": timezone.now(),
-                "current_period_end": timezone.now() + timedelta(days=30)}
+    defaults = {
+        "status": SubscriptionStatus.ACTIVE,
+        "current_period_start": timezone.now(),
+        "current_period_end": timezone.now() + timedelta(days=30),
+    }
     return Subscription.objects.create(user=user, plan=plan, **{**defaults, **fields})
 
 
@@ -84,20 +90,31 @@ SUBSCRIPTION_CASES = {
     "none": [],
     "active": [{"status": SubscriptionStatus.ACTIVE}],
     "trialing": [{"status": SubscriptionStatus.TRIALING}],
-    "past due within the grace": [{"status": SubscriptionStatus.PAST_DUE,
-                                   "past_due_since": _ago(3)}],
-    "past due beyond the grace": [{"status": SubscriptionStatus.PAST_DUE,
-                                   "past_due_since": _ago(8)}],
-    "past due, no date, period just ended": [{"status": SubscriptionStatus.PAST_DUE,
-                                              "past_due_since": None,
-                                              "current_period_end": _ago(3)}],
-    "past due, no date, period long ended": [{"status": SubscriptionStatus.PAST_DUE,
-                                              "past_due_since": None,
-                                              "current_period_end": _ago(10)}],
+    "past due within the grace": [
+        {"status": SubscriptionStatus.PAST_DUE, "past_due_since": _ago(3)}
+    ],
+    "past due beyond the grace": [
+        {"status": SubscriptionStatus.PAST_DUE, "past_due_since": _ago(8)}
+    ],
+    "past due, no date, period just ended": [
+        {
+            "status": SubscriptionStatus.PAST_DUE,
+            "past_due_since": None,
+            "current_period_end": _ago(3),
+        }
+    ],
+    "past due, no date, period long ended": [
+        {
+            "status": SubscriptionStatus.PAST_DUE,
+            "past_due_since": None,
+            "current_period_end": _ago(10),
+        }
+    ],
     "canceled": [{"status": SubscriptionStatus.CANCELED}],
     "two live, the later started wins": [
         {"status": SubscriptionStatus.ACTIVE, "current_period_start": _ago(10), "cost": 3},
-        {"status": SubscriptionStatus.ACTIVE, "current_period_start": _ago(1), "cost": 2}],
+        {"status": SubscriptionStatus.ACTIVE, "current_period_start": _ago(1), "cost": 2},
+    ],
 }
 
 
@@ -118,7 +135,8 @@ def test_the_function_charges_what_the_cost_selector_says(case):
 @pytest.mark.django_db
 @pytest.mark.parametrize("override", [0, -1, "3", 2.5, True, None])
 def test_an_override_that_is_not_a_whole_number_of_at_least_1_is_ignored_and_logged(
-        override, caplog):
+    override, caplog
+):
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=COST)
     user = funded_user(credits=100)
     _subscription(user, {"AI_TEXT_CHAT": override})
@@ -131,6 +149,7 @@ def test_an_override_that_is_not_a_whole_number_of_at_least_1_is_ignored_and_log
 
 # --- refusals keep their codes and messages --------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_unknown_operation_and_insufficient_balance_answer_as_before_through_an_api_key():
     FeatureCostFactory(operation="AI_VIDEO_GENERATION", cost=40)
@@ -140,15 +159,24 @@ def test_unknown_operation_and_insufficient_balance_answer_as_before_through_an_
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
     unknown = client.post("/api/v1/credits/consume/", {"operation": "NOPE"}, format="json")
-    short = client.post("/api/v1/credits/consume/", {"operation": "AI_VIDEO_GENERATION"},
-                        format="json")
+    short = client.post(
+        "/api/v1/credits/consume/", {"operation": "AI_VIDEO_GENERATION"}, format="json"
+    )
 
     assert unknown.status_code == 400
-    assert unknown.json() == {"code": "unknown_operation", "fields": {},
-                              "detail": "Unknown or inactive operation 'NOPE'."}
+    assert unknown.json() == {
+        "code": "unknown_operation",
+        "fields": {},
+        "detail": "Unknown or inactive operation 'NOPE'.",
+    }
     assert short.status_code == 402
-    assert short.json() == {"code": "insufficient_credits", "fields": {}, "balance": 30,
-                            "cost": 40, "detail": "This needs 40 credits; the balance is 30."}
+    assert short.json() == {
+        "code": "insufficient_credits",
+        "fields": {},
+        "balance": 30,
+        "cost": 40,
+        "detail": "This needs 40 credits; the balance is 30.",
+    }
     assert CreditBalance.objects.get(user=user).balance == 30
     assert not CreditTransaction.objects.filter(user=user, kind="CONSUME").exists()
 
@@ -157,8 +185,9 @@ def test_unknown_operation_and_insufficient_balance_answer_as_before_through_an_
 def test_a_conflicting_key_names_the_first_request():
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=COST)
     user = funded_user(credits=100)
-    services.consume_credits(user=user, operation="AI_TEXT_CHAT", quantity=2,
-                             idempotency_key="job-1")
+    services.consume_credits(
+        user=user, operation="AI_TEXT_CHAT", quantity=2, idempotency_key="job-1"
+    )
 
     with pytest.raises(IdempotencyConflict) as excinfo:
         services.consume_credits(user=user, operation="AI_TEXT_CHAT", idempotency_key="job-1")
@@ -183,32 +212,43 @@ def test_a_refusal_inside_a_transaction_leaves_it_usable():
 
 # --- expiry during consume, and the outbox row -----------------------------------------------
 
+
 @pytest.mark.django_db
 def test_an_overdue_lot_is_expired_by_consume_exactly_as_the_expiry_task_writes_it():
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=COST)
     by_consume, by_task = UserFactory(), UserFactory()
     lots = {}
     for user in (by_consume, by_task):
-        row = services.grant_credits(user=user, amount=20, source=GrantSource.TRIAL,
-                                     expires_at=timezone.now() + timedelta(days=1))
+        row = services.grant_credits(
+            user=user,
+            amount=20,
+            source=GrantSource.TRIAL,
+            expires_at=timezone.now() + timedelta(days=1),
+        )
         services.grant_credits(user=user, amount=50, source=GrantSource.PURCHASE)
         lots[user.pk] = row.details["grant_id"]
         # A date with microseconds, as real ones have: the EXPIRE row spells it like Python.
         CreditGrant.objects.filter(pk=lots[user.pk]).update(
-            expires_at=timezone.now() - timedelta(hours=1, microseconds=123))
+            expires_at=timezone.now() - timedelta(hours=1, microseconds=123)
+        )
 
     used = services.consume_credits(user=by_consume, operation="AI_TEXT_CHAT")
     services.expire_credits()
 
-    expired = {user.pk: CreditTransaction.objects.get(user=user, kind="EXPIRE")
-               for user in (by_consume, by_task)}
+    expired = {
+        user.pk: CreditTransaction.objects.get(user=user, kind="EXPIRE")
+        for user in (by_consume, by_task)
+    }
     ours, theirs = expired[by_consume.pk], expired[by_task.pk]
     assert (ours.amount, ours.balance_after) == (theirs.amount, theirs.balance_after) == (-20, 50)
     assert ours.idempotency_key == f"expire:lot:{lots[by_consume.pk]}"
     assert set(ours.details) == set(theirs.details) == {"grant_id", "source", "expires_at"}
     grant = CreditGrant.objects.get(pk=lots[by_consume.pk])
-    assert ours.details == {"grant_id": grant.pk, "source": "TRIAL",
-                            "expires_at": grant.expires_at.isoformat()}
+    assert ours.details == {
+        "grant_id": grant.pk,
+        "source": "TRIAL",
+        "expires_at": grant.expires_at.isoformat(),
+    }
     assert (grant.remaining, grant.expired_at) == (0, ours.created_at)
     assert ours.pk < used.pk and used.balance_after == 50 - COST
     assert [(m.grant_id, m.amount) for m in ours.lots.all()] == [(grant.pk, -20)]
@@ -224,8 +264,7 @@ def test_crossing_the_threshold_writes_the_outbox_row_enqueue_writes_and_publish
     reference = enqueue("credits.tasks.send_low_balance_email", user.pk)
 
     ours = OutboxMessage.objects.exclude(pk=reference.pk).get()
-    assert (ours.task, ours.args, ours.kwargs) == (reference.task, reference.args,
-                                                   reference.kwargs)
+    assert (ours.task, ours.args, ours.kwargs) == (reference.task, reference.args, reference.kwargs)
     assert ours.published_at is not None and ours.completed_at is not None
     assert (ours.attempts, ours.last_error) == (1, "")
     assert CreditBalance.objects.get(user=user).low_balance_notified is True
@@ -247,12 +286,17 @@ def test_a_configured_threshold_is_read_by_the_function():
 
 # --- locks and races ---------------------------------------------------------------------------
 
+
 @pytest.mark.django_db(transaction=True)
 def test_consume_locks_the_lots_it_draws_from_and_no_other():
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=COST)
     user = UserFactory()
-    first = services.grant_credits(user=user, amount=50, source=GrantSource.PROMO,
-                                   expires_at=timezone.now() + timedelta(days=1))
+    first = services.grant_credits(
+        user=user,
+        amount=50,
+        source=GrantSource.PROMO,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
     second = services.grant_credits(user=user, amount=50, source=GrantSource.PURCHASE)
     drawn, untouched = first.details["grant_id"], second.details["grant_id"]
     consumed, release = threading.Event(), threading.Event()
@@ -303,8 +347,12 @@ def _replay_one_key(user_id, start, results):
 
     try:
         start.wait(timeout=30)
-        row = services.consume_credits(user=User(pk=user_id), operation="AI_IMAGE_GENERATION",
-                                       quantity=2, idempotency_key="job-42")
+        row = services.consume_credits(
+            user=User(pk=user_id),
+            operation="AI_IMAGE_GENERATION",
+            quantity=2,
+            idempotency_key="job-42",
+        )
         results.put((row.pk, row.amount, row.balance_after, row.created_at))
     finally:
         connection.close()
@@ -315,8 +363,9 @@ def _in_processes(target, user_id, count=8) -> list:
     connections.close_all()  # each child opens its own connection to the test database
     context = multiprocessing.get_context("fork")
     start, results = context.Barrier(count), context.Queue()
-    processes = [context.Process(target=target, args=(user_id, start, results))
-                 for _ in range(count)]
+    processes = [
+        context.Process(target=target, args=(user_id, start, results)) for _ in range(count)
+    ]
     for process in processes:
         process.start()
     try:

@@ -18,8 +18,7 @@ def remembered(settings):
     services.forget_required_entitlements()
 
 
-def test_the_requirements_are_read_once_then_remembered(remembered,
-                                                         django_assert_num_queries):
+def test_the_requirements_are_read_once_then_remembered(remembered, django_assert_num_queries):
     FeatureCostFactory(operation="AI_VIDEO", required_entitlement="ai_video")
     FeatureCostFactory(operation="AI_TEXT")
     with django_assert_num_queries(1):

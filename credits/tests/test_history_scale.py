@@ -37,7 +37,8 @@ def _add_history(user, *, rows: int, first_row: int, end) -> None:
     the lots have no movements and nothing left, which the per-lot check accepts."""
     last_row = first_row + rows - 1
     with connection.cursor() as cursor:
-        cursor.execute("""
+        cursor.execute(
+            """
             INSERT INTO credits_credittransaction
                 (user_id, kind, operation, quantity, amount, balance_after, details,
                  idempotency_key, created_at)
@@ -51,17 +52,18 @@ def _add_history(user, *, rows: int, first_row: int, end) -> None:
                    CASE WHEN g %% 10 = 0 THEN 9 ELSE g %% 10 - 1 END,
                    '{}', '', %(end)s - g * %(step)s
               FROM generate_series(%(last)s, %(first)s, -1) AS g""",
-                       {"user": user.pk, "end": end, "step": STEP, "first": first_row,
-                        "last": last_row})
-        cursor.execute("""
+            {"user": user.pk, "end": end, "step": STEP, "first": first_row, "last": last_row},
+        )
+        cursor.execute(
+            """
             INSERT INTO credits_creditgrant
                 (user_id, source, amount, remaining, source_ref, idempotency_key, created_at,
                  updated_at)
             SELECT %(user)s, 'PLAN', 9, 0, 'history', '', %(end)s - g * %(step)s,
                    %(end)s - g * %(step)s
               FROM generate_series(%(first)s, %(last)s, 10) AS g""",
-                       {"user": user.pk, "end": end, "step": STEP, "first": first_row,
-                        "last": last_row})
+            {"user": user.pk, "end": end, "step": STEP, "first": first_row, "last": last_row},
+        )
     # ANALYZE is the tables' owner's to run (the tests act as the application's role, for
     # which PostgreSQL skips it with a warning).
     with as_owner(), connection.cursor() as cursor:
@@ -77,7 +79,8 @@ def _add_other_customers(*, customers: int, days: int, end) -> None:
     ends at zero on a CONSUME)."""
     users = UserFactory.create_batch(customers)
     with connection.cursor() as cursor:
-        cursor.execute("""
+        cursor.execute(
+            """
             INSERT INTO credits_credittransaction
                 (user_id, kind, operation, quantity, amount, balance_after, details,
                  idempotency_key, created_at)
@@ -88,12 +91,16 @@ def _add_other_customers(*, customers: int, days: int, end) -> None:
                    '{}', '', %(end)s - (%(days)s - d) * interval '1 day'
               FROM unnest(%(users)s::bigint[]) AS u, generate_series(1, %(days)s) AS d
              ORDER BY u, d""",
-                       {"users": [user.pk for user in users], "days": days, "end": end})
+            {"users": [user.pk for user in users], "days": days, "end": end},
+        )
 
 
 def _big_table_queries(captured) -> list[str]:
-    return [q["sql"] for q in captured.captured_queries
-            if any(table in q["sql"] for table in BIG_TABLES)]
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if any(table in q["sql"] for table in BIG_TABLES)
+    ]
 
 
 def _plan(sql: str) -> str:
@@ -112,19 +119,27 @@ def _measure(client, url: str) -> tuple[int, list[str]]:
 @pytest.mark.django_db
 @pytest.mark.timeout(600)
 def test_page_and_summary_cost_the_same_queries_and_index_plans_at_50k_and_200k_rows(
-        chat, customer, customer_client, customer_api):
+    chat, customer, customer_client, customer_api
+):
     end = timezone.now() - timedelta(hours=1)
     _add_other_customers(customers=20, days=5_000, end=end)
     # Recent activity through the services, after the generated history: live lots (one
     # expiring soon), consumption this month, the newest rows of the ledger.
     _add_history(customer, rows=50_000, first_row=1, end=end)
     services.grant_credits(user=customer, amount=5_000, source=GrantSource.PURCHASE)
-    services.grant_credits(user=customer, amount=300, source=GrantSource.PROMO,
-                           expires_at=timezone.now() + timedelta(days=3))
+    services.grant_credits(
+        user=customer,
+        amount=300,
+        source=GrantSource.PROMO,
+        expires_at=timezone.now() + timedelta(days=3),
+    )
     for quantity in (1, 2, 3):
         services.consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=quantity)
-    reads = ((customer_client, PAGE), (customer_client, PAGE + "?range=90"),
-             (customer_api, SUMMARY))
+    reads = (
+        (customer_client, PAGE),
+        (customer_client, PAGE + "?range=90"),
+        (customer_api, SUMMARY),
+    )
     for client, url in reads:  # what a first request caches (settings) is not measured
         client.get(url)
     measured = {}
@@ -150,7 +165,8 @@ def test_page_and_summary_cost_the_same_queries_and_index_plans_at_50k_and_200k_
 @pytest.mark.django_db
 @pytest.mark.timeout(600)
 def test_an_older_page_of_a_long_history_is_read_from_its_place_in_the_index(
-        chat, customer, customer_client):
+    chat, customer, customer_client
+):
     end = timezone.now() - timedelta(hours=1)
     _add_history(customer, rows=50_000, first_row=1, end=end)
     services.grant_credits(user=customer, amount=100, source=GrantSource.PURCHASE)
@@ -160,8 +176,11 @@ def test_an_older_page_of_a_long_history_is_read_from_its_place_in_the_index(
     with CaptureQueriesContext(connection) as captured:
         second = customer_client.get(PAGE + f"?before={older}")
 
-    (ledger_query,) = [sql for sql in _big_table_queries(captured)
-                       if "credits_credittransaction" in sql and "LIMIT 21" in sql]
+    (ledger_query,) = [
+        sql
+        for sql in _big_table_queries(captured)
+        if "credits_credittransaction" in sql and "LIMIT 21" in sql
+    ]
     plan = _plan(ledger_query)
     assert "Index" in plan and "Seq Scan" not in plan
     # The scan starts at the cursor (an index condition on created_at), not at the newest row.

@@ -28,8 +28,10 @@ ledger_day_migration = importlib.import_module("credits.migrations.0006_ledger_d
 
 
 def _sums(user) -> dict[tuple, tuple[int, int]]:
-    return {(d.day, d.kind, d.operation): (d.row_count, d.amount)
-            for d in LedgerDay.objects.filter(user=user)}
+    return {
+        (d.day, d.kind, d.operation): (d.row_count, d.amount)
+        for d in LedgerDay.objects.filter(user=user)
+    }
 
 
 def _ledger_sums(user) -> dict[tuple, tuple[int, int]]:
@@ -45,19 +47,31 @@ def _ledger_sums(user) -> dict[tuple, tuple[int, int]]:
 def test_sums_equal_the_ledger_after_every_kind_of_movement(chat, video, customer, admin_user):
     today = timezone.now().astimezone(UTC).date()
     services.grant_signup_bonus(user=customer)
-    services.grant_credits(user=customer, amount=500, source=GrantSource.PURCHASE,
-                           idempotency_key="order:ORD-1")
-    expiring = services.grant_credits(user=customer, amount=40, source=GrantSource.PROMO,
-                                      expires_at=timezone.now() + timedelta(hours=1))
-    chats = [services.consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=2)
-             for _ in range(3)]
+    services.grant_credits(
+        user=customer, amount=500, source=GrantSource.PURCHASE, idempotency_key="order:ORD-1"
+    )
+    expiring = services.grant_credits(
+        user=customer,
+        amount=40,
+        source=GrantSource.PROMO,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    chats = [
+        services.consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=2)
+        for _ in range(3)
+    ]
     services.consume_credits(user=customer, operation="AI_VIDEO_GENERATION")
     services.refund_consumption(transaction=chats[0], reason="failed run")
     services.adjust_credits(user=customer, amount=25, reason="goodwill", actor=admin_user)
     services.adjust_credits(user=customer, amount=-5, reason="correction", actor=admin_user)
-    services.claw_back_grant(user=customer, grant_idempotency_key="order:ORD-1", amount=50,
-                             reason="order refunded", actor=admin_user,
-                             idempotency_key="claw:ORD-1")
+    services.claw_back_grant(
+        user=customer,
+        grant_idempotency_key="order:ORD-1",
+        amount=50,
+        reason="order refunded",
+        actor=admin_user,
+        idempotency_key="claw:ORD-1",
+    )
     later = timezone.now() + timedelta(hours=2)
     services.expire_credits(now=later)
 
@@ -81,27 +95,46 @@ def test_rows_written_in_bulk_or_by_sql_are_summed_per_utc_day(customer):
     lot_id = grant.details["grant_id"]
     # 23:59:59 and 00:00:00 UTC: two days, whatever the database session's time zone. (After
     # the grant: the invariant reads the balance from the user's last row.)
-    early = datetime.combine(timezone.now().astimezone(UTC).date() + timedelta(days=2),
-                             time(0), tzinfo=UTC)
+    early = datetime.combine(
+        timezone.now().astimezone(UTC).date() + timedelta(days=2), time(0), tzinfo=UTC
+    )
     late = early - timedelta(seconds=1)
-    rows = CreditTransaction.objects.bulk_create([
-        CreditTransaction(user=customer, kind="CONSUME", operation="AI_TEXT_CHAT", amount=-3,
-                          balance_after=997, created_at=late),
-        CreditTransaction(user=customer, kind="CONSUME", operation="AI_TEXT_CHAT", amount=-4,
-                          balance_after=993, created_at=early),
-    ])
+    rows = CreditTransaction.objects.bulk_create(
+        [
+            CreditTransaction(
+                user=customer,
+                kind="CONSUME",
+                operation="AI_TEXT_CHAT",
+                amount=-3,
+                balance_after=997,
+                created_at=late,
+            ),
+            CreditTransaction(
+                user=customer,
+                kind="CONSUME",
+                operation="AI_TEXT_CHAT",
+                amount=-4,
+                balance_after=993,
+                created_at=early,
+            ),
+        ]
+    )
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL TIME ZONE 'America/Los_Angeles'")
-        cursor.execute("""
+        cursor.execute(
+            """
             INSERT INTO credits_credittransaction
                 (user_id, kind, operation, amount, balance_after, details, idempotency_key,
                  created_at)
             SELECT %s, 'CONSUME', 'AI_TEXT_CHAT', -1, 993 - g, '{}', '', %s
-              FROM generate_series(1, 5) AS g""", [customer.pk, early])
+              FROM generate_series(1, 5) AS g""",
+            [customer.pk, early],
+        )
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")
     TransactionLot.objects.bulk_create(
         TransactionLot(transaction=row, grant_id=lot_id, amount=row.amount)
-        for row in [*rows, *CreditTransaction.objects.filter(user=customer, amount=-1)])
+        for row in [*rows, *CreditTransaction.objects.filter(user=customer, amount=-1)]
+    )
     CreditGrant.objects.filter(pk=lot_id).update(remaining=1000 - 12)
     CreditBalance.objects.filter(user=customer).update(balance=1000 - 12)
 
@@ -125,8 +158,9 @@ def test_a_rolled_back_movement_leaves_the_sums_as_they_were(chat, customer):
 
 
 @pytest.mark.django_db
-def test_the_migrations_backfill_sums_rows_written_before_the_trigger(chat, video, customer,
-                                                                      other_customer):
+def test_the_migrations_backfill_sums_rows_written_before_the_trigger(
+    chat, video, customer, other_customer
+):
     funded_user(user=customer, credits=300)
     funded_user(user=other_customer, credits=300)
     for user in (customer, other_customer):
@@ -137,8 +171,10 @@ def test_the_migrations_backfill_sums_rows_written_before_the_trigger(chat, vide
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM credits_ledgerday")
-        cursor.execute("INSERT INTO credits_ledgerday "
-                       "(user_id, day, kind, operation, row_count, amount) " + backfill)
+        cursor.execute(
+            "INSERT INTO credits_ledgerday "
+            "(user_id, day, kind, operation, row_count, amount) " + backfill
+        )
 
     assert {user.pk: _sums(user) for user in (customer, other_customer)} == expected
 
@@ -165,16 +201,25 @@ def test_usage_and_runway_read_the_sums_not_the_ledger(chat, customer):
 def test_usage_counts_days_in_utc_and_ignores_days_outside_the_range(customer):
     grant = services.grant_credits(user=customer, amount=100, source=GrantSource.PROMO)
     # Days ahead of the grant: the invariant reads the balance from the user's last row.
-    now = datetime.combine(timezone.now().astimezone(UTC).date() + timedelta(days=3),
-                           time(0, 30), tzinfo=UTC)
+    now = datetime.combine(
+        timezone.now().astimezone(UTC).date() + timedelta(days=3), time(0, 30), tzinfo=UTC
+    )
     moments = [now - timedelta(days=30), now - timedelta(hours=1), now, now + timedelta(days=2)]
     rows = CreditTransaction.objects.bulk_create(
-        CreditTransaction(user=customer, kind="CONSUME", operation="AI_TEXT_CHAT", amount=-1,
-                          balance_after=99 - i, created_at=moment)
-        for i, moment in enumerate(moments))
+        CreditTransaction(
+            user=customer,
+            kind="CONSUME",
+            operation="AI_TEXT_CHAT",
+            amount=-1,
+            balance_after=99 - i,
+            created_at=moment,
+        )
+        for i, moment in enumerate(moments)
+    )
     TransactionLot.objects.bulk_create(
         TransactionLot(transaction=row, grant_id=grant.details["grant_id"], amount=-1)
-        for row in rows)
+        for row in rows
+    )
     CreditGrant.objects.filter(pk=grant.details["grant_id"]).update(remaining=96)
     CreditBalance.objects.filter(user=customer).update(balance=96)
 
@@ -210,5 +255,4 @@ def test_concurrent_movements_keep_the_sums_equal_to_the_ledger(chat):
     assert selectors.ledger_day_differences() == []
     for user in users:
         today = CreditTransaction.objects.filter(user=user, kind="CONSUME").first().created_at
-        assert _sums(user)[(today.astimezone(UTC).date(), "CONSUME", "AI_TEXT_CHAT")] == (
-            30, -150)
+        assert _sums(user)[(today.astimezone(UTC).date(), "CONSUME", "AI_TEXT_CHAT")] == (30, -150)

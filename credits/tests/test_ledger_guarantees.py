@@ -18,6 +18,7 @@ from credits.tests.helpers import balance, lot, make_overdue
 
 # --- the database's own guarantees ----
 
+
 def _execute_in_savepoint(sql, params):
     # As the owner: the application's role may not even try (config/tests/
     # test_database_roles.py); the trigger stops whoever has the privilege.

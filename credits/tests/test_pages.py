@@ -44,10 +44,15 @@ def test_credits_page_of_a_new_customer_shows_empty_states(customer_client):
 
 
 @pytest.mark.django_db
-def test_credits_page_shows_balance_lots_runway_costs_chart_and_history(chat, customer,
-                                                                        customer_client):
-    services.grant_credits(user=customer, amount=120, source=GrantSource.PURCHASE,
-                           expires_at=timezone.now() + timedelta(days=5))
+def test_credits_page_shows_balance_lots_runway_costs_chart_and_history(
+    chat, customer, customer_client
+):
+    services.grant_credits(
+        user=customer,
+        amount=120,
+        source=GrantSource.PURCHASE,
+        expires_at=timezone.now() + timedelta(days=5),
+    )
     services.consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=6)
 
     response = customer_client.get(PAGE)
@@ -86,8 +91,11 @@ def test_credits_page_pages_through_the_history_by_keyset(chat, customer, custom
     funded_user(user=customer, credits=1000)
     for _ in range(44):
         services.consume_credits(user=customer, operation="AI_TEXT_CHAT")
-    newest_first = list(CreditTransaction.objects.filter(user=customer)
-                        .order_by("-created_at", "-id").values_list("pk", flat=True))
+    newest_first = list(
+        CreditTransaction.objects.filter(user=customer)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+    )
 
     first = customer_client.get(PAGE)
     second = customer_client.get(PAGE + _history_links(first)["Older"])
@@ -109,23 +117,34 @@ def test_credits_page_pages_through_the_history_by_keyset(chat, customer, custom
 
 
 @pytest.mark.django_db
-def test_credits_page_orders_rows_of_the_same_instant_by_id_across_pages(customer,
-                                                                           customer_client):
+def test_credits_page_orders_rows_of_the_same_instant_by_id_across_pages(customer, customer_client):
     grant = services.grant_credits(user=customer, amount=30, source=GrantSource.PROMO)
     # Thirty consumptions stamped with one instant, written as a bulk import would (the
     # services stamp each row with its own time), lots and balance kept in step.
     moment = timezone.now()
     rows = CreditTransaction.objects.bulk_create(
-        CreditTransaction(user=customer, kind="CONSUME", operation="AI_TEXT_CHAT", quantity=1,
-                          amount=-1, balance_after=29 - i, created_at=moment)
-        for i in range(30))
+        CreditTransaction(
+            user=customer,
+            kind="CONSUME",
+            operation="AI_TEXT_CHAT",
+            quantity=1,
+            amount=-1,
+            balance_after=29 - i,
+            created_at=moment,
+        )
+        for i in range(30)
+    )
     TransactionLot.objects.bulk_create(
         TransactionLot(transaction=row, grant_id=grant.details["grant_id"], amount=-1)
-        for row in rows)
+        for row in rows
+    )
     CreditGrant.objects.filter(pk=grant.details["grant_id"]).update(remaining=0)
     CreditBalance.objects.filter(user=customer).update(balance=0)
-    newest_first = list(CreditTransaction.objects.filter(user=customer)
-                        .order_by("-created_at", "-id").values_list("pk", flat=True))
+    newest_first = list(
+        CreditTransaction.objects.filter(user=customer)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+    )
 
     first = customer_client.get(PAGE)
     second = customer_client.get(PAGE + _history_links(first)["Older"])
@@ -135,21 +154,26 @@ def test_credits_page_orders_rows_of_the_same_instant_by_id_across_pages(custome
 
 
 @pytest.mark.django_db
-def test_credits_page_with_a_malformed_or_stale_cursor_shows_the_newest_page(chat, customer,
-                                                                             customer_client):
+def test_credits_page_with_a_malformed_or_stale_cursor_shows_the_newest_page(
+    chat, customer, customer_client
+):
     funded_user(user=customer, credits=1000)
     services.consume_credits(user=customer, operation="AI_TEXT_CHAT")
 
-    for query in ("?before=abc", "?after=1-x", "?before=99999999999999999-1", "?before=1-1",
-                  "?after=1-1"):
+    for query in (
+        "?before=abc",
+        "?after=1-x",
+        "?before=99999999999999999-1",
+        "?before=1-1",
+        "?after=1-1",
+    ):
         response = customer_client.get(PAGE + query)
         assert response.status_code == 200, query
         assert len(response.context["ledger"].rows) == 2, query
 
 
 @pytest.mark.django_db
-def test_credits_page_never_shows_another_customers_credits(chat, other_customer,
-                                                            customer_client):
+def test_credits_page_never_shows_another_customers_credits(chat, other_customer, customer_client):
     funded_user(user=other_customer, credits=777)
 
     response = customer_client.get(PAGE)
@@ -159,8 +183,7 @@ def test_credits_page_never_shows_another_customers_credits(chat, other_customer
 
 
 @pytest.mark.django_db
-def test_low_balance_banner_on_the_page_and_from_the_context_processor(customer,
-                                                                       customer_client):
+def test_low_balance_banner_on_the_page_and_from_the_context_processor(customer, customer_client):
     funded_user(user=customer, credits=12)
 
     html = customer_client.get(PAGE).content.decode()
@@ -175,16 +198,19 @@ def test_low_balance_banner_on_the_page_and_from_the_context_processor(customer,
 
 # --- staff console -------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_admin_ledger_is_read_only(chat, customer, admin_client_user):
     row = services.grant_credits(user=customer, amount=10, source=GrantSource.PROMO)
 
     listing = admin_client_user.get("/admin/credits/credittransaction/?kind__exact=GRANT")
     add = admin_client_user.get("/admin/credits/credittransaction/add/")
-    delete = admin_client_user.post(f"/admin/credits/credittransaction/{row.pk}/delete/",
-                                    {"post": "yes"})
-    change = admin_client_user.post(f"/admin/credits/credittransaction/{row.pk}/change/",
-                                    {"amount": 1000})
+    delete = admin_client_user.post(
+        f"/admin/credits/credittransaction/{row.pk}/delete/", {"post": "yes"}
+    )
+    change = admin_client_user.post(
+        f"/admin/credits/credittransaction/{row.pk}/change/", {"amount": 1000}
+    )
 
     assert listing.status_code == 200 and customer.email in listing.content.decode()
     assert add.status_code == 403
@@ -196,9 +222,17 @@ def test_admin_ledger_is_read_only(chat, customer, admin_client_user):
 
 @pytest.mark.django_db
 def test_admin_feature_costs_are_editable(chat, admin_client_user):
-    response = admin_client_user.post(f"/admin/credits/featurecost/{chat.pk}/change/", {
-        "operation": "AI_TEXT_CHAT", "name": "Text chat", "description": "", "tags": "ai,chat",
-        "cost": 8, "active": "on"})
+    response = admin_client_user.post(
+        f"/admin/credits/featurecost/{chat.pk}/change/",
+        {
+            "operation": "AI_TEXT_CHAT",
+            "name": "Text chat",
+            "description": "",
+            "tags": "ai,chat",
+            "cost": 8,
+            "active": "on",
+        },
+    )
 
     assert response.status_code == 302
     chat.refresh_from_db()
@@ -206,8 +240,9 @@ def test_admin_feature_costs_are_editable(chat, admin_client_user):
 
 
 @pytest.mark.django_db
-def test_admin_balances_filter_low_balance_and_search_by_email(customer, other_customer,
-                                                               admin_client_user):
+def test_admin_balances_filter_low_balance_and_search_by_email(
+    customer, other_customer, admin_client_user
+):
     funded_user(user=customer, credits=5)
     funded_user(user=other_customer, credits=500)
 
@@ -220,30 +255,37 @@ def test_admin_balances_filter_low_balance_and_search_by_email(customer, other_c
 
 @pytest.mark.django_db
 def test_admin_adjust_credits_action_asks_for_a_reason_then_adjusts_and_audits(
-        customer, admin_user, admin_client_user):
+    customer, admin_user, admin_client_user
+):
     funded_user(user=customer, credits=5)
     row = CreditBalance.objects.get(user=customer)
     url = "/admin/credits/creditbalance/"
     chosen = {"action": "adjust_credits", "_selected_action": [row.pk]}
 
     confirm = admin_client_user.post(url, chosen)
-    missing_reason = admin_client_user.post(url, {**chosen, "apply": "1", "amount": 20,
-                                                  "reason": " "})
+    missing_reason = admin_client_user.post(
+        url, {**chosen, "apply": "1", "amount": 20, "reason": " "}
+    )
     assert confirm.status_code == 200 and "Confirm adjustment" in confirm.content.decode()
     assert missing_reason.status_code == 200
     assert "A reason is required." in missing_reason.content.decode()
     assert CreditBalance.objects.get(user=customer).balance == 5
 
-    done = admin_client_user.post(url, {**chosen, "apply": "1", "amount": 20,
-                                        "reason": "Outage on 3 March"})
+    done = admin_client_user.post(
+        url, {**chosen, "apply": "1", "amount": 20, "reason": "Outage on 3 March"}
+    )
 
     assert done.status_code == 302
     assert CreditBalance.objects.get(user=customer).balance == 25
     adjust = CreditTransaction.objects.get(user=customer, kind="ADJUST")
     assert (adjust.amount, adjust.actor, adjust.details["reason"]) == (
-        20, admin_user, "Outage on 3 March")
-    assert AuditLog.objects.filter(action=AuditAction.CREDIT_ADJUST, actor=admin_user,
-                                   resource_id=str(adjust.pk)).exists()
+        20,
+        admin_user,
+        "Outage on 3 March",
+    )
+    assert AuditLog.objects.filter(
+        action=AuditAction.CREDIT_ADJUST, actor=admin_user, resource_id=str(adjust.pk)
+    ).exists()
 
 
 @pytest.mark.django_db
@@ -251,9 +293,17 @@ def test_admin_adjust_below_zero_is_refused_with_a_message(customer, admin_clien
     funded_user(user=customer, credits=5)
     row = CreditBalance.objects.get(user=customer)
 
-    response = admin_client_user.post("/admin/credits/creditbalance/", {
-        "action": "adjust_credits", "_selected_action": [row.pk], "apply": "1",
-        "amount": -6, "reason": "too much"}, follow=True)
+    response = admin_client_user.post(
+        "/admin/credits/creditbalance/",
+        {
+            "action": "adjust_credits",
+            "_selected_action": [row.pk],
+            "apply": "1",
+            "amount": -6,
+            "reason": "too much",
+        },
+        follow=True,
+    )
 
     assert "cannot go below zero" in response.content.decode()
     assert CreditBalance.objects.get(user=customer).balance == 5
@@ -262,8 +312,9 @@ def test_admin_adjust_below_zero_is_refused_with_a_message(customer, admin_clien
 
 @pytest.mark.django_db
 def test_admin_grants_list(customer, admin_client_user):
-    services.grant_credits(user=customer, amount=10, source=GrantSource.PURCHASE,
-                           source_ref="order:ORD-77")
+    services.grant_credits(
+        user=customer, amount=10, source=GrantSource.PURCHASE, source_ref="order:ORD-77"
+    )
 
     response = admin_client_user.get("/admin/credits/creditgrant/?source__exact=PURCHASE")
 
@@ -273,8 +324,13 @@ def test_admin_grants_list(customer, admin_client_user):
 
 def test_usage_chart_draws_one_escaped_bar_per_day_and_operation_used():
     days = [date(2026, 3, 1), date(2026, 3, 2)]
-    usage = {"days": days, "operations": ["<b>X</b>", "AI_TEXT_CHAT"],
-             "series": {"<b>X</b>": [0, 4], "AI_TEXT_CHAT": [2, 0]}, "totals": [2, 4], "max": 4}
+    usage = {
+        "days": days,
+        "operations": ["<b>X</b>", "AI_TEXT_CHAT"],
+        "series": {"<b>X</b>": [0, 4], "AI_TEXT_CHAT": [2, 0]},
+        "totals": [2, 4],
+        "max": 4,
+    }
 
     chart = usage_chart(usage)
 

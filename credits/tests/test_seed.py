@@ -26,6 +26,8 @@ def test_seed_credits_is_idempotent_and_gives_every_customer_the_bonus(customer)
 def test_periodic_tasks_name_registered_tasks():
     app.loader.import_default_modules()
     assert {entry["task"] for entry in SCHEDULES} <= set(app.tasks)
-    assert {entry["name"] for entry in SCHEDULES} == {"credits.expire_credits",
-                                                      "credits.check_invariant",
-                                                      "webhooks_out.batch_consumption"}
+    assert {entry["name"] for entry in SCHEDULES} == {
+        "credits.expire_credits",
+        "credits.check_invariant",
+        "webhooks_out.batch_consumption",
+    }

@@ -30,12 +30,14 @@ from credits.tests.helpers import balance, lot, make_overdue
 
 # --- consume ----
 
+
 @pytest.mark.django_db
 def test_consume_charges_cost_times_quantity_and_writes_one_ledger_row(chat):
     user = funded_user(credits=100)
 
-    row = services.consume_credits(user=user, operation="AI_TEXT_CHAT", quantity=3,
-                                   details={"model": "small"})
+    row = services.consume_credits(
+        user=user, operation="AI_TEXT_CHAT", quantity=3, details={"model": "small"}
+    )
 
     assert (row.kind, row.amount, row.balance_after, row.quantity) == ("CONSUME", -15, 85, 3)
     assert row.details == {"model": "small"}
@@ -55,9 +57,9 @@ def test_consume_draws_from_the_lot_that_expires_first_then_non_expiring(chat):
     for grant in (forever, later, sooner):
         grant.refresh_from_db()
     assert (sooner.remaining, later.remaining, forever.remaining) == (0, 0, 7)
-    assert sorted(TransactionLot.objects.filter(transaction=row)
-                  .values_list("grant_id", "amount")) == sorted(
-        [(sooner.pk, -4), (later.pk, -3), (forever.pk, -3)])
+    assert sorted(
+        TransactionLot.objects.filter(transaction=row).values_list("grant_id", "amount")
+    ) == sorted([(sooner.pk, -4), (later.pk, -3), (forever.pk, -3)])
 
 
 @pytest.mark.django_db
@@ -125,8 +127,9 @@ def test_consume_with_the_same_key_and_another_operation_or_quantity_is_a_confli
     with pytest.raises(IdempotencyConflict):
         services.consume_credits(user=user, operation="AI_VIDEO_GENERATION", idempotency_key="k1")
     with pytest.raises(IdempotencyConflict):
-        services.consume_credits(user=user, operation="AI_TEXT_CHAT", quantity=2,
-                                 idempotency_key="k1")
+        services.consume_credits(
+            user=user, operation="AI_TEXT_CHAT", quantity=2, idempotency_key="k1"
+        )
 
     assert balance(user) == 495
 
@@ -174,20 +177,32 @@ def test_consume_refused_because_only_expired_credits_remain(chat):
 
 # --- grants ----
 
+
 @pytest.mark.django_db
 def test_grant_creates_a_lot_and_a_ledger_row_and_is_idempotent_on_its_key(customer):
-    first = services.grant_credits(user=customer, amount=500, source=GrantSource.PURCHASE,
-                                   idempotency_key="order:ORD-1", source_ref="order:ORD-1")
-    again = services.grant_credits(user=customer, amount=500, source=GrantSource.PURCHASE,
-                                   idempotency_key="order:ORD-1", source_ref="order:ORD-1")
+    first = services.grant_credits(
+        user=customer,
+        amount=500,
+        source=GrantSource.PURCHASE,
+        idempotency_key="order:ORD-1",
+        source_ref="order:ORD-1",
+    )
+    again = services.grant_credits(
+        user=customer,
+        amount=500,
+        source=GrantSource.PURCHASE,
+        idempotency_key="order:ORD-1",
+        source_ref="order:ORD-1",
+    )
 
     assert again.pk == first.pk
     assert (first.kind, first.amount, first.balance_after) == ("GRANT", 500, 500)
     grant = CreditGrant.objects.get(user=customer)
     assert (grant.amount, grant.remaining, grant.source_ref) == (500, 500, "order:ORD-1")
     with pytest.raises(IdempotencyConflict):
-        services.grant_credits(user=customer, amount=501, source=GrantSource.PURCHASE,
-                               idempotency_key="order:ORD-1")
+        services.grant_credits(
+            user=customer, amount=501, source=GrantSource.PURCHASE, idempotency_key="order:ORD-1"
+        )
     assert balance(customer) == 500
 
 
@@ -203,8 +218,12 @@ def test_grant_refuses_an_amount_that_is_not_a_positive_whole_number(customer, a
 @pytest.mark.django_db
 def test_grant_refuses_an_expiry_in_the_past_and_an_unknown_source(customer):
     with pytest.raises(InvalidCreditAmount):
-        services.grant_credits(user=customer, amount=5, source=GrantSource.PROMO,
-                               expires_at=timezone.now() - timedelta(seconds=1))
+        services.grant_credits(
+            user=customer,
+            amount=5,
+            source=GrantSource.PROMO,
+            expires_at=timezone.now() - timedelta(seconds=1),
+        )
     with pytest.raises(InvalidCreditAmount):
         services.grant_credits(user=customer, amount=5, source="GIFT")
 
@@ -213,13 +232,17 @@ def test_grant_refuses_an_expiry_in_the_past_and_an_unknown_source(customer):
 
 @pytest.mark.django_db
 def test_grant_by_staff_is_audited(customer, admin_user):
-    row = services.grant_credits(user=customer, amount=50, source=GrantSource.PROMO,
-                                 actor=admin_user)
+    row = services.grant_credits(
+        user=customer, amount=50, source=GrantSource.PROMO, actor=admin_user
+    )
 
     assert row.actor == admin_user
     entry = AuditLog.objects.get(action=AuditAction.CREDIT_GRANT)
     assert (entry.actor, entry.resource_id, entry.new_values["amount"]) == (
-        admin_user, str(row.pk), 50)
+        admin_user,
+        str(row.pk),
+        50,
+    )
 
 
 @pytest.mark.django_db
@@ -246,46 +269,70 @@ def test_signup_bonus_defaults_to_100_and_zero_turns_it_off(customer, other_cust
 
 # --- claw back ----
 
+
 @pytest.mark.django_db
 def test_claw_back_removes_what_is_left_of_that_lot_only_once(chat, customer, admin_user):
     lot(customer, 100, key="order:ORD-9")
     other = lot(customer, 50)
     services.consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=4)  # 20, lot 1
 
-    row = services.claw_back_grant(user=customer, grant_idempotency_key="order:ORD-9",
-                                   reason="order refunded", actor=admin_user,
-                                   idempotency_key="refund:RF-1")
-    again = services.claw_back_grant(user=customer, grant_idempotency_key="order:ORD-9",
-                                     reason="order refunded", actor=admin_user,
-                                     idempotency_key="refund:RF-1")
+    row = services.claw_back_grant(
+        user=customer,
+        grant_idempotency_key="order:ORD-9",
+        reason="order refunded",
+        actor=admin_user,
+        idempotency_key="refund:RF-1",
+    )
+    again = services.claw_back_grant(
+        user=customer,
+        grant_idempotency_key="order:ORD-9",
+        reason="order refunded",
+        actor=admin_user,
+        idempotency_key="refund:RF-1",
+    )
 
     assert again.pk == row.pk
     assert (row.kind, row.amount, row.balance_after) == ("ADJUST", -80, 50)
     other.refresh_from_db()
     assert other.remaining == 50
-    assert AuditLog.objects.filter(action=AuditAction.CREDIT_ADJUST,
-                                   resource_id=str(row.pk)).count() == 1
+    assert (
+        AuditLog.objects.filter(action=AuditAction.CREDIT_ADJUST, resource_id=str(row.pk)).count()
+        == 1
+    )
 
 
 @pytest.mark.django_db
 def test_claw_back_of_part_of_a_lot_and_of_an_empty_lot(customer):
     lot(customer, 100, key="order:ORD-9")
 
-    part = services.claw_back_grant(user=customer, grant_idempotency_key="order:ORD-9",
-                                    amount=30, reason="partial refund", idempotency_key="r1")
-    rest = services.claw_back_grant(user=customer, grant_idempotency_key="order:ORD-9",
-                                    amount=500, reason="full refund", idempotency_key="r2")
-    nothing = services.claw_back_grant(user=customer, grant_idempotency_key="order:ORD-9",
-                                       reason="again", idempotency_key="r3")
+    part = services.claw_back_grant(
+        user=customer,
+        grant_idempotency_key="order:ORD-9",
+        amount=30,
+        reason="partial refund",
+        idempotency_key="r1",
+    )
+    rest = services.claw_back_grant(
+        user=customer,
+        grant_idempotency_key="order:ORD-9",
+        amount=500,
+        reason="full refund",
+        idempotency_key="r2",
+    )
+    nothing = services.claw_back_grant(
+        user=customer, grant_idempotency_key="order:ORD-9", reason="again", idempotency_key="r3"
+    )
 
     assert (part.amount, rest.amount, nothing) == (-30, -70, None)
     assert balance(customer) == 0
     with pytest.raises(GrantNotFound):
-        services.claw_back_grant(user=customer, grant_idempotency_key="order:NOPE",
-                                 reason="x", idempotency_key="r4")
+        services.claw_back_grant(
+            user=customer, grant_idempotency_key="order:NOPE", reason="x", idempotency_key="r4"
+        )
 
 
 # --- refunds of a consumption ----
+
 
 @pytest.mark.django_db
 def test_refund_returns_credits_to_the_lots_they_came_from_exactly_once(chat, admin_user):
@@ -293,14 +340,16 @@ def test_refund_returns_credits_to_the_lots_they_came_from_exactly_once(chat, ad
     first, second = lot(user, 3, days=5), lot(user, 10)
     used = services.consume_credits(user=user, operation="AI_TEXT_CHAT")  # 3 + 2
 
-    refund = services.refund_consumption(transaction=used, reason="model failed",
-                                         actor=admin_user)
-    again = services.refund_consumption(transaction=used, reason="model failed",
-                                        actor=admin_user)
+    refund = services.refund_consumption(transaction=used, reason="model failed", actor=admin_user)
+    again = services.refund_consumption(transaction=used, reason="model failed", actor=admin_user)
 
     assert again.pk == refund.pk
     assert (refund.kind, refund.amount, refund.balance_after, refund.refund_of_id) == (
-        "REFUND", 5, 13, used.pk)
+        "REFUND",
+        5,
+        13,
+        used.pk,
+    )
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.remaining, second.remaining) == (3, 10)
@@ -337,11 +386,13 @@ def test_only_a_consumption_can_be_refunded(customer):
 
 # --- staff adjustments ----
 
+
 @pytest.mark.django_db
 def test_adjust_adds_and_removes_credits_with_an_audited_reason(customer, admin_user):
     up = services.adjust_credits(user=customer, amount=40, reason="goodwill", actor=admin_user)
-    down = services.adjust_credits(user=customer, amount=-15, reason="duplicate grant",
-                                   actor=admin_user)
+    down = services.adjust_credits(
+        user=customer, amount=-15, reason="duplicate grant", actor=admin_user
+    )
 
     assert (up.kind, up.amount, down.amount, down.balance_after) == ("ADJUST", 40, -15, 25)
     entries = AuditLog.objects.filter(action=AuditAction.CREDIT_ADJUST).order_by("id")
@@ -378,6 +429,7 @@ def test_adjust_needs_staff_a_reason_and_a_non_zero_amount(customer, other_custo
 
 # --- expiry ----
 
+
 @pytest.mark.django_db
 def test_expire_writes_one_row_per_lot_and_is_idempotent(chat):
     user = UserFactory()
@@ -395,7 +447,11 @@ def test_expire_writes_one_row_per_lot_and_is_idempotent(chat):
     for grant in (a, b, keep):
         grant.refresh_from_db()
     assert (a.expired_at == later, b.remaining, keep.expired_at, keep.remaining) == (
-        True, 0, None, 4)
+        True,
+        0,
+        None,
+        4,
+    )
 
 
 @pytest.mark.django_db
@@ -412,6 +468,7 @@ def test_expire_marks_an_empty_lot_without_a_ledger_row(chat):
 
 
 # --- low balance e-mail ----
+
 
 @pytest.mark.django_db(transaction=True)
 def test_low_balance_email_is_sent_once_per_crossing(chat):

@@ -30,8 +30,11 @@ def _on_plan(user, quota):
 
 
 def _upload(api, name="notes.txt", content=b"hello world\n", content_type="text/plain"):
-    return api.post("/api/v1/files/", {"file": SimpleUploadedFile(name, content, content_type)},
-                    format="multipart")
+    return api.post(
+        "/api/v1/files/",
+        {"file": SimpleUploadedFile(name, content, content_type)},
+        format="multipart",
+    )
 
 
 @pytest.mark.django_db
@@ -45,8 +48,7 @@ def test_upload_list_download_delete_through_the_api(customer_api, customer):
 
     listing = customer_api.get("/api/v1/files/").json()
     assert [row["id"] for row in listing["results"]] == [body["id"]]
-    assert listing["usage"] == {"used_bytes": 12, "quota_bytes": 10_000,
-                                "available_bytes": 9_988}
+    assert listing["usage"] == {"used_bytes": 12, "quota_bytes": 10_000, "available_bytes": 9_988}
 
     download = customer_api.get(body["download_url"])
     assert download.status_code == 200
@@ -58,25 +60,34 @@ def test_upload_list_download_delete_through_the_api(customer_api, customer):
     assert customer_api.get(body["download_url"]).status_code == 404
     stored = StoredFile.all_objects.get(pk=body["id"])
     assert stored.deleted_at is not None  # soft: kept until the purge
-    actions = list(AuditLog.objects.filter(resource_type="accounts.StoredFile",
-                                           resource_id=str(body["id"]))
-                   .values_list("action", flat=True))
+    actions = list(
+        AuditLog.objects.filter(
+            resource_type="accounts.StoredFile", resource_id=str(body["id"])
+        ).values_list("action", flat=True)
+    )
     assert sorted(actions) == ["CREATE", "DELETE"]
 
 
 @pytest.mark.django_db
-def test_over_quota_is_413_with_the_numbers_and_leaves_nothing(customer_api, customer,
-                                                                 settings, tmp_path):
-    settings.FILES_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                              "OPTIONS": {"location": str(tmp_path)}}
+def test_over_quota_is_413_with_the_numbers_and_leaves_nothing(
+    customer_api, customer, settings, tmp_path
+):
+    settings.FILES_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path)},
+    }
     _on_plan(customer, 150)
     assert _upload(customer_api, "a.png", PNG, "image/png").status_code == 201
     refused = _upload(customer_api, "b.png", PNG, "image/png")
     assert refused.status_code == 413
     body = refused.json()
     assert body["code"] == "quota_exceeded"
-    assert (body["used_bytes"], body["quota_bytes"], body["size_bytes"],
-            body["available_bytes"]) == (100, 150, 100, 50)
+    assert (
+        body["used_bytes"],
+        body["quota_bytes"],
+        body["size_bytes"],
+        body["available_bytes"],
+    ) == (100, 150, 100, 50)
     assert CustomerFile.objects.count() == 1 and StoredFile.objects.count() == 1
     # The refused upload's blob was removed again.
     assert [path.name for path in tmp_path.rglob("*.png")] == ["a.png"]
@@ -84,7 +95,8 @@ def test_over_quota_is_413_with_the_numbers_and_leaves_nothing(customer_api, cus
 
 @pytest.mark.django_db
 def test_without_a_plan_the_default_quota_applies_and_an_empty_quota_is_unlimited(
-        customer_api, customer, settings):
+    customer_api, customer, settings
+):
     settings.FILES_DEFAULT_QUOTA_BYTES = 10
     refused = _upload(customer_api)
     assert refused.status_code == 413 and refused.json()["quota_bytes"] == 10
@@ -94,16 +106,20 @@ def test_without_a_plan_the_default_quota_applies_and_an_empty_quota_is_unlimite
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name, content, content_type, status, code", [
-    ("tool.exe", b"MZ\x90\x00", "application/octet-stream", 400, "file_type_not_allowed"),
-    ("photo.png", b"MZ\x90\x00 not a png", "image/png", 400, "file_type_not_allowed"),
-    ("page.html", b"<html></html>", "text/html", 400, "file_type_not_allowed"),
-    ("notes.txt", b"\xff\xfe\x00b\x00i\x00n", "text/plain", 400, "file_type_not_allowed"),
-    ("empty.txt", b"", "text/plain", 400, "file_empty"),
-    ("big.txt", b"x" * 2049, "text/plain", 413, "file_too_large"),
-])
-def test_type_and_size_are_checked(customer_api, customer, settings, name, content,
-                                   content_type, status, code):
+@pytest.mark.parametrize(
+    "name, content, content_type, status, code",
+    [
+        ("tool.exe", b"MZ\x90\x00", "application/octet-stream", 400, "file_type_not_allowed"),
+        ("photo.png", b"MZ\x90\x00 not a png", "image/png", 400, "file_type_not_allowed"),
+        ("page.html", b"<html></html>", "text/html", 400, "file_type_not_allowed"),
+        ("notes.txt", b"\xff\xfe\x00b\x00i\x00n", "text/plain", 400, "file_type_not_allowed"),
+        ("empty.txt", b"", "text/plain", 400, "file_empty"),
+        ("big.txt", b"x" * 2049, "text/plain", 413, "file_too_large"),
+    ],
+)
+def test_type_and_size_are_checked(
+    customer_api, customer, settings, name, content, content_type, status, code
+):
     settings.FILES_MAX_UPLOAD_BYTES = 2048
     _on_plan(customer, None)
     response = _upload(customer_api, name, content, content_type)
@@ -120,8 +136,9 @@ def test_no_file_is_a_clear_400(customer_api):
 
 @pytest.mark.django_db
 def test_only_the_owner_reaches_a_file(customer_api, other_customer):
-    theirs = services.upload(user=other_customer,
-                             upload=SimpleUploadedFile("secret.txt", b"theirs", "text/plain"))
+    theirs = services.upload(
+        user=other_customer, upload=SimpleUploadedFile("secret.txt", b"theirs", "text/plain")
+    )
     for url in (f"/api/v1/files/{theirs.pk}/", f"/api/v1/files/{theirs.pk}/download/"):
         assert customer_api.get(url).status_code == 404
     assert customer_api.delete(f"/api/v1/files/{theirs.pk}/").status_code == 404
@@ -131,8 +148,10 @@ def test_only_the_owner_reaches_a_file(customer_api, other_customer):
 
 @pytest.mark.django_db
 def test_the_storage_backend_is_a_setting(customer_api, customer, settings, tmp_path):
-    settings.FILES_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                              "OPTIONS": {"location": str(tmp_path)}}
+    settings.FILES_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path)},
+    }
     _on_plan(customer, None)
     body = _upload(customer_api).json()
     stored = StoredFile.objects.get(pk=body["id"])
@@ -143,10 +162,12 @@ def test_the_storage_backend_is_a_setting(customer_api, customer, settings, tmp_
 @pytest.mark.django_db
 def test_deleted_files_are_purged_after_the_retention_period(customer, settings):
     settings.FILES_RETENTION_DAYS = 30
-    item = services.upload(user=customer,
-                           upload=SimpleUploadedFile("old.txt", b"old", "text/plain"))
-    keep = services.upload(user=customer,
-                           upload=SimpleUploadedFile("keep.txt", b"keep", "text/plain"))
+    item = services.upload(
+        user=customer, upload=SimpleUploadedFile("old.txt", b"old", "text/plain")
+    )
+    keep = services.upload(
+        user=customer, upload=SimpleUploadedFile("keep.txt", b"keep", "text/plain")
+    )
     path = item.stored.path
     services.delete(user=customer, item=item)
     assert services.purge() == 0  # within the retention period
@@ -183,8 +204,11 @@ def test_concurrent_uploads_never_pass_the_quota(django_db_blocker):
         thread.join(30)
     codes = sorted(response.status_code for response in answers)
     assert codes == [201] * 3 + [413] * 5
-    assert all(response.json()["code"] == "quota_exceeded" for response in answers
-               if response.status_code == 413)
+    assert all(
+        response.json()["code"] == "quota_exceeded"
+        for response in answers
+        if response.status_code == 413
+    )
     assert services.used_bytes(customer) == 900
     assert StoredFile.objects.filter(owner=customer).count() == 3
 
@@ -193,8 +217,7 @@ def test_concurrent_uploads_never_pass_the_quota(django_db_blocker):
 
 
 def _form_action(html: str) -> str:
-    form = re.search(r'<form method="post" enctype="multipart/form-data" action="([^"]+)"',
-                     html)
+    form = re.search(r'<form method="post" enctype="multipart/form-data" action="([^"]+)"', html)
     return form.group(1)
 
 
@@ -204,8 +227,9 @@ def test_the_page_uploads_lists_and_deletes_through_its_own_forms(customer_clien
     page = customer_client.get("/files/")
     assert page.status_code == 200 and "You have no files yet" in page.content.decode()
     action = _form_action(page.content.decode())
-    done = customer_client.post(action, {"file": SimpleUploadedFile("a.png", PNG, "image/png")},
-                                follow=True)
+    done = customer_client.post(
+        action, {"file": SimpleUploadedFile("a.png", PNG, "image/png")}, follow=True
+    )
     html = done.content.decode()
     assert "a.png was uploaded" in html and "100\xa0bytes" in html
     item = CustomerFile.objects.get()
@@ -219,8 +243,7 @@ def test_the_page_uploads_lists_and_deletes_through_its_own_forms(customer_clien
 def test_the_page_says_over_quota_next_to_the_field(customer_client, customer):
     _on_plan(customer, 50)
     action = _form_action(customer_client.get("/files/").content.decode())
-    refused = customer_client.post(action, {"file": SimpleUploadedFile("a.png", PNG,
-                                                                       "image/png")})
+    refused = customer_client.post(action, {"file": SimpleUploadedFile("a.png", PNG, "image/png")})
     assert refused.status_code == 413
     html = refused.content.decode()
     field = re.search(r'<div class="errorlist" role="alert">(.*?)</div>', html, re.S).group(1)
@@ -230,10 +253,12 @@ def test_the_page_says_over_quota_next_to_the_field(customer_client, customer):
 
 @pytest.mark.django_db
 def test_deleting_the_account_deletes_its_files_at_once(customer_client, customer):
-    kept = services.upload(user=customer,
-                           upload=SimpleUploadedFile("cv.pdf", b"%PDF-1.4 cv", "application/pdf"))
-    binned = services.upload(user=customer,
-                             upload=SimpleUploadedFile("old.txt", b"old", "text/plain"))
+    kept = services.upload(
+        user=customer, upload=SimpleUploadedFile("cv.pdf", b"%PDF-1.4 cv", "application/pdf")
+    )
+    binned = services.upload(
+        user=customer, upload=SimpleUploadedFile("old.txt", b"old", "text/plain")
+    )
     services.delete(user=customer, item=binned)
     page = customer_client.get("/account/delete/").content.decode()
     assert "Your 1 file (11 bytes) will be deleted for good." in page

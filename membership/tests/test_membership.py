@@ -22,20 +22,32 @@ def _membership(customer_api):
 
 def test_no_subscription_is_none(customer_api, customer_client):
     body = _membership(customer_api)
-    assert body == {"status": "NONE", "has_access": False, "plan": None, "period_end": None,
-                    "cancel_at_period_end": False, "subscription_id": None,
-                    "subscription_status": None}
+    assert body == {
+        "status": "NONE",
+        "has_access": False,
+        "plan": None,
+        "period_end": None,
+        "cancel_at_period_end": False,
+        "subscription_id": None,
+        "subscription_status": None,
+    }
     page = customer_client.get("/account/").content.decode()
     assert 'data-membership="NONE"' in page and "See the plans" in page
 
 
 def test_active_wins_over_an_older_canceled_one(customer_api, customer, customer_client):
     now = timezone.now()
-    SubscriptionFactory(user=customer, status="CANCELED", plan=PlanFactory(name="Old"),
-                        current_period_end=now - timedelta(days=40), canceled_at=now)
+    SubscriptionFactory(
+        user=customer,
+        status="CANCELED",
+        plan=PlanFactory(name="Old"),
+        current_period_end=now - timedelta(days=40),
+        canceled_at=now,
+    )
     plan = PlanFactory(name="Pro", entitlements=["api"], storage_quota_bytes=10_000)
-    active = SubscriptionFactory(user=customer, plan=plan, status="ACTIVE",
-                                 current_period_end=now + timedelta(days=12))
+    active = SubscriptionFactory(
+        user=customer, plan=plan, status="ACTIVE", current_period_end=now + timedelta(days=12)
+    )
     body = _membership(customer_api)
     assert body["status"] == "ACTIVE" and body["has_access"] is True
     assert body["plan"]["name"] == "Pro" and body["plan"]["entitlements"] == ["api"]
@@ -48,16 +60,21 @@ def test_active_wins_over_an_older_canceled_one(customer_api, customer, customer
 
 def test_trialing_reports_the_trial_end(customer_api, customer):
     trial_end = timezone.now() + timedelta(days=5)
-    SubscriptionFactory(user=customer, status="TRIALING", trial_end=trial_end,
-                        current_period_end=trial_end + timedelta(days=1))
+    SubscriptionFactory(
+        user=customer,
+        status="TRIALING",
+        trial_end=trial_end,
+        current_period_end=trial_end + timedelta(days=1),
+    )
     body = _membership(customer_api)
     assert body["status"] == "TRIALING" and body["has_access"] is True
     assert body["period_end"].startswith(trial_end.date().isoformat())
 
 
 def test_past_due_keeps_access_through_the_grace_period_only(customer_api, customer):
-    sub = SubscriptionFactory(user=customer, status="PAST_DUE",
-                              past_due_since=timezone.now() - timedelta(days=1))
+    sub = SubscriptionFactory(
+        user=customer, status="PAST_DUE", past_due_since=timezone.now() - timedelta(days=1)
+    )
     body = _membership(customer_api)
     assert body["status"] == "PAST_DUE" and body["has_access"] is True
     sub.past_due_since = timezone.now() - timedelta(days=60)
@@ -66,14 +83,20 @@ def test_past_due_keeps_access_through_the_grace_period_only(customer_api, custo
     assert body["status"] == "PAST_DUE" and body["has_access"] is False
 
 
-@pytest.mark.parametrize("status, expected", [("UNPAID", "PAST_DUE"), ("CANCELED", "CANCELED"),
-                                              ("PAUSED", "CANCELED"),
-                                              ("INCOMPLETE_EXPIRED", "CANCELED"),
-                                              ("INCOMPLETE", "NONE")])
-def test_every_processor_status_maps_to_one_membership(customer_api, customer, status,
-                                                      expected):
-    SubscriptionFactory(user=customer, status=status,
-                        past_due_since=timezone.now() - timedelta(days=60))
+@pytest.mark.parametrize(
+    "status, expected",
+    [
+        ("UNPAID", "PAST_DUE"),
+        ("CANCELED", "CANCELED"),
+        ("PAUSED", "CANCELED"),
+        ("INCOMPLETE_EXPIRED", "CANCELED"),
+        ("INCOMPLETE", "NONE"),
+    ],
+)
+def test_every_processor_status_maps_to_one_membership(customer_api, customer, status, expected):
+    SubscriptionFactory(
+        user=customer, status=status, past_due_since=timezone.now() - timedelta(days=60)
+    )
     body = _membership(customer_api)
     assert body["status"] == expected
     assert body["has_access"] is False
@@ -97,8 +120,11 @@ def test_documented_in_the_openapi_schema(client):
     component = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
     status = component["properties"]["status"]
     enum_ref = status.get("$ref") or status.get("allOf", [{}])[0].get("$ref")
-    values = (schema["components"]["schemas"][enum_ref.rsplit("/", 1)[1]]["enum"]
-              if enum_ref else status["enum"])
+    values = (
+        schema["components"]["schemas"][enum_ref.rsplit("/", 1)[1]]["enum"]
+        if enum_ref
+        else status["enum"]
+    )
     assert values == ["ACTIVE", "TRIALING", "PAST_DUE", "CANCELED", "NONE"]
     me = schema["components"]["schemas"]["User"]["properties"]["membership"]
     assert (me.get("$ref") or me["allOf"][0]["$ref"]) == ref

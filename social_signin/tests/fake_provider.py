@@ -9,8 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
-CLIENTS = {"test-github-client": "test-github-secret",
-           "test-google-client": "test-google-secret"}
+CLIENTS = {"test-github-client": "test-github-secret", "test-google-client": "test-google-secret"}
 
 
 class FakeProvider:
@@ -26,19 +25,43 @@ class FakeProvider:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def github_user(self, *, uid=4242, login="octo", name="Octo Cat", email="octo@example.com",
-                    verified=True):
-        self.identity = {"kind": "github", "profile": {
-            "id": uid, "login": login, "name": name, "email": email,
-            "html_url": f"https://github.com/{login}"},
-            "emails": [{"email": email, "primary": True, "verified": verified,
-                        "visibility": "public"}]}
+    def github_user(
+        self, *, uid=4242, login="octo", name="Octo Cat", email="octo@example.com", verified=True
+    ):
+        self.identity = {
+            "kind": "github",
+            "profile": {
+                "id": uid,
+                "login": login,
+                "name": name,
+                "email": email,
+                "html_url": f"https://github.com/{login}",
+            },
+            "emails": [
+                {"email": email, "primary": True, "verified": verified, "visibility": "public"}
+            ],
+        }
 
-    def google_user(self, *, uid="108000000000000000001", email="gina@example.com",
-                    verified=True, given="Gina", family="Gold"):
-        self.identity = {"kind": "google", "profile": {
-            "id": uid, "email": email, "verified_email": verified, "name": f"{given} {family}",
-            "given_name": given, "family_name": family}}
+    def google_user(
+        self,
+        *,
+        uid="108000000000000000001",
+        email="gina@example.com",
+        verified=True,
+        given="Gina",
+        family="Gold",
+    ):
+        self.identity = {
+            "kind": "google",
+            "profile": {
+                "id": uid,
+                "email": email,
+                "verified_email": verified,
+                "name": f"{given} {family}",
+                "given_name": given,
+                "family_name": family,
+            },
+        }
 
     def start(self) -> "FakeProvider":
         handler = type("Handler", (_Handler,), {"provider": self})
@@ -81,11 +104,14 @@ class _Handler(BaseHTTPRequestHandler):
             if query.get("client_id") not in CLIENTS:
                 return self._json(400, {"error": "unknown client"})
             code = secrets.token_urlsafe(12)
-            self.provider.codes[code] = {"identity": self.provider.identity,
-                                         "redirect_uri": query["redirect_uri"],
-                                         "client_id": query["client_id"]}
+            self.provider.codes[code] = {
+                "identity": self.provider.identity,
+                "redirect_uri": query["redirect_uri"],
+                "client_id": query["client_id"],
+            }
             back = f"{query['redirect_uri']}?" + urlencode(
-                {"code": code, "state": query.get("state", "")})
+                {"code": code, "state": query.get("state", "")}
+            )
             self.send_response(302)
             self.send_header("Location", back)
             self.end_headers()
@@ -113,10 +139,20 @@ class _Handler(BaseHTTPRequestHandler):
             raw = base64.b64decode(self.headers["Authorization"].split(" ", 1)[1])
             client_id, secret = raw.decode().split(":", 1)
         grant = self.provider.codes.pop(form.get("code", ""), None)
-        if CLIENTS.get(client_id) != secret or grant is None \
-                or grant["redirect_uri"] != form.get("redirect_uri"):
+        if (
+            CLIENTS.get(client_id) != secret
+            or grant is None
+            or grant["redirect_uri"] != form.get("redirect_uri")
+        ):
             return self._json(400, {"error": "bad_verification_code"})
         token = secrets.token_urlsafe(16)
         self.provider.tokens[token] = grant["identity"]
-        return self._json(200, {"access_token": token, "token_type": "bearer",
-                                "scope": "user:email", "expires_in": 3600})
+        return self._json(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "scope": "user:email",
+                "expires_in": 3600,
+            },
+        )

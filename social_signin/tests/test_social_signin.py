@@ -25,8 +25,9 @@ pytestmark = pytest.mark.django_db
 
 def _form_action(html: str, text: str) -> str:
     """The action of the form whose button says ``text``."""
-    for action, body in re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>',
-                                   html, re.S):
+    for action, body in re.findall(
+        r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', html, re.S
+    ):
         if text in body:
             return action.replace("&amp;", "&")
     raise AssertionError(f"no form with a {text!r} button")
@@ -47,8 +48,9 @@ def _sign_in_with(browser: Client, page_url: str, button: str):
 
 
 def _signed_in_user(browser):
-    return browser.get("/api/v1/me/").json() if browser.get("/api/v1/me/").status_code == 200 \
-        else None
+    return (
+        browser.get("/api/v1/me/").json() if browser.get("/api/v1/me/").status_code == 200 else None
+    )
 
 
 def test_a_new_customer_signs_up_with_github(provider):
@@ -62,8 +64,9 @@ def test_a_new_customer_signs_up_with_github(provider):
     account = SocialAccount.objects.get(user=user)
     assert (account.provider, account.uid) == ("github", "4242")
     assert balance_of(user=user) > 0  # the signup bonus, as for any new account
-    assert AuditLog.objects.filter(resource_id=str(user.pk), action="CREATE",
-                                   context__via="social:github").exists()
+    assert AuditLog.objects.filter(
+        resource_id=str(user.pk), action="CREATE", context__via="social:github"
+    ).exists()
     assert LoginSession.objects.filter(user=user).exists()
     assert ("POST", "/login/oauth/access_token") in provider.requests
     assert ("GET", "/api/v3/user/emails") in provider.requests
@@ -78,8 +81,9 @@ def test_a_verified_google_address_signs_in_to_the_existing_account_and_links_it
     assert _signed_in_user(browser)["id"] == existing.pk
     assert User.objects.filter(email="gina@example.com").count() == 1
     assert SocialAccount.objects.get(provider="google").user_id == existing.pk
-    assert AuditLog.objects.filter(resource_id=str(existing.pk),
-                                   context__operation="social_account_linked").exists()
+    assert AuditLog.objects.filter(
+        resource_id=str(existing.pk), context__operation="social_account_linked"
+    ).exists()
     existing.refresh_from_db()
     assert existing.has_usable_password()  # a verified address keeps its password
 
@@ -116,8 +120,9 @@ def test_linked_accounts_are_listed_linked_and_removed_on_the_profile_page(provi
     done = browser.post(_form_action(confirm, "Remove GitHub"))
     assert done.status_code == 302 and done["Location"] == "/account/profile/"
     assert not SocialAccount.objects.filter(user=customer).exists()
-    assert AuditLog.objects.filter(resource_id=str(customer.pk),
-                                   context__operation="social_account_unlinked").exists()
+    assert AuditLog.objects.filter(
+        resource_id=str(customer.pk), context__operation="social_account_unlinked"
+    ).exists()
 
 
 def test_the_only_way_in_cannot_be_removed(provider):
@@ -146,8 +151,9 @@ def test_password_sign_in_still_works_next_to_the_buttons(client):
     UserFactory(email="plain@example.com", email_verified=True)
     page = client.get("/accounts/login/").content.decode()
     assert "Continue with Google" in page and "Continue with GitHub" in page
-    done = client.post("/accounts/login/", {"login": "plain@example.com",
-                                            "password": TEST_PASSWORD})
+    done = client.post(
+        "/accounts/login/", {"login": "plain@example.com", "password": TEST_PASSWORD}
+    )
     assert done.status_code == 302
 
 
@@ -159,8 +165,11 @@ def test_providers_are_enabled_only_with_a_client_id_and_secret():
     empty.ENVIRON = {}
     assert provider_settings(empty) == {}
     only_github = Env()
-    only_github.ENVIRON = {"GITHUB_CLIENT_ID": "id", "GITHUB_CLIENT_SECRET": "s",
-                           "GOOGLE_CLIENT_ID": "id-without-secret"}
+    only_github.ENVIRON = {
+        "GITHUB_CLIENT_ID": "id",
+        "GITHUB_CLIENT_SECRET": "s",
+        "GOOGLE_CLIENT_ID": "id-without-secret",
+    }
     configured = provider_settings(only_github)
     assert list(configured) == ["github"]
     assert configured["github"]["APPS"] == [{"client_id": "id", "secret": "s"}]

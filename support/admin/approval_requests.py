@@ -19,10 +19,19 @@ class ApprovalActionFilter(admin.SimpleListFilter):
     parameter_name = "action_key"
 
     def lookups(self, request, model_admin):
-        keys = model_admin.get_queryset(request).order_by().values_list(
-            "action_key", flat=True).distinct()
-        return sorted(((key, authority.POLICY[key].label if key in authority.POLICY else key)
-                       for key in keys), key=lambda choice: choice[1])
+        keys = (
+            model_admin.get_queryset(request)
+            .order_by()
+            .values_list("action_key", flat=True)
+            .distinct()
+        )
+        return sorted(
+            (
+                (key, authority.POLICY[key].label if key in authority.POLICY else key)
+                for key in keys
+            ),
+            key=lambda choice: choice[1],
+        )
 
     def queryset(self, request, queryset):
         return queryset.filter(action_key=self.value()) if self.value() else queryset
@@ -30,12 +39,31 @@ class ApprovalActionFilter(admin.SimpleListFilter):
 
 @admin.register(ApprovalRequest)
 class ApprovalRequestAdmin(admin.ModelAdmin):
-    list_display = ("pk", "action", "amount_in_unit", "status", "requested_by",
-                    "approved_by", "ticket", "created_at")
+    list_display = (
+        "pk",
+        "action",
+        "amount_in_unit",
+        "status",
+        "requested_by",
+        "approved_by",
+        "ticket",
+        "created_at",
+    )
     list_filter = ("status", ApprovalActionFilter)
-    readonly_fields = ("action", "amount_in_unit", "details", "reason", "status",
-                       "requested_by", "approved_by", "decided_at", "executed_at", "result",
-                       "ticket", "created_at")
+    readonly_fields = (
+        "action",
+        "amount_in_unit",
+        "details",
+        "reason",
+        "status",
+        "requested_by",
+        "approved_by",
+        "decided_at",
+        "executed_at",
+        "result",
+        "ticket",
+        "created_at",
+    )
     fields = readonly_fields
     actions = ["approve_selected", "reject_selected"]
 
@@ -56,14 +84,26 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             return None
 
         def shown(key, value):
-            if (key == "amount" and isinstance(value, int) and not isinstance(value, bool)
-                    and obj.action_key in authority.POLICY):
+            if (
+                key == "amount"
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                and obj.action_key in authority.POLICY
+            ):
                 return authority.describe_amount(obj.action_key, value, obj.currency)
             return value
 
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", (
-            (key.replace("_", " ").capitalize(), shown(key, value))
-            for key, value in payload.items())))
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{}: {}</li>",
+                (
+                    (key.replace("_", " ").capitalize(), shown(key, value))
+                    for key, value in payload.items()
+                ),
+            ),
+        )
 
     def has_add_permission(self, request):
         return False
@@ -74,16 +114,20 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     def _decide(self, request, queryset, decide, verb):
         # A request decided already (by someone else, or a second click) is said so, once.
         for approval in queryset.exclude(status=ApprovalStatus.PENDING):
-            self.message_user(request, f"#{approval.pk} is already "
-                              f"{approval.get_status_display().lower()}: nothing was done.",
-                              messages.WARNING)
+            self.message_user(
+                request,
+                f"#{approval.pk} is already "
+                f"{approval.get_status_display().lower()}: nothing was done.",
+                messages.WARNING,
+            )
         for approval in queryset.filter(Q(status=ApprovalStatus.PENDING)):
             try:
                 decide(approval=approval, approver=request.user)
             except DomainError as exc:
                 notes = " ".join(getattr(exc, "__notes__", []))
-                self.message_user(request, f"#{approval.pk}: {exc.message} {notes}".strip(),
-                                  messages.ERROR)
+                self.message_user(
+                    request, f"#{approval.pk}: {exc.message} {notes}".strip(), messages.ERROR
+                )
             else:
                 self.message_user(request, f"#{approval.pk} {verb}.", messages.SUCCESS)
 

@@ -17,8 +17,19 @@ class ArticleAdmin(AuditedAdmin):
     audit_unshown_fields = ("body",)  # the log says the body changed, not what it says
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("preview", "published_at", "created_at", "updated_at")
-    fields = ("title", "slug", "summary", "content_type", "status", "tags", "body", "preview",
-              "published_at", "created_at", "updated_at")
+    fields = (
+        "title",
+        "slug",
+        "summary",
+        "content_type",
+        "status",
+        "tags",
+        "body",
+        "preview",
+        "published_at",
+        "created_at",
+        "updated_at",
+    )
 
     @admin.display(description="Preview (as customers see it)")
     def preview(self, obj):

@@ -74,8 +74,9 @@ class TicketActionForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=TicketStatus.choices)
     priority = forms.ChoiceField(required=False, choices=TicketPriority.choices)
     assignee = forms.ModelChoiceField(required=False, queryset=User.objects.none())
-    into = forms.ModelChoiceField(required=False, queryset=Ticket.objects.none(),
-                                  label="Merge into")
+    into = forms.ModelChoiceField(
+        required=False, queryset=Ticket.objects.none(), label="Merge into"
+    )
     confirm = forms.BooleanField(required=False)
 
     def __init__(self, *args, ticket, **kwargs):
@@ -90,8 +91,9 @@ class TicketActionForm(forms.Form):
         if operation in ("reply", "note") and not (data.get("body") or "").strip():
             self.add_error("body", "Write a message first.")
         if operation == "note" and data.get("attachments"):
-            self.add_error("attachments", "Files go with a reply to the customer, not with "
-                                          "an internal note.")
+            self.add_error(
+                "attachments", "Files go with a reply to the customer, not with an internal note."
+            )
         if operation == "status" and not data.get("status"):
             self.add_error("status", "Choose a status.")
         if operation == "priority" and not data.get("priority"):
@@ -100,31 +102,39 @@ class TicketActionForm(forms.Form):
             if not data.get("into"):
                 self.add_error("into", "Choose the ticket to keep.")
             if not data.get("confirm"):
-                self.add_error("confirm", "Tick the box to confirm: this ticket will be "
-                                          "closed and its messages moved.")
+                self.add_error(
+                    "confirm",
+                    "Tick the box to confirm: this ticket will be closed and its messages moved.",
+                )
         return data
 
 
 def merge_targets(ticket):
     """The tickets this one may be merged into: the same customer's other open ones."""
-    return (Ticket.objects.filter(customer_id=ticket.customer_id)
-            .exclude(pk=ticket.pk).exclude(status=TicketStatus.CLOSED).order_by("-created_at"))
+    return (
+        Ticket.objects.filter(customer_id=ticket.customer_id)
+        .exclude(pk=ticket.pk)
+        .exclude(status=TicketStatus.CLOSED)
+        .order_by("-created_at")
+    )
 
 
 class RefundActionForm(forms.Form):
     """A refund from the ticket page: one of the ticket customer's orders, an amount in major
     units of the order's currency (at most what is left to refund), a reason."""
 
-    order = forms.IntegerField(min_value=1, max_value=BIGINT_MAX,
-                               error_messages={"required": "Choose an order."})
+    order = forms.IntegerField(
+        min_value=1, max_value=BIGINT_MAX, error_messages={"required": "Choose an order."}
+    )
     amount = MoneyField(help_text="In the order's currency, e.g. 12.50.")
     reason = forms.ChoiceField(choices=RefundReason.choices)
     notes = forms.CharField(max_length=500, required=False)
 
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.order = Order.objects.filter(pk=parse_id(self.data.get("order")),
-                                          user=customer).first()
+        self.order = Order.objects.filter(
+            pk=parse_id(self.data.get("order")), user=customer
+        ).first()
         if self.order is not None:
             self.fields["amount"].set_currency(self.order.currency)
 
@@ -138,7 +148,8 @@ class RefundActionForm(forms.Form):
         if self.order is not None and amount > self.order.refundable_amount:
             raise forms.ValidationError(
                 f"This is larger than what is left to refund on {self.order.number}: "
-                f"{format_money(self.order.refundable_amount, self.order.currency)}.")
+                f"{format_money(self.order.refundable_amount, self.order.currency)}."
+            )
         return amount
 
 

@@ -23,14 +23,15 @@ class ChatMessageInline(admin.TabularInline):
 class ConversationAdmin(LargeTableAdmin):
     list_display = ("pk", "customer", "created_at", "resolved", "handed_off_ticket")
     list_filter = ("resolved", ("handed_off_ticket", admin.EmptyFieldListFilter), "created_at")
-    search_by = (by_user_email("customer"),
-                 by_full_text("body", label="words in its messages", through="messages"),
-                 by_id("conversation id"))
+    search_by = (
+        by_user_email("customer"),
+        by_full_text("body", label="words in its messages", through="messages"),
+        by_id("conversation id"),
+    )
     list_select_related = ("customer", "handed_off_ticket")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    readonly_fields = ("customer", "resolved", "handed_off_ticket", "handed_off_at",
-                       "created_at")
+    readonly_fields = ("customer", "resolved", "handed_off_ticket", "handed_off_at", "created_at")
     fields = readonly_fields
     inlines = [ChatMessageInline]
 
@@ -48,8 +49,7 @@ class ChatMessageAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
     list_display = ("created_at", "conversation", "role", "short_body", "answered", "helpful")
     list_filter = ("role", "answered", "helpful", "created_at")
-    search_by = (by_full_text("body"), by_user_email("conversation__customer"),
-                 by_id("message id"))
+    search_by = (by_full_text("body"), by_user_email("conversation__customer"), by_id("message id"))
     list_select_related = ("conversation",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")

@@ -41,8 +41,17 @@ from support.models import TRANSITIONS, ApprovalStatus, Ticket, TicketPriority, 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     change_form_template = "support/admin/ticket_change_form.html"
-    list_display = ("number", "subject", "customer", "status_badge", "priority", "assignee",
-                    "sla_flag", "created_at", "updated_at")
+    list_display = (
+        "number",
+        "subject",
+        "customer",
+        "status_badge",
+        "priority",
+        "assignee",
+        "sla_flag",
+        "created_at",
+        "updated_at",
+    )
     list_filter = (QueueFilter, "status", "priority", AssigneeFilter)
     search_fields = ("number", "subject", "customer__email")
     list_select_related = ("customer", "assignee")
@@ -53,13 +62,26 @@ class TicketAdmin(admin.ModelAdmin):
         "support_ticket_act": "support.ticket.work",
         "support_ticket_credits": ("support.ticket.work", "credits.adjust"),
         "support_ticket_refund": ("support.ticket.work", "billing.refund"),
-        "support_ticket_extend_trial": ("support.ticket.work",
-                                        "billing.subscription.extend_trial"),
+        "support_ticket_extend_trial": ("support.ticket.work", "billing.subscription.extend_trial"),
     }
-    readonly_fields = ("number", "customer", "assignee", "subject", "description", "status",
-                       "priority", "metadata", "first_response_at", "first_response_due_at",
-                       "resolved_at", "resolution_due_at", "closed_at", "merged_into",
-                       "created_at", "updated_at")
+    readonly_fields = (
+        "number",
+        "customer",
+        "assignee",
+        "subject",
+        "description",
+        "status",
+        "priority",
+        "metadata",
+        "first_response_at",
+        "first_response_due_at",
+        "resolved_at",
+        "resolution_due_at",
+        "closed_at",
+        "merged_into",
+        "created_at",
+        "updated_at",
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request):
@@ -83,14 +105,26 @@ class TicketAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/act/", self.admin_site.admin_view(self.act_view),
-                 name="support_ticket_act"),
-            path("<int:pk>/credits/", self.admin_site.admin_view(self.credits_view),
-                 name="support_ticket_credits"),
-            path("<int:pk>/refund/", self.admin_site.admin_view(self.refund_view),
-                 name="support_ticket_refund"),
-            path("<int:pk>/extend-trial/", self.admin_site.admin_view(self.extend_trial_view),
-                 name="support_ticket_extend_trial"),
+            path(
+                "<int:pk>/act/",
+                self.admin_site.admin_view(self.act_view),
+                name="support_ticket_act",
+            ),
+            path(
+                "<int:pk>/credits/",
+                self.admin_site.admin_view(self.credits_view),
+                name="support_ticket_credits",
+            ),
+            path(
+                "<int:pk>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="support_ticket_refund",
+            ),
+            path(
+                "<int:pk>/extend-trial/",
+                self.admin_site.admin_view(self.extend_trial_view),
+                name="support_ticket_extend_trial",
+            ),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -98,21 +132,28 @@ class TicketAdmin(admin.ModelAdmin):
         if request.method == "POST":
             # Nothing on the change form itself is editable: saying "changed successfully"
             # to a post here would be untrue. Each action has its own form on the page.
-            self.message_user(request, "Nothing was saved: this page has no editable fields. "
-                                       "Use the forms under \u201cWork the ticket\u201d.",
-                              messages.WARNING)
-            return HttpResponseRedirect(reverse("admin:support_ticket_change",
-                                                args=[ticket.pk]))
+            self.message_user(
+                request,
+                "Nothing was saved: this page has no editable fields. "
+                "Use the forms under \u201cWork the ticket\u201d.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[ticket.pk]))
         extra_context = {
             # The ticket's own fields are read-only: no Save buttons that would save nothing.
-            "show_save": False, "show_save_and_continue": False,
-            "show_save_and_add_another": False, "show_delete": False,
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
             "merge_targets": merge_targets(ticket),
             "max_attachments": MAX_ATTACHMENTS_PER_MESSAGE,
             **(extra_context or {}),
             "thread": selectors.staff_thread(ticket),
-            "next_statuses": [(s, TicketStatus(s).label) for s in TicketStatus.values
-                              if s in TRANSITIONS[ticket.status]],
+            "next_statuses": [
+                (s, TicketStatus(s).label)
+                for s in TicketStatus.values
+                if s in TRANSITIONS[ticket.status]
+            ],
             "priorities": TicketPriority.choices,
             "agents": staff_users(),
             "ticket": ticket,
@@ -134,44 +175,58 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = get_object_or_404(Ticket.objects.select_related("customer"), pk=pk)
         form = TicketActionForm(request.POST, request.FILES, ticket=ticket)
         if not form.is_valid():
-            self.message_user(request, f"Please fill in the form correctly: "
-                                       f"{form_errors(form)} Nothing was changed.",
-                              messages.ERROR)
+            self.message_user(
+                request,
+                f"Please fill in the form correctly: {form_errors(form)} Nothing was changed.",
+                messages.ERROR,
+            )
             return self._with_errors(request, ticket, act_form=form)
         data, user = form.cleaned_data, request.user
         operation = data["operation"]
         back = reverse("admin:support_ticket_change", args=[pk])
         try:
             if operation == "reply":
-                message = services.reply(ticket=ticket, author=user, body=data["body"],
-                                         files=data["attachments"])
+                message = services.reply(
+                    ticket=ticket, author=user, body=data["body"], files=data["attachments"]
+                )
                 files = message.attachments.count()
-                done = (f"Reply sent: it is on the ticket and e-mailed to "
-                        f"{ticket.customer.email}"
-                        + (f", with {files} attachment(s)." if files else "."))
+                done = (
+                    f"Reply sent: it is on the ticket and e-mailed to "
+                    f"{ticket.customer.email}"
+                    + (f", with {files} attachment(s)." if files else ".")
+                )
             elif operation == "note":
                 services.add_internal_note(ticket=ticket, author=user, body=data["body"])
                 done = "Internal note added. The customer does not see it and is not e-mailed."
             elif operation == "status":
                 old = ticket.get_status_display()
-                ticket = services.change_status(ticket=ticket, status=data["status"],
-                                                actor=user)
-                done = (f"Status changed from {old} to {ticket.get_status_display()}; "
-                        f"{ticket.customer.email} is e-mailed about it.")
+                ticket = services.change_status(ticket=ticket, status=data["status"], actor=user)
+                done = (
+                    f"Status changed from {old} to {ticket.get_status_display()}; "
+                    f"{ticket.customer.email} is e-mailed about it."
+                )
             elif operation == "priority":
-                ticket = services.change_priority(ticket=ticket, priority=data["priority"],
-                                                  actor=user)
-                done = (f"Priority changed to {ticket.get_priority_display()}; the SLA "
-                        "deadlines were recomputed.")
+                ticket = services.change_priority(
+                    ticket=ticket, priority=data["priority"], actor=user
+                )
+                done = (
+                    f"Priority changed to {ticket.get_priority_display()}; the SLA "
+                    "deadlines were recomputed."
+                )
             elif operation == "assign":
                 services.assign(ticket=ticket, assignee=data["assignee"], actor=user)
-                done = (f"Assigned to {data['assignee'].name}." if data["assignee"]
-                        else "The ticket is now unassigned.")
+                done = (
+                    f"Assigned to {data['assignee'].name}."
+                    if data["assignee"]
+                    else "The ticket is now unassigned."
+                )
             else:  # merge
                 target = services.merge(source=ticket, target=data["into"], actor=user)
                 back = reverse("admin:support_ticket_change", args=[target.pk])
-                done = (f"{ticket.number} was merged into {target.number} and closed; its "
-                        "messages are now on this ticket.")
+                done = (
+                    f"{ticket.number} was merged into {target.number} and closed; its "
+                    "messages are now on this ticket."
+                )
         except DomainError as exc:
             self.message_user(request, f"{exc.message} Nothing was changed.", messages.ERROR)
         else:
@@ -183,10 +238,12 @@ class TicketAdmin(admin.ModelAdmin):
         and shows each error beside its field; nothing was changed."""
         page_request = copy.copy(request)
         page_request.method = "GET"  # show the page; the POST was the panel form's
-        response = self.change_view(page_request, str(ticket.pk),
-                                    form_url=reverse("admin:support_ticket_change",
-                                                     args=[ticket.pk]),
-                                    extra_context=panel_forms)
+        response = self.change_view(
+            page_request,
+            str(ticket.pk),
+            form_url=reverse("admin:support_ticket_change", args=[ticket.pk]),
+            extra_context=panel_forms,
+        )
         response.status_code = 400
         return response
 
@@ -195,18 +252,31 @@ class TicketAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
         ticket = get_object_or_404(Ticket, pk=pk)
-        form = CreditActionForm(request.POST, customer=ticket.customer,
-                                balance=credit_selectors.balance_of(user=ticket.customer))
+        form = CreditActionForm(
+            request.POST,
+            customer=ticket.customer,
+            balance=credit_selectors.balance_of(user=ticket.customer),
+        )
         if not form.is_valid():
-            self.message_user(request, "The credits were not adjusted: see the form.",
-                              messages.ERROR)
+            self.message_user(
+                request, "The credits were not adjusted: see the form.", messages.ERROR
+            )
             return self._with_errors(request, ticket, credits_form=form)
         amount = form.cleaned_data["amount"]
-        payload = {"user_id": ticket.customer_id, "amount": amount,
-                   "reason": f"{form.cleaned_data['reason']} (ticket {ticket.number})"}
-        self._request(request, "credits.adjust", payload, approvals.credits_amount(payload),
-                      ticket, form.cleaned_data["reason"],
-                      done=f"Credits adjusted by {amount:+,} for {ticket.customer.email}.")
+        payload = {
+            "user_id": ticket.customer_id,
+            "amount": amount,
+            "reason": f"{form.cleaned_data['reason']} (ticket {ticket.number})",
+        }
+        self._request(
+            request,
+            "credits.adjust",
+            payload,
+            approvals.credits_amount(payload),
+            ticket,
+            form.cleaned_data["reason"],
+            done=f"Credits adjusted by {amount:+,} for {ticket.customer.email}.",
+        )
         return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
 
     def refund_view(self, request, pk):
@@ -220,13 +290,23 @@ class TicketAdmin(admin.ModelAdmin):
             return self._with_errors(request, ticket, refund_form=form)
         data = form.cleaned_data
         order, amount = data["order"], data["amount"]
-        payload = {"user_id": ticket.customer_id, "order_id": order.pk,
-                   "amount": amount, "reason": data["reason"],
-                   "notes": f"{data['notes']} (ticket {ticket.number})".strip()}
-        self._request(request, "billing.refund", payload, amount, ticket,
-                      data["notes"], currency=order.currency,
-                      done=f"Refund of {format_money(amount, order.currency)} issued on "
-                           f"{order.number}.")
+        payload = {
+            "user_id": ticket.customer_id,
+            "order_id": order.pk,
+            "amount": amount,
+            "reason": data["reason"],
+            "notes": f"{data['notes']} (ticket {ticket.number})".strip(),
+        }
+        self._request(
+            request,
+            "billing.refund",
+            payload,
+            amount,
+            ticket,
+            data["notes"],
+            currency=order.currency,
+            done=f"Refund of {format_money(amount, order.currency)} issued on {order.number}.",
+        )
         return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
 
     def extend_trial_view(self, request, pk):
@@ -238,41 +318,67 @@ class TicketAdmin(admin.ModelAdmin):
         form = ExtendTrialActionForm(request.POST)
         back = HttpResponseRedirect(reverse("admin:support_ticket_change", args=[pk]))
         if not form.is_valid():
-            self.message_user(request, f"Could not extend the trial. {form_errors(form)}",
-                              messages.ERROR)
+            self.message_user(
+                request, f"Could not extend the trial. {form_errors(form)}", messages.ERROR
+            )
             return self._with_errors(request, ticket, trial_form=form)
         data = form.cleaned_data
-        subscription = Subscription.objects.filter(pk=data["subscription"],
-                                                   user=ticket.customer).first()
+        subscription = Subscription.objects.filter(
+            pk=data["subscription"], user=ticket.customer
+        ).first()
         trial_end = getattr(subscription, "trial_end", None)
-        payload = {"user_id": ticket.customer_id, "subscription_id": data["subscription"],
-                   "days": data["days"], "trial_end": trial_end and trial_end.isoformat(),
-                   "reason": f"{data['reason']} (ticket {ticket.number})"}
-        self._request(request, "billing.subscription.extend_trial", payload, data["days"], ticket,
-                      data["reason"], done=f"Trial extended by {data['days']} days.")
+        payload = {
+            "user_id": ticket.customer_id,
+            "subscription_id": data["subscription"],
+            "days": data["days"],
+            "trial_end": trial_end and trial_end.isoformat(),
+            "reason": f"{data['reason']} (ticket {ticket.number})",
+        }
+        self._request(
+            request,
+            "billing.subscription.extend_trial",
+            payload,
+            data["days"],
+            ticket,
+            data["reason"],
+            done=f"Trial extended by {data['days']} days.",
+        )
         return back
 
-    def _request(self, request, action_key, payload, amount, ticket, reason, *, currency="",
-                 done="Done."):
+    def _request(
+        self, request, action_key, payload, amount, ticket, reason, *, currency="", done="Done."
+    ):
         try:
             approval = approvals.request_action(
-                action_key=action_key, payload=payload, amount=amount,
-                requested_by=request.user, ticket=ticket, reason=reason, currency=currency)
+                action_key=action_key,
+                payload=payload,
+                amount=amount,
+                requested_by=request.user,
+                ticket=ticket,
+                reason=reason,
+                currency=currency,
+            )
         except DomainError as exc:
             # A note says when the request was kept for a second staff member to retry.
-            self.message_user(request, " ".join([exc.message, *getattr(exc, "__notes__", [])]),
-                              messages.ERROR)
+            self.message_user(
+                request, " ".join([exc.message, *getattr(exc, "__notes__", [])]), messages.ERROR
+            )
             return
         if approval.status == ApprovalStatus.PENDING:
             limit = authority.limit_for(request.user, action_key)
-            above = (f" is above your limit of "
-                     f"{authority.describe_amount(action_key, limit, currency)}"
-                     if limit is not None else " needs a second staff member")
+            above = (
+                f" is above your limit of {authority.describe_amount(action_key, limit, currency)}"
+                if limit is not None
+                else " needs a second staff member"
+            )
             self.message_user(
-                request, f"Approval requested (#{approval.pk}): "
-                         f"{authority.describe_amount(action_key, amount, currency)}{above}. "
-                         "Nothing is done yet: waiting for a second staff member to "
-                         "approve it in Approval requests.", messages.WARNING)
+                request,
+                f"Approval requested (#{approval.pk}): "
+                f"{authority.describe_amount(action_key, amount, currency)}{above}. "
+                "Nothing is done yet: waiting for a second staff member to "
+                "approve it in Approval requests.",
+                messages.WARNING,
+            )
         else:
             self.message_user(request, done, messages.SUCCESS)
 
@@ -301,11 +407,18 @@ class TicketAdmin(admin.ModelAdmin):
                 return None
             self._assign_all(request, queryset, agent)
             return None
-        return TemplateResponse(request, "support/admin/assign.html", {
-            **self.admin_site.each_context(request), "tickets": queryset,
-            "agents": staff_users(), "action": "assign_to_agent",
-            "title": f"Assign {len(queryset)} ticket(s)", "opts": self.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "support/admin/assign.html",
+            {
+                **self.admin_site.each_context(request),
+                "tickets": queryset,
+                "agents": staff_users(),
+                "action": "assign_to_agent",
+                "title": f"Assign {len(queryset)} ticket(s)",
+                "opts": self.model._meta,
+            },
+        )
 
     @policy_action("support.ticket.work", description="Merge duplicates into one ticket…")
     def merge_tickets(self, request, queryset):
@@ -326,12 +439,17 @@ class TicketAdmin(admin.ModelAdmin):
                     services.merge(source=source, target=target, actor=request.user)
                     merged += 1
                 except DomainError as exc:
-                    self.message_user(request, f"{source.number}: {exc.message}",
-                                      messages.ERROR)
+                    self.message_user(request, f"{source.number}: {exc.message}", messages.ERROR)
             self.message_user(request, f"{merged} ticket(s) merged into {target.number}.")
             return None
-        return TemplateResponse(request, "support/admin/merge.html", {
-            **self.admin_site.each_context(request), "tickets": tickets,
-            "action": "merge_tickets", "title": f"Merge {len(tickets)} tickets",
-            "opts": self.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "support/admin/merge.html",
+            {
+                **self.admin_site.each_context(request),
+                "tickets": tickets,
+                "action": "merge_tickets",
+                "title": f"Merge {len(tickets)} tickets",
+                "opts": self.model._meta,
+            },
+        )

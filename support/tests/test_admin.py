@@ -41,8 +41,9 @@ def test_queue_filters(agent_client, open_ticket, support_agent, admin_user):
     assert subjects("?priority__exact=HIGH") == set()
 
 
-def test_ticket_page_shows_thread_with_notes_marked_and_the_billing_panel(agent_client, ticket,
-                                                                          support_agent):
+def test_ticket_page_shows_thread_with_notes_marked_and_the_billing_panel(
+    agent_client, ticket, support_agent
+):
     services.add_internal_note(ticket=ticket, author=support_agent, body="VIP, be nice")
     response = agent_client.get(f"{LIST}{ticket.pk}/change/")
     assert response.status_code == 200
@@ -53,7 +54,8 @@ def test_ticket_page_shows_thread_with_notes_marked_and_the_billing_panel(agent_
 
 
 def test_reply_note_status_priority_and_assign_from_the_ticket_page(
-        agent_client, ticket, support_agent, django_capture_on_commit_callbacks):
+    agent_client, ticket, support_agent, django_capture_on_commit_callbacks
+):
     act = f"{LIST}{ticket.pk}/act/"
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -72,8 +74,9 @@ def test_reply_note_status_priority_and_assign_from_the_ticket_page(
 
 
 def test_assigning_to_a_customer_is_refused(agent_client, ticket, customer):
-    response = agent_client.post(f"{LIST}{ticket.pk}/act/",
-                                 {"operation": "assign", "assignee": customer.pk}, follow=True)
+    response = agent_client.post(
+        f"{LIST}{ticket.pk}/act/", {"operation": "assign", "assignee": customer.pk}, follow=True
+    )
     assert "fill in the form correctly" in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.assignee is None
@@ -86,27 +89,35 @@ def test_assign_service_refuses_non_staff(ticket, customer, support_agent):
 
 def test_assign_action_with_an_agent_picker(agent_client, open_ticket, admin_user):
     a, b = open_ticket(), open_ticket()
-    page = agent_client.post(LIST, {"action": "assign_to_agent",
-                                    "_selected_action": [a.pk, b.pk]})
+    page = agent_client.post(LIST, {"action": "assign_to_agent", "_selected_action": [a.pk, b.pk]})
     assert page.status_code == 200
     assert "Assign 2 ticket(s)" in page.content.decode()
-    agent_client.post(LIST, {"action": "assign_to_agent", "_selected_action": [a.pk, b.pk],
-                             "agent": admin_user.pk})
+    agent_client.post(
+        LIST,
+        {"action": "assign_to_agent", "_selected_action": [a.pk, b.pk], "agent": admin_user.pk},
+    )
     assert set(Ticket.objects.values_list("assignee", flat=True)) == {admin_user.pk}
 
 
 def test_merge_action_asks_for_confirmation_then_merges(agent_client, open_ticket, customer):
     target = open_ticket(subject="Original")
     duplicate = open_ticket(subject="Duplicate", description="Same problem again")
-    confirm = agent_client.post(LIST, {"action": "merge_tickets",
-                                       "_selected_action": [target.pk, duplicate.pk]})
+    confirm = agent_client.post(
+        LIST, {"action": "merge_tickets", "_selected_action": [target.pk, duplicate.pk]}
+    )
     assert "Yes, merge them" in confirm.content.decode()
     duplicate.refresh_from_db()
     assert duplicate.status == TicketStatus.OPEN  # nothing happened yet
 
-    agent_client.post(LIST, {"action": "merge_tickets", "confirm": "yes",
-                             "target": target.pk,
-                             "_selected_action": [target.pk, duplicate.pk]})
+    agent_client.post(
+        LIST,
+        {
+            "action": "merge_tickets",
+            "confirm": "yes",
+            "target": target.pk,
+            "_selected_action": [target.pk, duplicate.pk],
+        },
+    )
     duplicate.refresh_from_db()
     assert duplicate.status == TicketStatus.CLOSED
     assert duplicate.merged_into == target
@@ -140,23 +151,32 @@ def test_conversations_in_admin(agent_client):
 
 
 def test_customers_cannot_use_the_staff_actions(customer_client, ticket):
-    response = customer_client.post(f"{LIST}{ticket.pk}/act/",
-                                    {"operation": "status", "status": "RESOLVED"})
+    response = customer_client.post(
+        f"{LIST}{ticket.pk}/act/", {"operation": "status", "status": "RESOLVED"}
+    )
     assert response.status_code == 302 and "/admin/login/" in response.url
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.OPEN
 
 
 def test_publishing_an_article_in_the_admin_is_audited_and_searchable(agent_client):
-    response = agent_client.post("/admin/support/article/add/", {
-        "title": "Pausing a subscription", "slug": "pause", "summary": "",
-        "content_type": "guide", "status": "published", "tags": "pause,subscriptions",
-        "body": "You can pause billing for up to three months.",
-    })
+    response = agent_client.post(
+        "/admin/support/article/add/",
+        {
+            "title": "Pausing a subscription",
+            "slug": "pause",
+            "summary": "",
+            "content_type": "guide",
+            "status": "published",
+            "tags": "pause,subscriptions",
+            "body": "You can pause billing for up to three months.",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     article = Article.objects.get(slug="pause")
     assert article.published_at is not None
     assert article.tags == ["pause", "subscriptions"]
-    assert AuditLog.objects.filter(resource_type="support.Article",
-                                   resource_id=str(article.pk), action="CREATE").exists()
+    assert AuditLog.objects.filter(
+        resource_type="support.Article", resource_id=str(article.pk), action="CREATE"
+    ).exists()
     assert [a.slug for a in kb.search_articles("pause")] == ["pause"]

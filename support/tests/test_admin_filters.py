@@ -6,8 +6,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("value", ["²", "١٢", "abc"])
-def test_assignee_filter_ignores_values_that_are_not_ascii_ids(client, support_agent,
-                                                               open_ticket, value):
+def test_assignee_filter_ignores_values_that_are_not_ascii_ids(
+    client, support_agent, open_ticket, value
+):
     # "²" and Arabic-Indic digits pass str.isdigit() but int() refuses them: this was a 500.
     open_ticket(subject="Still listed")
     client.force_login(support_agent)

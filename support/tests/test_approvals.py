@@ -1,4 +1,3 @@
-
 import pytest
 
 from accounts.authority import NotAuthorized
@@ -18,9 +17,13 @@ pytestmark = pytest.mark.django_db
 
 def _request(agent, customer, amount, ticket=None):
     payload = {"user_id": customer.pk, "amount": amount, "reason": "goodwill"}
-    return approvals.request_action(action_key="credits.adjust", payload=payload,
-                                    amount=approvals.credits_amount(payload),
-                                    requested_by=agent, ticket=ticket)
+    return approvals.request_action(
+        action_key="credits.adjust",
+        payload=payload,
+        amount=approvals.credits_amount(payload),
+        requested_by=agent,
+        ticket=ticket,
+    )
 
 
 def test_small_adjustment_runs_at_once(support_agent, customer, ticket):
@@ -32,8 +35,9 @@ def test_small_adjustment_runs_at_once(support_agent, customer, ticket):
     assert balance_of(user=customer) == 500
 
 
-def test_large_adjustment_waits_and_the_requester_cannot_approve_it(support_agent, admin_user,
-                                                                    customer):
+def test_large_adjustment_waits_and_the_requester_cannot_approve_it(
+    support_agent, admin_user, customer
+):
     approval = _request(support_agent, customer, 5000)
     assert approval.status == ApprovalStatus.PENDING
     assert balance_of(user=customer) == 0
@@ -85,8 +89,9 @@ def test_customers_cannot_request_or_approve(customer, support_agent):
 
 def test_unknown_action_is_refused(support_agent):
     with pytest.raises(UnknownAction):
-        approvals.request_action(action_key="nope", payload={}, amount=1,
-                                 requested_by=support_agent)
+        approvals.request_action(
+            action_key="nope", payload={}, amount=1, requested_by=support_agent
+        )
     assert not ApprovalRequest.objects.exists()
 
 
@@ -100,13 +105,19 @@ def test_failed_execution_keeps_nothing(support_agent, customer):
 
 def test_self_approval_refused_in_the_staff_console(client, support_agent, customer, ticket):
     client.force_login(support_agent)
-    response = client.post(f"/admin/support/ticket/{ticket.pk}/credits/",
-                           {"amount": 5000, "reason": "outage"}, follow=True)
+    response = client.post(
+        f"/admin/support/ticket/{ticket.pk}/credits/",
+        {"amount": 5000, "reason": "outage"},
+        follow=True,
+    )
     assert "waiting for a second staff member" in response.content.decode()
     approval = ApprovalRequest.objects.get()
     assert approval.ticket == ticket and approval.status == ApprovalStatus.PENDING
-    response = client.post("/admin/support/approvalrequest/", {
-        "action": "approve_selected", "_selected_action": [approval.pk]}, follow=True)
+    response = client.post(
+        "/admin/support/approvalrequest/",
+        {"action": "approve_selected", "_selected_action": [approval.pk]},
+        follow=True,
+    )
     assert "cannot approve your own request" in response.content.decode()
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.PENDING
@@ -124,17 +135,25 @@ def test_two_approvers_at_once_execute_the_action_once():
 
 
 def _paid_order(user, total=5000):
-    return OrderFactory(user=user, subtotal=total, status=OrderStatus.COMPLETED,
-                        payment_status=PaymentStatus.SUCCEEDED,
-                        billing_source=BillingSource.MANUAL)
+    return OrderFactory(
+        user=user,
+        subtotal=total,
+        status=OrderStatus.COMPLETED,
+        payment_status=PaymentStatus.SUCCEEDED,
+        billing_source=BillingSource.MANUAL,
+    )
 
 
-def test_refund_from_the_ticket_page_within_threshold_runs_and_is_linked(client, support_agent,
-                                                                         customer, ticket):
+def test_refund_from_the_ticket_page_within_threshold_runs_and_is_linked(
+    client, support_agent, customer, ticket
+):
     order = _paid_order(customer)
     client.force_login(support_agent)
-    response = client.post(f"/admin/support/ticket/{ticket.pk}/refund/", {
-        "order": order.pk, "amount": "15.00", "reason": "REQUESTED_BY_CUSTOMER"}, follow=True)
+    response = client.post(
+        f"/admin/support/ticket/{ticket.pk}/refund/",
+        {"order": order.pk, "amount": "15.00", "reason": "REQUESTED_BY_CUSTOMER"},
+        follow=True,
+    )
     assert f"Refund of $15.00 issued on {order.number}." in response.content.decode()
     order.refresh_from_db()
     assert order.refunded_amount == 1500
@@ -147,10 +166,14 @@ def test_refund_from_the_ticket_page_within_threshold_runs_and_is_linked(client,
 def test_large_refund_needs_a_second_staff_member(support_agent, admin_user, customer, ticket):
     SystemConfig.objects.create(key="support_approval_threshold", value=1000)
     order = _paid_order(customer)
-    payload = {"user_id": customer.pk, "order_id": order.pk, "amount": 4000,
-               "reason": "DUPLICATE"}
-    approval = approvals.request_action(action_key="billing.refund", payload=payload,
-                                        amount=4000, requested_by=support_agent, ticket=ticket)
+    payload = {"user_id": customer.pk, "order_id": order.pk, "amount": 4000, "reason": "DUPLICATE"}
+    approval = approvals.request_action(
+        action_key="billing.refund",
+        payload=payload,
+        amount=4000,
+        requested_by=support_agent,
+        ticket=ticket,
+    )
     assert approval.status == ApprovalStatus.PENDING
     with pytest.raises(SelfApprovalRefused):
         approvals.approve(approval=approval, approver=support_agent)
@@ -161,33 +184,47 @@ def test_large_refund_needs_a_second_staff_member(support_agent, admin_user, cus
     assert order.refunded_amount == 4000
 
 
-def test_refund_of_another_customers_order_is_refused(client, support_agent, customer,
-                                                     other_customer, ticket):
+def test_refund_of_another_customers_order_is_refused(
+    client, support_agent, customer, other_customer, ticket
+):
     order = _paid_order(other_customer)
     client.force_login(support_agent)
-    response = client.post(f"/admin/support/ticket/{ticket.pk}/refund/", {
-        "order": order.pk, "amount": "1.00", "reason": "OTHER"}, follow=True)
+    response = client.post(
+        f"/admin/support/ticket/{ticket.pk}/refund/",
+        {"order": order.pk, "amount": "1.00", "reason": "OTHER"},
+        follow=True,
+    )
     assert "does not belong to this customer" in response.content.decode()
     order.refresh_from_db()
     assert order.refunded_amount == 0
     assert not ApprovalRequest.objects.exists()
     with pytest.raises(ApprovalRefused):
-        approvals.request_action(action_key="billing.refund", requested_by=support_agent,
-                                 amount=100, payload={"user_id": customer.pk,
-                                                      "order_id": order.pk, "amount": 100,
-                                                      "reason": "OTHER"})
+        approvals.request_action(
+            action_key="billing.refund",
+            requested_by=support_agent,
+            amount=100,
+            payload={
+                "user_id": customer.pk,
+                "order_id": order.pk,
+                "amount": 100,
+                "reason": "OTHER",
+            },
+        )
     assert not ApprovalRequest.objects.exists()
 
 
 def test_approving_a_request_already_executed_says_so_and_does_nothing(
-        client, support_agent, finance_user, customer):
+    client, support_agent, finance_user, customer
+):
     approval = _request(support_agent, customer, 5000)
     client.force_login(finance_user)
     changelist = "/admin/support/approvalrequest/"
-    first = client.post(changelist, {"action": "approve_selected",
-                                     "_selected_action": [approval.pk]}, follow=True)
+    first = client.post(
+        changelist, {"action": "approve_selected", "_selected_action": [approval.pk]}, follow=True
+    )
     assert f"#{approval.pk} approved and executed." in first.content.decode()
-    again = client.post(changelist, {"action": "approve_selected",
-                                     "_selected_action": [approval.pk]}, follow=True)
+    again = client.post(
+        changelist, {"action": "approve_selected", "_selected_action": [approval.pk]}, follow=True
+    )
     assert f"#{approval.pk} is already executed: nothing was done." in again.content.decode()
     assert balance_of(user=customer) == 5000

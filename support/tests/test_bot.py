@@ -11,17 +11,22 @@ URL = "/api/v1/chat/"
 @pytest.fixture
 def kb_articles():
     ArticleFactory(
-        title="How do credits expire?", slug="credit-expiry", tags=["credits"],
+        title="How do credits expire?",
+        slug="credit-expiry",
+        tags=["credits"],
         body="Credits are drawn from the lot that expires first.\n\n"
-             "Plan credits expire at the end of each billing period. Credit packs expire "
-             "twelve months after purchase.\n\nYour balance page shows upcoming expiries.")
-    ArticleFactory(title="Cancelling your subscription", slug="cancel",
-                   body="You can cancel at any time from the billing page.")
+        "Plan credits expire at the end of each billing period. Credit packs expire "
+        "twelve months after purchase.\n\nYour balance page shows upcoming expiries.",
+    )
+    ArticleFactory(
+        title="Cancelling your subscription",
+        slug="cancel",
+        body="You can cancel at any time from the billing page.",
+    )
 
 
 def test_bot_answers_with_the_best_passage_and_a_link(customer_api, kb_articles, customer):
-    response = customer_api.post(URL, {"message": "When do my credit packs expire?"},
-                                 format="json")
+    response = customer_api.post(URL, {"message": "When do my credit packs expire?"}, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
     answer = body["answer"]
@@ -37,8 +42,7 @@ def test_bot_answers_with_the_best_passage_and_a_link(customer_api, kb_articles,
 
 
 def test_bot_says_it_does_not_know_and_offers_a_handoff(customer_api, kb_articles):
-    response = customer_api.post(URL, {"message": "Is the moon made of cheese?"},
-                                 format="json")
+    response = customer_api.post(URL, {"message": "Is the moon made of cheese?"}, format="json")
     assert response.status_code == 201
     body = response.json()
     assert body["answer"]["answered"] is False
@@ -69,15 +73,15 @@ def test_handoff_opens_a_ticket_with_the_transcript_once(customer_api, kb_articl
 def test_rating_an_answer(customer_api, kb_articles):
     response = customer_api.post(URL, {"message": "cancel subscription"}, format="json")
     cid, mid = response.json()["conversation_id"], response.json()["answer"]["id"]
-    rated = customer_api.post(f"{URL}{cid}/messages/{mid}/rate/", {"helpful": True},
-                              format="json")
+    rated = customer_api.post(f"{URL}{cid}/messages/{mid}/rate/", {"helpful": True}, format="json")
     assert rated.status_code == 200
     assert rated.json()["helpful"] is True
     assert ChatMessage.objects.get(pk=mid).helpful is True
     assert Conversation.objects.get(pk=cid).resolved is True
     question_id = response.json()["question"]["id"]
-    own_question = customer_api.post(f"{URL}{cid}/messages/{question_id}/rate/",
-                                     {"helpful": True}, format="json")
+    own_question = customer_api.post(
+        f"{URL}{cid}/messages/{question_id}/rate/", {"helpful": True}, format="json"
+    )
     assert own_question.status_code == 404
     bad = customer_api.post(f"{URL}{cid}/messages/{mid}/rate/", {}, format="json")
     assert bad.status_code == 400
@@ -85,14 +89,23 @@ def test_rating_an_answer(customer_api, kb_articles):
 
 def test_another_customers_conversation_is_404_everywhere(other_customer_api, customer):
     conversation = ConversationFactory(customer=customer)
-    message = ChatMessage.objects.create(conversation=conversation, role="bot", body="x",
-                                         answered=True)
+    message = ChatMessage.objects.create(
+        conversation=conversation, role="bot", body="x", answered=True
+    )
     cid = conversation.pk
-    assert other_customer_api.post(URL, {"message": "hi", "conversation_id": cid},
-                                   format="json").status_code == 404
+    assert (
+        other_customer_api.post(
+            URL, {"message": "hi", "conversation_id": cid}, format="json"
+        ).status_code
+        == 404
+    )
     assert other_customer_api.post(f"{URL}{cid}/handoff/").status_code == 404
-    assert other_customer_api.post(f"{URL}{cid}/messages/{message.pk}/rate/",
-                                   {"helpful": False}, format="json").status_code == 404
+    assert (
+        other_customer_api.post(
+            f"{URL}{cid}/messages/{message.pk}/rate/", {"helpful": False}, format="json"
+        ).status_code
+        == 404
+    )
     assert conversation.messages.count() == 1
     assert not Ticket.objects.exists()
     message.refresh_from_db()

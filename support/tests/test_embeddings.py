@@ -40,8 +40,9 @@ def pgvector():
         # The embedded server ships pgvector, so CI (REQUIRE_SERVICES=1) must have it: a
         # server without it there is a broken set-up, not a reason to skip semantic search.
         if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail("this PostgreSQL server has no pgvector extension; "
-                        "REQUIRE_SERVICES=1 requires it")
+            pytest.fail(
+                "this PostgreSQL server has no pgvector extension; REQUIRE_SERVICES=1 requires it"
+            )
         pytest.skip("this PostgreSQL server has no pgvector extension")
     # The extension is installable, so migration 0003 must have made the table.
     assert embeddings.available()
@@ -50,8 +51,10 @@ def pgvector():
 
 def _stored() -> dict[int, tuple]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT article_id, model, content_sha, updated_at, vector_dims(embedding)"
-                       " FROM support_article_embedding")
+        cursor.execute(
+            "SELECT article_id, model, content_sha, updated_at, vector_dims(embedding)"
+            " FROM support_article_embedding"
+        )
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
@@ -64,8 +67,10 @@ def help_centre(pgvector):
 
 def _no_word_shared(text: str) -> bool:
     return not Article.objects.filter(
-        search_vector=kb.SearchQuery(kb.any_words_tsquery(text), search_type="raw",
-                                     config=kb.CONFIG)).exists()
+        search_vector=kb.SearchQuery(
+            kb.any_words_tsquery(text), search_type="raw", config=kb.CONFIG
+        )
+    ).exists()
 
 
 def test_tokenizer_is_berts_uncased_wordpiece():
@@ -76,12 +81,14 @@ def test_tokenizer_is_berts_uncased_wordpiece():
     assert len(tokenizer.encode("refunds " * 400)) == embeddings.MAX_TOKENS
 
 
-@pytest.mark.parametrize("query, slug", [
-    ("terminate my membership", "cancel-subscription"),
-    ("reimbursement", "request-refund"),
-])
-def test_a_paraphrase_with_no_shared_word_finds_the_article(help_centre, api_client, query,
-                                                            slug):
+@pytest.mark.parametrize(
+    "query, slug",
+    [
+        ("terminate my membership", "cancel-subscription"),
+        ("reimbursement", "request-refund"),
+    ],
+)
+def test_a_paraphrase_with_no_shared_word_finds_the_article(help_centre, api_client, query, slug):
     assert _no_word_shared(query)
     hits = list(kb.search_articles(query))
     assert hits[0].slug == slug
@@ -104,8 +111,7 @@ def test_the_bot_answers_a_paraphrase_from_the_same_search(help_centre, customer
     assert "cancel" in answer["citations"][0]["passage"].lower()
 
 
-@pytest.mark.parametrize("question", ["Is the moon made of cheese?",
-                                      "pizza recipe with tomatoes"])
+@pytest.mark.parametrize("question", ["Is the moon made of cheese?", "pizza recipe with tomatoes"])
 def test_unrelated_questions_are_still_not_known(help_centre, customer_api, question):
     response = customer_api.post(CHAT, {"message": question}, format="json")
     assert response.status_code == 201
@@ -114,28 +120,42 @@ def test_unrelated_questions_are_still_not_known(help_centre, customer_api, ques
 
 
 def test_blend_keeps_a_title_match_above_a_body_match(pgvector):
-    title = ArticleFactory(title="Refunds for annual plans", slug="annual-refunds",
-                           body="How we handle money back on yearly billing.")
-    body = ArticleFactory(title="Changing your plan", slug="plan-change",
-                          body="Upgrades apply at once.\n\nA downgrade may lead to a "
-                               "partial refunds credit on your next invoice.")
+    title = ArticleFactory(
+        title="Refunds for annual plans",
+        slug="annual-refunds",
+        body="How we handle money back on yearly billing.",
+    )
+    body = ArticleFactory(
+        title="Changing your plan",
+        slug="plan-change",
+        body="Upgrades apply at once.\n\nA downgrade may lead to a "
+        "partial refunds credit on your next invoice.",
+    )
     assert embeddings.embed_articles([title, body]) == 2
 
     hits = list(kb.search_articles("refunds"))
     assert [a.slug for a in hits] == ["annual-refunds", "plan-change"]
     for hit in hits:
         assert hit.semantic is not None
-        assert hit.rank == pytest.approx(kb.FTS_WEIGHT * min(hit.fts_rank, 1)
-                                         + kb.SEMANTIC_WEIGHT * max(hit.semantic, 0))
+        assert hit.rank == pytest.approx(
+            kb.FTS_WEIGHT * min(hit.fts_rank, 1) + kb.SEMANTIC_WEIGHT * max(hit.semantic, 0)
+        )
     assert hits[0].rank > hits[1].rank
 
 
-def test_vectors_follow_article_edits_in_the_admin(pgvector, client, support_agent,
-                                                   django_capture_on_commit_callbacks):
+def test_vectors_follow_article_edits_in_the_admin(
+    pgvector, client, support_agent, django_capture_on_commit_callbacks
+):
     client.force_login(support_agent)
-    form = {"title": "Pausing a subscription", "slug": "pause", "summary": "",
-            "content_type": "guide", "status": "published", "tags": "pause",
-            "body": "You can pause billing for up to three months."}
+    form = {
+        "title": "Pausing a subscription",
+        "slug": "pause",
+        "summary": "",
+        "content_type": "guide",
+        "status": "published",
+        "tags": "pause",
+        "body": "You can pause billing for up to three months.",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post("/admin/support/article/add/", form).status_code == 302
     article = Article.objects.get(slug="pause")
@@ -143,8 +163,10 @@ def test_vectors_follow_article_edits_in_the_admin(pgvector, client, support_age
     assert (model, dims) == (embeddings.MODEL_NAME, embeddings.DIMENSIONS)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/admin/support/article/{article.pk}/change/",
-                               {**form, "body": "Billing can be put on hold for a while."})
+        response = client.post(
+            f"/admin/support/article/{article.pk}/change/",
+            {**form, "body": "Billing can be put on hold for a while."},
+        )
         assert response.status_code == 302
     assert _stored()[article.pk][1] != sha
     # Found by meaning: no word of the question is in the article.
@@ -164,8 +186,9 @@ def test_embed_articles_command_skips_unchanged_articles(pgvector, capsys):
     assert "2 computed, 0 unchanged" in capsys.readouterr().out
 
 
-def test_without_pgvector_search_is_full_text_alone_without_error(help_centre, api_client,
-                                                                  customer_api, caplog):
+def test_without_pgvector_search_is_full_text_alone_without_error(
+    help_centre, api_client, customer_api, caplog
+):
     # The side table disappears (rolled back with the test's transaction): what a server
     # without pgvector looks like to the availability check after migration 0003.
     with as_owner(), connection.cursor() as cursor:
@@ -182,8 +205,7 @@ def test_without_pgvector_search_is_full_text_alone_without_error(help_centre, a
 
         response = api_client.get(KB, {"q": "terminate my membership"})
         assert response.status_code == 200 and response.json()["results"] == []
-        response = customer_api.post(CHAT, {"message": "How do I ask for a refund?"},
-                                     format="json")
+        response = customer_api.post(CHAT, {"message": "How do I ask for a refund?"}, format="json")
         assert response.status_code == 201
         assert response.json()["answer"]["citations"][0]["slug"] == "request-refund"
         assert embeddings.embed_articles(Article.objects.all()) == 0

@@ -36,8 +36,9 @@ def test_seeded_articles_link_only_to_pages_that_exist(customer_client):
     seen = set()
     for spec in ARTICLES:
         hrefs = _links(str(kb.render_markdown(spec["body"])))
-        assert "→" not in spec["body"] + spec["summary"], \
+        assert "→" not in spec["body"] + spec["summary"], (
             f"{spec['slug']} names a menu path instead of linking the page"
+        )
         for href in hrefs:
             parts = urlsplit(href)
             assert not parts.scheme and not parts.netloc, f"{spec['slug']}: {href} is external"
@@ -63,8 +64,11 @@ def test_the_help_pages_show_no_markdown_marks(client, customer_client):
     for hit in suggestions["results"]:
         assert "**" not in hit["snippet"] and "](/" not in hit["snippet"]
 
-    answer = customer_client.post("/api/v1/chat/", {"message": "How do I cancel my subscription?"},
-                                  content_type="application/json").json()["answer"]
+    answer = customer_client.post(
+        "/api/v1/chat/",
+        {"message": "How do I cancel my subscription?"},
+        content_type="application/json",
+    ).json()["answer"]
     assert answer["citations"]
     for citation in answer["citations"]:
         assert citation["passage_html"] and "**" not in citation["passage_html"]

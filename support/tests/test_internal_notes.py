@@ -73,8 +73,9 @@ def test_customers_cannot_add_internal_notes(ticket, customer):
     assert not ticket.messages.filter(internal=True).exists()
 
 
-def test_note_attachment_is_not_downloadable_by_the_customer(customer_client, ticket,
-                                                             support_agent):
+def test_note_attachment_is_not_downloadable_by_the_customer(
+    customer_client, ticket, support_agent
+):
     note = services.add_internal_note(ticket=ticket, author=support_agent, body="see file")
     stored = StoredFileFactory(owner=support_agent, path="")
     note.attachments.add(stored)

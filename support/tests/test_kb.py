@@ -12,13 +12,23 @@ URL = "/api/v1/kb/articles/"
 @pytest.fixture
 def articles():
     return {
-        "title": ArticleFactory(title="Refunds for annual plans", slug="annual-refunds",
-                                body="How we handle money back on yearly billing."),
-        "body": ArticleFactory(title="Changing your plan", slug="plan-change",
-                               body="Upgrades apply at once.\n\nA downgrade may lead to a "
-                                    "partial refunds credit on your next invoice."),
-        "draft": ArticleFactory(title="Refunds draft", slug="draft-refunds",
-                                status=ArticleStatus.DRAFT, body="refunds refunds"),
+        "title": ArticleFactory(
+            title="Refunds for annual plans",
+            slug="annual-refunds",
+            body="How we handle money back on yearly billing.",
+        ),
+        "body": ArticleFactory(
+            title="Changing your plan",
+            slug="plan-change",
+            body="Upgrades apply at once.\n\nA downgrade may lead to a "
+            "partial refunds credit on your next invoice.",
+        ),
+        "draft": ArticleFactory(
+            title="Refunds draft",
+            slug="draft-refunds",
+            status=ArticleStatus.DRAFT,
+            body="refunds refunds",
+        ),
     }
 
 
@@ -40,11 +50,28 @@ def test_api_search_is_ranked_published_only_with_highlighted_snippets(api_clien
 def test_tags_rank_between_title_and_body(articles):
     ArticleFactory(title="Money back", slug="money-back", tags=["refunds"], body="See policy.")
     assert [a.slug for a in kb.search_articles("refunds")] == [
-        "annual-refunds", "money-back", "plan-change"]
+        "annual-refunds",
+        "money-back",
+        "plan-change",
+    ]
 
 
-@pytest.mark.parametrize("q", ['"', "!!!", "-", "()", "a & | ! b", "'; DROP TABLE x; --",
-                               "<script>", "the", "x" * 5000, "\x00", "ñandú:*"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"',
+        "!!!",
+        "-",
+        "()",
+        "a & | ! b",
+        "'; DROP TABLE x; --",
+        "<script>",
+        "the",
+        "x" * 5000,
+        "\x00",
+        "ñandú:*",
+    ],
+)
 def test_garbage_queries_never_fail(api_client, client, articles, q):
     response = api_client.get(URL, {"q": q})
     assert response.status_code == 200
@@ -53,8 +80,11 @@ def test_garbage_queries_never_fail(api_client, client, articles, q):
 
 
 def test_snippets_escape_article_text(api_client):
-    ArticleFactory(title="Scripts", slug="scripts",
-                   body="Never paste <script>alert(1)</script> into Tom & Jerry's refunds.")
+    ArticleFactory(
+        title="Scripts",
+        slug="scripts",
+        body="Never paste <script>alert(1)</script> into Tom & Jerry's refunds.",
+    )
     snippet = api_client.get(URL, {"q": "refunds"}).json()["results"][0]["snippet"]
     assert "<script" not in snippet
     assert "Tom &amp; Jerry&#x27;s <mark>refunds</mark>" in snippet
@@ -69,10 +99,15 @@ def test_article_detail_api_published_only(api_client, articles):
 
 
 def test_markdown_is_rendered_and_sanitised(client):
-    ArticleFactory(slug="md", title="Markdown", body=(
-        "# Heading\n\nSome **bold** text and [a link](https://example.com).\n\n"
-        "<script>alert('x')</script>\n\n[bad](javascript:alert(1))\n\n"
-        '<img src="x" onerror="alert(1)">'))
+    ArticleFactory(
+        slug="md",
+        title="Markdown",
+        body=(
+            "# Heading\n\nSome **bold** text and [a link](https://example.com).\n\n"
+            "<script>alert('x')</script>\n\n[bad](javascript:alert(1))\n\n"
+            '<img src="x" onerror="alert(1)">'
+        ),
+    )
     html = client.get("/help/md/").content.decode()
     assert "<strong>bold</strong>" in html
     assert 'href="https://example.com"' in html

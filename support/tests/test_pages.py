@@ -25,38 +25,51 @@ def test_ticket_list_requires_login(client):
 
 
 def test_new_ticket_page_opens_a_ticket_with_an_attachment(customer_client, customer):
-    upload = SimpleUploadedFile("shot.png", b"\x89PNG\r\n\x1a\n" + b"0" * 10,
-                                content_type="image/png")
-    response = customer_client.post("/support/new/", {
-        "subject": "Charged twice", "description": "Two charges on my card.",
-        "priority": "MEDIUM", "attachments": [upload],
-    })
+    upload = SimpleUploadedFile(
+        "shot.png", b"\x89PNG\r\n\x1a\n" + b"0" * 10, content_type="image/png"
+    )
+    response = customer_client.post(
+        "/support/new/",
+        {
+            "subject": "Charged twice",
+            "description": "Two charges on my card.",
+            "priority": "MEDIUM",
+            "attachments": [upload],
+        },
+    )
     ticket = Ticket.objects.get(customer=customer)
     assert response.status_code == 302
     assert response.url == f"/support/tickets/{ticket.pk}/"
     assert ticket.messages.get().attachments.get().name == "shot.png"
 
 
-def test_new_ticket_page_refuses_urgent_and_bad_files_with_form_errors(customer_client,
-                                                                       customer):
-    response = customer_client.post("/support/new/", {
-        "subject": "Down", "description": "x", "priority": "URGENT"})
+def test_new_ticket_page_refuses_urgent_and_bad_files_with_form_errors(customer_client, customer):
+    response = customer_client.post(
+        "/support/new/", {"subject": "Down", "description": "x", "priority": "URGENT"}
+    )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     upload = SimpleUploadedFile("x.exe", b"MZ", content_type="application/octet-stream")
-    response = customer_client.post("/support/new/", {
-        "subject": "File", "description": "x", "priority": "LOW", "attachments": [upload]})
+    response = customer_client.post(
+        "/support/new/",
+        {"subject": "File", "description": "x", "priority": "LOW", "attachments": [upload]},
+    )
     assert response.status_code == 200
     assert "only images" in response.content.decode()
     assert not Ticket.objects.filter(customer=customer).exists()
 
 
-def test_check_the_help_centre_first_shows_suggestions_without_opening(customer_client,
-                                                                       customer):
+def test_check_the_help_centre_first_shows_suggestions_without_opening(customer_client, customer):
     ArticleFactory(title="How refunds work", slug="refunds", body="Refunds take 5 days.")
-    response = customer_client.post("/support/new/", {
-        "subject": "refund", "description": "Where is my refund?", "priority": "LOW",
-        "suggest": "1"})
+    response = customer_client.post(
+        "/support/new/",
+        {
+            "subject": "refund",
+            "description": "Where is my refund?",
+            "priority": "LOW",
+            "suggest": "1",
+        },
+    )
     assert response.status_code == 200
     assert "How refunds work" in response.content.decode()
     assert not Ticket.objects.filter(customer=customer).exists()
@@ -68,11 +81,11 @@ def test_another_customers_ticket_pages_are_404(client, other_customer, ticket, 
     assert client.get(f"/support/tickets/{ticket.pk}/{path}").status_code == 404
 
 
-def test_another_customers_ticket_cannot_be_replied_to_or_closed_by_post(client, other_customer,
-                                                                         ticket):
+def test_another_customers_ticket_cannot_be_replied_to_or_closed_by_post(
+    client, other_customer, ticket
+):
     client.force_login(other_customer)
-    assert client.post(f"/support/tickets/{ticket.pk}/reply/",
-                       {"body": "hi"}).status_code == 404
+    assert client.post(f"/support/tickets/{ticket.pk}/reply/", {"body": "hi"}).status_code == 404
     assert client.post(f"/support/tickets/{ticket.pk}/close/").status_code == 404
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.OPEN
@@ -80,8 +93,9 @@ def test_another_customers_ticket_cannot_be_replied_to_or_closed_by_post(client,
 
 
 def test_reply_and_close_through_the_pages(customer_client, ticket):
-    response = customer_client.post(f"/support/tickets/{ticket.pk}/reply/",
-                                    {"body": "More details"})
+    response = customer_client.post(
+        f"/support/tickets/{ticket.pk}/reply/", {"body": "More details"}
+    )
     assert response.status_code == 302
     assert ticket.messages.filter(body="More details").exists()
     confirm = customer_client.get(f"/support/tickets/{ticket.pk}/close/")
@@ -93,8 +107,9 @@ def test_reply_and_close_through_the_pages(customer_client, ticket):
     assert "This ticket is closed" in page
 
 
-def test_reply_page_shows_the_reopen_refusal_as_a_form_error(customer_client, ticket,
-                                                             support_agent):
+def test_reply_page_shows_the_reopen_refusal_as_a_form_error(
+    customer_client, ticket, support_agent
+):
     services.change_status(ticket=ticket, status=TicketStatus.RESOLVED, actor=support_agent)
     Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - timedelta(days=20))
     response = customer_client.post(f"/support/tickets/{ticket.pk}/reply/", {"body": "again"})

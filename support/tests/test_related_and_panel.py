@@ -13,10 +13,16 @@ URL = "/api/v1/tickets/"
 def test_customer_links_their_own_order_and_subscription(customer_api, customer):
     order = OrderFactory(user=customer)
     subscription = SubscriptionFactory(user=customer)
-    response = customer_api.post(URL, {
-        "subject": "Refund please", "description": "Order was wrong",
-        "related_order": order.number, "related_subscription": subscription.pk,
-    }, format="json")
+    response = customer_api.post(
+        URL,
+        {
+            "subject": "Refund please",
+            "description": "Order was wrong",
+            "related_order": order.number,
+            "related_subscription": subscription.pk,
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["related_order"] == order.number
     assert response.json()["related_subscription"] == subscription.pk
@@ -27,10 +33,10 @@ def test_customer_links_their_own_order_and_subscription(customer_api, customer)
 def test_another_customers_order_or_subscription_cannot_be_linked(customer_api, other_customer):
     order = OrderFactory(user=other_customer)
     subscription = SubscriptionFactory(user=other_customer)
-    for extra in ({"related_order": order.number},
-                  {"related_subscription": subscription.pk}):
-        response = customer_api.post(URL, {"subject": "x", "description": "y", **extra},
-                                     format="json")
+    for extra in ({"related_order": order.number}, {"related_subscription": subscription.pk}):
+        response = customer_api.post(
+            URL, {"subject": "x", "description": "y", **extra}, format="json"
+        )
         assert response.status_code == 400
         assert response.json()["code"] == "related_object_invalid"
     assert not Ticket.objects.exists()
@@ -38,8 +44,10 @@ def test_another_customers_order_or_subscription_cannot_be_linked(customer_api, 
 
 def test_page_refuses_another_customers_order_with_a_form_error(customer_client, other_customer):
     order = OrderFactory(user=other_customer)
-    response = customer_client.post("/support/new/", {
-        "subject": "x", "description": "y", "priority": "LOW", "related_order": order.number})
+    response = customer_client.post(
+        "/support/new/",
+        {"subject": "x", "description": "y", "priority": "LOW", "related_order": order.number},
+    )
     assert response.status_code == 200
     assert "could not find that order" in response.content.decode()
     assert not Ticket.objects.exists()
@@ -60,11 +68,14 @@ def test_billing_panel_shows_plan_orders_and_credits(client, support_agent, cust
     assert "$10.00 per month" in html and "minor units" not in html
 
 
-@pytest.mark.parametrize("price_attr,quantity,expected", [
-    ("monthly_price", 1, 1000),
-    ("monthly_price", 3, 3000),
-    ("yearly_price", 1, 833),  # 10000 / 12, rounded half up
-])
+@pytest.mark.parametrize(
+    "price_attr,quantity,expected",
+    [
+        ("monthly_price", 1, 1000),
+        ("monthly_price", 3, 3000),
+        ("yearly_price", 1, 833),  # 10000 / 12, rounded half up
+    ],
+)
 def test_mrr_contribution_normalises_to_a_month(customer, price_attr, quantity, expected):
     subscription = SubscriptionFactory(user=customer, quantity=quantity)
     subscription.price = getattr(subscription.plan, price_attr)

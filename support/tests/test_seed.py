@@ -27,15 +27,18 @@ def test_seed_creates_demo_users_with_unusable_passwords_when_none_exist():
     assert Ticket.objects.filter(customer=demo).count() == 5
 
 
-@pytest.mark.parametrize("question,slug", [
-    ("How do I cancel my subscription?", "cancel-subscription"),
-    ("When do my credits expire?", "credit-expiry"),
-    ("I want a refund for my order", "request-refund"),
-    ("how to revoke an api key", "api-keys"),
-    ("where can I download my invoices", "download-invoices"),
-    ("delete my account", "delete-account"),
-    ("what are your support hours", "support-hours-and-response-times"),
-])
+@pytest.mark.parametrize(
+    "question,slug",
+    [
+        ("How do I cancel my subscription?", "cancel-subscription"),
+        ("When do my credits expire?", "credit-expiry"),
+        ("I want a refund for my order", "request-refund"),
+        ("how to revoke an api key", "api-keys"),
+        ("where can I download my invoices", "download-invoices"),
+        ("delete my account", "delete-account"),
+        ("what are your support hours", "support-hours-and-response-times"),
+    ],
+)
 def test_the_bot_answers_real_questions_from_the_seeded_help_centre(question, slug):
     call_command("seed_support", "--articles-only")
     citations = bot.find_answer(question)
@@ -43,8 +46,9 @@ def test_the_bot_answers_real_questions_from_the_seeded_help_centre(question, sl
     assert slug in [c["article"].slug for c in citations]
 
 
-@pytest.mark.parametrize("question", ["Is the moon made of cheese?", "asdfgh qwerty",
-                                      "recipe for banana bread"])
+@pytest.mark.parametrize(
+    "question", ["Is the moon made of cheese?", "asdfgh qwerty", "recipe for banana bread"]
+)
 def test_the_bot_does_not_pretend_to_know(question):
     call_command("seed_support", "--articles-only")
     assert bot.find_answer(question) == []

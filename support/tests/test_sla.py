@@ -13,8 +13,7 @@ pytestmark = pytest.mark.django_db
 def test_deadlines_come_from_system_config_per_priority(customer):
     SystemConfig.objects.create(key="support_sla_first_response_hours_high", value=3)
     before = timezone.now()
-    ticket = services.open_ticket(customer=customer, subject="s", description="d",
-                                  priority="HIGH")
+    ticket = services.open_ticket(customer=customer, subject="s", description="d", priority="HIGH")
     assert before + timedelta(hours=3) <= ticket.first_response_due_at
     assert ticket.first_response_due_at <= timezone.now() + timedelta(hours=3)
     assert ticket.resolution_due_at - ticket.created_at >= timedelta(hours=24)
@@ -36,8 +35,10 @@ def test_unanswered_ticket_past_its_deadline_is_flagged_and_filtered(open_ticket
 
 def test_late_resolution_is_flagged_until_resolved(ticket, support_agent):
     Ticket.objects.filter(pk=ticket.pk).update(
-        first_response_at=timezone.now(), first_response_due_at=timezone.now() + timedelta(1),
-        resolution_due_at=timezone.now() - timedelta(hours=1))
+        first_response_at=timezone.now(),
+        first_response_due_at=timezone.now() + timedelta(1),
+        resolution_due_at=timezone.now() - timedelta(hours=1),
+    )
     assert list(selectors.breaching_tickets()) == [ticket]
     services.change_status(ticket=ticket, status=TicketStatus.RESOLVED, actor=support_agent)
     assert list(selectors.breaching_tickets()) == []
@@ -56,7 +57,8 @@ def test_staff_queue_filter_breaching_sla(client, admin_user, open_ticket):
     late = open_ticket(subject="Late one")
     open_ticket(subject="Fine one")
     Ticket.objects.filter(pk=late.pk).update(
-        first_response_due_at=timezone.now() - timedelta(hours=1))
+        first_response_due_at=timezone.now() - timedelta(hours=1)
+    )
     client.force_login(admin_user)
     html = client.get("/admin/support/ticket/?queue=breaching").content.decode()
     assert "Late one" in html

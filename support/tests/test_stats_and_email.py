@@ -16,12 +16,17 @@ def test_ticket_stats_for_day(open_ticket, support_agent):
     a, b, c = open_ticket(), open_ticket(), open_ticket()
     now = timezone.now()
     Ticket.objects.filter(pk=a.pk).update(first_response_at=a.created_at + timedelta(seconds=60))
-    Ticket.objects.filter(pk=b.pk).update(first_response_at=b.created_at + timedelta(seconds=180),
-                                          resolved_at=now)
+    Ticket.objects.filter(pk=b.pk).update(
+        first_response_at=b.created_at + timedelta(seconds=180), resolved_at=now
+    )
     Ticket.objects.filter(pk=c.pk).update(created_at=now - timedelta(days=1))
     stats = selectors.ticket_stats_for_day(now.date())
-    assert stats == {"opened": 2, "resolved": 1, "first_responses": 2,
-                     "median_first_response_seconds": 120.0}
+    assert stats == {
+        "opened": 2,
+        "resolved": 1,
+        "first_responses": 2,
+        "median_first_response_seconds": 120.0,
+    }
     empty = selectors.ticket_stats_for_day((now - timedelta(days=5)).date())
     assert empty["opened"] == 0 and empty["median_first_response_seconds"] is None
 
@@ -37,12 +42,17 @@ def test_bot_stats_for_day(customer):
     ChatMessage.objects.create(conversation=old, role="bot", body="x", answered=True)
 
     assert selectors.bot_stats_for_day(today.date()) == {
-        "conversations": 2, "answered": 1, "handed_off": 1, "thumbs_up": 1, "thumbs_down": 1,
+        "conversations": 2,
+        "answered": 1,
+        "handed_off": 1,
+        "thumbs_up": 1,
+        "thumbs_down": 1,
     }
 
 
-def test_assignee_is_emailed_on_customer_reply(ticket, customer, support_agent,
-                                               django_capture_on_commit_callbacks):
+def test_assignee_is_emailed_on_customer_reply(
+    ticket, customer, support_agent, django_capture_on_commit_callbacks
+):
     services.assign(ticket=ticket, assignee=support_agent, actor=support_agent)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -51,8 +61,9 @@ def test_assignee_is_emailed_on_customer_reply(ticket, customer, support_agent,
     assert "Any update?" in mail.outbox[0].body
 
 
-def test_no_email_is_sent_when_the_transaction_rolls_back(ticket, support_agent,
-                                                          django_capture_on_commit_callbacks):
+def test_no_email_is_sent_when_the_transaction_rolls_back(
+    ticket, support_agent, django_capture_on_commit_callbacks
+):
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         try:
@@ -65,8 +76,9 @@ def test_no_email_is_sent_when_the_transaction_rolls_back(ticket, support_agent,
     assert not ticket.messages.filter(body="Oops").exists()
 
 
-def test_customer_is_not_emailed_about_their_own_close(ticket, customer,
-                                                       django_capture_on_commit_callbacks):
+def test_customer_is_not_emailed_about_their_own_close(
+    ticket, customer, django_capture_on_commit_callbacks
+):
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.close(ticket=ticket, actor=customer)
@@ -74,7 +86,8 @@ def test_customer_is_not_emailed_about_their_own_close(ticket, customer,
 
 
 def test_customer_is_emailed_when_auto_close_closes_their_ticket(
-        ticket, support_agent, django_capture_on_commit_callbacks):
+    ticket, support_agent, django_capture_on_commit_callbacks
+):
     services.change_status(ticket=ticket, status="RESOLVED", actor=support_agent)
     Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - timedelta(days=9))
     mail.outbox.clear()

@@ -23,7 +23,8 @@ VALID_PATH = [
 
 
 def test_the_documented_path_is_walked_and_each_step_is_audited_and_mailed(
-        ticket, support_agent, django_capture_on_commit_callbacks):
+    ticket, support_agent, django_capture_on_commit_callbacks
+):
     mail.outbox.clear()
     for status in VALID_PATH:
         with django_capture_on_commit_callbacks(execute=True):
@@ -32,8 +33,9 @@ def test_the_documented_path_is_walked_and_each_step_is_audited_and_mailed(
         assert ticket.status == status
     assert ticket.resolved_at is not None
     assert ticket.closed_at is not None
-    changes = AuditLog.objects.filter(resource_type="support.Ticket", resource_id=str(ticket.pk),
-                                      action="STATUS_CHANGE")
+    changes = AuditLog.objects.filter(
+        resource_type="support.Ticket", resource_id=str(ticket.pk), action="STATUS_CHANGE"
+    )
     assert changes.count() == len(VALID_PATH)
     assert len(mail.outbox) == len(VALID_PATH)
     assert all(m.to == [ticket.customer.email] for m in mail.outbox)
@@ -43,9 +45,13 @@ def test_the_documented_path_is_walked_and_each_step_is_audited_and_mailed(
 @pytest.mark.parametrize("current", list(TicketStatus.values))
 @pytest.mark.parametrize("target", list(TicketStatus.values))
 def test_every_transition_outside_the_machine_is_refused_and_nothing_changes(
-        customer, support_agent, current, target):
-    ticket = TicketFactory(customer=customer, status=current,
-                           closed_at=timezone.now() if current == TicketStatus.CLOSED else None)
+    customer, support_agent, current, target
+):
+    ticket = TicketFactory(
+        customer=customer,
+        status=current,
+        closed_at=timezone.now() if current == TicketStatus.CLOSED else None,
+    )
     if target in TRANSITIONS[current]:
         services.change_status(ticket=ticket, status=target, actor=support_agent)
         ticket.refresh_from_db()
@@ -80,20 +86,23 @@ def test_reopening_a_resolved_ticket_clears_resolved_at(ticket, support_agent):
     assert ticket.resolved_at is None
 
 
-def test_invalid_transition_through_the_staff_console_shows_an_error(client, ticket,
-                                                                     support_agent):
+def test_invalid_transition_through_the_staff_console_shows_an_error(client, ticket, support_agent):
     services.close(ticket=ticket, actor=support_agent)
     client.force_login(support_agent)
-    response = client.post(f"/admin/support/ticket/{ticket.pk}/act/",
-                           {"operation": "status", "status": "OPEN"}, follow=True)
+    response = client.post(
+        f"/admin/support/ticket/{ticket.pk}/act/",
+        {"operation": "status", "status": "OPEN"},
+        follow=True,
+    )
     assert response.status_code == 200
     assert "cannot go from Closed to Open" in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.CLOSED
 
 
-def test_auto_close_closes_only_tickets_resolved_more_than_seven_days_ago(open_ticket,
-                                                                          support_agent):
+def test_auto_close_closes_only_tickets_resolved_more_than_seven_days_ago(
+    open_ticket, support_agent
+):
     old, recent, active = open_ticket(), open_ticket(), open_ticket()
     for t in (old, recent):
         services.change_status(ticket=t, status=TicketStatus.RESOLVED, actor=support_agent)

@@ -73,45 +73,61 @@ def test_posting_the_change_form_says_nothing_was_saved(client, staff, ticket):
 
 
 def test_reply_with_an_attachment_is_saved_e_mailed_and_audited(
-        client, staff, ticket, django_capture_on_commit_callbacks):
+    client, staff, ticket, django_capture_on_commit_callbacks
+):
     page = _page(client, ticket)
     form = find_form(page, has="body")
     mail.outbox.clear()
     screenshot = SimpleUploadedFile("screen.png", b"\x89PNG\r\n\x1a\nfake", "image/png")
     with django_capture_on_commit_callbacks(execute=True):
-        response = _post(client, page, form, {"body": "Your refund is on its way."},
-                         button="operation", files=[screenshot])
+        response = _post(
+            client,
+            page,
+            form,
+            {"body": "Your refund is on its way."},
+            button="operation",
+            files=[screenshot],
+        )
     assert response.status_code == 200
     message = TicketMessage.objects.get(ticket=ticket, body="Your refund is on its way.")
     assert not message.internal and message.author == staff
     assert [f.name for f in message.attachments.all()] == ["screen.png"]
     assert [m.to for m in mail.outbox] == [["customer@example.com"]]
-    assert AuditLog.objects.filter(actor=staff, action=AuditAction.CREATE,
-                                   resource_type__icontains="ticketmessage",
-                                   resource_id=str(message.pk)).exists()
-    assert ("Reply sent: it is on the ticket and e-mailed to customer@example.com, with 1 "
-            "attachment(s).") in _messages(response)
+    assert AuditLog.objects.filter(
+        actor=staff,
+        action=AuditAction.CREATE,
+        resource_type__icontains="ticketmessage",
+        resource_id=str(message.pk),
+    ).exists()
+    assert (
+        "Reply sent: it is on the ticket and e-mailed to customer@example.com, with 1 "
+        "attachment(s)."
+    ) in _messages(response)
     ticket.refresh_from_db()
     assert ticket.first_response_at is not None
     # The customer sees the reply and its file on their own page.
     assert "screen.png" in response.content.decode()
 
 
-def test_internal_note_is_saved_not_e_mailed(client, staff, ticket,
-                                             django_capture_on_commit_callbacks):
+def test_internal_note_is_saved_not_e_mailed(
+    client, staff, ticket, django_capture_on_commit_callbacks
+):
     page = _page(client, ticket)
     form = find_form(page, has="body")
     assert ("operation", "note") in form.buttons
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         # The "Add internal note" button: its name and value are posted with the form.
-        response = client.post(urljoin(page.wsgi_request.path, form.action),
-                               {**form.data({"body": "VIP: refund approved by Ana."}),
-                                "operation": ["note"]}, follow=True)
+        response = client.post(
+            urljoin(page.wsgi_request.path, form.action),
+            {**form.data({"body": "VIP: refund approved by Ana."}), "operation": ["note"]},
+            follow=True,
+        )
     note = TicketMessage.objects.get(ticket=ticket, body="VIP: refund approved by Ana.")
     assert note.internal and note.author == staff
-    assert "Internal note added. The customer does not see it and is not e-mailed." in \
-        _messages(response)
+    assert "Internal note added. The customer does not see it and is not e-mailed." in _messages(
+        response
+    )
     assert AuditLog.objects.filter(actor=staff, resource_id=str(note.pk)).exists()
     assert mail.outbox == []
 
@@ -128,32 +144,41 @@ def test_an_empty_reply_is_refused_beside_the_field(client, staff, ticket):
 
 
 def test_status_priority_and_assignment_from_their_forms(
-        client, staff, ticket, support_agent, django_capture_on_commit_callbacks):
+    client, staff, ticket, support_agent, django_capture_on_commit_callbacks
+):
     mail.outbox.clear()
     page = _page(client, ticket)
     with django_capture_on_commit_callbacks(execute=True):
-        response = _post(client, page, find_form(page, has="status"),
-                         {"status": TicketStatus.WAITING_ON_CUSTOMER})
-    assert ("Status changed from Open to Waiting on customer; customer@example.com is "
-            "e-mailed about it.") in _messages(response)
+        response = _post(
+            client,
+            page,
+            find_form(page, has="status"),
+            {"status": TicketStatus.WAITING_ON_CUSTOMER},
+        )
+    assert (
+        "Status changed from Open to Waiting on customer; customer@example.com is "
+        "e-mailed about it."
+    ) in _messages(response)
     assert [m.to for m in mail.outbox] == [["customer@example.com"]]
 
     page = _page(client, ticket)
     response = _post(client, page, find_form(page, has="priority"), {"priority": "URGENT"})
-    assert "Priority changed to Urgent; the SLA deadlines were recomputed." in \
-        _messages(response)
+    assert "Priority changed to Urgent; the SLA deadlines were recomputed." in _messages(response)
 
     page = _page(client, ticket)
-    response = _post(client, page, find_form(page, has="assignee"),
-                     {"assignee": support_agent.pk})
+    response = _post(client, page, find_form(page, has="assignee"), {"assignee": support_agent.pk})
     assert f"Assigned to {support_agent.name}." in _messages(response)
 
     ticket.refresh_from_db()
     assert (ticket.status, ticket.priority, ticket.assignee) == (
-        TicketStatus.WAITING_ON_CUSTOMER, "URGENT", support_agent)
+        TicketStatus.WAITING_ON_CUSTOMER,
+        "URGENT",
+        support_agent,
+    )
     changes = AuditLog.objects.filter(actor=staff, resource_id=str(ticket.pk))
     assert {AuditAction.STATUS_CHANGE, AuditAction.UPDATE} <= set(
-        changes.values_list("action", flat=True))
+        changes.values_list("action", flat=True)
+    )
     assert changes.filter(new_values__priority="URGENT").exists()
     assert changes.filter(new_values__assignee_id=support_agent.pk).exists()
 
@@ -173,8 +198,10 @@ def test_merge_needs_confirmation_then_merges(client, staff, open_ticket):
 
     response = _post(client, page, form, {"confirm": "on"})
     assert response.wsgi_request.path == f"/admin/support/ticket/{keep.pk}/change/"
-    assert (f"{duplicate.number} was merged into {keep.number} and closed; its messages are "
-            "now on this ticket.") in _messages(response)
+    assert (
+        f"{duplicate.number} was merged into {keep.number} and closed; its messages are "
+        "now on this ticket."
+    ) in _messages(response)
     duplicate.refresh_from_db()
     assert duplicate.status == TicketStatus.CLOSED and duplicate.merged_into == keep
     assert keep.messages.filter(body="Same thing").exists()
@@ -188,9 +215,13 @@ def test_a_closed_ticket_offers_no_reply_and_no_merge(client, staff, ticket):
 
 
 def _paid_order(user, total):
-    return OrderFactory(user=user, subtotal=total, status=OrderStatus.COMPLETED,
-                        payment_status=PaymentStatus.SUCCEEDED,
-                        billing_source=BillingSource.MANUAL)
+    return OrderFactory(
+        user=user,
+        subtotal=total,
+        status=OrderStatus.COMPLETED,
+        payment_status=PaymentStatus.SUCCEEDED,
+        billing_source=BillingSource.MANUAL,
+    )
 
 
 def test_credits_within_and_above_the_limit(client, staff, customer, ticket):
@@ -203,8 +234,11 @@ def test_credits_within_and_above_the_limit(client, staff, customer, ticket):
     response = _post(client, page, form, {"amount": "5000", "reason": "big outage"})
     shown = " ".join(_messages(response))
     if staff.role == "SUPPORT":
-        assert "Approval requested (#" in shown and "5,000 credits is above your limit of " \
-            "1,000 credits" in shown and "waiting for a second staff member" in shown
+        assert (
+            "Approval requested (#" in shown
+            and "5,000 credits is above your limit of 1,000 credits" in shown
+            and "waiting for a second staff member" in shown
+        )
         assert ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count() == 1
         assert balance_of(user=customer) == 500
     else:
@@ -216,12 +250,17 @@ def test_refund_above_the_support_limit_asks_for_approval(client, staff, custome
     order = _paid_order(customer, 50_000)
     page = _page(client, ticket)
     form = find_form(page, action=f"/admin/support/ticket/{ticket.pk}/refund/")
-    response = _post(client, page, form, {"order": order.pk, "amount": "150.00",
-                                          "reason": "REQUESTED_BY_CUSTOMER"})
+    response = _post(
+        client,
+        page,
+        form,
+        {"order": order.pk, "amount": "150.00", "reason": "REQUESTED_BY_CUSTOMER"},
+    )
     shown = " ".join(_messages(response))
     if staff.role == "SUPPORT":
-        assert "Approval requested (#" in shown and "$150.00 is above your limit of $100.00" \
-            in shown
+        assert (
+            "Approval requested (#" in shown and "$150.00 is above your limit of $100.00" in shown
+        )
         assert not Refund.objects.exists()
     else:
         assert f"Refund of $150.00 issued on {order.number}." in shown
@@ -229,8 +268,12 @@ def test_refund_above_the_support_limit_asks_for_approval(client, staff, custome
 
 
 def test_a_bad_trial_extension_is_refused_beside_the_field(client, staff, customer, ticket):
-    SubscriptionFactory(user=customer, status="TRIALING", billing_source=BillingSource.MANUAL,
-                        trial_end=timezone.now() + timezone.timedelta(days=3))
+    SubscriptionFactory(
+        user=customer,
+        status="TRIALING",
+        billing_source=BillingSource.MANUAL,
+        trial_end=timezone.now() + timezone.timedelta(days=3),
+    )
     page = _page(client, ticket)
     form = find_form(page, action=f"/admin/support/ticket/{ticket.pk}/extend-trial/")
     response = _post(client, page, form, {"days": "0", "reason": "outage"})

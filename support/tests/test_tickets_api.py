@@ -15,9 +15,15 @@ URL = "/api/v1/tickets/"
 
 
 def test_customer_opens_a_ticket_and_lists_only_their_own(customer_api, other_customer, customer):
-    response = customer_api.post(URL, {"subject": "Cannot download invoice",
-                                       "description": "The PDF link fails.",
-                                       "priority": "HIGH"}, format="json")
+    response = customer_api.post(
+        URL,
+        {
+            "subject": "Cannot download invoice",
+            "description": "The PDF link fails.",
+            "priority": "HIGH",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "OPEN" and body["priority"] == "HIGH"
@@ -34,8 +40,9 @@ def test_customer_opens_a_ticket_and_lists_only_their_own(customer_api, other_cu
 
 
 def test_urgent_is_refused_for_customers_with_a_clear_error(customer_api, customer):
-    response = customer_api.post(URL, {"subject": "Site down", "description": "Help",
-                                       "priority": "URGENT"}, format="json")
+    response = customer_api.post(
+        URL, {"subject": "Site down", "description": "Help", "priority": "URGENT"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "urgent_staff_only"
     assert "URGENT" in response.json()["detail"]
@@ -43,8 +50,9 @@ def test_urgent_is_refused_for_customers_with_a_clear_error(customer_api, custom
 
 
 def test_staff_may_open_an_urgent_ticket_for_a_customer(customer, support_agent):
-    ticket = services.open_ticket(customer=customer, subject="Outage", description="x",
-                                  priority="URGENT", actor=support_agent)
+    ticket = services.open_ticket(
+        customer=customer, subject="Outage", description="x", priority="URGENT", actor=support_agent
+    )
     assert ticket.priority == "URGENT"
 
 
@@ -56,13 +64,20 @@ def test_bad_input_is_a_400_with_field_errors(customer_api, customer):
     assert not Ticket.objects.exists()
 
 
-@pytest.mark.parametrize("method,suffix", [
-    ("get", ""), ("post", "messages/"), ("post", "close/"),
-])
-def test_another_customers_ticket_is_404_on_every_endpoint(other_customer_api, ticket,
-                                                           method, suffix):
-    response = getattr(other_customer_api, method)(f"{URL}{ticket.pk}/{suffix}",
-                                                   {"body": "hi"}, format="json")
+@pytest.mark.parametrize(
+    "method,suffix",
+    [
+        ("get", ""),
+        ("post", "messages/"),
+        ("post", "close/"),
+    ],
+)
+def test_another_customers_ticket_is_404_on_every_endpoint(
+    other_customer_api, ticket, method, suffix
+):
+    response = getattr(other_customer_api, method)(
+        f"{URL}{ticket.pk}/{suffix}", {"body": "hi"}, format="json"
+    )
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
     ticket.refresh_from_db()
@@ -76,8 +91,9 @@ def test_anonymous_gets_401(api_client, ticket):
 
 
 def test_customer_reply_and_close(customer_api, ticket):
-    response = customer_api.post(f"{URL}{ticket.pk}/messages/", {"body": "Any news?"},
-                                 format="json")
+    response = customer_api.post(
+        f"{URL}{ticket.pk}/messages/", {"body": "Any news?"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["from_staff"] is False
     response = customer_api.post(f"{URL}{ticket.pk}/close/")
@@ -101,25 +117,29 @@ def test_staff_reply_sets_first_response_once(ticket, support_agent, admin_user)
     assert ticket.first_response_at == first
 
 
-def test_customer_reply_within_14_days_reopens_a_resolved_ticket(customer_api, ticket,
-                                                                 support_agent):
+def test_customer_reply_within_14_days_reopens_a_resolved_ticket(
+    customer_api, ticket, support_agent
+):
     services.change_status(ticket=ticket, status=TicketStatus.RESOLVED, actor=support_agent)
     Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - timedelta(days=13))
-    response = customer_api.post(f"{URL}{ticket.pk}/messages/", {"body": "Still broken"},
-                                 format="json")
+    response = customer_api.post(
+        f"{URL}{ticket.pk}/messages/", {"body": "Still broken"}, format="json"
+    )
     assert response.status_code == 201
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.OPEN
     assert ticket.resolved_at is None
 
 
-def test_customer_reply_after_14_days_is_refused_and_nothing_changes(customer_api, ticket,
-                                                                     support_agent):
+def test_customer_reply_after_14_days_is_refused_and_nothing_changes(
+    customer_api, ticket, support_agent
+):
     services.change_status(ticket=ticket, status=TicketStatus.RESOLVED, actor=support_agent)
     resolved_at = timezone.now() - timedelta(days=15)
     Ticket.objects.filter(pk=ticket.pk).update(resolved_at=resolved_at)
-    response = customer_api.post(f"{URL}{ticket.pk}/messages/", {"body": "Still broken"},
-                                 format="json")
+    response = customer_api.post(
+        f"{URL}{ticket.pk}/messages/", {"body": "Still broken"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "reopen_window_passed"
     assert "open a new ticket" in response.json()["detail"]
@@ -129,10 +149,12 @@ def test_customer_reply_after_14_days_is_refused_and_nothing_changes(customer_ap
     assert ticket.messages.count() == 1
 
 
-def test_customer_reply_to_waiting_ticket_moves_it_back_in_progress(customer_api, ticket,
-                                                                    support_agent):
-    services.change_status(ticket=ticket, status=TicketStatus.WAITING_ON_CUSTOMER,
-                           actor=support_agent)
+def test_customer_reply_to_waiting_ticket_moves_it_back_in_progress(
+    customer_api, ticket, support_agent
+):
+    services.change_status(
+        ticket=ticket, status=TicketStatus.WAITING_ON_CUSTOMER, actor=support_agent
+    )
     customer_api.post(f"{URL}{ticket.pk}/messages/", {"body": "Here it is"}, format="json")
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.IN_PROGRESS
@@ -143,9 +165,13 @@ def _pdf(name="receipt.pdf", size=100, content_type="application/pdf"):
 
 
 def test_attachments_are_stored_and_downloadable_by_the_owner_only(
-        customer_api, customer_client, client, other_customer):
-    response = customer_api.post(URL, {"subject": "See file", "description": "Attached",
-                                       "attachments": [_pdf()]}, format="multipart")
+    customer_api, customer_client, client, other_customer
+):
+    response = customer_api.post(
+        URL,
+        {"subject": "See file", "description": "Attached", "attachments": [_pdf()]},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
     files = response.json()["messages"][0]["attachments"]
     assert [f["name"] for f in files] == ["receipt.pdf"]
@@ -162,24 +188,30 @@ def test_attachments_are_stored_and_downloadable_by_the_owner_only(
 
 def test_attachment_over_10_mb_is_refused_and_nothing_is_written(customer_api, customer):
     big = _pdf(size=MAX_ATTACHMENT_BYTES + 1)
-    response = customer_api.post(URL, {"subject": "Big", "description": "x",
-                                       "attachments": [big]}, format="multipart")
+    response = customer_api.post(
+        URL, {"subject": "Big", "description": "x", "attachments": [big]}, format="multipart"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "attachment_too_large"
     assert not Ticket.objects.exists()
     assert not StoredFile.objects.exists()
 
 
-@pytest.mark.parametrize("name,content_type", [
-    ("run.exe", "application/octet-stream"),
-    ("page.html", "text/html"),
-    ("fake.pdf", "application/x-msdownload"),
-])
-def test_attachment_types_outside_the_allow_list_are_refused(customer_api, ticket, name,
-                                                             content_type):
+@pytest.mark.parametrize(
+    "name,content_type",
+    [
+        ("run.exe", "application/octet-stream"),
+        ("page.html", "text/html"),
+        ("fake.pdf", "application/x-msdownload"),
+    ],
+)
+def test_attachment_types_outside_the_allow_list_are_refused(
+    customer_api, ticket, name, content_type
+):
     upload = SimpleUploadedFile(name, b"data", content_type=content_type)
-    response = customer_api.post(f"{URL}{ticket.pk}/messages/",
-                                 {"body": "file", "attachments": [upload]}, format="multipart")
+    response = customer_api.post(
+        f"{URL}{ticket.pk}/messages/", {"body": "file", "attachments": [upload]}, format="multipart"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "attachment_type_not_allowed"
     assert TicketMessage.objects.filter(ticket=ticket).count() == 1

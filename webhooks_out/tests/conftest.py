@@ -14,7 +14,7 @@ def receiver():
 @pytest.fixture
 def register(admin_user):
     def make(url, event_types):
-        endpoint, secret = services.register(url=url, event_types=event_types,
-                                             actor=admin_user)
+        endpoint, secret = services.register(url=url, event_types=event_types, actor=admin_user)
         return endpoint, secret
+
     return make

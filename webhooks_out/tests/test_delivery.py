@@ -39,8 +39,9 @@ def receiver_verifies(secret: str, body: bytes, header: str, tolerance=300) -> d
 
     fields = dict(part.split("=", 1) for part in header.split(","))
     timestamp, given = int(fields["t"]), fields["v1"]
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
     assert hmac.compare_digest(expected, given), "signature does not match"
     assert abs(time.time() - timestamp) <= tolerance, "timestamp too old"
     return json.loads(body)
@@ -49,8 +50,13 @@ def receiver_verifies(secret: str, body: bytes, header: str, tolerance=300) -> d
 def pay_an_order(customer, total=4200):
     order = OrderFactory(user=customer, subtotal=total)
     OrderItemFactory(order=order, unit_amount=total)
-    mark_order_paid(order_id=order.pk, provider="manual", provider_id=f"bank-{order.pk}",
-                    amount=total, currency=order.currency)
+    mark_order_paid(
+        order_id=order.pk,
+        provider="manual",
+        provider_id=f"bank-{order.pk}",
+        amount=total,
+        currency=order.currency,
+    )
     return order
 
 
@@ -81,8 +87,9 @@ def test_a_paid_order_is_posted_signed_once(receiver, register, django_capture_o
     assert len(receiver.received) == 1 and WebhookEvent.objects.count() == 1
 
 
-def test_a_tampered_body_or_another_secret_fails_verification(receiver, register,
-                                                              django_capture_on_commit_callbacks):
+def test_a_tampered_body_or_another_secret_fails_verification(
+    receiver, register, django_capture_on_commit_callbacks
+):
     _, secret = register(receiver.url, ["order.paid"])
     with django_capture_on_commit_callbacks(execute=True):
         pay_an_order(UserFactory())
@@ -94,12 +101,12 @@ def test_a_tampered_body_or_another_secret_fails_verification(receiver, register
     with pytest.raises(signing.SignatureError):
         signing.verify("whsec_other", request.body, header)
     with pytest.raises(signing.SignatureError):  # a replay ten minutes later
-        signing.verify(secret, request.body, header,
-                       now=int(header.split(",")[0][2:]) + 600)
+        signing.verify(secret, request.body, header, now=int(header.split(",")[0][2:]) + 600)
 
 
 def test_receiver_down_then_back_every_event_arrives_in_order(
-        register, django_capture_on_commit_callbacks):
+    register, django_capture_on_commit_callbacks
+):
     receiver = Receiver().start()
     url = receiver.url
     receiver.stop()  # the business's system is down
@@ -129,20 +136,25 @@ def test_receiver_down_then_back_every_event_arrives_in_order(
     try:
         with time_machine.travel(timezone.now() + timedelta(minutes=10), tick=True):
             services.deliver_due()
-            bodies = [receiver_verifies(secret, r.body, r.headers[signing.HEADER])
-                      for r in back.received]
+            bodies = [
+                receiver_verifies(secret, r.body, r.headers[signing.HEADER]) for r in back.received
+            ]
     finally:
         back.stop()
     assert [body["sequence"] for body in bodies] == [1, 2, 3]
     assert [body["type"] for body in bodies] == ["order.paid", "ticket.created", "order.paid"]
-    assert [bodies[0]["data"]["object"]["number"], bodies[2]["data"]["object"]["number"]] == \
-        [first.number, second.number]
-    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == \
-        {DeliveryStatus.SUCCEEDED}
+    assert [bodies[0]["data"]["object"]["number"], bodies[2]["data"]["object"]["number"]] == [
+        first.number,
+        second.number,
+    ]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {
+        DeliveryStatus.SUCCEEDED
+    }
 
 
 def test_errors_are_retried_with_backoff_then_given_up_and_the_endpoint_disabled(
-        receiver, register, django_capture_on_commit_callbacks):
+    receiver, register, django_capture_on_commit_callbacks
+):
     endpoint, secret = register(receiver.url, ["order.paid"])
     receiver.answers = [500] * 100
     start = timezone.now()
@@ -175,21 +187,24 @@ def test_errors_are_retried_with_backoff_then_given_up_and_the_endpoint_disabled
     assert copy.status == DeliveryStatus.SUCCEEDED and copy.sequence == 2
     last = json.loads(receiver.received[-1].body)
     assert last["id"] == delivery.event.public_id and last["sequence"] == 2
-    assert AuditLog.objects.filter(resource_type="webhooks_out.WebhookDelivery",
-                                   resource_id=str(copy.pk)).exists()
+    assert AuditLog.objects.filter(
+        resource_type="webhooks_out.WebhookDelivery", resource_id=str(copy.pk)
+    ).exists()
 
 
-def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
-                                                        django_capture_on_commit_callbacks):
-    _, secret = register(receiver.url, ["payment.refunded", "subscription.canceled",
-                                        "subscription.updated", "ticket.replied"])
+def test_refunds_subscriptions_and_tickets_are_reported(
+    receiver, register, django_capture_on_commit_callbacks
+):
+    _, secret = register(
+        receiver.url,
+        ["payment.refunded", "subscription.canceled", "subscription.updated", "ticket.replied"],
+    )
     customer, admin = UserFactory(), AdminFactory()
     order = pay_an_order(customer)
     subscription = manual_subscription(customer)
     ticket = TicketFactory(customer=customer)
     with django_capture_on_commit_callbacks(execute=True):
-        create_refund(order_id=order.pk, amount=1000, reason="REQUESTED_BY_CUSTOMER",
-                      actor=admin)
+        create_refund(order_id=order.pk, amount=1000, reason="REQUESTED_BY_CUSTOMER", actor=admin)
     with django_capture_on_commit_callbacks(execute=True):
         cancel(subscription=subscription, at_period_end=False, actor=admin)
     with django_capture_on_commit_callbacks(execute=True):
@@ -197,8 +212,9 @@ def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
         TicketMessage.objects.create(ticket=ticket, author=admin, body="Internal", internal=True)
         TicketMessage.objects.create(ticket=ticket, author=admin, body="Fixed it for you.")
 
-    events = [receiver_verifies(secret, r.body, r.headers[signing.HEADER])
-              for r in receiver.received]
+    events = [
+        receiver_verifies(secret, r.body, r.headers[signing.HEADER]) for r in receiver.received
+    ]
     types = [event["type"] for event in events]
     assert types[0] == "payment.refunded" and "subscription.canceled" in types
     assert types[-1] == "ticket.replied" and types.count("ticket.replied") == 1
@@ -210,28 +226,30 @@ def test_refunds_subscriptions_and_tickets_are_reported(receiver, register,
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
 
 
-def test_low_credits_are_reported_once_per_crossing(receiver, register, settings,
-                                                   django_capture_on_commit_callbacks):
+def test_low_credits_are_reported_once_per_crossing(
+    receiver, register, settings, django_capture_on_commit_callbacks
+):
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="Text chat", cost=5)
     _, secret = register(receiver.url, ["credits.low"])
     customer = UserFactory()
     threshold = get_config("low_balance_threshold")
     grant_credits(user=customer, amount=threshold + 5, source="PROMO", idempotency_key="g1")
     with django_capture_on_commit_callbacks(execute=True):
-        consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=2,
-                        idempotency_key="c1")
+        consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=2, idempotency_key="c1")
     with django_capture_on_commit_callbacks(execute=True):
         consume_credits(user=customer, operation="AI_TEXT_CHAT", idempotency_key="c2")
     assert len(receiver.received) == 1
-    event = receiver_verifies(secret, receiver.received[0].body,
-                              receiver.received[0].headers[signing.HEADER])
+    event = receiver_verifies(
+        secret, receiver.received[0].body, receiver.received[0].headers[signing.HEADER]
+    )
     assert event["type"] == "credits.low"
     assert event["data"]["object"]["balance"] == threshold - 5
     assert event["data"]["object"]["customer"]["id"] == customer.pk
 
 
-def test_only_listening_active_endpoints_get_an_event(receiver, register,
-                                                      django_capture_on_commit_callbacks):
+def test_only_listening_active_endpoints_get_an_event(
+    receiver, register, django_capture_on_commit_callbacks
+):
     register(receiver.url, ["ticket.created"])
     other = Receiver().start()
     try:
@@ -250,15 +268,17 @@ def test_a_customer_cannot_manage_endpoints(receiver):
         services.register(url=receiver.url, event_types=["order.paid"], actor=UserFactory())
 
 
-def test_private_addresses_are_refused_when_not_allowed(receiver, register, settings,
-                                                        django_capture_on_commit_callbacks):
+def test_private_addresses_are_refused_when_not_allowed(
+    receiver, register, settings, django_capture_on_commit_callbacks
+):
     """In production an endpoint may not point at the product's own network: the form
     refuses it, and a name that later resolves to a private address is not POSTed to."""
 
     endpoint, _ = register(receiver.url, ["order.paid"])
     settings.WEBHOOKS_OUT_ALLOW_PRIVATE_ADDRESSES = False
-    form = EndpointForm(data={"url": "https://localhost/hooks", "description": "",
-                              "event_types": ["order.paid"]})
+    form = EndpointForm(
+        data={"url": "https://localhost/hooks", "description": "", "event_types": ["order.paid"]}
+    )
     assert not form.is_valid()
     assert "not a public address" in form.errors["url"][0]
     with django_capture_on_commit_callbacks(execute=True):
@@ -270,8 +290,9 @@ def test_private_addresses_are_refused_when_not_allowed(receiver, register, sett
     assert delivery.attempt_log.get().response_code is None
 
 
-def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
-                                                        django_capture_on_commit_callbacks):
+def test_a_refund_of_a_subscription_invoice_is_reported(
+    receiver, register, django_capture_on_commit_callbacks
+):
     """Manual invoices are refunded at once (by bank transfer): payment.refunded names the
     invoice, not an order."""
 
@@ -280,8 +301,9 @@ def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
     invoice = open_invoice(customer, 7900)
     mark_invoice_paid(invoice_id=invoice.pk, actor=admin, reference="BANK-77")
     with django_capture_on_commit_callbacks(execute=True):
-        create_invoice_refund(invoice_id=invoice.pk, amount=2000,
-                              reason="REQUESTED_BY_CUSTOMER", actor=admin)
+        create_invoice_refund(
+            invoice_id=invoice.pk, amount=2000, reason="REQUESTED_BY_CUSTOMER", actor=admin
+        )
     [request] = receiver.received
     event = receiver_verifies(secret, request.body, request.headers[signing.HEADER])
     body = event["data"]["object"]
@@ -291,8 +313,9 @@ def test_a_refund_of_a_subscription_invoice_is_reported(receiver, register,
     assert body["customer"]["id"] == customer.pk
 
 
-def test_consumption_is_reported_per_customer_in_batches(receiver, register,
-                                                        django_capture_on_commit_callbacks):
+def test_consumption_is_reported_per_customer_in_batches(
+    receiver, register, django_capture_on_commit_callbacks
+):
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="Text chat", cost=5)
     FeatureCostFactory(operation="AI_IMAGE", name="Image", cost=20)
     _, secret = register(receiver.url, ["credits.consumed"])
@@ -311,11 +334,17 @@ def test_consumption_is_reported_per_customer_in_batches(receiver, register,
             assert batch_consumption.delay().get() == 2
         with django_capture_on_commit_callbacks(execute=True):
             assert batch_consumption.delay().get() == 0  # nothing new: reported once
-        bodies = {event["data"]["object"]["customer"]["id"]: event["data"]["object"]
-                  for event in (receiver_verifies(secret, r.body, r.headers[signing.HEADER])
-                                for r in receiver.received)}
+        bodies = {
+            event["data"]["object"]["customer"]["id"]: event["data"]["object"]
+            for event in (
+                receiver_verifies(secret, r.body, r.headers[signing.HEADER])
+                for r in receiver.received
+            )
+        }
     assert set(bodies) == {ana.pk, bo.pk}
     assert bodies[ana.pk]["credits"] == 35
-    assert bodies[ana.pk]["operations"] == {"AI_TEXT_CHAT": {"quantity": 3, "credits": 15},
-                                            "AI_IMAGE": {"quantity": 1, "credits": 20}}
+    assert bodies[ana.pk]["operations"] == {
+        "AI_TEXT_CHAT": {"quantity": 3, "credits": 15},
+        "AI_IMAGE": {"quantity": 1, "credits": 20},
+    }
     assert bodies[bo.pk]["operations"] == {"AI_TEXT_CHAT": {"quantity": 2, "credits": 10}}

@@ -16,9 +16,11 @@ from core.models import AuditAction
 
 
 class Command(BaseCommand):
-    help = ("Create an ADMIN user, or make an existing one ADMIN, ACTIVE and verified. "
-            "The password comes from --password, else $ADMIN_PASSWORD, else is generated "
-            "and printed (existing users keep theirs unless one is given).")
+    help = (
+        "Create an ADMIN user, or make an existing one ADMIN, ACTIVE and verified. "
+        "The password comes from --password, else $ADMIN_PASSWORD, else is generated "
+        "and printed (existing users keep theirs unless one is given)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--email", required=True)
@@ -45,8 +47,9 @@ class Command(BaseCommand):
         user, created = self._ensure_admin(email, password)
         self._ensure_verified_address(user)
 
-        self.stdout.write(self.style.SUCCESS(
-            f"{'Created' if created else 'Updated'} administrator {user.email}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{'Created' if created else 'Updated'} administrator {user.email}")
+        )
         if generated:
             self.stdout.write(f"Generated password: {password}")
         elif password is not None:
@@ -61,21 +64,34 @@ class Command(BaseCommand):
             created = user is None
             if created:
                 user = User.objects.create_superuser(email, password)
-                audit.record(actor=None, action=AuditAction.CREATE, resource=user,
-                             new={"email": email, "role": Role.ADMIN}, via="create_admin")
+                audit.record(
+                    actor=None,
+                    action=AuditAction.CREATE,
+                    resource=user,
+                    new={"email": email, "role": Role.ADMIN},
+                    via="create_admin",
+                )
                 return user, True
-            old = {"role": user.role, "status": user.status,
-                   "email_verified": user.email_verified}
+            old = {"role": user.role, "status": user.status, "email_verified": user.email_verified}
             user.role, user.status, user.is_active = Role.ADMIN, Status.ACTIVE, True
             if not user.email_verified:
                 user.email_verified, user.email_verified_at = True, timezone.now()
             if password is not None:
                 user.set_password(password)
             user.save()
-            audit.record(actor=None, action=AuditAction.UPDATE, resource=user, old=old,
-                         new={"role": user.role, "status": user.status,
-                              "email_verified": True, "password_reset": password is not None},
-                         via="create_admin")
+            audit.record(
+                actor=None,
+                action=AuditAction.UPDATE,
+                resource=user,
+                old=old,
+                new={
+                    "role": user.role,
+                    "status": user.status,
+                    "email_verified": True,
+                    "password_reset": password is not None,
+                },
+                via="create_admin",
+            )
         return user, False
 
     def _ensure_verified_address(self, user: User) -> None:

@@ -37,8 +37,9 @@ class Command(BaseCommand):
         for model, columns in encrypted_columns():
             rows = self._rotate_table(model, columns, show=not no_progress)
             total_rows += rows
-            self.stdout.write(f"{model._meta.label}: {rows} rows re-encrypted "
-                              f"({', '.join(columns)})")
+            self.stdout.write(
+                f"{model._meta.label}: {rows} rows re-encrypted ({', '.join(columns)})"
+            )
         self.stdout.write(self.style.SUCCESS(f"Done: {total_rows} rows re-encrypted."))
 
     def _rotate_table(self, model, columns: list[str], *, show: bool) -> int:
@@ -50,8 +51,9 @@ class Command(BaseCommand):
             cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {not_null}")  # noqa: S608
             total = cursor.fetchone()[0]
         done, last_pk = 0, None
-        with tqdm(total=total, desc=model._meta.label, disable=not show,
-                  file=self.stderr._out) as bar:
+        with tqdm(
+            total=total, desc=model._meta.label, disable=not show, file=self.stderr._out
+        ) as bar:
             while True:
                 # Raw SQL on purpose: the ORM would decrypt on read and encrypt on write,
                 # and the tokens are all this needs. Keyset pagination keeps batches cheap.
@@ -67,8 +69,10 @@ class Command(BaseCommand):
                     for row in batch:
                         values = [rotate(v) if v else v for v in row[1:]]
                         sets = ", ".join(f"{qn(c)} = %s" for c in columns)
-                        cursor.execute(f"UPDATE {table} SET {sets} WHERE {pk} = %s",  # noqa: S608
-                                       [*values, row[0]])
+                        cursor.execute(
+                            f"UPDATE {table} SET {sets} WHERE {pk} = %s",  # noqa: S608
+                            [*values, row[0]],
+                        )
                 if not batch:
                     break
                 last_pk = batch[-1][0]

@@ -16,19 +16,32 @@ def _parse_date(value: str, option: str) -> date:
 
 
 class Command(BaseCommand):
-    help = ("Roll up (or re-run) analytics for every day from --from to --to inclusive. "
-            "Re-running replaces a day's rows; nothing is ever doubled.")
+    help = (
+        "Roll up (or re-run) analytics for every day from --from to --to inclusive. "
+        "Re-running replaces a day's rows; nothing is ever doubled."
+    )
 
     def add_arguments(self, parser):
         yesterday = (timezone.now().date() - timedelta(days=1)).isoformat()
-        parser.add_argument("--from", dest="start", default=yesterday,
-                            help="First day, YYYY-MM-DD (default: yesterday, UTC).")
-        parser.add_argument("--to", dest="end", default=None,
-                            help="Last day, YYYY-MM-DD (default: the --from day).")
-        parser.add_argument("--metric", action="append", dest="metrics", default=None,
-                            help="A metric or family key; repeat for several (default: all).")
-        parser.add_argument("--no-progress", action="store_true",
-                            help="Do not draw the progress bar.")
+        parser.add_argument(
+            "--from",
+            dest="start",
+            default=yesterday,
+            help="First day, YYYY-MM-DD (default: yesterday, UTC).",
+        )
+        parser.add_argument(
+            "--to", dest="end", default=None, help="Last day, YYYY-MM-DD (default: the --from day)."
+        )
+        parser.add_argument(
+            "--metric",
+            action="append",
+            dest="metrics",
+            default=None,
+            help="A metric or family key; repeat for several (default: all).",
+        )
+        parser.add_argument(
+            "--no-progress", action="store_true", help="Do not draw the progress bar."
+        )
 
     def handle(self, *args, **options):
         start = _parse_date(options["start"], "--from")
@@ -44,9 +57,11 @@ class Command(BaseCommand):
         keys = [family.key for family in families]
         rows = 0
         days = days_between(start, end)
-        for day in tqdm(days, unit="day", disable=options["no_progress"],
-                        file=self.stderr._out):
+        for day in tqdm(days, unit="day", disable=options["no_progress"], file=self.stderr._out):
             rows += rollup_day(day, keys)
-        self.stdout.write(self.style.SUCCESS(
-            f"Rolled up {len(days)} day(s) from {start} to {end}: {rows} row(s), "
-            f"families {', '.join(keys)}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Rolled up {len(days)} day(s) from {start} to {end}: {rows} row(s), "
+                f"families {', '.join(keys)}."
+            )
+        )

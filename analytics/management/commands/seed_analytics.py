@@ -8,12 +8,17 @@ from analytics import demo
 
 
 class Command(BaseCommand):
-    help = ("Twelve months of demo history (customers, subscriptions, renewals, refunds, "
-            "credit usage, tickets, bot chats), then the rollups for those months. Idempotent.")
+    help = (
+        "Twelve months of demo history (customers, subscriptions, renewals, refunds, "
+        "credit usage, tickets, bot chats), then the rollups for those months. Idempotent."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-rollup", action="store_true",
-                            help="Create the history only; do not backfill the rollups.")
+        parser.add_argument(
+            "--no-rollup",
+            action="store_true",
+            help="Create the history only; do not backfill the rollups.",
+        )
 
     def handle(self, *args, **options):
         if demo.already_seeded():
@@ -26,12 +31,20 @@ class Command(BaseCommand):
             f"analytics: {stats.customers} customers, {stats.subscriptions} subscriptions "
             f"({stats.plan_changes} plan changes), "
             f"{stats.payments} payments, {stats.refunds} refunds, {stats.ledger_rows} ledger "
-            f"rows, {stats.tickets} tickets, {stats.conversations} bot conversations.")
+            f"rows, {stats.tickets} tickets, {stats.conversations} bot conversations."
+        )
         for note in stats.notes:
             self.stdout.write(self.style.WARNING(f"analytics: {note}"))
         if options["no_rollup"]:
             return
         yesterday = timezone.now().date() - timedelta(days=1)
         start = yesterday - timedelta(days=demo.DAYS)
-        call_command("rollup_metrics", "--from", start.isoformat(), "--to",
-                     yesterday.isoformat(), stdout=self.stdout, stderr=self.stderr)
+        call_command(
+            "rollup_metrics",
+            "--from",
+            start.isoformat(),
+            "--to",
+            yesterday.isoformat(),
+            stdout=self.stdout,
+            stderr=self.stderr,
+        )

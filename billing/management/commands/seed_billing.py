@@ -25,11 +25,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # The seller's own country's rate (billing.seller_country defaults to GB): the one
         # rate orders and subscriptions of customers without another country pay.
-        TaxRate.objects.get_or_create(country="GB", defaults={"name": "VAT",
-                                                              "rate": "0.2000"})
+        TaxRate.objects.get_or_create(country="GB", defaults={"name": "VAT", "rate": "0.2000"})
         admin = User.objects.filter(role="ADMIN").order_by("id").first()
-        for email, slug, pay in ((options["paid_email"], options["paid_plan"], True),
-                                 (options["free_email"], options["free_plan"], False)):
+        for email, slug, pay in (
+            (options["paid_email"], options["paid_plan"], True),
+            (options["free_email"], options["free_plan"], False),
+        ):
             user = User.objects.filter(email=email).first()
             if user is None or not Plan.objects.filter(slug=slug, active=True).exists():
                 self.stdout.write(f"skip {email}: user or plan {slug!r} missing")
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             result = subscriptions.subscribe(user=user, plan=slug, interval="month")
             invoice = result.invoice
             if pay and invoice is not None and invoice.status == InvoiceStatus.OPEN:
-                invoices.mark_invoice_paid(invoice_id=invoice.pk, actor=admin,
-                                           reference="DEMO-TRANSFER")
+                invoices.mark_invoice_paid(
+                    invoice_id=invoice.pk, actor=admin, reference="DEMO-TRANSFER"
+                )
             self.stdout.write(f"{email} subscribed to {slug} ({result.subscription.status})")

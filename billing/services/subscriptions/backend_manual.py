@@ -30,10 +30,15 @@ def _schedule_cancel(sub: Subscription, *, actor, source: str) -> None:
     sub.cancel_at_period_end = True
     sub.save(update_fields=["cancel_at_period_end", "updated_at"])
     end = sub.current_period_end
-    timeline.add(sub, EventType.CANCEL_SCHEDULED,
-                 f"Your subscription will end on {end:%d %B %Y}." if end
-                 else "Your subscription will end at the period end.",
-                 source=source, actor=actor)
+    timeline.add(
+        sub,
+        EventType.CANCEL_SCHEDULED,
+        f"Your subscription will end on {end:%d %B %Y}."
+        if end
+        else "Your subscription will end at the period end.",
+        source=source,
+        actor=actor,
+    )
 
 
 def _end_now(sub: Subscription, *, actor, source: str) -> None:
@@ -42,15 +47,28 @@ def _end_now(sub: Subscription, *, actor, source: str) -> None:
     sub.status, sub.canceled_at, sub.ended_at = S.CANCELED, now, now
     sub.cancel_at_period_end = False
     sub.save()
-    timeline.add(sub, EventType.CANCELED, STATUS_WORDS[S.CANCELED], source=source,
-                 actor=actor, payload={"old": old})
+    timeline.add(
+        sub,
+        EventType.CANCELED,
+        STATUS_WORDS[S.CANCELED],
+        source=source,
+        actor=actor,
+        payload={"old": old},
+    )
 
 
 class ManualBackend:
     name = "manual"
 
-    def cancel(self, subscription: Subscription, *, at_period_end: bool, actor: User | None,
-               source: str, reason: str) -> Subscription:
+    def cancel(
+        self,
+        subscription: Subscription,
+        *,
+        at_period_end: bool,
+        actor: User | None,
+        source: str,
+        reason: str,
+    ) -> Subscription:
         with transaction.atomic():
             sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
             if sub.status not in Subscription.LIVE_STATUSES and sub.status != S.INCOMPLETE:
@@ -59,27 +77,43 @@ class ManualBackend:
                 _schedule_cancel(sub, actor=actor, source=source)
             else:
                 _end_now(sub, actor=actor, source=source)
-            audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=sub,
-                         operation="subscription_cancel", at_period_end=at_period_end,
-                         reason=reason)
+            audit.record(
+                actor=actor,
+                action=AuditAction.STATUS_CHANGE,
+                resource=sub,
+                operation="subscription_cancel",
+                at_period_end=at_period_end,
+                reason=reason,
+            )
         return sub
 
-    def resume(self, subscription: Subscription, *, actor: User | None,
-               source: str) -> Subscription:
+    def resume(
+        self, subscription: Subscription, *, actor: User | None, source: str
+    ) -> Subscription:
         with transaction.atomic():
             sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
             if not sub.cancel_at_period_end:
                 return sub
             sub.cancel_at_period_end = False
             sub.save(update_fields=["cancel_at_period_end", "updated_at"])
-            timeline.add(sub, EventType.RESUMED, "Your subscription will renew as usual.",
-                         source=source, actor=actor)
-            audit.record(actor=actor, action=AuditAction.STATUS_CHANGE, resource=sub,
-                         operation="subscription_resume")
+            timeline.add(
+                sub,
+                EventType.RESUMED,
+                "Your subscription will renew as usual.",
+                source=source,
+                actor=actor,
+            )
+            audit.record(
+                actor=actor,
+                action=AuditAction.STATUS_CHANGE,
+                resource=sub,
+                operation="subscription_resume",
+            )
         return sub
 
-    def extend_trial(self, subscription: Subscription, *, days: int,
-                     actor: User | None) -> Subscription:
+    def extend_trial(
+        self, subscription: Subscription, *, days: int, actor: User | None
+    ) -> Subscription:
         with transaction.atomic():
             sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
             if not trial_extensible(sub, days):  # it changed while we waited for the lock
@@ -88,25 +122,44 @@ class ManualBackend:
             sub.trial_end = sub.trial_end + timedelta(days=days)
             sub.current_period_end = sub.trial_end
             sub.save()
-            timeline.add(sub, EventType.TRIAL_EXTENDED,
-                         f"Your trial was extended until {sub.trial_end:%d %B %Y}.",
-                         source=Source.STAFF, actor=actor, payload={"days": days})
-            audit.record(actor=actor, action=AuditAction.UPDATE, resource=sub,
-                         old={"trial_end": old.isoformat()},
-                         new={"trial_end": sub.trial_end.isoformat()},
-                         operation="extend_trial")
+            timeline.add(
+                sub,
+                EventType.TRIAL_EXTENDED,
+                f"Your trial was extended until {sub.trial_end:%d %B %Y}.",
+                source=Source.STAFF,
+                actor=actor,
+                payload={"days": days},
+            )
+            audit.record(
+                actor=actor,
+                action=AuditAction.UPDATE,
+                resource=sub,
+                old={"trial_end": old.isoformat()},
+                new={"trial_end": sub.trial_end.isoformat()},
+                operation="extend_trial",
+            )
         return sub
 
-    def comp_until(self, subscription: Subscription, *, start: datetime, new_end: datetime,
-                   actor: User | None) -> Subscription:
+    def comp_until(
+        self, subscription: Subscription, *, start: datetime, new_end: datetime, actor: User | None
+    ) -> Subscription:
         with transaction.atomic():
             sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
             sub.current_period_end = new_end
             sub.save(update_fields=["current_period_end", "updated_at"])
         return sub
 
-    def change_plan(self, sub: Subscription, plan: Plan, price: Price, interval: str, *,
-                    preview: bool, actor: User | None, proration_date: int | None) -> ChangePreview:
+    def change_plan(
+        self,
+        sub: Subscription,
+        plan: Plan,
+        price: Price,
+        interval: str,
+        *,
+        preview: bool,
+        actor: User | None,
+        proration_date: int | None,
+    ) -> ChangePreview:
         """Our own calculation by the second (``proration.manual_proration``); the change
         and its invoice are made under the row lock, re-checked there."""
         now = timezone.now()
@@ -115,16 +168,18 @@ class ManualBackend:
             return result
         with transaction.atomic():
             locked = _locked_for_change(sub, price, calc, now=now, actor=actor)
-            invoice = _apply_change(locked, plan, price, interval, calc, lines, actor=actor,
-                                    voided=result.voids)
+            invoice = _apply_change(
+                locked, plan, price, interval, calc, lines, actor=actor, voided=result.voids
+            )
         if invoice is not None:
             invoices.email_new_invoice_on_commit(invoice)
         result.subscription, result.applied = locked, True
         return result
 
 
-def _locked_for_change(sub: Subscription, price, calc: dict, *, now: datetime,
-                       actor) -> Subscription:
+def _locked_for_change(
+    sub: Subscription, price, calc: dict, *, now: datetime, actor
+) -> Subscription:
     """``sub`` locked, still on the previewed price and live; the unpaid invoice the change
     replaces (if any) is voided."""
     locked = Subscription.objects.for_update().select_related("plan", "price").get(pk=sub.pk)
@@ -135,15 +190,24 @@ def _locked_for_change(sub: Subscription, price, calc: dict, *, now: datetime,
         again = proration.manual_proration(locked, price, now=now)
         if again["void"] is None or again["void"].pk != calc["void"].pk:
             raise errors.SubscriptionNotChangeable(
-                "The subscription's invoices changed; preview the change again.")
-        invoices.void_for_plan_change(invoice_id=calc["void"].pk, subscription=locked,
-                                      actor=actor)
+                "The subscription's invoices changed; preview the change again."
+            )
+        invoices.void_for_plan_change(invoice_id=calc["void"].pk, subscription=locked, actor=actor)
         locked.refresh_from_db()
     return locked
 
 
-def _apply_change(locked: Subscription, plan, price, interval: str, calc: dict,
-                  lines: list[dict], *, actor, voided: str):
+def _apply_change(
+    locked: Subscription,
+    plan,
+    price,
+    interval: str,
+    calc: dict,
+    lines: list[dict],
+    *,
+    actor,
+    voided: str,
+):
     """Move ``locked`` to the new plan; the change's invoice when it costs something."""
     subtotal, net = proration.net_of(calc)
     old = {"plan": locked.plan_id, "price": locked.price_id, "quantity": locked.quantity}
@@ -153,16 +217,28 @@ def _apply_change(locked: Subscription, plan, price, interval: str, calc: dict,
     if net < 0:
         locked.credit_balance += -net
     locked.save()
-    timeline.add(locked, EventType.PLAN_CHANGED,
-                 f"Your plan is now {plan.name} ({interval}ly).",
-                 source=source_for(actor, locked), actor=actor,
-                 payload={**old, "net": net})
+    timeline.add(
+        locked,
+        EventType.PLAN_CHANGED,
+        f"Your plan is now {plan.name} ({interval}ly).",
+        source=source_for(actor, locked),
+        actor=actor,
+        payload={**old, "net": net},
+    )
     invoice = None
     if net > 0:
         # The invoice adds its own tax line from the same rate and net amount.
-        invoice = invoices.create_change_invoice(locked, lines=lines, subtotal=subtotal,
-                                                 credit=calc["credit"])
-    audit.record(actor=actor, action=AuditAction.UPDATE, resource=locked, old=old,
-                 new={"plan": plan.pk, "price": price.pk}, operation="plan_change",
-                 net=net, voided=voided)
+        invoice = invoices.create_change_invoice(
+            locked, lines=lines, subtotal=subtotal, credit=calc["credit"]
+        )
+    audit.record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        resource=locked,
+        old=old,
+        new={"plan": plan.pk, "price": price.pk},
+        operation="plan_change",
+        net=net,
+        voided=voided,
+    )
     return invoice

@@ -17,21 +17,39 @@ from catalog.models import Plan, Price
 class SubscriptionBackend(Protocol):
     name: str
 
-    def cancel(self, subscription: Subscription, *, at_period_end: bool, actor: User | None,
-               source: str, reason: str) -> Subscription: ...
+    def cancel(
+        self,
+        subscription: Subscription,
+        *,
+        at_period_end: bool,
+        actor: User | None,
+        source: str,
+        reason: str,
+    ) -> Subscription: ...
 
-    def resume(self, subscription: Subscription, *, actor: User | None,
-               source: str) -> Subscription: ...
+    def resume(
+        self, subscription: Subscription, *, actor: User | None, source: str
+    ) -> Subscription: ...
 
-    def extend_trial(self, subscription: Subscription, *, days: int,
-                     actor: User | None) -> Subscription: ...
+    def extend_trial(
+        self, subscription: Subscription, *, days: int, actor: User | None
+    ) -> Subscription: ...
 
-    def comp_until(self, subscription: Subscription, *, start: datetime, new_end: datetime,
-                   actor: User | None) -> Subscription: ...
+    def comp_until(
+        self, subscription: Subscription, *, start: datetime, new_end: datetime, actor: User | None
+    ) -> Subscription: ...
 
-    def change_plan(self, sub: Subscription, plan: Plan, price: Price, interval: str, *,
-                    preview: bool, actor: User | None,
-                    proration_date: int | None) -> ChangePreview: ...
+    def change_plan(
+        self,
+        sub: Subscription,
+        plan: Plan,
+        price: Price,
+        interval: str,
+        *,
+        preview: bool,
+        actor: User | None,
+        proration_date: int | None,
+    ) -> ChangePreview: ...
 
 
 MANUAL = ManualBackend()
@@ -40,7 +58,6 @@ STRIPE = StripeBackend()
 
 def backend_for(subscription: Subscription) -> SubscriptionBackend:
     """Stripe for a subscription Stripe bills (it has its Stripe id); manual otherwise."""
-    if (subscription.billing_source == BillingSource.STRIPE
-        and subscription.stripe_subscription_id):
+    if subscription.billing_source == BillingSource.STRIPE and subscription.stripe_subscription_id:
         return STRIPE
     return MANUAL

@@ -16,19 +16,30 @@ def discount_for(*, code: str, user: User, plan: Plan, price: Price) -> Discount
     same rules and counts as an order: one use per code for a first-time customer, the
     per-customer and total limits); ``redeem`` then records the use."""
     discount = discounts.find_discount(code)
-    line = QuoteLine(product=plan.product, quantity=1, unit_amount=price.unit_amount,
-                     line_total=price.unit_amount, currency=price.currency,
-                     tax_rate=Decimal(plan.product.tax_rate), price=price,
-                     description=plan.name)
-    return discounts.lock_and_validate(discount_id=discount.pk, user=user, lines=[line],
-                                       currency=price.currency)
+    line = QuoteLine(
+        product=plan.product,
+        quantity=1,
+        unit_amount=price.unit_amount,
+        line_total=price.unit_amount,
+        currency=price.currency,
+        tax_rate=Decimal(plan.product.tax_rate),
+        price=price,
+        description=plan.name,
+    )
+    return discounts.lock_and_validate(
+        discount_id=discount.pk, user=user, lines=[line], currency=price.currency
+    )
 
 
 def redeem(subscription: Subscription) -> None:
     amount = subscription.price.unit_amount * subscription.quantity
-    discounts.redeem(discount=subscription.discount, user=subscription.user,
-                     subscription=subscription, currency=subscription.price.currency,
-                     amount_saved=discount_total(subscription.discount, amount))
+    discounts.redeem(
+        discount=subscription.discount,
+        user=subscription.user,
+        subscription=subscription,
+        currency=subscription.price.currency,
+        amount_saved=discount_total(subscription.discount, amount),
+    )
 
 
 def release(subscription: Subscription) -> None:

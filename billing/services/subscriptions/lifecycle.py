@@ -43,8 +43,11 @@ from credits.services import grant_credits
 def subscription_for_user(*, user: User, subscription_id: object) -> Subscription:
     """The user's own subscription or SubscriptionNotFound (404): never another's."""
     pk = parse_id(subscription_id)
-    subscription = (Subscription.objects.filter(pk=pk, user=user)
-                    .select_related("plan", "price").first() if pk else None)
+    subscription = (
+        Subscription.objects.filter(pk=pk, user=user).select_related("plan", "price").first()
+        if pk
+        else None
+    )
     if subscription is None:
         raise errors.SubscriptionNotFound()
     return subscription
@@ -64,8 +67,13 @@ def plan_and_price(plan: Plan | str, interval: str) -> tuple[Plan, Price]:
     if interval not in INTERVALS:
         raise errors.PlanNotAvailable("Choose a monthly or a yearly interval.", field="interval")
     price = plan.price_for_interval(interval)
-    if (not plan.active or plan.cta_type != plan.CtaType.SUBSCRIBE or price is None
-        or not price.active or plan.product.deleted_at is not None):
+    if (
+        not plan.active
+        or plan.cta_type != plan.CtaType.SUBSCRIBE
+        or price is None
+        or not price.active
+        or plan.product.deleted_at is not None
+    ):
         raise errors.PlanNotAvailable(plan=plan.slug, interval=interval)
     return plan, price
 
@@ -78,8 +86,12 @@ def sold_by(plan: Plan, price: Price) -> str:
     Stripe only while Stripe keys are configured, and by invoice otherwise, so every plan
     can be bought however the business is set up.
     """
-    if (price is None or price.unit_amount == 0 or plan.billing_source == BillingSource.MANUAL
-        or not stripe_client.is_configured()):
+    if (
+        price is None
+        or price.unit_amount == 0
+        or plan.billing_source == BillingSource.MANUAL
+        or not stripe_client.is_configured()
+    ):
         return BillingSource.MANUAL
     return BillingSource.STRIPE
 
@@ -93,16 +105,22 @@ def change_blocker(subscription: Subscription, plan: Plan, price: Price) -> str:
         return "This plan is billed in another currency."
     stripe_billed = subscription.billing_source == BillingSource.STRIPE
     if stripe_billed != (sold_by(plan, price) == BillingSource.STRIPE):
-        return ("This plan is billed differently (by card or by invoice); cancel and "
-                "subscribe to it instead.")
+        return (
+            "This plan is billed differently (by card or by invoice); cancel and "
+            "subscribe to it instead."
+        )
     return ""
 
 
 def trial_days_for(*, user: User, plan: Plan) -> int:
     """Trial days this customer would get on ``plan`` now (one trial per product)."""
     days = plan.product.trial_days or 0
-    if days and Subscription.objects.filter(user=user, plan__product=plan.product,
-                                            trial_start__isnull=False).exists():
+    if (
+        days
+        and Subscription.objects.filter(
+            user=user, plan__product=plan.product, trial_start__isnull=False
+        ).exists()
+    ):
         return 0  # one trial per customer per product
     return days
 
@@ -119,40 +137,62 @@ class SubscribeResult:
 
 def _expire_unfinished_checkouts(user) -> None:
     """An abandoned Stripe checkout does not block a new attempt."""
-    for stale in Subscription.objects.filter(user=user, status=S.INCOMPLETE,
-                                             stripe_subscription_id__isnull=True):
+    for stale in Subscription.objects.filter(
+        user=user, status=S.INCOMPLETE, stripe_subscription_id__isnull=True
+    ):
         stale.status = S.INCOMPLETE_EXPIRED
         stale.save(update_fields=["status", "updated_at"])
         discount_codes.release(stale)
-        timeline.add(stale, EventType.STATUS_CHANGED,
-                     "The unfinished checkout was replaced by a new one.",
-                     source=Source.SYSTEM)
+        timeline.add(
+            stale,
+            EventType.STATUS_CHANGED,
+            "The unfinished checkout was replaced by a new one.",
+            source=Source.SYSTEM,
+        )
 
 
-def _create(*, user, plan: Plan, price: Price, interval: str, local: bool,
-            discount_code: str | None) -> Subscription:
+def _create(
+    *, user, plan: Plan, price: Price, interval: str, local: bool, discount_code: str | None
+) -> Subscription:
     """The new INCOMPLETE row (call with the customer's billing profile locked)."""
     existing = live_subscription(user=user)
     if existing is not None:
         raise errors.SubscriptionExists(subscription=existing.pk)
     _expire_unfinished_checkouts(user)
     is_free = price.unit_amount == 0
-    discount = (discount_codes.discount_for(code=discount_code, user=user, plan=plan,
-                                            price=price)
-                if discount_code and not is_free else None)
+    discount = (
+        discount_codes.discount_for(code=discount_code, user=user, plan=plan, price=price)
+        if discount_code and not is_free
+        else None
+    )
     subscription = Subscription.objects.create(
-        user=user, plan=plan, price=price, discount=discount,
+        user=user,
+        plan=plan,
+        price=price,
+        discount=discount,
         billing_source=BillingSource.MANUAL if local else BillingSource.STRIPE,
-        status=S.INCOMPLETE)
+        status=S.INCOMPLETE,
+    )
     if discount is not None:
         discount_codes.redeem(subscription)
-    audit.record(actor=user, action=AuditAction.CREATE, resource=subscription,
-                 new={"plan": plan.slug, "interval": interval, "price": price.pk})
+    audit.record(
+        actor=user,
+        action=AuditAction.CREATE,
+        resource=subscription,
+        new={"plan": plan.slug, "interval": interval, "price": price.pk},
+    )
     return subscription
 
 
-def subscribe(*, user: User, plan: Plan | str, interval: str, discount_code: str | None = None,
-              success_url: str = "", cancel_url: str = "") -> SubscribeResult:
+def subscribe(
+    *,
+    user: User,
+    plan: Plan | str,
+    interval: str,
+    discount_code: str | None = None,
+    success_url: str = "",
+    cancel_url: str = "",
+) -> SubscribeResult:
     """Start a subscription to ``plan`` (a Plan or its slug) billed every ``interval``.
 
     - Free ($0) price: active at once, no payment.
@@ -173,77 +213,117 @@ def subscribe(*, user: User, plan: Plan | str, interval: str, discount_code: str
     now = timezone.now()
     with transaction.atomic():
         type(profile).objects.select_for_update().get(pk=profile.pk)
-        subscription = _create(user=user, plan=plan, price=price, interval=interval,
-                               local=local, discount_code=discount_code)
+        subscription = _create(
+            user=user,
+            plan=plan,
+            price=price,
+            interval=interval,
+            local=local,
+            discount_code=discount_code,
+        )
         trial_days = 0 if is_free else trial_days_for(user=user, plan=plan)
         if local:
             invoice = _start_local(subscription, now=now, trial_days=trial_days)
         else:
-            timeline.add(subscription, EventType.CREATED,
-                         f"You started subscribing to {plan.name}.", source=Source.CUSTOMER,
-                         actor=user)
+            timeline.add(
+                subscription,
+                EventType.CREATED,
+                f"You started subscribing to {plan.name}.",
+                source=Source.CUSTOMER,
+                actor=user,
+            )
     if local:
         if invoice is not None:
             invoices.email_new_invoice_on_commit(invoice)
         subscription.refresh_from_db()
         return SubscribeResult(subscription=subscription, invoice=invoice)
-    url = stripe_adapter.start_checkout(subscription, trial_days=trial_days,
-                                        success_url=success_url, cancel_url=cancel_url)
+    url = stripe_adapter.start_checkout(
+        subscription, trial_days=trial_days, success_url=success_url, cancel_url=cancel_url
+    )
     subscription.refresh_from_db()
     return SubscribeResult(subscription=subscription, redirect_url=url)
 
 
-def _start_local(subscription: Subscription, *, now: datetime,
-                 trial_days: int) -> Invoice | None:
+def _start_local(subscription: Subscription, *, now: datetime, trial_days: int) -> Invoice | None:
     """Start a free or invoiced subscription: its trial, or its first period and invoice."""
     plan, price = subscription.plan, subscription.price
-    timeline.add(subscription, EventType.CREATED, f"You subscribed to {plan.name}.",
-                 source=Source.CUSTOMER, actor=subscription.user)
+    timeline.add(
+        subscription,
+        EventType.CREATED,
+        f"You subscribed to {plan.name}.",
+        source=Source.CUSTOMER,
+        actor=subscription.user,
+    )
     if trial_days:
         end = now + timedelta(days=trial_days)
         Subscription.objects.filter(pk=subscription.pk).update(
-            status=S.TRIALING, trial_start=now, trial_end=end, current_period_start=now,
-            current_period_end=end, updated_at=now)
+            status=S.TRIALING,
+            trial_start=now,
+            trial_end=end,
+            current_period_start=now,
+            current_period_end=end,
+            updated_at=now,
+        )
         subscription.refresh_from_db()
-        timeline.add(subscription, EventType.TRIAL_STARTED,
-                     f"Your free trial runs until {end:%d %B %Y}.", source=Source.SYSTEM)
+        timeline.add(
+            subscription,
+            EventType.TRIAL_STARTED,
+            f"Your free trial runs until {end:%d %B %Y}.",
+            source=Source.SYSTEM,
+        )
         grant_trial_credits(subscription)
         return None
     end = add_interval(now, price.interval, price.interval_count)
     Subscription.objects.filter(pk=subscription.pk).update(
-        status=S.ACTIVE, current_period_start=now, current_period_end=end, updated_at=now)
+        status=S.ACTIVE, current_period_start=now, current_period_end=end, updated_at=now
+    )
     subscription.refresh_from_db()
     timeline.add(subscription, EventType.ACTIVATED, STATUS_WORDS[S.ACTIVE], source=Source.SYSTEM)
-    return invoices.create_period_invoice(subscription, period_start=now, period_end=end,
-                                          billing_reason="subscription_create")
+    return invoices.create_period_invoice(
+        subscription, period_start=now, period_end=end, billing_reason="subscription_create"
+    )
 
 
-def cancel(*, subscription: Subscription, at_period_end: bool, actor: User | None,
-           reason: str = "") -> Subscription:
+def cancel(
+    *, subscription: Subscription, at_period_end: bool, actor: User | None, reason: str = ""
+) -> Subscription:
     """Cancel at the period end (access until then) or now (access ends at once; no refund
     for the unused part of the period). ``reason`` goes into the audit row. Raises
     SubscriptionNotCancelable, and NotAuthorized for staff whose role may not (the customer
     may cancel their own)."""
-    authority.require(actor, "billing.subscription.cancel_at_end" if at_period_end
-                      else "billing.subscription.cancel_now", owner_id=subscription.user_id)
+    authority.require(
+        actor,
+        "billing.subscription.cancel_at_end"
+        if at_period_end
+        else "billing.subscription.cancel_now",
+        owner_id=subscription.user_id,
+    )
     if subscription.status not in Subscription.LIVE_STATUSES and not (
-            subscription.status == S.INCOMPLETE and not at_period_end):
+        subscription.status == S.INCOMPLETE and not at_period_end
+    ):
         raise errors.SubscriptionNotCancelable()
     if at_period_end and subscription.cancel_at_period_end:
         return subscription
-    return backend_for(subscription).cancel(subscription, at_period_end=at_period_end,
-                                            actor=actor, source=source_for(actor, subscription),
-                                            reason=reason)
+    return backend_for(subscription).cancel(
+        subscription,
+        at_period_end=at_period_end,
+        actor=actor,
+        source=source_for(actor, subscription),
+        reason=reason,
+    )
 
 
 def resume(*, subscription: Subscription, actor: User | None) -> Subscription:
     """Undo a cancellation scheduled for the period end, before that end."""
-    if (not subscription.cancel_at_period_end or subscription.status not in
-        Subscription.LIVE_STATUSES or (subscription.current_period_end
-                                       and subscription.current_period_end <= timezone.now())):
+    if (
+        not subscription.cancel_at_period_end
+        or subscription.status not in Subscription.LIVE_STATUSES
+        or (subscription.current_period_end and subscription.current_period_end <= timezone.now())
+    ):
         raise errors.SubscriptionNotResumable()
-    return backend_for(subscription).resume(subscription, actor=actor,
-                                            source=source_for(actor, subscription))
+    return backend_for(subscription).resume(
+        subscription, actor=actor, source=source_for(actor, subscription)
+    )
 
 
 # --- staff actions ------------------------------------------------------------------------
@@ -269,26 +349,42 @@ def comp_period(*, subscription: Subscription, actor: User | None) -> Subscripti
     """Give the customer the next period free: the next charge moves one interval later,
     and the plan's credits for the free period are granted now (once)."""
     if subscription.status not in (S.ACTIVE, S.PAST_DUE) or not subscription.current_period_end:
-        raise errors.SubscriptionNotChangeable("Only an active subscription can be given a "
-                                               "free period.")
+        raise errors.SubscriptionNotChangeable(
+            "Only an active subscription can be given a free period."
+        )
     price = subscription.price
     # The size of the gift is what the free period would have cost.
-    authority.require(actor, "billing.subscription.comp_period",
-                      amount=price.unit_amount * subscription.quantity)
+    authority.require(
+        actor, "billing.subscription.comp_period", amount=price.unit_amount * subscription.quantity
+    )
     start = subscription.current_period_end
     new_end = add_interval(start, price.interval, price.interval_count)
-    sub = backend_for(subscription).comp_until(subscription, start=start, new_end=new_end,
-                                               actor=actor)
+    sub = backend_for(subscription).comp_until(
+        subscription, start=start, new_end=new_end, actor=actor
+    )
     with transaction.atomic():
-        timeline.add(sub, EventType.PERIOD_COMPED,
-                     f"You get the period until {new_end:%d %B %Y} free.", source=Source.STAFF,
-                     actor=actor)
+        timeline.add(
+            sub,
+            EventType.PERIOD_COMPED,
+            f"You get the period until {new_end:%d %B %Y} free.",
+            source=Source.STAFF,
+            actor=actor,
+        )
         if sub.plan.credits_per_period:
-            grant_credits(user=sub.user, amount=sub.plan.credits_per_period,
-                          source=CREDIT_SOURCE_PLAN, expires_at=new_end,
-                          idempotency_key=f"subscription-{sub.pk}-comp-{int(start.timestamp())}",
-                          details={"subscription": sub.pk, "comp": True},
-                          source_ref=f"subscription-{sub.pk}")
-        audit.record(actor=actor, action=AuditAction.UPDATE, resource=sub,
-                     operation="comp_period", until=new_end.isoformat())
+            grant_credits(
+                user=sub.user,
+                amount=sub.plan.credits_per_period,
+                source=CREDIT_SOURCE_PLAN,
+                expires_at=new_end,
+                idempotency_key=f"subscription-{sub.pk}-comp-{int(start.timestamp())}",
+                details={"subscription": sub.pk, "comp": True},
+                source_ref=f"subscription-{sub.pk}",
+            )
+        audit.record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            resource=sub,
+            operation="comp_period",
+            until=new_end.isoformat(),
+        )
     return sub

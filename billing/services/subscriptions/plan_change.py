@@ -13,8 +13,15 @@ from billing.services.subscriptions.state import ChangePreview, S
 from catalog.models import Plan
 
 
-def change_plan(*, subscription: Subscription, plan: Plan | str, interval: str, preview: bool,
-                actor: User | None, proration_date: int | None = None) -> ChangePreview:
+def change_plan(
+    *,
+    subscription: Subscription,
+    plan: Plan | str,
+    interval: str,
+    preview: bool,
+    actor: User | None,
+    proration_date: int | None = None,
+) -> ChangePreview:
     """Preview (``preview=True``, nothing changes) or apply a plan/interval change.
 
     Stripe: Stripe's invoice preview with prorations, then the subscription item's price is
@@ -31,6 +38,12 @@ def change_plan(*, subscription: Subscription, plan: Plan | str, interval: str, 
     blocker = change_blocker(subscription, new_plan, new_price)
     if blocker:
         raise errors.PlanChangeInvalid(blocker)
-    return backend_for(subscription).change_plan(subscription, new_plan, new_price, interval,
-                                                 preview=preview, actor=actor,
-                                                 proration_date=proration_date)
+    return backend_for(subscription).change_plan(
+        subscription,
+        new_plan,
+        new_price,
+        interval,
+        preview=preview,
+        actor=actor,
+        proration_date=proration_date,
+    )

@@ -29,9 +29,13 @@ def _left(start: datetime, end: datetime, now: datetime) -> Decimal:
 def _current_period_invoices(sub: Subscription):
     if not sub.current_period_end:
         return Invoice.objects.none()
-    return (Invoice.objects.filter(subscription=sub, billing_source=BillingSource.MANUAL,
-                                   period_end=sub.current_period_end)
-            .exclude(status=InvoiceStatus.VOID).order_by("created_at", "id"))
+    return (
+        Invoice.objects.filter(
+            subscription=sub, billing_source=BillingSource.MANUAL, period_end=sub.current_period_end
+        )
+        .exclude(status=InvoiceStatus.VOID)
+        .order_by("created_at", "id")
+    )
 
 
 def _invoiced_current_price(invoice: Invoice, sub: Subscription) -> bool:
@@ -48,18 +52,27 @@ def period_value(invoice: Invoice | None, sub: Subscription) -> int:
     the price times the quantity, less the discount code's part when ``invoice`` (the
     period's own invoice, for the current price) took one off."""
     base = sub.price.unit_amount * sub.quantity
-    if (invoice is None or invoice.billing_reason not in PERIOD_REASONS
-        or not _invoiced_current_price(invoice, sub)):
+    if (
+        invoice is None
+        or invoice.billing_reason not in PERIOD_REASONS
+        or not _invoiced_current_price(invoice, sub)
+    ):
         return base
-    code_discount = sum(-int(line.get("amount") or 0) for line in invoice.lines or []
-                        if line_kind(line) == "discount")
+    code_discount = sum(
+        -int(line.get("amount") or 0)
+        for line in invoice.lines or []
+        if line_kind(line) == "discount"
+    )
     return max(0, invoice.subtotal - code_discount)
 
 
 def _billed_value(invoice: Invoice) -> int:
     """What an unpaid period invoice charges for its period, before credits and tax."""
-    code_discount = sum(-int(line.get("amount") or 0) for line in invoice.lines or []
-                        if line_kind(line) == "discount")
+    code_discount = sum(
+        -int(line.get("amount") or 0)
+        for line in invoice.lines or []
+        if line_kind(line) == "discount"
+    )
     return max(0, invoice.subtotal - code_discount)
 
 
@@ -77,8 +90,14 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict:
     A part-paid invoice or an unpaid plan-change invoice in the period is refused
     (PlanChangeInvalid): it is to be paid first. Trials cost nothing to change.
     """
-    result = {"credit": 0, "charge": 0, "used": 0, "void": None,
-              "period_start": sub.current_period_start, "period_end": sub.current_period_end}
+    result = {
+        "credit": 0,
+        "charge": 0,
+        "used": 0,
+        "void": None,
+        "period_start": sub.current_period_start,
+        "period_end": sub.current_period_end,
+    }
     if sub.status == S.TRIALING or not sub.current_period_end:
         return result
     start, end = sub.current_period_start, sub.current_period_end
@@ -88,25 +107,33 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict:
     paid = [inv for inv in invoices if inv.status == InvoiceStatus.PAID]
     if unpaid:
         first = unpaid[0]
-        if (len(unpaid) > 1 or paid or first.amount_paid
-            or first.billing_reason not in PERIOD_REASONS):
+        if (
+            len(unpaid) > 1
+            or paid
+            or first.amount_paid
+            or first.billing_reason not in PERIOD_REASONS
+        ):
             raise errors.PlanChangeInvalid(
                 f"Invoice {first.number} for this period is not fully paid; pay it before "
-                "changing plan.", invoice=first.number)
+                "changing plan.",
+                invoice=first.number,
+            )
         value = _billed_value(first)
         inv_left = _left(first.period_start or start, first.period_end or end, now)
         result["used"] = value - _share(value, inv_left)
         result["void"] = first
     elif paid:
-        period_invoice = next((inv for inv in paid if inv.billing_reason in PERIOD_REASONS),
-                              None)
+        period_invoice = next((inv for inv in paid if inv.billing_reason in PERIOD_REASONS), None)
         result["credit"] = _share(period_value(period_invoice, sub), left)
     new_amount = price.unit_amount * sub.quantity
     if price.interval == sub.price.interval and price.interval_count == sub.price.interval_count:
         result["charge"] = _share(new_amount, left)
         return result
-    result.update(charge=new_amount, period_start=now,
-                  period_end=add_interval(now, price.interval, price.interval_count))
+    result.update(
+        charge=new_amount,
+        period_start=now,
+        period_end=add_interval(now, price.interval, price.interval_count),
+    )
     return result
 
 
@@ -119,21 +146,37 @@ def net_of(calc: dict) -> tuple[int, int]:
 def _change_lines(sub: Subscription, plan, interval: str, calc: dict) -> list[dict]:
     lines = []
     if calc["used"]:
-        lines.append({"description": f"{sub.plan.name} from {sub.current_period_start:%d %b %Y}"
-                                     f" to today (replaces unpaid invoice "
-                                     f"{calc['void'].number})",
-                      "amount": calc["used"], "kind": "item"})
+        lines.append(
+            {
+                "description": f"{sub.plan.name} from {sub.current_period_start:%d %b %Y}"
+                f" to today (replaces unpaid invoice "
+                f"{calc['void'].number})",
+                "amount": calc["used"],
+                "kind": "item",
+            }
+        )
     if calc["credit"]:
-        lines.append({"description": f"Unused time on {sub.plan.name}",
-                      "amount": -calc["credit"], "kind": "credit"})
+        lines.append(
+            {
+                "description": f"Unused time on {sub.plan.name}",
+                "amount": -calc["credit"],
+                "kind": "credit",
+            }
+        )
     if calc["charge"]:
-        lines.append({"description": f"{plan.name} ({interval}ly) from today",
-                      "amount": calc["charge"], "kind": "item"})
+        lines.append(
+            {
+                "description": f"{plan.name} ({interval}ly) from today",
+                "amount": calc["charge"],
+                "kind": "item",
+            }
+        )
     return lines
 
 
-def change_preview(sub: Subscription, plan: Plan, price: Price, interval: str, *,
-                   now: datetime) -> tuple[ChangePreview, dict, list[dict]]:
+def change_preview(
+    sub: Subscription, plan: Plan, price: Price, interval: str, *, now: datetime
+) -> tuple[ChangePreview, dict, list[dict]]:
     """The preview of a manual plan change at ``now``, the proration it rests on
     (``manual_proration``) and the invoice's item lines (before tax)."""
     calc = manual_proration(sub, price, now=now)
@@ -141,14 +184,26 @@ def change_preview(sub: Subscription, plan: Plan, price: Price, interval: str, *
     subtotal, net = net_of(calc)
     decision = tax_for(sub.user, product=plan.product)
     tax = round_minor(Decimal(net) * decision.rate) if net > 0 else 0
-    tax_lines = ([{"description": decision.line_label(), "amount": tax, "kind": "tax"}]
-                 if tax else [decision.reverse_charge_line()]
-                 if decision.reverse_charge and net > 0 else [])
-    result = ChangePreview(plan=plan, price=price, interval=interval,
-                           currency=price.currency, amount_due=max(net, 0) + tax,
-                           credit=max(-net, 0), lines=[*lines, *tax_lines],
-                           proration_date=int(now.timestamp()), subscription=sub,
-                           subtotal=subtotal if net > 0 else 0,
-                           discount=calc["credit"] if net > 0 else 0, tax=tax,
-                           voids=calc["void"].number if calc["void"] else "")
+    tax_lines = (
+        [{"description": decision.line_label(), "amount": tax, "kind": "tax"}]
+        if tax
+        else [decision.reverse_charge_line()]
+        if decision.reverse_charge and net > 0
+        else []
+    )
+    result = ChangePreview(
+        plan=plan,
+        price=price,
+        interval=interval,
+        currency=price.currency,
+        amount_due=max(net, 0) + tax,
+        credit=max(-net, 0),
+        lines=[*lines, *tax_lines],
+        proration_date=int(now.timestamp()),
+        subscription=sub,
+        subtotal=subtotal if net > 0 else 0,
+        discount=calc["credit"] if net > 0 else 0,
+        tax=tax,
+        voids=calc["void"].number if calc["void"] else "",
+    )
     return result, calc, lines

@@ -69,16 +69,23 @@ def source_for(actor: User | None, sub: Subscription) -> str:
 
 
 def trial_extensible(sub: Subscription, days: int) -> bool:
-    return (sub.status == S.TRIALING and sub.trial_end is not None
-            and 1 <= days <= TRIAL_EXTENSION_MAX_DAYS)
+    return (
+        sub.status == S.TRIALING
+        and sub.trial_end is not None
+        and 1 <= days <= TRIAL_EXTENSION_MAX_DAYS
+    )
 
 
 def email_past_due(sub: Subscription) -> None:
     timeline.email_on_commit(
-        user=sub.user, subject="Your payment failed",
-        body=(f"We could not collect the payment for your {sub.plan.name} subscription.\n"
-              f"Please update your payment method: {settings.SITE_URL}/billing/subscription/\n"
-              "Your plan stays available for a few days while we retry."))
+        user=sub.user,
+        subject="Your payment failed",
+        body=(
+            f"We could not collect the payment for your {sub.plan.name} subscription.\n"
+            f"Please update your payment method: {settings.SITE_URL}/billing/subscription/\n"
+            "Your plan stays available for a few days while we retry."
+        ),
+    )
 
 
 def grant_trial_credits(sub: Subscription) -> None:
@@ -86,10 +93,15 @@ def grant_trial_credits(sub: Subscription) -> None:
     amount = sub.plan.trial_credits
     if not amount or not sub.trial_end or sub.trial_end <= timezone.now():
         return
-    grant_credits(user=sub.user, amount=amount, source=CREDIT_SOURCE_TRIAL,
-                  expires_at=sub.trial_end, idempotency_key=f"subscription-{sub.pk}-trial-credits",
-                  details={"subscription": sub.pk, "plan": sub.plan.slug},
-                  source_ref=f"subscription-{sub.pk}")
+    grant_credits(
+        user=sub.user,
+        amount=amount,
+        source=CREDIT_SOURCE_TRIAL,
+        expires_at=sub.trial_end,
+        idempotency_key=f"subscription-{sub.pk}-trial-credits",
+        details={"subscription": sub.pk, "plan": sub.plan.slug},
+        source_ref=f"subscription-{sub.pk}",
+    )
 
 
 @dataclass
@@ -113,8 +125,17 @@ class ChangePreview:
     voids: str = ""  # the number of the unpaid invoice the change cancels
 
     def as_dict(self) -> dict:
-        return {"plan": self.plan.slug, "interval": self.interval, "currency": self.currency,
-                "amount_due": self.amount_due, "credit": self.credit, "lines": self.lines,
-                "subtotal": self.subtotal, "discount": self.discount, "tax": self.tax,
-                "voids_invoice": self.voids,
-                "proration_date": self.proration_date, "applied": self.applied}
+        return {
+            "plan": self.plan.slug,
+            "interval": self.interval,
+            "currency": self.currency,
+            "amount_due": self.amount_due,
+            "credit": self.credit,
+            "lines": self.lines,
+            "subtotal": self.subtotal,
+            "discount": self.discount,
+            "tax": self.tax,
+            "voids_invoice": self.voids,
+            "proration_date": self.proration_date,
+            "applied": self.applied,
+        }

@@ -54,20 +54,29 @@ def stripe_call(fn: Callable[..., dict], *args: object, **kwargs: object) -> dic
         raise errors.PaymentProviderError() from exc
 
 
-def _checkout_params(subscription: Subscription, *, trial_days: int, success_url: str,
-                     cancel_url: str) -> dict:
-    metadata = {"subscription_id": str(subscription.pk), "user_id": str(subscription.user_id),
-                "plan_id": str(subscription.plan_id)}
+def _checkout_params(
+    subscription: Subscription, *, trial_days: int, success_url: str, cancel_url: str
+) -> dict:
+    metadata = {
+        "subscription_id": str(subscription.pk),
+        "user_id": str(subscription.user_id),
+        "plan_id": str(subscription.plan_id),
+    }
     customer_id = ensure_stripe_customer(user=subscription.user)
     price_id = ensure_stripe_price(subscription.price)
     sub_data = {"metadata": metadata}
     if trial_days:
         sub_data["trial_period_days"] = trial_days
-    params = {"mode": "subscription", "customer": customer_id,
-              "client_reference_id": f"subscription-{subscription.pk}",
-              "line_items": [{"price": price_id, "quantity": subscription.quantity}],
-              "subscription_data": sub_data, "metadata": metadata,
-              "success_url": success_url, "cancel_url": cancel_url}
+    params = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "client_reference_id": f"subscription-{subscription.pk}",
+        "line_items": [{"price": price_id, "quantity": subscription.quantity}],
+        "subscription_data": sub_data,
+        "metadata": metadata,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
     if subscription.discount_id:
         params["discounts"] = [{"coupon": _stripe_coupon(subscription)}]
     if getattr(settings, "STRIPE_AUTOMATIC_TAX", False):
@@ -78,28 +87,37 @@ def _checkout_params(subscription: Subscription, *, trial_days: int, success_url
     return params
 
 
-def start_checkout(subscription: Subscription, *, trial_days: int, success_url: str,
-                   cancel_url: str) -> str:
+def start_checkout(
+    subscription: Subscription, *, trial_days: int, success_url: str, cancel_url: str
+) -> str:
     """Open the Stripe Checkout Session that starts ``subscription``; its URL. On failure the
     row expires, its discount use is given back, and PaymentProviderError is raised."""
     try:
-        params = _checkout_params(subscription, trial_days=trial_days,
-                                  success_url=success_url, cancel_url=cancel_url)
+        params = _checkout_params(
+            subscription, trial_days=trial_days, success_url=success_url, cancel_url=cancel_url
+        )
         session = stripe_client.create_checkout_session(
-            params=params, idempotency_key=f"checkout-subscription-{subscription.pk}")
+            params=params, idempotency_key=f"checkout-subscription-{subscription.pk}"
+        )
     except (stripe_client.stripe.StripeError, errors.PaymentProviderError) as exc:
         logger.warning("Stripe subscription checkout failed for %s: %s", subscription.pk, exc)
         with transaction.atomic():
             Subscription.objects.filter(pk=subscription.pk, status=S.INCOMPLETE).update(
-                status=S.INCOMPLETE_EXPIRED, updated_at=timezone.now())
+                status=S.INCOMPLETE_EXPIRED, updated_at=timezone.now()
+            )
             discount_codes.release(subscription)
-            timeline.add(subscription, EventType.STATUS_CHANGED,
-                         "The payment page could not be opened; nothing was charged.",
-                         source=Source.SYSTEM)
+            timeline.add(
+                subscription,
+                EventType.STATUS_CHANGED,
+                "The payment page could not be opened; nothing was charged.",
+                source=Source.SYSTEM,
+            )
         raise errors.PaymentProviderError() from exc
     Subscription.objects.filter(pk=subscription.pk).update(
-        checkout_session_id=session["id"], checkout_url=session.get("url") or "",
-        updated_at=timezone.now())
+        checkout_session_id=session["id"],
+        checkout_url=session.get("url") or "",
+        updated_at=timezone.now(),
+    )
     return session.get("url") or ""
 
 
@@ -113,9 +131,9 @@ def _stripe_coupon(subscription: Subscription) -> str:
     else:
         params["amount_off"] = discount.amount_off
         params["currency"] = discount.currency
-    coupon = stripe_client.create_coupon(**params,
-                                         idempotency_key=f"coupon-subscription-"
-                                                         f"{subscription.pk}")
+    coupon = stripe_client.create_coupon(
+        **params, idempotency_key=f"coupon-subscription-{subscription.pk}"
+    )
     return coupon["id"]
 
 
@@ -126,8 +144,11 @@ def billing_portal_url(*, user: User, return_url: str) -> str:
     profile = CustomerBillingProfile.objects.filter(user=user).first()
     if profile is None or not profile.stripe_customer_id:
         raise errors.NoPaymentProfile()
-    session = stripe_call(stripe_client.create_portal_session,
-                          customer=profile.stripe_customer_id, return_url=return_url)
+    session = stripe_call(
+        stripe_client.create_portal_session,
+        customer=profile.stripe_customer_id,
+        return_url=return_url,
+    )
     return session["url"]
 
 
@@ -138,12 +159,16 @@ def _local_for_stripe(obj: dict) -> Subscription | None:
     found = Subscription.objects.filter(stripe_subscription_id=obj["id"]).first()
     if found is not None:
         return found
-    profile = CustomerBillingProfile.objects.filter(
-        stripe_customer_id=obj.get("customer") or "-").select_related("user").first()
+    profile = (
+        CustomerBillingProfile.objects.filter(stripe_customer_id=obj.get("customer") or "-")
+        .select_related("user")
+        .first()
+    )
     local_id = parse_id((obj.get("metadata") or {}).get("subscription_id"))
     if local_id:
-        found = Subscription.objects.filter(pk=local_id,
-                                            stripe_subscription_id__isnull=True).first()
+        found = Subscription.objects.filter(
+            pk=local_id, stripe_subscription_id__isnull=True
+        ).first()
         if found is not None and (profile is None or profile.user_id == found.user_id):
             return found
     if profile is None:
@@ -152,9 +177,14 @@ def _local_for_stripe(obj: dict) -> Subscription | None:
     if plan is None:
         logger.warning("Stripe subscription %s has no plan in our catalog", obj["id"])
         return None
-    return Subscription.objects.create(user=profile.user, plan=plan, price=price,
-                                       billing_source=BillingSource.STRIPE,
-                                       stripe_subscription_id=obj["id"], status=S.INCOMPLETE)
+    return Subscription.objects.create(
+        user=profile.user,
+        plan=plan,
+        price=price,
+        billing_source=BillingSource.STRIPE,
+        stripe_subscription_id=obj["id"],
+        status=S.INCOMPLETE,
+    )
 
 
 def _catalog_price(obj: dict):
@@ -170,9 +200,14 @@ def _catalog_price(obj: dict):
     return price, plan
 
 
-def apply_stripe_subscription(obj: dict, *, state_at: datetime, source: str = Source.STRIPE,
-                              stripe_event_id: str = "",
-                              actor: User | None = None) -> Subscription | None:
+def apply_stripe_subscription(
+    obj: dict,
+    *,
+    state_at: datetime,
+    source: str = Source.STRIPE,
+    stripe_event_id: str = "",
+    actor: User | None = None,
+) -> Subscription | None:
     """Make our row match Stripe's subscription ``obj`` as of ``state_at``.
 
     Locks the row. A state older than the one stored is ignored; a CANCELED subscription is
@@ -184,25 +219,32 @@ def apply_stripe_subscription(obj: dict, *, state_at: datetime, source: str = So
         return None
     sub = Subscription.objects.for_update().select_related("plan", "user").get(pk=found.pk)
     if sub.stripe_state_at and state_at < sub.stripe_state_at:
-        logger.info("Ignoring an older state of %s (%s < %s)", obj["id"], state_at,
-                    sub.stripe_state_at)
+        logger.info(
+            "Ignoring an older state of %s (%s < %s)", obj["id"], state_at, sub.stripe_state_at
+        )
         return sub
     new_status = map_status(obj.get("status"))
     if sub.status in TERMINAL and sub.stripe_subscription_id and new_status != sub.status:
         return sub
-    old = {"status": sub.status, "plan": sub.plan_id, "price": sub.price_id,
-           "quantity": sub.quantity,
-           "cancel_at_period_end": sub.cancel_at_period_end,
-           "period_end": sub.current_period_end}
+    old = {
+        "status": sub.status,
+        "plan": sub.plan_id,
+        "price": sub.price_id,
+        "quantity": sub.quantity,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "period_end": sub.current_period_end,
+    }
     item = ((obj.get("items") or {}).get("data") or [{}])[0]
     price, plan = _catalog_price(obj)
     sub.stripe_subscription_id = obj["id"]
     sub.status = new_status
-    sub.current_period_start = (timestamp(item.get("current_period_start"))
-                                or sub.current_period_start)
+    sub.current_period_start = (
+        timestamp(item.get("current_period_start")) or sub.current_period_start
+    )
     sub.current_period_end = timestamp(item.get("current_period_end")) or sub.current_period_end
     sub.cancel_at_period_end = bool(obj.get("cancel_at_period_end")) or bool(
-        obj.get("cancel_at") and new_status not in TERMINAL)
+        obj.get("cancel_at") and new_status not in TERMINAL
+    )
     sub.canceled_at = timestamp(obj.get("canceled_at"))
     sub.ended_at = timestamp(obj.get("ended_at"))
     sub.trial_start = timestamp(obj.get("trial_start"))
@@ -222,15 +264,26 @@ def apply_stripe_subscription(obj: dict, *, state_at: datetime, source: str = So
     return sub
 
 
-def _record_changes(sub: Subscription, old: dict, *, source: str, stripe_event_id: str,
-                    actor=None) -> None:
+def _record_changes(
+    sub: Subscription, old: dict, *, source: str, stripe_event_id: str, actor=None
+) -> None:
     def add(type_, message, **payload):
-        timeline.add(sub, type_, message, source=source, payload=payload,
-                     stripe_event_id=stripe_event_id, actor=actor)
+        timeline.add(
+            sub,
+            type_,
+            message,
+            source=source,
+            payload=payload,
+            stripe_event_id=stripe_event_id,
+            actor=actor,
+        )
 
     if old["status"] != sub.status:
-        type_ = {S.TRIALING: EventType.TRIAL_STARTED, S.CANCELED: EventType.CANCELED,
-                 S.PAUSED: EventType.PAUSED}.get(sub.status, EventType.STATUS_CHANGED)
+        type_ = {
+            S.TRIALING: EventType.TRIAL_STARTED,
+            S.CANCELED: EventType.CANCELED,
+            S.PAUSED: EventType.PAUSED,
+        }.get(sub.status, EventType.STATUS_CHANGED)
         if sub.status == S.ACTIVE and old["status"] in (S.INCOMPLETE, S.TRIALING):
             type_ = EventType.ACTIVATED
         if old["status"] == S.PAUSED and sub.status == S.ACTIVE:
@@ -241,22 +294,40 @@ def _record_changes(sub: Subscription, old: dict, *, source: str, stripe_event_i
             grant_trial_credits(sub)
         if sub.status == S.PAST_DUE:
             email_past_due(sub)
-    if (old["plan"] != sub.plan_id or old["price"] != sub.price_id
-        or old["quantity"] != sub.quantity):
+    if (
+        old["plan"] != sub.plan_id
+        or old["price"] != sub.price_id
+        or old["quantity"] != sub.quantity
+    ):
         # The payload holds the state BEFORE the change, in the same shape as a manual plan
         # change, so analytics can price any past day from the timeline.
         seats = f", {sub.quantity} seats" if sub.quantity != 1 else ""
-        add(EventType.PLAN_CHANGED, f"Your plan is now {sub.plan.name}"
+        add(
+            EventType.PLAN_CHANGED,
+            f"Your plan is now {sub.plan.name}"
             f"{' (' + sub.interval + 'ly)' if sub.interval else ''}{seats}.",
-            plan=old["plan"], price=old["price"], quantity=old["quantity"],
-            new_plan=sub.plan_id, new_price=sub.price_id)
+            plan=old["plan"],
+            price=old["price"],
+            quantity=old["quantity"],
+            new_plan=sub.plan_id,
+            new_price=sub.price_id,
+        )
     if old["cancel_at_period_end"] != sub.cancel_at_period_end and sub.status not in TERMINAL:
         if sub.cancel_at_period_end:
             end = sub.current_period_end
-            add(EventType.CANCEL_SCHEDULED, "Your subscription will end on "
-                f"{end:%d %B %Y}." if end else "Your subscription will end at the period end.")
+            add(
+                EventType.CANCEL_SCHEDULED,
+                f"Your subscription will end on {end:%d %B %Y}."
+                if end
+                else "Your subscription will end at the period end.",
+            )
         else:
             add(EventType.RESUMED, "Your subscription will renew as usual.")
-    if (old["period_end"] and sub.current_period_end and sub.current_period_end > old["period_end"]
-        and old["status"] == sub.status and sub.status == S.ACTIVE):
+    if (
+        old["period_end"]
+        and sub.current_period_end
+        and sub.current_period_end > old["period_end"]
+        and old["status"] == sub.status
+        and sub.status == S.ACTIVE
+    ):
         add(EventType.RENEWED, f"Renewed until {sub.current_period_end:%d %B %Y}.")

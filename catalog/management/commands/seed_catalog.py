@@ -40,8 +40,11 @@ class Command(BaseCommand):
     help = "Create or update the demo catalog (idempotent); --reset rebuilds it."
 
     def add_arguments(self, parser):
-        parser.add_argument("--reset", action="store_true",
-                            help="Delete every catalog row first (fails if orders use them).")
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="Delete every catalog row first (fails if orders use them).",
+        )
 
     def handle(self, *args, **options):
         with transaction.atomic():
@@ -54,9 +57,12 @@ class Command(BaseCommand):
             reviews = self._reviews(products)
             refresh_ratings(product_ids=[p.pk for p in products.values()])
             catalog_changed()
-        self.stdout.write(self.style.SUCCESS(
-            f"Catalog: {len(categories)} categories, {len(products)} products, "
-            f"{len(plans)} plans, {len(collections)} collections, {reviews} reviews."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Catalog: {len(categories)} categories, {len(products)} products, "
+                f"{len(plans)} plans, {len(collections)} collections, {reviews} reviews."
+            )
+        )
 
     def _reset(self):
         try:
@@ -82,8 +88,14 @@ class Command(BaseCommand):
         result = {}
         for order, (slug, name, parent, description) in enumerate(seed_data.CATEGORIES):
             result[slug], _ = Category.objects.update_or_create(
-                slug=slug, defaults={"name": name, "description": description,
-                                     "parent": result.get(parent), "sort_order": order})
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "description": description,
+                    "parent": result.get(parent),
+                    "sort_order": order,
+                },
+            )
         return result
 
     def _products(self, categories) -> dict[str, Product]:
@@ -99,23 +111,30 @@ class Command(BaseCommand):
         if status == ProductStatus.PUBLISHED and published_at is None:
             published_at = timezone.now()
         slug = spec["slug"]
-        product, _ = Product.all_objects.update_or_create(slug=slug, defaults={
-            "name": spec["name"], "type": spec["type"], "status": status,
-            "published_at": published_at, "deleted_at": None,
-            "short_description": spec["short_description"],
-            "description": spec["description"], "tags": spec["tags"],
-            "featured": spec.get("featured", False),
-            "images": _images(slug, spec["name"]),
-            "seo_title": f"{spec['name']} | Demo Store",
-            "seo_description": spec["short_description"],
-            "tax_rate": "0.2000" if spec["type"] != "SERVICE" else "0",
-            "credits_granted": spec.get("credits_granted", 0),
-            "download_limit": spec.get("download_limit"),
-            "access_duration_days": spec.get("access_duration_days"),
-            "track_inventory": spec.get("track_inventory", False),
-            "stock_quantity": spec.get("stock_quantity", 0),
-            "low_stock_threshold": spec.get("low_stock_threshold", 0),
-        })
+        product, _ = Product.all_objects.update_or_create(
+            slug=slug,
+            defaults={
+                "name": spec["name"],
+                "type": spec["type"],
+                "status": status,
+                "published_at": published_at,
+                "deleted_at": None,
+                "short_description": spec["short_description"],
+                "description": spec["description"],
+                "tags": spec["tags"],
+                "featured": spec.get("featured", False),
+                "images": _images(slug, spec["name"]),
+                "seo_title": f"{spec['name']} | Demo Store",
+                "seo_description": spec["short_description"],
+                "tax_rate": "0.2000" if spec["type"] != "SERVICE" else "0",
+                "credits_granted": spec.get("credits_granted", 0),
+                "download_limit": spec.get("download_limit"),
+                "access_duration_days": spec.get("access_duration_days"),
+                "track_inventory": spec.get("track_inventory", False),
+                "stock_quantity": spec.get("stock_quantity", 0),
+                "low_stock_threshold": spec.get("low_stock_threshold", 0),
+            },
+        )
         product.categories.set([categories[c] for c in spec["categories"]])
         price = self._one_time_price(product, spec)
         if product.default_price_id != price.pk:
@@ -129,29 +148,48 @@ class Command(BaseCommand):
         tiers = spec.get("tiers")
         price, _ = Price.objects.update_or_create(
             lookup_key=f"{product.slug}-one-time",
-            defaults={"product": product, "nickname": "Standard", "currency": "usd",
-                      "unit_amount": spec["price"], "type": Price.Type.ONE_TIME,
-                      "interval": None, "tiers_mode": tiers[0] if tiers else None,
-                      "active": True})
+            defaults={
+                "product": product,
+                "nickname": "Standard",
+                "currency": "usd",
+                "unit_amount": spec["price"],
+                "type": Price.Type.ONE_TIME,
+                "interval": None,
+                "tiers_mode": tiers[0] if tiers else None,
+                "active": True,
+            },
+        )
         if tiers:
             bounds = []
             for up_to, unit_amount, flat_amount in tiers[1]:
                 PricingTier.objects.update_or_create(
-                    price=price, up_to=up_to,
-                    defaults={"unit_amount": unit_amount, "flat_amount": flat_amount})
+                    price=price,
+                    up_to=up_to,
+                    defaults={"unit_amount": unit_amount, "flat_amount": flat_amount},
+                )
                 bounds.append(up_to)
             price.tiers.exclude(up_to__in=[b for b in bounds if b is not None]).exclude(
-                up_to__isnull=True).delete()
+                up_to__isnull=True
+            ).delete()
         return price
 
     def _variants(self, product, base_amount):
         for order, (suffix, name, licence, seats, multiplier) in enumerate(
-                seed_data.STANDARD_LICENCES):
+            seed_data.STANDARD_LICENCES
+        ):
             Variant.objects.update_or_create(
                 sku=f"{product.slug.upper()[:40]}-{suffix}",
-                defaults={"product": product, "name": name, "license_type": licence,
-                          "seats": seats, "price_amount": base_amount * multiplier,
-                          "currency": "usd", "available": True, "sort_order": order})
+                defaults={
+                    "product": product,
+                    "name": name,
+                    "license_type": licence,
+                    "seats": seats,
+                    "price_amount": base_amount * multiplier,
+                    "currency": "usd",
+                    "available": True,
+                    "sort_order": order,
+                },
+            )
 
     def _plans(self, categories) -> list[Plan]:
         plans = []
@@ -159,34 +197,52 @@ class Command(BaseCommand):
             slug = f"plan-{spec['slug']}"
             existing = Product.all_objects.filter(slug=slug).first()
             published_at = (existing.published_at if existing else None) or timezone.now()
-            product, _ = Product.all_objects.update_or_create(slug=slug, defaults={
-                "name": f"{spec['name']} plan", "type": Product.Type.SUBSCRIPTION,
-                "status": ProductStatus.PUBLISHED, "published_at": published_at,
-                "deleted_at": None,
-                "short_description": spec["tagline"],
-                "description": f"The {spec['name']} subscription: {spec['credits']} credits "
-                               "every month and everything listed on the pricing page.",
-                "tags": ["plan", "subscription"], "trial_days": spec["trial_days"],
-                "images": _images(slug, f"{spec['name']} plan"),
-                "credits_granted": spec["credits"],
-            })
+            product, _ = Product.all_objects.update_or_create(
+                slug=slug,
+                defaults={
+                    "name": f"{spec['name']} plan",
+                    "type": Product.Type.SUBSCRIPTION,
+                    "status": ProductStatus.PUBLISHED,
+                    "published_at": published_at,
+                    "deleted_at": None,
+                    "short_description": spec["tagline"],
+                    "description": f"The {spec['name']} subscription: {spec['credits']} credits "
+                    "every month and everything listed on the pricing page.",
+                    "tags": ["plan", "subscription"],
+                    "trial_days": spec["trial_days"],
+                    "images": _images(slug, f"{spec['name']} plan"),
+                    "credits_granted": spec["credits"],
+                },
+            )
             product.categories.set([categories["plans"]])
             monthly = self._recurring(product, spec, "month")
             yearly = self._recurring(product, spec, "year")
             if product.default_price_id != monthly.pk:
                 product.default_price = monthly
                 product.save(update_fields=["default_price"])
-            plan, _ = Plan.objects.update_or_create(slug=spec["slug"], defaults={
-                "product": product, "name": spec["name"], "tagline": spec["tagline"],
-                "monthly_price": monthly, "yearly_price": yearly,
-                "credits_per_period": spec["credits"], "trial_credits": spec["trial_credits"],
-                "entitlements": spec["entitlements"],
-                "feature_cost_overrides": spec["overrides"],
-                "storage_quota_bytes": spec["storage_gb"] * GB, "badge": spec["badge"],
-                "highlight": spec["highlight"], "cta_type": Plan.CtaType.SUBSCRIBE,
-                "cta_label": spec["cta_label"], "cta_url": "", "sort_order": order,
-                "billing_source": spec["billing_source"], "active": True,
-            })
+            plan, _ = Plan.objects.update_or_create(
+                slug=spec["slug"],
+                defaults={
+                    "product": product,
+                    "name": spec["name"],
+                    "tagline": spec["tagline"],
+                    "monthly_price": monthly,
+                    "yearly_price": yearly,
+                    "credits_per_period": spec["credits"],
+                    "trial_credits": spec["trial_credits"],
+                    "entitlements": spec["entitlements"],
+                    "feature_cost_overrides": spec["overrides"],
+                    "storage_quota_bytes": spec["storage_gb"] * GB,
+                    "badge": spec["badge"],
+                    "highlight": spec["highlight"],
+                    "cta_type": Plan.CtaType.SUBSCRIBE,
+                    "cta_label": spec["cta_label"],
+                    "cta_url": "",
+                    "sort_order": order,
+                    "billing_source": spec["billing_source"],
+                    "active": True,
+                },
+            )
             plans.append(plan)
         return plans
 
@@ -194,22 +250,38 @@ class Command(BaseCommand):
         amount = spec["monthly"] if interval == "month" else spec["yearly"]
         price, _ = Price.objects.update_or_create(
             lookup_key=f"plan-{spec['slug']}-{interval}ly",
-            defaults={"product": product, "nickname": f"{spec['name']} {interval}ly",
-                      "unit_amount": amount, "currency": "usd", "type": Price.Type.RECURRING,
-                      "interval": interval, "interval_count": 1, "tiers_mode": None,
-                      "active": True})
+            defaults={
+                "product": product,
+                "nickname": f"{spec['name']} {interval}ly",
+                "unit_amount": amount,
+                "currency": "usd",
+                "type": Price.Type.RECURRING,
+                "interval": interval,
+                "interval_count": 1,
+                "tiers_mode": None,
+                "active": True,
+            },
+        )
         return price
 
     def _collections(self, products) -> list[Collection]:
         collections = []
         for order, (slug, name, description, members) in enumerate(seed_data.COLLECTIONS):
-            collection, _ = Collection.objects.update_or_create(slug=slug, defaults={
-                "name": name, "description": description, "active": True,
-                "sort_order": order})
+            collection, _ = Collection.objects.update_or_create(
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "description": description,
+                    "active": True,
+                    "sort_order": order,
+                },
+            )
             for position, product_slug in enumerate(members):
                 CollectionItem.objects.update_or_create(
-                    collection=collection, product=products[product_slug],
-                    defaults={"position": position})
+                    collection=collection,
+                    product=products[product_slug],
+                    defaults={"position": position},
+                )
             collection.items.exclude(product__slug__in=members).delete()
             collections.append(collection)
         return collections
@@ -232,8 +304,15 @@ class Command(BaseCommand):
             for offset, author in enumerate(reviewers[: 1 + index % len(reviewers)]):
                 rating = 5 - ((index + offset) % 4)
                 title, body = seed_data.REVIEW_TEXTS[rating]
-                Review.objects.update_or_create(author=author, product=product, defaults={
-                    "rating": rating, "title": title, "body": body,
-                    "helpful_votes": (index * 3 + offset) % 7})
+                Review.objects.update_or_create(
+                    author=author,
+                    product=product,
+                    defaults={
+                        "rating": rating,
+                        "title": title,
+                        "body": body,
+                        "helpful_votes": (index * 3 + offset) % 7,
+                    },
+                )
                 count += 1
         return count

@@ -33,12 +33,15 @@ def only_backup(backup_dir) -> tuple:
 
 def balances_in(db: Database) -> list[tuple]:
     with db.connect(autocommit=True) as conn:
-        return conn.execute("SELECT u.email, b.balance FROM credits_creditbalance b "
-                            "JOIN accounts_user u ON u.id = b.user_id ORDER BY u.email").fetchall()
+        return conn.execute(
+            "SELECT u.email, b.balance FROM credits_creditbalance b "
+            "JOIN accounts_user u ON u.id = b.user_id ORDER BY u.email"
+        ).fetchall()
 
 
 def test_a_backup_restores_into_a_fresh_database_after_its_source_is_dropped(
-        backup_dir, source_database, make_database, capsys):
+    backup_dir, source_database, make_database, capsys
+):
     before = counts_in(source_database, money_tables())
     balances = balances_in(source_database)
 
@@ -64,8 +67,11 @@ def test_a_backup_restores_into_a_fresh_database_after_its_source_is_dropped(
     call_command("restore", "--from", str(dump), "--into", url_of(target))
 
     assert counts_in(target, manifest["row_counts"]) == before
-    assert balances_in(target) == balances == [("alice@backup.example", 86),
-                                               ("bob@backup.example", 33)]
+    assert (
+        balances_in(target)
+        == balances
+        == [("alice@backup.example", 86), ("bob@backup.example", 33)]
+    )
     with database_alias(target) as alias:
         assert check_invariant(using=alias) == []
     out = capsys.readouterr().out
@@ -98,16 +104,20 @@ def test_restore_into_a_database_that_holds_tables_needs_force(backup_dir, db, m
     with pytest.raises(CommandError, match="is not empty"):
         call_command("restore", "--from", str(dump), "--into", url_of(target))
     assert counts_in(target, ["keep_me", "django_migrations"]) == {
-        "keep_me": 1, "django_migrations": None}
+        "keep_me": 1,
+        "django_migrations": None,
+    }
 
-    call_command("restore", "--from", manifest["name"] + ".dump", "--into", url_of(target),
-                 "--force")
+    call_command(
+        "restore", "--from", manifest["name"] + ".dump", "--into", url_of(target), "--force"
+    )
     assert counts_in(target, manifest["row_counts"]) == manifest["row_counts"]
     assert counts_in(target, ["keep_me"]) == {"keep_me": 1}, "objects not in the dump stay"
 
 
-def test_restore_with_force_replaces_what_an_earlier_restore_left(backup_dir, source_database,
-                                                                  make_database):
+def test_restore_with_force_replaces_what_an_earlier_restore_left(
+    backup_dir, source_database, make_database
+):
     call_command("backup", "--database-url", url_of(source_database))
     _manifest_path, dump, manifest = only_backup(backup_dir)
     target = make_database("bk_twice")
@@ -121,7 +131,8 @@ def test_restore_with_force_replaces_what_an_earlier_restore_left(backup_dir, so
 
 
 def test_verify_backup_restores_the_newest_backup_checks_it_and_drops_its_scratch_database(
-        backup_dir, source_database, capsys):
+    backup_dir, source_database, capsys
+):
     call_command("backup", "--database-url", url_of(source_database))
     manifest_path, _dump, manifest = only_backup(backup_dir)
 
@@ -137,10 +148,13 @@ def test_verify_backup_restores_the_newest_backup_checks_it_and_drops_its_scratc
 
 
 def test_verify_backup_fails_when_the_restored_ledger_breaks_the_credits_invariant(
-        backup_dir, source_database):
+    backup_dir, source_database
+):
     with source_database.connect(autocommit=True) as conn:
-        conn.execute("UPDATE credits_creditbalance SET balance = balance + 5 WHERE user_id = "
-                     "(SELECT id FROM accounts_user WHERE email = 'bob@backup.example')")
+        conn.execute(
+            "UPDATE credits_creditbalance SET balance = balance + 5 WHERE user_id = "
+            "(SELECT id FROM accounts_user WHERE email = 'bob@backup.example')"
+        )
     call_command("backup", "--database-url", url_of(source_database))
     manifest_path, _dump, manifest = only_backup(backup_dir)
 
@@ -153,8 +167,7 @@ def test_verify_backup_fails_when_the_restored_ledger_breaks_the_credits_invaria
     assert record["ok"] is False and len(record["problems"]) == 1
 
 
-def test_verify_backup_fails_when_row_counts_differ_from_the_manifest(backup_dir,
-                                                                      source_database):
+def test_verify_backup_fails_when_row_counts_differ_from_the_manifest(backup_dir, source_database):
     call_command("backup", "--database-url", url_of(source_database))
     manifest_path, _dump, manifest = only_backup(backup_dir)
     manifest["row_counts"]["credits_credittransaction"] += 1
@@ -181,5 +194,6 @@ def test_restore_refuses_a_dump_without_its_manifest(backup_dir, db, make_databa
     manifest_path.unlink()
 
     with pytest.raises(CommandError, match="without its manifest"):
-        call_command("restore", "--from", str(dump), "--into",
-                     url_of(make_database("bk_nomanifest")))
+        call_command(
+            "restore", "--from", str(dump), "--into", url_of(make_database("bk_nomanifest"))
+        )

@@ -50,7 +50,8 @@ def test_days_and_weeks_without_a_backup_do_not_count():
 
 
 def test_apply_retention_deletes_every_file_of_a_pruned_backup_and_stale_unfinished_dumps(
-        backup_dir):
+    backup_dir,
+):
     for day in (20, 25, 26, 27):
         fake_backup(backup_dir, backup_name("billing", at(day)))
     fake_backup(backup_dir, backup_name("other", at(1)))  # another database's: its own rules
@@ -60,27 +61,35 @@ def test_apply_retention_deletes_every_file_of_a_pruned_backup_and_stale_unfinis
 
     deleted = apply_retention(database="billing", now=at(27, 4), daily=2, weekly=1)
 
-    assert sorted(deleted) == ["billing-20261110T020000Z", "billing-20261120T020000Z",
-                               "billing-20261125T020000Z"]
+    assert sorted(deleted) == [
+        "billing-20261110T020000Z",
+        "billing-20261120T020000Z",
+        "billing-20261125T020000Z",
+    ]
     assert names_in(backup_dir) == {
-        "billing-20261126T020000Z.dump", "billing-20261126T020000Z.manifest.json",
+        "billing-20261126T020000Z.dump",
+        "billing-20261126T020000Z.manifest.json",
         "billing-20261126T020000Z.verify.json",
-        "billing-20261127T020000Z.dump", "billing-20261127T020000Z.manifest.json",
+        "billing-20261127T020000Z.dump",
+        "billing-20261127T020000Z.manifest.json",
         "billing-20261127T020000Z.verify.json",
         "billing-20261127T030000Z.dump",
-        "other-20261101T020000Z.dump", "other-20261101T020000Z.manifest.json",
+        "other-20261101T020000Z.dump",
+        "other-20261101T020000Z.manifest.json",
         "other-20261101T020000Z.verify.json",
         "notes.txt",
     }
 
 
-def test_a_backup_applies_retention_to_its_database_afterwards(backup_dir, db, settings,
-                                                                 test_database):
+def test_a_backup_applies_retention_to_its_database_afterwards(
+    backup_dir, db, settings, test_database
+):
     settings.BACKUP_KEEP_DAILY = 2
     settings.BACKUP_KEEP_WEEKLY = 2
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
-    earlier = {days: backup_name(test_database.name, now - timedelta(days=days))
-               for days in (1, 2, 9, 30)}
+    earlier = {
+        days: backup_name(test_database.name, now - timedelta(days=days)) for days in (1, 2, 9, 30)
+    }
     for name in earlier.values():
         fake_backup(backup_dir, name)
 
@@ -92,5 +101,9 @@ def test_a_backup_applies_retention_to_its_database_afterwards(backup_dir, db, s
     # the week before that has one (9 days ago). Two days ago and a month ago go.
     assert kept == {backup_name(test_database.name, now), earlier[1], earlier[9]}
     assert names_in(backup_dir).isdisjoint(
-        {f"{earlier[days]}{suffix}" for days in (2, 30)
-         for suffix in (".dump", ".manifest.json", ".verify.json")})
+        {
+            f"{earlier[days]}{suffix}"
+            for days in (2, 30)
+            for suffix in (".dump", ".manifest.json", ".verify.json")
+        }
+    )

@@ -33,7 +33,8 @@ def remote_storage(backup_dir, settings):
 
 
 def test_backups_go_through_the_storage_api_and_their_manifests_are_mirrored_locally(
-        remote_storage, backup_dir, db, make_database, capsys):
+    remote_storage, backup_dir, db, make_database, capsys
+):
     call_command("backup")
 
     stored = sorted(remote_storage.listdir("")[1])
@@ -42,7 +43,8 @@ def test_backups_go_through_the_storage_api_and_their_manifests_are_mirrored_loc
     manifest = json.loads(remote_storage.open(f"{name}.manifest.json").read())
     # The /ops page reads the newest manifest in BACKUP_DIR; the dump stays in the storage.
     assert sorted(path.name for path in backup_dir.iterdir() if path.is_file()) == [
-        f"{name}.manifest.json"]
+        f"{name}.manifest.json"
+    ]
     assert json.loads((backup_dir / f"{name}.manifest.json").read_text()) == manifest
 
     call_command("verify_backup")
@@ -59,25 +61,35 @@ def test_backups_go_through_the_storage_api_and_their_manifests_are_mirrored_loc
 def test_backup_storage_url_names_a_folder_or_an_s3_bucket():
     assert backup_storage("file:///srv/backups") == {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": "/srv/backups"}}
+        "OPTIONS": {"location": "/srv/backups"},
+    }
 
-    config = backup_storage("s3://AKIDEXAMPLE:s3cr%2Ft@billing-backups/nightly/db"
-                            "?endpoint_url=https://s3.example.net&region_name=auto")
+    config = backup_storage(
+        "s3://AKIDEXAMPLE:s3cr%2Ft@billing-backups/nightly/db"
+        "?endpoint_url=https://s3.example.net&region_name=auto"
+    )
     s3 = import_string(config["BACKEND"])(**config["OPTIONS"])
     assert type(s3).__name__ == "S3Storage"
     assert (s3.bucket_name, s3.location, s3.endpoint_url, s3.region_name) == (
-        "billing-backups", "nightly/db", "https://s3.example.net", "auto")
+        "billing-backups",
+        "nightly/db",
+        "https://s3.example.net",
+        "auto",
+    )
     assert (s3.access_key, s3.secret_key) == ("AKIDEXAMPLE", "s3cr/t")
     assert s3.file_overwrite is False
     assert stores.describe(s3) == "S3Storage(billing-backups/nightly/db)"
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("ftp://host/backups", "must be a file:// or s3:// URL"),
-    ("file://relative/path", "absolute path"),
-    ("s3:///prefix", "needs a bucket"),
-    ("s3://bucket?acl=public-read", "unknown s3 option"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://host/backups", "must be a file:// or s3:// URL"),
+        ("file://relative/path", "absolute path"),
+        ("s3:///prefix", "needs a bucket"),
+        ("s3://bucket?acl=public-read", "unknown s3 option"),
+    ],
+)
 def test_a_malformed_backup_storage_url_is_refused_with_the_variable_name(url, message):
     with pytest.raises(ConfigurationError, match=message) as refused:
         backup_storage(url)

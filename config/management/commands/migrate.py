@@ -25,6 +25,8 @@ class Command(DjangoMigrate):
             except RoleSetupError as exc:
                 raise CommandError(str(exc)) from exc
         if done and options["verbosity"] >= 1:
-            self.stdout.write(f"Privileges: {done['app']} reads and writes the rows of "
-                              f"{done['owner']}'s tables (append-only: "
-                              f"{', '.join(done['append_only']) or 'none'}).")
+            self.stdout.write(
+                f"Privileges: {done['app']} reads and writes the rows of "
+                f"{done['owner']}'s tables (append-only: "
+                f"{', '.join(done['append_only']) or 'none'})."
+            )

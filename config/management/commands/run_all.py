@@ -55,21 +55,46 @@ class Command(BaseCommand):
         env.setdefault("SITE_URL", f"http://{host}:{port}")
         commands = {
             "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-            "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                       "--concurrency", str(concurrency), "--hostname", "worker@%h"],
-            "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                     "--scheduler", "config.beat:LeaderScheduler"],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                "worker@%h",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--scheduler",
+                "config.beat:LeaderScheduler",
+            ],
         }
         children = {}
         for name, command in commands.items():
             # Each child gets its own process group, so Ctrl-C here is handled once, by us.
-            children[name] = subprocess.Popen(command, env=env, start_new_session=True,
-                                              preexec_fn=_die_with_parent)
+            children[name] = subprocess.Popen(
+                command, env=env, start_new_session=True, preexec_fn=_die_with_parent
+            )
             self.stdout.write(f"started {name} (pid {children[name].pid})")
-        self.stdout.write(self.style.SUCCESS(
-            f"\nThe product runs at http://{host}:{port}/ — admin at /admin/, "
-            f"API docs at /api/v1/docs/. Press Ctrl-C to stop everything.\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nThe product runs at http://{host}:{port}/ — admin at /admin/, "
+                f"API docs at /api/v1/docs/. Press Ctrl-C to stop everything.\n"
+            )
+        )
         stopping = False
 
         def request_stop(signum, frame):
@@ -83,8 +108,9 @@ class Command(BaseCommand):
             while not stopping:
                 for name, child in children.items():
                     if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {child.returncode}; "
-                                          "stopping the others.")
+                        self.stderr.write(
+                            f"{name} exited with code {child.returncode}; stopping the others."
+                        )
                         exit_code = child.returncode or 1
                         stopping = True
                         break

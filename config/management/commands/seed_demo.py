@@ -45,13 +45,15 @@ class Command(BaseCommand):
         parser.add_argument("--customer-password")
         parser.add_argument("--support-password")
         parser.add_argument("--finance-password")
-        parser.add_argument("--skip-apps", action="store_true",
-                            help="Only the users; skip each app's seed step.")
+        parser.add_argument(
+            "--skip-apps", action="store_true", help="Only the users; skip each app's seed step."
+        )
 
     def handle(self, *args, **options):
         passwords = self._passwords(options)
-        context = seed_steps.SeedContext(stdout=self.stdout, stderr=self.stderr,
-                                         passwords=passwords)
+        context = seed_steps.SeedContext(
+            stdout=self.stdout, stderr=self.stderr, passwords=passwords
+        )
         for step in seed_steps.steps():
             if options["skip_apps"] and step.name != USERS_STEP:
                 continue
@@ -63,17 +65,22 @@ class Command(BaseCommand):
         stored = _stored_credentials()
         resolved = {}
         for key in PASSWORD_KEYS:
-            resolved[key] = (options.get(f"{key}_password")
-                             or os.environ.get(f"DEMO_{key.upper()}_PASSWORD")
-                             or stored.get(key)
-                             or secrets.token_urlsafe(12))
+            resolved[key] = (
+                options.get(f"{key}_password")
+                or os.environ.get(f"DEMO_{key.upper()}_PASSWORD")
+                or stored.get(key)
+                or secrets.token_urlsafe(12)
+            )
         if resolved != stored:
             _save_credentials(resolved)
         return resolved
 
     def _print_summary(self, passwords: dict) -> None:
-        self.stdout.write(self.style.SUCCESS("\nDemo data is ready. Log in at "
-                                             "http://127.0.0.1:8000/accounts/login/ with:"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nDemo data is ready. Log in at http://127.0.0.1:8000/accounts/login/ with:"
+            )
+        )
         for spec in DEMO_USERS:
             password = passwords[spec["password_key"]]
             self.stdout.write(f"  {spec['role']:<9} {spec['email']:<24} password: {password}")

@@ -72,14 +72,18 @@ def test_metrics_do_not_exist_without_a_configured_token(settings):
 def test_request_counts_and_latencies_by_route():
     client = Client()
     before = scrape(client)
-    key = ("billing_http_requests_total",
-           (("method", "GET"), ("route", "api/v1/products/<slug:slug>/"), ("status", "404")))
+    key = (
+        "billing_http_requests_total",
+        (("method", "GET"), ("route", "api/v1/products/<slug:slug>/"), ("status", "404")),
+    )
     for _ in range(3):
         assert client.get("/api/v1/products/no-such-product/").status_code == 404
     after = scrape(client)
     assert after[key] - before.get(key, 0) == 3
-    count = ("billing_http_request_duration_seconds_count",
-             (("method", "GET"), ("route", "api/v1/products/<slug:slug>/")))
+    count = (
+        "billing_http_request_duration_seconds_count",
+        (("method", "GET"), ("route", "api/v1/products/<slug:slug>/")),
+    )
     assert after[count] - before.get(count, 0) == 3
     total = ("billing_http_request_duration_seconds_sum", count[1])
     assert after[total] > before.get(total, 0)
@@ -92,16 +96,22 @@ def test_outbox_webhooks_beat_and_the_ledger_check_as_the_rows_say():
     OutboxMessage.objects.filter(pk=old.pk).update(created_at=now - timedelta(minutes=10))
     OutboxMessage.objects.create(task="credits.tasks.send_low_balance_email", args=[2])
     OutboxMessage.objects.create(task="x", published_at=now)  # published: not backlog
-    for status, age in (("received", 120), ("received", 5), ("failed", 3600),
-                        ("processed", 9000)):
+    for status, age in (("received", 120), ("received", 5), ("failed", 3600), ("processed", 9000)):
         event = WebhookEventFactory(status=status)
-        WebhookEvent.objects.filter(pk=event.pk).update(
-            received_at=now - timedelta(seconds=age))
+        WebhookEvent.objects.filter(pk=event.pk).update(received_at=now - timedelta(seconds=age))
     every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
-    PeriodicTask.objects.create(name="ops.test.ran", task="credits.tasks.expire_credits",
-                                interval=every_minute, last_run_at=now - timedelta(hours=1))
-    PeriodicTask.objects.create(name="ops.test.never", task="credits.tasks.expire_credits",
-                                interval=every_minute, enabled=False)
+    PeriodicTask.objects.create(
+        name="ops.test.ran",
+        task="credits.tasks.expire_credits",
+        interval=every_minute,
+        last_run_at=now - timedelta(hours=1),
+    )
+    PeriodicTask.objects.create(
+        name="ops.test.never",
+        task="credits.tasks.expire_credits",
+        interval=every_minute,
+        enabled=False,
+    )
 
     samples = scrape()
 
@@ -112,11 +122,22 @@ def test_outbox_webhooks_beat_and_the_ledger_check_as_the_rows_say():
     assert value(samples, "billing_webhook_events", status="failed") == 1
     assert 120 <= value(samples, "billing_webhook_oldest_age_seconds", status="received") < 180
     assert 3600 <= value(samples, "billing_webhook_oldest_age_seconds", status="failed") < 3660
-    ran = value(samples, "billing_beat_last_run_timestamp_seconds", schedule="ops.test.ran",
-                task="credits.tasks.expire_credits")
+    ran = value(
+        samples,
+        "billing_beat_last_run_timestamp_seconds",
+        schedule="ops.test.ran",
+        task="credits.tasks.expire_credits",
+    )
     assert abs(ran - (now - timedelta(hours=1)).timestamp()) < 1
-    assert value(samples, "billing_beat_last_run_timestamp_seconds",
-                 schedule="ops.test.never", task="credits.tasks.expire_credits") == 0
+    assert (
+        value(
+            samples,
+            "billing_beat_last_run_timestamp_seconds",
+            schedule="ops.test.never",
+            task="credits.tasks.expire_credits",
+        )
+        == 0
+    )
     assert value(samples, "billing_beat_schedule_enabled", schedule="ops.test.never") == 0
     assert value(samples, "billing_credits_invariant_checked") == 0
     assert value(samples, "billing_ops_probe_success", probe="outbox") == 1
@@ -130,8 +151,10 @@ def test_the_ledger_check_result_once_it_ran_and_when_it_finds_a_violation():
     assert value(samples, "billing_credits_invariant_checked") == 1
     assert value(samples, "billing_credits_invariant_ok") == 1
     assert value(samples, "billing_credits_invariant_violations") == 0
-    assert abs(value(samples, "billing_credits_invariant_last_run_timestamp_seconds")
-               - time.time()) < 60
+    assert (
+        abs(value(samples, "billing_credits_invariant_last_run_timestamp_seconds") - time.time())
+        < 60
+    )
 
     # A balance edited behind the ledger's back (what the check exists to catch).
     CreditBalance.objects.filter(user=user).update(balance=49)
@@ -174,8 +197,7 @@ def test_worker_heartbeats_from_a_running_heartbeat_thread():
         while "celery@ops-test" not in heartbeat.heartbeats() and time.time() < deadline:
             time.sleep(0.02)
         samples = scrape()
-        assert value(samples, "billing_worker_heartbeat_age_seconds",
-                     worker="celery@ops-test") < 5
+        assert value(samples, "billing_worker_heartbeat_age_seconds", worker="celery@ops-test") < 5
         assert value(samples, "billing_workers_alive") == 1
     finally:
         beating.stop()
@@ -183,8 +205,7 @@ def test_worker_heartbeats_from_a_running_heartbeat_thread():
     assert "celery@ops-test" not in heartbeat.heartbeats()
 
     # One that died keeps its last beat, growing old.
-    heartbeat.write_heartbeat(hostname="celery@gone", queues=["celery"],
-                              now=time.time() - 600)
+    heartbeat.write_heartbeat(hostname="celery@gone", queues=["celery"], now=time.time() - 600)
     samples = scrape()
     assert value(samples, "billing_worker_heartbeat_age_seconds", worker="celery@gone") >= 600
     assert value(samples, "billing_workers_alive") == 0
@@ -203,8 +224,9 @@ def test_throttled_requests_per_scope(settings):
 
 
 def _put(settings, count):
-    with Connection(settings.CELERY_BROKER_URL,
-                    transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as connection:
+    with Connection(
+        settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    ) as connection:
         queue = connection.SimpleQueue("celery")
         for number in range(count):
             queue.put({"n": number})
@@ -215,8 +237,11 @@ def _put(settings, count):
 def test_queue_depth_of_the_local_file_broker(settings, tmp_path):
     settings.CELERY_BROKER_URL = "filesystem://localhost/"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path),
-        "control_folder": str(tmp_path / "control"), "store_processed": False}
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
+        "store_processed": False,
+    }
     _put(settings, 2)
     assert value(scrape(), "billing_celery_queue_length", queue="celery") == 2
 
@@ -234,7 +259,6 @@ def test_queue_depth_of_redis_lists(settings, redis_url):
         _put(settings, 3)
         assert value(scrape(), "billing_celery_queue_length", queue="celery") == 3
     finally:
-
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)

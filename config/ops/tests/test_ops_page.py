@@ -43,9 +43,17 @@ def test_admin_sees_queues_workers_backlogs_checks_and_limits():
 
     assert response.status_code == 200
     page = response.content.decode()
-    for heading in ("Health", "Celery queues", "Workers", "Task outbox",
-                    "Stripe webhook events", "Schedules (beat)", "Credits ledger check",
-                    "Backups", "Rate limits"):
+    for heading in (
+        "Health",
+        "Celery queues",
+        "Workers",
+        "Task outbox",
+        "Stripe webhook events",
+        "Schedules (beat)",
+        "Credits ledger check",
+        "Backups",
+        "Rate limits",
+    ):
         assert f"<h2>{heading}</h2>" in page, heading
     assert "celery@web-1" in page and "alive" in page
     assert "1 task not yet published" in page

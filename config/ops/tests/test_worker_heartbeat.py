@@ -16,25 +16,31 @@ TOKEN = "metrics-test-token-0123456789"
 
 @pytest.mark.redis
 def test_a_running_worker_beats_and_logs_json_lines(workers, redis_server, settings):  # noqa: F811
-    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache",
-                                   "LOCATION": redis_server.url}}
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": redis_server.url}
+    }
     settings.METRICS_TOKEN = TOKEN
     worker = workers(LOG_FORMAT="json")
 
     wait_for(lambda: heartbeat.heartbeats(), timeout=30, what="the worker's first heartbeat")
-    (hostname, beat), = heartbeat.heartbeats().items()
+    ((hostname, beat),) = heartbeat.heartbeats().items()
     assert hostname.startswith("failure-") and "celery" in beat["queues"]
     response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-    line = next(line for line in response.content.decode().splitlines()
-                if line.startswith(f'billing_worker_heartbeat_age_seconds{{worker="{hostname}"'))
+    line = next(
+        line
+        for line in response.content.decode().splitlines()
+        if line.startswith(f'billing_worker_heartbeat_age_seconds{{worker="{hostname}"')
+    )
     assert float(line.rsplit(" ", 1)[1]) < heartbeat.INTERVAL + 5
 
     # On start the worker relays the outbox (config.celery): a task whose lines name it.
     def task_lines():
-        entries = [json.loads(text) for text in worker.log_path.read_text().splitlines()
-                   if text.startswith("{")]
+        entries = [
+            json.loads(text)
+            for text in worker.log_path.read_text().splitlines()
+            if text.startswith("{")
+        ]
         return [entry for entry in entries if entry.get("task_id")]
 
     wait_for(task_lines, timeout=30, what="a JSON log line written inside a task")
     assert all({"time", "level", "logger", "message"} <= set(entry) for entry in task_lines())
-

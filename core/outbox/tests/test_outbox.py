@@ -44,12 +44,19 @@ def test_a_committed_row_is_published_after_the_commit_not_before(memory_broker)
 def test_relay_publishes_waiting_rows_oldest_first_and_skips_live_claims(memory_broker):
     now = timezone.now()
     first = OutboxMessage.objects.create(task="credits.tasks.send_low_balance_email", args=[1])
-    claimed = OutboxMessage.objects.create(task="credits.tasks.send_low_balance_email", args=[2],
-                                           claimed_until=now + timedelta(minutes=1))
-    expired = OutboxMessage.objects.create(task="credits.tasks.send_low_balance_email", args=[3],
-                                           claimed_until=now - timedelta(seconds=1))
-    OutboxMessage.objects.create(task="credits.tasks.send_low_balance_email", args=[4],
-                                 published_at=now)
+    claimed = OutboxMessage.objects.create(
+        task="credits.tasks.send_low_balance_email",
+        args=[2],
+        claimed_until=now + timedelta(minutes=1),
+    )
+    expired = OutboxMessage.objects.create(
+        task="credits.tasks.send_low_balance_email",
+        args=[3],
+        claimed_until=now - timedelta(seconds=1),
+    )
+    OutboxMessage.objects.create(
+        task="credits.tasks.send_low_balance_email", args=[4], published_at=now
+    )
 
     assert services.relay() == {"published": 2, "failed": 0, "pending": 1}
 
@@ -61,7 +68,8 @@ def test_relay_publishes_waiting_rows_oldest_first_and_skips_live_claims(memory_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_row_naming_an_unknown_task_is_kept_with_its_error_and_does_not_block_others(
-        memory_broker):
+    memory_broker,
+):
     broken = OutboxMessage.objects.create(task="gone.tasks.renamed", args=[])
     fine = OutboxMessage.objects.create(task="credits.tasks.send_low_balance_email", args=[5])
 
@@ -124,10 +132,13 @@ def test_relay_and_prune_are_scheduled():
 @pytest.mark.django_db
 def test_staff_see_waiting_rows_first_and_cannot_change_them(admin_client_user):
     now = timezone.now()
-    done = OutboxMessage.objects.create(task="credits.tasks.send_low_balance_email",
-                                        published_at=now)
-    stuck = OutboxMessage.objects.create(task="billing.tasks.process_webhook_event",
-                                         last_error="OperationalError: Connection refused")
+    done = OutboxMessage.objects.create(
+        task="credits.tasks.send_low_balance_email", published_at=now
+    )
+    stuck = OutboxMessage.objects.create(
+        task="billing.tasks.process_webhook_event",
+        last_error="OperationalError: Connection refused",
+    )
 
     page = admin_client_user.get("/admin/outbox/outboxmessage/")
     waiting = admin_client_user.get("/admin/outbox/outboxmessage/?published=no")
@@ -139,6 +150,10 @@ def test_staff_see_waiting_rows_first_and_cannot_change_them(admin_client_user):
     assert "Connection refused" in waiting.content.decode()
     assert detail.status_code == 200 and b'name="_save"' not in detail.content
     assert admin_client_user.get("/admin/outbox/outboxmessage/add/").status_code == 403
-    assert admin_client_user.post(f"/admin/outbox/outboxmessage/{stuck.pk}/delete/",
-                                  {"post": "yes"}).status_code == 403
+    assert (
+        admin_client_user.post(
+            f"/admin/outbox/outboxmessage/{stuck.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert OutboxMessage.objects.filter(pk=stuck.pk).exists()

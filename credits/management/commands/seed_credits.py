@@ -17,8 +17,13 @@ from credits.models import FeatureCost, GrantSource
 FEATURES = [
     ("AI_TEXT_CHAT", "Text chat", "One chat reply from the assistant.", ["ai", "text"], 1),
     ("AI_IMAGE_GENERATION", "Image generation", "One generated image.", ["ai", "image"], 5),
-    ("AI_VIDEO_GENERATION", "Video generation", "One short generated video clip.",
-     ["ai", "video"], 40),
+    (
+        "AI_VIDEO_GENERATION",
+        "Video generation",
+        "One short generated video clip.",
+        ["ai", "video"],
+        40,
+    ),
     ("SHORTS_SCRIPT", "Shorts script", "A script for a short-form video.", ["shorts"], 3),
     ("SHORTS_MEDIA", "Shorts media", "Voice-over and media for a short.", ["shorts"], 15),
 ]
@@ -32,24 +37,41 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         for operation, name, description, tags, cost in FEATURES:
-            FeatureCost.objects.get_or_create(operation=operation, defaults={
-                "name": name, "description": description, "tags": tags, "cost": cost,
-                "required_entitlement": REQUIRED_ENTITLEMENTS.get(operation, "")})
+            FeatureCost.objects.get_or_create(
+                operation=operation,
+                defaults={
+                    "name": name,
+                    "description": description,
+                    "tags": tags,
+                    "cost": cost,
+                    "required_entitlement": REQUIRED_ENTITLEMENTS.get(operation, ""),
+                },
+            )
         customers = User.objects.filter(role=Role.CUSTOMER).order_by("pk")
         for user in customers:
             services.grant_signup_bonus(user=user)
         demo = customers.filter(email="alice@demo.example").first()
         if demo is not None:
             self._demo_usage(demo)
-        self.stdout.write(f"credits: {len(FEATURES)} operations, "
-                          f"{customers.count()} customers with a signup bonus")
+        self.stdout.write(
+            f"credits: {len(FEATURES)} operations, "
+            f"{customers.count()} customers with a signup bonus"
+        )
 
     def _demo_usage(self, user) -> None:
-        services.grant_credits(user=user, amount=500, source=GrantSource.PURCHASE,
-                               idempotency_key="demo:pack", source_ref="demo",
-                               expires_at=timezone.now() + timedelta(days=5))
+        services.grant_credits(
+            user=user,
+            amount=500,
+            source=GrantSource.PURCHASE,
+            idempotency_key="demo:pack",
+            source_ref="demo",
+            expires_at=timezone.now() + timedelta(days=5),
+        )
         for day in range(14):
             for operation, quantity in DEMO_USAGE:
-                services.consume_credits(user=user, operation=operation,
-                                         quantity=quantity + day % 3,
-                                         idempotency_key=f"demo:{operation}:{day}")
+                services.consume_credits(
+                    user=user,
+                    operation=operation,
+                    quantity=quantity + day % 3,
+                    idempotency_key=f"demo:{operation}:{day}",
+                )

@@ -4,12 +4,18 @@ from core.outbox import services
 
 
 class Command(BaseCommand):
-    help = ("Publish every task still waiting in the outbox (e.g. after a broker outage). "
-            "Beat does this every 30 s and each worker at start; this is for operators.")
+    help = (
+        "Publish every task still waiting in the outbox (e.g. after a broker outage). "
+        "Beat does this every 30 s and each worker at start; this is for operators."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch", type=int, default=services.RELAY_BATCH,
-                            help="Rows claimed per round (default: %(default)s).")
+        parser.add_argument(
+            "--batch",
+            type=int,
+            default=services.RELAY_BATCH,
+            help="Rows claimed per round (default: %(default)s).",
+        )
 
     def handle(self, *args, **options):
         if options["batch"] < 1:
@@ -22,6 +28,8 @@ class Command(BaseCommand):
                 break
         message = f"Published {published} task(s); {result['pending']} still waiting."
         if result["failed"]:
-            raise CommandError(f"{message} Some could not be published (broker down or an "
-                               "unknown task): see last_error in the admin (Task outbox).")
+            raise CommandError(
+                f"{message} Some could not be published (broker down or an "
+                "unknown task): see last_error in the admin (Task outbox)."
+            )
         self.stdout.write(self.style.SUCCESS(message))
