@@ -34,7 +34,7 @@ ROWS = 12_000  # per table: enough that PostgreSQL prefers its indexes to a scan
 CHANGELISTS = {
     "credits_credittransaction": ("credits/credittransaction", ["{email}", "{email_start}", "17"]),
     "credits_creditgrant": ("credits/creditgrant", ["{email}", "3"]),
-    "accounts_auditlog": ("accounts/auditlog", ["{email}", "accounts.User:{user_id}", "{user_id}"]),
+    "accounts_auditlog": ("core/auditlog", ["{email}", "accounts.User:{user_id}", "{user_id}"]),
     "billing_order": (
         "billing/order",
         ["ORD-2020-0000042", "ord-2020-00001", "{email}", "cs_nothing", "pi_nothing", "42"],
