@@ -23,8 +23,9 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import timeline
-from billing.services.invoices import RANK, grant_period_credits
+from billing.services.invoices import RANK
 from billing.services.numbers import next_number
+from billing.services.period_credits import grant_period_credits
 from billing.services.subscriptions import discount_codes
 from billing.services.subscriptions.state import STATUS_WORDS, email_past_due, timestamp
 from billing.services.subscriptions.stripe_adapter import apply_stripe_subscription
