@@ -1,6 +1,7 @@
 """Invoice PDFs with ReportLab (pure pip, no system libraries)."""
 
 from io import BytesIO
+from types import SimpleNamespace
 
 from core.money import format_money
 
@@ -17,22 +18,13 @@ def render_invoice_pdf(
     business_tax_id: str = "",
     bank_instructions: str = "",
 ) -> bytes:
-    try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
-        from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
-        from reportlab.lib.pagesizes import A4  # noqa: PLC0415 - as the line above
-        from reportlab.lib.styles import getSampleStyleSheet  # noqa: PLC0415 - as the line above
-        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: PLC0415 - as the line above
-    except ImportError as exc:  # pragma: no cover - reportlab is in requirements.txt
-        raise PdfUnavailable("reportlab is not installed") from exc
+    rl = _reportlab()
+    Paragraph, Spacer = rl.Paragraph, rl.Spacer
 
     def money(amount):
         return format_money(int(amount or 0), invoice.currency)
 
-    styles = getSampleStyleSheet()
-    buffer = BytesIO()
-    doc = SimpleDocTemplate(
-        buffer, pagesize=A4, title=f"Invoice {invoice.number}", author=business_name
-    )
+    styles = rl.styles
     story = [
         Paragraph(f"Invoice {invoice.number}", styles["Title"]),
         Paragraph(business_name, styles["Normal"]),
@@ -63,50 +55,27 @@ def render_invoice_pdf(
         ["Paid", money(invoice.amount_paid)],
         ["Amount due", money(invoice.amount_due)],
     ]
-    table = Table(rows, colWidths=[360, 120])
-    table.setStyle(
-        TableStyle(
-            [
-                ("LINEBELOW", (0, 0), (-1, 0), 1, colors.black),
-                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-            ]
-        )
-    )
-    story.append(table)
+    story.append(_amounts_table(rl, rows))
     if invoice.status == "OPEN" and invoice.billing_source == "manual" and bank_instructions:
         story += [
             Spacer(1, 12),
             Paragraph(bank_instructions, styles["Normal"]),
             Paragraph(f"Reference: {invoice.payment_reference}", styles["Normal"]),
         ]
-    doc.build(story)
-    return buffer.getvalue()
+    return _build(rl, story, title=f"Invoice {invoice.number}", author=business_name)
 
 
 def render_receipt_pdf(context: dict) -> bytes:
     """A payment's receipt (``billing.receipts.receipt_context``) as a PDF."""
-    try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
-        from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
-        from reportlab.lib.pagesizes import A4  # noqa: PLC0415 - as the line above
-        from reportlab.lib.styles import getSampleStyleSheet  # noqa: PLC0415 - as the line above
-        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: PLC0415 - as the line above
-    except ImportError as exc:  # pragma: no cover - reportlab is in requirements.txt
-        raise PdfUnavailable("reportlab is not installed") from exc
+    rl = _reportlab()
+    Paragraph, Spacer = rl.Paragraph, rl.Spacer
 
     payment, document = context["payment"], context["document"]
 
     def money(amount):
         return format_money(int(amount or 0), payment.currency)
 
-    styles = getSampleStyleSheet()
-    buffer = BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        title=f"Receipt {payment.receipt_number}",
-        author=context["business_name"],
-    )
+    styles = rl.styles
     story = [
         Paragraph(f"Receipt {payment.receipt_number}", styles["Title"]),
         Paragraph(context["business_name"], styles["Normal"]),
@@ -144,16 +113,51 @@ def render_receipt_pdf(context: dict) -> bytes:
     rows += [["Amount paid", money(payment.amount)]]
     if context["refunded"]:
         rows += [["Refunded", "-" + money(context["refunded"])]]
-    table = Table(rows, colWidths=[360, 120])
+    story.append(_amounts_table(rl, rows))
+    return _build(
+        rl, story, title=f"Receipt {payment.receipt_number}", author=context["business_name"]
+    )
+
+
+def _reportlab() -> SimpleNamespace:
+    """The ReportLab pieces a PDF is made of, and the sample style sheet."""
+    try:  # ReportLab is imported when a PDF is asked for: its start-up cost stays off others
+        from reportlab.lib import colors  # noqa: PLC0415 - start-up cost, see above
+        from reportlab.lib.pagesizes import A4  # noqa: PLC0415 - as the line above
+        from reportlab.lib.styles import getSampleStyleSheet  # noqa: PLC0415 - as the line above
+        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: PLC0415 - as the line above
+    except ImportError as exc:  # pragma: no cover - reportlab is in requirements.txt
+        raise PdfUnavailable("reportlab is not installed") from exc
+    return SimpleNamespace(
+        colors=colors,
+        A4=A4,
+        styles=getSampleStyleSheet(),
+        Paragraph=Paragraph,
+        SimpleDocTemplate=SimpleDocTemplate,
+        Spacer=Spacer,
+        Table=Table,
+        TableStyle=TableStyle,
+    )
+
+
+def _amounts_table(rl: SimpleNamespace, rows: list):
+    """The description / amount table, its header row underlined and bold."""
+    table = rl.Table(rows, colWidths=[360, 120])
     table.setStyle(
-        TableStyle(
+        rl.TableStyle(
             [
-                ("LINEBELOW", (0, 0), (-1, 0), 1, colors.black),
+                ("LINEBELOW", (0, 0), (-1, 0), 1, rl.colors.black),
                 ("ALIGN", (1, 0), (1, -1), "RIGHT"),
                 ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
             ]
         )
     )
-    story.append(table)
+    return table
+
+
+def _build(rl: SimpleNamespace, story: list, *, title: str, author: str) -> bytes:
+    """The A4 document of ``story``, as bytes."""
+    buffer = BytesIO()
+    doc = rl.SimpleDocTemplate(buffer, pagesize=rl.A4, title=title, author=author)
     doc.build(story)
     return buffer.getvalue()

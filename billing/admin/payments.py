@@ -174,30 +174,7 @@ def record_payments(
             if row.refusal:
                 modeladmin.message_user(request, f"{row.obj}: {row.refusal}", messages.WARNING)
         for row in payable:
-            data = row.form.cleaned_data
-            amount = data.get("amount", row.due)
-            rest = row.due - amount
-            done = (
-                f"{format_money(amount, row.currency)} received, "
-                f"{format_money(rest, row.currency)} still due"
-                if rest
-                else f"marked paid ({format_money(amount, row.currency)} received)"
-            )
-            perform(
-                modeladmin,
-                request,
-                action=action,
-                subject=str(row.obj),
-                amount=amount,
-                currency=row.currency,
-                done=done,
-                payload={
-                    **row.payload,
-                    "amount": amount,
-                    "paid_on": data["paid_on"].isoformat(),
-                    "reference": data["reference"].strip(),
-                },
-            )
+            _record_payment(modeladmin, request, row, action=action)
         return None
     opts = modeladmin.model._meta
     return TemplateResponse(
@@ -212,6 +189,34 @@ def record_payments(
             "changelist": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
         },
         status=400 if confirmed else 200,
+    )
+
+
+def _record_payment(modeladmin, request, row: PaymentRow, *, action: str) -> None:
+    """One row's valid form to ``perform``: the amount received, its date and reference."""
+    data = row.form.cleaned_data
+    amount = data.get("amount", row.due)
+    rest = row.due - amount
+    done = (
+        f"{format_money(amount, row.currency)} received, "
+        f"{format_money(rest, row.currency)} still due"
+        if rest
+        else f"marked paid ({format_money(amount, row.currency)} received)"
+    )
+    perform(
+        modeladmin,
+        request,
+        action=action,
+        subject=str(row.obj),
+        amount=amount,
+        currency=row.currency,
+        done=done,
+        payload={
+            **row.payload,
+            "amount": amount,
+            "paid_on": data["paid_on"].isoformat(),
+            "reference": data["reference"].strip(),
+        },
     )
 
 

@@ -1,6 +1,6 @@
 """A paid order is completed: its invoice PAID (issued now when paid by card), its goods
 fulfilled (stock, downloads, credit packs), reviews of its products verified. Shared by
-card payments (``payments``) and bank transfers (``invoices.record_bank_transfer``)."""
+card payments (``payments``) and bank transfers (``bank_transfers.record_bank_transfer``)."""
 
 from datetime import datetime, timedelta
 

@@ -1,13 +1,11 @@
 """Subscription invoices: Stripe's mirrored, manual ones made here; payment grants credits.
 
-Every paid subscription period grants the plan's credits exactly once: the credits
-service's idempotency key is the invoice's id (Stripe's, or our number for manual ones), and
-the grant happens in the same transaction that first marks the invoice paid.
+A bank transfer for a manual invoice is recorded by ``bank_transfers``; the plan's credits
+for a paid period are granted by ``period_credits``.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,19 +22,20 @@ from billing.models import (
     BillingSource,
     Invoice,
     InvoiceStatus,
-    Order,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
     Subscription,
     SubscriptionStatus,
 )
 from billing.pricing import discount_total, round_minor
 from billing.services import timeline
-from billing.services.fulfilment import complete_paid_order
+from billing.services.bank_transfers import (
+    lock_invoice,
+    record_bank_transfer,
+    require_manual,
+    settle_invoice,
+)
 from billing.services.invoice_lines import line_kind
 from billing.services.numbers import next_number
-from billing.services.subscriptions.state import CREDIT_SOURCE_PLAN
+from billing.services.period_credits import PERIOD_REASONS
 from billing.services.timeline import EventType, Source
 from billing.tax import tax_for
 from core import audit
@@ -45,12 +44,8 @@ from core.money import format_money
 from core.system_config import get_config
 from coupons import services as coupons
 from coupons.models import Duration
-from credits.services import grant_credits
-
-logger = logging.getLogger(__name__)
 
 S = SubscriptionStatus
-PERIOD_REASONS = ("subscription_create", "subscription_cycle")
 # Invoices only move forward: a late "finalized" never reopens a paid or void invoice.
 RANK = {
     InvoiceStatus.DRAFT: 0,
@@ -216,7 +211,7 @@ def void_for_plan_change(
     """Cancel a period invoice nobody paid because a plan change replaces it (inside the
     change's transaction, the subscription locked): VOID, nothing due, and the credit it
     took from the subscription's balance given back."""
-    invoice = _lock(invoice_id)
+    invoice = lock_invoice(invoice_id)
     if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.DRAFT) or invoice.amount_paid:
         raise errors.InvoiceStateInvalid("Only an unpaid invoice can be replaced.")
     credit_used = sum(
@@ -296,7 +291,7 @@ def _create(
         payload={"invoice": invoice.number},
     )
     if total == 0:
-        _settle(invoice, actor=None, paid_at=now, payment=None)
+        settle_invoice(invoice, actor=None, paid_at=now, payment=None)
     return invoice
 
 
@@ -317,20 +312,11 @@ def email_new_invoice_on_commit(invoice: Invoice) -> None:
     )
 
 
-def _lock(invoice_id: int) -> Invoice:
-    return Invoice.objects.select_for_update().get(pk=invoice_id)
-
-
-def _manual_only(invoice: Invoice) -> None:
-    if invoice.billing_source == BillingSource.STRIPE:
-        raise errors.InvoiceStateInvalid("Stripe invoices are managed in Stripe.")
-
-
 def finalize_invoice(*, invoice_id: int, actor: User | None) -> Invoice:
     authority.require(actor, "billing.invoice.finalize")
     with transaction.atomic():
-        invoice = _lock(invoice_id)
-        _manual_only(invoice)
+        invoice = lock_invoice(invoice_id)
+        require_manual(invoice)
         if invoice.status != InvoiceStatus.DRAFT:
             raise errors.InvoiceStateInvalid("Only a draft invoice can be finalised.")
         invoice.status, invoice.finalized_at = InvoiceStatus.OPEN, timezone.now()
@@ -374,224 +360,13 @@ def mark_invoice_paid(
     )
 
 
-def record_bank_transfer(
-    *,
-    invoice_id: int,
-    actor: User | None,
-    reference: str = "",
-    paid_at: datetime | None = None,
-    amount: int | None = None,
-) -> Invoice:
-    """``mark_invoice_paid`` once the caller has checked the staff policy (it, or
-    ``payments.mark_paid_manually`` for an order's invoice). Locks the invoice's order first
-    (as paying or cancelling an order does), then the invoice. Raises PaymentAmountInvalid
-    (zero, negative, more than is due), PaymentDateInvalid (in the future),
-    PaymentReferenceRequired (a part payment without one), PaymentReferenceUsed (the
-    reference is another invoice's payment), InvoiceStateInvalid and OrderNotPayable."""
-    reference = (reference or "").strip()
-    now = timezone.now()
-    if paid_at is not None and paid_at > now:
-        raise errors.PaymentDateInvalid(field="paid_at")
-    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
-        raise errors.PaymentAmountInvalid(field="amount")
-    order_id = Invoice.objects.filter(pk=invoice_id).values_list("order_id", flat=True).get()
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id) if order_id else None
-        invoice = _lock(invoice_id)
-        if _already_paid(invoice, order) or _transfer_recorded(invoice, reference):
-            return invoice
-        due = invoice.amount_due
-        amount = due if amount is None else amount
-        if (amount <= 0 < due) or amount < 0 or amount > due:
-            raise errors.PaymentAmountInvalid(
-                f"The amount received must be more than zero and at most the "
-                f"{format_money(due, invoice.currency)} due.",
-                field="amount",
-                due=due,
-            )
-        if amount != due and not reference:
-            raise errors.PaymentReferenceRequired(field="reference")
-        paid_on = paid_at or now
-        payment = (
-            _transfer_payment(
-                invoice, order, amount=amount, reference=reference, paid_on=paid_on, actor=actor
-            )
-            if amount > 0
-            else None
-        )
-        if amount != due:
-            _record_part_payment(invoice, payment, amount=amount, actor=actor)
-        elif order is not None:
-            complete_paid_order(
-                order, now=paid_on, actor=actor, provider=BillingSource.MANUAL, payment=payment
-            )
-            invoice.refresh_from_db()
-        else:
-            _settle(invoice, actor=actor, paid_at=paid_on, payment=payment)
-            audit.record(
-                actor=actor,
-                action=AuditAction.STATUS_CHANGE,
-                resource=invoice,
-                old={"status": "OPEN"},
-                new={"status": "PAID"},
-                operation="invoice_paid",
-                payment_id=getattr(payment, "pk", None),
-            )
-    return invoice
-
-
-def _already_paid(invoice: Invoice, order: Order | None) -> bool:
-    """True when the transfer has nothing left to pay; raises when the invoice (or its
-    order) cannot take a bank transfer."""
-    _manual_only(invoice)
-    if invoice.status == InvoiceStatus.PAID or (
-        order is not None
-        and order.payment_status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
-    ):
-        return True
-    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
-        raise errors.InvoiceStateInvalid("Only an open invoice can be marked paid.")
-    if order is not None and (
-        order.billing_source != BillingSource.MANUAL
-        or order.status not in (OrderStatus.PENDING, OrderStatus.PROCESSING)
-    ):
-        raise errors.OrderNotPayable()
-    return False
-
-
-def _transfer_recorded(invoice: Invoice, reference: str) -> bool:
-    """True when this transfer is recorded on the invoice already (a repeated submit);
-    PaymentReferenceUsed when the reference is another invoice's payment."""
-    if not reference:
-        return False
-    earlier = Payment.objects.filter(provider=BillingSource.MANUAL, provider_id=reference).first()
-    if earlier is not None and earlier.invoice_id == invoice.pk:
-        return True
-    if earlier is not None:
-        raise errors.PaymentReferenceUsed(field="reference")
-    return False
-
-
-def _transfer_payment(
-    invoice: Invoice, order: Order | None, *, amount: int, reference: str, paid_on: datetime, actor
-) -> Payment:
-    earlier_count = invoice.payments.count()
-    base = f"manual-{order.number if order else invoice.number}"
-    return Payment.objects.create(
-        user=invoice.user,
-        invoice=invoice,
-        order=order,
-        provider=BillingSource.MANUAL,
-        provider_id=reference or (f"{base}-{earlier_count + 1}" if earlier_count else base),
-        amount=amount,
-        currency=invoice.currency,
-        status=Payment.Status.SUCCEEDED,
-        paid_at=paid_on,
-        method_type="bank_transfer",
-        recorded_by=actor if getattr(actor, "pk", None) else None,
-    )
-
-
-def _record_part_payment(invoice: Invoice, payment: Payment, *, amount: int, actor) -> None:
-    old = {"amount_paid": invoice.amount_paid, "amount_due": invoice.amount_due}
-    invoice.amount_paid += amount
-    invoice.amount_due -= amount
-    invoice.save(update_fields=["amount_paid", "amount_due", "updated_at"])
-    audit.record(
-        actor=actor,
-        action=AuditAction.UPDATE,
-        resource=invoice,
-        old=old,
-        new={"amount_paid": invoice.amount_paid, "amount_due": invoice.amount_due},
-        operation="invoice_part_paid",
-        payment_id=payment.pk,
-        amount=amount,
-        currency=invoice.currency,
-    )
-
-
-def _settle(invoice: Invoice, *, actor, paid_at, payment) -> None:
-    invoice.status, invoice.paid_at = InvoiceStatus.PAID, paid_at
-    invoice.amount_paid, invoice.amount_due = invoice.total, 0
-    invoice.save()
-    sub = invoice.subscription
-    if sub is None:
-        return
-    sub = Subscription.objects.for_update().select_related("plan", "user").get(pk=sub.pk)
-    timeline.add(
-        sub,
-        EventType.INVOICE_PAID,
-        f"Invoice {invoice.number} was paid. Thank you.",
-        source=Source.STAFF if actor else Source.SYSTEM,
-        actor=actor,
-        payload={"invoice": invoice.number},
-    )
-    grant_period_credits(invoice=invoice, subscription=sub)
-    if (
-        sub.status in (S.PAST_DUE, S.UNPAID)
-        and not sub.invoices.filter(
-            status=InvoiceStatus.OPEN, due_date__lt=timezone.now().date()
-        ).exists()
-    ):
-        old = sub.status
-        sub.status, sub.past_due_since = S.ACTIVE, None
-        sub.save(update_fields=["status", "past_due_since", "updated_at"])
-        timeline.add(
-            sub,
-            EventType.STATUS_CHANGED,
-            "Your subscription is active again.",
-            source=Source.SYSTEM,
-            payload={"old": old},
-        )
-
-
-def grant_period_credits(*, invoice: Invoice, subscription: Subscription) -> None:
-    """The plan's credits for the period ``invoice`` paid, once (key: the invoice id),
-    expiring at the period end. Trial ($0) and plan-change invoices grant nothing here."""
-    amount = subscription.plan.credits_per_period
-    if not amount or invoice.billing_reason not in PERIOD_REASONS:
-        return
-    if (
-        invoice.total == 0
-        and subscription.trial_end
-        and invoice.period_end
-        and invoice.period_end <= subscription.trial_end + timedelta(minutes=1)
-    ):
-        return  # Stripe's $0 invoice for a trial: the trial allowance covers it
-    expires = invoice.period_end
-    if expires is None or expires <= timezone.now():
-        logger.warning("Invoice %s paid after its period ended; no plan credits", invoice.pk)
-        return
-    key = f"plan-credits-{invoice.stripe_invoice_id or invoice.number}"
-    grant_credits(
-        user=subscription.user,
-        amount=amount,
-        source=CREDIT_SOURCE_PLAN,
-        expires_at=expires,
-        idempotency_key=key,
-        details={
-            "subscription": subscription.pk,
-            "invoice": invoice.number,
-            "plan": subscription.plan.slug,
-        },
-        source_ref=invoice.number,
-    )
-    timeline.add(
-        subscription,
-        EventType.CREDITS_GRANTED,
-        f"{amount:,} credits added, valid until {expires:%d %B %Y}.",
-        source=Source.SYSTEM,
-        payload={"invoice": invoice.number, "amount": amount},
-    )
-
-
 def void_invoice(*, invoice_id: int, actor: User | None, reason: str = "") -> Invoice:
     """Cancel a manual invoice nobody paid: VOID, nothing left due. ``reason`` goes into the
     audit row. Safe to repeat; raises InvoiceStateInvalid for a paid or a Stripe invoice."""
     authority.require(actor, "billing.invoice.void")
     with transaction.atomic():
-        invoice = _lock(invoice_id)
-        _manual_only(invoice)
+        invoice = lock_invoice(invoice_id)
+        require_manual(invoice)
         if invoice.status == InvoiceStatus.VOID:
             return invoice
         if invoice.status not in (
@@ -630,7 +405,7 @@ def void_invoice(*, invoice_id: int, actor: User | None, reason: str = "") -> In
 def send_invoice(*, invoice_id: int, actor: User | None) -> Invoice:
     authority.require(actor, "billing.invoice.send")
     with transaction.atomic():
-        invoice = _lock(invoice_id)
+        invoice = lock_invoice(invoice_id)
         if invoice.status != InvoiceStatus.OPEN:
             raise errors.InvoiceStateInvalid("Only an open invoice can be sent.")
         invoice.sent_at = timezone.now()

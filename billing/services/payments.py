@@ -18,8 +18,8 @@ from billing.models import (
     PaymentStatus,
 )
 from billing.services import discounts
+from billing.services.bank_transfers import record_bank_transfer
 from billing.services.fulfilment import complete_paid_order
-from billing.services.invoices import record_bank_transfer
 from core import audit
 from core.models import AuditAction
 

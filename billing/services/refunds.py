@@ -18,8 +18,6 @@ import logging
 import uuid
 
 from django.db import transaction
-from django.db.models import Sum
-from django.utils import timezone
 
 from accounts import authority
 from accounts.models import User
@@ -31,16 +29,18 @@ from billing.models import (
     Order,
     OrderStatus,
     Payment,
-    PaymentStatus,
     Refund,
     RefundReason,
 )
-from billing.services import credit_notes
+from billing.services.refund_settlement import (
+    new_invoice_refund,
+    settle_invoice_refund,
+    settle_order_refund,
+)
 from billing.stripe import client as stripe_client
 from billing.stripe import invoice_payments
 from core import audit, outbox
 from core.models import AuditAction
-from credits.services import claw_back_grant
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def create_refund(
             order, "order", payment=payment, amount=amount, reason=reason, notes=notes, actor=actor
         )
         if order.billing_source == BillingSource.MANUAL:
-            _settle(order, refund, Refund.Status.SUCCEEDED, actor=actor)
+            settle_order_refund(order, refund, Refund.Status.SUCCEEDED, actor=actor)
         else:
             outbox.enqueue("billing.tasks.process_stripe_refund", refund.pk)
     refund.refresh_from_db()
@@ -201,7 +201,9 @@ def apply_refund_status(
                 refund.stripe_refund_id = stripe_refund_id
                 refund.save(update_fields=["stripe_refund_id", "updated_at"])
             if status in ALLOWED.get(refund.status, set()):
-                _settle_invoice(invoice, refund, status, actor=actor, failure_reason=failure_reason)
+                settle_invoice_refund(
+                    invoice, refund, status, actor=actor, failure_reason=failure_reason
+                )
             refund.refresh_from_db()
             return refund
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -210,66 +212,9 @@ def apply_refund_status(
             refund.stripe_refund_id = stripe_refund_id
             refund.save(update_fields=["stripe_refund_id", "updated_at"])
         if status in ALLOWED.get(refund.status, set()):
-            _settle(order, refund, status, actor=actor, failure_reason=failure_reason)
+            settle_order_refund(order, refund, status, actor=actor, failure_reason=failure_reason)
     refund.refresh_from_db()
     return refund
-
-
-def _settle(order: Order, refund: Refund, status: str, *, actor, failure_reason: str = ""):
-    """Apply a refund's new status to it and its order (both rows locked by the caller)."""
-    was = refund.status
-    refund.status = status
-    refund.processed_at = timezone.now()
-    refund.failure_reason = failure_reason or refund.failure_reason
-    refund.save(update_fields=["status", "processed_at", "failure_reason", "updated_at"])
-    if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
-        order.refunded_amount -= refund.amount
-    succeeded = (
-        Refund.objects.filter(order=order, status=Refund.Status.SUCCEEDED).aggregate(
-            total=Sum("amount")
-        )["total"]
-        or 0
-    )
-    if succeeded >= order.total:
-        order.status, order.payment_status = OrderStatus.REFUNDED, PaymentStatus.REFUNDED
-    elif succeeded > 0:
-        order.status, order.payment_status = (
-            OrderStatus.PARTIALLY_REFUNDED,
-            PaymentStatus.SUCCEEDED,
-        )
-    else:
-        order.status, order.payment_status = OrderStatus.COMPLETED, PaymentStatus.SUCCEEDED
-    order.save(update_fields=["status", "payment_status", "refunded_amount", "updated_at"])
-    if status == Refund.Status.SUCCEEDED and was == Refund.Status.PENDING:
-        _claw_back_credits(order, refund, actor=actor, full=order.status == OrderStatus.REFUNDED)
-    audit.record(
-        actor=actor,
-        action=AuditAction.REFUND,
-        resource=refund,
-        old={"status": was},
-        new={"status": status},
-        order=order.number,
-    )
-
-
-def _claw_back_credits(order: Order, refund: Refund, *, actor, full: bool) -> None:
-    """Take back the credits a refunded credit pack granted, in proportion to the refund
-    (everything left when the order is fully refunded), up to what is still unspent."""
-    items = [item for item in order.items.order_by("id") if item.credits_granted > 0]
-    if not items:
-        return
-    for item in items:
-        amount = None if full else item.credits_granted * refund.amount // order.total
-        if amount == 0:
-            continue
-        claw_back_grant(
-            user=order.user,
-            grant_idempotency_key=item.grant_idempotency_key,
-            amount=amount,
-            reason=f"Refund of order {order.number}",
-            actor=actor,
-            idempotency_key=f"refund-{refund.pk}-item-{item.pk}",
-        )
 
 
 def sync_stripe_refund(
@@ -311,6 +256,13 @@ def sync_stripe_refund(
         if payment is None:
             return None
         return record_stripe_invoice_refund(payment=payment, refund_obj=refund_obj)
+    return _record_stripe_order_refund(order=order, refund_obj=refund_obj, status=status)
+
+
+def _record_stripe_order_refund(*, order: Order, refund_obj: dict, status: str) -> Refund:
+    """A refund made in Stripe's dashboard of an order's payment: a new Refund, bounded by
+    what is left of the order like any other, settled at once unless Stripe says PENDING."""
+    stripe_id = refund_obj["id"]
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if Refund.objects.filter(stripe_refund_id=stripe_id).exists():
@@ -332,7 +284,7 @@ def sync_stripe_refund(
         order.refunded_amount += amount
         order.save(update_fields=["refunded_amount", "updated_at"])
         if status != Refund.Status.PENDING:
-            _settle(order, refund, status, actor=None)
+            settle_order_refund(order, refund, status, actor=None)
     return refund
 
 
@@ -385,7 +337,7 @@ def create_invoice_refund(
         if stripe_billed:
             outbox.enqueue("billing.tasks.process_stripe_refund", refund.pk)
         else:
-            _settle_invoice(invoice, refund, Refund.Status.SUCCEEDED, actor=actor)
+            settle_invoice_refund(invoice, refund, Refund.Status.SUCCEEDED, actor=actor)
     refund.refresh_from_db()
     return refund
 
@@ -403,7 +355,7 @@ def record_stripe_invoice_refund(*, payment: Payment, refund_obj: dict) -> Refun
                 status=status,
                 failure_reason=refund_obj.get("failure_reason") or "",
             )
-        refund = _new_invoice_refund(
+        refund = new_invoice_refund(
             invoice,
             payment,
             amount=int(refund_obj["amount"]),
@@ -413,7 +365,7 @@ def record_stripe_invoice_refund(*, payment: Payment, refund_obj: dict) -> Refun
             notes="Refund made outside the product (Stripe dashboard).",
         )
         if status != Refund.Status.PENDING:
-            _settle_invoice(
+            settle_invoice_refund(
                 invoice,
                 refund,
                 status,
@@ -439,7 +391,7 @@ def record_invoice_dispute(*, payment: Payment, dispute: dict) -> Refund | None:
                 "Dispute %s of invoice %s: nothing left to take back", dispute_id, invoice.number
             )
             return None
-        refund = _new_invoice_refund(
+        refund = new_invoice_refund(
             invoice,
             payment,
             amount=amount,
@@ -448,7 +400,7 @@ def record_invoice_dispute(*, payment: Payment, dispute: dict) -> Refund | None:
             idempotency_key=f"dispute-{dispute_id}",
             notes=f"Disputed by the cardholder ({dispute.get('reason') or 'no reason given'}).",
         )
-        _settle_invoice(invoice, refund, Refund.Status.SUCCEEDED, actor=None)
+        settle_invoice_refund(invoice, refund, Refund.Status.SUCCEEDED, actor=None)
     refund.refresh_from_db()
     return refund
 
@@ -464,82 +416,6 @@ def close_invoice_dispute(*, dispute: dict) -> Refund | None:
         status=Refund.Status.FAILED,
         failure_reason="Dispute won: Stripe returned the money.",
     )
-
-
-def _new_invoice_refund(
-    invoice: Invoice,
-    payment: Payment,
-    *,
-    amount: int,
-    reason: str,
-    idempotency_key: str,
-    notes: str,
-    stripe_refund_id=None,
-    stripe_dispute_id=None,
-) -> Refund:
-    if amount > invoice.refundable_amount:
-        raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount)
-    refund = Refund.objects.create(
-        invoice=invoice,
-        payment=payment,
-        amount=amount,
-        currency=invoice.currency,
-        reason=reason,
-        provider=BillingSource.STRIPE,
-        stripe_refund_id=stripe_refund_id,
-        stripe_dispute_id=stripe_dispute_id,
-        idempotency_key=idempotency_key,
-        notes=notes,
-    )
-    invoice.refunded_amount += amount
-    invoice.save(update_fields=["refunded_amount", "updated_at"])
-    return refund
-
-
-def _settle_invoice(
-    invoice: Invoice, refund: Refund, status: str, *, actor, failure_reason: str = ""
-) -> None:
-    """Apply a refund's new status to it and its invoice (both rows locked by the caller)."""
-    was = refund.status
-    refund.status = status
-    refund.processed_at = timezone.now()
-    refund.failure_reason = failure_reason or refund.failure_reason
-    refund.save(update_fields=["status", "processed_at", "failure_reason", "updated_at"])
-    if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
-        invoice.refunded_amount -= refund.amount
-    succeeded = (
-        Refund.objects.filter(invoice=invoice, status=Refund.Status.SUCCEEDED).aggregate(
-            total=Sum("amount")
-        )["total"]
-        or 0
-    )
-    if succeeded >= invoice.amount_paid:
-        invoice.status = InvoiceStatus.REFUNDED
-    elif succeeded > 0:
-        invoice.status = InvoiceStatus.PARTIALLY_REFUNDED
-    else:
-        invoice.status = InvoiceStatus.PAID
-    invoice.save(update_fields=["status", "refunded_amount", "updated_at"])
-    audit.record(
-        actor=actor,
-        action=AuditAction.REFUND,
-        resource=refund,
-        old={"status": was},
-        new={"status": status},
-        invoice=invoice.number,
-    )
-    if status == Refund.Status.SUCCEEDED and was == Refund.Status.PENDING:
-        credit_notes.after_invoice_refund(invoice, refund)
-    elif was == Refund.Status.SUCCEEDED and status == Refund.Status.FAILED:
-        money = credit_notes.refund_money(refund)
-        credit_notes.tell(
-            invoice,
-            refund,
-            f"The refund of {money} on invoice {invoice.number} "
-            f"did not go through: "
-            f"{refund.failure_reason or 'Stripe reported a failure'}.",
-            customer_words=f"The refund of {money} on invoice {invoice.number} did not go through.",
-        )
 
 
 def retry_pending_refunds() -> int:

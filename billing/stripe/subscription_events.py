@@ -23,8 +23,9 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import timeline
-from billing.services.invoices import RANK, grant_period_credits
+from billing.services.invoices import RANK
 from billing.services.numbers import next_number
+from billing.services.period_credits import grant_period_credits
 from billing.services.subscriptions import discount_codes
 from billing.services.subscriptions.state import STATUS_WORDS, email_past_due, timestamp
 from billing.services.subscriptions.stripe_adapter import apply_stripe_subscription
@@ -137,17 +138,15 @@ def _subscription_for(invoice: dict, event: WebhookEvent) -> Subscription | None
     return sub
 
 
-def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
-    """Create or update our copy of a Stripe invoice. Returns (invoice, old_status)."""
+def _invoice_values(obj: dict, sub: Subscription) -> dict:
+    """Our invoice's fields from Stripe's invoice ``obj`` (all but its number and status)."""
     lines = (obj.get("lines") or {}).get("data") or []
     periods = [line.get("period") or {} for line in lines]
     taxes = sum(int(t.get("amount") or 0) for t in (obj.get("total_taxes") or []))
     discounts = sum(int(d.get("amount") or 0) for d in (obj.get("total_discount_amounts") or []))
-    status = (obj.get("status") or "draft").upper()
-    status = status if status in InvoiceStatus.values else InvoiceStatus.DRAFT
     total = max(0, int(obj.get("total") or 0))
     transitions = obj.get("status_transitions") or {}
-    values = {
+    return {
         "user": sub.user,
         "subscription": sub,
         "billing_source": BillingSource.STRIPE,
@@ -177,6 +176,13 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
         "hosted_invoice_url": obj.get("hosted_invoice_url") or "",
         "billing_reason": obj.get("billing_reason") or "",
     }
+
+
+def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
+    """Create or update our copy of a Stripe invoice. Returns (invoice, old_status)."""
+    status = (obj.get("status") or "draft").upper()
+    status = status if status in InvoiceStatus.values else InvoiceStatus.DRAFT
+    values = _invoice_values(obj, sub)
     invoice = Invoice.objects.select_for_update().filter(stripe_invoice_id=obj["id"]).first()
     if invoice is None:
         try:
@@ -246,20 +252,8 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     if invoice.status == InvoiceStatus.PAID and old != InvoiceStatus.PAID:
         add(EventType.INVOICE_PAID, f"Invoice {invoice.number} ({amount}) was paid.")
         grant_period_credits(invoice=invoice, subscription=sub)
-        if sub.status in (S.PAST_DUE, S.UNPAID) and not (
-            sub.stripe_state_at and _when(event) < sub.stripe_state_at
-        ):
-            old_status = sub.status
-            sub.status, sub.past_due_since, sub.stripe_state_at = S.ACTIVE, None, _when(event)
-            sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
-            timeline.add(
-                sub,
-                EventType.STATUS_CHANGED,
-                "Payment received: your subscription is active again.",
-                source=Source.STRIPE,
-                stripe_event_id=eid,
-                payload={"old": old_status},
-            )
+        if sub.status in (S.PAST_DUE, S.UNPAID):
+            _active_again(sub, event)
     elif event.type == "invoice.payment_failed" and invoice.status not in PAID_STATUSES:
         if not sub.events.filter(stripe_event_id=eid, type=EventType.PAYMENT_FAILED).exists():
             add(
@@ -267,22 +261,8 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
                 f"The payment of invoice {invoice.number} ({amount}) "
                 "failed. Please update your payment method.",
             )
-        if sub.status in (S.ACTIVE, S.TRIALING) and not (
-            sub.stripe_state_at and _when(event) < sub.stripe_state_at
-        ):
-            old_status = sub.status
-            sub.status, sub.stripe_state_at = S.PAST_DUE, _when(event)
-            sub.past_due_since = sub.past_due_since or _when(event)
-            sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
-            timeline.add(
-                sub,
-                EventType.STATUS_CHANGED,
-                STATUS_WORDS[S.PAST_DUE],
-                source=Source.STRIPE,
-                stripe_event_id=eid,
-                payload={"old": old_status},
-            )
-            email_past_due(sub)
+        if sub.status in (S.ACTIVE, S.TRIALING):
+            _past_due(sub, event)
     elif (
         event.type == "invoice.payment_action_required"
         and not sub.events.filter(
@@ -297,6 +277,44 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
         add(EventType.UNCOLLECTIBLE, f"Invoice {invoice.number} could not be collected.")
     elif invoice.status == InvoiceStatus.VOID and old != InvoiceStatus.VOID:
         add(EventType.INVOICE_VOIDED, f"Invoice {invoice.number} was cancelled.")
+
+
+def _active_again(sub: Subscription, event: WebhookEvent) -> None:
+    """A past-due or unpaid subscription whose invoice is paid is active again, unless our
+    row already holds a newer state."""
+    if sub.stripe_state_at and _when(event) < sub.stripe_state_at:
+        return
+    old_status = sub.status
+    sub.status, sub.past_due_since, sub.stripe_state_at = S.ACTIVE, None, _when(event)
+    sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
+    timeline.add(
+        sub,
+        EventType.STATUS_CHANGED,
+        "Payment received: your subscription is active again.",
+        source=Source.STRIPE,
+        stripe_event_id=event.stripe_event_id,
+        payload={"old": old_status},
+    )
+
+
+def _past_due(sub: Subscription, event: WebhookEvent) -> None:
+    """An active or trialing subscription whose payment failed is past due (the customer is
+    e-mailed), unless our row already holds a newer state."""
+    if sub.stripe_state_at and _when(event) < sub.stripe_state_at:
+        return
+    old_status = sub.status
+    sub.status, sub.stripe_state_at = S.PAST_DUE, _when(event)
+    sub.past_due_since = sub.past_due_since or _when(event)
+    sub.save(update_fields=["status", "past_due_since", "stripe_state_at", "updated_at"])
+    timeline.add(
+        sub,
+        EventType.STATUS_CHANGED,
+        STATUS_WORDS[S.PAST_DUE],
+        source=Source.STRIPE,
+        stripe_event_id=event.stripe_event_id,
+        payload={"old": old_status},
+    )
+    email_past_due(sub)
 
 
 def find_or_fetch_payment(

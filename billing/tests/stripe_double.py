@@ -107,10 +107,16 @@ class StripeDouble(SubscriptionApi, CatalogApi):
 
     def _routes(self) -> list[tuple]:
         """(method, path pattern, handler, stripe-python's parameter class for the call)."""
-        return [*self._payment_routes(), *self._subscription_routes(), *self._catalog_routes()]
+        return [
+            *self._customer_routes(),
+            *self._payment_routes(),
+            *self._event_routes(),
+            *self._subscription_routes(),
+            *self._catalog_routes(),
+        ]
 
-    def _payment_routes(self) -> list[tuple]:
-        """Customers, Checkout, payments, refunds, disputes, events."""
+    def _customer_routes(self) -> list[tuple]:
+        """Customers and Checkout."""
         P = "stripe.params."  # noqa: N806
         return [
             (
@@ -137,6 +143,12 @@ class StripeDouble(SubscriptionApi, CatalogApi):
                 self._getter("checkout.session"),
                 P + "checkout._session_retrieve_params:SessionRetrieveParams",
             ),
+        ]
+
+    def _payment_routes(self) -> list[tuple]:
+        """Payments, refunds, disputes, payment methods."""
+        P = "stripe.params."  # noqa: N806
+        return [
             (
                 "GET",
                 r"/v1/payment_intents/(?P<id>[^/]+)$",
@@ -179,6 +191,12 @@ class StripeDouble(SubscriptionApi, CatalogApi):
                 self._getter("payment_method"),
                 P + "_payment_method_retrieve_params:PaymentMethodRetrieveParams",
             ),
+        ]
+
+    def _event_routes(self) -> list[tuple]:
+        """Events and the account."""
+        P = "stripe.params."  # noqa: N806
+        return [
             (
                 "GET",
                 r"/v1/events$",

@@ -169,6 +169,24 @@ class SubscriptionApi:
         }
         return 200, self.put("invoice", invoice)
 
+    def _proration_line(
+        self, amount: int, currency: str, description: str, *, start: int, end: int
+    ) -> dict:
+        """One proration line of a preview invoice, for the period ``start``..``end``."""
+        return {
+            "id": self._new_id("il"),
+            "object": "line_item",
+            "amount": amount,
+            "currency": currency,
+            "description": description,
+            "period": {"start": start, "end": end},
+            "quantity": 1,
+            "parent": {
+                "type": "subscription_item_details",
+                "subscription_item_details": {"proration": True},
+            },
+        }
+
     def _preview_invoice(self, params):
         """Proration the way Stripe computes it: unused time of the old price credited,
         remaining time of the new price charged, both by the second."""
@@ -190,32 +208,12 @@ class SubscriptionApi:
         credit = -round(old_price["unit_amount"] * left)
         charge = round(new_price["unit_amount"] * left)
         lines = [
-            {
-                "id": self._new_id("il"),
-                "object": "line_item",
-                "amount": credit,
-                "currency": old_price["currency"],
-                "description": "Unused time (old price)",
-                "period": {"start": at, "end": end},
-                "quantity": 1,
-                "parent": {
-                    "type": "subscription_item_details",
-                    "subscription_item_details": {"proration": True},
-                },
-            },
-            {
-                "id": self._new_id("il"),
-                "object": "line_item",
-                "amount": charge,
-                "currency": new_price["currency"],
-                "description": "Remaining time (new price)",
-                "period": {"start": at, "end": end},
-                "quantity": 1,
-                "parent": {
-                    "type": "subscription_item_details",
-                    "subscription_item_details": {"proration": True},
-                },
-            },
+            self._proration_line(
+                credit, old_price["currency"], "Unused time (old price)", start=at, end=end
+            ),
+            self._proration_line(
+                charge, new_price["currency"], "Remaining time (new price)", start=at, end=end
+            ),
         ]
         total = credit + charge
         invoice = example(

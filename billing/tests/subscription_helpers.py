@@ -126,22 +126,9 @@ def deliver(client, capture, obj, event_type, *, created=None, event_id=None):
     return event
 
 
-def stripe_paid_invoice(
-    double,
-    *,
-    inv_id,
-    sub_id,
-    customer,
-    amount,
-    start,
-    end,
-    billing_reason="subscription_cycle",
-    brand="visa",
-    last4="4242",
-):
-    """A paid subscription invoice as Stripe holds it: the invoice, the InvoicePayment that
-    links it to its PaymentIntent, the intent and its charge (card ``brand``/``last4``).
-    Returns the invoice object (as an ``invoice.paid`` payload carries it: no ``payments``)."""
+def _put_card_payment(double, *, inv_id, customer, amount, brand, last4):
+    """The succeeded PaymentIntent that paid ``inv_id`` and its card charge, in ``double``.
+    Returns the intent's id."""
     intent_id, charge_id = f"pi_{inv_id}", f"ch_{inv_id}"
     charge = example(
         "charge",
@@ -173,6 +160,28 @@ def stripe_paid_invoice(
             latest_charge=charge_id,
             metadata={},
         ),
+    )
+    return intent_id
+
+
+def stripe_paid_invoice(
+    double,
+    *,
+    inv_id,
+    sub_id,
+    customer,
+    amount,
+    start,
+    end,
+    billing_reason="subscription_cycle",
+    brand="visa",
+    last4="4242",
+):
+    """A paid subscription invoice as Stripe holds it: the invoice, the InvoicePayment that
+    links it to its PaymentIntent, the intent and its charge (card ``brand``/``last4``).
+    Returns the invoice object (as an ``invoice.paid`` payload carries it: no ``payments``)."""
+    intent_id = _put_card_payment(
+        double, inv_id=inv_id, customer=customer, amount=amount, brand=brand, last4=last4
     )
     double.put(
         "invoice_payment",

@@ -134,6 +134,20 @@ def test_a_customer_without_billing_sees_no_billing_list(customer_client):
     assert b"deletion-consequences" not in response.content
 
 
+def _assert_voided_on_deletion(invoice):
+    """``invoice`` is VOID with nothing due, its audit row the system's, with the reason."""
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_due) == (InvoiceStatus.VOID, 0)
+    row = AuditLog.objects.get(
+        resource_type="billing.Invoice",
+        resource_id=str(invoice.pk),
+        context__operation="invoice_void",
+    )
+    assert row.actor_id is None  # the system, on the customer's deletion
+    assert row.context["reason"] == REASON
+    assert (row.old_values, row.new_values) == ({"status": "OPEN"}, {"status": "VOID"})
+
+
 @pytest.mark.django_db
 def test_deleting_cancels_the_manual_subscription_voids_open_invoices_and_stops_renewals(
     no_stripe,
@@ -161,16 +175,7 @@ def test_deleting_cancels_the_manual_subscription_voids_open_invoices_and_stops_
     assert (sub.status, sub.canceled_at, sub.ended_at) == (S.CANCELED, START, START)
     order_invoice = order.invoice
     for invoice in (sub_invoice, order_invoice):
-        invoice.refresh_from_db()
-        assert (invoice.status, invoice.amount_due) == (InvoiceStatus.VOID, 0)
-        row = AuditLog.objects.get(
-            resource_type="billing.Invoice",
-            resource_id=str(invoice.pk),
-            context__operation="invoice_void",
-        )
-        assert row.actor_id is None  # the system, on the customer's deletion
-        assert row.context["reason"] == REASON
-        assert (row.old_values, row.new_values) == ({"status": "OPEN"}, {"status": "VOID"})
+        _assert_voided_on_deletion(invoice)
     cancel_row = AuditLog.objects.get(
         resource_type="billing.Subscription",
         resource_id=str(sub.pk),

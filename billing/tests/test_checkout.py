@@ -168,16 +168,9 @@ def test_order_constraints_hold_in_the_database(customer):
             OrderFactory(user=customer, **bad)
 
 
-@pytest.mark.django_db
-def test_manual_checkout_end_to_end(
-    customer_api,
-    customer,
-    customer_client,
-    staff_console,
-    digital_product,
-    django_capture_on_commit_callbacks,
-):
-
+def _checkout_by_bank_transfer(customer_api, digital_product):
+    """The product in the cart at half price (WELCOME), checked out to pay by bank transfer:
+    the order's number and its open invoice."""
     DiscountFactory(code="WELCOME", percent_off=50)
     customer_api.post("/api/v1/cart/", {"product_id": digital_product.pk}, format="json")
     assert (
@@ -193,6 +186,20 @@ def test_manual_checkout_end_to_end(
     assert number.startswith("ORD-") and response.json()["invoice"]["total"] == 500
     invoice = Invoice.objects.get(order__number=number)
     assert invoice.status == InvoiceStatus.OPEN and invoice.payment_reference == number
+    return number, invoice
+
+
+@pytest.mark.django_db
+def test_manual_checkout_end_to_end(
+    customer_api,
+    customer,
+    customer_client,
+    staff_console,
+    digital_product,
+    django_capture_on_commit_callbacks,
+):
+
+    number, invoice = _checkout_by_bank_transfer(customer_api, digital_product)
 
     page = customer_client.get(f"/orders/{number}/")
     assert page.status_code == 200

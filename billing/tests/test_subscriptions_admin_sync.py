@@ -189,11 +189,9 @@ def test_sync_stripe_pulls_catalog_pushes_plans_and_is_idempotent(stripe_double,
     assert "created=" in out.getvalue()
 
 
-@pytest.mark.django_db
-def test_reconcile_enqueues_missing_events_and_reports_drift(
-    stripe_double, customer, django_capture_on_commit_callbacks
-):
-
+def _subscription_stripe_canceled(stripe_double, customer):
+    """An ACTIVE local subscription that Stripe holds as canceled, the deletion's event in
+    Stripe's list but never received here (unlike an older, known event)."""
     plan = PlanFactory(slug="cloud")
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_X")
     now = int(time.time())
@@ -232,6 +230,15 @@ def test_reconcile_enqueues_missing_events_and_reports_drift(
         status=WebhookEvent.Status.PROCESSED,
     )
     Subscription.objects.filter(pk=local.pk).update(status=S.ACTIVE)
+    return local
+
+
+@pytest.mark.django_db
+def test_reconcile_enqueues_missing_events_and_reports_drift(
+    stripe_double, customer, django_capture_on_commit_callbacks
+):
+
+    local = _subscription_stripe_canceled(stripe_double, customer)
 
     # Drift first (before the missing event is applied), then the event catch-up.
     from billing.stripe import reconciliation  # noqa: PLC0415 - why: the comment above

@@ -1,4 +1,5 @@
-"""The webhook inbox: signatures, deduplication, exactly-once processing, retries, order."""
+"""The webhook inbox: signatures, deduplication, exactly-once processing, retries (events in
+any order: test_webhook_order)."""
 
 import json
 import threading
@@ -12,14 +13,10 @@ from django.utils import timezone
 from djstripe.models import APIKey
 from psycopg import sql as psycopg_sql
 
-from billing.factories import CustomerBillingProfileFactory, OrderFactory, OrderItemFactory
+from billing.factories import CustomerBillingProfileFactory
 from billing.models import (
-    BillingSource,
-    CustomerBillingProfile,
     OrderStatus,
     Payment,
-    PaymentMethod,
-    PaymentStatus,
     WebhookEvent,
 )
 from billing.stripe import inbox
@@ -27,40 +24,13 @@ from billing.stripe.signature import sign_header
 from billing.tasks import retry_webhook_events
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
 from billing.tests.stripe_objects import example, wrap_event
+from billing.tests.webhook_helpers import session_completed, stripe_order
 from core.models import AuditLog
 from core.outbox.models import OutboxMessage
 
 
 def _customer_event(customer_id="cus_hook", **changes):
     return wrap_event(example("customer", id=customer_id, **changes), "customer.updated")
-
-
-def _stripe_order(user=None, total=1900):
-    order = OrderFactory(
-        billing_source=BillingSource.STRIPE,
-        subtotal=total,
-        stripe_payment_intent_id=f"pi_{time.time_ns()}",
-        stripe_checkout_session_id=f"cs_{time.time_ns()}",
-        **({"user": user} if user else {}),
-    )
-    OrderItemFactory(order=order, unit_amount=total)
-    return order
-
-
-def _session_completed(order, **changes):
-    session = example(
-        "checkout.session",
-        id=order.stripe_checkout_session_id,
-        mode="payment",
-        payment_status="paid",
-        status="complete",
-        amount_total=order.total,
-        currency=order.currency,
-        payment_intent=order.stripe_payment_intent_id,
-        metadata={"order_id": str(order.pk)},
-    )
-    session.update(changes)
-    return session
 
 
 # --- signatures ------------------------------------------------------------------------------
@@ -162,8 +132,8 @@ def test_duplicate_delivery_answers_200_and_changes_nothing(
 
 @pytest.mark.django_db(transaction=True)
 def test_same_event_delivered_five_times_concurrently_has_one_effect(webhook_secret):
-    order = _stripe_order()
-    event = wrap_event(_session_completed(order), "checkout.session.completed")
+    order = stripe_order()
+    event = wrap_event(session_completed(order), "checkout.session.completed")
     barrier = threading.Barrier(5)
     statuses = []
 
@@ -190,11 +160,11 @@ def test_same_event_delivered_five_times_concurrently_has_one_effect(webhook_sec
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_process_an_event_once():
-    order = _stripe_order()
+    order = stripe_order()
     row = WebhookEvent.objects.create(
         stripe_event_id="evt_claim",
         type="checkout.session.completed",
-        payload=wrap_event(_session_completed(order), "checkout.session.completed"),
+        payload=wrap_event(session_completed(order), "checkout.session.completed"),
     )
     results = []
     barrier = threading.Barrier(4)
@@ -326,9 +296,9 @@ def test_an_escaped_backslash_before_u0000_is_ordinary_text(
 def test_failing_event_records_error_and_retries_with_backoff_until_fixed(
     client, webhook_secret, django_capture_on_commit_callbacks
 ):
-    order = _stripe_order(total=1900)
+    order = stripe_order(total=1900)
     # Stripe says 1000 were paid for a 1900 order: refused, never completes the order.
-    event = wrap_event(_session_completed(order, amount_total=1000), "checkout.session.completed")
+    event = wrap_event(session_completed(order, amount_total=1000), "checkout.session.completed")
     with django_capture_on_commit_callbacks(execute=True):
         assert signed_post(client, event).status_code == 200
 
@@ -344,7 +314,7 @@ def test_failing_event_records_error_and_retries_with_backoff_until_fixed(
     # Once due, it is retried; a fixed payload (as after staff correct data) then succeeds.
     WebhookEvent.objects.filter(pk=row.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1),
-        payload=wrap_event(_session_completed(order), "checkout.session.completed"),
+        payload=wrap_event(session_completed(order), "checkout.session.completed"),
     )
     assert retry_webhook_events() == 1
     row.refresh_from_db()
@@ -354,11 +324,11 @@ def test_failing_event_records_error_and_retries_with_backoff_until_fixed(
 
 @pytest.mark.django_db
 def test_attempts_are_bounded():
-    order = _stripe_order()
+    order = stripe_order()
     row = WebhookEvent.objects.create(
         stripe_event_id="evt_bounded",
         type="checkout.session.completed",
-        payload=wrap_event(_session_completed(order, amount_total=1), "x"),
+        payload=wrap_event(session_completed(order, amount_total=1), "x"),
         status=WebhookEvent.Status.FAILED,
         attempts=inbox.MAX_ATTEMPTS - 1,
         next_attempt_at=timezone.now() - timedelta(seconds=1),
@@ -394,11 +364,11 @@ def test_stuck_processing_rows_are_picked_up_again():
 def test_staff_can_filter_failed_events_and_replay_them(
     admin_client_user, admin_user, django_capture_on_commit_callbacks
 ):
-    order = _stripe_order()
+    order = stripe_order()
     failed = WebhookEvent.objects.create(
         stripe_event_id="evt_failed",
         type="checkout.session.completed",
-        payload=wrap_event(_session_completed(order), "checkout.session.completed"),
+        payload=wrap_event(session_completed(order), "checkout.session.completed"),
         status=WebhookEvent.Status.FAILED,
         attempts=inbox.MAX_ATTEMPTS,
         last_error="Boom",
@@ -429,100 +399,3 @@ def test_staff_can_filter_failed_events_and_replay_them(
     assert AuditLog.objects.filter(
         resource_id=str(failed.pk), context__operation="webhook_replay"
     ).exists()
-
-
-# --- events in any order -----------------------------------------------------------------------
-
-
-def _deliver(client, event, capture):
-    with capture(execute=True):
-        assert signed_post(client, event).status_code == 200
-
-
-@pytest.mark.django_db
-def test_late_payment_failed_event_does_not_undo_a_completed_order(
-    client, webhook_secret, django_capture_on_commit_callbacks
-):
-    order = _stripe_order()
-    now = int(time.time())
-    succeeded = wrap_event(_session_completed(order), "checkout.session.completed", created=now)
-    failed_intent = example(
-        "payment_intent",
-        id=order.stripe_payment_intent_id,
-        status="requires_payment_method",
-        metadata={"order_id": str(order.pk)},
-    )
-    failed = wrap_event(failed_intent, "payment_intent.payment_failed", created=now - 60)
-
-    # Delivered newest first.
-    _deliver(client, succeeded, django_capture_on_commit_callbacks)
-    _deliver(client, failed, django_capture_on_commit_callbacks)
-
-    order.refresh_from_db()
-    assert order.status == OrderStatus.COMPLETED
-    assert order.payment_status == PaymentStatus.SUCCEEDED
-
-
-@pytest.mark.django_db
-def test_older_customer_update_is_ignored(
-    client, webhook_secret, django_capture_on_commit_callbacks
-):
-    profile = CustomerBillingProfileFactory(stripe_customer_id="cus_order")
-    now = int(time.time())
-    newer = wrap_event(
-        example("customer", id="cus_order", email="new@example.com", discount=None),
-        "customer.updated",
-        created=now,
-    )
-    older = wrap_event(
-        example("customer", id="cus_order", email="old@example.com", discount=None),
-        "customer.updated",
-        created=now - 100,
-    )
-
-    _deliver(client, newer, django_capture_on_commit_callbacks)
-    _deliver(client, older, django_capture_on_commit_callbacks)
-
-    profile.refresh_from_db()
-    assert profile.billing_email == "new@example.com"
-    assert WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count() == 2
-
-
-@pytest.mark.django_db
-def test_payment_method_events_in_reverse_order_follow_stripes_current_state(
-    client, stripe_double, customer, django_capture_on_commit_callbacks
-):
-    CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_pm")
-    method = example("payment_method", id="pm_reverse", customer=None)
-    stripe_double.put("payment_method", method)  # Stripe now: detached
-    attached = wrap_event({**method, "customer": "cus_pm"}, "payment_method.attached")
-    detached = wrap_event(method, "payment_method.detached")
-
-    _deliver(client, detached, django_capture_on_commit_callbacks)
-    _deliver(client, attached, django_capture_on_commit_callbacks)
-    assert not PaymentMethod.objects.filter(stripe_payment_method_id="pm_reverse").exists()
-
-    stripe_double.put("payment_method", {**method, "customer": "cus_pm"})
-    _deliver(
-        client, wrap_event(method, "payment_method.attached"), django_capture_on_commit_callbacks
-    )
-    saved = PaymentMethod.objects.get(stripe_payment_method_id="pm_reverse")
-    assert saved.user == customer and saved.brand == "visa" and saved.last4 == "4242"
-
-
-@pytest.mark.django_db
-def test_dispute_is_noted_on_the_order_once(
-    client, webhook_secret, django_capture_on_commit_callbacks
-):
-    order = _stripe_order()
-    dispute = example(
-        "dispute", id="dp_1", payment_intent=order.stripe_payment_intent_id, reason="fraudulent"
-    )
-    event = wrap_event(dispute, "charge.dispute.created")
-    _deliver(client, event, django_capture_on_commit_callbacks)
-    WebhookEvent.objects.update(status=WebhookEvent.Status.FAILED)
-    inbox.process_event(event_id=WebhookEvent.objects.get().pk)  # replayed: no second note
-
-    order.refresh_from_db()
-    assert list(order.metadata["disputes"]) == ["dp_1"]
-    assert order.internal_notes.count("Dispute dp_1") == 1

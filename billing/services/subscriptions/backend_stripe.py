@@ -162,20 +162,8 @@ class StripeBackend:
             items=items,
             proration_date=when,
         )
-        lines = [
-            {"description": line.get("description") or "", "amount": int(line["amount"])}
-            for line in (upcoming.get("lines") or {}).get("data", [])
-        ]
-        result = ChangePreview(
-            plan=plan,
-            price=price,
-            interval=interval,
-            currency=upcoming.get("currency") or price.currency,
-            amount_due=int(upcoming.get("amount_due") or 0),
-            credit=max(0, -int(upcoming.get("total") or 0)),
-            lines=lines,
-            proration_date=when,
-            subscription=sub,
+        result = _change_preview(
+            upcoming, sub=sub, plan=plan, price=price, interval=interval, when=when
         )
         if preview:
             return result
@@ -200,3 +188,24 @@ class StripeBackend:
             )
         result.applied = True
         return result
+
+
+def _change_preview(
+    upcoming: dict, *, sub: Subscription, plan: Plan, price: Price, interval: str, when: int
+) -> ChangePreview:
+    """What the customer pays for the change, read from Stripe's invoice preview."""
+    lines = [
+        {"description": line.get("description") or "", "amount": int(line["amount"])}
+        for line in (upcoming.get("lines") or {}).get("data", [])
+    ]
+    return ChangePreview(
+        plan=plan,
+        price=price,
+        interval=interval,
+        currency=upcoming.get("currency") or price.currency,
+        amount_due=int(upcoming.get("amount_due") or 0),
+        credit=max(0, -int(upcoming.get("total") or 0)),
+        lines=lines,
+        proration_date=when,
+        subscription=sub,
+    )

@@ -234,6 +234,18 @@ def apply_stripe_subscription(
         "cancel_at_period_end": sub.cancel_at_period_end,
         "period_end": sub.current_period_end,
     }
+    _copy_stripe_state(sub, obj, new_status=new_status, old_status=old["status"], state_at=state_at)
+    sub.stripe_state_at = state_at
+    sub.save()
+    _record_changes(sub, old, source=source, stripe_event_id=stripe_event_id, actor=actor)
+    return sub
+
+
+def _copy_stripe_state(
+    sub: Subscription, obj: dict, *, new_status: str, old_status: str, state_at: datetime
+) -> None:
+    """Stripe's status, period, cancellation, trial, quantity, price and plan onto our row
+    (not saved); the past-due clock starts on entering PAST_DUE and stops once paid."""
     item = ((obj.get("items") or {}).get("data") or [{}])[0]
     price, plan = _catalog_price(obj)
     sub.stripe_subscription_id = obj["id"]
@@ -254,14 +266,10 @@ def apply_stripe_subscription(
         sub.price = price
     if plan is not None:
         sub.plan = plan
-    if new_status == S.PAST_DUE and old["status"] != S.PAST_DUE:
+    if new_status == S.PAST_DUE and old_status != S.PAST_DUE:
         sub.past_due_since = sub.past_due_since or state_at
     elif new_status in (S.ACTIVE, S.TRIALING):
         sub.past_due_since = None
-    sub.stripe_state_at = state_at
-    sub.save()
-    _record_changes(sub, old, source=source, stripe_event_id=stripe_event_id, actor=actor)
-    return sub
 
 
 def _record_changes(
@@ -279,21 +287,7 @@ def _record_changes(
         )
 
     if old["status"] != sub.status:
-        type_ = {
-            S.TRIALING: EventType.TRIAL_STARTED,
-            S.CANCELED: EventType.CANCELED,
-            S.PAUSED: EventType.PAUSED,
-        }.get(sub.status, EventType.STATUS_CHANGED)
-        if sub.status == S.ACTIVE and old["status"] in (S.INCOMPLETE, S.TRIALING):
-            type_ = EventType.ACTIVATED
-        if old["status"] == S.PAUSED and sub.status == S.ACTIVE:
-            type_ = EventType.UNPAUSED
-        add(type_, STATUS_WORDS.get(sub.status, sub.status), old=old["status"], new=sub.status)
-        if sub.status == S.TRIALING and old["status"] in (S.INCOMPLETE, S.INCOMPLETE_EXPIRED):
-            # Only a trial at the start: a comp (staff) also uses Stripe's trial mechanism.
-            grant_trial_credits(sub)
-        if sub.status == S.PAST_DUE:
-            email_past_due(sub)
+        _record_status_change(sub, old["status"], add)
     if (
         old["plan"] != sub.plan_id
         or old["price"] != sub.price_id
@@ -331,3 +325,23 @@ def _record_changes(
         and sub.status == S.ACTIVE
     ):
         add(EventType.RENEWED, f"Renewed until {sub.current_period_end:%d %B %Y}.")
+
+
+def _record_status_change(sub: Subscription, old_status: str, add: Callable[..., None]) -> None:
+    """The timeline entry for a new status, the trial's credits on entering a trial at the
+    start, and the past-due e-mail."""
+    type_ = {
+        S.TRIALING: EventType.TRIAL_STARTED,
+        S.CANCELED: EventType.CANCELED,
+        S.PAUSED: EventType.PAUSED,
+    }.get(sub.status, EventType.STATUS_CHANGED)
+    if sub.status == S.ACTIVE and old_status in (S.INCOMPLETE, S.TRIALING):
+        type_ = EventType.ACTIVATED
+    if old_status == S.PAUSED and sub.status == S.ACTIVE:
+        type_ = EventType.UNPAUSED
+    add(type_, STATUS_WORDS.get(sub.status, sub.status), old=old_status, new=sub.status)
+    if sub.status == S.TRIALING and old_status in (S.INCOMPLETE, S.INCOMPLETE_EXPIRED):
+        # Only a trial at the start: a comp (staff) also uses Stripe's trial mechanism.
+        grant_trial_credits(sub)
+    if sub.status == S.PAST_DUE:
+        email_past_due(sub)
