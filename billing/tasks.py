@@ -7,12 +7,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from billing import receipts
-from billing.models import Payment, Refund
+from billing.models import Invoice, InvoiceStatus, Payment, Refund, Subscription
 from billing.services import refunds
 from billing.services.subscriptions import renewal
 from billing.stripe import client as stripe_client
 from billing.stripe import inbox, reconciliation, sync
 from core import outbox
+from core.system_config import get_config
 
 
 @shared_task(name="billing.tasks.process_webhook_event", acks_late=True)
@@ -138,5 +139,68 @@ def send_refund_notice(refund_id: int) -> bool:
             "document_path": url,
             **receipts.branding(),
         },
+    )
+    return True
+
+
+INVOICE_NOTICES = {
+    "issued": ("invoice_issued", "Invoice {number}"),
+    "reminder": ("invoice_reminder", "Reminder: invoice {number} is due"),
+}
+
+
+@shared_task(
+    name="billing.tasks.send_invoice_notice",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+@outbox.effect_once
+def send_invoice_notice(invoice_id: int, kind: str) -> bool:
+    """The "new invoice" (``kind="issued"``) or "invoice due soon" (``"reminder"``) e-mail of
+    a manually billed invoice, once per queued message; none once it is no longer open."""
+    template, subject = INVOICE_NOTICES[kind]
+    invoice = Invoice.objects.select_related("user").filter(pk=invoice_id).first()
+    if invoice is None or invoice.status != InvoiceStatus.OPEN:
+        return False
+    user = invoice.user
+    if user.deleted_at is not None or not user.email:
+        return False
+    _send_branded(
+        template=template,
+        to=user.email,
+        subject=subject.format(number=invoice.number),
+        context={
+            "invoice": invoice,
+            "invoice_path": reverse("billing:subscription-invoice", args=[invoice.number]),
+            "bank_transfer_instructions": get_config("billing.bank_transfer_instructions"),
+            **receipts.branding(),
+        },
+    )
+    return True
+
+
+@shared_task(
+    name="billing.tasks.send_payment_failed_notice",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+@outbox.effect_once
+def send_payment_failed_notice(subscription_id: int) -> bool:
+    """The "payment failed" e-mail of a subscription that went past due, once per queued
+    message."""
+    subscription = (
+        Subscription.objects.select_related("user", "plan").filter(pk=subscription_id).first()
+    )
+    if subscription is None or subscription.user.deleted_at is not None:
+        return False
+    if not subscription.user.email:
+        return False
+    _send_branded(
+        template="payment_failed",
+        to=subscription.user.email,
+        subject="Your payment failed",
+        context={"subscription": subscription, **receipts.branding()},
     )
     return True

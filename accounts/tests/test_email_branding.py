@@ -6,10 +6,11 @@ import re
 import pytest
 from django.core import mail
 
-from billing.services.timeline import email_on_commit
+from billing.services.invoices import email_new_invoice_on_commit
 from config.tests.page_forms import find_form, submit
 from core.system_config import get_config
 from support import services
+from tests.staff_authority_table import open_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -72,8 +73,8 @@ def test_support_and_billing_mails_name_the_business(
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.reply(ticket=ticket, author=support_agent, body="Here it is.")
-        email_on_commit(user=customer, subject="Your invoice", body="It is paid.")
-    reply, invoice = sorted(mail.outbox, key=lambda sent: sent.subject == "Your invoice")
+        email_new_invoice_on_commit(open_invoice(customer, 1200))
+    reply, invoice = sorted(mail.outbox, key=lambda sent: sent.subject.startswith("Invoice "))
     assert reply.subject.startswith(f"[{business}] ")
     for sent in (reply, invoice):
         assert f"— {business}" in sent.body

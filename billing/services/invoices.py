@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -38,7 +37,7 @@ from billing.services.numbers import next_number
 from billing.services.period_credits import PERIOD_REASONS
 from billing.services.timeline import EventType, Source
 from billing.tax import tax_for
-from core import audit
+from core import audit, outbox
 from core.models import AuditAction
 from core.money import format_money
 from core.system_config import get_config
@@ -296,20 +295,11 @@ def _create(
 
 
 def email_new_invoice_on_commit(invoice: Invoice) -> None:
+    """Queue the "new invoice" e-mail (billing.tasks.send_invoice_notice) with this change: it
+    is sent after the commit, by the outbox, never for a change that rolled back."""
     if invoice.status != InvoiceStatus.OPEN:
         return
-    timeline.email_on_commit(
-        user=invoice.user,
-        subject=f"Invoice {invoice.number}",
-        body=(
-            f"Your invoice {invoice.number} for "
-            f"{format_money(invoice.total, invoice.currency)} is due "
-            f"{f'on {invoice.due_date:%d %B %Y}' if invoice.due_date else 'on receipt'}.\n"
-            f"{get_config('billing.bank_transfer_instructions')}\n"
-            f"Payment reference: {invoice.payment_reference}\n"
-            f"{settings.SITE_URL}/billing/invoices/{invoice.number}/"
-        ),
-    )
+    outbox.enqueue("billing.tasks.send_invoice_notice", invoice.pk, "issued")
 
 
 def finalize_invoice(*, invoice_id: int, actor: User | None) -> Invoice:

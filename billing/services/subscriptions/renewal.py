@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +14,7 @@ from billing.models import BillingSource, Invoice, InvoiceStatus, Subscription
 from billing.services import invoices, timeline
 from billing.services.subscriptions.state import STATUS_WORDS, S, add_interval, email_past_due
 from billing.services.timeline import EventType, Source
-from core.money import format_money
+from core import outbox
 from core.system_config import get_config
 
 RENEWABLE = (S.ACTIVE, S.TRIALING, S.PAST_DUE)
@@ -98,14 +97,7 @@ def _send_reminders(*, now: datetime) -> int:
             if Invoice.objects.filter(pk=invoice.pk, reminded_at__isnull=True).update(
                 reminded_at=now
             ):
-                timeline.email_on_commit(
-                    user=invoice.user,
-                    subject=f"Reminder: invoice {invoice.number} is due",
-                    body=f"Invoice {invoice.number} "
-                    f"({format_money(invoice.total, invoice.currency)}) is due on "
-                    f"{invoice.due_date:%d %B %Y}.\n"
-                    f"{settings.SITE_URL}/billing/invoices/{invoice.number}/",
-                )
+                outbox.enqueue("billing.tasks.send_invoice_notice", invoice.pk, "reminder")
                 sent += 1
     return sent
 

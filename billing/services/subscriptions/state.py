@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
 from billing.models import Subscription, SubscriptionStatus
-from billing.services import timeline
 from billing.services.timeline import Source
+from core import outbox
 from credits.services import grant_credits
 
 S = SubscriptionStatus
@@ -77,15 +76,9 @@ def trial_extensible(sub: Subscription, days: int) -> bool:
 
 
 def email_past_due(sub: Subscription) -> None:
-    timeline.email_on_commit(
-        user=sub.user,
-        subject="Your payment failed",
-        body=(
-            f"We could not collect the payment for your {sub.plan.name} subscription.\n"
-            f"Please update your payment method: {settings.SITE_URL}/billing/subscription/\n"
-            "Your plan stays available for a few days while we retry."
-        ),
-    )
+    """Queue the "payment failed" e-mail (billing.tasks.send_payment_failed_notice) with this
+    change."""
+    outbox.enqueue("billing.tasks.send_payment_failed_notice", sub.pk)
 
 
 def grant_trial_credits(sub: Subscription) -> None:
