@@ -55,10 +55,10 @@ from bench.common import (  # noqa: E402
     drop_database,
     run_main,
     scratch_database,
-    server_env,
     setup_django,
     write_results,
 )
+from bench.server import server_env  # noqa: E402
 
 DATABASE = "bench_history"  # the demo data
 AFTER = "bench_history_after"  # a copy of it, plus the history

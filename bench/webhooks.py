@@ -38,17 +38,19 @@ if __package__ in (None, ""):  # run as a file: python bench/webhooks.py
 
 from bench import openloop  # noqa: E402
 from bench.common import (  # noqa: E402
-    Gunicorn,
     Result,
-    add_server_arguments,
     bench_queue_messages,
-    default_gunicorn_workers,
     empty_bench_queue,
     run_main,
     scratch_database,
-    server_env,
     setup_django,
     write_results,
+)
+from bench.server import (  # noqa: E402
+    Gunicorn,
+    add_server_arguments,
+    default_gunicorn_workers,
+    server_env,
 )
 
 DATABASE = "bench_webhooks"
