@@ -105,6 +105,19 @@ class BillingRows:
             )
             + "\n"
         )
+        self.pack_order_item(o)
+        self.audit(
+            o.customer.user_id,
+            o.customer.email,
+            "CREATE",
+            "billing.Order",
+            o.order_id,
+            o.ordered,
+            new={"number": o.number, "total": o.total, "currency": o.pack.currency},
+        )
+
+    def pack_order_item(self, o: _PackOrder) -> None:
+        """The order's one item: the pack, how many, and the credits they give."""
         self.buffers["billing_orderitem"].append(
             "\t".join(
                 [
@@ -127,15 +140,6 @@ class BillingRows:
                 ]
             )
             + "\n"
-        )
-        self.audit(
-            o.customer.user_id,
-            o.customer.email,
-            "CREATE",
-            "billing.Order",
-            o.order_id,
-            o.ordered,
-            new={"number": o.number, "total": o.total, "currency": o.pack.currency},
         )
 
     def stripe_checkout(self, o: _PackOrder) -> None:
