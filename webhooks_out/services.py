@@ -143,7 +143,9 @@ def _headers(
     }
 
 
-def _post(endpoint: WebhookEndpoint, body: bytes, headers: dict) -> tuple[int | None, str, str]:
+def _post(
+    endpoint: WebhookEndpoint, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str, str]:
     """Send one attempt; (response code, response excerpt, error), error empty on a 2xx."""
     code, excerpt, error = None, "", ""
     refusal = address_refusal(endpoint.url)
