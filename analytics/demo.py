@@ -12,10 +12,8 @@ e-mail domain is the marker, so a second run adds nothing.
 
 The subscription timeline is append-only too and stamps ``created_at`` itself, so the demo's
 plan-change events are inserted with their moment in one INSERT. The credits ledger is
-append-only (no UPDATE), and its services stamp rows with the current time, so the backdated
-history is written here with the same rules the services keep: lots consumed in order,
-``balance_after`` running, and balance = Σ ledger = Σ lots remaining at the end
-(``credits.invariant.check_invariant`` passes for every demo customer).
+append-only and stamps its rows itself too, so the backdated credits history is written by
+``analytics.demo_ledger`` with the same rules the credits services keep.
 """
 
 import json
@@ -28,6 +26,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from accounts.models import Role, User
+from analytics import demo_ledger
 from billing.models import (
     BillingSource,
     Order,
@@ -42,13 +41,7 @@ from billing.models import (
 )
 from catalog.models import Plan
 from credits.models import (
-    CreditBalance,
-    CreditGrant,
-    CreditTransaction,
     FeatureCost,
-    GrantSource,
-    TransactionKind,
-    TransactionLot,
 )
 from support.models import ChatMessage, ChatRole, Conversation, Ticket, TicketPriority, TicketStatus
 
@@ -388,79 +381,7 @@ def _credits(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
                     (day + timedelta(hours=rng.randrange(1, 20)), op, cost * quantity, quantity)
                 )
                 day += timedelta(days=rng.randrange(2, 9))
-        stats.ledger_rows += _write_ledger(user_id, sorted(events, key=lambda e: e[0]))
-
-
-def _write_ledger(user_id: int, events: list) -> int:
-    """Lots and ledger rows for one user's backdated history: grants open lots, consumption
-    draws from the oldest lots first and is skipped when the balance cannot cover it."""
-
-    lots: list[list] = []  # [CreditGrant, remaining]
-    balance = 0
-    rows, movements = [], []
-    for event in events:
-        moment, kind = event[0], event[1]
-        if kind == "grant":
-            lot = CreditGrant.objects.create(
-                user_id=user_id,
-                source=GrantSource.PLAN,
-                amount=event[2],
-                remaining=event[2],
-                source_ref="analytics-demo",
-            )
-            lots.append([lot, event[2]])
-            balance += event[2]
-            rows.append(
-                CreditTransaction(
-                    user_id=user_id,
-                    kind=TransactionKind.GRANT,
-                    amount=event[2],
-                    balance_after=balance,
-                    created_at=moment,
-                    details={"demo": "analytics"},
-                )
-            )
-            movements.append([(lot, event[2])])
-            continue
-        cost, quantity = event[2], event[3]
-        if cost > balance:
-            continue
-        draw, need = [], cost
-        for entry in lots:
-            if need == 0:
-                break
-            part = min(entry[1], need)
-            if part:
-                entry[1] -= part
-                need -= part
-                draw.append((entry[0], -part))
-        balance -= cost
-        rows.append(
-            CreditTransaction(
-                user_id=user_id,
-                kind=TransactionKind.CONSUME,
-                operation=kind,
-                quantity=quantity,
-                amount=-cost,
-                balance_after=balance,
-                created_at=moment,
-                details={"demo": "analytics"},
-            )
-        )
-        movements.append(draw)
-    CreditTransaction.objects.bulk_create(rows)
-    TransactionLot.objects.bulk_create(
-        [
-            TransactionLot(transaction=row, grant=lot, amount=part)
-            for row, parts in zip(rows, movements, strict=True)
-            for lot, part in parts
-        ]
-    )
-    for lot, remaining in lots:
-        if remaining != lot.amount:
-            CreditGrant.objects.filter(pk=lot.pk).update(remaining=remaining)
-    CreditBalance.objects.update_or_create(user_id=user_id, defaults={"balance": balance})
-    return len(rows)
+        stats.ledger_rows += demo_ledger.write_ledger(user_id, sorted(events, key=lambda e: e[0]))
 
 
 def _support(rng, customers, first_day: date, today: date, stats: Stats) -> None:

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 from bench.common import (
-    DEFAULT_CONN_MAX_AGE,
     ROOT,
     die_with_parent,
     ensure_template,
@@ -36,6 +35,7 @@ from bench.common import (
     setup_django,
     write_results,
 )
+from bench.server import DEFAULT_CONN_MAX_AGE
 
 SUITES = ["credits", "rollup", "api", "webhooks", "seeding", "firstrun", "history"]
 # Run unless --suites names others; firstrun clones and installs, which takes minutes;

@@ -36,16 +36,18 @@ if __package__ in (None, ""):  # run as a file: python bench/api.py
 
 from bench.common import (  # noqa: E402
     ROOT,
-    Gunicorn,
     Result,
-    add_server_arguments,
-    default_gunicorn_workers,
     die_with_parent,
     run_main,
     scratch_database,
-    server_env,
     setup_django,
     write_results,
+)
+from bench.server import (  # noqa: E402
+    Gunicorn,
+    add_server_arguments,
+    default_gunicorn_workers,
+    server_env,
 )
 
 DATABASE = "bench_api"

@@ -305,36 +305,9 @@ def _timed_phases(args, distinct: list[int], hot: int, seconds: int) -> tuple:
     return d_ops / d_time, h_ops / h_time, simple, f_distinct, hot_row, f_hot
 
 
-def run(args) -> tuple[list[Result], int]:
-    """The timed phases and the overdraft race; returns the rows and the exit status."""
-    from credits.invariant import check_invariant  # noqa: PLC0415 - Django is set up when the bench runs
-    from credits.models import CreditBalance, FeatureCost  # noqa: PLC0415 - Django is set up when the bench runs
-
-    _prepare()
-    FeatureCost.objects.update_or_create(
-        operation=OPERATION, defaults={"name": "Benchmark operation", "cost": 1, "active": True}
-    )
-    tag = uuid.uuid4().hex[:6]
-    plenty = 100_000_000
-    distinct = _make_users(args.workers, plenty, f"{tag}-d")
-    if distinct != list(range(distinct[0], distinct[0] + len(distinct))):
-        sys.exit(
-            f"the distinct users' ids are not consecutive ({distinct}); pgbench's script "
-            "maps client i to user first + i"
-        )
-    [hot] = _make_users(1, plenty, f"{tag}-h")
-    seconds = max(int(round(args.seconds)), 1)
-    print(f"credits: {args.workers} processes, {seconds} s per phase", flush=True)
-
-    d_rate, h_rate, simple, f_distinct, hot_row, f_hot = _timed_phases(args, distinct, hot, seconds)
-
-    [limited] = _make_users(1, args.overdraft_credits, f"{tag}-o")
-    o_ok, o_refused, _ = _consume_for([limited], args.workers, 0)
-    overdrafts = max(o_ok - args.overdraft_credits, 0)
-    overdrafts += CreditBalance.objects.filter(balance__lt=0).count()
-    violations = check_invariant()
-
-    n = args.workers
+def _results(n: int, d_rate, h_rate, simple, f_distinct, hot_row, f_hot) -> list[Result]:
+    """The rows: consume_credits from ``n`` processes on distinct users and on one hot user,
+    and the database function alone from pgbench, against their pgbench baselines."""
     distinct_base, hot_base = f"pgbench -N, {n} clients", f"hot-row UPDATE + INSERT, {n} clients"
     results = [
         Result(
@@ -373,6 +346,39 @@ def run(args) -> tuple[list[Result], int]:
             hot_base,
         ),
     ]
+    return results
+
+
+def run(args) -> tuple[list[Result], int]:
+    """The timed phases and the overdraft race; returns the rows and the exit status."""
+    from credits.invariant import check_invariant  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.models import CreditBalance, FeatureCost  # noqa: PLC0415 - Django is set up when the bench runs
+
+    _prepare()
+    FeatureCost.objects.update_or_create(
+        operation=OPERATION, defaults={"name": "Benchmark operation", "cost": 1, "active": True}
+    )
+    tag = uuid.uuid4().hex[:6]
+    plenty = 100_000_000
+    distinct = _make_users(args.workers, plenty, f"{tag}-d")
+    if distinct != list(range(distinct[0], distinct[0] + len(distinct))):
+        sys.exit(
+            f"the distinct users' ids are not consecutive ({distinct}); pgbench's script "
+            "maps client i to user first + i"
+        )
+    [hot] = _make_users(1, plenty, f"{tag}-h")
+    seconds = max(int(round(args.seconds)), 1)
+    print(f"credits: {args.workers} processes, {seconds} s per phase", flush=True)
+
+    d_rate, h_rate, simple, f_distinct, hot_row, f_hot = _timed_phases(args, distinct, hot, seconds)
+
+    [limited] = _make_users(1, args.overdraft_credits, f"{tag}-o")
+    o_ok, o_refused, _ = _consume_for([limited], args.workers, 0)
+    overdrafts = max(o_ok - args.overdraft_credits, 0)
+    overdrafts += CreditBalance.objects.filter(balance__lt=0).count()
+    violations = check_invariant()
+
+    results = _results(args.workers, d_rate, h_rate, simple, f_distinct, hot_row, f_hot)
     print(f"  {'workload':<48}{'ops/s':>8}{'baseline':>10}{'ratio':>8}  target")
     for row in results:
         verdict = f"{row.target}: {'met' if row.met else 'NOT met'}" if row.target else ""

@@ -40,10 +40,10 @@ from bench.common import (  # noqa: E402
     Result,
     die_with_parent,
     exit_on_sigterm,
-    free_port,
     run_main,
     write_results,
 )
+from bench.server import free_port  # noqa: E402
 
 TARGET_SECONDS = 60
 # What this checkout's processes set that a fresh machine would not have.

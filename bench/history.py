@@ -8,13 +8,13 @@
    .data/demo-credentials.json as for ``make seed``), and a copy of it, ``bench_history_after``.
 2. History, in the copy: ``manage.py seed_history --rows N`` when the project has it (the
    first customer by id, alice@demo.example, takes the largest share); otherwise (or
-   ``--generator copy``) this module's generator: ``--rows`` ledger rows for that customer,
-   one a minute back from their first demo row, and ``--customers`` new customers with
-   ``--rows-per-customer`` rows each, written with COPY (grants of 9 followed by nine
-   consumptions of 1, one emptied lot per grant, so the books still agree). The credits
-   invariant and the daily sums (``credits_ledgerday``, kept by a trigger during the writes)
-   are checked against the ledger. Both databases are vacuumed and analyzed, so autovacuum
-   does not share the cores with the timed requests.
+   ``--generator copy``) the bench's generator (``bench.history_rows``): ``--rows`` ledger
+   rows for that customer, one a minute back from their first demo row, and ``--customers``
+   new customers with ``--rows-per-customer`` rows each, written with COPY (grants of 9
+   followed by nine consumptions of 1, one emptied lot per grant, so the books still agree).
+   The credits invariant and the daily sums (``credits_ledgerday``, kept by a trigger during
+   the writes) are checked against the ledger. Both databases are vacuumed and analyzed, so
+   autovacuum does not share the cores with the timed requests.
 3. Timings: ``--repeat`` rounds, each visiting every page on the demo database and on the copy
    in turn (one untimed request, then one timed), through Django's test client in this
    process with the bench settings (DEBUG off); the median per page and database. Pages: the
@@ -40,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -55,28 +54,17 @@ from bench.common import (  # noqa: E402
     drop_database,
     run_main,
     scratch_database,
-    server_env,
     setup_django,
     write_results,
 )
+from bench.history_rows import check_books, seed_history, settle  # noqa: E402
+from bench.server import server_env  # noqa: E402
 
 DATABASE = "bench_history"  # the demo data
 AFTER = "bench_history_after"  # a copy of it, plus the history
 STAFF = "admin@demo.example"
 TARGET = "ratio <= 1.5"  # after / before, per page and for the export's memory
 BASELINE = "the same on the demo data"
-LEDGER_COLUMNS = (
-    "user_id",
-    "kind",
-    "operation",
-    "quantity",
-    "amount",
-    "balance_after",
-    "details",
-    "idempotency_key",
-    "created_at",
-)
-OPERATIONS = ("AI_TEXT_CHAT", "AI_IMAGE_GENERATION", "SHORTS_SCRIPT")
 
 
 def pages(heavy_email: str) -> list[tuple[str, str, str]]:
@@ -112,7 +100,7 @@ def seed_demo() -> None:
 
 def heavy_customer():
     """The first active customer by id: the one ``seed_history`` gives the largest share of
-    the history (alice@demo.example in the demo data), and this module's generator too."""
+    the history (alice@demo.example in the demo data), and the bench's generator too."""
     from accounts.models import Role, Status, User  # noqa: PLC0415 - Django is set up when the bench runs
 
     return User.objects.filter(role=Role.CUSTOMER, status=Status.ACTIVE).order_by("id").first()
@@ -272,147 +260,37 @@ def measure_export(url: str, email: str, label: str) -> dict:
     return found
 
 
-# --- history --------------------------------------------------------------------------------
-
-
-def _groups_of_ten(user_id: int, count: int, newest, step: timedelta):
-    """``count`` ledger rows (a multiple of ten) ending one ``step`` before ``newest``, oldest
-    first: per ten, a GRANT of 9 then nine CONSUMEs of 1, so each ten sums to zero."""
-    first = newest - step * count
-    for n in range(count):
-        position = n % 10
-        grant = position == 0
-        yield (
-            user_id,
-            "GRANT" if grant else "CONSUME",
-            "" if grant else OPERATIONS[n % len(OPERATIONS)],
-            1,
-            9 if grant else -1,
-            9 if grant else 9 - position,
-            "{}",
-            "",
-            first + step * n,
+def _results(rows: int, heavy_email: str, medians: dict, exports: tuple) -> list[Result]:
+    """One row per page (the median after / before) and one for the export's peak memory."""
+    export_before, export_after = exports
+    before, after = medians["demo"], medians["history"]
+    label = f"after {rows:,} rows"
+    results = [
+        Result(
+            "history",
+            f"{name}, {label}",
+            after[name],
+            before[name],
+            "ms",
+            BASELINE,
+            higher_is_better=False,
+            target=TARGET,
         )
-
-
-def copy_history(*, heavy, rows: int, customers: int, rows_per_customer: int) -> None:
-    """This module's generator (when the project has no ``seed_history``): COPY the rows."""
-    from django.db import connection, transaction  # noqa: PLC0415 - Django is set up when the bench runs
-    from django.utils import timezone  # noqa: PLC0415 - Django is set up when the bench runs
-
-    from accounts.models import Role, User  # noqa: PLC0415 - Django is set up when the bench runs
-    from credits.models import CreditTransaction, GrantSource  # noqa: PLC0415 - Django is set up when the bench runs
-    from credits.services import grant_credits  # noqa: PLC0415 - Django is set up when the bench runs
-
-    rows -= rows % 10
-    rows_per_customer -= rows_per_customer % 10
-    oldest = (
-        CreditTransaction.objects.filter(user=heavy)
-        .order_by("created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    ) or timezone.now()
-    others = User.objects.bulk_create(
-        User(email=f"history{n}@bench.test", password="!", role=Role.CUSTOMER)  # noqa: S106
-        for n in range(customers)
-    )
-    now = timezone.now()
-
-    def ledger():
-        yield from _groups_of_ten(heavy.pk, rows, oldest, timedelta(minutes=1))
-        for user in others:
-            yield from _groups_of_ten(user.pk, rows_per_customer, now, timedelta(hours=6))
-
-    lots = [(heavy.pk, rows // 10)] + [(user.pk, rows_per_customer // 10) for user in others]
-    t0 = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg's own cursor, for COPY
-        with raw.copy(
-            f"COPY credits_credittransaction ({', '.join(LEDGER_COLUMNS)}) FROM STDIN"
-        ) as copy:
-            for row in ledger():
-                copy.write_row(row)
-        with raw.copy(
-            "COPY credits_creditgrant (user_id, source, amount, remaining, "
-            "source_ref, idempotency_key, created_at, updated_at) FROM STDIN"
-        ) as copy:
-            for user_id, count in lots:
-                for _ in range(count):
-                    copy.write_row((user_id, GrantSource.PLAN, 9, 0, "history", "", now, now))
-    # The heavy customer's newest row is a real movement again (the invariant reads the
-    # balance from each user's last row).
-    grant_credits(user=heavy, amount=1, source=GrantSource.PROMO, idempotency_key="bench:history")
-    total = rows + customers * rows_per_customer
-    print(
-        f"  COPY of {total:,} ledger rows ({rows:,} for {heavy.email}, {customers:,} "
-        f"customers x "
-        f"{rows_per_customer:,}) in {time.perf_counter() - t0:.0f}s",
-        flush=True,
-    )
-
-
-def seed_history(args, heavy) -> None:
-    from django.core.management import call_command, get_commands  # noqa: PLC0415 - Django is set up when the bench runs
-
-    from credits.models import CreditTransaction  # noqa: PLC0415 - Django is set up when the bench runs
-
-    t0 = time.perf_counter()
-    use_command = args.generator == "seed_history" or (
-        args.generator == "auto" and "seed_history" in get_commands()
-    )
-    if use_command:
-        options = {"customers": args.customers} if args.customers else {}
-        out = io.StringIO()
-        call_command("seed_history", rows=args.rows, no_progress=True, stdout=out, **options)
-        print("  " + out.getvalue().strip(), flush=True)
-        how = "manage.py seed_history"
-    else:
-        copy_history(
-            heavy=heavy,
-            rows=args.rows,
-            customers=args.customers or 1_000,
-            rows_per_customer=args.rows_per_customer,
+        for name, _, _ in pages(heavy_email)
+    ]
+    results.append(
+        Result(
+            "history",
+            f"data export peak RSS, {label}",
+            export_after["peak_rss_mb"],
+            export_before["peak_rss_mb"],
+            "MB",
+            BASELINE,
+            higher_is_better=False,
+            target=TARGET,
         )
-        how = "bench.history's COPY generator"
-    mine = CreditTransaction.objects.filter(user=heavy).count()
-    print(
-        f"  history by {how} in {time.perf_counter() - t0:.0f}s; {heavy.email} now has "
-        f"{mine:,} ledger rows",
-        flush=True,
     )
-
-
-def settle() -> None:
-    """VACUUM (ANALYZE) everything: fresh statistics, and nothing left for autovacuum, which
-    would otherwise work through the freshly written tables on the same cores while the pages
-    are timed (a steady state, as a database that has grown over years is in)."""
-    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
-
-    t0 = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE)")
-    print(f"  VACUUM (ANALYZE) in {time.perf_counter() - t0:.0f}s", flush=True)
-
-
-def check_books() -> None:
-    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
-
-    from credits.invariant import check_invariant  # noqa: PLC0415 - Django is set up when the bench runs
-    from credits.selectors import ledger_day_differences  # noqa: PLC0415 - Django is set up when the bench runs
-
-    t0 = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM credits_credittransaction")
-        (ledger_rows,) = cursor.fetchone()
-    violations, differences = check_invariant(), ledger_day_differences()
-    print(
-        f"  checks in {time.perf_counter() - t0:.0f}s: {ledger_rows:,} ledger "
-        f"rows; invariant violations: {len(violations)}; daily sums differing from the "
-        f"ledger: {len(differences)}",
-        flush=True,
-    )
-    if violations or differences:
-        raise SystemExit(f"history: the books disagree: {violations[:3]} {differences[:3]}")
+    return results
 
 
 def run(args) -> list[Result]:
@@ -443,33 +321,7 @@ def run(args) -> list[Result]:
             if not args.keep:
                 drop_database(AFTER)
 
-    before, after = medians["demo"], medians["history"]
-    label = f"after {args.rows:,} rows"
-    results = [
-        Result(
-            "history",
-            f"{name}, {label}",
-            after[name],
-            before[name],
-            "ms",
-            BASELINE,
-            higher_is_better=False,
-            target=TARGET,
-        )
-        for name, _, _ in pages(heavy.email)
-    ]
-    results.append(
-        Result(
-            "history",
-            f"data export peak RSS, {label}",
-            export_after["peak_rss_mb"],
-            export_before["peak_rss_mb"],
-            "MB",
-            BASELINE,
-            higher_is_better=False,
-            target=TARGET,
-        )
-    )
+    results = _results(args.rows, heavy.email, medians, (export_before, export_after))
     missed = [r.metric for r in results if not r.met]
     print(
         f"history: {len(results) - len(missed)} of {len(results)} rows within {TARGET}"
@@ -506,7 +358,7 @@ def main() -> None:
         choices=["auto", "seed_history", "copy"],
         default="auto",
         help="auto: manage.py seed_history when the project "
-        "has it, else this module's COPY generator",
+        "has it, else the bench's COPY generator",
     )
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per page")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")

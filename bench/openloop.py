@@ -128,6 +128,21 @@ def _sender_process(base_url, share, rate, threads, timeout, ready, go, start, r
     )
 
 
+def _exchange(connection: http.client.HTTPConnection, request: Request) -> tuple:
+    """Send ``request`` and read the answer: (status, None), or (None, the error's name)."""
+    try:
+        connection.request(request.method, request.path, body=request.body, headers=request.headers)
+        response = connection.getresponse()
+        response.read()
+        status, error = response.status, None
+        if response.will_close:
+            connection.close()  # reopened by the next request()
+    except (OSError, http.client.HTTPException) as exc:
+        status, error = None, type(exc).__name__
+        connection.close()
+    return status, error
+
+
 def _send(
     base_url: str,
     share: list[tuple[int, Request]],
@@ -164,18 +179,7 @@ def _send(
                 if pause > 0:
                     time.sleep(pause)
                 late = time.time() - due > 0.010
-                try:
-                    connection.request(
-                        request.method, request.path, body=request.body, headers=request.headers
-                    )
-                    response = connection.getresponse()
-                    response.read()
-                    status, error = response.status, None
-                    if response.will_close:
-                        connection.close()  # reopened by the next request()
-                except (OSError, http.client.HTTPException) as exc:
-                    status, error = None, type(exc).__name__
-                    connection.close()
+                status, error = _exchange(connection, request)
                 finished = time.time()
                 with lock:
                     report["latencies_ms"].append((finished - due) * 1000)

@@ -104,50 +104,57 @@ def _filler_insert(table: str, count: int, values: dict[str, str], start: int = 
         )
 
 
-def generate(args) -> dict:
-    from catalog.factories import PlanFactory, RecurringPriceFactory  # noqa: PLC0415 - Django is set up when the bench runs
-    from credits.models import CreditTransaction  # noqa: PLC0415 - Django is set up when the bench runs
+class _History:
+    """Writes the benchmark's history: customers (made once), subscriptions and ledger rows,
+    in batches numbered from ``start`` so a later batch adds to the first."""
 
-    end_of_day = f"timestamptz '{DAY + timedelta(days=1)} 00:00+00'"
-    _filler_insert(
-        "accounts_user",
-        args.customers,
-        {
-            "email": "'bench' || g || '@example.com'",
-            "password": "'!'",
-            "role": "'CUSTOMER'",
-            "status": "'ACTIVE'",
-            "is_active": "true",
-            "timezone": "'UTC'",
-            "language": "'en'",
-            "created_at": f"{end_of_day} - interval '800 days'",
-            "updated_at": f"{end_of_day} - interval '800 days'",
-        },
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id) FROM accounts_user")
-        first_user = cursor.fetchone()[0]
+    def __init__(self, args) -> None:
+        from catalog.factories import PlanFactory, RecurringPriceFactory  # noqa: PLC0415 - Django is set up when the bench runs
 
-    plan = PlanFactory(monthly_price__unit_amount=2900, yearly_price__unit_amount=29000)
-    eur = RecurringPriceFactory(product=plan.product, unit_amount=1900, currency="eur")
-    prices = f"ARRAY[{plan.monthly_price_id}, {plan.yearly_price_id}, {eur.pk}]"
-    history = args.days * 86400
+        self.args = args
+        self.end_of_day = f"timestamptz '{DAY + timedelta(days=1)} 00:00+00'"
+        self.first_user = self._customers()
+        self.plan = PlanFactory(monthly_price__unit_amount=2900, yearly_price__unit_amount=29000)
+        eur = RecurringPriceFactory(product=self.plan.product, unit_amount=1900, currency="eur")
+        self.prices = f"ARRAY[{self.plan.monthly_price_id}, {self.plan.yearly_price_id}, {eur.pk}]"
+        self.history = args.days * 86400
 
-    def subscriptions(count: int, start: int, offset_seconds: int) -> None:
+    def _customers(self) -> int:
+        """``--customers`` customers, made long before D; the first one's id."""
+        _filler_insert(
+            "accounts_user",
+            self.args.customers,
+            {
+                "email": "'bench' || g || '@example.com'",
+                "password": "'!'",
+                "role": "'CUSTOMER'",
+                "status": "'ACTIVE'",
+                "is_active": "true",
+                "timezone": "'UTC'",
+                "language": "'en'",
+                "created_at": f"{self.end_of_day} - interval '800 days'",
+                "updated_at": f"{self.end_of_day} - interval '800 days'",
+            },
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT min(id) FROM accounts_user")
+            return cursor.fetchone()[0]
+
+    def subscriptions(self, count: int, start: int, offset_seconds: int) -> None:
         # The first batch: ~70 % live, 30 % canceled during the history. Later batches
         # (offset further back): all canceled a day after they started, long before D.
         _filler_insert(
             "billing_subscription",
             count,
             {
-                "user_id": f"{first_user} + (g % {args.customers})",
-                "plan_id": str(plan.pk),
-                "price_id": f"({prices})[1 + g % 3]",
+                "user_id": f"{self.first_user} + (g % {self.args.customers})",
+                "plan_id": str(self.plan.pk),
+                "price_id": f"({self.prices})[1 + g % 3]",
                 "quantity": "1",
-                "status": f"CASE WHEN g % 10 < 7 AND g <= {args.subscriptions} THEN 'ACTIVE' "
+                "status": f"CASE WHEN g % 10 < 7 AND g <= {self.args.subscriptions} THEN 'ACTIVE' "
                 "ELSE 'CANCELED' END",
-                "created_at": f"{end_of_day} - make_interval(secs => {offset_seconds} + "
-                f"{history}::numeric * ((g * 7919) % 1000 + 1000) / 2000.0 + 86400)",
+                "created_at": f"{self.end_of_day} - make_interval(secs => {offset_seconds} + "
+                f"{self.history}::numeric * ((g * 7919) % 1000 + 1000) / 2000.0 + 86400)",
                 "updated_at": "now()",
                 "billing_source": "'manual'",
                 "metadata": "'{}'::jsonb",
@@ -158,7 +165,7 @@ def generate(args) -> dict:
         ends = (
             "created_at + interval '1 day'"
             if offset_seconds
-            else f"created_at + ({end_of_day} - interval '1 day' - created_at) "
+            else f"created_at + ({self.end_of_day} - interval '1 day' - created_at) "
             "* ((id * 31) % 100) / 100.0"
         )
         with connection.cursor() as cursor:
@@ -166,13 +173,15 @@ def generate(args) -> dict:
                 UPDATE billing_subscription SET canceled_at = {ends}
                 WHERE status = 'CANCELED' AND canceled_at IS NULL""")
 
-    def ledger(count: int, start: int) -> None:
-        step = history / args.rows  # same density per day whatever the history length
+    def ledger(self, count: int, start: int) -> None:
+        from credits.models import CreditTransaction  # noqa: PLC0415 - Django is set up when the bench runs
+
+        step = self.history / self.args.rows  # same density per day whatever the history length
         _filler_insert(
             CreditTransaction._meta.db_table,
             count,
             {
-                "user_id": f"{first_user} + (g % {args.customers})",
+                "user_id": f"{self.first_user} + (g % {self.args.customers})",
                 "kind": "CASE WHEN g % 10 = 0 THEN 'GRANT' ELSE 'CONSUME' END",
                 "operation": "CASE WHEN g % 10 = 0 THEN '' ELSE (ARRAY['AI_TEXT_CHAT', "
                 "'AI_IMAGE_GENERATION', 'AI_VIDEO_GENERATION', 'SHORTS_SCRIPT', "
@@ -182,21 +191,24 @@ def generate(args) -> dict:
                 "balance_after": "50",
                 "details": "'{}'::jsonb",
                 "idempotency_key": "''",
-                "created_at": f"{end_of_day} - make_interval(secs => g * {step})",
+                "created_at": f"{self.end_of_day} - make_interval(secs => g * {step})",
             },
             start=start,
         )
 
+
+def generate(args) -> dict:
+    history = _History(args)
     t0 = time.perf_counter()
-    subscriptions(args.subscriptions, 1, 0)
-    ledger(args.rows, 1)
+    history.subscriptions(args.subscriptions, 1, 0)
+    history.ledger(args.rows, 1)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(
         f"Generated {args.customers:,} customers, {args.subscriptions:,} subscriptions, "
         f"{args.rows:,} ledger rows over {args.days} days in {time.perf_counter() - t0:.1f}s"
     )
-    return {"subscriptions": subscriptions, "ledger": ledger}
+    return {"subscriptions": history.subscriptions, "ledger": history.ledger}
 
 
 # What billing would add (proposed in the analytics report): the canceled subscriptions that
@@ -343,6 +355,19 @@ def explain_ledger() -> None:
         print("  " + "\n  ".join(row[0] for row in cursor.fetchall()[:8]))
 
 
+def _double_history(args, make: dict) -> None:
+    """The same history again, before the first: as many ledger rows and subscriptions."""
+    t0 = time.perf_counter()
+    make["ledger"](args.rows, args.rows + 1)  # the same again, before the history
+    make["subscriptions"](args.subscriptions, args.subscriptions + 1, args.days * 86400)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"Doubled the history ({2 * args.rows:,} ledger rows, "
+        f"{2 * args.subscriptions:,} subscriptions) in {time.perf_counter() - t0:.1f}s"
+    )
+
+
 def run(args) -> list[Result]:
     make = generate(args)
     if args.subscription_indexes:
@@ -355,15 +380,7 @@ def run(args) -> list[Result]:
     print("  ledger query plan for D:")
     explain_ledger()
 
-    t0 = time.perf_counter()
-    make["ledger"](args.rows, args.rows + 1)  # the same again, before the history
-    make["subscriptions"](args.subscriptions, args.subscriptions + 1, args.days * 86400)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    print(
-        f"Doubled the history ({2 * args.rows:,} ledger rows, "
-        f"{2 * args.subscriptions:,} subscriptions) in {time.perf_counter() - t0:.1f}s"
-    )
+    _double_history(args, make)
     doubled, _ = measure(args, f"history {2 * args.days} days")
     print(
         f"Doubling history changed D's rollup time by {doubled / base:.2f}x "

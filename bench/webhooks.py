@@ -38,17 +38,19 @@ if __package__ in (None, ""):  # run as a file: python bench/webhooks.py
 
 from bench import openloop  # noqa: E402
 from bench.common import (  # noqa: E402
-    Gunicorn,
     Result,
-    add_server_arguments,
     bench_queue_messages,
-    default_gunicorn_workers,
     empty_bench_queue,
     run_main,
     scratch_database,
-    server_env,
     setup_django,
     write_results,
+)
+from bench.server import (  # noqa: E402
+    Gunicorn,
+    add_server_arguments,
+    default_gunicorn_workers,
+    server_env,
 )
 
 DATABASE = "bench_webhooks"
@@ -134,60 +136,40 @@ def _highest(outcomes: dict) -> float:
     return max((rate for rate, outcome in outcomes.items() if _kept_under(outcome)), default=0)
 
 
-def run(args) -> list[Result]:
-    from billing.models import WebhookEvent  # noqa: PLC0415 - Django is set up when the bench runs
-
-    workers = args.workers or default_gunicorn_workers()
-    rates = [args.rate, *sorted(r for r in args.sweep if r > args.rate)]
-    run_id = secrets.token_hex(4)
-    secret = f"whsec_bench_{secrets.token_hex(16)}"
-    print(
-        f"webhooks: {args.rate:g}/s for {args.seconds:g} s, then {rates[1:]} for "
-        f"{args.sweep_seconds:g} s each, to gunicorn ({workers} sync workers, "
-        f"DB_CONN_MAX_AGE={args.conn_max_age}); {args.processes} sender processes",
-        flush=True,
+def _serve_and_sweep(args, url: str, workers: int, rates: list, run_id: str, secret: str):
+    """Gunicorn on the scratch database, warmed, then the sweep of rates; (health, hooks), the
+    outcomes per rate, once the workers have published what they queued."""
+    env = server_env(
+        url,
+        conn_max_age=args.conn_max_age,
+        STRIPE_WEBHOOK_SECRET=secret,
+        STRIPE_SECRET_KEY="",
+        STRIPE_API_BASE="",
     )
-    empty_bench_queue()
-    with scratch_database(DATABASE) as url:
-        env = server_env(
-            url,
-            conn_max_age=args.conn_max_age,
-            STRIPE_WEBHOOK_SECRET=secret,
-            STRIPE_SECRET_KEY="",
-            STRIPE_API_BASE="",
+    with Gunicorn(
+        "config.wsgi:application", env=env, workers=workers, ready_path="/healthz/"
+    ) as app:
+        # Warm every worker (imports, first connection) before any run.
+        openloop.run(
+            app.url,
+            [openloop.Request("GET", "/healthz/")] * (4 * workers),
+            rate=args.rate,
+            processes=args.processes,
         )
-        try:
-            with Gunicorn(
-                "config.wsgi:application", env=env, workers=workers, ready_path="/healthz/"
-            ) as app:
-                # Warm every worker (imports, first connection) before any run.
-                openloop.run(
-                    app.url,
-                    [openloop.Request("GET", "/healthz/")] * (4 * workers),
-                    rate=args.rate,
-                    processes=args.processes,
-                )
-                steps = [
-                    (args.rate, args.seconds),
-                    *((rate, args.sweep_seconds) for rate in rates[1:]),
-                ]
-                health, hooks = _sweep(app.url, steps, run_id, secret, args.processes)
-                # The workers' publisher threads publish after answering: let them finish.
-                _wait_published(timeout=60)
-            stored = WebhookEvent.objects.filter(
-                stripe_event_id__startswith=f"evt_bench_{run_id}_"
-            ).count()
-            queued = bench_queue_messages()
-        finally:
-            empty_bench_queue()
-    acknowledged = sum(outcome.ok for outcome in hooks.values())
-    print(
-        f"  inbox: {acknowledged} acknowledged, {stored} events stored, {queued} processing "
-        f"tasks queued on the broker (no worker ran)",
-        flush=True,
-    )
+        steps = [
+            (args.rate, args.seconds),
+            *((rate, args.sweep_seconds) for rate in rates[1:]),
+        ]
+        health, hooks = _sweep(app.url, steps, run_id, secret, args.processes)
+        # The workers' publisher threads publish after answering: let them finish.
+        _wait_published(timeout=60)
+    return health, hooks
+
+
+def _check(args, at_rate, health_at_rate, acknowledged: int, stored: int, queued: int) -> None:
+    """Stop (SystemExit) when requests failed at the rate or the inbox lost or duplicated
+    work; a note when the health endpoint itself was slow."""
     problems = []
-    at_rate, health_at_rate = hooks[args.rate], health[args.rate]
     if at_rate.failed or health_at_rate.failed:
         problems.append(
             f"at {args.rate:g}/s {at_rate.failed} webhook and "
@@ -205,6 +187,39 @@ def run(args) -> list[Result]:
             " the machine is busy",
             flush=True,
         )
+
+
+def run(args) -> list[Result]:
+    from billing.models import WebhookEvent  # noqa: PLC0415 - Django is set up when the bench runs
+
+    workers = args.workers or default_gunicorn_workers()
+    rates = [args.rate, *sorted(r for r in args.sweep if r > args.rate)]
+    run_id = secrets.token_hex(4)
+    secret = f"whsec_bench_{secrets.token_hex(16)}"
+    print(
+        f"webhooks: {args.rate:g}/s for {args.seconds:g} s, then {rates[1:]} for "
+        f"{args.sweep_seconds:g} s each, to gunicorn ({workers} sync workers, "
+        f"DB_CONN_MAX_AGE={args.conn_max_age}); {args.processes} sender processes",
+        flush=True,
+    )
+    empty_bench_queue()
+    with scratch_database(DATABASE) as url:
+        try:
+            health, hooks = _serve_and_sweep(args, url, workers, rates, run_id, secret)
+            stored = WebhookEvent.objects.filter(
+                stripe_event_id__startswith=f"evt_bench_{run_id}_"
+            ).count()
+            queued = bench_queue_messages()
+        finally:
+            empty_bench_queue()
+    acknowledged = sum(outcome.ok for outcome in hooks.values())
+    print(
+        f"  inbox: {acknowledged} acknowledged, {stored} events stored, {queued} processing "
+        f"tasks queued on the broker (no worker ran)",
+        flush=True,
+    )
+    at_rate, health_at_rate = hooks[args.rate], health[args.rate]
+    _check(args, at_rate, health_at_rate, acknowledged, stored, queued)
     baseline = "GET /healthz/ at the same rates"
     return [
         Result(

@@ -25,7 +25,7 @@ import nh3
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Expression, RawSQL
 from django.db.models.functions import Greatest, Least
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -136,19 +136,27 @@ def search_articles(text: str, *, queryset: QuerySet | None = None, mode: str = 
         if fts_query is not None
         else Value(0.0, output_field=FloatField())
     )
-    if vector is not None:
-        # Table and column names are constants; the vector and model name are parameters.
-        semantic = RawSQL(  # noqa: S611
-            f"SELECT 1 - (e.embedding <=> %s::vector) FROM {embeddings.TABLE} e "  # noqa: S608
-            f"WHERE e.article_id = {Article._meta.db_table}.id AND e.model = %s",
-            [embeddings.to_sql(vector), embeddings.MODEL_NAME],
-            output_field=FloatField(),
-        )
-    else:
-        semantic = Value(None, output_field=FloatField())
+    return _ranked(qs.filter(condition), query, fts=fts, semantic=_semantic(vector))
+
+
+def _semantic(vector) -> Expression:
+    """Cosine similarity of each article's embedding to ``vector`` (None without one)."""
+    if vector is None:
+        return Value(None, output_field=FloatField())
+    # Table and column names are constants; the vector and model name are parameters.
+    return RawSQL(  # noqa: S611
+        f"SELECT 1 - (e.embedding <=> %s::vector) FROM {embeddings.TABLE} e "  # noqa: S608
+        f"WHERE e.article_id = {Article._meta.db_table}.id AND e.model = %s",
+        [embeddings.to_sql(vector), embeddings.MODEL_NAME],
+        output_field=FloatField(),
+    )
+
+
+def _ranked(qs: QuerySet, query: SearchQuery, *, fts: Expression, semantic: Expression) -> QuerySet:
+    """``qs`` annotated with ``rank`` (the blend of ``fts`` and ``semantic``) and ``headline``,
+    best first."""
     return (
-        qs.filter(condition)
-        .annotate(fts_rank=fts, semantic=semantic)
+        qs.annotate(fts_rank=fts, semantic=semantic)
         .annotate(
             rank=Case(
                 When(semantic__isnull=True, then=F("fts_rank")),

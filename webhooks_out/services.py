@@ -12,7 +12,7 @@ import logging
 import socket
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 import requests
@@ -128,10 +128,11 @@ def deliver_endpoint(endpoint_id: int, *, limit: int = BATCH) -> dict:
     return {"busy": False, "sent": sent, "failed": failed}
 
 
-def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
-    body = body_of(delivery)
-    started = timezone.now()
-    headers = {
+def _headers(
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes, started: datetime
+) -> dict[str, str]:
+    """The headers of one attempt: signed with the endpoint's secret at ``started``."""
+    return {
         "Content-Type": "application/json",
         "User-Agent": "billing-webhooks/1",
         signing.HEADER: signing.sign(endpoint.secret, body, int(started.timestamp())),
@@ -140,8 +141,13 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
         "Billing-Sequence": str(delivery.sequence),
         "Billing-Attempt": str(delivery.attempts + 1),
     }
+
+
+def _post(
+    endpoint: WebhookEndpoint, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str, str]:
+    """Send one attempt; (response code, response excerpt, error), error empty on a 2xx."""
     code, excerpt, error = None, "", ""
-    clock = time.monotonic()
     refusal = address_refusal(endpoint.url)
     try:
         if refusal:
@@ -155,8 +161,19 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
                 error = f"HTTP {code}"
     except requests.RequestException as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
-    duration = int((time.monotonic() - clock) * 1000)
-    ok = not error
+    return code, excerpt, error
+
+
+def _record(
+    endpoint: WebhookEndpoint,
+    delivery: WebhookDelivery,
+    started: datetime,
+    outcome: tuple[int | None, str, str],
+    duration: int,
+) -> None:
+    """Log the attempt and move the delivery on: delivered, retried later, or given up (which
+    disables the endpoint)."""
+    code, excerpt, error = outcome
     now = timezone.now()
     with transaction.atomic():
         DeliveryAttempt.objects.create(
@@ -171,7 +188,7 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
         delivery.first_attempt_at = delivery.first_attempt_at or started
         delivery.last_response_code = code
         delivery.last_error = error
-        if ok:
+        if not error:
             delivery.status, delivery.delivered_at = DeliveryStatus.SUCCEEDED, now
         elif now - delivery.first_attempt_at >= GIVE_UP_AFTER:
             delivery.status = DeliveryStatus.FAILED
@@ -186,6 +203,17 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
         else:
             delivery.next_attempt_at = now + backoff(delivery.attempts)
         delivery.save()
+
+
+def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
+    body = body_of(delivery)
+    started = timezone.now()
+    headers = _headers(endpoint, delivery, body, started)
+    clock = time.monotonic()
+    code, excerpt, error = _post(endpoint, body, headers)
+    duration = int((time.monotonic() - clock) * 1000)
+    ok = not error
+    _record(endpoint, delivery, started, (code, excerpt, error), duration)
     if not ok:
         logger.warning(
             "Webhook delivery %s to %s failed (attempt %s): %s",

@@ -110,15 +110,7 @@ def seed_history(
     started = timezone.now()
     end = end or started
     rng = random.Random(seed)
-    operations = list(
-        FeatureCost.objects.filter(active=True)
-        .order_by("operation")
-        .values_list("operation", "cost")
-    )
-    if not operations:
-        raise SeedError(
-            "No active feature costs: run `manage.py seed_demo` (or seed_credits) first."
-        )
+    operations = _operations()
     packs, staff = credit_packs(), staff_members()
     users = pick_customers(customers)
     weights = shares(len(users), rng)
@@ -138,11 +130,41 @@ def seed_history(
         rng=rng,
         progress=progress or (lambda n: None),
     )
+    histories = _write(run, lanes(weights, lanes_wanted))
+    counts: dict[str, int] = {}
+    for history in histories:
+        for table, count in history.counts.items():
+            counts[table] = counts.get(table, 0) + count
+    return Stats(
+        customers=len(users),
+        heavy_email=users[0][1],
+        rows={table: n for table, n in counts.items() if n},
+        seconds=(timezone.now() - started).total_seconds(),
+    )
+
+
+def _operations() -> list[tuple[str, int]]:
+    """The active feature costs, (operation, cost) by operation; SeedError without any."""
+    operations = list(
+        FeatureCost.objects.filter(active=True)
+        .order_by("operation")
+        .values_list("operation", "cost")
+    )
+    if not operations:
+        raise SeedError(
+            "No active feature costs: run `manage.py seed_demo` (or seed_credits) first."
+        )
+    return operations
+
+
+def _write(run: "_Run", groups: list) -> list[History]:
+    """Simulate and write every lane's history in one transaction per lane (all rolled back
+    if one fails); the lanes' histories, for their counts."""
     histories: list[History] = []
     extra = []  # the other lanes' connections
     with transaction.atomic():
         try:
-            _open_lanes(run, lanes(weights, lanes_wanted), histories, extra)
+            _open_lanes(run, groups, histories, extra)
             _simulate(histories, extra)
         except BaseException:
             for history in histories:
@@ -157,16 +179,7 @@ def seed_history(
         # a surrounding transaction, when there is one (a test).
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-    counts: dict[str, int] = {}
-    for history in histories:
-        for table, count in history.counts.items():
-            counts[table] = counts.get(table, 0) + count
-    return Stats(
-        customers=len(users),
-        heavy_email=users[0][1],
-        rows={table: n for table, n in counts.items() if n},
-        seconds=(timezone.now() - started).total_seconds(),
-    )
+    return histories
 
 
 @dataclass

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from django.apps import apps
 from psycopg import sql
 
+from config.backups.pgtools import Database
+
 FORMAT_VERSION = 1
 DUMP = ".dump"
 MANIFEST = ".manifest.json"
@@ -105,3 +107,38 @@ def differences(manifest: dict, *, migrations: dict, counts: dict) -> list[str]:
         if got != want:
             problems.append(f"row count of {table}: manifest {want}, restored {got}")
     return problems
+
+
+def build(
+    name: str,
+    source: Database,
+    dumped: dict,
+    started_at: datetime,
+    duration: float,
+    *,
+    size: int,
+    checksum: str,
+) -> dict:
+    """The manifest of a stored dump: what was dumped, from where, when, and how to check it."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "created_at": started_at.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "duration_seconds": round(duration, 3),
+        "database": {
+            "name": source.name,
+            "host": source.host or "localhost",
+            "server_version": dumped["server_version"],
+        },
+        "dump": {
+            "file": name + DUMP,
+            "bytes": size,
+            "sha256": checksum,
+            "format": "pg_dump custom",
+            "compression": "gzip level 6",
+            "pg_dump": dumped["pg_dump"],
+        },
+        "migrations": dumped["migrations"],
+        "row_counts": dumped["row_counts"],
+    }

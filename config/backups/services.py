@@ -87,28 +87,9 @@ def create_backup(
     finally:
         partial.unlink(missing_ok=True)
     counts = dumped["row_counts"]
-    manifest = {
-        "format_version": facts.FORMAT_VERSION,
-        "name": name,
-        "created_at": started_at.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(),
-        "duration_seconds": round(time.monotonic() - clock, 3),
-        "database": {
-            "name": source.name,
-            "host": source.host or "localhost",
-            "server_version": dumped["server_version"],
-        },
-        "dump": {
-            "file": name + facts.DUMP,
-            "bytes": size,
-            "sha256": checksum,
-            "format": "pg_dump custom",
-            "compression": "gzip level 6",
-            "pg_dump": dumped["pg_dump"],
-        },
-        "migrations": dumped["migrations"],
-        "row_counts": counts,
-    }
+    manifest = facts.build(
+        name, source, dumped, started_at, time.monotonic() - clock, size=size, checksum=checksum
+    )
     stores.write_json(storage, name + facts.MANIFEST, manifest)
     progress.step(
         f"Backup {name}: {_size(size)}, {sum(v or 0 for v in counts.values())} rows "

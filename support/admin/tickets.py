@@ -37,6 +37,72 @@ from support.admin.desk import (
 from support.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from support.models import TRANSITIONS, ApprovalStatus, Ticket, TicketPriority, TicketStatus
 
+# --- the ticket panel's operations: each through its service; (what happened, the ticket to
+# show next) ---------------------------------------------------------------------------------
+
+
+def _reply(ticket, data, user):
+    message = services.reply(
+        ticket=ticket, author=user, body=data["body"], files=data["attachments"]
+    )
+    files = message.attachments.count()
+    done = f"Reply sent: it is on the ticket and e-mailed to {ticket.customer.email}" + (
+        f", with {files} attachment(s)." if files else "."
+    )
+    return done, ticket.pk
+
+
+def _note(ticket, data, user):
+    services.add_internal_note(ticket=ticket, author=user, body=data["body"])
+    return "Internal note added. The customer does not see it and is not e-mailed.", ticket.pk
+
+
+def _status(ticket, data, user):
+    old = ticket.get_status_display()
+    ticket = services.change_status(ticket=ticket, status=data["status"], actor=user)
+    done = (
+        f"Status changed from {old} to {ticket.get_status_display()}; "
+        f"{ticket.customer.email} is e-mailed about it."
+    )
+    return done, ticket.pk
+
+
+def _priority(ticket, data, user):
+    ticket = services.change_priority(ticket=ticket, priority=data["priority"], actor=user)
+    done = (
+        f"Priority changed to {ticket.get_priority_display()}; the SLA deadlines were recomputed."
+    )
+    return done, ticket.pk
+
+
+def _assign(ticket, data, user):
+    services.assign(ticket=ticket, assignee=data["assignee"], actor=user)
+    done = (
+        f"Assigned to {data['assignee'].name}."
+        if data["assignee"]
+        else "The ticket is now unassigned."
+    )
+    return done, ticket.pk
+
+
+def _merge(ticket, data, user):
+    target = services.merge(source=ticket, target=data["into"], actor=user)
+    done = (
+        f"{ticket.number} was merged into {target.number} and closed; its "
+        "messages are now on this ticket."
+    )
+    return done, target.pk
+
+
+_OPERATIONS = {
+    "reply": _reply,
+    "note": _note,
+    "status": _status,
+    "priority": _priority,
+    "assign": _assign,
+    "merge": _merge,
+}
+
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
@@ -181,57 +247,15 @@ class TicketAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return self._with_errors(request, ticket, act_form=form)
-        data, user = form.cleaned_data, request.user
-        operation = data["operation"]
-        back = reverse("admin:support_ticket_change", args=[pk])
+        operation = _OPERATIONS[form.cleaned_data["operation"]]
+        back = ticket.pk
         try:
-            if operation == "reply":
-                message = services.reply(
-                    ticket=ticket, author=user, body=data["body"], files=data["attachments"]
-                )
-                files = message.attachments.count()
-                done = (
-                    f"Reply sent: it is on the ticket and e-mailed to "
-                    f"{ticket.customer.email}"
-                    + (f", with {files} attachment(s)." if files else ".")
-                )
-            elif operation == "note":
-                services.add_internal_note(ticket=ticket, author=user, body=data["body"])
-                done = "Internal note added. The customer does not see it and is not e-mailed."
-            elif operation == "status":
-                old = ticket.get_status_display()
-                ticket = services.change_status(ticket=ticket, status=data["status"], actor=user)
-                done = (
-                    f"Status changed from {old} to {ticket.get_status_display()}; "
-                    f"{ticket.customer.email} is e-mailed about it."
-                )
-            elif operation == "priority":
-                ticket = services.change_priority(
-                    ticket=ticket, priority=data["priority"], actor=user
-                )
-                done = (
-                    f"Priority changed to {ticket.get_priority_display()}; the SLA "
-                    "deadlines were recomputed."
-                )
-            elif operation == "assign":
-                services.assign(ticket=ticket, assignee=data["assignee"], actor=user)
-                done = (
-                    f"Assigned to {data['assignee'].name}."
-                    if data["assignee"]
-                    else "The ticket is now unassigned."
-                )
-            else:  # merge
-                target = services.merge(source=ticket, target=data["into"], actor=user)
-                back = reverse("admin:support_ticket_change", args=[target.pk])
-                done = (
-                    f"{ticket.number} was merged into {target.number} and closed; its "
-                    "messages are now on this ticket."
-                )
+            done, back = operation(ticket, form.cleaned_data, request.user)
         except DomainError as exc:
             self.message_user(request, f"{exc.message} Nothing was changed.", messages.ERROR)
         else:
             self.message_user(request, done, messages.SUCCESS)
-        return HttpResponseRedirect(back)
+        return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[back]))
 
     def _with_errors(self, request, ticket, **panel_forms):
         """The ticket page again, answering 400: the refused panel form keeps what was typed

@@ -110,10 +110,9 @@ def test_billing_panel_shows_money_and_plain_credits(
     assert "minor units" not in html and "71137" not in html and "51137" not in html
 
 
-def test_approval_requests_name_the_action_and_its_amount_in_its_unit(
-    client, support_agent, admin_user, customer, ticket
-):
-    SystemConfig.objects.create(key="support_approval_threshold", value=100)
+def _request_refund_credits_and_trial(support_agent, customer, ticket):
+    """One pending approval request of each kind: a refund in dollars, a credit adjustment in
+    credits, a trial extension in days."""
     order = _paid_order(customer, 5000)
     subscription = SubscriptionFactory(
         user=customer,
@@ -152,6 +151,13 @@ def test_approval_requests_name_the_action_and_its_amount_in_its_unit(
             currency=currency,
         )
         assert approval.status == ApprovalStatus.PENDING
+
+
+def test_approval_requests_name_the_action_and_its_amount_in_its_unit(
+    client, support_agent, admin_user, customer, ticket
+):
+    SystemConfig.objects.create(key="support_approval_threshold", value=100)
+    _request_refund_credits_and_trial(support_agent, customer, ticket)
     client.force_login(admin_user)
 
     listing = client.get("/admin/support/approvalrequest/").content.decode()

@@ -36,6 +36,39 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _commands(python: str, host: str, port: int, concurrency: int) -> dict[str, list[str]]:
+    """The three processes, by name: the web server, a Celery worker and Celery beat."""
+    return {
+        "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+        "worker": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            "worker@%h",
+        ],
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--scheduler",
+            "config.beat:LeaderScheduler",
+        ],
+    }
+
+
 class Command(BaseCommand):
     help = "Run the web server (127.0.0.1:8000), a Celery worker and beat; Ctrl-C stops all."
 
@@ -53,35 +86,20 @@ class Command(BaseCommand):
         # Links in e-mails (sent by the web process and the worker) point at this server,
         # whatever its port, unless SITE_URL says otherwise.
         env.setdefault("SITE_URL", f"http://{host}:{port}")
-        commands = {
-            "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(concurrency),
-                "--hostname",
-                "worker@%h",
-            ],
-            "beat": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--scheduler",
-                "config.beat:LeaderScheduler",
-            ],
-        }
+        commands = _commands(python, host, port, concurrency)
+        children = self._start(commands, env)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nThe product runs at http://{host}:{port}/ — admin at /admin/, "
+                f"API docs at /api/v1/docs/. Press Ctrl-C to stop everything.\n"
+            )
+        )
+        exit_code = self._supervise(children)
+        if exit_code:
+            raise CommandError(f"stopped because a process exited (code {exit_code})")
+        self.stdout.write("All stopped.")
+
+    def _start(self, commands, env):
         children = {}
         for name, command in commands.items():
             # Each child gets its own process group, so Ctrl-C here is handled once, by us.
@@ -89,12 +107,11 @@ class Command(BaseCommand):
                 command, env=env, start_new_session=True, preexec_fn=_die_with_parent
             )
             self.stdout.write(f"started {name} (pid {children[name].pid})")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"\nThe product runs at http://{host}:{port}/ — admin at /admin/, "
-                f"API docs at /api/v1/docs/. Press Ctrl-C to stop everything.\n"
-            )
-        )
+        return children
+
+    def _supervise(self, children):
+        """Wait for Ctrl-C (or SIGTERM) or for a child to exit, then stop them all; the exit
+        code of a child that exited by itself (or 1), else 0."""
         stopping = False
 
         def request_stop(signum, frame):
@@ -117,9 +134,7 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         finally:
             self._stop(children)
-        if exit_code:
-            raise CommandError(f"stopped because a process exited (code {exit_code})")
-        self.stdout.write("All stopped.")
+        return exit_code
 
     def _stop(self, children):
         # SIGTERM to each main process only: Celery then stops its own pool (warm shutdown).
