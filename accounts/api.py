@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services, user_extras
+from accounts import login_sessions, selectors, services, user_extras
 from accounts.models import ApiKey, LoginSession, User
 from accounts.profile import GENDER_CHOICES
 from core.api import NotFound
@@ -361,7 +361,9 @@ class MySessionView(APIView):
     def delete(self, request, session_id: int):
         if not selectors.active_sessions_for(user=request.user).filter(pk=session_id).exists():
             raise_not_found()
-        services.revoke_login_session(user=request.user, session_id=session_id, actor=request.user)
+        login_sessions.revoke_login_session(
+            user=request.user, session_id=session_id, actor=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

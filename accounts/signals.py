@@ -9,12 +9,8 @@ from allauth.account.signals import (
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
-from accounts.services import (
-    end_login_session,
-    end_other_sessions,
-    record_email_change,
-    start_login_session,
-)
+from accounts.login_sessions import end_login_session, end_other_sessions, start_login_session
+from accounts.services import record_email_change
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.login_session_started")

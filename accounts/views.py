@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import deletion, selectors, services, user_extras
+from accounts import deletion, login_sessions, selectors, services, user_extras
 from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
 from accounts.models import ApiKey, LoginSession
 from core.api import DomainError
@@ -88,7 +88,9 @@ def revoke_session(request, session_id):
             "accounts/session_revoke.html",
             {"login_session": session, "is_current": is_current},
         )
-    services.revoke_login_session(user=request.user, session_id=session.pk, actor=request.user)
+    login_sessions.revoke_login_session(
+        user=request.user, session_id=session.pk, actor=request.user
+    )
     if is_current:
         logout(request)
         return redirect("account_login")

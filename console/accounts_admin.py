@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from accounts import authority, services
+from accounts import authority, login_sessions, services
 from accounts.models import STAFF_ROLES, ApiKey, LoginSession, Role, Status, StoredFile, User
 from accounts.profile import PROFILE_FIELDS, clean_profile
 from backoffice.confirm import confirm_first
@@ -346,7 +346,7 @@ class LoginSessionAdmin(RevocableAdmin):
     list_select_related = ["user"]
 
     def revoke_one(self, request, obj):
-        services.revoke_login_session(user=obj.user, session_id=obj.pk, actor=request.user)
+        login_sessions.revoke_login_session(user=obj.user, session_id=obj.pk, actor=request.user)
 
 
 @admin.register(ApiKey)

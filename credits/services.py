@@ -9,13 +9,15 @@ no two services can deadlock; different users never contend. Counters are change
 
 Consuming, the hot path, is one statement: the PL/pgSQL function ``credits_consume_v2``
 (migration 0008; v1 in 0005 used the database's clock) follows the same protocol inside the
-database, so a consume costs one round trip; the other movements run here in Python.
+database, so a consume costs one round trip; the other movements run in Python: granting and
+expiry here, taking back, refunding and staff corrections in ``credits.corrections`` (each
+importable from here too).
 """
 
 import json
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,36 +25,37 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import authority
 from accounts.models import User
 from core import audit
 from core.models import AuditAction
 from core.outbox.services import publish as publish_outbox
 from core.system_config import get_config
 from credits import plans
+
+# Taking back, refunding and adjusting live in credits.corrections; callers find every movement
+# of credits here.
+from credits.corrections import (  # noqa: F401 - re-exported: the public movements of credits
+    REFUND_GRACE,
+    adjust_credits,
+    claw_back_grant,
+    refund_consumption,
+)
 from credits.errors import (
-    AdjustmentBelowZero,
-    GrantNotFound,
     IdempotencyConflict,
     InsufficientCredits,
     InvalidCreditAmount,
-    NotRefundable,
-    StaffOnly,
     UnknownOperation,
 )
 from credits.ledger import (
     check_key,
     check_positive_int,
-    draw,
     expire_locked_lots,
     first_with_key,
     lock_balance,
-    lock_live_lots,
     new_lot,
     write_ledger,
 )
 from credits.models import (
-    CREDITS_MAX,
     CreditGrant,
     CreditTransaction,
     FeatureCost,
@@ -63,9 +66,6 @@ from credits.models import (
 logger = logging.getLogger(__name__)
 
 SIGNUP_BONUS_KEY = "signup-bonus"
-# Credits refunded from a lot that has expired since they were drawn go to a new REFUND lot
-# that lives this long: the customer gets them back, but cannot keep them forever.
-REFUND_GRACE = timedelta(days=7)
 MAX_QUANTITY = 10_000
 
 
@@ -348,228 +348,6 @@ def grant_signup_bonus(*, user: User) -> CreditTransaction | None:
     except IdempotencyConflict:
         # The configured amount changed between two concurrent calls: the first one stands.
         return first_with_key(user_id=user.pk, key=SIGNUP_BONUS_KEY)
-
-
-# --- taking back, refunding, adjusting ---------------------------------------------------------
-
-
-def claw_back_grant(
-    *,
-    user: User,
-    grant_idempotency_key: str,
-    amount: int | None = None,
-    reason: str,
-    actor: User | None = None,
-    idempotency_key: str,
-) -> CreditTransaction | None:
-    """Remove credits from the one lot granted with ``grant_idempotency_key`` (order refunds).
-
-    Takes min(``amount`` or the lot's amount, what the lot still has); credits already spent
-    stay spent. Writes an ADJUST row with a negative amount and audits it (CREDIT_ADJUST).
-    Locks the user's CreditBalance row, then the lot. Raises GrantNotFound and
-    InvalidCreditAmount (amount < 1). Returns None when the lot has nothing left (nothing is
-    written). Safe to call twice with the same ``idempotency_key``.
-    """
-    authority.require(actor, "credits.claw_back")
-    if amount is not None:
-        check_positive_int(amount, name="amount")
-    key = check_key(idempotency_key)
-    if not key:
-        raise InvalidCreditAmount(
-            "A claw-back needs an idempotency key.", code="invalid_idempotency_key"
-        )
-    with transaction.atomic():
-        balance = lock_balance(user.pk)
-        first = first_with_key(user_id=user.pk, key=key)
-        if first is not None:
-            return first
-        lot = (
-            CreditGrant.objects.select_for_update()
-            .filter(user_id=user.pk, idempotency_key=grant_idempotency_key)
-            .first()
-        )
-        if lot is None:
-            raise GrantNotFound(f"No credit grant with key {grant_idempotency_key!r}.")
-        take = min(amount or lot.amount, lot.remaining)
-        if take <= 0:
-            return None
-        CreditGrant.objects.filter(pk=lot.pk).update(
-            remaining=F("remaining") - take, updated_at=timezone.now()
-        )
-        old = balance.balance
-        row = write_ledger(
-            balance=balance,
-            kind=TransactionKind.ADJUST,
-            movements=[(lot.pk, -take)],
-            idempotency_key=key,
-            actor=actor if getattr(actor, "pk", None) else None,
-            details={
-                "reason": reason,
-                "claw_back_of": grant_idempotency_key,
-                "grant_id": lot.pk,
-                "requested": amount,
-            },
-        )
-        audit.record(
-            actor=actor,
-            action=AuditAction.CREDIT_ADJUST,
-            resource=row,
-            old={"balance": old},
-            new={"balance": row.balance_after},
-            reason=reason,
-            user_id=user.pk,
-        )
-        return row
-
-
-def refund_consumption(
-    *, transaction: CreditTransaction, reason: str, actor: User | None = None
-) -> CreditTransaction:
-    """Give back the credits of one CONSUME row, to the lots they were drawn from; return the
-    REFUND row.
-
-    Credits whose lot has expired since (or is past its date) are not revived into that lot:
-    they go into one new REFUND lot that expires after REFUND_GRACE (7 days). Locks the user's
-    CreditBalance row, then the lots. Raises NotRefundable for anything but a CONSUME row.
-    Safe to call twice: a consumption is refunded exactly once (the REFUND row's ``refund_of``
-    is unique), a second call returns the first refund. Audited as REFUND when ``actor`` is
-    given.
-    """
-    consumed = transaction
-    if consumed.kind != TransactionKind.CONSUME:
-        raise NotRefundable()
-    try:
-        return _refund(consumed=consumed, reason=reason, actor=actor)
-    except IntegrityError:
-        first = CreditTransaction.objects.filter(refund_of=consumed).first()
-        if first is None:
-            raise
-        return first
-
-
-def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransaction:
-    with transaction.atomic():
-        balance = lock_balance(consumed.user_id)
-        now = timezone.now()
-        first = CreditTransaction.objects.filter(refund_of=consumed).first()
-        if first is not None:
-            return first
-        drawn = {m.grant_id: -m.amount for m in consumed.lots.all()}
-        lots = CreditGrant.objects.select_for_update().filter(pk__in=drawn).order_by("id")
-        movements, lapsed = [], 0
-        for lot in lots:
-            if lot.expired_at is None and (lot.expires_at is None or lot.expires_at > now):
-                CreditGrant.objects.filter(pk=lot.pk).update(
-                    remaining=F("remaining") + drawn[lot.pk], updated_at=now
-                )
-                movements.append((lot.pk, drawn[lot.pk]))
-            else:
-                lapsed += drawn[lot.pk]
-        if lapsed:
-            fresh = new_lot(
-                user_id=consumed.user_id,
-                amount=lapsed,
-                source=GrantSource.REFUND,
-                expires_at=now + REFUND_GRACE,
-                source_ref=f"refund-of:{consumed.pk}",
-            )
-            movements.append((fresh.pk, lapsed))
-        row = write_ledger(
-            balance=balance,
-            kind=TransactionKind.REFUND,
-            movements=movements,
-            operation=consumed.operation,
-            quantity=consumed.quantity,
-            refund_of=consumed,
-            created_at=now,
-            actor=actor if getattr(actor, "pk", None) else None,
-            details={"reason": reason, "refund_of": consumed.pk},
-        )
-        if getattr(actor, "pk", None):
-            audit.record(
-                actor=actor,
-                action=AuditAction.REFUND,
-                resource=row,
-                new={"amount": row.amount, "balance": row.balance_after},
-                reason=reason,
-                refund_of=consumed.pk,
-                user_id=consumed.user_id,
-            )
-        return row
-
-
-def adjust_credits(
-    *, user: User, amount: int, reason: str, actor: User, idempotency_key: str | None = None
-) -> CreditTransaction:
-    """A staff correction of ``amount`` credits (positive or negative); return the ADJUST row.
-
-    Positive: a new ADJUSTMENT lot without expiry. Negative: drawn from the live lots like a
-    consumption, never below zero. Locks the user's CreditBalance row, then their lots. Raises
-    StaffOnly (actor is not staff), InvalidCreditAmount (zero, not an int, no reason) and
-    AdjustmentBelowZero. Audited as CREDIT_ADJUST in the same transaction. Not idempotent
-    unless ``idempotency_key`` is given (then safe to call twice).
-    """
-    if not getattr(actor, "is_staff", False):
-        raise StaffOnly()
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
-        raise InvalidCreditAmount("amount must be a non-zero whole number.")
-    # A removal counts like a grant against the role's limit.
-    authority.require(actor, "credits.adjust", amount=abs(amount))
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidCreditAmount("A reason is required.", code="reason_required")
-    key = check_key(idempotency_key)
-    with transaction.atomic():
-        balance = lock_balance(user.pk)
-        now = timezone.now()
-        if key and (first := first_with_key(user_id=user.pk, key=key)):
-            if first.kind != TransactionKind.ADJUST or first.amount != amount:
-                raise IdempotencyConflict()
-            return first
-        old = balance.balance
-        if amount > 0 and balance.balance + amount > CREDITS_MAX:
-            raise InvalidCreditAmount(
-                f"The balance is {balance.balance:,}: adding {amount:,} credits would pass the "
-                f"most a balance holds ({CREDITS_MAX:,}).",
-                code="balance_too_large",
-                balance=balance.balance,
-            )
-        if amount > 0:
-            lot = new_lot(
-                user_id=user.pk,
-                amount=amount,
-                source=GrantSource.ADJUSTMENT,
-                source_ref=f"staff:{actor.pk}",
-            )
-            movements = [(lot.pk, amount)]
-        else:
-            lots = lock_live_lots(balance, now)
-            if balance.balance + amount < 0:
-                raise AdjustmentBelowZero(
-                    f"The balance is {balance.balance}; it cannot go below zero.",
-                    balance=balance.balance,
-                )
-            movements = draw(lots, -amount, now)
-        row = write_ledger(
-            balance=balance,
-            kind=TransactionKind.ADJUST,
-            movements=movements,
-            actor=actor,
-            idempotency_key=key,
-            created_at=now,
-            details={"reason": reason, "source": GrantSource.ADJUSTMENT},
-        )
-        audit.record(
-            actor=actor,
-            action=AuditAction.CREDIT_ADJUST,
-            resource=row,
-            old={"balance": old},
-            new={"balance": row.balance_after},
-            reason=reason,
-            amount=amount,
-            user_id=user.pk,
-        )
-        return row
 
 
 # --- expiry -------------------------------------------------------------------------------------

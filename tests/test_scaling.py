@@ -118,91 +118,87 @@ class Process:
         self._log.close()
 
 
+def _cluster_env(redis_url: str) -> dict:
+    """This process's environment for the cluster's processes, without Stripe's keys."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("STRIPE_") and key != "MIGRATION_DATABASE_URL"
+    }
+    # FIELD_ENCRYPTION_KEYS comes from this process (test settings put it in the
+    # environment), so every process reads what the others encrypt.
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DEBUG="false",
+        DATABASE_URL=_database_url(),
+        REDIS_URL=redis_url,
+        PYTHONUNBUFFERED="1",
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        DB_CONN_MAX_AGE="60",
+    )
+    return env
+
+
+def _web_argv(port: int) -> list[str]:
+    return [
+        "-m",
+        "gunicorn",
+        "-c",
+        "deploy/gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "config.wsgi",
+    ]
+
+
+def _worker_argv(n: int) -> list[str]:
+    return [
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-P",
+        "prefork",
+        "-c",
+        "2",
+        "-Q",
+        "celery",
+        "-l",
+        "INFO",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+        "-n",
+        f"scaling{n}-{os.getpid()}@%h",
+    ]
+
+
+_BEAT_ARGV = [
+    "-m",
+    "celery",
+    "-A",
+    "config",
+    "beat",
+    "-l",
+    "INFO",
+    "-S",
+    "config.beat:LeaderScheduler",
+]
+
+
 class Cluster:
     def __init__(self, redis_url: str, log_dir: Path):
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("STRIPE_") and key != "MIGRATION_DATABASE_URL"
-        }
-        # FIELD_ENCRYPTION_KEYS comes from this process (test settings put it in the
-        # environment), so every process reads what the others encrypt.
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings.local",
-            DEBUG="false",
-            DATABASE_URL=_database_url(),
-            REDIS_URL=redis_url,
-            PYTHONUNBUFFERED="1",
-            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            DB_CONN_MAX_AGE="60",
-        )
+        env = _cluster_env(redis_url)
         self.ports = [free_port(), free_port()]
         self.webs = [
-            Process(
-                f"web{n}",
-                [
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    "deploy/gunicorn.conf.py",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "config.wsgi",
-                ],
-                env,
-                log_dir,
-            )
+            Process(f"web{n}", _web_argv(port), env, log_dir)
             for n, port in enumerate(self.ports, 1)
         ]
-        self.workers = [
-            Process(
-                f"worker{n}",
-                [
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-P",
-                    "prefork",
-                    "-c",
-                    "2",
-                    "-Q",
-                    "celery",
-                    "-l",
-                    "INFO",
-                    "--without-heartbeat",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "-n",
-                    f"scaling{n}-{os.getpid()}@%h",
-                ],
-                env,
-                log_dir,
-            )
-            for n in (1, 2)
-        ]
-        self.beats = [
-            Process(
-                f"beat{n}",
-                [
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "beat",
-                    "-l",
-                    "INFO",
-                    "-S",
-                    "config.beat:LeaderScheduler",
-                ],
-                env,
-                log_dir,
-            )
-            for n in (1, 2)
-        ]
+        self.workers = [Process(f"worker{n}", _worker_argv(n), env, log_dir) for n in (1, 2)]
+        self.beats = [Process(f"beat{n}", _BEAT_ARGV, env, log_dir) for n in (1, 2)]
         self.all = [*self.webs, *self.workers, *self.beats]
 
     def urls(self) -> list[str]:
@@ -336,14 +332,9 @@ def _probe_sends(beat: Process) -> int:
     return len(re.findall(rf"Sending due task {PROBE}\b", beat.log))
 
 
-# --- the test ----------------------------------------------------------------------------------
-
-
-def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing_once(
-    cluster,
-    redis_server,  # noqa: F811 - the fixture imported from test_failure_redis
-    customer,
-):
+def _set_the_scene(customer) -> tuple:
+    """Signed webhooks of paid checkouts, a funded spender with an API key, a day of payments
+    to roll up, and the probe task the beats schedule every PROBE_EVERY seconds."""
     deliveries = _paid_checkouts(customer)
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=COST)
     spender = funded_user(credits=CREDITS)
@@ -352,45 +343,71 @@ def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing
     _seed_payments(customer, day, count=3)
     every = IntervalSchedule.objects.create(every=PROBE_EVERY, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(name=PROBE, task="config.outbox.tasks.relay_outbox", interval=every)
+    return deliveries, spender, raw_key, day
+
+
+def _post_every_webhook_to_both(deliveries, urls) -> list[int]:
+    """Webhooks: every delivery to both servers at once."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(
+            pool.map(
+                lambda job: _post_webhook(*job),
+                [(url, body, signature) for _order, body, signature in deliveries for url in urls],
+            )
+        )
+
+
+def _consume_each_key_on_both(urls, raw_key) -> list:
+    """Credits: each idempotency key to both servers, all at once, in a random order."""
+    jobs = [(url, f"scale-{n}") for n in range(KEYS) for url in urls]
+    random.Random(7).shuffle(jobs)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        return list(pool.map(lambda job: (job[1], _consume(job[0], raw_key, job[1])), jobs))
+
+
+def _queue_the_rollup_twice(redis_url: str, day) -> None:
+    """The rollup of one day, queued twice."""
+    with celery_broker(redis_url):
+        outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
+        outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
+
+
+def _rollups_done(cluster) -> int:
+    return sum(
+        len(re.findall(r"analytics\.tasks\.rollup_date\[[^\]]+\] succeeded", worker.log))
+        for worker in cluster.workers
+    )
+
+
+def _webhooks_settled() -> bool:
+    return WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count() == EVENTS
+
+
+# --- the test ----------------------------------------------------------------------------------
+
+
+def test_two_web_servers_two_workers_and_two_beats_on_one_database_do_each_thing_once(
+    cluster,
+    redis_server,  # noqa: F811 - the fixture imported from test_failure_redis
+    customer,
+):
+    deliveries, spender, raw_key, day = _set_the_scene(customer)
 
     cluster.start()
     beats_watched_from = time.monotonic()
     sends_before = [_probe_sends(beat) for beat in cluster.beats]
     urls = cluster.urls()
 
-    # Webhooks: every delivery to both servers at once.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(
-            pool.map(
-                lambda job: _post_webhook(*job),
-                [(url, body, signature) for _order, body, signature in deliveries for url in urls],
-            )
-        )
+    statuses = _post_every_webhook_to_both(deliveries, urls)
     assert set(statuses) == {200}, statuses
 
-    # Credits: each idempotency key to both servers, all at once, in a random order.
-    jobs = [(url, f"scale-{n}") for n in range(KEYS) for url in urls]
-    random.Random(7).shuffle(jobs)
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(pool.map(lambda job: (job[1], _consume(job[0], raw_key, job[1])), jobs))
-
-    # The rollup of one day, queued twice.
-    with celery_broker(redis_server.url):
-        outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
-        outbox.enqueue("analytics.tasks.rollup_date", day.isoformat())
-
-    def rollups_done() -> int:
-        return sum(
-            len(re.findall(r"analytics\.tasks\.rollup_date\[[^\]]+\] succeeded", worker.log))
-            for worker in cluster.workers
-        )
-
-    def webhooks_settled() -> bool:
-        return WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count() == EVENTS
+    answers = _consume_each_key_on_both(urls, raw_key)
+    _queue_the_rollup_twice(redis_server.url, day)
 
     wait_for(
         lambda: (
-            (webhooks_settled() and rollups_done() == 2) or any(not p.alive() for p in cluster.all)
+            (_webhooks_settled() and _rollups_done(cluster) == 2)
+            or any(not p.alive() for p in cluster.all)
         ),
         timeout=60,
         what="the webhooks to be processed and both rollups to run",

@@ -11,28 +11,20 @@ import re
 from collections.abc import Callable
 
 import pytest
-from allauth.socialaccount.models import SocialAccount
 from django.contrib import admin
 from django.contrib.sessions.models import Session
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from accounts.factories import LoginSessionFactory, StoredFileFactory, UserFactory
+from accounts.factories import UserFactory
 from accounts.models import ApiKey, LoginSession
 from accounts.services import change_status, create_api_key, revoke_api_key
-from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
-from billing.models import Cart, CartItem, CreditNote, Invoice, OrderStatus, Payment, Refund
-from catalog.factories import PriceFactory, ProductFactory
-from catalog.models import ProductType
+from billing.models import Cart, CartItem
+from catalog.factories import ProductFactory
 from credits.selectors import balance_of
 from credits.services import grant_credits
-from files import services as files
-from support.factories import ChatMessageFactory, ConversationFactory, TicketFactory
-from support.models import TicketMessage
+from tests import idor_rows
 
 # --- the URL map -----------------------------------------------------------------------------
 
@@ -65,103 +57,34 @@ def all_routes(patterns=None, prefix="", namespace=None) -> list[Route]:
 # --- the rows another customer owns ----------------------------------------------------------
 
 
-def _stored_file(*, owner, name):
-    path = default_storage.save(f"idor/{name}", ContentFile(b"%PDF-1.4 test"))
-    return StoredFileFactory(owner=owner, name=name, path=path, size_bytes=13)
-
-
 @pytest.fixture
 def owned(other_customer):
     """One of each customer-owned row, all belonging to other_customer."""
 
-    download = _stored_file(owner=other_customer, name="guide.pdf")
-    product = ProductFactory(type=ProductType.DIGITAL_DOWNLOAD, download_file=download)
-    order = OrderFactory(user=other_customer, status=OrderStatus.COMPLETED)
-    item = OrderItemFactory(order=order, product=product)
-    cart = Cart.objects.create(user=other_customer)
-    price = PriceFactory()
-    cart_item = CartItem.objects.create(cart=cart, product=price.product, price=price, quantity=2)
-    ticket = TicketFactory(customer=other_customer)
-    attachment = _stored_file(owner=other_customer, name="screenshot.pdf")
-    message = TicketMessage.objects.create(ticket=ticket, author=other_customer, body="Mine.")
-    message.attachments.add(attachment)
-    conversation = ConversationFactory(customer=other_customer)
-    bot_answer = ChatMessageFactory(conversation=conversation)
-    login_session = LoginSessionFactory(user=other_customer)
-    api_key, _ = create_api_key(user=other_customer, name="theirs")
-    subscription = SubscriptionFactory(user=other_customer)
-    invoice = Invoice.objects.create(
-        number="INV-IDOR-1",
-        user=other_customer,
-        subscription=subscription,
-        order=order,
-        currency="usd",
-        subtotal=1000,
-        total=1000,
-        amount_due=1000,
-    )
-
-    customer_file = files.upload(
-        user=other_customer, upload=SimpleUploadedFile("plan.txt", b"ours", "text/plain")
-    )
-
-    social_account = SocialAccount.objects.create(
-        user=other_customer, provider="github", uid="idor-1", extra_data={}
-    )
-    credit_note = _credit_note(other_customer, invoice)
-
-    payment = Payment.objects.create(
-        user=other_customer,
-        invoice=invoice,
-        provider="manual",
-        provider_id="IDOR-PAY-1",
-        amount=500,
-        currency="usd",
-    )
+    rows = idor_rows.shop_rows(other_customer)
+    rows |= idor_rows.support_rows(other_customer)
+    rows |= idor_rows.sign_in_rows(other_customer)
+    rows |= idor_rows.subscription_rows(other_customer, order=rows["order"])
+    rows |= idor_rows.linked_rows(other_customer)
+    rows |= idor_rows.paid_rows(other_customer, invoice=rows["invoice"])
     return {
-        "customer_file": customer_file,
-        "social_account": social_account,
-        "order": order,
-        "item": item,
-        "cart_item": cart_item,
-        "ticket": ticket,
-        "message": message,
-        "attachment": attachment,
-        "conversation": conversation,
-        "bot_answer": bot_answer,
-        "login_session": login_session,
-        "api_key": api_key,
-        "subscription": subscription,
-        "invoice": invoice,
-        "credit_note": credit_note,
-        "payment": payment,
+        "customer_file": rows["customer_file"],
+        "social_account": rows["social_account"],
+        "order": rows["order"],
+        "item": rows["item"],
+        "cart_item": rows["cart_item"],
+        "ticket": rows["ticket"],
+        "message": rows["message"],
+        "attachment": rows["attachment"],
+        "conversation": rows["conversation"],
+        "bot_answer": rows["bot_answer"],
+        "login_session": rows["login_session"],
+        "api_key": rows["api_key"],
+        "subscription": rows["subscription"],
+        "invoice": rows["invoice"],
+        "credit_note": rows["credit_note"],
+        "payment": rows["payment"],
     }
-
-
-def _credit_note(user, invoice):
-    """A credit note of ``invoice`` (a refund of part of it), as a refund would issue it."""
-
-    invoice.status, invoice.amount_paid, invoice.amount_due = "PAID", 1000, 0
-    invoice.refunded_amount = 400
-    invoice.save()
-    refund = Refund.objects.create(
-        invoice=invoice,
-        amount=400,
-        currency="usd",
-        reason="DUPLICATE",
-        provider="manual",
-        status="SUCCEEDED",
-        idempotency_key=f"idor-{invoice.pk}",
-    )
-    return CreditNote.objects.create(
-        number="CN-IDOR-1",
-        user=user,
-        invoice=invoice,
-        refund=refund,
-        amount=400,
-        currency="usd",
-        reason="DUPLICATE",
-    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,8 +7,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client, RequestFactory
 
 from accounts.factories import LoginSessionFactory
+from accounts.login_sessions import end_other_sessions
 from accounts.models import LoginSession
-from accounts.services import end_other_sessions
 from core.models import AuditAction, AuditLog
 
 pytestmark = pytest.mark.django_db

@@ -1,12 +1,10 @@
-"""What the business sells: categories, products and their prices, variants, tiers,
-collections, the plans the pricing page shows, and customer reviews.
+"""Categories, products and their prices, variants, tiers and collections.
 
 Money is an integer amount of minor units plus a lower-case ISO-4217 code, as Stripe holds it.
 """
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -17,8 +15,6 @@ from django.db.models import F, Func, Q
 from django.urls import reverse
 
 from catalog.choices import (
-    BillingSource,
-    CtaType,
     Interval,
     LicenseType,
     PriceType,
@@ -380,148 +376,3 @@ class CollectionItem(TimeStampedModel):
 
     def __str__(self):
         return f"{self.collection} #{self.position}: {self.product_id}"
-
-
-class Plan(TimeStampedModel):
-    """What the pricing page shows for a SUBSCRIPTION product."""
-
-    BillingSource = BillingSource
-    CtaType = CtaType
-
-    product = models.OneToOneField(
-        Product,
-        on_delete=models.PROTECT,
-        related_name="plan",
-        limit_choices_to={"type": ProductType.SUBSCRIPTION},
-    )
-    name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=120, unique=True)
-    tagline = models.CharField(max_length=200, blank=True)
-    monthly_price = models.ForeignKey(
-        Price, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    yearly_price = models.ForeignKey(
-        Price, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    # Granted at the start of each billing period of the subscribed price: every month on the
-    # monthly price, once a year on the yearly one (the pricing page says which).
-    credits_per_period = models.PositiveIntegerField(default=0)
-    trial_credits = models.PositiveIntegerField(default=0)
-    # ["priority_support", "api_access", ...]
-    entitlements = models.JSONField(default=list, blank=True)
-    # {"AI_TEXT_CHAT": 1, "AI_VIDEO_GENERATION": 40}: replaces credits.FeatureCost for members.
-    feature_cost_overrides = models.JSONField(default=dict, blank=True)
-    storage_quota_bytes = models.BigIntegerField(
-        null=True, blank=True, help_text="Empty means unlimited storage."
-    )
-    badge = models.CharField(max_length=40, blank=True)
-    highlight = models.BooleanField(default=False)
-    cta_type = models.CharField(max_length=16, choices=CtaType.choices, default=CtaType.SUBSCRIBE)
-    cta_label = models.CharField(max_length=60, blank=True)
-    cta_url = models.CharField(max_length=500, blank=True)
-    sort_order = models.IntegerField(default=0)
-    billing_source = models.CharField(
-        max_length=8, choices=BillingSource.choices, default=BillingSource.STRIPE
-    )
-    active = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["sort_order", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(credits_per_period__gte=0), name="plan_credits_gte_0"
-            ),
-            models.CheckConstraint(
-                condition=Q(storage_quota_bytes__isnull=True) | Q(storage_quota_bytes__gte=0),
-                name="plan_storage_quota_gte_0",
-            ),
-        ]
-        indexes = [models.Index(fields=["active", "sort_order"], name="plan_active_sort")]
-
-    def __str__(self):
-        return self.name
-
-    def clean(self):
-        errors = {}
-        for field, interval in (("monthly_price", Interval.MONTH), ("yearly_price", Interval.YEAR)):
-            price = getattr(self, field)
-            if price is None:
-                continue
-            if self.product_id and price.product_id != self.product_id:
-                errors[field] = "Choose a price of this plan's product."
-            elif price.type != PriceType.RECURRING or price.interval != interval:
-                errors[field] = f"Choose a recurring price billed every {interval}."
-        if self.product_id and self.product.type != ProductType.SUBSCRIPTION:
-            errors["product"] = "A plan sells a SUBSCRIPTION product."
-        if not isinstance(self.entitlements, list):
-            errors["entitlements"] = 'A JSON list, e.g. ["api_access"].'
-        overrides = self.feature_cost_overrides
-        if not isinstance(overrides, dict) or any(
-            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in overrides.values()
-        ):
-            errors["feature_cost_overrides"] = (
-                'A JSON object of whole, non-negative credit costs, e.g. {"AI_TEXT_CHAT": 1}.'
-            )
-        if errors:
-            raise ValidationError(errors)
-
-    def price_for_interval(self, interval: str) -> "Price | None":
-        return {Interval.MONTH: self.monthly_price, Interval.YEAR: self.yearly_price}.get(interval)
-
-    def cost_for(self, operation_key: str) -> int | None:
-        """This plan's cost override for an operation, or None to use the standard cost."""
-        value = (self.feature_cost_overrides or {}).get(operation_key)
-        return int(value) if value is not None else None
-
-    def has_entitlement(self, key: str) -> bool:
-        return key in (self.entitlements or [])
-
-
-class Review(TimeStampedModel):
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviews"
-    )
-    rating = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(5)]
-    )
-    title = models.CharField(max_length=200, blank=True)
-    body = models.TextField(blank=True)
-    # Set by catalog.services.create_review from the author's completed orders, never by them.
-    verified = models.BooleanField(default=False)
-    helpful_votes = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(rating__gte=1) & Q(rating__lte=5), name="review_rating_1_to_5"
-            ),
-            models.CheckConstraint(
-                condition=Q(helpful_votes__gte=0), name="review_helpful_votes_gte_0"
-            ),
-            models.UniqueConstraint(
-                fields=["author", "product"], name="review_one_per_author_product"
-            ),
-        ]
-        indexes = [models.Index(fields=["product", "-created_at"], name="review_product_recent")]
-
-    def __str__(self):
-        return f"{self.rating}★ {self.product_id} by {self.author_id}"
-
-
-class ReviewVote(TimeStampedModel):
-    """One "helpful" vote by one user on one review; ``Review.helpful_votes`` counts them."""
-
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
-    voter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_votes"
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["review", "voter"], name="review_vote_once"),
-        ]
-
-    def __str__(self):
-        return f"{self.voter_id} found review {self.review_id} helpful"
