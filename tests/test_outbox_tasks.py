@@ -2,51 +2,30 @@
 name the code queues is a task Celery has registered, and an e-mail task runs once per
 message."""
 
-import ast
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.db import transaction
 
-from config.celery import app
+from config.checks import project_sources, queued_task_names, queued_tasks_are_registered
 from core import outbox
 from core.outbox.models import OutboxMessage
 from core.outbox.services import UnknownTask
 from credits.tasks import send_low_balance_email
 
-ROOT = Path(settings.BASE_DIR)
+
+def test_every_queued_name_is_a_registered_task_at_start_up():
+    assert "credits.tasks.send_low_balance_email" in queued_task_names(project_sources())
+    assert queued_tasks_are_registered(None) == []
 
 
-def _queued_names() -> dict[str, str]:
-    """Every string literal passed as the first argument of an ``enqueue(...)`` call in the
-    project's code outside tests, with where it was found."""
-    found = {}
-    for path in ROOT.rglob("*.py"):
-        if any(part in {".venv", ".data", "node_modules", "tests"} for part in path.parts):
-            continue
-        tree = ast.parse(path.read_text(), str(path))
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and node.args
-                and getattr(node.func, "attr", getattr(node.func, "id", None)) == "enqueue"
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                found[node.args[0].value] = f"{path.relative_to(ROOT)}:{node.lineno}"
-    return found
-
-
-@pytest.mark.django_db  # loading every app's tasks runs Celery's Django fix-up, which closes
-# the connection
-def test_every_queued_name_is_a_registered_task():
-    app.loader.import_default_modules()
-    names = _queued_names()
-    assert "credits.tasks.send_low_balance_email" in names
-    unknown = {name: where for name, where in names.items() if name not in app.tasks}
-    assert unknown == {}
+def test_a_name_no_task_has_fails_the_start_up_check(tmp_path):
+    module = tmp_path / "late.py"
+    module.write_text(
+        'from core import outbox\n\noutbox.enqueue("credits.tasks.no_such_task", 1)\n'
+    )
+    [error] = queued_tasks_are_registered(None, sources=[module])
+    assert error.id == "config.E002"
+    assert "credits.tasks.no_such_task" in error.msg
 
 
 @pytest.mark.django_db
