@@ -162,3 +162,31 @@ def test_every_function_local_import_says_why():
             if match and len(match.group(1).strip(" -—:,")) < 10:
                 unexplained.append(f"{path.relative_to(ROOT)}:{number}")
     assert unexplained == []
+
+
+def test_the_readme_lists_every_management_command():
+    """The operators' table names every command the project defines."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("\n## Operators\n", 1)[1].split("\n## ", 1)[0]
+    commands = {
+        path.stem
+        for path in ROOT.glob("**/management/commands/*.py")
+        if not SKIP_DIRS.intersection(path.relative_to(ROOT).parts[:-3]) and path.stem != "__init__"
+    }
+    assert commands
+    assert {name for name in commands if f"`manage.py {name}" not in table} == set()
+
+
+def test_the_readme_names_every_environment_variable_the_code_reads():
+    pattern = re.compile(
+        r"(?:env(?:\.[a-z_]+)?\(|os\.environ\.get\(|getenv\(|ENVIRON\.setdefault\()\s*\"([A-Z][A-Z0-9_]+)\""
+    )
+    read = {
+        name
+        for path in _python_files()
+        if not {"tests", "e2e", "bench"}.intersection(path.relative_to(ROOT).parts)
+        for name in pattern.findall(path.read_text())
+    }
+    readme = (ROOT / "README.md").read_text()
+    assert "DATABASE_URL" in read
+    assert {name for name in read if not re.search(rf"`[^`]*\b{name}\b[^`]*`", readme)} == set()
