@@ -249,6 +249,15 @@ class TrialExtensionInvalid(DomainError):
     default_message = "Only a trialing subscription can have its trial extended (1–90 days)."
 
 
+class StaffActionRefused(DomainError):
+    """A staff action's payload that billing refuses before acting (a refund of another
+    customer's order, a trial that is not the customer's or no longer where it was). Each
+    refusal names its own ``code``; the approval flow shows its message as it is."""
+
+    code = "staff_action_refused"
+    default_message = "This staff action cannot be carried out."
+
+
 class PaymentNotFound(NotFound):
     code = "payment_not_found"
     default_message = "No such payment."

@@ -8,10 +8,10 @@ from django.utils import timezone
 from accounts.models import SUPPORT_DESK_ROLES, User
 from backoffice.forms import MoneyField
 from billing.models import Order, RefundReason
+from billing.services.subscriptions.state import TRIAL_EXTENSION_MAX_DAYS
 from core.ids import BIGINT_MAX, parse_id
 from core.money import format_money
 from credits.admin import CreditAmountField, check_room
-from support import approvals
 from support.forms import MultipleFileField
 from support.models import Ticket, TicketPriority, TicketStatus
 
@@ -171,9 +171,9 @@ class CreditActionForm(forms.Form):
 
 class ExtendTrialActionForm(forms.Form):
     # Whose subscription it is and whether it is trialing is the approval's check
-    # (approvals.check_trial_extension), so the page and any other caller refuse alike.
+    # (billing.executors.check_trial_extension), so the page and any other caller refuse alike.
     subscription = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
-    days = forms.IntegerField(min_value=1, max_value=approvals.TRIAL_EXTENSION_MAX_DAYS)
+    days = forms.IntegerField(min_value=1, max_value=TRIAL_EXTENSION_MAX_DAYS)
     reason = forms.CharField(max_length=500)
 
 

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from accounts import authority
 from backoffice.policy import policy_action
 from billing.models import RefundReason, Subscription
+from billing.services.subscriptions.state import TRIAL_EXTENSION_MAX_DAYS
 from core.api import DomainError
 from core.money import format_money
 from core.system_config import get_config
@@ -225,7 +226,7 @@ class TicketAdmin(admin.ModelAdmin):
             "ticket": ticket,
             "billing_panel": panel.billing_panel(ticket.customer),
             "refund_reasons": RefundReason.choices,
-            "trial_max_days": approvals.TRIAL_EXTENSION_MAX_DAYS,
+            "trial_max_days": TRIAL_EXTENSION_MAX_DAYS,
             "trial_threshold_days": get_config("support_trial_approval_threshold_days"),
             "approvals": ticket.approval_requests.select_related("requested_by", "approved_by"),
         }

@@ -4,8 +4,8 @@ import threading
 
 from django.db import connection
 
+from core.api import DomainError
 from support import approvals
-from support.errors import ApprovalRefused
 
 
 def approve_at_once(approval, approvers) -> list[str]:
@@ -20,7 +20,7 @@ def approve_at_once(approval, approvers) -> list[str]:
             barrier.wait()
             approvals.approve(approval=approval, approver=user)
             results.append("ok")
-        except ApprovalRefused as exc:
+        except DomainError as exc:  # the approval flow's refusals and the executor's
             results.append(exc.code)
         finally:
             connection.close()

@@ -2,6 +2,7 @@ import pytest
 
 from accounts.authority import NotAuthorized
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
+from billing.errors import StaffActionRefused
 from billing.factories import OrderFactory
 from billing.models import BillingSource, OrderStatus, PaymentStatus
 from core.models import AuditLog, SystemConfig
@@ -198,7 +199,7 @@ def test_refund_of_another_customers_order_is_refused(
     order.refresh_from_db()
     assert order.refunded_amount == 0
     assert not ApprovalRequest.objects.exists()
-    with pytest.raises(ApprovalRefused):
+    with pytest.raises(StaffActionRefused) as refused:
         approvals.request_action(
             action_key="billing.refund",
             requested_by=support_agent,
@@ -210,6 +211,7 @@ def test_refund_of_another_customers_order_is_refused(
                 "reason": "OTHER",
             },
         )
+    assert refused.value.code == "order_not_customers" and refused.value.status_code == 400
     assert not ApprovalRequest.objects.exists()
 
 

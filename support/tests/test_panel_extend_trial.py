@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.factories import AdminFactory, FinanceFactory, StaffFactory, UserFactory
+from billing.errors import StaffActionRefused
 from billing.factories import SubscriptionFactory
 from billing.models import (
     BillingSource,
@@ -198,7 +199,7 @@ def test_another_customers_subscription_is_refused(
     _assert_nothing_changed(theirs, trial_end)
     assert not ApprovalRequest.objects.exists()
     # The approval refuses it too, whoever builds the payload.
-    with pytest.raises(ApprovalRefused) as excinfo:
+    with pytest.raises(StaffActionRefused) as excinfo:
         approvals.request_action(
             action_key=EXTEND_TRIAL,
             payload=_payload(customer, theirs, 3),
@@ -269,7 +270,7 @@ def test_a_reason_is_required(client, support_agent, customer, ticket):
 def test_the_approval_refuses_bad_days_in_a_payload(support_agent, customer, days):
     subscription = _trialing(customer)
     payload = {**_payload(customer, subscription, 3), "days": days}
-    with pytest.raises(ApprovalRefused) as excinfo:
+    with pytest.raises(StaffActionRefused) as excinfo:
         approvals.request_action(
             action_key=EXTEND_TRIAL, payload=payload, amount=1, requested_by=support_agent
         )
@@ -293,7 +294,7 @@ def test_a_request_approved_after_the_trial_moved_is_refused_and_extends_nothing
     subscription.refresh_from_db()
     moved_end = subscription.trial_end
 
-    with pytest.raises(ApprovalRefused) as excinfo:
+    with pytest.raises(StaffActionRefused) as excinfo:
         approvals.approve(approval=approval, approver=admin_user)
 
     assert excinfo.value.code == "trial_changed"
