@@ -15,7 +15,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
-import stripe
+import stripe as stripe  # re-exported: callers catch ``stripe_client.stripe.StripeError``
 from django.conf import settings
 from stripe._object_classes import OBJECT_CLASSES
 
@@ -73,21 +73,17 @@ def retrieve_object(kind: str, object_id: str) -> dict[str, Any]:
     return data
 
 
-def create_customer(
-    *, email: str, name: str, user_id: int, idempotency_key: str
-) -> stripe.Customer:
+def create_customer(*, email: str, name: str, user_id: int, idempotency_key: str) -> dict[str, Any]:
     params: dict[str, Any] = {"email": email, "metadata": {"user_id": str(user_id)}}
     if name:  # the library leaves out a None value, so an empty name is simply not sent
         params["name"] = name
     client()
-    return stripe.Customer.create(**params, idempotency_key=idempotency_key)
+    return stripe.Customer.create(**params, idempotency_key=idempotency_key).to_dict()
 
 
-def create_checkout_session(
-    *, params: dict[str, Any], idempotency_key: str
-) -> stripe.checkout.Session:
+def create_checkout_session(*, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
     client()
-    return stripe.checkout.Session.create(**params, idempotency_key=idempotency_key)
+    return stripe.checkout.Session.create(**params, idempotency_key=idempotency_key).to_dict()
 
 
 def create_refund(
@@ -97,7 +93,7 @@ def create_refund(
     reason: str | None,
     metadata: dict[str, str],
     idempotency_key: str,
-) -> stripe.Refund:
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "payment_intent": payment_intent,
         "amount": amount,
@@ -106,7 +102,7 @@ def create_refund(
     if reason:
         kwargs["reason"] = reason
     client()
-    return stripe.Refund.create(**kwargs, idempotency_key=idempotency_key)
+    return stripe.Refund.create(**kwargs, idempotency_key=idempotency_key).to_dict()
 
 
 def retrieve_payment_intent(
