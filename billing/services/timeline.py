@@ -49,7 +49,7 @@ def email_on_commit(*, user: User, subject: str, body: str) -> None:
     business = get_config("business_name")
     body = f"{body.rstrip()}\n\n— {business}\n{settings.SITE_URL}/\n"
 
-    def send():
+    def send() -> None:
         try:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
         except Exception:  # noqa: BLE001 - a mail outage must not undo a billing change

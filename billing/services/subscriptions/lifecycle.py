@@ -182,7 +182,7 @@ def _create(
         status=S.INCOMPLETE,
     )
     if discount is not None:
-        discount_codes.redeem(subscription)
+        discount_codes.redeem(subscription, discount)
     audit.record(
         actor=user,
         action=AuditAction.CREATE,
