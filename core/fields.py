@@ -88,6 +88,12 @@ class EncryptedTextField(EncryptedField):
 
 
 class EncryptedDateField(EncryptedField):
+    # The Python types django-stubs gives the model attribute. The stubs fix them to str on
+    # TextField, whose column this field reuses for the ciphertext; the attribute is a date.
+    if TYPE_CHECKING:
+        _pyi_private_set_type: datetime.date | str  # type: ignore[assignment]
+        _pyi_private_get_type: datetime.date  # type: ignore[assignment]
+
     def to_text(self, value: datetime.date | str) -> str:
         if isinstance(value, str):
             value = datetime.date.fromisoformat(value)
@@ -112,6 +118,10 @@ class EncryptedDateField(EncryptedField):
 
 
 class EncryptedJSONField(EncryptedField):
+    if TYPE_CHECKING:  # the Python types django-stubs gives the model attribute: any JSON
+        _pyi_private_set_type: Any
+        _pyi_private_get_type: Any
+
     def to_text(self, value: Any) -> str:
         return json.dumps(value, sort_keys=True)
 
