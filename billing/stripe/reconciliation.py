@@ -124,8 +124,10 @@ def check_drift(
         .order_by("id")
     )
     for subscription in progress(list(subscriptions), desc="drift"):
+        stripe_subscription_id = subscription.stripe_subscription_id
+        assert stripe_subscription_id is not None  # the query keeps those with a Stripe id only
         try:
-            remote = stripe_client.retrieve_subscription(subscription.stripe_subscription_id)
+            remote = stripe_client.retrieve_subscription(stripe_subscription_id)
         except stripe_client.stripe.StripeError as exc:
             report.failed += 1
             report.errors.append(f"subscription {subscription.pk}: {exc}")
@@ -137,7 +139,7 @@ def check_drift(
         item = ((theirs.get("items") or {}).get("data") or [{}])[0]
         _compare(
             subscription=subscription,
-            object_id=subscription.stripe_subscription_id,
+            object_id=stripe_subscription_id,
             report=report,
             values={
                 "status": (subscription.status, map_status(theirs.get("status"))),
