@@ -16,12 +16,12 @@ FIRST_PERIOD_REASON = "subscription_create"
 PERIOD_REASONS = (FIRST_PERIOD_REASON, "subscription_cycle")
 
 
-def duration_of(discount: Discount) -> tuple[str, int | None]:
+def duration_of(discount: Discount | None) -> tuple[str, int | None]:
     row = CouponDuration.objects.filter(discount=discount).first()
     return (row.duration, row.duration_in_months) if row else (Duration.ONCE, None)
 
 
-def describe(discount: Discount) -> str:
+def describe(discount: Discount | None) -> str:
     duration, months = duration_of(discount)
     if duration == Duration.FOREVER:
         return "every invoice"
@@ -30,7 +30,7 @@ def describe(discount: Discount) -> str:
     return "first invoice"
 
 
-def stripe_duration(discount: Discount) -> dict[str, str | int | None]:
+def stripe_duration(discount: Discount | None) -> dict[str, str | int | None]:
     """The coupon's ``duration`` (and ``duration_in_months``) for Stripe."""
     duration, months = duration_of(discount)
     if duration == Duration.REPEATING:
