@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing.models import (
@@ -159,6 +159,18 @@ def check_drift(
 STRIPE_INVOICE_STATUS = {"PARTIALLY_REFUNDED": "paid", "REFUNDED": "paid"}
 
 
+def _invoices_to_check() -> QuerySet[Invoice]:
+    """Stripe invoices changed in the reconciliation window, or with an open drift."""
+    since = timezone.now() - timedelta(seconds=RECONCILE_WINDOW_SECONDS)
+    drifting = StripeDrift.objects.filter(resolved_at__isnull=True).values("object_id")
+    return (
+        Invoice.objects.filter(billing_source=BillingSource.STRIPE, stripe_invoice_id__isnull=False)
+        .filter(Q(updated_at__gte=since) | Q(stripe_invoice_id__in=drifting))
+        .select_related("subscription")
+        .order_by("id")
+    )
+
+
 def check_invoice_drift(
     *, progress: Progress = no_progress, report: SyncReport | None = None
 ) -> SyncReport:
@@ -166,15 +178,7 @@ def check_invoice_drift(
     against the mirror: total, amount paid, status, period end; and what its charge says was
     refunded against our succeeded refunds of it."""
     report = report or SyncReport()
-    since = timezone.now() - timedelta(seconds=RECONCILE_WINDOW_SECONDS)
-    drifting = StripeDrift.objects.filter(resolved_at__isnull=True).values("object_id")
-    invoices = (
-        Invoice.objects.filter(billing_source=BillingSource.STRIPE, stripe_invoice_id__isnull=False)
-        .filter(Q(updated_at__gte=since) | Q(stripe_invoice_id__in=drifting))
-        .select_related("subscription")
-        .order_by("id")
-    )
-    for invoice in progress(list(invoices), desc="invoices"):
+    for invoice in progress(list(_invoices_to_check()), desc="invoices"):
         stripe_invoice_id = invoice.stripe_invoice_id
         assert stripe_invoice_id is not None  # the query keeps invoices with a Stripe id only
         theirs = _mirrored("Invoice", stripe_invoice_id)

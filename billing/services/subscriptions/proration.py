@@ -130,8 +130,7 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict[
         period_invoice = next((inv for inv in paid if inv.billing_reason in PERIOD_REASONS), None)
         result["credit"] = _share(period_value(period_invoice, sub), left)
     new_amount = price.unit_amount * sub.quantity
-    old_price = price_of(sub)
-    if price.interval == old_price.interval and price.interval_count == old_price.interval_count:
+    if _same_interval(price, price_of(sub)):
         result["charge"] = _share(new_amount, left)
         return result
     result.update(
@@ -140,6 +139,10 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict[
         period_end=add_interval(now, price.interval, price.interval_count),
     )
     return result
+
+
+def _same_interval(new: Price, old: Price) -> bool:
+    return new.interval == old.interval and new.interval_count == old.interval_count
 
 
 def net_of(calc: dict[str, Any]) -> tuple[int, int]:
