@@ -10,7 +10,7 @@ from accounts.authority import may
 from accounts.roles import Role
 
 # Apps each role sees in the staff console (view permission on their models).
-VISIBLE_APPS = {
+VISIBLE_APPS: dict[str, set[str]] = {
     # "djstripe": the read-only Stripe mirror finance reconciles against.
     # "core": the audit log and the run-time settings.
     Role.FINANCE: {
@@ -38,7 +38,7 @@ VISIBLE_APPS = {
     },
 }
 # Models a role may not even see inside a visible app.
-HIDDEN_MODELS = {
+HIDDEN_MODELS: dict[str, set[str]] = {
     Role.FINANCE: set(),
     Role.SUPPORT: {
         "core.systemconfig",
@@ -50,7 +50,7 @@ HIDDEN_MODELS = {
     },
 }
 # Models a role may add or change through the admin's own forms ("add_"/"change_").
-EDITABLE_MODELS = {
+EDITABLE_MODELS: dict[str, set[str]] = {
     Role.FINANCE: {
         "billing.discount",
         "billing.order",
@@ -73,7 +73,10 @@ class _Actor:
         self.role = role
 
 
-def role_sees_app(role: str, app_label: str) -> bool:
+def role_sees_app(role: str | None, app_label: str) -> bool:
+    """``role`` None (a user without a role) sees no app."""
+    if role is None:
+        return False
     if role == Role.ADMIN:
         return True
     if app_label in REVENUE_APPS and not may(_Actor(role), "analytics.view_revenue"):
@@ -81,7 +84,9 @@ def role_sees_app(role: str, app_label: str) -> bool:
     return app_label in VISIBLE_APPS.get(role, set())
 
 
-def role_has_perm(role: str, perm: str) -> bool:
+def role_has_perm(role: str | None, perm: str) -> bool:
+    if role is None:
+        return False  # sees no app
     if role == Role.ADMIN:
         return True
     app_label, _, codename = perm.partition(".")

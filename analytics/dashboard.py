@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import Q, Sum
 
-from analytics.metrics import family_of, get_metric
+from analytics.metrics import Metric, family_of, get_metric
 from analytics.models import DailyMetric
 from analytics.selectors import series
 
@@ -69,13 +69,22 @@ CHARTS = (
 )
 
 
+def _metric(key: str) -> Metric:
+    """The registered metric ``key``; AttributeError for an unknown key, as reading the
+    fields of the missing metric raised."""
+    spec = get_metric(key)
+    if spec is None:
+        raise AttributeError(f"No metric {key!r} is registered.")
+    return spec
+
+
 def chart_payload(chart: Chart, start: date, end: date, currency: str) -> dict:
     labels = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
     dimension = {"currency": currency, "total": "", "split": None}[chart.mode]
     data = series(list(chart.metrics), start, end, dimension)
     datasets = []
     for key in chart.metrics:
-        label = get_metric(key).label
+        label = _metric(key).label
         for dim, points in sorted(data[key].items()):
             by_day = dict(points)
             name = (dim or "All operations") if chart.mode == "split" else label
@@ -169,7 +178,7 @@ def kpi_tiles(latest: date | None, currency: str) -> list[dict]:
     }
     tiles = []
     for metric, dim in stock_keys:
-        spec = get_metric(metric)
+        spec = _metric(metric)
         tiles.append(
             _tile(
                 metric,
@@ -193,7 +202,7 @@ def kpi_tiles(latest: date | None, currency: str) -> list[dict]:
         latest,
     )
     for metric, dim in flow_keys:
-        spec = get_metric(metric)
+        spec = _metric(metric)
         now, before = sums.get((metric, dim), (None, None))
         tiles.append(
             _tile(metric, spec.label, spec.unit, now, before, "last 30 days vs the 30 before", dim)

@@ -76,7 +76,8 @@ def series(metrics: list[str], start: date, end: date, dimension: str | None) ->
 
 
 def latest_day() -> date | None:
-    return DailyMetric.objects.aggregate(latest=Max("date"))["latest"]
+    latest: date | None = DailyMetric.objects.aggregate(latest=Max("date"))["latest"]
+    return latest
 
 
 def currencies() -> list[str]:

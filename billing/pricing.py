@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing import errors
-from billing.models import DiscountType
-from catalog.models import Price, Product, ProductStatus, ProductType
+from billing.models import Discount, DiscountType
+from catalog.models import Price, Product, ProductStatus, ProductType, Variant
 from catalog.pricing import price_for_quantity
 
 
@@ -29,7 +29,7 @@ class QuoteLine:
     currency: str
     tax_rate: Decimal
     price: Price | None = None
-    variant: object | None = None
+    variant: Variant | None = None
     description: str = ""
     discount_amount: int = 0
     tax: int = 0
@@ -46,7 +46,7 @@ class QuoteLine:
 class Quote:
     currency: str
     lines: list[QuoteLine] = field(default_factory=list)
-    discount: object | None = None
+    discount: Discount | None = None
 
     @property
     def subtotal(self) -> int:
@@ -81,7 +81,7 @@ def amount_for(price: Price, quantity: int) -> int:
 
 
 def _default_price(product: Product) -> Price | None:
-    if product.default_price_id and product.default_price.active:
+    if product.default_price is not None and product.default_price.active:
         return product.default_price
     return (
         product.prices.filter(active=True, type=Price.Type.ONE_TIME)

@@ -104,24 +104,22 @@ def refunds_of(payment: Payment) -> list[Refund]:
     """The refunds of ``payment``: its own, and an order's refunds recorded without a
     payment (a bank-transfer order's)."""
     own = list(payment.refunds.all())
-    if payment.order_id:
+    if payment.order is not None:
         own += [r for r in payment.order.refunds.all() if r.payment_id is None]
     return own
 
 
-def paid_for(payment: Payment) -> dict:
+def paid_for(payment: Payment) -> dict[str, str]:
     """What the payment paid: ``{"kind": "order" | "invoice", "number", "url"}``."""
-    if payment.order_id:
-        return {
-            "kind": "order",
-            "number": payment.order.number,
-            "url": f"/orders/{payment.order.number}/",
-        }
-    if payment.invoice_id:
+    order = payment.order
+    if order is not None:
+        return {"kind": "order", "number": order.number, "url": f"/orders/{order.number}/"}
+    invoice = payment.invoice
+    if invoice is not None:
         return {
             "kind": "invoice",
-            "number": payment.invoice.number,
-            "url": f"/billing/invoices/{payment.invoice.number}/",
+            "number": invoice.number,
+            "url": f"/billing/invoices/{invoice.number}/",
         }
     return {"kind": "", "number": "", "url": ""}
 

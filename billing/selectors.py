@@ -39,7 +39,7 @@ def plan_for_user(*, user: User) -> Plan | None:
 
 def customer_has_completed_order(*, user: User, product: Product | int) -> bool:
     """Whether the user paid for ``product`` (a completed, not fully refunded order)."""
-    product_id = getattr(product, "pk", product)
+    product_id = product.pk if isinstance(product, Product) else product
     return OrderItem.objects.filter(
         order__user=user, product_id=product_id, order__status__in=PAID_ORDER_STATUSES
     ).exists()

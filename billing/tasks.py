@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from billing import receipts
-from billing.models import Invoice, InvoiceStatus, Payment, Refund, Subscription
+from billing.models import Invoice, InvoiceStatus, Order, Payment, Refund, Subscription
 from billing.services import refunds
 from billing.services.subscriptions import renewal
 from billing.stripe import client as stripe_client
@@ -116,10 +116,16 @@ def send_refund_notice(refund_id: int) -> bool:
         .filter(pk=refund_id)
         .first()
     )
-    if refund is None or (refund.order is None and refund.invoice is None):
+    if refund is None:
         return False
     # A one-time order's refund, or a subscription invoice's.
-    kind, document = ("order", refund.order) if refund.order else ("invoice", refund.invoice)
+    document: Order | Invoice
+    if refund.order is not None:
+        kind, document = "order", refund.order
+    elif refund.invoice is not None:
+        kind, document = "invoice", refund.invoice
+    else:
+        return False
     user = document.user
     if user.deleted_at is not None or not user.email:
         return False

@@ -212,6 +212,8 @@ def _payment_state(order: Order) -> str:
     state = cache.get(key)
     if state is not None:
         return state
+    if not order.stripe_checkout_session_id:
+        return ""  # no session to ask about (Stripe would refuse the lookup)
     try:
         session = stripe_client.retrieve_checkout_session(order.stripe_checkout_session_id)
     except (stripe_client.stripe.StripeError, stripe_client.StripeUnavailable):

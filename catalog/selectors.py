@@ -17,7 +17,6 @@ from django.db.models import (
     Prefetch,
     QuerySet,
     Subquery,
-    Value,
 )
 from django.db.models.functions import Coalesce, JSONObject, Least
 
@@ -54,13 +53,13 @@ def get_visible_product(*, slug: str) -> Product:
 # --- prices ---------------------------------------------------------------------------------
 
 
-def _cheapest_price():
+def _cheapest_price() -> QuerySet[Price]:
     return Price.objects.filter(
         product=OuterRef("pk"), active=True, tiers_mode__isnull=True
     ).order_by("unit_amount", "id")
 
 
-def _cheapest_variant():
+def _cheapest_variant() -> QuerySet[Variant]:
     return Variant.objects.filter(product=OuterRef("pk"), available=True).order_by(
         "price_amount", "id"
     )
@@ -128,7 +127,7 @@ def search_products(queryset: QuerySet[Product], text: str) -> QuerySet[Product]
         return matches.order_by("-rank", "name", "id")
     cleaned = " ".join(_words(text))
     return (
-        queryset.annotate(rank=TrigramWordSimilarity(Value(cleaned), "name"))
+        queryset.annotate(rank=TrigramWordSimilarity(cleaned, "name"))
         .filter(rank__gte=TRIGRAM_THRESHOLD)
         .order_by("-rank", "name", "id")
     )
@@ -144,7 +143,8 @@ def category_tree() -> list[Category]:
     for category in categories:
         by_parent[category.parent_id].append(category)
     for category in categories:
-        category.tree_children = by_parent.get(category.pk, [])
+        # A per-call attribute the templates read, not a field: the stubs cannot know it.
+        category.tree_children = by_parent.get(category.pk, [])  # type: ignore[attr-defined]
     return by_parent.get(None, [])
 
 
@@ -173,10 +173,11 @@ def products_in_category(queryset: QuerySet[Product], category: Category) -> Que
 def category_ancestors(category: Category) -> list[Category]:
     """Root first, for breadcrumbs."""
     by_id = {c.pk: c for c in Category.objects.all()}
-    chain, current = [], by_id.get(category.parent_id)
+    chain: list[Category] = []
+    current = by_id.get(category.parent_id) if category.parent_id is not None else None
     while current is not None and current not in chain:
         chain.insert(0, current)
-        current = by_id.get(current.parent_id)
+        current = by_id.get(current.parent_id) if current.parent_id is not None else None
     return chain
 
 
@@ -334,9 +335,10 @@ def yearly_saving(plan: Plan) -> int | None:
 
 def yearly_saving_percent(plan: Plan) -> int | None:
     saving = yearly_saving(plan)
-    if saving is None:
+    monthly = plan.monthly_price
+    if saving is None or monthly is None:  # no saving without a monthly price
         return None
-    return round(saving * 100 / (plan.monthly_price.unit_amount * 12))
+    return round(saving * 100 / (monthly.unit_amount * 12))
 
 
 # --- reviews --------------------------------------------------------------------------------

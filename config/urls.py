@@ -2,7 +2,7 @@ from csp.decorators import csp_update
 from django.contrib import admin
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -23,7 +23,7 @@ handler500 = "config.middleware.server_error"
 # Each app owns two URL modules: `urls` (server-rendered pages) and `api_urls` (REST, /api/v1/).
 APPS = ["accounts", "catalog", "billing", "credits", "support", "analytics"]
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI with its start-up script as a file of its own (no inline script, so the
     # CSP's script-src 'self' allows it) and Redoc, both from the sidecar's static files.

@@ -213,7 +213,8 @@ def _stripe_mirror_entries() -> tuple[Entry, ...]:
         (
             model
             for model in admin.site._registry
-            if model._meta.concrete_model._meta.app_label == STRIPE_MIRROR_APP
+            # concrete_model is None only on abstract models, which are never registered
+            if (model._meta.concrete_model or model)._meta.app_label == STRIPE_MIRROR_APP
         ),
         key=lambda model: str(model._meta.verbose_name_plural),
     )

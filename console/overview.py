@@ -102,7 +102,7 @@ def _money(amount, currency) -> str:
 
 
 def _totals(rows, field) -> list[str]:
-    by_currency = defaultdict(int)
+    by_currency: defaultdict[str, int] = defaultdict(int)
     for row in rows:
         by_currency[row.currency] += getattr(row, field)
     return [

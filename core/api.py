@@ -5,19 +5,25 @@ Errors are always ``{"code": "...", "detail": "...", "fields": {...}}``. Service
 """
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 from rest_framework import exceptions, status
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination, PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from core import unavailable
+
+if TYPE_CHECKING:
+    _PaginatorMixinBase = BasePagination
+else:
+    _PaginatorMixinBase = object  # a mixin: the paginator it is mixed into comes next
 
 
 class DomainError(Exception):
@@ -49,29 +55,30 @@ class Conflict(DomainError):
     default_message = "The request conflicts with the current state."
 
 
-class StrictPageSize:
+class StrictPageSize(_PaginatorMixinBase):
     """For any DRF paginator: ``page_size`` outside 1..max_page_size is a 400, not ignored."""
 
-    page_size_query_param = "page_size"
-    max_page_size = 100
+    page_size_query_param: str | None = "page_size"
+    max_page_size: int | None = 100
+    page_size: int | None  # the paginator's own (PAGE_SIZE setting)
 
-    def get_page_size(self, request: Any) -> int | None:
+    def get_page_size(self, request: Request) -> int | None:
         """A ``page_size`` outside 1..max_page_size is refused (400), never silently changed."""
-        raw = request.query_params.get(self.page_size_query_param)
+        param = self.page_size_query_param
+        raw = request.query_params.get(param) if param else None
         if raw is None:
             return self.page_size
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
+        limit = self.max_page_size
+        if not (raw.isascii() and raw.isdigit()) or not (
+            int(raw) >= 1 and (limit is None or int(raw) <= limit)
+        ):
             raise exceptions.ValidationError(
-                {
-                    self.page_size_query_param: [
-                        f"Must be a whole number from 1 to {self.max_page_size}."
-                    ]
-                }
+                {str(param): [f"Must be a whole number from 1 to {limit}."]}
             )
         return int(raw)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        parameters = super().get_schema_operation_parameters(view)
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size})
@@ -103,7 +110,7 @@ def api_not_found(request: HttpRequest, exception: Exception | None = None) -> H
     return defaults.page_not_found(request, exception)
 
 
-def api_bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def api_bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """``handler400``: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 under /api/."""
     if not is_api_request(request):
         return defaults.bad_request(request, exception)
@@ -112,7 +119,7 @@ def api_bad_request(request: HttpRequest, exception: Exception | None = None) ->
     return error_response("bad_request", "The request could not be understood.", 400)
 
 
-def api_permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def api_permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """``handler403``."""
     if is_api_request(request):
         return error_response(
@@ -157,6 +164,12 @@ class ServiceUnavailable(DomainError):
     default_message = unavailable.MESSAGE
 
 
+def domain_error_response(exc: DomainError) -> Response:
+    body = {"code": exc.code, "detail": exc.message, "fields": {}}
+    body.update(exc.extra)
+    return Response(body, status=exc.status_code)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: every error answer in the shared shape."""
     if isinstance(exc, unavailable.DATABASE_UNAVAILABLE):
@@ -165,13 +178,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         unavailable.report(context["request"], exc)
         unavailable.discard_broken_connections()
         set_rollback()
-        response = exception_handler(ServiceUnavailable(), context)
-        response["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
-        return response
+        retry_later = domain_error_response(ServiceUnavailable())
+        retry_later["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
+        return retry_later
     if isinstance(exc, DomainError):
-        body = {"code": exc.code, "detail": exc.message, "fields": {}}
-        body.update(exc.extra)
-        return Response(body, status=exc.status_code)
+        return domain_error_response(exc)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -193,7 +204,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     detail = getattr(exc, "detail", str(exc))
     response.data = {"code": code, "detail": str(detail), "fields": {}}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+    # Throttled.__init__ stores ``wait``; DRF's stubs type only the parameter, not the attribute.
+    wait = exc.wait if isinstance(exc, exceptions.Throttled) else None  # type: ignore[attr-defined]
+    if wait is not None:
         # The same number as the Retry-After header DRF sets (config.throttling).
-        response.data["retry_after"] = math.ceil(exc.wait)
+        response.data["retry_after"] = math.ceil(wait)
     return response

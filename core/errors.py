@@ -1,5 +1,7 @@
 """Refusals raised by accounts services; the API renders them as {"code", "detail", "fields"}."""
 
+from typing import Any
+
 from rest_framework import status
 
 from core.api import DomainError
@@ -9,7 +11,7 @@ class EmailTaken(DomainError):
     code = "email_taken"
     default_message = "An account with this e-mail address already exists."
 
-    def __init__(self, message: str | None = None, **extra):
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
         message = message or self.default_message
         super().__init__(message, fields={"email": [message]}, **extra)
 

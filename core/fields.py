@@ -6,15 +6,22 @@ rows re-encrypted later with ``manage.py rotate_encryption_keys``. Encrypted col
 searched or filtered on, except with ``isnull``.
 """
 
+from __future__ import annotations
+
 import datetime
 import functools
 import json
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.expressions import Expression
 
 
 @functools.cache
@@ -52,23 +59,25 @@ def rotate(token: str) -> str:
 class EncryptedField(models.TextField):
     """Stores ``to_text(value)`` encrypted; subclasses convert their Python type to text."""
 
-    def to_text(self, value) -> str:
+    def to_text(self, value: Any) -> str:
         return str(value)
 
-    def from_text(self, text: str):
+    def from_text(self, text: str) -> Any:
         return text
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> str | None:
         if value is None or value == "":
             return None if self.null else ""
         return encrypt(self.to_text(value))
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper
+    ) -> Any:
         if value is None or value == "":
             return value if value is not None else None
         return self.from_text(decrypt(value))
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         if value is None or not isinstance(value, str):
             return value
         return self.from_text(value) if type(self) is not EncryptedTextField else value
@@ -79,34 +88,50 @@ class EncryptedTextField(EncryptedField):
 
 
 class EncryptedDateField(EncryptedField):
-    def to_text(self, value) -> str:
+    # The Python types django-stubs gives the model attribute. The stubs fix them to str on
+    # TextField, whose column this field reuses for the ciphertext; the attribute is a date.
+    if TYPE_CHECKING:
+        _pyi_private_set_type: datetime.date | str  # type: ignore[assignment]
+        _pyi_private_get_type: datetime.date  # type: ignore[assignment]
+
+    def to_text(self, value: datetime.date | str) -> str:
         if isinstance(value, str):
             value = datetime.date.fromisoformat(value)
         return value.isoformat()
 
-    def from_text(self, text: str):
+    def from_text(self, text: str) -> datetime.date:
         return datetime.date.fromisoformat(text)
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and value:
             return datetime.date.fromisoformat(value)
         return value
 
-    def formfield(self, **kwargs):
-        return forms.DateField(required=not self.blank, **kwargs)
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field:
+        """A date input; ``form_class`` (a form's ``field_classes``) replaces it when given."""
+        return (form_class or forms.DateField)(required=not self.blank, **kwargs)
 
 
 class EncryptedJSONField(EncryptedField):
-    def to_text(self, value) -> str:
+    if TYPE_CHECKING:  # the Python types django-stubs gives the model attribute: any JSON
+        _pyi_private_set_type: Any
+        _pyi_private_get_type: Any
+
+    def to_text(self, value: Any) -> str:
         return json.dumps(value, sort_keys=True)
 
-    def from_text(self, text: str):
+    def from_text(self, text: str) -> Any:
         return json.loads(text)
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         return value
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> str | None:
         if value is None:
             return None
         return encrypt(self.to_text(value))

@@ -4,9 +4,13 @@ The audit log and the settings point at the user through ``settings.AUTH_USER_MO
 import: core depends on no app.
 """
 
+from typing import TypeVar, cast
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class TimeStampedModel(models.Model):
@@ -17,16 +21,21 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
-class SoftDeleteQuerySet(models.QuerySet):
-    def alive(self) -> "SoftDeleteQuerySet":
+class SoftDeleteQuerySet(models.QuerySet[_M]):
+    def alive(self) -> "SoftDeleteQuerySet[_M]":
         return self.filter(deleted_at__isnull=True)
 
 
-class AliveManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
+_SoftDeleteManager = models.Manager.from_queryset(SoftDeleteQuerySet)
+
+
+class AliveManager(_SoftDeleteManager[_M]):
     """Default manager for soft-deletable models: hides rows with ``deleted_at`` set."""
 
-    def get_queryset(self) -> SoftDeleteQuerySet:
-        return super().get_queryset().filter(deleted_at__isnull=True)
+    def get_queryset(self) -> SoftDeleteQuerySet[_M]:
+        # from_queryset() makes the inherited get_queryset() build a SoftDeleteQuerySet; the
+        # stubs type the generic manager's method as returning the plain QuerySet.
+        return cast("SoftDeleteQuerySet[_M]", super().get_queryset()).alive()
 
 
 class AuditAction(models.TextChoices):
@@ -73,7 +82,7 @@ class AuditLog(models.Model):
             models.Index(fields=["action", "-created_at"]),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         who = self.actor_email or "system"
         return f"{self.action} {self.resource_type}:{self.resource_id} by {who}"
 
@@ -92,5 +101,5 @@ class SystemConfig(TimeStampedModel):
         ordering = ["key"]
         verbose_name = "system setting"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.key

@@ -31,6 +31,7 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     # Read the digits exactly (no arithmetic, so no rounding to the context's precision and
     # no huge integer built from an exponent such as 1E+999999999).
     sign, digits, power = amount.as_tuple()
+    assert isinstance(power, int)  # a finite Decimal's exponent is a number, not "n"/"N"/"F"
     if not any(digits):
         return 0
     while power < 0 and digits[-1] == 0:  # 12.50 has one meaningful decimal

@@ -71,7 +71,7 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _card(match: re.Match) -> str:
+def _card(match: re.Match[str]) -> str:
     digits = re.sub(r"[ -]", "", match.group(0))
     scale = _EPOCH_SCALE.get(len(digits))
     if scale and _EPOCH_RANGE[0] <= int(digits) / scale < _EPOCH_RANGE[1]:

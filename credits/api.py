@@ -55,7 +55,11 @@ class LotSerializer(serializers.Serializer):
     # Declared rather than a ModelSerializer: the summary is read on every dashboard refresh,
     # and a ModelSerializer introspects the model for its fields on each response.
     id = serializers.IntegerField(read_only=True)
-    source = serializers.ChoiceField(choices=GrantSource.choices, read_only=True)
+    # The serializer's metaclass takes declared fields off the class, so this never replaces
+    # Field.source (which the stubs see as a class attribute).
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=GrantSource.choices, read_only=True
+    )
     amount = serializers.IntegerField(read_only=True)
     remaining = serializers.IntegerField(read_only=True)
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -71,7 +75,8 @@ class SummarySerializer(serializers.Serializer):
 
 
 class TransactionSerializer(serializers.ModelSerializer):
-    source = serializers.SerializerMethodField()
+    # A declared field, taken off the class by the metaclass: not Field.source (as above).
+    source = serializers.SerializerMethodField()  # type: ignore[assignment]
     details = serializers.SerializerMethodField()
 
     class Meta:

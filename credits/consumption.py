@@ -10,7 +10,8 @@ Credits decides what to report and records it through webhooks_out's event API (
 the batch's watermark row is webhooks_out's."""
 
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Max
@@ -23,6 +24,21 @@ from webhooks_out.models import ConsumptionWatermark
 
 SETTLE = timedelta(seconds=60)
 BATCH_ROWS = 50_000
+
+
+def _operation_totals() -> defaultdict[str, dict[str, int]]:
+    return defaultdict(lambda: {"quantity": 0, "credits": 0})
+
+
+@dataclass
+class _Consumption:
+    """One customer's consumption in a batch: its first and last row's time, the credits
+    and, per operation, the quantity and credits."""
+
+    first: datetime
+    last: datetime
+    credits: int = 0
+    operations: defaultdict[str, dict[str, int]] = field(default_factory=_operation_totals)
 
 
 def batch(*, limit: int = BATCH_ROWS) -> int:
@@ -43,34 +59,29 @@ def batch(*, limit: int = BATCH_ROWS) -> int:
         )
         if not rows:
             return 0
-        per_user = defaultdict(
-            lambda: {
-                "operations": defaultdict(lambda: {"quantity": 0, "credits": 0}),
-                "credits": 0,
-                "first": None,
-                "last": None,
-            }
-        )
+        per_user: dict[int, _Consumption] = {}
         for _pk, user_id, operation, quantity, amount, created_at in rows:
-            entry = per_user[user_id]
-            line = entry["operations"][operation or "unspecified"]
+            entry = per_user.get(user_id)
+            if entry is None:
+                entry = per_user[user_id] = _Consumption(first=created_at, last=created_at)
+            line = entry.operations[operation or "unspecified"]
             line["quantity"] += quantity or 0
             line["credits"] += -amount
-            entry["credits"] += -amount
-            entry["first"] = entry["first"] or created_at
-            entry["last"] = created_at
+            entry.credits += -amount
+            entry.last = created_at
         first_id, last_id = rows[0][0], rows[-1][0]
         emitted = 0
-        for user_id, entry in sorted(per_user.items()):
+        for user_id in sorted(per_user):
+            entry = per_user[user_id]
             event = emit(
                 "credits.consumed",
                 {
                     "object": "credits_consumption",
                     "customer": payloads.customer_ref(user_id),
-                    "credits": entry["credits"],
-                    "operations": {name: dict(line) for name, line in entry["operations"].items()},
-                    "from": int(entry["first"].timestamp()),
-                    "to": int(entry["last"].timestamp()),
+                    "credits": entry.credits,
+                    "operations": {name: dict(line) for name, line in entry.operations.items()},
+                    "from": int(entry.first.timestamp()),
+                    "to": int(entry.last.timestamp()),
                     "ledger_rows": {"after": mark.last_transaction_id, "through": last_id},
                 },
                 dedupe_key=f"credits.consumed:{user_id}:{first_id}-{last_id}",

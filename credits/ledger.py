@@ -97,6 +97,7 @@ def expire_locked_lots(balance: CreditBalance, lots: list[CreditGrant], now: dat
     """Expire lots already locked by the caller: one EXPIRE row per lot with credits left."""
     expired = 0
     for lot in lots:
+        assert lot.expires_at is not None  # both callers pass only lots past their expiry
         CreditGrant.objects.filter(pk=lot.pk).update(remaining=0, expired_at=now, updated_at=now)
         if lot.remaining:
             write_ledger(

@@ -109,7 +109,11 @@ class CreditGrant(TimeStampedModel):
     # that empties the lot moves it out of the index. A lot drawn from on every consume would
     # otherwise leave a dead entry in each of the table's indexes per call.
     has_credits = models.GeneratedField(
-        expression=Q(remaining__gt=0), output_field=models.BooleanField(), db_persist=True
+        # Django takes a Q as the expression (it resolves to one); django-stubs types the
+        # parameter as Expression only.
+        expression=Q(remaining__gt=0),  # type: ignore[arg-type]
+        output_field=models.BooleanField(),
+        db_persist=True,
     )
 
     class Meta:
@@ -200,7 +204,9 @@ class CreditTransaction(models.Model):
         db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
-    grants = models.ManyToManyField(CreditGrant, through="TransactionLot", related_name="+")
+    grants: "models.ManyToManyField[CreditGrant, TransactionLot]" = models.ManyToManyField(
+        CreditGrant, through="TransactionLot", related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,6 +4,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
@@ -29,7 +30,7 @@ EXPIRING_SOON_DAYS = 7
 RUNWAY_WINDOW_DAYS = 30
 
 
-def _plan_overrides(*, user) -> dict[str, int]:
+def _plan_overrides(*, user: User) -> dict[str, int]:
     """The user's plan's per-operation costs; overrides that are not whole numbers ≥ 1 are
     ignored (logged), so a typo in a plan's JSON can never make an operation free."""
     plan = plans.plan_for_user(user=user)
@@ -204,14 +205,14 @@ LEDGER_DAY_DIFFERENCES = """
 """
 
 
-def ledger_day_differences(*, user: User | None = None, limit: int = 20) -> list[dict]:
+def ledger_day_differences(*, user: User | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Where the daily sums (``LedgerDay``) differ from the ledger they sum: empty when they
     agree. Reads the whole ledger (or the user's): for tests and checks, not for pages."""
     where = "WHERE user_id = %(user)s" if user is not None else ""
     with connection.cursor() as cursor:
         cursor.execute(
             LEDGER_DAY_DIFFERENCES.format(where=where),
-            {"user": getattr(user, "pk", user), "limit": limit},
+            {"user": None if user is None else user.pk, "limit": limit},
         )
         return [
             {

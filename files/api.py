@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.api import _errors
 from core.api import NotFound, Pagination
 from files import services
+from files.models import CustomerFile
 
 
 class FileOut(serializers.Serializer):
@@ -58,7 +59,7 @@ REFUSED = {
 }
 
 
-def _own(request, pk) -> "services.CustomerFile":
+def _own(request, pk) -> CustomerFile:
     item = services.own_file(user=request.user, file_id=pk)
     if item is None:
         raise NotFound("No such file.")

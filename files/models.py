@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 
 
-class CustomerFileQuerySet(models.QuerySet):
-    def alive(self):
+class CustomerFileQuerySet(models.QuerySet["CustomerFile"]):
+    def alive(self) -> "CustomerFileQuerySet":
         return self.filter(deleted_at__isnull=True)
 
 

@@ -5,32 +5,37 @@ any django-storages backend by setting). The quota check and the row that uses t
 are one transaction holding a per-customer advisory lock, so concurrent uploads cannot
 together go past the quota: the second waits for the first and sees its bytes."""
 
+from __future__ import annotations
+
 import functools
 import json
 import mimetypes
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import IO
 
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from accounts.models import StoredFile
+from accounts.models import StoredFile, User
 from billing.selectors import live_subscriptions_granting_plan
 from core import audit
 from core.models import AuditAction
 from files import errors
-from files.models import CustomerFile
+from files.models import CustomerFile, CustomerFileQuerySet
 
 _LOCK_CLASS = 72_002  # pg advisory lock namespace: one quota decision per customer at a time
 PURGE_BATCH = 500
 
 # Type -> (extensions, a check of the first bytes). Both the name's type and the content must
 # agree; text types must be UTF-8 without NUL bytes.
-ALLOWED = {
+ALLOWED: dict[str, Callable[[bytes], bool] | None] = {
     "image/png": lambda head: head.startswith(b"\x89PNG\r\n\x1a\n"),
     "image/jpeg": lambda head: head.startswith(b"\xff\xd8\xff"),
     "image/gif": lambda head: head[:6] in (b"GIF87a", b"GIF89a"),
@@ -51,39 +56,39 @@ KINDS = "images (PNG, JPEG, GIF, WebP), PDF, ZIP, Word and Excel documents, text
 
 
 @functools.lru_cache(maxsize=4)
-def _storage(config: str):
+def _storage(config: str) -> Storage:
     return storages.create_storage(json.loads(config))
 
 
-def storage():
+def storage() -> Storage:
     """The storage customer files live in (``FILES_STORAGE``)."""
     return _storage(json.dumps(settings.FILES_STORAGE, sort_keys=True, default=str))
 
 
 def _provider() -> str:
-    backend = settings.FILES_STORAGE["BACKEND"].lower()
+    backend = str(settings.FILES_STORAGE["BACKEND"]).lower()
     return StoredFile.Provider.S3 if "s3" in backend else StoredFile.Provider.LOCAL
 
 
-def quota_for(user) -> int | None:
+def quota_for(user: User) -> int | None:
     """The customer's storage quota in bytes (None: unlimited): the largest of the plans
     they have access to now, or ``FILES_DEFAULT_QUOTA_BYTES`` without one."""
     quotas = [sub.plan.storage_quota_bytes for sub in live_subscriptions_granting_plan(user=user)]
     if not quotas:
-        return settings.FILES_DEFAULT_QUOTA_BYTES
-    if any(quota is None for quota in quotas):
-        return None
-    return max(quotas)
+        default: int | None = settings.FILES_DEFAULT_QUOTA_BYTES
+        return default
+    limited = [quota for quota in quotas if quota is not None]
+    if len(limited) < len(quotas):
+        return None  # one plan without a quota: unlimited
+    return max(limited)
 
 
-def used_bytes(user) -> int:
-    return (
-        CustomerFile.objects.alive().filter(owner=user).aggregate(total=Sum("size_bytes"))["total"]
-        or 0
-    )
+def used_bytes(user: User) -> int:
+    total = CustomerFile.objects.alive().filter(owner=user).aggregate(total=Sum("size_bytes"))
+    return int(total["total"] or 0)
 
 
-def usage(user) -> dict:
+def usage(user: User) -> dict[str, int | None]:
     quota, used = quota_for(user), used_bytes(user)
     return {
         "used_bytes": used,
@@ -92,7 +97,7 @@ def usage(user) -> dict:
     }
 
 
-def _type_of(upload) -> str:
+def _type_of(upload: UploadedFile) -> str:
     name = upload.name or ""
     by_name = (mimetypes.guess_type(name)[0] or "").lower()
     if by_name not in ALLOWED:
@@ -122,7 +127,7 @@ def _type_of(upload) -> str:
     return by_name
 
 
-def validate(upload) -> str:
+def validate(upload: UploadedFile | None) -> str:
     """Refuse an empty, too large or unaccepted file; returns its content type."""
     if upload is None:
         raise errors.FileRefused("Choose a file to upload.", code="file_required")
@@ -138,12 +143,13 @@ def validate(upload) -> str:
     return _type_of(upload)
 
 
-def upload(*, user, upload) -> CustomerFile:
+def upload(*, user: User, upload: UploadedFile) -> CustomerFile:
     """Store ``upload`` for ``user`` if it is accepted and fits in their quota. The blob is
     written first, outside the transaction; a refusal deletes it again, so a refused upload
     leaves nothing behind."""
     content_type = validate(upload)
     size = upload.size
+    assert size is not None  # validate() has compared it with the limit
     name = get_valid_filename(upload.name or "file")[:200] or "file"
     files = storage()
     path = files.save(f"files/{user.pk}/{uuid.uuid4().hex}/{name}", upload)
@@ -183,22 +189,22 @@ def upload(*, user, upload) -> CustomerFile:
     return item
 
 
-def files_of(user):
+def files_of(user: User) -> CustomerFileQuerySet:
     return CustomerFile.objects.alive().filter(owner=user).select_related("stored")
 
 
-def own_file(*, user, file_id) -> CustomerFile | None:
+def own_file(*, user: User, file_id: object) -> CustomerFile | None:
     """The customer's own live file, or None (another customer's file is never found)."""
     if not str(file_id).isdigit():
         return None
-    return files_of(user).filter(pk=int(file_id)).first()
+    return files_of(user).filter(pk=int(str(file_id))).first()
 
 
-def open_file(item: CustomerFile):
+def open_file(item: CustomerFile) -> IO[bytes]:
     return storage().open(item.stored.path, "rb")
 
 
-def delete(*, user, item: CustomerFile) -> None:
+def delete(*, user: User, item: CustomerFile) -> None:
     """Soft delete: the file disappears and stops counting now; the purge removes it after
     ``FILES_RETENTION_DAYS``."""
     now = timezone.now()
@@ -217,7 +223,7 @@ def delete(*, user, item: CustomerFile) -> None:
         )
 
 
-def purge(*, now=None) -> int:
+def purge(*, now: datetime | None = None) -> int:
     """Remove files deleted more than the retention period ago: the blob, then the rows.
     Returns how many were purged (a bounded batch per call)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.FILES_RETENTION_DAYS)
@@ -237,7 +243,7 @@ def purge(*, now=None) -> int:
     return len(items)
 
 
-def deletion_preview(user) -> list[str]:
+def deletion_preview(user: User) -> list[str]:
     count = files_of(user).count()
     if not count:
         return []
@@ -247,7 +253,7 @@ def deletion_preview(user) -> list[str]:
     ]
 
 
-def settle_for_account_deletion(user) -> None:
+def settle_for_account_deletion(user: User) -> None:
     """Deleting an account deletes its files at once (blobs and rows), deleted or not: the
     retention period is for a customer who may change their mind, not for a closed account.
     Safe to run again."""

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts import authority
+from accounts.models import User
 from core import audit
 from core.models import AuditAction
 from support.models import Article, ArticleStatus, ArticleType, ChatMessage, ChatRole
@@ -31,7 +32,7 @@ def _free_slug(title: str) -> str:
     return slug
 
 
-def draft_article(*, answer: ChatMessage, actor) -> Article:
+def draft_article(*, answer: ChatMessage, actor: User | None) -> Article:
     """A DRAFT article titled with the question, for staff to write and publish."""
     authority.require(actor, "support.article.draft")
     question = question_for(answer)

@@ -7,16 +7,25 @@ paused one); NONE when the customer never had a subscription that started. ``has
 says whether the plan's entitlements apply now (a past-due one keeps them through the
 grace period), the same rule the entitlements use."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AnonymousUser
 
 from billing.models import Subscription, SubscriptionStatus
 from billing.selectors import live_subscriptions_granting_plan
 
+if TYPE_CHECKING:
+    from accounts.models import User
+    from catalog.models import Plan
+
 ACTIVE, TRIALING, PAST_DUE, CANCELED, NONE = "ACTIVE", "TRIALING", "PAST_DUE", "CANCELED", "NONE"
 STATUSES = [ACTIVE, TRIALING, PAST_DUE, CANCELED, NONE]
 
-_MEMBERSHIP_OF = {
+_MEMBERSHIP_OF: dict[str, str] = {
     SubscriptionStatus.ACTIVE: ACTIVE,
     SubscriptionStatus.TRIALING: TRIALING,
     SubscriptionStatus.PAST_DUE: PAST_DUE,
@@ -36,7 +45,7 @@ class Membership:
     subscription: Subscription | None = None
 
     @property
-    def plan(self):
+    def plan(self) -> Plan | None:
         return self.subscription.plan if self.subscription else None
 
     @property
@@ -63,8 +72,8 @@ class Membership:
         }[self.status]
 
 
-def membership_of(*, user) -> Membership:
-    if not getattr(user, "pk", None):
+def membership_of(*, user: User | AnonymousUser | None) -> Membership:
+    if user is None or isinstance(user, AnonymousUser) or not user.pk:
         return Membership(NONE)
     candidates = []
     for sub in Subscription.objects.filter(

@@ -5,13 +5,16 @@
 Enterprise) and ``SOCIAL_GOOGLE_BASE_URL`` point the providers elsewhere: the tests' fake
 provider on 127.0.0.1."""
 
+from typing import Any
 from urllib.parse import urlparse
+
+import environ
 
 PROVIDERS = {"google": "GOOGLE", "github": "GITHUB"}
 
 
-def provider_settings(env) -> dict:
-    providers = {}
+def provider_settings(env: environ.Env) -> dict[str, dict[str, Any]]:
+    providers: dict[str, dict[str, Any]] = {}
     for provider, prefix in PROVIDERS.items():
         client_id = env.str(f"{prefix}_CLIENT_ID", default="")
         secret = env.str(f"{prefix}_CLIENT_SECRET", default="")

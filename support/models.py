@@ -4,6 +4,8 @@ Rules that concern one row live here (the status machine, SLA deadlines as store
 every write that touches several rows or the outside goes through ``support.services``.
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -13,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import authority
-from accounts.models import STAFF_ROLES, SUPPORT_DESK_ROLES
+from accounts.models import STAFF_ROLES, SUPPORT_DESK_ROLES, User
 from core.models import TimeStampedModel
 
 
@@ -50,20 +52,20 @@ def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
 
-class TicketQuerySet(models.QuerySet):
-    def for_customer(self, user):
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def for_customer(self, user: User) -> "TicketQuerySet":
         return self.filter(customer=user)
 
-    def active(self):
+    def active(self) -> "TicketQuerySet":
         return self.filter(status__in=ACTIVE_STATUSES)
 
-    def breaching_sla(self, now=None):
+    def breaching_sla(self, now: datetime | None = None) -> "TicketQuerySet":
         """Tickets whose first-response or resolution deadline has passed unmet."""
         now = now or timezone.now()
         return self.filter(self.breach_condition(now))
 
     @staticmethod
-    def breach_condition(now):
+    def breach_condition(now: datetime) -> Q:
         no_response_yet = Q(first_response_at__isnull=True, first_response_due_at__lt=now)
         responded_late = Q(first_response_at__gt=models.F("first_response_due_at"))
         unresolved_late = Q(resolution_due_at__lt=now)
@@ -168,8 +170,8 @@ class Ticket(TimeStampedModel):
         return self.first_response_breached or self.resolution_breached
 
 
-class TicketMessageQuerySet(models.QuerySet):
-    def public(self):
+class TicketMessageQuerySet(models.QuerySet["TicketMessage"]):
+    def public(self) -> "TicketMessageQuerySet":
         """What the customer may see: never internal notes."""
         return self.filter(internal=False)
 
@@ -196,7 +198,7 @@ class TicketMessage(TimeStampedModel):
 
     @property
     def from_staff(self) -> bool:
-        return bool(self.author_id) and self.author.role in STAFF_ROLES
+        return self.author is not None and self.author.role in STAFF_ROLES
 
 
 class ArticleType(models.TextChoices):
@@ -211,7 +213,7 @@ class ArticleStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
-class ArticleQuerySet(models.QuerySet):
+class ArticleQuerySet(models.QuerySet["Article"]):
     def published(self):
         return self.filter(status=ArticleStatus.PUBLISHED)
 

@@ -9,7 +9,7 @@ def clean_related(
 ) -> dict:
     """Model fields for ``open_ticket(related=...)``. Another customer's order or subscription
     (or one that does not exist) is refused the same way, so nothing leaks about it."""
-    related = {}
+    related: dict[str, Order | Subscription] = {}
     if order_number:
         order = Order.objects.filter(user=customer, number=str(order_number).strip()).first()
         if order is None:

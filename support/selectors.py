@@ -2,6 +2,7 @@
 
 import statistics
 from datetime import date, datetime
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
@@ -16,7 +17,7 @@ from support.models import (
 )
 
 
-def customer_tickets(user: User) -> QuerySet:
+def customer_tickets(user: User) -> QuerySet[Ticket]:
     return Ticket.objects.for_customer(user).select_related("assignee")
 
 
@@ -38,12 +39,12 @@ def customer_ticket(user: User, pk: int) -> Ticket | None:
     )
 
 
-def staff_thread(ticket: Ticket) -> QuerySet:
+def staff_thread(ticket: Ticket) -> QuerySet[TicketMessage]:
     """Every message including internal notes: only for the staff console."""
     return ticket.messages.select_related("author").prefetch_related("attachments")
 
 
-def breaching_tickets(now: datetime | None = None) -> QuerySet:
+def breaching_tickets(now: datetime | None = None) -> QuerySet[Ticket]:
     return Ticket.objects.breaching_sla(now)
 
 
@@ -96,7 +97,7 @@ def bot_stats_for_day(day: date) -> dict:
     }
 
 
-def _exported_ticket(ticket, user) -> dict:
+def _exported_ticket(ticket: Ticket, user: User) -> dict[str, Any]:
     return {
         "number": ticket.number,
         "subject": ticket.subject,

@@ -64,7 +64,7 @@ def _lock(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
-def _visible_to(ticket: Ticket, user) -> bool:
+def _visible_to(ticket: Ticket, user: User) -> bool:
     return is_staff(user) or ticket.customer_id == getattr(user, "pk", None)
 
 
@@ -196,7 +196,7 @@ def add_internal_note(*, ticket: Ticket, author: User, body: str) -> TicketMessa
 # --- status, assignment, priority ---------------------------------------------------------
 
 
-def _transition(ticket: Ticket, target: str, *, actor, reason: str = "") -> None:
+def _transition(ticket: Ticket, target: str, *, actor: User | None, reason: str = "") -> None:
     """Apply one step of the status machine to a locked ticket (caller is in a transaction)."""
     current = ticket.status
     if not can_transition(current, target):

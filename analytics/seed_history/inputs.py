@@ -233,7 +233,7 @@ def credit_packs() -> list[Pack]:
         .select_related("product")
         .order_by("product_id", "id")
     )
-    packs = {}
+    packs: dict[int, Pack] = {}
     for price in prices:
         packs.setdefault(
             price.product_id,

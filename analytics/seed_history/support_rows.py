@@ -1,10 +1,12 @@
 """The audit and support rows of the seed_history simulation (History's audit trail, tickets
 and help-bot conversations), written as the product would write them."""
 
+import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from analytics.seed_history.inputs import Customer
-from analytics.seed_history.rows import NULL, jsonb, opt, stamp, text
+from analytics.seed_history.rows import NULL, Ids, jsonb, opt, stamp, text
 
 IPS = [f"203.0.113.{n}" for n in range(1, 60)] + [f"198.51.100.{n}" for n in range(1, 60)]
 AGENTS = [
@@ -47,6 +49,14 @@ QUESTIONS = [
 
 class SupportRows:
     """Mixed into History: uses its ``rng``, ``buffers``, ``staff``, ``end`` and id sources."""
+
+    # Set by History.__init__.
+    rng: random.Random
+    buffers: dict[str, list[str]]
+    staff: list[tuple[Any, ...]]
+    end: datetime
+    ticket_id: Ids
+    conversation_id: Ids
 
     def audit(
         self,

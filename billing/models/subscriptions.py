@@ -28,7 +28,7 @@ class SubscriptionStatus(models.TextChoices):
 PAST_DUE_GRACE = timedelta(days=7)
 
 
-class SubscriptionQuerySet(models.QuerySet):
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
     def live(self) -> "SubscriptionQuerySet":
         """Subscriptions that are running (trialing, active, past due, unpaid, paused)."""
         return self.filter(status__in=Subscription.LIVE_STATUSES)

@@ -1,12 +1,14 @@
 """The customer's cart: add, change, remove lines, apply a discount code, and price it."""
 
+from __future__ import annotations
+
 from django.db import transaction
 from django.db.models import F
 
 from accounts.models import User
 from billing import errors
 from billing.models import Cart, CartItem
-from billing.pricing import Quote, build_quote, resolve_line
+from billing.pricing import Quote, QuoteLine, build_quote, resolve_line
 from billing.services.discounts import find_discount, validate_discount
 from billing.tax import tax_rule
 from catalog.models import Price, Product, Variant
@@ -21,11 +23,14 @@ def get_cart(*, user: User) -> Cart:
     return cart
 
 
-def _load_catalog(*, product_id, price_id=None, variant_id=None):
+def _load_catalog(
+    *, product_id: int, price_id: int | None = None, variant_id: int | None = None
+) -> tuple[Product, Price | None, Variant | None]:
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
         raise errors.ProductUnavailable(field="product_id")
-    price = variant = None
+    price: Price | None = None
+    variant: Variant | None = None
     if price_id is not None:
         price = Price.objects.filter(pk=price_id, product=product).first()
         if price is None:
@@ -37,7 +42,7 @@ def _load_catalog(*, product_id, price_id=None, variant_id=None):
     return product, price, variant
 
 
-def _tier_limit(product, price=None) -> int:
+def _tier_limit(product: Product, price: Price | None = None) -> int:
     limit = MAX_QUANTITY
     price = price or getattr(product, "default_price", None)
     if price is not None and price.tiers_mode:
@@ -57,7 +62,7 @@ def quantity_limit(product: Product, price: Price | None = None) -> int:
     return limit
 
 
-def _check_quantity(product, quantity: int, price=None) -> None:
+def _check_quantity(product: Product, quantity: int, price: Price | None = None) -> None:
     cap = _tier_limit(product, price)
     if quantity < 1 or quantity > cap:
         raise errors.ProductUnavailable(
@@ -96,10 +101,8 @@ def add_item(
         existing = cart.items.filter(product=product, price=price, variant=variant).first()
         new_quantity = quantity + (existing.quantity if existing else 0)
         _check_quantity(product, new_quantity, price)
-        other_currencies = {
-            _line_for(item).currency
-            for item in cart.items.exclude(pk=getattr(existing, "pk", None))
-        }
+        others = cart.items.all() if existing is None else cart.items.exclude(pk=existing.pk)
+        other_currencies = {_line_for(item).currency for item in others}
         if other_currencies - {line.currency}:
             raise errors.MixedCurrencies()
         if existing:
@@ -111,7 +114,7 @@ def add_item(
         )
 
 
-def _owned_item(user, item_id) -> CartItem:
+def _owned_item(user: User, item_id: int) -> CartItem:
     item = CartItem.objects.filter(pk=item_id, cart__user=user).select_related("product").first()
     if item is None:
         raise errors.CartItemNotFound()
@@ -135,7 +138,7 @@ def clear(*, user: User) -> None:
     CartItem.objects.filter(cart__user=user).delete()
 
 
-def _line_for(item: CartItem):
+def _line_for(item: CartItem) -> QuoteLine:
     line = resolve_line(
         product=item.product, quantity=item.quantity, price=item.price, variant=item.variant
     )
@@ -144,7 +147,7 @@ def _line_for(item: CartItem):
     return line
 
 
-def cart_lines(*, user: User, strict: bool = True) -> list:
+def cart_lines(*, user: User, strict: bool = True) -> list[QuoteLine]:
     """The cart's lines priced from the catalog as it is now. ``strict`` raises for an item
     that can no longer be bought (checkout); otherwise such items are left out (display;
     see unavailable_items)."""

@@ -19,7 +19,7 @@ from billing.models import (
     Order,
     OrderItem,
 )
-from billing.pricing import Quote, build_quote
+from billing.pricing import Quote, QuoteLine, build_quote
 from billing.services import cart as cart_service
 from billing.services import discounts
 from billing.services.customers import ensure_stripe_customer
@@ -51,7 +51,9 @@ def _check_stock(quote: Quote) -> None:
             raise errors.InsufficientStock(product=product.pk, available=product.stock_quantity)
 
 
-def _create_order(*, user, quote: Quote, source: str, notes: str, billing_address) -> Order:
+def _create_order(
+    *, user: User, quote: Quote, source: str, notes: str, billing_address: dict[str, str] | None
+) -> Order:
     order = Order.objects.create(
         number=next_number("ORD"),
         user=user,
@@ -127,7 +129,7 @@ def _create_invoice(order: Order, quote: Quote) -> Invoice:
     )
 
 
-def _order_billing_address(value) -> dict | None:
+def _order_billing_address(value: object) -> dict[str, str] | None:
     """What an order keeps of a billing address a client sent: the address fields only."""
     try:
         return clean_address(value, drop_unknown=True)
@@ -136,7 +138,12 @@ def _order_billing_address(value) -> dict | None:
 
 
 def _place_order(
-    *, user, lines, method: str, notes: str, billing_address: dict
+    *,
+    user: User,
+    lines: list[QuoteLine],
+    method: str,
+    notes: str,
+    billing_address: dict[str, str] | None,
 ) -> tuple[Order, Quote, Invoice | None]:
     """The PENDING order (and its invoice when paid by transfer), its discount use counted
     under the Discount row lock, in one transaction."""

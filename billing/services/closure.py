@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -140,6 +141,7 @@ def _cancel_now(sub: Subscription) -> bool:
 
 
 def _ended_at_stripe(sub: Subscription) -> bool:
+    assert sub.stripe_subscription_id is not None  # called only when _on_stripe(sub)
     try:
         remote = stripe_client.retrieve_subscription(sub.stripe_subscription_id)
     except (stripe_client.StripeUnavailable, stripe_client.stripe.StripeError):
@@ -154,15 +156,18 @@ def _ended_at_stripe(sub: Subscription) -> bool:
 
 
 def _void_at_stripe(invoice: Invoice) -> bool:
+    stripe_invoice_id = invoice.stripe_invoice_id
+    assert stripe_invoice_id is not None  # called only for invoices with a Stripe id
+    remote: dict[str, Any] | None
     try:
         remote = stripe_client.void_invoice(
-            invoice.stripe_invoice_id, idempotency_key=f"invoice-{invoice.pk}-void-closure"
+            stripe_invoice_id, idempotency_key=f"invoice-{invoice.pk}-void-closure"
         )
     except stripe_client.StripeUnavailable as exc:
         raise errors.PaymentProviderError() from exc
     except stripe_client.stripe.StripeError as exc:
         # Paid, voided or written off at Stripe meanwhile: settled; the webhook brings it.
-        remote = _stripe_invoice_or_none(invoice.stripe_invoice_id)
+        remote = _stripe_invoice_or_none(stripe_invoice_id)
         if remote is None or remote.get("status") not in STRIPE_INVOICE_SETTLED:
             raise errors.PaymentProviderError() from exc
     if remote.get("status") != "void":
@@ -178,7 +183,7 @@ def _void_at_stripe(invoice: Invoice) -> bool:
             datetime.fromtimestamp(voided_at, tz=UTC) if voided_at else timezone.now()
         )
         locked.save()
-        if locked.subscription_id:
+        if locked.subscription is not None:
             timeline.add(
                 locked.subscription,
                 EventType.INVOICE_VOIDED,
@@ -198,7 +203,7 @@ def _void_at_stripe(invoice: Invoice) -> bool:
     return True
 
 
-def _stripe_invoice_or_none(invoice_id: str) -> dict | None:
+def _stripe_invoice_or_none(invoice_id: str) -> dict[str, Any] | None:
     try:
         return stripe_client.retrieve_invoice(invoice_id)
     except (stripe_client.StripeUnavailable, stripe_client.stripe.StripeError):
@@ -220,7 +225,7 @@ def _void_manual(invoice: Invoice) -> bool:
     return True
 
 
-def _erase_order_addresses(user) -> int:
+def _erase_order_addresses(user: User) -> int:
     with transaction.atomic():
         holding = Q(billing_address__isnull=False) | ~Q(shipping_address={})
         erased = Order.objects.filter(holding, user=user).update(

@@ -81,7 +81,7 @@ def tell(
 ) -> None:
     """The subscription's timeline (customer words), and ``invoice_refunded`` for other
     apps (support notes the staff words on the customer's open tickets)."""
-    if invoice.subscription_id:
+    if invoice.subscription is not None:
         timeline.add(
             invoice.subscription,
             SubscriptionEvent.Type.DISPUTED if disputed else SubscriptionEvent.Type.REFUNDED,

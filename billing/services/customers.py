@@ -42,4 +42,6 @@ def ensure_stripe_customer(*, user: User) -> str:
             pk=profile.pk, stripe_customer_id__isnull=True
         ).update(stripe_customer_id=customer["id"])
     profile.refresh_from_db()
+    # Set just above, or by a concurrent first checkout: the update only fills a null.
+    assert profile.stripe_customer_id is not None
     return profile.stripe_customer_id

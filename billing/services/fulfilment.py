@@ -74,7 +74,7 @@ def complete_paid_order(
     )
 
 
-def _paid_order_invoice(order: Order, *, now) -> Invoice:
+def _paid_order_invoice(order: Order, *, now: datetime) -> Invoice:
     """The invoice of an order paid without one (by card): its lines, discount and tax as
     the order holds them."""
     return Invoice.objects.create(
@@ -108,7 +108,7 @@ def _paid_order_invoice(order: Order, *, now) -> Invoice:
     )
 
 
-def _fulfil(order: Order, *, now, actor) -> None:
+def _fulfil(order: Order, *, now: datetime, actor: User | None) -> None:
     """Stock, download entitlements and credits, inside the payment's transaction."""
     shortfalls = []
     for item in order.items.select_related("product").order_by("id"):

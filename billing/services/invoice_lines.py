@@ -1,17 +1,19 @@
 """What an invoice's lines say: each line's part in the totals, and whether they add up."""
 
+from typing import Any
+
 from billing.models import BillingSource, Invoice, InvoiceStatus
 
 LINE_KINDS = ("item", "discount", "credit", "tax")
 
 
-def line_kind(line: dict) -> str:
+def line_kind(line: dict[str, Any]) -> str:
     """A line's part in the totals: ``item`` (adds to the subtotal), ``discount`` (a code's
     reduction), ``credit`` (paid unused time or a credit balance taken off) or ``tax``.
     Lines written before kinds were recorded are read from their shape."""
     kind = line.get("kind")
     if kind in LINE_KINDS:
-        return kind
+        return str(kind)
     if "tax_rate" in line:
         return "item"  # an order's line: its own discount and tax are fields of the line
     description = str(line.get("description") or "")

@@ -10,6 +10,7 @@ refunds only move forward) or compares the event's time with what is stored.
 import copy
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from billing.models import WebhookEvent
 from billing.stripe import client as stripe_client
@@ -17,11 +18,11 @@ from billing.stripe import mirror as stripe_mirror
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[WebhookEvent, dict], None]
+Handler = Callable[[WebhookEvent, dict[str, Any]], None]
 HANDLERS: dict[str, list[Handler]] = {}
 
 
-def handles(*event_types: str):
+def handles(*event_types: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         for event_type in event_types:
             HANDLERS.setdefault(event_type, []).append(fn)

@@ -4,11 +4,13 @@ Delivery (``record_event``) only inserts; processing (``process_event``) runs la
 task and claims the row with a conditional UPDATE so two workers never handle it together.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -21,6 +23,11 @@ from core import audit, outbox
 from core.models import AuditAction
 from core.outbox import services as outbox_services
 from core.outbox.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +49,7 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise InvalidEvent(f"The body contains {name}, which is not JSON.")
 
 
@@ -111,7 +118,7 @@ def record_event(*, body: bytes, publish: bool = True) -> Recorded:
     payload = json.dumps(event)
     if "\\u0000" in payload and _NUL_ESCAPE.search(payload):  # the regex only when needed
         raise InvalidEvent("The body contains a NUL character, which jsonb cannot store.")
-    params = {
+    params: dict[str, str | bool | datetime | None] = {
         "stripe_event_id": str(event["id"])[:255],
         "type": str(event["type"])[:100],
         "livemode": bool(event.get("livemode")),
@@ -197,7 +204,7 @@ def process_event(*, event_id: int) -> str:
         return event.status
 
 
-def due_event_ids(*, now=None) -> list[int]:
+def due_event_ids(*, now: datetime | None = None) -> list[int]:
     """Failed rows whose retry time has come, and rows stuck in processing (dead worker)."""
     now = now or timezone.now()
     stuck = WebhookEvent.objects.filter(
@@ -218,7 +225,7 @@ def due_event_ids(*, now=None) -> list[int]:
     return list(due.order_by("event_created", "id").values_list("id", flat=True)[:500])
 
 
-def replay(*, event_ids, actor=None) -> int:
+def replay(*, event_ids: Iterable[int], actor: User | None = None) -> int:
     """Staff replay: put events back in the queue whatever their state (handlers are
     idempotent), and process them after commit. Returns how many were queued. Raises
     NotAuthorized for staff whose role may not replay."""

@@ -10,6 +10,8 @@ under the invoice's lock (``record``).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from django.db.models import Q
 
@@ -20,14 +22,14 @@ from billing.stripe import mirror as stripe_mirror
 logger = logging.getLogger(__name__)
 
 
-def object_id(value: dict | str | None) -> str:
+def object_id(value: dict[str, Any] | str | None) -> str:
     """The id of a Stripe object or of a reference to one ('' for none)."""
     if isinstance(value, dict):
         return value.get("id") or ""
     return value or ""
 
 
-def stripe_refs(invoice_obj: dict) -> dict:
+def stripe_refs(invoice_obj: dict[str, Any]) -> dict[str, str]:
     """{payment_intent, charge, type, brand, last4} of the payment that paid ``invoice_obj``
     (empty strings where unknown). Calls Stripe: never while holding a row lock."""
     refs = {"payment_intent": "", "charge": "", "type": "", "brand": "", "last4": ""}
@@ -64,7 +66,7 @@ def stripe_refs(invoice_obj: dict) -> dict:
     return refs
 
 
-def record(*, invoice: Invoice, refs: dict, paid_at) -> Payment | None:
+def record(*, invoice: Invoice, refs: dict[str, str], paid_at: datetime) -> Payment | None:
     """Our Payment for a paid Stripe invoice (created once; missing Stripe ids filled in on a
     later delivery). Call with the invoice row locked."""
     if invoice.amount_paid <= 0:

@@ -18,6 +18,7 @@ logged and the event carries on.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import pre_save
@@ -48,7 +49,7 @@ MIRRORED = {
 # References dj-stripe would follow with one more Stripe call each, for objects we never read
 # from the mirror (balance transactions; the customer's legacy default source and discount).
 # They stay in the row's ``stripe_data``.
-NOT_FOLLOWED = {
+NOT_FOLLOWED: dict[str, dict[str, object]] = {
     "customer": {"discount": None, "default_source": None},
     "charge": {"balance_transaction": None},
     "refund": {"balance_transaction": None},
@@ -60,11 +61,16 @@ class SecretAtRest(RuntimeError):
     """Something tried to store a Stripe secret key in the database."""
 
 
-def _no_owner_account(cls, data, api_key=None, livemode=None):
+def _no_owner_account(
+    cls: type[StripeModel],
+    data: dict[str, Any],
+    api_key: str | None = None,
+    livemode: bool | None = None,
+) -> None:
     return None
 
 
-def _refuse_secret(sender, instance, **kwargs):
+def _refuse_secret(sender: type[APIKey], instance: APIKey, **kwargs: object) -> None:
     secret = str(getattr(instance, "secret", "") or "")
     if secret.startswith(("sk_", "rk_")):
         raise SecretAtRest(
@@ -84,21 +90,23 @@ def install() -> None:
     _installed = True
 
 
-def model_for(kind: str):
+def model_for(kind: str) -> type[StripeModel] | None:
     name = MIRRORED.get(kind)
-    return getattr(djstripe_models, name) if name else None
+    model: type[StripeModel] | None = getattr(djstripe_models, name) if name else None
+    return model
 
 
-def mirror(obj: dict | None):
+def mirror(obj: dict[str, Any] | None) -> StripeModel | None:
     """dj-stripe's row for ``obj`` (created or updated), or None when the object is not one we
     mirror, Stripe is not configured or the mirror could not be written (logged)."""
     if not isinstance(obj, dict) or not obj.get("id") or not stripe_client.is_configured():
         return None
-    model = model_for(obj.get("object") or "")
+    kind = obj.get("object") or ""
+    model = model_for(kind)
     if model is None:
         return None
     data = dict(obj)
-    for name, value in NOT_FOLLOWED.get(data.get("object"), {}).items():
+    for name, value in NOT_FOLLOWED.get(kind, {}).items():
         if name in data:
             data[name] = value
     api_key = stripe_client.client().api_key

@@ -3,10 +3,13 @@ cards means for our records. One handler per event type, registered with
 ``events.handles`` (BillingConfig.ready imports this module)."""
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 from djstripe.models import Customer
 
+from accounts.models import User
 from billing.models import (
     BillingSource,
     CustomerBillingProfile,
@@ -28,7 +31,7 @@ from core.models import AuditAction
 logger = logging.getLogger(__name__)
 
 
-def _order_for(obj: dict) -> Order | None:
+def _order_for(obj: dict[str, Any]) -> Order | None:
     """Find our order from a session or payment intent: our metadata first, then ids."""
     metadata = obj.get("metadata") or {}
     order_id = parse_id(metadata.get("order_id"))
@@ -43,7 +46,7 @@ def _order_for(obj: dict) -> Order | None:
     return None
 
 
-def _stripe_payment(payment_intent: str | None) -> tuple[dict, str]:
+def _stripe_payment(payment_intent: str | None) -> tuple[dict[str, str], str]:
     """(card type/brand/last4, charge id) of the intent's charge (never more), mirroring the
     intent and charge on the way. Read before any lock."""
     if not payment_intent or not stripe_client.is_configured():
@@ -68,7 +71,9 @@ def _stripe_payment(payment_intent: str | None) -> tuple[dict, str]:
     )
 
 
-def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
+def _pay(
+    order: Order, *, amount: int | None, currency: str | None, payment_intent: str | None
+) -> None:
     if order.payment_status == "SUCCEEDED":
         return  # already paid: skip the API call; mark_order_paid would be a no-op anyway
     method, charge = _stripe_payment(payment_intent)
@@ -91,7 +96,7 @@ def _pay(order: Order, *, amount, currency, payment_intent: str | None) -> None:
 
 
 @handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
-def checkout_session_paid(event: WebhookEvent, session: dict) -> None:
+def checkout_session_paid(event: WebhookEvent, session: dict[str, Any]) -> None:
     if session.get("mode") != "payment":
         return
     order = _order_for(session)
@@ -111,14 +116,14 @@ def checkout_session_paid(event: WebhookEvent, session: dict) -> None:
 
 
 @handles("checkout.session.async_payment_failed")
-def checkout_session_failed(event: WebhookEvent, session: dict) -> None:
+def checkout_session_failed(event: WebhookEvent, session: dict[str, Any]) -> None:
     order = _order_for(session)
     if order is not None:
         payments.record_payment_failed(order_id=order.pk, final=True)
 
 
 @handles("checkout.session.expired")
-def checkout_session_expired(event: WebhookEvent, session: dict) -> None:
+def checkout_session_expired(event: WebhookEvent, session: dict[str, Any]) -> None:
     """The customer never paid: cancel the order so its discount use is given back."""
     order = _order_for(session)
     if order is not None and order.status == OrderStatus.PENDING:
@@ -128,7 +133,7 @@ def checkout_session_expired(event: WebhookEvent, session: dict) -> None:
 
 
 @handles("payment_intent.succeeded")
-def payment_intent_succeeded(event: WebhookEvent, intent: dict) -> None:
+def payment_intent_succeeded(event: WebhookEvent, intent: dict[str, Any]) -> None:
     order = _order_for(intent)
     if order is not None:
         _pay(
@@ -140,14 +145,14 @@ def payment_intent_succeeded(event: WebhookEvent, intent: dict) -> None:
 
 
 @handles("payment_intent.payment_failed")
-def payment_intent_failed(event: WebhookEvent, intent: dict) -> None:
+def payment_intent_failed(event: WebhookEvent, intent: dict[str, Any]) -> None:
     order = _order_for(intent)
     if order is not None:
         # Not final: the customer may try another card on the same Checkout Session.
         payments.record_payment_failed(order_id=order.pk, final=False)
 
 
-def _sid(value) -> str:
+def _sid(value: str | dict[str, Any] | None) -> str:
     if isinstance(value, dict):
         return value.get("id") or ""
     return value or ""
@@ -157,7 +162,7 @@ def _order_for_intent(payment_intent: str) -> Order | None:
     return Order.objects.filter(stripe_payment_intent_id=payment_intent or "-").first()
 
 
-def _invoice_payment(event: WebhookEvent, *, charge: str, payment_intent: str):
+def _invoice_payment(event: WebhookEvent, *, charge: str, payment_intent: str) -> Payment | None:
     """The subscription invoice payment a charge belongs to (None for an order's charge or
     one that is not ours), recording its invoice first if that has not reached us yet."""
     if _order_for_intent(payment_intent) is not None:
@@ -168,7 +173,7 @@ def _invoice_payment(event: WebhookEvent, *, charge: str, payment_intent: str):
 
 
 @handles("refund.updated", "refund.created", "refund.failed")
-def refund_changed(event: WebhookEvent, refund: dict) -> None:
+def refund_changed(event: WebhookEvent, refund: dict[str, Any]) -> None:
     payment = _invoice_payment(
         event, charge=_sid(refund.get("charge")), payment_intent=_sid(refund.get("payment_intent"))
     )
@@ -176,7 +181,7 @@ def refund_changed(event: WebhookEvent, refund: dict) -> None:
 
 
 @handles("charge.refunded")
-def charge_refunded(event: WebhookEvent, charge: dict) -> None:
+def charge_refunded(event: WebhookEvent, charge: dict[str, Any]) -> None:
     intent = _sid(charge.get("payment_intent"))
     order = _order_for_intent(intent)
     payment = None
@@ -194,14 +199,15 @@ def charge_refunded(event: WebhookEvent, charge: dict) -> None:
 
 
 @handles("charge.dispute.created")
-def dispute_created(event: WebhookEvent, dispute: dict) -> None:
+def dispute_created(event: WebhookEvent, dispute: dict[str, Any]) -> None:
     intent = _sid(dispute.get("payment_intent"))
-    if _order_for_intent(intent) is None:
+    found = _order_for_intent(intent)
+    if found is None:
         payment = _invoice_payment(event, charge=_sid(dispute.get("charge")), payment_intent=intent)
         if payment is not None:
             refunds.record_invoice_dispute(payment=payment, dispute=dispute)
         return
-    order = Order.objects.filter(stripe_payment_intent_id=intent).select_for_update().first()
+    order = Order.objects.select_for_update().get(pk=found.pk)
     disputes = dict(order.metadata.get("disputes") or {})
     if dispute["id"] in disputes:
         return
@@ -227,16 +233,16 @@ def dispute_created(event: WebhookEvent, dispute: dict) -> None:
 
 
 @handles("charge.dispute.closed")
-def dispute_closed(event: WebhookEvent, dispute: dict) -> None:
+def dispute_closed(event: WebhookEvent, dispute: dict[str, Any]) -> None:
     refunds.close_invoice_dispute(dispute=dispute)
 
 
-def _event_time(event: WebhookEvent):
+def _event_time(event: WebhookEvent) -> datetime:
     return event.event_created or timezone.now()
 
 
 @handles("customer.updated")
-def customer_updated(event: WebhookEvent, customer: dict) -> None:
+def customer_updated(event: WebhookEvent, customer: dict[str, Any]) -> None:
     profile = CustomerBillingProfile.objects.filter(stripe_customer_id=customer.get("id")).first()
     when = _event_time(event)
     if profile is None or (profile.stripe_updated_at and profile.stripe_updated_at >= when):
@@ -262,19 +268,19 @@ def customer_updated(event: WebhookEvent, customer: dict) -> None:
         )
 
 
-def _mirror_customer(customer: dict):
+def _mirror_customer(customer: dict[str, Any]) -> Customer | None:
     """dj-stripe's row for the customer (written by ``dispatch`` from this payload), if
     Stripe is configured and it could be written."""
     return Customer.objects.filter(id=customer.get("id") or "-").first()
 
 
-def _user_for_customer(customer_id: str | None):
+def _user_for_customer(customer_id: str | None) -> User | None:
     profile = CustomerBillingProfile.objects.filter(stripe_customer_id=customer_id or "-").first()
     return profile.user if profile else None
 
 
 @handles("payment_method.attached", "payment_method.detached", "payment_method.updated")
-def payment_method_changed(event: WebhookEvent, method: dict) -> None:
+def payment_method_changed(event: WebhookEvent, method: dict[str, Any]) -> None:
     """Attach and detach may arrive in either order, so neither payload is believed: the
     current object is read back from Stripe and our row made to match it."""
     current = stripe_client.retrieve_payment_method(method["id"])

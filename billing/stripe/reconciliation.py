@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.apps import apps
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing.models import (
@@ -26,13 +27,13 @@ from billing.services.subscriptions.state import map_status
 from billing.stripe import client as stripe_client
 from billing.stripe import mirror as stripe_mirror
 from billing.stripe.inbox import InvalidEvent, record_event
-from billing.stripe.sync import SyncReport, no_progress
+from billing.stripe.sync import Progress, SyncReport, no_progress
 
 RECONCILE_WINDOW_SECONDS = 3 * 24 * 3600
 
 
 def enqueue_missing_events(
-    *, now: float | None = None, progress=no_progress, report: SyncReport | None = None
+    *, now: float | None = None, progress: Progress = no_progress, report: SyncReport | None = None
 ) -> SyncReport:
     """Insert Stripe's events of the last 3 days that our inbox never received."""
     report = report or SyncReport()
@@ -54,15 +55,21 @@ def enqueue_missing_events(
     return report
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _iso(timestamp) -> str | None:
+def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat() if timestamp else None
 
 
-def _compare(*, subscription, object_id: str, values: dict, report: SyncReport) -> None:
+def _compare(
+    *,
+    subscription: Subscription | None,
+    object_id: str,
+    values: dict[str, tuple[object, object]],
+    report: SyncReport,
+) -> None:
     """Record each field whose ours != theirs as an open StripeDrift row (one per field and
     pair of values); close the open rows of fields that agree again."""
     now = timezone.now()
@@ -86,9 +93,9 @@ def _compare(*, subscription, object_id: str, values: dict, report: SyncReport) 
         report.drift += 1
 
 
-def _mirrored(model_name: str, object_id: str) -> dict | None:
+def _mirrored(model_name: str, object_id: str) -> dict[str, Any] | None:
     """The raw Stripe object dj-stripe's mirror holds for ``object_id`` (or None)."""
-    row = (
+    row: dict[str, Any] | None = (
         apps.get_model("djstripe", model_name)
         .objects.filter(id=object_id)
         .values_list("stripe_data", flat=True)
@@ -97,7 +104,9 @@ def _mirrored(model_name: str, object_id: str) -> dict | None:
     return row or None
 
 
-def check_drift(*, progress=no_progress, report: SyncReport | None = None) -> SyncReport:
+def check_drift(
+    *, progress: Progress = no_progress, report: SyncReport | None = None
+) -> SyncReport:
     """Compare our records with Stripe's: each live Stripe-billed subscription (read again
     from Stripe and mirrored), and each Stripe invoice changed lately (with its charge) as
     dj-stripe's mirror holds them. Differences are StripeDrift rows staff see in the admin."""
@@ -115,8 +124,10 @@ def check_drift(*, progress=no_progress, report: SyncReport | None = None) -> Sy
         .order_by("id")
     )
     for subscription in progress(list(subscriptions), desc="drift"):
+        stripe_subscription_id = subscription.stripe_subscription_id
+        assert stripe_subscription_id is not None  # the query keeps those with a Stripe id only
         try:
-            remote = stripe_client.retrieve_subscription(subscription.stripe_subscription_id)
+            remote = stripe_client.retrieve_subscription(stripe_subscription_id)
         except stripe_client.stripe.StripeError as exc:
             report.failed += 1
             report.errors.append(f"subscription {subscription.pk}: {exc}")
@@ -128,7 +139,7 @@ def check_drift(*, progress=no_progress, report: SyncReport | None = None) -> Sy
         item = ((theirs.get("items") or {}).get("data") or [{}])[0]
         _compare(
             subscription=subscription,
-            object_id=subscription.stripe_subscription_id,
+            object_id=stripe_subscription_id,
             report=report,
             values={
                 "status": (subscription.status, map_status(theirs.get("status"))),
@@ -148,25 +159,33 @@ def check_drift(*, progress=no_progress, report: SyncReport | None = None) -> Sy
 STRIPE_INVOICE_STATUS = {"PARTIALLY_REFUNDED": "paid", "REFUNDED": "paid"}
 
 
-def check_invoice_drift(*, progress=no_progress, report: SyncReport | None = None) -> SyncReport:
-    """Each Stripe invoice changed in the reconciliation window (or with an open drift)
-    against the mirror: total, amount paid, status, period end; and what its charge says was
-    refunded against our succeeded refunds of it."""
-    report = report or SyncReport()
+def _invoices_to_check() -> QuerySet[Invoice]:
+    """Stripe invoices changed in the reconciliation window, or with an open drift."""
     since = timezone.now() - timedelta(seconds=RECONCILE_WINDOW_SECONDS)
     drifting = StripeDrift.objects.filter(resolved_at__isnull=True).values("object_id")
-    invoices = (
+    return (
         Invoice.objects.filter(billing_source=BillingSource.STRIPE, stripe_invoice_id__isnull=False)
         .filter(Q(updated_at__gte=since) | Q(stripe_invoice_id__in=drifting))
         .select_related("subscription")
         .order_by("id")
     )
-    for invoice in progress(list(invoices), desc="invoices"):
-        theirs = _mirrored("Invoice", invoice.stripe_invoice_id)
+
+
+def check_invoice_drift(
+    *, progress: Progress = no_progress, report: SyncReport | None = None
+) -> SyncReport:
+    """Each Stripe invoice changed in the reconciliation window (or with an open drift)
+    against the mirror: total, amount paid, status, period end; and what its charge says was
+    refunded against our succeeded refunds of it."""
+    report = report or SyncReport()
+    for invoice in progress(list(_invoices_to_check()), desc="invoices"):
+        stripe_invoice_id = invoice.stripe_invoice_id
+        assert stripe_invoice_id is not None  # the query keeps invoices with a Stripe id only
+        theirs = _mirrored("Invoice", stripe_invoice_id)
         if theirs is None:
             _compare(
                 subscription=invoice.subscription,
-                object_id=invoice.stripe_invoice_id,
+                object_id=stripe_invoice_id,
                 report=report,
                 values={"mirror": ("present", "missing")},
             )
@@ -175,7 +194,7 @@ def check_invoice_drift(*, progress=no_progress, report: SyncReport | None = Non
         period_end = max(((line.get("period") or {}).get("end") or 0 for line in lines), default=0)
         _compare(
             subscription=invoice.subscription,
-            object_id=invoice.stripe_invoice_id,
+            object_id=stripe_invoice_id,
             report=report,
             values={
                 "mirror": ("present", "present"),
@@ -193,7 +212,7 @@ def check_invoice_drift(*, progress=no_progress, report: SyncReport | None = Non
         )
         payment = Payment.objects.filter(invoice=invoice).exclude(stripe_charge_id="").first()
         charge = _mirrored("Charge", payment.stripe_charge_id) if payment else None
-        if charge is not None:
+        if payment is not None and charge is not None:
             refunded = (
                 Refund.objects.filter(
                     invoice=invoice, status=Refund.Status.SUCCEEDED, stripe_refund_id__isnull=False
@@ -209,6 +228,6 @@ def check_invoice_drift(*, progress=no_progress, report: SyncReport | None = Non
     return report
 
 
-def reconcile(*, progress=no_progress) -> SyncReport:
+def reconcile(*, progress: Progress = no_progress) -> SyncReport:
     report = enqueue_missing_events(progress=progress)
     return check_drift(progress=progress, report=report)

@@ -12,10 +12,12 @@ is logged and counted, and the next run (every 5 minutes) retries it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -25,7 +27,18 @@ from billing.stripe import mirror as stripe_mirror
 from catalog.models import Plan, Price, PriceType, Product, ProductStatus, ProductType
 from core.ids import parse_id
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class Progress(Protocol):
+    """Wraps the items of a step to show progress (tqdm in the command), yielding them all."""
+
+    def __call__(self, iterable: Iterable[_T], *, desc: str) -> Iterable[_T]: ...
 
 
 @dataclass
@@ -38,14 +51,14 @@ class SyncReport:
     drift: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int]:
         return {
             k: getattr(self, k)
             for k in ("created", "updated", "pushed", "failed", "enqueued", "drift")
         }
 
 
-def no_progress(iterable, **kwargs):
+def no_progress(iterable: Iterable[_T], **kwargs: object) -> Iterable[_T]:
     """The default ``progress``: the items as they are."""
     return iterable
 
@@ -53,7 +66,7 @@ def no_progress(iterable, **kwargs):
 # --- push ----------------------------------------------------------------------------------
 
 
-def ensure_stripe_product(product) -> str:
+def ensure_stripe_product(product: Product) -> str:
     """The product's Stripe id, creating the Stripe product once (idempotency key per row)."""
     product.refresh_from_db(fields=["stripe_product_id"])
     if product.stripe_product_id:
@@ -68,16 +81,18 @@ def ensure_stripe_product(product) -> str:
         stripe_product_id=remote["id"], stripe_synced_at=timezone.now()
     )
     product.refresh_from_db(fields=["stripe_product_id"])
+    # Set just above, or by a concurrent push of the same row: the update only fills a null.
+    assert product.stripe_product_id is not None
     return product.stripe_product_id
 
 
-def ensure_stripe_price(price) -> str:
+def ensure_stripe_price(price: Price) -> str:
     """The price's Stripe id, creating product and price at Stripe once if needed."""
     price.refresh_from_db(fields=["stripe_price_id"])
     if price.stripe_price_id:
         return price.stripe_price_id
     product_id = ensure_stripe_product(price.product)
-    params = {
+    params: dict[str, Any] = {
         "product": product_id,
         "unit_amount": price.unit_amount,
         "currency": price.currency,
@@ -94,10 +109,12 @@ def ensure_stripe_price(price) -> str:
         stripe_price_id=remote["id"], stripe_synced_at=timezone.now()
     )
     price.refresh_from_db(fields=["stripe_price_id"])
+    # Set just above, or by a concurrent push of the same row: the update only fills a null.
+    assert price.stripe_price_id is not None
     return price.stripe_price_id
 
 
-def products_to_push():
+def products_to_push() -> QuerySet[Product]:
     plan_products = Plan.objects.filter(
         billing_source=Plan.BillingSource.STRIPE, active=True
     ).values("product_id")
@@ -109,8 +126,12 @@ def products_to_push():
 
 
 def push_products(
-    *, products=None, progress=no_progress, report: SyncReport | None = None, actor=None
-):
+    *,
+    products: Iterable[Product] | None = None,
+    progress: Progress = no_progress,
+    report: SyncReport | None = None,
+    actor: User | None = None,
+) -> SyncReport:
     """Create at Stripe every marked product and its active prices that lack a Stripe id."""
     authority.require(actor, "billing.stripe.sync")
     report = report or SyncReport()
@@ -119,10 +140,10 @@ def push_products(
     ):
         try:
             had_id = bool(product.stripe_product_id)
-            ensure_stripe_product(product)
+            product_id = ensure_stripe_product(product)
             if had_id:
                 stripe_client.update_product(
-                    product.stripe_product_id,
+                    product_id,
                     name=product.name,
                     idempotency_key=f"catalog-product-update-{product.pk}-"
                     f"{int(product.updated_at.timestamp())}",
@@ -142,7 +163,7 @@ def push_products(
 # --- pull ----------------------------------------------------------------------------------
 
 
-def _pull_product(remote: dict) -> tuple:
+def _pull_product(remote: dict[str, Any]) -> tuple[Product, bool]:
     local = Product.all_objects.filter(stripe_product_id=remote["id"]).first()
     if local is None:
         catalog_id = parse_id((remote.get("metadata") or {}).get("catalog_product_id"))
@@ -166,19 +187,22 @@ def _pull_product(remote: dict) -> tuple:
             published_at=timezone.now() if remote.get("active") else None,
         )
         return local, True
-    changes = {"stripe_product_id": remote["id"], "stripe_synced_at": timezone.now()}
+    changes: dict[str, Any] = {
+        "stripe_product_id": remote["id"],
+        "stripe_synced_at": timezone.now(),
+    }
     if remote.get("name"):
         changes["name"] = remote["name"][:200]
     Product.all_objects.filter(pk=local.pk).update(**changes)
     return local, False
 
 
-def _pull_price(remote: dict) -> tuple | None:
+def _pull_price(remote: dict[str, Any]) -> tuple[Price, bool] | None:
     product = Product.all_objects.filter(stripe_product_id=remote.get("product")).first()
     if product is None:
         return None
     recurring = remote.get("recurring") or {}
-    values = {
+    values: dict[str, Any] = {
         "product": product,
         "unit_amount": int(remote.get("unit_amount") or 0),
         "currency": remote.get("currency") or "usd",
@@ -207,7 +231,7 @@ def _pull_price(remote: dict) -> tuple | None:
 
 
 def pull_catalog(
-    *, progress=no_progress, report: SyncReport | None = None, actor=None
+    *, progress: Progress = no_progress, report: SyncReport | None = None, actor: User | None = None
 ) -> SyncReport:
     """Create or update local products and prices from Stripe's catalog. Staff need the
     policy's ``billing.stripe.sync`` (NotAuthorized)."""
@@ -243,7 +267,7 @@ def pull_catalog(
     return report
 
 
-def sync_catalog(*, progress=no_progress) -> SyncReport:
+def sync_catalog(*, progress: Progress = no_progress) -> SyncReport:
     """Pull then push. Safe to run repeatedly (every 5 minutes)."""
     report = pull_catalog(progress=progress)
     return push_products(progress=progress, report=report)

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from config.env import (
     backup_settings,
@@ -226,7 +227,7 @@ REST_FRAMEWORK = {
 }
 # Scope -> "N/period" or None (off), from RATE_LIMIT_<SCOPE> (config.env).
 RATE_LIMITS = rate_limits()
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Billing back office API",
     "DESCRIPTION": "Catalog, checkout, subscriptions, credits, support and analytics.",
     "VERSION": "1.0.0",
@@ -282,7 +283,8 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Each transport's own options: numbers for Redis, folders for the filesystem transport.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         # With acks_late, a message stays "unacked" in Redis while its task runs; Redis hands
         # it to another worker after this many seconds without an ack. That is how the task of
         # a worker killed with SIGKILL is redelivered, so it must be longer than any task's

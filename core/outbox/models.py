@@ -37,7 +37,7 @@ class OutboxMessage(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.task} #{self.pk}"
 
     @property

@@ -38,7 +38,7 @@ IDLE_CLOSE = 1.0
 class BackgroundPublisher:
     """One per process; its thread starts on first use, again in a forked child."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._queue: queue.Queue[int] = queue.Queue(maxsize=MAX_WAITING)
         self._thread: threading.Thread | None = None
         self._pid: int | None = None

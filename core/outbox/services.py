@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -57,7 +57,7 @@ def enqueue(task: str, *args: Any, **kwargs: Any) -> OutboxMessage:
 
 
 @contextlib.contextmanager
-def _marks():
+def _marks() -> Iterator[None]:
     """A transaction for the outbox's own marks on a row (claimed, published, failed) whose
     commit does not wait for the disk. The marks only decide whether a row may be sent again,
     and sending again is allowed (delivery is at least once): a crash that loses a mark costs
@@ -74,7 +74,7 @@ def _marks():
         yield
 
 
-def _claimable(now):
+def _claimable(now: datetime) -> Q:
     return Q(published_at__isnull=True) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
 
 

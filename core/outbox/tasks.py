@@ -10,7 +10,7 @@ from core.outbox import services
 
 
 @shared_task(name="config.outbox.tasks.relay_outbox", time_limit=120, soft_time_limit=100)
-def relay_outbox() -> dict:
+def relay_outbox() -> dict[str, int]:
     """Publish what requests could not (broker down at their commit, process died)."""
     return services.relay()
 

@@ -58,7 +58,7 @@ class Command(BaseCommand):
                 # Raw SQL on purpose: the ORM would decrypt on read and encrypt on write,
                 # and the tokens are all this needs. Keyset pagination keeps batches cheap.
                 after = f"AND {pk} > %s" if last_pk is not None else ""
-                params = [last_pk] if last_pk is not None else []
+                params: list[int] = [last_pk] if last_pk is not None else []
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(
                         f"SELECT {pk}, {cols} FROM {table} WHERE ({not_null}) {after} "  # noqa: S608

@@ -4,13 +4,14 @@ alone, under its row lock, re-checked once the lock is held."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from billing import errors
-from billing.models import Subscription
+from billing.models import Invoice, Subscription
 from billing.services import invoices, timeline
 from billing.services.subscriptions import proration
 from billing.services.subscriptions.state import (
@@ -26,7 +27,7 @@ from core import audit
 from core.models import AuditAction
 
 
-def _schedule_cancel(sub: Subscription, *, actor, source: str) -> None:
+def _schedule_cancel(sub: Subscription, *, actor: User | None, source: str) -> None:
     sub.cancel_at_period_end = True
     sub.save(update_fields=["cancel_at_period_end", "updated_at"])
     end = sub.current_period_end
@@ -41,7 +42,7 @@ def _schedule_cancel(sub: Subscription, *, actor, source: str) -> None:
     )
 
 
-def _end_now(sub: Subscription, *, actor, source: str) -> None:
+def _end_now(sub: Subscription, *, actor: User | None, source: str) -> None:
     now = timezone.now()
     old = sub.status
     sub.status, sub.canceled_at, sub.ended_at = S.CANCELED, now, now
@@ -116,7 +117,8 @@ class ManualBackend:
     ) -> Subscription:
         with transaction.atomic():
             sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
-            if not trial_extensible(sub, days):  # it changed while we waited for the lock
+            # It may have changed while we waited for the lock.
+            if sub.trial_end is None or not trial_extensible(sub, days):
                 raise errors.TrialExtensionInvalid()
             old = sub.trial_end
             sub.trial_end = sub.trial_end + timedelta(days=days)
@@ -178,7 +180,7 @@ class ManualBackend:
 
 
 def _locked_for_change(
-    sub: Subscription, price, calc: dict, *, now: datetime, actor
+    sub: Subscription, price: Price, calc: dict[str, Any], *, now: datetime, actor: User | None
 ) -> Subscription:
     """``sub`` locked, still on the previewed price and live; the unpaid invoice the change
     replaces (if any) is voided."""
@@ -199,15 +201,15 @@ def _locked_for_change(
 
 def _apply_change(
     locked: Subscription,
-    plan,
-    price,
+    plan: Plan,
+    price: Price,
     interval: str,
-    calc: dict,
-    lines: list[dict],
+    calc: dict[str, Any],
+    lines: list[dict[str, Any]],
     *,
-    actor,
+    actor: User | None,
     voided: str,
-):
+) -> Invoice | None:
     """Move ``locked`` to the new plan; the change's invoice when it costs something."""
     subtotal, net = proration.net_of(calc)
     old = {"plan": locked.plan_id, "price": locked.price_id, "quantity": locked.quantity}

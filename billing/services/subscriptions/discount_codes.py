@@ -8,6 +8,7 @@ from accounts.models import User
 from billing.models import Discount, Subscription
 from billing.pricing import QuoteLine, discount_total
 from billing.services import discounts
+from billing.services.subscriptions.state import price_of
 from catalog.models import Plan, Price
 
 
@@ -31,14 +32,16 @@ def discount_for(*, code: str, user: User, plan: Plan, price: Price) -> Discount
     )
 
 
-def redeem(subscription: Subscription) -> None:
-    amount = subscription.price.unit_amount * subscription.quantity
+def redeem(subscription: Subscription, discount: Discount) -> None:
+    """Count one use of ``discount`` (the code the new ``subscription`` was given)."""
+    price = price_of(subscription)
+    amount = price.unit_amount * subscription.quantity
     discounts.redeem(
-        discount=subscription.discount,
+        discount=discount,
         user=subscription.user,
         subscription=subscription,
-        currency=subscription.price.currency,
-        amount_saved=discount_total(subscription.discount, amount),
+        currency=price.currency,
+        amount_saved=discount_total(discount, amount),
     )
 
 

@@ -26,6 +26,7 @@ from billing.services.subscriptions.state import (
     S,
     add_interval,
     grant_trial_credits,
+    price_of,
     source_for,
     trial_extensible,
 )
@@ -61,9 +62,10 @@ def plan_and_price(plan: Plan | str, interval: str) -> tuple[Plan, Price]:
     """The plan (or the plan with that slug) and its price for ``interval``, when on sale.
     Raises PlanNotFound, PlanNotAvailable."""
     if not isinstance(plan, Plan):
-        plan = Plan.objects.filter(slug=str(plan)).select_related("product").first()
-        if plan is None:
+        found = Plan.objects.filter(slug=str(plan)).select_related("product").first()
+        if found is None:
             raise errors.PlanNotFound()
+        plan = found
     if interval not in INTERVALS:
         raise errors.PlanNotAvailable("Choose a monthly or a yearly interval.", field="interval")
     price = plan.price_for_interval(interval)
@@ -101,7 +103,7 @@ def change_blocker(subscription: Subscription, plan: Plan, price: Price) -> str:
     it can): a subscription stays with the processor that bills it."""
     if price is None or not price.active:
         return "Not offered at this interval."
-    if subscription.price_id and price.currency != subscription.price.currency:
+    if subscription.price is not None and price.currency != subscription.price.currency:
         return "This plan is billed in another currency."
     stripe_billed = subscription.billing_source == BillingSource.STRIPE
     if stripe_billed != (sold_by(plan, price) == BillingSource.STRIPE):
@@ -135,7 +137,7 @@ class SubscribeResult:
     invoice: Invoice | None = None
 
 
-def _expire_unfinished_checkouts(user) -> None:
+def _expire_unfinished_checkouts(user: User) -> None:
     """An abandoned Stripe checkout does not block a new attempt."""
     for stale in Subscription.objects.filter(
         user=user, status=S.INCOMPLETE, stripe_subscription_id__isnull=True
@@ -152,7 +154,13 @@ def _expire_unfinished_checkouts(user) -> None:
 
 
 def _create(
-    *, user, plan: Plan, price: Price, interval: str, local: bool, discount_code: str | None
+    *,
+    user: User,
+    plan: Plan,
+    price: Price,
+    interval: str,
+    local: bool,
+    discount_code: str | None,
 ) -> Subscription:
     """The new INCOMPLETE row (call with the customer's billing profile locked)."""
     existing = live_subscription(user=user)
@@ -174,7 +182,7 @@ def _create(
         status=S.INCOMPLETE,
     )
     if discount is not None:
-        discount_codes.redeem(subscription)
+        discount_codes.redeem(subscription, discount)
     audit.record(
         actor=user,
         action=AuditAction.CREATE,
@@ -273,6 +281,7 @@ def _start_local(subscription: Subscription, *, now: datetime, trial_days: int) 
         )
         grant_trial_credits(subscription)
         return None
+    price = price_of(subscription)
     end = add_interval(now, price.interval, price.interval_count)
     Subscription.objects.filter(pk=subscription.pk).update(
         status=S.ACTIVE, current_period_start=now, current_period_end=end, updated_at=now
@@ -352,7 +361,7 @@ def comp_period(*, subscription: Subscription, actor: User | None) -> Subscripti
         raise errors.SubscriptionNotChangeable(
             "Only an active subscription can be given a free period."
         )
-    price = subscription.price
+    price = price_of(subscription)
     # The size of the gift is what the free period would have cost.
     authority.require(
         actor, "billing.subscription.comp_period", amount=price.unit_amount * subscription.quantity

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import QuerySet
 
 from billing import errors
 from billing.models import BillingSource, Invoice, InvoiceStatus, Subscription
 from billing.pricing import round_minor
 from billing.services.invoice_lines import line_kind
 from billing.services.invoices import PERIOD_REASONS
-from billing.services.subscriptions.state import ChangePreview, S, add_interval
+from billing.services.subscriptions.state import ChangePreview, S, add_interval, price_of
 from billing.tax import tax_for
 from catalog.models import Plan, Price
 
@@ -26,7 +29,7 @@ def _left(start: datetime, end: datetime, now: datetime) -> Decimal:
     return Decimal(min(max(0, int((end - now).total_seconds())), int(total))) / total
 
 
-def _current_period_invoices(sub: Subscription):
+def _current_period_invoices(sub: Subscription) -> QuerySet[Invoice]:
     if not sub.current_period_end:
         return Invoice.objects.none()
     return (
@@ -43,15 +46,15 @@ def _invoiced_current_price(invoice: Invoice, sub: Subscription) -> bool:
     if not items:
         return False
     if "price" in items[0]:
-        return items[0]["price"] == sub.price_id
-    return items[0].get("unit_amount") == sub.price.unit_amount
+        return bool(items[0]["price"] == sub.price_id)
+    return bool(items[0].get("unit_amount") == price_of(sub).unit_amount)
 
 
 def period_value(invoice: Invoice | None, sub: Subscription) -> int:
     """What the current plan is worth for a whole period, as the customer was charged for it:
     the price times the quantity, less the discount code's part when ``invoice`` (the
     period's own invoice, for the current price) took one off."""
-    base = sub.price.unit_amount * sub.quantity
+    base = price_of(sub).unit_amount * sub.quantity
     if (
         invoice is None
         or invoice.billing_reason not in PERIOD_REASONS
@@ -76,7 +79,7 @@ def _billed_value(invoice: Invoice) -> int:
     return max(0, invoice.subtotal - code_discount)
 
 
-def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict:
+def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict[str, Any]:
     """Our day-based proration, by the second, rounded half-up once per amount; it credits
     only what was paid.
 
@@ -90,7 +93,7 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict:
     A part-paid invoice or an unpaid plan-change invoice in the period is refused
     (PlanChangeInvalid): it is to be paid first. Trials cost nothing to change.
     """
-    result = {
+    result: dict[str, Any] = {
         "credit": 0,
         "charge": 0,
         "used": 0,
@@ -101,6 +104,7 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict:
     if sub.status == S.TRIALING or not sub.current_period_end:
         return result
     start, end = sub.current_period_start, sub.current_period_end
+    assert start is not None  # a period's start and end are always set together
     left = _left(start, end, now)
     invoices = list(_current_period_invoices(sub))
     unpaid = [inv for inv in invoices if inv.status != InvoiceStatus.PAID]
@@ -126,7 +130,7 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict:
         period_invoice = next((inv for inv in paid if inv.billing_reason in PERIOD_REASONS), None)
         result["credit"] = _share(period_value(period_invoice, sub), left)
     new_amount = price.unit_amount * sub.quantity
-    if price.interval == sub.price.interval and price.interval_count == sub.price.interval_count:
+    if _same_interval(price, price_of(sub)):
         result["charge"] = _share(new_amount, left)
         return result
     result.update(
@@ -137,14 +141,20 @@ def manual_proration(sub: Subscription, price: Price, *, now: datetime) -> dict:
     return result
 
 
-def net_of(calc: dict) -> tuple[int, int]:
+def _same_interval(new: Price, old: Price) -> bool:
+    return new.interval == old.interval and new.interval_count == old.interval_count
+
+
+def net_of(calc: dict[str, Any]) -> tuple[int, int]:
     """(subtotal, net) of a change: what it charges, and that less the credit."""
     subtotal = calc["used"] + calc["charge"]
     return subtotal, subtotal - calc["credit"]
 
 
-def _change_lines(sub: Subscription, plan, interval: str, calc: dict) -> list[dict]:
-    lines = []
+def _change_lines(
+    sub: Subscription, plan: Plan, interval: str, calc: dict[str, Any]
+) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
     if calc["used"]:
         lines.append(
             {

@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from billing.models import BillingSource, Invoice, InvoiceStatus, Subscription
 from billing.services import invoices, timeline
-from billing.services.subscriptions.state import STATUS_WORDS, S, add_interval, email_past_due
+from billing.services.subscriptions.state import (
+    STATUS_WORDS,
+    S,
+    add_interval,
+    email_past_due,
+    price_of,
+)
 from billing.services.timeline import EventType, Source
 from core import outbox
 from core.system_config import get_config
@@ -54,7 +60,8 @@ def _renew_one(pk: int, *, now: datetime) -> str:
             timeline.add(sub, EventType.CANCELED, STATUS_WORDS[S.CANCELED], source=Source.SYSTEM)
             return "ended"
         start = sub.current_period_end
-        end = add_interval(start, sub.price.interval, sub.price.interval_count)
+        price = price_of(sub)
+        end = add_interval(start, price.interval, price.interval_count)
         was_trial = sub.status == S.TRIALING
         sub.current_period_start, sub.current_period_end = start, end
         if was_trial:

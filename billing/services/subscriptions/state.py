@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import Subscription, SubscriptionStatus
 from billing.services.timeline import Source
+from catalog.models import Plan, Price
 from core import outbox
 from credits.services import grant_credits
 
@@ -45,14 +47,26 @@ def timestamp(value: int | str | None) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def add_interval(moment: datetime, interval: str, count: int = 1) -> datetime:
+def add_interval(moment: datetime, interval: str | None, count: int = 1) -> datetime:
+    """``moment`` plus ``count`` intervals (a month when the interval is not set)."""
+    later: datetime  # dateutil ships no types: a datetime plus a relativedelta is a datetime
     if interval == "year":
-        return moment + relativedelta(years=count)
+        later = moment + relativedelta(years=count)
+        return later
     if interval == "week":
         return moment + timedelta(weeks=count)
     if interval == "day":
         return moment + timedelta(days=count)
-    return moment + relativedelta(months=count)
+    later = moment + relativedelta(months=count)
+    return later
+
+
+def price_of(sub: Subscription) -> Price:
+    """The price ``sub`` bills at. A Stripe subscription whose Stripe price is not in our
+    catalog has none: AttributeError, as reading a field of the missing price raised."""
+    if sub.price is None:
+        raise AttributeError(f"Subscription {sub.pk} has no price in the catalog.")
+    return sub.price
 
 
 def action_key(sub: Subscription, action: str) -> str:
@@ -101,13 +115,13 @@ def grant_trial_credits(sub: Subscription) -> None:
 class ChangePreview:
     """A plan change as previewed (``applied`` False) or made."""
 
-    plan: object
-    price: object
+    plan: Plan
+    price: Price
     interval: str
     currency: str
     amount_due: int
     credit: int = 0
-    lines: list[dict] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
     proration_date: int | None = None
     applied: bool = False
     subscription: Subscription | None = None
@@ -117,7 +131,7 @@ class ChangePreview:
     tax: int = 0
     voids: str = ""  # the number of the unpaid invoice the change cancels
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "plan": self.plan.slug,
             "interval": self.interval,

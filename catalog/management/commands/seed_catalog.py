@@ -85,14 +85,14 @@ class Command(BaseCommand):
         self.stdout.write("Deleted the existing catalog.")
 
     def _categories(self) -> dict[str, Category]:
-        result = {}
+        result: dict[str, Category] = {}
         for order, (slug, name, parent, description) in enumerate(seed_data.CATEGORIES):
             result[slug], _ = Category.objects.update_or_create(
                 slug=slug,
                 defaults={
                     "name": name,
                     "description": description,
-                    "parent": result.get(parent),
+                    "parent": result.get(parent) if parent else None,
                     "sort_order": order,
                 },
             )

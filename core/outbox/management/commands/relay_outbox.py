@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.outbox import services
 
@@ -9,7 +11,7 @@ class Command(BaseCommand):
         "Beat does this every 30 s and each worker at start; this is for operators."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--batch",
             type=int,
@@ -17,7 +19,7 @@ class Command(BaseCommand):
             help="Rows claimed per round (default: %(default)s).",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["batch"] < 1:
             raise CommandError("--batch must be at least 1.")
         published = 0
