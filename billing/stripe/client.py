@@ -78,7 +78,12 @@ def create_checkout_session(*, params: dict, idempotency_key: str):
 
 
 def create_refund(
-    *, payment_intent: str, amount: int, reason: str | None, metadata: dict, idempotency_key: str
+    *,
+    payment_intent: str | None,
+    amount: int,
+    reason: str | None,
+    metadata: dict,
+    idempotency_key: str,
 ):
     kwargs = {"payment_intent": payment_intent, "amount": amount, "metadata": metadata}
     if reason:
