@@ -21,7 +21,7 @@ Handler = Callable[[WebhookEvent, dict], None]
 HANDLERS: dict[str, list[Handler]] = {}
 
 
-def handles(*event_types: str):
+def handles(*event_types: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         for event_type in event_types:
             HANDLERS.setdefault(event_type, []).append(fn)
