@@ -133,7 +133,7 @@ class PaymentRow:
     """A selected order or invoice on the mark-paid page: what is due, or why it cannot be
     marked paid (then it has no form)."""
 
-    obj: object
+    obj: models.Order | models.Invoice
     payload: dict
     due: int
     currency: str
@@ -169,7 +169,8 @@ def record_payments(
             )
         row.form = form
     payable = [row for row in rows if row.form is not None]
-    if not payable or (confirmed and all([row.form.is_valid() for row in payable])):
+    payable_forms = [row.form for row in rows if row.form is not None]
+    if not payable or (confirmed and all([form.is_valid() for form in payable_forms])):
         for row in rows:
             if row.refusal:
                 modeladmin.message_user(request, f"{row.obj}: {row.refusal}", messages.WARNING)
@@ -194,6 +195,7 @@ def record_payments(
 
 def _record_payment(modeladmin, request, row: PaymentRow, *, action: str) -> None:
     """One row's valid form to ``perform``: the amount received, its date and reference."""
+    assert row.form is not None  # only rows with a valid form are recorded
     data = row.form.cleaned_data
     amount = data.get("amount", row.due)
     rest = row.due - amount

@@ -79,6 +79,8 @@ def record_bank_transfer(
             else None
         )
         if amount != due:
+            # A part payment is more than zero (_checked_amount), so it has its Payment.
+            assert payment is not None
             _record_part_payment(invoice, payment, amount=amount, actor=actor)
         else:
             _pay_in_full(invoice, order, payment, paid_on=paid_on, actor=actor)
@@ -104,7 +106,12 @@ def _checked_amount(invoice: Invoice, amount: int | None, reference: str) -> int
 
 
 def _pay_in_full(
-    invoice: Invoice, order: Order | None, payment: Payment | None, *, paid_on: datetime, actor
+    invoice: Invoice,
+    order: Order | None,
+    payment: Payment | None,
+    *,
+    paid_on: datetime,
+    actor: User | None,
 ) -> None:
     """The transfer covers all that is due: an order's goods are fulfilled (which settles its
     invoice), a subscription's invoice is settled."""
@@ -159,7 +166,13 @@ def _transfer_recorded(invoice: Invoice, reference: str) -> bool:
 
 
 def _transfer_payment(
-    invoice: Invoice, order: Order | None, *, amount: int, reference: str, paid_on: datetime, actor
+    invoice: Invoice,
+    order: Order | None,
+    *,
+    amount: int,
+    reference: str,
+    paid_on: datetime,
+    actor: User | None,
 ) -> Payment:
     earlier_count = invoice.payments.count()
     base = f"manual-{order.number if order else invoice.number}"
@@ -178,7 +191,9 @@ def _transfer_payment(
     )
 
 
-def _record_part_payment(invoice: Invoice, payment: Payment, *, amount: int, actor) -> None:
+def _record_part_payment(
+    invoice: Invoice, payment: Payment, *, amount: int, actor: User | None
+) -> None:
     old = {"amount_paid": invoice.amount_paid, "amount_due": invoice.amount_due}
     invoice.amount_paid += amount
     invoice.amount_due -= amount
@@ -196,7 +211,9 @@ def _record_part_payment(invoice: Invoice, payment: Payment, *, amount: int, act
     )
 
 
-def settle_invoice(invoice: Invoice, *, actor, paid_at, payment) -> None:
+def settle_invoice(
+    invoice: Invoice, *, actor: User | None, paid_at: datetime, payment: Payment | None
+) -> None:
     invoice.status, invoice.paid_at = InvoiceStatus.PAID, paid_at
     invoice.amount_paid, invoice.amount_due = invoice.total, 0
     invoice.save()

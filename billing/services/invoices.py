@@ -6,7 +6,7 @@ for a paid period are granted by ``period_credits``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
@@ -69,7 +69,7 @@ def invoice_for_user(*, user: User, number: str) -> Invoice:
     return invoice
 
 
-def _due_date(now=None):
+def _due_date(now: datetime | None = None) -> date:
     now = now or timezone.now()
     return (now + timedelta(days=get_config("billing.invoice_due_days"))).date()
 
@@ -99,7 +99,8 @@ def discount_applies(
         .first()
     )
     start = min(first, period_start) if first else period_start
-    return period_start < start + relativedelta(months=months)
+    limit: datetime = start + relativedelta(months=months)
+    return period_start < limit
 
 
 def create_period_invoice(
@@ -117,8 +118,9 @@ def create_period_invoice(
     if existing is not None:
         return existing  # one invoice per period, whatever retries happen
     price, plan = subscription.price, subscription.plan
+    assert price is not None  # a manual subscription is always created with its price
     amount = price.unit_amount * subscription.quantity
-    lines = [
+    lines: list[dict[str, object]] = [
         {
             "description": f"{plan.name} ({price.interval}ly), "
             f"{period_start:%d %b %Y} – {period_end:%d %b %Y}",
@@ -130,12 +132,14 @@ def create_period_invoice(
         }
     ]
     discount_amount = 0
-    if discount_applies(subscription, period_start=period_start, billing_reason=billing_reason):
-        discount_amount = discount_total(subscription.discount, amount)
+    discount = subscription.discount
+    if discount is not None and discount_applies(
+        subscription, period_start=period_start, billing_reason=billing_reason
+    ):
+        discount_amount = discount_total(discount, amount)
         lines.append(
             {
-                "description": f"Discount {subscription.discount.code} "
-                f"({coupons.describe(subscription.discount)})",
+                "description": f"Discount {discount.code} ({coupons.describe(discount)})",
                 "amount": -discount_amount,
                 "kind": "discount",
             }
@@ -164,17 +168,19 @@ def issue_period_invoice(*, subscription: Subscription, actor: User | None) -> I
     """Staff issue the current period's invoice of a live manual subscription now. Raises
     NotAuthorized (staff policy) and InvoiceStateInvalid."""
     authority.require(actor, "billing.invoice.issue")
+    period_start, period_end = subscription.current_period_start, subscription.current_period_end
     if (
         subscription.billing_source != BillingSource.MANUAL
-        or not subscription.current_period_end
+        or not period_start
+        or not period_end
         or not subscription.is_live
     ):
         raise errors.InvoiceStateInvalid("Only a live manual subscription is invoiced here.")
     with transaction.atomic():
         invoice = create_period_invoice(
             subscription,
-            period_start=subscription.current_period_start,
-            period_end=subscription.current_period_end,
+            period_start=period_start,
+            period_end=period_end,
             billing_reason="subscription_cycle",
         )
         audit.record(
@@ -248,8 +254,17 @@ def void_for_plan_change(
 
 
 def _create(
-    subscription, *, lines, subtotal, discount_amount, period_start, period_end, billing_reason
+    subscription: Subscription,
+    *,
+    lines: list[dict],
+    subtotal: int,
+    discount_amount: int,
+    period_start: datetime | None,
+    period_end: datetime | None,
+    billing_reason: str,
 ) -> Invoice:
+    price = subscription.price
+    assert price is not None  # a manual subscription is always created with its price
     decision = tax_for(subscription.user, product=subscription.plan.product)
     rate = decision.rate
     net = subtotal - discount_amount
@@ -266,7 +281,7 @@ def _create(
         subscription=subscription,
         status=InvoiceStatus.OPEN,
         billing_source=BillingSource.MANUAL,
-        currency=subscription.price.currency,
+        currency=price.currency,
         lines=lines,
         subtotal=subtotal,
         discount_amount=discount_amount,
@@ -372,7 +387,7 @@ def void_invoice(*, invoice_id: int, actor: User | None, reason: str = "") -> In
             0,
         )
         invoice.save()
-        if invoice.subscription_id:
+        if invoice.subscription is not None:
             timeline.add(
                 invoice.subscription,
                 EventType.INVOICE_VOIDED,

@@ -6,6 +6,7 @@ refund that went through (a credit pack's credits taken back, an invoice's credi
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.models import User
 from billing import errors
 from billing.models import (
     BillingSource,
@@ -20,12 +21,12 @@ from billing.models import (
 from billing.services import credit_notes
 from core import audit
 from core.models import AuditAction
-from credits.services import claw_back_grant
+from credits.corrections import claw_back_grant
 
 
 def settle_order_refund(
-    order: Order, refund: Refund, status: str, *, actor, failure_reason: str = ""
-):
+    order: Order, refund: Refund, status: str, *, actor: User | None, failure_reason: str = ""
+) -> None:
     """Apply a refund's new status to it and its order (both rows locked by the caller)."""
     was = refund.status
     refund.status = status
@@ -62,7 +63,7 @@ def settle_order_refund(
     )
 
 
-def _claw_back_credits(order: Order, refund: Refund, *, actor, full: bool) -> None:
+def _claw_back_credits(order: Order, refund: Refund, *, actor: User | None, full: bool) -> None:
     """Take back the credits a refunded credit pack granted, in proportion to the refund
     (everything left when the order is fully refunded), up to what is still unspent."""
     items = [item for item in order.items.order_by("id") if item.credits_granted > 0]
@@ -90,8 +91,8 @@ def new_invoice_refund(
     reason: str,
     idempotency_key: str,
     notes: str,
-    stripe_refund_id=None,
-    stripe_dispute_id=None,
+    stripe_refund_id: str | None = None,
+    stripe_dispute_id: str | None = None,
 ) -> Refund:
     if amount > invoice.refundable_amount:
         raise errors.RefundExceedsRemaining(remaining=invoice.refundable_amount)
@@ -113,7 +114,7 @@ def new_invoice_refund(
 
 
 def settle_invoice_refund(
-    invoice: Invoice, refund: Refund, status: str, *, actor, failure_reason: str = ""
+    invoice: Invoice, refund: Refund, status: str, *, actor: User | None, failure_reason: str = ""
 ) -> None:
     """Apply a refund's new status to it and its invoice (both rows locked by the caller)."""
     was = refund.status

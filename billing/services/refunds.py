@@ -17,6 +17,7 @@ that fails gives its reservation back. So ``refunded_amount`` is "refunded or be
 import logging
 import uuid
 
+import stripe
 from django.db import transaction
 
 from accounts import authority
@@ -45,12 +46,13 @@ from core.models import AuditAction
 logger = logging.getLogger(__name__)
 
 REFUNDABLE_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
-STRIPE_REASONS = {
+STRIPE_REASONS: dict[str, str] = {
     RefundReason.DUPLICATE: "duplicate",
     RefundReason.FRAUDULENT: "fraudulent",
     RefundReason.REQUESTED_BY_CUSTOMER: "requested_by_customer",
 }
-STRIPE_STATUS = {
+# Keyed by what Stripe sends, which may be missing (None).
+STRIPE_STATUS: dict[str | None, str] = {
     "succeeded": Refund.Status.SUCCEEDED,
     "pending": Refund.Status.PENDING,
     "requires_action": Refund.Status.PENDING,
@@ -59,22 +61,29 @@ STRIPE_STATUS = {
 }
 # A refund's status only moves forward: PENDING may become anything, SUCCEEDED may still
 # fail (Stripe reports late failures; a won dispute gives the money back).
-ALLOWED = {
+ALLOWED: dict[str, set[str]] = {
     Refund.Status.PENDING: {Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED},
     Refund.Status.SUCCEEDED: {Refund.Status.FAILED},
 }
 # Stripe errors worth retrying later; anything else is a definite refusal.
 # (StripeUnavailable: keys removed from the deployment; the refund waits until they return.)
 RETRYABLE = (
-    stripe_client.stripe.APIConnectionError,
-    stripe_client.stripe.RateLimitError,
-    stripe_client.stripe.APIError,
+    stripe.APIConnectionError,
+    stripe.RateLimitError,
+    stripe.APIError,
     stripe_client.StripeUnavailable,
 )
 
 
 def _reserve(
-    document, field: str, *, payment, amount: int, reason: str, notes: str, actor
+    document: Order | Invoice,
+    field: str,
+    *,
+    payment: Payment | None,
+    amount: int,
+    reason: str,
+    notes: str,
+    actor: User | None,
 ) -> Refund:
     """A requested refund of ``document`` (an Order or an Invoice, the Refund's ``field``),
     locked by the caller: its row, the amount reserved on the document, the audit line."""
@@ -148,10 +157,14 @@ def submit_stripe_refund(*, refund_id: int) -> Refund:
     refund = Refund.objects.select_related("order", "invoice", "payment").get(pk=refund_id)
     if refund.status != Refund.Status.PENDING or refund.stripe_refund_id:
         return refund
-    if refund.order_id:
+    if refund.order is not None:
         intent = refund.order.stripe_payment_intent_id
         metadata = {"refund_id": str(refund.pk), "order_number": refund.order.number}
     else:
+        # An invoice's Stripe refund always has its payment (create_invoice_refund requires
+        # it; the ones Stripe made already carry their Stripe id and never get here), and a
+        # refund without an order has an invoice (database constraint).
+        assert refund.payment is not None and refund.invoice is not None
         intent = refund.payment.stripe_payment_intent_id
         metadata = {"refund_id": str(refund.pk), "invoice_number": refund.invoice.number}
     try:
@@ -165,7 +178,7 @@ def submit_stripe_refund(*, refund_id: int) -> Refund:
     except RETRYABLE as exc:
         Refund.objects.filter(pk=refund.pk).update(failure_reason=f"Will retry: {exc}"[:2000])
         raise
-    except stripe_client.stripe.StripeError as exc:
+    except stripe.StripeError as exc:
         return apply_refund_status(
             refund_id=refund.pk, status=Refund.Status.FAILED, failure_reason=str(exc)[:2000]
         )
@@ -195,6 +208,7 @@ def apply_refund_status(
             pk=refund_id
         )
         if order_id is None:
+            assert invoice_id is not None  # a refund has an order or an invoice (constraint)
             invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
             refund = Refund.objects.select_for_update().get(pk=refund_id)
             if stripe_refund_id and not refund.stripe_refund_id:
@@ -228,12 +242,10 @@ def sync_stripe_refund(
     status = STRIPE_STATUS.get(refund_obj.get("status"), Refund.Status.PENDING)
     stripe_id = refund_obj["id"]
     metadata = refund_obj.get("metadata") or {}
-    refund = (
-        Refund.objects.filter(stripe_refund_id=stripe_id).first()
-        or Refund.objects.filter(
-            pk=_int(metadata.get("refund_id")), stripe_refund_id__isnull=True
-        ).first()
-    )
+    ours = _int(metadata.get("refund_id"))
+    refund = Refund.objects.filter(stripe_refund_id=stripe_id).first()
+    if refund is None and ours is not None:
+        refund = Refund.objects.filter(pk=ours, stripe_refund_id__isnull=True).first()
     if refund is not None:
         return apply_refund_status(
             refund_id=refund.pk,
@@ -347,7 +359,7 @@ def record_stripe_invoice_refund(*, payment: Payment, refund_obj: dict) -> Refun
     stripe_id = refund_obj["id"]
     status = STRIPE_STATUS.get(refund_obj.get("status"), Refund.Status.PENDING)
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+        invoice = _locked_invoice(payment)
         existing = Refund.objects.filter(stripe_refund_id=stripe_id).first()
         if existing is not None:
             return apply_refund_status(
@@ -381,7 +393,7 @@ def record_invoice_dispute(*, payment: Payment, dispute: dict) -> Refund | None:
     settled refund (DISPUTED) with its credit note and claw-back. Once per dispute."""
     dispute_id = dispute["id"]
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+        invoice = _locked_invoice(payment)
         existing = Refund.objects.filter(stripe_dispute_id=dispute_id).first()
         if existing is not None:
             return existing
@@ -433,14 +445,25 @@ def retry_pending_refunds() -> int:
     return count
 
 
-def _sid(value) -> str:
+def _locked_invoice(payment: Payment) -> Invoice:
+    """The invoice ``payment`` paid, locked (Invoice.DoesNotExist for an order's payment)."""
+    if payment.invoice_id is None:
+        raise Invoice.DoesNotExist("This payment is not an invoice's.")
+    invoice: Invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    return invoice
+
+
+def _sid(value: str | dict | None) -> str:
     """A Stripe id from a field that may hold the id or the expanded object."""
     if isinstance(value, dict):
-        return value.get("id") or ""
+        object_id: str = value.get("id") or ""
+        return object_id
     return value or ""
 
 
-def _int(value) -> int | None:
+def _int(value: str | int | None) -> int | None:
+    if value is None:
+        return None
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -88,7 +88,7 @@ def create_checkout_session(*, params: dict[str, Any], idempotency_key: str) -> 
 
 def create_refund(
     *,
-    payment_intent: str,
+    payment_intent: str | None,
     amount: int,
     reason: str | None,
     metadata: dict[str, str],

@@ -9,6 +9,7 @@ we have not seen yet is resolved by reading the subscription back from Stripe.
 """
 
 import logging
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -42,7 +43,7 @@ S = SubscriptionStatus
 PAID_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED, InvoiceStatus.REFUNDED)
 
 
-def _when(event: WebhookEvent):
+def _when(event: WebhookEvent) -> datetime:
     return event.event_created or timezone.now()
 
 
@@ -146,11 +147,12 @@ def _invoice_values(obj: dict, sub: Subscription) -> dict:
     discounts = sum(int(d.get("amount") or 0) for d in (obj.get("total_discount_amounts") or []))
     total = max(0, int(obj.get("total") or 0))
     transitions = obj.get("status_transitions") or {}
+    due = timestamp(obj.get("due_date"))
     return {
         "user": sub.user,
         "subscription": sub,
         "billing_source": BillingSource.STRIPE,
-        "currency": obj.get("currency") or sub.price.currency,
+        "currency": obj.get("currency") or _price_currency(sub),
         "lines": [
             {
                 "description": line.get("description") or "",
@@ -168,7 +170,7 @@ def _invoice_values(obj: dict, sub: Subscription) -> dict:
         "amount_due": max(0, int(obj.get("amount_due") or 0)),
         "period_start": timestamp(min((p.get("start") or 0 for p in periods), default=0)),
         "period_end": timestamp(max((p.get("end") or 0 for p in periods), default=0)),
-        "due_date": (timestamp(obj.get("due_date")).date() if obj.get("due_date") else None),
+        "due_date": due.date() if due else None,
         "paid_at": timestamp(transitions.get("paid_at")),
         "finalized_at": timestamp(transitions.get("finalized_at")),
         "voided_at": timestamp(transitions.get("voided_at")),
@@ -178,7 +180,16 @@ def _invoice_values(obj: dict, sub: Subscription) -> dict:
     }
 
 
-def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
+def _price_currency(sub: Subscription) -> str:
+    """The currency of the subscription's price, for a Stripe invoice that names none."""
+    if sub.price is None:
+        raise ValueError(f"Subscription {sub.pk} has no price to take a currency from.")
+    return sub.price.currency
+
+
+def _mirror_invoice(
+    obj: dict, sub: Subscription, event: WebhookEvent
+) -> tuple[Invoice, str | None]:
     """Create or update our copy of a Stripe invoice. Returns (invoice, old_status)."""
     status = (obj.get("status") or "draft").upper()
     status = status if status in InvoiceStatus.values else InvoiceStatus.DRAFT
@@ -200,10 +211,10 @@ def _mirror_invoice(obj: dict, sub: Subscription, event: WebhookEvent) -> tuple:
             # the unique index made us wait): continue as an update under its row lock.
             invoice = Invoice.objects.select_for_update().get(stripe_invoice_id=obj["id"])
     old = invoice.status
-    if RANK[status] < RANK[InvoiceStatus(old)] or (
+    if RANK[InvoiceStatus(status)] < RANK[InvoiceStatus(old)] or (
         invoice.stripe_state_at
         and _when(event) < invoice.stripe_state_at
-        and RANK[status] == RANK[InvoiceStatus(old)]
+        and RANK[InvoiceStatus(status)] == RANK[InvoiceStatus(old)]
     ):
         return invoice, old  # an older state: keep what we hold
     for name, value in values.items():
@@ -234,7 +245,7 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     sub = Subscription.objects.for_update().select_related("plan", "user").get(pk=sub.pk)
     eid = event.stripe_event_id
 
-    def add(type_, message):
+    def add(type_: str, message: str) -> None:
         timeline.add(
             sub,
             type_,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import stripe
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,8 +24,11 @@ from core import audit
 from core.models import AuditAction
 
 
-def _follow(remote: dict, *, source: str, actor) -> Subscription:
-    return apply_stripe_subscription(remote, state_at=timezone.now(), source=source, actor=actor)
+def _follow(remote: dict, *, source: str, actor: User | None) -> Subscription:
+    sub = apply_stripe_subscription(remote, state_at=timezone.now(), source=source, actor=actor)
+    # ``remote`` is Stripe's answer about our own row's Stripe id, so the row is found.
+    assert sub is not None
+    return sub
 
 
 class StripeBackend:
@@ -89,6 +93,8 @@ class StripeBackend:
         """Stripe is asked for the new absolute trial end, with an idempotency key derived
         from the current end and the days, so a retried call cannot extend twice."""
         old = subscription.trial_end
+        if old is None:  # the service checked; nothing to extend without a trial end
+            raise errors.TrialExtensionInvalid()
         new_end = old + timedelta(days=days)
         key = f"subscription-{subscription.pk}-extend-trial-{int(old.timestamp())}-{days}"
         remote = stripe_call(
@@ -150,7 +156,7 @@ class StripeBackend:
         try:
             price_id = ensure_stripe_price(price)
             customer = ensure_stripe_customer(user=sub.user)
-        except stripe_client.stripe.StripeError as exc:
+        except stripe.StripeError as exc:
             raise errors.PaymentProviderError() from exc
         remote = stripe_call(stripe_client.retrieve_subscription, sub.stripe_subscription_id)
         items = [{"id": remote["items"]["data"][0]["id"], "price": price_id}]

@@ -25,7 +25,7 @@ CREDIT_SOURCE_PLAN = "PLAN"
 CREDIT_SOURCE_TRIAL = "TRIAL"
 TRIAL_EXTENSION_MAX_DAYS = 90
 
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, str] = {
     S.TRIALING: "Your free trial started.",
     S.ACTIVE: "Your subscription is active.",
     S.PAST_DUE: "Your last payment failed; please update your payment method.",

@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+import stripe
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from billing import errors
-from billing.models import BillingSource, CustomerBillingProfile, Subscription
+from billing.models import BillingSource, CustomerBillingProfile, Discount, Subscription
 from billing.services import timeline
 from billing.services.customers import ensure_stripe_customer
 from billing.services.subscriptions import discount_codes
@@ -50,7 +52,7 @@ def stripe_call(fn: Callable[..., dict], *args: object, **kwargs: object) -> dic
         return fn(*args, **kwargs)
     except stripe_client.StripeUnavailable as exc:
         raise errors.StripeNotConfigured() from exc
-    except stripe_client.stripe.StripeError as exc:
+    except stripe.StripeError as exc:
         raise errors.PaymentProviderError() from exc
 
 
@@ -64,10 +66,10 @@ def _checkout_params(
     }
     customer_id = ensure_stripe_customer(user=subscription.user)
     price_id = ensure_stripe_price(subscription.price)
-    sub_data = {"metadata": metadata}
+    sub_data: dict[str, object] = {"metadata": metadata}
     if trial_days:
         sub_data["trial_period_days"] = trial_days
-    params = {
+    params: dict[str, object] = {
         "mode": "subscription",
         "customer": customer_id,
         "client_reference_id": f"subscription-{subscription.pk}",
@@ -77,8 +79,9 @@ def _checkout_params(
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
-    if subscription.discount_id:
-        params["discounts"] = [{"coupon": _stripe_coupon(subscription)}]
+    discount = subscription.discount
+    if discount is not None:
+        params["discounts"] = [{"coupon": _stripe_coupon(subscription, discount)}]
     if getattr(settings, "STRIPE_AUTOMATIC_TAX", False):
         # Stripe Tax computes the same rule from the customer's address and tax id.
         params["automatic_tax"] = {"enabled": True}
@@ -99,7 +102,7 @@ def start_checkout(
         session = stripe_client.create_checkout_session(
             params=params, idempotency_key=f"checkout-subscription-{subscription.pk}"
         )
-    except (stripe_client.stripe.StripeError, errors.PaymentProviderError) as exc:
+    except (stripe.StripeError, errors.PaymentProviderError) as exc:
         logger.warning("Stripe subscription checkout failed for %s: %s", subscription.pk, exc)
         with transaction.atomic():
             Subscription.objects.filter(pk=subscription.pk, status=S.INCOMPLETE).update(
@@ -121,11 +124,10 @@ def start_checkout(
     return session.get("url") or ""
 
 
-def _stripe_coupon(subscription: Subscription) -> str:
+def _stripe_coupon(subscription: Subscription, discount: Discount) -> str:
     """A Stripe coupon mirroring our discount, with its duration (once, repeating for N
     months, forever: coupons.services)."""
-    discount = subscription.discount
-    params = {**stripe_duration(discount), "name": discount.code[:40]}
+    params: dict[str, object] = {**stripe_duration(discount), "name": discount.code[:40]}
     if discount.type == "PERCENTAGE":
         params["percent_off"] = str(discount.percent_off)
     else:
@@ -134,7 +136,8 @@ def _stripe_coupon(subscription: Subscription) -> str:
     coupon = stripe_client.create_coupon(
         **params, idempotency_key=f"coupon-subscription-{subscription.pk}"
     )
-    return coupon["id"]
+    coupon_id: str = coupon["id"]
+    return coupon_id
 
 
 def billing_portal_url(*, user: User, return_url: str) -> str:
@@ -149,14 +152,17 @@ def billing_portal_url(*, user: User, return_url: str) -> str:
         customer=profile.stripe_customer_id,
         return_url=return_url,
     )
-    return session["url"]
+    url: str = session["url"]
+    return url
 
 
 # --- Stripe -> our record ------------------------------------------------------------------
 
 
 def _local_for_stripe(obj: dict) -> Subscription | None:
-    found = Subscription.objects.filter(stripe_subscription_id=obj["id"]).first()
+    found: Subscription | None = Subscription.objects.filter(
+        stripe_subscription_id=obj["id"]
+    ).first()
     if found is not None:
         return found
     profile = (
@@ -166,18 +172,18 @@ def _local_for_stripe(obj: dict) -> Subscription | None:
     )
     local_id = parse_id((obj.get("metadata") or {}).get("subscription_id"))
     if local_id:
-        found = Subscription.objects.filter(
+        unlinked: Subscription | None = Subscription.objects.filter(
             pk=local_id, stripe_subscription_id__isnull=True
         ).first()
-        if found is not None and (profile is None or profile.user_id == found.user_id):
-            return found
+        if unlinked is not None and (profile is None or profile.user_id == unlinked.user_id):
+            return unlinked
     if profile is None:
         return None
     price, plan = _catalog_price(obj)
     if plan is None:
         logger.warning("Stripe subscription %s has no plan in our catalog", obj["id"])
         return None
-    return Subscription.objects.create(
+    created: Subscription = Subscription.objects.create(
         user=profile.user,
         plan=plan,
         price=price,
@@ -185,9 +191,10 @@ def _local_for_stripe(obj: dict) -> Subscription | None:
         stripe_subscription_id=obj["id"],
         status=S.INCOMPLETE,
     )
+    return created
 
 
-def _catalog_price(obj: dict):
+def _catalog_price(obj: dict) -> tuple[Price | None, Plan | None]:
     item = ((obj.get("items") or {}).get("data") or [{}])[0]
     stripe_price = item.get("price") or {}
     price_id = stripe_price.get("id") if isinstance(stripe_price, dict) else stripe_price
@@ -217,7 +224,9 @@ def apply_stripe_subscription(
     found = _local_for_stripe(obj)
     if found is None:
         return None
-    sub = Subscription.objects.for_update().select_related("plan", "user").get(pk=found.pk)
+    sub: Subscription = (
+        Subscription.objects.for_update().select_related("plan", "user").get(pk=found.pk)
+    )
     if sub.stripe_state_at and state_at < sub.stripe_state_at:
         logger.info(
             "Ignoring an older state of %s (%s < %s)", obj["id"], state_at, sub.stripe_state_at
@@ -226,7 +235,7 @@ def apply_stripe_subscription(
     new_status = map_status(obj.get("status"))
     if sub.status in TERMINAL and sub.stripe_subscription_id and new_status != sub.status:
         return sub
-    old = {
+    old: dict[str, Any] = {
         "status": sub.status,
         "plan": sub.plan_id,
         "price": sub.price_id,
@@ -273,9 +282,14 @@ def _copy_stripe_state(
 
 
 def _record_changes(
-    sub: Subscription, old: dict, *, source: str, stripe_event_id: str, actor=None
+    sub: Subscription,
+    old: dict,
+    *,
+    source: str,
+    stripe_event_id: str,
+    actor: User | None = None,
 ) -> None:
-    def add(type_, message, **payload):
+    def add(type_: str, message: str, **payload: object) -> None:
         timeline.add(
             sub,
             type_,
@@ -330,11 +344,12 @@ def _record_changes(
 def _record_status_change(sub: Subscription, old_status: str, add: Callable[..., None]) -> None:
     """The timeline entry for a new status, the trial's credits on entering a trial at the
     start, and the past-due e-mail."""
-    type_ = {
+    types: dict[str, str] = {
         S.TRIALING: EventType.TRIAL_STARTED,
         S.CANCELED: EventType.CANCELED,
         S.PAUSED: EventType.PAUSED,
-    }.get(sub.status, EventType.STATUS_CHANGED)
+    }
+    type_ = types.get(sub.status, EventType.STATUS_CHANGED)
     if sub.status == S.ACTIVE and old_status in (S.INCOMPLETE, S.TRIALING):
         type_ = EventType.ACTIVATED
     if old_status == S.PAUSED and sub.status == S.ACTIVE:
