@@ -302,7 +302,13 @@ class BillingRows:
         )
 
     def renewal_payment(
-        self, customer: Customer, sub, invoice_id: int, number: str, stripe_invoice, moment
+        self,
+        customer: Customer,
+        sub: PlanTerms,
+        invoice_id: int,
+        number: str,
+        stripe_invoice: str | None,
+        moment: datetime,
     ) -> None:
         """The renewal's payment: Stripe's (and its invoice.paid event) when the subscription
         is paid through Stripe, else a bank transfer finance marks paid."""
