@@ -1,13 +1,12 @@
 """The billing rows of seed_history's simulation: credit-pack orders, plan renewals, their
 invoices and payments (Stripe with its webhook events, or a bank transfer finance marks paid)."""
 
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
+from analytics.seed_history.host import HistoryHost
 from analytics.seed_history.inputs import PLAN_PERIOD, Customer, Pack, PlanTerms
-from analytics.seed_history.rows import Ids, jsonb, opt, stamp, text
+from analytics.seed_history.rows import jsonb, opt, stamp, text
 
 P_STRIPE = 0.6  # of purchases and subscriptions paid through Stripe
 
@@ -31,56 +30,9 @@ class _PackOrder:
     intent: str | None
 
 
-class BillingRows:
+class BillingRows(HistoryHost):
     """Mixed into History: uses its ``rng``, ``buffers``, ``packs``, ``staff``, ``outbox_from``
     and id sources, and its ``need``, ``grant`` and ``audit``."""
-
-    # What History provides (declared here so each use below is checked against it).
-    rng: random.Random
-    buffers: dict[str, list[str]]
-    packs: list[Pack]
-    staff: list[tuple[Any, ...]]
-    outbox_from: datetime
-    order_id: Ids
-    item_id: Ids
-    invoice_id: Ids
-    event_id: Ids
-    order_number: Ids
-    invoice_number: Ids
-
-    if TYPE_CHECKING:
-        # Declared for the checker only: at run time History's and SupportRows' own
-        # definitions are the ones called (a body here would shadow SupportRows.audit).
-
-        def need(self, rows: int) -> None: ...
-
-        def grant(
-            self,
-            customer: Customer,
-            *,
-            source: str,
-            amount: int,
-            moment: datetime,
-            expires_at: Any = None,
-            source_ref: str = "",
-            key: str = "",
-            actor: Any = None,
-            kind: str = "GRANT",
-            details: dict[str, Any] | None = None,
-        ) -> int: ...
-
-        def audit(
-            self,
-            actor_id: Any,
-            actor_email: Any,
-            action: Any,
-            resource_type: Any,
-            resource_id: Any,
-            moment: Any,
-            old: Any = None,
-            new: Any = None,
-            context: Any = None,
-        ) -> None: ...
 
     def purchase(self, customer: Customer, moment: datetime, cost: int) -> None:
         """A credit pack bought because the balance ran short: the order, its payment (bank
