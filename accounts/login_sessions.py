@@ -18,11 +18,13 @@ def start_login_session(*, user: User, request: HttpRequest) -> LoginSession:
 
     if request.session.session_key is None:
         request.session.save()
+    session_key = request.session.session_key
+    assert session_key is not None  # a saved session has its key
     info = info_from_request(request)
     with transaction.atomic():
         session = LoginSession.objects.create(
             user=user,
-            session_key=request.session.session_key,
+            session_key=session_key,
             ip_address=info.ip_address,
             user_agent=info.user_agent,
             expires_at=request.session.get_expiry_date(),

@@ -72,7 +72,7 @@ def register_user(
         raise WeakPassword(exc.messages) from exc
     try:
         with transaction.atomic():
-            user = User.objects.create_user(
+            user: User = User.objects.create_user(
                 email, password, first_name=first_name or "", last_name=last_name or ""
             )
             audit.record(
@@ -105,7 +105,7 @@ def send_signup_confirmation(*, request: HttpRequest, user: User) -> None:
 def mark_email_verified(*, user: User) -> User:
     """Record that ``user`` confirmed their e-mail address. Safe to call twice."""
     with transaction.atomic():
-        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        locked: User = User.all_objects.select_for_update().get(pk=user.pk)
         if not locked.email_verified:
             locked.email_verified = True
             locked.email_verified_at = timezone.now()
@@ -127,7 +127,7 @@ def record_email_change(*, user: User, old_email: str, new_email: str) -> None:
     allauth only makes a verified address primary, so the new address is verified too.
     """
     with transaction.atomic():
-        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        locked: User = User.all_objects.select_for_update().get(pk=user.pk)
         if not locked.email_verified:
             locked.email_verified, locked.email_verified_at = True, timezone.now()
             locked.save(update_fields=["email_verified", "email_verified_at", "updated_at"])
@@ -162,7 +162,7 @@ def update_profile(*, user: User, data: dict, actor: User | None) -> User:
     authority.require(actor, "accounts.user.edit_profile", owner_id=user.pk)
     cleaned = clean_profile(data)
     with transaction.atomic():
-        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        locked: User = User.all_objects.select_for_update().get(pk=user.pk)
         if locked.deleted_at is not None:
             raise AccountDeleted()
         old, new = {}, {}
@@ -190,7 +190,7 @@ def change_role(*, user: User, role: str, actor: User) -> User:
         raise NotAllowed("Only administrators can change roles.")
     authority.require(actor, "accounts.user.change_role")
     with transaction.atomic():
-        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        locked: User = User.all_objects.select_for_update().get(pk=user.pk)
         if locked.role != role:
             old = locked.role
             locked.role = role
@@ -214,7 +214,7 @@ def change_status(*, user: User, status: str, actor: User | None, reason: str = 
         raise ValueError(f"Unknown status {status!r}")
     authority.require(actor, "accounts.user.change_status")
     with transaction.atomic():
-        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        locked: User = User.all_objects.select_for_update().get(pk=user.pk)
         if locked.deleted_at is not None:
             # Undeleting would need the anonymised personal data back: it is gone.
             raise AccountDeleted()
@@ -355,7 +355,7 @@ def delete_account(*, user: User, actor: User | None) -> None:
     deletion.settle(user)
     now = timezone.now()
     with transaction.atomic():
-        locked = User.all_objects.select_for_update().get(pk=user.pk)
+        locked: User = User.all_objects.select_for_update().get(pk=user.pk)
         if locked.deleted_at is not None:
             raise AccountDeleted()
         old_email, old_status = locked.email, locked.status

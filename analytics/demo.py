@@ -39,7 +39,7 @@ from billing.models import (
     SubscriptionEvent,
     SubscriptionStatus,
 )
-from catalog.models import Plan
+from catalog.models import Plan, Price
 from credits.models import (
     FeatureCost,
 )
@@ -152,14 +152,14 @@ def _customers(rng, first_day: date, stats: Stats) -> list:
 
 @dataclass
 class DemoSub:
-    sub: object
-    price: object
+    sub: Subscription
+    price: Price
     start: datetime  # paying from (after any trial)
     end: datetime | None  # ended (canceled) at, or None
     # An in-place plan change: (moment, new price). ``price`` is the price before it.
-    change: tuple | None = None
+    change: tuple[datetime, Price] | None = None
 
-    def price_at(self, moment: datetime):
+    def price_at(self, moment: datetime) -> Price:
         if self.change and moment >= self.change[0]:
             return self.change[1]
         return self.price
@@ -363,11 +363,12 @@ def _credits(rng, subs: list[DemoSub], today: date, stats: Stats) -> None:
         stats.notes.append("no feature costs (run seed_credits): no credit usage")
         return
     now = datetime.combine(today, time(0), tzinfo=UTC)
-    users = {}
+    users: dict[int, list[DemoSub]] = {}
     for demo in subs:
         users.setdefault(demo.sub.user_id, []).append(demo)
     for user_id, demos in sorted(users.items()):
-        events = []
+        # (moment, "grant", amount) or (moment, operation, cost, quantity): write_ledger's
+        events: list[tuple[datetime, str, int] | tuple[datetime, str, int, int]] = []
         for demo in demos:
             credits = demo.sub.plan.credits_per_period or 500
             for _, moment in _renewals(demo, now):

@@ -5,6 +5,8 @@ annotate everything they show, so their query count does not grow with the page 
 product list and detail answer anonymous readers from a short cache (catalog.public_cache).
 """
 
+from collections.abc import Sequence
+
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -103,7 +105,12 @@ class FilterWhenAskedBackend(DjangoFilterBackend):
 
 
 class PublicMixin:
-    permission_classes = [permissions.AllowAny]
+    # As APIView declares it, so the views that mix this in agree with their base.
+    permission_classes: Sequence[
+        type[permissions.BasePermission]
+        | permissions.OperandHolder
+        | permissions.SingleOperandHolder
+    ] = [permissions.AllowAny]
 
 
 class CachedForAnonymousMixin:

@@ -268,7 +268,9 @@ class SavingSerializer(MoneySerializer):
 
 class CtaSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Plan.CtaType.choices)
-    label = serializers.CharField()
+    # The stubs see a serializer field named ``label`` as Field.label (the field's own title);
+    # DRF moves declared fields off the class, so the API's ``label`` field is what this is.
+    label = serializers.CharField()  # type: ignore[assignment]
     url = serializers.CharField(help_text="For the monthly interval.")
     yearly_url = serializers.CharField()
 
@@ -276,16 +278,20 @@ class CtaSerializer(serializers.Serializer):
 def plan_price(price: Price | None) -> dict | None:
     if price is None:
         return None
+    amount = money(price.unit_amount, price.currency)
+    assert amount is not None  # a stored price has its currency (price_currency_iso)
     return {
         "id": price.pk,
-        **money(price.unit_amount, price.currency),
+        **amount,
         "interval": price.interval,
         "interval_count": price.interval_count,
     }
 
 
 class PlanSerializer(serializers.ModelSerializer):
-    product = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    product: serializers.SlugRelatedField[Product] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     monthly_price = serializers.SerializerMethodField()
     yearly_price = serializers.SerializerMethodField()
     yearly_saving = serializers.SerializerMethodField()

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -90,7 +90,9 @@ _CONSUME_ROW = (
 )
 
 
-def _replay_consume(*, user, key: str, operation: str, quantity: int) -> CreditTransaction | None:
+def _replay_consume(
+    *, user: User, key: str, operation: str, quantity: int
+) -> CreditTransaction | None:
     first = first_with_key(user_id=user.pk, key=key)
     if first is None:
         return None
@@ -153,7 +155,12 @@ def consume_credits(
 # (default 5; the tests' settings 0) per process rather than on every consume (a consume is one
 # round trip). A change made in this process applies at once (the FeatureCost signals in
 # credits.apps); other processes see it within those seconds.
-_required_entitlements: dict = {"read_at": None, "by_operation": {}}
+class _EntitlementCache(TypedDict):
+    read_at: float | None  # time.monotonic() of the last read, None to read again
+    by_operation: dict[str, str]
+
+
+_required_entitlements: _EntitlementCache = {"read_at": None, "by_operation": {}}
 
 
 def required_entitlements() -> dict[str, str]:
@@ -175,7 +182,7 @@ def forget_required_entitlements(**kwargs: Any) -> None:
     _required_entitlements["read_at"] = None
 
 
-def _check_entitlement(*, user, operation: str) -> None:
+def _check_entitlement(*, user: User, operation: str) -> None:
     """An operation that needs a plan entitlement is refused (EntitlementRequired, 403, naming
     the plans that include it) before anything is charged."""
     needed = required_entitlements().get(operation)
@@ -183,14 +190,18 @@ def _check_entitlement(*, user, operation: str) -> None:
         plans.require_entitlement(user, needed)
 
 
-def _call_consume(params: list) -> tuple:
+def _call_consume(params: list[Any]) -> tuple[Any, ...]:
+    # The database function returns exactly one row.
+    row: tuple[Any, ...]
     if connection.in_atomic_block:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_CONSUME_SQL, params)
-            return cursor.fetchone()
+            row = cursor.fetchone()
+            return row
     with connection.cursor() as cursor:
         cursor.execute(_CONSUME_SQL, params)
-        return cursor.fetchone()
+        row = cursor.fetchone()
+        return row
 
 
 def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTransaction:
@@ -275,7 +286,7 @@ def grant_credits(
         return first
 
 
-def _replay_grant(*, user, key: str, amount: int, source: str) -> CreditTransaction | None:
+def _replay_grant(*, user: User, key: str, amount: int, source: str) -> CreditTransaction | None:
     first = first_with_key(user_id=user.pk, key=key)
     if first is None:
         return None
@@ -289,7 +300,17 @@ def _replay_grant(*, user, key: str, amount: int, source: str) -> CreditTransact
 
 
 @transaction.atomic
-def _grant(*, user, amount, source, expires_at, key, actor, details, source_ref):
+def _grant(
+    *,
+    user: User,
+    amount: int,
+    source: str,
+    expires_at: datetime | None,
+    key: str,
+    actor: User | None,
+    details: dict[str, Any],
+    source_ref: str,
+) -> CreditTransaction:
     balance = lock_balance(user.pk)
     if key and (first := _replay_grant(user=user, key=key, amount=amount, source=source)):
         return first

@@ -223,9 +223,10 @@ def best_passage(article: Article, text: str) -> str:
     # with embeddings, the paragraph closest in meaning; otherwise the first.
     vector = _query_vector(text) if len(blocks) > 1 else None
     if vector is not None:
+        model = embeddings.encoder()
+        assert model is not None  # the query's vector came from it
         scores = [
-            sum(a * b for a, b in zip(vector, block, strict=True))
-            for block in embeddings.encoder().encode(blocks)
+            sum(a * b for a, b in zip(vector, block, strict=True)) for block in model.encode(blocks)
         ]
         return blocks[scores.index(max(scores))]
     return blocks[0]

@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
@@ -23,6 +24,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts import authority
+from accounts.models import User
 from core import audit
 from core.models import AuditAction
 from webhooks_out import events, signing
@@ -31,6 +33,7 @@ from webhooks_out.models import (
     DeliveryStatus,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookEvent,
     new_secret,
 )
 
@@ -49,7 +52,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 @contextmanager
-def _sender_lock(endpoint_id: int):
+def _sender_lock(endpoint_id: int) -> Iterator[bool]:
     """A session advisory lock: only one process sends an endpoint's deliveries at a time
     (its order would mean nothing otherwise). Held across the HTTP calls, outside any
     transaction, so it blocks no writer."""
@@ -79,7 +82,8 @@ def address_refusal(url: str) -> str:
     except OSError:
         return f"{host or url} does not resolve."
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        # An IPv4 or IPv6 socket address: its first item is the host's address, as text.
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not address.is_global or address.is_multicast:
             return f"{host} resolves to {address}, which is not a public address."
     return ""
@@ -261,7 +265,9 @@ def deliver_due() -> int:
 # --- staff operations (the admin calls these) ------------------------------------------------
 
 
-def register(*, url: str, event_types: list[str], description: str = "", actor) -> tuple:
+def register(
+    *, url: str, event_types: list[str], description: str = "", actor: User | None
+) -> tuple[WebhookEndpoint, str]:
     """A new endpoint; returns (endpoint, secret). The secret is shown to staff once."""
     authority.require(actor, "webhooks.endpoint.manage")
     with transaction.atomic():
@@ -280,7 +286,7 @@ def register(*, url: str, event_types: list[str], description: str = "", actor) 
     return endpoint, endpoint.secret
 
 
-def rotate_secret(endpoint: WebhookEndpoint, *, actor) -> str:
+def rotate_secret(endpoint: WebhookEndpoint, *, actor: User | None) -> str:
     authority.require(actor, "webhooks.endpoint.manage")
     with transaction.atomic():
         endpoint.secret = new_secret()
@@ -288,10 +294,11 @@ def rotate_secret(endpoint: WebhookEndpoint, *, actor) -> str:
         audit.record(
             actor=actor, action=AuditAction.UPDATE, resource=endpoint, new={"secret": "rotated"}
         )
-    return endpoint.secret
+    secret: str = endpoint.secret  # an encrypted text field: the stubs do not know its type
+    return secret
 
 
-def _disable(endpoint: WebhookEndpoint, *, actor, reason: str) -> None:
+def _disable(endpoint: WebhookEndpoint, *, actor: User | None, reason: str) -> None:
     endpoint.active, endpoint.disabled_at = False, timezone.now()
     endpoint.disabled_reason = reason
     endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
@@ -304,7 +311,7 @@ def _disable(endpoint: WebhookEndpoint, *, actor, reason: str) -> None:
     )
 
 
-def disable(endpoint: WebhookEndpoint, *, actor) -> bool:
+def disable(endpoint: WebhookEndpoint, *, actor: User | None) -> bool:
     authority.require(actor, "webhooks.endpoint.manage")
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -314,7 +321,7 @@ def disable(endpoint: WebhookEndpoint, *, actor) -> bool:
     return True
 
 
-def enable(endpoint: WebhookEndpoint, *, actor) -> bool:
+def enable(endpoint: WebhookEndpoint, *, actor: User | None) -> bool:
     """Enable again; its waiting deliveries go out at once, in order, with a fresh retry
     window."""
     authority.require(actor, "webhooks.endpoint.manage")
@@ -338,7 +345,7 @@ def enable(endpoint: WebhookEndpoint, *, actor) -> bool:
     return True
 
 
-def replay(delivery: WebhookDelivery, *, actor) -> WebhookDelivery:
+def replay(delivery: WebhookDelivery, *, actor: User | None) -> WebhookDelivery:
     """Send a delivery's event again, as a new delivery with the endpoint's next sequence
     number (the receiver sees the same event id: it can tell a resend)."""
     authority.require(actor, "webhooks.delivery.replay")
@@ -362,14 +369,16 @@ def replay(delivery: WebhookDelivery, *, actor) -> WebhookDelivery:
     return copy
 
 
-def send_test(endpoint: WebhookEndpoint, *, actor):
+def send_test(endpoint: WebhookEndpoint, *, actor: User | None) -> WebhookEvent:
     authority.require(actor, "webhooks.endpoint.manage")
     with transaction.atomic():
-        event = events.emit(
+        event: WebhookEvent | None = events.emit(
             events.TEST_EVENT,
             {"endpoint": endpoint.pk, "message": "A test event from the staff console"},
             endpoints=[endpoint],
         )
+        # Sent to the given endpoint, with no dedupe key: emit always records the event.
+        assert event is not None
         audit.record(
             actor=actor,
             action=AuditAction.OTHER,

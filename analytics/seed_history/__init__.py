@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from analytics.seed_history.history import CHUNK, History
@@ -161,7 +162,7 @@ def _write(run: "_Run", groups: list) -> list[History]:
     """Simulate and write every lane's history in one transaction per lane (all rolled back
     if one fails); the lanes' histories, for their counts."""
     histories: list[History] = []
-    extra = []  # the other lanes' connections
+    extra: list[BaseDatabaseWrapper] = []  # the other lanes' connections
     with transaction.atomic():
         try:
             _open_lanes(run, groups, histories, extra)

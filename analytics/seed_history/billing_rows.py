@@ -4,7 +4,8 @@ invoices and payments (Stripe with its webhook events, or a bank transfer financ
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from analytics.seed_history.inputs import PLAN_PERIOD, Customer, Pack
+from analytics.seed_history.host import HistoryHost
+from analytics.seed_history.inputs import PLAN_PERIOD, Customer, Pack, PlanTerms
 from analytics.seed_history.rows import jsonb, opt, stamp, text
 
 P_STRIPE = 0.6  # of purchases and subscriptions paid through Stripe
@@ -29,7 +30,7 @@ class _PackOrder:
     intent: str | None
 
 
-class BillingRows:
+class BillingRows(HistoryHost):
     """Mixed into History: uses its ``rng``, ``buffers``, ``packs``, ``staff``, ``outbox_from``
     and id sources, and its ``need``, ``grant`` and ``audit``."""
 
@@ -144,6 +145,8 @@ class BillingRows:
 
     def stripe_checkout(self, o: _PackOrder) -> None:
         """Paid through Stripe Checkout: the payment and the two webhook events that told us."""
+        # purchase() sets both ids exactly when it pays through Stripe.
+        assert o.session is not None and o.intent is not None
         self.payment(
             o.customer,
             order_id=o.order_id,
@@ -205,6 +208,8 @@ class BillingRows:
         period ends."""
         self.need(1)
         sub = customer.subscription
+        # Only a customer with a subscription has a next renewal (inputs.py sets both).
+        assert sub is not None
         end = moment + PLAN_PERIOD
         customer.next_renewal = end
         stripe = sub.source == "stripe"
@@ -249,7 +254,13 @@ class BillingRows:
         )
 
     def renewal_payment(
-        self, customer: Customer, sub, invoice_id: int, number: str, stripe_invoice, moment
+        self,
+        customer: Customer,
+        sub: PlanTerms,
+        invoice_id: int,
+        number: str,
+        stripe_invoice: str | None,
+        moment: datetime,
     ) -> None:
         """The renewal's payment: Stripe's (and its invoice.paid event) when the subscription
         is paid through Stripe, else a bank transfer finance marks paid."""

@@ -1,8 +1,8 @@
 """Prices with their tiers, variants, and the tiers on their own."""
 
 from django.contrib import admin
-from django.contrib.admin.options import BaseInlineFormSet
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
 from catalog.admin.common import AuditedAdmin
 from catalog.models import (

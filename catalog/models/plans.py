@@ -98,8 +98,12 @@ class Plan(TimeStampedModel):
         if errors:
             raise ValidationError(errors)
 
-    def price_for_interval(self, interval: str) -> "Price | None":
-        return {Interval.MONTH: self.monthly_price, Interval.YEAR: self.yearly_price}.get(interval)
+    def price_for_interval(self, interval: str) -> Price | None:
+        prices: dict[str, Price | None] = {
+            Interval.MONTH: self.monthly_price,
+            Interval.YEAR: self.yearly_price,
+        }
+        return prices.get(interval)
 
     def cost_for(self, operation_key: str) -> int | None:
         """This plan's cost override for an operation, or None to use the standard cost."""

@@ -347,7 +347,7 @@ class Collection(TimeStampedModel):
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     sort_order = models.IntegerField(default=0)
-    products = models.ManyToManyField(
+    products: "models.ManyToManyField[Product, CollectionItem]" = models.ManyToManyField(
         Product, through="CollectionItem", blank=True, related_name="collections"
     )
 

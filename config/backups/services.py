@@ -110,7 +110,9 @@ def _dump_in_snapshot(source: Database, path: Path, progress) -> dict:
         conn.read_only = True
         with conn.cursor() as cursor:
             cursor.execute("SELECT pg_export_snapshot()")
-            snapshot = cursor.fetchone()[0]
+            row = cursor.fetchone()
+            assert row is not None  # a function call's SELECT returns one row
+            snapshot = row[0]
             migrations = facts.migration_state(cursor)
             counts = facts.row_counts(cursor, facts.money_tables())
             cursor.execute(
@@ -118,7 +120,9 @@ def _dump_in_snapshot(source: Database, path: Path, progress) -> dict:
                 "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname "
                 "NOT IN ('pg_catalog', 'information_schema')"
             )
-            tables = cursor.fetchone()[0]
+            row = cursor.fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns one row
+            tables = row[0]
         pg_dump = pgtools.program("pg_dump", server_major=pgtools.server_major_version(conn))
         progress.step(f"Dumping {tables} tables with {pg_dump}")
         progress.start(total=tables, unit="table", desc="dump")
@@ -145,7 +149,7 @@ def _dump_in_snapshot(source: Database, path: Path, progress) -> dict:
     }
 
 
-def _size(size: int) -> str:
+def _size(size: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -174,7 +178,9 @@ def apply_retention(
     by_database: dict[str, dict[datetime, str]] = {}
     deleted = []
     for name, suffixes in sorted(stores.backups_in(storage).items()):
-        db, at = facts.parse_name(name)
+        parsed = facts.parse_name(name)
+        assert parsed is not None  # backups_in lists only the names that parse
+        db, at = parsed
         if database is not None and db != database:
             continue
         if facts.MANIFEST not in suffixes:
