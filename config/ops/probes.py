@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.db.models import Count, Min
@@ -29,6 +30,10 @@ from credits.selectors import last_invariant_check
 logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT = 2  # seconds: a scrape must answer even when the broker does not
+
+
+class _DeclaringChannel(Protocol):
+    def queue_declare(self, queue: str, passive: bool) -> Any: ...
 
 
 def _age(moment: datetime | None, now: datetime) -> float | None:
@@ -73,7 +78,8 @@ def queue_depths() -> dict[str, int]:
                 depths[name] = channel._size(name)
                 continue
             try:
-                depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                declaring = cast(_DeclaringChannel, channel)  # AMQP channels declare queues
+                depths[name] = declaring.queue_declare(queue=name, passive=True).message_count
             except ChannelError:
                 depths[name] = 0
     return depths

@@ -126,8 +126,8 @@ def publish_many(message_ids: Iterable[int]) -> int:
 def _task(name: str) -> Task:
     # The project's Celery app, which config makes the default of every thread; core does not
     # import it (it lives above core and loads every app's tasks).
-    app = current_app._get_current_object()
-    task = app.tasks.get(name)
+    app = current_app
+    task: Task | None = app.tasks.get(name)
     if task is None:
         # A process that never imported the module (the relay command): load every app's tasks.
         app.loader.import_default_modules()

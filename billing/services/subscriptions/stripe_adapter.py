@@ -65,6 +65,8 @@ def _checkout_params(
         "plan_id": str(subscription.plan_id),
     }
     customer_id = ensure_stripe_customer(user=subscription.user)
+    if subscription.price is None:  # subscribe() always sets it; a row without one is broken
+        raise ValueError(f"Subscription {subscription.pk} has no price to check out")
     price_id = ensure_stripe_price(subscription.price)
     sub_data: dict[str, object] = {"metadata": metadata}
     if trial_days:
