@@ -40,7 +40,7 @@ def policy_action(action_key: str, **options):
 
     def decorate(func):
         func = admin.action(**options)(func)
-        func.policy_action = action_key  # type: ignore[attr-defined]  # marks the function, as admin.action does
+        func.policy_action = action_key
         return func
 
     return decorate
