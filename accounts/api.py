@@ -35,7 +35,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable machine-readable error code.")
     detail = serializers.CharField(help_text="Human-readable message.")
     # Values are lists of messages, or the same shape per item for nested input (address).
-    fields = serializers.DictField(help_text="Per-field messages, for validation errors.")
+    fields = serializers.DictField(help_text="Per-field messages, for validation errors.")  # type: ignore[assignment]  # DRF's metaclass takes declared fields out of the class
 
 
 def _errors(*codes: int, **described: str) -> dict:

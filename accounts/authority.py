@@ -199,7 +199,7 @@ def limit_for(actor, action: str) -> int | None:
     the role may not take the action."""
     entry = rule(action)
     role = role_of(actor)
-    if role not in entry.limits:
+    if role is None or role not in entry.limits:
         raise NotAuthorized(
             f"Your role ({_role_label(role)}) may not: {entry.label.lower()}.", action=action
         )

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -32,7 +33,10 @@ STAFF_ROLES = (Role.ADMIN, Role.FINANCE, Role.SUPPORT)
 SUPPORT_DESK_ROLES = (Role.ADMIN, Role.SUPPORT)
 
 
-class UserManager(BaseUserManager.from_queryset(models.QuerySet)):
+_UserManagerBase = BaseUserManager.from_queryset(models.QuerySet)
+
+
+class UserManager(_UserManagerBase):
     use_in_migrations = True
 
     def get_queryset(self):
@@ -93,7 +97,7 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ["-created_at"]
@@ -122,7 +126,7 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     # A property in the class body replaces PermissionsMixin's is_superuser column: only the
     # ADMIN role is all-powerful, and only while it may sign in.
     @property
-    def is_superuser(self) -> bool:
+    def is_superuser(self) -> bool:  # type: ignore[override]  # replaces the column on purpose
         return self.role == Role.ADMIN and self.is_active
 
     @property

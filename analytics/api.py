@@ -36,7 +36,7 @@ class DailyMetricSerializer(serializers.ModelSerializer):
 
 class MetricSeriesSerializer(serializers.Serializer):
     metric = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF's metaclass takes declared fields out of the class
     unit = serializers.CharField()
     family = serializers.CharField()
     definition = serializers.CharField()

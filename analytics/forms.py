@@ -22,7 +22,9 @@ class RangeForm(forms.Form):
     def __init__(self, *args, currencies: list[str], latest: date | None, **kwargs):
         super().__init__(*args, **kwargs)
         self.latest = latest or date.today()
-        self.fields["currency"].choices = [(c, c.upper()) for c in currencies] or [("", "—")]
+        currency = self.fields["currency"]
+        assert isinstance(currency, forms.ChoiceField)  # declared above
+        currency.choices = [(c, c.upper()) for c in currencies] or [("", "—")]
         self.currencies = currencies
         self.initial = {**self.defaults(), **self.initial}
 

@@ -1,6 +1,7 @@
 """List columns that name a customer link them to their customer page."""
 
 import functools
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -10,6 +11,11 @@ from django.utils.html import format_html
 
 # Foreign keys to a user that name the customer a row belongs to (not the staff member who
 # acted on it: actor, requested_by, assignee, ...).
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = object
+
 CUSTOMER_FIELDS = ("user", "customer", "owner", "author", "voter")
 
 
@@ -36,16 +42,16 @@ def customer_column(field: str, label: str):
         return user.email
 
     shown.__name__ = f"{field}_customer_page"
-    shown.customer_field = field
+    shown.customer_field = field  # type: ignore[attr-defined]  # marks the column, as admin.display does
     return admin.display(description=label, ordering=f"{field}__email")(shown)
 
 
-class CustomerLinksMixin:
+class CustomerLinksMixin(_AdminBase):
     """Every list that shows a customer (a ``CUSTOMER_FIELDS`` column) links them to their
     customer page, the user read with the rows (one join, no query per row)."""
 
     def _customer_fields(self) -> dict[str, str]:
-        found = {}
+        found: dict[str, str] = {}
         for name in self.list_display:
             if not isinstance(name, str) or name not in CUSTOMER_FIELDS:
                 continue

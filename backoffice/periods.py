@@ -3,9 +3,15 @@ index, not by a DISTINCT over every row."""
 
 import functools
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    _QuerySetBase = QuerySet[Any]
+else:
+    _QuerySetBase = object
 
 PERIODS_MAX = 400  # years, months or days one level of a date hierarchy lists at most
 PERIOD_KINDS = ("year", "month", "day")
@@ -42,7 +48,7 @@ def _next_period(start, kind: str, tzinfo):
     return timezone.make_aware(after, tzinfo) if isinstance(after, datetime) else after
 
 
-class IndexedPeriodsMixin:
+class IndexedPeriodsMixin(_QuerySetBase):
     """``dates()`` and ``datetimes()`` that find each period (year, month, day) with one
     ``MIN()`` from the start of the next one, which an index on the field answers in a few
     reads, instead of Django's ``SELECT DISTINCT date_trunc(...)`` over every row. What the
@@ -59,7 +65,8 @@ class IndexedPeriodsMixin:
         return self._periods(field_name, kind, order, tzinfo or timezone.get_current_timezone())
 
     def _periods(self, field_name, kind, order, tzinfo) -> list:
-        base, found, after = self.order_by(), [], None
+        base, after = self.order_by(), None
+        found: list[Any] = []
         while len(found) < PERIODS_MAX:
             probe = base if after is None else base.filter(**{f"{field_name}__gte": after})
             first = probe.aggregate(first=Min(field_name))["first"]

@@ -7,12 +7,19 @@ custom URL answers 403. An action or URL the policy does not name is refused to 
 new one cannot slip through unchecked. ``perform`` carries out a policy action from the admin.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern
 
 from accounts import authority
 from core.api import DomainError
+
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = object
 
 # Actions and URLs of other projects' admins, named by model label and action / URL name.
 THIRD_PARTY_ACTIONS = {
@@ -39,7 +46,7 @@ def policy_action(action_key: str, **options):
     return decorate
 
 
-class PolicyAdminMixin:
+class PolicyAdminMixin(_AdminBase):
     """Hides and refuses admin actions and custom URLs the user's role may not use. A model
     admin names its custom URLs' policy actions in ``policy_urls`` (URL name -> action, or a
     tuple of actions that are all needed)."""
@@ -101,8 +108,10 @@ class PolicyAdminMixin:
                 )
             return view(request, *args, **kwargs)
 
-        guarded.policy_action = action_key
-        guarded.__wrapped__ = view
+        # The view carries its policy action and the view it guards, as Django's decorators
+        # mark the functions they return.
+        guarded.policy_action = action_key  # type: ignore[attr-defined]
+        guarded.__wrapped__ = view  # type: ignore[attr-defined]
         return guarded
 
 

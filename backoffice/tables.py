@@ -10,9 +10,11 @@ below keep each page to index reads: ``LargeTableAdmin`` puts them together.
 import functools
 import json
 import operator
+from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -39,6 +41,7 @@ class EstimatedCountPaginator(Paginator):
     than ``exact_limit`` + 1 of them are read (an estimate can be wrong). ``estimated`` says
     which the total is: the admin's pagination then reads "about"."""
 
+    object_list: QuerySet[Any]  # the admin's list: always a queryset
     exact_limit = 10_000
     estimated = False
     # The theme's list footer for this paginator: says "about" when the total is estimated.

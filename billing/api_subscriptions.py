@@ -1,5 +1,7 @@
 """Subscriptions, invoices and entitlements over REST. Thin: validate, one service, serialize."""
 
+from typing import TYPE_CHECKING, cast
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -14,11 +16,13 @@ from billing.services.subscriptions import lifecycle, plan_change, state, stripe
 from core.api import Pagination
 from core.money import display_fields
 
+if TYPE_CHECKING:
+    from catalog.models import Plan
 
-def _check_interval(value: str) -> str:
+
+def _check_interval(value: str) -> None:
     if value not in state.INTERVALS:
         raise serializers.ValidationError('Choose "month" or "year".')
-    return value
 
 
 class SubscribeIn(serializers.Serializer):
@@ -53,7 +57,9 @@ class TimelineOut(serializers.ModelSerializer):
 
 
 class SubscriptionOut(serializers.ModelSerializer):
-    plan = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    plan: "serializers.SlugRelatedField[Plan]" = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     plan_name = serializers.CharField(source="plan.name", read_only=True)
     interval = serializers.CharField(read_only=True)
     billing_source = serializers.CharField(read_only=True, help_text='"stripe" or "manual".')
@@ -91,11 +97,14 @@ class SubscriptionOut(serializers.ModelSerializer):
         events = getattr(subscription, "timeline_events", None)
         if events is None:
             events = subscription.events.all()[: selectors.TIMELINE_LENGTH]
-        return TimelineOut(events, many=True).data
+        # many=True gives a list (ReturnList); DRF's stubs type ``data`` as one object's dict.
+        return cast("list[dict]", TimelineOut(events, many=True).data)
 
 
 class InvoiceOut(serializers.ModelSerializer):
-    subscription = serializers.PrimaryKeyRelatedField(read_only=True)
+    subscription: "serializers.PrimaryKeyRelatedField[Subscription]" = (
+        serializers.PrimaryKeyRelatedField(read_only=True)
+    )
     billing_source = serializers.CharField(read_only=True, help_text='"stripe" or "manual".')
     html_url = serializers.SerializerMethodField()
     display = serializers.SerializerMethodField(
@@ -189,7 +198,7 @@ class InvoicePageOut(serializers.Serializer):
 class BillingErrorOut(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
-    fields = serializers.DictField(required=False)
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]  # DRF's metaclass takes declared fields out of the class
 
 
 def _errors(*statuses: int) -> dict:

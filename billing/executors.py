@@ -58,9 +58,11 @@ def mark_invoice_paid_executor(*, payload, actor, approval) -> dict:
 def comp_period_executor(*, payload, actor, approval) -> dict:
     subscription = Subscription.objects.get(pk=int(payload["subscription_id"]))
     subscription = subscriptions.comp_period(subscription=subscription, actor=actor)
+    period_end = subscription.current_period_end
+    assert period_end is not None  # a comped period always ends
     return {
         "subscription_id": subscription.pk,
-        "current_period_end": subscription.current_period_end.isoformat(),
+        "current_period_end": period_end.isoformat(),
     }
 
 

@@ -5,13 +5,15 @@ cart, checkout and payment services (manual billing), so the demo shows exactly 
 customer's purchase produces; then the demo subscriptions (``seed_billing``).
 """
 
+from typing import Any
+
 from accounts.seed_steps import SeedContext
 from billing.models import Discount, Order
 from billing.services import cart, checkout, payments
 from catalog.models import ProductType
 from catalog.selectors import visible_products
 
-DEMO_DISCOUNTS = [
+DEMO_DISCOUNTS: list[dict[str, Any]] = [
     {
         "code": "WELCOME10",
         "name": "10% off your first order",

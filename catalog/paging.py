@@ -9,6 +9,8 @@ SQL is compiled once and run with those two as parameters; rows come back throug
 converters and in the same shape (dicts of ``values()``) as the ORM would give.
 """
 
+from typing import Any
+
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connections
@@ -62,6 +64,8 @@ class CountInPageQueryPaginator(DjangoPaginator):
     (``COUNT(*) OVER ()`` in the same query) instead of a COUNT query of its own. Only a
     page past the end, which has no row to carry the total, counts separately. With a
     ``compiled_key`` (the plain listing) the page's statement is compiled once per key."""
+
+    object_list: QuerySet[Any]  # an API listing: always a queryset
 
     def __init__(self, *args, compiled_key: tuple | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,5 +1,7 @@
 """The demo catalog `manage.py seed_catalog` writes. Amounts are minor units (cents)."""
 
+from typing import Any
+
 OPERATIONS = [
     "AI_TEXT_CHAT",
     "AI_IMAGE_GENERATION",
@@ -311,7 +313,7 @@ PRODUCTS = [
     ),
 ]
 
-PLANS = [
+PLANS: list[dict[str, Any]] = [
     {
         "slug": "free",
         "name": "Free",

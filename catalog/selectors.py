@@ -6,6 +6,7 @@ DRAFT and ARCHIVED products exist only in the staff console.
 
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
@@ -32,6 +33,9 @@ from catalog.models import (
     Review,
     Variant,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 # Word characters only: whatever else a visitor types never reaches to_tsquery's syntax.
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -65,7 +69,15 @@ def _cheapest_variant() -> QuerySet[Variant]:
     )
 
 
-def with_from_price(queryset: QuerySet[Product]) -> QuerySet[Product]:
+class FromPrice(TypedDict):
+    from_amount: int | None
+    from_currency: str | None
+
+
+_P = TypeVar("_P", bound=Product)
+
+
+def with_from_price(queryset: QuerySet[Product]) -> "QuerySet[WithAnnotations[Product, FromPrice]]":
     """Annotate ``from_amount`` (cheapest active flat price or available variant, minor units)
     and ``from_currency``. Tiered prices are left out: their cost depends on the quantity."""
     price_amount = Subquery(
@@ -108,7 +120,7 @@ def build_search_query(text: str) -> SearchQuery | None:
     return web | SearchQuery(prefix, search_type="raw", config=SEARCH_CONFIG)
 
 
-def search_products(queryset: QuerySet[Product], text: str) -> QuerySet[Product]:
+def search_products(queryset: QuerySet[_P], text: str) -> QuerySet[_P]:
     """Filter ``queryset`` to matches for ``text`` and annotate ``rank`` (higher is better).
 
     Full-text rank on the stored, weighted vector (name A > short description and tags B >
@@ -120,17 +132,16 @@ def search_products(queryset: QuerySet[Product], text: str) -> QuerySet[Product]
     query = build_search_query(text)
     if query is None:
         return queryset.none()
-    matches = queryset.filter(search_vector=query).annotate(
+    # The rows stay ``queryset``'s (with ``from_amount`` when it has it); mypy's Django plugin
+    # cannot say so of an annotation over a type variable.
+    matches: QuerySet[_P] = queryset.filter(search_vector=query).annotate(
         rank=SearchRank(F("search_vector"), query)
     )
     if matches.exists():
         return matches.order_by("-rank", "name", "id")
     cleaned = " ".join(_words(text))
-    return (
-        queryset.annotate(rank=TrigramWordSimilarity(cleaned, "name"))
-        .filter(rank__gte=TRIGRAM_THRESHOLD)
-        .order_by("-rank", "name", "id")
-    )
+    similar: QuerySet[_P] = queryset.annotate(rank=TrigramWordSimilarity(cleaned, "name"))
+    return similar.filter(rank__gte=TRIGRAM_THRESHOLD).order_by("-rank", "name", "id")
 
 
 # --- categories -----------------------------------------------------------------------------
@@ -163,7 +174,7 @@ def category_with_descendant_ids(category: Category) -> list[int]:
     return found
 
 
-def products_in_category(queryset: QuerySet[Product], category: Category) -> QuerySet[Product]:
+def products_in_category(queryset: QuerySet[_P], category: Category) -> QuerySet[_P]:
     ids = category_with_descendant_ids(category)
     return queryset.filter(
         pk__in=Product.categories.through.objects.filter(category_id__in=ids).values("product_id")

@@ -38,7 +38,7 @@ def _locked(product: Product) -> Product:
     return Product.all_objects.select_for_update().get(pk=product.pk)
 
 
-def _set_status(*, product: Product, status: str, actor) -> Product:
+def _set_status(*, product: Product, status: str, actor: User) -> Product:
     authority.require(actor, "catalog.manage")
     with transaction.atomic():
         locked = _locked(product)
@@ -216,7 +216,7 @@ def duplicate_product(*, product: Product, actor: User) -> Product:
     return copy
 
 
-def _has_completed_order(*, user, product: Product) -> bool:
+def _has_completed_order(*, user: User, product: Product) -> bool:
     """Whether ``user`` paid for ``product`` (billing answers: catalog.purchases)."""
     return purchases.verified_purchase(user=user, product=product)
 

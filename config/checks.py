@@ -29,7 +29,7 @@ def project_sources() -> Iterable[Path]:
 
 def queued_task_names(sources: Iterable[Path]) -> dict[str, str]:
     """Every task name passed as a string to ``enqueue(...)`` in ``sources``, with where."""
-    found = {}
+    found: dict[str, str] = {}
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text(), str(source))):
             if (

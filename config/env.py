@@ -196,14 +196,16 @@ def backup_storage(url: str) -> dict:
     if parts.scheme == "s3":
         if not parts.hostname:
             raise ConfigurationError("BACKUP_STORAGE_URL s3:// needs a bucket (s3://bucket)")
-        options = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
+        options: dict[str, str | bool] = dict(
+            parse_qsl(parts.query, strict_parsing=bool(parts.query))
+        )
         unknown = sorted(set(options) - _S3_OPTIONS)
         if unknown:
             raise ConfigurationError(
                 f"BACKUP_STORAGE_URL: unknown s3 option(s) {unknown}; known: {sorted(_S3_OPTIONS)}"
             )
         for flag in {"verify", "use_ssl"} & set(options):
-            options[flag] = options[flag].lower() not in ("0", "false", "no", "off")
+            options[flag] = str(options[flag]).lower() not in ("0", "false", "no", "off")
         if parts.username:
             options["access_key"] = unquote(parts.username)
             options["secret_key"] = unquote(parts.password or "")

@@ -40,6 +40,7 @@ def unavailable_response(request) -> HttpResponse:
 
     The page is rendered without the request, so no context processor runs a query.
     """
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"code": CODE, "detail": MESSAGE, "fields": {}}, status=503)
     else:

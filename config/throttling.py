@@ -68,8 +68,9 @@ def identity(request) -> str:
     """Who a limit counts: the API key the request authenticated with, else the signed-in
     user, else the client's IP (resolved as django-axes and the audit log resolve it)."""
     credential = getattr(request, "auth", None)  # DRF only: the ApiKey row, or None
-    if getattr(credential, "pk", None) is not None:
-        return f"key:{credential.pk}"
+    key_pk = getattr(credential, "pk", None)
+    if key_pk is not None:
+        return f"key:{key_pk}"
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"

@@ -479,4 +479,4 @@ admin.site.unregister(AccessAttempt)
 
 @admin.register(AccessAttempt)
 class LockoutAdmin(AccessAttemptAdmin):
-    actions = []
+    actions: list[str] = []

@@ -364,7 +364,7 @@ def excel_bytes(resource, queryset) -> bytes:
     return dataset.export("xlsx")
 
 
-def download(request, form) -> HttpResponse:
+def download(request, form) -> HttpResponse | StreamingHttpResponse:
     key, kind = form.cleaned_data["dataset"], form.cleaned_data["format"]
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     resource = DATASETS[key].resource()
@@ -377,6 +377,7 @@ def download(request, form) -> HttpResponse:
             resource_type=f"console.export.{key}",
             new={"start": start.isoformat(), "end": end.isoformat(), "format": kind},
         )
+    response: HttpResponse | StreamingHttpResponse
     if kind == "csv":
         response = StreamingHttpResponse(
             csv_lines(resource, queryset), content_type="text/csv; charset=utf-8"

@@ -3,7 +3,7 @@
 
 from accounts import authority
 from accounts.models import User
-from credits.services import adjust_credits
+from credits.corrections import adjust_credits
 
 
 def adjust_credits_executor(*, payload: dict, actor, approval) -> dict:

@@ -158,7 +158,7 @@ class RatedDownAnswerAdmin(_QuestionMixin, ReadOnlyAdmin):
     list_display = ["question_text", "answer", "articles", "customer", "rated_at"]
     list_filter = ["cited_articles"]
     ordering = ["-rated_at", "-id"]
-    fields = ["question_text", "body", "articles", "customer", "rated_at"]
+    fields = ("question_text", "body", "articles", "customer", "rated_at")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -184,7 +184,7 @@ class RatedDownAnswerAdmin(_QuestionMixin, ReadOnlyAdmin):
 class UnansweredQuestionAdmin(_QuestionMixin, ReadOnlyAdmin):
     list_display = ["question_text", "customer", "created_at", "handed_off"]
     ordering = ["-created_at", "-id"]
-    fields = ["question_text", "customer", "created_at", "handed_off"]
+    fields = ("question_text", "customer", "created_at", "handed_off")
     readonly_fields = fields
     actions = ["draft_article"]
 

@@ -2,6 +2,7 @@
 know and offers to hand the conversation to a human (a ticket with the transcript)."""
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -47,7 +48,7 @@ def find_answer(question: str) -> list[dict]:
     paragraph that matches best. Empty when the bot does not know: nothing ranks above the
     threshold, or the best hit is weak and shares too few of the question's words."""
     threshold = Decimal(get_config("support_bot_min_rank"))
-    citations = []
+    citations: list[dict[str, Any]] = []
     for article in kb.search_articles(question, mode="any")[:MAX_CITATIONS]:
         rank = Decimal(str(article.rank))
         if (
@@ -111,7 +112,8 @@ def ask(*, customer, message: str, conversation: Conversation | None = None):
         )
         answer.cited_articles.set([c["article"] for c in citations])
         conversation.save(update_fields=["updated_at"])
-    answer.citations = citations
+    # What the bot's answer cites, for the reply (the rows keep only the articles).
+    answer.citations = citations  # type: ignore[attr-defined]
     return conversation, asked, answer
 
 
@@ -130,7 +132,7 @@ def handoff(*, conversation: Conversation, customer) -> Ticket:
         raise NotFound()
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        if conversation.handed_off_ticket_id:
+        if conversation.handed_off_ticket_id and conversation.handed_off_ticket is not None:
             return conversation.handed_off_ticket
         first = conversation.messages.filter(role=ChatRole.CUSTOMER).first()
         if first is None:

@@ -231,7 +231,9 @@ def embed(text: str) -> list[float] | None:
 
 @functools.lru_cache(maxsize=256)
 def _embed_cached(text: str) -> tuple[float, ...]:
-    return tuple(encoder().encode([text])[0])
+    model = encoder()
+    assert model is not None  # embed() asks only once the model has loaded
+    return tuple(model.encode([text])[0])
 
 
 def to_sql(vector: list[float]) -> str:
@@ -271,6 +273,7 @@ def embed_articles(articles, *, force: bool = False) -> int:
         if not force and stored.get(article.pk) == digest:
             continue
         vector = embed(text)
+        assert vector is not None  # the model loaded above, and a loaded model stays
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"""

@@ -93,13 +93,16 @@ def notify_assignee_of_reply(message_id: int) -> bool:
         .filter(pk=message_id)
         .first()
     )
-    if message is None or message.ticket.assignee is None:
+    if message is None:
         return False
     ticket = message.ticket
+    assignee = ticket.assignee
+    if assignee is None:
+        return False
     _send(
         "customer_reply",
         f"[{ticket.number}] Customer replied: {ticket.subject}",
-        ticket.assignee.email,
+        assignee.email,
         {
             "ticket": ticket,
             "message": message,

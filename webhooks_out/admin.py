@@ -171,7 +171,7 @@ class WebhookEndpointAdmin(AuditedAdmin):
 class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
     show_change_link = False
-    fields = ["attempted_at", "response_code", "error", "response_excerpt", "duration_ms"]
+    fields = ("attempted_at", "response_code", "error", "response_excerpt", "duration_ms")
     readonly_fields = fields
 
 

@@ -2,6 +2,7 @@
 write, and how staff type an order's or an invoice's number."""
 
 import functools
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 
@@ -11,6 +12,11 @@ from billing import models
 from core.api import DomainError
 from core.money import format_money
 from core.system_config import get_config
+
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = object
 
 # --- money as people read it -----------------------------------------------------------------
 
@@ -43,7 +49,7 @@ def money_column(field: str, currency: str = "currency", label: str = ""):
     )
 
 
-class MoneyAdminMixin:
+class MoneyAdminMixin(_AdminBase):
     """Shows the model's money fields (``money_fields``, minor units) in major units with
     their currency (at ``money_currency``): a read-only money field is replaced by its
     ``money_column`` on the detail page, and so is every money field of a view-only page.
@@ -124,7 +130,7 @@ def by_invoice_number(field: str = "number") -> Search:
 
 class RefundInline(ReadOnlyInline):
     model = models.Refund
-    fields = [
+    fields = (
         money_column("amount"),
         "reason",
         "status",
@@ -132,7 +138,7 @@ class RefundInline(ReadOnlyInline):
         "notes",
         "requested_by",
         "created_at",
-    ]
+    )
     readonly_fields = fields
 
 

@@ -15,7 +15,7 @@ from core.system_config import get_config
 
 class DiscountUsageInline(ReadOnlyInline):
     model = models.DiscountUsage
-    fields = ["order", "subscription", "user", money_column("amount_saved"), "created_at"]
+    fields = ("order", "subscription", "user", money_column("amount_saved"), "created_at")
     readonly_fields = fields
 
 

@@ -34,7 +34,7 @@ from core.money import format_money
 class InvoicePaymentInline(ReadOnlyInline):
     model = models.Payment
     fk_name = "invoice"
-    fields = ["provider", "provider_id", money_column("amount"), "status", "paid_at", "recorded_by"]
+    fields = ("provider", "provider_id", money_column("amount"), "status", "paid_at", "recorded_by")
     readonly_fields = fields
 
 

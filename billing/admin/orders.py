@@ -19,7 +19,7 @@ from core.api import DomainError
 
 class OrderItemInline(ReadOnlyInline):
     model = models.OrderItem
-    fields = [
+    fields = (
         "description",
         "product",
         "variant",
@@ -32,13 +32,13 @@ class OrderItemInline(ReadOnlyInline):
         "download_count",
         "download_limit",
         "access_expires_at",
-    ]
+    )
     readonly_fields = fields
 
 
 class PaymentInline(ReadOnlyInline):
     model = models.Payment
-    fields = ["provider", "provider_id", money_column("amount"), "status", "paid_at"]
+    fields = ("provider", "provider_id", money_column("amount"), "status", "paid_at")
     readonly_fields = fields
 
 

@@ -25,7 +25,7 @@ from core.money import format_money
 class SubscriptionEventInline(ReadOnlyInline):
     model = models.SubscriptionEvent
     show_change_link = False
-    fields = ["created_at", "type", "source", "message", "actor", "stripe_event_id"]
+    fields = ("created_at", "type", "source", "message", "actor", "stripe_event_id")
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
 

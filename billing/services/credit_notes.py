@@ -14,9 +14,9 @@ from core import audit
 from core.models import AuditAction
 from core.money import format_money
 from core.system_config import get_config
+from credits.corrections import claw_back_grant
 from credits.errors import GrantNotFound
 from credits.models import CreditGrant
-from credits.services import claw_back_grant
 
 logger = logging.getLogger(__name__)
 

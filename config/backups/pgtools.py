@@ -170,7 +170,9 @@ _USER_RELATIONS = """
 def relation_count(db: Database) -> int:
     """Tables, views and sequences outside PostgreSQL's own schemas: 0 for an empty database."""
     with db.connect(autocommit=True) as conn:
-        return conn.execute(_USER_RELATIONS).fetchone()[0]
+        row = conn.execute(_USER_RELATIONS).fetchone()
+        assert row is not None  # a count without GROUP BY answers one row
+        return row[0]
 
 
 def server_major_version(conn: psycopg.Connection) -> int:
@@ -247,6 +249,7 @@ def run(
         text=True,
         errors="replace",
     ) as process:
+        assert process.stderr is not None  # stderr=PIPE
         for line in process.stderr:
             lines.append(line.rstrip("\n"))
             if on_line:

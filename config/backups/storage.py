@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -78,11 +79,12 @@ def backups_in(storage: Storage) -> dict[str, set[str]]:
 
 def complete_backups(storage: Storage) -> list[str]:
     """Names of the backups that have both their dump and their manifest, oldest first."""
-    found = backups_in(storage)
-    complete = [
-        name for name, suffixes in found.items() if {names.DUMP, names.MANIFEST} <= suffixes
-    ]
-    return sorted(complete, key=lambda name: (names.parse_name(name)[1], name))
+    complete = []
+    for name, suffixes in backups_in(storage).items():
+        parsed = names.parse_name(name)  # always a backup's name: backups_in keeps no other
+        if parsed and {names.DUMP, names.MANIFEST} <= suffixes:
+            complete.append((parsed[1], name))
+    return [name for _at, name in sorted(complete)]
 
 
 # --- JSON records -----------------------------------------------------------------------------
@@ -151,7 +153,8 @@ def store_dump(storage: Storage, filename: str, path: Path, progress=None) -> No
     with open(path, "rb") as handle:
         reader = _CountingReader(handle, progress)
         progress.start(total=reader.size, unit="B", desc="upload")
-        saved = storage.save(filename, File(reader, name=filename))
+        # A file in all but its type: reads count, everything else is the handle's.
+        saved = storage.save(filename, File(cast("IO[bytes]", reader), name=filename))
         progress.finish()
     if saved != filename:
         raise FileExistsError(

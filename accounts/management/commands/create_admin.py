@@ -61,8 +61,7 @@ class Command(BaseCommand):
     def _ensure_admin(self, email: str, password: str | None) -> tuple[User, bool]:
         with transaction.atomic():
             user = User.all_objects.select_for_update().filter(email=email).first()
-            created = user is None
-            if created:
+            if user is None:
                 user = User.objects.create_superuser(email, password)
                 audit.record(
                     actor=None,

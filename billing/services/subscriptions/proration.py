@@ -13,7 +13,7 @@ from billing import errors
 from billing.models import BillingSource, Invoice, InvoiceStatus, Subscription
 from billing.pricing import round_minor
 from billing.services.invoice_lines import line_kind
-from billing.services.invoices import PERIOD_REASONS
+from billing.services.period_credits import PERIOD_REASONS
 from billing.services.subscriptions.state import ChangePreview, S, add_interval, price_of
 from billing.tax import tax_for
 from catalog.models import Plan, Price
