@@ -4,7 +4,7 @@ These movements follow the locking protocol of ``credits.services``: the user's 
 row first, then the lots they touch; each runs in one transaction.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -34,6 +34,7 @@ from credits.ledger import (
 )
 from credits.models import (
     CREDITS_MAX,
+    CreditBalance,
     CreditGrant,
     CreditTransaction,
     GrantSource,
@@ -98,7 +99,15 @@ def claw_back_grant(
 
 
 def _take_from_lot(
-    *, balance, lot, take, requested, grant_idempotency_key, key, reason, actor
+    *,
+    balance: CreditBalance,
+    lot: CreditGrant,
+    take: int,
+    requested: int | None,
+    grant_idempotency_key: str,
+    key: str,
+    reason: str,
+    actor: User | None,
 ) -> CreditTransaction:
     """Under the balance and lot locks: take ``take`` credits out of ``lot``, write the
     negative ADJUST row and audit it."""
@@ -156,7 +165,7 @@ def refund_consumption(
         return first
 
 
-def _refund(*, consumed: CreditTransaction, reason: str, actor) -> CreditTransaction:
+def _refund(*, consumed: CreditTransaction, reason: str, actor: User | None) -> CreditTransaction:
     with transaction.atomic():
         balance = lock_balance(consumed.user_id)
         now = timezone.now()
@@ -261,7 +270,9 @@ def adjust_credits(
         return row
 
 
-def _adjustment_movements(*, balance, user, amount, actor, now) -> list[tuple[int, int]]:
+def _adjustment_movements(
+    *, balance: CreditBalance, user: User, amount: int, actor: User, now: datetime
+) -> list[tuple[int, int]]:
     """Under the balance lock: the lot movements of a correction. Positive: a new ADJUSTMENT
     lot (refused past CREDITS_MAX); negative: drawn from the live lots (refused below zero)."""
     if amount > 0 and balance.balance + amount > CREDITS_MAX:

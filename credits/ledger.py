@@ -55,7 +55,7 @@ def change_balance(balance: CreditBalance, delta: int) -> int:
 
 
 def write_ledger(
-    *, balance: CreditBalance, kind: str, movements: list[tuple[int, int]], **fields
+    *, balance: CreditBalance, kind: str, movements: list[tuple[int, int]], **fields: object
 ) -> CreditTransaction:
     """Apply ``movements`` [(grant_id, signed amount)] to the balance and write the ledger row
     and its lot rows. Lots' ``remaining`` must already be changed by the caller."""
@@ -78,7 +78,7 @@ def new_lot(
     user_id: int,
     amount: int,
     source: str,
-    expires_at=None,
+    expires_at: datetime | None = None,
     source_ref: str = "",
     idempotency_key: str = "",
 ) -> CreditGrant:
@@ -163,7 +163,7 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def check_positive_int(value, *, name: str, maximum: int | None = None) -> int:
+def check_positive_int(value: object, *, name: str, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidCreditAmount(f"{name} must be a whole number of at least 1.")
     if maximum is not None and value > maximum:

@@ -3,11 +3,12 @@ it sent) is personal data, removed with the account."""
 
 from allauth.socialaccount.models import SocialAccount
 
+from accounts.models import User
 from core import audit
 from core.models import AuditAction
 
 
-def deletion_preview(user) -> list[str]:
+def deletion_preview(user: User) -> list[str]:
     names = sorted(
         {account.get_provider().name for account in SocialAccount.objects.filter(user=user)}
     )
@@ -16,7 +17,7 @@ def deletion_preview(user) -> list[str]:
     return [f"Signing in with {' and '.join(names)} will be unlinked."]
 
 
-def settle_for_account_deletion(user) -> None:
+def settle_for_account_deletion(user: User) -> None:
     for account in SocialAccount.objects.filter(user=user):
         provider, uid = account.provider, account.uid
         account.delete()
@@ -30,7 +31,7 @@ def settle_for_account_deletion(user) -> None:
         )
 
 
-def linked_accounts_section(user) -> list[dict]:
+def linked_accounts_section(user: User) -> list[dict[str, object]]:
     """The data-export section: each linked sign-in with what the provider sent about them."""
     return [
         {
