@@ -183,7 +183,7 @@ class DownloadExpired(DomainError):
     default_message = "Access to this download has expired."
 
 
-# --- subscriptions and invoices (Billing II) ---------------------------------------------------
+# --- subscriptions and invoices ------------------------------------------------------------
 
 
 class PlanNotFound(NotFound):

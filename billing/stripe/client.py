@@ -144,7 +144,7 @@ def list_refunds_for_charge(charge_id: str) -> list[dict[str, Any]]:
     return refunds
 
 
-# --- subscriptions (Billing II) ----------------------------------------------------------------
+# --- subscriptions ---------------------------------------------------------------------------
 
 
 def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
