@@ -190,3 +190,15 @@ def test_the_readme_names_every_environment_variable_the_code_reads():
     readme = (ROOT / "README.md").read_text()
     assert "DATABASE_URL" in read
     assert {name for name in read if not re.search(rf"`[^`]*\b{name}\b[^`]*`", readme)} == set()
+
+
+def test_comments_and_docs_speak_of_the_product_not_of_work_tracking():
+    tracker = re.compile(r"\bissue #?\d+\b|\bBilling II\b|\bTODO\b|\bFIXME\b", re.I)
+    texts = [*_python_files(), ROOT / "README.md", *ROOT.glob("templates/**/*.html")]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in texts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if tracker.search(line) and path.name != "test_architecture.py"
+    ]
+    assert found == []
