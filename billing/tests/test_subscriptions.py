@@ -16,6 +16,7 @@ from billing.models import (
 from billing.tests import subscription_lifecycle_steps as steps
 from billing.tests.subscription_helpers import DAY, deliver, stripe_invoice, stripe_subscription
 from catalog.factories import PlanFactory
+from core.models import AuditLog
 from credits.models import CreditGrant
 
 S = SubscriptionStatus
@@ -269,6 +270,20 @@ def test_cancel_at_period_end_resume_and_cancel_now(
     assert bad.status_code == 400
     types = set(local.events.values_list("type", flat=True))
     assert {"CANCEL_SCHEDULED", "RESUMED", "CANCELED"} <= types
+    audited = list(
+        AuditLog.objects.filter(
+            resource_type="billing.Subscription",
+            resource_id=str(local.pk),
+            context__operation__in=["subscription_cancel", "subscription_resume"],
+        )
+        .order_by("pk")
+        .values_list("context__operation", "context__at_period_end", "actor_id")
+    )
+    assert audited == [
+        ("subscription_cancel", True, customer.pk),
+        ("subscription_resume", None, customer.pk),
+        ("subscription_cancel", False, customer.pk),
+    ]
 
 
 @pytest.mark.django_db

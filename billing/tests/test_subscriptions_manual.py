@@ -25,6 +25,7 @@ from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle as service
 from billing.services.subscriptions import renewal as renewal_service
 from catalog.factories import PlanFactory
+from core.models import AuditLog
 from credits.models import CreditGrant
 
 S = SubscriptionStatus
@@ -376,6 +377,16 @@ def test_pages_cancel_resume_and_confirm_plan_change(
     response = customer_client.post(f"/billing/subscriptions/{sub.pk}/cancel/", {"when": "now"})
     sub.refresh_from_db()
     assert sub.status == S.CANCELED
+    audited = AuditLog.objects.filter(
+        resource_type="billing.Subscription",
+        resource_id=str(sub.pk),
+        context__operation__in=["subscription_cancel", "subscription_resume"],
+    ).order_by("pk")
+    assert list(audited.values_list("context__operation", "context__at_period_end")) == [
+        ("subscription_cancel", True),
+        ("subscription_resume", None),
+        ("subscription_cancel", False),
+    ]
 
 
 @pytest.mark.django_db

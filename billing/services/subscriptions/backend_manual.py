@@ -18,6 +18,8 @@ from billing.services.subscriptions.state import (
     STATUS_WORDS,
     ChangePreview,
     S,
+    audit_cancel,
+    audit_resume,
     source_for,
     trial_extensible,
 )
@@ -78,14 +80,7 @@ class ManualBackend:
                 _schedule_cancel(sub, actor=actor, source=source)
             else:
                 _end_now(sub, actor=actor, source=source)
-            audit.record(
-                actor=actor,
-                action=AuditAction.STATUS_CHANGE,
-                resource=sub,
-                operation="subscription_cancel",
-                at_period_end=at_period_end,
-                reason=reason,
-            )
+            audit_cancel(sub, actor=actor, at_period_end=at_period_end, reason=reason)
         return sub
 
     def resume(
@@ -104,12 +99,7 @@ class ManualBackend:
                 source=source,
                 actor=actor,
             )
-            audit.record(
-                actor=actor,
-                action=AuditAction.STATUS_CHANGE,
-                resource=sub,
-                operation="subscription_resume",
-            )
+            audit_resume(sub, actor=actor)
         return sub
 
     def extend_trial(

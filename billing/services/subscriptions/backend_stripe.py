@@ -14,7 +14,13 @@ from billing import errors
 from billing.models import Subscription
 from billing.services import timeline
 from billing.services.customers import ensure_stripe_customer
-from billing.services.subscriptions.state import ChangePreview, action_key, source_for
+from billing.services.subscriptions.state import (
+    ChangePreview,
+    action_key,
+    audit_cancel,
+    audit_resume,
+    source_for,
+)
 from billing.services.subscriptions.stripe_adapter import apply_stripe_subscription, stripe_call
 from billing.services.timeline import EventType, Source
 from billing.stripe import client as stripe_client
@@ -58,14 +64,7 @@ class StripeBackend:
             )
         with transaction.atomic():
             sub = _follow(remote, source=source, actor=actor)
-            audit.record(
-                actor=actor,
-                action=AuditAction.STATUS_CHANGE,
-                resource=sub,
-                operation="subscription_cancel",
-                at_period_end=at_period_end,
-                reason=reason,
-            )
+            audit_cancel(sub, actor=actor, at_period_end=at_period_end, reason=reason)
         return sub
 
     def resume(
@@ -79,12 +78,7 @@ class StripeBackend:
         )
         with transaction.atomic():
             sub = _follow(remote, source=source, actor=actor)
-            audit.record(
-                actor=actor,
-                action=AuditAction.STATUS_CHANGE,
-                resource=sub,
-                operation="subscription_resume",
-            )
+            audit_resume(sub, actor=actor)
         return sub
 
     def extend_trial(

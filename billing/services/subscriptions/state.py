@@ -15,7 +15,8 @@ from accounts.models import User
 from billing.models import Subscription, SubscriptionStatus
 from billing.services.timeline import Source
 from catalog.models import Plan, Price
-from core import outbox
+from core import audit, outbox
+from core.models import AuditAction
 from credits.services import grant_credits
 
 S = SubscriptionStatus
@@ -146,3 +147,25 @@ class ChangePreview:
             "proration_date": self.proration_date,
             "applied": self.applied,
         }
+
+
+def audit_cancel(
+    sub: Subscription, *, actor: User | None, at_period_end: bool, reason: str
+) -> None:
+    """The audit row of a cancellation, written by either backend inside its transaction."""
+    audit.record(
+        actor=actor,
+        action=AuditAction.STATUS_CHANGE,
+        resource=sub,
+        operation="subscription_cancel",
+        at_period_end=at_period_end,
+        reason=reason,
+    )
+
+
+def audit_resume(sub: Subscription, *, actor: User | None) -> None:
+    """The audit row of an undone cancellation, written by either backend inside its
+    transaction."""
+    audit.record(
+        actor=actor, action=AuditAction.STATUS_CHANGE, resource=sub, operation="subscription_resume"
+    )
