@@ -10,10 +10,14 @@ from django.core import mail
 from billing.models import CustomerBillingProfile, Invoice, Order, Payment
 from billing.services import payments, refunds
 from billing.services.invoice_lines import reconciliation_problems
+from billing.services.invoices import email_new_invoice_on_commit
+from billing.services.subscriptions.state import email_past_due
 from catalog.factories import PriceFactory, ProductFactory
+from core import outbox
 from core.models import SystemConfig
 from core.outbox.models import OutboxMessage
 from core.system_config import forget
+from tests.staff_authority_table import open_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +210,38 @@ def test_a_card_paid_order_has_a_paid_invoice_with_tax_rate_and_seller_tax_numbe
     page = customer_client.get(f"/orders/{order.number}/invoice/").content.decode()
     assert invoice.number in page and "(20%)" in page and "GB123456789" in page
     assert "Pay by bank transfer" not in page
+
+
+@pytest.mark.django_db
+def test_invoice_and_payment_failed_notices_are_branded_queued_and_sent_once(
+    branded, customer, django_capture_on_commit_callbacks
+):
+    invoice = open_invoice(customer, 7900)
+    with django_capture_on_commit_callbacks(execute=True):
+        email_new_invoice_on_commit(invoice)
+        email_past_due(invoice.subscription)
+    notice, failed = sorted(
+        mail.outbox, key=lambda sent: sent.subject != f"Invoice {invoice.number}"
+    )
+    assert failed.subject == "Your payment failed"
+    for sent in (notice, failed):
+        assert sent.to == [customer.email]
+        assert f"— {branded['business_name']}" in sent.body
+        assert f"Tax number: {branded['business_tax_id']}" in sent.body
+        [(html, kind)] = sent.alternatives
+        assert kind == "text/html" and branded["business_name"] in html
+    assert "$79.00" in notice.body and invoice.payment_reference in notice.body
+    assert invoice.subscription.plan.name in failed.body
+    tasks = set(OutboxMessage.objects.values_list("task", flat=True))
+    assert {
+        "billing.tasks.send_invoice_notice",
+        "billing.tasks.send_payment_failed_notice",
+    } <= tasks
+
+    # A paid invoice gets no "new invoice" e-mail, however late the message runs.
+    mail.outbox.clear()
+    invoice.status = "PAID"
+    invoice.save(update_fields=["status"])
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.enqueue("billing.tasks.send_invoice_notice", invoice.pk, "reminder")
+    assert mail.outbox == []
