@@ -134,6 +134,7 @@ POLICY: dict[str, Rule] = {
     "billing.webhook.replay": _rule("Replay a Stripe webhook event", finance=None),
     "billing.stripe.sync": _rule("Push to or pull from Stripe"),
     "billing.discount.change": _rule("Create or change a discount", finance=None),
+    "billing.promotion_code.deactivate": _rule("Deactivate a promotion code", finance=None),
     "analytics.view_revenue": _rule("See revenue figures", finance=None),
     "analytics.export_revenue": _rule("Export revenue", finance=None),
     # People and settings.

@@ -53,6 +53,7 @@ HIDDEN_MODELS: dict[str, set[str]] = {
 EDITABLE_MODELS: dict[str, set[str]] = {
     Role.FINANCE: {
         "billing.discount",
+        "billing.promotioncode",
         "billing.order",
         "billing.subscription",
         "credits.featurecost",

@@ -102,7 +102,7 @@ def cart_payload(user) -> dict:
             "discount_amount": 0,
             "tax": 0,
             "total": 0,
-            "discount_code": cart.discount.code if cart.discount else None,
+            "discount_code": cart_service.code_shown(cart),
             "discount_error": None,
             "unavailable_items": unavailable,
         }
@@ -130,7 +130,7 @@ def cart_payload(user) -> dict:
         "discount_amount": quote.discount_amount,
         "tax": quote.tax,
         "total": quote.total,
-        "discount_code": quote.discount.code if quote.discount else None,
+        "discount_code": cart_service.code_shown(cart) if quote.discount else None,
         "discount_error": ({"code": problem.code, "detail": problem.message} if problem else None),
     }
 

@@ -60,6 +60,46 @@ class DiscountCurrencyMismatch(DiscountError):
     default_message = "This discount code is for a different currency."
 
 
+class PromotionCodeInactive(DiscountError):
+    code = "promotion_code_inactive"
+    default_message = "This promotion code is no longer active."
+
+
+class PromotionCodeNotStarted(DiscountError):
+    code = "promotion_code_not_started"
+    default_message = "This promotion code is not valid yet."
+
+
+class PromotionCodeExpired(DiscountError):
+    code = "promotion_code_expired"
+    default_message = "This promotion code has expired."
+
+
+class PromotionCodeExhausted(DiscountError):
+    code = "promotion_code_exhausted"
+    default_message = "This promotion code has been used the maximum number of times."
+
+
+class PromotionCodeCustomerLimit(DiscountError):
+    code = "promotion_code_customer_limit"
+    default_message = "You have already used this promotion code the maximum number of times."
+
+
+class PromotionCodeFirstTimeOnly(DiscountError):
+    code = "promotion_code_first_time_only"
+    default_message = "This promotion code is for customers making their first purchase."
+
+
+class PromotionCodeMinimumNotMet(DiscountError):
+    code = "promotion_code_minimum_not_met"
+    default_message = "Your order does not reach this promotion code's minimum amount."
+
+
+class PromotionCodeCurrencyMismatch(DiscountError):
+    code = "promotion_code_currency_mismatch"
+    default_message = "This promotion code is for purchases in another currency."
+
+
 class CartEmpty(DomainError):
     code = "cart_empty"
     default_message = "Your cart is empty."

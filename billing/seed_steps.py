@@ -5,13 +5,17 @@ cart, checkout and payment services (manual billing), so the demo shows exactly 
 customer's purchase produces; then the demo subscriptions (``seed_billing``).
 """
 
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.seed_steps import SeedContext
-from billing.models import Discount, Order
+from billing.models import Discount, Order, PromotionCode
 from billing.services import cart, checkout, payments
 from catalog.models import ProductType
 from catalog.selectors import visible_products
+from coupons.models import CouponDuration, Duration
 
 DEMO_DISCOUNTS: list[dict[str, Any]] = [
     {
@@ -32,6 +36,26 @@ DEMO_DISCOUNTS: list[dict[str, Any]] = [
 ]
 
 
+def seed_promotion_code() -> None:
+    """A spring campaign: the promotion code SPRING25 for a 25 % coupon that lasts three
+    months, 100 uses in all, one per customer, open for six months from the first seed."""
+    coupon, _ = Discount.objects.get_or_create(
+        code="SPRING-CAMPAIGN",
+        defaults={"name": "25% off for 3 months", "type": "PERCENTAGE", "percent_off": 25},
+    )
+    CouponDuration.objects.get_or_create(
+        discount=coupon, defaults={"duration": Duration.REPEATING, "duration_in_months": 3}
+    )
+    if not PromotionCode.objects.filter(code__iexact="SPRING25").exists():
+        PromotionCode.objects.create(
+            discount=coupon,
+            code="SPRING25",
+            max_redemptions=100,
+            max_per_customer=1,
+            expires_at=timezone.now() + timedelta(days=180),
+        )
+
+
 def seed_orders(context: SeedContext) -> None:
     """The demo discount codes and one order each for Alice (paid) and Bob (unpaid)."""
     for spec in DEMO_DISCOUNTS:
@@ -39,6 +63,7 @@ def seed_orders(context: SeedContext) -> None:
         fields = {k: v for k, v in spec.items() if k != "code"}
         if not Discount.objects.filter(code__iexact=code).exists():
             Discount.objects.create(code=code, **fields)
+    seed_promotion_code()
 
     users = context.users
     admin = users["admin@demo.example"]

@@ -62,6 +62,7 @@ def _cart_context(user):
         "quote": quote,
         "discount_problem": problem,
         "cart": cart,
+        "applied_code": cart_service.code_shown(cart),
         "unavailable": cart_service.unavailable_items(user=user),
         "stripe_available": stripe_client.is_configured(),
     }

@@ -61,6 +61,7 @@ GROUPS: tuple[Group, ...] = (
             Entry("Refunds", "undo", "billing.refund"),
             Entry("Credit notes", "request_quote", "billing.creditnote"),
             Entry("Discounts", "sell", "billing.discount"),
+            Entry("Promotion codes", "confirmation_number", "billing.promotioncode"),
             Entry("Discount durations", "event_repeat", "coupons.couponduration"),
             Entry("Approval requests", "approval", "support.approvalrequest"),
             Entry("Accounting exports", "download", "console.accountingexport"),

@@ -4,8 +4,16 @@ Money is shown as people read it, in major units with its currency (``$711.00``,
 through ``core.money.format_money``), and typed the same way (``backoffice.forms.MoneyField``).
 
 One module per topic: orders, invoices (with payments, refunds and credit notes),
-subscriptions, discounts, tax, what Stripe sends (``stripe``, ``mirror``); ``common`` and
+subscriptions, discounts and their promotion codes, tax, what Stripe sends (``stripe``, ``mirror``); ``common`` and
 ``payments`` hold what several of them use. Importing this package registers them all.
 """
 
-from billing.admin import discounts, invoices, orders, stripe, subscriptions, tax  # noqa: F401 - each module registers its model admins
+from billing.admin import (  # noqa: F401 - each module registers its model admins
+    discounts,
+    invoices,
+    orders,
+    promotions,
+    stripe,
+    subscriptions,
+    tax,
+)

@@ -9,13 +9,22 @@ from backoffice.forms import MoneyField
 from backoffice.readonly import ReadOnlyInline
 from billing import models
 from billing.admin.common import MoneyAdminMixin, money_column
+from billing.admin.promotions import PromotionCodeInline
 from core.money import to_major_units
 from core.system_config import get_config
 
 
 class DiscountUsageInline(ReadOnlyInline):
     model = models.DiscountUsage
-    fields = ("order", "subscription", "user", money_column("amount_saved"), "created_at")
+    fk_name = "discount"
+    fields = (
+        "order",
+        "subscription",
+        "user",
+        "promotion_code",
+        money_column("amount_saved"),
+        "created_at",
+    )
     readonly_fields = fields
 
 
@@ -57,6 +66,12 @@ class DiscountForm(forms.ModelForm):
     def clean_minimum_amount(self):
         return self.cleaned_data["minimum_amount"] or 0
 
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip()
+        if models.PromotionCode.objects.filter(code__iexact=code).exists():
+            raise forms.ValidationError("A promotion code already has this code.")
+        return code
+
 
 @admin.register(models.Discount)
 class DiscountAdmin(MoneyAdminMixin, AuditedAdmin):
@@ -76,10 +91,10 @@ class DiscountAdmin(MoneyAdminMixin, AuditedAdmin):
     ]
     list_filter = ["active", "type", "first_time_only"]
     search_fields = ["code", "name"]
-    readonly_fields = ["uses_count"]
+    readonly_fields = ["uses_count", "stripe_coupon_id"]
     money_fields = ("amount_off", "minimum_amount")
     filter_horizontal = ["products"]
-    inlines = [DiscountUsageInline]
+    inlines = [PromotionCodeInline, DiscountUsageInline]
 
     def has_add_permission(self, request):
         return authority.may(request.user, "billing.discount.change")

@@ -12,6 +12,7 @@ from billing.models.discounts import Discount, DiscountType, DiscountUsage
 from billing.models.invoices import CreditNote, Invoice, InvoiceStatus, TaxRate
 from billing.models.orders import Cart, CartItem, Order, OrderItem, OrderStatus, PaymentStatus
 from billing.models.payments import Payment, Refund, RefundReason
+from billing.models.promotions import PromotionCode
 from billing.models.subscriptions import (
     PAST_DUE_GRACE,
     PastDueSubscription,
@@ -33,6 +34,7 @@ __all__ = [
     "DiscountType",
     "Discount",
     "DiscountUsage",
+    "PromotionCode",
     "Cart",
     "CartItem",
     "OrderStatus",

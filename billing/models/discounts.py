@@ -47,6 +47,11 @@ class Discount(TimeStampedModel):
         help_text="Empty means every product.",
     )
     active = models.BooleanField(default=True)
+    stripe_coupon_id = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The Stripe coupon its promotion codes point at (made on first use).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -94,6 +99,14 @@ class DiscountUsage(TimeStampedModel):
         null=True,
         blank=True,
         related_name="discount_usage",
+    )
+    promotion_code = models.ForeignKey(
+        "PromotionCode",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="usages",
+        help_text="The promotion code the customer typed, when it was one.",
     )
     amount_saved = models.BigIntegerField()
     currency = models.CharField(max_length=CURRENCY_LENGTH)

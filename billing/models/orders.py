@@ -17,6 +17,9 @@ class Cart(TimeStampedModel):
     discount = models.ForeignKey(
         "Discount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    promotion_code = models.ForeignKey(
+        "PromotionCode", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     def __str__(self):
         return f"Cart of {self.user}"

@@ -84,6 +84,14 @@ class Subscription(TimeStampedModel):
     discount = models.ForeignKey(
         "Discount", on_delete=models.PROTECT, null=True, blank=True, related_name="subscriptions"
     )
+    promotion_code = models.ForeignKey(
+        "PromotionCode",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subscriptions",
+        help_text="The promotion code the discount came from, when it was one.",
+    )
     credit_balance = models.BigIntegerField(
         default=0,
         help_text="Manual billing: minor units owed to the customer (a downgrade's "

@@ -9,7 +9,7 @@ from accounts.models import User
 from billing import errors
 from billing.models import Cart, CartItem
 from billing.pricing import Quote, QuoteLine, build_quote, resolve_line
-from billing.services.discounts import find_discount, validate_discount
+from billing.services.discounts import find_code, validate_discount
 from billing.tax import tax_rule
 from catalog.models import Price, Product, Variant
 
@@ -134,7 +134,7 @@ def remove_item(*, user: User, item_id: int) -> None:
 
 
 def clear(*, user: User) -> None:
-    Cart.objects.filter(user=user).update(discount=None)
+    Cart.objects.filter(user=user).update(discount=None, promotion_code=None)
     CartItem.objects.filter(cart__user=user).delete()
 
 
@@ -185,18 +185,29 @@ def unavailable_items(*, user: User) -> list[CartItem]:
 def apply_code(*, user: User, code: str) -> Quote:
     """Validate ``code`` against the cart as it is and remember it. Raises a DiscountError
     with its own code (nothing saved) when it cannot apply."""
-    discount = find_discount(code)
+    found = find_code(code)
+    discount = found.discount
     lines = cart_lines(user=user, strict=False)
     quote = build_quote(lines)
-    validate_discount(discount, user=user, lines=lines, currency=quote.currency)
+    validate_discount(
+        discount, user=user, lines=lines, currency=quote.currency, promotion=found.promotion
+    )
     cart = get_cart(user=user)
-    cart.discount = discount
-    cart.save(update_fields=["discount", "updated_at"])
+    cart.discount, cart.promotion_code = discount, found.promotion
+    cart.save(update_fields=["discount", "promotion_code", "updated_at"])
     return build_quote(cart_lines(user=user, strict=False), discount=discount)
 
 
 def remove_code(*, user: User) -> None:
-    Cart.objects.filter(user=user).update(discount=None)
+    Cart.objects.filter(user=user).update(discount=None, promotion_code=None)
+
+
+def code_shown(cart: Cart) -> str | None:
+    """The code the customer typed for the cart's discount: the promotion code, else the
+    coupon's own code."""
+    if cart.promotion_code_id and cart.promotion_code is not None:
+        return cart.promotion_code.code
+    return cart.discount.code if cart.discount is not None else None
 
 
 def cart_quote(*, user: User) -> tuple[Quote | None, errors.DiscountError | None]:
@@ -210,7 +221,13 @@ def cart_quote(*, user: User) -> tuple[Quote | None, errors.DiscountError | None
     if discount is not None:
         base = build_quote(cart_lines(user=user, strict=False))
         try:
-            validate_discount(discount, user=user, lines=lines, currency=base.currency)
+            validate_discount(
+                discount,
+                user=user,
+                lines=lines,
+                currency=base.currency,
+                promotion=cart.promotion_code,
+            )
         except errors.DiscountError as exc:
             discount, problem = None, exc
     return build_quote(lines, discount=discount), problem

@@ -153,7 +153,11 @@ def _place_order(
         if cart.discount_id:
             base = build_quote(lines)
             discount = discounts.lock_and_validate(
-                discount_id=cart.discount_id, user=user, lines=lines, currency=base.currency
+                discount_id=cart.discount_id,
+                user=user,
+                lines=lines,
+                currency=base.currency,
+                promotion_id=cart.promotion_code_id,
             )
         quote = build_quote(lines, discount=discount)
         _check_stock(quote)
@@ -162,7 +166,11 @@ def _place_order(
         )
         if discount is not None:
             discounts.redeem(
-                discount=discount, order=order, user=user, amount_saved=quote.discount_amount
+                discount=discount,
+                order=order,
+                user=user,
+                amount_saved=quote.discount_amount,
+                promotion=cart.promotion_code,
             )
         invoice = None
         if method == BillingSource.MANUAL:

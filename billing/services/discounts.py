@@ -21,19 +21,23 @@ from billing.models import (
     InvoiceStatus,
     Order,
     OrderStatus,
+    PromotionCode,
     Subscription,
 )
 from billing.pricing import QuoteLine, eligible_lines
+from billing.services import promotion_codes
 
 PAID_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 
 
 def find_discount(code: str) -> Discount:
-    code = (code or "").strip()
-    discount = Discount.objects.filter(code__iexact=code).first() if code else None
-    if discount is None:
-        raise errors.DiscountNotFound(field="code")
-    return discount
+    """The coupon a typed code names: its own code or one of its promotion codes."""
+    return promotion_codes.resolve(code).discount
+
+
+def find_code(code: str) -> promotion_codes.Resolved:
+    """The coupon a typed code names, and the promotion code when it was one."""
+    return promotion_codes.resolve(code)
 
 
 def validate_discount(
@@ -43,13 +47,25 @@ def validate_discount(
     lines: list[QuoteLine],
     currency: str,
     now: datetime | None = None,
+    promotion: PromotionCode | None = None,
 ) -> None:
-    """Raise the DiscountError that explains why ``discount`` cannot apply to these lines.
+    """Raise the DiscountError that explains why ``discount`` (typed as ``promotion``, when
+    it was a promotion code) cannot apply to these lines: the promotion code's own limits
+    first, then the coupon's.
 
     Reads usage counts without a lock: checkout repeats the check under the Discount row
     lock before it redeems, so this is advisory for the cart and authoritative at checkout.
     """
     now = now or timezone.now()
+    if promotion is not None:
+        promotion_codes.check(
+            promotion,
+            user=user,
+            amount=sum(line.line_total for line in lines),
+            currency=currency,
+            now=now,
+            returning=promotion.first_time_only and is_returning_customer(user=user),
+        )
     if not discount.active:
         raise errors.DiscountInactive()
     if discount.valid_from and now < discount.valid_from:
@@ -87,15 +103,24 @@ def is_returning_customer(*, user: User, discount: Discount | None = None) -> bo
 
 
 def lock_and_validate(
-    *, discount_id: int, user: User, lines: list[QuoteLine], currency: str
+    *,
+    discount_id: int,
+    user: User,
+    lines: list[QuoteLine],
+    currency: str,
+    promotion_id: int | None = None,
 ) -> Discount:
-    """Inside checkout's transaction: lock the Discount row, then validate with fresh counts.
+    """Inside checkout's transaction: lock the Discount row (then the promotion code's, when
+    the code typed was one), then validate with fresh counts.
 
-    The row lock serialises every checkout using this code, so the per-customer count and
-    first-order check cannot race either.
+    The row lock serialises every checkout using this coupon, whichever of its codes was
+    typed, so the per-customer counts and first-order checks cannot race either.
     """
     discount = Discount.objects.select_for_update().get(pk=discount_id)
-    validate_discount(discount, user=user, lines=lines, currency=currency)
+    promotion = promotion_codes.lock(promotion_id) if promotion_id else None
+    if promotion is not None and promotion.discount_id != discount.pk:
+        raise errors.DiscountNotFound(field="code")
+    validate_discount(discount, user=user, lines=lines, currency=currency, promotion=promotion)
     return discount
 
 
@@ -107,9 +132,10 @@ def redeem(
     order: Order | None = None,
     subscription: Subscription | None = None,
     currency: str = "",
+    promotion: PromotionCode | None = None,
 ) -> DiscountUsage:
-    """Count one use (a conditional UPDATE: never past max_uses) and record it for the order
-    or the subscription.
+    """Count one use (a conditional UPDATE: never past max_uses; the promotion code's too,
+    when one was typed) and record it for the order or the subscription.
 
     Must run inside the transaction that holds the Discount row lock from lock_and_validate.
     """
@@ -119,8 +145,11 @@ def redeem(
     ).update(uses_count=F("uses_count") + 1, updated_at=timezone.now())
     if not updated:
         raise errors.DiscountExhausted()
+    if promotion is not None:
+        promotion_codes.count_use(promotion)
     return DiscountUsage.objects.create(
         discount=discount,
+        promotion_code=promotion,
         user=user,
         order=order,
         subscription=subscription,
@@ -142,4 +171,6 @@ def release(*, order: Order | None = None, subscription: Subscription | None = N
     Discount.objects.filter(pk=usage.discount_id, uses_count__gt=0).update(
         uses_count=F("uses_count") - 1, updated_at=timezone.now()
     )
+    if usage.promotion_code_id:
+        promotion_codes.give_back(usage.promotion_code_id)
     usage.delete()

@@ -103,6 +103,14 @@ def discount_applies(
     return period_start < limit
 
 
+def code_used(subscription: Subscription) -> str:
+    """The code the customer typed for the subscription's discount: its promotion code, else
+    the coupon's own code."""
+    if subscription.promotion_code_id and subscription.promotion_code is not None:
+        return subscription.promotion_code.code
+    return subscription.discount.code if subscription.discount is not None else ""
+
+
 def create_period_invoice(
     subscription: Subscription, *, period_start: datetime, period_end: datetime, billing_reason: str
 ) -> Invoice:
@@ -139,7 +147,7 @@ def create_period_invoice(
         discount_amount = discount_total(discount, amount)
         lines.append(
             {
-                "description": f"Discount {discount.code} ({coupons.describe(discount)})",
+                "description": f"Discount {code_used(subscription)} ({coupons.describe(discount)})",
                 "amount": -discount_amount,
                 "kind": "discount",
             }

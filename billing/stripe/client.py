@@ -205,6 +205,16 @@ def create_coupon(*, idempotency_key: str, **params: Any) -> dict[str, Any]:
     return stripe.Coupon.create(**params, idempotency_key=idempotency_key).to_dict()
 
 
+def create_promotion_code(*, idempotency_key: str, **params: Any) -> dict[str, Any]:
+    client()
+    return stripe.PromotionCode.create(**params, idempotency_key=idempotency_key).to_dict()
+
+
+def update_promotion_code(promotion_code_id: str, **params: Any) -> dict[str, Any]:
+    client()
+    return stripe.PromotionCode.modify(promotion_code_id, **params).to_dict()
+
+
 def list_products() -> Iterator[dict[str, Any]]:
     """Every Stripe product (auto-paginated iterator of dicts)."""
     client()

@@ -1,4 +1,5 @@
-"""The Stripe double's subscription, invoice, billing portal, coupon and catalog endpoints
+"""The Stripe double's subscription, invoice, billing portal, coupon, promotion code and
+catalog endpoints
 (mixed into ``StripeDouble``, which holds the objects and the id counter)."""
 
 from __future__ import annotations
@@ -68,12 +69,115 @@ class SubscriptionApi:
                 self._create_coupon,
                 P + "_coupon_create_params:CouponCreateParams",
             ),
+            *self._promotion_code_routes(),
         ]
+
+    def _promotion_code_routes(self) -> list[tuple]:
+        P = "stripe.params."  # noqa: N806
+        return [
+            (
+                "POST",
+                r"/v1/promotion_codes$",
+                self._create_promotion_code,
+                P + "_promotion_code_create_params:PromotionCodeCreateParams",
+            ),
+            (
+                "GET",
+                r"/v1/promotion_codes/(?P<id>[^/]+)$",
+                self._getter("promotion_code"),
+                P + "_promotion_code_retrieve_params:PromotionCodeRetrieveParams",
+            ),
+            (
+                "POST",
+                r"/v1/promotion_codes/(?P<id>[^/]+)$",
+                self._update_promotion_code,
+                P + "_promotion_code_modify_params:PromotionCodeModifyParams",
+            ),
+        ]
+
+    def _create_promotion_code(self, params):
+        """As Stripe answers: the coupon must exist, an active code is unique regardless of
+        case, an expiry is in the future, and the restrictions come back as given."""
+        promotion = params.get("promotion") or {}
+        coupon = self.get("coupon", promotion.get("coupon") or "")
+        if promotion.get("type") != "coupon" or coupon is None:
+            return 400, error(
+                "invalid_request_error",
+                f"No such coupon: '{promotion.get('coupon')}'",
+                code="resource_missing",
+                param="promotion[coupon]",
+            )
+        code = params.get("code") or f"PROMO{next(ids)}"
+        taken = [
+            o
+            for o in self.objects.get("promotion_code", {}).values()
+            if o["active"] and o["code"].lower() == code.lower()
+        ]
+        if taken:
+            return 400, error(
+                "invalid_request_error",
+                "An active promotion code with `code` already exists.",
+                code="resource_already_exists",
+                param="code",
+            )
+        expires_at = int(params["expires_at"]) if params.get("expires_at") else None
+        if expires_at is not None and expires_at <= time.time():
+            return 400, error(
+                "invalid_request_error",
+                "The `expires_at` must be in the future.",
+                param="expires_at",
+            )
+        given = params.get("restrictions") or {}
+        restrictions = {
+            "first_time_transaction": given.get("first_time_transaction") == "true",
+            "minimum_amount": int(given["minimum_amount"]) if given.get("minimum_amount") else None,
+            "minimum_amount_currency": given.get("minimum_amount_currency"),
+        }
+        obj = example(
+            "promotion_code",
+            id=self._new_id("promo"),
+            active=params.get("active", "true") == "true",
+            code=code,
+            created=int(time.time()),
+            expires_at=expires_at,
+            max_redemptions=int(params["max_redemptions"])
+            if params.get("max_redemptions")
+            else None,
+            metadata=params.get("metadata") or {},
+            restrictions=restrictions,
+            times_redeemed=0,
+            promotion={"type": "coupon", "coupon": coupon["id"]},
+        )
+        return 200, self.put("promotion_code", obj)
+
+    def _update_promotion_code(self, params, id):
+        obj = self.get("promotion_code", id)
+        if obj is None:
+            return 404, error(
+                "invalid_request_error",
+                f"No such promotion_code: '{id}'",
+                code="resource_missing",
+            )
+        obj = copy.deepcopy(obj)
+        if "active" in params:
+            obj["active"] = params["active"] == "true"
+        if params.get("metadata"):
+            obj["metadata"] = {**obj.get("metadata", {}), **params["metadata"]}
+        return 200, self.put("promotion_code", obj)
 
     def _create_subscription_session(self, params, items):
         prices = [self.get("price", i.get("price", "")) for i in items]
         if not items or any(p is None for p in prices):
             return 400, error("invalid_request_error", "No such price", code="resource_missing")
+        for discount in params.get("discounts") or []:
+            promo = self.get("promotion_code", discount.get("promotion_code") or "")
+            if discount.get("promotion_code") and not (promo and promo["active"]):
+                return 400, error(
+                    "invalid_request_error",
+                    "This promotion code cannot be redeemed.",
+                    code="promotion_code_invalid" if promo else "resource_missing",
+                    param="discounts[0][promotion_code]",
+                )
         total = sum(
             int(p["unit_amount"]) * int(i.get("quantity", 1))
             for p, i in zip(prices, items, strict=True)
@@ -256,6 +360,10 @@ class SubscriptionApi:
             amount_off=int(params["amount_off"]) if params.get("amount_off") else None,
             currency=params.get("currency"),
             duration=params.get("duration", "once"),
+            duration_in_months=int(params["duration_in_months"])
+            if params.get("duration_in_months")
+            else None,
+            metadata=params.get("metadata") or {},
             name=params.get("name"),
         )
         return 200, self.put("coupon", coupon)

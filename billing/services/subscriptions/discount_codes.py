@@ -5,18 +5,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 from accounts.models import User
-from billing.models import Discount, Subscription
+from billing.models import Discount, PromotionCode, Subscription
 from billing.pricing import QuoteLine, discount_total
 from billing.services import discounts
 from billing.services.subscriptions.state import price_of
 from catalog.models import Plan, Price
 
 
-def discount_for(*, code: str, user: User, plan: Plan, price: Price) -> Discount:
-    """Validate a discount code for a plan's first payment under the Discount row lock (the
-    same rules and counts as an order: one use per code for a first-time customer, the
-    per-customer and total limits); ``redeem`` then records the use."""
-    discount = discounts.find_discount(code)
+def discount_for(
+    *, code: str, user: User, plan: Plan, price: Price
+) -> tuple[Discount, PromotionCode | None]:
+    """Validate a discount or promotion code for a plan's first payment under the Discount
+    row lock (the same rules and counts as an order: one use per code for a first-time
+    customer, the per-customer and total limits, and a promotion code's own limits); the
+    coupon and the promotion code typed. ``redeem`` then records the use."""
+    found = discounts.find_code(code)
     line = QuoteLine(
         product=plan.product,
         quantity=1,
@@ -27,13 +30,20 @@ def discount_for(*, code: str, user: User, plan: Plan, price: Price) -> Discount
         price=price,
         description=plan.name,
     )
-    return discounts.lock_and_validate(
-        discount_id=discount.pk, user=user, lines=[line], currency=price.currency
+    discount = discounts.lock_and_validate(
+        discount_id=found.discount.pk,
+        user=user,
+        lines=[line],
+        currency=price.currency,
+        promotion_id=found.promotion.pk if found.promotion else None,
     )
+    promotion = PromotionCode.objects.get(pk=found.promotion.pk) if found.promotion else None
+    return discount, promotion
 
 
 def redeem(subscription: Subscription, discount: Discount) -> None:
-    """Count one use of ``discount`` (the code the new ``subscription`` was given)."""
+    """Count one use of ``discount`` (the code the new ``subscription`` was given, through
+    its promotion code when it has one)."""
     price = price_of(subscription)
     amount = price.unit_amount * subscription.quantity
     discounts.redeem(
@@ -42,6 +52,7 @@ def redeem(subscription: Subscription, discount: Discount) -> None:
         subscription=subscription,
         currency=price.currency,
         amount_saved=discount_total(discount, amount),
+        promotion=subscription.promotion_code,
     )
 
 

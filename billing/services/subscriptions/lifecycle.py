@@ -168,16 +168,17 @@ def _create(
         raise errors.SubscriptionExists(subscription=existing.pk)
     _expire_unfinished_checkouts(user)
     is_free = price.unit_amount == 0
-    discount = (
+    discount, promotion = (
         discount_codes.discount_for(code=discount_code, user=user, plan=plan, price=price)
         if discount_code and not is_free
-        else None
+        else (None, None)
     )
     subscription = Subscription.objects.create(
         user=user,
         plan=plan,
         price=price,
         discount=discount,
+        promotion_code=promotion,
         billing_source=BillingSource.MANUAL if local else BillingSource.STRIPE,
         status=S.INCOMPLETE,
     )

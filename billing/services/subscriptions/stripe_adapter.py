@@ -25,7 +25,7 @@ from billing import errors
 from billing.models import BillingSource, CustomerBillingProfile, Discount, Subscription
 from billing.services import timeline
 from billing.services.customers import ensure_stripe_customer
-from billing.services.subscriptions import discount_codes
+from billing.services.subscriptions import discount_codes, stripe_promotions
 from billing.services.subscriptions.state import (
     STATUS_WORDS,
     TERMINAL,
@@ -40,7 +40,6 @@ from billing.stripe import client as stripe_client
 from billing.stripe.sync import ensure_stripe_price
 from catalog.models import Plan, Price
 from core.ids import parse_id
-from coupons.services import stripe_duration
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,11 @@ def _checkout_params(
         "cancel_url": cancel_url,
     }
     discount = subscription.discount
-    if discount is not None:
+    if subscription.promotion_code is not None:
+        params["discounts"] = [
+            {"promotion_code": stripe_promotions.ensure_promotion_code(subscription.promotion_code)}
+        ]
+    elif discount is not None:
         params["discounts"] = [{"coupon": _stripe_coupon(subscription, discount)}]
     if getattr(settings, "STRIPE_AUTOMATIC_TAX", False):
         # Stripe Tax computes the same rule from the customer's address and tax id.
@@ -129,14 +132,9 @@ def start_checkout(
 def _stripe_coupon(subscription: Subscription, discount: Discount) -> str:
     """A Stripe coupon mirroring our discount, with its duration (once, repeating for N
     months, forever: coupons.services)."""
-    params: dict[str, object] = {**stripe_duration(discount), "name": discount.code[:40]}
-    if discount.type == "PERCENTAGE":
-        params["percent_off"] = str(discount.percent_off)
-    else:
-        params["amount_off"] = discount.amount_off
-        params["currency"] = discount.currency
     coupon = stripe_client.create_coupon(
-        **params, idempotency_key=f"coupon-subscription-{subscription.pk}"
+        **stripe_promotions.coupon_params(discount),
+        idempotency_key=f"coupon-subscription-{subscription.pk}",
     )
     coupon_id: str = coupon["id"]
     return coupon_id
