@@ -63,8 +63,11 @@ def subscribe_page(request, slug):
                 cancel_url=request.build_absolute_uri(request.path) + f"?interval={interval}",
             )
         except DomainError as exc:
+            # A code's refusal is shown beside the code field; any other above the form.
+            beside_code = isinstance(exc, errors.DiscountError)
             context.update(
-                form_error=exc.message,
+                form_error="" if beside_code else exc.message,
+                code_error=exc.message if beside_code else "",
                 form_error_code=exc.code,
                 discount_code=request.POST.get("discount_code", ""),
             )
