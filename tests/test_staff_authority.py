@@ -19,8 +19,13 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from accounts import authority
 from accounts.factories import ApiKeyFactory, LoginSessionFactory, StaffFactory, UserFactory
-from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
-from billing.models import InvoiceStatus
+from billing.factories import (
+    DiscountFactory,
+    OrderFactory,
+    OrderItemFactory,
+    WebhookEventFactory,
+)
+from billing.models import InvoiceStatus, PromotionCode
 from catalog.factories import DraftProductFactory, ProductFactory
 from credits.services import grant_credits
 from support.factories import ConversationFactory, TicketFactory
@@ -192,7 +197,20 @@ def _article_count():
     return Article.objects.count()
 
 
+def _promotion_code(world):
+    coupon = DiscountFactory()
+    promotion = PromotionCode.objects.create(discount=coupon, code=f"PROMO-{coupon.pk}")
+    return [promotion.pk], {"confirm": "yes"}
+
+
+def _active_promotion_codes():
+    return list(PromotionCode.objects.order_by("pk").values_list("active", flat=True))
+
+
 SCENARIOS = {
+    ("billing.PromotionCode", "deactivate"): Scenario(
+        _promotion_code, snapshot=_active_promotion_codes
+    ),
     ("billing.Order", "action_mark_paid"): Scenario(_pending_order, amount=250_000),
     ("billing.Order", "action_cancel"): Scenario(_pending_order),
     # Opens the refund form (the URL table below covers the refund itself).

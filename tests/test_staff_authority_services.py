@@ -15,9 +15,14 @@ from accounts.factories import FinanceFactory, StaffFactory, UserFactory
 from accounts.models import Role
 from accounts.services import change_role, change_status, force_logout, set_config, update_profile
 from backoffice.policy import PolicyAdminMixin
-from billing.factories import OrderFactory, OrderItemFactory, WebhookEventFactory
-from billing.models import Invoice, InvoiceStatus
-from billing.services import invoices, payments, refunds
+from billing.factories import (
+    DiscountFactory,
+    OrderFactory,
+    OrderItemFactory,
+    WebhookEventFactory,
+)
+from billing.models import Invoice, InvoiceStatus, PromotionCode
+from billing.services import invoices, payments, promotion_codes, refunds
 from billing.services.subscriptions import lifecycle as subscriptions
 from billing.stripe import inbox, sync
 from catalog.factories import DraftProductFactory
@@ -222,6 +227,12 @@ SERVICE_CALLS = {
         None,
     ),
     "billing.stripe.sync": (lambda c, a: sync.push_products(products=[], actor=a), None),
+    "billing.promotion_code.deactivate": (
+        lambda c, a: promotion_codes.deactivate(
+            PromotionCode.objects.create(discount=DiscountFactory(), code="PROMO-OFF"), actor=a
+        ),
+        None,
+    ),
     "config.change": (_set_config, None),
     "accounts.user.change_role": (_change_role, None),
     "accounts.user.change_status": (_change_status, None),
