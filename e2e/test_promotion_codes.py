@@ -91,3 +91,45 @@ def test_a_campaign_code_once_then_used_up_and_an_expired_one(
     spring.refresh_from_db()
     assert spring.times_redeemed == 1
     assert re.search(r"\$40\.00", second.locator("main").inner_text())
+
+
+def _run_action(page, changelist: str, pk: int, action: str, confirm: str):
+    page.goto(changelist)
+    page.check(f'input[name="_selected_action"][value="{pk}"]')
+    page.select_option('select[name="action"]', action)
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"\?$"))
+    page.get_by_role("button", name=confirm).click()
+    expect(page.locator(".messagelist")).to_be_visible()
+
+
+def test_finance_makes_a_partner_code_for_a_coupon_and_deactivates_it(role_page):
+    coupon = DiscountFactory(code="PARTNER-COUPON", name="Partner discount", percent_off=15)
+    fin = role_page("finance")
+    fin.goto("/admin/billing/promotioncode/add/")
+    fin.select_option('select[name="discount"]', str(coupon.pk))
+    fin.fill('input[name="code"]', "PARTNER-ACME")
+    fin.fill('input[name="max_redemptions"]', "20")
+    fin.fill('input[name="max_per_customer"]', "1")
+    fin.fill('input[name="minimum_amount"]', "50.00")
+    fin.shots("promotion-code-form")
+    fin.locator('input[name="_save"], button[name="_save"]').first.click()
+    fin.wait_for_load_state()
+    promotion = PromotionCode.objects.get(code="PARTNER-ACME")
+    assert (promotion.discount, promotion.minimum_amount) == (coupon, 5000)
+    expect(fin.locator("#result_list")).to_contain_text("PARTNER-ACME")
+    fin.shots("promotion-code-list")
+
+    _run_action(
+        fin,
+        "/admin/billing/promotioncode/",
+        promotion.pk,
+        "deactivate",
+        confirm="Yes, deactivate",
+    )
+    expect(fin.locator(".messagelist")).to_contain_text("1 promotion code(s) deactivated.")
+    fin.shots("promotion-code-deactivated")
+    promotion.refresh_from_db()
+    assert not promotion.active
+

@@ -113,14 +113,10 @@ class PromotionCodeAdmin(MoneyAdminMixin, AuditedAdmin):
         "times_redeemed",
         "usage_rows",
         "max_redemptions",
-        "max_per_customer",
-        "first_time_only",
         "expires_at",
-        money_column("minimum_amount", "minimum_amount_currency", label="Minimum amount"),
     ]
     list_filter = ["active", "first_time_only"]
     search_fields = ["code", "discount__code", "discount__name"]
-    autocomplete_fields = ["discount"]
     readonly_fields = ["times_redeemed", "stripe_promotion_code_id"]
     money_fields = ("minimum_amount",)
     money_currency = "minimum_amount_currency"
@@ -156,8 +152,8 @@ class PromotionCodeAdmin(MoneyAdminMixin, AuditedAdmin):
         "billing.promotion_code.deactivate", description="Deactivate the selected promotion codes"
     )
     @confirm_first(
-        "Deactivate these promotion codes? Customers can no longer use them; their coupon "
-        "and its other codes go on.",
+        "Deactivate these promotion codes, so customers can no longer use them (their "
+        "coupon and its other codes go on)?",
         "Yes, deactivate",
     )
     def deactivate(self, request, queryset):
