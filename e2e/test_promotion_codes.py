@@ -132,4 +132,3 @@ def test_finance_makes_a_partner_code_for_a_coupon_and_deactivates_it(role_page)
     fin.shots("promotion-code-deactivated")
     promotion.refresh_from_db()
     assert not promotion.active
-

@@ -81,9 +81,9 @@ class PromotionCodeForm(forms.ModelForm):
         starts, expires = cleaned.get("starts_at"), cleaned.get("expires_at")
         if starts and expires and expires <= starts:
             self.add_error("expires_at", "The expiry must come after the start.")
-        if self.instance.pk and self.instance.times_redeemed:
-            if cleaned.get("discount") and cleaned["discount"].pk != self.instance.discount_id:
-                self.add_error("discount", "This code has been used: its coupon cannot change.")
+        chosen = cleaned.get("discount")
+        if self.instance.times_redeemed and chosen and chosen.pk != self.instance.discount_id:
+            self.add_error("discount", "This code has been used: its coupon cannot change.")
         limit = cleaned.get("max_redemptions")
         if limit is not None and limit < self.instance.times_redeemed:
             self.add_error(

@@ -52,9 +52,11 @@ def test_n_concurrent_redemptions_of_a_code_with_total_limit_k_give_exactly_k(no
     promotion.refresh_from_db()
     other.refresh_from_db()
     coupon = Discount.objects.get(pk=coupon.pk)
-    assert promotion.times_redeemed == 3 == DiscountUsage.objects.filter(
-        promotion_code=promotion
-    ).count()
+    assert (
+        promotion.times_redeemed
+        == 3
+        == DiscountUsage.objects.filter(promotion_code=promotion).count()
+    )
     assert other.times_redeemed == 2 == DiscountUsage.objects.filter(promotion_code=other).count()
     assert coupon.uses_count == 5 == DiscountUsage.objects.filter(discount=coupon).count()
 

@@ -34,9 +34,9 @@ def _apply(api, product, code):
 
 def _counts_match(promotion):
     promotion.refresh_from_db()
-    assert promotion.times_redeemed == DiscountUsage.objects.filter(
-        promotion_code=promotion
-    ).count()
+    assert (
+        promotion.times_redeemed == DiscountUsage.objects.filter(promotion_code=promotion).count()
+    )
     return promotion.times_redeemed
 
 
@@ -127,9 +127,9 @@ def test_per_customer_limit_counts_orders_and_subscriptions_together(
         format="json",
     )
     assert refused.status_code == 400 and refused.json()["code"] == "promotion_code_customer_limit"
-    assert not Subscription.objects.filter(user=customer).exclude(
-        status=S.INCOMPLETE_EXPIRED
-    ).exists()
+    assert (
+        not Subscription.objects.filter(user=customer).exclude(status=S.INCOMPLETE_EXPIRED).exists()
+    )
     # Another customer still may.
     other = lifecycle.subscribe(
         user=UserFactory(), plan="office", interval="month", discount_code="ONEEACH"
@@ -200,7 +200,10 @@ def test_a_stripe_checkout_creates_the_promotion_code_at_stripe_once(stripe_doub
     assert coupon_call.params["amount_off"] == "1000"
     [created] = stripe_double.calls("POST", "/v1/promotion_codes")
     assert created.params["code"] == "PARTNER-ACME"
-    assert created.params["promotion"] == {"type": "coupon", "coupon": coupon_call_id(stripe_double)}
+    assert created.params["promotion"] == {
+        "type": "coupon",
+        "coupon": coupon_call_id(stripe_double),
+    }
     assert created.params["max_redemptions"] == "50"
     assert created.params["expires_at"] == str(int(expires.timestamp()))
     assert created.params["restrictions"] == {
@@ -214,9 +217,7 @@ def test_a_stripe_checkout_creates_the_promotion_code_at_stripe_once(stripe_doub
     assert stripe_promo["promotion"]["coupon"] == coupon.stripe_coupon_id
     assert stripe_promo["restrictions"]["first_time_transaction"] is True
     [session] = stripe_double.calls("POST", "/v1/checkout/sessions")
-    assert session.params["discounts"] == [
-        {"promotion_code": promotion.stripe_promotion_code_id}
-    ]
+    assert session.params["discounts"] == [{"promotion_code": promotion.stripe_promotion_code_id}]
     # A second customer's checkout reuses both.
     lifecycle.subscribe(
         user=UserFactory(), plan="pro", interval="month", discount_code="partner-acme", **urls
@@ -227,7 +228,9 @@ def test_a_stripe_checkout_creates_the_promotion_code_at_stripe_once(stripe_doub
     assert first.subscription.promotion_code == promotion
     # Staff deactivate it: refused here at once, and at Stripe too.
     assert promotion_codes.deactivate(promotion, actor=None)
-    assert stripe_double.get("promotion_code", promotion.stripe_promotion_code_id)["active"] is False
+    assert (
+        stripe_double.get("promotion_code", promotion.stripe_promotion_code_id)["active"] is False
+    )
 
 
 def coupon_call_id(stripe_double):
@@ -266,7 +269,9 @@ def test_the_subscribe_page_shows_the_refusal_beside_the_code_field(no_stripe, c
     assert not Subscription.objects.filter(user=customer).exists()
 
 
-def test_the_cart_page_shows_the_refusal_beside_the_code_field(no_stripe, customer, client, product):
+def test_the_cart_page_shows_the_refusal_beside_the_code_field(
+    no_stripe, customer, client, product
+):
     _promo("FULL", max_redemptions=1, times_redeemed=1)
     client.force_login(customer)
     client.post("/cart/", {"action": "add", "product_id": product.pk, "quantity": "1"})
