@@ -3,6 +3,7 @@
 from io import BytesIO
 from types import SimpleNamespace
 
+from billing.selectors import discount_label
 from core.money import format_money
 
 
@@ -49,7 +50,7 @@ def render_invoice_pdf(
     ]
     rows += [
         ["Subtotal", money(invoice.subtotal)],
-        ["Discount", "-" + money(invoice.discount_amount)],
+        [discount_label(invoice) or "Discount", "-" + money(invoice.discount_amount)],
         ["Tax", money(invoice.tax)],
         ["Total", money(invoice.total)],
         ["Paid", money(invoice.amount_paid)],

@@ -4,6 +4,8 @@ from django.db.models import Prefetch, QuerySet
 
 from accounts.models import User
 from billing.models import (
+    BillingSource,
+    DiscountUsage,
     Invoice,
     Order,
     OrderItem,
@@ -115,3 +117,20 @@ def subscriptions_for_user(*, user: User) -> QuerySet[Subscription]:
 
 def invoices_for_user(*, user: User) -> QuerySet[Invoice]:
     return Invoice.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def discount_label(invoice: Invoice) -> str:
+    """How an invoice's discount total is labelled: "Discount SPRING25" when its order's or
+    subscription's discount came from a promotion code and no line of its own names it (an
+    order's invoice, a Stripe invoice); "" for the page's usual label."""
+    if not invoice.discount_amount:
+        return ""
+    if invoice.order_id:
+        usage = DiscountUsage.objects.filter(order_id=invoice.order_id)
+    elif invoice.subscription_id and invoice.billing_source == BillingSource.STRIPE:
+        usage = DiscountUsage.objects.filter(subscription_id=invoice.subscription_id)
+    else:
+        return ""
+    code = usage.exclude(promotion_code=None).values_list("promotion_code__code", flat=True)
+    found = code.first()
+    return f"Discount {found}" if found else ""

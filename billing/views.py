@@ -276,6 +276,7 @@ def invoice_page(request, number):
         {
             "order": order,
             "invoice": invoice,
+            "discount_label": selectors.discount_label(invoice),
             "bank_instructions": get_config("billing.bank_transfer_instructions"),
             "business_name": get_config("business_name"),
             "business_address": get_config("business_address"),

@@ -233,7 +233,15 @@ def _business():
 @login_required
 def invoice_detail(request, number):
     invoice = _invoice_or_404(request, number)
-    return render(request, "billing/subscription_invoice.html", {"invoice": invoice, **_business()})
+    return render(
+        request,
+        "billing/subscription_invoice.html",
+        {
+            "invoice": invoice,
+            "discount_label": selectors.discount_label(invoice) or "Discounts and credits",
+            **_business(),
+        },
+    )
 
 
 @login_required

@@ -11,9 +11,11 @@ from django.utils import timezone
 
 from accounts.factories import UserFactory
 from billing.factories import DiscountFactory, FixedDiscountFactory, OrderFactory
-from billing.models import Cart, DiscountUsage, PromotionCode, Subscription
+from billing.models import Cart, DiscountUsage, Invoice, PromotionCode, Subscription
 from billing.models import SubscriptionStatus as S
-from billing.services import promotion_codes
+from billing.services import cart as cart_service
+from billing.services import checkout, promotion_codes
+from billing.services.numbers import next_number
 from billing.services.payments import mark_order_paid
 from billing.services.subscriptions import lifecycle
 from catalog.factories import PlanFactory
@@ -279,3 +281,45 @@ def test_the_cart_page_shows_the_refusal_beside_the_code_field(
     html = page.content.decode()
     assert 'id="code-errors"' in html and "used the maximum number of times" in html
     assert Cart.objects.get(user=customer).promotion_code_id is None
+
+
+def test_an_orders_invoice_names_the_promotion_code(no_stripe, customer, client, product):
+    _promo("SPRING25")
+    cart_service.add_item(user=customer, product_id=product.pk)
+    cart_service.apply_code(user=customer, code="SPRING25")
+    order = checkout.checkout(user=customer, method="manual").order
+    client.force_login(customer)
+    html = client.get(f"/orders/{order.number}/invoice/").content.decode()
+    assert "Discount SPRING25" in html and "−$4.75" in html
+
+
+def test_a_stripe_invoice_names_the_promotion_code_its_discount_came_from(
+    stripe_double, customer, client
+):
+    PlanFactory(slug="pro", name="Pro")
+    _promo("PARTNER-ACME")
+    subscription = lifecycle.subscribe(
+        user=customer,
+        plan="pro",
+        interval="month",
+        discount_code="PARTNER-ACME",
+        success_url="https://x.test/ok",
+        cancel_url="https://x.test/no",
+    ).subscription
+    invoice = Invoice.objects.create(
+        number=next_number("INV"),
+        user=customer,
+        subscription=subscription,
+        status="PAID",
+        billing_source="stripe",
+        currency="usd",
+        subtotal=1000,
+        discount_amount=250,
+        total=750,
+        amount_paid=750,
+        amount_due=0,
+        billing_reason="subscription_cycle",
+    )
+    client.force_login(customer)
+    html = client.get(f"/billing/invoices/{invoice.number}/").content.decode()
+    assert "Discount PARTNER-ACME" in html
