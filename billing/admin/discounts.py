@@ -96,6 +96,10 @@ class DiscountAdmin(MoneyAdminMixin, AuditedAdmin):
     filter_horizontal = ["products"]
     inlines = [PromotionCodeInline, DiscountUsageInline]
 
+    def get_inlines(self, request, obj):
+        # A new coupon has no promotion codes yet: they are made under Promotion codes.
+        return self.inlines if obj is not None else [DiscountUsageInline]
+
     def has_add_permission(self, request):
         return authority.may(request.user, "billing.discount.change")
 

@@ -167,6 +167,7 @@ class PromotionCodeInline(ReadOnlyInline):
     """The coupon's promotion codes, each linked to its own page."""
 
     model = models.PromotionCode
+    show_change_link = False  # the code itself links to its page
     fields = ("linked_code", "active", "times_redeemed", "max_redemptions", "expires_at")
     readonly_fields = fields
 
