@@ -1,12 +1,14 @@
 """The Stripe double answers like Stripe where it matters to us: unknown parameters are
 refused, a payment-mode Checkout Session has no PaymentIntent until paid, and it speaks an
-API version (older versions get the older object shapes)."""
+API version (older versions get the older object shapes); promotion codes take their coupon
+under ``promotion`` and an active code once."""
 
 import pytest
 import stripe
 
 from billing.stripe import client as stripe_client
 from billing.stripe.sync import ensure_stripe_price
+from billing.tests.stripe_objects import FIXTURES
 from billing.tests.subscription_helpers import stripe_subscription
 from catalog.factories import PlanFactory
 
@@ -81,3 +83,44 @@ def test_the_double_answers_in_the_requested_api_version(stripe_double):
     assert old["current_period_end"] == 1_702_592_000
     assert "current_period_end" not in old["items"]["data"][0]
     assert stripe_double.requests[-1].headers["Stripe-Version"] == "2025-02-24.acacia"
+
+
+def test_promotion_codes_are_answered_like_stripe(stripe_double):
+    coupon = stripe_client.create_coupon(
+        duration="once", percent_off="25", idempotency_key="coupon-double-test"
+    )
+    # Since the 2025 API a promotion code names its coupon under ``promotion``.
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        stripe_client.create_promotion_code(
+            coupon=coupon["id"], code="SPRING25", idempotency_key="promo-old-shape"
+        )
+    assert refused.value.param == "coupon"
+    created = stripe_client.create_promotion_code(
+        promotion={"type": "coupon", "coupon": coupon["id"]},
+        code="SPRING25",
+        max_redemptions=3,
+        restrictions={"first_time_transaction": True},
+        idempotency_key="promo-double-test",
+    )
+    assert set(created) == set(FIXTURES["promotion_code"])
+    assert created["promotion"] == {"type": "coupon", "coupon": coupon["id"]}
+    assert (created["max_redemptions"], created["restrictions"]["first_time_transaction"]) == (
+        3,
+        True,
+    )
+    with pytest.raises(stripe.InvalidRequestError) as taken:
+        stripe_client.create_promotion_code(
+            promotion={"type": "coupon", "coupon": coupon["id"]},
+            code="spring25",
+            idempotency_key="promo-double-taken",
+        )
+    assert taken.value.code == "resource_already_exists"
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        stripe_client.create_promotion_code(
+            promotion={"type": "coupon", "coupon": "co_missing"},
+            code="OTHER",
+            idempotency_key="promo-double-missing",
+        )
+    assert missing.value.code == "resource_missing"
+    stripe_client.update_promotion_code(created["id"], active=False)
+    assert stripe_double.get("promotion_code", created["id"])["active"] is False
