@@ -93,3 +93,43 @@ def test_support_cannot_make_promotion_codes():
     browser = Client()
     browser.force_login(StaffFactory())
     assert browser.get(ADD).status_code == 403
+
+
+def test_the_form_refuses_an_expiry_before_the_start_and_a_limit_below_the_uses():
+    coupon = DiscountFactory(code="SPRING-COUPON")
+    used = PromotionCode.objects.create(discount=coupon, code="USED", times_redeemed=3)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(FinanceFactory())
+    url = f"/admin/billing/promotioncode/{used.pk}/change/"
+    action, token = _form(browser, url)
+    fields = _fields(coupon, "USED", token, max_redemptions="2")
+    fields.update(
+        starts_at_0="2027-03-01",
+        starts_at_1="00:00",
+        expires_at_0="2027-02-01",
+        expires_at_1="00:00",
+    )
+    page = browser.post(action, fields).content.decode()
+    assert "The expiry must come after the start." in page
+    assert "It has been used 3 times already." in page
+    used.refresh_from_db()
+    assert used.max_redemptions is None and used.starts_at is None
+
+
+def test_a_discount_cannot_take_a_promotion_codes_code():
+    PromotionCode.objects.create(discount=DiscountFactory(), code="SPRING25")
+    browser = Client()
+    browser.force_login(FinanceFactory())
+    page = browser.post(
+        "/admin/billing/discount/add/",
+        {
+            "code": "spring25",
+            "type": "PERCENTAGE",
+            "percent_off": "10",
+            "minimum_amount": "0",
+            "usages-TOTAL_FORMS": "0",
+            "usages-INITIAL_FORMS": "0",
+        },
+    )
+    assert page.status_code == 200
+    assert "A promotion code already has this code." in page.content.decode()
