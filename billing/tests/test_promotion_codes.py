@@ -7,6 +7,7 @@ on every invoice the coupon comes off."""
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from accounts.factories import UserFactory
@@ -18,6 +19,7 @@ from billing.services import checkout, promotion_codes
 from billing.services.numbers import next_number
 from billing.services.payments import mark_order_paid
 from billing.services.subscriptions import lifecycle
+from billing.services.subscriptions.renewal import renew_manual_subscriptions
 from catalog.factories import PlanFactory
 from coupons.models import CouponDuration
 
@@ -173,9 +175,19 @@ def test_each_invoice_the_coupon_comes_off_names_the_promotion_code(no_stripe, c
     subscription = lifecycle.subscribe(
         user=customer, plan="office", interval="month", discount_code="spring25"
     ).subscription
-    invoice = subscription.invoices.get()
-    assert "Discount SPRING25 (3 months)" in [line["description"] for line in invoice.lines]
     assert DiscountUsage.objects.get(subscription=subscription).promotion_code == promotion
+    for _ in range(3):
+        # The customer pays each invoice, so the nightly pass renews the subscription.
+        Invoice.objects.filter(subscription=subscription).update(status="PAID")
+        subscription.refresh_from_db()
+        with time_machine.travel(subscription.current_period_end + timedelta(minutes=1)):
+            renew_manual_subscriptions()
+    invoices = list(Invoice.objects.filter(subscription=subscription).order_by("period_start"))
+    named = [
+        "Discount SPRING25 (3 months)" in [line["description"] for line in invoice.lines]
+        for invoice in invoices
+    ]
+    assert named == [True, True, True, False]
 
 
 def test_a_stripe_checkout_creates_the_promotion_code_at_stripe_once(stripe_double, customer):
