@@ -14,6 +14,7 @@ import time
 
 from allauth.account import app_settings as allauth_account_settings
 from allauth.account.authentication import get_authentication_records
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 
@@ -40,4 +41,6 @@ def recent_provider_sign_in(request: HttpRequest) -> dict | None:
 def needs_provider_sign_in(request: HttpRequest) -> bool:
     """Whether a customer without a password must sign in with their provider again first."""
     user = request.user
-    return not user.has_usable_password() and recent_provider_sign_in(request) is None
+    if isinstance(user, AnonymousUser) or user.has_usable_password():
+        return False
+    return recent_provider_sign_in(request) is None

@@ -62,7 +62,9 @@ def test_a_github_only_customer_deletes_their_account(page, provider):
     email.fill("leaver@example.com")
     page.get_by_label("I understand").check()
     page.get_by_role("button", name="Delete my account").click()
-    expect(page.get_by_text("Your account was closed and your personal data erased.")).to_be_visible()
+    expect(
+        page.get_by_text("Your account was closed and your personal data erased.")
+    ).to_be_visible()
     shots("deleted")
 
     gone = User.all_objects.get(pk=user.pk)

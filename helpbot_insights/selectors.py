@@ -21,7 +21,9 @@ class TopQuestion:
     answer_id: int | None
 
 
-def top_unanswered_questions(*, start: date, end: date, limit: int = TOP_LIMIT) -> list[TopQuestion]:
+def top_unanswered_questions(
+    *, start: date, end: date, limit: int = TOP_LIMIT
+) -> list[TopQuestion]:
     """The questions the bot could not answer, most asked first, over the days [start, end]
     that the nightly rollup has done (``bot_unanswered``'s metadata: each day's most asked).
 
