@@ -50,6 +50,27 @@ def compute(day) -> list[Row]:
         params,
         messages=ChatMessage,
     )[0]
+    return [
+        Row("bot_answers", Decimal(answers)),
+        Row(
+            "bot_answer_rate",
+            ratio(answered, answers),
+            "",
+            {"answered": answered, "answers": answers},
+        ),
+        Row(
+            "bot_unanswered",
+            Decimal(answers - answered),
+            "",
+            {"top_questions": _top_unanswered(params)},
+        ),
+        Row("bot_helpful_rate", ratio(helpful, rated), "", {"helpful": helpful, "rated": rated}),
+    ]
+
+
+def _top_unanswered(params: dict) -> list[dict]:
+    """The day's most asked questions the bot could not answer (trimmed, case-folded), each
+    with its count, when it was last asked and the bot's last reply to it."""
     top = fetch(
         """
         SELECT lower(btrim(q.body)) AS question, COUNT(*) AS n,
@@ -66,30 +87,8 @@ def compute(day) -> list[Row]:
         messages=ChatMessage,
     )
     return [
-        Row("bot_answers", Decimal(answers)),
-        Row(
-            "bot_answer_rate",
-            ratio(answered, answers),
-            "",
-            {"answered": answered, "answers": answers},
-        ),
-        Row(
-            "bot_unanswered",
-            Decimal(answers - answered),
-            "",
-            {
-                "top_questions": [
-                    {
-                        "question": q[:200],
-                        "count": n,
-                        "last_asked": last.isoformat(),
-                        "answer_id": answer_id,
-                    }
-                    for q, n, last, answer_id in top
-                ]
-            },
-        ),
-        Row("bot_helpful_rate", ratio(helpful, rated), "", {"helpful": helpful, "rated": rated}),
+        {"question": q[:200], "count": n, "last_asked": last.isoformat(), "answer_id": answer_id}
+        for q, n, last, answer_id in top
     ]
 
 
