@@ -11,8 +11,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import deletion, login_sessions, selectors, services, user_extras
-from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
+from accounts import deletion, login_sessions, reauth, selectors, services, user_extras
+from accounts.forms import (
+    ApiKeyCreateForm,
+    DeleteAccountForm,
+    DeleteWithoutPasswordForm,
+    ProfileForm,
+)
 from accounts.models import ApiKey, LoginSession
 from core.api import DomainError
 
@@ -161,10 +166,23 @@ def export_download(request):
     return response
 
 
+def _delete_form(request) -> DeleteAccountForm | DeleteWithoutPasswordForm:
+    """The password confirms it is the owner; without one (Google or GitHub sign-in only), a
+    sign-in with the provider in the last few minutes and the typed e-mail address do."""
+    data = request.POST if request.method == "POST" else None
+    if request.user.has_usable_password():
+        return DeleteAccountForm(data, user=request.user)
+    return DeleteWithoutPasswordForm(
+        data,
+        user=request.user,
+        recently_signed_in=reauth.recent_provider_sign_in(request) is not None,
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request):
-    form = DeleteAccountForm(request.POST or None, user=request.user)
+    form = _delete_form(request)
     status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -182,6 +200,12 @@ def delete_account(request):
     return render(
         request,
         "accounts/delete.html",
-        {"form": form, "consequences": deletion.preview(request.user)},
+        {
+            "form": form,
+            "consequences": deletion.preview(request.user),
+            "has_password": request.user.has_usable_password(),
+            "sign_in_again": reauth.needs_provider_sign_in(request),
+            "window_minutes": reauth.window_minutes(),
+        },
         status=status,
     )
