@@ -17,8 +17,8 @@ PLAN_CHANGED event records the plan and price the subscription had BEFORE the ch
 (payload ``{"plan": id, "price": id, ...}``, written by ``change_plan``). So the price at T is
 the "before" price of the first PLAN_CHANGED event at or after T, and the subscription's
 current price when no change happened at or after T (which covers subscriptions without any
-event: seeds and older rows). Equivalently: the state after the last change before T. The
-first change after T of every subscription is found in one pass (no Python loop over rows).
+event: seeds and older rows). Equivalently: the state after the last change before T. Each
+lookup is one LATERAL index probe per live subscription (no Python loop over rows).
 
 The quantity (seats) at T comes from the same event: its payload's ``quantity`` (recorded on
 both the manual and the Stripe path since 22 Nov 2026), else the current quantity. A
@@ -52,17 +52,14 @@ MONTHLY_AMOUNT = monthly_amount("p")
 
 # The joins giving the price row {p} the subscription ``s`` (joined to its current plan ``pl``)
 # had at the instant {at}: the "before" price of the first PLAN_CHANGED event at or after
-# {at}, else the current price (the plan's monthly price when none is stored). The first such
-# event of every subscription comes from one ordered pass over billing's partial index of plan
-# changes (subscription, created_at, id), hash-joined to the subscriptions: plan changes are
-# few beside subscriptions, so this costs far less than one probe per live subscription.
+# {at}, else the current price (the plan's monthly price when none is stored). Billing's
+# index on the events' subscription_id bounds each probe to one subscription's events.
 PRICE_AS_OF = """
-    LEFT JOIN (
-        SELECT DISTINCT ON (e.subscription_id) e.subscription_id, e.payload
-        FROM {events} e
-        WHERE e.type = 'PLAN_CHANGED' AND e.created_at >= {at}
-        ORDER BY e.subscription_id, e.created_at, e.id
-    ) {ev} ON {ev}.subscription_id = s.id
+    LEFT JOIN LATERAL (
+        SELECT e.payload FROM {events} e
+        WHERE e.subscription_id = s.id AND e.type = 'PLAN_CHANGED' AND e.created_at >= {at}
+        ORDER BY e.created_at, e.id LIMIT 1
+    ) {ev} ON true
     LEFT JOIN {plans} {old_plan} ON {old_plan}.id = ({ev}.payload ->> 'plan')::bigint
     JOIN {prices} {p} ON {p}.id = COALESCE(
         ({ev}.payload ->> 'price')::bigint,
