@@ -20,7 +20,6 @@ import time
 from datetime import datetime
 from typing import Any, TypedDict
 
-import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -30,6 +29,7 @@ from accounts.models import User
 from core import audit
 from core.models import AuditAction
 from core.outbox.services import publish as publish_outbox
+from core.prepared import prepared_cursor
 from core.system_config import get_config
 from credits import plans
 
@@ -191,36 +191,15 @@ def _check_entitlement(*, user: User, operation: str) -> None:
         plans.require_entitlement(user, needed)
 
 
-class _PreparedCursor(psycopg.Cursor[tuple[Any, ...]]):
-    """Binds its parameters on the server and prepares its statement: psycopg keeps the
-    prepared consume statement per connection, so PostgreSQL parses and plans it once and each
-    call sends only the values. (Django leaves psycopg's automatic preparing off.)"""
-
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> "_PreparedCursor":
-        return super().execute(query, params, **{**kwargs, "prepare": True})
-
-
-def _consume_cursor() -> Any:
-    """A _PreparedCursor on Django's connection, wrapped as Django wraps its own cursors
-    (errors, query logging and counting)."""
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    # Django's stubs type these as taking its own wrapper; they take any DB-API cursor.
-    cursor: Any = _PreparedCursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
-
-
 def _call_consume(params: list[Any]) -> tuple[Any, ...]:
     # The database function returns exactly one row.
     row: tuple[Any, ...]
     if connection.in_atomic_block:
-        with transaction.atomic(), _consume_cursor() as cursor:
+        with transaction.atomic(), prepared_cursor() as cursor:
             cursor.execute(_CONSUME_SQL, params)
             row = cursor.fetchone()
             return row
-    with _consume_cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_CONSUME_SQL, params)
         row = cursor.fetchone()
         return row
