@@ -119,6 +119,9 @@ class CreditNote(TimeStampedModel):
         default=0, help_text="Plan credits the policy would take back that were already spent."
     )
     clawback_policy = models.CharField(max_length=16, blank=True)
+    notice_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer was e-mailed this credit note."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
