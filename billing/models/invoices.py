@@ -158,3 +158,32 @@ class TaxRate(TimeStampedModel):
 
     def __str__(self):
         return f"{self.country} {self.name} {self.rate * 100:.2f}%"
+
+
+class StripeTaxRate(TimeStampedModel):
+    """The Stripe TaxRate (``txr_...``) that carries one of our tax decisions on Stripe
+    subscriptions when Stripe Tax is off: made once per country, percentage and
+    inclusiveness, then reused (billing.services.stripe_tax)."""
+
+    country = models.CharField(max_length=2, blank=True)
+    percentage = models.DecimalField(
+        max_digits=7, decimal_places=4, help_text="Out of 100: 19.0000 is 19 %."
+    )
+    inclusive = models.BooleanField(default=False)
+    display_name = models.CharField(max_length=50)
+    stripe_tax_rate_id = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["country", "percentage"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country", "percentage", "inclusive"], name="stripetaxrate_one_per_rate"
+            ),
+            models.CheckConstraint(
+                condition=Q(percentage__gt=0, percentage__lt=100),
+                name="stripetaxrate_percentage_0_100",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.country or '-'} {self.display_name} {self.percentage}% ({self.stripe_tax_rate_id})"
