@@ -186,4 +186,5 @@ class StripeTaxRate(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"{self.country or '-'} {self.display_name} {self.percentage}% ({self.stripe_tax_rate_id})"
+        where = self.country or "-"
+        return f"{where} {self.display_name} {self.percentage}% ({self.stripe_tax_rate_id})"

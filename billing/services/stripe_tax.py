@@ -74,7 +74,5 @@ def stripe_tax_rate_id(decision: TaxDecision, *, inclusive: bool = False) -> str
             )
     except IntegrityError:
         # Another checkout stored it first (the same Stripe object, by the idempotency key).
-        row = StripeTaxRate.objects.get(
-            country=country, percentage=percentage, inclusive=inclusive
-        )
+        row = StripeTaxRate.objects.get(country=country, percentage=percentage, inclusive=inclusive)
     return row.stripe_tax_rate_id
