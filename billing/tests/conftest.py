@@ -1,6 +1,6 @@
-"""Billing test fixtures: the local Stripe double, signed webhook delivery, catalog rows."""
+"""Billing test fixtures: the local Stripe double, signed webhook delivery (``signed_post``,
+kept in webhook_signing and importable from here), catalog rows, a paid Stripe invoice."""
 
-import json
 import time
 
 import pytest
@@ -9,17 +9,22 @@ from django.test import Client
 
 from accounts.models import StoredFile
 from billing.models import CustomerBillingProfile, Invoice, Subscription, SubscriptionStatus
-from billing.stripe.signature import sign_header
 from billing.stripe.sync import ensure_stripe_price
 from billing.tests.stripe_double import StripeDouble
 from billing.tests.stripe_objects import example
+from billing.tests.subscription_helpers import (
+    DAY,
+    deliver,
+    stripe_paid_invoice,
+    stripe_subscription,
+)
+from billing.tests.webhook_signing import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
 from catalog.factories import CreditPackFactory, PlanFactory, PriceFactory, ProductFactory
 from catalog.models import ProductType
 
-WEBHOOK_SECRET = "whsec_test_billing_double"
-WEBHOOK_URL = "/webhooks/stripe/"
 # dj-stripe checks the key's shape (prefix and 24+ characters).
 SECRET_KEY = "sk_test_51DoubleLocalStripeDoubleKey"
+__all__ = ["SECRET_KEY", "WEBHOOK_SECRET", "WEBHOOK_URL", "signed_post"]
 
 
 @pytest.fixture(scope="session")
@@ -75,25 +80,6 @@ def webhook_secret(settings):
     return WEBHOOK_SECRET
 
 
-def signed_post(
-    client,
-    event: dict,
-    *,
-    secret: str = WEBHOOK_SECRET,
-    timestamp=None,
-    body: bytes | None = None,
-    header: str | None = None,
-):
-    """POST ``event`` to the real webhook URL with Stripe's signature header."""
-    body = body if body is not None else json.dumps(event).encode()
-    header = (
-        header if header is not None else sign_header(secret=secret, body=body, timestamp=timestamp)
-    )
-    return client.post(
-        WEBHOOK_URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
-    )
-
-
 @pytest.fixture
 def product(db):
     """A published one-time product at 19.00 USD, no tax."""
@@ -139,14 +125,6 @@ def credit_pack(db):
 def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks):
     """A subscriber whose first period (29.00 USD, 1,000 plan credits) is paid (a Stripe
     invoice, through the webhooks)."""
-    # subscription_helpers imports this module's signed_post: imported on use.
-    from billing.tests.subscription_helpers import (  # noqa: PLC0415 - why: the comment above
-        DAY,
-        deliver,
-        stripe_paid_invoice,
-        stripe_subscription,
-    )
-
     plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
     CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
     stripe_double.put("customer", example("customer", id="cus_R", email=customer.email))
