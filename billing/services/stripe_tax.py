@@ -20,7 +20,7 @@ from billing.stripe import client as stripe_client
 from billing.tax import TaxDecision, tax_for
 from catalog.models import Product
 
-HUNDREDTHS = Decimal("0.0001")
+FOUR_PLACES = Decimal("0.0001")  # the percentage as StripeTaxRate stores it
 
 
 def default_tax_rates(user: User, product: Product | None) -> list[str]:
@@ -39,7 +39,7 @@ def stripe_tax_rate_id(decision: TaxDecision, *, inclusive: bool = False) -> str
     """The id of the Stripe TaxRate for ``decision``: the stored one, else a new one made
     through the Stripe client (an idempotency key per rate, so two checkouts at once make
     one) and stored. Raises the Stripe client's errors."""
-    percentage = (decision.rate * 100).quantize(HUNDREDTHS)
+    percentage = (decision.rate * 100).quantize(FOUR_PLACES)
     country = decision.country
     stored = StripeTaxRate.objects.filter(
         country=country, percentage=percentage, inclusive=inclusive
