@@ -6,10 +6,13 @@ import re
 
 import pytest
 
-from billing.models import Order
+from billing.models import Invoice, Order
 from billing.services import payments
+from billing.services.invoices import mark_invoice_paid
 from catalog.factories import PriceFactory, ProductFactory, ReviewFactory
 from catalog.models import Review
+from catalog.services import create_review
+from tests.staff_authority_table import open_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +89,37 @@ def test_the_rating_ordering_follows_the_verified_average(no_stripe, client):
     assert "3.0 out of 5 (1 verified review)" in page
     unpaid_praise.refresh_from_db()
     assert (unpaid_praise.rating_count, unpaid_praise.rating_average) == (0, None)
+
+
+def test_a_subscribers_review_is_verified_when_the_subscription_invoice_is_paid(
+    no_stripe, customer, admin_user, django_capture_on_commit_callbacks
+):
+    invoice = open_invoice(customer, 7900)
+    product = invoice.subscription.plan.product
+    ReviewFactory(product=product, rating=5, verified=True)
+    review = create_review(author=customer, product=product, rating=1)
+    assert review.verified is False
+    product.refresh_from_db(fields=["rating_count", "rating_average"])
+    assert (product.rating_count, product.rating_average) == (1, 5.0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        mark_invoice_paid(invoice_id=invoice.pk, actor=admin_user, reference="BANK-REVIEW-1")
+    review.refresh_from_db()
+    product.refresh_from_db(fields=["rating_count", "rating_average"])
+    assert review.verified is True
+    assert (product.rating_count, product.rating_average) == (2, 3.0)
+
+
+def test_a_free_subscription_invoice_verifies_nothing(no_stripe, customer):
+    invoice = open_invoice(customer, 0)
+    Invoice.objects.filter(pk=invoice.pk).update(status="PAID")
+    product = invoice.subscription.plan.product
+    assert create_review(author=customer, product=product, rating=4).verified is False
+
+
+def test_a_stripe_subscriber_who_paid_writes_a_verified_review(paid, customer):
+    product = paid.subscription.plan.product
+    review = create_review(author=customer, product=product, rating=4)
+    assert review.verified is True
+    product.refresh_from_db(fields=["rating_count", "rating_average"])
+    assert (product.rating_count, product.rating_average) == (1, 4.0)
