@@ -5,6 +5,7 @@ from django.db.models import Prefetch, QuerySet
 from accounts.models import User
 from billing.models import (
     Invoice,
+    InvoiceStatus,
     Order,
     OrderItem,
     OrderStatus,
@@ -15,6 +16,7 @@ from billing.models import (
 from catalog.models import Plan, Product
 
 PAID_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
+PAID_INVOICE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED)
 
 
 def current_subscription(*, user: User) -> Subscription | None:
@@ -38,11 +40,20 @@ def plan_for_user(*, user: User) -> Plan | None:
 
 
 def customer_has_completed_order(*, user: User, product: Product | int) -> bool:
-    """Whether the user paid for ``product`` (a completed, not fully refunded order)."""
+    """Whether the user paid for ``product``: a completed, not fully refunded order of it, or
+    a paid (not fully refunded, not free) invoice of a subscription to its plan."""
     product_id = product.pk if isinstance(product, Product) else product
-    return OrderItem.objects.filter(
-        order__user=user, product_id=product_id, order__status__in=PAID_ORDER_STATUSES
-    ).exists()
+    return (
+        OrderItem.objects.filter(
+            order__user=user, product_id=product_id, order__status__in=PAID_ORDER_STATUSES
+        ).exists()
+        or Invoice.objects.filter(
+            user=user,
+            subscription__plan__product_id=product_id,
+            status__in=PAID_INVOICE_STATUSES,
+            total__gt=0,
+        ).exists()
+    )
 
 
 def orders_for_user(*, user: User) -> QuerySet[Order]:

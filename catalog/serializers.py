@@ -53,18 +53,23 @@ class CategoryRefSerializer(serializers.ModelSerializer):
 
 
 class RatingSerializer(serializers.Serializer):
+    """The published rating: verified reviews only (by customers who paid)."""
+
     average = serializers.FloatField(allow_null=True)
     count = serializers.IntegerField()
 
 
 class RatingSummarySerializer(RatingSerializer):
     distribution = serializers.DictField(
-        child=serializers.IntegerField(), help_text='Keys "1".."5": number of reviews.'
+        child=serializers.IntegerField(), help_text='Keys "1".."5": number of verified reviews.'
     )
     verified_count = serializers.IntegerField(
-        help_text="Reviews by customers who paid for the product."
+        help_text="Reviews by customers who paid for the product (the same as count)."
     )
     verified_average = serializers.FloatField(allow_null=True)
+    unverified_count = serializers.IntegerField(
+        help_text="Reviews listed but not counted: the author has not paid for the product."
+    )
 
 
 _timestamp = serializers.DateTimeField()

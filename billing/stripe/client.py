@@ -205,6 +205,11 @@ def create_coupon(*, idempotency_key: str, **params: Any) -> dict[str, Any]:
     return stripe.Coupon.create(**params, idempotency_key=idempotency_key).to_dict()
 
 
+def create_tax_rate(*, idempotency_key: str, **params: Any) -> dict[str, Any]:
+    client()
+    return stripe.TaxRate.create(**params, idempotency_key=idempotency_key).to_dict()
+
+
 def list_products() -> Iterator[dict[str, Any]]:
     """Every Stripe product (auto-paginated iterator of dicts)."""
     client()
