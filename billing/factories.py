@@ -92,3 +92,17 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
     payload = factory.LazyAttribute(
         lambda o: {"id": o.stripe_event_id, "type": o.type, "data": {"object": {}}}
     )
+
+
+def give_entitlements(user, *keys: str, **plan_fields):
+    """Subscribe ``user`` (active, this month) to a new plan whose entitlements are ``keys``.
+    Returns the subscription."""
+    plan_fields["entitlements"] = list(keys)
+    return SubscriptionFactory(
+        user=user, **{f"plan__{name}": value for name, value in plan_fields.items()}
+    )
+
+
+def give_api_access(user, *more: str):
+    """What a customer needs to call the API with a key: a plan including ``api_access``."""
+    return give_entitlements(user, "api_access", *more)
