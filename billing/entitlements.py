@@ -88,8 +88,8 @@ def upgrade_prompt(
     """For a page: None when ``user`` has ``key``, else what to say and where to go.
     ``owned`` (the user's entitlements) and ``plans`` (the active plans) may be passed in by
     a page that asks about several keys, so it reads them once."""
-    owned = owned_by(user) if owned is None else owned
-    if key in owned:
+    have = owned_by(user) if owned is None else owned
+    if key in have:
         return None
     if plans is None:
         including = plans_including(key)

@@ -136,3 +136,20 @@ def test_every_api_view_that_accepts_a_key_checks_entitlements():
         and RequiresEntitlement not in view.permission_classes
     ]
     assert missing == []
+
+
+def test_the_api_keys_page_offers_an_upgrade_instead_of_useless_keys(customer, client):
+    PlanFactory(name="Pro", slug="pro", entitlements=["api_access"])
+    client.force_login(customer)
+
+    page = client.get("/account/api-keys/").content.decode()
+    assert 'data-entitlement="api_access"' in page and "Pro" in page
+    assert "/account/api-keys/new/" not in page
+    refused = client.post("/account/api-keys/new/", {"name": "laptop"})
+    assert refused.status_code == 403 and b"upgrade-prompt" in refused.content
+    assert not customer.api_keys.exists()
+
+    give_api_access(customer)
+    page = client.get("/account/api-keys/").content.decode()
+    assert "upgrade-prompt" not in page and "/account/api-keys/new/" in page
+    assert client.post("/account/api-keys/new/", {"name": "laptop"}).status_code == 201

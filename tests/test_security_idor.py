@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from accounts.factories import UserFactory
 from accounts.models import ApiKey, LoginSession
 from accounts.services import change_status, create_api_key, revoke_api_key
+from billing.factories import give_api_access
 from billing.models import Cart, CartItem
 from catalog.factories import ProductFactory
 from credits.selectors import balance_of
@@ -210,6 +211,7 @@ def _snapshot(rows: dict) -> dict:
 
 
 def _customer_clients(customer):
+    give_api_access(customer)
     _, raw = create_api_key(user=customer, name="attacker")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
@@ -428,6 +430,7 @@ def test_owner_reading_a_cart_line_without_a_price_gets_an_answer_not_a_500(cust
         cart=Cart.objects.create(user=customer), product=ProductFactory(), quantity=1
     )
     api = APIClient(raise_request_exception=False)
+    give_api_access(customer)
     _, raw = create_api_key(user=customer)
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     response = api.get(f"/api/v1/cart/items/{item.pk}/")
