@@ -14,7 +14,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services.numbers import next_number
-from catalog.factories import ProductFactory
+from catalog.factories import PlanFactory, ProductFactory
 
 
 class DiscountFactory(factory.django.DjangoModelFactory):
@@ -97,10 +97,8 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
 def give_entitlements(user, *keys: str, **plan_fields):
     """Subscribe ``user`` (active, this month) to a new plan whose entitlements are ``keys``.
     Returns the subscription."""
-    plan_fields["entitlements"] = list(keys)
-    return SubscriptionFactory(
-        user=user, **{f"plan__{name}": value for name, value in plan_fields.items()}
-    )
+    plan = PlanFactory(entitlements=list(keys), **plan_fields)
+    return SubscriptionFactory(user=user, plan=plan, price=plan.monthly_price)
 
 
 def give_api_access(user, *more: str):

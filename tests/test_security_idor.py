@@ -179,6 +179,9 @@ VALID_BODIES = {
 
 # Routes with a path parameter that name no customer's row, and why.
 PUBLIC = {
+    "api:billing-included-download": "a product's file for whoever's live plan includes it "
+    "(the plan is the check; anyone else gets 403 entitlement_required)",
+    "billing:included-download": "the same download as a page",
     "api:catalog-product-detail": "published catalog, readable by anyone",
     "api:catalog-product-reviews": "reviews of a published product are public",
     "api:catalog-review-helpful": "any signed-in customer may vote on others' reviews",
