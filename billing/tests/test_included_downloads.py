@@ -153,3 +153,18 @@ def test_the_pricing_page_and_the_plans_api_list_included_downloads(client, api_
     plans = {p["slug"]: p for p in api_client.get("/api/v1/plans/").json()}
     assert plans["studio"]["included_downloads"] == ["handbook"]
     assert plans["plain"]["included_downloads"] == []
+
+
+def test_a_key_sees_a_product_added_to_or_removed_from_the_plan_at_once(customer, handbook):
+    plan = PlanFactory(name="Team", slug="team", entitlements=["api_access"])
+    SubscriptionFactory(user=customer, plan=plan)
+    _key, raw = create_api_key(user=customer)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    url = f"/api/v1/downloads/{handbook.pk}/"
+    assert client.get(url).json()["code"] == "entitlement_required"  # the entry is cached
+
+    plan.included_downloads.add(handbook)
+    assert client.get(url).status_code == 200
+
+    handbook.including_plans.remove(plan)
+    assert client.get(url).status_code == 403
