@@ -11,7 +11,15 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import deletion, login_sessions, reauth, selectors, services, user_extras
+from accounts import (
+    deletion,
+    entitlements,
+    login_sessions,
+    reauth,
+    selectors,
+    services,
+    user_extras,
+)
 from accounts.forms import (
     ApiKeyCreateForm,
     DeleteAccountForm,
@@ -111,6 +119,9 @@ def api_keys(request):
         {
             "page": _page(request, selectors.api_keys_for(user=request.user)),
             "form": ApiKeyCreateForm(),
+            # A key works only with a plan that includes API access: say so instead of
+            # offering keys that would be refused.
+            "upgrade": entitlements.upgrade_prompt(request.user, entitlements.API_ACCESS),
         },
     )
 
@@ -120,6 +131,17 @@ def api_keys(request):
 @require_http_methods(["GET", "POST"])
 def create_api_key(request):
     form = ApiKeyCreateForm(request.POST or None)
+    upgrade = entitlements.upgrade_prompt(request.user, entitlements.API_ACCESS)
+    if upgrade is not None:
+        if request.method == "POST":
+            form.is_valid()
+            form.add_error(None, "Your plan does not include API access: upgrade to create keys.")
+        return render(
+            request,
+            "accounts/api_key_new.html",
+            {"form": form, "upgrade": upgrade},
+            status=403 if request.method == "POST" else 200,
+        )
     if request.method == "POST" and form.is_valid():
         key, raw = services.create_api_key(user=request.user, name=form.cleaned_data["name"])
         # The raw key is rendered in this response only: it is stored hashed.

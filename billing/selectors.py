@@ -13,7 +13,7 @@ from billing.models import (
     SubscriptionEvent,
     SubscriptionStatus,
 )
-from catalog.models import Plan, Product
+from catalog.models import Plan, Product, download_entitlement
 
 PAID_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
 PAID_INVOICE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED)
@@ -84,12 +84,18 @@ def live_subscriptions_granting_plan(*, user: User) -> QuerySet[Subscription]:
 def entitlements_for(*, user: User) -> set[str]:
     """What the customer may use now: the union of the entitlements of the plans of their
     active or trialing subscriptions, and past-due ones within the grace period.
-    "premium" is exactly this set being non-empty (seeds use it)."""
+    "premium" is exactly this set being non-empty (seeds use it). A plan that includes
+    downloads of products adds ``download:<product id>`` for each (one query in all)."""
     if not getattr(user, "pk", None):
         return set()
     result: set[str] = set()
-    for subscription in live_subscriptions_granting_plan(user=user):
-        result.update(str(e) for e in (subscription.plan.entitlements or []))
+    rows = live_subscriptions_granting_plan(user=user).values_list(
+        "plan__entitlements", "plan__included_downloads"
+    )
+    for keys, product_id in rows:
+        result.update(str(e) for e in (keys or []))
+        if product_id is not None:
+            result.add(download_entitlement(product_id))
     return result
 
 

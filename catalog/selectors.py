@@ -325,12 +325,19 @@ def collection_products(collection: Collection) -> QuerySet[Product]:
 
 
 def active_plans() -> QuerySet[Plan]:
-    """Plans on the pricing page: active, their product visible, in sort order."""
+    """Plans on the pricing page: active, their product visible, in sort order, with the
+    visible products whose downloads they include (``included_downloads_shown``)."""
+    shown = Product.objects.filter(
+        status=ProductStatus.PUBLISHED, deleted_at__isnull=True
+    ).order_by("name")
     return (
         Plan.objects.filter(
             active=True, product__status=ProductStatus.PUBLISHED, product__deleted_at__isnull=True
         )
         .select_related("product", "monthly_price", "yearly_price")
+        .prefetch_related(
+            Prefetch("included_downloads", queryset=shown, to_attr="included_downloads_shown")
+        )
         .order_by("sort_order", "id")
     )
 

@@ -10,7 +10,15 @@ from billing.models.common import CURRENCY_LENGTH, BillingSource
 from billing.models.customers import CustomerBillingProfile, PaymentMethod
 from billing.models.discounts import Discount, DiscountType, DiscountUsage
 from billing.models.invoices import CreditNote, Invoice, InvoiceStatus, StripeTaxRate, TaxRate
-from billing.models.orders import Cart, CartItem, Order, OrderItem, OrderStatus, PaymentStatus
+from billing.models.orders import (
+    Cart,
+    CartItem,
+    IncludedDownload,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PaymentStatus,
+)
 from billing.models.payments import Payment, Refund, RefundReason
 from billing.models.subscriptions import (
     PAST_DUE_GRACE,
@@ -39,6 +47,7 @@ __all__ = [
     "PaymentStatus",
     "Order",
     "OrderItem",
+    "IncludedDownload",
     "SubscriptionStatus",
     "PAST_DUE_GRACE",
     "SubscriptionQuerySet",
