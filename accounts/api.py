@@ -269,6 +269,8 @@ class TokenView(APIView):
 
 class MeView(APIView):
     parser_classes = JSON_ONLY
+    # A client whose plan lacks api_access can still learn why (its membership is here).
+    allowed_without_api_access = True
 
     @extend_schema(tags=["me"], responses={200: UserSerializer, **_errors(401)})
     def get(self, request):

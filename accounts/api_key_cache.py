@@ -1,18 +1,20 @@
 """What authenticating an API key needs, cached: key hash -> the key's and its user's few
 fields, so a request with a known key makes no query to be authenticated.
 
-An entry holds the key's id, expiry, scopes and last use, and its user's id, role, status
-and ``is_active``. Only keys that are not revoked are cached, for ``ENTRY_SECONDS``. Expiry
-is checked on every request against the cached ``expires_at``.
+An entry holds the key's id, expiry, scopes and last use, and its user's id, role, status,
+``is_active`` and entitlements (what their plan includes now, from ``accounts.entitlements``:
+the API's ``api_access`` check costs no query). Only keys that are not revoked are cached,
+for ``ENTRY_SECONDS``. Expiry is checked on every request against the cached ``expires_at``.
 
 Invalidation: the services that change what an entry says call ``forget`` (``revoke_api_key``)
-or ``forget_user`` (``change_status``, ``delete_account``, ``change_role``). That replaces the
+or ``forget_user`` (``change_status``, ``delete_account``, ``change_role``; billing when a
+subscription is saved or a plan's entitlements change). That replaces the
 entries with a "dropped" marker for ``ENTRY_SECONDS``, at once and again after the commit.
 While the marker is there, requests read the rows from the database and cache nothing, so a
 request that read the rows just before the commit cannot put the old entry back: the next
 request after the service returns sees the change. A change made without those services (a
-raw UPDATE, a shell) is seen within ``ENTRY_SECONDS``; so is one made while the cache was
-unreachable (config.cache answers misses and drops writes then).
+raw UPDATE, a shell, a past-due grace period running out) is seen within ``ENTRY_SECONDS``;
+so is one made while the cache was unreachable (config.cache answers misses and drops writes then).
 
 ``last_used_at`` is written at most once per ``LAST_USED_RESOLUTION_SECONDS`` per key, by a
 conditional UPDATE (two workers never both write it).
@@ -28,9 +30,10 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from accounts.models import ApiKey, User
+from accounts import entitlements
+from accounts.models import STAFF_ROLES, ApiKey, User
 
-CACHE_PREFIX = "apikey:v1:"
+CACHE_PREFIX = "apikey:v2:"
 ENTRY_SECONDS = 60
 LAST_USED_RESOLUTION_SECONDS = 60
 _DROPPED = "dropped"
@@ -79,6 +82,7 @@ def _read(hashed_key: str) -> dict | None:
     if row is None:
         return None
     key_id, user_id, scopes, last_used_at, expires_at, role, status, is_active = row
+    owned = () if role in STAFF_ROLES else entitlements.entitlements_of(User(pk=user_id, role=role))
     return {
         "key_id": key_id,
         "user_id": user_id,
@@ -88,6 +92,7 @@ def _read(hashed_key: str) -> dict | None:
         "role": role,
         "status": status,
         "is_active": is_active,
+        "entitlements": sorted(owned),
     }
 
 
@@ -121,6 +126,7 @@ def user_for(entry: dict) -> User:
     )
     # On this object only: Django would load each deferred field with a query of its own.
     user.refresh_from_db = functools.partial(_refresh_together, user)
+    entitlements.remember(user, entry["entitlements"])
     return user
 
 
@@ -164,5 +170,10 @@ def forget(*hashed_keys: str) -> None:
 
 
 def forget_user(user_id: int) -> None:
-    """Drop the entries of every key of this user (their status or role changed)."""
-    forget(*ApiKey.objects.filter(user_id=user_id).values_list("hashed_key", flat=True))
+    """Drop the entries of every key of this user (their status, role or plan changed)."""
+    forget_users([user_id])
+
+
+def forget_users(user_ids) -> None:
+    """Drop the entries of every key of these users (a query or a list of ids)."""
+    forget(*ApiKey.objects.filter(user_id__in=user_ids).values_list("hashed_key", flat=True))

@@ -121,3 +121,39 @@ class DeleteAccountForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("The password is not correct.", code="wrong_password")
         return password
+
+
+class DeleteWithoutPasswordForm(forms.Form):
+    """Deleting an account that has no password (it signs in with Google or GitHub): the
+    customer signed in again with their provider a few minutes ago (``accounts.reauth``) and
+    types their e-mail address, so a browser left signed in is not enough on its own."""
+
+    email = forms.CharField(
+        label="Type your e-mail address to confirm",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    confirm = DeleteAccountForm.base_fields["confirm"]
+
+    def __init__(self, *args, user, recently_signed_in: bool, **kwargs):
+        self.user = user
+        self.recently_signed_in = recently_signed_in
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        if email.casefold() != self.user.email.casefold():
+            raise forms.ValidationError(
+                "This is not your account's e-mail address.", code="wrong_email"
+            )
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.recently_signed_in:
+            raise forms.ValidationError(
+                "Sign in again with your Google or GitHub account first: it confirms that "
+                "it is you.",
+                code="sign_in_again",
+            )
+        return cleaned

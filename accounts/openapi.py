@@ -26,6 +26,16 @@ ERROR_SCHEMA = {
             "description": "Per-field messages, for validation errors: a list of messages, "
             "or for a list or nested input, the same shape per item.",
         },
+        "entitlement": {
+            "type": "string",
+            "description": "With code `entitlement_required`: what the plan lacks.",
+        },
+        "plans": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "With code `entitlement_required`: slugs of the plans on sale "
+            "that include it, cheapest first.",
+        },
         "retry_after": {
             "type": "integer",
             "description": "With code `throttled`: seconds to wait, as in the "
@@ -38,7 +48,10 @@ _UNSAFE = {"post", "put", "patch", "delete"}
 _DESCRIPTIONS = {
     400: "Invalid input (code `invalid` or a specific code).",
     401: "Not authenticated, or the credentials sent are not valid.",
-    403: "Not allowed for this user (or a session write without the CSRF token).",
+    403: "Not allowed for this user (code `entitlement_required` when a customer's API key "
+    "comes without a plan that includes `api_access`, or the plan lacks what the operation "
+    "needs; the body names the plans that include it in `plans`), or a session write "
+    "without the CSRF token.",
     404: "No such object for this user (another customer's object answers 404 too).",
     415: "The body's Content-Type is not one this operation reads, or it cannot be parsed.",
     429: "Too many requests (code `throttled`): try again after `Retry-After` seconds.",
@@ -69,7 +82,10 @@ def error_statuses(path: str, method: str, operation: dict) -> set[int]:
     statuses = {401, 429}
     security = operation.get("security") or []
     anonymous_allowed = not security or {} in security
-    if not anonymous_allowed or method in _UNSAFE:
+    # Any operation that takes an API key: a customer's key without a plan that includes
+    # api_access is refused (accounts.entitlements), public reads included.
+    takes_credentials = any(security)
+    if not anonymous_allowed or method in _UNSAFE or takes_credentials:
         statuses.add(403)
     query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
     # A page past the last one, or a cursor that is not ours, answers 404.

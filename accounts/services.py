@@ -36,6 +36,7 @@ from core.errors import (
     EmailTaken,
     InvalidCredentials,
     LockedOut,
+    NoPassword,
     NotAllowed,
     WeakPassword,
     WrongPassword,
@@ -334,6 +335,10 @@ def export_user_data(*, user: User) -> Iterator[str]:
 
 
 def check_password_or_raise(*, user: User, password: str) -> None:
+    """WrongPassword, or NoPassword for an account that signs in only with a provider (the
+    account pages confirm those through the provider instead: accounts.reauth)."""
+    if not user.has_usable_password():
+        raise NoPassword()
     if not password or not user.check_password(password):
         raise WrongPassword()
 
@@ -347,7 +352,8 @@ def delete_account(*, user: User, actor: User | None) -> None:
     unreachable), nothing is anonymised and the call can be repeated.
     Financial records (orders, invoices, payments, credit ledgers) keep pointing at the row,
     which stays, anonymised, with status DELETED. Locks the user row. Raises AccountDeleted
-    if it was already deleted. Callers confirm the password first (check_password_or_raise).
+    if it was already deleted. Callers confirm the password first (check_password_or_raise)
+    or, for an account without one, a recent sign-in with its provider (accounts.reauth).
     """
 
     if User.all_objects.filter(pk=user.pk, deleted_at__isnull=False).exists():

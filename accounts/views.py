@@ -11,8 +11,21 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import deletion, login_sessions, selectors, services, user_extras
-from accounts.forms import ApiKeyCreateForm, DeleteAccountForm, ProfileForm
+from accounts import (
+    deletion,
+    entitlements,
+    login_sessions,
+    reauth,
+    selectors,
+    services,
+    user_extras,
+)
+from accounts.forms import (
+    ApiKeyCreateForm,
+    DeleteAccountForm,
+    DeleteWithoutPasswordForm,
+    ProfileForm,
+)
 from accounts.models import ApiKey, LoginSession
 from core.api import DomainError
 
@@ -106,6 +119,9 @@ def api_keys(request):
         {
             "page": _page(request, selectors.api_keys_for(user=request.user)),
             "form": ApiKeyCreateForm(),
+            # A key works only with a plan that includes API access: say so instead of
+            # offering keys that would be refused.
+            "upgrade": entitlements.upgrade_prompt(request.user, entitlements.API_ACCESS),
         },
     )
 
@@ -115,6 +131,17 @@ def api_keys(request):
 @require_http_methods(["GET", "POST"])
 def create_api_key(request):
     form = ApiKeyCreateForm(request.POST or None)
+    upgrade = entitlements.upgrade_prompt(request.user, entitlements.API_ACCESS)
+    if upgrade is not None:
+        if request.method == "POST":
+            form.is_valid()
+            form.add_error(None, "Your plan does not include API access: upgrade to create keys.")
+        return render(
+            request,
+            "accounts/api_key_new.html",
+            {"form": form, "upgrade": upgrade},
+            status=403 if request.method == "POST" else 200,
+        )
     if request.method == "POST" and form.is_valid():
         key, raw = services.create_api_key(user=request.user, name=form.cleaned_data["name"])
         # The raw key is rendered in this response only: it is stored hashed.
@@ -161,10 +188,23 @@ def export_download(request):
     return response
 
 
+def _delete_form(request) -> DeleteAccountForm | DeleteWithoutPasswordForm:
+    """The password confirms it is the owner; without one (Google or GitHub sign-in only), a
+    sign-in with the provider in the last few minutes and the typed e-mail address do."""
+    data = request.POST if request.method == "POST" else None
+    if request.user.has_usable_password():
+        return DeleteAccountForm(data, user=request.user)
+    return DeleteWithoutPasswordForm(
+        data,
+        user=request.user,
+        recently_signed_in=reauth.recent_provider_sign_in(request) is not None,
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request):
-    form = DeleteAccountForm(request.POST or None, user=request.user)
+    form = _delete_form(request)
     status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -182,6 +222,12 @@ def delete_account(request):
     return render(
         request,
         "accounts/delete.html",
-        {"form": form, "consequences": deletion.preview(request.user)},
+        {
+            "form": form,
+            "consequences": deletion.preview(request.user),
+            "has_password": request.user.has_usable_password(),
+            "sign_in_again": reauth.needs_provider_sign_in(request),
+            "window_minutes": reauth.window_minutes(),
+        },
         status=status,
     )

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import authority
+from accounts.entitlements import RequiresEntitlement
 from analytics import selectors
 from analytics.metrics import family_of
 from analytics.models import DailyMetric
@@ -52,7 +53,7 @@ class MetricsView(APIView):
     """Query: ``metric`` (required), ``from`` and ``to`` (YYYY-MM-DD, at most 366 days
     inclusive), ``dimension`` (optional: a currency or operation; empty string = totals)."""
 
-    permission_classes = [SeesRevenue]
+    permission_classes = [SeesRevenue, RequiresEntitlement]
 
     @extend_schema(
         tags=["analytics"],

@@ -55,7 +55,8 @@ OPERATION = "AI_TEXT_CHAT"
 
 
 def seed() -> str:
-    """The catalog, the costs and one customer with credits; returns the raw API key."""
+    """The catalog, the costs and one customer with credits and a plan that includes API
+    access; returns the raw API key."""
     from django.core.management import call_command  # noqa: PLC0415 - Django is set up when the bench runs
 
     from accounts.models import User  # noqa: PLC0415 - Django is set up when the bench runs
@@ -70,8 +71,27 @@ def seed() -> str:
     grant_credits(
         user=user, amount=10_000_000, source=GrantSource.PROMO, idempotency_key="bench:api"
     )
+    _subscribe_with_api_access(user)
     _key, raw = create_api_key(user=user, name="bench")
     return raw
+
+
+def _subscribe_with_api_access(user) -> None:
+    """An API key works with a plan that includes api_access: the seeded Business plan."""
+    from django.utils import timezone  # noqa: PLC0415 - Django is set up when the bench runs
+
+    from billing.models import BillingSource, Subscription, SubscriptionStatus  # noqa: PLC0415 - Django is set up when the bench runs
+    from catalog.models import Plan  # noqa: PLC0415 - Django is set up when the bench runs
+
+    now = timezone.now()
+    Subscription.objects.create(
+        user=user,
+        plan=Plan.objects.get(slug="business"),
+        status=SubscriptionStatus.ACTIVE,
+        billing_source=BillingSource.MANUAL,
+        current_period_start=now,
+        current_period_end=now + timezone.timedelta(days=365),
+    )
 
 
 # Each endpoint's req/s should reach this share of the constant DRF view's.

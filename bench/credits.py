@@ -20,7 +20,9 @@ What it does, in one run (about a minute and a half with the defaults):
    :cost WHERE user_id = :u AND balance >= :cost; INSERT`` into a ledger-like table (primary
    key and a (user, time) index) ``; END``, as many clients.
 4. What bounds it: pgbench calling the same database function consume_credits calls
-   (``credits_consume_v2``), with no Python, for distinct users and for the hot user. The
+   (``credits_consume_v2``, prepared, as the service prepares it), with no Python, for
+   distinct users and for the hot user; and the same processes calling it through bare
+   psycopg (no Django, no checks, no result object): the least any Python caller pays. The
    gap between these rows and ours is Python and Django; the gap between these and the
    baselines is the function's work (cost lookup, lots, ledger, lot rows).
 5. Overdraft check: the processes race for a user holding exactly ``--overdraft-credits``;
@@ -147,9 +149,37 @@ def _consume_loop(index: int, user_id: int, seconds: float, start, results) -> N
         results.put((index, done, refused))
 
 
-def _consume_for(user_ids: list[int], workers: int, seconds: float) -> tuple[int, int, float]:
-    """``workers`` processes, process i consuming for ``user_ids[i % len(user_ids)]``;
-    returns (consumed, refused, elapsed seconds)."""
+def _bare_loop(index: int, user_id: int, seconds: float, start, results) -> None:
+    """One process calling the database function as the service does (the same prepared
+    statement on the same connection settings) but from bare psycopg: no Django, no argument
+    checks, no result object. The floor for any Python caller; report (index, done, 0)."""
+    import psycopg  # noqa: PLC0415 - Django is set up when the bench runs
+    from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
+    from django.utils import timezone  # noqa: PLC0415 - Django is set up when the bench runs
+
+    from credits.services import _CONSUME_SQL  # noqa: PLC0415 - Django is set up when the bench runs
+
+    done = 0
+    try:
+        connection.ensure_connection()
+        cursor = psycopg.Cursor(connection.connection)
+        start.wait()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            params = [user_id, OPERATION, 1, "", "{}", timezone.now()]
+            cursor.execute(_CONSUME_SQL, params, prepare=True)
+            cursor.fetchone()
+            done += 1
+    finally:
+        connection.close()
+        results.put((index, done, 0))
+
+
+def _consume_for(
+    user_ids: list[int], workers: int, seconds: float, loop=None
+) -> tuple[int, int, float]:
+    """``workers`` processes, process i consuming for ``user_ids[i % len(user_ids)]`` with
+    ``loop`` (consume_credits by default); returns (consumed, refused, elapsed seconds)."""
     from django.db import connections  # noqa: PLC0415 - Django is set up when the bench runs
 
     # Forked children must not share the parent's connection: close it, each opens its own.
@@ -158,7 +188,7 @@ def _consume_for(user_ids: list[int], workers: int, seconds: float) -> tuple[int
     start, results = context.Barrier(workers + 1), context.Queue()
     processes = [
         context.Process(
-            target=_consume_loop,
+            target=loop or _consume_loop,
             daemon=True,
             args=(i, user_ids[i % len(user_ids)], seconds, start, results),
         )
@@ -281,7 +311,7 @@ def _timed_phases(args, distinct: list[int], hot: int, seconds: int) -> tuple:
     """Consume rates for distinct users and one hot user, each next to its pgbench baselines
     in time (so a change in the machine's load moves them together): (distinct ops/s, hot
     ops/s, pgbench -N, function for distinct users, hot-row baseline, function for the hot
-    user)."""
+    user, function from bare psycopg processes for distinct users)."""
     with tempfile.TemporaryDirectory(prefix="bench-credits-") as folder:
         pgbench = Pgbench(args.workers, seconds, Path(folder))
         pgbench.init()
@@ -294,18 +324,24 @@ def _timed_phases(args, distinct: list[int], hot: int, seconds: int) -> tuple:
         simple = pgbench.tps("-N")
         pgbench.vacuum()
         f_distinct = pgbench.tps(
-            script=FUNCTION_DISTINCT_SCRIPT, first_user=distinct[0], users=len(distinct)
+            "-M",
+            "prepared",
+            script=FUNCTION_DISTINCT_SCRIPT,
+            first_user=distinct[0],
+            users=len(distinct),
         )
+        pgbench.vacuum()
+        b_ops, _, b_time = _consume_for(distinct, args.workers, args.seconds, _bare_loop)
         pgbench.vacuum()
         h_ops, _, h_time = _consume_for([hot], args.workers, args.seconds)
         pgbench.vacuum()
         hot_row = pgbench.tps(script=HOT_ROW_SCRIPT)
         pgbench.vacuum()
-        f_hot = pgbench.tps(script=FUNCTION_HOT_SCRIPT, hot_user=hot)
-    return d_ops / d_time, h_ops / h_time, simple, f_distinct, hot_row, f_hot
+        f_hot = pgbench.tps("-M", "prepared", script=FUNCTION_HOT_SCRIPT, hot_user=hot)
+    return d_ops / d_time, h_ops / h_time, simple, f_distinct, hot_row, f_hot, b_ops / b_time
 
 
-def _results(n: int, d_rate, h_rate, simple, f_distinct, hot_row, f_hot) -> list[Result]:
+def _results(n: int, d_rate, h_rate, simple, f_distinct, hot_row, f_hot, bare) -> list[Result]:
     """The rows: consume_credits from ``n`` processes on distinct users and on one hot user,
     and the database function alone from pgbench, against their pgbench baselines."""
     distinct_base, hot_base = f"pgbench -N, {n} clients", f"hot-row UPDATE + INSERT, {n} clients"
@@ -328,11 +364,20 @@ def _results(n: int, d_rate, h_rate, simple, f_distinct, hot_row, f_hot) -> list
             hot_base,
             target=TARGETS["hot"],
         ),
-        # What bounds the two above: the same function with no Python in front of it.
+        # What bounds the two above: the same function with no Python in front of it (pgbench,
+        # prepared as the service prepares it), and with the least Python (bare psycopg).
         Result(
             "credits",
             f"credits_consume_v2 from pgbench, {n} distinct users",
             f_distinct,
+            simple,
+            "ops/s",
+            distinct_base,
+        ),
+        Result(
+            "credits",
+            f"credits_consume_v2 from bare psycopg, {n} distinct users ({n} processes)",
+            bare,
             simple,
             "ops/s",
             distinct_base,
@@ -370,7 +415,9 @@ def run(args) -> tuple[list[Result], int]:
     seconds = max(int(round(args.seconds)), 1)
     print(f"credits: {args.workers} processes, {seconds} s per phase", flush=True)
 
-    d_rate, h_rate, simple, f_distinct, hot_row, f_hot = _timed_phases(args, distinct, hot, seconds)
+    d_rate, h_rate, simple, f_distinct, hot_row, f_hot, bare = _timed_phases(
+        args, distinct, hot, seconds
+    )
 
     [limited] = _make_users(1, args.overdraft_credits, f"{tag}-o")
     o_ok, o_refused, _ = _consume_for([limited], args.workers, 0)
@@ -378,7 +425,7 @@ def run(args) -> tuple[list[Result], int]:
     overdrafts += CreditBalance.objects.filter(balance__lt=0).count()
     violations = check_invariant()
 
-    results = _results(args.workers, d_rate, h_rate, simple, f_distinct, hot_row, f_hot)
+    results = _results(args.workers, d_rate, h_rate, simple, f_distinct, hot_row, f_hot, bare)
     print(f"  {'workload':<48}{'ops/s':>8}{'baseline':>10}{'ratio':>8}  target")
     for row in results:
         verdict = f"{row.target}: {'met' if row.met else 'NOT met'}" if row.target else ""

@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -88,8 +87,6 @@ def payment_out(payment) -> dict:
 
 
 class PaymentListView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=PaymentPageOut, operation_id="payments_list")
     def get(self, request):
         paginator = Pagination()
@@ -102,8 +99,6 @@ class PaymentListView(APIView):
 
 
 class PaymentDetailView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=PaymentOut, operation_id="payments_retrieve")
     def get(self, request, pk):
         payment = receipts.payment_for_user(user=request.user, payment_id=pk)

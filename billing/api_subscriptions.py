@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, cast
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -214,8 +213,6 @@ def _errors(*statuses: int) -> dict:
 
 
 class SubscriptionListView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=SubscriptionPageOut, operation_id="subscriptions_list")
     def get(self, request):
         paginator = Pagination()
@@ -256,8 +253,6 @@ class SubscriptionListView(APIView):
 
 
 class SubscriptionDetailView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=SubscriptionOut, operation_id="subscriptions_retrieve")
     def get(self, request, pk):
         return Response(
@@ -268,8 +263,6 @@ class SubscriptionDetailView(APIView):
 
 
 class CancelView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         request=CancelIn,
         responses={200: SubscriptionOut, **_errors(400, 404, 409, 502)},
@@ -288,8 +281,6 @@ class CancelView(APIView):
 
 
 class ResumeView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         request=None,
         responses={200: SubscriptionOut, **_errors(404, 409, 502)},
@@ -303,8 +294,6 @@ class ResumeView(APIView):
 
 
 class ChangePlanView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         request=ChangePlanIn,
         responses={200: PreviewOut, **_errors(400, 404, 409, 502)},
@@ -330,8 +319,6 @@ class ChangePlanView(APIView):
 
 
 class PaymentMethodView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         request=None,
         responses={200: PortalOut, **_errors(400, 404, 502)},
@@ -347,8 +334,6 @@ class PaymentMethodView(APIView):
 
 
 class InvoiceListView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=InvoicePageOut, operation_id="invoices_list")
     def get(self, request):
         paginator = Pagination()
@@ -359,8 +344,6 @@ class InvoiceListView(APIView):
 
 
 class InvoiceDetailView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=InvoiceOut, operation_id="invoices_retrieve")
     def get(self, request, number):
         return Response(
@@ -369,7 +352,8 @@ class InvoiceDetailView(APIView):
 
 
 class EntitlementsView(APIView):
-    permission_classes = [IsAuthenticated]
+    # A client whose plan lacks api_access can still learn what it has.
+    allowed_without_api_access = True
 
     @extend_schema(responses=EntitlementsOut, operation_id="entitlements_retrieve")
     def get(self, request):

@@ -17,6 +17,11 @@ urlpatterns = [
         api.DownloadView.as_view(),
         name="billing-order-download",
     ),
+    path(
+        "downloads/<int:product_id>/",
+        api.IncludedDownloadView.as_view(),
+        name="billing-included-download",
+    ),
     path("subscriptions/", subs.SubscriptionListView.as_view(), name="billing-subscriptions"),
     path(
         "subscriptions/<str:pk>/",

@@ -18,15 +18,18 @@ class BillingConfig(AppConfig):
         executors.register()
         # Credits asks billing what the customer's plan gives (cost overrides, entitlements).
         from billing import entitlements  # noqa: PLC0415 - models load after apps.py
-        from billing.selectors import entitlements_for, plan_for_user  # noqa: PLC0415 - models load after apps.py
+        from billing.selectors import plan_for_user  # noqa: PLC0415 - models load after apps.py
         from credits import plans  # noqa: PLC0415 - models load after apps.py
 
         plans.register(
             plan_for_user=plan_for_user,
-            entitlements_for=entitlements_for,
+            # From the API key's cached entry when the request came with one.
+            entitlements_for=entitlements.current_entitlements,
             upgrade_prompt=entitlements.upgrade_prompt,
             require_entitlement=entitlements.require_entitlement,
         )
+        # The API's permission asks the same (accounts.entitlements), from the key's cache.
+        entitlements.connect()
         # The catalog asks billing about purchases (verified reviews, cart limit, pricing).
         from billing.selectors import customer_has_completed_order  # noqa: PLC0415 - models load after apps.py
         from billing.services.cart import quantity_limit  # noqa: PLC0415 - models load after apps.py
@@ -38,6 +41,7 @@ class BillingConfig(AppConfig):
             quantity_limit=quantity_limit,
             sold_by=sold_by,
             trial_days_for=trial_days_for,
+            download_included=entitlements.download_included,
         )
         # seed_demo: demo orders right after the catalog, demo subscriptions after credits.
         from accounts import seed_steps  # noqa: PLC0415 - models load after apps.py

@@ -146,6 +146,11 @@ class OrderNotFound(NotFound):
     default_message = "This order does not exist."
 
 
+class ProductNotFound(NotFound):
+    code = "product_not_found"
+    default_message = "This product does not exist."
+
+
 class OrderNotPayable(Conflict):
     code = "order_not_payable"
     default_message = "This order cannot be marked as paid in its current state."

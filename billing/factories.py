@@ -14,7 +14,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services.numbers import next_number
-from catalog.factories import ProductFactory
+from catalog.factories import PlanFactory, ProductFactory
 
 
 class DiscountFactory(factory.django.DjangoModelFactory):
@@ -92,3 +92,15 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
     payload = factory.LazyAttribute(
         lambda o: {"id": o.stripe_event_id, "type": o.type, "data": {"object": {}}}
     )
+
+
+def give_entitlements(user, *keys: str, **plan_fields):
+    """Subscribe ``user`` (active, this month) to a new plan whose entitlements are ``keys``.
+    Returns the subscription."""
+    plan = PlanFactory(entitlements=list(keys), **plan_fields)
+    return SubscriptionFactory(user=user, plan=plan, price=plan.monthly_price)
+
+
+def give_api_access(user, *more: str):
+    """What a customer needs to call the API with a key: a plan including ``api_access``."""
+    return give_entitlements(user, "api_access", *more)

@@ -7,6 +7,7 @@ from billing.models import (
     BillingSource,
     DiscountUsage,
     Invoice,
+    InvoiceStatus,
     Order,
     OrderItem,
     OrderStatus,
@@ -14,9 +15,10 @@ from billing.models import (
     SubscriptionEvent,
     SubscriptionStatus,
 )
-from catalog.models import Plan, Product
+from catalog.models import Plan, Product, download_entitlement
 
 PAID_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
+PAID_INVOICE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_REFUNDED)
 
 
 def current_subscription(*, user: User) -> Subscription | None:
@@ -40,11 +42,20 @@ def plan_for_user(*, user: User) -> Plan | None:
 
 
 def customer_has_completed_order(*, user: User, product: Product | int) -> bool:
-    """Whether the user paid for ``product`` (a completed, not fully refunded order)."""
+    """Whether the user paid for ``product``: a completed, not fully refunded order of it, or
+    a paid (not fully refunded, not free) invoice of a subscription to its plan."""
     product_id = product.pk if isinstance(product, Product) else product
-    return OrderItem.objects.filter(
-        order__user=user, product_id=product_id, order__status__in=PAID_ORDER_STATUSES
-    ).exists()
+    return (
+        OrderItem.objects.filter(
+            order__user=user, product_id=product_id, order__status__in=PAID_ORDER_STATUSES
+        ).exists()
+        or Invoice.objects.filter(
+            user=user,
+            subscription__plan__product_id=product_id,
+            status__in=PAID_INVOICE_STATUSES,
+            total__gt=0,
+        ).exists()
+    )
 
 
 def orders_for_user(*, user: User) -> QuerySet[Order]:
@@ -75,12 +86,18 @@ def live_subscriptions_granting_plan(*, user: User) -> QuerySet[Subscription]:
 def entitlements_for(*, user: User) -> set[str]:
     """What the customer may use now: the union of the entitlements of the plans of their
     active or trialing subscriptions, and past-due ones within the grace period.
-    "premium" is exactly this set being non-empty (seeds use it)."""
+    "premium" is exactly this set being non-empty (seeds use it). A plan that includes
+    downloads of products adds ``download:<product id>`` for each (one query in all)."""
     if not getattr(user, "pk", None):
         return set()
     result: set[str] = set()
-    for subscription in live_subscriptions_granting_plan(user=user):
-        result.update(str(e) for e in (subscription.plan.entitlements or []))
+    rows = live_subscriptions_granting_plan(user=user).values_list(
+        "plan__entitlements", "plan__included_downloads"
+    )
+    for keys, product_id in rows:
+        result.update(str(e) for e in (keys or []))
+        if product_id is not None:
+            result.add(download_entitlement(product_id))
     return result
 
 

@@ -3,11 +3,22 @@
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from billing import receipts
-from billing.models import Invoice, InvoiceStatus, Order, Payment, Refund, Subscription
+from billing.models import (
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Order,
+    Payment,
+    Refund,
+    RefundReason,
+    Subscription,
+)
 from billing.services import refunds
 from billing.services.subscriptions import renewal
 from billing.stripe import client as stripe_client
@@ -146,6 +157,43 @@ def send_refund_notice(refund_id: int) -> bool:
             **receipts.branding(),
         },
     )
+    return True
+
+
+@shared_task(
+    name="billing.tasks.send_credit_note_notice",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+@outbox.effect_once
+def send_credit_note_notice(credit_note_id: int) -> bool:
+    """The "credit note issued" e-mail, once per credit note: the note's row, locked while
+    the message goes out, records when it was sent, so a second run (a copy of the message,
+    or any other call) sends nothing; a failed send leaves it unsent for the retry."""
+    with transaction.atomic():
+        note = (
+            CreditNote.objects.select_for_update(of=("self",))
+            .select_related("user", "invoice", "refund")
+            .filter(pk=credit_note_id, notice_sent_at__isnull=True)
+            .first()
+        )
+        if note is None or note.user.deleted_at is not None or not note.user.email:
+            return False
+        _send_branded(
+            template="credit_note_issued",
+            to=note.user.email,
+            subject=f"Credit note {note.number} for invoice {note.invoice.number}",
+            context={
+                "note": note,
+                "invoice": note.invoice,
+                "disputed": note.reason == RefundReason.DISPUTED,
+                "note_path": reverse("billing:credit-note", args=[note.number]),
+                "invoice_path": reverse("billing:subscription-invoice", args=[note.invoice.number]),
+                **receipts.branding(),
+            },
+        )
+        CreditNote.objects.filter(pk=note.pk).update(notice_sent_at=timezone.now())
     return True
 
 

@@ -1,6 +1,6 @@
 """Tax, one rule everywhere: one-time orders, manual subscriptions and their plan changes
-(and Stripe subscriptions, through Stripe Tax when STRIPE_AUTOMATIC_TAX is on) all ask
-``tax_for``.
+and Stripe subscriptions (as a Stripe TaxRate, billing.services.stripe_tax; through Stripe Tax
+instead when STRIPE_AUTOMATIC_TAX is on) all ask ``tax_for``.
 
 The customer's country is their billing address's, or the seller's
 (``billing.seller_country``) when it is unknown. A business customer in another EU country

@@ -20,6 +20,7 @@ urlpatterns = [
     path("orders/<str:number>/", views.order_detail, name="order"),
     path("orders/<str:number>/invoice/", views.invoice_page, name="invoice"),
     path("orders/<str:number>/items/<int:item_id>/download/", views.download, name="download"),
+    path("billing/downloads/<int:product_id>/", views.included_download, name="included-download"),
     path("billing/subscribe/<slug:slug>/", subs.subscribe_page, name="subscribe"),
     path("billing/subscription/", subs.subscription_page, name="subscription"),
     path("billing/subscriptions/<str:pk>/cancel/", subs.cancel_view, name="subscription-cancel"),

@@ -19,10 +19,11 @@ from billing.api import download_response
 from billing.models import BillingSource, Order, OrderStatus
 from billing.services import cart as cart_service
 from billing.services.checkout import checkout
-from billing.services.downloads import register_download
+from billing.services.downloads import register_download, register_included_download
 from billing.stripe import client as stripe_client
 from billing.stripe.inbox import InvalidEvent, record_event
 from billing.stripe.signature import SignatureError, verify_signature
+from catalog.models import Plan, Product
 from catalog.views import add_to_cart_refused
 from core.api import DomainError
 from core.outbox.publisher import publish_soon
@@ -303,6 +304,28 @@ def download(request, number, item_id):
                 "form_error": exc.message,
                 "form_error_code": exc.code,
                 "bank_instructions": get_config("billing.bank_transfer_instructions"),
+            },
+            status=exc.status_code,
+        )
+    return download_response(stored)
+
+
+@login_required
+def included_download(request, product_id):
+    """A product the customer's plan includes; refused with what would include it."""
+    try:
+        stored = register_included_download(user=request.user, product_id=product_id)
+    except errors.ProductNotFound as exc:
+        raise Http404("No such product.") from exc
+    except DomainError as exc:
+        return render(
+            request,
+            "billing/download_refused.html",
+            {
+                "product": Product.objects.filter(pk=product_id).first(),
+                "form_error": exc.message,
+                "form_error_code": exc.code,
+                "plans": Plan.objects.filter(slug__in=exc.extra.get("plans") or []),
             },
             status=exc.status_code,
         )

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import filters, generics, permissions, serializers, status
 from rest_framework.response import Response
 
+from accounts.entitlements import RequiresEntitlement
 from catalog import public_cache, selectors, services
 from catalog.models import (
     Category,
@@ -110,7 +111,7 @@ class PublicMixin:
         type[permissions.BasePermission]
         | permissions.OperandHolder
         | permissions.SingleOperandHolder
-    ] = [permissions.AllowAny]
+    ] = [permissions.AllowAny, RequiresEntitlement]
 
 
 class CachedForAnonymousMixin:
@@ -216,7 +217,6 @@ class HelpfulVoteSerializer(serializers.Serializer):
 class ReviewHelpfulView(generics.GenericAPIView):
     """Mark a review helpful: once per user, never one's own review."""
 
-    permission_classes = [permissions.IsAuthenticated]
     serializer_class = HelpfulVoteSerializer
     queryset = Review.objects.all()
 

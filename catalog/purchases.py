@@ -5,20 +5,22 @@ AppConfig.ready():
 
     from catalog import purchases
     purchases.register(verified_purchase=..., quantity_limit=..., sold_by=...,
-                       trial_days_for=...)
+                       trial_days_for=..., download_included=...)
 
 - ``verified_purchase(user=, product=) -> bool``: a review of ``product`` by ``user`` is a
   verified purchase (the customer paid for it).
 - ``quantity_limit(product) -> int``: how many units one cart line may hold (product page).
 - ``sold_by(plan, price) -> str``: "manual" (by invoice) or "stripe" (pricing page).
 - ``trial_days_for(user=, plan=) -> int``: the trial this customer would get (pricing page).
+- ``download_included(user=, product=) -> bool``: the customer's live plan includes downloads
+  of ``product`` (product page: "included in your plan").
 """
 
 from collections.abc import Callable
 from typing import Any
 
 _ANSWERS: dict[str, Callable[..., Any]] = {}
-NAMES = ("verified_purchase", "quantity_limit", "sold_by", "trial_days_for")
+NAMES = ("verified_purchase", "quantity_limit", "sold_by", "trial_days_for", "download_included")
 
 
 def register(**answers: Callable[..., Any]) -> None:
@@ -50,3 +52,7 @@ def sold_by(plan: Any, price: Any) -> str:
 
 def trial_days_for(*, user: Any, plan: Any) -> int:
     return _answer("trial_days_for")(user=user, plan=plan)
+
+
+def download_included(*, user: Any, product: Any) -> bool:
+    return bool(_answer("download_included")(user=user, product=product))

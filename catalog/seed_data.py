@@ -59,6 +59,8 @@ PRODUCTS = [
         licences=True,
         featured=True,
         download_limit=5,
+        # The file buyers, and Pro subscribers (its plan includes it), download.
+        download_text="Prompt Writer Pro: 500 tested prompts for writing and research.\n",
     ),
     _product(
         "chatbot-starter-kit",
@@ -357,6 +359,8 @@ PLANS: list[dict[str, Any]] = [
             "shorts",
             "priority_support",
         ],
+        # Subscribers download these products without buying them.
+        "included_downloads": ["prompt-writer-pro"],
         "overrides": {
             "AI_TEXT_CHAT": 1,
             "AI_IMAGE_GENERATION": 6,

@@ -325,12 +325,19 @@ def collection_products(collection: Collection) -> QuerySet[Product]:
 
 
 def active_plans() -> QuerySet[Plan]:
-    """Plans on the pricing page: active, their product visible, in sort order."""
+    """Plans on the pricing page: active, their product visible, in sort order, with the
+    visible products whose downloads they include (``included_downloads_shown``)."""
+    shown = Product.objects.filter(
+        status=ProductStatus.PUBLISHED, deleted_at__isnull=True
+    ).order_by("name")
     return (
         Plan.objects.filter(
             active=True, product__status=ProductStatus.PUBLISHED, product__deleted_at__isnull=True
         )
         .select_related("product", "monthly_price", "yearly_price")
+        .prefetch_related(
+            Prefetch("included_downloads", queryset=shown, to_attr="included_downloads_shown")
+        )
         .order_by("sort_order", "id")
     )
 
@@ -364,11 +371,15 @@ def product_reviews(product: Product) -> QuerySet[Review]:
 
 
 def rating_summary(product: Product) -> dict:
-    """``{"average": 4.33 | None, "count": 3, "distribution": {1: 0, ..., 5: 2},
-    "verified_count": 1, "verified_average": 5.0 | None}``: the verified figures count only
-    reviews by customers who paid for the product."""
+    """``{"average": 4.5 | None, "count": 2, "distribution": {1: 0, ..., 5: 1},
+    "verified_count": 2, "verified_average": 4.5 | None, "unverified_count": 1}``.
+
+    The published rating (average, count, distribution) counts only verified reviews, by
+    customers who paid for the product, like the product's own figures (``refresh_ratings``);
+    ``verified_*`` repeat them for older clients. ``unverified_count``: reviews listed with the
+    others, marked not verified, that move none of the figures."""
     distribution = dict.fromkeys(range(1, 6), 0)
-    verified_count = verified_total = 0
+    unverified = 0
     rows = (
         Review.objects.filter(product=product)
         .order_by()
@@ -376,10 +387,10 @@ def rating_summary(product: Product) -> dict:
         .annotate(n=Count("id"))
     )
     for row in rows:
-        distribution[row["rating"]] += row["n"]
         if row["verified"]:
-            verified_count += row["n"]
-            verified_total += row["rating"] * row["n"]
+            distribution[row["rating"]] += row["n"]
+        else:
+            unverified += row["n"]
     count = sum(distribution.values())
     total = sum(rating * n for rating, n in distribution.items())
     average = round(total / count, 2) if count else None
@@ -387,8 +398,9 @@ def rating_summary(product: Product) -> dict:
         "average": average,
         "count": count,
         "distribution": distribution,
-        "verified_count": verified_count,
-        "verified_average": (round(verified_total / verified_count, 2) if verified_count else None),
+        "verified_count": count,
+        "verified_average": average,
+        "unverified_count": unverified,
     }
 
 

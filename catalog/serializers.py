@@ -53,18 +53,23 @@ class CategoryRefSerializer(serializers.ModelSerializer):
 
 
 class RatingSerializer(serializers.Serializer):
+    """The published rating: verified reviews only (by customers who paid)."""
+
     average = serializers.FloatField(allow_null=True)
     count = serializers.IntegerField()
 
 
 class RatingSummarySerializer(RatingSerializer):
     distribution = serializers.DictField(
-        child=serializers.IntegerField(), help_text='Keys "1".."5": number of reviews.'
+        child=serializers.IntegerField(), help_text='Keys "1".."5": number of verified reviews.'
     )
     verified_count = serializers.IntegerField(
-        help_text="Reviews by customers who paid for the product."
+        help_text="Reviews by customers who paid for the product (the same as count)."
     )
     verified_average = serializers.FloatField(allow_null=True)
+    unverified_count = serializers.IntegerField(
+        help_text="Reviews listed but not counted: the author has not paid for the product."
+    )
 
 
 _timestamp = serializers.DateTimeField()
@@ -297,6 +302,9 @@ class PlanSerializer(serializers.ModelSerializer):
     yearly_saving = serializers.SerializerMethodField()
     cta = serializers.SerializerMethodField()
     trial_days = serializers.IntegerField(source="product.trial_days", read_only=True)
+    included_downloads = serializers.SerializerMethodField(
+        help_text="Slugs of the products subscribers download without buying them."
+    )
 
     class Meta:
         model = Plan
@@ -315,12 +323,19 @@ class PlanSerializer(serializers.ModelSerializer):
             "entitlements",
             "feature_cost_overrides",
             "storage_quota_bytes",
+            "included_downloads",
             "billing_source",
             "badge",
             "highlight",
             "cta",
             "sort_order",
         ]
+
+    def get_included_downloads(self, obj) -> list[str]:
+        shown = getattr(obj, "included_downloads_shown", None)
+        if shown is None:
+            shown = obj.included_downloads.all()
+        return [product.slug for product in shown]
 
     @extend_schema_field(PlanPriceSerializer(allow_null=True))
     def get_monthly_price(self, obj):

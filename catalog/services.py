@@ -289,9 +289,11 @@ def verify_reviews(*, user: User, product_ids: Iterable[int]) -> int:
 
 
 def refresh_ratings(*, product_ids: Iterable[int]) -> int:
-    """Set ``rating_count`` and ``rating_average`` of these products from their reviews;
-    returns how many products it updated. Call it in the transaction that changed the
-    reviews, after the change. Locks the product rows first (FOR NO KEY UPDATE, in primary
+    """Set ``rating_count`` and ``rating_average`` of these products from their verified
+    reviews (by customers who paid for the product: what pages, lists, the API and the
+    ``rating`` ordering publish; an unverified review is listed but moves neither); returns
+    how many products it updated. Call it in the transaction that changed the reviews or
+    verified them, after the change. Locks the product rows first (FOR NO KEY UPDATE, in primary
     key order; a review's insert already holds a key-share lock on its product, which this
     does not wait for), then counts in a statement of its own: a concurrent change of the
     same product's reviews waits for the lock and counts this one. Safe to call twice."""
@@ -309,7 +311,9 @@ def refresh_ratings(*, product_ids: Iterable[int]) -> int:
 
 
 def _update_ratings(ids: list[int]) -> int:
-    reviews = Review.objects.filter(product=OuterRef("pk")).order_by().values("product")
+    reviews = (
+        Review.objects.filter(product=OuterRef("pk"), verified=True).order_by().values("product")
+    )
     return Product.all_objects.filter(pk__in=ids).update(
         rating_count=Coalesce(Subquery(reviews.annotate(n=Count("id")).values("n")), 0),
         rating_average=Subquery(

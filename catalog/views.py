@@ -112,7 +112,20 @@ def _product_context(request, product, review_form=None):
         "plan": getattr(product, "plan", None)
         if product.type == ProductType.SUBSCRIPTION
         else None,
+        **_included_download(request, product),
     }
+
+
+def _included_download(request, product) -> dict:
+    """For a downloadable product: the plans that include its downloads, and whether the
+    customer's own plan does (the page offers the download instead of asking to buy)."""
+    if not product.download_file_id:
+        return {"download_plans": [], "download_included": False}
+    included = request.user.is_authenticated and purchases.download_included(
+        user=request.user, product=product
+    )
+    plans = [] if included else list(product.including_plans.filter(active=True))
+    return {"download_plans": plans, "download_included": included}
 
 
 def add_to_cart_refused(request, product_id, errors: dict, quantity: str):

@@ -20,8 +20,8 @@ def project_sources() -> Iterable[Path]:
     root = Path(settings.BASE_DIR).resolve()
     for config in apps.get_app_configs():
         path = Path(config.path).resolve()
-        if root not in path.parents:
-            continue  # a third-party app
+        if root not in path.parents or "site-packages" in path.parts:
+            continue  # a third-party app (a virtualenv may sit inside the project folder)
         for source in path.rglob("*.py"):
             if not SKIPPED_DIRS.intersection(source.relative_to(path).parts):
                 yield source
@@ -31,7 +31,10 @@ def queued_task_names(sources: Iterable[Path]) -> dict[str, str]:
     """Every task name passed as a string to ``enqueue(...)`` in ``sources``, with where."""
     found: dict[str, str] = {}
     for source in sources:
-        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+        text = source.read_text()
+        if "enqueue" not in text:
+            continue  # parsing is this check's cost at every start: only files that may queue
+        for node in ast.walk(ast.parse(text, str(source))):
             if (
                 isinstance(node, ast.Call)
                 and node.args

@@ -33,6 +33,20 @@ class WrongPassword(DomainError):
         super().__init__(message, fields={"password": [message]})
 
 
+class NoPassword(DomainError):
+    """The account has no password to confirm with (it signs in with Google or GitHub)."""
+
+    code = "no_password"
+    default_message = (
+        "This account has no password: it signs in with Google or GitHub. Delete it on the "
+        "account page (/account/delete/) after signing in again with your provider."
+    )
+
+    def __init__(self, message: str | None = None):
+        message = message or self.default_message
+        super().__init__(message, fields={"password": [message]})
+
+
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
     status_code = status.HTTP_401_UNAUTHORIZED

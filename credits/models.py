@@ -243,13 +243,11 @@ class CreditTransaction(models.Model):
                 condition=~Q(operation=""),
                 name="credits_txn_user_op_idx",
             ),
-            # The daily rollup: one day's rows of each kind, across users.
-            models.Index(fields=["kind", "created_at"], name="credits_txn_kind_time_idx"),
             models.Index(
                 fields=["actor"], condition=Q(actor__isnull=False), name="credits_txn_actor_idx"
             ),
             # The staff console's ledger across users: newest first, its date hierarchy and
-            # date filters (config.admin.LargeTableAdmin).
+            # date filters (config.admin.LargeTableAdmin); the daily rollup's day of rows.
             models.Index(fields=["-created_at", "-id"], name="credits_txn_time_idx"),
         ]
 

@@ -29,6 +29,7 @@ from accounts.models import User
 from core import audit
 from core.models import AuditAction
 from core.outbox.services import publish as publish_outbox
+from core.prepared import prepared_cursor
 from core.system_config import get_config
 from credits import plans
 
@@ -194,11 +195,11 @@ def _call_consume(params: list[Any]) -> tuple[Any, ...]:
     # The database function returns exactly one row.
     row: tuple[Any, ...]
     if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), prepared_cursor() as cursor:
             cursor.execute(_CONSUME_SQL, params)
             row = cursor.fetchone()
             return row
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_CONSUME_SQL, params)
         row = cursor.fetchone()
         return row

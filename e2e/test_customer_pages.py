@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from accounts.factories import TEST_PASSWORD, UserFactory
 from accounts.models import ApiKey, User
+from billing.factories import give_api_access
 from billing.services import cart, checkout
 from catalog.factories import PriceFactory, ProductFactory, ReviewFactory, VariantFactory
 from core.system_config import get_config
@@ -206,6 +207,7 @@ def test_download_my_data(page, logged_in):
 
 def test_create_an_api_key_then_delete_the_account(page, logged_in):
     customer = UserFactory(email="leaver@example.com")
+    give_api_access(customer)  # keys work with a plan that includes API access
     logged_in(page, customer)
     page.goto("/account/api-keys/")
     page.shots("api-keys")

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -27,6 +28,7 @@ from billing.services import cart, checkout
 from billing.services.invoices import issue_period_invoice, mark_invoice_paid
 from catalog.factories import PlanFactory, PriceFactory, ProductFactory
 from core.models import AuditAction, AuditLog, SystemConfig
+from core.money import format_money
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -143,6 +145,7 @@ def test_finance_refunds_a_paid_subscription_invoice_and_the_customer_reads_the_
     paid = invoice.amount_paid
 
     fin = role_page("finance")
+    mail.outbox.clear()
     _choose_action(fin, INVOICES, invoice.pk, "action_refund")
     expect(fin.get_by_role("heading", level=1)).to_contain_text(f"Refund invoice {invoice.number}")
     expect(fin.locator("#content")).to_contain_text("Manual invoice")
@@ -160,6 +163,12 @@ def test_finance_refunds_a_paid_subscription_invoice_and_the_customer_reads_the_
     refund = Refund.objects.get(invoice=invoice)
     assert (refund.amount, refund.status) == (paid, Refund.Status.SUCCEEDED)
 
+    # The customer is e-mailed the credit note once, with a link to it.
+    [sent] = [m for m in mail.outbox if m.to == [customer.email] and "Credit note" in m.subject]
+    assert note.number in sent.subject and format_money(paid, invoice.currency) in sent.body
+    link = re.search(r"https?://\S+(/billing/credit-notes/[^/\s]+/)", sent.body).group(1)
+    assert link == f"/billing/credit-notes/{note.number}/"
+
     shopper = logged_in(person_page("customer"), customer)
     shopper.goto(f"/billing/invoices/{invoice.number}/")
     expect(shopper.locator("#main")).to_contain_text("Refunded:")
@@ -170,6 +179,8 @@ def test_finance_refunds_a_paid_subscription_invoice_and_the_customer_reads_the_
     expect(shopper.locator("#main")).to_contain_text(note.number)
     expect(shopper.locator("#main")).to_contain_text(invoice.number)
     shopper.shots("credit-note")
+    shopper.goto(link)  # the e-mail's link, on this server
+    expect(shopper.locator("#main")).to_contain_text(note.number)
 
 
 def _sidebar_links(page) -> list[str]:

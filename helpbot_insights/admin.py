@@ -6,7 +6,9 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -195,23 +197,58 @@ class UnansweredQuestionAdmin(_QuestionMixin, ReadOnlyAdmin):
     def handed_off(self, obj):
         return obj.conversation.handed_off_ticket_id is not None
 
+    policy_urls = {"helpbot_insights_unansweredquestion_draft": "support.article.draft"}
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:answer_id>/draft/",
+                self.admin_site.admin_view(self.draft_view),
+                name="helpbot_insights_unansweredquestion_draft",
+            )
+        ] + super().get_urls()
+
     @policy_action(
         "support.article.draft", description="Draft a help article from each selected question"
     )
     def draft_article(self, request, queryset):
         for answer in queryset:
-            try:
-                article = services.draft_article(answer=answer, actor=request.user)
-            except ValueError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                continue
-            url = reverse("admin:support_article_change", args=[article.pk])
-            self.message_user(
-                request,
-                format_html(
-                    'Draft article <a href="{}">{}</a> created: write the answer and publish it.',
-                    url,
-                    article.title,
-                ),
-                messages.SUCCESS,
-            )
+            self._draft(request, answer)
+
+    def _draft(self, request, answer):
+        try:
+            article = services.draft_article(answer=answer, actor=request.user)
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        url = reverse("admin:support_article_change", args=[article.pk])
+        self.message_user(
+            request,
+            format_html(
+                'Draft article <a href="{}">{}</a> created: write the answer and publish it.',
+                url,
+                article.title,
+            ),
+            messages.SUCCESS,
+        )
+        return article
+
+    def draft_view(self, request, answer_id):
+        """One question (the console's "Top unanswered questions" card links here): what
+        the customer asked, then the same draft as the list's action, after a POST."""
+        answer = get_object_or_404(self.get_queryset(request), pk=answer_id)
+        if request.method == "POST":
+            article = self._draft(request, answer)
+            if article is None:
+                return redirect("admin:helpbot_insights_unansweredquestion_changelist")
+            return redirect("admin:support_article_change", article.pk)
+        return TemplateResponse(
+            request,
+            "helpbot_insights/draft_article.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Draft a help article from this question?",
+                "opts": self.model._meta,
+                "answer": answer,
+            },
+        )

@@ -9,6 +9,9 @@ from membership.serializers import MembershipSerializer, membership_body
 
 
 class MembershipView(APIView):
+    # A client whose plan lacks api_access can still learn why.
+    allowed_without_api_access = True
+
     @extend_schema(
         tags=["me"],
         responses={200: MembershipSerializer, **_errors(401)},

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import ErrorSerializer
+from accounts.entitlements import RequiresEntitlement
 from core.api import NotFound, Pagination
 from core.api_fields import StrictCharField
 from core.parsers import JSONParser
@@ -262,7 +263,7 @@ class ArticleList(ListAPIView):
     """Published articles; with ?q= ranked by full-text match with highlighted snippets
     (``<mark>`` around matches, everything else escaped). ?type=faq|guide|policy filters."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, RequiresEntitlement]
     serializer_class = ArticleHitOut
     filter_backends: list = []
 
@@ -278,7 +279,7 @@ class ArticleList(ListAPIView):
 
 
 class ArticleDetail(APIView):
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, RequiresEntitlement]
 
     @extend_schema(
         tags=["help"], summary="A published help article", responses={200: ArticleDetailOut}

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts import authority
 from accounts.models import STAFF_ROLES, User
+from billing import entitlements
 from core import audit, outbox
 from core.api import NotFound
 from core.models import AuditAction
@@ -38,6 +39,9 @@ from support.models import (
 )
 
 CUSTOMER_PRIORITIES = (TicketPriority.LOW, TicketPriority.MEDIUM, TicketPriority.HIGH)
+# The highest priority a customer may choose comes with a plan including priority support.
+PRIORITY_SUPPORT = "priority_support"
+PRIORITY_SUPPORT_LEVEL = TicketPriority.HIGH
 
 
 def is_staff(user: User | None) -> bool:
@@ -85,15 +89,19 @@ def open_ticket(
     """Open a ticket for ``customer``; ``description`` becomes the first message of the thread.
 
     ``actor`` defaults to the customer; staff may open on a customer's behalf and only staff
-    may choose URGENT (``UrgentNotAllowed`` otherwise). ``files`` are validated before any
-    write (``AttachmentRefused``). ``related`` holds optional related-object fields already
-    checked by ``support.related.clean_related``. Not idempotent: each call opens a ticket.
+    may choose URGENT (``UrgentNotAllowed`` otherwise); a customer chooses HIGH only when
+    their plan includes ``priority_support`` (``entitlement_required``, 403, otherwise).
+    ``files`` are validated before any write (``AttachmentRefused``). ``related`` holds
+    optional related-object fields already checked by ``support.related.clean_related``.
+    Not idempotent: each call opens a ticket.
     """
     actor = actor or customer
     if priority not in TicketPriority.values:
         raise InvalidTransition("Unknown priority.", code="invalid_priority")
     if priority == TicketPriority.URGENT and not is_staff(actor):
         raise UrgentNotAllowed()
+    if priority == PRIORITY_SUPPORT_LEVEL and not is_staff(actor):
+        entitlements.require_entitlement(customer, PRIORITY_SUPPORT, field="priority")
     files = list(files or [])
     attachment_files.validate(files)
     with transaction.atomic():

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from billing import entitlements
 from core.api import DomainError
 from core.system_config import get_config
 from support import kb, selectors, services
@@ -82,7 +83,15 @@ def ticket_new(request):
     return render(
         request,
         "support/ticket_new.html",
-        {"form": form, "suggestions": suggestions, "searched": "suggest" in request.POST},
+        {
+            "form": form,
+            "suggestions": suggestions,
+            "searched": "suggest" in request.POST,
+            # High priority comes with priority support: say so beside the field.
+            "priority_upgrade": entitlements.upgrade_prompt(
+                request.user, services.PRIORITY_SUPPORT
+            ),
+        },
     )
 
 

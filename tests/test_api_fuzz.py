@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.services import create_api_key
-from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory
+from billing.factories import OrderFactory, OrderItemFactory, SubscriptionFactory, give_api_access
 from billing.models import Cart, CartItem, Invoice
 from catalog.factories import (
     CategoryFactory,
@@ -153,6 +153,7 @@ def fuzz_data(customer, other_customer):
 
 @pytest.fixture
 def customer_headers(customer):
+    give_api_access(customer)
     _, raw = create_api_key(user=customer, name="fuzz")
     return {"Authorization": f"Bearer {raw}"}
 

@@ -40,7 +40,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from accounts.services import create_api_key
 from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
-from billing.factories import OrderFactory, OrderItemFactory
+from billing.factories import OrderFactory, OrderItemFactory, give_api_access
 from billing.models import BillingSource, OrderStatus, Payment, WebhookEvent
 from billing.stripe.signature import sign_header
 from billing.tests.conftest import WEBHOOK_SECRET, WEBHOOK_URL
@@ -338,6 +338,7 @@ def _set_the_scene(customer) -> tuple:
     deliveries = _paid_checkouts(customer)
     FeatureCostFactory(operation="AI_TEXT_CHAT", cost=COST)
     spender = funded_user(credits=CREDITS)
+    give_api_access(spender)
     _key, raw_key = create_api_key(user=spender, name="scaling")
     day = timezone.now().date() - timedelta(days=3)
     _seed_payments(customer, day, count=3)

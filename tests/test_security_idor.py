@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from accounts.factories import UserFactory
 from accounts.models import ApiKey, LoginSession
 from accounts.services import change_status, create_api_key, revoke_api_key
+from billing.factories import give_api_access
 from billing.models import Cart, CartItem
 from catalog.factories import ProductFactory
 from credits.selectors import balance_of
@@ -178,6 +179,9 @@ VALID_BODIES = {
 
 # Routes with a path parameter that name no customer's row, and why.
 PUBLIC = {
+    "api:billing-included-download": "a product's file for whoever's live plan includes it "
+    "(the plan is the check; anyone else gets 403 entitlement_required)",
+    "billing:included-download": "the same download as a page",
     "api:catalog-product-detail": "published catalog, readable by anyone",
     "api:catalog-product-reviews": "reviews of a published product are public",
     "api:catalog-review-helpful": "any signed-in customer may vote on others' reviews",
@@ -210,6 +214,7 @@ def _snapshot(rows: dict) -> dict:
 
 
 def _customer_clients(customer):
+    give_api_access(customer)
     _, raw = create_api_key(user=customer, name="attacker")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
@@ -428,6 +433,7 @@ def test_owner_reading_a_cart_line_without_a_price_gets_an_answer_not_a_500(cust
         cart=Cart.objects.create(user=customer), product=ProductFactory(), quantity=1
     )
     api = APIClient(raise_request_exception=False)
+    give_api_access(customer)
     _, raw = create_api_key(user=customer)
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     response = api.get(f"/api/v1/cart/items/{item.pk}/")

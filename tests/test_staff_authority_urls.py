@@ -14,8 +14,8 @@ from billing.factories import OrderFactory, OrderItemFactory
 from billing.models import Invoice, Order, PaymentStatus, Subscription
 from billing.services.payments import mark_paid_manually
 from core.models import AuditLog
-from support.factories import TicketFactory
-from support.models import ApprovalRequest, ApprovalStatus
+from support.factories import ChatMessageFactory, ConversationFactory, TicketFactory
+from support.models import ApprovalRequest, ApprovalStatus, ChatRole
 from tests.staff_authority_table import (
     APPROVAL,
     FACTORY,
@@ -33,6 +33,12 @@ from tests.staff_authority_table import (
     registry_urls,
     url_keys,
 )
+
+
+def _unanswered_question(customer):
+    conversation = ConversationFactory(customer=customer)
+    ChatMessageFactory(conversation=conversation, role=ChatRole.CUSTOMER, body="Okta SAML?")
+    return ChatMessageFactory(conversation=conversation, answered=False)
 
 
 def _ticket_with_paid_order(customer, total=10_000):
@@ -92,6 +98,13 @@ URL_SCENARIOS = {
     # The staff console: a customer's page, one's own preferences, the accounting exports.
     "console_customer_overview": lambda w: ({"pk": w.customer.pk}, "get", {}, None),
     "console_preferences": lambda w: ({}, "post", {"timezone": "Europe/Paris"}, None),
+    # A question the help bot could not answer, drafted into a help article.
+    "helpbot_insights_unansweredquestion_draft": lambda w: (
+        {"answer_id": _unanswered_question(w.customer).pk},
+        "post",
+        {},
+        None,
+    ),
     "console_export": lambda w: (
         {},
         "get",

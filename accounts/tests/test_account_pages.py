@@ -9,6 +9,7 @@ from accounts import services
 from accounts.factories import LoginSessionFactory
 from accounts.models import ApiKey, LoginSession, Role, Status, StoredFile, User
 from accounts.tests.helpers import LOGIN_URL, logged_in_user_id, page_login
+from billing.factories import give_api_access
 from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
@@ -190,6 +191,7 @@ def test_another_users_session_page_is_404(customer_client, other_customer):
 
 
 def test_creating_a_key_on_the_page_shows_it_once(customer_client, customer):
+    give_api_access(customer)
     response = customer_client.post("/account/api-keys/new/", {"name": "laptop"})
 
     assert response.status_code == 201

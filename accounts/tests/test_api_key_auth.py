@@ -14,6 +14,7 @@ from accounts import api_key_cache, services
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import ApiKey, Role, Status, hash_api_key
 from accounts.tests.helpers import api_url
+from billing.factories import give_api_access
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +82,7 @@ def test_revoking_a_key_stops_it_on_the_next_request_even_when_cached(customer, 
 
 
 def test_a_key_revoked_by_itself_is_refused_on_the_next_request(customer):
+    give_api_access(customer)
     key, raw = services.create_api_key(user=customer)
     client = bearer(raw)
 

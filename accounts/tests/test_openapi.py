@@ -26,7 +26,8 @@ def test_error_hook_documents_401_everywhere_and_404_for_path_parameters():
     assert set(ticket["404"]["content"]) == {"application/json", "text/html"}
     products = schema["paths"]["/api/v1/products/"]["get"]["responses"]
     assert {"400", "401", "404"} <= set(products)  # query parameters; a page past the end
-    assert "403" not in products  # public read
+    # A public read, but a customer's API key without api_access is refused.
+    assert "entitlement_required" in products["403"]["description"]
     assert "415" in schema["paths"]["/api/v1/tickets/"]["post"]["responses"]
     assert "415" not in products
 

@@ -27,7 +27,8 @@ LEDGER_METRIC = {
 def compute_ledger(day) -> list[Row]:
     start, end = day_bounds(day)
     # GROUPING SETS gives the per-operation rows and each kind's total in one pass; the
-    # kind + created_at index keeps the scan to the day's rows.
+    # ledger's time index (credits_txn_time_idx) keeps the scan to the day's rows, which lie
+    # together as the ledger is written in time order.
     template = """
         SELECT kind, operation, GROUPING(operation) AS is_total,
                SUM(ABS(amount)), COUNT(*)

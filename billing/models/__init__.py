@@ -9,8 +9,16 @@ The models live by topic in this package; each is importable from ``billing.mode
 from billing.models.common import CURRENCY_LENGTH, BillingSource
 from billing.models.customers import CustomerBillingProfile, PaymentMethod
 from billing.models.discounts import Discount, DiscountType, DiscountUsage
-from billing.models.invoices import CreditNote, Invoice, InvoiceStatus, TaxRate
-from billing.models.orders import Cart, CartItem, Order, OrderItem, OrderStatus, PaymentStatus
+from billing.models.invoices import CreditNote, Invoice, InvoiceStatus, StripeTaxRate, TaxRate
+from billing.models.orders import (
+    Cart,
+    CartItem,
+    IncludedDownload,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PaymentStatus,
+)
 from billing.models.payments import Payment, Refund, RefundReason
 from billing.models.promotions import PromotionCode
 from billing.models.subscriptions import (
@@ -41,6 +49,7 @@ __all__ = [
     "PaymentStatus",
     "Order",
     "OrderItem",
+    "IncludedDownload",
     "SubscriptionStatus",
     "PAST_DUE_GRACE",
     "SubscriptionQuerySet",
@@ -52,6 +61,7 @@ __all__ = [
     "Invoice",
     "CreditNote",
     "TaxRate",
+    "StripeTaxRate",
     "Payment",
     "RefundReason",
     "Refund",

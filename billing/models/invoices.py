@@ -119,6 +119,9 @@ class CreditNote(TimeStampedModel):
         default=0, help_text="Plan credits the policy would take back that were already spent."
     )
     clawback_policy = models.CharField(max_length=16, blank=True)
+    notice_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer was e-mailed this credit note."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -155,3 +158,33 @@ class TaxRate(TimeStampedModel):
 
     def __str__(self):
         return f"{self.country} {self.name} {self.rate * 100:.2f}%"
+
+
+class StripeTaxRate(TimeStampedModel):
+    """The Stripe TaxRate (``txr_...``) that carries one of our tax decisions on Stripe
+    subscriptions when Stripe Tax is off: made once per country, percentage and
+    inclusiveness, then reused (billing.services.stripe_tax)."""
+
+    country = models.CharField(max_length=2, blank=True)
+    percentage = models.DecimalField(
+        max_digits=7, decimal_places=4, help_text="Out of 100: 19.0000 is 19 %."
+    )
+    inclusive = models.BooleanField(default=False)
+    display_name = models.CharField(max_length=50)
+    stripe_tax_rate_id = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["country", "percentage"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country", "percentage", "inclusive"], name="stripetaxrate_one_per_rate"
+            ),
+            models.CheckConstraint(
+                condition=Q(percentage__gt=0, percentage__lt=100),
+                name="stripetaxrate_percentage_0_100",
+            ),
+        ]
+
+    def __str__(self):
+        where = self.country or "-"
+        return f"{where} {self.display_name} {self.percentage}% ({self.stripe_tax_rate_id})"

@@ -181,3 +181,35 @@ class OrderItem(TimeStampedModel):
     @property
     def grant_idempotency_key(self) -> str:
         return f"order-item-{self.pk}-credits"
+
+
+class IncludedDownload(TimeStampedModel):
+    """Downloads of a product a subscriber's plan includes (``Plan.included_downloads``),
+    counted per subscription with the product's download limit, as an order line counts a
+    buyer's."""
+
+    subscription = models.ForeignKey(
+        "billing.Subscription", on_delete=models.CASCADE, related_name="included_downloads"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    download_count = models.PositiveIntegerField(default=0)
+    download_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Snapshot of the product's limit; empty = unlimited."
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "product"], name="included_download_one_per_subscription"
+            ),
+            models.CheckConstraint(
+                condition=Q(download_limit__isnull=True)
+                | Q(download_count__lte=F("download_limit")),
+                name="included_download_within_limit",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.product_id} via subscription {self.subscription_id}"

@@ -23,7 +23,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from billing.services import timeline
-from billing.services.fulfilment import complete_paid_order
+from billing.services.fulfilment import complete_paid_order, verify_subscriber_reviews
 from billing.services.period_credits import grant_period_credits
 from billing.services.timeline import EventType, Source
 from core import audit
@@ -230,6 +230,7 @@ def settle_invoice(
         payload={"invoice": invoice.number},
     )
     grant_period_credits(invoice=invoice, subscription=sub)
+    verify_subscriber_reviews(invoice=invoice, subscription=sub)
     if (
         sub.status in (S.PAST_DUE, S.UNPAID)
         and not sub.invoices.filter(

@@ -1,6 +1,7 @@
-"""What a subscription invoice's refund or dispute leads to: its credit note, the plan
-credits taken back by the ``billing.refund_credit_clawback`` policy, the subscription's
-timeline, and ``billing.signals.invoice_refunded`` for other apps."""
+"""What a subscription invoice's refund or dispute leads to: its credit note (and the
+customer's "credit note issued" e-mail, queued through the outbox in the same transaction),
+the plan credits taken back by the ``billing.refund_credit_clawback`` policy, the
+subscription's timeline, and ``billing.signals.invoice_refunded`` for other apps."""
 
 import logging
 
@@ -10,7 +11,7 @@ from billing.models import CreditNote, Invoice, Refund, RefundReason, Subscripti
 from billing.services import timeline
 from billing.services.numbers import next_number
 from billing.signals import invoice_refunded
-from core import audit
+from core import audit, outbox
 from core.models import AuditAction
 from core.money import format_money
 from core.system_config import get_config
@@ -43,6 +44,8 @@ def after_invoice_refund(invoice: Invoice, refund: Refund) -> None:
         credits_unrecovered=unrecovered,
         clawback_policy=policy,
     )
+    # The customer's "credit note issued" e-mail, queued with the note (once per note).
+    outbox.enqueue("billing.tasks.send_credit_note_notice", note.pk)
     disputed = refund.reason == RefundReason.DISPUTED
     what = "disputed" if disputed else "refunded"
     words = (

@@ -1,6 +1,8 @@
 """A paid order is completed: its invoice PAID (issued now when paid by card), its goods
 fulfilled (stock, downloads, credit packs), reviews of its products verified. Shared by
-card payments (``payments``) and bank transfers (``bank_transfers.record_bank_transfer``)."""
+card payments (``payments``) and bank transfers (``bank_transfers.record_bank_transfer``).
+A paid subscription invoice verifies the subscriber's review of the plan the same way
+(``verify_subscriber_reviews``, from the bank-transfer and Stripe invoice paths)."""
 
 from datetime import datetime, timedelta
 
@@ -15,6 +17,7 @@ from billing.models import (
     OrderStatus,
     Payment,
     PaymentStatus,
+    Subscription,
 )
 from billing.services.numbers import next_number
 from catalog.models import Product, ProductType
@@ -145,3 +148,11 @@ def _fulfil(order: Order, *, now: datetime, actor: User | None) -> None:
         order.metadata = {**order.metadata, "stock_shortfall": shortfalls}
         order.internal_notes += "\nStock ran out before payment; see metadata.stock_shortfall."
         order.save(update_fields=["metadata", "internal_notes", "updated_at"])
+
+
+def verify_subscriber_reviews(*, invoice: Invoice, subscription: Subscription) -> None:
+    """The subscriber paid ``invoice`` (inside that transaction): their review of the plan's
+    product becomes a verified purchase and the product's rating counts it. A free ($0)
+    invoice verifies nothing."""
+    if invoice.total > 0:
+        verify_reviews(user=subscription.user, product_ids=[subscription.plan.product_id])

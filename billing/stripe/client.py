@@ -215,6 +215,11 @@ def update_promotion_code(promotion_code_id: str, **params: Any) -> dict[str, An
     return stripe.PromotionCode.modify(promotion_code_id, **params).to_dict()
 
 
+def create_tax_rate(*, idempotency_key: str, **params: Any) -> dict[str, Any]:
+    client()
+    return stripe.TaxRate.create(**params, idempotency_key=idempotency_key).to_dict()
+
+
 def list_products() -> Iterator[dict[str, Any]]:
     """Every Stripe product (auto-paginated iterator of dicts)."""
     client()

@@ -24,6 +24,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import timeline
+from billing.services.fulfilment import verify_subscriber_reviews
 from billing.services.invoices import RANK
 from billing.services.numbers import next_number
 from billing.services.period_credits import grant_period_credits
@@ -263,6 +264,7 @@ def invoice_changed(event: WebhookEvent, obj: dict) -> None:
     if invoice.status == InvoiceStatus.PAID and old != InvoiceStatus.PAID:
         add(EventType.INVOICE_PAID, f"Invoice {invoice.number} ({amount}) was paid.")
         grant_period_credits(invoice=invoice, subscription=sub)
+        verify_subscriber_reviews(invoice=invoice, subscription=sub)
         if sub.status in (S.PAST_DUE, S.UNPAID):
             _active_again(sub, event)
     elif event.type == "invoice.payment_failed" and invoice.status not in PAID_STATUSES:

@@ -1,21 +1,30 @@
-"""Billing test fixtures: the local Stripe double, signed webhook delivery, catalog rows."""
+"""Billing test fixtures: the local Stripe double, signed webhook delivery (``signed_post``,
+kept in webhook_signing and importable from here), catalog rows, a paid Stripe invoice."""
 
-import json
+import time
 
 import pytest
 import stripe
 from django.test import Client
 
 from accounts.models import StoredFile
-from billing.stripe.signature import sign_header
+from billing.models import CustomerBillingProfile, Invoice, Subscription, SubscriptionStatus
+from billing.stripe.sync import ensure_stripe_price
 from billing.tests.stripe_double import StripeDouble
-from catalog.factories import CreditPackFactory, PriceFactory, ProductFactory
+from billing.tests.stripe_objects import example
+from billing.tests.subscription_helpers import (
+    DAY,
+    deliver,
+    stripe_paid_invoice,
+    stripe_subscription,
+)
+from billing.tests.webhook_signing import WEBHOOK_SECRET, WEBHOOK_URL, signed_post
+from catalog.factories import CreditPackFactory, PlanFactory, PriceFactory, ProductFactory
 from catalog.models import ProductType
 
-WEBHOOK_SECRET = "whsec_test_billing_double"
-WEBHOOK_URL = "/webhooks/stripe/"
 # dj-stripe checks the key's shape (prefix and 24+ characters).
 SECRET_KEY = "sk_test_51DoubleLocalStripeDoubleKey"
+__all__ = ["SECRET_KEY", "WEBHOOK_SECRET", "WEBHOOK_URL", "signed_post"]
 
 
 @pytest.fixture(scope="session")
@@ -71,25 +80,6 @@ def webhook_secret(settings):
     return WEBHOOK_SECRET
 
 
-def signed_post(
-    client,
-    event: dict,
-    *,
-    secret: str = WEBHOOK_SECRET,
-    timestamp=None,
-    body: bytes | None = None,
-    header: str | None = None,
-):
-    """POST ``event`` to the real webhook URL with Stripe's signature header."""
-    body = body if body is not None else json.dumps(event).encode()
-    header = (
-        header if header is not None else sign_header(secret=secret, body=body, timestamp=timestamp)
-    )
-    return client.post(
-        WEBHOOK_URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
-    )
-
-
 @pytest.fixture
 def product(db):
     """A published one-time product at 19.00 USD, no tax."""
@@ -129,3 +119,46 @@ def credit_pack(db):
     item.default_price = PriceFactory(product=item, unit_amount=900, currency="usd")
     item.save(update_fields=["default_price"])
     return item
+
+
+@pytest.fixture
+def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks):
+    """A subscriber whose first period (29.00 USD, 1,000 plan credits) is paid (a Stripe
+    invoice, through the webhooks)."""
+    plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
+    CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
+    stripe_double.put("customer", example("customer", id="cus_R", email=customer.email))
+    price_id = ensure_stripe_price(plan.monthly_price)
+    local = Subscription.objects.create(
+        user=customer,
+        plan=plan,
+        price=plan.monthly_price,
+        status=SubscriptionStatus.INCOMPLETE,
+        billing_source="stripe",
+    )
+    now = int(time.time())
+    sub = stripe_subscription(
+        stripe_double,
+        sub_id="sub_R",
+        customer="cus_R",
+        price_id=price_id,
+        start=now - 60,
+        end=now + 30 * DAY,
+        metadata={"subscription_id": str(local.pk)},
+    )
+    capture = django_capture_on_commit_callbacks
+    deliver(client, capture, sub, "customer.subscription.created")
+    invoice = stripe_paid_invoice(
+        stripe_double,
+        inv_id="in_R1",
+        sub_id="sub_R",
+        customer="cus_R",
+        amount=2900,
+        start=now - 60,
+        end=now + 30 * DAY,
+        billing_reason="subscription_create",
+        brand="mastercard",
+        last4="4444",
+    )
+    deliver(client, capture, invoice, "invoice.paid")
+    return Invoice.objects.get(stripe_invoice_id="in_R1")

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from billing.tests.stripe_double_billing import CatalogApi, SubscriptionApi
+from billing.tests.stripe_double_billing import CatalogApi, SubscriptionApi, TaxRateApi
+from billing.tests.stripe_double_promotions import PromotionCodeApi
 from billing.tests.stripe_objects import API_VERSION, error, example, ids, in_version
 from billing.tests.stripe_params import params_class, unknown_parameter
 
@@ -54,7 +55,7 @@ class Recorded:
     headers: dict = field(default_factory=dict)
 
 
-class StripeDouble(SubscriptionApi, CatalogApi):
+class StripeDouble(SubscriptionApi, CatalogApi, TaxRateApi, PromotionCodeApi):
     def __init__(self):
         self.requests: list[Recorded] = []
         self.objects: dict[str, dict[str, dict]] = {}
@@ -113,6 +114,7 @@ class StripeDouble(SubscriptionApi, CatalogApi):
             *self._event_routes(),
             *self._subscription_routes(),
             *self._catalog_routes(),
+            *self._tax_rate_routes(),
         ]
 
     def _customer_routes(self) -> list[tuple]:

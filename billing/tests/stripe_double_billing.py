@@ -1,6 +1,5 @@
-"""The Stripe double's subscription, invoice, billing portal, coupon, promotion code and
-catalog endpoints
-(mixed into ``StripeDouble``, which holds the objects and the id counter)."""
+"""The Stripe double's subscription, invoice, billing portal, coupon, tax rate and catalog
+endpoints (mixed into ``StripeDouble``, which holds the objects and the id counter)."""
 
 from __future__ import annotations
 
@@ -72,112 +71,16 @@ class SubscriptionApi:
             *self._promotion_code_routes(),
         ]
 
-    def _promotion_code_routes(self) -> list[tuple]:
-        P = "stripe.params."  # noqa: N806
-        return [
-            (
-                "POST",
-                r"/v1/promotion_codes$",
-                self._create_promotion_code,
-                P + "_promotion_code_create_params:PromotionCodeCreateParams",
-            ),
-            (
-                "GET",
-                r"/v1/promotion_codes/(?P<id>[^/]+)$",
-                self._getter("promotion_code"),
-                P + "_promotion_code_retrieve_params:PromotionCodeRetrieveParams",
-            ),
-            (
-                "POST",
-                r"/v1/promotion_codes/(?P<id>[^/]+)$",
-                self._update_promotion_code,
-                P + "_promotion_code_modify_params:PromotionCodeModifyParams",
-            ),
-        ]
-
-    def _create_promotion_code(self, params):
-        """As Stripe answers: the coupon must exist, an active code is unique regardless of
-        case, an expiry is in the future, and the restrictions come back as given."""
-        promotion = params.get("promotion") or {}
-        coupon = self.get("coupon", promotion.get("coupon") or "")
-        if promotion.get("type") != "coupon" or coupon is None:
-            return 400, error(
-                "invalid_request_error",
-                f"No such coupon: '{promotion.get('coupon')}'",
-                code="resource_missing",
-                param="promotion[coupon]",
-            )
-        code = params.get("code") or f"PROMO{next(ids)}"
-        taken = [
-            o
-            for o in self.objects.get("promotion_code", {}).values()
-            if o["active"] and o["code"].lower() == code.lower()
-        ]
-        if taken:
-            return 400, error(
-                "invalid_request_error",
-                "An active promotion code with `code` already exists.",
-                code="resource_already_exists",
-                param="code",
-            )
-        expires_at = int(params["expires_at"]) if params.get("expires_at") else None
-        if expires_at is not None and expires_at <= time.time():
-            return 400, error(
-                "invalid_request_error",
-                "The `expires_at` must be in the future.",
-                param="expires_at",
-            )
-        given = params.get("restrictions") or {}
-        restrictions = {
-            "first_time_transaction": given.get("first_time_transaction") == "true",
-            "minimum_amount": int(given["minimum_amount"]) if given.get("minimum_amount") else None,
-            "minimum_amount_currency": given.get("minimum_amount_currency"),
-        }
-        obj = example(
-            "promotion_code",
-            id=self._new_id("promo"),
-            active=params.get("active", "true") == "true",
-            code=code,
-            created=int(time.time()),
-            expires_at=expires_at,
-            max_redemptions=int(params["max_redemptions"])
-            if params.get("max_redemptions")
-            else None,
-            metadata=params.get("metadata") or {},
-            restrictions=restrictions,
-            times_redeemed=0,
-            promotion={"type": "coupon", "coupon": coupon["id"]},
-        )
-        return 200, self.put("promotion_code", obj)
-
-    def _update_promotion_code(self, params, id):
-        obj = self.get("promotion_code", id)
-        if obj is None:
-            return 404, error(
-                "invalid_request_error",
-                f"No such promotion_code: '{id}'",
-                code="resource_missing",
-            )
-        obj = copy.deepcopy(obj)
-        if "active" in params:
-            obj["active"] = params["active"] == "true"
-        if params.get("metadata"):
-            obj["metadata"] = {**obj.get("metadata", {}), **params["metadata"]}
-        return 200, self.put("promotion_code", obj)
-
     def _create_subscription_session(self, params, items):
         prices = [self.get("price", i.get("price", "")) for i in items]
         if not items or any(p is None for p in prices):
             return 400, error("invalid_request_error", "No such price", code="resource_missing")
-        for discount in params.get("discounts") or []:
-            promo = self.get("promotion_code", discount.get("promotion_code") or "")
-            if discount.get("promotion_code") and not (promo and promo["active"]):
-                return 400, error(
-                    "invalid_request_error",
-                    "This promotion code cannot be redeemed.",
-                    code="promotion_code_invalid" if promo else "resource_missing",
-                    param="discounts[0][promotion_code]",
-                )
+        refused = self._refused_promotion_codes(params)
+        if refused:
+            return refused
+        refused = self._refused_tax_rates(params)
+        if refused:
+            return refused
         total = sum(
             int(p["unit_amount"]) * int(i.get("quantity", 1))
             for p, i in zip(prices, items, strict=True)
@@ -367,6 +270,106 @@ class SubscriptionApi:
             name=params.get("name"),
         )
         return 200, self.put("coupon", coupon)
+
+
+class TaxRateApi:
+    """Tax rates, as Stripe answers ``POST /v1/tax_rates`` and checks their use."""
+
+    REQUIRED_TAX_RATE_PARAMS = ("display_name", "inclusive", "percentage")
+
+    def _tax_rate_routes(self) -> list[tuple]:
+        P = "stripe.params."  # noqa: N806
+        return [
+            (
+                "POST",
+                r"/v1/tax_rates$",
+                self._create_tax_rate,
+                P + "_tax_rate_create_params:TaxRateCreateParams",
+            ),
+            (
+                "GET",
+                r"/v1/tax_rates/(?P<id>[^/]+)$",
+                self._getter("tax_rate"),
+                P + "_tax_rate_retrieve_params:TaxRateRetrieveParams",
+            ),
+        ]
+
+    def _create_tax_rate(self, params):
+        for name in self.REQUIRED_TAX_RATE_PARAMS:
+            if params.get(name) in (None, ""):
+                return 400, error(
+                    "invalid_request_error",
+                    f"Missing required param: {name}.",
+                    code="parameter_missing",
+                    param=name,
+                )
+        if params["inclusive"] not in ("true", "false"):
+            return 400, error(
+                "invalid_request_error",
+                "Invalid boolean: " + params["inclusive"],
+                code="parameter_invalid_boolean",
+                param="inclusive",
+            )
+        try:
+            percentage = float(params["percentage"])
+        except ValueError:
+            percentage = -1.0
+        if not 0 <= percentage <= 100:
+            return 400, error(
+                "invalid_request_error",
+                "Invalid decimal: percentage must be between 0 and 100.",
+                code="parameter_invalid_decimal",
+                param="percentage",
+            )
+        tax_rate = example(
+            "tax_rate",
+            id=self._new_id("txr"),
+            active=params.get("active", "true") != "false",
+            country=params.get("country"),
+            description=params.get("description"),
+            display_name=params["display_name"],
+            effective_percentage=percentage,
+            inclusive=params["inclusive"] == "true",
+            jurisdiction=params.get("jurisdiction"),
+            jurisdiction_level=None,
+            metadata=params.get("metadata") or {},
+            percentage=percentage,
+            state=params.get("state"),
+            tax_type=params.get("tax_type"),
+            flat_amount=None,
+            rate_type="percentage",
+            created=int(time.time()),
+        )
+        return 200, self.put("tax_rate", tax_rate)
+
+    def _refused_tax_rates(self, params):
+        """Stripe's answer to a session naming tax rates it does not hold, or tax rates
+        together with automatic tax; None when they are fine."""
+        sub_data = params.get("subscription_data") or {}
+        named = [
+            ("subscription_data[default_tax_rates]", sub_data.get("default_tax_rates") or []),
+            *(
+                (f"line_items[{n}][tax_rates]", item.get("tax_rates") or [])
+                for n, item in enumerate(params.get("line_items") or [])
+            ),
+        ]
+        automatic = (params.get("automatic_tax") or {}).get("enabled") == "true"
+        for param, rate_ids in named:
+            if rate_ids and automatic:
+                return 400, error(
+                    "invalid_request_error",
+                    "You cannot specify tax rates when automatic tax is enabled.",
+                    param=param,
+                )
+            for n, rate_id in enumerate(rate_ids):
+                if self.get("tax_rate", rate_id) is None:
+                    return 400, error(
+                        "invalid_request_error",
+                        f"No such tax rate: '{rate_id}'",
+                        code="resource_missing",
+                        param=f"{param}[{n}]",
+                    )
+        return None
 
 
 class CatalogApi:

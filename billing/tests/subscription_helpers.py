@@ -3,8 +3,8 @@
 import copy
 import time
 
-from billing.tests.conftest import signed_post
 from billing.tests.stripe_objects import example, wrap_event
+from billing.tests.webhook_signing import signed_post
 
 DAY = 24 * 3600
 

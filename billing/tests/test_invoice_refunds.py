@@ -2,7 +2,6 @@
 
 import re
 import threading
-import time
 
 import pytest
 from django.db import connection
@@ -15,29 +14,22 @@ from analytics.metrics.revenue import compute_revenue
 from billing.factories import SubscriptionFactory
 from billing.models import (
     CreditNote,
-    CustomerBillingProfile,
     Invoice,
     InvoiceStatus,
     Payment,
     Refund,
     RefundReason,
     StripeDrift,
-    Subscription,
     SubscriptionStatus,
 )
 from billing.services.numbers import next_number
 from billing.services.refunds import create_invoice_refund
 from billing.stripe import reconciliation
-from billing.stripe.sync import ensure_stripe_price
 from billing.tests.stripe_objects import example
 from billing.tests.subscription_helpers import (
-    DAY,
     deliver,
-    stripe_paid_invoice,
     stripe_refund,
-    stripe_subscription,
 )
-from catalog.factories import PlanFactory
 from core.api import DomainError
 from core.models import SystemConfig
 from core.system_config import forget
@@ -48,49 +40,6 @@ from support.factories import TicketFactory
 from support.models import TicketMessage, TicketStatus
 
 S = SubscriptionStatus
-
-
-@pytest.fixture
-def paid(db, customer, stripe_double, client, django_capture_on_commit_callbacks):
-    """A subscriber whose first period (29.00 USD, 1,000 plan credits) is paid."""
-
-    plan = PlanFactory(slug="pro", entitlements=["api_access"], credits_per_period=1000)
-    CustomerBillingProfile.objects.create(user=customer, stripe_customer_id="cus_R")
-    stripe_double.put("customer", example("customer", id="cus_R", email=customer.email))
-    price_id = ensure_stripe_price(plan.monthly_price)
-    local = Subscription.objects.create(
-        user=customer,
-        plan=plan,
-        price=plan.monthly_price,
-        status=S.INCOMPLETE,
-        billing_source="stripe",
-    )
-    now = int(time.time())
-    sub = stripe_subscription(
-        stripe_double,
-        sub_id="sub_R",
-        customer="cus_R",
-        price_id=price_id,
-        start=now - 60,
-        end=now + 30 * DAY,
-        metadata={"subscription_id": str(local.pk)},
-    )
-    capture = django_capture_on_commit_callbacks
-    deliver(client, capture, sub, "customer.subscription.created")
-    invoice = stripe_paid_invoice(
-        stripe_double,
-        inv_id="in_R1",
-        sub_id="sub_R",
-        customer="cus_R",
-        amount=2900,
-        start=now - 60,
-        end=now + 30 * DAY,
-        billing_reason="subscription_create",
-        brand="mastercard",
-        last4="4444",
-    )
-    deliver(client, capture, invoice, "invoice.paid")
-    return Invoice.objects.get(stripe_invoice_id="in_R1")
 
 
 def _open_ticket(user):

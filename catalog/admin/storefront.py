@@ -58,7 +58,7 @@ class PlanAdmin(AuditedAdmin):
     list_editable = ["sort_order", "active"]
     search_fields = ["name", "slug", "product__name", "badge"]
     prepopulated_fields = {"slug": ["name"]}
-    autocomplete_fields = ["product", "monthly_price", "yearly_price"]
+    autocomplete_fields = ["product", "monthly_price", "yearly_price", "included_downloads"]
     fieldsets = [
         (
             None,
@@ -84,6 +84,7 @@ class PlanAdmin(AuditedAdmin):
                     "entitlements",
                     "feature_cost_overrides",
                     "storage_quota_bytes",
+                    "included_downloads",
                 ]
             },
         ),

@@ -17,7 +17,7 @@ from catalog.choices import (
     ProductType,
     TiersMode,
 )
-from catalog.models.plans import Plan
+from catalog.models.plans import Plan, download_entitlement
 from catalog.models.products import (
     CURRENCY_CHECK,
     SEARCH_CONFIG,
@@ -56,6 +56,7 @@ __all__ = [
     "Collection",
     "CollectionItem",
     "Plan",
+    "download_entitlement",
     "Review",
     "ReviewVote",
 ]

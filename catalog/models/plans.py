@@ -44,6 +44,14 @@ class Plan(TimeStampedModel):
     entitlements = models.JSONField(default=list, blank=True)
     # {"AI_TEXT_CHAT": 1, "AI_VIDEO_GENERATION": 40}: replaces credits.FeatureCost for members.
     feature_cost_overrides = models.JSONField(default=dict, blank=True)
+    # Subscribers download these products without buying them, while the plan is live.
+    included_downloads = models.ManyToManyField(
+        Product,
+        blank=True,
+        related_name="including_plans",
+        limit_choices_to=Q(type=ProductType.DIGITAL_DOWNLOAD) | Q(download_file__isnull=False),
+        help_text="Downloadable products the plan's subscribers may download without buying.",
+    )
     storage_quota_bytes = models.BigIntegerField(
         null=True, blank=True, help_text="Empty means unlimited storage."
     )
@@ -112,3 +120,9 @@ class Plan(TimeStampedModel):
 
     def has_entitlement(self, key: str) -> bool:
         return key in (self.entitlements or [])
+
+
+def download_entitlement(product_id: int) -> str:
+    """The entitlement a plan that includes downloads of this product gives its subscribers
+    (``billing.entitlements.has_entitlement(user, download_entitlement(product.pk))``)."""
+    return f"download:{product_id}"

@@ -129,8 +129,9 @@ class Product(TimeStampedModel):
     low_stock_threshold = models.PositiveIntegerField(default=0)
     # CREDIT_PACK: credits added on purchase. Plans carry their own per-period amount.
     credits_granted = models.PositiveIntegerField(default=0)
-    # The reviews' figures, kept by catalog.services (refresh_ratings) in the transaction that
-    # changes the reviews, so lists show and sort by them without aggregating reviews per row.
+    # The verified reviews' figures (the published rating), kept by catalog.services
+    # (refresh_ratings) in the transaction that changes the reviews or verifies them, so lists
+    # show and sort by them without aggregating reviews per row.
     rating_count = models.PositiveIntegerField(default=0)
     rating_average = models.FloatField(null=True, blank=True)
 

@@ -36,8 +36,9 @@ def test_product_list_is_public_and_shows_price_rating_and_categories(api_client
     PriceFactory(product=product, unit_amount=2900)
     PriceFactory(product=product, unit_amount=1900)
     PriceFactory(product=product, unit_amount=500, active=False)
-    ReviewFactory(product=product, rating=4)
-    ReviewFactory(product=product, rating=5)
+    ReviewFactory(product=product, rating=4, verified=True)
+    ReviewFactory(product=product, rating=5, verified=True)
+    ReviewFactory(product=product, rating=1)  # not verified: listed, not counted
 
     body = api_client.get(LIST).json()
     assert body["count"] == 1
@@ -106,7 +107,8 @@ def test_product_detail_has_prices_tiers_variants_categories_and_rating_summary(
     PricingTierFactory(price=price, up_to=None, unit_amount=400, flat_amount=100)
     VariantFactory(product=product, sku="S-TEAM", license_type="team", price_amount=9900)
     VariantFactory(product=product, sku="S-OFF", available=False)
-    ReviewFactory(product=product, rating=3)
+    ReviewFactory(product=product, rating=3, verified=True)
+    ReviewFactory(product=product, rating=1)  # not verified: listed, not counted
 
     response = api_client.get(f"{LIST}seats/")
     assert response.status_code == 200
@@ -123,8 +125,9 @@ def test_product_detail_has_prices_tiers_variants_categories_and_rating_summary(
         "average": 3.0,
         "count": 1,
         "distribution": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0},
-        "verified_count": 0,
-        "verified_average": None,
+        "verified_count": 1,
+        "verified_average": 3.0,
+        "unverified_count": 1,
     }
 
 

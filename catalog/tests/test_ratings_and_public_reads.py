@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from accounts.factories import UserFactory
+from billing.factories import OrderFactory, OrderItemFactory
 from catalog import services
 from catalog.factories import (
     CategoryFactory,
@@ -23,6 +24,11 @@ pytestmark = pytest.mark.django_db
 LIST = "/api/v1/products/"
 
 
+def _paid_for(user, product) -> None:
+    """``user`` has a completed order of ``product``: their review of it is verified."""
+    OrderItemFactory(order=OrderFactory(user=user, status="COMPLETED"), product=product)
+
+
 def _figures(product) -> tuple[int, float | None]:
     product.refresh_from_db(fields=["rating_count", "rating_average"])
     return product.rating_count, product.rating_average
@@ -31,9 +37,12 @@ def _figures(product) -> tuple[int, float | None]:
 # --- rating figures --------------------------------------------------------------------------
 
 
-def test_a_posted_review_updates_the_products_figures_and_the_list(customer_api, api_client):
+def test_a_posted_review_updates_the_products_figures_and_the_list(
+    customer_api, customer, api_client
+):
     product = ProductFactory(slug="kit")
-    ReviewFactory(product=product, rating=2)
+    ReviewFactory(product=product, rating=2, verified=True)
+    _paid_for(customer, product)
 
     response = customer_api.post(f"{LIST}kit/reviews/", {"rating": 5}, format="json")
 
@@ -45,7 +54,7 @@ def test_a_posted_review_updates_the_products_figures_and_the_list(customer_api,
 
 def test_a_refused_review_leaves_the_figures_alone(customer_api, customer):
     product = ProductFactory(slug="kit")
-    ReviewFactory(product=product, author=customer, rating=4)
+    ReviewFactory(product=product, author=customer, rating=4, verified=True)
 
     response = customer_api.post(f"{LIST}kit/reviews/", {"rating": 1}, format="json")
 
@@ -57,6 +66,8 @@ def test_a_refused_review_leaves_the_figures_alone(customer_api, customer):
 def test_concurrent_reviews_of_one_product_all_count():
     product = ProductFactory()
     authors = [UserFactory() for _ in range(5)]
+    for author in authors:
+        _paid_for(author, product)
     barrier = threading.Barrier(len(authors))
     errors = []
 
@@ -84,8 +95,11 @@ def test_concurrent_reviews_of_one_product_all_count():
 
 def test_deleting_reviews_in_the_console_updates_the_figures(admin_client_user):
     product = ProductFactory()
-    keep = ReviewFactory(product=product, rating=5)
-    gone = [ReviewFactory(product=product, rating=1), ReviewFactory(product=product, rating=2)]
+    keep = ReviewFactory(product=product, rating=5, verified=True)
+    gone = [
+        ReviewFactory(product=product, rating=1, verified=True),
+        ReviewFactory(product=product, rating=2, verified=True),
+    ]
     assert _figures(product) == (3, pytest.approx(8 / 3))
 
     response = admin_client_user.post(
@@ -248,6 +262,7 @@ def _slugs(client):
 def test_a_catalog_change_clears_the_cache_once_committed(
     api_client,
     customer_api,
+    customer,
     admin_user,
     admin_client_user,
     public_cache,
@@ -285,7 +300,8 @@ def test_a_catalog_change_clears_the_cache_once_committed(
     assert api_client.get(LIST).json()["results"][0]["from_price"]["amount"] == 2500
     assert api_client.get(f"{LIST}kit/").json()["from_price"]["amount"] == 2500
 
-    # A review (the API).
+    # A review (the API) by a customer who paid for the product.
+    _paid_for(customer, product)
     with django_capture_on_commit_callbacks(execute=True):
         assert (
             customer_api.post(f"{LIST}kit/reviews/", {"rating": 4}, format="json").status_code
@@ -309,3 +325,22 @@ def test_an_uncommitted_change_does_not_clear_the_cache(
     for callback in callbacks:
         callback()
     assert _slugs(api_client) == []
+
+
+def test_the_verified_only_migration_recomputes_the_figures():
+    recompute = importlib.import_module(
+        "catalog.migrations.0006_product_rating_verified_only"
+    ).RECOMPUTE
+    mixed, unverified_only = ProductFactory(), ProductFactory()
+    for rating, verified in ((5, True), (3, True), (1, False)):
+        ReviewFactory(product=mixed, rating=rating, verified=verified)
+    ReviewFactory(product=unverified_only, rating=4)
+    # As the figures were before: every review counted.
+    Product.all_objects.filter(pk=mixed.pk).update(rating_count=3, rating_average=3.0)
+    Product.all_objects.filter(pk=unverified_only.pk).update(rating_count=1, rating_average=4.0)
+
+    with connection.cursor() as cursor:
+        cursor.execute(recompute)
+
+    assert _figures(mixed) == (2, 4.0)
+    assert _figures(unverified_only) == (0, None)

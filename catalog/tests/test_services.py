@@ -184,17 +184,18 @@ def test_concurrent_reviews_by_one_author_make_exactly_one():
     assert Review.objects.filter(author=author, product=product).count() == 1
 
 
-def test_rating_summary_counts_distribution_and_average():
+def test_rating_summary_publishes_only_verified_reviews():
     product = ProductFactory()
     for rating, verified in ((5, True), (5, False), (4, True), (1, False)):
         ReviewFactory(product=product, rating=rating, verified=verified)
     ReviewFactory(rating=3)  # another product's review does not count
     assert rating_summary(product) == {
-        "average": 3.75,
-        "count": 4,
-        "distribution": {1: 1, 2: 0, 3: 0, 4: 1, 5: 2},
+        "average": 4.5,
+        "count": 2,
+        "distribution": {1: 0, 2: 0, 3: 0, 4: 1, 5: 1},
         "verified_count": 2,
         "verified_average": 4.5,
+        "unverified_count": 2,
     }
     assert rating_summary(ProductFactory()) == {
         "average": None,
@@ -202,6 +203,7 @@ def test_rating_summary_counts_distribution_and_average():
         "distribution": {1: 0, 2: 0, 3: 0, 4: 0, 5: 0},
         "verified_count": 0,
         "verified_average": None,
+        "unverified_count": 0,
     }
 
 

@@ -77,13 +77,22 @@ def test_product_detail_shows_images_prices_variants_tiers_and_reviews(client):
     PricingTierFactory(price=tiered, up_to=None, unit_amount=400, flat_amount=1000)
     VariantFactory(product=product, name="Team", sku="KIT-T", price_amount=14900)
     ReviewFactory(
-        product=product, rating=4, title="Solid", author__first_name="Ann", author__last_name="Lee"
+        product=product,
+        rating=4,
+        title="Solid",
+        author__first_name="Ann",
+        author__last_name="Lee",
+        verified=True,
     )
+    ReviewFactory(product=product, rating=1, title="Unpaid grumble")
     html = _html(client.get("/catalog/kit/"))
     assert 'src="https://example.com/kit.png" alt="The kit"' in html
     assert "$49.00" in html and "$149.00" in html and "KIT-T" in html
     assert "1 – 5" in html and "6 and above" in html and "$10.00" in html
-    assert "Solid" in html and "Ann L." in html and "4.0 out of 5" in html
+    assert "Solid" in html and "Ann L." in html and "4.0 out of 5 from 1 verified review" in html
+    # The unverified review is listed, marked, and moves neither the average nor the count.
+    assert "Unpaid grumble" in html and "Not verified" in html
+    assert "1 review marked “Not verified” is listed below but not counted" in html
     assert "Log in</a> to write a review" in html
 
 

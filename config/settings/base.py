@@ -203,7 +203,12 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.ActiveSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # An API key needs a plan with api_access; a view may name a required_entitlement
+    # (accounts.entitlements). Views that set their own permissions list it too.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.entitlements.RequiresEntitlement",
+    ],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [

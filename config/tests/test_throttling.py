@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 from accounts.factories import UserFactory
 from accounts.models import ApiKey, LoginSession, User
 from accounts.services import create_api_key
+from billing.factories import give_api_access
 from config import throttling
 from config.env import ConfigurationError, rate_limits
 from credits.factories import FeatureCostFactory, funded_user
@@ -51,6 +52,7 @@ def _limit(settings, scope: str, rate: str) -> None:
 
 
 def _with_key(user) -> APIClient:
+    give_api_access(user)
     _, raw = create_api_key(user=user, name="client")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

@@ -5,6 +5,7 @@ from django.core.exceptions import FieldDoesNotExist
 
 from accounts import authority
 from backoffice.customers import CUSTOMER_FIELDS, customer_page_url
+from console import unanswered
 from console.navigation import groups_for
 
 register = template.Library()
@@ -50,3 +51,10 @@ def _is_user_field(obj, name: str) -> bool:
     except FieldDoesNotExist:
         return False
     return field.is_relation and field.related_model is get_user_model()
+
+
+@register.simple_tag(takes_context=True)
+def unanswered_questions_card(context):
+    """The home page's "Top unanswered questions" card, or None for a role that does not
+    work on the help bot's questions."""
+    return unanswered.card_for(context["request"])

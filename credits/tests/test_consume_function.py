@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from accounts.factories import UserFactory
 from accounts.models import User
 from accounts.services import create_api_key, set_config
+from billing.factories import give_api_access
 from billing.models import PAST_DUE_GRACE, Subscription, SubscriptionStatus
 from catalog.factories import PlanFactory
 from core.outbox import enqueue
@@ -154,6 +155,7 @@ def test_an_override_that_is_not_a_whole_number_of_at_least_1_is_ignored_and_log
 def test_unknown_operation_and_insufficient_balance_answer_as_before_through_an_api_key():
     FeatureCostFactory(operation="AI_VIDEO_GENERATION", cost=40)
     user = funded_user(credits=30)
+    give_api_access(user)
     _key, raw = create_api_key(user=user, name="ci")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

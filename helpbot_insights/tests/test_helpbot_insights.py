@@ -14,7 +14,7 @@ from analytics.models import DailyMetric
 from analytics.rollup import rollup_day
 from core.models import AuditLog
 from support.bot import NOT_KNOWN
-from support.models import Article, ArticleStatus, Ticket
+from support.models import Article, ArticleStatus, ChatMessage, ChatRole, Ticket
 from support.seed_data import ARTICLES
 
 pytestmark = pytest.mark.django_db
@@ -178,10 +178,15 @@ def test_the_daily_rollup_counts_answers_ratings_and_the_top_unanswered_question
     assert values["bot_helpful_rate"].value == Decimal("0.5")
     assert values["bot_helpful_rate"].metadata == {"helpful": 1, "rated": 2}
     assert values["bot_unanswered"].value == 3
-    assert values["bot_unanswered"].metadata["top_questions"] == [
-        {"question": "do you support saml single sign-on with okta?", "count": 2},
-        {"question": "can you recommend a good pizza recipe?", "count": 1},
+    top = values["bot_unanswered"].metadata["top_questions"]
+    assert [(q["question"], q["count"]) for q in top] == [
+        ("do you support saml single sign-on with okta?", 2),
+        ("can you recommend a good pizza recipe?", 1),
     ]
+    # When each was last asked and the bot's last reply to it (a draft is made from it).
+    last_saml = ChatMessage.objects.filter(role=ChatRole.BOT, answered=False).order_by("pk")[1]
+    assert top[0]["answer_id"] == last_saml.pk
+    assert top[0]["last_asked"] == last_saml.created_at.isoformat()
 
 
 def test_the_dashboard_charts_the_answer_and_helpful_rates(admin_user, customer_api, help_centre):

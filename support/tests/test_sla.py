@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from billing.factories import give_entitlements
 from core.models import SystemConfig
 from support import selectors, services
 from support.models import Ticket, TicketStatus
@@ -12,6 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def test_deadlines_come_from_system_config_per_priority(customer):
     SystemConfig.objects.create(key="support_sla_first_response_hours_high", value=3)
+    give_entitlements(customer, "priority_support")
     before = timezone.now()
     ticket = services.open_ticket(customer=customer, subject="s", description="d", priority="HIGH")
     assert before + timedelta(hours=3) <= ticket.first_response_due_at

@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import StoredFile
+from billing.factories import give_entitlements
 from support import services
 from support.attachments import MAX_ATTACHMENT_BYTES
 from support.models import Ticket, TicketMessage, TicketStatus
@@ -15,6 +16,7 @@ URL = "/api/v1/tickets/"
 
 
 def test_customer_opens_a_ticket_and_lists_only_their_own(customer_api, other_customer, customer):
+    give_entitlements(customer, "priority_support")
     response = customer_api.post(
         URL,
         {

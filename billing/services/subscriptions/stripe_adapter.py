@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing import errors
 from billing.models import BillingSource, CustomerBillingProfile, Discount, Subscription
-from billing.services import timeline
+from billing.services import stripe_tax, timeline
 from billing.services.customers import ensure_stripe_customer
 from billing.services.subscriptions import discount_codes, stripe_promotions
 from billing.services.subscriptions.state import (
@@ -92,6 +92,12 @@ def _checkout_params(
         params["automatic_tax"] = {"enabled": True}
         params["customer_update"] = {"address": "auto"}
         params["tax_id_collection"] = {"enabled": True}
+    else:
+        # Our own rule's rate, as a Stripe TaxRate the subscription carries (none for a
+        # reverse charge or a zero rate).
+        tax_rates = stripe_tax.default_tax_rates(subscription.user, subscription.plan.product)
+        if tax_rates:
+            sub_data["default_tax_rates"] = tax_rates
     return params
 
 

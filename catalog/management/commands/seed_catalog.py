@@ -4,13 +4,15 @@ Idempotent: rows are found by slug, SKU, price lookup key or (author, product) a
 to date, never duplicated. ``--reset`` deletes every catalog row first and rebuilds it.
 """
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from tqdm import tqdm
 
-from accounts.models import User
+from accounts.models import StoredFile, User
 from catalog import seed_data
 from catalog.images import store_demo_images
 from catalog.models import (
@@ -142,7 +144,22 @@ class Command(BaseCommand):
             product.save(update_fields=["default_price"])
         if spec.get("licences"):
             self._variants(product, spec["price"])
+        if spec.get("download_text") and product.download_file_id is None:
+            product.download_file = self._download_file(slug, spec["download_text"])
+            product.save(update_fields=["download_file"])
         return product
+
+    def _download_file(self, slug: str, text: str) -> StoredFile:
+        """A small text file as the product's download, in the default storage."""
+        content = text.encode()
+        path = default_storage.save(f"catalog-downloads/{slug}.txt", ContentFile(content))
+        return StoredFile.objects.create(
+            provider=StoredFile.Provider.LOCAL,
+            path=path,
+            name=f"{slug}.txt",
+            content_type="text/plain",
+            size_bytes=len(content),
+        )
 
     def _one_time_price(self, product, spec) -> Price:
         tiers = spec.get("tiers")
@@ -242,6 +259,9 @@ class Command(BaseCommand):
                     "billing_source": spec["billing_source"],
                     "active": True,
                 },
+            )
+            plan.included_downloads.set(
+                Product.all_objects.filter(slug__in=spec.get("included_downloads", ()))
             )
             plans.append(plan)
         return plans

@@ -170,7 +170,8 @@ class Command(BaseCommand):
                 subject=subject,
                 description=description,
                 priority=priority,
-                actor=agent if priority == "URGENT" else customer,
+                # Staff set URGENT, and HIGH for a customer whose plan lacks priority support.
+                actor=agent if priority in ("URGENT", "HIGH") else customer,
                 metadata={"seed": seed},
             )
             for who, body in thread:

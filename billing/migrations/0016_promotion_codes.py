@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0012_merge_stripe_truth_tax_rates'),
+        ('billing', '0015_merge_credit_notes_included_downloads'),
     ]
 
     operations = [

@@ -1,0 +1,34 @@
+"""Prepared statements for the statements the product runs over and over (a consume).
+
+Django binds parameters on the client and leaves psycopg's automatic preparing off, so
+PostgreSQL parses and plans every statement it receives. A ``prepared_cursor()`` binds on the
+server and prepares its statement: psycopg keeps it per connection, PostgreSQL plans it once
+(or keeps a generic plan when that costs no more than planning each time), and each call sends
+only the values. It is wrapped as Django wraps its own cursors, so errors are Django's and the
+statement is logged and counted like any other. Only for statements whose text is constant:
+each distinct text is one prepared statement on the connection.
+"""
+
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+
+class PreparedCursor(psycopg.Cursor[tuple[Any, ...]]):
+    """A server-binding psycopg cursor whose every execute is prepared."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> "PreparedCursor":
+        return super().execute(query, params, **{**kwargs, "prepare": True})
+
+
+def prepared_cursor() -> Any:
+    """A PreparedCursor on the default connection, in Django's cursor wrapper (use it in a
+    ``with`` block, as ``connection.cursor()``)."""
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    # Django's stubs type these as taking its own wrapper; they take any DB-API cursor.
+    cursor: Any = PreparedCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
