@@ -16,6 +16,7 @@ from django.test import Client
 
 from accounts.models import LoginSession, Status, User
 from accounts.tests.helpers import link_in_last_mail
+from billing.factories import give_api_access
 from core.models import AuditAction, AuditLog
 from social_signin.tests.test_social_signin import _form_action, _sign_in_with
 
@@ -130,6 +131,7 @@ def test_they_change_their_email_address_without_a_password(provider):
 
 def test_they_create_an_api_key_without_a_password(provider):
     browser, user = _github_customer(provider)
+    give_api_access(user)  # keys are for plans that include API access
     page = browser.get("/account/api-keys/new/").content.decode()
     assert 'name="password"' not in page
     created = browser.post(_form_action(page, "Create key"), {"name": "CI server"})
