@@ -162,7 +162,9 @@ def _bare_loop(index: int, user_id: int, seconds: float, start, results) -> None
     done = 0
     try:
         connection.ensure_connection()
-        cursor = psycopg.Cursor(connection.connection)
+        raw = connection.connection
+        raw.prepare_threshold = sys.maxsize  # as core.prepared: only explicit prepares
+        cursor = psycopg.Cursor(raw)
         start.wait()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:

@@ -6,12 +6,15 @@ server and prepares its statement: psycopg keeps it per connection, PostgreSQL p
 (or keeps a generic plan when that costs no more than planning each time), and each call sends
 only the values. It is wrapped as Django wraps its own cursors, so errors are Django's and the
 statement is logged and counted like any other. Only for statements whose text is constant:
-each distinct text is one prepared statement on the connection.
+each distinct text is one prepared statement on the connection. ``DB_PREPARED_STATEMENTS=false``
+turns it off (a pooler in transaction mode that cannot carry prepared statements).
 """
 
+import sys
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 
 
@@ -24,11 +27,21 @@ class PreparedCursor(psycopg.Cursor[tuple[Any, ...]]):
 
 def prepared_cursor() -> Any:
     """A PreparedCursor on the default connection, in Django's cursor wrapper (use it in a
-    ``with`` block, as ``connection.cursor()``)."""
+    ``with`` block, as ``connection.cursor()``); Django's own cursor when
+    ``DB_PREPARED_STATEMENTS`` is off."""
+    if not settings.DB_PREPARED_STATEMENTS:
+        return connection.cursor()
     connection.ensure_connection()
     connection.validate_thread_sharing()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django sets it to None, which makes psycopg refuse to prepare anything, even when
+        # asked. A threshold no statement reaches keeps automatic preparing off: only an
+        # explicit prepare (this cursor's) prepares. Django's own cursors bind on the client,
+        # which never prepares.
+        raw.prepare_threshold = sys.maxsize
     # Django's stubs type these as taking its own wrapper; they take any DB-API cursor.
-    cursor: Any = PreparedCursor(connection.connection)
+    cursor: Any = PreparedCursor(raw)
     if connection.queries_logged:
         return connection.make_debug_cursor(cursor)
     return connection.make_cursor(cursor)

@@ -275,7 +275,9 @@ date and time: our team can review it and adjust your balance.
         "content_type": "guide",
         "tags": ["api", "api keys", "developers", "security"],
         "summary": "Create keys on the API keys page; the full key is shown only once.",
-        "body": """API keys let your own software call our API. Create one on the
+        "body": """API keys let your own software call our API. They come with plans that
+include API access (the [pricing](/pricing/) page lists what each plan includes); without it,
+the API keys page names the plans that do. Create a key on the
 [API keys](/account/api-keys/) page, give it a name, and copy it: the full key is shown
 **only once**. We store only a
 hash of it; afterwards you will see just its prefix.
@@ -298,6 +300,8 @@ a new one and update your software. The page shows when each key was last used.
 
 - `400` with `invalid`: fix the fields listed and try again.
 - `401`: the API key is missing, revoked or expired.
+- `403` with `entitlement_required`: your plan does not include this (API access, a feature
+  or a download); the error names the plans that do.
 - `402` or `400` with `insufficient_credits`: top up your balance.
 - `404`: the object does not exist, or it is not yours.
 - `409`: the request conflicts with the object's current state.
@@ -373,7 +377,8 @@ Our response targets by ticket priority:
 | Medium | 24 hours | 3 days |
 | Low | 48 hours | 7 days |
 
-Urgent is for outages and payment emergencies; our team sets it after triage. When we are
+Choosing **High** needs a plan that includes priority support. Urgent is for outages and
+payment emergencies; our team sets it after triage. When we are
 waiting for information from you, the ticket shows **Waiting on customer**.
 """,
     },
@@ -416,8 +421,13 @@ number of uses in all or per customer, or a validity period, and these limits co
 subscriptions together: a first-purchase code is used once. The page tells you which rule
 stopped a code from applying.
 
-On a subscription a code takes its discount off the first invoice. Codes cannot be added to
-an order after it has been placed.
+Campaign codes (for example from a partner or a newsletter) have their own limits on top of
+the discount's: a number of uses, one per customer, first-time customers only, dates or a
+minimum amount.
+
+On a subscription the discount lasts as long as the code says: the first invoice only, a
+number of months, or every renewal; each invoice it applies to names the code. Codes cannot be
+added to an order after it has been placed.
 """,
     },
 ]

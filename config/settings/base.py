@@ -126,6 +126,10 @@ TEMPLATES = [
 # migrate and flush log in as (core.dbroles, README "Database roles").
 DATABASES = {"default": database_settings()}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# The consume statement is prepared once per connection (core.prepared). Off behind a pooler
+# in transaction mode that cannot carry prepared statements (PgBouncer before 1.21, or
+# without max_prepared_statements).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # REPLICA_DATABASE_URL: a streaming replica the analytics pages and API read their rollups from
 # (config.routers); everything else, and every write, stays on the primary.
