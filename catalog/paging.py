@@ -5,7 +5,8 @@ The product list's statement has six correlated subqueries (prices, variants, ca
 Django compiles it again for every request, and compiling costs several times what
 PostgreSQL takes to run it. The plain listing (only ``page``, ``page_size`` or ``ordering``
 in the query string) is the same statement every time but for its LIMIT and OFFSET, so its
-SQL is compiled once and run with those two as parameters; rows come back through the same
+SQL is compiled once and run with those two as parameters, as a prepared statement on the
+connection (core.prepared: PostgreSQL plans it once too); rows come back through the same
 converters and in the same shape (dicts of ``values()``) as the ORM would give.
 """
 
@@ -13,10 +14,11 @@ from typing import Any
 
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.core.paginator import Paginator as DjangoPaginator
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Count, QuerySet, Window
 
 from core.api import Pagination
+from core.prepared import prepared_cursor
 
 # PostgreSQL's OFFSET is a bigint.
 _MAX_OFFSET = 2**63 - 1
@@ -40,7 +42,9 @@ class CompiledValuesQuery:
         self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
 
     def rows(self, *, offset: int, limit: int) -> list[dict]:
-        with connections[self.using].cursor() as cursor:
+        # The same text every time: prepared once per connection on the default database.
+        cursor_for = prepared_cursor if self.using == DEFAULT_DB_ALIAS else None
+        with cursor_for() if cursor_for else connections[self.using].cursor() as cursor:
             cursor.execute(self.sql, (*self.params, limit, offset))
             fetched = cursor.fetchall()
         names = self.names

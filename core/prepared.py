@@ -1,13 +1,15 @@
-"""Prepared statements for the statements the product runs over and over (a consume).
+"""Prepared statements for the statements the product runs over and over with the same text:
+a credits consume, the credits summary's figures, the plain product list.
 
 Django binds parameters on the client and leaves psycopg's automatic preparing off, so
 PostgreSQL parses and plans every statement it receives. A ``prepared_cursor()`` binds on the
 server and prepares its statement: psycopg keeps it per connection, PostgreSQL plans it once
 (or keeps a generic plan when that costs no more than planning each time), and each call sends
-only the values. It is wrapped as Django wraps its own cursors, so errors are Django's and the
-statement is logged and counted like any other. Only for statements whose text is constant:
-each distinct text is one prepared statement on the connection. ``DB_PREPARED_STATEMENTS=false``
-turns it off (a pooler in transaction mode that cannot carry prepared statements).
+only the values. It is wrapped as Django wraps its own cursors, so errors are Django's. While
+queries are logged (DEBUG, a test counting them) it is Django's own cursor, which logs them.
+Only for statements whose text is constant: each distinct text is one prepared statement on
+the connection. ``DB_PREPARED_STATEMENTS=false`` turns it off (a pooler in transaction mode
+that cannot carry prepared statements).
 """
 
 import sys
@@ -29,7 +31,9 @@ def prepared_cursor() -> Any:
     """A PreparedCursor on the default connection, in Django's cursor wrapper (use it in a
     ``with`` block, as ``connection.cursor()``); Django's own cursor when
     ``DB_PREPARED_STATEMENTS`` is off."""
-    if not settings.DB_PREPARED_STATEMENTS:
+    if not settings.DB_PREPARED_STATEMENTS or connection.queries_logged:
+        # While queries are logged (DEBUG, or a test capturing them), Django reads each
+        # statement's text back from the cursor, and psycopg keeps none for a prepared one.
         return connection.cursor()
     connection.ensure_connection()
     connection.validate_thread_sharing()
@@ -40,8 +44,6 @@ def prepared_cursor() -> Any:
         # explicit prepare (this cursor's) prepares. Django's own cursors bind on the client,
         # which never prepares.
         raw.prepare_threshold = sys.maxsize
-    # Django's stubs type these as taking its own wrapper; they take any DB-API cursor.
+    # Django's stubs type this as taking its own wrapper; it takes any DB-API cursor.
     cursor: Any = PreparedCursor(raw)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
     return connection.make_cursor(cursor)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from catalog.models import Plan
+from core.prepared import prepared_cursor
 from credits import plans
 from credits.errors import UnknownOperation
 from credits.models import (
@@ -125,7 +126,7 @@ def credit_summary(*, user: User, now: datetime | None = None) -> dict:
     (the figures, the live lots), whatever the history."""
     now = now or timezone.now()
     first_day = utc_today(now) - timedelta(days=RUNWAY_WINDOW_DAYS - 1)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # the same text on every request
         cursor.execute(
             _SUMMARY_FIGURES_SQL.format(
                 balances=CreditBalance._meta.db_table, days=LedgerDay._meta.db_table
