@@ -13,7 +13,10 @@
    against one endpoint at a time: the product list with the API key (the database path)
    and without one (anonymous readers get the catalog's public cache), the credits summary,
    and a consume (a write: lock, draw, ledger row), with ``Authorization: Bearer <key>``.
-4. Baseline: the same locust settings against ``bench.urls.ConstantView`` on the same
+4. Bound: the same constant body behind the API's key authentication, permissions and
+   throttles (``bench.urls.KeyedConstantView``): what an authenticated endpoint pays before
+   its own work; it informs, without a target.
+5. Baseline: the same locust settings against ``bench.urls.ConstantView`` on the same
    gunicorn: a DRF view without authentication or database that answers a constant JSON
    body, behind the same middleware and throttles. It is measured first and last; the
    baseline is their mean, so load that changes during the run shows as their difference.
@@ -104,9 +107,21 @@ def baseline_target() -> dict:
     return {"name": "constant DRF view", "method": "GET", "path": CONSTANT_PATH, "expect": 200}
 
 
+KEYED_CONSTANT = "constant DRF view with API-key auth, permissions, throttles"
+
+
 def targets(raw_key: str) -> list[dict]:
+    from bench.urls import KEYED_CONSTANT_PATH  # noqa: PLC0415 - Django is set up when the bench runs
+
     auth = {"Authorization": f"Bearer {raw_key}"}
     return [
+        {
+            "name": KEYED_CONSTANT,
+            "method": "GET",
+            "path": KEYED_CONSTANT_PATH,
+            "headers": auth,
+            "expect": 200,
+        },
         {
             "name": "GET /api/v1/products/ (API key)",
             "method": "GET",
@@ -204,7 +219,8 @@ def run(args) -> list[Result]:
             base,
             "req/s",
             "constant DRF view, same gunicorn",
-            target=TARGET,
+            # The keyed constant view only informs: it bounds the authenticated rows.
+            target="" if row["name"] == KEYED_CONSTANT else TARGET,
         )
         for row in measured
     ]

@@ -1,7 +1,9 @@
 """The product's URLs plus the API bench's baseline, for ``bench.settings`` only (the product's
 own URLconf never has it): a DRF view without authentication that answers a constant JSON
-body. Under /api/v1/ like the endpoints it is compared with, so the same middleware and
-throttle classes count it."""
+body, and the same body behind the API's authentication, permissions and throttles (a
+measured bound: what an authenticated endpoint pays before its own work). Under /api/v1/ like
+the endpoints they are compared with, so the same middleware and throttle classes count
+them."""
 
 from django.urls import path
 from rest_framework.permissions import AllowAny
@@ -12,6 +14,7 @@ from config.urls import handler400, handler403, handler404, handler500  # noqa: 
 from config.urls import urlpatterns as product_urlpatterns
 
 CONSTANT_PATH = "/api/v1/bench-constant/"
+KEYED_CONSTANT_PATH = "/api/v1/bench-constant-keyed/"
 
 
 class ConstantView(APIView):
@@ -24,4 +27,17 @@ class ConstantView(APIView):
         return Response({"status": "ok"})
 
 
-urlpatterns = [path(CONSTANT_PATH.lstrip("/"), ConstantView.as_view()), *product_urlpatterns]
+class KeyedConstantView(APIView):
+    """The same constant body behind the API's own authentication (the API key), permissions
+    (signed in, the plan's api_access) and throttles: what any authenticated endpoint pays
+    before its own work."""
+
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+urlpatterns = [
+    path(CONSTANT_PATH.lstrip("/"), ConstantView.as_view()),
+    path(KEYED_CONSTANT_PATH.lstrip("/"), KeyedConstantView.as_view()),
+    *product_urlpatterns,
+]
