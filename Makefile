@@ -10,13 +10,19 @@ DEV_STAMP := $(VENV)/.installed-dev
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-# `make run` needs only the runtime requirements; tests and linters add the dev ones.
+# `make run` needs only the runtime requirements; tests and linters add the dev ones. Both
+# files pin every package, what they pull in included, so pip installs them as listed
+# (--no-deps: no resolution, a few seconds off the first run); the dev install ends with
+# `pip check`, which fails if a pin is missing or two disagree.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile --no-deps
+
 $(RUNTIME_STAMP): $(PY) requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	touch $(RUNTIME_STAMP)
 
 $(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PY) -m pip check
 	touch $(DEV_STAMP)
 
 venv: $(RUNTIME_STAMP)
