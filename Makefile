@@ -36,12 +36,13 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 # The product at http://127.0.0.1:8000 with demo data, a Celery worker and beat; Ctrl-C stops all.
-# RUN_ARGS go to run_all, e.g. make run RUN_ARGS="--port 8001".
+# RUN_ARGS go to the launcher (config/launcher.py, also `manage.py run_all`), e.g.
+# make run RUN_ARGS="--port 8001".
 # The static files are collected while the demo data is written (neither needs the other).
 run: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0 & collecting=$$!; \
 	$(PY) manage.py seed_demo && wait $$collecting
-	$(PY) manage.py run_all $(RUN_ARGS)
+	$(PY) -m config.launcher $(RUN_ARGS)
 
 # The embedded server's log grows 15-20 MB a run: its last 16 MB go to .data/postgres-log.1 and
 # it is emptied first, unless another test session is reading it (config/embedded_log.py).

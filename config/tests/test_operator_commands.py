@@ -85,7 +85,12 @@ def _database_url() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
+@pytest.mark.parametrize(
+    "launch",
+    [["manage.py", "run_all"], ["-m", "config.launcher"]],  # the command; what `make run` starts
+    ids=["run_all", "launcher"],
+)
+def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path, launch):
     port = _free_port()
     env = {
         **os.environ,
@@ -97,7 +102,7 @@ def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
     env.pop("REDIS_URL", None)  # the no-server broker that `make run` uses on a bare machine
     log = (tmp_path / "run_all.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_all", "--port", str(port), "--concurrency", "1"],
+        [sys.executable, *launch, "--port", str(port), "--concurrency", "1"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -122,9 +127,15 @@ def test_run_all_serves_health_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
             "status": "ok",
             "checks": {"database": "ok", "broker": "ok", "migrations": "ok"},
         }
-        children = psutil.Process(process.pid).children(recursive=True)
-        names = " ".join(" ".join(child.cmdline()) for child in children)
-        assert "runserver" in names and "worker" in names and "beat" in names
+        # The worker and beat start once the web server listens: wait for them to be there.
+        names, deadline = "", time.monotonic() + 15
+        while time.monotonic() < deadline:
+            children = psutil.Process(process.pid).children(recursive=True)
+            names = " ".join(" ".join(child.cmdline()) for child in children)
+            if "runserver" in names and "worker" in names and "beat" in names:
+                break
+            time.sleep(0.2)
+        assert "runserver" in names and "worker" in names and "beat" in names, names
 
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=30) == 0
