@@ -168,9 +168,13 @@ def release(*, order: Order | None = None, subscription: Subscription | None = N
     )
     if usage is None:
         return
+    # The usage row goes first: a second release of the same use (two cancellations racing)
+    # waits on its row lock, then finds nothing to delete and gives nothing back twice.
+    deleted, _ = DiscountUsage.objects.filter(pk=usage.pk).delete()
+    if not deleted:
+        return
     Discount.objects.filter(pk=usage.discount_id, uses_count__gt=0).update(
         uses_count=F("uses_count") - 1, updated_at=timezone.now()
     )
     if usage.promotion_code_id:
         promotion_codes.give_back(usage.promotion_code_id)
-    usage.delete()

@@ -2,10 +2,13 @@
 (first-time only, per customer, total uses, dates), under concurrency on PostgreSQL; the
 uses count always equals the usage rows."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.factories import UserFactory
 from billing import errors
@@ -13,6 +16,7 @@ from billing.factories import DiscountFactory
 from billing.models import Discount, DiscountUsage, Subscription
 from billing.models import SubscriptionStatus as S
 from billing.services import cart as cart_service
+from billing.services import discounts as discount_service
 from billing.services import invoices as invoice_service
 from billing.services.subscriptions import lifecycle as service
 from billing.tests.races import CHECKOUT, post_together
@@ -194,3 +198,31 @@ def test_first_time_code_in_two_tabs_order_and_subscription_is_used_once(no_stri
     assert DiscountUsage.objects.filter(discount=welcome, user=user).count() == 1
     welcome.refresh_from_db()
     assert welcome.uses_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_use_released_twice_at_once_is_given_back_once(no_stripe, customer_api, product):
+    """Two cancellations of the same unpaid order racing: the code's count drops by one."""
+    code = DiscountFactory(code="TWICE", percent_off=10)
+    other = APIClient()
+    other.force_authenticate(user=UserFactory())
+    assert _order_with(customer_api, product, "TWICE").status_code == 201
+    assert _order_with(other, product, "TWICE").status_code == 201
+    assert _count_matches_rows(code) == 2
+    usage = DiscountUsage.objects.filter(discount=code).order_by("pk").first()
+    barrier = threading.Barrier(2)
+
+    def release():
+        try:
+            with transaction.atomic():
+                barrier.wait()
+                discount_service.release(order=usage.order)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=release) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _count_matches_rows(code) == 1
