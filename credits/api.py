@@ -66,12 +66,39 @@ class LotSerializer(serializers.Serializer):
     source_ref = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
+    def to_representation(self, lot):
+        # The declared fields give the schema; the dict is built directly (DRF copies every
+        # declared field for each serializer it builds, which costs more than the query).
+        expires_at = lot.expires_at
+        return {
+            "id": lot.pk,
+            "source": lot.source,
+            "amount": lot.amount,
+            "remaining": lot.remaining,
+            "expires_at": _timestamp.to_representation(expires_at) if expires_at else None,
+            "source_ref": lot.source_ref,
+            "created_at": _timestamp.to_representation(lot.created_at),
+        }
+
+
+_timestamp = serializers.DateTimeField()
+_lot = LotSerializer()
+
 
 class SummarySerializer(serializers.Serializer):
     balance = serializers.IntegerField()
     lots = LotSerializer(many=True)
     expiring_soon = LotSerializer(many=True)
     runway_days = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, summary):
+        runway = summary["runway_days"]
+        return {
+            "balance": summary["balance"],
+            "lots": [_lot.to_representation(lot) for lot in summary["lots"]],
+            "expiring_soon": [_lot.to_representation(lot) for lot in summary["expiring_soon"]],
+            "runway_days": float(runway) if runway is not None else None,
+        }
 
 
 class TransactionSerializer(serializers.ModelSerializer):

@@ -112,30 +112,50 @@ def utc_today(now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(UTC).date()
 
 
-# The balance and the last 30 UTC days' consumption (for the runway) in one round trip, from
-# the balance row and the ledger's daily sums (a bounded index range whatever the history).
-_SUMMARY_FIGURES_SQL = """
-    SELECT COALESCE((SELECT balance FROM {balances} WHERE user_id = %(user)s), 0),
-           COALESCE((SELECT SUM(amount) FROM {days}
-                     WHERE user_id = %(user)s AND kind = %(consume)s AND day >= %(first)s), 0)
+# The balance, the last 30 UTC days' consumption (for the runway) and the live lots, in one
+# round trip: the figures come from the balance row and the ledger's daily sums (a bounded
+# index range whatever the history), and head every row; each lot adds a row (the live-lots
+# index, in draw order), and a customer with none gets one row of figures with NULL lot columns.
+_LOT_COLUMNS = [field.column for field in CreditGrant._meta.concrete_fields]
+_LOT_ATTNAMES = [field.attname for field in CreditGrant._meta.concrete_fields]
+_SUMMARY_TEMPLATE = """
+    SELECT f.balance, f.consumed, {lot_columns}
+    FROM (SELECT COALESCE((SELECT balance FROM {balances} WHERE user_id = %(user)s), 0),
+                 COALESCE((SELECT SUM(amount) FROM {days}
+                           WHERE user_id = %(user)s AND kind = %(consume)s
+                             AND day >= %(first)s), 0)) AS f (balance, consumed)
+    LEFT JOIN {lots} g
+           ON g.user_id = %(user)s AND g.expired_at IS NULL AND g.has_credits
+    ORDER BY g.expires_at ASC NULLS LAST, g.id
 """
+# Table and column names from the models: constants, never input.
+_SUMMARY_SQL = _SUMMARY_TEMPLATE.format(
+    lot_columns=", ".join(f"g.{column}" for column in _LOT_COLUMNS),
+    balances=CreditBalance._meta.db_table,
+    days=LedgerDay._meta.db_table,
+    lots=CreditGrant._meta.db_table,
+)
 
 
 def credit_summary(*, user: User, now: datetime | None = None) -> dict:
-    """What the credits page and ``GET /api/v1/credits/`` show at the top: two statements
-    (the figures, the live lots), whatever the history."""
+    """What the credits page and ``GET /api/v1/credits/`` show at the top: one statement
+    (the figures and the live lots, ``live_lots`` order), whatever the history."""
     now = now or timezone.now()
     first_day = utc_today(now) - timedelta(days=RUNWAY_WINDOW_DAYS - 1)
     with prepared_cursor() as cursor:  # the same text on every request
         cursor.execute(
-            _SUMMARY_FIGURES_SQL.format(
-                balances=CreditBalance._meta.db_table, days=LedgerDay._meta.db_table
-            ),
+            _SUMMARY_SQL,
             {"user": user.pk, "consume": TransactionKind.CONSUME, "first": first_day},
         )
-        balance, consumed = cursor.fetchone()
+        fetched = cursor.fetchall()
+    balance, consumed = fetched[0][0], fetched[0][1]
+    # Model instances, as the ORM builds them from a full row (the pages call their methods).
+    lots = [
+        CreditGrant.from_db(connection.alias, _LOT_ATTNAMES, row[2:])
+        for row in fetched
+        if row[2] is not None
+    ]
     used = -consumed
-    lots = list(live_lots(user=user))
     soon = now + timedelta(days=EXPIRING_SOON_DAYS)
     return {
         "balance": balance,

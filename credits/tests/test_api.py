@@ -4,12 +4,14 @@ import pytest
 from django.urls import include, path
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers as drf
 
 from billing.models import Subscription, SubscriptionStatus
 from catalog.factories import PlanFactory
 from credits import services
+from credits.api import LotSerializer
 from credits.factories import FeatureCostFactory, funded_user
-from credits.models import CreditBalance, CreditTransaction, GrantSource
+from credits.models import CreditBalance, CreditGrant, CreditTransaction, GrantSource
 
 CONSUME = "/api/v1/credits/consume/"
 
@@ -366,3 +368,26 @@ def test_staff_reasons_are_not_shown_to_the_customer(customer, admin_user, custo
 
     assert [(r["kind"], r["amount"]) for r in body["results"]] == [("ADJUST", 10)]
     assert "suspected fraud" not in str(body)
+
+
+@pytest.mark.django_db
+def test_summary_lots_are_what_their_declared_fields_give(customer, customer_api):
+    """The summary builds each lot's dict by hand; it must equal DRF's walk of the declared
+    fields (the OpenAPI schema) for the same lot, in every field."""
+    services.grant_credits(
+        user=customer,
+        amount=40,
+        source=GrantSource.PURCHASE,
+        expires_at=timezone.now() + timedelta(days=2, microseconds=7),
+        source_ref="order:ORD-9",
+    )
+    services.grant_credits(user=customer, amount=5, source=GrantSource.SIGNUP_BONUS)
+
+    body = customer_api.get("/api/v1/credits/").json()
+
+    lots = CreditGrant.objects.filter(user=customer).order_by("expires_at")
+    walked = [drf.Serializer.to_representation(LotSerializer(), lot) for lot in lots]
+    assert body["lots"] == [dict(lot) for lot in walked]
+    assert body["expiring_soon"] == [dict(walked[0])]
+    assert body["lots"][0]["source_ref"] == "order:ORD-9"
+    assert body["lots"][1]["expires_at"] is None
