@@ -10,6 +10,7 @@ connection (core.prepared: PostgreSQL plans it once too); rows come back through
 converters and in the same shape (dicts of ``values()``) as the ORM would give.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.paginator import EmptyPage, PageNotAnInteger
@@ -54,10 +55,11 @@ class CompiledValuesQuery:
         ]
 
 
-def compiled_for(key: tuple, queryset: QuerySet) -> CompiledValuesQuery:
+def compiled_for(key: tuple, queryset: Callable[[], QuerySet]) -> CompiledValuesQuery:
+    """The statement compiled for ``key``; ``queryset()`` builds it the first time only."""
     compiled = _compiled.get(key)
     if compiled is None:
-        compiled = CompiledValuesQuery(queryset)
+        compiled = CompiledValuesQuery(queryset())
         if len(_compiled) < MAX_COMPILED:
             _compiled[key] = compiled
     return compiled
@@ -94,10 +96,13 @@ class CountInPageQueryPaginator(DjangoPaginator):
         return self._get_page(rows, self.validate_number(number), self)
 
     def _rows(self, *, offset: int, limit: int) -> list[dict]:
-        with_total = self.object_list.annotate(_total=Window(Count("*")))
         if self.compiled_key is None:
-            return list(with_total[offset : offset + limit])
-        return compiled_for(self.compiled_key, with_total).rows(offset=offset, limit=limit)
+            return list(self._with_total()[offset : offset + limit])
+        compiled = compiled_for(self.compiled_key, self._with_total)
+        return compiled.rows(offset=offset, limit=limit)
+
+    def _with_total(self) -> QuerySet:
+        return self.object_list.annotate(_total=Window(Count("*")))
 
 
 class CountInPageQueryPagination(Pagination):

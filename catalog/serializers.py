@@ -6,7 +6,8 @@ List serializers read model instances or rows from ``values()`` alike (``_value`
 
 import functools
 
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -72,7 +73,11 @@ class RatingSummarySerializer(RatingSerializer):
     )
 
 
-_timestamp = serializers.DateTimeField()
+@functools.lru_cache(maxsize=16)
+def _product_url_template(urlconf: str | None, script_prefix: str) -> str:
+    """The product page's path with ``{slug}`` in it, per URLconf and script prefix (what
+    reverse() reads): one reverse() per process rather than per page."""
+    return reverse("catalog:product", kwargs={"slug": "__slug__"}).replace("__slug__", "{slug}")
 
 
 class ProductListSerializer(serializers.ModelSerializer):
@@ -125,14 +130,22 @@ class ProductListSerializer(serializers.ModelSerializer):
             ],
             "rating": self.get_rating(row),
             "credits_granted": row["credits_granted"],
-            "published_at": _timestamp.to_representation(published_at) if published_at else None,
+            "published_at": (
+                self._timestamp.to_representation(published_at) if published_at else None
+            ),
             "url": self._url_template.format(slug=row["slug"]),
         }
 
     @functools.cached_property
+    def _timestamp(self) -> serializers.DateTimeField:
+        # The page's time zone read once: a DateTimeField without one looks up the current
+        # zone for every value (a context-local read per row).
+        return serializers.DateTimeField(default_timezone=timezone.get_current_timezone())
+
+    @functools.cached_property
     def _url_template(self) -> str:
         # One reverse() per page, not per row. Slugs need no quoting in a path.
-        return reverse("catalog:product", kwargs={"slug": "__slug__"}).replace("__slug__", "{slug}")
+        return _product_url_template(get_urlconf(), get_script_prefix())
 
     @extend_schema_field(MoneySerializer(allow_null=True))
     def get_from_price(self, obj):

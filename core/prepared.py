@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg.types.datetime import TimestamptzLoader
 
 
 class PreparedCursor(psycopg.Cursor[tuple[Any, ...]]):
@@ -46,4 +47,10 @@ def prepared_cursor() -> Any:
         raw.prepare_threshold = sys.maxsize
     # Django's stubs type this as taking its own wrapper; it takes any DB-API cursor.
     cursor: Any = PreparedCursor(raw)
+    if settings.USE_TZ:
+        # Django loads timestamptz with a Python subclass of psycopg's loader that sets the
+        # connection's zone on each value; psycopg's own (compiled) loader reads the same
+        # instant in the session's zone, which Django sets to that zone: equal values at a
+        # fraction of the cost (a page of 25 rows spent a tenth of its time there).
+        cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
     return connection.make_cursor(cursor)

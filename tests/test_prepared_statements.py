@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from accounts.services import create_api_key
 from billing.factories import give_api_access
 from catalog.factories import ProductFactory
+from core.prepared import prepared_cursor
 from credits import services
 from credits.factories import FeatureCostFactory, funded_user
 from credits.models import CreditBalance
@@ -68,3 +69,25 @@ def test_the_credits_summary_and_the_plain_product_list_are_prepared(customer):
     texts = _prepared()
     assert sum("credits_ledgerday" in text for text in texts) == 1
     assert sum(text.startswith("SELECT") and "catalog_product" in text for text in texts) == 1
+
+
+@pytest.mark.django_db
+def test_a_prepared_cursor_reads_timestamps_as_the_orm_does():
+    """The prepared cursor loads timestamptz with psycopg's own loader; the values must be
+    the ORM's: the same instants, aware, in the connection's zone."""
+    query = "SELECT %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::timestamptz"
+    values = [
+        "2026-03-29 01:30:00.000001+00",
+        "2024-02-29 23:59:59.5-07:30",
+        "0001-01-01 00:00:00+00",
+        "9999-12-31 23:59:59.999999+00",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(query, values)
+        expected = cursor.fetchone()
+    with prepared_cursor() as cursor:
+        cursor.execute(query, values)
+        got = cursor.fetchone()
+    assert got == expected
+    assert [value.utcoffset() for value in got] == [value.utcoffset() for value in expected]
+    assert all(value.tzinfo is not None for value in got)
