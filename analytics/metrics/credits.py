@@ -26,29 +26,36 @@ LEDGER_METRIC = {
 
 def compute_ledger(day) -> list[Row]:
     start, end = day_bounds(day)
-    # GROUPING SETS gives the per-operation rows and each kind's total in one pass; the
+    # One pass over the day's rows, grouped by kind and operation; each kind's total is the
+    # sum of its groups (summed here rather than by a second grouping in the database). The
     # ledger's time index (credits_txn_time_idx) keeps the scan to the day's rows, which lie
     # together as the ledger is written in time order.
     template = """
-        SELECT kind, operation, GROUPING(operation) AS is_total,
-               SUM(ABS(amount)), COUNT(*)
+        SELECT kind, operation, SUM(ABS(amount)), COUNT(*)
         FROM {ledger}
         WHERE kind IN ('GRANT', 'CONSUME', 'REFUND', 'EXPIRE')
           AND created_at >= %(start)s AND created_at < %(end)s
-        GROUP BY GROUPING SETS ((kind, operation), (kind))
-        ORDER BY kind, is_total DESC, operation
+        GROUP BY kind, operation
     """
+    groups: dict[str, list[tuple[str, Decimal, int]]] = {}
+    for kind, operation, credits, count in fetch(
+        template, {"start": start, "end": end}, ledger=CreditTransaction
+    ):
+        groups.setdefault(kind, []).append((operation, Decimal(credits), count))
     rows = []
-    totals = set()
-    found = fetch(template, {"start": start, "end": end}, ledger=CreditTransaction)
-    for kind, operation, is_total, credits, count in found:
+    for kind in sorted(groups):
         metric = LEDGER_METRIC[kind]
-        if is_total:
-            totals.add(metric)
-            rows.append(Row(metric, Decimal(credits), "", {"transactions": count}))
-        elif operation and kind in ("CONSUME", "REFUND"):
-            rows.append(Row(metric, Decimal(credits), operation, {"transactions": count}))
+        found = sorted(groups[kind])
+        total = sum((credits for _, credits, _ in found), Decimal(0))
+        rows.append(Row(metric, total, "", {"transactions": sum(count for *_, count in found)}))
+        if kind in ("CONSUME", "REFUND"):
+            rows += [
+                Row(metric, credits, operation, {"transactions": count})
+                for operation, credits, count in found
+                if operation
+            ]
     # Explicit zeros for quiet days, so the charts show a flat line rather than a gap.
+    totals = {LEDGER_METRIC[kind] for kind in groups}
     rows += [Row(metric, Decimal(0)) for metric in LEDGER_METRIC.values() if metric not in totals]
     return rows
 

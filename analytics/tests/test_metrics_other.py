@@ -78,6 +78,8 @@ def test_credits_granted_consumed_per_operation_refunded():
     assert values("credits_expired") == {"": 0}
     row = DailyMetric.objects.get(date=DAY, metric="credits_consumed", dimension="AI_TEXT_CHAT")
     assert row.metadata == {"transactions": 2}
+    total = DailyMetric.objects.get(date=DAY, metric="credits_consumed", dimension="")
+    assert total.metadata == {"transactions": 3}  # the kind's total counts every group's rows
 
 
 @pytest.fixture
