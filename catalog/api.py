@@ -5,16 +5,18 @@ annotate everything they show, so their query count does not grow with the page 
 product list and detail answer anonymous readers from a short cache (catalog.public_cache).
 """
 
+import json
 from collections.abc import Sequence
 
 import django_filters
+from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import filters, generics, permissions, serializers, status
 from rest_framework.response import Response
 
 from accounts.entitlements import RequiresEntitlement
-from catalog import public_cache, selectors, services
+from catalog import list_json, public_cache, selectors, services
 from catalog.models import (
     Category,
     Product,
@@ -134,6 +136,25 @@ class ProductListView(CachedForAnonymousMixin, PublicMixin, generics.ListAPIView
     # Built once; DRF's get_queryset() clones it for each request (building it is a good
     # part of the ORM's cost for this query).
     queryset = selectors.product_list_rows()
+
+    def list(self, request, *args, **kwargs):
+        # The plain listing answered in JSON: the page's JSON comes from the database
+        # (catalog.list_json); anything else goes through the serializer.
+        if request.accepted_renderer.format != "json" or not list_json.applies():
+            return super().list(request, *args, **kwargs)
+        paginator = self.paginator
+        paginator.page_json = list_json.ProductPageJSON
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        if not paginator.json_page:
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        next_link = json.dumps(paginator.get_next_link(), ensure_ascii=False)
+        previous_link = json.dumps(paginator.get_previous_link(), ensure_ascii=False)
+        body = (
+            f'{{"count":{paginator.page.paginator.count},"next":{next_link},'
+            f'"previous":{previous_link},'
+            f'"results":[{",".join(list_json.product_json(row) for row in page)}]}}'
+        )
+        return HttpResponse(body, content_type="application/json")
 
 
 class ProductDetailView(CachedForAnonymousMixin, PublicMixin, generics.RetrieveAPIView):

@@ -42,12 +42,19 @@ class CompiledValuesQuery:
         self.params = tuple(params)
         self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
 
-    def rows(self, *, offset: int, limit: int) -> list[dict]:
+    def fetch(
+        self, sql: str, leading: tuple = (), *, offset: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (this statement's text, or one that wraps it), its parameters
+        after ``leading``; no converters applied."""
         # The same text every time: prepared once per connection on the default database.
         cursor_for = prepared_cursor if self.using == DEFAULT_DB_ALIAS else None
         with cursor_for() if cursor_for else connections[self.using].cursor() as cursor:
-            cursor.execute(self.sql, (*self.params, limit, offset))
-            fetched = cursor.fetchall()
+            cursor.execute(sql, (*leading, *self.params, limit, offset))
+            return cursor.fetchall()
+
+    def rows(self, *, offset: int, limit: int) -> list[dict]:
+        fetched = self.fetch(self.sql, offset=offset, limit=limit)
         names = self.names
         return [
             dict(zip(names, row, strict=True))
@@ -73,9 +80,18 @@ class CountInPageQueryPaginator(DjangoPaginator):
 
     object_list: QuerySet[Any]  # an API listing: always a queryset
 
-    def __init__(self, *args, compiled_key: tuple | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        compiled_key: tuple | None = None,
+        page_json: Callable[[CompiledValuesQuery], Any] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.compiled_key = compiled_key
+        # For the compiled listing, the view's page-as-JSON statement (``rows()`` giving
+        # tuples whose last value is the total), used instead of the rows as dicts.
+        self.page_json = page_json if compiled_key is not None else None
 
     def page(self, number):
         try:
@@ -87,18 +103,20 @@ class CountInPageQueryPaginator(DjangoPaginator):
         bottom = (number - 1) * self.per_page
         if bottom + self.per_page > _MAX_OFFSET:  # past any real end, and past SQL's OFFSET
             return self._get_page([], self.validate_number(number), self)
-        rows = self._rows(offset=bottom, limit=self.per_page)
+        rows: list[Any] = self._rows(offset=bottom, limit=self.per_page)
         if rows:
-            self.count = rows[0]["_total"]
+            self.count = rows[0][-1] if self.page_json else rows[0]["_total"]
         elif number == 1:
             self.count = 0
         # Past the end: validate_number counts (one more query) and raises EmptyPage.
         return self._get_page(rows, self.validate_number(number), self)
 
-    def _rows(self, *, offset: int, limit: int) -> list[dict]:
+    def _rows(self, *, offset: int, limit: int) -> list[Any]:
         if self.compiled_key is None:
             return list(self._with_total()[offset : offset + limit])
         compiled = compiled_for(self.compiled_key, self._with_total)
+        if self.page_json is not None:
+            return self.page_json(compiled).rows(offset=offset, limit=limit)
         return compiled.rows(offset=offset, limit=limit)
 
     def _with_total(self) -> QuerySet:
@@ -107,7 +125,14 @@ class CountInPageQueryPaginator(DjangoPaginator):
 
 class CountInPageQueryPagination(Pagination):
     """For a view whose queryset is a ``values()`` queryset that depends on nothing but the
-    query string (no user, no clock)."""
+    query string (no user, no clock). A view may set ``page_json`` before paginating (see
+    CountInPageQueryPaginator); ``json_page`` then tells whether the page came that way."""
+
+    page_json: Callable[[CompiledValuesQuery], Any] | None = None
+
+    @property
+    def json_page(self) -> bool:
+        return self.page_json is not None and self._compiled_key is not None
 
     def paginate_queryset(self, queryset, request, view=None):
         params = request.query_params
@@ -118,4 +143,6 @@ class CountInPageQueryPagination(Pagination):
         return super().paginate_queryset(queryset, request, view)
 
     def django_paginator_class(self, object_list, per_page):  # what DRF builds per request
-        return CountInPageQueryPaginator(object_list, per_page, compiled_key=self._compiled_key)
+        return CountInPageQueryPaginator(
+            object_list, per_page, compiled_key=self._compiled_key, page_json=self.page_json
+        )

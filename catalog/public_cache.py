@@ -16,6 +16,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
 from rest_framework.response import Response
 
@@ -53,16 +54,23 @@ def cached_for_anonymous(request, answer: Callable[[], Response]) -> Response:
     ttl = seconds()
     if ttl <= 0 or request.method != "GET" or request.user.is_authenticated:
         return answer()
-    # The whole URL: a page's "next" and "previous" links carry the scheme and host.
+    # The whole URL: a page's "next" and "previous" links carry the scheme and host. An
+    # answer written as JSON text (catalog.list_json) is kept as that text, under the
+    # renderer's format, so a browser asking for the browsable API still gets its page.
     url = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
-    key = f"catalog:public:{_version()}:{url}"
-    data = cache.get(key)
-    if data is None:
+    key = f"catalog:public:{_version()}:{request.accepted_renderer.format}:{url}"
+    kept = cache.get(key)
+    if kept is None:
         response = answer()
         if response.status_code != 200:
             return response
-        cache.set(key, response.data, ttl)
+        if isinstance(response, Response):
+            cache.set(key, ("data", response.data), ttl)
+        else:
+            cache.set(key, ("json", response.content), ttl)
+    elif kept[0] == "data":
+        response = Response(kept[1])
     else:
-        response = Response(data)
+        response = HttpResponse(kept[1], content_type="application/json")
     patch_cache_control(response, public=True, max_age=ttl)
     return response

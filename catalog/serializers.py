@@ -80,6 +80,11 @@ def _product_url_template(urlconf: str | None, script_prefix: str) -> str:
     return reverse("catalog:product", kwargs={"slug": "__slug__"}).replace("__slug__", "{slug}")
 
 
+def product_url_template() -> str:
+    """The product page's path with ``{slug}`` in it, for the current request."""
+    return _product_url_template(get_urlconf(), get_script_prefix())
+
+
 class ProductListSerializer(serializers.ModelSerializer):
     """Serializes the rows of ``selectors.product_list_rows()`` (dicts).
 
@@ -145,7 +150,7 @@ class ProductListSerializer(serializers.ModelSerializer):
     @functools.cached_property
     def _url_template(self) -> str:
         # One reverse() per page, not per row. Slugs need no quoting in a path.
-        return _product_url_template(get_urlconf(), get_script_prefix())
+        return product_url_template()
 
     @extend_schema_field(MoneySerializer(allow_null=True))
     def get_from_price(self, obj):
