@@ -13,9 +13,11 @@
    against one endpoint at a time: the product list with the API key (the database path)
    and without one (anonymous readers get the catalog's public cache), the credits summary,
    and a consume (a write: lock, draw, ledger row), with ``Authorization: Bearer <key>``.
-4. Bound: the same constant body behind the API's key authentication, permissions and
-   throttles (``bench.urls.KeyedConstantView``): what an authenticated endpoint pays before
-   its own work; it informs, without a target.
+4. Bounds, informing without a target: the same constant body behind the API's key
+   authentication, permissions and throttles (``bench.urls.KeyedConstantView``): what an
+   authenticated endpoint pays before its own work; and that view plus the consume's one
+   prepared statement (``bench.urls.KeyedConsumeCallView``): the least a Django view pays for
+   a consume, with no serializer and no service.
 5. Baseline: the same locust settings against ``bench.urls.ConstantView`` on the same
    gunicorn: a DRF view without authentication or database that answers a constant JSON
    body, behind the same middleware and throttles. It is measured first and last; the
@@ -108,10 +110,13 @@ def baseline_target() -> dict:
 
 
 KEYED_CONSTANT = "constant DRF view with API-key auth, permissions, throttles"
+KEYED_CONSUME_CALL = "keyed view calling the consume function (no serializer, no service)"
+# Rows that bound others and inform, without a target.
+BOUNDS = (KEYED_CONSTANT, KEYED_CONSUME_CALL)
 
 
 def targets(raw_key: str) -> list[dict]:
-    from bench.urls import KEYED_CONSTANT_PATH  # noqa: PLC0415 - Django is set up when the bench runs
+    from bench.urls import KEYED_CONSTANT_PATH, KEYED_CONSUME_CALL_PATH  # noqa: PLC0415 - Django is set up when the bench runs
 
     auth = {"Authorization": f"Bearer {raw_key}"}
     return [
@@ -148,6 +153,14 @@ def targets(raw_key: str) -> list[dict]:
             "path": "/api/v1/credits/consume/",
             "headers": {**auth, "Content-Type": "application/json"},
             "body": {"operation": OPERATION, "quantity": 1},
+            "expect": 201,
+        },
+        {
+            "name": KEYED_CONSUME_CALL,
+            "method": "POST",
+            "path": KEYED_CONSUME_CALL_PATH,
+            "headers": {**auth, "Content-Type": "application/json"},
+            "body": {"operation": OPERATION},
             "expect": 201,
         },
     ]
@@ -219,8 +232,9 @@ def run(args) -> list[Result]:
             base,
             "req/s",
             "constant DRF view, same gunicorn",
-            # The keyed constant view only informs: it bounds the authenticated rows.
-            target="" if row["name"] == KEYED_CONSTANT else TARGET,
+            # The bounds only inform: the keyed constant view bounds every authenticated row,
+            # the keyed consume call the consume endpoint.
+            target="" if row["name"] in BOUNDS else TARGET,
         )
         for row in measured
     ]

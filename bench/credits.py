@@ -157,7 +157,7 @@ def _bare_loop(index: int, user_id: int, seconds: float, start, results) -> None
     from django.db import connection  # noqa: PLC0415 - Django is set up when the bench runs
     from django.utils import timezone  # noqa: PLC0415 - Django is set up when the bench runs
 
-    from credits.services import _CONSUME_SQL  # noqa: PLC0415 - Django is set up when the bench runs
+    from credits.services import CONSUME_SQL  # noqa: PLC0415 - Django is set up when the bench runs
 
     done = 0
     try:
@@ -169,7 +169,7 @@ def _bare_loop(index: int, user_id: int, seconds: float, start, results) -> None
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             params = [user_id, OPERATION, 1, "", "{}", timezone.now()]
-            cursor.execute(_CONSUME_SQL, params, prepare=True)
+            cursor.execute(CONSUME_SQL, params, prepare=True)
             cursor.fetchone()
             done += 1
     finally:

@@ -76,7 +76,7 @@ MAX_QUANTITY = 10_000
 # is a new function in a new migration; both names here change with it. The last argument is
 # the application's clock, which every other ledger writer uses too.
 CONSUME_FUNCTION = "credits_consume_v2"
-_CONSUME_SQL = "SELECT * FROM credits_consume_v2(%s, %s, %s, %s, %s::jsonb, %s)"
+CONSUME_SQL = "SELECT * FROM credits_consume_v2(%s, %s, %s, %s, %s::jsonb, %s)"
 # The ledger columns the function returns, in its order (after ``outcome``).
 _CONSUME_ROW = (
     "id",
@@ -196,11 +196,11 @@ def _call_consume(params: list[Any]) -> tuple[Any, ...]:
     row: tuple[Any, ...]
     if connection.in_atomic_block:
         with transaction.atomic(), prepared_cursor() as cursor:
-            cursor.execute(_CONSUME_SQL, params)
+            cursor.execute(CONSUME_SQL, params)
             row = cursor.fetchone()
             return row
     with prepared_cursor() as cursor:
-        cursor.execute(_CONSUME_SQL, params)
+        cursor.execute(CONSUME_SQL, params)
         row = cursor.fetchone()
         return row
 

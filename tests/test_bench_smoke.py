@@ -11,7 +11,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from rest_framework.test import APIClient
 
+from accounts.services import create_api_key
 from bench import openloop
 from bench.common import (
     Result,
@@ -23,8 +25,12 @@ from bench.common import (
     write_results,
 )
 from bench.seeding import grown
+from bench.urls import KEYED_CONSTANT_PATH, KEYED_CONSUME_CALL_PATH
 from bench.webhooks import WEBHOOK_PATH, signed_delivery, stripe_event
+from billing.factories import give_api_access
 from billing.models import WebhookEvent
+from credits.factories import FeatureCostFactory, funded_user
+from credits.models import CreditBalance
 
 SECRET = f"whsec_{secrets.token_hex(16)}"
 
@@ -228,3 +234,22 @@ def test_a_bench_delivery_signed_with_another_secret_is_refused(client, settings
 
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_bench_bound_views_answer_and_the_consume_call_charges(settings):
+    """The API bench's bound rows measure what they say: the keyed constant view needs the
+    key, and the keyed consume call runs the consume's statement (the balance drops)."""
+    settings.ROOT_URLCONF = "bench.urls"
+    FeatureCostFactory(operation="BENCH_OP", cost=4)
+    customer = funded_user(credits=50)
+    give_api_access(customer)
+    _key, raw = create_api_key(user=customer, name="bench")
+    keyed = APIClient(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert APIClient().get(KEYED_CONSTANT_PATH).status_code == 401
+    assert keyed.get(KEYED_CONSTANT_PATH).json() == {"status": "ok"}
+    response = keyed.post(KEYED_CONSUME_CALL_PATH, {"operation": "BENCH_OP"}, format="json")
+
+    assert response.status_code == 201
+    assert CreditBalance.objects.get(user=customer).balance == 46

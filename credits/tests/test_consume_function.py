@@ -51,7 +51,7 @@ def test_the_service_calls_the_function_version_the_migrations_installed():
 
     assert installed
     assert services.CONSUME_FUNCTION == "credits_consume_v2"
-    assert services._CONSUME_SQL.startswith("SELECT * FROM credits_consume_v2(")
+    assert services.CONSUME_SQL.startswith("SELECT * FROM credits_consume_v2(")
     with connection.cursor() as cursor:  # v1, on the database's clock, is gone
         cursor.execute(
             "SELECT to_regprocedure(%s)", ["credits_consume_v1(bigint,text,integer,text,jsonb)"]
