@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection, models
 from psycopg import sql
 
+from core.prepared import prepared_cursor
+
 
 class Unit:
     MONEY = "money"  # minor units of the dimension's currency, two decimals
@@ -68,13 +70,15 @@ def _part(value) -> sql.Composable:
     return sql.SQL(value)
 
 
-def fetch(template: str, params: dict, **parts) -> list[tuple]:
+def fetch(template: str, params: dict, *, prepared: bool = False, **parts) -> list[tuple]:
     """Run ``template`` with its ``{name}`` parts filled in, values always bound as params.
 
     A model class becomes its quoted table name; a string is one of this package's own SQL
-    fragments (constants, never input); a ``psycopg.sql`` composable is used as it is."""
+    fragments (constants, never input); a ``psycopg.sql`` composable is used as it is.
+    ``prepared``: plan the statement once per connection (core.prepared), for a query whose
+    plan does not depend on its values."""
     query = sql.SQL(template).format(**{name: _part(v) for name, v in parts.items()})
-    with connection.cursor() as cursor:
+    with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(query, params)
         return cursor.fetchall()
 

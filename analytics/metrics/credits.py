@@ -38,9 +38,9 @@ def compute_ledger(day) -> list[Row]:
         GROUP BY kind, operation
     """
     groups: dict[str, list[tuple[str, Decimal, int]]] = {}
-    for kind, operation, credits, count in fetch(
-        template, {"start": start, "end": end}, ledger=CreditTransaction
-    ):
+    # Prepared: the same plan (the time index's range) whatever the day.
+    found = fetch(template, {"start": start, "end": end}, prepared=True, ledger=CreditTransaction)
+    for kind, operation, credits, count in found:
         groups.setdefault(kind, []).append((operation, Decimal(credits), count))
     rows = []
     for kind in sorted(groups):
