@@ -55,7 +55,7 @@ def suite_commands(args) -> dict[str, list[str]]:
             "--subscriptions",
             str(args.rollup_rows // 40),
             "--repeat",
-            "9",
+            "15",
         ],
         "api": [
             "--seconds",

@@ -1,7 +1,7 @@
 """Benchmark: one day's analytics rollup against a hand-written GROUP BY, and against history.
 
     .venv/bin/python -m bench.rollup [--rows 1000000] [--subscriptions 20000]
-                                     [--customers 20000] [--days 365] [--repeat 5] [--keep]
+                                     [--customers 20000] [--days 365] [--repeat 15] [--keep]
 
 ``python -m bench`` runs it at the same size (1,000,000 ledger rows, 25,000 customers and
 subscriptions). Targets: the day's rollup within 1.5x of the hand-written GROUP BY (the
@@ -17,8 +17,9 @@ template that bench.common keeps between runs; dropped at the end unless ``--kee
    insert: no Python loop over rows).
 2. Times ``rollup_day(D, ["credits", "mrr"])`` (the real code: two grouped queries, the
    delete and the insert, in its transaction) against the same figures written by hand as one
-   GROUP BY each over the raw tables, median of ``--repeat`` runs; checks the figures agree and
-   prints the ratio.
+   GROUP BY each over the raw tables, median of ``--repeat`` rounds that run each in turn (so
+   a change in the machine's load weighs on both); checks the figures agree and prints the
+   ratio.
 3. Doubles the history: as many ledger rows again and as many canceled subscriptions again,
    all BEFORE the existing history (D itself gains nothing), ANALYZE, and times D's rollup
    again. The ledger family's time stays flat (index range scan on kind + created_at); the
@@ -240,14 +241,18 @@ HAND_MRR = """
 HAND_MRR_ROWS = f"SELECT currency, '', mrr FROM ({HAND_MRR}) AS live(currency, mrr)"
 
 
-def _median_seconds(fn, repeat: int) -> float:
-    fn()  # warm-up
-    runs = []
+def _alternating_medians(fns, repeat: int) -> list[float]:
+    """The median seconds of each of ``fns``, timed in ``repeat`` rounds that run each once in
+    turn (after one warm-up round), so a change in the machine's load weighs on all alike."""
+    for fn in fns:
+        fn()  # warm-up
+    runs: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
+        for fn, times in zip(fns, runs, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return [statistics.median(times) for times in runs]
 
 
 # The baseline stores what it computes, as the rollup does: the same GROUP BY written by hand
@@ -299,8 +304,9 @@ def measure_ledger(args, label: str) -> tuple[float, float]:
 
     start, end = day_bounds(DAY)
     _create_hand_table()
-    rollup = _median_seconds(lambda: rollup_day(DAY, ["credits"]), args.repeat)
-    hand = _median_seconds(lambda: _hand_ledger(start, end), args.repeat)
+    rollup, hand = _alternating_medians(
+        [lambda: rollup_day(DAY, ["credits"]), lambda: _hand_ledger(start, end)], args.repeat
+    )
     print(
         f"[{label}] rollup_day(D, credits):     {rollup * 1000:8.1f} ms   "
         f"hand-written GROUP BY: {hand * 1000:8.1f} ms   ratio {rollup / hand:5.2f}x"
@@ -316,11 +322,16 @@ def measure(args, label: str) -> tuple[float, float]:
     start, end = day_bounds(DAY)
     from analytics.metrics import REGISTRY  # noqa: PLC0415 - Django is set up when the bench runs
 
-    rollup = _median_seconds(lambda: rollup_day(DAY, ["credits", "mrr"]), args.repeat)
-    ledger_q = _median_seconds(lambda: REGISTRY["credits"].compute(DAY), args.repeat)
-    mrr_q = _median_seconds(lambda: REGISTRY["mrr"].compute(DAY), args.repeat)
+    rollup, hand, ledger_q, mrr_q = _alternating_medians(
+        [
+            lambda: rollup_day(DAY, ["credits", "mrr"]),
+            lambda: _hand(start, end),
+            lambda: REGISTRY["credits"].compute(DAY),
+            lambda: REGISTRY["mrr"].compute(DAY),
+        ],
+        args.repeat,
+    )
     queries = ledger_q + mrr_q
-    hand = _median_seconds(lambda: _hand(start, end), args.repeat)
     ledger, mrr = _hand(start, end)
     stored = {(r.metric, r.dimension): r.value for r in DailyMetric.objects.filter(date=DAY)}
     consumed = sum(v for kind, _, v in ledger if kind == "CONSUME")
@@ -334,7 +345,7 @@ def measure(args, label: str) -> tuple[float, float]:
     )
     print(
         f"[{label}]   of which the two families' queries alone: {queries * 1000:8.1f} ms "
-        f"(ratio {queries / hand:5.2f}x; the rest is the transaction: lock, delete, insert)"
+        f"(ratio {queries / hand:5.2f}x; the rest is the transaction: its lock and the store)"
     )
     print(
         f"[{label}]   credits family {ledger_q * 1000:6.1f} ms, mrr family {mrr_q * 1000:6.1f} ms"
@@ -430,7 +441,7 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=20_000)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
     parser.add_argument(
         "--subscription-indexes",
