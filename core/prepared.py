@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg.types.datetime import TimestamptzLoader
 
 
@@ -32,13 +32,16 @@ def prepared_cursor() -> Any:
     """A PreparedCursor on the default connection, in Django's cursor wrapper (use it in a
     ``with`` block, as ``connection.cursor()``); Django's own cursor when
     ``DB_PREPARED_STATEMENTS`` is off."""
-    if not settings.DB_PREPARED_STATEMENTS or connection.queries_logged:
+    # The default connection looked up once: each ``connection.x`` goes through Django's
+    # proxy and a context-local lookup, which a consume would pay a few times over.
+    db = connections[DEFAULT_DB_ALIAS]
+    if not settings.DB_PREPARED_STATEMENTS or db.queries_logged:
         # While queries are logged (DEBUG, or a test capturing them), Django reads each
         # statement's text back from the cursor, and psycopg keeps none for a prepared one.
-        return connection.cursor()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = connection.connection
+        return db.cursor()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = db.connection
     if raw.prepare_threshold is None:
         # Django sets it to None, which makes psycopg refuse to prepare anything, even when
         # asked. A threshold no statement reaches keeps automatic preparing off: only an
@@ -53,4 +56,4 @@ def prepared_cursor() -> Any:
         # instant in the session's zone, which Django sets to that zone: equal values at a
         # fraction of the cost (a page of 25 rows spent a tenth of its time there).
         cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-    return connection.make_cursor(cursor)
+    return db.make_cursor(cursor)

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -205,6 +205,10 @@ def _call_consume(params: list[Any]) -> tuple[Any, ...]:
         return row
 
 
+# The ledger row's fields in the model's order (the order ``from_db`` builds it in fastest).
+_LEDGER_ATTNAMES = [field.attname for field in CreditTransaction._meta.concrete_fields]
+
+
 def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTransaction:
     """The function's row as the service's answer: the ledger row, or the refusal raised."""
     outcome, *row = result[: len(_CONSUME_ROW) + 1]
@@ -233,8 +237,8 @@ def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTr
     if isinstance(fields["details"], str):  # Django loads jsonb as text (JSONField decodes it)
         fields["details"] = json.loads(fields["details"])
     fields.update(user_id=user_id, refund_of_id=None, actor_id=None)
-    names = [field.attname for field in CreditTransaction._meta.concrete_fields]
-    return CreditTransaction.from_db(connection.alias, names, [fields[name] for name in names])
+    names = _LEDGER_ATTNAMES
+    return CreditTransaction.from_db(DEFAULT_DB_ALIAS, names, [fields[name] for name in names])
 
 
 # --- granting --------------------------------------------------------------------------------
