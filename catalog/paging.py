@@ -103,7 +103,7 @@ class CountInPageQueryPaginator(DjangoPaginator):
         bottom = (number - 1) * self.per_page
         if bottom + self.per_page > _MAX_OFFSET:  # past any real end, and past SQL's OFFSET
             return self._get_page([], self.validate_number(number), self)
-        rows: list[Any] = self._rows(offset=bottom, limit=self.per_page)
+        rows = self._rows(offset=bottom, limit=self.per_page)
         if rows:
             self.count = rows[0][-1] if self.page_json else rows[0]["_total"]
         elif number == 1:

@@ -47,7 +47,7 @@ def _version() -> str:
     return version
 
 
-def cached_for_anonymous(request, answer: Callable[[], Response]) -> Response:
+def cached_for_anonymous(request, answer: Callable[[], HttpResponse]) -> HttpResponse:
     """``answer()``, or its data from the cache for an anonymous GET (a 200 is cached, any
     other status is not). Authentication, permissions and throttles have run already (DRF's
     ``initial()``); only the query and the serialization are saved."""
