@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -100,13 +100,6 @@ def balance_of(*, user: User) -> int:
     return CreditBalance.objects.filter(user=user).values_list("balance", flat=True).first() or 0
 
 
-def live_lots(*, user: User) -> QuerySet[CreditGrant]:
-    """Lots that still count, in the order consumption draws from them."""
-    return CreditGrant.objects.filter(
-        user=user, expired_at__isnull=True, has_credits=True
-    ).order_by(F("expires_at").asc(nulls_last=True), "id")
-
-
 def utc_today(now: datetime | None = None) -> date:
     """Today as the ledger's daily sums count days (``LedgerDay``: UTC days)."""
     return (now or timezone.now()).astimezone(UTC).date()
@@ -139,7 +132,8 @@ _SUMMARY_SQL = _SUMMARY_TEMPLATE.format(
 
 def credit_summary(*, user: User, now: datetime | None = None) -> dict:
     """What the credits page and ``GET /api/v1/credits/`` show at the top: one statement
-    (the figures and the live lots, ``live_lots`` order), whatever the history."""
+    (the figures and the live lots, in the order consumption draws from them), whatever the
+    history."""
     now = now or timezone.now()
     first_day = utc_today(now) - timedelta(days=RUNWAY_WINDOW_DAYS - 1)
     with prepared_cursor() as cursor:  # the same text on every request
