@@ -19,7 +19,7 @@ from typing import Any
 from django.utils import timezone
 
 from catalog.paging import CompiledValuesQuery
-from catalog.serializers import money, product_url_template
+from catalog.serializers import money, product_url_template, rating
 
 # The compiled listing (``CompiledValuesQuery.sql``, ending in LIMIT %s OFFSET %s) is the
 # subquery ``q``; its columns keep their names. DRF writes a timestamp as ISO 8601 with the
@@ -48,9 +48,8 @@ def _money_json(amount: int | None, currency: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _rating_json(average: float | None, count: int | None) -> str:
-    rating = {"average": round(average, 2) if average is not None else None, "count": count or 0}
-    return json.dumps(rating, separators=(",", ":"))
+def _rating_json(average: float | None, count: int) -> str:
+    return json.dumps(rating(average, count), separators=(",", ":"))
 
 
 def applies() -> bool:

@@ -42,6 +42,12 @@ def money(amount, currency) -> dict | None:
     return {"amount": amount, "currency": currency, "display": _display(amount, currency)}
 
 
+def rating(average: float | None, count: int) -> dict:
+    """The published rating as the API shows it: the average to two places (Python's
+    rounding), and the number of verified reviews."""
+    return {"average": round(average, 2) if average is not None else None, "count": count}
+
+
 def _value(obj, name, default=None):
     """``name`` of a model instance or of a row from ``values()``."""
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
@@ -158,11 +164,7 @@ class ProductListSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RatingSerializer)
     def get_rating(self, obj):
-        average = _value(obj, "rating_average")
-        return {
-            "average": round(average, 2) if average is not None else None,
-            "count": _value(obj, "rating_count", 0),
-        }
+        return rating(_value(obj, "rating_average"), _value(obj, "rating_count", 0))
 
 
 class TierSerializer(serializers.ModelSerializer):
