@@ -24,6 +24,14 @@ The quantity (seats) at T comes from the same event: its payload's ``quantity`` 
 both the manual and the Stripe path since 22 Nov 2026), else the current quantity. A
 PLAN_CHANGED event without a ``price`` in its payload (Stripe-path events written before that
 date) falls back to the current price.
+
+MRR and its movements read the result of that reconstruction kept as state: the customers'
+MRR spans (``analytics.models.CustomerMRR``), which the database recomputes for a customer
+whenever their subscriptions, their plan changes or the prices they read change (migration
+analytics 0002 holds the same reading in SQL). A day's MRR is then one scan of the spans open
+at its end, whatever the length of the history. The subscription counts and the MRR
+drill-down (``analytics.selectors.mrr_subscriptions``) reconstruct per subscription, with the
+fragments below; tests hold the two readings equal.
 """
 
 from decimal import Decimal
@@ -32,6 +40,7 @@ from psycopg import sql
 
 from analytics.metrics.base import Metric, MetricFamily, Row, Unit, day_bounds, dec, fetch, ratio
 from analytics.metrics.registry import register
+from analytics.models import CustomerMRR
 from billing.models import Subscription, SubscriptionEvent
 from catalog.models import Plan, Price
 
@@ -171,18 +180,28 @@ customers.
 """
 
 
+# The customers' MRR spans (analytics.models.CustomerMRR, kept by the database from the same
+# reading of subscriptions, timeline and prices as ``PRICE_AS_OF`` and ``_paying``) that hold
+# at the instant %(at)s: a span (pays_after, pays_until] holds at T when pays_after < T and
+# pays_until is open or at or after T.
+def _span_holds(at: str) -> str:
+    return f"(m.pays_after < {at} AND (m.pays_until IS NULL OR m.pays_until >= {at}))"
+
+
 def compute_mrr(day) -> list[Row]:
-    start, end = day_bounds(day)
+    _, end = day_bounds(day)
+    # One span per paying customer and currency at the end of the day: the customer count
+    # is the row count, with no DISTINCT to sort for.
     template = """
-        SELECT pe.currency, SUM({monthly_end}), COUNT(DISTINCT s.user_id), COUNT(*)
-        FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
-        {price_at_end}
-        WHERE {relevant} AND {paying_end}
-        GROUP BY pe.currency ORDER BY pe.currency
+        SELECT m.currency, SUM(m.mrr), COUNT(*), SUM(m.subscriptions)
+        FROM {spans} m
+        WHERE (m.pays_until IS NULL OR m.pays_until >= %(end)s) AND m.pays_after < %(end)s
+        GROUP BY m.currency ORDER BY m.currency
     """
     rows = []
-    found = fetch(template, {"start": start, "end": end}, **sql_parts())
-    for currency, mrr, customers, subscriptions in found:
+    for currency, mrr, customers, subscriptions in fetch(
+        template, {"end": end}, prepared=True, spans=CustomerMRR
+    ):
         meta = {"subscriptions": subscriptions, "paying_customers": customers}
         rows += [
             Row("mrr", dec(mrr), currency, meta),
@@ -233,17 +252,12 @@ def compute_mrr_movements(day) -> list[Row]:
     start, end = day_bounds(day)
     template = """
         WITH per_customer AS (
-            SELECT s.user_id, amounts.currency,
-                   COALESCE(SUM(amounts.b), 0) AS b, COALESCE(SUM(amounts.e), 0) AS e
-            FROM {subs} s JOIN {plans} pl ON pl.id = s.plan_id
-            {price_at_start}
-            {price_at_end}
-            CROSS JOIN LATERAL (VALUES
-                (ps.currency, CASE WHEN {paying_start} THEN {monthly_start} END, NULL::numeric),
-                (pe.currency, NULL::numeric, CASE WHEN {paying_end} THEN {monthly_end} END)
-            ) AS amounts (currency, b, e)
-            WHERE {relevant}
-            GROUP BY s.user_id, amounts.currency
+            SELECT m.customer_id AS user_id, m.currency,
+                   COALESCE(SUM(m.mrr) FILTER (WHERE {holds_start}), 0) AS b,
+                   COALESCE(SUM(m.mrr) FILTER (WHERE {holds_end}), 0) AS e
+            FROM {spans} m
+            WHERE (m.pays_until IS NULL OR m.pays_until >= %(start)s) AND m.pays_after < %(end)s
+            GROUP BY m.customer_id, m.currency
         ), classified AS (
             SELECT currency, b, e,
                    CASE
@@ -263,9 +277,18 @@ def compute_mrr_movements(day) -> list[Row]:
         FROM classified WHERE movement IS NOT NULL
         GROUP BY currency, movement ORDER BY currency, movement
     """
+    parts = {
+        "spans": CustomerMRR,
+        "subs": Subscription,
+        "ended_at": ENDED_AT,
+        "holds_start": _span_holds("%(start)s"),
+        "holds_end": _span_holds("%(end)s"),
+    }
     found = {
         (cur, mov): (amount, n)
-        for cur, mov, amount, n in fetch(template, {"start": start, "end": end}, **sql_parts())
+        for cur, mov, amount, n in fetch(
+            template, {"start": start, "end": end}, prepared=True, **parts
+        )
     }
     rows = []
     for currency in sorted({cur for cur, _ in found}):
