@@ -21,7 +21,9 @@ import os
 import platform
 import re
 import signal
+import statistics
 import sys
+import time
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,3 +386,17 @@ def empty_bench_queue() -> None:
     for key in ("data_folder_out", "processed_folder"):
         for message in Path(options[key]).glob("*.msg"):
             message.unlink(missing_ok=True)
+
+
+def alternating_medians(fns, repeat: int) -> list[float]:
+    """The median seconds of each of ``fns``, timed in ``repeat`` rounds that run each once in
+    turn (after one warm-up round), so a change in the machine's load weighs on all alike."""
+    for fn in fns:
+        fn()  # warm-up
+    runs: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, times in zip(fns, runs, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return [statistics.median(times) for times in runs]

@@ -15,8 +15,8 @@ template that bench.common keeps between runs; dropped at the end unless ``--kee
    history) and ``--rows`` credit-ledger rows spread evenly over ``--days`` days ending on the
    benchmark day D. Rows are made by the server with INSERT ... SELECT generate_series (a bulk
    insert: no Python loop over rows).
-2. Times ``rollup_day(D, ["credits", "mrr"])`` (the real code: two grouped queries, the
-   delete and the insert, in its transaction) against the same figures written by hand as one
+2. Times ``rollup_day(D, ["credits", "mrr"])`` (the real code: two grouped queries and the
+   store, in its transaction) against the same figures written by hand as one
    GROUP BY each over the raw tables, median of ``--repeat`` rounds that run each in turn (so
    a change in the machine's load weighs on both); checks the figures agree and prints the
    ratio.
@@ -37,15 +37,17 @@ Sample run (defaults, a shared and busy 2-core machine, 22 Nov 2026):
     Doubling history changed D's rollup time by 1.09x
 
 The credits family stays under ~1 ms whatever the ledger's length (an index range scan over
-the day's rows). The MRR family is a snapshot of the live subscriptions plus the canceled ones
-that might still count; billing has no index on the cancellation columns, so canceled history
-adds ~15 % per doubling (50,000 → 100,000 subscriptions: 66 → 76 ms). ``--subscription-indexes``
-tries partial indexes on those columns; on the sample machine the planner did not profit
-(noise dominated), so nothing is claimed for them.
+the day's rows). The MRR family reads the customers' MRR spans that the database keeps
+(``analytics.CustomerMRR``, recomputed by triggers when a subscription, a plan change or a
+price changes): one scan of the spans open at the day's end, found by index, so canceled
+history does not weigh on it. What that costs the writes is printed beside it: a subscription's
+seat change with the triggers, against the same write with them off for the session
+(``session_replication_role``, which needs a superuser; the row is left out otherwise).
+``--subscription-indexes`` adds partial indexes on billing's cancellation columns, which the
+subscription counts' scan (not timed here) could use.
 """
 
 import argparse
-import statistics
 import sys
 import time
 from datetime import date, timedelta
@@ -58,11 +60,13 @@ from django.db import connection, transaction  # noqa: E402
 
 from bench.common import (  # noqa: E402
     Result,
+    alternating_medians,
     run_main,
     scratch_database,
     setup_django,
     write_results,
 )
+from bench.mrr_writes import measure_write  # noqa: E402
 
 DB = "bench_analytics_rollup"
 DAY = date(2026, 6, 30)  # the benchmark day D
@@ -241,20 +245,6 @@ HAND_MRR = """
 HAND_MRR_ROWS = f"SELECT currency, '', mrr FROM ({HAND_MRR}) AS live(currency, mrr)"
 
 
-def _alternating_medians(fns, repeat: int) -> list[float]:
-    """The median seconds of each of ``fns``, timed in ``repeat`` rounds that run each once in
-    turn (after one warm-up round), so a change in the machine's load weighs on all alike."""
-    for fn in fns:
-        fn()  # warm-up
-    runs: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, times in zip(fns, runs, strict=True):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return [statistics.median(times) for times in runs]
-
-
 # The baseline stores what it computes, as the rollup does: the same GROUP BY written by hand
 # as INSERT ... SELECT into a table of the same shape, replacing the day's rows in one
 # transaction (so both pay for a write and a durable commit).
@@ -304,7 +294,7 @@ def measure_ledger(args, label: str) -> tuple[float, float]:
 
     start, end = day_bounds(DAY)
     _create_hand_table()
-    rollup, hand = _alternating_medians(
+    rollup, hand = alternating_medians(
         [lambda: rollup_day(DAY, ["credits"]), lambda: _hand_ledger(start, end)], args.repeat
     )
     print(
@@ -322,7 +312,7 @@ def measure(args, label: str) -> tuple[float, float]:
     start, end = day_bounds(DAY)
     from analytics.metrics import REGISTRY  # noqa: PLC0415 - Django is set up when the bench runs
 
-    rollup, hand, ledger_q, mrr_q = _alternating_medians(
+    rollup, hand, ledger_q, mrr_q = alternating_medians(
         [
             lambda: rollup_day(DAY, ["credits", "mrr"]),
             lambda: _hand(start, end),
@@ -379,26 +369,10 @@ def _double_history(args, make: dict) -> None:
     )
 
 
-def run(args) -> list[Result]:
-    make = generate(args)
-    if args.subscription_indexes:
-        with connection.cursor() as cursor:
-            for sql in SUBSCRIPTION_INDEXES:
-                cursor.execute(sql)
-            cursor.execute("ANALYZE billing_subscription")
-    ledger_rollup, ledger_hand = measure_ledger(args, f"history {args.days} days")
-    base, hand = measure(args, f"history {args.days} days")
-    print("  ledger query plan for D:")
-    explain_ledger()
-
-    _double_history(args, make)
-    doubled, _ = measure(args, f"history {2 * args.days} days")
-    print(
-        f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
-        f"(2.00x would mean the cost follows history).",
-        flush=True,
-    )
-    return [
+def _results(args, ledger: tuple, both: tuple, doubled: float, write) -> list[Result]:
+    ledger_rollup, ledger_hand = ledger
+    base, hand = both
+    results = [
         Result(
             "rollup",
             f"rollup_day, ledger family, {args.rows:,} ledger rows",
@@ -409,8 +383,9 @@ def run(args) -> list[Result]:
             higher_is_better=False,
             target="ratio <= 1.5",
         ),
-        # The MRR family prices each live subscription as of the day (plan changes since);
-        # the hand-written query sums today's prices, the least any MRR query can cost.
+        # The MRR family reads the customers' MRR spans the database keeps (each live
+        # customer's MRR as of any instant, plan changes included); the hand-written query
+        # sums today's prices over the subscriptions.
         Result(
             "rollup",
             f"rollup_day, ledger + MRR ({args.subscriptions:,} subscriptions)",
@@ -433,6 +408,43 @@ def run(args) -> list[Result]:
             target="ratio <= 1.25",
         ),
     ]
+    if write:
+        # No target: what the MRR row's speed costs elsewhere, shown beside it.
+        results.append(
+            Result(
+                "rollup",
+                "subscription write, its customer's MRR kept by triggers",
+                write[0] * 1000,
+                write[1] * 1000,
+                "ms",
+                "the same write, triggers off",
+                higher_is_better=False,
+            )
+        )
+    return results
+
+
+def run(args) -> list[Result]:
+    make = generate(args)
+    if args.subscription_indexes:
+        with connection.cursor() as cursor:
+            for sql in SUBSCRIPTION_INDEXES:
+                cursor.execute(sql)
+            cursor.execute("ANALYZE billing_subscription")
+    ledger_rollup, ledger_hand = measure_ledger(args, f"history {args.days} days")
+    base, hand = measure(args, f"history {args.days} days")
+    write = measure_write(args, f"history {args.days} days")
+    print("  ledger query plan for D:")
+    explain_ledger()
+
+    _double_history(args, make)
+    doubled, _ = measure(args, f"history {2 * args.days} days")
+    print(
+        f"Doubling history changed D's rollup time by {doubled / base:.2f}x "
+        f"(2.00x would mean the cost follows history).",
+        flush=True,
+    )
+    return _results(args, (ledger_rollup, ledger_hand), (base, hand), doubled, write)
 
 
 def main() -> None:
@@ -446,8 +458,8 @@ def main() -> None:
     parser.add_argument(
         "--subscription-indexes",
         action="store_true",
-        help="Add the partial indexes on canceled subscriptions proposed to "
-        "billing, to see the MRR family's scan stop growing with history.",
+        help="Add partial indexes on billing's cancellation columns (for the subscription "
+        "counts' scan, which is not timed here).",
     )
     parser.add_argument("--json", help="also write the result rows to this file")
     args = parser.parse_args()
