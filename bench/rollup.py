@@ -27,14 +27,16 @@ template that bench.common keeps between runs; dropped at the end unless ``--kee
 
 Not part of the test suite. Needs the embedded PostgreSQL (or DATABASE_URL) as the app does.
 
-Sample run (defaults, a shared and busy 2-core machine, 22 Nov 2026):
+Sample run (as ``python -m bench`` runs it: 25,000 customers and subscriptions; 2 cores,
+5 Dec 2026):
 
-    Generated 20,000 customers, 20,000 subscriptions, 1,000,000 ledger rows ... in 50.0s
-    [history 365 days] rollup_day(D, credits+mrr):  67.1 ms   hand-written GROUP BY: 24.2 ms
-    [history 365 days]   of which the two families' queries alone: 31.0 ms (1.28x)
-    Doubled the history (2,000,000 ledger rows, 40,000 subscriptions) in 66.1s
-    [history 730 days] rollup_day(D, credits+mrr):  73.4 ms   hand-written GROUP BY: 16.6 ms
-    Doubling history changed D's rollup time by 1.09x
+    Generated 25,000 customers, 25,000 subscriptions, 1,000,000 ledger rows ... in 59.8s
+    [history 365 days] rollup_day(D, credits):       7.1 ms   hand-written GROUP BY:  5.5 ms   1.30x
+    [history 365 days] rollup_day(D, credits+mrr):  15.2 ms   hand-written GROUP BY: 30.3 ms   0.50x
+    [history 365 days] subscription write with MRR kept: 2.18 ms   without the triggers: 1.38 ms
+    Doubled the history (2,000,000 ledger rows, 50,000 subscriptions) in 74.9s
+    [history 730 days] rollup_day(D, credits+mrr):  17.4 ms   hand-written GROUP BY: 29.1 ms   0.60x
+    Doubling history changed D's rollup time by 1.14x
 
 The credits family stays under ~1 ms whatever the ledger's length (an index range scan over
 the day's rows). The MRR family reads the customers' MRR spans that the database keeps
