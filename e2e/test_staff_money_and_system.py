@@ -320,6 +320,12 @@ def test_finance_drills_into_a_days_mrr_from_the_dashboard(role_page):
     fin.locator("#nav-sidebar-apps").get_by_role("link", name="Analytics dashboard").click()
     expect(fin.get_by_role("heading", level=1)).to_have_text("Analytics dashboard")
     expect(fin.locator("#drill-day")).to_have_value((today - timedelta(days=1)).isoformat())
+    # The MRR tile (read from the customers' MRR the database keeps) is $29 a month plus
+    # $290 a year as a month, the sum of the subscriptions the drill-down prices one by one.
+    mrr_tile = fin.locator(".analytics-tile").filter(
+        has=fin.locator(".tile-label", has_text=re.compile(r"^MRR \(USD\)$"))
+    )
+    expect(mrr_tile.locator(".tile-value")).to_have_text("53.17 USD")
     fin.shots("dashboard")
     fin.get_by_role("button", name="Show subscriptions").click()
     fin.wait_for_load_state()
@@ -331,4 +337,5 @@ def test_finance_drills_into_a_days_mrr_from_the_dashboard(role_page):
     expect(table).to_contain_text("alice.mrr@example.com")
     expect(table).to_contain_text("bob.mrr@example.com")
     expect(fin.locator("#content")).to_contain_text("29.00")
+    expect(fin.locator("#content")).to_contain_text(re.compile(r"totalling\s+53\.17 USD\s+a month"))
     fin.shots("drilldown")
