@@ -194,13 +194,12 @@ def compute_mrr(day) -> list[Row]:
     # is the row count, with no DISTINCT to sort for.
     template = """
         SELECT m.currency, SUM(m.mrr), COUNT(*), SUM(m.subscriptions)
-        FROM {spans} m
-        WHERE (m.pays_until IS NULL OR m.pays_until >= %(end)s) AND m.pays_after < %(end)s
+        FROM {spans} m WHERE {holds_end}
         GROUP BY m.currency ORDER BY m.currency
     """
     rows = []
     for currency, mrr, customers, subscriptions in fetch(
-        template, {"end": end}, prepared=True, spans=CustomerMRR
+        template, {"end": end}, prepared=True, spans=CustomerMRR, holds_end=_span_holds("%(end)s")
     ):
         meta = {"subscriptions": subscriptions, "paying_customers": customers}
         rows += [
