@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from accounts.models import User
 from core import audit
 from core.models import AuditAction
 from core.outbox.services import publish as publish_outbox
-from core.prepared import prepared_cursor
+from core.prepared import loaded_instance, prepared_cursor
 from core.system_config import get_config
 from credits import plans
 
@@ -140,7 +140,8 @@ def consume_credits(
     check_positive_int(quantity, name="quantity", maximum=MAX_QUANTITY)
     key = check_key(idempotency_key)
     _check_entitlement(user=user, operation=operation)
-    params = [user.pk, operation, quantity, key, json.dumps(details or {}), timezone.now()]
+    encoded = json.dumps(details) if details else "{}"
+    params = [user.pk, operation, quantity, key, encoded, timezone.now()]
     try:
         result = _call_consume(params)
     except IntegrityError:
@@ -205,10 +206,6 @@ def _call_consume(params: list[Any]) -> tuple[Any, ...]:
         return row
 
 
-# The ledger row's fields in the model's order (the order ``from_db`` builds it in fastest).
-_LEDGER_ATTNAMES = [field.attname for field in CreditTransaction._meta.concrete_fields]
-
-
 def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTransaction:
     """The function's row as the service's answer: the ledger row, or the refusal raised."""
     outcome, *row = result[: len(_CONSUME_ROW) + 1]
@@ -234,11 +231,11 @@ def _consume_outcome(result: tuple, *, user_id: int, operation: str) -> CreditTr
         # The function wrote the outbox row in its transaction; publish it after the commit,
         # as outbox.enqueue does.
         transaction.on_commit(lambda: publish_outbox(outbox_id))
-    if isinstance(fields["details"], str):  # Django loads jsonb as text (JSONField decodes it)
-        fields["details"] = json.loads(fields["details"])
+    details = fields["details"]
+    if isinstance(details, str):  # Django loads jsonb as text (JSONField decodes it)
+        fields["details"] = {} if details == "{}" else json.loads(details)
     fields.update(user_id=user_id, refund_of_id=None, actor_id=None)
-    names = _LEDGER_ATTNAMES
-    return CreditTransaction.from_db(DEFAULT_DB_ALIAS, names, [fields[name] for name in names])
+    return loaded_instance(CreditTransaction, fields)
 
 
 # --- granting --------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ setting for poolers that cannot carry prepared statements turns that off without
 answer."""
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -14,7 +14,7 @@ from catalog.factories import ProductFactory
 from core.prepared import prepared_cursor
 from credits import services
 from credits.factories import FeatureCostFactory, funded_user
-from credits.models import CreditBalance
+from credits.models import CreditBalance, CreditTransaction
 
 CONSUME_PREFIX = "SELECT * FROM credits_consume_v2("
 
@@ -93,3 +93,54 @@ def test_a_prepared_cursor_reads_timestamps_as_the_orm_does():
     assert got == expected
     assert [value.utcoffset() for value in got] == [value.utcoffset() for value in expected]
     assert all(value.tzinfo is not None for value in got)
+
+
+def _select(cursor, value: int) -> int:
+    cursor.execute("SELECT %s::integer", [value])
+    return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_connection_keeps_one_prepared_cursor_and_a_call_inside_another_gets_its_own():
+    with prepared_cursor() as first:
+        first.execute("SELECT %s::integer FROM generate_series(1, 3)", [7])
+        assert first.fetchone() == (7,)
+        with prepared_cursor() as inner:
+            assert inner is not first
+            assert _select(inner, 2) == 2
+        # The inner call left the outer cursor's rows where they were.
+        assert first.fetchall() == [(7,), (7,)]
+    with prepared_cursor() as again:
+        assert again is first
+        assert _select(again, 3) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_gets_a_new_cursor_and_an_error_leaves_the_kept_one_usable():
+    with prepared_cursor() as first:
+        assert _select(first, 1) == 1
+    connection.close()
+    with prepared_cursor() as second:
+        assert second is not first
+        assert _select(second, 2) == 2
+    with pytest.raises(DataError), prepared_cursor() as cursor:
+        cursor.execute("SELECT 1 / %s::integer", [0])
+    with prepared_cursor() as cursor:
+        assert cursor is second
+        assert _select(cursor, 3) == 3
+
+
+def test_the_consumed_row_is_the_row_the_orm_reads(customer):
+    row = services.consume_credits(user=customer, operation="PREPARED_OP", details={"b": 1})
+    stored = CreditTransaction.objects.get(pk=row.pk)
+
+    def fields(instance):
+        return {name: value for name, value in vars(instance).items() if name != "_state"}
+
+    assert fields(row) == fields(stored)
+    assert (row._state.adding, row._state.db) == (stored._state.adding, stored._state.db)
+    assert row == stored and row.user == customer and row.user_id == customer.pk
+    # The instance behaves as one the ORM loaded: it refreshes and caches its relations.
+    row.refresh_from_db()
+    stored.refresh_from_db()
+    assert fields(row) == fields(stored)
