@@ -82,17 +82,39 @@ def hit(scope: str, ident: str, *, now: float | None = None) -> int | None:
     seconds until the client's window ends (its ``Retry-After``).
 
     A window starts with the client's first request and lasts the rate's period; within it
-    the first N requests pass. The window's start is kept under its own key (``add`` creates
-    it only if absent, so concurrent workers agree on it) and names the counter, which every
-    worker increments atomically. When the cache cannot answer (Redis down: config.cache
-    answers misses) requests pass: an outage of the cache must not lock every client out.
+    the first N requests pass. On Redis (production) one script counts the request and opens
+    the window in one round trip; other caches keep the window's start under its own key
+    (``add`` creates it only if absent, so concurrent workers agree on it), naming the
+    counter. Either way every worker increments the same counter atomically. When the cache
+    cannot answer (Redis down: config.cache answers misses) requests pass: an outage of the
+    cache must not lock every client out.
     """
     rate = rate_for(scope)
     if rate is None:
         return None
     allowed, period = parse_rate(rate)
-    now = time.time() if now is None else now
     base = f"throttle:{scope}:{ident}"
+    count_in_window = getattr(cache, "count_in_window", None)
+    if count_in_window is not None:  # Redis (config.cache): one round trip
+        counted = count_in_window(base, period)
+        if counted is None:
+            return None
+        count, left = counted
+        remaining = max(1, math.ceil(left))
+    else:
+        window = _count_with_cache_api(base, period, time.time() if now is None else now)
+        if window is None:
+            return None
+        count, remaining = window
+    if count <= allowed:
+        return None
+    _count_refusal(scope)
+    return remaining
+
+
+def _count_with_cache_api(base: str, period: int, now: float) -> tuple[int, int] | None:
+    """``hit``'s window with Django's cache API alone (the file and memory caches of local
+    runs and tests): the window's start under its own key, naming the counter."""
     start = now if cache.add(f"{base}:start", now, timeout=period) else cache.get(f"{base}:start")
     if start is None:
         return None
@@ -100,13 +122,9 @@ def hit(scope: str, ident: str, *, now: float | None = None) -> int | None:
     counter = f"{base}:{int(start * 1000)}"
     cache.add(counter, 0, timeout=remaining + 1)
     try:
-        count = cache.incr(counter)
+        return cache.incr(counter), remaining
     except ValueError:  # the window closed between the two calls, or the cache is down
         return None
-    if count <= allowed:
-        return None
-    _count_refusal(scope)
-    return remaining
 
 
 def _count_refusal(scope: str) -> None:

@@ -256,6 +256,57 @@ def test_rates_from_the_environment_are_checked_at_start(monkeypatch):
     assert rates["signup"] is None and rates["chat"] == "12/hour"
 
 
+# --- Redis: one script per counted request ------------------------------------------------
+
+
+@pytest.fixture
+def redis_cache(redis_url, settings):
+    """The production cache on the test Redis, under a prefix of its own; returns a Redis
+    client and the prefix."""
+    prefix = f"throttle-test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    client = redis.Redis.from_url(redis_url)
+    yield client, prefix
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+@pytest.mark.redis
+def test_on_redis_a_window_is_one_counter_that_expires_with_the_window(redis_cache, settings):
+    client, prefix = redis_cache
+    _limit(settings, "signup", "2/min")
+    answers = [throttling.hit("signup", "ip:198.51.100.30") for _ in range(3)]
+    assert answers == [None, None, 60]
+    # One key per client and scope, counted by the script, expiring when the window closes;
+    # none of the start keys the cache-API path keeps.
+    keys = {key.decode().split(":", 2)[2] for key in client.scan_iter(f"{prefix}:*")}
+    counter = "throttle:signup:ip:198.51.100.30"
+    assert keys == {counter, throttling.THROTTLED_KEY + "signup"}
+    assert int(client.get(f"{prefix}:1:{counter}")) == 3
+    assert 55_000 < client.pttl(f"{prefix}:1:{counter}") <= 60_000
+    # Another client has its own window.
+    assert throttling.hit("signup", "ip:198.51.100.31") is None
+    assert throttling.throttled_counts()["signup"] == 1
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_on_redis_a_window_reopens_when_its_period_is_over(redis_cache, settings):
+    _limit(settings, "anon", "2/s")
+    api = APIClient()
+    codes = [api.get("/api/v1/products/") for _ in range(3)]
+    assert [response.status_code for response in codes] == [200, 200, 429]
+    assert codes[2]["Retry-After"] == "1"
+    time.sleep(1.1)
+    assert api.get("/api/v1/products/").status_code == 200
+
+
 # --- several web processes, one Redis ------------------------------------------------------
 
 
