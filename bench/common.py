@@ -248,10 +248,13 @@ def machine_info(postgres_version: str) -> str:
             if text.startswith("model name"):
                 cpu = text.split(":", 1)[1].strip()
                 break
+    from django.conf import settings  # noqa: PLC0415 - Django is set up when the bench runs
+
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"{when}; {os.cpu_count()} cores ({cpu}); PostgreSQL {postgres_version}; "
-        f"Python {platform.python_version()}; {platform.system()} {platform.release()}"
+        f"Python {platform.python_version()}; {platform.system()} {platform.release()}; "
+        f"cache: {settings.BENCH_CACHE}"
     )
 
 
@@ -342,7 +345,10 @@ def scratch_database(name: str, *, keep: bool = False):
 
     if not re.fullmatch(r"bench_[a-z0-9_]+", name):
         raise ValueError(f"scratch database names start with bench_: {name!r}")
+    from django.core.cache import cache  # noqa: PLC0415 - Django is set up when the bench runs
+
     ensure_template()
+    cache.clear()  # the bench's own cache (bench.settings): nothing from another database
     original = connections["default"].settings_dict["NAME"]
     with connection.cursor() as cursor:
         if _exists(cursor, name):

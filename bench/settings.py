@@ -6,6 +6,7 @@ The broker stays kombu's filesystem transport whatever REDIS_URL says: tasks a b
 (webhook processing) are only written, never run, and the folder is emptied after each suite.
 """
 
+from bench.redis_check import redis_answers
 from config.env import env
 from config.paths import DATA_DIR
 from core.dbroles import log_in_as_owner
@@ -26,8 +27,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "control_folder": str(BENCH_DIR / "celery" / "control"),
     "store_processed": False,
 }
-# Per process: cached SystemConfig values are read again from each bench's own database.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The cache production has: Redis (rate-limit counters, API-key entries and settings are read
+# and written there on every request), in a Redis database of the bench's own
+# (BENCH_REDIS_URL, default the local server's database 13), emptied when each scratch
+# database is made, so no value outlives its bench. Without a Redis answering there, a memory
+# cache per process, and the table's header says so.
+BENCH_REDIS_URL = env.str("BENCH_REDIS_URL", default="redis://127.0.0.1:6379/13")
+BENCH_CACHE = "Redis" if redis_answers(BENCH_REDIS_URL) else "memory per process (no Redis)"
+if BENCH_CACHE == "Redis":
+    CACHES = {
+        "default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": BENCH_REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The product's URLs plus the API bench's baseline view (bench.urls).
 ROOT_URLCONF = "bench.urls"
 # Refused webhooks and the like would otherwise print a line per request under load.
