@@ -23,17 +23,22 @@ logger = logging.getLogger(__name__)
 OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError)
 RETRY_AFTER = 5.0  # seconds without Redis calls after a connection error
 
-# One more request in a window that opens with its first request and lasts ARGV[1] ms: the
-# new count and the milliseconds the window has left. A script runs atomically, so the expiry
-# is set exactly once per window, whichever worker opens it.
-COUNT_IN_WINDOW = """
-local count = redis.call('INCR', KEYS[1])
-local left = redis.call('PTTL', KEYS[1])
-if left < 0 then
-    redis.call('PEXPIRE', KEYS[1], ARGV[1])
-    left = tonumber(ARGV[1])
+# One more request in each window (KEYS[i], opening with its first request and lasting ARGV[i]
+# ms): for each, the new count and the milliseconds the window has left. A script runs
+# atomically, so a window's expiry is set exactly once, whichever worker opens it.
+COUNT_IN_WINDOWS = """
+local answer = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    local left = redis.call('PTTL', key)
+    if left < 0 then
+        redis.call('PEXPIRE', key, ARGV[i])
+        left = tonumber(ARGV[i])
+    end
+    answer[2 * i - 1] = count
+    answer[2 * i] = left
 end
-return {count, left}
+return answer
 """
 
 
@@ -78,7 +83,7 @@ class ResilientRedisCache(RedisCache):
         self._class = KeptClients
         self._down_until = 0.0
         self._lock = threading.Lock()
-        self._count_script: Any = None  # COUNT_IN_WINDOW, registered on first use
+        self._count_script: Any = None  # COUNT_IN_WINDOWS, registered on first use
 
     def _guard(self, operation: str, call, fallback):
         if time.monotonic() < self._down_until:
@@ -97,22 +102,22 @@ class ResilientRedisCache(RedisCache):
             )
             return fallback
 
-    def count_in_window(self, key: str, period: int) -> tuple[int, float] | None:
-        """Count one more request under ``key`` in a window of ``period`` seconds that opens
-        with its first request: ``(count, seconds the window has left)``, in one round trip
-        (a script Redis keeps; Django's ``add``, ``get`` and ``incr`` would take four or
-        five). None while Redis is unavailable."""
-        full_key = self.make_and_validate_key(key)
+    def count_in_windows(self, windows: list[tuple[str, int]]) -> list[tuple[int, float]] | None:
+        """Count one more request under each ``(key, period)``, in a window of ``period``
+        seconds that opens with its first request: ``(count, seconds the window has left)``
+        for each, all in one round trip (a script Redis keeps; Django's ``add``, ``get`` and
+        ``incr`` would take four or five per key). None while Redis is unavailable."""
+        keys = [self.make_and_validate_key(key) for key, _period in windows]
 
-        def call() -> tuple[int, float]:
+        def call() -> list[tuple[int, float]]:
             if self._count_script is None:
                 # Sent by its digest (EVALSHA), in full once if the server lacks it.
-                client = self._cache.get_client(full_key, write=True)
-                self._count_script = client.register_script(COUNT_IN_WINDOW)
-            count, left_ms = self._count_script(keys=[full_key], args=[period * 1000])
-            return int(count), left_ms / 1000
+                client = self._cache.get_client(keys[0], write=True)
+                self._count_script = client.register_script(COUNT_IN_WINDOWS)
+            answer = self._count_script(keys=keys, args=[period * 1000 for _, period in windows])
+            return [(int(answer[i]), answer[i + 1] / 1000) for i in range(0, len(answer), 2)]
 
-        return self._guard("count_in_window", call, None)
+        return self._guard("count_in_windows", call, None)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         return self._guard(

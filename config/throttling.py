@@ -78,42 +78,45 @@ def identity(request) -> str:
 
 
 def hit(scope: str, ident: str, *, now: float | None = None) -> int | None:
-    """Count one request of ``ident`` against ``scope``. None when it is allowed, else the
-    seconds until the client's window ends (its ``Retry-After``).
+    """Count one request of ``ident`` against ``scope``: ``hit_all`` of one scope."""
+    return hit_all([scope], ident, now=now)
+
+
+def hit_all(scopes: list[str], ident: str, *, now: float | None = None) -> int | None:
+    """Count one request of ``ident`` against each of ``scopes``. None when every scope
+    allows it, else the seconds until the last refusing window ends (its ``Retry-After``).
 
     A window starts with the client's first request and lasts the rate's period; within it
-    the first N requests pass. On Redis (production) one script counts the request and opens
-    the window in one round trip; other caches keep the window's start under its own key
-    (``add`` creates it only if absent, so concurrent workers agree on it), naming the
-    counter. Either way every worker increments the same counter atomically. When the cache
-    cannot answer (Redis down: config.cache answers misses) requests pass: an outage of the
-    cache must not lock every client out.
+    the first N requests pass. On Redis (production) one script counts the request in every
+    scope and opens their windows, in one round trip; other caches keep each window's start
+    under its own key (``add`` creates it only if absent, so concurrent workers agree on
+    it), naming the counter. Either way every worker increments the same counters
+    atomically. When the cache cannot answer (Redis down: config.cache answers misses)
+    requests pass: an outage of the cache must not lock every client out.
     """
-    rate = rate_for(scope)
-    if rate is None:
+    limits = [(scope, *parse_rate(rate)) for scope in scopes if (rate := rate_for(scope))]
+    if not limits:
         return None
-    allowed, period = parse_rate(rate)
-    base = f"throttle:{scope}:{ident}"
-    count_in_window = getattr(cache, "count_in_window", None)
-    if count_in_window is not None:  # Redis (config.cache): one round trip
-        counted = count_in_window(base, period)
+    windows = [(f"throttle:{scope}:{ident}", period) for scope, _allowed, period in limits]
+    count_in_windows = getattr(cache, "count_in_windows", None)
+    if count_in_windows is not None:  # Redis (config.cache): one round trip
+        counted = count_in_windows(windows)
         if counted is None:
             return None
-        count, left = counted
-        remaining = max(1, math.ceil(left))
+        counts = [(count, max(1, math.ceil(left))) for count, left in counted]
     else:
-        window = _count_with_cache_api(base, period, time.time() if now is None else now)
-        if window is None:
-            return None
-        count, remaining = window
-    if count <= allowed:
-        return None
-    _count_refusal(scope)
-    return remaining
+        at = time.time() if now is None else now
+        counts = [_count_with_cache_api(key, period, at) for key, period in windows]
+    refusals = []
+    for (scope, allowed, _period), window in zip(limits, counts, strict=True):
+        if window is not None and window[0] > allowed:
+            _count_refusal(scope)
+            refusals.append(window[1])
+    return max(refusals, default=None)
 
 
 def _count_with_cache_api(base: str, period: int, now: float) -> tuple[int, int] | None:
-    """``hit``'s window with Django's cache API alone (the file and memory caches of local
+    """``hit_all``'s window with Django's cache API alone (the file and memory caches of local
     runs and tests): the window's start under its own key, naming the counter."""
     start = now if cache.add(f"{base}:start", now, timeout=period) else cache.get(f"{base}:start")
     if start is None:
@@ -152,32 +155,23 @@ def route_scope(request) -> str | None:
 # --- DRF -------------------------------------------------------------------------------------
 
 
-class _Throttle(BaseThrottle):
-    def scope_for(self, request) -> str | None:
-        raise NotImplementedError
+class ApiThrottle(BaseThrottle):
+    """Every API request counts against ``user`` (per API key or user) or ``anon`` (per IP),
+    and a route in ``ROUTES`` against its tighter scope as well, all in one call."""
+
+    retry_after: int | None = None
 
     def allow_request(self, request, view):
-        scope = self.scope_for(request)
-        self.retry_after = hit(scope, identity(request)) if scope else None
+        user = getattr(request, "user", None)
+        scopes = ["user" if user is not None and user.is_authenticated else "anon"]
+        route = route_scope(request)
+        if route is not None:
+            scopes.append(route)
+        self.retry_after = hit_all(scopes, identity(request))
         return self.retry_after is None
 
     def wait(self):
         return self.retry_after
-
-
-class ClientThrottle(_Throttle):
-    """Every API request: ``user`` per API key or user, ``anon`` per IP."""
-
-    def scope_for(self, request):
-        user = getattr(request, "user", None)
-        return "user" if user is not None and user.is_authenticated else "anon"
-
-
-class RouteThrottle(_Throttle):
-    """The tighter scope of the routes in ``ROUTES``."""
-
-    def scope_for(self, request):
-        return route_scope(request)
 
 
 # --- pages and the webhook -------------------------------------------------------------------

@@ -229,10 +229,7 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Per API key or user (per IP when anonymous), plus the tighter scope of some routes;
     # counted in the shared cache. See config.throttling.
-    "DEFAULT_THROTTLE_CLASSES": [
-        "config.throttling.ClientThrottle",
-        "config.throttling.RouteThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiThrottle"],
 }
 # Scope -> "N/period" or None (off), from RATE_LIMIT_<SCOPE> (config.env).
 RATE_LIMITS = rate_limits()

@@ -307,6 +307,40 @@ def test_on_redis_a_window_reopens_when_its_period_is_over(redis_cache, settings
     assert api.get("/api/v1/products/").status_code == 200
 
 
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_on_redis_a_route_counts_its_scope_and_the_clients_in_one_call(redis_cache, settings):
+    """A consume counts against the client's scope and the route's: both in one script call,
+    each refused at its own limit, the refused request counted in both (as every API
+    request is)."""
+    client, prefix = redis_cache
+    _limit(settings, "user", "4/min")
+    _limit(settings, "credits_consume", "2/min")
+    customer = funded_user(credits=100)
+    FeatureCostFactory(operation="AI_TEXT_CHAT", cost=1)
+    api = _with_key(customer)
+    consumed = [
+        api.post("/api/v1/credits/consume/", {"operation": "AI_TEXT_CHAT"}, format="json")
+        for _ in range(3)
+    ]
+    assert [response.status_code for response in consumed] == [201, 201, 429]
+    assert 1 <= int(consumed[2]["Retry-After"]) <= 60
+    assert CreditTransaction.objects.filter(user=customer).count() == 2 + 1  # the grant
+    assert api.get("/api/v1/credits/").status_code == 200  # the client's 4th request
+    assert api.get("/api/v1/credits/").status_code == 429  # its 5th
+    counters = {
+        key.decode().split(":", 2)[2]: int(client.get(key))
+        for key in client.scan_iter(f"{prefix}:*:throttle:*")
+    }
+    key_id = ApiKey.objects.get(user=customer).pk
+    assert counters == {
+        f"throttle:user:key:{key_id}": 5,
+        f"throttle:credits_consume:key:{key_id}": 3,
+    }
+    assert throttling.throttled_counts()["credits_consume"] == 1
+    assert throttling.throttled_counts()["user"] == 1
+
+
 # --- several web processes, one Redis ------------------------------------------------------
 
 
