@@ -90,6 +90,9 @@ class ConsumeOutput(serializers.Serializer):
         }
 
 
+_consume_output = ConsumeOutput()  # its dict, without building a serializer per answer
+
+
 class LotSerializer(serializers.Serializer):
     # Declared rather than a ModelSerializer: the summary is read on every dashboard refresh,
     # and a ModelSerializer introspects the model for its fields on each response.
@@ -272,4 +275,4 @@ class ConsumeView(APIView):
             idempotency_key=API_KEY_PREFIX + header if header else None,
         )
         # A replay answers exactly as the first request did (status and body).
-        return Response(ConsumeOutput(row).data, status=status.HTTP_201_CREATED)
+        return Response(_consume_output.to_representation(row), status=status.HTTP_201_CREATED)
