@@ -52,14 +52,17 @@ class KeptClients(RedisCacheClient):
         self._clients: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        index = self._get_connection_pool_index(write)
+        # Django's client keeps its servers and pools in attributes its stubs do not declare.
+        django_client: Any = self
+        index = django_client._get_connection_pool_index(write)
         client = self._clients.get(index)
         if client is None:
-            if index not in self._pools:
-                self._pools[index] = self._pool_class.from_url(
-                    self._servers[index], **self._pool_options
+            pools = django_client._pools
+            if index not in pools:
+                pools[index] = django_client._pool_class.from_url(
+                    django_client._servers[index], **django_client._pool_options
                 )
-            client = self._clients[index] = self._client(connection_pool=self._pools[index])
+            client = self._clients[index] = django_client._client(connection_pool=pools[index])
         return client
 
 
@@ -112,7 +115,8 @@ class ResilientRedisCache(RedisCache):
         def call() -> list[tuple[int, float]]:
             if self._count_script is None:
                 # Sent by its digest (EVALSHA), in full once if the server lacks it.
-                client = self._cache.get_client(keys[0], write=True)
+                django_cache: Any = self  # ``_cache``: Django's client, undeclared in its stubs
+                client = django_cache._cache.get_client(keys[0], write=True)
                 self._count_script = client.register_script(COUNT_IN_WINDOWS)
             answer = self._count_script(keys=keys, args=[period * 1000 for _, period in windows])
             return [(int(answer[i]), answer[i + 1] / 1000) for i in range(0, len(answer), 2)]

@@ -98,6 +98,7 @@ def hit_all(scopes: list[str], ident: str, *, now: float | None = None) -> int |
     if not limits:
         return None
     windows = [(f"throttle:{scope}:{ident}", period) for scope, _allowed, period in limits]
+    counts: list[tuple[int, int] | None]
     count_in_windows = getattr(cache, "count_in_windows", None)
     if count_in_windows is not None:  # Redis (config.cache): one round trip
         counted = count_in_windows(windows)

@@ -64,7 +64,7 @@ def prepared_cursor() -> Any:
     if kept is not None and not kept.in_use and kept.cursor.connection is raw and not raw.closed:
         kept.in_use = True
         return kept
-    cursor = _new_cursor(raw)
+    cursor: Any = _new_cursor(raw)  # Django's stubs type make_cursor as taking its wrapper
     if kept is not None and kept.in_use and kept.cursor.connection is raw:
         return db.make_cursor(cursor)  # closed by its own ``with`` block
     kept = _KeptCursor(cursor, db)
