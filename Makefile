@@ -69,7 +69,8 @@ check: venv
 	$(PY) manage.py makemigrations --check --dry-run
 
 # Every suite under bench/ and one table of ratios to baselines measured in the same run
-# (about four minutes on 2 cores; options: make bench BENCH_ARGS="--help").
+# (about six minutes on 2 cores, a fresh clone's make run included; options:
+# make bench BENCH_ARGS="--help").
 bench: venv-dev
 	$(PY) -m bench $(BENCH_ARGS)
 
