@@ -267,6 +267,14 @@ class TokenView(APIView):
         return Response(_new_key_body(key, raw), status=status.HTTP_201_CREATED)
 
 
+# Reading one's own status is open to any key; changing anything through a customer's key
+# needs a plan with api_access (accounts.entitlements).
+_NEEDS_API_ACCESS = (
+    "A customer's API key whose plan lacks `api_access` (`entitlement_required`, naming the "
+    "plans that include it): nothing changed."
+)
+
+
 class MeView(APIView):
     parser_classes = JSON_ONLY
     # A client whose plan lacks api_access can still learn why (its membership is here).
@@ -279,7 +287,7 @@ class MeView(APIView):
     @extend_schema(
         tags=["me"],
         request=ProfileUpdateSerializer,
-        responses={200: UserSerializer, **_errors(400, 401)},
+        responses={200: UserSerializer, **_errors(400, 401, _403=_NEEDS_API_ACCESS)},
         summary="Change profile fields (role, status, e-mail are not writable)",
     )
     def patch(self, request):
@@ -299,6 +307,7 @@ class MeView(APIView):
             **_errors(
                 400,
                 401,
+                _403=_NEEDS_API_ACCESS,
                 _502="The payment provider could not cancel a subscription "
                 "(`payment_provider_error`): nothing was deleted.",
             ),

@@ -16,7 +16,8 @@ registers its answers from its AppConfig.ready():
 
 - a request authenticated with a customer's **API key** unless the key owner's plan includes
   ``api_access`` (staff keys and browser sessions are not gated; a view that tells a client
-  its own status sets ``allowed_without_api_access = True``);
+  its own status sets ``allowed_without_api_access = True``, which lets such a key read it,
+  GET, HEAD and OPTIONS, and never write through it);
 - any customer request to a view whose ``required_entitlement`` the plan lacks.
 
 The entitlements of an API key's owner come with the key's cached entry
@@ -26,7 +27,7 @@ The entitlements of an API key's owner come with the key's cached entry
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.models import STAFF_ROLES, ApiKey
 
@@ -95,11 +96,15 @@ class RequiresEntitlement(BasePermission):
         user = request.user
         if not getattr(user, "is_authenticated", False) or user.role in STAFF_ROLES:
             return True
-        if isinstance(request.auth, ApiKey) and not getattr(
-            view, "allowed_without_api_access", False
-        ):
+        if isinstance(request.auth, ApiKey) and not _reads_own_status(request, view):
             require(user, API_ACCESS)
         needed = getattr(view, "required_entitlement", None)
         if needed:
             require(user, needed)
         return True
+
+
+def _reads_own_status(request: Any, view: Any) -> bool:
+    """The exemption from ``api_access`` lets a client read its own status, never change
+    anything."""
+    return request.method in SAFE_METHODS and getattr(view, "allowed_without_api_access", False)

@@ -51,6 +51,33 @@ def test_a_customer_key_without_api_access_is_refused_naming_the_plans(customer)
     assert client.get("/api/v1/me/").json()["membership"]["status"] == "NONE"
 
 
+def test_a_key_without_api_access_reads_its_status_but_changes_nothing(customer):
+    """The status endpoints are open to such a key for reading only: changing the profile or
+    deleting the account through it is refused like any other API call, and changes
+    nothing (the web pages remain for that)."""
+    customer.set_password("a-much-longer-passphrase-42")
+    customer.save()
+    name_before = customer.first_name
+    client = bearer(customer)
+    assert client.get("/api/v1/me/").status_code == 200
+
+    changed = client.patch("/api/v1/me/", {"first_name": "Mallory"}, format="json")
+    deleted = client.delete(
+        "/api/v1/me/", {"password": "a-much-longer-passphrase-42"}, format="json"
+    )
+
+    for response in (changed, deleted):
+        assert response.status_code == 403
+        assert response.json()["code"] == "entitlement_required"
+    customer.refresh_from_db()
+    assert customer.first_name == name_before and customer.is_active
+    # With the plan's api_access the same key may change the profile.
+    give_api_access(customer)
+    assert client.patch("/api/v1/me/", {"first_name": "Ada"}, format="json").status_code == 200
+    customer.refresh_from_db()
+    assert customer.first_name == "Ada"
+
+
 def test_the_customers_own_pages_and_staff_keys_are_not_gated(customer, client, support_agent):
     client.force_login(customer)
     assert client.get("/api/v1/credits/").status_code == 200

@@ -11,6 +11,7 @@ from accounts import services
 from accounts.factories import LoginSessionFactory, UserFactory
 from accounts.models import ApiKey, Role, Status, User, hash_api_key
 from accounts.tests.helpers import api_url
+from billing.factories import give_api_access
 from core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
@@ -336,6 +337,7 @@ def test_me_delete_needs_the_password(customer_api, customer):
 
 
 def test_me_delete_anonymises_and_revokes_keys(customer, password):
+    give_api_access(customer)  # an API key changes nothing without it
     key, raw = services.create_api_key(user=customer)
     client = bearer(raw)
 
