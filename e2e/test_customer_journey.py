@@ -97,6 +97,7 @@ def _browse_and_search(page, shots):
     page.get_by_role("link", name="Quantum Widget").first.click()
     page.wait_for_load_state()
     expect(page.get_by_role("heading", name="Quantum Widget").first).to_be_visible()
+    expect(page.locator("#quantity-limit")).to_have_text("Up to 1,000,000.")
     shots("product")
 
 
