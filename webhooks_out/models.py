@@ -38,6 +38,8 @@ class WebhookEndpoint(TimeStampedModel):
     disabled_reason = models.CharField(max_length=300, blank=True)
     # The last sequence number given to one of this endpoint's deliveries.
     last_sequence = models.BigIntegerField(default=0, editable=False)
+    # While a sender holds the endpoint (services.deliver_endpoint): until when its lease runs.
+    sending_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         "accounts.User",
         on_delete=models.SET_NULL,

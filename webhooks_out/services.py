@@ -11,7 +11,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 import requests
 from celery import Task, current_app
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts import authority
@@ -44,27 +44,50 @@ BACKOFF_SECONDS = [60, 5 * 60, 30 * 60, 60 * 60, 2 * 3600, 4 * 3600, 8 * 3600, 1
 GIVE_UP_AFTER = timedelta(days=3)
 TIMEOUT = (5, 10)  # connect, read (seconds)
 BATCH = 100
-_LOCK_CLASS = 72_001  # pg advisory lock namespace: one sender per endpoint
+# A sender's hold on an endpoint, renewed before each POST: longer than one attempt can take
+# (its connect and read timeouts), so a live sender never loses it, and short enough that the
+# deliveries of a sender that died go out again within a minute.
+LEASE = timedelta(seconds=60)
 
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1])
 
 
+def _take_lease(endpoint_id: int, *, held: datetime | None = None) -> datetime | None:
+    """Take the endpoint for ``LEASE`` (or extend the lease ``held``): the new end of the
+    lease, or None when another sender holds it (or took it over after ``held`` ran out).
+    One conditional UPDATE, committed at once: no lock or session state outlives it, so it
+    holds behind a pooler in transaction mode and blocks no writer during the HTTP calls."""
+    now = timezone.now()
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint_id)
+    if held is None:
+        endpoints = endpoints.filter(Q(sending_until__isnull=True) | Q(sending_until__lte=now))
+    else:
+        endpoints = endpoints.filter(sending_until=held)
+    until = now + LEASE
+    return until if endpoints.update(sending_until=until) else None
+
+
 @contextmanager
-def _sender_lock(endpoint_id: int) -> Iterator[bool]:
-    """A session advisory lock: only one process sends an endpoint's deliveries at a time
-    (its order would mean nothing otherwise). Held across the HTTP calls, outside any
-    transaction, so it blocks no writer."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, endpoint_id])
-        got = cursor.fetchone()[0]
+def _sender_lease(endpoint_id: int) -> Iterator[Callable[[], bool] | None]:
+    """Only one process sends an endpoint's deliveries at a time (their order would mean
+    nothing otherwise). Yields None when another sender holds the endpoint, else ``renew``,
+    to call before each further POST: False once the lease is lost (this sender stops)."""
+    lease = _take_lease(endpoint_id)
+
+    def renew() -> bool:
+        nonlocal lease
+        lease = lease and _take_lease(endpoint_id, held=lease)
+        return lease is not None
+
     try:
-        yield got
+        yield renew if lease is not None else None
     finally:
-        if got:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, endpoint_id])
+        if lease is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint_id, sending_until=lease).update(
+                sending_until=None
+            )
 
 
 def address_refusal(url: str) -> str:
@@ -109,10 +132,12 @@ def deliver_endpoint(endpoint_id: int, *, limit: int = BATCH) -> dict:
     (or one not yet due). Safe to call concurrently: a second caller finds the endpoint busy
     and returns."""
     sent = failed = 0
-    with _sender_lock(endpoint_id) as got:
-        if not got:
+    with _sender_lease(endpoint_id) as renew:
+        if renew is None:
             return {"busy": True, "sent": 0, "failed": 0}
-        for _ in range(limit):
+        for index in range(limit):
+            if index and not renew():
+                break  # another sender took the endpoint over: it goes on in order
             endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
             if endpoint is None:
                 break

@@ -18,6 +18,10 @@ class Receiver:
         self.received: list[Received] = []
         self.answers: list[int] = []  # statuses to give next, then 200
         self.port = 0
+        # When set: the first request waits for it before being answered (``holding`` tells
+        # that it arrived), as a slow receiver would keep a sender in its POST.
+        self.hold_first: threading.Event | None = None
+        self.holding = threading.Event()
         self._server = None
         self._thread = None
 
@@ -32,6 +36,9 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if receiver.hold_first is not None and not receiver.holding.is_set():
+                    receiver.holding.set()
+                    receiver.hold_first.wait(30)
                 receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                 status = receiver.answers.pop(0) if receiver.answers else 200
                 self.send_response(status)

@@ -3,11 +3,13 @@
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from accounts import authority
@@ -150,6 +152,70 @@ def test_receiver_down_then_back_every_event_arrives_in_order(
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {
         DeliveryStatus.SUCCEEDED
     }
+
+
+def _three_pending_deliveries(register):
+    """Three deliveries to an endpoint whose receiver was down when they were made (so they
+    wait, due again in a few minutes); returns the endpoint and the receiver's port."""
+    down = Receiver().start()
+    port = down.port
+    down.stop()
+    endpoint, _secret = register(down.url, ["order.paid"])
+    customer = UserFactory()
+    for total in (100, 200, 300):
+        pay_an_order(customer, total=total)
+    assert WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).count() == 3
+    return endpoint, port
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_sender_at_a_time_per_endpoint_and_a_dead_senders_lease_runs_out(register):
+    """While one process is in an endpoint's POST, another finds the endpoint busy and sends
+    nothing; the first sends everything once, in order, and lets go. A sender that died
+    holding the endpoint (its lease never given back) keeps others out only until the
+    lease runs out. The hold is a row's lease, not a lock of the database session, so it
+    works behind a pooler in transaction mode."""
+    endpoint, port = _three_pending_deliveries(register)
+    receiver = Receiver()
+    receiver.port = port
+    receiver.hold_first = threading.Event()
+    receiver.start()
+    outcome: dict = {}
+
+    def first_sender():
+        try:
+            outcome.update(services.deliver_endpoint(endpoint.pk))
+        finally:
+            connection.close()
+
+    try:
+        with time_machine.travel(timezone.now() + timedelta(minutes=10), tick=True):
+            sender = threading.Thread(target=first_sender)
+            sender.start()
+            assert receiver.holding.wait(10), "the first sender never reached the receiver"
+            assert services.deliver_endpoint(endpoint.pk) == {"busy": True, "sent": 0, "failed": 0}
+            receiver.hold_first.set()
+            sender.join(30)
+            assert outcome == {"busy": False, "sent": 3, "failed": 0}
+            endpoint.refresh_from_db()
+            assert endpoint.sending_until is None
+
+            # A sender that died holding the endpoint: others wait for its lease to run out.
+            WebhookDelivery.objects.update(status=DeliveryStatus.PENDING)
+            held = timezone.now() + services.LEASE
+            type(endpoint).objects.filter(pk=endpoint.pk).update(sending_until=held)
+            assert services.deliver_endpoint(endpoint.pk)["busy"] is True
+        with time_machine.travel(held + timedelta(seconds=1), tick=True):
+            assert services.deliver_endpoint(endpoint.pk) == {
+                "busy": False,
+                "sent": 3,
+                "failed": 0,
+            }
+    finally:
+        receiver.hold_first.set()
+        receiver.stop()
+    sequences = [json.loads(r.body)["sequence"] for r in receiver.received]
+    assert sequences == [1, 2, 3, 1, 2, 3]
 
 
 def test_errors_are_retried_with_backoff_then_given_up_and_the_endpoint_disabled(
