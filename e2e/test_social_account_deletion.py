@@ -3,10 +3,12 @@ browser: the delete page asks for their e-mail address instead of a password, th
 closed and anonymised, and signing in with GitHub again does not bring it back."""
 
 import os
+import time
 from urllib.parse import urlparse
 
 import pytest
 import requests
+import time_machine
 from playwright.sync_api import expect
 
 from accounts.models import Status, User
@@ -80,3 +82,50 @@ def test_a_github_only_customer_deletes_their_account(page, provider):
     assert again.pk != gone.pk
     assert User.all_objects.get(pk=gone.pk).status == Status.DELETED
     shots("new-account-not-the-old-one")
+
+
+def test_a_github_only_customer_signed_in_too_long_ago_signs_in_again_before_deleting(
+    page, provider
+):
+    """Past the re-authentication window (allauth's 300 s) the delete page asks a customer
+    without a password to sign in with GitHub again instead of offering the form; the
+    button takes them through GitHub and back to the page, where the form now works."""
+    shots = page.shots
+    page.checks.allow_host(f"127.0.0.1:{os.environ['FAKE_OAUTH_PORT']}")
+    provider.github_user(uid=8129, login="later", name="Lay Ter", email="later@example.com")
+    _continue_with_github(page)
+    user = User.objects.get(email="later@example.com")
+
+    with time_machine.travel(time.time() + 10 * 60, tick=True):
+        page.goto("/account/delete/")
+        expect(page.get_by_role("heading", name="First, confirm it is you")).to_be_visible()
+        expect(page.get_by_label("Type your e-mail address to confirm")).to_have_count(0)
+        again = page.get_by_role("button", name="Sign in again with GitHub")
+        expect(again).to_be_visible()
+        shots("sign-in-again")
+
+        # The button's form, posted with the browser's cookies; GitHub's consent is the fake
+        # provider's redirect back (as _continue_with_github).
+        form = again.locator("xpath=ancestor::form")
+        started = page.request.post(
+            form.get_attribute("action"),
+            max_redirects=0,
+            form={"csrfmiddlewaretoken": form.locator("[name=csrfmiddlewaretoken]").input_value()},
+            headers={"Referer": page.url},
+        )
+        assert started.status == 302
+        consent = requests.get(started.headers["location"], allow_redirects=False, timeout=5)
+        callback = urlparse(consent.headers["Location"])
+        page.goto(f"{callback.path}?{callback.query}")
+        page.wait_for_url(lambda url: url.endswith("/account/delete/"), timeout=15_000)
+
+        email = page.get_by_label("Type your e-mail address to confirm")
+        expect(email).to_be_visible()
+        shots("back-on-the-delete-page")
+        email.fill("later@example.com")
+        page.get_by_label("I understand").check()
+        page.get_by_role("button", name="Delete my account").click()
+        expect(
+            page.get_by_text("Your account was closed and your personal data erased.")
+        ).to_be_visible()
+    assert User.all_objects.get(pk=user.pk).status == Status.DELETED
