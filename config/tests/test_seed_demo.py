@@ -116,3 +116,11 @@ def test_finance_password_comes_from_the_environment_and_is_kept(credentials_fil
     assert finance.check_password("finance-from-env-1")
     assert json.loads(credentials_file.read_text())["finance"] == "finance-from-env-1"
     assert "finance-from-env-1" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_summary_names_the_sites_own_address(credentials_file, settings):
+    settings.SITE_URL = "https://billing.example.com"
+    out = io.StringIO()
+    call_command("seed_demo", "--skip-apps", stdout=out)
+    assert "Log in at https://billing.example.com/accounts/login/ with:" in out.getvalue()

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -78,7 +79,7 @@ class Command(BaseCommand):
     def _print_summary(self, passwords: dict) -> None:
         self.stdout.write(
             self.style.SUCCESS(
-                "\nDemo data is ready. Log in at http://127.0.0.1:8000/accounts/login/ with:"
+                f"\nDemo data is ready. Log in at {settings.SITE_URL}/accounts/login/ with:"
             )
         )
         for spec in DEMO_USERS:
