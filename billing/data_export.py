@@ -95,15 +95,26 @@ def _subscription(s) -> dict:
             }
             for i in s.invoices.all()
         ],
+        # Downloads the plan included, counted per product as an order line counts a buyer's.
+        "included_downloads": [
+            {
+                "product": d.product.slug,
+                "download_count": d.download_count,
+                "download_limit": d.download_limit,
+                "first_downloaded_at": d.created_at,
+            }
+            for d in s.included_downloads.all()
+        ],
     }
 
 
 def subscriptions_section(user):
-    """The customer's subscriptions with their timeline (plain words) and invoices."""
+    """The customer's subscriptions with their timeline (plain words), invoices and the
+    downloads their plan included."""
     return rows(
         Subscription.objects.filter(user=user)
         .order_by("created_at", "id")
         .select_related("plan")
-        .prefetch_related("events", "invoices"),
+        .prefetch_related("events", "invoices", "included_downloads__product"),
         _subscription,
     )

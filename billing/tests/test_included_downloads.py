@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
+from accounts import data_export
 from accounts.models import StoredFile
 from accounts.services import create_api_key
 from billing.factories import SubscriptionFactory
@@ -168,3 +169,14 @@ def test_a_key_sees_a_product_added_to_or_removed_from_the_plan_at_once(customer
 
     handbook.including_plans.remove(plan)
     assert client.get(url).status_code == 403
+
+
+def test_the_customers_data_export_lists_the_downloads_their_plan_included(
+    customer, customer_api, handbook, subscription
+):
+    assert customer_api.get(f"/api/v1/downloads/{handbook.pk}/").status_code == 200
+    [row] = data_export.sections()["subscriptions"](customer)
+    [download] = row["included_downloads"]
+    assert download["product"] == "handbook"
+    assert (download["download_count"], download["download_limit"]) == (1, 2)
+    assert download["first_downloaded_at"] is not None
