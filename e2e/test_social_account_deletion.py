@@ -4,14 +4,13 @@ closed and anonymised, and signing in with GitHub again does not bring it back."
 
 import os
 import time
-from urllib.parse import urlparse
 
 import pytest
-import requests
 import time_machine
 from playwright.sync_api import expect
 
 from accounts.models import Status, User
+from e2e.social import through_provider
 from social_signin.tests.fake_provider import FakeProvider
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -25,20 +24,8 @@ def provider():
 
 
 def _continue_with_github(page):
-    """The button's form posted with the browser's cookies; the person's consent at the
-    provider is the fake provider's redirect back (see e2e/test_social_signin.py)."""
     page.goto("/accounts/login/")
-    form = page.get_by_role("button", name="Continue with GitHub").locator("xpath=ancestor::form")
-    started = page.request.post(
-        form.get_attribute("action"),
-        max_redirects=0,
-        form={"csrfmiddlewaretoken": form.locator("[name=csrfmiddlewaretoken]").input_value()},
-        headers={"Referer": page.url},
-    )
-    assert started.status == 302
-    consent = requests.get(started.headers["location"], allow_redirects=False, timeout=5)
-    callback = urlparse(consent.headers["Location"])
-    page.goto(f"{callback.path}?{callback.query}")
+    through_provider(page, page.get_by_role("button", name="Continue with GitHub"))
     page.wait_for_url(lambda url: "/accounts/" not in url, timeout=15_000)
 
 
@@ -104,19 +91,7 @@ def test_a_github_only_customer_signed_in_too_long_ago_signs_in_again_before_del
         expect(again).to_be_visible()
         shots("sign-in-again")
 
-        # The button's form, posted with the browser's cookies; GitHub's consent is the fake
-        # provider's redirect back (as _continue_with_github).
-        form = again.locator("xpath=ancestor::form")
-        started = page.request.post(
-            form.get_attribute("action"),
-            max_redirects=0,
-            form={"csrfmiddlewaretoken": form.locator("[name=csrfmiddlewaretoken]").input_value()},
-            headers={"Referer": page.url},
-        )
-        assert started.status == 302
-        consent = requests.get(started.headers["location"], allow_redirects=False, timeout=5)
-        callback = urlparse(consent.headers["Location"])
-        page.goto(f"{callback.path}?{callback.query}")
+        through_provider(page, again)
         page.wait_for_url(lambda url: url.endswith("/account/delete/"), timeout=15_000)
 
         email = page.get_by_label("Type your e-mail address to confirm")

@@ -2,13 +2,12 @@
 127.0.0.1, back to the product signed in; the linked account on the profile page."""
 
 import os
-from urllib.parse import urlparse
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from accounts.models import User
+from e2e.social import through_provider
 from social_signin.tests.fake_provider import FakeProvider
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -28,21 +27,8 @@ def test_sign_up_with_github_then_see_and_remove_nothing_without_a_password(page
     page.checks.allow_host(f"127.0.0.1:{os.environ['FAKE_OAUTH_PORT']}")
     page.goto("/accounts/login/")
     shots("login-with-buttons")
-    # The button's form, submitted with the browser's own cookies. The browser itself does
-    # not go to the provider: every page it loads stays on the server under test. The
-    # person's consent at the provider is the fake provider's redirect back, fetched here.
-    button = page.get_by_role("button", name="Continue with GitHub")
-    form = button.locator("xpath=ancestor::form")
-    started = page.request.post(
-        form.get_attribute("action"),
-        max_redirects=0,
-        form={"csrfmiddlewaretoken": form.locator("[name=csrfmiddlewaretoken]").input_value()},
-        headers={"Referer": page.url},
-    )
-    assert started.status == 302
-    consent = requests.get(started.headers["location"], allow_redirects=False, timeout=5)
-    callback = urlparse(consent.headers["Location"])
-    page.goto(f"{callback.path}?{callback.query}")
+    # The button's form, submitted with the browser's own cookies (e2e.social).
+    through_provider(page, page.get_by_role("button", name="Continue with GitHub"))
     page.wait_for_url(lambda url: "/accounts/" not in url, timeout=15_000)
     page.goto("/account/")
     expect(page.get_by_text("mona@example.com").first).to_be_visible()
