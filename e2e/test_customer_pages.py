@@ -12,9 +12,16 @@ from playwright.sync_api import expect
 
 from accounts.factories import TEST_PASSWORD, UserFactory
 from accounts.models import ApiKey, User
-from billing.factories import give_api_access
+from billing.factories import SubscriptionFactory, give_api_access
+from billing.models import IncludedDownload
 from billing.services import cart, checkout
-from catalog.factories import PriceFactory, ProductFactory, ReviewFactory, VariantFactory
+from catalog.factories import (
+    PlanFactory,
+    PriceFactory,
+    ProductFactory,
+    ReviewFactory,
+    VariantFactory,
+)
 from core.system_config import get_config
 from credits.factories import FeatureCostFactory
 from credits.services import consume_credits, grant_credits
@@ -190,8 +197,21 @@ def test_download_my_data(page, logged_in):
     grant_credits(user=customer, amount=50, source="SIGNUP_BONUS")
     FeatureCostFactory(operation="AI_TEXT_CHAT", name="AI text chat", cost=3)
     consume_credits(user=customer, operation="AI_TEXT_CHAT", quantity=1)
+    handbook = ProductFactory(name="Handbook", slug="handbook", download_limit=3)
+    plan = PlanFactory(name="Studio", slug="studio")
+    plan.included_downloads.add(handbook)
+    subscription = SubscriptionFactory(user=customer, plan=plan)
+    # What a download the plan included leaves (billing.services.downloads counts it).
+    IncludedDownload.objects.create(
+        subscription=subscription,
+        user=customer,
+        product=handbook,
+        download_count=1,
+        download_limit=3,
+    )
     logged_in(page, customer)
     page.goto("/account/export/")
+    expect(page.get_by_text("the downloads their plan included")).to_be_visible()
     page.shots("export")
     promised = page.locator("[data-section]").evaluate_all(
         "items => items.map(i => i.dataset.section)"
@@ -203,6 +223,11 @@ def test_download_my_data(page, logged_in):
     assert document["profile"]["email"] == "exporter@example.com"
     assert [r["title"] for r in document["reviews"]["written"]] == ["Solid"]
     assert len(document["credits"]["ledger"]) == 2
+    [exported] = document["subscriptions"]
+    assert [
+        (d["product"], d["download_count"], d["download_limit"])
+        for d in exported["included_downloads"]
+    ] == [("handbook", 1, 3)]
 
 
 def test_create_an_api_key_then_delete_the_account(page, logged_in):

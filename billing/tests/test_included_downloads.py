@@ -172,9 +172,14 @@ def test_a_key_sees_a_product_added_to_or_removed_from_the_plan_at_once(customer
 
 
 def test_the_customers_data_export_lists_the_downloads_their_plan_included(
-    customer, customer_api, handbook, subscription
+    customer, customer_api, handbook, studio, subscription
 ):
     assert customer_api.get(f"/api/v1/downloads/{handbook.pk}/").status_code == 200
+    # Another subscriber's downloads stay out of this customer's file.
+    other = SubscriptionFactory(plan=studio)
+    IncludedDownload.objects.create(
+        subscription=other, user=other.user, product=handbook, download_count=2, download_limit=2
+    )
     [row] = data_export.sections()["subscriptions"](customer)
     [download] = row["included_downloads"]
     assert download["product"] == "handbook"
